@@ -1,0 +1,1 @@
+"""pinbench: decide whether a kernel patch series is safe to merge."""
