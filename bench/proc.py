@@ -112,6 +112,7 @@ def run(
                 tail.append(line)
                 if logf:
                     logf.write(line + "\n")
+                    logf.flush()  # a killed or crashed run must still leave its log
                 if on_line:
                     on_line(line)
             rc = proc.wait()

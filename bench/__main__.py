@@ -1,0 +1,7 @@
+"""`python3 -m bench`: the same as the `bench` console script."""
+
+import sys
+
+from bench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,125 @@
+"""Build the kernel out of tree (O=) with ccache, and excerpt compiler errors.
+
+ccache gets CCACHE_BASEDIR set to the directory holding both the worktree and
+the build dir, so the absolute source paths in compiler command lines become
+relative (../src/mm/gup.c) and objects are shared between runs and series
+whose worktrees live in different places.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import proc
+
+IMAGE = Path("arch/x86/boot/bzImage")
+_ERROR = re.compile(r"(\berror:|\bError \d|undefined reference to|\*\*\* )")
+_WARNING = re.compile(r"\bwarning:")
+_PROGRESS = re.compile(r"^\s+(CC|LD|AR|AS|HOSTCC|GEN|OBJCOPY|BUILD)\s+")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image: Path | None
+    rc: int
+    timed_out: bool
+    secs: float
+    log: Path
+    errors: tuple[str, ...]  # excerpt: each error line with a little context
+    warnings: int
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0 and not self.timed_out and self.image is not None
+
+
+def jobs() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def make_argv(src: Path, build_dir: Path, njobs: int, targets: Iterable[str]) -> list[str]:
+    cc = "ccache gcc" if shutil.which("ccache") else "gcc"
+    return [
+        "make",
+        "-C",
+        str(src),
+        f"O={build_dir}",
+        f"-j{njobs}",
+        f"CC={cc}",
+        f"HOSTCC={cc}",
+        *targets,
+    ]
+
+
+def ccache_env(cache_dir: Path, base_dir: Path) -> dict[str, str]:
+    return {
+        "CCACHE_DIR": os.environ.get("CCACHE_DIR", str(cache_dir / "ccache")),
+        "CCACHE_BASEDIR": str(base_dir),
+        "CCACHE_NOHASHDIR": "1",
+        "CCACHE_MAXSIZE": os.environ.get("CCACHE_MAXSIZE", "8G"),
+        # Reproducible version string: no host name or date in the image.
+        "KBUILD_BUILD_USER": "pinbench",
+        "KBUILD_BUILD_HOST": "pinbench",
+    }
+
+
+def excerpt_errors(lines: Iterable[str], context: int = 3, limit: int = 40) -> tuple[str, ...]:
+    """Each error line with up to `context` lines before it, at most `limit` lines in all."""
+    out: list[str] = []
+    window: list[str] = []
+    for line in lines:
+        if _ERROR.search(line):
+            for prev in window[-context:]:
+                if prev not in out:
+                    out.append(prev)
+            if line not in out:
+                out.append(line)
+            if len(out) >= limit:
+                break
+        window.append(line)
+        window = window[-context:]
+    return tuple(out[:limit])
+
+
+def build(
+    src: Path,
+    build_dir: Path,
+    log: Path,
+    *,
+    cache_dir: Path,
+    njobs: int | None = None,
+    timeout: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BuildResult:
+    counter = {"n": 0}
+
+    def on_line(line: str) -> None:
+        if progress and _PROGRESS.match(line):
+            counter["n"] += 1
+            if counter["n"] % 250 == 0:
+                progress(f"{counter['n']} objects, now {line.split()[-1]}")
+
+    result = proc.run(
+        # headers_install: guest workloads compile selftests against the tree's uapi.
+        make_argv(src, build_dir, njobs or jobs(), ["bzImage", "headers_install"]),
+        env=ccache_env(cache_dir, build_dir.parent),
+        log=log,
+        timeout=timeout,
+        on_line=on_line,
+    )
+    text = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    image = build_dir / IMAGE
+    return BuildResult(
+        image=image if result.ok and image.is_file() else None,
+        rc=result.rc,
+        timed_out=result.timed_out,
+        secs=result.secs,
+        log=log,
+        errors=() if result.ok else excerpt_errors(text),
+        warnings=sum(1 for line in text if _WARNING.search(line)),
+    )

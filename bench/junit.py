@@ -1,0 +1,38 @@
+"""JUnit XML for a run: the only module that imports junit_xml.
+
+One testsuite per run; a testcase per stage (apply/NNNN, config, build, boot),
+per workload, and per distinct kernel report, so CI shows each report as its
+own failure with the report text as the failure output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from junit_xml import TestCase, TestSuite, to_xml_report_string
+
+from bench.result import RunResult, Status
+
+
+def to_suite(result: RunResult) -> TestSuite:
+    cases = []
+    for c in result.cases:
+        tc = TestCase(
+            name=c.name,
+            classname=f"pinbench.{result.series}.{c.group}",
+            elapsed_sec=round(c.secs, 3),
+            stdout=c.output or None,
+        )
+        if c.status is Status.FAIL:
+            tc.add_failure_info(message=c.message or "failed", output=c.output or None)
+        elif c.status is Status.ERROR:
+            tc.add_error_info(message=c.message or "error", output=c.output or None)
+        elif c.status is Status.SKIP:
+            tc.add_skipped_info(message=c.message or "skipped")
+        cases.append(tc)
+    props = {k: str(v) for k, v in result.info.items() if v is not None}
+    return TestSuite(f"pinbench.{result.series}", cases, id=result.run_id, properties=props)
+
+
+def write(result: RunResult, path: Path) -> None:
+    path.write_text(to_xml_report_string([to_suite(result)]), encoding="utf-8")

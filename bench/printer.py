@@ -1,0 +1,43 @@
+"""Human output: timestamped progress lines and the end-of-run summary.
+
+Parsers and stages never print; they hand text to a Printer. Colour only on a tty.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from bench.result import RunResult, Status
+
+_COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.ERROR: "33", Status.SKIP: "36"}
+
+
+class Printer:
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.colour = self.stream.isatty()
+
+    def say(self, text: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        self.stream.write(f"[{stamp}] {text}\n")
+        self.stream.flush()
+
+    def status(self, status: Status) -> str:
+        word = status.name
+        return f"\033[1;{_COLOURS[status]}m{word}\033[0m" if self.colour else word
+
+    def summary(self, result: RunResult) -> None:
+        out = self.stream
+        out.write(f"\n==== pinbench {result.series} ({result.run_id}) ====\n")
+        for case in result.cases:
+            msg = f"  {case.message}" if case.message else ""
+            out.write(f"  {self.status(case.status):<5} {case.group}/{case.name} ({case.secs:.1f}s){msg}\n")
+        counts = {s: sum(1 for c in result.cases if c.status is s) for s in Status}
+        tally = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+        out.write(f"verdict: {self.status(result.verdict)} ({tally}) in {result.secs:.0f}s\n")
+        for case in result.failures():
+            out.write(f"  - {case.group}/{case.name}: {case.message}\n")
+        out.write(f"results: {result.results_dir}\n")
+        out.flush()

@@ -1,0 +1,75 @@
+"""What a run found: one Case per JUnit testcase, and the run's verdict.
+
+Verdict: FAIL if any case failed (the series is bad: exit 1), else ERROR if
+any case could not be decided (infrastructure: exit 2), else PASS (exit 0).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class Status(str, enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"  # could not be decided: the machine, not the series
+    SKIP = "skip"
+
+
+EXIT_CODES = {Status.PASS: 0, Status.SKIP: 0, Status.FAIL: 1, Status.ERROR: 2}
+
+
+@dataclass(frozen=True)
+class Case:
+    group: str  # apply, config, build, boot, workload, report
+    name: str
+    status: Status
+    secs: float = 0.0
+    message: str = ""  # one line, shown in the summary and as the JUnit failure message
+    output: str = ""  # the evidence: log excerpt, workload output, report text
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    series: str
+    results_dir: Path
+    cases: tuple[Case, ...]
+    secs: float
+    info: dict[str, Any] = field(default_factory=dict)  # tree, base, head, accel, image...
+
+    @property
+    def verdict(self) -> Status:
+        statuses = {c.status for c in self.cases}
+        for status in (Status.FAIL, Status.ERROR):
+            if status in statuses:
+                return status
+        return Status.PASS if self.cases else Status.ERROR
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+    def failures(self) -> list[Case]:
+        return [c for c in self.cases if c.status in (Status.FAIL, Status.ERROR)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "series": self.series,
+            "verdict": self.verdict.value,
+            "exit_code": self.exit_code,
+            "secs": round(self.secs, 1),
+            "info": self.info,
+            "cases": [
+                {**asdict(c), "status": c.status.value, "secs": round(c.secs, 2)} for c in self.cases
+            ],
+        }
+
+
+def write_summary_json(result: RunResult, path: Path) -> None:
+    path.write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n", encoding="utf-8")

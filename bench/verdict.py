@@ -1,0 +1,119 @@
+"""Turn one boot (console lines, the guest's output files, vng's exit) into Cases.
+
+Pure: takes data, returns data. The guest runner writes
+`pinbench: workload NAME start` / `... end rc=N` to /dev/kmsg, so markers and
+kernel reports share one ordered stream (the console) and each report can be
+blamed on the workload that was running when it appeared.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.guests import SKIP_RC, Workload
+from bench.result import Case, Status
+
+_MARK = re.compile(r"pinbench: workload (\S+) (start|end rc=(\d+))")
+READY = "pinbench: guest ready"
+TIMEOUT_RC = 124  # coreutils timeout(1)
+OUTPUT_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int | None  # None: the workload never finished (kernel died or hung)
+
+
+@dataclass(frozen=True)
+class BootFacts:
+    rc: int | None
+    timed_out: bool
+    secs: float
+    console: Path
+
+
+def spans(lines: Sequence[str]) -> dict[str, Span]:
+    found: dict[str, Span] = {}
+    for i, line in enumerate(lines):
+        m = _MARK.search(line)
+        if not m:
+            continue
+        name = m.group(1)
+        if m.group(2) == "start":
+            found[name] = Span(i, None)
+        elif name in found:
+            found[name] = Span(found[name].start, i)
+    return found
+
+
+def blame(line: int, where: dict[str, Span]) -> str | None:
+    """The workload running at console line `line` (None: boot or between workloads)."""
+    for name, span in where.items():
+        if span.start <= line and (span.end is None or line <= span.end):
+            return name
+    return None
+
+
+def tail(text: str, limit: int = OUTPUT_LIMIT) -> str:
+    return text if len(text) <= limit else "[... cut ...]\n" + text[-limit:]
+
+
+def boot_case(boot: BootFacts, lines: Sequence[str]) -> Case:
+    ready = any(READY in line for line in lines)
+    started = any("Linux version" in line for line in lines)
+    excerpt = tail("\n".join(lines[-60:]), 16 * 1024)
+    if ready:
+        if boot.timed_out:
+            return Case("boot", "boot", Status.FAIL, boot.secs, "the VM hit its timeout and was killed", excerpt)
+        if boot.rc == 255:
+            return Case("boot", "boot", Status.FAIL, boot.secs, "the kernel died (vng exit 255)", excerpt)
+        return Case("boot", "boot", Status.PASS, boot.secs, f"booted to user space (vng exit {boot.rc})")
+    if not started:
+        why = "timed out" if boot.timed_out else f"vng exit {boot.rc}"
+        return Case("boot", "boot", Status.ERROR, boot.secs, f"no kernel output at all ({why}): vng/QEMU trouble", excerpt)
+    why = "timed out" if boot.timed_out else f"vng exit {boot.rc}"
+    return Case("boot", "boot", Status.FAIL, boot.secs, f"the kernel did not reach user space ({why})", excerpt)
+
+
+def _read_rc(path: Path) -> tuple[int, float] | None:
+    try:
+        fields = path.read_text().split()
+        rc = int(fields[0])
+        secs = float(fields[2]) - float(fields[1]) if len(fields) >= 3 else 0.0
+        return rc, secs
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFacts) -> Case:
+    try:
+        output = tail((guest_dir / f"{w.name}.log").read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        output = ""
+    got = _read_rc(guest_dir / f"{w.name}.rc")
+    if got is None:
+        if span is None:
+            return Case("workload", w.name, Status.ERROR, 0.0, "not run: the VM ended before it started", output)
+        why = "the VM timed out" if boot.timed_out else "the kernel died"
+        return Case("workload", w.name, Status.FAIL, 0.0, f"did not finish: {why} while it ran", output)
+    rc, secs = got
+    if rc == 0:
+        return Case("workload", w.name, Status.PASS, secs, "", output)
+    if rc == SKIP_RC:
+        reason = next((ln for ln in reversed(output.splitlines()) if ln.strip()), "skipped")
+        return Case("workload", w.name, Status.SKIP, secs, reason[:200], output)
+    if rc == TIMEOUT_RC:
+        return Case("workload", w.name, Status.FAIL, secs, f"timed out after {w.timeout}s", output)
+    last = next((ln for ln in reversed(output.splitlines()) if ln.strip()), "")
+    return Case("workload", w.name, Status.FAIL, secs, f"exit {rc}: {last[:200]}", output)
+
+
+def workload_cases(
+    workloads: Sequence[Workload], guest_dir: Path, lines: Sequence[str], boot: BootFacts
+) -> list[Case]:
+    where = spans(lines)
+    return [workload_case(w, guest_dir, where.get(w.name), boot) for w in workloads]

@@ -1,0 +1,184 @@
+"""Boot a kernel under virtme-ng (vng) and keep its whole console.
+
+vng runs in script mode with `-v`, so the kernel console goes to its stderr;
+it boots with panic=-1 and -no-reboot, so a dead kernel ends QEMU and vng
+returns 255. We run it under pexpect (a pty: vng and QEMU line-buffer their
+output there), copy every byte to console.log as it arrives, and enforce the
+timeout from outside: on timeout or any exception the whole process group
+(vng and its QEMU) is killed, so nothing is left running.
+
+KVM is only used after a probe boot has proven it works: on nested setups
+/dev/kvm can exist while guests hang or fail early in boot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pexpect
+
+from bench.errors import InfraError
+
+VNG = "vng"
+PROBE_TIMEOUT = 60.0
+EXIT_KERNEL_DIED = 255  # vng's code when the guest ended without reporting (panic)
+
+
+@dataclass(frozen=True)
+class Accel:
+    kvm: bool
+    reason: str  # why this choice, said to the user
+
+
+@dataclass(frozen=True)
+class VmOptions:
+    memory: str = "2G"
+    cpus: int = 2
+    network: str | None = None  # "user" gives the guest eth0 (needed by rxe)
+    rwdirs: tuple[tuple[str, Path], ...] = ()  # (guest path, host path)
+    append: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BootResult:
+    argv: tuple[str, ...]
+    rc: int | None  # None when we killed it
+    timed_out: bool
+    secs: float
+    console: Path
+    accel: Accel
+
+    @property
+    def kernel_died(self) -> bool:
+        return self.rc == EXIT_KERNEL_DIED
+
+
+def vng_argv(image: Path, command: Sequence[str], accel: Accel, opts: VmOptions) -> list[str]:
+    argv = [VNG, "--run", str(image), "--verbose", "--force-9p"]
+    if not accel.kvm:
+        argv.append("--disable-kvm")
+    argv += ["--memory", opts.memory, "--cpus", str(opts.cpus)]
+    if opts.network:
+        argv += ["--network", opts.network]
+    for guest, host in opts.rwdirs:
+        argv.append(f"--rwdir={host}" if guest == str(host) else f"--rwdir={guest}={host}")
+    for arg in opts.append:
+        argv += ["--append", arg]
+    return [*argv, "--", *command]
+
+
+def _kill(child: pexpect.spawn) -> None:
+    """Kill vng and everything it started (QEMU): they share the pty's session."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(child.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+
+
+def boot(
+    image: Path,
+    command: Sequence[str],
+    console: Path,
+    *,
+    accel: Accel,
+    opts: VmOptions,
+    timeout: float,
+    on_line: Callable[[str], None] | None = None,
+    spawn: Callable[..., pexpect.spawn] = pexpect.spawn,
+) -> BootResult:
+    """Boot `image`, run `command` in the guest, return when the VM is gone."""
+    if shutil.which(VNG) is None and spawn is pexpect.spawn:
+        raise InfraError("vng not found on PATH: pip install virtme-ng")
+    argv = vng_argv(image, command, accel, opts)
+    start = time.monotonic()
+    timed_out = False
+    with open(console, "w", encoding="utf-8", errors="replace") as log:
+        log.write(f"# pinbench: {' '.join(argv)}\n")
+        log.flush()
+        child = spawn(
+            argv[0], argv[1:], encoding="utf-8", codec_errors="replace", timeout=5,
+            echo=False, dimensions=(50, 250),
+        )
+        child.logfile_read = log
+        try:
+            while True:
+                left = timeout - (time.monotonic() - start)
+                if left <= 0:
+                    timed_out = True
+                    break
+                index = child.expect(["\n", pexpect.EOF, pexpect.TIMEOUT], timeout=min(left, 5))
+                if index == 0 and on_line:
+                    on_line(child.before.rstrip("\r"))
+                elif index == 1:
+                    break
+        finally:
+            if timed_out or child.isalive():
+                _kill(child)
+            child.close(force=True)
+            log.flush()
+        if timed_out:
+            log.write(f"\n# pinbench: killed after {timeout:.0f}s timeout\n")
+    rc = None if timed_out else child.exitstatus
+    if rc is None and not timed_out and child.signalstatus is not None:
+        rc = 128 + child.signalstatus
+    return BootResult(tuple(argv), rc, timed_out, time.monotonic() - start, console, accel)
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def choose_accel(
+    want: str, image: Path, cache_dir: Path, log_dir: Path,
+    say: Callable[[str], None] = lambda s: None,
+) -> Accel:
+    """want is 'kvm', 'tcg' or 'auto'. auto boots a probe guest under KVM first.
+
+    The probe's verdict is cached per host boot, since nested KVM does not
+    start working (or stop) without the host rebooting.
+    """
+    if want == "tcg":
+        return Accel(False, "software emulation (TCG) requested")
+    if want == "kvm":
+        return Accel(True, "KVM requested")
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return Accel(False, "no usable /dev/kvm: using software emulation (TCG)")
+    cache = cache_dir / "kvm-probe.json"
+    try:
+        cached = json.loads(cache.read_text())
+        if cached.get("boot_id") == _boot_id():
+            return Accel(bool(cached["kvm"]), str(cached["reason"]) + " (cached probe)")
+    except (OSError, ValueError, KeyError):
+        pass
+    say(f"probing KVM: booting {image.name} with -e true (up to {PROBE_TIMEOUT:.0f}s)")
+    probe = boot(
+        image, ["true"], log_dir / "kvm-probe.log",
+        accel=Accel(True, "probe"), opts=VmOptions(memory="512M", cpus=1),
+        timeout=PROBE_TIMEOUT,
+    )
+    if probe.rc == 0:
+        accel = Accel(True, f"KVM works (probe boot took {probe.secs:.1f}s)")
+    else:
+        why = "timed out" if probe.timed_out else f"exit {probe.rc}"
+        accel = Accel(False, f"KVM probe boot failed ({why}): falling back to software emulation (TCG)")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"boot_id": _boot_id(), "kvm": accel.kvm, "reason": accel.reason}))
+    return accel

@@ -1,0 +1,30 @@
+#!/bin/bash
+# Compare the FOLL_PIN counters now with the runner's snapshot at guest start.
+set -u
+: "${SETTLE:=10}"
+get() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+# Per-CPU vmstat deltas reach /proc/vmstat lazily: fold them before every read.
+refresh() { echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null || true; }
+start="$BENCH_OUT/vmstat.start"
+if ! grep -q '^nr_foll_pin_acquired ' /proc/vmstat; then
+    echo "SKIP: /proc/vmstat has no nr_foll_pin_* counters (unsupported by this kernel)"
+    exit 4
+fi
+a0=$(get nr_foll_pin_acquired "$start"); r0=$(get nr_foll_pin_released "$start")
+deadline=$((SECONDS + SETTLE))
+while :; do
+    refresh
+    a1=$(get nr_foll_pin_acquired /proc/vmstat); r1=$(get nr_foll_pin_released /proc/vmstat)
+    outstanding0=$((a0 - r0)); outstanding1=$((a1 - r1))
+    [ "$outstanding1" -eq "$outstanding0" ] && break
+    [ $SECONDS -ge $deadline ] && break
+    sleep 1
+done
+echo "at start: acquired=$a0 released=$r0 outstanding=$outstanding0"
+echo "now:      acquired=$a1 released=$r1 outstanding=$outstanding1"
+echo "during the workloads: acquired +$((a1 - a0)) released +$((r1 - r0))"
+if [ "$outstanding1" -ne "$outstanding0" ]; then
+    echo "FAIL: pin imbalance: $((outstanding1 - outstanding0)) page pin(s) still held after ${SETTLE}s (leak, or a double unpin if negative)"
+    exit 1
+fi
+echo "OK: pins balanced"

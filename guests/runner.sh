@@ -1,0 +1,37 @@
+#!/bin/bash
+# pinbench guest runner: runs inside the VM (root, host root shared read-only).
+# Usage: runner.sh OUTDIR
+# Reads OUTDIR/plan.tsv (name, timeout, script, params) written by the host and
+# runs each workload under `timeout`, its output in OUTDIR/<name>.log and its exit
+# code in OUTDIR/<name>.rc. Start/end markers go to /dev/kmsg so they land in the
+# kernel console in order with any report the workload triggers.
+set -u
+out=$1
+if ! touch "$out/.writable" 2>/dev/null || [ ! -r "$out/plan.tsv" ]; then
+    echo "pinbench runner: $out is not the writable results folder with plan.tsv (vng --rwdir?)" >&2
+    exit 3
+fi
+export BENCH_OUT=$out
+# BENCH_SRC, BENCH_BUILD, BENCH_HOME: the worktree, build dir and project, written by the host
+if [ -f "$out/env" ]; then set -a; . "$out/env"; set +a; fi
+mark() { echo "pinbench: $*" > /dev/kmsg 2>/dev/null || true; }
+
+echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null  # fold per-CPU deltas: exact counts
+grep -E '^nr_foll_pin_(acquired|released) ' /proc/vmstat > "$out/vmstat.start" || true
+cat /proc/sys/kernel/tainted > "$out/tainted.start"
+mark "guest ready: $(uname -r)"
+while IFS=$'\t' read -r name timeout script params; do
+    [ -n "$name" ] || continue
+    mark "workload $name start"
+    start=$(date +%s.%N)
+    # shellcheck disable=SC2086 # params are NAME=value words, checked on the host
+    env $params BENCH_WORKLOAD="$name" timeout -k 10 "$timeout" bash "$script" \
+        > "$out/$name.log" 2>&1 < /dev/null
+    rc=$?
+    end=$(date +%s.%N)
+    echo "$rc $start $end" > "$out/$name.rc"
+    mark "workload $name end rc=$rc"
+done < "$out/plan.tsv"
+cat /proc/sys/kernel/tainted > "$out/tainted.end"
+mark "all workloads done"
+sync

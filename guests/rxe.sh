@@ -1,0 +1,51 @@
+#!/bin/bash
+# Bring up rxe0, run RC traffic on it, then the memory-registration matrix.
+set -u
+: "${ITERS:=200}" "${SIZE_KB:=256}" "${HUGEPAGES:=4}"
+here=$(dirname "$0")
+# The first NIC with a device behind it: udev may rename eth0 (enp0s10) despite net.ifnames=0.
+dev=${NETDEV:-}
+if [ -z "$dev" ]; then
+    for d in /sys/class/net/*; do
+        [ -e "$d/device" ] && { dev=${d##*/}; break; }
+    done
+fi
+[ -n "$dev" ] || { echo "FAIL: the guest has no NIC (vng --network)"; ls /sys/class/net; exit 1; }
+ip link set lo up
+ip link set "$dev" up || { echo "FAIL: cannot bring $dev up"; exit 1; }
+rdma link add rxe0 type rxe netdev "$dev" || { echo "FAIL: rdma link add rxe0 (CONFIG_RDMA_RXE?)"; exit 1; }
+rdma link show
+# The RoCE v2 GID of eth0's IPv6 link-local address appears once DAD is done.
+gid=""
+for _ in $(seq 30); do
+    for f in /sys/class/infiniband/rxe0/ports/1/gids/*; do
+        g=$(cat "$f" 2>/dev/null)
+        case $g in fe80:*) gid=${f##*/}; break 2 ;; esac
+    done
+    sleep 0.5
+done
+[ -n "$gid" ] || { echo "FAIL: rxe0 got no link-local GID"; ls -l /sys/class/infiniband/rxe0/ports/1/gids/ | head; exit 1; }
+echo "rxe0 GID[$gid] = $(cat /sys/class/infiniband/rxe0/ports/1/gids/$gid)"
+ibv_devinfo -d rxe0 | grep -E 'hca_id|state|active_mtu|transport'
+rc=0
+echo "== ibv_rc_pingpong -d rxe0 -g $gid -n $ITERS -c (server + client in the guest)"
+ibv_rc_pingpong -d rxe0 -g "$gid" -n "$ITERS" -c > /tmp/pp-server.log 2>&1 &
+srv=$!
+sleep 1
+ibv_rc_pingpong -d rxe0 -g "$gid" -n "$ITERS" -c localhost || { echo "FAIL: ibv_rc_pingpong client"; rc=1; }
+wait $srv || { echo "FAIL: ibv_rc_pingpong server"; cat /tmp/pp-server.log; rc=1; }
+echo "== ib_write_bw -d rxe0 -x $gid (perftest)"
+ib_write_bw -d rxe0 -x "$gid" -n "$ITERS" -s 65536 -F > /tmp/bw-server.log 2>&1 &
+srv=$!
+sleep 1
+ib_write_bw -d rxe0 -x "$gid" -n "$ITERS" -s 65536 -F localhost | tail -4 || { echo "FAIL: ib_write_bw client"; rc=1; }
+wait $srv || { echo "FAIL: ib_write_bw server"; tail -5 /tmp/bw-server.log; rc=1; }
+echo "== memory registrations"
+echo "$HUGEPAGES" > /proc/sys/vm/nr_hugepages
+. "$here/lib.sh"
+mnt=/run/rxe-mr
+dev=$(make_ext4 64 "$mnt") || { echo "FAIL: ext4 for file-backed MRs"; exit 1; }
+/usr/bin/python3 "$here/rxe_mr.py" rxe0 "$mnt" "$SIZE_KB" || rc=1
+drop_ext4 "$mnt" "$dev"
+rdma link delete rxe0
+exit $rc

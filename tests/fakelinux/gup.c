@@ -1,0 +1,1 @@
+int gup(void) { return 0; }

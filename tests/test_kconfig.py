@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import kconfig
+from bench.errors import UserError
+
+HOME = Path(__file__).resolve().parent.parent
+FAKELINUX = Path(__file__).parent / "fakelinux"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_every_shipped_fragment_parses() -> None:
+    for path in (HOME / "kconfigs").glob("*.config"):
+        frag = kconfig.parse_fragment(path)
+        assert frag.options, path
+
+
+def test_base_asks_for_what_vng_needs() -> None:
+    base = {o.name: o.value for o in kconfig.find_fragment("base", HOME / "kconfigs").options}
+    for name in ("CONFIG_9P_FS", "CONFIG_NET_9P_VIRTIO", "CONFIG_VIRTIO_CONSOLE", "CONFIG_SERIAL_8250_CONSOLE",
+                 "CONFIG_INOTIFY_USER", "CONFIG_ACPI", "CONFIG_64BIT"):
+        assert base[name] == "y", name
+
+
+def test_bad_line_names_file_and_line(tmp_path: Path) -> None:
+    frag = write(tmp_path / "x.config", "CONFIG_A=y\nCONFIG_B y\n")
+    with pytest.raises(UserError, match=r"x\.config:2: not a kconfig line"):
+        kconfig.parse_fragment(frag)
+
+
+def test_unknown_fragment_lists_known(tmp_path: Path) -> None:
+    write(tmp_path / "rdma.config", "CONFIG_INFINIBAND=y\n")
+    with pytest.raises(UserError, match=r"nope\.config: no such kconfig fragment \(known: rdma\)"):
+        kconfig.find_fragment("nope", tmp_path)
+
+
+def test_later_fragment_wins_and_unset_means_n(tmp_path: Path) -> None:
+    a = kconfig.parse_fragment(write(tmp_path / "a.config", "CONFIG_X=y\nCONFIG_Y=y\n"))
+    b = kconfig.parse_fragment(write(tmp_path / "b.config", "# CONFIG_X is not set\n"))
+    merged = kconfig.requested((a, b))
+    assert merged["CONFIG_X"].value == "n" and merged["CONFIG_X"].source.name == "b.config"
+    assert merged["CONFIG_Y"].value == "y"
+
+
+def test_configure_reports_each_dropped_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    frag = kconfig.parse_fragment(write(tmp_path / "rdma.config", "CONFIG_INFINIBAND=y\nCONFIG_RDMA_RXE=y\n"))
+    monkeypatch.setenv("FAKE_KCONFIG_DROP", "CONFIG_RDMA_RXE")
+    res = kconfig.configure(FAKELINUX, tmp_path / "build", (frag,), tmp_path / "config.log")
+    assert res.rc == 0 and not res.ok
+    assert [d.option.name for d in res.dropped] == ["CONFIG_RDMA_RXE"]
+    text = kconfig.describe_dropped(res.dropped[0])
+    assert "CONFIG_RDMA_RXE=y requested by rdma.config but .config has it not set" in text
+    assert "merge_config.sh" in (tmp_path / "config.log").read_text()
+
+
+def test_configure_ok(tmp_path: Path) -> None:
+    frag = kconfig.parse_fragment(write(tmp_path / "a.config", "CONFIG_A=y\n# CONFIG_B is not set\n"))
+    res = kconfig.configure(FAKELINUX, tmp_path / "build", (frag,), tmp_path / "config.log")
+    assert res.ok and res.config.read_text() == "CONFIG_A=y\n"

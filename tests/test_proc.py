@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import proc
+from bench.errors import InfraError
+
+
+def alive(pid: int) -> bool:
+    """Running, not just a zombie waiting for an init that may never reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_output_copied_to_log_and_tail(tmp_path: Path) -> None:
+    lines: list[str] = []
+    res = proc.run(["sh", "-c", "echo one; echo two >&2; exit 3"], log=tmp_path / "log", on_line=lines.append)
+    assert res.rc == 3 and not res.ok and not res.timed_out
+    assert lines == ["one", "two"] and res.tail == ("one", "two")
+    assert (tmp_path / "log").read_text() == "$ sh -c 'echo one; echo two >&2; exit 3'\none\ntwo\n"
+
+
+def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    start = time.monotonic()
+    # The grandchild would outlive a plain kill of the shell.
+    res = proc.run(["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"], timeout=1, log=tmp_path / "log")
+    assert res.timed_out and time.monotonic() - start < 15
+    child = int(pidfile.read_text())
+    time.sleep(0.2)
+    assert not alive(child)
+    assert "killed after 1s timeout" in (tmp_path / "log").read_text()
+
+
+def test_env_and_cwd(tmp_path: Path) -> None:
+    res = proc.run(["sh", "-c", "echo $PINBENCH_X; pwd"], env={"PINBENCH_X": "42"}, cwd=tmp_path)
+    assert res.tail == ("42", str(tmp_path))
+
+
+def test_missing_program_is_infra_error() -> None:
+    with pytest.raises(InfraError, match="cannot run no-such-program-pinbench"):
+        proc.run(["no-such-program-pinbench"])
+
+
+def test_check_names_command_and_last_line() -> None:
+    res = proc.run(["sh", "-c", "echo bad thing; exit 1"])
+    with pytest.raises(InfraError, match=r"make tea failed \(exit 1\): sh -c .*: bad thing"):
+        proc.check(res, "make tea")
