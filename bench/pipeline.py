@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import re
 import shutil
 import time
@@ -195,18 +196,20 @@ class Run:
         if "pinbench: workload" in line:
             self.say("guest: " + line.split("pinbench: ", 1)[1].strip())
 
-    def scan(self, lines: list[str]) -> None:
-        reports = dmesg.scan(lines)
-        known = dmesg.Suppressions.from_patterns(self.plan.series.suppress, str(self.plan.series.source))
+    def suppressions(self) -> dmesg.Suppressions:
+        """series.yaml `suppress:` plus every --suppress file."""
+        patterns = [re.compile(rx) for rx in self.plan.series.suppress]
         for path in self.plan.suppress_files:
-            known = known.merged(dmesg.load_suppressions(path))
+            patterns.extend(dmesg.load_suppressions(path).patterns)
+        return dmesg.Suppressions(tuple(patterns))
+
+    def scan(self, lines: list[str]) -> None:
+        known = self.suppressions()
         where = verdict.spans(lines)
-        folded = dmesg.fold(reports)
-        (self.dir / "reports.json").write_text(
-            "[\n" + ",\n".join(
-                __import__("json").dumps({**dmesg.report_to_dict(r, n), "known": known.is_known(r),
-                                          "workload": verdict.blame(r.first_line, where)})
-                for r, n in folded) + "\n]\n")
+        folded = dmesg.fold(dmesg.scan(lines))
+        found = [{**dmesg.report_to_dict(r, n), "known": known.is_known(r),
+                  "workload": verdict.blame(r.first_line, where)} for r, n in folded]
+        (self.dir / "reports.json").write_text(json.dumps(found, indent=2) + "\n")
         for report, count in folded:
             during = verdict.blame(report.first_line, where) or "boot"
             times = f" x{count}" if count > 1 else ""

@@ -79,6 +79,13 @@ def boot_case(boot: BootFacts, lines: Sequence[str]) -> Case:
     return Case("boot", "boot", Status.FAIL, boot.secs, f"the kernel did not reach user space ({why})", excerpt)
 
 
+def why_failed(output: str) -> str:
+    """The first line a script marked FAIL, else its last line; spaces folded, bounded."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    line = next((ln for ln in lines if "FAIL" in ln), lines[-1] if lines else "")
+    return " ".join(line.split())[:200]
+
+
 def _read_rc(path: Path) -> tuple[int, float] | None:
     try:
         fields = path.read_text().split()
@@ -108,8 +115,7 @@ def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFac
         return Case("workload", w.name, Status.SKIP, secs, reason[:200], output)
     if rc == TIMEOUT_RC:
         return Case("workload", w.name, Status.FAIL, secs, f"timed out after {w.timeout}s", output)
-    last = next((ln for ln in reversed(output.splitlines()) if ln.strip()), "")
-    return Case("workload", w.name, Status.FAIL, secs, f"exit {rc}: {last[:200]}", output)
+    return Case("workload", w.name, Status.FAIL, secs, f"exit {rc}: {why_failed(output)}", output)
 
 
 def workload_cases(

@@ -76,18 +76,17 @@ def vng_argv(image: Path, command: Sequence[str], accel: Accel, opts: VmOptions)
 
 def _kill(child: pexpect.spawn) -> None:
     """Kill vng and everything it started (QEMU): they share the pty's session."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(child.pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(child.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
+    try:
+        os.killpg(child.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5
+    while child.isalive() and time.monotonic() < deadline:  # isalive() also reaps vng
+        time.sleep(0.1)
+    try:  # whatever ignored SIGTERM (QEMU mid-exit) goes now
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def boot(
@@ -139,6 +138,12 @@ def boot(
     return BootResult(tuple(argv), rc, timed_out, time.monotonic() - start, console, accel)
 
 
+def _last_line(path: Path) -> str:
+    lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    tail = [ln for ln in lines if not ln.startswith("# pinbench")]
+    return tail[-1][:160] if tail else ""
+
+
 def _boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -178,7 +183,9 @@ def choose_accel(
         accel = Accel(True, f"KVM works (probe boot took {probe.secs:.1f}s)")
     else:
         why = "timed out" if probe.timed_out else f"exit {probe.rc}"
-        accel = Accel(False, f"KVM probe boot failed ({why}): falling back to software emulation (TCG)")
+        last = _last_line(probe.console)
+        accel = Accel(False, f"KVM probe boot failed ({why}{': ' + last if last else ''}): "
+                             "falling back to software emulation (TCG)")
     cache_dir.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"boot_id": _boot_id(), "kvm": accel.kvm, "reason": accel.reason}))
     return accel

@@ -1,0 +1,97 @@
+"""How fast is bench.dmesg.scan()? (a script, not a test)
+
+Builds a large console log by repeating the real fixtures in tests/data/console (clean boot logs,
+when present, weighted so most of the input is clean, as in a real run; crash logs mixed in), then
+times, over the same lines and in the same run:
+
+  strip   a plain loop that only strips the printk/syslog prefixes (the floor for any scanner)
+  grep    one regex searched in every line (what LKP's grep_crash_head does)
+  scan    bench.dmesg.scan()
+
+and prints MB/s for each and scan's cost relative to both baselines. Best of --runs.
+
+    python benchmarks/scan_speed.py [--mb 8] [--runs 3] [--clean-weight 4] [--clean LOG...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.dmesg import scan, strip_prefix  # noqa: E402
+
+CONSOLE = ROOT / "tests" / "data" / "console"
+GREP = re.compile(r"BUG:|WARNING:|Oops|Kernel panic|general protection|UBSAN:|INFO: task|"
+                  r"detected stall|soft lockup|hard LOCKUP|unreferenced object|kernel BUG|page dumped because")
+
+
+def load_logs(extra_clean: list[Path]) -> tuple[list[list[str]], list[list[str]]]:
+    """(clean logs, crash logs): fixture bodies without their #@ header, plus --clean logs."""
+    clean: list[list[str]] = []
+    crash: list[list[str]] = []
+    for path in sorted(CONSOLE.glob("*.log")) + extra_clean:
+        text = path.read_text(encoding="utf-8").splitlines()
+        header = [line for line in text if line.startswith("#@ ")]
+        body = [line for line in text if not line.startswith("#@ ")]
+        (crash if any(h.startswith("#@ TITLE:") for h in header) else clean).append(body)
+    return clean, crash
+
+
+def build_input(megabytes: float, clean_weight: int, extra_clean: list[Path]) -> tuple[list[str], int]:
+    clean, crash = load_logs(extra_clean)
+    block = [line for log in clean for line in log] * clean_weight + [line for log in crash for line in log]
+    block_bytes = sum(len(line) + 1 for line in block)
+    repeats = max(1, int(megabytes * 1e6 / block_bytes))
+    return block * repeats, block_bytes * repeats
+
+
+def best_of(runs: int, fn: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def strip_only(lines: list[str]) -> int:
+    return sum(1 for line in lines if strip_prefix(line)[0])
+
+
+def grep_only(lines: list[str]) -> int:
+    return sum(1 for line in lines if GREP.search(line))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mb", type=float, default=8.0, help="input size in MB (default 8)")
+    ap.add_argument("--runs", type=int, default=3, help="best of this many runs (default 3)")
+    ap.add_argument("--clean-weight", type=int, default=4, help="copies of the clean logs per crash-log copy")
+    ap.add_argument("--clean", type=Path, nargs="*", default=[], metavar="LOG",
+                    help="more real clean console logs to mix in (e.g. a results/<run>/console.log)")
+    args = ap.parse_args()
+
+    lines, size = build_input(args.mb, args.clean_weight, args.clean)
+    mb = size / 1e6
+    clean, crash = load_logs(args.clean)
+    print(f"input: {len(lines):,} lines, {mb:.1f} MB ({len(clean)} clean and {len(crash)} crash logs repeated)")
+    t_strip = best_of(args.runs, lambda: strip_only(lines))
+    t_grep = best_of(args.runs, lambda: grep_only(lines))
+    reports: list[object] = []
+    t_scan = best_of(args.runs, lambda: reports.append(len(scan(lines))))
+    print(f"strip  {mb / t_strip:7.1f} MB/s  ({t_strip:.2f} s)")
+    print(f"grep   {mb / t_grep:7.1f} MB/s  ({t_grep:.2f} s)")
+    print(f"scan   {mb / t_scan:7.1f} MB/s  ({t_scan:.2f} s, {reports[-1]} reports)")
+    print(f"scan / strip = {t_scan / t_strip:.2f}x the time, scan / grep = {t_scan / t_grep:.2f}x the time")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,242 @@
+"""bench.dmesg against real console logs (tests/data/console/*.log) plus targeted unit tests.
+
+Each fixture is a real log (its source is in the ``#@ SOURCE:`` header) headed by ``#@ KEY: value``
+lines giving the expected result. TITLE/TYPE/CORRUPTED/FUNC/TAINT lines are per report, in log
+order (a shorter list checks only the first reports); COUNT is the number of reports (default:
+the number of TITLE lines, so a log without a header must be clean) and FOLDED the number of
+distinct titles.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bench.dmesg import (Report, Suppressions, fold, format_report, is_helper, load_suppressions,
+                         normalize, report_to_dict, scan, strip_prefix)
+from bench.errors import UserError
+
+CONSOLE = Path(__file__).parent / "data" / "console"
+FIXTURES = sorted(CONSOLE.glob("*.log"))
+
+
+@dataclass(frozen=True)
+class Fixture:
+    header: dict[str, list[str]]
+    lines: list[str]
+
+    def get(self, key: str) -> list[str]:
+        return self.header.get(key, [])
+
+
+def load(path: Path) -> Fixture:
+    header: dict[str, list[str]] = {}
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#@ "):
+            key, _, value = line[3:].partition(":")
+            header.setdefault(key.strip(), []).append(value.strip())
+        else:
+            lines.append(line)
+    return Fixture(header, lines)
+
+
+def reports_of(name: str) -> list[Report]:
+    return scan(load(CONSOLE / name).lines)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.name for p in FIXTURES])
+def test_fixture(path: Path) -> None:
+    fx = load(path)
+    reports = scan(fx.lines)
+    if fx.header:
+        assert fx.get("SOURCE"), "every fixture names where its log comes from"
+    count = int(fx.get("COUNT")[0]) if fx.get("COUNT") else len(fx.get("TITLE"))
+    assert [r.title for r in reports] == fx.get("TITLE")
+    assert len(reports) == count
+    for key, attr in (("TYPE", "type"), ("FUNC", "guilty_func"), ("TAINT", "taint")):
+        want = fx.get(key)
+        assert [getattr(r, attr) for r in reports[:len(want)]] == want, key
+    want_corrupted = [v == "Y" for v in fx.get("CORRUPTED")]
+    assert [r.corrupted for r in reports[:len(want_corrupted)]] == want_corrupted
+    if fx.get("FOLDED"):
+        assert len(fold(reports)) == int(fx.get("FOLDED")[0])
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.name for p in FIXTURES])
+def test_fixture_invariants(path: Path) -> None:
+    lines = load(path).lines
+    reports = scan(iter(lines))  # any iterable, read once
+    assert reports == scan(lines)
+    assert [r.first_line for r in reports] == sorted(r.first_line for r in reports)
+    for r in reports:
+        assert r.raw[0] == lines[r.first_line] and r.raw[-1] == lines[r.last_line]
+        assert set(r.raw) <= set(lines)
+        assert r.corrupted == bool(r.corrupted_reason)
+        assert all("." not in f and "+0x" not in f for f in r.call_trace)
+        json.dumps(report_to_dict(r, 1))
+
+
+NO_CALLER_IDS = [p for p in FIXTURES if "[ T" not in p.read_text() and "][T" not in p.read_text()]
+
+
+@pytest.mark.parametrize("path", NO_CALLER_IDS, ids=[p.name for p in NO_CALLER_IDS])
+def test_titles_do_not_depend_on_prefixes(path: Path) -> None:
+    lines = load(path).lines
+    bare = [strip_prefix(line)[0] for line in lines]
+    assert [r.title for r in scan(bare)] == [r.title for r in scan(lines)]
+
+
+# --- prefix stripping (lines from the fixtures) -------------------------------------------------
+
+@pytest.mark.parametrize("line, text, ctx", [
+    ("[   81.067630][ T1644] BUG: KASAN: slab-use-after-free in idxd_dma_complete_txd+0x418/0x510 [idxd]",
+     "BUG: KASAN: slab-use-after-free in idxd_dma_complete_txd+0x418/0x510 [idxd]", "T1644"),
+    ("[   27.963591] [ T2553] WARNING: CPU: 1 PID: 2553 at include/linux/rmap.h:427 __folio_rmap_sanity_checks+0x1a0/0x270",
+     "WARNING: CPU: 1 PID: 2553 at include/linux/rmap.h:427 __folio_rmap_sanity_checks+0x1a0/0x270", "T2553"),
+    ("  [  102.088279][T14893] WARNING: CPU: 0 PID: 14893 at ./include/linux/memcontrol.h:726 folio_lruvec_lock_irqsave+0x10e/0x170",
+     "WARNING: CPU: 0 PID: 14893 at ./include/linux/memcontrol.h:726 folio_lruvec_lock_irqsave+0x10e/0x170", "T14893"),
+    ("<3>[   62.180289] BUG: KFENCE: out-of-bounds read in d_same_name+0x4c/0xd0",
+     "BUG: KFENCE: out-of-bounds read in d_same_name+0x4c/0xd0", "k"),
+    ("Jan 3 14:25:27 ceph-testing-0001 kernel: [ 369.894678] INFO: task kworker/u48:0:11 blocked for more than 122 seconds.",
+     "INFO: task kworker/u48:0:11 blocked for more than 122 seconds.", "k"),
+    ("[  129.433301]  __do_fault+0xf2/0x5a0", " __do_fault+0xf2/0x5a0", "k"),  # frame indent kept
+    (" WARNING: drivers/infiniband/sw/rxe/rxe_task.c:38 at rxe_sched_task+0x1c0/0x238 [rdma_rxe], CPU#0: swapper/0/0",
+     " WARNING: drivers/infiniband/sw/rxe/rxe_task.c:38 at rxe_sched_task+0x1c0/0x238 [rdma_rxe], CPU#0: swapper/0/0", ""),
+    ("(XEN) Hardware Dom0 crashed: rebooting machine in 5 seconds.",
+     "(XEN) Hardware Dom0 crashed: rebooting machine in 5 seconds.", ""),
+])
+def test_strip_prefix(line: str, text: str, ctx: str) -> None:
+    assert strip_prefix(line) == (text, ctx)
+
+
+# --- titles and normalisation --------------------------------------------------------------------
+
+def test_title_is_stable_across_boots() -> None:
+    # The same WARN on another boot: other time stamps, pid, addresses and offsets.
+    lines = load(CONSOLE / "gup-warn-then-vm-bug-arm32.log").lines[1:30]
+    other = [line.replace("457.", "12.").replace("PID: 577", "PID: 4242").replace("0x1c0/0x200", "0x1c4/0x200")
+             for line in lines]
+    assert [r.title for r in scan(other)] == [r.title for r in scan(lines)] == ["WARNING in try_grab_folio"]
+
+
+def test_normalize_addresses() -> None:
+    line = "Oops: general protection fault, probably for non-canonical address 0xdffffc0000000006: 0000 [#1]"
+    assert normalize(line) == "Oops: general protection fault, probably for non-canonical address ADDR: 0000 [#1]"
+    assert normalize("ffff8881398a8000, but was 0000000000000000") == "ADDR, but was ADDR"
+    assert normalize("stuck for 22s! [swapper/0:1]", numbers=True) == "stuck for NUMs! [swapper/NUM:NUM]"
+
+
+def test_clone_suffixes_and_inline_frames_are_dropped() -> None:
+    (rep,) = reports_of("vm-warn-on-once-folio-hmm.log")
+    assert rep.call_trace[-2:] == ("dmirror_migrate_to_device", "dmirror_fops_unlocked_ioctl")
+    (rep,) = reports_of("refcount-new-warn-format-syzbot.log")
+    assert rep.call_trace[0] == "sctp_association_hold"  # __refcount_add ... [inline] skipped
+    assert "sched_core_balance" in rep.call_trace  # the interrupted context's RIP counts as a frame
+
+
+def test_helpers_are_not_guilty() -> None:
+    assert is_helper("refcount_warn_saturate") and is_helper("__list_del_entry_valid")
+    assert is_helper("__pfx_kthread") and is_helper("dump_stack_lvl")
+    assert not is_helper("try_grab_folio") and not is_helper("do_wp_page")
+
+
+# --- report shape ----------------------------------------------------------------------------
+
+def test_vm_bug_on_page_keeps_the_dump_and_reason() -> None:
+    (rep,) = reports_of("vm-bug-on-page-xen-boot.log")
+    assert rep.raw[0].endswith("page: refcount:1 mapcount:0 mapping:0000000000000000 index:0xffff888003450000 pfn:0x344e")
+    assert rep.detail == "VM_BUG_ON_PAGE(1 && PageCompound(page))"
+    assert rep.panicked and "Attempted to kill the idle task" in rep.raw[-1]
+    assert rep.call_trace[:3] == ("__xen_pgd_walk", "__xen_pgd_pin", "xen_enter_mmap")
+
+
+def test_interleaved_task_lines_stay_out_of_the_report() -> None:
+    kasan, gpf = reports_of("lkp-kasan-then-gpf-interleaved.log")
+    assert all("T1644]" in line for line in kasan.raw + gpf.raw)
+    assert kasan.raw[0].endswith("=" * 66) and kasan.raw[-1].endswith("=" * 66)
+    assert kasan.detail == "slab-use-after-free Write"
+    assert gpf.panicked and gpf.raw[-1].endswith("Kernel panic - not syncing: Fatal exception")
+
+
+def test_multi_line_records_without_prefix_are_kept() -> None:
+    rcu, _ = reports_of("rcu-suspicious-then-sleeping-kvm.log")
+    assert "               other info that might help us debug this:" in rcu.raw
+
+
+def test_corruption_reasons() -> None:
+    reasons = [r.corrupted_reason for r in reports_of("rxe-new-warn-format-elided.log")]
+    assert reasons == ["", "interrupted by another report", "interrupted by another report",
+                       "report truncated at end of log"]
+    (stall,) = reports_of("rcu-stall-cut-off-thunderbolt.log")
+    assert stall.corrupted_reason == "no guilty frame found"
+
+
+def test_fold_counts_and_keeps_the_first() -> None:
+    reports = reports_of("rxe-new-warn-format-elided.log")
+    folded = fold(reports)
+    assert [(r.title, n) for r, n in folded] == [
+        ("WARNING in rxe_sched_task", 2), ("WARNING in do_work", 1), ("WARNING: refcount bug", 1)]
+    assert folded[0][0] is reports[0]
+
+
+def test_report_to_dict_and_format() -> None:
+    (rep,) = reports_of("kmemleak-tap-selftest.log")
+    d = report_to_dict(rep, 3)
+    assert {"title", "type", "corrupted", "guilty_func", "guilty_file", "count", "first_line",
+            "taint", "call_trace"} <= d.keys()
+    assert d["count"] == 3 and d["call_trace"] == ["__kmalloc_cache_noprof", "tun_vnet_ioctl_sethash",
+                                                    "tap_ioctl", "__x64_sys_ioctl", "do_syscall_64",
+                                                    "entry_SYSCALL_64_after_hwframe"]
+    text = format_report(rep, 3, known=True)
+    assert text.splitlines()[0] == "[KMEMLEAK] memory leak in tun_vnet_ioctl_sethash  (x3, known)"
+    assert "unreferenced object 0xffff88800c6ec248 (size 8):" in text
+
+
+def test_clean_lines_give_no_report() -> None:
+    assert scan(load(CONSOLE / "rcu-stall-cut-off-thunderbolt.log").lines[:8]) == []
+    assert scan([]) == []
+
+
+# --- suppressions ----------------------------------------------------------------------------
+
+def test_text_suppressions(tmp_path: Path) -> None:
+    f = tmp_path / "known.txt"
+    f.write_text("# rxe timer race, fixed upstream\n\n^WARNING in rxe_\nrefcount bug$\n")
+    supp = load_suppressions(f)
+    known = [supp.is_known(r) for r in reports_of("rxe-new-warn-format-elided.log")]
+    assert known == [True, True, False, True]
+    assert not Suppressions().is_known(reports_of("soft-lockup-boot.log")[0])
+
+
+@pytest.mark.parametrize("text", [
+    "- '^WARNING in rxe_'\n- title: 'refcount bug$'\n",
+    "suppressions:\n  - '^WARNING in rxe_'\n  - {title: 'refcount bug$', reason: lkml}\n",
+])
+def test_yaml_suppressions(tmp_path: Path, text: str) -> None:
+    f = tmp_path / "known.yaml"
+    f.write_text(text)
+    assert len(load_suppressions(f).patterns) == 2
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("bad.txt", "^WARNING in\n# ok\n(unclosed\n", "bad.txt:3: bad title regex '(unclosed'"),
+    ("bad.yaml", "- ok\n- '(unclosed'\n", "bad.yaml:2: bad title regex '(unclosed'"),
+    ("broken.yaml", "- ok\n- [unclosed\n", "broken.yaml:3: not valid YAML"),
+    ("shape.yaml", "suppressions: 12\n", "shape.yaml:1: expected a list of title regexes"),
+])
+def test_bad_suppressions_name_file_and_line(tmp_path: Path, name: str, text: str, message: str) -> None:
+    f = tmp_path / name
+    f.write_text(text)
+    with pytest.raises(UserError) as err:
+        load_suppressions(f)
+    assert str(err.value).startswith(str(tmp_path / message.split(":")[0]) + ":" + message.split(":", 1)[1])
+    assert "\n" not in str(err.value)
+
+
+def test_missing_suppressions_file(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="missing.txt: cannot read suppressions file"):
+        load_suppressions(tmp_path / "missing.txt")

@@ -1,0 +1,138 @@
+"""The whole `bench run` through the CLI with the world faked at its edges.
+
+A tiny git "kernel" with a fake Makefile and merge_config.sh (tests/fakelinux),
+a real quilt series applied with real git, and tests/bin/vng replaying real
+recorded boots (tests/data/boots/*: console + the guest's output files).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import cli
+from conftest import commit_files, make_kernel_repo
+
+TESTS = Path(__file__).parent
+HOME = TESTS.parent
+BOOTS = TESTS / "data" / "boots"
+WORKLOADS = ["rxe", "odirect", "gup-test", "pin-balance"]
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    tree = make_kernel_repo(tmp_path / "linux")
+    fake = TESTS / "fakelinux"
+    commit_files(tree, {"Makefile": (fake / "Makefile").read_text(),
+                        "scripts/kconfig/merge_config.sh": (fake / "scripts/kconfig/merge_config.sh").read_text()},
+                 "fake kbuild")
+    home = tmp_path / "home"
+    for part in ("kconfigs", "guests"):
+        shutil.copytree(HOME / part, home / part)
+    series = home / "patches" / "two"
+    shutil.copytree(TESTS / "data" / "series" / "quilt", series)
+    (series / "series.yaml").write_text(
+        "description: two small patches\nkconfigs: [rdma, debug-vm]\n"
+        f"workloads: [{', '.join(WORKLOADS)}]\nsuppress: ['WARNING in folio_mkclean']\n")
+    monkeypatch.setenv("PATH", f"{TESTS / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setenv("BENCH_HOME", str(home))
+    monkeypatch.setenv("BENCH_TREE", str(tree))
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CCACHE_DIR", str(tmp_path / "ccache"))
+    for var in ("FAKE_VNG_CONSOLE", "FAKE_VNG_GUEST", "FAKE_VNG_SLEEP", "FAKE_VNG_RC", "FAIL", "FAKE_KCONFIG_DROP"):
+        monkeypatch.delenv(var, raising=False)
+    return {"tree": tree, "home": home, "results": tmp_path / "results", "series": series}
+
+
+def replay(monkeypatch: pytest.MonkeyPatch, boot: str, rc: int = 0) -> None:
+    monkeypatch.setenv("FAKE_VNG_CONSOLE", str(BOOTS / boot / "console.log"))
+    monkeypatch.setenv("FAKE_VNG_GUEST", str(BOOTS / boot / "guest"))
+    monkeypatch.setenv("FAKE_VNG_RC", str(rc))
+
+
+def run(world: dict[str, Any], *extra: str) -> tuple[int, Path, dict[str, str], dict[str, Any]]:
+    rc = cli.main(["run", "two", "--accel", "tcg", "--results", str(world["results"]), *extra])
+    (run_dir,) = world["results"].iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    statuses = {f"{c['group']}/{c['name']}": c["status"] for c in summary["cases"]}
+    return rc, run_dir, statuses, summary
+
+
+def test_clean_run_passes_and_keeps_everything(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    replay(monkeypatch, "baseline-tcg")
+    rc, run_dir, statuses, summary = run(world)
+    assert rc == 0 and summary["verdict"] == "pass", statuses
+    assert statuses["apply/01-gup-comment.patch"] == "pass"
+    assert statuses["apply/02-declare.patch"] == "pass"
+    assert statuses["config/kconfig"] == "pass" and statuses["build/kernel"] == "pass"
+    assert statuses["boot/boot"] == "pass"
+    assert all(statuses[f"workload/{w}"] == "pass" for w in WORKLOADS)
+    for name in ("apply.log", "config.log", ".config", "build.log", "console.log", "junit.xml",
+                 "summary.json", "reports.json", "guest/plan.tsv", "guest/rxe.log"):
+        assert (run_dir / name).is_file(), name
+    assert "CONFIG_RDMA_RXE=y" in (run_dir / ".config").read_text()
+    assert summary["info"]["accel"] == "tcg" and len(summary["info"]["head"]) == 40
+    out = capsys.readouterr().out
+    assert "verdict: PASS" in out and str(run_dir) in out
+    # The base tree is untouched and the worktree is gone.
+    assert "mm: declare" not in os.popen(f"git -C {world['tree']} log --oneline").read()
+    assert not (Path(os.environ["BENCH_CACHE"]) / "work" / "two" / "src").exists()
+
+
+def test_leaking_kernel_fails_the_right_workloads(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    replay(monkeypatch, "canary-tcg")
+    rc, run_dir, statuses, summary = run(world)
+    assert rc == 1 and summary["verdict"] == "fail"
+    assert statuses["workload/pin-balance"] == "fail" and statuses["workload/rxe"] == "fail"
+    assert statuses["workload/odirect"] == "pass"
+    cases = {c["name"]: c for c in summary["cases"]}
+    assert "pin imbalance" in cases["pin-balance"]["message"]
+    suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    failed = {c.get("name") for c in suite.findall("testcase") if c.find("failure") is not None}
+    assert {"rxe", "pin-balance"} <= failed
+
+
+def test_build_failure_stops_the_run(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAIL", "build")
+    rc, run_dir, statuses, summary = run(world)
+    assert rc == 1 and statuses["build/kernel"] == "fail" and "boot/boot" not in statuses
+    build = next(c for c in summary["cases"] if c["group"] == "build")
+    assert "error: 'FOLL_PIN' undeclared" in build["message"]
+    assert (run_dir / "build.log").is_file() and (run_dir / "junit.xml").is_file()
+
+
+def test_dropped_option_is_named(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_KCONFIG_DROP", "CONFIG_RDMA_RXE")
+    rc, _, statuses, summary = run(world)
+    assert rc == 1 and statuses["config/kconfig"] == "fail" and "build/kernel" not in statuses
+    case = next(c for c in summary["cases"] if c["group"] == "config")
+    assert "CONFIG_RDMA_RXE=y requested by rdma.config" in case["output"]
+
+
+def test_patch_that_does_not_apply_names_the_file(world: dict[str, Any]) -> None:
+    commit_files(world["tree"], {"include/linux/mm.h": "/* rewritten upstream */\n"}, "conflict")
+    rc, _, statuses, summary = run(world)
+    assert rc == 1 and statuses["apply/02-declare.patch"] == "fail"
+    case = next(c for c in summary["cases"] if c["name"] == "02-declare.patch")
+    assert "include/linux/mm.h" in case["message"]
+
+
+def test_kernel_death_is_a_failure(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    replay(monkeypatch, "baseline-tcg", rc=255)
+    rc, _, statuses, _ = run(world)
+    assert rc == 1 and statuses["boot/boot"] == "fail"
+
+
+def test_bad_series_is_a_one_line_usage_error(world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    (world["series"] / "series.yaml").write_text("kconfigs: rdma\n")
+    rc = cli.main(["run", "two", "--results", str(world["results"])])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "series.yaml" in err

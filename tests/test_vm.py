@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import vm
+
+BIN = Path(__file__).parent / "bin"
+BOOTS = Path(__file__).parent / "data" / "boots"
+TCG = vm.Accel(False, "test")
+
+
+@pytest.fixture(autouse=True)
+def fake_vng(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("PATH", f"{BIN}:{__import__('os').environ['PATH']}")
+    argv_log = tmp_path / "vng-argv"
+    monkeypatch.setenv("FAKE_VNG_ARGV", str(argv_log))
+    for var in ("FAKE_VNG_CONSOLE", "FAKE_VNG_GUEST", "FAKE_VNG_SLEEP", "FAKE_VNG_RC"):
+        monkeypatch.delenv(var, raising=False)
+    return argv_log
+
+
+def test_argv() -> None:
+    opts = vm.VmOptions(memory="1G", cpus=1, network="loop", rwdirs=(("/r", Path("/r")), ("/g", Path("/h"))),
+                        append=("panic_on_warn=1",))
+    argv = vm.vng_argv(Path("/b/bzImage"), ["bash", "x.sh"], TCG, opts)
+    assert argv == ["vng", "--run", "/b/bzImage", "--verbose", "--force-9p", "--disable-kvm",
+                    "--memory", "1G", "--cpus", "1", "--network", "loop", "--rwdir=/r", "--rwdir=/g=/h",
+                    "--append", "panic_on_warn=1", "--", "bash", "x.sh"]
+    assert "--disable-kvm" not in vm.vng_argv(Path("/b"), ["true"], vm.Accel(True, ""), vm.VmOptions())
+
+
+def test_console_is_copied_and_lines_streamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded = BOOTS / "baseline-tcg" / "console.log"
+    monkeypatch.setenv("FAKE_VNG_CONSOLE", str(recorded))
+    seen: list[str] = []
+    res = vm.boot(Path("/b/bzImage"), ["true"], tmp_path / "console.log", accel=TCG, opts=vm.VmOptions(),
+                  timeout=30, on_line=seen.append)
+    assert res.rc == 0 and not res.timed_out and not res.kernel_died
+    text = (tmp_path / "console.log").read_text()
+    assert text.startswith("# pinbench: vng --run /b/bzImage")
+    assert "Linux version 6.12" in text and "pinbench: all workloads done" in text
+    assert any("pinbench: guest ready" in line for line in seen)
+
+
+def test_exit_255_means_the_kernel_died(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_VNG_RC", "255")
+    res = vm.boot(Path("/b"), ["true"], tmp_path / "c.log", accel=TCG, opts=vm.VmOptions(), timeout=30)
+    assert res.rc == 255 and res.kernel_died
+
+
+def test_timeout_kills_vng_and_children(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_VNG_SLEEP", "60")
+    start = time.monotonic()
+    res = vm.boot(Path("/b"), ["true"], tmp_path / "c.log", accel=TCG, opts=vm.VmOptions(), timeout=2)
+    assert res.timed_out and res.rc is None and time.monotonic() - start < 20
+    assert "killed after 2s timeout" in (tmp_path / "c.log").read_text()
+    # No sleep left behind from the fake's process group.
+    import subprocess
+    ps = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True)
+    assert ps.stdout.strip() == ""
+
+
+def test_kvm_probe_falls_back_and_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           fake_vng: Path) -> None:
+    monkeypatch.setattr(vm.os, "access", lambda *a: True)
+    monkeypatch.setenv("FAKE_VNG_RC", "1")
+    said: list[str] = []
+    accel = vm.choose_accel("auto", Path("/b/bzImage"), tmp_path / "cache", tmp_path, said.append)
+    assert not accel.kvm and "falling back to software emulation (TCG)" in accel.reason
+    assert "--disable-kvm" not in fake_vng.read_text()  # the probe really asked for KVM
+    assert said and "probing KVM" in said[0]
+    again = vm.choose_accel("auto", Path("/b/bzImage"), tmp_path / "cache", tmp_path)
+    assert not again.kvm and "cached probe" in again.reason
+    assert len(fake_vng.read_text().splitlines()) == 1  # no second probe boot
+
+
+def test_kvm_probe_success(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vm.os, "access", lambda *a: True)
+    accel = vm.choose_accel("auto", Path("/b"), tmp_path / "cache", tmp_path)
+    assert accel.kvm and "KVM works" in accel.reason
+
+
+def test_explicit_and_missing_kvm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not vm.choose_accel("tcg", Path("/b"), tmp_path, tmp_path).kvm
+    assert vm.choose_accel("kvm", Path("/b"), tmp_path, tmp_path).kvm
+    monkeypatch.setattr(vm.os, "access", lambda *a: False)
+    accel = vm.choose_accel("auto", Path("/b"), tmp_path, tmp_path)
+    assert not accel.kvm and "no usable /dev/kvm" in accel.reason
