@@ -31,6 +31,12 @@ def default_cache() -> Path:
 def add_run_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("run", help="apply, build, boot and test a patch series")
     p.add_argument("series", help="a name under patches/, a quilt/format-patch folder, or an mbox file")
+    add_run_options(p)
+    p.set_defaults(func=cmd_run)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options every command that runs kernels shares (run, bisect, nightly)."""
     p.add_argument("--tree", help="kernel git tree (default: $BENCH_TREE or the cached linux-source tree)")
     p.add_argument("--base", help="commit to apply the series on (default: series.yaml base, else HEAD)")
     p.add_argument("--kconfig", action="append", default=[], metavar="FRAG",
@@ -48,12 +54,12 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--suppress", action="append", default=[], type=Path, metavar="FILE",
                    help="known-report title patterns (one regex a line)")
     p.add_argument("--results", type=Path, help="results root (default: <home>/results)")
-    p.set_defaults(func=cmd_run)
 
 
-def make_plan(args: argparse.Namespace, home: Path) -> pipeline.Plan:
+def make_plan(args: argparse.Namespace, home: Path, spec: str | None = None) -> pipeline.Plan:
+    """A Plan from the shared run options; spec overrides args.series."""
     cache = default_cache()
-    s = series.load_series(args.series, home / "patches")
+    s = series.load_series(spec or args.series, home / "patches")
     names = args.workload or list(s.workloads) or ["smoke"]
     workloads = guests.override(guests.select(names, home / "guests"), args.param)
     frag_names = [kconfig.BASE_NAME, *s.kconfigs, *(k for w in workloads for k in w.kconfigs), *args.kconfig]
