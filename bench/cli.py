@@ -54,6 +54,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suppress", action="append", default=[], type=Path, metavar="FILE",
                    help="known-report title patterns (one regex a line)")
     p.add_argument("--results", type=Path, help="results root (default: <home>/results)")
+    p.add_argument("--baseline", action="store_true",
+                   help="also boot the unpatched base: reports also found there are marked, not failed")
 
 
 def make_plan(args: argparse.Namespace, home: Path, spec: str | None = None) -> pipeline.Plan:
@@ -85,6 +87,7 @@ def make_plan(args: argparse.Namespace, home: Path, spec: str | None = None) -> 
         cpus=args.cpus,
         append=tuple(args.append),
         run_id=pipeline.new_run_id(results_root, s.name),
+        baseline=getattr(args, "baseline", False),
     )
 
 

@@ -86,6 +86,14 @@ def strip_prefix(line: str) -> tuple[str, str]:
     return text, g["caller"] or "k"
 
 
+_OUT_OF_TREE = re.compile(r"^(?:\.\./)+[^/]+/")  # make O=build: "../src/mm/rmap.c"
+
+
+def source_path(file: str) -> str:
+    """The path inside the kernel tree: out-of-tree builds print it relative to O=."""
+    return _OUT_OF_TREE.sub("", file.removeprefix("./"))
+
+
 def _match_header(text: str) -> tuple[T.OopsFormat, Match[str]] | None:
     for fmt in T.OOPS_TABLE:
         m = fmt.header.match(text)
@@ -259,7 +267,7 @@ class _Open:
             type=self.fmt.type.format_map(fields),
             title=_SPACES.sub(" ", title.format_map(fields)),
             guilty_func=func,
-            guilty_file=file.removeprefix("./"),
+            guilty_file=source_path(file),
             call_trace=tuple(f for f, _ in frames[:MAX_FRAMES]),
             raw=tuple(r for _, r in self.lines),
             first_line=self.lines[0][0],

@@ -8,6 +8,7 @@ keeps what was produced so far plus summary.json and junit.xml.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import re
@@ -46,6 +47,7 @@ class Plan:
     cpus: int = 2
     append: tuple[str, ...] = ()
     run_id: str = ""
+    baseline: bool = False  # also boot the unpatched tree; reports found there are not new
     extra_info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -77,6 +79,7 @@ class Run:
 
     def __init__(self, plan: Plan, printer: Printer) -> None:
         self.plan = plan
+        self.printer = printer
         self.say = printer.say
         self.cases: list[Case] = []
         self.info: dict[str, Any] = {"series": plan.series.name, "tree": str(plan.tree), **plan.extra_info}
@@ -163,7 +166,7 @@ class Run:
         (gdir / "env").write_text(f"BENCH_SRC={src}\nBENCH_BUILD={build_dir}\nBENCH_HOME={self.plan.home}\n")
         return gdir
 
-    def boot(self, image: Path, gdir: Path) -> None:
+    def boot(self, image: Path, gdir: Path) -> list[str]:
         p = self.plan
         accel = vm.choose_accel(p.accel, image, p.cache_dir, self.dir, self.say)
         self.info["accel"] = "kvm" if accel.kvm else "tcg"
@@ -190,7 +193,7 @@ class Run:
         self.add(verdict.boot_case(facts, lines))
         for case in verdict.workload_cases(p.workloads, gdir, lines, facts):
             self.add(case)
-        self.scan(lines)
+        return lines
 
     def _progress(self, line: str) -> None:
         if "pinbench: workload" in line:
@@ -203,12 +206,32 @@ class Run:
             patterns.extend(dmesg.load_suppressions(path).patterns)
         return dmesg.Suppressions(tuple(patterns))
 
-    def scan(self, lines: list[str]) -> None:
+    def baseline(self) -> frozenset[str] | None:
+        """Boot the unpatched base with the same config and workloads; its report titles."""
+        p = self.plan
+        series = dataclasses.replace(p.series, name=f"{p.series.name}-base", patches=())
+        sub = dataclasses.replace(p, series=series, base=self.info["base"], results_root=self.dir,
+                                  run_id="baseline", baseline=False)
+        self.say("baseline: the same config and workloads on the unpatched tree")
+        res = run(sub, self.printer.nested("baseline: "))
+        booted = any(c.group == "boot" and c.status is Status.PASS for c in res.cases)
+        titles = frozenset(c.name for c in res.cases if c.group == "report")
+        self.info["baseline"] = {"verdict": res.verdict.value, "reports": sorted(titles)}
+        if not booted:
+            self.add(Case("baseline", "unpatched", Status.ERROR, res.secs,
+                          f"the unpatched tree did not boot ({res.verdict.value}): reports not compared"))
+            return None
+        self.add(Case("baseline", "unpatched", Status.PASS, res.secs,
+                      f"unpatched: {res.verdict.value}, {len(titles)} distinct report(s)"))
+        return titles
+
+    def scan(self, lines: list[str], in_base: frozenset[str] | None = None) -> None:
         known = self.suppressions()
         where = verdict.spans(lines)
         folded = dmesg.fold(dmesg.scan(lines))
         found = [{**dmesg.report_to_dict(r, n), "known": known.is_known(r),
-                  "workload": verdict.blame(r.first_line, where)} for r, n in folded]
+                  "workload": verdict.blame(r.first_line, where),
+                  "in_base": None if in_base is None else r.title in in_base} for r, n in folded]
         (self.dir / "reports.json").write_text(json.dumps(found, indent=2) + "\n")
         for report, count in folded:
             during = verdict.blame(report.first_line, where) or "boot"
@@ -218,14 +241,19 @@ class Run:
             if known.is_known(report):
                 self.add(Case("report", report.title, Status.SKIP, 0.0,
                               f"known report during {during}{times}", text))
+            elif in_base is not None and report.title in in_base:
+                self.add(Case("report", report.title, Status.SKIP, 0.0,
+                              f"also in base: {report.type} during {during}{times}", text))
             else:
+                new = "new " if in_base is not None else ""
                 self.add(Case("report", report.title, Status.FAIL, 0.0,
-                              f"{report.type} during {during}{times}{corrupt}", text))
+                              f"{new}{report.type} during {during}{times}{corrupt}", text))
 
 
 def run(plan: Plan, printer: Printer) -> RunResult:
     r = Run(plan, printer)
     r.say(f"run {plan.run_id}: results in {r.dir}")
+    lines: list[str] | None = None
     try:
         r.info["base"] = tree.resolve_base(plan.tree, plan.base or plan.series.base)
         with work_slot(plan.cache_dir, plan.series.name) as slot:
@@ -234,7 +262,9 @@ def run(plan: Plan, printer: Printer) -> RunResult:
                 if r.apply(src) and r.config(src, build_dir):
                     image = r.build(src, build_dir)
                     if image is not None:
-                        r.boot(image, r.prepare_guest(src, build_dir))
+                        lines = r.boot(image, r.prepare_guest(src, build_dir))
+        if lines is not None:
+            r.scan(lines, r.baseline() if plan.baseline and plan.series.patches else None)
     except BenchError as e:
         r.add(Case("infra", type(e).__name__, Status.ERROR, 0.0, str(e)))
     except KeyboardInterrupt:

@@ -15,13 +15,18 @@ _COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.ERROR: "33", Status.SKI
 
 
 class Printer:
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, prefix: str = "") -> None:
         self.stream = stream or sys.stdout
         self.colour = self.stream.isatty()
+        self.prefix = prefix
+
+    def nested(self, prefix: str) -> Printer:
+        """The same output, each line marked as belonging to a sub-run (a baseline, a bisect step)."""
+        return Printer(self.stream, self.prefix + prefix)
 
     def say(self, text: str) -> None:
         stamp = time.strftime("%H:%M:%S")
-        self.stream.write(f"[{stamp}] {text}\n")
+        self.stream.write(f"[{stamp}] {self.prefix}{text}\n")
         self.stream.flush()
 
     def status(self, status: Status) -> str:

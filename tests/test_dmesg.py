@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import dmesg
 from bench.dmesg import (Report, Suppressions, fold, format_report, is_helper, load_suppressions,
                          normalize, report_to_dict, scan, strip_prefix)
 from bench.errors import UserError
@@ -240,3 +241,10 @@ def test_bad_suppressions_name_file_and_line(tmp_path: Path, name: str, text: st
 def test_missing_suppressions_file(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="missing.txt: cannot read suppressions file"):
         load_suppressions(tmp_path / "missing.txt")
+
+
+def test_out_of_tree_build_paths_are_tree_relative() -> None:
+    # make O=../build prints "../src/mm/rmap.c" (tests/data/console/put-user-page-folio-mkclean-*)
+    assert dmesg.source_path("../src/mm/rmap.c") == "mm/rmap.c"
+    assert dmesg.source_path("./mm/gup.c") == "mm/gup.c"
+    assert dmesg.source_path("mm/gup.c") == "mm/gup.c"

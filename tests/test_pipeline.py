@@ -136,3 +136,26 @@ def test_bad_series_is_a_one_line_usage_error(world: dict[str, Any], capsys: pyt
     rc = cli.main(["run", "two", "--results", str(world["results"])])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "series.yaml" in err
+
+
+@pytest.mark.parametrize("base_boot, status, message", [
+    ("baseline-tcg", "fail", "new WARNING during odirect"),
+    ("put-user-page-tcg", "skip", "also in base: WARNING during odirect"),
+])
+def test_baseline_marks_reports_new_or_also_in_base(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                                                   base_boot: str, status: str, message: str) -> None:
+    text = (world["series"] / "series.yaml").read_text().replace("suppress: ['WARNING in folio_mkclean']", "")
+    (world["series"] / "series.yaml").write_text(text)
+    replay(monkeypatch, "put-user-page-tcg")  # a real boot with "WARNING in folio_mkclean"
+    monkeypatch.setenv("FAKE_VNG_MAP", f"/baseline/guest={BOOTS / base_boot}")
+    rc, run_dir, statuses, summary = run(world, "--baseline")
+    assert statuses["baseline/unpatched"] == "pass"
+    assert statuses["report/WARNING in folio_mkclean"] == status
+    case = next(c for c in summary["cases"] if c["group"] == "report")
+    assert case["message"] == message
+    assert rc == (1 if status == "fail" else 0)
+    assert (run_dir / "baseline" / "summary.json").is_file()  # the base run is kept beside
+    base = json.loads((run_dir / "baseline" / "summary.json").read_text())
+    assert not [c for c in base["cases"] if c["group"] == "apply" and c["name"] != "(no patches)"]
+    reports = json.loads((run_dir / "reports.json").read_text())
+    assert reports[0]["in_base"] is (status == "skip") and reports[0]["workload"] == "odirect"

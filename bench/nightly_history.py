@@ -1,0 +1,118 @@
+"""Night-to-night comparison: which failures are new, fixed, still there, or infrastructure.
+
+A failure is keyed by (entry id, case key), the case key being "<group>/<name>" of the
+run's Case: "workload/pin-balance", "report/WARNING in folio_mkclean", "build/kernel"...
+
+Rules (the exit code follows from them, see exit_code):
+- an entry whose run was an infrastructure ERROR proves nothing: its failing cases are
+  "infra", and the previous failures of that entry are neither fixed nor still failing;
+- a FAIL case is "still" failing if it failed in the entry's baseline, else "new";
+- a baseline FAIL that is gone is "fixed" only if this night decided that case again (the
+  case passed or was skipped; for a kernel report: the kernel booted to user space),
+  otherwise it is "untested" (the run stopped earlier, the workload left the matrix...);
+- an ERROR case inside a FAIL run is a consequence of that failure (a workload that never
+  ran because the kernel died), not a finding of its own.
+The baseline of an entry is its newest earlier night whose run was decided (not ERROR), so
+one night of machine trouble does not turn every old failure into a new one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+
+NIGHT_FILE = "night.json"
+HISTORY_LIMIT = 14  # nights looked back for an entry's baseline
+CATEGORIES = ("new", "fixed", "still", "infra", "untested")
+
+Night = dict[str, Any]  # the contents of night.json (see bench/nightly.py)
+
+
+def load_night(folder: Path) -> Night | None:
+    try:
+        data = json.loads((folder / NIGHT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("entries"), list) else None
+
+
+def require_night(folder: Path) -> Night:
+    night = load_night(folder)
+    if night is None:
+        raise UserError(f"{folder}: not a night folder (no readable {NIGHT_FILE})")
+    return night
+
+
+def history(nightly_root: Path, before: str, exclude: Path) -> list[Night]:
+    """Complete, unsharded nights in nightly_root that started before `before`, newest first."""
+    nights: list[Night] = []
+    if nightly_root.is_dir():
+        for folder in nightly_root.iterdir():
+            if folder.resolve() == exclude.resolve() or not folder.is_dir():
+                continue
+            night = load_night(folder)
+            if (night and night.get("complete") and not night.get("shard")
+                    and str(night.get("started", "")) < before):
+                nights.append(night)
+    nights.sort(key=lambda n: (str(n["started"]), str(n.get("name", ""))), reverse=True)
+    return nights[:HISTORY_LIMIT]
+
+
+def _fails(entry: dict[str, Any], status: str = "fail") -> dict[str, str]:
+    return {f["key"]: f.get("message", "") for f in entry.get("failing", []) if f["status"] == status}
+
+
+def _item(entry: dict[str, Any], key: str, message: str) -> dict[str, str]:
+    return {"id": entry["id"], "key": key, "message": message, "run_id": entry.get("run_id", "")}
+
+
+def compare(entries: list[dict[str, Any]], past: list[Night]) -> dict[str, Any]:
+    """Classify every failure of this night's entries against their baselines in `past`."""
+    out: dict[str, Any] = {c: [] for c in CATEGORIES}
+    out["baseline"] = {}
+    for entry in entries:
+        base_night, base = _baseline(entry["id"], past)
+        out["baseline"][entry["id"]] = base_night
+        before = _fails(base) if base else {}
+        if entry["verdict"] == "error":
+            for key, msg in {**_fails(entry, "fail"), **_fails(entry, "error")}.items():
+                out["infra"].append(_item(entry, key, msg))
+            out["untested"] += [_item(entry, key, msg) for key, msg in before.items()]
+            continue
+        for key, msg in _fails(entry).items():
+            out["still" if key in before else "new"].append(_item(entry, key, msg))
+        cases: dict[str, str] = entry.get("cases", {})
+        booted = cases.get("boot/boot") == "pass"
+        for key, msg in before.items():
+            if key in _fails(entry):
+                continue  # "still", above
+            decided = cases.get(key) in ("pass", "skip") or (key.startswith("report/") and booted)
+            out["fixed" if decided else "untested"].append(_item(entry, key, msg))
+    for c in CATEGORIES:
+        out[c].sort(key=lambda i: (i["id"], i["key"]))
+    return out
+
+
+def _baseline(entry_id: str, past: list[Night]) -> tuple[str | None, dict[str, Any] | None]:
+    for night in past:
+        for e in night["entries"]:
+            if e["id"] == entry_id and e["verdict"] != "error":
+                return str(night.get("name")), e
+    return None, None
+
+
+def exit_code(night: Night) -> int:
+    """1 if anything failed that did not fail before; else 2 on infrastructure trouble; else 0.
+
+    New failures win over infrastructure trouble: they are what a maintainer must act on,
+    and the report lists the infrastructure trouble either way.
+    """
+    comparison = night.get("comparison") or {}
+    if comparison.get("new"):
+        return 1
+    trouble = (comparison.get("infra") or night.get("missing") or not night.get("complete")
+               or any(e["verdict"] == "error" for e in night["entries"]))
+    return 2 if trouble else 0

@@ -1,0 +1,204 @@
+"""The nightly matrix: series x named kconfig sets, with per-entry overrides, and its shards.
+
+matrix.yaml (every key optional):
+
+    tree: ~/linux            # kernel tree (relative paths: to this file); --tree wins
+    base: v6.12              # commit to apply every series on; --base wins
+    tree_name: linux-6.12    # KCIDB checkout tree_name (default: the tree folder's name)
+    tree_url: https://...    # KCIDB git_repository_url
+    series: [baseline]       # default: every series in patches/
+    configs:                 # name -> kconfig fragments on top of each series' own
+      default: []
+      lockdep: [lockdep]
+    workloads: [rxe]         # replaces every series' own list; --workload wins
+    params: [rxe.ITERS=5]    # like --param; applied where that workload is selected
+    overrides:               # key: entry id "<series>/<config>" or a glob ("canary/*")
+      "canary/*": {workloads: [...], params: [...], kconfigs: [...], skip: false}
+
+Pure parsing: series are loaded (no git) only to learn their names.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench import series as series_mod
+from bench.errors import UserError
+
+TOP_KEYS = ("tree", "base", "tree_name", "tree_url", "series", "configs", "workloads", "params",
+            "overrides")
+OVERRIDE_KEYS = ("workloads", "params", "kconfigs", "skip")
+_NAME = re.compile(r"^[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str  # "<series>/<config>"
+    spec: str  # what load_series takes: a name under patches/ or a path
+    series: str
+    config: str
+    kconfigs: tuple[str, ...]  # the config set's fragments + override fragments
+    workloads: tuple[str, ...]  # empty: the series' own (or --workload)
+    params: tuple[str, ...]
+
+    @property
+    def run_id(self) -> str:
+        """The entry's results folder name inside the night folder."""
+        return re.sub(r"[^\w.-]+", "_", self.id.replace("/", "--"))
+
+
+@dataclass(frozen=True)
+class Matrix:
+    path: Path
+    tree: str | None
+    base: str | None
+    tree_name: str | None
+    tree_url: str | None
+    entries: tuple[Entry, ...]  # every entry of the matrix, sorted by id
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(e.id for e in self.entries)
+
+    @property
+    def digest(self) -> str:
+        """Same matrix, same digest: shards refuse to merge across different matrices."""
+        text = json.dumps([e.__dict__ for e in self.entries], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """"I/N" -> (I, N) with 1 <= I <= N."""
+    m = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise UserError(f"--shard {text!r}: want I/N with 1 <= I <= N, e.g. 1/4")
+    return int(m.group(1)), int(m.group(2))
+
+
+def shard(entries: tuple[Entry, ...], index: int, count: int) -> tuple[Entry, ...]:
+    """The index-th of count slices, dealt round-robin in the order of sha256(id).
+
+    Stable whatever the order of the file, and balanced (sizes differ by at most one),
+    which hashing each id modulo count alone is not for small matrices.
+    """
+    dealt = sorted(entries, key=lambda e: hashlib.sha256(e.id.encode()).hexdigest())
+    mine = {e.id for i, e in enumerate(dealt) if i % count == index - 1}
+    return tuple(e for e in entries if e.id in mine)
+
+
+def load(path: Path, patches_dir: Path) -> Matrix:
+    data, lines = _read_yaml(path)
+    where = lambda key: f"{path}:{lines.get(key, 1)}"  # noqa: E731
+
+    def strings(value: Any, what: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise UserError(f"{what}: must be a list of non-empty strings")
+        return tuple(value)
+
+    def string(key: str) -> str | None:
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise UserError(f"{where(key)}: {key} must be a string (quote it)")
+        return value
+
+    specs = strings(data.get("series"), where("series")) or tuple(series_mod.list_series(patches_dir))
+    if not specs:
+        raise UserError(f"{where('series')}: no series given and none in {patches_dir}")
+    configs = _configs(data.get("configs"), where("configs"), strings)
+    workloads = strings(data.get("workloads"), where("workloads"))
+    params = strings(data.get("params"), where("params"))
+    overrides = data.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise UserError(f"{where('overrides')}: overrides must map entry ids or globs to settings")
+
+    entries: list[Entry] = []
+    for spec in dict.fromkeys(specs):
+        name = series_mod.load_series(spec, patches_dir).name
+        for config, frags in configs.items():
+            entries.append(Entry(f"{name}/{config}", spec, name, config, frags, workloads, params))
+    entries = _apply_overrides(entries, overrides, where("overrides"), strings)
+    ids = [e.id for e in entries]
+    if dup := next((i for i in ids if ids.count(i) > 1), None):
+        raise UserError(f"{where('series')}: entry {dup!r} appears twice (two series with one name?)")
+    runs = [e.run_id for e in entries]
+    if dup := next((r for r in runs if runs.count(r) > 1), None):
+        raise UserError(f"{path}: two entries share the results folder name {dup!r}")
+    tree = string("tree")
+    if tree:
+        tree = str((path.parent / Path(tree).expanduser()).resolve())
+    return Matrix(path.resolve(), tree, string("base"), string("tree_name"), string("tree_url"),
+                  tuple(sorted(entries, key=lambda e: e.id)))
+
+
+def _configs(raw: Any, where: str, strings: Any) -> dict[str, tuple[str, ...]]:
+    if raw is None:
+        return {"default": ()}
+    if not isinstance(raw, dict) or not raw:
+        raise UserError(f"{where}: configs must map names to lists of kconfig fragments")
+    out: dict[str, tuple[str, ...]] = {}
+    for name, frags in raw.items():
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise UserError(f"{where}: config name {name!r}: letters, digits, '.', '_' and '-' only")
+        out[name] = strings(frags, f"{where}: configs.{name}")
+    return out
+
+
+def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str,
+                     strings: Any) -> list[Entry]:
+    out = list(entries)
+    for key, settings in overrides.items():
+        what = f"{where}: overrides[{key!r}]"
+        if not isinstance(settings, dict):
+            raise UserError(f"{what}: must be a mapping ({', '.join(OVERRIDE_KEYS)})")
+        if bad := [k for k in settings if k not in OVERRIDE_KEYS]:
+            raise UserError(f"{what}: unknown key {bad[0]!r} (known: {', '.join(OVERRIDE_KEYS)})")
+        hits = [i for i, e in enumerate(out) if fnmatch.fnmatchcase(e.id, str(key))]
+        if not hits:  # a typo would silently change nothing
+            raise UserError(f"{what}: matches no entry (entries: {', '.join(e.id for e in out)})")
+        for i in hits:
+            e = out[i]
+            out[i] = Entry(
+                e.id, e.spec, e.series, e.config,
+                e.kconfigs + strings(settings.get("kconfigs"), f"{what}.kconfigs"),
+                strings(settings.get("workloads"), f"{what}.workloads") or e.workloads,
+                e.params + strings(settings.get("params"), f"{what}.params"),
+            )
+        if settings.get("skip"):
+            skipped = {out[i].id for i in hits}
+            out = [e for e in out if e.id not in skipped]
+    return out
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """The mapping and the line of each top-level key; every error names the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{path}: cannot read matrix: {e.strerror}") from e
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise UserError(f"{path}:{mark.line + 1 if mark else 1}: invalid YAML: {e.problem or e.context}") from e
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: invalid YAML: {e}") from e
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        raise UserError(f"{path}: expected a mapping of keys ({', '.join(TOP_KEYS)})")
+    lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+    for key in data:
+        if key not in TOP_KEYS:
+            raise UserError(f"{path}:{lines.get(str(key), 1)}: unknown key {key!r} (known: {', '.join(TOP_KEYS)})")
+    return data, lines

@@ -1,0 +1,373 @@
+"""`bench nightly` and `bench merge` end to end, with the world faked like test_pipeline.py.
+
+A tiny git "kernel" (tests/fakelinux's Makefile + merge_config.sh), three series, and
+tests/nightly_bin/vng replaying a recorded boot per series (FAKE_NIGHTLY_BOOTS):
+baseline-tcg passes everything, canary-tcg fails rxe and pin-balance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import kcidb, nightly_cli
+from bench.errors import BenchError
+from conftest import commit_files, make_kernel_repo
+
+TESTS = Path(__file__).parent
+HOME = TESTS.parent
+BOOTS = TESTS / "data" / "boots"
+WORKLOADS = "[rxe, odirect, gup-test, pin-balance]"
+WARNING = """[   10.000000] ------------[ cut here ]------------
+[   10.000001] WARNING: CPU: 1 PID: 123 at mm/gup.c:100 unpin_user_pages+0x10/0x20
+[   10.000002] Modules linked in:
+[   10.000003] CPU: 1 PID: 123 Comm: python3 Not tainted 6.12.0 #1
+[   10.000004] RIP: 0010:unpin_user_pages+0x10/0x20
+[   10.000005] Call Trace:
+[   10.000006]  <TASK>
+[   10.000007]  unpin_user_pages+0x10/0x20
+[   10.000008]  ib_umem_release+0x30/0x80
+[   10.000009]  </TASK>
+[   10.000010] ---[ end trace 0000000000000000 ]---
+"""
+TIMINGS = ("name", "started", "finished", "secs", "merged_from", "shard", "exit_code")
+
+
+def bench(*argv: str) -> int:
+    """Like cli.main for the nightly commands (cli.py wires nightly_cli the same way)."""
+    parser = argparse.ArgumentParser(prog="bench")
+    nightly_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except BenchError as e:
+        return e.exit_code
+
+
+class World:
+    def __init__(self, root: Path, mp: pytest.MonkeyPatch) -> None:
+        self.root, self.mp = root, mp
+        tree = make_kernel_repo(root / "linux")
+        fake = TESTS / "fakelinux"
+        commit_files(tree, {"Makefile": (fake / "Makefile").read_text(),
+                            "scripts/kconfig/merge_config.sh":
+                                (fake / "scripts/kconfig/merge_config.sh").read_text()}, "fake kbuild")
+        self.home = root / "home"
+        for part in ("kconfigs", "guests"):
+            shutil.copytree(HOME / part, self.home / part)
+        meta = f"kconfigs: [rdma, debug-vm]\nworkloads: {WORKLOADS}\n"
+        shutil.copytree(TESTS / "data" / "series" / "quilt", self.home / "patches" / "alpha")
+        (self.home / "patches" / "alpha" / "series.yaml").write_text(meta)
+        for name in ("beta", "gamma"):
+            (self.home / "patches" / name).mkdir(parents=True)
+            (self.home / "patches" / name / "series.yaml").write_text(meta)
+        warned = root / "boots" / "warning"
+        shutil.copytree(BOOTS / "baseline-tcg", warned)
+        lines = (BOOTS / "baseline-tcg" / "console.log").read_text().splitlines(keepends=True)
+        at = next(i for i, line in enumerate(lines) if "workload rxe start" in line) + 1
+        (warned / "console.log").write_text("".join(lines[:at]) + WARNING + "".join(lines[at:]))
+        self.results = root / "results"
+        self.matrix = root / "matrix.yaml"
+        self.matrix.write_text("series: [alpha, beta, gamma]\n")
+        mp.setenv("PATH", f"{TESTS / 'nightly_bin'}:{os.environ['PATH']}")
+        mp.setenv("BENCH_HOME", str(self.home))
+        mp.setenv("BENCH_TREE", str(tree))
+        mp.setenv("BENCH_CACHE", str(root / "cache"))
+        mp.setenv("CCACHE_DIR", str(root / "ccache"))
+        for var in ("FAKE_VNG_CONSOLE", "FAKE_VNG_GUEST", "FAKE_VNG_SLEEP", "FAKE_VNG_RC", "FAIL",
+                    "FAKE_KCONFIG_DROP"):
+            mp.delenv(var, raising=False)
+
+    def night(self, boots: str, *extra: str, out: str | None = None) -> tuple[int, Path, dict[str, Any]]:
+        """One night with FAKE_NIGHTLY_BOOTS=boots; its exit code, folder and night.json."""
+        self.mp.setenv("FAKE_NIGHTLY_BOOTS", boots)
+        folder = self.results / "nightly" / out if out else None
+        where = ["--out", str(folder)] if folder else []
+        before = set(self.nights())
+        rc = bench("nightly", str(self.matrix), "--accel", "tcg", "--results", str(self.results),
+                   *where, *extra)
+        (new,) = set(self.nights()) - before
+        return rc, new, json.loads((new / "night.json").read_text())
+
+    def nights(self) -> list[Path]:
+        root = self.results / "nightly"
+        return sorted(root.iterdir()) if root.is_dir() else []
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    return World(tmp_path, monkeypatch)
+
+
+def items(night: dict[str, Any], kind: str) -> set[tuple[str, str]]:
+    return {(i["id"], i["key"]) for i in night["comparison"][kind]}
+
+
+def canary_keys(entry: str) -> set[tuple[str, str]]:
+    return {(entry, "workload/rxe"), (entry, "workload/pin-balance")}
+
+
+# -- two nights in a row (and more) ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, list[Any]]]:
+    """Four nights: alpha fails throughout; beta fails, then is fixed; gamma newly fails;
+    then the machine breaks for alpha. Run once for the tests below (each night ~2s)."""
+    with pytest.MonkeyPatch.context() as mp:
+        w = World(tmp_path_factory.mktemp("history"), mp)
+        nights = [
+            w.night(f"alpha=canary-tcg beta=canary-tcg gamma={w.root}/boots/warning"),
+            w.night("alpha=canary-tcg gamma=canary-tcg"),
+            w.night("alpha=canary-tcg gamma=canary-tcg"),
+            w.night("alpha=none gamma=canary-tcg"),
+        ]
+        yield w, nights
+
+
+def test_first_night_everything_failing_is_new(history: tuple[World, list[Any]]) -> None:
+    _, nights = history
+    rc, folder, night = nights[0]
+    assert rc == 1 and night["complete"] and night["comparison"]["previous"] is None
+    report = ("gamma/default", "report/WARNING in unpin_user_pages")
+    assert items(night, "new") == canary_keys("alpha/default") | canary_keys("beta/default") | {report}
+    assert [e["id"] for e in night["entries"]] == ["alpha/default", "beta/default", "gamma/default"]
+    gamma = night["entries"][2]
+    assert gamma["reports"] == [{"title": "WARNING in unpin_user_pages", "known": False,
+                                 "message": "WARNING during rxe"}]
+    for name in ("night.json", "junit.xml", "summary.md", "index.html", "kcidb.json",
+                 "alpha--default/console.log", "alpha--default/summary.json"):
+        assert (folder / name).is_file(), name
+
+
+def test_second_night_new_fixed_still(history: tuple[World, list[Any]]) -> None:
+    _, nights = history
+    rc, folder, night = nights[1]
+    assert rc == 1 and night["comparison"]["previous"] == nights[0][1].name
+    assert items(night, "new") == canary_keys("gamma/default")
+    assert items(night, "still") == canary_keys("alpha/default")
+    assert items(night, "fixed") == canary_keys("beta/default") | {
+        ("gamma/default", "report/WARNING in unpin_user_pages")}
+    summary = (folder / "summary.md").read_text()
+    assert "## New failures" in summary and "## Fixed" in summary and "## Still failing" in summary
+    assert "`gamma/default` workload/rxe" in summary
+
+
+def test_nothing_new_exits_zero(history: tuple[World, list[Any]]) -> None:
+    _, nights = history
+    rc, _, night = nights[2]
+    assert rc == 0 and not night["comparison"]["new"] and not night["comparison"]["fixed"]
+    assert items(night, "still") == canary_keys("alpha/default") | canary_keys("gamma/default")
+
+
+def test_infrastructure_trouble_is_not_a_new_failure(history: tuple[World, list[Any]]) -> None:
+    _, nights = history
+    rc, _, night = nights[3]
+    alpha = night["entries"][0]
+    assert rc == 2 and alpha["verdict"] == "error"
+    assert items(night, "infra") and {i for i, _ in items(night, "infra")} == {"alpha/default"}
+    assert not night["comparison"]["new"] and not night["comparison"]["fixed"]
+    assert items(night, "untested") == canary_keys("alpha/default")
+
+
+def test_baseline_skips_a_night_of_infrastructure_trouble(world: World) -> None:
+    world.matrix.write_text("series: [alpha]\n")
+    assert world.night("alpha=canary-tcg")[0] == 1
+    assert world.night("alpha=none")[0] == 2
+    rc, _, night = world.night("alpha=canary-tcg")
+    assert rc == 0 and items(night, "still") == canary_keys("alpha/default")
+
+
+class Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hrefs += [v for k, v in attrs if tag == "a" and k == "href" and v]
+
+
+def test_html_links_exist(history: tuple[World, list[Any]]) -> None:
+    _, nights = history
+    folder = nights[1][1]
+    parser = Links()
+    parser.feed((folder / "index.html").read_text())
+    assert "alpha--default/console.log" in parser.hrefs and "alpha--default/build.log" in parser.hrefs
+    assert "kcidb.json" in parser.hrefs and "junit.xml" in parser.hrefs
+    for href in parser.hrefs:
+        assert not href.startswith("/") and (folder / href).is_file(), href
+
+
+def test_aggregated_junit(history: tuple[World, list[Any]]) -> None:
+    _, nights = history
+    root = ET.parse(nights[1][1] / "junit.xml").getroot()
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert set(suites) == {"pinbench.alpha/default", "pinbench.beta/default", "pinbench.gamma/default"}
+    failed = {(c.get("classname"), c.get("name")) for s in suites.values() for c in s.iter("testcase")
+              if c.find("failure") is not None}
+    assert ("pinbench.gamma.default.workload", "rxe") in failed
+    assert int(root.get("failures") or 0) == 4 and int(root.get("tests") or 0) > 20
+
+
+# -- KCIDB ----------------------------------------------------------------------------------
+
+
+def test_kcidb_export(history: tuple[World, list[Any]]) -> None:
+    _, nights = history
+    folder = nights[0][1]
+    data = json.loads((folder / "kcidb.json").read_text())
+    assert kcidb.validate(data) == []
+    assert data["version"]["major"] == 5
+    checkouts = {c["misc"]["series"]: c for c in data["checkouts"]}
+    alpha = checkouts["alpha"]
+    assert len(alpha["patchset_files"]) == 2 and len(alpha["patchset_hash"]) == 64
+    assert checkouts["beta"]["patchset_hash"] == "" and alpha["valid"] is True
+    assert len(alpha["git_commit_hash"]) == 40 and alpha["origin"] == "pinbench"
+    url = alpha["patchset_files"][0]["url"]
+    assert url.startswith("file://") and Path(url[len("file://"):]).is_file()
+    builds = {b["misc"]["entry"]: b for b in data["builds"]}
+    assert builds["alpha/default"]["status"] == "PASS" and builds["alpha/default"]["config_name"] == "default"
+    assert builds["alpha/default"]["checkout_id"] == alpha["id"]
+    tests = {(t["build_id"], t["path"]): t for t in data["tests"]}
+    rxe = tests[(builds["alpha/default"]["id"], "pinbench.workload.rxe")]
+    assert rxe["status"] == "FAIL" and rxe["log_excerpt"] and rxe["start_time"]
+    assert tests[(builds["beta/default"]["id"], "pinbench.workload.odirect")]["status"] == "PASS"
+    report = tests[(builds["gamma/default"]["id"], "pinbench.report.WARNING_in_unpin_user_pages")]
+    assert report["status"] == "FAIL" and "unpin_user_pages" in report["log_excerpt"]
+    assert tests[(builds["gamma/default"]["id"], "pinbench.boot")]["status"] == "PASS"
+
+
+def test_kcidb_against_the_v5_schema_subset(history: tuple[World, list[Any]]) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    _, nights = history
+    for _, folder, _ in nights:
+        jsonschema.validate(json.loads((folder / "kcidb.json").read_text()), KCIDB_V5_SUBSET)
+
+
+def test_kcidb_log_url_and_infra(history: tuple[World, list[Any]]) -> None:
+    _, nights = history
+    folder, night = nights[3][1], nights[3][2]
+    data = kcidb.export(folder, night, "https://ci.example.org/night/")
+    assert kcidb.validate(data) == []
+    build = next(b for b in data["builds"] if b["misc"]["entry"] == "beta/default")
+    assert build["log_url"] == "https://ci.example.org/night/beta--default/build.log"
+    errors = [t for t in data["tests"] if t["build_id"].endswith(":alpha_default") and t["status"] == "ERROR"]
+    assert errors and any(t["path"] == "pinbench.boot" for t in errors)
+
+
+_ID = {"type": "string", "pattern": "^[a-z0-9_]+:.*$"}
+_STATUS = {"enum": ["FAIL", "ERROR", "MISS", "PASS", "DONE", "SKIP"]}
+_RESOURCES = {"type": "array", "items": {"type": "object", "required": ["name", "url"],
+                                         "additionalProperties": False,
+                                         "properties": {"name": {"type": "string", "pattern": "^[^/]+$"},
+                                                        "url": {"type": "string"}}}}
+KCIDB_V5_SUBSET: dict[str, Any] = {
+    "type": "object", "required": ["version"],
+    "properties": {
+        "version": {"type": "object", "required": ["major", "minor"],
+                    "properties": {"major": {"const": 5}, "minor": {"type": "integer"}}},
+        "checkouts": {"type": "array", "items": {
+            "type": "object", "required": ["id", "origin"],
+            "properties": {"id": _ID, "origin": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+                           "tree_name": {"type": "string"},
+                           "git_commit_hash": {"type": "string", "pattern": "^[0-9a-f]{40}$"},
+                           "patchset_hash": {"type": "string", "pattern": "^$|^[0-9a-f]{64}$"},
+                           "patchset_files": _RESOURCES, "valid": {"type": "boolean"},
+                           "start_time": {"type": "string"}, "misc": {"type": "object"}}}},
+        "builds": {"type": "array", "items": {
+            "type": "object", "required": ["id", "checkout_id", "origin"],
+            "properties": {"id": _ID, "checkout_id": _ID, "config_name": {"type": "string"},
+                           "status": _STATUS, "duration": {"type": "number"},
+                           "log_url": {"type": "string"}, "log_excerpt": {"type": "string", "maxLength": 16384}}}},
+        "tests": {"type": "array", "items": {
+            "type": "object", "required": ["id", "build_id", "origin"],
+            "properties": {"id": _ID, "build_id": _ID, "status": _STATUS,
+                           "path": {"type": "string", "pattern": "^([a-zA-Z0-9_-]+(\\.[a-zA-Z0-9_-]+)*)?$"},
+                           "start_time": {"type": "string"}, "waived": {"type": "boolean"},
+                           "log_excerpt": {"type": "string", "maxLength": 16384}}}},
+    },
+}
+
+
+# -- shards ---------------------------------------------------------------------------------
+
+
+def comparable(night: dict[str, Any]) -> Any:
+    """night.json minus what differs between two runs of the same results: times and names."""
+    if isinstance(night, dict):
+        return {k: comparable(v) for k, v in night.items() if k not in TIMINGS}
+    if isinstance(night, list):
+        return [comparable(v) for v in night]
+    return night
+
+
+def test_sharded_night_merges_to_the_unsharded_result(world: World) -> None:
+    world.matrix.write_text("series: [gamma, alpha, beta]\nconfigs: {default: [], lockdep: [lockdep]}\n")
+    _, first, _ = world.night("beta=canary-tcg", out="first")
+    boots = f"alpha=canary-tcg gamma={world.root}/boots/warning"
+    prev = ["--previous", str(first)]
+    rc, whole, unsharded = world.night(boots, *prev, out="whole")
+    rc1, s1, shard1 = world.night(boots, "--shard", "1/2", *prev, out="s1")
+    rc2, s2, shard2 = world.night(boots, "--shard", "2/2", *prev, out="s2")
+    ids1, ids2 = ({e["id"] for e in n["entries"]} for n in (shard1, shard2))
+    assert len(ids1) == len(ids2) == 3 and not ids1 & ids2
+    merged_dir = world.results / "nightly" / "merged"
+    assert bench("merge", str(s1), str(s2), "--out", str(merged_dir), *prev) == rc == 1
+    merged = json.loads((merged_dir / "night.json").read_text())
+    assert merged["merged_from"] == ["s1", "s2"] and merged["complete"] and not merged["missing"]
+    assert comparable(merged) == comparable(unsharded)
+    assert items(merged, "fixed") == canary_keys("beta/default") | canary_keys("beta/lockdep")
+    assert merged["exit_code"] == unsharded["exit_code"] == 1 and {rc1, rc2} == {1}
+
+    def junit_cases(folder: Path) -> set[tuple[str | None, str | None, bool]]:
+        root = ET.parse(folder / "junit.xml").getroot()
+        return {(c.get("classname"), c.get("name"), c.find("failure") is None) for c in root.iter("testcase")}
+
+    assert junit_cases(merged_dir) == junit_cases(whole)
+    assert (merged_dir / "alpha--lockdep" / "console.log").is_file()
+    assert (merged_dir / "patches" / "alpha").is_dir()
+
+
+def test_merge_with_a_missing_shard_is_infrastructure_trouble(world: World) -> None:
+    world.matrix.write_text("series: [alpha, beta]\nconfigs: {default: [], lockdep: [lockdep]}\n")
+    _, s1, _ = world.night("", "--shard", "1/2", out="s1")
+    merged_dir = world.results / "nightly" / "merged"
+    assert bench("merge", str(s1), "--out", str(merged_dir)) == 2
+    merged = json.loads((merged_dir / "night.json").read_text())
+    assert not merged["complete"] and len(merged["missing"]) == 2
+    suites = [s.get("name") for s in ET.parse(merged_dir / "junit.xml").getroot().findall("testsuite")]
+    assert all(f"pinbench.{m}" in suites for m in merged["missing"])
+    data = json.loads((merged_dir / "kcidb.json").read_text())
+    assert kcidb.validate(data) == [] and sum(b["status"] == "MISS" for b in data["builds"]) == 2
+
+
+def test_merge_refuses_different_matrices(world: World) -> None:
+    _, s1, _ = world.night("", "--shard", "1/2", out="s1")
+    world.matrix.write_text("series: [alpha]\n")
+    _, s2, _ = world.night("", "--shard", "2/2", out="s2")
+    assert bench("merge", str(s1), str(s2), "--out", str(world.root / "m")) == 2
+    assert not (world.root / "m").exists()
+
+
+def test_list_and_bad_matrix(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.matrix.write_text("series: [alpha, beta, gamma]\nconfigs: {default: [], kasan: [kasan]}\n")
+    assert bench("nightly", str(world.matrix), "--list") == 0
+    assert capsys.readouterr().out.split() == [
+        "alpha/default", "alpha/kasan", "beta/default", "beta/kasan", "gamma/default", "gamma/kasan"]
+    halves = []
+    for i in (1, 2):
+        assert bench("nightly", str(world.matrix), "--list", "--shard", f"{i}/2") == 0
+        halves.append(capsys.readouterr().out.split())
+    assert sorted(halves[0] + halves[1]) == sorted(set(halves[0]) | set(halves[1])) and len(halves[0]) == 3
+    world.matrix.write_text("series: [alpha]\nworkloads: [nope]\n")
+    assert bench("nightly", str(world.matrix), "--results", str(world.results)) == 2
+    assert world.nights() == []  # nothing left behind by a matrix that could not be planned

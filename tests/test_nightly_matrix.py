@@ -1,0 +1,107 @@
+"""The nightly matrix file and its shards (pure parsing, no runs)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench import nightly_matrix
+from bench.errors import UserError
+from bench.nightly_matrix import Entry, parse_shard, shard
+
+HOME = Path(__file__).resolve().parent.parent
+PATCHES = HOME / "patches"
+
+
+def load(tmp_path: Path, text: str, patches: Path = PATCHES) -> nightly_matrix.Matrix:
+    path = tmp_path / "matrix.yaml"
+    path.write_text(text)
+    return nightly_matrix.load(path, patches)
+
+
+def test_default_matrix_is_every_series_once() -> None:
+    m = nightly_matrix.load(HOME / "nightly" / "matrix.yaml", PATCHES)
+    assert m.ids == ("baseline/default", "canary/default", "put-user-page/default")
+    assert all(e.kconfigs == () and e.workloads == () for e in m.entries)
+    assert m.entries[2].run_id == "put-user-page--default"
+
+
+def test_configs_overrides_and_skip(tmp_path: Path) -> None:
+    m = load(tmp_path, """
+tree: linux
+series: [canary, baseline]
+configs: {default: [], lockdep: [lockdep]}
+workloads: [gup-test, pin-balance]
+params: [gup-test.MB=8]
+overrides:
+  "canary/*": {kconfigs: [kasan], params: [pin-balance.SETTLE=5]}
+  canary/lockdep: {workloads: [rxe]}
+  baseline/lockdep: {skip: true}
+""")
+    assert m.ids == ("baseline/default", "canary/default", "canary/lockdep")
+    by_id = {e.id: e for e in m.entries}
+    assert by_id["canary/lockdep"] == Entry("canary/lockdep", "canary", "canary", "lockdep",
+                                            ("lockdep", "kasan"), ("rxe",),
+                                            ("gup-test.MB=8", "pin-balance.SETTLE=5"))
+    assert by_id["baseline/default"].workloads == ("gup-test", "pin-balance")
+    assert m.tree == str((tmp_path / "linux").resolve())
+
+
+def test_errors_name_the_file_and_line(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"matrix.yaml:2: unknown key 'serie'"):
+        load(tmp_path, "configs: {default: []}\nserie: [canary]\n")
+    with pytest.raises(UserError, match=r"overrides\['canry/\*'\]: matches no entry"):
+        load(tmp_path, "series: [canary]\noverrides: {'canry/*': {skip: true}}\n")
+    with pytest.raises(UserError, match="unknown key 'kconfig'"):
+        load(tmp_path, "series: [canary]\noverrides: {'canary/*': {kconfig: [kasan]}}\n")
+    with pytest.raises(UserError, match="config name 'a b'"):
+        load(tmp_path, "configs: {'a b': []}\n")
+    with pytest.raises(UserError, match="must be a list"):
+        load(tmp_path, "series: canary\n")
+    with pytest.raises(UserError, match="series 'nope' not found"):
+        load(tmp_path, "series: [nope]\n")
+    with pytest.raises(UserError, match=r"matrix.yaml:\d+: invalid YAML"):
+        load(tmp_path, "series: [canary\n")
+
+
+def test_no_series_at_all(tmp_path: Path) -> None:
+    (tmp_path / "patches").mkdir()
+    with pytest.raises(UserError, match="no series given and none in"):
+        load(tmp_path, "", tmp_path / "patches")
+
+
+def test_series_by_path(tmp_path: Path) -> None:
+    shutil.copytree(PATCHES / "canary", tmp_path / "mine")
+    m = load(tmp_path, f"series: [{tmp_path / 'mine'}, canary]\n")
+    assert m.ids == ("canary/default", "mine/default")
+
+
+def entries(*ids: str) -> tuple[Entry, ...]:
+    return tuple(Entry(i, i.split("/")[0], i.split("/")[0], i.split("/")[1], (), (), ()) for i in ids)
+
+
+def test_shards_are_stable_balanced_and_complete() -> None:
+    ids = [f"s{n}/{c}" for n in range(7) for c in ("default", "lockdep")]
+    every = entries(*ids)
+    slices = [shard(every, i, 3) for i in (1, 2, 3)]
+    assert sorted(e.id for s in slices for e in s) == sorted(ids)
+    assert {len(s) for s in slices} <= {4, 5}
+    # The order of the file does not matter, only the ids.
+    backwards = [shard(entries(*reversed(ids)), i, 3) for i in (1, 2, 3)]
+    assert [{e.id for e in s} for s in slices] == [{e.id for e in s} for s in backwards]
+    assert shard(every, 1, 1) == every
+    assert sum(len(shard(entries("a/x"), i, 4)) for i in (1, 2, 3, 4)) == 1
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b", "1/0"])
+def test_bad_shard(text: str) -> None:
+    with pytest.raises(UserError, match="--shard"):
+        parse_shard(text)
+
+
+def test_digest_changes_with_the_matrix(tmp_path: Path) -> None:
+    a = load(tmp_path, "series: [canary]\n")
+    b = load(tmp_path, "series: [canary]\nconfigs: {default: [], kasan: [kasan]}\n")
+    assert a.digest != b.digest and a.digest == load(tmp_path, "series: [canary]\n").digest
