@@ -64,7 +64,8 @@ def fresh_dir(folder: Path) -> Path:
 def plan_entries(args: argparse.Namespace, home: Path, matrix: Matrix, entries: tuple[Entry, ...],
                  night_dir: Path) -> list[tuple[Entry, pipeline.Plan]]:
     """Every entry's Plan, made before anything runs, so a bad matrix costs no build."""
-    plans, used = [], set()
+    plans: list[tuple[Entry, pipeline.Plan]] = []
+    used: set[str] = set()
     for entry in entries:
         ns = argparse.Namespace(**vars(args))
         ns.tree = args.tree or matrix.tree

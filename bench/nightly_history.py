@@ -82,12 +82,13 @@ def compare(entries: list[dict[str, Any]], past: list[Night]) -> dict[str, Any]:
                 out["infra"].append(_item(entry, key, msg))
             out["untested"] += [_item(entry, key, msg) for key, msg in before.items()]
             continue
-        for key, msg in _fails(entry).items():
+        failing = _fails(entry)
+        for key, msg in failing.items():
             out["still" if key in before else "new"].append(_item(entry, key, msg))
         cases: dict[str, str] = entry.get("cases", {})
         booted = cases.get("boot/boot") == "pass"
         for key, msg in before.items():
-            if key in _fails(entry):
+            if key in failing:
                 continue  # "still", above
             decided = cases.get(key) in ("pass", "skip") or (key.startswith("report/") and booted)
             out["fixed" if decided else "untested"].append(_item(entry, key, msg))

@@ -94,16 +94,19 @@ def shard(entries: tuple[Entry, ...], index: int, count: int) -> tuple[Entry, ..
     return tuple(e for e in entries if e.id in mine)
 
 
+def _strings(value: Any, what: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise UserError(f"{what}: must be a list of non-empty strings")
+    return tuple(value)
+
+
 def load(path: Path, patches_dir: Path) -> Matrix:
     data, lines = _read_yaml(path)
-    where = lambda key: f"{path}:{lines.get(key, 1)}"  # noqa: E731
 
-    def strings(value: Any, what: str) -> tuple[str, ...]:
-        if value is None:
-            return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise UserError(f"{what}: must be a list of non-empty strings")
-        return tuple(value)
+    def where(key: str) -> str:
+        return f"{path}:{lines.get(key, 1)}"
 
     def string(key: str) -> str | None:
         value = data.get(key)
@@ -111,12 +114,12 @@ def load(path: Path, patches_dir: Path) -> Matrix:
             raise UserError(f"{where(key)}: {key} must be a string (quote it)")
         return value
 
-    specs = strings(data.get("series"), where("series")) or tuple(series_mod.list_series(patches_dir))
+    specs = _strings(data.get("series"), where("series")) or tuple(series_mod.list_series(patches_dir))
     if not specs:
         raise UserError(f"{where('series')}: no series given and none in {patches_dir}")
-    configs = _configs(data.get("configs"), where("configs"), strings)
-    workloads = strings(data.get("workloads"), where("workloads"))
-    params = strings(data.get("params"), where("params"))
+    configs = _configs(data.get("configs"), where("configs"))
+    workloads = _strings(data.get("workloads"), where("workloads"))
+    params = _strings(data.get("params"), where("params"))
     overrides = data.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise UserError(f"{where('overrides')}: overrides must map entry ids or globs to settings")
@@ -126,7 +129,7 @@ def load(path: Path, patches_dir: Path) -> Matrix:
         name = series_mod.load_series(spec, patches_dir).name
         for config, frags in configs.items():
             entries.append(Entry(f"{name}/{config}", spec, name, config, frags, workloads, params))
-    entries = _apply_overrides(entries, overrides, where("overrides"), strings)
+    entries = _apply_overrides(entries, overrides, where("overrides"))
     ids = [e.id for e in entries]
     if dup := next((i for i in ids if ids.count(i) > 1), None):
         raise UserError(f"{where('series')}: entry {dup!r} appears twice (two series with one name?)")
@@ -140,7 +143,7 @@ def load(path: Path, patches_dir: Path) -> Matrix:
                   tuple(sorted(entries, key=lambda e: e.id)))
 
 
-def _configs(raw: Any, where: str, strings: Any) -> dict[str, tuple[str, ...]]:
+def _configs(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
     if raw is None:
         return {"default": ()}
     if not isinstance(raw, dict) or not raw:
@@ -149,12 +152,11 @@ def _configs(raw: Any, where: str, strings: Any) -> dict[str, tuple[str, ...]]:
     for name, frags in raw.items():
         if not isinstance(name, str) or not _NAME.match(name):
             raise UserError(f"{where}: config name {name!r}: letters, digits, '.', '_' and '-' only")
-        out[name] = strings(frags, f"{where}: configs.{name}")
+        out[name] = _strings(frags, f"{where}: configs.{name}")
     return out
 
 
-def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str,
-                     strings: Any) -> list[Entry]:
+def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str) -> list[Entry]:
     out = list(entries)
     for key, settings in overrides.items():
         what = f"{where}: overrides[{key!r}]"
@@ -169,9 +171,9 @@ def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str
             e = out[i]
             out[i] = Entry(
                 e.id, e.spec, e.series, e.config,
-                e.kconfigs + strings(settings.get("kconfigs"), f"{what}.kconfigs"),
-                strings(settings.get("workloads"), f"{what}.workloads") or e.workloads,
-                e.params + strings(settings.get("params"), f"{what}.params"),
+                e.kconfigs + _strings(settings.get("kconfigs"), f"{what}.kconfigs"),
+                _strings(settings.get("workloads"), f"{what}.workloads") or e.workloads,
+                e.params + _strings(settings.get("params"), f"{what}.params"),
             )
         if settings.get("skip"):
             skipped = {out[i].id for i in hits}

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,17 @@ class BootResult:
         return self.rc == EXIT_KERNEL_DIED
 
 
+def find_vng() -> str:
+    """vng on PATH, else the one pip put beside this interpreter (pyenv shims may lag)."""
+    found = shutil.which(VNG)
+    if found:
+        return found
+    beside = Path(sys.executable).parent / VNG
+    if beside.is_file():
+        return str(beside)
+    raise InfraError("vng not found on PATH or beside python: pip install virtme-ng")
+
+
 def vng_argv(image: Path, command: Sequence[str], accel: Accel, opts: VmOptions) -> list[str]:
     argv = [VNG, "--run", str(image), "--verbose", "--force-9p"]
     if not accel.kvm:
@@ -98,19 +110,16 @@ def boot(
     opts: VmOptions,
     timeout: float,
     on_line: Callable[[str], None] | None = None,
-    spawn: Callable[..., pexpect.spawn] = pexpect.spawn,
 ) -> BootResult:
     """Boot `image`, run `command` in the guest, return when the VM is gone."""
-    if shutil.which(VNG) is None and spawn is pexpect.spawn:
-        raise InfraError("vng not found on PATH: pip install virtme-ng")
     argv = vng_argv(image, command, accel, opts)
     start = time.monotonic()
     timed_out = False
     with open(console, "w", encoding="utf-8", errors="replace") as log:
         log.write(f"# pinbench: {' '.join(argv)}\n")
         log.flush()
-        child = spawn(
-            argv[0], argv[1:], encoding="utf-8", codec_errors="replace", timeout=5,
+        child = pexpect.spawn(
+            find_vng(), argv[1:], encoding="utf-8", codec_errors="replace", timeout=5,
             echo=False, dimensions=(50, 250),
         )
         child.logfile_read = log

@@ -13,4 +13,5 @@ apt-get install -y -qq --no-install-recommends \
     qemu-system-x86 udev iproute2 e2fsprogs util-linux procps \
     rdma-core ibverbs-providers ibverbs-utils rdmacm-utils perftest python3-pyverbs fio
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+command -v pyenv > /dev/null && pyenv rehash  # expose the new vng and bench commands
 echo "pinbench: set up. Try: python3 -m bench run put-user-page"
