@@ -109,7 +109,7 @@ def _bisect_range(args: argparse.Namespace, home: Path, printer: Printer,
         spec = args.series
         if not spec:  # the tree's own commits: an empty series gives the config and work slot
             kernel = tree.resolve_tree(args.tree, os.environ, cli.default_cache())
-            spec = str(empty_series(Path(tmp), f"bisect-{kernel.name}"))
+            spec = str(empty_series(Path(tmp), f"range-{kernel.name}"))
         plan = cli.make_plan(args, home, spec)
         # The child runs in the scratch worktree: it gets the series by absolute path.
         step = [sys.executable, "-m", "bench.bisect_cli", "bisect-step", str(plan.series.source),

@@ -114,6 +114,8 @@ class Run:
                 where = f" in {', '.join(r.failed_files)}" if r.failed_files else ""
                 ok &= self.add(Case("apply", r.patch.name, Status.FAIL, 0.0,
                                     f"does not apply{where}", r.message))
+        for patch in applied.skipped:
+            self.add(Case("apply", patch.name, Status.SKIP, 0.0, "not tried: an earlier patch failed"))
         if not series.patches:
             self.add(Case("apply", "(no patches)", Status.PASS, 0.0, "baseline: the tree as it is"))
         return ok and applied.ok

@@ -273,6 +273,7 @@ def test_range_mode_with_a_series_for_its_config(world: dict[str, Any]) -> None:
                                 "--signature", SIG)
     assert rc == 0 and summary["bisect"]["first_bad"]["commit"] == shas[3]
     assert summary["bisect"]["steps"][0]["label"] != f"bad {shas[-1][:12]}"  # ends not run
+    assert summary["bisect"]["builds"] <= bisect.max_builds(6) - 1  # git's steps: ceil(log2 6)
 
 
 # -- bisect-step on its own ---------------------------------------------------------------

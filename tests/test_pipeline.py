@@ -118,6 +118,15 @@ def test_dropped_option_is_named(world: dict[str, Any], monkeypatch: pytest.Monk
 
 
 def test_patch_that_does_not_apply_names_the_file(world: dict[str, Any]) -> None:
+    commit_files(world["tree"], {"mm/gup.c": "/* rewritten upstream */\n"}, "conflict")
+    rc, _, statuses, summary = run(world)
+    assert rc == 1 and statuses["apply/01-gup-comment.patch"] == "fail"
+    assert statuses["apply/02-declare.patch"] == "skip" and "config/kconfig" not in statuses
+    case = next(c for c in summary["cases"] if c["name"] == "01-gup-comment.patch")
+    assert "mm/gup.c" in case["message"]
+
+
+def test_second_patch_conflict(world: dict[str, Any]) -> None:
     commit_files(world["tree"], {"include/linux/mm.h": "/* rewritten upstream */\n"}, "conflict")
     rc, _, statuses, summary = run(world)
     assert rc == 1 and statuses["apply/02-declare.patch"] == "fail"
