@@ -29,6 +29,7 @@ from bench.errors import InfraError, UserError
 from bench.pipeline import Plan
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status
+from bench.series import Patch
 from bench.verdict import tail
 
 Signature = frozenset[str]  # failing case keys, "workload/NAME" or "report/TITLE"
@@ -451,9 +452,12 @@ def bisect_series(plan: Plan, printer: Printer, opts: Options) -> BisectResult:
     try:
         if ended := b.check_ends((at(n), f"tip {n}/{n}"), (at(0), f"base 0/{n}")):
             return ended
-        good, bad, skipped = search(0, n, lambda k: b.step(at(k), f"{k}/{n}").verdict)
+        good, bad, _ = search(0, n, lambda k: b.step(at(k), f"{k}/{n}").verdict)
     except Aborted as e:
         return b.aborted(e)
+    except KeyboardInterrupt:
+        b.finish(Conclusion.INFRA, "interrupted by the user")
+        raise
     if bad - good == 1:
         return b.finish(Conclusion.FOUND, f"first bad patch: {patches[bad - 1].name}",
                         _patch_culprit(b, patches[bad - 1], bad))
@@ -463,7 +467,7 @@ def bisect_series(plan: Plan, printer: Printer, opts: Options) -> BisectResult:
                     candidates=maybe)
 
 
-def _patch_culprit(b: Bisection, patch: Any, k: int) -> Culprit:
+def _patch_culprit(b: Bisection, patch: Patch, k: int) -> Culprit:
     step = _bad_step(b.journal.steps(), lambda s: s.patches == k)
     return Culprit(patch.name, patch.subject, step.commit if step else "", k,
                    step.evidence if step else ())
@@ -501,6 +505,9 @@ def bisect_range(plan: Plan, printer: Printer, opts: Options, good: str, bad: st
         return b.aborted(e)
     except InfraError as e:  # git itself failed: still leave a summary behind
         return b.finish(Conclusion.INFRA, str(e))
+    except KeyboardInterrupt:
+        b.finish(Conclusion.INFRA, "interrupted by the user")
+        raise
 
 
 def _git_bisect(b: Bisection, good: str, bad: str, argv: list[str], env: Mapping[str, str]) -> BisectResult:
@@ -511,9 +518,11 @@ def _git_bisect(b: Bisection, good: str, bad: str, argv: list[str], env: Mapping
         try:
             proc.check(proc.run([*git, "start", bad, good], log=log, on_line=b.printer.say),
                        "git bisect start")
-            step = [*argv, "--tree", str(scratch), "--base", "HEAD"]
-            run = proc.run([*git, "run", *step], cwd=scratch, env=env, log=log,
-                           on_line=lambda line: _echo(b.printer, line))
+            run = None
+            if parse_bisect_log(proc.output([*git, "log"]))[0] is None:  # one commit: already known
+                step = [*argv, "--tree", str(scratch), "--base", "HEAD"]
+                run = proc.run([*git, "run", *step], cwd=scratch, env=env, log=log,
+                               on_line=lambda line: _echo(b.printer, line))
             bisect_log = proc.output([*git, "log"])
         finally:
             proc.run([*git, "reset"], log=log)
@@ -534,7 +543,7 @@ def parse_bisect_log(text: str) -> tuple[str | None, list[str]]:
     return first, maybe
 
 
-def _range_conclusion(b: Bisection, run: proc.ProcResult, bisect_log: str) -> BisectResult:
+def _range_conclusion(b: Bisection, run: proc.ProcResult | None, bisect_log: str) -> BisectResult:
     first, maybe = parse_bisect_log(bisect_log)
     if first:
         step = _bad_step(b.journal.steps(), lambda s: s.commit == first)
@@ -546,7 +555,8 @@ def _range_conclusion(b: Bisection, run: proc.ProcResult, bisect_log: str) -> Bi
                         "only untestable commits left: the first bad is one of "
                         + ", ".join(c[:12] for c in maybe), candidates=maybe)
     last = next((s for s in reversed(b.journal.steps()) if s.verdict is Verdict.ABORT), None)
-    why = last.reason if last else (run.tail[-1] if run.tail else f"exit {run.rc}")
+    said = run.tail[-1] if run and run.tail else f"exit {run.rc if run else '?'}"
+    why = last.reason if last else said
     return b.finish(Conclusion.INFRA, f"git bisect run stopped: {why}")
 
 

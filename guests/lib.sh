@@ -18,3 +18,34 @@ drop_ext4() {
     losetup -d "$2" 2>/dev/null
     rm -f "/run/pinbench-$(basename "$1").img"
 }
+
+# wait_listen PORT [SECONDS]: until a TCP server listens on PORT (a fixed sleep loses the race
+# to a slow guest under load, and the server then waits for a client forever).
+wait_listen() {
+    local port=$1 left=${2:-30}
+    while [ "$left" -gt 0 ]; do
+        ss -ltn "sport = :$port" 2>/dev/null | grep -q LISTEN && return 0
+        sleep 1
+        left=$((left - 1))
+    done
+    echo "nothing listens on port $port" >&2
+    return 1
+}
+
+# client_server NAME SECONDS -- CMD...: run CMD as server in the background and, once it
+# listens on $PORT, again with "localhost" appended as its client; both bounded by SECONDS.
+client_server() {
+    local name=$1 secs=$2 srv rc=0
+    shift 3
+    timeout "$secs" "$@" > "/tmp/$name-server.log" 2>&1 &
+    srv=$!
+    if wait_listen "$PORT" 30; then
+        timeout "$secs" "$@" localhost || { echo "FAIL: $name client"; rc=1; }
+    else
+        echo "FAIL: $name server never listened"; rc=1
+    fi
+    if ! wait "$srv"; then
+        echo "FAIL: $name server"; tail -5 "/tmp/$name-server.log"; rc=1
+    fi
+    return $rc
+}

@@ -3,6 +3,7 @@
 set -u
 : "${ITERS:=200}" "${SIZE_KB:=256}" "${HUGEPAGES:=4}"
 here=$(dirname "$0")
+. "$here/lib.sh"
 # The first NIC with a device behind it: udev may rename eth0 (enp0s10) despite net.ifnames=0.
 dev=${NETDEV:-}
 if [ -z "$dev" ]; then
@@ -28,21 +29,13 @@ done
 echo "rxe0 GID[$gid] = $(cat /sys/class/infiniband/rxe0/ports/1/gids/$gid)"
 ibv_devinfo -d rxe0 | grep -E 'hca_id|state|active_mtu|transport'
 rc=0
+export PORT=18515  # both tools' default out-of-band TCP port
 echo "== ibv_rc_pingpong -d rxe0 -g $gid -n $ITERS -c (server + client in the guest)"
-ibv_rc_pingpong -d rxe0 -g "$gid" -n "$ITERS" -c > /tmp/pp-server.log 2>&1 &
-srv=$!
-sleep 1
-ibv_rc_pingpong -d rxe0 -g "$gid" -n "$ITERS" -c localhost || { echo "FAIL: ibv_rc_pingpong client"; rc=1; }
-wait $srv || { echo "FAIL: ibv_rc_pingpong server"; cat /tmp/pp-server.log; rc=1; }
+client_server pingpong 120 -- ibv_rc_pingpong -d rxe0 -g "$gid" -n "$ITERS" -c || rc=1
 echo "== ib_write_bw -d rxe0 -x $gid (perftest)"
-ib_write_bw -d rxe0 -x "$gid" -n "$ITERS" -s 65536 -F > /tmp/bw-server.log 2>&1 &
-srv=$!
-sleep 1
-ib_write_bw -d rxe0 -x "$gid" -n "$ITERS" -s 65536 -F localhost | tail -4 || { echo "FAIL: ib_write_bw client"; rc=1; }
-wait $srv || { echo "FAIL: ib_write_bw server"; tail -5 /tmp/bw-server.log; rc=1; }
+client_server write_bw 120 -- ib_write_bw -d rxe0 -x "$gid" -n "$ITERS" -s 65536 -F -p "$PORT" || rc=1
 echo "== memory registrations"
 echo "$HUGEPAGES" > /proc/sys/vm/nr_hugepages
-. "$here/lib.sh"
 mnt=/run/rxe-mr
 dev=$(make_ext4 64 "$mnt") || { echo "FAIL: ext4 for file-backed MRs"; exit 1; }
 /usr/bin/python3 "$here/rxe_mr.py" rxe0 "$mnt" "$SIZE_KB" || rc=1

@@ -276,6 +276,14 @@ def test_range_mode_with_a_series_for_its_config(world: dict[str, Any]) -> None:
     assert summary["bisect"]["builds"] <= bisect.max_builds(6) - 1  # git's steps: ceil(log2 6)
 
 
+def test_range_of_one_commit_needs_no_git_bisect_run(world: dict[str, Any]) -> None:
+    shas = make_series(world, CANARY_LIKE)
+    rc, summary, _ = bisect_cmd(world, "--good", shas[2], "--bad", shas[3], "--tree", str(world["tree"]))
+    assert rc == 0 and summary["bisect"]["first_bad"]["commit"] == shas[3]
+    assert summary["bisect"]["first_bad"]["evidence"][0]["key"] == SIG  # from the bad end's run
+    assert len(summary["bisect"]["steps"]) == 2
+
+
 # -- bisect-step on its own ---------------------------------------------------------------
 
 
