@@ -244,14 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv[:1] == ["bisect-step"] and e.code not in (0, None):
             return ABORT
         raise
-    try:
-        return int(args.func(args))
-    except BenchError as e:
-        print(f"bench: error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 2
+    return cli.dispatch(args)
 
 
 if __name__ == "__main__":

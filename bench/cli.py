@@ -125,7 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return dispatch(build_parser().parse_args(argv))
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run the chosen command; a BenchError becomes its one-line message and exit code."""
     try:
         return int(args.func(args))
     except BenchError as e:
