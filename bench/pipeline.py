@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import build as build_mod
+from bench import reports
 from bench import dmesg, guests, junit, kconfig, tree, verdict, vm
 from bench.errors import BenchError, UserError
 from bench.printer import Printer
@@ -201,12 +202,12 @@ class Run:
         if "pinbench: workload" in line:
             self.say("guest: " + line.split("pinbench: ", 1)[1].strip())
 
-    def suppressions(self) -> dmesg.Suppressions:
+    def suppressions(self) -> reports.Suppressions:
         """series.yaml `suppress:` plus every --suppress file."""
         patterns = [re.compile(rx) for rx in self.plan.series.suppress]
         for path in self.plan.suppress_files:
-            patterns.extend(dmesg.load_suppressions(path).patterns)
-        return dmesg.Suppressions(tuple(patterns))
+            patterns.extend(reports.load_suppressions(path).patterns)
+        return reports.Suppressions(tuple(patterns))
 
     def baseline(self) -> frozenset[str] | None:
         """Boot the unpatched base with the same config and workloads; its report titles."""
@@ -231,7 +232,7 @@ class Run:
         known = self.suppressions()
         where = verdict.spans(lines)
         folded = dmesg.fold(dmesg.scan(lines))
-        found = [{**dmesg.report_to_dict(r, n), "known": known.is_known(r),
+        found = [{**reports.report_to_dict(r, n), "known": known.is_known(r),
                   "workload": verdict.blame(r.first_line, where),
                   "in_base": None if in_base is None else r.title in in_base} for r, n in folded]
         (self.dir / "reports.json").write_text(json.dumps(found, indent=2) + "\n")

@@ -10,7 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.dmesg import Report, Suppressions, fold, format_report, load_suppressions, report_to_dict, scan
+from bench.dmesg import Report, fold, scan
+from bench.reports import Suppressions, format_report, load_suppressions, report_to_dict
 from bench.errors import UserError
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from bench import dmesg
-from bench.dmesg import (Report, Suppressions, fold, format_report, is_helper, load_suppressions,
-                         normalize, report_to_dict, scan, strip_prefix)
+from bench.dmesg import Report, fold, is_helper, normalize, scan, strip_prefix
+from bench.reports import Suppressions, format_report, load_suppressions, report_to_dict
 from bench.errors import UserError
 
 CONSOLE = Path(__file__).parent / "data" / "console"

@@ -1,0 +1,115 @@
+"""What is done with found reports: known-report suppressions, JSON form, text form.
+
+The scanner (dmesg.py) finds and titles reports; this module decides which ones
+are known (a file of title regexes) and renders them for people and machines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bench.dmesg import Report
+from bench.errors import UserError
+
+
+@dataclass(frozen=True)
+class Suppressions:
+    """Title regexes of known reports (a report matching one is reported but does not fail)."""
+
+    patterns: tuple[re.Pattern[str], ...] = ()
+
+    def is_known(self, report: Report) -> bool:
+        return any(p.search(report.title) for p in self.patterns)
+
+
+def load_suppressions(path: Path) -> Suppressions:
+    """Read title regexes: a text file (one per line, # comments) or YAML (.yaml/.yml) holding a
+    list, or a mapping with a "suppressions" list, of regexes or {title: regex} items."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: cannot read suppressions file: {getattr(e, 'strerror', None) or e}") from e
+    if path.suffix in (".yaml", ".yml"):
+        entries = _yaml_entries(path, text)
+    else:
+        entries = [(n, s.strip()) for n, s in enumerate(text.splitlines(), 1)
+                   if s.strip() and not s.lstrip().startswith("#")]
+    patterns = []
+    for line_no, regex in entries:
+        try:
+            patterns.append(re.compile(regex))
+        except re.error as e:
+            raise UserError(f"{path}:{line_no}: bad title regex {regex!r}: {e}") from e
+    return Suppressions(tuple(patterns))
+
+
+def _yaml_entries(path: Path, text: str) -> list[tuple[int, str]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise UserError(f"{path}:{line}: not valid YAML: {getattr(e, 'problem', None) or e}") from e
+    if node is None:
+        return []
+    if isinstance(node, yaml.MappingNode):
+        node = _yaml_key(node, "suppressions") or node
+    if not isinstance(node, yaml.SequenceNode):
+        raise UserError(f"{path}:{node.start_mark.line + 1}: expected a list of title regexes")
+    out = []
+    for item in node.value:
+        scalar = _yaml_key(item, "title") if isinstance(item, yaml.MappingNode) else item
+        if not isinstance(scalar, yaml.ScalarNode):
+            raise UserError(f"{path}:{item.start_mark.line + 1}: expected a title regex (a string)")
+        out.append((scalar.start_mark.line + 1, str(scalar.value)))
+    return out
+
+
+def _yaml_key(node: yaml.MappingNode, key: str) -> yaml.Node | None:
+    return next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+
+
+def report_to_dict(report: Report, count: int) -> dict[str, object]:
+    """The JSON-able form of a (folded) report; raw lines are left out to keep it one line."""
+    return {
+        "title": report.title,
+        "type": report.type,
+        "count": count,
+        "corrupted": report.corrupted,
+        "corrupted_reason": report.corrupted_reason,
+        "guilty_func": report.guilty_func,
+        "guilty_file": report.guilty_file,
+        "first_line": report.first_line,
+        "last_line": report.last_line,
+        "taint": report.taint,
+        "detail": report.detail,
+        "panicked": report.panicked,
+        "call_trace": list(report.call_trace),
+    }
+
+
+def format_report(report: Report, count: int, known: bool, excerpt: int = 12) -> str:
+    """A few lines for humans: title, where and why, the first frames, the start of the log."""
+    flags = [f"x{count}"] if count > 1 else []
+    flags += ["known"] if known else []
+    flags += [f"corrupted: {report.corrupted_reason}"] if report.corrupted else []
+    out = [f"[{report.type}] {report.title}" + (f"  ({', '.join(flags)})" if flags else "")]
+    where = f"  lines {report.first_line + 1}-{report.last_line + 1}"
+    if report.guilty_func:
+        where += f", in {report.guilty_func}" + (f" ({report.guilty_file})" if report.guilty_file else "")
+    where += f", taint {report.taint}" if report.taint else ""
+    where += ", kernel panicked" if report.panicked else ""
+    out.append(where)
+    trace = report.call_trace
+    if report.guilty_func in trace:  # start at the guilty frame: the helpers above it are noise
+        trace = trace[trace.index(report.guilty_func):]
+    if trace:
+        out.append("  call trace: " + " < ".join(trace[:6]) + (" < ..." if len(trace) > 6 else ""))
+    out += [f"  | {line}" for line in report.raw[:excerpt]]
+    if len(report.raw) > excerpt:
+        out.append(f"  | ... ({len(report.raw) - excerpt} more lines)")
+    return "\n".join(out)
