@@ -131,7 +131,7 @@ class Culprit:
 class Options:
     signature: Signature | None = None  # None: established at the tip
     repeat: int = 1
-    check: bool = True  # verify the good end too (ktest BISECT_CHECK)
+    check: bool = False  # also verify the good end (ktest BISECT_CHECK): one more build
 
 
 @dataclass(frozen=True)
@@ -404,7 +404,7 @@ class Bisection:
                                    f"the bad end ({tip.label}) does not reproduce: {tip.reason}")
             self.signature = self.signature or frozenset(tip.failing)
         else:
-            self.say("bad end assumed bad (--signature and --no-check)")
+            self.say("bad end assumed bad (--signature without --check)")
         assert self.signature is not None
         self.journal.note(f"signature: {', '.join(sorted(self.signature))}")
         self.say(f"signature: {', '.join(sorted(self.signature))}")

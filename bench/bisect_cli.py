@@ -1,6 +1,6 @@
 """`bench bisect` and `bench bisect-step`: the command lines of bench/bisect.py.
 
-    bench bisect SERIES [--signature KEY]... [--repeat N] [--no-check] [run options]
+    bench bisect SERIES [--signature KEY]... [--repeat N] [--check] [run options]
     bench bisect [SERIES] --good REV --bad REV [--tree PATH] [...]
     bench bisect-step [SERIES] [--patches K] [--signature KEY]... [--repeat N] [run options]
 
@@ -42,8 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="series to bisect; with --good/--bad it only brings kconfigs, workloads, suppressions")
     p.add_argument("--good", metavar="REV", help="range mode: a commit without the failure")
     p.add_argument("--bad", metavar="REV", help="range mode: a commit with the failure")
-    p.add_argument("--no-check", action="store_true",
-                   help="do not verify the good end (nor the bad end when --signature is given)")
+    p.add_argument("--check", action="store_true",
+                   help="also verify the good end (one more build), and the bad end even with --signature;"
+                        " off by default so a bisect stays within ceil(log2 n)+1 builds")
     _add_step_options(p)
     cli.add_run_options(p)
     p.set_defaults(func=handle)
@@ -89,7 +90,7 @@ def _positive(text: str) -> int:
 
 def handle(args: argparse.Namespace) -> int:
     printer = Printer()
-    opts = bisect.Options(bisect.parse_signature(args.signature), args.repeat, not args.no_check)
+    opts = bisect.Options(bisect.parse_signature(args.signature), args.repeat, args.check)
     home = cli.default_home()
     if (args.good is None) != (args.bad is None):
         raise UserError("--good and --bad go together (range mode)")

@@ -118,7 +118,7 @@ def verdicts(summary: dict[str, Any]) -> list[tuple[str, str]]:
 def test_names_the_first_bad_patch_within_the_bound(world: dict[str, Any],
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     make_series(world, CANARY_LIKE)
-    rc, summary, folder = bisect_cmd(world, "six")
+    rc, summary, folder = bisect_cmd(world, "six", "--check")
     b = summary["bisect"]
     assert rc == 0 and summary["verdict"] == "found" and summary["exit_code"] == 0
     assert b["first_bad"]["name"].startswith("0004-mm-leak-step-4")
@@ -156,14 +156,14 @@ def test_any_position_within_the_bound(world: dict[str, Any], first_bad: int) ->
     kinds = ["tidy"] * 6
     kinds[first_bad - 1] = "leak"
     make_series(world, kinds)
-    rc, summary, _ = bisect_cmd(world, "six", "--no-check")
+    rc, summary, _ = bisect_cmd(world, "six")  # default: no good-end check
     assert rc == 0 and summary["bisect"]["first_bad"]["index"] == first_bad
     assert summary["bisect"]["builds"] <= bisect.max_builds(6)
 
 
 def test_build_failure_is_a_skip(world: dict[str, Any]) -> None:
     make_series(world, ["tidy", "tidy", "break", "fix", "leak", "tidy"])
-    rc, summary, _ = bisect_cmd(world, "six")
+    rc, summary, _ = bisect_cmd(world, "six", "--check")
     steps = {s["label"]: s for s in summary["bisect"]["steps"]}
     assert steps["3/6"]["verdict"] == "skip" and "build/kernel" in steps["3/6"]["reason"]
     assert rc == 0 and summary["bisect"]["first_bad"]["index"] == 5
@@ -171,7 +171,7 @@ def test_build_failure_is_a_skip(world: dict[str, Any]) -> None:
 
 def test_a_different_failure_is_a_skip_not_bad(world: dict[str, Any]) -> None:
     make_series(world, ["tidy", "tidy", "other", "unother", "leak", "tidy"])
-    rc, summary, folder = bisect_cmd(world, "six")
+    rc, summary, folder = bisect_cmd(world, "six", "--check")
     steps = {s["label"]: s for s in summary["bisect"]["steps"]}
     assert steps["3/6"]["verdict"] == "skip"
     assert "different failure: report/VM_WARN_ON_ONCE_FOLIO" in steps["3/6"]["reason"]
@@ -181,7 +181,7 @@ def test_a_different_failure_is_a_skip_not_bad(world: dict[str, Any]) -> None:
 
 def test_only_untestable_patches_left_is_ambiguous(world: dict[str, Any]) -> None:
     make_series(world, ["tidy", "tidy", "break", "leak", "fix", "tidy"])
-    rc, summary, folder = bisect_cmd(world, "six")
+    rc, summary, folder = bisect_cmd(world, "six", "--check")
     assert rc == 1 and summary["verdict"] == "ambiguous"
     assert [c[:4] for c in summary["bisect"]["candidates"]] == ["0003", "0004", "0005"]
     suite = ET.parse(folder / "junit.xml").getroot().find("testsuite")
@@ -193,7 +193,7 @@ def test_flaky_failure_says_how_many_repeats_reproduced(world: dict[str, Any],
     monkeypatch.setenv("FAKE_BISECT_FLAKY", "2")  # the leak shows on every other boot
     monkeypatch.setenv("FAKE_BISECT_COUNT", str(world["tmp"] / "count"))
     make_series(world, CANARY_LIKE)
-    rc, summary, folder = bisect_cmd(world, "six", "--repeat", "2")
+    rc, summary, folder = bisect_cmd(world, "six", "--check", "--repeat", "2")
     assert rc == 0 and summary["bisect"]["first_bad"]["index"] == 4
     for step in summary["bisect"]["steps"]:
         assert len(step["runs"]) == 2 and (folder / step["runs"][1]).is_dir()
@@ -203,14 +203,14 @@ def test_flaky_failure_says_how_many_repeats_reproduced(world: dict[str, Any],
 
 def test_tip_without_failure_is_not_reproducible(world: dict[str, Any]) -> None:
     make_series(world, ["tidy"] * 3)
-    rc, summary, _ = bisect_cmd(world, "six")
+    rc, summary, _ = bisect_cmd(world, "six", "--check")
     assert rc == 1 and summary["verdict"] == "not-reproducible"
     assert verdicts(summary) == [("tip 3/3", "good")]
 
 
 def test_tip_failing_another_way_than_asked_is_not_reproducible(world: dict[str, Any]) -> None:
     make_series(world, CANARY_LIKE)
-    rc, summary, _ = bisect_cmd(world, "six", "--signature", "report/WARNING in foo")
+    rc, summary, _ = bisect_cmd(world, "six", "--check", "--signature", "report/WARNING in foo")
     assert rc == 1 and summary["verdict"] == "not-reproducible"
     assert "different failure: workload/pin-balance" in summary["bisect"]["message"]
 
@@ -218,7 +218,7 @@ def test_tip_failing_another_way_than_asked_is_not_reproducible(world: dict[str,
 def test_base_that_already_fails(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_BISECT_RULES", f"pin_user_pages={BOOTS / 'canary-tcg'}")  # in the base
     make_series(world, CANARY_LIKE)
-    rc, summary, _ = bisect_cmd(world, "six")
+    rc, summary, _ = bisect_cmd(world, "six", "--check")
     assert rc == 1 and summary["verdict"] == "base-fails"
     assert verdicts(summary) == [("tip 6/6", "bad"), ("base 0/6", "bad")]
 
@@ -226,7 +226,7 @@ def test_base_that_already_fails(world: dict[str, Any], monkeypatch: pytest.Monk
 def test_infrastructure_trouble_aborts(world: dict[str, Any]) -> None:
     make_series(world, CANARY_LIKE)
     with pipeline.work_slot(world["cache"], "six"):  # another run holds the work dir
-        rc, summary, folder = bisect_cmd(world, "six")
+        rc, summary, folder = bisect_cmd(world, "six", "--check")
     assert rc == 2 and summary["verdict"] == "infra" and verdicts(summary) == [("tip 6/6", "abort")]
     suite = ET.parse(folder / "junit.xml").getroot().find("testsuite")
     assert suite is not None and suite.find("testcase[@name='first bad']/error") is not None
@@ -248,7 +248,7 @@ def test_range_mode_drives_git_bisect_run(world: dict[str, Any], capsys: pytest.
     shas = make_series(world, ["tidy", "break", "fix", "leak", "tidy", "tidy"])
     tree = world["tree"]
     head = git(tree, "rev-parse", "HEAD")
-    rc, summary, folder = bisect_cmd(world, "--good", "master", "--bad", "six", "--tree", str(tree))
+    rc, summary, folder = bisect_cmd(world, "--good", "master", "--bad", "six", "--tree", str(tree), "--check")
     b = summary["bisect"]
     assert rc == 0 and b["mode"] == "range", capsys.readouterr().out
     assert b["first_bad"]["commit"] == shas[3] and b["first_bad"]["subject"] == "mm: leak step 4"
@@ -269,7 +269,7 @@ def test_range_mode_drives_git_bisect_run(world: dict[str, Any], capsys: pytest.
 
 def test_range_mode_with_a_series_for_its_config(world: dict[str, Any]) -> None:
     shas = make_series(world, CANARY_LIKE)
-    rc, summary, _ = bisect_cmd(world, "six", "--good", "master", "--bad", shas[-1], "--no-check",
+    rc, summary, _ = bisect_cmd(world, "six", "--good", "master", "--bad", shas[-1],
                                 "--signature", SIG)
     assert rc == 0 and summary["bisect"]["first_bad"]["commit"] == shas[3]
     assert summary["bisect"]["steps"][0]["label"] != f"bad {shas[-1][:12]}"  # ends not run
@@ -278,7 +278,7 @@ def test_range_mode_with_a_series_for_its_config(world: dict[str, Any]) -> None:
 
 def test_range_of_one_commit_needs_no_git_bisect_run(world: dict[str, Any]) -> None:
     shas = make_series(world, CANARY_LIKE)
-    rc, summary, _ = bisect_cmd(world, "--good", shas[2], "--bad", shas[3], "--tree", str(world["tree"]))
+    rc, summary, _ = bisect_cmd(world, "--good", shas[2], "--bad", shas[3], "--tree", str(world["tree"]), "--check")
     assert rc == 0 and summary["bisect"]["first_bad"]["commit"] == shas[3]
     assert summary["bisect"]["first_bad"]["evidence"][0]["key"] == SIG  # from the bad end's run
     assert len(summary["bisect"]["steps"]) == 2
