@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import bisect_cli, guests, kconfig, pipeline, scan_cli, series, tree
+from bench import bisect_cli, guests, kconfig, nightly_cli, pipeline, scan_cli, series, tree
 from bench.errors import BenchError
 from bench.printer import Printer
 
@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_parser(sub)
     scan_cli.add_parser(sub)
     bisect_cli.add_parser(sub)
+    nightly_cli.add_parser(sub)
     p = sub.add_parser("list", help="list series, kconfig fragments or workloads")
     p.add_argument("what", choices=("series", "kconfigs", "workloads"))
     p.set_defaults(func=cmd_list)
