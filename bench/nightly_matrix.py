@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from bench import series as series_mod
+from bench import yamlmap
 from bench.errors import UserError
 
 TOP_KEYS = ("tree", "base", "tree_name", "tree_url", "series", "configs", "workloads", "params",
@@ -94,32 +94,19 @@ def shard(entries: tuple[Entry, ...], index: int, count: int) -> tuple[Entry, ..
     return tuple(e for e in entries if e.id in mine)
 
 
-def _strings(value: Any, what: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise UserError(f"{what}: must be a list of non-empty strings")
-    return tuple(value)
-
-
 def load(path: Path, patches_dir: Path) -> Matrix:
-    data, lines = _read_yaml(path)
-
-    def where(key: str) -> str:
-        return f"{path}:{lines.get(key, 1)}"
-
-    def string(key: str) -> str | None:
-        value = data.get(key)
-        if value is not None and not isinstance(value, str):
-            raise UserError(f"{where(key)}: {key} must be a string (quote it)")
-        return value
-
-    specs = _strings(data.get("series"), where("series")) or tuple(series_mod.list_series(patches_dir))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{path}: cannot read matrix: {e.strerror}") from e
+    y = yamlmap.read(path, text, TOP_KEYS)
+    data, where, string = y.data, y.where, y.string
+    specs = y.strings("series") or tuple(series_mod.list_series(patches_dir))
     if not specs:
         raise UserError(f"{where('series')}: no series given and none in {patches_dir}")
     configs = _configs(data.get("configs"), where("configs"))
-    workloads = _strings(data.get("workloads"), where("workloads"))
-    params = _strings(data.get("params"), where("params"))
+    workloads = y.strings("workloads")
+    params = y.strings("params")
     overrides = data.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise UserError(f"{where('overrides')}: overrides must map entry ids or globs to settings")
@@ -152,7 +139,7 @@ def _configs(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
     for name, frags in raw.items():
         if not isinstance(name, str) or not _NAME.match(name):
             raise UserError(f"{where}: config name {name!r}: letters, digits, '.', '_' and '-' only")
-        out[name] = _strings(frags, f"{where}: configs.{name}")
+        out[name] = yamlmap.strings(frags, f"{where}: configs.{name}")
     return out
 
 
@@ -171,36 +158,11 @@ def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str
             e = out[i]
             out[i] = Entry(
                 e.id, e.spec, e.series, e.config,
-                e.kconfigs + _strings(settings.get("kconfigs"), f"{what}.kconfigs"),
-                _strings(settings.get("workloads"), f"{what}.workloads") or e.workloads,
-                e.params + _strings(settings.get("params"), f"{what}.params"),
+                e.kconfigs + yamlmap.strings(settings.get("kconfigs"), f"{what}.kconfigs"),
+                yamlmap.strings(settings.get("workloads"), f"{what}.workloads") or e.workloads,
+                e.params + yamlmap.strings(settings.get("params"), f"{what}.params"),
             )
         if settings.get("skip"):
             skipped = {out[i].id for i in hits}
             out = [e for e in out if e.id not in skipped]
     return out
-
-
-def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    """The mapping and the line of each top-level key; every error names the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read matrix: {e.strerror}") from e
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        raise UserError(f"{path}:{mark.line + 1 if mark else 1}: invalid YAML: {e.problem or e.context}") from e
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: invalid YAML: {e}") from e
-    if data is None:
-        return {}, {}
-    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
-        raise UserError(f"{path}: expected a mapping of keys ({', '.join(TOP_KEYS)})")
-    lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
-    for key in data:
-        if key not in TOP_KEYS:
-            raise UserError(f"{path}:{lines.get(str(key), 1)}: unknown key {key!r} (known: {', '.join(TOP_KEYS)})")
-    return data, lines

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
+
+from bench import yamlmap
 from bench.errors import UserError
 
 SERIES_FILE = "series"
@@ -372,73 +373,18 @@ def _slug(subject: str) -> str:
 
 
 def _read_yaml(path: Path) -> _Meta:
-    text = _read_text(path)
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f":{mark.line + 1}" if mark else ""
-        raise UserError(f"{path}{where}: invalid YAML: {e.problem or e.context}") from e
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: invalid YAML: {e}") from e
-    finally:
-        loader.dispose()
-    if data is None:
-        return _Meta()
-    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
-        raise UserError(f"{path}: expected a mapping of keys ({', '.join(YAML_KEYS)})")
-    lines = _key_lines(path, node)
-    for key in data:
-        if key not in YAML_KEYS:
-            raise UserError(f"{path}:{lines.get(key, 1)}: unknown key {key!r}"
-                            f" (known: {', '.join(YAML_KEYS)})")
-    return _meta_from(path, data, lines)
-
-
-def _key_lines(path: Path, node: yaml.MappingNode) -> dict[Any, int]:
-    lines: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        line = key_node.start_mark.line + 1
-        if not isinstance(key_node, yaml.ScalarNode):
-            raise UserError(f"{path}:{line}: keys must be plain names")
-        if key_node.value in lines:  # PyYAML would silently keep the last one
-            raise UserError(f"{path}:{line}: duplicate key {key_node.value!r}")
-        lines[key_node.value] = line
-    return lines
-
-
-def _meta_from(path: Path, data: dict[Any, Any], lines: dict[Any, int]) -> _Meta:
-    def where(key: str) -> str:
-        return f"{path}:{lines.get(key, 1)}"
-
-    def string(key: str) -> str | None:
-        value = data.get(key)
-        if value is not None and not isinstance(value, str):
-            # An unquoted sha like 1234567 or 12e4567 loads as a number.
-            raise UserError(f"{where(key)}: {key} must be a string (quote it)")
-        return value
-
-    def strings(key: str) -> tuple[str, ...]:
-        value = data.get(key)
-        if value is None:
-            return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise UserError(f"{where(key)}: {key} must be a list of non-empty strings")
-        return tuple(value)
-
-    suppress = strings("suppress")
+    y = yamlmap.read(path, _read_text(path), YAML_KEYS)
+    suppress = y.strings("suppress")
     for rx in suppress:
         try:
             re.compile(rx)
         except re.error as e:
-            raise UserError(f"{where('suppress')}: bad suppress regex {rx!r}: {e}") from e
-    mbox = string("mbox")
+            raise UserError(f"{y.where('suppress')}: bad suppress regex {rx!r}: {e}") from e
+    mbox = y.string("mbox")
     if mbox is not None and (not mbox or "/" in mbox):
-        raise UserError(f"{where('mbox')}: mbox must be a file name in {path.parent}")
-    return _Meta(description=(string("description") or "").strip(), base=string("base"),
-                 kconfigs=strings("kconfigs"), workloads=strings("workloads"),
+        raise UserError(f"{y.where('mbox')}: mbox must be a file name in {path.parent}")
+    return _Meta(description=(y.string("description") or "").strip(), base=y.string("base"),
+                 kconfigs=y.strings("kconfigs"), workloads=y.strings("workloads"),
                  suppress=suppress, mbox=mbox)
 
 
