@@ -52,9 +52,14 @@ class Plan:
     extra_info: dict[str, Any] = field(default_factory=dict)
 
 
+def safe_name(name: str) -> str:
+    """A series name made fit for a folder name (run ids, work slots)."""
+    return re.sub(r"[^\w.-]+", "_", name)
+
+
 def new_run_id(results_root: Path, series: str) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    safe = re.sub(r"[^\w.-]+", "_", series)
+    safe = safe_name(series)
     run_id, n = f"{stamp}-{safe}", 1
     while (results_root / run_id).exists():
         n += 1
@@ -65,7 +70,7 @@ def new_run_id(results_root: Path, series: str) -> str:
 @contextlib.contextmanager
 def work_slot(cache_dir: Path, name: str) -> Iterator[Path]:
     """A per-series work dir (worktree `src` + incremental `build`), one run at a time."""
-    slot = cache_dir / "work" / re.sub(r"[^\w.-]+", "_", name)
+    slot = cache_dir / "work" / safe_name(name)
     slot.mkdir(parents=True, exist_ok=True)
     with open(slot.with_suffix(".lock"), "w") as lock:
         try:
