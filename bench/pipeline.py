@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import build as build_mod
-from bench import reports
-from bench import dmesg, guests, junit, kconfig, tree, verdict, vm
+from bench.report import known as known_mod, render, scanner
+from bench import guests, junit, kconfig, tree, verdict, vm
 from bench.errors import BenchError, UserError
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status, write_summary_json
@@ -207,12 +207,12 @@ class Run:
         if "pinbench: workload" in line:
             self.say("guest: " + line.split("pinbench: ", 1)[1].strip())
 
-    def suppressions(self) -> reports.Suppressions:
+    def suppressions(self) -> known_mod.Suppressions:
         """series.yaml `suppress:` plus every --suppress file."""
         patterns = [re.compile(rx) for rx in self.plan.series.suppress]
         for path in self.plan.suppress_files:
-            patterns.extend(reports.load_suppressions(path).patterns)
-        return reports.Suppressions(tuple(patterns))
+            patterns.extend(known_mod.load_suppressions(path).patterns)
+        return known_mod.Suppressions(tuple(patterns))
 
     def baseline(self) -> frozenset[str] | None:
         """Boot the unpatched base with the same config and workloads; its report titles."""
@@ -236,8 +236,8 @@ class Run:
     def scan(self, lines: list[str], in_base: frozenset[str] | None = None) -> None:
         known = self.suppressions()
         where = verdict.spans(lines)
-        folded = dmesg.fold(dmesg.scan(lines))
-        found = [{**reports.report_to_dict(r, n), "known": known.is_known(r),
+        folded = scanner.fold(scanner.scan(lines))
+        found = [{**render.report_to_dict(r, n), "known": known.is_known(r),
                   "workload": verdict.blame(r.first_line, where),
                   "in_base": None if in_base is None else r.title in in_base} for r, n in folded]
         (self.dir / "reports.json").write_text(json.dumps(found, indent=2) + "\n")

@@ -10,8 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.dmesg import Report, fold, scan
-from bench.reports import Suppressions, format_report, load_suppressions, report_to_dict
+from bench.report.known import Suppressions, load_suppressions
+from bench.report.render import format_report, report_to_dict
+from bench.report.scanner import Report, fold, scan
 from bench.errors import UserError
 
 

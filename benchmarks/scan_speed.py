@@ -1,4 +1,4 @@
-"""How fast is bench.dmesg.scan()? (a script, not a test)
+"""How fast is bench.report.scanner.scan()? (a script, not a test)
 
 Builds a large console log by repeating the real fixtures in tests/data/console (clean boot logs,
 when present, weighted so most of the input is clean, as in a real run; crash logs mixed in), then
@@ -6,7 +6,7 @@ times, over the same lines and in the same run:
 
   strip   a plain loop that only strips the printk/syslog prefixes (the floor for any scanner)
   grep    one regex searched in every line (what LKP's grep_crash_head does)
-  scan    bench.dmesg.scan()
+  scan    bench.report.scanner.scan()
 
 and prints MB/s for each and scan's cost relative to both baselines. Best of --runs.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.dmesg import scan, strip_prefix  # noqa: E402
+from bench.report.scanner import scan, strip_prefix  # noqa: E402
 
 CONSOLE = ROOT / "tests" / "data" / "console"
 GREP = re.compile(r"BUG:|WARNING:|Oops|Kernel panic|general protection|UBSAN:|INFO: task|"

@@ -1,4 +1,4 @@
-"""bench.dmesg against real console logs (tests/data/console/*.log) plus targeted unit tests.
+"""bench.report.scanner against real console logs (tests/data/console/*.log) plus targeted unit tests.
 
 Each fixture is a real log (its source is in the ``#@ SOURCE:`` header) headed by ``#@ KEY: value``
 lines giving the expected result. TITLE/TYPE/CORRUPTED/FUNC/TAINT lines are per report, in log
@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import dmesg
-from bench.dmesg import Report, fold, is_helper, normalize, scan, strip_prefix
-from bench.reports import Suppressions, format_report, load_suppressions, report_to_dict
+from bench.report import scanner as dmesg
+from bench.report.known import Suppressions, load_suppressions
+from bench.report.render import format_report, report_to_dict
+from bench.report.scanner import Report, fold, is_helper, normalize, scan, strip_prefix
 from bench.errors import UserError
 
 CONSOLE = Path(__file__).parent / "data" / "console"

@@ -1,7 +1,7 @@
 """Kernel report scanner: console lines in, frozen ``Report`` objects out.
 
 Pure and one-pass (linear in the input). Modelled on syzkaller's pkg/report: the header table
-lives in bench/oops_table.py, the guilty function is the first frame that is not reporting
+lives in bench/report/table.py, the guilty function is the first frame that is not reporting
 machinery, and titles are normalised so one bug gets one title on every boot.
 
 Console lines may carry printk time stamps, caller ids (``[ T123]``/``[ C0]``), syslog levels
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from re import Match
 
 
-from bench import oops_table as T
+from bench.report import table as T
 
 MAX_REPORT_LINES = 400  # a report never takes more lines of its context than this
 LOOKBACK = 40  # how far back a dump_page() block or a "cut here" banner is looked for

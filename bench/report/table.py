@@ -1,6 +1,6 @@
 """The oops table: which console lines start a kernel report and how each is titled.
 
-Data only (see bench/dmesg.py for the scanner that walks it). Modelled on syzkaller's
+Data only (see bench/report/scanner.py for the scanner that walks it). Modelled on syzkaller's
 pkg/report linuxOopses: an ordered list of header patterns, each with a title template and a
 rule for picking the guilty function, plus the helper-function list used to skip frames that
 belong to the reporting machinery rather than to the bug.

@@ -1,0 +1,1 @@
+"""Kernel reports: the oops table, the scanner, known reports and their rendering."""
