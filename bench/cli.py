@@ -62,7 +62,7 @@ def make_plan(args: argparse.Namespace, home: Path, spec: str | None = None) -> 
     """A Plan from the shared run options; spec overrides args.series."""
     cache = default_cache()
     s = series.load_series(spec or args.series, home / "patches")
-    names = args.workload or list(s.workloads) or ["smoke"]
+    names = args.workload or list(s.workloads) or [guests.DEFAULT_SET]
     workloads = guests.override(guests.select(names, home / "guests"), args.param)
     frag_names = [kconfig.BASE_NAME, *s.kconfigs, *(k for w in workloads for k in w.kconfigs), *args.kconfig]
     fragments = tuple(kconfig.find_fragment(n, home / "kconfigs") for n in dict.fromkeys(frag_names))

@@ -2,9 +2,11 @@
 
 A workload is data, not a class: a script (run by guests/runner.sh inside the
 VM from the host root that virtme-ng shares), a timeout, the kconfig fragments
-it needs, whether it needs a guest NIC, and parameters with defaults that the
-CLI may override (`--param rxe.SIZE_MB=64`). Scripts exit 0 pass, 4 skip
-(kselftest's code), anything else fail.
+it needs, whether it needs a guest NIC, extra kernel command line, and typed
+parameters with defaults that the CLI may override (`--param rxe.SIZE_KB=64`).
+Scripts exit 0 pass, 4 skip (kselftest's code), anything else fail.
+guests/sets.yaml names sets of workloads (`default`, `deep`); a set name is
+accepted wherever a workload name is.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from bench.errors import UserError
 
 SKIP_RC = 4
 NETWORKS = ("loop", "user")
-_KEYS = {"description", "script", "timeout", "network", "kconfigs", "params", "last"}
+SETS_FILE = "sets.yaml"
+DEFAULT_SET = "default"
+_KEYS = {"description", "script", "timeout", "network", "kconfigs", "params", "last", "cmdline"}
+_PARAM_KEYS = {"default", "type", "min", "max"}
+_TYPES = {"int": int, "str": str}
 _PARAM = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _VALUE = re.compile(r"^[^\s'\"\\$`]*$")  # passed through a tab-separated plan: no quoting games
 
@@ -36,26 +42,77 @@ class Workload:
     params: tuple[tuple[str, str], ...]
     last: bool = False  # runs after every other workload (pin-balance)
     source: Path = field(default=Path(), compare=False)
+    cmdline: tuple[str, ...] = ()  # kernel command line words the workload needs (movablecore=...)
+    specs: tuple[ParamSpec, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A declared parameter: `NAME: value` (a str) or `NAME: {default, type, min, max}`."""
+
+    name: str
+    type: str  # int | str
+    lo: int | None = None
+    hi: int | None = None
+
+    def check(self, value: str) -> str | None:
+        """Why value does not fit, or None."""
+        if not _VALUE.match(value):
+            return f"value {value!r} has spaces, quotes or $"
+        if self.type != "int":
+            return None
+        if not re.fullmatch(r"-?\d+", value):
+            return f"{self.name} must be an integer, not {value!r}"
+        if self.lo is not None and int(value) < self.lo:
+            return f"{self.name}={value} is below its minimum {self.lo}"
+        if self.hi is not None and int(value) > self.hi:
+            return f"{self.name}={value} is above its maximum {self.hi}"
+        return None
 
 
 def _fail(path: Path, what: str) -> UserError:
     return UserError(f"{path}: {what}")
 
 
-def _params(path: Path, raw: Any) -> tuple[tuple[str, str], ...]:
+def _spec(path: Path, key: str, raw: Any) -> tuple[ParamSpec, str]:
+    if not isinstance(raw, dict):
+        return ParamSpec(key, "int" if isinstance(raw, int) and not isinstance(raw, bool) else "str"), str(raw)
+    unknown = set(raw) - _PARAM_KEYS
+    if unknown or "default" not in raw:
+        raise _fail(path, f"param {key}: want {{default, type, min, max}}, got {sorted(raw)}")
+    kind = raw.get("type", "str")
+    if kind not in _TYPES:
+        raise _fail(path, f"param {key}: type must be one of {', '.join(_TYPES)}, not {kind!r}")
+    bounds = [raw.get(b) for b in ("min", "max")]
+    if any(b is not None and (kind != "int" or not isinstance(b, int)) for b in bounds):
+        raise _fail(path, f"param {key}: min/max need type int and integer bounds")
+    return ParamSpec(key, kind, bounds[0], bounds[1]), str(raw["default"])
+
+
+def _params(path: Path, raw: Any) -> tuple[tuple[tuple[str, str], ...], tuple[ParamSpec, ...]]:
     if raw is None:
-        return ()
+        return (), ()
     if not isinstance(raw, dict):
         raise _fail(path, "'params' must be a mapping of NAME: value")
-    out = []
+    out, specs = [], []
     for key, value in raw.items():
-        value = str(value)
         if not isinstance(key, str) or not _PARAM.match(key):
             raise _fail(path, f"param name {key!r} must be UPPER_CASE")
-        if not _VALUE.match(value):
-            raise _fail(path, f"param {key} value {value!r} has spaces, quotes or $")
-        out.append((key, value))
-    return tuple(out)
+        spec, default = _spec(path, key, value)
+        why = spec.check(default)
+        if why:
+            raise _fail(path, f"param {key} default: {why}")
+        out.append((key, default))
+        specs.append(spec)
+    return tuple(out), tuple(specs)
+
+
+def _cmdline(path: Path, raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(a, str) and _VALUE.match(a) and a for a in raw):
+        raise _fail(path, "'cmdline' must be a list of kernel command-line words (no spaces or quotes)")
+    return tuple(raw)
 
 
 def _network(path: Path, raw: Any) -> str | None:
@@ -87,6 +144,7 @@ def load(path: Path) -> Workload:
     kconfigs = data.get("kconfigs", [])
     if not isinstance(kconfigs, list) or not all(isinstance(k, str) for k in kconfigs):
         raise _fail(path, "'kconfigs' must be a list of fragment names")
+    params, specs = _params(path, data.get("params"))
     return Workload(
         name=path.stem,
         description=str(data.get("description", "")).strip(),
@@ -94,25 +152,63 @@ def load(path: Path) -> Workload:
         timeout=timeout,
         network=_network(path, data.get("network")),
         kconfigs=tuple(kconfigs),
-        params=_params(path, data.get("params")),
+        params=params,
         last=bool(data.get("last", False)),
         source=path.resolve(),
+        cmdline=_cmdline(path, data.get("cmdline")),
+        specs=specs,
     )
 
 
 def available(guests_dir: Path) -> list[str]:
-    return sorted(p.stem for p in guests_dir.glob("*.yaml"))
+    return sorted(p.stem for p in guests_dir.glob("*.yaml") if p.name != SETS_FILE)
+
+
+def sets(guests_dir: Path) -> dict[str, tuple[str, ...]]:
+    """guests/sets.yaml: set name -> workload names (every name checked)."""
+    path = guests_dir / SETS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise _fail(path, f"invalid YAML: {str(e).splitlines()[0]}") from e
+    known = set(available(guests_dir))
+    out: dict[str, tuple[str, ...]] = {}
+    for name, members in (data or {}).items():
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise _fail(path, f"set {name!r} must be a list of workload names")
+        if name in known:
+            raise _fail(path, f"set {name!r} has the name of a workload")
+        bad = [m for m in members if m not in known]
+        if bad:
+            raise _fail(path, f"set {name!r}: no such workload(s) {', '.join(bad)}")
+        out[str(name)] = tuple(members)
+    return out
+
+
+def expand(names: list[str], guests_dir: Path) -> list[str]:
+    """Set names replaced by their workloads, order kept, duplicates dropped."""
+    by_set = sets(guests_dir)
+    flat = [m for n in names for m in by_set.get(n, (n,))]
+    return list(dict.fromkeys(flat))
 
 
 def select(names: list[str], guests_dir: Path) -> tuple[Workload, ...]:
-    """Workloads by name, in the order given, `last` ones moved to the end."""
+    """Workloads (or sets of them) by name, in the order given, `last` ones moved to the end."""
     known = available(guests_dir)
     chosen = []
-    for name in dict.fromkeys(names):  # de-duplicate, keep order
+    for name in expand(names, guests_dir):
         if name not in known:
-            raise UserError(f"{guests_dir / (name + '.yaml')}: no such workload (known: {', '.join(known)})")
+            with_sets = known + sorted(sets(guests_dir))
+            raise UserError(f"{guests_dir / (name + '.yaml')}: no such workload or set (known: {', '.join(with_sets)})")
         chosen.append(load(guests_dir / f"{name}.yaml"))
     return tuple(sorted(chosen, key=lambda w: w.last))
+
+
+def cmdline(workloads: tuple[Workload, ...]) -> tuple[str, ...]:
+    """The kernel command line the selected workloads need, each word once."""
+    return tuple(dict.fromkeys(a for w in workloads for a in w.cmdline))
 
 
 def override(workloads: tuple[Workload, ...], assignments: list[str]) -> tuple[Workload, ...]:
@@ -125,8 +221,14 @@ def override(workloads: tuple[Workload, ...], assignments: list[str]) -> tuple[W
         name, key, value = m.groups()
         if name not in by_name:
             raise UserError(f"--param {item!r}: workload {name} is not selected")
-        if not _VALUE.match(value):
-            raise UserError(f"--param {item!r}: value has spaces, quotes or $")
+        w = next(w for w in workloads if w.name == name)
+        spec = next((s for s in w.specs if s.name == key), None)
+        if spec is None:
+            declared = ", ".join(s.name for s in w.specs) or "none"
+            raise UserError(f"--param {item!r}: {w.source}: {name} has no parameter {key} (declared: {declared})")
+        why = spec.check(value)
+        if why:
+            raise UserError(f"--param {item!r}: {w.source}: {why}")
         by_name[name][key] = value
     return tuple(
         Workload(**{**w.__dict__, "params": tuple(by_name[w.name].items())}) for w in workloads

@@ -185,7 +185,7 @@ class Run:
             network=next((w.network for w in p.workloads if w.network), None),
             # The guest sees the host root read-only; the results folder is shared
             # writable at its own path (a new mount point could not be created).
-            rwdirs=((str(gdir), gdir),), append=p.append,
+            rwdirs=((str(gdir), gdir),), append=p.append + guests.cmdline(p.workloads),
         )
         names = ", ".join(w.name for w in p.workloads) or "none"
         self.say(f"boot: workloads {names} (VM timeout {timeout}s)")

@@ -49,3 +49,27 @@ client_server() {
     fi
     return $rc
 }
+
+# build_c NAME SRC... [-- LIBS...]: compile guests/src programs against the tree's uapi
+# headers into $BENCH_OUT/bin/NAME; prints the binary's path.
+build_c() {
+    local name=$1 bin="$BENCH_OUT/bin/$1" here libs=()
+    shift
+    here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+    local srcs=()
+    while [ $# -gt 0 ]; do
+        if [ "$1" = "--" ]; then shift; libs=("$@"); break; fi
+        srcs+=("$here/src/$1"); shift
+    done
+    mkdir -p "$BENCH_OUT/bin"
+    gcc -O2 -Wall -I "$BENCH_BUILD/usr/include" -o "$bin" "${srcs[@]}" "${libs[@]}" >&2 || return 1
+    echo "$bin"
+}
+
+# hugepages N: make sure at least N free 2 MiB hugetlb pages exist (0 when it cannot).
+hugepages() {
+    local want=$1 have
+    have=$(cat /proc/sys/vm/nr_hugepages)
+    echo $((have + want)) > /proc/sys/vm/nr_hugepages
+    [ "$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)" -ge "$want" ]
+}

@@ -1,9 +1,13 @@
 #!/bin/bash
-# fio O_DIRECT matrix + the DIO-vs-writeback race, on a fresh ext4 in the guest.
+# O_DIRECT on a fresh ext4 in the guest: fio matrix, then checks that end on disk
+# (guests/src/dio_check.c: completion dirtying, GUP-fast fallback, unaligned buffers
+# inside THPs) and the DIO-vs-writeback race, once more under a memcg memory limit.
 set -u
-: "${FS_MB:=256}" "${FIO_SECONDS:=5}" "${FIO_SIZE_MB:=32}" "${RACE_SECONDS:=20}" "${RACE_PAGES:=64}"
+: "${FS_MB:=256}" "${FIO_SECONDS:=3}" "${FIO_SIZE_MB:=16}" "${RACE_SECONDS:=10}" "${RACE_PAGES:=64}"
+: "${DIRTY_SECONDS:=10}" "${MEMCG_MB:=24}"
 here=$(dirname "$0")
 . "$here/lib.sh"
+bin=$(build_c dio_check dio_check.c -- -lpthread) || { echo "FAIL: cannot compile dio_check"; exit 1; }
 mnt=/run/odirect
 dev=$(make_ext4 "$FS_MB" "$mnt") || { echo "FAIL: cannot make ext4 on a loop device (CONFIG_BLK_DEV_LOOP/EXT4_FS?)"; exit 1; }
 trap 'drop_ext4 "$mnt" "$dev"' EXIT
@@ -24,6 +28,34 @@ for engine in psync libaio io_uring; do
         rm -f "$mnt"/dio.*
     done
 done
+for part in fallback unaligned "dirty $DIRTY_SECONDS"; do
+    echo "== dio_check $part"
+    # shellcheck disable=SC2086
+    "$bin" ${part%% *} "$mnt" ${part#* } || rc=1
+done
 echo "== O_DIRECT read into MAP_SHARED ext4 buffer racing msync/fsync writeback (${RACE_SECONDS}s)"
 /usr/bin/python3 "$here/odirect_race.py" "$mnt" "$RACE_SECONDS" "$RACE_PAGES" || rc=1
+# The same under a memcg limit: reclaim evicts and writes back the buffer file's pages too.
+cg=/sys/fs/cgroup
+mountpoint -q "$cg" || mount -t cgroup2 none "$cg" 2>/dev/null
+if [ -e "$cg/cgroup.controllers" ] && grep -qw memory "$cg/cgroup.controllers"; then
+    echo "+memory" > "$cg/cgroup.subtree_control"
+    mkdir -p "$cg/pinbench-odirect"
+    echo $((MEMCG_MB << 20)) > "$cg/pinbench-odirect/memory.high"
+    echo "== the race again in a memcg with memory.high=${MEMCG_MB}M, a buffered reader pressing on it"
+    dd if=/dev/zero of="$mnt/pressure" bs=1M count=96 status=none
+    (
+        echo $BASHPID > "$cg/pinbench-odirect/cgroup.procs"
+        ( end=$((SECONDS + RACE_SECONDS)); while [ $SECONDS -lt $end ]; do cat "$mnt/pressure" > /dev/null; done ) &
+        "$bin" dirty "$mnt" "$RACE_SECONDS" && /usr/bin/python3 "$here/odirect_race.py" "$mnt" "$RACE_SECONDS" "$RACE_PAGES"
+        r=$?
+        wait
+        exit $r
+    ) || rc=1
+    grep -E '^(high|max|oom) ' "$cg/pinbench-odirect/memory.events" | tr '\n' ' '; echo
+    rm -f "$mnt/pressure"
+    rmdir "$cg/pinbench-odirect" 2>/dev/null
+else
+    echo "FAIL: no memory controller (CONFIG_MEMCG): the memcg run cannot happen"; rc=1
+fi
 exit $rc

@@ -5,6 +5,9 @@
 # runs each workload under `timeout`, its output in OUTDIR/<name>.log and its exit
 # code in OUTDIR/<name>.rc. Start/end markers go to /dev/kmsg so they land in the
 # kernel console in order with any report the workload triggers.
+# Oracles of its own, per workload: the FOLL_PIN counters must balance across it
+# (a leak or a double unpin fails that workload, whatever the script said), and
+# the taint flags before/after it are kept for the host (<name>.tainted.start|end).
 set -u
 out=$1
 if ! touch "$out/.writable" 2>/dev/null || [ ! -r "$out/plan.tsv" ]; then
@@ -15,23 +18,55 @@ export BENCH_OUT=$out
 # BENCH_SRC, BENCH_BUILD, BENCH_HOME: the worktree, build dir and project, written by the host
 if [ -f "$out/env" ]; then set -a; . "$out/env"; set +a; fi
 mark() { echo "pinbench: $*" > /dev/kmsg 2>/dev/null || true; }
+# Per-CPU vmstat deltas reach /proc/vmstat lazily: fold them before every read (exact counts).
+vmstat() { echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null; cat /proc/vmstat; }
+# outstanding: nr_foll_pin_acquired - nr_foll_pin_released ("" when the kernel has no counters)
+outstanding() {
+    vmstat | awk '$1 == "nr_foll_pin_acquired" { a = $2; n++ } $1 == "nr_foll_pin_released" { r = $2; n++ }
+                  END { if (n == 2) print a - r }'
+}
+PIN_SETTLE=${PIN_SETTLE:-8}  # seconds to wait for deferred unpins (workqueues, RCU, io_uring teardown)
 
-echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null  # fold per-CPU deltas: exact counts
-grep -E '^nr_foll_pin_(acquired|released) ' /proc/vmstat > "$out/vmstat.start" || true
+# pin_check NAME BEFORE: 0 when the pins held before the workload are held again after it.
+pin_check() {
+    local name=$1 before=$2 now deadline=$((SECONDS + PIN_SETTLE))
+    [ -n "$before" ] || return 0
+    while :; do
+        now=$(outstanding)
+        [ "$now" = "$before" ] && return 0
+        [ $SECONDS -ge $deadline ] && break
+        sleep 1
+    done
+    local delta=$((now - before)) what="leaked (still held)"
+    [ $delta -lt 0 ] && what="released more than acquired (double unpin)"
+    echo "FAIL: pin imbalance during $name: $delta page pin(s) $what ${PIN_SETTLE}s after it ended (outstanding $before -> $now)"
+    return 1
+}
+
+vmstat > "$out/vmstat.start"
 cat /proc/sys/kernel/tainted > "$out/tainted.start"
 mark "guest ready: $(uname -r)"
 while IFS=$'\t' read -r name timeout script params; do
     [ -n "$name" ] || continue
+    sync; echo 3 > /proc/sys/vm/drop_caches  # a clean start: no cached state from the previous one
+    cat /proc/sys/kernel/tainted > "$out/$name.tainted.start"
+    before=$(outstanding)
     mark "workload $name start"
     start=$(date +%s.%N)
     # shellcheck disable=SC2086 # params are NAME=value words, checked on the host
     env $params BENCH_WORKLOAD="$name" timeout -k 10 "$timeout" bash "$script" \
         > "$out/$name.log" 2>&1 < /dev/null
     rc=$?
+    # A workload that passed or skipped still fails when it left the pin counters unbalanced.
+    if ! pin_check "$name" "$before" >> "$out/$name.log" && { [ $rc -eq 0 ] || [ $rc -eq 4 ]; }; then
+        rc=1
+    fi
     end=$(date +%s.%N)
+    cat /proc/sys/kernel/tainted > "$out/$name.tainted.end"
     echo "$rc $start $end" > "$out/$name.rc"
     mark "workload $name end rc=$rc"
 done < "$out/plan.tsv"
+vmstat > "$out/vmstat.end"
 cat /proc/sys/kernel/tainted > "$out/tainted.end"
 mark "all workloads done"
 sync

@@ -10,6 +10,12 @@ of a file-backed MAP_SHARED mapping on a filesystem that needs dirty tracking
 FOLL_LONGTERM GUP-nonfast writing to file-backed mappings"); read-only and
 MAP_PRIVATE registrations of the same file succeed.
 
+Beyond the kinds of memory: MRs larger than one page_list chunk of ib_umem_get
+(512 pages), THP-backed MRs, an MR over a range with a PROT_NONE page past the
+first chunk (EFAULT, and every pin of the part already pinned must be dropped:
+the error unwind), and fork while an MR is registered (parent and child both
+write; the parent's pages must stay the pinned ones, checked by PFN).
+
 usage: rxe_mr.py DEVICE EXT4_DIR SIZE_KB
 """
 
@@ -49,8 +55,21 @@ def kernel_at_least(major: int, minor: int) -> bool:
     return (int(parts[0]), int(parts[1].split("-")[0])) >= (major, minor)
 
 
+CHUNK = 512 * 4096  # ib_umem_get pins at most one page of struct page pointers at a time
+
+
 def anon(size: int, _dir: str) -> mmap.mmap:
     return mmap.mmap(-1, size, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+
+
+def big_anon(size: int, _dir: str) -> mmap.mmap:
+    return anon(2 * CHUNK + 3 * mmap.PAGESIZE, _dir)
+
+
+def thp_anon(size: int, _dir: str) -> mmap.mmap:
+    mm = anon(2 * CHUNK, _dir)
+    mm.madvise(mmap.MADV_HUGEPAGE)
+    return mm
 
 
 def memfd(size: int, _dir: str) -> mmap.mmap:
@@ -75,56 +94,100 @@ def ext4_file(flags: int):
     return make
 
 
-def register(pd: PD, mm: mmap.mmap, access: int) -> tuple[int, tuple[int, int], tuple[int, int]]:
-    """Register and deregister; return (errno or 0, pin deltas while held, deltas after)."""
+def pfns(addr: int, pages: int) -> list[int]:
+    with open("/proc/self/pagemap", "rb") as f:
+        f.seek(addr // mmap.PAGESIZE * 8)
+        raw = f.read(pages * 8)
+    return [int.from_bytes(raw[i:i + 8], "little") & ((1 << 55) - 1) for i in range(0, len(raw), 8)]
+
+
+def fork_check(mm: mmap.mmap, addr: int) -> str | None:
+    """Both sides write after fork; the parent must keep the pinned pages (same PFNs)."""
+    pages = len(mm) // mmap.PAGESIZE
+    before = pfns(addr, pages)
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        mm[:: mmap.PAGESIZE] = b"\2" * pages
+        os.write(wfd, b"x")
+        os._exit(0 if mm[:: mmap.PAGESIZE] == b"\2" * pages else 3)
+    os.read(rfd, 1)
+    mm[:: mmap.PAGESIZE] = b"\3" * pages
+    _, status = os.waitpid(pid, 0)
+    os.close(rfd)
+    os.close(wfd)
+    moved = sum(1 for a, b in zip(before, pfns(addr, pages)) if a != b)
+    if os.waitstatus_to_exitcode(status):
+        return "the child lost its own writes after fork"
+    if mm[:: mmap.PAGESIZE] != b"\3" * pages:
+        return "the parent lost its own writes after fork"
+    if moved:
+        return f"{moved} page(s) of the parent moved after fork: the MR now holds pages the parent no longer maps"
+    return None
+
+
+def register(pd: PD, mm: mmap.mmap, access: int, hole: int = -1, fork: bool = False):
+    """Register and deregister; return (errno or 0, pin deltas while held, deltas after, problem)."""
     mm[:: mmap.PAGESIZE] = b"\1" * len(range(0, len(mm), mmap.PAGESIZE))  # fault every page in
     anchor = ctypes.c_char.from_buffer(mm)
     addr = ctypes.addressof(anchor)
+    if hole >= 0:  # a PROT_NONE page: ib_umem_get must fail there and unpin what it pinned
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mprotect(ctypes.c_void_p(addr + hole), ctypes.c_size_t(mmap.PAGESIZE), 0)
     a0, r0 = pins()
     try:
         mr = MR(pd, len(mm), access, address=addr)
     except PyverbsRDMAError as err:
         del anchor
-        return err.error_code or errno.EIO, (0, 0), (0, 0)
+        a2, r2 = pins()
+        return err.error_code or errno.EIO, (0, 0), (a2 - a0, r2 - r0), None
     a1, r1 = pins()
+    problem = fork_check(mm, addr) if fork else None
     mr.close()
     a2, r2 = pins()
     del anchor
-    return 0, (a1 - a0, r1 - r0), (a2 - a0, r2 - r0)
+    return 0, (a1 - a0, r1 - r0), (a2 - a0, r2 - r0), problem
 
 
 def main() -> int:
     device, directory, size = sys.argv[1], sys.argv[2], int(sys.argv[3]) * 1024
     refused = errno.EFAULT if kernel_at_least(6, 5) else 0
-    cases = [  # name, memory, access, expected errno
-        ("anonymous rw", anon, RW, 0),
-        ("memfd/shmem MAP_SHARED rw", memfd, RW, 0),
-        ("hugetlb memfd rw", hugetlb, RW, 0),
-        ("ext4 MAP_SHARED rw", ext4_file(mmap.MAP_SHARED), RW, refused),
-        ("ext4 MAP_SHARED read-only", ext4_file(mmap.MAP_SHARED), RO, 0),
-        ("ext4 MAP_PRIVATE rw", ext4_file(mmap.MAP_PRIVATE), RW, 0),
+    cases = [  # name, memory, access, expected errno, PROT_NONE page offset, fork
+        ("anonymous rw", anon, RW, 0, -1, False),
+        ("memfd/shmem MAP_SHARED rw", memfd, RW, 0, -1, False),
+        ("hugetlb memfd rw", hugetlb, RW, 0, -1, False),
+        ("ext4 MAP_SHARED rw", ext4_file(mmap.MAP_SHARED), RW, refused, -1, False),
+        ("ext4 MAP_SHARED read-only", ext4_file(mmap.MAP_SHARED), RO, 0, -1, False),
+        ("ext4 MAP_PRIVATE rw", ext4_file(mmap.MAP_PRIVATE), RW, 0, -1, False),
+        ("anon > 2 chunks rw", big_anon, RW, 0, -1, False),
+        ("anon THP rw", thp_anon, RW, 0, -1, False),
+        ("anon, PROT_NONE past chunk 1", big_anon, RW, errno.EFAULT, CHUNK + 5 * 4096, False),
+        ("anon, PROT_NONE in chunk 2", big_anon, RW, errno.EFAULT, 2 * CHUNK + 4096, False),
+        ("anon rw, fork while held", big_anon, RW, 0, -1, True),
+        ("anon THP rw, fork while held", thp_anon, RW, 0, -1, True),
     ]
     failed = 0
     with Context(name=device) as ctx, PD(ctx) as pd:
-        for name, make, access, want in cases:
+        for name, make, access, want, hole, fork in cases:
             try:
                 mm = make(size, directory)
-            except OSError as err:
-                print(f"SKIP {name}: cannot map: {err}")
+            except OSError as err:  # the setup is ours (hugetlb pages reserved): not a skip
+                print(f"FAIL: {name}: cannot map: {err}")
+                failed += 1
                 continue
-            got, held, after = register(pd, mm, access)
+            pages = len(mm) // mmap.PAGESIZE
+            got, held, after, problem = register(pd, mm, access, hole, fork)
             mm.close()
-            pages = size // mmap.PAGESIZE
             verdict = "ok"
             if got != want:
-                verdict = f"FAIL: want {errno.errorcode.get(want, want)}"
-                failed += 1
+                verdict = f"FAIL: {name}: got {errno.errorcode.get(got, got)}, want {errno.errorcode.get(want, want)}"
             elif got == 0 and held[0] < pages:
-                verdict = f"FAIL: only {held[0]} pins acquired for {pages} pages"
-                failed += 1
-            elif got == 0 and after[0] != after[1]:
-                verdict = f"FAIL: {after[0] - after[1]} pins still held after deregistration"
-                failed += 1
+                verdict = f"FAIL: {name}: only {held[0]} pins acquired for {pages} pages"
+            elif after[0] != after[1]:
+                verdict = f"FAIL: {name}: {after[0] - after[1]} pins still held after deregistration or failure"
+            elif problem:
+                verdict = f"FAIL: {name}: {problem}"
+            failed += verdict != "ok"
             result = errno.errorcode.get(got, str(got)) if got else "registered"
             print(f"{name:28} {result:10} pins while held +{held[0]}/-{held[1]}, "
                   f"after dereg +{after[0]}/-{after[1]}  {verdict}")

@@ -28,7 +28,7 @@ def test_rxe_needs_a_nic_and_rdma_config() -> None:
 
 
 def test_unknown_workload_names_known_ones() -> None:
-    with pytest.raises(UserError, match=r"nosuch\.yaml: no such workload \(known: .*smoke"):
+    with pytest.raises(UserError, match=r"nosuch\.yaml: no such workload or set \(known: .*smoke"):
         guests.select(["nosuch"], GUESTS)
 
 
@@ -37,7 +37,7 @@ def test_unknown_workload_names_known_ones() -> None:
     ("script: x.sh\nbogus: 1\n", "unknown key\\(s\\): bogus"),
     ("script: missing.sh\n", "script missing.sh not found"),
     ("script: x.sh\nparams: {lower: 1}\n", "param name 'lower' must be UPPER_CASE"),
-    ("script: x.sh\nparams: {A: 'has space'}\n", "param A value 'has space' has spaces"),
+    ("script: x.sh\nparams: {A: 'has space'}\n", "param A default: value 'has space' has spaces"),
     ("script: x.sh\nnetwork: wifi\n", "'network' must be one of loop, user"),
     ("script: [x\n", "invalid YAML"),
 ])
@@ -57,3 +57,61 @@ def test_param_override_and_plan() -> None:
         guests.override(chosen, ["rxe.ITERS=1"])
     with pytest.raises(UserError, match="want WORKLOAD.NAME=value"):
         guests.override(chosen, ["odirect.lower=1"])
+
+
+def test_sets_expand_in_place_and_default_set_reaches_every_guard() -> None:
+    by_set = guests.sets(GUESTS)
+    assert {"default", "deep"} <= set(by_set)
+    chosen = [w.name for w in guests.select(["default"], GUESTS)]
+    assert chosen[-1] == "pin-balance" and len(chosen) == len(set(chosen))
+    assert {"gup-test", "mm-selftests", "iouring", "rxe", "odirect"} <= set(chosen)
+    assert [w.name for w in guests.select(["smoke", "default"], GUESTS)][0] == "smoke"
+
+
+def test_cmdline_of_selected_workloads() -> None:
+    chosen = guests.select(["default"], GUESTS)
+    assert any(a.startswith("movablecore=") for a in guests.cmdline(chosen))
+    assert guests.cmdline(guests.select(["smoke"], GUESTS)) == ()
+
+
+def test_bad_sets_file_names_it(tmp_path: Path) -> None:
+    (tmp_path / "x.sh").write_text("true\n")
+    (tmp_path / "x.yaml").write_text("script: x.sh\n")
+    (tmp_path / "sets.yaml").write_text("mine: [x, nosuch]\n")
+    with pytest.raises(UserError, match=r"sets\.yaml: set 'mine': no such workload\(s\) nosuch"):
+        guests.select(["mine"], tmp_path)
+    (tmp_path / "sets.yaml").write_text("x: [x]\n")
+    with pytest.raises(UserError, match=r"sets\.yaml: set 'x' has the name of a workload"):
+        guests.select(["x"], tmp_path)
+
+
+@pytest.mark.parametrize("item, err", [
+    ("odirect.NOSUCH=1", r"odirect\.yaml: odirect has no parameter NOSUCH \(declared: FS_MB"),
+    ("odirect.RACE_SECONDS=abc", r"odirect\.yaml: RACE_SECONDS must be an integer"),
+    ("odirect.RACE_SECONDS=0", r"odirect\.yaml: RACE_SECONDS=0 is below its minimum 1"),
+    ("odirect.FS_MB=99999", r"odirect\.yaml: FS_MB=99999 is above its maximum 4096"),
+])
+def test_param_override_checks_name_type_and_range(item: str, err: str) -> None:
+    chosen = guests.select(["odirect"], GUESTS)
+    with pytest.raises(UserError, match=err):
+        guests.override(chosen, [item])
+
+
+@pytest.mark.parametrize("text, err", [
+    ("script: x.sh\nparams: {A: {default: 1, type: float}}\n", "param A: type must be one of int, str"),
+    ("script: x.sh\nparams: {A: {type: int}}\n", r"param A: want \{default, type, min, max\}"),
+    ("script: x.sh\nparams: {A: {default: 0, type: int, min: 1}}\n", "param A default: A=0 is below its minimum 1"),
+    ("script: x.sh\nparams: {A: {default: x, type: str, max: 3}}\n", "param A: min/max need type int"),
+    ("script: x.sh\ncmdline: 'a b'\n", "'cmdline' must be a list of kernel command-line words"),
+])
+def test_bad_typed_params_and_cmdline(tmp_path: Path, text: str, err: str) -> None:
+    (tmp_path / "x.sh").write_text("true\n")
+    (tmp_path / "w.yaml").write_text(text)
+    with pytest.raises(UserError, match=r"w\.yaml: " + err):
+        guests.load(tmp_path / "w.yaml")
+
+
+def test_typed_param_default_and_plain_value() -> None:
+    (w,) = guests.select(["gup-test"], GUESTS)
+    assert ("MB", "8") in w.params
+    assert guests.override((w,), ["gup-test.MB=16"])[0].params[0] == ("MB", "16")

@@ -1,0 +1,189 @@
+/* Helpers shared by the pinbench guest programs (header-only: each program is one gcc call).
+ * Exit codes follow kselftest: 0 pass, 1 fail, 4 skip. Every check prints one line;
+ * a failed check prints "FAIL: ..." (the host shows the first FAIL line).
+ */
+#ifndef PINLIB_H
+#define PINLIB_H
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define KSFT_SKIP 4
+#define PAGE 4096UL
+#define HPAGE (2UL << 20)
+
+static int failures;
+
+static inline void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("FAIL: ");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	fflush(stdout);
+	failures++;
+}
+
+static inline void ok(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("ok: ");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	fflush(stdout);
+}
+
+/* Outstanding FOLL_PIN page pins: nr_foll_pin_acquired - nr_foll_pin_released (exact). */
+static inline long pins_outstanding(void)
+{
+	char key[64];
+	long val, acq = -1, rel = -1;
+	FILE *f;
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, "1", 1) < 0) { /* folding is best effort */ }
+		close(fd);
+	}
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2) {
+		if (!strcmp(key, "nr_foll_pin_acquired"))
+			acq = val;
+		else if (!strcmp(key, "nr_foll_pin_released"))
+			rel = val;
+	}
+	fclose(f);
+	return acq < 0 || rel < 0 ? -1 : acq - rel;
+}
+
+/* Pins are dropped by workqueues and RCU callbacks at times: poll a little for want. */
+static inline long pins_settle(long want)
+{
+	long now = pins_outstanding();
+
+	for (int i = 0; i < 50 && now != want; i++) {
+		usleep(100 * 1000);
+		now = pins_outstanding();
+	}
+	return now;
+}
+
+/* The PFN behind a user address (root only), 0 if not present. */
+static inline uint64_t pfn_of(const void *addr)
+{
+	static int fd = -1;
+	uint64_t ent = 0;
+
+	if (fd < 0)
+		fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0 || pread(fd, &ent, 8, ((uintptr_t)addr / PAGE) * 8) != 8)
+		return 0;
+	return (ent >> 63) & 1 ? ent & ((1ULL << 55) - 1) : 0;
+}
+
+/* ZONE_MOVABLE's PFN span on node 0 from /proc/zoneinfo; 0 when it is empty (no movablecore=). */
+static inline int movable_span(uint64_t *lo, uint64_t *hi)
+{
+	char line[256];
+	int in_movable = 0;
+	uint64_t start = 0, spanned = 0;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Node", 4))
+			in_movable = strstr(line, "zone  Movable") != NULL;
+		else if (in_movable && sscanf(line, " spanned %lu", &spanned) == 1)
+			continue;
+		else if (in_movable && sscanf(line, " start_pfn: %lu", &start) == 1)
+			break;
+	}
+	fclose(f);
+	if (!spanned)
+		return 0;
+	*lo = start;
+	*hi = start + spanned;
+	return 1;
+}
+
+/* Pages of [addr, addr+len) whose PFN lies in ZONE_MOVABLE (a long-term pin must have moved them). */
+static inline long pages_in_movable(const char *addr, size_t len)
+{
+	uint64_t lo, hi, pfn;
+	long n = 0;
+
+	if (!movable_span(&lo, &hi))
+		return 0;
+	for (size_t off = 0; off < len; off += PAGE) {
+		pfn = pfn_of(addr + off);
+		if (pfn >= lo && pfn < hi)
+			n++;
+	}
+	return n;
+}
+
+/* A byte pattern that differs per byte position and per seed: misplaced data never matches. */
+static inline char pattern_at(uint64_t pos, unsigned seed)
+{
+	uint64_t v = (pos / 8) * 0x9E3779B97F4A7C15ULL ^ seed;
+
+	return (char)(v >> ((pos % 8) * 8));
+}
+
+static inline void fill(char *p, size_t len, uint64_t pos, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = pattern_at(pos + i, seed);
+}
+
+/* Offset of the first byte of p that differs from fill(pos, seed), or -1. */
+static inline long check(const char *p, size_t len, uint64_t pos, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != pattern_at(pos + i, seed))
+			return (long)i;
+	return -1;
+}
+
+/* An anonymous mapping of len bytes aligned to align, optionally THP-backed. */
+static inline char *map_aligned(size_t len, size_t align, int advice)
+{
+	char *raw = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p;
+
+	if (raw == MAP_FAILED)
+		return NULL;
+	p = (char *)(((uintptr_t)raw + align - 1) & ~(align - 1));
+	if (advice >= 0)
+		madvise(p, len, advice);
+	return p;
+}
+
+static inline int drop_caches(void)
+{
+	int fd, ok_;
+
+	sync();
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	ok_ = fd >= 0 && write(fd, "3", 1) == 1;
+	if (fd >= 0)
+		close(fd);
+	return ok_;
+}
+#endif
