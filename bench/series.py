@@ -23,7 +23,8 @@ from bench.errors import UserError
 
 SERIES_FILE = "series"
 YAML_FILE = "series.yaml"
-YAML_KEYS = ("description", "base", "kconfigs", "workloads", "suppress", "mbox")
+YAML_KEYS = ("description", "base", "kconfigs", "workloads", "suppress", "mbox",
+             "fixes", "catch", "expect", "cmdline")  # the last four: read by the lead's series.py
 MBOX_FROM = "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n"
 SYNTH_AUTHOR = "pinbench <pinbench@localhost>"
 SYNTH_DATE = "Mon, 1 Jan 2001 00:00:00 +0000"  # fixed, so re-applying gives the same commit ids

@@ -1,7 +1,6 @@
 #!/bin/bash
 # The kernel's gup_test over a matrix like run_vmtests.sh's: every GUP/pin command, write and
-# read-only, 1/123/512 pages a call, on small pages, THP, shared memory and hugetlb, then
-# GUP faulting the pages in itself (-z: GUP-fast finds nothing and falls back). gup_test
+# read-only, 1/123/512 pages a call, on small pages, THP, shared memory and hugetlb. gup_test
 # checks every pin (folio_maybe_dma_pinned, and for -L folio_is_longterm_pinnable: under
 # movablecore= a page left in ZONE_MOVABLE WARNs); a non-zero exit or a WARN fails the run.
 set -u
@@ -45,8 +44,14 @@ for cmd in -u -U -a -b -L; do
             run "$cmd" $mem $shape
         done
     done
-    run "$cmd" -z -t -w -n 512   # not faulted in by user space: GUP-fast falls back, GUP faults
 done
 run -ct -F 0x1 0 19 0x1000     # dump_page() of pinned pages
 echo "gup_test: $runs runs over ${MB} MiB, $REPEATS repeat(s) each"
+# Writeback of dirty ext4 MAP_SHARED pages while they are pinned read-only long-term:
+# folio_mkclean() meets a pinned folio (what put-user-page's debug check must count).
+mkc=$(build_c pin_mkclean pin_mkclean.c) || { echo "FAIL: cannot compile pin_mkclean"; exit 1; }
+mnt=/run/gup-test
+dev=$(make_ext4 32 "$mnt") || { echo "FAIL: cannot make ext4 on a loop device"; exit 1; }
+trap 'drop_ext4 "$mnt" "$dev"; echo 0 > /proc/sys/vm/nr_hugepages' EXIT
+"$mkc" "$mnt/pinned" || rc=1
 exit $rc

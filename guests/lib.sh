@@ -62,14 +62,17 @@ build_c() {
         srcs+=("$here/src/$1"); shift
     done
     mkdir -p "$BENCH_OUT/bin"
-    gcc -O2 -Wall -I "$BENCH_BUILD/usr/include" -o "$bin" "${srcs[@]}" "${libs[@]}" >&2 || return 1
+    gcc -O2 -Wall -I "$BENCH_BUILD/usr/include" -I "$BENCH_SRC" -o "$bin" "${srcs[@]}" "${libs[@]}" >&2 || return 1
     echo "$bin"
 }
 
-# hugepages N: make sure at least N free 2 MiB hugetlb pages exist (0 when it cannot).
+# hugepages N: make sure at least N free 2 MiB hugetlb pages exist (0 when it cannot), and
+# allow as many surplus pages: under movablecore= the pool sits in ZONE_MOVABLE, and a
+# long-term pin must then migrate (or unshare into) a fresh page from outside the pool.
 hugepages() {
     local want=$1 have
     have=$(cat /proc/sys/vm/nr_hugepages)
+    echo "$want" > /proc/sys/vm/nr_overcommit_hugepages
     echo $((have + want)) > /proc/sys/vm/nr_hugepages
     [ "$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)" -ge "$want" ]
 }

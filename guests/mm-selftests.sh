@@ -16,7 +16,8 @@ mkdir -p "$inc" "$BENCH_OUT/bin"
 echo "#define LOCAL_CONFIG_HAVE_LIBURING 1" > "$inc/local_config.h"
 # THP_SIZES=pmd: cow's mTHP sizes trimmed to 64K and the PMD size (every size triples its
 # runtime under TCG); all: every size the kernel offers.
-cflags=(-O2 -w -I "$inc" -I "$BENCH_BUILD/usr/include" -I "$BENCH_SRC/tools/include")
+# __FILE__ relative: gup_longterm makes its "local tmpfile" from it, in the current directory.
+cflags=(-O2 -w -I "$inc" -I "$BENCH_BUILD/usr/include" -I "$BENCH_SRC/tools/include" -fmacro-prefix-map="$mm/=")
 objs=("$mm/thp_settings.c")
 if [ "$THP_SIZES" = pmd ] && grep -q '^unsigned long thp_supported_orders' "$mm/thp_settings.c"; then
     gcc "${cflags[@]}" -Dthp_supported_orders=pinbench_real_thp_supported_orders -c \
@@ -37,14 +38,16 @@ for t in ${TESTS//,/ }; do
         echo "FAIL: cannot compile $t"; rc=1; continue
     fi
     echo "== $t"
-    "$bin" > "/tmp/$t.out" 2>&1
+    log="$BENCH_OUT/mm-selftests.$t.out"  # the full kselftest output, kept with the results
+    "$bin" > "$log" 2>&1
     r=$?
-    grep -E '^(not ok|# (Totals|Planned|\[INFO\]))|^Bail' "/tmp/$t.out"
-    grep -E '^ok ' "/tmp/$t.out" | wc -l | sed 's/^/ok lines: /'
+    # each failure with the [RUN] line that names its case
+    awk '/^# \[RUN\]/ { run = $0 } /^not ok/ { print run; print }' "$log"
+    grep -E '^# (Totals|\[INFO\] detected)|^Bail' "$log"
     case $r in
         0) ;;
-        4) echo "$t: skipped as a whole"; tail -3 "/tmp/$t.out" ;;
-        *) echo "FAIL: $t exit $r: $(grep -m1 '^not ok' "/tmp/$t.out")"; rc=1 ;;
+        4) echo "$t: skipped as a whole"; tail -3 "$log" ;;
+        *) echo "FAIL: $t exit $r: $(awk '/^# \[RUN\]/ { run = $0 } /^not ok/ { print $0 " (" substr(run, 9) ")"; exit }' "$log")"; rc=1 ;;
     esac
 done
 exit $rc

@@ -63,7 +63,7 @@ static void *msync_loop(void *arg)
 static void part_dirty(int seconds)
 {
 	size_t len = NPAGES * PAGE, chunk = 16 * PAGE;
-	int src = make_file("dirty.src", 64 * len, 7), bfd = make_file("dirty.buf", len, 0);
+	int src = make_file("dirty.src", 16 * len, 7), bfd = make_file("dirty.buf", len, 0);
 	int dsrc = open_in("dirty.src", O_RDONLY | O_DIRECT);
 	time_t end = time(NULL) + seconds;
 	long p0 = pins_outstanding();
@@ -75,7 +75,7 @@ static void part_dirty(int seconds)
 		return;
 	}
 	while (time(NULL) < end && !failures) {
-		size_t base = (rounds % 64) * len;
+		size_t base = (rounds % 16) * len;
 		pthread_t t;
 
 		shared_buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bfd, 0);
