@@ -7,7 +7,8 @@
  * fallback DIR: GUP-fast gives up at the first page it cannot take and the slow path pins
  *   the rest. Buffers with every 3rd page or only the first pages present (file pages not
  *   yet mapped, anonymous pages write-protected by fork) are written and read with
- *   O_DIRECT at several page counts; the data must land where it belongs.
+ *   O_DIRECT at several page counts; the data must land where it belongs. A buffer with a
+ *   PROT_NONE page in the middle must fail short and leave no pin behind.
  * unaligned DIR: O_DIRECT with sector-aligned, not page-aligned buffers inside THPs and
  *   across a THP boundary, both ways (bio pages of large folios, released per page).
  * Pins must balance after each part (the runner checks the whole workload too).
@@ -170,6 +171,30 @@ static void fallback_cow(int npages, int every)
 	close(dsrc);
 }
 
+/* O_DIRECT from a buffer with a PROT_NONE page in it: GUP-fast pins the pages before the
+ * hole, the slow path fails at it; the I/O ends short or with EFAULT, and every pin taken
+ * on the way must be dropped (the caller can only unpin what the count it got covers). */
+static void fallback_hole(int npages, int hole)
+{
+	size_t len = npages * PAGE;
+	int dfd = open_in("fb.hole", O_RDWR | O_CREAT | O_TRUNC | O_DIRECT);
+	char *buf = map_aligned(len, PAGE, MADV_NOHUGEPAGE);
+	long p0 = pins_outstanding(), now;
+	ssize_t got;
+
+	memset(buf, 0x6b, len);
+	mprotect(buf + hole * PAGE, PAGE, PROT_NONE);
+	got = pwrite(dfd, buf, len, 0);
+	if (got == (ssize_t)len)
+		fail("fallback: O_DIRECT write across a PROT_NONE page succeeded in full");
+	now = pins_settle(p0);
+	if (now != p0)
+		fail("fallback: O_DIRECT write of %d pages with a PROT_NONE page at %d (%zd): %ld pin(s) "
+		     "left behind", npages, hole, got, now - p0);
+	munmap(buf, len);
+	close(dfd);
+}
+
 static void part_fallback(void)
 {
 	long p0 = pins_outstanding();
@@ -179,6 +204,8 @@ static void part_fallback(void)
 		fallback_file(counts[i], 3, 0);
 		fallback_file(counts[i], 0, counts[i] / 2);
 		fallback_cow(counts[i], 2);
+		if (counts[i] > 2)
+			fallback_hole(counts[i], counts[i] / 2);
 	}
 	balance("fallback", p0);
 	if (failures == before)
