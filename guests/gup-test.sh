@@ -7,11 +7,7 @@ set -u
 : "${MB:=8}" "${REPEATS:=1}" "${MATRIX:=default}"
 here=$(dirname "$0")
 . "$here/lib.sh"
-mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
-if [ ! -e /sys/kernel/debug/gup_test ]; then
-    echo "SKIP: /sys/kernel/debug/gup_test missing (CONFIG_GUP_TEST not set)"
-    exit 4
-fi
+need_gup_test || exit 4
 sel="$BENCH_SRC/tools/testing/selftests"
 bin="$BENCH_OUT/gup_test"
 # The tree's own uapi headers (make headers_install): vm_util.c needs newer ones than the host's.

@@ -76,3 +76,11 @@ hugepages() {
     echo $((have + want)) > /proc/sys/vm/nr_hugepages
     [ "$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)" -ge "$want" ]
 }
+
+# need_gup_test: mount debugfs; false (with the SKIP line) when CONFIG_GUP_TEST is not set.
+need_gup_test() {
+    mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+    [ -e /sys/kernel/debug/gup_test ] && return 0
+    echo "SKIP: /sys/kernel/debug/gup_test missing (CONFIG_GUP_TEST not set)"
+    return 1
+}

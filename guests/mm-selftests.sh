@@ -5,11 +5,7 @@ set -u
 : "${TESTS:=cow,gup_longterm}" "${THP_SIZES:=pmd}"
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
-if [ ! -e /sys/kernel/debug/gup_test ]; then
-    echo "SKIP: /sys/kernel/debug/gup_test missing (CONFIG_GUP_TEST not set): the R/O pin cases cannot run"
-    exit 4
-fi
+need_gup_test || exit 4
 mm="$BENCH_SRC/tools/testing/selftests/mm"
 inc="$BENCH_OUT/mm-selftests-inc"
 mkdir -p "$inc" "$BENCH_OUT/bin"
