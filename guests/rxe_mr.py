@@ -156,8 +156,10 @@ def main() -> int:
         ("anonymous rw", anon, RW, 0, -1, False),
         ("memfd/shmem MAP_SHARED rw", memfd, RW, 0, -1, False),
         ("hugetlb memfd rw", hugetlb, RW, 0, -1, False),
-        ("ext4 MAP_SHARED rw", ext4_file(mmap.MAP_SHARED), RW, refused, -1, False),
+        # read-only first: its long-term pin migrates the file's pages out of ZONE_MOVABLE,
+        # so the rw case meets them in GUP-fast (which hands movable pages to the slow path)
         ("ext4 MAP_SHARED read-only", ext4_file(mmap.MAP_SHARED), RO, 0, -1, False),
+        ("ext4 MAP_SHARED rw", ext4_file(mmap.MAP_SHARED), RW, refused, -1, False),
         ("ext4 MAP_PRIVATE rw", ext4_file(mmap.MAP_PRIVATE), RW, 0, -1, False),
         ("anon > 2 chunks rw", big_anon, RW, 0, -1, False),
         ("anon THP rw", thp_anon, RW, 0, -1, False),

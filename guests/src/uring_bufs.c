@@ -10,11 +10,17 @@
  *  - fork while registered: child and parent both write their copy; WRITE_FIXED (the pinned
  *    pages) must show the parent's data, the child must keep its own;
  *  - MADV_DONTNEED on the registered range, then unregister: the pins still balance.
+ * And an ext4 MAP_SHARED buffer must be refused (EFAULT: a writable long-term pin of a file
+ * that needs dirty tracking), with no pin left behind; its pages are first moved out of
+ * ZONE_MOVABLE by an allowed read-only long-term pin, so that GUP-fast, which hands
+ * movable pages to the slow path, is the one that has to refuse them.
  * usage: uring_bufs DIR (a scratch file is made there)
  */
 #include "pinlib.h"
 #include <liburing.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include "mm/gup_test.h"  /* the tree's own, from $BENCH_SRC */
 
 static struct io_uring ring;
 static int data_fd;
@@ -204,6 +210,51 @@ static void run_case(const struct kind *k, unsigned seed)
 	munmap(map, maplen);
 }
 
+static void file_case(const char *dir)
+{
+	size_t len = 16 * PAGE;
+	char path[4096], *map;
+	struct iovec iov;
+	int fd, gup, ret;
+	long p0, p1;
+
+	snprintf(path, sizeof(path), "%s/uring.shared", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, len)) {
+		fail("ext4 MAP_SHARED: cannot create %s", path);
+		return;
+	}
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	fill(map, len, 0, 5);
+	gup = open("/sys/kernel/debug/gup_test", O_RDWR);
+	if (gup >= 0) {
+		struct pin_longterm_test args = { .addr = (uintptr_t)map, .size = len, .flags = 0 };
+
+		if (ioctl(gup, PIN_LONGTERM_TEST_START, &args) == 0)
+			ioctl(gup, PIN_LONGTERM_TEST_STOP);
+		close(gup);
+		fill(map, len, 0, 5);  /* writable and dirty again, on the migrated pages */
+	}
+	p0 = pins_outstanding();
+	iov.iov_base = map;
+	iov.iov_len = len;
+	ret = io_uring_register_buffers(&ring, &iov, 1);
+	if (ret == 0) {
+		fail("ext4 MAP_SHARED: registering a writable long-term buffer of a file that needs "
+		     "dirty tracking succeeded (want EFAULT)");
+		io_uring_unregister_buffers(&ring);
+	} else if (ret != -EFAULT) {
+		fail("ext4 MAP_SHARED: register failed with %d, want -EFAULT", ret);
+	}
+	p1 = pins_settle(p0);
+	if (p1 != p0)
+		fail("ext4 MAP_SHARED: %ld pin(s) left behind", p1 - p0);
+	else if (ret == -EFAULT)
+		ok("ext4 MAP_SHARED: registration refused with EFAULT, no pin left");
+	munmap(map, len);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	const struct kind kinds[] = {
@@ -235,6 +286,7 @@ int main(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		run_case(&kinds[i], 17 * i + 3);
+	file_case(argv[1]);
 	io_uring_queue_exit(&ring);
 	return failures ? 1 : 0;
 }
