@@ -84,3 +84,21 @@ need_gup_test() {
     echo "SKIP: /sys/kernel/debug/gup_test missing (CONFIG_GUP_TEST not set)"
     return 1
 }
+
+# movable_hold / movable_release: occupy ZONE_MOVABLE (guests/src/fill_movable.c) while the
+# checks in between run on pages from the other zones (see that file for why).
+movable_hold() {
+    local bin
+    bin=$(build_c fill_movable fill_movable.c) || return 1
+    "$bin" > "$BENCH_OUT/fill_movable.out" 2>&1 &
+    MOVABLE_HOLDER=$!
+    for _ in $(seq 60); do
+        grep -q '^filled' "$BENCH_OUT/fill_movable.out" 2>/dev/null && { cat "$BENCH_OUT/fill_movable.out"; return 0; }
+        sleep 0.5
+    done
+    echo "fill_movable did not report"; return 1
+}
+movable_release() {
+    [ -n "${MOVABLE_HOLDER:-}" ] && kill "$MOVABLE_HOLDER" 2>/dev/null && wait "$MOVABLE_HOLDER" 2>/dev/null
+    MOVABLE_HOLDER=
+}

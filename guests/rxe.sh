@@ -38,7 +38,10 @@ echo "== memory registrations"
 echo "$HUGEPAGES" > /proc/sys/vm/nr_hugepages
 mnt=/run/rxe-mr
 dev=$(make_ext4 64 "$mnt") || { echo "FAIL: ext4 for file-backed MRs"; exit 1; }
+# MRs on pages outside ZONE_MOVABLE, so GUP-fast itself must refuse what it must refuse.
+movable_hold || { echo "FAIL: cannot hold ZONE_MOVABLE"; rc=1; }
 /usr/bin/python3 "$here/rxe_mr.py" rxe0 "$mnt" "$SIZE_KB" || rc=1
+movable_release
 drop_ext4 "$mnt" "$dev"
 rdma link delete rxe0
 exit $rc
