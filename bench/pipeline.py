@@ -1,8 +1,8 @@
 """`bench run`: apply -> config -> build -> boot + workloads -> scan -> results.
 
-Each stage appends its Cases; the first stage that fails ends the run (there
-is nothing to boot without a build). Whatever happens, the results folder
-keeps what was produced so far plus summary.json and junit.xml.
+Each stage's result becomes Cases (bench/verdict.py); the first stage that fails ends the
+run (there is nothing to boot without a build). Whatever happens, the results folder keeps
+what was produced so far plus summary.json and junit.xml.
 """
 
 from __future__ import annotations
@@ -15,56 +15,20 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench import build as build_mod
-from bench.report import known as known_mod, render, scanner
 from bench import guests, junit, kconfig, tree, verdict, vm
 from bench.errors import BenchError, UserError
+from bench.files import write_atomic
+from bench.plan import Plan, safe_name
 from bench.printer import Printer
+from bench.report import known as known_mod
+from bench.report import render, scanner
 from bench.result import Case, RunResult, Status, write_summary_json
-from bench.series import Series
 
 BOOT_MARGIN = {True: 60, False: 180}  # seconds to reach user space: KVM, TCG
-
-
-@dataclass(frozen=True)
-class Plan:
-    series: Series
-    tree: Path
-    base: str | None
-    fragments: tuple[kconfig.Fragment, ...]
-    workloads: tuple[guests.Workload, ...]
-    home: Path  # the project: kconfigs/, guests/, patches/
-    results_root: Path
-    cache_dir: Path
-    accel: str = "auto"  # auto | kvm | tcg
-    jobs: int = 0  # 0: all cores
-    build_timeout: float = 3 * 3600
-    suppress_files: tuple[Path, ...] = ()
-    memory: str = "2G"
-    cpus: int = 2
-    append: tuple[str, ...] = ()
-    run_id: str = ""
-    baseline: bool = False  # also boot the unpatched tree; reports found there are not new
-    extra_info: dict[str, Any] = field(default_factory=dict)
-
-
-def safe_name(name: str) -> str:
-    """A series name made fit for a folder name (run ids, work slots)."""
-    return re.sub(r"[^\w.-]+", "_", name)
-
-
-def new_run_id(results_root: Path, series: str) -> str:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    safe = safe_name(series)
-    run_id, n = f"{stamp}-{safe}", 1
-    while (results_root / run_id).exists():
-        n += 1
-        run_id = f"{stamp}-{safe}-{n}"
-    return run_id
 
 
 @contextlib.contextmanager
@@ -80,6 +44,13 @@ def work_slot(cache_dir: Path, name: str) -> Iterator[Path]:
         yield slot
 
 
+def tail_of(path: Path, n: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
 class Run:
     """One run's mutable state while the stages go; frozen into a RunResult at the end."""
 
@@ -89,21 +60,21 @@ class Run:
         self.say = printer.say
         self.cases: list[Case] = []
         self.info: dict[str, Any] = {"series": plan.series.name, "tree": str(plan.tree), **plan.extra_info}
-        self.dir = plan.results_root / plan.run_id
+        self.dir = plan.results_dir
         self.dir.mkdir(parents=True, exist_ok=False)
         self.start = time.monotonic()
 
-    def add(self, case: Case) -> bool:
-        self.cases.append(case)
-        mark = "" if case.status is Status.PASS else f" {case.status.name}"
-        self.say(f"{case.group}/{case.name}:{mark or ' ok'} {case.message}".rstrip())
-        return case.status not in (Status.FAIL, Status.ERROR)
+    def add(self, *cases: Case) -> bool:
+        """Record cases; False if any of them failed (the run stops)."""
+        for case in cases:
+            self.cases.append(case)
+            mark = "" if case.status is Status.PASS else f" {case.status.name}"
+            self.say(f"{case.group}/{case.name}:{mark or ' ok'} {case.message}".rstrip())
+        return not any(c.status in (Status.FAIL, Status.ERROR) for c in cases)
 
     def result(self) -> RunResult:
-        return RunResult(
-            self.plan.run_id, self.plan.series.name, self.dir, tuple(self.cases),
-            time.monotonic() - self.start, dict(self.info),
-        )
+        return RunResult(self.plan.run_id, self.plan.series.name, self.dir, tuple(self.cases),
+                         time.monotonic() - self.start, dict(self.info))
 
     # -- stages ---------------------------------------------------------------
 
@@ -112,36 +83,14 @@ class Run:
         self.say(f"apply: {len(series.patches)} patch(es) of {series.name} on {self.info['base'][:12]}")
         applied = tree.apply_series(src, series, self.dir / "apply.log")
         self.info["head"] = applied.head
-        ok = True
-        for r in applied.results:
-            if r.ok:
-                ok &= self.add(Case("apply", r.patch.name, Status.PASS, 0.0, r.patch.subject))
-            else:
-                where = f" in {', '.join(r.failed_files)}" if r.failed_files else ""
-                ok &= self.add(Case("apply", r.patch.name, Status.FAIL, 0.0,
-                                    f"does not apply{where}", r.message))
-        for patch in applied.skipped:
-            self.add(Case("apply", patch.name, Status.SKIP, 0.0, "not tried: an earlier patch failed"))
-        if not series.patches:
-            self.add(Case("apply", "(no patches)", Status.PASS, 0.0, "baseline: the tree as it is"))
-        return ok and applied.ok
+        return self.add(*verdict.apply_cases(applied, len(series.patches))) and applied.ok
 
     def config(self, src: Path, build_dir: Path) -> bool:
-        names = ", ".join(f.name for f in self.plan.fragments)
-        self.say(f"config: allnoconfig + {names}")
+        self.say(f"config: allnoconfig + {', '.join(f.name for f in self.plan.fragments)}")
         cfg = kconfig.configure(src, build_dir, self.plan.fragments, self.dir / "config.log")
         if cfg.config.is_file():
             shutil.copy(cfg.config, self.dir / ".config")
-        if cfg.rc != 0:
-            out = (self.dir / "config.log").read_text(errors="replace")[-8000:]
-            return self.add(Case("config", "kconfig", Status.FAIL, cfg.secs, f"merge_config.sh exit {cfg.rc}", out))
-        if cfg.dropped:
-            lines = [kconfig.describe_dropped(d) for d in cfg.dropped]
-            return self.add(Case("config", "kconfig", Status.FAIL, cfg.secs,
-                                 f"{len(lines)} requested option(s) dropped: {cfg.dropped[0].option.name}...",
-                                 "\n".join(lines)))
-        n = len(kconfig.requested(self.plan.fragments))
-        return self.add(Case("config", "kconfig", Status.PASS, cfg.secs, f"all {n} requested options set ({names})"))
+        return self.add(verdict.config_case(cfg, tail_of(self.dir / "config.log", 150)))
 
     def build(self, src: Path, build_dir: Path) -> Path | None:
         self.say(f"build: make O={build_dir} bzImage (ccache)")
@@ -150,22 +99,10 @@ class Run:
             njobs=self.plan.jobs or None, timeout=self.plan.build_timeout,
             progress=lambda s: self.say(f"build: {s}"),
         )
-        if not res.ok:
-            why = "timed out" if res.timed_out else f"make exit {res.rc}"
-            first = next((e for e in res.errors if "error" in e.lower()), why)
-            self.add(Case("build", "kernel", Status.FAIL, res.secs, f"{why}: {first[:200]}",
-                          "\n".join(res.errors) or "\n".join(self.tail_of(self.dir / "build.log"))))
-            return None
-        self.info["image"] = str(res.image)
-        self.add(Case("build", "kernel", Status.PASS, res.secs, f"{res.warnings} warning(s)"))
-        return res.image
-
-    @staticmethod
-    def tail_of(path: Path, n: int = 60) -> list[str]:
-        try:
-            return path.read_text(errors="replace").splitlines()[-n:]
-        except OSError:
-            return []
+        if res.ok:
+            self.info["image"] = str(res.image)
+        self.add(verdict.build_case(res, tail_of(self.dir / "build.log")))
+        return res.image if res.ok else None
 
     def prepare_guest(self, src: Path, build_dir: Path) -> Path:
         gdir = self.dir / "guest"
@@ -192,15 +129,12 @@ class Run:
         console = self.dir / "console.log"
         res = vm.boot(
             image, ["bash", str(p.home / "guests" / "runner.sh"), str(gdir)], console,
-            accel=accel, opts=opts, timeout=timeout,
-            on_line=lambda line: self._progress(line),
+            accel=accel, opts=opts, timeout=timeout, on_line=self._progress,
         )
         self.info["vng"] = " ".join(res.argv)
         lines = console.read_text(encoding="utf-8", errors="replace").splitlines()
         facts = verdict.BootFacts(res.rc, res.timed_out, res.secs, console)
-        self.add(verdict.boot_case(facts, lines))
-        for case in verdict.workload_cases(p.workloads, gdir, lines, facts):
-            self.add(case)
+        self.add(verdict.boot_case(facts, lines), *verdict.workload_cases(p.workloads, gdir, lines, facts))
         return lines
 
     def _progress(self, line: str) -> None:
@@ -240,22 +174,8 @@ class Run:
         found = [{**render.report_to_dict(r, n), "known": known.is_known(r),
                   "workload": verdict.blame(r.first_line, where),
                   "in_base": None if in_base is None else r.title in in_base} for r, n in folded]
-        (self.dir / "reports.json").write_text(json.dumps(found, indent=2) + "\n")
-        for report, count in folded:
-            during = verdict.blame(report.first_line, where) or "boot"
-            times = f" x{count}" if count > 1 else ""
-            corrupt = " (corrupted)" if report.corrupted else ""
-            text = "\n".join(report.raw)
-            if known.is_known(report):
-                self.add(Case("report", report.title, Status.SKIP, 0.0,
-                              f"known report during {during}{times}", text))
-            elif in_base is not None and report.title in in_base:
-                self.add(Case("report", report.title, Status.SKIP, 0.0,
-                              f"also in base: {report.type} during {during}{times}", text))
-            else:
-                new = "new " if in_base is not None else ""
-                self.add(Case("report", report.title, Status.FAIL, 0.0,
-                              f"{new}{report.type} during {during}{times}{corrupt}", text))
+        write_atomic(self.dir / "reports.json", json.dumps(found, indent=2) + "\n")
+        self.add(*verdict.report_cases(folded, known, where, in_base))
 
 
 def run(plan: Plan, printer: Printer) -> RunResult:

@@ -20,8 +20,11 @@ from typing import Any
 
 import pytest
 
-from bench import bisect, bisect_cli, pipeline
-from bench.bisect import Outcome, Verdict
+from bench import pipeline
+from bench.bisect import judge, range as brange, search as bsearch
+from bench.bisect.journal import Journal, Step, step_name
+from bench.bisect.judge import Evidence, Outcome, Verdict
+from bench.cli.main import main as bench_main
 from bench.result import Case, RunResult, Status
 from conftest import commit_files, git, make_kernel_repo
 
@@ -98,14 +101,14 @@ def make_series(world: dict[str, Any], kinds: list[str], name: str = "six") -> l
 
 
 def bisect_cmd(world: dict[str, Any], *args: str) -> tuple[int, dict[str, Any], Path]:
-    rc = bisect_cli.main(["bisect", *args, *RUN_OPTS, "--results", str(world["results"])])
+    rc = bench_main(["bisect", *args, *RUN_OPTS, "--results", str(world["results"])])
     dirs = sorted(d for d in world["results"].iterdir() if d.name.split("-", 2)[-1].startswith("bisect-"))
     summary = json.loads((dirs[-1] / "summary.json").read_text()) if dirs else {}
     return rc, summary, dirs[-1] if dirs else world["results"]
 
 
 def step_cmd(world: dict[str, Any], *args: str) -> int:
-    return bisect_cli.main(["bisect-step", *args, *RUN_OPTS, "--results", str(world["results"])])
+    return bench_main(["bisect-step", *args, *RUN_OPTS, "--results", str(world["results"])])
 
 
 def verdicts(summary: dict[str, Any]) -> list[tuple[str, str]]:
@@ -125,7 +128,7 @@ def test_names_the_first_bad_patch_within_the_bound(world: dict[str, Any],
     assert b["first_bad"]["subject"] == "mm: leak step 4" and b["signature"] == [SIG]
     # tip + base check + search: the canary's bound, ceil(log2 6) + 1, plus the check.
     assert verdicts(summary) == [("tip 6/6", "bad"), ("base 0/6", "good"), ("3/6", "good"), ("4/6", "bad")]
-    assert b["builds"] <= bisect.max_builds(6) + 1
+    assert b["builds"] <= bsearch.max_builds(6) + 1
     evidence = b["first_bad"]["evidence"][0]
     assert evidence["key"] == SIG and "pin imbalance" in evidence["message"]
     # Every step's run folder is inside the bisect's, with its own summary.
@@ -158,7 +161,7 @@ def test_any_position_within_the_bound(world: dict[str, Any], first_bad: int) ->
     make_series(world, kinds)
     rc, summary, _ = bisect_cmd(world, "six")  # default: no good-end check
     assert rc == 0 and summary["bisect"]["first_bad"]["index"] == first_bad
-    assert summary["bisect"]["builds"] <= bisect.max_builds(6)
+    assert summary["bisect"]["builds"] <= bsearch.max_builds(6)
 
 
 def test_build_failure_is_a_skip(world: dict[str, Any]) -> None:
@@ -234,10 +237,10 @@ def test_infrastructure_trouble_aborts(world: dict[str, Any]) -> None:
 
 def test_usage_errors(world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     make_series(world, CANARY_LIKE)
-    assert bisect_cli.main(["bisect", "--good", "HEAD"]) == 2
+    assert bench_main(["bisect", "--good", "HEAD"]) == 2
     assert "--good and --bad go together" in capsys.readouterr().err
-    assert bisect_cli.main(["bisect"]) == 2
-    assert bisect_cli.main(["bisect", "six", "--signature", "pin-balance"]) == 2
+    assert bench_main(["bisect"]) == 2
+    assert bench_main(["bisect", "six", "--signature", "pin-balance"]) == 2
     assert "want workload/NAME or report/TITLE" in capsys.readouterr().err
 
 
@@ -258,7 +261,7 @@ def test_range_mode_drives_git_bisect_run(world: dict[str, Any], capsys: pytest.
     # The children (git bisect run's steps) joined the same journal and folder.
     assert len(labels) > 2 and all(len(lb) == 12 for lb in labels[2:])
     assert all((folder / s["runs"][0] / "summary.json").is_file() for s in b["steps"])
-    assert len(b["steps"]) - 1 <= bisect.max_builds(6) + 1  # skips may cost one more
+    assert len(b["steps"]) - 1 <= bsearch.max_builds(6) + 1  # skips may cost one more
     assert (folder / "git-bisect.log").is_file() and "first bad commit" in (folder / "git-bisect-log.txt").read_text()
     # The user's checkout is untouched: same HEAD, not bisecting, no leftover worktree.
     assert git(tree, "rev-parse", "HEAD") == head
@@ -273,7 +276,7 @@ def test_range_mode_with_a_series_for_its_config(world: dict[str, Any]) -> None:
                                 "--signature", SIG)
     assert rc == 0 and summary["bisect"]["first_bad"]["commit"] == shas[3]
     assert summary["bisect"]["steps"][0]["label"] != f"bad {shas[-1][:12]}"  # ends not run
-    assert summary["bisect"]["builds"] <= bisect.max_builds(6) - 1  # git's steps: ceil(log2 6)
+    assert summary["bisect"]["builds"] <= bsearch.max_builds(6) - 1  # git's steps: ceil(log2 6)
 
 
 def test_range_of_one_commit_needs_no_git_bisect_run(world: dict[str, Any]) -> None:
@@ -299,7 +302,7 @@ def test_step_exit_codes_speak_git_bisect_run(world: dict[str, Any], capsys: pyt
         assert step_cmd(world, "six") == 128
     assert step_cmd(world, "six", "--patches", "9") == 128
     assert step_cmd(world, "six", "--signature", "nonsense") == 128
-    assert bisect_cli.main(["bisect-step", "--patches", "-1"]) == 128  # usage: never "bad"
+    assert bench_main(["bisect-step", "--patches", "-1"]) == 128  # usage: never "bad"
     assert "is BAD (1/1 reproduced: workload/pin-balance" in capsys.readouterr().out
 
 
@@ -308,7 +311,7 @@ def test_step_joins_a_bisect_folder(world: dict[str, Any]) -> None:
     folder = world["tmp"] / "bisect-dir"
     for k in ("3", "4"):
         step_cmd(world, "six", "--patches", k, "--signature", SIG, "--bisect-dir", str(folder))
-    steps = bisect.Journal(folder).steps()
+    steps = Journal(folder).steps()
     assert [(s.seq, s.verdict) for s in steps] == [(1, Verdict.GOOD), (2, Verdict.BAD)]
     assert steps[1].runs[0].startswith("02-") and (folder / steps[1].runs[0] / "console.log").is_file()
     assert len((folder / "bisect.log").read_text().splitlines()) == 2
@@ -326,17 +329,17 @@ def test_search_needs_at_most_ceil_log2_n_steps(n: int) -> None:
             tested.append(k)
             return Verdict.BAD if k >= first_bad else Verdict.GOOD
 
-        good, bad, skipped = bisect.search(0, n, test)
+        good, bad, skipped = bsearch.search(0, n, test)
         assert (good, bad, skipped) == (first_bad - 1, first_bad, set())
-        assert len(tested) + 1 <= bisect.max_builds(n) == math.ceil(math.log2(n)) + 1
+        assert len(tested) + 1 <= bsearch.max_builds(n) == math.ceil(math.log2(n)) + 1
 
 
 def test_search_steps_around_skips() -> None:
     def test(k: int) -> Verdict:
         return Verdict.SKIP if k in (3, 4) else Verdict.BAD if k >= 5 else Verdict.GOOD
 
-    assert bisect.search(0, 8, test) == (2, 5, {3, 4})
-    assert bisect.next_candidate(0, 8, {4}) == 3 and bisect.next_candidate(2, 3, set()) is None
+    assert bsearch.search(0, 8, test) == (2, 5, {3, 4})
+    assert bsearch.next_candidate(0, 8, {4}) == 3 and bsearch.next_candidate(2, 3, set()) is None
 
 
 def result_of(*cases: Case) -> RunResult:
@@ -351,57 +354,44 @@ def test_classify() -> None:
     pin_fail = Case("workload", "pin-balance", Status.FAIL, 0, "exit 1: FAIL: pin imbalance")
     pin_pass = Case("workload", "pin-balance", Status.PASS)
     warn = Case("report", "WARNING in foo", Status.FAIL, 0, "WARNING during rxe")
-    assert bisect.classify(result_of(*OK_SETUP, pin_fail, warn), sig)[0] is Outcome.REPRODUCED
-    assert bisect.classify(result_of(*OK_SETUP, pin_pass, warn), sig) == (
+    assert judge.classify(result_of(*OK_SETUP, pin_fail, warn), sig)[0] is Outcome.REPRODUCED
+    assert judge.classify(result_of(*OK_SETUP, pin_pass, warn), sig) == (
         Outcome.OTHER, "different failure: report/WARNING in foo: WARNING during rxe")
-    assert bisect.classify(result_of(*OK_SETUP, pin_pass), sig)[0] is Outcome.CLEAN
+    assert judge.classify(result_of(*OK_SETUP, pin_pass), sig)[0] is Outcome.CLEAN
     # A skipped signature workload proves nothing.
     skipped = Case("workload", "pin-balance", Status.SKIP, 0, "no counters")
-    assert bisect.classify(result_of(*OK_SETUP, skipped), sig)[0] is Outcome.UNTESTABLE
+    assert judge.classify(result_of(*OK_SETUP, skipped), sig)[0] is Outcome.UNTESTABLE
     # A dead kernel's unfinished workloads are not the signature; its reports are.
     died = (Case("build", "kernel", Status.PASS), Case("boot", "boot", Status.FAIL, 0, "the kernel died"),
             Case("workload", "pin-balance", Status.FAIL, 0, "did not finish: the kernel died while it ran"))
-    assert bisect.classify(result_of(*died), sig)[0] is Outcome.OTHER
-    assert bisect.classify(result_of(*died, warn), frozenset({"report/WARNING in foo"}))[0] is Outcome.REPRODUCED
-    assert bisect.classify(result_of(Case("build", "kernel", Status.FAIL, 0, "make exit 2")), sig)[0] \
+    assert judge.classify(result_of(*died), sig)[0] is Outcome.OTHER
+    assert judge.classify(result_of(*died, warn), frozenset({"report/WARNING in foo"}))[0] is Outcome.REPRODUCED
+    assert judge.classify(result_of(Case("build", "kernel", Status.FAIL, 0, "make exit 2")), sig)[0] \
         is Outcome.UNTESTABLE
-    assert bisect.classify(result_of(Case("infra", "InfraError", Status.ERROR, 0, "no vng")), sig)[0] \
+    assert judge.classify(result_of(Case("infra", "InfraError", Status.ERROR, 0, "no vng")), sig)[0] \
         is Outcome.INFRA
-    assert bisect.classify(result_of(*OK_SETUP, pin_fail, warn), None)[0] is Outcome.REPRODUCED
+    assert judge.classify(result_of(*OK_SETUP, pin_fail, warn), None)[0] is Outcome.REPRODUCED
 
 
 def test_decide() -> None:
     bad, clean = (Outcome.REPRODUCED, "w: x"), (Outcome.CLEAN, "no failure")
-    assert bisect.decide([clean, bad, clean]) == (Verdict.BAD, "1/3 reproduced: w: x")
-    assert bisect.decide([clean, clean]) == (Verdict.GOOD, "0/2 reproduced")
-    assert bisect.decide([clean, (Outcome.OTHER, "different failure: r")])[0] is Verdict.SKIP
-    assert bisect.decide([(Outcome.UNTESTABLE, "build/kernel: e")])[0] is Verdict.SKIP
-    assert bisect.decide([clean, (Outcome.INFRA, "i")])[0] is Verdict.ABORT
+    assert judge.decide([clean, bad, clean]) == (Verdict.BAD, "1/3 reproduced: w: x")
+    assert judge.decide([clean, clean]) == (Verdict.GOOD, "0/2 reproduced")
+    assert judge.decide([clean, (Outcome.OTHER, "different failure: r")])[0] is Verdict.SKIP
+    assert judge.decide([(Outcome.UNTESTABLE, "build/kernel: e")])[0] is Verdict.SKIP
+    assert judge.decide([clean, (Outcome.INFRA, "i")])[0] is Verdict.ABORT
 
 
 def test_parse_bisect_log() -> None:
     found = "git bisect good abc\n# first bad commit: [0123456789abcdef0123456789abcdef01234567] mm: x\n"
-    assert bisect.parse_bisect_log(found) == ("0123456789abcdef0123456789abcdef01234567", [])
+    assert brange.parse_bisect_log(found) == ("0123456789abcdef0123456789abcdef01234567", [])
     maybe = ("# only skipped commits left to test\n# possible first bad commit: [aaaaaaa] a\n"
              "# possible first bad commit: [bbbbbbb] b\n")
-    assert bisect.parse_bisect_log(maybe) == (None, ["aaaaaaa", "bbbbbbb"])
+    assert brange.parse_bisect_log(maybe) == (None, ["aaaaaaa", "bbbbbbb"])
 
 
 def test_step_round_trips_through_json() -> None:
-    step = bisect.Step(3, "4/6", "c" * 40, 4, Verdict.BAD, "1/1 reproduced", 12.5, 1, ("03-4of6",),
-                       (SIG,), (bisect.Evidence(SIG, "exit 1", "out"),))
-    assert bisect.Step.from_json(json.loads(json.dumps(step.to_json()))) == step
-    assert bisect.step_name(3, "tip 6/6") == "03-tip-6of6"
-
-
-def test_run_options_pass_to_the_child(tmp_path: Path) -> None:
-    parser = argparse.ArgumentParser()
-    bisect_cli.add_parser(parser.add_subparsers(dest="command"))
-    sup = tmp_path / "known.txt"
-    sup.write_text("x\n")
-    args = parser.parse_args(["bisect", "s", "--tree", "/t", "--base", "b", "--kconfig", "kasan",
-                              "--workload", "rxe", "--param", "rxe.ITERS=5", "--accel", "tcg",
-                              "--jobs", "3", "--suppress", str(sup), "--results", "/r"])
-    assert bisect_cli.run_option_argv(args) == [
-        "--kconfig", "kasan", "--workload", "rxe", "--param", "rxe.ITERS=5", "--accel", "tcg",
-        "--jobs", "3", "--suppress", str(sup.resolve())]
+    step = Step(3, "4/6", "c" * 40, 4, Verdict.BAD, "1/1 reproduced", 12.5, 1, ("03-4of6",),
+                       (SIG,), (Evidence(SIG, "exit 1", "out"),))
+    assert Step.from_json(json.loads(json.dumps(step.to_json()))) == step
+    assert step_name(3, "tip 6/6") == "03-tip-6of6"

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from bench import kcidb, nightly_cli
+from bench.cli import nightly as nightly_cli
+from bench.nightly import kcidb
 from bench.errors import BenchError
 from conftest import commit_files, make_kernel_repo
 
@@ -45,7 +46,7 @@ TIMINGS = ("name", "started", "finished", "secs", "merged_from", "shard", "exit_
 def bench(*argv: str) -> int:
     """Like cli.main for the nightly commands (cli.py wires nightly_cli the same way)."""
     parser = argparse.ArgumentParser(prog="bench")
-    nightly_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    nightly_cli.add_parsers(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bench import cli
+from bench.cli import main as cli
 from conftest import commit_files, make_kernel_repo
 
 TESTS = Path(__file__).parent

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from re import Match
 
-
 from bench.report import table as T
 
 MAX_REPORT_LINES = 400  # a report never takes more lines of its context than this
