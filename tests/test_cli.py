@@ -49,3 +49,17 @@ def test_plan_merges_kconfigs_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert [w.name for w in plan.workloads] == ["rxe", "pin-balance"]
     assert ("ITERS", "5") in plan.workloads[0].params
     assert plan.run_id.endswith("-canary") and plan.tree == tmp_path
+
+
+@pytest.mark.parametrize("bad, says", [
+    (["--jobs", "-3"], "--jobs"), (["--cpus", "0"], "--cpus"), (["--memory", "lots"], "--memory"),
+    (["--memory", "64M"], "--memory"), (["--accel", "warp"], "--accel"),
+])
+def test_bad_option_values_are_usage_errors_before_any_work(bad: list[str], says: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("BENCH_HOME", str(HOME))
+    monkeypatch.setattr(plan_mod.tree, "resolve_tree", lambda *a: tmp_path)
+    assert cli_main.main(["run", "baseline", *bad, "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert says in err and not list(tmp_path.iterdir())  # no run folder: nothing started
