@@ -7,41 +7,27 @@ what was produced so far plus summary.json and junit.xml.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import json
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bench import build as build_mod
-from bench import guests, junit, kconfig, tree, verdict, vm
-from bench.errors import BenchError, UserError
+from bench import guests, junit, kconfig, tree, verdict, vm, worktree
+from bench import slot as slot_mod
+from bench.errors import BenchError
 from bench.files import write_atomic
-from bench.plan import Plan, safe_name
+from bench.plan import Plan
 from bench.printer import Printer
 from bench.report import known as known_mod
 from bench.report import render, scanner
 from bench.result import Case, RunResult, Status, write_summary_json
 
 BOOT_MARGIN = {True: 60, False: 180}  # seconds to reach user space: KVM, TCG
-
-
-@contextlib.contextmanager
-def work_slot(cache_dir: Path, name: str) -> Iterator[Path]:
-    """A per-series work dir (worktree `src` + incremental `build`), one run at a time."""
-    slot = cache_dir / "work" / safe_name(name)
-    slot.mkdir(parents=True, exist_ok=True)
-    with open(slot.with_suffix(".lock"), "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as e:
-            raise UserError(f"{slot}: another bench run of '{name}' is using this work dir") from e
-        yield slot
 
 
 def tail_of(path: Path, n: int = 60) -> str:
@@ -78,12 +64,29 @@ class Run:
 
     # -- stages ---------------------------------------------------------------
 
-    def apply(self, src: Path) -> bool:
-        series = self.plan.series
-        self.say(f"apply: {len(series.patches)} patch(es) of {series.name} on {self.info['base'][:12]}")
-        applied = tree.apply_series(src, series, self.dir / "apply.log")
+    def apply(self, s: slot_mod.Slot) -> tuple[slot_mod.Slot, bool]:
+        """Move the slot's worktree to the base and apply the series; the slot's new state."""
+        p, base, log = self.plan, self.info["base"], self.dir / "apply.log"
+        self.say(f"apply: {len(p.series.patches)} patch(es) of {p.series.name} on {base[:12]} in {s.path}")
+        repo = worktree.repo_id(p.tree)
+        made = worktree.ensure(p.tree, s.src, base)
+        state = s.state if not made and s.state.tree == repo else slot_mod.State()
+        saved: dict[str, int] = {}
+        if state.built:  # the files git may write: their mtimes, to give back where nothing changed
+            saved = worktree.mtimes(s.src, worktree.changed(s.src, "HEAD", base) | worktree.dirty(s.src)
+                                    | worktree.touched_by(p.series.patches))
+        worktree.reset(s.src, base, log)
+        applied = tree.apply_series(s.src, p.series, log)
+        if state.built:
+            try:
+                kept = worktree.restore_mtimes(s.src, saved, worktree.changed(s.src, state.built, applied.head))
+                self.info["mtimes_kept"] = kept
+            except BenchError:  # the built commit is gone: make decides by the new mtimes
+                state = replace(state, built="")
         self.info["head"] = applied.head
-        return self.add(*verdict.apply_cases(applied, len(series.patches))) and applied.ok
+        s = s.save(replace(state, tree=repo, config_key=kconfig.digest(p.fragments), series=p.series.name,
+                           head=applied.head, used=time.time()))
+        return s, self.add(*verdict.apply_cases(applied, len(p.series.patches))) and applied.ok
 
     def config(self, src: Path, build_dir: Path) -> bool:
         self.say(f"config: allnoconfig + {', '.join(f.name for f in self.plan.fragments)}")
@@ -92,15 +95,25 @@ class Run:
             shutil.copy(cfg.config, self.dir / ".config")
         return self.add(verdict.config_case(cfg, tail_of(self.dir / "config.log", 150)))
 
-    def build(self, src: Path, build_dir: Path) -> Path | None:
-        self.say(f"build: make O={build_dir} bzImage (ccache)")
+    def build(self, s: slot_mod.Slot) -> Path | None:
+        state, image = s.state, s.build / build_mod.IMAGE
+        config_sha = slot_mod.sha256_of(s.build / ".config")
+        if state.built == state.head and state.config_sha == config_sha and state.image_sha \
+                and slot_mod.sha256_of(image) == state.image_sha:
+            self.info["image"] = str(image)
+            self.add(Case("build", "kernel", Status.PASS, 0.0,
+                          f"reused: the slot's image is of this commit and .config ({state.built[:12]})"))
+            return image
+        s = s.save(replace(state, built=""))  # from here until it succeeds, the build dir is in flux
+        self.say(f"build: make O={s.build} bzImage (ccache)")
         res = build_mod.build(
-            src, build_dir, self.dir / "build.log", cache_dir=self.plan.cache_dir,
+            s.src, s.build, self.dir / "build.log", cache_dir=self.plan.cache_dir,
             njobs=self.plan.jobs or None, timeout=self.plan.build_timeout,
-            progress=lambda s: self.say(f"build: {s}"),
+            progress=lambda text: self.say(f"build: {text}"),
         )
-        if res.ok:
+        if res.ok and res.image:
             self.info["image"] = str(res.image)
+            s.save(replace(s.state, built=state.head, config_sha=config_sha, image_sha=slot_mod.sha256_of(res.image)))
         self.add(verdict.build_case(res, tail_of(self.dir / "build.log")))
         return res.image if res.ok else None
 
@@ -184,13 +197,15 @@ def run(plan: Plan, printer: Printer) -> RunResult:
     lines: list[str] | None = None
     try:
         r.info["base"] = tree.resolve_base(plan.tree, plan.base or plan.series.base)
-        with work_slot(plan.cache_dir, plan.series.name) as slot:
-            src, build_dir = slot / "src", slot / "build"
-            with tree.worktree(plan.tree, r.info["base"], src):
-                if r.apply(src) and r.config(src, build_dir):
-                    image = r.build(src, build_dir)
-                    if image is not None:
-                        lines = r.boot(image, r.prepare_guest(src, build_dir))
+        repo = worktree.repo_id(plan.tree)
+        with slot_mod.acquire(plan.cache_dir, repo, kconfig.digest(plan.fragments), plan.series.name,
+                              r.say) as s:
+            r.info["slot"] = s.path.name
+            s, applied = r.apply(s)
+            if applied and r.config(s.src, s.build):
+                image = r.build(s)
+                if image is not None:
+                    lines = r.boot(image, r.prepare_guest(s.src, s.build))
         if lines is not None:
             r.scan(lines, r.baseline() if plan.baseline and plan.series.patches else None)
     except BenchError as e:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bench import pipeline
+from bench import slot
 from bench.bisect import judge, range as brange, search as bsearch
 from bench.bisect.journal import Journal, Step, step_name
 from bench.bisect.judge import Evidence, Outcome, Verdict
@@ -115,7 +115,7 @@ def test_names_the_first_bad_patch_within_the_bound(world: World,
     assert "pin imbalance" in (failure.text or "")
     assert [n for n, c in cases.items() if c.find("failure") is not None] == ["first bad"]
     # One work slot for all the steps: one incremental build dir.
-    assert [p.name for p in (world.cache / "work").iterdir() if p.is_dir()] == ["six"]
+    assert [p.name for p in (world.cache / "work").iterdir() if p.is_dir()] == ["slot-1"]
     out = capsys.readouterr().out
     assert "FOUND: first bad patch: 0004-mm-leak-step-4.patch" in out and str(folder) in out
 
@@ -212,7 +212,9 @@ def test_first_patch_found_after_checking_the_base(world: World) -> None:
 
 def test_infrastructure_trouble_aborts(world: World) -> None:
     make_series(world, CANARY_LIKE)
-    with pipeline.work_slot(world.cache, "six"):  # another run holds the work dir
+    world.mp.setenv("BENCH_SLOTS", "1")
+    world.mp.setenv("BENCH_SLOT_WAIT", "0")
+    with slot.acquire(world.cache, "", "", "other"):  # another run holds the only work slot
         rc, summary, folder = bisect_cmd(world, "six", "--check")
     assert rc == 2 and summary["verdict"] == "infra" and verdicts(summary) == [("tip 6/6", "abort")]
     suite = ET.parse(folder / "junit.xml").getroot().find("testsuite")
@@ -250,7 +252,8 @@ def test_range_mode_drives_git_bisect_run(world: World, capsys: pytest.CaptureFi
     # The user's checkout is untouched: same HEAD, not bisecting, no leftover worktree.
     assert git(tree, "rev-parse", "HEAD") == head
     assert not (tree / ".git" / "BISECT_LOG").exists()
-    assert git(tree, "worktree", "list", "--porcelain").count("worktree ") == 1
+    listed = git(tree, "worktree", "list", "--porcelain")  # the work slot's stays, the scratch one goes
+    assert "/bisect/" not in listed and listed.count("worktree ") == 2 and "/work/slot-1/src" in listed
     assert f"FOUND: first bad commit: {shas[3][:12]}" in capsys.readouterr().out
 
 
@@ -282,7 +285,9 @@ def test_step_exit_codes_speak_git_bisect_run(world: World, capsys: pytest.Captu
     assert step_cmd(world, "six") == 1  # no signature: any workload/report failure is bad
     assert step_cmd(world, "six", "--signature", "report/WARNING in foo") == 125  # fails otherwise
     assert step_cmd(world, "--signature", SIG) == 0  # no series: the tree as it is
-    with pipeline.work_slot(world.cache, "six"):
+    world.mp.setenv("BENCH_SLOTS", "1")
+    world.mp.setenv("BENCH_SLOT_WAIT", "0")
+    with slot.acquire(world.cache, "", "", "other"):
         assert step_cmd(world, "six") == 128
     assert step_cmd(world, "six", "--patches", "9") == 128
     assert step_cmd(world, "six", "--signature", "nonsense") == 128

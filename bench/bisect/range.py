@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench import proc, tree
+from bench.worktree import worktree
 from bench.bisect.bisection import Aborted, Bisection
 from bench.bisect.journal import bad_step
 from bench.bisect.judge import Signature, Verdict
@@ -88,7 +89,7 @@ class _End:
 def _git_bisect(b: Bisection, good: str, bad: str, argv: list[str], env: Mapping[str, str]) -> _End:
     scratch = b.plan.cache_dir / "bisect" / b.run_id
     log = b.dir / "git-bisect.log"
-    with tree.worktree(b.plan.tree, bad, scratch):
+    with worktree(b.plan.tree, bad, scratch):
         git = ["git", "-C", str(scratch), *tree.QUIET_GIT, "bisect"]
         try:
             proc.check(proc.run([*git, "start", bad, good], log=log, on_line=b.printer.say),
