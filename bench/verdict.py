@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.build import BuildResult
+from bench.build import BuildResult, host_trouble
 from bench.guests import SKIP_RC, Workload
 from bench.kconfig import ConfigResult, describe_dropped, requested
 from bench.report.known import Suppressions
@@ -151,6 +151,8 @@ def apply_cases(applied: ApplyResult, n_patches: int) -> list[Case]:
 
 def config_case(cfg: ConfigResult, log_tail: str) -> Case:
     names = ", ".join(f.name for f in cfg.fragments)
+    if cfg.rc != 0 and (why := host_trouble(log_tail.splitlines())):
+        return Case("config", "kconfig", Status.ERROR, cfg.secs, f"host trouble, not the series: {why}", log_tail)
     if cfg.rc != 0:
         return Case("config", "kconfig", Status.FAIL, cfg.secs, f"merge_config.sh exit {cfg.rc}", log_tail)
     if cfg.dropped:
@@ -163,6 +165,9 @@ def config_case(cfg: ConfigResult, log_tail: str) -> Case:
 
 
 def build_case(res: BuildResult, log_tail: str) -> Case:
+    if not res.ok and res.host_trouble:
+        return Case("build", "kernel", Status.ERROR, res.secs, f"host trouble, not the series: {res.host_trouble}",
+                    "\n".join(res.errors) or log_tail)
     if not res.ok:
         why = "timed out" if res.timed_out else f"make exit {res.rc}"
         first = next((e for e in res.errors if "error" in e.lower()), why)

@@ -97,6 +97,7 @@ class World:
         mp.setenv("BENCH_TREE", str(self.tree))
         mp.setenv("BENCH_CACHE", str(self.cache))
         mp.setenv("CCACHE_DIR", str(root / "ccache"))
+        mp.setenv("BENCH_PREFLIGHT", "0")  # a fake world: no QEMU or rdma tools needed (test_doctor checks it)
         for var in FAKE_VARS:
             mp.delenv(var, raising=False)
 

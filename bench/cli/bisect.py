@@ -78,10 +78,14 @@ def handle(args: argparse.Namespace) -> int:
     if args.good is None:
         if not args.series:
             raise UserError("bench bisect: give a SERIES to bisect, or --good REV --bad REV")
-        result = bisect_series(make_plan(options.request(args, args.series), home), printer, opts)
+        plan = make_plan(options.request(args, args.series), home)
+        options.preflight([plan])
+        result = bisect_series(plan, printer, opts)
     else:
         req = options.request(args, args.series or "")
-        result = bisect_range(make_plan(req, home), req, printer, opts, args.good, args.bad)
+        plan = make_plan(req, home)
+        options.preflight([plan])
+        result = bisect_range(plan, req, printer, opts, args.good, args.bad)
     printer.bisect_summary(result)
     return result.exit_code
 
@@ -92,6 +96,7 @@ def handle_step(args: argparse.Namespace) -> int:
     signature = judge.parse_signature(args.signature)
     req = _step_request(args)
     plan = make_plan(req, default_home())
+    options.preflight([plan])
     n, k = len(plan.series.patches), args.patches
     if k is not None and k > n:
         raise UserError(f"--patches {k}: series {plan.series.name} has only {n}")

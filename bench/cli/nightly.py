@@ -73,7 +73,9 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     printer = Printer()
     night_dir = nightly.fresh_dir(args.out or nightly.new_night_dir(_nightly_root(args, home), shard))
     try:
-        night = nightly.run_night(options.request(args, ""), home, matrix, entries, shard, night_dir, printer)
+        plans = nightly.plan_entries(options.request(args, ""), home, matrix, entries, night_dir)
+        options.preflight(plan for _, plan in plans)
+        night = nightly.run_night(plans, matrix, entries, shard, night_dir, printer)
     except KeyboardInterrupt:
         if (partial := load_night(night_dir)) is not None:  # report what ran, marked incomplete
             nightly.finish(night_dir, partial, args.previous, args.log_url, printer)

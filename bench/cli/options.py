@@ -8,10 +8,12 @@ bad value is a usage error before any work starts.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from bench.plan import ACCELS, RunRequest
+from bench import doctor
+from bench.plan import ACCELS, Plan, RunRequest
 
 
 def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -70,3 +72,15 @@ def request(args: argparse.Namespace, series: str) -> RunRequest:
         results=args.results.resolve() if args.results else None,
         baseline=bool(getattr(args, "baseline", False)),
     )
+
+
+def preflight(plans: Iterable[Plan]) -> None:
+    """The preflight of the commands that run kernels, once for all their plans (before any
+    build); $BENCH_PREFLIGHT=0 skips it (the unit tests' fake world has no QEMU)."""
+    plans = list(plans)
+    if not plans or os.environ.get("BENCH_PREFLIGHT") == "0":
+        return
+    first = plans[0]
+    doctor.require(first.home, first.cache_dir, first.results_root,
+                   {w.name for p in plans for w in p.workloads},
+                   tree_given=all(not p.tree.is_relative_to(p.cache_dir) for p in plans))

@@ -138,9 +138,9 @@ def run_one(plan: Plan, printer: Printer) -> RunResult:
         return RunResult(plan.run_id, plan.series.name, plan.results_root / plan.run_id, (case,), 0.0)
 
 
-def run_night(request: RunRequest, home: Path, matrix: Matrix, entries: tuple[Entry, ...],
+def run_night(plans: list[tuple[Entry, Plan]], matrix: Matrix, entries: tuple[Entry, ...],
               shard: tuple[int, int] | None, night_dir: Path, printer: Printer) -> Night:
-    plans = plan_entries(request, home, matrix, entries, night_dir)
+    """Run the planned entries (plan_entries) into night_dir; night.json is written whatever happens."""
     tree = plans[0][1].tree if plans else None
     night: Night = {
         "name": night_dir.name, "started": now(), "finished": None, "complete": False,
