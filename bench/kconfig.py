@@ -64,6 +64,8 @@ def parse_fragment(path: Path, name: str | None = None) -> Fragment:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise UserError(f"{path}: cannot read kconfig fragment: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from e
     options = []
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()

@@ -135,7 +135,7 @@ class Run:
             network=next((w.network for w in p.workloads if w.network), None),
             # The guest sees the host root read-only; the results folder is shared
             # writable at its own path (a new mount point could not be created).
-            rwdirs=((str(gdir), gdir),), append=p.append,
+            rwdirs=((str(gdir), gdir),), append=(*p.append, *p.series.meta.cmdline),
         )
         names = ", ".join(w.name for w in p.workloads) or "none"
         self.say(f"boot: workloads {names} (VM timeout {timeout}s)")
@@ -161,8 +161,9 @@ class Run:
             patterns.extend(known_mod.load_suppressions(path).patterns)
         return known_mod.Suppressions(tuple(patterns))
 
-    def baseline(self) -> frozenset[str] | None:
-        """Boot the unpatched base with the same config and workloads; its report titles."""
+    def baseline(self) -> tuple[frozenset[str], Path] | None:
+        """Boot the unpatched base with the same config and workloads: its report titles and
+        guest folder (None if it did not boot)."""
         p = self.plan
         series = dataclasses.replace(p.series, name=f"{p.series.name}-base", patches=())
         sub = dataclasses.replace(p, series=series, base=self.info["base"], results_root=self.dir,
@@ -178,10 +179,13 @@ class Run:
             return None
         self.add(Case("baseline", "unpatched", Status.PASS, res.secs,
                       f"unpatched: {res.verdict.value}, {len(titles)} distinct report(s)"))
-        return titles
+        return titles, res.results_dir / "guest"
 
-    def scan(self, lines: list[str], in_base: frozenset[str] | None = None) -> None:
-        known = self.suppressions()
+    def scan(self, lines: list[str], gdir: Path, base: tuple[frozenset[str], Path] | None) -> None:
+        """Kernel reports, unexplained taint, and what the series said would happen."""
+        expected = [re.compile(e.what) for e in self.plan.series.meta.expect if e.kind == "report"]
+        known = known_mod.Suppressions(self.suppressions().patterns + tuple(expected))
+        in_base = base[0] if base else None
         where = verdict.spans(lines)
         folded = scanner.fold(scanner.scan(lines))
         found = [{**render.report_to_dict(r, n), "known": known.is_known(r),
@@ -189,12 +193,17 @@ class Run:
                   "in_base": None if in_base is None else r.title in in_base} for r, n in folded]
         write_atomic(self.dir / "reports.json", json.dumps(found, indent=2) + "\n")
         self.add(*verdict.report_cases(folded, known, where, in_base))
+        self.add(*verdict.taint_cases([w.name for w in self.plan.workloads], gdir, [r for r, _ in folded], where))
+        titles = [r.title for r, _ in folded]
+        base_seen = (sorted(base[0]), base[1]) if base else None
+        self.add(*verdict.expect_cases(self.plan.series.meta.expect, titles, gdir, base_seen))
 
 
 def run(plan: Plan, printer: Printer) -> RunResult:
     r = Run(plan, printer)
     r.say(f"run {plan.run_id}: results in {r.dir}")
     lines: list[str] | None = None
+    gdir = r.dir / "guest"
     try:
         r.info["base"] = tree.resolve_base(plan.tree, plan.base or plan.series.base)
         repo = worktree.repo_id(plan.tree)
@@ -205,13 +214,14 @@ def run(plan: Plan, printer: Printer) -> RunResult:
             if applied and r.config(s.src, s.build):
                 image = r.build(s)
                 if image is not None:
-                    lines = r.boot(image, r.prepare_guest(s.src, s.build))
+                    gdir = r.prepare_guest(s.src, s.build)
+                    lines = r.boot(image, gdir)
         if lines is not None:
-            r.scan(lines, r.baseline() if plan.baseline and plan.series.patches else None)
+            r.scan(lines, gdir, r.baseline() if plan.baseline and plan.series.patches else None)
     except BenchError as e:
         r.add(Case("infra", type(e).__name__, Status.ERROR, 0.0, str(e)))
-    except KeyboardInterrupt:
-        r.add(Case("infra", "interrupted", Status.ERROR, 0.0, "interrupted by the user"))
+    except KeyboardInterrupt as e:
+        r.add(Case("infra", "interrupted", Status.ERROR, 0.0, f"interrupted by {e or 'SIGINT'}"))
         raise
     finally:
         result = r.result()

@@ -64,7 +64,7 @@ class Printer:
             out.write(f"  signature: {', '.join(result.signature)}\n")
             for e in c.evidence:
                 out.write(f"  {e.key}: {e.message}\n")
-        out.write(f"builds: {result.builds} in {len(result.steps)} step(s), {result.secs:.0f}s\n")
+        out.write(f"builds: {result.builds} in {len(result.steps)} step(s) of {result.runs} run(s), {result.secs:.0f}s\n")
         out.write(f"results: {result.results_dir}\n")
         out.flush()
 

@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import taint
 from bench.build import BuildResult, host_trouble
 from bench.guests import SKIP_RC, Workload
 from bench.kconfig import ConfigResult, describe_dropped, requested
 from bench.report.known import Suppressions
 from bench.report.scanner import Report
 from bench.result import Case, Status
+from bench.series_meta import Expect
 from bench.tree import ApplyResult
 from bench.vm import EXIT_KERNEL_DIED
 
@@ -111,6 +113,9 @@ def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFac
     if got is None:
         if span is None:
             return Case("workload", w.name, Status.ERROR, 0.0, "not run: the VM ended before it started", output)
+        if span.end is not None:  # it ended (the console says so) but its files are not there
+            return Case("workload", w.name, Status.ERROR, 0.0,
+                        "no result file: the guest could not write to the results folder (disk full?)", output)
         why = "the VM timed out" if boot.timed_out else "the kernel died"
         return Case("workload", w.name, Status.FAIL, 0.0, f"did not finish: {why} while it ran", output)
     rc, secs = got
@@ -197,4 +202,79 @@ def report_cases(folded: Sequence[tuple[Report, int]], known: Suppressions, wher
             new = "new " if in_base is not None else ""
             cases.append(Case("report", report.title, Status.FAIL, 0.0,
                               f"{new}{report.type} during {during}{times}{corrupt}", text))
+    return cases
+
+
+# -- oracles beyond the workloads' own: taint and expectations --------------------------------
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def taint_cases(names: Sequence[str], guest_dir: Path, reports: Sequence[Report],
+                where: dict[str, Span]) -> list[Case]:
+    """A failure per workload during which the kernel set a problem taint flag (W, D, B, L, M)
+    that no report found in that time accounts for. Reads the guest's <name>.tainted.start/.end
+    (or, from runners that only record the whole run, tainted.start/.end)."""
+    spans = [(n, f"{n}.tainted") for n in names] if any(
+        (guest_dir / f"{n}.tainted.end").is_file() for n in names) else [("", "tainted")]
+    cases = []
+    for name, stem in spans:
+        start, end = taint.parse(_read(guest_dir / f"{stem}.start")), taint.parse(_read(guest_dir / f"{stem}.end"))
+        if start is None or end is None:
+            continue
+        mine = [r.type for r in reports if not name or blame(r.first_line, where) == name]
+        if unexplained := taint.new_problems(start, end) - taint.explained(mine):
+            flags = "".join(sorted(unexplained))
+            during = f"during {name}" if name else "during the run"
+            cases.append(Case("taint", name or "run", Status.FAIL, 0.0,
+                              f"unexplained taint {flags} {during}: the kernel flagged a problem"
+                              " but no kernel report was found (see console.log)",
+                              f"tainted before: {taint.letters(start) or '-'}, after: {taint.letters(end)}"))
+    return cases
+
+
+def vmstat(text: str) -> dict[str, int]:
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+def expect_met(e: Expect, titles: Sequence[str], guest_dir: Path) -> tuple[bool, str]:
+    """Did this boot do what the series said it would? (met, what was seen)"""
+    if e.kind == "report":
+        hits = [t for t in titles if re.search(e.what, t)]
+        return bool(hits), f"found: {hits[0]}" if hits else "no such report"
+    start, end = vmstat(_read(guest_dir / "vmstat.start")), vmstat(_read(guest_dir / "vmstat.end"))
+    if e.what not in end:
+        return False, f"{e.what} is not in /proc/vmstat (this kernel has no such counter)"
+    grew = end[e.what] - start.get(e.what, 0)
+    return grew >= e.min, f"{e.what} grew by {grew}"
+
+
+def expect_cases(expects: Sequence[Expect], titles: Sequence[str], guest_dir: Path,
+                 base: tuple[Sequence[str], Path] | None) -> list[Case]:
+    """A case per expectation; with the unpatched base's titles and guest folder, one the base
+    meets too is a failure: the series did not make it happen (checked in both directions)."""
+    cases = []
+    for e in expects:
+        met, seen = expect_met(e, titles, guest_dir)
+        if not met:
+            cases.append(Case("expect", str(e), Status.FAIL, 0.0, f"did not happen: {seen}"))
+            continue
+        if base is not None:
+            base_met, base_seen = expect_met(e, *base)
+            if base_met:
+                cases.append(Case("expect", str(e), Status.FAIL, 0.0,
+                                  f"the unpatched base does it too ({base_seen}): not the series' doing"))
+                continue
+            seen += f"; the unpatched base does not ({base_seen})"
+        cases.append(Case("expect", str(e), Status.PASS, 0.0, seen))
     return cases

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -16,7 +20,7 @@ from typing import Any
 import pytest
 
 from bench.cli import main as cli
-from conftest import BOOTS, World, commit_files
+from conftest import BOOTS, HOME, World, commit_files
 
 WORKLOADS = ["rxe", "odirect", "gup-test", "pin-balance"]
 
@@ -140,3 +144,25 @@ def test_baseline_marks_reports_new_or_also_in_base(world: World, monkeypatch: p
     assert not [c for c in base["cases"] if c["group"] == "apply" and c["name"] != "(no patches)"]
     reports = json.loads((run_dir / "reports.json").read_text())
     assert reports[0]["in_base"] is (status == "skip") and reports[0]["workload"] == "odirect"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_mid_boot_keeps_every_result_file(world: World, sig: signal.Signals) -> None:
+    world.replay("baseline-tcg")
+    world.mp.setenv("FAKE_VNG_SLEEP", "30")
+    child = subprocess.Popen([sys.executable, "-m", "bench", "run", "two", "--accel", "tcg",
+                              "--results", str(world.results)], cwd=HOME, env=dict(os.environ),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not list(world.results.glob("*/console.log")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    child.send_signal(sig)
+    out, err = child.communicate(timeout=30)
+    (run_dir,) = world.results.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert child.returncode == 2 and summary["verdict"] == "error", (out, err)
+    assert f"bench: {sig.name}: stopping" in err and f"interrupted by {sig.name}" in err
+    assert (run_dir / "junit.xml").is_file() and (run_dir / "console.log").is_file()
+    assert any(c["group"] == "infra" and c["name"] == "interrupted" for c in summary["cases"])
+    assert subprocess.run(["pgrep", "-f", "sleep 30"], capture_output=True).returncode == 1  # vng is gone

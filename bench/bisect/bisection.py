@@ -29,6 +29,7 @@ from bench.bisect.judge import (
 from bench.bisect.model import BisectResult, Conclusion, Culprit, Options
 from bench.plan import Plan, new_name
 from bench.printer import Printer
+from bench.result import RunResult
 
 
 class Aborted(Exception):
@@ -46,12 +47,13 @@ def run_step(plan: Plan, printer: Printer, *, signature: Signature | None, repea
     runs: list[str] = []
     failing: set[str] = set()
     evidence: tuple[Evidence, ...] = ()
-    commit, secs = "", 0.0
+    commit, secs, builds = "", 0.0, 0
     for r in range(1, repeat + 1):
         rid = run_id if repeat == 1 else f"{run_id}-r{r}"
         result = pipeline.run(replace(plan, run_id=rid), printer)
         runs.append(rid)
         secs += result.secs
+        builds += made_a_build(result)
         commit = str(result.info.get("head") or result.info.get("base") or commit)
         outcome = classify(result, signature)
         outcomes.append(outcome)
@@ -63,7 +65,12 @@ def run_step(plan: Plan, printer: Printer, *, signature: Signature | None, repea
     verdict, reason = decide(outcomes)
     return Step(seq, label, commit, len(plan.series.patches), verdict, reason, secs,
                 sum(o is Outcome.REPRODUCED for o, _ in outcomes), tuple(runs),
-                tuple(sorted(failing)), evidence)
+                tuple(sorted(failing)), evidence, builds)
+
+
+def made_a_build(result: RunResult) -> bool:
+    """make ran in this run (it got to the build stage and did not reuse the slot's image)."""
+    return any(c.group == "build" and not c.message.startswith("reused") for c in result.cases)
 
 
 class Bisection:

@@ -54,6 +54,7 @@ def to_json(result: BisectResult) -> dict[str, Any]:
                 "first_bad": asdict(result.culprit) if result.culprit else None,
                 "candidates": list(result.candidates),
                 "builds": result.builds,
+                "runs": result.runs,
                 "steps": [s.to_json() for s in result.steps],
             }}
 

@@ -27,6 +27,7 @@ class Step:
     runs: tuple[str, ...]  # run folder names, inside the bisect folder
     failing: tuple[str, ...]  # failing signature-group keys, over all runs
     evidence: tuple[Evidence, ...] = ()
+    builds: int = 0  # runs in which make ran (a repeat, or an unchanged kernel, reuses the image)
 
     @property
     def score(self) -> str:

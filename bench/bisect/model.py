@@ -62,4 +62,8 @@ class BisectResult:
 
     @property
     def builds(self) -> int:
+        return sum(s.builds for s in self.steps)
+
+    @property
+    def runs(self) -> int:
         return sum(len(s.runs) for s in self.steps)

@@ -31,14 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:
     # SIGTERM (a cancelled CI job, timeout(1)) and SIGHUP end a run like Ctrl-C does: the
-    # stages' cleanup runs and the results folder gets its summary and JUnit.
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+    # stages' cleanup runs and the results folder gets its summary and JUnit. Said at once,
+    # since stopping a VM takes a few seconds.
+    name = signal.Signals(signum).name
+    print(f"bench: {name}: stopping, the results so far are being saved", file=sys.stderr, flush=True)
+    raise KeyboardInterrupt(name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     step = argv[:1] == ["bisect-step"]
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _terminate)
     try:
         args = build_parser().parse_args(argv)

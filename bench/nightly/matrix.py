@@ -95,7 +95,7 @@ def shard(entries: tuple[Entry, ...], index: int, count: int) -> tuple[Entry, ..
 
 def load(path: Path, patches_dir: Path) -> Matrix:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8", errors="surrogateescape")  # bad bytes: yamlmap names them
     except OSError as e:
         raise UserError(f"{path}: cannot read matrix: {e.strerror}") from e
     y = yamlmap.read(path, text, TOP_KEYS)
