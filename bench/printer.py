@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from bench.result import RunResult, Status
 
-if TYPE_CHECKING:  # printing needs only the attributes; importing bisect here would be a cycle
+if TYPE_CHECKING:  # printing needs only the attributes; importing these here would be a cycle
     from bench.bisect.model import BisectResult
+    from bench.prove import Verdict
 
 _COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.ERROR: "33", Status.SKIP: "36"}
 
@@ -78,3 +79,18 @@ class Printer:
         if night["missing"]:
             self.say(f"  missing: {', '.join(night['missing'])}")
         self.say(f"nightly: exit {night['exit_code']}; report {night_dir / 'index.html'}")
+
+    def prove_summary(self, control: RunResult, verdicts: list[Verdict], folder: Path) -> None:
+        out = self.stream
+        out.write(f"\n==== pinbench prove ({folder.name}) ====\n")
+        out.write(f"  control (the tree as it is): {self.status(control.verdict)} in {control.secs:.0f}s\n")
+        width = max((len(v.name) for v in verdicts), default=4)
+        out.write(f"  {'bug':<{width}}  {'outcome':<7}  {'must fail':<28}  {'time':>5}  what failed\n")
+        for v in verdicts:
+            failed = ", ".join(v.failed) or "-"
+            out.write(f"  {v.name:<{width}}  {v.outcome.value:<7}  {', '.join(v.expected):<28}  "
+                      f"{v.secs:>4.0f}s  {failed}\n")
+        caught = sum(v.outcome.value == "caught" for v in verdicts)
+        rate = f"{100 * caught / len(verdicts):.0f}%" if verdicts else "-"
+        out.write(f"caught {caught} of {len(verdicts)} ({rate}); results: {folder}\n")
+        out.flush()

@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import BOOTS, TESTS, World, commit_files, git
 
 from bench import slot
-from bench.bisect import judge, range as brange, search as bsearch
+from bench.bisect import judge
+from bench.bisect import range as brange
+from bench.bisect import search as bsearch
 from bench.bisect.journal import Journal, Step, step_name
 from bench.bisect.judge import Evidence, Outcome, Verdict
 from bench.cli.main import main as bench_main
 from bench.result import Case, RunResult, Status
-from conftest import BOOTS, TESTS, World, commit_files, git
 
 SIG = "workload/pin-balance"
 RUN_OPTS = ["--accel", "tcg", "--workload", "gup-test", "--workload", "pin-balance"]

@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import HOME, World
 
 from bench import doctor
 from bench.cli.main import main as bench_main
-from conftest import HOME, World
 
 
 def test_setup_installs_everything_the_preflight_checks() -> None:

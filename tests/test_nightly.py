@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import World
 
 from bench.cli import nightly as nightly_cli
-from bench.nightly import kcidb
 from bench.errors import BenchError
-from conftest import World
+from bench.nightly import kcidb
 
 WORKLOADS = "[rxe, odirect, gup-test, pin-balance]"
 WARNING = """[   10.000000] ------------[ cut here ]------------

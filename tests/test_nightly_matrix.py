@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.nightly import matrix as nightly_matrix
 from bench.errors import UserError
+from bench.nightly import matrix as nightly_matrix
 from bench.nightly.matrix import Entry, parse_shard, shard
 
 HOME = Path(__file__).resolve().parent.parent

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import BOOTS, World
 
 from bench import taint
 from bench.cli.main import main as bench_main
-from conftest import BOOTS, World
 
 WORKLOADS = "[rxe, odirect, gup-test, pin-balance]"
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import BOOTS, HOME, World, commit_files
 
 from bench.cli import main as cli
-from conftest import BOOTS, HOME, World, commit_files
 
 WORKLOADS = ["rxe", "odirect", "gup-test", "pin-balance"]
 

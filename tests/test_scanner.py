@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.errors import UserError
 from bench.report import scanner as dmesg
 from bench.report.known import Suppressions, load_suppressions
 from bench.report.render import format_report, report_to_dict
 from bench.report.scanner import Report, fold, is_helper, normalize, scan, strip_prefix
-from bench.errors import UserError
 
 CONSOLE = Path(__file__).parent / "data" / "console"
 FIXTURES = sorted(CONSOLE.glob("*.log"))

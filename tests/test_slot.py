@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import World, commit_files, git
 
 from bench import slot
 from bench.cli.main import main as bench_main
 from bench.errors import InfraError
-from conftest import World, commit_files, git
 
 META = "kconfigs: [debug-vm]\nworkloads: [gup-test, pin-balance]\n"
 

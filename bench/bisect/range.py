@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench import proc, tree
-from bench.worktree import worktree
 from bench.bisect.bisection import Aborted, Bisection
 from bench.bisect.journal import bad_step
 from bench.bisect.judge import Signature, Verdict
@@ -18,6 +17,7 @@ from bench.bisect.model import BisectResult, Conclusion, Culprit, Options
 from bench.errors import InfraError
 from bench.plan import Plan, RunRequest, write_request
 from bench.printer import Printer
+from bench.worktree import worktree
 
 _FIRST_BAD = re.compile(r"^# first bad commit: \[([0-9a-f]{7,64})\]")
 _POSSIBLE = re.compile(r"^# possible first bad commit: \[([0-9a-f]{7,64})\]")

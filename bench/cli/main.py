@@ -14,11 +14,11 @@ import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from bench.cli import bisect, nightly, run, scan
+from bench.cli import bisect, nightly, prove, run, scan
 from bench.errors import BenchError
 
 BISECT_ABORT = 128
-SUBMODULES = (run, scan, bisect, nightly)
+SUBMODULES = (run, scan, bisect, nightly, prove)
 
 
 def build_parser() -> argparse.ArgumentParser:
