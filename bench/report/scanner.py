@@ -30,6 +30,7 @@ __all__ = ["Report", "scan", "fold", "strip_prefix", "normalize", "is_helper", "
 LOOKBACK = 40  # how far back a dump_page() block or a "cut here" banner is looked for
 MAX_WINDOW = 2000  # lines of a context a report's title may be looked for in
 MAX_FRAMES = 64
+TITLE_MARGIN = 60  # lines after a report's end still searched for the frames of its title
 ATTACH = 300  # a consequence (panic, Oops line...) this close after a report belongs to it
 _CONSEQUENCE_PANIC = re.compile(
     r"Kernel panic - not syncing: (?:kernel: )?(?:Fatal exception|Attempted to kill|panic_on_warn set"
@@ -175,36 +176,43 @@ def _segment(hits: list[_Hit], lines: list[str]) -> list[_Open]:
     return reports
 
 
-class _Lines:
-    """The log, with prefixes stripped on demand (only report windows are ever stripped)."""
+class _Window:
+    """Lines [lo, hi) of the log around one report, prefixes stripped in chunks as it is read."""
 
-    def __init__(self, lines: list[str]) -> None:
-        self.raw = lines
-        self._cache: dict[int, tuple[str, str]] = {}
+    def __init__(self, raw: list[str], lo: int, hi: int) -> None:
+        self.raw, self.lo, self.hi = raw, lo, min(hi, len(raw))
+        self.items: list[tuple[str, str]] = []
 
     def get(self, i: int) -> tuple[str, str]:
-        got = self._cache.get(i)
-        if got is None:
-            got = self._cache[i] = strip_prefix(self.raw[i])
-        return got
+        self._strip(i + 1)
+        return self.items[i - self.lo]
+
+    def _strip(self, upto: int) -> None:
+        have = self.lo + len(self.items)
+        if have < upto:
+            self.items.extend(map(strip_prefix, self.raw[have:min(max(upto, have + 64), self.hi)]))
 
     def context(self, start: int, end: int, ctx: str) -> Iterator[tuple[int, str]]:
         """(index, text) of the lines of `ctx` in [start, end); indented unprefixed lines right
         after a line of `ctx` continue its multi-line record."""
         prev = False
-        for i in range(start, min(end, len(self.raw))):
-            text, c = self.get(i)
-            if c == ctx or (prev and not c and (not text.strip() or text[:1].isspace())):
-                prev = True
-                yield i, text
-            elif c:
-                prev = False
+        end = min(end, self.hi)
+        i = start
+        while i < end:
+            self._strip(i + 64)
+            for text, c in self.items[i - self.lo:min(i + 64, end) - self.lo]:
+                if c == ctx or (prev and not c and (not text.strip() or text[:1].isspace())):
+                    prev = True
+                    yield i, text
+                elif c:
+                    prev = False
+                i += 1
 
 
-def _start(rep: _Open, log: _Lines) -> int:
+def _start(rep: _Open, win: _Window) -> int:
     """A dump_page() block starts at its "page:" line; a "cut here"/===== banner just before counts."""
     first = rep.pre.line if rep.pre else rep.start
-    back = list(log.context(max(0, first - LOOKBACK), first, rep.ctx))
+    back = list(win.context(win.lo, first, rep.ctx))
     if rep.pre and rep.pre.detail.startswith("VM_") and rep.pre.detail.endswith(")"):
         for i, text in reversed(back):
             if text.strip().startswith("page:"):
@@ -214,42 +222,45 @@ def _start(rep: _Open, log: _Lines) -> int:
     return first
 
 
-def _title_lines(rep: _Open, log: _Lines, end: int) -> list[str]:
+def _title_lines(rep: _Open, win: _Window, end: int) -> list[str]:
     """The text syzkaller titles the report from: its context from the header on."""
     assert rep.main is not None
     main = rep.main.line
-    stop = min(rep.cut if rep.cut > main else end, main + MAX_WINDOW, len(log.raw))
+    stop = min(rep.cut if rep.cut > main else end, win.hi)
+    win.get(stop - 1)
     out: list[str] = []
     nmi = False
-    for i in range(main, stop):
-        text, c = log.get(i)
+    for text, c in win.items[main - win.lo:stop - win.lo]:
         if c != rep.ctx and not (nmi and c.startswith("C")):
             continue
         nmi = nmi or "Sending NMI from CPU" in text
-        if i != main:
+        if out:
             if len(out) > 22 and ("Kernel panic - not syncing" in text or
                                   "WARNING: possible circular locking dependency detected" in text):
                 break
             if "Disabling lock debugging due to kernel taint" in text or \
-                    (_QUESTIONABLE.search(text) and "<EOI>" not in text):
+                    (" ? " in text and _QUESTIONABLE.search(text) and "<EOI>" not in text):
                 continue
         out.append(text[:-13] if text.endswith(" (unreliable)") else text)
     return out
 
 
-def _build(rep: _Open, log: _Lines, end: int) -> Report:
-    start = _start(rep, log)
+def _build(rep: _Open, raw: list[str], end: int) -> Report:
     main = rep.main or rep.pre
     assert main is not None
-    walk = Walk(banner=BANNER.match(log.get(start)[0].strip()) is not None,
+    first = rep.pre.line if rep.pre else rep.start
+    vm = rep.pre is not None and rep.pre.detail.startswith("VM_")
+    win = _Window(raw, max(0, first - (LOOKBACK if vm else 3)), min(end, first + MAX_WINDOW))
+    start = _start(rep, win)
+    walk = Walk(banner=BANNER.match(win.get(start)[0].strip()) is not None,
                 end_unindented=main.group is not None and main.group.kind == "KMEMLEAK")
-    for i, text in log.context(start, min(end, start + MAX_WINDOW), rep.ctx):
+    for i, text in win.context(start, win.hi, rep.ctx):
         if not walk.feed(i, text):
             break
     taken = walk.taken or [main.line]
     taken = sorted(set(taken) | {x for x in rep.extra if x > taken[-1]})
     if rep.main is not None and rep.main.group is not None:
-        desc = describe(_title_lines(rep, log, end), rep.main.group)
+        desc = describe(_title_lines(rep, win, taken[-1] + 1 + TITLE_MARGIN), rep.main.group)
         title, reason, alts, named = desc.title, desc.corrupted_reason, desc.alt_titles, desc.frames
     else:
         title, reason, alts, named = _pre_title(rep, walk), "", (), ()
@@ -257,11 +268,12 @@ def _build(rep: _Open, log: _Lines, end: int) -> Report:
     func = base_func(named[0]) if named and named[0] != "corrupted" else _first_guilty(frames, walk)
     pre = rep.pre.detail if rep.pre else ""
     rtype = type_of(title, main.group, pre)
+    header = strip_prefix(raw[main.line])[0]
     return Report(
-        type=rtype, title=title, guilty_func=func, guilty_file=_file_of(func, frames, walk, log, main.line),
-        call_trace=tuple(f for f, _ in frames[:MAX_FRAMES]), raw=tuple(log.raw[i] for i in taken),
+        type=rtype, title=title, guilty_func=func, guilty_file=_file_of(func, frames, walk, header),
+        call_trace=tuple(f for f, _ in frames[:MAX_FRAMES]), raw=tuple(raw[i] for i in taken),
         first_line=taken[0], last_line=taken[-1], corrupted=bool(reason), corrupted_reason=reason,
-        taint=order(walk.taint), detail=detail_of(title, pre, log.get(main.line)[0]),
+        taint=order(walk.taint), detail=detail_of(title, pre, header),
         panicked=rep.panicked or (main.group is not None and main.group.header == "Kernel panic"),
         alt_titles=alts, category=category_of(rtype, title))
 
@@ -279,22 +291,22 @@ def _first_guilty(frames: list[tuple[str, str]], walk: Walk) -> str:
     return ""
 
 
-def _file_of(func: str, frames: list[tuple[str, str]], walk: Walk, log: _Lines, main: int) -> str:
+def _file_of(func: str, frames: list[tuple[str, str]], walk: Walk, header: str) -> str:
     for f, file in frames + ([walk.rip] if walk.rip else []):
         if f == func and file:
             return source_path(file)
-    m = _SRC.search(log.get(main)[0])
+    m = _SRC.search(header)
     return source_path(m.group("f")) if m else ""
 
 
 def scan(lines: Iterable[str]) -> list[Report]:
     """Find the kernel reports in console output (linear time), in log order."""
-    log = _Lines([line.rstrip("\r\n") for line in lines])
-    reports = _segment(_hits(log.raw), log.raw)
+    raw = [line.rstrip("\r\n") for line in lines]
+    reports = _segment(_hits(raw), raw)
     built = []
     nxt: dict[str, int] = {}  # where the next report of each context starts
     for rep in reversed(reports):
-        built.append(_build(rep, log, nxt.get(rep.ctx, len(log.raw))))
+        built.append(_build(rep, raw, nxt.get(rep.ctx, len(raw))))
         nxt[rep.ctx] = rep.start
     return sorted(built, key=lambda r: r.first_line)
 
