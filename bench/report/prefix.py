@@ -46,6 +46,17 @@ def strip_prefix(line: str) -> tuple[str, str]:
     return text, g["caller"] or "k"
 
 
+_BATCH = re.compile(r"^(\[ *\d+\.\d+\])?(?: ?\[ *([TC]\d+)\])? ?(.*)$", re.M)
+
+
+def strip_many(lines: list[str]) -> list[tuple[str, str]]:
+    """strip_prefix() of each line; one regex pass over them all for the usual time stamps."""
+    out: list[tuple[str, str]] = []
+    for line, (ts, caller, text) in zip(lines, _BATCH.findall("\n".join(lines))):
+        out.append((text, caller or "k") if ts else strip_prefix(line))
+    return out
+
+
 def source_path(file: str) -> str:
     """The path inside the kernel tree: out-of-tree builds print it relative to O=."""
     return _OUT_OF_TREE.sub("", file.removeprefix("./"))

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from bench.report import frames as fr
 from bench.report.describe import describe
 from bench.report.kinds import category_of, detail_of, type_of
-from bench.report.prefix import normalize, source_path, strip_prefix
+from bench.report.prefix import normalize, source_path, strip_many, strip_prefix
 from bench.report.table import Group
-from bench.report.table_more import ANCHORS, CONTINUES, EXTRA, GROUPS, PRE, Pre
+from bench.report.table_more import ANCHORS, CONTINUES, EXTRA, GROUPS, PRE, PRE_ANCHORS, Pre
 from bench.report.taint import order
 from bench.report.walk import BANNER, CUT_HERE, SKIP_FUNCS, SKIP_PREFIXES, Walk, base_func
 
@@ -30,7 +30,9 @@ __all__ = ["Report", "scan", "fold", "strip_prefix", "normalize", "is_helper", "
 LOOKBACK = 40  # how far back a dump_page() block or a "cut here" banner is looked for
 MAX_WINDOW = 2000  # lines of a context a report's title may be looked for in
 MAX_FRAMES = 64
-TITLE_MARGIN = 60  # lines after a report's end still searched for the frames of its title
+PRE_LOOKBACK = 80  # dump_page() prints up to this many lines before the BUG/WARNING line
+GAP = 100  # this many lines of other contexts in a row end a report
+TITLE_MARGIN = 30  # lines after a report's end still searched for the frames of its title
 ATTACH = 300  # a consequence (panic, Oops line...) this close after a report belongs to it
 _CONSEQUENCE_PANIC = re.compile(
     r"Kernel panic - not syncing: (?:kernel: )?(?:Fatal exception|Attempted to kill|panic_on_warn set"
@@ -106,32 +108,47 @@ def _candidates(lines: list[str]) -> list[int]:
     return out
 
 
-def _classify(raw: str, booted: bool) -> tuple[str, Group | None, Pre | None, str]:
-    text, ctx = strip_prefix(raw)
+def _classify(raw: str, booted: bool) -> tuple[str, Group | None]:
     if "---[ end " in raw:  # the closing marker of a report or panic is never a header
-        return ctx, None, None, ""
+        return "", None
     for group in GROUPS:
         if group.header not in raw or any(s.search(raw) for s in group.suppress):
             continue
-        if group in EXTRA and not group.formats[0].title.search(text):
+        if group in EXTRA and not group.formats[0].title.search(strip_prefix(raw)[0]):
             continue
         if group.header == "Booting the kernel." and not booted:
             continue
-        return ctx, group, None, ""
-    for pre in PRE:
-        m = pre.pattern.search(text)
-        if m:
-            return ctx, None, pre, pre.detail.format(**m.groupdict())
-    return ctx, None, None, ""
+        return strip_prefix(raw)[1], group
+    return "", None
+
+
+def _pre_hit(lines: list[str], lo: int, main: int) -> _Hit | None:
+    """The earliest pre-report line (dump_page(), refcount, list debugging) in [lo, main)."""
+    for j in range(max(lo, main - PRE_LOOKBACK), main):
+        line = lines[j]
+        if not any(a in line for a in PRE_ANCHORS):
+            continue
+        text, ctx = strip_prefix(line)
+        for pre in PRE:
+            m = pre.pattern.search(text)
+            if m and main - j <= pre.window:
+                return _Hit(j, ctx, None, pre, pre.detail.format(**m.groupdict()))
+    return None
 
 
 def _hits(lines: list[str]) -> list[_Hit]:
     first_kernel = next((i for i, line in enumerate(lines) if strip_prefix(line)[1]), len(lines))
-    hits = []
+    hits: list[_Hit] = []
+    after = 0  # pre-report lines are looked for between the previous header and this one
     for i in _candidates(lines):
-        ctx, group, pre, detail = _classify(lines[i], i > first_kernel)
-        if group or pre:
-            hits.append(_Hit(i, ctx, group, pre, detail))
+        ctx, group = _classify(lines[i], i > first_kernel)
+        if group is None:
+            continue
+        pre = _pre_hit(lines, after, i)
+        if pre is not None and pre.ctx == ctx:
+            hits.append(pre)
+        hits.append(_Hit(i, ctx, group, None))
+        after = i + 1
     return hits
 
 
@@ -190,19 +207,20 @@ class _Window:
     def _strip(self, upto: int) -> None:
         have = self.lo + len(self.items)
         if have < upto:
-            self.items.extend(map(strip_prefix, self.raw[have:min(max(upto, have + 64), self.hi)]))
+            self.items.extend(strip_many(self.raw[have:min(max(upto, have + 32), self.hi)]))
 
     def context(self, start: int, end: int, ctx: str) -> Iterator[tuple[int, str]]:
         """(index, text) of the lines of `ctx` in [start, end); indented unprefixed lines right
         after a line of `ctx` continue its multi-line record."""
         prev = False
         end = min(end, self.hi)
-        i = start
-        while i < end:
-            self._strip(i + 64)
-            for text, c in self.items[i - self.lo:min(i + 64, end) - self.lo]:
+        i = last = start
+        while i < end and i - last <= GAP:
+            self._strip(i + 32)
+            for text, c in self.items[i - self.lo:min(i + 32, end) - self.lo]:
                 if c == ctx or (prev and not c and (not text.strip() or text[:1].isspace())):
                     prev = True
+                    last = i
                     yield i, text
                 elif c:
                     prev = False

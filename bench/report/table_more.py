@@ -141,7 +141,9 @@ GROUPS: tuple[Group, ...] = SYZKALLER + EXTRA
 # syzkaller keeps these inside the report they interrupt rather than starting a new one.
 CONTINUES = re.compile(r"invalid opcode: 0000|Kernel panic - not syncing|unregister_netdevice: waiting for"
                        r"|PANIC: double fault")
-# Substrings that every header and pre-report line contains (a fast first pass over the log).
-ANCHORS = ("BUG", "WARNING:", "INFO:", "nable to handle", "fault", "segment: ", "panic", "rror",
-           "opcode:", "UBSAN:", "Booting the", "unregister_netdevice", "VFS: ", "trap:", "SYZF",
-           "unreferenced", "memory leak", "stalled pool", "LOCKUP", "Oops") + PRE_ANCHORS
+# Substrings that every header contains (a fast first pass over the log: long ones scan faster).
+ANCHORS = ("BUG", "WARNING:", "INFO:", "nable to handle kernel", "fault", "stack segment: ", "panic",
+           "divide error:", "divide_error:", "Internal error:", "invalid opcode:", "UBSAN:",
+           "Booting the kernel", "unregister_netdevice", "VFS: Busy inodes", "VFS: Close: file count",
+           "Alignment trap:", "SYZF", "unreferenced object", "suspected memory leak", "stalled pool",
+           "hard LOCKUP", "Oops")

@@ -59,10 +59,13 @@ TAIL = _c(
     r"|CPU features|Memory Limit|PHYS_OFFSET|SMP: stopping|Rebooting in|note: |Fixing recursive fault|pc : |lr : |sp : |x\d+ ?: )"
 )
 MODULES = _c(r"Modules linked in:")
-# One match tells which marker a line is (the walk's hot path: one regex instead of six).
-MARKERS = _c("|".join(f"(?P<{name}>{rx.pattern})" for name, rx in (
-    ("end", END_TRACE), ("mod", MODULES), ("stack", STACK_MARKER), ("impl", IMPLICIT_MARKER),
-    ("sec", SECONDARY_MARKER), ("deco", DECORATION))))
+# One match tells what a report line is (the walk's hot path: one regex instead of nine); the
+# RIP and FRAME groups are renamed r*/f* so they can share the pattern.
+LINE = _c("|".join(f"(?P<{name}>{pattern})" for name, pattern in (
+    ("end", END_TRACE.pattern), ("mod", MODULES.pattern), ("stack", STACK_MARKER.pattern),
+    ("impl", IMPLICIT_MARKER.pattern), ("sec", SECONDARY_MARKER.pattern), ("deco", DECORATION.pattern),
+    ("rip", RIP.pattern.replace("?P<", "?P<r")), ("frame", FRAME.pattern.replace("?P<", "?P<f")),
+    ("cont", CONTINUATION.pattern))))
 TAINT_FIELD = _c(r"Tainted: ((?:[A-Z] +)+)")
 TAINT_BRACKET = _c(r"\[([A-Z])\]=")
 # Kernel order of taint letters (kernel/panic.c taint_flags); G is "no taint" so it is dropped.
@@ -156,7 +159,7 @@ class Walk:
             return False
         if self.tail:
             return self._take(pos, t) if (not t or TAIL.match(t)) else False
-        m = MARKERS.match(t)
+        m = LINE.match(t)
         kind = m.lastgroup if m else None
         if kind == "end":
             self.tail = True
@@ -173,7 +176,7 @@ class Walk:
         if self.in_modules and text[:1].isspace():
             return self._take(pos, t)
         self.in_modules = False
-        if self._track(t, kind) == "unknown" and self.primary and self.state == "explicit" and not self.banner:
+        if self._track(t, kind, m) == "unknown" and self.primary and self.state == "explicit" and not self.banner:
             return False  # the line after a finished stack is not ours (old kernels: no </TASK>)
         return self._take(pos, t)
 
@@ -186,7 +189,7 @@ class Walk:
             self.taint.update(TAINT_BRACKET.findall(t))
         return True
 
-    def _track(self, t: str, kind: str | None) -> str:
+    def _track(self, t: str, kind: str | None, m: Match[str] | None) -> str:
         """Update the stack state for one line; return what kind of line it was."""
         if not t:
             return "blank"
@@ -200,29 +203,27 @@ class Walk:
             return "marker"
         if kind == "deco":
             return "decoration"
-        m = RIP.match(t)
-        if m:
-            if not m.group("tail").startswith(" "):  # [inline] RIPs never occur on a raw console
-                entry = (base_func(m.group("func")), m.group("file") or "")
+        if kind == "rip" and m is not None:
+            if not m.group("rtail").startswith(" "):  # [inline] RIPs never occur on a raw console
+                entry = (base_func(m.group("rfunc")), m.group("rfile") or "")
                 if self.state == "explicit" and self.primary:
                     self.primary.append(entry)  # the interrupted context inside a stack
                 elif self.rip is None:
                     self.rip = entry
             return "rip"
-        m = FRAME.match(t)
-        if m:
+        if kind == "frame" and m is not None:
             self._frame(m)
             return "frame"
-        if CONTINUATION.match(t):
+        if kind == "cont":
             return "cont"
         if self.implicit:
             self.implicit_done = True
         return "unknown"
 
     def _frame(self, m: Match[str]) -> None:
-        if m.group("q") or m.group("ifile"):  # unreliable "? " frames and [inline] frames
+        if m.group("fq") or m.group("fifile"):  # unreliable "? " frames and [inline] frames
             return
-        entry = (base_func(m.group("func")), m.group("file") or "")
+        entry = (base_func(m.group("ffunc")), m.group("ffile") or "")
         if self.state == "explicit":
             self.primary.append(entry)
         elif self.state == "none" and not self.implicit_done:
