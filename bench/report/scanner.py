@@ -162,6 +162,8 @@ def _joins(rep: _Open, hit: _Hit, line: str) -> bool:
         return after <= ATTACH
     if hit.group in EXTRA and after <= 10:  # "unreferenced object" after syzkaller's "BUG: memory leak"
         return True
+    if rep.main.group is not None and rep.main.group.kind == "SLAB" and hit.group.header == "INFO:" and after <= 40:
+        return True  # SLUB's own "INFO: Allocated in ..." lines
     return after <= 40 and (hit.group.header in ("Internal error:", "Oops: ") or
                             hit.group.header == "BUG:" and "Internal error:" in line)
 
