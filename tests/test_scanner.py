@@ -265,3 +265,51 @@ def test_out_of_tree_build_paths_are_tree_relative() -> None:
     assert dmesg.source_path("../src/mm/rmap.c") == "mm/rmap.c"
     assert dmesg.source_path("./mm/gup.c") == "mm/gup.c"
     assert dmesg.source_path("mm/gup.c") == "mm/gup.c"
+
+
+# --- categories, alternative titles, panics --------------------------------------------------------
+
+@pytest.mark.parametrize("name, category", [
+    ("put-user-page-folio-mkclean-warn-6.12-tcg.log", "linux.kernel.warning"),
+    ("vm-bug-on-folio-uio.log", "linux.kernel.bug"),
+    ("null-deref-oops-cbs.log", "linux.kernel.null_pointer_dereference"),
+    ("page-fault-denali-trimmed.log", "linux.kernel.page_fault"),
+    ("panic-no-root-fs.log", "linux.kernel.panic"),
+    ("ubsan-shift-syzbot.log", "linux.kernel.ubsan"),
+    ("kmsan-syzbot.log", "linux.kernel.kmsan"),
+    ("lockdep-circular-gup-syzbot.log", "linux.kernel.lockdep"),
+    ("hung-task-syslog-ceph.log", "linux.kernel.hung_task"),
+    ("kmemleak-tap-selftest.log", "linux.kernel.memory_leak"),
+    ("divide-error-mptcp-3.11.log", "linux.kernel.oops"),
+])
+def test_logspec_categories(name: str, category: str) -> None:
+    assert reports_of(name)[0].category == category
+
+
+def test_alternative_titles_follow_syzkaller() -> None:
+    # syzkaller's own test expects these ALT titles for this log (pkg/report/testdata/linux/report/266).
+    (rep,) = scan(load(CONSOLE / "syzkaller" / "266-soft-lockup-rmdir-4.17.log").lines)
+    assert rep.title == "BUG: soft lockup in sys_rmdir"
+    assert set(rep.alt_titles) == {"BUG: soft lockup in __x64_sys_rmdir", "stall in __x64_sys_rmdir",
+                                   "stall in sys_rmdir"}
+
+
+def test_every_panic_report_says_panicked() -> None:
+    # reports.json used to say "panicked": false for a panic that is its own report.
+    # The message is drivers/tty/sysrq.c's panic("sysrq triggered crash\n").
+    (rep,) = scan(["[   17.536028] Kernel panic - not syncing: sysrq triggered crash"])
+    assert rep.title == "kernel panic: sysrq triggered crash" and rep.panicked and rep.type == "PANIC"
+    (root,) = reports_of("panic-no-root-fs.log")
+    assert root.panicked
+
+
+def test_consequence_panic_joins_its_report() -> None:
+    (fault, warn) = reports_of("double-fault-kswapd-7.0-pstore.log")
+    assert fault.panicked and any("Fatal exception in interrupt" in line for line in fault.raw)
+    assert not warn.panicked
+
+
+def test_header_anywhere_in_the_line() -> None:
+    # A process list ran into the kernel line on this serial console (like syzkaller, find it anyway).
+    (rep,) = reports_of("unregister-netdevice-interleaved-openwrt.log")
+    assert rep.title == "unregister_netdevice: waiting for DEV to become free"

@@ -100,9 +100,8 @@ def describe(lines: list[str], group: Group) -> Description:
             raw = [r for _, r in found]
         desc = _format(f.fmt, args)
         alts = [_format(a, args) for a in f.alt]
-        raw_title = _format(f.fmt, args[:len(args) - len(raw)] + raw)
-        if raw_title != desc:
-            alts.append(raw_title)
+        raw_args = args[:len(args) - len(raw)] + raw  # frames as printed: __x64_sys_rmdir
+        alts += [_format(f.fmt, raw_args)] + [_format(a, raw_args) for a in f.alt]
         fmt, frames = f, tuple(raw)
     if not desc:
         corrupted = "matched title but not report regexp" if hits else ""

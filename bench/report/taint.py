@@ -20,10 +20,6 @@ TAINT_ORDER = "PFSRMBUDAWCIOELKXTNJ"
 # Letters set by the environment (modules, firmware, tests), never by a report.
 ENVIRONMENT = frozenset("PFSRCIOEKXTNJAU")
 
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^(?:KASAN|KFENCE|KMSAN): |^BUG: Bad page (?:state|map|cache)|^BUG: Object already free"
-                r"|^INFO: (?:Freed|Allocated) in |^BUG: .* in |^memory leak in |^kmemleak: "), ""),
-)
 _SANITIZER = re.compile(r"^(?:KASAN|KFENCE|KMSAN): |^(?:bad-access|invalid-free) in ")
 _BAD_PAGE = re.compile(r"^BUG: (?:Bad page (?:state|map|cache)|Object already free)|^INFO: (?:Freed|Allocated) in ")
 _DIE = re.compile(r"^(?:kernel BUG|BUG: unable to handle|BUG: corrupted list|BUG: bad usercopy|general protection fault"
