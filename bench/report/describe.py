@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bench.report.frames import CALL_TRACE, FRAME_RES, STACK_START, extract
 from bench.report.table import Format, Group
@@ -41,6 +42,7 @@ class Description:
     format: Format | None
 
 
+@lru_cache(maxsize=4096)
 def clean_title(title: str) -> str:
     """syzkaller's replacement table, then printable ASCII, single spaces, at most 120 chars."""
     for pattern, repl in _REPLACE:

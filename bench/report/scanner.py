@@ -124,7 +124,11 @@ def _classify(raw: str, booted: bool) -> tuple[str, Group | None]:
 
 def _pre_hit(lines: list[str], lo: int, main: int) -> _Hit | None:
     """The earliest pre-report line (dump_page(), refcount, list debugging) in [lo, main)."""
-    for j in range(max(lo, main - PRE_LOOKBACK), main):
+    first = max(lo, main - PRE_LOOKBACK)
+    block = "\n".join(lines[first:main])
+    if not any(a in block for a in PRE_ANCHORS):  # the usual case: one scan of the whole block
+        return None
+    for j in range(first, main):
         line = lines[j]
         if not any(a in line for a in PRE_ANCHORS):
             continue
