@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bench.result import RunResult, Status
+
+if TYPE_CHECKING:  # printing needs only the attributes; importing bisect here would be a cycle
+    from bench.bisect.model import BisectResult
 
 _COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.ERROR: "33", Status.SKIP: "36"}
 
@@ -46,3 +50,31 @@ class Printer:
             out.write(f"  - {case.group}/{case.name}: {case.message}\n")
         out.write(f"results: {result.results_dir}\n")
         out.flush()
+
+    def bisect_summary(self, result: BisectResult) -> None:
+        out = self.stream
+        out.write(f"\n==== pinbench bisect {result.series} ({result.run_id}) ====\n")
+        for step in result.steps:
+            out.write(f"  {step.log_line()}\n")
+        out.write(f"{result.conclusion.value.upper()}: {result.message}\n")
+        if c := result.culprit:
+            out.write(f"  subject:   {c.subject}\n")
+            if c.commit and c.commit != c.name:
+                out.write(f"  commit:    {c.commit}\n")
+            out.write(f"  signature: {', '.join(result.signature)}\n")
+            for e in c.evidence:
+                out.write(f"  {e.key}: {e.message}\n")
+        out.write(f"builds: {result.builds} in {len(result.steps)} step(s), {result.secs:.0f}s\n")
+        out.write(f"results: {result.results_dir}\n")
+        out.flush()
+
+    def night_summary(self, night_dir: Path, night: dict[str, Any]) -> None:
+        c = night["comparison"]
+        self.say(f"nightly {night['name']}: compared with {c['previous'] or 'nothing (first night)'}: "
+                 + ", ".join(f"{len(c[k])} {k}" for k in ("new", "fixed", "still", "infra", "untested")))
+        for kind in ("new", "fixed", "infra"):
+            for item in c[kind]:
+                self.say(f"  {kind}: {item['id']}: {item['key']} {item['message']}".rstrip())
+        if night["missing"]:
+            self.say(f"  missing: {', '.join(night['missing'])}")
+        self.say(f"nightly: exit {night['exit_code']}; report {night_dir / 'index.html'}")

@@ -14,9 +14,6 @@ import email.policy
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-
 
 from bench import yamlmap
 from bench.errors import UserError
@@ -103,6 +100,11 @@ def load_series(spec: str, patches_dir: Path) -> Series:
         return Series(path.stem, path, (patch,), _find_base(text), (), (), (), "")
     patches, base, cover = _read_mbox(path)
     return Series(path.stem, path, patches, base, (), (), (), cover)
+
+
+def empty(name: str) -> Series:
+    """No patches: the tree as it is (a range bisect, a bisect step on a bare commit)."""
+    return Series(name, Path(), (), None, (), (), (), "the tree as it is (no patches)")
 
 
 def list_series(patches_dir: Path) -> list[str]:

@@ -1,6 +1,6 @@
-"""Turn one boot (console lines, the guest's output files, vng's exit) into Cases.
+"""Every stage's result -> Cases: apply, config, build, boot, workloads, kernel reports.
 
-Pure: takes data, returns data. The guest runner writes
+Pure: takes data, returns data (the pipeline reads files and writes results). The guest runner writes
 `pinbench: workload NAME start` / `... end rc=N` to /dev/kmsg, so markers and
 kernel reports share one ordered stream (the console) and each report can be
 blamed on the workload that was running when it appeared.
@@ -13,8 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.build import BuildResult, host_trouble
 from bench.guests import SKIP_RC, Workload
+from bench.kconfig import ConfigResult, describe_dropped, requested
+from bench.report.known import Suppressions
+from bench.report.scanner import Report
 from bench.result import Case, Status
+from bench.tree import ApplyResult
+from bench.vm import EXIT_KERNEL_DIED
 
 _MARK = re.compile(r"pinbench: workload (\S+) (start|end rc=(\d+))")
 READY = "pinbench: guest ready"
@@ -69,8 +75,8 @@ def boot_case(boot: BootFacts, lines: Sequence[str]) -> Case:
     if ready:
         if boot.timed_out:
             return Case("boot", "boot", Status.FAIL, boot.secs, "the VM hit its timeout and was killed", excerpt)
-        if boot.rc == 255:
-            return Case("boot", "boot", Status.FAIL, boot.secs, "the kernel died (vng exit 255)", excerpt)
+        if boot.rc == EXIT_KERNEL_DIED:
+            return Case("boot", "boot", Status.FAIL, boot.secs, f"the kernel died (vng exit {EXIT_KERNEL_DIED})", excerpt)
         return Case("boot", "boot", Status.PASS, boot.secs, f"booted to user space (vng exit {boot.rc})")
     if not started:
         why = "timed out" if boot.timed_out else f"vng exit {boot.rc}"
@@ -123,3 +129,72 @@ def workload_cases(
 ) -> list[Case]:
     where = spans(lines)
     return [workload_case(w, guest_dir, where.get(w.name), boot) for w in workloads]
+
+
+# -- the stages before the boot ----------------------------------------------------------
+
+
+def apply_cases(applied: ApplyResult, n_patches: int) -> list[Case]:
+    cases = []
+    for r in applied.results:
+        if r.ok:
+            cases.append(Case("apply", r.patch.name, Status.PASS, 0.0, r.patch.subject))
+        else:
+            where = f" in {', '.join(r.failed_files)}" if r.failed_files else ""
+            cases.append(Case("apply", r.patch.name, Status.FAIL, 0.0, f"does not apply{where}", r.message))
+    for patch in applied.skipped:
+        cases.append(Case("apply", patch.name, Status.SKIP, 0.0, "not tried: an earlier patch failed"))
+    if n_patches == 0:
+        cases.append(Case("apply", "(no patches)", Status.PASS, 0.0, "baseline: the tree as it is"))
+    return cases
+
+
+def config_case(cfg: ConfigResult, log_tail: str) -> Case:
+    names = ", ".join(f.name for f in cfg.fragments)
+    if cfg.rc != 0 and (why := host_trouble(log_tail.splitlines())):
+        return Case("config", "kconfig", Status.ERROR, cfg.secs, f"host trouble, not the series: {why}", log_tail)
+    if cfg.rc != 0:
+        return Case("config", "kconfig", Status.FAIL, cfg.secs, f"merge_config.sh exit {cfg.rc}", log_tail)
+    if cfg.dropped:
+        lines = [describe_dropped(d) for d in cfg.dropped]
+        return Case("config", "kconfig", Status.FAIL, cfg.secs,
+                    f"{len(lines)} requested option(s) dropped: {cfg.dropped[0].option.name}...",
+                    "\n".join(lines))
+    n = len(requested(cfg.fragments))
+    return Case("config", "kconfig", Status.PASS, cfg.secs, f"all {n} requested options set ({names})")
+
+
+def build_case(res: BuildResult, log_tail: str) -> Case:
+    if not res.ok and res.host_trouble:
+        return Case("build", "kernel", Status.ERROR, res.secs, f"host trouble, not the series: {res.host_trouble}",
+                    "\n".join(res.errors) or log_tail)
+    if not res.ok:
+        why = "timed out" if res.timed_out else f"make exit {res.rc}"
+        first = next((e for e in res.errors if "error" in e.lower()), why)
+        return Case("build", "kernel", Status.FAIL, res.secs, f"{why}: {first[:200]}",
+                    "\n".join(res.errors) or log_tail)
+    return Case("build", "kernel", Status.PASS, res.secs, f"{res.warnings} warning(s)")
+
+
+# -- kernel reports ---------------------------------------------------------------------
+
+
+def report_cases(folded: Sequence[tuple[Report, int]], known: Suppressions, where: dict[str, Span],
+                 in_base: frozenset[str] | None) -> list[Case]:
+    """A Case per distinct report: known (skip), also in the base (skip), else a failure."""
+    cases = []
+    for report, count in folded:
+        during = blame(report.first_line, where) or "boot"
+        times = f" x{count}" if count > 1 else ""
+        corrupt = " (corrupted)" if report.corrupted else ""
+        text = "\n".join(report.raw)
+        if known.is_known(report):
+            cases.append(Case("report", report.title, Status.SKIP, 0.0, f"known report during {during}{times}", text))
+        elif in_base is not None and report.title in in_base:
+            cases.append(Case("report", report.title, Status.SKIP, 0.0,
+                              f"also in base: {report.type} during {during}{times}", text))
+        else:
+            new = "new " if in_base is not None else ""
+            cases.append(Case("report", report.title, Status.FAIL, 0.0,
+                              f"{new}{report.type} during {during}{times}{corrupt}", text))
+    return cases

@@ -12,12 +12,15 @@ import argparse
 import shutil
 from pathlib import Path
 
-from bench import cli, nightly, nightly_matrix
-from bench.nightly_history import NIGHT_FILE, load_night
+from bench.cli import options
+from bench.nightly import matrix as nightly_matrix
+from bench.nightly import night as nightly
+from bench.nightly.history import NIGHT_FILE, load_night
+from bench.plan import default_home
 from bench.printer import Printer
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `nightly` and `merge` (their handlers are set as `func`)."""
     p = subparsers.add_parser(
         "nightly", help="run a matrix of series x kconfig sets and compare with the previous night",
@@ -26,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                     "kcidb.json and a comparison with the previous night.")
     p.add_argument("matrix", nargs="?", type=Path,
                    help="matrix file (default: <home>/nightly/matrix.yaml)")
-    cli.add_run_options(p)
+    options.add_run_options(p)
     _common(p)
     p.add_argument("--shard", metavar="I/N",
                    help="run only slice I of N (dealt by a hash of the entry ids); combine with `bench merge`")
@@ -59,7 +62,7 @@ def _nightly_root(args: argparse.Namespace, home: Path) -> Path:
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
-    home = cli.default_home()
+    home = default_home()
     matrix = nightly_matrix.load(args.matrix or home / "nightly" / "matrix.yaml", home / "patches")
     shard = nightly_matrix.parse_shard(args.shard) if args.shard else None
     entries = nightly_matrix.shard(matrix.entries, *shard) if shard else matrix.entries
@@ -70,7 +73,9 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     printer = Printer()
     night_dir = nightly.fresh_dir(args.out or nightly.new_night_dir(_nightly_root(args, home), shard))
     try:
-        night = nightly.run_night(args, home, matrix, entries, shard, night_dir, printer)
+        plans = nightly.plan_entries(options.request(args, ""), home, matrix, entries, night_dir)
+        options.preflight(plan for _, plan in plans)
+        night = nightly.run_night(plans, matrix, entries, shard, night_dir, printer)
     except KeyboardInterrupt:
         if (partial := load_night(night_dir)) is not None:  # report what ran, marked incomplete
             nightly.finish(night_dir, partial, args.previous, args.log_url, printer)
@@ -83,7 +88,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    home = cli.default_home()
+    home = default_home()
     out = args.out or nightly.new_night_dir(_nightly_root(args, home), None)
     night = nightly.merge(args.shards, out)
     return nightly.finish(out.resolve(), night, args.previous, args.log_url, Printer())

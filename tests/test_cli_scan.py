@@ -1,4 +1,4 @@
-"""`bench scan` (bench/scan_cli.py) on real console logs from tests/data/console."""
+"""`bench scan` (bench/cli/scan.py) on real console logs from tests/data/console."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import scan_cli
+from bench.cli import scan as scan_cli
 from bench.errors import UserError
 
 CONSOLE = Path(__file__).parent / "data" / "console"
@@ -24,7 +24,7 @@ def console_log(tmp_path: Path, fixture: str, first: int = 0, last: int | None =
 
 def run(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="bench")
-    scan_cli.add_parser(parser.add_subparsers(dest="command"))
+    scan_cli.add_parsers(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["scan", *argv])
     assert args.func is scan_cli.handle
     return int(args.func(args))

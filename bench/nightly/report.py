@@ -16,7 +16,8 @@ from typing import Any
 from junit_xml import to_xml_report_string
 
 from bench import junit
-from bench.nightly_history import Night
+from bench.files import write_atomic
+from bench.nightly.history import Night
 from bench.result import Case, RunResult, Status
 
 LOGS = ("console.log", "build.log", "config.log", "apply.log", "junit.xml", "summary.json", "reports.json")
@@ -26,8 +27,8 @@ TITLES = {"new": "New failures", "fixed": "Fixed", "still": "Still failing",
 
 def write_all(night_dir: Path, night: Night) -> None:
     write_junit(night_dir, night, night_dir / "junit.xml")
-    (night_dir / "summary.md").write_text(markdown(night_dir, night), encoding="utf-8")
-    (night_dir / "index.html").write_text(page(night_dir, night), encoding="utf-8")
+    write_atomic(night_dir / "summary.md", markdown(night_dir, night))
+    write_atomic(night_dir / "index.html", page(night_dir, night))
 
 
 # -- JUnit ----------------------------------------------------------------------------------
@@ -44,11 +45,7 @@ def run_suites(night_dir: Path, entry: dict[str, Any]) -> list[ET.Element]:
     except (OSError, ET.ParseError):
         pass
     try:
-        data = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-        cases = tuple(Case(c["group"], c["name"], Status(c["status"]), c.get("secs", 0.0),
-                           c.get("message", ""), c.get("output", "")) for c in data["cases"])
-        result = RunResult(data["run_id"], data["series"], run_dir, cases, data.get("secs", 0.0),
-                           data.get("info", {}))
+        result = RunResult.from_json(json.loads((run_dir / "summary.json").read_text(encoding="utf-8")), run_dir)
     except (OSError, ValueError, KeyError, TypeError):
         cases = (Case("infra", "results", Status.ERROR, 0.0, f"{run_dir}: no junit.xml or summary.json"),)
         result = RunResult(entry["run_id"], entry["series"], run_dir, cases, 0.0)
@@ -73,7 +70,7 @@ def write_junit(night_dir: Path, night: Night, path: Path) -> None:
         ET.SubElement(case, "error", message="no results: its shard or run did not report")
     for attr in ("tests", "failures", "errors", "skipped"):
         root.set(attr, str(sum(int(s.get(attr) or 0) for s in root.findall("testsuite"))))
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    write_atomic(path, "<?xml version='1.0' encoding='utf-8'?>\n" + ET.tostring(root, encoding="unicode"))
 
 
 # -- markdown -------------------------------------------------------------------------------

@@ -10,13 +10,13 @@ import argparse
 import json
 from pathlib import Path
 
+from bench.errors import UserError
 from bench.report.known import Suppressions, load_suppressions
 from bench.report.render import format_report, report_to_dict
 from bench.report.scanner import Report, fold, scan
-from bench.errors import UserError
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the `scan` subcommand (its handler is set as `func`)."""
     parser = subparsers.add_parser(
         "scan", help="scan console logs for kernel reports",

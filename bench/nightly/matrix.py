@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from bench import series as series_mod
 from bench import yamlmap
 from bench.errors import UserError

@@ -17,21 +17,30 @@ exit_code. `bench merge` builds the same folder from shard folders.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
 import hashlib
 import json
 import re
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
-from bench import cli, guests, kcidb, nightly_report, pipeline
+from bench import pipeline
 from bench.errors import UserError
-from bench.nightly_history import NIGHT_FILE, Night, compare, exit_code, history, require_night
-from bench.nightly_matrix import Entry, Matrix
+from bench.files import write_atomic
+from bench.nightly import kcidb
+from bench.nightly import report as nightly_report
+from bench.nightly.history import (
+    NIGHT_FILE,
+    Night,
+    compare,
+    exit_code,
+    history,
+    require_night,
+)
+from bench.nightly.matrix import Entry, Matrix
+from bench.plan import Plan, RunRequest, make_plan, new_name, selected_params
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status
 from bench.series import Series
@@ -42,12 +51,7 @@ def now() -> str:
 
 
 def new_night_dir(root: Path, shard: tuple[int, int] | None) -> Path:
-    name = time.strftime("%Y%m%d-%H%M%S") + (f"-shard-{shard[0]}-of-{shard[1]}" if shard else "")
-    folder, n = root / name, 1
-    while folder.exists():
-        n += 1
-        folder = root / f"{name}-{n}"
-    return folder
+    return root / new_name(root, f"shard-{shard[0]}-of-{shard[1]}" if shard else "")
 
 
 def fresh_dir(folder: Path) -> Path:
@@ -61,29 +65,27 @@ def fresh_dir(folder: Path) -> Path:
 # -- planning -------------------------------------------------------------------------------
 
 
-def plan_entries(args: argparse.Namespace, home: Path, matrix: Matrix, entries: tuple[Entry, ...],
-                 night_dir: Path) -> list[tuple[Entry, pipeline.Plan]]:
-    """Every entry's Plan, made before anything runs, so a bad matrix costs no build."""
-    plans: list[tuple[Entry, pipeline.Plan]] = []
+def plan_entries(request: RunRequest, home: Path, matrix: Matrix, entries: tuple[Entry, ...],
+                 night_dir: Path) -> list[tuple[Entry, Plan]]:
+    """Every entry's Plan, made before anything runs, so a bad matrix costs no build.
+
+    request carries the command line's run options: its tree, base and workloads win over the
+    matrix's, its kconfigs come after each entry's, its params join the matrix-wide ones.
+    """
+    plans: list[tuple[Entry, Plan]] = []
     used: set[str] = set()
     for entry in entries:
-        ns = argparse.Namespace(**vars(args))
-        ns.tree = args.tree or matrix.tree
-        ns.base = args.base or matrix.base
-        ns.workload = list(args.workload or entry.workloads)
-        ns.kconfig = [*entry.kconfigs, *args.kconfig]
-        ns.param = []
-        ns.results = night_dir
-        plan = cli.make_plan(ns, home, entry.spec)
+        req = dataclasses.replace(
+            request, series=entry.spec, tree=request.tree or matrix.tree, base=request.base or matrix.base,
+            workloads=request.workloads or entry.workloads, kconfigs=(*entry.kconfigs, *request.kconfigs),
+            params=(), results=night_dir, run_id=entry.run_id,
+            info={**request.info, "nightly": entry.id, "config": entry.config})
         # Matrix-wide params only apply where their workload was selected.
-        selected = {w.name for w in plan.workloads}
-        params = [p for p in (*entry.params, *args.param) if p.split(".", 1)[0] in selected]
+        selected = tuple(w.name for w in make_plan(req, home).workloads)
+        params = selected_params((*entry.params, *request.params), selected)
         used.update(p.split(".", 1)[0] for p in params)
-        plans.append((entry, dataclasses.replace(
-            plan, workloads=guests.override(plan.workloads, params), results_root=night_dir,
-            run_id=entry.run_id, extra_info={**plan.extra_info, "nightly": entry.id, "config": entry.config},
-        )))
-    wanted = {p.split(".", 1)[0] for e in entries for p in (*e.params, *args.param)}
+        plans.append((entry, make_plan(dataclasses.replace(req, params=params), home)))
+    wanted = {p.split(".", 1)[0] for e in entries for p in (*e.params, *request.params)}
     if plans and (unused := sorted(wanted - used)):
         raise UserError(f"{matrix.path}: params for workload {unused[0]!r}, which no entry selects")
     return plans
@@ -109,7 +111,7 @@ def write_patchset(night_dir: Path, series: Series) -> tuple[list[dict[str, str]
 # -- running --------------------------------------------------------------------------------
 
 
-def entry_record(entry: Entry, plan: pipeline.Plan, result: RunResult, started: str,
+def entry_record(entry: Entry, plan: Plan, result: RunResult, started: str,
                  night_dir: Path) -> dict[str, Any]:
     patches, patchset_hash = write_patchset(night_dir, plan.series)
     cases = {f"{c.group}/{c.name}": c.status.value for c in result.cases}
@@ -127,7 +129,7 @@ def entry_record(entry: Entry, plan: pipeline.Plan, result: RunResult, started: 
     }
 
 
-def run_one(plan: pipeline.Plan, printer: Printer) -> RunResult:
+def run_one(plan: Plan, printer: Printer) -> RunResult:
     """One entry; a crash of ours becomes that entry's infrastructure error, not the night's end."""
     try:
         return pipeline.run(plan, printer)
@@ -136,9 +138,9 @@ def run_one(plan: pipeline.Plan, printer: Printer) -> RunResult:
         return RunResult(plan.run_id, plan.series.name, plan.results_root / plan.run_id, (case,), 0.0)
 
 
-def run_night(args: argparse.Namespace, home: Path, matrix: Matrix, entries: tuple[Entry, ...],
+def run_night(plans: list[tuple[Entry, Plan]], matrix: Matrix, entries: tuple[Entry, ...],
               shard: tuple[int, int] | None, night_dir: Path, printer: Printer) -> Night:
-    plans = plan_entries(args, home, matrix, entries, night_dir)
+    """Run the planned entries (plan_entries) into night_dir; night.json is written whatever happens."""
     tree = plans[0][1].tree if plans else None
     night: Night = {
         "name": night_dir.name, "started": now(), "finished": None, "complete": False,
@@ -168,7 +170,7 @@ def run_night(args: argparse.Namespace, home: Path, matrix: Matrix, entries: tup
 
 
 def write_night(night_dir: Path, night: Night) -> None:
-    (night_dir / NIGHT_FILE).write_text(json.dumps(night, indent=2, default=str) + "\n", encoding="utf-8")
+    write_atomic(night_dir / NIGHT_FILE, json.dumps(night, indent=2, default=str) + "\n")
 
 
 # -- merging and finishing ------------------------------------------------------------------
@@ -224,18 +226,5 @@ def finish(night_dir: Path, night: Night, previous: Path | None, log_url: str | 
     write_night(night_dir, night)
     kcidb.write(night_dir, night, log_url)
     nightly_report.write_all(night_dir, night)
-    _say_summary(night_dir, night, printer)
+    printer.night_summary(night_dir, night)
     return int(night["exit_code"])
-
-
-def _say_summary(night_dir: Path, night: Night, printer: Printer) -> None:
-    c = night["comparison"]
-    printer.say(f"nightly {night['name']}: compared with {c['previous'] or 'nothing (first night)'}: "
-                + ", ".join(f"{len(c[k])} {k}" for k in ("new", "fixed", "still", "infra", "untested")))
-    for kind in ("new", "fixed", "infra"):
-        for item in c[kind]:
-            printer.say(f"  {kind}: {item['id']}: {item['key']} {item['message']}".rstrip())
-    if night["missing"]:
-        printer.say(f"  missing: {', '.join(night['missing'])}")
-    printer.say(f"nightly: exit {night['exit_code']}; report {night_dir / 'index.html'}")
-
