@@ -85,7 +85,8 @@ SKIP = (
     "__timer_delete_sync", "sk_stop_timer_sync", "__mod_timer", "fast_dput", "dput",
     # Seen as the top frame of real reports syzbot titles by their caller.
     "^valid_state$", "lock_sock_nested", "^console_(?:un)?lock", "check_preemption_disabled",
-    "should_fail", "^unwind_backtrace$", "^proc_register$",
+    "should_fail", "^unwind_backtrace$", "^proc_register$", "^ifs_free$", "^truncate_cleanup_folio$",
+    "iomap_invalidate_folio",
 )
 STRIP_PREFIXES = ("SYSC_", "SyS_", "sys_", "__x64_", "__ia32_", "__arm64_", "____sys_", "___sys_",
                   "__sys_", "__se_", "__se_sys_", "__do_sys_", "compat_SYSC_", "compat_SyS_", "ksys_")

@@ -61,7 +61,10 @@ TRACE = S(CALL_TRACE, PARSE)
 FAULT = S(RIP, CALL_TRACE, PARSE)
 _AT_FUNC = r"at: (?:{{PC}} +)?{{FUNC}}"
 _KFENCE = rx(r"BUG: KFENCE: (?:[a-z\- ]+) in {{FUNC}}")
-_KMSAN_ORIGIN = rx(r"(Local variable .* created at:|Uninit was created at:)")
+# Non-capturing (syzkaller captures it, making the line itself a "frame" when the stack before is
+# empty); the old format, with a "Call Trace:" line, is then read by parts2.
+_KMSAN_ORIGIN = rx(r"(?:Local variable .* created at:|Uninit was created at:)")
+_KMSAN_OLD = (CALL_TRACE, PARSE, _KMSAN_ORIGIN, PARSE)
 _LEAK_SKIP = ("kmemleak", "mmap", "kmem", "slab", "alloc", "create_object", "idr_get", "list_lru_init",
               "kasprintf", "kvasprintf", "pcpu_create", "strdup", "strndup", "memdup")
 LEAK = S(rx(r"backtrace(?: \(crc [0-9a-fA-F]*\))?:"), PARSE, skip=_LEAK_SKIP)
@@ -79,12 +82,13 @@ BUG = Group("BUG:", (
     F(r"BUG: KASAN: (.*)", "KASAN: {0}", corrupted=True),
     F(r"BUG: KMSAN: kernel-usb-infoleak", "KMSAN: kernel-usb-infoleak in {1}", no_stack=True,
       report=r"BUG: KMSAN: kernel-usb-infoleak in {{FUNC}}", alt=("KMSAN origin in {2}",),
-      stack=S(PARSE, _KMSAN_ORIGIN, PARSE, skip=("alloc_skb", "usb_submit_urb", "usb_start_wait_urb",
-                                                  "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg"))),
+      stack=S(PARSE, _KMSAN_ORIGIN, PARSE, parts2=_KMSAN_OLD,
+              skip=("alloc_skb", "usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg",
+                    "usb_control_msg"))),
     F(r"BUG: KMSAN:", "KMSAN: {0} in {2}", report=r"BUG: KMSAN: ([a-z\-]+) in {{FUNC}}",
       alt=("bad-access in {2}",), no_stack=True,
-      stack=S(PARSE, _KMSAN_ORIGIN, PARSE, skip=("alloc_skb", "netlink_ack", "netlink_rcv_skb",
-                                                  "_encrypt$", "^(?:crypto|cipher|drbg|rng)_"))),
+      stack=S(PARSE, _KMSAN_ORIGIN, PARSE, parts2=_KMSAN_OLD,
+              skip=("alloc_skb", "netlink_ack", "netlink_rcv_skb", "_encrypt$", "^(?:crypto|cipher|drbg|rng)_"))),
     F(r"BUG: KCSAN: data-race", "KCSAN: {0}", report=r"BUG: KCSAN: (.*)", no_stack=True),
     F(r"BUG: KCSAN:", "KCSAN: {0}", report=r"BUG: KCSAN: (.*)", no_stack=True),
     F(r"BUG: KFENCE: (use-after-free|out-of-bounds) (read|write) in {{FUNC}}", "KFENCE: {0} {1} in {3}",
@@ -131,7 +135,7 @@ BUG = Group("BUG:", (
                     "page_frag_free", "alloc", "vmap", "page_owner"))),
     F(r"BUG: Bad page map", "BUG: Bad page map"),
     F(r"BUG: workqueue lockup", "BUG: workqueue lockup in {0}", no_stack=True,
-      report=r"BUG: workqueue lockup(?:.*\n)+?.*in-flight: [0-9]+:([a-zA-Z0-9_]+)"),
+      report=r"BUG: workqueue lockup(?:.*\n)+?.*Showing backtraces of busy workers(?:.*\n)+?.*Workqueue: \S+ ([a-zA-Z0-9_]+)"),
     F(r"BUG: workqueue lockup", "BUG: workqueue lockup", no_stack=True),
     F(r"BUG: sleeping function called from invalid context at (.*)",
       "BUG: sleeping function called from invalid context in {1}", stack=TRACE),
@@ -241,7 +245,8 @@ INFO = Group("INFO:", (
     F(r"INFO: suspicious RCU usage", "INFO: suspicious RCU usage in {1}",
       report=r"INFO: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}",
       stack=S(CALL_TRACE, PARSE, skip=("rcu", "kmem", "slab"))),
-    F(r"INFO: task .* blocked (?:in I/O wait )?for more than [0-9]+ seconds", "INFO: task hung in {0}",
+    # A task name with a newline byte in it splits the line (syzkaller's report 1001).
+    F(r"INFO: task .*(?:\n.*)? blocked (?:in I/O wait )?for more than [0-9]+ seconds", "INFO: task hung in {0}",
       alt=("hang in {0}",), stack=S(CALL_TRACE, PARSE, ex=hang_frame)),
     F(r"INFO: task .* can't die for more than .* seconds", "INFO: task can't die in {0}",
       alt=("hang in {0}",), stack=S(CALL_TRACE, PARSE, skip=("schedule",))),
