@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from bench.report.scanner import Report, scan
-from bench.report.taint import ENVIRONMENT, explained_taint, order, taints_of, unexplained_taint
+from bench.report.taint import (
+    ENVIRONMENT,
+    explained_taint,
+    order,
+    taints_of,
+    unexplained_taint,
+)
 
 CONSOLE = Path(__file__).parent / "data" / "console"
 

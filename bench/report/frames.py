@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 PC = r"\[\<?(?:0x)?[0-9a-f]+\>?\]"
 FUNC = r"([a-zA-Z0-9_]+)(?:\.|\+)"
@@ -102,7 +102,7 @@ class StackFmt:
     extractor: Extractor | None = field(default=None, compare=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def skip_re(extra: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(SKIP + extra))
 

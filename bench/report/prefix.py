@@ -16,7 +16,7 @@ _PREFIX = re.compile(
     r"(?: ?\[ *(?P<caller>[TC]\d+)\])?"
 )
 _TIME = re.compile(r"\[ *\d+\.\d+\](?: ?\[ *([TC]\d+)\])? ?")
-_MONTHS = frozenset("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
+_MONTHS = frozenset(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])
 _HEX = re.compile(r"0x[0-9a-fA-F]+|\b[0-9a-fA-F]{8,}\b")
 _NUM = re.compile(r"\d+")
 _OUT_OF_TREE = re.compile(r"^(?:\.\./)+[^/]+/")  # make O=build: "../src/mm/rmap.c"
@@ -46,7 +46,7 @@ def strip_prefix(line: str) -> tuple[str, str]:
     return text, g["caller"] or "k"
 
 
-_BATCH = re.compile(r"^(\[ *\d+\.\d+\])?(?: ?\[ *([TC]\d+)\])? ?(.*)$", re.M)
+_BATCH = re.compile(r"^(\[ *\d+\.\d+\])?(?: ?\[ *([TC]\d+)\])? ?(.*)$", re.MULTILINE)
 
 
 def strip_many(lines: list[str]) -> list[tuple[str, str]]:

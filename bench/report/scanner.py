@@ -21,11 +21,26 @@ from bench.report.describe import describe
 from bench.report.kinds import category_of, detail_of, type_of
 from bench.report.prefix import normalize, source_path, strip_many, strip_prefix
 from bench.report.table import Group
-from bench.report.table_more import ANCHORS, CONTINUES, EXTRA, GROUPS, PRE, PRE_ANCHORS, Pre
+from bench.report.table_more import (
+    ANCHORS,
+    CONTINUES,
+    EXTRA,
+    GROUPS,
+    PRE,
+    PRE_ANCHORS,
+    Pre,
+)
 from bench.report.taint import order
-from bench.report.walk import BANNER, CUT_HERE, SKIP_FUNCS, SKIP_PREFIXES, Walk, base_func
+from bench.report.walk import (
+    BANNER,
+    CUT_HERE,
+    SKIP_FUNCS,
+    SKIP_PREFIXES,
+    Walk,
+    base_func,
+)
 
-__all__ = ["Report", "scan", "fold", "strip_prefix", "normalize", "is_helper", "source_path"]
+__all__ = ["Report", "fold", "is_helper", "normalize", "scan", "source_path", "strip_prefix"]
 
 LOOKBACK = 40  # how far back a dump_page() block or a "cut here" banner is looked for
 MAX_WINDOW = 2000  # lines of a context a report's title may be looked for in
@@ -265,7 +280,7 @@ def _title_lines(rep: _Open, win: _Window, end: int) -> list[str]:
             if "Disabling lock debugging due to kernel taint" in text or \
                     (" ? " in text and _QUESTIONABLE.search(text) and "<EOI>" not in text):
                 continue
-        out.append(text[:-13] if text.endswith(" (unreliable)") else text)
+        out.append(text.removesuffix(" (unreliable)"))
     return out
 
 

@@ -13,7 +13,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bench.report.frames import CALL_TRACE, PARSE, RIP, StackFmt, hang_frame, rx, stall_frame
+from bench.report.frames import (
+    CALL_TRACE,
+    PARSE,
+    RIP,
+    StackFmt,
+    hang_frame,
+    rx,
+    stall_frame,
+)
 
 Rx = re.Pattern[str]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bench.report.frames import CALL_TRACE, PARSE, RIP, rx, stall_frame
+from bench.report.frames import CALL_TRACE, PARSE, RIP, stall_frame
 from bench.report.table import BUG, FAULT, INFO, LEAK, TRACE, WARNING, F, Group, S, sup
 
 _ONLY_RIP = S(RIP)
