@@ -72,3 +72,24 @@ def order(letters: Iterable[str]) -> str:
     """Letters in kernel order, without duplicates or G."""
     have = set(letters)
     return "".join(c for c in TAINT_ORDER if c in have)
+
+
+# The flags that say the kernel misbehaved (ENVIRONMENT's are modules, firmware, tests...).
+PROBLEMS = frozenset("MBDWL")
+
+
+def letters(mask: int) -> str:
+    """The flags of a /proc/sys/kernel/tainted value, in kernel order (bit n is TAINT_ORDER[n])."""
+    return "".join(ch for bit, ch in enumerate(TAINT_ORDER) if mask >> bit & 1)
+
+
+def parse_mask(text: str) -> int | None:
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
+def new_problems(start: int, end: int) -> frozenset[str]:
+    """Problem flags set at `end` that were not at `start`."""
+    return frozenset(letters(end & ~start)) & PROBLEMS
