@@ -51,7 +51,8 @@ def bench(*args: str, results: Path) -> tuple[float, float | None, dict[str, Any
     for line in child.stdout:
         if "boot/boot:" in line:
             booted = time.monotonic()
-    child.wait()
+    if child.wait() == 2:
+        sys.exit(f"run_time: bench {' '.join(args)} failed (exit 2): see {results}")
     end = time.monotonic()
     runs = sorted((p for p in results.iterdir() if (p / "summary.json").is_file()), key=lambda p: p.stat().st_mtime)
     summary = json.loads((runs[-1] / "summary.json").read_text()) if runs else {}
@@ -61,8 +62,9 @@ def bench(*args: str, results: Path) -> tuple[float, float | None, dict[str, Any
 def series(folder: Path, name: str, patch: Path | None, workloads: list[str]) -> Path:
     d = folder / name
     d.mkdir()
-    if patch:
+    if patch:  # a quilt series: one patch of a [n/6] series is not a format-patch folder
         shutil.copy(patch, d / patch.name)
+        (d / "series").write_text(patch.name + "\n")
     (d / "series.yaml").write_text(f"kconfigs: {KCONFIGS}\nworkloads: [{', '.join(workloads)}]\n")
     return d
 
