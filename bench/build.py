@@ -20,6 +20,15 @@ from bench import proc
 IMAGE = Path("arch/x86/boot/bzImage")
 _ERROR = re.compile(r"(\berror:|\bError \d|undefined reference to|\*\*\* )")
 _WARNING = re.compile(r"\bwarning:")
+# The machine failing the build, not the series (the first match names it).
+_HOST_TROUBLE = (
+    (re.compile(r"(?:^|: )([\w.+-]+): (?:[Cc]ommand )?not found$"), "missing host tool {0}"),
+    (re.compile(r"^make(?:\[\d+\])?: ([\w.+-]+): No such file or directory$"), "missing host tool {0}"),
+    (re.compile(r"No space left on device"), "disk full"),
+    (re.compile(r"Killed signal terminated program|fatal error: Killed|virtual memory exhausted|"
+                r"Cannot allocate memory|out of memory allocating"), "the compiler was killed (out of memory?)"),
+    (re.compile(r"^ccache: error: (.*)"), "ccache: {0}"),
+)
 _PROGRESS = re.compile(r"^\s+(CC|LD|AR|AS|HOSTCC|GEN|OBJCOPY|BUILD)\s+")
 
 
@@ -32,6 +41,7 @@ class BuildResult:
     log: Path
     errors: tuple[str, ...]  # excerpt: each error line with a little context
     warnings: int
+    host_trouble: str = ""  # set when the machine, not the series, failed the build
 
     @property
     def ok(self) -> bool:
@@ -86,6 +96,15 @@ def excerpt_errors(lines: Iterable[str], context: int = 3, limit: int = 40) -> t
     return tuple(out[:limit])
 
 
+def host_trouble(lines: Iterable[str]) -> str:
+    """What in a failed make's output says the host failed (a missing tool, a full disk, OOM); "" if nothing."""
+    for line in lines:
+        for rx, what in _HOST_TROUBLE:
+            if m := rx.search(line.strip()):
+                return what.format(*m.groups())
+    return ""
+
+
 def build(
     src: Path,
     build_dir: Path,
@@ -122,4 +141,5 @@ def build(
         log=log,
         errors=() if result.ok else excerpt_errors(text),
         warnings=sum(1 for line in text if _WARNING.search(line)),
+        host_trouble="" if result.ok or result.timed_out else host_trouble(text),
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
+from bench.files import write_atomic
 from bench.result import RunResult, Status
 
 
@@ -35,4 +36,4 @@ def to_suite(result: RunResult) -> TestSuite:
 
 
 def write(result: RunResult, path: Path) -> None:
-    path.write_text(to_xml_report_string([to_suite(result)]), encoding="utf-8")
+    write_atomic(path, to_xml_report_string([to_suite(result)]))

@@ -10,6 +10,8 @@ name, with the fragment that asked for it.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +64,8 @@ def parse_fragment(path: Path, name: str | None = None) -> Fragment:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise UserError(f"{path}: cannot read kconfig fragment: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from e
     options = []
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -117,19 +121,42 @@ def check(config: Path, fragments: tuple[Fragment, ...]) -> tuple[Dropped, ...]:
 def configure(
     src: Path, build_dir: Path, fragments: tuple[Fragment, ...], log: Path
 ) -> ConfigResult:
-    """allnoconfig + fragments (in order) into build_dir/.config, then verify."""
+    """allnoconfig + fragments (in order) into build_dir/.config, then verify.
+
+    A .config that comes out the same as it was keeps its mtime, so an incremental make
+    does not take it for a new configuration.
+    """
     build_dir.mkdir(parents=True, exist_ok=True)
     script = src / "scripts" / "kconfig" / "merge_config.sh"
     if not script.is_file():
         raise UserError(f"{script}: missing; is {src} a kernel tree?")
+    config = build_dir / ".config"
+    old = _content_and_mtime(config)
     result = proc.run(
         ["sh", str(script), "-n", "-O", str(build_dir), *(str(f.path) for f in fragments)],
         cwd=src,
         log=log,
     )
-    config = build_dir / ".config"
+    new = _content_and_mtime(config)
+    if old and new and result.ok and new[0] == old[0]:
+        os.utime(config, ns=(old[1], old[1]))
     dropped = check(config, fragments) if result.ok and config.is_file() else ()
     return ConfigResult(config, fragments, dropped, result.rc, result.secs, log)
+
+
+def _content_and_mtime(path: Path) -> tuple[bytes, int] | None:
+    try:
+        return path.read_bytes(), path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def digest(fragments: tuple[Fragment, ...]) -> str:
+    """One fragment set, one digest (names, order and contents): what a build dir was configured for."""
+    h = hashlib.sha256()
+    for f in fragments:
+        h.update(f"{f.name}\0".encode() + f.path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def describe_dropped(d: Dropped) -> str:

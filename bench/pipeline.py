@@ -1,83 +1,40 @@
 """`bench run`: apply -> config -> build -> boot + workloads -> scan -> results.
 
-Each stage appends its Cases; the first stage that fails ends the run (there
-is nothing to boot without a build). Whatever happens, the results folder
-keeps what was produced so far plus summary.json and junit.xml.
+Each stage's result becomes Cases (bench/verdict.py); the first stage that fails ends the
+run (there is nothing to boot without a build). Whatever happens, the results folder keeps
+what was produced so far plus summary.json and junit.xml.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import json
 import re
 import shutil
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bench import build as build_mod
-from bench.report import known as known_mod, render, scanner
-from bench import guests, junit, kconfig, tree, verdict, vm
-from bench.errors import BenchError, UserError
+from bench import guests, junit, kconfig, tree, verdict, vm, worktree
+from bench import slot as slot_mod
+from bench.errors import BenchError
+from bench.files import write_atomic
+from bench.plan import Plan
 from bench.printer import Printer
+from bench.report import known as known_mod
+from bench.report import render, scanner
 from bench.result import Case, RunResult, Status, write_summary_json
-from bench.series import Series
 
 BOOT_MARGIN = {True: 60, False: 180}  # seconds to reach user space: KVM, TCG
 
 
-@dataclass(frozen=True)
-class Plan:
-    series: Series
-    tree: Path
-    base: str | None
-    fragments: tuple[kconfig.Fragment, ...]
-    workloads: tuple[guests.Workload, ...]
-    home: Path  # the project: kconfigs/, guests/, patches/
-    results_root: Path
-    cache_dir: Path
-    accel: str = "auto"  # auto | kvm | tcg
-    jobs: int = 0  # 0: all cores
-    build_timeout: float = 3 * 3600
-    suppress_files: tuple[Path, ...] = ()
-    memory: str = "2G"
-    cpus: int = 2
-    append: tuple[str, ...] = ()
-    run_id: str = ""
-    baseline: bool = False  # also boot the unpatched tree; reports found there are not new
-    extra_info: dict[str, Any] = field(default_factory=dict)
-
-
-def safe_name(name: str) -> str:
-    """A series name made fit for a folder name (run ids, work slots)."""
-    return re.sub(r"[^\w.-]+", "_", name)
-
-
-def new_run_id(results_root: Path, series: str) -> str:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    safe = safe_name(series)
-    run_id, n = f"{stamp}-{safe}", 1
-    while (results_root / run_id).exists():
-        n += 1
-        run_id = f"{stamp}-{safe}-{n}"
-    return run_id
-
-
-@contextlib.contextmanager
-def work_slot(cache_dir: Path, name: str) -> Iterator[Path]:
-    """A per-series work dir (worktree `src` + incremental `build`), one run at a time."""
-    slot = cache_dir / "work" / safe_name(name)
-    slot.mkdir(parents=True, exist_ok=True)
-    with open(slot.with_suffix(".lock"), "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as e:
-            raise UserError(f"{slot}: another bench run of '{name}' is using this work dir") from e
-        yield slot
+def tail_of(path: Path, n: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
 
 
 class Run:
@@ -89,83 +46,76 @@ class Run:
         self.say = printer.say
         self.cases: list[Case] = []
         self.info: dict[str, Any] = {"series": plan.series.name, "tree": str(plan.tree), **plan.extra_info}
-        self.dir = plan.results_root / plan.run_id
+        self.dir = plan.results_dir
         self.dir.mkdir(parents=True, exist_ok=False)
         self.start = time.monotonic()
 
-    def add(self, case: Case) -> bool:
-        self.cases.append(case)
-        mark = "" if case.status is Status.PASS else f" {case.status.name}"
-        self.say(f"{case.group}/{case.name}:{mark or ' ok'} {case.message}".rstrip())
-        return case.status not in (Status.FAIL, Status.ERROR)
+    def add(self, *cases: Case) -> bool:
+        """Record cases; False if any of them failed (the run stops)."""
+        for case in cases:
+            self.cases.append(case)
+            mark = "" if case.status is Status.PASS else f" {case.status.name}"
+            self.say(f"{case.group}/{case.name}:{mark or ' ok'} {case.message}".rstrip())
+        return not any(c.status in (Status.FAIL, Status.ERROR) for c in cases)
 
     def result(self) -> RunResult:
-        return RunResult(
-            self.plan.run_id, self.plan.series.name, self.dir, tuple(self.cases),
-            time.monotonic() - self.start, dict(self.info),
-        )
+        return RunResult(self.plan.run_id, self.plan.series.name, self.dir, tuple(self.cases),
+                         time.monotonic() - self.start, dict(self.info))
 
     # -- stages ---------------------------------------------------------------
 
-    def apply(self, src: Path) -> bool:
-        series = self.plan.series
-        self.say(f"apply: {len(series.patches)} patch(es) of {series.name} on {self.info['base'][:12]}")
-        applied = tree.apply_series(src, series, self.dir / "apply.log")
+    def apply(self, s: slot_mod.Slot) -> tuple[slot_mod.Slot, bool]:
+        """Move the slot's worktree to the base and apply the series; the slot's new state."""
+        p, base, log = self.plan, self.info["base"], self.dir / "apply.log"
+        self.say(f"apply: {len(p.series.patches)} patch(es) of {p.series.name} on {base[:12]} in {s.path}")
+        repo = worktree.repo_id(p.tree)
+        made = worktree.ensure(p.tree, s.src, base)
+        state = s.state if not made and s.state.tree == repo else slot_mod.State()
+        saved: dict[str, int] = {}
+        if state.built:  # the files git may write: their mtimes, to give back where nothing changed
+            saved = worktree.mtimes(s.src, worktree.changed(s.src, "HEAD", base) | worktree.dirty(s.src)
+                                    | worktree.touched_by(p.series.patches))
+        worktree.reset(s.src, base, log)
+        applied = tree.apply_series(s.src, p.series, log)
+        if state.built:
+            try:
+                kept = worktree.restore_mtimes(s.src, saved, worktree.changed(s.src, state.built, applied.head))
+                self.info["mtimes_kept"] = kept
+            except BenchError:  # the built commit is gone: make decides by the new mtimes
+                state = replace(state, built="")
         self.info["head"] = applied.head
-        ok = True
-        for r in applied.results:
-            if r.ok:
-                ok &= self.add(Case("apply", r.patch.name, Status.PASS, 0.0, r.patch.subject))
-            else:
-                where = f" in {', '.join(r.failed_files)}" if r.failed_files else ""
-                ok &= self.add(Case("apply", r.patch.name, Status.FAIL, 0.0,
-                                    f"does not apply{where}", r.message))
-        for patch in applied.skipped:
-            self.add(Case("apply", patch.name, Status.SKIP, 0.0, "not tried: an earlier patch failed"))
-        if not series.patches:
-            self.add(Case("apply", "(no patches)", Status.PASS, 0.0, "baseline: the tree as it is"))
-        return ok and applied.ok
+        s = s.save(replace(state, tree=repo, config_key=kconfig.digest(p.fragments), series=p.series.name,
+                           head=applied.head, used=time.time()))
+        return s, self.add(*verdict.apply_cases(applied, len(p.series.patches))) and applied.ok
 
     def config(self, src: Path, build_dir: Path) -> bool:
-        names = ", ".join(f.name for f in self.plan.fragments)
-        self.say(f"config: allnoconfig + {names}")
+        self.say(f"config: allnoconfig + {', '.join(f.name for f in self.plan.fragments)}")
         cfg = kconfig.configure(src, build_dir, self.plan.fragments, self.dir / "config.log")
         if cfg.config.is_file():
             shutil.copy(cfg.config, self.dir / ".config")
-        if cfg.rc != 0:
-            out = (self.dir / "config.log").read_text(errors="replace")[-8000:]
-            return self.add(Case("config", "kconfig", Status.FAIL, cfg.secs, f"merge_config.sh exit {cfg.rc}", out))
-        if cfg.dropped:
-            lines = [kconfig.describe_dropped(d) for d in cfg.dropped]
-            return self.add(Case("config", "kconfig", Status.FAIL, cfg.secs,
-                                 f"{len(lines)} requested option(s) dropped: {cfg.dropped[0].option.name}...",
-                                 "\n".join(lines)))
-        n = len(kconfig.requested(self.plan.fragments))
-        return self.add(Case("config", "kconfig", Status.PASS, cfg.secs, f"all {n} requested options set ({names})"))
+        return self.add(verdict.config_case(cfg, tail_of(self.dir / "config.log", 150)))
 
-    def build(self, src: Path, build_dir: Path) -> Path | None:
-        self.say(f"build: make O={build_dir} bzImage (ccache)")
+    def build(self, s: slot_mod.Slot) -> Path | None:
+        state, image = s.state, s.build / build_mod.IMAGE
+        config_sha = slot_mod.sha256_of(s.build / ".config")
+        if state.built == state.head and state.config_sha == config_sha and state.image_sha \
+                and slot_mod.sha256_of(image) == state.image_sha:
+            self.info["image"] = str(image)
+            self.add(Case("build", "kernel", Status.PASS, 0.0,
+                          f"reused: the slot's image is of this commit and .config ({state.built[:12]})"))
+            return image
+        s = s.save(replace(state, built=""))  # from here until it succeeds, the build dir is in flux
+        self.say(f"build: make O={s.build} bzImage (ccache)")
         res = build_mod.build(
-            src, build_dir, self.dir / "build.log", cache_dir=self.plan.cache_dir,
+            s.src, s.build, self.dir / "build.log", cache_dir=self.plan.cache_dir,
             njobs=self.plan.jobs or None, timeout=self.plan.build_timeout,
-            progress=lambda s: self.say(f"build: {s}"),
+            progress=lambda text: self.say(f"build: {text}"),
         )
-        if not res.ok:
-            why = "timed out" if res.timed_out else f"make exit {res.rc}"
-            first = next((e for e in res.errors if "error" in e.lower()), why)
-            self.add(Case("build", "kernel", Status.FAIL, res.secs, f"{why}: {first[:200]}",
-                          "\n".join(res.errors) or "\n".join(self.tail_of(self.dir / "build.log"))))
-            return None
-        self.info["image"] = str(res.image)
-        self.add(Case("build", "kernel", Status.PASS, res.secs, f"{res.warnings} warning(s)"))
-        return res.image
-
-    @staticmethod
-    def tail_of(path: Path, n: int = 60) -> list[str]:
-        try:
-            return path.read_text(errors="replace").splitlines()[-n:]
-        except OSError:
-            return []
+        if res.ok and res.image:
+            self.info["image"] = str(res.image)
+            s.save(replace(s.state, built=state.head, config_sha=config_sha, image_sha=slot_mod.sha256_of(res.image)))
+        self.add(verdict.build_case(res, tail_of(self.dir / "build.log")))
+        return res.image if res.ok else None
 
     def prepare_guest(self, src: Path, build_dir: Path) -> Path:
         gdir = self.dir / "guest"
@@ -185,22 +135,20 @@ class Run:
             network=next((w.network for w in p.workloads if w.network), None),
             # The guest sees the host root read-only; the results folder is shared
             # writable at its own path (a new mount point could not be created).
-            rwdirs=((str(gdir), gdir),), append=p.append + guests.cmdline(p.workloads),
+            rwdirs=((str(gdir), gdir),),
+            append=(*p.append, *p.series.meta.cmdline, *guests.cmdline(p.workloads)),
         )
         names = ", ".join(w.name for w in p.workloads) or "none"
         self.say(f"boot: workloads {names} (VM timeout {timeout}s)")
         console = self.dir / "console.log"
         res = vm.boot(
             image, ["bash", str(p.home / "guests" / "runner.sh"), str(gdir)], console,
-            accel=accel, opts=opts, timeout=timeout,
-            on_line=lambda line: self._progress(line),
+            accel=accel, opts=opts, timeout=timeout, on_line=self._progress,
         )
         self.info["vng"] = " ".join(res.argv)
         lines = console.read_text(encoding="utf-8", errors="replace").splitlines()
         facts = verdict.BootFacts(res.rc, res.timed_out, res.secs, console)
-        self.add(verdict.boot_case(facts, lines))
-        for case in verdict.workload_cases(p.workloads, gdir, lines, facts):
-            self.add(case)
+        self.add(verdict.boot_case(facts, lines), *verdict.workload_cases(p.workloads, gdir, lines, facts))
         return lines
 
     def _progress(self, line: str) -> None:
@@ -214,8 +162,9 @@ class Run:
             patterns.extend(known_mod.load_suppressions(path).patterns)
         return known_mod.Suppressions(tuple(patterns))
 
-    def baseline(self) -> frozenset[str] | None:
-        """Boot the unpatched base with the same config and workloads; its report titles."""
+    def baseline(self) -> tuple[frozenset[str], Path] | None:
+        """Boot the unpatched base with the same config and workloads: its report titles and
+        guest folder (None if it did not boot)."""
         p = self.plan
         series = dataclasses.replace(p.series, name=f"{p.series.name}-base", patches=())
         sub = dataclasses.replace(p, series=series, base=self.info["base"], results_root=self.dir,
@@ -231,52 +180,49 @@ class Run:
             return None
         self.add(Case("baseline", "unpatched", Status.PASS, res.secs,
                       f"unpatched: {res.verdict.value}, {len(titles)} distinct report(s)"))
-        return titles
+        return titles, res.results_dir / "guest"
 
-    def scan(self, lines: list[str], in_base: frozenset[str] | None = None) -> None:
-        known = self.suppressions()
+    def scan(self, lines: list[str], gdir: Path, base: tuple[frozenset[str], Path] | None) -> None:
+        """Kernel reports, unexplained taint, and what the series said would happen."""
+        expected = [re.compile(e.what) for e in self.plan.series.meta.expect if e.kind == "report"]
+        known = known_mod.Suppressions(self.suppressions().patterns + tuple(expected))
+        in_base = base[0] if base else None
         where = verdict.spans(lines)
         folded = scanner.fold(scanner.scan(lines))
         found = [{**render.report_to_dict(r, n), "known": known.is_known(r),
                   "workload": verdict.blame(r.first_line, where),
                   "in_base": None if in_base is None else r.title in in_base} for r, n in folded]
-        (self.dir / "reports.json").write_text(json.dumps(found, indent=2) + "\n")
-        for report, count in folded:
-            during = verdict.blame(report.first_line, where) or "boot"
-            times = f" x{count}" if count > 1 else ""
-            corrupt = " (corrupted)" if report.corrupted else ""
-            text = "\n".join(report.raw)
-            if known.is_known(report):
-                self.add(Case("report", report.title, Status.SKIP, 0.0,
-                              f"known report during {during}{times}", text))
-            elif in_base is not None and report.title in in_base:
-                self.add(Case("report", report.title, Status.SKIP, 0.0,
-                              f"also in base: {report.type} during {during}{times}", text))
-            else:
-                new = "new " if in_base is not None else ""
-                self.add(Case("report", report.title, Status.FAIL, 0.0,
-                              f"{new}{report.type} during {during}{times}{corrupt}", text))
+        write_atomic(self.dir / "reports.json", json.dumps(found, indent=2) + "\n")
+        self.add(*verdict.report_cases(folded, known, where, in_base))
+        self.add(*verdict.taint_cases([w.name for w in self.plan.workloads], gdir, [r for r, _ in folded], where))
+        titles = [r.title for r, _ in folded]
+        base_seen = (sorted(base[0]), base[1]) if base else None
+        self.add(*verdict.expect_cases(self.plan.series.meta.expect, titles, gdir, base_seen))
 
 
 def run(plan: Plan, printer: Printer) -> RunResult:
     r = Run(plan, printer)
     r.say(f"run {plan.run_id}: results in {r.dir}")
     lines: list[str] | None = None
+    gdir = r.dir / "guest"
     try:
         r.info["base"] = tree.resolve_base(plan.tree, plan.base or plan.series.base)
-        with work_slot(plan.cache_dir, plan.series.name) as slot:
-            src, build_dir = slot / "src", slot / "build"
-            with tree.worktree(plan.tree, r.info["base"], src):
-                if r.apply(src) and r.config(src, build_dir):
-                    image = r.build(src, build_dir)
-                    if image is not None:
-                        lines = r.boot(image, r.prepare_guest(src, build_dir))
+        repo = worktree.repo_id(plan.tree)
+        with slot_mod.acquire(plan.cache_dir, repo, kconfig.digest(plan.fragments), plan.series.name,
+                              r.say) as s:
+            r.info["slot"] = s.path.name
+            s, applied = r.apply(s)
+            if applied and r.config(s.src, s.build):
+                image = r.build(s)
+                if image is not None:
+                    gdir = r.prepare_guest(s.src, s.build)
+                    lines = r.boot(image, gdir)
         if lines is not None:
-            r.scan(lines, r.baseline() if plan.baseline and plan.series.patches else None)
+            r.scan(lines, gdir, r.baseline() if plan.baseline and plan.series.patches else None)
     except BenchError as e:
         r.add(Case("infra", type(e).__name__, Status.ERROR, 0.0, str(e)))
-    except KeyboardInterrupt:
-        r.add(Case("infra", "interrupted", Status.ERROR, 0.0, "interrupted by the user"))
+    except KeyboardInterrupt as e:
+        r.add(Case("infra", "interrupted", Status.ERROR, 0.0, f"interrupted by {e or 'SIGINT'}"))
         raise
     finally:
         result = r.result()

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.files import write_atomic
+
 
 class Status(str, enum.Enum):
     PASS = "pass"
@@ -70,6 +72,14 @@ class RunResult:
             ],
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any], results_dir: Path) -> RunResult:
+        """Back from summary.json (KeyError/ValueError/TypeError if it is not one)."""
+        cases = tuple(Case(c["group"], c["name"], Status(c["status"]), float(c.get("secs", 0.0)),
+                           c.get("message", ""), c.get("output", "")) for c in data["cases"])
+        return cls(str(data["run_id"]), str(data["series"]), results_dir, cases,
+                   float(data.get("secs", 0.0)), dict(data.get("info", {})))
+
 
 def write_summary_json(result: RunResult, path: Path) -> None:
-    path.write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
+    write_atomic(path, json.dumps(result.to_json(), indent=2, default=str) + "\n")

@@ -14,17 +14,13 @@ import email.policy
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-
-
-from bench import yamlmap
+from bench import series_meta
 from bench.errors import UserError
+from bench.series_meta import Meta
 
 SERIES_FILE = "series"
 YAML_FILE = "series.yaml"
-YAML_KEYS = ("description", "base", "kconfigs", "workloads", "suppress", "mbox",
-             "fixes", "catch", "expect", "cmdline")  # the last four: read by the lead's series.py
 MBOX_FROM = "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n"
 SYNTH_AUTHOR = "pinbench <pinbench@localhost>"
 SYNTH_DATE = "Mon, 1 Jan 2001 00:00:00 +0000"  # fixed, so re-applying gives the same commit ids
@@ -63,18 +59,7 @@ class Series:
     workloads: tuple[str, ...]
     suppress: tuple[str, ...]  # title regexes of known/intended kernel reports
     description: str
-
-
-@dataclass(frozen=True)
-class _Meta:
-    """series.yaml contents (all optional)."""
-
-    description: str = ""
-    base: str | None = None
-    kconfigs: tuple[str, ...] = ()
-    workloads: tuple[str, ...] = ()
-    suppress: tuple[str, ...] = ()
-    mbox: str | None = None
+    meta: Meta = Meta()  # the rest of series.yaml: cmdline, expect, fixes, catch
 
 
 @dataclass(frozen=True)
@@ -104,6 +89,11 @@ def load_series(spec: str, patches_dir: Path) -> Series:
         return Series(path.stem, path, (patch,), _find_base(text), (), (), (), "")
     patches, base, cover = _read_mbox(path)
     return Series(path.stem, path, patches, base, (), (), (), cover)
+
+
+def empty(name: str) -> Series:
+    """No patches: the tree as it is (a range bisect, a bisect step on a bare commit)."""
+    return Series(name, Path(), (), None, (), (), (), "the tree as it is (no patches)")
 
 
 def list_series(patches_dir: Path) -> list[str]:
@@ -144,7 +134,7 @@ def _resolve_spec(spec: str, patches_dir: Path) -> Path:
 
 def _load_dir(d: Path) -> Series:
     yaml_path = d / YAML_FILE
-    meta = _read_yaml(yaml_path) if yaml_path.exists() else _Meta()
+    meta = series_meta.read(yaml_path, _read_text(yaml_path)) if yaml_path.exists() else Meta()
     series_path = d / SERIES_FILE
     base: str | None = None
     description = meta.description
@@ -162,11 +152,12 @@ def _load_dir(d: Path) -> Series:
         patches, base, cover = _read_format_patch_dir(d, allow_empty=yaml_path.exists())
         description = description or cover
     return Series(d.name, d, patches, meta.base or base, meta.kconfigs, meta.workloads,
-                  meta.suppress, description)
+                  meta.suppress, description, meta)
 
 
 def _read_quilt(series_path: Path) -> tuple[Patch, ...]:
     patches: list[Patch] = []
+    seen: dict[str, int] = {}
     for lineno, line in enumerate(_read_text(series_path).split("\n"), 1):
         words = re.sub(r"(^|\s)#.*", "", line).split()
         if not words:
@@ -175,6 +166,9 @@ def _read_quilt(series_path: Path) -> tuple[Patch, ...]:
         file = series_path.parent / words[0]
         if not file.is_file():
             raise UserError(f"{series_path}:{lineno}: patch file {words[0]} not found")
+        if words[0] in seen:
+            raise UserError(f"{series_path}:{lineno}: patch {words[0]} is listed twice (line {seen[words[0]]})")
+        seen[words[0]] = lineno
         patches.append(_patch_from_file(file, len(patches) + 1, words[0]))
     return tuple(patches)
 
@@ -370,23 +364,7 @@ def _slug(subject: str) -> str:
     return re.sub(r"[^A-Za-z0-9._]+", "-", subject).strip("-.")[:52].rstrip("-.") or "patch"
 
 
-# -- series.yaml ----------------------------------------------------------------------------
-
-
-def _read_yaml(path: Path) -> _Meta:
-    y = yamlmap.read(path, _read_text(path), YAML_KEYS)
-    suppress = y.strings("suppress")
-    for rx in suppress:
-        try:
-            re.compile(rx)
-        except re.error as e:
-            raise UserError(f"{y.where('suppress')}: bad suppress regex {rx!r}: {e}") from e
-    mbox = y.string("mbox")
-    if mbox is not None and (not mbox or "/" in mbox):
-        raise UserError(f"{y.where('mbox')}: mbox must be a file name in {path.parent}")
-    return _Meta(description=(y.string("description") or "").strip(), base=y.string("base"),
-                 kconfigs=y.strings("kconfigs"), workloads=y.strings("workloads"),
-                 suppress=suppress, mbox=mbox)
+# -- files ----------------------------------------------------------------------------------
 
 
 def _read_text(path: Path) -> str:

@@ -2,7 +2,7 @@
 
 The tree is `--tree`, `$BENCH_TREE`, or Debian's linux-source tarball unpacked once into
 the cache as a one-commit git repo. Runs never touch the tree's HEAD, index or files:
-they work in a detached `git worktree` that is removed afterwards.
+they work in detached worktrees of it (bench/worktree.py).
 """
 
 from __future__ import annotations
@@ -175,51 +175,6 @@ def resolve_base(tree: Path, base: str | None) -> str:
     if not res.ok or sha is None:
         raise UserError(f"base {ref!r}: no such commit in {tree}")
     return sha
-
-
-# -- worktrees ------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def worktree(tree: Path, base_sha: str, path: Path) -> Iterator[Path]:
-    """A detached worktree of tree at base_sha in path, removed on exit whatever happens."""
-    path = path.resolve()  # git lists worktrees by real path
-    if path == tree.resolve():
-        raise UserError(f"{path}: is the kernel tree itself, not a scratch path")
-    _remove_worktree(tree, path)  # stale, from a killed run
-    if path.exists():
-        raise UserError(f"{path}: exists and is not a worktree of {tree}; remove it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    add = proc.run(["git", "-C", str(tree), "worktree", "add", "--detach", "-q", str(path),
-                    base_sha])
-    proc.check(add, f"creating worktree {path}")
-    try:
-        yield path
-    finally:
-        _remove_worktree(tree, path)
-
-
-def _remove_worktree(tree: Path, path: Path) -> None:
-    """Remove path if it is a worktree of tree; never raises, so it cannot hide an error."""
-    if path in _worktrees(tree):
-        # Twice --force: also removes a locked worktree.
-        proc.run(["git", "-C", str(tree), "worktree", "remove", "--force", "--force", str(path)])
-        if path.exists() and path in _worktrees(tree):
-            shutil.rmtree(path, ignore_errors=True)
-    elif path.is_dir() and not any(path.iterdir()):
-        with contextlib.suppress(OSError):
-            path.rmdir()
-    proc.run(["git", "-C", str(tree), "worktree", "prune"])
-
-
-def _worktrees(tree: Path) -> list[Path]:
-    """Linked worktrees of tree (never the main one, which must not be removed)."""
-    try:
-        out = proc.output(["git", "-C", str(tree), "worktree", "list", "--porcelain"])
-    except InfraError:
-        return []
-    paths = [Path(ln[len("worktree "):]) for ln in out.splitlines() if ln.startswith("worktree ")]
-    return paths[1:]
 
 
 # -- applying -------------------------------------------------------------------------------

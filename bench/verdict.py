@@ -1,6 +1,6 @@
-"""Turn one boot (console lines, the guest's output files, vng's exit) into Cases.
+"""Every stage's result -> Cases: apply, config, build, boot, workloads, kernel reports.
 
-Pure: takes data, returns data. The guest runner writes
+Pure: takes data, returns data (the pipeline reads files and writes results). The guest runner writes
 `pinbench: workload NAME start` / `... end rc=N` to /dev/kmsg, so markers and
 kernel reports share one ordered stream (the console) and each report can be
 blamed on the workload that was running when it appeared.
@@ -13,8 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.build import BuildResult, host_trouble
 from bench.guests import SKIP_RC, Workload
+from bench.kconfig import ConfigResult, describe_dropped, requested
+from bench.report import taint
+from bench.report.known import Suppressions
+from bench.report.scanner import Report
 from bench.result import Case, Status
+from bench.series_meta import Expect
+from bench.tree import ApplyResult
+from bench.vm import EXIT_KERNEL_DIED
 
 _MARK = re.compile(r"pinbench: workload (\S+) (start|end rc=(\d+))")
 READY = "pinbench: guest ready"
@@ -69,8 +77,8 @@ def boot_case(boot: BootFacts, lines: Sequence[str]) -> Case:
     if ready:
         if boot.timed_out:
             return Case("boot", "boot", Status.FAIL, boot.secs, "the VM hit its timeout and was killed", excerpt)
-        if boot.rc == 255:
-            return Case("boot", "boot", Status.FAIL, boot.secs, "the kernel died (vng exit 255)", excerpt)
+        if boot.rc == EXIT_KERNEL_DIED:
+            return Case("boot", "boot", Status.FAIL, boot.secs, f"the kernel died (vng exit {EXIT_KERNEL_DIED})", excerpt)
         return Case("boot", "boot", Status.PASS, boot.secs, f"booted to user space (vng exit {boot.rc})")
     if not started:
         why = "timed out" if boot.timed_out else f"vng exit {boot.rc}"
@@ -105,6 +113,9 @@ def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFac
     if got is None:
         if span is None:
             return Case("workload", w.name, Status.ERROR, 0.0, "not run: the VM ended before it started", output)
+        if span.end is not None:  # it ended (the console says so) but its files are not there
+            return Case("workload", w.name, Status.ERROR, 0.0,
+                        "no result file: the guest could not write to the results folder (disk full?)", output)
         why = "the VM timed out" if boot.timed_out else "the kernel died"
         return Case("workload", w.name, Status.FAIL, 0.0, f"did not finish: {why} while it ran", output)
     rc, secs = got
@@ -123,3 +134,148 @@ def workload_cases(
 ) -> list[Case]:
     where = spans(lines)
     return [workload_case(w, guest_dir, where.get(w.name), boot) for w in workloads]
+
+
+# -- the stages before the boot ----------------------------------------------------------
+
+
+def apply_cases(applied: ApplyResult, n_patches: int) -> list[Case]:
+    cases = []
+    for r in applied.results:
+        if r.ok:
+            cases.append(Case("apply", r.patch.name, Status.PASS, 0.0, r.patch.subject))
+        else:
+            where = f" in {', '.join(r.failed_files)}" if r.failed_files else ""
+            cases.append(Case("apply", r.patch.name, Status.FAIL, 0.0, f"does not apply{where}", r.message))
+    for patch in applied.skipped:
+        cases.append(Case("apply", patch.name, Status.SKIP, 0.0, "not tried: an earlier patch failed"))
+    if n_patches == 0:
+        cases.append(Case("apply", "(no patches)", Status.PASS, 0.0, "baseline: the tree as it is"))
+    return cases
+
+
+def config_case(cfg: ConfigResult, log_tail: str) -> Case:
+    names = ", ".join(f.name for f in cfg.fragments)
+    if cfg.rc != 0 and (why := host_trouble(log_tail.splitlines())):
+        return Case("config", "kconfig", Status.ERROR, cfg.secs, f"host trouble, not the series: {why}", log_tail)
+    if cfg.rc != 0:
+        return Case("config", "kconfig", Status.FAIL, cfg.secs, f"merge_config.sh exit {cfg.rc}", log_tail)
+    if cfg.dropped:
+        lines = [describe_dropped(d) for d in cfg.dropped]
+        return Case("config", "kconfig", Status.FAIL, cfg.secs,
+                    f"{len(lines)} requested option(s) dropped: {cfg.dropped[0].option.name}...",
+                    "\n".join(lines))
+    n = len(requested(cfg.fragments))
+    return Case("config", "kconfig", Status.PASS, cfg.secs, f"all {n} requested options set ({names})")
+
+
+def build_case(res: BuildResult, log_tail: str) -> Case:
+    if not res.ok and res.host_trouble:
+        return Case("build", "kernel", Status.ERROR, res.secs, f"host trouble, not the series: {res.host_trouble}",
+                    "\n".join(res.errors) or log_tail)
+    if not res.ok:
+        why = "timed out" if res.timed_out else f"make exit {res.rc}"
+        first = next((e for e in res.errors if "error" in e.lower()), why)
+        return Case("build", "kernel", Status.FAIL, res.secs, f"{why}: {first[:200]}",
+                    "\n".join(res.errors) or log_tail)
+    return Case("build", "kernel", Status.PASS, res.secs, f"{res.warnings} warning(s)")
+
+
+# -- kernel reports ---------------------------------------------------------------------
+
+
+def report_cases(folded: Sequence[tuple[Report, int]], known: Suppressions, where: dict[str, Span],
+                 in_base: frozenset[str] | None) -> list[Case]:
+    """A Case per distinct report: known (skip), also in the base (skip), else a failure."""
+    cases = []
+    for report, count in folded:
+        during = blame(report.first_line, where) or "boot"
+        times = f" x{count}" if count > 1 else ""
+        corrupt = " (corrupted)" if report.corrupted else ""
+        text = "\n".join(report.raw)
+        if known.is_known(report):
+            cases.append(Case("report", report.title, Status.SKIP, 0.0, f"known report during {during}{times}", text))
+        elif in_base is not None and report.title in in_base:
+            cases.append(Case("report", report.title, Status.SKIP, 0.0,
+                              f"also in base: {report.type} during {during}{times}", text))
+        else:
+            new = "new " if in_base is not None else ""
+            cases.append(Case("report", report.title, Status.FAIL, 0.0,
+                              f"{new}{report.type} during {during}{times}{corrupt}", text))
+    return cases
+
+
+# -- oracles beyond the workloads' own: taint and expectations --------------------------------
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def taint_cases(names: Sequence[str], guest_dir: Path, reports: Sequence[Report],
+                where: dict[str, Span]) -> list[Case]:
+    """A failure per workload during which the kernel set a problem taint flag (W, D, B, L, M)
+    that no report found in that time accounts for. Reads the guest's <name>.tainted.start/.end
+    (or, from runners that only record the whole run, tainted.start/.end)."""
+    spans = [(n, f"{n}.tainted") for n in names] if any(
+        (guest_dir / f"{n}.tainted.end").is_file() for n in names) else [("", "tainted")]
+    cases = []
+    for name, stem in spans:
+        start = taint.parse_mask(_read(guest_dir / f"{stem}.start"))
+        end = taint.parse_mask(_read(guest_dir / f"{stem}.end"))
+        if start is None or end is None:
+            continue
+        mine = [r for r in reports if not name or blame(r.first_line, where) == name]
+        if unexplained := taint.new_problems(start, end) - taint.explained_taint(mine):
+            flags = "".join(sorted(unexplained))
+            during = f"during {name}" if name else "during the run"
+            cases.append(Case("taint", name or "run", Status.FAIL, 0.0,
+                              f"unexplained taint {flags} {during}: the kernel flagged a problem"
+                              " but no kernel report was found (see console.log)",
+                              f"tainted before: {taint.letters(start) or '-'}, after: {taint.letters(end)}"))
+    return cases
+
+
+def vmstat(text: str) -> dict[str, int]:
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+def expect_met(e: Expect, titles: Sequence[str], guest_dir: Path) -> tuple[bool, str]:
+    """Did this boot do what the series said it would? (met, what was seen)"""
+    if e.kind == "report":
+        hits = [t for t in titles if re.search(e.what, t)]
+        return bool(hits), f"found: {hits[0]}" if hits else "no such report"
+    start, end = vmstat(_read(guest_dir / "vmstat.start")), vmstat(_read(guest_dir / "vmstat.end"))
+    if e.what not in end:
+        return False, f"{e.what} is not in /proc/vmstat (this kernel has no such counter)"
+    grew = end[e.what] - start.get(e.what, 0)
+    return grew >= e.min, f"{e.what} grew by {grew}"
+
+
+def expect_cases(expects: Sequence[Expect], titles: Sequence[str], guest_dir: Path,
+                 base: tuple[Sequence[str], Path] | None) -> list[Case]:
+    """A case per expectation; with the unpatched base's titles and guest folder, one the base
+    meets too is a failure: the series did not make it happen (checked in both directions)."""
+    cases = []
+    for e in expects:
+        met, seen = expect_met(e, titles, guest_dir)
+        if not met:
+            cases.append(Case("expect", str(e), Status.FAIL, 0.0, f"did not happen: {seen}"))
+            continue
+        if base is not None:
+            base_met, base_seen = expect_met(e, *base)
+            if base_met:
+                cases.append(Case("expect", str(e), Status.FAIL, 0.0,
+                                  f"the unpatched base does it too ({base_seen}): not the series' doing"))
+                continue
+            seen += f"; the unpatched base does not ({base_seen})"
+        cases.append(Case("expect", str(e), Status.PASS, 0.0, seen))
+    return cases

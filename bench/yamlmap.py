@@ -7,6 +7,7 @@ silently), unknown keys refused, and typed getters with one-line errors.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,20 @@ def strings(value: Any, what: str) -> tuple[str, ...]:
 
 
 def read(path: Path, text: str, known: tuple[str, ...]) -> YamlMap:
-    """Parse text (the file's content) as a mapping with only `known` keys; empty: {}."""
-    loader = yaml.SafeLoader(text)
+    """Parse text (the file's content) as a mapping with only `known` keys; empty: {}.
+
+    Bytes that are not UTF-8 (read with surrogateescape) and control characters are refused
+    with the line they are on, as duplicate keys are at any depth.
+    """
+    _check_characters(path, text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as e:  # the reader checks the characters as it starts
+        raise UserError(f"{path}: invalid YAML: {e}") from e
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _no_duplicate_keys(path, node)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -68,6 +79,33 @@ def read(path: Path, text: str, known: tuple[str, ...]) -> YamlMap:
         if key not in known:
             raise UserError(f"{path}:{lines.get(key, 1)}: unknown key {key!r} (known: {', '.join(known)})")
     return YamlMap(path, data, lines)
+
+
+_BAD_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _check_characters(path: Path, text: str) -> None:
+    if m := _BAD_CHAR.search(text):
+        line = text.count("\n", 0, m.start()) + 1
+        ch = m.group()
+        what = (f"byte 0x{ord(ch) - 0xDC00:02x} that is not UTF-8" if "\udc80" <= ch <= "\udcff"
+                else f"control character {ord(ch):#04x}")
+        raise UserError(f"{path}:{line}: {what} (YAML files must be UTF-8 text)")
+
+
+def _no_duplicate_keys(path: Path, node: yaml.Node) -> None:
+    """PyYAML keeps the last of two equal keys silently, at every depth: refuse them."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    raise UserError(f"{path}:{key.start_mark.line + 1}: duplicate key {key.value!r}")
+                seen.add(key.value)
+            _no_duplicate_keys(path, value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _no_duplicate_keys(path, item)
 
 
 def _key_lines(path: Path, node: yaml.MappingNode) -> dict[Any, int]:

@@ -1,17 +1,21 @@
 #!/bin/bash
-# Set up a fresh Debian 12 machine for pinbench (run as root): the kernel tree,
-# build and boot tools, guest user space for the workloads, and the bench itself.
+# Set up a fresh Debian 12 machine for pinbench (run as root): the kernel tree, build and boot
+# tools, the guest user space of the workloads (virtme-ng shares the host root with the guest),
+# and the bench itself. The packages come from scripts/requirements-debian.txt, the same list
+# `bench doctor` checks before every run.
+#   --print-packages   print the Debian packages it would install, and stop
 set -euo pipefail
 cd "$(dirname "$0")/.."
+packages=$(awk '!/^[[:space:]]*(#|$)/ { print $1 }' scripts/requirements-debian.txt | sort -u)
+if [ "${1:-}" = "--print-packages" ]; then
+    echo "$packages"
+    exit 0
+fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# linux-source-6.12: the default tree; the next line builds it; qemu-system-x86 boots it;
-# the rest run inside the guest (virtme-ng shares the host root with it).
-apt-get install -y -qq --no-install-recommends \
-    linux-source-6.12 \
-    build-essential flex bison bc libelf-dev libssl-dev dwarves cpio rsync ccache git xz-utils kmod \
-    qemu-system-x86 udev iproute2 e2fsprogs util-linux procps \
-    rdma-core ibverbs-providers ibverbs-utils rdmacm-utils perftest python3-pyverbs fio liburing-dev
+# shellcheck disable=SC2086 # one word a package
+apt-get install -y -qq --no-install-recommends $packages
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 command -v pyenv > /dev/null && pyenv rehash  # expose the new vng and bench commands
+python3 -m bench doctor > /dev/null || { python3 -m bench doctor; exit 1; }
 echo "pinbench: set up. Try: python3 -m bench run put-user-page"

@@ -1,12 +1,17 @@
-"""Shared fixtures: a tiny, deterministic fake kernel git repo."""
+"""The one test world: a tiny deterministic fake kernel git repo, a project home, the fake vng."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+TESTS = Path(__file__).parent
+HOME = TESTS.parent
+BOOTS = TESTS / "data" / "boots"
 
 DATA = Path(__file__).parent / "data"
 
@@ -59,3 +64,83 @@ def make_kernel_repo(path: Path) -> Path:
 @pytest.fixture
 def kernel_repo(tmp_path: Path) -> Path:
     return make_kernel_repo(tmp_path / "linux")
+
+
+FAKE_VARS = ("FAKE_VNG_CONSOLE", "FAKE_VNG_GUEST", "FAKE_VNG_SLEEP", "FAKE_VNG_RC", "FAKE_VNG_MAP",
+             "FAKE_VNG_RULES", "FAKE_VNG_DEFAULT", "FAKE_VNG_FLAKY", "FAKE_VNG_COUNT", "FAKE_VNG_BOOTS",
+             "FAKE_VNG_SERIES", "FAKE_VNG_ARGV", "FAIL", "FAKE_KCONFIG_DROP", "BENCH_TARBALL")
+
+
+class World:
+    """The world at its edges, faked: a kernel tree whose kbuild is tests/fakelinux (make and
+    merge_config.sh), a project home (kconfigs/ and guests/ of this checkout, patches/ empty),
+    tests/bin/vng first on PATH (it replays real recorded boots), and the bench's environment
+    pointing at all of it."""
+
+    def __init__(self, root: Path, mp: pytest.MonkeyPatch) -> None:
+        self.root = self.tmp = root
+        self.mp = mp
+        self.tree = make_kernel_repo(root / "linux")
+        fake = TESTS / "fakelinux"
+        commit_files(self.tree, {"Makefile": (fake / "Makefile").read_text(),
+                                 "scripts/kconfig/merge_config.sh":
+                                     (fake / "scripts/kconfig/merge_config.sh").read_text(),
+                                 "mm/rmap.c": "/* rmap */\n"}, "fake kbuild")
+        self.home = root / "home"
+        for part in ("kconfigs", "guests"):
+            shutil.copytree(HOME / part, self.home / part)
+        (self.home / "patches").mkdir()
+        self.results = root / "results"
+        self.cache = root / "cache"
+        mp.setenv("PATH", f"{TESTS / 'bin'}:{os.environ['PATH']}")
+        mp.setenv("BENCH_HOME", str(self.home))
+        mp.setenv("BENCH_TREE", str(self.tree))
+        mp.setenv("BENCH_CACHE", str(self.cache))
+        mp.setenv("CCACHE_DIR", str(root / "ccache"))
+        mp.setenv("BENCH_PREFLIGHT", "0")  # a fake world: no QEMU or rdma tools needed (test_doctor checks it)
+        for var in FAKE_VARS:
+            mp.delenv(var, raising=False)
+
+    def series(self, name: str, meta: str, quilt: bool = True) -> Path:
+        """home/patches/<name>: the two-patch quilt series of tests/data (or none), with series.yaml."""
+        folder = self.home / "patches" / name
+        if quilt:
+            shutil.copytree(TESTS / "data" / "series" / "quilt", folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "series.yaml").write_text(meta)
+        return folder
+
+    def bug(self, name: str, marker: str, catch: str, workloads: str = "[rxe, gup-test, pin-balance]") -> Path:
+        """home/patches/bugs/<name>: a one-patch catalogue bug whose patch puts `marker` into
+        mm/gup.c (the fake vng's FAKE_VNG_RULES pick a boot by such markers)."""
+        git(self.tree, "checkout", "-q", "-b", name)
+        commit_files(self.tree, {"mm/gup.c": (self.tree / "mm/gup.c").read_text() + f"/* {marker} */\n"},
+                     f"mm/gup: {name}")
+        folder = self.home / "patches" / "bugs" / name
+        git(self.tree, "format-patch", "-q", "-o", str(folder), f"master..{name}")
+        (folder / "series.yaml").write_text(f"description: {name}\nworkloads: {workloads}\n"
+                                            f"fixes: '0123456789ab (\"mm/gup: fix\")'\ncatch: {catch}\n")
+        git(self.tree, "checkout", "-q", "master")
+        return folder
+
+    def replay(self, boot: str | Path, rc: int = 0) -> None:
+        """Every boot replays tests/data/boots/<boot> (or a boot folder) and exits rc."""
+        folder = boot if isinstance(boot, Path) else BOOTS / boot
+        self.mp.setenv("FAKE_VNG_CONSOLE", str(folder / "console.log"))
+        self.mp.setenv("FAKE_VNG_GUEST", str(folder / "guest"))
+        self.mp.setenv("FAKE_VNG_RC", str(rc))
+
+    def boot_with(self, name: str, text: str, after: str) -> Path:
+        """A copy of the baseline-tcg boot with `text` put into its console after the first
+        line containing `after` (a real report dropped into a real boot)."""
+        dest = self.root / "boots" / name
+        shutil.copytree(BOOTS / "baseline-tcg", dest)
+        lines = (BOOTS / "baseline-tcg" / "console.log").read_text().splitlines(keepends=True)
+        at = next(i for i, line in enumerate(lines) if after in line) + 1
+        (dest / "console.log").write_text("".join(lines[:at]) + text + "".join(lines[at:]))
+        return dest
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    return World(tmp_path, monkeypatch)

@@ -1,33 +1,31 @@
 """`bench bisect` / `bench bisect-step` with the world faked at its edges.
 
-The fake kernel tree of tests/test_pipeline.py, series generated in it with real git, and
-tests/bisect_bin/vng: it replays a real recorded boot chosen by markers the patches put in
-the source (BISECT_LEAK: canary-tcg, pin-balance fails; BISECT_OTHER: baseline-tcg plus a
+The shared test world (tests/conftest.py), series generated in its tree with real git, and
+the fake vng replaying a real recorded boot chosen by markers the patches put in the source (BISECT_LEAK: canary-tcg, pin-balance fails; BISECT_OTHER: baseline-tcg plus a
 real VM_WARN report, a different failure; none: baseline-tcg).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import os
-import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import BOOTS, TESTS, World, commit_files, git
 
-from bench import bisect, bisect_cli, pipeline
-from bench.bisect import Outcome, Verdict
+from bench import slot
+from bench.bisect import judge
+from bench.bisect import range as brange
+from bench.bisect import search as bsearch
+from bench.bisect.journal import Journal, Step, step_name
+from bench.bisect.judge import Evidence, Outcome, Verdict
+from bench.cli.main import main as bench_main
 from bench.result import Case, RunResult, Status
-from conftest import commit_files, git, make_kernel_repo
 
-TESTS = Path(__file__).parent
-HOME = TESTS.parent
-BOOTS = TESTS / "data" / "boots"
 SIG = "workload/pin-balance"
 RUN_OPTS = ["--accel", "tcg", "--workload", "gup-test", "--workload", "pin-balance"]
 
@@ -44,68 +42,41 @@ CANARY_LIKE = ["tidy", "tidy", "tidy", "leak", "tidy", "tidy"]
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    tree = make_kernel_repo(tmp_path / "linux")
-    fake = TESTS / "fakelinux"
-    commit_files(tree, {"Makefile": (fake / "Makefile").read_text(),
-                        "scripts/kconfig/merge_config.sh": (fake / "scripts/kconfig/merge_config.sh").read_text(),
-                        "mm/rmap.c": "/* rmap */\n"}, "fake kbuild")
-    home = tmp_path / "home"
-    for part in ("kconfigs", "guests"):
-        shutil.copytree(HOME / part, home / part)
-    (home / "patches").mkdir()
-    monkeypatch.setenv("PATH", f"{TESTS / 'bisect_bin'}:{os.environ['PATH']}")
-    monkeypatch.setenv("BENCH_HOME", str(home))
-    monkeypatch.setenv("BENCH_TREE", str(tree))
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("CCACHE_DIR", str(tmp_path / "ccache"))
-    monkeypatch.setenv("FAKE_BISECT_DEFAULT", str(BOOTS / "baseline-tcg"))
-    monkeypatch.setenv("FAKE_BISECT_RULES",
-                       f"BISECT_OTHER={other_boot(tmp_path)}\nBISECT_LEAK={BOOTS / 'canary-tcg'}")
-    monkeypatch.setenv("FAKE_BISECT_BOOTS", str(tmp_path / "boots.txt"))
-    for var in ("FAKE_VNG_CONSOLE", "FAKE_VNG_GUEST", "FAKE_VNG_SLEEP", "FAKE_VNG_RC", "FAIL",
-                "FAKE_KCONFIG_DROP", "FAKE_BISECT_FLAKY", "BENCH_TARBALL"):
-        monkeypatch.delenv(var, raising=False)
-    return {"tree": tree, "home": home, "results": tmp_path / "results", "tmp": tmp_path,
-            "cache": tmp_path / "cache"}
+def world(world: World) -> World:
+    """The shared world, its vng picking the boot by markers the patches put in the source."""
+    world.mp.setenv("FAKE_VNG_DEFAULT", str(BOOTS / "baseline-tcg"))
+    other = world.boot_with("other-tcg", (TESTS / "data" / "console" / "vm-warn-on-once-folio-hmm.log").read_text(),
+                            "workload gup-test start")
+    world.mp.setenv("FAKE_VNG_RULES", f"BISECT_OTHER={other}\nBISECT_LEAK={BOOTS / 'canary-tcg'}")
+    world.mp.setenv("FAKE_VNG_BOOTS", str(world.tmp / "boots.txt"))
+    return world
 
 
-def other_boot(tmp: Path) -> Path:
-    """baseline-tcg with a real VM_WARN report during gup-test: fails, but not like the tip."""
-    dest = tmp / "other-tcg"
-    shutil.copytree(BOOTS / "baseline-tcg", dest)
-    warn = (TESTS / "data" / "console" / "vm-warn-on-once-folio-hmm.log").read_text()
-    console = (dest / "console.log").read_text().splitlines(keepends=True)
-    at = next(i for i, line in enumerate(console) if "workload gup-test end" in line)
-    (dest / "console.log").write_text("".join(console[:at]) + warn + "".join(console[at:]))
-    return dest
-
-
-def make_series(world: dict[str, Any], kinds: list[str], name: str = "six") -> list[str]:
+def make_series(world: World, kinds: list[str], name: str = "six") -> list[str]:
     """Patches home/patches/<name>/NNNN-*.patch from real commits on branch <name>; their ids."""
-    tree = world["tree"]
+    tree = world.tree
     git(tree, "checkout", "-q", "-b", name)
     shas = []
     for i, kind in enumerate(kinds, 1):
         files = {p: (tree / p).read_text() for p in ("Makefile", "mm/gup.c", "mm/rmap.c")}
         EDITS[kind](files, i)
         shas.append(commit_files(tree, files, f"mm: {kind} step {i}"))
-    out = world["home"] / "patches" / name
+    out = world.home / "patches" / name
     git(tree, "format-patch", "-q", "-o", str(out), f"master..{name}")
     (out / "series.yaml").write_text(f"description: {' '.join(kinds)}\nworkloads: [gup-test, pin-balance]\n")
     git(tree, "checkout", "-q", "master")
     return shas
 
 
-def bisect_cmd(world: dict[str, Any], *args: str) -> tuple[int, dict[str, Any], Path]:
-    rc = bisect_cli.main(["bisect", *args, *RUN_OPTS, "--results", str(world["results"])])
-    dirs = sorted(d for d in world["results"].iterdir() if d.name.split("-", 2)[-1].startswith("bisect-"))
+def bisect_cmd(world: World, *args: str) -> tuple[int, dict[str, Any], Path]:
+    rc = bench_main(["bisect", *args, *RUN_OPTS, "--results", str(world.results)])
+    dirs = sorted(d for d in world.results.iterdir() if d.name.split("-", 2)[-1].startswith("bisect-"))
     summary = json.loads((dirs[-1] / "summary.json").read_text()) if dirs else {}
-    return rc, summary, dirs[-1] if dirs else world["results"]
+    return rc, summary, dirs[-1] if dirs else world.results
 
 
-def step_cmd(world: dict[str, Any], *args: str) -> int:
-    return bisect_cli.main(["bisect-step", *args, *RUN_OPTS, "--results", str(world["results"])])
+def step_cmd(world: World, *args: str) -> int:
+    return bench_main(["bisect-step", *args, *RUN_OPTS, "--results", str(world.results)])
 
 
 def verdicts(summary: dict[str, Any]) -> list[tuple[str, str]]:
@@ -115,7 +86,7 @@ def verdicts(summary: dict[str, Any]) -> list[tuple[str, str]]:
 # -- series mode --------------------------------------------------------------------------
 
 
-def test_names_the_first_bad_patch_within_the_bound(world: dict[str, Any],
+def test_names_the_first_bad_patch_within_the_bound(world: World,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     make_series(world, CANARY_LIKE)
     rc, summary, folder = bisect_cmd(world, "six", "--check")
@@ -125,7 +96,7 @@ def test_names_the_first_bad_patch_within_the_bound(world: dict[str, Any],
     assert b["first_bad"]["subject"] == "mm: leak step 4" and b["signature"] == [SIG]
     # tip + base check + search: the canary's bound, ceil(log2 6) + 1, plus the check.
     assert verdicts(summary) == [("tip 6/6", "bad"), ("base 0/6", "good"), ("3/6", "good"), ("4/6", "bad")]
-    assert b["builds"] <= bisect.max_builds(6) + 1
+    assert b["builds"] <= bsearch.max_builds(6) + 1
     evidence = b["first_bad"]["evidence"][0]
     assert evidence["key"] == SIG and "pin imbalance" in evidence["message"]
     # Every step's run folder is inside the bisect's, with its own summary.
@@ -146,22 +117,22 @@ def test_names_the_first_bad_patch_within_the_bound(world: dict[str, Any],
     assert "pin imbalance" in (failure.text or "")
     assert [n for n, c in cases.items() if c.find("failure") is not None] == ["first bad"]
     # One work slot for all the steps: one incremental build dir.
-    assert [p.name for p in (world["cache"] / "work").iterdir() if p.is_dir()] == ["six"]
+    assert [p.name for p in (world.cache / "work").iterdir() if p.is_dir()] == ["slot-1"]
     out = capsys.readouterr().out
     assert "FOUND: first bad patch: 0004-mm-leak-step-4.patch" in out and str(folder) in out
 
 
 @pytest.mark.parametrize("first_bad", [1, 2, 5, 6])
-def test_any_position_within_the_bound(world: dict[str, Any], first_bad: int) -> None:
+def test_any_position_within_the_bound(world: World, first_bad: int) -> None:
     kinds = ["tidy"] * 6
     kinds[first_bad - 1] = "leak"
     make_series(world, kinds)
     rc, summary, _ = bisect_cmd(world, "six")  # default: no good-end check
     assert rc == 0 and summary["bisect"]["first_bad"]["index"] == first_bad
-    assert summary["bisect"]["builds"] <= bisect.max_builds(6)
+    assert summary["bisect"]["builds"] <= bsearch.max_builds(6)
 
 
-def test_build_failure_is_a_skip(world: dict[str, Any]) -> None:
+def test_build_failure_is_a_skip(world: World) -> None:
     make_series(world, ["tidy", "tidy", "break", "fix", "leak", "tidy"])
     rc, summary, _ = bisect_cmd(world, "six", "--check")
     steps = {s["label"]: s for s in summary["bisect"]["steps"]}
@@ -169,17 +140,17 @@ def test_build_failure_is_a_skip(world: dict[str, Any]) -> None:
     assert rc == 0 and summary["bisect"]["first_bad"]["index"] == 5
 
 
-def test_a_different_failure_is_a_skip_not_bad(world: dict[str, Any]) -> None:
+def test_a_different_failure_is_a_skip_not_bad(world: World) -> None:
     make_series(world, ["tidy", "tidy", "other", "unother", "leak", "tidy"])
     rc, summary, folder = bisect_cmd(world, "six", "--check")
     steps = {s["label"]: s for s in summary["bisect"]["steps"]}
     assert steps["3/6"]["verdict"] == "skip"
-    assert "different failure: report/VM_WARN_ON_ONCE_FOLIO" in steps["3/6"]["reason"]
+    assert "different failure: report/WARNING in folio_lruvec_lock_irqsave" in steps["3/6"]["reason"]
     assert rc == 0 and summary["bisect"]["first_bad"]["index"] == 5
     assert "skip" in (folder / "bisect.log").read_text()
 
 
-def test_only_untestable_patches_left_is_ambiguous(world: dict[str, Any]) -> None:
+def test_only_untestable_patches_left_is_ambiguous(world: World) -> None:
     make_series(world, ["tidy", "tidy", "break", "leak", "fix", "tidy"])
     rc, summary, folder = bisect_cmd(world, "six", "--check")
     assert rc == 1 and summary["verdict"] == "ambiguous"
@@ -188,10 +159,10 @@ def test_only_untestable_patches_left_is_ambiguous(world: dict[str, Any]) -> Non
     assert suite is not None and suite.find("testcase[@name='first bad']/skipped") is not None
 
 
-def test_flaky_failure_says_how_many_repeats_reproduced(world: dict[str, Any],
+def test_flaky_failure_says_how_many_repeats_reproduced(world: World,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_BISECT_FLAKY", "2")  # the leak shows on every other boot
-    monkeypatch.setenv("FAKE_BISECT_COUNT", str(world["tmp"] / "count"))
+    monkeypatch.setenv("FAKE_VNG_FLAKY", "2")  # the leak shows on every other boot
+    monkeypatch.setenv("FAKE_VNG_COUNT", str(world.tmp / "count"))
     make_series(world, CANARY_LIKE)
     rc, summary, folder = bisect_cmd(world, "six", "--check", "--repeat", "2")
     assert rc == 0 and summary["bisect"]["first_bad"]["index"] == 4
@@ -201,52 +172,72 @@ def test_flaky_failure_says_how_many_repeats_reproduced(world: dict[str, Any],
         assert step["reason"].startswith(expect), step
 
 
-def test_tip_without_failure_is_not_reproducible(world: dict[str, Any]) -> None:
+def test_tip_without_failure_is_not_reproducible(world: World) -> None:
     make_series(world, ["tidy"] * 3)
     rc, summary, _ = bisect_cmd(world, "six", "--check")
     assert rc == 1 and summary["verdict"] == "not-reproducible"
     assert verdicts(summary) == [("tip 3/3", "good")]
 
 
-def test_tip_failing_another_way_than_asked_is_not_reproducible(world: dict[str, Any]) -> None:
+def test_tip_failing_another_way_than_asked_is_not_reproducible(world: World) -> None:
     make_series(world, CANARY_LIKE)
     rc, summary, _ = bisect_cmd(world, "six", "--check", "--signature", "report/WARNING in foo")
     assert rc == 1 and summary["verdict"] == "not-reproducible"
     assert "different failure: workload/pin-balance" in summary["bisect"]["message"]
 
 
-def test_base_that_already_fails(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_BISECT_RULES", f"pin_user_pages={BOOTS / 'canary-tcg'}")  # in the base
+def test_base_that_already_fails(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_VNG_RULES", f"pin_user_pages={BOOTS / 'canary-tcg'}")  # in the base
     make_series(world, CANARY_LIKE)
     rc, summary, _ = bisect_cmd(world, "six", "--check")
     assert rc == 1 and summary["verdict"] == "base-fails"
     assert verdicts(summary) == [("tip 6/6", "bad"), ("base 0/6", "bad")]
 
 
-def test_infrastructure_trouble_aborts(world: dict[str, Any]) -> None:
+def test_base_that_fails_is_found_before_blaming_patch_one(world: World,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without --check the good end is not run up front; the search lands on patch 1, and
+    # the base is then checked once instead of blaming 0001.
+    monkeypatch.setenv("FAKE_VNG_RULES", f"pin_user_pages={BOOTS / 'canary-tcg'}")
     make_series(world, CANARY_LIKE)
-    with pipeline.work_slot(world["cache"], "six"):  # another run holds the work dir
+    rc, summary, _ = bisect_cmd(world, "six")
+    assert rc == 1 and summary["verdict"] == "base-fails", verdicts(summary)
+    assert verdicts(summary)[-1] == ("base 0/6", "bad")
+
+
+def test_first_patch_found_after_checking_the_base(world: World) -> None:
+    make_series(world, ["leak", "tidy", "tidy"])
+    rc, summary, _ = bisect_cmd(world, "six")
+    assert rc == 0 and summary["bisect"]["first_bad"]["index"] == 1
+    assert verdicts(summary)[-1] == ("base 0/3", "good")
+
+
+def test_infrastructure_trouble_aborts(world: World) -> None:
+    make_series(world, CANARY_LIKE)
+    world.mp.setenv("BENCH_SLOTS", "1")
+    world.mp.setenv("BENCH_SLOT_WAIT", "0")
+    with slot.acquire(world.cache, "", "", "other"):  # another run holds the only work slot
         rc, summary, folder = bisect_cmd(world, "six", "--check")
     assert rc == 2 and summary["verdict"] == "infra" and verdicts(summary) == [("tip 6/6", "abort")]
     suite = ET.parse(folder / "junit.xml").getroot().find("testsuite")
     assert suite is not None and suite.find("testcase[@name='first bad']/error") is not None
 
 
-def test_usage_errors(world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     make_series(world, CANARY_LIKE)
-    assert bisect_cli.main(["bisect", "--good", "HEAD"]) == 2
+    assert bench_main(["bisect", "--good", "HEAD"]) == 2
     assert "--good and --bad go together" in capsys.readouterr().err
-    assert bisect_cli.main(["bisect"]) == 2
-    assert bisect_cli.main(["bisect", "six", "--signature", "pin-balance"]) == 2
+    assert bench_main(["bisect"]) == 2
+    assert bench_main(["bisect", "six", "--signature", "pin-balance"]) == 2
     assert "want workload/NAME or report/TITLE" in capsys.readouterr().err
 
 
 # -- range mode ---------------------------------------------------------------------------
 
 
-def test_range_mode_drives_git_bisect_run(world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+def test_range_mode_drives_git_bisect_run(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     shas = make_series(world, ["tidy", "break", "fix", "leak", "tidy", "tidy"])
-    tree = world["tree"]
+    tree = world.tree
     head = git(tree, "rev-parse", "HEAD")
     rc, summary, folder = bisect_cmd(world, "--good", "master", "--bad", "six", "--tree", str(tree), "--check")
     b = summary["bisect"]
@@ -258,27 +249,28 @@ def test_range_mode_drives_git_bisect_run(world: dict[str, Any], capsys: pytest.
     # The children (git bisect run's steps) joined the same journal and folder.
     assert len(labels) > 2 and all(len(lb) == 12 for lb in labels[2:])
     assert all((folder / s["runs"][0] / "summary.json").is_file() for s in b["steps"])
-    assert len(b["steps"]) - 1 <= bisect.max_builds(6) + 1  # skips may cost one more
+    assert len(b["steps"]) - 1 <= bsearch.max_builds(6) + 1  # skips may cost one more
     assert (folder / "git-bisect.log").is_file() and "first bad commit" in (folder / "git-bisect-log.txt").read_text()
     # The user's checkout is untouched: same HEAD, not bisecting, no leftover worktree.
     assert git(tree, "rev-parse", "HEAD") == head
     assert not (tree / ".git" / "BISECT_LOG").exists()
-    assert git(tree, "worktree", "list", "--porcelain").count("worktree ") == 1
+    listed = git(tree, "worktree", "list", "--porcelain")  # the work slot's stays, the scratch one goes
+    assert "/bisect/" not in listed and listed.count("worktree ") == 2 and "/work/slot-1/src" in listed
     assert f"FOUND: first bad commit: {shas[3][:12]}" in capsys.readouterr().out
 
 
-def test_range_mode_with_a_series_for_its_config(world: dict[str, Any]) -> None:
+def test_range_mode_with_a_series_for_its_config(world: World) -> None:
     shas = make_series(world, CANARY_LIKE)
     rc, summary, _ = bisect_cmd(world, "six", "--good", "master", "--bad", shas[-1],
                                 "--signature", SIG)
     assert rc == 0 and summary["bisect"]["first_bad"]["commit"] == shas[3]
     assert summary["bisect"]["steps"][0]["label"] != f"bad {shas[-1][:12]}"  # ends not run
-    assert summary["bisect"]["builds"] <= bisect.max_builds(6) - 1  # git's steps: ceil(log2 6)
+    assert summary["bisect"]["builds"] <= bsearch.max_builds(6) - 1  # git's steps: ceil(log2 6)
 
 
-def test_range_of_one_commit_needs_no_git_bisect_run(world: dict[str, Any]) -> None:
+def test_range_of_one_commit_needs_no_git_bisect_run(world: World) -> None:
     shas = make_series(world, CANARY_LIKE)
-    rc, summary, _ = bisect_cmd(world, "--good", shas[2], "--bad", shas[3], "--tree", str(world["tree"]), "--check")
+    rc, summary, _ = bisect_cmd(world, "--good", shas[2], "--bad", shas[3], "--tree", str(world.tree), "--check")
     assert rc == 0 and summary["bisect"]["first_bad"]["commit"] == shas[3]
     assert summary["bisect"]["first_bad"]["evidence"][0]["key"] == SIG  # from the bad end's run
     assert len(summary["bisect"]["steps"]) == 2
@@ -287,7 +279,7 @@ def test_range_of_one_commit_needs_no_git_bisect_run(world: dict[str, Any]) -> N
 # -- bisect-step on its own ---------------------------------------------------------------
 
 
-def test_step_exit_codes_speak_git_bisect_run(world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+def test_step_exit_codes_speak_git_bisect_run(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     make_series(world, ["tidy", "break", "fix", "leak"])
     assert step_cmd(world, "six", "--patches", "1", "--signature", SIG) == 0
     assert step_cmd(world, "six", "--patches", "2", "--signature", SIG) == 125  # does not build
@@ -295,20 +287,24 @@ def test_step_exit_codes_speak_git_bisect_run(world: dict[str, Any], capsys: pyt
     assert step_cmd(world, "six") == 1  # no signature: any workload/report failure is bad
     assert step_cmd(world, "six", "--signature", "report/WARNING in foo") == 125  # fails otherwise
     assert step_cmd(world, "--signature", SIG) == 0  # no series: the tree as it is
-    with pipeline.work_slot(world["cache"], "six"):
+    world.mp.setenv("BENCH_SLOTS", "1")
+    world.mp.setenv("BENCH_SLOT_WAIT", "0")
+    with slot.acquire(world.cache, "", "", "other"):
         assert step_cmd(world, "six") == 128
     assert step_cmd(world, "six", "--patches", "9") == 128
     assert step_cmd(world, "six", "--signature", "nonsense") == 128
-    assert bisect_cli.main(["bisect-step", "--patches", "-1"]) == 128  # usage: never "bad"
+    for usage in (["--patches", "-1"], ["--repeat", "0"], ["--patches", "abc"], ["--no-such-flag"],
+                  ["--jobs", "-3"], ["--memory", "lots"], ["--cpus", "0"]):
+        assert bench_main(["bisect-step", *usage]) == 128, usage  # usage: never "bad"
     assert "is BAD (1/1 reproduced: workload/pin-balance" in capsys.readouterr().out
 
 
-def test_step_joins_a_bisect_folder(world: dict[str, Any]) -> None:
+def test_step_joins_a_bisect_folder(world: World) -> None:
     make_series(world, CANARY_LIKE)
-    folder = world["tmp"] / "bisect-dir"
+    folder = world.tmp / "bisect-dir"
     for k in ("3", "4"):
         step_cmd(world, "six", "--patches", k, "--signature", SIG, "--bisect-dir", str(folder))
-    steps = bisect.Journal(folder).steps()
+    steps = Journal(folder).steps()
     assert [(s.seq, s.verdict) for s in steps] == [(1, Verdict.GOOD), (2, Verdict.BAD)]
     assert steps[1].runs[0].startswith("02-") and (folder / steps[1].runs[0] / "console.log").is_file()
     assert len((folder / "bisect.log").read_text().splitlines()) == 2
@@ -326,17 +322,17 @@ def test_search_needs_at_most_ceil_log2_n_steps(n: int) -> None:
             tested.append(k)
             return Verdict.BAD if k >= first_bad else Verdict.GOOD
 
-        good, bad, skipped = bisect.search(0, n, test)
+        good, bad, skipped = bsearch.search(0, n, test)
         assert (good, bad, skipped) == (first_bad - 1, first_bad, set())
-        assert len(tested) + 1 <= bisect.max_builds(n) == math.ceil(math.log2(n)) + 1
+        assert len(tested) + 1 <= bsearch.max_builds(n) == math.ceil(math.log2(n)) + 1
 
 
 def test_search_steps_around_skips() -> None:
     def test(k: int) -> Verdict:
         return Verdict.SKIP if k in (3, 4) else Verdict.BAD if k >= 5 else Verdict.GOOD
 
-    assert bisect.search(0, 8, test) == (2, 5, {3, 4})
-    assert bisect.next_candidate(0, 8, {4}) == 3 and bisect.next_candidate(2, 3, set()) is None
+    assert bsearch.search(0, 8, test) == (2, 5, {3, 4})
+    assert bsearch.next_candidate(0, 8, {4}) == 3 and bsearch.next_candidate(2, 3, set()) is None
 
 
 def result_of(*cases: Case) -> RunResult:
@@ -351,57 +347,68 @@ def test_classify() -> None:
     pin_fail = Case("workload", "pin-balance", Status.FAIL, 0, "exit 1: FAIL: pin imbalance")
     pin_pass = Case("workload", "pin-balance", Status.PASS)
     warn = Case("report", "WARNING in foo", Status.FAIL, 0, "WARNING during rxe")
-    assert bisect.classify(result_of(*OK_SETUP, pin_fail, warn), sig)[0] is Outcome.REPRODUCED
-    assert bisect.classify(result_of(*OK_SETUP, pin_pass, warn), sig) == (
+    assert judge.classify(result_of(*OK_SETUP, pin_fail, warn), sig)[0] is Outcome.REPRODUCED
+    assert judge.classify(result_of(*OK_SETUP, pin_pass, warn), sig) == (
         Outcome.OTHER, "different failure: report/WARNING in foo: WARNING during rxe")
-    assert bisect.classify(result_of(*OK_SETUP, pin_pass), sig)[0] is Outcome.CLEAN
+    assert judge.classify(result_of(*OK_SETUP, pin_pass), sig)[0] is Outcome.CLEAN
     # A skipped signature workload proves nothing.
     skipped = Case("workload", "pin-balance", Status.SKIP, 0, "no counters")
-    assert bisect.classify(result_of(*OK_SETUP, skipped), sig)[0] is Outcome.UNTESTABLE
+    assert judge.classify(result_of(*OK_SETUP, skipped), sig)[0] is Outcome.UNTESTABLE
     # A dead kernel's unfinished workloads are not the signature; its reports are.
     died = (Case("build", "kernel", Status.PASS), Case("boot", "boot", Status.FAIL, 0, "the kernel died"),
             Case("workload", "pin-balance", Status.FAIL, 0, "did not finish: the kernel died while it ran"))
-    assert bisect.classify(result_of(*died), sig)[0] is Outcome.OTHER
-    assert bisect.classify(result_of(*died, warn), frozenset({"report/WARNING in foo"}))[0] is Outcome.REPRODUCED
-    assert bisect.classify(result_of(Case("build", "kernel", Status.FAIL, 0, "make exit 2")), sig)[0] \
+    assert judge.classify(result_of(*died), sig)[0] is Outcome.OTHER
+    assert judge.classify(result_of(*died, warn), frozenset({"report/WARNING in foo"}))[0] is Outcome.REPRODUCED
+    assert judge.classify(result_of(Case("build", "kernel", Status.FAIL, 0, "make exit 2")), sig)[0] \
         is Outcome.UNTESTABLE
-    assert bisect.classify(result_of(Case("infra", "InfraError", Status.ERROR, 0, "no vng")), sig)[0] \
+    assert judge.classify(result_of(Case("infra", "InfraError", Status.ERROR, 0, "no vng")), sig)[0] \
         is Outcome.INFRA
-    assert bisect.classify(result_of(*OK_SETUP, pin_fail, warn), None)[0] is Outcome.REPRODUCED
+    assert judge.classify(result_of(*OK_SETUP, pin_fail, warn), None)[0] is Outcome.REPRODUCED
 
 
 def test_decide() -> None:
     bad, clean = (Outcome.REPRODUCED, "w: x"), (Outcome.CLEAN, "no failure")
-    assert bisect.decide([clean, bad, clean]) == (Verdict.BAD, "1/3 reproduced: w: x")
-    assert bisect.decide([clean, clean]) == (Verdict.GOOD, "0/2 reproduced")
-    assert bisect.decide([clean, (Outcome.OTHER, "different failure: r")])[0] is Verdict.SKIP
-    assert bisect.decide([(Outcome.UNTESTABLE, "build/kernel: e")])[0] is Verdict.SKIP
-    assert bisect.decide([clean, (Outcome.INFRA, "i")])[0] is Verdict.ABORT
+    assert judge.decide([clean, bad, clean]) == (Verdict.BAD, "1/3 reproduced: w: x")
+    assert judge.decide([clean, clean]) == (Verdict.GOOD, "0/2 reproduced")
+    assert judge.decide([clean, (Outcome.OTHER, "different failure: r")])[0] is Verdict.SKIP
+    assert judge.decide([(Outcome.UNTESTABLE, "build/kernel: e")])[0] is Verdict.SKIP
+    assert judge.decide([clean, (Outcome.INFRA, "i")])[0] is Verdict.ABORT
 
 
 def test_parse_bisect_log() -> None:
     found = "git bisect good abc\n# first bad commit: [0123456789abcdef0123456789abcdef01234567] mm: x\n"
-    assert bisect.parse_bisect_log(found) == ("0123456789abcdef0123456789abcdef01234567", [])
+    assert brange.parse_bisect_log(found) == ("0123456789abcdef0123456789abcdef01234567", [])
     maybe = ("# only skipped commits left to test\n# possible first bad commit: [aaaaaaa] a\n"
              "# possible first bad commit: [bbbbbbb] b\n")
-    assert bisect.parse_bisect_log(maybe) == (None, ["aaaaaaa", "bbbbbbb"])
+    assert brange.parse_bisect_log(maybe) == (None, ["aaaaaaa", "bbbbbbb"])
 
 
 def test_step_round_trips_through_json() -> None:
-    step = bisect.Step(3, "4/6", "c" * 40, 4, Verdict.BAD, "1/1 reproduced", 12.5, 1, ("03-4of6",),
-                       (SIG,), (bisect.Evidence(SIG, "exit 1", "out"),))
-    assert bisect.Step.from_json(json.loads(json.dumps(step.to_json()))) == step
-    assert bisect.step_name(3, "tip 6/6") == "03-tip-6of6"
+    step = Step(3, "4/6", "c" * 40, 4, Verdict.BAD, "1/1 reproduced", 12.5, 1, ("03-4of6",),
+                       (SIG,), (Evidence(SIG, "exit 1", "out"),))
+    assert Step.from_json(json.loads(json.dumps(step.to_json()))) == step
+    assert step_name(3, "tip 6/6") == "03-tip-6of6"
 
 
-def test_run_options_pass_to_the_child(tmp_path: Path) -> None:
-    parser = argparse.ArgumentParser()
-    bisect_cli.add_parser(parser.add_subparsers(dest="command"))
-    sup = tmp_path / "known.txt"
-    sup.write_text("x\n")
-    args = parser.parse_args(["bisect", "s", "--tree", "/t", "--base", "b", "--kconfig", "kasan",
-                              "--workload", "rxe", "--param", "rxe.ITERS=5", "--accel", "tcg",
-                              "--jobs", "3", "--suppress", str(sup), "--results", "/r"])
-    assert bisect_cli.run_option_argv(args) == [
-        "--kconfig", "kasan", "--workload", "rxe", "--param", "rxe.ITERS=5", "--accel", "tcg",
-        "--jobs", "3", "--suppress", str(sup.resolve())]
+def test_steps_run_only_the_workloads_the_signature_needs(world: World) -> None:
+    make_series(world, CANARY_LIKE)
+    rc = bench_main(["bisect", "six", "--accel", "tcg", "--workload", "rxe", "--workload", "odirect",
+                     "--workload", "gup-test", "--workload", "pin-balance", "--results", str(world.results)])
+    (folder,) = [d for d in world.results.iterdir() if "bisect-" in d.name]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert rc == 0 and summary["bisect"]["signature"] == ["workload/pin-balance", "workload/rxe"]
+    runs = [s["runs"][0] for s in summary["bisect"]["steps"]]
+    ran = [[c["name"] for c in json.loads((folder / r / "summary.json").read_text())["cases"]
+            if c["group"] == "workload"] for r in runs]
+    assert ran[0] == ["rxe", "odirect", "gup-test", "pin-balance"]  # the tip: everything
+    assert all(r == ["rxe", "pin-balance"] for r in ran[1:])  # the steps: what the signature needs
+
+
+def test_signature_workloads() -> None:
+    plan = [("rxe", False), ("odirect", False), ("gup-test", False), ("pin-balance", True)]
+    sig = judge.signature_workloads
+    assert sig(frozenset({"workload/rxe"}), {}, plan) == ("rxe", "pin-balance")
+    assert sig(frozenset({"workload/pin-balance"}), {}, plan) is None  # a leak may come from any
+    assert sig(frozenset({"report/WARNING in x"}), {"WARNING in x": "odirect"}, plan) == ("odirect", "pin-balance")
+    assert sig(frozenset({"report/WARNING in x"}), {"WARNING in x": None}, plan) is None  # during boot
+    assert sig(frozenset({"report/WARNING in x"}), None, plan) is None  # not seen: unknown

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -18,14 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import BOOTS, World
 
-from bench import kcidb, nightly_cli
+from bench.cli import nightly as nightly_cli
 from bench.errors import BenchError
-from conftest import commit_files, make_kernel_repo
+from bench.nightly import kcidb
 
-TESTS = Path(__file__).parent
-HOME = TESTS.parent
-BOOTS = TESTS / "data" / "boots"
 WORKLOADS = "[rxe, odirect, gup-test, pin-balance]"
 WARNING = """[   10.000000] ------------[ cut here ]------------
 [   10.000001] WARNING: CPU: 1 PID: 123 at mm/gup.c:100 unpin_user_pages+0x10/0x20
@@ -45,7 +41,7 @@ TIMINGS = ("name", "started", "finished", "secs", "merged_from", "shard", "exit_
 def bench(*argv: str) -> int:
     """Like cli.main for the nightly commands (cli.py wires nightly_cli the same way)."""
     parser = argparse.ArgumentParser(prog="bench")
-    nightly_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    nightly_cli.add_parsers(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
@@ -53,43 +49,24 @@ def bench(*argv: str) -> int:
         return e.exit_code
 
 
-class World:
-    def __init__(self, root: Path, mp: pytest.MonkeyPatch) -> None:
-        self.root, self.mp = root, mp
-        tree = make_kernel_repo(root / "linux")
-        fake = TESTS / "fakelinux"
-        commit_files(tree, {"Makefile": (fake / "Makefile").read_text(),
-                            "scripts/kconfig/merge_config.sh":
-                                (fake / "scripts/kconfig/merge_config.sh").read_text()}, "fake kbuild")
-        self.home = root / "home"
-        for part in ("kconfigs", "guests"):
-            shutil.copytree(HOME / part, self.home / part)
+class Nights:
+    """The shared test world with three series (alpha: the two-patch quilt; beta, gamma: none),
+    a matrix of them, and a boot with a real-format WARNING in rxe."""
+
+    def __init__(self, world: Nights) -> None:
+        self.world = world
+        self.root, self.mp, self.home, self.results = world.root, world.mp, world.home, world.results
         meta = f"kconfigs: [rdma, debug-vm]\nworkloads: {WORKLOADS}\n"
-        shutil.copytree(TESTS / "data" / "series" / "quilt", self.home / "patches" / "alpha")
-        (self.home / "patches" / "alpha" / "series.yaml").write_text(meta)
+        world.series("alpha", meta)
         for name in ("beta", "gamma"):
-            (self.home / "patches" / name).mkdir(parents=True)
-            (self.home / "patches" / name / "series.yaml").write_text(meta)
-        warned = root / "boots" / "warning"
-        shutil.copytree(BOOTS / "baseline-tcg", warned)
-        lines = (BOOTS / "baseline-tcg" / "console.log").read_text().splitlines(keepends=True)
-        at = next(i for i, line in enumerate(lines) if "workload rxe start" in line) + 1
-        (warned / "console.log").write_text("".join(lines[:at]) + WARNING + "".join(lines[at:]))
-        self.results = root / "results"
-        self.matrix = root / "matrix.yaml"
+            world.series(name, meta, quilt=False)
+        world.boot_with("warning", WARNING, "workload rxe start")
+        self.matrix = self.root / "matrix.yaml"
         self.matrix.write_text("series: [alpha, beta, gamma]\n")
-        mp.setenv("PATH", f"{TESTS / 'nightly_bin'}:{os.environ['PATH']}")
-        mp.setenv("BENCH_HOME", str(self.home))
-        mp.setenv("BENCH_TREE", str(tree))
-        mp.setenv("BENCH_CACHE", str(root / "cache"))
-        mp.setenv("CCACHE_DIR", str(root / "ccache"))
-        for var in ("FAKE_VNG_CONSOLE", "FAKE_VNG_GUEST", "FAKE_VNG_SLEEP", "FAKE_VNG_RC", "FAIL",
-                    "FAKE_KCONFIG_DROP"):
-            mp.delenv(var, raising=False)
 
     def night(self, boots: str, *extra: str, out: str | None = None) -> tuple[int, Path, dict[str, Any]]:
-        """One night with FAKE_NIGHTLY_BOOTS=boots; its exit code, folder and night.json."""
-        self.mp.setenv("FAKE_NIGHTLY_BOOTS", boots)
+        """One night with FAKE_VNG_SERIES=boots; its exit code, folder and night.json."""
+        self.mp.setenv("FAKE_VNG_SERIES", boots)
         folder = self.results / "nightly" / out if out else None
         where = ["--out", str(folder)] if folder else []
         before = set(self.nights())
@@ -103,9 +80,9 @@ class World:
         return sorted(root.iterdir()) if root.is_dir() else []
 
 
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    return World(tmp_path, monkeypatch)
+@pytest.fixture(name="world")
+def nights_world(world: Nights) -> Nights:
+    return Nights(world)
 
 
 def items(night: dict[str, Any], kind: str) -> set[tuple[str, str]]:
@@ -120,11 +97,11 @@ def canary_keys(entry: str) -> set[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, list[Any]]]:
+def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Nights, list[Any]]]:
     """Four nights: alpha fails throughout; beta fails, then is fixed; gamma newly fails;
     then the machine breaks for alpha. Run once for the tests below (each night ~2s)."""
     with pytest.MonkeyPatch.context() as mp:
-        w = World(tmp_path_factory.mktemp("history"), mp)
+        w = Nights(World(tmp_path_factory.mktemp("history"), mp))
         nights = [
             w.night(f"alpha=canary-tcg beta=canary-tcg gamma={w.root}/boots/warning"),
             w.night("alpha=canary-tcg gamma=canary-tcg"),
@@ -134,7 +111,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, l
         yield w, nights
 
 
-def test_first_night_everything_failing_is_new(history: tuple[World, list[Any]]) -> None:
+def test_first_night_everything_failing_is_new(history: tuple[Nights, list[Any]]) -> None:
     _, nights = history
     rc, folder, night = nights[0]
     assert rc == 1 and night["complete"] and night["comparison"]["previous"] is None
@@ -149,7 +126,7 @@ def test_first_night_everything_failing_is_new(history: tuple[World, list[Any]])
         assert (folder / name).is_file(), name
 
 
-def test_second_night_new_fixed_still(history: tuple[World, list[Any]]) -> None:
+def test_second_night_new_fixed_still(history: tuple[Nights, list[Any]]) -> None:
     _, nights = history
     rc, folder, night = nights[1]
     assert rc == 1 and night["comparison"]["previous"] == nights[0][1].name
@@ -162,14 +139,14 @@ def test_second_night_new_fixed_still(history: tuple[World, list[Any]]) -> None:
     assert "`gamma/default` workload/rxe" in summary
 
 
-def test_nothing_new_exits_zero(history: tuple[World, list[Any]]) -> None:
+def test_nothing_new_exits_zero(history: tuple[Nights, list[Any]]) -> None:
     _, nights = history
     rc, _, night = nights[2]
     assert rc == 0 and not night["comparison"]["new"] and not night["comparison"]["fixed"]
     assert items(night, "still") == canary_keys("alpha/default") | canary_keys("gamma/default")
 
 
-def test_infrastructure_trouble_is_not_a_new_failure(history: tuple[World, list[Any]]) -> None:
+def test_infrastructure_trouble_is_not_a_new_failure(history: tuple[Nights, list[Any]]) -> None:
     _, nights = history
     rc, _, night = nights[3]
     alpha = night["entries"][0]
@@ -179,7 +156,7 @@ def test_infrastructure_trouble_is_not_a_new_failure(history: tuple[World, list[
     assert items(night, "untested") == canary_keys("alpha/default")
 
 
-def test_baseline_skips_a_night_of_infrastructure_trouble(world: World) -> None:
+def test_baseline_skips_a_night_of_infrastructure_trouble(world: Nights) -> None:
     world.matrix.write_text("series: [alpha]\n")
     assert world.night("alpha=canary-tcg")[0] == 1
     assert world.night("alpha=none")[0] == 2
@@ -196,7 +173,7 @@ class Links(HTMLParser):
         self.hrefs += [v for k, v in attrs if tag == "a" and k == "href" and v]
 
 
-def test_html_links_exist(history: tuple[World, list[Any]]) -> None:
+def test_html_links_exist(history: tuple[Nights, list[Any]]) -> None:
     _, nights = history
     folder = nights[1][1]
     parser = Links()
@@ -207,7 +184,7 @@ def test_html_links_exist(history: tuple[World, list[Any]]) -> None:
         assert not href.startswith("/") and (folder / href).is_file(), href
 
 
-def test_aggregated_junit(history: tuple[World, list[Any]]) -> None:
+def test_aggregated_junit(history: tuple[Nights, list[Any]]) -> None:
     _, nights = history
     root = ET.parse(nights[1][1] / "junit.xml").getroot()
     suites = {s.get("name"): s for s in root.findall("testsuite")}
@@ -221,7 +198,7 @@ def test_aggregated_junit(history: tuple[World, list[Any]]) -> None:
 # -- KCIDB ----------------------------------------------------------------------------------
 
 
-def test_kcidb_export(history: tuple[World, list[Any]]) -> None:
+def test_kcidb_export(history: tuple[Nights, list[Any]]) -> None:
     _, nights = history
     folder = nights[0][1]
     data = json.loads((folder / "kcidb.json").read_text())
@@ -246,14 +223,14 @@ def test_kcidb_export(history: tuple[World, list[Any]]) -> None:
     assert tests[(builds["gamma/default"]["id"], "pinbench.boot")]["status"] == "PASS"
 
 
-def test_kcidb_against_the_v5_schema_subset(history: tuple[World, list[Any]]) -> None:
+def test_kcidb_against_the_v5_schema_subset(history: tuple[Nights, list[Any]]) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     _, nights = history
     for _, folder, _ in nights:
         jsonschema.validate(json.loads((folder / "kcidb.json").read_text()), KCIDB_V5_SUBSET)
 
 
-def test_kcidb_log_url_and_infra(history: tuple[World, list[Any]]) -> None:
+def test_kcidb_log_url_and_infra(history: tuple[Nights, list[Any]]) -> None:
     _, nights = history
     folder, night = nights[3][1], nights[3][2]
     data = kcidb.export(folder, night, "https://ci.example.org/night/")
@@ -310,7 +287,7 @@ def comparable(night: dict[str, Any]) -> Any:
     return night
 
 
-def test_sharded_night_merges_to_the_unsharded_result(world: World) -> None:
+def test_sharded_night_merges_to_the_unsharded_result(world: Nights) -> None:
     world.matrix.write_text("series: [gamma, alpha, beta]\nconfigs: {default: [], lockdep: [lockdep]}\n")
     _, first, _ = world.night("beta=canary-tcg", out="first")
     boots = f"alpha=canary-tcg gamma={world.root}/boots/warning"
@@ -337,7 +314,7 @@ def test_sharded_night_merges_to_the_unsharded_result(world: World) -> None:
     assert (merged_dir / "patches" / "alpha").is_dir()
 
 
-def test_merge_with_a_missing_shard_is_infrastructure_trouble(world: World) -> None:
+def test_merge_with_a_missing_shard_is_infrastructure_trouble(world: Nights) -> None:
     world.matrix.write_text("series: [alpha, beta]\nconfigs: {default: [], lockdep: [lockdep]}\n")
     _, s1, _ = world.night("", "--shard", "1/2", out="s1")
     merged_dir = world.results / "nightly" / "merged"
@@ -350,7 +327,7 @@ def test_merge_with_a_missing_shard_is_infrastructure_trouble(world: World) -> N
     assert kcidb.validate(data) == [] and sum(b["status"] == "MISS" for b in data["builds"]) == 2
 
 
-def test_merge_refuses_different_matrices(world: World) -> None:
+def test_merge_refuses_different_matrices(world: Nights) -> None:
     _, s1, _ = world.night("", "--shard", "1/2", out="s1")
     world.matrix.write_text("series: [alpha]\n")
     _, s2, _ = world.night("", "--shard", "2/2", out="s2")
@@ -371,3 +348,50 @@ def test_list_and_bad_matrix(world: World, capsys: pytest.CaptureFixture[str]) -
     world.matrix.write_text("series: [alpha]\nworkloads: [nope]\n")
     assert bench("nightly", str(world.matrix), "--results", str(world.results)) == 2
     assert world.nights() == []  # nothing left behind by a matrix that could not be planned
+
+
+def test_parallel_shards_merge_to_the_unsharded_night(world: Nights) -> None:
+    from bench.cli.main import main as bench_main
+
+    world.mp.setenv("FAKE_VNG_SERIES", "alpha=canary-tcg")
+    rc = bench_main(["nightly", str(world.matrix), "--accel", "tcg", "--results", str(world.results),
+                     "--parallel", "2", "--out", str(world.results / "nightly" / "par")])
+    night = json.loads((world.results / "nightly" / "par" / "night.json").read_text())
+    _, _, whole = world.night("alpha=canary-tcg", out="whole")
+    strip = [{k: v for k, v in e.items() if k not in ("started", "secs")} for e in night["entries"]]
+    assert strip == [{k: v for k, v in e.items() if k not in ("started", "secs")} for e in whole["entries"]]
+    assert rc == 1 and night["complete"] and sorted(night["merged_from"]) == ["shard-1", "shard-2"]
+    logs = sorted(p.name for p in (world.results / "nightly" / ".par-parallel").iterdir())
+    assert logs == ["shard-1.log", "shard-2.log"]  # the shards' folders are gone, their logs kept
+
+
+def test_catalogue_entries_pass_when_the_bug_is_caught(world: Nights) -> None:
+    world.world.bug("leak", "BISECT_LEAK", "[workload/pin-balance]")
+    world.world.bug("quiet", "nothing to see", "[report]")
+    world.mp.setenv("FAKE_VNG_RULES", f"BISECT_LEAK={BOOTS / 'canary-tcg'}")
+    world.mp.setenv("FAKE_VNG_DEFAULT", str(BOOTS / "baseline-tcg"))
+    world.matrix.write_text("series: [beta]\ncatalogue: patches/bugs\n")
+    rc, folder, night = world.night("")
+    entries = {e["id"]: e for e in night["entries"]}
+    assert entries["leak/catalogue"]["verdict"] == "pass" and entries["leak/catalogue"]["caught"] == "caught"
+    assert entries["quiet/catalogue"]["verdict"] == "fail" and entries["quiet/catalogue"]["caught"] == "missed"
+    assert items(night, "new") == {("quiet/catalogue", "catalogue/caught")} and rc == 1
+    kcidb_tests = json.loads((folder / "kcidb.json").read_text())["tests"]
+    assert not [t for t in kcidb_tests if "leak" in t["id"] or "quiet" in t["id"]]  # broken on purpose
+
+
+def test_catalogue_days(world: Nights) -> None:
+    from bench.nightly import matrix as nightly_matrix
+
+    world.world.bug("leak", "BISECT_LEAK", "[workload/pin-balance]")
+    world.matrix.write_text("series: [beta]\ncatalogue: patches/bugs\ncatalogue_days: [Sun]\n")
+    ids = lambda day: nightly_matrix.load(world.matrix, world.home / "patches", day).ids  # noqa: E731
+    assert ids("Sun") == ("beta/default", "leak/catalogue") and ids("Mon") == ("beta/default",)
+
+
+def test_parallel_children_get_their_own_shard_out_and_jobs() -> None:
+    from bench.nightly.parallel import child_argv
+
+    argv = ["nightly", "m.yaml", "--parallel", "3", "--out=/x", "--jobs", "2", "--accel", "tcg",
+            "--previous", "/p", "--param", "rxe.ITERS=5"]
+    assert child_argv(argv) == ["nightly", "m.yaml", "--accel", "tcg", "--param", "rxe.ITERS=5"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bench import nightly_cli
+from bench.cli import nightly as nightly_cli
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "ci-examples"
 
@@ -27,7 +27,7 @@ def bench_commands(text: str) -> list[list[str]]:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench")
-    nightly_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    nightly_cli.add_parsers(parser.add_subparsers(dest="command", required=True))
     return parser.parse_args(argv)
 
 

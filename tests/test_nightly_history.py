@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.nightly_history import compare, exit_code, history
+from bench.nightly.history import compare, exit_code, history
 
 WORKLOADS = ("rxe", "pin-balance")
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import nightly_matrix
 from bench.errors import UserError
-from bench.nightly_matrix import Entry, parse_shard, shard
+from bench.nightly import matrix as nightly_matrix
+from bench.nightly.matrix import Entry, parse_shard, shard
 
 HOME = Path(__file__).resolve().parent.parent
 PATCHES = HOME / "patches"
@@ -109,3 +109,13 @@ def test_digest_changes_with_the_matrix(tmp_path: Path) -> None:
     a = load(tmp_path, "series: [canary]\n")
     b = load(tmp_path, "series: [canary]\nconfigs: {default: [], kasan: [kasan]}\n")
     assert a.digest != b.digest and a.digest == load(tmp_path, "series: [canary]\n").digest
+
+
+@pytest.mark.parametrize("text, match", [
+    ("configs:\n  default: []\n  default: [kasan]\n", r"matrix.yaml:3: duplicate key 'default'"),
+    ("overrides:\n  'canary/*': {skip: true, skip: false}\n", r"matrix.yaml:2: duplicate key 'skip'"),
+    ("series: [canary]\ntree_name: a\x02b\n", r"matrix.yaml:2: control character 0x02"),
+])
+def test_bad_bytes_and_nested_duplicates_name_file_and_line(tmp_path: Path, text: str, match: str) -> None:
+    with pytest.raises(UserError, match=match):
+        load(tmp_path, text)

@@ -9,64 +9,40 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import signal
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import BOOTS, HOME, World, commit_files
 
-from bench import cli
-from conftest import commit_files, make_kernel_repo
+from bench.cli import main as cli
 
-TESTS = Path(__file__).parent
-HOME = TESTS.parent
-BOOTS = TESTS / "data" / "boots"
 WORKLOADS = ["rxe", "odirect", "gup-test", "pin-balance"]
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    tree = make_kernel_repo(tmp_path / "linux")
-    fake = TESTS / "fakelinux"
-    commit_files(tree, {"Makefile": (fake / "Makefile").read_text(),
-                        "scripts/kconfig/merge_config.sh": (fake / "scripts/kconfig/merge_config.sh").read_text()},
-                 "fake kbuild")
-    home = tmp_path / "home"
-    for part in ("kconfigs", "guests"):
-        shutil.copytree(HOME / part, home / part)
-    series = home / "patches" / "two"
-    shutil.copytree(TESTS / "data" / "series" / "quilt", series)
-    (series / "series.yaml").write_text(
-        "description: two small patches\nkconfigs: [rdma, debug-vm]\n"
-        f"workloads: [{', '.join(WORKLOADS)}]\nsuppress: ['WARNING in folio_mkclean']\n")
-    monkeypatch.setenv("PATH", f"{TESTS / 'bin'}:{os.environ['PATH']}")
-    monkeypatch.setenv("BENCH_HOME", str(home))
-    monkeypatch.setenv("BENCH_TREE", str(tree))
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("CCACHE_DIR", str(tmp_path / "ccache"))
-    for var in ("FAKE_VNG_CONSOLE", "FAKE_VNG_GUEST", "FAKE_VNG_SLEEP", "FAKE_VNG_RC", "FAIL", "FAKE_KCONFIG_DROP"):
-        monkeypatch.delenv(var, raising=False)
-    return {"tree": tree, "home": home, "results": tmp_path / "results", "series": series}
+def world(world: World) -> World:
+    world.series("two", "description: two small patches\nkconfigs: [rdma, debug-vm]\n"
+                        f"workloads: [{', '.join(WORKLOADS)}]\nsuppress: ['WARNING in folio_mkclean']\n")
+    return world
 
 
-def replay(monkeypatch: pytest.MonkeyPatch, boot: str, rc: int = 0) -> None:
-    monkeypatch.setenv("FAKE_VNG_CONSOLE", str(BOOTS / boot / "console.log"))
-    monkeypatch.setenv("FAKE_VNG_GUEST", str(BOOTS / boot / "guest"))
-    monkeypatch.setenv("FAKE_VNG_RC", str(rc))
-
-
-def run(world: dict[str, Any], *extra: str) -> tuple[int, Path, dict[str, str], dict[str, Any]]:
-    rc = cli.main(["run", "two", "--accel", "tcg", "--results", str(world["results"]), *extra])
-    (run_dir,) = world["results"].iterdir()
+def run(world: World, *extra: str) -> tuple[int, Path, dict[str, str], dict[str, Any]]:
+    rc = cli.main(["run", "two", "--accel", "tcg", "--results", str(world.results), *extra])
+    (run_dir,) = world.results.iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())
     statuses = {f"{c['group']}/{c['name']}": c["status"] for c in summary["cases"]}
     return rc, run_dir, statuses, summary
 
 
-def test_clean_run_passes_and_keeps_everything(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+def test_clean_run_passes_and_keeps_everything(world: World, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    replay(monkeypatch, "baseline-tcg")
+    world.replay("baseline-tcg")
     rc, run_dir, statuses, summary = run(world)
     assert rc == 0 and summary["verdict"] == "pass", statuses
     assert statuses["apply/01-gup-comment.patch"] == "pass"
@@ -82,12 +58,12 @@ def test_clean_run_passes_and_keeps_everything(world: dict[str, Any], monkeypatc
     out = capsys.readouterr().out
     assert "verdict: PASS" in out and str(run_dir) in out
     # The base tree is untouched and the worktree is gone.
-    assert "mm: declare" not in os.popen(f"git -C {world['tree']} log --oneline").read()
+    assert "mm: declare" not in os.popen(f"git -C {world.tree} log --oneline").read()
     assert not (Path(os.environ["BENCH_CACHE"]) / "work" / "two" / "src").exists()
 
 
-def test_leaking_kernel_fails_the_right_workloads(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    replay(monkeypatch, "canary-tcg")
+def test_leaking_kernel_fails_the_right_workloads(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world.replay("canary-tcg")
     rc, run_dir, statuses, summary = run(world)
     assert rc == 1 and summary["verdict"] == "fail"
     assert statuses["workload/pin-balance"] == "fail" and statuses["workload/rxe"] == "fail"
@@ -100,7 +76,7 @@ def test_leaking_kernel_fails_the_right_workloads(world: dict[str, Any], monkeyp
     assert {"rxe", "pin-balance"} <= failed
 
 
-def test_build_failure_stops_the_run(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_build_failure_stops_the_run(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAIL", "build")
     rc, run_dir, statuses, summary = run(world)
     assert rc == 1 and statuses["build/kernel"] == "fail" and "boot/boot" not in statuses
@@ -109,7 +85,7 @@ def test_build_failure_stops_the_run(world: dict[str, Any], monkeypatch: pytest.
     assert (run_dir / "build.log").is_file() and (run_dir / "junit.xml").is_file()
 
 
-def test_dropped_option_is_named(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dropped_option_is_named(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_KCONFIG_DROP", "CONFIG_RDMA_RXE")
     rc, _, statuses, summary = run(world)
     assert rc == 1 and statuses["config/kconfig"] == "fail" and "build/kernel" not in statuses
@@ -117,8 +93,8 @@ def test_dropped_option_is_named(world: dict[str, Any], monkeypatch: pytest.Monk
     assert "CONFIG_RDMA_RXE=y requested by rdma.config" in case["output"]
 
 
-def test_patch_that_does_not_apply_names_the_file(world: dict[str, Any]) -> None:
-    commit_files(world["tree"], {"mm/gup.c": "/* rewritten upstream */\n"}, "conflict")
+def test_patch_that_does_not_apply_names_the_file(world: World) -> None:
+    commit_files(world.tree, {"mm/gup.c": "/* rewritten upstream */\n"}, "conflict")
     rc, _, statuses, summary = run(world)
     assert rc == 1 and statuses["apply/01-gup-comment.patch"] == "fail"
     assert statuses["apply/02-declare.patch"] == "skip" and "config/kconfig" not in statuses
@@ -126,23 +102,23 @@ def test_patch_that_does_not_apply_names_the_file(world: dict[str, Any]) -> None
     assert "mm/gup.c" in case["message"]
 
 
-def test_second_patch_conflict(world: dict[str, Any]) -> None:
-    commit_files(world["tree"], {"include/linux/mm.h": "/* rewritten upstream */\n"}, "conflict")
+def test_second_patch_conflict(world: World) -> None:
+    commit_files(world.tree, {"include/linux/mm.h": "/* rewritten upstream */\n"}, "conflict")
     rc, _, statuses, summary = run(world)
     assert rc == 1 and statuses["apply/02-declare.patch"] == "fail"
     case = next(c for c in summary["cases"] if c["name"] == "02-declare.patch")
     assert "include/linux/mm.h" in case["message"]
 
 
-def test_kernel_death_is_a_failure(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    replay(monkeypatch, "baseline-tcg", rc=255)
+def test_kernel_death_is_a_failure(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world.replay("baseline-tcg", rc=255)
     rc, _, statuses, _ = run(world)
     assert rc == 1 and statuses["boot/boot"] == "fail"
 
 
-def test_bad_series_is_a_one_line_usage_error(world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
-    (world["series"] / "series.yaml").write_text("kconfigs: rdma\n")
-    rc = cli.main(["run", "two", "--results", str(world["results"])])
+def test_bad_series_is_a_one_line_usage_error(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    (world.home / "patches" / "two" / "series.yaml").write_text("kconfigs: rdma\n")
+    rc = cli.main(["run", "two", "--results", str(world.results)])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "series.yaml" in err
 
@@ -151,11 +127,11 @@ def test_bad_series_is_a_one_line_usage_error(world: dict[str, Any], capsys: pyt
     ("baseline-tcg", "fail", "new WARNING during odirect"),
     ("put-user-page-tcg", "skip", "also in base: WARNING during odirect"),
 ])
-def test_baseline_marks_reports_new_or_also_in_base(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+def test_baseline_marks_reports_new_or_also_in_base(world: World, monkeypatch: pytest.MonkeyPatch,
                                                    base_boot: str, status: str, message: str) -> None:
-    text = (world["series"] / "series.yaml").read_text().replace("suppress: ['WARNING in folio_mkclean']", "")
-    (world["series"] / "series.yaml").write_text(text)
-    replay(monkeypatch, "put-user-page-tcg")  # a real boot with "WARNING in folio_mkclean"
+    text = (world.home / "patches" / "two" / "series.yaml").read_text().replace("suppress: ['WARNING in folio_mkclean']", "")
+    (world.home / "patches" / "two" / "series.yaml").write_text(text)
+    world.replay("put-user-page-tcg")  # a real boot with "WARNING in folio_mkclean"
     monkeypatch.setenv("FAKE_VNG_MAP", f"/baseline/guest={BOOTS / base_boot}")
     rc, run_dir, statuses, summary = run(world, "--baseline")
     assert statuses["baseline/unpatched"] == "pass"
@@ -168,3 +144,25 @@ def test_baseline_marks_reports_new_or_also_in_base(world: dict[str, Any], monke
     assert not [c for c in base["cases"] if c["group"] == "apply" and c["name"] != "(no patches)"]
     reports = json.loads((run_dir / "reports.json").read_text())
     assert reports[0]["in_base"] is (status == "skip") and reports[0]["workload"] == "odirect"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_mid_boot_keeps_every_result_file(world: World, sig: signal.Signals) -> None:
+    world.replay("baseline-tcg")
+    world.mp.setenv("FAKE_VNG_SLEEP", "30")
+    child = subprocess.Popen([sys.executable, "-m", "bench", "run", "two", "--accel", "tcg",
+                              "--results", str(world.results)], cwd=HOME, env=dict(os.environ),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not list(world.results.glob("*/console.log")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    child.send_signal(sig)
+    out, err = child.communicate(timeout=30)
+    (run_dir,) = world.results.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert child.returncode == 2 and summary["verdict"] == "error", (out, err)
+    assert f"bench: {sig.name}: stopping" in err and f"interrupted by {sig.name}" in err
+    assert (run_dir / "junit.xml").is_file() and (run_dir / "console.log").is_file()
+    assert any(c["group"] == "infra" and c["name"] == "interrupted" for c in summary["cases"])
+    assert subprocess.run(["pgrep", "-f", "sleep 30"], capture_output=True).returncode == 1  # vng is gone

@@ -192,6 +192,8 @@ DIFF = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"
     ("a.patch\n", {"a.patch": ""}, r"a.patch: empty patch file"),
     ("a.patch\n", {"a.patch": "  \n\n"}, r"a.patch: empty patch file"),
     ("a.patch\n", {"a.patch": "just words\n"}, r"a.patch: no diff found"),
+    ("a.patch\nb.patch\na.patch\n", {"a.patch": DIFF, "b.patch": DIFF},
+     r"series:3: patch a.patch is listed twice \(line 1\)"),
 ])
 def test_bad_quilt(tmp_path: Path, series: str, files: dict[str, str], match: str) -> None:
     d = quilt(tmp_path, series, files)
@@ -222,7 +224,7 @@ def test_kernel_style_first_line_is_not_a_header(tmp_path: Path) -> None:
 
 def yaml_error(tmp_path: Path, text: str) -> str:
     d = quilt(tmp_path, "")
-    (d / "series.yaml").write_text(text)
+    (d / "series.yaml").write_bytes(text.encode("utf-8", errors="surrogateescape"))
     with pytest.raises(UserError) as e:
         load_series(str(d), tmp_path)
     assert str(d / "series.yaml") in str(e.value)
@@ -239,6 +241,9 @@ def yaml_error(tmp_path: Path, text: str) -> str:
     ("- a\n- b\n", r"expected a mapping"),
     ("base: a\nbase: b\n", r"series.yaml:2: duplicate key 'base'"),
     ("mbox: ../x.mbox\n", r"mbox must be a file name"),
+    ("description: a\x01b\n", r"series.yaml:1: control character 0x01"),
+    ("description: ok\nbase: \udce9\n", r"series.yaml:2: byte 0xe9 that is not UTF-8"),
+    ("description: x\nkconfigs: [a]\nsuppress:\n  - {title: a, title: b}\n", r"series.yaml:4: duplicate key 'title'"),
 ])
 def test_bad_yaml(tmp_path: Path, text: str, match: str) -> None:
     import re

@@ -21,8 +21,8 @@ from bench.tree import (
     find_tarball,
     resolve_base,
     resolve_tree,
-    worktree,
 )
+from bench.worktree import worktree
 
 SERIES = Path(__file__).parent / "data" / "series"
 

@@ -52,14 +52,14 @@ def test_exit_255_means_the_kernel_died(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_timeout_kills_vng_and_children(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_VNG_SLEEP", "60")
+    monkeypatch.setenv("FAKE_VNG_SLEEP", "61.25")  # a value nobody else sleeps
     start = time.monotonic()
     res = vm.boot(Path("/b"), ["true"], tmp_path / "c.log", accel=TCG, opts=vm.VmOptions(), timeout=2)
     assert res.timed_out and res.rc is None and time.monotonic() - start < 20
     assert "killed after 2s timeout" in (tmp_path / "c.log").read_text()
     # No sleep left behind from the fake's process group.
     import subprocess
-    ps = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True)
+    ps = subprocess.run(["pgrep", "-f", "sleep 61.25"], capture_output=True, text=True)
     assert ps.stdout.strip() == ""
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from bench.report.scanner import Report
 from bench.errors import UserError
+from bench.report.scanner import Report
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,164 @@
+"""Judging runs against a bisection's signature: the failing workload/* and report/* cases.
+
+A run that fails some other way is not "bad" (a foreign crash steering a bisection:
+syzkaller #3855); a run that never got to test anything is untestable."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bench.errors import UserError
+from bench.result import Case, RunResult, Status
+from bench.verdict import tail
+
+Signature = frozenset[str]  # failing case keys, "workload/NAME" or "report/TITLE"
+
+SETUP_GROUPS = ("apply", "config", "build")  # a failure here: nothing was tested
+SIGNATURE_GROUPS = ("workload", "report")
+EVIDENCE_LIMIT = 16 * 1024
+
+
+class Outcome(str, enum.Enum):
+    """One run judged against the signature."""
+
+    REPRODUCED = "reproduced"
+    CLEAN = "clean"
+    OTHER = "other"  # failed, but not with the signature
+    UNTESTABLE = "untestable"  # did not apply/configure/build, or no kernel output
+    INFRA = "infra"  # the machine failed, not the kernel
+
+
+class Verdict(str, enum.Enum):
+    """One step (N runs of one kernel); the values git bisect run understands are below."""
+
+    GOOD = "good"
+    BAD = "bad"
+    SKIP = "skip"
+    ABORT = "abort"
+
+
+GIT_BISECT_RC = {Verdict.GOOD: 0, Verdict.BAD: 1, Verdict.SKIP: 125, Verdict.ABORT: 128}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A signature case of a reproducing run: what the first-bad report shows."""
+
+    key: str
+    message: str
+    output: str
+
+
+def case_key(case: Case) -> str:
+    return f"{case.group}/{case.name}"
+
+
+def parse_signature(keys: Iterable[str]) -> Signature | None:
+    """--signature values: "workload/NAME" or "report/TITLE"; none given: None."""
+    found = tuple(keys)
+    for key in found:
+        group, _, name = key.partition("/")
+        if group not in SIGNATURE_GROUPS or not name:
+            raise UserError(f"--signature {key!r}: want workload/NAME or report/TITLE"
+                            " (the failing case keys of a run's summary.json)")
+    return frozenset(found) if found else None
+
+
+def failing_keys(result: RunResult) -> Signature:
+    """The failing workload/* and report/* cases.
+
+    When the kernel died or hung, the workloads it cut short say nothing about the
+    signature (they fail whatever killed it); only its reports count then.
+    """
+    died = any(c.group == "boot" and c.status is Status.FAIL for c in result.cases)
+    groups = ("report",) if died else SIGNATURE_GROUPS
+    return frozenset(case_key(c) for c in result.cases if c.group in groups and c.status is Status.FAIL)
+
+
+def _first(cases: Iterable[Case]) -> Case | None:
+    return next(iter(cases), None)
+
+
+def _said(case: Case) -> str:
+    return f"{case_key(case)}: {case.message}".rstrip(": ")
+
+
+def classify(result: RunResult, signature: Signature | None) -> tuple[Outcome, str]:
+    """One run against the signature (None: any workload/report failure reproduces)."""
+    cases = result.cases
+    if infra := _first(c for c in cases if c.group == "infra"):
+        return Outcome.INFRA, _said(infra)
+    if setup := _first(c for c in cases if c.group in SETUP_GROUPS and c.status is Status.FAIL):
+        return Outcome.UNTESTABLE, _said(setup)
+    failing = failing_keys(result)
+    hit = failing if signature is None else failing & signature
+    if hit:
+        case = next(c for c in cases if case_key(c) in hit)
+        return Outcome.REPRODUCED, _said(case)
+    if dead := _first(c for c in cases if c.group == "boot" and c.status is Status.ERROR):
+        return Outcome.UNTESTABLE, _said(dead)
+    if other := _first(c for c in cases if c.status in (Status.FAIL, Status.ERROR)):
+        return Outcome.OTHER, f"different failure: {_said(other)}"
+    if untested := _untested(result, signature):
+        return Outcome.UNTESTABLE, f"{untested} did not run to a verdict"
+    return Outcome.CLEAN, "no failure"
+
+
+def _untested(result: RunResult, signature: Signature | None) -> str | None:
+    """A signature workload that was skipped or not run: its silence proves nothing."""
+    passed = {case_key(c) for c in result.cases if c.status is Status.PASS}
+    return next((k for k in sorted(signature or ()) if k.startswith("workload/") and k not in passed), None)
+
+
+def setup_failed(result: RunResult) -> bool:
+    """Apply/config/build failed: deterministic, so repeating the step is pointless."""
+    return any(c.group in SETUP_GROUPS and c.status is Status.FAIL for c in result.cases)
+
+
+def decide(outcomes: Sequence[tuple[Outcome, str]]) -> tuple[Verdict, str]:
+    """The step's verdict: bad if the signature reproduced in any run (k/N said)."""
+    kinds = [o for o, _ in outcomes]
+
+    def why(kind: Outcome) -> str:
+        return next(r for o, r in outcomes if o is kind)
+
+    k = kinds.count(Outcome.REPRODUCED)
+    if k:
+        return Verdict.BAD, f"{k}/{len(outcomes)} reproduced: {why(Outcome.REPRODUCED)}"
+    if Outcome.INFRA in kinds:
+        return Verdict.ABORT, f"infrastructure: {why(Outcome.INFRA)}"
+    if Outcome.OTHER in kinds:
+        return Verdict.SKIP, f"0/{len(outcomes)} reproduced, {why(Outcome.OTHER)}"
+    if Outcome.UNTESTABLE in kinds:
+        return Verdict.SKIP, f"untestable: {why(Outcome.UNTESTABLE)}"
+    return Verdict.GOOD, f"0/{len(outcomes)} reproduced"
+
+
+def evidence_of(result: RunResult, signature: Signature | None) -> tuple[Evidence, ...]:
+    hit = failing_keys(result) if signature is None else failing_keys(result) & signature
+    return tuple(Evidence(case_key(c), c.message, tail(c.output, EVIDENCE_LIMIT))
+                 for c in result.cases if case_key(c) in hit)
+
+
+
+def signature_workloads(signature: Signature, report_workloads: dict[str, str | None] | None,
+                        workloads: Sequence[tuple[str, bool]]) -> tuple[str, ...] | None:
+    """The workloads a step needs to see the signature: those it names, those its reports were
+    seen in (report_workloads: title -> workload at the bad end), and every `last` one; None
+    (all of them) when that cannot be known: a report seen during boot or not seen at all, or a
+    signature naming only `last` workloads (a leak pin-balance sees may come from any other).
+    workloads: (name, last) in plan order."""
+    last = {name for name, is_last in workloads if is_last}
+    named = {k.split("/", 1)[1] for k in signature if k.startswith("workload/")}
+    for key in signature:
+        if key.startswith("report/"):
+            seen = (report_workloads or {}).get(key.split("/", 1)[1])
+            if seen is None:
+                return None
+            named.add(seen)
+    if not named - last:
+        return None
+    keep = tuple(name for name, _ in workloads if name in named | last)
+    return keep if len(keep) < len(workloads) else None

@@ -1,0 +1,1 @@
+"""The command line: the only users of argparse (bench/cli/main.py is the entry point)."""

@@ -1,0 +1,82 @@
+"""The `bench` command: argparse in, exit code out (0 pass, 1 fail, 2 infrastructure/usage).
+
+One parser; each command module of bench/cli/ adds its subcommands and their handlers (b4's
+shared option groups). `bench bisect-step` speaks `git bisect run` instead: every error, usage ones
+included, is 128, never a code git would read as "bad".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from bench.cli import bisect, nightly, prove, run, scan
+from bench.errors import BenchError
+
+BISECT_ABORT = 128
+SUBMODULES = (run, scan, bisect, nightly, prove)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in SUBMODULES:
+        module.add_parsers(sub)
+    return parser
+
+
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    # SIGTERM (a cancelled CI job, timeout(1)) and SIGHUP end a run like Ctrl-C does: the
+    # stages' cleanup runs and the results folder gets its summary and JUnit. Said at once,
+    # since stopping a VM takes a few seconds.
+    name = signal.Signals(signum).name
+    print(f"bench: {name}: stopping, the results so far are being saved", file=sys.stderr, flush=True)
+    raise KeyboardInterrupt(name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    step = argv[:1] == ["bisect-step"]
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _terminate)
+    try:
+        args = build_parser().parse_args(argv)
+        args.argv = argv  # as given: `nightly --parallel` hands it on to its shards
+    except SystemExit as e:  # usage error (2) or --help (0)
+        if step and e.code not in (0, None):
+            return BISECT_ABORT
+        return int(e.code or 0) if isinstance(e.code, int) or e.code is None else 2
+    return dispatch(args, abort=BISECT_ABORT if step else None)
+
+
+def dispatch(args: argparse.Namespace, abort: int | None = None) -> int:
+    """Run the chosen command; a BenchError becomes its one-line message and exit code.
+
+    abort: the code for every error (bisect-step's 128) instead of the usual ones.
+    """
+    try:
+        handler: Callable[[argparse.Namespace], int] = args.func
+        return int(handler(args))
+    except BenchError as e:
+        print(f"bench: error: {e}", file=sys.stderr)
+        return abort or e.exit_code
+    except KeyboardInterrupt as e:
+        print(f"bench: interrupted{f' by {e}' if str(e) else ''}", file=sys.stderr)
+        return abort or 2
+    except BrokenPipeError:  # `bench scan ... | head`: the reader left, not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception:
+        if abort is None:
+            raise
+        import traceback  # a traceback's exit 1 would read as "bad" to git bisect
+        traceback.print_exc()
+        return abort
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Option groups shared by the commands, and the typed request each command builds from them.
+
+argparse stops here: handlers turn a Namespace into a RunRequest (bench/plan.py) at once, and
+nothing below the CLI ever sees a Namespace. Numbers are checked by their argparse type, so a
+bad value is a usage error before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from bench import doctor
+from bench.plan import ACCELS, Plan, RunRequest
+
+
+def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high]."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bound = f"{low} to {high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"{text}: want {bound}")
+        return value
+    parse.__name__ = "number"  # argparse names the type in its errors
+    return parse
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options every command that runs kernels shares (run, bisect, nightly, prove)."""
+    p.add_argument("--tree", help="kernel git tree (default: $BENCH_TREE or the cached linux-source tree)")
+    p.add_argument("--base", help="commit to apply the series on (default: series.yaml base, else HEAD)")
+    p.add_argument("--kconfig", action="append", default=[], metavar="FRAG",
+                   help="extra kconfig fragment (name in kconfigs/ or a path); repeatable")
+    p.add_argument("--workload", action="append", default=[], metavar="NAME",
+                   help="guest workload or workload set (replaces the series' list); repeatable")
+    p.add_argument("--param", action="append", default=[], metavar="W.NAME=VALUE",
+                   help="override a workload parameter, e.g. odirect.RACE_SECONDS=30")
+    p.add_argument("--accel", choices=ACCELS, default="auto",
+                   help="auto: use KVM only if a probe boot proves it works")
+    p.add_argument("--jobs", type=int_in(0, 1024), default=0, help="make -j (default 0: all cores)")
+    p.add_argument("--memory", default="2G", help="guest memory, e.g. 2G or 1536M (default 2G)")
+    p.add_argument("--cpus", type=int_in(1, 64), default=2, help="guest CPUs (default 2)")
+    p.add_argument("--append", action="append", default=[], metavar="ARG", help="extra kernel command line")
+    p.add_argument("--suppress", action="append", default=[], type=Path, metavar="FILE",
+                   help="known-report title patterns (one regex a line)")
+    p.add_argument("--results", type=Path, help="results root (default: <home>/results)")
+    p.add_argument("--baseline", action="store_true",
+                   help="also boot the unpatched base: reports also found there are marked, not failed")
+
+
+def request(args: argparse.Namespace, series: str) -> RunRequest:
+    """The RunRequest of the shared run options (add_run_options) for `series`."""
+    return RunRequest(
+        series=series,
+        tree=args.tree,
+        base=args.base,
+        kconfigs=tuple(args.kconfig),
+        workloads=tuple(args.workload),
+        params=tuple(args.param),
+        accel=args.accel,
+        jobs=args.jobs,
+        memory=args.memory,
+        cpus=args.cpus,
+        append=tuple(args.append),
+        suppress=tuple(p.resolve() for p in args.suppress),
+        results=args.results.resolve() if args.results else None,
+        baseline=bool(getattr(args, "baseline", False)),
+    )
+
+
+def preflight(plans: Iterable[Plan]) -> None:
+    """The preflight of the commands that run kernels, once for all their plans (before any
+    build); $BENCH_PREFLIGHT=0 skips it (the unit tests' fake world has no QEMU)."""
+    plans = list(plans)
+    if not plans or os.environ.get("BENCH_PREFLIGHT") == "0":
+        return
+    first = plans[0]
+    doctor.require(first.home, first.cache_dir, first.results_root,
+                   {w.name for p in plans for w in p.workloads},
+                   tree_given=all(not p.tree.is_relative_to(p.cache_dir) for p in plans))

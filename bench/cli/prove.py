@@ -1,0 +1,36 @@
+"""`bench prove [CATALOGUE]`: the bug catalogue through the bench, with the catch table."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench import prove
+from bench.cli import options
+from bench.plan import default_home
+from bench.printer import Printer
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "prove", help="run the bug catalogue: every bug must be caught and the unpatched tree must pass",
+        description="Run the control (the tree as it is) and every bug series of CATALOGUE (default"
+                    " patches/bugs) with the same workloads, print the catch table and write junit.xml"
+                    " and summary.json. Exit 0 when the control passes and every bug is caught in one of"
+                    " its series.yaml catch: cases, 1 otherwise, 2 on infrastructure trouble.")
+    p.add_argument("catalogue", nargs="?", type=Path, help="folder of bug series (default: <home>/patches/bugs)")
+    p.add_argument("--bug", action="append", default=[], metavar="NAME", help="only this bug; repeatable")
+    options.add_run_options(p)
+    p.set_defaults(func=cmd_prove)
+
+
+def cmd_prove(args: argparse.Namespace) -> int:
+    home = default_home()
+    folder = (args.catalogue or home / "patches" / "bugs").resolve()
+    request = options.request(args, "")
+    bugs = prove.plans(request, home, folder, args.bug)
+    options.preflight(bugs)
+    printer = Printer()
+    control, verdicts, out = prove.prove(request, home, bugs, printer)
+    printer.prove_summary(control, verdicts, out)
+    return prove.exit_code(control, verdicts)

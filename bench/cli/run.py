@@ -1,0 +1,78 @@
+"""`bench run SERIES` and `bench list series|kconfigs|workloads`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from bench import doctor, guests, pipeline, series, slot
+from bench.cli import options
+from bench.plan import default_cache, default_home, make_plan
+from bench.printer import Printer
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="apply, build, boot and test a patch series")
+    p.add_argument("series", help="a name under patches/, a quilt/format-patch folder, or an mbox file")
+    options.add_run_options(p)
+    p.set_defaults(func=cmd_run)
+    lst = sub.add_parser("list", help="list series, kconfig fragments or workloads")
+    lst.add_argument("what", choices=("series", "kconfigs", "workloads"))
+    lst.set_defaults(func=cmd_list)
+    doc = sub.add_parser("doctor", help="check this machine: tools, packages, disk, KVM (the preflight of every run)",
+                         description="Check what runs need: host tools and files (scripts/requirements-debian.txt,"
+                                     " the list scripts/setup-debian.sh installs), Python packages, vng, free disk"
+                                     " and /dev/kvm. Exit 0 when all is there, 2 when something is missing.")
+    doc.add_argument("--workload", action="append", default=[], metavar="NAME",
+                     help="only what these workloads need (default: every workload)")
+    doc.add_argument("--results", type=Path, help="results root to check for space (default: <home>/results)")
+    doc.set_defaults(func=cmd_doctor)
+    gc = sub.add_parser("gc", help="reclaim disk: remove work slots beyond the most recently used ones",
+                        description="Work slots (a worktree and a build dir each, ~2 GB) are kept between runs "
+                                    "so builds are incremental; this removes all but the KEEP most recently used.")
+    gc.add_argument("--keep", type=options.int_in(0), default=1, help="slots to keep (default 1)")
+    gc.set_defaults(func=cmd_gc)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    printer = Printer()
+    plan = make_plan(options.request(args, args.series), default_home())
+    options.preflight([plan])
+    result = pipeline.run(plan, printer)
+    printer.summary(result)
+    return result.exit_code
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    home = default_home()
+    if args.what == "series":
+        items = series.list_series(home / "patches")
+    elif args.what == "kconfigs":
+        items = sorted(p.stem for p in (home / "kconfigs").glob("*.config"))
+    else:
+        items = guests.available(home / "guests")
+    for item in items:
+        print(item)
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    removed = slot.gc(default_cache(), args.keep)
+    for path in removed:
+        print(f"removed {path}")
+    print(f"{len(removed)} work dir(s) removed")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    home = default_home()
+    names = args.workload or guests.available(home / "guests")
+    checks = doctor.preflight(home, default_cache(), args.results or home / "results", names,
+                              tree_given=bool(os.environ.get("BENCH_TREE")))
+    for c in checks:
+        mark = "ok" if c.ok else ("MISSING" if c.fatal else "note")
+        print(f"  {mark:<7} {c.name}: {c.detail}")
+    problems = doctor.missing(checks)
+    print(f"doctor: {len(checks)} checks, {len(problems)} missing" + (f"; {doctor.summary(problems)}" if problems else ""))
+    return 2 if problems else 0

@@ -1,0 +1,67 @@
+"""`bench scan FILE... [--json] [--suppress FILE]`: re-scan saved console logs offline.
+
+Exit codes: 0 when every report found is known (suppressed) or there is none, 1 when a new
+kernel report is found, 2 (UserError) when a file cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from bench.errors import UserError
+from bench.report.known import Suppressions, load_suppressions
+from bench.report.render import format_report, report_to_dict
+from bench.report.scanner import Report, fold, scan
+
+
+def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add the `scan` subcommand (its handler is set as `func`)."""
+    parser = subparsers.add_parser(
+        "scan", help="scan console logs for kernel reports",
+        description="Find kernel reports (WARNING, BUG, KASAN, lockdep, hangs, panics...) in console logs.")
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="console log to scan")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per (folded) report per line")
+    parser.add_argument("--suppress", type=Path, metavar="FILE",
+                        help="known reports: title regexes, one per line (text) or a YAML list")
+    parser.set_defaults(func=handle)
+    return parser
+
+
+def scan_file(path: Path) -> list[Report]:
+    """Scan one log, streaming it; undecodable bytes are replaced, not fatal."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            return scan(f)
+    except OSError as e:
+        raise UserError(f"{path}: cannot read console log: {e.strerror or e}") from e
+
+
+def handle(args: argparse.Namespace) -> int:
+    suppressions = load_suppressions(args.suppress) if args.suppress else Suppressions()
+    new_reports = 0
+    for path in args.files:
+        folded = fold(scan_file(path))
+        known = [suppressions.is_known(rep) for rep, _ in folded]
+        new_reports += known.count(False)
+        if args.json:
+            _print_json(path, folded, known)
+        else:
+            _print_text(path, folded, known)
+    return 1 if new_reports else 0
+
+
+def _print_json(path: Path, folded: list[tuple[Report, int]], known: list[bool]) -> None:
+    for (rep, count), is_known in zip(folded, known):
+        print(json.dumps({"file": str(path), "known": is_known, **report_to_dict(rep, count)}))
+
+
+def _print_text(path: Path, folded: list[tuple[Report, int]], known: list[bool]) -> None:
+    if not folded:
+        print(f"{path}: no kernel reports")
+        return
+    total = sum(count for _, count in folded)
+    print(f"{path}: {total} kernel report(s), {len(folded)} distinct, {known.count(False)} new")
+    for (rep, count), is_known in zip(folded, known):
+        print(format_report(rep, count, is_known))

@@ -1,0 +1,1 @@
+"""bench nightly: a matrix of series x kconfig sets, one night folder, compared with the nights before."""

@@ -1,0 +1,194 @@
+"""A night as KCIDB v5 JSON (checkouts -> builds -> tests) for KernelCI's common database.
+
+One checkout per series (the base commit plus its patchset), one build per matrix entry
+(the series built with one kconfig set), one test per boot, workload and kernel report:
+paths pinbench.boot, pinbench.workload.<name>, pinbench.report.<title>. Ids are
+"pinbench:<night>:..." so every night submits new objects. Log URLs point into the night
+folder: file:// by default, or under --log-url where the folder is published. Send the file
+with kcidb's own client (`kcidb-submit`). The export is validated against the real schema
+(the kcidb-io package) before it is written, so KernelCI never sees a file it would refuse.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kcidb_io
+
+from bench.errors import InfraError
+from bench.files import write_atomic
+from bench.nightly.history import Night
+
+ORIGIN = "pinbench"
+VERSION = {"major": 5, "minor": 3}
+EXCERPT_MAX = 16384  # schema maxLength of log_excerpt
+STATUS = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "skip": "SKIP"}
+SCHEMA = kcidb_io.schema.V5_3
+TEST_GROUPS = ("boot", "workload", "report", "infra")
+_SHA1 = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")  # sha1 or sha256 object names
+_GIT_URL = re.compile(r"^(https|git)://.*$")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_-]+", "_", text).strip("_") or "unnamed"
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= EXCERPT_MAX else text[-EXCERPT_MAX:]
+
+
+class _Urls:
+    def __init__(self, night_dir: Path, base: str | None) -> None:
+        self.dir, self.base = night_dir, base.rstrip("/") if base else None
+
+    def __call__(self, rel: str) -> str | None:
+        if not (self.dir / rel).is_file():
+            return None
+        if self.base:
+            return f"{self.base}/{urllib.parse.quote(rel)}"
+        return (self.dir / rel).resolve().as_uri()
+
+
+def _summary(night_dir: Path, run_id: str) -> dict[str, Any]:
+    try:
+        data = json.loads((night_dir / run_id / "summary.json").read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def export(night_dir: Path, night: Night, log_url: str | None = None) -> dict[str, Any]:
+    url = _Urls(night_dir, log_url)
+    prefix = f"{ORIGIN}:{night['name']}"
+    tree = night.get("tree") or {}
+    checkouts: dict[str, dict[str, Any]] = {}
+    builds: list[dict[str, Any]] = []
+    tests: list[dict[str, Any]] = []
+    for e in night["entries"]:
+        if e.get("catch"):  # a catalogue bug: a kernel broken on purpose, not one to report
+            continue
+        summary = _summary(night_dir, e["run_id"])
+        cases = summary.get("cases") or []
+        checkout_id = f"{prefix}:{_slug(e['series'])}"
+        applies = [c for c in cases if c["group"] == "apply"]
+        co = checkouts.setdefault(checkout_id, _checkout(checkout_id, e, tree, url))
+        co["start_time"] = min(co["start_time"], e["started"])
+        if applies:  # no apply cases: the run stopped before it, validity unknown
+            co["valid"] = co.get("valid", True) and all(c["status"] == "pass" for c in applies)
+        if failed := next((c for c in applies if c["status"] != "pass"), None):
+            if log := url(f"{e['run_id']}/apply.log"):
+                co["log_url"] = log
+            co["log_excerpt"] = _excerpt(failed.get("output") or failed.get("message", ""))
+            continue  # nothing was built from a checkout that did not apply
+        build_id = f"{prefix}:{_slug(e['id'])}"
+        builds.append(_build(build_id, checkout_id, e, cases, url))
+        if any(c["group"] == "build" and c["status"] == "pass" for c in cases):
+            tests += _tests(build_id, e, cases, summary.get("info") or {}, url)
+    for missing in night.get("missing", []):
+        series, _, config = missing.partition("/")
+        checkout_id = f"{prefix}:{_slug(series)}"
+        checkouts.setdefault(checkout_id, {"id": checkout_id, "origin": ORIGIN, "misc": {"series": series}})
+        builds.append({"id": f"{prefix}:{_slug(missing)}", "checkout_id": checkout_id, "origin": ORIGIN,
+                       "config_name": config, "status": "MISS",
+                       "comment": f"{missing}: no results (its shard or run did not report)"})
+    return {"version": dict(VERSION), "checkouts": list(checkouts.values()), "builds": builds, "tests": tests}
+
+
+def _checkout(checkout_id: str, e: dict[str, Any], tree: dict[str, Any], url: _Urls) -> dict[str, Any]:
+    co: dict[str, Any] = {"id": checkout_id, "origin": ORIGIN, "start_time": e["started"],
+                          "patchset_hash": e.get("patchset_hash", ""),
+                          "patchset_files": [{"name": Path(p["file"]).name, "url": u}
+                                             for p in e.get("patches", []) if (u := url(p["file"]))],
+                          "comment": f"series {e['series']}", "misc": {"series": e["series"]}}
+    if tree.get("name"):
+        co["tree_name"] = tree["name"]
+    if tree.get("url") and _GIT_URL.match(tree["url"]):
+        co["git_repository_url"] = tree["url"]
+    if e.get("base") and _SHA1.match(e["base"]):
+        co["git_commit_hash"] = e["base"]
+    return co
+
+
+def _build(build_id: str, checkout_id: str, e: dict[str, Any], cases: list[dict[str, Any]],
+           url: _Urls) -> dict[str, Any]:
+    by_group = {c["group"]: c for c in cases if c["group"] in ("config", "build")}
+    config, built = by_group.get("config"), by_group.get("build")
+    # A kconfig failure is a build failure; no build case at all: stopped before (infra).
+    decisive = config if config and config["status"] != "pass" else built
+    status = STATUS.get(decisive["status"], "ERROR") if decisive else "MISS"
+    build: dict[str, Any] = {
+        "id": build_id, "checkout_id": checkout_id, "origin": ORIGIN, "start_time": e["started"],
+        "architecture": "x86_64", "config_name": e["config"], "status": status,
+        "comment": f"{e['id']}: {', '.join(e.get('fragments', []))}",
+        "misc": {"entry": e["id"], "run_id": e["run_id"], "fragments": e.get("fragments", [])},
+    }
+    if built:
+        build["duration"] = float(built.get("secs", 0.0))
+    for key, rel in (("log_url", "build.log"), ("config_url", ".config")):
+        if u := url(f"{e['run_id']}/{rel}"):
+            build[key] = u
+    if decisive and decisive["status"] != "pass":
+        build["log_excerpt"] = _excerpt(decisive.get("output") or decisive.get("message", ""))
+    elif not decisive:
+        infra = next((c for c in cases if c["status"] == "error"), None)
+        build["log_excerpt"] = _excerpt(infra["message"] if infra else "the run stopped before the build")
+    return build
+
+
+def _tests(build_id: str, e: dict[str, Any], cases: list[dict[str, Any]], info: dict[str, Any],
+           url: _Urls) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    console = url(f"{e['run_id']}/console.log")
+    for c in cases:
+        if c["group"] not in TEST_GROUPS:
+            continue
+        path = "pinbench.boot" if c["group"] == "boot" else f"pinbench.{c['group']}.{_slug(c['name'])}"
+        base, n = path, 1
+        while path in seen:  # two titles can slug alike
+            n += 1
+            path = f"{base}_{n}"
+        seen.add(path)
+        known = c["group"] == "report" and c["status"] == "skip"
+        test: dict[str, Any] = {
+            "id": f"{build_id}:{path}", "build_id": build_id, "origin": ORIGIN, "path": path,
+            # A suppressed report was still found: a waived FAIL, not a test that did not apply.
+            "status": "FAIL" if known else STATUS.get(c["status"], "ERROR"),
+            "start_time": e["started"], "duration": float(c.get("secs", 0.0)),
+            "comment": f"{c['name']}: {c.get('message', '')}".strip().rstrip(":"),
+            "environment": {"comment": f"virtme-ng, {info.get('accel', 'qemu')}"},
+        }
+        if known:
+            test["misc"] = {"waived": True}  # v5 has no waived field
+        log = url(f"{e['run_id']}/guest/{c['name']}.log") if c["group"] == "workload" else None
+        if log or console:
+            test["log_url"] = log or console
+        if c["status"] != "pass" and (c.get("output") or c.get("message")):
+            test["log_excerpt"] = _excerpt(c.get("output") or c["message"])
+        out.append(test)
+    return out
+
+
+def write(night_dir: Path, night: Night, log_url: str | None = None) -> Path:
+    """kcidb.json, after checking it against the schema (a bug of ours, not the night's)."""
+    path = night_dir / "kcidb.json"
+    data = export(night_dir, night, log_url)
+    if problems := validate(data):
+        raise InfraError(f"{path}: pinbench made invalid KCIDB data (a bug of ours): {problems[0]}")
+    write_atomic(path, json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def validate(data: dict[str, Any]) -> list[str]:
+    """Problems with data as KCIDB v5 (kcidb-io's schema); [] when it is fine."""
+    try:
+        SCHEMA.validate(data)
+    except jsonschema.exceptions.ValidationError as e:
+        where = "/".join(str(p) for p in e.absolute_path) or "(top)"
+        return [f"{where}: {e.message}"]
+    return []

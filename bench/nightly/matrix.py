@@ -1,0 +1,197 @@
+"""The nightly matrix: series x named kconfig sets, with per-entry overrides, and its shards.
+
+matrix.yaml (every key optional):
+
+    tree: ~/linux            # kernel tree (relative paths: to this file); --tree wins
+    base: v6.12              # commit to apply every series on; --base wins
+    tree_name: linux-6.12    # KCIDB checkout tree_name (default: the tree folder's name)
+    tree_url: https://...    # KCIDB git_repository_url
+    series: [baseline]       # default: every series in patches/
+    configs:                 # name -> kconfig fragments on top of each series' own
+      default: []
+      lockdep: [lockdep]
+    workloads: [rxe]         # replaces every series' own list; --workload wins
+    params: [rxe.ITERS=5]    # like --param; applied where that workload is selected
+    overrides:               # key: entry id "<series>/<config>" or a glob ("canary/*")
+      "canary/*": {workloads: [...], params: [...], kconfigs: [...], skip: false}
+    catalogue: patches/bugs  # bug series (relative to the project): "<bug>/catalogue" entries
+    catalogue_days: [Sun]    # ... on these weekdays only (default: every night)
+
+Pure parsing: series are loaded (no git) only to learn their names.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import series as series_mod
+from bench import yamlmap
+from bench.errors import UserError
+
+TOP_KEYS = ("tree", "base", "tree_name", "tree_url", "series", "configs", "workloads", "params",
+            "overrides", "catalogue", "catalogue_days")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+OVERRIDE_KEYS = ("workloads", "params", "kconfigs", "skip")
+_NAME = re.compile(r"^[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str  # "<series>/<config>"
+    spec: str  # what load_series takes: a name under patches/ or a path
+    series: str
+    config: str
+    kconfigs: tuple[str, ...]  # the config set's fragments + override fragments
+    workloads: tuple[str, ...]  # empty: the series' own (or --workload)
+    params: tuple[str, ...]
+    catch: tuple[str, ...] = ()  # a catalogue bug: the cases that must fail (then the entry passes)
+
+    @property
+    def run_id(self) -> str:
+        """The entry's results folder name inside the night folder."""
+        return re.sub(r"[^\w.-]+", "_", self.id.replace("/", "--"))
+
+
+@dataclass(frozen=True)
+class Matrix:
+    path: Path
+    tree: str | None
+    base: str | None
+    tree_name: str | None
+    tree_url: str | None
+    entries: tuple[Entry, ...]  # every entry of the matrix, sorted by id
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(e.id for e in self.entries)
+
+    @property
+    def digest(self) -> str:
+        """Same matrix, same digest: shards refuse to merge across different matrices."""
+        text = json.dumps([e.__dict__ for e in self.entries], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """"I/N" -> (I, N) with 1 <= I <= N."""
+    m = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise UserError(f"--shard {text!r}: want I/N with 1 <= I <= N, e.g. 1/4")
+    return int(m.group(1)), int(m.group(2))
+
+
+def shard(entries: tuple[Entry, ...], index: int, count: int) -> tuple[Entry, ...]:
+    """The index-th of count slices, dealt round-robin in the order of sha256(id).
+
+    Stable whatever the order of the file, and balanced (sizes differ by at most one),
+    which hashing each id modulo count alone is not for small matrices.
+    """
+    dealt = sorted(entries, key=lambda e: hashlib.sha256(e.id.encode()).hexdigest())
+    mine = {e.id for i, e in enumerate(dealt) if i % count == index - 1}
+    return tuple(e for e in entries if e.id in mine)
+
+
+def load(path: Path, patches_dir: Path, weekday: str | None = None) -> Matrix:
+    """The matrix of path; weekday (Mon..Sun, default today) decides catalogue_days."""
+    try:
+        text = path.read_bytes().decode("utf-8", errors="surrogateescape")  # bad bytes: yamlmap names them
+    except OSError as e:
+        raise UserError(f"{path}: cannot read matrix: {e.strerror}") from e
+    y = yamlmap.read(path, text, TOP_KEYS)
+    data, where, string = y.data, y.where, y.string
+    specs = y.strings("series") or tuple(series_mod.list_series(patches_dir))
+    if not specs:
+        raise UserError(f"{where('series')}: no series given and none in {patches_dir}")
+    configs = _configs(data.get("configs"), where("configs"))
+    workloads = y.strings("workloads")
+    params = y.strings("params")
+    overrides = data.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise UserError(f"{where('overrides')}: overrides must map entry ids or globs to settings")
+
+    entries: list[Entry] = []
+    for spec in dict.fromkeys(specs):
+        name = series_mod.load_series(spec, patches_dir).name
+        for config, frags in configs.items():
+            entries.append(Entry(f"{name}/{config}", spec, name, config, frags, workloads, params))
+    entries += _catalogue(y, patches_dir.parent, workloads, params, weekday)
+    entries = _apply_overrides(entries, overrides, where("overrides"))
+    ids = [e.id for e in entries]
+    if dup := next((i for i in ids if ids.count(i) > 1), None):
+        raise UserError(f"{where('series')}: entry {dup!r} appears twice (two series with one name?)")
+    runs = [e.run_id for e in entries]
+    if dup := next((r for r in runs if runs.count(r) > 1), None):
+        raise UserError(f"{path}: two entries share the results folder name {dup!r}")
+    tree = string("tree")
+    if tree:
+        tree = str((path.parent / Path(tree).expanduser()).resolve())
+    return Matrix(path.resolve(), tree, string("base"), string("tree_name"), string("tree_url"),
+                  tuple(sorted(entries, key=lambda e: e.id)))
+
+
+def _catalogue(y: yamlmap.YamlMap, home: Path, workloads: tuple[str, ...], params: tuple[str, ...],
+               weekday: str | None) -> list[Entry]:
+    """`catalogue: patches/bugs` (relative to the project): an entry "<bug>/catalogue" per bug
+    series, passing when the bench catches it; `catalogue_days: [Sun]` runs them on those days only."""
+    folder = y.string("catalogue")
+    days = y.strings("catalogue_days")
+    if bad := [d for d in days if d not in WEEKDAYS]:
+        raise UserError(f"{y.where('catalogue_days')}: {bad[0]!r} is not one of {', '.join(WEEKDAYS)}")
+    if not folder or (days and (weekday or time.strftime("%a")) not in days):
+        return []
+    root = (home / folder).resolve()
+    if not root.is_dir():
+        raise UserError(f"{y.where('catalogue')}: {root}: no such catalogue folder")
+    entries = []
+    for name in series_mod.list_series(root):
+        s = series_mod.load_series(str(root / name), root)
+        if not s.meta.catch:
+            raise UserError(f"{s.source / 'series.yaml'}: catch: missing (a catalogue bug names the cases that must fail)")
+        entries.append(Entry(f"{s.name}/catalogue", str(root / name), s.name, "catalogue", (), workloads, params,
+                             s.meta.catch))
+    return entries
+
+
+def _configs(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
+    if raw is None:
+        return {"default": ()}
+    if not isinstance(raw, dict) or not raw:
+        raise UserError(f"{where}: configs must map names to lists of kconfig fragments")
+    out: dict[str, tuple[str, ...]] = {}
+    for name, frags in raw.items():
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise UserError(f"{where}: config name {name!r}: letters, digits, '.', '_' and '-' only")
+        out[name] = yamlmap.strings(frags, f"{where}: configs.{name}")
+    return out
+
+
+def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str) -> list[Entry]:
+    out = list(entries)
+    for key, settings in overrides.items():
+        what = f"{where}: overrides[{key!r}]"
+        if not isinstance(settings, dict):
+            raise UserError(f"{what}: must be a mapping ({', '.join(OVERRIDE_KEYS)})")
+        if bad := [k for k in settings if k not in OVERRIDE_KEYS]:
+            raise UserError(f"{what}: unknown key {bad[0]!r} (known: {', '.join(OVERRIDE_KEYS)})")
+        hits = [i for i, e in enumerate(out) if fnmatch.fnmatchcase(e.id, str(key))]
+        if not hits:  # a typo would silently change nothing
+            raise UserError(f"{what}: matches no entry (entries: {', '.join(e.id for e in out)})")
+        for i in hits:
+            e = out[i]
+            out[i] = Entry(
+                e.id, e.spec, e.series, e.config,
+                e.kconfigs + yamlmap.strings(settings.get("kconfigs"), f"{what}.kconfigs"),
+                yamlmap.strings(settings.get("workloads"), f"{what}.workloads") or e.workloads,
+                e.params + yamlmap.strings(settings.get("params"), f"{what}.params"), e.catch,
+            )
+        if settings.get("skip"):
+            skipped = {out[i].id for i in hits}
+            out = [e for e in out if e.id not in skipped]
+    return out

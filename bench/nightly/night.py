@@ -1,0 +1,244 @@
+"""`bench nightly`: every entry of a matrix through the pipeline, into one night folder.
+
+    results/nightly/<YYYYmmdd-HHMMSS>[-shard-I-of-N]/
+        <series>--<config>/   one `bench run` results folder per entry
+        patches/<series>/     the patches as applied (KCIDB patchset_files)
+        night.json            entries, comparison with the previous night, exit code
+        junit.xml summary.md index.html kcidb.json
+
+night.json: name, started/finished (ISO UTC), complete (every entry ran), shard
+({index, count} or null), matrix {path, digest, ids (the whole matrix)}, tree {path, name,
+url}, entries (sorted by id: id, series, config, run_id, verdict, exit_code, cases
+{key: status}, failing [{key, status, message}], reports [{title, known, message}],
+workloads, fragments, base, patches, patchset_hash, started, secs), missing (ids that
+should have run here but did not), merged_from, comparison (bench/nightly_history.py),
+exit_code. `bench merge` builds the same folder from shard folders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from bench import pipeline, prove
+from bench.errors import UserError
+from bench.files import write_atomic
+from bench.nightly import kcidb
+from bench.nightly import report as nightly_report
+from bench.nightly.history import (
+    NIGHT_FILE,
+    Night,
+    compare,
+    exit_code,
+    history,
+    require_night,
+)
+from bench.nightly.matrix import Entry, Matrix
+from bench.plan import Plan, RunRequest, make_plan, new_name, selected_params
+from bench.printer import Printer
+from bench.result import Case, RunResult, Status
+from bench.series import Series
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+
+
+def new_night_dir(root: Path, shard: tuple[int, int] | None) -> Path:
+    return root / new_name(root, f"shard-{shard[0]}-of-{shard[1]}" if shard else "")
+
+
+def fresh_dir(folder: Path) -> Path:
+    """A night folder must start empty: run folders are never overwritten."""
+    if folder.exists() and any(folder.iterdir()):
+        raise UserError(f"{folder}: exists and is not empty")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder.resolve()
+
+
+# -- planning -------------------------------------------------------------------------------
+
+
+def plan_entries(request: RunRequest, home: Path, matrix: Matrix, entries: tuple[Entry, ...],
+                 night_dir: Path) -> list[tuple[Entry, Plan]]:
+    """Every entry's Plan, made before anything runs, so a bad matrix costs no build.
+
+    request carries the command line's run options: its tree, base and workloads win over the
+    matrix's, its kconfigs come after each entry's, its params join the matrix-wide ones.
+    """
+    plans: list[tuple[Entry, Plan]] = []
+    used: set[str] = set()
+    for entry in entries:
+        req = dataclasses.replace(
+            request, series=entry.spec, tree=request.tree or matrix.tree, base=request.base or matrix.base,
+            workloads=request.workloads or entry.workloads, kconfigs=(*entry.kconfigs, *request.kconfigs),
+            params=(), results=night_dir, run_id=entry.run_id,
+            info={**request.info, "nightly": entry.id, "config": entry.config})
+        # Matrix-wide params only apply where their workload was selected.
+        selected = tuple(w.name for w in make_plan(req, home).workloads)
+        params = selected_params((*entry.params, *request.params), selected)
+        used.update(p.split(".", 1)[0] for p in params)
+        plans.append((entry, make_plan(dataclasses.replace(req, params=params), home)))
+    wanted = {p.split(".", 1)[0] for e in entries for p in (*e.params, *request.params)}
+    if plans and (unused := sorted(wanted - used)):
+        raise UserError(f"{matrix.path}: params for workload {unused[0]!r}, which no entry selects")
+    return plans
+
+
+def write_patchset(night_dir: Path, series: Series) -> tuple[list[dict[str, str]], str]:
+    """Copy the series' patches into the night (git-apply-able); KCIDB's patchset hash."""
+    folder = night_dir / "patches" / series.name
+    files, digests = [], []
+    for p in series.patches:
+        # NNNN- first, so `sha256sum *.patch` (KCIDB's recipe) sees them in order.
+        name = f"{p.index:04d}-" + re.sub(r"^\d+-", "", Path(p.name).name)
+        data = p.text.encode("utf-8", errors="surrogateescape")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+        digest = hashlib.sha256(data).hexdigest()
+        digests.append(digest)
+        files.append({"file": f"patches/{series.name}/{name}", "sha256": digest})
+    joined = "".join(f"{d}\n" for d in digests)
+    return files, (hashlib.sha256(joined.encode()).hexdigest() if digests else "")
+
+
+# -- running --------------------------------------------------------------------------------
+
+
+def entry_record(entry: Entry, plan: Plan, result: RunResult, started: str,
+                 night_dir: Path) -> dict[str, Any]:
+    patches, patchset_hash = write_patchset(night_dir, plan.series)
+    cases = {f"{c.group}/{c.name}": c.status.value for c in result.cases}
+    record = {
+        "id": entry.id, "series": entry.series, "config": entry.config, "run_id": entry.run_id,
+        "verdict": result.verdict.value, "exit_code": result.exit_code, "cases": cases,
+        "failing": [{"key": f"{c.group}/{c.name}", "status": c.status.value, "message": c.message}
+                    for c in result.failures()],
+        "reports": [{"title": c.name, "known": c.status is Status.SKIP, "message": c.message}
+                    for c in result.cases if c.group == "report"],
+        "workloads": [w.name for w in plan.workloads],
+        "fragments": [f.name for f in plan.fragments],
+        "base": result.info.get("base"), "patches": patches, "patchset_hash": patchset_hash,
+        "started": started, "secs": round(result.secs, 1),
+    }
+    return catalogue_record(record, entry.catch, result) if entry.catch else record
+
+
+def catalogue_record(record: dict[str, Any], catch: tuple[str, ...], result: RunResult) -> dict[str, Any]:
+    """A catalogue bug's entry is judged the other way round: it passes when the bench catches
+    the bug (one of its catch cases fails), so a bug the bench stops catching is a new failure."""
+    outcome = prove.judge(result, catch)
+    verdict = {prove.Outcome.CAUGHT: "pass", prove.Outcome.INFRA: "error"}.get(outcome, "fail")
+    key = "catalogue/caught"
+    failed = ", ".join(prove.failed_keys(result)) or "nothing"
+    message = f"{outcome.value}: must fail {', '.join(catch)}; failed: {failed}"
+    return {**record, "verdict": verdict, "exit_code": {"pass": 0, "fail": 1}.get(verdict, 2),
+            "cases": {key: verdict}, "reports": [], "catch": list(catch), "caught": outcome.value,
+            "failing": [] if verdict == "pass" else [{"key": key, "status": verdict, "message": message}]}
+
+
+def run_one(plan: Plan, printer: Printer) -> RunResult:
+    """One entry; a crash of ours becomes that entry's infrastructure error, not the night's end."""
+    try:
+        return pipeline.run(plan, printer)
+    except Exception as e:  # noqa: BLE001 - the other entries must still run
+        case = Case("infra", "crash", Status.ERROR, 0.0, f"{type(e).__name__}: {e}")
+        return RunResult(plan.run_id, plan.series.name, plan.results_root / plan.run_id, (case,), 0.0)
+
+
+def run_night(plans: list[tuple[Entry, Plan]], matrix: Matrix, entries: tuple[Entry, ...],
+              shard: tuple[int, int] | None, night_dir: Path, printer: Printer) -> Night:
+    """Run the planned entries (plan_entries) into night_dir; night.json is written whatever happens."""
+    tree = plans[0][1].tree if plans else None
+    night: Night = {
+        "name": night_dir.name, "started": now(), "finished": None, "complete": False,
+        "shard": {"index": shard[0], "count": shard[1]} if shard else None,
+        "matrix": {"path": str(matrix.path), "digest": matrix.digest, "ids": list(matrix.ids)},
+        "tree": {"path": str(tree) if tree else None,
+                 "name": matrix.tree_name or (tree.name if tree else None), "url": matrix.tree_url},
+        "entries": [], "missing": [e.id for e in entries], "merged_from": [],
+    }
+    printer.say(f"nightly {night_dir.name}: {len(plans)} of {len(matrix.entries)} entries"
+                + (f" (shard {shard[0]}/{shard[1]})" if shard else "") + f" into {night_dir}")
+    try:
+        for i, (entry, plan) in enumerate(plans, 1):
+            printer.say(f"nightly: [{i}/{len(plans)}] {entry.id}: "
+                        f"{', '.join(f.name for f in plan.fragments)}; {', '.join(w.name for w in plan.workloads)}")
+            started = now()
+            result = run_one(plan, printer)
+            night["entries"].append(entry_record(entry, plan, result, started, night_dir))
+            night["missing"].remove(entry.id)
+            printer.say(f"nightly: {entry.id}: {result.verdict.name} in {result.secs:.0f}s")
+        night["complete"] = True
+    finally:
+        night["finished"] = now()
+        night["entries"].sort(key=lambda e: e["id"])
+        write_night(night_dir, night)  # an interrupted night keeps what it has (complete: false)
+    return night
+
+
+def write_night(night_dir: Path, night: Night) -> None:
+    write_atomic(night_dir / NIGHT_FILE, json.dumps(night, indent=2, default=str) + "\n")
+
+
+# -- merging and finishing ------------------------------------------------------------------
+
+
+def merge(shard_dirs: list[Path], out_dir: Path) -> Night:
+    """Shard nights (same matrix) -> one night folder, as if the matrix had run in one go."""
+    shards = [(d.resolve(), require_night(d)) for d in shard_dirs]
+    digests = {n["matrix"]["digest"] for _, n in shards}
+    if len(digests) != 1:
+        raise UserError(f"{shard_dirs[0]}: the shards ran different matrices; not merging")
+    seen: dict[str, Path] = {}
+    for folder, night in shards:
+        for e in night["entries"]:
+            if e["id"] in seen:
+                raise UserError(f"{folder}: entry {e['id']} also in {seen[e['id']]}")
+            seen[e["id"]] = folder
+    counts = {n["shard"]["count"] for _, n in shards if n.get("shard")}
+    indexes = sorted(n["shard"]["index"] for _, n in shards if n.get("shard"))
+    whole = any(not n.get("shard") for _, n in shards)
+    all_shards = len(counts) == 1 and indexes == list(range(1, next(iter(counts)) + 1))
+    fresh_dir(out_dir)
+    entries = []
+    for folder, night in shards:
+        for e in night["entries"]:
+            shutil.copytree(folder / e["run_id"], out_dir / e["run_id"], symlinks=True)
+            entries.append(e)
+        if (folder / "patches").is_dir():
+            shutil.copytree(folder / "patches", out_dir / "patches", dirs_exist_ok=True)
+    ids = shards[0][1]["matrix"]["ids"]
+    first = min(shards, key=lambda s: s[1]["started"])[1]
+    return {
+        "name": out_dir.name, "started": first["started"],
+        "finished": max(str(n.get("finished") or n["started"]) for _, n in shards),
+        "complete": (whole or all_shards) and all(n.get("complete") for _, n in shards),
+        "shard": None, "matrix": first["matrix"], "tree": first["tree"],
+        "entries": sorted(entries, key=lambda e: e["id"]),
+        "missing": [i for i in ids if i not in seen],
+        "merged_from": sorted(n["name"] for _, n in shards),
+    }
+
+
+def finish(night_dir: Path, night: Night, previous: Path | None, log_url: str | None,
+           printer: Printer) -> int:
+    """Compare with the past, write every night file, say what is new; the exit code."""
+    if previous is not None:
+        past = [require_night(previous)]
+    else:
+        past = history(night_dir.parent, night["started"], night_dir)
+    night["comparison"] = compare(night["entries"], past)
+    night["comparison"]["previous"] = past[0]["name"] if past else None
+    night["exit_code"] = exit_code(night)
+    write_night(night_dir, night)
+    kcidb.write(night_dir, night, log_url)
+    nightly_report.write_all(night_dir, night)
+    printer.night_summary(night_dir, night)
+    return int(night["exit_code"])

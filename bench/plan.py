@@ -1,0 +1,194 @@
+"""What to run: a typed RunRequest (from the CLI, a matrix entry, a bisect step) -> a Plan.
+
+The request holds what a user can ask for, as plain values; make_plan() loads and checks
+everything it names (series, tree, kconfig fragments, workloads, parameters) before any
+work starts, so bad input costs no build. Run ids and folder names are minted here only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import guests, kconfig, series, tree
+from bench.errors import UserError
+from bench.series import Series
+
+ACCELS = ("auto", "kvm", "tcg")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything `bench run` can be asked; the other commands build one too."""
+
+    series: str  # a name under patches/, a folder, an mbox or .patch file; "": no patches
+    tree: str | None = None  # None: $BENCH_TREE or the cached linux-source tree
+    base: str | None = None  # None: series.yaml base, an mbox's base-commit:, else HEAD
+    kconfigs: tuple[str, ...] = ()  # extra fragments, after the series' and workloads'
+    workloads: tuple[str, ...] = ()  # replaces the series' list
+    params: tuple[str, ...] = ()  # "WORKLOAD.NAME=value"
+    accel: str = "auto"
+    jobs: int = 0  # 0: all cores
+    memory: str = "2G"
+    cpus: int = 2
+    append: tuple[str, ...] = ()  # extra kernel command line
+    suppress: tuple[Path, ...] = ()
+    results: Path | None = None  # results root; None: <home>/results
+    baseline: bool = False
+    run_id: str | None = None  # None: minted from the time and the series name
+    info: Mapping[str, str] = field(default_factory=dict)  # recorded in summary.json
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["suppress"] = [str(p) for p in self.suppress]
+        data["results"] = str(self.results) if self.results else None
+        data["info"] = dict(self.info)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunRequest:
+        known = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in data.items() if k in known}
+        for name in ("kconfigs", "workloads", "params", "append"):
+            kw[name] = tuple(kw.get(name) or ())
+        kw["suppress"] = tuple(Path(p) for p in kw.get("suppress") or ())
+        kw["results"] = Path(kw["results"]) if kw.get("results") else None
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class Plan:
+    series: Series
+    tree: Path
+    base: str | None
+    fragments: tuple[kconfig.Fragment, ...]
+    workloads: tuple[guests.Workload, ...]
+    home: Path  # the project: kconfigs/, guests/, patches/
+    results_root: Path
+    cache_dir: Path
+    accel: str = "auto"  # auto | kvm | tcg
+    jobs: int = 0  # 0: all cores
+    build_timeout: float = 3 * 3600
+    suppress_files: tuple[Path, ...] = ()
+    memory: str = "2G"
+    cpus: int = 2
+    append: tuple[str, ...] = ()
+    run_id: str = ""
+    baseline: bool = False  # also boot the unpatched tree; reports found there are not new
+    extra_info: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def results_dir(self) -> Path:
+        return self.results_root / self.run_id
+
+    def with_patches(self, k: int) -> Plan:
+        """The same plan with only the first k patches of the series."""
+        return dataclasses.replace(self, series=dataclasses.replace(self.series, patches=self.series.patches[:k]))
+
+
+def default_home() -> Path:
+    """The project folder (kconfigs/, guests/, patches/): $BENCH_HOME, the cwd, or the source checkout."""
+    if env := os.environ.get("BENCH_HOME"):
+        return Path(env).resolve()
+    cwd = Path.cwd()
+    if (cwd / "kconfigs").is_dir() and (cwd / "guests").is_dir():
+        return cwd
+    return Path(__file__).resolve().parent.parent
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(os.environ.get("BENCH_CACHE", Path(base) / "pinbench"))
+
+
+def safe_name(name: str) -> str:
+    """A name made fit for a folder name (run ids, work slots, bisect steps)."""
+    return re.sub(r"[^\w.-]+", "_", name).strip("_") or "unnamed"
+
+
+def new_name(root: Path, label: str = "") -> str:
+    """`<YYYYmmdd-HHMMSS>[-<label>]`, with -2, -3... while that exists under root.
+
+    The one namer of run, bisect and night folders.
+    """
+    base = time.strftime("%Y%m%d-%H%M%S") + (f"-{safe_name(label)}" if label else "")
+    name, n = base, 1
+    while (root / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def check_request(req: RunRequest) -> None:
+    """The option values that need no file to judge; a bad one is a UserError."""
+    if req.accel not in ACCELS:
+        raise UserError(f"--accel {req.accel!r}: want one of {', '.join(ACCELS)}")
+    if req.jobs < 0:
+        raise UserError(f"--jobs {req.jobs}: must be 0 (all cores) or more")
+    if not 1 <= req.cpus <= 64:
+        raise UserError(f"--cpus {req.cpus}: want 1 to 64 guest CPUs")
+    if not re.fullmatch(r"[1-9]\d*[MG]", req.memory):
+        raise UserError(f"--memory {req.memory!r}: want a size like 2G or 1536M")
+    mib = int(req.memory[:-1]) * (1024 if req.memory.endswith("G") else 1)
+    if not 256 <= mib <= 256 * 1024:
+        raise UserError(f"--memory {req.memory}: want 256M to 256G")
+    for f in req.suppress:
+        if not f.is_file():
+            raise UserError(f"{f}: suppression file not found")
+
+
+def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
+    """Load and check everything the request names; nothing is built or booted."""
+    check_request(req)
+    cache = cache or default_cache()
+    kernel = tree.resolve_tree(req.tree, os.environ, cache)
+    s = series.load_series(req.series, home / "patches") if req.series else series.empty(f"tree-{kernel.name}")
+    names = list(req.workloads or s.workloads or (guests.DEFAULT_SET,))
+    workloads = guests.override(guests.select(names, home / "guests"), list(req.params))
+    frag_names = [kconfig.BASE_NAME, *s.kconfigs, *(k for w in workloads for k in w.kconfigs), *req.kconfigs]
+    fragments = tuple(kconfig.find_fragment(n, home / "kconfigs") for n in dict.fromkeys(frag_names))
+    results_root = (req.results or home / "results").resolve()
+    results_root.mkdir(parents=True, exist_ok=True)
+    return Plan(
+        series=s,
+        tree=kernel,
+        base=req.base,
+        fragments=fragments,
+        workloads=workloads,
+        home=home,
+        results_root=results_root,
+        cache_dir=cache,
+        accel=req.accel,
+        jobs=req.jobs,
+        suppress_files=tuple(f.resolve() for f in req.suppress),
+        memory=req.memory,
+        cpus=req.cpus,
+        append=req.append,
+        run_id=req.run_id or new_name(results_root, s.name),
+        baseline=req.baseline,
+        extra_info=dict(req.info),
+    )
+
+
+def selected_params(params: tuple[str, ...], workloads: tuple[str, ...]) -> tuple[str, ...]:
+    """The "W.NAME=value" params whose workload W is among `workloads` (matrix-wide params)."""
+    return tuple(p for p in params if p.split(".", 1)[0] in workloads)
+
+
+def write_request(req: RunRequest, path: Path) -> None:
+    path.write_text(json.dumps(req.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+def read_request(path: Path) -> RunRequest:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return RunRequest.from_json(data)
+    except (OSError, ValueError, TypeError) as e:
+        raise UserError(f"{path}: not a run request written by bench: {e}") from e

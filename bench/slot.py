@@ -1,0 +1,187 @@
+"""Work slots: a worktree (`src`) and an incremental build dir (`build`) kept between runs.
+
+A run takes a slot from a small pool under `<cache>/work/`, preferring one that last built
+the same tree with the same configuration (so make rebuilds only what the series changes),
+moves it to the new base and series with git, and leaves it for the next run: no worktree is
+made or removed on the way to a verdict. Each slot has a lock (one run at a time), and a
+`state.json` saying what its build dir holds: the commit last built, the .config and the
+image made from them. Nothing in state.json is trusted without checking: a slot whose
+worktree is broken is made again, and a build dir is only called up to date when the
+commit, the .config and the image all match the record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import IO
+
+from bench import proc
+from bench.errors import InfraError
+from bench.files import write_atomic
+
+DEFAULT_CAP = 4  # slots kept; $BENCH_SLOTS changes it
+DEFAULT_WAIT = 6 * 3600  # seconds to wait for a free slot; $BENCH_SLOT_WAIT
+STATE = "state.json"
+
+
+@dataclass(frozen=True)
+class State:
+    """What a slot's folders hold (every field may be stale: check before trusting)."""
+
+    tree: str = ""  # the repository src is a worktree of (its common git dir)
+    config_key: str = ""  # digest of the requested fragments (what the build dir was configured for)
+    series: str = ""
+    head: str = ""  # src's commit after the last apply
+    built: str = ""  # commit of the last successful build ("" : none, or a build failed since)
+    config_sha: str = ""  # sha256 of build/.config of that build
+    image_sha: str = ""  # sha256 of the image it made
+    used: float = 0.0
+
+
+@dataclass(frozen=True)
+class Slot:
+    path: Path
+    state: State
+
+    @property
+    def src(self) -> Path:
+        return self.path / "src"
+
+    @property
+    def build(self) -> Path:
+        return self.path / "build"
+
+    def save(self, state: State) -> Slot:
+        write_atomic(self.path / STATE, json.dumps(asdict(state), indent=1) + "\n")
+        return replace(self, state=state)
+
+
+def read_state(path: Path) -> State:
+    try:
+        data = json.loads((path / STATE).read_text())
+        return State(**{k: v for k, v in data.items() if k in State.__dataclass_fields__})
+    except (OSError, ValueError, TypeError):
+        return State()
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError:
+        return ""
+    return h.hexdigest()
+
+
+def _score(state: State, repo: str, config_key: str, series: str) -> int:
+    """How much of the last build a run can reuse: 0 unless same tree and configuration
+    (another configuration rebuilds nearly everything); the same series too is best."""
+    if state.tree != repo or state.config_key != config_key:
+        return 0
+    return 1 + (state.series == series)
+
+
+def _slots(root: Path) -> list[Path]:
+    return sorted(p for p in root.glob("slot-*") if p.is_dir())
+
+
+def _try_lock(lock_path: Path) -> IO[str] | None:
+    f = open(lock_path, "a")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    return f
+
+
+def _cap() -> int:
+    try:
+        return max(1, int(os.environ.get("BENCH_SLOTS", DEFAULT_CAP)))
+    except ValueError:
+        return DEFAULT_CAP
+
+
+@contextlib.contextmanager
+def acquire(cache_dir: Path, repo: str, config_key: str, series: str,
+            say: Callable[[str], None] = lambda s: None) -> Iterator[Slot]:
+    """A locked slot for one run, the best match first; a new one while under the cap."""
+    root = cache_dir / "work"
+    root.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + float(os.environ.get("BENCH_SLOT_WAIT", DEFAULT_WAIT))
+    waited = False
+    while True:
+        with open(root / ".pool.lock", "a") as pool:
+            fcntl.flock(pool, fcntl.LOCK_EX)  # one chooser at a time; held only while choosing
+            found = _choose(root, repo, config_key, series)
+        if found is not None:
+            break
+        if time.monotonic() >= deadline:
+            raise InfraError(f"{root}: all {_cap()} work slots are busy (other bench runs); "
+                             "raise $BENCH_SLOTS or wait")
+        if not waited:
+            say(f"slot: all {_cap()} work slots are busy; waiting for one")
+            waited = True
+        time.sleep(2)
+    path, lock = found
+    try:
+        yield Slot(path, read_state(path))
+    finally:
+        lock.close()
+
+
+def _choose(root: Path, repo: str, config_key: str, series: str) -> tuple[Path, IO[str]] | None:
+    """A slot that built this tree and configuration, else a new one under the cap, else the
+    least recently used free one; None when all are busy."""
+    existing = _slots(root)
+    states = {p: read_state(p) for p in existing}
+    ranked = sorted(existing, key=lambda p: (-_score(states[p], repo, config_key, series), -states[p].used))
+    for path in ranked:
+        if _score(states[path], repo, config_key, series) and (lock := _try_lock(path.with_suffix(".lock"))):
+            return path, lock
+    if len(existing) < _cap():
+        n = 1
+        while (root / f"slot-{n}").exists():
+            n += 1
+        path = root / f"slot-{n}"
+        path.mkdir()
+        lock = _try_lock(path.with_suffix(".lock"))
+        assert lock is not None  # new, and we hold the pool lock
+        return path, lock
+    for path in sorted(existing, key=lambda p: states[p].used):
+        if lock := _try_lock(path.with_suffix(".lock")):
+            return path, lock
+    return None
+
+
+def gc(cache_dir: Path, keep: int) -> list[Path]:
+    """Remove all but the `keep` most recently used slots that no run holds, and work dirs of
+    older pinbench versions (one per series); the removed ones."""
+    root = cache_dir / "work"
+    removed = []
+    for old in sorted(p for p in root.glob("*") if p.is_dir() and not p.name.startswith("slot-")):
+        if lock := _try_lock(old.with_suffix(".lock")):
+            with lock:
+                shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+    repos = set()
+    for path in sorted(_slots(root), key=lambda p: read_state(p).used, reverse=True)[keep:]:
+        if lock := _try_lock(path.with_suffix(".lock")):
+            with lock:
+                repos.add(read_state(path).tree)
+                shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    for repo in sorted(r for r in repos if r and Path(r).is_dir()):  # forget the removed worktrees
+        proc.run(["git", f"--git-dir={repo}", "worktree", "prune"])
+    return removed

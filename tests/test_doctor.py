@@ -1,0 +1,95 @@
+"""The preflight (bench/doctor.py) and host trouble: never blamed on the series."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import HOME, World
+
+from bench import doctor
+from bench.cli.main import main as bench_main
+
+
+def test_setup_installs_everything_the_preflight_checks() -> None:
+    out = subprocess.run([str(HOME / "scripts" / "setup-debian.sh"), "--print-packages"],
+                         capture_output=True, text=True, check=True).stdout
+    reqs = doctor.read_requirements(HOME / doctor.REQUIREMENTS)
+    assert set(out.split()) == set(doctor.packages(reqs))
+    # Every workload's needs are listed (a workload with no line would go unchecked).
+    needed = {r.needed for r in reqs}
+    for stage in ("tree", "build", "boot"):
+        assert stage in needed
+    for tool in ("rsync", "pahole", "flex", "bison", "bc", "qemu-system-x86_64", "ccache", "git"):
+        assert any(r.what == tool for r in reqs), tool
+
+
+def test_bad_requirement_lines_name_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "req.txt"
+    path.write_text("# ok\nrsync cmd rsync build\nrsync rsync\n")
+    with pytest.raises(Exception, match=r"req.txt:3: want 'package kind what needed'"):
+        doctor.read_requirements(path)
+
+
+def test_missing_tools_are_named_with_their_package(tmp_path: Path) -> None:
+    reqs = doctor.read_requirements(HOME / doctor.REQUIREMENTS)
+    fake = [doctor.Requirement("pinbench-nonesuch", "cmd", "pinbench-no-such-tool", "build", 1), *reqs]
+    checks = doctor.check_requirements(doctor.selected(fake, ["build"], []))
+    problems = doctor.missing(checks)
+    assert [c.name for c in problems] == ["build: pinbench-no-such-tool"]
+    assert "apt-get install pinbench-nonesuch" in doctor.summary(problems)
+    # Workload needs only count when the workload is selected.
+    assert not doctor.selected(reqs, [], ["smoke"]) and doctor.selected(reqs, [], ["rxe"])
+
+
+def with_requirements(world: World, text: str) -> None:
+    (world.home / "scripts").mkdir()
+    (world.home / "scripts" / "requirements-debian.txt").write_text(text)
+    world.mp.setenv("BENCH_PREFLIGHT", "1")
+
+
+def test_a_run_on_a_machine_missing_a_tool_stops_before_any_work(world: World,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    world.series("two", "workloads: [smoke]\n")
+    with_requirements(world, "git cmd git tree\npinbench-nonesuch cmd pinbench-no-such-tool build\n")
+    rc = bench_main(["run", "two", "--accel", "tcg", "--results", str(world.results)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "pinbench-no-such-tool" in err and "apt-get install pinbench-nonesuch" in err
+    assert not world.results.exists() or not any(world.results.iterdir())  # no run was started
+
+
+def test_doctor_command(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    with_requirements(world, "git cmd git tree\n")
+    assert bench_main(["doctor", "--results", str(world.tmp)]) == 0
+    assert "0 missing" in capsys.readouterr().out
+    with_requirements_more = world.home / "scripts" / "requirements-debian.txt"
+    with_requirements_more.write_text("pinbench-nonesuch cmd pinbench-no-such-tool workload:smoke\n")
+    assert bench_main(["doctor", "--workload", "smoke", "--results", str(world.tmp)]) == 2
+    assert "MISSING workload:smoke: pinbench-no-such-tool" in capsys.readouterr().out
+
+
+def test_a_missing_host_tool_during_the_build_is_infrastructure(world: World) -> None:
+    world.series("two", "workloads: [smoke]\n")
+    world.mp.setenv("FAIL", "host")
+    rc = bench_main(["run", "two", "--accel", "tcg", "--results", str(world.results)])
+    (run,) = world.results.iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    build = next(c for c in summary["cases"] if c["group"] == "build")
+    assert rc == 2 and summary["verdict"] == "error" and build["status"] == "error"
+    assert build["message"] == "host trouble, not the series: missing host tool rsync"
+
+
+@pytest.mark.parametrize("line, says", [
+    ("/bin/sh: 1: rsync: not found", "missing host tool rsync"),
+    ("make[2]: flex: Command not found", "missing host tool flex"),
+    ("make[1]: bison: No such file or directory", "missing host tool bison"),
+    ("gcc: fatal error: Killed signal terminated program cc1", "the compiler was killed (out of memory?)"),
+    ("mm/gup.o: No space left on device", "disk full"),
+    ("mm/gup.c:42:9: error: 'FOLL_PIN' undeclared", ""),
+])
+def test_host_trouble_in_a_build_log(line: str, says: str) -> None:
+    from bench.build import host_trouble
+    assert host_trouble([line]) == says

@@ -1,0 +1,148 @@
+"""Work slots (bench/slot.py, bench/worktree.py): kept between runs, moved with git, never a wrong kernel.
+
+Real git on the test world's tree, the fake kbuild and the fake vng; what is checked is what
+make would see: which files got new mtimes, and when the image is reused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import World, commit_files, git
+
+from bench import slot
+from bench.cli.main import main as bench_main
+from bench.errors import InfraError
+
+META = "kconfigs: [debug-vm]\nworkloads: [gup-test, pin-balance]\n"
+
+
+def run(world: World, series: str) -> dict[str, Any]:
+    world.results.mkdir(exist_ok=True)
+    before = set(world.results.iterdir())
+    bench_main(["run", series, "--accel", "tcg", "--results", str(world.results)])
+    (new,) = set(world.results.iterdir()) - before
+    summary: dict[str, Any] = json.loads((new / "summary.json").read_text())
+    return summary
+
+
+def message(summary: dict[str, Any], key: str) -> str:
+    return next(c["message"] for c in summary["cases"] if f"{c['group']}/{c['name']}" == key)
+
+
+def src() -> Path:
+    return Path(os.environ["BENCH_CACHE"]) / "work" / "slot-1" / "src"
+
+
+def stamp(path: Path, ns: int = 1_000_000_000) -> None:
+    os.utime(path, ns=(ns, ns))  # an old mtime, as a file has long after its build
+
+
+@pytest.fixture
+def world(world: World) -> World:
+    world.replay("baseline-tcg")
+    world.series("two", META)
+    world.series("none", META, quilt=False)
+    return world
+
+
+def test_the_slot_stays_and_an_unchanged_kernel_is_not_rebuilt(world: World) -> None:
+    first = run(world, "two")
+    assert first["verdict"] == "pass" and first["info"]["slot"] == "slot-1"
+    assert (src() / ".git").is_file()  # the worktree is kept for the next run
+    second = run(world, "two")
+    assert second["info"]["slot"] == "slot-1"
+    assert message(second, "build/kernel").startswith("reused: the slot's image is of this commit")
+    assert second["info"]["head"] == first["info"]["head"]  # same patches, same base: same commit
+
+
+def test_only_the_files_that_differ_from_the_last_build_get_new_mtimes(world: World) -> None:
+    run(world, "two")  # builds the two patches (mm/gup.c and include/linux/mm.h)
+    for name in ("mm/gup.c", "include/linux/mm.h", "mm/rmap.c", "Makefile"):
+        stamp(src() / name)
+    run(world, "none")  # the base: both patched files go back, and get new mtimes
+    assert os.stat(src() / "mm/gup.c").st_mtime_ns > 1_000_000_000
+    assert os.stat(src() / "include/linux/mm.h").st_mtime_ns > 1_000_000_000
+    assert os.stat(src() / "mm/rmap.c").st_mtime_ns == 1_000_000_000  # untouched
+    for name in ("mm/gup.c", "include/linux/mm.h"):
+        stamp(src() / name)
+    again = run(world, "none")  # checkout of the base after a build of the base: nothing to redo
+    assert os.stat(src() / "mm/gup.c").st_mtime_ns == 1_000_000_000
+    assert message(again, "build/kernel").startswith("reused")
+    run(world, "two")  # the patches again: rewritten files that differ get new mtimes
+    assert os.stat(src() / "mm/gup.c").st_mtime_ns > 1_000_000_000
+    assert git(src(), "status", "--porcelain") == ""
+
+
+def test_a_file_rewritten_with_its_built_content_keeps_its_mtime(world: World) -> None:
+    run(world, "two")
+    stamp(src() / "mm/gup.c")
+    (src() / "mm/gup.c").write_text("/* a hand edit in the slot */\n")  # dirty: checkout rewrites it
+    stamp(src() / "mm/gup.c", 2_000_000_000)
+    summary = run(world, "two")
+    assert (src() / "mm/gup.c").read_text() != "/* a hand edit in the slot */\n"
+    # Same content as the last build: its old (pre-checkout) mtime is back, and the image is reused.
+    assert os.stat(src() / "mm/gup.c").st_mtime_ns == 2_000_000_000
+    assert message(summary, "build/kernel").startswith("reused")
+
+
+def test_a_failed_build_is_never_taken_for_a_built_one(world: World) -> None:
+    run(world, "two")
+    world.mp.setenv("FAIL", "build")
+    assert run(world, "none")["verdict"] == "fail"
+    assert json.loads((src().parent / "state.json").read_text())["built"] == ""
+    world.mp.delenv("FAIL")
+    assert not message(run(world, "none"), "build/kernel").startswith("reused")  # make runs again
+
+
+def test_a_broken_worktree_is_made_again(world: World) -> None:
+    run(world, "two")
+    (src() / ".git").unlink()
+    summary = run(world, "two")
+    assert summary["verdict"] == "pass" and (src() / ".git").is_file()
+    assert not message(summary, "build/kernel").startswith("reused")
+
+
+def test_a_new_base_commit_moves_the_slot(world: World) -> None:
+    first = run(world, "none")
+    commit_files(world.tree, {"mm/rmap.c": "/* rmap, upstream fix */\n"}, "mm/rmap: upstream")
+    second = run(world, "none")
+    assert second["info"]["slot"] == "slot-1" and second["info"]["base"] != first["info"]["base"]
+    assert (src() / "mm/rmap.c").read_text() == "/* rmap, upstream fix */\n"
+    assert not message(second, "build/kernel").startswith("reused")
+
+
+def test_concurrent_runs_get_different_slots_up_to_the_cap(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCH_SLOTS", "2")
+    monkeypatch.setenv("BENCH_SLOT_WAIT", "0")
+    with slot.acquire(tmp_path, "repo", "cfg", "a") as one, slot.acquire(tmp_path, "repo", "cfg", "a") as two:
+        assert one.path != two.path
+        with pytest.raises(InfraError, match="all 2 work slots are busy"):
+            with slot.acquire(tmp_path, "repo", "cfg", "a"):
+                pass
+
+
+def test_the_best_matching_free_slot_is_taken(tmp_path: Path) -> None:
+    with slot.acquire(tmp_path, "repo", "cfg-a", "a") as s:
+        s.save(slot.State(tree="repo", config_key="cfg-a", series="a", used=1.0))
+    with slot.acquire(tmp_path, "repo", "cfg-b", "b") as s:
+        assert s.path.name == "slot-2"  # another configuration: its own slot
+        s.save(slot.State(tree="repo", config_key="cfg-b", series="b", used=2.0))
+    with slot.acquire(tmp_path, "repo", "cfg-a", "c") as s:
+        assert s.path.name == "slot-1"  # same configuration beats more recent use
+    with slot.acquire(tmp_path, "other-repo", "cfg-a", "a") as s:
+        assert s.path.name == "slot-3"  # nothing of that tree to reuse: a new slot under the cap
+
+
+def test_gc_keeps_the_most_recently_used(tmp_path: Path) -> None:
+    for i, used in enumerate((3.0, 1.0, 2.0)):
+        with slot.acquire(tmp_path, f"repo{i}", "cfg", "s") as s:
+            s.save(slot.State(tree=f"repo{i}", used=used))
+    removed = slot.gc(tmp_path, keep=1)
+    assert sorted(p.name for p in removed) == ["slot-2", "slot-3"]
+    assert [p.name for p in (tmp_path / "work").iterdir() if p.is_dir()] == ["slot-1"]
