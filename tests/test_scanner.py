@@ -20,6 +20,7 @@ from bench.report import scanner as dmesg
 from bench.report.known import Suppressions, load_suppressions
 from bench.report.render import format_report, report_to_dict
 from bench.report.scanner import Report, fold, is_helper, normalize, scan, strip_prefix
+from bench.report.table_more import ANCHOR_RES, ANCHOR_WORDS, GROUPS
 
 CONSOLE = Path(__file__).parent / "data" / "console"
 FIXTURES = sorted(CONSOLE.glob("*.log"))
@@ -313,3 +314,10 @@ def test_header_anywhere_in_the_line() -> None:
     # A process list ran into the kernel line on this serial console (like syzkaller, find it anyway).
     (rep,) = reports_of("unregister-netdevice-interleaved-openwrt.log")
     assert rep.title == "unregister_netdevice: waiting for DEV to become free"
+
+
+def test_every_header_contains_an_anchor() -> None:
+    # The first pass only looks at lines with an anchor: a header without one is never found.
+    for group in GROUPS:
+        header = group.header
+        assert any(rx.search(header) for rx in ANCHOR_RES) or any(w in header for w in ANCHOR_WORDS), header

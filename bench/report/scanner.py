@@ -22,7 +22,8 @@ from bench.report.kinds import category_of, detail_of, type_of
 from bench.report.prefix import normalize, source_path, strip_many, strip_prefix
 from bench.report.table import Group
 from bench.report.table_more import (
-    ANCHORS,
+    ANCHOR_RES,
+    ANCHOR_WORDS,
     CONTINUES,
     EXTRA,
     GROUPS,
@@ -47,6 +48,8 @@ MAX_WINDOW = 2000  # lines of a context a report's title may be looked for in
 MAX_FRAMES = 64
 PRE_LOOKBACK = 80  # dump_page() prints up to this many lines before the BUG/WARNING line
 GAP = 100  # this many lines of other contexts in a row end a report
+_SHIFT = 5
+_BLOCK = 1 << _SHIFT  # lines stripped at a time
 TITLE_MARGIN = 30  # lines after a report's end still searched for the frames of its title
 ATTACH = 300  # a consequence (panic, Oops line...) this close after a report belongs to it
 _CONSEQUENCE_PANIC = re.compile(
@@ -54,6 +57,7 @@ _CONSEQUENCE_PANIC = re.compile(
     r"|softlockup: hung tasks|hung_task: blocked tasks|Hard LOCKUP|RCU Stall|kasan\.fault|KFENCE|UBSAN|Oops"
     r"|corrupted stack end|panic_on_oops)")
 _QUESTIONABLE = re.compile(r"(\[\<[0-9a-f]+\>\])? \? ")
+_EXTRA = frozenset(map(id, EXTRA))  # identity: comparing frozen dataclasses compares every field
 _SRC = re.compile(r"(?:at |\) |: )(?P<f>[\w./-]+\.[chS]):\d+")
 
 
@@ -103,11 +107,12 @@ class _Open:
     panicked: bool = False
 
 
-def _candidates(lines: list[str]) -> list[int]:
-    """Indexes of the lines containing an anchor word, in order."""
-    text = "\n".join(lines)
+def _candidates(text: str) -> list[int]:
+    """Indexes of the lines containing an anchor (the log joined by newlines), in order."""
     starts: set[int] = set()
-    for word in ANCHORS:
+    for rx in ANCHOR_RES:
+        starts.update(m.start() for m in rx.finditer(text))
+    for word in ANCHOR_WORDS:
         pos = text.find(word)
         while pos != -1:
             starts.add(pos)
@@ -129,7 +134,7 @@ def _classify(raw: str, booted: bool) -> tuple[str, Group | None]:
     for group in GROUPS:
         if group.header not in raw or any(s.search(raw) for s in group.suppress):
             continue
-        if group in EXTRA and not group.formats[0].title.search(strip_prefix(raw)[0]):
+        if id(group) in _EXTRA and not group.formats[0].title.search(strip_prefix(raw)[0]):
             continue
         if group.header == "Booting the kernel." and not booted:
             continue
@@ -155,11 +160,12 @@ def _pre_hit(lines: list[str], lo: int, main: int) -> _Hit | None:
     return None
 
 
-def _hits(lines: list[str]) -> list[_Hit]:
+def _hits(lines: list[str], text: str) -> list[_Hit]:
+    """The header lines and pre-report lines of the log (text: its lines joined by newlines)."""
     first_kernel = next((i for i, line in enumerate(lines) if strip_prefix(line)[1]), len(lines))
     hits: list[_Hit] = []
     after = 0  # pre-report lines are looked for between the previous header and this one
-    for i in _candidates(lines):
+    for i in _candidates(text):
         ctx, group = _classify(lines[i], i > first_kernel)
         if group is None:
             continue
@@ -179,7 +185,7 @@ def _joins(rep: _Open, hit: _Hit, line: str) -> bool:
         return bool(_CONSEQUENCE_PANIC.search(line)) and after <= 5 * ATTACH
     if CONTINUES.search(line):
         return after <= ATTACH
-    if hit.group in EXTRA and after <= 10:  # "unreferenced object" after syzkaller's "BUG: memory leak"
+    if id(hit.group) in _EXTRA and after <= 10:  # "unreferenced object" after syzkaller's "BUG: memory leak"
         return True
     if rep.main.group is not None and rep.main.group.kind == "SLAB" and hit.group.header == "INFO:" and after <= 40:
         return True  # SLUB's own "INFO: Allocated in ..." lines
@@ -192,7 +198,7 @@ def _segment(hits: list[_Hit], lines: list[str]) -> list[_Open]:
     open_: dict[str, _Open] = {}
     for hit in hits:
         line = lines[hit.line]
-        if hit.group is not None and hit.group not in EXTRA and not CONTINUES.search(line):
+        if hit.group is not None and id(hit.group) not in _EXTRA and not CONTINUES.search(line):
             for other in open_.values():  # syzkaller cuts a console report at the next header
                 if other.ctx in ("k", "") and other.main and other.cut < 0 and other.main.line < hit.line:
                     other.cut = hit.line
@@ -214,31 +220,39 @@ def _segment(hits: list[_Hit], lines: list[str]) -> list[_Open]:
     return reports
 
 
-class _Window:
-    """Lines [lo, hi) of the log around one report, prefixes stripped in chunks as it is read."""
+class _Log:
+    """The console lines, their prefixes stripped lazily in aligned blocks (each line once)."""
 
-    def __init__(self, raw: list[str], lo: int, hi: int) -> None:
-        self.raw, self.lo, self.hi = raw, lo, min(hi, len(raw))
-        self.items: list[tuple[str, str]] = []
+    def __init__(self, raw: list[str]) -> None:
+        self.raw = raw
+        self.items: list[tuple[str, str]] = [("", "")] * len(raw)
+        self.done = bytearray((len(raw) >> _SHIFT) + 1)
+
+    def ensure(self, lo: int, hi: int) -> None:
+        """Strip lines [lo, hi)."""
+        done = self.done
+        for b in range(lo >> _SHIFT, ((hi - 1) >> _SHIFT) + 1):
+            if not done[b]:
+                first = b << _SHIFT
+                last = min(first + _BLOCK, len(self.raw))
+                self.items[first:last] = strip_many(self.raw[first:last])
+                done[b] = 1
 
     def get(self, i: int) -> tuple[str, str]:
-        self._strip(i + 1)
-        return self.items[i - self.lo]
-
-    def _strip(self, upto: int) -> None:
-        have = self.lo + len(self.items)
-        if have < upto:
-            self.items.extend(strip_many(self.raw[have:min(max(upto, have + 32), self.hi)]))
+        self.ensure(i, i + 1)
+        return self.items[i]
 
     def context(self, start: int, end: int, ctx: str) -> Iterator[tuple[int, str]]:
-        """(index, text) of the lines of `ctx` in [start, end); indented unprefixed lines right
-        after a line of `ctx` continue its multi-line record."""
+        """(index, text) of the lines of `ctx` in [start, end), until GAP lines of other
+        contexts in a row; indented unprefixed lines right after a line of `ctx` continue its
+        multi-line record."""
         prev = False
-        end = min(end, self.hi)
         i = last = start
+        items = self.items
         while i < end and i - last <= GAP:
-            self._strip(i + 32)
-            for text, c in self.items[i - self.lo:min(i + 32, end) - self.lo]:
+            stop = min(i + _BLOCK, end)
+            self.ensure(i, stop)
+            for text, c in items[i:stop]:
                 if c == ctx or (prev and not c and (not text.strip() or text[:1].isspace())):
                     prev = True
                     last = i
@@ -248,10 +262,30 @@ class _Window:
                 i += 1
 
 
-def _start(rep: _Open, win: _Window) -> int:
+def _walk(log: _Log, start: int, hi: int, ctx: str, walk: Walk) -> None:
+    """Feed the walk the lines of its context from start on: _Log.context() inlined (hot)."""
+    prev = False
+    i = last = start
+    items = log.items
+    feed = walk.feed
+    while i < hi and i - last <= GAP:
+        stop = min(i + _BLOCK, hi)
+        log.ensure(i, stop)
+        for text, c in items[i:stop]:
+            if c == ctx or (prev and not c and (not text.strip() or text[:1].isspace())):
+                prev = True
+                last = i
+                if not feed(i, text):
+                    return
+            elif c:
+                prev = False
+            i += 1
+
+
+def _start(rep: _Open, log: _Log, lo: int) -> int:
     """A dump_page() block starts at its "page:" line; a "cut here"/===== banner just before counts."""
     first = rep.pre.line if rep.pre else rep.start
-    back = list(win.context(win.lo, first, rep.ctx))
+    back = list(log.context(lo, first, rep.ctx))
     if rep.pre and rep.pre.detail.startswith("VM_") and rep.pre.detail.endswith(")"):
         for i, text in reversed(back):
             if text.strip().startswith("page:"):
@@ -261,18 +295,21 @@ def _start(rep: _Open, win: _Window) -> int:
     return first
 
 
-def _title_lines(rep: _Open, win: _Window, end: int) -> list[str]:
+def _title_lines(rep: _Open, log: _Log, end: int, hi: int) -> list[str]:
     """The text syzkaller titles the report from: its context from the header on."""
     assert rep.main is not None
     main = rep.main.line
-    stop = min(rep.cut if rep.cut > main else end, win.hi)
-    win.get(stop - 1)
+    stop = min(rep.cut if rep.cut > main else end, hi)
+    log.ensure(main, stop)
     out: list[str] = []
+    append = out.append
+    ctx = rep.ctx
     nmi = False
-    for text, c in win.items[main - win.lo:stop - win.lo]:
-        if c != rep.ctx and not (nmi and c.startswith("C")):
+    for text, c in log.items[main:stop]:
+        if c != ctx and not (nmi and c.startswith("C")):
             continue
-        nmi = nmi or "Sending NMI from CPU" in text
+        if not nmi and "Sending NMI from CPU" in text:
+            nmi = True
         if out:
             if len(out) > 22 and ("Kernel panic - not syncing" in text or
                                   "WARNING: possible circular locking dependency detected" in text):
@@ -280,26 +317,25 @@ def _title_lines(rep: _Open, win: _Window, end: int) -> list[str]:
             if "Disabling lock debugging due to kernel taint" in text or \
                     (" ? " in text and _QUESTIONABLE.search(text) and "<EOI>" not in text):
                 continue
-        out.append(text.removesuffix(" (unreliable)"))
+        append(text.removesuffix(" (unreliable)"))
     return out
 
 
-def _build(rep: _Open, raw: list[str], end: int) -> Report:
+def _build(rep: _Open, log: _Log, end: int) -> Report:
     main = rep.main or rep.pre
     assert main is not None
+    raw = log.raw
     first = rep.pre.line if rep.pre else rep.start
     vm = rep.pre is not None and rep.pre.detail.startswith("VM_")
-    win = _Window(raw, max(0, first - (LOOKBACK if vm else 3)), min(end, first + MAX_WINDOW))
-    start = _start(rep, win)
-    walk = Walk(banner=BANNER.match(win.get(start)[0].strip()) is not None,
+    hi = min(end, first + MAX_WINDOW, len(raw))  # the lines the report may take
+    start = _start(rep, log, max(0, first - (LOOKBACK if vm else 3)))
+    walk = Walk(banner=BANNER.match(log.get(start)[0].strip()) is not None,
                 end_unindented=main.group is not None and main.group.kind == "KMEMLEAK")
-    for i, text in win.context(start, win.hi, rep.ctx):
-        if not walk.feed(i, text):
-            break
+    _walk(log, start, hi, rep.ctx, walk)
     taken = walk.taken or [main.line]
     taken = sorted(set(taken) | {x for x in rep.extra if x > taken[-1]})
     if rep.main is not None and rep.main.group is not None:
-        desc = describe(_title_lines(rep, win, taken[-1] + 1 + TITLE_MARGIN), rep.main.group)
+        desc = describe(_title_lines(rep, log, taken[-1] + 1 + TITLE_MARGIN, hi), rep.main.group)
         title, reason, alts, named = desc.title, desc.corrupted_reason, desc.alt_titles, desc.frames
     else:
         title, reason, alts, named = _pre_title(rep, walk), "", (), ()
@@ -340,12 +376,17 @@ def _file_of(func: str, frames: list[tuple[str, str]], walk: Walk, header: str) 
 
 def scan(lines: Iterable[str]) -> list[Report]:
     """Find the kernel reports in console output (linear time), in log order."""
-    raw = [line.rstrip("\r\n") for line in lines]
-    reports = _segment(_hits(raw), raw)
+    raw = list(lines)
+    text = "\n".join(raw)
+    if "\r" in text or text.count("\n") != len(raw) - 1:  # else no line has an end to strip
+        raw = [line.rstrip("\r\n") for line in raw]
+        text = "\n".join(raw)
+    reports = _segment(_hits(raw, text), raw)
+    log = _Log(raw)
     built = []
     nxt: dict[str, int] = {}  # where the next report of each context starts
     for rep in reversed(reports):
-        built.append(_build(rep, raw, nxt.get(rep.ctx, len(raw))))
+        built.append(_build(rep, log, nxt.get(rep.ctx, len(raw))))
         nxt[rep.ctx] = rep.start
     return sorted(built, key=lambda r: r.first_line)
 

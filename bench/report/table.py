@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from bench.report.frames import (
     CALL_TRACE,
@@ -43,6 +44,11 @@ class Group:
     formats: tuple[Format, ...]
     suppress: tuple[Rx, ...] = ()
     kind: str = ""  # report type when no format decides it
+
+    @cached_property
+    def multiline(self) -> tuple[int, ...]:
+        """Indexes of the formats whose title regex spans lines (searched in the whole text)."""
+        return tuple(i for i, f in enumerate(self.formats) if "\\n" in f.title.pattern)
 
 
 def F(title: str, fmt: str, stack: StackFmt | None = None, report: str | None = None,
