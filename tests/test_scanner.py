@@ -20,7 +20,7 @@ from bench.report import scanner as dmesg
 from bench.report.known import Suppressions, load_suppressions
 from bench.report.render import format_report, report_to_dict
 from bench.report.scanner import Report, fold, is_helper, normalize, scan, strip_prefix
-from bench.report.table_more import ANCHOR_RES, ANCHOR_WORDS, GROUPS
+from bench.report.table_more import ANCHOR_RES, ANCHOR_WORDS, GROUPS, PRE, PRE_ANCHORS
 
 CONSOLE = Path(__file__).parent / "data" / "console"
 FIXTURES = sorted(CONSOLE.glob("*.log"))
@@ -321,3 +321,11 @@ def test_every_header_contains_an_anchor() -> None:
     for group in GROUPS:
         header = group.header
         assert any(rx.search(header) for rx in ANCHOR_RES) or any(w in header for w in ANCHOR_WORDS), header
+
+
+def test_pre_report_anchors_cover_their_windows() -> None:
+    # A pre-report line is only looked for where one of its anchors can still be in its window.
+    for pre in PRE:
+        inside = [(a, w) for a, w in PRE_ANCHORS if a in pre.pattern.pattern]
+        assert inside and all(w >= pre.window for _, w in inside), pre.pattern.pattern
+        assert pre.window <= dmesg.PRE_LOOKBACK

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 PC = r"\[\<?(?:0x)?[0-9a-f]+\>?\]"
 FUNC = r"([a-zA-Z0-9_]+)(?:\.|\+)"
@@ -110,6 +110,7 @@ def skip_re(extra: tuple[str, ...]) -> re.Pattern[str]:
 _HELPER = skip_re(())
 
 
+@lru_cache(maxsize=1 << 14)
 def strip_frame(frame: str) -> str:
     """The shortest form of a frame once one syscall-entry prefix is removed."""
     best = frame
@@ -189,8 +190,9 @@ def extract(text: str, stack: StackFmt) -> tuple[list[tuple[str, str]], bool]:
 def _key(raw: list[str], extractor: Extractor | None) -> tuple[str, str] | None:
     if not raw:
         return None
-    stripped = [strip_frame(f) for f in raw]
-    name, idx = (stripped[0], 0) if extractor is None else extractor(stripped)
+    if extractor is None:
+        return strip_frame(raw[0]), raw[0]
+    name, idx = extractor([strip_frame(f) for f in raw])
     return (name, raw[idx]) if idx >= 0 else None
 
 

@@ -29,12 +29,15 @@ from bench.report.table_more import (
     GROUPS,
     PRE,
     PRE_ANCHORS,
+    PRE_NEAR,
     Pre,
 )
 from bench.report.taint import order
 from bench.report.walk import (
     BANNER,
+    BLOCK,
     CUT_HERE,
+    GAP,
     SKIP_FUNCS,
     SKIP_PREFIXES,
     Walk,
@@ -47,9 +50,7 @@ LOOKBACK = 40  # how far back a dump_page() block or a "cut here" banner is look
 MAX_WINDOW = 2000  # lines of a context a report's title may be looked for in
 MAX_FRAMES = 64
 PRE_LOOKBACK = 80  # dump_page() prints up to this many lines before the BUG/WARNING line
-GAP = 100  # this many lines of other contexts in a row end a report
-_SHIFT = 5
-_BLOCK = 1 << _SHIFT  # lines stripped at a time
+_SHIFT = 5  # the log strips blocks of 1 << _SHIFT == BLOCK lines
 TITLE_MARGIN = 30  # lines after a report's end still searched for the frames of its title
 ATTACH = 300  # a consequence (panic, Oops line...) this close after a report belongs to it
 _CONSEQUENCE_PANIC = re.compile(
@@ -57,6 +58,8 @@ _CONSEQUENCE_PANIC = re.compile(
     r"|softlockup: hung tasks|hung_task: blocked tasks|Hard LOCKUP|RCU Stall|kasan\.fault|KFENCE|UBSAN|Oops"
     r"|corrupted stack end|panic_on_oops)")
 _QUESTIONABLE = re.compile(r"(\[\<[0-9a-f]+\>\])? \? ")
+_FAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window > PRE_NEAR)
+_NEAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window <= PRE_NEAR)
 _EXTRA = frozenset(map(id, EXTRA))  # identity: comparing frozen dataclasses compares every field
 _SRC = re.compile(r"(?:at |\) |: )(?P<f>[\w./-]+\.[chS]):\d+")
 
@@ -145,12 +148,14 @@ def _classify(raw: str, booted: bool) -> tuple[str, Group | None]:
 def _pre_hit(lines: list[str], lo: int, main: int) -> _Hit | None:
     """The earliest pre-report line (dump_page(), refcount, list debugging) in [lo, main)."""
     first = max(lo, main - PRE_LOOKBACK)
-    block = "\n".join(lines[first:main])
-    if not any(a in block for a in PRE_ANCHORS):  # the usual case: one scan of the whole block
-        return None
+    far = "\n".join(lines[first:main])
+    if not any(a in far for a in _FAR_ANCHORS):  # the usual case: no anchor within its window
+        near = "\n".join(lines[max(lo, main - PRE_NEAR):main])
+        if not any(a in near for a in _NEAR_ANCHORS):
+            return None
     for j in range(first, main):
         line = lines[j]
-        if not any(a in line for a in PRE_ANCHORS):
+        if not any(a in line for a, _ in PRE_ANCHORS):
             continue
         text, ctx = strip_prefix(line)
         for pre in PRE:
@@ -234,7 +239,7 @@ class _Log:
         for b in range(lo >> _SHIFT, ((hi - 1) >> _SHIFT) + 1):
             if not done[b]:
                 first = b << _SHIFT
-                last = min(first + _BLOCK, len(self.raw))
+                last = min(first + BLOCK, len(self.raw))
                 self.items[first:last] = strip_many(self.raw[first:last])
                 done[b] = 1
 
@@ -250,7 +255,7 @@ class _Log:
         i = last = start
         items = self.items
         while i < end and i - last <= GAP:
-            stop = min(i + _BLOCK, end)
+            stop = min(i + BLOCK, end)
             self.ensure(i, stop)
             for text, c in items[i:stop]:
                 if c == ctx or (prev and not c and (not text.strip() or text[:1].isspace())):
@@ -260,26 +265,6 @@ class _Log:
                 elif c:
                     prev = False
                 i += 1
-
-
-def _walk(log: _Log, start: int, hi: int, ctx: str, walk: Walk) -> None:
-    """Feed the walk the lines of its context from start on: _Log.context() inlined (hot)."""
-    prev = False
-    i = last = start
-    items = log.items
-    feed = walk.feed
-    while i < hi and i - last <= GAP:
-        stop = min(i + _BLOCK, hi)
-        log.ensure(i, stop)
-        for text, c in items[i:stop]:
-            if c == ctx or (prev and not c and (not text.strip() or text[:1].isspace())):
-                prev = True
-                last = i
-                if not feed(i, text):
-                    return
-            elif c:
-                prev = False
-            i += 1
 
 
 def _start(rep: _Open, log: _Log, lo: int) -> int:
@@ -295,21 +280,28 @@ def _start(rep: _Open, log: _Log, lo: int) -> int:
     return first
 
 
+_TITLE_RULES = ("Sending NMI from CPU", "Kernel panic - not syncing", "WARNING: possible circular locking dependency",
+                "Disabling lock debugging due to kernel taint", " (unreliable)")
+
+
 def _title_lines(rep: _Open, log: _Log, end: int, hi: int) -> list[str]:
     """The text syzkaller titles the report from: its context from the header on."""
     assert rep.main is not None
     main = rep.main.line
     stop = min(rep.cut if rep.cut > main else end, hi)
     log.ensure(main, stop)
-    out: list[str] = []
-    append = out.append
     ctx = rep.ctx
+    items = log.items[main:stop]
+    raw = "\n".join(log.raw[main:stop])
+    if not any(r in raw for r in _TITLE_RULES):  # the usual case: only unreliable frames go
+        q = _QUESTIONABLE.search
+        return [items[0][0]] + [t for t, c in items[1:] if c == ctx and (" ? " not in t or not q(t) or "<EOI>" in t)]
+    out: list[str] = []
     nmi = False
-    for text, c in log.items[main:stop]:
+    for text, c in items:
         if c != ctx and not (nmi and c.startswith("C")):
             continue
-        if not nmi and "Sending NMI from CPU" in text:
-            nmi = True
+        nmi = nmi or "Sending NMI from CPU" in text
         if out:
             if len(out) > 22 and ("Kernel panic - not syncing" in text or
                                   "WARNING: possible circular locking dependency detected" in text):
@@ -317,7 +309,7 @@ def _title_lines(rep: _Open, log: _Log, end: int, hi: int) -> list[str]:
             if "Disabling lock debugging due to kernel taint" in text or \
                     (" ? " in text and _QUESTIONABLE.search(text) and "<EOI>" not in text):
                 continue
-        append(text.removesuffix(" (unreliable)"))
+        out.append(text.removesuffix(" (unreliable)"))
     return out
 
 
@@ -331,7 +323,7 @@ def _build(rep: _Open, log: _Log, end: int) -> Report:
     start = _start(rep, log, max(0, first - (LOOKBACK if vm else 3)))
     walk = Walk(banner=BANNER.match(log.get(start)[0].strip()) is not None,
                 end_unindented=main.group is not None and main.group.kind == "KMEMLEAK")
-    _walk(log, start, hi, rep.ctx, walk)
+    walk.run(log.items, log.ensure, start, hi, rep.ctx)
     taken = walk.taken or [main.line]
     taken = sorted(set(taken) | {x for x in rep.extra if x > taken[-1]})
     if rep.main is not None and rep.main.group is not None:

@@ -136,7 +136,11 @@ PRE: tuple[Pre, ...] = (
     Pre(re.compile(r"(?P<d>list_(?:add|del) (?:corruption|double add))"), 6, "{d}"),
     Pre(re.compile(r"ODEBUG: (?P<d>.*)"), 4, "ODEBUG: {d}"),
 )
-PRE_ANCHORS = ("dumped because", "vma ", "task_size", "refcount_t", "corruption", "double add", "ODEBUG")
+# Each PRE pattern contains one of these; with the largest window of the patterns containing it,
+# so an anchor is only looked for that far back (tested).
+PRE_ANCHORS = (("dumped because", 80), ("vma ", 16), ("task_size", 60), ("refcount_t", 4), ("corruption", 6),
+               ("double add", 6), ("ODEBUG", 4))
+PRE_NEAR = 16  # anchors with a window up to this are looked for in the last PRE_NEAR lines only
 GROUPS: tuple[Group, ...] = SYZKALLER + EXTRA
 # syzkaller keeps these inside the report they interrupt rather than starting a new one.
 CONTINUES = re.compile(r"invalid opcode: 0000|Kernel panic - not syncing|unregister_netdevice: waiting for"

@@ -8,6 +8,7 @@ sanitizer report, or at the first line that cannot belong to it once its stack i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 _FN = r"[A-Za-z_$][\w.$]*"
@@ -124,6 +125,8 @@ SKIP_PREFIXES: tuple[str, ...] = (
 )
 
 MAX_REPORT_LINES = 400  # a report never takes more lines of its context than this
+GAP = 100  # this many lines of other contexts in a row end a report
+BLOCK = 32  # lines the log strips at a time
 
 
 def base_func(name: str) -> str:
@@ -151,32 +154,51 @@ class Walk:
     def frames(self) -> list[tuple[str, str]]:
         return self.primary or self.implicit
 
-    def feed(self, pos: int, text: str) -> bool:
-        """Take one line of the report's context; False when the report has ended before it."""
-        t = text.strip()
-        if len(self.taken) >= MAX_REPORT_LINES:
-            return False
-        kind, tail_ok, entry, taint = _INFO.get(t) or line_info(t)
-        if self.tail:
-            if not tail_ok:
-                return False
-        elif kind == "end":
-            self.tail = True
-        elif self.banner and len(self.taken) > 1 and t.startswith("=" * 20):
-            self.tail = True  # only a panic line may still follow
-        elif self.end_unindented and self.implicit and t and not text[:1].isspace():
-            return False
-        elif kind == "mod":
-            self.in_modules = True
-        elif not (self.in_modules and text[:1].isspace()):
-            self.in_modules = False
-            if t and kind != "deco" and kind != "cont" and self._track(kind, entry) \
-                    and self.primary and self.state == "explicit" and not self.banner:
-                return False  # the line after a finished stack is not ours (old kernels: no </TASK>)
-        self.taken.append(pos)
-        if taint:
-            self.taint.update(taint)
-        return True
+    def run(self, items: list[tuple[str, str]], ensure: Callable[[int, int], None], start: int, hi: int,
+            ctx: str) -> None:
+        """Walk the lines of context `ctx` in items[start:hi] (prefix-stripped (text, context)
+        pairs, filled by ensure(lo, hi)) until the report ends: after GAP lines of other contexts
+        in a row, or at a line that cannot belong to it. Indented unprefixed lines right after a
+        line of `ctx` continue its multi-line record. One loop for the hot path (no call a line)."""
+        taken = self.taken
+        prev = False
+        i = last = start
+        while i < hi and i - last <= GAP:
+            stop = min(i + BLOCK, hi)
+            ensure(i, stop)
+            for text, c in items[i:stop]:
+                if c == ctx or (prev and not c and (not text.strip() or text[:1].isspace())):
+                    prev = True
+                    last = i
+                    t = text.strip()
+                    if len(taken) >= MAX_REPORT_LINES:
+                        return
+                    kind, tail_ok, entry, taint = _INFO.get(t) or line_info(t)
+                    if self.tail:
+                        if not tail_ok:
+                            return
+                    elif kind == "end":
+                        self.tail = True
+                    elif self.banner and len(taken) > 1 and t.startswith("=" * 20):
+                        self.tail = True  # only a panic line may still follow
+                    elif self.end_unindented and self.implicit and t and not text[:1].isspace():
+                        return
+                    elif kind == "mod":
+                        self.in_modules = True
+                    elif not (self.in_modules and text[:1].isspace()):
+                        self.in_modules = False
+                        if kind == "frame" and self.state == "explicit":
+                            if entry is not None:  # None: unreliable "? " frames and [inline] frames
+                                self.primary.append(entry)
+                        elif t and kind != "deco" and kind != "cont" and self._track(kind, entry) \
+                                and self.primary and self.state == "explicit" and not self.banner:
+                            return  # the line after a finished stack is not ours (old kernels: no </TASK>)
+                    taken.append(i)
+                    if taint:
+                        self.taint.update(taint)
+                elif c:
+                    prev = False
+                i += 1
 
     def _track(self, kind: str | None, entry: tuple[str, str] | None) -> bool:
         """Update the stack state for one non-blank line; True for a line of no known kind."""
