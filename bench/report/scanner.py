@@ -324,8 +324,10 @@ def _build(rep: _Open, log: _Log, end: int) -> Report:
     walk = Walk(banner=BANNER.match(log.get(start)[0].strip()) is not None,
                 end_unindented=main.group is not None and main.group.kind == "KMEMLEAK")
     walk.run(log.items, log.ensure, start, hi, rep.ctx)
-    taken = walk.taken or [main.line]
-    taken = sorted(set(taken) | {x for x in rep.extra if x > taken[-1]})
+    taken = walk.taken or [main.line]  # ascending
+    extra = [x for x in rep.extra if x > taken[-1]]
+    if extra:
+        taken = sorted(set(taken) | set(extra))
     if rep.main is not None and rep.main.group is not None:
         desc = describe(_title_lines(rep, log, taken[-1] + 1 + TITLE_MARGIN, hi), rep.main.group)
         title, reason, alts, named = desc.title, desc.corrupted_reason, desc.alt_titles, desc.frames
@@ -338,7 +340,7 @@ def _build(rep: _Open, log: _Log, end: int) -> Report:
     header = strip_prefix(raw[main.line])[0]
     return Report(
         type=rtype, title=title, guilty_func=func, guilty_file=_file_of(func, frames, walk, header),
-        call_trace=tuple(f for f, _ in frames[:MAX_FRAMES]), raw=tuple(raw[i] for i in taken),
+        call_trace=tuple([f for f, _ in frames[:MAX_FRAMES]]), raw=tuple([raw[i] for i in taken]),
         first_line=taken[0], last_line=taken[-1], corrupted=bool(reason), corrupted_reason=reason,
         taint=order(walk.taint), detail=detail_of(title, pre, header),
         panicked=rep.panicked or (main.group is not None and main.group.header == "Kernel panic"),
