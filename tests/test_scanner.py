@@ -20,6 +20,7 @@ from bench.report import scanner as dmesg
 from bench.report.known import Suppressions, load_suppressions
 from bench.report.render import format_report, report_to_dict
 from bench.report.scanner import Report, fold, is_helper, normalize, scan, strip_prefix
+from bench.report.segment import PRE_LOOKBACK
 from bench.report.table_more import ANCHOR_RES, ANCHOR_WORDS, GROUPS, PRE, PRE_ANCHORS
 
 CONSOLE = Path(__file__).parent / "data" / "console"
@@ -328,4 +329,4 @@ def test_pre_report_anchors_cover_their_windows() -> None:
     for pre in PRE:
         inside = [(a, w) for a, w in PRE_ANCHORS if a in pre.pattern.pattern]
         assert inside and all(w >= pre.window for _, w in inside), pre.pattern.pattern
-        assert pre.window <= dmesg.PRE_LOOKBACK
+        assert pre.window <= PRE_LOOKBACK

@@ -1,10 +1,8 @@
 """Kernel report scanner: console lines in, frozen ``Report`` objects out.
 
-Two passes, both linear. The first finds the lines that start a report: a handful of
-``str.find`` scans over the whole log for anchor words (C speed), then the oops table
-(bench/report/table.py, table_more.py) on the few lines that contain one. The second walks
-each report's own lines: where it ends and its stack (walk.py), and its syzkaller-style title
-(describe.py). Lines carry printk time stamps, caller ids (``[ T123]``/``[ C0]``), syslog
+Two passes, both linear. The first (segment.py) finds the lines that start a report and
+groups them into reports. The second (here) walks each report's own lines: where it ends and
+its stack (walk.py), and its syzkaller-style title (describe.py). Lines carry printk time stamps, caller ids (``[ T123]``/``[ C0]``), syslog
 levels or ``host kernel:`` prefixes (prefix.py) and may interleave with other tasks' records:
 a report only takes lines of its own context (its caller id, "k" for other prefixed lines,
 "" for unprefixed ones).
@@ -14,24 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bench.report import frames as fr
 from bench.report.describe import describe
 from bench.report.kinds import category_of, detail_of, type_of
 from bench.report.prefix import normalize, source_path, strip_many, strip_prefix
-from bench.report.table import Group
-from bench.report.table_more import (
-    ANCHOR_RES,
-    ANCHOR_WORDS,
-    CONTINUES,
-    EXTRA,
-    GROUPS,
-    PRE,
-    PRE_ANCHORS,
-    PRE_NEAR,
-    Pre,
-)
+from bench.report.segment import Open, hits, segment
 from bench.report.taint import order
 from bench.report.walk import (
     BANNER,
@@ -49,18 +36,9 @@ __all__ = ["Report", "fold", "is_helper", "normalize", "scan", "source_path", "s
 LOOKBACK = 40  # how far back a dump_page() block or a "cut here" banner is looked for
 MAX_WINDOW = 2000  # lines of a context a report's title may be looked for in
 MAX_FRAMES = 64
-PRE_LOOKBACK = 80  # dump_page() prints up to this many lines before the BUG/WARNING line
 _SHIFT = 5  # the log strips blocks of 1 << _SHIFT == BLOCK lines
 TITLE_MARGIN = 30  # lines after a report's end still searched for the frames of its title
-ATTACH = 300  # a consequence (panic, Oops line...) this close after a report belongs to it
-_CONSEQUENCE_PANIC = re.compile(
-    r"Kernel panic - not syncing: (?:kernel: )?(?:Fatal exception|Attempted to kill|panic_on_warn set"
-    r"|softlockup: hung tasks|hung_task: blocked tasks|Hard LOCKUP|RCU Stall|kasan\.fault|KFENCE|UBSAN|Oops"
-    r"|corrupted stack end|panic_on_oops)")
 _QUESTIONABLE = re.compile(r"(\[\<[0-9a-f]+\>\])? \? ")
-_FAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window > PRE_NEAR)
-_NEAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window <= PRE_NEAR)
-_EXTRA = frozenset(map(id, EXTRA))  # identity: comparing frozen dataclasses compares every field
 _SRC = re.compile(r"(?:at |\) |: )(?P<f>[\w./-]+\.[chS]):\d+")
 
 
@@ -88,141 +66,6 @@ class Report:
 def is_helper(func: str) -> bool:
     """True for reporting machinery and plumbing that is never the guilty frame."""
     return func in SKIP_FUNCS or func.startswith(SKIP_PREFIXES) or fr.is_skipped(func)
-
-
-@dataclass(frozen=True)
-class _Hit:
-    line: int
-    ctx: str
-    group: Group | None
-    pre: Pre | None
-    detail: str = ""
-
-
-@dataclass
-class _Open:
-    ctx: str
-    start: int
-    main: _Hit | None
-    pre: _Hit | None = None
-    extra: list[int] = field(default_factory=list)  # lines of merged hits (Oops, panic...)
-    cut: int = -1  # syzkaller ends the title text here (console logs: the next header)
-    panicked: bool = False
-
-
-def _candidates(text: str) -> list[int]:
-    """Indexes of the lines containing an anchor (the log joined by newlines), in order."""
-    starts: set[int] = set()
-    for rx in ANCHOR_RES:
-        starts.update(m.start() for m in rx.finditer(text))
-    for word in ANCHOR_WORDS:
-        pos = text.find(word)
-        while pos != -1:
-            starts.add(pos)
-            nl = text.find("\n", pos)
-            pos = -1 if nl == -1 else text.find(word, nl)
-    out: list[int] = []
-    line, at = 0, 0
-    for pos in sorted(starts):
-        line += text.count("\n", at, pos)
-        at = pos
-        if not out or out[-1] != line:
-            out.append(line)
-    return out
-
-
-def _classify(raw: str, booted: bool) -> tuple[str, Group | None]:
-    if "---[ end " in raw:  # the closing marker of a report or panic is never a header
-        return "", None
-    for group in GROUPS:
-        if group.header not in raw or any(s.search(raw) for s in group.suppress):
-            continue
-        if id(group) in _EXTRA and not group.formats[0].title.search(strip_prefix(raw)[0]):
-            continue
-        if group.header == "Booting the kernel." and not booted:
-            continue
-        return strip_prefix(raw)[1], group
-    return "", None
-
-
-def _pre_hit(lines: list[str], lo: int, main: int) -> _Hit | None:
-    """The earliest pre-report line (dump_page(), refcount, list debugging) in [lo, main)."""
-    first = max(lo, main - PRE_LOOKBACK)
-    far = "\n".join(lines[first:main])
-    if not any(a in far for a in _FAR_ANCHORS):  # the usual case: no anchor within its window
-        near = "\n".join(lines[max(lo, main - PRE_NEAR):main])
-        if not any(a in near for a in _NEAR_ANCHORS):
-            return None
-    for j in range(first, main):
-        line = lines[j]
-        if not any(a in line for a, _ in PRE_ANCHORS):
-            continue
-        text, ctx = strip_prefix(line)
-        for pre in PRE:
-            m = pre.pattern.search(text)
-            if m and main - j <= pre.window:
-                return _Hit(j, ctx, None, pre, pre.detail.format(**m.groupdict()))
-    return None
-
-
-def _hits(lines: list[str], text: str) -> list[_Hit]:
-    """The header lines and pre-report lines of the log (text: its lines joined by newlines)."""
-    first_kernel = next((i for i, line in enumerate(lines) if strip_prefix(line)[1]), len(lines))
-    hits: list[_Hit] = []
-    after = 0  # pre-report lines are looked for between the previous header and this one
-    for i in _candidates(text):
-        ctx, group = _classify(lines[i], i > first_kernel)
-        if group is None:
-            continue
-        pre = _pre_hit(lines, after, i)
-        if pre is not None and pre.ctx == ctx:
-            hits.append(pre)
-        hits.append(_Hit(i, ctx, group, None))
-        after = i + 1
-    return hits
-
-
-def _joins(rep: _Open, hit: _Hit, line: str) -> bool:
-    """Does this header belong to the open report (a consequence of it) rather than start one?"""
-    assert hit.group is not None and rep.main is not None
-    after = hit.line - rep.main.line
-    if hit.group.header == "Kernel panic":
-        return bool(_CONSEQUENCE_PANIC.search(line)) and after <= 5 * ATTACH
-    if CONTINUES.search(line):
-        return after <= ATTACH
-    if id(hit.group) in _EXTRA and after <= 10:  # "unreferenced object" after syzkaller's "BUG: memory leak"
-        return True
-    if rep.main.group is not None and rep.main.group.kind == "SLAB" and hit.group.header == "INFO:" and after <= 40:
-        return True  # SLUB's own "INFO: Allocated in ..." lines
-    return after <= 40 and (hit.group.header in ("Internal error:", "Oops: ") or
-                            hit.group.header == "BUG:" and "Internal error:" in line)
-
-
-def _segment(hits: list[_Hit], lines: list[str]) -> list[_Open]:
-    reports: list[_Open] = []
-    open_: dict[str, _Open] = {}
-    for hit in hits:
-        line = lines[hit.line]
-        if hit.group is not None and id(hit.group) not in _EXTRA and not CONTINUES.search(line):
-            for other in open_.values():  # syzkaller cuts a console report at the next header
-                if other.ctx in ("k", "") and other.main and other.cut < 0 and other.main.line < hit.line:
-                    other.cut = hit.line
-        rep = open_.get(hit.ctx)
-        if hit.pre is not None:
-            new = _Open(hit.ctx, hit.line, None, hit)
-        elif rep and rep.main is None and rep.pre and rep.pre.pre and hit.line - rep.pre.line <= rep.pre.pre.window:
-            rep.main = hit
-            rep.cut = -1
-            continue
-        elif rep and rep.main and _joins(rep, hit, line):
-            rep.extra.append(hit.line)
-            rep.panicked = rep.panicked or hit.group is not None and hit.group.header == "Kernel panic"
-            continue
-        else:
-            new = _Open(hit.ctx, hit.line, hit)
-        reports.append(new)
-        open_[hit.ctx] = new
-    return reports
 
 
 class _Log:
@@ -267,7 +110,7 @@ class _Log:
                 i += 1
 
 
-def _start(rep: _Open, log: _Log, lo: int) -> int:
+def _start(rep: Open, log: _Log, lo: int) -> int:
     """A dump_page() block starts at its "page:" line; a "cut here"/===== banner just before counts."""
     first = rep.pre.line if rep.pre else rep.start
     back = list(log.context(lo, first, rep.ctx))
@@ -284,7 +127,7 @@ _TITLE_RULES = ("Sending NMI from CPU", "Kernel panic - not syncing", "WARNING: 
                 "Disabling lock debugging due to kernel taint", " (unreliable)")
 
 
-def _title_lines(rep: _Open, log: _Log, end: int, hi: int) -> list[str]:
+def _title_lines(rep: Open, log: _Log, end: int, hi: int) -> list[str]:
     """The text syzkaller titles the report from: its context from the header on."""
     assert rep.main is not None
     main = rep.main.line
@@ -313,7 +156,7 @@ def _title_lines(rep: _Open, log: _Log, end: int, hi: int) -> list[str]:
     return out
 
 
-def _build(rep: _Open, log: _Log, end: int) -> Report:
+def _build(rep: Open, log: _Log, end: int) -> Report:
     main = rep.main or rep.pre
     assert main is not None
     raw = log.raw
@@ -347,7 +190,7 @@ def _build(rep: _Open, log: _Log, end: int) -> Report:
         alt_titles=alts, category=category_of(rtype, title))
 
 
-def _pre_title(rep: _Open, walk: Walk) -> str:
+def _pre_title(rep: Open, walk: Walk) -> str:
     func = _first_guilty(walk.frames, walk)
     detail = rep.pre.detail if rep.pre else ""
     return f"{detail} in {func}" if func else detail
@@ -375,7 +218,7 @@ def scan(lines: Iterable[str]) -> list[Report]:
     if "\r" in text or text.count("\n") != len(raw) - 1:  # else no line has an end to strip
         raw = [line.rstrip("\r\n") for line in raw]
         text = "\n".join(raw)
-    reports = _segment(_hits(raw, text), raw)
+    reports = segment(hits(raw, text), raw)
     log = _Log(raw)
     built = []
     nxt: dict[str, int] = {}  # where the next report of each context starts
