@@ -25,7 +25,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.report.scanner import scan, strip_prefix  # noqa: E402
+from bench.report.scanner import scan, strip_prefix
 
 CONSOLE = Path(__file__).parent / "data" / "console"
 GOLDEN = CONSOLE / "golden.json"

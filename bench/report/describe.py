@@ -40,6 +40,7 @@ class Description:
     alt_titles: tuple[str, ...]
     frames: tuple[str, ...]  # the guilty frame(s) the title names, raw (with syscall prefixes)
     format: Format | None
+    known: bool = True  # some format's title matched (else the title is the header line itself)
 
 
 @lru_cache(maxsize=4096)
@@ -132,7 +133,7 @@ def describe(lines: list[str], group: Group) -> Description:
         corrupted = _corrupted(title, lines, fmt, own_stack=bool(frames) and fmt is not None and fmt.stack is not None
                                and CALL_TRACE not in fmt.stack.parts + fmt.stack.parts2)
     alt = tuple(dict.fromkeys(t for a in alts if (t := clean_title(a)) != title))
-    return Description(title, corrupted, alt, frames, fmt)
+    return Description(title, corrupted, alt, frames, fmt, bool(hits))
 
 
 def _format(template: str, args: list[str]) -> str:

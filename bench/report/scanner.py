@@ -39,6 +39,9 @@ MAX_FRAMES = 64
 _SHIFT = 5  # the log strips blocks of 1 << _SHIFT == BLOCK lines
 TITLE_MARGIN = 30  # lines after a report's end still searched for the frames of its title
 _QUESTIONABLE = re.compile(r"(\[\<[0-9a-f]+\>\])? \? ")
+# Headers that firmware, drivers, mitigation notes and user space print too; not BUG: (syzbot
+# titles message-only BUG: lines such as "BUG: Address ... is missing its host route").
+_CHATTY = ("WARNING:", "INFO:")
 _SRC = re.compile(r"(?:at |\) |: )(?P<f>[\w./-]+\.[chS]):\d+")
 
 
@@ -156,7 +159,9 @@ def _title_lines(rep: Open, log: _Log, end: int, hi: int) -> list[str]:
     return out
 
 
-def _build(rep: Open, log: _Log, end: int) -> Report:
+def _build(rep: Open, log: _Log, end: int) -> tuple[Report, bool]:
+    """The report, and whether it is chatter: a WARNING:/INFO: line (firmware, driver messages,
+    mitigation notes, user space) that no report format knows and no stack trace follows."""
     main = rep.main or rep.pre
     assert main is not None
     raw = log.raw
@@ -171,9 +176,12 @@ def _build(rep: Open, log: _Log, end: int) -> Report:
     extra = [x for x in rep.extra if x > taken[-1]]
     if extra:
         taken = sorted(set(taken) | set(extra))
+    noise = False
     if rep.main is not None and rep.main.group is not None:
         desc = describe(_title_lines(rep, log, taken[-1] + 1 + TITLE_MARGIN, hi), rep.main.group)
         title, reason, alts, named = desc.title, desc.corrupted_reason, desc.alt_titles, desc.frames
+        noise = not desc.known and rep.main.group.header in _CHATTY and \
+            not (walk.explicit_seen or walk.rip or walk.implicit)
     else:
         title, reason, alts, named = _pre_title(rep, walk), "", (), ()
     frames = walk.frames
@@ -187,7 +195,7 @@ def _build(rep: Open, log: _Log, end: int) -> Report:
         first_line=taken[0], last_line=taken[-1], corrupted=bool(reason), corrupted_reason=reason,
         taint=order(walk.taint), detail=detail_of(title, pre, header),
         panicked=rep.panicked or (main.group is not None and main.group.header == "Kernel panic"),
-        alt_titles=alts, category=category_of(rtype, title))
+        alt_titles=alts, category=category_of(rtype, title)), noise
 
 
 def _pre_title(rep: Open, walk: Walk) -> str:
@@ -218,14 +226,22 @@ def scan(lines: Iterable[str]) -> list[Report]:
     if "\r" in text or text.count("\n") != len(raw) - 1:  # else no line has an end to strip
         raw = [line.rstrip("\r\n") for line in raw]
         text = "\n".join(raw)
-    reports = segment(hits(raw, text), raw)
+    found = hits(raw, text)
     log = _Log(raw)
-    built = []
-    nxt: dict[str, int] = {}  # where the next report of each context starts
-    for rep in reversed(reports):
-        built.append(_build(rep, log, nxt.get(rep.ctx, len(raw))))
-        nxt[rep.ctx] = rep.start
-    return sorted(built, key=lambda r: r.first_line)
+    while True:  # once, unless some headers turn out to be chatter: then without them
+        built: list[Report] = []
+        chatter: set[int] = set()
+        nxt: dict[str, int] = {}  # where the next report of each context starts
+        for rep in reversed(segment(found, raw)):
+            report, noise = _build(rep, log, nxt.get(rep.ctx, len(raw)))
+            if noise and rep.main is not None:
+                chatter.add(rep.main.line)
+            else:
+                built.append(report)
+            nxt[rep.ctx] = rep.start
+        if not chatter:
+            return sorted(built, key=lambda r: r.first_line)
+        found = [h for h in found if h.line not in chatter]
 
 
 def fold(reports: Iterable[Report]) -> list[tuple[Report, int]]:

@@ -23,7 +23,8 @@ SYZKALLER: tuple[Group, ...] = (
           "BUG: unable to handle kernel {0} in {1}", alt=("bad-access in {1}",), stack=FAULT),), kind="PAGE_FAULT"),
     Group("general protection fault", (
         F(r"general protection fault.*:", "general protection fault in {0}", alt=("bad-access in {0}",),
-          stack=FAULT),), sup(r"general protection fault .* error:\d+ in "), "GPF"),
+          stack=FAULT),), sup(r"general protection fault .* error:\d+ in ", r"general protection fault ip:"),  # user space
+          "GPF"),
     Group("stack segment: ", (F(r"stack segment: ", "stack segment fault in {0}", stack=FAULT),), kind="GPF"),
     Group("Kernel panic", (
         F(r"Kernel panic - not syncing: stack-protector:", "kernel panic: stack is corrupted in {0}",
@@ -83,12 +84,14 @@ SYZKALLER: tuple[Group, ...] = (
     Group("VFS: Busy inodes after unmount", (
         F(r"VFS: Busy inodes after unmount", "VFS: Busy inodes after unmount (use-after-free)", no_stack=True),),
           kind="VFS"),
-    Group("Internal error:", (
-        F(r"Internal error:", "Internal error in {0}", alt=("bad-access in {0}",), stack=FAULT),), kind="OOPS"),
+    Group("Internal error:", (  # die() always numbers the oops; drivers print "Internal error: %d" too
+        F(r"Internal error:", "Internal error in {0}", alt=("bad-access in {0}",), stack=FAULT),),
+          sup(r"Internal error:(?!.*\[#\d+\])"), "OOPS"),
     Group("Unhandled fault:", (
         F(r"Unhandled fault:", "Unhandled fault in {0}", alt=("bad-access in {0}",), stack=FAULT),),
-          kind="PAGE_FAULT"),
-    Group("Alignment trap:", (F(r"Alignment trap:", "Alignment trap in {0}", stack=FAULT),), kind="OOPS"),
+          sup(r"Unhandled fault: status 0x"), "PAGE_FAULT"),  # ipmmu-vmsa's IOMMU fault message
+    Group("Alignment trap:", (F(r"Alignment trap:", "Alignment trap in {0}", stack=FAULT),),
+          sup(r"Alignment trap: .*\(\d+\) PC=0x"), "OOPS"),  # arm32's warning for a user task, fixed up
     Group("trusty: panic", (
         F(r"trusty: panic.* ASSERT FAILED", "trusty: ASSERT FAILED: {0}", no_stack=True,
           report=r"trusty: panic \(.*?\):(?: DEBUG)? ASSERT FAILED at \(.*?\): (.+)"),
@@ -112,7 +115,8 @@ EXTRA: tuple[Group, ...] = (
     Group("hard LOCKUP", (
         F(r"Watchdog detected hard LOCKUP", "BUG: hard lockup in {0}", alt=("stall in {0}",),
           stack=S(RIP, CALL_TRACE, PARSE, ex=stall_frame)),), sup(r"Kernel panic"), "HARD_LOCKUP"),
-    Group("Oops: ", (F(r"Oops: ", "Oops in {0}", alt=("bad-access in {0}",), stack=FAULT),), kind="OOPS"),
+    Group("Oops: ", (F(r"Oops: ", "Oops in {0}", alt=("bad-access in {0}",), stack=FAULT),),
+          sup(r"Oops: (?!.*(?:\[#\d+\]|, sig: \d+))"), "OOPS"),  # die() numbers it; drivers say "Oops: ..." too
     Group("BUG ", (F(r"BUG [\w-]+ \((?:Not tainted|Tainted: [^)]*)\): (.*)", "BUG: {0} in {1}",
                      stack=S(CALL_TRACE, PARSE, skip=("slab", "kmem", "kfree", "free_debug")), no_stack=True),),
           kind="SLAB"),
