@@ -40,7 +40,6 @@ class Description:
     alt_titles: tuple[str, ...]
     frames: tuple[str, ...]  # the guilty frame(s) the title names, raw (with syscall prefixes)
     format: Format | None
-    known: bool = True  # some format's title matched (else the title is the header line itself)
 
 
 @lru_cache(maxsize=4096)
@@ -92,6 +91,12 @@ def _first_line_hits(group: Group, first: str, text: str) -> list[tuple[int, int
     return hits
 
 
+def title_known(group: Group, line: str) -> bool:
+    """Does some format of the group title this header line (on its own)?"""
+    first = line + "\n"
+    return bool(_first_line_hits(group, first, first))
+
+
 def describe(lines: list[str], group: Group) -> Description:
     """Title the report whose text (prefixes stripped) is `lines`, header line first."""
     text = "\n".join(lines)
@@ -133,7 +138,7 @@ def describe(lines: list[str], group: Group) -> Description:
         corrupted = _corrupted(title, lines, fmt, own_stack=bool(frames) and fmt is not None and fmt.stack is not None
                                and CALL_TRACE not in fmt.stack.parts + fmt.stack.parts2)
     alt = tuple(dict.fromkeys(t for a in alts if (t := clean_title(a)) != title))
-    return Description(title, corrupted, alt, frames, fmt, bool(hits))
+    return Description(title, corrupted, alt, frames, fmt)
 
 
 def _format(template: str, args: list[str]) -> str:

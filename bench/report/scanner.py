@@ -15,10 +15,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bench.report import frames as fr
-from bench.report.describe import describe
+from bench.report.describe import describe, title_known
 from bench.report.kinds import category_of, detail_of, type_of
 from bench.report.prefix import normalize, source_path, strip_many, strip_prefix
-from bench.report.segment import Open, hits, segment
+from bench.report.segment import Hit, Open, hits, segment
 from bench.report.taint import order
 from bench.report.walk import (
     BANNER,
@@ -29,6 +29,7 @@ from bench.report.walk import (
     SKIP_PREFIXES,
     Walk,
     base_func,
+    line_info,
 )
 
 __all__ = ["Report", "fold", "is_helper", "normalize", "scan", "source_path", "strip_prefix"]
@@ -42,6 +43,7 @@ _QUESTIONABLE = re.compile(r"(\[\<[0-9a-f]+\>\])? \? ")
 # Headers that firmware, drivers, mitigation notes and user space print too; not BUG: (syzbot
 # titles message-only BUG: lines such as "BUG: Address ... is missing its host route").
 _CHATTY = ("WARNING:", "INFO:")
+CHATTER_LOOK = 100  # lines of its context after a WARNING:/INFO: line where its stack would be
 _SRC = re.compile(r"(?:at |\) |: )(?P<f>[\w./-]+\.[chS]):\d+")
 
 
@@ -100,6 +102,7 @@ class _Log:
         prev = False
         i = last = start
         items = self.items
+        end = min(end, len(items))
         while i < end and i - last <= GAP:
             stop = min(i + BLOCK, end)
             self.ensure(i, stop)
@@ -159,9 +162,7 @@ def _title_lines(rep: Open, log: _Log, end: int, hi: int) -> list[str]:
     return out
 
 
-def _build(rep: Open, log: _Log, end: int) -> tuple[Report, bool]:
-    """The report, and whether it is chatter: a WARNING:/INFO: line (firmware, driver messages,
-    mitigation notes, user space) that no report format knows and no stack trace follows."""
+def _build(rep: Open, log: _Log, end: int) -> Report:
     main = rep.main or rep.pre
     assert main is not None
     raw = log.raw
@@ -176,12 +177,9 @@ def _build(rep: Open, log: _Log, end: int) -> tuple[Report, bool]:
     extra = [x for x in rep.extra if x > taken[-1]]
     if extra:
         taken = sorted(set(taken) | set(extra))
-    noise = False
     if rep.main is not None and rep.main.group is not None:
         desc = describe(_title_lines(rep, log, taken[-1] + 1 + TITLE_MARGIN, hi), rep.main.group)
         title, reason, alts, named = desc.title, desc.corrupted_reason, desc.alt_titles, desc.frames
-        noise = not desc.known and rep.main.group.header in _CHATTY and \
-            not (walk.explicit_seen or walk.rip or walk.implicit)
     else:
         title, reason, alts, named = _pre_title(rep, walk), "", (), ()
     frames = walk.frames
@@ -195,7 +193,7 @@ def _build(rep: Open, log: _Log, end: int) -> tuple[Report, bool]:
         first_line=taken[0], last_line=taken[-1], corrupted=bool(reason), corrupted_reason=reason,
         taint=order(walk.taint), detail=detail_of(title, pre, header),
         panicked=rep.panicked or (main.group is not None and main.group.header == "Kernel panic"),
-        alt_titles=alts, category=category_of(rtype, title)), noise
+        alt_titles=alts, category=category_of(rtype, title))
 
 
 def _pre_title(rep: Open, walk: Walk) -> str:
@@ -226,22 +224,30 @@ def scan(lines: Iterable[str]) -> list[Report]:
     if "\r" in text or text.count("\n") != len(raw) - 1:  # else no line has an end to strip
         raw = [line.rstrip("\r\n") for line in raw]
         text = "\n".join(raw)
-    found = hits(raw, text)
     log = _Log(raw)
-    while True:  # once, unless some headers turn out to be chatter: then without them
-        built: list[Report] = []
-        chatter: set[int] = set()
-        nxt: dict[str, int] = {}  # where the next report of each context starts
-        for rep in reversed(segment(found, raw)):
-            report, noise = _build(rep, log, nxt.get(rep.ctx, len(raw)))
-            if noise and rep.main is not None:
-                chatter.add(rep.main.line)
-            else:
-                built.append(report)
-            nxt[rep.ctx] = rep.start
-        if not chatter:
-            return sorted(built, key=lambda r: r.first_line)
-        found = [h for h in found if h.line not in chatter]
+    found = [h for h in hits(raw, text) if not _chatter(h, log)]
+    built = []
+    nxt: dict[str, int] = {}  # where the next report of each context starts
+    for rep in reversed(segment(found, raw)):
+        built.append(_build(rep, log, nxt.get(rep.ctx, len(raw))))
+        nxt[rep.ctx] = rep.start
+    return sorted(built, key=lambda r: r.first_line)
+
+
+def _chatter(hit: Hit, log: _Log) -> bool:
+    """A WARNING:/INFO: line that is no report: firmware, driver messages, mitigation notes, user
+    space. No report format's title matches it and no stack trace (marker, RIP or frame) follows
+    it within CHATTER_LOOK lines of its context."""
+    group = hit.group
+    if group is None or group.header not in _CHATTY:
+        return False
+    text = log.get(hit.line)[0]
+    if title_known(group, text):
+        return False
+    for _, line in log.context(hit.line + 1, hit.line + 1 + CHATTER_LOOK, hit.ctx):
+        if line_info(line.strip())[0] in ("stack", "rip", "frame"):
+            return False
+    return True
 
 
 def fold(reports: Iterable[Report]) -> list[tuple[Report, int]]:
