@@ -44,6 +44,8 @@ _QUESTIONABLE = re.compile(r"(\[\<[0-9a-f]+\>\])? \? ")
 # titles message-only BUG: lines such as "BUG: Address ... is missing its host route").
 _CHATTY = ("WARNING:", "INFO:")
 CHATTER_LOOK = 100  # lines of its context after a WARNING:/INFO: line where its stack would be
+# Every stack marker, RIP and frame line (walk.LINE kinds stack, rip, frame) contains one of these.
+_STACK_HINTS = ("+0x", "[inline]", "Call Trace", "Call trace", "Backtrace")
 _SRC = re.compile(r"(?:at |\) |: )(?P<f>[\w./-]+\.[chS]):\d+")
 
 
@@ -225,7 +227,8 @@ def scan(lines: Iterable[str]) -> list[Report]:
         raw = [line.rstrip("\r\n") for line in raw]
         text = "\n".join(raw)
     log = _Log(raw)
-    found = [h for h in hits(raw, text) if not _chatter(h, log)]
+    quiet = [0, 0]  # raw lines [a, b) known to hold no stack hint (chatter comes in runs)
+    found = [h for h in hits(raw, text) if not _chatter(h, log, quiet)]
     built = []
     nxt: dict[str, int] = {}  # where the next report of each context starts
     for rep in reversed(segment(found, raw)):
@@ -234,16 +237,22 @@ def scan(lines: Iterable[str]) -> list[Report]:
     return sorted(built, key=lambda r: r.first_line)
 
 
-def _chatter(hit: Hit, log: _Log) -> bool:
+def _chatter(hit: Hit, log: _Log, quiet: list[int]) -> bool:
     """A WARNING:/INFO: line that is no report: firmware, driver messages, mitigation notes, user
     space. No report format's title matches it and no stack trace (marker, RIP or frame) follows
     it within CHATTER_LOOK lines of its context."""
     group = hit.group
     if group is None or group.header not in _CHATTY:
         return False
-    text = log.get(hit.line)[0]
-    if title_known(group, text):
+    if title_known(group, log.get(hit.line)[0]):
         return False
+    lo, hi = hit.line + 1, min(hit.line + 1 + CHATTER_LOOK, len(log.raw))
+    a, b = quiet
+    start = b if a <= lo <= b else lo
+    after = "\n".join(log.raw[start:hi])
+    if not any(h in after for h in _STACK_HINTS):  # the usual case: no stack line at all near
+        quiet[:] = [a, max(b, hi)] if start == b else [lo, hi]
+        return True
     for _, line in log.context(hit.line + 1, hit.line + 1 + CHATTER_LOOK, hit.ctx):
         if line_info(line.strip())[0] in ("stack", "rip", "frame"):
             return False
