@@ -53,18 +53,16 @@ _OTHER: dict[str, tuple[str, str]] = {}  # strip_prefix() of lines without a tim
 
 def strip_many(lines: list[str]) -> list[tuple[str, str]]:
     """strip_prefix() of each line; one regex pass over them all for the usual time stamps."""
-    out: list[tuple[str, str]] = []
-    for line, (ts, caller, text) in zip(lines, _BATCH.findall("\n".join(lines))):
-        if ts:
-            out.append((text, caller or "k"))
-            continue
-        got = _OTHER.get(line)
-        if got is None:
-            if len(_OTHER) >= 1 << 16:
-                _OTHER.clear()
-            got = _OTHER[line] = strip_prefix(line)
-        out.append(got)
-    return out
+    other = _OTHER.get
+    return [(text, caller or "k") if ts else (other(line) or _other(line))
+            for line, (ts, caller, text) in zip(lines, _BATCH.findall("\n".join(lines)))]
+
+
+def _other(line: str) -> tuple[str, str]:
+    if len(_OTHER) >= 1 << 16:
+        _OTHER.clear()
+    got = _OTHER[line] = strip_prefix(line)
+    return got
 
 
 def source_path(file: str) -> str:

@@ -228,7 +228,7 @@ def scan(lines: Iterable[str]) -> list[Report]:
         text = "\n".join(raw)
     log = _Log(raw)
     quiet = [0, 0]  # raw lines [a, b) known to hold no stack hint (chatter comes in runs)
-    found = [h for h in hits(raw, text) if not _chatter(h, log, quiet)]
+    found = hits(raw, text, lambda hit: _chatter(hit, log, quiet))
     built = []
     nxt: dict[str, int] = {}  # where the next report of each context starts
     for rep in reversed(segment(found, raw)):
@@ -244,7 +244,7 @@ def _chatter(hit: Hit, log: _Log, quiet: list[int]) -> bool:
     group = hit.group
     if group is None or group.header not in _CHATTY:
         return False
-    if title_known(group, log.get(hit.line)[0]):
+    if title_known(group, strip_prefix(log.raw[hit.line])[0]):
         return False
     lo, hi = hit.line + 1, min(hit.line + 1 + CHATTER_LOOK, len(log.raw))
     a, b = quiet

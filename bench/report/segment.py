@@ -9,6 +9,7 @@ A handful of passes over the whole log for anchor words (C speed), then the oops
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench.report.prefix import strip_prefix
@@ -111,14 +112,15 @@ def _pre_hit(lines: list[str], lo: int, main: int) -> Hit | None:
     return None
 
 
-def hits(lines: list[str], text: str) -> list[Hit]:
-    """The header lines and pre-report lines of the log (text: its lines joined by newlines)."""
+def hits(lines: list[str], text: str, chatter: Callable[[Hit], bool]) -> list[Hit]:
+    """The header lines and pre-report lines of the log (text: its lines joined by newlines);
+    chatter(hit) tells a header that is no report after all."""
     first_kernel = next((i for i, line in enumerate(lines) if strip_prefix(line)[1]), len(lines))
     hits: list[Hit] = []
     after = 0  # pre-report lines are looked for between the previous header and this one
     for i in _candidates(text):
         ctx, group = _classify(lines[i], i > first_kernel)
-        if group is None:
+        if group is None or chatter(Hit(i, ctx, group, None)):
             continue
         pre = _pre_hit(lines, after, i)
         if pre is not None and pre.ctx == ctx:
