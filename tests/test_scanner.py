@@ -22,6 +22,7 @@ from bench.report.render import format_report, report_to_dict
 from bench.report.scanner import Report, fold, is_helper, normalize, scan, strip_prefix
 from bench.report.segment import PRE_LOOKBACK
 from bench.report.table_more import ANCHOR_RES, ANCHOR_WORDS, GROUPS, PRE, PRE_ANCHORS
+from bench.report.walk import line_info
 
 CONSOLE = Path(__file__).parent / "data" / "console"
 FIXTURES = sorted(CONSOLE.glob("*.log"))
@@ -360,3 +361,13 @@ def test_chatter_does_not_hide_a_real_report_after_it() -> None:
     warn = ["[   10.000000] WARNING: something new went wrong", "[   10.000001] Call Trace:",
             "[   10.000002]  <TASK>", "[   10.000003]  foo_probe+0x12/0x40", "[   10.000004]  </TASK>"]
     assert [r.title for r in scan(warn)] == ["WARNING: something new went wrong"]
+
+
+def test_stack_hints_cover_every_stack_line() -> None:
+    # Chatter is decided by a raw substring check before any line is classified: every line the
+    # walk takes for a stack marker, RIP or frame must contain one of the hints.
+    for path in FIXTURES + SYZKALLER:
+        for line in load(path).lines:
+            text = strip_prefix(line)[0].strip()
+            if line_info(text)[0] in ("stack", "rip", "frame"):
+                assert any(h in line for h in dmesg._STACK_HINTS), line

@@ -126,7 +126,7 @@ def is_skipped(func: str) -> bool:
 
 # Per distinct line (and frame name) caches: a report's frame lines recur in every report of
 # the same bug, and helper names in most reports. Bounded: cleared when full.
-_MAX = 1 << 16
+_MAX = 1 << 15
 # Keyed by id(pattern): hashing a compiled pattern hashes its whole code. The patterns live as
 # long as the module (constants, or skip_re()'s cache).
 _SKIPPED: dict[tuple[int, str], bool] = {}

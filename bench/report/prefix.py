@@ -59,7 +59,7 @@ def strip_many(lines: list[str]) -> list[tuple[str, str]]:
 
 
 def _other(line: str) -> tuple[str, str]:
-    if len(_OTHER) >= 1 << 16:
+    if len(_OTHER) >= 1 << 15:
         _OTHER.clear()
     got = _OTHER[line] = strip_prefix(line)
     return got

@@ -1,11 +1,13 @@
 """Kernel report scanner: console lines in, frozen ``Report`` objects out.
 
 Two passes, both linear. The first (segment.py) finds the lines that start a report and
-groups them into reports. The second (here) walks each report's own lines: where it ends and
-its stack (walk.py), and its syzkaller-style title (describe.py). Lines carry printk time stamps, caller ids (``[ T123]``/``[ C0]``), syslog
-levels or ``host kernel:`` prefixes (prefix.py) and may interleave with other tasks' records:
-a report only takes lines of its own context (its caller id, "k" for other prefixed lines,
-"" for unprefixed ones).
+groups them into reports; WARNING:/INFO: lines that are chatter (firmware, drivers, user space)
+are left out here. The second walks each report's own lines: where it ends and its stack
+(walk.py), and its syzkaller-style title (describe.py). Lines carry printk time stamps, caller
+ids (``[ T123]``/``[ C0]``), syslog levels or ``host kernel:`` prefixes (prefix.py) and may
+interleave with other tasks' records: a report only takes lines of its own context (its caller
+id, "k" for other prefixed lines, "" for unprefixed ones). Prefixes are stripped lazily, each
+line once, and only around reports; per-line facts are cached (frames.py, walk.py).
 """
 
 from __future__ import annotations

@@ -159,7 +159,8 @@ class Walk:
         """Walk the lines of context `ctx` in items[start:hi] (prefix-stripped (text, context)
         pairs, filled by ensure(lo, hi)) until the report ends: after GAP lines of other contexts
         in a row, or at a line that cannot belong to it. Indented unprefixed lines right after a
-        line of `ctx` continue its multi-line record. One loop for the hot path (no call a line)."""
+        line of `ctx` continue its multi-line record. One loop for the hot path: a frame inside a
+        call trace costs no call."""
         taken = self.taken
         prev = False
         i = last = start
@@ -232,7 +233,7 @@ class Walk:
 # register labels, within a log and across logs.
 LineInfo = tuple[str | None, bool, tuple[str, str] | None, tuple[str, ...]]
 _INFO: dict[str, LineInfo] = {}
-_INFO_MAX = 1 << 16
+_INFO_MAX = 1 << 15
 
 
 def line_info(t: str) -> LineInfo:
