@@ -141,7 +141,7 @@ def _title_lines(rep: Open, log: _Log, end: int, hi: int) -> list[str]:
     """The text syzkaller titles the report from: its context from the header on."""
     assert rep.main is not None
     main = rep.main.line
-    stop = min(rep.cut if rep.cut > main else end, hi)
+    stop = min(rep.cut if main < rep.cut < end else end, hi)
     log.ensure(main, stop)
     ctx = rep.ctx
     items = log.items[main:stop]
