@@ -12,30 +12,17 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import World
+from conftest import WARNING, World, hrefs
 
 from bench.cli import nightly as nightly_cli
 from bench.errors import BenchError
 from bench.nightly import kcidb
 
 WORKLOADS = "[rxe, odirect, gup-test, pin-balance]"
-WARNING = """[   10.000000] ------------[ cut here ]------------
-[   10.000001] WARNING: CPU: 1 PID: 123 at mm/gup.c:100 unpin_user_pages+0x10/0x20
-[   10.000002] Modules linked in:
-[   10.000003] CPU: 1 PID: 123 Comm: python3 Not tainted 6.12.0 #1
-[   10.000004] RIP: 0010:unpin_user_pages+0x10/0x20
-[   10.000005] Call Trace:
-[   10.000006]  <TASK>
-[   10.000007]  unpin_user_pages+0x10/0x20
-[   10.000008]  ib_umem_release+0x30/0x80
-[   10.000009]  </TASK>
-[   10.000010] ---[ end trace 0000000000000000 ]---
-"""
 TIMINGS = ("name", "started", "finished", "secs", "merged_from", "shard", "exit_code")
 
 
@@ -165,23 +152,13 @@ def test_baseline_skips_a_night_of_infrastructure_trouble(world: Nights) -> None
     assert rc == 0 and items(night, "still") == canary_keys("alpha/default")
 
 
-class Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.hrefs += [v for k, v in attrs if tag == "a" and k == "href" and v]
-
-
 def test_html_links_exist(history: tuple[Nights, list[Any]]) -> None:
     _, nights = history
     folder = nights[1][1]
-    parser = Links()
-    parser.feed((folder / "index.html").read_text())
-    assert "alpha--default/console.log" in parser.hrefs and "alpha--default/build.log" in parser.hrefs
-    assert "kcidb.json" in parser.hrefs and "junit.xml" in parser.hrefs
-    for href in parser.hrefs:
+    links = hrefs(folder / "index.html")
+    assert "alpha--default/console.log" in links and "alpha--default/build.log" in links
+    assert "kcidb.json" in links and "junit.xml" in links
+    for href in links:
         assert not href.startswith("/") and (folder / href).is_file(), href
 
 

@@ -14,30 +14,17 @@ import os
 import re
 import shutil
 import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import World, commit_files, git
+from conftest import WARNING, World, commit_files, git, hrefs
 
 from bench.cli import main as cli
 from bench.pages import facts, mail, svg
 from bench.pages.facts import Context
 
 WORKLOADS = ["rxe", "odirect", "gup-test", "pin-balance"]
-WARNING = """[   10.000000] ------------[ cut here ]------------
-[   10.000001] WARNING: CPU: 1 PID: 123 at mm/gup.c:100 unpin_user_pages+0x10/0x20
-[   10.000002] Modules linked in:
-[   10.000003] CPU: 1 PID: 123 Comm: python3 Not tainted 6.12.0 #1
-[   10.000004] RIP: 0010:unpin_user_pages+0x10/0x20
-[   10.000005] Call Trace:
-[   10.000006]  <TASK>
-[   10.000007]  unpin_user_pages+0x10/0x20
-[   10.000008]  ib_umem_release+0x30/0x80
-[   10.000009]  </TASK>
-[   10.000010] ---[ end trace 0000000000000000 ]---
-"""
 
 
 @pytest.fixture
@@ -61,21 +48,6 @@ def reproduce(run_dir: Path, tree: Path, out: Path, **env: str) -> subprocess.Co
     """run_dir/reproducer.sh TREE OUT, as a user would run it (the fake world on PATH)."""
     return subprocess.run([str(run_dir / "reproducer.sh"), str(tree), str(out)], capture_output=True,
                           text=True, env={**os.environ, **env}, timeout=120)
-
-
-class Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.hrefs += [v for k, v in attrs if tag == "a" and k == "href" and v]
-
-
-def hrefs(page: Path) -> list[str]:
-    parser = Links()
-    parser.feed(page.read_text())
-    return parser.hrefs
 
 
 # -- reproducer.sh ----------------------------------------------------------------------------
