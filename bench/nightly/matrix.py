@@ -14,6 +14,8 @@ matrix.yaml (every key optional):
     params: [rxe.ITERS=5]    # like --param; applied where that workload is selected
     overrides:               # key: entry id "<series>/<config>" or a glob ("canary/*")
       "canary/*": {workloads: [...], params: [...], kconfigs: [...], skip: false}
+    catalogue: patches/bugs  # bug series (relative to the project): "<bug>/catalogue" entries
+    catalogue_days: [Sun]    # ... on these weekdays only (default: every night)
 
 Pure parsing: series are loaded (no git) only to learn their names.
 """
@@ -24,6 +26,7 @@ import fnmatch
 import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,8 @@ from bench import yamlmap
 from bench.errors import UserError
 
 TOP_KEYS = ("tree", "base", "tree_name", "tree_url", "series", "configs", "workloads", "params",
-            "overrides")
+            "overrides", "catalogue", "catalogue_days")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 OVERRIDE_KEYS = ("workloads", "params", "kconfigs", "skip")
 _NAME = re.compile(r"^[\w.-]+$")
 
@@ -47,6 +51,7 @@ class Entry:
     kconfigs: tuple[str, ...]  # the config set's fragments + override fragments
     workloads: tuple[str, ...]  # empty: the series' own (or --workload)
     params: tuple[str, ...]
+    catch: tuple[str, ...] = ()  # a catalogue bug: the cases that must fail (then the entry passes)
 
     @property
     def run_id(self) -> str:
@@ -93,7 +98,8 @@ def shard(entries: tuple[Entry, ...], index: int, count: int) -> tuple[Entry, ..
     return tuple(e for e in entries if e.id in mine)
 
 
-def load(path: Path, patches_dir: Path) -> Matrix:
+def load(path: Path, patches_dir: Path, weekday: str | None = None) -> Matrix:
+    """The matrix of path; weekday (Mon..Sun, default today) decides catalogue_days."""
     try:
         text = path.read_bytes().decode("utf-8", errors="surrogateescape")  # bad bytes: yamlmap names them
     except OSError as e:
@@ -115,6 +121,7 @@ def load(path: Path, patches_dir: Path) -> Matrix:
         name = series_mod.load_series(spec, patches_dir).name
         for config, frags in configs.items():
             entries.append(Entry(f"{name}/{config}", spec, name, config, frags, workloads, params))
+    entries += _catalogue(y, patches_dir.parent, workloads, params, weekday)
     entries = _apply_overrides(entries, overrides, where("overrides"))
     ids = [e.id for e in entries]
     if dup := next((i for i in ids if ids.count(i) > 1), None):
@@ -127,6 +134,29 @@ def load(path: Path, patches_dir: Path) -> Matrix:
         tree = str((path.parent / Path(tree).expanduser()).resolve())
     return Matrix(path.resolve(), tree, string("base"), string("tree_name"), string("tree_url"),
                   tuple(sorted(entries, key=lambda e: e.id)))
+
+
+def _catalogue(y: yamlmap.YamlMap, home: Path, workloads: tuple[str, ...], params: tuple[str, ...],
+               weekday: str | None) -> list[Entry]:
+    """`catalogue: patches/bugs` (relative to the project): an entry "<bug>/catalogue" per bug
+    series, passing when the bench catches it; `catalogue_days: [Sun]` runs them on those days only."""
+    folder = y.string("catalogue")
+    days = y.strings("catalogue_days")
+    if bad := [d for d in days if d not in WEEKDAYS]:
+        raise UserError(f"{y.where('catalogue_days')}: {bad[0]!r} is not one of {', '.join(WEEKDAYS)}")
+    if not folder or (days and (weekday or time.strftime("%a")) not in days):
+        return []
+    root = (home / folder).resolve()
+    if not root.is_dir():
+        raise UserError(f"{y.where('catalogue')}: {root}: no such catalogue folder")
+    entries = []
+    for name in series_mod.list_series(root):
+        s = series_mod.load_series(str(root / name), root)
+        if not s.meta.catch:
+            raise UserError(f"{s.source / 'series.yaml'}: catch: missing (a catalogue bug names the cases that must fail)")
+        entries.append(Entry(f"{s.name}/catalogue", str(root / name), s.name, "catalogue", (), workloads, params,
+                             s.meta.catch))
+    return entries
 
 
 def _configs(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
@@ -159,7 +189,7 @@ def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str
                 e.id, e.spec, e.series, e.config,
                 e.kconfigs + yamlmap.strings(settings.get("kconfigs"), f"{what}.kconfigs"),
                 yamlmap.strings(settings.get("workloads"), f"{what}.workloads") or e.workloads,
-                e.params + yamlmap.strings(settings.get("params"), f"{what}.params"),
+                e.params + yamlmap.strings(settings.get("params"), f"{what}.params"), e.catch,
             )
         if settings.get("skip"):
             skipped = {out[i].id for i in hits}
