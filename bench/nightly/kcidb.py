@@ -8,8 +8,8 @@ paths pinbench.boot, pinbench.workload.<name>, pinbench.report.<title>. Ids are
 title is an issue ("pinbench:report:<slug>-<hash of the title>": the same issue every night,
 so KernelCI links them), culprit the code, categories the scanner's logspec/KCIDB category
 ("linux.kernel" when it gave none); each report found is an incident (present) on its build
-and test, and a report the comparison calls fixed is an incident marked absent. Log URLs point into the night
-folder: file:// by default, or under --log-url where the folder is published. Send the file
+and test, and a report the comparison calls fixed is an incident marked absent. Log URLs
+point into the night folder: file:// by default, or under --log-url where the folder is published. Send the file
 with kcidb's own client (`kcidb-submit`). The export is validated against the real schema
 (the kcidb-io package) before it is written, so KernelCI never sees a file it would refuse.
 """

@@ -37,7 +37,8 @@ def _href(night_dir: Path, folder: Path, run_id: str | None) -> str:
     for name in ("index.html", "summary.json", "console.log") if run_id else ():
         if (folder / str(run_id) / name).is_file():
             return f"{prefix}{run_id}/{name}"
-    return f"{prefix}index.html" if (folder / "index.html").is_file() or folder == night_dir else f"{prefix}night.json"
+    page = (folder / "index.html").is_file() or folder == night_dir  # this night's is being written
+    return f"{prefix}index.html" if page else f"{prefix}night.json"
 
 
 def _heading(name: str) -> str:
@@ -101,7 +102,8 @@ def _pin_plots(nights: list[tuple[Path, Night]], entry_id: str) -> str:
         got = _run(folder, n, entry_id)
         found = facts.pins(folder / got[0]["run_id"] / "guest", list(got[0].get("workloads", []))) if got else []
         for p in found:
-            series.setdefault(p.workload, [(str(m["name"]), None) for _, m in nights])[i] = (str(n["name"]), p.acquired)
+            points = series.setdefault(p.workload, [(str(m["name"]), None) for _, m in nights])
+            points[i] = (str(n["name"]), p.acquired)
     return "".join(f"<div><code>{esc(w)}</code> {svg.spark(points)}</div>" for w, points in series.items())
 
 

@@ -23,7 +23,8 @@ from bench.pages.html import esc
 from bench.pages.html import link as _a
 from bench.result import Case, RunResult, Status
 
-LOGS = ("index.html", "report.txt", "reproducer.sh", "console.log", "build.log", "config.log", "apply.log", "junit.xml", "summary.json", "reports.json")
+LOGS = ("index.html", "report.txt", "reproducer.sh", "console.log", "build.log", "config.log", "apply.log",
+        "junit.xml", "summary.json", "reports.json")
 TITLES = {"new": "New failures", "fixed": "Fixed", "still": "Still failing",
           "infra": "Infrastructure trouble (not judged)", "untested": "Not tested this night"}
 

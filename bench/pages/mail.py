@@ -85,7 +85,8 @@ def report(ctx: Context, data: dict[str, Any], run_dir: Path) -> str:
         out += ["", "What failed:" if verdict == "fail" else "What could not be decided:"]
         for c in failing:
             more = facts.case_extras(c)
-            line = f"{c['group'] + '/' + c['name'] + ':':<{width}} {c.get('message', '')}" + (f" ({more})" if more else "")
+            key = f"{c['group']}/{c['name']}:"
+            line = f"{key:<{width}} {c.get('message', '')}" + (f" ({more})" if more else "")
             out += textwrap.wrap(line, 100, initial_indent="  ", subsequent_indent="    ")
     elif cases:
         passed = [f"{c['group']}/{c['name']}" for c in cases if c["group"] == "workload" and c["status"] == "pass"]

@@ -322,7 +322,8 @@ def _boot_section(r: Recipe) -> list[str]:
         f"timeout -k 10 {r.vm_timeout or 3600} " + " ".join(r.vng) + ' < /dev/null 2>&1 | tee "$OUT/console.log"',
         "rc=${PIPESTATUS[0]}",
         "set -e",
-        'grep -q "Linux version" "$OUT/console.log" || cannot "no kernel output at all (vng exit $rc): vng/QEMU trouble"',
+        ('grep -q "Linux version" "$OUT/console.log"'
+         ' || cannot "no kernel output at all (vng exit $rc): vng/QEMU trouble"'),
         "fail=0",
         '[ "$rc" = 0 ] || { say "vng exit $rc (124: the VM timeout, 255: the kernel died)"; fail=1; }',
         "while IFS=$'\\t' read -r name _; do",

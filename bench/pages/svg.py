@@ -60,8 +60,9 @@ def timeline(bars: Sequence[Bar], width: int = 720) -> str:
         label = ("  " if b.indent else "") + b.label
         opacity = ' opacity="0.7"' if b.indent else ""
         tip = f"{b.label}: started at {_clock(b.start)}, took {_secs(b.secs)}" + (f" ({b.status})" if b.status else "")
+        fill = FILL.get(b.status, FILL[""])
         out.append(f'<text x="{(12 if b.indent else 2)}" y="{y + 11}">{esc(label)}</text>'
-                   f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{ROW_H - 4}" fill="{FILL.get(b.status, FILL[""])}"'
+                   f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{ROW_H - 4}" fill="{fill}"'
                    f'{opacity}><title>{esc(tip)}</title></rect>'
                    f'<text x="{x + w + 3:.1f}" y="{y + 11}">{_secs(b.secs)}</text>')
     out.append("</svg>")
