@@ -204,6 +204,22 @@ def test_trends(history: tuple[Nights, list[Any]]) -> None:
     assert "no counters" in trends  # the recorded boots kept no per-workload pin counters
 
 
+def test_two_nights_draw_pin_trends(world: Nights) -> None:
+    """canary-pins-tcg is a real boot whose guest kept the FOLL_PIN counters around each workload."""
+    world.matrix.write_text("series: [alpha]\n")
+    _, first, _ = world.night("alpha=canary-pins-tcg")
+    _, second, _ = world.night("alpha=canary-pins-tcg")
+    page = (second / "index.html").read_text()
+    assert [(c, t) for c, _, t in grid_rows(page)["alpha/default"]] == [("fail", "N"), ("fail", "F")]
+    trends = page.split("<h2>Trends (last 2 nights)</h2>", 1)[1]
+    for workload, acquired in (("rxe", 2468), ("odirect", 160612), ("gup-test", 116319), ("pin-balance", 182)):
+        spark = re.search(rf"<code>{workload}</code> (<svg.*?</svg>)", trends)
+        assert spark and [f"{first.name}: {acquired}", f"{second.name}: {acquired}"] == re.findall(
+            r"<title>([^<]+)</title>", spark.group(1)), workload
+    run_page = (second / "alpha--default" / "index.html").read_text()
+    assert "<td>rxe</td><td>2468</td><td>1814</td><td><span class=fail>654</span></td>" in run_page
+
+
 def test_aggregated_junit(history: tuple[Nights, list[Any]]) -> None:
     _, nights = history
     root = ET.parse(nights[1][1] / "junit.xml").getroot()

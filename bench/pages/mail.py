@@ -64,8 +64,13 @@ def _evidence(cases: list[dict[str, Any]], reports: list[dict[str, Any]]) -> lis
         first = next((c for c in cases if c["status"] in ("fail", "error") and c.get("output")), None)
         if first is None:
             return []
-        head = f"The output of {first['group']}/{first['name']} (its end):"
-        lines, limit = str(first["output"]).splitlines()[-OUTPUT_LINES:], OUTPUT_LINES
+        lines = str(first["output"]).splitlines()
+        flagged = [line for line in lines if "FAIL" in line]  # the guest scripts' own verdict lines
+        if flagged:
+            head, lines = f"The lines of {first['group']}/{first['name']}'s output that say FAIL:", flagged
+        else:
+            head, lines = f"The output of {first['group']}/{first['name']} (its end):", lines[-OUTPUT_LINES:]
+        limit = OUTPUT_LINES
     body = [f"  {line}".rstrip() for line in lines[:limit]]
     if len(lines) > limit:
         body.append(f"  [... {len(lines) - limit} more lines in console.log]")
