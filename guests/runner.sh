@@ -15,6 +15,9 @@ export BENCH_OUT=$out
 # BENCH_SRC, BENCH_BUILD, BENCH_HOME: the worktree, build dir and project, written by the host
 if [ -f "$out/env" ]; then set -a; . "$out/env"; set +a; fi
 mark() { echo "pinbench: $*" > /dev/kmsg 2>/dev/null || true; }
+# The FOLL_PIN counters now, per-CPU deltas folded first (exact); kept around each workload
+# as <name>.vmstat.start|end for the host's pages (pins taken and released by each workload).
+pins() { echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null; grep -E '^nr_foll_pin_(acquired|released) ' /proc/vmstat; }
 
 echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null  # fold per-CPU deltas: exact counts
 grep -E '^nr_foll_pin_(acquired|released) ' /proc/vmstat > "$out/vmstat.start" || true
@@ -22,6 +25,7 @@ cat /proc/sys/kernel/tainted > "$out/tainted.start"
 mark "guest ready: $(uname -r)"
 while IFS=$'\t' read -r name timeout script params; do
     [ -n "$name" ] || continue
+    pins > "$out/$name.vmstat.start"
     mark "workload $name start"
     start=$(date +%s.%N)
     # shellcheck disable=SC2086 # params are NAME=value words, checked on the host
@@ -29,6 +33,7 @@ while IFS=$'\t' read -r name timeout script params; do
         > "$out/$name.log" 2>&1 < /dev/null
     rc=$?
     end=$(date +%s.%N)
+    pins > "$out/$name.vmstat.end"
     echo "$rc $start $end" > "$out/$name.rc"
     mark "workload $name end rc=$rc"
 done < "$out/plan.tsv"
