@@ -16,22 +16,28 @@ export BENCH_OUT=$out
 if [ -f "$out/env" ]; then set -a; . "$out/env"; set +a; fi
 mark() { echo "pinbench: $*" > /dev/kmsg 2>/dev/null || true; }
 
-echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null  # fold per-CPU deltas: exact counts
-grep -E '^nr_foll_pin_(acquired|released) ' /proc/vmstat > "$out/vmstat.start" || true
+# /proc/vmstat with the per-CPU deltas folded first (exact counts): all of it at guest
+# start and end (series.yaml expect: vmstat), the FOLL_PIN counters around each workload.
+vmstat() { echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null; cat /proc/vmstat > "$1" || true; }
+pins() { echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null; grep -E '^nr_foll_pin_(acquired|released) ' /proc/vmstat > "$1" || true; }
+vmstat "$out/vmstat.start"
 cat /proc/sys/kernel/tainted > "$out/tainted.start"
 mark "guest ready: $(uname -r)"
 while IFS=$'\t' read -r name timeout script params; do
     [ -n "$name" ] || continue
     mark "workload $name start"
+    pins "$out/$name.vmstat.start"
     start=$(date +%s.%N)
     # shellcheck disable=SC2086 # params are NAME=value words, checked on the host
     env $params BENCH_WORKLOAD="$name" timeout -k 10 "$timeout" bash "$script" \
         > "$out/$name.log" 2>&1 < /dev/null
     rc=$?
     end=$(date +%s.%N)
+    pins "$out/$name.vmstat.end"
     echo "$rc $start $end" > "$out/$name.rc"
     mark "workload $name end rc=$rc"
 done < "$out/plan.tsv"
 cat /proc/sys/kernel/tainted > "$out/tainted.end"
+vmstat "$out/vmstat.end"
 mark "all workloads done"
 sync
