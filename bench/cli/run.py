@@ -8,6 +8,9 @@ from pathlib import Path
 
 from bench import doctor, guests, pipeline, series, slot
 from bench.cli import options
+from bench.each import export as each_export
+from bench.each import run as each
+from bench.errors import UserError
 from bench.plan import default_cache, default_home, make_plan
 from bench.printer import Printer
 
@@ -16,6 +19,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("run", help="apply, build, boot and test a patch series")
     p.add_argument("series", help="a name under patches/, a quilt/format-patch folder, or an mbox file")
     options.add_run_options(p)
+    p.add_argument("--each", action="store_true",
+                   help="build and boot every prefix of the series (the base, then 1..n patches, one"
+                        " incremental build each) and say what each patch changed; names the first"
+                        " patch that brings a failure")
     p.set_defaults(func=cmd_run)
     lst = sub.add_parser("list", help="list series, kconfig fragments or workloads")
     lst.add_argument("what", choices=("series", "kconfigs", "workloads"))
@@ -37,8 +44,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def cmd_run(args: argparse.Namespace) -> int:
     printer = Printer()
+    if args.each and args.baseline:
+        raise UserError("--each runs the base itself (prefix 0): drop --baseline")
     plan = make_plan(options.request(args, args.series), default_home())
     options.preflight([plan])
+    if args.each:
+        walk = each.run_each(plan, printer)
+        printer.text(each_export.table(walk))
+        return each_export.exit_code(walk)
     result = pipeline.run(plan, printer)
     printer.summary(result)
     return result.exit_code
