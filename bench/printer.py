@@ -85,6 +85,8 @@ class Printer:
                 self.say(f"  {kind}: {item['id']}: {item['key']} {item['message']}".rstrip())
         if night["missing"]:
             self.say(f"  missing: {', '.join(night['missing'])}")
+        for k in night.get("stale_known", []):
+            self.say(f"  known issue {k['id']} matched nothing for {k['nights']} nights: remove it? ({k['where']})")
         self.say(f"nightly: exit {night['exit_code']}; report {night_dir / 'index.html'}")
 
     def prove_summary(self, control: RunResult, verdicts: list[Verdict], folder: Path) -> None:
