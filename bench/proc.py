@@ -9,6 +9,8 @@ to a log file as it runs, so a failed or killed run still leaves its log.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
+import contextlib
 import os
 import shlex
 import signal
@@ -67,10 +69,12 @@ def run(
     log: Path | None = None,
     timeout: float | None = None,
     on_line: Callable[[str], None] | None = None,
+    started: Callable[[int], None] | None = None,
 ) -> ProcResult:
     """Run argv to completion; never raises for a non-zero exit (see `check`).
 
-    env entries are added to (and override) the current environment.
+    env entries are added to (and override) the current environment; started() gets the
+    process id (also its process group's) as soon as it runs.
     """
     argv = tuple(str(a) for a in argv)
     full_env = dict(os.environ)
@@ -96,6 +100,8 @@ def run(
             )
         except OSError as e:
             raise InfraError(f"cannot run {argv[0]}: {e.strerror}") from e
+        if started:
+            started(proc.pid)
 
         def expire() -> None:
             timed_out.set()
@@ -158,3 +164,22 @@ def output(argv: Sequence[str], *, cwd: Path | None = None) -> str:
         msg = (cp.stderr.strip().splitlines() or [""])[-1]
         raise InfraError(f"{format_argv(argv)} failed (exit {cp.returncode}): {msg}")
     return cp.stdout
+
+
+def run_all(commands: Sequence[tuple[Sequence[str], Path]], *, env: Mapping[str, str] | None = None
+            ) -> list[ProcResult]:
+    """Run (argv, log) commands at the same time, each like run(); wait for all of them.
+
+    An exception here (Ctrl-C, SIGTERM) sends SIGTERM to every one's process group first, so
+    they stop as they would on their own (and keep their partial results), then re-raises.
+    """
+    pids: list[int] = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(commands))) as pool:
+        futures = [pool.submit(run, argv, env=env, log=log, started=pids.append) for argv, log in commands]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGTERM)
+            raise

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bench import taint
 from bench.build import BuildResult, host_trouble
 from bench.guests import SKIP_RC, Workload
 from bench.kconfig import ConfigResult, describe_dropped, requested
+from bench.report import taint
 from bench.report.issues import KnownIssues, State, fixed_note
 from bench.report.scanner import Report
 from bench.result import Case, Status
@@ -241,11 +241,12 @@ def taint_cases(names: Sequence[str], guest_dir: Path, reports: Sequence[Report]
         (guest_dir / f"{n}.tainted.end").is_file() for n in names) else [("", "tainted")]
     cases = []
     for name, stem in spans:
-        start, end = taint.parse(_read(guest_dir / f"{stem}.start")), taint.parse(_read(guest_dir / f"{stem}.end"))
+        start = taint.parse_mask(_read(guest_dir / f"{stem}.start"))
+        end = taint.parse_mask(_read(guest_dir / f"{stem}.end"))
         if start is None or end is None:
             continue
-        mine = [r.type for r in reports if not name or blame(r.first_line, where) == name]
-        if unexplained := taint.new_problems(start, end) - taint.explained(mine):
+        mine = [r for r in reports if not name or blame(r.first_line, where) == name]
+        if unexplained := taint.new_problems(start, end) - taint.explained_taint(mine):
             flags = "".join(sorted(unexplained))
             during = f"during {name}" if name else "during the run"
             cases.append(Case("taint", name or "run", Status.FAIL, 0.0,

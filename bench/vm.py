@@ -30,6 +30,7 @@ from bench.errors import InfraError
 VNG = "vng"
 PROBE_TIMEOUT = 60.0
 EXIT_KERNEL_DIED = 255  # vng's code when the guest ended without reporting (panic)
+EXIT_GRACE = 10.0  # seconds vng gets after the console closed, before it is killed
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,12 @@ def _kill(child: pexpect.spawn) -> None:
         pass
 
 
+def _wait_exit(child: pexpect.spawn, grace: float) -> None:
+    deadline = time.monotonic() + grace
+    while child.isalive() and time.monotonic() < deadline:  # isalive() also reaps it
+        time.sleep(0.05)
+
+
 def boot(
     image: Path,
     command: Sequence[str],
@@ -114,7 +121,7 @@ def boot(
     """Boot `image`, run `command` in the guest, return when the VM is gone."""
     argv = vng_argv(image, command, accel, opts)
     start = time.monotonic()
-    timed_out = False
+    timed_out = eof = False
     with open(console, "w", encoding="utf-8", errors="replace") as log:
         log.write(f"# pinbench: {' '.join(argv)}\n")
         log.flush()
@@ -133,8 +140,11 @@ def boot(
                 if index == 0 and on_line:
                     on_line(child.before.rstrip("\r"))
                 elif index == 1:
+                    eof = True
                     break
         finally:
+            if eof:  # the console closed: vng still reads the guest's exit code; let it finish
+                _wait_exit(child, EXIT_GRACE)
             if timed_out or child.isalive():
                 _kill(child)
             child.close(force=True)

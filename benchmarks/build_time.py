@@ -24,7 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import build, kconfig, proc, tree  # noqa: E402
-from bench.cli import default_cache, default_home  # noqa: E402
+from bench.worktree import worktree  # noqa: E402
+from bench.plan import default_cache, default_home  # noqa: E402
 
 
 def count_y(config: Path) -> int:
@@ -66,7 +67,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="pinbench-buildtime-", dir=cache))
     results = {}
     try:
-        with tree.worktree(kdir, tree.resolve_base(kdir, None), work / "src") as src:
+        with worktree(kdir, tree.resolve_base(kdir, None), work / "src") as src:
             for name, configure, frags in (("virtme-ng defconfig", configure_vng, extra),
                                            ("pinbench minimal", configure_min, [base, *extra])):
                 out = work / name.split()[-1]

@@ -1,7 +1,9 @@
 """How fast is bench.report.scanner.scan()? (a script, not a test)
 
-Builds a large console log by repeating the real fixtures in tests/data/console (clean boot logs,
-when present, weighted so most of the input is clean, as in a real run; crash logs mixed in), then
+Builds a large console log by repeating the real fixtures in tests/data/console (and its
+subfolders): the clean logs, with every crash log mixed in so that crash logs make --crash-share
+of the bytes (default 5%: a real run's console is megabytes of boot and workload output around a
+few reports; the scan's cost per line is far higher inside a report than outside one), then
 times, over the same lines and in the same run:
 
   strip   a plain loop that only strips the printk/syslog prefixes (the floor for any scanner)
@@ -10,7 +12,7 @@ times, over the same lines and in the same run:
 
 and prints MB/s for each and scan's cost relative to both baselines. Best of --runs.
 
-    python benchmarks/scan_speed.py [--mb 8] [--runs 3] [--clean-weight 4] [--clean LOG...]
+    python benchmarks/scan_speed.py [--mb 8] [--runs 3] [--crash-share 0.05] [--clean LOG...]
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def load_logs(extra_clean: list[Path]) -> tuple[list[list[str]], list[list[str]]
     """(clean logs, crash logs): fixture bodies without their #@ header, plus --clean logs."""
     clean: list[list[str]] = []
     crash: list[list[str]] = []
-    for path in sorted(CONSOLE.glob("*.log")) + extra_clean:
+    for path in sorted(CONSOLE.glob("**/*.log")) + extra_clean:
         text = path.read_text(encoding="utf-8").splitlines()
         header = [line for line in text if line.startswith("#@ ")]
         body = [line for line in text if not line.startswith("#@ ")]
@@ -44,10 +46,16 @@ def load_logs(extra_clean: list[Path]) -> tuple[list[list[str]], list[list[str]]
     return clean, crash
 
 
-def build_input(megabytes: float, clean_weight: int, extra_clean: list[Path]) -> tuple[list[str], int]:
+def build_input(megabytes: float, crash_share: float, extra_clean: list[Path]) -> tuple[list[str], int]:
     clean, crash = load_logs(extra_clean)
-    block = [line for log in clean for line in log] * clean_weight + [line for log in crash for line in log]
-    block_bytes = sum(len(line) + 1 for line in block)
+    clean_block = [line for log in clean for line in log]
+    crash_block = [line for log in crash for line in log]
+    clean_bytes = sum(len(line) + 1 for line in clean_block)
+    crash_bytes = sum(len(line) + 1 for line in crash_block)
+    # clean copies per crash copy so that crash logs are crash_share of the bytes
+    weight = max(1, round(crash_bytes * (1 - crash_share) / (crash_share * clean_bytes)))
+    block = clean_block * weight + crash_block
+    block_bytes = clean_bytes * weight + crash_bytes
     repeats = max(1, int(megabytes * 1e6 / block_bytes))
     return block * repeats, block_bytes * repeats
 
@@ -73,15 +81,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=8.0, help="input size in MB (default 8)")
     ap.add_argument("--runs", type=int, default=3, help="best of this many runs (default 3)")
-    ap.add_argument("--clean-weight", type=int, default=4, help="copies of the clean logs per crash-log copy")
+    ap.add_argument("--crash-share", type=float, default=0.05, help="share of the input bytes from crash logs")
     ap.add_argument("--clean", type=Path, nargs="*", default=[], metavar="LOG",
                     help="more real clean console logs to mix in (e.g. a results/<run>/console.log)")
     args = ap.parse_args()
 
-    lines, size = build_input(args.mb, args.clean_weight, args.clean)
+    lines, size = build_input(args.mb, args.crash_share, args.clean)
     mb = size / 1e6
     clean, crash = load_logs(args.clean)
-    print(f"input: {len(lines):,} lines, {mb:.1f} MB ({len(clean)} clean and {len(crash)} crash logs repeated)")
+    print(f"input: {len(lines):,} lines, {mb:.1f} MB ({len(clean)} clean and {len(crash)} crash logs repeated,"
+          f" crash logs {100 * args.crash_share:.0f}% of the bytes)")
     t_strip = best_of(args.runs, lambda: strip_only(lines))
     t_grep = best_of(args.runs, lambda: grep_only(lines))
     reports: list[object] = []

@@ -110,6 +110,19 @@ class World:
         (folder / "series.yaml").write_text(meta)
         return folder
 
+    def bug(self, name: str, marker: str, catch: str, workloads: str = "[rxe, gup-test, pin-balance]") -> Path:
+        """home/patches/bugs/<name>: a one-patch catalogue bug whose patch puts `marker` into
+        mm/gup.c (the fake vng's FAKE_VNG_RULES pick a boot by such markers)."""
+        git(self.tree, "checkout", "-q", "-b", name)
+        commit_files(self.tree, {"mm/gup.c": (self.tree / "mm/gup.c").read_text() + f"/* {marker} */\n"},
+                     f"mm/gup: {name}")
+        folder = self.home / "patches" / "bugs" / name
+        git(self.tree, "format-patch", "-q", "-o", str(folder), f"master..{name}")
+        (folder / "series.yaml").write_text(f"description: {name}\nworkloads: {workloads}\n"
+                                            f"fixes: '0123456789ab (\"mm/gup: fix\")'\ncatch: {catch}\n")
+        git(self.tree, "checkout", "-q", "master")
+        return folder
+
     def replay(self, boot: str | Path, rc: int = 0) -> None:
         """Every boot replays tests/data/boots/<boot> (or a boot folder) and exits rc."""
         folder = boot if isinstance(boot, Path) else BOOTS / boot

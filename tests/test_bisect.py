@@ -145,7 +145,7 @@ def test_a_different_failure_is_a_skip_not_bad(world: World) -> None:
     rc, summary, folder = bisect_cmd(world, "six", "--check")
     steps = {s["label"]: s for s in summary["bisect"]["steps"]}
     assert steps["3/6"]["verdict"] == "skip"
-    assert "different failure: report/VM_WARN_ON_ONCE_FOLIO" in steps["3/6"]["reason"]
+    assert "different failure: report/WARNING in folio_lruvec_lock_irqsave" in steps["3/6"]["reason"]
     assert rc == 0 and summary["bisect"]["first_bad"]["index"] == 5
     assert "skip" in (folder / "bisect.log").read_text()
 
@@ -388,3 +388,27 @@ def test_step_round_trips_through_json() -> None:
                        (SIG,), (Evidence(SIG, "exit 1", "out"),))
     assert Step.from_json(json.loads(json.dumps(step.to_json()))) == step
     assert step_name(3, "tip 6/6") == "03-tip-6of6"
+
+
+def test_steps_run_only_the_workloads_the_signature_needs(world: World) -> None:
+    make_series(world, CANARY_LIKE)
+    rc = bench_main(["bisect", "six", "--accel", "tcg", "--workload", "rxe", "--workload", "odirect",
+                     "--workload", "gup-test", "--workload", "pin-balance", "--results", str(world.results)])
+    (folder,) = [d for d in world.results.iterdir() if "bisect-" in d.name]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert rc == 0 and summary["bisect"]["signature"] == ["workload/pin-balance", "workload/rxe"]
+    runs = [s["runs"][0] for s in summary["bisect"]["steps"]]
+    ran = [[c["name"] for c in json.loads((folder / r / "summary.json").read_text())["cases"]
+            if c["group"] == "workload"] for r in runs]
+    assert ran[0] == ["rxe", "odirect", "gup-test", "pin-balance"]  # the tip: everything
+    assert all(r == ["rxe", "pin-balance"] for r in ran[1:])  # the steps: what the signature needs
+
+
+def test_signature_workloads() -> None:
+    plan = [("rxe", False), ("odirect", False), ("gup-test", False), ("pin-balance", True)]
+    sig = judge.signature_workloads
+    assert sig(frozenset({"workload/rxe"}), {}, plan) == ("rxe", "pin-balance")
+    assert sig(frozenset({"workload/pin-balance"}), {}, plan) is None  # a leak may come from any
+    assert sig(frozenset({"report/WARNING in x"}), {"WARNING in x": "odirect"}, plan) == ("odirect", "pin-balance")
+    assert sig(frozenset({"report/WARNING in x"}), {"WARNING in x": None}, plan) is None  # during boot
+    assert sig(frozenset({"report/WARNING in x"}), None, plan) is None  # not seen: unknown

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import World
+from conftest import BOOTS, World
 
 from bench.cli import nightly as nightly_cli
 from bench.errors import BenchError
@@ -348,3 +348,50 @@ def test_list_and_bad_matrix(world: World, capsys: pytest.CaptureFixture[str]) -
     world.matrix.write_text("series: [alpha]\nworkloads: [nope]\n")
     assert bench("nightly", str(world.matrix), "--results", str(world.results)) == 2
     assert world.nights() == []  # nothing left behind by a matrix that could not be planned
+
+
+def test_parallel_shards_merge_to_the_unsharded_night(world: Nights) -> None:
+    from bench.cli.main import main as bench_main
+
+    world.mp.setenv("FAKE_VNG_SERIES", "alpha=canary-tcg")
+    rc = bench_main(["nightly", str(world.matrix), "--accel", "tcg", "--results", str(world.results),
+                     "--parallel", "2", "--out", str(world.results / "nightly" / "par")])
+    night = json.loads((world.results / "nightly" / "par" / "night.json").read_text())
+    _, _, whole = world.night("alpha=canary-tcg", out="whole")
+    strip = [{k: v for k, v in e.items() if k not in ("started", "secs")} for e in night["entries"]]
+    assert strip == [{k: v for k, v in e.items() if k not in ("started", "secs")} for e in whole["entries"]]
+    assert rc == 1 and night["complete"] and sorted(night["merged_from"]) == ["shard-1", "shard-2"]
+    logs = sorted(p.name for p in (world.results / "nightly" / ".par-parallel").iterdir())
+    assert logs == ["shard-1.log", "shard-2.log"]  # the shards' folders are gone, their logs kept
+
+
+def test_catalogue_entries_pass_when_the_bug_is_caught(world: Nights) -> None:
+    world.world.bug("leak", "BISECT_LEAK", "[workload/pin-balance]")
+    world.world.bug("quiet", "nothing to see", "[report]")
+    world.mp.setenv("FAKE_VNG_RULES", f"BISECT_LEAK={BOOTS / 'canary-tcg'}")
+    world.mp.setenv("FAKE_VNG_DEFAULT", str(BOOTS / "baseline-tcg"))
+    world.matrix.write_text("series: [beta]\ncatalogue: patches/bugs\n")
+    rc, folder, night = world.night("")
+    entries = {e["id"]: e for e in night["entries"]}
+    assert entries["leak/catalogue"]["verdict"] == "pass" and entries["leak/catalogue"]["caught"] == "caught"
+    assert entries["quiet/catalogue"]["verdict"] == "fail" and entries["quiet/catalogue"]["caught"] == "missed"
+    assert items(night, "new") == {("quiet/catalogue", "catalogue/caught")} and rc == 1
+    kcidb_tests = json.loads((folder / "kcidb.json").read_text())["tests"]
+    assert not [t for t in kcidb_tests if "leak" in t["id"] or "quiet" in t["id"]]  # broken on purpose
+
+
+def test_catalogue_days(world: Nights) -> None:
+    from bench.nightly import matrix as nightly_matrix
+
+    world.world.bug("leak", "BISECT_LEAK", "[workload/pin-balance]")
+    world.matrix.write_text("series: [beta]\ncatalogue: patches/bugs\ncatalogue_days: [Sun]\n")
+    ids = lambda day: nightly_matrix.load(world.matrix, world.home / "patches", day).ids  # noqa: E731
+    assert ids("Sun") == ("beta/default", "leak/catalogue") and ids("Mon") == ("beta/default",)
+
+
+def test_parallel_children_get_their_own_shard_out_and_jobs() -> None:
+    from bench.nightly.parallel import child_argv
+
+    argv = ["nightly", "m.yaml", "--parallel", "3", "--out=/x", "--jobs", "2", "--accel", "tcg",
+            "--previous", "/p", "--param", "rxe.ITERS=5"]
+    assert child_argv(argv) == ["nightly", "m.yaml", "--accel", "tcg", "--param", "rxe.ITERS=5"]

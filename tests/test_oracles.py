@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from conftest import BOOTS, World
 
-from bench import taint
 from bench.cli.main import main as bench_main
+from bench.report import taint
 
 WORKLOADS = "[rxe, odirect, gup-test, pin-balance]"
 
@@ -40,11 +40,10 @@ def boot(world: World, name: str, like: str, files: dict[str, str]) -> Path:
     return dest
 
 
-def test_taint_letters_and_explanations() -> None:
+def test_taint_masks() -> None:
     assert taint.letters(512) == "W" and taint.letters(512 | 128 | 4096) == "DWO"
     assert taint.new_problems(4096, 4096 | 512) == {"W"}  # O (out-of-tree module) is not a problem
-    assert taint.explained(["WARNING"]) == {"W"} and "B" in taint.explained(["KASAN"])
-    assert taint.explained(["VM_BUG_ON_PAGE"]) == {"D"}
+    assert taint.parse_mask("512\n") == 512 and taint.parse_mask("") is None
 
 
 def test_a_taint_no_report_explains_fails_the_run(world: World) -> None:

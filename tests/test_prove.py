@@ -12,12 +12,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import BOOTS, TESTS, World, commit_files, git
+from conftest import BOOTS, TESTS, World
 
 from bench.cli.main import main as bench_main
-
-WORKLOADS = "[rxe, gup-test, pin-balance]"
-
 
 @pytest.fixture
 def world(world: World) -> World:
@@ -28,15 +25,8 @@ def world(world: World) -> World:
     return world
 
 
-def bug(world: World, name: str, marker: str, catch: str, fixes: str = "0123456789ab (\"mm/gup: fix\")") -> None:
-    tree = world.tree
-    git(tree, "checkout", "-q", "-b", name)
-    commit_files(tree, {"mm/gup.c": (tree / "mm/gup.c").read_text() + f"/* {marker} */\n"}, f"mm/gup: {name}")
-    folder = world.home / "patches" / "bugs" / name
-    git(tree, "format-patch", "-q", "-o", str(folder), f"master..{name}")
-    (folder / "series.yaml").write_text(f"description: {name}\nworkloads: {WORKLOADS}\n"
-                                        f"fixes: '{fixes}'\ncatch: {catch}\n")
-    git(tree, "checkout", "-q", "master")
+def bug(world: World, name: str, marker: str, catch: str) -> None:
+    world.bug(name, marker, catch)
 
 
 def prove(world: World, *extra: str) -> tuple[int, dict[str, object], Path]:

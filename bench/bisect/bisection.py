@@ -7,9 +7,11 @@ and for the parent of `git bisect run`), summary.json and junit.xml."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from bench import pipeline
@@ -25,6 +27,7 @@ from bench.bisect.judge import (
     evidence_of,
     failing_keys,
     setup_failed,
+    signature_workloads,
 )
 from bench.bisect.model import BisectResult, Conclusion, Culprit, Options
 from bench.plan import Plan, new_name
@@ -68,6 +71,15 @@ def run_step(plan: Plan, printer: Printer, *, signature: Signature | None, repea
                 tuple(sorted(failing)), evidence, builds)
 
 
+def report_workloads(run_dir: Path) -> dict[str, str | None] | None:
+    """Title -> the workload each report of a run was seen in (its reports.json)."""
+    try:
+        found = json.loads((run_dir / "reports.json").read_text())
+        return {str(r["title"]): r.get("workload") for r in found}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def made_a_build(result: RunResult) -> bool:
     """make ran in this run (it got to the build stage and did not reuse the slot's image)."""
     return any(c.group == "build" and not c.message.startswith("reused") for c in result.cases)
@@ -82,6 +94,7 @@ class Bisection:
         self.dir = plan.results_root / self.run_id
         self.journal = Journal(self.dir)
         self.signature: Signature | None = opts.signature
+        self.workloads: tuple[str, ...] | None = None  # the steps' workloads, once the signature is known
         self.start = time.monotonic()
         self.info: dict[str, Any] = {"mode": mode, "series": plan.series.name, "tree": str(plan.tree),
                                      "repeat": opts.repeat, "check": opts.check}
@@ -95,6 +108,8 @@ class Bisection:
         name = step_name(seq, label)
         plan = replace(plan, results_root=self.dir,
                        extra_info={**plan.extra_info, "bisect": self.run_id, "bisect_step": label})
+        if self.workloads is not None:
+            plan = replace(plan, workloads=tuple(w for w in plan.workloads if w.name in self.workloads))
         self.say(f"step {seq}: {label}")
         step = run_step(plan, self.printer, signature=self.signature, repeat=self.opts.repeat,
                         seq=seq, label=label, run_id=name)
@@ -112,11 +127,18 @@ class Bisection:
                 return self.finish(Conclusion.NOT_REPRODUCIBLE,
                                    f"the bad end ({tip.label}) does not reproduce: {tip.reason}")
             self.signature = self.signature or frozenset(tip.failing)
+            seen = report_workloads(self.dir / tip.runs[0])
         else:
             self.say("bad end assumed bad (--signature without --check)")
+            seen = None
         assert self.signature is not None
         self.journal.note(f"signature: {', '.join(sorted(self.signature))}")
         self.say(f"signature: {', '.join(sorted(self.signature))}")
+        if not self.opts.all_workloads:
+            self.workloads = signature_workloads(self.signature, seen, [(w.name, w.last) for w in bad[0].workloads])
+        if self.workloads is not None:
+            self.journal.note(f"steps run the signature's workloads: {', '.join(self.workloads)}")
+            self.say(f"steps run only the workloads the signature needs: {', '.join(self.workloads)}")
         if self.opts.check:
             base = self.step(*good)
             if base.verdict is Verdict.BAD:

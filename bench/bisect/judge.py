@@ -141,3 +141,24 @@ def evidence_of(result: RunResult, signature: Signature | None) -> tuple[Evidenc
     return tuple(Evidence(case_key(c), c.message, tail(c.output, EVIDENCE_LIMIT))
                  for c in result.cases if case_key(c) in hit)
 
+
+
+def signature_workloads(signature: Signature, report_workloads: dict[str, str | None] | None,
+                        workloads: Sequence[tuple[str, bool]]) -> tuple[str, ...] | None:
+    """The workloads a step needs to see the signature: those it names, those its reports were
+    seen in (report_workloads: title -> workload at the bad end), and every `last` one; None
+    (all of them) when that cannot be known: a report seen during boot or not seen at all, or a
+    signature naming only `last` workloads (a leak pin-balance sees may come from any other).
+    workloads: (name, last) in plan order."""
+    last = {name for name, is_last in workloads if is_last}
+    named = {k.split("/", 1)[1] for k in signature if k.startswith("workload/")}
+    for key in signature:
+        if key.startswith("report/"):
+            seen = (report_workloads or {}).get(key.split("/", 1)[1])
+            if seen is None:
+                return None
+            named.add(seen)
+    if not named - last:
+        return None
+    keep = tuple(name for name, _ in workloads if name in named | last)
+    return keep if len(keep) < len(workloads) else None

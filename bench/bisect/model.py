@@ -39,6 +39,7 @@ class Options:
     signature: Signature | None = None  # None: established at the tip
     repeat: int = 1
     check: bool = False  # also verify the good end (ktest BISECT_CHECK): one more build
+    all_workloads: bool = False  # steps run every workload, not only those the signature needs
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,8 @@ def bisect_range(plan: Plan, request: RunRequest, printer: Printer, opts: Option
                                  (replace(plan, base=good_sha), f"good {good_sha[:12]}")):
             return ended
         assert b.signature is not None
+        if b.workloads is not None:  # the children read their plan from here
+            write_request(replace(request, results=b.dir, run_id=None, workloads=b.workloads), b.dir / REQUEST_FILE)
         end = _git_bisect(b, good_sha, bad_sha, step_command(b.dir, opts, b.signature), child_env(plan.home))
         if end.culprit and _parent(plan.tree, end.culprit.commit) == good_sha:
             if ended := b.good_end_fails((replace(plan, base=good_sha), f"good {good_sha[:12]}")):

@@ -39,6 +39,9 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
                    help="series to bisect; with --good/--bad it only brings kconfigs, workloads, suppressions")
     p.add_argument("--good", metavar="REV", help="range mode: a commit without the failure")
     p.add_argument("--bad", metavar="REV", help="range mode: a commit with the failure")
+    p.add_argument("--all-workloads", action="store_true",
+                   help="steps run every workload (default: only those the signature needs, plus the"
+                        " `last` ones such as pin-balance)")
     p.add_argument("--check", action="store_true",
                    help="also verify the good end (one more build), and the bad end even with --signature;"
                         " off by default so a bisect stays within ceil(log2 n)+1 builds")
@@ -71,7 +74,7 @@ def _add_step_options(p: argparse.ArgumentParser) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     printer = Printer()
-    opts = Options(judge.parse_signature(args.signature), args.repeat, args.check)
+    opts = Options(judge.parse_signature(args.signature), args.repeat, args.check, args.all_workloads)
     home = default_home()
     if (args.good is None) != (args.bad is None):
         raise UserError("--good and --bad go together (range mode)")

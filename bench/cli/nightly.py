@@ -9,12 +9,15 @@ else 0 (everything passed, or failed exactly as before).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 from pathlib import Path
 
 from bench.cli import options
+from bench.errors import InfraError
 from bench.nightly import matrix as nightly_matrix
 from bench.nightly import night as nightly
+from bench.nightly import parallel
 from bench.nightly.history import NIGHT_FILE, load_night
 from bench.plan import default_home
 from bench.printer import Printer
@@ -34,6 +37,8 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--shard", metavar="I/N",
                    help="run only slice I of N (dealt by a hash of the entry ids); combine with `bench merge`")
     p.add_argument("--list", action="store_true", help="print the entry ids (of this shard) and exit")
+    p.add_argument("--parallel", type=options.int_in(1, 64), default=1, metavar="N",
+                   help="run N shards at once (each with its share of the cores), merged into one night")
     p.set_defaults(func=cmd_nightly)
 
     m = subparsers.add_parser(
@@ -72,6 +77,8 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         return 0
     printer = Printer()
     night_dir = nightly.fresh_dir(args.out or nightly.new_night_dir(_nightly_root(args, home), shard))
+    if args.parallel > 1 and not shard:
+        return _parallel(args, home, matrix, entries, night_dir, printer)
     try:
         plans = nightly.plan_entries(options.request(args, ""), home, matrix, entries, night_dir)
         options.preflight(plan for _, plan in plans)
@@ -92,3 +99,19 @@ def cmd_merge(args: argparse.Namespace) -> int:
     out = args.out or nightly.new_night_dir(_nightly_root(args, home), None)
     night = nightly.merge(args.shards, out)
     return nightly.finish(out.resolve(), night, args.previous, args.log_url, Printer())
+
+
+def _parallel(args: argparse.Namespace, home: Path, matrix: nightly_matrix.Matrix,
+              entries: tuple[nightly_matrix.Entry, ...], night_dir: Path, printer: Printer) -> int:
+    """--parallel N: checked and preflighted here once, run as N shard children, merged."""
+    plans = nightly.plan_entries(options.request(args, ""), home, matrix, entries, night_dir)
+    options.preflight(plan for _, plan in plans)
+    jobs = args.jobs or max(1, (os.cpu_count() or 1) // args.parallel)
+    printer.say(f"nightly: {len(plans)} entries as {args.parallel} shards at once, make -j{jobs} each")
+    shards, work = parallel.run_shards(args.argv, args.parallel, jobs, night_dir)
+    if not shards:
+        raise InfraError(f"{work}: no shard wrote a night (see shard-*.log there)")
+    night_dir.rmdir()  # merge makes it again, from the shards
+    night = nightly.merge(shards, night_dir)
+    parallel.clean(work)
+    return nightly.finish(night_dir, night, args.previous, args.log_url, printer)

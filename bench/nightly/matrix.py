@@ -16,6 +16,8 @@ matrix.yaml (every key optional):
     known_stale_after: 14    # list known issues that matched nothing for this many nights
     overrides:               # key: entry id "<series>/<config>" or a glob ("canary/*")
       "canary/*": {workloads: [...], params: [...], kconfigs: [...], repeat: 5, skip: false}
+    catalogue: patches/bugs  # bug series (relative to the project): "<bug>/catalogue" entries
+    catalogue_days: [Sun]    # ... on these weekdays only (default: every night)
 
 Pure parsing: series are loaded (no git) only to learn their names.
 """
@@ -26,6 +28,7 @@ import fnmatch
 import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,8 @@ from bench.errors import UserError
 from bench.nightly.history import HISTORY_LIMIT
 
 TOP_KEYS = ("tree", "base", "tree_name", "tree_url", "series", "configs", "workloads", "params",
-            "repeat", "known_stale_after", "overrides")
+            "repeat", "known_stale_after", "overrides", "catalogue", "catalogue_days")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 OVERRIDE_KEYS = ("workloads", "params", "kconfigs", "repeat", "skip")
 MAX_REPEAT = 100
 STALE_AFTER = 14  # nights: two weeks of a matrix run nightly
@@ -52,6 +56,7 @@ class Entry:
     kconfigs: tuple[str, ...]  # the config set's fragments + override fragments
     workloads: tuple[str, ...]  # empty: the series' own (or --workload)
     params: tuple[str, ...]
+    catch: tuple[str, ...] = ()  # a catalogue bug: the cases that must fail (then the entry passes)
     repeat: int = 1  # runs of the entry's kernel (> 1: decided by rates)
 
     @property
@@ -100,7 +105,8 @@ def shard(entries: tuple[Entry, ...], index: int, count: int) -> tuple[Entry, ..
     return tuple(e for e in entries if e.id in mine)
 
 
-def load(path: Path, patches_dir: Path) -> Matrix:
+def load(path: Path, patches_dir: Path, weekday: str | None = None) -> Matrix:
+    """The matrix of path; weekday (Mon..Sun, default today) decides catalogue_days."""
     try:
         text = path.read_bytes().decode("utf-8", errors="surrogateescape")  # bad bytes: yamlmap names them
     except OSError as e:
@@ -124,7 +130,8 @@ def load(path: Path, patches_dir: Path) -> Matrix:
     for spec in dict.fromkeys(specs):
         name = series_mod.load_series(spec, patches_dir).name
         for config, frags in configs.items():
-            entries.append(Entry(f"{name}/{config}", spec, name, config, frags, workloads, params, repeat))
+            entries.append(Entry(f"{name}/{config}", spec, name, config, frags, workloads, params, repeat=repeat))
+    entries += _catalogue(y, patches_dir.parent, workloads, params, weekday)
     entries = _apply_overrides(entries, overrides, where("overrides"))
     ids = [e.id for e in entries]
     if dup := next((i for i in ids if ids.count(i) > 1), None):
@@ -143,6 +150,29 @@ def _count(value: object, where: str, key: str, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
         raise UserError(f"{where}: {key} must be a whole number from 1 to {high}")
     return value
+
+
+def _catalogue(y: yamlmap.YamlMap, home: Path, workloads: tuple[str, ...], params: tuple[str, ...],
+               weekday: str | None) -> list[Entry]:
+    """`catalogue: patches/bugs` (relative to the project): an entry "<bug>/catalogue" per bug
+    series, passing when the bench catches it; `catalogue_days: [Sun]` runs them on those days only."""
+    folder = y.string("catalogue")
+    days = y.strings("catalogue_days")
+    if bad := [d for d in days if d not in WEEKDAYS]:
+        raise UserError(f"{y.where('catalogue_days')}: {bad[0]!r} is not one of {', '.join(WEEKDAYS)}")
+    if not folder or (days and (weekday or time.strftime("%a")) not in days):
+        return []
+    root = (home / folder).resolve()
+    if not root.is_dir():
+        raise UserError(f"{y.where('catalogue')}: {root}: no such catalogue folder")
+    entries = []
+    for name in series_mod.list_series(root):
+        s = series_mod.load_series(str(root / name), root)
+        if not s.meta.catch:
+            raise UserError(f"{s.source / 'series.yaml'}: catch: missing (a catalogue bug names the cases that must fail)")
+        entries.append(Entry(f"{s.name}/catalogue", str(root / name), s.name, "catalogue", (), workloads, params,
+                             s.meta.catch))
+    return entries
 
 
 def _configs(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
@@ -175,7 +205,7 @@ def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str
                 e.id, e.spec, e.series, e.config,
                 e.kconfigs + yamlmap.strings(settings.get("kconfigs"), f"{what}.kconfigs"),
                 yamlmap.strings(settings.get("workloads"), f"{what}.workloads") or e.workloads,
-                e.params + yamlmap.strings(settings.get("params"), f"{what}.params"),
+                e.params + yamlmap.strings(settings.get("params"), f"{what}.params"), e.catch,
                 _count(settings["repeat"], what, "repeat", MAX_REPEAT) if "repeat" in settings else e.repeat,
             )
         if settings.get("skip"):

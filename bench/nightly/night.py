@@ -26,7 +26,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bench import pipeline, repeat
+from bench import pipeline, prove, repeat
 from bench.errors import UserError
 from bench.files import write_atomic
 from bench.nightly import kcidb
@@ -119,7 +119,7 @@ def entry_record(entry: Entry, plan: Plan, result: RunResult, started: str,
                  night_dir: Path) -> dict[str, Any]:
     patches, patchset_hash = write_patchset(night_dir, plan.series)
     cases = {f"{c.group}/{c.name}": c.status.value for c in result.cases}
-    return {
+    record = {
         "id": entry.id, "series": entry.series, "config": entry.config, "run_id": entry.run_id,
         "verdict": result.verdict.value, "exit_code": result.exit_code, "cases": cases,
         "failing": [{"key": f"{c.group}/{c.name}", "status": c.status.value, "message": c.message}
@@ -132,6 +132,20 @@ def entry_record(entry: Entry, plan: Plan, result: RunResult, started: str,
         "started": started, "secs": round(result.secs, 1), "repeat": entry.repeat,
         "known_issues": result.info.get("known_issues", []),
     }
+    return catalogue_record(record, entry.catch, result) if entry.catch else record
+
+
+def catalogue_record(record: dict[str, Any], catch: tuple[str, ...], result: RunResult) -> dict[str, Any]:
+    """A catalogue bug's entry is judged the other way round: it passes when the bench catches
+    the bug (one of its catch cases fails), so a bug the bench stops catching is a new failure."""
+    outcome = prove.judge(result, catch)
+    verdict = {prove.Outcome.CAUGHT: "pass", prove.Outcome.INFRA: "error"}.get(outcome, "fail")
+    key = "catalogue/caught"
+    failed = ", ".join(prove.failed_keys(result)) or "nothing"
+    message = f"{outcome.value}: must fail {', '.join(catch)}; failed: {failed}"
+    return {**record, "verdict": verdict, "exit_code": {"pass": 0, "fail": 1}.get(verdict, 2),
+            "cases": {key: verdict}, "reports": [], "catch": list(catch), "caught": outcome.value,
+            "failing": [] if verdict == "pass" else [{"key": key, "status": verdict, "message": message}]}
 
 
 def run_one(plan: Plan, printer: Printer, runs: int = 1) -> RunResult:

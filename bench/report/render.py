@@ -20,6 +20,8 @@ def report_to_dict(report: Report, count: int) -> dict[str, object]:
         "taint": report.taint,
         "detail": report.detail,
         "panicked": report.panicked,
+        "category": report.category,
+        "alt_titles": list(report.alt_titles),
         "call_trace": list(report.call_trace),
     }
 

@@ -1,42 +1,60 @@
 """Kernel report scanner: console lines in, frozen ``Report`` objects out.
 
-Pure and one-pass (linear in the input). Modelled on syzkaller's pkg/report: the header table
-lives in bench/report/table.py, the guilty function is the first frame that is not reporting
-machinery, and titles are normalised so one bug gets one title on every boot.
-
-Console lines may carry printk time stamps, caller ids (``[ T123]``/``[ C0]``), syslog levels
-(``<4>``), syslog ``host kernel:`` prefixes, and may interleave with other tasks' records or
-with user-space output. A report only takes lines from its own context: its caller id, or
-"prefixed"/"unprefixed" when there are no caller ids.
+Two passes, both linear. The first finds the lines that start a report: a handful of
+``str.find`` scans over the whole log for anchor words (C speed), then the oops table
+(bench/report/table.py, table_more.py) on the few lines that contain one. The second walks
+each report's own lines: where it ends and its stack (walk.py), and its syzkaller-style title
+(describe.py). Lines carry printk time stamps, caller ids (``[ T123]``/``[ C0]``), syslog
+levels or ``host kernel:`` prefixes (prefix.py) and may interleave with other tasks' records:
+a report only takes lines of its own context (its caller id, "k" for other prefixed lines,
+"" for unprefixed ones).
 """
 
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from re import Match
 
-from bench.report import table as T
-
-MAX_REPORT_LINES = 400  # a report never takes more lines of its context than this
-LOOKBACK = 40  # how far back a dump_page() block or a "cut here" banner is looked for
-PANIC_ATTACH = 100  # a "Fatal exception"-style panic this close after a report belongs to it
-MAX_FRAMES = 64
-
-_PREFIX = re.compile(
-    r"\s*(?P<lvl><\d{1,3}>)?"
-    r"(?P<sys>(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?) \S+ )?"
-    r"(?P<kern>kernel: )?(?P<lvl2><\d{1,3}>)?"
-    r"(?P<ts>\[ *\d+\.\d+\])?"
-    r"(?: ?\[ *(?P<caller>[TC]\d+)\])?"
+from bench.report import frames as fr
+from bench.report.describe import describe
+from bench.report.kinds import category_of, detail_of, type_of
+from bench.report.prefix import normalize, source_path, strip_many, strip_prefix
+from bench.report.table import Group
+from bench.report.table_more import (
+    ANCHORS,
+    CONTINUES,
+    EXTRA,
+    GROUPS,
+    PRE,
+    PRE_ANCHORS,
+    Pre,
 )
-_TIME = re.compile(r"\[ *\d+\.\d+\](?: ?\[ *([TC]\d+)\])? ?")
-_MONTHS = frozenset("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
-_HEX = re.compile(r"0x[0-9a-fA-F]+|\b[0-9a-fA-F]{8,}\b")
-_NUM = re.compile(r"\d+")
-_SPACES = re.compile(r" {2,}")
+from bench.report.taint import order
+from bench.report.walk import (
+    BANNER,
+    CUT_HERE,
+    SKIP_FUNCS,
+    SKIP_PREFIXES,
+    Walk,
+    base_func,
+)
+
+__all__ = ["Report", "fold", "is_helper", "normalize", "scan", "source_path", "strip_prefix"]
+
+LOOKBACK = 40  # how far back a dump_page() block or a "cut here" banner is looked for
+MAX_WINDOW = 2000  # lines of a context a report's title may be looked for in
+MAX_FRAMES = 64
+PRE_LOOKBACK = 80  # dump_page() prints up to this many lines before the BUG/WARNING line
+GAP = 100  # this many lines of other contexts in a row end a report
+TITLE_MARGIN = 30  # lines after a report's end still searched for the frames of its title
+ATTACH = 300  # a consequence (panic, Oops line...) this close after a report belongs to it
+_CONSEQUENCE_PANIC = re.compile(
+    r"Kernel panic - not syncing: (?:kernel: )?(?:Fatal exception|Attempted to kill|panic_on_warn set"
+    r"|softlockup: hung tasks|hung_task: blocked tasks|Hard LOCKUP|RCU Stall|kasan\.fault|KFENCE|UBSAN|Oops"
+    r"|corrupted stack end|panic_on_oops)")
+_QUESTIONABLE = re.compile(r"(\[\<[0-9a-f]+\>\])? \? ")
+_SRC = re.compile(r"(?:at |\) |: )(?P<f>[\w./-]+\.[chS]):\d+")
 
 
 @dataclass(frozen=True)
@@ -56,347 +74,280 @@ class Report:
     taint: str
     detail: str = ""  # the variable part: VM_BUG_ON condition, refcount/panic message, ...
     panicked: bool = False
-
-
-def strip_prefix(line: str) -> tuple[str, str]:
-    """Split a console line into (text without printk/syslog prefix, context).
-
-    The context is the caller id ("T123"/"C0") when present, "k" for other prefixed lines and
-    "" for lines with no kernel prefix at all (user space, or a log without time stamps).
-    """
-    if line.startswith("["):  # fast path: the usual "[  12.345678][ T123] " console line
-        m = _TIME.match(line)
-        if m:
-            return line[m.end():], m.group(1) or "k"
-    elif not line or not (line[0] in "< \t" or line[:3] in _MONTHS or line[:4].isdigit()
-                          or line.startswith("kernel: ")):
-        return line, ""
-    m = _PREFIX.match(line)
-    assert m is not None  # every part is optional
-    g = m.groupdict()
-    if not (g["ts"] or g["caller"] or g["lvl"] or g["lvl2"] or g["kern"]):
-        return line, ""
-    text = line[m.end():]
-    if text.startswith(" "):  # the separator printk puts after the prefix
-        text = text[1:]
-    return text, g["caller"] or "k"
-
-
-_OUT_OF_TREE = re.compile(r"^(?:\.\./)+[^/]+/")  # make O=build: "../src/mm/rmap.c"
-
-
-def source_path(file: str) -> str:
-    """The path inside the kernel tree: out-of-tree builds print it relative to O=."""
-    return _OUT_OF_TREE.sub("", file.removeprefix("./"))
-
-
-def _match_header(text: str) -> tuple[T.OopsFormat, Match[str]] | None:
-    for fmt in T.OOPS_TABLE:
-        m = fmt.header.match(text)
-        if m:
-            return fmt, m
-    return None
-
-
-def _base_func(name: str) -> str:
-    return name.split(".", 1)[0]  # drop compiler clone suffixes: .isra.0, .cold, .constprop.0
+    alt_titles: tuple[str, ...] = ()  # other titles of the same bug, for deduplication
+    category: str = ""  # KernelCI logspec / KCIDB issue category, e.g. "linux.kernel.warning"
 
 
 def is_helper(func: str) -> bool:
     """True for reporting machinery and plumbing that is never the guilty frame."""
-    return func in T.SKIP_FUNCS or func.startswith(T.SKIP_PREFIXES)
+    return func in SKIP_FUNCS or func.startswith(SKIP_PREFIXES) or fr.is_skipped(func)
 
 
-def normalize(text: str, numbers: bool = False) -> str:
-    """Make a message boot-independent: addresses become ADDR (and numbers NUM if asked)."""
-    text = _HEX.sub("ADDR", text)
-    return _NUM.sub("NUM", text) if numbers else text
-
-
-class _Fields(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return ""
+@dataclass(frozen=True)
+class _Hit:
+    line: int
+    ctx: str
+    group: Group | None
+    pre: Pre | None
+    detail: str = ""
 
 
 @dataclass
 class _Open:
-    """A report being collected (mutable; frozen into a Report at the end)."""
-
-    fmt: T.OopsFormat
     ctx: str
-    fields: dict[str, str]
-    lines: list[tuple[int, str]]
-    seen: int = 0
-    absorbed: set[str] = field(default_factory=set)
-    rip: tuple[str, str] | None = None
-    primary: list[tuple[str, str]] = field(default_factory=list)
-    implicit: list[tuple[str, str]] = field(default_factory=list)
-    state: str = "none"  # none | explicit | secondary
-    explicit_seen: bool = False
-    implicit_done: bool = False
-    after_seen: set[str] = field(default_factory=set)
-    taint: set[str] = field(default_factory=set)
-    tail: bool = False
-    in_modules: bool = False
+    start: int
+    main: _Hit | None
+    pre: _Hit | None = None
+    extra: list[int] = field(default_factory=list)  # lines of merged hits (Oops, panic...)
+    cut: int = -1  # syzkaller ends the title text here (console logs: the next header)
     panicked: bool = False
-    standalone_consequence: bool = False
-    closed_by: str = "eof"
-
-    def absorbs(self, fmt: T.OopsFormat) -> bool:
-        if fmt.type == "PANIC":
-            return True
-        return fmt.type in self.fmt.absorbs and self.seen + 1 <= self.fmt.window and not self.tail
-
-    def merge(self, fmt: T.OopsFormat, m: Match[str], i: int, raw: str) -> None:
-        self.seen += 1
-        self.lines.append((i, raw))
-        self.absorbed.add(fmt.type)
-        for k, v in m.groupdict().items():
-            if v is not None:
-                self.fields.setdefault(k, v)
-        if fmt.type == "PANIC":
-            self.panicked = self.tail = True
-        elif fmt.rank > self.fmt.rank:
-            self.fmt = fmt
-
-    def feed(self, i: int, raw: str, text: str, t: str) -> str:
-        """Take one line of this report's context: "take", "take-close" or "reject"."""
-        self.seen += 1
-        if self.seen > MAX_REPORT_LINES:
-            return "reject"
-        if self.tail:
-            return self._take(i, raw, t) if (not t or T.TAIL.match(t)) else "reject"
-        if T.END_TRACE.match(t):
-            self.tail = True
-            return self._take(i, raw, t)
-        if self.fmt.banner and t.startswith("=" * 20):
-            self._take(i, raw, t)
-            return "take-close"
-        if self.fmt.end_unindented and self.implicit and t and not text[:1].isspace():
-            return "reject"
-        if T.MODULES.match(t):
-            self.in_modules = True
-            return self._take(i, raw, t)
-        if self.in_modules and text[:1].isspace():
-            return self._take(i, raw, t)
-        self.in_modules = False
-        kind = self._track(t)
-        if kind == "unknown" and self.primary and self.state == "explicit" and not self.fmt.banner:
-            return "reject"  # the line after a finished stack is not ours (old kernels: no </TASK>)
-        return self._take(i, raw, t)
-
-    def _take(self, i: int, raw: str, t: str) -> str:
-        self.lines.append((i, raw))
-        if "Tainted: " in t:
-            self._taint(t)
-        for name, pat, after in self.fmt.body:
-            if name not in self.fields and (after is None or name in self.after_seen):
-                m = pat.match(t)
-                if m:
-                    self.fields[name] = m.group("v")
-                    self.fields[name + "_file"] = m.groupdict().get("f") or ""
-            if after is not None and after.match(t):
-                self.after_seen.add(name)
-        return "take"
-
-    def _taint(self, t: str) -> None:
-        m = T.TAINT_FIELD.search(t)
-        if m:
-            self.taint.update(c for c in m.group(1) if c.isalpha())
-        self.taint.update(T.TAINT_BRACKET.findall(t))
-
-    def _track(self, t: str) -> str:
-        """Update the stack state for one line; return what kind of line it was."""
-        if not t:
-            return "blank"
-        if T.STACK_MARKER.match(t):
-            self.state = "secondary" if self.explicit_seen else "explicit"
-            self.explicit_seen = True
-            return "marker"
-        if T.IMPLICIT_MARKER.match(t) or T.SECONDARY_MARKER.match(t):
-            self.implicit_done = self.implicit_done or bool(self.implicit)
-            self.state = "none" if T.IMPLICIT_MARKER.match(t) else "secondary"
-            return "marker"
-        if T.DECORATION.match(t):
-            return "decoration"
-        m = T.RIP.match(t)
-        if m:
-            if not m.group("tail").startswith(" "):  # [inline] RIPs never occur on a raw console
-                entry = (_base_func(m.group("func")), m.group("file") or "")
-                if self.state == "explicit" and self.primary:
-                    self.primary.append(entry)  # the interrupted context inside a stack
-                elif self.rip is None:
-                    self.rip = entry
-            return "rip"
-        m = T.FRAME.match(t)
-        if m:
-            self._frame(m)
-            return "frame"
-        if T.CONTINUATION.match(t):
-            return "cont"
-        if self.implicit:
-            self.implicit_done = True
-        return "unknown"
-
-    def _frame(self, m: Match[str]) -> None:
-        if m.group("q") or m.group("ifile"):  # unreliable "? " frames and [inline] frames
-            return
-        entry = (_base_func(m.group("func")), m.group("file") or "")
-        if self.state == "explicit":
-            self.primary.append(entry)
-        elif self.state == "none" and not self.implicit_done:
-            self.implicit.append(entry)
-
-    def build(self) -> Report:
-        while len(self.lines) > 1 and not strip_prefix(self.lines[-1][1])[0].strip():
-            self.lines.pop()  # trailing blank lines are not part of the excerpt
-        frames = self.primary or self.implicit
-        fields = _Fields(self.fields)
-        fields.setdefault("kind", "WARN" if "WARNING" in self.absorbed else "BUG")
-        if "msg" in fields:
-            fields["msg"] = normalize(fields["msg"], numbers=self.fmt.type != "PANIC")
-        func, file = self._guilty(frames)
-        fields["func"] = func
-        reason = self._corrupted(frames, func)
-        title = self.fmt.title if func else self.fmt.title.replace(" in {func}", "")
-        return Report(
-            type=self.fmt.type.format_map(fields),
-            title=_SPACES.sub(" ", title.format_map(fields)),
-            guilty_func=func,
-            guilty_file=source_path(file),
-            call_trace=tuple(f for f, _ in frames[:MAX_FRAMES]),
-            raw=tuple(r for _, r in self.lines),
-            first_line=self.lines[0][0],
-            last_line=self.lines[-1][0],
-            corrupted=bool(reason),
-            corrupted_reason=reason,
-            taint="".join(c for c in T.TAINT_ORDER if c in self.taint),
-            detail=_SPACES.sub(" ", self.fmt.detail.format_map(fields)).strip(),
-            panicked=self.panicked,
-        )
-
-    def _candidates(self, frames: list[tuple[str, str]]) -> Iterator[tuple[str, str, str]]:
-        for source in self.fmt.func_from:
-            if source == "stack":
-                yield from ((f, fl, source) for f, fl in frames)
-            elif source == "rip" and self.rip:
-                yield (*self.rip, source)
-            elif source == "header" and self.fields.get("hfunc"):
-                yield _base_func(self.fields["hfunc"]), self.fields.get("hfile") or "", source
-            elif source in ("held", "lock") and self.fields.get(source):
-                yield self.fields[source], self.fields.get(source + "_file", ""), source
-
-    def _guilty(self, frames: list[tuple[str, str]]) -> tuple[str, str]:
-        for func, file, source in self._candidates(frames):
-            if source in ("held", "lock") or not is_helper(func):
-                if not file and self.fmt.file_from_header and (
-                        source in ("header", "rip") or self.fmt.func_from == ("stack",)):
-                    file = self.fields.get("hfile") or ""
-                return func, file
-        return "", ""
-
-    def _corrupted(self, frames: list[tuple[str, str]], func: str) -> str:
-        if self.standalone_consequence:
-            return "panic without the report that caused it"
-        if not (self.fmt.func_from and self.fmt.wants_func):
-            return ""
-        if not frames and self.rip is None:
-            return {"eof": "report truncated at end of log",
-                    "header": "interrupted by another report"}.get(self.closed_by, "no frames in call trace")
-        return "" if func else "no guilty frame found"
 
 
-class _Scanner:
-    """The one-pass state machine behind scan(): one open report per context."""
+def _candidates(lines: list[str]) -> list[int]:
+    """Indexes of the lines containing an anchor word, in order."""
+    text = "\n".join(lines)
+    starts: set[int] = set()
+    for word in ANCHORS:
+        pos = text.find(word)
+        while pos != -1:
+            starts.add(pos)
+            nl = text.find("\n", pos)
+            pos = -1 if nl == -1 else text.find(word, nl)
+    out: list[int] = []
+    line, at = 0, 0
+    for pos in sorted(starts):
+        line += text.count("\n", at, pos)
+        at = pos
+        if not out or out[-1] != line:
+            out.append(line)
+    return out
 
-    def __init__(self) -> None:
-        self.open: dict[str, _Open] = {}
-        self.done: list[_Open] = []
-        self.ring: dict[str, deque[tuple[int, str, str]]] = {}
-        self.count: dict[str, int] = {}
-        self.last_closed: dict[str, tuple[_Open, int]] = {}
-        self.last_ctx = ""
 
-    def feed(self, i: int, raw: str) -> None:
-        text, ctx = strip_prefix(raw)
-        t = text.strip()
-        if ctx:
-            self.last_ctx = ctx
-        elif self.last_ctx in self.open and (not t or text[:1].isspace()):
-            ctx = self.last_ctx  # continuation line of a multi-line printk record
-        self.count[ctx] = self.count.get(ctx, 0) + 1
-        rep = self.open.get(ctx)
-        hit = _match_header(t) if T.HEADER_PREFILTER.match(t) else None
-        if hit:
-            self._header(rep, hit[0], hit[1], ctx, i, raw)
-            return
-        if rep:
-            verdict = rep.feed(i, raw, text, t)
-            if verdict == "take":
-                return
-            self._close(rep, "end")
-            if verdict == "take-close":
-                return
-        ring = self.ring.get(ctx)
-        if ring is None:
-            ring = self.ring[ctx] = deque(maxlen=LOOKBACK)
-        ring.append((i, raw, t))
+def _classify(raw: str, booted: bool) -> tuple[str, Group | None]:
+    if "---[ end " in raw:  # the closing marker of a report or panic is never a header
+        return "", None
+    for group in GROUPS:
+        if group.header not in raw or any(s.search(raw) for s in group.suppress):
+            continue
+        if group in EXTRA and not group.formats[0].title.search(strip_prefix(raw)[0]):
+            continue
+        if group.header == "Booting the kernel." and not booted:
+            continue
+        return strip_prefix(raw)[1], group
+    return "", None
 
-    def _header(self, rep: _Open | None, fmt: T.OopsFormat, m: Match[str], ctx: str, i: int, raw: str) -> None:
-        if rep and rep.absorbs(fmt):
-            rep.merge(fmt, m, i, raw)
-            return
-        if rep:
-            self._close(rep, "header")
-        elif fmt.type == "PANIC" and self._attach_panic(ctx, m, i, raw):
-            return
-        new = _Open(fmt, ctx, {k: v for k, v in m.groupdict().items() if v is not None},
-                    self._lookback(fmt, m, ctx) + [(i, raw)])
-        if fmt.type == "PANIC":
-            new.standalone_consequence = bool(T.CONSEQUENCE_PANIC.match(m.group("msg")))
-        self.open[ctx] = new
 
-    def _attach_panic(self, ctx: str, m: Match[str], i: int, raw: str) -> bool:
-        last = self.last_closed.get(ctx)
-        if not last or not T.CONSEQUENCE_PANIC.match(m.group("msg")):
-            return False
-        if self.count[ctx] - last[1] > PANIC_ATTACH:
-            return False
-        last[0].lines.append((i, raw))
-        last[0].panicked = True
+def _pre_hit(lines: list[str], lo: int, main: int) -> _Hit | None:
+    """The earliest pre-report line (dump_page(), refcount, list debugging) in [lo, main)."""
+    first = max(lo, main - PRE_LOOKBACK)
+    block = "\n".join(lines[first:main])
+    if not any(a in block for a in PRE_ANCHORS):  # the usual case: one scan of the whole block
+        return None
+    for j in range(first, main):
+        line = lines[j]
+        if not any(a in line for a in PRE_ANCHORS):
+            continue
+        text, ctx = strip_prefix(line)
+        for pre in PRE:
+            m = pre.pattern.search(text)
+            if m and main - j <= pre.window:
+                return _Hit(j, ctx, None, pre, pre.detail.format(**m.groupdict()))
+    return None
+
+
+def _hits(lines: list[str]) -> list[_Hit]:
+    first_kernel = next((i for i, line in enumerate(lines) if strip_prefix(line)[1]), len(lines))
+    hits: list[_Hit] = []
+    after = 0  # pre-report lines are looked for between the previous header and this one
+    for i in _candidates(lines):
+        ctx, group = _classify(lines[i], i > first_kernel)
+        if group is None:
+            continue
+        pre = _pre_hit(lines, after, i)
+        if pre is not None and pre.ctx == ctx:
+            hits.append(pre)
+        hits.append(_Hit(i, ctx, group, None))
+        after = i + 1
+    return hits
+
+
+def _joins(rep: _Open, hit: _Hit, line: str) -> bool:
+    """Does this header belong to the open report (a consequence of it) rather than start one?"""
+    assert hit.group is not None and rep.main is not None
+    after = hit.line - rep.main.line
+    if hit.group.header == "Kernel panic":
+        return bool(_CONSEQUENCE_PANIC.search(line)) and after <= 5 * ATTACH
+    if CONTINUES.search(line):
+        return after <= ATTACH
+    if hit.group in EXTRA and after <= 10:  # "unreferenced object" after syzkaller's "BUG: memory leak"
         return True
+    if rep.main.group is not None and rep.main.group.kind == "SLAB" and hit.group.header == "INFO:" and after <= 40:
+        return True  # SLUB's own "INFO: Allocated in ..." lines
+    return after <= 40 and (hit.group.header in ("Internal error:", "Oops: ") or
+                            hit.group.header == "BUG:" and "Internal error:" in line)
 
-    def _lookback(self, fmt: T.OopsFormat, m: Match[str], ctx: str) -> list[tuple[int, str]]:
-        """Lines printed before the header that belong to the report (dump_page block, banner)."""
-        ring = self.ring.pop(ctx, None)
-        if not ring:
-            return []
-        entries = list(ring)
-        if "obj" in m.groupdict():  # dump_page(): the block starts at its "page:" line
-            for pos in range(len(entries) - 1, -1, -1):
-                if entries[pos][2].startswith("page:"):
-                    return [(i, r) for i, r, _ in entries[pos:]]
-        i, r, t = entries[-1]
-        return [(i, r)] if (T.BANNER.match(t) or T.CUT_HERE.match(t)) else []
 
-    def _close(self, rep: _Open, why: str) -> None:
-        rep.closed_by = why
-        self.done.append(rep)
-        del self.open[rep.ctx]
-        self.last_closed[rep.ctx] = (rep, self.count.get(rep.ctx, 0))
+def _segment(hits: list[_Hit], lines: list[str]) -> list[_Open]:
+    reports: list[_Open] = []
+    open_: dict[str, _Open] = {}
+    for hit in hits:
+        line = lines[hit.line]
+        if hit.group is not None and hit.group not in EXTRA and not CONTINUES.search(line):
+            for other in open_.values():  # syzkaller cuts a console report at the next header
+                if other.ctx in ("k", "") and other.main and other.cut < 0 and other.main.line < hit.line:
+                    other.cut = hit.line
+        rep = open_.get(hit.ctx)
+        if hit.pre is not None:
+            new = _Open(hit.ctx, hit.line, None, hit)
+        elif rep and rep.main is None and rep.pre and rep.pre.pre and hit.line - rep.pre.line <= rep.pre.pre.window:
+            rep.main = hit
+            rep.cut = -1
+            continue
+        elif rep and rep.main and _joins(rep, hit, line):
+            rep.extra.append(hit.line)
+            rep.panicked = rep.panicked or hit.group is not None and hit.group.header == "Kernel panic"
+            continue
+        else:
+            new = _Open(hit.ctx, hit.line, hit)
+        reports.append(new)
+        open_[hit.ctx] = new
+    return reports
 
-    def finish(self) -> list[Report]:
-        for rep in list(self.open.values()):
-            self._close(rep, "eof")
-        return sorted((r.build() for r in self.done), key=lambda r: r.first_line)
+
+class _Window:
+    """Lines [lo, hi) of the log around one report, prefixes stripped in chunks as it is read."""
+
+    def __init__(self, raw: list[str], lo: int, hi: int) -> None:
+        self.raw, self.lo, self.hi = raw, lo, min(hi, len(raw))
+        self.items: list[tuple[str, str]] = []
+
+    def get(self, i: int) -> tuple[str, str]:
+        self._strip(i + 1)
+        return self.items[i - self.lo]
+
+    def _strip(self, upto: int) -> None:
+        have = self.lo + len(self.items)
+        if have < upto:
+            self.items.extend(strip_many(self.raw[have:min(max(upto, have + 32), self.hi)]))
+
+    def context(self, start: int, end: int, ctx: str) -> Iterator[tuple[int, str]]:
+        """(index, text) of the lines of `ctx` in [start, end); indented unprefixed lines right
+        after a line of `ctx` continue its multi-line record."""
+        prev = False
+        end = min(end, self.hi)
+        i = last = start
+        while i < end and i - last <= GAP:
+            self._strip(i + 32)
+            for text, c in self.items[i - self.lo:min(i + 32, end) - self.lo]:
+                if c == ctx or (prev and not c and (not text.strip() or text[:1].isspace())):
+                    prev = True
+                    last = i
+                    yield i, text
+                elif c:
+                    prev = False
+                i += 1
+
+
+def _start(rep: _Open, win: _Window) -> int:
+    """A dump_page() block starts at its "page:" line; a "cut here"/===== banner just before counts."""
+    first = rep.pre.line if rep.pre else rep.start
+    back = list(win.context(win.lo, first, rep.ctx))
+    if rep.pre and rep.pre.detail.startswith("VM_") and rep.pre.detail.endswith(")"):
+        for i, text in reversed(back):
+            if text.strip().startswith("page:"):
+                return i
+    if back and (BANNER.match(back[-1][1].strip()) or CUT_HERE.match(back[-1][1].strip())):
+        return back[-1][0]
+    return first
+
+
+def _title_lines(rep: _Open, win: _Window, end: int) -> list[str]:
+    """The text syzkaller titles the report from: its context from the header on."""
+    assert rep.main is not None
+    main = rep.main.line
+    stop = min(rep.cut if rep.cut > main else end, win.hi)
+    win.get(stop - 1)
+    out: list[str] = []
+    nmi = False
+    for text, c in win.items[main - win.lo:stop - win.lo]:
+        if c != rep.ctx and not (nmi and c.startswith("C")):
+            continue
+        nmi = nmi or "Sending NMI from CPU" in text
+        if out:
+            if len(out) > 22 and ("Kernel panic - not syncing" in text or
+                                  "WARNING: possible circular locking dependency detected" in text):
+                break
+            if "Disabling lock debugging due to kernel taint" in text or \
+                    (" ? " in text and _QUESTIONABLE.search(text) and "<EOI>" not in text):
+                continue
+        out.append(text.removesuffix(" (unreliable)"))
+    return out
+
+
+def _build(rep: _Open, raw: list[str], end: int) -> Report:
+    main = rep.main or rep.pre
+    assert main is not None
+    first = rep.pre.line if rep.pre else rep.start
+    vm = rep.pre is not None and rep.pre.detail.startswith("VM_")
+    win = _Window(raw, max(0, first - (LOOKBACK if vm else 3)), min(end, first + MAX_WINDOW))
+    start = _start(rep, win)
+    walk = Walk(banner=BANNER.match(win.get(start)[0].strip()) is not None,
+                end_unindented=main.group is not None and main.group.kind == "KMEMLEAK")
+    for i, text in win.context(start, win.hi, rep.ctx):
+        if not walk.feed(i, text):
+            break
+    taken = walk.taken or [main.line]
+    taken = sorted(set(taken) | {x for x in rep.extra if x > taken[-1]})
+    if rep.main is not None and rep.main.group is not None:
+        desc = describe(_title_lines(rep, win, taken[-1] + 1 + TITLE_MARGIN), rep.main.group)
+        title, reason, alts, named = desc.title, desc.corrupted_reason, desc.alt_titles, desc.frames
+    else:
+        title, reason, alts, named = _pre_title(rep, walk), "", (), ()
+    frames = walk.frames
+    func = base_func(named[0]) if named and named[0] != "corrupted" else _first_guilty(frames, walk)
+    pre = rep.pre.detail if rep.pre else ""
+    rtype = type_of(title, main.group, pre)
+    header = strip_prefix(raw[main.line])[0]
+    return Report(
+        type=rtype, title=title, guilty_func=func, guilty_file=_file_of(func, frames, walk, header),
+        call_trace=tuple(f for f, _ in frames[:MAX_FRAMES]), raw=tuple(raw[i] for i in taken),
+        first_line=taken[0], last_line=taken[-1], corrupted=bool(reason), corrupted_reason=reason,
+        taint=order(walk.taint), detail=detail_of(title, pre, header),
+        panicked=rep.panicked or (main.group is not None and main.group.header == "Kernel panic"),
+        alt_titles=alts, category=category_of(rtype, title))
+
+
+def _pre_title(rep: _Open, walk: Walk) -> str:
+    func = _first_guilty(walk.frames, walk)
+    detail = rep.pre.detail if rep.pre else ""
+    return f"{detail} in {func}" if func else detail
+
+
+def _first_guilty(frames: list[tuple[str, str]], walk: Walk) -> str:
+    for func, _ in ([walk.rip] if walk.rip else []) + frames:
+        if not is_helper(func):
+            return func
+    return ""
+
+
+def _file_of(func: str, frames: list[tuple[str, str]], walk: Walk, header: str) -> str:
+    for f, file in frames + ([walk.rip] if walk.rip else []):
+        if f == func and file:
+            return source_path(file)
+    m = _SRC.search(header)
+    return source_path(m.group("f")) if m else ""
 
 
 def scan(lines: Iterable[str]) -> list[Report]:
-    """Find the kernel reports in console output (one pass, linear time), in log order."""
-    scanner = _Scanner()
-    for i, line in enumerate(lines):
-        scanner.feed(i, line.rstrip("\r\n"))
-    return scanner.finish()
+    """Find the kernel reports in console output (linear time), in log order."""
+    raw = [line.rstrip("\r\n") for line in lines]
+    reports = _segment(_hits(raw), raw)
+    built = []
+    nxt: dict[str, int] = {}  # where the next report of each context starts
+    for rep in reversed(reports):
+        built.append(_build(rep, raw, nxt.get(rep.ctx, len(raw))))
+        nxt[rep.ctx] = rep.start
+    return sorted(built, key=lambda r: r.first_line)
 
 
 def fold(reports: Iterable[Report]) -> list[tuple[Report, int]]:

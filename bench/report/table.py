@@ -1,295 +1,266 @@
-"""The oops table: which console lines start a kernel report and how each is titled.
+"""The oops table: which console lines start a kernel report and how each report is titled.
 
-Data only (see bench/report/scanner.py for the scanner that walks it). Modelled on syzkaller's
-pkg/report linuxOopses: an ordered list of header patterns, each with a title template and a
-rule for picking the guilty function, plus the helper-function list used to skip frames that
-belong to the reporting machinery rather than to the bug.
-
-Patterns are matched with ``re.match`` against a line whose printk/syslog prefix has been
-stripped and whose leading blanks are removed.
+Data only. Modelled on syzkaller's pkg/report (linux.go) so titles match the ones syzbot
+gives: each *group* has a header substring (searched anywhere in a line), suppressions, and an
+ordered list of *formats*. The describer (bench/report/describe.py) takes, among the formats
+whose title regex matches, the one matching earliest in the report, fills its template with
+the regex groups and the guilty frames, and calls the report corrupted when a frame is missing.
+More groups (old kernels, kmemleak, page_pool, pre-report lines) are in table_more.py.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from bench.report.frames import (
+    CALL_TRACE,
+    PARSE,
+    RIP,
+    StackFmt,
+    hang_frame,
+    rx,
+    stall_frame,
+)
+
+Rx = re.Pattern[str]
 
 
 @dataclass(frozen=True)
-class OopsFormat:
-    """One row of the table.
-
-    ``type``/``title``/``detail`` are ``str.format`` templates over the header's named groups,
-    the body fields, ``func`` (the guilty function) and ``kind`` (BUG or WARN, for dumps whose
-    macro is only known once the BUG/WARNING line arrives).
-    """
-
-    type: str
-    header: re.Pattern[str]
-    title: str
-    detail: str = ""
-    rank: int = 1  # when two headers merge into one report, the higher rank names it
-    absorbs: frozenset[str] = frozenset()  # types of later headers folded into this report...
-    window: int = 0  # ...when they arrive within this many lines of its header
-    func_from: tuple[str, ...] = ("header", "rip", "stack")
-    file_from_header: bool = False  # the header's FILE:LINE is where the check fired
-    banner: bool = False  # sanitizer style: the report ends at its closing ===== line
-    end_unindented: bool = False  # kmemleak style: the report ends at the first flush-left line
-    # (field, pattern, only after a line matching this) -> first match wins
-    body: tuple[tuple[str, re.Pattern[str], re.Pattern[str] | None], ...] = field(default=())
-
-    @property
-    def wants_func(self) -> bool:
-        return "{func}" in self.title
+class Format:
+    title: Rx
+    fmt: str  # str.format template over the regex groups, then one frame per PARSE section
+    stack: StackFmt | None = None
+    report: Rx | None = None  # when set, must match too (its groups replace the title's)
+    alt: tuple[str, ...] = ()
+    no_stack: bool = False  # the report has no stack trace by nature
+    corrupted: bool = False  # matching this format means the report is damaged
 
 
-def _c(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+@dataclass(frozen=True)
+class Group:
+    header: str  # searched anywhere in the raw console line
+    formats: tuple[Format, ...]
+    suppress: tuple[Rx, ...] = ()
+    kind: str = ""  # report type when no format decides it
 
 
-# A function name as printed by %pS (no leading digit, so 0x... addresses never match).
-_FN = r"[A-Za-z_$][\w.$]*"
-# Optional "+0x1a/0x30", " [module]" and syzbot's symbolized " path/file.c:123" after a symbol.
-_SYM_TAIL = r"(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?(?: \[[\w-]+\])?(?: (?P<hfile>[\w./-]+\.[chS]):\d+)?"
+def F(title: str, fmt: str, stack: StackFmt | None = None, report: str | None = None,
+      alt: tuple[str, ...] = (), no_stack: bool = False, corrupted: bool = False) -> Format:
+    return Format(rx(title), fmt, stack, rx(report) if report else None, alt, no_stack, corrupted)
 
-# "at: func+0x.." in lockdep lock descriptions; [inline] entries (no +0x) are skipped on purpose
-# because a raw console never has them and titles must match across symbolized/raw logs.
-_LOCK_AT = _c(r".*, at: (?P<v>" + _FN + r")\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[\w-]+\])?(?: (?P<f>[\w./-]+\.[chS]):\d+)?")
-_HELD = _c(r"but task is already holding lock:")
-_DEADLOCK_BODY = (("held", _LOCK_AT, _HELD), ("lock", _LOCK_AT, None))
-_COMPANIONS = frozenset({"BUG", "WARNING", "OOPS"})
 
-F = OopsFormat
-OOPS_TABLE: tuple[OopsFormat, ...] = (
-    # dump_page()/dump_vma()/dump_mm() print their block *before* the BUG()/WARN() line.
-    F("VM_{kind}_ON_{obj}",
-      _c(r"page dumped because: (?P<macro>VM_(?P<kind>BUG|WARN)_ON(?:_ONCE)?_(?P<obj>PAGE|FOLIO))\((?P<cond>.*)\)\s*$"),
-      "{macro}({cond}) in {func}", detail="{macro}({cond})", rank=9, absorbs=_COMPANIONS,
-      window=80, file_from_header=True),
-    F("VM_{kind}_ON_VMA", _c(r"vma [0-9a-f]{8,} start [0-9a-f]{8,} end [0-9a-f]{8,}"),
-      "VM_{kind}_ON_VMA in {func}", rank=9, absorbs=_COMPANIONS, window=16, file_from_header=True),
-    F("VM_{kind}_ON_MM", _c(r"mm [0-9a-f]{8,} task_size \d+"),
-      "VM_{kind}_ON_MM in {func}", rank=9, absorbs=_COMPANIONS, window=60, file_from_header=True),
-    # Sanitizers.
-    F("KASAN", _c(r"BUG: KASAN: (?P<what>.+?) in (?P<hfunc>" + _FN + ")" + _SYM_TAIL),
-      "KASAN: {what} {access} in {func}", detail="{what} {access}", rank=8, banner=True,
-      body=(("access", _c(r"(?P<v>Read|Write) of size"), None),)),
-    F("KFENCE", _c(r"BUG: KFENCE: (?P<what>.+?) in (?P<hfunc>" + _FN + ")" + _SYM_TAIL),
-      "KFENCE: {what} in {func}", detail="{what}", rank=8, banner=True),
-    F("KMSAN", _c(r"BUG: KMSAN: (?P<what>.+?) in (?P<hfunc>" + _FN + ")" + _SYM_TAIL),
-      "KMSAN: {what} in {func}", detail="{what}", rank=8, banner=True),
-    F("KCSAN", _c(r"BUG: KCSAN: (?P<what>.+?) in (?P<hfunc>" + _FN + ")"),
-      "KCSAN: {what} in {func}", detail="{what}", rank=8, banner=True),
-    F("UBSAN", _c(r"UBSAN: (?P<what>.+?) in (?P<hfile>[^\s:]+):\d+"),
-      "UBSAN: {what} in {func}", detail="{what}", rank=8, banner=True,
-      func_from=("stack",), file_from_header=True),
-    # Page state.
-    F("BAD_PAGE", _c(r"BUG: Bad page state in process "), "BUG: Bad page state in {func}",
-      rank=6, func_from=("stack",)),
-    F("BAD_PAGE", _c(r"BUG: Bad page map in process "), "BUG: Bad page map in {func}",
-      rank=6, func_from=("stack",)),
-    F("BAD_PAGE", _c(r"BUG: Bad rss-counter state "), "BUG: Bad rss-counter state", rank=6),
-    # Messages printed next to a WARN()/BUG() line (before it on new kernels, after on old ones).
-    F("REFCOUNT", _c(r"refcount_t: (?P<what>.+?)\.?\s*$"), "WARNING: refcount bug in {func}",
-      detail="{what}", rank=7, absorbs=frozenset({"WARNING"}), window=2),
-    F("LIST_CORRUPTION", _c(r"list_(?:add|del) (?:corruption|double add)"),
-      "BUG: corrupted list in {func}", rank=7, absorbs=_COMPANIONS, window=4),
-    # Lockdep and friends (before the generic WARNING rows: they start with "WARNING:").
-    F("LOCKDEP", _c(r"WARNING: possible circular locking dependency detected"),
-      "possible deadlock in {func}", rank=6, func_from=("held", "lock", "stack"), body=_DEADLOCK_BODY),
-    F("LOCKDEP", _c(r"WARNING: possible recursive locking detected"),
-      "possible deadlock in {func}", rank=6, func_from=("held", "lock", "stack"), body=_DEADLOCK_BODY),
-    F("LOCKDEP", _c(r"WARNING: (?:possible irq lock inversion dependency|(?:SOFT|HARD)IRQ-(?:READ-)?safe -> (?:SOFT|HARD)IRQ-(?:READ-)?unsafe lock order) detected"),
-      "possible deadlock in {func}", rank=6, func_from=("lock", "stack"), body=_DEADLOCK_BODY),
-    F("LOCKDEP", _c(r"WARNING: inconsistent lock state"), "inconsistent lock state in {func}",
-      rank=6, func_from=("lock", "stack"), body=_DEADLOCK_BODY),
-    F("LOCKDEP", _c(r"WARNING: suspicious RCU usage"), "WARNING: suspicious RCU usage in {func}",
-      rank=6, func_from=("stack",)),
-    F("LOCKDEP", _c(r"WARNING: bad unlock balance detected!"), "WARNING: bad unlock balance in {func}",
-      rank=6, func_from=("stack",)),
-    F("LOCKDEP", _c(r"WARNING: held lock freed!"), "WARNING: held lock freed in {func}",
-      rank=6, func_from=("stack",)),
-    F("LOCKDEP", _c(r"WARNING: lock held when returning to user space!"),
-      "WARNING: lock held when returning to user space in {func}", rank=6,
-      func_from=("lock", "stack"), body=_DEADLOCK_BODY),
-    F("LOCKDEP", _c(r"BUG: sleeping function called from invalid context at (?P<hfile>[^\s:]+):\d+"),
-      "BUG: sleeping function called from invalid context in {func}", rank=6, func_from=("stack",)),
-    F("LOCKDEP", _c(r"BUG: scheduling while atomic: "), "BUG: scheduling while atomic in {func}",
-      rank=6, func_from=("stack",)),
-    F("LOCKDEP", _c(r"INFO: trying to register non-static key"),
-      "INFO: trying to register non-static key in {func}", rank=6, func_from=("stack",)),
-    # WARN(): old "CPU: N PID: N at FILE:LINE func", older "at FILE:LINE func()", and the 6.19+
-    # "FILE:LINE at func+0x.., CPU#N: comm/pid" form.
-    F("WARNING", _c(r"WARNING: CPU: \d+ PID: \d+ at (?:(?P<hfile>[^\s:]+):\d+ )?(?:(?P<hfunc>" + _FN + r"))?"),
-      "WARNING in {func}", rank=2, absorbs=frozenset({"REFCOUNT", "LIST_CORRUPTION"}), window=1,
-      file_from_header=True),
-    F("WARNING", _c(r"WARNING: (?P<hfile>[^\s:]+):\d+ at (?:(?P<hfunc>" + _FN + r")\+0x\S*|\S+).*, CPU#\d+: "),
-      "WARNING in {func}", rank=2, absorbs=frozenset({"REFCOUNT", "LIST_CORRUPTION"}), window=1,
-      file_from_header=True),
-    F("WARNING", _c(r"WARNING: at (?P<hfile>[^\s:]+):\d+ (?P<hfunc>" + _FN + ")"),
-      "WARNING in {func}", rank=2, absorbs=frozenset({"REFCOUNT", "LIST_CORRUPTION"}), window=1,
-      file_from_header=True),
-    F("BUG", _c(r"[Kk]ernel BUG at (?P<hfile>[^\s:]+):\d+"), "kernel BUG in {func}", rank=3,
-      absorbs=frozenset({"OOPS"}), window=4, func_from=("rip", "stack"), file_from_header=True),
-    # Faults.
-    F("PAGE_FAULT", _c(r"BUG: (?:kernel NULL pointer dereference, address|unable to handle kernel NULL pointer dereference)"),
-      "BUG: unable to handle kernel NULL pointer dereference in {func}", rank=4,
-      absorbs=frozenset({"OOPS"}), window=24, func_from=("rip", "stack")),
-    F("PAGE_FAULT", _c(r"BUG: unable to handle (?:page fault for address|kernel paging request)"),
-      "BUG: unable to handle kernel paging request in {func}", rank=4,
-      absorbs=frozenset({"OOPS"}), window=24, func_from=("rip", "stack")),
-    F("PAGE_FAULT", _c(r"Unable to handle kernel NULL pointer dereference at virtual address"),
-      "BUG: unable to handle kernel NULL pointer dereference in {func}", rank=4,
-      absorbs=frozenset({"OOPS"}), window=24, func_from=("rip", "stack")),
-    F("PAGE_FAULT", _c(r"Unable to handle kernel paging request at virtual address"),
-      "BUG: unable to handle kernel paging request in {func}", rank=4,
-      absorbs=frozenset({"OOPS"}), window=24, func_from=("rip", "stack")),
-    F("PAGE_FAULT", _c(r"Unable to handle kernel (?P<what>[a-z -]+?) at virtual address"),
-      "Unable to handle kernel {what} in {func}", rank=4,
-      absorbs=frozenset({"OOPS"}), window=24, func_from=("rip", "stack")),
-    F("GPF", _c(r"(?:Oops: )?general protection fault\b"), "general protection fault in {func}",
-      rank=4, func_from=("rip", "stack")),
-    F("GPF", _c(r"(?:Oops: )?stack segment: "), "stack segment fault in {func}",
-      rank=4, func_from=("rip", "stack")),
-    F("OOPS", _c(r"(?:Oops: )?(?P<what>invalid opcode|divide error|int3)(?:: [0-9a-f]+)? \[#\d+\]"),
-      "{what} in {func}", rank=1, func_from=("rip", "stack")),
-    F("OOPS", _c(r"(?:Internal error: )?Oops(?: - \w+)?: .*\[#\d+\]"), "Oops in {func}",
-      rank=1, func_from=("rip", "stack")),
-    # Hangs.
-    F("HUNG_TASK", _c(r"INFO: task .+:\d+ blocked for more than \d+ seconds"),
-      "INFO: task hung in {func}", rank=5, func_from=("stack",)),
-    F("RCU_STALL", _c(r"(?:rcu: )?INFO: rcu\w* (?:self-detected stall|detected stall|detected expedited stall)"),
-      "INFO: rcu detected stall in {func}", rank=5, func_from=("stack", "rip")),
-    F("SOFT_LOCKUP", _c(r"(?:(?:NMI )?watchdog: )?BUG: soft lockup - CPU#\d+ stuck for \d+s!"),
-      "BUG: soft lockup in {func}", rank=5, func_from=("rip", "stack")),
-    F("HARD_LOCKUP", _c(r"(?:(?:NMI )?watchdog: )?Watchdog detected hard LOCKUP on cpu \d+"),
-      "BUG: hard lockup in {func}", rank=5, func_from=("rip", "stack")),
-    F("KMEMLEAK", _c(r"unreferenced object 0x[0-9a-f]+ \(size \d+\):"), "memory leak in {func}",
-      rank=5, func_from=("stack",), end_unindented=True),
-    F("BUG", _c(r"(?:BUG: stack guard page was hit at|kernel stack overflow)"),
-      "BUG: stack overflow in {func}", rank=3, func_from=("rip", "stack")),
-    F("BUG", _c(r"BUG: using (?P<what>__this_cpu_\w+\(\)|smp_processor_id\(\)) in preemptible"),
-      "BUG: using {what} in preemptible code in {func}", rank=3, func_from=("stack",)),
-    F("BUG", _c(r"BUG (?P<cache>[\w-]+) \((?:Not tainted|Tainted: [^)]*)\): (?P<what>.+)"),
-      "SLUB: {what} in {func}", detail="{cache}: {what}", rank=3, func_from=("stack",)),
-    F("PANIC", _c(r"Kernel panic - not syncing: (?P<msg>.*?)\s*$"), "kernel panic: {msg}",
-      detail="{msg}", rank=0, func_from=()),
-    # Anything else the kernel calls a BUG: keep it, titled by its (normalised) message.
-    F("BUG", _c(r"BUG: (?P<msg>.+?)\s*$"), "BUG: {msg}", detail="{msg}", rank=3, func_from=()),
-)
+def S(*parts: Rx, skip: tuple[str, ...] = (), parts2: tuple[Rx, ...] = (),
+      ex: object = None) -> StackFmt:
+    return StackFmt(tuple(parts), parts2, skip, ex)  # type: ignore[arg-type]
 
-# Cheap first test for every console line: does it start like any header above?
-HEADER_PREFILTER = _c(
-    r"(?:WARNING: |BUG[: ]|page dumped because: VM_|vma [0-9a-f]|mm [0-9a-f]|refcount_t: |list_(?:add|del) "
-    r"|[Kk]ernel (?:BUG|panic|stack)|INFO: |rcu: INFO: |general protection|(?:Oops: )?(?:invalid opcode|divide error|int3|stack segment)"
-    r"|Oops|Internal error: |Unable to handle kernel|UBSAN: |(?:NMI )?watchdog: |Watchdog detected|unreferenced object)"
-)
 
-# Panic messages that are the consequence of an earlier report (they get attached to it).
-CONSEQUENCE_PANIC = _c(
-    r"(?:Fatal exception|Attempted to kill (?:the idle task|init)|panic_on_warn set|softlockup: hung tasks"
-    r"|hung_task: blocked tasks|Hard LOCKUP|RCU Stall|kasan\.fault|KFENCE|UBSAN|Oops|corrupted stack end)"
-)
+def W(*skip: str) -> StackFmt:
+    """WARN(): the stack starts at the RIP (new kernels trap) or at Call Trace (old ones)."""
+    return S(rx(r"(?:" + RIP.pattern + r"|--- interrupt: [0-9]+ at ([a-zA-Z0-9_]+)(?:\.|\+))"), PARSE,
+             parts2=(CALL_TRACE, PARSE), skip=skip)
 
-# --- stack parsing ----------------------------------------------------------------------------
 
-# One stack frame: x86/arm64 "func+0x1/0x2", old "[<addr>] func+..", powerpc "[addr] [addr] func+..",
-# arm32 "func from caller+0x..", syzbot's symbolized "func file.c:12 [inline]".
-FRAME = _c(
-    r"\(?(?:\[<?[0-9a-f]+>?\] ){0,2}(?P<q>\? )?(?P<func>" + _FN + r")"
-    r"(?:\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[\w-]+\])?(?: \(\w\))?(?: (?P<file>[\w./-]+\.[chS]):\d+)?"
-    r"| from [\w.$]+\+0x| (?P<ifile>[\w./-]+\.[chS]):\d+ \[inline\])"
-)
-# The faulting instruction pointer, per architecture.
-RIP = _c(
-    r"(?:RIP: [0-9a-f]{4}:|PC is at |pc : |NIP \[[0-9a-f]+\] |EIP: (?:[0-9a-f]{4}:)?(?:\[<[0-9a-f]+>\] )?|IP: (?:\[<[0-9a-f]+>\] )?|RIP  \[<[0-9a-f]+>\] |epc : [0-9a-f]+ |ERA: )"
-    r"(?P<func>" + _FN + r")(?P<tail>\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[\w-]+\])?(?: (?P<file>[\w./-]+\.[chS]):\d+)?| \S+:\d+ \[inline\])"
-)
-STACK_MARKER = _c(r"(?:Call Trace|Call trace|Backtrace):?\s*$")
-IMPLICIT_MARKER = _c(r"backtrace(?: \(crc [0-9a-f]+\))?:\s*$")  # kmemleak
-SECONDARY_MARKER = _c(
-    r"(?:Allocated by task|Freed by task|allocated by task|freed by task|Uninit was (?:created|stored)"
-    r"|Local variable|Last potentially related|Second to last potentially|page last (?:allocated|free)"
-    r"|page_owner |The buggy address|Memory state around|-> #\d+|Preemption disabled at|irq event stamp"
-    r"|\{[A-Z-]+\} state was registered at|Showing all locks|NMI backtrace for cpu|Task dump for CPU)"
-)
-DECORATION = _c(r"</?(?:TASK|IRQ|NMI|SOFTIRQ|EOI)>\s*$")
-BANNER = _c(r"(?:={20,}|-{20,})\s*$")
-CUT_HERE = _c(r"-+\[ cut here \]-+\s*$")
-END_TRACE = _c(r"---\[ end trace")
-# Lines that still belong to a report after its stack (so they do not end it).
-CONTINUATION = _c(
-    r"(?:Modules linked in|---\[ end |RIP: |Code: |RSP: |R[A-Z0-9]{2}: |[ER]?[A-Z]{2}: [0-9a-f]|FS: |CS: |CR2: |DR\d: "
-    r"|PKRU: |EFLAGS|Kernel panic|Kernel Offset|CPU features|Memory Limit|PHYS_OFFSET|SMP: stopping"
-    r"|Rebooting in|Allocated by|Freed by|Last potentially|Second to last|The buggy address|Memory state"
-    r"|Call [Tt]race|NMI backtrace|Sending NMI|CPU: \d|Hardware name|Workqueue: |Showing all locks"
-    r"|\d+ locks? held by|#\d+: |INFO: lockdep|other info|irq event stamp|hardirqs |softirqs "
-    r"|Disabling lock debugging|task:\S+|rcu: |Exception stack|[0-9a-f]{4}: |pc : |lr : |sp : |x\d+ ?: "
-    r"|Tainted: |Uninit was|Local variable|page last|page_owner|LR is at|r\d+ ?: |Flags: |Control: "
-    r"|Register r\d+ information|Process \S+ \(pid|Stack: \(|note: |Fixing recursive fault|={5,}|-{5,}|\(t=\d+)"
-)
-# Lines allowed after "---[ end trace" (x86 repeats the registers, then maybe panics).
-TAIL = _c(
-    r"(?:RIP: |Code: |RSP: |R[A-Z0-9]{2}: |FS: |CS: |CR2: |DR\d: |PKRU: |Kernel panic|Kernel Offset|---\[ end Kernel panic"
-    r"|CPU features|Memory Limit|PHYS_OFFSET|SMP: stopping|Rebooting in|note: |Fixing recursive fault|pc : |lr : |sp : |x\d+ ?: )"
-)
-MODULES = _c(r"Modules linked in:")
-TAINT_FIELD = _c(r"Tainted: ((?:[A-Z] +)+)")
-TAINT_BRACKET = _c(r"\[([A-Z])\]=")
-# Kernel order of taint letters (kernel/panic.c taint_flags); G is "no taint" so it is dropped.
-TAINT_ORDER = "PFSRMBUDAWCIOELKXTNJ"
+def sup(*patterns: str) -> tuple[Rx, ...]:
+    return tuple(re.compile(p) for p in patterns)
 
-# --- guilty-frame selection ------------------------------------------------------------------
 
-# Reporting machinery and generic plumbing: never the guilty function (cf. syzkaller's stack
-# "skip" lists). Exact names, then prefixes.
-SKIP_FUNCS: frozenset[str] = frozenset({
-    "__warn", "warn_slowpath_fmt", "warn_slowpath_null", "__warn_printk", "report_bug", "handle_bug",
-    "exc_invalid_op", "do_trap", "do_error_trap", "do_invalid_op", "die", "__die", "die_addr",
-    "dump_stack", "dump_stack_lvl", "__dump_stack", "show_stack", "show_regs", "unwind_backtrace",
-    "dump_backtrace", "show_trace_log_lvl", "dump_page", "__dump_page", "dump_vma", "dump_mm",
-    "panic", "nmi_panic", "bad_page", "free_page_is_bad", "free_page_is_bad_report", "check_new_page",
-    "check_new_pages", "check_free_page", "print_bad_pte", "vm_normal_page", "print_bad_page_map",
-    "refcount_warn_saturate", "__refcount_add", "__refcount_inc", "__refcount_sub_and_test",
-    "__refcount_dec_and_test", "refcount_inc", "refcount_dec_and_test", "refcount_add",
-    "__list_add_valid", "__list_del_entry_valid", "__list_add_valid_or_report",
-    "__list_del_entry_valid_or_report", "list_add", "list_del", "__list_add", "__list_del_entry",
-    "__might_sleep", "___might_sleep", "__might_resched", "__might_fault", "might_fault", "might_sleep",
-    "lockdep_rcu_suspicious", "print_circular_bug", "check_noncircular", "check_prev_add",
-    "check_prevs_add", "validate_chain", "__lock_acquire", "lock_acquire", "lock_release",
-    "print_usage_bug", "mark_lock", "register_lock_class", "__lock_release",
-    "kasan_report", "__kasan_report", "kasan_check_range", "check_memory_region", "print_report",
-    "print_address_description", "kasan_report_invalid_free", "kfence_report_error",
-    "kmsan_report", "kmsan_internal_report", "ubsan_epilogue",
-    "__schedule", "schedule", "schedule_timeout", "io_schedule", "io_schedule_timeout",
-    "schedule_preempt_disabled", "preempt_schedule", "preempt_schedule_common",
-    "nmi_cpu_backtrace", "nmi_trigger_cpumask_backtrace", "arch_trigger_cpumask_backtrace",
-    "rcu_dump_cpu_stacks", "print_cpu_stall", "check_cpu_stall", "rcu_pending",
-    "rcu_sched_clock_irq", "update_process_times", "tick_sched_handle", "tick_sched_timer",
-    "__hrtimer_run_queues", "hrtimer_interrupt", "__sysvec_apic_timer_interrupt",
-    "sysvec_apic_timer_interrupt", "smp_apic_timer_interrupt", "apic_timer_interrupt",
-    "irq_exit", "irq_exit_rcu", "__irq_exit_rcu", "__do_softirq", "do_softirq", "handle_softirqs",
-    "invoke_softirq", "watchdog_timer_fn", "watchdog_overflow_callback", "kmemleak_alloc",
-    "kthread", "ret_from_fork", "ret_from_fork_asm", "worker_thread", "process_one_work",
-    "do_syscall_64", "do_syscall_x64", "x64_sys_call", "entry_SYSCALL_64_after_hwframe",
-    "entry_SYSCALL_64_fastpath", "el0_svc", "el0_svc_common", "do_el0_svc", "invoke_syscall",
-    "bit_wait", "bit_wait_io", "out_of_line_wait_on_bit", "wait_for_completion", "wait_on_page_bit",
-    "wait_on_page_bit_common", "folio_wait_bit", "folio_wait_bit_common", "__folio_lock", "folio_lock",
-    "__lock_page", "lock_page",
-})
-SKIP_PREFIXES: tuple[str, ...] = (
-    "__pfx_", "asm_", "kasan_", "__kasan_", "__asan_", "__msan_", "kmsan_", "__ubsan_handle_",
-    "kfence_", "dump_stack", "__warn", "warn_", "_raw_", "do_raw_", "queued_spin", "__mutex_lock",
-    "mutex_lock", "down_read", "down_write", "rwsem_down", "__down", "__rt_mutex", "rt_mutex",
-    "percpu_down", "__percpu_down", "__wait_for_common", "wait_for_common", "do_wait_for_common",
-    "wait_for_completion", "__flush_work", "flush_work", "__synchronize_srcu", "synchronize_rcu",
-    "wait_rcu_gp", "__wait_rcu_gp", "__wait_on_bit", "rmqueue", "get_page_from_freelist",
-    "__alloc_pages", "alloc_pages", "__alloc_frozen_pages", "__free_pages", "free_pages",
-    "free_unref_", "free_pcppages", "__folio_put", "folio_put", "__put_page", "put_page",
-    "release_pages", "__kmalloc", "kmalloc", "kmem_cache_alloc", "__kmem_cache_alloc", "slab_",
-    "kzalloc", "kvmalloc", "__kvmalloc", "krealloc", "__vmalloc", "vmalloc", "kmemleak_",
-    "sysvec_", "__sysvec_", "handle_irq_event", "__handle_irq_event", "handle_edge_irq",
-    "handle_fasteoi_irq", "__common_interrupt", "common_interrupt", "lapic_", "x86_64_start",
-    "secondary_startup", "start_secondary", "cpu_startup_entry", "do_idle", "entry_SYSCALL",
-    "el0t_", "el0_", "el1_", "el1h_", "lock_acquire", "lockdep_",
-)
+TRACE = S(CALL_TRACE, PARSE)
+FAULT = S(RIP, CALL_TRACE, PARSE)
+_AT_FUNC = r"at: (?:{{PC}} +)?{{FUNC}}"
+_KFENCE = rx(r"BUG: KFENCE: (?:[a-z\- ]+) in {{FUNC}}")
+# Non-capturing (syzkaller captures it, making the line itself a "frame" when the stack before is
+# empty); the old format, with a "Call Trace:" line, is then read by parts2.
+_KMSAN_ORIGIN = rx(r"(?:Local variable .* created at:|Uninit was created at:)")
+_KMSAN_OLD = (CALL_TRACE, PARSE, _KMSAN_ORIGIN, PARSE)
+_LEAK_SKIP = ("kmemleak", "mmap", "kmem", "slab", "alloc", "create_object", "idr_get", "list_lru_init",
+              "kasprintf", "kvasprintf", "pcpu_create", "strdup", "strndup", "memdup")
+LEAK = S(rx(r"backtrace(?: \(crc [0-9a-fA-F]*\))?:"), PARSE, skip=_LEAK_SKIP)
+
+BUG = Group("BUG:", (
+    F(r"BUG: KASAN:", "KASAN: {0} {2} in {3}", alt=("bad-access in {3}",),
+      report=r"BUG: KASAN: ([a-z\-]+) in {{FUNC}}(?:.*\n)+?.*(Read|Write) (?:of size|at addr) (?:[0-9a-f]+)",
+      stack=S(rx(r"BUG: KASAN: (?:[a-z\-]+) in {{FUNC}}"), CALL_TRACE, PARSE,
+              skip=("kernel_fault", "tag_check", "mem_abort", "^el1_", "^el1h_"))),
+    F(r"BUG: KASAN:", "KASAN: invalid-free in {1}", alt=("invalid-free in {1}",),
+      report=r"BUG: KASAN: (?:double-free or invalid-free|double-free|invalid-free) in {{FUNC}}",
+      stack=S(rx(r"BUG: KASAN: (?:double-free or invalid-free|double-free|invalid-free) in {{FUNC}}"),
+              CALL_TRACE, PARSE, skip=("slab_", "kfree", "vunmap", "vfree"))),
+    F(r"BUG: KASAN: ([a-z\-]+) on address(?:.*\n)+?.*(Read|Write) of size ([0-9]+)", "KASAN: {0} {1}"),
+    F(r"BUG: KASAN: (.*)", "KASAN: {0}", corrupted=True),
+    F(r"BUG: KMSAN: kernel-usb-infoleak", "KMSAN: kernel-usb-infoleak in {1}", no_stack=True,
+      report=r"BUG: KMSAN: kernel-usb-infoleak in {{FUNC}}", alt=("KMSAN origin in {2}",),
+      stack=S(PARSE, _KMSAN_ORIGIN, PARSE, parts2=_KMSAN_OLD,
+              skip=("alloc_skb", "usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg",
+                    "usb_control_msg"))),
+    F(r"BUG: KMSAN:", "KMSAN: {0} in {2}", report=r"BUG: KMSAN: ([a-z\-]+) in {{FUNC}}",
+      alt=("bad-access in {2}",), no_stack=True,
+      stack=S(PARSE, _KMSAN_ORIGIN, PARSE, parts2=_KMSAN_OLD,
+              skip=("alloc_skb", "netlink_ack", "netlink_rcv_skb", "_encrypt$", "^(?:crypto|cipher|drbg|rng)_"))),
+    F(r"BUG: KCSAN: data-race", "KCSAN: {0}", report=r"BUG: KCSAN: (.*)", no_stack=True),
+    F(r"BUG: KCSAN:", "KCSAN: {0}", report=r"BUG: KCSAN: (.*)", no_stack=True),
+    F(r"BUG: KFENCE: (use-after-free|out-of-bounds) (read|write) in {{FUNC}}", "KFENCE: {0} {1} in {3}",
+      alt=("bad-access in {3}",), stack=S(_KFENCE, PARSE)),
+    F(r"BUG: KFENCE: invalid free in {{FUNC}}", "KFENCE: invalid free in {1}",
+      alt=("invalid-free in {1}",), no_stack=True, stack=S(_KFENCE, PARSE)),
+    F(r"BUG: KFENCE: invalid (read|write) in {{FUNC}}", "KFENCE: invalid {0} in {2}",
+      alt=("bad-access in {2}",), stack=S(_KFENCE, PARSE)),
+    F(r"BUG: KFENCE: memory corruption in {{FUNC}}", "KFENCE: memory corruption in {1}",
+      no_stack=True, stack=S(_KFENCE, PARSE)),
+    F(r"BUG: (?:unable to handle kernel paging request|unable to handle page fault for address"
+      r"|Unable to handle kernel data access)", "BUG: unable to handle kernel paging request in {0}",
+      alt=("bad-access in {0}",), stack=FAULT),
+    F(r"BUG: (?:unable to handle kernel NULL pointer dereference|kernel NULL pointer dereference"
+      r"|Kernel NULL pointer dereference)", "BUG: unable to handle kernel NULL pointer dereference in {0}",
+      alt=("bad-access in {0}",), stack=FAULT),
+    F(r"BUG: (?:unable to handle kernel|Unable to handle kernel)", "BUG: unable to handle kernel",
+      corrupted=True),
+    F(r"BUG: (spinlock|rwlock) (lockup suspected|already unlocked|recursion|cpu recursion|bad magic"
+      r"|wrong owner|wrong CPU|trylock failure on UP)", "BUG: {0} {1} in {2}",
+      stack=S(CALL_TRACE, PARSE, skip=("spin_", "_lock", "_unlock"))),
+    F(r"BUG: soft lockup", "BUG: soft lockup in {0}", alt=("stall in {0}",),
+      stack=S(RIP, CALL_TRACE, PARSE, ex=stall_frame)),
+    F(r"BUG: .*still has locks held!", "BUG: still has locks held in {0}",
+      report=r"BUG: .*still has locks held!(?:.*\n)+?.*{{PC}} +{{FUNC}}"),
+    F(r"BUG: scheduling while atomic", "BUG: scheduling while atomic in {0}",
+      stack=S(CALL_TRACE, PARSE, skip=("schedule",))),
+    F(r"BUG: lock held when returning to user space", "BUG: lock held when returning to user space in {0}",
+      report=r"BUG: lock held when returning to user space(?:.*\n)+?.*leaving the kernel with locks still"
+             r" held(?:.*\n)+?.*" + _AT_FUNC, no_stack=True),
+    F(r"BUG: bad unlock balance detected!", "BUG: bad unlock balance in {0}",
+      stack=S(rx(r"{{PC}} +{{FUNC}}"), CALL_TRACE, PARSE)),
+    F(r"BUG: held lock freed!", "BUG: held lock freed in {0}",
+      report=r"BUG: held lock freed!(?:.*\n)+?.*{{PC}} +{{FUNC}}"),
+    F(r"BUG: Bad rss-counter state", "BUG: Bad rss-counter state", no_stack=True),
+    F(r"BUG: non-zero nr_ptes on freeing mm", "BUG: non-zero nr_ptes on freeing mm", no_stack=True),
+    F(r"BUG: non-zero nr_pmds on freeing mm", "BUG: non-zero nr_pmds on freeing mm", no_stack=True),
+    F(r"BUG: Dentry .* still in use", "BUG: Dentry still in use in {0}",
+      report=r"BUG: Dentry .* still in use \([0-9]+\) \[(unmount) of ([^\]]+)\]",
+      alt=("BUG: Dentry still in use [{0} of {1}]",)),
+    F(r"BUG: Bad page (state|cache)", "BUG: Bad page {0} in {1}",
+      stack=S(rx(r"page last allocated"), PARSE,
+              skip=("(free|put|get|update|release)_page", "free_unref", "^_*folio", "truncate_inode_pages",
+                    "page_frag_free", "alloc", "vmap", "page_owner"))),
+    F(r"BUG: Bad page map", "BUG: Bad page map"),
+    F(r"BUG: workqueue lockup", "BUG: workqueue lockup in {0}", no_stack=True,
+      report=r"BUG: workqueue lockup(?:.*\n)+?.*Showing backtraces of busy workers(?:.*\n)+?.*Workqueue: \S+ ([a-zA-Z0-9_]+)"),
+    F(r"BUG: workqueue lockup", "BUG: workqueue lockup", no_stack=True),
+    F(r"BUG: sleeping function called from invalid context at (.*)",
+      "BUG: sleeping function called from invalid context in {1}", stack=TRACE),
+    F(r"BUG: using ([a-z_]+)\(\) in preemptible", "BUG: using {0}() in preemptible code in {1}",
+      stack=S(CALL_TRACE, PARSE, skip=("dump_stack", "preemption", "preempt", "debug_", "processor_id",
+                                       "this_cpu"))),
+    F(r"BUG: workqueue leaked lock or atomic", "BUG: workqueue leaked lock or atomic in {0}",
+      report=r"BUG: workqueue leaked lock or atomic(?:.*\n)+?.*last function: ([a-zA-Z0-9_]+)\n",
+      no_stack=True),
+    F(r"BUG: memory leak", "memory leak in {0}", stack=LEAK),
+    F(r"BUG: .*stack guard page was hit at", "BUG: stack guard page was hit in {0}",
+      alt=("stack-overflow in {0}",), stack=S(RIP, CALL_TRACE, PARSE, ex=stall_frame)),
+    F(r"BUG: Invalid wait context", "WARNING: locking bug in {0}",
+      stack=S(CALL_TRACE, PARSE, skip=("lock_sock", "release_sock"))),
+    F(r"BUG:\s*(?:\n|$)", "BUG: corrupted", corrupted=True),
+), sup(r"ODEBUG:", r"Boot_DEBUG:", r"xlog_status:", r"DEBUG:", r"BUG: no syscalls can create resource"), "BUG")
+
+WARNING = Group("WARNING:", (
+    F(r"WARNING: .*lib/debugobjects\.c.* (?:debug_print|debug_check|at)", "WARNING: ODEBUG bug in {0}",
+      stack=W("debug_", "rcu", "hrtimer_", "timer_", "work_", "percpu_", "vunmap", "vfree", "__free_",
+              "debug_check", "kobject_")),
+    F(r"WARNING: .*mm/usercopy\.c.* (?:usercopy_warn|at)", "WARNING: bad usercopy in {0}",
+      stack=W("usercopy", "__check")),
+    F(r"WARNING: .*lib/kobject\.c.* (?:kobject_|at)", "WARNING: kobject bug in {0}", stack=W("kobject_")),
+    F(r"WARNING: .*fs/proc/generic\.c.* (?:proc_register|at)", "WARNING: proc registration bug in {0}",
+      stack=W("proc_")),
+    F(r"WARNING: .*lib/refcount\.c.* (?:refcount_|at)", "WARNING: refcount bug in {0}",
+      stack=W("refcount", "kobject_")),
+    F(r"WARNING: .*kernel/locking/lockdep\.c.*lock_", "WARNING: locking bug in {0}",
+      stack=W("lock_sock", "release_sock")),
+    F(r"WARNING: .*still has locks held!", "WARNING: still has locks held in {0}",
+      report=r"WARNING: .*still has locks held!(?:.*\n)+?.*at: {{FUNC}}"),
+    F(r"WARNING: Nested lock was not taken", "WARNING: nested lock was not taken in {0}", stack=W()),
+    F(r"WARNING: lock held when returning to user space",
+      "WARNING: lock held when returning to user space in {0}", no_stack=True,
+      report=r"WARNING: lock held when returning to user space(?:.*\n)+?.*leaving the kernel with locks"
+             r" still held(?:.*\n)+?.*" + _AT_FUNC),
+    F(r"WARNING: .*mm/.*\.c.* k?.?malloc", "WARNING: kmalloc bug in {0}",
+      stack=W("kmalloc", "krealloc", "slab", "kmem")),
+    F(r"WARNING: .*mm/vmalloc.c.*__vmalloc_node", "WARNING: zero-size vmalloc in {0}", stack=W()),
+    F(r"WARNING: .* usb_submit_urb", "WARNING in {0}/usb_submit_urb",
+      stack=W("usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg")),
+    F(r"WARNING: {{SRC}} at 0x\d+, CPU#\d+", "WARNING in {1}", stack=W()),
+    F(r"WARNING: .* at {{SRC}} {{FUNC}}", "WARNING in {2}", stack=W()),
+    F(r"WARNING: {{SRC}} at {{FUNC}}", "WARNING in {2}", stack=W()),
+    F(r"WARNING: \[.*\] {{SRC}} at {{FUNC}}.*", "WARNING in {2}", stack=W()),
+    F(r"WARNING: at {{FUNC}}", "WARNING in {1}", stack=W()),  # no file: CONFIG_DEBUG_BUGVERBOSE=n
+    F(r"WARNING: possible circular locking dependency detected", "possible deadlock in {0}",
+      report=r"WARNING: possible circular locking dependency detected(?:.*\n)+?.*is trying to acquire lock",
+      stack=S(rx(_AT_FUNC), rx(_AT_FUNC), PARSE,
+              skip=("process_one_work", "flush_workqueue", "drain_workqueue", "destroy_workqueue"))),
+    F(r"WARNING: possible irq lock inversion dependency detected", "possible deadlock in {0}",
+      report=r"WARNING: possible irq lock inversion dependency detected(?:.*\n)+?.*just changed the state"
+             r" of lock(?:.*\n)+?.*" + _AT_FUNC),
+    F(r"WARNING: .*-safe -> .*-unsafe lock order detected", "possible deadlock in {0}",
+      stack=S(rx(r"which became (?:.*) at:"), PARSE)),
+    F(r"WARNING: possible recursive locking detected", "possible deadlock in {0}",
+      report=r"WARNING: possible recursive locking detected(?:.*\n)+?.*is trying to acquire lock"
+             r"(?:.*\n)+?.*" + _AT_FUNC),
+    F(r"WARNING: inconsistent lock state", "inconsistent lock state in {1}", stack=TRACE,
+      report=r"WARNING: inconsistent lock state(?:.*\n)+?.*takes(?:.*\n)+?.*" + _AT_FUNC),
+    F(r"WARNING: suspicious RCU usage", "WARNING: suspicious RCU usage in {1}",
+      report=r"WARNING: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}",
+      stack=S(CALL_TRACE, PARSE, skip=("rcu", "kmem", "slab"))),
+    F(r"WARNING: kernel stack regs at [0-9a-f]+ in [^ ]* has bad '([^']+)' value",
+      "WARNING: kernel stack regs has bad '{0}' value", no_stack=True),
+    F(r"WARNING: kernel stack frame pointer at [0-9a-f]+ in [^ ]* has bad value",
+      "WARNING: kernel stack frame pointer has bad value", no_stack=True),
+    F(r"WARNING: bad unlock balance detected!", "WARNING: bad unlock balance in {0}",
+      stack=S(rx(r"{{PC}} +{{FUNC}}"), CALL_TRACE, PARSE)),
+    F(r"WARNING: held lock freed!", "WARNING: held lock freed in {0}",
+      report=r"WARNING: held lock freed!(?:.*\n)+?.*at:(?: {{PC}})? +{{FUNC}}"),
+    F(r"WARNING: kernel stack regs .* has bad 'bp' value", "WARNING: kernel stack regs has bad value",
+      no_stack=True),
+    F(r"WARNING: kernel stack frame pointer .* has bad value", "WARNING: kernel stack regs has bad value",
+      no_stack=True),
+    F(r"WARNING:\s*(?:\n|$)", "WARNING: corrupted", corrupted=True),
+), sup(r"WARNING: /etc/ssh/moduli does not exist, using fixed modulus",
+       r"WARNING: workqueue cpumask: online intersect > possible intersect", r"WARNING: [Tt]he mand mount option",
+       r"WARNING: Unsupported flag value\(s\) of 0x%x in DT_FLAGS_1", r"WARNING: Unprivileged eBPF is enabled",
+       r"WARNING: fbcon: Driver '(.*)' missed to adjust virtual screen size", r"WARNING: See https.* for mitigation",
+       r"WARNING: kernel not compiled with CPU_SRSO", r"EXT4-[Ff][Ss](?: \(.*\))?:",
+       r"(?i)warning: .* uses (deprecated v2 capabilities|wireless extensions)", r"XFS \(\w+\): WARNING"),
+    "WARNING")
+
+INFO = Group("INFO:", (
+    F(r"INFO: possible circular locking dependency detected", "possible deadlock in {0}",
+      report=r"INFO: possible circular locking dependency detected \](?:.*\n)+?.*is trying to acquire lock"
+             r"(?:.*\n)+?.*at: {{PC}} +{{FUNC}}"),
+    F(r"INFO: possible irq lock inversion dependency detected", "possible deadlock in {0}",
+      report=r"INFO: possible irq lock inversion dependency detected \](?:.*\n)+?.*just changed the state of"
+             r" lock(?:.*\n)+?.*at: {{PC}} +{{FUNC}}"),
+    F(r"INFO: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order detected", "possible deadlock in {0}",
+      report=r"INFO: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order detected \](?:.*\n)+?.*is trying to acquire"
+             r"(?:.*\n)+?.*at: {{PC}} +{{FUNC}}"),
+    F(r"INFO: possible recursive locking detected", "possible deadlock in {0}",
+      report=r"INFO: possible recursive locking detected \](?:.*\n)+?.*is trying to acquire lock"
+             r"(?:.*\n)+?.*at: {{PC}} +{{FUNC}}"),
+    F(r"INFO: inconsistent lock state", "inconsistent lock state in {0}",
+      report=r"INFO: inconsistent lock state \](?:.*\n)+?.*takes(?:.*\n)+?.*at: {{PC}} +{{FUNC}}"),
+    F(r"INFO: rcu_(?:preempt|sched|bh) (?:self-)?detected(?: expedited)? stall", "INFO: rcu detected stall in {0}",
+      alt=("stall in {0}",),
+      stack=S(rx(r"apic_timer_interrupt"), RIP, PARSE, skip=("apic_timer_interrupt", "rcu"), ex=stall_frame,
+              parts2=(rx(r"(?:apic_timer_interrupt|Exception stack|el1h_64_irq)"), PARSE))),
+    F(r"INFO: trying to register non-static key", "INFO: trying to register non-static key in {0}",
+      stack=S(CALL_TRACE, PARSE, skip=("stack", "lock", "IRQ"))),
+    F(r"INFO: suspicious RCU usage", "INFO: suspicious RCU usage in {1}",
+      report=r"INFO: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}",
+      stack=S(CALL_TRACE, PARSE, skip=("rcu", "kmem", "slab"))),
+    # A task name with a newline byte in it splits the line (syzkaller's report 1001).
+    F(r"INFO: task .*(?:\n.*)? blocked (?:in I/O wait )?for more than [0-9]+ seconds", "INFO: task hung in {0}",
+      alt=("hang in {0}",), stack=S(CALL_TRACE, PARSE, ex=hang_frame)),
+    F(r"INFO: task .* can't die for more than .* seconds", "INFO: task can't die in {0}",
+      alt=("hang in {0}",), stack=S(CALL_TRACE, PARSE, skip=("schedule",))),
+    F(r"INFO: (Freed|Allocated) in (.*)", "INFO: {0} in {1}", corrupted=True),
+    F(r"INFO:\s*(?:\n|$)", "INFO: corrupted", corrupted=True),
+), sup(r"INFO: lockdep is turned off", r"INFO: Stall ended before state dump start", r"INFO: NMI handler",
+       r"INFO: recovery required on readonly filesystem", r"(handler|interrupt).*took too long",
+       r"INFO: sys_.* is not present in /proc/kallsyms", r"INFO: no syscalls can create resource",
+       r"rmt_storage:INFO:", r"_INFO:"), "INFO")

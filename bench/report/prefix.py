@@ -1,0 +1,68 @@
+"""Console line prefixes: printk time stamps, caller ids, syslog levels and syslog headers.
+
+Every other module works on the text after the prefix; the prefix only tells which context
+(task or CPU, when CONFIG_PRINTK_CALLER is on) printed the line.
+"""
+
+from __future__ import annotations
+
+import re
+
+_PREFIX = re.compile(
+    r"\s*(?P<lvl><\d{1,3}>)?"
+    r"(?P<sys>(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?) \S+ )?"
+    r"(?P<kern>kernel: )?(?P<lvl2><\d{1,3}>)?"
+    r"(?P<ts>\[ *\d+\.\d+\])?"
+    r"(?: ?\[ *(?P<caller>[TC]\d+)\])?"
+)
+_TIME = re.compile(r"\[ *\d+\.\d+\](?: ?\[ *([TC]\d+)\])? ?")
+_MONTHS = frozenset(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])
+_HEX = re.compile(r"0x[0-9a-fA-F]+|\b[0-9a-fA-F]{8,}\b")
+_NUM = re.compile(r"\d+")
+_OUT_OF_TREE = re.compile(r"^(?:\.\./)+[^/]+/")  # make O=build: "../src/mm/rmap.c"
+
+
+def strip_prefix(line: str) -> tuple[str, str]:
+    """Split a console line into (text without printk/syslog prefix, context).
+
+    The context is the caller id ("T123"/"C0") when present, "k" for other prefixed lines and
+    "" for lines with no kernel prefix at all (user space, or a log without time stamps).
+    """
+    if line.startswith("["):  # fast path: the usual "[  12.345678] [ T123] " console line
+        m = _TIME.match(line)
+        if m:
+            return line[m.end():], m.group(1) or "k"
+    elif not line or not (line[0] in "< \t" or line[:3] in _MONTHS or line[:4].isdigit()
+                          or line.startswith("kernel: ")):
+        return line, ""
+    m = _PREFIX.match(line)
+    assert m is not None  # every part is optional
+    g = m.groupdict()
+    if not (g["ts"] or g["caller"] or g["lvl"] or g["lvl2"] or g["kern"]):
+        return line, ""
+    text = line[m.end():]
+    if text.startswith(" "):  # the separator printk puts after the prefix
+        text = text[1:]
+    return text, g["caller"] or "k"
+
+
+_BATCH = re.compile(r"^(\[ *\d+\.\d+\])?(?: ?\[ *([TC]\d+)\])? ?(.*)$", re.MULTILINE)
+
+
+def strip_many(lines: list[str]) -> list[tuple[str, str]]:
+    """strip_prefix() of each line; one regex pass over them all for the usual time stamps."""
+    out: list[tuple[str, str]] = []
+    for line, (ts, caller, text) in zip(lines, _BATCH.findall("\n".join(lines))):
+        out.append((text, caller or "k") if ts else strip_prefix(line))
+    return out
+
+
+def source_path(file: str) -> str:
+    """The path inside the kernel tree: out-of-tree builds print it relative to O=."""
+    return _OUT_OF_TREE.sub("", file.removeprefix("./"))
+
+
+def normalize(text: str, numbers: bool = False) -> str:
+    """Make a message boot-independent: addresses become ADDR (and numbers NUM if asked)."""
+    text = _HEX.sub("ADDR", text)
+    return _NUM.sub("NUM", text) if numbers else text

@@ -1,0 +1,149 @@
+"""The rest of the oops table (see table.py): faults, panics, arm64, VFS, and reports syzkaller
+has no header for (raw kmemleak output, page_pool stalls, hard lockups, old SLUB and powerpc
+oopses), plus the *pre-report* lines printed before a report's own header line.
+
+GROUPS is the whole table in matching order: a line belongs to the first group whose header
+it contains (and no suppression matches).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bench.report.frames import CALL_TRACE, PARSE, RIP, stall_frame
+from bench.report.table import BUG, FAULT, INFO, LEAK, TRACE, WARNING, F, Group, S, sup
+
+_ONLY_RIP = S(RIP)
+
+SYZKALLER: tuple[Group, ...] = (
+    BUG, WARNING, INFO,
+    Group("Unable to handle kernel", (
+        F(r"Unable to handle kernel (paging request|NULL pointer dereference|access to user memory)",
+          "BUG: unable to handle kernel {0} in {1}", alt=("bad-access in {1}",), stack=FAULT),), kind="PAGE_FAULT"),
+    Group("general protection fault", (
+        F(r"general protection fault.*:", "general protection fault in {0}", alt=("bad-access in {0}",),
+          stack=FAULT),), sup(r"general protection fault .* error:\d+ in "), "GPF"),
+    Group("stack segment: ", (F(r"stack segment: ", "stack segment fault in {0}", stack=FAULT),), kind="GPF"),
+    Group("Kernel panic", (
+        F(r"Kernel panic - not syncing: stack-protector:", "kernel panic: stack is corrupted in {0}",
+          report=r"Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: {{FUNC}}",
+          no_stack=True),
+        F(r"Kernel panic - not syncing: stack-protector:", "kernel panic: stack is corrupted in {0}",
+          report=r"Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: [a-f0-9]+",
+          stack=S(CALL_TRACE, PARSE, skip=("stack_chk",))),
+        F(r"Kernel panic - not syncing: corrupted stack end", "kernel panic: corrupted stack end in {0}",
+          report=r"Kernel panic - not syncing: corrupted stack end detected inside scheduler",
+          alt=("stack-overflow in {0}",),
+          stack=S(CALL_TRACE, PARSE, skip=("schedule", "retint_kernel"), ex=stall_frame)),
+        F(r"Kernel panic - not syncing: kernel stack overflow", "kernel stack overflow in {0}",
+          alt=("stack-overflow in {0}",), stack=S(CALL_TRACE, PARSE, skip=("bad_stack",), ex=stall_frame)),
+        F(r"Kernel panic - not syncing: Attempted to kill init!", "kernel panic: Attempted to kill init!"),
+        F(r"Kernel panic - not syncing: Couldn't open N_TTY ldisc for [^ ]+ --- error -[0-9]+",
+          "kernel panic: Couldn't open N_TTY ldisc"),
+        F(r"Kernel panic - not syncing: Fatal exception", "kernel panic: Fatal exception", corrupted=True),
+        F(r"Kernel panic - not syncing: panic_on_warn set", "kernel panic: panic_on_warn set", corrupted=True),
+        F(r"Kernel panic - not syncing: hung_task: blocked tasks", "kernel panic: hung_task: blocked tasks",
+          corrupted=True),
+        F(r"Kernel panic - not syncing: (.*)", "kernel panic: {0}"),
+    ), kind="PANIC"),
+    Group("PANIC: double fault", (F(r"PANIC: double fault", "PANIC: double fault in {0}", stack=_ONLY_RIP),),
+          kind="DOUBLE_FAULT"),
+    Group("rust_kernel: panicked", (
+        F(r"rust_kernel: panicked", "{0} in {1}", report=r"rust_kernel: panicked at [^\n]*?\n(.+?)\n",
+          stack=S(CALL_TRACE, PARSE, skip=(re.escape("__rustc::rust_begin_unwind"),))),), kind="PANIC"),
+    Group("kernel BUG", (
+        F(r"kernel BUG at mm/usercopy.c", "BUG: bad usercopy in {0}",
+          stack=S(CALL_TRACE, PARSE, skip=("usercopy", "__check"))),
+        F(r"kernel BUG at lib/list_debug.c", "BUG: corrupted list in {0}", alt=("bad-access in {0}",),
+          stack=TRACE),
+        F(r"kernel BUG at (.*)", "kernel BUG in {1}", stack=S(RIP, CALL_TRACE, PARSE, skip=("^skb_",))),
+    ), kind="BUG"),
+    Group("Kernel BUG", (F(r"Kernel BUG (.*)", "kernel BUG {0}"),), kind="BUG"),
+    Group("BUG kmalloc-", (F(r"BUG kmalloc-.*: Object already free", "BUG: Object already free"),), kind="SLAB"),
+    Group("divide error:", (F(r"divide error: ", "divide error in {0}", stack=_ONLY_RIP),), kind="OOPS"),
+    Group("divide_error:", (F(r"divide_error: ", "divide error in {0}", stack=_ONLY_RIP),), kind="OOPS"),
+    Group("invalid opcode:", (F(r"invalid opcode: ", "invalid opcode in {0}", stack=_ONLY_RIP),), kind="OOPS"),
+    Group("UBSAN:", (
+        F(r"UBSAN:", "UBSAN: undefined-behaviour in {0}", report=r"UBSAN: Undefined behaviour in",
+          stack=S(CALL_TRACE, PARSE, skip=("ubsan", "overflow"))),
+        F(r"UBSAN: array-index-out-of-bounds in", "UBSAN: array-index-out-of-bounds in {0}",
+          alt=("bad-access in {0}",), stack=S(CALL_TRACE, PARSE, skip=("ubsan", "overflow"))),
+        F(r"UBSAN:", "UBSAN: {0} in {1}", report=r"UBSAN: (.*?) in",
+          stack=S(CALL_TRACE, PARSE, skip=("ubsan", "overflow"))),
+    ), kind="UBSAN"),
+    Group("Booting the kernel.", (F(r"^Booting the kernel", "unexpected kernel reboot", no_stack=True),),
+          sup(r"Parsing ELF|Decompressing Linux|Unknown parameter '"), "REBOOT"),
+    Group("unregister_netdevice: waiting for", (
+        F(r"unregister_netdevice: waiting for (?:.*) to become free",
+          "unregister_netdevice: waiting for DEV to become free", no_stack=True),), kind="HANG"),
+    Group("VFS: Close: file count is 0", (
+        F(r"VFS: Close: file count is 0", "VFS: Close: file count is zero (use-after-free)", no_stack=True),),
+          kind="VFS"),
+    Group("VFS: Busy inodes after unmount", (
+        F(r"VFS: Busy inodes after unmount", "VFS: Busy inodes after unmount (use-after-free)", no_stack=True),),
+          kind="VFS"),
+    Group("Internal error:", (
+        F(r"Internal error:", "Internal error in {0}", alt=("bad-access in {0}",), stack=FAULT),), kind="OOPS"),
+    Group("Unhandled fault:", (
+        F(r"Unhandled fault:", "Unhandled fault in {0}", alt=("bad-access in {0}",), stack=FAULT),),
+          kind="PAGE_FAULT"),
+    Group("Alignment trap:", (F(r"Alignment trap:", "Alignment trap in {0}", stack=FAULT),), kind="OOPS"),
+    Group("trusty: panic", (
+        F(r"trusty: panic.* ASSERT FAILED", "trusty: ASSERT FAILED: {0}", no_stack=True,
+          report=r"trusty: panic \(.*?\):(?: DEBUG)? ASSERT FAILED at \(.*?\): (.+)"),
+        F(r"trusty: panic.* ASSERT FAILED.*: *(.*)", "trusty: ASSERT FAILED: {0}", corrupted=True),
+        F(r"trusty: panic", "trusty: panic: {0}", report=r"trusty: panic \(.*?\): (.+)", no_stack=True),
+    ), kind="PANIC"),
+    Group("SYZFAIL:", (F(r"SYZFAIL:(.*)", "SYZFAIL:{0}", no_stack=True),), kind="SYZ"),
+    Group("SYZFATAL:", (F(r"SYZFATAL:(.*)", "SYZFATAL:{0}", no_stack=True),), kind="SYZ"),
+)
+
+# Reports syzkaller has no header for (their own titles, in syzkaller's style).
+EXTRA: tuple[Group, ...] = (
+    Group("unreferenced object 0x", (F(r"unreferenced object", "memory leak in {0}", stack=LEAK),),
+          kind="KMEMLEAK"),
+    Group("new suspected memory leak", (
+        F(r"kmemleak: [0-9]+ new suspected memory leaks?", "kmemleak: new suspected memory leaks", no_stack=True),),
+          kind="KMEMLEAK"),
+    Group("stalled pool shutdown", (
+        F(r"page_pool\S* stalled pool shutdown", "page_pool: stalled pool shutdown", no_stack=True),),
+          kind="HANG"),
+    Group("hard LOCKUP", (
+        F(r"Watchdog detected hard LOCKUP", "BUG: hard lockup in {0}", alt=("stall in {0}",),
+          stack=S(RIP, CALL_TRACE, PARSE, ex=stall_frame)),), sup(r"Kernel panic"), "HARD_LOCKUP"),
+    Group("Oops: ", (F(r"Oops: ", "Oops in {0}", alt=("bad-access in {0}",), stack=FAULT),), kind="OOPS"),
+    Group("BUG ", (F(r"BUG [\w-]+ \((?:Not tainted|Tainted: [^)]*)\): (.*)", "BUG: {0} in {1}",
+                     stack=S(CALL_TRACE, PARSE, skip=("slab", "kmem", "kfree", "free_debug")), no_stack=True),),
+          kind="SLAB"),
+)
+
+
+@dataclass(frozen=True)
+class Pre:
+    """A line printed before a report's header (by dump_page(), refcount, list debugging...)."""
+
+    pattern: re.Pattern[str]
+    window: int  # the header must follow within this many lines of the same context
+    detail: str  # str.format over the pattern's named groups, kept as the report's detail
+
+
+PRE: tuple[Pre, ...] = (
+    Pre(re.compile(r"page dumped because: (?P<d>VM_(?:BUG|WARN)_ON(?:_ONCE)?_(?:PAGE|FOLIO)\(.*\))\s*$"), 80, "{d}"),
+    Pre(re.compile(r"vma [0-9a-f]{8,} start [0-9a-f]{8,} end [0-9a-f]{8,}"), 16, "VM_BUG_ON_VMA"),
+    Pre(re.compile(r"mm [0-9a-f]{8,} task_size \d+"), 60, "VM_BUG_ON_MM"),
+    Pre(re.compile(r"refcount_t: (?P<d>.+?)\.?\s*$"), 4, "refcount_t: {d}"),
+    Pre(re.compile(r"(?P<d>list_(?:add|del) (?:corruption|double add))"), 6, "{d}"),
+    Pre(re.compile(r"ODEBUG: (?P<d>.*)"), 4, "ODEBUG: {d}"),
+)
+PRE_ANCHORS = ("dumped because", "vma ", "task_size", "refcount_t", "corruption", "double add", "ODEBUG")
+GROUPS: tuple[Group, ...] = SYZKALLER + EXTRA
+# syzkaller keeps these inside the report they interrupt rather than starting a new one.
+CONTINUES = re.compile(r"invalid opcode: 0000|Kernel panic - not syncing|unregister_netdevice: waiting for"
+                       r"|PANIC: double fault")
+# Substrings that every header contains (a fast first pass over the log: long ones scan faster).
+ANCHORS = ("BUG", "WARNING:", "INFO:", "nable to handle kernel", "fault", "stack segment: ", "panic",
+           "divide error:", "divide_error:", "Internal error:", "invalid opcode:", "UBSAN:",
+           "Booting the kernel", "unregister_netdevice", "VFS: Busy inodes", "VFS: Close: file count",
+           "Alignment trap:", "SYZF", "unreferenced object", "suspected memory leak", "stalled pool",
+           "hard LOCKUP", "Oops")
