@@ -41,7 +41,8 @@ def world(world: World) -> World:
     return world
 
 
-def make_series(world: World, kinds: list[str], name: str = "four") -> None:
+def make_series(world: World, kinds: list[str], name: str = "four",
+                workloads: str = "[rxe, gup-test, pin-balance]") -> None:
     """home/patches/<name>/NNNN-*.patch from real commits on a branch of the world's tree."""
     tree = world.tree
     git(tree, "checkout", "-q", "-b", name)
@@ -51,7 +52,7 @@ def make_series(world: World, kinds: list[str], name: str = "four") -> None:
         commit_files(tree, files, f"mm: {kind} step {i}")
     out = world.home / "patches" / name
     git(tree, "format-patch", "-q", "-o", str(out), f"master..{name}")
-    (out / "series.yaml").write_text("workloads: [rxe, gup-test, pin-balance]\n")
+    (out / "series.yaml").write_text(f"workloads: {workloads}\n")
     git(tree, "checkout", "-q", "master")
 
 
@@ -137,6 +138,24 @@ def test_a_patch_that_does_not_apply_ends_the_walk(world: World) -> None:
     assert rows[3]["delta"]["why"] == "not run: an earlier patch does not apply"
     assert sorted(d.name for d in folder.iterdir() if d.is_dir()) == [
         "00-base", "01-0001-mm-tidy-step-1", "02-0002-mm-conflict-step-2"]
+
+
+def test_pin_counters_each_patch_changed(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """Prefixes 0 and 4 of a real `bench run canary --each` (tests/data/boots/each-*): the guest
+    runner's pin counter snapshots over the run and around each workload."""
+    world.mp.setenv("FAKE_VNG_DEFAULT", str(BOOTS / "each-base-tcg"))
+    world.mp.setenv("FAKE_VNG_RULES", f"BISECT_LEAK={BOOTS / 'each-0004-tcg'}")
+    make_series(world, ["tidy", "leak", "tidy"], workloads="[rxe, odirect, gup-test, pin-balance]")
+    rc, summary, folder = each(world)
+    rows = summary["prefixes"]
+    assert rc == 1 and summary["first_failing"]["k"] == 2
+    assert rows[0]["pins"]["(run)"] == {"acquired": 285351, "released": 285351, "held": 0}
+    assert rows[2]["delta"]["pins_held"] == {"(run)": {"before": 0, "now": 654}, "rxe": {"before": 0, "now": 640},
+                                             "gup-test": {"before": 0, "now": 14}}
+    assert rows[1]["delta"]["pins_held"] == {} and rows[3]["delta"]["pins_held"] == {}
+    table = (folder / "each.txt").read_text()
+    assert "nothing fails; pins held: run 0" in table
+    assert "pin-balance pass->fail, rxe pass->fail; pins held: run 0->654, rxe 0->640, gup-test 0->14" in table
 
 
 def test_each_needs_patches_and_no_baseline(world: World, capsys: pytest.CaptureFixture[str]) -> None:

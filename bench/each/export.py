@@ -111,38 +111,43 @@ def _build(p: Prefix, d: PatchDelta | None) -> str:
     return f"{word}, warn +{len(d.warnings.added)}/-{len(d.warnings.removed)}"
 
 
+def _span(key: str) -> str:
+    return "run" if key == pins.RUN else key
+
+
+def _pins(p: Prefix, d: PatchDelta | None) -> str:
+    """Pins taken and not released: the base's, then what each patch changed."""
+    if d is None:
+        held = {k: v.held for k, v in p.pins.items() if v.held or k == pins.RUN}
+        return "pins held: " + ", ".join(f"{_span(k)} {v}" for k, v in held.items()) if held else ""
+    return "pins held: " + ", ".join(f"{_span(k)} {b}->{a}" for k, (b, a) in d.pins.items()) if d.pins else ""
+
+
 def _changes(p: Prefix, d: PatchDelta | None) -> str:
     if p.result is None or (d is not None and d.why):
         return d.why if d else "not run"
     if d is None:  # the base
         failing = sorted(f"{c.group}/{c.name}" for c in p.result.cases if c.status is Status.FAIL)
-        return f"failing: {', '.join(failing)}" if failing else "nothing fails"
-    parts = [f"{n} {b}->{a}" for n, b, a in d.workloads]
-    parts += [f"+report {t}" for t in d.reports_new] + [f"-report {t}" for t in d.reports_gone]
-    parts += [f"{k} fails" for k in d.new_failures if not k.startswith(("workload/", "report/"))]
-    parts += [f"fixes {k}" for k in d.fixed if not k.startswith(("workload/", "report/"))]
-    return ", ".join(parts) or "-"
-
-
-def _pins(p: Prefix, d: PatchDelta | None) -> str:
-    if not p.pins:
-        return "-"
-    if d is None:
-        held = {k: v.held for k, v in p.pins.items() if v.held or k == pins.RUN}
-        return ", ".join(f"{k} {v}" for k, v in held.items())
-    return ", ".join(f"{k} {b}->{a}" for k, (b, a) in d.pins.items()) or "="
+        parts = [f"failing: {', '.join(failing)}" if failing else "nothing fails"]
+    else:
+        other = ("workload/", "report/")
+        parts = [", ".join(f"{n} {b}->{a}" for n, b, a in d.workloads),
+                 ", ".join([f"+report {t}" for t in d.reports_new] + [f"-report {t}" for t in d.reports_gone]),
+                 ", ".join([f"{k} fails" for k in d.new_failures if not k.startswith(other)]
+                           + [f"fixes {k}" for k in d.fixed if not k.startswith(other)])]
+    parts.append(_pins(p, d))
+    return "; ".join(part for part in parts if part) or "-"
 
 
 def table(result: EachResult) -> str:
     """The per-patch table people read at the end of the run (also saved as each.txt)."""
     by_k = {d.k: d for d in result.deltas}
     out = [f"==== pinbench {result.series} --each ({result.run_id}) ====",
-           f"  {'#':>2}  {'patch':<44}  {'verdict':<7}  {'build':<18}  {'pins held':<22}  changes"]
+           f"  {'#':>2}  {'patch':<44}  {'verdict':<7}  {'build':<18}  changes (against the prefix before)"]
     for p in result.prefixes:
         d = by_k.get(p.k)
         word = p.result.verdict.value if p.result else "-"
-        out.append(f"  {p.k:>2}  {_cut(p.label, 44):<44}  {word:<7}  {_build(p, d):<18}  "
-                   f"{_cut(_pins(p, d), 22):<22}  {_changes(p, d)}")
+        out.append(f"  {p.k:>2}  {_cut(p.label, 44):<44}  {word:<7}  {_build(p, d):<18}  {_changes(p, d)}")
     first = result.first_failing
     if first:
         out.append(f"first failing patch: {first.k}/{len(result.prefixes) - 1} {first.patch.name}")
