@@ -119,7 +119,7 @@ def table(result: RunResult) -> str:
         side = ""
         if with_base:
             p = "-" if r.get("p") is None else f"{r['p']:.3g}"
-            side = f"{r.get('base_fails', 0)}:{r.get('base_runs', 0):<4}".rjust(6) + f"  {p:>7}  "
+            side = f"{r.get('base_fails', 0)}:{r.get('base_runs', 0)}".rjust(6) + f"  {p:>7}  "
         word = "FLAKY" if r["flaky"] and r["status"] != Status.FAIL.value else r["status"].upper()
         out.append(f"  {r['key'][:44]:<44}  {str(r['fails']) + ':' + str(r['runs']):>6}  {side}{word}: {r['message']}")
     if len(found) > len(shown):

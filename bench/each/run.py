@@ -64,7 +64,7 @@ def run_each(plan: Plan, printer: Printer) -> EachResult:
             sub = replace(plan.with_patches(k), results_root=folder, run_id=prefix_name(k, plan), baseline=False,
                           probe=tuple(sorted(worktree.touched_by([patches[k]]))) if k < n else (),
                           extra_info={**plan.extra_info, "each": run_id, "each_prefix": k})
-            printer.say(f"each: [{k}/{n}] {prefixes_label(sub, k)}")
+            printer.say(f"each: [{k}/{n}] {patches[k - 1].name if k else 'the base (no patches)'}")
             result = pipeline.run(sub, printer.nested(f"{k:02d}: "))
             printer.say(f"each: [{k}/{n}] {result.verdict.name} in {result.secs:.0f}s")
             prefixes.append(read_prefix(k, sub, result))
@@ -73,10 +73,6 @@ def run_each(plan: Plan, printer: Printer) -> EachResult:
         finish(run_id, plan, folder, prefixes, start, complete=False)
         raise
     return finish(run_id, plan, folder, prefixes, start, complete=True)
-
-
-def prefixes_label(plan: Plan, k: int) -> str:
-    return f"{plan.series.patches[k - 1].name}" if k else "the base (no patches)"
 
 
 def finish(run_id: str, plan: Plan, folder: Path, prefixes: list[Prefix], start: float,
