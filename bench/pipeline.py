@@ -8,19 +8,24 @@ what was produced so far plus summary.json and junit.xml.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import functools
 import json
 import os
+import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from bench import build as build_mod
 from bench import guests, junit, kconfig, tree, verdict, vm, worktree
 from bench import slot as slot_mod
 from bench.errors import BenchError
 from bench.files import write_atomic
+from bench.pages import run_files
 from bench.plan import Plan
 from bench.printer import Printer
 from bench.report import issues, render, scanner
@@ -28,6 +33,23 @@ from bench.result import Case, RunResult, Status, write_summary_json
 
 BOOT_MARGIN = {True: 60, False: 180}  # seconds to reach user space: KVM, TCG
 PROBE_LOG = "build-next.log"  # --each: the next patch's objects compiled without it
+_MARK = re.compile(r"pinbench: workload (\S+) (start|end)")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def timed(stage: str) -> Callable[[F], F]:
+    """Record when a stage method started (seconds into the run) and how long it took, in
+    summary.json info["timeline"]: the run page draws it, the nightly plots it per night."""
+    def wrap(method: F) -> F:
+        @functools.wraps(method)
+        def inner(self: Run, *args: Any, **kwargs: Any) -> Any:
+            start = time.monotonic()
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self.mark(stage, start, time.monotonic())
+        return cast(F, inner)
+    return wrap
 
 
 def tail_of(path: Path, n: int = 60) -> str:
@@ -50,6 +72,14 @@ class Run:
         self.dir.mkdir(parents=True, exist_ok=False)
         self.start = time.monotonic()
         self.known = issues.KnownIssues()  # judged once the base is known
+        self.info["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        self.timeline: list[dict[str, Any]] = []
+        self.info["timeline"] = self.timeline
+        self.workload_start: dict[str, float] = {}
+
+    def mark(self, stage: str, start: float, end: float) -> None:
+        self.timeline.append({"stage": stage, "start": round(start - self.start, 2),
+                              "secs": round(end - start, 2)})
 
     def add(self, *cases: Case) -> bool:
         """Record cases (a failure under a known issue becomes known); False if any of them
@@ -70,6 +100,7 @@ class Run:
 
     # -- stages ---------------------------------------------------------------
 
+    @timed("apply")
     def apply(self, s: slot_mod.Slot) -> tuple[slot_mod.Slot, bool]:
         """Move the slot's worktree to the base and apply the series; the slot's new state."""
         p, base, log = self.plan, self.info["base"], self.dir / "apply.log"
@@ -94,6 +125,7 @@ class Run:
                            head=applied.head, used=time.time()))
         return s, self.add(*verdict.apply_cases(applied, len(p.series.patches))) and applied.ok
 
+    @timed("config")
     def config(self, src: Path, build_dir: Path) -> bool:
         self.say(f"config: allnoconfig + {', '.join(f.name for f in self.plan.fragments)}")
         cfg = kconfig.configure(src, build_dir, self.plan.fragments, self.dir / "config.log")
@@ -101,6 +133,7 @@ class Run:
             shutil.copy(cfg.config, self.dir / ".config")
         return self.add(verdict.config_case(cfg, tail_of(self.dir / "config.log", 150)))
 
+    @timed("build")
     def build(self, s: slot_mod.Slot) -> Path | None:
         state, image = s.state, s.build / build_mod.IMAGE
         config_sha = slot_mod.sha256_of(s.build / ".config")
@@ -130,6 +163,7 @@ class Run:
         (gdir / "env").write_text(f"BENCH_SRC={src}\nBENCH_BUILD={build_dir}\nBENCH_HOME={self.plan.home}\n")
         return gdir
 
+    @timed("boot")
     def boot(self, image: Path, gdir: Path) -> list[str]:
         p = self.plan
         accel = vm.choose_accel(p.accel, image, p.cache_dir, self.dir, self.say)
@@ -151,11 +185,13 @@ class Run:
             accel=accel, opts=opts, timeout=timeout, on_line=self._progress,
         )
         self.info["vng"] = " ".join(res.argv)
+        self.info["vng_argv"], self.info["vm_timeout"] = list(res.argv), timeout
         lines = console.read_text(encoding="utf-8", errors="replace").splitlines()
         facts = verdict.BootFacts(res.rc, res.timed_out, res.secs, console)
         self.add(verdict.boot_case(facts, lines), *verdict.workload_cases(p.workloads, gdir, lines, facts))
         return lines
 
+    @timed("probe")
     def probe(self, s: slot_mod.Slot) -> None:
         """--each: touch the files the next patch changes and make again, so the objects it will
         recompile are compiled here without it: the "before" of its warnings (bench/buildwarn.py)."""
@@ -182,6 +218,11 @@ class Run:
     def _progress(self, line: str) -> None:
         if "pinbench: workload" in line:
             self.say("guest: " + line.split("pinbench: ", 1)[1].strip())
+        if m := _MARK.search(line):  # host time of the guest's markers, for the timeline
+            if m.group(2) == "start":
+                self.workload_start[m.group(1)] = time.monotonic()
+            elif (began := self.workload_start.pop(m.group(1), None)) is not None:
+                self.mark(f"workload/{m.group(1)}", began, time.monotonic())
 
     def judge_known(self) -> None:
         """The known issues for this run: in scope for its series, fragments and kernel
@@ -197,6 +238,7 @@ class Run:
             for note in notes:
                 self.say(note)
 
+    @timed("baseline")
     def baseline(self) -> tuple[frozenset[str], Path] | None:
         """Boot the unpatched base with the same config and workloads: its report titles and
         guest folder (None if it did not boot)."""
@@ -217,6 +259,7 @@ class Run:
                       f"unpatched: {res.verdict.value}, {len(titles)} distinct report(s)"))
         return titles, res.results_dir / "guest"
 
+    @timed("scan")
     def scan(self, lines: list[str], gdir: Path, base: tuple[frozenset[str], Path] | None) -> None:
         """Kernel reports, unexplained taint, and what the series said would happen."""
         known = self.known
@@ -265,4 +308,5 @@ def run(plan: Plan, printer: Printer) -> RunResult:
         result = r.result()
         write_summary_json(result, r.dir / "summary.json")
         junit.write(result, r.dir / "junit.xml")
+        run_files.write(result, plan)  # reproducer.sh, report.txt, index.html
     return result

@@ -164,5 +164,6 @@ def test_a_signal_mid_boot_keeps_every_result_file(world: World, sig: signal.Sig
     assert child.returncode == 2 and summary["verdict"] == "error", (out, err)
     assert f"bench: {sig.name}: stopping" in err and f"interrupted by {sig.name}" in err
     assert (run_dir / "junit.xml").is_file() and (run_dir / "console.log").is_file()
+    assert all((run_dir / name).is_file() for name in ("report.txt", "index.html", "reproducer.sh"))
     assert any(c["group"] == "infra" and c["name"] == "interrupted" for c in summary["cases"])
     assert subprocess.run(["pgrep", "-f", "sleep 30"], capture_output=True).returncode == 1  # vng is gone

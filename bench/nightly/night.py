@@ -21,7 +21,6 @@ import dataclasses
 import datetime
 import hashlib
 import json
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from bench.nightly.history import (
     stale_known,
 )
 from bench.nightly.matrix import Entry, Matrix
+from bench.pages.reproducer import patch_file_name
 from bench.plan import Plan, RunRequest, make_plan, new_name, selected_params
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status
@@ -100,8 +100,7 @@ def write_patchset(night_dir: Path, series: Series) -> tuple[list[dict[str, str]
     folder = night_dir / "patches" / series.name
     files, digests = [], []
     for p in series.patches:
-        # NNNN- first, so `sha256sum *.patch` (KCIDB's recipe) sees them in order.
-        name = f"{p.index:04d}-" + re.sub(r"^\d+-", "", Path(p.name).name)
+        name = patch_file_name(p)  # NNNN- first: `sha256sum *` (KCIDB's recipe) sees them in order
         data = p.text.encode("utf-8", errors="surrogateescape")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
