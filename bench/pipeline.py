@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import functools
 import json
+import os
 import re
 import shutil
 import time
@@ -27,11 +28,11 @@ from bench.files import write_atomic
 from bench.pages import run_files
 from bench.plan import Plan
 from bench.printer import Printer
-from bench.report import known as known_mod
-from bench.report import render, scanner
+from bench.report import issues, render, scanner
 from bench.result import Case, RunResult, Status, write_summary_json
 
 BOOT_MARGIN = {True: 60, False: 180}  # seconds to reach user space: KVM, TCG
+PROBE_LOG = "build-next.log"  # --each: the next patch's objects compiled without it
 _MARK = re.compile(r"pinbench: workload (\S+) (start|end)")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,6 +71,7 @@ class Run:
         self.dir = plan.results_dir
         self.dir.mkdir(parents=True, exist_ok=False)
         self.start = time.monotonic()
+        self.known = issues.KnownIssues()  # judged once the base is known
         self.info["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         self.timeline: list[dict[str, Any]] = []
         self.info["timeline"] = self.timeline
@@ -80,7 +82,9 @@ class Run:
                               "secs": round(end - start, 2)})
 
     def add(self, *cases: Case) -> bool:
-        """Record cases; False if any of them failed (the run stops)."""
+        """Record cases (a failure under a known issue becomes known); False if any of them
+        failed (the run stops)."""
+        cases = tuple(verdict.known_case(c, self.known) for c in cases)
         for case in cases:
             self.cases.append(case)
             mark = "" if case.status is Status.PASS else f" {case.status.name}"
@@ -88,6 +92,9 @@ class Run:
         return not any(c.status in (Status.FAIL, Status.ERROR) for c in cases)
 
     def result(self) -> RunResult:
+        if self.known.judged:
+            self.info["known_issues"] = self.known.to_json(
+                f"{c.group}/{c.name}" for c in self.cases if c.status is not Status.PASS)
         return RunResult(self.plan.run_id, self.plan.series.name, self.dir, tuple(self.cases),
                          time.monotonic() - self.start, dict(self.info))
 
@@ -184,6 +191,30 @@ class Run:
         self.add(verdict.boot_case(facts, lines), *verdict.workload_cases(p.workloads, gdir, lines, facts))
         return lines
 
+    @timed("probe")
+    def probe(self, s: slot_mod.Slot) -> None:
+        """--each: touch the files the next patch changes and make again, so the objects it will
+        recompile are compiled here without it: the "before" of its warnings (bench/buildwarn.py)."""
+        s = slot_mod.Slot(s.path, slot_mod.read_state(s.path))
+        head, log = s.state.built, self.dir / PROBE_LOG
+        names = sorted(n for n in self.plan.probe if (s.src / n).is_file())
+        if not head:
+            return
+        if not names:
+            write_atomic(log, "pinbench: the next patch only adds files: nothing to compile before it\n")
+            self.info["probe"] = {"files": [], "ok": True, "secs": 0.0}
+            return
+        self.say(f"probe: make again with {len(names)} file(s) of the next patch touched (its warnings before it)")
+        now = time.time()
+        for name in names:
+            os.utime(s.src / name, (now, now))
+        s = s.save(replace(s.state, built=""))
+        res = build_mod.build(s.src, s.build, log, cache_dir=self.plan.cache_dir, njobs=self.plan.jobs or None,
+                              timeout=self.plan.build_timeout)
+        if res.ok and res.image:
+            s.save(replace(s.state, built=head, image_sha=slot_mod.sha256_of(res.image)))
+        self.info["probe"] = {"files": names, "ok": res.ok, "secs": round(res.secs, 1)}
+
     def _progress(self, line: str) -> None:
         if "pinbench: workload" in line:
             self.say("guest: " + line.split("pinbench: ", 1)[1].strip())
@@ -193,12 +224,19 @@ class Run:
             elif (began := self.workload_start.pop(m.group(1), None)) is not None:
                 self.mark(f"workload/{m.group(1)}", began, time.monotonic())
 
-    def suppressions(self) -> known_mod.Suppressions:
-        """series.yaml `suppress:` plus every --suppress file."""
-        patterns = [re.compile(rx) for rx in self.plan.series.suppress]
-        for path in self.plan.suppress_files:
-            patterns.extend(known_mod.load_suppressions(path).patterns)
-        return known_mod.Suppressions(tuple(patterns))
+    def judge_known(self) -> None:
+        """The known issues for this run: in scope for its series, fragments and kernel
+        version, and not fixed in its base (git merge-base --is-ancestor FIX BASE)."""
+        p, base = self.plan, self.info["base"]
+        expected = issues.bare((e.what for e in p.series.meta.expect if e.kind == "report"),
+                               f"{p.series.source}/series.yaml", "expect")
+        target = issues.Target(p.series.name, tuple(f.name for f in p.fragments), tree.kernel_version(p.tree, base))
+        self.info["kernel_version"] = target.kernel
+        self.known = issues.judge((*p.known_issues, *expected), target, lambda c: tree.is_ancestor(p.tree, c, base))
+        if notes := [issues.fixed_note(j) for j in self.known.fixed()]:
+            self.info["notes"] = notes
+            for note in notes:
+                self.say(note)
 
     @timed("baseline")
     def baseline(self) -> tuple[frozenset[str], Path] | None:
@@ -224,12 +262,11 @@ class Run:
     @timed("scan")
     def scan(self, lines: list[str], gdir: Path, base: tuple[frozenset[str], Path] | None) -> None:
         """Kernel reports, unexplained taint, and what the series said would happen."""
-        expected = [re.compile(e.what) for e in self.plan.series.meta.expect if e.kind == "report"]
-        known = known_mod.Suppressions(self.suppressions().patterns + tuple(expected))
+        known = self.known
         in_base = base[0] if base else None
         where = verdict.spans(lines)
         folded = scanner.fold(scanner.scan(lines))
-        found = [{**render.report_to_dict(r, n), "known": known.is_known(r),
+        found = [{**render.report_to_dict(r, n), "known": known.is_known(r.title),
                   "workload": verdict.blame(r.first_line, where),
                   "in_base": None if in_base is None else r.title in in_base} for r, n in folded]
         write_atomic(self.dir / "reports.json", json.dumps(found, indent=2) + "\n")
@@ -247,6 +284,7 @@ def run(plan: Plan, printer: Printer) -> RunResult:
     gdir = r.dir / "guest"
     try:
         r.info["base"] = tree.resolve_base(plan.tree, plan.base or plan.series.base)
+        r.judge_known()
         repo = worktree.repo_id(plan.tree)
         with slot_mod.acquire(plan.cache_dir, repo, kconfig.digest(plan.fragments), plan.series.name,
                               r.say) as s:
@@ -257,6 +295,8 @@ def run(plan: Plan, printer: Printer) -> RunResult:
                 if image is not None:
                     gdir = r.prepare_guest(s.src, s.build)
                     lines = r.boot(image, gdir)
+                    if plan.probe:
+                        r.probe(s)
         if lines is not None:
             r.scan(lines, gdir, r.baseline() if plan.baseline and plan.series.patches else None)
     except BenchError as e:

@@ -16,11 +16,13 @@ export BENCH_OUT=$out
 if [ -f "$out/env" ]; then set -a; . "$out/env"; set +a; fi
 mark() { echo "pinbench: $*" > /dev/kmsg 2>/dev/null || true; }
 # The FOLL_PIN counters now, per-CPU deltas folded first (exact); kept around each workload
-# as <name>.vmstat.start|end for the host's pages (pins taken and released by each workload).
+# as <name>.vmstat.start|end for the host's pages and --each (pins taken and released by each
+# workload). All of /proc/vmstat, folded the same way, at guest start and end
+# (vmstat.start|end: series.yaml expect: vmstat, and the pins of the whole run).
 pins() { echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null; grep -E '^nr_foll_pin_(acquired|released) ' /proc/vmstat; }
+vmstat() { echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null; cat /proc/vmstat; }
 
-echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null  # fold per-CPU deltas: exact counts
-grep -E '^nr_foll_pin_(acquired|released) ' /proc/vmstat > "$out/vmstat.start" || true
+vmstat > "$out/vmstat.start"
 cat /proc/sys/kernel/tainted > "$out/tainted.start"
 mark "guest ready: $(uname -r)"
 while IFS=$'\t' read -r name timeout script params; do
@@ -38,5 +40,6 @@ while IFS=$'\t' read -r name timeout script params; do
     mark "workload $name end rc=$rc"
 done < "$out/plan.tsv"
 cat /proc/sys/kernel/tainted > "$out/tainted.end"
+vmstat > "$out/vmstat.end"
 mark "all workloads done"
 sync

@@ -110,6 +110,10 @@ def markdown(night_dir: Path, night: Night) -> str:
             out += [f"- `{i['id']}` {i['key']}: {i['message']} ([console]({i['run_id']}/console.log))"
                     if (night_dir / i["run_id"] / "console.log").is_file() and kind != "fixed"
                     else f"- `{i['id']}` {i['key']}: {i['message']}" for i in c[kind]]
+    if stale := night.get("stale_known"):
+        out += ["", f"## Known issues that matched nothing for {stale[0]['nights']} nights", "",
+                "Candidates for removal from their known-issues.yaml:", ""]
+        out += [f"- `{k['id']}` ({k['where']}): {k['reason']} {k['link']}".rstrip() for k in stale]
     out += ["", "## Entries", "", "| entry | verdict | failing | time | logs |", "|---|---|---|---|---|"]
     for e in night["entries"]:
         failing = "<br>".join(f["key"] for f in e["failing"]) or "-"
@@ -139,6 +143,11 @@ def page(night_dir: Path, night: Night) -> str:
             if kind != "fixed" and (night_dir / i["run_id"] / "console.log").is_file():
                 link = " (" + _a(f"{i['run_id']}/console.log", "console") + ")"
             body.append(f"<li><code>{esc(i['id'])}</code> {esc(i['key'])}: {esc(i['message'])}{link}</li>")
+        body.append("</ul>")
+    if stale := night.get("stale_known"):
+        body.append(f"<h2>Known issues that matched nothing for {stale[0]['nights']} nights</h2><ul>")
+        body += [f"<li><code>{esc(k['id'])}</code> ({esc(k['where'])}): {esc(k['reason'])} {esc(k['link'])}</li>"
+                 for k in stale]
         body.append("</ul>")
     body.append("<h2>Entries</h2><table><tr><th>entry</th><th>verdict</th><th>failing</th>"
                 "<th>reports</th><th>time</th><th>logs</th></tr>")

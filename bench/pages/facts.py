@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import pins as pin_counters
 from bench.pages.svg import Bar
 from bench.slot import sha256_of
-from bench.verdict import vmstat
 
 STAGES = ("apply", "config", "build", "boot", "baseline", "scan")  # in run order
 # The case groups whose status colours a stage's bar.
@@ -87,24 +87,13 @@ class Pins:
         return self.acquired - self.released
 
 
-def _delta(start: Path, end: Path) -> tuple[int, int] | None:
-    try:
-        a, b = vmstat(start.read_text()), vmstat(end.read_text())
-    except OSError:
-        return None
-    keys = ("nr_foll_pin_acquired", "nr_foll_pin_released")
-    if not all(k in a and k in b for k in keys):
-        return None
-    return b[keys[0]] - a[keys[0]], b[keys[1]] - a[keys[1]]
-
-
 def pins(guest: Path, workloads: list[str]) -> list[Pins]:
     """FOLL_PIN counters per workload from <name>.vmstat.start/.end (written by the guest runner),
     else for the whole run from vmstat.start/.end; [] when the kernel has no such counters."""
-    found = [Pins(w, *d) for w in workloads
-             if (d := _delta(guest / f"{w}.vmstat.start", guest / f"{w}.vmstat.end"))]
-    if not found and (d := _delta(guest / "vmstat.start", guest / "vmstat.end")):
-        found = [Pins("all workloads", *d)]
+    spans = pin_counters.of_run(guest, workloads)
+    found = [Pins(w, spans[w].acquired, spans[w].released) for w in workloads if w in spans]
+    if not found and (run := spans.get(pin_counters.RUN)):
+        found = [Pins("all workloads", run.acquired, run.released)]
     return found
 
 
