@@ -60,6 +60,9 @@ def make_argv(src: Path, build_dir: Path, njobs: int, targets: Iterable[str]) ->
         str(src),
         f"O={build_dir}",
         f"-j{njobs}",
+        # Each object's kbuild line and its compiler output together, not interleaved with
+        # other jobs': warnings are told per object (bench/buildwarn.py), as NIPA's -Oline.
+        "--output-sync=line",
         f"CC={cc}",
         f"HOSTCC={cc}",
         *targets,

@@ -14,12 +14,16 @@ from pathlib import Path
 
 from bench.errors import InfraError
 
+_UMASK = os.umask(0o022)  # read once (setting is the only way), then put back
+os.umask(_UMASK)
+
 
 def write_atomic(path: Path, text: str) -> None:
     data = text.encode("utf-8", errors="surrogateescape")
     tmp = ""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_UMASK)  # as open() would make it: pages get published
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

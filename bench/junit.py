@@ -1,12 +1,13 @@
 """JUnit XML for a run: the only module that imports junit_xml.
 
-One testsuite per run; a testcase per stage (apply/NNNN, config, build, boot),
+One testsuite per run (`--each`: per prefix); a testcase per stage (apply/NNNN, config, build, boot),
 per workload, and per distinct kernel report, so CI shows each report as its
 own failure with the report text as the failure output.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
@@ -37,3 +38,8 @@ def to_suite(result: RunResult) -> TestSuite:
 
 def write(result: RunResult, path: Path) -> None:
     write_atomic(path, to_xml_report_string([to_suite(result)]))
+
+
+def write_many(results: Sequence[RunResult], path: Path) -> None:
+    """One testsuite per result in one file (`bench run --each`: a testsuite per patch)."""
+    write_atomic(path, to_xml_report_string([to_suite(r) for r in results]))

@@ -8,26 +8,48 @@ what was produced so far plus summary.json and junit.xml.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import functools
 import json
+import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from bench import build as build_mod
 from bench import guests, junit, kconfig, tree, verdict, vm, worktree
 from bench import slot as slot_mod
 from bench.errors import BenchError
 from bench.files import write_atomic
+from bench.pages import run_files
 from bench.plan import Plan
 from bench.printer import Printer
-from bench.report import known as known_mod
-from bench.report import render, scanner
+from bench.report import issues, render, scanner
 from bench.result import Case, RunResult, Status, write_summary_json
 
 BOOT_MARGIN = {True: 60, False: 180}  # seconds to reach user space: KVM, TCG
+PROBE_LOG = "build-next.log"  # --each: the next patch's objects compiled without it
+_MARK = re.compile(r"pinbench: workload (\S+) (start|end)")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def timed(stage: str) -> Callable[[F], F]:
+    """Record when a stage method started (seconds into the run) and how long it took, in
+    summary.json info["timeline"]: the run page draws it, the nightly plots it per night."""
+    def wrap(method: F) -> F:
+        @functools.wraps(method)
+        def inner(self: Run, *args: Any, **kwargs: Any) -> Any:
+            start = time.monotonic()
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self.mark(stage, start, time.monotonic())
+        return cast(F, inner)
+    return wrap
 
 
 def tail_of(path: Path, n: int = 60) -> str:
@@ -49,9 +71,20 @@ class Run:
         self.dir = plan.results_dir
         self.dir.mkdir(parents=True, exist_ok=False)
         self.start = time.monotonic()
+        self.known = issues.KnownIssues()  # judged once the base is known
+        self.info["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        self.timeline: list[dict[str, Any]] = []
+        self.info["timeline"] = self.timeline
+        self.workload_start: dict[str, float] = {}
+
+    def mark(self, stage: str, start: float, end: float) -> None:
+        self.timeline.append({"stage": stage, "start": round(start - self.start, 2),
+                              "secs": round(end - start, 2)})
 
     def add(self, *cases: Case) -> bool:
-        """Record cases; False if any of them failed (the run stops)."""
+        """Record cases (a failure under a known issue becomes known); False if any of them
+        failed (the run stops)."""
+        cases = tuple(verdict.known_case(c, self.known) for c in cases)
         for case in cases:
             self.cases.append(case)
             mark = "" if case.status is Status.PASS else f" {case.status.name}"
@@ -59,11 +92,15 @@ class Run:
         return not any(c.status in (Status.FAIL, Status.ERROR) for c in cases)
 
     def result(self) -> RunResult:
+        if self.known.judged:
+            self.info["known_issues"] = self.known.to_json(
+                f"{c.group}/{c.name}" for c in self.cases if c.status is not Status.PASS)
         return RunResult(self.plan.run_id, self.plan.series.name, self.dir, tuple(self.cases),
                          time.monotonic() - self.start, dict(self.info))
 
     # -- stages ---------------------------------------------------------------
 
+    @timed("apply")
     def apply(self, s: slot_mod.Slot) -> tuple[slot_mod.Slot, bool]:
         """Move the slot's worktree to the base and apply the series; the slot's new state."""
         p, base, log = self.plan, self.info["base"], self.dir / "apply.log"
@@ -88,6 +125,7 @@ class Run:
                            head=applied.head, used=time.time()))
         return s, self.add(*verdict.apply_cases(applied, len(p.series.patches))) and applied.ok
 
+    @timed("config")
     def config(self, src: Path, build_dir: Path) -> bool:
         self.say(f"config: allnoconfig + {', '.join(f.name for f in self.plan.fragments)}")
         cfg = kconfig.configure(src, build_dir, self.plan.fragments, self.dir / "config.log")
@@ -95,6 +133,7 @@ class Run:
             shutil.copy(cfg.config, self.dir / ".config")
         return self.add(verdict.config_case(cfg, tail_of(self.dir / "config.log", 150)))
 
+    @timed("build")
     def build(self, s: slot_mod.Slot) -> Path | None:
         state, image = s.state, s.build / build_mod.IMAGE
         config_sha = slot_mod.sha256_of(s.build / ".config")
@@ -124,6 +163,7 @@ class Run:
         (gdir / "env").write_text(f"BENCH_SRC={src}\nBENCH_BUILD={build_dir}\nBENCH_HOME={self.plan.home}\n")
         return gdir
 
+    @timed("boot")
     def boot(self, image: Path, gdir: Path) -> list[str]:
         p = self.plan
         accel = vm.choose_accel(p.accel, image, p.cache_dir, self.dir, self.say)
@@ -146,22 +186,60 @@ class Run:
             accel=accel, opts=opts, timeout=timeout, on_line=self._progress,
         )
         self.info["vng"] = " ".join(res.argv)
+        self.info["vng_argv"], self.info["vm_timeout"] = list(res.argv), timeout
         lines = console.read_text(encoding="utf-8", errors="replace").splitlines()
         facts = verdict.BootFacts(res.rc, res.timed_out, res.secs, console)
         self.add(verdict.boot_case(facts, lines), *verdict.workload_cases(p.workloads, gdir, lines, facts))
         return lines
 
+    @timed("probe")
+    def probe(self, s: slot_mod.Slot) -> None:
+        """--each: touch the files the next patch changes and make again, so the objects it will
+        recompile are compiled here without it: the "before" of its warnings (bench/buildwarn.py)."""
+        s = slot_mod.Slot(s.path, slot_mod.read_state(s.path))
+        head, log = s.state.built, self.dir / PROBE_LOG
+        names = sorted(n for n in self.plan.probe if (s.src / n).is_file())
+        if not head:
+            return
+        if not names:
+            write_atomic(log, "pinbench: the next patch only adds files: nothing to compile before it\n")
+            self.info["probe"] = {"files": [], "ok": True, "secs": 0.0}
+            return
+        self.say(f"probe: make again with {len(names)} file(s) of the next patch touched (its warnings before it)")
+        now = time.time()
+        for name in names:
+            os.utime(s.src / name, (now, now))
+        s = s.save(replace(s.state, built=""))
+        res = build_mod.build(s.src, s.build, log, cache_dir=self.plan.cache_dir, njobs=self.plan.jobs or None,
+                              timeout=self.plan.build_timeout)
+        if res.ok and res.image:
+            s.save(replace(s.state, built=head, image_sha=slot_mod.sha256_of(res.image)))
+        self.info["probe"] = {"files": names, "ok": res.ok, "secs": round(res.secs, 1)}
+
     def _progress(self, line: str) -> None:
         if "pinbench: workload" in line:
             self.say("guest: " + line.split("pinbench: ", 1)[1].strip())
+        if m := _MARK.search(line):  # host time of the guest's markers, for the timeline
+            if m.group(2) == "start":
+                self.workload_start[m.group(1)] = time.monotonic()
+            elif (began := self.workload_start.pop(m.group(1), None)) is not None:
+                self.mark(f"workload/{m.group(1)}", began, time.monotonic())
 
-    def suppressions(self) -> known_mod.Suppressions:
-        """series.yaml `suppress:` plus every --suppress file."""
-        patterns = [re.compile(rx) for rx in self.plan.series.suppress]
-        for path in self.plan.suppress_files:
-            patterns.extend(known_mod.load_suppressions(path).patterns)
-        return known_mod.Suppressions(tuple(patterns))
+    def judge_known(self) -> None:
+        """The known issues for this run: in scope for its series, fragments and kernel
+        version, and not fixed in its base (git merge-base --is-ancestor FIX BASE)."""
+        p, base = self.plan, self.info["base"]
+        expected = issues.bare((e.what for e in p.series.meta.expect if e.kind == "report"),
+                               f"{p.series.source}/series.yaml", "expect")
+        target = issues.Target(p.series.name, tuple(f.name for f in p.fragments), tree.kernel_version(p.tree, base))
+        self.info["kernel_version"] = target.kernel
+        self.known = issues.judge((*p.known_issues, *expected), target, lambda c: tree.is_ancestor(p.tree, c, base))
+        if notes := [issues.fixed_note(j) for j in self.known.fixed()]:
+            self.info["notes"] = notes
+            for note in notes:
+                self.say(note)
 
+    @timed("baseline")
     def baseline(self) -> tuple[frozenset[str], Path] | None:
         """Boot the unpatched base with the same config and workloads: its report titles and
         guest folder (None if it did not boot)."""
@@ -182,14 +260,14 @@ class Run:
                       f"unpatched: {res.verdict.value}, {len(titles)} distinct report(s)"))
         return titles, res.results_dir / "guest"
 
+    @timed("scan")
     def scan(self, lines: list[str], gdir: Path, base: tuple[frozenset[str], Path] | None) -> None:
         """Kernel reports, unexplained taint, and what the series said would happen."""
-        expected = [re.compile(e.what) for e in self.plan.series.meta.expect if e.kind == "report"]
-        known = known_mod.Suppressions(self.suppressions().patterns + tuple(expected))
+        known = self.known
         in_base = base[0] if base else None
         where = verdict.spans(lines)
         folded = scanner.fold(scanner.scan(lines))
-        found = [{**render.report_to_dict(r, n), "known": known.is_known(r),
+        found = [{**render.report_to_dict(r, n), "known": known.is_known(r.title),
                   "workload": verdict.blame(r.first_line, where),
                   "in_base": None if in_base is None else r.title in in_base} for r, n in folded]
         write_atomic(self.dir / "reports.json", json.dumps(found, indent=2) + "\n")
@@ -207,6 +285,7 @@ def run(plan: Plan, printer: Printer) -> RunResult:
     gdir = r.dir / "guest"
     try:
         r.info["base"] = tree.resolve_base(plan.tree, plan.base or plan.series.base)
+        r.judge_known()
         repo = worktree.repo_id(plan.tree)
         with slot_mod.acquire(plan.cache_dir, repo, kconfig.digest(plan.fragments), plan.series.name,
                               r.say) as s:
@@ -217,6 +296,8 @@ def run(plan: Plan, printer: Printer) -> RunResult:
                 if image is not None:
                     gdir = r.prepare_guest(s.src, s.build)
                     lines = r.boot(image, gdir)
+                    if plan.probe:
+                        r.probe(s)
         if lines is not None:
             r.scan(lines, gdir, r.baseline() if plan.baseline and plan.series.patches else None)
     except BenchError as e:
@@ -228,4 +309,5 @@ def run(plan: Plan, printer: Printer) -> RunResult:
         result = r.result()
         write_summary_json(result, r.dir / "summary.json")
         junit.write(result, r.dir / "junit.xml")
+        run_files.write(result, plan)  # reproducer.sh, report.txt, index.html
     return result

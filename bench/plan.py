@@ -19,6 +19,8 @@ from typing import Any
 
 from bench import guests, kconfig, series, tree
 from bench.errors import UserError
+from bench.report import issues_file
+from bench.report.issues import Issue, bare
 from bench.series import Series
 
 ACCELS = ("auto", "kvm", "tcg")
@@ -83,6 +85,10 @@ class Plan:
     run_id: str = ""
     baseline: bool = False  # also boot the unpatched tree; reports found there are not new
     extra_info: Mapping[str, Any] = field(default_factory=dict)
+    known_issues: tuple[Issue, ...] = ()  # the registry: known-issues.yaml files, suppress:, --suppress
+    # --each: after the boot, recompile what these files (the next patch's) feed, at this
+    # commit, so the next prefix's new compiler warnings can be told (bench/buildwarn.py)
+    probe: tuple[str, ...] = ()
 
     @property
     def results_dir(self) -> Path:
@@ -144,6 +150,23 @@ def check_request(req: RunRequest) -> None:
             raise UserError(f"{f}: suppression file not found")
 
 
+def load_known_issues(home: Path, s: Series, files: tuple[Path, ...]) -> tuple[Issue, ...]:
+    """The run's registry: <home>/known-issues.yaml, the series folder's known-issues.yaml,
+    series.yaml suppress: (entries without metadata) and every --suppress file."""
+    paths = [home / issues_file.FILE]
+    if s.source.parts and s.source.is_dir() and s.source.resolve() != home.resolve():
+        paths.append(s.source / issues_file.FILE)
+    found = [i for p in paths if p.is_file() for i in issues_file.load(p)]
+    found += bare(s.suppress, str(s.source / "series.yaml"), "suppress")
+    found += [i for f in files for i in issues_file.load(f)]
+    seen: dict[str, str] = {}
+    for i in (i for i in found if i.reason):
+        if i.id in seen:
+            raise UserError(f"{i.where}: known issue id {i.id!r} is also at {seen[i.id]}")
+        seen[i.id] = i.where
+    return tuple(found)
+
+
 def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
     """Load and check everything the request names; nothing is built or booted."""
     check_request(req)
@@ -154,6 +177,7 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
     workloads = guests.override(guests.select(names, home / "guests"), list(req.params))
     frag_names = [kconfig.BASE_NAME, *s.kconfigs, *(k for w in workloads for k in w.kconfigs), *req.kconfigs]
     fragments = tuple(kconfig.find_fragment(n, home / "kconfigs") for n in dict.fromkeys(frag_names))
+    known = load_known_issues(home, s, tuple(f.resolve() for f in req.suppress))
     results_root = (req.results or home / "results").resolve()
     results_root.mkdir(parents=True, exist_ok=True)
     return Plan(
@@ -174,6 +198,7 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
         run_id=req.run_id or new_name(results_root, s.name),
         baseline=req.baseline,
         extra_info=dict(req.info),
+        known_issues=known,
     )
 
 

@@ -38,6 +38,11 @@ class Printer:
         word = status.name
         return f"\033[1;{_COLOURS[status]}m{word}\033[0m" if self.colour else word
 
+    def text(self, text: str) -> None:
+        """A block made elsewhere (a table), as it is."""
+        self.stream.write("\n" + text)
+        self.stream.flush()
+
     def summary(self, result: RunResult) -> None:
         out = self.stream
         out.write(f"\n==== pinbench {result.series} ({result.run_id}) ====\n")
@@ -49,6 +54,8 @@ class Printer:
         out.write(f"verdict: {self.status(result.verdict)} ({tally}) in {result.secs:.0f}s\n")
         for case in result.failures():
             out.write(f"  - {case.group}/{case.name}: {case.message}\n")
+        for note in result.info.get("notes", []):
+            out.write(f"note: {note}\n")
         out.write(f"results: {result.results_dir}\n")
         out.flush()
 
@@ -78,6 +85,8 @@ class Printer:
                 self.say(f"  {kind}: {item['id']}: {item['key']} {item['message']}".rstrip())
         if night["missing"]:
             self.say(f"  missing: {', '.join(night['missing'])}")
+        for k in night.get("stale_known", []):
+            self.say(f"  known issue {k['id']} matched nothing for {k['nights']} nights: remove it? ({k['where']})")
         self.say(f"nightly: exit {night['exit_code']}; report {night_dir / 'index.html'}")
 
     def prove_summary(self, control: RunResult, verdicts: list[Verdict], folder: Path) -> None:

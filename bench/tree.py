@@ -249,3 +249,32 @@ def commits_of(worktree: Path, base: str, head: str) -> list[str]:
 
 def _rev(repo: Path, ref: str) -> str:
     return proc.output(["git", "-C", str(repo), "rev-parse", "--verify", ref]).strip()
+
+
+# -- questions about the base ---------------------------------------------------------------
+
+
+def is_ancestor(tree: Path, commit: str, base: str) -> bool | None:
+    """Is commit in base's history? None when tree has no such commit (a one-commit tarball
+    repo has no upstream history: nothing can be told)."""
+    if commit.startswith("-"):
+        return None
+    known = proc.run(["git", "-C", str(tree), "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"])
+    if not known.ok:
+        return None
+    res = proc.run(["git", "-C", str(tree), "merge-base", "--is-ancestor", commit, base])
+    return res.rc == 0 if res.rc in (0, 1) else None
+
+
+_MAKE_VAR = re.compile(r"^(VERSION|PATCHLEVEL|SUBLEVEL)\s*=\s*(\d+)\s*$", re.M)
+
+
+def kernel_version(tree: Path, commit: str) -> str | None:
+    """"6.12.117" from the top Makefile at commit; None if it does not say."""
+    try:
+        found = dict(_MAKE_VAR.findall(proc.output(["git", "-C", str(tree), "show", f"{commit}:Makefile"])))
+    except InfraError:
+        return None
+    if "VERSION" not in found or "PATCHLEVEL" not in found:
+        return None
+    return ".".join(found[k] for k in ("VERSION", "PATCHLEVEL", "SUBLEVEL") if k in found)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.build import BuildResult, host_trouble
 from bench.guests import SKIP_RC, Workload
 from bench.kconfig import ConfigResult, describe_dropped, requested
 from bench.report import taint
-from bench.report.known import Suppressions
+from bench.report.issues import KnownIssues, State, fixed_note
 from bench.report.scanner import Report
 from bench.result import Case, Status
 from bench.series_meta import Expect
@@ -184,25 +184,42 @@ def build_case(res: BuildResult, log_tail: str) -> Case:
 # -- kernel reports ---------------------------------------------------------------------
 
 
-def report_cases(folded: Sequence[tuple[Report, int]], known: Suppressions, where: dict[str, Span],
+def report_cases(folded: Sequence[tuple[Report, int]], known: KnownIssues, where: dict[str, Span],
                  in_base: frozenset[str] | None) -> list[Case]:
-    """A Case per distinct report: known (skip), also in the base (skip), else a failure."""
+    """A Case per distinct report: a known issue (skip), also in the base (skip), else a failure.
+    A report under a known issue whose fix is in the base is counted, and says so."""
     cases = []
     for report, count in folded:
         during = blame(report.first_line, where) or "boot"
         times = f" x{count}" if count > 1 else ""
         corrupt = " (corrupted)" if report.corrupted else ""
         text = "\n".join(report.raw)
-        if known.is_known(report):
-            cases.append(Case("report", report.title, Status.SKIP, 0.0, f"known report during {during}{times}", text))
+        issue = known.find(f"report/{report.title}")
+        note = f"; {fixed_note(issue)}" if issue and issue.state is State.FIXED else ""
+        if issue and issue.state is State.ACTIVE:
+            cases.append(Case("report", report.title, Status.SKIP, 0.0,
+                              f"known report during {during}{times}: {issue.issue.label}", text))
         elif in_base is not None and report.title in in_base:
             cases.append(Case("report", report.title, Status.SKIP, 0.0,
-                              f"also in base: {report.type} during {during}{times}", text))
+                              f"also in base: {report.type} during {during}{times}{note}", text))
         else:
             new = "new " if in_base is not None else ""
             cases.append(Case("report", report.title, Status.FAIL, 0.0,
-                              f"{new}{report.type} during {during}{times}{corrupt}", text))
+                              f"{new}{report.type} during {during}{times}{corrupt}{note}", text))
     return cases
+
+
+def known_case(case: Case, known: KnownIssues) -> Case:
+    """A failing case (not a report: those are judged by title above) under a known issue: an
+    active one makes it known (skip, the message kept); a fixed one says it is counted now."""
+    if case.status is not Status.FAIL or case.group in ("report", "infra"):
+        return case
+    issue = known.find(f"{case.group}/{case.name}")
+    if issue is None:
+        return case
+    if issue.state is State.FIXED:
+        return replace(case, message=f"{case.message}; {fixed_note(issue)}")
+    return replace(case, status=Status.SKIP, message=f"{issue.issue.label}; was: {case.message}")
 
 
 # -- oracles beyond the workloads' own: taint and expectations --------------------------------

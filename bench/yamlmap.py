@@ -52,7 +52,7 @@ def read(path: Path, text: str, known: tuple[str, ...]) -> YamlMap:
     Bytes that are not UTF-8 (read with surrogateescape) and control characters are refused
     with the line they are on, as duplicate keys are at any depth.
     """
-    _check_characters(path, text)
+    check_characters(path, text)
     try:
         loader = yaml.SafeLoader(text)
     except yaml.YAMLError as e:  # the reader checks the characters as it starts
@@ -84,7 +84,7 @@ def read(path: Path, text: str, known: tuple[str, ...]) -> YamlMap:
 _BAD_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
-def _check_characters(path: Path, text: str) -> None:
+def check_characters(path: Path, text: str) -> None:
     if m := _BAD_CHAR.search(text):
         line = text.count("\n", 0, m.start()) + 1
         ch = m.group()

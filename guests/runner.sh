@@ -18,7 +18,11 @@ export BENCH_OUT=$out
 # BENCH_SRC, BENCH_BUILD, BENCH_HOME: the worktree, build dir and project, written by the host
 if [ -f "$out/env" ]; then set -a; . "$out/env"; set +a; fi
 mark() { echo "pinbench: $*" > /dev/kmsg 2>/dev/null || true; }
-# Per-CPU vmstat deltas reach /proc/vmstat lazily: fold them before every read (exact counts).
+# The FOLL_PIN counters now, per-CPU deltas folded first (exact); kept around each workload
+# as <name>.vmstat.start|end for the host's pages and --each (pins taken and released by each
+# workload). All of /proc/vmstat, folded the same way, at guest start and end
+# (vmstat.start|end: series.yaml expect: vmstat, and the pins of the whole run).
+pins() { echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null; grep -E '^nr_foll_pin_(acquired|released) ' /proc/vmstat; }
 vmstat() { echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null; cat /proc/vmstat; }
 # outstanding: nr_foll_pin_acquired - nr_foll_pin_released ("" when the kernel has no counters)
 outstanding() {
@@ -51,12 +55,14 @@ while IFS=$'\t' read -r name timeout script params; do
     sync; echo 3 > /proc/sys/vm/drop_caches  # a clean start: no cached state from the previous one
     cat /proc/sys/kernel/tainted > "$out/$name.tainted.start"
     before=$(outstanding)
+    pins > "$out/$name.vmstat.start"
     mark "workload $name start"
     start=$(date +%s.%N)
     # shellcheck disable=SC2086 # params are NAME=value words, checked on the host
     env $params BENCH_WORKLOAD="$name" timeout -k 10 "$timeout" bash "$script" \
         > "$out/$name.log" 2>&1 < /dev/null
     rc=$?
+    pins > "$out/$name.vmstat.end"
     # A workload that passed or skipped still fails when it left the pin counters unbalanced.
     if ! pin_check "$name" "$before" >> "$out/$name.log" && { [ $rc -eq 0 ] || [ $rc -eq 4 ]; }; then
         rc=1

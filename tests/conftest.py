@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,38 @@ HOME = TESTS.parent
 BOOTS = TESTS / "data" / "boots"
 
 DATA = Path(__file__).parent / "data"
+
+# A WARNING in the real format (a kernel report dropped into a recorded boot by World.boot_with).
+WARNING = """[   10.000000] ------------[ cut here ]------------
+[   10.000001] WARNING: CPU: 1 PID: 123 at mm/gup.c:100 unpin_user_pages+0x10/0x20
+[   10.000002] Modules linked in:
+[   10.000003] CPU: 1 PID: 123 Comm: python3 Not tainted 6.12.0 #1
+[   10.000004] RIP: 0010:unpin_user_pages+0x10/0x20
+[   10.000005] Call Trace:
+[   10.000006]  <TASK>
+[   10.000007]  unpin_user_pages+0x10/0x20
+[   10.000008]  ib_umem_release+0x30/0x80
+[   10.000009]  </TASK>
+[   10.000010] ---[ end trace 0000000000000000 ]---
+"""
+
+
+class Links(HTMLParser):
+    """Every <a href> of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hrefs += [v for k, v in attrs if tag == "a" and k == "href" and v]
+
+
+def hrefs(page: Path) -> list[str]:
+    parser = Links()
+    parser.feed(page.read_text())
+    return parser.hrefs
+
 
 # Fixed identity and dates: the same files give the same commit ids on every machine, so
 # the committed mbox fixtures' base-commit: matches a freshly made repo.

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,18 @@ from bench import build
 FAKELINUX = Path(__file__).parent / "fakelinux"
 
 
+def fake_tree(root: Path) -> Path:
+    """tests/fakelinux's kbuild with one source file whose compile warns."""
+    src = root / "src"
+    (src / "mm").mkdir(parents=True)
+    shutil.copy(FAKELINUX / "Makefile", src / "Makefile")
+    (src / "mm" / "rmap.c").write_text("/* rmap */\nint x; /* fake-warning: unused variable 'x' [-Wunused-variable] */\n")
+    return src
+
+
 def test_build_finds_image_and_counts_warnings(tmp_path: Path) -> None:
     seen: list[str] = []
-    res = build.build(FAKELINUX, tmp_path / "build", tmp_path / "build.log", cache_dir=tmp_path,
+    res = build.build(fake_tree(tmp_path), tmp_path / "build", tmp_path / "build.log", cache_dir=tmp_path,
                       njobs=1, progress=seen.append)
     assert res.ok and res.image == tmp_path / "build" / "arch/x86/boot/bzImage"
     assert res.warnings == 1 and res.errors == ()

@@ -9,32 +9,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BOOTS, World
+from conftest import BOOTS, WARNING, World, hrefs
 
 from bench.cli import nightly as nightly_cli
 from bench.errors import BenchError
 from bench.nightly import kcidb
 
 WORKLOADS = "[rxe, odirect, gup-test, pin-balance]"
-WARNING = """[   10.000000] ------------[ cut here ]------------
-[   10.000001] WARNING: CPU: 1 PID: 123 at mm/gup.c:100 unpin_user_pages+0x10/0x20
-[   10.000002] Modules linked in:
-[   10.000003] CPU: 1 PID: 123 Comm: python3 Not tainted 6.12.0 #1
-[   10.000004] RIP: 0010:unpin_user_pages+0x10/0x20
-[   10.000005] Call Trace:
-[   10.000006]  <TASK>
-[   10.000007]  unpin_user_pages+0x10/0x20
-[   10.000008]  ib_umem_release+0x30/0x80
-[   10.000009]  </TASK>
-[   10.000010] ---[ end trace 0000000000000000 ]---
-"""
 TIMINGS = ("name", "started", "finished", "secs", "merged_from", "shard", "exit_code")
 
 
@@ -164,24 +152,72 @@ def test_baseline_skips_a_night_of_infrastructure_trouble(world: Nights) -> None
     assert rc == 0 and items(night, "still") == canary_keys("alpha/default")
 
 
-class Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.hrefs += [v for k, v in attrs if tag == "a" and k == "href" and v]
-
-
 def test_html_links_exist(history: tuple[Nights, list[Any]]) -> None:
     _, nights = history
     folder = nights[1][1]
-    parser = Links()
-    parser.feed((folder / "index.html").read_text())
-    assert "alpha--default/console.log" in parser.hrefs and "alpha--default/build.log" in parser.hrefs
-    assert "kcidb.json" in parser.hrefs and "junit.xml" in parser.hrefs
-    for href in parser.hrefs:
+    links = hrefs(folder / "index.html")
+    assert "alpha--default/console.log" in links and "alpha--default/build.log" in links
+    assert "kcidb.json" in links and "junit.xml" in links
+    for href in links:
         assert not href.startswith("/") and (folder / href).is_file(), href
+
+
+_CELL = re.compile(r'<td class="cell bg-(\w+)"><a href="([^"]+)" title="[^"]*">(.)</a></td>')
+
+
+def grid_rows(page: str) -> dict[str, list[tuple[str, str, str]]]:
+    """The history grid of a night's index.html: entry -> [(colour, link, letter)] oldest first."""
+    table = page.split("<h2>History", 1)[1].split("</table>", 1)[0]
+    return {m.group(1): _CELL.findall(m.group(2))
+            for m in re.finditer(r"<tr><td><code>([^<]+)</code></td>(.*?)</tr>", table)}
+
+
+def test_history_grid(history: tuple[Nights, list[Any]]) -> None:
+    _, nights = history
+    folders = [folder for _, folder, _ in nights]
+    first = (folders[0] / "index.html").read_text()
+    assert "History (last 1 night)" in first  # the first night has only itself
+    page = (folders[3] / "index.html").read_text()
+    assert "History (last 4 nights)" in page
+    rows = grid_rows(page)
+    assert [(c, t) for c, _, t in rows["alpha/default"]] == [("fail", "N"), ("fail", "F"), ("fail", "F"),
+                                                            ("error", "E")]
+    assert [(c, t) for c, _, t in rows["beta/default"]] == [("fail", "N"), ("pass", "P"), ("pass", "P"),
+                                                           ("pass", "P")]
+    assert [t for _, _, t in rows["gamma/default"]] == ["N", "N", "F", "F"]
+    # Each cell links to that night's run page; the links resolve from this night's folder.
+    assert [link for _, link, _ in rows["beta/default"]] == [
+        *(f"../{f.name}/beta--default/index.html" for f in folders[:3]), "beta--default/index.html"]
+    for _, link, _ in (cell for cells in rows.values() for cell in cells):
+        assert (folders[3] / link).is_file(), link
+
+
+def test_trends(history: tuple[Nights, list[Any]]) -> None:
+    _, nights = history
+    page = (nights[3][1] / "index.html").read_text()
+    trends = page.split("<h2>Trends (last 4 nights)</h2>", 1)[1]
+    rows = re.findall(r"<tr><td><code>([^<]+)</code></td><td>(<svg.*?</svg>)</td>", trends)
+    assert [entry for entry, _ in rows] == ["alpha/default", "beta/default", "gamma/default"]
+    beta = dict(rows)["beta/default"]
+    for _, folder, _ in nights:  # a bar a night, its stages stacked (each one's time in its tooltip)
+        assert re.search(rf"<title>{folder.name}: boot [0-9.]+s</title>", beta), folder.name
+    assert "no counters" in trends  # the recorded boots kept no per-workload pin counters
+
+
+def test_two_nights_draw_pin_trends(world: Nights) -> None:
+    """canary-pins-tcg is a real boot whose guest kept the FOLL_PIN counters around each workload."""
+    world.matrix.write_text("series: [alpha]\n")
+    _, first, _ = world.night("alpha=canary-pins-tcg")
+    _, second, _ = world.night("alpha=canary-pins-tcg")
+    page = (second / "index.html").read_text()
+    assert [(c, t) for c, _, t in grid_rows(page)["alpha/default"]] == [("fail", "N"), ("fail", "F")]
+    trends = page.split("<h2>Trends (last 2 nights)</h2>", 1)[1]
+    for workload, acquired in (("rxe", 2468), ("odirect", 160612), ("gup-test", 116319), ("pin-balance", 182)):
+        spark = re.search(rf"<code>{workload}</code> (<svg.*?</svg>)", trends)
+        assert spark and [f"{first.name}: {acquired}", f"{second.name}: {acquired}"] == re.findall(
+            r"<title>([^<]+)</title>", spark.group(1)), workload
+    run_page = (second / "alpha--default" / "index.html").read_text()
+    assert "<td>rxe</td><td>2468</td><td>1814</td><td><span class=fail>654</span></td>" in run_page
 
 
 def test_aggregated_junit(history: tuple[Nights, list[Any]]) -> None:
@@ -221,6 +257,28 @@ def test_kcidb_export(history: tuple[Nights, list[Any]]) -> None:
     report = tests[(builds["gamma/default"]["id"], "pinbench.report.WARNING_in_unpin_user_pages")]
     assert report["status"] == "FAIL" and "unpin_user_pages" in report["log_excerpt"]
     assert tests[(builds["gamma/default"]["id"], "pinbench.boot")]["status"] == "PASS"
+
+
+def test_kcidb_issues_and_incidents(history: tuple[Nights, list[Any]]) -> None:
+    _, nights = history
+    title = "WARNING in unpin_user_pages"
+    data = json.loads((nights[0][1] / "kcidb.json").read_text())
+    (issue,) = data["issues"]
+    assert issue["id"] == kcidb.issue_id(title) and issue["report_subject"] == title
+    assert issue["culprit"] == {"code": True, "tool": False, "harness": False}
+    (report,) = json.loads((nights[0][1] / "gamma--default" / "reports.json").read_text())
+    assert issue["categories"] == [report.get("category") or "linux.kernel"]
+    (incident,) = data["incidents"]
+    test = next(t for t in data["tests"] if t["id"] == incident["test_id"])
+    assert test["path"] == "pinbench.report.WARNING_in_unpin_user_pages" and incident["present"] is True
+    assert incident["build_id"] == test["build_id"] and incident["misc"]["workload"] == "rxe"
+    # The next night the report is gone: the same issue, an incident marked absent.
+    data = json.loads((nights[1][1] / "kcidb.json").read_text())
+    (absent,) = data["incidents"]
+    assert absent["issue_id"] == issue["id"] and absent["present"] is False and "test_id" not in absent
+    assert absent["build_id"].endswith(":gamma_default")
+    for _, folder, _ in nights:
+        assert kcidb.validate(json.loads((folder / "kcidb.json").read_text())) == []
 
 
 def test_kcidb_against_the_v5_schema_subset(history: tuple[Nights, list[Any]]) -> None:

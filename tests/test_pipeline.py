@@ -149,7 +149,7 @@ def test_baseline_marks_reports_new_or_also_in_base(world: World, monkeypatch: p
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_signal_mid_boot_keeps_every_result_file(world: World, sig: signal.Signals) -> None:
     world.replay("baseline-tcg")
-    world.mp.setenv("FAKE_VNG_SLEEP", "30")
+    world.mp.setenv("FAKE_VNG_SLEEP", "30.75")  # a value nobody else sleeps
     child = subprocess.Popen([sys.executable, "-m", "bench", "run", "two", "--accel", "tcg",
                               "--results", str(world.results)], cwd=HOME, env=dict(os.environ),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -164,5 +164,6 @@ def test_a_signal_mid_boot_keeps_every_result_file(world: World, sig: signal.Sig
     assert child.returncode == 2 and summary["verdict"] == "error", (out, err)
     assert f"bench: {sig.name}: stopping" in err and f"interrupted by {sig.name}" in err
     assert (run_dir / "junit.xml").is_file() and (run_dir / "console.log").is_file()
+    assert all((run_dir / name).is_file() for name in ("report.txt", "index.html", "reproducer.sh"))
     assert any(c["group"] == "infra" and c["name"] == "interrupted" for c in summary["cases"])
-    assert subprocess.run(["pgrep", "-f", "sleep 30"], capture_output=True).returncode == 1  # vng is gone
+    assert subprocess.run(["pgrep", "-f", "sleep 30.75"], capture_output=True).returncode == 1  # vng is gone

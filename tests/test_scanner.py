@@ -20,6 +20,9 @@ from bench.report import scanner as dmesg
 from bench.report.known import Suppressions, load_suppressions
 from bench.report.render import format_report, report_to_dict
 from bench.report.scanner import Report, fold, is_helper, normalize, scan, strip_prefix
+from bench.report.segment import PRE_LOOKBACK
+from bench.report.table_more import ANCHOR_RES, ANCHOR_WORDS, GROUPS, PRE, PRE_ANCHORS
+from bench.report.walk import line_info
 
 CONSOLE = Path(__file__).parent / "data" / "console"
 FIXTURES = sorted(CONSOLE.glob("*.log"))
@@ -313,3 +316,58 @@ def test_header_anywhere_in_the_line() -> None:
     # A process list ran into the kernel line on this serial console (like syzkaller, find it anyway).
     (rep,) = reports_of("unregister-netdevice-interleaved-openwrt.log")
     assert rep.title == "unregister_netdevice: waiting for DEV to become free"
+
+
+def test_every_header_contains_an_anchor() -> None:
+    # The first pass only looks at lines with an anchor: a header without one is never found.
+    for group in GROUPS:
+        header = group.header
+        assert any(rx.search(header) for rx in ANCHOR_RES) or any(w in header for w in ANCHOR_WORDS), header
+
+
+def test_pre_report_anchors_cover_their_windows() -> None:
+    # A pre-report line is only looked for where one of its anchors can still be in its window.
+    for pre in PRE:
+        inside = [(a, w) for a, w in PRE_ANCHORS if a in pre.pattern.pattern]
+        assert inside and all(w >= pre.window for _, w in inside), pre.pattern.pattern
+        assert pre.window <= PRE_LOOKBACK
+
+
+@pytest.mark.parametrize("line", [
+    # Real: arm32 warns about a user task's unaligned access it fixed up (a Gumstix Overo DSP
+    # streaming how-to, gst-launch on the board's console).
+    "[  744.724639] Alignment trap: v4l2src0:src (294) PC=0x4dbc1ed4 Instr=0x14913004 Address=0xb4eab01a FSR 0x001",
+    # Real, quoted in LKML's "RETBleed: WARNING: Spectre v2 mitigation leaves CPU vulnerable" thread
+    # (2022-07, <Yt07ZMAT+EEHvt/M@angband.pl>): a boot-time mitigation note.
+    "RETBleed: WARNING: Spectre v2 mitigation leaves CPU vulnerable to RETBleed attacks, data leaks possible!",
+    # Built from linux 6.12 printk formats (not captured): driver and user-space lines that share
+    # a report header's words but are no kernel report.
+    "[   12.345678] CacheFiles: Internal error: -5",  # fs/cachefiles/namei.c
+    "[    3.210000] saa7134[0]: Oops: no 32bit PCI DMA ???",  # drivers/media/pci/saa7134/saa7134-core.c
+    "[    8.100000] ipmmu-vmsa e67b0000.iommu: Unhandled fault: status 0x00000101 iova 0xfff000",  # drivers/iommu/ipmmu-vmsa.c
+    "[  123.456789] traps: a.out[1234] general protection fault ip:401136 sp:7ffc2c3f8e60 error:0",  # x86 traps.c
+])
+def test_driver_firmware_and_user_lines_are_not_reports(line: str) -> None:
+    assert scan([line]) == []
+
+
+def test_chatter_does_not_hide_a_real_report_after_it() -> None:
+    # A firmware INFO: line (TF-A, tests/data/console/clean-kernelci-*) is no report, but a panic
+    # after it must still be one (it no longer joins the dropped line's report).
+    lines = ["INFO:    BL31: Preparing for EL3 exit to normal world",
+             "[    5.015319] Kernel panic - not syncing: corrupted stack end detected inside scheduler"]
+    assert [r.title for r in scan(lines)] == ["kernel panic: corrupted stack end in corrupted"]
+    # A WARNING: no format knows is still a report when a stack trace follows it.
+    warn = ["[   10.000000] WARNING: something new went wrong", "[   10.000001] Call Trace:",
+            "[   10.000002]  <TASK>", "[   10.000003]  foo_probe+0x12/0x40", "[   10.000004]  </TASK>"]
+    assert [r.title for r in scan(warn)] == ["WARNING: something new went wrong"]
+
+
+def test_stack_hints_cover_every_stack_line() -> None:
+    # Chatter is decided by a raw substring check before any line is classified: every line the
+    # walk takes for a stack marker, RIP or frame must contain one of the hints.
+    for path in FIXTURES + SYZKALLER:
+        for line in load(path).lines:
+            text = strip_prefix(line)[0].strip()
+            if line_info(text)[0] in ("stack", "rip", "frame"):
+                assert any(h in line for h in dmesg._STACK_HINTS), line

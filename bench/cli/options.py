@@ -48,7 +48,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpus", type=int_in(1, 64), default=2, help="guest CPUs (default 2)")
     p.add_argument("--append", action="append", default=[], metavar="ARG", help="extra kernel command line")
     p.add_argument("--suppress", action="append", default=[], type=Path, metavar="FILE",
-                   help="known-report title patterns (one regex a line)")
+                   help="known issues: a known-issues.yaml, or title regexes (one a line); repeatable")
     p.add_argument("--results", type=Path, help="results root (default: <home>/results)")
     p.add_argument("--baseline", action="store_true",
                    help="also boot the unpatched base: reports also found there are marked, not failed")

@@ -6,9 +6,13 @@ import argparse
 import os
 from pathlib import Path
 
-from bench import doctor, guests, pipeline, series, slot
+from bench import doctor, guests, pipeline, repeat, series, slot
 from bench.cli import options
+from bench.each import export as each_export
+from bench.each import run as each
+from bench.errors import UserError
 from bench.plan import default_cache, default_home, make_plan
+from bench.stats import ALPHA
 from bench.printer import Printer
 
 
@@ -16,6 +20,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("run", help="apply, build, boot and test a patch series")
     p.add_argument("series", help="a name under patches/, a quilt/format-patch folder, or an mbox file")
     options.add_run_options(p)
+    p.add_argument("--each", action="store_true",
+                   help="build and boot every prefix of the series (the base, then 1..n patches, one"
+                        " incremental build each) and say what each patch changed; names the first"
+                        " patch that brings a failure")
+    p.add_argument("--repeat", type=options.int_in(1, 100), default=1, metavar="N",
+                   help="run the kernel N times: fail:runs per case, flaky cases (failed and passed, no"
+                        " kernel report) marked; with --baseline the base N times too, and a case fails only"
+                        " when its failure rate is above the base's (one-sided Fisher exact test, --alpha)")
+    p.add_argument("--alpha", type=float, default=ALPHA, metavar="P",
+                   help=f"significance level of the --repeat --baseline test (default {ALPHA})")
     p.set_defaults(func=cmd_run)
     lst = sub.add_parser("list", help="list series, kconfig fragments or workloads")
     lst.add_argument("what", choices=("series", "kconfigs", "workloads"))
@@ -37,8 +51,22 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def cmd_run(args: argparse.Namespace) -> int:
     printer = Printer()
+    if args.each and args.baseline:
+        raise UserError("--each runs the base itself (prefix 0): drop --baseline")
+    if args.each and args.repeat > 1:
+        raise UserError("--each and --repeat: one at a time (repeat the prefix you doubt)")
+    if args.repeat > 1:
+        repeat.check(args.repeat, args.baseline, args.alpha)
     plan = make_plan(options.request(args, args.series), default_home())
     options.preflight([plan])
+    if args.repeat > 1:
+        result = repeat.run_repeat(plan, printer, args.repeat, args.alpha)
+        printer.text(repeat.table(result))
+        return result.exit_code
+    if args.each:
+        walk = each.run_each(plan, printer)
+        printer.text(each_export.table(walk))
+        return each_export.exit_code(walk)
     result = pipeline.run(plan, printer)
     printer.summary(result)
     return result.exit_code

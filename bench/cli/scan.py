@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from bench.errors import UserError
-from bench.report.known import Suppressions, load_suppressions
+from bench.report import issues, issues_file
 from bench.report.render import format_report, report_to_dict
 from bench.report.scanner import Report, fold, scan
 
@@ -24,7 +24,8 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="console log to scan")
     parser.add_argument("--json", action="store_true", help="print one JSON object per (folded) report per line")
     parser.add_argument("--suppress", type=Path, metavar="FILE",
-                        help="known reports: title regexes, one per line (text) or a YAML list")
+                        help="known reports: a known-issues.yaml (scope and fixes not checked offline), "
+                             "or title regexes, one per line (text) or a YAML list")
     parser.set_defaults(func=handle)
     return parser
 
@@ -39,16 +40,16 @@ def scan_file(path: Path) -> list[Report]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    suppressions = load_suppressions(args.suppress) if args.suppress else Suppressions()
+    known = issues.everywhere(issues_file.load(args.suppress) if args.suppress else ())
     new_reports = 0
     for path in args.files:
         folded = fold(scan_file(path))
-        known = [suppressions.is_known(rep) for rep, _ in folded]
-        new_reports += known.count(False)
+        flags = [known.is_known(rep.title) for rep, _ in folded]
+        new_reports += flags.count(False)
         if args.json:
-            _print_json(path, folded, known)
+            _print_json(path, folded, flags)
         else:
-            _print_text(path, folded, known)
+            _print_text(path, folded, flags)
     return 1 if new_reports else 0
 
 

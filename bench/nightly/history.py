@@ -117,3 +117,34 @@ def exit_code(night: Night) -> int:
     trouble = (comparison.get("infra") or night.get("missing") or not night.get("complete")
                or any(e["verdict"] == "error" for e in night["entries"]))
     return 2 if trouble else 0
+
+
+def _known(night: Night) -> dict[str, tuple[bool, dict[str, Any]]] | None:
+    """Per known-issue id in a night: (matched anything, the entry as recorded), for the ids
+    that applied (active) to some entry; None if the night recorded no known issues at all."""
+    entries = night.get("entries", [])
+    if not any("known_issues" in e for e in entries):
+        return None
+    out: dict[str, tuple[bool, dict[str, Any]]] = {}
+    for e in entries:
+        for k in e.get("known_issues", []):
+            if k.get("state") != "active":
+                continue
+            matched = bool(k.get("matched")) or out.get(k["id"], (False, k))[0]
+            out[k["id"]] = (matched, k)
+    return out
+
+
+def stale_known(night: Night, past: list[Night], nights: int) -> list[dict[str, Any]]:
+    """Known issues that applied in each of the last `nights` nights (this one included) and
+    matched nothing in any of them: candidates for removal from known-issues.yaml."""
+    seen = [_known(n) for n in [night, *past][:nights]]
+    if len(seen) < nights or any(s is None for s in seen):
+        return []  # not enough recorded history to say
+    first = seen[0] or {}
+    stale = []
+    for ident, (_, record) in sorted(first.items()):
+        if all(ident in s and not s[ident][0] for s in seen if s is not None):
+            stale.append({"id": ident, "where": record.get("where", ""), "reason": record.get("reason", ""),
+                          "link": record.get("link", ""), "nights": nights})
+    return stale

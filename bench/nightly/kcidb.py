@@ -1,16 +1,22 @@
-"""A night as KCIDB v5 JSON (checkouts -> builds -> tests) for KernelCI's common database.
+"""A night as KCIDB v5 JSON (checkouts -> builds -> tests, issues, incidents) for KernelCI's
+common database.
 
 One checkout per series (the base commit plus its patchset), one build per matrix entry
 (the series built with one kconfig set), one test per boot, workload and kernel report:
 paths pinbench.boot, pinbench.workload.<name>, pinbench.report.<title>. Ids are
-"pinbench:<night>:..." so every night submits new objects. Log URLs point into the night
-folder: file:// by default, or under --log-url where the folder is published. Send the file
+"pinbench:<night>:..." so every night submits new objects. Each distinct kernel report
+title is an issue ("pinbench:report:<slug>-<hash of the title>": the same issue every night,
+so KernelCI links them), culprit the code, categories the scanner's logspec/KCIDB category
+("linux.kernel" when it gave none); each report found is an incident (present) on its build
+and test, and a report the comparison calls fixed is an incident marked absent. Log URLs
+point into the night folder: file:// by default, or under --log-url where the folder is published. Send the file
 with kcidb's own client (`kcidb-submit`). The export is validated against the real schema
 (the kcidb-io package) before it is written, so KernelCI never sees a file it would refuse.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import urllib.parse
@@ -23,6 +29,7 @@ import kcidb_io
 from bench.errors import InfraError
 from bench.files import write_atomic
 from bench.nightly.history import Night
+from bench.pages import facts
 
 ORIGIN = "pinbench"
 VERSION = {"major": 5, "minor": 3}
@@ -30,6 +37,9 @@ EXCERPT_MAX = 16384  # schema maxLength of log_excerpt
 STATUS = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "skip": "SKIP"}
 SCHEMA = kcidb_io.schema.V5_3
 TEST_GROUPS = ("boot", "workload", "report", "infra")
+ISSUE_VERSION = 1  # bump when what an issue says (its fields) changes meaning
+CATEGORY_FALLBACK = "linux.kernel"
+_PATH = re.compile(r"^[a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*$")  # the schema's dot-separated path
 _SHA1 = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")  # sha1 or sha256 object names
 _GIT_URL = re.compile(r"^(https|git)://.*$")
 
@@ -96,7 +106,9 @@ def export(night_dir: Path, night: Night, log_url: str | None = None) -> dict[st
         builds.append({"id": f"{prefix}:{_slug(missing)}", "checkout_id": checkout_id, "origin": ORIGIN,
                        "config_name": config, "status": "MISS",
                        "comment": f"{missing}: no results (its shard or run did not report)"})
-    return {"version": dict(VERSION), "checkouts": list(checkouts.values()), "builds": builds, "tests": tests}
+    issues, incidents = _issues(night_dir, night, builds, tests)
+    return {"version": dict(VERSION), "checkouts": list(checkouts.values()), "builds": builds, "tests": tests,
+            "issues": issues, "incidents": incidents}
 
 
 def _checkout(checkout_id: str, e: dict[str, Any], tree: dict[str, Any], url: _Urls) -> dict[str, Any]:
@@ -163,8 +175,8 @@ def _tests(build_id: str, e: dict[str, Any], cases: list[dict[str, Any]], info: 
             "comment": f"{c['name']}: {c.get('message', '')}".strip().rstrip(":"),
             "environment": {"comment": f"virtme-ng, {info.get('accel', 'qemu')}"},
         }
-        if known:
-            test["misc"] = {"waived": True}  # v5 has no waived field
+        if c["group"] == "report":  # v5 has no waived field
+            test["misc"] = {"report": c["name"], **({"waived": True} if known else {})}
         log = url(f"{e['run_id']}/guest/{c['name']}.log") if c["group"] == "workload" else None
         if log or console:
             test["log_url"] = log or console
@@ -172,6 +184,57 @@ def _tests(build_id: str, e: dict[str, Any], cases: list[dict[str, Any]], info: 
             test["log_excerpt"] = _excerpt(c.get("output") or c["message"])
         out.append(test)
     return out
+
+
+def issue_id(title: str) -> str:
+    """One id per report title, the same every night."""
+    return f"{ORIGIN}:report:{_slug(title)[:80]}-{hashlib.sha256(title.encode()).hexdigest()[:12]}"
+
+
+def _issue(title: str, report: dict[str, Any]) -> dict[str, Any]:
+    category = str(report.get("category") or "")
+    what = [str(report[k]) for k in ("type", "guilty_func", "guilty_file") if report.get(k)]
+    issue: dict[str, Any] = {
+        "id": issue_id(title), "version": ISSUE_VERSION, "origin": ORIGIN, "report_subject": title,
+        "categories": [category if _PATH.match(category) else CATEGORY_FALLBACK],
+        "culprit": {"code": True, "tool": False, "harness": False},  # a kernel report: the kernel's doing
+        "misc": {k: report[k] for k in ("type", "guilty_func", "guilty_file") if report.get(k)},
+    }
+    if what:
+        issue["comment"] = " ".join(what)
+    return issue
+
+
+def _issues(night_dir: Path, night: Night, builds: list[dict[str, Any]],
+            tests: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """An issue per report title; an incident per report test (present) and per fixed report
+    (absent, on the entry's build of this night)."""
+    run_ids = {b["id"]: b["misc"]["run_id"] for b in builds if "run_id" in b.get("misc", {})}
+    found: dict[str, dict[str, Any]] = {}
+    for run_id in set(run_ids.values()):
+        for r in facts.reports(night_dir / run_id):
+            found.setdefault(f"{run_id}\0{r.get('title')}", r)
+    issues: dict[str, dict[str, Any]] = {}
+    incidents: list[dict[str, Any]] = []
+    for t in tests:
+        title = (t.get("misc") or {}).get("report")
+        if title is None:
+            continue
+        report = found.get(f"{run_ids.get(t['build_id'])}\0{title}", {})
+        issue = issues.setdefault(issue_id(title), _issue(title, report))
+        misc = {k: report[k] for k in ("workload", "count", "known", "in_base") if report.get(k) is not None}
+        incidents.append({"id": f"{t['id']}:incident", "origin": ORIGIN, "issue_id": issue["id"],
+                          "issue_version": ISSUE_VERSION, "build_id": t["build_id"], "test_id": t["id"],
+                          "present": True, "comment": t["comment"], "misc": misc})
+    by_entry = {b["misc"]["entry"]: b["id"] for b in builds if b.get("status") not in (None, "MISS")}
+    for item in (night.get("comparison") or {}).get("fixed", []):
+        title = str(item["key"]).partition("/")[2]
+        if item["key"].startswith("report/") and (build_id := by_entry.get(item["id"])):
+            issue = issues.setdefault(issue_id(title), _issue(title, {}))
+            incidents.append({"id": f"{build_id}:absent:{issue['id'].split(':', 2)[2]}", "origin": ORIGIN,
+                              "issue_id": issue["id"], "issue_version": ISSUE_VERSION, "build_id": build_id,
+                              "present": False, "comment": f"{title}: not found this night (fixed)"})
+    return list(issues.values()), incidents
 
 
 def write(night_dir: Path, night: Night, log_url: str | None = None) -> Path:

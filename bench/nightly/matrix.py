@@ -12,8 +12,10 @@ matrix.yaml (every key optional):
       lockdep: [lockdep]
     workloads: [rxe]         # replaces every series' own list; --workload wins
     params: [rxe.ITERS=5]    # like --param; applied where that workload is selected
+    repeat: 3                # run each entry N times: fail:runs per case (bench/rates.py)
+    known_stale_after: 14    # list known issues that matched nothing for this many nights
     overrides:               # key: entry id "<series>/<config>" or a glob ("canary/*")
-      "canary/*": {workloads: [...], params: [...], kconfigs: [...], skip: false}
+      "canary/*": {workloads: [...], params: [...], kconfigs: [...], repeat: 5, skip: false}
     catalogue: patches/bugs  # bug series (relative to the project): "<bug>/catalogue" entries
     catalogue_days: [Sun]    # ... on these weekdays only (default: every night)
 
@@ -34,11 +36,14 @@ from typing import Any
 from bench import series as series_mod
 from bench import yamlmap
 from bench.errors import UserError
+from bench.nightly.history import HISTORY_LIMIT
 
 TOP_KEYS = ("tree", "base", "tree_name", "tree_url", "series", "configs", "workloads", "params",
-            "overrides", "catalogue", "catalogue_days")
+            "repeat", "known_stale_after", "overrides", "catalogue", "catalogue_days")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-OVERRIDE_KEYS = ("workloads", "params", "kconfigs", "skip")
+OVERRIDE_KEYS = ("workloads", "params", "kconfigs", "repeat", "skip")
+MAX_REPEAT = 100
+STALE_AFTER = 14  # nights: two weeks of a matrix run nightly
 _NAME = re.compile(r"^[\w.-]+$")
 
 
@@ -52,6 +57,7 @@ class Entry:
     workloads: tuple[str, ...]  # empty: the series' own (or --workload)
     params: tuple[str, ...]
     catch: tuple[str, ...] = ()  # a catalogue bug: the cases that must fail (then the entry passes)
+    repeat: int = 1  # runs of the entry's kernel (> 1: decided by rates)
 
     @property
     def run_id(self) -> str:
@@ -67,6 +73,7 @@ class Matrix:
     tree_name: str | None
     tree_url: str | None
     entries: tuple[Entry, ...]  # every entry of the matrix, sorted by id
+    known_stale_after: int = STALE_AFTER
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -116,11 +123,14 @@ def load(path: Path, patches_dir: Path, weekday: str | None = None) -> Matrix:
     if not isinstance(overrides, dict):
         raise UserError(f"{where('overrides')}: overrides must map entry ids or globs to settings")
 
+    repeat = _count(data.get("repeat", 1), where("repeat"), "repeat", MAX_REPEAT)
+    stale = _count(data.get("known_stale_after", STALE_AFTER), where("known_stale_after"), "known_stale_after",
+                   HISTORY_LIMIT + 1)
     entries: list[Entry] = []
     for spec in dict.fromkeys(specs):
         name = series_mod.load_series(spec, patches_dir).name
         for config, frags in configs.items():
-            entries.append(Entry(f"{name}/{config}", spec, name, config, frags, workloads, params))
+            entries.append(Entry(f"{name}/{config}", spec, name, config, frags, workloads, params, repeat=repeat))
     entries += _catalogue(y, patches_dir.parent, workloads, params, weekday)
     entries = _apply_overrides(entries, overrides, where("overrides"))
     ids = [e.id for e in entries]
@@ -133,7 +143,13 @@ def load(path: Path, patches_dir: Path, weekday: str | None = None) -> Matrix:
     if tree:
         tree = str((path.parent / Path(tree).expanduser()).resolve())
     return Matrix(path.resolve(), tree, string("base"), string("tree_name"), string("tree_url"),
-                  tuple(sorted(entries, key=lambda e: e.id)))
+                  tuple(sorted(entries, key=lambda e: e.id)), stale)
+
+
+def _count(value: object, where: str, key: str, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise UserError(f"{where}: {key} must be a whole number from 1 to {high}")
+    return value
 
 
 def _catalogue(y: yamlmap.YamlMap, home: Path, workloads: tuple[str, ...], params: tuple[str, ...],
@@ -190,6 +206,7 @@ def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str
                 e.kconfigs + yamlmap.strings(settings.get("kconfigs"), f"{what}.kconfigs"),
                 yamlmap.strings(settings.get("workloads"), f"{what}.workloads") or e.workloads,
                 e.params + yamlmap.strings(settings.get("params"), f"{what}.params"), e.catch,
+                _count(settings["repeat"], what, "repeat", MAX_REPEAT) if "repeat" in settings else e.repeat,
             )
         if settings.get("skip"):
             skipped = {out[i].id for i in hits}

@@ -21,12 +21,11 @@ import dataclasses
 import datetime
 import hashlib
 import json
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-from bench import pipeline, prove
+from bench import pipeline, prove, repeat
 from bench.errors import UserError
 from bench.files import write_atomic
 from bench.nightly import kcidb
@@ -38,12 +37,15 @@ from bench.nightly.history import (
     exit_code,
     history,
     require_night,
+    stale_known,
 )
 from bench.nightly.matrix import Entry, Matrix
+from bench.pages.reproducer import patch_file_name
 from bench.plan import Plan, RunRequest, make_plan, new_name, selected_params
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status
 from bench.series import Series
+from bench.stats import ALPHA
 
 
 def now() -> str:
@@ -84,7 +86,9 @@ def plan_entries(request: RunRequest, home: Path, matrix: Matrix, entries: tuple
         selected = tuple(w.name for w in make_plan(req, home).workloads)
         params = selected_params((*entry.params, *request.params), selected)
         used.update(p.split(".", 1)[0] for p in params)
-        plans.append((entry, make_plan(dataclasses.replace(req, params=params), home)))
+        plan = make_plan(dataclasses.replace(req, params=params), home)
+        repeat.check(entry.repeat, plan.baseline, ALPHA, f"{matrix.path}: {entry.id}: repeat {entry.repeat}")
+        plans.append((entry, plan))
     wanted = {p.split(".", 1)[0] for e in entries for p in (*e.params, *request.params)}
     if plans and (unused := sorted(wanted - used)):
         raise UserError(f"{matrix.path}: params for workload {unused[0]!r}, which no entry selects")
@@ -96,8 +100,7 @@ def write_patchset(night_dir: Path, series: Series) -> tuple[list[dict[str, str]
     folder = night_dir / "patches" / series.name
     files, digests = [], []
     for p in series.patches:
-        # NNNN- first, so `sha256sum *.patch` (KCIDB's recipe) sees them in order.
-        name = f"{p.index:04d}-" + re.sub(r"^\d+-", "", Path(p.name).name)
+        name = patch_file_name(p)  # NNNN- first: `sha256sum *` (KCIDB's recipe) sees them in order
         data = p.text.encode("utf-8", errors="surrogateescape")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
@@ -125,7 +128,8 @@ def entry_record(entry: Entry, plan: Plan, result: RunResult, started: str,
         "workloads": [w.name for w in plan.workloads],
         "fragments": [f.name for f in plan.fragments],
         "base": result.info.get("base"), "patches": patches, "patchset_hash": patchset_hash,
-        "started": started, "secs": round(result.secs, 1),
+        "started": started, "secs": round(result.secs, 1), "repeat": entry.repeat,
+        "known_issues": result.info.get("known_issues", []),
     }
     return catalogue_record(record, entry.catch, result) if entry.catch else record
 
@@ -143,10 +147,11 @@ def catalogue_record(record: dict[str, Any], catch: tuple[str, ...], result: Run
             "failing": [] if verdict == "pass" else [{"key": key, "status": verdict, "message": message}]}
 
 
-def run_one(plan: Plan, printer: Printer) -> RunResult:
-    """One entry; a crash of ours becomes that entry's infrastructure error, not the night's end."""
+def run_one(plan: Plan, printer: Printer, runs: int = 1) -> RunResult:
+    """One entry (`runs` > 1: its rates); a crash of ours becomes that entry's infrastructure
+    error, not the night's end."""
     try:
-        return pipeline.run(plan, printer)
+        return repeat.run_repeat(plan, printer, runs) if runs > 1 else pipeline.run(plan, printer)
     except Exception as e:  # noqa: BLE001 - the other entries must still run
         case = Case("infra", "crash", Status.ERROR, 0.0, f"{type(e).__name__}: {e}")
         return RunResult(plan.run_id, plan.series.name, plan.results_root / plan.run_id, (case,), 0.0)
@@ -163,6 +168,7 @@ def run_night(plans: list[tuple[Entry, Plan]], matrix: Matrix, entries: tuple[En
         "tree": {"path": str(tree) if tree else None,
                  "name": matrix.tree_name or (tree.name if tree else None), "url": matrix.tree_url},
         "entries": [], "missing": [e.id for e in entries], "merged_from": [],
+        "known_stale_after": matrix.known_stale_after,
     }
     printer.say(f"nightly {night_dir.name}: {len(plans)} of {len(matrix.entries)} entries"
                 + (f" (shard {shard[0]}/{shard[1]})" if shard else "") + f" into {night_dir}")
@@ -171,7 +177,7 @@ def run_night(plans: list[tuple[Entry, Plan]], matrix: Matrix, entries: tuple[En
             printer.say(f"nightly: [{i}/{len(plans)}] {entry.id}: "
                         f"{', '.join(f.name for f in plan.fragments)}; {', '.join(w.name for w in plan.workloads)}")
             started = now()
-            result = run_one(plan, printer)
+            result = run_one(plan, printer, entry.repeat)
             night["entries"].append(entry_record(entry, plan, result, started, night_dir))
             night["missing"].remove(entry.id)
             printer.say(f"nightly: {entry.id}: {result.verdict.name} in {result.secs:.0f}s")
@@ -224,6 +230,7 @@ def merge(shard_dirs: list[Path], out_dir: Path) -> Night:
         "entries": sorted(entries, key=lambda e: e["id"]),
         "missing": [i for i in ids if i not in seen],
         "merged_from": sorted(n["name"] for _, n in shards),
+        "known_stale_after": first.get("known_stale_after"),
     }
 
 
@@ -236,6 +243,9 @@ def finish(night_dir: Path, night: Night, previous: Path | None, log_url: str | 
         past = history(night_dir.parent, night["started"], night_dir)
     night["comparison"] = compare(night["entries"], past)
     night["comparison"]["previous"] = past[0]["name"] if past else None
+    if stale_after := night.get("known_stale_after"):
+        night["stale_known"] = stale_known(night, history(night_dir.parent, night["started"], night_dir),
+                                           int(stale_after))
     night["exit_code"] = exit_code(night)
     write_night(night_dir, night)
     kcidb.write(night_dir, night, log_url)

@@ -7,7 +7,6 @@ folder can be published anywhere (CI artifacts, a web server, file://).
 
 from __future__ import annotations
 
-import html
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -17,10 +16,15 @@ from junit_xml import to_xml_report_string
 
 from bench import junit
 from bench.files import write_atomic
+from bench.nightly import pictures
 from bench.nightly.history import Night
+from bench.pages import html
+from bench.pages.html import esc
+from bench.pages.html import link as _a
 from bench.result import Case, RunResult, Status
 
-LOGS = ("console.log", "build.log", "config.log", "apply.log", "junit.xml", "summary.json", "reports.json")
+LOGS = ("index.html", "report.txt", "reproducer.sh", "console.log", "build.log", "config.log", "apply.log",
+        "junit.xml", "summary.json", "reports.json")
 TITLES = {"new": "New failures", "fixed": "Fixed", "still": "Still failing",
           "infra": "Infrastructure trouble (not judged)", "untested": "Not tested this night"}
 
@@ -106,6 +110,10 @@ def markdown(night_dir: Path, night: Night) -> str:
             out += [f"- `{i['id']}` {i['key']}: {i['message']} ([console]({i['run_id']}/console.log))"
                     if (night_dir / i["run_id"] / "console.log").is_file() and kind != "fixed"
                     else f"- `{i['id']}` {i['key']}: {i['message']}" for i in c[kind]]
+    if stale := night.get("stale_known"):
+        out += ["", f"## Known issues that matched nothing for {stale[0]['nights']} nights", "",
+                "Candidates for removal from their known-issues.yaml:", ""]
+        out += [f"- `{k['id']}` ({k['where']}): {k['reason']} {k['link']}".rstrip() for k in stale]
     out += ["", "## Entries", "", "| entry | verdict | failing | time | logs |", "|---|---|---|---|---|"]
     for e in night["entries"]:
         failing = "<br>".join(f["key"] for f in e["failing"]) or "-"
@@ -116,23 +124,14 @@ def markdown(night_dir: Path, night: Night) -> str:
 
 # -- HTML -----------------------------------------------------------------------------------
 
-_CSS = """body{font-family:sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
-.pass{color:#080}.fail{color:#b00;font-weight:bold}.error{color:#a60;font-weight:bold}
-code{background:#f4f4f4}"""
-
-
-def _a(href: str, text: str) -> str:
-    return f'<a href="{html.escape(href, quote=True)}">{html.escape(text)}</a>'
-
 
 def page(night_dir: Path, night: Night) -> str:
-    esc = html.escape
     c = night["comparison"]
     files = [f for f in ("summary.md", "junit.xml", "kcidb.json", "night.json") if (night_dir / f).is_file()]
+    history, trends = pictures.sections(night_dir, night)
     body = [f"<h1>pinbench nightly {esc(night['name'])}</h1>",
             f"<p><b>{esc(headline(night))}</b></p>",
-            "<p>" + " | ".join(_a(f, f) for f in files) + "</p>"]
+            "<p>" + " | ".join(_a(f, f) for f in files) + "</p>", *history]
     if night.get("missing"):
         body.append(f"<p class=error>missing: {esc(', '.join(night['missing']))}</p>")
     for kind in ("new", "fixed", "still", "infra", "untested"):
@@ -145,6 +144,11 @@ def page(night_dir: Path, night: Night) -> str:
                 link = " (" + _a(f"{i['run_id']}/console.log", "console") + ")"
             body.append(f"<li><code>{esc(i['id'])}</code> {esc(i['key'])}: {esc(i['message'])}{link}</li>")
         body.append("</ul>")
+    if stale := night.get("stale_known"):
+        body.append(f"<h2>Known issues that matched nothing for {stale[0]['nights']} nights</h2><ul>")
+        body += [f"<li><code>{esc(k['id'])}</code> ({esc(k['where'])}): {esc(k['reason'])} {esc(k['link'])}</li>"
+                 for k in stale]
+        body.append("</ul>")
     body.append("<h2>Entries</h2><table><tr><th>entry</th><th>verdict</th><th>failing</th>"
                 "<th>reports</th><th>time</th><th>logs</th></tr>")
     for e in night["entries"]:
@@ -154,5 +158,4 @@ def page(night_dir: Path, night: Night) -> str:
         body.append(f"<tr><td><code>{esc(e['id'])}</code></td><td class={e['verdict']}>{e['verdict'].upper()}</td>"
                     f"<td>{failing}</td><td>{reports}</td><td>{e['secs']:.0f}s</td><td>{logs}</td></tr>")
     body.append("</table>")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=utf-8><title>pinbench nightly {esc(night['name'])}"
-            f"</title><style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    return html.page(f"pinbench nightly {night['name']}", body + trends)

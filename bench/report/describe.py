@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bench.report.frames import CALL_TRACE, FRAME_RES, STACK_START, extract
+from bench.report.frames import CALL_TRACE, extract, facts
 from bench.report.table import Format, Group
 
 NO_FRAMES = "extracted no frames"
@@ -65,14 +65,36 @@ def clean_title(title: str) -> str:
     return "".join(out).strip()
 
 
+_FIRST: dict[tuple[str, str], tuple[tuple[int, int], ...]] = {}
+
+
 def _first_line_hits(group: Group, first: str, text: str) -> list[tuple[int, int, Format]]:
     """(start, table index, format) of the formats whose title matches in the first line."""
-    hits = []
-    for i, f in enumerate(group.formats):
-        m = f.title.search(text if "\\n" in f.title.pattern else first)
+    key = (group.header, first)
+    cached = _FIRST.get(key)
+    if cached is None:  # the formats searched in the first line only, once per distinct line
+        found = []
+        for i, f in enumerate(group.formats):
+            if "\\n" not in f.title.pattern:
+                m = f.title.search(first)
+                if m and m.start() < len(first):
+                    found.append((m.start(), i))
+        if len(_FIRST) >= 1 << 14:
+            _FIRST.clear()
+        cached = _FIRST[key] = tuple(found)
+    hits = [(start, i, group.formats[i]) for start, i in cached]
+    for i in group.multiline:
+        f = group.formats[i]
+        m = f.title.search(text)
         if m and m.start() < len(first):
             hits.append((m.start(), i, f))
     return hits
+
+
+def title_known(group: Group, line: str) -> bool:
+    """Does some format of the group title this header line (on its own)?"""
+    first = line + "\n"
+    return bool(_first_line_hits(group, first, first))
 
 
 def describe(lines: list[str], group: Group) -> Description:
@@ -96,7 +118,7 @@ def describe(lines: list[str], group: Group) -> Description:
         corrupted = ""
         raw: list[str] = []
         if f.stack is not None:
-            found, ok = extract(text[m.start():].split("\n"), f.stack)
+            found, ok = extract(text[m.start():], f.stack)
             corrupted = "" if ok else NO_FRAMES
             args += [canon for canon, _ in found]
             raw = [r for _, r in found]
@@ -134,16 +156,17 @@ def _corrupted(title: str, lines: list[str], fmt: Format | None, own_stack: bool
         return ""
     has_stack = False
     for i, line in enumerate(lines):
-        if not STACK_START.search(line):
+        if not facts(line)[1]:
             continue
         after = lines[i + 1:i + 16]
         if len(lines) - i < 4:
             return "call trace is missed"
         ok = False
         for nxt in after:
-            if STACK_START.search(nxt):
+            _, stack_start, frame = facts(nxt)
+            if stack_start:
                 break
-            if "(stack is not available)" in nxt or any(fr.search(nxt) for fr in FRAME_RES):
+            if "(stack is not available)" in nxt or frame is not None:
                 ok = True
                 break
         if not ok and not line.lstrip().startswith("status: "):

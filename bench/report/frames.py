@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 PC = r"\[\<?(?:0x)?[0-9a-f]+\>?\]"
 FUNC = r"([a-zA-Z0-9_]+)(?:\.|\+)"
@@ -110,6 +110,7 @@ def skip_re(extra: tuple[str, ...]) -> re.Pattern[str]:
 _HELPER = skip_re(())
 
 
+@lru_cache(maxsize=1 << 14)
 def strip_frame(frame: str) -> str:
     """The shortest form of a frame once one syscall-entry prefix is removed."""
     best = frame
@@ -120,36 +121,91 @@ def strip_frame(frame: str) -> str:
 
 
 def is_skipped(func: str) -> bool:
-    return bool(_HELPER.search(func))
+    return skipped(_HELPER, func)
 
 
-def extract(lines: Sequence[str], stack: StackFmt) -> tuple[list[tuple[str, str]], bool]:
+# Per distinct line (and frame name) caches: a report's frame lines recur in every report of
+# the same bug, and helper names in most reports. Bounded: cleared when full.
+_MAX = 1 << 15
+# Keyed by id(pattern): hashing a compiled pattern hashes its whole code. The patterns live as
+# long as the module (constants, or skip_re()'s cache).
+_SKIPPED: dict[tuple[int, str], bool] = {}
+_SEARCH: dict[tuple[int, str], tuple[str | None, ...] | None] = {}
+LineFacts = tuple[bool, bool, "tuple[str | None, ...] | None"]
+_FACTS: dict[str, LineFacts] = {}
+
+
+def skipped(skip: re.Pattern[str], frame: str) -> bool:
+    key = (id(skip), frame)
+    hit = _SKIPPED.get(key)
+    if hit is None:
+        if len(_SKIPPED) >= _MAX:
+            _SKIPPED.clear()
+        hit = _SKIPPED[key] = skip.search(frame) is not None
+    return hit
+
+
+def search(part: re.Pattern[str], line: str) -> tuple[str | None, ...] | None:
+    """The groups of part.search(line), or None when it does not match."""
+    key = (id(part), line)
+    try:
+        return _SEARCH[key]
+    except KeyError:
+        pass
+    m = part.search(line)
+    if len(_SEARCH) >= _MAX:
+        _SEARCH.clear()
+    found = _SEARCH[key] = m.groups() if m else None
+    return found
+
+
+def facts(line: str) -> LineFacts:
+    """(CORRUPTED_LINE matches, STACK_START matches, groups of the first FRAME_RES match)."""
+    got = _FACTS.get(line)
+    if got is None:
+        frame = None
+        for fre in FRAME_RES:
+            m = fre.search(line)
+            if m:
+                frame = m.groups()
+                break
+        if len(_FACTS) >= _MAX:
+            _FACTS.clear()
+        got = _FACTS[line] = (CORRUPTED_LINE.search(line) is not None, STACK_START.search(line) is not None,
+                              frame)
+    return got
+
+
+def extract(text: str, stack: StackFmt) -> tuple[list[tuple[str, str]], bool]:
     """(canonical, raw) key frames, one per PARSE section, and whether all were found."""
     skip = skip_re(stack.skip)
-    frames, ok = _extract(lines, stack.parts, skip, stack.extractor)
+    lines = text.split("\n")
+    fail = "should_fail" in text  # fault injection makes the rest of a report unreliable
+    frames, ok = _extract(lines, stack.parts, skip, stack.extractor, fail)
     if ok or not stack.parts2:
         return frames, ok
-    return _extract(lines, stack.parts2, skip, stack.extractor)
+    return _extract(lines, stack.parts2, skip, stack.extractor, fail)
 
 
 def _key(raw: list[str], extractor: Extractor | None) -> tuple[str, str] | None:
     if not raw:
         return None
-    stripped = [strip_frame(f) for f in raw]
-    name, idx = (stripped[0], 0) if extractor is None else extractor(stripped)
+    if extractor is None:
+        return strip_frame(raw[0]), raw[0]
+    name, idx = extractor([strip_frame(f) for f in raw])
     return (name, raw[idx]) if idx >= 0 else None
 
 
-def _add(raw: list[str], m: re.Match[str] | None, skip: re.Pattern[str]) -> None:
-    if m is None:
+def _add(raw: list[str], groups: tuple[str | None, ...] | None, skip: re.Pattern[str]) -> None:
+    if groups is None:
         return
-    for frame in m.groups():
-        if frame is not None and not skip.search(frame):
+    for frame in groups:
+        if frame is not None and not skipped(skip, frame):
             raw.append(frame)
 
 
 def _extract(lines: Sequence[str], parts: Sequence[re.Pattern[str]], skip: re.Pattern[str],
-             extractor: Extractor | None) -> tuple[list[tuple[str, str]], bool]:
+             extractor: Extractor | None, fail: bool) -> tuple[list[tuple[str, str]], bool]:
     results: list[tuple[str, str]] = []
     raw: list[str] = []
     ok, parsed, pos, idx, n = True, 0, 0, 0, len(lines)
@@ -170,36 +226,33 @@ def _extract(lines: Sequence[str], parts: Sequence[re.Pattern[str]], skip: re.Pa
             while pos < n:
                 ln = lines[pos]
                 pos += 1
-                if CORRUPTED_LINE.search(ln):
+                corrupted, stack_start, frame = facts(ln)
+                if corrupted:
                     ok = False
                     break
-                if STACK_START.search(ln):
+                if stack_start:
                     break
                 if nxt is not None:
-                    m = nxt.search(ln)
-                    if m:
-                        _add(raw, m, skip)
+                    found = search(nxt, ln)
+                    if found is not None:
+                        _add(raw, found, skip)
                         idx += 1
                         break
                 if eager and raw:
-                    ok = ok and not any("should_fail" in rest for rest in lines[pos:])
+                    ok = ok and not (fail and any("should_fail" in rest for rest in lines[pos:]))
                     pos = n
                     break
-                for fre in FRAME_RES:
-                    m = fre.search(ln)
-                    if m:
-                        _add(raw, m, skip)
-                        break
+                _add(raw, frame, skip)
         else:
             while pos < n:
                 ln = lines[pos]
                 pos += 1
-                if CORRUPTED_LINE.search(ln):
+                if facts(ln)[0]:
                     ok = False
                     break
-                m = part.search(ln)
-                if m:
-                    _add(raw, m, skip)
+                found = search(part, ln)
+                if found is not None:
+                    _add(raw, found, skip)
                     break
         idx += 1
 

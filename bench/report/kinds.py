@@ -9,6 +9,7 @@ classes logspec does not name, so the nightly can export KCIDB issues with a sta
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from bench.report.prefix import normalize
 from bench.report.table import Group
@@ -51,14 +52,19 @@ _PANIC_DETAIL = re.compile(r"Kernel panic - not syncing: (?P<d>.*?)\s*$")
 
 
 def type_of(title: str, group: Group | None, pre: str) -> str:
+    return _type_of(title, None if group is None else group.kind, pre)
+
+
+@lru_cache(maxsize=4096)  # titles repeat: the same bug reported again and again
+def _type_of(title: str, kind: str | None, pre: str) -> str:
     vm = _VM.match(pre)
-    if vm and (title.startswith(("kernel BUG", "WARNING in")) or not group):
+    if vm and (title.startswith(("kernel BUG", "WARNING in")) or kind is None):
         return f"VM_{vm.group(1)}_ON_{vm.group(2)}"
     for pattern, name in _TYPES:
         m = pattern.match(title)
         if m:
             return m.expand(name)
-    return group.kind if group and group.kind else "BUG"
+    return kind or "BUG"
 
 
 def category_of(rtype: str, title: str) -> str:

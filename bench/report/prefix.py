@@ -46,15 +46,23 @@ def strip_prefix(line: str) -> tuple[str, str]:
     return text, g["caller"] or "k"
 
 
-_BATCH = re.compile(r"^(\[ *\d+\.\d+\])?(?: ?\[ *([TC]\d+)\])? ?(.*)$", re.MULTILINE)
+# The usual "[ts] [caller] " prefix; group 1 is just its "[" (a cached one-character string).
+_BATCH = re.compile(r"^(?:(\[) *\d+\.\d+\](?: ?\[ *([TC]\d+)\])? ?)?(.*)$", re.MULTILINE)
+_OTHER: dict[str, tuple[str, str]] = {}  # strip_prefix() of lines without a time stamp, per distinct line
 
 
 def strip_many(lines: list[str]) -> list[tuple[str, str]]:
     """strip_prefix() of each line; one regex pass over them all for the usual time stamps."""
-    out: list[tuple[str, str]] = []
-    for line, (ts, caller, text) in zip(lines, _BATCH.findall("\n".join(lines))):
-        out.append((text, caller or "k") if ts else strip_prefix(line))
-    return out
+    other = _OTHER.get
+    return [(text, caller or "k") if ts else (other(line) or _other(line))
+            for line, (ts, caller, text) in zip(lines, _BATCH.findall("\n".join(lines)))]
+
+
+def _other(line: str) -> tuple[str, str]:
+    if len(_OTHER) >= 1 << 15:
+        _OTHER.clear()
+    got = _OTHER[line] = strip_prefix(line)
+    return got
 
 
 def source_path(file: str) -> str:

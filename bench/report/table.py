@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from bench.report.frames import (
     CALL_TRACE,
@@ -43,6 +44,11 @@ class Group:
     formats: tuple[Format, ...]
     suppress: tuple[Rx, ...] = ()
     kind: str = ""  # report type when no format decides it
+
+    @cached_property
+    def multiline(self) -> tuple[int, ...]:
+        """Indexes of the formats whose title regex spans lines (searched in the whole text)."""
+        return tuple(i for i, f in enumerate(self.formats) if "\\n" in f.title.pattern)
 
 
 def F(title: str, fmt: str, stack: StackFmt | None = None, report: str | None = None,
@@ -134,6 +140,7 @@ BUG = Group("BUG:", (
     F(r"BUG: Bad rss-counter state", "BUG: Bad rss-counter state", no_stack=True),
     F(r"BUG: non-zero nr_ptes on freeing mm", "BUG: non-zero nr_ptes on freeing mm", no_stack=True),
     F(r"BUG: non-zero nr_pmds on freeing mm", "BUG: non-zero nr_pmds on freeing mm", no_stack=True),
+    F(r"BUG: non-zero pgtables_bytes on freeing mm", "BUG: non-zero pgtables_bytes on freeing mm", no_stack=True),
     F(r"BUG: Dentry .* still in use", "BUG: Dentry still in use in {0}",
       report=r"BUG: Dentry .* still in use \([0-9]+\) \[(unmount) of ([^\]]+)\]",
       alt=("BUG: Dentry still in use [{0} of {1}]",)),
@@ -159,7 +166,8 @@ BUG = Group("BUG:", (
     F(r"BUG: Invalid wait context", "WARNING: locking bug in {0}",
       stack=S(CALL_TRACE, PARSE, skip=("lock_sock", "release_sock"))),
     F(r"BUG:\s*(?:\n|$)", "BUG: corrupted", corrupted=True),
-), sup(r"ODEBUG:", r"Boot_DEBUG:", r"xlog_status:", r"DEBUG:", r"BUG: no syscalls can create resource"), "BUG")
+), sup(r"ODEBUG:", r"Boot_DEBUG:", r"xlog_status:", r"DEBUG:", r"BUG: no syscalls can create resource",
+       r"BUG: arch topology borken"), "BUG")  # the scheduler's note on a firmware/VM CPU topology
 
 WARNING = Group("WARNING:", (
     F(r"WARNING: .*lib/debugobjects\.c.* (?:debug_print|debug_check|at)", "WARNING: ODEBUG bug in {0}",

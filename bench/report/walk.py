@@ -8,8 +8,8 @@ sanitizer report, or at the first line that cannot belong to it once its stack i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from re import Match
 
 _FN = r"[A-Za-z_$][\w.$]*"
 
@@ -125,6 +125,8 @@ SKIP_PREFIXES: tuple[str, ...] = (
 )
 
 MAX_REPORT_LINES = 400  # a report never takes more lines of its context than this
+GAP = 100  # this many lines of other contexts in a row end a report
+BLOCK = 32  # lines the log strips at a time
 
 
 def base_func(name: str) -> str:
@@ -152,79 +154,106 @@ class Walk:
     def frames(self) -> list[tuple[str, str]]:
         return self.primary or self.implicit
 
-    def feed(self, pos: int, text: str) -> bool:
-        """Take one line of the report's context; False when the report has ended before it."""
-        t = text.strip()
-        if len(self.taken) >= MAX_REPORT_LINES:
-            return False
-        if self.tail:
-            return self._take(pos, t) if (not t or TAIL.match(t)) else False
-        m = LINE.match(t)
-        kind = m.lastgroup if m else None
-        if kind == "end":
-            self.tail = True
-            return self._take(pos, t)
-        if self.banner and t.startswith("=" * 20) and len(self.taken) > 1:
-            self._take(pos, t)
-            self.tail = True  # only a panic line may still follow
-            return True
-        if self.end_unindented and self.implicit and t and not text[:1].isspace():
-            return False
-        if kind == "mod":
-            self.in_modules = True
-            return self._take(pos, t)
-        if self.in_modules and text[:1].isspace():
-            return self._take(pos, t)
-        self.in_modules = False
-        if self._track(t, kind, m) == "unknown" and self.primary and self.state == "explicit" and not self.banner:
-            return False  # the line after a finished stack is not ours (old kernels: no </TASK>)
-        return self._take(pos, t)
+    def run(self, items: list[tuple[str, str]], ensure: Callable[[int, int], None], start: int, hi: int,
+            ctx: str) -> None:
+        """Walk the lines of context `ctx` in items[start:hi] (prefix-stripped (text, context)
+        pairs, filled by ensure(lo, hi)) until the report ends: after GAP lines of other contexts
+        in a row, or at a line that cannot belong to it. Indented unprefixed lines right after a
+        line of `ctx` continue its multi-line record. One loop for the hot path: a frame inside a
+        call trace costs no call."""
+        taken = self.taken
+        prev = False
+        i = last = start
+        while i < hi and i - last <= GAP:
+            stop = min(i + BLOCK, hi)
+            ensure(i, stop)
+            for text, c in items[i:stop]:
+                if c == ctx or (prev and not c and (not text.strip() or text[:1].isspace())):
+                    prev = True
+                    last = i
+                    t = text.strip()
+                    if len(taken) >= MAX_REPORT_LINES:
+                        return
+                    kind, tail_ok, entry, taint = _INFO.get(t) or line_info(t)
+                    if self.tail:
+                        if not tail_ok:
+                            return
+                    elif kind == "end":
+                        self.tail = True
+                    elif self.banner and len(taken) > 1 and t.startswith("=" * 20):
+                        self.tail = True  # only a panic line may still follow
+                    elif self.end_unindented and self.implicit and t and not text[:1].isspace():
+                        return
+                    elif kind == "mod":
+                        self.in_modules = True
+                    elif not (self.in_modules and text[:1].isspace()):
+                        self.in_modules = False
+                        if kind == "frame" and self.state == "explicit":
+                            if entry is not None:  # None: unreliable "? " frames and [inline] frames
+                                self.primary.append(entry)
+                        elif t and kind != "deco" and kind != "cont" and self._track(kind, entry) \
+                                and self.primary and self.state == "explicit" and not self.banner:
+                            return  # the line after a finished stack is not ours (old kernels: no </TASK>)
+                    taken.append(i)
+                    if taint:
+                        self.taint.update(taint)
+                elif c:
+                    prev = False
+                i += 1
 
-    def _take(self, pos: int, t: str) -> bool:
-        self.taken.append(pos)
-        if "Tainted: " in t:
-            m = TAINT_FIELD.search(t)
-            if m:
-                self.taint.update(c for c in m.group(1) if c.isalpha())
-            self.taint.update(TAINT_BRACKET.findall(t))
-        return True
-
-    def _track(self, t: str, kind: str | None, m: Match[str] | None) -> str:
-        """Update the stack state for one line; return what kind of line it was."""
-        if not t:
-            return "blank"
-        if kind == "stack":
+    def _track(self, kind: str | None, entry: tuple[str, str] | None) -> bool:
+        """Update the stack state for one non-blank line; True for a line of no known kind."""
+        if kind == "frame":
+            if entry is not None:  # None: unreliable "? " frames and [inline] frames
+                if self.state == "explicit":
+                    self.primary.append(entry)
+                elif self.state == "none" and not self.implicit_done:
+                    self.implicit.append(entry)
+        elif kind == "stack":
             self.state = "secondary" if self.explicit_seen else "explicit"
             self.explicit_seen = True
-            return "marker"
-        if kind in ("impl", "sec"):
+        elif kind == "impl" or kind == "sec":
             self.implicit_done = self.implicit_done or bool(self.implicit)
             self.state = "none" if kind == "impl" else "secondary"
-            return "marker"
-        if kind == "deco":
-            return "decoration"
-        if kind == "rip" and m is not None:
-            if not m.group("rtail").startswith(" "):  # [inline] RIPs never occur on a raw console
-                entry = (base_func(m.group("rfunc")), m.group("rfile") or "")
+        elif kind == "rip":
+            if entry is not None:
                 if self.state == "explicit" and self.primary:
                     self.primary.append(entry)  # the interrupted context inside a stack
                 elif self.rip is None:
                     self.rip = entry
-            return "rip"
-        if kind == "frame" and m is not None:
-            self._frame(m)
-            return "frame"
-        if kind == "cont":
-            return "cont"
-        if self.implicit:
-            self.implicit_done = True
-        return "unknown"
+        else:
+            if self.implicit:
+                self.implicit_done = True
+            return True
+        return False
 
-    def _frame(self, m: Match[str]) -> None:
-        if m.group("fq") or m.group("fifile"):  # unreliable "? " frames and [inline] frames
-            return
+
+# What a stripped report line is: (LINE kind, allowed after "---[ end trace", RIP or frame
+# entry, taint letters). Cached per distinct text: reports repeat their frames, markers and
+# register labels, within a log and across logs.
+LineInfo = tuple[str | None, bool, tuple[str, str] | None, tuple[str, ...]]
+_INFO: dict[str, LineInfo] = {}
+_INFO_MAX = 1 << 15
+
+
+def line_info(t: str) -> LineInfo:
+    info = _INFO.get(t)
+    if info is not None:
+        return info
+    m = LINE.match(t)
+    kind = m.lastgroup if m else None
+    entry = None
+    if m is not None and kind == "rip" and not m.group("rtail").startswith(" "):  # [inline] RIPs: never raw
+        entry = (base_func(m.group("rfunc")), m.group("rfile") or "")
+    elif m is not None and kind == "frame" and not (m.group("fq") or m.group("fifile")):
         entry = (base_func(m.group("ffunc")), m.group("ffile") or "")
-        if self.state == "explicit":
-            self.primary.append(entry)
-        elif self.state == "none" and not self.implicit_done:
-            self.implicit.append(entry)
+    taint: tuple[str, ...] = ()
+    if "Tainted: " in t:
+        field_ = TAINT_FIELD.search(t)
+        taint = tuple(c for c in field_.group(1) if c.isalpha()) if field_ else ()
+        taint += tuple(TAINT_BRACKET.findall(t))
+    info = (kind, not t or TAIL.match(t) is not None, entry, taint)
+    if len(_INFO) >= _INFO_MAX:
+        _INFO.clear()
+    _INFO[t] = info
+    return info

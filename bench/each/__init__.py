@@ -1,0 +1,1 @@
+"""`bench run --each`: every prefix of a series built, booted and compared with the one before."""

@@ -1,0 +1,1 @@
+"""What a run leaves for people: reproducer.sh, report.txt (a mail) and index.html (a page)."""

@@ -1,0 +1,152 @@
+"""What a results folder holds, read back for the pages: summary.json, reports.json, the
+stage timeline, pin counters per workload, the .config's hash and compiler, the files.
+
+Readers only; a file that is missing or unreadable gives an empty answer, since a run that
+stopped early (or an older pinbench) leaves less behind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import pins as pin_counters
+from bench.pages.svg import Bar
+from bench.slot import sha256_of
+
+STAGES = ("apply", "config", "build", "boot", "baseline", "scan")  # in run order
+# The case groups whose status colours a stage's bar.
+STAGE_GROUPS = {"apply": ("apply",), "config": ("config",), "build": ("build",),
+                "boot": ("boot", "workload"), "baseline": ("baseline",),
+                "scan": ("report", "taint", "expect")}
+_CC = re.compile(r'^CONFIG_CC_VERSION_TEXT="(.*)"$', re.MULTILINE)
+HIDDEN = re.compile(r"(^|/)\.[^/]*\.tmp$|(^|/)\.writable$")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def summary(run_dir: Path) -> dict[str, Any]:
+    data = read_json(run_dir / "summary.json")
+    return data if isinstance(data, dict) else {}
+
+
+def reports(run_dir: Path) -> list[dict[str, Any]]:
+    data = read_json(run_dir / "reports.json")
+    return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+
+
+def worst(statuses: list[str]) -> str:
+    for status in ("fail", "error", "pass", "skip"):
+        if status in statuses:
+            return status
+    return ""
+
+
+def bars(data: dict[str, Any]) -> list[Bar]:
+    """summary.json's timeline as bars in start order, each stage coloured by its cases."""
+    cases = data.get("cases") or []
+    out = []
+    for row in sorted(data.get("info", {}).get("timeline") or [], key=lambda r: float(r.get("start", 0))):
+        name = str(row.get("stage", "?"))
+        group, _, workload = name.partition("/")
+        if workload:
+            status = worst([c["status"] for c in cases if c["group"] == group and c["name"] == workload])
+        else:
+            status = worst([c["status"] for c in cases if c["group"] in STAGE_GROUPS.get(name, (name,))])
+        out.append(Bar(workload or name, float(row.get("start", 0)), float(row.get("secs", 0)), status,
+                       indent=bool(workload)))
+    return out
+
+
+def stage_secs(data: dict[str, Any]) -> dict[str, float]:
+    """Seconds per stage (workloads left out: they are part of the boot)."""
+    out: dict[str, float] = {}
+    for row in data.get("info", {}).get("timeline") or []:
+        name = str(row.get("stage", ""))
+        if "/" not in name:
+            out[name] = out.get(name, 0.0) + float(row.get("secs", 0))
+    return out
+
+
+@dataclass(frozen=True)
+class Pins:
+    workload: str  # or "all workloads" when the guest kept only whole-run counters
+    acquired: int  # nr_foll_pin_acquired grew by this during the workload
+    released: int
+
+    @property
+    def held(self) -> int:
+        return self.acquired - self.released
+
+
+def pins(guest: Path, workloads: list[str]) -> list[Pins]:
+    """FOLL_PIN counters per workload from <name>.vmstat.start/.end (written by the guest runner),
+    else for the whole run from vmstat.start/.end; [] when the kernel has no such counters."""
+    spans = pin_counters.of_run(guest, workloads)
+    found = [Pins(w, spans[w].acquired, spans[w].released) for w in workloads if w in spans]
+    if not found and (run := spans.get(pin_counters.RUN)):
+        found = [Pins("all workloads", run.acquired, run.released)]
+    return found
+
+
+def workload_names(data: dict[str, Any]) -> list[str]:
+    return [c["name"] for c in data.get("cases") or [] if c.get("group") == "workload"]
+
+
+@dataclass(frozen=True)
+class Config:
+    sha256: str  # "" when the run has no .config
+    compiler: str  # CONFIG_CC_VERSION_TEXT
+
+
+def config(run_dir: Path) -> Config:
+    path = run_dir / ".config"
+    try:
+        m = _CC.search(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return Config("", "")
+    return Config(sha256_of(path), m.group(1) if m else "")
+
+
+def files(run_dir: Path) -> list[str]:
+    """Every file of the folder, relative, sorted; temporaries and the copied guests/ left out."""
+    out = []
+    for path in sorted(run_dir.rglob("*")):
+        rel = path.relative_to(run_dir).as_posix()
+        if path.is_file() and not HIDDEN.search(rel) and not rel.startswith(("guests/", "baseline/")):
+            out.append(rel)
+    return out
+
+
+CASE_KEYS = {"group", "name", "status", "secs", "message", "output"}
+
+
+def case_extras(case: dict[str, Any]) -> str:
+    """What a case carries beyond the usual fields (a newer pinbench's fail:runs, ...), short."""
+    extra = {k: v for k, v in case.items() if k not in CASE_KEYS and v not in (None, "", [], {})}
+    out = []
+    if "fails" in extra and "runs" in extra:  # LKP's fail:runs
+        out.append(f"fail:runs {extra.pop('fails')}:{extra.pop('runs')}")
+    out += [f"{k}: {v if isinstance(v, (str, int, float)) else json.dumps(v)}" for k, v in sorted(extra.items())]
+    return "; ".join(out)[:300]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a run's pages say about its inputs (from its Plan)."""
+
+    series: str
+    patches: tuple[tuple[str, str], ...]  # (file under patches/, subject)
+    fragments: tuple[str, ...]
+    workloads: tuple[str, ...]
+    tree: str
+    memory: str
+    cpus: int

@@ -1,0 +1,132 @@
+"""`bench run SERIES --repeat N`: the same kernel run N times, each case decided by its rate.
+
+The runs are ordinary `pipeline.run`s in one folder (r1..rN; with --baseline also base-r1..
+base-rN, the unpatched base with the same config and workloads), sharing a work slot: the
+kernel is built once per side and its image reused. A setup failure (apply, config, build)
+is deterministic: the runs stop there. The folder's summary.json and junit.xml hold a case
+per key with its fail:runs and decision (bench/rates.py), rates.txt the table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from bench import junit, pipeline, rates, tree
+from bench.errors import UserError
+from bench.files import write_atomic
+from bench.plan import Plan
+from bench.printer import Printer
+from bench.result import Case, RunResult, Status, write_summary_json
+from bench.stats import ALPHA, min_runs
+
+TABLE = "rates.txt"
+
+
+def check(n: int, baseline: bool, alpha: float, what: str = "") -> None:
+    """Refuse a run set that could never show a regression against the base."""
+    if not 0 < alpha < 1:
+        raise UserError(f"--alpha {alpha}: want a probability between 0 and 1, e.g. 0.05")
+    if baseline and n > 1 and n < (need := min_runs(alpha)):
+        raise UserError(f"{what or f'--repeat {n}'} --baseline: with {n} runs a side, even a case failing in every"
+                        f" run and never on the base is not significant at alpha {alpha}: repeat {need} times or more")
+
+
+def _series(plan: Plan, folder_plan: Plan, prefix: str, n: int, printer: Printer) -> list[RunResult]:
+    runs: list[RunResult] = []
+    for i in range(1, n + 1):
+        sub = dataclasses.replace(plan, results_root=folder_plan.results_dir, run_id=f"{prefix}{i}", baseline=False)
+        printer.say(f"repeat: {prefix}{i} of {n}")
+        result = pipeline.run(sub, printer.nested(f"{prefix}{i}: "))
+        runs.append(result)
+        if any(c.group in rates.DETERMINISTIC and c.status is Status.FAIL for c in result.cases):
+            printer.say(f"repeat: {result.failures()[0].group} failed: deterministic, not repeated")
+            break
+    return runs
+
+
+def base_plan(plan: Plan) -> Plan:
+    series = dataclasses.replace(plan.series, name=f"{plan.series.name}-base", patches=())
+    return dataclasses.replace(plan, series=series, base=tree.resolve_base(plan.tree, plan.base or plan.series.base))
+
+
+def run_repeat(plan: Plan, printer: Printer, n: int, alpha: float = ALPHA) -> RunResult:
+    """Run plan n times (and its base n times with plan.baseline); the rates as a RunResult."""
+    check(n, plan.baseline, alpha)
+    folder = plan.results_dir
+    folder.mkdir(parents=True)
+    start = time.monotonic()
+    with_base = plan.baseline and bool(plan.series.patches)
+    printer.say(f"repeat: {plan.series.name} {n} time(s){' and its base as often' if with_base else ''} in {folder}")
+    series: list[RunResult] = []
+    base: list[RunResult] | None = None
+    try:
+        base_of = base_plan(plan) if with_base else None
+        series = _series(plan, plan, "r", n, printer)
+        if base_of is not None:
+            base = _series(base_of, plan, "base-r", n, printer)
+    except KeyboardInterrupt:
+        finish(plan, series, base, alpha, n, start, complete=False)
+        raise
+    return finish(plan, series, base, alpha, n, start, complete=True)
+
+
+def finish(plan: Plan, series: list[RunResult], base: list[RunResult] | None, alpha: float, n: int,
+           start: float, complete: bool) -> RunResult:
+    found = rates.rates(series, base, alpha)
+    cases = rates.cases(found, [*series, *(base or [])])
+    if not rates.decided(series):
+        cases.append(Case("repeat", "runs", Status.ERROR, 0.0, "no run decided anything (infrastructure)"))
+    if not complete:
+        cases.append(Case("infra", "interrupted", Status.ERROR, 0.0, "interrupted: not every run was made"))
+    first: dict[str, Any] = series[0].info if series else {}
+    info: dict[str, Any] = {"series": plan.series.name, "tree": str(plan.tree), **plan.extra_info,
+            **{k: first[k] for k in ("base", "head", "accel", "kernel_version") if k in first},
+            "repeat": {"n": n, "alpha": alpha, "test": "one-sided Fisher exact" if base is not None else None,
+                       "runs": [r.run_id for r in series], "base_runs": [r.run_id for r in base or []],
+                       "rates": [r.to_json() for r in found]}}
+    if known := merged_known(series):
+        info["known_issues"] = known
+    if notes := first.get("notes"):
+        info["notes"] = notes
+    result = RunResult(plan.run_id, plan.series.name, plan.results_dir, tuple(cases), time.monotonic() - start, info)
+    write_summary_json(result, plan.results_dir / "summary.json")
+    junit.write(result, plan.results_dir / "junit.xml")
+    write_atomic(plan.results_dir / TABLE, table(result))
+    return result
+
+
+def merged_known(runs: list[RunResult]) -> list[dict[str, Any]]:
+    """The runs' known issues (summary.json info), what each matched in any run."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for r in runs:
+        for k in r.info.get("known_issues", []):
+            record = by_id.setdefault(k["id"], {**k, "matched": []})
+            record["matched"] = sorted(set(record["matched"]) | set(k.get("matched", [])))
+    return list(by_id.values())
+
+
+def table(result: RunResult) -> str:
+    """The cases that failed in some run, with their rates and decisions; the rest counted."""
+    rep = result.info["repeat"]
+    found: list[dict[str, Any]] = rep["rates"]
+    with_base = bool(rep["base_runs"])
+    shown = [r for r in found if r["fails"] or r.get("base_fails") or r["status"] != Status.PASS.value]
+    out = [f"==== pinbench {result.series} --repeat {rep['n']} ({result.run_id}) ====",
+           f"  {'case':<44}  {'series':>6}  " + (f"{'base':>6}  {'p':>7}  " if with_base else "") + "decision"]
+    for r in shown:
+        side = ""
+        if with_base:
+            p = "-" if r.get("p") is None else f"{r['p']:.3g}"
+            side = f"{r.get('base_fails', 0)}:{r.get('base_runs', 0)}".rjust(6) + f"  {p:>7}  "
+        word = "FLAKY" if r["flaky"] and r["status"] != Status.FAIL.value else r["status"].upper()
+        out.append(f"  {r['key'][:44]:<44}  {str(r['fails']) + ':' + str(r['runs']):>6}  {side}{word}: {r['message']}")
+    if len(found) > len(shown):
+        out.append(f"  ({len(found) - len(shown)} other case(s) passed in every run)")
+    if with_base:
+        out.append(f"regression: the series' failure rate above the base's, one-sided Fisher exact test,"
+                   f" p <= {rep['alpha']}")
+    out.append(f"verdict: {result.verdict.name} (exit {result.exit_code}) in {result.secs:.0f}s")
+    out.append(f"results: {result.results_dir}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,173 @@
+"""The scanner's first pass: which console lines start a kernel report, and which of them
+belong together (one report: a header, the lines printed before it by dump_page() or list
+debugging, and its consequences such as the panic that follows).
+
+A handful of passes over the whole log for anchor words (C speed), then the oops table
+(bench/report/table.py, table_more.py) on the few lines that contain one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bench.report.prefix import strip_prefix
+from bench.report.table import Group
+from bench.report.table_more import (
+    ANCHOR_RES,
+    ANCHOR_WORDS,
+    CONTINUES,
+    EXTRA,
+    GROUPS,
+    PRE,
+    PRE_ANCHORS,
+    PRE_NEAR,
+    Pre,
+)
+
+PRE_LOOKBACK = 80  # dump_page() prints up to this many lines before the BUG/WARNING line
+ATTACH = 300  # a consequence (panic, Oops line...) this close after a report belongs to it
+_CONSEQUENCE_PANIC = re.compile(
+    r"Kernel panic - not syncing: (?:kernel: )?(?:Fatal exception|Attempted to kill|panic_on_warn set"
+    r"|softlockup: hung tasks|hung_task: blocked tasks|Hard LOCKUP|RCU Stall|kasan\.fault|KFENCE|UBSAN|Oops"
+    r"|corrupted stack end|panic_on_oops)")
+_FAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window > PRE_NEAR)
+_NEAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window <= PRE_NEAR)
+_EXTRA = frozenset(map(id, EXTRA))  # identity: comparing frozen dataclasses compares every field
+
+
+@dataclass(frozen=True)
+class Hit:
+    line: int
+    ctx: str
+    group: Group | None
+    pre: Pre | None
+    detail: str = ""
+
+
+@dataclass
+class Open:
+    ctx: str
+    start: int
+    main: Hit | None
+    pre: Hit | None = None
+    extra: list[int] = field(default_factory=list)  # lines of merged hits (Oops, panic...)
+    cut: int = -1  # syzkaller ends the title text here (console logs: the next header)
+    panicked: bool = False
+
+
+def _candidates(text: str) -> list[int]:
+    """Indexes of the lines containing an anchor (the log joined by newlines), in order."""
+    starts: set[int] = set()
+    for rx in ANCHOR_RES:
+        starts.update(m.start() for m in rx.finditer(text))
+    for word in ANCHOR_WORDS:
+        pos = text.find(word)
+        while pos != -1:
+            starts.add(pos)
+            nl = text.find("\n", pos)
+            pos = -1 if nl == -1 else text.find(word, nl)
+    out: list[int] = []
+    line, at = 0, 0
+    for pos in sorted(starts):
+        line += text.count("\n", at, pos)
+        at = pos
+        if not out or out[-1] != line:
+            out.append(line)
+    return out
+
+
+def _classify(raw: str, booted: bool) -> tuple[str, Group | None]:
+    if "---[ end " in raw:  # the closing marker of a report or panic is never a header
+        return "", None
+    for group in GROUPS:
+        if group.header not in raw or any(s.search(raw) for s in group.suppress):
+            continue
+        if id(group) in _EXTRA and not group.formats[0].title.search(strip_prefix(raw)[0]):
+            continue
+        if group.header == "Booting the kernel." and not booted:
+            continue
+        return strip_prefix(raw)[1], group
+    return "", None
+
+
+def _pre_hit(lines: list[str], lo: int, main: int) -> Hit | None:
+    """The earliest pre-report line (dump_page(), refcount, list debugging) in [lo, main)."""
+    first = max(lo, main - PRE_LOOKBACK)
+    far = "\n".join(lines[first:main])
+    if not any(a in far for a in _FAR_ANCHORS):  # the usual case: no anchor within its window
+        near = "\n".join(lines[max(lo, main - PRE_NEAR):main])
+        if not any(a in near for a in _NEAR_ANCHORS):
+            return None
+    for j in range(first, main):
+        line = lines[j]
+        if not any(a in line for a, _ in PRE_ANCHORS):
+            continue
+        text, ctx = strip_prefix(line)
+        for pre in PRE:
+            m = pre.pattern.search(text)
+            if m and main - j <= pre.window:
+                return Hit(j, ctx, None, pre, pre.detail.format(**m.groupdict()))
+    return None
+
+
+def hits(lines: list[str], text: str, chatter: Callable[[Hit], bool]) -> list[Hit]:
+    """The header lines and pre-report lines of the log (text: its lines joined by newlines);
+    chatter(hit) tells a header that is no report after all."""
+    first_kernel = next((i for i, line in enumerate(lines) if strip_prefix(line)[1]), len(lines))
+    hits: list[Hit] = []
+    after = 0  # pre-report lines are looked for between the previous header and this one
+    for i in _candidates(text):
+        ctx, group = _classify(lines[i], i > first_kernel)
+        if group is None or chatter(Hit(i, ctx, group, None)):
+            continue
+        pre = _pre_hit(lines, after, i)
+        if pre is not None and pre.ctx == ctx:
+            hits.append(pre)
+        hits.append(Hit(i, ctx, group, None))
+        after = i + 1
+    return hits
+
+
+def _joins(rep: Open, hit: Hit, line: str) -> bool:
+    """Does this header belong to the open report (a consequence of it) rather than start one?"""
+    assert hit.group is not None and rep.main is not None
+    after = hit.line - rep.main.line
+    if hit.group.header == "Kernel panic":
+        return bool(_CONSEQUENCE_PANIC.search(line)) and after <= 5 * ATTACH
+    if CONTINUES.search(line):
+        return after <= ATTACH
+    if id(hit.group) in _EXTRA and after <= 10:  # "unreferenced object" after syzkaller's "BUG: memory leak"
+        return True
+    if rep.main.group is not None and rep.main.group.kind == "SLAB" and hit.group.header == "INFO:" and after <= 40:
+        return True  # SLUB's own "INFO: Allocated in ..." lines
+    return after <= 40 and (hit.group.header in ("Internal error:", "Oops: ") or
+                            hit.group.header == "BUG:" and "Internal error:" in line)
+
+
+def segment(hits: list[Hit], lines: list[str]) -> list[Open]:
+    reports: list[Open] = []
+    open_: dict[str, Open] = {}
+    for hit in hits:
+        line = lines[hit.line]
+        if hit.group is not None and id(hit.group) not in _EXTRA and not CONTINUES.search(line):
+            for other in open_.values():  # syzkaller cuts a console report at the next header
+                if other.ctx in ("k", "") and other.main and other.cut < 0 and other.main.line < hit.line:
+                    other.cut = hit.line
+        rep = open_.get(hit.ctx)
+        if hit.pre is not None:
+            new = Open(hit.ctx, hit.line, None, hit)
+        elif rep and rep.main is None and rep.pre and rep.pre.pre and hit.line - rep.pre.line <= rep.pre.pre.window:
+            rep.main = hit
+            rep.cut = -1
+            continue
+        elif rep and rep.main and _joins(rep, hit, line):
+            rep.extra.append(hit.line)
+            rep.panicked = rep.panicked or hit.group is not None and hit.group.header == "Kernel panic"
+            continue
+        else:
+            new = Open(hit.ctx, hit.line, hit)
+        reports.append(new)
+        open_[hit.ctx] = new
+    return reports

@@ -1,0 +1,190 @@
+"""The known-issues registry: known-issues.yaml files, scopes, and fixes that expire entries.
+
+The fix rule runs on a real tiny git tree (the shared test world's): an entry applies on a
+base without its fix commit and stops applying, counted and said, on a base that has it.
+Boots are real recorded ones (tests/data/boots) replayed by the fake vng.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import HOME, World, commit_files, git
+
+from bench.cli.main import main as bench_main
+from bench.errors import UserError
+from bench.report import issues_file
+from bench.report.issues import Issue, Scope, State, Target, judge
+from bench.report.scanner import fold, scan
+
+WORKLOADS = "[rxe, odirect, gup-test, pin-balance]"
+MKCLEAN = "WARNING in folio_mkclean"
+
+
+def entry(**extra: str) -> str:
+    lines = ["issues:", "  - id: mkclean", f"    title: '^{MKCLEAN}'", "    reason: intended by the series",
+             "    link: https://lore.kernel.org/r/x"]
+    return "\n".join(lines + [f"    {k}: {v}" for k, v in extra.items()]) + "\n"
+
+
+def run(world: World, series: str, *extra: str) -> tuple[int, dict[str, Any]]:
+    world.results.mkdir(exist_ok=True)
+    before = set(world.results.iterdir())
+    rc = bench_main(["run", series, "--accel", "tcg", "--results", str(world.results), *extra])
+    (new,) = set(world.results.iterdir()) - before
+    return rc, json.loads((new / "summary.json").read_text())
+
+
+def case(summary: dict[str, Any], key: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(c for c in summary["cases"] if f"{c['group']}/{c['name']}" == key)
+    return found
+
+
+# -- the rule on a real git tree, through `bench run` ------------------------------------------
+
+
+@pytest.fixture
+def fixed_tree(world: World) -> tuple[World, str, str]:
+    """The world's tree plus one commit, "the fix"; (world, base before it, the fix)."""
+    before = git(world.tree, "rev-parse", "HEAD").strip()
+    fix = commit_files(world.tree, {"Documentation/fix.txt": "the fix\n"}, "mm: the fix")
+    world.replay("put-user-page-tcg")  # a real boot whose odirect race fires the WARNING
+    return world, before, fix
+
+
+def test_a_known_issue_stops_applying_where_its_fix_is_in_the_base(fixed_tree: tuple[World, str, str],
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    world, before, fix = fixed_tree
+    folder = world.series("s", f"workloads: {WORKLOADS}\n", quilt=False)
+    (folder / "known-issues.yaml").write_text(entry(fixed_by=f"'{fix}'"))
+
+    rc, summary = run(world, "s", "--base", before)  # the fix is not there: known
+    assert rc == 0, summary["cases"]
+    report = case(summary, f"report/{MKCLEAN}")
+    assert report["status"] == "skip" and "known issue mkclean: intended by the series" in report["message"]
+    (judged,) = summary["info"]["known_issues"]
+    assert judged["state"] == "active" and judged["matched"] == [f"report/{MKCLEAN}"]
+    assert "not in the tested base" in judged["why"]
+
+    rc, summary = run(world, "s", "--base", fix)  # the base has the fix: counted again, and said
+    assert rc == 1
+    report = case(summary, f"report/{MKCLEAN}")
+    assert report["status"] == "fail"
+    assert f"known issue mkclean is fixed here (its fix {fix[:12]} is in the tested base): now counted" \
+        in report["message"]
+    assert summary["info"]["known_issues"][0]["state"] == "fixed"
+    assert summary["info"]["notes"] == [f"known issue mkclean is fixed here (its fix {fix[:12]} is in the tested"
+                                        " base): now counted"]
+    assert "known issue mkclean is fixed here" in capsys.readouterr().out
+
+
+def test_a_fix_the_tree_does_not_have_keeps_the_entry(fixed_tree: tuple[World, str, str]) -> None:
+    world, _, _ = fixed_tree
+    folder = world.series("s", f"workloads: {WORKLOADS}\n", quilt=False)
+    (folder / "known-issues.yaml").write_text(entry(fixed_by="'0123456789abcdef0123'"))
+    rc, summary = run(world, "s")
+    assert rc == 0 and case(summary, f"report/{MKCLEAN}")["status"] == "skip"
+    assert "is not a commit of this tree: still applies" in summary["info"]["known_issues"][0]["why"]
+
+
+def test_a_failing_case_can_be_a_known_issue(world: World) -> None:
+    world.replay("canary-tcg")  # rxe and pin-balance fail
+    (world.home / "known-issues.yaml").write_text(
+        "issues:\n  - id: leak\n    case: workload/pin-*\n    reason: r\n    link: l\n"
+        "    scope: {series: [s*], kernel: '>=6.12, <6.13'}\n"
+        "  - id: other-kernel\n    case: workload/rxe\n    reason: r\n    link: l\n    scope: {kernel: '<6.12'}\n")
+    world.series("s", f"workloads: {WORKLOADS}\n", quilt=False)
+    rc, summary = run(world, "s")
+    pins = case(summary, "workload/pin-balance")
+    assert pins["status"] == "skip" and pins["message"].startswith("known issue leak: r (l); was: exit 1: FAIL: pin")
+    assert case(summary, "workload/rxe")["status"] == "fail" and rc == 1  # out of scope: 6.12.117 is not < 6.12
+    states = {j["id"]: (j["state"], j["why"]) for j in summary["info"]["known_issues"]}
+    assert states == {"leak": ("active", "in scope, no fix named"),
+                      "other-kernel": ("out-of-scope", "kernel 6.12.117 is outside <6.12")}
+
+
+def test_series_yaml_suppress_still_works_as_entries_without_metadata(world: World) -> None:
+    world.replay("put-user-page-tcg")
+    world.series("s", f"workloads: {WORKLOADS}\nsuppress: ['folio_mkclean']\n", quilt=False)
+    rc, summary = run(world, "s")
+    assert rc == 0 and case(summary, f"report/{MKCLEAN}")["message"].startswith(
+        "known report during odirect: known issue suppress 'folio_mkclean'")
+
+
+def test_the_repo_registry_knows_put_user_page_s_intended_warning() -> None:
+    (issue,) = issues_file.load(HOME / "patches" / "put-user-page" / "known-issues.yaml")
+    console = (HOME / "tests" / "data" / "boots" / "put-user-page-tcg" / "console.log").read_text().splitlines()
+    titles = [r.title for r, _ in fold(scan(console))]
+    assert titles == [MKCLEAN]
+    known = judge([issue], Target("put-user-page", ("base", "rdma", "debug-vm"), "6.12.117"), lambda c: None)
+    assert known.is_known(titles[0])
+    assert not judge([issue], Target("put-user-page", ("base",), "6.12.117"), lambda c: None).is_known(titles[0])
+    assert issues_file.load(HOME / "known-issues.yaml") == ()
+
+
+# -- scopes and ranges --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scope, target, state", [
+    (Scope(), Target("x", (), None), State.ACTIVE),
+    (Scope(series=("canary", "put-*")), Target("put-user-page", (), None), State.ACTIVE),
+    (Scope(series=("canary",)), Target("put-user-page", (), None), State.OUT_OF_SCOPE),
+    (Scope(configs=("kasan", "debug-vm")), Target("x", ("base", "debug-vm"), None), State.OUT_OF_SCOPE),
+    (Scope(configs=("debug-vm",)), Target("x", ("base", "debug-vm"), None), State.ACTIVE),
+    (Scope(kernel=">=6.5, <6.13"), Target("x", (), "6.12.117"), State.ACTIVE),
+    (Scope(kernel=">=6.5, <6.12"), Target("x", (), "6.12.117"), State.OUT_OF_SCOPE),
+    (Scope(kernel="<6.12.100"), Target("x", (), "6.12.117"), State.OUT_OF_SCOPE),
+    (Scope(kernel="6.12"), Target("x", (), "6.12"), State.ACTIVE),
+    (Scope(kernel=">=6.5"), Target("x", (), None), State.OUT_OF_SCOPE),  # unknown version: not applied
+])
+def test_scope(scope: Scope, target: Target, state: State) -> None:
+    issue = Issue("i", "f:1", title="x", reason="r", link="l", scope=scope)
+    assert judge([issue], target, lambda c: None).judged[0].state is state
+
+
+# -- the file ---------------------------------------------------------------------------------
+
+
+def test_a_registry_file_with_every_key(tmp_path: Path) -> None:
+    f = tmp_path / "known-issues.yaml"
+    f.write_text(entry(case="'workload/*'", fixed_by="1234567",
+                       scope="{series: [a], configs: [kasan], kernel: '>=6.1'}"))
+    with pytest.raises(UserError, match=r"known-issues.yaml:2: fixed_by must be a non-empty string \(quote it\)"):
+        issues_file.load(f)  # an unquoted all-digit sha reads as a number
+    f.write_text(entry(case="'workload/*'", fixed_by="'1234567'", scope="{series: [a], configs: [kasan], kernel: '>=6.1'}"))
+    (issue,) = issues_file.load(f)
+    assert issue == Issue("mkclean", f"{f}:2", title=f"^{MKCLEAN}", case="workload/*", reason="intended by the series",
+                          link="https://lore.kernel.org/r/x", scope=Scope(("a",), ("kasan",), ">=6.1"), fixed_by="1234567")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("issues:\n  - id: a\n    title: x\n    link: l\n", ":2: reason is required"),
+    ("issues:\n  - id: a\n    title: x\n    reason: r\n", ":2: link is required"),
+    ("issues:\n  - id: a\n    reason: r\n    link: l\n", ":2: entry a: give a title regex or a case key"),
+    ("issues:\n  - id: a\n    title: '(x'\n    reason: r\n    link: l\n", ":2: bad title regex '(x'"),
+    ("issues:\n  - id: a\n    case: rxe\n    reason: r\n    link: l\n", ":2: case 'rxe': want a case key"),
+    ("issues:\n  - {id: a, title: x, reason: r, link: l}\n  - {id: a, title: y, reason: r, link: l}\n",
+     ":3: id 'a' is also at"),
+    ("issues:\n  - {id: a, title: x, reason: r, link: l, scope: {kernel: 'new'}}\n", ":2: kernel range 'new'"),
+    ("issues:\n  - {id: a, title: x, reason: r, link: l, scope: {arch: x86}}\n", ":2: scope: unknown key 'arch'"),
+    ("issues:\n  - {id: a, title: x, reason: r, link: l, until: 1}\n", ":2: unknown key 'until'"),
+    ("issues: {id: a}\n", ":1: issues must be a list"),
+    ("issues: []\nother: 1\n", ":2: unknown key 'other'"),
+])
+def test_bad_entries_name_the_file_and_line(tmp_path: Path, text: str, message: str) -> None:
+    f = tmp_path / "known-issues.yaml"
+    f.write_text(text)
+    with pytest.raises(UserError) as err:
+        issues_file.load(f)
+    assert str(err.value).startswith(f"{f}{message}"), str(err.value)
+
+
+def test_one_id_in_two_files_is_refused(world: World) -> None:
+    (world.home / "known-issues.yaml").write_text(entry())
+    folder = world.series("s", f"workloads: {WORKLOADS}\n", quilt=False)
+    (folder / "known-issues.yaml").write_text(entry())
+    rc = bench_main(["run", "s", "--results", str(world.results)])
+    assert rc == 2 and not world.results.exists()

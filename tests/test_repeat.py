@@ -1,0 +1,157 @@
+"""`bench run --repeat N`: fail:runs per case, flaky cases, and regressions by Fisher's test.
+
+End to end in the shared test world: a one-patch series whose marker makes the fake vng
+replay the real canary boot (rxe and pin-balance fail), on every boot or (FAKE_VNG_FLAKY=N)
+only on every Nth one; the base and the other boots replay the real baseline boot.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from fractions import Fraction
+from math import comb
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import BOOTS, World, commit_files, git
+
+from bench import rates, stats
+from bench.cli.main import main as bench_main
+from bench.result import Case, RunResult, Status
+
+LEAKY = ("workload/pin-balance", "workload/rxe")
+
+
+@pytest.fixture
+def world(world: World) -> World:
+    world.mp.setenv("FAKE_VNG_DEFAULT", str(BOOTS / "baseline-tcg"))
+    world.mp.setenv("FAKE_VNG_RULES", f"BISECT_LEAK={BOOTS / 'canary-tcg'}")
+    tree = world.tree
+    git(tree, "checkout", "-q", "-b", "leak")
+    commit_files(tree, {"mm/gup.c": (tree / "mm/gup.c").read_text() + "/* BISECT_LEAK */\n"}, "mm/gup: leak")
+    out = world.home / "patches" / "leak"
+    git(tree, "format-patch", "-q", "-o", str(out), "master..leak")
+    (out / "series.yaml").write_text("workloads: [rxe, gup-test, pin-balance]\n")
+    git(tree, "checkout", "-q", "master")
+    return world
+
+
+def repeat(world: World, *args: str) -> tuple[int, dict[str, Any], Path]:
+    rc = bench_main(["run", "leak", "--accel", "tcg", "--results", str(world.results), *args])
+    folders = list(world.results.iterdir()) if world.results.exists() else []
+    if not folders:
+        return rc, {}, world.results
+    (folder,) = folders
+    return rc, json.loads((folder / "summary.json").read_text()), folder
+
+
+def rate(summary: dict[str, Any], key: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(r for r in summary["info"]["repeat"]["rates"] if r["key"] == key)
+    return found
+
+
+def test_a_failure_in_some_runs_without_a_kernel_report_is_flaky(world: World,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    world.mp.setenv("FAKE_VNG_FLAKY", "2")  # the leak shows on the 2nd boot only
+    world.mp.setenv("FAKE_VNG_COUNT", str(world.tmp / "count"))
+    rc, summary, folder = repeat(world, "--repeat", "3")
+    assert rc == 0 and summary["verdict"] == "pass"
+    for key in LEAKY:
+        r = rate(summary, key)
+        assert (r["fails"], r["runs"], r["flaky"], r["status"]) == (1, 3, True, "skip"), r
+        assert r["message"] == "flaky: failed 1:3, passed in the other runs, no kernel report with it"
+    assert rate(summary, "workload/gup-test")["message"] == "0:3"
+    assert sorted(d.name for d in folder.iterdir() if d.is_dir()) == ["r1", "r2", "r3"]
+    builds = [json.loads((folder / r / "summary.json").read_text())["cases"] for r in ("r1", "r2", "r3")]
+    made = [next(c["message"] for c in cases if c["group"] == "build") for cases in builds]
+    assert not made[0].startswith("reused") and all(m.startswith("reused") for m in made[1:])  # built once
+    table = (folder / "rates.txt").read_text()
+    assert table in capsys.readouterr().out
+    assert "  workload/rxe" in table and "1:3  FLAKY: flaky: failed 1:3" in table
+
+
+def test_a_failure_in_every_run_fails(world: World) -> None:
+    rc, summary, _ = repeat(world, "--repeat", "2")
+    assert rc == 1 and rate(summary, "workload/rxe")["message"] == "2:2: fails (in every run)"
+
+
+def test_with_the_base_a_regression_is_a_rate_above_the_base_s(world: World,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    rc, summary, folder = repeat(world, "--repeat", "3", "--baseline")
+    assert rc == 1, summary["cases"]
+    r = rate(summary, "workload/pin-balance")
+    assert (r["fails"], r["runs"], r["base_fails"], r["base_runs"], r["p"]) == (3, 3, 0, 3, 0.05)
+    assert r["message"] == "regression: 3:3 vs 0:3 on the base (one-sided Fisher p=0.05 <= 0.05)"
+    assert sorted(d.name for d in folder.iterdir() if d.is_dir()) == ["base-r1", "base-r2", "base-r3", "r1", "r2", "r3"]
+    assert summary["info"]["repeat"]["test"] == "one-sided Fisher exact"
+    assert "one-sided Fisher exact test, p <= 0.05" in capsys.readouterr().out
+
+
+
+def test_a_rate_the_test_cannot_tell_from_the_base_s_is_not_counted(world: World) -> None:
+    world.mp.setenv("FAKE_VNG_FLAKY", "2")  # the leak shows on every 2nd boot of the series
+    world.mp.setenv("FAKE_VNG_COUNT", str(world.tmp / "count"))
+    rc, summary, _ = repeat(world, "--repeat", "4", "--baseline")
+    r = rate(summary, "workload/pin-balance")
+    assert rc == 0 and (r["fails"], r["runs"], r["base_fails"], r["base_runs"]) == (2, 4, 0, 4)
+    assert r["p"] == round(comb(6, 2) / comb(8, 4), 6) and r["status"] == "skip" and r["flaky"]
+    assert r["message"] == "flaky, not above the base: 2:4 vs 0:4 on the base (one-sided Fisher p=0.214 > 0.05)"
+
+
+def test_too_few_runs_to_ever_show_a_regression_is_refused(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, _ = repeat(world, "--repeat", "2", "--baseline")
+    assert rc == 2 and "repeat 3 times or more" in capsys.readouterr().err
+    assert bench_main(["run", "leak", "--repeat", "2", "--each"]) == 2
+
+
+def test_a_build_failure_is_deterministic_and_not_repeated(world: World) -> None:
+    world.mp.setenv("FAIL", "build")
+    rc, summary, folder = repeat(world, "--repeat", "3")
+    assert rc == 1 and rate(summary, "build/kernel")["message"] == "1:1: fails (deterministic)"
+    assert [d.name for d in folder.iterdir() if d.is_dir()] == ["r1"]
+
+
+# -- the test and the decision on their own -------------------------------------------------
+
+
+def brute_force_p(a: int, b: int, c: int, d: int) -> Fraction:
+    """P(X >= a) by listing every way to pick which of the failures fall on the series' side."""
+    fails = [1] * (a + c) + [0] * (b + d)
+    picks = list(itertools.combinations(range(len(fails)), a + b))
+    return Fraction(sum(sum(fails[i] for i in pick) >= a for pick in picks), len(picks))
+
+
+@pytest.mark.parametrize("table", [(3, 0, 0, 3), (2, 1, 0, 3), (3, 2, 0, 5), (1, 2, 1, 2), (0, 3, 2, 1), (4, 1, 2, 3)])
+def test_fisher_is_exact(table: tuple[int, int, int, int]) -> None:
+    assert stats.fisher_greater(*table) == pytest.approx(float(brute_force_p(*table)), abs=1e-12)
+
+
+def test_fisher_known_values_and_the_fewest_runs() -> None:
+    assert stats.fisher_greater(3, 0, 0, 3) == pytest.approx(0.05)  # 1 / C(6, 3)
+    assert stats.fisher_greater(3, 2, 0, 5) == pytest.approx(21 / 252)
+    assert stats.fisher_greater(0, 3, 0, 3) == 1.0
+    assert (stats.min_runs(0.05), stats.min_runs(0.01), stats.min_runs(0.001)) == (3, 5, 7)
+
+
+def run(*cases: Case, rid: str = "r") -> RunResult:
+    return RunResult(rid, "s", Path("/x"), (Case("boot", "boot", Status.PASS), *cases), 1.0)
+
+
+def test_a_failure_with_a_kernel_report_is_not_flaky() -> None:
+    crash = Case("report", "BUG: unable to handle page fault", Status.FAIL)
+    runs = [run(Case("workload", "odirect", Status.FAIL), crash), run(Case("workload", "odirect", Status.PASS))]
+    found = {r.key: r for r in rates.rates(runs, None, stats.ALPHA)}
+    assert found["workload/odirect"].status is Status.FAIL and not found["workload/odirect"].flaky
+    assert found["workload/odirect"].message == "1:2: fails (with a kernel report)"
+    report = found["report/BUG: unable to handle page fault"]
+    assert (report.series.fails, report.series.runs, report.status) == (1, 2, Status.FAIL)
+
+
+def test_runs_with_infrastructure_trouble_are_not_counted() -> None:
+    trouble = RunResult("r2", "s", Path("/x"), (Case("infra", "InfraError", Status.ERROR, 0.0, "disk full"),), 1.0)
+    runs = [run(Case("workload", "rxe", Status.PASS)), trouble]
+    found = rates.rates(runs, None, stats.ALPHA)
+    assert [(r.key, str(r.series)) for r in found] == [("boot/boot", "0:1"), ("workload/rxe", "0:1")]
+    assert rates.cases(found, runs)[-1] == Case("repeat", "r2", Status.SKIP, 1.0, "not counted: disk full")
