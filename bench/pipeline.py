@@ -32,6 +32,10 @@ from bench.report import issues, render, scanner
 from bench.result import Case, RunResult, Status, write_summary_json
 
 BOOT_MARGIN = {True: 60, False: 180}  # seconds to reach user space: KVM, TCG
+# An oops, a hung task or a soft lockup is a failure either way (its report fails the run);
+# panicking on it ends the VM at once (vng exits 255) instead of at the VM timeout, which a
+# kernel deadlocked after a BUG would otherwise run into (syzkaller boots with oops=panic too).
+FATAL_ENDS_THE_VM = ("oops=panic", "hung_task_panic=1", "softlockup_panic=1")
 PROBE_LOG = "build-next.log"  # --each: the next patch's objects compiled without it
 _MARK = re.compile(r"pinbench: workload (\S+) (start|end)")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -176,7 +180,7 @@ class Run:
             # The guest sees the host root read-only; the results folder is shared
             # writable at its own path (a new mount point could not be created).
             rwdirs=((str(gdir), gdir),),
-            append=(*p.append, *p.series.meta.cmdline, *guests.cmdline(p.workloads)),
+            append=(*FATAL_ENDS_THE_VM, *p.append, *p.series.meta.cmdline, *guests.cmdline(p.workloads)),
         )
         names = ", ".join(w.name for w in p.workloads) or "none"
         self.say(f"boot: workloads {names} (VM timeout {timeout}s)")

@@ -125,3 +125,11 @@ def test_digest_changes_with_the_matrix(tmp_path: Path) -> None:
 def test_bad_bytes_and_nested_duplicates_name_file_and_line(tmp_path: Path, text: str, match: str) -> None:
     with pytest.raises(UserError, match=match):
         load(tmp_path, text)
+
+
+def test_memory_override(tmp_path: Path) -> None:
+    m = load(tmp_path, "series: [canary]\nconfigs: {default: [], debug: [kasan]}\n"
+                       "overrides:\n  '*/debug': {memory: 3G}\n")
+    assert {e.id: e.memory for e in m.entries} == {"canary/debug": "3G", "canary/default": None}
+    with pytest.raises(UserError, match="memory must be a size like 3G"):
+        load(tmp_path, "series: [canary]\noverrides:\n  'canary/*': {memory: lots}\n")

@@ -55,6 +55,7 @@ def test_clean_run_passes_and_keeps_everything(world: World, monkeypatch: pytest
         assert (run_dir / name).is_file(), name
     assert "CONFIG_RDMA_RXE=y" in (run_dir / ".config").read_text()
     assert summary["info"]["accel"] == "tcg" and len(summary["info"]["head"]) == 40
+    assert "--append oops=panic --append hung_task_panic=1" in summary["info"]["vng"]  # a dead kernel ends the VM
     out = capsys.readouterr().out
     assert "verdict: PASS" in out and str(run_dir) in out
     # The base tree is untouched and the worktree is gone.

@@ -15,7 +15,7 @@ matrix.yaml (every key optional):
     repeat: 3                # run each entry N times: fail:runs per case (bench/rates.py)
     known_stale_after: 14    # list known issues that matched nothing for this many nights
     overrides:               # key: entry id "<series>/<config>" or a glob ("canary/*")
-      "canary/*": {workloads: [...], params: [...], kconfigs: [...], repeat: 5, skip: false}
+      "canary/*": {workloads: [...], params: [...], kconfigs: [...], repeat: 5, memory: 3G, skip: false}
     catalogue: patches/bugs  # bug series (relative to the project): "<bug>/catalogue" entries
     catalogue_days: [Sun]    # ... on these weekdays only (default: every night)
 
@@ -41,7 +41,7 @@ from bench.nightly.history import HISTORY_LIMIT
 TOP_KEYS = ("tree", "base", "tree_name", "tree_url", "series", "configs", "workloads", "params",
             "repeat", "known_stale_after", "overrides", "catalogue", "catalogue_days")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-OVERRIDE_KEYS = ("workloads", "params", "kconfigs", "repeat", "skip")
+OVERRIDE_KEYS = ("workloads", "params", "kconfigs", "repeat", "memory", "skip")
 MAX_REPEAT = 100
 STALE_AFTER = 14  # nights: two weeks of a matrix run nightly
 _NAME = re.compile(r"^[\w.-]+$")
@@ -58,6 +58,7 @@ class Entry:
     params: tuple[str, ...]
     catch: tuple[str, ...] = ()  # a catalogue bug: the cases that must fail (then the entry passes)
     repeat: int = 1  # runs of the entry's kernel (> 1: decided by rates)
+    memory: str | None = None  # guest memory for this entry (a debug kernel needs more); None: --memory
 
     @property
     def run_id(self) -> str:
@@ -188,6 +189,12 @@ def _configs(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def _memory(raw: Any, what: str) -> str:
+    if not isinstance(raw, str) or not re.fullmatch(r"[1-9]\d*[MG]", raw):
+        raise UserError(f"{what}: memory must be a size like 3G or 2560M, not {raw!r}")
+    return raw
+
+
 def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str) -> list[Entry]:
     out = list(entries)
     for key, settings in overrides.items():
@@ -207,6 +214,7 @@ def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str
                 yamlmap.strings(settings.get("workloads"), f"{what}.workloads") or e.workloads,
                 e.params + yamlmap.strings(settings.get("params"), f"{what}.params"), e.catch,
                 _count(settings["repeat"], what, "repeat", MAX_REPEAT) if "repeat" in settings else e.repeat,
+                _memory(settings["memory"], what) if "memory" in settings else e.memory,
             )
         if settings.get("skip"):
             skipped = {out[i].id for i in hits}

@@ -80,7 +80,7 @@ def plan_entries(request: RunRequest, home: Path, matrix: Matrix, entries: tuple
         req = dataclasses.replace(
             request, series=entry.spec, tree=request.tree or matrix.tree, base=request.base or matrix.base,
             workloads=request.workloads or entry.workloads, kconfigs=(*entry.kconfigs, *request.kconfigs),
-            params=(), results=night_dir, run_id=entry.run_id,
+            params=(), results=night_dir, run_id=entry.run_id, memory=entry.memory or request.memory,
             info={**request.info, "nightly": entry.id, "config": entry.config})
         # Matrix-wide params only apply where their workload was selected.
         selected = tuple(w.name for w in make_plan(req, home).workloads)
