@@ -152,11 +152,10 @@ def _content_and_mtime(path: Path) -> tuple[bytes, int] | None:
 
 
 def digest(fragments: tuple[Fragment, ...]) -> str:
-    """One fragment set, one digest (names, order and contents): what a build dir was configured for."""
-    h = hashlib.sha256()
-    for f in fragments:
-        h.update(f"{f.name}\0".encode() + f.path.read_bytes() + b"\0")
-    return h.hexdigest()
+    """What a build dir is configured for: the merged request (options and values), so the
+    same options asked in another order or by other fragments give the same digest."""
+    merged = sorted((name, opt.value) for name, opt in requested(fragments).items())
+    return hashlib.sha256("\n".join(f"{n}={v}" for n, v in merged).encode()).hexdigest()
 
 
 def describe_dropped(d: Dropped) -> str:

@@ -64,3 +64,14 @@ def test_configure_ok(tmp_path: Path) -> None:
     frag = kconfig.parse_fragment(write(tmp_path / "a.config", "CONFIG_A=y\n# CONFIG_B is not set\n"))
     res = kconfig.configure(FAKELINUX, tmp_path / "build", (frag,), tmp_path / "config.log")
     assert res.ok and res.config.read_text() == "CONFIG_A=y\n"
+
+
+def test_digest_is_of_the_merged_request(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.config", tmp_path / "b.config"
+    a.write_text("CONFIG_A=y\n")
+    b.write_text("CONFIG_B=y\n")
+    fa, fb = kconfig.parse_fragment(a), kconfig.parse_fragment(b)
+    assert kconfig.digest((fa, fb)) == kconfig.digest((fb, fa))  # order alone changes nothing
+    b.write_text("CONFIG_A=n\nCONFIG_B=y\n")
+    fb = kconfig.parse_fragment(b)
+    assert kconfig.digest((fa, fb)) != kconfig.digest((fb, fa))  # ... unless a later one overrides
