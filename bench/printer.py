@@ -94,10 +94,11 @@ class Printer:
         out.write(f"\n==== pinbench prove ({folder.name}) ====\n")
         out.write(f"  control (the tree as it is): {self.status(control.verdict)} in {control.secs:.0f}s\n")
         width = max((len(v.name) for v in verdicts), default=4)
-        out.write(f"  {'bug':<{width}}  {'outcome':<7}  {'must fail':<28}  {'time':>5}  what failed\n")
+        must = max((len(", ".join(v.expected)) for v in verdicts), default=9)
+        out.write(f"  {'bug':<{width}}  {'outcome':<7}  {'must fail':<{must}}  {'time':>5}  what failed\n")
         for v in verdicts:
             failed = ", ".join(v.failed) or "-"
-            out.write(f"  {v.name:<{width}}  {v.outcome.value:<7}  {', '.join(v.expected):<28}  "
+            out.write(f"  {v.name:<{width}}  {v.outcome.value:<7}  {', '.join(v.expected):<{must}}  "
                       f"{v.secs:>4.0f}s  {failed}\n")
         caught = sum(v.outcome.value == "caught" for v in verdicts)
         rate = f"{100 * caught / len(verdicts):.0f}%" if verdicts else "-"
