@@ -198,6 +198,8 @@ WARNING = Group("WARNING:", (
     F(r"WARNING: .* at {{SRC}} {{FUNC}}", "WARNING in {2}", stack=W()),
     F(r"WARNING: {{SRC}} at {{FUNC}}", "WARNING in {2}", stack=W()),
     F(r"WARNING: \[.*\] {{SRC}} at {{FUNC}}.*", "WARNING in {2}", stack=W()),
+    # 2.6-3.x kernels: "WARNING: at file:line func+0x../0x..()", before the CPU/PID came first
+    F(r"WARNING: at {{SRC}} {{FUNC}}", "WARNING in {2}", stack=W()),
     F(r"WARNING: at {{FUNC}}", "WARNING in {1}", stack=W()),  # no file: CONFIG_DEBUG_BUGVERBOSE=n
     F(r"WARNING: possible circular locking dependency detected", "possible deadlock in {0}",
       report=r"WARNING: possible circular locking dependency detected(?:.*\n)+?.*is trying to acquire lock",
