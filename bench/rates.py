@@ -3,7 +3,8 @@
 Every case key (workload/rxe, report/<title>, taint/odirect...) gets fail:runs, LKP's
 notation: the runs in which it failed, of the runs that decided it. A run that ended in
 infrastructure trouble decides nothing and is left out. A kernel report's runs are the runs
-whose console was scanned (the kernel booted). The decision, per key:
+whose console was scanned (the kernel booted); a taint key's the runs whose taint window was
+read (both make a case only when they fail). The decision, per key:
 
 - apply/config/build: deterministic; a failure in any run is a failure.
 - without a base: failing in every run, or in a run that also had a kernel report, is a
@@ -12,12 +13,14 @@ whose console was scanned (the kernel booted). The decision, per key:
   a kernel report is never flaky.
 - with the base's runs: a regression only when the series' rate is above the base's by the
   one-sided Fisher exact test at alpha (bench/stats.py); otherwise reported, not counted.
+  An expectation (expect/*) instead must hold by the rule without a base and never hold on
+  the base (the unpatched base doing it too is not the series' doing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.result import Case, RunResult, Status
 from bench.stats import fisher_greater
@@ -60,18 +63,18 @@ def decided(results: Sequence[RunResult]) -> list[RunResult]:
     return [r for r in results if r.verdict is not Status.ERROR]
 
 
-def count(results: Sequence[RunResult]) -> dict[str, Count]:
-    """fail:runs of every case key over the decided runs."""
-    keys = sorted({f"{c.group}/{c.name}" for r in decided(results) for c in r.cases
-                   if c.group not in ("infra", "baseline")})
+def count(results: Sequence[RunResult], keys: Sequence[str] | None = None) -> dict[str, Count]:
+    """fail:runs of every case key (or of `keys`) over the decided runs."""
+    if keys is None:
+        keys = sorted({f"{c.group}/{c.name}" for r in decided(results) for c in r.cases
+                       if c.group not in ("infra", "baseline")})
     out = {}
     for key in keys:
         fails = runs = with_report = errors = skips = 0
         for r in decided(results):
             status = {f"{c.group}/{c.name}": c.status for c in r.cases}
             reported = any(c.group == "report" and c.status is Status.FAIL for c in r.cases)
-            scanned = status.get("boot/boot") in (Status.PASS, Status.FAIL)
-            got = status.get(key) or (Status.PASS if key.startswith("report/") and scanned else None)
+            got = status.get(key) or absent(key, r, status)
             if got is Status.FAIL:
                 fails, runs, with_report = fails + 1, runs + 1, with_report + reported
             elif got is Status.PASS or (got is Status.SKIP and key.startswith("report/")):
@@ -84,8 +87,28 @@ def count(results: Sequence[RunResult]) -> dict[str, Count]:
     return out
 
 
+def absent(key: str, run: RunResult, status: dict[str, Status]) -> Status | None:
+    """A key a run has no case for: PASS where it was checked and found nothing, for the oracles
+    that only make a case when they fail (a report in a scanned console, a taint window that was
+    read); None (not decided) elsewhere. expect/* cases are made whether met or not."""
+    group, _, name = key.partition("/")
+    if group == "report":
+        return Status.PASS if status.get("boot/boot") in (Status.PASS, Status.FAIL) else None
+    if group == "taint":
+        guest = run.results_dir / "guest"
+        if name == "run":  # the whole run is read from the runner's first taint reading on
+            checked = (guest / "tainted.start").is_file()
+        else:  # a workload with an exit code had its window read: the runner writes .tainted.end first
+            checked = ((guest / f"{name}.tainted.end").is_file()
+                       or status.get(f"workload/{name}") in (Status.PASS, Status.SKIP))
+        return Status.PASS if checked else None
+    return None
+
+
 def decide(key: str, s: Count, b: Count | None, alpha: float) -> Rate:
     flaky = 0 < s.fails < s.runs and s.with_report == 0 and not key.startswith("report/")
+    if b is not None and key.startswith("expect/"):
+        return _expectation(key, s, b, alpha)
     p = fisher_greater(s.fails, s.runs - s.fails, b.fails, b.runs - b.fails) if b is not None and b.runs else None
     on_base = f" vs {b} on the base" if b is not None else ""
     if s.runs == 0:
@@ -110,20 +133,27 @@ def decide(key: str, s: Count, b: Count | None, alpha: float) -> Rate:
     return Rate(key, s, b, p, False, Status.FAIL, f"{s}: fails ({why})")
 
 
+def _expectation(key: str, s: Count, b: Count, alpha: float) -> Rate:
+    """An expectation with the base's runs, both ways as one --baseline run checks it: the series
+    must meet it by the rule without a base, and the unpatched base must not meet it in any of
+    its runs. (The base is expected to "fail" it: a rate above the base's means nothing here.)"""
+    own = decide(key, s, None, alpha)
+    if own.status is not Status.PASS and not own.flaky:
+        return replace(own, base=b)
+    if not b.runs:
+        return replace(own, base=b, status=Status.ERROR, message=f"{s}, but the base never decided it")
+    if met := b.runs - b.fails:
+        return replace(own, base=b, status=Status.FAIL,
+                       message=f"{s} vs {b} on the base: the unpatched base does it too (in {met} of its"
+                               f" {b.runs} runs): not the series' doing")
+    return replace(own, base=b, message=f"{own.message} vs {b} on the base: the unpatched base never does it")
+
+
 def rates(series: Sequence[RunResult], base: Sequence[RunResult] | None, alpha: float) -> list[Rate]:
     s_counts = count(series)
-    b_counts = count(base) if base is not None else None
-    return [decide(k, c, (b_counts.get(k, _base_default(k, base)) if b_counts is not None else None), alpha)
-            for k, c in s_counts.items()]
-
-
-def _base_default(key: str, base: Sequence[RunResult] | None) -> Count:
-    """A key the base never had: a report it never showed passed in every scanned base run."""
-    if base is None or not key.startswith("report/"):
-        return Count()
-    scanned = [r for r in decided(base) if any(c.group == "boot" and c.status in (Status.PASS, Status.FAIL)
-                                               for c in r.cases)]
-    return Count(0, len(scanned))
+    # The base counted over the series' keys: a key it never had passed where it was checked.
+    b_counts = count(base, list(s_counts)) if base is not None else None
+    return [decide(k, c, b_counts[k] if b_counts is not None else None, alpha) for k, c in s_counts.items()]
 
 
 def cases(found: Sequence[Rate], runs: Sequence[RunResult]) -> list[Case]:

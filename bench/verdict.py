@@ -18,7 +18,7 @@ from bench.guests import SKIP_RC, Workload
 from bench.kconfig import ConfigResult, describe_dropped, requested
 from bench.report import taint
 from bench.report.issues import KnownIssues, State, fixed_note
-from bench.report.scanner import Report
+from bench.report.scanner import Report, scan
 from bench.result import Case, Status
 from bench.series_meta import Expect
 from bench.tree import ApplyResult
@@ -26,7 +26,16 @@ from bench.vm import EXIT_KERNEL_DIED
 
 _MARK = re.compile(r"pinbench: workload (\S+) (start|end rc=(\d+))")
 READY = "pinbench: guest ready"
+DONE = "pinbench: all workloads done"
+RUNNER_REFUSED = 3  # guests/runner.sh, before "ready": the results folder is not writable or has no plan
 TIMEOUT_RC = 124  # coreutils timeout(1)
+# Reports that end (or stop) a kernel under FATAL_ENDS_THE_VM (oops=panic, hung_task_panic,
+# softlockup_panic): the evidence that a VM which stopped early died of its kernel.
+_FATAL_TYPES = frozenset({"BUG", "PAGE_FAULT", "GPF", "PANIC", "OOPS", "DOUBLE_FAULT", "LIST_CORRUPTION",
+                          "HUNG_TASK", "RCU_STALL", "SOFT_LOCKUP", "HARD_LOCKUP"})
+# Console lines that say the same even when no report was titled (the guest's own OOM killer too).
+_FATAL_LINE = re.compile(r"Kernel panic - not syncing|Out of memory: Killed process|\bOops: ")
+REPORTS_SEEN = "---- kernel reports seen while it ran (console.log) ----"
 OUTPUT_LIMIT = 64 * 1024
 
 
@@ -70,20 +79,67 @@ def tail(text: str, limit: int = OUTPUT_LIMIT) -> str:
     return text if len(text) <= limit else "[... cut ...]\n" + text[-limit:]
 
 
+def fatal(report: Report) -> bool:
+    return (report.panicked or report.type in _FATAL_TYPES or report.type.startswith("VM_BUG_ON")
+            or "D" in taint.taints_of(report.title, report.type))
+
+
+def stopped_from_outside(boot: BootFacts, lines: Sequence[str]) -> bool:
+    """The guest was running its workloads and did not finish them, the VM did not time out,
+    and the console holds no fatal kernel report: QEMU was stopped from the host (OOM killer,
+    SIGKILL), so nothing can be said about the kernel. vng exits 255 for a dead kernel and for
+    a killed QEMU alike (no exit code from the guest), so its code cannot tell them apart."""
+    if boot.timed_out or not any(READY in line for line in lines) or any(DONE in line for line in lines):
+        return False
+    return not any(_FATAL_LINE.search(line) for line in lines) and not any(fatal(r) for r in scan(lines))
+
+
+def with_reports(output: str, titles: Sequence[str]) -> str:
+    """A case's evidence plus the titles of the kernel reports seen with it: for people, and for
+    known_case(), which matches an entry naming both a title and a case against them."""
+    if not titles:
+        return output
+    head = output.rstrip() + "\n" if output.strip() else ""
+    return head + REPORTS_SEEN + "\n" + "\n".join(dict.fromkeys(titles)) + "\n"
+
+
+def reports_seen(output: str) -> tuple[str, ...]:
+    _, sep, rest = output.rpartition(REPORTS_SEEN + "\n")
+    return tuple(line for line in rest.splitlines() if line) if sep else ()
+
+
 def boot_case(boot: BootFacts, lines: Sequence[str]) -> Case:
+    case = _boot_case(boot, lines)
+    if case.status is Status.FAIL:  # what the kernel said, for known issues naming boot/boot
+        return replace(case, output=with_reports(case.output, [r.title for r in scan(lines)]))
+    return case
+
+
+def _boot_case(boot: BootFacts, lines: Sequence[str]) -> Case:
     ready = any(READY in line for line in lines)
     started = any("Linux version" in line for line in lines)
     excerpt = tail("\n".join(lines[-60:]), 16 * 1024)
     if ready:
         if boot.timed_out:
             return Case("boot", "boot", Status.FAIL, boot.secs, "the VM hit its timeout and was killed", excerpt)
-        if boot.rc == EXIT_KERNEL_DIED:
-            return Case("boot", "boot", Status.FAIL, boot.secs, f"the kernel died (vng exit {EXIT_KERNEL_DIED})", excerpt)
+        if stopped_from_outside(boot, lines):
+            return Case("boot", "boot", Status.ERROR, boot.secs,
+                        f"the VM stopped before the workloads were done, without a kernel report (vng exit"
+                        f" {boot.rc}): killed from the host?", excerpt)
+        if boot.rc == EXIT_KERNEL_DIED or not any(DONE in line for line in lines):
+            return Case("boot", "boot", Status.FAIL, boot.secs, f"the kernel died (vng exit {boot.rc})", excerpt)
         return Case("boot", "boot", Status.PASS, boot.secs, f"booted to user space (vng exit {boot.rc})")
-    if not started:
-        why = "timed out" if boot.timed_out else f"vng exit {boot.rc}"
-        return Case("boot", "boot", Status.ERROR, boot.secs, f"no kernel output at all ({why}): vng/QEMU trouble", excerpt)
     why = "timed out" if boot.timed_out else f"vng exit {boot.rc}"
+    if not started:
+        return Case("boot", "boot", Status.ERROR, boot.secs, f"no kernel output at all ({why}): vng/QEMU trouble", excerpt)
+    if boot.rc == RUNNER_REFUSED and not boot.timed_out:  # user space ran: the runner refused the folder
+        return Case("boot", "boot", Status.ERROR, boot.secs, f"the guest runner could not use the results folder"
+                    f" (runner exit {RUNNER_REFUSED}: not writable, or no plan.tsv): host trouble, not the series",
+                    excerpt)
+    if boot.rc is not None and 128 < boot.rc < EXIT_KERNEL_DIED and not boot.timed_out:
+        # pexpect's 128+N: vng itself was killed by signal N (vng passes on only the runner's 0 or 3)
+        return Case("boot", "boot", Status.ERROR, boot.secs, f"vng was killed by signal {boot.rc - 128} before"
+                    " the guest was ready: host trouble, not the series", excerpt)
     return Case("boot", "boot", Status.FAIL, boot.secs, f"the kernel did not reach user space ({why})", excerpt)
 
 
@@ -104,7 +160,8 @@ def _read_rc(path: Path) -> tuple[int, float] | None:
         return None
 
 
-def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFacts) -> Case:
+def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFacts,
+                  stopped: bool = False) -> Case:
     try:
         output = tail((guest_dir / f"{w.name}.log").read_text(encoding="utf-8", errors="replace"))
     except OSError:
@@ -116,6 +173,10 @@ def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFac
         if span.end is not None:  # it ended (the console says so) but its files are not there
             return Case("workload", w.name, Status.ERROR, 0.0,
                         "no result file: the guest could not write to the results folder (disk full?)", output)
+        if stopped:  # no kernel report: the host stopped the VM, the kernel is not to blame
+            return Case("workload", w.name, Status.ERROR, 0.0,
+                        "did not finish: the VM stopped without a kernel report while it ran (killed from the host?)",
+                        output)
         why = "the VM timed out" if boot.timed_out else "the kernel died"
         return Case("workload", w.name, Status.FAIL, 0.0, f"did not finish: {why} while it ran", output)
     rc, secs = got
@@ -133,7 +194,14 @@ def workload_cases(
     workloads: Sequence[Workload], guest_dir: Path, lines: Sequence[str], boot: BootFacts
 ) -> list[Case]:
     where = spans(lines)
-    return [workload_case(w, guest_dir, where.get(w.name), boot) for w in workloads]
+    stopped = stopped_from_outside(boot, lines)
+    cases = [workload_case(w, guest_dir, where.get(w.name), boot, stopped) for w in workloads]
+    if not any(c.status is Status.FAIL for c in cases):
+        return cases
+    found = scan(lines)  # the reports blamed on each failing workload, for known issues and people
+    return [replace(c, output=with_reports(c.output, [r.title for r in found
+                                                      if blame(r.first_line, where) == c.name]))
+            if c.status is Status.FAIL else c for c in cases]
 
 
 # -- the stages before the boot ----------------------------------------------------------
@@ -214,7 +282,7 @@ def known_case(case: Case, known: KnownIssues) -> Case:
     active one makes it known (skip, the message kept); a fixed one says it is counted now."""
     if case.status is not Status.FAIL or case.group in ("report", "infra"):
         return case
-    issue = known.find(f"{case.group}/{case.name}")
+    issue = known.find(f"{case.group}/{case.name}", reports_seen(case.output))
     if issue is None:
         return case
     if issue.state is State.FIXED:
@@ -234,26 +302,50 @@ def _read(path: Path) -> str:
 
 def taint_cases(names: Sequence[str], guest_dir: Path, reports: Sequence[Report],
                 where: dict[str, Span]) -> list[Case]:
-    """A failure per workload during which the kernel set a problem taint flag (W, D, B, L, M)
-    that no report found in that time accounts for. Reads the guest's <name>.tainted.start/.end
-    (or, from runners that only record the whole run, tainted.start/.end)."""
-    spans = [(n, f"{n}.tainted") for n in names] if any(
-        (guest_dir / f"{n}.tainted.end").is_file() for n in names) else [("", "tainted")]
-    cases = []
-    for name, stem in spans:
-        start = taint.parse_mask(_read(guest_dir / f"{stem}.start"))
-        end = taint.parse_mask(_read(guest_dir / f"{stem}.end"))
+    """Problem taint flags (W, D, B, L, M) that no kernel report found accounts for.
+
+    Per workload (<name>.tainted.start|end): a flag set during it that no report blamed on it
+    explains fails taint/<name>. The whole run, from boot (the kernel starts untainted) to the
+    last reading (tainted.end, or the latest of any if the guest did not finish): a flag no
+    report at all explains and no workload already failed for fails taint/run, so taint set
+    during boot, between workloads or after the last one is checked too."""
+    cases: list[Case] = []
+    failed: set[str] = set()
+    readings: list[int] = []
+    for name in names:
+        start = taint.parse_mask(_read(guest_dir / f"{name}.tainted.start"))
+        end = taint.parse_mask(_read(guest_dir / f"{name}.tainted.end"))
+        readings += [m for m in (start, end) if m is not None]
         if start is None or end is None:
             continue
-        mine = [r for r in reports if not name or blame(r.first_line, where) == name]
+        mine = [r for r in reports if blame(r.first_line, where) == name]
         if unexplained := taint.new_problems(start, end) - taint.explained_taint(mine):
-            flags = "".join(sorted(unexplained))
-            during = f"during {name}" if name else "during the run"
-            cases.append(Case("taint", name or "run", Status.FAIL, 0.0,
-                              f"unexplained taint {flags} {during}: the kernel flagged a problem"
-                              " but no kernel report was found (see console.log)",
-                              f"tainted before: {taint.letters(start) or '-'}, after: {taint.letters(end)}"))
+            failed |= unexplained
+            cases.append(_taint_case(name, f"during {name}", unexplained, start, end, mine))
+    first = taint.parse_mask(_read(guest_dir / "tainted.start"))
+    last = taint.parse_mask(_read(guest_dir / "tainted.end"))
+    readings += [m for m in (first, last) if m is not None]
+    if not readings:
+        return cases
+    run_end = 0
+    for mask in readings:  # taint flags are sticky: the union is the latest state
+        run_end |= mask
+    if unexplained := taint.new_problems(0, run_end) - taint.explained_taint(reports) - failed:
+        at_boot = first is not None and unexplained <= set(taint.letters(first))
+        during = ("during boot, before the workloads" if at_boot else
+                  "outside the workloads (boot, between them or after the last)" if any(
+                      (guest_dir / f"{n}.tainted.end").is_file() for n in names) else "during the run")
+        cases.append(_taint_case("run", during, unexplained, 0, run_end, reports))
     return cases
+
+
+def _taint_case(name: str, during: str, flags: frozenset[str], start: int, end: int,
+                reports: Sequence[Report]) -> Case:
+    return Case("taint", name, Status.FAIL, 0.0,
+                f"unexplained taint {taint.order(flags)} {during}: the kernel flagged a problem"
+                " but no kernel report was found (see console.log)",
+                with_reports(f"tainted before: {taint.letters(start) or '-'}, after: {taint.letters(end)}",
+                             [r.title for r in reports]))
 
 
 def vmstat(text: str) -> dict[str, int]:

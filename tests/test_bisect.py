@@ -412,3 +412,38 @@ def test_signature_workloads() -> None:
     assert sig(frozenset({"report/WARNING in x"}), {"WARNING in x": "odirect"}, plan) == ("odirect", "pin-balance")
     assert sig(frozenset({"report/WARNING in x"}), {"WARNING in x": None}, plan) is None  # during boot
     assert sig(frozenset({"report/WARNING in x"}), None, plan) is None  # not seen: unknown
+
+
+def test_every_error_case_is_infrastructure() -> None:
+    """The verdict's ERROR status is the machine's (host trouble in config/build, no kernel output,
+    a VM stopped from the host, a workload's missing result file): the bisection aborts on it."""
+    sig = frozenset({SIG})
+    pin_pass = Case("workload", "pin-balance", Status.PASS)
+    for case in (Case("build", "kernel", Status.ERROR, 0, "host trouble, not the series: disk full"),
+                 Case("config", "kconfig", Status.ERROR, 0, "host trouble, not the series: missing tool")):
+        assert judge.classify(result_of(case), sig) == (Outcome.INFRA, judge._said(case))
+    no_output = (Case("build", "kernel", Status.PASS),
+                 Case("boot", "boot", Status.ERROR, 0, "no kernel output at all (vng exit 1): vng/QEMU trouble"),
+                 Case("workload", "pin-balance", Status.ERROR, 0, "not run: the VM ended before it started"))
+    assert judge.classify(result_of(*no_output), sig)[0] is Outcome.INFRA
+    full = Case("workload", "rxe", Status.ERROR, 0, "no result file: the guest could not write (disk full?)")
+    assert judge.classify(result_of(*OK_SETUP, full, pin_pass), sig)[0] is Outcome.INFRA
+    # seen is seen: the signature reproduced before the host trouble
+    pin_fail = Case("workload", "pin-balance", Status.FAIL, 0, "exit 1: FAIL: pin imbalance")
+    assert judge.classify(result_of(*OK_SETUP, full, pin_fail), sig)[0] is Outcome.REPRODUCED
+    # the workloads a dead kernel never got to are the kernel's doing, not the machine's
+    died = (Case("build", "kernel", Status.PASS), Case("boot", "boot", Status.FAIL, 0, "the kernel died"),
+            Case("workload", "pin-balance", Status.ERROR, 0, "not run: the VM ended before it started"))
+    assert judge.classify(result_of(*died), sig)[0] is Outcome.OTHER
+    # the series' own build failure at a step stays a skip
+    assert judge.classify(result_of(Case("build", "kernel", Status.FAIL, 0, "make exit 2")), sig)[0] \
+        is Outcome.UNTESTABLE
+
+
+def test_host_trouble_in_a_build_aborts_the_bisection(world: World) -> None:
+    make_series(world, CANARY_LIKE)
+    world.mp.setenv("FAIL", "host")  # the fake kbuild fails like a host with a missing tool
+    rc, summary, _ = bisect_cmd(world, "six")
+    assert rc == 2 and summary["bisect"]["conclusion"] == "infra", summary["bisect"]
+    assert verdicts(summary) == [("tip 6/6", "abort")]
+    assert step_cmd(world, "six", "--signature", SIG) == 128  # git bisect run stops, not skips

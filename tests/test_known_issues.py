@@ -8,11 +8,12 @@ Boots are real recorded ones (tests/data/boots) replayed by the fake vng.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HOME, World, commit_files, git
+from conftest import BOOTS, HOME, WARNING, World, commit_files, git
 
 from bench.cli.main import main as bench_main
 from bench.errors import UserError
@@ -188,3 +189,47 @@ def test_one_id_in_two_files_is_refused(world: World) -> None:
     (folder / "known-issues.yaml").write_text(entry())
     rc = bench_main(["run", "s", "--results", str(world.results)])
     assert rc == 2 and not world.results.exists()
+
+
+# -- an entry naming a title and a case: that report making that case fail ------------------
+
+
+def test_title_and_case_together_need_the_report_with_the_case() -> None:
+    both = Issue("rxe", "f:1", title="^WARNING in rxe_", case="workload/rxe")
+    assert not both.matches("workload/rxe")  # a failure of its own (a pin leak): not this issue
+    assert not both.matches("workload/rxe", ["WARNING in folio_mkclean"])
+    assert both.matches("workload/rxe", ["WARNING in rxe_mr_cleanup"])
+    assert not both.matches("workload/odirect", ["WARNING in rxe_mr_cleanup"])
+    assert both.matches("report/WARNING in rxe_mr_cleanup")  # the report itself, by its title
+    # one of the two alone: as before
+    assert Issue("c", "f:1", case="workload/rxe").matches("workload/rxe")
+    assert Issue("t", "f:1", title="^WARNING in rxe_").matches("report/WARNING in rxe_x")
+    known = judge([both], Target("s", (), None), lambda c: None)
+    assert known.find("workload/rxe") is None
+    assert known.find("workload/rxe", ["WARNING in rxe_x"]) is not None
+    assert known.to_json(["workload/rxe"])[0]["matched"] == []
+    assert known.to_json(["workload/rxe", "report/WARNING in rxe_x"])[0]["matched"] == [
+        "report/WARNING in rxe_x", "workload/rxe"]
+
+
+@pytest.mark.parametrize("after, rxe", [
+    (None, "fail"),  # rxe fails without the report: a real leak stays a failure
+    ("workload rxe start", "skip"),  # the report during rxe: the known issue
+    ("workload odirect start", "fail"),  # the report, but while another workload ran
+])
+def test_a_title_and_case_entry_in_a_run(world: World, after: str | None, rxe: str) -> None:
+    folder = world.tmp / "boots" / "canary"
+    shutil.copytree(BOOTS / "canary-tcg", folder)  # rxe and pin-balance fail: pins leak
+    if after is not None:
+        lines = (folder / "console.log").read_text().splitlines(keepends=True)
+        at = next(i for i, line in enumerate(lines) if after in line) + 1
+        (folder / "console.log").write_text("".join(lines[:at]) + WARNING + "".join(lines[at:]))
+    world.replay(folder)
+    (world.home / "known-issues.yaml").write_text(
+        "issues:\n  - id: unpin-warn\n    title: '^WARNING in unpin_user_pages'\n    case: workload/rxe\n"
+        "    reason: r\n    link: l\n")
+    world.series("s", f"workloads: {WORKLOADS}\n", quilt=False)
+    rc, summary = run(world, "s")
+    assert case(summary, "workload/rxe")["status"] == rxe and rc == 1  # pin-balance fails anyway
+    if after is not None:
+        assert case(summary, "report/WARNING in unpin_user_pages")["status"] == "skip"

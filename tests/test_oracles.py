@@ -112,3 +112,44 @@ def test_expectations_are_checked_in_both_directions_with_baseline(world: World,
     assert statuses[key] == status
     assert ("the unpatched base does not" if status == "pass" else "the unpatched base does it too") \
         in message(summary, key)
+
+
+def windows(value: str = "0\n", **ends: str) -> dict[str, str]:
+    """Per-workload taint files (every window clean unless named), as the runner writes them."""
+    files = {f"{w}.tainted.{end}": value for w in ("rxe", "odirect", "gup-test", "pin-balance")
+             for end in ("start", "end")}
+    files |= {f"{w.replace('_', '-')}.tainted.end": v for w, v in ends.items()}
+    return files
+
+
+@pytest.mark.parametrize("files, says", [
+    # W set after the last workload (between pin-balance's end and the runner's end)
+    ({**windows(), "tainted.start": "0\n", "tainted.end": "512\n"}, "unexplained taint W outside the workloads"),
+    # W set during boot: every window starts with it, so no window sees it change
+    ({**windows("512\n"), "tainted.start": "512\n", "tainted.end": "512\n"},
+     "unexplained taint W during boot, before the workloads"),
+])
+def test_taint_outside_every_workload_window_fails_the_run(world: World, files: dict[str, str], says: str) -> None:
+    world.series("s", f"workloads: {WORKLOADS}\n", quilt=False)
+    world.replay(boot(world, "silent-outside", "baseline-tcg", files))
+    rc, statuses, summary = run(world)
+    assert rc == 1 and statuses["taint/run"] == "fail" and message(summary, "taint/run").startswith(says)
+    assert not [k for k in statuses if k.startswith("taint/") and k != "taint/run"]
+
+
+def test_a_taint_a_workload_failed_for_is_not_failed_again_for_the_run(world: World) -> None:
+    world.series("s", f"workloads: {WORKLOADS}\n", quilt=False)
+    files = {**windows(gup_test="512\n"), "pin-balance.tainted.start": "512\n",
+             "pin-balance.tainted.end": "512\n", "tainted.start": "0\n", "tainted.end": "640\n"}  # W, then D
+    world.replay(boot(world, "silent-both", "baseline-tcg", files))
+    rc, statuses, summary = run(world)
+    assert rc == 1 and statuses["taint/gup-test"] == "fail" and message(summary, "taint/gup-test").startswith("unexplained taint W")
+    assert message(summary, "taint/run").startswith("unexplained taint D outside the workloads")
+
+
+def test_a_run_taint_explained_by_a_report_anywhere_passes(world: World) -> None:
+    world.series("s", f"workloads: {WORKLOADS}\nsuppress: ['WARNING in folio_mkclean']\n", quilt=False)
+    # put-user-page's WARNING fires during odirect; say its W showed only after the last window
+    world.replay(boot(world, "explained", "put-user-page-tcg", {**windows(), "tainted.end": "512\n"}))
+    rc, statuses, _ = run(world)
+    assert rc == 0 and not [k for k in statuses if k.startswith("taint/")]

@@ -155,3 +155,68 @@ def test_runs_with_infrastructure_trouble_are_not_counted() -> None:
     found = rates.rates(runs, None, stats.ALPHA)
     assert [(r.key, str(r.series)) for r in found] == [("boot/boot", "0:1"), ("workload/rxe", "0:1")]
     assert rates.cases(found, runs)[-1] == Case("repeat", "r2", Status.SKIP, 1.0, "not counted: disk full")
+
+
+# -- oracles that make a case only when they fail: taint windows, and expectations ------------
+
+
+def guest_run(tmp: Path, rid: str, *cases: Case, read: tuple[str, ...] = ("odirect",)) -> RunResult:
+    """A run whose guest folder has the taint readings of the runner: tainted.start and the
+    windows of `read` (the workloads it finished)."""
+    guest = tmp / rid / "guest"
+    guest.mkdir(parents=True)
+    (guest / "tainted.start").write_text("0\n")
+    for name in read:
+        (guest / f"{name}.tainted.start").write_text("0\n")
+        (guest / f"{name}.tainted.end").write_text("0\n")
+    return RunResult(rid, "s", tmp / rid, (Case("boot", "boot", Status.PASS), *cases), 1.0)
+
+
+TAINTED = Case("taint", "odirect", Status.FAIL, 0.0, "unexplained taint W during odirect")
+ODIRECT_FAILS = Case("workload", "odirect", Status.FAIL, 0.0, "exit 1: FAIL: data mismatch")
+
+
+def test_a_taint_failing_every_run_against_a_clean_base_is_a_regression(tmp_path: Path) -> None:
+    series = [guest_run(tmp_path, f"r{i}", TAINTED) for i in (1, 2, 3)]
+    base = [guest_run(tmp_path, f"base-r{i}") for i in (1, 2, 3)]  # clean: no taint case at all
+    found = {r.key: r for r in rates.rates(series, base, stats.ALPHA)}["taint/odirect"]
+    assert (str(found.series), str(found.base), found.status) == ("3:3", "0:3", Status.FAIL)
+    assert found.message == "regression: 3:3 vs 0:3 on the base (one-sided Fisher p=0.05 <= 0.05)"
+
+
+def test_a_taint_in_one_run_of_three_is_flaky(tmp_path: Path) -> None:
+    runs = [guest_run(tmp_path, "r1", TAINTED), guest_run(tmp_path, "r2"), guest_run(tmp_path, "r3")]
+    found = {r.key: r for r in rates.rates(runs, None, stats.ALPHA)}
+    assert found["taint/odirect"].flaky and found["taint/odirect"].status is Status.SKIP
+    assert str(found["taint/odirect"].series) == "1:3"
+    # the whole-run window (taint/run) passes where the runner wrote its first reading
+    runs.append(guest_run(tmp_path, "r4", Case("taint", "run", Status.FAIL, 0.0, "unexplained taint W")))
+    assert str({r.key: r for r in rates.rates(runs, None, stats.ALPHA)}["taint/run"].series) == "1:4"
+
+
+def test_a_taint_window_never_read_decides_nothing(tmp_path: Path) -> None:
+    unfinished = Case("workload", "odirect", Status.FAIL, 0.0, "did not finish: the kernel died while it ran")
+    runs = [guest_run(tmp_path, "r1", TAINTED, ODIRECT_FAILS), guest_run(tmp_path, "r2", unfinished, read=())]
+    assert str({r.key: r for r in rates.rates(runs, None, stats.ALPHA)}["taint/odirect"].series) == "1:1"
+    # without guest files a workload with an exit code (pass, skip) had its window read
+    passed = RunResult("r3", "s", Path("/nonexistent"), (Case("workload", "odirect", Status.PASS),), 1.0)
+    assert str({r.key: r for r in rates.rates([*runs, passed], None, stats.ALPHA)}["taint/odirect"].series) == "1:2"
+
+
+EXPECT = "expect/vmstat pinned_folio_mkclean +1"
+
+
+@pytest.mark.parametrize("series, base, status, says", [
+    ("ppp", "fff", Status.PASS, "0:3 vs 3:3 on the base: the unpatched base never does it"),
+    ("ppp", "ffp", Status.FAIL, "0:3 vs 2:3 on the base: the unpatched base does it too (in 1 of its 3 runs)"),
+    ("fff", "fff", Status.FAIL, "3:3: fails (in every run)"),  # the series never does it: not "not above the base"
+    ("fpp", "fff", Status.SKIP, "flaky: failed 1:3"),
+])
+def test_an_expectation_with_the_base_is_checked_both_ways(series: str, base: str, status: Status,
+                                                           says: str) -> None:
+    def runs(prefix: str, outcomes: str) -> list[RunResult]:
+        return [run(Case("expect", EXPECT.split("/", 1)[1], Status.PASS if o == "p" else Status.FAIL),
+                    rid=f"{prefix}{i}") for i, o in enumerate(outcomes)]
+
+    found = {r.key: r for r in rates.rates(runs("r", series), runs("base-r", base), stats.ALPHA)}[EXPECT]
+    assert found.status is status and found.message.startswith(says), found.message

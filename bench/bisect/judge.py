@@ -1,7 +1,8 @@
 """Judging runs against a bisection's signature: the failing workload/* and report/* cases.
 
 A run that fails some other way is not "bad" (a foreign crash steering a bisection:
-syzkaller #3855); a run that never got to test anything is untestable."""
+syzkaller #3855); a run whose series did not apply or build is untestable (skip); a run the
+machine failed (any ERROR case: host trouble) aborts the bisection instead of being skipped."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ class Outcome(str, enum.Enum):
     REPRODUCED = "reproduced"
     CLEAN = "clean"
     OTHER = "other"  # failed, but not with the signature
-    UNTESTABLE = "untestable"  # did not apply/configure/build, or no kernel output
-    INFRA = "infra"  # the machine failed, not the kernel
+    UNTESTABLE = "untestable"  # did not apply/configure/build (FAIL), or its workloads did not run
+    INFRA = "infra"  # the machine failed, not the kernel (any ERROR case: bisect aborts)
 
 
 class Verdict(str, enum.Enum):
@@ -85,20 +86,31 @@ def _said(case: Case) -> str:
     return f"{case_key(case)}: {case.message}".rstrip(": ")
 
 
+def _infra(result: RunResult) -> Case | None:
+    """A case that says the machine failed: the bench's own errors (group infra) and every
+    case the verdict marked ERROR (a build/config host trouble, a boot with no kernel output or
+    a VM stopped from the host, a workload with no result file), except the workloads a dead or
+    hung kernel never got to (ERROR "not run"): those are the kernel's doing."""
+    died = any(c.group == "boot" and c.status is Status.FAIL for c in result.cases)
+    return _first(c for c in result.cases if c.group == "infra" or (
+        c.status is Status.ERROR and not (died and c.group == "workload")))
+
+
 def classify(result: RunResult, signature: Signature | None) -> tuple[Outcome, str]:
     """One run against the signature (None: any workload/report failure reproduces)."""
     cases = result.cases
-    if infra := _first(c for c in cases if c.group == "infra"):
-        return Outcome.INFRA, _said(infra)
+    infra = _infra(result)
+    if infra is not None and (infra.group == "infra" or infra.group in SETUP_GROUPS):
+        return Outcome.INFRA, _said(infra)  # nothing was tested
     if setup := _first(c for c in cases if c.group in SETUP_GROUPS and c.status is Status.FAIL):
-        return Outcome.UNTESTABLE, _said(setup)
+        return Outcome.UNTESTABLE, _said(setup)  # the series' own fault at this step: skip it
     failing = failing_keys(result)
     hit = failing if signature is None else failing & signature
-    if hit:
+    if hit:  # seen is seen, whatever went wrong on the host afterwards
         case = next(c for c in cases if case_key(c) in hit)
         return Outcome.REPRODUCED, _said(case)
-    if dead := _first(c for c in cases if c.group == "boot" and c.status is Status.ERROR):
-        return Outcome.UNTESTABLE, _said(dead)
+    if infra is not None:
+        return Outcome.INFRA, _said(infra)
     if other := _first(c for c in cases if c.status in (Status.FAIL, Status.ERROR)):
         return Outcome.OTHER, f"different failure: {_said(other)}"
     if untested := _untested(result, signature):

@@ -1,7 +1,8 @@
 """Known issues: failures that are understood, with a reason, a link, a scope and an expiry.
 
 An entry names a kernel report title (a regex) or a failing case key (a glob such as
-`workload/rxe`), says why it is known and where to read about it, for which series,
+`workload/rxe`), or both (the case is then known only when such a report was seen while it
+ran), says why it is known and where to read about it, for which series,
 kconfig fragments and kernel versions it holds, and optionally the commit that fixes it.
 Judged against what a run tests, an entry is
 
@@ -80,12 +81,17 @@ class Issue:
     scope: Scope = field(default_factory=Scope)
     fixed_by: str = ""  # commit that fixes it: the entry expires where it is in the base
 
-    def matches(self, key: str) -> bool:
-        """Does a case key ("workload/rxe", "report/<title>") fall under this entry?"""
-        if self.case and fnmatch.fnmatchcase(key, self.case):
-            return True
+    def matches(self, key: str, reports: Iterable[str] = ()) -> bool:
+        """Does a case key ("workload/rxe", "report/<title>") fall under this entry? A report
+        key by its title. With both a title and a case, a case key only when a report matching
+        the title was seen with it (`reports`: the titles seen while that case ran): the entry
+        describes that report making that case fail, not every failure of the case."""
         group, _, name = key.partition("/")
-        return bool(self.title) and group == "report" and re.search(self.title, name) is not None
+        if self.title and group == "report" and re.search(self.title, name):
+            return True
+        if not self.case or not fnmatch.fnmatchcase(key, self.case):
+            return False
+        return not self.title or any(re.search(self.title, t) for t in reports)
 
     @property
     def label(self) -> str:
@@ -151,9 +157,10 @@ class KnownIssues:
 
     judged: tuple[Judged, ...] = ()
 
-    def find(self, key: str) -> Judged | None:
-        """The entry a case key falls under: an active one first, else a fixed one."""
-        hits = [j for j in self.judged if j.state is not State.OUT_OF_SCOPE and j.issue.matches(key)]
+    def find(self, key: str, reports: Sequence[str] = ()) -> Judged | None:
+        """The entry a case key falls under (`reports`: the titles seen with it): an active one
+        first, else a fixed one."""
+        hits = [j for j in self.judged if j.state is not State.OUT_OF_SCOPE and j.issue.matches(key, reports)]
         return next((j for j in hits if j.state is State.ACTIVE), hits[0] if hits else None)
 
     def is_known(self, title: str) -> bool:
@@ -164,9 +171,11 @@ class KnownIssues:
         return [j for j in self.judged if j.state is State.FIXED]
 
     def to_json(self, failed_keys: Iterable[str]) -> list[dict[str, object]]:
-        """Every entry with its state and the case keys it matched (failed or known) here."""
+        """Every entry with its state and the case keys it matched (failed or known) here; an
+        entry naming a title and a case matches the case only in a run with such a report."""
         keys = sorted(set(failed_keys))
-        return [j.to_json([k for k in keys if j.state is not State.OUT_OF_SCOPE and j.issue.matches(k)])
+        titles = [k.partition("/")[2] for k in keys if k.startswith("report/")]
+        return [j.to_json([k for k in keys if j.state is not State.OUT_OF_SCOPE and j.issue.matches(k, titles)])
                 for j in self.judged]
 
 

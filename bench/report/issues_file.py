@@ -3,7 +3,8 @@
     issues:
       - id: rxe-timer-race                      # a short name, unique in a run's registry
         title: '^WARNING in rxe_'               # a report title regex, and/or
-        case: 'workload/rxe'                    # a failing case key (glob)
+        case: 'workload/rxe'                    # a failing case key (glob); with a title:
+                                                # only when that report was seen during it
         reason: rxe's timer races teardown      # required: why it is known
         link: https://lore.kernel.org/...       # required: where to read about it
         scope:                                  # optional, every key optional
