@@ -77,13 +77,16 @@ def group_pids(pgid: int) -> list[int]:
     return pids
 
 
-def names_path(pid: int, path: Path) -> bool:
-    """Process pid's command line names path or a file under it (make -C SLOT/src O=SLOT/build)."""
+def works_in(pid: int, path: Path) -> bool:
+    """Process pid names path or a file under it on its command line (make -C SLOT/src
+    O=SLOT/build, git -C SLOT/src) or runs in it (a compiler in the build dir)."""
     try:
         args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:  # gone, or not ours to read
         return False
-    return any(a == str(path) or str(path) + "/" in a for a in args)
+    inside = str(path) + "/"
+    return any(a == str(path) or inside in a for a in args) or cwd == str(path) or cwd.startswith(inside)
 
 
 def end_group(pgid: int, timeout: float = 30.0) -> None:

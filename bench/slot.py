@@ -153,7 +153,7 @@ def _reclaim(path: Path, say: Callable[[str], None]) -> None:
     state = read_state(path)
     if state.building:
         # Only a group still working in this slot is ours (the id may be reused since).
-        if any(proc.names_path(pid, path) for pid in proc.group_pids(state.building)):
+        if any(proc.works_in(pid, path) for pid in proc.group_pids(state.building)):
             say(f"slot: {path.name}: the build of a stopped run is still running "
                 f"(process group {state.building}): killing it")
             proc.end_group(state.building)

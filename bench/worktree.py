@@ -150,7 +150,8 @@ def stale_locks(src: Path, wait: float = 10.0) -> list[Path]:
     if not locks:
         return []
     deadline = time.monotonic() + wait
-    while any(proc.names_path(int(p.name), src) for p in Path("/proc").iterdir() if p.name.isdigit()):
+    while any(proc.works_in(int(p.name), src) for p in Path("/proc").iterdir()
+              if p.name.isdigit() and int(p.name) != os.getpid()):  # a bench started in src is not a git
         if time.monotonic() > deadline:
             return []  # a git still at work: leave its lock (git names it if it gets in the way)
         time.sleep(0.1)

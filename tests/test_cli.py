@@ -94,6 +94,8 @@ def test_a_traceback_with_nowhere_to_go_is_printed(capsys: pytest.CaptureFixture
     def full(path: Path, text: str) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
     monkeypatch.setattr(cli_main, "write_atomic", full)
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path / "home"))  # the fallbacks: results root, cache
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     assert cli_main.dispatch(_crashing(RuntimeError("boom"), tmp_path)) == 2
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and err.endswith("(traceback above)\n")

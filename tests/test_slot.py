@@ -158,7 +158,7 @@ def leftover_make(slot_dir: Path) -> subprocess.Popen[bytes]:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "make", "-C",
                               str(slot_dir / "src"), f"O={slot_dir / 'build'}"], start_new_session=True)
     deadline = time.monotonic() + 10
-    while not proc.names_path(child.pid, slot_dir) and time.monotonic() < deadline:
+    while not proc.works_in(child.pid, slot_dir) and time.monotonic() < deadline:
         time.sleep(0.02)  # until exec has put the argv in place
     return child
 
@@ -216,7 +216,7 @@ def test_a_git_lock_held_by_a_live_git_is_kept(world: World) -> None:
                               start_new_session=True)
     try:
         deadline = time.monotonic() + 10
-        while not proc.names_path(holder.pid, src()) and time.monotonic() < deadline:
+        while not proc.works_in(holder.pid, src()) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert worktree.stale_locks(src(), wait=0.3) == []
         holder.kill()
