@@ -20,15 +20,29 @@ from bench import proc
 IMAGE = Path("arch/x86/boot/bzImage")
 _ERROR = re.compile(r"(\berror:|\bError \d|undefined reference to|\*\*\* )")
 _WARNING = re.compile(r"\bwarning:")
-# The machine failing the build, not the series (the first match names it).
+# The machine failing the build, not the series (the first match names it); {tool}: only a
+# tool in HOST_TOOLS counts (a command the series' own Makefile calls is the series' problem).
 _HOST_TROUBLE = (
-    (re.compile(r"(?:^|: )([\w.+-]+): (?:[Cc]ommand )?not found$"), "missing host tool {0}"),
-    (re.compile(r"^make(?:\[\d+\])?: ([\w.+-]+): No such file or directory$"), "missing host tool {0}"),
+    (re.compile(r"(?:^|: )([\w.+-]+): (?:[Cc]ommand )?not found$"), "missing host tool {tool}"),
+    (re.compile(r"^make(?:\[\d+\])?: ([\w.+-]+): No such file or directory$"), "missing host tool {tool}"),
     (re.compile(r"No space left on device"), "disk full"),
     (re.compile(r"Killed signal terminated program|fatal error: Killed|virtual memory exhausted|"
                 r"Cannot allocate memory|out of memory allocating"), "the compiler was killed (out of memory?)"),
     (re.compile(r"^ccache: error: (.*)"), "ccache: {0}"),
 )
+# What the kernel build runs on the host: the preflight's build tools
+# (scripts/requirements-debian.txt, tests/test_build.py keeps them in step) and kbuild's others.
+HOST_TOOLS = frozenset((
+    "make", "gcc", "cc", "ccache", "flex", "bison", "bc", "perl", "rsync", "cpio", "pahole", "depmod",
+    "git", "xz", "tar", "ld", "as", "ar", "nm", "objcopy", "objdump", "strip", "readelf", "openssl",
+    "python3", "python", "sh", "bash", "awk", "gawk", "sed", "gzip", "bzip2", "lzma", "lz4", "lzop",
+    "zstd", "kmod", "dtc", "clang", "ld.lld", "llvm-ar", "llvm-nm", "llvm-objcopy", "rustc", "bindgen",
+))
+# make's own failure line: the failing command's output is just above it (--output-sync=line).
+_MAKE_ERROR = re.compile(r"^make(?:\[\d+\])?: \*\*\* .*(?:Error \d+|Killed)")
+# A compiler or linker saying the source is wrong: the series' failure, whatever else the log says.
+_SOURCE_ERROR = re.compile(r"^[^\s:]+:\d+(?::\d+)?: (?:fatal )?error: |undefined reference to ")
+NEAR = 8  # lines above a make error line that belong to the failing command
 _PROGRESS = re.compile(r"^\s+(CC|LD|AR|AS|HOSTCC|GEN|OBJCOPY|BUILD)\s+")
 
 
@@ -100,11 +114,33 @@ def excerpt_errors(lines: Iterable[str], context: int = 3, limit: int = 40) -> t
 
 
 def host_trouble(lines: Iterable[str]) -> str:
-    """What in a failed make's output says the host failed (a missing tool, a full disk, OOM); "" if nothing."""
-    for line in lines:
-        for rx, what in _HOST_TROUBLE:
-            if m := rx.search(line.strip()):
-                return what.format(*m.groups())
+    """What in a failed make's output says the host failed (a missing tool, a full disk, OOM); "" if
+    nothing, or if the compiler reported errors in the source (then it is the series' failure).
+
+    Only the lines just above make's `*** ... Error` lines are read (all of them when there are
+    none, e.g. a config log's tail): an earlier harmless "not found" must not turn the series'
+    compile error into host trouble.
+    """
+    lines = [line.strip() for line in lines]
+    trouble = [line for line in lines if _host_match(line)]
+    if any(_SOURCE_ERROR.search(line) and line not in trouble for line in lines):
+        return ""
+    marks = [i for i, line in enumerate(lines) if _MAKE_ERROR.search(line)]
+    near = [lines[j] for i in marks for j in range(max(0, i - NEAR), i)] if marks else lines
+    for line in near:
+        if what := _host_match(line):
+            return what
+    return ""
+
+
+def _host_match(line: str) -> str:
+    for rx, what in _HOST_TROUBLE:
+        if m := rx.search(line):
+            if "{tool}" in what:
+                if m.group(1) not in HOST_TOOLS:
+                    continue
+                return what.format(tool=m.group(1))
+            return what.format(*m.groups())
     return ""
 
 
@@ -117,7 +153,9 @@ def build(
     njobs: int | None = None,
     timeout: float | None = None,
     progress: Callable[[str], None] | None = None,
+    started: Callable[[int], None] | None = None,
 ) -> BuildResult:
+    """make bzImage headers_install; started() gets make's process group as soon as it runs."""
     counter = {"n": 0}
 
     def on_line(line: str) -> None:
@@ -133,6 +171,7 @@ def build(
         log=log,
         timeout=timeout,
         on_line=on_line,
+        started=started,
     )
     text = log.read_text(encoding="utf-8", errors="replace").splitlines()
     image = build_dir / IMAGE

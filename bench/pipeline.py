@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import errno
 import functools
 import json
 import os
 import re
 import shutil
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -23,10 +25,10 @@ from typing import Any, TypeVar, cast
 from bench import build as build_mod
 from bench import guests, junit, kconfig, tree, verdict, vm, worktree
 from bench import slot as slot_mod
-from bench.errors import BenchError
+from bench.errors import BenchError, InfraError
 from bench.files import write_atomic
 from bench.pages import run_files
-from bench.plan import Plan
+from bench.plan import Plan, claim
 from bench.printer import Printer
 from bench.report import issues, render, scanner
 from bench.result import Case, RunResult, Status, write_summary_json
@@ -37,6 +39,7 @@ BOOT_MARGIN = {True: 60, False: 180}  # seconds to reach user space: KVM, TCG
 # kernel deadlocked after a BUG would otherwise run into (syzkaller boots with oops=panic too).
 FATAL_ENDS_THE_VM = ("oops=panic", "hung_task_panic=1", "softlockup_panic=1")
 PROBE_LOG = "build-next.log"  # --each: the next patch's objects compiled without it
+CRASH_LOG = "crash.log"  # the traceback of a bench bug, kept beside the run's other files
 _MARK = re.compile(r"pinbench: workload (\S+) (start|end)")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,13 +70,15 @@ class Run:
     """One run's mutable state while the stages go; frozen into a RunResult at the end."""
 
     def __init__(self, plan: Plan, printer: Printer) -> None:
-        self.plan = plan
+        # A minted id is claimed by mkdir (two runs started in the same second get -2...);
+        # one the caller chose must be new.
+        run_id = claim(plan.results_root, plan.run_id, retry=plan.run_id == plan.minted_id)
+        self.plan = plan = replace(plan, run_id=run_id)
         self.printer = printer
         self.say = printer.say
         self.cases: list[Case] = []
         self.info: dict[str, Any] = {"series": plan.series.name, "tree": str(plan.tree), **plan.extra_info}
         self.dir = plan.results_dir
-        self.dir.mkdir(parents=True, exist_ok=False)
         self.start = time.monotonic()
         self.known = issues.KnownIssues()  # judged once the base is known
         self.info["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -94,6 +99,42 @@ class Run:
             mark = "" if case.status is Status.PASS else f" {case.status.name}"
             self.say(f"{case.group}/{case.name}:{mark or ' ok'} {case.message}".rstrip())
         return not any(c.status in (Status.FAIL, Status.ERROR) for c in cases)
+
+    def crashed(self, e: Exception) -> None:
+        """A bug of the bench or an OSError nobody expected: an ERROR case (never the series'
+        failure, never a pass), its traceback kept in crash.log."""
+        frames = traceback.extract_tb(e.__traceback__)
+        at = ([f for f in frames if "/bench/" in f.filename] or frames)[-1:]  # the bench's, not shutil's
+        where = f" (at {Path(at[0].filename).name}:{at[0].lineno} in {at[0].name})" if at else ""
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            results = not e.filename or str(e.filename).startswith(str(self.dir))
+            text = f"{'results disk' if results else 'disk'} full: {e.filename or ''}".rstrip(": ")
+        else:
+            text = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": ")
+        try:
+            write_atomic(self.dir / CRASH_LOG, "".join(traceback.format_exception(e)))
+            kept = f"; traceback in {CRASH_LOG}"
+        except BenchError:
+            kept = ""
+        self.add(Case("infra", "crash", Status.ERROR, 0.0, f"{text}{where}{kept}"))
+
+    def write_results(self, result: RunResult) -> None:
+        """summary.json, junit.xml, then the pages: each tried even when one before failed
+        (a full disk), the first failure raised after."""
+        first: BenchError | None = None
+        writers: tuple[Callable[[], None], ...] = (
+            functools.partial(write_summary_json, result, self.dir / "summary.json"),
+            functools.partial(junit.write, result, self.dir / "junit.xml"),
+            functools.partial(run_files.write, result, self.plan))  # reproducer.sh, report.txt, index.html
+        for write in writers:
+            try:
+                write()
+            except BenchError as e:
+                first = first or e
+            except Exception as e:  # noqa: BLE001 - a bug in one writer must not cost the others
+                first = first or InfraError(f"{self.dir}: writing the results: {type(e).__name__}: {e}")
+        if first is not None:
+            raise first
 
     def result(self) -> RunResult:
         if self.known.judged:
@@ -152,13 +193,25 @@ class Run:
         res = build_mod.build(
             s.src, s.build, self.dir / "build.log", cache_dir=self.plan.cache_dir,
             njobs=self.plan.jobs or None, timeout=self.plan.build_timeout,
-            progress=lambda text: self.say(f"build: {text}"),
+            progress=lambda text: self.say(f"build: {text}"), started=self._building(s),
         )
+        done = replace(s.state, building=0, building_since=0.0)
         if res.ok and res.image:
             self.info["image"] = str(res.image)
-            s.save(replace(s.state, built=state.head, config_sha=config_sha, image_sha=slot_mod.sha256_of(res.image)))
+            done = replace(done, built=state.head, config_sha=config_sha, image_sha=slot_mod.sha256_of(res.image))
+        s.save(done)
         self.add(verdict.build_case(res, tail_of(self.dir / "build.log")))
         return res.image if res.ok else None
+
+    @staticmethod
+    def _building(s: slot_mod.Slot) -> Callable[[int], None]:
+        """make's process group into state.json while it runs: if bench is SIGKILLed, make goes
+        on in its own session, and the slot's next taker must stop it first (slot._reclaim)."""
+        since = time.time()
+
+        def started(pgid: int) -> None:
+            s.save(replace(s.state, building=pgid, building_since=since))
+        return started
 
     def prepare_guest(self, src: Path, build_dir: Path) -> Path:
         gdir = self.dir / "guest"
@@ -215,9 +268,9 @@ class Run:
             os.utime(s.src / name, (now, now))
         s = s.save(replace(s.state, built=""))
         res = build_mod.build(s.src, s.build, log, cache_dir=self.plan.cache_dir, njobs=self.plan.jobs or None,
-                              timeout=self.plan.build_timeout)
-        if res.ok and res.image:
-            s.save(replace(s.state, built=head, image_sha=slot_mod.sha256_of(res.image)))
+                              timeout=self.plan.build_timeout, started=self._building(s))
+        done = replace(s.state, building=0, building_since=0.0)
+        s.save(replace(done, built=head, image_sha=slot_mod.sha256_of(res.image)) if res.ok and res.image else done)
         self.info["probe"] = {"files": names, "ok": res.ok, "secs": round(res.secs, 1)}
 
     def _progress(self, line: str) -> None:
@@ -284,6 +337,7 @@ class Run:
 
 def run(plan: Plan, printer: Printer) -> RunResult:
     r = Run(plan, printer)
+    plan = r.plan
     r.say(f"run {plan.run_id}: results in {r.dir}")
     lines: list[str] | None = None
     gdir = r.dir / "guest"
@@ -309,9 +363,9 @@ def run(plan: Plan, printer: Printer) -> RunResult:
     except KeyboardInterrupt as e:
         r.add(Case("infra", "interrupted", Status.ERROR, 0.0, f"interrupted by {e or 'SIGINT'}"))
         raise
+    except Exception as e:  # noqa: BLE001 - a crash is the bench's, and the results must say so
+        r.crashed(e)
     finally:
         result = r.result()
-        write_summary_json(result, r.dir / "summary.json")
-        junit.write(result, r.dir / "junit.xml")
-        run_files.write(result, plan)  # reproducer.sh, report.txt, index.html
+        r.write_results(result)
     return result

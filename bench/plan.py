@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import guests, kconfig, series, tree
-from bench.errors import UserError
+from bench.errors import InfraError, UserError
 from bench.report import issues_file
 from bench.report.issues import Issue, bare
 from bench.series import Series
@@ -83,6 +83,7 @@ class Plan:
     cpus: int = 2
     append: tuple[str, ...] = ()
     run_id: str = ""
+    minted_id: str = ""  # the run_id make_plan minted (a run claims it with -2, -3... if taken)
     baseline: bool = False  # also boot the unpatched tree; reports found there are not new
     extra_info: Mapping[str, Any] = field(default_factory=dict)
     known_issues: tuple[Issue, ...] = ()  # the registry: known-issues.yaml files, suppress:, --suppress
@@ -122,7 +123,8 @@ def safe_name(name: str) -> str:
 def new_name(root: Path, label: str = "") -> str:
     """`<YYYYmmdd-HHMMSS>[-<label>]`, with -2, -3... while that exists under root.
 
-    The one namer of run, bisect and night folders.
+    The one namer of run, bisect and night folders. It only looks: a run claims its folder
+    with claim() (mkdir), which moves on to the next suffix when another run was faster.
     """
     base = time.strftime("%Y%m%d-%H%M%S") + (f"-{safe_name(label)}" if label else "")
     name, n = base, 1
@@ -130,6 +132,29 @@ def new_name(root: Path, label: str = "") -> str:
         n += 1
         name = f"{base}-{n}"
     return name
+
+
+def claim(root: Path, name: str, retry: bool = True) -> str:
+    """Create root/name, or with retry the first free of name-2, name-3...; the name taken.
+
+    mkdir is the test and the claim in one step: two runs started in the same second (same
+    minted name) cannot both get a folder. Without retry an existing folder is a UserError.
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InfraError(f"{root}: cannot create the results folder: {e.strerror}") from e
+    for n in range(1, 1000):
+        taken = name if n == 1 else f"{name}-{n}"
+        try:
+            (root / taken).mkdir()
+            return taken
+        except FileExistsError:
+            if not retry:
+                raise UserError(f"{root / name}: exists already (a run id must be new)") from None
+        except OSError as e:
+            raise InfraError(f"{root / taken}: cannot create the run's folder: {e.strerror}") from e
+    raise InfraError(f"{root}: no free folder name for {name}")
 
 
 def check_request(req: RunRequest) -> None:
@@ -180,6 +205,7 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
     known = load_known_issues(home, s, tuple(f.resolve() for f in req.suppress))
     results_root = (req.results or home / "results").resolve()
     results_root.mkdir(parents=True, exist_ok=True)
+    minted = new_name(results_root, s.name)
     return Plan(
         series=s,
         tree=kernel,
@@ -195,7 +221,8 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
         memory=req.memory,
         cpus=req.cpus,
         append=req.append,
-        run_id=req.run_id or new_name(results_root, s.name),
+        run_id=req.run_id or minted,
+        minted_id="" if req.run_id else minted,
         baseline=req.baseline,
         extra_info=dict(req.info),
         known_issues=known,

@@ -61,6 +61,47 @@ def kill_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
             continue
 
 
+def group_pids(pgid: int) -> list[int]:
+    """The live processes (zombies aside) of process group pgid, from /proc."""
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]  # after "pid (comm)"
+        if int(pgrp) == pgid and state not in ("Z", "X"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def works_in(pid: int, path: Path) -> bool:
+    """Process pid names path or a file under it on its command line (make -C SLOT/src
+    O=SLOT/build, git -C SLOT/src) or runs in it (a compiler in the build dir)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:  # gone, or not ours to read
+        return False
+    inside = str(path) + "/"
+    return any(a == str(path) or inside in a for a in args) or cwd == str(path) or cwd.startswith(inside)
+
+
+def end_group(pgid: int, timeout: float = 30.0) -> None:
+    """SIGKILL process group pgid (never our own) and wait until nothing of it runs."""
+    if pgid <= 1 or pgid == os.getpgrp():
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while group_pids(pgid):
+        if time.monotonic() > deadline:
+            raise InfraError(f"process group {pgid} is still running {timeout:.0f}s after SIGKILL")
+        time.sleep(0.05)
+
+
 def run(
     argv: Sequence[str],
     *,

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO
 
-from bench import proc
+from bench import proc, worktree
 from bench.errors import InfraError
 from bench.files import write_atomic
 
@@ -45,6 +45,10 @@ class State:
     config_sha: str = ""  # sha256 of build/.config of that build
     image_sha: str = ""  # sha256 of the image it made
     used: float = 0.0
+    # While make runs: its process group and start time. Left set by a run killed with SIGKILL,
+    # whose make may still run (its own session): the next taker kills it (see _reclaim).
+    building: int = 0
+    building_since: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -136,9 +140,43 @@ def acquire(cache_dir: Path, repo: str, config_key: str, series: str,
         time.sleep(2)
     path, lock = found
     try:
+        _reclaim(path, say)
         yield Slot(path, read_state(path))
     finally:
         lock.close()
+
+
+def _reclaim(path: Path, say: Callable[[str], None]) -> None:
+    """Under the slot's lock, what a killed run left: a make still running in the build dir
+    (killed, and what it wrote since it started removed: a half-written object newer than its
+    source would otherwise be linked as up to date), and git lock files of a git that died."""
+    state = read_state(path)
+    if state.building:
+        # Only a group still working in this slot is ours (the id may be reused since).
+        if any(proc.works_in(pid, path) for pid in proc.group_pids(state.building)):
+            say(f"slot: {path.name}: the build of a stopped run is still running "
+                f"(process group {state.building}): killing it")
+            proc.end_group(state.building)
+        removed = _remove_newer(path / "build", state.building_since - 1)
+        if removed:
+            say(f"slot: {path.name}: {removed} file(s) the interrupted build wrote removed (make redoes them)")
+        Slot(path, state).save(replace(state, built="", config_sha="", image_sha="", building=0,
+                                       building_since=0.0))
+    for lock in worktree.stale_locks(path / "src"):
+        say(f"slot: {path.name}: removing {lock}, left by a git that was killed")
+        lock.unlink(missing_ok=True)
+
+
+def _remove_newer(root: Path, since: float) -> int:
+    n = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            f = Path(dirpath, name)
+            with contextlib.suppress(OSError):
+                if f.lstat().st_mtime >= since:
+                    f.unlink()
+                    n += 1
+    return n
 
 
 def _choose(root: Path, repo: str, config_key: str, series: str) -> tuple[Path, IO[str]] | None:

@@ -13,6 +13,7 @@ KVM is only used after a probe boot has proven it works: on nested setups
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from pathlib import Path
 import pexpect
 
 from bench.errors import InfraError
+from bench.files import write_atomic
 
 VNG = "vng"
 PROBE_TIMEOUT = 60.0
@@ -203,8 +205,23 @@ def choose_accel(
     else:
         why = "timed out" if probe.timed_out else f"exit {probe.rc}"
         last = _last_line(probe.console)
-        accel = Accel(False, f"KVM probe boot failed ({why}{': ' + last if last else ''}): "
+        if kernel_started(probe.console):
+            # QEMU under KVM ran the kernel: what failed is this kernel (an early panic), not
+            # KVM. Not cached, so the next kernel is probed again; TCG for this one to be safe.
+            return Accel(False, f"KVM probe boot: the kernel started but did not finish ({why}"
+                                f"{': ' + last if last else ''}); not a KVM verdict: software emulation "
+                                "(TCG) for this kernel")
+        accel = Accel(False, f"KVM probe boot failed before the kernel started ({why}{': ' + last if last else ''}): "
                              "falling back to software emulation (TCG)")
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"boot_id": _boot_id(), "kvm": accel.kvm, "reason": accel.reason}))
+    with contextlib.suppress(OSError, InfraError):  # a cache we cannot write costs a probe next time
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(cache, json.dumps({"boot_id": _boot_id(), "kvm": accel.kvm, "reason": accel.reason}))
     return accel
+
+
+def kernel_started(console: Path) -> bool:
+    """The guest kernel printed its banner: QEMU and KVM did their part."""
+    try:
+        return "Linux version " in console.read_text(errors="replace")
+    except OSError:
+        return False

@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -132,6 +133,29 @@ def reset(src: Path, base_sha: str, log: Path) -> None:
         _git(src, "am", "--abort", log=log)
     proc.check(_git(src, "checkout", "-q", "-f", "--detach", base_sha, log=log), f"moving {src} to {base_sha[:12]}")
     proc.check(_git(src, "clean", "-q", "-f", "-d", "-x", log=log), f"cleaning {src}")
+
+
+def stale_locks(src: Path, wait: float = 10.0) -> list[Path]:
+    """The lock files in src's own git dir (index.lock, HEAD.lock) that no live git holds: a
+    git killed mid-operation leaves them and every later git in src fails. The caller holds
+    the slot's lock, so only a git of a killed run can still be at work: given `wait` seconds."""
+    try:
+        text = (src / ".git").read_text()
+    except OSError:
+        return []
+    if not text.startswith("gitdir: "):
+        return []
+    gitdir = (src / text[len("gitdir: "):].strip()).resolve()
+    locks = [gitdir / name for name in ("index.lock", "HEAD.lock") if (gitdir / name).exists()]
+    if not locks:
+        return []
+    deadline = time.monotonic() + wait
+    while any(proc.works_in(int(p.name), src) for p in Path("/proc").iterdir()
+              if p.name.isdigit() and int(p.name) != os.getpid()):  # a bench started in src is not a git
+        if time.monotonic() > deadline:
+            return []  # a git still at work: leave its lock (git names it if it gets in the way)
+        time.sleep(0.1)
+    return locks
 
 
 def restore_mtimes(src: Path, saved: dict[str, int], since_build: set[str]) -> int:

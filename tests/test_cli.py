@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import argparse
+import errno
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,37 @@ def test_bad_option_values_are_usage_errors_before_any_work(bad: list[str], says
     assert cli_main.main(["run", "baseline", *bad, "--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert says in err and not list(tmp_path.iterdir())  # no run folder: nothing started
+
+
+def _crashing(e: Exception, results: Path | None) -> argparse.Namespace:
+    def handler(args: argparse.Namespace) -> int:
+        raise e
+    return argparse.Namespace(func=handler, results=results)
+
+
+def test_an_unexpected_exception_is_one_line_exit_2_with_the_traceback_kept(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cli_main.dispatch(_crashing(KeyError("slot"), tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("bench: error: internal error: KeyError: 'slot'")
+    (log,) = tmp_path.glob("crash-*.log")
+    assert f"traceback in {log}" in err and "raise e" in log.read_text()
+    assert cli_main.dispatch(_crashing(OSError(errno.ENOSPC, "No space left on device", "/r/x"), tmp_path)) == 2
+    assert capsys.readouterr().err.startswith("bench: error: disk full: /r/x (traceback in ")
+
+
+def test_bisect_step_aborts_with_128_on_any_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cli_main.dispatch(_crashing(ValueError("bug"), tmp_path), abort=cli_main.BISECT_ABORT) == 128
+    assert "internal error: ValueError: bug" in capsys.readouterr().err
+
+
+def test_a_traceback_with_nowhere_to_go_is_printed(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(cli_main, "write_atomic", full)
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path / "home"))  # the fallbacks: results root, cache
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    assert cli_main.dispatch(_crashing(RuntimeError("boom"), tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and err.endswith("(traceback above)\n")

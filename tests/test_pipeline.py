@@ -7,6 +7,8 @@ recorded boots (tests/data/boots/*: console + the guest's output files).
 
 from __future__ import annotations
 
+import concurrent.futures
+import errno
 import json
 import os
 import signal
@@ -14,13 +16,19 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import BOOTS, HOME, World, commit_files
 
+from bench import pipeline
+from bench import plan as plan_mod
 from bench.cli import main as cli
+from bench.errors import InfraError, UserError
+from bench.plan import RunRequest, make_plan
+from bench.printer import Printer
 
 WORKLOADS = ["rxe", "odirect", "gup-test", "pin-balance"]
 
@@ -168,3 +176,104 @@ def test_a_signal_mid_boot_keeps_every_result_file(world: World, sig: signal.Sig
     assert all((run_dir / name).is_file() for name in ("report.txt", "index.html", "reproducer.sh"))
     assert any(c["group"] == "infra" and c["name"] == "interrupted" for c in summary["cases"])
     assert subprocess.run(["pgrep", "-f", "sleep 30.75"], capture_output=True).returncode == 1  # vng is gone
+
+
+def test_a_full_results_disk_after_the_build_is_an_error_not_a_pass(world: World, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    def full(self: pipeline.Run, src: Path, build_dir: Path) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.dir / "guest" / "plan.tsv"))
+    monkeypatch.setattr(pipeline.Run, "prepare_guest", full)
+    rc, run_dir, statuses, summary = run(world)
+    assert statuses["build/kernel"] == "pass" and statuses["infra/crash"] == "error"
+    assert rc == 2 and summary["verdict"] == "error" and summary["exit_code"] == 2
+    crash = next(c for c in summary["cases"] if c["name"] == "crash")
+    assert crash["message"].startswith(f"results disk full: {run_dir / 'guest' / 'plan.tsv'}")
+    assert "(at pipeline.py:" in crash["message"] and (run_dir / pipeline.CRASH_LOG).is_file()
+    suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and any(c.find("error") is not None for c in suite.findall("testcase"))
+    assert "verdict: ERROR" in capsys.readouterr().out
+
+
+def test_a_bug_of_the_bench_mid_run_is_an_error_with_its_traceback_kept(world: World,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("boom\nsecond line")
+    monkeypatch.setattr(pipeline.vm, "boot", boom)
+    rc, run_dir, statuses, summary = run(world)
+    crash = next(c for c in summary["cases"] if c["name"] == "crash")
+    assert rc == 2 and summary["verdict"] == "error"
+    assert crash["message"].startswith("RuntimeError: boom (at pipeline.py:") and "in boot" in crash["message"]
+    assert "raise RuntimeError" in (run_dir / pipeline.CRASH_LOG).read_text()
+    assert (run_dir / "index.html").is_file()  # the pages still made
+
+
+def test_results_are_written_as_far_as_the_disk_allows(world: World, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    world.replay("baseline-tcg")
+
+    def no_junit(result: Any, path: Path) -> None:
+        raise InfraError(f"{path}: cannot write: disk full")
+    monkeypatch.setattr(pipeline.junit, "write", no_junit)
+    rc, run_dir, _, summary = run(world)
+    assert rc == 2 and summary["verdict"] == "pass"  # summary.json made it; junit.xml did not
+    assert (run_dir / "index.html").is_file() and not (run_dir / "junit.xml").exists()
+    assert "junit.xml: cannot write: disk full" in capsys.readouterr().err
+
+
+def test_two_runs_minted_the_same_second_get_two_folders(world: World) -> None:
+    world.replay("baseline-tcg")
+    req = RunRequest("two", accel="tcg", results=world.results)
+    first, second = make_plan(req, world.home), make_plan(req, world.home)
+    assert first.run_id == second.run_id  # minted before either folder existed
+    a = pipeline.run(first, Printer())
+    b = pipeline.run(second, Printer())
+    assert b.run_id == f"{a.run_id}-2" and b.results_dir == world.results / b.run_id
+    assert json.loads((b.results_dir / "summary.json").read_text())["run_id"] == b.run_id
+    (world.results / "fixed").mkdir()
+    with pytest.raises(UserError, match="exists already"):  # an id the caller chose must be new
+        pipeline.run(replace(first, run_id="fixed"), Printer())
+
+
+def test_claim_is_atomic_under_concurrency(tmp_path: Path) -> None:
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        names = list(pool.map(lambda _: plan_mod.claim(tmp_path / "r", "20261130-120000-canary"), range(16)))
+    assert len(set(names)) == 16 and "20261130-120000-canary-16" in names
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(names)
+
+
+def test_a_second_signal_during_cleanup_only_says_wait(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["list", "kconfigs"]) == 0  # main() starts with no stop under way
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+        cli._terminate(signal.SIGTERM, None)
+    cli._terminate(signal.SIGINT, None)  # during the cleanup: no second KeyboardInterrupt
+    cli._terminate(signal.SIGTERM, None)
+    err = capsys.readouterr().err
+    assert err.count("stopping, the results so far are being saved") == 1
+    assert err.count("stopping, please wait") == 2
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def test_signals_in_a_row_still_leave_every_result_file(world: World) -> None:
+    world.replay("baseline-tcg")
+    world.mp.setenv("FAKE_VNG_SLEEP", "30.85")  # a value nobody else sleeps
+    child = subprocess.Popen([sys.executable, "-m", "bench", "run", "two", "--accel", "tcg",
+                              "--results", str(world.results)], cwd=HOME, env=dict(os.environ),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not list(world.results.glob("*/console.log")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    n = 0
+    while child.poll() is None and n < 500:  # Ctrl-C held down: signals all through the cleanup
+        child.send_signal((signal.SIGINT, signal.SIGTERM)[n % 2])
+        n += 1
+        time.sleep(0.01)
+    out, err = child.communicate(timeout=30)
+    (run_dir,) = world.results.iterdir()
+    assert child.returncode == 2, (out, err)
+    assert json.loads((run_dir / "summary.json").read_text())["verdict"] == "error"
+    assert (run_dir / "junit.xml").is_file() and "Traceback" not in err and n > 5
+    assert "stopping, please wait" in err
+    assert subprocess.run(["pgrep", "-f", "sleep 30.85"], capture_output=True).returncode == 1  # vng is gone

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -52,3 +54,15 @@ def test_check_names_command_and_last_line() -> None:
     res = proc.run(["sh", "-c", "echo bad thing; exit 1"])
     with pytest.raises(InfraError, match=r"make tea failed \(exit 1\): sh -c .*: bad thing"):
         proc.check(res, "make tea")
+
+
+def test_end_group_kills_every_process_of_a_group_and_waits(tmp_path: Path) -> None:
+    child = subprocess.Popen(["sh", "-c", "sleep 301 & sleep 302; :"], cwd=tmp_path, start_new_session=True)
+    deadline = time.monotonic() + 5
+    while len(proc.group_pids(child.pid)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(proc.group_pids(child.pid)) == 3 and proc.works_in(child.pid, tmp_path)  # sh runs in tmp_path
+    assert not proc.works_in(child.pid, tmp_path / "elsewhere")
+    proc.end_group(child.pid)
+    assert proc.group_pids(child.pid) == [] and child.wait(timeout=5) == -9
+    proc.end_group(os.getpgrp())  # never our own group

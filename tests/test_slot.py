@@ -6,15 +6,20 @@ make would see: which files got new mtimes, and when the image is reused.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import World, commit_files, git
 
-from bench import slot
+from bench import proc, slot, worktree
 from bench.cli.main import main as bench_main
 from bench.errors import InfraError
 
@@ -146,3 +151,77 @@ def test_gc_keeps_the_most_recently_used(tmp_path: Path) -> None:
     removed = slot.gc(tmp_path, keep=1)
     assert sorted(p.name for p in removed) == ["slot-2", "slot-3"]
     assert [p.name for p in (tmp_path / "work").iterdir() if p.is_dir()] == ["slot-1"]
+
+
+def leftover_make(slot_dir: Path) -> subprocess.Popen[bytes]:
+    """A make that went on after its bench was SIGKILLed: its own session, working in the slot."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "make", "-C",
+                              str(slot_dir / "src"), f"O={slot_dir / 'build'}"], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while not proc.works_in(child.pid, slot_dir) and time.monotonic() < deadline:
+        time.sleep(0.02)  # until exec has put the argv in place
+    return child
+
+
+def test_a_build_left_running_by_a_killed_run_is_killed_and_not_trusted(world: World) -> None:
+    run(world, "two")
+    slot_dir = src().parent
+    state = slot.read_state(slot_dir)
+    assert state.built and state.building == 0  # a finished build leaves no process group behind
+    old = slot_dir / "build" / "mm" / "rmap.o"
+    stamp(old)
+    since = time.time()
+    child = leftover_make(slot_dir)
+    half = slot_dir / "build" / "mm" / "gup.o"
+    half.write_text("half an object")  # what the killed build was writing
+    slot.Slot(slot_dir, state).save(dataclasses.replace(state, building=child.pid, building_since=since))
+    said: list[str] = []
+    with slot.acquire(world.cache, state.tree, state.config_key, "two", said.append) as s:
+        assert child.wait(timeout=5) == -signal.SIGKILL  # killed before the slot was handed out
+        assert s.state.built == "" and s.state.building == 0 and s.state.image_sha == ""
+        assert not half.exists() and old.exists()  # what it wrote goes, older objects stay
+    assert any("still running" in line for line in said)
+    summary = run(world, "two")
+    assert summary["verdict"] == "pass" and not message(summary, "build/kernel").startswith("reused")
+
+
+def test_a_process_group_that_is_not_the_slot_s_is_left_alone(tmp_path: Path) -> None:
+    with slot.acquire(tmp_path, "repo", "cfg", "a") as s:
+        pass
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)
+    try:
+        s.save(slot.State(tree="repo", config_key="cfg", built="abc", building=other.pid, building_since=time.time()))
+        with slot.acquire(tmp_path, "repo", "cfg", "a") as again:
+            assert other.poll() is None  # an id reused by someone else's process: not killed
+            assert again.state.built == "" and again.state.building == 0  # but the build never finished
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_stale_git_lock_of_a_killed_git_is_removed(world: World) -> None:
+    run(world, "two")
+    gitdir = Path(git(src(), "rev-parse", "--absolute-git-dir").strip())
+    (gitdir / "index.lock").write_text("")  # git am was SIGKILLed mid-way
+    summary = run(world, "none")
+    assert summary["verdict"] == "pass", summary["cases"]
+    assert not (gitdir / "index.lock").exists()
+
+
+def test_a_git_lock_held_by_a_live_git_is_kept(world: World) -> None:
+    run(world, "two")
+    gitdir = Path(git(src(), "rev-parse", "--absolute-git-dir").strip())
+    (gitdir / "index.lock").write_text("")
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "git", "-C", str(src())],
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not proc.works_in(holder.pid, src()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert worktree.stale_locks(src(), wait=0.3) == []
+        holder.kill()
+        holder.wait()
+        assert worktree.stale_locks(src(), wait=0.3) == [gitdir / "index.lock"]
+    finally:
+        holder.kill()
+        holder.wait()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -89,3 +90,30 @@ def test_explicit_and_missing_kvm(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(vm.os, "access", lambda *a: False)
     accel = vm.choose_accel("auto", Path("/b"), tmp_path, tmp_path)
     assert not accel.kvm and "no usable /dev/kvm" in accel.reason
+
+
+def test_a_kernel_that_dies_in_the_probe_is_not_a_kvm_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               fake_vng: Path) -> None:
+    monkeypatch.setattr(vm.os, "access", lambda *a: True)
+    monkeypatch.setenv("FAKE_VNG_CONSOLE", str(BOOTS / "baseline-tcg" / "console.log"))  # "Linux version ..."
+    monkeypatch.setenv("FAKE_VNG_RC", "255")  # then it died: the series' kernel panicked early
+    accel = vm.choose_accel("auto", Path("/b/bzImage"), tmp_path / "cache", tmp_path)
+    assert not accel.kvm and "the kernel started" in accel.reason and "not a KVM verdict" in accel.reason
+    assert "KVM probe boot failed" not in accel.reason
+    assert not (tmp_path / "cache" / "kvm-probe.json").exists()  # the next kernel is probed again
+    monkeypatch.setenv("FAKE_VNG_RC", "0")
+    assert vm.choose_accel("auto", Path("/b/bzImage"), tmp_path / "cache", tmp_path).kvm
+    assert len(fake_vng.read_text().splitlines()) == 2
+
+
+def test_qemu_failing_before_the_kernel_is_cached_as_kvm_trouble(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vm.os, "access", lambda *a: True)
+    console = tmp_path / "qemu.txt"
+    console.write_text("qemu-system-x86_64: error: failed to initialize kvm: Permission denied\n")
+    monkeypatch.setenv("FAKE_VNG_CONSOLE", str(console))
+    monkeypatch.setenv("FAKE_VNG_RC", "1")
+    accel = vm.choose_accel("auto", Path("/b/bzImage"), tmp_path / "cache", tmp_path)
+    assert not accel.kvm and "before the kernel started" in accel.reason and "failed to initialize kvm" in accel.reason
+    cached = json.loads((tmp_path / "cache" / "kvm-probe.json").read_text())
+    assert cached["kvm"] is False and cached["boot_id"] == vm._boot_id()
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["kvm-probe.json"]  # written atomically, no temp left

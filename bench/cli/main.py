@@ -8,14 +8,20 @@ included, is 128, never a code git would read as "bad".
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
+import time
+import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 
 from bench.cli import bisect, nightly, prove, run, scan
 from bench.errors import BenchError
+from bench.files import write_atomic
+from bench.plan import default_cache, default_home
 
 BISECT_ABORT = 128
 SUBMODULES = (run, scan, bisect, nightly, prove)
@@ -29,16 +35,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_stopping = False  # set by the first signal; the CLI's one piece of global state
+
+
 def _terminate(signum: int, _frame: FrameType | None) -> None:
     # SIGTERM (a cancelled CI job, timeout(1)) and SIGHUP end a run like Ctrl-C does: the
     # stages' cleanup runs and the results folder gets its summary and JUnit. Said at once,
     # since stopping a VM takes a few seconds.
+    global _stopping
     name = signal.Signals(signum).name
+    if _stopping:  # a second Ctrl-C must not cut the cleanup short (QEMU's SIGKILL, summary.json)
+        print(f"bench: {name}: stopping, please wait", file=sys.stderr, flush=True)
+        return
+    _stopping = True
     print(f"bench: {name}: stopping, the results so far are being saved", file=sys.stderr, flush=True)
     raise KeyboardInterrupt(name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global _stopping
+    _stopping = False
     argv = list(sys.argv[1:] if argv is None else argv)
     step = argv[:1] == ["bisect-step"]
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -50,7 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if step and e.code not in (0, None):
             return BISECT_ABORT
         return int(e.code or 0) if isinstance(e.code, int) or e.code is None else 2
-    return dispatch(args, abort=BISECT_ABORT if step else None)
+    rc = dispatch(args, abort=BISECT_ABORT if step else None)
+    if _stopping:  # Python's shutdown puts back the default handlers: a signal then would kill us
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+    return rc
 
 
 def dispatch(args: argparse.Namespace, abort: int | None = None) -> int:
@@ -70,12 +90,31 @@ def dispatch(args: argparse.Namespace, abort: int | None = None) -> int:
     except BrokenPipeError:  # `bench scan ... | head`: the reader left, not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Exception:
-        if abort is None:
-            raise
-        import traceback  # a traceback's exit 1 would read as "bad" to git bisect
-        traceback.print_exc()
-        return abort
+    except Exception as e:  # noqa: BLE001 - a bug of ours is exit 2 (128), never a traceback's 1
+        kept = _keep_traceback(e, args)
+        first = str(e).splitlines()[0] if str(e) else ""
+        what = (f"disk full: {e.filename or e}" if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
+                else f"internal error: {type(e).__name__}{': ' + first if first else ''}")
+        print(f"bench: error: {what} ({kept})", file=sys.stderr)
+        return abort or 2
+
+
+def _keep_traceback(e: Exception, args: argparse.Namespace) -> str:
+    """Write the traceback to a file in the results root (--results, else <home>/results), else
+    the cache; where it went, or, when no file could be written, print it."""
+    text = "".join(traceback.format_exception(e))
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    given = getattr(args, "results", None)
+    roots = [r for r in (given, default_home() / "results", default_cache()) if isinstance(r, Path)]
+    for root in roots:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            write_atomic(root / name, text)
+            return f"traceback in {root / name}"
+        except (OSError, BenchError):
+            continue
+    print(text, file=sys.stderr, end="")
+    return "traceback above"
 
 
 if __name__ == "__main__":
