@@ -1,10 +1,11 @@
 """The preflight: is this machine able to do what was asked, before anything is built?
 
 Checks come from scripts/requirements-debian.txt (the same list scripts/setup-debian.sh installs
-from): host commands and files by the stage or workload that needs them, then free disk for
-the work slots and results, the Python packages, and the state of /dev/kvm. What is missing is
-named with the package that provides it, in seconds; a run then stops as an infrastructure
-error (exit 2), never as a failure of the series.
+from): host commands and files by the stage or workload that needs them (a workload also
+takes the lines of every workload that runs its script), then free disk for the work slots and
+results, the Python packages, and the state of /dev/kvm. What is missing is named with the
+package that provides it, in seconds; a run then stops as an infrastructure error (exit 2),
+never as a failure of the series.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import guests
 from bench.errors import InfraError, UserError
 from bench.vm import find_vng
 
 REQUIREMENTS = Path("scripts") / "requirements-debian.txt"
+GUESTS = Path("guests")
 KINDS = ("cmd", "file", "tarball")
 STAGES = ("tree", "build", "boot")
 PYTHON = (("pexpect", "pexpect"), ("yaml", "pyyaml"), ("junit_xml", "junit-xml"), ("kcidb_io", "kcidb-io"))
@@ -70,6 +73,21 @@ def packages(reqs: Iterable[Requirement]) -> list[str]:
 def selected(reqs: Iterable[Requirement], stages: Iterable[str], workloads: Iterable[str]) -> list[Requirement]:
     wanted = set(stages) | {f"workload:{w}" for w in workloads}
     return [r for r in reqs if r.needed in wanted]
+
+
+def with_kin(names: Iterable[str], guests_dir: Path) -> list[str]:
+    """The workloads named (sets expanded), and with each every workload that runs the same
+    script: requirements follow the script, so gup-test-deep (gup-test.sh) needs gup-test's
+    lines, and a new variant of a workload needs no lines of its own."""
+    names = guests.expand(list(names), guests_dir)
+    scripts = {}
+    for name in guests.available(guests_dir):
+        try:
+            scripts[name] = guests.load(guests_dir / f"{name}.yaml").script
+        except UserError:
+            continue  # a broken yaml is the plan's to report, not the preflight's
+    run = {scripts[n] for n in names if n in scripts}
+    return list(dict.fromkeys([*names, *(n for n, script in scripts.items() if script in run)]))
 
 
 def present(req: Requirement) -> bool:
@@ -135,10 +153,12 @@ def check_kvm() -> Check:
 def preflight(home: Path, cache: Path, results: Path, workloads: Iterable[str],
               stages: Iterable[str] = STAGES, tree_given: bool = False) -> list[Check]:
     """Every check a run of these workloads needs (see the module doc)."""
-    path = home / REQUIREMENTS
+    path, gdir = home / REQUIREMENTS, home / GUESTS
     if not path.is_file():
         path = Path(__file__).resolve().parent.parent / REQUIREMENTS
-    reqs = selected(read_requirements(path), stages, workloads)
+    if not gdir.is_dir():
+        gdir = Path(__file__).resolve().parent.parent / GUESTS
+    reqs = selected(read_requirements(path), stages, with_kin(workloads, gdir))
     checks = check_python() + check_requirements(reqs, skip_tree=tree_given)
     if "boot" in stages:
         checks += [check_vng(), check_kvm()]

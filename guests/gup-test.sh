@@ -7,7 +7,7 @@ set -u
 : "${MB:=8}" "${REPEATS:=1}" "${MATRIX:=default}"
 here=$(dirname "$0")
 . "$here/lib.sh"
-need_gup_test || exit 4
+need_gup_test || exit $?
 sel="$BENCH_SRC/tools/testing/selftests"
 bin="$BENCH_OUT/gup_test"
 # The tree's own uapi headers (make headers_install): vm_util.c needs newer ones than the host's.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for guest workload scripts (sourced, not run).
 
 # make_ext4 MB DIR: a fresh ext4 on a loop device, its image on tmpfs (/run), mounted at
@@ -77,12 +78,102 @@ hugepages() {
     [ "$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)" -ge "$want" ]
 }
 
-# need_gup_test: mount debugfs; false (with the SKIP line) when CONFIG_GUP_TEST is not set.
+# Where the kernel's file systems are (the unit tests point these at fakes).
+DEBUGFS=/sys/kernel/debug
+CGROUP=/sys/fs/cgroup
+
+# kconfig NAME: CONFIG_NAME's value in the tested kernel's .config ($BENCH_BUILD is shared with
+# the guest): y, m, a string, or n when it is not set; "" when there is no .config to read.
+kconfig() {
+    local cfg="${BENCH_BUILD:-/nonexistent}/.config"
+    [ -r "$cfg" ] || return 0
+    awk -F= -v k="CONFIG_$1" '$1 == k { v = substr($0, length(k) + 2) } END { print (v == "" ? "n" : v) }' "$cfg"
+}
+
+# need_gup_test: mount debugfs; 0 when $DEBUGFS/gup_test is there. Else 4 with a SKIP line when
+# the kernel was built without CONFIG_GUP_TEST, and 1 with a FAIL line when it was built with it:
+# the config stage verified the option, so the kernel under test broke gup_test (its init
+# failed), and a skip would let the series silence every check that needs it.
+# Callers: need_gup_test || exit $?
 need_gup_test() {
-    mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
-    [ -e /sys/kernel/debug/gup_test ] && return 0
-    echo "SKIP: /sys/kernel/debug/gup_test missing (CONFIG_GUP_TEST not set)"
-    return 1
+    mountpoint -q "$DEBUGFS" || mount -t debugfs none "$DEBUGFS" 2>/dev/null
+    [ -e "$DEBUGFS/gup_test" ] && return 0
+    local gup debug
+    gup=$(kconfig GUP_TEST) debug=$(kconfig DEBUG_FS)
+    if [ -z "$gup" ]; then
+        echo "FAIL: $DEBUGFS/gup_test missing, and no ${BENCH_BUILD:-\$BENCH_BUILD}/.config to tell whether CONFIG_GUP_TEST is set"
+        return 1
+    fi
+    if [ "$gup" = y ] && [ "$debug" = y ]; then
+        echo "FAIL: kernel built with CONFIG_GUP_TEST=y has no $DEBUGFS/gup_test (gup_test's init failed, or debugfs did not mount)"
+        return 1
+    fi
+    echo "SKIP: $DEBUGFS/gup_test missing: the kernel was built without it (CONFIG_GUP_TEST=$gup, CONFIG_DEBUG_FS=$debug)"
+    return 4
+}
+
+# memcg_make NAME BYTES: the cgroup v2 group $CGROUP/NAME with memory.max BYTES, every write
+# checked (one that fails silently would let the checks meant for a memory limit run without
+# one, and pass). 0: made; 4 with a SKIP line: the kernel was built without CONFIG_MEMCG; 1 with
+# a FAIL line: anything else (with CONFIG_MEMCG=y, a missing controller is the kernel's fault).
+memcg_make() {
+    local dir="$CGROUP/$1" bytes=$2 memcg got
+    mountpoint -q "$CGROUP" || mount -t cgroup2 none "$CGROUP" 2>/dev/null
+    if ! grep -qw memory "$CGROUP/cgroup.controllers" 2>/dev/null; then
+        memcg=$(kconfig MEMCG)
+        case $memcg in
+            y) echo "FAIL: kernel built with CONFIG_MEMCG=y has no cgroup v2 memory controller in $CGROUP" ;;
+            "") echo "FAIL: no cgroup v2 memory controller in $CGROUP, and no ${BENCH_BUILD:-\$BENCH_BUILD}/.config to tell whether CONFIG_MEMCG is set" ;;
+            *) echo "SKIP: no memory controller: the kernel was built without CONFIG_MEMCG"; return 4 ;;
+        esac
+        return 1
+    fi
+    echo "+memory" > "$CGROUP/cgroup.subtree_control" || { echo "FAIL: cannot enable the memory controller in $CGROUP/cgroup.subtree_control"; return 1; }
+    mkdir -p "$dir" || { echo "FAIL: cannot make the cgroup $dir"; return 1; }
+    echo "$bytes" > "$dir/memory.max" || { echo "FAIL: cannot set $dir/memory.max to $bytes"; return 1; }
+    got=$(cat "$dir/memory.max" 2>/dev/null)
+    [ "$got" = "$bytes" ] || { echo "FAIL: $dir/memory.max reads '$got' after writing $bytes"; return 1; }
+}
+
+# memcg_join DIR: move this shell ($BASHPID: a subshell moves alone) into the cgroup DIR.
+memcg_join() {
+    echo "$BASHPID" > "$1/cgroup.procs" || { echo "FAIL: cannot move process $BASHPID into $1"; return 1; }
+}
+
+# ksft_verdict NAME RC LOG: judge a kselftest program's run from its exit code and its output;
+# prints its "# Totals:" line(s) and, on failure, a FAIL line. 0: it ran and passed; 1: it
+# failed, by exit code or by its totals (fail or error > 0 even with exit 0); 4: it checked
+# nothing (exit 4, or every case it counted skipped).
+ksft_verdict() {
+    local t=$1 r=$2 log=$3 totals pass fail xfail xpass skip error
+    totals=$(grep -E '^# Totals:' "$log")
+    [ -n "$totals" ] && printf '%s\n' "$totals" | sed "s/^# Totals:/$t totals:/"
+    read -r pass fail xfail xpass skip error < <(printf '%s\n' "$totals" | awk '
+        { for (i = 3; i <= NF; i++) { split($i, kv, ":"); n[kv[1]] += kv[2] } }
+        END { print n["pass"] + 0, n["fail"] + 0, n["xfail"] + 0, n["xpass"] + 0, n["skip"] + 0, n["error"] + 0 }')
+    local first
+    first=$(awk '/^# \[RUN\]/ { run = $0 } /^not ok/ { print $0 " (" substr(run, 9) ")"; exit }' "$log")
+    if [ "$r" -eq 4 ]; then
+        echo "$t: skipped as a whole (exit 4): $(grep -v '^\s*$' "$log" | tail -1)"
+        return 4
+    fi
+    if [ "$r" -ne 0 ]; then
+        echo "FAIL: $t exit $r: ${first:-$(grep -v '^\s*$' "$log" | tail -1)}"
+        return 1
+    fi
+    if [ "$fail" -gt 0 ] || [ "$error" -gt 0 ]; then
+        echo "FAIL: $t exit 0 but its totals count fail:$fail error:$error: $first"
+        return 1
+    fi
+    if [ -z "$totals" ]; then
+        echo "$t: exit 0, no '# Totals:' line (not a kselftest program?): judged by its exit code"
+        return 0
+    fi
+    if [ $((pass + xfail + xpass)) -eq 0 ]; then
+        echo "$t: skipped as a whole: no case passed (pass:0 xfail:0 xpass:0 skip:$skip)"
+        return 4
+    fi
+    return 0
 }
 
 # movable_hold / movable_release: occupy ZONE_MOVABLE (guests/src/fill_movable.c) while the

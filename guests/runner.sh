@@ -47,14 +47,18 @@ pin_check() {
     return 1
 }
 
+sync; echo 3 > /proc/sys/vm/drop_caches  # the first workload's clean start (later ones: below)
 vmstat > "$out/vmstat.start"
-cat /proc/sys/kernel/tainted > "$out/tainted.start"
+# The taint windows tile the run: one reading ends a workload's window and starts the next's
+# (the first's starts at guest start), so nothing the runner does between two workloads, such
+# as tearing down one's page cache, falls outside every window.
+taint=$(cat /proc/sys/kernel/tainted)
+echo "$taint" > "$out/tainted.start"
 mark "guest ready: $(uname -r)"
 while IFS=$'\t' read -r name timeout script params; do
     [ -n "$name" ] || continue
-    sync; echo 3 > /proc/sys/vm/drop_caches  # a clean start: no cached state from the previous one
-    cat /proc/sys/kernel/tainted > "$out/$name.tainted.start"
-    before=$(outstanding)
+    echo "$taint" > "$out/$name.tainted.start"
+    before=$(outstanding)  # settled: the previous workload's pin_check waited for its unpins
     pins > "$out/$name.vmstat.start"
     mark "workload $name start"
     start=$(date +%s.%N)
@@ -63,12 +67,17 @@ while IFS=$'\t' read -r name timeout script params; do
         > "$out/$name.log" 2>&1 < /dev/null
     rc=$?
     pins > "$out/$name.vmstat.end"
+    # Its page cache goes inside its own window (and console span): a report or taint from the
+    # teardown of the folios it pinned is its own, and the next one starts clean. Pins are not
+    # touched by it: pin_check below still waits for deferred unpins against $before.
+    sync; echo 3 > /proc/sys/vm/drop_caches
     # A workload that passed or skipped still fails when it left the pin counters unbalanced.
     if ! pin_check "$name" "$before" >> "$out/$name.log" && { [ $rc -eq 0 ] || [ $rc -eq 4 ]; }; then
         rc=1
     fi
     end=$(date +%s.%N)
-    cat /proc/sys/kernel/tainted > "$out/$name.tainted.end"
+    taint=$(cat /proc/sys/kernel/tainted)
+    echo "$taint" > "$out/$name.tainted.end"
     echo "$rc $start $end" > "$out/$name.rc"
     mark "workload $name end rc=$rc"
 done < "$out/plan.tsv"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import HOME, World
 
-from bench import doctor
+from bench import doctor, guests
 from bench.cli.main import main as bench_main
 
 
@@ -42,6 +43,57 @@ def test_missing_tools_are_named_with_their_package(tmp_path: Path) -> None:
     assert "apt-get install pinbench-nonesuch" in doctor.summary(problems)
     # Workload needs only count when the workload is selected.
     assert not doctor.selected(reqs, [], ["smoke"]) and doctor.selected(reqs, [], ["rxe"])
+
+
+GUESTS = HOME / "guests"
+# What a workload's guest side needs beyond the boot stage and Debian's essential user space
+# (coreutils, util-linux, grep, sed, awk), each found by what its script, the lib.sh helpers it
+# calls and the C and Python helpers it runs contain: requirement `what` -> pattern.
+GUEST_TOOLS = {
+    "gcc": r"\bgcc\b|\bbuild_c\b|\bmovable_hold\b",  # build_c compiles; movable_hold builds fill_movable
+    "/usr/include/liburing.h": r"-luring\b|<liburing\.h>",
+    "mkfs.ext4": r"\bmake_ext4\b|\bmkfs\.ext4\b",
+    "fio": r"^\s*fio\b",
+    "/usr/bin/python3": r"\bpython3\b",
+    "ss": r"\bclient_server\b|\bwait_listen\b|^\s*ss\b",
+    "rdma": r"^\s*rdma\b",
+    "/etc/libibverbs.d/rxe.driver": r"\btype rxe\b",
+    "ibv_devinfo": r"\bibv_devinfo\b",
+    "ibv_rc_pingpong": r"\bibv_rc_pingpong\b",
+    "ib_write_bw": r"\bib_write_bw\b",
+    "/usr/lib/python3/dist-packages/pyverbs": r"^(import|from) pyverbs\b",
+}
+
+
+def guest_text(w: guests.Workload) -> str:
+    """The workload's script and the guests/src C files and guests/*.py helpers it names."""
+    text = w.script.read_text()
+    named = set(re.findall(r"[\w-]+\.(?:c|py)\b", text))
+    helpers = [p for p in [*(GUESTS / "src").glob("*.c"), *GUESTS.glob("*.py")] if p.name in named]
+    return "\n".join([text, *(p.read_text() for p in helpers)])
+
+
+def test_every_workload_preflights_what_its_guest_side_uses() -> None:
+    reqs = doctor.read_requirements(HOME / doctor.REQUIREMENTS)
+    assert set(GUEST_TOOLS) <= {r.what for r in reqs}  # the table names real lines
+    names = guests.available(GUESTS)
+    assert {r.needed[len("workload:"):] for r in reqs if r.needed.startswith("workload:")} <= set(names)
+    for name in names:
+        uses = {what for what, rx in GUEST_TOOLS.items() if re.search(rx, guest_text(guests.load(GUESTS / f"{name}.yaml")), re.M)}
+        checked = {r.what for r in doctor.selected(reqs, [], doctor.with_kin([name], GUESTS))}
+        assert uses <= checked, f"{name}: the preflight misses {sorted(uses - checked)}"
+        assert bool(uses) == bool(checked), name  # nothing checked that it does not use
+    picked = {w: {r.what for r in doctor.selected(reqs, [], doctor.with_kin([w], GUESTS))}
+              for w in ("iouring", "mm-selftests", "gup-test-deep", "odirect-deep")}
+    assert {"fio", "/usr/include/liburing.h", "gcc", "mkfs.ext4"} <= picked["iouring"]
+    assert {"/usr/include/liburing.h", "mkfs.ext4", "gcc"} <= picked["mm-selftests"]
+    assert {"gcc", "mkfs.ext4"} <= picked["gup-test-deep"] and "fio" in picked["odirect-deep"]
+
+
+def test_deep_variants_and_sets_take_the_lines_of_their_script() -> None:
+    assert set(doctor.with_kin(["mm-selftests-deep"], GUESTS)) == {"mm-selftests-deep", "mm-selftests"}
+    assert set(doctor.with_kin(["deep"], GUESTS)) >= {"gup-test", "gup-test-deep", "odirect", "rxe", "pin-balance"}
+    assert doctor.with_kin(["smoke"], GUESTS) == ["smoke"]
 
 
 def with_requirements(world: World, text: str) -> None:

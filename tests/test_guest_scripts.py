@@ -1,0 +1,225 @@
+"""The guest scripts' own decisions, run on the host against fakes: guests/lib.sh helpers with
+their file system paths (DEBUGFS, CGROUP) pointed at temporary folders and mount stubbed out,
+and whole scripts in a private mount namespace where /proc and /sys files are bind-mounted fakes
+(root only: the host's real files are never written)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import HOME
+
+GUESTS = HOME / "guests"
+LIB = GUESTS / "lib.sh"
+# mount and mountpoint stubbed: the tests run as root, and a real mount would land on the host.
+STUBS = "mountpoint() { return 1; }; mount() { return 1; }"
+
+
+def lib(body: str, tmp: Path, config: str | None = None) -> subprocess.CompletedProcess[str]:
+    """body run in bash after sourcing lib.sh, with $BENCH_BUILD/.config = config (None: none)."""
+    build = tmp / "build"
+    build.mkdir(exist_ok=True)
+    if config is not None:
+        (build / ".config").write_text(config)
+    script = f"set -u; . {LIB}; {STUBS}; DEBUGFS={tmp}/debug; CGROUP={tmp}/cg\n{body}\n"
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "BENCH_BUILD": str(build)}, timeout=60)
+
+
+GUP_ON = "CONFIG_DEBUG_FS=y\nCONFIG_GUP_TEST=y\n"
+
+
+def test_need_gup_test_passes_when_the_file_is_there(tmp_path: Path) -> None:
+    (tmp_path / "debug").mkdir()
+    (tmp_path / "debug" / "gup_test").touch()
+    assert lib("need_gup_test", tmp_path, GUP_ON).returncode == 0
+
+
+def test_a_missing_gup_test_fails_when_the_kernel_was_built_with_it(tmp_path: Path) -> None:
+    r = lib("need_gup_test", tmp_path, GUP_ON)
+    assert r.returncode == 1
+    assert r.stdout.startswith(f"FAIL: kernel built with CONFIG_GUP_TEST=y has no {tmp_path}/debug/gup_test")
+
+
+@pytest.mark.parametrize("config", ["CONFIG_DEBUG_FS=y\n# CONFIG_GUP_TEST is not set\n", "CONFIG_MMU=y\n"])
+def test_a_missing_gup_test_skips_only_when_the_option_is_off(tmp_path: Path, config: str) -> None:
+    r = lib("need_gup_test", tmp_path, config)
+    assert r.returncode == 4 and r.stdout.startswith("SKIP:") and "CONFIG_GUP_TEST=n" in r.stdout
+
+
+def test_a_missing_gup_test_without_a_config_to_tell_fails(tmp_path: Path) -> None:
+    r = lib("need_gup_test", tmp_path, None)
+    assert r.returncode == 1 and "no " in r.stdout and ".config to tell" in r.stdout
+
+
+def private_ns(script: str, tmp: Path, binds: dict[str, Path]) -> subprocess.CompletedProcess[str]:
+    """script in bash in a private mount namespace, each target bind-mounted from its fake."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare (a private mount namespace)")
+    if subprocess.run(["unshare", "-m", "--propagation", "private", "true"], capture_output=True).returncode:
+        pytest.skip("unshare -m is not allowed here")
+    mounts = "".join(f"mount --bind {src} {dst} || exit 99\n" for dst, src in binds.items())
+    (tmp / "ns.sh").write_text(f"set -u\n{mounts}{script}\n")
+    return subprocess.run(["unshare", "-m", "--propagation", "private", "bash", str(tmp / "ns.sh")],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("script", ["gup-test.sh", "mm-selftests.sh"])
+def test_the_gup_test_workloads_fail_when_the_kernel_broke_gup_test(tmp_path: Path, script: str) -> None:
+    build, debug = tmp_path / "build", tmp_path / "debug"
+    build.mkdir()
+    debug.mkdir()  # an empty debugfs: the tested kernel registered no gup_test
+    (build / ".config").write_text(GUP_ON)
+    r = private_ns(f"BENCH_BUILD={build} BENCH_OUT={tmp_path} BENCH_SRC={tmp_path} bash {GUESTS / script}",
+                   tmp_path, {"/sys/kernel/debug": debug})
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FAIL: kernel built with CONFIG_GUP_TEST=y has no /sys/kernel/debug/gup_test" in r.stdout
+
+
+def totals(pass_: int = 0, fail: int = 0, skip: int = 0, error: int = 0) -> str:
+    return f"# Totals: pass:{pass_} fail:{fail} xfail:0 xpass:0 skip:{skip} error:{error}\n"
+
+
+@pytest.mark.parametrize("rc, log, want, says", [
+    (0, "ok 1 a\nok 2 b\n" + totals(2), 0, "cow totals: pass:2 fail:0"),
+    (0, "# [RUN] case x\nnot ok 1 x\n" + totals(1, fail=1), 1, "FAIL: cow exit 0 but its totals count fail:1 error:0"),
+    (0, totals(3, error=1), 1, "fail:0 error:1"),
+    (0, totals(1) + totals(0, fail=2), 1, "fail:2"),  # every Totals line counts
+    (1, "# [RUN] case y\nnot ok 3 y\n" + totals(2, fail=1), 1, "FAIL: cow exit 1: not ok 3 y (case y)"),
+    (4, "# SKIP no THP\n" + totals(skip=5), 4, "cow: skipped as a whole (exit 4)"),
+    (0, totals(skip=7), 4, "no case passed (pass:0 xfail:0 xpass:0 skip:7)"),
+    (0, "plain program\n", 0, "no '# Totals:' line"),
+])
+def test_ksft_verdict(tmp_path: Path, rc: int, log: str, want: int, says: str) -> None:
+    (tmp_path / "out").write_text(log)
+    r = lib(f"ksft_verdict cow {rc} {tmp_path}/out", tmp_path, "")
+    assert r.returncode == want and says in r.stdout, r.stdout + r.stderr
+
+
+def cgroup_root(tmp: Path, controllers: str = "cpu io memory pids") -> Path:
+    cg = tmp / "cg"
+    cg.mkdir()
+    (cg / "cgroup.controllers").write_text(controllers + "\n")
+    (cg / "cgroup.subtree_control").write_text("")
+    return cg
+
+
+def test_memcg_make_and_join_check_every_write(tmp_path: Path) -> None:
+    cg = cgroup_root(tmp_path)
+    r = lib(f"memcg_make grp {96 << 20} && memcg_join {cg}/grp && echo made", tmp_path, "CONFIG_MEMCG=y\n")
+    assert r.returncode == 0 and r.stdout.strip() == "made", r.stdout + r.stderr
+    assert (cg / "cgroup.subtree_control").read_text() == "+memory\n"
+    assert (cg / "grp" / "memory.max").read_text() == f"{96 << 20}\n"
+    assert (cg / "grp" / "cgroup.procs").read_text().strip().isdigit()
+
+
+@pytest.mark.parametrize("broken, says", [
+    ("grp/memory.max", "FAIL: cannot set"),
+    ("cgroup.subtree_control", "FAIL: cannot enable the memory controller"),
+])
+def test_memcg_make_fails_when_a_write_fails(tmp_path: Path, broken: str, says: str) -> None:
+    cg = cgroup_root(tmp_path)
+    (cg / broken).unlink(missing_ok=True)
+    (cg / broken).mkdir(parents=True)  # a write to a folder fails, as a refused cgroup write does
+    r = lib(f"memcg_make grp {96 << 20}", tmp_path, "CONFIG_MEMCG=y\n")
+    assert r.returncode == 1 and r.stdout.startswith(says), r.stdout
+
+
+def test_memcg_join_fails_when_the_move_fails(tmp_path: Path) -> None:
+    (tmp_path / "grp" / "cgroup.procs").mkdir(parents=True)
+    r = lib(f"memcg_join {tmp_path}/grp", tmp_path, "")
+    assert r.returncode == 1 and r.stdout.startswith("FAIL: cannot move process")
+
+
+@pytest.mark.parametrize("config, want, says", [
+    ("CONFIG_MEMCG=y\n", 1, "FAIL: kernel built with CONFIG_MEMCG=y has no cgroup v2 memory controller"),
+    ("# CONFIG_MEMCG is not set\n", 4, "SKIP: no memory controller: the kernel was built without CONFIG_MEMCG"),
+    (None, 1, "FAIL: no cgroup v2 memory controller"),
+])
+def test_memcg_missing_controller(tmp_path: Path, config: str | None, want: int, says: str) -> None:
+    cgroup_root(tmp_path, controllers="cpu io pids")
+    r = lib(f"memcg_make grp {96 << 20}", tmp_path, config)
+    assert r.returncode == want and r.stdout.startswith(says), r.stdout
+
+
+def test_odirect_sets_its_memcg_up_through_the_checked_helpers() -> None:
+    text = (GUESTS / "odirect.sh").read_text()
+    assert "memcg_make " in text and "memcg_join " in text
+    assert not any(f in text for f in ("> \"$cg/", "subtree_control\"", "memory.max\"", "cgroup.procs\""))
+
+
+def test_runner_taint_windows_tile_the_run(tmp_path: Path) -> None:
+    """A taint the runner's own work between two workloads sets (here: the page cache teardown
+    after the first, through a fake sync) falls inside a workload's window."""
+    out, fake, bin_ = tmp_path / "out", tmp_path / "fake", tmp_path / "bin"
+    for d in (out, fake, bin_):
+        d.mkdir()
+    (fake / "tainted").write_text("0\n")
+    (fake / "vmstat").write_text("nr_free_pages 1000\nnr_foll_pin_acquired 10\nnr_foll_pin_released 10\n")
+    for name in ("drop_caches", "stat_refresh", "kmsg"):
+        (fake / name).write_text("")
+    # the second sync (after workload a) taints the kernel, as a WARN in its teardown would
+    (bin_ / "sync").write_text(f"#!/bin/bash\necho x >> {fake}/syncs\n"
+                               f"[ $(wc -l < {fake}/syncs) -eq 2 ] && echo 512 > {fake}/tainted\nexit 0\n")
+    (bin_ / "sync").chmod(0o755)
+    (tmp_path / "ok.sh").write_text("exit 0\n")
+    (out / "plan.tsv").write_text("".join(f"{n}\t60\t{tmp_path}/ok.sh\t\n" for n in ("a", "b", "c")))
+    r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=1 bash {GUESTS / 'runner.sh'} {out}", tmp_path, {
+        "/proc/sys/kernel/tainted": fake / "tainted", "/proc/vmstat": fake / "vmstat",
+        "/proc/sys/vm/drop_caches": fake / "drop_caches", "/proc/sys/vm/stat_refresh": fake / "stat_refresh",
+        "/dev/kmsg": fake / "kmsg"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    taint = {f.name: f.read_text().strip() for f in out.glob("*tainted.*")}
+    assert taint["tainted.start"] == taint["a.tainted.start"] == "0"
+    assert taint["a.tainted.end"] == taint["b.tainted.start"] == "512"  # in a's window, no gap
+    assert taint["b.tainted.end"] == taint["c.tainted.start"] and taint["c.tainted.end"] == taint["tainted.end"]
+    assert [(out / f"{n}.rc").read_text().split()[0] for n in "abc"] == ["0", "0", "0"]
+    assert (out / "a.vmstat.start").read_text() == "nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n"
+
+
+def run_mm_selftests(tmp: Path, results: dict[str, tuple[int, str]]) -> subprocess.CompletedProcess[str]:
+    """guests/mm-selftests.sh with its setup stubbed (a lib.sh bound over the real one sources it,
+    then replaces the helpers that touch the kernel) and a fake gcc whose "selftest" prints the
+    given output and exits with the given code."""
+    fake, bin_, run = tmp / "fake", tmp / "bin", tmp / "run"
+    for d in (fake, bin_, run):
+        d.mkdir()
+    shutil.copy(LIB, fake / "real-lib.sh")
+    (fake / "lib.sh").write_text(
+        f". {fake}/real-lib.sh\n"
+        "need_gup_test() { return 0; }; hugepages() { return 0; }; movable_hold() { return 0; }\n"
+        "movable_release() { :; }; drop_ext4() { :; }; make_ext4() { mkdir -p \"$2\" && echo /dev/loop9; }\n")
+    for name, (rc, out) in results.items():
+        (fake / f"{name}.out").write_text(out)
+        (fake / f"{name}.rc").write_text(str(rc))
+    (bin_ / "gcc").write_text(
+        "#!/bin/bash\nwhile [ $# -gt 0 ]; do case $1 in -o) o=$2; shift ;; */mm/*.c) t=${t:-${1##*/}} ;; esac; shift; done\n"
+        "t=${t%.c}; [ -n \"${o:-}\" ] || exit 0\n"
+        f"printf '#!/bin/bash\\ncat {fake}/%s.out; exit $(cat {fake}/%s.rc)\\n' \"$t\" \"$t\" > \"$o\" && chmod +x \"$o\"\n")
+    (bin_ / "gcc").chmod(0o755)
+    return private_ns(f"PATH={bin_}:$PATH BENCH_OUT={tmp} BENCH_SRC={tmp} BENCH_BUILD={tmp} THP_SIZES=all "
+                      f"TESTS={','.join(results)} bash {GUESTS / 'mm-selftests.sh'}",
+                      tmp, {str(LIB): fake / "lib.sh", "/run": run})
+
+
+PASSED = "ok 1 a\n" + totals(1)
+
+
+@pytest.mark.parametrize("results, want, last", [
+    ({"cow": (0, PASSED), "gup_longterm": (0, PASSED)}, 0, "gup_longterm totals: pass:1"),
+    ({"cow": (0, PASSED), "gup_longterm": (4, totals(skip=3))}, 4,
+     "SKIP: gup_longterm skipped as a whole although the kernel has their config; cow ran and passed"),
+    ({"cow": (0, totals(skip=9)), "gup_longterm": (0, PASSED)}, 4, "SKIP: cow skipped as a whole"),
+    ({"cow": (4, ""), "gup_longterm": (4, "")}, 4,
+     "SKIP: every selftest skipped as a whole (cow gup_longterm): nothing was checked"),
+    ({"cow": (0, "not ok 1 x\n" + totals(0, fail=1)), "gup_longterm": (4, "")}, 1, "gup_longterm: skipped"),
+])
+def test_mm_selftests_never_passes_what_did_not_run(tmp_path: Path, results: dict[str, tuple[int, str]],
+                                                    want: int, last: str) -> None:
+    r = run_mm_selftests(tmp_path, results)
+    assert r.returncode == want, r.stdout + r.stderr
+    assert r.stdout.strip().splitlines()[-1].startswith(last), r.stdout
