@@ -7,7 +7,13 @@ get() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
 refresh() { echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null || true; }
 start="$BENCH_OUT/vmstat.start"
 if ! grep -q '^nr_foll_pin_acquired ' /proc/vmstat; then
-    echo "SKIP: /proc/vmstat has no nr_foll_pin_* counters (unsupported by this kernel)"
+    # Every kernel since 5.7 has them, whatever its config: gone there means the series broke them.
+    IFS=. read -r major minor _ <<< "$(uname -r)"
+    if [ "$major" -gt 5 ] || { [ "$major" -eq 5 ] && [ "${minor%%[!0-9]*}" -ge 7 ]; }; then
+        echo "FAIL: kernel $(uname -r) has no nr_foll_pin_* counters in /proc/vmstat (every kernel since 5.7 has)"
+        exit 1
+    fi
+    echo "SKIP: /proc/vmstat has no nr_foll_pin_* counters (kernel $(uname -r) predates 5.7)"
     exit 4
 fi
 a0=$(get nr_foll_pin_acquired "$start"); r0=$(get nr_foll_pin_released "$start")

@@ -223,3 +223,14 @@ def test_mm_selftests_never_passes_what_did_not_run(tmp_path: Path, results: dic
     r = run_mm_selftests(tmp_path, results)
     assert r.returncode == want, r.stdout + r.stderr
     assert r.stdout.strip().splitlines()[-1].startswith(last), r.stdout
+
+
+@pytest.mark.parametrize("release, rc", [("6.12.117", 1), ("5.7.0-rc1", 1), ("5.6.19", 4)])
+def test_pin_balance_without_counters_fails_on_kernels_that_have_them(tmp_path: Path, release: str, rc: int) -> None:
+    vmstat = tmp_path / "vmstat"
+    vmstat.write_text("nr_free_pages 1000\nnr_zone_inactive_anon 7\n")  # a kernel that lost nr_foll_pin_*
+    r = private_ns(f"uname() {{ echo {release}; }}; export -f uname\n"
+                   f"BENCH_OUT={tmp_path} bash {GUESTS / 'pin-balance.sh'}", tmp_path, {"/proc/vmstat": vmstat})
+    assert r.returncode == rc, r.stdout + r.stderr
+    assert r.stdout.startswith("FAIL: kernel 6.12.117 has no nr_foll_pin_*" if release == "6.12.117"
+                               else "FAIL:" if rc == 1 else "SKIP:")
