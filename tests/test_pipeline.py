@@ -155,10 +155,11 @@ def test_baseline_marks_reports_new_or_also_in_base(world: World, monkeypatch: p
     assert reports[0]["in_base"] is (status == "skip") and reports[0]["workload"] == "odirect"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
-def test_a_signal_mid_boot_keeps_every_result_file(world: World, sig: signal.Signals) -> None:
+def booting_run(world: World, sleep: str) -> subprocess.Popen[str]:
+    """`bench run two` in a child, returned once its VM (a fake vng sleeping `sleep` s, a value
+    nobody else sleeps) is booting."""
     world.replay("baseline-tcg")
-    world.mp.setenv("FAKE_VNG_SLEEP", "30.75")  # a value nobody else sleeps
+    world.mp.setenv("FAKE_VNG_SLEEP", sleep)
     child = subprocess.Popen([sys.executable, "-m", "bench", "run", "two", "--accel", "tcg",
                               "--results", str(world.results)], cwd=HOME, env=dict(os.environ),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -166,6 +167,12 @@ def test_a_signal_mid_boot_keeps_every_result_file(world: World, sig: signal.Sig
     while not list(world.results.glob("*/console.log")) and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(0.5)
+    return child
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_mid_boot_keeps_every_result_file(world: World, sig: signal.Signals) -> None:
+    child = booting_run(world, "30.75")
     child.send_signal(sig)
     out, err = child.communicate(timeout=30)
     (run_dir,) = world.results.iterdir()
@@ -256,15 +263,7 @@ def test_a_second_signal_during_cleanup_only_says_wait(capsys: pytest.CaptureFix
 
 
 def test_signals_in_a_row_still_leave_every_result_file(world: World) -> None:
-    world.replay("baseline-tcg")
-    world.mp.setenv("FAKE_VNG_SLEEP", "30.85")  # a value nobody else sleeps
-    child = subprocess.Popen([sys.executable, "-m", "bench", "run", "two", "--accel", "tcg",
-                              "--results", str(world.results)], cwd=HOME, env=dict(os.environ),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not list(world.results.glob("*/console.log")) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(0.5)
+    child = booting_run(world, "30.85")
     n = 0
     while child.poll() is None and n < 500:  # Ctrl-C held down: signals all through the cleanup
         child.send_signal((signal.SIGINT, signal.SIGTERM)[n % 2])
