@@ -51,6 +51,12 @@ def test_repeat_gives_an_entry_its_rates(nights: Nights) -> None:
     rxe = next(r for r in summary["info"]["repeat"]["rates"] if r["key"] == "workload/rxe")
     assert (rxe["fails"], rxe["runs"], rxe["message"]) == (2, 2, "2:2: fails (in every run)")
     assert {f["key"] for f in alpha["failing"]} == {"workload/rxe", "workload/pin-balance"}
+    # KCIDB links of a repeated entry point at its first run's files (r1/), which exist
+    kcidb = json.loads((folder / "kcidb.json").read_text())
+    build = next(b for b in kcidb["builds"] if b["misc"]["entry"] == "beta/default")
+    assert build["log_url"].endswith("/beta--default/r1/build.log") and build["config_url"].endswith("/r1/.config")
+    urls = [t.get("log_url", "") for t in kcidb["tests"] if t["build_id"] == build["id"]]
+    assert urls and all("/beta--default/r1/" in u for u in urls)
 
 
 @pytest.mark.parametrize("text, message", [

@@ -58,7 +58,11 @@ class _Urls:
 
     def __call__(self, rel: str) -> str | None:
         if not (self.dir / rel).is_file():
-            return None
+            # an entry run with repeat: N keeps each run's files in r1..rN: link the first's
+            run_id, _, rest = rel.partition("/")
+            rel = f"{run_id}/r1/{rest}"
+            if not rest or not (self.dir / rel).is_file():
+                return None
         if self.base:
             return f"{self.base}/{urllib.parse.quote(rel)}"
         return (self.dir / rel).resolve().as_uri()
