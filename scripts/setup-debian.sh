@@ -15,7 +15,13 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086 # one word a package
 apt-get install -y -qq --no-install-recommends $packages
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+# Debian's own python3 has no pip until python3-pip, and refuses pip installs (PEP 668:
+# EXTERNALLY-MANAGED) unless told; the README's `python3 -m bench` must find the packages.
+python3 -m pip --version > /dev/null 2>&1 || apt-get install -y -qq --no-install-recommends python3-pip
+pip_flags=()
+stdlib=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+[ -e "$stdlib/EXTERNALLY-MANAGED" ] && pip_flags+=(--break-system-packages)
+python3 -m pip install -q --disable-pip-version-check "${pip_flags[@]}" -e '.[test]'
 command -v pyenv > /dev/null && pyenv rehash  # expose the new vng and bench commands
 python3 -m bench doctor > /dev/null || { python3 -m bench doctor; exit 1; }
 echo "pinbench: set up. Try: python3 -m bench run put-user-page"
