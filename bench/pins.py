@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.verdict import vmstat
+from bench.oracles import vmstat
 
 ACQUIRED, RELEASED = "nr_foll_pin_acquired", "nr_foll_pin_released"
 RUN = "(run)"  # the key of the whole run's span

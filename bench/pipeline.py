@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from bench import build as build_mod
-from bench import guests, junit, kconfig, tree, verdict, vm, worktree
+from bench import guests, junit, kconfig, oracles, qemu, tree, verdict, vm, worktree
 from bench import slot as slot_mod
 from bench.errors import BenchError, InfraError
 from bench.files import write_atomic
@@ -244,11 +244,13 @@ class Run:
         res = vm.boot(
             image, ["bash", str(p.home / "guests" / "runner.sh"), str(gdir)], console,
             accel=accel, opts=opts, timeout=timeout, on_line=self._progress,
+            qemu_wrapper=qemu.write_wrapper(p.cache_dir),  # how QEMU ended, which vng's 255 hides
         )
         self.info["vng"] = " ".join(res.argv)
         self.info["vng_argv"], self.info["vm_timeout"] = list(res.argv), timeout
+        self.info["qemu"] = str(res.qemu)
         lines = console.read_text(encoding="utf-8", errors="replace").splitlines()
-        facts = verdict.BootFacts(res.rc, res.timed_out, res.secs, console)
+        facts = verdict.BootFacts(res.rc, res.timed_out, res.secs, console, res.qemu)
         self.add(verdict.boot_case(facts, lines), *verdict.workload_cases(p.workloads, gdir, lines, facts))
         return lines
 
@@ -332,10 +334,10 @@ class Run:
                   "in_base": None if in_base is None else r.title in in_base} for r, n in folded]
         write_atomic(self.dir / "reports.json", json.dumps(found, indent=2) + "\n")
         self.add(*verdict.report_cases(folded, known, where, in_base))
-        self.add(*verdict.taint_cases([w.name for w in self.plan.workloads], gdir, [r for r, _ in folded], where))
+        self.add(*oracles.taint_cases([w.name for w in self.plan.workloads], gdir, [r for r, _ in folded], where))
         titles = [r.title for r, _ in folded]
         base_seen = (sorted(base[0]), base[1]) if base else None
-        self.add(*verdict.expect_cases(self.plan.series.meta.expect, titles, gdir, base_seen))
+        self.add(*oracles.expect_cases(self.plan.series.meta.expect, titles, gdir, base_seen))
 
 
 def run(plan: Plan, printer: Printer) -> RunResult:

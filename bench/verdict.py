@@ -16,11 +16,11 @@ from pathlib import Path
 from bench.build import BuildResult, host_trouble
 from bench.guests import SKIP_RC, Workload
 from bench.kconfig import ConfigResult, describe_dropped, requested
+from bench.qemu import QemuStatus
 from bench.report import taint
 from bench.report.issues import KnownIssues, State, fixed_note
 from bench.report.scanner import Report, scan
 from bench.result import Case, Status
-from bench.series_meta import Expect
 from bench.tree import ApplyResult
 from bench.vm import EXIT_KERNEL_DIED
 
@@ -35,6 +35,8 @@ _FATAL_TYPES = frozenset({"BUG", "PAGE_FAULT", "GPF", "PANIC", "OOPS", "DOUBLE_F
                           "HUNG_TASK", "RCU_STALL", "SOFT_LOCKUP", "HARD_LOCKUP"})
 # Console lines that say the same even when no report was titled (the guest's own OOM killer too).
 _FATAL_LINE = re.compile(r"Kernel panic - not syncing|Out of memory: Killed process|\bOops: ")
+# QEMU exits 0 on SIGTERM, SIGINT and SIGHUP, saying so on stderr (the console): a host stop too.
+_QEMU_SIGNALLED = re.compile(r"qemu\S*: terminating on signal (\d+)")
 REPORTS_SEEN = "---- kernel reports seen while it ran (console.log) ----"
 OUTPUT_LIMIT = 64 * 1024
 
@@ -51,6 +53,7 @@ class BootFacts:
     timed_out: bool
     secs: float
     console: Path
+    qemu: QemuStatus = QemuStatus()  # from the QEMU wrapper: exited(code), killed(signal) or unknown
 
 
 def spans(lines: Sequence[str]) -> dict[str, Span]:
@@ -84,14 +87,43 @@ def fatal(report: Report) -> bool:
             or "D" in taint.taints_of(report.title, report.type))
 
 
+def host_signal(boot: BootFacts, lines: Sequence[str]) -> int | None:
+    """The signal QEMU got on the host from someone other than the bench (its timeout): the
+    wrapper saw QEMU die of it (SIGKILL: the OOM killer), or QEMU said it exited on it."""
+    if boot.timed_out or boot.qemu.sent:
+        return None
+    if boot.qemu.signal is not None:
+        return boot.qemu.signal
+    found = next((m for line in lines if (m := _QEMU_SIGNALLED.search(line))), None)
+    return int(found.group(1)) if found else None
+
+
+def host_stop(boot: BootFacts, lines: Sequence[str]) -> str:
+    """Who stopped QEMU on the host, "" if nobody did as far as we know."""
+    sig = host_signal(boot, lines)
+    if sig is None:
+        return ""
+    if boot.qemu.signal == sig:
+        return f"QEMU was killed by signal {sig} on the host (OOM killer?)"
+    return f"QEMU was stopped by signal {sig} on the host (it said so)"
+
+
+def _fatal_seen(lines: Sequence[str]) -> bool:
+    return any(_FATAL_LINE.search(line) for line in lines) or any(fatal(r) for r in scan(lines))
+
+
 def stopped_from_outside(boot: BootFacts, lines: Sequence[str]) -> bool:
     """The guest was running its workloads and did not finish them, the VM did not time out,
-    and the console holds no fatal kernel report: QEMU was stopped from the host (OOM killer,
-    SIGKILL), so nothing can be said about the kernel. vng exits 255 for a dead kernel and for
-    a killed QEMU alike (no exit code from the guest), so its code cannot tell them apart."""
+    and QEMU was stopped from the host (OOM killer, SIGKILL), so nothing can be said about the
+    kernel. vng exits 255 for a dead kernel and for a killed QEMU alike; the QEMU wrapper tells
+    them apart. Without it (status unknown) we guess: no fatal kernel report in the console."""
     if boot.timed_out or not any(READY in line for line in lines) or any(DONE in line for line in lines):
         return False
-    return not any(_FATAL_LINE.search(line) for line in lines) and not any(fatal(r) for r in scan(lines))
+    if host_signal(boot, lines) is not None:
+        return True
+    if boot.qemu.code is not None:  # QEMU exited by itself: the kernel ended the VM
+        return False
+    return not _fatal_seen(lines)
 
 
 def with_reports(output: str, titles: Sequence[str]) -> str:
@@ -122,11 +154,18 @@ def _boot_case(boot: BootFacts, lines: Sequence[str]) -> Case:
     if ready:
         if boot.timed_out:
             return Case("boot", "boot", Status.FAIL, boot.secs, "the VM hit its timeout and was killed", excerpt)
+        done = any(DONE in line for line in lines)
         if stopped_from_outside(boot, lines):
+            if why := host_stop(boot, lines):
+                return Case("boot", "boot", Status.ERROR, boot.secs, f"{why}: not the series", excerpt)
             return Case("boot", "boot", Status.ERROR, boot.secs,
                         f"the VM stopped before the workloads were done, without a kernel report (vng exit"
                         f" {boot.rc}): killed from the host?", excerpt)
-        if boot.rc == EXIT_KERNEL_DIED or not any(DONE in line for line in lines):
+        if not done and boot.qemu.code is not None and not _fatal_seen(lines):
+            # QEMU ended by itself (the wrapper says so): a triple fault under -no-reboot, panic=-1
+            return Case("boot", "boot", Status.FAIL, boot.secs, "the kernel stopped the VM (reset or power-off)"
+                        f" before the workloads were done, without a report (QEMU exit {boot.qemu.code})", excerpt)
+        if boot.rc == EXIT_KERNEL_DIED or not done:
             return Case("boot", "boot", Status.FAIL, boot.secs, f"the kernel died (vng exit {boot.rc})", excerpt)
         return Case("boot", "boot", Status.PASS, boot.secs, f"booted to user space (vng exit {boot.rc})")
     why = "timed out" if boot.timed_out else f"vng exit {boot.rc}"
@@ -135,6 +174,9 @@ def _boot_case(boot: BootFacts, lines: Sequence[str]) -> Case:
     if boot.rc == RUNNER_REFUSED and not boot.timed_out:  # user space ran: the runner refused the folder
         return Case("boot", "boot", Status.ERROR, boot.secs, f"the guest runner could not use the results folder"
                     f" (runner exit {RUNNER_REFUSED}: not writable, or no plan.tsv): host trouble, not the series",
+                    excerpt)
+    if why := host_stop(boot, lines):  # e.g. the OOM killer during boot
+        return Case("boot", "boot", Status.ERROR, boot.secs, f"{why} before the guest was ready: not the series",
                     excerpt)
     if boot.rc is not None and 128 < boot.rc < EXIT_KERNEL_DIED and not boot.timed_out:
         # pexpect's 128+N: vng itself was killed by signal N (vng passes on only the runner's 0 or 3)
@@ -161,7 +203,8 @@ def _read_rc(path: Path) -> tuple[int, float] | None:
 
 
 def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFacts,
-                  stopped: bool = False) -> Case:
+                  stopped: str = "") -> Case:
+    """stopped: why the VM was stopped from the host while the guest ran ("" if it was not)."""
     try:
         output = tail((guest_dir / f"{w.name}.log").read_text(encoding="utf-8", errors="replace"))
     except OSError:
@@ -173,10 +216,8 @@ def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFac
         if span.end is not None:  # it ended (the console says so) but its files are not there
             return Case("workload", w.name, Status.ERROR, 0.0,
                         "no result file: the guest could not write to the results folder (disk full?)", output)
-        if stopped:  # no kernel report: the host stopped the VM, the kernel is not to blame
-            return Case("workload", w.name, Status.ERROR, 0.0,
-                        "did not finish: the VM stopped without a kernel report while it ran (killed from the host?)",
-                        output)
+        if stopped:  # the host stopped the VM, the kernel is not to blame
+            return Case("workload", w.name, Status.ERROR, 0.0, f"did not finish: {stopped} while it ran", output)
         why = "the VM timed out" if boot.timed_out else "the kernel died"
         return Case("workload", w.name, Status.FAIL, 0.0, f"did not finish: {why} while it ran", output)
     rc, secs = got
@@ -194,7 +235,9 @@ def workload_cases(
     workloads: Sequence[Workload], guest_dir: Path, lines: Sequence[str], boot: BootFacts
 ) -> list[Case]:
     where = spans(lines)
-    stopped = stopped_from_outside(boot, lines)
+    stopped = ""
+    if stopped_from_outside(boot, lines):
+        stopped = host_stop(boot, lines) or "the VM stopped without a kernel report (killed from the host?)"
     cases = [workload_case(w, guest_dir, where.get(w.name), boot, stopped) for w in workloads]
     if not any(c.status is Status.FAIL for c in cases):
         return cases
@@ -288,103 +331,3 @@ def known_case(case: Case, known: KnownIssues) -> Case:
     if issue.state is State.FIXED:
         return replace(case, message=f"{case.message}; {fixed_note(issue)}")
     return replace(case, status=Status.SKIP, message=f"{issue.issue.label}; was: {case.message}")
-
-
-# -- oracles beyond the workloads' own: taint and expectations --------------------------------
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""
-
-
-def taint_cases(names: Sequence[str], guest_dir: Path, reports: Sequence[Report],
-                where: dict[str, Span]) -> list[Case]:
-    """Problem taint flags (W, D, B, L, M) that no kernel report found accounts for.
-
-    Per workload (<name>.tainted.start|end): a flag set during it that no report blamed on it
-    explains fails taint/<name>. The whole run, from boot (the kernel starts untainted) to the
-    last reading (tainted.end, or the latest of any if the guest did not finish): a flag no
-    report at all explains and no workload already failed for fails taint/run, so taint set
-    during boot, between workloads or after the last one is checked too."""
-    cases: list[Case] = []
-    failed: set[str] = set()
-    readings: list[int] = []
-    for name in names:
-        start = taint.parse_mask(_read(guest_dir / f"{name}.tainted.start"))
-        end = taint.parse_mask(_read(guest_dir / f"{name}.tainted.end"))
-        readings += [m for m in (start, end) if m is not None]
-        if start is None or end is None:
-            continue
-        mine = [r for r in reports if blame(r.first_line, where) == name]
-        if unexplained := taint.new_problems(start, end) - taint.explained_taint(mine):
-            failed |= unexplained
-            cases.append(_taint_case(name, f"during {name}", unexplained, start, end, mine))
-    first = taint.parse_mask(_read(guest_dir / "tainted.start"))
-    last = taint.parse_mask(_read(guest_dir / "tainted.end"))
-    readings += [m for m in (first, last) if m is not None]
-    if not readings:
-        return cases
-    run_end = 0
-    for mask in readings:  # taint flags are sticky: the union is the latest state
-        run_end |= mask
-    if unexplained := taint.new_problems(0, run_end) - taint.explained_taint(reports) - failed:
-        at_boot = first is not None and unexplained <= set(taint.letters(first))
-        during = ("during boot, before the workloads" if at_boot else
-                  "outside the workloads (boot, between them or after the last)" if any(
-                      (guest_dir / f"{n}.tainted.end").is_file() for n in names) else "during the run")
-        cases.append(_taint_case("run", during, unexplained, 0, run_end, reports))
-    return cases
-
-
-def _taint_case(name: str, during: str, flags: frozenset[str], start: int, end: int,
-                reports: Sequence[Report]) -> Case:
-    return Case("taint", name, Status.FAIL, 0.0,
-                f"unexplained taint {taint.order(flags)} {during}: the kernel flagged a problem"
-                " but no kernel report was found (see console.log)",
-                with_reports(f"tainted before: {taint.letters(start) or '-'}, after: {taint.letters(end)}",
-                             [r.title for r in reports]))
-
-
-def vmstat(text: str) -> dict[str, int]:
-    out = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
-            out[parts[0]] = int(parts[1])
-    return out
-
-
-def expect_met(e: Expect, titles: Sequence[str], guest_dir: Path) -> tuple[bool, str]:
-    """Did this boot do what the series said it would? (met, what was seen)"""
-    if e.kind == "report":
-        hits = [t for t in titles if re.search(e.what, t)]
-        return bool(hits), f"found: {hits[0]}" if hits else "no such report"
-    start, end = vmstat(_read(guest_dir / "vmstat.start")), vmstat(_read(guest_dir / "vmstat.end"))
-    if e.what not in end:
-        return False, f"{e.what} is not in /proc/vmstat (this kernel has no such counter)"
-    grew = end[e.what] - start.get(e.what, 0)
-    return grew >= e.min, f"{e.what} grew by {grew}"
-
-
-def expect_cases(expects: Sequence[Expect], titles: Sequence[str], guest_dir: Path,
-                 base: tuple[Sequence[str], Path] | None) -> list[Case]:
-    """A case per expectation; with the unpatched base's titles and guest folder, one the base
-    meets too is a failure: the series did not make it happen (checked in both directions)."""
-    cases = []
-    for e in expects:
-        met, seen = expect_met(e, titles, guest_dir)
-        if not met:
-            cases.append(Case("expect", str(e), Status.FAIL, 0.0, f"did not happen: {seen}"))
-            continue
-        if base is not None:
-            base_met, base_seen = expect_met(e, *base)
-            if base_met:
-                cases.append(Case("expect", str(e), Status.FAIL, 0.0,
-                                  f"the unpatched base does it too ({base_seen}): not the series' doing"))
-                continue
-            seen += f"; the unpatched base does not ({base_seen})"
-        cases.append(Case("expect", str(e), Status.PASS, 0.0, seen))
-    return cases

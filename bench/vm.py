@@ -5,7 +5,8 @@ it boots with panic=-1 and -no-reboot, so a dead kernel ends QEMU and vng
 returns 255. We run it under pexpect (a pty: vng and QEMU line-buffer their
 output there), copy every byte to console.log as it arrives, and enforce the
 timeout from outside: on timeout or any exception the whole process group
-(vng and its QEMU) is killed, so nothing is left running.
+(vng and its QEMU) is killed, so nothing is left running. With a QEMU wrapper
+(bench/qemu.py) the boot also learns how QEMU ended, which vng's 255 hides.
 
 KVM is only used after a probe boot has proven it works: on nested setups
 /dev/kvm can exist while guests hang or fail early in boot.
@@ -21,13 +22,14 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pexpect
 
 from bench.errors import InfraError
 from bench.files import write_atomic
+from bench.qemu import STATUS_ENV, QemuStatus, read_status
 
 VNG = "vng"
 PROBE_TIMEOUT = 60.0
@@ -58,6 +60,7 @@ class BootResult:
     secs: float
     console: Path
     accel: Accel
+    qemu: QemuStatus = QemuStatus()
 
     @property
     def kernel_died(self) -> bool:
@@ -75,8 +78,11 @@ def find_vng() -> str:
     raise InfraError("vng not found on PATH or beside python: pip install virtme-ng")
 
 
-def vng_argv(image: Path, command: Sequence[str], accel: Accel, opts: VmOptions) -> list[str]:
+def vng_argv(image: Path, command: Sequence[str], accel: Accel, opts: VmOptions,
+             qemu: Path | None = None) -> list[str]:
     argv = [VNG, "--run", str(image), "--verbose", "--force-9p"]
+    if qemu is not None:
+        argv += ["--qemu", str(qemu)]
     if not accel.kvm:
         argv.append("--disable-kvm")
     argv += ["--memory", opts.memory, "--cpus", str(opts.cpus)]
@@ -119,17 +125,24 @@ def boot(
     opts: VmOptions,
     timeout: float,
     on_line: Callable[[str], None] | None = None,
+    qemu_wrapper: Path | None = None,
 ) -> BootResult:
-    """Boot `image`, run `command` in the guest, return when the VM is gone."""
-    argv = vng_argv(image, command, accel, opts)
+    """Boot `image`, run `command` in the guest, return when the VM is gone. With qemu_wrapper
+    (bench/qemu.py) QEMU's end is read from <console stem>.qemu-status beside the console."""
+    argv = vng_argv(image, command, accel, opts, qemu_wrapper)
+    status = console.with_suffix(".qemu-status")
+    env = None
+    if qemu_wrapper is not None:
+        status.unlink(missing_ok=True)
+        env = {**os.environ, STATUS_ENV: str(status)}
     start = time.monotonic()
-    timed_out = eof = False
+    timed_out = eof = sent = False
     with open(console, "w", encoding="utf-8", errors="replace") as log:
         log.write(f"# pinbench: {' '.join(argv)}\n")
         log.flush()
         child = pexpect.spawn(
             find_vng(), argv[1:], encoding="utf-8", codec_errors="replace", timeout=5,
-            echo=False, dimensions=(50, 250),
+            echo=False, dimensions=(50, 250), env=env,
         )
         child.logfile_read = log
         try:
@@ -148,6 +161,7 @@ def boot(
             if eof:  # the console closed: vng still reads the guest's exit code; let it finish
                 _wait_exit(child, EXIT_GRACE)
             if timed_out or child.isalive():
+                sent = True  # the signals QEMU gets now are the bench's
                 _kill(child)
             child.close(force=True)
             log.flush()
@@ -156,7 +170,10 @@ def boot(
     rc = None if timed_out else child.exitstatus
     if rc is None and not timed_out and child.signalstatus is not None:
         rc = 128 + child.signalstatus
-    return BootResult(tuple(argv), rc, timed_out, time.monotonic() - start, console, accel)
+    qemu = read_status(status) if qemu_wrapper is not None else QemuStatus()
+    if sent:
+        qemu = replace(qemu, sent=True)
+    return BootResult(tuple(argv), rc, timed_out, time.monotonic() - start, console, accel, qemu)
 
 
 def _last_line(path: Path) -> str:

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from conftest import WARNING, World, commit_files, git, hrefs
 
+from bench import qemu
 from bench.cli import main as cli
-from bench.pages import facts, mail, svg
+from bench.pages import facts, mail, reproducer, svg
 from bench.pages.facts import Context
 
 WORKLOADS = ["rxe", "odirect", "gup-test", "pin-balance"]
@@ -72,6 +73,11 @@ def test_reproducer_rebuilds_the_same_kernel_and_boots_it_the_same_way(world: Wo
     assert plan == (run_dir / "guest" / "plan.tsv").read_text().replace(str(world.home / "guests"),
                                                                          str(run_dir / "guests"))
     first, again = argv_log.read_text().splitlines()
+    # ... but for the bench's QEMU wrapper (bench/qemu.py), a file of this machine's cache only.
+    wrapper = str(qemu.wrapper_path(world.cache))
+    assert f" --qemu {wrapper} " in first and "--qemu" not in again
+    assert wrapper not in (run_dir / "reproducer.sh").read_text()
+    first = first.replace(f" --qemu {wrapper}", "")
     swap = {summary["info"]["image"]: str(out / "build/arch/x86/boot/bzImage"),
             str(run_dir / "guest"): str(out / "guest"), str(world.home / "guests"): str(run_dir / "guests")}
     for old, new in swap.items():
@@ -79,6 +85,14 @@ def test_reproducer_rebuilds_the_same_kernel_and_boots_it_the_same_way(world: Wo
     assert again == first
     assert all(f"reproducer: {w}: pass" in res.stderr for w in WORKLOADS)
     assert (out / "console.log").read_text().count("Linux version") == 1
+
+
+def test_the_reproducers_vng_has_no_qemu_wrapper() -> None:
+    """Only `--qemu X` / `--qemu=X` before the guest command go; the guest command is kept whole."""
+    argv = ["vng", "--run", "/b", "--qemu", "/c/qemu-wrap-x86_64", "--verbose", "--qemu=/w", "--memory", "2G",
+            "--", "bash", "--qemu", "x"]
+    assert reproducer.portable_vng(argv) == ["vng", "--run", "/b", "--verbose", "--memory", "2G",
+                                             "--", "bash", "--qemu", "x"]
 
 
 def test_reproducer_stops_on_another_config(world: World) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 from conftest import BOOTS, World
 
-from bench import guests, verdict
+from bench import guests, qemu, verdict
 from bench.cli.main import main as bench_main
+from bench.qemu import QemuStatus
 from bench.result import Status
 
 BOOT = Path(__file__).parent / "data" / "boots" / "canary-tcg"
@@ -138,10 +140,20 @@ def test_a_failing_workload_lists_the_reports_seen_while_it_ran(tmp_path: Path) 
     assert verdict.reports_seen("a log\n") == () and verdict.with_reports("x\n", []) == "x\n"
 
 
-@pytest.mark.parametrize("cut, rc, code", [(False, 255, 1), (True, 255, 2), (True, 137, 2)])
-def test_end_to_end_a_vm_killed_from_the_host_exits_2(world: World, cut: bool, rc: int, code: int) -> None:
-    """A recorded boot cut in the middle of odirect (as if QEMU was SIGKILLed there): exit 2, not 1;
-    the whole boot with vng exit 255 (the kernel died on the way out) stays a failure."""
+@pytest.mark.parametrize("cut, rc, end, code", [
+    (False, 255, "exit 0", 1), (True, 255, "signal KILL", 2), (True, 137, "signal KILL", 2),
+    (True, 255, "exit 0", 1),  # QEMU ended by itself mid-workload: the kernel reset, no report
+    (True, 255, None, 2),  # no QEMU wrapper: the guess (no fatal report) stands
+])
+def test_end_to_end_a_vm_killed_from_the_host_exits_2(world: World, cut: bool, rc: int, end: str | None,
+                                                      code: int) -> None:
+    """A recorded boot cut in the middle of odirect, its QEMU SIGKILLed there (the fake QEMU behind
+    the bench's wrapper): exit 2, not 1; the whole boot with vng exit 255 (the kernel died on the
+    way out) stays a failure, and so does a QEMU that exited by itself mid-workload."""
+    if end is None:
+        world.mp.setattr(qemu, "write_wrapper", lambda folder: None)
+    else:
+        world.mp.setenv("FAKE_QEMU_END", end)
     folder = world.tmp / "boots" / "killed"
     shutil.copytree(BOOTS / "baseline-tcg", folder)
     if cut:
@@ -154,3 +166,67 @@ def test_end_to_end_a_vm_killed_from_the_host_exits_2(world: World, cut: bool, r
     world.replay(folder, rc=rc)
     world.series("s", "workloads: [rxe, odirect, gup-test, pin-balance]\n", quilt=False)
     assert bench_main(["run", "s", "--accel", "tcg", "--results", str(world.results)]) == code
+    (run,) = world.results.iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    said = {"exit 0": "exited 0", "signal KILL": "killed by signal 9", None: "unknown"}[end]
+    assert summary["info"]["qemu"] == said
+    boot = next(c for c in summary["cases"] if c["group"] == "boot")
+    if cut and end == "signal KILL":
+        assert boot["message"] == "QEMU was killed by signal 9 on the host (OOM killer?): not the series"
+    if cut and end == "exit 0":
+        assert boot["status"] == "fail" and boot["message"].startswith("the kernel stopped the VM (reset or power-off)")
+
+
+# -- how QEMU ended, from the bench's QEMU wrapper (bench/qemu.py) ---------------------------------
+
+
+def qfacts(status: QemuStatus, rc: int = 255) -> verdict.BootFacts:
+    return verdict.BootFacts(rc, False, 80.0, BOOT / "console.log", status)
+
+
+def test_a_qemu_killed_on_the_host_is_infrastructure_even_after_a_report(tmp_path: Path) -> None:
+    lines, guest = cut_at_odirect(tmp_path)
+    for evidence in ([], KERNEL_BUG):  # a report does not make the host's SIGKILL the kernel's doing
+        boot = verdict.boot_case(qfacts(QemuStatus(signal=9)), lines + evidence)
+        assert boot.status is Status.ERROR
+        assert boot.message == "QEMU was killed by signal 9 on the host (OOM killer?): not the series"
+        cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, guest, lines + evidence,
+                                                           qfacts(QemuStatus(signal=9)))}
+        assert cases["odirect"].status is Status.ERROR
+        assert cases["odirect"].message == ("did not finish: QEMU was killed by signal 9 on the host (OOM killer?)"
+                                            " while it ran")
+        assert cases["rxe"].status is Status.FAIL  # finished before: its own verdict stands
+    early = verdict.boot_case(qfacts(QemuStatus(signal=9)), [ln for ln in LINES if "pinbench:" not in ln][:80])
+    assert early.status is Status.ERROR and early.message.endswith("before the guest was ready: not the series")
+
+
+def test_a_qemu_that_exited_by_itself_mid_workload_is_the_kernels_doing(tmp_path: Path) -> None:
+    lines, guest = cut_at_odirect(tmp_path)
+    boot = verdict.boot_case(qfacts(QemuStatus(code=0)), lines)  # no report at all: a silent reset
+    assert boot.status is Status.FAIL
+    assert boot.message == ("the kernel stopped the VM (reset or power-off) before the workloads were done,"
+                            " without a report (QEMU exit 0)")
+    cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, guest, lines, qfacts(QemuStatus(code=0)))}
+    assert cases["odirect"].status is Status.FAIL and "kernel died" in cases["odirect"].message
+    with_bug = verdict.boot_case(qfacts(QemuStatus(code=0)), lines + KERNEL_BUG)
+    assert with_bug.status is Status.FAIL and with_bug.message == "the kernel died (vng exit 255)"
+    assert verdict.boot_case(qfacts(QemuStatus(code=0), rc=0), LINES).status is Status.PASS
+
+
+def test_qemu_saying_it_was_stopped_by_a_signal_is_infrastructure(tmp_path: Path) -> None:
+    """QEMU exits 0 on SIGTERM/SIGINT/SIGHUP, and says so: whoever sent it, not the kernel."""
+    lines, guest = cut_at_odirect(tmp_path)
+    lines += ["qemu-system-x86_64: terminating on signal 15 from pid 4242 (systemd)"]
+    for status in (QemuStatus(code=0), QemuStatus()):
+        boot = verdict.boot_case(qfacts(status), lines)
+        assert boot.status is Status.ERROR
+        assert boot.message == "QEMU was stopped by signal 15 on the host (it said so): not the series"
+
+
+def test_the_benchs_own_signals_and_timeout_are_not_the_hosts(tmp_path: Path) -> None:
+    lines, _ = cut_at_odirect(tmp_path)
+    mine = verdict.boot_case(qfacts(QemuStatus(signal=9, sent=True)), lines + KERNEL_BUG)
+    assert mine.status is Status.FAIL and "QEMU was killed" not in mine.message
+    timeout = verdict.BootFacts(None, True, 80.0, BOOT / "console.log", QemuStatus(code=0))
+    hung = verdict.boot_case(timeout, lines + ["qemu-system-x86_64: terminating on signal 15 from pid 1 (python3)"])
+    assert hung.status is Status.FAIL and "timeout" in hung.message

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import vm
+from bench import qemu, vm
 
 BIN = Path(__file__).parent / "bin"
 BOOTS = Path(__file__).parent / "data" / "boots"
@@ -117,3 +117,30 @@ def test_qemu_failing_before_the_kernel_is_cached_as_kvm_trouble(tmp_path: Path,
     cached = json.loads((tmp_path / "cache" / "kvm-probe.json").read_text())
     assert cached["kvm"] is False and cached["boot_id"] == vm._boot_id()
     assert [p.name for p in (tmp_path / "cache").iterdir()] == ["kvm-probe.json"]  # written atomically, no temp left
+
+
+@pytest.mark.parametrize("end, status", [("signal KILL", qemu.QemuStatus(signal=9)),
+                                         ("exit 0", qemu.QemuStatus(code=0))])
+def test_the_main_boot_records_how_qemu_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_vng: Path,
+                                              end: str, status: qemu.QemuStatus) -> None:
+    """vng gets the bench's QEMU wrapper (around tests/bin's fake QEMU): vng says 255 either way,
+    the wrapper's status file tells a killed QEMU from one that the kernel ended."""
+    wrapper = qemu.write_wrapper(tmp_path / "cache")
+    assert wrapper is not None and str(BIN / "qemu-system-x86_64") in wrapper.read_text()
+    monkeypatch.setenv("FAKE_QEMU_END", end)
+    monkeypatch.setenv("FAKE_VNG_RC", "255")
+    res = vm.boot(Path("/b/bzImage"), ["true"], tmp_path / "console.log", accel=TCG, opts=vm.VmOptions(),
+                  timeout=30, qemu_wrapper=wrapper)
+    assert res.rc == 255 and res.qemu == status
+    assert f"--run /b/bzImage --verbose --force-9p --qemu {wrapper} " in fake_vng.read_text()
+    assert (tmp_path / "console.qemu-status").read_text().startswith("start\n")
+    # No wrapper (the KVM probe, or no QEMU found): unknown.
+    assert vm.boot(Path("/b"), ["true"], tmp_path / "c.log", accel=TCG, opts=vm.VmOptions(),
+                   timeout=30).qemu == qemu.QemuStatus()
+
+
+def test_a_vm_the_bench_killed_is_marked_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_VNG_SLEEP", "61.5")
+    res = vm.boot(Path("/b"), ["true"], tmp_path / "c.log", accel=TCG, opts=vm.VmOptions(), timeout=2,
+                  qemu_wrapper=qemu.write_wrapper(tmp_path / "cache"))
+    assert res.timed_out and res.qemu.sent and res.qemu.signal is None

@@ -138,12 +138,27 @@ def _stop(result: RunResult) -> tuple[str, str, str, str]:
     return "", "", infra, "cannot"
 
 
+def portable_vng(argv: Sequence[str]) -> list[str]:
+    """The run's vng argv without `--qemu WRAPPER`: the bench's QEMU wrapper (bench/qemu.py) is
+    a file of this machine's cache; another machine's vng finds its own QEMU."""
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--":
+            return out + [arg, *it]
+        if arg == "--qemu":
+            next(it, None)
+        elif not arg.startswith("--qemu="):
+            out.append(arg)
+    return out
+
+
 def recipe(result: RunResult, plan: Plan, patches: list[tuple[str, str]]) -> Recipe:
     info, run_dir = result.info, result.results_dir
     base = str(info.get("base") or "")
     guests = plan.home / "guests"
     subs = [(str(info.get("image", "")), IMAGE), (str(run_dir / "guest"), "${GUEST}"), (str(guests), "${GUESTS}")]
-    argv = [str(a) for a in info.get("vng_argv") or []]
+    argv = portable_vng([str(a) for a in info.get("vng_argv") or []])
     failed, stopped, message, verb = _stop(result)
     by_name = {p.name: patch_file_name(p) for p in plan.series.patches}
     run_make = next((ln[2:] for ln in _lines(run_dir / "build.log") if ln.startswith("$ make ")), "")
