@@ -196,12 +196,15 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
     """Load and check everything the request names; nothing is built or booted."""
     check_request(req)
     cache = cache or default_cache()
-    kernel = tree.resolve_tree(req.tree, os.environ, cache)
-    s = series.load_series(req.series, home / "patches") if req.series else series.empty(f"tree-{kernel.name}")
-    names = list(req.workloads or s.workloads or (guests.DEFAULT_SET,))
+    loaded = series.load_series(req.series, home / "patches") if req.series else None
+    names = list(req.workloads or (loaded.workloads if loaded else ()) or (guests.DEFAULT_SET,))
     workloads = guests.override(guests.select(names, home / "guests"), list(req.params))
-    frag_names = [kconfig.BASE_NAME, *s.kconfigs, *(k for w in workloads for k in w.kconfigs), *req.kconfigs]
+    frag_names = [kconfig.BASE_NAME, *(loaded.kconfigs if loaded else ()),
+                  *(k for w in workloads for k in w.kconfigs), *req.kconfigs]
     fragments = tuple(kconfig.find_fragment(n, home / "kconfigs") for n in dict.fromkeys(frag_names))
+    # Last: the default tree is unpacked on first use (a minute); a bad name fails before it.
+    kernel = tree.resolve_tree(req.tree, os.environ, cache)
+    s = loaded or series.empty(f"tree-{kernel.name}")
     known = load_known_issues(home, s, tuple(f.resolve() for f in req.suppress))
     results_root = (req.results or home / "results").resolve()
     results_root.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,10 @@ def test_unknown_series_is_a_one_line_error(capsys: pytest.CaptureFixture[str], 
 def test_unknown_workload_and_kconfig(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
                                       tmp_path: Path) -> None:
     monkeypatch.setenv("BENCH_HOME", str(HOME))
+
+    def no_tree(*_: object) -> Path:
+        raise AssertionError("the tree was resolved (the tarball unpacked) before the names were checked")
+    monkeypatch.setattr(plan_mod.tree, "resolve_tree", no_tree)
     assert cli_main.main(["run", "baseline", "--workload", "nope", "--results", str(tmp_path)]) == 2
     assert "nope.yaml: no such workload" in capsys.readouterr().err
     assert cli_main.main(["run", "baseline", "--kconfig", "nope", "--results", str(tmp_path)]) == 2
