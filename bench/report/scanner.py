@@ -46,6 +46,12 @@ _QUESTIONABLE = re.compile(r"(\[\<[0-9a-f]+\>\])? \? ")
 # titles message-only BUG: lines such as "BUG: Address ... is missing its host route").
 _CHATTY = ("WARNING:", "INFO:")
 CHATTER_LOOK = 100  # lines of its context after a WARNING:/INFO: line where its stack would be
+# A program's line written to /dev/kmsg ("virtme-ng-init: WARNING: failed to run: ..."): the
+# kernel's own WARNING/INFO headers never follow a "name: " tag, and an interleaved one has its
+# stack right after, so such a line needs a stack within a few lines (without CONFIG_PRINTK_CALLER
+# every line shares one context, and a real report further on must not adopt it).
+_TAGGED = re.compile(r"[\w.@/-]+(?:\[\d+\])?: (?:WARNING|INFO):")
+TAGGED_LOOK = 8
 # Every stack marker, RIP and frame line (walk.LINE kinds stack, rip, frame) contains one of these.
 _STACK_HINTS = ("+0x", "[inline]", "Call Trace", "Call trace", "Backtrace")
 _SRC = re.compile(r"(?:at |\) |: )(?P<f>[\w./-]+\.[chS]):\d+")
@@ -246,16 +252,18 @@ def _chatter(hit: Hit, log: _Log, quiet: list[int]) -> bool:
     group = hit.group
     if group is None or group.header not in _CHATTY:
         return False
-    if title_known(group, strip_prefix(log.raw[hit.line])[0]):
+    text = strip_prefix(log.raw[hit.line])[0]
+    if title_known(group, text):
         return False
-    lo, hi = hit.line + 1, min(hit.line + 1 + CHATTER_LOOK, len(log.raw))
+    look = TAGGED_LOOK if _TAGGED.match(text) else CHATTER_LOOK
+    lo, hi = hit.line + 1, min(hit.line + 1 + look, len(log.raw))
     a, b = quiet
     start = b if a <= lo <= b else lo
     after = "\n".join(log.raw[start:hi])
     if not any(h in after for h in _STACK_HINTS):  # the usual case: no stack line at all near
         quiet[:] = [a, max(b, hi)] if start == b else [lo, hi]
         return True
-    for _, line in log.context(hit.line + 1, hit.line + 1 + CHATTER_LOOK, hit.ctx):
+    for _, line in log.context(hit.line + 1, hit.line + 1 + look, hit.ctx):
         if line_info(line.strip())[0] in ("stack", "rip", "frame"):
             return False
     return True
