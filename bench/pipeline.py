@@ -186,8 +186,11 @@ class Run:
         if state.built == state.head and state.config_sha == config_sha and state.image_sha \
                 and slot_mod.sha256_of(image) == state.image_sha:
             self.info["image"] = str(image)
-            self.add(Case("build", "kernel", Status.PASS, 0.0,
-                          f"reused: the slot's image is of this commit and .config ({state.built[:12]})"))
+            why = f"reused: the slot's image is of this commit and .config ({state.built[:12]})"
+            # every run folder has its build.log: here it says why make did not run
+            write_atomic(self.dir / "build.log", f"{why}\nimage {image} sha256 {state.image_sha}\n"
+                                                 f".config sha256 {config_sha}\n")
+            self.add(Case("build", "kernel", Status.PASS, 0.0, why))
             return image
         s = s.save(replace(state, built=""))  # from here until it succeeds, the build dir is in flux
         self.say(f"build: make O={s.build} bzImage (ccache)")

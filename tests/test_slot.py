@@ -63,6 +63,8 @@ def test_the_slot_stays_and_an_unchanged_kernel_is_not_rebuilt(world: World) -> 
     assert second["info"]["slot"] == "slot-1"
     assert message(second, "build/kernel").startswith("reused: the slot's image is of this commit")
     assert second["info"]["head"] == first["info"]["head"]  # same patches, same base: same commit
+    (folder,) = [d for d in world.results.iterdir() if d.name == second["run_id"]]
+    assert (folder / "build.log").read_text().startswith("reused: ")  # every run keeps a build.log
 
 
 def test_only_the_files_that_differ_from_the_last_build_get_new_mtimes(world: World) -> None:
