@@ -28,7 +28,7 @@ from bench import slot as slot_mod
 from bench.errors import BenchError, InfraError
 from bench.files import write_atomic
 from bench.pages import run_files
-from bench.plan import Plan, claim
+from bench.plan import Plan, claim_run
 from bench.printer import Printer
 from bench.report import issues, render, scanner
 from bench.result import Case, RunResult, Status, write_summary_json
@@ -71,10 +71,7 @@ class Run:
     """One run's mutable state while the stages go; frozen into a RunResult at the end."""
 
     def __init__(self, plan: Plan, printer: Printer) -> None:
-        # A minted id is claimed by mkdir (two runs started in the same second get -2...);
-        # one the caller chose must be new.
-        run_id = claim(plan.results_root, plan.run_id, retry=plan.run_id == plan.minted_id)
-        self.plan = plan = replace(plan, run_id=run_id)
+        self.plan = plan = claim_run(plan)
         self.printer = printer
         self.say = printer.say
         self.cases: list[Case] = []

@@ -157,6 +157,18 @@ def claim(root: Path, name: str, retry: bool = True) -> str:
     raise InfraError(f"{root}: no free folder name for {name}")
 
 
+def new_folder(root: Path, label: str = "") -> str:
+    """A new folder `<YYYYmmdd-HHMMSS>[-<label>]` under root, created (claimed); its name."""
+    return claim(root, new_name(root, label))
+
+
+def claim_run(plan: Plan) -> Plan:
+    """plan with its results folder created: a minted id moves on to -2, -3... when another run
+    of the same second took it; an id the caller chose must be new."""
+    return dataclasses.replace(plan, run_id=claim(plan.results_root, plan.run_id,
+                                                  retry=plan.run_id == plan.minted_id))
+
+
 def check_request(req: RunRequest) -> None:
     """The option values that need no file to judge; a bad one is a UserError."""
     if req.accel not in ACCELS:

@@ -24,7 +24,7 @@ from typing import Any
 from bench import junit, pipeline, series
 from bench.errors import UserError
 from bench.files import write_atomic
-from bench.plan import Plan, RunRequest, claim, make_plan, new_name
+from bench.plan import Plan, RunRequest, make_plan, new_folder
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status
 
@@ -107,7 +107,7 @@ def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printe
           ) -> tuple[RunResult, list[Verdict], Path]:
     """The control run, then every bug; the prove folder with its files."""
     root = bugs[0].results_root
-    out = root / claim(root, new_name(root, "prove"))
+    out = root / new_folder(root, "prove")
     workloads = tuple(dict.fromkeys(w.name for b in bugs for w in b.workloads))
     kconfigs = tuple(dict.fromkeys(k for b in bugs for k in b.series.kconfigs))
     control = make_plan(dataclasses.replace(request, series="", workloads=request.workloads or workloads,

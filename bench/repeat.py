@@ -16,7 +16,7 @@ from typing import Any
 from bench import junit, pipeline, rates, tree
 from bench.errors import UserError
 from bench.files import write_atomic
-from bench.plan import Plan
+from bench.plan import Plan, claim_run
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status, write_summary_json
 from bench.stats import ALPHA, min_runs
@@ -54,8 +54,8 @@ def base_plan(plan: Plan) -> Plan:
 def run_repeat(plan: Plan, printer: Printer, n: int, alpha: float = ALPHA) -> RunResult:
     """Run plan n times (and its base n times with plan.baseline); the rates as a RunResult."""
     check(n, plan.baseline, alpha)
+    plan = claim_run(plan)  # like a single run's: same-second runs get -2...
     folder = plan.results_dir
-    folder.mkdir(parents=True)
     start = time.monotonic()
     with_base = plan.baseline and bool(plan.series.patches)
     printer.say(f"repeat: {plan.series.name} {n} time(s){' and its base as often' if with_base else ''} in {folder}")

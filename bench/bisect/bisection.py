@@ -30,7 +30,7 @@ from bench.bisect.judge import (
     signature_workloads,
 )
 from bench.bisect.model import BisectResult, Conclusion, Culprit, Options
-from bench.plan import Plan, claim, new_name
+from bench.plan import Plan, new_folder
 from bench.printer import Printer
 from bench.result import RunResult
 
@@ -90,7 +90,7 @@ class Bisection:
 
     def __init__(self, plan: Plan, printer: Printer, opts: Options, mode: str) -> None:
         self.plan, self.printer, self.opts, self.mode = plan, printer, opts, mode
-        self.run_id = claim(plan.results_root, new_name(plan.results_root, f"bisect-{plan.series.name}"))
+        self.run_id = new_folder(plan.results_root, f"bisect-{plan.series.name}")
         self.dir = plan.results_root / self.run_id
         self.journal = Journal(self.dir)
         self.signature: Signature | None = opts.signature

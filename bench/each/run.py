@@ -17,7 +17,7 @@ from bench import buildwarn, pins, pipeline, worktree
 from bench.each import compare, export
 from bench.each.model import EachResult, Prefix
 from bench.errors import UserError
-from bench.plan import Plan, claim, new_name, safe_name
+from bench.plan import Plan, new_folder, safe_name
 from bench.printer import Printer
 from bench.result import RunResult, Status
 
@@ -49,7 +49,7 @@ def run_each(plan: Plan, printer: Printer) -> EachResult:
     patches = plan.series.patches
     if not patches:
         raise UserError(f"{plan.series.source}: series {plan.series.name} has no patches: --each needs some")
-    run_id = claim(plan.results_root, new_name(plan.results_root, f"each-{plan.series.name}"))
+    run_id = new_folder(plan.results_root, f"each-{plan.series.name}")
     folder = plan.results_root / run_id
     n, start = len(patches), time.monotonic()
     printer.say(f"each: the base and {n} prefix(es) of {plan.series.name} in {folder}")

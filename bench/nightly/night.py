@@ -41,7 +41,7 @@ from bench.nightly.history import (
 )
 from bench.nightly.matrix import Entry, Matrix
 from bench.pages.reproducer import patch_file_name
-from bench.plan import Plan, RunRequest, claim, make_plan, new_name, selected_params
+from bench.plan import Plan, RunRequest, make_plan, new_folder, selected_params
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status
 from bench.series import Series
@@ -53,8 +53,7 @@ def now() -> str:
 
 
 def new_night_dir(root: Path, shard: tuple[int, int] | None) -> Path:
-    # claimed (created) at once: two nights started in the same second get two folders
-    return root / claim(root, new_name(root, f"shard-{shard[0]}-of-{shard[1]}" if shard else ""))
+    return root / new_folder(root, f"shard-{shard[0]}-of-{shard[1]}" if shard else "")
 
 
 def fresh_dir(folder: Path) -> Path:
