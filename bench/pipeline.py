@@ -222,7 +222,9 @@ class Run:
         return gdir
 
     @timed("boot")
-    def boot(self, image: Path, gdir: Path) -> list[str]:
+    def boot(self, image: Path, gdir: Path) -> tuple[list[str], list[scanner.Report]]:
+        """The console's lines and kernel reports (scanned once: the boot and workload verdicts
+        need them, and so does the scan stage)."""
         p = self.plan
         accel = vm.choose_accel(p.accel, image, p.cache_dir, self.dir, self.say)
         self.info["accel"] = "kvm" if accel.kvm else "tcg"
@@ -251,8 +253,10 @@ class Run:
         self.info["qemu"] = str(res.qemu)
         lines = console.read_text(encoding="utf-8", errors="replace").splitlines()
         facts = verdict.BootFacts(res.rc, res.timed_out, res.secs, console, res.qemu)
-        self.add(verdict.boot_case(facts, lines), *verdict.workload_cases(p.workloads, gdir, lines, facts))
-        return lines
+        reports = scanner.scan(lines)
+        self.add(verdict.boot_case(facts, lines, reports),
+                 *verdict.workload_cases(p.workloads, gdir, lines, facts, reports))
+        return lines, reports
 
     @timed("probe")
     def probe(self, s: slot_mod.Slot) -> None:
@@ -323,12 +327,13 @@ class Run:
         return titles, res.results_dir / "guest"
 
     @timed("scan")
-    def scan(self, lines: list[str], gdir: Path, base: tuple[frozenset[str], Path] | None) -> None:
-        """Kernel reports, unexplained taint, and what the series said would happen."""
+    def scan(self, lines: list[str], reports: list[scanner.Report], gdir: Path,
+             base: tuple[frozenset[str], Path] | None) -> None:
+        """Kernel reports (scanned by boot()), unexplained taint, and what the series said would happen."""
         known = self.known
         in_base = base[0] if base else None
         where = verdict.spans(lines)
-        folded = scanner.fold(scanner.scan(lines))
+        folded = scanner.fold(reports)
         found = [{**render.report_to_dict(r, n), "known": known.is_known(r.title),
                   "workload": verdict.blame(r.first_line, where),
                   "in_base": None if in_base is None else r.title in in_base} for r, n in folded]
@@ -344,7 +349,7 @@ def run(plan: Plan, printer: Printer) -> RunResult:
     r = Run(plan, printer)
     plan = r.plan
     r.say(f"run {plan.run_id}: results in {r.dir}")
-    lines: list[str] | None = None
+    console: tuple[list[str], list[scanner.Report]] | None = None
     gdir = r.dir / "guest"
     try:
         r.info["base"] = tree.resolve_base(plan.tree, plan.base or plan.series.base)
@@ -358,11 +363,11 @@ def run(plan: Plan, printer: Printer) -> RunResult:
                 image = r.build(s)
                 if image is not None:
                     gdir = r.prepare_guest(s.src, s.build)
-                    lines = r.boot(image, gdir)
+                    console = r.boot(image, gdir)
                     if plan.probe:
                         r.probe(s)
-        if lines is not None:
-            r.scan(lines, gdir, r.baseline() if plan.baseline and plan.series.patches else None)
+        if console is not None:
+            r.scan(*console, gdir, r.baseline() if plan.baseline and plan.series.patches else None)
     except BenchError as e:
         r.add(Case("infra", type(e).__name__, Status.ERROR, 0.0, str(e)))
     except KeyboardInterrupt as e:

@@ -108,22 +108,23 @@ def host_stop(boot: BootFacts, lines: Sequence[str]) -> str:
     return f"QEMU was stopped by signal {sig} on the host (it said so)"
 
 
-def _fatal_seen(lines: Sequence[str]) -> bool:
-    return any(_FATAL_LINE.search(line) for line in lines) or any(fatal(r) for r in scan(lines))
+def _fatal_seen(lines: Sequence[str], reports: Sequence[Report]) -> bool:
+    return any(_FATAL_LINE.search(line) for line in lines) or any(fatal(r) for r in reports)
 
 
-def stopped_from_outside(boot: BootFacts, lines: Sequence[str]) -> bool:
+def stopped_from_outside(boot: BootFacts, lines: Sequence[str], reports: Sequence[Report] | None = None) -> bool:
     """The guest was running its workloads and did not finish them, the VM did not time out,
     and QEMU was stopped from the host (OOM killer, SIGKILL), so nothing can be said about the
     kernel. vng exits 255 for a dead kernel and for a killed QEMU alike; the QEMU wrapper tells
-    them apart. Without it (status unknown) we guess: no fatal kernel report in the console."""
+    them apart. Without it (status unknown) we guess: no fatal kernel report in the console.
+    reports: the console's, when the caller has scanned it already (else it is scanned here)."""
     if boot.timed_out or not any(READY in line for line in lines) or any(DONE in line for line in lines):
         return False
     if host_signal(boot, lines) is not None:
         return True
     if boot.qemu.code is not None:  # QEMU exited by itself: the kernel ended the VM
         return False
-    return not _fatal_seen(lines)
+    return not _fatal_seen(lines, scan(lines) if reports is None else reports)
 
 
 def with_reports(output: str, titles: Sequence[str]) -> str:
@@ -140,14 +141,16 @@ def reports_seen(output: str) -> tuple[str, ...]:
     return tuple(line for line in rest.splitlines() if line) if sep else ()
 
 
-def boot_case(boot: BootFacts, lines: Sequence[str]) -> Case:
-    case = _boot_case(boot, lines)
+def boot_case(boot: BootFacts, lines: Sequence[str], reports: Sequence[Report] | None = None) -> Case:
+    """reports: the console's, when the caller has scanned it already (else it is scanned here)."""
+    found = scan(lines) if reports is None else reports
+    case = _boot_case(boot, lines, found)
     if case.status is Status.FAIL:  # what the kernel said, for known issues naming boot/boot
-        return replace(case, output=with_reports(case.output, [r.title for r in scan(lines)]))
+        return replace(case, output=with_reports(case.output, [r.title for r in found]))
     return case
 
 
-def _boot_case(boot: BootFacts, lines: Sequence[str]) -> Case:
+def _boot_case(boot: BootFacts, lines: Sequence[str], reports: Sequence[Report]) -> Case:
     ready = any(READY in line for line in lines)
     started = any("Linux version" in line for line in lines)
     excerpt = tail("\n".join(lines[-60:]), 16 * 1024)
@@ -155,13 +158,13 @@ def _boot_case(boot: BootFacts, lines: Sequence[str]) -> Case:
         if boot.timed_out:
             return Case("boot", "boot", Status.FAIL, boot.secs, "the VM hit its timeout and was killed", excerpt)
         done = any(DONE in line for line in lines)
-        if stopped_from_outside(boot, lines):
+        if stopped_from_outside(boot, lines, reports):
             if why := host_stop(boot, lines):
                 return Case("boot", "boot", Status.ERROR, boot.secs, f"{why}: not the series", excerpt)
             return Case("boot", "boot", Status.ERROR, boot.secs,
                         f"the VM stopped before the workloads were done, without a kernel report (vng exit"
                         f" {boot.rc}): killed from the host?", excerpt)
-        if not done and boot.qemu.code is not None and not _fatal_seen(lines):
+        if not done and boot.qemu.code is not None and not _fatal_seen(lines, reports):
             # QEMU ended by itself (the wrapper says so): a triple fault under -no-reboot, panic=-1
             return Case("boot", "boot", Status.FAIL, boot.secs, "the kernel stopped the VM (reset or power-off)"
                         f" before the workloads were done, without a report (QEMU exit {boot.qemu.code})", excerpt)
@@ -232,16 +235,19 @@ def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFac
 
 
 def workload_cases(
-    workloads: Sequence[Workload], guest_dir: Path, lines: Sequence[str], boot: BootFacts
+    workloads: Sequence[Workload], guest_dir: Path, lines: Sequence[str], boot: BootFacts,
+    reports: Sequence[Report] | None = None,
 ) -> list[Case]:
+    """reports: the console's, when the caller has scanned it already (else it is scanned here)."""
     where = spans(lines)
+    found = scan(lines) if reports is None else reports
     stopped = ""
-    if stopped_from_outside(boot, lines):
+    if stopped_from_outside(boot, lines, found):
         stopped = host_stop(boot, lines) or "the VM stopped without a kernel report (killed from the host?)"
     cases = [workload_case(w, guest_dir, where.get(w.name), boot, stopped) for w in workloads]
     if not any(c.status is Status.FAIL for c in cases):
         return cases
-    found = scan(lines)  # the reports blamed on each failing workload, for known issues and people
+    # the reports blamed on each failing workload, for known issues and people
     return [replace(c, output=with_reports(c.output, [r.title for r in found
                                                       if blame(r.first_line, where) == c.name]))
             if c.status is Status.FAIL else c for c in cases]
