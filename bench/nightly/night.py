@@ -32,6 +32,7 @@ from bench.nightly import kcidb
 from bench.nightly import report as nightly_report
 from bench.nightly.history import compare, exit_code, history, stale_known
 from bench.nightly.night_file import NIGHT_FILE, SHARD, Night, load_night, require_night
+from bench.catch import Catch, check_workloads
 from bench.nightly.matrix import Entry, Matrix
 from bench.paths import contained
 from bench.pages.reproducer import patch_file_name
@@ -81,6 +82,7 @@ def plan_entries(request: RunRequest, home: Path, matrix: Matrix, entries: tuple
         params = selected_params((*entry.params, *request.params), selected)
         used.update(p.split(".", 1)[0] for p in params)
         plan = make_plan(dataclasses.replace(req, params=params), home)
+        check_workloads(entry.catch, [w.name for w in plan.workloads])  # before any build
         repeat.check(entry.repeat, plan.baseline, ALPHA, f"{matrix.path}: {entry.id}: repeat {entry.repeat}")
         plans.append((entry, plan))
     wanted = {p.split(".", 1)[0] for e in entries for p in (*e.params, *request.params)}
@@ -128,16 +130,16 @@ def entry_record(entry: Entry, plan: Plan, result: RunResult, started: str,
     return catalogue_record(record, entry.catch, result) if entry.catch else record
 
 
-def catalogue_record(record: dict[str, Any], catch: tuple[str, ...], result: RunResult) -> dict[str, Any]:
+def catalogue_record(record: dict[str, Any], catch: tuple[Catch, ...], result: RunResult) -> dict[str, Any]:
     """A catalogue bug's entry is judged the other way round: it passes when the bench catches
-    the bug (one of its catch cases fails), so a bug the bench stops catching is a new failure."""
+    the bug (every catch case fails), so a bug the bench stops catching is a new failure."""
     outcome = prove.judge(result, catch)
     verdict = {prove.Outcome.CAUGHT: "pass", prove.Outcome.INFRA: "error"}.get(outcome, "fail")
     key = "catalogue/caught"
     failed = ", ".join(prove.failed_keys(result)) or "nothing"
-    message = f"{outcome.value}: must fail {', '.join(catch)}; failed: {failed}"
+    message = f"{outcome.value}: must fail {', '.join(map(str, catch))}; failed: {failed}"
     return {**record, "verdict": verdict, "exit_code": {"pass": 0, "fail": 1}.get(verdict, 2),
-            "cases": {key: verdict}, "reports": [], "catch": list(catch), "caught": outcome.value,
+            "cases": {key: verdict}, "reports": [], "catch": [str(c) for c in catch], "caught": outcome.value,
             "failing": [] if verdict == "pass" else [{"key": key, "status": verdict, "message": message}]}
 
 
