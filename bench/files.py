@@ -73,4 +73,5 @@ def copy_tree(src: Path, dest: Path) -> None:
         os.replace(tmp, dest)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise cannot_write(Path(e.filename) if e.filename else target, e) from e
+        # the file being written (an error of sendfile names the source in e.filename)
+        raise cannot_write(dest / target.relative_to(tmp) if target.is_relative_to(tmp) else target, e) from e

@@ -101,6 +101,7 @@ def test_copy_tree_leaves_no_temp_folder(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(files.InfraError) as e:
         files.copy_tree(src, tmp_path / "out" / "guests")
     assert str(e.value).endswith(": cannot write: disk full") and "\n" not in str(e.value)
+    assert str(e.value).startswith(str(tmp_path / "out" / "guests" / "sub" / "f"))  # the file written
     assert list((tmp_path / "out").iterdir()) == []
 
 

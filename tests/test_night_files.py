@@ -5,6 +5,7 @@ Issue 21 items 2 and 5. The nights are run with the fakes of tests/test_nightly.
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 from pathlib import Path
@@ -146,3 +147,38 @@ def test_night_file_names_what_is_wrong(tmp_path: Path, data: Any, says: str) ->
     with pytest.raises(formats.FormatProblem, match=says):
         night_file.parse(tmp_path / "night.json", json.dumps(data))
     assert night_file.parse(tmp_path / "night.json", json.dumps(old_night(entries=PASSED)))
+
+
+def test_merge_names_a_shard_entry_without_what_the_night_files_need(
+        nights: Nights, capsys: pytest.CaptureFixture[str]) -> None:
+    """A hand-made or older shard whose entries lack `started` crashed kcidb.json's export."""
+    s1, s2 = shards(nights)
+    edit(s1, lambda d: d["entries"][0].pop("started"))
+    assert main(["merge", str(s1), str(s2), "--out", str(nights.root / "m")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("entries[0].started: missing") and len(err.splitlines()) == 1
+    assert not (nights.root / "m").exists()
+
+
+def test_a_newer_format_is_named_as_such_not_as_bad_json(tmp_path: Path) -> None:
+    with pytest.raises(formats.FormatProblem) as e:
+        night_file.parse(tmp_path / "night.json", json.dumps(old_night(format=99)))
+    assert str(e.value) == f"{tmp_path / 'night.json'}: format 99, this bench reads format 1"
+
+
+def test_merge_onto_a_full_disk_is_one_line_and_leaves_no_temp_folder(
+        nights: Nights, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """shutil.copytree gathered every file's ENOSPC into one shutil.Error: a dump, not a line."""
+    s1, s2 = shards(nights)
+    out = nights.root / "m"
+    copyfile = shutil.copyfile
+
+    def full(src: Any, dst: Any, **kw: Any) -> Any:
+        if str(dst).startswith(str(out)):
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        return copyfile(src, dst, **kw)
+    monkeypatch.setattr(shutil, "copyfile", full)
+    assert main(["merge", str(s1), str(s2), "--out", str(out)]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("bench: error:")]
+    assert len(err) == 1 and err[0].endswith(": cannot write: disk full") and str(out) in err[0], err
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]

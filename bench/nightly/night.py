@@ -21,13 +21,12 @@ import dataclasses
 import datetime
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 from bench import formats, pipeline, prove, repeat
 from bench.errors import UserError
-from bench.files import write_atomic
+from bench.files import copy_tree, write_atomic
 from bench.nightly import kcidb
 from bench.nightly import report as nightly_report
 from bench.nightly.history import compare, exit_code, history, stale_known
@@ -221,11 +220,14 @@ def merge(shard_dirs: list[Path], out_dir: Path) -> Night:
     whole = any(not n.get("shard") for _, n in shards)
     all_shards = len(counts) == 1 and indexes == list(range(1, next(iter(counts)) + 1))
     fresh_dir(out_dir)
-    for run_dir, e in runs:
-        shutil.copytree(run_dir, contained(out_dir, e["run_id"]), symlinks=True)
+    for run_dir, e in runs:  # a full disk: one line naming the file, no temp folder left
+        copy_tree(run_dir, contained(out_dir, e["run_id"]))
     for folder, _ in shards:
-        if (folder / "patches").is_dir() and not (folder / "patches").is_symlink():
-            shutil.copytree(folder / "patches", out_dir / "patches", symlinks=True, dirs_exist_ok=True)
+        patches = folder / "patches"
+        for series_dir in sorted(patches.iterdir()) if patches.is_dir() and not patches.is_symlink() else ():
+            if series_dir.is_dir() and not (out_dir / "patches" / series_dir.name).exists():
+                (out_dir / "patches").mkdir(exist_ok=True)
+                copy_tree(series_dir, out_dir / "patches" / series_dir.name)
     ids = shards[0][1]["matrix"]["ids"]
     first = min(shards, key=lambda s: s[1]["started"])[1]
     return {

@@ -50,8 +50,12 @@ PAST = {"name": _STR, "started": _STR, "complete": _BOOL, "shard?": OPT({"index"
 SHARD = {**PAST, "finished?": OPT(_STR), "missing": [_STR],
          "matrix": {"path?": OPT(_STR), "digest": _STR, "ids": [_STR]},
          "tree?": OPT(MAP(object)), "merged_from?": [_STR], "known_stale_after?": OPT(_INT),
-         "entries": [{**ENTRY, "series": _STR, "config": _STR, "exit_code?": OPT(_INT),
-                      "reports?": [MAP(object)]}]}
+         # every key night.entry_record writes that the night's files read
+         "entries": [{**ENTRY, "series": _STR, "config": _STR, "started": _STR, "secs": _NUM,
+                      "exit_code": OPT(_INT), "failing": [{**_FAILING, "message": _STR}],
+                      "reports": [{"title": _STR, "known": _BOOL, "message?": _STR}], "base": OPT(_STR),
+                      "workloads": [_STR], "fragments": [_STR], "patches": [{"file": _STR, "sha256?": _STR}],
+                      "patchset_hash": _STR, "repeat?": _INT}]}
 VERDICTS = ("pass", "fail", "error")
 
 
@@ -92,9 +96,10 @@ def problem(value: object, shape: object, where: str) -> str | None:
 def parse(path: Path, text: str, shape: object = PAST) -> Night:
     """night.json's text checked (formats.FormatProblem naming path and what is wrong)."""
     try:
-        data = formats.check(path, json.loads(text), formats.NIGHT)
+        raw = json.loads(text)
     except ValueError as e:
         raise formats.FormatProblem(f"{path}: not JSON: {e}") from e
+    data = formats.check(path, raw, formats.NIGHT)
     if p := problem(data, shape, ""):
         raise formats.FormatProblem(f"{path}: {p}")
     if bad := next((e for e in data["entries"] if e["verdict"] not in VERDICTS), None):
