@@ -1,7 +1,8 @@
 """Result files written atomically: a reader (CI, a dashboard, `bench merge`) never sees half a file.
 
 The text goes to a temporary file in the same folder, is flushed to disk, then renamed over
-the target. A full disk raises InfraError naming the file; the old file, if any, stays whole.
+the target. A full disk raises InfraError naming the file; the old file, if any, stays whole,
+and the temporary file or folder is removed.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -33,5 +35,43 @@ def write_atomic(path: Path, text: str) -> None:
         if tmp:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        why = "disk full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else (e.strerror or str(e))
-        raise InfraError(f"{path}: cannot write: {why}") from e
+        raise cannot_write(path, e) from e
+
+
+# The errors that mean "this disk takes no more": the machine's trouble, said in two words.
+_FULL = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk full (quota)", errno.EROFS: "read-only file system"}
+
+
+def disk_trouble(e: BaseException) -> bool:
+    return isinstance(e, OSError) and e.errno in _FULL
+
+
+def cannot_write(path: Path, e: OSError) -> InfraError:
+    """One line naming the file and why (disk full, read-only...)."""
+    why = _FULL.get(e.errno or 0) or e.strerror or str(e).splitlines()[0]
+    return InfraError(f"{path}: cannot write: {why}")
+
+
+def copy_tree(src: Path, dest: Path) -> None:
+    """src copied to dest whole or not at all: into a hidden temporary folder beside dest,
+    renamed over it. On an error nothing is left behind (InfraError naming the file)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    target = tmp
+    try:
+        for root, dirs, names in os.walk(src):
+            here = tmp / os.path.relpath(root, src)
+            for d in dirs:
+                target = here / d
+                target.mkdir()
+            for n in names:
+                target = here / n
+                shutil.copyfile(Path(root) / n, target, follow_symlinks=False)
+                shutil.copymode(Path(root) / n, target, follow_symlinks=False)
+        if dest.exists():
+            shutil.rmtree(dest)
+        target = dest
+        os.replace(tmp, dest)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        # the file being written (an error of sendfile names the source in e.filename)
+        raise cannot_write(dest / target.relative_to(tmp) if target.is_relative_to(tmp) else target, e) from e

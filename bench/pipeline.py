@@ -26,6 +26,7 @@ from bench import build as build_mod
 from bench import guests, junit, kconfig, oracles, qemu, tree, verdict, vm, worktree
 from bench import slot as slot_mod
 from bench.errors import BenchError, InfraError
+from bench import files
 from bench.files import write_atomic
 from bench.pages import run_files
 from bench.plan import Plan, claim_run
@@ -129,8 +130,11 @@ class Run:
                 write()
             except BenchError as e:
                 first = first or e
+            except OSError as e:  # not through write_atomic/copy_tree: still one line naming the file
+                first = first or files.cannot_write(Path(e.filename or self.dir), e)
             except Exception as e:  # noqa: BLE001 - a bug in one writer must not cost the others
-                first = first or InfraError(f"{self.dir}: writing the results: {type(e).__name__}: {e}")
+                what = str(e).splitlines()[0][:200] if str(e) else ""
+                first = first or InfraError(f"{self.dir}: writing the results: {type(e).__name__}: {what}")
         if first is not None:
             raise first
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import guests, kconfig, series, tree
+from bench import formats, guests, kconfig, series, tree
+from bench.files import write_atomic
 from bench.errors import InfraError, UserError
 from bench.report import issues_file
 from bench.report.issues import Issue, bare
@@ -250,12 +251,12 @@ def selected_params(params: tuple[str, ...], workloads: tuple[str, ...]) -> tupl
 
 
 def write_request(req: RunRequest, path: Path) -> None:
-    path.write_text(json.dumps(req.to_json(), indent=2) + "\n", encoding="utf-8")
+    write_atomic(path, json.dumps(formats.stamp(req.to_json(), formats.REQUEST), indent=2) + "\n")
 
 
 def read_request(path: Path) -> RunRequest:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = formats.check(path, json.loads(path.read_text(encoding="utf-8")), formats.REQUEST)
         return RunRequest.from_json(data)
     except (OSError, ValueError, TypeError) as e:
         raise UserError(f"{path}: not a run request written by bench: {e}") from e

@@ -95,12 +95,17 @@ class Printer:
         out.write(f"  control (the tree as it is): {self.status(control.verdict)} in {control.secs:.0f}s\n")
         width = max((len(v.name) for v in verdicts), default=4)
         must = max((len(", ".join(v.expected)) for v in verdicts), default=9)
-        out.write(f"  {'bug':<{width}}  {'outcome':<7}  {'must fail':<{must}}  {'time':>5}  what failed\n")
+        out.write(f"  {'bug':<{width}}  {'outcome':<8}  {'must fail':<{must}}  {'time':>5}  what failed\n")
         for v in verdicts:
             failed = ", ".join(v.failed) or "-"
-            out.write(f"  {v.name:<{width}}  {v.outcome.value:<7}  {', '.join(v.expected):<{must}}  "
+            out.write(f"  {v.name:<{width}}  {v.outcome.value:<8}  {', '.join(v.expected):<{must}}  "
                       f"{v.secs:>4.0f}s  {failed}\n")
+        for v in verdicts:  # a line a bug: which cases failed and with what message
+            out.write(f"  {v.line()}\n")
         caught = sum(v.outcome.value == "caught" for v in verdicts)
-        rate = f"{100 * caught / len(verdicts):.0f}%" if verdicts else "-"
-        out.write(f"caught {caught} of {len(verdicts)} ({rate}); results: {folder}\n")
+        if control.verdict is not Status.PASS:  # a bench failing a clean kernel proves nothing
+            out.write(f"no catch figure: the control did not pass; results: {folder}\n")
+        else:
+            rate = f"{100 * caught / len(verdicts):.0f}%" if verdicts else "-"
+            out.write(f"caught {caught} of {len(verdicts)} ({rate}); results: {folder}\n")
         out.flush()

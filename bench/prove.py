@@ -2,11 +2,13 @@
 
 A catalogue is a folder of single-patch series (patches/bugs/<name>/), each bringing back one
 realistic bug that upstream fixed (series.yaml `fixes:`) and naming the cases that must fail
-when the bench works (`catch:`: workload/NAME, report, report/TITLE-REGEX). First the control,
-the tree as it is with the same workloads, must pass: a bench that fails a clean kernel proves
-nothing by failing a buggy one. Then each bug: caught when its run fails in one of its catch
-cases. Every run is an ordinary `bench run` in the prove folder; they share a work slot (same
-configuration), so each bug costs its incremental build and its boot.
+when the bench works (`catch:`, bench/catch.py: workload/NAME or report/TITLE-REGEX, each with
+an optional message regex). First the control, the tree as it is with the same workloads, must
+pass: a bench that fails a clean kernel proves nothing by failing a buggy one. Then each bug:
+caught when its run fails in every one of its catch cases and the control failed none of them.
+Every run is an ordinary `bench run` in the prove folder; they share a work slot (same
+configuration), so each bug costs its incremental build and its boot. With --repeat N each
+bug's kernel runs N times and its catch rate is printed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import junit, pipeline, series
+from bench import junit, pipeline, rates, series
+from bench.catch import Catch, check_workloads, failures, hits
 from bench.errors import UserError
 from bench.files import write_atomic
 from bench.plan import Plan, RunRequest, make_plan, new_folder
@@ -30,7 +33,9 @@ from bench.result import Case, RunResult, Status
 
 
 class Outcome(str, enum.Enum):
-    CAUGHT = "caught"  # failed in a catch case
+    CAUGHT = "caught"  # failed in every catch case (with its message); the control in none
+    PARTIAL = "partial"  # failed in some catch cases, not all
+    UNPROVEN = "unproven"  # every catch case failed, but the control failed one too
     OTHER = "other"  # failed, but not in any catch case (a crash elsewhere, a build error...)
     MISSED = "missed"  # passed: the bench did not see the bug
     INFRA = "infra"  # the machine failed: says nothing
@@ -45,6 +50,15 @@ class Verdict:
     fixes: str
     secs: float
     run_id: str
+    failures: tuple[tuple[str, str], ...] = ()  # (case, first line of its message) of what failed
+    caught_runs: int = 0  # with --repeat: runs that caught it ...
+    decided_runs: int = 0  # ... of the runs that decided anything (not infrastructure)
+
+    def line(self) -> str:
+        """One line: outcome, the catch rate of repeated runs, what failed with its message."""
+        rate = f" in {self.caught_runs} of {self.decided_runs} runs" if self.decided_runs > 1 else ""
+        failed = "; ".join(f"{k}: {m}" if m else k for k, m in self.failures) or "nothing failed"
+        return f"{self.name}: {self.outcome.value.upper()}{rate}: {failed}"
 
 
 def catalogue(folder: Path) -> list[str]:
@@ -57,8 +71,9 @@ def catalogue(folder: Path) -> list[str]:
     return names
 
 
-def check_bug(s: series.Series) -> None:
-    """A catalogue entry must say what it brings back and what must catch it."""
+def check_bug(s: series.Series, workloads: Sequence[str] = ()) -> None:
+    """A catalogue entry must say what it brings back and what must catch it, in cases its
+    workloads run (checked before any build: a catch no run can fail would say "missed")."""
     where = s.source / "series.yaml"
     if len(s.patches) != 1:
         raise UserError(f"{s.source}: a catalogue bug is one patch, not {len(s.patches)}")
@@ -66,26 +81,22 @@ def check_bug(s: series.Series) -> None:
         raise UserError(f"{where}: fixes: missing (the upstream fix this bug undoes)")
     if not s.meta.catch:
         raise UserError(f"{where}: catch: missing (the cases that must fail)")
+    check_workloads(s.meta.catch, workloads)
 
 
 def failed_keys(result: RunResult) -> tuple[str, ...]:
     return tuple(f"{c.group}/{c.name}" for c in result.cases if c.status is Status.FAIL)
 
 
-def judge(result: RunResult, catch: Sequence[str]) -> Outcome:
+def judge(result: RunResult, catches: Sequence[Catch], control: RunResult | None = None) -> Outcome:
     if any(c.group == "infra" for c in result.cases) or (result.verdict is Status.ERROR):
         return Outcome.INFRA
-    failed = failed_keys(result)
-    if not failed:
-        return Outcome.MISSED
-    for key in catch:
-        group, _, name = key.partition("/")
-        for f in failed:
-            fgroup, _, fname = f.partition("/")
-            if (key == "report" and fgroup == "report") or f == key \
-                    or (group == "report" and fgroup == "report" and name and re.search(name, fname)):
-                return Outcome.CAUGHT
-    return Outcome.OTHER
+    got = hits(result, catches)
+    if catches and len(got) == len(catches):
+        return Outcome.UNPROVEN if control is not None and hits(control, catches) else Outcome.CAUGHT
+    if got:
+        return Outcome.PARTIAL
+    return Outcome.OTHER if failed_keys(result) else Outcome.MISSED
 
 
 def _run(plan: Plan, printer: Printer, run_id: str) -> RunResult:
@@ -99,13 +110,13 @@ def plans(request: RunRequest, home: Path, folder: Path, only: Sequence[str] = (
         raise UserError(f"{folder}: no bug named {unknown[0]} (known: {', '.join(b.series.name for b in bugs)})")
     bugs = [b for b in bugs if not only or b.series.name in only]
     for b in bugs:
-        check_bug(b.series)
+        check_bug(b.series, [w.name for w in b.workloads])
     return bugs
 
 
-def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printer
+def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printer, runs: int = 1
           ) -> tuple[RunResult, list[Verdict], Path]:
-    """The control run, then every bug; the prove folder with its files."""
+    """The control run, then every bug (each `runs` times); the prove folder with its files."""
     root = bugs[0].results_root
     out = root / new_folder(root, "prove")
     workloads = tuple(dict.fromkeys(w.name for b in bugs for w in b.workloads))
@@ -117,15 +128,32 @@ def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printe
     base = _run(control, printer.nested("control: "), "00-control")
     verdicts: list[Verdict] = []
     for i, bug in enumerate(bugs, 1):
-        run_id = f"{i:02d}-{bug.series.name}"
-        printer.say(f"prove: [{i}/{len(bugs)}] {bug.series.name}: must fail {', '.join(bug.series.meta.catch)}")
-        result = _run(dataclasses.replace(bug, results_root=out), printer.nested(f"{bug.series.name}: "), run_id)
-        outcome = judge(result, bug.series.meta.catch)
-        verdicts.append(Verdict(bug.series.name, outcome, bug.series.meta.catch, failed_keys(result),
-                                bug.series.meta.fixes, result.secs, run_id))
-        printer.say(f"prove: {bug.series.name}: {outcome.value.upper()} ({', '.join(failed_keys(result)) or 'nothing failed'})")
+        printer.say(f"prove: [{i}/{len(bugs)}] {bug.series.name}: must fail "
+                    f"{', '.join(map(str, bug.series.meta.catch))}")
+        v = prove_bug(dataclasses.replace(bug, results_root=out), f"{i:02d}-{bug.series.name}", base, runs, printer)
+        verdicts.append(v)
+        printer.say(f"prove: {v.line()}")
     write_results(out, base, verdicts)
     return base, verdicts, out
+
+
+def prove_bug(bug: Plan, run_id: str, control: RunResult, runs: int, printer: Printer) -> Verdict:
+    """The bug's kernel run `runs` times (a setup failure is not repeated); its Verdict: the
+    worst outcome of the runs that decided anything, and how many of them caught it."""
+    catches = bug.series.meta.catch
+    results: list[RunResult] = []
+    for k in range(1, runs + 1):
+        rid = run_id if runs == 1 else f"{run_id}-r{k}"
+        results.append(_run(bug, printer.nested(f"{bug.series.name}{'' if runs == 1 else f' r{k}'}: "), rid))
+        if any(c.group in rates.DETERMINISTIC and c.status is Status.FAIL for c in results[-1].cases):
+            break
+    outcomes = [judge(r, catches, control) for r in results]
+    decided = [o for o in outcomes if o is not Outcome.INFRA]
+    outcome = next((o for o in decided if o is not Outcome.CAUGHT), Outcome.CAUGHT if decided else Outcome.INFRA)
+    shown = results[outcomes.index(outcome)]
+    return Verdict(bug.series.name, outcome, tuple(map(str, catches)), failed_keys(shown), bug.series.meta.fixes,
+                   sum(r.secs for r in results), shown.run_id, failures(shown),
+                   sum(o is Outcome.CAUGHT for o in outcomes), len(decided))
 
 
 def exit_code(control: RunResult, verdicts: Sequence[Verdict]) -> int:
@@ -137,14 +165,13 @@ def exit_code(control: RunResult, verdicts: Sequence[Verdict]) -> int:
 
 
 def cases(control: RunResult, verdicts: Sequence[Verdict]) -> tuple[Case, ...]:
-    status = {Outcome.CAUGHT: Status.PASS, Outcome.OTHER: Status.FAIL, Outcome.MISSED: Status.FAIL,
-              Outcome.INFRA: Status.ERROR}
+    status = {Outcome.CAUGHT: Status.PASS, Outcome.INFRA: Status.ERROR}
     first = Case("prove", "control", control.verdict, control.secs,
                  "the tree as it is passes" if control.verdict is Status.PASS else
                  f"the tree as it is does not pass: {', '.join(failed_keys(control)) or control.verdict.value}")
-    return (first, *(Case("prove", v.name, status[v.outcome], v.secs,
+    return (first, *(Case("prove", v.name, status.get(v.outcome, Status.FAIL), v.secs,
                           f"{v.outcome.value}: must fail {', '.join(v.expected)}; failed: {', '.join(v.failed) or 'nothing'}",
-                          f"fixes: {v.fixes}\nrun: {v.run_id}") for v in verdicts))
+                          f"{v.line()}\nfixes: {v.fixes}\nrun: {v.run_id}") for v in verdicts))
 
 
 def write_results(out: Path, control: RunResult, verdicts: Sequence[Verdict]) -> None:

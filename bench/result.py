@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import formats
 from bench.files import write_atomic
 
 
@@ -61,6 +62,7 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            formats.KEY: formats.SUMMARY,
             "run_id": self.run_id,
             "series": self.series,
             "verdict": self.verdict.value,
@@ -74,7 +76,9 @@ class RunResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], results_dir: Path) -> RunResult:
-        """Back from summary.json (KeyError/ValueError/TypeError if it is not one)."""
+        """Back from summary.json (KeyError/ValueError/TypeError if it is not one; a
+        formats.FormatProblem, a ValueError, if another bench wrote it)."""
+        data = formats.check(results_dir / "summary.json", data, formats.SUMMARY)
         cases = tuple(Case(c["group"], c["name"], Status(c["status"]), float(c.get("secs", 0.0)),
                            c.get("message", ""), c.get("output", "")) for c in data["cases"])
         return cls(str(data["run_id"]), str(data["series"]), results_dir, cases,

@@ -12,7 +12,7 @@
       - vmstat: pinned_folio_mkclean             # a /proc/vmstat counter that grows over the run
         min: 1                                   # ... by at least this much (default 1)
     fixes: 'abc123def456 ("mm/gup: ...")'        # bug catalogue: the upstream fix this undoes
-    catch: [workload/cow, report]                # bug catalogue: cases of which one must fail
+    catch: [workload/cow, report/^BUG: Bad page]  # bug catalogue: cases that must all fail (bench/catch.py)
                                                  # (workload/NAME, report, report/TITLE-REGEX)
 """
 
@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import yamlmap
+from bench.catch import Catch
+from bench.catch import parse as parse_catch
 from bench.errors import UserError
 
 KEYS = ("description", "base", "kconfigs", "workloads", "suppress", "mbox", "cmdline", "expect",
@@ -55,7 +57,7 @@ class Meta:
     cmdline: tuple[str, ...] = ()
     expect: tuple[Expect, ...] = ()
     fixes: str = ""
-    catch: tuple[str, ...] = ()
+    catch: tuple[Catch, ...] = ()
 
 
 def _regex(where: str, what: str, rx: str) -> str:
@@ -85,16 +87,6 @@ def _expects(where: str, raw: Any) -> tuple[Expect, ...]:
     return tuple(out)
 
 
-def _catch(where: str, keys: tuple[str, ...]) -> tuple[str, ...]:
-    for key in keys:
-        group, _, name = key.partition("/")
-        if key != "report" and not (group == "workload" and name) and not (group == "report" and name):
-            raise UserError(f"{where}: catch {key!r}: want workload/NAME, report or report/TITLE-REGEX")
-        if group == "report" and name:
-            _regex(where, "catch report", name)
-    return keys
-
-
 def read(path: Path, text: str) -> Meta:
     y = yamlmap.read(path, text, KEYS)
     suppress = tuple(_regex(y.where("suppress"), "suppress", rx) for rx in y.strings("suppress"))
@@ -107,4 +99,4 @@ def read(path: Path, text: str) -> Meta:
     return Meta(description=(y.string("description") or "").strip(), base=y.string("base"),
                 kconfigs=y.strings("kconfigs"), workloads=y.strings("workloads"), suppress=suppress,
                 mbox=mbox, cmdline=cmdline, expect=_expects(y.where("expect"), y.data.get("expect")),
-                fixes=(y.string("fixes") or "").strip(), catch=_catch(y.where("catch"), y.strings("catch")))
+                fixes=(y.string("fixes") or "").strip(), catch=parse_catch(y.where("catch"), y.data.get("catch")))

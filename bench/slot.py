@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO
 
-from bench import proc, worktree
+from bench import formats, proc, worktree
 from bench.errors import InfraError
 from bench.files import write_atomic
 
@@ -65,14 +65,19 @@ class Slot:
         return self.path / "build"
 
     def save(self, state: State) -> Slot:
-        write_atomic(self.path / STATE, json.dumps(asdict(state), indent=1) + "\n")
+        write_atomic(self.path / STATE, json.dumps(formats.stamp(asdict(state), formats.STATE), indent=1) + "\n")
         return replace(self, state=state)
 
 
 def read_state(path: Path) -> State:
+    """The slot's state; State() (nothing to reuse: the next run builds afresh) when it is
+    missing, broken or of another format (named on one line)."""
     try:
-        data = json.loads((path / STATE).read_text())
+        data = formats.check(path / STATE, json.loads((path / STATE).read_text()), formats.STATE)
         return State(**{k: v for k, v in data.items() if k in State.__dataclass_fields__})
+    except formats.FormatProblem as e:
+        formats.warn(f"{e}; the slot is rebuilt")
+        return State()
     except (OSError, ValueError, TypeError):
         return State()
 

@@ -66,6 +66,7 @@ def main() -> int:
     base = kconfig.find_fragment(kconfig.BASE_NAME, home / "kconfigs")
     work = Path(tempfile.mkdtemp(prefix="pinbench-buildtime-", dir=cache))
     results = {}
+    done = False
     try:
         with worktree(kdir, tree.resolve_base(kdir, None), work / "src") as src:
             for name, configure, frags in (("virtme-ng defconfig", configure_vng, extra),
@@ -78,9 +79,12 @@ def main() -> int:
                 results[name] = secs
                 print(f"{name}: {secs:.0f} s ({secs / 60:.1f} min), bzImage "
                       f"{(out / build.IMAGE).stat().st_size // 1024} KiB", flush=True)
+        done = True
     finally:
-        if not args.keep:
+        if done and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+        elif not done:  # a failed build's logs are the only evidence of why
+            print(f"build_time: failed; its build dirs and logs are kept in {work}", file=sys.stderr)
     ratio = results["pinbench minimal"] / results["virtme-ng defconfig"]
     print(f"ratio minimal/defconfig: {ratio:.2f} ({'meets' if ratio <= 0.40 else 'misses'} the 0.40 target)")
     return 0

@@ -41,8 +41,13 @@ ONE_PATCH = HOME / "patches" / "canary" / "0001-mm-gup-fix-the-kernel-doc-of-the
 KCONFIGS = "[rdma, debug-vm]"  # canary's, so every run here shares one slot configuration
 
 
-def bench(*args: str, results: Path) -> tuple[float, float | None, dict[str, Any]]:
-    """Run `python3 -m bench ARGS`; its wall time, seconds from its boot verdict line to its exit, summary."""
+class Kept(Exception):
+    """A run that should have passed did not: its results folder is kept (the message says where)."""
+
+
+def bench(*args: str, results: Path, must_pass: bool = False) -> tuple[float, float | None, dict[str, Any]]:
+    """Run `python3 -m bench ARGS`; its wall time, seconds from its boot verdict line to its exit, summary.
+    A run that ends in exit 2, or (must_pass) not PASS, raises Kept naming its results folder."""
     start = time.monotonic()
     child = subprocess.Popen([sys.executable, "-m", "bench", *args, "--results", str(results)], cwd=HOME,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -51,11 +56,16 @@ def bench(*args: str, results: Path) -> tuple[float, float | None, dict[str, Any
     for line in child.stdout:
         if "boot/boot:" in line:
             booted = time.monotonic()
-    if child.wait() == 2:
-        sys.exit(f"run_time: bench {' '.join(args)} failed (exit 2): see {results}")
+    rc = child.wait()
     end = time.monotonic()
     runs = sorted((p for p in results.iterdir() if (p / "summary.json").is_file()), key=lambda p: p.stat().st_mtime)
     summary = json.loads((runs[-1] / "summary.json").read_text()) if runs else {}
+    if rc == 2 or (must_pass and summary.get("verdict") != "pass"):
+        where = runs[-1] if runs else results
+        failed = [f"{c['group']}/{c['name']}: {c.get('message', '')}" for c in summary.get("cases", [])
+                  if c.get("status") in ("fail", "error")]
+        raise Kept(f"bench {' '.join(args)}: exit {rc}, verdict {summary.get('verdict')}"
+                   f"{' (' + '; '.join(failed)[:400] + ')' if failed else ''}; results kept in {where}")
     return end - start, (end - booted) if booted else None, summary
 
 
@@ -103,33 +113,45 @@ def main() -> int:
     ap.add_argument("--no-bisect", action="store_true", help="skip the canary run and bisect")
     args = ap.parse_args()
     workloads = args.workload or ["rxe", "odirect", "gup-test", "pin-balance"]
-    with tempfile.TemporaryDirectory(prefix="pinbench-runtime-") as tmp:
-        tmpd = Path(tmp)
-        results = tmpd / "results"
-        results.mkdir()
-        base = series(tmpd, "rt-base", None, workloads)
-        one = series(tmpd, "rt-one-patch", ONE_PATCH, workloads)
-        print(f"run_time: workloads {', '.join(workloads)}; results in {results}", flush=True)
-        bench("run", str(base), "--accel", "tcg", results=results)
-        t_run, after_vm, summary = bench("run", str(one), "--accel", "tcg", results=results)
-        cases = {f"{c['group']}/{c['name']}": c for c in summary["cases"]}
-        t_make, t_vng = floor(summary, tmpd)
-        boot = float(cases["boot/boot"]["secs"])
-        print(f"bench run (one-patch mm/ change, warm slot): {t_run:6.1f} s "
-              f"(build {cases['build/kernel']['secs']:.1f} s, boot {boot:.1f} s), verdict {summary['verdict']}")
-        print(f"floor: incremental make {t_make:6.1f} s + bare vng {t_vng:6.1f} s = {t_make + t_vng:6.1f} s")
-        print(f"ratio run / floor = {t_run / (t_make + t_vng):.2f} (target <= 1.20)")
-        print(f"boot stage / bare vng = {boot / t_vng:.2f}")
-        if after_vm is not None:
-            print(f"from the VM's end to the verdict: {after_vm:.1f} s (target <= 5)")
-        if not args.no_bisect:
-            t_canary, _, canary = bench("run", "canary", "--accel", "tcg", results=results)
-            t_bisect, _, bis = bench("bisect", "canary", "--accel", "tcg", results=results)
-            b = bis.get("bisect", {})
-            print(f"bench run canary: {t_canary:6.1f} s ({canary.get('verdict')}); bench bisect canary: "
-                  f"{t_bisect:6.1f} s ({b.get('conclusion')}, {b.get('builds')} builds, {len(b.get('steps', []))} steps)")
-            print(f"ratio bisect / run = {t_bisect / t_canary:.2f} (target <= 2.0)")
+    tmpd = Path(tempfile.mkdtemp(prefix="pinbench-runtime-"))
+    try:
+        measure(args, workloads, tmpd)
+    except Kept as e:  # the results of a run that failed are the only evidence of why: kept
+        print(f"run_time: {e}", file=sys.stderr)
+        return 1
+    except BaseException:
+        print(f"run_time: stopped; results kept in {tmpd}", file=sys.stderr)
+        raise
+    shutil.rmtree(tmpd, ignore_errors=True)
     return 0
+
+
+def measure(args: argparse.Namespace, workloads: list[str], tmpd: Path) -> None:
+    """The runs and the floor, into tmpd (removed by main only when every run went as expected)."""
+    results = tmpd / "results"
+    results.mkdir()
+    base = series(tmpd, "rt-base", None, workloads)
+    one = series(tmpd, "rt-one-patch", ONE_PATCH, workloads)
+    print(f"run_time: workloads {', '.join(workloads)}; results in {results}", flush=True)
+    bench("run", str(base), "--accel", "tcg", results=results, must_pass=True)
+    t_run, after_vm, summary = bench("run", str(one), "--accel", "tcg", results=results, must_pass=True)
+    cases = {f"{c['group']}/{c['name']}": c for c in summary["cases"]}
+    t_make, t_vng = floor(summary, tmpd)
+    boot = float(cases["boot/boot"]["secs"])
+    print(f"bench run (one-patch mm/ change, warm slot): {t_run:6.1f} s "
+          f"(build {cases['build/kernel']['secs']:.1f} s, boot {boot:.1f} s), verdict {summary['verdict']}")
+    print(f"floor: incremental make {t_make:6.1f} s + bare vng {t_vng:6.1f} s = {t_make + t_vng:6.1f} s")
+    print(f"ratio run / floor = {t_run / (t_make + t_vng):.2f} (target <= 1.20)")
+    print(f"boot stage / bare vng = {boot / t_vng:.2f}")
+    if after_vm is not None:
+        print(f"from the VM's end to the verdict: {after_vm:.1f} s (target <= 5)")
+    if not args.no_bisect:
+        t_canary, _, canary = bench("run", "canary", "--accel", "tcg", results=results)
+        t_bisect, _, bis = bench("bisect", "canary", "--accel", "tcg", results=results)
+        b = bis.get("bisect", {})
+        print(f"bench run canary: {t_canary:6.1f} s ({canary.get('verdict')}); bench bisect canary: "
+              f"{t_bisect:6.1f} s ({b.get('conclusion')}, {b.get('builds')} builds, {len(b.get('steps', []))} steps)")
+        print(f"ratio bisect / run = {t_bisect / t_canary:.2f} (target <= 2.0)")
 
 
 if __name__ == "__main__":

@@ -23,30 +23,35 @@ drop_ext4() {
 # wait_listen PORT [SECONDS]: until a TCP server listens on PORT (a fixed sleep loses the race
 # to a slow guest under load, and the server then waits for a client forever).
 wait_listen() {
-    local port=$1 left=${2:-30}
+    local port=$1 left=${2:-30} began=$SECONDS
     while [ "$left" -gt 0 ]; do
         ss -ltn "sport = :$port" 2>/dev/null | grep -q LISTEN && return 0
         sleep 1
         left=$((left - 1))
     done
-    echo "nothing listens on port $port" >&2
+    echo "nothing listens on port $port after $((SECONDS - began))s (limit ${2:-30}s)" >&2
     return 1
 }
 
 # client_server NAME SECONDS -- CMD...: run CMD as server in the background and, once it
 # listens on $PORT, again with "localhost" appended as its client; both bounded by SECONDS.
 client_server() {
-    local name=$1 secs=$2 srv rc=0
+    local name=$1 secs=$2 srv rc=0 began=$SECONDS crc=0 src=0
     shift 3
     timeout "$secs" "$@" > "/tmp/$name-server.log" 2>&1 &
     srv=$!
     if wait_listen "$PORT" 30; then
-        timeout "$secs" "$@" localhost || { echo "FAIL: $name client"; rc=1; }
+        # measured: exit 124 is the time limit (a slow guest), anything else the tool's own failure
+        timeout "$secs" "$@" localhost || crc=$?
+        [ "$crc" -eq 0 ] || { echo "FAIL: $name client: exit $crc after $((SECONDS - began))s (limit ${secs}s$( \
+            [ "$crc" -eq 124 ] && echo ': timed out'))"; rc=1; }
     else
-        echo "FAIL: $name server never listened"; rc=1
+        echo "FAIL: $name server never listened within $((SECONDS - began))s (limit 30s)"; rc=1
     fi
-    if ! wait "$srv"; then
-        echo "FAIL: $name server"; tail -5 "/tmp/$name-server.log"; rc=1
+    wait "$srv" || src=$?
+    if [ "$src" -ne 0 ]; then
+        echo "FAIL: $name server: exit $src after $((SECONDS - began))s (limit ${secs}s$( \
+            [ "$src" -eq 124 ] && echo ': timed out'))"; tail -5 "/tmp/$name-server.log"; rc=1
     fi
     return $rc
 }
@@ -183,11 +188,12 @@ movable_hold() {
     bin=$(build_c fill_movable fill_movable.c) || return 1
     "$bin" > "$BENCH_OUT/fill_movable.out" 2>&1 &
     MOVABLE_HOLDER=$!
+    local began=$SECONDS
     for _ in $(seq 60); do
         grep -q '^filled' "$BENCH_OUT/fill_movable.out" 2>/dev/null && { cat "$BENCH_OUT/fill_movable.out"; return 0; }
         sleep 0.5
     done
-    echo "fill_movable did not report"; return 1
+    echo "fill_movable did not report within $((SECONDS - began))s (60 looks 0.5s apart)"; return 1
 }
 movable_release() {
     [ -n "${MOVABLE_HOLDER:-}" ] && kill "$MOVABLE_HOLDER" 2>/dev/null && wait "$MOVABLE_HOLDER" 2>/dev/null

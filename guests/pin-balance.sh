@@ -17,11 +17,12 @@ if ! grep -q '^nr_foll_pin_acquired ' /proc/vmstat; then
     exit 4
 fi
 a0=$(get nr_foll_pin_acquired "$start"); r0=$(get nr_foll_pin_released "$start")
-deadline=$((SECONDS + SETTLE))
+began=$SECONDS deadline=$((SECONDS + SETTLE)) looks=0 first=""
 while :; do
     refresh
     a1=$(get nr_foll_pin_acquired /proc/vmstat); r1=$(get nr_foll_pin_released /proc/vmstat)
-    outstanding0=$((a0 - r0)); outstanding1=$((a1 - r1))
+    outstanding0=$((a0 - r0)); outstanding1=$((a1 - r1)) looks=$((looks + 1))
+    first=${first:-$outstanding1}
     [ "$outstanding1" -eq "$outstanding0" ] && break
     [ $SECONDS -ge $deadline ] && break
     sleep 1
@@ -30,7 +31,10 @@ echo "at start: acquired=$a0 released=$r0 outstanding=$outstanding0"
 echo "now:      acquired=$a1 released=$r1 outstanding=$outstanding1"
 echo "during the workloads: acquired +$((a1 - a0)) released +$((r1 - r0))"
 if [ "$outstanding1" -ne "$outstanding0" ]; then
-    echo "FAIL: pin imbalance: $((outstanding1 - outstanding0)) page pin(s) still held after ${SETTLE}s (leak, or a double unpin if negative)"
+    # what was measured: a count still falling at the deadline is slow teardown, not a leak
+    echo "FAIL: pin imbalance: $((outstanding1 - outstanding0)) page pin(s) still held after waiting $((SECONDS - began))s" \
+         "(limit ${SETTLE}s, $looks looks; outstanding $outstanding0 at start, $first at the first look, $outstanding1 at the last)" \
+         "(leak, or a double unpin if negative)"
     exit 1
 fi
 echo "OK: pins balanced"

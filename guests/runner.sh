@@ -33,17 +33,19 @@ PIN_SETTLE=${PIN_SETTLE:-8}  # seconds to wait for deferred unpins (workqueues, 
 
 # pin_check NAME BEFORE: 0 when the pins held before the workload are held again after it.
 pin_check() {
-    local name=$1 before=$2 now deadline=$((SECONDS + PIN_SETTLE))
+    local name=$1 before=$2 now first="" began=$SECONDS deadline=$((SECONDS + PIN_SETTLE))
     [ -n "$before" ] || return 0
     while :; do
         now=$(outstanding)
+        first=${first:-$now}
         [ "$now" = "$before" ] && return 0
         [ $SECONDS -ge $deadline ] && break
         sleep 1
     done
     local delta=$((now - before)) what="leaked (still held)"
     [ $delta -lt 0 ] && what="released more than acquired (double unpin)"
-    echo "FAIL: pin imbalance during $name: $delta page pin(s) $what ${PIN_SETTLE}s after it ended (outstanding $before -> $now)"
+    echo "FAIL: pin imbalance during $name: $delta page pin(s) $what $((SECONDS - began))s after it ended" \
+         "(waited up to ${PIN_SETTLE}s; outstanding $before before it, $first at the first look after, $now at the last)"
     return 1
 }
 

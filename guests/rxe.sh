@@ -17,7 +17,7 @@ ip link set "$dev" up || { echo "FAIL: cannot bring $dev up"; exit 1; }
 rdma link add rxe0 type rxe netdev "$dev" || { echo "FAIL: rdma link add rxe0 (CONFIG_RDMA_RXE?)"; exit 1; }
 rdma link show
 # The RoCE v2 GID of eth0's IPv6 link-local address appears once DAD is done.
-gid=""
+gid="" began=$SECONDS
 for _ in $(seq 30); do
     for f in /sys/class/infiniband/rxe0/ports/1/gids/*; do
         g=$(cat "$f" 2>/dev/null)
@@ -25,7 +25,7 @@ for _ in $(seq 30); do
     done
     sleep 0.5
 done
-[ -n "$gid" ] || { echo "FAIL: rxe0 got no link-local GID"; ls -l /sys/class/infiniband/rxe0/ports/1/gids/ | head; exit 1; }
+[ -n "$gid" ] || { echo "FAIL: rxe0 got no link-local GID within $((SECONDS - began))s (30 looks 0.5s apart)"; ls -l /sys/class/infiniband/rxe0/ports/1/gids/ | head; exit 1; }
 echo "rxe0 GID[$gid] = $(cat /sys/class/infiniband/rxe0/ports/1/gids/$gid)"
 ibv_devinfo -d rxe0 | grep -E 'hca_id|state|active_mtu|transport'
 rc=0

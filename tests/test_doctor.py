@@ -145,3 +145,12 @@ def test_a_missing_host_tool_during_the_build_is_infrastructure(world: World) ->
 def test_host_trouble_in_a_build_log(line: str, says: str) -> None:
     from bench.build import host_trouble
     assert host_trouble([line]) == says
+
+
+def test_doctor_refuses_an_unknown_workload(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """`doctor --workload nosuch` checked nothing and said "0 missing", exit 0 (issue 21 item 10)."""
+    with_requirements(world, "git cmd git tree\n")
+    assert bench_main(["doctor", "--workload", "nosuch", "--results", str(world.tmp)]) == 2
+    out, err = capsys.readouterr()
+    assert "0 missing" not in out and len(err.strip().splitlines()) == 1
+    assert "nosuch" in err and "no such workload" in err

@@ -6,6 +6,7 @@ and whole scripts in a private mount namespace where /proc and /sys files are bi
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -234,3 +235,33 @@ def test_pin_balance_without_counters_fails_on_kernels_that_have_them(tmp_path: 
     assert r.returncode == rc, r.stdout + r.stderr
     assert r.stdout.startswith("FAIL: kernel 6.12.117 has no nr_foll_pin_*" if release == "6.12.117"
                                else "FAIL:" if rc == 1 else "SKIP:")
+
+
+# -- timing-dependent checks say what they measured when they fail (issue 21 item 13) ---------
+
+
+def test_pin_balance_fail_says_how_long_it_waited_and_what_it_saw(tmp_path: Path) -> None:
+    """A count still falling at the deadline is slow teardown on a loaded machine, not a leak:
+    the message carries the wait and the counts at the first and last look to tell them apart."""
+    start, now = tmp_path / "vmstat.start", tmp_path / "vmstat"
+    start.write_text("nr_foll_pin_acquired 100\nnr_foll_pin_released 100\n")
+    now.write_text("nr_foll_pin_acquired 164\nnr_foll_pin_released 100\n")
+    r = private_ns(f"SETTLE=1 BENCH_OUT={tmp_path} bash {GUESTS / 'pin-balance.sh'}", tmp_path, {"/proc/vmstat": now})
+    assert r.returncode == 1, r.stdout + r.stderr
+    fail = next(ln for ln in r.stdout.splitlines() if ln.startswith("FAIL:"))
+    assert re.fullmatch(r"FAIL: pin imbalance: 64 page pin\(s\) still held after waiting [12]s \(limit 1s, \d+ looks;"
+                        r" outstanding 0 at start, 64 at the first look, 64 at the last\) \(leak, or a double unpin"
+                        r" if negative\)", fail), fail
+
+
+def test_wait_listen_says_how_long_it_waited(tmp_path: Path) -> None:
+    r = lib("ss() { :; }; wait_listen 18515 2", tmp_path)
+    assert r.returncode == 1 and "nothing listens on port 18515 after 2s (limit 2s)" in r.stderr, r.stderr
+
+
+def test_client_server_says_a_time_limit_was_hit_and_after_how_long(tmp_path: Path) -> None:
+    r = lib("ss() { echo LISTEN; }; PORT=1; client_server demo 1 -- bash -c 'sleep 5' x", tmp_path)
+    assert "FAIL: demo client: exit 124 after 1s (limit 1s: timed out)" in r.stdout, r.stdout + r.stderr
+    assert re.search(r"FAIL: demo server: exit 124 after [12]s \(limit 1s: timed out\)", r.stdout), r.stdout
+    quick = lib("ss() { echo LISTEN; }; PORT=1; client_server demo 5 -- false", tmp_path)
+    assert "FAIL: demo client: exit 1 after 0s (limit 5s)" in quick.stdout, quick.stdout

@@ -425,7 +425,7 @@ def test_parallel_shards_merge_to_the_unsharded_night(world: Nights) -> None:
 
 def test_catalogue_entries_pass_when_the_bug_is_caught(world: Nights) -> None:
     world.world.bug("leak", "BISECT_LEAK", "[workload/pin-balance]")
-    world.world.bug("quiet", "nothing to see", "[report]")
+    world.world.bug("quiet", "nothing to see", "['report/^BUG']")
     world.mp.setenv("FAKE_VNG_RULES", f"BISECT_LEAK={BOOTS / 'canary-tcg'}")
     world.mp.setenv("FAKE_VNG_DEFAULT", str(BOOTS / "baseline-tcg"))
     world.matrix.write_text("series: [beta]\ncatalogue: patches/bugs\n")
@@ -453,3 +453,16 @@ def test_parallel_children_get_their_own_shard_out_and_jobs() -> None:
     argv = ["nightly", "m.yaml", "--parallel", "3", "--out=/x", "--jobs", "2", "--accel", "tcg",
             "--previous", "/p", "--param", "rxe.ITERS=5"]
     assert child_argv(argv) == ["nightly", "m.yaml", "--accel", "tcg", "--param", "rxe.ITERS=5"]
+
+
+def test_a_catalogue_catch_its_workloads_never_run_is_refused_before_the_night(
+        world: Nights, capsys: pytest.CaptureFixture[str]) -> None:
+    """A catch naming a workload the entry never runs could only say "missed" (issue 21 item 9)."""
+    from bench.cli.main import main
+
+    world.world.bug("leak", "BISECT_LEAK", "[workload/cow]")
+    world.matrix.write_text("series: [beta]\ncatalogue: patches/bugs\n")
+    assert main(["nightly", str(world.matrix), "--accel", "tcg", "--results", str(world.results)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "leak/series.yaml:4: catch 'workload/cow': the bug's run never runs workload 'cow'" in err
+    assert len(err.splitlines()) == 1 and not world.nights()

@@ -8,12 +8,15 @@ a real VM_WARN report during gup-test; none: baseline-tcg, all pass).
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import BOOTS, TESTS, World
+from conftest import BOOTS, HOME, TESTS, World
 
+from bench import guests, series
+from bench import prove as prove_mod
 from bench.cli.main import main as bench_main
 
 @pytest.fixture
@@ -37,7 +40,7 @@ def prove(world: World, *extra: str) -> tuple[int, dict[str, object], Path]:
 
 def test_the_catch_table(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
-    bug(world, "quiet", "nothing to see", "[workload/pin-balance, report]")
+    bug(world, "quiet", "nothing to see", "[workload/pin-balance, 'report/^WARNING']")
     bug(world, "other", "BISECT_OTHER", "[workload/rxe]")
     rc, summary, folder = prove(world)
     outcomes = {v["name"]: v["outcome"] for v in summary["verdicts"]}  # type: ignore[attr-defined]
@@ -45,6 +48,8 @@ def test_the_catch_table(world: World, capsys: pytest.CaptureFixture[str]) -> No
     assert rc == 1 and summary["control"] == "pass" and summary["caught"] == 1
     out = capsys.readouterr().out
     assert "caught 1 of 3 (33%)" in out and "control (the tree as it is): PASS" in out
+    assert re.search(r"^  leak: CAUGHT: .*workload/pin-balance: exit 1: FAIL: pin imbalance", out, re.M)
+    assert re.search(r"^  quiet: MISSED: nothing failed$", out, re.M)
     # Every run is kept in the prove folder, the control first; one work slot for all of them.
     assert sorted(d.name for d in folder.iterdir() if d.is_dir()) == ["00-control", "01-leak", "02-other", "03-quiet"]
     assert [p.name for p in (world.cache / "work").iterdir() if p.is_dir()] == ["slot-1"]
@@ -56,27 +61,75 @@ def test_the_catch_table(world: World, capsys: pytest.CaptureFixture[str]) -> No
 
 def test_every_bug_caught_exits_zero(world: World) -> None:
     bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
-    bug(world, "quiet", "nothing to see", "[report]")
+    bug(world, "quiet", "nothing to see", "['report/^BUG']")
     rc, summary, _ = prove(world, "--bug", "leak")
     assert rc == 0 and summary["caught"] == 1 and summary["bugs"] == 1
 
 
-def test_a_control_that_fails_fails_the_proof(world: World) -> None:
+def test_a_control_that_fails_fails_the_proof(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     world.mp.setenv("FAKE_VNG_RULES", f"pin_user_pages={BOOTS / 'canary-tcg'}")  # the base itself leaks
     bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
     rc, summary, _ = prove(world)
     assert rc == 1 and summary["control"] == "fail"
+    # the control fails the catch case too: that proves nothing, and no "caught N of M" is said
+    assert [v["outcome"] for v in summary["verdicts"]] == ["unproven"]  # type: ignore[attr-defined]
+    out = capsys.readouterr().out
+    assert "caught 0 of 1" not in out and "no catch figure: the control did not pass" in out
+
+
+def test_caught_only_when_every_catch_case_fails_with_its_message(world: World,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """canary-tcg fails pin-balance and rxe, passes gup-test (issue 20 item 6)."""
+    bug(world, "all", "BISECT_LEAK", "[workload/pin-balance, workload/rxe]")
+    bug(world, "half", "BISECT_LEAK", "[workload/pin-balance, workload/gup-test]")
+    bug(world, "said", "BISECT_LEAK", "[{case: workload/pin-balance, message: 'FOLL_PIN|pin'}]")
+    bug(world, "unsaid", "BISECT_LEAK", "[{case: workload/pin-balance, message: 'no such words'}]")
+    rc, summary, _ = prove(world)
+    outcomes = {v["name"]: v["outcome"] for v in summary["verdicts"]}  # type: ignore[attr-defined]
+    assert outcomes == {"all": "caught", "half": "partial", "said": "caught", "unsaid": "other"}
+    assert rc == 1 and "caught 2 of 4 (50%)" in capsys.readouterr().out
+
+
+def test_repeat_prints_a_catch_rate_per_bug(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    rc, summary, folder = prove(world, "--repeat", "2")
+    assert rc == 0 and summary["caught"] == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^  leak: CAUGHT in 2 of 2 runs: .*workload/pin-balance: exit 1: FAIL: pin imbalance", out, re.M)
+    assert sorted(d.name for d in folder.iterdir() if d.is_dir()) == ["00-control", "01-leak-r1", "01-leak-r2"]
 
 
 @pytest.mark.parametrize("yaml, says", [
     ("catch: [workload/pin-balance]\n", "fixes: missing"),
     ("fixes: 'abc'\n", "catch: missing"),
-    ("fixes: 'abc'\ncatch: [pin-balance]\n", "want workload/NAME, report or report/TITLE-REGEX"),
+    ("fixes: 'abc'\ncatch: [pin-balance]\n", "series.yaml:2: catch 'pin-balance': want workload/NAME or report/"),
+    # a bare report caught any bug that hit any report (issue 20 item 6)
+    ("fixes: 'abc'\ncatch: [workload/rxe, report]\n", "series.yaml:2: catch 'report': name the report"),
+    # a workload the bug never runs: "missed" after the whole build and boot (issue 21 item 9)
+    ("workloads: [rxe]\nfixes: 'abc'\ncatch: [workload/cow]\n",
+     "series.yaml:3: catch 'workload/cow': the bug's run never runs workload 'cow' (it runs: rxe)"),
+    ("fixes: 'abc'\ncatch: [{case: workload/rxe, message: '(('}]\n", "catch message '((': not a regex"),
+    ("fixes: 'abc'\ncatch: [{case: workload/rxe, msg: x}]\n", "want {case: KEY, message: REGEX}"),
 ])
 def test_catalogue_entries_are_checked_before_any_run(world: World, yaml: str, says: str,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
     (world.home / "patches" / "bugs" / "leak" / "series.yaml").write_text(yaml)
     assert bench_main(["prove", "--accel", "tcg", "--results", str(world.results)]) == 2
-    assert says in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert says in err and len(err.splitlines()) == 1
     assert not world.results.exists() or not any(world.results.iterdir())
+    assert not (world.cache / "work").exists() or not any((world.cache / "work").iterdir())  # no build
+
+
+def test_every_catalogue_bug_is_valid_under_the_catch_rules() -> None:
+    """Every patches/bugs/*/series.yaml loads, and its catch names cases its workloads run."""
+    folder = HOME / "patches" / "bugs"
+    names = prove_mod.catalogue(folder)
+    assert len(names) >= 12
+    default = [w.name for w in guests.select(["default"], HOME / "guests")]
+    for spec in names:
+        s = series.load_series(spec, HOME / "patches")
+        runs = [w.name for w in guests.select(list(s.meta.workloads), HOME / "guests")] if s.meta.workloads else default
+        prove_mod.check_bug(s, runs)
+        assert s.meta.catch and all(c.case != "report" for c in s.meta.catch)

@@ -8,7 +8,6 @@ included, is 128, never a code git would read as "bad".
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import signal
 import sys
@@ -20,7 +19,7 @@ from types import FrameType
 
 from bench.cli import bisect, nightly, prove, run, scan
 from bench.errors import BenchError
-from bench.files import write_atomic
+from bench.files import cannot_write, disk_trouble, write_atomic
 from bench.plan import default_cache, default_home
 
 BISECT_ABORT = 128
@@ -91,11 +90,13 @@ def dispatch(args: argparse.Namespace, abort: int | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as e:  # noqa: BLE001 - a bug of ours is exit 2 (128), never a traceback's 1
+        if isinstance(e, OSError) and disk_trouble(e):  # the machine's, not a bug: no traceback
+            print(f"bench: error: {cannot_write(Path(e.filename or '.'), e)}", file=sys.stderr)
+            return abort or 2
         kept = _keep_traceback(e, args)
-        first = str(e).splitlines()[0] if str(e) else ""
-        what = (f"disk full: {e.filename or e}" if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
-                else f"internal error: {type(e).__name__}{': ' + first if first else ''}")
-        print(f"bench: error: {what} ({kept})", file=sys.stderr)
+        first = str(e).splitlines()[0][:300] if str(e) else ""
+        print(f"bench: error: internal error: {type(e).__name__}{': ' + first if first else ''} ({kept})",
+              file=sys.stderr)
         return abort or 2
 
 

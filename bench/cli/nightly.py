@@ -18,7 +18,7 @@ from bench.errors import InfraError
 from bench.nightly import matrix as nightly_matrix
 from bench.nightly import night as nightly
 from bench.nightly import parallel
-from bench.nightly.history import NIGHT_FILE, load_night
+from bench.nightly.night_file import NIGHT_FILE, load_night, require_night
 from bench.plan import default_home
 from bench.printer import Printer
 
@@ -75,6 +75,8 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         for entry in entries:
             print(entry.id)
         return 0
+    if args.previous:  # named by the user: refused now, not after the night has run
+        require_night(args.previous)
     printer = Printer()
     night_dir = nightly.fresh_dir(args.out or nightly.new_night_dir(_nightly_root(args, home), shard))
     if args.parallel > 1 and not shard:
@@ -96,6 +98,8 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     home = default_home()
+    if args.previous:
+        require_night(args.previous)
     out = args.out or nightly.new_night_dir(_nightly_root(args, home), None)
     night = nightly.merge(args.shards, out)
     return nightly.finish(out.resolve(), night, args.previous, args.log_url, Printer())

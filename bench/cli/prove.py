@@ -16,10 +16,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "prove", help="run the bug catalogue: every bug must be caught and the unpatched tree must pass",
         description="Run the control (the tree as it is) and every bug series of CATALOGUE (default"
                     " patches/bugs) with the same workloads, print the catch table and write junit.xml"
-                    " and summary.json. Exit 0 when the control passes and every bug is caught in one of"
-                    " its series.yaml catch: cases, 1 otherwise, 2 on infrastructure trouble.")
+                    " and summary.json. A bug is caught when every case of its series.yaml catch: fails"
+                    " (with its message regex, if given) and the control failed none of them. Exit 0 when"
+                    " the control passes and every bug is caught, 1 otherwise, 2 on infrastructure trouble.")
     p.add_argument("catalogue", nargs="?", type=Path, help="folder of bug series (default: <home>/patches/bugs)")
     p.add_argument("--bug", action="append", default=[], metavar="NAME", help="only this bug; repeatable")
+    p.add_argument("--repeat", type=options.int_in(1, 100), default=1, metavar="N",
+                   help="run each bug's kernel N times and print its catch rate (a bug is CAUGHT only"
+                        " when every run that decided anything caught it)")
     options.add_run_options(p)
     p.set_defaults(func=cmd_prove)
 
@@ -31,6 +35,6 @@ def cmd_prove(args: argparse.Namespace) -> int:
     bugs = prove.plans(request, home, folder, args.bug)
     options.preflight(bugs)
     printer = Printer()
-    control, verdicts, out = prove.prove(request, home, bugs, printer)
+    control, verdicts, out = prove.prove(request, home, bugs, printer, args.repeat)
     printer.prove_summary(control, verdicts, out)
     return prove.exit_code(control, verdicts)

@@ -95,6 +95,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     home = default_home()
+    if args.workload:  # an unknown name is a usage error, not "0 missing" for nothing checked
+        guests.select(list(args.workload), home / "guests")
     names = args.workload or guests.available(home / "guests")
     checks = doctor.preflight(home, default_cache(), args.results or home / "results", names,
                               tree_given=bool(os.environ.get("BENCH_TREE")))

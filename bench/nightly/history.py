@@ -18,32 +18,13 @@ one night of machine trouble does not turn every old failure into a new one.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
+from bench.nightly.night_file import Night, load_night
 
-NIGHT_FILE = "night.json"
 HISTORY_LIMIT = 14  # nights looked back for an entry's baseline
 CATEGORIES = ("new", "fixed", "still", "infra", "untested")
-
-Night = dict[str, Any]  # the contents of night.json (see bench/nightly.py)
-
-
-def load_night(folder: Path) -> Night | None:
-    try:
-        data = json.loads((folder / NIGHT_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and isinstance(data.get("entries"), list) else None
-
-
-def require_night(folder: Path) -> Night:
-    night = load_night(folder)
-    if night is None:
-        raise UserError(f"{folder}: not a night folder (no readable {NIGHT_FILE})")
-    return night
 
 
 def history(nightly_root: Path, before: str, exclude: Path) -> list[Night]:

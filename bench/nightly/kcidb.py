@@ -28,7 +28,7 @@ import kcidb_io
 
 from bench.errors import InfraError
 from bench.files import write_atomic
-from bench.nightly.history import Night
+from bench.nightly.night_file import Night
 from bench.pages import facts
 
 ORIGIN = "pinbench"
@@ -69,11 +69,7 @@ class _Urls:
 
 
 def _summary(night_dir: Path, run_id: str) -> dict[str, Any]:
-    try:
-        data = json.loads((night_dir / run_id / "summary.json").read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
+    return facts.summary(night_dir / run_id)
 
 
 def export(night_dir: Path, night: Night, log_url: str | None = None) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from typing import Any
 
 from bench import series as series_mod
 from bench import yamlmap
+from bench.catch import Catch
 from bench.errors import UserError
 from bench.nightly.history import HISTORY_LIMIT
 
@@ -56,7 +57,7 @@ class Entry:
     kconfigs: tuple[str, ...]  # the config set's fragments + override fragments
     workloads: tuple[str, ...]  # empty: the series' own (or --workload)
     params: tuple[str, ...]
-    catch: tuple[str, ...] = ()  # a catalogue bug: the cases that must fail (then the entry passes)
+    catch: tuple[Catch, ...] = ()  # a catalogue bug: the cases that must fail (then the entry passes)
     repeat: int = 1  # runs of the entry's kernel (> 1: decided by rates)
     memory: str | None = None  # guest memory for this entry (a debug kernel needs more); None: --memory
 
@@ -83,7 +84,7 @@ class Matrix:
     @property
     def digest(self) -> str:
         """Same matrix, same digest: shards refuse to merge across different matrices."""
-        text = json.dumps([e.__dict__ for e in self.entries], sort_keys=True)
+        text = json.dumps([e.__dict__ for e in self.entries], sort_keys=True, default=str)  # a Catch as its key
         return hashlib.sha256(text.encode()).hexdigest()
 
 

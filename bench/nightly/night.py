@@ -21,25 +21,19 @@ import dataclasses
 import datetime
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
-from bench import pipeline, prove, repeat
+from bench import formats, pipeline, prove, repeat
 from bench.errors import UserError
-from bench.files import write_atomic
+from bench.files import copy_tree, write_atomic
 from bench.nightly import kcidb
 from bench.nightly import report as nightly_report
-from bench.nightly.history import (
-    NIGHT_FILE,
-    Night,
-    compare,
-    exit_code,
-    history,
-    require_night,
-    stale_known,
-)
+from bench.nightly.history import compare, exit_code, history, stale_known
+from bench.nightly.night_file import NIGHT_FILE, SHARD, Night, load_night, require_night
+from bench.catch import Catch, check_workloads
 from bench.nightly.matrix import Entry, Matrix
+from bench.paths import contained
 from bench.pages.reproducer import patch_file_name
 from bench.plan import Plan, RunRequest, make_plan, new_folder, selected_params
 from bench.printer import Printer
@@ -87,6 +81,7 @@ def plan_entries(request: RunRequest, home: Path, matrix: Matrix, entries: tuple
         params = selected_params((*entry.params, *request.params), selected)
         used.update(p.split(".", 1)[0] for p in params)
         plan = make_plan(dataclasses.replace(req, params=params), home)
+        check_workloads(entry.catch, [w.name for w in plan.workloads])  # before any build
         repeat.check(entry.repeat, plan.baseline, ALPHA, f"{matrix.path}: {entry.id}: repeat {entry.repeat}")
         plans.append((entry, plan))
     wanted = {p.split(".", 1)[0] for e in entries for p in (*e.params, *request.params)}
@@ -134,16 +129,16 @@ def entry_record(entry: Entry, plan: Plan, result: RunResult, started: str,
     return catalogue_record(record, entry.catch, result) if entry.catch else record
 
 
-def catalogue_record(record: dict[str, Any], catch: tuple[str, ...], result: RunResult) -> dict[str, Any]:
+def catalogue_record(record: dict[str, Any], catch: tuple[Catch, ...], result: RunResult) -> dict[str, Any]:
     """A catalogue bug's entry is judged the other way round: it passes when the bench catches
-    the bug (one of its catch cases fails), so a bug the bench stops catching is a new failure."""
+    the bug (every catch case fails), so a bug the bench stops catching is a new failure."""
     outcome = prove.judge(result, catch)
     verdict = {prove.Outcome.CAUGHT: "pass", prove.Outcome.INFRA: "error"}.get(outcome, "fail")
     key = "catalogue/caught"
     failed = ", ".join(prove.failed_keys(result)) or "nothing"
-    message = f"{outcome.value}: must fail {', '.join(catch)}; failed: {failed}"
+    message = f"{outcome.value}: must fail {', '.join(map(str, catch))}; failed: {failed}"
     return {**record, "verdict": verdict, "exit_code": {"pass": 0, "fail": 1}.get(verdict, 2),
-            "cases": {key: verdict}, "reports": [], "catch": list(catch), "caught": outcome.value,
+            "cases": {key: verdict}, "reports": [], "catch": [str(c) for c in catch], "caught": outcome.value,
             "failing": [] if verdict == "pass" else [{"key": key, "status": verdict, "message": message}]}
 
 
@@ -190,44 +185,57 @@ def run_night(plans: list[tuple[Entry, Plan]], matrix: Matrix, entries: tuple[En
 
 
 def write_night(night_dir: Path, night: Night) -> None:
-    write_atomic(night_dir / NIGHT_FILE, json.dumps(night, indent=2, default=str) + "\n")
+    data = formats.stamp(night, formats.NIGHT)
+    write_atomic(night_dir / NIGHT_FILE, json.dumps(data, indent=2, default=str) + "\n")
 
 
 # -- merging and finishing ------------------------------------------------------------------
 
 
 def merge(shard_dirs: list[Path], out_dir: Path) -> Night:
-    """Shard nights (same matrix) -> one night folder, as if the matrix had run in one go."""
-    shards = [(d.resolve(), require_night(d)) for d in shard_dirs]
+    """Shard nights (same matrix) -> one night folder, as if the matrix had run in one go.
+
+    Each shard's night.json is checked (night_file) and its run ids must be plain names
+    inside the shard; a run folder that is gone makes its entry missing (a warning), not a crash.
+    """
+    shards = [(d.resolve(), require_night(d, SHARD)) for d in shard_dirs]
     digests = {n["matrix"]["digest"] for _, n in shards}
     if len(digests) != 1:
         raise UserError(f"{shard_dirs[0]}: the shards ran different matrices; not merging")
     seen: dict[str, Path] = {}
+    runs: list[tuple[Path, dict[str, Any]]] = []
     for folder, night in shards:
         for e in night["entries"]:
             if e["id"] in seen:
                 raise UserError(f"{folder}: entry {e['id']} also in {seen[e['id']]}")
             seen[e["id"]] = folder
+            run_dir = contained(folder, e["run_id"], f"{folder / NIGHT_FILE}: entry {e['id']}")
+            if run_dir.is_dir() and not run_dir.is_symlink():
+                runs.append((run_dir, e))
+            else:
+                formats.warn(f"{folder / NIGHT_FILE}: entry {e['id']}: no run folder {run_dir}; counted as missing")
+                del seen[e["id"]]
     counts = {n["shard"]["count"] for _, n in shards if n.get("shard")}
     indexes = sorted(n["shard"]["index"] for _, n in shards if n.get("shard"))
     whole = any(not n.get("shard") for _, n in shards)
     all_shards = len(counts) == 1 and indexes == list(range(1, next(iter(counts)) + 1))
     fresh_dir(out_dir)
-    entries = []
-    for folder, night in shards:
-        for e in night["entries"]:
-            shutil.copytree(folder / e["run_id"], out_dir / e["run_id"], symlinks=True)
-            entries.append(e)
-        if (folder / "patches").is_dir():
-            shutil.copytree(folder / "patches", out_dir / "patches", dirs_exist_ok=True)
+    for run_dir, e in runs:  # a full disk: one line naming the file, no temp folder left
+        copy_tree(run_dir, contained(out_dir, e["run_id"]))
+    for folder, _ in shards:
+        patches = folder / "patches"
+        for series_dir in sorted(patches.iterdir()) if patches.is_dir() and not patches.is_symlink() else ():
+            if series_dir.is_dir() and not (out_dir / "patches" / series_dir.name).exists():
+                (out_dir / "patches").mkdir(exist_ok=True)
+                copy_tree(series_dir, out_dir / "patches" / series_dir.name)
     ids = shards[0][1]["matrix"]["ids"]
     first = min(shards, key=lambda s: s[1]["started"])[1]
     return {
         "name": out_dir.name, "started": first["started"],
         "finished": max(str(n.get("finished") or n["started"]) for _, n in shards),
         "complete": (whole or all_shards) and all(n.get("complete") for _, n in shards),
-        "shard": None, "matrix": first["matrix"], "tree": first["tree"],
-        "entries": sorted(entries, key=lambda e: e["id"]),
+        "shard": None, "matrix": first["matrix"], "tree": first.get("tree"),
+        "entries": sorted((e for _, e in runs), key=lambda e: e["id"]),
         "missing": [i for i in ids if i not in seen],
         "merged_from": sorted(n["name"] for _, n in shards),
         "known_stale_after": first.get("known_stale_after"),
@@ -237,8 +245,8 @@ def merge(shard_dirs: list[Path], out_dir: Path) -> Night:
 def finish(night_dir: Path, night: Night, previous: Path | None, log_url: str | None,
            printer: Printer) -> int:
     """Compare with the past, write every night file, say what is new; the exit code."""
-    if previous is not None:
-        past = [require_night(previous)]
+    if previous is not None:  # checked before the night ran; a night gone bad since is left out
+        past = [n] if (n := load_night(previous)) is not None else []
     else:
         past = history(night_dir.parent, night["started"], night_dir)
     night["comparison"] = compare(night["entries"], past)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import proc
-from bench.nightly.history import NIGHT_FILE
+from bench.nightly.night_file import NIGHT_FILE
 
 # Options the children get from us, not from the user's command line (name -> takes a value).
 OWN = {"--parallel": True, "--out": True, "--shard": True, "--jobs": True, "--previous": True,

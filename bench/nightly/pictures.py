@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench.nightly.history import Night, load_night
+from bench.nightly.night_file import Night, load_night
 from bench.pages import facts, svg
 from bench.pages.html import esc
 

@@ -17,7 +17,7 @@ from junit_xml import to_xml_report_string
 from bench import junit
 from bench.files import write_atomic
 from bench.nightly import pictures
-from bench.nightly.history import Night
+from bench.nightly.night_file import Night
 from bench.pages import html
 from bench.pages.html import esc
 from bench.pages.html import link as _a

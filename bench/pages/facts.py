@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import formats
 from bench import pins as pin_counters
 from bench.pages.svg import Bar
 from bench.slot import sha256_of
@@ -34,8 +35,16 @@ def read_json(path: Path) -> Any:
 
 
 def summary(run_dir: Path) -> dict[str, Any]:
-    data = read_json(run_dir / "summary.json")
-    return data if isinstance(data, dict) else {}
+    """summary.json, or {} when it is missing, broken or of another format (named on one line)."""
+    path = run_dir / "summary.json"
+    data = read_json(path)
+    if data is None:
+        return {}
+    try:
+        return formats.check(path, data, formats.SUMMARY)
+    except formats.FormatProblem as e:
+        formats.warn(f"{e}; left out")
+        return {}
 
 
 def reports(run_dir: Path) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from bench import build as build_mod
 from bench import proc, tree
 from bench.errors import InfraError
-from bench.files import write_atomic
+from bench.files import copy_tree, write_atomic
 from bench.plan import Plan
 from bench.result import RunResult
 from bench.series import Patch, Series
@@ -184,12 +184,9 @@ def _lines(path: Path) -> list[str]:
 
 def copy_guests(src: Path, dest: Path) -> None:
     """The guest runner and workload scripts as run (whole, or not at all)."""
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp)
-    if dest.exists():
-        shutil.rmtree(dest)
-    os.replace(tmp, dest)
+    for stale in dest.parent.glob(f".{dest.name}.tmp"):  # left by an older bench
+        shutil.rmtree(stale, ignore_errors=True)
+    copy_tree(src, dest)
 
 
 def write(result: RunResult, plan: Plan) -> Path:

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from bench import yamlmap
+from bench import formats, yamlmap
 from bench.errors import UserError
 from bench.report import known
 from bench.report.issues import Issue, Scope, bare, check_range
@@ -61,7 +61,13 @@ def _is_registry(path: Path, text: str) -> bool:
 
 
 def _registry(path: Path, text: str) -> tuple[Issue, ...]:
-    y = yamlmap.read(path, text, ("issues",))
+    y = yamlmap.read(path, text, (formats.KEY, "issues"))
+    version = y.data.get(formats.KEY, formats.KNOWN_ISSUES)  # none: today's format
+    if version != formats.KNOWN_ISSUES or isinstance(version, bool):
+        # read when the run is planned, before any work: refused, not left out (its
+        # issues would fail the series as new reports)
+        raise UserError(f"{y.where(formats.KEY)}: format {str(version)[:40]!r}; this bench reads "
+                        f"format {formats.KNOWN_ISSUES}")
     items = y.data.get("issues")
     if items is None:
         return ()

@@ -1,0 +1,184 @@
+"""night.json read back: a garbage or older night beside a new one (or named by --previous,
+or a shard given to `bench merge`) is named on one line and left out; it never costs the new
+night its junit.xml, kcidb.json, summary.md or index.html; names read from it stay inside.
+Issue 21 items 2 and 5. The nights are run with the fakes of tests/test_nightly.py."""
+
+from __future__ import annotations
+
+import errno
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_nightly import Nights
+
+from bench import formats
+from bench.cli.main import main
+from bench.nightly import kcidb, night_file
+
+FINAL = ("junit.xml", "kcidb.json", "summary.md", "index.html")
+
+
+@pytest.fixture(name="nights")
+def nights_world(world: Nights) -> Nights:
+    formats._warned.clear()  # each test sees its own warnings
+    n = Nights(world)
+    n.matrix.write_text("series: [alpha]\n")
+    return n
+
+
+def garbage(root: Path, name: str, data: Any, raw: str | None = None) -> Path:
+    """A night folder an older bench (or a crash) left, started before any real one."""
+    folder = root / "nightly" / name
+    folder.mkdir(parents=True)
+    (folder / "night.json").write_text(raw if raw is not None else json.dumps(data))
+    return folder
+
+
+def old_night(**changes: Any) -> dict[str, Any]:
+    entry = {"id": "alpha/default", "series": "alpha", "config": "default", "run_id": "alpha--default",
+             "cases": {}, "failing": []}  # no verdict: what broke every later night
+    night = {"name": "00000000-000000", "started": "2000-01-01T00:00:00+00:00", "complete": True,
+             "shard": None, "matrix": {"digest": "x", "ids": ["alpha/default"]},
+             "entries": [entry], "missing": []}
+    return {**night, **changes}
+
+
+def test_garbage_nights_beside_are_left_out_and_the_night_ends_with_its_files(
+        nights: Nights, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = [garbage(nights.results, "00-no-verdict", old_night()),
+           garbage(nights.results, "01-newer", old_night(format=99)),
+           garbage(nights.results, "02-cut", None, raw='{"name": "x", "entr'),
+           garbage(nights.results, "03-list", [1, 2])]
+    rc, folder, night = nights.night("alpha=canary-tcg")
+    assert rc == 1 and night["comparison"]["previous"] is None
+    for name in FINAL:
+        assert (folder / name).is_file(), name
+    assert night["format"] == formats.NIGHT
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    for b in bad:  # each named once, on one line
+        assert sum(str(b / "night.json") in w for w in warnings) == 1, (b, warnings)
+    assert any("entries[0].verdict: missing" in w for w in warnings)
+    assert any("format 99" in w for w in warnings)
+    assert kcidb.validate(json.loads((folder / "kcidb.json").read_text())) == []
+
+
+def test_a_garbage_previous_is_refused_before_the_night_runs(nights: Nights,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    bad = garbage(nights.results, "old", old_night())
+    assert main(["nightly", str(nights.matrix), "--accel", "tcg", "--results", str(nights.results),
+                 "--previous", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "verdict: missing" in err and str(bad) in err and len(err.splitlines()) == 1
+    assert nights.nights() == [bad]  # no night was started
+
+
+def test_an_unversioned_night_of_todays_format_is_still_read(nights: Nights) -> None:
+    _, first, _ = nights.night("alpha=canary-tcg")
+    data = json.loads((first / "night.json").read_text())
+    del data["format"]  # results written before format versions existed
+    (first / "night.json").write_text(json.dumps(data))
+    rc, _, night = nights.night("alpha=canary-tcg")
+    assert rc == 0 and night["comparison"]["previous"] == first.name and night["comparison"]["still"]
+
+
+def shards(nights: Nights) -> tuple[Path, Path]:
+    nights.matrix.write_text("series: [alpha, beta]\n")
+    _, s1, _ = nights.night("", "--shard", "1/2", out="s1")
+    _, s2, _ = nights.night("", "--shard", "2/2", out="s2")
+    return s1, s2
+
+
+def edit(folder: Path, change: Any) -> None:
+    path = folder / "night.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_merge_never_follows_a_run_id_out_of_the_shard(nights: Nights,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    s1, s2 = shards(nights)
+    secret = nights.root / "outside"
+    secret.mkdir()
+    (secret / "private.txt").write_text("not for the night\n")
+    edit(s1, lambda d: d["entries"][0].update(run_id="../../../outside"))
+    out = nights.root / "merged"
+    assert main(["merge", str(s1), str(s2), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "../../../outside" in err and len(err.splitlines()) == 1
+    assert not out.exists() and not list(nights.root.rglob("private.txt"))[1:]
+
+
+def test_merge_names_a_shard_without_a_matrix(nights: Nights, capsys: pytest.CaptureFixture[str]) -> None:
+    s1, s2 = shards(nights)
+    edit(s2, lambda d: d.pop("matrix"))
+    assert main(["merge", str(s1), str(s2), "--out", str(nights.root / "m")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("matrix: missing") and str(s2) in err and len(err.splitlines()) == 1
+
+
+def test_merge_with_a_run_folder_gone_counts_it_missing(nights: Nights,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    s1, s2 = shards(nights)
+    gone = json.loads((s1 / "night.json").read_text())["entries"][0]
+    shutil.rmtree(s1 / gone["run_id"])
+    out = nights.root / "m"
+    assert main(["merge", str(s1), str(s2), "--out", str(out)]) == 2  # missing: infrastructure
+    merged = json.loads((out / "night.json").read_text())
+    assert merged["missing"] == [gone["id"]]
+    for name in FINAL:
+        assert (out / name).is_file(), name
+    assert "counted as missing" in capsys.readouterr().err
+
+
+PASSED = [{**old_night()["entries"][0], "verdict": "pass"}]
+
+
+@pytest.mark.parametrize(("data", "says"), [
+    ({"format": "1"}, "not a version number"),
+    (old_night(entries=[{**old_night()["entries"][0], "verdict": "maybe"}]), "verdict 'maybe'"),
+    (old_night(entries=PASSED, missing="alpha"), "missing: not a list"),
+    (old_night(entries=PASSED, shard={"index": True, "count": 2}), "shard.index: bool, not int"),
+])
+def test_night_file_names_what_is_wrong(tmp_path: Path, data: Any, says: str) -> None:
+    with pytest.raises(formats.FormatProblem, match=says):
+        night_file.parse(tmp_path / "night.json", json.dumps(data))
+    assert night_file.parse(tmp_path / "night.json", json.dumps(old_night(entries=PASSED)))
+
+
+def test_merge_names_a_shard_entry_without_what_the_night_files_need(
+        nights: Nights, capsys: pytest.CaptureFixture[str]) -> None:
+    """A hand-made or older shard whose entries lack `started` crashed kcidb.json's export."""
+    s1, s2 = shards(nights)
+    edit(s1, lambda d: d["entries"][0].pop("started"))
+    assert main(["merge", str(s1), str(s2), "--out", str(nights.root / "m")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("entries[0].started: missing") and len(err.splitlines()) == 1
+    assert not (nights.root / "m").exists()
+
+
+def test_a_newer_format_is_named_as_such_not_as_bad_json(tmp_path: Path) -> None:
+    with pytest.raises(formats.FormatProblem) as e:
+        night_file.parse(tmp_path / "night.json", json.dumps(old_night(format=99)))
+    assert str(e.value) == f"{tmp_path / 'night.json'}: format 99, this bench reads format 1"
+
+
+def test_merge_onto_a_full_disk_is_one_line_and_leaves_no_temp_folder(
+        nights: Nights, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """shutil.copytree gathered every file's ENOSPC into one shutil.Error: a dump, not a line."""
+    s1, s2 = shards(nights)
+    out = nights.root / "m"
+    copyfile = shutil.copyfile
+
+    def full(src: Any, dst: Any, **kw: Any) -> Any:
+        if str(dst).startswith(str(out)):
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        return copyfile(src, dst, **kw)
+    monkeypatch.setattr(shutil, "copyfile", full)
+    assert main(["merge", str(s1), str(s2), "--out", str(out)]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("bench: error:")]
+    assert len(err) == 1 and err[0].endswith(": cannot write: disk full") and str(out) in err[0], err
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]
