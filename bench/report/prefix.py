@@ -34,18 +34,31 @@ def strip_prefix(line: str) -> tuple[str, str]:
             return line[m.end():], m.group(1) or "k"
     elif not line or not (line[0] in "< \t" or line[:3] in _MONTHS or line[:4].isdigit()
                           or line.startswith("kernel: ")):
-        return line, ""
+        return _embedded(line)
     m = _PREFIX.match(line)
     assert m is not None  # every part is optional
     g = m.groupdict()
     if not (g["ts"] or g["caller"] or g["lvl"] or g["lvl2"] or g["kern"]):
-        return line, ""
+        return _embedded(line)
     text = line[m.end():]
     if text.startswith(" "):  # the separator printk puts after the prefix
         text = text[1:]
     return text, g["caller"] or "k"
 
 
+def _embedded(line: str) -> tuple[str, str]:
+    """A kernel line that user-space output on the same serial console cut into: the printk
+    prefix comes after the other program's bytes ("el.service [0m.[  288.56][T215] WARNING: ...")."""
+    if "]" not in line:
+        return line, ""
+    m = _MID.search(line)
+    if m is None:
+        return line, ""
+    return line[m.end():], m.group(1) or "k"
+
+
+# printk's own time stamp (%5lu.%06lu) in mid-line, with or without a caller id.
+_MID = re.compile(r"\[ *\d+\.\d{6}\](?:\[ *([TC]\d+)\])? ?")
 # The usual "[ts] [caller] " prefix; group 1 is just its "[" (a cached one-character string).
 _BATCH = re.compile(r"^(?:(\[) *\d+\.\d+\](?: ?\[ *([TC]\d+)\])? ?)?(.*)$", re.MULTILINE)
 _OTHER: dict[str, tuple[str, str]] = {}  # strip_prefix() of lines without a time stamp, per distinct line

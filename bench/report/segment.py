@@ -34,6 +34,8 @@ _CONSEQUENCE_PANIC = re.compile(
     r"|corrupted stack end|panic_on_oops)")
 _FAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window > PRE_NEAR)
 _NEAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window <= PRE_NEAR)
+# printk's marker before it prints again a record that an interrupting record cut short.
+_REPLAY = "** replaying previous printk message **"
 _EXTRA = frozenset(map(id, EXTRA))  # identity: comparing frozen dataclasses compares every field
 
 
@@ -119,6 +121,8 @@ def hits(lines: list[str], text: str, chatter: Callable[[Hit], bool]) -> list[Hi
     hits: list[Hit] = []
     after = 0  # pre-report lines are looked for between the previous header and this one
     for i in _candidates(text):
+        if i + 1 < len(lines) and _REPLAY in lines[i + 1]:
+            continue  # a cut-off header that printk prints again in full on the next lines
         ctx, group = _classify(lines[i], i > first_kernel)
         if group is None or chatter(Hit(i, ctx, group, None)):
             continue
