@@ -10,9 +10,15 @@ import re
 
 _PREFIX = re.compile(
     r"\s*(?P<lvl><\d{1,3}>)?"
-    r"(?P<sys>(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?) \S+ )?"
+    # dmesg --time-format=iso: "2026-12-04T17:43:58,123456+00:00 " (no host name follows)
+    r"(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d{6}[+-]\d\d:\d\d(?= ))?"
+    # syslog/journal: "Dec  4 17:43:58[.123456] host ", ISO 8601 time stamps
+    r"(?P<sys>(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?)"
+    r" \S+ )?"
     r"(?P<kern>kernel: )?(?P<lvl2><\d{1,3}>)?"
-    r"(?P<ts>\[ *\d+\.\d+\])?"
+    # printk's "[   12.345678]", or dmesg -T's "[Fri Dec  4 17:43:58 2026]" (any locale: "[Mi Jul 30 ...]",
+    # "[St okt 15 ...]")
+    r"(?P<ts>\[ *\d+\.\d+\]|\[[^\W\d_]{2,3}\.? [^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4}\])?"
     r"(?: ?\[ *(?P<caller>[TC]\d+)\])?"
 )
 _TIME = re.compile(r"\[ *\d+\.\d+\](?: ?\[ *([TC]\d+)\])? ?")
@@ -38,10 +44,12 @@ def strip_prefix(line: str) -> tuple[str, str]:
     m = _PREFIX.match(line)
     assert m is not None  # every part is optional
     g = m.groupdict()
-    if not (g["ts"] or g["caller"] or g["lvl"] or g["lvl2"] or g["kern"]):
+    if not (g["ts"] or g["caller"] or g["lvl"] or g["lvl2"] or g["kern"] or g["iso"]):
         return _embedded(line)
     text = line[m.end():]
-    if text.startswith(" "):  # the separator printk puts after the prefix
+    # the separator printk puts after its prefix; after a syslog "kernel: " it is already gone, and
+    # one more space is a stack line's own indentation ("kernel:  ? foo+0x1/0x2")
+    if text.startswith(" ") and line[m.end() - 1] != " ":
         text = text[1:]
     return text, g["caller"] or "k"
 
@@ -57,8 +65,10 @@ def _embedded(line: str) -> tuple[str, str]:
     return line[m.end():], m.group(1) or "k"
 
 
-# printk's own time stamp (%5lu.%06lu) in mid-line, with or without a caller id.
-_MID = re.compile(r"\[ *\d+\.\d{6}\](?:\[ *([TC]\d+)\])? ?")
+# printk's own time stamp (%5lu.%06lu) or dmesg -T's in mid-line (after dmesg -x's "kern  :warn  : "
+# or another program's bytes), with or without a caller id.
+_MID = re.compile(r"\[(?: *\d+\.\d{6}|[^\W\d_]{2,3}\.? [^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4})\]"
+                  r"(?: ?\[ *([TC]\d+)\])? ?")
 # The usual "[ts] [caller] " prefix; group 1 is just its "[" (a cached one-character string).
 _BATCH = re.compile(r"^(?:(\[) *\d+\.\d+\](?: ?\[ *([TC]\d+)\])? ?)?(.*)$", re.MULTILINE)
 _OTHER: dict[str, tuple[str, str]] = {}  # strip_prefix() of lines without a time stamp, per distinct line
