@@ -68,7 +68,10 @@ def parse(path: Path) -> Case:
         i += 1
     if headers and i < len(lines) and not lines[i].strip():
         i += 1
-    return Case(path.name, headers, lines[i:] if headers else lines)
+    log = lines[i:] if headers else lines
+    if "REPORT:" in log:  # newer files append the expected report text after the log
+        log = log[:log.index("REPORT:")]
+    return Case(path.name, headers, log)
 
 
 @dataclass
