@@ -1,6 +1,6 @@
 """The scanner beyond the logs it was written against: syzkaller's own parser test logs, and the
 console prefixes other tools put before printk's (dmesg -T in any locale, dmesg --time-format=iso,
-dmesg -x, journalctl -o short-precise, user-space bytes on the same serial line).
+dmesg -x, journalctl, syslog, KernelCI/LAVA, user-space bytes on the same serial line).
 
 The syzkaller logs (tests/data/console/syzkaller/, each with syzkaller's TITLE header and its
 source commit) were not used to write the table; benchmarks/scan_syzkaller.py measures them and
@@ -71,13 +71,17 @@ def _rsyslog(s: int, rest: str) -> str:
     return f"Dec  4 17:{s // 60 % 60:02d}:{s % 60:02d} host kernel: [{s:5d}.123456] {rest}"
 
 
+def _lava_dmesg_x(s: int, rest: str) -> str:  # KernelCI's baseline dmesg test: LAVA's time, `dmesg -x`
+    return f"2026-12-04T17:{s // 60 % 60:02d}:{s % 60:02d}.123456  kern  :warn  : {rest}"
+
+
 def _dmesg_r(s: int, rest: str) -> str:
     return f"<4>[{s:5d}.123456] {rest}"
 
 
 STYLES: dict[str, Callable[[int, str], str]] = {
     "dmesg -T": _dmesg_t, "dmesg -T de_DE": _dmesg_t_de, "dmesg iso": _dmesg_iso, "dmesg -x": _dmesg_x,
-    "dmesg -r": _dmesg_r, "journalctl": _journal, "journalctl short-iso": _journal_iso,
+    "dmesg -r": _dmesg_r, "LAVA + dmesg -x": _lava_dmesg_x, "journalctl": _journal, "journalctl short-iso": _journal_iso,
     "journalctl short-precise": _journal_precise, "syslog with printk time": _rsyslog,
 }
 
@@ -126,6 +130,14 @@ def _restamp(line: str, conv: Callable[[int, str], str]) -> str:
     ("el.service [0m.[  288.564375][T21583] WARNING: CPU: 72 PID: 21583 at ./include/linux/scatterlist.h:412"
      " iommu_map_sg+0x496/0xa40",
      "WARNING: CPU: 72 PID: 21583 at ./include/linux/scatterlist.h:412 iommu_map_sg+0x496/0xa40", "T21583"),
+    # KernelCI baseline.dmesg.emerg results as mailed (quoted-printable decoded): LAVA's time, `dmesg -x`
+    ("2021-12-12T17:36:04.539783  kern  :emerg : BUG: spinlock bad magic on CPU#0, udevd/127",
+     "BUG: spinlock bad magic on CPU#0, udevd/127", "k"),
+    ("2021-04-15 14:00:31.388000+00:00  kern  :emerg :  lock: emif_lock+0x0/0xffffed34 [emif], .magic: 00000000,"
+     " .owner: <none>/-1, .owner_cpu: 0",
+     " lock: emif_lock+0x0/0xffffed34 [emif], .magic: 00000000, .owner: <none>/-1, .owner_cpu: 0", "k"),
+    ("2021-10-30T14:14:41.361207  [   20.286346] <LAVA_SIGNAL_TESTCASE TEST_CASE_ID=alert RESULT=pass UNITS=lines"
+     " MEASUREMENT=0>", "<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=alert RESULT=pass UNITS=lines MEASUREMENT=0>", "k"),
     # no time stamp of printk's shape: user space, left as it is
     ("Warning: Permanently added '10.128.0.242' (ECDSA) to the list of known hosts.",
      "Warning: Permanently added '10.128.0.242' (ECDSA) to the list of known hosts.", ""),

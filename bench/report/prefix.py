@@ -57,6 +57,11 @@ def strip_prefix(line: str) -> tuple[str, str]:
 def _embedded(line: str) -> tuple[str, str]:
     """A kernel line that user-space output on the same serial console cut into: the printk
     prefix comes after the other program's bytes ("el.service [0m.[  288.56][T215] WARNING: ...")."""
+    f = _FACILITY.match(line)
+    if f is not None:
+        rest = line[f.end():]
+        t = _MID.match(rest)
+        return (rest[t.end():], t.group(1) or "k") if t else (rest, "k")
     if "]" not in line:
         return line, ""
     m = _MID.search(line)
@@ -65,6 +70,11 @@ def _embedded(line: str) -> tuple[str, str]:
     return line[m.end():], m.group(1) or "k"
 
 
+# dmesg -x's "facility:level : " (KernelCI's baseline dmesg tests print it, after LAVA's own time stamp:
+# "2021-12-12T17:36:04.539783  kern  :emerg : BUG: ...")
+_FACILITY = re.compile(r"(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d)? +)?"
+                       r"(?:kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|authpriv|ftp|local[0-7]) *:"
+                       r"(?:emerg|alert|crit|err|warn|notice|info|debug) *: ?")
 # printk's own time stamp (%5lu.%06lu) or dmesg -T's in mid-line (after dmesg -x's "kern  :warn  : "
 # or another program's bytes), with or without a caller id.
 _MID = re.compile(r"\[(?: *\d+\.\d{6}|[^\W\d_]{2,3}\.? [^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4})\]"
