@@ -76,8 +76,11 @@ def test_fixture(path: Path) -> None:
 @pytest.mark.parametrize("path", SYZKALLER, ids=[p.name for p in SYZKALLER])
 def test_syzkaller_fixture(path: Path) -> None:
     fx = load(path)
-    assert fx.get("SOURCE") and fx.get("TITLE"), "every syzkaller fixture names its source and title"
+    assert fx.get("SOURCE"), "every syzkaller fixture names its source"
     reports = scan(fx.lines)
+    if not fx.get("TITLE"):  # syzkaller finds no report in it
+        assert reports == []
+        return
     # DIFFERS documents a log where our title is not syzkaller's (its stored test expectation
     # predates a rule change), so a change of ours is still caught.
     want = fx.get("DIFFERS") or fx.get("TITLE")

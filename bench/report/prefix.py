@@ -10,9 +10,15 @@ import re
 
 _PREFIX = re.compile(
     r"\s*(?P<lvl><\d{1,3}>)?"
-    r"(?P<sys>(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?) \S+ )?"
+    # dmesg --time-format=iso: "2026-12-04T17:43:58,123456+00:00 " (no host name follows)
+    r"(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d{6}[+-]\d\d:\d\d(?= ))?"
+    # syslog/journal: "Dec  4 17:43:58[.123456] host ", ISO 8601 time stamps
+    r"(?P<sys>(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?)"
+    r" \S+ )?"
     r"(?P<kern>kernel: )?(?P<lvl2><\d{1,3}>)?"
-    r"(?P<ts>\[ *\d+\.\d+\])?"
+    # printk's "[   12.345678]", or dmesg -T's "[Fri Dec  4 17:43:58 2026]" (any locale: "[Mi Jul 30 ...]",
+    # "[St okt 15 ...]")
+    r"(?P<ts>\[ *\d+\.\d+\]|\[[^\W\d_]{2,3}\.? [^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4}\])?"
     r"(?: ?\[ *(?P<caller>[TC]\d+)\])?"
 )
 _TIME = re.compile(r"\[ *\d+\.\d+\](?: ?\[ *([TC]\d+)\])? ?")
@@ -34,18 +40,45 @@ def strip_prefix(line: str) -> tuple[str, str]:
             return line[m.end():], m.group(1) or "k"
     elif not line or not (line[0] in "< \t" or line[:3] in _MONTHS or line[:4].isdigit()
                           or line.startswith("kernel: ")):
-        return line, ""
+        return _embedded(line)
     m = _PREFIX.match(line)
     assert m is not None  # every part is optional
     g = m.groupdict()
-    if not (g["ts"] or g["caller"] or g["lvl"] or g["lvl2"] or g["kern"]):
-        return line, ""
+    if not (g["ts"] or g["caller"] or g["lvl"] or g["lvl2"] or g["kern"] or g["iso"]):
+        return _embedded(line)
     text = line[m.end():]
-    if text.startswith(" "):  # the separator printk puts after the prefix
+    # the separator printk puts after its prefix; after a syslog "kernel: " it is already gone, and
+    # one more space is a stack line's own indentation ("kernel:  ? foo+0x1/0x2")
+    if text.startswith(" ") and line[m.end() - 1] != " ":
         text = text[1:]
     return text, g["caller"] or "k"
 
 
+def _embedded(line: str) -> tuple[str, str]:
+    """A kernel line that user-space output on the same serial console cut into: the printk
+    prefix comes after the other program's bytes ("el.service [0m.[  288.56][T215] WARNING: ...")."""
+    f = _FACILITY.match(line)
+    if f is not None:
+        rest = line[f.end():]
+        t = _MID.match(rest)
+        return (rest[t.end():], t.group(1) or "k") if t else (rest, "k")
+    if "]" not in line:
+        return line, ""
+    m = _MID.search(line)
+    if m is None:
+        return line, ""
+    return line[m.end():], m.group(1) or "k"
+
+
+# dmesg -x's "facility:level : " (KernelCI's baseline dmesg tests print it, after LAVA's own time stamp:
+# "2021-12-12T17:36:04.539783  kern  :emerg : BUG: ...")
+_FACILITY = re.compile(r"(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d)? +)?"
+                       r"(?:kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|authpriv|ftp|local[0-7]) *:"
+                       r"(?:emerg|alert|crit|err|warn|notice|info|debug) *: ?")
+# printk's own time stamp (%5lu.%06lu) or dmesg -T's in mid-line (after dmesg -x's "kern  :warn  : "
+# or another program's bytes), with or without a caller id.
+_MID = re.compile(r"\[(?: *\d+\.\d{6}|[^\W\d_]{2,3}\.? [^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4})\]"
+                  r"(?: ?\[ *([TC]\d+)\])? ?")
 # The usual "[ts] [caller] " prefix; group 1 is just its "[" (a cached one-character string).
 _BATCH = re.compile(r"^(?:(\[) *\d+\.\d+\](?: ?\[ *([TC]\d+)\])? ?)?(.*)$", re.MULTILINE)
 _OTHER: dict[str, tuple[str, str]] = {}  # strip_prefix() of lines without a time stamp, per distinct line

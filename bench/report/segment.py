@@ -34,6 +34,9 @@ _CONSEQUENCE_PANIC = re.compile(
     r"|corrupted stack end|panic_on_oops)")
 _FAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window > PRE_NEAR)
 _NEAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window <= PRE_NEAR)
+_NO_DIE = ("INFO:", "WARNING:")
+# printk's marker before it prints again a record that an interrupting record cut short.
+_REPLAY = "** replaying previous printk message **"
 _EXTRA = frozenset(map(id, EXTRA))  # identity: comparing frozen dataclasses compares every field
 
 
@@ -119,6 +122,8 @@ def hits(lines: list[str], text: str, chatter: Callable[[Hit], bool]) -> list[Hi
     hits: list[Hit] = []
     after = 0  # pre-report lines are looked for between the previous header and this one
     for i in _candidates(text):
+        if i + 1 < len(lines) and _REPLAY in lines[i + 1]:
+            continue  # a cut-off header that printk prints again in full on the next lines
         ctx, group = _classify(lines[i], i > first_kernel)
         if group is None or chatter(Hit(i, ctx, group, None)):
             continue
@@ -142,8 +147,10 @@ def _joins(rep: Open, hit: Hit, line: str) -> bool:
         return True
     if rep.main.group is not None and rep.main.group.kind == "SLAB" and hit.group.header == "INFO:" and after <= 40:
         return True  # SLUB's own "INFO: Allocated in ..." lines
-    return after <= 40 and (hit.group.header in ("Internal error:", "Oops: ") or
-                            hit.group.header == "BUG:" and "Internal error:" in line)
+    # die()'s "Internal error:"/"Oops:" line follows the fault it reports; a hung task, stall or
+    # WARNING never prints one, so an oops after those is a report of its own
+    return after <= 40 and (rep.main.group is None or rep.main.group.header not in _NO_DIE) and (
+        hit.group.header in ("Internal error:", "Oops: ") or hit.group.header == "BUG:" and "Internal error:" in line)
 
 
 def segment(hits: list[Hit], lines: list[str]) -> list[Open]:

@@ -258,6 +258,9 @@ INFO = Group("INFO:", (
       alt=("stall in {0}",),
       stack=S(rx(r"apic_timer_interrupt"), RIP, PARSE, skip=("apic_timer_interrupt", "rcu"), ex=stall_frame,
               parts2=(rx(r"(?:apic_timer_interrupt|Exception stack|el1h_64_irq)"), PARSE))),
+    # RCU Tasks (kernel/rcu/tasks.h check_holdout_task()): the held-out task's stack follows.
+    F(r"INFO: rcu_tasks detected stalls? on tasks", "INFO: rcu detected stall in {0}", alt=("stall in {0}",),
+      stack=S(CALL_TRACE, PARSE, skip=("rcu",), ex=stall_frame)),
     F(r"INFO: trying to register non-static key", "INFO: trying to register non-static key in {0}",
       stack=S(CALL_TRACE, PARSE, skip=("stack", "lock", "IRQ"))),
     F(r"INFO: suspicious RCU usage", "INFO: suspicious RCU usage in {1}",

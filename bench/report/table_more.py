@@ -119,7 +119,7 @@ EXTRA: tuple[Group, ...] = (
           sup(r"Oops: (?!.*(?:\[#\d+\]|, sig: \d+))"), "OOPS"),  # die() numbers it; drivers say "Oops: ..." too
     Group("BUG ", (F(r"BUG [\w-]+ \((?:Not tainted|Tainted: [^)]*)\): (.*)", "BUG: {0} in {1}",
                      stack=S(CALL_TRACE, PARSE, skip=("slab", "kmem", "kfree", "free_debug")), no_stack=True),),
-          kind="SLAB"),
+          sup(r"\): kasan: "), "SLAB"),  # old KASAN's object dump inside its own report (syzkaller's report 1)
 )
 
 
