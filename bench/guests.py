@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bench import yamlmap
 from bench.errors import UserError
 
 SKIP_RC = 4
@@ -125,11 +124,9 @@ def _network(path: Path, raw: Any) -> str | None:
 
 def load(path: Path) -> Workload:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlmap.load(path, path.read_bytes().decode("utf-8", errors="surrogateescape"))
     except OSError as e:
         raise _fail(path, f"cannot read: {e.strerror}") from e
-    except yaml.YAMLError as e:
-        raise _fail(path, f"invalid YAML: {str(e).splitlines()[0]}") from e
     if not isinstance(data, dict):
         raise _fail(path, "must be a YAML mapping")
     unknown = set(data) - _KEYS
@@ -170,9 +167,9 @@ def sets(guests_dir: Path) -> dict[str, tuple[str, ...]]:
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise _fail(path, f"invalid YAML: {str(e).splitlines()[0]}") from e
+        data = yamlmap.load(path, path.read_bytes().decode("utf-8", errors="surrogateescape"))
+    except OSError as e:
+        raise _fail(path, f"cannot read: {e.strerror}") from e
     known = set(available(guests_dir))
     out: dict[str, tuple[str, ...]] = {}
     for name, members in (data or {}).items():

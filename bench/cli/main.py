@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from bench.cli import bisect, nightly, prove, run, scan
-from bench.errors import BenchError
+from bench.errors import BenchError, one_line
 from bench.files import write_atomic
 from bench.plan import default_cache, default_home
 
@@ -82,7 +82,7 @@ def dispatch(args: argparse.Namespace, abort: int | None = None) -> int:
         handler: Callable[[argparse.Namespace], int] = args.func
         return int(handler(args))
     except BenchError as e:
-        print(f"bench: error: {e}", file=sys.stderr)
+        print(f"bench: error: {one_line(str(e))}", file=sys.stderr)  # one line, however odd the input
         return abort or e.exit_code
     except KeyboardInterrupt as e:
         print(f"bench: interrupted{f' by {e}' if str(e) else ''}", file=sys.stderr)
@@ -95,7 +95,7 @@ def dispatch(args: argparse.Namespace, abort: int | None = None) -> int:
         first = str(e).splitlines()[0] if str(e) else ""
         what = (f"disk full: {e.filename or e}" if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
                 else f"internal error: {type(e).__name__}{': ' + first if first else ''}")
-        print(f"bench: error: {what} ({kept})", file=sys.stderr)
+        print(f"bench: error: {one_line(what)} ({kept})", file=sys.stderr)
         return abort or 2
 
 

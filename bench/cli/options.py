@@ -31,6 +31,15 @@ def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def series_name(text: str) -> str:
+    """An argparse type for a SERIES argument: never blank. `bench run "$SERIES"` with the variable
+    unset must not run the bare tree and PASS (the bare tree is the `baseline` series)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: an empty series name (for the tree without patches,"
+                                         " run the baseline series)")
+    return text
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """The options every command that runs kernels shares (run, bisect, nightly, prove)."""
     p.add_argument("--tree", help="kernel git tree (default: $BENCH_TREE or the cached linux-source tree)")
