@@ -131,8 +131,8 @@ def _construct(path: Path, node: yaml.Node | None) -> Any:
         mark = e.problem_mark or e.context_mark
         where = f":{mark.line + 1}" if mark else ""
         raise UserError(f"{path}{where}: invalid YAML: {e.problem or e.context}") from e
-    except (yaml.YAMLError, ValueError) as e:  # ValueError: a value PyYAML cannot convert
-        raise UserError(f"{path}: invalid YAML: {e}") from e
+    except (yaml.YAMLError, ValueError, TypeError, LookupError, OverflowError) as e:  # a tagged value PyYAML cannot convert
+        raise UserError(f"{path}: invalid YAML: a value cannot be read ({type(e).__name__}: {e})") from e
     finally:
         loader.dispose()
 
