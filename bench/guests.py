@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from bench.errors import UserError
+from bench import kcmdline, yamlmap
+from bench.errors import UserError, quote
+from bench.limits import LIMITS
 
 SKIP_RC = 4
 NETWORKS = ("loop", "user")
@@ -62,7 +62,9 @@ class ParamSpec:
         if self.type != "int":
             return None
         if not re.fullmatch(r"-?\d+", value):
-            return f"{self.name} must be an integer, not {value!r}"
+            return f"{self.name} must be an integer, not {quote(value)}"
+        if len(value.lstrip("-")) > LIMITS.int_digits:  # int() refuses 4300 digits with a ValueError
+            return f"{self.name}: an integer of {len(value)} characters, over the limit of {LIMITS.int_digits} digits"
         if self.lo is not None and int(value) < self.lo:
             return f"{self.name}={value} is below its minimum {self.lo}"
         if self.hi is not None and int(value) > self.hi:
@@ -110,9 +112,9 @@ def _params(path: Path, raw: Any) -> tuple[tuple[tuple[str, str], ...], tuple[Pa
 def _cmdline(path: Path, raw: Any) -> tuple[str, ...]:
     if raw is None:
         return ()
-    if not isinstance(raw, list) or not all(isinstance(a, str) and _VALUE.match(a) and a for a in raw):
+    if not isinstance(raw, list):
         raise _fail(path, "'cmdline' must be a list of kernel command-line words (no spaces or quotes)")
-    return tuple(raw)
+    return kcmdline.check(raw, f"{path}: cmdline")
 
 
 def _network(path: Path, raw: Any) -> str | None:
@@ -125,11 +127,9 @@ def _network(path: Path, raw: Any) -> str | None:
 
 def load(path: Path) -> Workload:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlmap.load(path, path.read_bytes().decode("utf-8", errors="surrogateescape"))
     except OSError as e:
         raise _fail(path, f"cannot read: {e.strerror}") from e
-    except yaml.YAMLError as e:
-        raise _fail(path, f"invalid YAML: {str(e).splitlines()[0]}") from e
     if not isinstance(data, dict):
         raise _fail(path, "must be a YAML mapping")
     unknown = set(data) - _KEYS
@@ -170,9 +170,9 @@ def sets(guests_dir: Path) -> dict[str, tuple[str, ...]]:
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise _fail(path, f"invalid YAML: {str(e).splitlines()[0]}") from e
+        data = yamlmap.load(path, path.read_bytes().decode("utf-8", errors="surrogateescape"))
+    except OSError as e:
+        raise _fail(path, f"cannot read: {e.strerror}") from e
     known = set(available(guests_dir))
     out: dict[str, tuple[str, ...]] = {}
     for name, members in (data or {}).items():
@@ -217,18 +217,18 @@ def override(workloads: tuple[Workload, ...], assignments: list[str]) -> tuple[W
     for item in assignments:
         m = re.match(r"^([\w-]+)\.([A-Z][A-Z0-9_]*)=(.*)$", item)
         if not m:
-            raise UserError(f"--param {item!r}: want WORKLOAD.NAME=value")
+            raise UserError(f"--param {quote(item)}: want WORKLOAD.NAME=value")
         name, key, value = m.groups()
         if name not in by_name:
-            raise UserError(f"--param {item!r}: workload {name} is not selected")
+            raise UserError(f"--param {quote(item)}: workload {name} is not selected")
         w = next(w for w in workloads if w.name == name)
         spec = next((s for s in w.specs if s.name == key), None)
         if spec is None:
             declared = ", ".join(s.name for s in w.specs) or "none"
-            raise UserError(f"--param {item!r}: {w.source}: {name} has no parameter {key} (declared: {declared})")
+            raise UserError(f"--param {quote(item)}: {w.source}: {name} has no parameter {key} (declared: {declared})")
         why = spec.check(value)
         if why:
-            raise UserError(f"--param {item!r}: {w.source}: {why}")
+            raise UserError(f"--param {quote(item)}: {w.source}: {why}")
         by_name[name][key] = value
     return tuple(
         Workload(**{**w.__dict__, "params": tuple(by_name[w.name].items())}) for w in workloads

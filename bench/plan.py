@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import formats, guests, kconfig, series, tree
+from bench import formats, guests, kcmdline, kconfig, series, slot, tree
+from bench.errors import InfraError, UserError, quote
 from bench.files import write_atomic
-from bench.errors import InfraError, UserError
 from bench.report import issues_file
 from bench.report.issues import Issue, bare
 from bench.series import Series
@@ -174,8 +174,8 @@ def check_request(req: RunRequest) -> None:
     """The option values that need no file to judge; a bad one is a UserError."""
     if req.accel not in ACCELS:
         raise UserError(f"--accel {req.accel!r}: want one of {', '.join(ACCELS)}")
-    if req.jobs < 0:
-        raise UserError(f"--jobs {req.jobs}: must be 0 (all cores) or more")
+    if not 0 <= req.jobs <= 1024:
+        raise UserError(f"--jobs {req.jobs}: want 0 (all cores) to 1024")
     if not 1 <= req.cpus <= 64:
         raise UserError(f"--cpus {req.cpus}: want 1 to 64 guest CPUs")
     if not re.fullmatch(r"[1-9]\d*[MG]", req.memory):
@@ -183,6 +183,8 @@ def check_request(req: RunRequest) -> None:
     mib = int(req.memory[:-1]) * (1024 if req.memory.endswith("G") else 1)
     if not 256 <= mib <= 256 * 1024:
         raise UserError(f"--memory {req.memory}: want 256M to 256G")
+    kcmdline.check(req.append, "--append")
+    slot.check_env()
     for f in req.suppress:
         if not f.is_file():
             raise UserError(f"{f}: suppression file not found")
@@ -215,12 +217,18 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
     frag_names = [kconfig.BASE_NAME, *(loaded.kconfigs if loaded else ()),
                   *(k for w in workloads for k in w.kconfigs), *req.kconfigs]
     fragments = tuple(kconfig.find_fragment(n, home / "kconfigs") for n in dict.fromkeys(frag_names))
+    # The bare tree's series knows no issues of its own: its name (the tree's) is not needed here.
+    known = load_known_issues(home, loaded or series.empty(""), tuple(f.resolve() for f in req.suppress))
+    results_root = (req.results or home / "results").resolve()  # after every other input check: it is made
+    try:
+        results_root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file there, a read-only filesystem, no permission: the user's choice of folder
+        given = "--results " if req.results else ""
+        why = "not a folder" if results_root.exists() else e.strerror
+        raise UserError(f"{given}{results_root}: cannot use it as the results folder: {why}") from e
     # Last: the default tree is unpacked on first use (a minute); a bad name fails before it.
     kernel = tree.resolve_tree(req.tree, os.environ, cache)
     s = loaded or series.empty(f"tree-{kernel.name}")
-    known = load_known_issues(home, s, tuple(f.resolve() for f in req.suppress))
-    results_root = (req.results or home / "results").resolve()
-    results_root.mkdir(parents=True, exist_ok=True)
     minted = new_name(results_root, s.name)
     return Plan(
         series=s,
@@ -254,9 +262,32 @@ def write_request(req: RunRequest, path: Path) -> None:
     write_atomic(path, json.dumps(formats.stamp(req.to_json(), formats.REQUEST), indent=2) + "\n")
 
 
+# request.json's fields and the JSON types each may have (None: null allowed); the file is read
+# back by bisect-step, so a hand-edited or foreign one is named field by field, never a crash later.
+_REQUEST_TYPES: dict[str, tuple[type, ...]] = {
+    "series": (str,), "tree": (str, type(None)), "base": (str, type(None)), "kconfigs": (list,),
+    "workloads": (list,), "params": (list,), "accel": (str,), "jobs": (int,), "memory": (str,), "cpus": (int,),
+    "append": (list,), "suppress": (list,), "results": (str, type(None)), "baseline": (bool,),
+    "run_id": (str, type(None)), "info": (dict,)}
+
+
 def read_request(path: Path) -> RunRequest:
     try:
-        data = formats.check(path, json.loads(path.read_text(encoding="utf-8")), formats.REQUEST)
-        return RunRequest.from_json(data)
-    except (OSError, ValueError, TypeError) as e:
-        raise UserError(f"{path}: not a run request written by bench: {e}") from e
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:  # ValueError: not JSON, not UTF-8, an integer of 5000 digits
+        raise UserError(f"{path}: not a run request written by bench: {getattr(e, 'strerror', None) or e}") from e
+    try:
+        data = formats.check(path, data, formats.REQUEST)
+    except formats.FormatProblem as e:
+        raise UserError(f"{e} (not a run request this bench can read)") from e
+    for name, value in data.items():
+        want = _REQUEST_TYPES.get(name)
+        if want is None:
+            continue  # `format`, or a newer bench's field: ignored, as from_json does
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        bad_type = not isinstance(value, want) or (isinstance(value, bool) and bool not in want)
+        if bad_type or not all(isinstance(v, str) for v in items):
+            kinds = " or ".join("null" if t is type(None) else t.__name__ for t in want)
+            of = " of strings" if want[0] in (list, dict) else ""
+            raise UserError(f"{path}: field {quote(name)} must be {kinds}{of}, not {quote(json.dumps(value), 40)}")
+    return RunRequest.from_json(data)

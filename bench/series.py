@@ -7,36 +7,25 @@ so writing `text` back with the same codec gives the original bytes (`git am --k
 
 from __future__ import annotations
 
-import email.header
-import email.message
-import email.parser
-import email.policy
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import series_meta
-from bench.errors import UserError
+from bench import mbox, series_meta
+from bench.errors import UserError, quote
+from bench.limits import LIMITS
 from bench.series_meta import Meta
 
 SERIES_FILE = "series"
 YAML_FILE = "series.yaml"
-MBOX_FROM = "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n"
 SYNTH_AUTHOR = "pinbench <pinbench@localhost>"
 SYNTH_DATE = "Mon, 1 Jan 2001 00:00:00 +0000"  # fixed, so re-applying gives the same commit ids
 
-# The separator git mailsplit accepts: "From <who> Mon Sep 17 00:00:00 2001" (ctime-like date).
-_FROM_LINE = re.compile(
-    r"From \S+ +\w{3} \w{3} +\d{1,2} \d{1,2}:\d\d(:\d\d)? (\S+ )?\d{4}\r?(\n|$)")
 _HEADER_LINE = re.compile(r"[A-Za-z][A-Za-z0-9-]*:( |\t|\r?$)")
 _DIFF_START = re.compile(r"^(diff --git |diff -|Index: |--- \S|GIT binary patch)", re.M)
-_HAS_DIFF = re.compile(r"^(diff --git |\+\+\+ \S|GIT binary patch)", re.M)
-_BASE_COMMIT = re.compile(r"^base-commit: *([0-9a-fA-F]{7,64})\s*$", re.M)
-_REPLY = re.compile(r"^\s*(re|fwd?|aw|sv)\s*:", re.I)
-_PREFIX = re.compile(r"^\s*((\[[^\]]*\]\s*)+)")
-_COUNTER = re.compile(r"\b(\d+)/(\d+)\b")
-_REVISION = re.compile(r"\b[vV](\d+)\b")
 _FORMAT_PATCH_NAME = re.compile(r"^(\d{4})-.+\.patch$")
+PATCH_SUFFIXES = (".patch", ".diff")  # what a folder without a series file applies
+BARE_FILES = (YAML_FILE, "known-issues.yaml")  # all a bare-tree series folder holds (and README*)
 
 
 @dataclass(frozen=True)
@@ -62,18 +51,6 @@ class Series:
     meta: Meta = Meta()  # the rest of series.yaml: cmdline, expect, fixes, catch
 
 
-@dataclass(frozen=True)
-class _Message:
-    text: str  # starts with a "From " separator line
-    subject: str  # prefix stripped
-    author: str | None
-    index: int | None  # n of [n/N]
-    total: int | None
-    revision: int
-    is_reply: bool
-    has_diff: bool
-
-
 # -- entry points ---------------------------------------------------------------------------
 
 
@@ -83,10 +60,10 @@ def load_series(spec: str, patches_dir: Path) -> Series:
     if path.is_dir():
         return _load_dir(path)
     text = _read_text(path)
-    if path.suffix == ".patch" and len(_split_mbox(text)) <= 1:
+    if path.suffix == ".patch" and len(mbox.split_mbox(text)) <= 1:
         # One patch file is one patch, whatever its [n/N] says.
         patch = _patch_from_file(path, 1, path.name, text)
-        return Series(path.stem, path, (patch,), _find_base(text), (), (), (), "")
+        return Series(path.stem, path, (patch,), mbox.find_base(text), (), (), (), "")
     patches, base, cover = _read_mbox(path)
     return Series(path.stem, path, patches, base, (), (), (), cover)
 
@@ -112,7 +89,7 @@ def list_series(patches_dir: Path) -> list[str]:
 
 def _looks_like_series_dir(d: Path) -> bool:
     return ((d / SERIES_FILE).is_file() or (d / YAML_FILE).is_file()
-            or any(_FORMAT_PATCH_NAME.match(p.name) for p in d.iterdir()))
+            or any(p.suffix in PATCH_SUFFIXES for p in d.iterdir()))
 
 
 def _resolve_spec(spec: str, patches_dir: Path) -> Path:
@@ -126,7 +103,7 @@ def _resolve_spec(spec: str, patches_dir: Path) -> Path:
     if as_path.exists():
         return as_path.resolve()
     known = ", ".join(list_series(patches_dir)) or "none"
-    raise UserError(f"series {spec!r} not found: no {named} and no file {spec} (known: {known})")
+    raise UserError(f"series {quote(spec)} not found: no {named} and no file {quote(spec)} (known: {known})")
 
 
 # -- folders --------------------------------------------------------------------------------
@@ -141,18 +118,40 @@ def _load_dir(d: Path) -> Series:
     if meta.mbox is not None:
         if series_path.exists():
             raise UserError(f"{yaml_path}: has mbox: but {series_path} also exists; keep one")
-        mbox = d / meta.mbox
-        if not mbox.is_file():
-            raise UserError(f"{yaml_path}: mbox file {meta.mbox!r} not found in {d}")
-        patches, base, cover = _read_mbox(mbox)
+        mbox_path = _inside(d, meta.mbox, f"{yaml_path}: mbox")
+        if not mbox_path.is_file():
+            raise UserError(f"{yaml_path}: mbox file {quote(meta.mbox)} not found in {d}")
+        patches, base, cover = _read_mbox(mbox_path)
         description = description or cover
     elif series_path.exists():
         patches = _read_quilt(series_path)
     else:
-        patches, base, cover = _read_format_patch_dir(d, allow_empty=yaml_path.exists())
+        patches, base, cover = _read_patch_dir(d, allow_empty=yaml_path.exists())
         description = description or cover
+    if not patches:
+        _check_bare(d, series_path.exists())
     return Series(d.name, d, patches, meta.base or base, meta.kconfigs, meta.workloads,
                   meta.suppress, description, meta)
+
+
+def _check_bare(d: Path, quilt: bool) -> None:
+    """A folder that yields no patches runs the bare tree (patches/baseline): only when it holds
+    nothing but what describes a run, never when patches are there under names not picked up."""
+    found = sorted(p.name for p in d.iterdir() if p.name not in (*BARE_FILES, SERIES_FILE)
+                   and not p.name.startswith(".") and not p.name.upper().startswith("README"))
+    if found:
+        shown = ", ".join(quote(n, 40) for n in found[:8]) + (f" and {len(found) - 8} more" if len(found) > 8 else "")
+        why = f"its {SERIES_FILE} file lists none" if quilt else "none is a *.patch/*.diff file, a format-patch NNNN-*.patch or a series.yaml mbox:"
+        raise UserError(f"{d}: no patches to apply ({why}) but it holds {shown};"
+                        f" a bare-tree series holds only {', '.join(BARE_FILES)} (or an empty {SERIES_FILE})")
+
+
+def _inside(d: Path, name: str, where: str) -> Path:
+    """d/name, refused when it leaves d: "..", an absolute path or a symlink out."""
+    path = d / name
+    if Path(name).is_absolute() or not path.resolve().is_relative_to(d.resolve()):
+        raise UserError(f"{where} {quote(name)} is outside {d} (.., an absolute path or a symlink out)")
+    return path
 
 
 def _read_quilt(series_path: Path) -> tuple[Patch, ...]:
@@ -163,11 +162,13 @@ def _read_quilt(series_path: Path) -> tuple[Patch, ...]:
         if not words:
             continue
         _check_quilt_options(series_path, lineno, words[1:])
-        file = series_path.parent / words[0]
+        file = _inside(series_path.parent, words[0], f"{series_path}:{lineno}: patch")
         if not file.is_file():
             raise UserError(f"{series_path}:{lineno}: patch file {words[0]} not found")
         if words[0] in seen:
             raise UserError(f"{series_path}:{lineno}: patch {words[0]} is listed twice (line {seen[words[0]]})")
+        if len(patches) >= LIMITS.patches:
+            raise UserError(f"{series_path}:{lineno}: over the limit of {LIMITS.patches} patches in a series")
         seen[words[0]] = lineno
         patches.append(_patch_from_file(file, len(patches) + 1, words[0]))
     return tuple(patches)
@@ -184,22 +185,32 @@ def _check_quilt_options(series_path: Path, lineno: int, opts: list[str]) -> Non
         raise UserError(f"{series_path}:{lineno}: unsupported quilt option {rest.split()[0]!r}")
 
 
-def _read_format_patch_dir(d: Path, allow_empty: bool
-                           ) -> tuple[tuple[Patch, ...], str | None, str]:
-    """NNNN-*.patch files in name order, base-commit, cover-letter subject."""
-    files = sorted(p for p in d.iterdir() if _FORMAT_PATCH_NAME.match(p.name) and p.is_file())
+def _read_patch_dir(d: Path, allow_empty: bool) -> tuple[tuple[Patch, ...], str | None, str]:
+    """A folder without a series file: its format-patch NNNN-*.patch files, or else its *.patch
+    and *.diff files, in name order (as `git am *.patch` takes them); base-commit, cover subject."""
+    files = sorted(p for p in d.iterdir() if p.suffix in PATCH_SUFFIXES and not p.name.startswith("."))
+    formatted = [f for f in files if _FORMAT_PATCH_NAME.match(f.name)]
+    if formatted and len(formatted) != len(files):
+        others = ", ".join([quote(f.name, 40) for f in files if f not in formatted][:8])
+        raise UserError(f"{d}: NNNN-*.patch files from format-patch and other patch files ({others}):"
+                        f" list the ones to apply, in order, in a {SERIES_FILE} file")
     if not files and not allow_empty:
-        raise UserError(f"{d}: no {SERIES_FILE} file, no {YAML_FILE} and no NNNN-*.patch files")
+        raise UserError(f"{d}: no {SERIES_FILE} file, no {YAML_FILE} and no *.patch files")
+    if len(files) > LIMITS.patches:
+        raise UserError(f"{d}: {len(files)} patch files, over the limit of {LIMITS.patches} in a series")
     base, cover = None, ""
     patches: list[Patch] = []
     for f in files:
+        _inside(d, f.name, f"{d}: patch file")
+        if not f.is_file():
+            raise UserError(f"{f}: not a file")
         text = _read_text(f)
-        base = base or _find_base(text)
-        if f.name.startswith("0000-"):  # format-patch --cover-letter
-            cover = _parse_message(text).subject
+        base = base or mbox.find_base(text)
+        if f.name.startswith("0000-") and formatted:  # format-patch --cover-letter
+            cover = mbox.parse_message(text).subject
             continue
         patches.append(_patch_from_file(f, len(patches) + 1, f.name, text))
-    _order(d, [_parse_message(p.text) for p in patches])  # a deleted file leaves a gap in [n/N]
+    mbox.order(d, [mbox.parse_message(p.text) for p in patches])  # a deleted file leaves a gap in [n/N]
     return tuple(patches), base, cover
 
 
@@ -208,16 +219,16 @@ def _patch_from_file(path: Path, index: int, name: str, text: str | None = None)
     text = _read_text(path) if text is None else text
     if not text.strip():
         raise UserError(f"{path}: empty patch file")
-    if not _HAS_DIFF.search(text):
+    if not mbox.HAS_DIFF.search(text):
         raise UserError(f"{path}: no diff found in patch file")
     if not _is_mail(text):
         text = _synthesize_mail(text, path.name)
-    elif not _FROM_LINE.match(text.lstrip("\r\n")):
-        text = MBOX_FROM + text.lstrip("\r\n")
-    return _to_patch(_parse_message(text), index, name, path)
+    elif not mbox.FROM_LINE.match(text.lstrip("\r\n")):
+        text = mbox.MBOX_FROM + text.lstrip("\r\n")
+    return _to_patch(mbox.parse_message(text), index, name, path)
 
 
-def _to_patch(msg: _Message, index: int, name: str, path: Path) -> Patch:
+def _to_patch(msg: mbox.Message, index: int, name: str, path: Path) -> Patch:
     text = msg.text
     if msg.author is None:  # git am refuses a mail without From:
         first, rest = text.split("\n", 1)
@@ -229,7 +240,7 @@ def _to_patch(msg: _Message, index: int, name: str, path: Path) -> Patch:
 def _is_mail(text: str) -> bool:
     """True if text starts with a mbox separator or a mail header block (From:/Subject:)."""
     lines = re.split(r"(?<=\n)", text.lstrip("\r\n"))
-    if _FROM_LINE.match(lines[0]):
+    if mbox.FROM_LINE.match(lines[0]):
         return True
     names: list[str] = []
     for line in lines:
@@ -252,7 +263,7 @@ def _synthesize_mail(text: str, file_name: str) -> str:
     # The first description line becomes the subject, the rest the body; git am ends the
     # commit message where the diff starts.
     body = "\n".join(lines[1:]).strip("\r\n")
-    return (f"{MBOX_FROM}From: {SYNTH_AUTHOR}\nDate: {SYNTH_DATE}\nSubject: [PATCH] {subject}\n"
+    return (f"{mbox.MBOX_FROM}From: {SYNTH_AUTHOR}\nDate: {SYNTH_DATE}\nSubject: [PATCH] {subject}\n"
             "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
             "Content-Transfer-Encoding: 8bit\n\n"
             + (f"{body}\n\n" if body else "") + diff)
@@ -266,102 +277,19 @@ def _read_mbox(path: Path) -> tuple[tuple[Patch, ...], str | None, str]:
     text = _read_text(path)
     if not text.strip():
         raise UserError(f"{path}: empty mbox")
-    messages = [_parse_message(m) for m in _split_mbox(text)]
-    base = next((b for m in messages if (b := _find_base(m.text))), None)
+    messages = [mbox.parse_message(m) for m in mbox.split_mbox(text)]
+    base = next((b for m in messages if (b := mbox.find_base(m.text))), None)
     candidates = [m for m in messages if not m.is_reply and m.index != 0 and m.has_diff]
     # Several revisions in one thread: take the newest, like b4.
     newest = max((m.revision for m in candidates), default=1)
-    ordered = _order(path, [m for m in candidates if m.revision == newest])
+    ordered = mbox.order(path, [m for m in candidates if m.revision == newest])
     if not ordered:
         raise UserError(f"{path}: no patches found")
     cover = next((m.subject for m in messages
                   if m.index == 0 and not m.is_reply and m.revision == newest), "")
-    patches = tuple(_to_patch(m, i, f"{i:04d}-{_slug(m.subject)}", path)
+    patches = tuple(_to_patch(m, i, f"{i:04d}-{mbox.slug(m.subject)}", path)
                     for i, m in enumerate(ordered, 1))
     return patches, base, cover
-
-
-def _order(path: Path, msgs: list[_Message]) -> list[_Message]:
-    """Sort numbered patches by n of [n/N]; unnumbered ones keep file order."""
-    numbered = [m for m in msgs if m.index is not None]
-    if not numbered:
-        return msgs
-    if len(numbered) != len(msgs):
-        raise UserError(f"{path}: mixes numbered [n/N] and unnumbered patches")
-    totals = sorted({m.total or 0 for m in numbered})
-    if len(totals) != 1:
-        raise UserError(f"{path}: patches disagree on the series length: "
-                        + ", ".join(f"/{t}" for t in totals))
-    total = totals[0]
-    slots: dict[int, _Message] = {}
-    for m in numbered:
-        assert m.index is not None
-        if m.index in slots:
-            raise UserError(f"{path}: patch {m.index}/{total} appears twice")
-        slots[m.index] = m
-    missing = [str(i) for i in range(1, total + 1) if i not in slots]
-    if missing:
-        raise UserError(f"{path}: patch {', '.join(f'{i}/{total}' for i in missing)} missing")
-    extra = [i for i in slots if i > total]
-    if extra:
-        raise UserError(f"{path}: patch {extra[0]}/{total} is beyond the series length")
-    return [slots[i] for i in range(1, total + 1)]
-
-
-def _split_mbox(text: str) -> list[str]:
-    """Split at "From " separator lines; undo mboxrd ">From " quoting in the bodies."""
-    chunks: list[list[str]] = []
-    for line in re.split(r"(?<=\n)", text):
-        if not line:
-            continue
-        if _FROM_LINE.match(line) or not chunks:
-            chunks.append([])
-        chunks[-1].append(re.sub(r"^>(>*From )", r"\1", line))
-    msgs = ["".join(c) for c in chunks]
-    return [m if _FROM_LINE.match(m) else MBOX_FROM + m for m in msgs if m.strip()]
-
-
-def _parse_message(text: str) -> _Message:
-    headers = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)
-    raw_subject = _header(headers, "subject")
-    prefix_match = _PREFIX.match(raw_subject)
-    prefix = prefix_match.group(1) if prefix_match else ""
-    counter = _COUNTER.search(prefix)
-    revision = _REVISION.search(prefix)
-    parts = re.split(r"\r?\n\r?\n", text, maxsplit=1)
-    body = parts[1] if len(parts) > 1 else ""
-    return _Message(
-        text=text,
-        subject=raw_subject[len(prefix_match.group(0)):] if prefix_match else raw_subject.strip(),
-        author=_header(headers, "from") or None,
-        index=int(counter.group(1)) if counter else None,
-        total=int(counter.group(2)) if counter else None,
-        revision=int(revision.group(1)) if revision else 1,
-        is_reply=bool(_REPLY.match(raw_subject)),
-        has_diff=bool(_HAS_DIFF.search(body)),
-    )
-
-
-def _header(headers: email.message.Message, name: str) -> str:
-    """Unfolded, RFC 2047-decoded header value; the raw value if it will not decode."""
-    raw = headers.get(name)
-    if raw is None:
-        return ""
-    try:
-        value = str(email.header.make_header(email.header.decode_header(str(raw))))
-    except (ValueError, LookupError, UnicodeError):  # bad encoded word or charset
-        value = str(raw)
-    return " ".join(value.split())
-
-
-def _find_base(text: str) -> str | None:
-    m = _BASE_COMMIT.search(text)
-    return m.group(1).lower() if m else None
-
-
-def _slug(subject: str) -> str:
-    # Like format-patch file names: runs of other characters become "-".
-    return re.sub(r"[^A-Za-z0-9._]+", "-", subject).strip("-.")[:52].rstrip("-.") or "patch"
 
 
 # -- files ----------------------------------------------------------------------------------

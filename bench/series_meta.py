@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import yamlmap
+from bench import kcmdline, yamlmap
 from bench.catch import Catch
 from bench.catch import parse as parse_catch
 from bench.errors import UserError
@@ -31,7 +31,6 @@ from bench.errors import UserError
 KEYS = ("description", "base", "kconfigs", "workloads", "suppress", "mbox", "cmdline", "expect",
         "fixes", "catch")
 _COUNTER = re.compile(r"^[a-z][a-z0-9_]*$")
-_CMDLINE = re.compile(r"^[\w.,:/=%+-]+$")  # one kernel parameter, no quoting games
 
 
 @dataclass(frozen=True)
@@ -93,9 +92,7 @@ def read(path: Path, text: str) -> Meta:
     mbox = y.string("mbox")
     if mbox is not None and (not mbox or "/" in mbox):
         raise UserError(f"{y.where('mbox')}: mbox must be a file name in {path.parent}")
-    cmdline = y.strings("cmdline")
-    if bad := next((c for c in cmdline if not _CMDLINE.match(c)), None):
-        raise UserError(f"{y.where('cmdline')}: kernel parameter {bad!r} has spaces, quotes or $")
+    cmdline = kcmdline.check(y.strings("cmdline"), y.where("cmdline"))
     return Meta(description=(y.string("description") or "").strip(), base=y.string("base"),
                 kconfigs=y.strings("kconfigs"), workloads=y.strings("workloads"), suppress=suppress,
                 mbox=mbox, cmdline=cmdline, expect=_expects(y.where("expect"), y.data.get("expect")),

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO
 
-from bench import formats, proc, worktree
+from bench import env, formats, proc, worktree
 from bench.errors import InfraError
 from bench.files import write_atomic
 
@@ -116,10 +116,16 @@ def _try_lock(lock_path: Path) -> IO[str] | None:
 
 
 def _cap() -> int:
-    try:
-        return max(1, int(os.environ.get("BENCH_SLOTS", DEFAULT_CAP)))
-    except ValueError:
-        return DEFAULT_CAP
+    return env.whole("BENCH_SLOTS", DEFAULT_CAP, 1, 1000)
+
+
+def _wait() -> float:
+    return env.number("BENCH_SLOT_WAIT", DEFAULT_WAIT, 0, 7 * 24 * 3600)
+
+
+def check_env() -> None:
+    """$BENCH_SLOTS and $BENCH_SLOT_WAIT, checked when a run is planned, not when it needs a slot."""
+    _cap(), _wait()
 
 
 @contextlib.contextmanager
@@ -128,7 +134,7 @@ def acquire(cache_dir: Path, repo: str, config_key: str, series: str,
     """A locked slot for one run, the best match first; a new one while under the cap."""
     root = cache_dir / "work"
     root.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + float(os.environ.get("BENCH_SLOT_WAIT", DEFAULT_WAIT))
+    deadline = time.monotonic() + _wait()
     waited = False
     while True:
         with open(root / ".pool.lock", "a") as pool:

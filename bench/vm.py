@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pexpect
 
+from bench.console_lines import LineSplitter
 from bench.errors import InfraError
 from bench.files import write_atomic
 from bench.qemu import STATUS_ENV, QemuStatus, read_status
@@ -34,6 +35,7 @@ from bench.qemu import STATUS_ENV, QemuStatus, read_status
 VNG = "vng"
 PROBE_TIMEOUT = 60.0
 EXIT_KERNEL_DIED = 255  # vng's code when the guest ended without reporting (panic)
+READ_SIZE = 64 * 1024  # bytes a read of the console takes at most
 EXIT_GRACE = 10.0  # seconds vng gets after the console closed, before it is killed
 
 
@@ -145,18 +147,26 @@ def boot(
             echo=False, dimensions=(50, 250), env=env,
         )
         child.logfile_read = log
+        lines = LineSplitter()
         try:
             while True:
                 left = timeout - (time.monotonic() - start)
                 if left <= 0:
                     timed_out = True
                     break
-                index = child.expect(["\n", pexpect.EOF, pexpect.TIMEOUT], timeout=min(left, 5))
-                if index == 0 and on_line:
-                    on_line(child.before.rstrip("\r"))
-                elif index == 1:
+                try:  # not expect("\n"): it searches the whole pending buffer on every read
+                    chunk = child.read_nonblocking(READ_SIZE, timeout=min(left, 5))
+                except pexpect.TIMEOUT:
+                    continue
+                except pexpect.EOF:
                     eof = True
                     break
+                for line in lines.feed(chunk):
+                    if on_line:
+                        on_line(line)
+            if eof and on_line:  # a last line without its newline
+                for line in lines.close():
+                    on_line(line)
         finally:
             if eof:  # the console closed: vng still reads the guest's exit code; let it finish
                 _wait_exit(child, EXIT_GRACE)

@@ -8,13 +8,15 @@ silently), unknown keys refused, and typed getters with one-line errors.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench.errors import UserError
+from bench.errors import UserError, quote
+from bench.limits import LIMITS
 
 
 @dataclass(frozen=True)
@@ -50,26 +52,11 @@ def read(path: Path, text: str, known: tuple[str, ...]) -> YamlMap:
     """Parse text (the file's content) as a mapping with only `known` keys; empty: {}.
 
     Bytes that are not UTF-8 (read with surrogateescape) and control characters are refused
-    with the line they are on, as duplicate keys are at any depth.
+    with the line they are on, as duplicate keys are at any depth; so is what is over a limit
+    (bench/limits.py): size, aliases, depth, integer digits.
     """
-    check_characters(path, text)
-    try:
-        loader = yaml.SafeLoader(text)
-    except yaml.YAMLError as e:  # the reader checks the characters as it starts
-        raise UserError(f"{path}: invalid YAML: {e}") from e
-    try:
-        node = loader.get_single_node()
-        if node is not None:
-            _no_duplicate_keys(path, node)
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f":{mark.line + 1}" if mark else ""
-        raise UserError(f"{path}{where}: invalid YAML: {e.problem or e.context}") from e
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: invalid YAML: {e}") from e
-    finally:
-        loader.dispose()
+    node = compose(path, text)
+    data = _construct(path, node)
     if data is None:
         return YamlMap(path, {}, {})
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
@@ -77,8 +64,77 @@ def read(path: Path, text: str, known: tuple[str, ...]) -> YamlMap:
     lines = _key_lines(path, node)
     for key in data:
         if key not in known:
-            raise UserError(f"{path}:{lines.get(key, 1)}: unknown key {key!r} (known: {', '.join(known)})")
+            raise UserError(f"{path}:{lines.get(key, 1)}: unknown key {quote(key)} (known: {', '.join(known)})")
     return YamlMap(path, data, lines)
+
+
+def load(path: Path, text: str) -> Any:
+    """Any YAML document within the limits, duplicate keys refused: the one yaml.safe_load of the bench."""
+    return _construct(path, compose(path, text))
+
+
+def compose(path: Path, text: str) -> yaml.Node | None:
+    """The node graph of text, after its events were checked against the limits (bench/limits.py):
+    composing and constructing recurse and expand aliases, so nothing over a limit gets there."""
+    check_characters(path, text)
+    if (size := len(text.encode("utf-8", errors="surrogateescape"))) > LIMITS.yaml_bytes:
+        raise UserError(f"{path}: {size} bytes, over the limit of {LIMITS.yaml_bytes} for a YAML file")
+    try:
+        try:  # libyaml's parser finds what is over a limit in microseconds, PyYAML's in 0.5 s
+            _check_events(path, yaml.parse(text, Loader=_FAST))
+        except yaml.YAMLError:  # PyYAML's own words for it, as before
+            _check_events(path, yaml.parse(text, Loader=yaml.SafeLoader))
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f":{mark.line + 1}" if mark else ""
+        raise UserError(f"{path}{where}: invalid YAML: {e.problem or e.context}") from e
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: invalid YAML: {e}") from e
+
+
+_INT_TAG = "tag:yaml.org,2002:int"
+_FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _check_events(path: Path, events: Iterator[yaml.Event]) -> None:
+    """Refuse aliases, nesting deeper than the limit and integers with too many digits, at the
+    first event that is over (linear in the file, constant stack)."""
+    depth = 0
+    resolver = yaml.resolver.Resolver()
+    for event in events:
+        line = f"{path}:{event.start_mark.line + 1}" if event.start_mark else str(path)
+        if isinstance(event, yaml.AliasEvent):
+            raise UserError(f"{line}: YAML alias *{event.anchor}: aliases are not allowed"
+                            f" (limit {LIMITS.yaml_aliases}); write the value out")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > LIMITS.yaml_depth:
+                raise UserError(f"{line}: nested over {LIMITS.yaml_depth} levels deep (the limit)")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif (isinstance(event, yaml.ScalarEvent) and sum(c.isdigit() for c in event.value) > LIMITS.int_digits
+              and _INT_TAG in (event.tag, event.implicit[0] and resolver.resolve(yaml.ScalarNode, event.value,
+                                                                                 (True, False)))):
+            raise UserError(f"{line}: integer of {len(event.value)} characters, over the limit of"
+                            f" {LIMITS.int_digits} digits")
+
+
+def _construct(path: Path, node: yaml.Node | None) -> Any:
+    if node is None:
+        return None
+    _no_duplicate_keys(path, node)
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f":{mark.line + 1}" if mark else ""
+        raise UserError(f"{path}{where}: invalid YAML: {e.problem or e.context}") from e
+    except (yaml.YAMLError, ValueError, TypeError, LookupError, OverflowError) as e:  # a tagged value PyYAML cannot convert
+        raise UserError(f"{path}: invalid YAML: a value cannot be read ({type(e).__name__}: {e})") from e
+    finally:
+        loader.dispose()
 
 
 _BAD_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -100,7 +156,7 @@ def _no_duplicate_keys(path: Path, node: yaml.Node) -> None:
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
                 if key.value in seen:
-                    raise UserError(f"{path}:{key.start_mark.line + 1}: duplicate key {key.value!r}")
+                    raise UserError(f"{path}:{key.start_mark.line + 1}: duplicate key {quote(key.value)}")
                 seen.add(key.value)
             _no_duplicate_keys(path, value)
     elif isinstance(node, yaml.SequenceNode):
@@ -115,6 +171,6 @@ def _key_lines(path: Path, node: yaml.MappingNode) -> dict[Any, int]:
         if not isinstance(key_node, yaml.ScalarNode):
             raise UserError(f"{path}:{line}: keys must be plain names")
         if key_node.value in lines:
-            raise UserError(f"{path}:{line}: duplicate key {key_node.value!r}")
+            raise UserError(f"{path}:{line}: duplicate key {quote(key_node.value)}")
         lines[key_node.value] = line
     return lines

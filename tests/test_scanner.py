@@ -249,7 +249,7 @@ def test_yaml_suppressions(tmp_path: Path, text: str) -> None:
 @pytest.mark.parametrize("name, text, message", [
     ("bad.txt", "^WARNING in\n# ok\n(unclosed\n", "bad.txt:3: bad title regex '(unclosed'"),
     ("bad.yaml", "- ok\n- '(unclosed'\n", "bad.yaml:2: bad title regex '(unclosed'"),
-    ("broken.yaml", "- ok\n- [unclosed\n", "broken.yaml:3: not valid YAML"),
+    ("broken.yaml", "- ok\n- [unclosed\n", "broken.yaml:3: invalid YAML"),
     ("shape.yaml", "suppressions: 12\n", "shape.yaml:1: expected a list of title regexes"),
 ])
 def test_bad_suppressions_name_file_and_line(tmp_path: Path, name: str, text: str, message: str) -> None:

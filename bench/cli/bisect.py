@@ -35,7 +35,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "bisect", help="find the first patch (or commit) that reproduces the tip's failure",
         description="Binary-search a series' patches (or --good..--bad commits with git bisect run)"
                     " for the first kernel that fails the way the tip does.")
-    p.add_argument("series", nargs="?",
+    p.add_argument("series", nargs="?", type=options.series_name,
                    help="series to bisect; with --good/--bad it only brings kconfigs, workloads, suppressions")
     p.add_argument("--good", metavar="REV", help="range mode: a commit without the failure")
     p.add_argument("--bad", metavar="REV", help="range mode: a commit with the failure")
@@ -53,7 +53,8 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "bisect-step", help="one bisect step for git bisect run: exit 0 good, 1 bad, 125 skip, 128 abort",
         description="Run SERIES (or the tree as it is) on --tree at --base (default HEAD) and say"
                     " whether it reproduces the signature, in git bisect run's exit codes.")
-    s.add_argument("series", nargs="?", help="series to apply (default: none, the tree as it is)")
+    s.add_argument("series", nargs="?", type=options.series_name,
+                   help="series to apply (default: none, the tree as it is)")
     s.add_argument("--patches", type=options.int_in(0), metavar="K", help="apply only the first K patches")
     s.add_argument("--bisect-dir", type=Path, metavar="DIR",
                    help="the bisect's folder: the step's runs go there and it joins bisect.log")

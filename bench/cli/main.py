@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from bench.cli import bisect, nightly, prove, run, scan
-from bench.errors import BenchError
+from bench.errors import BenchError, one_line
 from bench.files import cannot_write, disk_trouble, write_atomic
 from bench.plan import default_cache, default_home
 
@@ -81,7 +81,7 @@ def dispatch(args: argparse.Namespace, abort: int | None = None) -> int:
         handler: Callable[[argparse.Namespace], int] = args.func
         return int(handler(args))
     except BenchError as e:
-        print(f"bench: error: {e}", file=sys.stderr)
+        print(f"bench: error: {one_line(str(e))}", file=sys.stderr)  # one line, however odd the input
         return abort or e.exit_code
     except KeyboardInterrupt as e:
         print(f"bench: interrupted{f' by {e}' if str(e) else ''}", file=sys.stderr)
@@ -94,8 +94,8 @@ def dispatch(args: argparse.Namespace, abort: int | None = None) -> int:
             print(f"bench: error: {cannot_write(Path(e.filename or '.'), e)}", file=sys.stderr)
             return abort or 2
         kept = _keep_traceback(e, args)
-        first = str(e).splitlines()[0][:300] if str(e) else ""
-        print(f"bench: error: internal error: {type(e).__name__}{': ' + first if first else ''} ({kept})",
+        first = str(e).splitlines()[0] if str(e) else ""
+        print(f"bench: error: {one_line('internal error: ' + type(e).__name__ + (': ' + first if first else ''))} ({kept})",
               file=sys.stderr)
         return abort or 2
 

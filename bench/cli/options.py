@@ -31,6 +31,15 @@ def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def series_name(text: str) -> str:
+    """An argparse type for a SERIES argument: never blank. `bench run "$SERIES"` with the variable
+    unset must not run the bare tree and PASS (the bare tree is the `baseline` series)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: an empty series name (for the tree without patches,"
+                                         " run the baseline series)")
+    return text
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """The options every command that runs kernels shares (run, bisect, nightly, prove)."""
     p.add_argument("--tree", help="kernel git tree (default: $BENCH_TREE or the cached linux-source tree)")
@@ -46,7 +55,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int_in(0, 1024), default=0, help="make -j (default 0: all cores)")
     p.add_argument("--memory", default="2G", help="guest memory, e.g. 2G or 1536M (default 2G)")
     p.add_argument("--cpus", type=int_in(1, 64), default=2, help="guest CPUs (default 2)")
-    p.add_argument("--append", action="append", default=[], metavar="ARG", help="extra kernel command line")
+    p.add_argument("--append", action="append", default=[], metavar="ARG",
+                   help="extra kernel command line (words of letters, digits and . , : / = %% + - _)")
     p.add_argument("--suppress", action="append", default=[], type=Path, metavar="FILE",
                    help="known issues: a known-issues.yaml, or title regexes (one a line); repeatable")
     p.add_argument("--results", type=Path, help="results root (default: <home>/results)")
@@ -67,7 +77,7 @@ def request(args: argparse.Namespace, series: str) -> RunRequest:
         jobs=args.jobs,
         memory=args.memory,
         cpus=args.cpus,
-        append=tuple(args.append),
+        append=tuple(w for a in args.append for w in a.split()),  # "--append 'a b'" is two words
         suppress=tuple(p.resolve() for p in args.suppress),
         results=args.results.resolve() if args.results else None,
         baseline=bool(getattr(args, "baseline", False)),

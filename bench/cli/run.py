@@ -18,7 +18,8 @@ from bench.printer import Printer
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="apply, build, boot and test a patch series")
-    p.add_argument("series", help="a name under patches/, a quilt/format-patch folder, or an mbox file")
+    p.add_argument("series", type=options.series_name,
+                   help="a name under patches/, a quilt/format-patch folder, or an mbox file")
     options.add_run_options(p)
     p.add_argument("--each", action="store_true",
                    help="build and boot every prefix of the series (the base, then 1..n patches, one"

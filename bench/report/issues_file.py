@@ -51,11 +51,7 @@ def load(path: Path) -> tuple[Issue, ...]:
 
 
 def _is_registry(path: Path, text: str) -> bool:
-    yamlmap.check_characters(path, text)
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return False  # the older loader names the line
+    node = yamlmap.compose(path, text)  # the limits, and a bad line named, before anything else
     return isinstance(node, yaml.MappingNode) and any(
         isinstance(k, yaml.ScalarNode) and k.value == "issues" for k, _ in node.value)
 
@@ -73,7 +69,8 @@ def _registry(path: Path, text: str) -> tuple[Issue, ...]:
         return ()
     if not isinstance(items, list):
         raise UserError(f"{y.where('issues')}: issues must be a list of entries")
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    node = yamlmap.compose(path, text)
+    assert isinstance(node, yaml.MappingNode)  # read() checked
     seq = next(v for k, v in node.value if k.value == "issues")
     out: list[Issue] = []
     seen: dict[str, str] = {}

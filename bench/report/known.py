@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from bench import yamlmap
 from bench.errors import UserError
 from bench.report.scanner import Report
 
@@ -48,12 +49,7 @@ def load_suppressions(path: Path) -> Suppressions:
 
 
 def _yaml_entries(path: Path, text: str) -> list[tuple[int, str]]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise UserError(f"{path}:{line}: not valid YAML: {getattr(e, 'problem', None) or e}") from e
+    node = yamlmap.compose(path, text)
     if node is None:
         return []
     if isinstance(node, yaml.MappingNode):

@@ -1,0 +1,184 @@
+"""Hostile series input (issue 21, items 1 and 4): a run that would apply nothing is refused unless
+the folder is a bare-tree series; patch names never leave their folder; [n/N] counts are limited."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import plan as plan_mod
+from bench import series
+from bench.cli import main as cli_main
+from bench.errors import UserError
+from bench.limits import LIMITS
+from bench.series import load_series
+
+HOME = Path(__file__).resolve().parent.parent
+QUILT = Path(__file__).parent / "data" / "series" / "quilt"
+DIFF = (QUILT / "01-gup-comment.patch").read_text()
+MBOX_FROM = "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n"
+
+
+@pytest.fixture
+def no_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks come before the tree: resolving it (unpacking the tarball) is a failure here."""
+    def refuse(*_: object) -> Path:
+        raise AssertionError("the tree was resolved: the run went on")
+    monkeypatch.setattr(plan_mod.tree, "resolve_tree", refuse)
+    monkeypatch.setenv("BENCH_HOME", str(HOME))
+
+
+@pytest.mark.parametrize("spec", ["", "   ", "\t"])
+def test_bench_run_with_an_empty_series_is_a_usage_error(spec: str, tmp_path: Path, no_tree: None,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main.main(["run", spec, "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "empty series name" in err and "internal error" not in err, err
+
+
+def test_bisect_step_with_an_empty_series_aborts(tmp_path: Path, no_tree: None,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main.main(["bisect-step", "", "--signature", "boot", "--results", str(tmp_path)]) == 128
+    assert "empty series name" in capsys.readouterr().err
+
+
+def _folder(tmp_path: Path, files: dict[str, str], yaml: str | None = "description: x\n") -> Path:
+    d = tmp_path / "s"
+    d.mkdir(parents=True)
+    if yaml is not None:
+        (d / "series.yaml").write_text(yaml)
+    for name, text in files.items():
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        (d / name).write_text(text)
+    return d
+
+
+def test_plain_patch_files_are_applied_in_name_order(tmp_path: Path) -> None:
+    """fix.patch and 0001.patch (no series file, not format-patch names): `git am *.patch` order."""
+    d = _folder(tmp_path, {"fix.patch": DIFF.replace("say what", "fix what"), "0001.patch": DIFF})
+    s = load_series(str(d), tmp_path)
+    assert [p.name for p in s.patches] == ["0001.patch", "fix.patch"]
+    assert s.patches[1].subject == "mm/gup: fix what this file is"
+
+
+@pytest.mark.parametrize("files, says", [
+    ({"fix.txt": DIFF}, "'fix.txt'"),
+    ({"patches/series": "a.patch\n", "patches/a.patch": DIFF}, "'patches'"),
+    ({"series": "# none yet\n", "a.patch": DIFF}, "'a.patch'"),
+])
+def test_a_folder_that_applies_nothing_but_holds_files_is_refused(tmp_path: Path, files: dict[str, str],
+                                                                  says: str) -> None:
+    d = _folder(tmp_path, files)
+    with pytest.raises(UserError, match="no patches to apply") as err:
+        load_series(str(d), tmp_path)
+    assert str(d) in str(err.value) and says in str(err.value)
+
+
+def test_format_patch_and_other_patch_files_mixed_are_refused(tmp_path: Path) -> None:
+    d = _folder(tmp_path, {"0001-mm-x.patch": DIFF, "fixup.patch": DIFF})
+    with pytest.raises(UserError, match="'fixup.patch'.*series file"):
+        load_series(str(d), tmp_path)
+
+
+def test_bare_tree_series_still_load(tmp_path: Path) -> None:
+    assert load_series("baseline", HOME / "patches").patches == ()
+    d = _folder(tmp_path, {"known-issues.yaml": "issues: []\n", "README.md": "the bare tree\n"})
+    assert load_series(str(d), tmp_path).patches == ()
+
+
+def test_a_series_folder_of_fix_patch_does_not_boot_the_bare_tree(world: object, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """End to end: the folder the issue met ("apply: 0 patch(es)", then a PASS of the bare tree)."""
+    d = _folder(tmp_path, {"notes.txt": DIFF})
+    assert cli_main.main(["run", str(d), "--results", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no patches to apply" in err and "'notes.txt'" in err, err
+
+
+@pytest.mark.parametrize("line", ["../outside.patch", "{abs}", "link.patch", "sub/../../outside.patch"])
+def test_quilt_names_never_leave_the_folder(tmp_path: Path, line: str) -> None:
+    (tmp_path / "outside.patch").write_text(DIFF)
+    d = _folder(tmp_path, {"series": line.format(abs=tmp_path / "outside.patch") + "\n", "sub/x": ""})
+    (d / "link.patch").symlink_to(tmp_path / "outside.patch")
+    with pytest.raises(UserError, match=r"series:1: patch '.*' is outside"):
+        load_series(str(d), tmp_path)
+
+
+def test_quilt_patches_in_subfolders_still_load(tmp_path: Path) -> None:
+    d = _folder(tmp_path, {"series": "mm/a.patch\n", "mm/a.patch": DIFF})
+    assert [p.name for p in load_series(str(d), tmp_path).patches] == ["mm/a.patch"]
+
+
+def test_patch_files_and_mbox_that_are_symlinks_out_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "outside.patch").write_text(DIFF)
+    d = _folder(tmp_path, {})
+    (d / "0001.patch").symlink_to(tmp_path / "outside.patch")
+    with pytest.raises(UserError, match="is outside"):
+        load_series(str(d), tmp_path)
+    shutil.copy(HOME / "tests/data/series/v2.mbox", tmp_path / "v2.mbox")
+    e = _folder(tmp_path / "m", {}, yaml="mbox: v2.mbox\n")
+    (e / "v2.mbox").symlink_to(tmp_path / "v2.mbox")
+    with pytest.raises(UserError, match="mbox 'v2.mbox' is outside"):
+        load_series(str(e), tmp_path)
+    for bad in ("..", "../v2.mbox"):
+        (e / "series.yaml").write_text(f"mbox: '{bad}'\n")
+        with pytest.raises(UserError, match="mbox"):
+            load_series(str(e), tmp_path)
+
+
+def _mbox(tmp_path: Path, counter: str, n: int = 1) -> Path:
+    mails = []
+    for i in range(1, n + 1):
+        mails.append(f"{MBOX_FROM}From: A <a@example.org>\nSubject: [PATCH {counter.format(i=i)}] mm: x{i}\n\n"
+                     + DIFF.split("---\n", 1)[1])
+    path = tmp_path / "s.mbox"
+    path.write_text("".join(mails))
+    return path
+
+
+@pytest.mark.parametrize("counter", ["{i}/999999999", "{i}/1000000", "{i}/" + "9" * 5000, "{i}/" + "0" * 5000 + "1",
+                                     "9999999999999/3"])
+def test_huge_patch_counts_in_subjects_are_one_short_line_at_once(tmp_path: Path, counter: str) -> None:
+    path = _mbox(tmp_path, counter)
+    start = time.monotonic()
+    with pytest.raises(UserError) as err:
+        load_series(str(path), tmp_path)
+    assert time.monotonic() - start < 1
+    msg = str(err.value)
+    assert len(msg) < LIMITS.error_chars and "\n" not in msg and str(path) in msg, msg[:300]
+
+
+def test_a_short_gap_is_still_listed(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"patch 2/3, 3/3 missing"):
+        load_series(str(_mbox(tmp_path, "{i}/3")), tmp_path)
+    with pytest.raises(UserError, match=r"patch 2/40, .* 11/40 and 29 more missing"):
+        load_series(str(_mbox(tmp_path, "{i}/40")), tmp_path)
+
+
+def test_the_patch_count_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import mbox
+
+    small = dataclasses.replace(LIMITS, patches=2)
+    monkeypatch.setattr(mbox, "LIMITS", small)
+    monkeypatch.setattr(series, "LIMITS", small)
+    with pytest.raises(UserError, match="over the limit of 2"):
+        load_series(str(_mbox(tmp_path, "{i}/3", 3)), tmp_path)
+    names = {f"{i:04d}.patch": DIFF for i in range(3)}
+    with pytest.raises(UserError, match="3 patch files, over the limit of 2"):
+        load_series(str(_folder(tmp_path, names)), tmp_path)
+    q = _folder(tmp_path / "q", {**names, "series": "\n".join(names) + "\n"})
+    with pytest.raises(UserError, match="series:3: over the limit of 2"):
+        load_series(str(q), tmp_path)
+
+
+def test_a_series_name_with_a_newline_is_a_one_line_error(tmp_path: Path, no_tree: None,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    os.chdir(tmp_path)
+    assert cli_main.main(["run", "evil\nname\rhere", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "evil\\nname\\rhere" in err, err
