@@ -31,6 +31,25 @@ outstanding() {
 }
 PIN_SETTLE=${PIN_SETTLE:-8}  # seconds to wait for deferred unpins (workqueues, RCU, io_uring teardown)
 
+# settled_outstanding: outstanding pins once two readings half a second apart agree (at most
+# PIN_SETTLE seconds). Reads of the 9p root go through netfs, which pins the reader's buffer
+# for the I/O: another process's read in flight shows as a pin for a moment, and a baseline
+# taken at that moment made the workload after it look like a double unpin (seen on a real
+# 6.12 boot: "outstanding 1 -> 0" across smoke, while the counters read just after balanced).
+settled_outstanding() {
+    local prev now deadline=$((SECONDS + PIN_SETTLE))
+    prev=$(outstanding)
+    while :; do
+        sleep 0.5
+        now=$(outstanding)
+        if [ "$now" = "$prev" ] || [ $SECONDS -ge $deadline ]; then
+            echo "$now"
+            return
+        fi
+        prev=$now
+    done
+}
+
 # pin_check NAME BEFORE: 0 when the pins held before the workload are held again after it.
 pin_check() {
     local name=$1 before=$2 now first="" began=$SECONDS deadline=$((SECONDS + PIN_SETTLE))
@@ -60,7 +79,7 @@ mark "guest ready: $(uname -r)"
 while IFS=$'\t' read -r name timeout script params; do
     [ -n "$name" ] || continue
     echo "$taint" > "$out/$name.tainted.start"
-    before=$(outstanding)  # settled: the previous workload's pin_check waited for its unpins
+    before=$(settled_outstanding)  # the previous workload's pin_check waited for its unpins too
     pins > "$out/$name.vmstat.start"
     mark "workload $name start"
     start=$(date +%s.%N)

@@ -182,6 +182,34 @@ def test_runner_taint_windows_tile_the_run(tmp_path: Path) -> None:
     assert (out / "a.vmstat.start").read_text() == "nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n"
 
 
+def test_runner_baseline_waits_out_a_pin_in_flight(tmp_path: Path) -> None:
+    """A pin another process holds for a moment (a 9p read through netfs) when the runner takes
+    a workload's baseline must not make that workload a double unpin: the baseline is taken once
+    two readings agree. Here the pin is in flight at the first reading and gone by the first
+    sleep (a fake sleep ends it), as seen on a real 6.12 boot ("outstanding 1 -> 0" across smoke)."""
+    out, fake, bin_ = tmp_path / "out", tmp_path / "fake", tmp_path / "bin"
+    for d in (out, fake, bin_):
+        d.mkdir()
+    (fake / "tainted").write_text("0\n")
+    (fake / "vmstat").write_text("nr_foll_pin_acquired 11\nnr_foll_pin_released 10\n")
+    for name in ("drop_caches", "stat_refresh", "kmsg"):
+        (fake / name).write_text("")
+    (bin_ / "sync").write_text("#!/bin/bash\nexit 0\n")
+    (bin_ / "sleep").write_text(f"#!/bin/bash\ncp {fake}/balanced {fake}/vmstat\n")
+    for b in ("sync", "sleep"):
+        (bin_ / b).chmod(0o755)
+    # the pin in flight ends by the runner's first sleep, or at the latest while the workload runs
+    (tmp_path / "ok.sh").write_text(f"cp {fake}/balanced {fake}/vmstat\n")
+    (fake / "balanced").write_text("nr_foll_pin_acquired 11\nnr_foll_pin_released 11\n")
+    (out / "plan.tsv").write_text(f"a\t60\t{tmp_path}/ok.sh\t\n")
+    r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=2 bash {GUESTS / 'runner.sh'} {out}", tmp_path, {
+        "/proc/sys/kernel/tainted": fake / "tainted", "/proc/vmstat": fake / "vmstat",
+        "/proc/sys/vm/drop_caches": fake / "drop_caches", "/proc/sys/vm/stat_refresh": fake / "stat_refresh",
+        "/dev/kmsg": fake / "kmsg"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (out / "a.rc").read_text().split()[0] == "0", (out / "a.log").read_text()
+
+
 def run_mm_selftests(tmp: Path, results: dict[str, tuple[int, str]]) -> subprocess.CompletedProcess[str]:
     """guests/mm-selftests.sh with its setup stubbed (a lib.sh bound over the real one sources it,
     then replaces the helpers that touch the kernel) and a fake gcc whose "selftest" prints the
