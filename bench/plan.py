@@ -279,7 +279,7 @@ def read_request(path: Path) -> RunRequest:
     try:
         data = formats.check(path, data, formats.REQUEST)
     except formats.FormatProblem as e:
-        raise UserError(f"{e} (not a run request this bench can read)") from e
+        raise UserError(f"{path}: not a run request written by bench: {str(e).removeprefix(f'{path}: ')}") from e
     for name, value in data.items():
         want = _REQUEST_TYPES.get(name)
         if want is None:

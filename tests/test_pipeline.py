@@ -227,8 +227,12 @@ def test_results_are_written_as_far_as_the_disk_allows(world: World, monkeypatch
     assert "junit.xml: cannot write: disk full" in capsys.readouterr().err
 
 
-def test_two_runs_minted_the_same_second_get_two_folders(world: World) -> None:
+def test_two_runs_minted_the_same_second_get_two_folders(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     world.replay("baseline-tcg")
+    # one second for both mints: on a loaded machine make_plan can take longer than a second
+    real = time.strftime
+    monkeypatch.setattr(plan_mod.time, "strftime",
+                        lambda fmt, *a: "20261204-120000" if fmt == "%Y%m%d-%H%M%S" else real(fmt, *a))
     req = RunRequest("two", accel="tcg", results=world.results)
     first, second = make_plan(req, world.home), make_plan(req, world.home)
     assert first.run_id == second.run_id  # minted before either folder existed
