@@ -181,6 +181,27 @@ ksft_verdict() {
     return 0
 }
 
+# swap_on MB / swap_off: swap on a zram device of MB megabytes, so MADV_PAGEOUT really swaps
+# (cow's swapped-out cases skip without it: "MADV_PAGEOUT did not work, is swap enabled?").
+# 0: on; 4 with a SKIP line: the kernel has no CONFIG_SWAP or CONFIG_ZRAM; 1 with a FAIL line:
+# the kernel has both and the device cannot be set up.
+swap_on() {
+    local mb=$1 z=/sys/block/zram0
+    if [ ! -e $z ]; then
+        if [ "$(kconfig ZRAM)" = y ] && [ "$(kconfig SWAP)" = y ]; then
+            echo "FAIL: CONFIG_ZRAM=y but no $z"; return 1
+        fi
+        echo "SKIP: no swap device: the kernel was built without CONFIG_ZRAM or CONFIG_SWAP"; return 4
+    fi
+    echo "${mb}M" > $z/disksize && mkswap -q /dev/zram0 > /dev/null && swapon /dev/zram0 \
+        || { echo "FAIL: cannot swap on /dev/zram0 (${mb} MB)"; return 1; }
+}
+swap_off() {
+    swapoff /dev/zram0 2>/dev/null
+    echo 1 > /sys/block/zram0/reset 2>/dev/null
+    return 0
+}
+
 # movable_hold / movable_release: occupy ZONE_MOVABLE (guests/src/fill_movable.c) while the
 # checks in between run on pages from the other zones (see that file for why).
 movable_hold() {

@@ -24,7 +24,10 @@ hugepages 16 || { echo "FAIL: cannot reserve 16 hugetlb pages"; exit 1; }
 # gup_longterm's file cases run on the file system of the current directory: ext4, like a user's.
 mnt=/run/mm-selftests
 dev=$(make_ext4 128 "$mnt") || { echo "FAIL: cannot make ext4 on a loop device"; exit 1; }
-trap 'cd /; movable_release; drop_ext4 "$mnt" "$dev"; echo 0 > /proc/sys/vm/nr_hugepages' EXIT
+trap 'cd /; movable_release; swap_off; drop_ext4 "$mnt" "$dev"; echo 0 > /proc/sys/vm/nr_hugepages' EXIT
+# cow's swapped-out cases (base pages, THP, PTE-mapped THP) need a swap device.
+swap_on 256; r=$?
+[ $r -eq 1 ] && exit 1
 cd "$mnt" || exit 1
 # GUP-fast's own long-term decisions (R/O unsharing, file mappings) are only exercised on
 # pages outside ZONE_MOVABLE: hold the zone while the selftests run.
