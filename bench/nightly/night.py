@@ -258,5 +258,20 @@ def finish(night_dir: Path, night: Night, previous: Path | None, log_url: str | 
     write_night(night_dir, night)
     kcidb.write(night_dir, night, log_url)
     nightly_report.write_all(night_dir, night)
-    printer.night_summary(night_dir, night)
+    say_summary(printer, night_dir, night)
     return int(night["exit_code"])
+
+
+def say_summary(printer: Printer, night_dir: Path, night: Night) -> None:
+    """What is new since the last night, in progress lines."""
+    c = night["comparison"]
+    printer.say(f"nightly {night['name']}: compared with {c['previous'] or 'nothing (first night)'}: "
+                + ", ".join(f"{len(c[k])} {k}" for k in ("new", "fixed", "still", "infra", "untested")))
+    for kind in ("new", "fixed", "infra"):
+        for item in c[kind]:
+            printer.say(f"  {kind}: {item['id']}: {item['key']} {item['message']}".rstrip())
+    if night["missing"]:
+        printer.say(f"  missing: {', '.join(night['missing'])}")
+    for k in night.get("stale_known", []):
+        printer.say(f"  known issue {k['id']} matched nothing for {k['nights']} nights: remove it? ({k['where']})")
+    printer.say(f"nightly: exit {night['exit_code']}; report {night_dir / 'index.html'}")
