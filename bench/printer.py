@@ -45,12 +45,12 @@ class Printer:
         out.write(f"\n==== pinbench {result.series} ({result.run_id}) ====\n")
         for case in result.cases:
             msg = f"  {case.message}" if case.message else ""
-            out.write(f"  {self.status(case.status):<5} {case.group}/{case.name} ({case.secs:.1f}s){msg}\n")
+            out.write(f"  {self.status(case.status):<5} {case.key} ({case.secs:.1f}s){msg}\n")
         counts = {s: sum(1 for c in result.cases if c.status is s) for s in Status}
         tally = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
         out.write(f"verdict: {self.status(result.verdict)} ({tally}) in {result.secs:.0f}s\n")
         for case in result.failures():
-            out.write(f"  - {case.group}/{case.name}: {case.message}\n")
+            out.write(f"  - {case.key}: {case.message}\n")
         for note in result.info.get("notes", []):
             out.write(f"note: {note}\n")
         out.write(f"results: {result.results_dir}\n")

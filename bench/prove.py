@@ -85,7 +85,7 @@ def check_bug(s: series.Series, workloads: Sequence[str] = ()) -> None:
 
 
 def failed_keys(result: RunResult) -> tuple[str, ...]:
-    return tuple(f"{c.group}/{c.name}" for c in result.cases if c.status is Status.FAIL)
+    return tuple(c.key for c in result.cases if c.status is Status.FAIL)
 
 
 def judge(result: RunResult, catches: Sequence[Catch], control: RunResult | None = None) -> Outcome:

@@ -166,7 +166,7 @@ def test_a_registry_file_with_every_key(tmp_path: Path) -> None:
     ("issues:\n  - id: a\n    title: x\n    reason: r\n", ":2: link is required"),
     ("issues:\n  - id: a\n    reason: r\n    link: l\n", ":2: entry a: give a title regex or a case key"),
     ("issues:\n  - id: a\n    title: '(x'\n    reason: r\n    link: l\n", ":2: bad title regex '(x'"),
-    ("issues:\n  - id: a\n    case: rxe\n    reason: r\n    link: l\n", ":2: case 'rxe': want a case key"),
+    ("issues:\n  - id: a\n    case: rxe\n    reason: r\n    link: l\n", ":2: case 'rxe': want workload/NAME, report/TITLE-REGEX or GROUP/GLOB"),
     ("issues:\n  - {id: a, title: x, reason: r, link: l}\n  - {id: a, title: y, reason: r, link: l}\n",
      ":3: id 'a' is also at"),
     ("issues:\n  - {id: a, title: x, reason: r, link: l, scope: {kernel: 'new'}}\n", ":2: kernel range 'new'"),

@@ -112,11 +112,11 @@ def write_patchset(night_dir: Path, series: Series) -> tuple[list[dict[str, str]
 def entry_record(entry: Entry, plan: Plan, result: RunResult, started: str,
                  night_dir: Path) -> dict[str, Any]:
     patches, patchset_hash = write_patchset(night_dir, plan.series)
-    cases = {f"{c.group}/{c.name}": c.status.value for c in result.cases}
+    cases = {c.key: c.status.value for c in result.cases}
     record = {
         "id": entry.id, "series": entry.series, "config": entry.config, "run_id": entry.run_id,
         "verdict": result.verdict.value, "exit_code": result.exit_code, "cases": cases,
-        "failing": [{"key": f"{c.group}/{c.name}", "status": c.status.value, "message": c.message}
+        "failing": [{"key": c.key, "status": c.status.value, "message": c.message}
                     for c in result.failures()],
         "reports": [{"title": c.name, "known": c.status is Status.SKIP, "message": c.message}
                     for c in result.cases if c.group == "report"],
