@@ -11,7 +11,7 @@ night.json: name, started/finished (ISO UTC), complete (every entry ran), shard
 url}, entries (sorted by id: id, series, config, run_id, verdict, exit_code, cases
 {key: status}, failing [{key, status, message}], reports [{title, known, message}],
 workloads, fragments, base, patches, patchset_hash, started, secs), missing (ids that
-should have run here but did not), merged_from, comparison (bench/nightly_history.py),
+should have run here but did not), merged_from, comparison (bench/nightly/history.py),
 exit_code. `bench merge` builds the same folder from shard folders.
 """
 
