@@ -191,7 +191,7 @@ class Run:
             # every run folder has its build.log: here it says why make did not run
             write_atomic(self.dir / "build.log", f"{why}\nimage {image} sha256 {state.image_sha}\n"
                                                  f".config sha256 {config_sha}\n")
-            self.add(Case("build", "kernel", Status.PASS, 0.0, why))
+            self.add(Case("build", "kernel", Status.PASS, 0.0, why, reused=True))
             return image
         s = s.save(replace(state, built=""))  # from here until it succeeds, the build dir is in flux
         self.say(f"build: make O={s.build} bzImage (ccache)")

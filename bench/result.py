@@ -35,6 +35,7 @@ class Case:
     message: str = ""  # one line, shown in the summary and as the JUnit failure message
     output: str = ""  # the evidence: log excerpt, workload output, report text
     reports: tuple[str, ...] = ()  # titles of the kernel reports seen with it (known issues naming both)
+    reused: bool = False  # the stage did not run, an earlier run's output stands (build: the slot's image)
 
     @property
     def key(self) -> str:
@@ -86,7 +87,8 @@ class RunResult:
         formats.FormatProblem, a ValueError, if another bench wrote it)."""
         data = formats.check(results_dir / "summary.json", data, formats.SUMMARY)
         cases = tuple(Case(c["group"], c["name"], Status(c["status"]), float(c.get("secs", 0.0)),
-                           c.get("message", ""), c.get("output", ""), tuple(map(str, c.get("reports", ()))))
+                           c.get("message", ""), c.get("output", ""), tuple(map(str, c.get("reports", ()))),
+                           c.get("reused") is True)
                       for c in data["cases"])
         return cls(str(data["run_id"]), str(data["series"]), results_dir, cases,
                    float(data.get("secs", 0.0)), dict(data.get("info", {})))
@@ -94,8 +96,9 @@ class RunResult:
 
 def _case_json(c: Case) -> dict[str, Any]:
     out = {**asdict(c), "status": c.status.value, "secs": round(c.secs, 2), "reports": list(c.reports)}
-    if not c.reports:  # most cases: summary.json stays as it was before the field
-        del out["reports"]
+    for name, unset in (("reports", []), ("reused", False)):
+        if out[name] == unset:  # most cases: summary.json stays as it was before these fields
+            del out[name]
     return out
 
 

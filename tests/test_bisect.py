@@ -21,6 +21,7 @@ from bench import slot
 from bench.bisect import judge
 from bench.bisect import range as brange
 from bench.bisect import search as bsearch
+from bench.bisect.bisection import made_a_build
 from bench.bisect.journal import Journal, Step, step_name
 from bench.bisect.judge import Evidence, Outcome, Verdict
 from bench.cli.main import main as bench_main
@@ -447,3 +448,12 @@ def test_host_trouble_in_a_build_aborts_the_bisection(world: World) -> None:
     assert rc == 2 and summary["bisect"]["conclusion"] == "infra", summary["bisect"]
     assert verdicts(summary) == [("tip 6/6", "abort")]
     assert step_cmd(world, "six", "--signature", SIG) == 128  # git bisect run stops, not skips
+
+
+def test_made_a_build_reads_the_field_not_the_message(tmp_path: Path) -> None:
+    """Whether make ran is the build case's `reused` field (the message is for people)."""
+    def result(case: Case) -> RunResult:
+        return RunResult("r", "s", tmp_path, (case,), 1.0)
+    assert not made_a_build(result(Case("build", "kernel", Status.PASS, 0, "the slot's image", reused=True)))
+    assert made_a_build(result(Case("build", "kernel", Status.PASS, 0, "reused 3 objects from ccache")))
+    assert not made_a_build(result(Case("apply", "series", Status.FAIL, 0, "conflict")))  # never got there

@@ -84,7 +84,7 @@ def report_workloads(run_dir: Path) -> dict[str, str | None] | None:
 
 def made_a_build(result: RunResult) -> bool:
     """make ran in this run (it got to the build stage and did not reuse the slot's image)."""
-    return any(c.group == "build" and not c.message.startswith("reused") for c in result.cases)
+    return any(c.group == "build" and not c.reused for c in result.cases)
 
 
 class Bisection:

@@ -105,7 +105,7 @@ def _build(p: Prefix, d: PatchDelta | None) -> str:
     case = next((c for c in p.result.cases if c.group == "build"), None) if p.result else None
     if case is None:
         return "-"
-    word = case.status.value if not case.message.startswith("reused") else "reused"
+    word = "reused" if case.reused else case.status.value
     if d is None or d.warnings is None:
         return word
     return f"{word}, warn +{len(d.warnings.added)}/-{len(d.warnings.removed)}"
