@@ -8,6 +8,7 @@
 A bug is caught only when every entry fails (with its message, when one is given) and none of
 them fails in the control run (the tree without the bug): an entry that fails on a clean
 kernel proves nothing. Entries the bug's workloads never run are refused before any build.
+Keys are patterns of bench/casekey.py (docs/case-keys.md): a workload name may be a glob.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench import casekey
 from bench.errors import UserError
 from bench.result import Case, RunResult, Status
 
@@ -25,7 +27,7 @@ MESSAGE_SHOWN = 100  # characters of a failing case's message in the per-bug lin
 
 @dataclass(frozen=True)
 class Catch:
-    case: str  # workload/NAME or report/TITLE-REGEX
+    case: str  # workload/NAME or report/TITLE-REGEX (a bench/casekey.py pattern)
     message: str = ""  # a regex the failing case's message must match ("": any message)
     where: str = ""  # series.yaml:line, for errors
 
@@ -33,20 +35,14 @@ class Catch:
         return self.case + (f" ~/{self.message}/" if self.message else "")
 
     @property
-    def workload(self) -> str | None:
-        group, _, name = self.case.partition("/")
-        return name if group == "workload" else None
+    def pattern(self) -> casekey.KeyPattern:
+        return casekey.KeyPattern(self.case)
 
     def matches(self, case: Case) -> bool:
         """case is a failure this entry asks for."""
-        if case.status is not Status.FAIL:
+        if case.status is not Status.FAIL or not self.pattern.matches(case.key):
             return False
-        group, _, name = self.case.partition("/")
-        if group == "workload":
-            hit = case.group == "workload" and case.name == name
-        else:
-            hit = case.group == "report" and re.search(name, case.name) is not None
-        return hit and (not self.message or re.search(self.message, case.message) is not None)
+        return not self.message or re.search(self.message, case.message) is not None
 
 
 def _regex(where: str, what: str, text: str) -> str:
@@ -75,23 +71,19 @@ def parse(where: str, raw: Any) -> tuple[Catch, ...]:
             key = item
         else:
             raise UserError(f"{where}: catch item {str(item)[:80]!r}: want a case key or {{case: KEY, message: REGEX}}")
-        group, _, name = key.partition("/")
         if key == "report":
             raise UserError(f"{where}: catch 'report': name the report, report/TITLE-REGEX"
                             " (any report at all would catch any bug)")
-        if group not in ("workload", "report") or not name:
-            raise UserError(f"{where}: catch {key!r}: want workload/NAME or report/TITLE-REGEX")
-        if group == "report":
-            _regex(where, "report title", name)
-        out.append(Catch(key, message, where))
+        out.append(Catch(casekey.parse(key, where, "catch", ("workload", "report")).text, message, where))
     return tuple(out)
 
 
 def check_workloads(catches: Iterable[Catch], workloads: Sequence[str]) -> None:
     """Refuse (before any build) a catch entry for a workload the bug's run never runs."""
     for c in catches:
-        if c.workload is not None and c.workload not in workloads:
-            raise UserError(f"{c.where}: catch {c.case!r}: the bug's run never runs workload {c.workload!r}"
+        name = c.pattern.workload
+        if name is not None and not any(casekey.picks_workload(c.pattern, w) for w in workloads):
+            raise UserError(f"{c.where}: catch {c.case!r}: the bug's run never runs workload {name!r}"
                             f" (it runs: {', '.join(workloads) or 'none'})")
 
 
@@ -102,7 +94,7 @@ def hits(result: RunResult, catches: Iterable[Catch]) -> list[Catch]:
 
 def failures(result: RunResult) -> tuple[tuple[str, str], ...]:
     """(case key, first line of its message, cut) of every failing case."""
-    return tuple((f"{c.group}/{c.name}", _first(c.message)) for c in result.cases if c.status is Status.FAIL)
+    return tuple((c.key, _first(c.message)) for c in result.cases if c.status is Status.FAIL)
 
 
 def _first(message: str) -> str:

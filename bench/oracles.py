@@ -64,11 +64,11 @@ def taint_cases(names: Sequence[str], guest_dir: Path, reports: Sequence[Report]
 
 def _taint_case(name: str, during: str, flags: frozenset[str], start: int, end: int,
                 reports: Sequence[Report]) -> Case:
-    return Case("taint", name, Status.FAIL, 0.0,
-                f"unexplained taint {taint.order(flags)} {during}: the kernel flagged a problem"
-                " but no kernel report was found (see console.log)",
-                with_reports(f"tainted before: {taint.letters(start) or '-'}, after: {taint.letters(end)}",
-                             [r.title for r in reports]))
+    return with_reports(Case("taint", name, Status.FAIL, 0.0,
+                             f"unexplained taint {taint.order(flags)} {during}: the kernel flagged a problem"
+                             " but no kernel report was found (see console.log)",
+                             f"tainted before: {taint.letters(start) or '-'}, after: {taint.letters(end)}"),
+                        [r.title for r in reports])
 
 
 def vmstat(text: str) -> dict[str, int]:

@@ -96,7 +96,7 @@ class Run:
         for case in cases:
             self.cases.append(case)
             mark = "" if case.status is Status.PASS else f" {case.status.name}"
-            self.say(f"{case.group}/{case.name}:{mark or ' ok'} {case.message}".rstrip())
+            self.say(f"{case.key}:{mark or ' ok'} {case.message}".rstrip())
         return not any(c.status in (Status.FAIL, Status.ERROR) for c in cases)
 
     def crashed(self, e: Exception) -> None:
@@ -141,7 +141,7 @@ class Run:
     def result(self) -> RunResult:
         if self.known.judged:
             self.info["known_issues"] = self.known.to_json(
-                f"{c.group}/{c.name}" for c in self.cases if c.status is not Status.PASS)
+                c.key for c in self.cases if c.status is not Status.PASS)
         return RunResult(self.plan.run_id, self.plan.series.name, self.dir, tuple(self.cases),
                          time.monotonic() - self.start, dict(self.info))
 
@@ -191,7 +191,7 @@ class Run:
             # every run folder has its build.log: here it says why make did not run
             write_atomic(self.dir / "build.log", f"{why}\nimage {image} sha256 {state.image_sha}\n"
                                                  f".config sha256 {config_sha}\n")
-            self.add(Case("build", "kernel", Status.PASS, 0.0, why))
+            self.add(Case("build", "kernel", Status.PASS, 0.0, why, reused=True))
             return image
         s = s.save(replace(state, built=""))  # from here until it succeeds, the build dir is in flux
         self.say(f"build: make O={s.build} bzImage (ccache)")

@@ -18,7 +18,7 @@ import enum
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +85,7 @@ def check_bug(s: series.Series, workloads: Sequence[str] = ()) -> None:
 
 
 def failed_keys(result: RunResult) -> tuple[str, ...]:
-    return tuple(f"{c.group}/{c.name}" for c in result.cases if c.status is Status.FAIL)
+    return tuple(c.key for c in result.cases if c.status is Status.FAIL)
 
 
 def judge(result: RunResult, catches: Sequence[Catch], control: RunResult | None = None) -> Outcome:
@@ -184,3 +184,23 @@ def write_results(out: Path, control: RunResult, verdicts: Sequence[Verdict]) ->
                             "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
     write_atomic(out / "summary.json", json.dumps(data, indent=2) + "\n")
     junit.write(result, out / "junit.xml")
+
+
+def summary(control: RunResult, verdicts: Sequence[Verdict], folder: Path,
+            status: Callable[[Status], str] = lambda s: s.name) -> str:
+    """The catch table printed at the end (`status` paints a Status, e.g. Printer.status)."""
+    width = max((len(v.name) for v in verdicts), default=4)
+    must = max((len(", ".join(v.expected)) for v in verdicts), default=9)
+    lines = [f"==== pinbench prove ({folder.name}) ====",
+             f"  control (the tree as it is): {status(control.verdict)} in {control.secs:.0f}s",
+             f"  {'bug':<{width}}  {'outcome':<8}  {'must fail':<{must}}  {'time':>5}  what failed"]
+    lines += [f"  {v.name:<{width}}  {v.outcome.value:<8}  {', '.join(v.expected):<{must}}  "
+              f"{v.secs:>4.0f}s  {', '.join(v.failed) or '-'}" for v in verdicts]
+    lines += [f"  {v.line()}" for v in verdicts]  # a line a bug: which cases failed and with what message
+    caught = sum(v.outcome is Outcome.CAUGHT for v in verdicts)
+    if control.verdict is not Status.PASS:  # a bench failing a clean kernel proves nothing
+        lines.append(f"no catch figure: the control did not pass; results: {folder}")
+    else:
+        rate = f"{100 * caught / len(verdicts):.0f}%" if verdicts else "-"
+        lines.append(f"caught {caught} of {len(verdicts)} ({rate}); results: {folder}")
+    return "\n".join(lines) + "\n"

@@ -66,13 +66,13 @@ def decided(results: Sequence[RunResult]) -> list[RunResult]:
 def count(results: Sequence[RunResult], keys: Sequence[str] | None = None) -> dict[str, Count]:
     """fail:runs of every case key (or of `keys`) over the decided runs."""
     if keys is None:
-        keys = sorted({f"{c.group}/{c.name}" for r in decided(results) for c in r.cases
+        keys = sorted({c.key for r in decided(results) for c in r.cases
                        if c.group not in ("infra", "baseline")})
     out = {}
     for key in keys:
         fails = runs = with_report = errors = skips = 0
         for r in decided(results):
-            status = {f"{c.group}/{c.name}": c.status for c in r.cases}
+            status = {c.key: c.status for c in r.cases}
             reported = any(c.group == "report" and c.status is Status.FAIL for c in r.cases)
             got = status.get(key) or absent(key, r, status)
             if got is Status.FAIL:

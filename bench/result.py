@@ -34,6 +34,13 @@ class Case:
     secs: float = 0.0
     message: str = ""  # one line, shown in the summary and as the JUnit failure message
     output: str = ""  # the evidence: log excerpt, workload output, report text
+    reports: tuple[str, ...] = ()  # titles of the kernel reports seen with it (known issues naming both)
+    reused: bool = False  # the stage did not run, an earlier run's output stands (build: the slot's image)
+
+    @property
+    def key(self) -> str:
+        """GROUP/NAME: how summaries, catch:, --signature and known issues name it (bench/casekey.py)."""
+        return f"{self.group}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,7 @@ class RunResult:
             "secs": round(self.secs, 1),
             "info": self.info,
             "cases": [
-                {**asdict(c), "status": c.status.value, "secs": round(c.secs, 2)} for c in self.cases
+                _case_json(c) for c in self.cases
             ],
         }
 
@@ -80,9 +87,19 @@ class RunResult:
         formats.FormatProblem, a ValueError, if another bench wrote it)."""
         data = formats.check(results_dir / "summary.json", data, formats.SUMMARY)
         cases = tuple(Case(c["group"], c["name"], Status(c["status"]), float(c.get("secs", 0.0)),
-                           c.get("message", ""), c.get("output", "")) for c in data["cases"])
+                           c.get("message", ""), c.get("output", ""), tuple(map(str, c.get("reports", ()))),
+                           c.get("reused") is True)
+                      for c in data["cases"])
         return cls(str(data["run_id"]), str(data["series"]), results_dir, cases,
                    float(data.get("secs", 0.0)), dict(data.get("info", {})))
+
+
+def _case_json(c: Case) -> dict[str, Any]:
+    out = {**asdict(c), "status": c.status.value, "secs": round(c.secs, 2), "reports": list(c.reports)}
+    for name, unset in (("reports", []), ("reused", False)):
+        if out[name] == unset:  # most cases: summary.json stays as it was before these fields
+            del out[name]
+    return out
 
 
 def write_summary_json(result: RunResult, path: Path) -> None:

@@ -61,10 +61,6 @@ class ApplyResult:
     def ok(self) -> bool:
         return all(r.ok for r in self.results) and not self.skipped
 
-    @property
-    def first_failure(self) -> PatchResult | None:
-        return next((r for r in self.results if not r.ok), None)
-
 
 # -- which tree -----------------------------------------------------------------------------
 
@@ -239,12 +235,6 @@ def _failure_message(am_lines: list[str], check_lines: list[str]) -> str:
         found = [ln for ln in am_lines if ln.strip() and not ln.startswith("$ ")][-1:]
     more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
     return "; ".join(found[:3]) + more if found else "git am failed"
-
-
-def commits_of(worktree: Path, base: str, head: str) -> list[str]:
-    """Commits in base..head, oldest first (for bisecting a series)."""
-    out = proc.output(["git", "-C", str(worktree), "rev-list", "--reverse", f"{base}..{head}"])
-    return out.split()
 
 
 def _rev(repo: Path, ref: str) -> str:

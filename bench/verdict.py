@@ -127,18 +127,15 @@ def stopped_from_outside(boot: BootFacts, lines: Sequence[str], reports: Sequenc
     return not _fatal_seen(lines, scan(lines) if reports is None else reports)
 
 
-def with_reports(output: str, titles: Sequence[str]) -> str:
-    """A case's evidence plus the titles of the kernel reports seen with it: for people, and for
-    known_case(), which matches an entry naming both a title and a case against them."""
+def with_reports(case: Case, titles: Sequence[str]) -> Case:
+    """A case plus the titles of the kernel reports seen with it: as data (`reports`, which
+    known_case() matches an entry naming both a title and a case against) and in its evidence
+    for people."""
     if not titles:
-        return output
-    head = output.rstrip() + "\n" if output.strip() else ""
-    return head + REPORTS_SEEN + "\n" + "\n".join(dict.fromkeys(titles)) + "\n"
-
-
-def reports_seen(output: str) -> tuple[str, ...]:
-    _, sep, rest = output.rpartition(REPORTS_SEEN + "\n")
-    return tuple(line for line in rest.splitlines() if line) if sep else ()
+        return case
+    seen = tuple(dict.fromkeys(titles))
+    head = case.output.rstrip() + "\n" if case.output.strip() else ""
+    return replace(case, output=head + REPORTS_SEEN + "\n" + "\n".join(seen) + "\n", reports=seen)
 
 
 def boot_case(boot: BootFacts, lines: Sequence[str], reports: Sequence[Report] | None = None) -> Case:
@@ -146,7 +143,7 @@ def boot_case(boot: BootFacts, lines: Sequence[str], reports: Sequence[Report] |
     found = scan(lines) if reports is None else reports
     case = _boot_case(boot, lines, found)
     if case.status is Status.FAIL:  # what the kernel said, for known issues naming boot/boot
-        return replace(case, output=with_reports(case.output, [r.title for r in found]))
+        return with_reports(case, [r.title for r in found])
     return case
 
 
@@ -248,8 +245,7 @@ def workload_cases(
     if not any(c.status is Status.FAIL for c in cases):
         return cases
     # the reports blamed on each failing workload, for known issues and people
-    return [replace(c, output=with_reports(c.output, [r.title for r in found
-                                                      if blame(r.first_line, where) == c.name]))
+    return [with_reports(c, [r.title for r in found if blame(r.first_line, where) == c.name])
             if c.status is Status.FAIL else c for c in cases]
 
 
@@ -331,7 +327,7 @@ def known_case(case: Case, known: KnownIssues) -> Case:
     active one makes it known (skip, the message kept); a fixed one says it is counted now."""
     if case.status is not Status.FAIL or case.group in ("report", "infra"):
         return case
-    issue = known.find(f"{case.group}/{case.name}", reports_seen(case.output))
+    issue = known.find(case.key, case.reports)
     if issue is None:
         return case
     if issue.state is State.FIXED:

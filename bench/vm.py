@@ -64,10 +64,6 @@ class BootResult:
     accel: Accel
     qemu: QemuStatus = QemuStatus()
 
-    @property
-    def kernel_died(self) -> bool:
-        return self.rc == EXIT_KERNEL_DIED
-
 
 def find_vng() -> str:
     """vng on PATH, else the one pip put beside this interpreter (pyenv shims may lag)."""

@@ -75,7 +75,8 @@ def load(path: Path, text: str) -> Any:
 
 def compose(path: Path, text: str) -> yaml.Node | None:
     """The node graph of text, after its events were checked against the limits (bench/limits.py):
-    composing and constructing recurse and expand aliases, so nothing over a limit gets there."""
+    composing and constructing recurse and expand aliases, so nothing over a limit gets there.
+    Duplicate keys are refused at any depth (PyYAML keeps one of them silently)."""
     check_characters(path, text)
     if (size := len(text.encode("utf-8", errors="surrogateescape"))) > LIMITS.yaml_bytes:
         raise UserError(f"{path}: {size} bytes, over the limit of {LIMITS.yaml_bytes} for a YAML file")
@@ -84,13 +85,16 @@ def compose(path: Path, text: str) -> yaml.Node | None:
             _check_events(path, yaml.parse(text, Loader=_FAST))
         except yaml.YAMLError:  # PyYAML's own words for it, as before
             _check_events(path, yaml.parse(text, Loader=yaml.SafeLoader))
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f":{mark.line + 1}" if mark else ""
         raise UserError(f"{path}{where}: invalid YAML: {e.problem or e.context}") from e
     except yaml.YAMLError as e:
         raise UserError(f"{path}: invalid YAML: {e}") from e
+    if node is not None:  # every reader walks nodes or constructs from them: none sees a duplicate
+        _no_duplicate_keys(path, node)
+    return node
 
 
 _INT_TAG = "tag:yaml.org,2002:int"
@@ -123,7 +127,6 @@ def _check_events(path: Path, events: Iterator[yaml.Event]) -> None:
 def _construct(path: Path, node: yaml.Node | None) -> Any:
     if node is None:
         return None
-    _no_duplicate_keys(path, node)
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_document(node)

@@ -1,14 +1,17 @@
 """The house rules, checked on the code itself (ast, no imports run).
 
-- no import circle between bench's modules;
+- no import circle between bench's modules, counting imports under `if TYPE_CHECKING:` (a type
+  import is a design dependency even when nothing is imported at run time);
 - argparse is imported only under bench/cli/, and nothing outside bench/cli/ imports bench.cli
   (feature modules never reach up into the command line);
-- no module is over 400 lines.
+- no module is over 400 lines;
+- every bench/....py a docstring, comment or doc cites exists (a renamed module leaves none behind).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -37,22 +40,10 @@ def imports(path: Path) -> set[str]:
     return found
 
 
-def is_type_checking_only(path: Path, module: str) -> bool:
-    """Imported only under `if TYPE_CHECKING:` (types for annotations: no import at run time)."""
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.ImportFrom) and sub.module == module:
-                    return True
-    return False
-
-
-def graph() -> dict[str, set[str]]:
+def graph(modules: dict[str, Path] = MODULES) -> dict[str, set[str]]:
     edges: dict[str, set[str]] = {}
-    for name, path in MODULES.items():
-        edges[name] = {m for m in imports(path) if m in MODULES and m != name
-                       and not is_type_checking_only(path, m)}
+    for name, path in modules.items():
+        edges[name] = {m for m in imports(path) if m in modules and m != name}
         # Importing bench.a.b runs bench/a/__init__.py first: an edge to the package too.
         edges[name] |= {m.rsplit(".", 1)[0] for m in edges[name] if m.count(".") > 1} - {name}
     return edges
@@ -84,6 +75,14 @@ def test_no_import_circle() -> None:
     assert find_cycle(graph()) is None, " -> ".join(find_cycle(graph()) or [])
 
 
+def test_a_circle_through_type_checking_imports_is_a_circle(tmp_path: Path) -> None:
+    """An import only for annotations is still an arrow (printer -> prove -> pipeline -> printer was one)."""
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bench.b import B\n")
+    b.write_text("import bench.a\n")
+    assert find_cycle(graph({"bench.a": a, "bench.b": b})) == ["bench.a", "bench.b", "bench.a"]
+
+
 def test_the_checker_sees_a_circle() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
@@ -109,3 +108,25 @@ SPLIT_PENDING: set[str] = set()
 def test_modules_are_small(name: str) -> None:
     lines = len(MODULES[name].read_text().splitlines())
     assert lines <= MAX_LINES, f"{MODULES[name]}: {lines} lines (max {MAX_LINES}): split it"
+
+
+CITED = re.compile(r"\bbench/[\w/]+\.py\b")
+
+
+def test_cited_modules_exist() -> None:
+    root = PACKAGE.parent
+    texts = [*sorted(PACKAGE.rglob("*.py")), *sorted((root / "docs").glob("*.md")), root / "README.md"]
+    missing = sorted({f"{t.relative_to(root)}: {m}" for t in texts for m in CITED.findall(t.read_text())
+                      if not (root / m).is_file()})
+    assert not missing, "cited modules that do not exist: " + "; ".join(missing)
+
+
+def test_the_architecture_listing_names_modules_that_exist() -> None:
+    """The bench/ tree in docs/ARCHITECTURE.md: each module line (`  plan.py ...`) and package
+    line (`  report/ ...`) names one that exists."""
+    text = (PACKAGE.parent / "docs" / "ARCHITECTURE.md").read_text()
+    listing = text[text.index("\nbench/\n"):]
+    listing = listing[:listing.index("```")]
+    named = re.findall(r"^  (\w+\.py|\w+/)\s", listing, re.M)
+    assert len(named) > 20, "the listing moved: update this test"
+    assert not [n for n in named if not (PACKAGE / n).exists()], named

@@ -21,6 +21,7 @@ from bench import slot
 from bench.bisect import judge
 from bench.bisect import range as brange
 from bench.bisect import search as bsearch
+from bench.bisect.bisection import made_a_build
 from bench.bisect.journal import Journal, Step, step_name
 from bench.bisect.judge import Evidence, Outcome, Verdict
 from bench.cli.main import main as bench_main
@@ -343,7 +344,7 @@ OK_SETUP = (Case("build", "kernel", Status.PASS), Case("boot", "boot", Status.PA
 
 
 def test_classify() -> None:
-    sig = frozenset({SIG})
+    sig = judge.exact([SIG])
     pin_fail = Case("workload", "pin-balance", Status.FAIL, 0, "exit 1: FAIL: pin imbalance")
     pin_pass = Case("workload", "pin-balance", Status.PASS)
     warn = Case("report", "WARNING in foo", Status.FAIL, 0, "WARNING during rxe")
@@ -358,7 +359,7 @@ def test_classify() -> None:
     died = (Case("build", "kernel", Status.PASS), Case("boot", "boot", Status.FAIL, 0, "the kernel died"),
             Case("workload", "pin-balance", Status.FAIL, 0, "did not finish: the kernel died while it ran"))
     assert judge.classify(result_of(*died), sig)[0] is Outcome.OTHER
-    assert judge.classify(result_of(*died, warn), frozenset({"report/WARNING in foo"}))[0] is Outcome.REPRODUCED
+    assert judge.classify(result_of(*died, warn), judge.exact(["report/WARNING in foo"]))[0] is Outcome.REPRODUCED
     assert judge.classify(result_of(Case("build", "kernel", Status.FAIL, 0, "make exit 2")), sig)[0] \
         is Outcome.UNTESTABLE
     assert judge.classify(result_of(Case("infra", "InfraError", Status.ERROR, 0, "no vng")), sig)[0] \
@@ -407,17 +408,17 @@ def test_steps_run_only_the_workloads_the_signature_needs(world: World) -> None:
 def test_signature_workloads() -> None:
     plan = [("rxe", False), ("odirect", False), ("gup-test", False), ("pin-balance", True)]
     sig = judge.signature_workloads
-    assert sig(frozenset({"workload/rxe"}), {}, plan) == ("rxe", "pin-balance")
-    assert sig(frozenset({"workload/pin-balance"}), {}, plan) is None  # a leak may come from any
-    assert sig(frozenset({"report/WARNING in x"}), {"WARNING in x": "odirect"}, plan) == ("odirect", "pin-balance")
-    assert sig(frozenset({"report/WARNING in x"}), {"WARNING in x": None}, plan) is None  # during boot
-    assert sig(frozenset({"report/WARNING in x"}), None, plan) is None  # not seen: unknown
+    assert sig(judge.exact(["workload/rxe"]), {}, plan) == ("rxe", "pin-balance")
+    assert sig(judge.exact(["workload/pin-balance"]), {}, plan) is None  # a leak may come from any
+    assert sig(judge.exact(["report/WARNING in x"]), {"WARNING in x": "odirect"}, plan) == ("odirect", "pin-balance")
+    assert sig(judge.exact(["report/WARNING in x"]), {"WARNING in x": None}, plan) is None  # during boot
+    assert sig(judge.exact(["report/WARNING in x"]), None, plan) is None  # not seen: unknown
 
 
 def test_every_error_case_is_infrastructure() -> None:
     """The verdict's ERROR status is the machine's (host trouble in config/build, no kernel output,
     a VM stopped from the host, a workload's missing result file): the bisection aborts on it."""
-    sig = frozenset({SIG})
+    sig = judge.exact([SIG])
     pin_pass = Case("workload", "pin-balance", Status.PASS)
     for case in (Case("build", "kernel", Status.ERROR, 0, "host trouble, not the series: disk full"),
                  Case("config", "kconfig", Status.ERROR, 0, "host trouble, not the series: missing tool")):
@@ -447,3 +448,12 @@ def test_host_trouble_in_a_build_aborts_the_bisection(world: World) -> None:
     assert rc == 2 and summary["bisect"]["conclusion"] == "infra", summary["bisect"]
     assert verdicts(summary) == [("tip 6/6", "abort")]
     assert step_cmd(world, "six", "--signature", SIG) == 128  # git bisect run stops, not skips
+
+
+def test_made_a_build_reads_the_field_not_the_message(tmp_path: Path) -> None:
+    """Whether make ran is the build case's `reused` field (the message is for people)."""
+    def result(case: Case) -> RunResult:
+        return RunResult("r", "s", tmp_path, (case,), 1.0)
+    assert not made_a_build(result(Case("build", "kernel", Status.PASS, 0, "the slot's image", reused=True)))
+    assert made_a_build(result(Case("build", "kernel", Status.PASS, 0, "reused 3 objects from ccache")))
+    assert not made_a_build(result(Case("apply", "series", Status.FAIL, 0, "conflict")))  # never got there

@@ -166,7 +166,7 @@ def test_a_registry_file_with_every_key(tmp_path: Path) -> None:
     ("issues:\n  - id: a\n    title: x\n    reason: r\n", ":2: link is required"),
     ("issues:\n  - id: a\n    reason: r\n    link: l\n", ":2: entry a: give a title regex or a case key"),
     ("issues:\n  - id: a\n    title: '(x'\n    reason: r\n    link: l\n", ":2: bad title regex '(x'"),
-    ("issues:\n  - id: a\n    case: rxe\n    reason: r\n    link: l\n", ":2: case 'rxe': want a case key"),
+    ("issues:\n  - id: a\n    case: rxe\n    reason: r\n    link: l\n", ":2: case 'rxe': want workload/NAME, report/TITLE-REGEX or GROUP/GLOB"),
     ("issues:\n  - {id: a, title: x, reason: r, link: l}\n  - {id: a, title: y, reason: r, link: l}\n",
      ":3: id 'a' is also at"),
     ("issues:\n  - {id: a, title: x, reason: r, link: l, scope: {kernel: 'new'}}\n", ":2: kernel range 'new'"),
@@ -233,3 +233,15 @@ def test_a_title_and_case_entry_in_a_run(world: World, after: str | None, rxe: s
     assert case(summary, "workload/rxe")["status"] == rxe and rc == 1  # pin-balance fails anyway
     if after is not None:
         assert case(summary, "report/WARNING in unpin_user_pages")["status"] == "skip"
+
+
+@pytest.mark.parametrize("text, line", [
+    ("suppressions:\n  - '^WARNING in rxe_'\nsuppressions:\n  - 'other'\n", 3),  # the second list won silently
+    ("- title: '^WARNING in rxe_'\n  title: 'other'\n", 2),
+])
+def test_plain_suppression_yaml_refuses_duplicate_keys(tmp_path: Path, text: str, line: int) -> None:
+    """Plain suppression files walk YAML nodes: they get the one loader's duplicate-key check too."""
+    f = tmp_path / "known.yaml"
+    f.write_text(text)
+    with pytest.raises(UserError, match=f"^{f}:{line}: duplicate key "):
+        issues_file.load(f)

@@ -27,7 +27,7 @@ TIMINGS = ("name", "started", "finished", "secs", "merged_from", "shard", "exit_
 
 
 def bench(*argv: str) -> int:
-    """Like cli.main for the nightly commands (cli.py wires nightly_cli the same way)."""
+    """Like cli.main for the nightly commands (bench/cli/main.py wires nightly_cli the same way)."""
     parser = argparse.ArgumentParser(prog="bench")
     nightly_cli.add_parsers(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

@@ -8,11 +8,9 @@ import pytest
 
 from bench.report.scanner import Report, scan
 from bench.report.taint import (
-    ENVIRONMENT,
     explained_taint,
     order,
     taints_of,
-    unexplained_taint,
 )
 
 CONSOLE = Path(__file__).parent / "data" / "console"
@@ -46,18 +44,6 @@ def test_explained_taint_is_pure_and_takes_any_iterable() -> None:
     reports = reports_of("lkp-kasan-then-gpf-interleaved.log")
     assert explained_taint(iter(reports)) == explained_taint(reports) == frozenset("BD")
     assert explained_taint([]) == frozenset()
-
-
-def test_unexplained_taint() -> None:
-    # The kernel said "G W" but the scanner found nothing: W is unexplained.
-    assert unexplained_taint("G        W", []) == "W"
-    warn = reports_of("put-user-page-folio-mkclean-warn-6.12-tcg.log")
-    assert unexplained_taint("G        W", warn) == ""
-    # Module and environment taints (O, E, P, C...) are never a report's doing.
-    assert unexplained_taint("P           OE", []) == ""
-    assert {"O", "E", "P", "C", "N"} <= ENVIRONMENT
-    # D with only a WARNING found: the oops that set D is missing.
-    assert unexplained_taint("D W", warn) == "D"
 
 
 @pytest.mark.parametrize("title, letters", [

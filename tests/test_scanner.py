@@ -17,7 +17,7 @@ import pytest
 
 from bench.errors import UserError
 from bench.report import scanner as dmesg
-from bench.report.known import Suppressions, load_suppressions
+from bench.report.known import load_suppressions
 from bench.report.render import format_report, report_to_dict
 from bench.report.scanner import Report, fold, is_helper, normalize, scan, strip_prefix
 from bench.report.segment import PRE_LOOKBACK
@@ -231,9 +231,8 @@ def test_text_suppressions(tmp_path: Path) -> None:
     f = tmp_path / "known.txt"
     f.write_text("# rxe timer race, fixed upstream\n\n^WARNING in rxe_\nrefcount bug in\n")
     supp = load_suppressions(f)
-    known = [supp.is_known(r) for r in reports_of("rxe-new-warn-format-elided.log")]
+    known = [any(p.search(r.title) for p in supp.patterns) for r in reports_of("rxe-new-warn-format-elided.log")]
     assert known == [True, False, False, True]
-    assert not Suppressions().is_known(reports_of("soft-lockup-boot.log")[0])
 
 
 @pytest.mark.parametrize("text", [

@@ -62,6 +62,8 @@ def test_the_slot_stays_and_an_unchanged_kernel_is_not_rebuilt(world: World) -> 
     second = run(world, "two")
     assert second["info"]["slot"] == "slot-1"
     assert message(second, "build/kernel").startswith("reused: the slot's image is of this commit")
+    builds = [next(c for c in s["cases"] if c["group"] == "build") for s in (first, second)]
+    assert "reused" not in builds[0] and builds[1]["reused"] is True  # as data, not read from the message
     assert second["info"]["head"] == first["info"]["head"]  # same patches, same base: same commit
     (folder,) = [d for d in world.results.iterdir() if d.name == second["run_id"]]
     assert (folder / "build.log").read_text().startswith("reused: ")  # every run keeps a build.log

@@ -15,8 +15,8 @@ from bench.errors import UserError
 from bench.series import Series, load_series
 from bench.tree import (
     ApplyResult,
+    PatchResult,
     apply_series,
-    commits_of,
     default_tree,
     find_tarball,
     resolve_base,
@@ -194,20 +194,24 @@ def test_foreign_directory_is_not_deleted(kernel_repo: Path, tmp_path: Path) -> 
 
 
 def run_apply(repo: Path, series: Series, tmp_path: Path) -> tuple[ApplyResult, list[str], str]:
-    """Apply in a worktree; return the result, commits_of() and the log text."""
+    """Apply in a worktree; return the result, the commits base..head (oldest first) and the log text."""
     log = tmp_path / "out" / "apply.log"
     with worktree(repo, resolve_base(repo, series.base), tmp_path / "wt") as wt:
         res = apply_series(wt, series, log)
-        commits = commits_of(wt, res.base, res.head)
+        commits = git(wt, "rev-list", "--reverse", f"{res.base}..{res.head}").split()
         subjects = git(wt, "log", "--format=%s|%an|%cn", f"{res.base}..{res.head}")
     return res, commits, subjects + log.read_text()
+
+
+def first_failure(res: ApplyResult) -> PatchResult | None:
+    return next((r for r in res.results if not r.ok), None)
 
 
 def test_apply_mbox(kernel_repo: Path, tmp_path: Path) -> None:
     before = snapshot(kernel_repo)
     series = load_series(str(SERIES / "noise.mbox"), SERIES)
     res, commits, out = run_apply(kernel_repo, series, tmp_path)
-    assert res.ok and res.first_failure is None and res.skipped == ()
+    assert res.ok and first_failure(res) is None and res.skipped == ()
     assert res.base == series.base  # the fixtures' base-commit is the fake repo's HEAD
     assert [r.commit for r in res.results] == commits and res.head == commits[-1]
     assert [r.patch for r in res.results] == list(series.patches)
@@ -222,7 +226,7 @@ def test_apply_mbox(kernel_repo: Path, tmp_path: Path) -> None:
 def test_fixtures_apply(kernel_repo: Path, tmp_path: Path, spec: str) -> None:
     series = load_series(spec if "." not in spec else str(SERIES / spec), SERIES)
     res, commits, _ = run_apply(kernel_repo, series, tmp_path)
-    assert res.ok, res.first_failure
+    assert res.ok, first_failure(res)
     assert len(commits) == len(series.patches)
 
 
@@ -249,7 +253,7 @@ def test_conflict_names_patch_and_file(kernel_repo: Path, tmp_path: Path) -> Non
     res, commits, out = run_apply(kernel_repo, series, tmp_path)
     assert not res.ok
     assert [r.ok for r in res.results] == [True, False]
-    failure = res.first_failure
+    failure = first_failure(res)
     assert failure is not None and failure.patch.index == 2
     assert failure.patch.subject == "mm: declare pin_user_pages_fast()"
     assert failure.failed_files == ("include/linux/mm.h",) and failure.commit is None
@@ -278,18 +282,20 @@ def test_no_3way_base_names_file(kernel_repo: Path, tmp_path: Path) -> None:
     series = quilt_series(tmp_path, {"ok.patch": ok, "bad.patch": bad, "never.patch": ok})
     res, _, _ = run_apply(kernel_repo, series, tmp_path)
     assert [r.patch.name for r in res.results] == ["ok.patch", "bad.patch"]
-    assert res.first_failure is not None
-    assert res.first_failure.failed_files == ("mm/gup.c",)
-    assert "patch failed: mm/gup.c:1" in res.first_failure.message
+    failure = first_failure(res)
+    assert failure is not None
+    assert failure.failed_files == ("mm/gup.c",)
+    assert "patch failed: mm/gup.c:1" in failure.message
     assert [p.name for p in res.skipped] == ["never.patch"]
 
 
 def test_missing_file_names_file(kernel_repo: Path, tmp_path: Path) -> None:
     gone = ("Gone\n\n--- a/mm/gone.c\n+++ b/mm/gone.c\n@@ -1,2 +1,2 @@\n-a\n+b\n c\n")
     res, _, _ = run_apply(kernel_repo, quilt_series(tmp_path, {"gone.patch": gone}), tmp_path)
-    assert res.first_failure is not None
-    assert res.first_failure.failed_files == ("mm/gone.c",)
-    assert "mm/gone.c: does not exist in index" in res.first_failure.message
+    failure = first_failure(res)
+    assert failure is not None
+    assert failure.failed_files == ("mm/gone.c",)
+    assert "mm/gone.c: does not exist in index" in failure.message
 
 
 def test_deleted_file_conflict(kernel_repo: Path, tmp_path: Path) -> None:
@@ -297,8 +303,9 @@ def test_deleted_file_conflict(kernel_repo: Path, tmp_path: Path) -> None:
     git(kernel_repo, "commit", "-q", "-m", "drop mm.h")
     series = load_series(str(SERIES / "cover-3.mbox"), SERIES)
     res, _, _ = run_apply(kernel_repo, Series(**{**series.__dict__, "base": None}), tmp_path)
-    assert res.first_failure is not None and res.first_failure.patch.index == 2
-    assert res.first_failure.failed_files == ("include/linux/mm.h",)
+    failure = first_failure(res)
+    assert failure is not None and failure.patch.index == 2
+    assert failure.failed_files == ("include/linux/mm.h",)
 
 
 def test_crlf_survives_keep_cr(kernel_repo: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from conftest import BOOTS, World
 from bench import guests, qemu, verdict
 from bench.cli.main import main as bench_main
 from bench.qemu import QemuStatus
-from bench.result import Status
+from bench.result import Case, RunResult, Status
 
 BOOT = Path(__file__).parent / "data" / "boots" / "canary-tcg"
 GUESTS = Path(__file__).resolve().parent.parent / "guests"
@@ -135,9 +135,21 @@ def test_a_failing_workload_lists_the_reports_seen_while_it_ran(tmp_path: Path) 
     lines += KERNEL_BUG
     cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, guest, lines, facts(rc=255))}
     odirect = cases["odirect"]
-    assert verdict.reports_seen(odirect.output) == ("kernel BUG in xen_pin_page",)
-    assert verdict.reports_seen(cases["rxe"].output) == ()  # the BUG came after rxe
-    assert verdict.reports_seen("a log\n") == () and verdict.with_reports("x\n", []) == "x\n"
+    assert odirect.reports == ("kernel BUG in xen_pin_page",)  # as data, for known issues
+    assert "kernel BUG in xen_pin_page" in odirect.output  # and for people
+    assert cases["rxe"].reports == ()  # the BUG came after rxe
+    plain = Case("workload", "x", Status.FAIL, output="x\n")
+    assert verdict.with_reports(plain, []) == plain
+
+
+def test_reports_seen_survive_summary_json(tmp_path: Path) -> None:
+    """A case's report titles are data in summary.json (read back, not parsed from its output)."""
+    case = verdict.with_reports(Case("workload", "rxe", Status.FAIL, output="log"), ["WARNING in rxe_x", "BUG: y"])
+    result = RunResult("r", "s", tmp_path, (case, Case("boot", "boot", Status.PASS)), 1.0)
+    data = json.loads(json.dumps(result.to_json()))
+    assert "reports" not in data["cases"][1]  # none: the case's JSON is as before
+    back = RunResult.from_json(data, tmp_path)
+    assert back.cases[0].reports == ("WARNING in rxe_x", "BUG: y") and back.cases == result.cases
 
 
 @pytest.mark.parametrize("cut, rc, end, code", [

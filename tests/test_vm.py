@@ -39,17 +39,11 @@ def test_console_is_copied_and_lines_streamed(tmp_path: Path, monkeypatch: pytes
     seen: list[str] = []
     res = vm.boot(Path("/b/bzImage"), ["true"], tmp_path / "console.log", accel=TCG, opts=vm.VmOptions(),
                   timeout=30, on_line=seen.append)
-    assert res.rc == 0 and not res.timed_out and not res.kernel_died
+    assert res.rc == 0 and not res.timed_out
     text = (tmp_path / "console.log").read_text()
     assert text.startswith("# pinbench: vng --run /b/bzImage")
     assert "Linux version 6.12" in text and "pinbench: all workloads done" in text
     assert any("pinbench: guest ready" in line for line in seen)
-
-
-def test_exit_255_means_the_kernel_died(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_VNG_RC", "255")
-    res = vm.boot(Path("/b"), ["true"], tmp_path / "c.log", accel=TCG, opts=vm.VmOptions(), timeout=30)
-    assert res.rc == 255 and res.kernel_died
 
 
 def test_timeout_kills_vng_and_children(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,8 +25,10 @@ from bench.bisect.judge import (
     classify,
     decide,
     evidence_of,
+    exact,
     failing_keys,
     setup_failed,
+    shown,
     signature_workloads,
 )
 from bench.bisect.model import BisectResult, Conclusion, Culprit, Options
@@ -82,7 +84,7 @@ def report_workloads(run_dir: Path) -> dict[str, str | None] | None:
 
 def made_a_build(result: RunResult) -> bool:
     """make ran in this run (it got to the build stage and did not reuse the slot's image)."""
-    return any(c.group == "build" and not c.message.startswith("reused") for c in result.cases)
+    return any(c.group == "build" and not c.reused for c in result.cases)
 
 
 class Bisection:
@@ -126,14 +128,14 @@ class Bisection:
             if tip.verdict is not Verdict.BAD:
                 return self.finish(Conclusion.NOT_REPRODUCIBLE,
                                    f"the bad end ({tip.label}) does not reproduce: {tip.reason}")
-            self.signature = self.signature or frozenset(tip.failing)
+            self.signature = self.signature or exact(tip.failing)
             seen = report_workloads(self.dir / tip.runs[0])
         else:
             self.say("bad end assumed bad (--signature without --check)")
             seen = None
         assert self.signature is not None
-        self.journal.note(f"signature: {', '.join(sorted(self.signature))}")
-        self.say(f"signature: {', '.join(sorted(self.signature))}")
+        self.journal.note(f"signature: {', '.join(shown(self.signature))}")
+        self.say(f"signature: {', '.join(shown(self.signature))}")
         if not self.opts.all_workloads:
             self.workloads = signature_workloads(self.signature, seen, [(w.name, w.last) for w in bad[0].workloads])
         if self.workloads is not None:
@@ -152,7 +154,7 @@ class Bisection:
                candidates: Sequence[str] = ()) -> BisectResult:
         result = BisectResult(
             self.run_id, self.mode, self.plan.series.name, self.dir, conclusion, message,
-            tuple(sorted(self.signature or ())), tuple(self.journal.steps()), culprit,
+            tuple(shown(self.signature)), tuple(self.journal.steps()), culprit,
             tuple(candidates), time.monotonic() - self.start, dict(self.info))
         self.journal.note(f"{conclusion.value}: {message}")
         write_results(result)

@@ -1,4 +1,5 @@
-"""A finished bisection as files: summary.json and junit.xml (a testcase per step + "first bad")."""
+"""A finished bisection as files: summary.json and junit.xml (a testcase per step + "first bad"),
+and as the text printed at its end."""
 
 from __future__ import annotations
 
@@ -62,3 +63,19 @@ def to_json(result: BisectResult) -> dict[str, Any]:
 def write_results(result: BisectResult) -> None:
     write_atomic(result.results_dir / "summary.json", json.dumps(to_json(result), indent=2, default=str) + "\n")
     junit.write(to_run_result(result), result.results_dir / "junit.xml")
+
+
+def summary(result: BisectResult) -> str:
+    """What the bisection found, step by step, as printed at its end."""
+    lines = [f"==== pinbench bisect {result.series} ({result.run_id}) ===="]
+    lines += [f"  {step.log_line()}" for step in result.steps]
+    lines.append(f"{result.conclusion.value.upper()}: {result.message}")
+    if c := result.culprit:
+        lines.append(f"  subject:   {c.subject}")
+        if c.commit and c.commit != c.name:
+            lines.append(f"  commit:    {c.commit}")
+        lines.append(f"  signature: {', '.join(result.signature)}")
+        lines += [f"  {e.key}: {e.message}" for e in c.evidence]
+    lines.append(f"builds: {result.builds} in {len(result.steps)} step(s) of {result.runs} run(s), {result.secs:.0f}s")
+    lines.append(f"results: {result.results_dir}")
+    return "\n".join(lines) + "\n"

@@ -10,11 +10,14 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bench.errors import UserError
+from bench import casekey
+from bench.casekey import KeyPattern
 from bench.result import Case, RunResult, Status
 from bench.verdict import tail
 
-Signature = frozenset[str]  # failing case keys, "workload/NAME" or "report/TITLE"
+# Failing cases to look for: --signature patterns (workload/NAME, report/TITLE-REGEX, see
+# bench/casekey.py), or the tip's failing keys, each picking exactly its case.
+Signature = frozenset[KeyPattern]
 
 SETUP_GROUPS = ("apply", "config", "build")  # a failure here: nothing was tested
 SIGNATURE_GROUPS = ("workload", "report")
@@ -52,22 +55,27 @@ class Evidence:
     output: str
 
 
-def case_key(case: Case) -> str:
-    return f"{case.group}/{case.name}"
-
-
 def parse_signature(keys: Iterable[str]) -> Signature | None:
-    """--signature values: "workload/NAME" or "report/TITLE"; none given: None."""
-    found = tuple(keys)
-    for key in found:
-        group, _, name = key.partition("/")
-        if group not in SIGNATURE_GROUPS or not name:
-            raise UserError(f"--signature {key!r}: want workload/NAME or report/TITLE"
-                            " (the failing case keys of a run's summary.json)")
-    return frozenset(found) if found else None
+    """--signature values: workload/NAME or report/TITLE-REGEX patterns; none given: None."""
+    found = frozenset(casekey.parse(k, "", "--signature", SIGNATURE_GROUPS) for k in keys)
+    return found or None
 
 
-def failing_keys(result: RunResult) -> Signature:
+def exact(keys: Iterable[str]) -> Signature:
+    """The signature of failing keys seen at the tip: each picks only its own case."""
+    return frozenset(casekey.exact(k) for k in keys)
+
+
+def shown(signature: Signature | None) -> list[str]:
+    """The signature as people read it (sorted; summary.json, bisect.log)."""
+    return sorted(map(str, signature or ()))
+
+
+def _hits(failing: frozenset[str], signature: Signature | None) -> frozenset[str]:
+    return failing if signature is None else frozenset(k for k in failing if casekey.any_matches(signature, k))
+
+
+def failing_keys(result: RunResult) -> frozenset[str]:
     """The failing workload/* and report/* cases.
 
     When the kernel died or hung, the workloads it cut short say nothing about the
@@ -75,7 +83,7 @@ def failing_keys(result: RunResult) -> Signature:
     """
     died = any(c.group == "boot" and c.status is Status.FAIL for c in result.cases)
     groups = ("report",) if died else SIGNATURE_GROUPS
-    return frozenset(case_key(c) for c in result.cases if c.group in groups and c.status is Status.FAIL)
+    return frozenset(c.key for c in result.cases if c.group in groups and c.status is Status.FAIL)
 
 
 def _first(cases: Iterable[Case]) -> Case | None:
@@ -83,7 +91,7 @@ def _first(cases: Iterable[Case]) -> Case | None:
 
 
 def _said(case: Case) -> str:
-    return f"{case_key(case)}: {case.message}".rstrip(": ")
+    return f"{case.key}: {case.message}".rstrip(": ")
 
 
 def _infra(result: RunResult) -> Case | None:
@@ -105,9 +113,9 @@ def classify(result: RunResult, signature: Signature | None) -> tuple[Outcome, s
     if setup := _first(c for c in cases if c.group in SETUP_GROUPS and c.status is Status.FAIL):
         return Outcome.UNTESTABLE, _said(setup)  # the series' own fault at this step: skip it
     failing = failing_keys(result)
-    hit = failing if signature is None else failing & signature
+    hit = _hits(failing, signature)
     if hit:  # seen is seen, whatever went wrong on the host afterwards
-        case = next(c for c in cases if case_key(c) in hit)
+        case = next(c for c in cases if c.key in hit)
         return Outcome.REPRODUCED, _said(case)
     if infra is not None:
         return Outcome.INFRA, _said(infra)
@@ -120,8 +128,9 @@ def classify(result: RunResult, signature: Signature | None) -> tuple[Outcome, s
 
 def _untested(result: RunResult, signature: Signature | None) -> str | None:
     """A signature workload that was skipped or not run: its silence proves nothing."""
-    passed = {case_key(c) for c in result.cases if c.status is Status.PASS}
-    return next((k for k in sorted(signature or ()) if k.startswith("workload/") and k not in passed), None)
+    passed = [c.key for c in result.cases if c.status is Status.PASS]
+    return next((str(p) for p in sorted(signature or (), key=str)
+                 if p.workload is not None and not any(p.matches(k) for k in passed)), None)
 
 
 def setup_failed(result: RunResult) -> bool:
@@ -149,9 +158,9 @@ def decide(outcomes: Sequence[tuple[Outcome, str]]) -> tuple[Verdict, str]:
 
 
 def evidence_of(result: RunResult, signature: Signature | None) -> tuple[Evidence, ...]:
-    hit = failing_keys(result) if signature is None else failing_keys(result) & signature
-    return tuple(Evidence(case_key(c), c.message, tail(c.output, EVIDENCE_LIMIT))
-                 for c in result.cases if case_key(c) in hit)
+    hit = _hits(failing_keys(result), signature)
+    return tuple(Evidence(c.key, c.message, tail(c.output, EVIDENCE_LIMIT))
+                 for c in result.cases if c.key in hit)
 
 
 
@@ -163,13 +172,13 @@ def signature_workloads(signature: Signature, report_workloads: dict[str, str | 
     signature naming only `last` workloads (a leak pin-balance sees may come from any other).
     workloads: (name, last) in plan order."""
     last = {name for name, is_last in workloads if is_last}
-    named = {k.split("/", 1)[1] for k in signature if k.startswith("workload/")}
-    for key in signature:
-        if key.startswith("report/"):
-            seen = (report_workloads or {}).get(key.split("/", 1)[1])
-            if seen is None:
+    named = {name for name, _ in workloads for p in signature if casekey.picks_workload(p, name)}
+    for p in signature:
+        if p.group == "report":
+            seen = [w for title, w in (report_workloads or {}).items() if p.matches(f"report/{title}")]
+            if not seen or None in seen:
                 return None
-            named.add(seen)
+            named.update(w for w in seen if w is not None)
     if not named - last:
         return None
     keep = tuple(name for name, _ in workloads if name in named | last)

@@ -35,7 +35,7 @@ def step_command(bisect_dir: Path, opts: Options, signature: Signature) -> list[
     """
     return [sys.executable, "-m", "bench", "bisect-step", "--request", str(bisect_dir / REQUEST_FILE),
             "--bisect-dir", str(bisect_dir), "--patches", "0", "--repeat", str(opts.repeat),
-            *(a for key in sorted(signature) for a in ("--signature", key))]
+            *(a for key in sorted(p.spelled for p in signature) for a in ("--signature", key))]
 
 
 def child_env(home: Path) -> dict[str, str]:

@@ -17,7 +17,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from bench.bisect import judge
+from bench.bisect import export, judge
 from bench.bisect.bisection import run_step
 from bench.bisect.journal import Journal, step_name
 from bench.bisect.model import Options
@@ -90,7 +90,7 @@ def handle(args: argparse.Namespace) -> int:
         plan = make_plan(req, home)
         options.preflight([plan])
         result = bisect_range(plan, req, printer, opts, args.good, args.bad)
-    printer.bisect_summary(result)
+    printer.text(export.summary(result))
     return result.exit_code
 
 

@@ -36,5 +36,5 @@ def cmd_prove(args: argparse.Namespace) -> int:
     options.preflight(bugs)
     printer = Printer()
     control, verdicts, out = prove.prove(request, home, bugs, printer, args.repeat)
-    printer.prove_summary(control, verdicts, out)
+    printer.text(prove.summary(control, verdicts, out, printer.status))
     return prove.exit_code(control, verdicts)

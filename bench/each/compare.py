@@ -22,7 +22,7 @@ _NEW_FILE = re.compile(r"^diff --git a/\S+ b/(\S+)\nnew file mode", re.M)
 
 
 def statuses(result: RunResult) -> dict[str, Status]:
-    return {f"{c.group}/{c.name}": c.status for c in result.cases}
+    return {c.key: c.status for c in result.cases}
 
 
 def failing(result: RunResult) -> set[str]:

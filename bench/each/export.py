@@ -70,7 +70,7 @@ def _prefix_json(p: Prefix, d: PatchDelta | None) -> dict[str, Any]:
     return {"k": p.k, "patch": p.label, "subject": p.patch.subject if p.patch else "",
             "run_id": r.run_id if r else None, "verdict": r.verdict.value if r else "not run",
             "secs": round(r.secs, 1) if r else 0.0,
-            "failing": sorted(f"{c.group}/{c.name}" for c in r.cases if c.status is Status.FAIL) if r else [],
+            "failing": sorted(c.key for c in r.cases if c.status is Status.FAIL) if r else [],
             "warnings": p.built.total if p.built else None,
             "pins": {k: v.to_json() for k, v in p.pins.items()},
             "delta": _delta_json(d) if d else None}
@@ -105,7 +105,7 @@ def _build(p: Prefix, d: PatchDelta | None) -> str:
     case = next((c for c in p.result.cases if c.group == "build"), None) if p.result else None
     if case is None:
         return "-"
-    word = case.status.value if not case.message.startswith("reused") else "reused"
+    word = "reused" if case.reused else case.status.value
     if d is None or d.warnings is None:
         return word
     return f"{word}, warn +{len(d.warnings.added)}/-{len(d.warnings.removed)}"
@@ -127,7 +127,7 @@ def _changes(p: Prefix, d: PatchDelta | None) -> str:
     if p.result is None or (d is not None and d.why):
         return d.why if d else "not run"
     if d is None:  # the base
-        failing = sorted(f"{c.group}/{c.name}" for c in p.result.cases if c.status is Status.FAIL)
+        failing = sorted(c.key for c in p.result.cases if c.status is Status.FAIL)
         parts = [f"failing: {', '.join(failing)}" if failing else "nothing fails"]
     else:
         other = ("workload/", "report/")

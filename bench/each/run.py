@@ -29,7 +29,7 @@ def prefix_name(k: int, plan: Plan) -> str:
 def read_prefix(k: int, plan: Plan, result: RunResult) -> Prefix:
     """What the comparison needs from a prefix's folder: warnings of its builds, pin counters."""
     folder, slot = result.results_dir, plan.cache_dir / "work" / str(result.info.get("slot", ""))
-    made = any(c.group == "build" and not c.message.startswith("reused") for c in result.cases)
+    made = any(c.group == "build" and not c.reused for c in result.cases)
     built = buildwarn.read(folder / "build.log", slot / "src", slot / "build") if made else None
     probe_ok = (result.info.get("probe") or {}).get("ok")
     probe = buildwarn.read(folder / pipeline.PROBE_LOG, slot / "src", slot / "build") if probe_ok else None

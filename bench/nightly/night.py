@@ -11,7 +11,7 @@ night.json: name, started/finished (ISO UTC), complete (every entry ran), shard
 url}, entries (sorted by id: id, series, config, run_id, verdict, exit_code, cases
 {key: status}, failing [{key, status, message}], reports [{title, known, message}],
 workloads, fragments, base, patches, patchset_hash, started, secs), missing (ids that
-should have run here but did not), merged_from, comparison (bench/nightly_history.py),
+should have run here but did not), merged_from, comparison (bench/nightly/history.py),
 exit_code. `bench merge` builds the same folder from shard folders.
 """
 
@@ -112,11 +112,11 @@ def write_patchset(night_dir: Path, series: Series) -> tuple[list[dict[str, str]
 def entry_record(entry: Entry, plan: Plan, result: RunResult, started: str,
                  night_dir: Path) -> dict[str, Any]:
     patches, patchset_hash = write_patchset(night_dir, plan.series)
-    cases = {f"{c.group}/{c.name}": c.status.value for c in result.cases}
+    cases = {c.key: c.status.value for c in result.cases}
     record = {
         "id": entry.id, "series": entry.series, "config": entry.config, "run_id": entry.run_id,
         "verdict": result.verdict.value, "exit_code": result.exit_code, "cases": cases,
-        "failing": [{"key": f"{c.group}/{c.name}", "status": c.status.value, "message": c.message}
+        "failing": [{"key": c.key, "status": c.status.value, "message": c.message}
                     for c in result.failures()],
         "reports": [{"title": c.name, "known": c.status is Status.SKIP, "message": c.message}
                     for c in result.cases if c.group == "report"],
@@ -258,5 +258,20 @@ def finish(night_dir: Path, night: Night, previous: Path | None, log_url: str | 
     write_night(night_dir, night)
     kcidb.write(night_dir, night, log_url)
     nightly_report.write_all(night_dir, night)
-    printer.night_summary(night_dir, night)
+    say_summary(printer, night_dir, night)
     return int(night["exit_code"])
+
+
+def say_summary(printer: Printer, night_dir: Path, night: Night) -> None:
+    """What is new since the last night, in progress lines."""
+    c = night["comparison"]
+    printer.say(f"nightly {night['name']}: compared with {c['previous'] or 'nothing (first night)'}: "
+                + ", ".join(f"{len(c[k])} {k}" for k in ("new", "fixed", "still", "infra", "untested")))
+    for kind in ("new", "fixed", "infra"):
+        for item in c[kind]:
+            printer.say(f"  {kind}: {item['id']}: {item['key']} {item['message']}".rstrip())
+    if night["missing"]:
+        printer.say(f"  missing: {', '.join(night['missing'])}")
+    for k in night.get("stale_known", []):
+        printer.say(f"  known issue {k['id']} matched nothing for {k['nights']} nights: remove it? ({k['where']})")
+    printer.say(f"nightly: exit {night['exit_code']}; report {night_dir / 'index.html'}")

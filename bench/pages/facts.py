@@ -135,7 +135,7 @@ def files(run_dir: Path) -> list[str]:
     return out
 
 
-CASE_KEYS = {"group", "name", "status", "secs", "message", "output"}
+CASE_KEYS = {"group", "name", "status", "secs", "message", "output", "reports", "reused"}
 
 
 def case_extras(case: dict[str, Any]) -> str:

@@ -171,7 +171,7 @@ def recipe(result: RunResult, plan: Plan, patches: list[tuple[str, str]]) -> Rec
         stopped=stopped, stop_message=message, stop_verb=verb, make=_make_words(), run_make=run_make,
         vng=('"$VNG"', *(dq(a, subs) for a in argv[1:])) if argv else (),
         vm_timeout=int(info.get("vm_timeout") or 0), plan_rows=_plan_rows(run_dir, guests),
-        failing=", ".join(f"{c.group}/{c.name}" for c in result.failures()),
+        failing=", ".join(c.key for c in result.failures()),
     )
 
 

@@ -1,7 +1,7 @@
 """Known issues: failures that are understood, with a reason, a link, a scope and an expiry.
 
-An entry names a kernel report title (a regex) or a failing case key (a glob such as
-`workload/rxe`), or both (the case is then known only when such a report was seen while it
+An entry names a kernel report title (a regex) or a failing case key (a bench/casekey.py
+pattern such as `workload/rxe` or `workload/pin-*`, docs/case-keys.md), or both (the case is then known only when such a report was seen while it
 ran), says why it is known and where to read about it, for which series,
 kconfig fragments and kernel versions it holds, and optionally the commit that fixes it.
 Judged against what a run tests, an entry is
@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from bench import casekey
 from bench.errors import UserError
 
 _CONSTRAINT = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(\d+(?:\.\d+){0,2})\s*$")
@@ -75,7 +76,7 @@ class Issue:
     id: str
     where: str  # file:line, for people and for errors
     title: str = ""  # regex searched in a kernel report's title
-    case: str = ""  # glob over failing case keys, "workload/rxe"
+    case: str = ""  # a case-key pattern (bench/casekey.py): "workload/rxe"
     reason: str = ""
     link: str = ""
     scope: Scope = field(default_factory=Scope)
@@ -89,7 +90,7 @@ class Issue:
         group, _, name = key.partition("/")
         if self.title and group == "report" and re.search(self.title, name):
             return True
-        if not self.case or not fnmatch.fnmatchcase(key, self.case):
+        if not self.case or not casekey.KeyPattern(self.case).matches(key):
             return False
         return not self.title or any(re.search(self.title, t) for t in reports)
 

@@ -3,7 +3,7 @@
     issues:
       - id: rxe-timer-race                      # a short name, unique in a run's registry
         title: '^WARNING in rxe_'               # a report title regex, and/or
-        case: 'workload/rxe'                    # a failing case key (glob); with a title:
+        case: 'workload/rxe'                    # a case-key pattern (docs/case-keys.md); with a title:
                                                 # only when that report was seen during it
         reason: rxe's timer races teardown      # required: why it is known
         link: https://lore.kernel.org/...       # required: where to read about it
@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from bench import formats, yamlmap
+from bench import casekey, formats, yamlmap
 from bench.errors import UserError
 from bench.report import known
 from bench.report.issues import Issue, Scope, bare, check_range
@@ -112,8 +112,8 @@ def entry(item: Any, where: str) -> Issue:
             re.compile(title)
         except re.error as e:
             raise UserError(f"{where}: bad title regex {title!r}: {e}") from e
-    if case and "/" not in case:
-        raise UserError(f"{where}: case {case!r}: want a case key like workload/rxe or report/*")
+    if case:
+        casekey.parse(case, where, "case")
     fixed_by = _string(item, "fixed_by", where)
     if fixed_by and not _REV.match(fixed_by):
         raise UserError(f"{where}: fixed_by {fixed_by!r}: want a commit id")

@@ -14,7 +14,6 @@ import yaml
 
 from bench import yamlmap
 from bench.errors import UserError
-from bench.report.scanner import Report
 
 
 @dataclass(frozen=True)
@@ -22,9 +21,6 @@ class Suppressions:
     """Title regexes of known reports (a report matching one is reported but does not fail)."""
 
     patterns: tuple[re.Pattern[str], ...] = ()
-
-    def is_known(self, report: Report) -> bool:
-        return any(p.search(report.title) for p in self.patterns)
 
 
 def load_suppressions(path: Path) -> Suppressions:

@@ -17,8 +17,6 @@ from typing import Protocol
 
 # Kernel order of taint letters; G ("not tainted by a proprietary module") is no taint.
 TAINT_ORDER = "PFSRMBUDAWCIOELKXTNJ"
-# Letters set by the environment (modules, firmware, tests), never by a report.
-ENVIRONMENT = frozenset("PFSRCIOEKXTNJAU")
 
 _SANITIZER = re.compile(r"^(?:KASAN|KFENCE|KMSAN): |^(?:bad-access|invalid-free) in ")
 _BAD_PAGE = re.compile(r"^BUG: (?:Bad page (?:state|map|cache)|Object already free)|^INFO: (?:Freed|Allocated) in ")
@@ -62,19 +60,13 @@ def explained_taint(reports: Iterable[_Titled]) -> frozenset[str]:
     return frozenset(out)
 
 
-def unexplained_taint(tainted: str, reports: Iterable[_Titled]) -> str:
-    """The letters of a kernel taint string ("GW  D", or /proc's letters) no report explains."""
-    have = {c for c in tainted if c in TAINT_ORDER}
-    return "".join(c for c in TAINT_ORDER if c in have - ENVIRONMENT - explained_taint(reports))
-
-
 def order(letters: Iterable[str]) -> str:
     """Letters in kernel order, without duplicates or G."""
     have = set(letters)
     return "".join(c for c in TAINT_ORDER if c in have)
 
 
-# The flags that say the kernel misbehaved (ENVIRONMENT's are modules, firmware, tests...).
+# The flags that say the kernel misbehaved (the others are modules, firmware, tests...).
 PROBLEMS = frozenset("MBDWL")
 
 
