@@ -144,3 +144,67 @@ def _restamp(line: str, conv: Callable[[int, str], str]) -> str:
 ])
 def test_strip_other_prefixes(line: str, text: str, ctx: str) -> None:
     assert strip_prefix(line) == (text, ctx)
+
+
+# --- serial-console noise around the kernel's lines ------------------------------------------------
+
+ALL_CRASH = [p for p in sorted(CONSOLE.glob("**/*.log")) if "#@ TITLE:" in p.read_text(encoding="utf-8")]
+NOISE: dict[str, Callable[[str], str]] = {
+    "CRLF line ends (a serial capture)": lambda line: line + "\r",
+    "carriage return first (getty, progress bars)": lambda line: "\r" + line,
+    "a progress line the terminal overwrote": lambda line: "Loading 42%\r" + line if line else line,
+    "systemd's colour reset before the line": lambda line: "\x1b[0m" + line if line else line,
+    "cursor escapes and NUL padding": lambda line: "\x1b[?25l\x00" + line + "\x1b[K",
+}
+
+
+@pytest.mark.parametrize("noise", NOISE)
+def test_titles_do_not_depend_on_terminal_noise(noise: str) -> None:
+    """Every real crash log with each line wrapped in terminal noise gives the same titles (the
+    scanner used to title 9 of 109 logs '... in corrupted' with a carriage return or escape first)."""
+    wrap = NOISE[noise]
+    changed = []
+    for path in ALL_CRASH:
+        lines = _body(path)
+        if [r.title for r in scan([wrap(line) for line in lines])] != [r.title for r in scan(lines)]:
+            changed.append(path.name)
+    assert not changed
+
+
+# A kselftest run on the same console as the kernel: the harness's "# " lines, TAP results, and a
+# program's own "BUG:"/"WARNING:" words (printk() in tools/testing/selftests/net/ipsec.c is the
+# test's own printf wrapper; the mm/protection_keys.c and xfrm_policy_add_speed.sh lines are their
+# 6.12 source's messages) among prefixed kernel lines. Built from those sources, not captured.
+SELFTEST_CONSOLE = [
+    "[   30.101234] virtme-ng-init: starting selftests",
+    "TAP version 13",
+    "1..3",
+    "# timeout set to 45",
+    "# selftests: net: ipsec",
+    "# BUG: buggy esp desc",
+    "not ok 1 selftests: net: ipsec # exit=1",
+    "[   31.202345] IPv6: ADDRCONF(NETDEV_CHANGE): veth0: link becomes ready",
+    "WARNING: not run as root, can not do hugetlb test",
+    "ok 2 selftests: mm: protection_keys # SKIP",
+    "BUG: unknown proto in desc",
+    "[   32.303456] random: crng init done",
+    "WARNING: mismatch, have 10 policies, expected 12",
+    "ok 3 selftests: net: xfrm_policy_add_speed.sh",
+]
+
+
+def test_selftest_output_on_the_console_is_no_report() -> None:
+    assert scan(SELFTEST_CONSOLE) == []
+
+
+def test_a_real_report_among_selftest_output_is_still_found() -> None:
+    # A kernel report's own lines carry the prefix; a report without prefixes still counts when its
+    # stack follows (a report pasted whole into a log of prefixed lines).
+    oops = ["[   33.000001] BUG: kernel NULL pointer dereference, address: 0000000000000008",
+            "[   33.000002] RIP: 0010:foo_probe+0x12/0x40", "[   33.000003] Call Trace:",
+            "[   33.000004]  <TASK>", "[   33.000005]  bar+0x1/0x2", "[   33.000006]  </TASK>"]
+    titles = [r.title for r in scan(SELFTEST_CONSOLE + oops)]
+    assert titles == ["BUG: unable to handle kernel NULL pointer dereference in foo_probe"]
+    bare = [line.split("] ", 1)[1] for line in oops]
+    titles = [r.title for r in scan(SELFTEST_CONSOLE + bare)]
+    assert titles == ["BUG: unable to handle kernel NULL pointer dereference in foo_probe"]

@@ -95,6 +95,11 @@ def _classify(raw: str, booted: bool) -> tuple[str, Group | None]:
     return "", None
 
 
+def header_of(raw: str) -> Group | None:
+    """The group of a console line that is a report header (before any chatter check)."""
+    return _classify(raw, True)[1]
+
+
 def _pre_hit(lines: list[str], lo: int, main: int) -> Hit | None:
     """The earliest pre-report line (dump_page(), refcount, list debugging) in [lo, main)."""
     first = max(lo, main - PRE_LOOKBACK)
