@@ -27,8 +27,9 @@ def rx(pattern: str) -> re.Pattern[str]:
 
 PARSE = re.compile(r"(?!)")  # marker part: "parse a stack trace from here"
 # The faulting PC; the code segment may be hex (Xen PV guests print "RIP: e030:").
-RIP = rx(r"(?:IP|NIP|pc |PC is at):? (?:(?:[0-9a-f]+:)?(?:{{PC}} +){0,2}{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+"
-         r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))")
+# s390 prints the PSW (mask, address) with the function: "Krnl PSW : 0704c00180000000 0000000134f026d0 (mutex_lock+0x10/0x28)".
+RIP = rx(r"(?:(?:IP|NIP|pc |PC is at):? (?:(?:[0-9a-f]+:)?(?:{{PC}} +){0,2}{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+"
+         r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]+ [0-9a-f]+ \({{FUNC}})")
 CALL_TRACE = re.compile(r"Call (?:T|t)race:|Backtrace:")
 RISCV_STACK = re.compile(r"status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}")
 STACK_START = re.compile(

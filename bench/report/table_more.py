@@ -20,7 +20,15 @@ SYZKALLER: tuple[Group, ...] = (
     BUG, WARNING, INFO,
     Group("Unable to handle kernel", (
         F(r"Unable to handle kernel (paging request|NULL pointer dereference|access to user memory)",
-          "BUG: unable to handle kernel {0} in {1}", alt=("bad-access in {1}",), stack=FAULT),), kind="PAGE_FAULT"),
+          "BUG: unable to handle kernel {0} in {1}", alt=("bad-access in {1}",), stack=FAULT),
+        # s390 (arch/s390/mm/fault.c): no syzkaller format, which titles the line itself (kept as ALT)
+        F(r"Unable to handle kernel pointer dereference in virtual kernel address space",
+          "BUG: unable to handle kernel paging request in {0}", stack=FAULT,
+          alt=("bad-access in {0}", "Unable to handle kernel pointer dereference in virtual kernel address space")),
+        F(r"Unable to handle kernel pointer dereference in virtual user address space",
+          "BUG: unable to handle kernel access to user memory in {0}", stack=FAULT,
+          alt=("bad-access in {0}", "Unable to handle kernel pointer dereference in virtual user address space")),
+    ), kind="PAGE_FAULT"),
     Group("general protection fault", (
         F(r"general protection fault.*:", "general protection fault in {0}", alt=("bad-access in {0}",),
           stack=FAULT),), sup(r"general protection fault .* error:\d+ in ", r"general protection fault ip:"),  # user space
