@@ -79,10 +79,14 @@ def _dmesg_r(s: int, rest: str) -> str:
     return f"<4>[{s:5d}.123456] {rest}"
 
 
+def _dmesg_h(s: int, rest: str) -> str:  # dmesg -H / --reltime: the delta since the previous line
+    return f"[  +0.{s % 1000:06d}] {rest}"
+
+
 STYLES: dict[str, Callable[[int, str], str]] = {
     "dmesg -T": _dmesg_t, "dmesg -T de_DE": _dmesg_t_de, "dmesg iso": _dmesg_iso, "dmesg -x": _dmesg_x,
     "dmesg -r": _dmesg_r, "LAVA + dmesg -x": _lava_dmesg_x, "journalctl": _journal, "journalctl short-iso": _journal_iso,
-    "journalctl short-precise": _journal_precise, "syslog with printk time": _rsyslog,
+    "journalctl short-precise": _journal_precise, "syslog with printk time": _rsyslog, "dmesg -H": _dmesg_h,
 }
 
 
@@ -138,6 +142,10 @@ def _restamp(line: str, conv: Callable[[int, str], str]) -> str:
      " lock: emif_lock+0x0/0xffffed34 [emif], .magic: 00000000, .owner: <none>/-1, .owner_cpu: 0", "k"),
     ("2021-10-30T14:14:41.361207  [   20.286346] <LAVA_SIGNAL_TESTCASE TEST_CASE_ID=alert RESULT=pass UNITS=lines"
      " MEASUREMENT=0>", "<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=alert RESULT=pass UNITS=lines MEASUREMENT=0>", "k"),
+    # dmesg -H (--reltime): the minute when it changes, then the delta (dolohow/uksm#44, a 5.4 kernel BUG)
+    ("[Mar 8 17:07] ------------[ cut here ]------------", "------------[ cut here ]------------", "k"),
+    ("[  +0.000005] kernel BUG at mm/uksm.c:3328!", "kernel BUG at mm/uksm.c:3328!", "k"),
+    ("[  +0.000008]  uksm_do_scan+0x145/0x2b00", " uksm_do_scan+0x145/0x2b00", "k"),
     # no time stamp of printk's shape: user space, left as it is
     ("Warning: Permanently added '10.128.0.242' (ECDSA) to the list of known hosts.",
      "Warning: Permanently added '10.128.0.242' (ECDSA) to the list of known hosts.", ""),
