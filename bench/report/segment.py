@@ -33,7 +33,9 @@ ATTACH = 300  # a consequence (panic, Oops line...) this close after a report be
 _CONSEQUENCE_PANIC = re.compile(
     r"Kernel panic - not syncing: (?:kernel: )?(?:Fatal exception|Attempted to kill|panic_on_warn set"
     r"|softlockup: hung tasks|hung_task: blocked tasks|Hard LOCKUP|RCU Stall|kasan\.fault|KFENCE|UBSAN|Oops"
-    r"|corrupted stack end|panic_on_oops)")
+    r"|corrupted stack end|corrupted shadow stack|panic_on_oops|panic_on_taint set|kmsan\.panic"
+    # __schedule_bug() before check_panic_on_warn() (5.x), and kernel.warn_limit
+    r"|scheduling while atomic|system warned too often)")
 # A stack frame of panic(): the report was printed while the kernel panicked.
 _IN_PANIC = re.compile(r"[\s>\]]panic\+0x[0-9a-f]+/")
 PANIC_LOOK = 80  # lines after such a header its stack is looked for in
