@@ -216,3 +216,12 @@ def test_a_real_report_among_selftest_output_is_still_found() -> None:
     bare = [line.split("] ", 1)[1] for line in oops]
     titles = [r.title for r in scan(SELFTEST_CONSOLE + bare)]
     assert titles == ["BUG: unable to handle kernel NULL pointer dereference in foo_probe"]
+
+
+def test_an_unprefixed_warning_whose_panic_follows_is_the_kernels() -> None:
+    # syzkaller report 500 with printk's time stamps stripped (as `dmesg -t` prints it) keeps one
+    # prefixed line, where the login prompt cut into a kernel line; the WARNING line near it is no
+    # program's output: the panic_on_warn panic and the stack after it are its own.
+    lines = _body(SYZKALLER / "500-warn-usb-submit-urb-panic-cut.log")
+    stripped = [_TS.sub(r"\2", line, count=1) if _TS.match(line) else line for line in lines]
+    assert [r.title for r in scan(stripped)][:1] == [r.title for r in scan(lines)][:1]

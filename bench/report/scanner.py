@@ -21,6 +21,7 @@ from bench.report.describe import describe, title_known
 from bench.report.kinds import category_of, detail_of, type_of
 from bench.report.prefix import normalize, source_path, strip_many, strip_prefix
 from bench.report.segment import Hit, Open, header_of, hits, segment
+from bench.report.table_more import CONTINUES, DIE_LINE
 from bench.report.taint import order
 from bench.report.walk import (
     BANNER,
@@ -300,8 +301,8 @@ def _chatter(hit: Hit, log: _Log, quiet: list[int]) -> bool:
     for i, line in log.context(hit.line + 1, hit.line + 1 + look, hit.ctx):
         if line_info(line.strip())[0] in ("stack", "rip", "frame"):
             return False
-        if header_of(log.raw[i]) is not None:  # a stack after the next header is that one's
-            return True
+        if header_of(log.raw[i]) is not None and not (CONTINUES.search(line) or DIE_LINE.search(line)):
+            return True  # a stack after the next header is that one's (a panic or die() line is this one's)
     return True
 
 
