@@ -27,7 +27,8 @@ def rx(pattern: str) -> re.Pattern[str]:
 
 PARSE = re.compile(r"(?!)")  # marker part: "parse a stack trace from here"
 # The faulting PC; the code segment may be hex (Xen PV guests print "RIP: e030:").
-# i386 before 2.6.3x: "EIP is at schedule+0x7cd/0x950". s390 prints the PSW (mask, address) with the function: "Krnl PSW : 0704c00180000000 0000000134f026d0 (mutex_lock+0x10/0x28)".
+# i386 before 2.6.3x: "EIP is at schedule+0x7cd/0x950". s390 prints the PSW (mask, address) and
+# the function: "Krnl PSW : 0704c00180000000 0000000134f026d0 (mutex_lock+0x10/0x28)".
 RIP = rx(r"(?:(?:IP|NIP|pc |PC is at|EIP is at):? (?:(?:[0-9a-f]+:)?(?:{{PC}} +){0,2}{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+"
          r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]+ [0-9a-f]+ \({{FUNC}})")
 RISCV_STACK = re.compile(r"status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}")

@@ -69,7 +69,8 @@ SYZKALLER: tuple[Group, ...] = (
         F(r"kernel BUG at (.*)", "kernel BUG in {1}", stack=S(RIP, CALL_TRACE, PARSE, skip=("^skb_",))),
     ), kind="BUG"),
     Group("Kernel BUG", (
-        # lib/bug.c without CONFIG_DEBUG_BUGVERBOSE: "Kernel BUG at %pB [verbose debug info unavailable]" (%p before 4.x)
+        # lib/bug.c without CONFIG_DEBUG_BUGVERBOSE: "Kernel BUG at %pB [verbose debug info
+        # unavailable]" (%p, a bare address, before 4.x)
         F(r"Kernel BUG at (?:[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[\w-]+\])?|(?:0x)?[0-9a-f]+)"
           r" \[verbose debug info unavailable\]",
           "kernel BUG in {0}", stack=S(RIP, CALL_TRACE, PARSE, skip=("^skb_",))),
@@ -162,10 +163,10 @@ PRE_ANCHORS = (("dumped because", 80), ("vma ", 16), ("task_size", 60), ("refcou
                ("double add", 6), ("ODEBUG", 4))
 PRE_NEAR = 16  # anchors with a window up to this are looked for in the last PRE_NEAR lines only
 GROUPS: tuple[Group, ...] = SYZKALLER + EXTRA
-# die()'s own line after a trap: it follows the BUG()/fault report it belongs to (arm "Internal
-# error:", x86 "Oops:", riscv and sh "Kernel BUG [#1]") and never starts a second report there.
 # A new boot: what a console prints before the kernel of the next boot can report anything.
 REBOOT = re.compile(r"Linux version \d+\.\d+|Booting the kernel\.|SeaBIOS \(version|U-Boot \d{4}")
+# die()'s own line after a trap: it follows the BUG()/fault report it belongs to (arm "Internal
+# error:", x86 "Oops:", riscv and sh "Kernel BUG [#1]") and never starts a second report there.
 DIE_LINE = re.compile(r"Internal error:.*\[#\d+\]|Oops: |Kernel BUG \[#\d+\]")
 # syzkaller keeps these inside the report they interrupt rather than starting a new one.
 CONTINUES = re.compile(r"invalid opcode: 0000|Kernel panic - not syncing|unregister_netdevice: waiting for"

@@ -19,7 +19,8 @@ def _c(pattern: str) -> re.Pattern[str]:
 
 
 # One stack frame: x86/arm64 "func+0x1/0x2", old "[<addr>] func+..", powerpc "[addr] [addr] func+..",
-# arm32 "func from caller+0x.." (before 4.x "[<pc>] (func+0x..) from [<lr>] (caller+0x..)"), syzbot's symbolized "func file.c:12 [inline]".
+# arm32 "func from caller+0x.." (before 4.x "[<pc>] (func+0x..) from [<lr>] (caller+0x..)"),
+# syzbot's symbolized "func file.c:12 [inline]".
 FRAME = _c(
     r"\(?(?:\[<?[0-9a-f]+>?\] ){0,2}\(?(?P<q>\? )?(?P<func>" + _FN + r")"
     r"(?:\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[\w-]+\])?(?: \(\w\))?(?: (?P<file>[\w./-]+\.[chS]):\d+)?"
