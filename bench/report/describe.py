@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bench.report.frames import CALL_TRACE, extract, facts
+from bench.report.frames import ARM_FRAMES, CALL_TRACE, extract, facts
 from bench.report.table import Format, Group
 
 NO_FRAMES = "extracted no frames"
@@ -173,4 +173,6 @@ def _corrupted(title: str, lines: list[str], fmt: Format | None, own_stack: bool
             return "no frames in a stack trace"
         has_stack = has_stack or ok
         break  # syzkaller checks the first occurrence of each keyword; the first one decides here
+    if not has_stack and any(ARM_FRAMES.search(line) for line in lines):
+        return ""  # arm32 unwinding without "Backtrace:" prints its "(f) from (g)" frames after the raw stack
     return "" if has_stack else "no stack trace in report"

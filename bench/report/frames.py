@@ -27,15 +27,20 @@ def rx(pattern: str) -> re.Pattern[str]:
 
 PARSE = re.compile(r"(?!)")  # marker part: "parse a stack trace from here"
 # The faulting PC; the code segment may be hex (Xen PV guests print "RIP: e030:").
-RIP = rx(r"(?:IP|NIP|pc |PC is at):? (?:(?:[0-9a-f]+:)?(?:{{PC}} +){0,2}{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+"
-         r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))")
-CALL_TRACE = re.compile(r"Call (?:T|t)race:|Backtrace:")
+# i386 before 2.6.3x: "EIP is at schedule+0x7cd/0x950". s390 prints the PSW (mask, address) and
+# the function: "Krnl PSW : 0704c00180000000 0000000134f026d0 (mutex_lock+0x10/0x28)".
+RIP = rx(r"(?:(?:IP|NIP|pc |PC is at|EIP is at):? (?:(?:[0-9a-f]+:)?(?:{{PC}} +){0,2}{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+"
+         r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]+ [0-9a-f]+ \({{FUNC}})")
 RISCV_STACK = re.compile(r"status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}")
+# riscv's die() prints its frames right after the status/badaddr/cause line, without "Call Trace:"
+CALL_TRACE = re.compile(r"Call (?:T|t)race:|Backtrace:|" + RISCV_STACK.pattern)
 STACK_START = re.compile(
     r"Call (?:T|t)race|Allocated:|Allocated by task [0-9]+:|Freed:|Freed by task [0-9]+:"
     r"|[^k] backtrace(?: \(crc [0-9a-fA-F]*\))?:|Backtrace:|Uninit was stored to memory at|" + RISCV_STACK.pattern)
+# arm: two frames a line, "[<pc>] (f) from [<lr>] (g+0x..)"; before 4.x "(f+0x../0x..)" too
+ARM_FRAMES = rx(r"^ *{{PC}} \(([a-zA-Z0-9_.]+)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\) from {{PC}} \({{FUNC}}")
 FRAME_RES = (rx(r"^ *(?:{{PC}} ){0,2}{{FUNC}}"),
-             rx(r"^ *{{PC}} \(([a-zA-Z0-9_.]+)\) from {{PC}} \({{FUNC}}"),  # arm: two frames a line
+             ARM_FRAMES,
              re.compile(r"^ *([a-zA-Z0-9_]+)(?:\.[a-zA-Z0-9_.]+)? from [a-zA-Z0-9_.]+\+0x"))  # arm since 5.x
 CORRUPTED_LINE = re.compile(r"^( \[\<?(?:0x)?[0-9a-f]+\>?\])? should_fail(slab)?(\.[a-z0-9.]+)?\+0x")
 

@@ -18,7 +18,9 @@ _PREFIX = re.compile(
     r"(?P<kern>kernel: )?(?P<lvl2><\d{1,3}>)?"
     # printk's "[   12.345678]", or dmesg -T's "[Fri Dec  4 17:43:58 2026]" (any locale: "[Mi Jul 30 ...]",
     # "[St okt 15 ...]")
-    r"(?P<ts>\[ *\d+\.\d+\]|\[[^\W\d_]{2,3}\.? [^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4}\])?"
+    # and dmesg -H/--reltime's "[Mar 8 17:07]" (each new minute) and "[  +0.000005]" (the delta since)
+    r"(?P<ts>\[ *\d+\.\d+\]|\[[^\W\d_]{2,3}\.? [^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4}\]"
+    r"|\[ *\+\d+\.\d+\]|\[[^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d\])?"
     r"(?: ?\[ *(?P<caller>[TC]\d+)\])?"
 )
 _TIME = re.compile(r"\[ *\d+\.\d+\](?: ?\[ *([TC]\d+)\])? ?")

@@ -20,7 +20,8 @@ from bench.report import frames as fr
 from bench.report.describe import describe, title_known
 from bench.report.kinds import category_of, detail_of, type_of
 from bench.report.prefix import normalize, source_path, strip_many, strip_prefix
-from bench.report.segment import Hit, Open, hits, segment
+from bench.report.segment import Hit, Open, header_of, hits, segment
+from bench.report.table_more import CONTINUES, DIE_LINE
 from bench.report.taint import order
 from bench.report.walk import (
     BANNER,
@@ -55,6 +56,16 @@ TAGGED_LOOK = 8
 # Every stack marker, RIP and frame line (walk.LINE kinds stack, rip, frame) contains one of these.
 _STACK_HINTS = ("+0x", "[inline]", "Call Trace", "Call trace", "Backtrace")
 _SRC = re.compile(r"(?:at |\) |: )(?P<f>[\w./-]+\.[chS]):\d+")
+# Serial-console noise around kernel lines: terminal escapes (systemd's colours, cursor moves),
+# NUL padding, and carriage returns (what follows the last one is what the terminal shows).
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])|\x00")
+_NOISE = ("\r", "\x1b", "\x00")
+# kselftest/KTAP output ("# ...", "ok 1 ...", "not ok 2 ...") is a test's own, never a kernel record.
+_TAP = re.compile(r"\s*(?:# |(?:not )?ok \d+ )")
+# Headers a program may print with the same words; unprefixed in a log whose kernel lines carry a
+# prefix, such a line is user space unless a stack trace follows it like a kernel report's.
+_USER_WORDS = ("BUG:", "WARNING:", "INFO:")
+USER_NEAR = 20  # lines each side looked at for the kernel's own prefixed lines
 
 
 @dataclass(frozen=True)
@@ -231,8 +242,8 @@ def scan(lines: Iterable[str]) -> list[Report]:
     """Find the kernel reports in console output (linear time), in log order."""
     raw = list(lines)
     text = "\n".join(raw)
-    if "\r" in text or text.count("\n") != len(raw) - 1:  # else no line has an end to strip
-        raw = [line.rstrip("\r\n") for line in raw]
+    if any(c in text for c in _NOISE) or text.count("\n") != len(raw) - 1:  # else nothing to clean
+        raw = [_clean(line) for line in raw]
         text = "\n".join(raw)
     log = _Log(raw)
     quiet = [0, 0]  # raw lines [a, b) known to hold no stack hint (chatter comes in runs)
@@ -245,17 +256,41 @@ def scan(lines: Iterable[str]) -> list[Report]:
     return sorted(built, key=lambda r: r.first_line)
 
 
+def _clean(line: str) -> str:
+    """The text a terminal would show of a console line: no line end, escapes or NULs, and only
+    what follows its last carriage return."""
+    if "\x1b" in line or "\x00" in line:
+        line = _ESCAPES.sub("", line)
+    line = line.rstrip("\r\n")
+    if "\r" in line:
+        shown = [part for part in line.split("\r") if part.strip()]
+        line = shown[-1] if shown else ""
+    return line
+
+
+def _user_line(hit: Hit, log: _Log) -> bool:
+    """An unprefixed BUG:/WARNING:/INFO: line among prefixed kernel lines: a program's output."""
+    if hit.ctx or hit.group is None or hit.group.header not in _USER_WORDS:
+        return False
+    lo, hi = max(0, hit.line - USER_NEAR), min(len(log.raw), hit.line + USER_NEAR + 1)
+    return any(log.get(i)[1] for i in range(lo, hi) if i != hit.line)
+
+
 def _chatter(hit: Hit, log: _Log, quiet: list[int]) -> bool:
-    """A WARNING:/INFO: line that is no report: firmware, driver messages, mitigation notes, user
-    space. No report format's title matches it and no stack trace (marker, RIP or frame) follows
-    it within CHATTER_LOOK lines of its context."""
+    """A header line that is no report: firmware, driver messages, mitigation notes, user space.
+    WARNING:/INFO: lines no report format titles, and BUG:/WARNING:/INFO: lines of a program among
+    the kernel's prefixed lines, are chatter unless a stack trace (marker, RIP or frame) follows
+    within CHATTER_LOOK (TAGGED_LOOK) lines of their context; kselftest's TAP lines always are."""
     group = hit.group
-    if group is None or group.header not in _CHATTY:
+    if group is None:
         return False
     text = strip_prefix(log.raw[hit.line])[0]
-    if title_known(group, text):
+    if _TAP.match(text):
+        return True
+    user = _user_line(hit, log)
+    if not user and (group.header not in _CHATTY or title_known(group, text)):
         return False
-    look = TAGGED_LOOK if _TAGGED.match(text) else CHATTER_LOOK
+    look = TAGGED_LOOK if user or _TAGGED.match(text) else CHATTER_LOOK
     lo, hi = hit.line + 1, min(hit.line + 1 + look, len(log.raw))
     a, b = quiet
     start = b if a <= lo <= b else lo
@@ -263,9 +298,11 @@ def _chatter(hit: Hit, log: _Log, quiet: list[int]) -> bool:
     if not any(h in after for h in _STACK_HINTS):  # the usual case: no stack line at all near
         quiet[:] = [a, max(b, hi)] if start == b else [lo, hi]
         return True
-    for _, line in log.context(hit.line + 1, hit.line + 1 + look, hit.ctx):
+    for i, line in log.context(hit.line + 1, hit.line + 1 + look, hit.ctx):
         if line_info(line.strip())[0] in ("stack", "rip", "frame"):
             return False
+        if header_of(log.raw[i]) is not None and not (CONTINUES.search(line) or DIE_LINE.search(line)):
+            return True  # a stack after the next header is that one's (a panic or die() line is this one's)
     return True
 
 

@@ -18,11 +18,13 @@ from bench.report.table_more import (
     ANCHOR_RES,
     ANCHOR_WORDS,
     CONTINUES,
+    DIE_LINE,
     EXTRA,
     GROUPS,
     PRE,
     PRE_ANCHORS,
     PRE_NEAR,
+    REBOOT,
     Pre,
 )
 
@@ -31,7 +33,12 @@ ATTACH = 300  # a consequence (panic, Oops line...) this close after a report be
 _CONSEQUENCE_PANIC = re.compile(
     r"Kernel panic - not syncing: (?:kernel: )?(?:Fatal exception|Attempted to kill|panic_on_warn set"
     r"|softlockup: hung tasks|hung_task: blocked tasks|Hard LOCKUP|RCU Stall|kasan\.fault|KFENCE|UBSAN|Oops"
-    r"|corrupted stack end|panic_on_oops)")
+    r"|corrupted stack end|corrupted shadow stack|panic_on_oops|panic_on_taint set|kmsan\.panic"
+    # __schedule_bug() before check_panic_on_warn() (5.x), and kernel.warn_limit
+    r"|scheduling while atomic|system warned too often)")
+# A stack frame of panic(): the report was printed while the kernel panicked.
+_IN_PANIC = re.compile(r"[\s>\]]panic\+0x[0-9a-f]+/")
+PANIC_LOOK = 80  # lines after such a header its stack is looked for in
 _FAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window > PRE_NEAR)
 _NEAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window <= PRE_NEAR)
 _NO_DIE = ("INFO:", "WARNING:")
@@ -58,6 +65,7 @@ class Open:
     extra: list[int] = field(default_factory=list)  # lines of merged hits (Oops, panic...)
     cut: int = -1  # syzkaller ends the title text here (console logs: the next header)
     panicked: bool = False
+    panic_line: int = -1  # its "Kernel panic - not syncing" line: what follows is the panic's fallout
 
 
 def _candidates(text: str) -> list[int]:
@@ -93,6 +101,11 @@ def _classify(raw: str, booted: bool) -> tuple[str, Group | None]:
             continue
         return strip_prefix(raw)[1], group
     return "", None
+
+
+def header_of(raw: str) -> Group | None:
+    """The group of a console line that is a report header (before any chatter check)."""
+    return _classify(raw, True)[1]
 
 
 def _pre_hit(lines: list[str], lo: int, main: int) -> Hit | None:
@@ -135,10 +148,23 @@ def hits(lines: list[str], text: str, chatter: Callable[[Hit], bool]) -> list[Hi
     return hits
 
 
-def _joins(rep: Open, hit: Hit, line: str) -> bool:
+def _in_panic(lines: list[str], at: int) -> bool:
+    """Does the stack after this header pass through panic() (before a panic of its own)?"""
+    for x in lines[at + 1:at + PANIC_LOOK]:
+        if "Kernel panic - not syncing" in x:
+            return False
+        if _IN_PANIC.search(x):
+            return True
+    return False
+
+
+def _joins(rep: Open, hit: Hit, line: str, lines: list[str]) -> bool:
     """Does this header belong to the open report (a consequence of it) rather than start one?"""
     assert hit.group is not None and rep.main is not None
     after = hit.line - rep.main.line
+    if 0 <= rep.panic_line and hit.line - rep.panic_line <= ATTACH and _in_panic(lines, hit.line) and \
+            not any(REBOOT.search(x) for x in lines[rep.panic_line:hit.line]):
+        return True  # printed by panic() itself (a WARNING in smp_call_function_many...): its fallout
     if hit.group.header == "Kernel panic":
         return bool(_CONSEQUENCE_PANIC.search(line)) and after <= 5 * ATTACH
     if CONTINUES.search(line):
@@ -150,7 +176,7 @@ def _joins(rep: Open, hit: Hit, line: str) -> bool:
     # die()'s "Internal error:"/"Oops:" line follows the fault it reports; a hung task, stall or
     # WARNING never prints one, so an oops after those is a report of its own
     return after <= 40 and (rep.main.group is None or rep.main.group.header not in _NO_DIE) and (
-        hit.group.header in ("Internal error:", "Oops: ") or hit.group.header == "BUG:" and "Internal error:" in line)
+        DIE_LINE.search(line) is not None and hit.group.header in ("Internal error:", "Oops: ", "Kernel BUG", "BUG:"))
 
 
 def segment(hits: list[Hit], lines: list[str]) -> list[Open]:
@@ -158,7 +184,8 @@ def segment(hits: list[Hit], lines: list[str]) -> list[Open]:
     open_: dict[str, Open] = {}
     for hit in hits:
         line = lines[hit.line]
-        if hit.group is not None and id(hit.group) not in _EXTRA and not CONTINUES.search(line):
+        if hit.group is not None and id(hit.group) not in _EXTRA and not CONTINUES.search(line) \
+                and not (hit.group.header in ("Kernel BUG", "Internal error:", "BUG:") and DIE_LINE.search(line)):
             for other in open_.values():  # syzkaller cuts a console report at the next header
                 if other.ctx in ("k", "") and other.main and other.cut < 0 and other.main.line < hit.line:
                     other.cut = hit.line
@@ -169,12 +196,15 @@ def segment(hits: list[Hit], lines: list[str]) -> list[Open]:
             rep.main = hit
             rep.cut = -1
             continue
-        elif rep and rep.main and _joins(rep, hit, line):
+        elif rep and rep.main and _joins(rep, hit, line, lines):
             rep.extra.append(hit.line)
-            rep.panicked = rep.panicked or hit.group is not None and hit.group.header == "Kernel panic"
+            if hit.group is not None and hit.group.header == "Kernel panic" and rep.panic_line < 0:
+                rep.panicked, rep.panic_line = True, hit.line
             continue
         else:
             new = Open(hit.ctx, hit.line, hit)
+            if hit.group is not None and hit.group.header == "Kernel panic":
+                new.panic_line = hit.line
         reports.append(new)
         open_[hit.ctx] = new
     return reports

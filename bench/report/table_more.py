@@ -20,7 +20,15 @@ SYZKALLER: tuple[Group, ...] = (
     BUG, WARNING, INFO,
     Group("Unable to handle kernel", (
         F(r"Unable to handle kernel (paging request|NULL pointer dereference|access to user memory)",
-          "BUG: unable to handle kernel {0} in {1}", alt=("bad-access in {1}",), stack=FAULT),), kind="PAGE_FAULT"),
+          "BUG: unable to handle kernel {0} in {1}", alt=("bad-access in {1}",), stack=FAULT),
+        # s390 (arch/s390/mm/fault.c): no syzkaller format, which titles the line itself (kept as ALT)
+        F(r"Unable to handle kernel pointer dereference in virtual kernel address space",
+          "BUG: unable to handle kernel paging request in {0}", stack=FAULT,
+          alt=("bad-access in {0}", "Unable to handle kernel pointer dereference in virtual kernel address space")),
+        F(r"Unable to handle kernel pointer dereference in virtual user address space",
+          "BUG: unable to handle kernel access to user memory in {0}", stack=FAULT,
+          alt=("bad-access in {0}", "Unable to handle kernel pointer dereference in virtual user address space")),
+    ), kind="PAGE_FAULT"),
     Group("general protection fault", (
         F(r"general protection fault.*:", "general protection fault in {0}", alt=("bad-access in {0}",),
           stack=FAULT),), sup(r"general protection fault .* error:\d+ in ", r"general protection fault ip:"),  # user space
@@ -60,7 +68,16 @@ SYZKALLER: tuple[Group, ...] = (
           stack=TRACE),
         F(r"kernel BUG at (.*)", "kernel BUG in {1}", stack=S(RIP, CALL_TRACE, PARSE, skip=("^skb_",))),
     ), kind="BUG"),
-    Group("Kernel BUG", (F(r"Kernel BUG (.*)", "kernel BUG {0}"),), kind="BUG"),
+    Group("Kernel BUG", (
+        # lib/bug.c without CONFIG_DEBUG_BUGVERBOSE: "Kernel BUG at %pB [verbose debug info
+        # unavailable]" (%p, a bare address, before 4.x)
+        F(r"Kernel BUG at (?:[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[\w-]+\])?|(?:0x)?[0-9a-f]+)"
+          r" \[verbose debug info unavailable\]",
+          "kernel BUG in {0}", stack=S(RIP, CALL_TRACE, PARSE, skip=("^skb_",))),
+        # riscv/sh die() after a BUG trap: the same report as a "kernel BUG at" just before (DIE_LINE)
+        F(r"Kernel BUG \[#\d+\]", "kernel BUG in {0}", stack=S(RIP, CALL_TRACE, PARSE, skip=("^skb_",))),
+        F(r"Kernel BUG (.*)", "kernel BUG {0}"),
+    ), kind="BUG"),
     Group("BUG kmalloc-", (F(r"BUG kmalloc-.*: Object already free", "BUG: Object already free"),), kind="SLAB"),
     Group("divide error:", (F(r"divide error: ", "divide error in {0}", stack=_ONLY_RIP),), kind="OOPS"),
     Group("divide_error:", (F(r"divide_error: ", "divide error in {0}", stack=_ONLY_RIP),), kind="OOPS"),
@@ -146,6 +163,11 @@ PRE_ANCHORS = (("dumped because", 80), ("vma ", 16), ("task_size", 60), ("refcou
                ("double add", 6), ("ODEBUG", 4))
 PRE_NEAR = 16  # anchors with a window up to this are looked for in the last PRE_NEAR lines only
 GROUPS: tuple[Group, ...] = SYZKALLER + EXTRA
+# A new boot: what a console prints before the kernel of the next boot can report anything.
+REBOOT = re.compile(r"Linux version \d+\.\d+|Booting the kernel\.|SeaBIOS \(version|U-Boot \d{4}")
+# die()'s own line after a trap: it follows the BUG()/fault report it belongs to (arm "Internal
+# error:", x86 "Oops:", riscv and sh "Kernel BUG [#1]") and never starts a second report there.
+DIE_LINE = re.compile(r"Internal error:.*\[#\d+\]|Oops: |Kernel BUG \[#\d+\]")
 # syzkaller keeps these inside the report they interrupt rather than starting a new one.
 CONTINUES = re.compile(r"invalid opcode: 0000|Kernel panic - not syncing|unregister_netdevice: waiting for"
                        r"|PANIC: double fault")
