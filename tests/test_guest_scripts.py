@@ -284,7 +284,8 @@ def test_pin_balance_fail_says_how_long_it_waited_and_what_it_saw(tmp_path: Path
 
 def test_wait_listen_says_how_long_it_waited(tmp_path: Path) -> None:
     r = lib("ss() { :; }; wait_listen 18515 2", tmp_path)
-    assert r.returncode == 1 and "nothing listens on port 18515 after 2s (limit 2s)" in r.stderr, r.stderr
+    assert r.returncode == 1, r.stderr  # a loaded machine may take a second more than the limit
+    assert re.search(r"nothing listens on port 18515 after [23]s \(limit 2s\)", r.stderr), r.stderr
 
 
 def test_client_server_says_a_time_limit_was_hit_and_after_how_long(tmp_path: Path) -> None:
