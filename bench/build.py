@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,8 +154,10 @@ def build(
     timeout: float | None = None,
     progress: Callable[[str], None] | None = None,
     started: Callable[[int], None] | None = None,
+    make_vars: Sequence[str] = (),
 ) -> BuildResult:
-    """make bzImage headers_install; started() gets make's process group as soon as it runs."""
+    """make bzImage headers_install; started() gets make's process group as soon as it runs;
+    make_vars: VAR=value words for make's command line (the coverage run's GCOV_PROFILE_*)."""
     counter = {"n": 0}
 
     def on_line(line: str) -> None:
@@ -166,7 +168,7 @@ def build(
 
     result = proc.run(
         # headers_install: guest workloads compile selftests against the tree's uapi.
-        make_argv(src, build_dir, njobs or jobs(), ["bzImage", "headers_install"]),
+        make_argv(src, build_dir, njobs or jobs(), [*make_vars, "bzImage", "headers_install"]),
         env=ccache_env(cache_dir, build_dir.parent),
         log=log,
         timeout=timeout,
