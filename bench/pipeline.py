@@ -186,7 +186,7 @@ class Run:
     def build(self, s: slot_mod.Slot) -> Path | None:
         state, image = s.state, s.build / build_mod.IMAGE
         config_sha = slot_mod.sha256_of(s.build / ".config")
-        self.instr = cov.instrument(self.plan, s.src)
+        self.instr = cov.instrument(self.plan, s.src, self.info)
         if state.built == state.head and state.config_sha == config_sha and state.image_sha \
                 and state.profiled == cov.key(self.instr) \
                 and slot_mod.sha256_of(image) == state.image_sha:

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from bench import worktree
 from bench.coverage import changed, gcov, mapping, objects, text
 from bench.errors import BenchError
 from bench.files import write_atomic
@@ -26,11 +25,13 @@ GUEST_ERROR = "ERROR"  # the guest's one-line reason when it could not save coun
 LINES = "coverage.json"  # every changed line's status, in the run folder
 
 
-def instrument(plan: Plan, src: Path) -> objects.Instrument | None:
-    """The objects to profile for this run (None: the run measures no coverage)."""
+def instrument(plan: Plan, src: Path, info: Mapping[str, Any]) -> objects.Instrument | None:
+    """The objects to profile for this run (None: the run measures no coverage): of the C files
+    the applied series changed (git diff base..head in the worktree) and --coverage-object."""
     if not plan.coverage:
         return None
-    return objects.choose(src, worktree.touched_by(plan.series.patches), plan.coverage_objects)
+    touched = changed.changed_files(src, str(info["base"]), str(info["head"]))
+    return objects.choose(src, touched, plan.coverage_objects)
 
 
 Instrument = objects.Instrument
