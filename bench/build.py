@@ -37,6 +37,7 @@ HOST_TOOLS = frozenset((
     "git", "xz", "tar", "ld", "as", "ar", "nm", "objcopy", "objdump", "strip", "readelf", "openssl",
     "python3", "python", "sh", "bash", "awk", "gawk", "sed", "gzip", "bzip2", "lzma", "lz4", "lzop",
     "zstd", "kmod", "dtc", "clang", "ld.lld", "llvm-ar", "llvm-nm", "llvm-objcopy", "rustc", "bindgen",
+    "gcov",  # not kbuild's: the coverage step reads the profiled objects with it (bench/coverage/)
 ))
 # make's own failure line: the failing command's output is just above it (--output-sync=line).
 _MAKE_ERROR = re.compile(r"^make(?:\[\d+\])?: \*\*\* .*(?:Error \d+|Killed)")
