@@ -76,7 +76,8 @@ def main() -> int:
             for st, secs in row.items():
                 got[cov].setdefault(st, []).append(secs)
             head = (s["info"].get("coverage") or {}).get("text", "")
-            print(f"round {r + 1} {'coverage   ' if cov else 'no coverage'}: build {row['build']:.1f} s,"
+            print(f"round {r + 1} {'coverage   ' if cov else 'no coverage'} ({s['info'].get('slot')}):"
+                  f" build {row['build']:.1f} s,"
                   f" guest {row['boot']:.1f} s, coverage stage {row['coverage']:.1f} s  {head}", flush=True)
     print(f"build: {ratio(got[True]['build'], got[False]['build'])} (target <= 1.05)")
     print(f"guest: {ratio(got[True]['boot'], got[False]['boot'])} (target <= 1.10)")

@@ -163,3 +163,58 @@ def test_no_coverage_leaves_the_run_as_it_was(world: World) -> None:
     (run_dir,) = world.results.iterdir()
     assert "coverage" not in json.loads((run_dir / "summary.json").read_text())["info"]
     assert not (run_dir / "coverage.json").exists() and "Coverage" not in (run_dir / "report.txt").read_text()
+
+
+REAL = DATA / "coverage" / "gup-fast-fallback"  # recorded from a real run: see its README.md
+
+
+def real_statuses() -> dict[int, mapping.Status]:
+    """Lines 805-815 and 3418-3500 of the built mm/gup.c taken as if a patch had changed them,
+    mapped with the real counters of the boot and gup-test windows."""
+    src = Path("/root/.cache/pinbench/work/slot-2/src")  # where the run's worktree was (gcov names it)
+    windows = {w: gcov.parse(json.loads((REAL / f"{w}.gcov.json").read_text()), src) for w in ("boot", "gup-test")}
+    post = {int(k): v for k, v in json.loads((REAL / "gup.c.post.json").read_text()).items()}
+    lines = [changed.Line("mm/gup.c", n, 1, post[n]) for n in (*range(805, 816), *range(3418, 3501))]
+    source = [post.get(n, "") for n in range(1, max(post) + 1)]
+    return {s.line.number: s for s in mapping.classify(lines, windows, {}, lambda path: source)}
+
+
+def test_real_counters_map_to_each_status() -> None:
+    st = real_statuses()
+    # the line the patch really changed: gup-test ran it 45 times, and it ran while booting too
+    assert (st[3479].status, st[3479].count, st[3479].workloads, st[3479].boot) == ("executed", 45, ("gup-test",), True)
+    assert st[3445].status == "partial"  # WARN_ON_ONCE(...): ran, its warning branch did not
+    assert [st[n].status for n in (3428, 3429)] == ["missed", "missed"]  # the fork race path
+    assert not st[3428].boot
+    assert (st[811].status, st[811].boot) == ("missed", True)  # ran only while booting
+    assert (st[3473].status, st[3473].why) == ("not code", "comment")
+    assert (st[3444].status, st[3444].why) == ("not code", "blank")
+    assert st[3480].status == "not code"  # `return ret;`: gcc gave it no line record of its own
+    assert {s.status for n, s in st.items() if 3484 <= n <= 3500} == {"not code"}  # kernel-doc
+
+
+def test_real_counters_make_the_report() -> None:
+    st = list(real_statuses().values())
+    hunk = changed.hunks([s.line for s in st])
+    cov = text.summary(st, hunk, ["mm/gup: as if"], [{"object": "mm/gup.o", "status": "profiled", "why": ""}],
+                       ["boot", "gup-test"])
+    ran, coverable = cov["executed"], cov["coverable"]
+    assert cov["text"] == f"{ran} of {coverable} changed coverable lines executed ({round(100 * ran / coverable)}%)" \
+        + f", {cov['partial']} of them partly"
+    assert 0 < ran < coverable and cov["not_code"] > 0 and cov["not_measured"] == 0
+    (f,) = cov["files"]
+    assert "3428-3429" in f["never_ran"] and "811" in f["boot_only"] and "3445" in f["partly"]
+    report = "\n".join(text.report_lines(cov))
+    assert f"mm/gup.c ({f['percent']}%): never ran {f['never_ran']}" in report
+    assert "Hunks that never ran:" in report
+
+
+def test_not_measured_lines_stay_out_of_the_ratio() -> None:
+    ln = changed.Line("mm/gup.c", 3479, 1, "\tif (ret < 0)")
+    hdr = changed.Line("include/linux/mm.h", 10, 1, "\treturn 1;")
+    st = mapping.classify([ln, hdr], {"gup-test": {}}, {"mm/gup.o": "refused: GCOV_PROFILE := n in mm/Makefile"},
+                          lambda path: [])
+    assert [(s.status, s.why) for s in st] == [
+        ("not measured", "refused: GCOV_PROFILE := n in mm/Makefile"),
+        ("not measured", "no profiled object includes it (name one with --coverage-object)")]
+    assert text.summary(st, changed.hunks([ln, hdr]), ["x"], [], [])["coverable"] == 0

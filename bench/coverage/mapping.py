@@ -53,7 +53,7 @@ def no_code_reason(text: str) -> str:
         return "comment"
     if text.lstrip().startswith("#"):
         return "preprocessor"
-    return "no code generated (a declaration, code the compiler dropped, or #if'd out in this config)"
+    return "no line record in gcov (a declaration, code merged into another line or dropped, or #if'd out)"
 
 
 def classify(lines: Sequence[Line], windows: Mapping[str, Counts], unmeasured: Mapping[str, str],
