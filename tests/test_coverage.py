@@ -218,3 +218,30 @@ def test_not_measured_lines_stay_out_of_the_ratio() -> None:
         ("not measured", "refused: GCOV_PROFILE := n in mm/Makefile"),
         ("not measured", "no profiled object includes it (name one with --coverage-object)")]
     assert text.summary(st, changed.hunks([ln, hdr]), ["x"], [], [])["coverable"] == 0
+
+
+def test_run_page_marks_each_changed_line(tmp_path: Path) -> None:
+    from bench.coverage import page
+    st = list(real_statuses().values())
+    cov = text.summary(st, changed.hunks([s.line for s in st]), ["mm/gup: as if"], [], ["boot", "gup-test"])
+    (tmp_path / "coverage.json").write_text(json.dumps(text.line_records(st)))
+    html = "\n".join(page.section(tmp_path, cov))
+    assert '<span class="fail" title="">  3428 NEVER ' in html
+    assert '<span class="skip" title="">  3445 partly ' in html
+    assert '<span class="pass" title="">  3479 ran    \tif (ret &lt; 0) [gup-test]</span>' in html
+
+
+def test_an_image_is_reused_only_with_the_same_profiled_objects(world: World) -> None:
+    """The slot records which objects its build profiled: switching coverage on or off makes
+    make run again (kbuild recompiles the objects whose flags changed), the same twice reuses."""
+    from bench.cli import main as cli_main
+    world.series("two", "description: two patches\nworkloads: [gup-test]\n")
+    world.replay("baseline-tcg")
+    messages = []
+    for extra in ([], ["--no-coverage"], ["--no-coverage"], []):
+        before = set(world.results.iterdir()) if world.results.is_dir() else set()
+        assert cli_main.main(["run", "two", "--accel", "tcg", "--results", str(world.results), *extra]) == 0
+        (newest,) = set(world.results.iterdir()) - before
+        cases = json.loads((newest / "summary.json").read_text())["cases"]
+        messages.append(next(c["message"] for c in cases if c["group"] == "build"))
+    assert [m.startswith("reused") for m in messages] == [False, False, True, False]
