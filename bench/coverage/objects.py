@@ -27,8 +27,9 @@ class Instrument:
 
     @property
     def key(self) -> str:
-        """What the slot records as profiled: a build with another key is not reused."""
-        return " ".join(self.objects)
+        """What the slot records as profiled (the make variables themselves, so a change of how
+        they are written counts too): a build with another key is not reused."""
+        return " ".join(self.make_vars())
 
     def make_vars(self) -> tuple[str, ...]:
         """GCOV_PROFILE_<stem>.o=<scoped value> for every stem kbuild may compute (the basename,
