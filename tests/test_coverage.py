@@ -245,3 +245,18 @@ def test_an_image_is_reused_only_with_the_same_profiled_objects(world: World) ->
         cases = json.loads((newest / "summary.json").read_text())["cases"]
         messages.append(next(c["message"] for c in cases if c["group"] == "build"))
     assert [m.startswith("reused") for m in messages] == [False, False, True, False]
+
+
+def test_a_stale_gcno_does_not_make_an_object_profiled(tmp_path: Path) -> None:
+    """A .gcno left by an earlier coverage build stays in the build dir when a later build
+    compiles the object without gcov: kbuild's .cmd record of the last compile decides."""
+    from bench.coverage import stage
+    (tmp_path / "mm").mkdir()
+    for name in ("gup.o", "gup.gcno"):
+        (tmp_path / "mm" / name).write_text("")
+    cmd = tmp_path / "mm" / ".gup.o.cmd"
+    cmd.write_text("savedcmd_mm/gup.o := gcc -c -o mm/gup.o mm/gup.c\n\nsource_mm/gup.o := mm/gup.c\n")
+    inst = objects.Instrument(("mm/gup.o", "mm/gone.o"), ())
+    assert [o["status"] for o in stage.object_states(inst, tmp_path)] == ["not profiled", "not built"]
+    cmd.write_text("savedcmd_mm/gup.o := gcc -fprofile-arcs -ftest-coverage -c -o mm/gup.o mm/gup.c\n")
+    assert stage.object_states(inst, tmp_path)[0]["status"] == "profiled"

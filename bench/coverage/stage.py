@@ -49,10 +49,22 @@ def guest_env(inst: Instrument | None) -> str:
     return ENV if inst else ""
 
 
+def compiled_with_gcov(build: Path, obj: str) -> bool:
+    """Whether kbuild's record of the object's last compile (<dir>/.<name>.o.cmd) has gcov's
+    flags: a .gcno left by an earlier coverage build proves nothing about this one."""
+    p = build / obj
+    try:
+        cmd = (p.parent / f".{p.name}.cmd").read_text(errors="replace")
+    except OSError:
+        return False
+    first = cmd.split("\n", 1)[0]
+    return "-ftest-coverage" in first and p.with_suffix(".gcno").is_file()
+
+
 def object_states(inst: objects.Instrument, build: Path) -> list[dict[str, str]]:
     out = []
     for obj in inst.objects:
-        if (build / obj).with_suffix(".gcno").is_file():
+        if compiled_with_gcov(build, obj):
             out.append({"object": obj, "status": "profiled", "why": ""})
         elif (build / obj).is_file():
             out.append({"object": obj, "status": "not profiled",
