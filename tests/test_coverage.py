@@ -260,3 +260,12 @@ def test_a_stale_gcno_does_not_make_an_object_profiled(tmp_path: Path) -> None:
     assert [o["status"] for o in stage.object_states(inst, tmp_path)] == ["not profiled", "not built"]
     cmd.write_text("savedcmd_mm/gup.o := gcc -fprofile-arcs -ftest-coverage -c -o mm/gup.o mm/gup.c\n")
     assert stage.object_states(inst, tmp_path)[0]["status"] == "profiled"
+
+
+def test_each_shows_coverage_per_prefix(world: World) -> None:
+    from test_each import each, make_series
+    make_series(world, ["tidy", "warn"])
+    rc, summary, folder = each(world)
+    table = (folder / "each.txt").read_text()
+    assert "  coverage 1: no changed line could be measured as code" in table
+    assert "  coverage 2: " in table and "  coverage 0:" not in table  # the base has no changed line

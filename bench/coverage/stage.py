@@ -28,7 +28,7 @@ LINES = "coverage.json"  # every changed line's status, in the run folder
 def instrument(plan: Plan, src: Path, info: Mapping[str, Any]) -> objects.Instrument | None:
     """The objects to profile for this run (None: the run measures no coverage): of the C files
     the applied series changed (git diff base..head in the worktree) and --coverage-object."""
-    if not plan.coverage:
+    if not plan.coverage or not plan.series.patches:  # --each's prefix 0: no changed line
         return None
     touched = changed.changed_files(src, str(info["base"]), str(info["head"]))
     return objects.choose(src, touched, plan.coverage_objects)
