@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +37,7 @@ HOST_TOOLS = frozenset((
     "git", "xz", "tar", "ld", "as", "ar", "nm", "objcopy", "objdump", "strip", "readelf", "openssl",
     "python3", "python", "sh", "bash", "awk", "gawk", "sed", "gzip", "bzip2", "lzma", "lz4", "lzop",
     "zstd", "kmod", "dtc", "clang", "ld.lld", "llvm-ar", "llvm-nm", "llvm-objcopy", "rustc", "bindgen",
+    "gcov",  # not kbuild's: the coverage step reads the profiled objects with it (bench/coverage/)
 ))
 # make's own failure line: the failing command's output is just above it (--output-sync=line).
 _MAKE_ERROR = re.compile(r"^make(?:\[\d+\])?: \*\*\* .*(?:Error \d+|Killed)")
@@ -154,8 +155,10 @@ def build(
     timeout: float | None = None,
     progress: Callable[[str], None] | None = None,
     started: Callable[[int], None] | None = None,
+    make_vars: Sequence[str] = (),
 ) -> BuildResult:
-    """make bzImage headers_install; started() gets make's process group as soon as it runs."""
+    """make bzImage headers_install; started() gets make's process group as soon as it runs;
+    make_vars: VAR=value words for make's command line (the coverage run's GCOV_PROFILE_*)."""
     counter = {"n": 0}
 
     def on_line(line: str) -> None:
@@ -166,7 +169,7 @@ def build(
 
     result = proc.run(
         # headers_install: guest workloads compile selftests against the tree's uapi.
-        make_argv(src, build_dir, njobs or jobs(), ["bzImage", "headers_install"]),
+        make_argv(src, build_dir, njobs or jobs(), [*make_vars, "bzImage", "headers_install"]),
         env=ccache_env(cache_dir, build_dir.parent),
         log=log,
         timeout=timeout,

@@ -13,12 +13,13 @@ from __future__ import annotations
 import glob
 import importlib.util
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import guests
+from bench import guests, proc
 from bench.errors import InfraError, UserError
 from bench.vm import find_vng
 
@@ -124,6 +125,23 @@ def check_python() -> list[Check]:
             for module, package in PYTHON]
 
 
+def major(version_text: str) -> str:
+    """The major version in `gcc -dumpversion` (12) or `gcov --version` ("gcov (Debian 12.2.0-14) 12.2.0")."""
+    m = re.search(r"(\d+)(?:\.\d+)*\s*$", version_text.strip().splitlines()[0] if version_text.strip() else "")
+    return m.group(1) if m else ""
+
+
+def check_gcov() -> Check:
+    """Coverage reads the build's .gcno/.gcda with gcov: it must be the compiler's major version."""
+    try:
+        cc, cov = major(proc.output(["gcc", "-dumpversion"])), major(proc.output(["gcov", "--version"]))
+    except InfraError as e:
+        return Check("build: gcov version", False, f"{e}: coverage is not measured", fatal=False)
+    ok = bool(cc) and cc == cov
+    return Check("build: gcov version", ok, f"gcov {cov}, gcc {cc}" + ("" if ok else
+                 f": coverage needs gcov-{cc} (apt-get install gcc-{cc}); runs measure none"), fatal=False)
+
+
 def free_gb(path: Path) -> float:
     while not path.exists():
         path = path.parent
@@ -160,6 +178,8 @@ def preflight(home: Path, cache: Path, results: Path, workloads: Iterable[str],
         gdir = Path(__file__).resolve().parent.parent / GUESTS
     reqs = selected(read_requirements(path), stages, with_kin(workloads, gdir))
     checks = check_python() + check_requirements(reqs, skip_tree=tree_given)
+    if "build" in stages and shutil.which("gcov") and shutil.which("gcc"):
+        checks.append(check_gcov())
     if "boot" in stages:
         checks += [check_vng(), check_kvm()]
     return checks + check_disk(cache, results)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
+from bench.coverage import text as coverage_text
 from bench.files import write_atomic
 from bench.result import RunResult, Status
 
@@ -32,7 +33,9 @@ def to_suite(result: RunResult) -> TestSuite:
         elif c.status is Status.SKIP:
             tc.add_skipped_info(message=c.message or "skipped")
         cases.append(tc)
-    props = {k: str(v) for k, v in result.info.items() if v is not None}
+    props = {k: str(v) for k, v in result.info.items() if v is not None and k != "coverage"}
+    if isinstance(cov := result.info.get("coverage"), dict):  # its headline and totals, not the whole dict
+        props.update(coverage_text.junit_properties(cov))
     return TestSuite(f"pinbench.{result.series}", cases, id=result.run_id, properties=props)
 
 

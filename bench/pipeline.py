@@ -25,6 +25,7 @@ from typing import Any, TypeVar, cast
 from bench import build as build_mod
 from bench import guests, junit, kconfig, oracles, qemu, tree, verdict, vm, worktree
 from bench import slot as slot_mod
+from bench.coverage import stage as cov
 from bench.errors import BenchError, InfraError
 from bench import files
 from bench.files import write_atomic
@@ -84,6 +85,7 @@ class Run:
         self.timeline: list[dict[str, Any]] = []
         self.info["timeline"] = self.timeline
         self.workload_start: dict[str, float] = {}
+        self.instr: cov.Instrument | None = None  # the objects profiled with gcov (coverage runs)
 
     def mark(self, stage: str, start: float, end: float) -> None:
         self.timeline.append({"stage": stage, "start": round(start - self.start, 2),
@@ -184,7 +186,9 @@ class Run:
     def build(self, s: slot_mod.Slot) -> Path | None:
         state, image = s.state, s.build / build_mod.IMAGE
         config_sha = slot_mod.sha256_of(s.build / ".config")
+        self.instr = cov.instrument(self.plan, s.src, self.info)
         if state.built == state.head and state.config_sha == config_sha and state.image_sha \
+                and state.profiled == cov.key(self.instr) \
                 and slot_mod.sha256_of(image) == state.image_sha:
             self.info["image"] = str(image)
             why = f"reused: the slot's image is of this commit and .config ({state.built[:12]})"
@@ -199,11 +203,12 @@ class Run:
             s.src, s.build, self.dir / "build.log", cache_dir=self.plan.cache_dir,
             njobs=self.plan.jobs or None, timeout=self.plan.build_timeout,
             progress=lambda text: self.say(f"build: {text}"), started=self._building(s),
-        )
+            make_vars=cov.make_vars(self.instr))
         done = replace(s.state, building=0, building_since=0.0)
         if res.ok and res.image:
             self.info["image"] = str(res.image)
-            done = replace(done, built=state.head, config_sha=config_sha, image_sha=slot_mod.sha256_of(res.image))
+            done = replace(done, built=state.head, config_sha=config_sha, image_sha=slot_mod.sha256_of(res.image),
+                           profiled=cov.key(self.instr))
         s.save(done)
         self.add(verdict.build_case(res, tail_of(self.dir / "build.log")))
         return res.image if res.ok else None
@@ -222,7 +227,8 @@ class Run:
         gdir = self.dir / "guest"
         gdir.mkdir()
         (gdir / "plan.tsv").write_text(guests.plan_text(self.plan.workloads))
-        (gdir / "env").write_text(f"BENCH_SRC={src}\nBENCH_BUILD={build_dir}\nBENCH_HOME={self.plan.home}\n")
+        (gdir / "env").write_text(f"BENCH_SRC={src}\nBENCH_BUILD={build_dir}\nBENCH_HOME={self.plan.home}\n"
+                                  f"{cov.guest_env(self.instr)}")
         return gdir
 
     @timed("boot")
@@ -281,10 +287,15 @@ class Run:
             os.utime(s.src / name, (now, now))
         s = s.save(replace(s.state, built=""))
         res = build_mod.build(s.src, s.build, log, cache_dir=self.plan.cache_dir, njobs=self.plan.jobs or None,
-                              timeout=self.plan.build_timeout, started=self._building(s))
+                              timeout=self.plan.build_timeout, started=self._building(s),
+                              make_vars=cov.make_vars(self.instr))
         done = replace(s.state, building=0, building_since=0.0)
         s.save(replace(done, built=head, image_sha=slot_mod.sha256_of(res.image)) if res.ok and res.image else done)
         self.info["probe"] = {"files": names, "ok": res.ok, "secs": round(res.secs, 1)}
+
+    @timed("coverage")
+    def coverage(self, s: slot_mod.Slot, gdir: Path) -> None:  # while the slot is still this run's
+        self.info.update(cov.collect(self.plan, self.instr, s.src, s.build, gdir, self.info, self.dir))
 
     def _progress(self, line: str) -> None:
         if "pinbench: workload" in line:
@@ -316,7 +327,7 @@ class Run:
         p = self.plan
         series = dataclasses.replace(p.series, name=f"{p.series.name}-base", patches=())
         sub = dataclasses.replace(p, series=series, base=self.info["base"], results_root=self.dir,
-                                  run_id="baseline", baseline=False)
+                                  run_id="baseline", baseline=False, coverage=False)
         self.say("baseline: the same config and workloads on the unpatched tree")
         res = run(sub, self.printer.nested("baseline: "))
         booted = any(c.group == "boot" and c.status is Status.PASS for c in res.cases)
@@ -368,6 +379,7 @@ def run(plan: Plan, printer: Printer) -> RunResult:
                 if image is not None:
                     gdir = r.prepare_guest(s.src, s.build)
                     console = r.boot(image, gdir)
+                    r.coverage(s, gdir)
                     if plan.probe:
                         r.probe(s)
         if console is not None:

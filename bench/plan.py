@@ -45,6 +45,8 @@ class RunRequest:
     suppress: tuple[Path, ...] = ()
     results: Path | None = None  # results root; None: <home>/results
     baseline: bool = False
+    coverage: bool = False  # gcov of the objects the series touches (on for a series only)
+    coverage_objects: tuple[str, ...] = ()  # more objects to profile (--coverage-object)
     run_id: str | None = None  # None: minted from the time and the series name
     info: Mapping[str, str] = field(default_factory=dict)  # recorded in summary.json
 
@@ -59,7 +61,7 @@ class RunRequest:
     def from_json(cls, data: Mapping[str, Any]) -> RunRequest:
         known = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in data.items() if k in known}
-        for name in ("kconfigs", "workloads", "params", "append"):
+        for name in ("kconfigs", "workloads", "params", "append", "coverage_objects"):
             kw[name] = tuple(kw.get(name) or ())
         kw["suppress"] = tuple(Path(p) for p in kw.get("suppress") or ())
         kw["results"] = Path(kw["results"]) if kw.get("results") else None
@@ -91,6 +93,8 @@ class Plan:
     # --each: after the boot, recompile what these files (the next patch's) feed, at this
     # commit, so the next prefix's new compiler warnings can be told (bench/buildwarn.py)
     probe: tuple[str, ...] = ()
+    coverage: bool = False  # profile the touched objects and map the counters (bench/coverage/)
+    coverage_objects: tuple[str, ...] = ()  # more objects to profile, build-relative (mm/gup.o)
 
     @property
     def results_dir(self) -> Path:
@@ -184,6 +188,9 @@ def check_request(req: RunRequest) -> None:
     if not 256 <= mib <= 256 * 1024:
         raise UserError(f"--memory {req.memory}: want 256M to 256G")
     kcmdline.check(req.append, "--append")
+    for obj in req.coverage_objects:
+        if not re.fullmatch(r"(?:[\w.+-]+/)*[\w+-][\w.+-]*\.o", obj) or ".." in obj.split("/"):
+            raise UserError(f"--coverage-object {obj!r}: want a build-relative object path like mm/gup.o")
     slot.check_env()
     for f in req.suppress:
         if not f.is_file():
@@ -248,6 +255,8 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
         run_id=req.run_id or minted,
         minted_id="" if req.run_id else minted,
         baseline=req.baseline,
+        coverage=req.coverage and bool(s.patches),  # no patches: no changed line to map
+        coverage_objects=req.coverage_objects,
         extra_info=dict(req.info),
         known_issues=known,
     )
@@ -268,6 +277,7 @@ _REQUEST_TYPES: dict[str, tuple[type, ...]] = {
     "series": (str,), "tree": (str, type(None)), "base": (str, type(None)), "kconfigs": (list,),
     "workloads": (list,), "params": (list,), "accel": (str,), "jobs": (int,), "memory": (str,), "cpus": (int,),
     "append": (list,), "suppress": (list,), "results": (str, type(None)), "baseline": (bool,),
+    "coverage": (bool,), "coverage_objects": (list,),
     "run_id": (str, type(None)), "info": (dict,)}
 
 

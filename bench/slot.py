@@ -44,6 +44,7 @@ class State:
     built: str = ""  # commit of the last successful build ("" : none, or a build failed since)
     config_sha: str = ""  # sha256 of build/.config of that build
     image_sha: str = ""  # sha256 of the image it made
+    profiled: str = ""  # the objects that build profiled with gcov (bench/coverage/objects.py)
     used: float = 0.0
     # While make runs: its process group and start time. Left set by a run killed with SIGKILL,
     # whose make may still run (its own session): the next taker kills it (see _reclaim).

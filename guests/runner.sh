@@ -18,6 +18,7 @@ export BENCH_OUT=$out
 # BENCH_SRC, BENCH_BUILD, BENCH_HOME: the worktree, build dir and project, written by the host
 if [ -f "$out/env" ]; then set -a; . "$out/env"; set +a; fi
 mark() { echo "pinbench: $*" > /dev/kmsg 2>/dev/null || true; }
+. "$(dirname "$0")/coverage.sh"  # cov_save, cov_reset: no-ops unless BENCH_COVERAGE=1
 # The FOLL_PIN counters now, per-CPU deltas folded first (exact); kept around each workload
 # as <name>.vmstat.start|end for the host's pages and --each (pins taken and released by each
 # workload). All of /proc/vmstat, folded the same way, at guest start and end
@@ -76,11 +77,13 @@ vmstat > "$out/vmstat.start"
 taint=$(cat /proc/sys/kernel/tainted)
 echo "$taint" > "$out/tainted.start"
 mark "guest ready: $(uname -r)"
+cov_save boot  # what ran while booting, apart from the workloads
 while IFS=$'\t' read -r name timeout script params; do
     [ -n "$name" ] || continue
     echo "$taint" > "$out/$name.tainted.start"
     before=$(settled_outstanding)  # the previous workload's pin_check waited for its unpins too
     pins > "$out/$name.vmstat.start"
+    cov_reset
     mark "workload $name start"
     start=$(date +%s.%N)
     # shellcheck disable=SC2086 # params are NAME=value words, checked on the host
@@ -96,6 +99,7 @@ while IFS=$'\t' read -r name timeout script params; do
     if ! pin_check "$name" "$before" >> "$out/$name.log" && { [ $rc -eq 0 ] || [ $rc -eq 4 ]; }; then
         rc=1
     fi
+    cov_save "$name"  # after its teardown and deferred unpins (pin_check waited for them)
     end=$(date +%s.%N)
     taint=$(cat /proc/sys/kernel/tainted)
     echo "$taint" > "$out/$name.tainted.end"

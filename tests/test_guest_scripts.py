@@ -295,3 +295,41 @@ def test_client_server_says_a_time_limit_was_hit_and_after_how_long(tmp_path: Pa
     assert re.search(r"FAIL: demo server: exit 124 after [12]s \(limit 1s: timed out\)", r.stdout), r.stdout
     quick = lib("ss() { echo LISTEN; }; PORT=1; client_server demo 5 -- false", tmp_path)
     assert re.search(r"FAIL: demo client: exit 1 after [01]s \(limit 5s\)", quick.stdout), quick.stdout
+
+
+def test_runner_saves_gcov_counters_per_window_with_cat(tmp_path: Path) -> None:
+    """BENCH_COVERAGE=1: the counters are saved once before the first workload (boot) and after
+    each workload, reset before each; the fake .gcda says which window wrote it, and a workload
+    only sees the reset file freshly written with 0."""
+    out, fake, bin_, debug = tmp_path / "out", tmp_path / "fake", tmp_path / "bin", tmp_path / "debug"
+    gcda = debug / "gcov" / "root" / "build" / "mm" / "gup.gcda"
+    for d in (out, fake, bin_, gcda.parent):
+        d.mkdir(parents=True)
+    gcda.write_text("boot\n")
+    (debug / "gcov" / "reset").write_text("")
+    (fake / "tainted").write_text("0\n")
+    (fake / "vmstat").write_text("nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n")
+    for name in ("drop_caches", "stat_refresh", "kmsg"):
+        (fake / name).write_text("")
+    (bin_ / "sync").write_text("#!/bin/bash\nexit 0\n")
+    (bin_ / "sync").chmod(0o755)
+    reset = "/sys/kernel/debug/gcov/reset"
+    (tmp_path / "w.sh").write_text(f'[ "$(cat {reset})" = 0 ] || exit 1; : > {reset}\n'
+                                   f'echo "$BENCH_WORKLOAD" > /sys/kernel/debug/gcov/root/build/mm/gup.gcda\n')
+    (out / "plan.tsv").write_text("".join(f"{n}\t60\t{tmp_path}/w.sh\t\n" for n in ("a", "b")))
+    (out / "env").write_text("BENCH_COVERAGE=1\n")
+    r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=1 bash {GUESTS / 'runner.sh'} {out}", tmp_path, {
+        "/proc/sys/kernel/tainted": fake / "tainted", "/proc/vmstat": fake / "vmstat",
+        "/proc/sys/vm/drop_caches": fake / "drop_caches", "/proc/sys/vm/stat_refresh": fake / "stat_refresh",
+        "/dev/kmsg": fake / "kmsg", "/sys/kernel/debug": debug})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [(out / f"{n}.rc").read_text().split()[0] for n in "ab"] == ["0", "0"]
+    saved = {w: (out / "coverage" / w / "root" / "build" / "mm" / "gup.gcda").read_text() for w in ("boot", "a", "b")}
+    assert saved == {"boot": "boot\n", "a": "a\n", "b": "b\n"}
+
+
+def test_runner_saves_no_counters_unless_asked(tmp_path: Path) -> None:
+    text = (GUESTS / "coverage.sh").read_text()
+    assert 'cov_on() { [ "${BENCH_COVERAGE:-0}" = 1 ]; }' in text
+    assert text.count("cov_on || return 0") == 2  # both cov_save and cov_reset
+    assert 'cat "$GCOV_FS/$f"' in text and "cp " not in text.replace("cp or tar", "")

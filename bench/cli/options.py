@@ -62,10 +62,17 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", type=Path, help="results root (default: <home>/results)")
     p.add_argument("--baseline", action="store_true",
                    help="also boot the unpatched base: reports also found there are marked, not failed")
+    p.add_argument("--coverage", action=argparse.BooleanOptionalAction, default=None,
+                   help="gcov of the C files the series touches, mapped to its changed lines (default: on for"
+                        " `bench run`, off for bisect steps, nightly and prove; docs/coverage.md)")
+    p.add_argument("--coverage-object", action="append", default=[], metavar="PATH.o",
+                   help="also profile this object (build-relative, e.g. mm/gup.o: for header hunks); repeatable")
 
 
-def request(args: argparse.Namespace, series: str) -> RunRequest:
-    """The RunRequest of the shared run options (add_run_options) for `series`."""
+def request(args: argparse.Namespace, series: str, coverage: bool = False) -> RunRequest:
+    """The RunRequest of the shared run options (add_run_options) for `series`; `coverage`: the
+    command's default when neither --coverage nor --no-coverage is given."""
+    asked = getattr(args, "coverage", None)
     return RunRequest(
         series=series,
         tree=args.tree,
@@ -81,6 +88,8 @@ def request(args: argparse.Namespace, series: str) -> RunRequest:
         suppress=tuple(p.resolve() for p in args.suppress),
         results=args.results.resolve() if args.results else None,
         baseline=bool(getattr(args, "baseline", False)),
+        coverage=coverage if asked is None else bool(asked),
+        coverage_objects=tuple(getattr(args, "coverage_object", None) or ()),
     )
 
 

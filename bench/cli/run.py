@@ -58,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError("--each and --repeat: one at a time (repeat the prefix you doubt)")
     if args.repeat > 1:
         repeat.check(args.repeat, args.baseline, args.alpha)
-    plan = make_plan(options.request(args, args.series), default_home())
+    plan = make_plan(options.request(args, args.series, coverage=True), default_home())
     options.preflight([plan])
     if args.repeat > 1:
         result = repeat.run_repeat(plan, printer, args.repeat, args.alpha)

@@ -148,6 +148,9 @@ def table(result: EachResult) -> str:
         d = by_k.get(p.k)
         word = p.result.verdict.value if p.result else "-"
         out.append(f"  {p.k:>2}  {_cut(p.label, 44):<44}  {word:<7}  {_build(p, d):<18}  {_changes(p, d)}")
+    for p in result.prefixes:  # which of its changed lines each prefix's workloads ran (bench/coverage/)
+        if p.result and isinstance(cov := p.result.info.get("coverage"), dict):
+            out.append(f"  coverage {p.k}: {cov.get('text') or 'not measured: ' + str(cov.get('error', ''))}")
     first = result.first_failing
     if first:
         out.append(f"first failing patch: {first.k}/{len(result.prefixes) - 1} {first.patch.name}")

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from bench.coverage import text as coverage_text
 from bench.pages import facts
 from bench.pages.facts import Context
 
@@ -101,6 +102,7 @@ def report(ctx: Context, data: dict[str, Any], run_dir: Path) -> str:
     if known:
         out += ["", "Kernel reports found but not counted (known or also in the base):"]
         out += [f"  {c['name']}: {c.get('message', '')}" for c in known]
+    out += coverage_text.report_lines(info.get("coverage"))
     out += ["", "To reproduce on a machine with the kernel tree, gcc and virtme-ng (it rebuilds the",
             "same kernel, checking the .config's sha256, and boots it the same way):", "",
             f"  {run_dir / 'reproducer.sh'} /path/to/linux", "",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.coverage import page as coverage_page
 from bench.pages import facts, svg
 from bench.pages.facts import Context
 from bench.pages.html import esc, link, page
@@ -120,7 +121,8 @@ def render(ctx: Context, data: dict[str, Any], run_dir: Path) -> str:
             "<p>" + " | ".join(link(n, n) for n in ("report.txt", "reproducer.sh") if (run_dir / n).is_file())
             + "</p>",
             *_facts(ctx, data, run_dir), *_stages(data), *_cases(cases),
-            *_reports(cases, facts.reports(run_dir)), *_pins(run_dir, data)]
+            *_reports(cases, facts.reports(run_dir)), *_pins(run_dir, data),
+            *coverage_page.section(run_dir, (data.get("info") or {}).get("coverage"))]
     if ctx.patches:
         body += ["<h2>Series</h2><ol>"]
         body += [f"<li>{link('patches/' + name, name)}: {esc(subject)}</li>" for name, subject in ctx.patches]
