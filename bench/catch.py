@@ -34,8 +34,9 @@ class Catch:
 
     @property
     def workload(self) -> str | None:
+        """The workload this entry needs: workload/W, or W's own case workload/W/CELL."""
         group, _, name = self.case.partition("/")
-        return name if group == "workload" else None
+        return name.partition("/")[0] if group == "workload" else None
 
     def matches(self, case: Case) -> bool:
         """case is a failure this entry asks for."""
