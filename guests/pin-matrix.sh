@@ -6,7 +6,7 @@
 # vfat (O_DIRECT through fs/direct-io.c), hugetlb pages; KSM and fake NUMA nodes come from the
 # kernel config and the command line (numa=fake=2).
 set -u
-: "${RACE_SECONDS:=2}" "${ONLY:=}" "${EXCLUDE_VFAT:=1}"
+: "${RACE_SECONDS:=2}" "${ONLY:=}" "${EXCLUDE_VFAT:=1}" "${QUICK:=1}"
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 need_gup_test || exit $?
@@ -46,6 +46,7 @@ only=$ONLY
 args=(-d "$mnt" -b "$raw")
 if [ "$EXCLUDE_VFAT" = 0 ] && [ -n "$vfat_dev" ]; then args+=(-v "$vfat"); else args+=(-x dio-vfat); fi
 [ -n "$only" ] && args+=(-o "$only")
+[ "$QUICK" = 1 ] && args+=(-q)  # the default set's cells (pin_matrix.c quick_cells); 0: every cell
 [ "$RACE_SECONDS" != 0 ] && args+=(-r "$RACE_SECONDS")
 began=$SECONDS
 "$bin" "${args[@]}"
