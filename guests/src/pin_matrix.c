@@ -374,8 +374,12 @@ static int mem_map(struct cell *c)
 	c->mapped = 1;
 	c->exp = malloc(c->half);
 	c->wexp = malloc(c->half);
-	if (c->ev == KSM) {  /* pages alike, so that the witness merges */
-		fill_alike(c->map, len, 1);
+	if (c->ev == KSM) {
+		/* pages alike, so that the witness merges; the pinned half alike too, but unlike the
+		 * witness: KSM's unstable tree would otherwise hold a pinned page that every witness
+		 * page then fails to merge with */
+		fill_alike(c->map, c->half, 1);
+		fill_alike(c->map + c->half, c->half, 5);
 	} else if (c->mem == FILEPR) {
 		/* the file holds seed 7; the private mapping COWs when written (below, seed 1) */
 		char *f = malloc(len);
@@ -641,7 +645,7 @@ out:
 		for (deadline = 0; deadline < 200; deadline++) {
 			w0 = pfn_of(c->map + c->half);
 			w1 = pfn_of(c->map + c->half + PAGE);
-			if (w0 && w0 == w1 && read_long("/proc/self/ksm_merging_pages") > merging)
+			if (w0 && w0 == w1)  /* (ksm_merging_pages lags: the PFNs decide) */
 				break;
 			usleep(50 * 1000);
 		}
@@ -1392,7 +1396,7 @@ static void *b_migrate(void *arg)
 	return NULL;
 }
 
-/* B: split the THP (debugfs), PTE-map it (mprotect), collapse it again (MADV_COLLAPSE) */
+/* B: split the THP (debugfs), PTE-map it (a VMA split), collapse it again (MADV_COLLAPSE) */
 static void *b_split(void *arg)
 {
 	struct race *r = arg;
@@ -1404,9 +1408,10 @@ static void *b_split(void *arg)
 		case 0:
 			write_file("/sys/kernel/debug/split_huge_pages", cmd);
 			break;
-		case 1:
-			mprotect(r->buf + PAGE, PAGE, PROT_READ);
-			mprotect(r->buf + PAGE, PAGE, PROT_READ | PROT_WRITE);
+		case 1:  /* split the VMA there and merge it again: the PMD is split (never made
+			  * read-only: the other thread writes all along) */
+			madvise(r->buf + PAGE, PAGE, MADV_NOHUGEPAGE);
+			madvise(r->buf + PAGE, PAGE, MADV_HUGEPAGE);
 			break;
 		default:
 			madvise(r->buf, r->len, MADV_COLLAPSE);
