@@ -83,3 +83,19 @@ def test_catch_names_a_cell_of_a_workload_the_bug_runs() -> None:
     assert catch.hits(result, entries) == list(entries)
     other = Case("workload", "pin-matrix/uring/anon/fork", Status.FAIL, 0.0, "the pin ...")
     assert catch.hits(RunResult("r", "s", Path("."), (other,), 1.0), entries) == []
+
+
+GUEST_LOGS = Path(__file__).parent / "data" / "guest"
+
+
+def test_a_real_pin_matrix_log() -> None:
+    lines = (GUEST_LOGS / "pin-matrix-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 66 + 6  # the default set's 66 cells and 6 races, each once
+    assert got["uring/anon/soft-dirty"].status is Status.PASS
+    assert got["race/pin-vs-thp-split"].status is Status.PASS
+    skipped = [s for s in got.values() if s.status is Status.SKIP]
+    assert [s.name for s in skipped] == ["uring/thp/ksm"]
+    assert skipped[0].message.startswith("KSM merged no witness pages in 10000 ms")
+    # the comment lines (# name: secs, # race/...: rounds) are not cases
+    assert not any(name.startswith("#") for name in got)
