@@ -11,6 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 need_gup_test || exit $?
 bin=$(build_c pin_matrix pin_matrix.c -- -luring -lpthread) || { echo "FAIL: cannot compile pin_matrix"; exit 1; }
+echo "compiled in ${SECONDS}s"
 hugepages 12 || { echo "FAIL: cannot reserve 12 hugetlb pages"; exit 1; }
 raw_img=/run/pinbench-pin-matrix-raw.img vfat_img=/run/pinbench-pin-matrix-vfat.img
 mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" vfat_dev="" swap=""
@@ -48,8 +49,12 @@ if [ "$EXCLUDE_VFAT" = 0 ] && [ -n "$vfat_dev" ]; then args+=(-v "$vfat"); else 
 [ -n "$only" ] && args+=(-o "$only")
 [ "$QUICK" = 1 ] && args+=(-q)  # the default set's cells (pin_matrix.c quick_cells); 0: every cell
 [ "$RACE_SECONDS" != 0 ] && args+=(-r "$RACE_SECONDS")
+echo "set up in ${SECONDS}s"
 began=$SECONDS
 "$bin" "${args[@]}"
 rc=$?
 echo "pin_matrix: exit $rc after $((SECONDS - began))s"
+trap - EXIT
+cleanup
+echo "torn down at ${SECONDS}s"
 exit $rc
