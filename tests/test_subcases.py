@@ -99,3 +99,15 @@ def test_a_real_pin_matrix_log() -> None:
     assert skipped[0].message.startswith("KSM merged no witness pages in 10000 ms")
     # the comment lines (# name: secs, # race/...: rounds) are not cases
     assert not any(name.startswith("#") for name in got)
+
+
+def test_a_real_log_of_a_caught_bug() -> None:
+    lines = (GUEST_LOGS / "pin-matrix-wp-reuse-exclusive-large-6.12-tcg.log").read_text().splitlines()
+    failed = [s for s in subcases.parse(lines) if s.status is Status.FAIL]
+    assert [s.name for s in failed] == ["gup-fast/thp/soft-dirty", "uring/thp/soft-dirty"]
+    assert all("not seen through the pin" in s.message for s in failed)
+    entries = catch.parse("patches/bugs/wp-reuse-exclusive-large/series.yaml", [
+        {"case": "workload/pin-matrix/gup-fast/thp/soft-dirty", "message": "not seen through the pin"},
+        {"case": "workload/pin-matrix/uring/thp/soft-dirty", "message": "not seen through the pin"}])
+    result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
+    assert catch.hits(result, entries) == list(entries)
