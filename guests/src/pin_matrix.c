@@ -1438,7 +1438,7 @@ static void *b_split(void *arg)
 static void run_race(const char *name, void *(*a)(void *), void *(*b)(void *), int thp, double secs)
 {
 	struct race r = {.name = name, .dio_fd = -1};
-	char cname[64], dio_path[256] = "", skip[200] = "";
+	char cname[64], dio_path[256] = "", skip[300] = "";
 	pthread_t ta, tb;
 	long p0, mig = vmstat("pgmigrate_success"), split = vmstat("thp_split_page");
 	double t0;
