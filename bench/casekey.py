@@ -43,8 +43,9 @@ class KeyPattern:
 
     @property
     def workload(self) -> str | None:
-        """The workload name (or glob) this pattern picks; None: not a workload pattern."""
-        return self.name if self.group == "workload" else None
+        """The workload name (or glob) this pattern picks, also for a workload's own case
+        (workload/pin-matrix/CELL); None: not a workload pattern."""
+        return self.name.partition("/")[0] if self.group == "workload" else None
 
     @property
     def spelled(self) -> str:
@@ -108,5 +109,10 @@ def any_matches(patterns: Iterable[KeyPattern], case_key: str) -> bool:
 
 
 def picks_workload(pattern: KeyPattern, name: str) -> bool:
-    """The pattern picks the case of workload `name`."""
-    return pattern.matches(f"workload/{name}")
+    """The pattern picks the case of workload `name`, or one of that workload's own cases."""
+    if pattern.matches(f"workload/{name}"):
+        return True
+    w = pattern.workload
+    if w is None or "/" not in pattern.name:
+        return False
+    return w == name or (not pattern.exact and fnmatch.fnmatchcase(name, w))

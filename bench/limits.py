@@ -31,6 +31,9 @@ class Limits:
     error_chars: int = 1000
     # Characters of a piece of input quoted in an error (a name, a value, a subject).
     quoted_chars: int = 80
+    # Cases one workload may report of its own (CASE lines, bench/subcases.py): pin-matrix
+    # prints ~330; a runaway loop printing CASE lines must not make a JUnit file of millions.
+    subcases: int = 2000
 
     def rows(self) -> list[tuple[str, int]]:
         """(name, value) of every limit, in declaration order (docs/limits.md's table)."""

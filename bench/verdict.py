@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bench import subcases
 from bench.build import BuildResult, host_trouble
 from bench.guests import SKIP_RC, Workload
 from bench.kconfig import ConfigResult, describe_dropped, requested
@@ -242,11 +243,20 @@ def workload_cases(
     if stopped_from_outside(boot, lines, found):
         stopped = host_stop(boot, lines) or "the VM stopped without a kernel report (killed from the host?)"
     cases = [workload_case(w, guest_dir, where.get(w.name), boot, stopped) for w in workloads]
-    if not any(c.status is Status.FAIL for c in cases):
-        return cases
-    # the reports blamed on each failing workload, for known issues and people
-    return [with_reports(c, [r.title for r in found if blame(r.first_line, where) == c.name])
-            if c.status is Status.FAIL else c for c in cases]
+    if any(c.status is Status.FAIL for c in cases):
+        # the reports blamed on each failing workload, for known issues and people
+        cases = [with_reports(c, [r.title for r in found if blame(r.first_line, where) == c.name])
+                 if c.status is Status.FAIL else c for c in cases]
+    # each workload's own cases (CASE lines of its log) right after it
+    return [sub for w, c in zip(workloads, cases) for sub in [c, *_subcases(w.name, guest_dir)]]
+
+
+def _subcases(name: str, guest_dir: Path) -> list[Case]:
+    try:
+        with (guest_dir / f"{name}.log").open(encoding="utf-8", errors="replace") as log:
+            return subcases.cases(name, log)
+    except OSError:
+        return []
 
 
 # -- the stages before the boot ----------------------------------------------------------

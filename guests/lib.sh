@@ -57,7 +57,8 @@ client_server() {
 }
 
 # build_c NAME SRC... [-- LIBS...]: compile guests/src programs against the tree's uapi
-# headers into $BENCH_OUT/bin/NAME; prints the binary's path.
+# headers into $BENCH_OUT/bin/NAME; prints the binary's path. $BUILD_C_OPT: the optimisation
+# level (-O2; a large program may take -O1: gcc itself is slow under TCG).
 build_c() {
     local name=$1 bin="$BENCH_OUT/bin/$1" here libs=()
     shift
@@ -68,7 +69,7 @@ build_c() {
         srcs+=("$here/src/$1"); shift
     done
     mkdir -p "$BENCH_OUT/bin"
-    gcc -O2 -Wall -I "$BENCH_BUILD/usr/include" -I "$BENCH_SRC" -o "$bin" "${srcs[@]}" "${libs[@]}" >&2 || return 1
+    gcc "${BUILD_C_OPT:--O2}" -Wall -I "$BENCH_BUILD/usr/include" -I "$BENCH_SRC" -o "$bin" "${srcs[@]}" "${libs[@]}" >&2 || return 1
     echo "$bin"
 }
 

@@ -1,0 +1,61 @@
+#!/bin/bash
+# The pin x memory x event matrix and the bounded races (guests/src/pin_matrix.c): every cell
+# prints "CASE <pin>/<memory>/<event> PASS|FAIL|SKIP[: why]", which the host turns into a
+# JUnit case of its own (bench/subcases.py). Sets up what the events need: swap on zram
+# (pageout), ext4 (file memory, O_DIRECT), a raw loop device (O_DIRECT through block/fops.c),
+# vfat (O_DIRECT through fs/direct-io.c), hugetlb pages; KSM and fake NUMA nodes come from the
+# kernel config and the command line (numa=fake=2).
+set -u
+: "${RACE_SECONDS:=2}" "${ONLY:=}" "${EXCLUDE_VFAT:=1}" "${QUICK:=1}"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+need_gup_test || exit $?
+# -O1: 40 s of gcc -O2 under TCG (measured), a third less at -O1
+bin=$(BUILD_C_OPT=-O1 build_c pin_matrix pin_matrix.c -- -luring -lpthread) || { echo "FAIL: cannot compile pin_matrix"; exit 1; }
+echo "compiled in ${SECONDS}s"
+hugepages 12 || { echo "FAIL: cannot reserve 12 hugetlb pages"; exit 1; }
+raw_img=/run/pinbench-pin-matrix-raw.img vfat_img=/run/pinbench-pin-matrix-vfat.img
+mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" vfat_dev="" swap=""
+cleanup() {
+    cd /
+    [ -n "$swap" ] && { swapoff /dev/zram0; echo 1 > /sys/block/zram0/reset; }
+    [ -n "$vfat_dev" ] && { umount "$vfat"; losetup -d "$vfat_dev"; }
+    [ -n "$raw" ] && losetup -d "$raw"
+    rm -f "$raw_img" "$vfat_img"
+    drop_ext4 "$mnt" "$dev"
+    echo 0 > /proc/sys/vm/nr_hugepages
+}
+dev=$(make_ext4 64 "$mnt") || { echo "FAIL: cannot make ext4 on a loop device"; exit 1; }
+trap cleanup EXIT
+truncate -s 8M "$raw_img" && raw=$(losetup -f --show "$raw_img") || { echo "FAIL: cannot make a raw loop device"; exit 1; }
+if [ "$(kconfig VFAT_FS)" = y ]; then
+    # dosfstools on the host (the guest runs the host's root): bench doctor checks mkfs.vfat
+    truncate -s 32M "$vfat_img" && mkfs.vfat -S 512 "$vfat_img" > /dev/null && vfat_dev=$(losetup -f --show "$vfat_img") \
+        && mkdir -p "$vfat" && mount -t vfat "$vfat_dev" "$vfat" \
+        || { echo "FAIL: cannot make and mount vfat (CONFIG_VFAT_FS=y; mkfs.vfat from dosfstools)"; exit 1; }
+fi
+# Swap on zram, so that MADV_PAGEOUT has somewhere to put anonymous and shmem pages.
+if [ "$(kconfig SWAP)" = y ] && [ "$(kconfig ZRAM)" = y ]; then
+    { [ -e /sys/block/zram0 ] && echo 64M > /sys/block/zram0/disksize && mkswap /dev/zram0 > /dev/null \
+        && swapon /dev/zram0 && swap=zram0; } || { echo "FAIL: cannot put swap on /dev/zram0 (CONFIG_SWAP=y, CONFIG_ZRAM=y)"; exit 1; }
+fi
+echo "memory: $(ls -d /sys/devices/system/node/node* | wc -l) NUMA node(s), swap: ${swap:-none}, vfat: ${vfat_dev:-none}, raw: $raw"
+only=$ONLY
+# fs/direct-io.c (vfat) on 6.12 adds pins with folio_add_pin(), which counts no
+# nr_foll_pin_acquired, and drops them with unpin_user_page(), which counts a release: the
+# runner's FOLL_PIN balance would read a double unpin. Those cells run in pin-matrix-vfat
+# (docs/matrix.md), not here.
+args=(-d "$mnt" -b "$raw")
+if [ "$EXCLUDE_VFAT" = 0 ] && [ -n "$vfat_dev" ]; then args+=(-v "$vfat"); else args+=(-x dio-vfat); fi
+[ -n "$only" ] && args+=(-o "$only")
+[ "$QUICK" = 1 ] && args+=(-q)  # the default set's cells (pin_matrix.c quick_cells); 0: every cell
+[ "$RACE_SECONDS" != 0 ] && args+=(-r "$RACE_SECONDS")
+echo "set up in ${SECONDS}s"
+began=$SECONDS
+"$bin" "${args[@]}"
+rc=$?
+echo "pin_matrix: exit $rc after $((SECONDS - began))s"
+trap - EXIT
+cleanup
+echo "torn down at ${SECONDS}s"
+exit $rc

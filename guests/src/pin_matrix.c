@@ -1,0 +1,1606 @@
+/* The pin x memory x event matrix (issue 20, item 1), in the manner of the tree's own
+ * tools/testing/selftests/mm/cow.c: every cell maps one kind of memory, pins it through one
+ * entry point, makes mm do one thing to it while the pin is held (or, for pins that last one
+ * system call, just before the call), then checks the data both ways: what the process
+ * writes is what the pin reads, what is written through the pin is what the process (and,
+ * for files, the disk) reads; and the FOLL_PIN counters are back where they were after the
+ * unpin.
+ *
+ * A cell whose premise did not hold (no THP behind the mapping, nothing swapped, nothing
+ * migrated, nothing merged) says SKIP with why, never PASS. Premises are read from the kernel:
+ * /proc/self/pagemap (swapped, soft-dirty, PFN), /proc/kpageflags (THP, KSM), /proc/vmstat
+ * deltas (thp_split_pmd, pswpout, pgmigrate_success), move_pages() status.
+ *
+ * Each region is two halves: the first is pinned, the second (the witness) is never pinned,
+ * so an event that leaves the pinned half alone (as it must: a pinned page is not swapped,
+ * migrated, merged or split) still has to show on the witness, else the cell skips.
+ *
+ * Output, one line a cell: "CASE <pin>/<memory>/<event> PASS|FAIL|SKIP[: why]".
+ * usage: pin_matrix [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS]
+ *   -o: run only cells whose name contains ONLY (comma-separated, any matches); -x: leave out
+ *   cells whose name contains EXCEPT (same form); -l: list cells; -q: only the default set's
+ *   cells (quick_cells below);
+ *   -r: also run the races (race/...), each for SECONDS.
+ * Exit: 0 every cell passed or skipped (at least one passed), 1 a cell failed, 4 none ran.
+ */
+#include "pinlib.h"
+#include <liburing.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include "mm/gup_test.h"  /* the tree's own, from $BENCH_SRC */
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#define KPF_THP 22
+#define PM_SOFT_DIRTY (1ULL << 55)
+#define PM_SWAP (1ULL << 62)
+#define PM_PRESENT (1ULL << 63)
+#define SMALL_PAGES 16
+
+enum mem { ANON, THP, THPTE, SHMEM, FILESH, FILEPR, HUGE, NMEM };
+static const char *const mem_names[NMEM] = {"anon", "thp", "thp-pte", "shmem", "ext4-shared", "ext4-private",
+					    "hugetlb"};
+enum ev { NONE, FORK, MPROTECT, SOFTDIRTY, PAGEOUT, DONTNEED, MIGRATE, COMPACT, SPLIT, KSM, MREMAP, MUNMAP,
+	  RO, HOLE, NEV };
+static const char *const ev_names[NEV] = {"none", "fork", "mprotect", "soft-dirty", "pageout", "dontneed",
+					  "migrate", "compact", "thp-split", "ksm", "mremap", "munmap",
+					  "read-only", "hole"};
+
+static const char *ext4_dir, *blk_dev, *vfat_dir, *only, *except;
+static int gup_fd = -1, list_only;
+static struct io_uring ring;
+static int ring_ok, scratch_fd = -1;
+static int cells_pass, cells_fail, cells_skip;
+
+/* -- one cell's state and verdict ----------------------------------------------------- */
+
+struct cell {
+	char name[96];
+	enum mem mem;
+	enum ev ev;
+	char *map;      /* the whole region: pinned half, then the witness half */
+	char *cur;      /* where the process sees the pinned half now (mremap moves it) */
+	size_t half;
+	int fd;         /* the file behind shmem/ext4 kinds, else -1 */
+	char path[256];
+	char *exp;      /* what the pinned pages hold */
+	char *wexp;     /* what the witness holds */
+	int mapped;     /* the process still maps the pinned pages */
+	int shared;     /* MAP_SHARED: a child's writes and a re-fault reach the same pages */
+	char skip[200];
+	char failed[300];
+};
+
+static void cfail(struct cell *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->failed[0])
+		return;  /* the first failure is the one that explains the others */
+	va_start(ap, fmt);
+	vsnprintf(c->failed, sizeof(c->failed), fmt, ap);
+	va_end(ap);
+}
+
+static void cskip(struct cell *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->skip[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->skip, sizeof(c->skip), fmt, ap);
+	va_end(ap);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void verdict(struct cell *c, double began)
+{
+	printf("# %s: %.2f s\n", c->name, now_s() - began);
+	if (c->failed[0]) {
+		printf("CASE %s FAIL: %s\n", c->name, c->failed);
+		cells_fail++;
+	} else if (c->skip[0]) {
+		printf("CASE %s SKIP: %s\n", c->name, c->skip);
+		cells_skip++;
+	} else {
+		printf("CASE %s PASS\n", c->name);
+		cells_pass++;
+	}
+	fflush(stdout);
+}
+
+/* -- what the kernel says ------------------------------------------------------------- */
+
+static long vmstat(const char *name)
+{
+	char key[64];
+	long val, got = -1;
+	FILE *f;
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, "1", 1) < 0) { /* best effort */ }
+		close(fd);
+	}
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2)
+		if (!strcmp(key, name))
+			got = val;
+	fclose(f);
+	return got;
+}
+
+static uint64_t pagemap(const void *addr)
+{
+	static int fd = -1;
+	uint64_t ent = 0;
+
+	if (fd < 0)
+		fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0 || pread(fd, &ent, 8, ((uintptr_t)addr / PAGE) * 8) != 8)
+		return 0;
+	return ent;
+}
+
+static uint64_t kpageflags(const void *addr)
+{
+	static int fd = -1;
+	uint64_t pfn = pfn_of(addr), flags = 0;
+
+	if (fd < 0)
+		fd = open("/proc/kpageflags", O_RDONLY);
+	if (!pfn || fd < 0 || pread(fd, &flags, 8, pfn * 8) != 8)
+		return 0;
+	return flags;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY), ok_;
+
+	if (fd < 0)
+		return 0;
+	ok_ = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	close(fd);
+	return ok_;
+}
+
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* A pattern of 8-byte words, different per position and seed (fast enough under TCG). */
+static void fill64(char *p, size_t len, unsigned seed)
+{
+	uint64_t *w = (uint64_t *)p;
+
+	for (size_t i = 0; i < len / 8; i++)
+		w[i] = (i + 1) * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)seed << 32 | seed);
+}
+
+/* Every page alike (KSM merges pages with equal content), different per seed. */
+static void fill_alike(char *p, size_t len, unsigned seed)
+{
+	for (size_t off = 0; off < len; off += PAGE)
+		fill64(p + off, PAGE, seed);
+}
+
+static long first_diff(const char *a, const char *b, size_t len)
+{
+	for (size_t i = 0; i < len; i += PAGE) {
+		size_t n = len - i < PAGE ? len - i : PAGE;
+
+		if (memcmp(a + i, b + i, n))
+			for (size_t j = 0; j < n; j++)
+				if (a[i + j] != b[i + j])
+					return (long)(i + j);
+	}
+	return -1;
+}
+
+/* -- pins held across the event: gup_test long-term (fast, slow), io_uring fixed buffers -- */
+
+enum pin { GUP_FAST, GUP_SLOW, URING, VMSPLICE, DIO_EXT4, DIO_BLK, DIO_VFAT, PVM, NPIN };
+static const char *const pin_names[NPIN] = {"gup-fast", "gup-slow", "uring", "vmsplice", "dio-ext4",
+					    "dio-blk", "dio-vfat", "pvm"};
+static int held(enum pin p) { return p <= VMSPLICE; }
+
+static int pin_start(struct cell *c, enum pin p, char *addr, size_t len)
+{
+	struct pin_longterm_test args = {.addr = (uintptr_t)addr, .size = len};
+	struct iovec iov = {addr, len};
+
+	switch (p) {
+	case GUP_FAST:
+	case GUP_SLOW:
+		/* writable long-term pins of ext4 MAP_SHARED are refused by design: pin those R/O */
+		args.flags = (c->mem == FILESH ? 0 : PIN_LONGTERM_TEST_FLAG_USE_WRITE) |
+			     (p == GUP_FAST ? PIN_LONGTERM_TEST_FLAG_USE_FAST : 0);
+		if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args)) {
+			cfail(c, "PIN_LONGTERM_TEST_START: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	case URING:
+		if (io_uring_register_buffers(&ring, &iov, 1)) {
+			cfail(c, "io_uring_register_buffers failed");
+			return -1;
+		}
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static void pin_stop(struct cell *c, enum pin p)
+{
+	if ((p == GUP_FAST || p == GUP_SLOW) && ioctl(gup_fd, PIN_LONGTERM_TEST_STOP))
+		cfail(c, "PIN_LONGTERM_TEST_STOP: %s", strerror(errno));
+	if (p == URING && io_uring_unregister_buffers(&ring))
+		cfail(c, "io_uring_unregister_buffers failed");
+}
+
+static int uring_rw(int write_fixed, char *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+	struct io_uring_cqe *cqe;
+	int res;
+
+	if (write_fixed)
+		io_uring_prep_write_fixed(sqe, scratch_fd, buf, len, 0, 0);
+	else
+		io_uring_prep_read_fixed(sqe, scratch_fd, buf, len, 0, 0);
+	io_uring_submit(&ring);
+	if (io_uring_wait_cqe(&ring, &cqe))
+		return -1;
+	res = cqe->res;
+	io_uring_cqe_seen(&ring, cqe);
+	return res;
+}
+
+/* What the pinned pages hold, read through the pin itself (not the process's page tables). */
+static int pin_read(struct cell *c, enum pin p, char *pinned_at, char *dst)
+{
+	uint64_t to = (uintptr_t)dst;
+
+	if (p == GUP_FAST || p == GUP_SLOW) {
+		if (ioctl(gup_fd, PIN_LONGTERM_TEST_READ, &to)) {
+			cfail(c, "PIN_LONGTERM_TEST_READ: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	/* WRITE_FIXED: the registered pages to a tmpfs file, then the file to dst */
+	if (uring_rw(1, pinned_at, c->half) != (int)c->half ||
+	    pread(scratch_fd, dst, c->half, 0) != (ssize_t)c->half) {
+		cfail(c, "io_uring WRITE_FIXED out of the registered buffer failed");
+		return -1;
+	}
+	return 0;
+}
+
+/* Write src into the pinned pages through the pin (io_uring READ_FIXED); 0 when the pin has no
+ * write side (gup_test can only read). */
+static int pin_write(struct cell *c, enum pin p, char *pinned_at, const char *src)
+{
+	if (p != URING)
+		return 0;
+	if (pwrite(scratch_fd, src, c->half, 0) != (ssize_t)c->half ||
+	    uring_rw(0, pinned_at, c->half) != (int)c->half) {
+		cfail(c, "io_uring READ_FIXED into the registered buffer failed");
+		return -1;
+	}
+	return 1;
+}
+
+/* -- memory kinds ----------------------------------------------------------------------- */
+
+static int is_thp(const void *addr) { return (kpageflags(addr) >> KPF_THP) & 1; }
+
+static int mem_map(struct cell *c)
+{
+	size_t len;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+
+	c->fd = -1;
+	c->half = (c->mem == THP || c->mem == THPTE || c->mem == HUGE) ? HPAGE : SMALL_PAGES * PAGE;
+	len = 2 * c->half;
+	c->shared = c->mem == SHMEM || c->mem == FILESH;
+	switch (c->mem) {
+	case ANON:
+		c->map = map_aligned(len, PAGE, -1);
+		break;
+	case THP:
+	case THPTE:
+		c->map = map_aligned(len, HPAGE, MADV_HUGEPAGE);
+		break;
+	case HUGE:
+		c->map = mmap(NULL, len, PROT_READ | PROT_WRITE, flags | MAP_HUGETLB, -1, 0);
+		if (c->map == MAP_FAILED) {
+			c->map = NULL;
+			cskip(c, "no hugetlb pages (mmap MAP_HUGETLB: %s)", strerror(errno));
+			return -1;
+		}
+		break;
+	case SHMEM:
+	case FILESH:
+	case FILEPR:
+		if (c->mem == SHMEM) {
+			c->fd = memfd_create("pin_matrix", 0);
+		} else {
+			snprintf(c->path, sizeof(c->path), "%s/pin_matrix.%d", ext4_dir, getpid());
+			c->fd = open(c->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		}
+		if (c->fd < 0 || ftruncate(c->fd, len)) {
+			cfail(c, "cannot make the %s file: %s", mem_names[c->mem], strerror(errno));
+			return -1;
+		}
+		c->map = mmap(NULL, len, PROT_READ | PROT_WRITE, c->mem == FILEPR ? MAP_PRIVATE : MAP_SHARED,
+			      c->fd, 0);
+		if (c->map == MAP_FAILED)
+			c->map = NULL;
+		break;
+	default:
+		break;
+	}
+	if (!c->map) {
+		cfail(c, "cannot map %s memory: %s", mem_names[c->mem], strerror(errno));
+		return -1;
+	}
+	c->cur = c->map;
+	c->mapped = 1;
+	c->exp = malloc(c->half);
+	c->wexp = malloc(c->half);
+	if (c->ev == KSM) {
+		/* pages alike, so that the witness merges; the pinned half alike too, but unlike the
+		 * witness: KSM's unstable tree would otherwise hold a pinned page that every witness
+		 * page then fails to merge with */
+		fill_alike(c->map, c->half, 1);
+		fill_alike(c->map + c->half, c->half, 5);
+	} else if (c->mem == FILEPR) {
+		/* the file holds seed 7; the private mapping COWs when written (below, seed 1) */
+		char *f = malloc(len);
+
+		fill64(f, len, 7);
+		if (pwrite(c->fd, f, len, 0) != (ssize_t)len || fsync(c->fd))
+			cfail(c, "cannot write the ext4 file");
+		free(f);
+		fill64(c->map, len, 1);
+	} else {
+		fill64(c->map, len, 1);
+	}
+	memcpy(c->exp, c->map, c->half);
+	memcpy(c->wexp, c->map + c->half, c->half);
+	if ((c->mem == THP || c->mem == THPTE) && !(is_thp(c->map) && is_thp(c->map + c->half))) {
+		cskip(c, "no THP behind the mapping (kpageflags: pinned half %s, witness %s)",
+		      is_thp(c->map) ? "THP" : "not THP", is_thp(c->map + c->half) ? "THP" : "not THP");
+		return -1;
+	}
+	if (c->mem == THPTE) {
+		/* mprotect one page of each THP: the PMD is split, the folio stays large */
+		long before = vmstat("thp_split_pmd");
+
+		if (mprotect(c->map + PAGE, PAGE, PROT_READ) || mprotect(c->map + PAGE, PAGE, PROT_READ | PROT_WRITE) ||
+		    mprotect(c->map + c->half + PAGE, PAGE, PROT_READ) ||
+		    mprotect(c->map + c->half + PAGE, PAGE, PROT_READ | PROT_WRITE)) {
+			cfail(c, "mprotect to PTE-map the THP: %s", strerror(errno));
+			return -1;
+		}
+		if (vmstat("thp_split_pmd") - before < 2 || !is_thp(c->map) || !is_thp(c->map + c->half)) {
+			cskip(c, "THP not PTE-mapped (thp_split_pmd +%ld, still THP: %d/%d)",
+			      vmstat("thp_split_pmd") - before, is_thp(c->map), is_thp(c->map + c->half));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void mem_unmap(struct cell *c)
+{
+	if (c->map) {
+		if (c->mapped && c->cur != c->map)
+			munmap(c->cur, c->half);
+		munmap(c->map, 2 * c->half);  /* the part mremap/munmap took is already gone: harmless */
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->path[0])
+		unlink(c->path);
+	free(c->exp);
+	free(c->wexp);
+}
+
+/* The file's bytes on disk (O_DIRECT bypasses the page cache), compared with want. */
+static void check_disk(struct cell *c, const char *want, off_t off, const char *what)
+{
+	char *buf;
+	int fd;
+	long d;
+
+	if (c->mem != FILESH && c->mem != FILEPR)
+		return;
+	if (c->mem == FILESH && ((c->mapped && msync(c->cur, c->half, MS_SYNC)) || fsync(c->fd)))
+		cfail(c, "msync/fsync: %s", strerror(errno));
+	drop_caches();
+	fd = open(c->path, O_RDONLY | O_DIRECT);
+	if (fd < 0 || posix_memalign((void **)&buf, PAGE, c->half)) {
+		cfail(c, "cannot open %s with O_DIRECT", c->path);
+		return;
+	}
+	if (pread(fd, buf, c->half, off) != (ssize_t)c->half)
+		cfail(c, "O_DIRECT read of %s failed: %s", c->path, strerror(errno));
+	else if ((d = first_diff(buf, want, c->half)) >= 0)
+		cfail(c, "%s: the file on disk differs at byte %ld", what, d);
+	free(buf);
+	close(fd);
+}
+
+/* -- events ----------------------------------------------------------------------------- */
+
+static void wait_child(struct cell *c, pid_t pid, const char *who)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
+			cfail(c, "%s: the child does not read back what it wrote to its copy", who);
+		else if (WIFEXITED(st) && WEXITSTATUS(st) == 5)
+			cfail(c, "%s: the child sees the parent's write after fork in a private mapping", who);
+		else
+			cfail(c, "%s: child ended with status 0x%x", who, st);
+	}
+}
+
+/* Pages of [p, p+len) whose PFN another page of the range has (merged by KSM); with also,
+ * pages whose PFN one of also's len bytes has too. */
+static int sharing(const char *p, size_t len, const char *also)
+{
+	size_t n = len / PAGE, m = also ? n : 0;
+	uint64_t *pfn = calloc(n + m, sizeof(uint64_t));
+	int hits = 0;
+
+	for (size_t i = 0; i < n; i++)
+		pfn[i] = pfn_of(p + i * PAGE);
+	for (size_t i = 0; i < m; i++)
+		pfn[n + i] = pfn_of(also + i * PAGE);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n + m; j++)
+			if (j != i && pfn[i] && pfn[i] == pfn[j]) {
+				hits++;
+				break;
+			}
+	free(pfn);
+	return hits;
+}
+
+static long ksm_read(const char *name)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
+	return read_long(path);
+}
+
+/* Run one event on the cell; the pinned half is c->cur.. (pinned or about to be). */
+static void event(struct cell *c, int pinned)
+{
+	size_t len = 2 * c->half;
+	long before;
+
+	switch (c->ev) {
+	case NONE:
+	case RO:
+	case HOLE:
+		break;
+	case FORK: {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			/* the child writes its copy and must read back its own data */
+			fill64(c->cur, c->half, 9);
+			char *mine = malloc(c->half);
+
+			fill64(mine, c->half, 9);
+			_exit(memcmp(mine, c->cur, c->half) ? 3 : 0);
+		}
+		wait_child(c, pid, "fork");
+		if (c->shared)
+			fill64(c->exp, c->half, 9);  /* shared pages: the child's write is everybody's */
+		break;
+	}
+	case MPROTECT:
+		if (mprotect(c->cur, c->half, PROT_READ) || mprotect(c->cur, c->half, PROT_READ | PROT_WRITE))
+			cfail(c, "mprotect: %s", strerror(errno));
+		break;
+	case SOFTDIRTY:
+		if (!write_file("/proc/self/clear_refs", "4")) {
+			cfail(c, "cannot write 4 to /proc/self/clear_refs: %s", strerror(errno));
+			break;
+		}
+		/* The premise on the witness: 6.12 leaves a pinned small page's PTE alone
+		 * (fs/proc/task_mmu.c pte_is_pinned()), a pinned THP's PMD is write-protected. */
+		if (pagemap(c->map + c->half) & PM_SOFT_DIRTY) {
+			cskip(c, "pagemap still shows the witness soft-dirty after clear_refs");
+			break;
+		}
+		/* mprotect one page there and back: a PMD is split into read-only PTEs that stay
+		 * read-only (soft-dirty tracking), so the process's write faults in do_wp_page(),
+		 * which must reuse the exclusive pinned page */
+		if (mprotect(c->cur, c->mem == HUGE ? c->half : PAGE, PROT_READ) ||
+		    mprotect(c->cur, c->mem == HUGE ? c->half : PAGE, PROT_READ | PROT_WRITE))
+			cfail(c, "mprotect: %s", strerror(errno));
+		break;
+	case PAGEOUT: {
+		long sw = vmstat("pswpout");
+		int gone = 0;
+		unsigned char vec[2 * HPAGE / PAGE];
+
+		/* dirty file pages are not written back by MADV_PAGEOUT's reclaim: clean them first */
+		if (c->mem == FILESH && msync(c->map, len, MS_SYNC))
+			cfail(c, "msync: %s", strerror(errno));
+		if (madvise(c->map, len, MADV_PAGEOUT)) {
+			cfail(c, "MADV_PAGEOUT: %s", strerror(errno));
+			break;
+		}
+		/* the witness must have left memory: anon by pagemap's swap bit, files by mincore */
+		if (c->shared) {
+			if (!mincore(c->map + c->half, c->half, vec))
+				for (size_t i = 0; i < c->half / PAGE; i++)
+					gone += !(vec[i] & 1);
+		} else {
+			for (size_t off = 0; off < c->half; off += PAGE)
+				gone += !!(pagemap(c->map + c->half + off) & PM_SWAP);
+		}
+		if (!gone)
+			cskip(c, "MADV_PAGEOUT reclaimed no witness page (pswpout +%ld)", vmstat("pswpout") - sw);
+		else if (c->mem != FILESH && c->mem != FILEPR && vmstat("pswpout") == sw)
+			cskip(c, "pswpout did not move: no swap (swap on zram?)");
+		break;
+	}
+	case DONTNEED:
+		if (madvise(c->cur, c->half, MADV_DONTNEED)) {
+			cfail(c, "MADV_DONTNEED: %s", strerror(errno));
+			break;
+		}
+		if (!c->shared && pinned)
+			c->mapped = 0;  /* private: the process now sees fresh pages, the pin the old ones */
+		break;
+	case MIGRATE: {
+		/* two calls: a page that cannot move (the pinned half) makes move_pages() return
+		 * early without storing the status of the pages it did move */
+		size_t n = c->half / PAGE;
+		void **pages = calloc(n, sizeof(void *));
+		int *nodes = calloc(n, sizeof(int)), *status = calloc(n, sizeof(int)), moved = 0, from;
+		long r;
+
+		before = vmstat("pgmigrate_success");
+		pages[0] = c->map + c->half;
+		if (syscall(SYS_move_pages, 0, 1, pages, NULL, status, 0)) {
+			cfail(c, "move_pages (query): %s", strerror(errno));
+			goto out;
+		}
+		from = status[0];
+		if (from < 0 || access("/sys/devices/system/node/node1", F_OK)) {
+			cskip(c, "one NUMA node only (numa=fake=2 on the command line?)");
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			pages[i] = c->cur + i * PAGE;
+			nodes[i] = !from;
+		}
+		r = syscall(SYS_move_pages, 0, n, pages, nodes, status, 0);  /* the pinned half: may fail */
+		if (r < 0 && errno != ENOENT && errno != EBUSY && errno != EAGAIN) {
+			cfail(c, "move_pages of the pinned half: %s", strerror(errno));
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++)
+			pages[i] = c->map + c->half + i * PAGE;
+		r = syscall(SYS_move_pages, 0, n, pages, nodes, status, 0);
+		for (size_t i = 0; r == 0 && i < n; i++)
+			moved += status[i] == !from;
+		if (!moved || vmstat("pgmigrate_success") == before)
+			cskip(c, "the witness did not migrate to node %d (move_pages %ld, %d moved, pgmigrate_success +%ld)",
+			      !from, r, moved, vmstat("pgmigrate_success") - before);
+out:
+		free(pages);
+		free(nodes);
+		free(status);
+		break;
+	}
+	case COMPACT:
+		before = vmstat("pgmigrate_success");
+		if (!write_file("/proc/sys/vm/compact_memory", "1"))
+			cfail(c, "cannot write /proc/sys/vm/compact_memory: %s", strerror(errno));
+		else if (vmstat("pgmigrate_success") == before)
+			cskip(c, "compaction migrated nothing (pgmigrate_success unchanged)");
+		break;
+	case SPLIT: {
+		char cmd[96];
+
+		before = vmstat("thp_split_page");
+		snprintf(cmd, sizeof(cmd), "%d,0x%lx,0x%lx", getpid(), (unsigned long)c->map,
+			 (unsigned long)(c->map + len));
+		if (!write_file("/sys/kernel/debug/split_huge_pages", cmd))
+			cfail(c, "cannot write %s to debugfs split_huge_pages: %s", cmd, strerror(errno));
+		else if (is_thp(c->map + c->half) || vmstat("thp_split_page") == before)
+			cskip(c, "the witness THP was not split (thp_split_page +%ld)", vmstat("thp_split_page") - before);
+		break;
+	}
+	case KSM: {
+		/* Premise from PFNs: merged witness pages share one page. Not kpageflags: 6.12's
+		 * stable_page_flags() tests "mapping & PAGE_MAPPING_KSM", true for every anon page. */
+		long merging = read_long("/proc/self/ksm_merging_pages"), deadline;
+		int shared = 0;
+
+		if (ksm_read("run") < 0 || merging < 0) {
+			cskip(c, "no /sys/kernel/mm/ksm or /proc/self/ksm_merging_pages (CONFIG_KSM off)");
+			break;
+		}
+		if (madvise(c->map, len, MADV_MERGEABLE)) {
+			cfail(c, "MADV_MERGEABLE: %s", strerror(errno));
+			break;
+		}
+		write_file("/sys/kernel/mm/ksm/run", "1");  /* ksmd only while a cell waits: it eats a CPU */
+		for (deadline = 0; deadline < 200 && !(shared = sharing(c->map + c->half, c->half, 0)); deadline++)
+			usleep(50 * 1000);
+		write_file("/sys/kernel/mm/ksm/run", "0");  /* merged pages stay merged */
+		printf("# %s: %ld ms of ksmd, %d witness pages share a page, ksm_merging_pages %ld -> %ld\n", c->name,
+		       deadline * 50, shared, merging, read_long("/proc/self/ksm_merging_pages"));
+		if (!shared) {
+			cskip(c, "KSM merged no witness pages in %ld ms (ksm_merging_pages %ld -> %ld)", deadline * 50,
+			      merging, read_long("/proc/self/ksm_merging_pages"));
+			break;
+		}
+		if (pinned && (shared = sharing(c->cur, c->half, c->map + c->half)))
+			cfail(c, "KSM merged %d pinned page(s): they share a PFN with another page", shared);
+		break;
+	}
+	case MREMAP: {
+		/* move the pinned half to a fresh, equally aligned place */
+		size_t align = c->half >= HPAGE ? HPAGE : PAGE;
+		char *to = map_aligned(c->half, align, -1), *got;
+		uint64_t pfn = pfn_of(c->cur);
+
+		got = mremap(c->cur, c->half, c->half, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+		if (got == MAP_FAILED) {
+			cfail(c, "mremap: %s", strerror(errno));
+			break;
+		}
+		c->cur = got;
+		if (pfn != pfn_of(c->cur))
+			cfail(c, "mremap changed the page behind the moved mapping (pfn %#lx -> %#lx)",
+			      (unsigned long)pfn, (unsigned long)pfn_of(c->cur));
+		break;
+	}
+	case MUNMAP:
+		if (munmap(c->cur, c->half))
+			cfail(c, "munmap: %s", strerror(errno));
+		if (c->cur == c->map)  /* keep mem_unmap from unmapping a range reused since */
+			c->map = mmap(c->map, c->half, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		c->mapped = 0;
+		break;
+	default:
+		break;
+	}
+}
+
+/* -- a cell of a pin held across the event ------------------------------------------------ */
+
+static void held_cell(struct cell *c, enum pin p)
+{
+	char *pin_at, *got = malloc(c->mem == HUGE || c->mem == THP || c->mem == THPTE ? HPAGE : SMALL_PAGES * PAGE);
+	char *want = malloc(HPAGE);
+	long p0, d;
+	int wrote;
+
+	p0 = pins_outstanding();
+	pin_at = c->map;
+	if (pin_start(c, p, pin_at, c->half))
+		goto out;
+	event(c, 1);
+	if (c->failed[0] || c->skip[0])
+		goto unpin;
+	/* 1. what the pinned pages hold now (the event kept them, or the child's shared write) */
+	if (pin_read(c, p, pin_at, got))
+		goto unpin;
+	if ((d = first_diff(got, c->exp, c->half)) >= 0) {
+		cfail(c, "after %s the pin reads other data than the pages held (byte %ld)", ev_names[c->ev], d);
+		goto unpin;
+	}
+	if (c->mapped) {
+		/* 2. the process writes: the pin must read it */
+		fill64(c->cur, c->half, 2);
+		memcpy(c->exp, c->cur, c->half);
+		if (pin_read(c, p, pin_at, got))
+			goto unpin;
+		if ((d = first_diff(got, c->exp, c->half)) >= 0) {
+			cfail(c, "after %s the process's write is not seen through the pin (byte %ld): "
+			      "the process's page is no longer the pinned one", ev_names[c->ev], d);
+			goto unpin;
+		}
+	}
+	/* 3. written through the pin: the process (and the file) must read it */
+	fill64(want, c->half, 3);
+	wrote = pin_write(c, p, pin_at, want);
+	if (wrote < 0)
+		goto unpin;
+	if (wrote)
+		memcpy(c->exp, want, c->half);
+	if (wrote && c->mapped && (d = first_diff(c->cur, want, c->half)) >= 0) {
+		cfail(c, "after %s what was written through the pin is not what the process reads (byte %ld)",
+		      ev_names[c->ev], d);
+		goto unpin;
+	}
+	if (!c->mapped) {
+		/* the process let go of the pages: the pin still has its own, intact */
+		if (pin_read(c, p, pin_at, got))
+			goto unpin;
+		if ((d = first_diff(got, c->exp, c->half)) >= 0)
+			cfail(c, "after %s the pinned pages changed under the pin (byte %ld)", ev_names[c->ev], d);
+	}
+	if (c->ev == DONTNEED && !c->shared) {
+		/* private memory re-faults fresh: zeros, or the file's own bytes */
+		fill64(want, c->half, 7);
+		if (c->mem != FILEPR)
+			memset(want, 0, c->half);
+		if ((d = first_diff(c->cur, want, c->half)) >= 0)
+			cfail(c, "after MADV_DONTNEED of a private mapping the process reads old data (byte %ld)", d);
+	}
+unpin:
+	pin_stop(c, p);
+	/* the witness came back intact (swap-in, migration, split, merge) */
+	if (!c->failed[0] && (d = first_diff(c->map + c->half, c->wexp, c->half)) >= 0 && c->ev != MUNMAP)
+		cfail(c, "after %s the unpinned witness half reads other data (byte %ld)", ev_names[c->ev], d);
+	if (!c->failed[0] && !c->skip[0]) {
+		if (c->mem == FILESH && c->mapped)
+			check_disk(c, c->exp, 0, "written through the mapping/pin");
+		if (c->mem == FILEPR) {
+			fill64(want, c->half, 7);
+			check_disk(c, want, 0, "a private mapping's writes must not reach the file");
+		}
+	}
+	if (pins_settle(p0) != p0)
+		cfail(c, "%ld pin(s) outstanding after the unpin", pins_settle(p0) - p0);
+out:
+	free(got);
+	free(want);
+}
+
+/* -- vmsplice: the pipe holds a reference (FOLL_GET) to the pages ---------------------------- */
+
+static void vmsplice_cell(struct cell *c)
+{
+	size_t len = SMALL_PAGES * PAGE;  /* the default pipe holds 16 pages */
+	int fds[2];
+	long p0 = pins_outstanding(), d;
+	char *got = malloc(len);
+	struct iovec iov = {c->cur, len};
+
+	if (pipe(fds)) {
+		cfail(c, "pipe: %s", strerror(errno));
+		free(got);
+		return;
+	}
+	if (c->ev == FORK) {
+		/* cow.c's vmsplice case: the child splices the shared page, the parent writes after;
+		 * one pipe each way (a child reading its own "spliced" back would deadlock) */
+		int up[2], down[2];
+		pid_t pid;
+		char b;
+
+		if (pipe(up) || pipe(down)) {
+			cfail(c, "pipe: %s", strerror(errno));
+			goto out;
+		}
+		pid = fork();
+		if (pid == 0) {
+			if (vmsplice(fds[1], &iov, 1, 0) != (ssize_t)len)
+				_exit(2);
+			munmap(c->cur, c->half);
+			if (write(up[1], "x", 1) != 1 || read(down[0], &b, 1) != 1)
+				_exit(2);
+			/* the parent wrote in between: a private page must still show the old data */
+			for (size_t off = 0; off < len; off += (size_t)d) {
+				d = read(fds[0], got + off, len - off);
+				if (d <= 0)
+					_exit(2);
+			}
+			_exit(first_diff(got, c->exp, len) >= 0 ? 5 : 0);
+		}
+		if (read(up[0], &b, 1) != 1)
+			cfail(c, "the child did not splice");
+		fill64(c->cur, c->half, 2);
+		if (write(down[1], "y", 1) != 1)
+			cfail(c, "cannot signal the child");
+		if (c->shared) {  /* shared memory: the child's pipe must show the parent's write (5) */
+			int st;
+
+			waitpid(pid, &st, 0);
+			if (!WIFEXITED(st) || WEXITSTATUS(st) != 5)
+				cfail(c, "fork+vmsplice of shared memory: the pipe does not show the parent's write"
+				      " to the shared page (child status 0x%x)", st);
+		} else {
+			wait_child(c, pid, "fork+vmsplice");
+		}
+		close(up[0]);
+		close(up[1]);
+		close(down[0]);
+		close(down[1]);
+		goto out;
+	}
+	if (vmsplice(fds[1], &iov, 1, 0) != (ssize_t)len) {
+		cfail(c, "vmsplice: %s", strerror(errno));
+		goto out;
+	}
+	event(c, 1);
+	if (c->failed[0] || c->skip[0])
+		goto out;
+	for (size_t off = 0; off < len; off += (size_t)d) {
+		d = read(fds[0], got + off, len - off);
+		if (d <= 0) {
+			cfail(c, "reading the pipe: %s", strerror(errno));
+			goto out;
+		}
+	}
+	if ((d = first_diff(got, c->exp, len)) >= 0)
+		cfail(c, "after %s the pipe reads other data than was spliced (byte %ld)", ev_names[c->ev], d);
+	if (!c->failed[0] && (d = first_diff(c->map + c->half, c->wexp, c->half)) >= 0 && c->ev != MUNMAP)
+		cfail(c, "after %s the unspliced witness half reads other data (byte %ld)", ev_names[c->ev], d);
+out:
+	close(fds[0]);
+	close(fds[1]);
+	if (pins_settle(p0) != p0)
+		cfail(c, "%ld pin(s) outstanding after the pipe was drained", pins_settle(p0) - p0);
+	free(got);
+}
+
+/* -- pins for one system call: O_DIRECT (ext4/iomap, block device, vfat/fs/direct-io.c), and
+ * process_vm_readv/writev; the event comes first, the pin meets its aftermath ---------------- */
+
+static int dio_open(struct cell *c, enum pin p, char *path, size_t len)
+{
+	int fd;
+
+	if (p == DIO_BLK) {
+		if (!blk_dev) {
+			cskip(c, "no block device given (-b)");
+			return -1;
+		}
+		snprintf(path, 256, "%s", blk_dev);
+		return open(blk_dev, O_RDWR | O_DIRECT);
+	}
+	if ((p == DIO_EXT4 && !ext4_dir) || (p == DIO_VFAT && !vfat_dir)) {
+		cskip(c, "no %s mount given", p == DIO_EXT4 ? "ext4" : "vfat");
+		return -1;
+	}
+	snprintf(path, 256, "%s/dio.%d", p == DIO_EXT4 ? ext4_dir : vfat_dir, getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_DIRECT, 0600);
+	if (fd >= 0 && ftruncate(fd, len))
+		return -1;
+	return fd;
+}
+
+/* One call: read (device -> memory) or write (memory -> device) of len bytes at addr. */
+static ssize_t one_call(enum pin p, int fd, int rd, char *addr, size_t len)
+{
+	struct iovec local = {addr, len}, remote = {addr, len};
+	char *bounce;
+	ssize_t r;
+
+	if (p != PVM)
+		return rd ? pread(fd, addr, len, 0) : pwrite(fd, addr, len, 0);
+	/* process_vm_readv/writev on itself: the "remote" side is pinned (pin_user_pages_remote) */
+	bounce = malloc(len);
+	if (rd) {  /* write into addr: bounce (pattern in the tmpfs scratch file) -> addr */
+		if (pread(scratch_fd, bounce, len, 0) != (ssize_t)len) {
+			free(bounce);
+			return -1;
+		}
+		local.iov_base = bounce;
+		r = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+	} else {
+		local.iov_base = bounce;
+		r = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		if (r == (ssize_t)len && pwrite(scratch_fd, bounce, len, 0) != (ssize_t)len)
+			r = -1;
+	}
+	free(bounce);
+	return r;
+}
+
+static void transient_cell(struct cell *c, enum pin p, int rd)
+{
+	char path[256] = "", *src = NULL, *back = NULL;
+	int fd = -1, kid_go[2] = {-1, -1};
+	long p0 = pins_outstanding(), d;
+	pid_t kid = -1;
+	ssize_t r;
+
+	if (posix_memalign((void **)&src, PAGE, c->half) || posix_memalign((void **)&back, PAGE, c->half)) {
+		cfail(c, "out of memory");
+		goto out;
+	}
+	if (p == PVM) {
+		fd = scratch_fd;
+	} else if ((fd = dio_open(c, p, path, c->half)) < 0) {
+		if (!c->skip[0])
+			cfail(c, "cannot open %s with O_DIRECT: %s", path, strerror(errno));
+		goto out;
+	}
+	/* the device holds seed 4 (what a read brings in) */
+	fill64(src, c->half, 4);
+	if (pwrite(fd, src, c->half, 0) != (ssize_t)c->half) {
+		cfail(c, "cannot write the %s target: %s", pin_names[p], strerror(errno));
+		goto out;
+	}
+	if (c->ev == FORK) {
+		/* the child keeps the pre-fork pages shared with the parent until it is told to look */
+		if (pipe(kid_go)) {
+			cfail(c, "pipe: %s", strerror(errno));
+			goto out;
+		}
+		kid = fork();
+		if (kid == 0) {
+			char b;
+
+			if (read(kid_go[0], &b, 1) != 1)
+				_exit(2);
+			/* the parent's read through a pin must not have reached a private child */
+			_exit(!c->shared && first_diff(c->cur, c->exp, c->half) >= 0 ? 5 : 0);
+		}
+	} else {
+		event(c, 0);
+	}
+	if (c->ev == PAGEOUT && !c->skip[0] && !c->shared && c->mem != FILEPR &&
+	    !(pagemap(c->cur) & PM_SWAP))
+		cskip(c, "the target page was not swapped out");
+	if (c->ev == RO && mprotect(c->cur, c->half, PROT_READ))
+		cfail(c, "mprotect: %s", strerror(errno));
+	if (c->ev == HOLE && munmap(c->cur + c->half / 2, PAGE))
+		cfail(c, "munmap: %s", strerror(errno));
+	if (c->failed[0] || c->skip[0])
+		goto done;
+	r = one_call(p, fd, rd, c->cur, c->half);
+	if (c->ev == RO && rd) {
+		/* a read into a read-only mapping must fail, and change nothing */
+		if (r >= 0)
+			cfail(c, "%s into a PROT_READ buffer returned %zd, not EFAULT", pin_names[p], r);
+		else if ((d = first_diff(c->cur, c->exp, c->half)) >= 0)
+			cfail(c, "a failed %s changed the read-only buffer (byte %ld)", pin_names[p], d);
+		goto done;
+	}
+	if (c->ev == HOLE) {
+		/* a hole half way: short (the part before it) or EFAULT, never more, data in place */
+		size_t before_hole = c->half / 2;
+
+		if (r > (ssize_t)before_hole)
+			cfail(c, "%s over a hole at byte %zu moved %zd bytes", pin_names[p], before_hole, r);
+		else if (r > 0 && rd && (d = first_diff(c->cur, src, (size_t)r)) >= 0)
+			cfail(c, "%s short read over a hole: byte %ld misplaced", pin_names[p], d);
+		goto done;
+	}
+	if (r != (ssize_t)c->half) {
+		cfail(c, "%s %s after %s: %zd (%s)", pin_names[p], rd ? "read" : "write", ev_names[c->ev], r,
+		      r < 0 ? strerror(errno) : "short");
+		goto done;
+	}
+	if (rd) {
+		/* written through the pin: the process reads it */
+		if ((d = first_diff(c->cur, src, c->half)) >= 0)
+			cfail(c, "after %s the process does not read what %s wrote into its buffer (byte %ld)",
+			      ev_names[c->ev], pin_names[p], d);
+		if (c->mem == FILESH)
+			check_disk(c, src, 0, "O_DIRECT/pvm read into a MAP_SHARED file buffer");
+	} else {
+		/* read through the pin: the device holds the process's data */
+		r = pread(fd, back, c->half, 0);
+		if (r != (ssize_t)c->half)
+			cfail(c, "reading back the %s target: %s", pin_names[p], strerror(errno));
+		else if ((d = first_diff(back, c->exp, c->half)) >= 0)
+			cfail(c, "after %s the %s write carried other data than the process held (byte %ld)",
+			      ev_names[c->ev], pin_names[p], d);
+	}
+	/* neighbours of the event: the witness (a KSM partner, swapped, split) is untouched */
+	if (!c->failed[0] && c->ev != HOLE && (d = first_diff(c->map + c->half, c->wexp, c->half)) >= 0)
+		cfail(c, "after %s the witness half reads other data (byte %ld)", ev_names[c->ev], d);
+done:
+	if (kid > 0) {
+		if (write(kid_go[1], "x", 1) != 1)
+			cfail(c, "cannot signal the child");
+		wait_child(c, kid, "fork then a pin in the parent");
+	}
+	if (pins_settle(p0) != p0)
+		cfail(c, "%ld pin(s) outstanding after %s", pins_settle(p0) - p0, pin_names[p]);
+out:
+	if (kid_go[0] >= 0) {
+		close(kid_go[0]);
+		close(kid_go[1]);
+	}
+	if (fd >= 0 && fd != scratch_fd)
+		close(fd);
+	if (path[0] && p != DIO_BLK)
+		unlink(path);
+	free(src);
+	free(back);
+}
+
+/* -- which cells make sense (docs/matrix.md says why the others are left out) --------------- */
+
+static int applies(enum pin p, enum mem m, enum ev e)
+{
+	int thp = m == THP || m == THPTE, priv_anon = m == ANON || thp;
+
+	if (held(p)) {
+		if (e == RO || e == HOLE)
+			return 0;  /* error paths belong to the one-call pins */
+		if (p == URING && m == FILESH)
+			return 0;  /* writable long-term pins of ext4 MAP_SHARED are refused (gup_longterm) */
+		if (p == VMSPLICE && (e == MPROTECT || e == SOFTDIRTY || e == MREMAP || e == COMPACT || m == FILEPR))
+			return 0;  /* a reference in a pipe: the events that matter are fork, zap, reclaim */
+		if (p == VMSPLICE && m == HUGE && e == FORK)
+			return 0;  /* leaks on 6.12, and cow.c expects it to: its "vmsplice() + unmap in
+				    * child" is XFAIL with hugetlb ("harder to fix and nobody really cares") */
+		if (p == GUP_SLOW && !(e == NONE || e == FORK || e == MIGRATE || e == PAGEOUT || e == MPROTECT))
+			return 0;  /* after the pin, fast and slow hold the same pages: a sample suffices */
+	} else {
+		if (e == MPROTECT || e == SOFTDIRTY || e == MREMAP || e == MUNMAP || e == DONTNEED || e == COMPACT)
+			return 0;
+		if (e == MIGRATE)
+			return 0;  /* migration entries met by a pin: the races do that */
+		if (m == FILEPR || (m == FILESH && p != PVM && e != NONE) || (m == HUGE && e != NONE && e != FORK))
+			return 0;
+		if ((p == DIO_BLK || p == DIO_VFAT) && !(m == ANON || m == THP) && e != NONE)
+			return 0;  /* the buffer side is shared code; the file side differs */
+	}
+	switch (e) {
+	case PAGEOUT:
+		return m != HUGE;  /* hugetlb is never swapped */
+	case MIGRATE:
+		return m != HUGE;  /* per-node hugetlb pools: not set up here */
+	case COMPACT:
+		return m == ANON || m == THP;  /* global and slow under TCG: a sample */
+	case SPLIT:
+		return thp;
+	case KSM:
+		return priv_anon;  /* KSM merges private anonymous pages only */
+	case MREMAP:
+		return m != FILEPR;
+	case HOLE:
+	case RO:
+		return m == ANON || m == THP;
+	default:
+		return 1;
+	}
+}
+
+/* The default set's cells (-q): every event at least once on io_uring (the one pin with both
+ * directions), each pin entry point on its characteristic memory and events, within ~2 minutes
+ * of TCG guest time; the deep set runs every cell. docs/matrix.md lists them. */
+static const char *const quick_cells[] = {
+	"uring/anon/none",
+	"uring/anon/fork",
+	"uring/anon/mprotect",
+	"uring/anon/soft-dirty",
+	"uring/anon/pageout",
+	"uring/anon/dontneed",
+	"uring/anon/migrate",
+	"uring/anon/compact",
+	"uring/anon/ksm",
+	"uring/anon/mremap",
+	"uring/anon/munmap",
+	"uring/thp/fork",
+	"uring/thp/soft-dirty",
+	"uring/thp/pageout",
+	"uring/thp/dontneed",
+	"uring/thp/migrate",
+	"uring/thp/thp-split",
+	"uring/thp/ksm",
+	"uring/thp-pte/fork",
+	"uring/thp-pte/soft-dirty",
+	"uring/thp-pte/thp-split",
+	"uring/shmem/fork",
+	"uring/shmem/pageout",
+	"uring/shmem/migrate",
+	"uring/hugetlb/fork",
+	"uring/hugetlb/dontneed",
+	"uring/ext4-private/fork",
+	"uring/ext4-private/dontneed",
+	"gup-fast/anon/fork",
+	"gup-fast/anon/pageout",
+	"gup-fast/anon/ksm",
+	"gup-fast/thp/fork",
+	"gup-fast/thp/soft-dirty",
+	"gup-fast/thp/thp-split",
+	"gup-fast/ext4-shared/none",
+	"gup-fast/ext4-shared/fork",
+	"gup-fast/ext4-shared/pageout",
+	"gup-fast/ext4-shared/migrate",
+	"gup-fast/ext4-shared/dontneed",
+	"gup-slow/anon/fork",
+	"gup-slow/thp/fork",
+	"vmsplice/anon/fork",
+	"vmsplice/thp/fork",
+	"vmsplice/anon/munmap",
+	"dio-ext4-read/anon/fork",
+	"dio-ext4-read/anon/pageout",
+	"dio-ext4-read/anon/ksm",
+	"dio-ext4-read/anon/read-only",
+	"dio-ext4-read/anon/hole",
+	"dio-ext4-read/thp/thp-split",
+	"dio-blk-read/anon/fork",
+	"dio-blk-read/thp/none",
+	"dio-ext4-write/anon/fork",
+	"dio-ext4-write/anon/pageout",
+	"dio-ext4-write/anon/ksm",
+	"dio-ext4-write/anon/read-only",
+	"dio-ext4-write/anon/hole",
+	"dio-ext4-write/thp/thp-split",
+	"dio-blk-write/anon/fork",
+	"dio-blk-write/thp/none",
+	"pvm-writev/anon/fork",
+	"pvm-writev/anon/ksm",
+	"pvm-writev/anon/hole",
+	"pvm-readv/anon/fork",
+	"pvm-readv/anon/ksm",
+	"pvm-readv/anon/hole",
+};
+static int quick;
+
+static int in_quick(const char *name)
+{
+	for (size_t i = 0; i < sizeof(quick_cells) / sizeof(quick_cells[0]); i++)
+		if (!strcmp(name, quick_cells[i]))
+			return 1;
+	return 0;
+}
+
+/* 1 when name contains one of the comma-separated words of list */
+static int any_in(const char *name, const char *list)
+{
+	char buf[1024], *tok, *save;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (strstr(name, tok))
+			return 1;
+	return 0;
+}
+
+static int wanted(const char *name)
+{
+	if (quick && !in_quick(name) && strncmp(name, "race/", 5))
+		return 0;
+	if (except && *except && any_in(name, except))
+		return 0;
+	return !only || !*only || any_in(name, only);
+}
+
+static void run_cell(enum pin p, enum mem m, enum ev e, int rd)
+{
+	struct cell c = {.mem = m, .ev = e, .fd = -1};
+	double began = now_s();
+
+	if (held(p))
+		snprintf(c.name, sizeof(c.name), "%s/%s/%s", pin_names[p], mem_names[m], ev_names[e]);
+	else if (p == PVM)  /* process_vm_writev writes into the memory, readv reads it */
+		snprintf(c.name, sizeof(c.name), "pvm-%s/%s/%s", rd ? "writev" : "readv", mem_names[m], ev_names[e]);
+	else
+		snprintf(c.name, sizeof(c.name), "%s-%s/%s/%s", pin_names[p], rd ? "read" : "write", mem_names[m],
+			 ev_names[e]);
+	if (!wanted(c.name))
+		return;
+	if (list_only) {
+		printf("%s\n", c.name);
+		return;
+	}
+	if ((p == GUP_FAST || p == GUP_SLOW) && gup_fd < 0)
+		cskip(&c, "no /sys/kernel/debug/gup_test");
+	else if (p == URING && !ring_ok)
+		cskip(&c, "io_uring_queue_init failed");
+	else if ((m == FILESH || m == FILEPR) && !ext4_dir)
+		cskip(&c, "no ext4 directory given (-d)");
+	else if (!mem_map(&c)) {
+		if (p == VMSPLICE)
+			vmsplice_cell(&c);
+		else if (held(p))
+			held_cell(&c, p);
+		else
+			transient_cell(&c, p, rd);
+	}
+	if (e == KSM && c.map)
+		madvise(c.map, 2 * c.half, MADV_UNMERGEABLE);
+	mem_unmap(&c);
+	verdict(&c, began);
+}
+
+
+/* -- races (issue 20, item 3): bounded two-thread stress; a race that did not race skips ---- */
+
+#include <pthread.h>
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+#define FOLL_WRITE_ 0x01  /* gup_test takes raw FOLL_ flags (as the selftest defines them) */
+
+struct race {
+	const char *name;
+	char *buf;
+	size_t len;
+	volatile int stop;
+	long a_rounds, b_rounds;
+	char failed[300];
+	int dio_fd;
+	int node;
+};
+
+static void rfail(struct race *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->failed[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->failed, sizeof(r->failed), fmt, ap);
+	va_end(ap);
+	r->stop = 1;
+}
+
+/* A: GUP-fast and PIN-fast over the range, whatever is mapped there right now */
+static void *a_gup_fast(void *arg)
+{
+	struct race *r = arg;
+	struct gup_test g = {.addr = (uintptr_t)r->buf, .size = r->len, .nr_pages_per_call = 1,
+			     .gup_flags = FOLL_WRITE_};
+
+	while (!r->stop) {
+		g.size = r->len;
+		if (!ioctl(gup_fd, r->a_rounds & 1 ? PIN_FAST_BENCHMARK : GUP_FAST_BENCHMARK, &g))
+			r->a_rounds++;
+		else
+			r->a_rounds += 2;  /* a range half unmapped fails: still a round of the race */
+	}
+	return NULL;
+}
+
+/* B: pull the pages away under it: MADV_DONTNEED and munmap + mmap again at the same place */
+static void *b_zap(void *arg)
+{
+	struct race *r = arg;
+
+	while (!r->stop) {
+		memset(r->buf, 1, r->len);
+		if (r->b_rounds & 1) {
+			madvise(r->buf, r->len, MADV_DONTNEED);
+		} else if (munmap(r->buf, r->len) ||
+			   mmap(r->buf, r->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+				   != r->buf) {
+			rfail(r, "munmap/mmap MAP_FIXED: %s", strerror(errno));
+		}
+		r->b_rounds++;
+	}
+	return NULL;
+}
+
+/* A: pin (GUP-fast, long-term, writable), write through the process, read through the pin */
+static void *a_pin_check(void *arg)
+{
+	struct race *r = arg;
+	struct pin_longterm_test args = {.addr = (uintptr_t)r->buf, .size = r->len,
+					 .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE | PIN_LONGTERM_TEST_FLAG_USE_FAST};
+	char *got = malloc(r->len), *want = malloc(r->len);
+	uint64_t to = (uintptr_t)got;
+	long d;
+
+	while (!r->stop) {
+		unsigned seed = 100 + (unsigned)r->a_rounds;
+
+		fill64(r->buf, r->len, seed);
+		if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args)) {
+			rfail(r, "PIN_LONGTERM_TEST_START: %s", strerror(errno));
+			break;
+		}
+		fill64(r->buf, r->len, seed + 1);  /* after the pin: must land in the pinned pages */
+		fill64(want, r->len, seed + 1);
+		if (ioctl(gup_fd, PIN_LONGTERM_TEST_READ, &to))
+			rfail(r, "PIN_LONGTERM_TEST_READ: %s", strerror(errno));
+		else if ((d = first_diff(got, want, r->len)) >= 0)
+			rfail(r, "round %ld: the pin does not see the process's write (byte %ld): the process "
+			      "lost its pinned page to the other thread's %s", r->a_rounds, d, r->name);
+		if (ioctl(gup_fd, PIN_LONGTERM_TEST_STOP))
+			rfail(r, "PIN_LONGTERM_TEST_STOP: %s", strerror(errno));
+		r->a_rounds++;
+	}
+	free(got);
+	free(want);
+	return NULL;
+}
+
+/* A: O_DIRECT reads into the buffer, which must then hold the file's bytes */
+static void *a_dio_check(void *arg)
+{
+	struct race *r = arg;
+	char *want;
+	long d;
+
+	if (posix_memalign((void **)&want, PAGE, r->len))
+		return NULL;
+	while (!r->stop) {
+		unsigned seed = 200 + (unsigned)(r->a_rounds & 1);
+
+		fill64(want, r->len, seed);
+		if (pwrite(r->dio_fd, want, r->len, 0) != (ssize_t)r->len) {
+			rfail(r, "O_DIRECT write: %s", strerror(errno));
+			break;
+		}
+		memset(r->buf, 0, r->len);
+		if (pread(r->dio_fd, r->buf, r->len, 0) != (ssize_t)r->len)
+			rfail(r, "O_DIRECT read: %s", strerror(errno));
+		else if ((d = first_diff(r->buf, want, r->len)) >= 0)
+			rfail(r, "round %ld: the O_DIRECT read did not land in the process's buffer (byte %ld):"
+			      " it went to a page the other thread's fork took away", r->a_rounds, d);
+		r->a_rounds++;
+	}
+	free(want);
+	return NULL;
+}
+
+/* B: fork; the child writes its copy of the buffer and leaves */
+static void *b_fork(void *arg)
+{
+	struct race *r = arg;
+
+	while (!r->stop) {
+		pid_t pid = fork();
+		int st;
+
+		if (pid == 0) {
+			memset(r->buf, 0xdd, r->len);
+			_exit(0);
+		}
+		if (pid < 0 || waitpid(pid, &st, 0) != pid)
+			rfail(r, "fork/waitpid: %s", strerror(errno));
+		r->b_rounds++;
+	}
+	return NULL;
+}
+
+/* B: migrate the buffer from node to node, and compact now and then */
+static void *b_migrate(void *arg)
+{
+	struct race *r = arg;
+	size_t n = r->len / PAGE;
+	void **pages = calloc(n, sizeof(void *));
+	int *nodes = calloc(n, sizeof(int)), *status = calloc(n, sizeof(int));
+
+	for (size_t i = 0; i < n; i++)
+		pages[i] = r->buf + i * PAGE;
+	while (!r->stop) {
+		for (size_t i = 0; i < n; i++)
+			nodes[i] = (int)(r->b_rounds & 1);
+		syscall(SYS_move_pages, 0, n, pages, nodes, status, 0);
+		if (r->b_rounds % 16 == 15)
+			write_file("/proc/sys/vm/compact_memory", "1");
+		r->b_rounds++;
+	}
+	free(pages);
+	free(nodes);
+	free(status);
+	return NULL;
+}
+
+/* B: split the THP (debugfs), PTE-map it (a VMA split), collapse it again (MADV_COLLAPSE) */
+static void *b_split(void *arg)
+{
+	struct race *r = arg;
+	char cmd[96];
+
+	snprintf(cmd, sizeof(cmd), "%d,0x%lx,0x%lx", getpid(), (unsigned long)r->buf, (unsigned long)(r->buf + r->len));
+	while (!r->stop) {
+		switch (r->b_rounds % 3) {
+		case 0:
+			write_file("/sys/kernel/debug/split_huge_pages", cmd);
+			break;
+		case 1:  /* split the VMA there and merge it again: the PMD is split (never made
+			  * read-only: the other thread writes all along) */
+			madvise(r->buf + PAGE, PAGE, MADV_NOHUGEPAGE);
+			madvise(r->buf + PAGE, PAGE, MADV_HUGEPAGE);
+			break;
+		default:
+			madvise(r->buf, r->len, MADV_COLLAPSE);
+			break;
+		}
+		r->b_rounds++;
+	}
+	return NULL;
+}
+
+static void run_race(const char *name, void *(*a)(void *), void *(*b)(void *), int thp, double secs)
+{
+	struct race r = {.name = name, .dio_fd = -1};
+	char cname[64], dio_path[256] = "", skip[300] = "";
+	pthread_t ta, tb;
+	long p0, mig = vmstat("pgmigrate_success"), split = vmstat("thp_split_page");
+	double t0;
+
+	snprintf(cname, sizeof(cname), "race/%s", name);
+	if (!wanted(cname))
+		return;
+	if (list_only) {
+		printf("%s\n", cname);
+		return;
+	}
+	r.len = thp ? HPAGE : SMALL_PAGES * PAGE;
+	r.buf = map_aligned(r.len, thp ? HPAGE : PAGE, thp ? MADV_HUGEPAGE : -1);
+	if (!r.buf) {
+		printf("CASE %s FAIL: mmap: %s\n", cname, strerror(errno));
+		cells_fail++;
+		return;
+	}
+	memset(r.buf, 1, r.len);
+	if (gup_fd < 0 && a != a_dio_check)
+		snprintf(skip, sizeof(skip), "no /sys/kernel/debug/gup_test");
+	else if (thp && !is_thp(r.buf))
+		snprintf(skip, sizeof(skip), "no THP behind the buffer (kpageflags)");
+	else if (b == b_migrate && access("/sys/devices/system/node/node1", F_OK))
+		snprintf(skip, sizeof(skip), "one NUMA node only (numa=fake=2 on the command line?)");
+	if (a == a_dio_check && !skip[0]) {
+		if (!ext4_dir) {
+			snprintf(skip, sizeof(skip), "no ext4 directory given (-d)");
+		} else {
+			snprintf(dio_path, sizeof(dio_path), "%s/race.%d", ext4_dir, getpid());
+			r.dio_fd = open(dio_path, O_RDWR | O_CREAT | O_DIRECT, 0600);
+			if (r.dio_fd < 0)
+				snprintf(skip, sizeof(skip), "cannot open %s with O_DIRECT", dio_path);
+		}
+	}
+	if (skip[0]) {
+		printf("CASE %s SKIP: %s\n", cname, skip);
+		cells_skip++;
+		munmap(r.buf, r.len);
+		return;
+	}
+	p0 = pins_outstanding();
+	t0 = now_s();
+	pthread_create(&ta, NULL, a, &r);
+	pthread_create(&tb, NULL, b, &r);
+	while (!r.stop && now_s() - t0 < secs)
+		usleep(20 * 1000);
+	r.stop = 1;
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	printf("# %s: %.1f s, %ld rounds of the pin side, %ld of the other, pgmigrate_success +%ld,"
+	       " thp_split_page +%ld\n", cname, now_s() - t0, r.a_rounds, r.b_rounds,
+	       vmstat("pgmigrate_success") - mig, vmstat("thp_split_page") - split);
+	if (!r.failed[0] && pins_settle(p0) != p0)
+		snprintf(r.failed, sizeof(r.failed), "%ld pin(s) outstanding after the race", pins_settle(p0) - p0);
+	if (r.failed[0]) {
+		printf("CASE %s FAIL: %s\n", cname, r.failed);
+		cells_fail++;
+	} else if (r.a_rounds < 2 || r.b_rounds < 2) {
+		printf("CASE %s SKIP: the two sides did not both run (%ld and %ld rounds)\n", cname, r.a_rounds,
+		       r.b_rounds);
+		cells_skip++;
+	} else if (b == b_migrate && vmstat("pgmigrate_success") == mig) {
+		printf("CASE %s SKIP: nothing migrated during the race\n", cname);
+		cells_skip++;
+	} else if (b == b_split && vmstat("thp_split_page") == split) {
+		printf("CASE %s SKIP: no THP was split during the race\n", cname);
+		cells_skip++;
+	} else {
+		printf("CASE %s PASS\n", cname);
+		cells_pass++;
+	}
+	if (r.dio_fd >= 0)
+		close(r.dio_fd);
+	if (dio_path[0])
+		unlink(dio_path);
+	munmap(r.buf, r.len);
+}
+
+static void races(double secs)
+{
+	run_race("gup-fast-vs-zap", a_gup_fast, b_zap, 0, secs);
+	run_race("pin-vs-fork", a_pin_check, b_fork, 0, secs);
+	run_race("pin-thp-vs-fork", a_pin_check, b_fork, 1, secs);
+	run_race("dio-vs-fork", a_dio_check, b_fork, 0, secs);
+	run_race("pin-vs-migrate", a_pin_check, b_migrate, 0, secs);
+	run_race("pin-vs-thp-split", a_pin_check, b_split, 1, secs);
+}
+
+int main(int argc, char **argv)
+{
+	int opt;
+	long ksm_run = -1, ksm_scan = 100, ksm_sleep = 20;
+	double race_secs = 0;
+
+	while ((opt = getopt(argc, argv, "d:b:v:o:x:lqr:")) != -1) {
+		switch (opt) {
+		case 'd': ext4_dir = optarg; break;
+		case 'b': blk_dev = optarg; break;
+		case 'v': vfat_dir = optarg; break;
+		case 'o': only = optarg; break;
+		case 'x': except = optarg; break;
+		case 'l': list_only = 1; break;
+		case 'q': quick = 1; break;
+		case 'r': race_secs = atof(optarg); break;
+		default:
+			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!list_only) {
+		char tmp[] = "/run/pin_matrix.scratchXXXXXX";
+
+		gup_fd = open("/sys/kernel/debug/gup_test", O_RDWR);
+		ring_ok = !io_uring_queue_init(8, &ring, 0);
+		scratch_fd = mkstemp(tmp);
+		if (scratch_fd < 0) {
+			printf("FAIL: cannot make a scratch file in /run: %s\n", strerror(errno));
+			return 1;
+		}
+		unlink(tmp);
+		ksm_run = ksm_read("run");
+		ksm_scan = ksm_read("pages_to_scan");
+		ksm_sleep = ksm_read("sleep_millisecs");
+		if (ksm_run >= 0) {  /* scan fast: TCG is slow, and the cells wait for full scans */
+			write_file("/sys/kernel/mm/ksm/pages_to_scan", "4000");
+			write_file("/sys/kernel/mm/ksm/sleep_millisecs", "0");
+		}
+	}
+	for (enum pin p = 0; p < NPIN; p++)
+		for (enum mem m = 0; m < NMEM; m++)
+			for (enum ev e = 0; e < NEV; e++) {
+				if (!applies(p, m, e))
+					continue;
+				if (held(p)) {
+					run_cell(p, m, e, 0);
+				} else {
+					run_cell(p, m, e, 1);
+					run_cell(p, m, e, 0);
+				}
+			}
+	if (race_secs > 0)
+		races(race_secs);
+	if (list_only)
+		return 0;
+	if (ksm_run >= 0) {
+		char v[32];
+
+		write_file("/sys/kernel/mm/ksm/run", "2");  /* unmerge everything left */
+		snprintf(v, sizeof(v), "%ld", ksm_scan);
+		write_file("/sys/kernel/mm/ksm/pages_to_scan", v);
+		snprintf(v, sizeof(v), "%ld", ksm_sleep);
+		write_file("/sys/kernel/mm/ksm/sleep_millisecs", v);
+		write_file("/sys/kernel/mm/ksm/run", ksm_run == 1 ? "1" : "0");
+	}
+	printf("pin_matrix: %d cells passed, %d failed, %d skipped\n", cells_pass, cells_fail, cells_skip);
+	if (cells_fail)
+		return 1;
+	return cells_pass ? 0 : KSFT_SKIP;
+}

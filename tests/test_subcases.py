@@ -1,0 +1,113 @@
+"""A workload's own cases (CASE lines): parsing, limits, their place among the run's cases, and
+catch entries naming them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import catch, guests, subcases, verdict
+from bench.errors import UserError
+from bench.limits import LIMITS
+from bench.result import Case, RunResult, Status
+
+GUESTS = Path(__file__).resolve().parent.parent / "guests"
+BOOT = Path(__file__).parent / "data" / "boots" / "canary-tcg"
+LINES = (BOOT / "console.log").read_text().splitlines()
+
+
+def test_case_lines_and_nothing_else() -> None:
+    got = subcases.parse([
+        "== matrix",
+        "CASE uring/anon/fork PASS\n",
+        "CASE gup-fast/thp/ksm SKIP: KSM merged no witness page in 10000 ms",
+        "CASE pvm-writev/anon/hole FAIL: pvm over a hole at byte 32768 moved 65536 bytes",
+        "FAIL: not a case line",
+        "CASE bad name PASS",        # a space in the name: not a case line
+        "CASE uring/anon/none PASSED",  # not a verdict word
+        "  CASE indented/x PASS",     # must start the line
+        "# race/pin-vs-fork: 2.0 s, 100 rounds",
+    ])
+    assert [(s.name, s.status, s.message) for s in got] == [
+        ("uring/anon/fork", Status.PASS, ""),
+        ("gup-fast/thp/ksm", Status.SKIP, "KSM merged no witness page in 10000 ms"),
+        ("pvm-writev/anon/hole", Status.FAIL, "pvm over a hole at byte 32768 moved 65536 bytes"),
+    ]
+
+
+def test_a_name_printed_twice_keeps_a_failure() -> None:
+    got = subcases.parse(["CASE a/b PASS", "CASE a/b FAIL: later", "CASE a/b PASS", "CASE c SKIP: x", "CASE c PASS"])
+    assert [(s.name, s.status) for s in got] == [("a/b", Status.FAIL), ("c", Status.SKIP)]
+
+
+def test_over_the_limit_is_one_failing_case() -> None:
+    lines = (f"CASE c{i} PASS" for i in range(LIMITS.subcases + 5))
+    got = subcases.parse(lines)
+    assert len(got) == LIMITS.subcases + 1
+    assert got[-1].status is Status.FAIL and "5 CASE line(s)" in got[-1].message
+
+
+def test_subcases_follow_their_workload(tmp_path: Path) -> None:
+    workloads = guests.select(["rxe", "pin-matrix"], GUESTS)
+    (tmp_path / "rxe.log").write_text("ok\n")
+    (tmp_path / "rxe.rc").write_text("0 1.0 2.0\n")
+    (tmp_path / "pin-matrix.log").write_text(
+        "CASE uring/anon/fork PASS\nCASE uring/anon/ksm FAIL: KSM merged a pinned page\n"
+        "pin_matrix: 1 cells passed, 1 failed, 0 skipped\n")
+    (tmp_path / "pin-matrix.rc").write_text("1 2.0 9.0\n")
+    cases = verdict.workload_cases(workloads, tmp_path, LINES, verdict.BootFacts(0, False, 1.0, BOOT / "console.log"))
+    assert [(c.name, c.status) for c in cases] == [
+        ("rxe", Status.PASS),
+        ("pin-matrix", Status.FAIL),
+        ("pin-matrix/uring/anon/fork", Status.PASS),
+        ("pin-matrix/uring/anon/ksm", Status.FAIL),
+    ]
+    assert cases[3].group == "workload" and cases[3].message == "KSM merged a pinned page"
+
+
+def test_a_workload_that_never_ran_has_no_subcases(tmp_path: Path) -> None:
+    workloads = guests.select(["pin-matrix"], GUESTS)
+    cases = verdict.workload_cases(workloads, tmp_path, [], verdict.BootFacts(0, False, 1.0, BOOT / "console.log"))
+    assert [c.name for c in cases] == ["pin-matrix"]
+
+
+def test_catch_names_a_cell_of_a_workload_the_bug_runs() -> None:
+    entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/uring/anon/soft-dirty", "message": "pin"}])
+    catch.check_workloads(entries, ["smoke", "pin-matrix"])
+    with pytest.raises(UserError, match="never runs workload 'pin-matrix'"):
+        catch.check_workloads(entries, ["smoke"])
+    failed = Case("workload", "pin-matrix/uring/anon/soft-dirty", Status.FAIL, 0.0,
+                  "after soft-dirty the process's write is not seen through the pin")
+    result = RunResult("r", "s", Path("."), (failed,), 1.0)
+    assert catch.hits(result, entries) == list(entries)
+    other = Case("workload", "pin-matrix/uring/anon/fork", Status.FAIL, 0.0, "the pin ...")
+    assert catch.hits(RunResult("r", "s", Path("."), (other,), 1.0), entries) == []
+
+
+GUEST_LOGS = Path(__file__).parent / "data" / "guest"
+
+
+def test_a_real_pin_matrix_log() -> None:
+    lines = (GUEST_LOGS / "pin-matrix-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 66 + 6  # the default set's 66 cells and 6 races, each once
+    assert got["uring/anon/soft-dirty"].status is Status.PASS
+    assert got["race/pin-vs-thp-split"].status is Status.PASS
+    skipped = [s for s in got.values() if s.status is Status.SKIP]
+    assert [s.name for s in skipped] == ["uring/thp/ksm"]
+    assert skipped[0].message.startswith("KSM merged no witness pages in 10000 ms")
+    # the comment lines (# name: secs, # race/...: rounds) are not cases
+    assert not any(name.startswith("#") for name in got)
+
+
+def test_a_real_log_of_a_caught_bug() -> None:
+    lines = (GUEST_LOGS / "pin-matrix-wp-reuse-exclusive-large-6.12-tcg.log").read_text().splitlines()
+    failed = [s for s in subcases.parse(lines) if s.status is Status.FAIL]
+    assert [s.name for s in failed] == ["gup-fast/thp/soft-dirty", "uring/thp/soft-dirty"]
+    assert all("not seen through the pin" in s.message for s in failed)
+    entries = catch.parse("patches/bugs/wp-reuse-exclusive-large/series.yaml", [
+        {"case": "workload/pin-matrix/gup-fast/thp/soft-dirty", "message": "not seen through the pin"},
+        {"case": "workload/pin-matrix/uring/thp/soft-dirty", "message": "not seen through the pin"}])
+    result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
+    assert catch.hits(result, entries) == list(entries)
