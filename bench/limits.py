@@ -22,6 +22,9 @@ class Limits:
     yaml_depth: int = 32
     # Digits of an integer in any input (YAML, --param, JSON); Python refuses int() over 4300.
     int_digits: int = 30
+    # Nesting of JSON the bench reads back (night.json, state.json, summary.json, request.json):
+    # ours are 5 deep; json's decoder recurses, so 100000 '[' would crash it.
+    json_depth: int = 32
     # Patches in one series; mm's largest series are a few hundred patches (folios: ~100).
     patches: int = 5000
     # Characters of one console line kept by the live reader and the scanner; the rest is cut

@@ -182,3 +182,28 @@ def test_merge_onto_a_full_disk_is_one_line_and_leaves_no_temp_folder(
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("bench: error:")]
     assert len(err) == 1 and err[0].endswith(": cannot write: disk full") and str(out) in err[0], err
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+
+
+@pytest.mark.parametrize("raw, says", [
+    pytest.param(b"[" * 100000 + b"]" * 100000, "nested over the limit", id="deep"),  # RecursionError: a crash
+    pytest.param(json.dumps(old_night(entries=[])).replace('"started": "2000', '"secs": 1e999, "started": "2000').encode(),
+                 "out of range", id="1e999"),  # read as inf
+    pytest.param(json.dumps(old_night(name="\ud800", entries=[])).encode(), "lone surrogate", id="surrogate"),
+    pytest.param(json.dumps(old_night(name="caf\u00e9", entries=[]), ensure_ascii=False).encode("latin-1"), "not UTF-8",
+                 id="latin-1"),
+])
+def test_a_night_no_bench_wrote_is_named_and_left_out(nights: Nights, raw: bytes, says: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Read with surrogateescape and json.loads, these crashed the night (deep nesting) or
+    carried a value no later step could write or print (inf, lone surrogates)."""
+    bad = garbage(nights.results, "00-bad", None, raw="")
+    (bad / "night.json").write_bytes(raw)
+    rc, folder, night = nights.night("alpha=canary-tcg")
+    assert rc == 1 and night["comparison"]["previous"] is None
+    for name in FINAL:
+        assert (folder / name).is_file(), name
+    warnings = [line for line in capsys.readouterr().err.splitlines() if str(bad) in line]
+    assert len(warnings) == 1 and says in warnings[0], warnings
+    assert main(["merge", str(bad), "--out", str(nights.root / "m")]) == 2  # named, refused
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err and "internal error" not in err, err

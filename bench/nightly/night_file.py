@@ -9,7 +9,6 @@ refused with a one-line error), never the crash of a later night's final step.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -93,12 +92,10 @@ def problem(value: object, shape: object, where: str) -> str | None:
     return None
 
 
-def parse(path: Path, text: str, shape: object = PAST) -> Night:
-    """night.json's text checked (formats.FormatProblem naming path and what is wrong)."""
-    try:
-        raw = json.loads(text)
-    except ValueError as e:
-        raise formats.FormatProblem(f"{path}: not JSON: {e}") from e
+def parse(path: Path, text: str | bytes, shape: object = PAST) -> Night:
+    """night.json's text checked (formats.FormatProblem naming path and what is wrong): read
+    strictly (formats.parse_json: UTF-8, nesting, finite numbers, no lone surrogates)."""
+    raw = formats.parse_json(path, text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     data = formats.check(path, raw, formats.NIGHT)
     if p := problem(data, shape, ""):
         raise formats.FormatProblem(f"{path}: {p}")
@@ -111,10 +108,10 @@ def read(folder: Path, shape: object = PAST) -> Night:
     """The night in folder (FormatProblem if it has none this bench can read)."""
     path = folder / NIGHT_FILE
     try:
-        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        raw = path.read_bytes()
     except OSError as e:
         raise formats.FormatProblem(f"{path}: cannot read: {e.strerror or e}") from e
-    return parse(path, text, shape)
+    return parse(path, raw, shape)
 
 
 def load_night(folder: Path) -> Night | None:
