@@ -52,18 +52,31 @@ def cannot_write(path: Path, e: OSError) -> InfraError:
     return InfraError(f"{path}: cannot write: {why}")
 
 
-def copy_tree(src: Path, dest: Path) -> None:
+def copy_tree(src: Path, dest: Path) -> list[Path]:
     """src copied to dest whole or not at all: into a hidden temporary folder beside dest,
-    renamed over it. On an error nothing is left behind (InfraError naming the file)."""
+    renamed over it. On an error nothing is left behind (InfraError naming the file).
+
+    Symlinks are not copied (neither followed nor made): a results folder is published and
+    read elsewhere, and a link in it would lead out of it. They are returned, for the caller
+    to name; a src that is itself a symlink copies nothing."""
+    if src.is_symlink():
+        return [src]
+    links: list[Path] = []
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     target = tmp
     try:
-        for root, dirs, names in os.walk(src):
+        for root, dirs, names in os.walk(src):  # followlinks=False: a linked folder is in dirs, not walked
             here = tmp / os.path.relpath(root, src)
             for d in dirs:
+                if (Path(root) / d).is_symlink():
+                    links.append(Path(root) / d)
+                    continue
                 target = here / d
                 target.mkdir()
             for n in names:
+                if (Path(root) / n).is_symlink():
+                    links.append(Path(root) / n)
+                    continue
                 target = here / n
                 shutil.copyfile(Path(root) / n, target, follow_symlinks=False)
                 shutil.copymode(Path(root) / n, target, follow_symlinks=False)
@@ -75,3 +88,4 @@ def copy_tree(src: Path, dest: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         # the file being written (an error of sendfile names the source in e.filename)
         raise cannot_write(dest / target.relative_to(tmp) if target.is_relative_to(tmp) else target, e) from e
+    return links

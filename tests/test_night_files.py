@@ -207,3 +207,40 @@ def test_a_night_no_bench_wrote_is_named_and_left_out(nights: Nights, raw: bytes
     assert main(["merge", str(bad), "--out", str(nights.root / "m")]) == 2  # named, refused
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and says in err and "internal error" not in err, err
+
+
+def test_merge_never_follows_a_symlink_out_of_the_shard(nights: Nights, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run id is checked, but what the shard's folders hold was copied as found: a patches/
+    series folder that is a symlink was walked (its target copied into --out), and a symlink in
+    a run folder was copied as a symlink out of --out."""
+    s1, s2 = shards(nights)
+    secret = nights.root / "outside"
+    (secret / "sub").mkdir(parents=True)
+    (secret / "private.txt").write_text("not for the night\n")
+    (secret / "sub" / "deeper.txt").write_text("nor this\n")
+    shard = next(s for s in (s1, s2) if (s / "patches").is_dir())  # the one that ran alpha
+    (shard / "patches" / "evil").symlink_to(secret)
+    run_id = json.loads((shard / "night.json").read_text())["entries"][0]["run_id"]
+    (shard / run_id / "link.txt").symlink_to(secret / "private.txt")
+    (shard / run_id / "linkdir").symlink_to(secret / "sub")
+    (shard / run_id / "guests" / "escape").symlink_to("../../../../outside")
+    out = nights.root / "merged"
+    main(["merge", str(s1), str(s2), "--out", str(out)])
+    assert (out / run_id / "summary.json").is_file() and (out / "patches" / "alpha").is_dir()
+    assert [p for p in out.rglob("*") if p.is_symlink()] == []
+    assert not [p for p in out.rglob("*") if p.name in ("private.txt", "deeper.txt", "evil")]
+    err = capsys.readouterr().err
+    assert "patches/evil" in err and "link.txt" in err and "internal error" not in err, err
+
+
+def test_a_patch_file_named_out_of_the_night_is_never_linked(nights: Nights) -> None:
+    """kcidb.json linked any existing path a shard's entry named as a patch file."""
+    s1, s2 = shards(nights)
+    secret = nights.root / "outside.patch"
+    secret.write_text("not for the night\n")
+    edit(s1, lambda d: [e.update(patches=[{"file": "../../../outside.patch"}, {"file": str(secret)}])
+                        for e in d["entries"]])
+    out = nights.root / "merged"
+    main(["merge", str(s1), str(s2), "--out", str(out)])
+    text = (out / "kcidb.json").read_text()
+    assert "outside.patch" not in text and (out / "night.json").is_file()

@@ -220,14 +220,22 @@ def merge(shard_dirs: list[Path], out_dir: Path) -> Night:
     whole = any(not n.get("shard") for _, n in shards)
     all_shards = len(counts) == 1 and indexes == list(range(1, next(iter(counts)) + 1))
     fresh_dir(out_dir)
+    links = []  # a shard's symlinks are never followed nor copied: they would lead out of --out
     for run_dir, e in runs:  # a full disk: one line naming the file, no temp folder left
-        copy_tree(run_dir, contained(out_dir, e["run_id"]))
+        links += copy_tree(run_dir, contained(out_dir, e["run_id"]))
     for folder, _ in shards:
         patches = folder / "patches"
-        for series_dir in sorted(patches.iterdir()) if patches.is_dir() and not patches.is_symlink() else ():
-            if series_dir.is_dir() and not (out_dir / "patches" / series_dir.name).exists():
+        if patches.is_symlink():
+            links.append(patches)
+            continue
+        for series_dir in sorted(patches.iterdir()) if patches.is_dir() else ():
+            if series_dir.is_symlink():
+                links.append(series_dir)
+            elif series_dir.is_dir() and not (out_dir / "patches" / series_dir.name).exists():
                 (out_dir / "patches").mkdir(exist_ok=True)
-                copy_tree(series_dir, out_dir / "patches" / series_dir.name)
+                links += copy_tree(series_dir, out_dir / "patches" / series_dir.name)
+    for link in links:
+        formats.warn(f"{link}: a symlink in a shard; not copied")
     ids = shards[0][1]["matrix"]["ids"]
     first = min(shards, key=lambda s: s[1]["started"])[1]
     return {

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import build as build_mod
-from bench import proc, tree
+from bench import formats, proc, tree
 from bench.errors import InfraError
 from bench.files import copy_tree, write_atomic
 from bench.plan import Plan
@@ -186,7 +186,8 @@ def copy_guests(src: Path, dest: Path) -> None:
     """The guest runner and workload scripts as run (whole, or not at all)."""
     for stale in dest.parent.glob(f".{dest.name}.tmp"):  # left by an older bench
         shutil.rmtree(stale, ignore_errors=True)
-    copy_tree(src, dest)
+    for link in copy_tree(src, dest):  # published: a link would lead out of the run folder
+        formats.warn(f"{link}: a symlink in the guest scripts; not copied into the run")
 
 
 def write(result: RunResult, plan: Plan) -> Path:
