@@ -21,6 +21,10 @@ from bench.errors import UserError
 from bench.result import Case, RunResult, Status
 
 MESSAGE_SHOWN = 100  # characters of a failing case's message in the per-bug line
+# Unrelated report titles (and the shortest): a title regex that finds all of them, or finds
+# the empty title, finds any report and could not fail to match (`report/.*`, `report/.`, `report/$`).
+UNRELATED_TITLES = ("x", "0", "BUG: Bad page state in process a", "WARNING in b", "INFO: task c blocked",
+                    "general protection fault in d", "KASAN: use-after-free Read in e", "kernel panic")
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,9 @@ def parse(where: str, raw: Any) -> tuple[Catch, ...]:
             raise UserError(f"{where}: catch {key!r}: want workload/NAME or report/TITLE-REGEX")
         if group == "report":
             _regex(where, "report title", name)
+            if re.search(name, "") or all(re.search(name, t) for t in UNRELATED_TITLES):
+                raise UserError(f"{where}: catch {key!r}: the title regex matches any report (an empty"
+                                " title, or every one of unrelated titles): it cannot fail to match; name the report")
         out.append(Catch(key, message, where))
     return tuple(out)
 
@@ -93,6 +100,19 @@ def check_workloads(catches: Iterable[Catch], workloads: Sequence[str]) -> None:
         if c.workload is not None and c.workload not in workloads:
             raise UserError(f"{c.where}: catch {c.case!r}: the bug's run never runs workload {c.workload!r}"
                             f" (it runs: {', '.join(workloads) or 'none'})")
+
+
+def passed(control: RunResult, c: Catch) -> bool:
+    """The control (the tree without the bug) ran this entry's case and it passed: its workload
+    ran and passed, or (a report) the control booted and showed no report of that title. A
+    control that stopped before (a boot failure, an infrastructure error) or skipped the
+    workload proves nothing: "no failure there" is not "passed"."""
+    if c.workload is not None:
+        return any(k.group == "workload" and k.name == c.workload and k.status is Status.PASS for k in control.cases)
+    booted = any(k.group == "boot" and k.status is Status.PASS for k in control.cases)
+    title = c.case.partition("/")[2]
+    return booted and control.verdict is not Status.ERROR and \
+        not any(k.group == "report" and re.search(title, k.name) for k in control.cases)
 
 
 def hits(result: RunResult, catches: Iterable[Catch]) -> list[Catch]:

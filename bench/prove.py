@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import junit, pipeline, rates, series
-from bench.catch import Catch, check_workloads, failures, hits
+from bench.catch import Catch, check_workloads, failures, hits, passed
 from bench.errors import UserError
 from bench.files import write_atomic
 from bench.plan import Plan, RunRequest, make_plan, new_folder
@@ -35,7 +35,7 @@ from bench.result import Case, RunResult, Status
 class Outcome(str, enum.Enum):
     CAUGHT = "caught"  # failed in every catch case (with its message); the control in none
     PARTIAL = "partial"  # failed in some catch cases, not all
-    UNPROVEN = "unproven"  # every catch case failed, but the control failed one too
+    UNPROVEN = "unproven"  # every catch case failed, but the control did not run and pass them all
     OTHER = "other"  # failed, but not in any catch case (a crash elsewhere, a build error...)
     MISSED = "missed"  # passed: the bench did not see the bug
     INFRA = "infra"  # the machine failed: says nothing
@@ -93,7 +93,8 @@ def judge(result: RunResult, catches: Sequence[Catch], control: RunResult | None
         return Outcome.INFRA
     got = hits(result, catches)
     if catches and len(got) == len(catches):
-        return Outcome.UNPROVEN if control is not None and hits(control, catches) else Outcome.CAUGHT
+        proven = control is None or all(passed(control, c) for c in catches)  # None: a night's catalogue entry
+        return Outcome.CAUGHT if proven else Outcome.UNPROVEN
     if got:
         return Outcome.PARTIAL
     return Outcome.OTHER if failed_keys(result) else Outcome.MISSED
