@@ -244,3 +244,21 @@ def test_a_patch_file_named_out_of_the_night_is_never_linked(nights: Nights) -> 
     main(["merge", str(s1), str(s2), "--out", str(out)])
     text = (out / "kcidb.json").read_text()
     assert "outside.patch" not in text and (out / "night.json").is_file()
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"verdict": "fail", "failing": []}, "verdict 'fail' with no failing case of status 'fail'"),
+    ({"verdict": "fail", "failing": [{"key": "workload/rxe", "status": "FAIL", "message": "x"}]},
+     "failing[0].status 'FAIL'"),
+    ({"verdict": "pass", "failing": [{"key": "workload/rxe", "status": "fail", "message": "x"}]},
+     "verdict 'pass' with failing cases"),
+])
+def test_merge_refuses_an_entry_whose_verdict_and_failing_list_disagree(
+        nights: Nights, change: dict[str, Any], says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A failed entry with nothing in its failing list gave the comparison nothing new: the
+    merged night exited 0 over a failure."""
+    s1, s2 = shards(nights)
+    edit(s1, lambda d: d["entries"][0].update(change))
+    assert main(["merge", str(s1), str(s2), "--out", str(nights.root / "m")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and str(s1) in err and len(err.splitlines()) == 1, err

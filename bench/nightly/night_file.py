@@ -99,9 +99,25 @@ def parse(path: Path, text: str | bytes, shape: object = PAST) -> Night:
     data = formats.check(path, raw, formats.NIGHT)
     if p := problem(data, shape, ""):
         raise formats.FormatProblem(f"{path}: {p}")
-    if bad := next((e for e in data["entries"] if e["verdict"] not in VERDICTS), None):
-        raise formats.FormatProblem(f"{path}: entry {bad['id']!r}: verdict {bad['verdict']!r}")
+    for e in data["entries"]:
+        if p := _disagrees(e):
+            raise formats.FormatProblem(f"{path}: entry {e['id']!r}: {p}")
     return data
+
+
+def _disagrees(entry: dict[str, Any]) -> str | None:
+    """A verdict its failing list does not bear out: the comparison (and so the exit code)
+    reads the failing list, so a 'fail' with none failing would make a failed night exit 0."""
+    verdict, failing = entry["verdict"], entry["failing"]
+    if verdict not in VERDICTS:
+        return f"verdict {verdict!r}"
+    if (bad := next((i for i, f in enumerate(failing) if f["status"] not in ("fail", "error")), None)) is not None:
+        return f"failing[{bad}].status {failing[bad]['status']!r} (want 'fail' or 'error')"
+    if verdict == "fail" and not any(f["status"] == "fail" for f in failing):
+        return "verdict 'fail' with no failing case of status 'fail'"
+    if verdict == "pass" and failing:
+        return f"verdict 'pass' with failing cases ({failing[0]['key']!r})"
+    return None
 
 
 def read(folder: Path, shape: object = PAST) -> Night:
