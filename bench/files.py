@@ -11,13 +11,33 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
-from bench.errors import InfraError
+from bench.errors import InfraError, UserError
 
 _UMASK = os.umask(0o022)  # read once (setting is the only way), then put back
 os.umask(_UMASK)
+
+
+def read_input(path: Path) -> bytes:
+    """The bytes of a file the user gave (a patch, series, series.yaml, a matrix...): a regular
+    file only. A FIFO or a device would block the read forever (or never end: /dev/zero); it is
+    opened without blocking and refused, as is anything that cannot be read (UserError)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror or e}") from e
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UserError(f"{path}: not a regular file (a FIFO, a device or a socket)")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror or e}") from e
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: Path, text: str) -> None:

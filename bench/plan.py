@@ -196,7 +196,9 @@ def load_known_issues(home: Path, s: Series, files: tuple[Path, ...]) -> tuple[I
     paths = [home / issues_file.FILE]
     if s.source.parts and s.source.is_dir() and s.source.resolve() != home.resolve():
         paths.append(s.source / issues_file.FILE)
-    found = [i for p in paths if p.is_file() for i in issues_file.load(p)]
+    # exists(), not is_file(): a known-issues.yaml that is a FIFO or a folder is named, never
+    # passed over (its issues dropped would fail the series with reports that are known)
+    found = [i for p in paths if p.exists() for i in issues_file.load(p)]
     found += bare(s.suppress, str(s.source / "series.yaml"), "suppress")
     found += [i for f in files for i in issues_file.load(f)]
     seen: dict[str, str] = {}

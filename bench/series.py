@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import mbox, series_meta
+from bench import files, mbox, series_meta
 from bench.errors import UserError, quote
 from bench.limits import LIMITS
 from bench.series_meta import Meta
@@ -149,7 +149,11 @@ def _check_bare(d: Path, quilt: bool) -> None:
 def _inside(d: Path, name: str, where: str) -> Path:
     """d/name, refused when it leaves d: "..", an absolute path or a symlink out."""
     path = d / name
-    if Path(name).is_absolute() or not path.resolve().is_relative_to(d.resolve()):
+    try:
+        out = Path(name).is_absolute() or not path.resolve().is_relative_to(d.resolve())
+    except (RuntimeError, OSError) as e:  # RuntimeError: a symlink loop
+        raise UserError(f"{where} {quote(name)}: cannot resolve: {e}") from e
+    if out:
         raise UserError(f"{where} {quote(name)} is outside {d} (.., an absolute path or a symlink out)")
     return path
 
@@ -164,7 +168,8 @@ def _read_quilt(series_path: Path) -> tuple[Patch, ...]:
         _check_quilt_options(series_path, lineno, words[1:])
         file = _inside(series_path.parent, words[0], f"{series_path}:{lineno}: patch")
         if not file.is_file():
-            raise UserError(f"{series_path}:{lineno}: patch file {words[0]} not found")
+            what = "not a regular file" if file.exists() else "not found"
+            raise UserError(f"{series_path}:{lineno}: patch file {words[0]} {what}")
         if words[0] in seen:
             raise UserError(f"{series_path}:{lineno}: patch {words[0]} is listed twice (line {seen[words[0]]})")
         if len(patches) >= LIMITS.patches:
@@ -297,7 +302,4 @@ def _read_mbox(path: Path) -> tuple[tuple[Patch, ...], str | None, str]:
 
 def _read_text(path: Path) -> str:
     # Bytes in, no newline translation: CRs and non-UTF-8 bytes must reach git am unchanged.
-    try:
-        return path.read_bytes().decode("utf-8", errors="surrogateescape")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror}") from e
+    return files.read_input(path).decode("utf-8", errors="surrogateescape")

@@ -182,3 +182,29 @@ def test_a_series_name_with_a_newline_is_a_one_line_error(tmp_path: Path, no_tre
     assert cli_main.main(["run", "evil\nname\rhere", "--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "evil\\nname\\rhere" in err, err
+
+
+@pytest.mark.parametrize("fifo", ["series.yaml", "series", "01-gup-comment.patch", "known-issues.yaml"])
+def test_a_fifo_in_the_series_folder_is_refused_not_waited_on(tmp_path: Path, no_tree: None, fifo: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """read_bytes() of a FIFO blocks until a writer comes: the run hung before any work."""
+    d = tmp_path / "s"
+    shutil.copytree(QUILT, d)
+    (d / fifo).unlink(missing_ok=True)
+    os.mkfifo(d / fifo)
+    started = time.monotonic()
+    assert cli_main.main(["run", str(d), "--results", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    says = "series:2: patch file 01-gup-comment.patch not a regular file" if fifo.endswith(".patch") \
+        else f"{d / fifo}: not a regular file"
+    assert says in err and len(err.splitlines()) == 1, err
+    assert time.monotonic() - started < 10
+
+
+def test_a_symlink_loop_in_a_series_is_named(tmp_path: Path, no_tree: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """Path.resolve() raised RuntimeError on the loop: an internal error with a crash log."""
+    d = _folder(tmp_path, {"0001-a.patch": DIFF})
+    (d / "0002-loop.patch").symlink_to("0002-loop.patch")
+    assert cli_main.main(["run", str(d), "--results", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'0002-loop.patch': cannot resolve: Symlink loop" in err and "internal error" not in err, err

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from bench import formats, yamlmap
+from bench import files, formats, yamlmap
 from bench.errors import UserError
 from bench.report import known
 from bench.report.issues import Issue, Scope, bare, check_range
@@ -40,10 +40,7 @@ _REV = re.compile(r"^[^\s-][^\s]*$")
 
 def load(path: Path) -> tuple[Issue, ...]:
     """The entries of a known-issues file, or of an older suppressions file."""
-    try:
-        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read known issues: {e.strerror or e}") from e
+    text = files.read_input(path).decode("utf-8", errors="surrogateescape")  # a FIFO: refused, not waited on
     if path.suffix in (".yaml", ".yml") and _is_registry(path, text):
         return _registry(path, text)
     patterns = known.load_suppressions(path).patterns
