@@ -224,7 +224,7 @@ def _patch_from_file(path: Path, index: int, name: str, text: str | None = None)
     text = _read_text(path) if text is None else text
     if not text.strip():
         raise UserError(f"{path}: empty patch file")
-    if not mbox.HAS_DIFF.search(text):
+    if not mbox.HAS_DIFF.search(text) and not (_is_mail(text) and mbox.parse_message(text).has_diff):
         raise UserError(f"{path}: no diff found in patch file")
     if not _is_mail(text):
         text = _synthesize_mail(text, path.name)

@@ -208,3 +208,16 @@ def test_a_symlink_loop_in_a_series_is_named(tmp_path: Path, no_tree: None, caps
     assert cli_main.main(["run", str(d), "--results", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
     assert "'0002-loop.patch': cannot resolve: Symlink loop" in err and "internal error" not in err, err
+
+
+def test_an_mbox_whose_patch_body_is_base64_is_a_patch(tmp_path: Path) -> None:
+    """git am decodes a base64 body (some mailers send one for non-ASCII text); the bench looked
+    for the diff in the encoded text and said "no patches found"."""
+    import base64
+    body = "Signed-off-by: Zo\u00eb <z@example.org>\n---\n" + DIFF.split("\n---\n", 1)[1]
+    mail = (MBOX_FROM + "From: Zo\u00eb <z@example.org>\nSubject: [PATCH 1/1] mm/gup: say it\n"
+            "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+            + base64.encodebytes(body.encode()).decode())
+    (tmp_path / "b64.mbox").write_text(mail)
+    s = load_series(str(tmp_path / "b64.mbox"), tmp_path)
+    assert [p.subject for p in s.patches] == ["mm/gup: say it"]
