@@ -262,3 +262,42 @@ def test_merge_refuses_an_entry_whose_verdict_and_failing_list_disagree(
     assert main(["merge", str(s1), str(s2), "--out", str(nights.root / "m")]) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and str(s1) in err and len(err.splitlines()) == 1, err
+
+
+def test_a_symlink_loop_or_link_beside_the_night_is_passed_over(nights: Nights,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """history() resolved every folder beside the night: a symlink loop crashed the night's
+    final step (RuntimeError), after its runs, before its junit.xml and pages."""
+    _, first, _ = nights.night("alpha=canary-tcg")
+    root = nights.results / "nightly"
+    (root / "loop1").symlink_to("loop2")
+    (root / "loop2").symlink_to("loop1")
+    (root / "latest").symlink_to(first.name)  # the same night again: never counted twice
+    rc, folder, night = nights.night("alpha=canary-tcg")
+    assert rc == 0 and night["comparison"]["previous"] == first.name
+    for name in FINAL:
+        assert (folder / name).is_file(), name
+    assert "internal error" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("summary", [pytest.param("[" * 100000 + "]" * 100000, id="deep"),
+                                     pytest.param('{"format": 7}', id="newer"), pytest.param(None, id="gone")])
+def test_merge_counts_an_entry_whose_run_summary_is_unreadable_as_missing(
+        nights: Nights, summary: str | None, capsys: pytest.CaptureFixture[str]) -> None:
+    """A shard's run folder with a garbage summary.json (and no junit.xml) crashed the merge
+    (RecursionError), or its entry's 'pass' was taken on the word of night.json alone."""
+    s1, s2 = shards(nights)
+    run_id = json.loads((s1 / "night.json").read_text())["entries"][0]["run_id"]
+    (s1 / run_id / "junit.xml").unlink()
+    if summary is None:
+        (s1 / run_id / "summary.json").unlink()
+    else:
+        (s1 / run_id / "summary.json").write_text(summary)
+    out = nights.root / "m"
+    assert main(["merge", str(s1), str(s2), "--out", str(out)]) == 2  # missing: infrastructure
+    merged = json.loads((out / "night.json").read_text())
+    assert len(merged["missing"]) == 1 and run_id not in [e["run_id"] for e in merged["entries"]]
+    err = capsys.readouterr().err
+    assert "counted as missing" in err and "internal error" not in err
+    for name in FINAL:
+        assert (out / name).is_file(), name

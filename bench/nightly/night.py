@@ -192,6 +192,19 @@ def write_night(night_dir: Path, night: Night) -> None:
 # -- merging and finishing ------------------------------------------------------------------
 
 
+def _unusable(run_dir: Path) -> str | None:
+    """Why a shard's run folder cannot back its entry: gone, a symlink, or its summary.json
+    unreadable (the entry's verdict would stand on nothing: a 'pass' with no evidence)."""
+    if run_dir.is_symlink() or not run_dir.is_dir():
+        return f"no run folder {run_dir}"
+    path = run_dir / "summary.json"
+    try:
+        formats.check(path, formats.load_json(path), formats.SUMMARY)
+    except formats.FormatProblem as e:
+        return str(e)
+    return None
+
+
 def merge(shard_dirs: list[Path], out_dir: Path) -> Night:
     """Shard nights (same matrix) -> one night folder, as if the matrix had run in one go.
 
@@ -210,11 +223,11 @@ def merge(shard_dirs: list[Path], out_dir: Path) -> Night:
                 raise UserError(f"{folder}: entry {e['id']} also in {seen[e['id']]}")
             seen[e["id"]] = folder
             run_dir = contained(folder, e["run_id"], f"{folder / NIGHT_FILE}: entry {e['id']}")
-            if run_dir.is_dir() and not run_dir.is_symlink():
-                runs.append((run_dir, e))
-            else:
-                formats.warn(f"{folder / NIGHT_FILE}: entry {e['id']}: no run folder {run_dir}; counted as missing")
+            if why := _unusable(run_dir):
+                formats.warn(f"{folder / NIGHT_FILE}: entry {e['id']}: {why}; counted as missing")
                 del seen[e["id"]]
+            else:
+                runs.append((run_dir, e))
     counts = {n["shard"]["count"] for _, n in shards if n.get("shard")}
     indexes = sorted(n["shard"]["index"] for _, n in shards if n.get("shard"))
     whole = any(not n.get("shard") for _, n in shards)

@@ -142,6 +142,20 @@ def load_night(folder: Path) -> Night | None:
         return None
 
 
+def beside(night_dir: Path) -> list[tuple[Path, Night]]:
+    """The readable nights in the folders beside night_dir, by name. Symlinks are passed over:
+    a link (`latest`) would count a night twice or read one outside the folder, and a symlink
+    loop there crashed the night's final step (Path.resolve raises on it)."""
+    root = night_dir.parent
+    found = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if folder.is_symlink() or not folder.is_dir() or folder.name == night_dir.name:
+            continue
+        if (night := load_night(folder)) is not None:
+            found.append((folder, night))
+    return found
+
+
 def require_night(folder: Path, shape: object = PAST) -> Night:
     """A night the user named (--previous; a shard to merge: shape SHARD): one-line error if
     it is not one this bench can read."""
