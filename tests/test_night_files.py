@@ -182,6 +182,10 @@ def test_merge_onto_a_full_disk_is_one_line_and_leaves_no_temp_folder(
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("bench: error:")]
     assert len(err) == 1 and err[0].endswith(": cannot write: disk full") and str(out) in err[0], err
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+    # nor a half-merged --out, which made the retry "exists and is not empty"
+    assert not out.exists()
+    monkeypatch.setattr(shutil, "copyfile", copyfile)
+    assert main(["merge", str(s1), str(s2), "--out", str(out)]) == 0
 
 
 @pytest.mark.parametrize("raw, says", [
