@@ -18,13 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import UserError
+from bench.report.issues import any_title
 from bench.result import Case, RunResult, Status
 
 MESSAGE_SHOWN = 100  # characters of a failing case's message in the per-bug line
-# Unrelated report titles (and the shortest): a title regex that finds all of them, or finds
-# the empty title, finds any report and could not fail to match (`report/.*`, `report/.`, `report/$`).
-UNRELATED_TITLES = ("x", "0", "BUG: Bad page state in process a", "WARNING in b", "INFO: task c blocked",
-                    "general protection fault in d", "KASAN: use-after-free Read in e", "kernel panic")
 
 
 @dataclass(frozen=True)
@@ -87,7 +84,7 @@ def parse(where: str, raw: Any) -> tuple[Catch, ...]:
             raise UserError(f"{where}: catch {key!r}: want workload/NAME or report/TITLE-REGEX")
         if group == "report":
             _regex(where, "report title", name)
-            if re.search(name, "") or all(re.search(name, t) for t in UNRELATED_TITLES):
+            if any_title(name):
                 raise UserError(f"{where}: catch {key!r}: the title regex matches any report (an empty"
                                 " title, or every one of unrelated titles): it cannot fail to match; name the report")
         out.append(Catch(key, message, where))

@@ -29,7 +29,7 @@ import yaml
 from bench import files, formats, yamlmap
 from bench.errors import UserError
 from bench.report import known
-from bench.report.issues import Issue, Scope, bare, check_range
+from bench.report.issues import Issue, Scope, bare, check_range, too_broad
 
 FILE = "known-issues.yaml"
 ENTRY_KEYS = ("id", "title", "case", "reason", "link", "scope", "fixed_by")
@@ -111,6 +111,7 @@ def entry(item: Any, where: str) -> Issue:
             raise UserError(f"{where}: bad title regex {title!r}: {e}") from e
     if case and "/" not in case:
         raise UserError(f"{where}: case {case!r}: want a case key like workload/rxe or report/*")
+    too_broad(where, title, case)
     fixed_by = _string(item, "fixed_by", where)
     if fixed_by and not _REV.match(fixed_by):
         raise UserError(f"{where}: fixed_by {fixed_by!r}: want a commit id")
