@@ -228,6 +228,11 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
         given = "--results " if req.results else ""
         why = "not a folder" if results_root.exists() else e.strerror
         raise UserError(f"{given}{results_root}: cannot use it as the results folder: {why}") from e
+    try:  # the cache holds the work slots and the unpacked tree: a file there crashed the build stage
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        why = "not a folder" if cache.exists() else e.strerror
+        raise UserError(f"$BENCH_CACHE {cache}: cannot use it as the cache folder: {why}") from e
     # Last: the default tree is unpacked on first use (a minute); a bad name fails before it.
     kernel = tree.resolve_tree(req.tree, os.environ, cache)
     s = loaded or series.empty(f"tree-{kernel.name}")
