@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import files, mbox, series_meta
+from bench import files, mbox, paths, series_meta
 from bench.errors import UserError, quote
 from bench.limits import LIMITS
 from bench.series_meta import Meta
@@ -96,12 +96,17 @@ def _resolve_spec(spec: str, patches_dir: Path) -> Path:
     # A bare name means patches/<name>; anything else is a path (relative to the cwd).
     if not spec.strip():
         raise UserError("empty series name")
-    named = patches_dir / spec
-    if "/" not in spec and named.exists():
+    # "." and ".." are paths (the cwd's series, not patches/ itself or the project home);
+    # "name/" (a shell's completion) is patches/<name> when the cwd has no such path
+    name = spec.rstrip("/")
+    named = patches_dir / name
+    if "/" not in spec and paths.plain(name) and named.exists():
         return named.resolve()
     as_path = Path(spec)
     if as_path.exists():
         return as_path.resolve()
+    if paths.plain(name) and named.exists():
+        return named.resolve()
     known = ", ".join(list_series(patches_dir)) or "none"
     raise UserError(f"series {quote(spec)} not found: no {named} and no file {quote(spec)} (known: {known})")
 

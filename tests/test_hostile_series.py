@@ -221,3 +221,20 @@ def test_an_mbox_whose_patch_body_is_base64_is_a_patch(tmp_path: Path) -> None:
     (tmp_path / "b64.mbox").write_text(mail)
     s = load_series(str(tmp_path / "b64.mbox"), tmp_path)
     assert [p.subject for p in s.patches] == ["mm/gup: say it"]
+
+
+def test_dot_is_the_cwd_and_a_trailing_slash_still_names_the_series(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bench run .` in a series folder loaded patches/ itself (a bare name: patches/.), which
+    holding *.patch file series applied all of them; `bench run two/` said patches/two did not exist."""
+    patches = tmp_path / "patches"
+    shutil.copytree(QUILT, patches / "two")
+    (patches / "other.patch").write_text(DIFF)  # a file series in patches/ itself
+    here = _folder(tmp_path / "cwd", {"0001-a.patch": DIFF})
+    monkeypatch.chdir(here)
+    assert load_series(".", patches).source == here
+    (here / "sub").mkdir()
+    monkeypatch.chdir(here / "sub")
+    assert load_series("..", patches).source == here  # not patches/.. (the project home)
+    monkeypatch.chdir(tmp_path)
+    assert load_series("two/", patches).source == patches / "two"
