@@ -40,6 +40,30 @@ def read_input(path: Path) -> bytes:
         os.close(fd)
 
 
+def read_guest(path: Path, limit: int, end: bool = False) -> str | None:
+    """A file the guest wrote into the results folder (a workload's .log/.rc, pin and taint
+    snapshots): at most `limit` bytes (its end, with end=True), a regular file only, no symlink
+    followed. The guest (the kernel under test, a workload running as root) controls these: a
+    FIFO, a link to /dev/zero or a host file, or gigabytes of output must not hang the host,
+    fill its memory or leak a host file into the pages. None when it is not such a file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        if end and size > limit:
+            os.lseek(fd, size - limit, os.SEEK_SET)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, text: str) -> None:
     data = text.encode("utf-8", errors="surrogateescape")
     tmp = ""

@@ -11,6 +11,7 @@ import concurrent.futures
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -280,3 +281,34 @@ def test_signals_in_a_row_still_leave_every_result_file(world: World) -> None:
     assert (run_dir / "junit.xml").is_file() and "Traceback" not in err and n > 5
     assert "stopping, please wait" in err
     assert subprocess.run(["pgrep", "-f", "sleep 30.85"], capture_output=True).returncode == 1  # vng is gone
+
+
+def test_files_the_guest_makes_hostile_are_read_bounded_never_followed(world: World) -> None:
+    """The guest writes the workload results the host reads: a FIFO in place of a log hung the
+    host's verdict forever, a link to /dev/zero filled its memory, a link to a host file put
+    that file into the results. Each is now no result (an ERROR, never a PASS) and the run ends."""
+    boot = world.root / "boots" / "hostile"
+    shutil.copytree(BOOTS / "baseline-tcg", boot)
+    secret = world.root / "host-secret.txt"
+    secret.write_text("HOST SECRET\n")
+    guest = boot / "guest"
+    (guest / "gup-test.log").unlink()
+    os.mkfifo(guest / "gup-test.log")
+    (guest / "odirect.rc").unlink()
+    (guest / "odirect.rc").symlink_to("/dev/zero")
+    (guest / "rxe.log").unlink()
+    (guest / "rxe.log").symlink_to(secret)
+    with open(guest / "pin-balance.log", "a") as f:  # a runaway workload's output
+        f.write("x" * (8 << 20) + "\nlast line\n")
+    world.replay(boot)
+    child = subprocess.run([sys.executable, "-m", "bench", "run", "two", "--accel", "tcg", "--results",
+                            str(world.results)], cwd=HOME, env=dict(os.environ), capture_output=True,
+                           text=True, timeout=120)
+    (run_dir,) = world.results.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    statuses = {f"{c['group']}/{c['name']}": c["status"] for c in summary["cases"]}
+    assert child.returncode == 2 and statuses["workload/odirect"] == "error", (statuses, child.stderr[-2000:])
+    assert statuses["workload/gup-test"] == "pass"  # its .rc is fine; its log, a FIFO, is not read
+    assert "HOST SECRET" not in (run_dir / "summary.json").read_text()
+    pin = next(c for c in summary["cases"] if c["name"] == "pin-balance")
+    assert pin["output"].endswith("last line\n") and len(pin["output"]) < (1 << 20)
