@@ -279,12 +279,8 @@ _REQUEST_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def read_request(path: Path) -> RunRequest:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:  # ValueError: not JSON, not UTF-8, an integer of 5000 digits
-        raise UserError(f"{path}: not a run request written by bench: {getattr(e, 'strerror', None) or e}") from e
-    try:
-        data = formats.check(path, data, formats.REQUEST)
+    try:  # strict: not UTF-8, not JSON, too deep, 1e999, lone surrogates, 5000-digit integers
+        data = formats.check(path, formats.load_json(path), formats.REQUEST)
     except formats.FormatProblem as e:
         raise UserError(f"{path}: not a run request written by bench: {str(e).removeprefix(f'{path}: ')}") from e
     for name, value in data.items():
@@ -297,4 +293,8 @@ def read_request(path: Path) -> RunRequest:
             kinds = " or ".join("null" if t is type(None) else t.__name__ for t in want)
             of = " of strings" if want[0] in (list, dict) else ""
             raise UserError(f"{path}: field {quote(name)} must be {kinds}{of}, not {quote(json.dumps(value), 40)}")
+    required = [f.name for f in dataclasses.fields(RunRequest) if f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING]
+    if missing := next((n for n in required if n not in data), None):  # {} was a TypeError: a crash
+        raise UserError(f"{path}: not a run request written by bench: field {quote(missing)} missing")
     return RunRequest.from_json(data)

@@ -95,7 +95,10 @@ def test_a_bisect_step_request_with_wrong_types_is_named_by_field(tmp_path: Path
     assert f"request.json: field '{field}' must be" in err, err
 
 
-@pytest.mark.parametrize("text", ["[]", "7", "{", '{"jobs": ' + "9" * 5000 + "}"])
+@pytest.mark.parametrize("text", ["[]", "7", "{", '{"jobs": ' + "9" * 5000 + "}",
+                                  "{}", '{"jobs": 2}',  # no series: a TypeError (found by Hypothesis)
+                                  "[" * 100000, '{"series": "x", "jobs": 1e999}', '{"series": "\\udc80"}'],
+                         ids=["list", "number", "cut", "5000-digits", "empty", "no-series", "deep", "1e999", "surrogate"])
 def test_a_request_that_is_no_object_is_named(tmp_path: Path, text: str) -> None:
     (tmp_path / "request.json").write_text(text)
     with pytest.raises(UserError, match="request.json: not a run request written by bench"):
