@@ -116,9 +116,14 @@ def default_cache() -> Path:
     return Path(os.environ.get("BENCH_CACHE", Path(base) / "pinbench"))
 
 
+NAME_BYTES = 120  # of a name in a folder name: a file name is at most 255 bytes (NAME_MAX)
+
+
 def safe_name(name: str) -> str:
-    """A name made fit for a folder name (run ids, work slots, bisect steps)."""
-    return re.sub(r"[^\w.-]+", "_", name).strip("_") or "unnamed"
+    """A name made fit for a folder name (run ids, work slots, bisect steps): cut to NAME_BYTES
+    (a 250-character series name made the run's folder name too long: an internal error)."""
+    cut = re.sub(r"[^\w.-]+", "_", name).encode()[:NAME_BYTES].decode("utf-8", "ignore")
+    return cut.strip("_") or "unnamed"
 
 
 def new_name(root: Path, label: str = "") -> str:

@@ -238,3 +238,15 @@ def test_dot_is_the_cwd_and_a_trailing_slash_still_names_the_series(tmp_path: Pa
     assert load_series("..", patches).source == here  # not patches/.. (the project home)
     monkeypatch.chdir(tmp_path)
     assert load_series("two/", patches).source == patches / "two"
+
+
+def test_a_long_series_name_makes_a_folder_name_that_fits(tmp_path: Path) -> None:
+    """A 250-character series folder name (valid) made a run folder name over NAME_MAX: an
+    internal error (ENAMETOOLONG) when the run claimed its folder."""
+    for name in ("s" * 250, "\u00fc" * 200):
+        run_id = plan_mod.new_name(tmp_path, name)
+        assert len(run_id.encode()) <= 255 - 20  # room for -N and bisect/each suffixes
+        plan_mod.claim(tmp_path, run_id)
+    from bench.nightly.matrix import Entry
+    entry = Entry(id="s" * 250 + "/default", spec="s", series="s", config="default", kconfigs=(), workloads=(), params=())
+    assert len(entry.run_id.encode()) < 200
