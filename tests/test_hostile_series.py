@@ -250,3 +250,14 @@ def test_a_long_series_name_makes_a_folder_name_that_fits(tmp_path: Path) -> Non
     from bench.nightly.matrix import Entry
     entry = Entry(id="s" * 250 + "/default", spec="s", series="s", config="default", kconfigs=(), workloads=(), params=())
     assert len(entry.run_id.encode()) < 200
+
+
+def test_a_patch_with_the_longest_file_name_is_copied_into_the_results(tmp_path: Path) -> None:
+    """A 255-byte patch name (valid) became NNNN-<name>, over NAME_MAX: the run ended in an
+    ERROR (cannot write: File name too long) over a series that applied fine."""
+    from bench.pages import reproducer
+    d = _folder(tmp_path, {"p" * 249 + ".patch": DIFF, "series": "p" * 249 + ".patch\n"})
+    s = load_series(str(d), tmp_path)
+    (name, _), = reproducer.copy_patches(s, tmp_path / "out")
+    assert name.startswith("0001-ppp") and name.endswith(".patch") and len(name.encode()) <= 255
+    assert (tmp_path / "out" / name).read_text() == s.patches[0].text

@@ -27,7 +27,7 @@ from bench import build as build_mod
 from bench import formats, proc, tree
 from bench.errors import InfraError
 from bench.files import copy_tree, write_atomic
-from bench.plan import Plan
+from bench.plan import NAME_BYTES, Plan
 from bench.result import RunResult
 from bench.series import Patch, Series
 from bench.slot import sha256_of
@@ -37,8 +37,13 @@ IMAGE = "${BUILD}/" + build_mod.IMAGE.as_posix()
 
 
 def patch_file_name(p: Patch) -> str:
-    """NNNN-<name>: `sha256sum *` and `git am *` see them in series order."""
-    return f"{p.index:04d}-" + re.sub(r"^\d+-", "", Path(p.name).name)
+    """NNNN-<name>: `sha256sum *` and `git am *` see them in series order; the name cut to
+    NAME_BYTES, its suffix kept (a 252-character patch name plus NNNN- was over NAME_MAX)."""
+    rest = re.sub(r"^\d+-", "", Path(p.name).name)
+    if len(rest.encode()) > NAME_BYTES:
+        suffix = Path(rest).suffix[:16]
+        rest = rest.encode()[:NAME_BYTES - len(suffix.encode())].decode("utf-8", "ignore") + suffix
+    return f"{p.index:04d}-{rest}"
 
 
 def copy_patches(series: Series, folder: Path) -> list[tuple[str, str]]:
