@@ -126,14 +126,21 @@ def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printe
                                             kconfigs=(*kconfigs, *request.kconfigs), results=out,
                                             run_id="00-control"), home)
     printer.say(f"prove: control (the tree as it is) then {len(bugs)} bug(s), into {out}")
-    base = _run(control, printer.nested("control: "), "00-control")
+    base: RunResult | None = None
     verdicts: list[Verdict] = []
-    for i, bug in enumerate(bugs, 1):
-        printer.say(f"prove: [{i}/{len(bugs)}] {bug.series.name}: must fail "
-                    f"{', '.join(map(str, bug.series.meta.catch))}")
-        v = prove_bug(dataclasses.replace(bug, results_root=out), f"{i:02d}-{bug.series.name}", base, runs, printer)
-        verdicts.append(v)
-        printer.say(f"prove: {v.line()}")
+    try:
+        base = _run(control, printer.nested("control: "), "00-control")
+        for i, bug in enumerate(bugs, 1):
+            printer.say(f"prove: [{i}/{len(bugs)}] {bug.series.name}: must fail "
+                        f"{', '.join(map(str, bug.series.meta.catch))}")
+            v = prove_bug(dataclasses.replace(bug, results_root=out), f"{i:02d}-{bug.series.name}", base, runs,
+                          printer)
+            verdicts.append(v)
+            printer.say(f"prove: {v.line()}")
+    except KeyboardInterrupt as e:  # stopped: the prove folder still says what was proven so far
+        stopped = Case("infra", "interrupted", Status.ERROR, 0.0, f"interrupted{f' by {e}' if str(e) else ''}")
+        write_results(out, base or RunResult("00-control", "", out / "00-control", (stopped,), 0.0), verdicts)
+        raise
     write_results(out, base, verdicts)
     return base, verdicts, out
 

@@ -174,3 +174,40 @@ def test_a_report_catch_needs_a_control_that_booted() -> None:
     rxe = prove_mod.Catch("workload/rxe")
     failing = RunResult("b", "bug", Path("/r/b"), (Case("workload", "rxe", Status.FAIL, 0.0, "x"),), 1.0)
     assert prove_mod.judge(failing, (rxe,), skipped) is prove_mod.Outcome.UNPROVEN
+
+
+def test_a_prove_stopped_by_a_signal_keeps_its_summary(world: World) -> None:
+    """Stopped mid-bug, the prove folder kept every run but no summary.json or junit.xml."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    bug(world, "slow", "SLOW_BUG", "[workload/pin-balance]")
+    slow = world.root / "boots" / "slow"
+    shutil.copytree(BOOTS / "canary-tcg", slow)
+    world.mp.setenv("FAKE_VNG_RULES", f"BISECT_LEAK={BOOTS / 'canary-tcg'}\nSLOW_BUG={slow}")
+    fake = world.root / "bin"  # a vng that takes its time for the slow bug only (its marker in the tree)
+    fake.mkdir()
+    (fake / "vng").write_text(
+        "#!/bin/bash\n"
+        "for a; do case $a in --rwdir=*) host=${a#--rwdir=} ;; esac; done\n"
+        'src=$(sed -n "s/^BENCH_SRC=//p" "$host/env")\n'
+        'grep -rqF --exclude-dir=.git SLOW_BUG "$src" && sleep 43.25\n'
+        f'exec {TESTS / "bin" / "vng"} "$@"\n')
+    (fake / "vng").chmod(0o755)
+    world.mp.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    child = subprocess.Popen([sys.executable, "-m", "bench", "prove", "--accel", "tcg", "--results", str(world.results)],
+                             cwd=HOME, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(world.results.glob("*-prove/02-slow/console.log")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    (folder,) = [d for d in world.results.iterdir() if d.name.endswith("-prove")]
+    assert child.returncode == 2, err[-2000:]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [v["name"] for v in summary["verdicts"]] == ["leak"] and summary["verdicts"][0]["outcome"] == "caught"
+    assert (folder / "junit.xml").is_file()
