@@ -28,14 +28,29 @@ PATCH_SUFFIXES = (".patch", ".diff")  # what a folder without a series file appl
 BARE_FILES = (YAML_FILE, "known-issues.yaml")  # all a bare-tree series folder holds (and README*)
 
 
+def shown(text: str) -> str:
+    """A name as written into logs, JSON and XML: bytes that were not UTF-8 (a file or folder
+    name, a subject, read with surrogateescape) become U+FFFD. A lone surrogate crashed the
+    run's apply.log and its junit.xml (a series folder named caf\\xe9: an internal error)."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogateescape" if all(
+        "\udc80" <= c <= "\udcff" for c in text if "\ud800" <= c <= "\udfff") else "replace").decode("utf-8", "replace")
+
+
 @dataclass(frozen=True)
 class Patch:
     index: int  # 1-based position in the series
     name: str  # file name, or "NNNN-subject" for a patch from an mbox
     subject: str  # without the [PATCH ...] prefix
     author: str | None
-    path: Path | None  # the file it came from
+    path: Path | None  # the file it came from (its real name: `name` is for showing)
     text: str  # one mbox message, ready for `git am`
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", shown(self.name))
+        object.__setattr__(self, "subject", shown(self.subject))
+        object.__setattr__(self, "author", None if self.author is None else shown(self.author))
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,9 @@ class Series:
     suppress: tuple[str, ...]  # title regexes of known/intended kernel reports
     description: str
     meta: Meta = Meta()  # the rest of series.yaml: cmdline, expect, fixes, catch
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", shown(self.name))
 
 
 # -- entry points ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BOOTS, HOME, World, commit_files
+from conftest import BOOTS, HOME, TESTS, World, commit_files
 
 from bench import pipeline
 from bench import plan as plan_mod
@@ -312,3 +312,26 @@ def test_files_the_guest_makes_hostile_are_read_bounded_never_followed(world: Wo
     assert "HOST SECRET" not in (run_dir / "summary.json").read_text()
     pin = next(c for c in summary["cases"] if c["name"] == "pin-balance")
     assert pin["output"].endswith("last line\n") and len(pin["output"]) < (1 << 20)
+
+
+def test_a_series_and_patch_named_in_bytes_that_are_not_utf8_run_and_pass(world: World,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder named caf\\xe9 (Latin-1) read back as a lone surrogate crashed the run's apply.log,
+    then its junit.xml (ExpatError): exit 2 over a series that applied and booted fine."""
+    world.replay("baseline-tcg")
+    folder = os.fsencode(world.home / "patches") + b"/caf\xe9"
+    os.mkdir(folder)
+    for f in (TESTS / "data" / "series" / "quilt").iterdir():
+        name = b"01-caf\xe9.patch" if f.name.startswith("01-") else os.fsencode(f.name)
+        data = f.read_bytes().replace(b"01-gup-comment.patch", b"01-caf\xe9.patch")
+        with open(folder + b"/" + name, "wb") as out:
+            out.write(data)
+    with open(folder + b"/series.yaml", "wb") as out:
+        out.write(b"workloads: [gup-test]\n")
+    rc = cli.main(["run", os.fsdecode(b"caf\xe9"), "--accel", "tcg", "--results", str(world.results)])
+    (run_dir,) = world.results.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert rc == 0 and summary["verdict"] == "pass", summary["cases"]
+    assert "apply/01-caf\ufffd.patch" in {f"{c['group']}/{c['name']}" for c in summary["cases"]}
+    assert ET.parse(run_dir / "junit.xml").getroot() is not None
+    assert "caf\ufffd" in capsys.readouterr().out
