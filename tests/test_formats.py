@@ -43,7 +43,7 @@ def test_request_json_carries_its_format_and_another_is_refused(tmp_path: Path) 
     assert json.loads(path.read_text())["format"] == formats.REQUEST
     assert plan.read_request(path).series == "canary"
     path.write_text(json.dumps({**json.loads(path.read_text()), "format": 3}))
-    with pytest.raises(UserError, match="request.json: format 3") as e:
+    with pytest.raises(UserError, match="request.json: not a run request written by bench: format 3") as e:
         plan.read_request(path)
     assert "\n" not in str(e.value)
 
