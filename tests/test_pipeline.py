@@ -253,8 +253,20 @@ def test_claim_is_atomic_under_concurrency(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(names)
 
 
+def test_a_signal_after_the_command_returned_keeps_its_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    """Between the command's return and the exit, a signal raised KeyboardInterrupt outside any
+    handler: a traceback and exit 1 ("the series failed") after a run that had passed."""
+    assert cli.main(["list", "kconfigs"]) == 0
+    cli._terminate(signal.SIGTERM, None)  # no KeyboardInterrupt
+    assert "the command has finished; exiting with its code" in capsys.readouterr().err
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def test_a_second_signal_during_cleanup_only_says_wait(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["list", "kconfigs"]) == 0  # main() starts with no stop under way
+    cli._done = False  # as while a command runs
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
         cli._terminate(signal.SIGTERM, None)
     cli._terminate(signal.SIGINT, None)  # during the cleanup: no second KeyboardInterrupt
