@@ -20,6 +20,7 @@ from typing import Any
 
 from bench import casekey
 from bench.errors import UserError
+from bench.report.issues import any_title
 from bench.result import Case, RunResult, Status
 
 MESSAGE_SHOWN = 100  # characters of a failing case's message in the per-bug line
@@ -74,7 +75,11 @@ def parse(where: str, raw: Any) -> tuple[Catch, ...]:
         if key == "report":
             raise UserError(f"{where}: catch 'report': name the report, report/TITLE-REGEX"
                             " (any report at all would catch any bug)")
-        out.append(Catch(casekey.parse(key, where, "catch", ("workload", "report")).text, message, where))
+        pattern = casekey.parse(key, where, "catch", ("workload", "report"))
+        if pattern.group == "report" and any_title(pattern.name):
+            raise UserError(f"{where}: catch {key!r}: the title regex matches any report (an empty"
+                            " title, or every one of unrelated titles): it cannot fail to match; name the report")
+        out.append(Catch(pattern.text, message, where))
     return tuple(out)
 
 
@@ -85,6 +90,18 @@ def check_workloads(catches: Iterable[Catch], workloads: Sequence[str]) -> None:
         if name is not None and not any(casekey.picks_workload(c.pattern, w) for w in workloads):
             raise UserError(f"{c.where}: catch {c.case!r}: the bug's run never runs workload {name!r}"
                             f" (it runs: {', '.join(workloads) or 'none'})")
+
+
+def passed(control: RunResult, c: Catch) -> bool:
+    """The control (the tree without the bug) ran this entry's case and it passed: its workload
+    ran and passed, or (a report) the control booted and showed no report of that title. A
+    control that stopped before (a boot failure, an infrastructure error) or skipped the
+    workload proves nothing: "no failure there" is not "passed"."""
+    if c.pattern.workload is not None:
+        return any(c.pattern.matches(k.key) and k.status is Status.PASS for k in control.cases)
+    booted = any(k.group == "boot" and k.status is Status.PASS for k in control.cases)
+    return booted and control.verdict is not Status.ERROR and \
+        not any(k.group == "report" and c.pattern.matches(k.key) for k in control.cases)
 
 
 def hits(result: RunResult, catches: Iterable[Catch]) -> list[Catch]:

@@ -9,9 +9,13 @@ named on one warning line and left out: it never crashes a later step.
 
 from __future__ import annotations
 
+import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
+
+from bench.limits import LIMITS
 
 KEY = "format"
 NIGHT = 1  # bench/nightly/night_file.py
@@ -42,6 +46,65 @@ def check(path: Path, data: object, version: int) -> dict[str, Any]:
     if found != version:
         raise FormatProblem(f"{path}: format {found}, this bench reads format {version}")
     return data
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > LIMITS.int_digits:  # int() of 4300 digits raises; of 4000 is slow
+        raise ValueError(f"an integer of {len(text)} characters, over the limit of {LIMITS.int_digits} digits")
+    return int(text)
+
+
+def _bad_value(data: object) -> str | None:
+    """What no file the bench wrote holds: nesting over the limit, a number that is not finite
+    (1e999 is read as inf), a string with a lone surrogate (it cannot be written back)."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > LIMITS.json_depth:
+                return f"nested over the limit of {LIMITS.json_depth} levels"
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack += [(v, depth + 1) for v in items]
+        elif isinstance(value, float) and not math.isfinite(value):
+            return f"a number out of range ({value})"
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"a string with a lone surrogate ({value.encode('utf-8', 'backslashreplace')[:40]!r})"
+    return None
+
+
+def parse_json(path: Path, raw: bytes) -> object:
+    """A JSON file the bench wrote, read strictly (FormatProblem naming path and the problem):
+    UTF-8, within the limits, finite numbers, no lone surrogates, so no later step (a page, a
+    night's files, the printer) meets a value it cannot handle."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FormatProblem(f"{path}: not UTF-8 (byte {e.start})") from e
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant, parse_int=_int)
+    except RecursionError as e:
+        raise FormatProblem(f"{path}: not JSON: nested over the limit of {LIMITS.json_depth} levels") from e
+    except ValueError as e:
+        raise FormatProblem(f"{path}: not JSON: {str(e)[:200]}") from e
+    if problem := _bad_value(data):
+        raise FormatProblem(f"{path}: {problem}")
+    return data
+
+
+def load_json(path: Path) -> object:
+    """parse_json of the file (FormatProblem if it cannot be read, naming why)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise FormatProblem(f"{path}: cannot read: {e.strerror or e}") from e
+    return parse_json(path, raw)
 
 
 def warn(message: str) -> None:

@@ -22,11 +22,17 @@ class Limits:
     yaml_depth: int = 32
     # Digits of an integer in any input (YAML, --param, JSON); Python refuses int() over 4300.
     int_digits: int = 30
+    # Nesting of JSON the bench reads back (night.json, state.json, summary.json, request.json):
+    # ours are 5 deep; json's decoder recurses, so 100000 '[' would crash it.
+    json_depth: int = 32
     # Patches in one series; mm's largest series are a few hundred patches (folios: ~100).
     patches: int = 5000
     # Characters of one console line kept by the live reader and the scanner; the rest is cut
     # (said in the line). printk lines are at most 1024 bytes (LOG_LINE_MAX).
     console_line: int = 64 * 1024
+    # Bytes read of a snapshot file the guest wrote (pins, taint, vmstat: ~10 kB); a workload's
+    # log is read from its end, as much as is shown. The guest controls these files.
+    guest_file: int = 1024 * 1024
     # Characters of one error message, quoted input included; error lines are one line.
     error_chars: int = 1000
     # Characters of a piece of input quoted in an error (a name, a value, a subject).

@@ -6,6 +6,8 @@ input: a series over LIMITS.patches is refused before anything is sized by it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email.header
 import email.message
 import email.parser
@@ -108,9 +110,21 @@ def parse_message(text: str) -> Message:
         total=_number(counter.group(2)) if counter else None,
         revision=_number(revision.group(1)) if revision else 1,
         is_reply=bool(_REPLY.match(raw_subject)),
-        has_diff=bool(HAS_DIFF.search(body)),
+        has_diff=bool(HAS_DIFF.search(body)) or _base64_diff(header(headers, "content-transfer-encoding"), body),
         prefix=prefix.strip(),
     )
+
+
+def _base64_diff(encoding: str, body: str) -> bool:
+    """A body sent base64-encoded (some mailers do, for non-ASCII text) holds its diff encoded;
+    git am decodes it, so it is a patch too."""
+    if encoding.strip().lower() != "base64":
+        return False
+    try:
+        text = base64.b64decode("".join(body.split()).encode("ascii", "ignore")).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return False
+    return bool(HAS_DIFF.search(text))
 
 
 def _number(digits: str) -> int:

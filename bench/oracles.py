@@ -9,6 +9,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench import files
+from bench.limits import LIMITS
 from bench.report import taint
 from bench.report.scanner import Report
 from bench.result import Case, Status
@@ -17,10 +19,7 @@ from bench.verdict import Span, blame, with_reports
 
 
 def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""
+    return files.read_guest(path, LIMITS.guest_file) or ""  # the guest wrote it: bounded, no FIFO or link
 
 
 def taint_cases(names: Sequence[str], guest_dir: Path, reports: Sequence[Report],

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import files
+from bench.limits import LIMITS
 from bench.oracles import vmstat
 
 ACQUIRED, RELEASED = "nr_foll_pin_acquired", "nr_foll_pin_released"
@@ -34,10 +36,8 @@ class Pins:
 
 
 def _read(path: Path) -> dict[str, int] | None:
-    try:
-        return vmstat(path.read_text(errors="replace"))
-    except OSError:
-        return None
+    text = files.read_guest(path, LIMITS.guest_file)  # the guest wrote it: bounded, no FIFO or link
+    return None if text is None else vmstat(text)
 
 
 def span(guest: Path, stem: str) -> Pins | None:

@@ -120,9 +120,14 @@ def default_cache() -> Path:
     return Path(os.environ.get("BENCH_CACHE", Path(base) / "pinbench"))
 
 
+NAME_BYTES = 120  # of a name in a folder name: a file name is at most 255 bytes (NAME_MAX)
+
+
 def safe_name(name: str) -> str:
-    """A name made fit for a folder name (run ids, work slots, bisect steps)."""
-    return re.sub(r"[^\w.-]+", "_", name).strip("_") or "unnamed"
+    """A name made fit for a folder name (run ids, work slots, bisect steps): cut to NAME_BYTES
+    (a 250-character series name made the run's folder name too long: an internal error)."""
+    cut = re.sub(r"[^\w.-]+", "_", name).encode()[:NAME_BYTES].decode("utf-8", "ignore")
+    return cut.strip("_") or "unnamed"
 
 
 def new_name(root: Path, label: str = "") -> str:
@@ -203,7 +208,9 @@ def load_known_issues(home: Path, s: Series, files: tuple[Path, ...]) -> tuple[I
     paths = [home / issues_file.FILE]
     if s.source.parts and s.source.is_dir() and s.source.resolve() != home.resolve():
         paths.append(s.source / issues_file.FILE)
-    found = [i for p in paths if p.is_file() for i in issues_file.load(p)]
+    # exists(), not is_file(): a known-issues.yaml that is a FIFO or a folder is named, never
+    # passed over (its issues dropped would fail the series with reports that are known)
+    found = [i for p in paths if p.exists() for i in issues_file.load(p)]
     found += bare(s.suppress, str(s.source / "series.yaml"), "suppress")
     found += [i for f in files for i in issues_file.load(f)]
     seen: dict[str, str] = {}
@@ -233,6 +240,11 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
         given = "--results " if req.results else ""
         why = "not a folder" if results_root.exists() else e.strerror
         raise UserError(f"{given}{results_root}: cannot use it as the results folder: {why}") from e
+    try:  # the cache holds the work slots and the unpacked tree: a file there crashed the build stage
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        why = "not a folder" if cache.exists() else e.strerror
+        raise UserError(f"$BENCH_CACHE {cache}: cannot use it as the cache folder: {why}") from e
     # Last: the default tree is unpacked on first use (a minute); a bad name fails before it.
     kernel = tree.resolve_tree(req.tree, os.environ, cache)
     s = loaded or series.empty(f"tree-{kernel.name}")
@@ -282,12 +294,8 @@ _REQUEST_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def read_request(path: Path) -> RunRequest:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:  # ValueError: not JSON, not UTF-8, an integer of 5000 digits
-        raise UserError(f"{path}: not a run request written by bench: {getattr(e, 'strerror', None) or e}") from e
-    try:
-        data = formats.check(path, data, formats.REQUEST)
+    try:  # strict: not UTF-8, not JSON, too deep, 1e999, lone surrogates, 5000-digit integers
+        data = formats.check(path, formats.load_json(path), formats.REQUEST)
     except formats.FormatProblem as e:
         raise UserError(f"{path}: not a run request written by bench: {str(e).removeprefix(f'{path}: ')}") from e
     for name, value in data.items():
@@ -300,4 +308,8 @@ def read_request(path: Path) -> RunRequest:
             kinds = " or ".join("null" if t is type(None) else t.__name__ for t in want)
             of = " of strings" if want[0] in (list, dict) else ""
             raise UserError(f"{path}: field {quote(name)} must be {kinds}{of}, not {quote(json.dumps(value), 40)}")
+    required = [f.name for f in dataclasses.fields(RunRequest) if f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING]
+    if missing := next((n for n in required if n not in data), None):  # {} was a TypeError: a crash
+        raise UserError(f"{path}: not a run request written by bench: field {quote(missing)} missing")
     return RunRequest.from_json(data)

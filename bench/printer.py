@@ -7,6 +7,7 @@ the printer knows none of their types.
 
 from __future__ import annotations
 
+import codecs
 import sys
 import time
 from typing import TextIO
@@ -16,9 +17,36 @@ from bench.result import RunResult, Status
 _COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.ERROR: "33", Status.SKIP: "36"}
 
 
+class _Clean:
+    """A stream that takes any str: a name or title read from a console or a file may hold a lone
+    surrogate (bytes that were not UTF-8, a JSON escape) or a character the stream cannot encode,
+    which a strict stdout refuses with UnicodeEncodeError; those are written escaped (\\udcff)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.inner = stream
+        try:
+            self.encoding = codecs.lookup(getattr(stream, "encoding", None) or "utf-8").name
+        except LookupError:
+            self.encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        try:
+            text.encode(self.encoding)
+        except UnicodeEncodeError:
+            text = text.encode(self.encoding, "backslashreplace").decode(self.encoding)
+        return self.inner.write(text)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def isatty(self) -> bool:
+        return self.inner.isatty()
+
+
 class Printer:
-    def __init__(self, stream: TextIO | None = None, prefix: str = "") -> None:
-        self.stream = stream or sys.stdout
+    def __init__(self, stream: TextIO | _Clean | None = None, prefix: str = "") -> None:
+        given = stream or sys.stdout
+        self.stream = given if isinstance(given, _Clean) else _Clean(given)
         self.colour = self.stream.isatty()
         self.prefix = prefix
 

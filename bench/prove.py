@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import junit, pipeline, rates, series
-from bench.catch import Catch, check_workloads, failures, hits
+from bench.catch import Catch, check_workloads, failures, hits, passed
 from bench.errors import UserError
 from bench.files import write_atomic
 from bench.plan import Plan, RunRequest, make_plan, new_folder
@@ -35,7 +35,7 @@ from bench.result import Case, RunResult, Status
 class Outcome(str, enum.Enum):
     CAUGHT = "caught"  # failed in every catch case (with its message); the control in none
     PARTIAL = "partial"  # failed in some catch cases, not all
-    UNPROVEN = "unproven"  # every catch case failed, but the control failed one too
+    UNPROVEN = "unproven"  # every catch case failed, but the control did not run and pass them all
     OTHER = "other"  # failed, but not in any catch case (a crash elsewhere, a build error...)
     MISSED = "missed"  # passed: the bench did not see the bug
     INFRA = "infra"  # the machine failed: says nothing
@@ -93,7 +93,8 @@ def judge(result: RunResult, catches: Sequence[Catch], control: RunResult | None
         return Outcome.INFRA
     got = hits(result, catches)
     if catches and len(got) == len(catches):
-        return Outcome.UNPROVEN if control is not None and hits(control, catches) else Outcome.CAUGHT
+        proven = control is None or all(passed(control, c) for c in catches)  # None: a night's catalogue entry
+        return Outcome.CAUGHT if proven else Outcome.UNPROVEN
     if got:
         return Outcome.PARTIAL
     return Outcome.OTHER if failed_keys(result) else Outcome.MISSED
@@ -125,14 +126,21 @@ def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printe
                                             kconfigs=(*kconfigs, *request.kconfigs), results=out,
                                             run_id="00-control"), home)
     printer.say(f"prove: control (the tree as it is) then {len(bugs)} bug(s), into {out}")
-    base = _run(control, printer.nested("control: "), "00-control")
+    base: RunResult | None = None
     verdicts: list[Verdict] = []
-    for i, bug in enumerate(bugs, 1):
-        printer.say(f"prove: [{i}/{len(bugs)}] {bug.series.name}: must fail "
-                    f"{', '.join(map(str, bug.series.meta.catch))}")
-        v = prove_bug(dataclasses.replace(bug, results_root=out), f"{i:02d}-{bug.series.name}", base, runs, printer)
-        verdicts.append(v)
-        printer.say(f"prove: {v.line()}")
+    try:
+        base = _run(control, printer.nested("control: "), "00-control")
+        for i, bug in enumerate(bugs, 1):
+            printer.say(f"prove: [{i}/{len(bugs)}] {bug.series.name}: must fail "
+                        f"{', '.join(map(str, bug.series.meta.catch))}")
+            v = prove_bug(dataclasses.replace(bug, results_root=out), f"{i:02d}-{bug.series.name}", base, runs,
+                          printer)
+            verdicts.append(v)
+            printer.say(f"prove: {v.line()}")
+    except KeyboardInterrupt as e:  # stopped: the prove folder still says what was proven so far
+        stopped = Case("infra", "interrupted", Status.ERROR, 0.0, f"interrupted{f' by {e}' if str(e) else ''}")
+        write_results(out, base or RunResult("00-control", "", out / "00-control", (stopped,), 0.0), verdicts)
+        raise
     write_results(out, base, verdicts)
     return base, verdicts, out
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import mbox, series_meta
+from bench import files, mbox, paths, series_meta
 from bench.errors import UserError, quote
 from bench.limits import LIMITS
 from bench.series_meta import Meta
@@ -28,14 +28,29 @@ PATCH_SUFFIXES = (".patch", ".diff")  # what a folder without a series file appl
 BARE_FILES = (YAML_FILE, "known-issues.yaml")  # all a bare-tree series folder holds (and README*)
 
 
+def shown(text: str) -> str:
+    """A name as written into logs, JSON and XML: bytes that were not UTF-8 (a file or folder
+    name, a subject, read with surrogateescape) become U+FFFD. A lone surrogate crashed the
+    run's apply.log and its junit.xml (a series folder named caf\\xe9: an internal error)."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogateescape" if all(
+        "\udc80" <= c <= "\udcff" for c in text if "\ud800" <= c <= "\udfff") else "replace").decode("utf-8", "replace")
+
+
 @dataclass(frozen=True)
 class Patch:
     index: int  # 1-based position in the series
     name: str  # file name, or "NNNN-subject" for a patch from an mbox
     subject: str  # without the [PATCH ...] prefix
     author: str | None
-    path: Path | None  # the file it came from
+    path: Path | None  # the file it came from (its real name: `name` is for showing)
     text: str  # one mbox message, ready for `git am`
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", shown(self.name))
+        object.__setattr__(self, "subject", shown(self.subject))
+        object.__setattr__(self, "author", None if self.author is None else shown(self.author))
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,9 @@ class Series:
     suppress: tuple[str, ...]  # title regexes of known/intended kernel reports
     description: str
     meta: Meta = Meta()  # the rest of series.yaml: cmdline, expect, fixes, catch
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", shown(self.name))
 
 
 # -- entry points ---------------------------------------------------------------------------
@@ -96,12 +114,17 @@ def _resolve_spec(spec: str, patches_dir: Path) -> Path:
     # A bare name means patches/<name>; anything else is a path (relative to the cwd).
     if not spec.strip():
         raise UserError("empty series name")
-    named = patches_dir / spec
-    if "/" not in spec and named.exists():
+    # "." and ".." are paths (the cwd's series, not patches/ itself or the project home);
+    # "name/" (a shell's completion) is patches/<name> when the cwd has no such path
+    name = spec.rstrip("/")
+    named = patches_dir / name
+    if "/" not in spec and paths.plain(name) and named.exists():
         return named.resolve()
     as_path = Path(spec)
     if as_path.exists():
         return as_path.resolve()
+    if paths.plain(name) and named.exists():
+        return named.resolve()
     known = ", ".join(list_series(patches_dir)) or "none"
     raise UserError(f"series {quote(spec)} not found: no {named} and no file {quote(spec)} (known: {known})")
 
@@ -149,7 +172,11 @@ def _check_bare(d: Path, quilt: bool) -> None:
 def _inside(d: Path, name: str, where: str) -> Path:
     """d/name, refused when it leaves d: "..", an absolute path or a symlink out."""
     path = d / name
-    if Path(name).is_absolute() or not path.resolve().is_relative_to(d.resolve()):
+    try:
+        out = Path(name).is_absolute() or not path.resolve().is_relative_to(d.resolve())
+    except (RuntimeError, OSError) as e:  # RuntimeError: a symlink loop
+        raise UserError(f"{where} {quote(name)}: cannot resolve: {e}") from e
+    if out:
         raise UserError(f"{where} {quote(name)} is outside {d} (.., an absolute path or a symlink out)")
     return path
 
@@ -164,7 +191,8 @@ def _read_quilt(series_path: Path) -> tuple[Patch, ...]:
         _check_quilt_options(series_path, lineno, words[1:])
         file = _inside(series_path.parent, words[0], f"{series_path}:{lineno}: patch")
         if not file.is_file():
-            raise UserError(f"{series_path}:{lineno}: patch file {words[0]} not found")
+            what = "not a regular file" if file.exists() else "not found"
+            raise UserError(f"{series_path}:{lineno}: patch file {words[0]} {what}")
         if words[0] in seen:
             raise UserError(f"{series_path}:{lineno}: patch {words[0]} is listed twice (line {seen[words[0]]})")
         if len(patches) >= LIMITS.patches:
@@ -219,7 +247,7 @@ def _patch_from_file(path: Path, index: int, name: str, text: str | None = None)
     text = _read_text(path) if text is None else text
     if not text.strip():
         raise UserError(f"{path}: empty patch file")
-    if not mbox.HAS_DIFF.search(text):
+    if not mbox.HAS_DIFF.search(text) and not (_is_mail(text) and mbox.parse_message(text).has_diff):
         raise UserError(f"{path}: no diff found in patch file")
     if not _is_mail(text):
         text = _synthesize_mail(text, path.name)
@@ -297,7 +325,4 @@ def _read_mbox(path: Path) -> tuple[tuple[Patch, ...], str | None, str]:
 
 def _read_text(path: Path) -> str:
     # Bytes in, no newline translation: CRs and non-UTF-8 bytes must reach git am unchanged.
-    try:
-        return path.read_bytes().decode("utf-8", errors="surrogateescape")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror}") from e
+    return files.read_input(path).decode("utf-8", errors="surrogateescape")

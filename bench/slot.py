@@ -20,9 +20,9 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from bench import env, formats, proc, worktree
 from bench.errors import InfraError
@@ -52,6 +52,9 @@ class State:
     building_since: float = 0.0
 
 
+_BLANK = State()
+
+
 @dataclass(frozen=True)
 class Slot:
     path: Path
@@ -70,16 +73,35 @@ class Slot:
         return replace(self, state=state)
 
 
+PID_MAX = 1 << 22  # the kernel's largest pid_max (PID_MAX_LIMIT on 64-bit)
+
+
+def _typed(path: Path, data: dict[str, Any]) -> State:
+    """State from state.json's object, every field present and of its type (FormatProblem
+    naming the first that is not: an older or hand-edited file, never a crash where it is used)."""
+    for f in fields(State):
+        want = type(getattr(_BLANK, f.name))  # str, int or float, as the defaults say
+        if f.name not in data:
+            raise formats.FormatProblem(f"{path}: {f.name}: missing")
+        value = data[f.name]
+        if isinstance(value, bool) or not isinstance(value, (int, float) if want is float else want):
+            raise formats.FormatProblem(f"{path}: {f.name}: {type(value).__name__}, not {want.__name__}")
+    state = State(**{f.name: data[f.name] for f in fields(State)})
+    if not 0 <= state.building <= PID_MAX:
+        raise formats.FormatProblem(f"{path}: building: {state.building} is not a process group")
+    return replace(state, used=float(state.used), building_since=float(state.building_since))
+
+
 def read_state(path: Path) -> State:
     """The slot's state; State() (nothing to reuse: the next run builds afresh) when it is
-    missing, broken or of another format (named on one line)."""
+    missing (a new slot), or broken, older or of another format (named on one line)."""
+    file = path / STATE
+    if not file.exists():
+        return State()
     try:
-        data = formats.check(path / STATE, json.loads((path / STATE).read_text()), formats.STATE)
-        return State(**{k: v for k, v in data.items() if k in State.__dataclass_fields__})
+        return _typed(file, formats.check(file, formats.load_json(file), formats.STATE))
     except formats.FormatProblem as e:
         formats.warn(f"{e}; the slot is rebuilt")
-        return State()
-    except (OSError, ValueError, TypeError):
         return State()
 
 

@@ -198,7 +198,7 @@ def _apply_one(worktree: Path, patch: Patch, mbox: Path, log: Path) -> PatchResu
     with open(log, "a", encoding="utf-8") as f:
         f.write(f"pinbench: applying [{patch.index}] {patch.name}\n")
     lines: list[str] = []
-    res = proc.run(["git", *IDENTITY, *QUIET_GIT, "am", "-3", "--keep-cr", str(mbox)], cwd=worktree,
+    res = proc.run(["git", *IDENTITY, *QUIET_GIT, "am", "-3", *_cr_option(patch.text), str(mbox)], cwd=worktree,
                    env={"GIT_COMMITTER_DATE": COMMITTER_DATE}, log=log, on_line=lines.append)
     if res.timed_out:
         raise InfraError(f"git am timed out in {worktree} (log: {log})")
@@ -211,6 +211,19 @@ def _apply_one(worktree: Path, patch: Patch, mbox: Path, log: Path) -> PatchResu
              on_line=check.append)
     return PatchResult(patch, False, None, _failed_files(lines + check),
                        _failure_message(lines, check))
+
+
+_DIFF_START = re.compile(r"^(diff --git |--- )", re.M)
+
+
+def _cr_option(text: str) -> list[str]:
+    """--keep-cr, so a patch to a file with CRLF lines applies byte for byte; except when every
+    line of the diff ends in CRLF, its `diff --git`, `---` and `@@` lines too (format-patch ends
+    those in LF whatever the file): a patch saved or mailed with CRLF line ends, which plain
+    `git am` and `patch` apply by stripping the CRs."""
+    start = _DIFF_START.search(text)
+    diff = text[start.start():].rstrip("\n").split("\n") if start else []
+    return [] if diff and all(line.endswith("\r") for line in diff) else ["--keep-cr"]
 
 
 def _failed_files(lines: list[str]) -> tuple[str, ...]:

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bench import subcases
+from bench import files, subcases
 from bench.build import BuildResult, host_trouble
 from bench.guests import SKIP_RC, Workload
 from bench.kconfig import ConfigResult, describe_dropped, requested
+from bench.limits import LIMITS
 from bench.qemu import QemuStatus
 from bench.report import taint
 from bench.report.issues import KnownIssues, State, fixed_note
@@ -195,7 +196,7 @@ def why_failed(output: str) -> str:
 
 def _read_rc(path: Path) -> tuple[int, float] | None:
     try:
-        fields = path.read_text().split()
+        fields = (files.read_guest(path, 4096) or "").split()
         rc = int(fields[0])
         secs = float(fields[2]) - float(fields[1]) if len(fields) >= 3 else 0.0
         return rc, secs
@@ -206,10 +207,7 @@ def _read_rc(path: Path) -> tuple[int, float] | None:
 def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFacts,
                   stopped: str = "") -> Case:
     """stopped: why the VM was stopped from the host while the guest ran ("" if it was not)."""
-    try:
-        output = tail((guest_dir / f"{w.name}.log").read_text(encoding="utf-8", errors="replace"))
-    except OSError:
-        output = ""
+    output = tail(files.read_guest(guest_dir / f"{w.name}.log", OUTPUT_LIMIT + 1, end=True) or "")
     got = _read_rc(guest_dir / f"{w.name}.rc")
     if got is None:
         if span is None:
@@ -252,11 +250,8 @@ def workload_cases(
 
 
 def _subcases(name: str, guest_dir: Path) -> list[Case]:
-    try:
-        with (guest_dir / f"{name}.log").open(encoding="utf-8", errors="replace") as log:
-            return subcases.cases(name, log)
-    except OSError:
-        return []
+    text = files.read_guest(guest_dir / f"{name}.log", LIMITS.guest_file)  # the guest wrote it: bounded
+    return subcases.cases(name, text.splitlines()) if text else []
 
 
 # -- the stages before the boot ----------------------------------------------------------

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pexpect
 
+from bench import formats
 from bench.console_lines import LineSplitter
 from bench.errors import InfraError
 from bench.files import write_atomic
@@ -211,11 +212,11 @@ def choose_accel(
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return Accel(False, "no usable /dev/kvm: using software emulation (TCG)")
     cache = cache_dir / "kvm-probe.json"
-    try:
-        cached = json.loads(cache.read_text())
-        if cached.get("boot_id") == _boot_id():
-            return Accel(bool(cached["kvm"]), str(cached["reason"]) + " (cached probe)")
-    except (OSError, ValueError, KeyError):
+    try:  # a cache file that is not what we write (strict read, an object) means probe again
+        cached = formats.load_json(cache) if cache.exists() else None
+        if isinstance(cached, dict) and cached.get("boot_id") == _boot_id() and isinstance(cached.get("kvm"), bool):
+            return Accel(cached["kvm"], str(cached.get("reason", "")) + " (cached probe)")
+    except formats.FormatProblem:
         pass
     say(f"probing KVM: booting {image.name} with -e true (up to {PROBE_TIMEOUT:.0f}s)")
     probe = boot(

@@ -48,6 +48,7 @@ class Kept(Exception):
 def bench(*args: str, results: Path, must_pass: bool = False) -> tuple[float, float | None, dict[str, Any]]:
     """Run `python3 -m bench ARGS`; its wall time, seconds from its boot verdict line to its exit, summary.
     A run that ends in exit 2, or (must_pass) not PASS, raises Kept naming its results folder."""
+    before = set(results.iterdir())
     start = time.monotonic()
     child = subprocess.Popen([sys.executable, "-m", "bench", *args, "--results", str(results)], cwd=HOME,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -58,10 +59,13 @@ def bench(*args: str, results: Path, must_pass: bool = False) -> tuple[float, fl
             booted = time.monotonic()
     rc = child.wait()
     end = time.monotonic()
-    runs = sorted((p for p in results.iterdir() if (p / "summary.json").is_file()), key=lambda p: p.stat().st_mtime)
-    summary = json.loads((runs[-1] / "summary.json").read_text()) if runs else {}
-    if rc == 2 or (must_pass and summary.get("verdict") != "pass"):
-        where = runs[-1] if runs else results
+    # This command's own folder, the one it made: the newest folder with a summary.json was an
+    # earlier run's when this one wrote none (a crash, exit 2), and its verdict was judged instead.
+    new = sorted(p for p in set(results.iterdir()) - before if p.is_dir())
+    mine = new[0] if len(new) == 1 else None
+    summary = json.loads((mine / "summary.json").read_text()) if mine and (mine / "summary.json").is_file() else {}
+    if rc == 2 or not summary or (must_pass and summary.get("verdict") != "pass"):
+        where = mine or (f"{results} ({len(new)} new folders)" if new else f"{results} (no new folder)")
         failed = [f"{c['group']}/{c['name']}: {c.get('message', '')}" for c in summary.get("cases", [])
                   if c.get("status") in ("fail", "error")]
         raise Kept(f"bench {' '.join(args)}: exit {rc}, verdict {summary.get('verdict')}"

@@ -54,3 +54,28 @@ def test_run_time_keeps_the_results_of_a_run_that_should_have_passed(
     kept = scratch / "results" / "20261204-120000-rt-base"
     assert f"results kept in {kept}" in err and "workload/pin-balance: exit 1: FAIL: pin imbalance" in err
     assert (kept / "summary.json").is_file()
+
+
+def test_run_time_judges_the_folder_its_run_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The newest folder with a summary.json was judged: a run that wrote none (it crashed, exit
+    1 with no summary) was judged by the base run's folder before it and called PASS."""
+    rt = load("run_time")
+    results = tmp_path / "results"
+    base = results / "20261204-120000-rt-base"
+    base.mkdir(parents=True)
+    (base / "summary.json").write_text(json.dumps({"verdict": "pass", "cases": []}))
+
+    class Child:
+        """`bench run` of the one-patch series: it made its folder, then died before its summary."""
+
+        def __init__(self, argv: list[str], **kw: Any) -> None:
+            (results / "20261204-120100-rt-one-patch").mkdir()
+            self.stdout = iter(["boot/boot: ok\n"])
+
+        def wait(self) -> int:
+            return 1
+
+    monkeypatch.setattr(rt.subprocess, "Popen", Child)
+    with pytest.raises(rt.Kept, match=r"verdict None; results kept in .*20261204-120100-rt-one-patch$"):
+        rt.bench("run", "rt-one-patch", results=results, must_pass=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from bench.bisect.bisection import made_a_build
 from bench.bisect.journal import Journal, Step, step_name
 from bench.bisect.judge import Evidence, Outcome, Verdict
 from bench.cli.main import main as bench_main
+from bench.errors import UserError
 from bench.result import Case, RunResult, Status
 
 SIG = "workload/pin-balance"
@@ -382,6 +384,26 @@ def test_parse_bisect_log() -> None:
     maybe = ("# only skipped commits left to test\n# possible first bad commit: [aaaaaaa] a\n"
              "# possible first bad commit: [bbbbbbb] b\n")
     assert brange.parse_bisect_log(maybe) == (None, ["aaaaaaa", "bbbbbbb"])
+
+
+@pytest.mark.parametrize("line, says", [
+    ('{"seq": 2, "label": "4/6", "comm', "not JSON"),  # cut by a kill or a full disk
+    ('{"seq": 2}', "field 'verdict' missing"),
+    ('[1]', "not an object"),
+    ("[" * 100000, "nested over the limit"),
+    ('{"seq": 2, "label": "x", "commit": "", "patches": null, "verdict": "bad", "reason": "", "secs": 1,'
+     ' "reproduced": 1, "runs": ["../../elsewhere"], "failing": []}', "'../../elsewhere' is not a plain folder name"),
+], ids=["cut", "field", "list", "deep", "run-out"])
+def test_a_journal_line_that_is_not_a_step_is_named(tmp_path: Path, line: str, says: str) -> None:
+    """steps.jsonl is read back by every later step: a broken line crashed it (JSONDecodeError,
+    KeyError: an internal error), and its run names were used as folders unchecked."""
+    journal = Journal(tmp_path)
+    journal.add(Step(1, "tip 6/6", "c" * 40, 6, Verdict.BAD, "1/1 reproduced", 1.0, 1, ("01-tip-6of6",), (SIG,)))
+    with open(journal.jsonl, "a") as f:
+        f.write(line + "\n")
+    with pytest.raises(UserError, match=rf"steps.jsonl:2: not a bisect step this bench wrote: .*{re.escape(says)}") as e:
+        journal.steps()
+    assert "\n" not in str(e.value)
 
 
 def test_step_round_trips_through_json() -> None:

@@ -57,6 +57,17 @@ def test_results_that_is_a_file_or_cannot_be_made(tmp_path: Path, no_tree: None,
     assert "--results /sys/pinbench-cannot-be-made: cannot use it" in err
 
 
+def test_a_cache_that_is_a_file_is_named_before_any_work(tmp_path: Path, no_tree: None,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """$BENCH_CACHE naming a file was found by the slot code mid-run: an infra/crash with a traceback."""
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "file"))
+    err = _run(["run", "canary", "--results", str(tmp_path / "r")], capsys)
+    assert f"$BENCH_CACHE {tmp_path / 'file'}: cannot use it as the cache folder: not a folder" in err
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").iterdir())  # no run folder made
+
+
 def test_results_on_a_read_only_filesystem(tmp_path: Path, no_tree: None, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     real_mkdir = Path.mkdir
@@ -84,7 +95,10 @@ def test_a_bisect_step_request_with_wrong_types_is_named_by_field(tmp_path: Path
     assert f"request.json: field '{field}' must be" in err, err
 
 
-@pytest.mark.parametrize("text", ["[]", "7", "{", '{"jobs": ' + "9" * 5000 + "}"])
+@pytest.mark.parametrize("text", ["[]", "7", "{", '{"jobs": ' + "9" * 5000 + "}",
+                                  "{}", '{"jobs": 2}',  # no series: a TypeError (found by Hypothesis)
+                                  "[" * 100000, '{"series": "x", "jobs": 1e999}', '{"series": "\\udc80"}'],
+                         ids=["list", "number", "cut", "5000-digits", "empty", "no-series", "deep", "1e999", "surrogate"])
 def test_a_request_that_is_no_object_is_named(tmp_path: Path, text: str) -> None:
     (tmp_path / "request.json").write_text(text)
     with pytest.raises(UserError, match="request.json: not a run request written by bench"):

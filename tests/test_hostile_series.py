@@ -182,3 +182,82 @@ def test_a_series_name_with_a_newline_is_a_one_line_error(tmp_path: Path, no_tre
     assert cli_main.main(["run", "evil\nname\rhere", "--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "evil\\nname\\rhere" in err, err
+
+
+@pytest.mark.parametrize("fifo", ["series.yaml", "series", "01-gup-comment.patch", "known-issues.yaml"])
+def test_a_fifo_in_the_series_folder_is_refused_not_waited_on(tmp_path: Path, no_tree: None, fifo: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """read_bytes() of a FIFO blocks until a writer comes: the run hung before any work."""
+    d = tmp_path / "s"
+    shutil.copytree(QUILT, d)
+    (d / fifo).unlink(missing_ok=True)
+    os.mkfifo(d / fifo)
+    started = time.monotonic()
+    assert cli_main.main(["run", str(d), "--results", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    says = "series:2: patch file 01-gup-comment.patch not a regular file" if fifo.endswith(".patch") \
+        else f"{d / fifo}: not a regular file"
+    assert says in err and len(err.splitlines()) == 1, err
+    assert time.monotonic() - started < 10
+
+
+def test_a_symlink_loop_in_a_series_is_named(tmp_path: Path, no_tree: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """Path.resolve() raised RuntimeError on the loop: an internal error with a crash log."""
+    d = _folder(tmp_path, {"0001-a.patch": DIFF})
+    (d / "0002-loop.patch").symlink_to("0002-loop.patch")
+    assert cli_main.main(["run", str(d), "--results", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'0002-loop.patch': cannot resolve: Symlink loop" in err and "internal error" not in err, err
+
+
+def test_an_mbox_whose_patch_body_is_base64_is_a_patch(tmp_path: Path) -> None:
+    """git am decodes a base64 body (some mailers send one for non-ASCII text); the bench looked
+    for the diff in the encoded text and said "no patches found"."""
+    import base64
+    body = "Signed-off-by: Zo\u00eb <z@example.org>\n---\n" + DIFF.split("\n---\n", 1)[1]
+    mail = (MBOX_FROM + "From: Zo\u00eb <z@example.org>\nSubject: [PATCH 1/1] mm/gup: say it\n"
+            "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+            + base64.encodebytes(body.encode()).decode())
+    (tmp_path / "b64.mbox").write_text(mail)
+    s = load_series(str(tmp_path / "b64.mbox"), tmp_path)
+    assert [p.subject for p in s.patches] == ["mm/gup: say it"]
+
+
+def test_dot_is_the_cwd_and_a_trailing_slash_still_names_the_series(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bench run .` in a series folder loaded patches/ itself (a bare name: patches/.), which
+    holding *.patch file series applied all of them; `bench run two/` said patches/two did not exist."""
+    patches = tmp_path / "patches"
+    shutil.copytree(QUILT, patches / "two")
+    (patches / "other.patch").write_text(DIFF)  # a file series in patches/ itself
+    here = _folder(tmp_path / "cwd", {"0001-a.patch": DIFF})
+    monkeypatch.chdir(here)
+    assert load_series(".", patches).source == here
+    (here / "sub").mkdir()
+    monkeypatch.chdir(here / "sub")
+    assert load_series("..", patches).source == here  # not patches/.. (the project home)
+    monkeypatch.chdir(tmp_path)
+    assert load_series("two/", patches).source == patches / "two"
+
+
+def test_a_long_series_name_makes_a_folder_name_that_fits(tmp_path: Path) -> None:
+    """A 250-character series folder name (valid) made a run folder name over NAME_MAX: an
+    internal error (ENAMETOOLONG) when the run claimed its folder."""
+    for name in ("s" * 250, "\u00fc" * 200):
+        run_id = plan_mod.new_name(tmp_path, name)
+        assert len(run_id.encode()) <= 255 - 20  # room for -N and bisect/each suffixes
+        plan_mod.claim(tmp_path, run_id)
+    from bench.nightly.matrix import Entry
+    entry = Entry(id="s" * 250 + "/default", spec="s", series="s", config="default", kconfigs=(), workloads=(), params=())
+    assert len(entry.run_id.encode()) < 200
+
+
+def test_a_patch_with_the_longest_file_name_is_copied_into_the_results(tmp_path: Path) -> None:
+    """A 255-byte patch name (valid) became NNNN-<name>, over NAME_MAX: the run ended in an
+    ERROR (cannot write: File name too long) over a series that applied fine."""
+    from bench.pages import reproducer
+    d = _folder(tmp_path, {"p" * 249 + ".patch": DIFF, "series": "p" * 249 + ".patch\n"})
+    s = load_series(str(d), tmp_path)
+    (name, _), = reproducer.copy_patches(s, tmp_path / "out")
+    assert name.startswith("0001-ppp") and name.endswith(".patch") and len(name.encode()) <= 255
+    assert (tmp_path / "out" / name).read_text() == s.patches[0].text

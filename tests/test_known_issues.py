@@ -8,6 +8,7 @@ Boots are real recorded ones (tests/data/boots) replayed by the fake vng.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from conftest import BOOTS, HOME, WARNING, World, commit_files, git
 
+from bench import series_meta
 from bench.cli.main import main as bench_main
 from bench.errors import UserError
 from bench.report import issues_file
@@ -245,3 +247,39 @@ def test_plain_suppression_yaml_refuses_duplicate_keys(tmp_path: Path, text: str
     f.write_text(text)
     with pytest.raises(UserError, match=f"^{f}:{line}: duplicate key "):
         issues_file.load(f)
+
+
+# -- entries that cannot fail to match: they would hide every report (a false PASS) -----------
+
+
+@pytest.mark.parametrize("item, says", [
+    ("    title: '.*'", "title regex '.*' matches any report"),
+    ("    title: '.'", "title regex '.' matches any report"),
+    ("    title: '$'", "title regex '$' matches any report"),
+    ("    case: 'workload/*'", "case 'workload/*' matches every failure of its kind"),
+    ("    case: 'report/.*'", "case 'report/.*' matches every failure of its kind"),
+])
+def test_a_known_issue_that_matches_everything_is_refused(tmp_path: Path, item: str, says: str) -> None:
+    """title: '.*' made every kernel report of every run 'known': the series PASSed over them."""
+    path = tmp_path / "known-issues.yaml"
+    path.write_text(f"issues:\n  - id: all\n{item}\n    reason: r\n    link: https://x\n")
+    with pytest.raises(UserError, match=rf"known-issues.yaml:2: {re.escape(says)}"):
+        issues_file.load(path)
+
+
+def test_a_narrow_case_or_a_broad_case_with_a_title_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "known-issues.yaml"
+    path.write_text("issues:\n  - {id: a, case: 'workload/gup*', reason: r, link: x}\n"
+                    "  - {id: b, case: 'report/.*', title: '^BUG: Bad page', reason: r, link: x}\n")
+    assert [i.id for i in issues_file.load(path)] == ["a", "b"]
+
+
+@pytest.mark.parametrize("yaml, says", [
+    ("suppress: ['.*']\n", "series.yaml:1: suppress: title regex '.*' matches any report"),
+    ("expect: [{report: '(?s).'}]\n", "series.yaml:1: expect report: title regex '(?s).' matches any report"),
+])
+def test_series_yaml_suppress_or_expect_that_matches_everything_is_refused(tmp_path: Path, yaml: str,
+                                                                         says: str) -> None:
+    (tmp_path / "series.yaml").write_text(yaml)
+    with pytest.raises(UserError, match=re.escape(says)):
+        series_meta.read(tmp_path / "series.yaml", yaml)

@@ -182,3 +182,126 @@ def test_merge_onto_a_full_disk_is_one_line_and_leaves_no_temp_folder(
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("bench: error:")]
     assert len(err) == 1 and err[0].endswith(": cannot write: disk full") and str(out) in err[0], err
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+    # nor a half-merged --out, which made the retry "exists and is not empty"
+    assert not out.exists()
+    monkeypatch.setattr(shutil, "copyfile", copyfile)
+    assert main(["merge", str(s1), str(s2), "--out", str(out)]) == 0
+
+
+@pytest.mark.parametrize("raw, says", [
+    pytest.param(b"[" * 100000 + b"]" * 100000, "nested over the limit", id="deep"),  # RecursionError: a crash
+    pytest.param(json.dumps(old_night(entries=[])).replace('"started": "2000', '"secs": 1e999, "started": "2000').encode(),
+                 "out of range", id="1e999"),  # read as inf
+    pytest.param(json.dumps(old_night(name="\ud800", entries=[])).encode(), "lone surrogate", id="surrogate"),
+    pytest.param(json.dumps(old_night(name="caf\u00e9", entries=[]), ensure_ascii=False).encode("latin-1"), "not UTF-8",
+                 id="latin-1"),
+])
+def test_a_night_no_bench_wrote_is_named_and_left_out(nights: Nights, raw: bytes, says: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Read with surrogateescape and json.loads, these crashed the night (deep nesting) or
+    carried a value no later step could write or print (inf, lone surrogates)."""
+    bad = garbage(nights.results, "00-bad", None, raw="")
+    (bad / "night.json").write_bytes(raw)
+    rc, folder, night = nights.night("alpha=canary-tcg")
+    assert rc == 1 and night["comparison"]["previous"] is None
+    for name in FINAL:
+        assert (folder / name).is_file(), name
+    warnings = [line for line in capsys.readouterr().err.splitlines() if str(bad) in line]
+    assert len(warnings) == 1 and says in warnings[0], warnings
+    assert main(["merge", str(bad), "--out", str(nights.root / "m")]) == 2  # named, refused
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err and "internal error" not in err, err
+
+
+def test_merge_never_follows_a_symlink_out_of_the_shard(nights: Nights, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run id is checked, but what the shard's folders hold was copied as found: a patches/
+    series folder that is a symlink was walked (its target copied into --out), and a symlink in
+    a run folder was copied as a symlink out of --out."""
+    s1, s2 = shards(nights)
+    secret = nights.root / "outside"
+    (secret / "sub").mkdir(parents=True)
+    (secret / "private.txt").write_text("not for the night\n")
+    (secret / "sub" / "deeper.txt").write_text("nor this\n")
+    shard = next(s for s in (s1, s2) if (s / "patches").is_dir())  # the one that ran alpha
+    (shard / "patches" / "evil").symlink_to(secret)
+    run_id = json.loads((shard / "night.json").read_text())["entries"][0]["run_id"]
+    (shard / run_id / "link.txt").symlink_to(secret / "private.txt")
+    (shard / run_id / "linkdir").symlink_to(secret / "sub")
+    (shard / run_id / "guests" / "escape").symlink_to("../../../../outside")
+    out = nights.root / "merged"
+    main(["merge", str(s1), str(s2), "--out", str(out)])
+    assert (out / run_id / "summary.json").is_file() and (out / "patches" / "alpha").is_dir()
+    assert [p for p in out.rglob("*") if p.is_symlink()] == []
+    assert not [p for p in out.rglob("*") if p.name in ("private.txt", "deeper.txt", "evil")]
+    err = capsys.readouterr().err
+    assert "patches/evil" in err and "link.txt" in err and "internal error" not in err, err
+
+
+def test_a_patch_file_named_out_of_the_night_is_never_linked(nights: Nights) -> None:
+    """kcidb.json linked any existing path a shard's entry named as a patch file."""
+    s1, s2 = shards(nights)
+    secret = nights.root / "outside.patch"
+    secret.write_text("not for the night\n")
+    edit(s1, lambda d: [e.update(patches=[{"file": "../../../outside.patch"}, {"file": str(secret)}])
+                        for e in d["entries"]])
+    out = nights.root / "merged"
+    main(["merge", str(s1), str(s2), "--out", str(out)])
+    text = (out / "kcidb.json").read_text()
+    assert "outside.patch" not in text and (out / "night.json").is_file()
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"verdict": "fail", "failing": []}, "verdict 'fail' with no failing case of status 'fail'"),
+    ({"verdict": "fail", "failing": [{"key": "workload/rxe", "status": "FAIL", "message": "x"}]},
+     "failing[0].status 'FAIL'"),
+    ({"verdict": "pass", "failing": [{"key": "workload/rxe", "status": "fail", "message": "x"}]},
+     "verdict 'pass' with failing cases"),
+])
+def test_merge_refuses_an_entry_whose_verdict_and_failing_list_disagree(
+        nights: Nights, change: dict[str, Any], says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A failed entry with nothing in its failing list gave the comparison nothing new: the
+    merged night exited 0 over a failure."""
+    s1, s2 = shards(nights)
+    edit(s1, lambda d: d["entries"][0].update(change))
+    assert main(["merge", str(s1), str(s2), "--out", str(nights.root / "m")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and str(s1) in err and len(err.splitlines()) == 1, err
+
+
+def test_a_symlink_loop_or_link_beside_the_night_is_passed_over(nights: Nights,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """history() resolved every folder beside the night: a symlink loop crashed the night's
+    final step (RuntimeError), after its runs, before its junit.xml and pages."""
+    _, first, _ = nights.night("alpha=canary-tcg")
+    root = nights.results / "nightly"
+    (root / "loop1").symlink_to("loop2")
+    (root / "loop2").symlink_to("loop1")
+    (root / "latest").symlink_to(first.name)  # the same night again: never counted twice
+    rc, folder, night = nights.night("alpha=canary-tcg")
+    assert rc == 0 and night["comparison"]["previous"] == first.name
+    for name in FINAL:
+        assert (folder / name).is_file(), name
+    assert "internal error" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("summary", [pytest.param("[" * 100000 + "]" * 100000, id="deep"),
+                                     pytest.param('{"format": 7}', id="newer"), pytest.param(None, id="gone")])
+def test_merge_counts_an_entry_whose_run_summary_is_unreadable_as_missing(
+        nights: Nights, summary: str | None, capsys: pytest.CaptureFixture[str]) -> None:
+    """A shard's run folder with a garbage summary.json (and no junit.xml) crashed the merge
+    (RecursionError), or its entry's 'pass' was taken on the word of night.json alone."""
+    s1, s2 = shards(nights)
+    run_id = json.loads((s1 / "night.json").read_text())["entries"][0]["run_id"]
+    (s1 / run_id / "junit.xml").unlink()
+    if summary is None:
+        (s1 / run_id / "summary.json").unlink()
+    else:
+        (s1 / run_id / "summary.json").write_text(summary)
+    out = nights.root / "m"
+    assert main(["merge", str(s1), str(s2), "--out", str(out)]) == 2  # missing: infrastructure
+    merged = json.loads((out / "night.json").read_text())
+    assert len(merged["missing"]) == 1 and run_id not in [e["run_id"] for e in merged["entries"]]
+    err = capsys.readouterr().err
+    assert "counted as missing" in err and "internal error" not in err
+    for name in FINAL:
+        assert (out / name).is_file(), name

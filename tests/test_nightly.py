@@ -423,6 +423,37 @@ def test_parallel_shards_merge_to_the_unsharded_night(world: Nights) -> None:
     assert logs == ["shard-1.log", "shard-2.log"]  # the shards' folders are gone, their logs kept
 
 
+def test_a_parallel_night_stopped_by_a_signal_still_ends_with_its_files(world: Nights) -> None:
+    """The shards were stopped and kept what ran, but the parent stopped without merging them:
+    the night folder stayed empty (no night.json, junit.xml or pages), its results hidden in
+    the shards' scratch folder."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import HOME
+    world.mp.setenv("FAKE_VNG_SERIES", "")
+    world.mp.setenv("FAKE_VNG_SLEEP", "41.75")  # a value nobody else sleeps
+    out = world.results / "nightly" / "par"
+    child = subprocess.Popen([sys.executable, "-m", "bench", "nightly", str(world.matrix), "--accel", "tcg",
+                              "--results", str(world.results), "--parallel", "2", "--out", str(out)],
+                             cwd=HOME, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(list(world.results.glob("nightly/.par-parallel/shard-*/*/console.log"))) < 2 \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 2, err[-2000:]
+    for name in ("night.json", "junit.xml", "kcidb.json", "summary.md", "index.html"):
+        assert (out / name).is_file(), (name, err[-2000:])
+    night = json.loads((out / "night.json").read_text())
+    assert night["complete"] is False
+    assert subprocess.run(["pgrep", "-f", "sleep 41.75"], capture_output=True).returncode == 1
+
+
 def test_catalogue_entries_pass_when_the_bug_is_caught(world: Nights) -> None:
     world.world.bug("leak", "BISECT_LEAK", "[workload/pin-balance]")
     world.world.bug("quiet", "nothing to see", "['report/^BUG']")

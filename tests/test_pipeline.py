@@ -11,6 +11,7 @@ import concurrent.futures
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BOOTS, HOME, World, commit_files
+from conftest import BOOTS, HOME, TESTS, World, commit_files
 
 from bench import pipeline
 from bench import plan as plan_mod
@@ -252,8 +253,20 @@ def test_claim_is_atomic_under_concurrency(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(names)
 
 
+def test_a_signal_after_the_command_returned_keeps_its_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    """Between the command's return and the exit, a signal raised KeyboardInterrupt outside any
+    handler: a traceback and exit 1 ("the series failed") after a run that had passed."""
+    assert cli.main(["list", "kconfigs"]) == 0
+    cli._terminate(signal.SIGTERM, None)  # no KeyboardInterrupt
+    assert "the command has finished; exiting with its code" in capsys.readouterr().err
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def test_a_second_signal_during_cleanup_only_says_wait(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["list", "kconfigs"]) == 0  # main() starts with no stop under way
+    cli._done = False  # as while a command runs
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
         cli._terminate(signal.SIGTERM, None)
     cli._terminate(signal.SIGINT, None)  # during the cleanup: no second KeyboardInterrupt
@@ -280,3 +293,57 @@ def test_signals_in_a_row_still_leave_every_result_file(world: World) -> None:
     assert (run_dir / "junit.xml").is_file() and "Traceback" not in err and n > 5
     assert "stopping, please wait" in err
     assert subprocess.run(["pgrep", "-f", "sleep 30.85"], capture_output=True).returncode == 1  # vng is gone
+
+
+def test_files_the_guest_makes_hostile_are_read_bounded_never_followed(world: World) -> None:
+    """The guest writes the workload results the host reads: a FIFO in place of a log hung the
+    host's verdict forever, a link to /dev/zero filled its memory, a link to a host file put
+    that file into the results. Each is now no result (an ERROR, never a PASS) and the run ends."""
+    boot = world.root / "boots" / "hostile"
+    shutil.copytree(BOOTS / "baseline-tcg", boot)
+    secret = world.root / "host-secret.txt"
+    secret.write_text("HOST SECRET\n")
+    guest = boot / "guest"
+    (guest / "gup-test.log").unlink()
+    os.mkfifo(guest / "gup-test.log")
+    (guest / "odirect.rc").unlink()
+    (guest / "odirect.rc").symlink_to("/dev/zero")
+    (guest / "rxe.log").unlink()
+    (guest / "rxe.log").symlink_to(secret)
+    with open(guest / "pin-balance.log", "a") as f:  # a runaway workload's output
+        f.write("x" * (8 << 20) + "\nlast line\n")
+    world.replay(boot)
+    child = subprocess.run([sys.executable, "-m", "bench", "run", "two", "--accel", "tcg", "--results",
+                            str(world.results)], cwd=HOME, env=dict(os.environ), capture_output=True,
+                           text=True, timeout=120)
+    (run_dir,) = world.results.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    statuses = {f"{c['group']}/{c['name']}": c["status"] for c in summary["cases"]}
+    assert child.returncode == 2 and statuses["workload/odirect"] == "error", (statuses, child.stderr[-2000:])
+    assert statuses["workload/gup-test"] == "pass"  # its .rc is fine; its log, a FIFO, is not read
+    assert "HOST SECRET" not in (run_dir / "summary.json").read_text()
+    pin = next(c for c in summary["cases"] if c["name"] == "pin-balance")
+    assert pin["output"].endswith("last line\n") and len(pin["output"]) < (1 << 20)
+
+
+def test_a_series_and_patch_named_in_bytes_that_are_not_utf8_run_and_pass(world: World,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder named caf\\xe9 (Latin-1) read back as a lone surrogate crashed the run's apply.log,
+    then its junit.xml (ExpatError): exit 2 over a series that applied and booted fine."""
+    world.replay("baseline-tcg")
+    folder = os.fsencode(world.home / "patches") + b"/caf\xe9"
+    os.mkdir(folder)
+    for f in (TESTS / "data" / "series" / "quilt").iterdir():
+        name = b"01-caf\xe9.patch" if f.name.startswith("01-") else os.fsencode(f.name)
+        data = f.read_bytes().replace(b"01-gup-comment.patch", b"01-caf\xe9.patch")
+        with open(folder + b"/" + name, "wb") as out:
+            out.write(data)
+    with open(folder + b"/series.yaml", "wb") as out:
+        out.write(b"workloads: [gup-test]\n")
+    rc = cli.main(["run", os.fsdecode(b"caf\xe9"), "--accel", "tcg", "--results", str(world.results)])
+    (run_dir,) = world.results.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert rc == 0 and summary["verdict"] == "pass", summary["cases"]
+    assert "apply/01-caf\ufffd.patch" in {f"{c['group']}/{c['name']}" for c in summary["cases"]}
+    assert ET.parse(run_dir / "junit.xml").getroot() is not None
+    assert "caf\ufffd" in capsys.readouterr().out

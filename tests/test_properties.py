@@ -284,3 +284,25 @@ def test_many_examples(tmp_path: Path, text: str, yaml_text: str, lines: list[st
     for fn, _ in YAML_READERS.values():
         only_user_errors(lambda: fn(tmp_path, yaml_text))
     assert scan(lines) == []
+
+
+# -- JSON read back: night.json, a slot's state.json (formats.parse_json) ---------------------
+
+
+@CI
+@given(raw=st.binary(max_size=200) | _json.map(lambda v: json.dumps(v).encode()),
+       deep=st.integers(0, 3000))
+def test_json_read_back_raises_only_format_problems(tmp_path: Path, raw: bytes, deep: int) -> None:
+    """night.json, state.json, summary.json, request.json: any bytes are read or named (a
+    FormatProblem), never a crash (RecursionError, UnicodeError, inf) of a later step."""
+    from bench import formats, slot
+    from bench.nightly import night_file
+    for text in (raw, b"[" * deep + raw + b"]" * deep):
+        try:
+            night_file.parse(tmp_path / "night.json", text)
+        except formats.FormatProblem:
+            pass
+        (tmp_path / "state.json").write_bytes(text)
+        assert isinstance(slot.read_state(tmp_path), slot.State)
+        (tmp_path / "request.json").write_bytes(text)
+        only_user_errors(lambda: plan.read_request(tmp_path / "request.json"))

@@ -8,6 +8,7 @@ a real VM_WARN report during gup-test; none: baseline-tcg, all pass).
 from __future__ import annotations
 
 import json
+import shutil
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -18,6 +19,7 @@ from conftest import BOOTS, HOME, TESTS, World
 from bench import guests, series
 from bench import prove as prove_mod
 from bench.cli.main import main as bench_main
+from bench.result import Case, RunResult, Status
 
 @pytest.fixture
 def world(world: World) -> World:
@@ -105,6 +107,10 @@ def test_repeat_prints_a_catch_rate_per_bug(world: World, capsys: pytest.Capture
     ("fixes: 'abc'\ncatch: [pin-balance]\n", "series.yaml:2: catch 'pin-balance': want workload/NAME or report/"),
     # a bare report caught any bug that hit any report (issue 20 item 6)
     ("fixes: 'abc'\ncatch: [workload/rxe, report]\n", "series.yaml:2: catch 'report': name the report"),
+    # a title regex that matches any title was a bare report in disguise
+    ("fixes: 'abc'\ncatch: [workload/rxe, 'report/.*']\n", "series.yaml:2: catch 'report/.*': the title regex matches any"),
+    ("fixes: 'abc'\ncatch: ['report/.']\n", "series.yaml:2: catch 'report/.': the title regex matches any"),
+    ("fixes: 'abc'\ncatch: ['report/^|x']\n", "series.yaml:2: catch 'report/^|x': the title regex matches any"),
     # a workload the bug never runs: "missed" after the whole build and boot (issue 21 item 9)
     ("workloads: [rxe]\nfixes: 'abc'\ncatch: [workload/cow]\n",
      "series.yaml:3: catch 'workload/cow': the bug's run never runs workload 'cow' (it runs: rxe)"),
@@ -133,3 +139,75 @@ def test_every_catalogue_bug_is_valid_under_the_catch_rules() -> None:
         runs = [w.name for w in guests.select(list(s.meta.workloads), HOME / "guests")] if s.meta.workloads else default
         prove_mod.check_bug(s, runs)
         assert s.meta.catch and all(c.case != "report" for c in s.meta.catch)
+
+
+@pytest.mark.parametrize("drop", [("pin-balance.rc", "pin-balance.log"), ("*",)])
+def test_caught_needs_a_control_that_ran_and_passed_the_catch_cases(world: World, drop: tuple[str, ...],
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A control that never ran pin-balance (its result missing, or no workload result at all)
+    failed none of the catch cases, and the bug was called CAUGHT: proven by nothing."""
+    control = world.root / "boots" / "control"
+    shutil.copytree(BOOTS / "baseline-tcg", control)
+    for pattern in drop:
+        for f in (control / "guest").glob(pattern):
+            f.unlink()
+    world.mp.setenv("FAKE_VNG_DEFAULT", str(control))
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    rc, summary, _ = prove(world)
+    assert summary["control"] != "pass" and rc != 0
+    assert [v["outcome"] for v in summary["verdicts"]] == ["unproven"]  # type: ignore[attr-defined]
+    out = capsys.readouterr().out
+    assert "CAUGHT" not in out and "no catch figure: the control did not pass" in out
+
+
+def test_a_report_catch_needs_a_control_that_booted() -> None:
+    catch = prove_mod.Catch("report/^BUG: Bad page", where="series.yaml:3")
+    bug_run = RunResult("b", "bug", Path("/r/b"), (Case("boot", "boot", Status.PASS),
+                                                  Case("report", "BUG: Bad page state", Status.FAIL)), 1.0)
+    booted = RunResult("c", "", Path("/r/c"), (Case("boot", "boot", Status.PASS),), 1.0)
+    died = RunResult("c", "", Path("/r/c"), (Case("boot", "boot", Status.ERROR, 0.0, "vng trouble"),), 1.0)
+    seen = RunResult("c", "", Path("/r/c"), (*booted.cases, Case("report", "BUG: Bad page state", Status.SKIP)), 1.0)
+    assert prove_mod.judge(bug_run, (catch,), booted) is prove_mod.Outcome.CAUGHT
+    assert prove_mod.judge(bug_run, (catch,), died) is prove_mod.Outcome.UNPROVEN
+    assert prove_mod.judge(bug_run, (catch,), seen) is prove_mod.Outcome.UNPROVEN  # known there: proves nothing
+    skipped = RunResult("c", "", Path("/r/c"), (*booted.cases, Case("workload", "rxe", Status.SKIP)), 1.0)
+    rxe = prove_mod.Catch("workload/rxe")
+    failing = RunResult("b", "bug", Path("/r/b"), (Case("workload", "rxe", Status.FAIL, 0.0, "x"),), 1.0)
+    assert prove_mod.judge(failing, (rxe,), skipped) is prove_mod.Outcome.UNPROVEN
+
+
+def test_a_prove_stopped_by_a_signal_keeps_its_summary(world: World) -> None:
+    """Stopped mid-bug, the prove folder kept every run but no summary.json or junit.xml."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    bug(world, "slow", "SLOW_BUG", "[workload/pin-balance]")
+    slow = world.root / "boots" / "slow"
+    shutil.copytree(BOOTS / "canary-tcg", slow)
+    world.mp.setenv("FAKE_VNG_RULES", f"BISECT_LEAK={BOOTS / 'canary-tcg'}\nSLOW_BUG={slow}")
+    fake = world.root / "bin"  # a vng that takes its time for the slow bug only (its marker in the tree)
+    fake.mkdir()
+    (fake / "vng").write_text(
+        "#!/bin/bash\n"
+        "for a; do case $a in --rwdir=*) host=${a#--rwdir=} ;; esac; done\n"
+        'src=$(sed -n "s/^BENCH_SRC=//p" "$host/env")\n'
+        'grep -rqF --exclude-dir=.git SLOW_BUG "$src" && sleep 43.25\n'
+        f'exec {TESTS / "bin" / "vng"} "$@"\n')
+    (fake / "vng").chmod(0o755)
+    world.mp.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    child = subprocess.Popen([sys.executable, "-m", "bench", "prove", "--accel", "tcg", "--results", str(world.results)],
+                             cwd=HOME, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(world.results.glob("*-prove/02-slow/console.log")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    (folder,) = [d for d in world.results.iterdir() if d.name.endswith("-prove")]
+    assert child.returncode == 2, err[-2000:]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [v["name"] for v in summary["verdicts"]] == ["leak"] and summary["verdicts"][0]["outcome"] == "caught"
+    assert (folder / "junit.xml").is_file()

@@ -229,3 +229,34 @@ def test_a_git_lock_held_by_a_live_git_is_kept(world: World) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+# -- a state.json an older bench, a crash or a hand edit left (read back typed, never trusted) ----
+
+
+@pytest.mark.parametrize("text, says", [
+    ('{"used": "yesterday"}', "tree: missing"),  # an older file: fields missing
+    ('{"tree": "r", "config_key": "c", "series": "a", "head": "", "built": "", "config_sha": "", "image_sha": "",'
+     ' "used": "yesterday", "building": 0, "building_since": 0}', "used: str, not float"),
+    ('{"tree": "r", "config_key": "c", "series": "a", "head": "", "built": "", "config_sha": "", "image_sha": "",'
+     ' "used": 1, "building": "123", "building_since": 0}', "building: str, not int"),
+    ('{"tree": "r", "config_key": "c", "series": "a", "head": "", "built": "", "config_sha": "", "image_sha": "",'
+     ' "used": 1, "building": 99999999999999999999, "building_since": 0}', "is not a process group"),
+    ('{"tree": ["r"], "used": 1}', "tree: list, not str"),
+    pytest.param("[" * 100000 + "]" * 100000, "nested over the limit", id="deep"),
+    ('{"used": 1e999}', "out of range"),
+    ("\xff\xfe", "not UTF-8"),
+    ("{", "not JSON"),
+])
+def test_a_broken_or_older_state_is_named_and_the_slot_rebuilt(tmp_path: Path, text: str, says: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """An untyped read gave State(used="yesterday") or State(building="123"): the next run that
+    chose a slot (sorting by used) or reclaimed it (killing group "123") crashed."""
+    with slot.acquire(tmp_path, "r", "c", "a") as s:
+        s.save(slot.State(tree="r", config_key="c", series="a", built="abc", used=1.0))
+    (tmp_path / "work" / "slot-1" / slot.STATE).write_bytes(text.encode("latin-1"))
+    slot.formats._warned.clear()
+    with slot.acquire(tmp_path, "r", "c", "a") as s:
+        assert s.state == slot.State()  # nothing of it trusted: the slot is rebuilt
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "slot-1/state.json" in err[0] and says in err[0] and err[0].endswith("rebuilt"), err

@@ -321,6 +321,23 @@ def test_crlf_survives_keep_cr(kernel_repo: Path, tmp_path: Path) -> None:
         assert (wt / "dos.txt").read_bytes() == b"a\r\nc\r\n"
 
 
+@pytest.mark.parametrize("mail", [False, True])
+def test_a_patch_saved_with_crlf_line_ends_applies_as_git_am_applies_it(kernel_repo: Path, tmp_path: Path,
+                                                                      mail: bool) -> None:
+    """Every line of it CRLF (saved on Windows, a mail client's download): git am and patch strip
+    the CRs; with --keep-cr always it "did not apply", a false FAIL of the series."""
+    patch = ("From: A <a@example.org>\nSubject: [PATCH] mm: x\n\n" if mail else "mm: x\n\n") + \
+        "--- a/Makefile\n+++ b/Makefile\n@@ -1,2 +1,2 @@\n-VERSION = 6\n+VERSION = 7\n PATCHLEVEL = 12\n"
+    d = tmp_path / "q"
+    d.mkdir()
+    (d / "series").write_text("crlf.patch\n")
+    (d / "crlf.patch").write_bytes(patch.replace("\n", "\r\n").encode())
+    series = load_series(str(d), tmp_path)
+    with worktree(kernel_repo, resolve_base(kernel_repo, None), tmp_path / "wt") as wt:
+        assert apply_series(wt, series, tmp_path / "apply.log").ok
+        assert (wt / "Makefile").read_bytes().startswith(b"VERSION = 7\nPATCHLEVEL = 12\n")
+
+
 def test_worktree_path_reusable_after_failure(kernel_repo: Path, tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "wt", ignore_errors=True)
     test_conflict_names_patch_and_file(kernel_repo, tmp_path)

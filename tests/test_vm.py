@@ -72,6 +72,18 @@ def test_kvm_probe_falls_back_and_is_cached(tmp_path: Path, monkeypatch: pytest.
     assert len(fake_vng.read_text().splitlines()) == 1  # no second probe boot
 
 
+@pytest.mark.parametrize("text", ["[1, 2]", '"kvm"', "[" * 100000, '{"boot_id": 5, "kvm": 1}'],
+                         ids=["list", "string", "deep", "types"])
+def test_a_probe_cache_that_is_not_ours_means_probe_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          text: str) -> None:
+    """cached.get() on a list (AttributeError) or a deep file (RecursionError) crashed the run."""
+    monkeypatch.setattr(vm.os, "access", lambda *a: True)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "kvm-probe.json").write_text(text)
+    accel = vm.choose_accel("auto", Path("/b"), tmp_path / "cache", tmp_path)
+    assert accel.kvm and "KVM works" in accel.reason
+
+
 def test_kvm_probe_success(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vm.os, "access", lambda *a: True)
     accel = vm.choose_accel("auto", Path("/b"), tmp_path / "cache", tmp_path)

@@ -9,7 +9,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import files, formats, paths
 from bench.bisect.judge import Evidence, Verdict
+from bench.errors import UserError
 
 LOG_NAME, STEPS_NAME = "bisect.log", "steps.jsonl"
 
@@ -72,9 +74,26 @@ class Journal:
             f.write(json.dumps(step.to_json()) + "\n")
 
     def steps(self) -> list[Step]:
+        """The steps so far; a line that is not one (cut by a kill or a full disk, a hand edit)
+        is named with its line number, never a crash of the next step."""
         if not self.jsonl.is_file():
             return []
-        return [Step.from_json(json.loads(line)) for line in self.jsonl.read_text().splitlines() if line]
+        steps = []
+        for n, line in enumerate(files.read_input(self.jsonl).split(b"\n"), 1):
+            if not line.strip():
+                continue
+            try:
+                data = formats.parse_json(self.jsonl, line)
+                if not isinstance(data, dict):
+                    raise TypeError("not an object")
+                step = Step.from_json(data)
+                if bad := next((r for r in step.runs if not paths.plain(r)), None):  # read as folders here
+                    raise ValueError(f"run {str(bad)[:60]!r} is not a plain folder name")
+                steps.append(step)
+            except (ValueError, KeyError, TypeError) as e:  # FormatProblem is a ValueError
+                why = f"field {e} missing" if isinstance(e, KeyError) else str(e).removeprefix(f"{self.jsonl}: ")
+                raise UserError(f"{self.jsonl}:{n}: not a bisect step this bench wrote: {why[:200]}") from e
+        return steps
 
     def next_seq(self) -> int:
         return len(self.steps()) + 1

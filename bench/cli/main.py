@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_stopping = False  # set by the first signal; the CLI's one piece of global state
+_stopping = False  # set by the first signal; the CLI's global state, with _done
+_done = False  # the command has returned: a signal now must not turn its exit code into a traceback
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:
@@ -43,6 +44,9 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
     # since stopping a VM takes a few seconds.
     global _stopping
     name = signal.Signals(signum).name
+    if _done:  # results written, exit code known: a KeyboardInterrupt here was a traceback and exit 1
+        print(f"bench: {name}: the command has finished; exiting with its code", file=sys.stderr, flush=True)
+        return
     if _stopping:  # a second Ctrl-C must not cut the cleanup short (QEMU's SIGKILL, summary.json)
         print(f"bench: {name}: stopping, please wait", file=sys.stderr, flush=True)
         return
@@ -52,8 +56,8 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    global _stopping
-    _stopping = False
+    global _stopping, _done
+    _stopping = _done = False
     argv = list(sys.argv[1:] if argv is None else argv)
     step = argv[:1] == ["bisect-step"]
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -66,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return BISECT_ABORT
         return int(e.code or 0) if isinstance(e.code, int) or e.code is None else 2
     rc = dispatch(args, abort=BISECT_ABORT if step else None)
+    _done = True
     if _stopping:  # Python's shutdown puts back the default handlers: a signal then would kill us
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)

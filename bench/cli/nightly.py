@@ -112,7 +112,13 @@ def _parallel(args: argparse.Namespace, home: Path, matrix: nightly_matrix.Matri
     options.preflight(plan for _, plan in plans)
     jobs = args.jobs or max(1, (os.cpu_count() or 1) // args.parallel)
     printer.say(f"nightly: {len(plans)} entries as {args.parallel} shards at once, make -j{jobs} each")
-    shards, work = parallel.run_shards(args.argv, args.parallel, jobs, night_dir)
+    try:
+        shards, work = parallel.run_shards(args.argv, args.parallel, jobs, night_dir)
+    except KeyboardInterrupt:  # the shards were stopped and kept what ran: the night reports it
+        if stopped := parallel.written(parallel.work_dir(night_dir), args.parallel):
+            night_dir.rmdir()
+            nightly.finish(night_dir, nightly.merge(stopped, night_dir), args.previous, args.log_url, printer)
+        raise  # the shards' folder is kept: the stopped runs' logs are there
     if not shards:
         raise InfraError(f"{work}: no shard wrote a night (see shard-*.log there)")
     night_dir.rmdir()  # merge makes it again, from the shards

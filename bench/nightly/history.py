@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.nightly.night_file import Night, load_night
+from bench.nightly.night_file import Night, beside
 
 HISTORY_LIMIT = 14  # nights looked back for an entry's baseline
 CATEGORIES = ("new", "fixed", "still", "infra", "untested")
@@ -29,15 +29,8 @@ CATEGORIES = ("new", "fixed", "still", "infra", "untested")
 
 def history(nightly_root: Path, before: str, exclude: Path) -> list[Night]:
     """Complete, unsharded nights in nightly_root that started before `before`, newest first."""
-    nights: list[Night] = []
-    if nightly_root.is_dir():
-        for folder in nightly_root.iterdir():
-            if folder.resolve() == exclude.resolve() or not folder.is_dir():
-                continue
-            night = load_night(folder)
-            if (night and night.get("complete") and not night.get("shard")
-                    and str(night.get("started", "")) < before):
-                nights.append(night)
+    nights = [night for _, night in beside(nightly_root / exclude.name)
+              if night.get("complete") and not night.get("shard") and str(night.get("started", "")) < before]
     nights.sort(key=lambda n: (str(n["started"]), str(n.get("name", ""))), reverse=True)
     return nights[:HISTORY_LIMIT]
 

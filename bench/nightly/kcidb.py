@@ -56,12 +56,18 @@ class _Urls:
     def __init__(self, night_dir: Path, base: str | None) -> None:
         self.dir, self.base = night_dir, base.rstrip("/") if base else None
 
+    def _inside(self, rel: str) -> bool:
+        """A file of the night: a name read from night.json (a patch's `file`) or a symlink in
+        the folder must not lead a link out of it (../../etc/passwd would be published)."""
+        path = self.dir / rel
+        return path.is_file() and path.resolve().is_relative_to(self.dir.resolve())
+
     def __call__(self, rel: str) -> str | None:
-        if not (self.dir / rel).is_file():
+        if not self._inside(rel):
             # an entry run with repeat: N keeps each run's files in r1..rN: link the first's
             run_id, _, rest = rel.partition("/")
             rel = f"{run_id}/r1/{rest}"
-            if not rest or not (self.dir / rel).is_file():
+            if not rest or not self._inside(rel):
                 return None
         if self.base:
             return f"{self.base}/{urllib.parse.quote(rel)}"

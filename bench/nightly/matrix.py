@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import series as series_mod
-from bench import yamlmap
+from bench import files, yamlmap
 from bench.catch import Catch
 from bench.errors import UserError
 from bench.nightly.history import HISTORY_LIMIT
+from bench.plan import safe_name
 
 TOP_KEYS = ("tree", "base", "tree_name", "tree_url", "series", "configs", "workloads", "params",
             "repeat", "known_stale_after", "overrides", "catalogue", "catalogue_days")
@@ -64,7 +65,7 @@ class Entry:
     @property
     def run_id(self) -> str:
         """The entry's results folder name inside the night folder."""
-        return re.sub(r"[^\w.-]+", "_", self.id.replace("/", "--"))
+        return safe_name(self.id.replace("/", "--"))
 
 
 @dataclass(frozen=True)
@@ -109,10 +110,7 @@ def shard(entries: tuple[Entry, ...], index: int, count: int) -> tuple[Entry, ..
 
 def load(path: Path, patches_dir: Path, weekday: str | None = None) -> Matrix:
     """The matrix of path; weekday (Mon..Sun, default today) decides catalogue_days."""
-    try:
-        text = path.read_bytes().decode("utf-8", errors="surrogateescape")  # bad bytes: yamlmap names them
-    except OSError as e:
-        raise UserError(f"{path}: cannot read matrix: {e.strerror}") from e
+    text = files.read_input(path).decode("utf-8", errors="surrogateescape")  # bad bytes: yamlmap names them
     y = yamlmap.read(path, text, TOP_KEYS)
     data, where, string = y.data, y.where, y.string
     specs = y.strings("series") or tuple(series_mod.list_series(patches_dir))

@@ -21,6 +21,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +193,40 @@ def write_night(night_dir: Path, night: Night) -> None:
 # -- merging and finishing ------------------------------------------------------------------
 
 
+def _unusable(run_dir: Path) -> str | None:
+    """Why a shard's run folder cannot back its entry: gone, a symlink, or its summary.json
+    unreadable (the entry's verdict would stand on nothing: a 'pass' with no evidence)."""
+    if run_dir.is_symlink() or not run_dir.is_dir():
+        return f"no run folder {run_dir}"
+    path = run_dir / "summary.json"
+    try:
+        formats.check(path, formats.load_json(path), formats.SUMMARY)
+    except formats.FormatProblem as e:
+        return str(e)
+    return None
+
+
+def _copy_shards(runs: list[tuple[Path, dict[str, Any]]], shards: list[Path], out_dir: Path) -> None:
+    """The shards' run folders and patches copied into out_dir (a full disk: one line naming
+    the file). A shard's symlinks are neither followed nor copied: they would lead out of it."""
+    links = []
+    for run_dir, e in runs:
+        links += copy_tree(run_dir, contained(out_dir, e["run_id"]))
+    for folder in shards:
+        patches = folder / "patches"
+        if patches.is_symlink():
+            links.append(patches)
+            continue
+        for series_dir in sorted(patches.iterdir()) if patches.is_dir() else ():
+            if series_dir.is_symlink():
+                links.append(series_dir)
+            elif series_dir.is_dir() and not (out_dir / "patches" / series_dir.name).exists():
+                (out_dir / "patches").mkdir(exist_ok=True)
+                links += copy_tree(series_dir, out_dir / "patches" / series_dir.name)
+    for link in links:
+        formats.warn(f"{link}: a symlink in a shard; not copied")
+
+
 def merge(shard_dirs: list[Path], out_dir: Path) -> Night:
     """Shard nights (same matrix) -> one night folder, as if the matrix had run in one go.
 
@@ -210,24 +245,29 @@ def merge(shard_dirs: list[Path], out_dir: Path) -> Night:
                 raise UserError(f"{folder}: entry {e['id']} also in {seen[e['id']]}")
             seen[e["id"]] = folder
             run_dir = contained(folder, e["run_id"], f"{folder / NIGHT_FILE}: entry {e['id']}")
-            if run_dir.is_dir() and not run_dir.is_symlink():
-                runs.append((run_dir, e))
-            else:
-                formats.warn(f"{folder / NIGHT_FILE}: entry {e['id']}: no run folder {run_dir}; counted as missing")
+            if why := _unusable(run_dir):
+                formats.warn(f"{folder / NIGHT_FILE}: entry {e['id']}: {why}; counted as missing")
                 del seen[e["id"]]
+            else:
+                runs.append((run_dir, e))
     counts = {n["shard"]["count"] for _, n in shards if n.get("shard")}
     indexes = sorted(n["shard"]["index"] for _, n in shards if n.get("shard"))
     whole = any(not n.get("shard") for _, n in shards)
     all_shards = len(counts) == 1 and indexes == list(range(1, next(iter(counts)) + 1))
+    made = not out_dir.exists()
     fresh_dir(out_dir)
-    for run_dir, e in runs:  # a full disk: one line naming the file, no temp folder left
-        copy_tree(run_dir, contained(out_dir, e["run_id"]))
-    for folder, _ in shards:
-        patches = folder / "patches"
-        for series_dir in sorted(patches.iterdir()) if patches.is_dir() and not patches.is_symlink() else ():
-            if series_dir.is_dir() and not (out_dir / "patches" / series_dir.name).exists():
-                (out_dir / "patches").mkdir(exist_ok=True)
-                copy_tree(series_dir, out_dir / "patches" / series_dir.name)
+    try:
+        _copy_shards(runs, [f for f, _ in shards], out_dir)
+    except BaseException:  # a full disk, a signal: no half-merged --out is left to refuse the retry
+        if made:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        else:
+            for p in list(out_dir.iterdir()):
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+        raise
     ids = shards[0][1]["matrix"]["ids"]
     first = min(shards, key=lambda s: s[1]["started"])[1]
     return {

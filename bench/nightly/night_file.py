@@ -9,7 +9,6 @@ refused with a one-line error), never the crash of a later night's final step.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -93,28 +92,42 @@ def problem(value: object, shape: object, where: str) -> str | None:
     return None
 
 
-def parse(path: Path, text: str, shape: object = PAST) -> Night:
-    """night.json's text checked (formats.FormatProblem naming path and what is wrong)."""
-    try:
-        raw = json.loads(text)
-    except ValueError as e:
-        raise formats.FormatProblem(f"{path}: not JSON: {e}") from e
+def parse(path: Path, text: str | bytes, shape: object = PAST) -> Night:
+    """night.json's text checked (formats.FormatProblem naming path and what is wrong): read
+    strictly (formats.parse_json: UTF-8, nesting, finite numbers, no lone surrogates)."""
+    raw = formats.parse_json(path, text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     data = formats.check(path, raw, formats.NIGHT)
     if p := problem(data, shape, ""):
         raise formats.FormatProblem(f"{path}: {p}")
-    if bad := next((e for e in data["entries"] if e["verdict"] not in VERDICTS), None):
-        raise formats.FormatProblem(f"{path}: entry {bad['id']!r}: verdict {bad['verdict']!r}")
+    for e in data["entries"]:
+        if p := _disagrees(e):
+            raise formats.FormatProblem(f"{path}: entry {e['id']!r}: {p}")
     return data
+
+
+def _disagrees(entry: dict[str, Any]) -> str | None:
+    """A verdict its failing list does not bear out: the comparison (and so the exit code)
+    reads the failing list, so a 'fail' with none failing would make a failed night exit 0."""
+    verdict, failing = entry["verdict"], entry["failing"]
+    if verdict not in VERDICTS:
+        return f"verdict {verdict!r}"
+    if (bad := next((i for i, f in enumerate(failing) if f["status"] not in ("fail", "error")), None)) is not None:
+        return f"failing[{bad}].status {failing[bad]['status']!r} (want 'fail' or 'error')"
+    if verdict == "fail" and not any(f["status"] == "fail" for f in failing):
+        return "verdict 'fail' with no failing case of status 'fail'"
+    if verdict == "pass" and failing:
+        return f"verdict 'pass' with failing cases ({failing[0]['key']!r})"
+    return None
 
 
 def read(folder: Path, shape: object = PAST) -> Night:
     """The night in folder (FormatProblem if it has none this bench can read)."""
     path = folder / NIGHT_FILE
     try:
-        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        raw = path.read_bytes()
     except OSError as e:
         raise formats.FormatProblem(f"{path}: cannot read: {e.strerror or e}") from e
-    return parse(path, text, shape)
+    return parse(path, raw, shape)
 
 
 def load_night(folder: Path) -> Night | None:
@@ -127,6 +140,20 @@ def load_night(folder: Path) -> Night | None:
     except formats.FormatProblem as e:
         formats.warn(f"{e}; that night is left out")
         return None
+
+
+def beside(night_dir: Path) -> list[tuple[Path, Night]]:
+    """The readable nights in the folders beside night_dir, by name. Symlinks are passed over:
+    a link (`latest`) would count a night twice or read one outside the folder, and a symlink
+    loop there crashed the night's final step (Path.resolve raises on it)."""
+    root = night_dir.parent
+    found = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if folder.is_symlink() or not folder.is_dir() or folder.name == night_dir.name:
+            continue
+        if (night := load_night(folder)) is not None:
+            found.append((folder, night))
+    return found
 
 
 def require_night(folder: Path, shape: object = PAST) -> Night:

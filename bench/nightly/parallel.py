@@ -39,13 +39,22 @@ def child_argv(argv: Sequence[str]) -> list[str]:
 
 def run_shards(argv: Sequence[str], n: int, jobs: int, night_dir: Path) -> tuple[list[Path], Path]:
     """Run the n shards; the folders of those that wrote a night, and the scratch folder."""
-    work = night_dir.parent / f".{night_dir.name}-parallel"
+    work = work_dir(night_dir)
     work.mkdir(parents=True, exist_ok=True)
     base = [sys.executable, "-m", "bench", *child_argv(argv)]
     commands = [([*base, "--shard", f"{i}/{n}", "--out", str(work / f"shard-{i}"), "--jobs", str(jobs)],
                  work / f"shard-{i}.log") for i in range(1, n + 1)]
     proc.run_all(commands)
-    return [work / f"shard-{i}" for i in range(1, n + 1) if (work / f"shard-{i}" / NIGHT_FILE).is_file()], work
+    return written(work, n), work
+
+
+def work_dir(night_dir: Path) -> Path:
+    return night_dir.parent / f".{night_dir.name}-parallel"
+
+
+def written(work: Path, n: int) -> list[Path]:
+    """The shard folders that wrote a night (all of it, or, stopped, what ran: complete false)."""
+    return [work / f"shard-{i}" for i in range(1, n + 1) if (work / f"shard-{i}" / NIGHT_FILE).is_file()]
 
 
 def clean(work: Path) -> None:

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench.nightly.night_file import Night, load_night
+from bench.nightly.night_file import Night, beside
 from bench.pages import facts, svg
 from bench.pages.html import esc
 
@@ -20,12 +20,8 @@ LETTER = {"pass": "P", "fail": "F", "error": "E", "missing": "?"}
 def recent(night_dir: Path, night: Night, limit: int = GRID_NIGHTS) -> list[tuple[Path, Night]]:
     """This night and the unsharded nights beside it that started before it, oldest first."""
     found = [(night_dir, night)]
-    root = night_dir.parent
-    for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        if not folder.is_dir() or folder.resolve() == night_dir.resolve():
-            continue
-        other = load_night(folder)
-        if other and not other.get("shard") and str(other.get("started", "")) < str(night["started"]):
+    for folder, other in beside(night_dir):
+        if not other.get("shard") and str(other.get("started", "")) < str(night["started"]):
             found.append((folder, other))
     found.sort(key=lambda n: (str(n[1]["started"]), n[0].name))
     return found[-limit:]

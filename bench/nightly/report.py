@@ -7,14 +7,13 @@ folder can be published anywhere (CI artifacts, a web server, file://).
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 from junit_xml import to_xml_report_string
 
-from bench import junit
+from bench import formats, junit
 from bench.files import write_atomic
 from bench.nightly import pictures
 from bench.nightly.night_file import Night
@@ -49,8 +48,9 @@ def run_suites(night_dir: Path, entry: dict[str, Any]) -> list[ET.Element]:
     except (OSError, ET.ParseError):
         pass
     try:
-        result = RunResult.from_json(json.loads((run_dir / "summary.json").read_text(encoding="utf-8")), run_dir)
-    except (OSError, ValueError, KeyError, TypeError):
+        data = formats.load_json(run_dir / "summary.json")  # strict: a shard's may be anything
+        result = RunResult.from_json(data, run_dir)  # type: ignore[arg-type]  # checked by from_json
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         cases = (Case("infra", "results", Status.ERROR, 0.0, f"{run_dir}: no junit.xml or summary.json"),)
         result = RunResult(entry["run_id"], entry["series"], run_dir, cases, 0.0)
     return list(ET.fromstring(to_xml_report_string([junit.to_suite(result)])).iter("testsuite"))

@@ -28,9 +28,14 @@ HIDDEN = re.compile(r"(^|/)\.[^/]*\.tmp$|(^|/)\.writable$")
 
 
 def read_json(path: Path) -> Any:
+    """A JSON file of a run folder, read strictly (formats.load_json); None when it is missing,
+    or broken (named on one line: a shard's run folder may hold anything)."""
+    if not path.exists():
+        return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return formats.load_json(path)
+    except formats.FormatProblem as e:
+        formats.warn(f"{e}; left out")
         return None
 
 

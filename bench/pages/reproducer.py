@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import build as build_mod
-from bench import proc, tree
+from bench import formats, proc, tree
 from bench.errors import InfraError
 from bench.files import copy_tree, write_atomic
-from bench.plan import Plan
+from bench.plan import NAME_BYTES, Plan
 from bench.result import RunResult
 from bench.series import Patch, Series
 from bench.slot import sha256_of
@@ -37,8 +37,13 @@ IMAGE = "${BUILD}/" + build_mod.IMAGE.as_posix()
 
 
 def patch_file_name(p: Patch) -> str:
-    """NNNN-<name>: `sha256sum *` and `git am *` see them in series order."""
-    return f"{p.index:04d}-" + re.sub(r"^\d+-", "", Path(p.name).name)
+    """NNNN-<name>: `sha256sum *` and `git am *` see them in series order; the name cut to
+    NAME_BYTES, its suffix kept (a 252-character patch name plus NNNN- was over NAME_MAX)."""
+    rest = re.sub(r"^\d+-", "", Path(p.name).name)
+    if len(rest.encode()) > NAME_BYTES:
+        suffix = Path(rest).suffix[:16]
+        rest = rest.encode()[:NAME_BYTES - len(suffix.encode())].decode("utf-8", "ignore") + suffix
+    return f"{p.index:04d}-{rest}"
 
 
 def copy_patches(series: Series, folder: Path) -> list[tuple[str, str]]:
@@ -186,7 +191,8 @@ def copy_guests(src: Path, dest: Path) -> None:
     """The guest runner and workload scripts as run (whole, or not at all)."""
     for stale in dest.parent.glob(f".{dest.name}.tmp"):  # left by an older bench
         shutil.rmtree(stale, ignore_errors=True)
-    copy_tree(src, dest)
+    for link in copy_tree(src, dest):  # published: a link would lead out of the run folder
+        formats.warn(f"{link}: a symlink in the guest scripts; not copied into the run")
 
 
 def write(result: RunResult, plan: Plan) -> Path:

@@ -40,6 +40,37 @@ def version_tuple(text: str) -> tuple[int, ...]:
     return tuple(parts + [0] * (3 - len(parts)))
 
 
+# Unrelated report titles (and the shortest) and case names: a title regex that finds all of
+# them, or finds the empty title, finds any report (`.*`, `.`, `$`); a case glob that matches
+# every name of a group (`workload/*`, `*`) any failure of it. Such an entry cannot fail to
+# match: as a known issue it would hide every report (a false PASS), as a catch catch any bug.
+UNRELATED_TITLES = ("x", "0", "BUG: Bad page state in process a", "WARNING in b", "INFO: task c blocked",
+                    "general protection fault in d", "KASAN: use-after-free Read in e", "kernel panic")
+_UNRELATED_NAMES = ("x", "0", "rxe", "gup-test", "kernel", "boot")
+_GROUPS = ("workload", "report", "boot", "build", "apply", "config", "taint", "expect")
+
+
+def any_title(regex: str) -> bool:
+    """The title regex matches any report (see UNRELATED_TITLES)."""
+    return re.search(regex, "") is not None or all(re.search(regex, t) for t in UNRELATED_TITLES)
+
+
+def any_case(key: str) -> bool:
+    """The case pattern (bench/casekey.py) matches every case of some group."""
+    pattern = casekey.KeyPattern(key)
+    return any(all(pattern.matches(f"{g}/{n}") for n in _UNRELATED_NAMES) for g in _GROUPS)
+
+
+def too_broad(where: str, title: str, case: str) -> None:
+    """Refuse an entry that would mark every report, or every failure of a kind, as known."""
+    if title and any_title(title):
+        raise UserError(f"{where}: title regex {title!r} matches any report (an empty title, or every one"
+                        " of unrelated titles): it would hide every kernel report; name the report")
+    if case and not title and any_case(case):
+        raise UserError(f"{where}: case {case!r} matches every failure of its kind: it would hide them all;"
+                        " name the case, or give a title too")
+
+
 def check_range(where: str, text: str) -> str:
     """A kernel version range: comparisons joined by commas, e.g. ">=6.5, <6.13"."""
     for part in text.split(","):
@@ -102,7 +133,10 @@ class Issue:
 
 def bare(regexes: Iterable[str], where: str, what: str) -> tuple[Issue, ...]:
     """Title regexes without metadata (series.yaml suppress:, expect:, plain --suppress files)."""
-    return tuple(Issue(f"{what} {rx!r}", where, title=rx) for rx in regexes)
+    found = tuple(Issue(f"{what} {rx!r}", where, title=rx) for rx in regexes)
+    for i in found:
+        too_broad(f"{where}: {what}", i.title, "")
+    return found
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,10 @@ from typing import Any
 
 import yaml
 
-from bench import casekey, formats, yamlmap
+from bench import casekey, files, formats, yamlmap
 from bench.errors import UserError
 from bench.report import known
-from bench.report.issues import Issue, Scope, bare, check_range
+from bench.report.issues import Issue, Scope, bare, check_range, too_broad
 
 FILE = "known-issues.yaml"
 ENTRY_KEYS = ("id", "title", "case", "reason", "link", "scope", "fixed_by")
@@ -40,10 +40,7 @@ _REV = re.compile(r"^[^\s-][^\s]*$")
 
 def load(path: Path) -> tuple[Issue, ...]:
     """The entries of a known-issues file, or of an older suppressions file."""
-    try:
-        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read known issues: {e.strerror or e}") from e
+    text = files.read_input(path).decode("utf-8", errors="surrogateescape")  # a FIFO: refused, not waited on
     if path.suffix in (".yaml", ".yml") and _is_registry(path, text):
         return _registry(path, text)
     patterns = known.load_suppressions(path).patterns
@@ -114,6 +111,7 @@ def entry(item: Any, where: str) -> Issue:
             raise UserError(f"{where}: bad title regex {title!r}: {e}") from e
     if case:
         casekey.parse(case, where, "case")
+    too_broad(where, title, case)
     fixed_by = _string(item, "fixed_by", where)
     if fixed_by and not _REV.match(fixed_by):
         raise UserError(f"{where}: fixed_by {fixed_by!r}: want a commit id")
