@@ -4,6 +4,7 @@
       - workload/odirect                                  # this workload's case must FAIL
       - {case: workload/pin-balance, message: "pins? leaked"}  # ... with a message matching
       - report/^BUG: Bad page state                       # a kernel report whose title matches
+      - pages/smoke                                       # what smoke's exited processes left (bench/leaks.py)
 
 A bug is caught only when every entry fails (with its message, when one is given) and none of
 them fails in the control run (the tree without the bug): an entry that fails on a clean
@@ -20,12 +21,13 @@ from typing import Any
 from bench.errors import UserError
 from bench.result import Case, RunResult, Status
 
+_PER_WORKLOAD = ("workload", "pages")  # case groups named after a workload
 MESSAGE_SHOWN = 100  # characters of a failing case's message in the per-bug line
 
 
 @dataclass(frozen=True)
 class Catch:
-    case: str  # workload/NAME or report/TITLE-REGEX
+    case: str  # workload/NAME, pages/NAME or report/TITLE-REGEX
     message: str = ""  # a regex the failing case's message must match ("": any message)
     where: str = ""  # series.yaml:line, for errors
 
@@ -35,15 +37,15 @@ class Catch:
     @property
     def workload(self) -> str | None:
         group, _, name = self.case.partition("/")
-        return name if group == "workload" else None
+        return name if group in _PER_WORKLOAD else None
 
     def matches(self, case: Case) -> bool:
         """case is a failure this entry asks for."""
         if case.status is not Status.FAIL:
             return False
         group, _, name = self.case.partition("/")
-        if group == "workload":
-            hit = case.group == "workload" and case.name == name
+        if group in _PER_WORKLOAD:
+            hit = case.group == group and case.name == name
         else:
             hit = case.group == "report" and re.search(name, case.name) is not None
         return hit and (not self.message or re.search(self.message, case.message) is not None)
@@ -79,8 +81,8 @@ def parse(where: str, raw: Any) -> tuple[Catch, ...]:
         if key == "report":
             raise UserError(f"{where}: catch 'report': name the report, report/TITLE-REGEX"
                             " (any report at all would catch any bug)")
-        if group not in ("workload", "report") or not name:
-            raise UserError(f"{where}: catch {key!r}: want workload/NAME or report/TITLE-REGEX")
+        if group not in (*_PER_WORKLOAD, "report") or not name:
+            raise UserError(f"{where}: catch {key!r}: want workload/NAME, pages/NAME or report/TITLE-REGEX")
         if group == "report":
             _regex(where, "report title", name)
         out.append(Catch(key, message, where))

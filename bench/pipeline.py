@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from bench import build as build_mod
-from bench import guests, junit, kconfig, oracles, qemu, tree, verdict, vm, worktree
+from bench import guests, junit, kconfig, leaks, oracles, qemu, tree, verdict, vm, worktree
 from bench import slot as slot_mod
 from bench.errors import BenchError, InfraError
 from bench import files
@@ -40,6 +40,9 @@ WORKLOAD_SLACK = 30  # seconds a workload may run past its timeout in the guest 
 # panicking on it ends the VM at once (vng exits 255) instead of at the VM timeout, which a
 # kernel deadlocked after a BUG would otherwise run into (syzkaller boots with oops=panic too).
 FATAL_ENDS_THE_VM = ("oops=panic", "hung_task_panic=1", "softlockup_panic=1")
+# The pages oracle (bench/leaks.py) reads page_owner: on in every boot of a kernel built with
+# CONFIG_PAGE_OWNER (a no-op without it), before --append so `--append page_owner=off` wins.
+ORACLES_NEED = ("page_owner=on",)
 PROBE_LOG = "build-next.log"  # --each: the next patch's objects compiled without it
 CRASH_LOG = "crash.log"  # the traceback of a bench bug, kept beside the run's other files
 _MARK = re.compile(r"pinbench: workload (\S+) (start|end)")
@@ -242,7 +245,7 @@ class Run:
             # The guest sees the host root read-only; the results folder is shared
             # writable at its own path (a new mount point could not be created).
             rwdirs=((str(gdir), gdir),),
-            append=(*FATAL_ENDS_THE_VM, *p.append, *p.series.meta.cmdline, *guests.cmdline(p.workloads)),
+            append=(*FATAL_ENDS_THE_VM, *ORACLES_NEED, *p.append, *p.series.meta.cmdline, *guests.cmdline(p.workloads)),
         )
         names = ", ".join(w.name for w in p.workloads) or "none"
         self.say(f"boot: workloads {names} (VM timeout {timeout}s)")
@@ -344,9 +347,22 @@ class Run:
         write_atomic(self.dir / "reports.json", json.dumps(found, indent=2) + "\n")
         self.add(*verdict.report_cases(folded, known, where, in_base))
         self.add(*oracles.taint_cases([w.name for w in self.plan.workloads], gdir, [r for r, _ in folded], where))
+        self.pages(gdir)
         titles = [r.title for r, _ in folded]
         base_seen = (sorted(base[0]), base[1]) if base else None
         self.add(*oracles.expect_cases(self.plan.series.meta.expect, titles, gdir, base_seen))
+
+    def pages(self, gdir: Path) -> None:
+        """What each workload's exited processes left behind (bench/leaks.py); a failure's
+        stacks also go into the workload's own log."""
+        config = self.dir / ".config"
+        cases = leaks.pages_cases([w.name for w in self.plan.workloads], gdir,
+                                  config.read_text(errors="replace") if config.is_file() else "")
+        for case in cases:
+            if case.status is Status.FAIL and (log := gdir / f"{case.name}.log").is_file():
+                with log.open("a") as f:
+                    f.write(leaks.log_text(case))
+        self.add(*cases)
 
 
 def run(plan: Plan, printer: Printer) -> RunResult:

@@ -102,7 +102,7 @@ def test_repeat_prints_a_catch_rate_per_bug(world: World, capsys: pytest.Capture
 @pytest.mark.parametrize("yaml, says", [
     ("catch: [workload/pin-balance]\n", "fixes: missing"),
     ("fixes: 'abc'\n", "catch: missing"),
-    ("fixes: 'abc'\ncatch: [pin-balance]\n", "series.yaml:2: catch 'pin-balance': want workload/NAME or report/"),
+    ("fixes: 'abc'\ncatch: [pin-balance]\n", "series.yaml:2: catch 'pin-balance': want workload/NAME, pages/NAME or report/"),
     # a bare report caught any bug that hit any report (issue 20 item 6)
     ("fixes: 'abc'\ncatch: [workload/rxe, report]\n", "series.yaml:2: catch 'report': name the report"),
     # a workload the bug never runs: "missed" after the whole build and boot (issue 21 item 9)

@@ -1,0 +1,49 @@
+# shellcheck shell=bash
+# The pages oracle's guest side, sourced by runner.sh: readings only, the host judges them
+# (bench/leaks.py). Around each workload: the pid counter (its processes are the pids it
+# created), /proc/meminfo, and after it ended, once sync, drop_caches and compaction ran, the
+# page_owner records of pages still allocated to any of those pids, and which of them still live.
+PAGE_OWNER=${PAGE_OWNER:-/sys/kernel/debug/page_owner}
+PAGE_OWNER_KEEP=${PAGE_OWNER_KEEP:-5000}  # records kept a workload: a huge leak must not fill the disk
+
+# pages_setup: debugfs mounted; whether page_owner can be read (the host tells "off on the
+# command line" from "the kernel under test broke it" with the .config and /proc/cmdline).
+pages_setup() {
+    mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+    cat /proc/cmdline > "$out/cmdline"
+    if [ -r "$PAGE_OWNER" ]; then echo present; else echo missing; fi > "$out/page_owner.state"
+}
+
+# pages_start NAME: the last pid handed out before the workload (read without a fork).
+pages_start() {
+    local last
+    read -r last < /proc/sys/kernel/ns_last_pid
+    echo "$last" > "$out/$1.pids"
+    cat /proc/meminfo > "$out/$1.meminfo.start"
+}
+
+# alive: the pids that exist now (their pages are theirs, not leaks).
+alive() { local p; for p in /proc/[0-9]*; do echo "${p#/proc/}"; done; }
+
+# pages_end NAME: after the workload ended (its pins too). The window is (first line, second
+# line] of NAME.pids, wrapping at pid_max; NAME.page_owner keeps the records whose tgid is in it.
+pages_end() {
+    local name=$1 last
+    read -r last < /proc/sys/kernel/ns_last_pid
+    echo "$last" >> "$out/$name.pids"
+    sync; echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory 2>/dev/null
+    cat /proc/meminfo > "$out/$name.meminfo.end"
+    [ -r "$PAGE_OWNER" ] || return 0
+    alive > "$out/$name.alive"
+    local began=$SECONDS
+    # one record a paragraph; its header line names the tgid
+    awk -v lo="$(head -1 "$out/$name.pids")" -v hi="$last" -v keep="$PAGE_OWNER_KEEP" 'BEGIN { RS = "" }
+        match($0, /, tgid [0-9]+ /) {
+            t = substr($0, RSTART + 7, RLENGTH - 8) + 0
+            if (lo <= hi ? t > lo && t <= hi : t > lo || t <= hi) { if (++n <= keep) print $0 "\n" }
+        }
+        END { printf "pinbench: %d record(s) in the window, %d kept\n", n, (n > keep ? keep : n) }' \
+        "$PAGE_OWNER" > "$out/$name.page_owner"
+    echo "pinbench: read in $((SECONDS - began))s" >> "$out/$name.page_owner"
+    alive >> "$out/$name.alive"  # alive at either end of the read: none of its pages is a leak
+}
