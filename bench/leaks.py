@@ -179,12 +179,13 @@ def pages_case(name: str, guest_dir: Path, sup: Support, tol: Tolerance = TOLERA
     return Case(GROUP, name, Status.PASS, 0.0, f"{counted}; MemFree, hugetlb and THP back to their start")
 
 
-def pages_cases(names: Sequence[str], guest_dir: Path, config: str, tol: Tolerance = TOLERANCE) -> list[Case]:
-    """A pages/NAME case per workload that ended (config: the tested kernel's .config)."""
-    sup = support(guest_dir, config)
-    return [c for n in names if (c := pages_case(n, guest_dir, sup, tol)) is not None]
-
-
-def log_text(case: Case) -> str:
-    """What a failing pages case adds to its workload's log (guest/NAME.log), where people look first."""
-    return f"\n== pinbench pages oracle (host): FAIL: {case.message}\n{case.output}\n"
+def pages_cases(names: Sequence[str], guest_dir: Path, config: Path, tol: Tolerance = TOLERANCE) -> list[Case]:
+    """A pages/NAME case per workload that ended (config: the tested kernel's .config); a failing
+    one's stacks also go at the end of the workload's own log (guest/NAME.log), where people look first."""
+    sup = support(guest_dir, _read(config) or "")
+    cases = [c for n in names if (c := pages_case(n, guest_dir, sup, tol)) is not None]
+    for c in cases:
+        if c.status is Status.FAIL and (log := guest_dir / f"{c.name}.log").is_file():
+            with log.open("a") as f:
+                f.write(f"\n== pinbench pages oracle (host): FAIL: {c.message}\n{c.output}\n")
+    return cases

@@ -347,22 +347,10 @@ class Run:
         write_atomic(self.dir / "reports.json", json.dumps(found, indent=2) + "\n")
         self.add(*verdict.report_cases(folded, known, where, in_base))
         self.add(*oracles.taint_cases([w.name for w in self.plan.workloads], gdir, [r for r, _ in folded], where))
-        self.pages(gdir)
+        self.add(*leaks.pages_cases([w.name for w in self.plan.workloads], gdir, self.dir / ".config"))
         titles = [r.title for r, _ in folded]
         base_seen = (sorted(base[0]), base[1]) if base else None
         self.add(*oracles.expect_cases(self.plan.series.meta.expect, titles, gdir, base_seen))
-
-    def pages(self, gdir: Path) -> None:
-        """What each workload's exited processes left behind (bench/leaks.py); a failure's
-        stacks also go into the workload's own log."""
-        config = self.dir / ".config"
-        cases = leaks.pages_cases([w.name for w in self.plan.workloads], gdir,
-                                  config.read_text(errors="replace") if config.is_file() else "")
-        for case in cases:
-            if case.status is Status.FAIL and (log := gdir / f"{case.name}.log").is_file():
-                with log.open("a") as f:
-                    f.write(leaks.log_text(case))
-        self.add(*cases)
 
 
 def run(plan: Plan, printer: Printer) -> RunResult:
