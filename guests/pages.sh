@@ -14,11 +14,14 @@ pages_setup() {
     if [ -r "$PAGE_OWNER" ]; then echo present; else echo missing; fi > "$out/page_owner.state"
 }
 
-# pages_start NAME: the last pid handed out before the workload (read without a fork).
+# last_pid: LAST_PID = the pid handed out last, read without a fork (/proc/loadavg's fifth
+# field: every kernel has it, unlike /proc/sys/kernel/ns_last_pid, which needs CONFIG_PID_NS).
+last_pid() { local _; read -r _ _ _ _ LAST_PID < /proc/loadavg; LAST_PID=${LAST_PID:-0}; }
+
+# pages_start NAME: the last pid handed out before the workload.
 pages_start() {
-    local last
-    read -r last < /proc/sys/kernel/ns_last_pid
-    echo "$last" > "$out/$1.pids"
+    last_pid
+    echo "$LAST_PID" > "$out/$1.pids"
     cat /proc/meminfo > "$out/$1.meminfo.start"
 }
 
@@ -29,7 +32,8 @@ alive() { local p; for p in /proc/[0-9]*; do echo "${p#/proc/}"; done; }
 # line] of NAME.pids, wrapping at pid_max; NAME.page_owner keeps the records whose tgid is in it.
 pages_end() {
     local name=$1 last
-    read -r last < /proc/sys/kernel/ns_last_pid
+    last_pid
+    last=$LAST_PID
     echo "$last" >> "$out/$name.pids"
     sync; echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory 2>/dev/null
     cat /proc/meminfo > "$out/$name.meminfo.end"

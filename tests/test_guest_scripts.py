@@ -157,7 +157,7 @@ def runner_fakes(fake: Path) -> None:
     """The files runner.sh writes or reads besides tainted and vmstat, as empty or quiet fakes."""
     for name in ("drop_caches", "stat_refresh", "kmsg", "compact_memory"):
         (fake / name).write_text("")
-    (fake / "ns_last_pid").write_text("100\n")
+    (fake / "loadavg").write_text("0.00 0.01 0.05 1/90 100\n")
     (fake / "meminfo").write_text("MemTotal: 2000000 kB\nMemFree: 1500000 kB\nHugePages_Total: 0\nHugePages_Free: 0\n")
 
 
@@ -165,7 +165,7 @@ def runner_binds(fake: Path) -> dict[str, Path]:
     """Where runner.sh's fakes go (none of the host's real files is written)."""
     return {"/proc/sys/kernel/tainted": fake / "tainted", "/proc/vmstat": fake / "vmstat",
             "/proc/sys/vm/drop_caches": fake / "drop_caches", "/proc/sys/vm/stat_refresh": fake / "stat_refresh",
-            "/proc/sys/vm/compact_memory": fake / "compact_memory", "/proc/sys/kernel/ns_last_pid": fake / "ns_last_pid",
+            "/proc/sys/vm/compact_memory": fake / "compact_memory", "/proc/loadavg": fake / "loadavg",
             "/proc/meminfo": fake / "meminfo", "/dev/kmsg": fake / "kmsg"}
 
 
@@ -324,13 +324,13 @@ def test_runner_keeps_the_page_owner_records_of_the_workloads_pids(tmp_path: Pat
     for d in (out, fake, bin_):
         d.mkdir()
     runner_fakes(fake)
-    (fake / "ns_last_pid").write_text(f"{lo}\n")
+    (fake / "loadavg").write_text(f"0.00 0.01 0.05 1/90 {lo}\n")
     (fake / "tainted").write_text("0\n")
     (fake / "vmstat").write_text("nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n")
     (fake / "page_owner").write_text("".join(_owner(t) for t in sorted(inside + outside)))
     (bin_ / "sync").write_text("#!/bin/bash\nexit 0\n")
     (bin_ / "sync").chmod(0o755)
-    (tmp_path / "w.sh").write_text(f"echo {hi} > {fake}/ns_last_pid\n")  # the pids the workload used
+    (tmp_path / "w.sh").write_text(f"echo '0.50 0.01 0.05 1/90 {hi}' > {fake}/loadavg\n")  # the pids it used
     (out / "plan.tsv").write_text(f"w\t60\t{tmp_path}/w.sh\t\n")
     r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=1 PAGE_OWNER={fake}/page_owner bash {GUESTS / 'runner.sh'} {out}",
                    tmp_path, runner_binds(fake))
