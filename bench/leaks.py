@@ -155,26 +155,30 @@ def pages_case(name: str, guest_dir: Path, sup: Support, tol: Tolerance = TOLERA
     if window is None or start is None or end is None:
         return None
     problems = counter_problems(meminfo(start), meminfo(end), tol)
-    evidence = ""
-    counted = ""
+    evidence, counted, not_counted = "", "", "" if sup.ok else sup.why
     if sup.ok:
         dump = page_owner.parse((_read(guest_dir / f"{name}.page_owner") or "").splitlines())
         alive = {int(t) for t in (_read(guest_dir / f"{name}.alive") or "").split() if t.isdigit()}
         left = leaked(dump, alive)
         n = sum(r.pages for r in left)
         short = "" if dump.seen == dump.kept else f"; {dump.seen - dump.kept} more record(s) not kept by the guest"
-        counted = f"{n} user page(s) left by its exited processes (pids {window[0] + 1}..{window[1]}{short})"
-        if n > tol.leaked_pages:
+        counted = (f"{n} user page(s) left by its exited processes (pids {window[0] + 1}..{window[1]},"
+                   f" {dump.read} page_owner records read{short})")
+        if dump.read == 0:  # page_owner lists every allocated page: never none on a live kernel
+            not_counted = "no complete read of page_owner (the guest's awk failed or was stopped)"
+        elif n > tol.leaked_pages:
             problems.insert(0, f"{n} user page(s) still allocated to its exited processes after sync, drop_caches"
                                f" and compaction (tolerance {tol.leaked_pages}){short}")
             evidence = stacks(left)
     if problems:
         return Case(GROUP, name, Status.FAIL, 0.0, f"{name} left memory behind: {'; '.join(problems)}",
-                    evidence + ("" if sup.ok else f"\n(page count not checked: {sup.why})"))
+                    evidence + (f"\n(page count not checked: {not_counted})" if not_counted else ""))
     if sup.broken:
         return Case(GROUP, name, Status.FAIL, 0.0, sup.why)
-    if not sup.ok:
-        return Case(GROUP, name, Status.SKIP, 0.0, f"pages not counted: {sup.why}; MemFree, hugetlb and THP"
+    if sup.ok and not_counted:
+        return Case(GROUP, name, Status.ERROR, 0.0, f"pages not counted: {not_counted}")
+    if not_counted:
+        return Case(GROUP, name, Status.SKIP, 0.0, f"pages not counted: {not_counted}; MemFree, hugetlb and THP"
                                                    " counters back to their start")
     return Case(GROUP, name, Status.PASS, 0.0, f"{counted}; MemFree, hugetlb and THP back to their start")
 

@@ -10,7 +10,8 @@ allocated, a blank line after each:
     Page has been migrated, last migrate reason: compaction        (optional)
     Charged to memcg pinbench                                       (optional, CONFIG_MEMCG)
 
-guests/pages.sh adds lines of its own, starting "pinbench: " (how many records it saw and kept).
+guests/pages.sh adds lines of its own, starting "pinbench: " (how many records it read, found in
+the workload's pid window, and kept).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 _HEADER = re.compile(r"^Page allocated via order (\d+), mask (0x[0-9a-f]+)\(([^)]*)\), pid (-?\d+), "
                      r"tgid (-?\d+) \((.*)\), ts (\d+) ns$")
 _PFN = re.compile(r"^PFN (0x[0-9a-f]+|\d+) type (\S+) Block \d+ type (\S+) Flags (?:0x[0-9a-f]+)?\(?([^)]*)\)?$")
-_SEEN = re.compile(r"^pinbench: (\d+) record\(s\) in the window, (\d+) kept$")
+_SEEN = re.compile(r"^pinbench: (\d+) record\(s\) read, (\d+) in the window, (\d+) kept$")
 _FRAME = re.compile(r"^\s+(\S.*)$")
 # The gfp names that mean a user allocation: every GFP_USER-family mask carries __GFP_HARDWALL
 # (gfp_types.h); %pGg prints it inside the first composite name that covers it.
@@ -58,6 +59,7 @@ class Record:
 @dataclass(frozen=True)
 class Dump:
     records: tuple[Record, ...]
+    read: int  # records the guest read in all of page_owner (0: the read failed)
     seen: int  # records the guest found in the window (some may not be kept)
     kept: int
     bad_lines: int = 0  # lines that fit no part of a record (a format this parser does not know)
@@ -86,10 +88,10 @@ def _record(lines: list[str]) -> Record | None:
 
 
 def parse(lines: Iterable[str]) -> Dump:
-    """The records in page_owner text (blank-line separated), and the guest's counts; a file
-    without the guest's count line counts what it holds."""
+    """The records in page_owner text (blank-line separated), and the guest's counts (read 0
+    when its count line is missing: the read did not finish)."""
     records: list[Record] = []
-    seen = kept = -1
+    read = seen = kept = -1
     bad = 0
     block: list[str] = []
 
@@ -108,7 +110,7 @@ def parse(lines: Iterable[str]) -> Dump:
         if line.startswith("pinbench: "):
             flush()
             if m := _SEEN.match(line):
-                seen, kept = int(m.group(1)), int(m.group(2))
+                read, seen, kept = (int(g) for g in m.groups())
             continue
         if not line.strip():
             flush()
@@ -117,6 +119,6 @@ def parse(lines: Iterable[str]) -> Dump:
             flush()
         block.append(line)
     flush()
-    if seen < 0:
-        seen = kept = len(records)
-    return Dump(tuple(records), seen, kept, bad)
+    if seen < 0:  # no count line: the read did not finish
+        read, seen, kept = 0, len(records), len(records)
+    return Dump(tuple(records), read, seen, kept, bad)

@@ -31,23 +31,27 @@ alive() { local p; for p in /proc/[0-9]*; do echo "${p#/proc/}"; done; }
 # pages_end NAME: after the workload ended (its pins too). The window is (first line, second
 # line] of NAME.pids, wrapping at pid_max; NAME.page_owner keeps the records whose tgid is in it.
 pages_end() {
-    local name=$1 last
+    local name=$1 last began=$EPOCHREALTIME settled
     last_pid
     last=$LAST_PID
     echo "$last" >> "$out/$name.pids"
     sync; echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory 2>/dev/null
+    settled=$EPOCHREALTIME
     cat /proc/meminfo > "$out/$name.meminfo.end"
     [ -r "$PAGE_OWNER" ] || return 0
     alive > "$out/$name.alive"
-    local began=$SECONDS
-    # one record a paragraph; its header line names the tgid
-    awk -v lo="$(head -1 "$out/$name.pids")" -v hi="$last" -v keep="$PAGE_OWNER_KEEP" 'BEGIN { RS = "" }
+    # one record a paragraph; its header line names the tgid. Through cat: a read() of page_owner
+    # returns one record, or ENOMEM when the record does not fit in what is asked, and awk asks
+    # for what is left of its buffer (cat asks for 128 KiB every time).
+    cat "$PAGE_OWNER" | awk -v lo="$(head -1 "$out/$name.pids")" -v hi="$last" -v keep="$PAGE_OWNER_KEEP" 'BEGIN { RS = "" }
+        { all++ }
         match($0, /, tgid [0-9]+ /) {
             t = substr($0, RSTART + 7, RLENGTH - 8) + 0
             if (lo <= hi ? t > lo && t <= hi : t > lo || t <= hi) { if (++n <= keep) print $0 "\n" }
         }
-        END { printf "pinbench: %d record(s) in the window, %d kept\n", n, (n > keep ? keep : n) }' \
-        "$PAGE_OWNER" > "$out/$name.page_owner"
-    echo "pinbench: read in $((SECONDS - began))s" >> "$out/$name.page_owner"
+        END { printf "pinbench: %d record(s) read, %d in the window, %d kept\n", all, n, (n > keep ? keep : n) }' \
+        > "$out/$name.page_owner"
+    # its cost: when it began, when sync, drop_caches and compaction were done, when the read was
+    echo "pinbench: times $began $settled $EPOCHREALTIME" >> "$out/$name.page_owner"
     alive >> "$out/$name.alive"  # alive at either end of the read: none of its pages is a leak
 }

@@ -338,7 +338,7 @@ def test_runner_keeps_the_page_owner_records_of_the_workloads_pids(tmp_path: Pat
     assert (out / "w.pids").read_text().split() == [str(lo), str(hi)]
     kept = (out / "w.page_owner").read_text()
     assert sorted(int(t) for t in re.findall(r", tgid (\d+) ", kept)) == sorted(inside)
-    assert f"pinbench: {len(inside)} record(s) in the window, {len(inside)} kept" in kept
+    assert f"pinbench: {len(inside + outside)} record(s) read, {len(inside)} in the window, {len(inside)} kept" in kept
     assert (out / "page_owner.state").read_text() == "present\n"
     assert (out / "w.meminfo.start").read_text().startswith("MemTotal:") and (out / "w.meminfo.end").is_file()
     assert (out / "w.alive").read_text().split()  # the pids alive around the read (here: the host's)

@@ -66,7 +66,7 @@ def test_only_user_pages_of_exited_processes_count() -> None:
     from bench.page_owner import Dump
     records = (rec(150), rec(151, order=9), rec(152, gfp="GFP_KERNEL|__GFP_ZERO"),  # a page table: not user memory
                rec(153))
-    left = leaks.leaked(Dump(records, 4, 4), alive={153})
+    left = leaks.leaked(Dump(records, 4, 4, 4), alive={153})
     assert [r.tgid for r in left] == [150, 151]
     assert sum(r.pages for r in left) == 513
 
