@@ -111,9 +111,11 @@ def counter_problems(start: dict[str, int], end: dict[str, int], tol: Tolerance 
     return problems
 
 
-def leaked(dump: page_owner.Dump, alive: set[int]) -> list[Record]:
-    """The user pages of processes that no longer run."""
-    return [r for r in dump.records if r.user and r.tgid not in alive]
+def leaked(dump: page_owner.Dump, alive: set[int], mapped: dict[int, int] | None = None) -> list[Record]:
+    """The user pages of processes that no longer run, that no page table maps (mapped: pfn ->
+    map count, where the guest could look it up)."""
+    mapped = mapped or {}
+    return [r for r in dump.records if r.user and r.tgid not in alive and mapped.get(r.pfn, 0) == 0]
 
 
 def _frames(rec: Record) -> tuple[str, ...]:
@@ -159,7 +161,7 @@ def pages_case(name: str, guest_dir: Path, sup: Support, tol: Tolerance = TOLERA
     if sup.ok:
         dump = page_owner.parse((_read(guest_dir / f"{name}.page_owner") or "").splitlines())
         alive = {int(t) for t in (_read(guest_dir / f"{name}.alive") or "").split() if t.isdigit()}
-        left = leaked(dump, alive)
+        left = leaked(dump, alive, page_owner.mapcounts((_read(guest_dir / f"{name}.mapcount") or "").splitlines()))
         n = sum(r.pages for r in left)
         short = "" if dump.seen == dump.kept else f"; {dump.seen - dump.kept} more record(s) not kept by the guest"
         counted = (f"{n} user page(s) left by its exited processes (pids {window[0] + 1}..{window[1]},"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 _HEADER = re.compile(r"^Page allocated via order (\d+), mask (0x[0-9a-f]+)\(([^)]*)\), pid (-?\d+), "
                      r"tgid (-?\d+) \((.*)\), ts (\d+) ns$")
 _PFN = re.compile(r"^PFN (0x[0-9a-f]+|\d+) type (\S+) Block \d+ type (\S+) Flags (?:0x[0-9a-f]+)?\(?([^)]*)\)?$")
+_SLAB = re.compile(r"^(?:allocate_slab|new_slab)\b")
 _SEEN = re.compile(r"^pinbench: (\d+) record\(s\) read, (\d+) in the window, (\d+) kept$")
 _FRAME = re.compile(r"^\s+(\S.*)$")
 # The gfp names that mean a user allocation: every GFP_USER-family mask carries __GFP_HARDWALL
@@ -52,8 +53,9 @@ class Record:
 
     @property
     def user(self) -> bool:
-        """Allocated for user memory (anon, page cache, shmem, pipe, THP, hugetlb pool)."""
-        return not _USER_GFP.isdisjoint(self.gfp)
+        """Allocated for user memory (anon, page cache, shmem, pipe, THP, hugetlb pool); not a
+        slab page, which may carry the mapping's user gfp too (buffer heads of a page cache folio)."""
+        return not _USER_GFP.isdisjoint(self.gfp) and not any(_SLAB.match(f) for f in self.stack)
 
 
 @dataclass(frozen=True)
@@ -122,3 +124,17 @@ def parse(lines: Iterable[str]) -> Dump:
     if seen < 0:  # no count line: the read did not finish
         read, seen, kept = 0, len(records), len(records)
     return Dump(tuple(records), read, seen, kept, bad)
+
+
+def mapcounts(lines: Iterable[str]) -> dict[int, int]:
+    """guests/pages.sh's "PFN MAPCOUNT" lines (/proc/kpagecount): pfn -> how many map it; a
+    line without a count (no /proc/kpagecount) is left out."""
+    out = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            try:
+                out[int(parts[0], 0)] = int(parts[1])
+            except ValueError:
+                continue
+    return out

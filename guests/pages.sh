@@ -5,6 +5,7 @@
 # page_owner records of pages still allocated to any of those pids, and which of them still live.
 PAGE_OWNER=${PAGE_OWNER:-/sys/kernel/debug/page_owner}
 PAGE_OWNER_KEEP=${PAGE_OWNER_KEEP:-5000}  # records kept a workload: a huge leak must not fill the disk
+PAGE_OWNER_LOOKUPS=${PAGE_OWNER_LOOKUPS:-300}  # of them, how many get their map count looked up
 
 # pages_setup: debugfs mounted; whether page_owner can be read (the host tells "off on the
 # command line" from "the kernel under test broke it" with the .config and /proc/cmdline).
@@ -54,4 +55,10 @@ pages_end() {
     # its cost: when it began, when sync, drop_caches and compaction were done, when the read was
     echo "pinbench: times $began $settled $EPOCHREALTIME" >> "$out/$name.page_owner"
     alive >> "$out/$name.alive"  # alive at either end of the read: none of its pages is a leak
+    # How many page tables map each kept record's first page now (/proc/kpagecount,
+    # CONFIG_PROC_PAGE_MONITOR): a page a live process maps is in use, whoever faulted it in (a
+    # shared library page a short-lived process read first). One od a record, the first few only.
+    grep -o '^PFN 0x[0-9a-f]*' "$out/$name.page_owner" | head -n "$PAGE_OWNER_LOOKUPS" | while read -r _ pfn; do
+        echo "$pfn $(od -An -tu8 -j $((pfn * 8)) -N8 /proc/kpagecount 2>/dev/null)"
+    done > "$out/$name.mapcount"
 }
