@@ -43,11 +43,10 @@ class Tolerance:
 TOLERANCE = Tolerance()
 STACKS_SHOWN = 5  # groups of leaked pages with their stacks in a failing case
 FRAMES_SHOWN = 16
-# The allocator's own frames at the top of every stack: the same for every allocation.
-_ALLOCATOR = re.compile(r"^(?:post_alloc_hook|get_page_from_freelist|__alloc_pages|__alloc_frozen_pages"
-                        r"|alloc_pages|__folio_alloc|folio_alloc|prep_new_page|__alloc_pages_slowpath"
-                        r"|alloc_pages_mpol|__alloc_pages_noprof|alloc_pages_mpol_noprof|folio_alloc_noprof"
-                        r"|__folio_alloc_noprof|alloc_pages_noprof|vma_alloc_folio_noprof)\b")
+# The page allocator's own frames at the top of every stack: the same for every allocation.
+_ALLOCATOR = re.compile(r"^(?:prep_new_page|post_alloc_hook|get_page_from_freelist|__alloc_pages_slowpath"
+                        r"|_*alloc_pages(?:_mpol)?(?:_noprof)?|_*folio_alloc(?:_mpol)?(?:_noprof)?|vma_alloc_folio(?:_noprof)?"
+                        r"|__alloc_frozen_pages(?:_noprof)?)[+.]")
 
 
 @dataclass(frozen=True)
