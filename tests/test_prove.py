@@ -110,6 +110,9 @@ def test_repeat_prints_a_catch_rate_per_bug(world: World, capsys: pytest.Capture
      "series.yaml:3: catch 'workload/cow': the bug's run never runs workload 'cow' (it runs: rxe)"),
     ("fixes: 'abc'\ncatch: [{case: workload/rxe, message: '(('}]\n", "catch message '((': not a regex"),
     ("fixes: 'abc'\ncatch: [{case: workload/rxe, msg: x}]\n", "want {case: KEY, message: REGEX}"),
+    # pages/NAME is a workload's too: refused for a workload the bug never runs
+    ("workloads: [rxe]\nfixes: 'abc'\ncatch: [pages/cow]\n",
+     "series.yaml:3: catch 'pages/cow': the bug's run never runs workload 'cow' (it runs: rxe)"),
 ])
 def test_catalogue_entries_are_checked_before_any_run(world: World, yaml: str, says: str,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,3 +136,15 @@ def test_every_catalogue_bug_is_valid_under_the_catch_rules() -> None:
         runs = [w.name for w in guests.select(list(s.meta.workloads), HOME / "guests")] if s.meta.workloads else default
         prove_mod.check_bug(s, runs)
         assert s.meta.catch and all(c.case != "report" for c in s.meta.catch)
+
+
+def test_a_pages_catch_matches_only_that_workloads_pages_case() -> None:
+    """pages/NAME (bench/leaks.py's case) names the same workload's pages case, not its workload case."""
+    from bench.catch import parse
+    from bench.result import Case, Status
+    (pages,) = parse("series.yaml:1", [{"case": "pages/mm-selftests", "message": "hugetlb page"}])
+    assert pages.workload == "mm-selftests"
+    failed = Case("pages", "mm-selftests", Status.FAIL, 0.0, "mm-selftests left memory behind: 4 hugetlb page(s) in use")
+    assert pages.matches(failed)
+    assert not pages.matches(Case("workload", "mm-selftests", Status.FAIL, 0.0, "4 hugetlb page(s)"))
+    assert not pages.matches(Case("pages", "iouring", Status.FAIL, 0.0, "4 hugetlb page(s)"))
