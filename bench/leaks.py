@@ -28,8 +28,11 @@ GROUP = "pages"
 class Tolerance:
     """How much a workload may leave behind and still pass (docs/oracles.md says why)."""
 
-    # User pages page_owner still sees allocated to the workload's exited processes.
-    leaked_pages: int = 0
+    # User pages page_owner still sees allocated to the workload's exited processes. Not 0: a
+    # shared library page a workload process faulted in first and a udev worker still mapped
+    # when the caches were dropped stays cached (8 pages after gup-test's mount, real 6.12
+    # baseline), and a log a workload leaves on tmpfs (/tmp/fio.out: 1 page) is still a file.
+    leaked_pages: int = 32
     # MemFree may drop by this much across a workload (kernel caches that stay: slab, page
     # tables of the runner, stack depot growth under page_owner, per-CPU lists), whichever is
     # larger: a floor in kB or a share of MemTotal.
