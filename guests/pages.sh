@@ -19,10 +19,12 @@ pages_setup() {
 # field: every kernel has it, unlike /proc/sys/kernel/ns_last_pid, which needs CONFIG_PID_NS).
 last_pid() { local _; read -r _ _ _ _ LAST_PID < /proc/loadavg; LAST_PID=${LAST_PID:-0}; }
 
-# pages_start NAME: the last pid handed out before the workload.
+# pages_start NAME: the last pid handed out before the workload, and the hugetlb pool's size.
 pages_start() {
     last_pid
     echo "$LAST_PID" > "$out/$1.pids"
+    read -r HUGE_POOL < /proc/sys/vm/nr_hugepages
+    read -r HUGE_OVERCOMMIT < /proc/sys/vm/nr_overcommit_hugepages
     cat /proc/meminfo > "$out/$1.meminfo.start"
 }
 
@@ -36,6 +38,11 @@ pages_end() {
     last_pid
     last=$LAST_PID
     echo "$last" >> "$out/$name.pids"
+    # The pool back to its size before the workload (a workload that grew it and left it, rxe,
+    # left 4 free huge pages allocated in its name): a page still in use cannot be freed and
+    # stays, as a surplus page, in HugePages_Total - HugePages_Free.
+    echo "${HUGE_OVERCOMMIT:-0}" > /proc/sys/vm/nr_overcommit_hugepages 2>/dev/null
+    echo "${HUGE_POOL:-0}" > /proc/sys/vm/nr_hugepages 2>/dev/null
     sync; echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory 2>/dev/null
     settled=$EPOCHREALTIME
     cat /proc/meminfo > "$out/$name.meminfo.end"

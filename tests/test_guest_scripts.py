@@ -157,6 +157,8 @@ def runner_fakes(fake: Path) -> None:
     """The files runner.sh writes or reads besides tainted and vmstat, as empty or quiet fakes."""
     for name in ("drop_caches", "stat_refresh", "kmsg", "compact_memory"):
         (fake / name).write_text("")
+    (fake / "nr_hugepages").write_text("0\n")
+    (fake / "nr_overcommit_hugepages").write_text("0\n")
     (fake / "loadavg").write_text("0.00 0.01 0.05 1/90 100\n")
     (fake / "meminfo").write_text("MemTotal: 2000000 kB\nMemFree: 1500000 kB\nHugePages_Total: 0\nHugePages_Free: 0\n")
 
@@ -166,7 +168,9 @@ def runner_binds(fake: Path) -> dict[str, Path]:
     return {"/proc/sys/kernel/tainted": fake / "tainted", "/proc/vmstat": fake / "vmstat",
             "/proc/sys/vm/drop_caches": fake / "drop_caches", "/proc/sys/vm/stat_refresh": fake / "stat_refresh",
             "/proc/sys/vm/compact_memory": fake / "compact_memory", "/proc/loadavg": fake / "loadavg",
-            "/proc/meminfo": fake / "meminfo", "/dev/kmsg": fake / "kmsg"}
+            "/proc/meminfo": fake / "meminfo", "/dev/kmsg": fake / "kmsg",
+            "/proc/sys/vm/nr_hugepages": fake / "nr_hugepages",
+            "/proc/sys/vm/nr_overcommit_hugepages": fake / "nr_overcommit_hugepages"}
 
 
 def test_runner_taint_windows_tile_the_run(tmp_path: Path) -> None:
@@ -382,3 +386,22 @@ def test_pin_balance_baseline_waits_out_a_pin_in_flight(tmp_path: Path) -> None:
     log = (out / "pin-balance.log").read_text()
     assert (out / "pin-balance.rc").read_text().split()[0] == "0", log
     assert "OK: pins balanced" in log
+
+
+def test_runner_gives_the_hugetlb_pool_back_its_size_before_the_workload(tmp_path: Path) -> None:
+    """A workload that grew the pool and left it (rxe) left free huge pages allocated in its
+    name: the runner shrinks the pool back before the readings (a page in use stays, as surplus)."""
+    out, fake = tmp_path / "out", tmp_path / "fake"
+    for d in (out, fake):
+        d.mkdir()
+    runner_fakes(fake)
+    (fake / "nr_hugepages").write_text("2\n")
+    (fake / "tainted").write_text("0\n")
+    (fake / "vmstat").write_text("nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n")
+    (tmp_path / "w.sh").write_text(f"echo 4 > {fake}/nr_overcommit_hugepages; echo 6 > {fake}/nr_hugepages\n")
+    (out / "plan.tsv").write_text(f"w\t60\t{tmp_path}/w.sh\t\n")
+    r = private_ns(f"PIN_SETTLE=1 PAGE_OWNER={fake}/page_owner bash {GUESTS / 'runner.sh'} {out}",
+                   tmp_path, runner_binds(fake))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (fake / "nr_hugepages").read_text().split() == ["2"]
+    assert (fake / "nr_overcommit_hugepages").read_text().split() == ["0"]
