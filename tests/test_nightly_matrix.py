@@ -23,7 +23,7 @@ def load(tmp_path: Path, text: str, patches: Path = PATCHES) -> nightly_matrix.M
 
 def test_default_matrix_is_every_series_with_default_and_debug_configs() -> None:
     m = nightly_matrix.load(HOME / "nightly" / "matrix.yaml", PATCHES, weekday="Mon")
-    series = ("baseline", "canary", "canary-pages", "put-user-page")
+    series = ("baseline", "canary-pages", "canary", "put-user-page")
     assert m.ids == tuple(f"{s}/{c}" for s in series for c in ("debug", "default"))
     default = [e for e in m.entries if e.config == "default"]
     assert all(e.kconfigs == () and e.workloads == () for e in default)
