@@ -35,7 +35,7 @@ from bench.report import issues, render, scanner
 from bench.result import Case, RunResult, Status, write_summary_json
 
 BOOT_MARGIN = {True: 60, False: 180}  # seconds to reach user space: KVM, TCG
-WORKLOAD_SLACK = 30  # seconds a workload may run past its timeout in the guest (see boot())
+WORKLOAD_SLACK = 45  # seconds a workload may run past its timeout in the guest (see boot())
 # An oops, a hung task or a soft lockup is a failure either way (its report fails the run);
 # panicking on it ends the VM at once (vng exits 255) instead of at the VM timeout, which a
 # kernel deadlocked after a BUG would otherwise run into (syzkaller boots with oops=panic too).
@@ -237,7 +237,8 @@ class Run:
         self.info["accel"] = "kvm" if accel.kvm else "tcg"
         self.say(f"boot: {accel.reason}")
         # Per workload the guest may take past its own timeout: `timeout -k 10`, PIN_SETTLE
-        # (8 s) for late unpins, and the sync + drop_caches after it (runner.sh).
+        # (8 s) for late unpins, and the sync + drop_caches after it (runner.sh), and the pages
+        # oracle's readings (guests/pages.sh: 2-9 s a workload measured under load, TCG).
         timeout = BOOT_MARGIN[accel.kvm] + sum(w.timeout + WORKLOAD_SLACK for w in p.workloads)
         opts = vm.VmOptions(
             memory=p.memory, cpus=p.cpus,
