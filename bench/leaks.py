@@ -166,8 +166,8 @@ def pages_case(name: str, guest_dir: Path, sup: Support, tol: Tolerance = TOLERA
         left = leaked(dump, alive, page_owner.mapcounts((_read(guest_dir / f"{name}.mapcount") or "").splitlines()))
         n = sum(r.pages for r in left)
         short = "" if dump.seen == dump.kept else f"; {dump.seen - dump.kept} more record(s) not kept by the guest"
-        counted = (f"{n} user page(s) left by its exited processes (pids {window[0] + 1}..{window[1]},"
-                   f" {dump.read} page_owner records read{short})")
+        counted = (f"{n} user page(s) left by its exited processes, tolerance {tol.leaked_pages} (pids"
+                   f" {window[0] + 1}..{window[1]}, {dump.read} page_owner records read{short})")
         if dump.read == 0:  # page_owner lists every allocated page: never none on a live kernel
             not_counted = "no complete read of page_owner (the guest's awk failed or was stopped)"
         elif n > tol.leaked_pages:
