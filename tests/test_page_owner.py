@@ -68,3 +68,29 @@ def test_the_canary_fails_with_its_stacks_and_hugetlb_pages() -> None:
     first = case.output.splitlines()
     assert first[0].startswith("8192 page(s) allocated by cow (pid 171") and first[1] == "    do_huge_pmd_anonymous_page+0xbc/0x990"
     assert "    alloc_pool_huge_folio+0x76/0xe0" in first
+
+
+BASELINE = DATA / "baseline-tcg"
+
+
+def test_the_unpatched_tree_passes_within_the_tolerance() -> None:
+    """iouring on the unpatched tree (a real boot): what its exited processes still have is a log
+    on tmpfs and library pages udev workers read; the pages live processes map are not counted."""
+    sup = leaks.support(BASELINE, (BASELINE / "config").read_text())
+    case = leaks.pages_case("iouring", BASELINE, sup)
+    assert case is not None and case.status.value == "pass", case.message
+    assert case.message.startswith("15 user page(s) left by its exited processes, tolerance 32")
+    strict = leaks.pages_case("iouring", BASELINE, sup, leaks.Tolerance(leaked_pages=0))
+    assert strict is not None and strict.status.value == "fail"
+    assert "allocated by (udev-worker)" in strict.output and "allocated by fio" in strict.output
+
+
+def test_pages_a_live_process_maps_are_not_left_behind() -> None:
+    """Without the map counts the runner looked up, more pages would count as left behind."""
+    dump = page_owner.parse((BASELINE / "iouring.page_owner").read_text().splitlines())
+    alive = {int(t) for t in (BASELINE / "iouring.alive").read_text().split()}
+    mapped = page_owner.mapcounts((BASELINE / "iouring.mapcount").read_text().splitlines())
+    assert any(n > 0 for n in mapped.values())
+    with_counts = sum(r.pages for r in leaks.leaked(dump, alive, mapped))
+    without = sum(r.pages for r in leaks.leaked(dump, alive))
+    assert with_counts == 15 and without > with_counts
