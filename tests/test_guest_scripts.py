@@ -346,6 +346,8 @@ def test_runner_keeps_the_page_owner_records_of_the_workloads_pids(tmp_path: Pat
     assert (out / "page_owner.state").read_text() == "present\n"
     assert (out / "w.meminfo.start").read_text().startswith("MemTotal:") and (out / "w.meminfo.end").is_file()
     assert (out / "w.alive").read_text().split()  # the pids alive around the read (here: the host's)
+    looked_up = [ln.split() for ln in (out / "w.mapcount").read_text().splitlines()]  # the host's kpagecount
+    assert len(looked_up) == len(inside) and all(pfn == "0x11a3f" and n.isdigit() for pfn, n in looked_up)
 
 
 def test_runner_without_page_owner_still_reads_the_counters(tmp_path: Path) -> None:
