@@ -78,7 +78,7 @@ def _regex(text: str) -> re.Pattern[str] | None:
         return None  # parse() refused it where people wrote it; a key read from a run is exact
 
 
-_SHAPES = {"workload": "workload/NAME", "report": "report/TITLE-REGEX"}
+_SHAPES = {"workload": "workload/NAME", "pages": "pages/NAME", "report": "report/TITLE-REGEX"}
 
 
 def parse(text: str, where: str = "", what: str = "case", groups: Sequence[str] = ()) -> KeyPattern:

@@ -4,6 +4,7 @@
       - workload/odirect                                  # this workload's case must FAIL
       - {case: workload/pin-balance, message: "pins? leaked"}  # ... with a message matching
       - report/^BUG: Bad page state                       # a kernel report whose title matches
+      - pages/smoke                                       # what smoke's exited processes left (bench/leaks.py)
 
 A bug is caught only when every entry fails (with its message, when one is given) and none of
 them fails in the control run (the tree without the bug): an entry that fails on a clean
@@ -23,12 +24,13 @@ from bench.errors import UserError
 from bench.report.issues import any_title
 from bench.result import Case, RunResult, Status
 
+_PER_WORKLOAD = ("workload", "pages")  # case groups named after a workload
 MESSAGE_SHOWN = 100  # characters of a failing case's message in the per-bug line
 
 
 @dataclass(frozen=True)
 class Catch:
-    case: str  # workload/NAME or report/TITLE-REGEX (a bench/casekey.py pattern)
+    case: str  # workload/NAME, pages/NAME or report/TITLE-REGEX (a bench/casekey.py pattern)
     message: str = ""  # a regex the failing case's message must match ("": any message)
     where: str = ""  # series.yaml:line, for errors
 
@@ -38,6 +40,13 @@ class Catch:
     @property
     def pattern(self) -> casekey.KeyPattern:
         return casekey.KeyPattern(self.case)
+
+    @property
+    def workload_pattern(self) -> casekey.KeyPattern | None:
+        """workload/W for an entry about workload W's own cases (workload/W, pages/W); else None."""
+        if self.pattern.group not in _PER_WORKLOAD:
+            return None
+        return casekey.KeyPattern(f"workload/{self.pattern.name}")
 
     def matches(self, case: Case) -> bool:
         """case is a failure this entry asks for."""
@@ -75,7 +84,7 @@ def parse(where: str, raw: Any) -> tuple[Catch, ...]:
         if key == "report":
             raise UserError(f"{where}: catch 'report': name the report, report/TITLE-REGEX"
                             " (any report at all would catch any bug)")
-        pattern = casekey.parse(key, where, "catch", ("workload", "report"))
+        pattern = casekey.parse(key, where, "catch", (*_PER_WORKLOAD, "report"))
         if pattern.group == "report" and any_title(pattern.name):
             raise UserError(f"{where}: catch {key!r}: the title regex matches any report (an empty"
                             " title, or every one of unrelated titles): it cannot fail to match; name the report")
@@ -86,8 +95,9 @@ def parse(where: str, raw: Any) -> tuple[Catch, ...]:
 def check_workloads(catches: Iterable[Catch], workloads: Sequence[str]) -> None:
     """Refuse (before any build) a catch entry for a workload the bug's run never runs."""
     for c in catches:
-        name = c.pattern.workload
-        if name is not None and not any(casekey.picks_workload(c.pattern, w) for w in workloads):
+        pattern = c.workload_pattern
+        name = pattern.workload if pattern else None
+        if pattern is not None and name is not None and not any(casekey.picks_workload(pattern, w) for w in workloads):
             raise UserError(f"{c.where}: catch {c.case!r}: the bug's run never runs workload {name!r}"
                             f" (it runs: {', '.join(workloads) or 'none'})")
 
@@ -97,7 +107,7 @@ def passed(control: RunResult, c: Catch) -> bool:
     ran and passed, or (a report) the control booted and showed no report of that title. A
     control that stopped before (a boot failure, an infrastructure error) or skipped the
     workload proves nothing: "no failure there" is not "passed"."""
-    if c.pattern.workload is not None:
+    if c.pattern.group in _PER_WORKLOAD:
         return any(c.pattern.matches(k.key) and k.status is Status.PASS for k in control.cases)
     booted = any(k.group == "boot" and k.status is Status.PASS for k in control.cases)
     return booted and control.verdict is not Status.ERROR and \

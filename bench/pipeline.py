@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from bench import build as build_mod
-from bench import guests, junit, kconfig, oracles, qemu, tree, verdict, vm, worktree
+from bench import guests, junit, kconfig, leaks, oracles, qemu, tree, verdict, vm, worktree
 from bench import slot as slot_mod
 from bench.coverage import stage as cov
 from bench.errors import BenchError, InfraError
@@ -36,11 +36,12 @@ from bench.report import issues, render, scanner
 from bench.result import Case, RunResult, Status, write_summary_json
 
 BOOT_MARGIN = {True: 60, False: 180}  # seconds to reach user space: KVM, TCG
-WORKLOAD_SLACK = 30  # seconds a workload may run past its timeout in the guest (see boot())
-# An oops, a hung task or a soft lockup is a failure either way (its report fails the run);
-# panicking on it ends the VM at once (vng exits 255) instead of at the VM timeout, which a
-# kernel deadlocked after a BUG would otherwise run into (syzkaller boots with oops=panic too).
+WORKLOAD_SLACK = 45  # seconds a workload may run past its timeout in the guest (see boot())
+# An oops, a hung task or a soft lockup fails the run either way; panicking ends the VM at once (vng exits
+# 255) instead of at the VM timeout a kernel deadlocked after a BUG runs into (syzkaller boots with oops=panic too).
 FATAL_ENDS_THE_VM = ("oops=panic", "hung_task_panic=1", "softlockup_panic=1")
+# page_owner for the pages oracle (bench/leaks.py; a no-op without CONFIG_PAGE_OWNER), before --append: page_owner=off wins
+ORACLES_NEED = ("page_owner=on",)
 PROBE_LOG = "build-next.log"  # --each: the next patch's objects compiled without it
 CRASH_LOG = "crash.log"  # the traceback of a bench bug, kept beside the run's other files
 _MARK = re.compile(r"pinbench: workload (\S+) (start|end)")
@@ -240,7 +241,8 @@ class Run:
         self.info["accel"] = "kvm" if accel.kvm else "tcg"
         self.say(f"boot: {accel.reason}")
         # Per workload the guest may take past its own timeout: `timeout -k 10`, PIN_SETTLE
-        # (8 s) for late unpins, and the sync + drop_caches after it (runner.sh).
+        # (8 s) for late unpins, and the sync + drop_caches after it (runner.sh), and the pages
+        # oracle's readings (guests/pages.sh: 2-9 s a workload measured under load, TCG).
         timeout = BOOT_MARGIN[accel.kvm] + sum(w.timeout + WORKLOAD_SLACK for w in p.workloads)
         opts = vm.VmOptions(
             memory=p.memory, cpus=p.cpus,
@@ -248,7 +250,7 @@ class Run:
             # The guest sees the host root read-only; the results folder is shared
             # writable at its own path (a new mount point could not be created).
             rwdirs=((str(gdir), gdir),),
-            append=(*FATAL_ENDS_THE_VM, *p.append, *p.series.meta.cmdline, *guests.cmdline(p.workloads)),
+            append=(*FATAL_ENDS_THE_VM, *ORACLES_NEED, *p.append, *p.series.meta.cmdline, *guests.cmdline(p.workloads)),
         )
         names = ", ".join(w.name for w in p.workloads) or "none"
         self.say(f"boot: workloads {names} (VM timeout {timeout}s)")
@@ -355,6 +357,7 @@ class Run:
         write_atomic(self.dir / "reports.json", json.dumps(found, indent=2) + "\n")
         self.add(*verdict.report_cases(folded, known, where, in_base))
         self.add(*oracles.taint_cases([w.name for w in self.plan.workloads], gdir, [r for r, _ in folded], where))
+        self.add(*leaks.pages_cases([w.name for w in self.plan.workloads], gdir, self.dir / ".config"))
         titles = [r.title for r, _ in folded]
         base_seen = (sorted(base[0]), base[1]) if base else None
         self.add(*oracles.expect_cases(self.plan.series.meta.expect, titles, gdir, base_seen))

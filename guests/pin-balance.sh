@@ -1,10 +1,10 @@
 #!/bin/bash
-# Compare the FOLL_PIN counters now with the runner's snapshot at guest start.
+# Compare the FOLL_PIN counters now with the runner's snapshot at guest start (a settled
+# reading, pins.sh: no other process's read in flight), the last look settled the same way.
 set -u
 : "${SETTLE:=10}"
+. "$(dirname "$0")/pins.sh"
 get() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
-# Per-CPU vmstat deltas reach /proc/vmstat lazily: fold them before every read.
-refresh() { echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null || true; }
 start="$BENCH_OUT/vmstat.start"
 if ! grep -q '^nr_foll_pin_acquired ' /proc/vmstat; then
     # Every kernel since 5.7 has them, whatever its config: gone there means the series broke them.
@@ -18,15 +18,18 @@ if ! grep -q '^nr_foll_pin_acquired ' /proc/vmstat; then
 fi
 a0=$(get nr_foll_pin_acquired "$start"); r0=$(get nr_foll_pin_released "$start")
 began=$SECONDS deadline=$((SECONDS + SETTLE)) looks=0 first=""
+now=$(mktemp)
 while :; do
-    refresh
-    a1=$(get nr_foll_pin_acquired /proc/vmstat); r1=$(get nr_foll_pin_released /proc/vmstat)
+    # the last look (at the deadline) settled: a read in flight then is not a leak
+    if [ $SECONDS -ge $deadline ]; then PIN_SETTLE=2 settled_vmstat "$now"; else vmstat > "$now"; fi
+    a1=$(get nr_foll_pin_acquired "$now"); r1=$(get nr_foll_pin_released "$now")
     outstanding0=$((a0 - r0)); outstanding1=$((a1 - r1)) looks=$((looks + 1))
     first=${first:-$outstanding1}
     [ "$outstanding1" -eq "$outstanding0" ] && break
     [ $SECONDS -ge $deadline ] && break
     sleep 1
 done
+rm -f "$now"
 echo "at start: acquired=$a0 released=$r0 outstanding=$outstanding0"
 echo "now:      acquired=$a1 released=$r1 outstanding=$outstanding1"
 echo "during the workloads: acquired +$((a1 - a0)) released +$((r1 - r0))"

@@ -7,7 +7,8 @@
 # kernel console in order with any report the workload triggers.
 # Oracles of its own, per workload: the FOLL_PIN counters must balance across it
 # (a leak or a double unpin fails that workload, whatever the script said), and
-# the taint flags before/after it are kept for the host (<name>.tainted.start|end).
+# the taint flags before/after it are kept for the host (<name>.tainted.start|end), as are
+# the pages oracle's readings (pages.sh: what its exited processes still hold).
 set -u
 out=$1
 if ! touch "$out/.writable" 2>/dev/null || [ ! -r "$out/plan.tsv" ]; then
@@ -18,38 +19,14 @@ export BENCH_OUT=$out
 # BENCH_SRC, BENCH_BUILD, BENCH_HOME: the worktree, build dir and project, written by the host
 if [ -f "$out/env" ]; then set -a; . "$out/env"; set +a; fi
 mark() { echo "pinbench: $*" > /dev/kmsg 2>/dev/null || true; }
-. "$(dirname "$0")/coverage.sh"  # cov_save, cov_reset: no-ops unless BENCH_COVERAGE=1
-# The FOLL_PIN counters now, per-CPU deltas folded first (exact); kept around each workload
-# as <name>.vmstat.start|end for the host's pages and --each (pins taken and released by each
-# workload). All of /proc/vmstat, folded the same way, at guest start and end
-# (vmstat.start|end: series.yaml expect: vmstat, and the pins of the whole run).
-pins() { echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null; grep -E '^nr_foll_pin_(acquired|released) ' /proc/vmstat; }
-vmstat() { echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null; cat /proc/vmstat; }
-# outstanding: nr_foll_pin_acquired - nr_foll_pin_released ("" when the kernel has no counters)
-outstanding() {
-    vmstat | awk '$1 == "nr_foll_pin_acquired" { a = $2; n++ } $1 == "nr_foll_pin_released" { r = $2; n++ }
-                  END { if (n == 2) print a - r }'
-}
-PIN_SETTLE=${PIN_SETTLE:-8}  # seconds to wait for deferred unpins (workqueues, RCU, io_uring teardown)
-
-# settled_outstanding: outstanding pins once two readings half a second apart agree (at most
-# PIN_SETTLE seconds). Reads of the 9p root go through netfs, which pins the reader's buffer
-# for the I/O: another process's read in flight shows as a pin for a moment, and a baseline
-# taken at that moment made the workload after it look like a double unpin (seen on a real
-# 6.12 boot: "outstanding 1 -> 0" across smoke, while the counters read just after balanced).
-settled_outstanding() {
-    local prev now deadline=$((SECONDS + PIN_SETTLE))
-    prev=$(outstanding)
-    while :; do
-        sleep 0.5
-        now=$(outstanding)
-        if [ "$now" = "$prev" ] || [ $SECONDS -ge $deadline ]; then
-            echo "$now"
-            return
-        fi
-        prev=$now
-    done
-}
+here=$(dirname "$0")
+# The FOLL_PIN counters (pins.sh) are kept around each workload as <name>.vmstat.start|end for
+# the host's pages and --each (pins taken and released by each workload), and all of
+# /proc/vmstat at guest start and end (vmstat.start|end: series.yaml expect: vmstat, the pins
+# of the whole run, pin-balance's baseline). pages.sh: the pages oracle's readings.
+. "$here/pins.sh"
+. "$here/pages.sh"
+. "$here/coverage.sh"  # cov_save, cov_reset: no-ops unless BENCH_COVERAGE=1
 
 # pin_check NAME BEFORE: 0 when the pins held before the workload are held again after it.
 pin_check() {
@@ -70,7 +47,9 @@ pin_check() {
 }
 
 sync; echo 3 > /proc/sys/vm/drop_caches  # the first workload's clean start (later ones: below)
-vmstat > "$out/vmstat.start"
+echo 1 > /proc/sys/vm/compact_memory 2>/dev/null
+settled_vmstat "$out/vmstat.start"
+pages_setup
 # The taint windows tile the run: one reading ends a workload's window and starts the next's
 # (the first's starts at guest start), so nothing the runner does between two workloads, such
 # as tearing down one's page cache, falls outside every window.
@@ -83,6 +62,7 @@ while IFS=$'\t' read -r name timeout script params; do
     echo "$taint" > "$out/$name.tainted.start"
     before=$(settled_outstanding)  # the previous workload's pin_check waited for its unpins too
     pins > "$out/$name.vmstat.start"
+    pages_start "$name"
     cov_reset
     mark "workload $name start"
     start=$(date +%s.%N)
@@ -100,6 +80,7 @@ while IFS=$'\t' read -r name timeout script params; do
         rc=1
     fi
     cov_save "$name"  # after its teardown and deferred unpins (pin_check waited for them)
+    pages_end "$name"  # after the pins came back: what its exited processes still hold
     end=$(date +%s.%N)
     taint=$(cat /proc/sys/kernel/tainted)
     echo "$taint" > "$out/$name.tainted.end"

@@ -153,6 +153,26 @@ def test_odirect_sets_its_memcg_up_through_the_checked_helpers() -> None:
     assert not any(f in text for f in ("> \"$cg/", "subtree_control\"", "memory.max\"", "cgroup.procs\""))
 
 
+def runner_fakes(fake: Path) -> None:
+    """The files runner.sh writes or reads besides tainted and vmstat, as empty or quiet fakes."""
+    for name in ("drop_caches", "stat_refresh", "kmsg", "compact_memory"):
+        (fake / name).write_text("")
+    (fake / "nr_hugepages").write_text("0\n")
+    (fake / "nr_overcommit_hugepages").write_text("0\n")
+    (fake / "loadavg").write_text("0.00 0.01 0.05 1/90 100\n")
+    (fake / "meminfo").write_text("MemTotal: 2000000 kB\nMemFree: 1500000 kB\nHugePages_Total: 0\nHugePages_Free: 0\n")
+
+
+def runner_binds(fake: Path) -> dict[str, Path]:
+    """Where runner.sh's fakes go (none of the host's real files is written)."""
+    return {"/proc/sys/kernel/tainted": fake / "tainted", "/proc/vmstat": fake / "vmstat",
+            "/proc/sys/vm/drop_caches": fake / "drop_caches", "/proc/sys/vm/stat_refresh": fake / "stat_refresh",
+            "/proc/sys/vm/compact_memory": fake / "compact_memory", "/proc/loadavg": fake / "loadavg",
+            "/proc/meminfo": fake / "meminfo", "/dev/kmsg": fake / "kmsg",
+            "/proc/sys/vm/nr_hugepages": fake / "nr_hugepages",
+            "/proc/sys/vm/nr_overcommit_hugepages": fake / "nr_overcommit_hugepages"}
+
+
 def test_runner_taint_windows_tile_the_run(tmp_path: Path) -> None:
     """A taint the runner's own work between two workloads sets (here: the page cache teardown
     after the first, through a fake sync) falls inside a workload's window."""
@@ -161,18 +181,15 @@ def test_runner_taint_windows_tile_the_run(tmp_path: Path) -> None:
         d.mkdir()
     (fake / "tainted").write_text("0\n")
     (fake / "vmstat").write_text("nr_free_pages 1000\nnr_foll_pin_acquired 10\nnr_foll_pin_released 10\n")
-    for name in ("drop_caches", "stat_refresh", "kmsg"):
-        (fake / name).write_text("")
+    runner_fakes(fake)
     # the second sync (after workload a) taints the kernel, as a WARN in its teardown would
     (bin_ / "sync").write_text(f"#!/bin/bash\necho x >> {fake}/syncs\n"
                                f"[ $(wc -l < {fake}/syncs) -eq 2 ] && echo 512 > {fake}/tainted\nexit 0\n")
     (bin_ / "sync").chmod(0o755)
     (tmp_path / "ok.sh").write_text("exit 0\n")
     (out / "plan.tsv").write_text("".join(f"{n}\t60\t{tmp_path}/ok.sh\t\n" for n in ("a", "b", "c")))
-    r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=1 bash {GUESTS / 'runner.sh'} {out}", tmp_path, {
-        "/proc/sys/kernel/tainted": fake / "tainted", "/proc/vmstat": fake / "vmstat",
-        "/proc/sys/vm/drop_caches": fake / "drop_caches", "/proc/sys/vm/stat_refresh": fake / "stat_refresh",
-        "/dev/kmsg": fake / "kmsg"})
+    r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=1 PAGE_OWNER={fake}/page_owner bash {GUESTS / 'runner.sh'} {out}", tmp_path, {
+        **runner_binds(fake)})
     assert r.returncode == 0, r.stdout + r.stderr
     taint = {f.name: f.read_text().strip() for f in out.glob("*tainted.*")}
     assert taint["tainted.start"] == taint["a.tainted.start"] == "0"
@@ -192,8 +209,7 @@ def test_runner_baseline_waits_out_a_pin_in_flight(tmp_path: Path) -> None:
         d.mkdir()
     (fake / "tainted").write_text("0\n")
     (fake / "vmstat").write_text("nr_foll_pin_acquired 11\nnr_foll_pin_released 10\n")
-    for name in ("drop_caches", "stat_refresh", "kmsg"):
-        (fake / name).write_text("")
+    runner_fakes(fake)
     (bin_ / "sync").write_text("#!/bin/bash\nexit 0\n")
     (bin_ / "sleep").write_text(f"#!/bin/bash\ncp {fake}/balanced {fake}/vmstat\n")
     for b in ("sync", "sleep"):
@@ -202,10 +218,8 @@ def test_runner_baseline_waits_out_a_pin_in_flight(tmp_path: Path) -> None:
     (tmp_path / "ok.sh").write_text(f"cp {fake}/balanced {fake}/vmstat\n")
     (fake / "balanced").write_text("nr_foll_pin_acquired 11\nnr_foll_pin_released 11\n")
     (out / "plan.tsv").write_text(f"a\t60\t{tmp_path}/ok.sh\t\n")
-    r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=2 bash {GUESTS / 'runner.sh'} {out}", tmp_path, {
-        "/proc/sys/kernel/tainted": fake / "tainted", "/proc/vmstat": fake / "vmstat",
-        "/proc/sys/vm/drop_caches": fake / "drop_caches", "/proc/sys/vm/stat_refresh": fake / "stat_refresh",
-        "/dev/kmsg": fake / "kmsg"})
+    r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=2 PAGE_OWNER={fake}/page_owner bash {GUESTS / 'runner.sh'} {out}", tmp_path, {
+        **runner_binds(fake)})
     assert r.returncode == 0, r.stdout + r.stderr
     assert (out / "a.rc").read_text().split()[0] == "0", (out / "a.log").read_text()
 
@@ -333,3 +347,103 @@ def test_runner_saves_no_counters_unless_asked(tmp_path: Path) -> None:
     assert 'cov_on() { [ "${BENCH_COVERAGE:-0}" = 1 ]; }' in text
     assert text.count("cov_on || return 0") == 2  # both cov_save and cov_reset
     assert 'cat "$GCOV_FS/$f"' in text and "cp " not in text.replace("cp or tar", "")
+
+
+# -- the pages oracle's readings (guests/pages.sh) and the pin baselines (guests/pins.sh) --------
+
+
+def _owner(tgid: int, comm: str = "cow") -> str:
+    return (f"Page allocated via order 0, mask 0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), pid {tgid}, tgid {tgid}"
+            f" ({comm}), ts 5106 ns\nPFN 0x11a3f type Movable Block 141 type Movable Flags 0x4000000000000028"
+            "(uptodate|lru|node=0|zone=1)\n post_alloc_hook+0x1a4/0x1c0\n iter_to_pipe+0x9f/0x250\n\n")
+
+
+@pytest.mark.parametrize("lo, hi, inside, outside", [
+    (100, 200, [150, 200], [100, 50, 201]),
+    (32700, 40, [32701, 32768, 1, 40], [32700, 41, 300]),  # the pid counter wrapped during the workload
+])
+def test_runner_keeps_the_page_owner_records_of_the_workloads_pids(tmp_path: Path, lo: int, hi: int,
+                                                                    inside: list[int], outside: list[int]) -> None:
+    out, fake, bin_ = tmp_path / "out", tmp_path / "fake", tmp_path / "bin"
+    for d in (out, fake, bin_):
+        d.mkdir()
+    runner_fakes(fake)
+    (fake / "loadavg").write_text(f"0.00 0.01 0.05 1/90 {lo}\n")
+    (fake / "tainted").write_text("0\n")
+    (fake / "vmstat").write_text("nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n")
+    (fake / "page_owner").write_text("".join(_owner(t) for t in sorted(inside + outside)))
+    (bin_ / "sync").write_text("#!/bin/bash\nexit 0\n")
+    (bin_ / "sync").chmod(0o755)
+    (tmp_path / "w.sh").write_text(f"echo '0.50 0.01 0.05 1/90 {hi}' > {fake}/loadavg\n")  # the pids it used
+    (out / "plan.tsv").write_text(f"w\t60\t{tmp_path}/w.sh\t\n")
+    r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=1 PAGE_OWNER={fake}/page_owner bash {GUESTS / 'runner.sh'} {out}",
+                   tmp_path, runner_binds(fake))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (out / "w.pids").read_text().split() == [str(lo), str(hi)]
+    kept = (out / "w.page_owner").read_text()
+    assert sorted(int(t) for t in re.findall(r", tgid (\d+) ", kept)) == sorted(inside)
+    assert f"pinbench: {len(inside + outside)} record(s) read, {len(inside)} in the window, {len(inside)} kept" in kept
+    assert (out / "page_owner.state").read_text() == "present\n"
+    assert (out / "w.meminfo.start").read_text().startswith("MemTotal:") and (out / "w.meminfo.end").is_file()
+    assert (out / "w.alive").read_text().split()  # the pids alive around the read (here: the host's)
+    looked_up = [ln.split() for ln in (out / "w.mapcount").read_text().splitlines()]  # the host's kpagecount
+    assert len(looked_up) == len(inside) and all(pfn == "0x11a3f" and n.isdigit() for pfn, n in looked_up)
+
+
+def test_runner_without_page_owner_still_reads_the_counters(tmp_path: Path) -> None:
+    out, fake, bin_ = tmp_path / "out", tmp_path / "fake", tmp_path / "bin"
+    for d in (out, fake, bin_):
+        d.mkdir()
+    runner_fakes(fake)
+    (fake / "tainted").write_text("0\n")
+    (fake / "vmstat").write_text("nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n")
+    (tmp_path / "w.sh").write_text("exit 0\n")
+    (out / "plan.tsv").write_text(f"w\t60\t{tmp_path}/w.sh\t\n")
+    r = private_ns(f"PIN_SETTLE=1 PAGE_OWNER={fake}/no-such-file bash {GUESTS / 'runner.sh'} {out}",
+                   tmp_path, runner_binds(fake))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (out / "page_owner.state").read_text() == "missing\n"
+    assert (out / "w.meminfo.end").is_file() and not (out / "w.page_owner").exists()
+
+
+def test_pin_balance_baseline_waits_out_a_pin_in_flight(tmp_path: Path) -> None:
+    """The runner's snapshot at guest start is pin-balance's baseline: a 9p read in flight then
+    (netfs pins the reader's buffer for a moment) made pin-balance see a double unpin at the end
+    of a clean run. The snapshot is now taken once two readings agree, as each workload's is."""
+    out, fake, bin_ = tmp_path / "out", tmp_path / "fake", tmp_path / "bin"
+    for d in (out, fake, bin_):
+        d.mkdir()
+    runner_fakes(fake)
+    (fake / "tainted").write_text("0\n")
+    (fake / "vmstat").write_text("nr_foll_pin_acquired 11\nnr_foll_pin_released 10\n")  # a read in flight
+    (fake / "balanced").write_text("nr_foll_pin_acquired 11\nnr_foll_pin_released 11\n")
+    (bin_ / "sync").write_text("#!/bin/bash\nexit 0\n")
+    (bin_ / "sleep").write_text(f"#!/bin/bash\ncp {fake}/balanced {fake}/vmstat\n")  # the read ends
+    for b in ("sync", "sleep"):
+        (bin_ / b).chmod(0o755)
+    (out / "plan.tsv").write_text(f"pin-balance\t60\t{GUESTS / 'pin-balance.sh'}\tSETTLE=1\n")
+    r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=2 PAGE_OWNER={fake}/page_owner bash {GUESTS / 'runner.sh'} {out}",
+                   tmp_path, runner_binds(fake))
+    assert r.returncode == 0, r.stdout + r.stderr
+    log = (out / "pin-balance.log").read_text()
+    assert (out / "pin-balance.rc").read_text().split()[0] == "0", log
+    assert "OK: pins balanced" in log
+
+
+def test_runner_gives_the_hugetlb_pool_back_its_size_before_the_workload(tmp_path: Path) -> None:
+    """A workload that grew the pool and left it (rxe) left free huge pages allocated in its
+    name: the runner shrinks the pool back before the readings (a page in use stays, as surplus)."""
+    out, fake = tmp_path / "out", tmp_path / "fake"
+    for d in (out, fake):
+        d.mkdir()
+    runner_fakes(fake)
+    (fake / "nr_hugepages").write_text("2\n")
+    (fake / "tainted").write_text("0\n")
+    (fake / "vmstat").write_text("nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n")
+    (tmp_path / "w.sh").write_text(f"echo 4 > {fake}/nr_overcommit_hugepages; echo 6 > {fake}/nr_hugepages\n")
+    (out / "plan.tsv").write_text(f"w\t60\t{tmp_path}/w.sh\t\n")
+    r = private_ns(f"PIN_SETTLE=1 PAGE_OWNER={fake}/page_owner bash {GUESTS / 'runner.sh'} {out}",
+                   tmp_path, runner_binds(fake))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (fake / "nr_hugepages").read_text().split() == ["2"]
+    assert (fake / "nr_overcommit_hugepages").read_text().split() == ["0"]

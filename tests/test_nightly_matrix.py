@@ -23,13 +23,13 @@ def load(tmp_path: Path, text: str, patches: Path = PATCHES) -> nightly_matrix.M
 
 def test_default_matrix_is_every_series_with_default_and_debug_configs() -> None:
     m = nightly_matrix.load(HOME / "nightly" / "matrix.yaml", PATCHES, weekday="Mon")
-    series = ("baseline", "canary", "put-user-page")
+    series = ("baseline", "canary-pages", "canary", "put-user-page")
     assert m.ids == tuple(f"{s}/{c}" for s in series for c in ("debug", "default"))
     default = [e for e in m.entries if e.config == "default"]
     assert all(e.kconfigs == () and e.workloads == () for e in default)
     debug = next(e for e in m.entries if e.id == "baseline/debug")
     assert {"kasan", "lockdep", "page-table-check", "debug-vm-extra"} <= set(debug.kconfigs)
-    assert m.entries[5].run_id == "put-user-page--default"
+    assert m.entries[7].run_id == "put-user-page--default"
 
 
 def test_default_matrix_runs_the_bug_catalogue_on_sundays() -> None:

@@ -104,7 +104,7 @@ def test_repeat_prints_a_catch_rate_per_bug(world: World, capsys: pytest.Capture
 @pytest.mark.parametrize("yaml, says", [
     ("catch: [workload/pin-balance]\n", "fixes: missing"),
     ("fixes: 'abc'\n", "catch: missing"),
-    ("fixes: 'abc'\ncatch: [pin-balance]\n", "series.yaml:2: catch 'pin-balance': want workload/NAME or report/"),
+    ("fixes: 'abc'\ncatch: [pin-balance]\n", "series.yaml:2: catch 'pin-balance': want workload/NAME or pages/NAME or report/"),
     # a bare report caught any bug that hit any report (issue 20 item 6)
     ("fixes: 'abc'\ncatch: [workload/rxe, report]\n", "series.yaml:2: catch 'report': name the report"),
     # a title regex that matches any title was a bare report in disguise
@@ -116,6 +116,9 @@ def test_repeat_prints_a_catch_rate_per_bug(world: World, capsys: pytest.Capture
      "series.yaml:3: catch 'workload/cow': the bug's run never runs workload 'cow' (it runs: rxe)"),
     ("fixes: 'abc'\ncatch: [{case: workload/rxe, message: '(('}]\n", "catch message '((': not a regex"),
     ("fixes: 'abc'\ncatch: [{case: workload/rxe, msg: x}]\n", "want {case: KEY, message: REGEX}"),
+    # pages/NAME is a workload's too: refused for a workload the bug never runs
+    ("workloads: [rxe]\nfixes: 'abc'\ncatch: [pages/cow]\n",
+     "series.yaml:3: catch 'pages/cow': the bug's run never runs workload 'cow' (it runs: rxe)"),
 ])
 def test_catalogue_entries_are_checked_before_any_run(world: World, yaml: str, says: str,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
@@ -211,3 +214,13 @@ def test_a_prove_stopped_by_a_signal_keeps_its_summary(world: World) -> None:
     summary = json.loads((folder / "summary.json").read_text())
     assert [v["name"] for v in summary["verdicts"]] == ["leak"] and summary["verdicts"][0]["outcome"] == "caught"
     assert (folder / "junit.xml").is_file()
+def test_a_pages_catch_matches_only_that_workloads_pages_case() -> None:
+    """pages/NAME (bench/leaks.py's case) names the same workload's pages case, not its workload case."""
+    from bench.catch import parse
+    from bench.result import Case, Status
+    (pages,) = parse("series.yaml:1", [{"case": "pages/mm-selftests", "message": "hugetlb page"}])
+    assert pages.workload_pattern is not None and pages.workload_pattern.workload == "mm-selftests"
+    failed = Case("pages", "mm-selftests", Status.FAIL, 0.0, "mm-selftests left memory behind: 4 hugetlb page(s) in use")
+    assert pages.matches(failed)
+    assert not pages.matches(Case("workload", "mm-selftests", Status.FAIL, 0.0, "4 hugetlb page(s)"))
+    assert not pages.matches(Case("pages", "iouring", Status.FAIL, 0.0, "4 hugetlb page(s)"))

@@ -237,11 +237,11 @@ def test_a_git_lock_held_by_a_live_git_is_kept(world: World) -> None:
 @pytest.mark.parametrize("text, says", [
     ('{"used": "yesterday"}', "tree: missing"),  # an older file: fields missing
     ('{"tree": "r", "config_key": "c", "series": "a", "head": "", "built": "", "config_sha": "", "image_sha": "",'
-     ' "used": "yesterday", "building": 0, "building_since": 0}', "used: str, not float"),
+     ' "used": "yesterday", "building": 0, "building_since": 0, "profiled": ""}', "used: str, not float"),
     ('{"tree": "r", "config_key": "c", "series": "a", "head": "", "built": "", "config_sha": "", "image_sha": "",'
-     ' "used": 1, "building": "123", "building_since": 0}', "building: str, not int"),
+     ' "used": 1, "building": "123", "building_since": 0, "profiled": ""}', "building: str, not int"),
     ('{"tree": "r", "config_key": "c", "series": "a", "head": "", "built": "", "config_sha": "", "image_sha": "",'
-     ' "used": 1, "building": 99999999999999999999, "building_since": 0}', "is not a process group"),
+     ' "used": 1, "building": 99999999999999999999, "building_since": 0, "profiled": ""}', "is not a process group"),
     ('{"tree": ["r"], "used": 1}', "tree: list, not str"),
     pytest.param("[" * 100000 + "]" * 100000, "nested over the limit", id="deep"),
     ('{"used": 1e999}', "out of range"),

@@ -1,0 +1,77 @@
+# shellcheck shell=bash
+# The pages oracle's guest side, sourced by runner.sh: readings only, the host judges them
+# (bench/leaks.py). Around each workload: the pid counter (its processes are the pids it
+# created), /proc/meminfo, and after it ended, once sync, drop_caches and compaction ran, the
+# page_owner records of pages still allocated to any of those pids, and which of them still live.
+PAGE_OWNER=${PAGE_OWNER:-/sys/kernel/debug/page_owner}
+PAGE_OWNER_KEEP=${PAGE_OWNER_KEEP:-5000}  # records kept a workload: a huge leak must not fill the disk
+PAGE_OWNER_LOOKUPS=${PAGE_OWNER_LOOKUPS:-300}  # of them, how many get their map count looked up
+
+# pages_setup: debugfs mounted; whether page_owner can be read (the host tells "off on the
+# command line" from "the kernel under test broke it" with the .config and /proc/cmdline).
+pages_setup() {
+    mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+    cat /proc/cmdline > "$out/cmdline"
+    if [ -r "$PAGE_OWNER" ]; then echo present; else echo missing; fi > "$out/page_owner.state"
+}
+
+# last_pid: LAST_PID = the pid handed out last, read without a fork (/proc/loadavg's fifth
+# field: every kernel has it, unlike /proc/sys/kernel/ns_last_pid, which needs CONFIG_PID_NS).
+last_pid() { local _; read -r _ _ _ _ LAST_PID < /proc/loadavg; LAST_PID=${LAST_PID:-0}; }
+
+# pages_start NAME: the last pid handed out before the workload, and the hugetlb pool's size.
+pages_start() {
+    last_pid
+    echo "$LAST_PID" > "$out/$1.pids"
+    read -r HUGE_POOL < /proc/sys/vm/nr_hugepages
+    read -r HUGE_OVERCOMMIT < /proc/sys/vm/nr_overcommit_hugepages
+    cat /proc/meminfo > "$out/$1.meminfo.start"
+}
+
+# alive: the pids that exist now (their pages are theirs, not leaks).
+alive() { local p; for p in /proc/[0-9]*; do echo "${p#/proc/}"; done; }
+
+# pages_end NAME: after the workload ended (its pins too). The window is (first line, second
+# line] of NAME.pids, wrapping at pid_max; NAME.page_owner keeps the records whose tgid is in it.
+pages_end() {
+    local name=$1 last began=$EPOCHREALTIME settled
+    last_pid
+    last=$LAST_PID
+    echo "$last" >> "$out/$name.pids"
+    # The pool back to its size before the workload (a workload that grew it and left it, rxe,
+    # left 4 free huge pages allocated in its name): a page still in use cannot be freed and
+    # stays, as a surplus page, in HugePages_Total - HugePages_Free.
+    echo "${HUGE_OVERCOMMIT:-0}" > /proc/sys/vm/nr_overcommit_hugepages 2>/dev/null
+    echo "${HUGE_POOL:-0}" > /proc/sys/vm/nr_hugepages 2>/dev/null
+    sync; echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory 2>/dev/null
+    settled=$EPOCHREALTIME
+    cat /proc/meminfo > "$out/$name.meminfo.end"
+    [ -r "$PAGE_OWNER" ] || return 0
+    alive > "$out/$name.alive"
+    # one record a paragraph; its header line names the tgid. Through cat: a read() of page_owner
+    # returns one record, or ENOMEM when the record does not fit in what is asked, and awk asks
+    # for what is left of its buffer (cat asks for 128 KiB every time).
+    cat "$PAGE_OWNER" | awk -v lo="$(head -1 "$out/$name.pids")" -v hi="$last" -v keep="$PAGE_OWNER_KEEP" 'BEGIN { RS = "" }
+        { all++ }
+        match($0, /, tgid [0-9]+ /) {
+            t = substr($0, RSTART + 7, RLENGTH - 8) + 0
+            if (lo <= hi ? t > lo && t <= hi : t > lo || t <= hi) { if (++n <= keep) print $0 "\n" }
+        }
+        END { printf "pinbench: %d record(s) read, %d in the window, %d kept\n", all, n, (n > keep ? keep : n) }' \
+        > "$out/$name.page_owner"
+    alive >> "$out/$name.alive"  # alive at either end of the read: none of its pages is a leak
+    # How many page tables map each kept user record's first page now (/proc/kpagecount,
+    # CONFIG_PROC_PAGE_MONITOR): a page a live process maps is in use, whoever faulted it in (a
+    # shared library page a short-lived process read first). One process seeking to each: od -j
+    # reads its way to the offset on a /proc file (0.3 s a lookup under TCG, measured).
+    awk 'BEGIN { RS = "" } /GFP_USER|GFP_HIGHUSER|GFP_TRANSHUGE|__GFP_HARDWALL/ && match($0, /\nPFN 0x[0-9a-f]+/) {
+            print substr($0, RSTART + 5, RLENGTH - 5) }' "$out/$name.page_owner" | head -n "$PAGE_OWNER_LOOKUPS" |
+        python3 -c '
+import sys
+with open("/proc/kpagecount", "rb") as f:
+    for pfn in sys.stdin.read().split():
+        f.seek(int(pfn, 16) * 8)
+        print(pfn, int.from_bytes(f.read(8), "little"))' > "$out/$name.mapcount" 2>/dev/null
+    # its cost: when it began, when sync, drop_caches and compaction were done, when it ended
+    echo "pinbench: times $began $settled $EPOCHREALTIME" >> "$out/$name.page_owner"
+}

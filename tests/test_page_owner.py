@@ -1,0 +1,96 @@
+"""bench/page_owner.py on real page_owner output: tests/data/page_owner/ (see its README.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import leaks, page_owner
+
+DATA = Path(__file__).parent / "data" / "page_owner"
+CANARY = DATA / "canary-pages-tcg"
+
+
+def canary() -> page_owner.Dump:
+    return page_owner.parse((CANARY / "mm-selftests.page_owner").read_text().splitlines())
+
+
+def test_every_record_of_a_real_read_is_parsed() -> None:
+    dump = canary()
+    assert (dump.read, dump.seen, dump.kept, len(dump.records), dump.bad_lines) == (13211, 179, 179, 179, 0)
+    assert dump.complete
+    assert all(r.pfn > 0 and r.migratetype and r.stack for r in dump.records)
+
+
+def test_a_leaked_thp_record() -> None:
+    thp = next(r for r in canary().records if r.comm == "cow" and r.order == 9)
+    assert (thp.pid, thp.tgid, thp.pages, thp.pfn, thp.migratetype) == (171, 171, 512, 0x8200, "Movable")
+    assert thp.gfp == ("GFP_TRANSHUGE", "__GFP_NORETRY", "__GFP_THISNODE") and thp.user
+    assert "head" in thp.flags.split("|") and "swapbacked" in thp.flags.split("|")
+    assert thp.stack[0] == "prep_new_page+0xc6/0xf0" and "do_huge_pmd_anonymous_page+0xbc/0x990" in thp.stack
+
+
+def test_migrated_pages_keep_their_reason() -> None:
+    assert {r.migrated for r in canary().records} >= {"", "compaction"}
+
+
+def test_slab_pages_with_a_user_gfp_are_not_user_pages() -> None:
+    """ext4's buffer heads are allocated with the mapping's gfp, __GFP_HARDWALL included."""
+    slab = [r for r in canary().records if any(f.startswith("allocate_slab+") for f in r.stack)]
+    assert any("__GFP_HARDWALL" in r.gfp for r in slab)
+    assert slab and not any(r.user for r in slab)
+    assert not any(r.user for r in canary().records if r.gfp[0] in ("GFP_KERNEL", "GFP_NOFS") and "__GFP_HARDWALL" not in r.gfp)
+
+
+def test_a_read_that_did_not_finish_reads_as_none() -> None:
+    text = (CANARY / "mm-selftests.page_owner").read_text().split("pinbench: ")[0]
+    dump = page_owner.parse(text.splitlines())
+    assert dump.read == 0 and len(dump.records) == 179
+
+
+def test_lines_of_no_known_format_are_counted_not_guessed() -> None:
+    dump = page_owner.parse(["Page allocated via order x, nonsense", " frame+0x1/0x2", ""])
+    assert dump.records == () and dump.bad_lines == 2
+
+
+def test_mapcounts() -> None:
+    assert page_owner.mapcounts(["0x8200                    0", "0x11003 2", "0x11004", "junk 1"]) == {0x8200: 0, 0x11003: 2}
+
+
+def test_the_canary_fails_with_its_stacks_and_hugetlb_pages() -> None:
+    """patches/canary-pages (a vmsplice reference leak, no pin) on a real boot: the THPs and the
+    hugetlb pages cow vmspliced stay allocated after it exited, while pin-balance passed."""
+    assert "OK: pins balanced" in (CANARY / "pin-balance.log").read_text()
+    sup = leaks.support(CANARY, (CANARY / "config").read_text())
+    case = leaks.pages_case("mm-selftests", CANARY, sup)
+    assert case is not None and case.status.value == "fail"
+    assert case.message.startswith("mm-selftests left memory behind: 102")  # 8192 THP + 2048 hugetlb + page cache
+    assert "4 hugetlb page(s) still in use" in case.message
+    first = case.output.splitlines()
+    assert first[0].startswith("8192 page(s) allocated by cow (pid 171") and first[1] == "    do_huge_pmd_anonymous_page+0xbc/0x990"
+    assert "    alloc_pool_huge_folio+0x76/0xe0" in first
+
+
+BASELINE = DATA / "baseline-tcg"
+
+
+def test_the_unpatched_tree_passes_within_the_tolerance() -> None:
+    """iouring on the unpatched tree (a real boot): what its exited processes still have is a log
+    on tmpfs and library pages udev workers read; the pages live processes map are not counted."""
+    sup = leaks.support(BASELINE, (BASELINE / "config").read_text())
+    case = leaks.pages_case("iouring", BASELINE, sup)
+    assert case is not None and case.status.value == "pass", case.message
+    assert case.message.startswith("15 user page(s) left by its exited processes, tolerance 32")
+    strict = leaks.pages_case("iouring", BASELINE, sup, leaks.Tolerance(leaked_pages=0))
+    assert strict is not None and strict.status.value == "fail"
+    assert "allocated by (udev-worker)" in strict.output and "allocated by fio" in strict.output
+
+
+def test_pages_a_live_process_maps_are_not_left_behind() -> None:
+    """Without the map counts the runner looked up, more pages would count as left behind."""
+    dump = page_owner.parse((BASELINE / "iouring.page_owner").read_text().splitlines())
+    alive = {int(t) for t in (BASELINE / "iouring.alive").read_text().split()}
+    mapped = page_owner.mapcounts((BASELINE / "iouring.mapcount").read_text().splitlines())
+    assert any(n > 0 for n in mapped.values())
+    with_counts = sum(r.pages for r in leaks.leaked(dump, alive, mapped))
+    without = sum(r.pages for r in leaks.leaked(dump, alive))
+    assert with_counts == 15 and without > with_counts
