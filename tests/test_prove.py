@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from conftest import BOOTS, HOME, TESTS, World
 
 from bench import guests, series
+from bench.plan import default_cache
 from bench import prove as prove_mod
 from bench.cli.main import main as bench_main
 
@@ -133,3 +135,19 @@ def test_every_catalogue_bug_is_valid_under_the_catch_rules() -> None:
         runs = [w.name for w in guests.select(list(s.meta.workloads), HOME / "guests")] if s.meta.workloads else default
         prove_mod.check_bug(s, runs)
         assert s.meta.catch and all(c.case != "report" for c in s.meta.catch)
+
+
+def test_every_catalogue_patch_applies_to_the_cached_tree() -> None:
+    """Each bug's patch applies to the tree `bench prove` uses by default (`git apply --check`):
+    a patch that stopped applying would only show as a failed apply after the control's boot."""
+    trees = sorted(t for t in default_cache().glob("linux-source-*") if (t / ".git").exists())
+    if not trees:
+        pytest.skip(f"no cached kernel tree under {default_cache()} (the first bench run makes it)")
+    bad = []
+    for spec in prove_mod.catalogue(HOME / "patches" / "bugs"):
+        for patch in series.load_series(spec, HOME / "patches").patches:
+            cp = subprocess.run(["git", "-C", str(trees[-1]), "apply", "--check", "-"], input=patch.text,
+                                capture_output=True, text=True)
+            if cp.returncode:
+                bad.append(f"{spec}: {patch.name}: {cp.stderr.strip()}")
+    assert not bad, "\n".join(bad)
