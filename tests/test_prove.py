@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import re
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from conftest import BOOTS, HOME, TESTS, World
 
 from bench import guests, series
+from bench.plan import default_cache
 from bench import prove as prove_mod
 from bench.cli.main import main as bench_main
 from bench.result import Case, RunResult, Status
@@ -224,3 +226,19 @@ def test_a_pages_catch_matches_only_that_workloads_pages_case() -> None:
     assert pages.matches(failed)
     assert not pages.matches(Case("workload", "mm-selftests", Status.FAIL, 0.0, "4 hugetlb page(s)"))
     assert not pages.matches(Case("pages", "iouring", Status.FAIL, 0.0, "4 hugetlb page(s)"))
+
+
+def test_every_catalogue_patch_applies_to_the_cached_tree() -> None:
+    """Each bug's patch applies to the tree `bench prove` uses by default (`git apply --check`):
+    a patch that stopped applying would only show as a failed apply after the control's boot."""
+    trees = sorted(t for t in default_cache().glob("linux-source-*") if (t / ".git").exists())
+    if not trees:
+        pytest.skip(f"no cached kernel tree under {default_cache()} (the first bench run makes it)")
+    bad = []
+    for spec in prove_mod.catalogue(HOME / "patches" / "bugs"):
+        for patch in series.load_series(spec, HOME / "patches").patches:
+            cp = subprocess.run(["git", "-C", str(trees[-1]), "apply", "--check", "-"], input=patch.text,
+                                capture_output=True, text=True)
+            if cp.returncode:
+                bad.append(f"{spec}: {patch.name}: {cp.stderr.strip()}")
+    assert not bad, "\n".join(bad)
