@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import junit, pipeline, rates, series
+from bench.coverage import objects, reach, stage
 from bench.catch import Catch, check_workloads, failures, hits, passed
-from bench.errors import UserError
+from bench.errors import InfraError, UserError
 from bench.files import write_atomic
 from bench.plan import Plan, RunRequest, make_plan, new_folder
 from bench.printer import Printer
@@ -53,6 +54,7 @@ class Verdict:
     failures: tuple[tuple[str, str], ...] = ()  # (case, first line of its message) of what failed
     caught_runs: int = 0  # with --repeat: runs that caught it ...
     decided_runs: int = 0  # ... of the runs that decided anything (not infrastructure)
+    reach: str = ""  # whether its hunks ran in the control (coverage/reach.py), "" unmeasured
 
     def line(self) -> str:
         """One line: outcome, the catch rate of repeated runs, what failed with its message."""
@@ -115,16 +117,39 @@ def plans(request: RunRequest, home: Path, folder: Path, only: Sequence[str] = (
     return bugs
 
 
-def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printer, runs: int = 1
-          ) -> tuple[RunResult, list[Verdict], Path]:
-    """The control run, then every bug (each `runs` times); the prove folder with its files."""
+def bug_objects(bugs: Sequence[Plan]) -> tuple[str, ...]:
+    """The objects of the C files the bugs change: what the control profiles to tell whether
+    each bug's hunks ran (a header's hunks are counted inside these objects, if they use it)."""
+    paths = {h.path for b in bugs for p in b.series.patches for h in reach.pre_image_hunks(p.text)}
+    return tuple(sorted(objects.object_of(p) for p in paths if p.endswith(objects.C_SUFFIXES)))
+
+
+def bug_reach(bug: Plan, control: RunResult, outcome: Outcome) -> str:
+    """Whether the bug's hunks ran in the control ("" when the control measured nothing)."""
+    if not control.results_dir.joinpath(stage.COUNTS).is_file():
+        return ""
+    try:
+        windows, unmeasured = stage.read_counts(control.results_dir)
+    except InfraError as e:
+        return f"reach: not measured ({e})"
+    hunks = [h for p in bug.series.patches for h in reach.pre_image_hunks(p.text)]
+    return reach.judgement(reach.reach(hunks, windows, unmeasured), outcome is Outcome.CAUGHT)
+
+
+def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printer, runs: int = 1,
+          measure_reach: bool = True) -> tuple[RunResult, list[Verdict], Path]:
+    """The control run, then every bug (each `runs` times); the prove folder with its files.
+    measure_reach: the control profiles the bugs' files (gcov), so each verdict says whether
+    the bug's hunks ran at all."""
     root = bugs[0].results_root
     out = root / new_folder(root, "prove")
     workloads = tuple(dict.fromkeys(w.name for b in bugs for w in b.workloads))
     kconfigs = tuple(dict.fromkeys(k for b in bugs for k in b.series.kconfigs))
+    profiled = tuple(dict.fromkeys((*request.coverage_objects, *bug_objects(bugs)))) if measure_reach else ()
     control = make_plan(dataclasses.replace(request, series="", workloads=request.workloads or workloads,
                                             kconfigs=(*kconfigs, *request.kconfigs), results=out,
-                                            run_id="00-control"), home)
+                                            run_id="00-control", coverage=bool(profiled),
+                                            coverage_objects=profiled or request.coverage_objects), home)
     printer.say(f"prove: control (the tree as it is) then {len(bugs)} bug(s), into {out}")
     base: RunResult | None = None
     verdicts: list[Verdict] = []
@@ -133,8 +158,9 @@ def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printe
         for i, bug in enumerate(bugs, 1):
             printer.say(f"prove: [{i}/{len(bugs)}] {bug.series.name}: must fail "
                         f"{', '.join(map(str, bug.series.meta.catch))}")
-            v = prove_bug(dataclasses.replace(bug, results_root=out), f"{i:02d}-{bug.series.name}", base, runs,
-                          printer)
+            same = profiled if bug.coverage else bug.coverage_objects  # the control's objects: its build reused
+            v = prove_bug(dataclasses.replace(bug, results_root=out, coverage_objects=same),
+                          f"{i:02d}-{bug.series.name}", base, runs, printer)
             verdicts.append(v)
             printer.say(f"prove: {v.line()}")
     except KeyboardInterrupt as e:  # stopped: the prove folder still says what was proven so far
@@ -161,7 +187,7 @@ def prove_bug(bug: Plan, run_id: str, control: RunResult, runs: int, printer: Pr
     shown = results[outcomes.index(outcome)]
     return Verdict(bug.series.name, outcome, tuple(map(str, catches)), failed_keys(shown), bug.series.meta.fixes,
                    sum(r.secs for r in results), shown.run_id, failures(shown),
-                   sum(o is Outcome.CAUGHT for o in outcomes), len(decided))
+                   sum(o is Outcome.CAUGHT for o in outcomes), len(decided), bug_reach(bug, control, outcome))
 
 
 def exit_code(control: RunResult, verdicts: Sequence[Verdict]) -> int:
@@ -179,7 +205,8 @@ def cases(control: RunResult, verdicts: Sequence[Verdict]) -> tuple[Case, ...]:
                  f"the tree as it is does not pass: {', '.join(failed_keys(control)) or control.verdict.value}")
     return (first, *(Case("prove", v.name, status.get(v.outcome, Status.FAIL), v.secs,
                           f"{v.outcome.value}: must fail {', '.join(v.expected)}; failed: {', '.join(v.failed) or 'nothing'}",
-                          f"{v.line()}\nfixes: {v.fixes}\nrun: {v.run_id}") for v in verdicts))
+                          "\n".join([v.line(), *([v.reach] if v.reach else []), f"fixes: {v.fixes}", f"run: {v.run_id}"]))
+                     for v in verdicts))
 
 
 def write_results(out: Path, control: RunResult, verdicts: Sequence[Verdict]) -> None:
@@ -204,7 +231,8 @@ def summary(control: RunResult, verdicts: Sequence[Verdict], folder: Path,
              f"  {'bug':<{width}}  {'outcome':<8}  {'must fail':<{must}}  {'time':>5}  what failed"]
     lines += [f"  {v.name:<{width}}  {v.outcome.value:<8}  {', '.join(v.expected):<{must}}  "
               f"{v.secs:>4.0f}s  {', '.join(v.failed) or '-'}" for v in verdicts]
-    lines += [f"  {v.line()}" for v in verdicts]  # a line a bug: which cases failed and with what message
+    for v in verdicts:  # a line a bug: which cases failed and with what message; where its code ran
+        lines += [f"  {v.line()}", *([f"    {v.reach}"] if v.reach else [])]
     caught = sum(v.outcome is Outcome.CAUGHT for v in verdicts)
     if control.verdict is not Status.PASS:  # a bench failing a clean kernel proves nothing
         lines.append(f"no catch figure: the control did not pass; results: {folder}")

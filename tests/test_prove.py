@@ -54,6 +54,7 @@ def test_the_catch_table(world: World, capsys: pytest.CaptureFixture[str]) -> No
     assert "caught 1 of 3 (33%)" in out and "control (the tree as it is): PASS" in out
     assert re.search(r"^  leak: CAUGHT: .*workload/pin-balance: exit 1: FAIL: pin imbalance", out, re.M)
     assert re.search(r"^  quiet: MISSED: nothing failed$", out, re.M)
+    assert re.search(r"^    reach: ", out, re.M), out  # the control profiled the bugs' files
     # Every run is kept in the prove folder, the control first; one work slot for all of them.
     assert sorted(d.name for d in folder.iterdir() if d.is_dir()) == ["00-control", "01-leak", "02-other", "03-quiet"]
     assert [p.name for p in (world.cache / "work").iterdir() if p.is_dir()] == ["slot-1"]

@@ -35,6 +35,8 @@ def cmd_prove(args: argparse.Namespace) -> int:
     bugs = prove.plans(request, home, folder, args.bug)
     options.preflight(bugs)
     printer = Printer()
-    control, verdicts, out = prove.prove(request, home, bugs, printer, args.repeat)
+    # the control profiles the bugs' files (whether each bug's code ran) unless --no-coverage;
+    # --coverage also maps each bug run's own changed lines
+    control, verdicts, out = prove.prove(request, home, bugs, printer, args.repeat, args.coverage is not False)
     printer.text(prove.summary(control, verdicts, out, printer.status))
     return prove.exit_code(control, verdicts)

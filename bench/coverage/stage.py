@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from bench.coverage import changed, gcov, mapping, objects, text
-from bench.errors import BenchError
+from bench.coverage import changed, gcov, mapping, objects, reach, text
+from bench.errors import BenchError, InfraError
 from bench.files import write_atomic
 from bench.plan import Plan
 
@@ -23,12 +23,14 @@ ENV = "BENCH_COVERAGE=1\n"  # guest/env line that turns the guest's saving on
 FOLDER = "coverage"  # under guest/: one folder per window
 GUEST_ERROR = "ERROR"  # the guest's one-line reason when it could not save counters
 LINES = "coverage.json"  # every changed line's status, in the run folder
+COUNTS = "coverage-counts.json"  # every line of every profiled file, per window (reach.py reads it)
 
 
 def instrument(plan: Plan, src: Path, info: Mapping[str, Any]) -> objects.Instrument | None:
     """The objects to profile for this run (None: the run measures no coverage): of the C files
-    the applied series changed (git diff base..head in the worktree) and --coverage-object."""
-    if not plan.coverage or not plan.series.patches:  # --each's prefix 0: no changed line
+    the applied series changed (git diff base..head in the worktree) and --coverage-object
+    (which also profiles a run with no patch: prove's control, for the bugs' hunks)."""
+    if not plan.coverage or not (plan.series.patches or plan.coverage_objects):  # --each's prefix 0
         return None
     touched = changed.changed_files(src, str(info["base"]), str(info["head"]))
     return objects.choose(src, touched, plan.coverage_objects)
@@ -92,6 +94,27 @@ def counts_of(window: Path, profiled: Sequence[str], build: Path, src: Path) -> 
     return gcov.merge(parts)
 
 
+def raw_counts(counts: Mapping[str, gcov.Counts], unmeasured: Mapping[str, str]) -> dict[str, Any]:
+    """What COUNTS holds: hits per line per window, and why a profiled-asked file has none."""
+    return {"format": 1,
+            "windows": {w: {path: {str(n): c.count for n, c in lines.items()} for path, lines in per.items()}
+                        for w, per in counts.items()},
+            "unmeasured": {str(PurePosixPath(k).with_suffix(".c")) if k.endswith(".o") else k: v
+                           for k, v in unmeasured.items()}}
+
+
+def read_counts(run_dir: Path) -> tuple[reach.Windows, dict[str, str]]:
+    """COUNTS of a run, as reach.reach takes them; a missing or broken file is an InfraError."""
+    p = run_dir / COUNTS
+    try:
+        doc = json.loads(p.read_text())
+        wins = {str(w): {str(path): {int(n): int(c) for n, c in lines.items()} for path, lines in per.items()}
+                for w, per in doc["windows"].items()}
+        return wins, {str(k): str(v) for k, v in doc.get("unmeasured", {}).items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise InfraError(f"{p}: no coverage counts to read ({type(e).__name__}: {str(e)[:100]})") from e
+
+
 def collect(plan: Plan, inst: Instrument | None, src: Path, build: Path, gdir: Path,
             info: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
     """{"coverage": ...} for info ({} when the run measures none); coverage.json beside it. A
@@ -126,6 +149,7 @@ def _collect(plan: Plan, inst: objects.Instrument, src: Path, build: Path, gdir:
             return []
 
     statuses = mapping.classify(lines, counts, unmeasured, source)
+    write_atomic(run_dir / COUNTS, json.dumps(raw_counts(counts, unmeasured)) + "\n")
     write_atomic(run_dir / LINES, json.dumps(text.line_records(statuses), indent=1) + "\n")
     subjects = [p.subject for p in plan.series.patches]
     return text.summary(statuses, changed.hunks(lines), subjects, states, [w.name for w in wins])

@@ -1,0 +1,71 @@
+"""bench/coverage/reach.py: whether a bug's hunks ran in the control (read on the pre-image),
+and what that says of a miss."""
+
+from __future__ import annotations
+
+from conftest import HOME
+
+from bench.coverage import reach
+from bench.coverage.mapping import BOOT
+
+BUGS = HOME / "patches" / "bugs"
+
+
+def patch_of(bug: str) -> str:
+    (p,) = (BUGS / bug).glob("*.patch")
+    return p.read_text()
+
+
+def test_a_deletion_stands_for_its_removed_lines() -> None:
+    """reclaim-pinned-private only deletes: its hunk is the ten lines it removes (a post-image
+    coverage has no line of it at all)."""
+    (h,) = reach.pre_image_hunks(patch_of("reclaim-pinned-private"))
+    assert (h.path, h.first, h.lines) == ("mm/vmscan.c", 1333, tuple(range(1336, 1346)))
+
+
+def test_a_change_stands_for_its_removed_lines_only() -> None:
+    (h,) = reach.pre_image_hunks(patch_of("gup-fast-fallback"))
+    assert h.path == "mm/gup.c" and h.lines == (3476, 3477, 3478, 3479, 3480, 3481, 3482, 3484)
+
+
+def test_an_addition_stands_for_the_lines_on_both_sides() -> None:
+    diff = ("--- a/mm/x.c\n+++ b/mm/x.c\n@@ -10,4 +10,5 @@ f\n a\n b\n+new\n c\n d\n"
+            "--- a/Documentation/x.rst\n+++ b/Documentation/x.rst\n@@ -1 +1 @@\n-a\n+b\n-- \n2.39.5\n")
+    (h,) = reach.pre_image_hunks(diff)  # the .rst hunk is no code
+    assert (h.path, h.lines) == ("mm/x.c", (11, 12))
+
+
+def test_every_catalogue_patch_has_a_code_hunk() -> None:
+    for d in sorted(BUGS.iterdir()):
+        hunks = reach.pre_image_hunks(patch_of(d.name))
+        assert hunks and all(h.lines for h in hunks), d.name
+
+
+H = reach.PreHunk("mm/vmscan.c", (1336, 1337), 1333)
+
+
+def test_reach_tells_ran_boot_only_never_and_unmeasured() -> None:
+    ran = {BOOT: {"mm/vmscan.c": {1336: 0}}, "odirect": {"mm/vmscan.c": {1336: 3, 1337: 0}},
+           "rxe": {"mm/vmscan.c": {1336: 0}}}
+    (r,) = reach.reach([H], ran, {})
+    assert (r.status, r.workloads) == ("ran", ("odirect",))
+    boot = {BOOT: {"mm/vmscan.c": {1336: 1}}, "odirect": {"mm/vmscan.c": {1336: 0}}}
+    assert reach.reach([H], boot, {})[0].status == "boot only"
+    never = {BOOT: {"mm/vmscan.c": {1336: 0}}, "odirect": {"mm/vmscan.c": {1336: 0}}}
+    assert reach.reach([H], never, {})[0].status == "never ran"
+    other = {"odirect": {"mm/gup.c": {1: 1}}}
+    assert reach.reach([H], other, {})[0].why == "not profiled in the control"
+    told = reach.reach([H], never, {"mm/vmscan.c": "not built in this config"})[0]
+    assert (told.status, told.why) == ("not measured", "not built in this config")
+    nocode = {"odirect": {"mm/vmscan.c": {1400: 2}}}  # the file ran, but no line of the hunk is code
+    assert reach.reach([H], nocode, {})[0].status == "not measured"
+
+
+def test_judgement_names_the_problem_of_a_miss_only() -> None:
+    ran = reach.HunkReach(H, "ran", ("odirect",))
+    never = reach.HunkReach(H, "never ran")
+    assert reach.judgement([ran], caught=False).endswith("(an oracle problem)")
+    assert reach.judgement([never], caught=False).endswith("(a workload-reach problem)")
+    assert reach.judgement([ran], caught=True) == "reach: mm/vmscan.c:1333 ran (odirect)"
+    unmeasured = reach.HunkReach(H, "not measured", why="not profiled in the control")
+    assert "problem" not in reach.judgement([unmeasured], caught=False)
