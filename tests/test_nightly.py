@@ -497,3 +497,20 @@ def test_a_catalogue_catch_its_workloads_never_run_is_refused_before_the_night(
     err = capsys.readouterr().err.strip()
     assert "leak/series.yaml:4: catch 'workload/cow': the bug's run never runs workload 'cow'" in err
     assert len(err.splitlines()) == 1 and not world.nights()
+
+
+def test_coverage_column(world: Nights) -> None:
+    """`coverage: true` in the matrix: alpha (two patches) shows its run's coverage headline
+    (the fake guest saves no counters, so none of its lines is measured); beta has no patch,
+    so no line to map: "-"."""
+    world.matrix.write_text("series: [alpha, beta]\ncoverage: true\n")
+    _, folder, night = world.night("alpha=baseline-tcg beta=baseline-tcg")
+    cov = {e["id"]: e["coverage"] for e in night["entries"]}
+    run = json.loads((folder / "alpha--default" / "summary.json").read_text())["info"]["coverage"]
+    assert cov == {"alpha/default": run["text"], "beta/default": ""}
+    assert run["not_measured"] > 0 and run["coverable"] == 0
+    md = (folder / "summary.md").read_text()
+    assert "| entry | verdict | failing | coverage | time | logs |" in md
+    assert re.search(r"^\| `beta/default` \| PASS \| - \| - \|", md, re.M)
+    assert f"| `alpha/default` | PASS | - | {run['text']} |" in md
+    assert "<th>coverage</th>" in (folder / "index.html").read_text()

@@ -133,3 +133,12 @@ def test_memory_override(tmp_path: Path) -> None:
     assert {e.id: e.memory for e in m.entries} == {"canary/debug": "3G", "canary/default": None}
     with pytest.raises(UserError, match="memory must be a size like 3G"):
         load(tmp_path, "series: [canary]\noverrides:\n  'canary/*': {memory: lots}\n")
+
+
+def test_coverage_key_and_override(tmp_path: Path) -> None:
+    m = load(tmp_path, "series: [canary]\nconfigs: {default: [], debug: [kasan]}\ncoverage: true\n"
+                       "overrides:\n  '*/debug': {coverage: false}\n")
+    assert {e.id: e.coverage for e in m.entries} == {"canary/debug": False, "canary/default": True}
+    assert not load(tmp_path, "series: [canary]\n").entries[0].coverage  # off unless asked
+    with pytest.raises(UserError, match=r"matrix.yaml:2: coverage must be true or false, not 'yes please'"):
+        load(tmp_path, "series: [canary]\ncoverage: yes please\n")

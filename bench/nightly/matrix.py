@@ -13,9 +13,11 @@ matrix.yaml (every key optional):
     workloads: [rxe]         # replaces every series' own list; --workload wins
     params: [rxe.ITERS=5]    # like --param; applied where that workload is selected
     repeat: 3                # run each entry N times: fail:runs per case (bench/rates.py)
+    coverage: true           # changed-line coverage of each series (docs/coverage.md); --coverage: all
     known_stale_after: 14    # list known issues that matched nothing for this many nights
     overrides:               # key: entry id "<series>/<config>" or a glob ("canary/*")
-      "canary/*": {workloads: [...], params: [...], kconfigs: [...], repeat: 5, memory: 3G, skip: false}
+      "canary/*": {workloads: [...], params: [...], kconfigs: [...], repeat: 5, memory: 3G, coverage: true,
+                   skip: false}
     catalogue: patches/bugs  # bug series (relative to the project): "<bug>/catalogue" entries
     catalogue_days: [Sun]    # ... on these weekdays only (default: every night)
 
@@ -41,9 +43,9 @@ from bench.nightly.history import HISTORY_LIMIT
 from bench.plan import safe_name
 
 TOP_KEYS = ("tree", "base", "tree_name", "tree_url", "series", "configs", "workloads", "params",
-            "repeat", "known_stale_after", "overrides", "catalogue", "catalogue_days")
+            "repeat", "coverage", "known_stale_after", "overrides", "catalogue", "catalogue_days")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-OVERRIDE_KEYS = ("workloads", "params", "kconfigs", "repeat", "memory", "skip")
+OVERRIDE_KEYS = ("workloads", "params", "kconfigs", "repeat", "memory", "coverage", "skip")
 MAX_REPEAT = 100
 STALE_AFTER = 14  # nights: two weeks of a matrix run nightly
 _NAME = re.compile(r"^[\w.-]+$")
@@ -61,6 +63,7 @@ class Entry:
     catch: tuple[Catch, ...] = ()  # a catalogue bug: the cases that must fail (then the entry passes)
     repeat: int = 1  # runs of the entry's kernel (> 1: decided by rates)
     memory: str | None = None  # guest memory for this entry (a debug kernel needs more); None: --memory
+    coverage: bool = False  # changed-line coverage of the series (--coverage turns it on for all)
 
     @property
     def run_id(self) -> str:
@@ -124,13 +127,15 @@ def load(path: Path, patches_dir: Path, weekday: str | None = None) -> Matrix:
         raise UserError(f"{where('overrides')}: overrides must map entry ids or globs to settings")
 
     repeat = _count(data.get("repeat", 1), where("repeat"), "repeat", MAX_REPEAT)
+    coverage = _flag(data.get("coverage", False), where("coverage"), "coverage")
     stale = _count(data.get("known_stale_after", STALE_AFTER), where("known_stale_after"), "known_stale_after",
                    HISTORY_LIMIT + 1)
     entries: list[Entry] = []
     for spec in dict.fromkeys(specs):
         name = series_mod.load_series(spec, patches_dir).name
         for config, frags in configs.items():
-            entries.append(Entry(f"{name}/{config}", spec, name, config, frags, workloads, params, repeat=repeat))
+            entries.append(Entry(f"{name}/{config}", spec, name, config, frags, workloads, params, repeat=repeat,
+                                 coverage=coverage))
     entries += _catalogue(y, patches_dir.parent, workloads, params, weekday)
     entries = _apply_overrides(entries, overrides, where("overrides"))
     ids = [e.id for e in entries]
@@ -149,6 +154,12 @@ def load(path: Path, patches_dir: Path, weekday: str | None = None) -> Matrix:
 def _count(value: object, where: str, key: str, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
         raise UserError(f"{where}: {key} must be a whole number from 1 to {high}")
+    return value
+
+
+def _flag(value: object, where: str, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise UserError(f"{where}: {key} must be true or false, not {value!r}"[:300])
     return value
 
 
@@ -214,6 +225,7 @@ def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str
                 e.params + yamlmap.strings(settings.get("params"), f"{what}.params"), e.catch,
                 _count(settings["repeat"], what, "repeat", MAX_REPEAT) if "repeat" in settings else e.repeat,
                 _memory(settings["memory"], what) if "memory" in settings else e.memory,
+                _flag(settings["coverage"], what, "coverage") if "coverage" in settings else e.coverage,
             )
         if settings.get("skip"):
             skipped = {out[i].id for i in hits}

@@ -76,6 +76,7 @@ def plan_entries(request: RunRequest, home: Path, matrix: Matrix, entries: tuple
             request, series=entry.spec, tree=request.tree or matrix.tree, base=request.base or matrix.base,
             workloads=request.workloads or entry.workloads, kconfigs=(*entry.kconfigs, *request.kconfigs),
             params=(), results=night_dir, run_id=entry.run_id, memory=entry.memory or request.memory,
+            coverage=request.coverage or entry.coverage,
             info={**request.info, "nightly": entry.id, "config": entry.config})
         # Matrix-wide params only apply where their workload was selected.
         selected = tuple(w.name for w in make_plan(req, home).workloads)
@@ -126,8 +127,16 @@ def entry_record(entry: Entry, plan: Plan, result: RunResult, started: str,
         "base": result.info.get("base"), "patches": patches, "patchset_hash": patchset_hash,
         "started": started, "secs": round(result.secs, 1), "repeat": entry.repeat,
         "known_issues": result.info.get("known_issues", []),
+        "coverage": coverage_text(result.info.get("coverage")),
     }
     return catalogue_record(record, entry.catch, result) if entry.catch else record
+
+
+def coverage_text(cov: Any) -> str:
+    """The grid's coverage cell: the run's headline ("" when it measured none)."""
+    if not isinstance(cov, dict):
+        return ""
+    return f"not measured: {cov['error']}" if cov.get("error") else str(cov.get("text", ""))
 
 
 def catalogue_record(record: dict[str, Any], catch: tuple[Catch, ...], result: RunResult) -> dict[str, Any]:

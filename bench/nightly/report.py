@@ -114,11 +114,12 @@ def markdown(night_dir: Path, night: Night) -> str:
         out += ["", f"## Known issues that matched nothing for {stale[0]['nights']} nights", "",
                 "Candidates for removal from their known-issues.yaml:", ""]
         out += [f"- `{k['id']}` ({k['where']}): {k['reason']} {k['link']}".rstrip() for k in stale]
-    out += ["", "## Entries", "", "| entry | verdict | failing | time | logs |", "|---|---|---|---|---|"]
+    out += ["", "## Entries", "", "| entry | verdict | failing | coverage | time | logs |", "|---|---|---|---|---|---|"]
     for e in night["entries"]:
         failing = "<br>".join(f["key"] for f in e["failing"]) or "-"
         logs = " ".join(f"[{Path(p).name}]({p})" for p in _logs(night_dir, e["run_id"]))
-        out.append(f"| `{e['id']}` | {e['verdict'].upper()} | {failing} | {e['secs']:.0f}s | {logs} |")
+        out.append(f"| `{e['id']}` | {e['verdict'].upper()} | {failing} | {e.get('coverage') or '-'} | {e['secs']:.0f}s"
+                   f" | {logs} |")
     return "\n".join(out) + "\n"
 
 
@@ -150,12 +151,13 @@ def page(night_dir: Path, night: Night) -> str:
                  for k in stale]
         body.append("</ul>")
     body.append("<h2>Entries</h2><table><tr><th>entry</th><th>verdict</th><th>failing</th>"
-                "<th>reports</th><th>time</th><th>logs</th></tr>")
+                "<th>reports</th><th>coverage</th><th>time</th><th>logs</th></tr>")
     for e in night["entries"]:
         failing = "<br>".join(f"{esc(f['key'])}: {esc(f['message'])}" for f in e["failing"]) or "-"
         reports = "<br>".join(esc(r["title"]) + (" (known)" if r["known"] else "") for r in e["reports"]) or "-"
         logs = " ".join(_a(p, Path(p).name) for p in _logs(night_dir, e["run_id"]))
         body.append(f"<tr><td><code>{esc(e['id'])}</code></td><td class={e['verdict']}>{e['verdict'].upper()}</td>"
-                    f"<td>{failing}</td><td>{reports}</td><td>{e['secs']:.0f}s</td><td>{logs}</td></tr>")
+                    f"<td>{failing}</td><td>{reports}</td><td>{esc(e.get('coverage') or '-')}</td>"
+                    f"<td>{e['secs']:.0f}s</td><td>{logs}</td></tr>")
     body.append("</table>")
     return html.page(f"pinbench nightly {night['name']}", body + trends)
