@@ -3,9 +3,11 @@ and what that says of a miss."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from conftest import HOME
 
-from bench.coverage import reach
+from bench.coverage import reach, stage
 from bench.coverage.mapping import BOOT
 
 BUGS = HOME / "patches" / "bugs"
@@ -69,3 +71,31 @@ def test_judgement_names_the_problem_of_a_miss_only() -> None:
     assert reach.judgement([ran], caught=True) == "reach: mm/vmscan.c:1333 ran (odirect)"
     unmeasured = reach.HunkReach(H, "not measured", why="not profiled in the control")
     assert "problem" not in reach.judgement([unmeasured], caught=False)
+
+
+def test_context_lines_stand_in_when_no_removed_line_is_code() -> None:
+    h = reach.PreHunk("mm/x.c", (12,), 10, (10, 11, 13))
+    (r,) = reach.reach([h], {"odirect": {"mm/x.c": {11: 4}}}, {})
+    assert (r.status, r.why) == ("ran", "by its context lines")
+    assert r.text() == "mm/x.c:10 ran (odirect; by its context lines)"
+
+
+REAL = Path(__file__).parent / "data" / "coverage" / "prove-control"  # a real control: see its README.md
+
+
+def real_reach(bug: str) -> reach.HunkReach:
+    windows, unmeasured = stage.read_counts(REAL)
+    (r,) = reach.reach(reach.pre_image_hunks(patch_of(bug)), windows, unmeasured)
+    return r
+
+
+def test_real_control_counts() -> None:
+    # the dropped folio_maybe_dma_pinned() test of shrink_folio_list(): pin-matrix's pageout
+    # cells brought pinned folios to it (its `goto activate_locked` ran 32 times)
+    assert (real_reach("reclaim-pinned-private").status, real_reach("reclaim-pinned-private").workloads) \
+        == ("ran", ("mm-selftests", "pin-matrix"))
+    # the changed line has no line record of its own (gcc merged it): its context tells
+    swapin = real_reach("swapin-shared-exclusive")
+    assert (swapin.status, swapin.why) == ("ran", "by its context lines") and "mm-selftests" in swapin.workloads
+    assert real_reach("memfd-seal-pinned-thp").status == "never ran"  # nothing seals a memfd
+    assert real_reach("direct-io-eof-unpin").status == "never ran"  # nothing runs fs/direct-io.c

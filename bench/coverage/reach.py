@@ -29,6 +29,7 @@ class PreHunk:
     path: str
     lines: tuple[int, ...]  # pre-image line numbers that stand for the hunk
     first: int  # the hunk's first pre-image line, for the report
+    context: tuple[int, ...] = ()  # its unchanged lines: stand in when none of `lines` is code
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,12 @@ class HunkReach:
     hunk: PreHunk
     status: str  # ran | boot only | never ran | not measured
     workloads: tuple[str, ...] = ()
-    why: str = ""  # for not measured
+    why: str = ""  # for not measured; for the others, "by its context lines" when they stood in
 
     def text(self) -> str:
         where = f"{self.hunk.path}:{self.hunk.first}"
         if self.status == "ran":
-            return f"{where} ran ({', '.join(self.workloads)})"
+            return f"{where} ran ({', '.join(self.workloads)}{'; ' + self.why if self.why else ''})"
         return f"{where} {self.status}" + (f" ({self.why})" if self.why else "")
 
 
@@ -57,17 +58,19 @@ def pre_image_hunks(patch: str) -> list[PreHunk]:
             path = m.group(1)
         elif (m := _HUNK.match(line)) and path:
             first = int(m.group(1))
-            hunk, i = _hunk_lines(lines, i, first, int(m.group(2) or 1), int(m.group(3) or 1))
+            hunk, context, i = _hunk_lines(lines, i, first, int(m.group(2) or 1), int(m.group(3) or 1))
             if hunk:
-                out.append(PreHunk(path, hunk, first))
+                out.append(PreHunk(path, hunk, first, context))
     return [h for h in out if h.path.endswith(CODE_SUFFIXES)]
 
 
-def _hunk_lines(lines: Sequence[str], i: int, old: int, left: int, added: int) -> tuple[tuple[int, ...], int]:
+def _hunk_lines(lines: Sequence[str], i: int, old: int, left: int, added: int
+                ) -> tuple[tuple[int, ...], tuple[int, ...], int]:
     """A hunk body from lines[i]: the pre-image lines it removes, or both sides of what it
-    only adds; and the index after the body."""
+    only adds; its context lines; and the index after the body."""
     removed: list[int] = []
     around: list[int] = []
+    context: list[int] = []
     while i < len(lines) and (left > 0 or added > 0):
         body, i = lines[i], i + 1
         if body.startswith("-"):
@@ -77,26 +80,37 @@ def _hunk_lines(lines: Sequence[str], i: int, old: int, left: int, added: int) -
             around += [n for n in (old - 1, old) if n > 0 and n not in around]
             added -= 1
         elif not body.startswith("\\"):  # context ("\ No newline at end of file" is not)
+            context.append(old)
             old, left, added = old + 1, left - 1, added - 1
-    return tuple(removed or around), i
+    return tuple(removed or around), tuple(context), i
 
 
 def reach(hunks: Iterable[PreHunk], windows: Windows, unmeasured: Mapping[str, str]) -> list[HunkReach]:
     """Each hunk's status in the windows (boot, then each workload) of a coverage run;
-    unmeasured: path -> why that file has no counts to trust."""
+    unmeasured: path -> why that file has no counts to trust. A hunk none of whose lines is
+    code to gcov (one statement of several lines, optimised into its neighbour) is told by its
+    context lines, and says so."""
     out: list[HunkReach] = []
     seen = {p for counts in windows.values() for p in counts}
     for h in hunks:
-        why = unmeasured.get(h.path, "" if h.path in seen else "not profiled in the control")
-        records = [c[h.path][n] for c in windows.values() if h.path in c for n in h.lines if n in c[h.path]]
-        if why or not records:
-            out.append(HunkReach(h, "not measured", why=why or "no line of it compiled to code"))
+        if why := unmeasured.get(h.path, "" if h.path in seen else "not profiled in the control"):
+            out.append(HunkReach(h, "not measured", why=why))
             continue
-        ran = tuple(w for w, c in windows.items()
-                    if w != BOOT and any(c.get(h.path, {}).get(n, 0) > 0 for n in h.lines))
-        boot = any(windows.get(BOOT, {}).get(h.path, {}).get(n, 0) > 0 for n in h.lines)
-        out.append(HunkReach(h, "ran" if ran else "boot only" if boot else "never ran", ran))
+        for lines, how in ((h.lines, ""), (h.context, "by its context lines")):
+            if any(n in c.get(h.path, {}) for c in windows.values() for n in lines):
+                out.append(_status(h, lines, windows, how))
+                break
+        else:
+            out.append(HunkReach(h, "not measured", why="no line of it or its context compiled to code"))
     return out
+
+
+def _status(h: PreHunk, lines: Sequence[int], windows: Windows, how: str) -> HunkReach:
+    def hit(window: str) -> bool:
+        counts = windows.get(window, {}).get(h.path, {})
+        return any(counts.get(n, 0) > 0 for n in lines)
+    ran = tuple(w for w in windows if w != BOOT and hit(w))
+    return HunkReach(h, "ran" if ran else "boot only" if hit(BOOT) else "never ran", ran, how)
 
 
 def judgement(reached: Sequence[HunkReach], caught: bool) -> str:

@@ -41,6 +41,8 @@ def _counts(statuses: Sequence[Status]) -> dict[str, Any]:
 
 
 def headline(c: Mapping[str, Any]) -> str:
+    if not c["coverable"] and not c["not_code"] and not c["not_measured"]:
+        return "no changed line to map (profiled for --coverage-object only)"
     if not c["coverable"]:
         return "no changed line could be measured as code"
     part = f", {c['partial']} of them partly" if c["partial"] else ""
