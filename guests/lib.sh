@@ -150,6 +150,19 @@ memcg_join() {
 # prints its "# Totals:" line(s) and, on failure, a FAIL line. 0: it ran and passed; 1: it
 # failed, by exit code or by its totals (fail or error > 0 even with exit 0); 4: it checked
 # nothing (exit 4, or every case it counted skipped).
+# fio_verified RC OUT LABEL: fio's exit code and output -> 0 when it wrote and then verified
+# every byte. A job that stops early (a --runtime, a signal) skips its verify phase and still
+# exits 0, so the READ line of the verify phase is required too.
+fio_verified() {
+    grep -E '^ +(READ|WRITE):' "$2"
+    if [ "$1" -ne 0 ]; then
+        echo "FAIL: $3: fio exit $1"; tail -20 "$2"; return 1
+    fi
+    if ! grep -qE '^ +READ:' "$2"; then
+        echo "FAIL: $3: fio wrote but never read back to verify (no READ line)"; tail -20 "$2"; return 1
+    fi
+}
+
 ksft_verdict() {
     local t=$1 r=$2 log=$3 totals pass fail xfail xpass skip error
     totals=$(grep -E '^# Totals:' "$log")

@@ -3,7 +3,7 @@
 # (guests/src/dio_check.c: completion dirtying, GUP-fast fallback, unaligned buffers
 # inside THPs) and the DIO-vs-writeback race, once more under a memcg memory limit.
 set -u
-: "${FS_MB:=256}" "${FIO_SECONDS:=3}" "${FIO_SIZE_MB:=16}" "${RACE_SECONDS:=10}" "${RACE_PAGES:=64}"
+: "${FS_MB:=256}" "${FIO_SIZE_MB:=16}" "${RACE_SECONDS:=10}" "${RACE_PAGES:=64}"
 : "${DIRTY_SECONDS:=10}" "${MEMCG_MB:=96}"
 here=$(dirname "$0")
 . "$here/lib.sh"
@@ -19,12 +19,8 @@ for engine in psync libaio io_uring; do
         echo "== fio direct=1 ioengine=$engine iomem=${mem%%:*}"
         fio --name=dio --directory="$mnt" --size="${FIO_SIZE_MB}M" --direct=1 \
             --ioengine="$engine" --iodepth=8 --iomem="$mem" --bs=64k --rw=randwrite \
-            --verify=crc32c --do_verify=1 --runtime="$FIO_SECONDS" > /tmp/fio.out 2>&1
-        r=$?
-        grep -E '^ +(READ|WRITE):' /tmp/fio.out
-        if [ $r -ne 0 ]; then
-            echo "FAIL: fio exit $r"; cat /tmp/fio.out; rc=1
-        fi
+            --verify=crc32c --do_verify=1 --verify_fatal=1 > /tmp/fio.out 2>&1  # no --runtime: it skips the verify
+        fio_verified $? /tmp/fio.out "fio ioengine=$engine iomem=${mem%%:*}" || rc=1
         rm -f "$mnt"/dio.*
     done
 done

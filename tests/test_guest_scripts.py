@@ -447,3 +447,16 @@ def test_runner_gives_the_hugetlb_pool_back_its_size_before_the_workload(tmp_pat
     assert r.returncode == 0, r.stdout + r.stderr
     assert (fake / "nr_hugepages").read_text().split() == ["2"]
     assert (fake / "nr_overcommit_hugepages").read_text().split() == ["0"]
+
+
+DATA_GUEST = Path(__file__).parent / "data" / "guest"
+
+
+def test_fio_verified_needs_the_verify_phase(tmp_path: Path) -> None:
+    """A fio job cut by --runtime exits 0 without verifying a byte: that is no pass."""
+    ok = lib(f"fio_verified 0 {DATA_GUEST / 'fio-verified-3.33.out'} odirect", tmp_path)
+    assert ok.returncode == 0 and "READ:" in ok.stdout
+    cut = lib(f"fio_verified 0 {DATA_GUEST / 'fio-runtime-cut-3.33.out'} odirect", tmp_path)
+    assert cut.returncode == 1 and "FAIL: odirect: fio wrote but never read back to verify" in cut.stdout
+    failed = lib(f"fio_verified 1 {DATA_GUEST / 'fio-verified-3.33.out'} odirect", tmp_path)
+    assert failed.returncode == 1 and "FAIL: odirect: fio exit 1" in failed.stdout
