@@ -99,3 +99,14 @@ def test_real_control_counts() -> None:
     assert (swapin.status, swapin.why) == ("ran", "by its context lines") and "mm-selftests" in swapin.workloads
     assert real_reach("memfd-seal-pinned-thp").status == "never ran"  # nothing seals a memfd
     assert real_reach("direct-io-eof-unpin").status == "never ran"  # nothing runs fs/direct-io.c
+
+
+def test_an_addition_ran_only_where_both_lines_around_it_ran() -> None:
+    """Code added after `if (rare) {` runs when the branch's body does, not when the `if` does."""
+    (h,) = reach.pre_image_hunks("--- a/mm/x.c\n+++ b/mm/x.c\n@@ -10,4 +10,5 @@ f\n a\n b\n+new\n c\n d\n")
+    assert h.inserted and h.lines == (11, 12)
+    branch_not_taken = {"odirect": {"mm/x.c": {11: 9, 12: 0}}}
+    (r,) = reach.reach([h], branch_not_taken, {})
+    assert (r.status, r.why) == ("never ran", "by the lines around it")
+    (r,) = reach.reach([h], {"odirect": {"mm/x.c": {11: 9, 12: 3}}}, {})
+    assert (r.status, r.workloads) == ("ran", ("odirect",))

@@ -30,6 +30,7 @@ class PreHunk:
     lines: tuple[int, ...]  # pre-image line numbers that stand for the hunk
     first: int  # the hunk's first pre-image line, for the report
     context: tuple[int, ...] = ()  # its unchanged lines: stand in when none of `lines` is code
+    inserted: bool = False  # it only adds: `lines` are the two around the insertion point
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,16 @@ def pre_image_hunks(patch: str) -> list[PreHunk]:
             path = m.group(1)
         elif (m := _HUNK.match(line)) and path:
             first = int(m.group(1))
-            hunk, context, i = _hunk_lines(lines, i, first, int(m.group(2) or 1), int(m.group(3) or 1))
+            hunk, context, inserted, i = _hunk_lines(lines, i, first, int(m.group(2) or 1), int(m.group(3) or 1))
             if hunk:
-                out.append(PreHunk(path, hunk, first, context))
+                out.append(PreHunk(path, hunk, first, context, inserted))
     return [h for h in out if h.path.endswith(CODE_SUFFIXES)]
 
 
 def _hunk_lines(lines: Sequence[str], i: int, old: int, left: int, added: int
-                ) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+                ) -> tuple[tuple[int, ...], tuple[int, ...], bool, int]:
     """A hunk body from lines[i]: the pre-image lines it removes, or both sides of what it
-    only adds; its context lines; and the index after the body."""
+    only adds (and that it only adds); its context lines; and the index after the body."""
     removed: list[int] = []
     around: list[int] = []
     context: list[int] = []
@@ -82,7 +83,7 @@ def _hunk_lines(lines: Sequence[str], i: int, old: int, left: int, added: int
         elif not body.startswith("\\"):  # context ("\ No newline at end of file" is not)
             context.append(old)
             old, left, added = old + 1, left - 1, added - 1
-    return tuple(removed or around), tuple(context), i
+    return tuple(removed or around), tuple(context), not removed, i
 
 
 def reach(hunks: Iterable[PreHunk], windows: Windows, unmeasured: Mapping[str, str]) -> list[HunkReach]:
@@ -96,19 +97,23 @@ def reach(hunks: Iterable[PreHunk], windows: Windows, unmeasured: Mapping[str, s
         if why := unmeasured.get(h.path, "" if h.path in seen else "not profiled in the control"):
             out.append(HunkReach(h, "not measured", why=why))
             continue
-        for lines, how in ((h.lines, ""), (h.context, "by its context lines")):
-            if any(n in c.get(h.path, {}) for c in windows.values() for n in lines):
-                out.append(_status(h, lines, windows, how))
+        first = ((h.lines, "by the lines around it", True) if h.inserted else (h.lines, "", False))
+        for lines, how, every in (first, (h.context, "by its context lines", False)):
+            if coded := [n for n in lines if any(n in c.get(h.path, {}) for c in windows.values())]:
+                out.append(_status(h, coded, windows, how, every))
                 break
         else:
             out.append(HunkReach(h, "not measured", why="no line of it or its context compiled to code"))
     return out
 
 
-def _status(h: PreHunk, lines: Sequence[int], windows: Windows, how: str) -> HunkReach:
+def _status(h: PreHunk, lines: Sequence[int], windows: Windows, how: str, every: bool) -> HunkReach:
+    """every: the hunk ran in a window only if all of `lines` did (code added between two lines
+    runs when both do: a branch's opening line alone says nothing of its body)."""
     def hit(window: str) -> bool:
         counts = windows.get(window, {}).get(h.path, {})
-        return any(counts.get(n, 0) > 0 for n in lines)
+        ran = [counts.get(n, 0) > 0 for n in lines]
+        return all(ran) if every else any(ran)
     ran = tuple(w for w in windows if w != BOOT and hit(w))
     return HunkReach(h, "ran" if ran else "boot only" if hit(BOOT) else "never ran", ran, how)
 
