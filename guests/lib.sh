@@ -163,6 +163,30 @@ fio_verified() {
     fi
 }
 
+# kselftest SKIP reasons that mean the operation under test failed, not that the machine
+# lacks something, once this script set that up (gup_test present, io_uring queue made, swap
+# on): the kernel under test refused a pin or a pageout a working kernel does (6.12 cow.c and
+# gup_longterm.c print them; a healthy 6.12 run skips only "Unknown filesystem" and one
+# MADV_COLLAPSE case). A kernel that breaks pinning must not turn its checks into skips.
+KSFT_FAILED_SKIPS=(
+    'io_uring_register_buffers\(\) failed'
+    'PIN_LONGTERM_TEST_START failed'
+    'MADV_PAGEOUT did not work'
+)
+
+# ksft_failed_skips NAME LOG [SWAP]: 1 (and the lines) when LOG skipped a case for one of
+# KSFT_FAILED_SKIPS; the MADV_PAGEOUT one only when SWAP is "on".
+ksft_failed_skips() {
+    local t=$1 log=$2 swap=${3:-off} pat lines found=0
+    for pat in "${KSFT_FAILED_SKIPS[@]}"; do
+        [ "$swap" != on ] && [[ $pat == MADV_PAGEOUT* ]] && continue
+        lines=$(grep -E "^ok [0-9]+ # SKIP $pat" "$log") || continue
+        echo "FAIL: $t: $(printf '%s\n' "$lines" | wc -l) case(s) skipped because the operation under test failed: $(printf '%s\n' "$lines" | head -1)"
+        found=1
+    done
+    return $found
+}
+
 ksft_verdict() {
     local t=$1 r=$2 log=$3 totals pass fail xfail xpass skip error
     totals=$(grep -E '^# Totals:' "$log")

@@ -460,3 +460,19 @@ def test_fio_verified_needs_the_verify_phase(tmp_path: Path) -> None:
     assert cut.returncode == 1 and "FAIL: odirect: fio wrote but never read back to verify" in cut.stdout
     failed = lib(f"fio_verified 1 {DATA_GUEST / 'fio-verified-3.33.out'} odirect", tmp_path)
     assert failed.returncode == 1 and "FAIL: odirect: fio exit 1" in failed.stdout
+
+
+def test_a_skip_because_the_operation_failed_fails(tmp_path: Path) -> None:
+    """cow's "MADV_PAGEOUT did not work" skips: the machine's fault without swap, the kernel's with it."""
+    healthy = DATA_GUEST / "cow-6.12-tcg.out"
+    no_swap = DATA_GUEST / "cow-no-swap-6.12-tcg.out"
+    assert lib(f"ksft_failed_skips cow {healthy} on", tmp_path).returncode == 0
+    assert lib(f"ksft_failed_skips cow {no_swap} off", tmp_path).returncode == 0
+    r = lib(f"ksft_failed_skips cow {no_swap} on", tmp_path)
+    assert r.returncode == 1
+    assert r.stdout.startswith("FAIL: cow: 84 case(s) skipped because the operation under test failed: ok ")
+    assert "# SKIP MADV_PAGEOUT did not work" in r.stdout
+    pin = tmp_path / "pin.out"
+    pin.write_text(healthy.read_text().replace("# SKIP MADV_COLLAPSE failed: Invalid argument",
+                                               "# SKIP PIN_LONGTERM_TEST_START failed"))
+    assert lib(f"ksft_failed_skips cow {pin} off", tmp_path).returncode == 1
