@@ -39,6 +39,9 @@ case $? in
 0)
     echo "== dio_check dirty and the race again in a memcg with memory.max=${MEMCG_MB}M, a buffered reader pressing on it"
     dd if=/dev/zero of="$mnt/pressure" bs=1M count=$((MEMCG_MB * 2)) status=none
+    # written from outside, its cache is charged there: drop it, so the reader inside refaults
+    # it from disk into the group and the group reaches its limit
+    sync; echo 3 > /proc/sys/vm/drop_caches
     (
         memcg_join "$CGROUP/$grp" || exit 1  # outside it, the checks would run unlimited
         timeout $((RACE_SECONDS * 2)) bash -c "while :; do cat '$mnt/pressure' > /dev/null; done" &
@@ -49,6 +52,11 @@ case $? in
         exit $r
     ) || { echo "FAIL: the O_DIRECT checks under a memcg limit failed or timed out"; rc=1; }
     echo "memcg: $(grep -E '^(max|oom|oom_kill) ' "$CGROUP/$grp/memory.events" | tr '\n' ' ')"
+    hits=$(awk '$1 == "max" { print $2 }' "$CGROUP/$grp/memory.events")
+    if [ "${hits:-0}" -eq 0 ]; then  # the part is there to reclaim under the checks: it did not
+        echo "FAIL: the memcg never reached memory.max=${MEMCG_MB}M (memory.events max 0): no reclaim ran under the checks"
+        rc=1
+    fi
     rm -f "$mnt/pressure"
     rmdir "$CGROUP/$grp" 2>/dev/null
     ;;

@@ -139,6 +139,10 @@ def main() -> int:
         return 1
     with open(last_path) as f:
         stamp_round = int(f.read())
+    if stamp_round < 0 or max(last) < 0:  # a side that never finished a round raced nothing
+        print(f"FAIL: the race did not run: {stamp_round + 1} writer round(s), reads into"
+              f" {sum(x >= 0 for x in last)} of {pages} pages in {seconds:g} s")
+        return 1
     return on_disk(buf, pages, last, stamp_round)
 
 

@@ -33,6 +33,16 @@ rm -f "$now"
 echo "at start: acquired=$a0 released=$r0 outstanding=$outstanding0"
 echo "now:      acquired=$a1 released=$r1 outstanding=$outstanding1"
 echo "during the workloads: acquired +$((a1 - a0)) released +$((r1 - r0))"
+# Workloads that take FOLL_PIN pins whenever they run: after one of them, counters that did not
+# move were frozen by the series (a balance of two frozen counters proves nothing).
+pinned=""
+for w in gup-test mm-selftests iouring rxe odirect pin-matrix; do
+    [ -f "$BENCH_OUT/$w.rc" ] && pinned="$pinned $w"
+done
+if [ -n "$pinned" ] && [ "$a1" -eq "$a0" ]; then
+    echo "FAIL: nr_foll_pin_acquired did not move although$pinned ran, which pin pages: the counters are frozen"
+    exit 1
+fi
 if [ "$outstanding1" -ne "$outstanding0" ]; then
     # what was measured: a count still falling at the deadline is slow teardown, not a leak
     echo "FAIL: pin imbalance: $((outstanding1 - outstanding0)) page pin(s) still held after waiting $((SECONDS - began))s" \

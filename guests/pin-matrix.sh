@@ -50,6 +50,8 @@ if [ "$EXCLUDE_VFAT" = 0 ] && [ -n "$vfat_dev" ]; then args+=(-v "$vfat"); else 
 [ -n "$only" ] && args+=(-o "$only")
 [ "$QUICK" = 1 ] && args+=(-q)  # the default set's cells (pin_matrix.c quick_cells); 0: every cell
 [ "$RACE_SECONDS" != 0 ] && args+=(-r "$RACE_SECONDS")
+# a kernel built with io_uring that refuses a ring fails the matrix: its uring cells would skip
+[ "$(kconfig IO_URING)" = y ] && export URING_REQUIRED=1
 echo "set up in ${SECONDS}s"
 began=$SECONDS
 "$bin" "${args[@]}"

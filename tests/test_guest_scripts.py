@@ -476,3 +476,19 @@ def test_a_skip_because_the_operation_failed_fails(tmp_path: Path) -> None:
     pin.write_text(healthy.read_text().replace("# SKIP MADV_COLLAPSE failed: Invalid argument",
                                                "# SKIP PIN_LONGTERM_TEST_START failed"))
     assert lib(f"ksft_failed_skips cow {pin} off", tmp_path).returncode == 1
+
+
+@pytest.mark.parametrize("ran, acquired, rc", [(("iouring",), 100, 1), (("iouring",), 164, 0), ((), 100, 0),
+                                               (("smoke",), 100, 0)])
+def test_pin_balance_fails_frozen_counters_after_a_pinning_workload(tmp_path: Path, ran: tuple[str, ...],
+                                                                      acquired: int, rc: int) -> None:
+    """Two frozen counters balance: after a workload that always pins, acquired must have moved."""
+    start, now = tmp_path / "vmstat.start", tmp_path / "vmstat"
+    start.write_text("nr_foll_pin_acquired 100\nnr_foll_pin_released 100\n")
+    now.write_text(f"nr_foll_pin_acquired {acquired}\nnr_foll_pin_released {acquired}\n")
+    for w in ran:
+        (tmp_path / f"{w}.rc").write_text("0 1 2\n")
+    r = private_ns(f"SETTLE=1 BENCH_OUT={tmp_path} bash {GUESTS / 'pin-balance.sh'}", tmp_path, {"/proc/vmstat": now})
+    assert r.returncode == rc, r.stdout + r.stderr
+    if rc:
+        assert "FAIL: nr_foll_pin_acquired did not move although iouring ran" in r.stdout

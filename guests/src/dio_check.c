@@ -151,12 +151,29 @@ static void fallback_cow(int npages, int every)
 	pid_t pid;
 	int status;
 
+	int gate[2];
+
 	memset(buf, 0x5a, len);
+	if (pipe(gate)) {
+		fail("fallback: pipe: %s", strerror(errno));
+		munmap(buf, len);
+		close(sfd);
+		close(dsrc);
+		return;
+	}
 	pid = fork();
-	if (pid == 0) {
-		pause();
+	if (pid == 0) {  /* once the parent's read is checked: the child's copy must be untouched */
+		char c;
+
+		close(gate[1]);
+		while (read(gate[0], &c, 1) > 0)
+			;
+		for (size_t i = 0; i < len; i++)
+			if (buf[i] != 0x5a)
+				_exit(3);
 		_exit(0);
 	}
+	close(gate[0]);
 	for (int i = 0; i < npages; i += every)
 		buf[i * PAGE] = 0x5a;  /* COW these now: writable again, the rest still shared */
 	if (pread(dsrc, buf, len, 0) != (ssize_t)len)
@@ -164,8 +181,10 @@ static void fallback_cow(int npages, int every)
 	else if (check(buf, len, 0, 13) >= 0)
 		fail("fallback: O_DIRECT read into %d fork-shared pages (every %d unshared) left wrong "
 		     "data at page %ld", npages, every, check(buf, len, 0, 13) / (long)PAGE);
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
+	close(gate[1]);  /* the child checks its copy now */
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		fail("fallback: the fork child's copy of %d pages changed (every %d unshared by the parent; child"
+		     " status %#x): the O_DIRECT read landed in pages the child still shared", npages, every, status);
 	munmap(buf, len);
 	close(sfd);
 	close(dsrc);
