@@ -12,9 +12,10 @@ _PREFIX = re.compile(
     r"\s*(?P<lvl><\d{1,3}>)?"
     # dmesg --time-format=iso: "2026-12-04T17:43:58,123456+00:00 " (no host name follows)
     r"(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d{6}[+-]\d\d:\d\d(?= ))?"
-    # syslog/journal: "Dec  4 17:43:58[.123456] host ", ISO 8601 time stamps
+    # syslog/journal: "Dec  4 17:43:58[.123456] host ", ISO 8601 time stamps; a log reader may
+    # leave the host out before "kernel: " ("2021-03-16 11:27:14.269 kernel: WARNING: ...")
     r"(?P<sys>(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?)"
-    r" \S+ )?"
+    r"(?: (?!kernel: )\S+)? )?"
     r"(?P<kern>kernel: )?(?P<lvl2><\d{1,3}>)?"
     # printk's "[   12.345678]", or dmesg -T's "[Fri Dec  4 17:43:58 2026]" (any locale: "[Mi Jul 30 ...]",
     # "[St okt 15 ...]")

@@ -200,6 +200,13 @@ def _build(rep: Open, log: _Log, end: int) -> Report:
         taken = sorted(set(taken) | set(extra))
     if rep.main is not None and rep.main.group is not None:
         desc = describe(_title_lines(rep, log, taken[-1] + 1 + TITLE_MARGIN, hi), rep.main.group)
+        if "corrupted" in desc.frames and rep.ctx not in ("k", "") and hi < (far := min(first + MAX_WINDOW, len(raw))):
+            # With caller ids syzkaller titles a report from all its context's lines after the
+            # header: a report cut short by an oops of the same task (lockdep crashing while it
+            # prints a lock) takes its frame from that oops's stack (syzkaller's report 655).
+            more = describe(_title_lines(rep, log, far, far), rep.main.group)
+            if "corrupted" not in more.frames:
+                desc = more
         title, reason, alts, named = desc.title, desc.corrupted_reason, desc.alt_titles, desc.frames
     else:
         title, reason, alts, named = _pre_title(rep, walk), "", (), ()
