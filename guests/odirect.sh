@@ -58,7 +58,9 @@ case $? in
         rc=1
     fi
     rm -f "$mnt/pressure"
-    rmdir "$CGROUP/$grp" 2>/dev/null
+    # The group stays (memcg_make reuses it): on 6.12, reading page_owner (the pages oracle,
+    # after this workload) crashed in print_page_owner twice of three runs once a group that
+    # had reclaimed was removed just before (docs/oracles.md).
     ;;
 4) echo "(the memcg part did not run; the checks above stand)" ;;  # memcg_make said why
 *) rc=1 ;;

@@ -414,6 +414,8 @@ def test_parallel_shards_merge_to_the_unsharded_night(world: Nights) -> None:
     world.mp.setenv("FAKE_VNG_SERIES", "alpha=canary-tcg")
     rc = bench_main(["nightly", str(world.matrix), "--accel", "tcg", "--results", str(world.results),
                      "--parallel", "2", "--out", str(world.results / "nightly" / "par")])
+    shard_logs = "".join(p.read_text()[-3000:] for p in (world.results / "nightly" / ".par-parallel").glob("*.log"))
+    assert (world.results / "nightly" / "par" / "night.json").is_file(), shard_logs  # what a shard said
     night = json.loads((world.results / "nightly" / "par" / "night.json").read_text())
     _, _, whole = world.night("alpha=canary-tcg", out="whole")
     strip = [{k: v for k, v in e.items() if k not in ("started", "secs")} for e in night["entries"]]
