@@ -31,7 +31,7 @@ for part in fallback unaligned "dirty $DIRTY_SECONDS"; do
 done
 echo "== O_DIRECT read into MAP_SHARED ext4 buffer racing msync/fsync writeback (${RACE_SECONDS}s)"
 /usr/bin/python3 "$here/odirect_race.py" "$mnt" "$RACE_SECONDS" "$RACE_PAGES" || rc=1
-# The same under a memcg limit: reclaim evicts and writes back the buffer file's pages too.
+# The same inside a memcg with a memory.max (whether it reclaims: the memcg line below says).
 # memory.max, not memory.high: high throttles the whole group to a crawl under TCG.
 grp=pinbench-odirect
 memcg_make "$grp" $((MEMCG_MB << 20))
@@ -39,9 +39,6 @@ case $? in
 0)
     echo "== dio_check dirty and the race again in a memcg with memory.max=${MEMCG_MB}M, a buffered reader pressing on it"
     dd if=/dev/zero of="$mnt/pressure" bs=1M count=$((MEMCG_MB * 2)) status=none
-    # written from outside, its cache is charged there: drop it, so the reader inside refaults
-    # it from disk into the group and the group reaches its limit
-    sync; echo 3 > /proc/sys/vm/drop_caches
     (
         memcg_join "$CGROUP/$grp" || exit 1  # outside it, the checks would run unlimited
         timeout $((RACE_SECONDS * 2)) bash -c "while :; do cat '$mnt/pressure' > /dev/null; done" &
@@ -52,15 +49,13 @@ case $? in
         exit $r
     ) || { echo "FAIL: the O_DIRECT checks under a memcg limit failed or timed out"; rc=1; }
     echo "memcg: $(grep -E '^(max|oom|oom_kill) ' "$CGROUP/$grp/memory.events" | tr '\n' ' ')"
-    hits=$(awk '$1 == "max" { print $2 }' "$CGROUP/$grp/memory.events")
-    if [ "${hits:-0}" -eq 0 ]; then  # the part is there to reclaim under the checks: it did not
-        echo "FAIL: the memcg never reached memory.max=${MEMCG_MB}M (memory.events max 0): no reclaim ran under the checks"
-        rc=1
-    fi
+    # The pressure file was written from outside, so its cache is charged there and the group
+    # seldom reaches its limit (memory.events max 0 above): the checks run in a group, not under
+    # reclaim. Making it reclaim (the cache dropped first) made the pages oracle's read of
+    # page_owner crash 6.12 in print_page_owner in 4 of 5 runs, healthy kernel included
+    # (docs/oracles.md); reclaim under a pin is pin-matrix's pageout cells' job.
     rm -f "$mnt/pressure"
-    # The group stays (memcg_make reuses it): on 6.12, reading page_owner (the pages oracle,
-    # after this workload) crashed in print_page_owner twice of three runs once a group that
-    # had reclaimed was removed just before (docs/oracles.md).
+    rmdir "$CGROUP/$grp" 2>/dev/null
     ;;
 4) echo "(the memcg part did not run; the checks above stand)" ;;  # memcg_make said why
 *) rc=1 ;;
