@@ -15,9 +15,10 @@ bin=$(BUILD_C_OPT=-O1 build_c pin_matrix pin_matrix.c -- -luring -lpthread) || {
 echo "compiled in ${SECONDS}s"
 hugepages 12 || { echo "FAIL: cannot reserve 12 hugetlb pages"; exit 1; }
 raw_img=/run/pinbench-pin-matrix-raw.img vfat_img=/run/pinbench-pin-matrix-vfat.img
-mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" vfat_dev="" swap=""
+mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" vfat_dev="" swap="" memcg=""
 cleanup() {
     cd /
+    [ -n "$memcg" ] && rmdir "$memcg" 2>/dev/null
     [ -n "$swap" ] && { swapoff /dev/zram0; echo 1 > /sys/block/zram0/reset; }
     [ -n "$vfat_dev" ] && { umount "$vfat"; losetup -d "$vfat_dev"; }
     [ -n "$raw" ] && losetup -d "$raw"
@@ -39,13 +40,22 @@ if [ "$(kconfig SWAP)" = y ] && [ "$(kconfig ZRAM)" = y ]; then
     { [ -e /sys/block/zram0 ] && echo 64M > /sys/block/zram0/disksize && mkswap /dev/zram0 > /dev/null \
         && swapon /dev/zram0 && swap=zram0; } || { echo "FAIL: cannot put swap on /dev/zram0 (CONFIG_SWAP=y, CONFIG_ZRAM=y)"; exit 1; }
 fi
-echo "memory: $(ls -d /sys/devices/system/node/node* | wc -l) NUMA node(s), swap: ${swap:-none}, vfat: ${vfat_dev:-none}, raw: $raw"
+# A memory cgroup for the reclaim cells and race/dio-vs-reclaim (memory.reclaim), with no
+# limit: pinned pages cannot be reclaimed, and a memory.max below them ends in the OOM killer.
+memcg_make pinbench-pin-matrix max
+case $? in
+0) memcg=$CGROUP/pinbench-pin-matrix ;;
+4) ;;  # memcg_make said why; the reclaim cells skip
+*) exit 1 ;;
+esac
+echo "memory: $(ls -d /sys/devices/system/node/node* | wc -l) NUMA node(s), swap: ${swap:-none}, memcg: ${memcg:-none}, vfat: ${vfat_dev:-none}, raw: $raw"
 only=$ONLY
 # fs/direct-io.c (vfat) on 6.12 adds pins with folio_add_pin(), which counts no
 # nr_foll_pin_acquired, and drops them with unpin_user_page(), which counts a release: the
 # runner's FOLL_PIN balance would read a double unpin. Those cells run in pin-matrix-vfat
 # (docs/matrix.md), not here.
 args=(-d "$mnt" -b "$raw")
+[ -n "$memcg" ] && args+=(-m "$memcg")
 if [ "$EXCLUDE_VFAT" = 0 ] && [ -n "$vfat_dev" ]; then args+=(-v "$vfat"); else args+=(-x dio-vfat); fi
 [ -n "$only" ] && args+=(-o "$only")
 [ "$QUICK" = 1 ] && args+=(-q)  # the default set's cells (pin_matrix.c quick_cells); 0: every cell
