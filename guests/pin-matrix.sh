@@ -18,13 +18,29 @@ raw_img=/run/pinbench-pin-matrix-raw.img vfat_img=/run/pinbench-pin-matrix-vfat.
 mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" vfat_dev="" swap="" memcg=""
 cleanup() {
     cd /
-    [ -n "$memcg" ] && rmdir "$memcg" 2>/dev/null
     [ -n "$swap" ] && { swapoff /dev/zram0; echo 1 > /sys/block/zram0/reset; }
     [ -n "$vfat_dev" ] && { umount "$vfat"; losetup -d "$vfat_dev"; }
     [ -n "$raw" ] && losetup -d "$raw"
     rm -f "$raw_img" "$vfat_img"
     drop_ext4 "$mnt" "$dev"
     echo 0 > /proc/sys/vm/nr_hugepages
+    [ -n "$memcg" ] && memcg_drop "$memcg"
+}
+# 6.12's print_page_owner_memcg() (mm/page_owner.c) takes any page's memcg_data for an
+# obj_cgroup, right only for kernel pages: reading page_owner with a user page still charged
+# to a removed group crashed the guest (NULL dereference at 0x57 in print_page_owner, run
+# 20261205-113020, in the pages oracle after this workload). So the group gives back what it
+# still holds (clean page cache of the libraries pin_matrix faulted in) before it goes.
+memcg_drop() {
+    local i left=""
+    sync
+    for i in 1 2 3; do
+        echo 1G > "$1/memory.reclaim" 2>/dev/null
+        left=$(awk '$1 == "anon" || $1 == "file" { n += $2 } END { print n + 0 }' "$1/memory.stat")
+        [ "$left" = 0 ] && break
+    done
+    [ "$left" = 0 ] || echo "memcg $1: $left bytes of anon+file still charged after memory.reclaim x$i"
+    rmdir "$1" || echo "memcg $1: cannot remove it"
 }
 dev=$(make_ext4 64 "$mnt") || { echo "FAIL: cannot make ext4 on a loop device"; exit 1; }
 trap cleanup EXIT

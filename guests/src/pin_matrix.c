@@ -1709,13 +1709,15 @@ static void run_race(const char *name, void *(*a)(void *), void *(*b)(void *), i
 /* race/dio-vs-reclaim, the "unpin vs reclaim" race of issue 20: thread A reads a file with
  * O_DIRECT into a MAP_SHARED mapping of another ext4 file (page-cache folios pinned by the
  * read, dirtied when it completes), and checks the data; thread B cleans the range (msync:
- * reclaim takes clean file pages only) and reclaims it, MADV_PAGEOUT and memory.reclaim in
- * turn. Reclaim must leave a pinned folio (and its buffers) alone until the unpin. Runs in
- * the -m memory cgroup, where the mapping's page cache is charged. */
+ * reclaim takes clean file pages only) and reclaims it: MADV_PAGEOUT every round, and every
+ * 8th round memory.reclaim too (slower: it retries when pinned pages stay). Reclaim must
+ * leave a pinned folio (and its buffers) alone until the unpin. Runs in the -m memory
+ * cgroup, where the mapping's page cache is charged. */
 struct rrace {
 	struct race r;
 	volatile int in_read;
-	long hits[2], hits_in_read, pageouts;
+	long hits[2], tries[2], hits_in_read;
+	double secs[3];  /* in msync, MADV_PAGEOUT, memory.reclaim */
 };
 
 static void *a_dio_into_file(void *arg)
@@ -1769,30 +1771,34 @@ static void *b_reclaim(void *arg)
 	struct race *r = &rr->r;
 
 	while (!r->stop) {
-		int before, after, reading = rr->in_read, kind = (int)(r->b_rounds & 1);
+		double t = now_s();
 
 		if (msync(r->buf, r->len, MS_SYNC)) {
 			rfail(r, "msync: %s", strerror(errno));
 			break;
 		}
-		before = resident(r->buf, r->len);
-		if (kind == 0) {
-			if (madvise(r->buf, r->len, MADV_PAGEOUT)) {
+		rr->secs[0] += now_s() - t;
+		for (int kind = 0; kind < 2 && !r->stop; kind++) {
+			int before = resident(r->buf, r->len), after, reading = rr->in_read, err = 0;
+
+			if (kind == 1 && r->b_rounds % 8 != 7)
+				break;
+			t = now_s();
+			if (kind == 0 && madvise(r->buf, r->len, MADV_PAGEOUT)) {
 				rfail(r, "MADV_PAGEOUT: %s", strerror(errno));
 				break;
 			}
-		} else {
-			int err = memcg_reclaim((long)r->len);
-
-			if (err && err != EAGAIN) {
+			if (kind == 1 && (err = memcg_reclaim((long)r->len)) && err != EAGAIN) {
 				rfail(r, "memory.reclaim: %s", strerror(err));
 				break;
 			}
-		}
-		after = resident(r->buf, r->len);
-		if (after >= 0 && after < before) {
-			rr->hits[kind]++;
-			rr->hits_in_read += reading || rr->in_read;
+			rr->secs[1 + kind] += now_s() - t;
+			rr->tries[kind]++;
+			after = resident(r->buf, r->len);
+			if (after >= 0 && after < before) {
+				rr->hits[kind]++;
+				rr->hits_in_read += reading || rr->in_read;
+			}
 		}
 		r->b_rounds++;
 	}
@@ -1856,10 +1862,12 @@ static void run_reclaim_race(double secs)
 	r->stop = 1;
 	pthread_join(ta, NULL);
 	pthread_join(tb, NULL);
-	printf("# %s: %.1f s, %ld O_DIRECT reads, %ld reclaims (msync, then MADV_PAGEOUT and memory.reclaim in turn):"
-	       " %ld MADV_PAGEOUT and %ld memory.reclaim took buffer pages out of memory, %ld of them while a read was"
-	       " in flight; memory.stat pgscan +%ld, pgsteal +%ld\n", cname, now_s() - t0, r->a_rounds, r->b_rounds,
-	       rr.hits[0], rr.hits[1], rr.hits_in_read, memcg_stat("pgscan") - scan, memcg_stat("pgsteal") - steal);
+	printf("# %s: %.1f s, %ld O_DIRECT reads; %ld rounds of msync (%.0f ms) then MADV_PAGEOUT (%.0f ms), %ld of"
+	       " them memory.reclaim too (%.0f ms): %ld MADV_PAGEOUT and %ld memory.reclaim took buffer pages out of"
+	       " memory, %ld of them while a read was in flight; memory.stat pgscan +%ld, pgsteal +%ld\n", cname,
+	       now_s() - t0, r->a_rounds, r->b_rounds, rr.secs[0] * 1e3, rr.secs[1] * 1e3, rr.tries[1],
+	       rr.secs[2] * 1e3, rr.hits[0], rr.hits[1], rr.hits_in_read, memcg_stat("pgscan") - scan,
+	       memcg_stat("pgsteal") - steal);
 	if (!r->failed[0] && pins_settle(p0) != p0)
 		snprintf(r->failed, sizeof(r->failed), "%ld pin(s) outstanding after the race", pins_settle(p0) - p0);
 	if (r->failed[0]) {
