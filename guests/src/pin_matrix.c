@@ -1708,15 +1708,16 @@ static void run_race(const char *name, void *(*a)(void *), void *(*b)(void *), i
 
 /* race/dio-vs-reclaim, the "unpin vs reclaim" race of issue 20: thread A reads a file with
  * O_DIRECT into a MAP_SHARED mapping of another ext4 file (page-cache folios pinned by the
- * read, dirtied when it completes), and checks the data; thread B cleans the range (msync:
- * reclaim takes clean file pages only) and reclaims it: MADV_PAGEOUT every round, and every
- * 8th round memory.reclaim too (slower: it retries when pinned pages stay). Reclaim must
- * leave a pinned folio (and its buffers) alone until the unpin. Runs in the -m memory
+ * read, dirtied when it completes), and checks the data; thread B reclaims the range:
+ * MADV_PAGEOUT every round, and every 16th round memory.reclaim too (slower: it retries
+ * while pinned pages stay); thread C cleans it all along (msync: reclaim takes clean file
+ * pages only, and a folio written back while a read fills it is clean and pinned). Reclaim
+ * must leave a pinned folio (and its buffers) alone until the unpin. Runs in the -m memory
  * cgroup, where the mapping's page cache is charged. */
 struct rrace {
 	struct race r;
 	volatile int in_read;
-	long hits[2], tries[2], hits_in_read;
+	long hits[2], tries[2], hits_in_read, cleans;
 	double secs[3];  /* in msync, MADV_PAGEOUT, memory.reclaim */
 };
 
@@ -1771,17 +1772,11 @@ static void *b_reclaim(void *arg)
 	struct race *r = &rr->r;
 
 	while (!r->stop) {
-		double t = now_s();
-
-		if (msync(r->buf, r->len, MS_SYNC)) {
-			rfail(r, "msync: %s", strerror(errno));
-			break;
-		}
-		rr->secs[0] += now_s() - t;
 		for (int kind = 0; kind < 2 && !r->stop; kind++) {
 			int before = resident(r->buf, r->len), after, reading = rr->in_read, err = 0;
+			double t;
 
-			if (kind == 1 && r->b_rounds % 8 != 7)
+			if (kind == 1 && r->b_rounds % 16 != 15)
 				break;
 			t = now_s();
 			if (kind == 0 && madvise(r->buf, r->len, MADV_PAGEOUT)) {
@@ -1805,6 +1800,24 @@ static void *b_reclaim(void *arg)
 	return NULL;
 }
 
+static void *c_clean(void *arg)
+{
+	struct rrace *rr = arg;
+	struct race *r = &rr->r;
+
+	while (!r->stop) {
+		double t = now_s();
+
+		if (msync(r->buf, r->len, MS_SYNC)) {
+			rfail(r, "msync: %s", strerror(errno));
+			break;
+		}
+		rr->secs[0] += now_s() - t;
+		rr->cleans++;
+	}
+	return NULL;
+}
+
 static void run_reclaim_race(double secs)
 {
 	const char *cname = "race/dio-vs-reclaim";
@@ -1813,7 +1826,7 @@ static void run_reclaim_race(double secs)
 	char bpath[256] = "", dpath[256] = "", why[300] = "";
 	long p0, scan, steal;
 	int bfd = -1, e;
-	pthread_t ta, tb;
+	pthread_t ta, tb, tc;
 	double t0;
 
 	if (!wanted(cname))
@@ -1857,25 +1870,26 @@ static void run_reclaim_race(double secs)
 	t0 = now_s();
 	pthread_create(&ta, NULL, a_dio_into_file, &rr);
 	pthread_create(&tb, NULL, b_reclaim, &rr);
+	pthread_create(&tc, NULL, c_clean, &rr);
 	while (!r->stop && now_s() - t0 < secs)
 		usleep(20 * 1000);
 	r->stop = 1;
 	pthread_join(ta, NULL);
 	pthread_join(tb, NULL);
-	printf("# %s: %.1f s, %ld O_DIRECT reads; %ld rounds of msync (%.0f ms) then MADV_PAGEOUT (%.0f ms), %ld of"
-	       " them memory.reclaim too (%.0f ms): %ld MADV_PAGEOUT and %ld memory.reclaim took buffer pages out of"
-	       " memory, %ld of them while a read was in flight; memory.stat pgscan +%ld, pgsteal +%ld\n", cname,
-	       now_s() - t0, r->a_rounds, r->b_rounds, rr.secs[0] * 1e3, rr.secs[1] * 1e3, rr.tries[1],
-	       rr.secs[2] * 1e3, rr.hits[0], rr.hits[1], rr.hits_in_read, memcg_stat("pgscan") - scan,
-	       memcg_stat("pgsteal") - steal);
+	pthread_join(tc, NULL);
+	printf("# %s: %.1f s, %ld O_DIRECT reads, %ld msync (%.0f ms), %ld MADV_PAGEOUT (%.0f ms), %ld memory.reclaim"
+	       " (%.0f ms): %ld MADV_PAGEOUT and %ld memory.reclaim took buffer pages out of memory, %ld of them while"
+	       " a read was in flight; memory.stat pgscan +%ld, pgsteal +%ld\n", cname, now_s() - t0, r->a_rounds,
+	       rr.cleans, rr.secs[0] * 1e3, rr.tries[0], rr.secs[1] * 1e3, rr.tries[1], rr.secs[2] * 1e3,
+	       rr.hits[0], rr.hits[1], rr.hits_in_read, memcg_stat("pgscan") - scan, memcg_stat("pgsteal") - steal);
 	if (!r->failed[0] && pins_settle(p0) != p0)
 		snprintf(r->failed, sizeof(r->failed), "%ld pin(s) outstanding after the race", pins_settle(p0) - p0);
 	if (r->failed[0]) {
 		printf("CASE %s FAIL: %s\n", cname, r->failed);
 		cells_fail++;
-	} else if (r->a_rounds < 2 || r->b_rounds < 2) {
-		printf("CASE %s SKIP: the two sides did not both run (%ld and %ld rounds)\n", cname, r->a_rounds,
-		       r->b_rounds);
+	} else if (r->a_rounds < 2 || r->b_rounds < 2 || rr.cleans < 2) {
+		printf("CASE %s SKIP: the three threads did not all run (%ld reads, %ld reclaims, %ld msync)\n", cname,
+		       r->a_rounds, r->b_rounds, rr.cleans);
 		cells_skip++;
 	} else if (!rr.hits[0] && !rr.hits[1]) {
 		printf("CASE %s SKIP: reclaim never took a page of the buffer out of memory\n", cname);
