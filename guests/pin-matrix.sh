@@ -15,7 +15,7 @@ bin=$(BUILD_C_OPT=-O1 build_c pin_matrix pin_matrix.c -- -luring -lpthread) || {
 echo "compiled in ${SECONDS}s"
 hugepages 12 || { echo "FAIL: cannot reserve 12 hugetlb pages"; exit 1; }
 raw_img=/run/pinbench-pin-matrix-raw.img vfat_img=/run/pinbench-pin-matrix-vfat.img
-mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" vfat_dev="" swap=""
+mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" vfat_dev="" swap="" memcg=""
 cleanup() {
     cd /
     [ -n "$swap" ] && { swapoff /dev/zram0; echo 1 > /sys/block/zram0/reset; }
@@ -24,6 +24,23 @@ cleanup() {
     rm -f "$raw_img" "$vfat_img"
     drop_ext4 "$mnt" "$dev"
     echo 0 > /proc/sys/vm/nr_hugepages
+    [ -n "$memcg" ] && memcg_drop "$memcg"
+}
+# 6.12's print_page_owner_memcg() (mm/page_owner.c) takes any page's memcg_data for an
+# obj_cgroup, right only for kernel pages: reading page_owner with a user page still charged
+# to a removed group crashed the guest (NULL dereference at 0x57 in print_page_owner, run
+# 20261205-113020, in the pages oracle after this workload). So the group gives back what it
+# still holds (clean page cache of the libraries pin_matrix faulted in) before it goes.
+memcg_drop() {
+    local i left=""
+    sync
+    for i in 1 2 3; do
+        echo 1G > "$1/memory.reclaim" 2>/dev/null
+        left=$(awk '$1 == "anon" || $1 == "file" { n += $2 } END { print n + 0 }' "$1/memory.stat")
+        [ "$left" = 0 ] && break
+    done
+    [ "$left" = 0 ] || echo "memcg $1: $left bytes of anon+file still charged after memory.reclaim x$i"
+    rmdir "$1" || echo "memcg $1: cannot remove it"
 }
 dev=$(make_ext4 64 "$mnt") || { echo "FAIL: cannot make ext4 on a loop device"; exit 1; }
 trap cleanup EXIT
@@ -39,13 +56,22 @@ if [ "$(kconfig SWAP)" = y ] && [ "$(kconfig ZRAM)" = y ]; then
     { [ -e /sys/block/zram0 ] && echo 64M > /sys/block/zram0/disksize && mkswap /dev/zram0 > /dev/null \
         && swapon /dev/zram0 && swap=zram0; } || { echo "FAIL: cannot put swap on /dev/zram0 (CONFIG_SWAP=y, CONFIG_ZRAM=y)"; exit 1; }
 fi
-echo "memory: $(ls -d /sys/devices/system/node/node* | wc -l) NUMA node(s), swap: ${swap:-none}, vfat: ${vfat_dev:-none}, raw: $raw"
+# A memory cgroup for the reclaim cells and race/dio-vs-reclaim (memory.reclaim), with no
+# limit: pinned pages cannot be reclaimed, and a memory.max below them ends in the OOM killer.
+memcg_make pinbench-pin-matrix max
+case $? in
+0) memcg=$CGROUP/pinbench-pin-matrix ;;
+4) ;;  # memcg_make said why; the reclaim cells skip
+*) exit 1 ;;
+esac
+echo "memory: $(ls -d /sys/devices/system/node/node* | wc -l) NUMA node(s), swap: ${swap:-none}, memcg: ${memcg:-none}, vfat: ${vfat_dev:-none}, raw: $raw"
 only=$ONLY
 # fs/direct-io.c (vfat) on 6.12 adds pins with folio_add_pin(), which counts no
 # nr_foll_pin_acquired, and drops them with unpin_user_page(), which counts a release: the
 # runner's FOLL_PIN balance would read a double unpin. Those cells run in pin-matrix-vfat
 # (docs/matrix.md), not here.
 args=(-d "$mnt" -b "$raw")
+[ -n "$memcg" ] && args+=(-m "$memcg")
 if [ "$EXCLUDE_VFAT" = 0 ] && [ -n "$vfat_dev" ]; then args+=(-v "$vfat"); else args+=(-x dio-vfat); fi
 [ -n "$only" ] && args+=(-o "$only")
 [ "$QUICK" = 1 ] && args+=(-q)  # the default set's cells (pin_matrix.c quick_cells); 0: every cell

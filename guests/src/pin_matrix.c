@@ -16,7 +16,9 @@
  * migrated, merged or split) still has to show on the witness, else the cell skips.
  *
  * Output, one line a cell: "CASE <pin>/<memory>/<event> PASS|FAIL|SKIP[: why]".
- * usage: pin_matrix [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS]
+ * usage: pin_matrix [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS]
+ *   -m: a cgroup v2 directory with the memory controller, made at the top of the hierarchy
+ *   (the reclaim cells and race/dio-vs-reclaim move the process into it and back);
  *   -o: run only cells whose name contains ONLY (comma-separated, any matches); -x: leave out
  *   cells whose name contains EXCEPT (same form); -l: list cells; -q: only the default set's
  *   cells (quick_cells below);
@@ -45,12 +47,12 @@ enum mem { ANON, THP, THPTE, SHMEM, FILESH, FILEPR, HUGE, NMEM };
 static const char *const mem_names[NMEM] = {"anon", "thp", "thp-pte", "shmem", "ext4-shared", "ext4-private",
 					    "hugetlb"};
 enum ev { NONE, FORK, MPROTECT, SOFTDIRTY, PAGEOUT, DONTNEED, MIGRATE, COMPACT, SPLIT, KSM, MREMAP, MUNMAP,
-	  RO, HOLE, NEV };
+	  RO, HOLE, RECLAIM, NEV };
 static const char *const ev_names[NEV] = {"none", "fork", "mprotect", "soft-dirty", "pageout", "dontneed",
 					  "migrate", "compact", "thp-split", "ksm", "mremap", "munmap",
-					  "read-only", "hole"};
+					  "read-only", "hole", "reclaim"};
 
-static const char *ext4_dir, *blk_dev, *vfat_dir, *only, *except;
+static const char *ext4_dir, *blk_dev, *vfat_dir, *only, *except, *memcg_dir;
 static int gup_fd = -1, list_only;
 static struct io_uring ring;
 static int ring_ok, scratch_fd = -1;
@@ -472,6 +474,176 @@ static void check_disk(struct cell *c, const char *want, off_t off, const char *
 	close(fd);
 }
 
+/* -- reclaim in a memory cgroup (issue 20: "reclaim under a memcg limit") -------------------
+ * The cell's process moves into the cgroup -m before its memory is mapped, so the region is
+ * charged there, and memory.reclaim (cgroup v2, mm/memcontrol.c memory_reclaim()) asks for
+ * everything the group holds: the witness must leave memory (anon to swap on zram, files
+ * dropped once msync has cleaned them), the pinned half must stay. Proactive reclaim rather
+ * than a lower memory.max: a limit below a pinned working set ends in the OOM killer. */
+
+static char memcg_home[600];  /* cgroup.procs of the cgroup the process started in */
+static int memcg_in;
+
+static int memcg_move(const char *procs)
+{
+	char pid[32];
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return write_file(procs, pid);
+}
+
+/* Into the -m cgroup: 0; -1 (a skip) without -m; -2 (a failure) when the move failed. */
+static int memcg_enter(char *why, size_t n)
+{
+	char procs[600];
+
+	if (!memcg_dir) {
+		snprintf(why, n, "no memory cgroup given (-m)");
+		return -1;
+	}
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", memcg_dir);
+	if (!memcg_home[0] || !memcg_move(procs)) {
+		snprintf(why, n, "cannot move the process into %s: %s", memcg_dir,
+			 memcg_home[0] ? strerror(errno) : "no cgroup v2 line in /proc/self/cgroup");
+		return -2;
+	}
+	memcg_in = 1;
+	return 0;
+}
+
+/* A reclaim cell's process into the -m cgroup before its memory is mapped; -1: said why. */
+static int memcg_cell_enter(struct cell *c)
+{
+	char why[200];
+	int r = memcg_enter(why, sizeof(why));
+
+	if (r == -1)
+		cskip(c, "%s", why);
+	else if (r)
+		cfail(c, "%s", why);
+	return r ? -1 : 0;
+}
+
+/* Back where the process started; its charges stay with the -m group until freed. */
+static void memcg_leave(void)
+{
+	if (memcg_in && !memcg_move(memcg_home))
+		printf("# cannot move back to %s: %s\n", memcg_home, strerror(errno));
+	memcg_in = 0;
+}
+
+/* The cgroup v2 path this process started in (/proc/self/cgroup "0::/path"), as the
+ * cgroup.procs under the hierarchy that holds -m (its parent: pin-matrix.sh makes it at the top). */
+static void memcg_init(void)
+{
+	char line[256], top[256];
+	FILE *f;
+
+	if (!memcg_dir)
+		return;
+	snprintf(top, sizeof(top), "%s", memcg_dir);
+	if (strrchr(top, '/'))
+		*strrchr(top, '/') = 0;
+	f = fopen("/proc/self/cgroup", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(memcg_home, sizeof(memcg_home), "%s%s%scgroup.procs", top, line + 3,
+				 line[strlen(line) - 1] == '/' ? "" : "/");
+		}
+	if (f)
+		fclose(f);
+}
+
+/* One counter of the -m group's memory.stat ("pgscan", "pgsteal"), -1 when unreadable. */
+static long memcg_stat(const char *name)
+{
+	char path[600], key[64];
+	long val, got = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/memory.stat", memcg_dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2)
+		if (!strcmp(key, name))
+			got = val;
+	fclose(f);
+	return got;
+}
+
+/* memory.reclaim BYTES of the -m group: 0, or errno (EAGAIN: less than asked was reclaimable,
+ * which pinned pages make the rule, not a failure). */
+static int memcg_reclaim(long bytes)
+{
+	char path[600], req[32];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/memory.reclaim", memcg_dir);
+	snprintf(req, sizeof(req), "%ld", bytes);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return errno;
+	if (write(fd, req, strlen(req)) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* Witness pages out of memory: files by mincore (page cache), private memory by pagemap's
+ * swap bit. */
+static int witness_out(struct cell *c)
+{
+	unsigned char vec[HPAGE / PAGE];
+	int out = 0;
+
+	if (c->shared) {
+		if (!mincore(c->map + c->half, c->half, vec))
+			for (size_t i = 0; i < c->half / PAGE; i++)
+				out += !(vec[i] & 1);
+	} else {
+		for (size_t off = 0; off < c->half; off += PAGE)
+			out += !!(pagemap(c->map + c->half + off) & PM_SWAP);
+	}
+	return out;
+}
+
+static void reclaim_event(struct cell *c)
+{
+	char path[600];
+	long scan = memcg_stat("pgscan"), steal = memcg_stat("pgsteal"), sw = vmstat("pswpout"), cur, dsteal;
+	int err, out;
+
+	if (!memcg_in) {
+		cskip(c, "not in a memory cgroup (-m)");
+		return;
+	}
+	/* reclaim writes back no dirty file page of a memcg: clean them first */
+	if (c->mem == FILESH && msync(c->map, 2 * c->half, MS_SYNC)) {
+		cfail(c, "msync: %s", strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/memory.current", memcg_dir);
+	cur = read_long(path);
+	err = memcg_reclaim(cur > 0 ? cur : (long)(4 * c->half));  /* all the group holds */
+	if (err && err != EAGAIN) {
+		cfail(c, "writing %ld to %s/memory.reclaim: %s", cur, memcg_dir, strerror(err));
+		return;
+	}
+	out = witness_out(c);
+	dsteal = memcg_stat("pgsteal") - steal;
+	printf("# %s: memory.reclaim of %ld bytes: %s, memory.current -> %ld, pgscan +%ld, pgsteal +%ld,"
+	       " pswpout +%ld, %d of %zu witness pages out\n", c->name, cur, err ? strerror(err) : "done",
+	       read_long(path), memcg_stat("pgscan") - scan, dsteal, vmstat("pswpout") - sw, out, c->half / PAGE);
+	if (!out)
+		cskip(c, "memory.reclaim took no witness page (pgsteal +%ld)", dsteal);
+	else if (scan < 0 || dsteal <= 0)
+		cskip(c, "memory.stat pgsteal did not move (%ld -> %ld)", steal, memcg_stat("pgsteal"));
+	else if (c->mem != FILESH && vmstat("pswpout") == sw)
+		cskip(c, "pswpout did not move: no swap (swap on zram?)");
+}
+
 /* -- events ----------------------------------------------------------------------------- */
 
 static void wait_child(struct cell *c, pid_t pid, const char *who)
@@ -725,6 +897,9 @@ out:
 			      (unsigned long)pfn, (unsigned long)pfn_of(c->cur));
 		break;
 	}
+	case RECLAIM:
+		reclaim_event(c);
+		break;
 	case MUNMAP:
 		if (munmap(c->cur, c->half))
 			cfail(c, "munmap: %s", strerror(errno));
@@ -1004,7 +1179,7 @@ static void transient_cell(struct cell *c, enum pin p, int rd)
 	} else {
 		event(c, 0);
 	}
-	if (c->ev == PAGEOUT && !c->skip[0] && !c->shared && c->mem != FILEPR &&
+	if ((c->ev == PAGEOUT || c->ev == RECLAIM) && !c->skip[0] && !c->shared && c->mem != FILEPR &&
 	    !(pagemap(c->cur) & PM_SWAP))
 		cskip(c, "the target page was not swapped out");
 	if (c->ev == RO && mprotect(c->cur, c->half, PROT_READ))
@@ -1107,6 +1282,7 @@ static int applies(enum pin p, enum mem m, enum ev e)
 	}
 	switch (e) {
 	case PAGEOUT:
+	case RECLAIM:
 		return m != HUGE;  /* hugetlb is never swapped */
 	case MIGRATE:
 		return m != HUGE;  /* per-node hugetlb pools: not set up here */
@@ -1194,6 +1370,12 @@ static const char *const quick_cells[] = {
 	"pvm-readv/anon/fork",
 	"pvm-readv/anon/ksm",
 	"pvm-readv/anon/hole",
+	"uring/anon/reclaim",
+	"uring/thp/reclaim",
+	"uring/shmem/reclaim",
+	"gup-fast/ext4-shared/reclaim",
+	"vmsplice/anon/reclaim",
+	"dio-ext4-read/anon/reclaim",
 };
 static int quick;
 
@@ -1250,6 +1432,8 @@ static void run_cell(enum pin p, enum mem m, enum ev e, int rd)
 		cskip(&c, "io_uring_queue_init failed");
 	else if ((m == FILESH || m == FILEPR) && !ext4_dir)
 		cskip(&c, "no ext4 directory given (-d)");
+	else if (e == RECLAIM && memcg_cell_enter(&c))
+		;  /* said why */
 	else if (!mem_map(&c)) {
 		if (p == VMSPLICE)
 			vmsplice_cell(&c);
@@ -1261,6 +1445,7 @@ static void run_cell(enum pin p, enum mem m, enum ev e, int rd)
 	if (e == KSM && c.map)
 		madvise(c.map, 2 * c.half, MADV_UNMERGEABLE);
 	mem_unmap(&c);
+	memcg_leave();
 	verdict(&c, began);
 }
 
@@ -1555,6 +1740,213 @@ static void run_race(const char *name, void *(*a)(void *), void *(*b)(void *), i
 	munmap(r.buf, r.len);
 }
 
+/* race/dio-vs-reclaim, the "unpin vs reclaim" race of issue 20: thread A reads a file with
+ * O_DIRECT into a MAP_SHARED mapping of another ext4 file (page-cache folios pinned by the
+ * read, dirtied when it completes), and checks the data; thread B reclaims the range:
+ * MADV_PAGEOUT every round, memory.reclaim too while it has taken less than a quarter of
+ * B's time (a call takes 0.2-0.3 s under TCG: it retries while pinned pages stay); thread C cleans it all along (msync: reclaim takes clean file
+ * pages only, and a folio written back while a read fills it is clean and pinned). Reclaim
+ * must leave a pinned folio (and its buffers) alone until the unpin. Runs in the -m memory
+ * cgroup, where the mapping's page cache is charged. */
+struct rrace {
+	struct race r;
+	volatile int in_read;
+	long hits[2], tries[2], hits_in_read, cleans;
+	double secs[3];  /* in msync, MADV_PAGEOUT, memory.reclaim */
+	double t0;
+};
+
+static void *a_dio_into_file(void *arg)
+{
+	struct rrace *rr = arg;
+	struct race *r = &rr->r;
+	char *want;
+	ssize_t got;
+	long d;
+
+	if (posix_memalign((void **)&want, PAGE, r->len)) {
+		rfail(r, "out of memory");
+		return NULL;
+	}
+	while (!r->stop) {
+		fill64(want, r->len, 300 + (unsigned)(r->a_rounds & 1));  /* every read changes the bytes */
+		if (pwrite(r->dio_fd, want, r->len, 0) != (ssize_t)r->len) {
+			rfail(r, "O_DIRECT write: %s", strerror(errno));
+			break;
+		}
+		rr->in_read = 1;
+		got = pread(r->dio_fd, r->buf, r->len, 0);
+		rr->in_read = 0;
+		if (got != (ssize_t)r->len)
+			rfail(r, "round %ld: O_DIRECT read into the MAP_SHARED ext4 buffer: %zd (%s)", r->a_rounds, got,
+			      got < 0 ? strerror(errno) : "short");
+		else if ((d = first_diff(r->buf, want, r->len)) >= 0)
+			rfail(r, "round %ld: after the O_DIRECT read the MAP_SHARED ext4 buffer reads other data (byte %ld):"
+			      " the read went to a page the other thread's reclaim took away", r->a_rounds, d);
+		r->a_rounds++;
+	}
+	free(want);
+	return NULL;
+}
+
+static int resident(const char *p, size_t len)
+{
+	unsigned char vec[SMALL_PAGES];
+	int n = 0;
+
+	if (mincore((void *)p, len, vec))
+		return -1;
+	for (size_t i = 0; i < len / PAGE; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+static void *b_reclaim(void *arg)
+{
+	struct rrace *rr = arg;
+	struct race *r = &rr->r;
+
+	while (!r->stop) {
+		for (int kind = 0; kind < 2 && !r->stop; kind++) {
+			int before = resident(r->buf, r->len), after, reading = rr->in_read, err = 0;
+			double t;
+
+			if (kind == 1 && rr->secs[2] > (now_s() - rr->t0) / 4)
+				break;
+			t = now_s();
+			if (kind == 0 && madvise(r->buf, r->len, MADV_PAGEOUT)) {
+				rfail(r, "MADV_PAGEOUT: %s", strerror(errno));
+				break;
+			}
+			if (kind == 1 && (err = memcg_reclaim((long)r->len)) && err != EAGAIN) {
+				rfail(r, "memory.reclaim: %s", strerror(err));
+				break;
+			}
+			rr->secs[1 + kind] += now_s() - t;
+			rr->tries[kind]++;
+			after = resident(r->buf, r->len);
+			if (after >= 0 && after < before) {
+				rr->hits[kind]++;
+				rr->hits_in_read += reading || rr->in_read;
+			}
+		}
+		r->b_rounds++;
+	}
+	return NULL;
+}
+
+static void *c_clean(void *arg)
+{
+	struct rrace *rr = arg;
+	struct race *r = &rr->r;
+
+	while (!r->stop) {
+		double t = now_s();
+
+		if (msync(r->buf, r->len, MS_SYNC)) {
+			rfail(r, "msync: %s", strerror(errno));
+			break;
+		}
+		rr->secs[0] += now_s() - t;
+		rr->cleans++;
+	}
+	return NULL;
+}
+
+static void run_reclaim_race(double secs)
+{
+	const char *cname = "race/dio-vs-reclaim";
+	struct rrace rr = {.r = {.name = "reclaim", .dio_fd = -1, .len = SMALL_PAGES * PAGE}};
+	struct race *r = &rr.r;
+	char bpath[256] = "", dpath[256] = "", why[300] = "";
+	long p0, scan, steal;
+	int bfd = -1, e;
+	pthread_t ta, tb, tc;
+	double t0;
+
+	if (!wanted(cname))
+		return;
+	if (list_only) {
+		printf("%s\n", cname);
+		return;
+	}
+	if (!ext4_dir) {
+		printf("CASE %s SKIP: no ext4 directory given (-d)\n", cname);
+		cells_skip++;
+		return;
+	}
+	if ((e = memcg_enter(why, sizeof(why)))) {
+		printf("CASE %s %s: %s\n", cname, e == -1 ? "SKIP" : "FAIL", why);
+		if (e == -1)
+			cells_skip++;
+		else
+			cells_fail++;
+		return;
+	}
+	/* both files made after the move, so that their page cache is charged to the group */
+	snprintf(bpath, sizeof(bpath), "%s/reclaim-buf.%d", ext4_dir, getpid());
+	snprintf(dpath, sizeof(dpath), "%s/reclaim-dio.%d", ext4_dir, getpid());
+	bfd = open(bpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	r->dio_fd = open(dpath, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
+	if (bfd < 0 || r->dio_fd < 0 || ftruncate(bfd, r->len) ||
+	    (r->buf = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_SHARED, bfd, 0)) == MAP_FAILED) {
+		printf("CASE %s FAIL: cannot make and map %s, or open %s with O_DIRECT: %s\n", cname, bpath, dpath,
+		       strerror(errno));
+		cells_fail++;
+		r->buf = NULL;
+		goto out;
+	}
+	fill64(r->buf, r->len, 299);  /* blocks allocated by the write faults, then on disk */
+	if (msync(r->buf, r->len, MS_SYNC))
+		rfail(r, "msync: %s", strerror(errno));
+	p0 = pins_outstanding();
+	scan = memcg_stat("pgscan");
+	steal = memcg_stat("pgsteal");
+	t0 = rr.t0 = now_s();
+	pthread_create(&ta, NULL, a_dio_into_file, &rr);
+	pthread_create(&tb, NULL, b_reclaim, &rr);
+	pthread_create(&tc, NULL, c_clean, &rr);
+	/* secs, and up to 5 x secs while reclaim has not yet taken a buffer page out (the premise;
+	 * under load a 2 s race sees few: the pages are clean and unpinned only between reads) */
+	while (!r->stop && (now_s() - t0 < secs || (!rr.hits[0] && !rr.hits[1] && now_s() - t0 < 5 * secs)))
+		usleep(20 * 1000);
+	r->stop = 1;
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_join(tc, NULL);
+	printf("# %s: %.1f s, %ld O_DIRECT reads, %ld msync (%.0f ms), %ld MADV_PAGEOUT (%.0f ms), %ld memory.reclaim"
+	       " (%.0f ms): %ld MADV_PAGEOUT and %ld memory.reclaim took buffer pages out of memory, %ld of them while"
+	       " a read was in flight; memory.stat pgscan +%ld, pgsteal +%ld\n", cname, now_s() - t0, r->a_rounds,
+	       rr.cleans, rr.secs[0] * 1e3, rr.tries[0], rr.secs[1] * 1e3, rr.tries[1], rr.secs[2] * 1e3,
+	       rr.hits[0], rr.hits[1], rr.hits_in_read, memcg_stat("pgscan") - scan, memcg_stat("pgsteal") - steal);
+	if (!r->failed[0] && pins_settle(p0) != p0)
+		snprintf(r->failed, sizeof(r->failed), "%ld pin(s) outstanding after the race", pins_settle(p0) - p0);
+	if (r->failed[0]) {
+		printf("CASE %s FAIL: %s\n", cname, r->failed);
+		cells_fail++;
+	} else if (r->a_rounds < 2 || r->b_rounds < 2 || rr.cleans < 2) {
+		printf("CASE %s SKIP: the three threads did not all run (%ld reads, %ld reclaims, %ld msync)\n", cname,
+		       r->a_rounds, r->b_rounds, rr.cleans);
+		cells_skip++;
+	} else if (!rr.hits[0] && !rr.hits[1]) {
+		printf("CASE %s SKIP: reclaim never took a page of the buffer out of memory\n", cname);
+		cells_skip++;
+	} else {
+		printf("CASE %s PASS\n", cname);
+		cells_pass++;
+	}
+out:
+	if (r->buf)
+		munmap(r->buf, r->len);
+	if (bfd >= 0)
+		close(bfd);
+	if (r->dio_fd >= 0)
+		close(r->dio_fd);
+	unlink(bpath);
+	unlink(dpath);
+	memcg_leave();
+}
+
 static void races(double secs)
 {
 	run_race("gup-fast-vs-zap", a_gup_fast, b_zap, 0, secs);
@@ -1563,6 +1955,7 @@ static void races(double secs)
 	run_race("dio-vs-fork", a_dio_check, b_fork, 0, secs);
 	run_race("pin-vs-migrate", a_pin_check, b_migrate, 0, secs);
 	run_race("pin-vs-thp-split", a_pin_check, b_split, 1, secs);
+	run_reclaim_race(secs);
 }
 
 int main(int argc, char **argv)
@@ -1571,18 +1964,19 @@ int main(int argc, char **argv)
 	long ksm_run = -1, ksm_scan = 100, ksm_sleep = 20;
 	double race_secs = 0;
 
-	while ((opt = getopt(argc, argv, "d:b:v:o:x:lqr:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:b:v:m:o:x:lqr:")) != -1) {
 		switch (opt) {
 		case 'd': ext4_dir = optarg; break;
 		case 'b': blk_dev = optarg; break;
 		case 'v': vfat_dir = optarg; break;
+		case 'm': memcg_dir = optarg; break;
 		case 'o': only = optarg; break;
 		case 'x': except = optarg; break;
 		case 'l': list_only = 1; break;
 		case 'q': quick = 1; break;
 		case 'r': race_secs = atof(optarg); break;
 		default:
-			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS]\n",
+			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS]\n",
 				argv[0]);
 			return 2;
 		}
@@ -1592,6 +1986,7 @@ int main(int argc, char **argv)
 		char tmp[] = "/run/pin_matrix.scratchXXXXXX";
 
 		gup_fd = open("/sys/kernel/debug/gup_test", O_RDWR);
+		memcg_init();
 		int ur = io_uring_queue_init(8, &ring, 0);  /* -errno */
 
 		ring_ok = !ur;
