@@ -953,6 +953,7 @@ static void seal_cell(struct cell *c, enum pin p)
 	char *pin_at = c->map, *got = malloc(c->half), *want = malloc(c->half);
 	long p0 = pins_outstanding(), d = -1;
 	int r, wrote, seals;
+	double t0;
 
 	if (pin_start(c, p, pin_at, c->half))
 		goto out;
@@ -977,7 +978,10 @@ static void seal_cell(struct cell *c, enum pin p)
 	munmap(c->map, 2 * c->half);
 	c->map = NULL;
 	c->mapped = 0;
+	t0 = now_s();
 	r = fcntl(c->fd, F_ADD_SEALS, F_SEAL_WRITE);
+	printf("# %s: F_SEAL_WRITE under the pin: %s after %.0f ms\n", c->name, r ? strerror(errno) : "granted",
+	       (now_s() - t0) * 1000);
 	if (!r)
 		cfail(c, "F_SEAL_WRITE was granted while %s held a pin on the memfd's pages (memfd_wait_for_pins: EBUSY)",
 		      pin_names[p]);
