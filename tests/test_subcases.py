@@ -111,3 +111,16 @@ def test_a_real_log_of_a_caught_bug() -> None:
         {"case": "workload/pin-matrix/uring/thp/soft-dirty", "message": "not seen through the pin"}])
     result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
     assert catch.hits(result, entries) == list(entries)
+
+
+def test_a_real_log_with_the_held_pins_error_paths() -> None:
+    lines = (GUEST_LOGS / "pin-matrix-errpaths-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 74 + 6  # the default set's 74 cells (8 of them error paths and seals), 6 races
+    new = ["gup-fast/anon/hole", "gup-slow/thp/prot-none", "uring/anon/hole", "uring/thp/hole",
+           "uring/shmem/prot-none", "uring/shmem/seal", "uring/shmem-thp/seal", "gup-fast/shmem-thp/seal"]
+    assert all(got[name].status is Status.PASS for name in new)
+    # what the kernel did is in the comment lines, which are not cases
+    assert "# uring/thp/hole: pinning 1024 pages, page 512 unmapped: Bad address;" \
+        " the kernel took 512 pin(s) and released 512" in lines
+    assert not any(name.startswith("#") for name in got)
