@@ -124,3 +124,14 @@ def test_a_real_log_with_the_held_pins_error_paths() -> None:
     assert "# uring/thp/hole: pinning 1024 pages, page 512 unmapped: Bad address;" \
         " the kernel took 512 pin(s) and released 512" in lines
     assert not any(name.startswith("#") for name in got)
+
+
+def test_a_real_log_of_a_leak_on_an_error_path() -> None:
+    # patches/bugs/iouring-partial-pin-leak: io_pin_pages() keeps the pins of a short count
+    lines = (GUEST_LOGS / "pin-matrix-iouring-partial-pin-leak-6.12-tcg.log").read_text().splitlines()
+    failed = {s.name: s.message for s in subcases.parse(lines) if s.status is Status.FAIL}
+    assert sorted(failed) == ["uring/anon/hole", "uring/shmem/prot-none", "uring/thp/hole"]
+    assert failed["uring/thp/hole"].startswith("512 pin(s) outstanding")  # the pages before the hole
+    entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/uring/anon/hole", "message": "outstanding"}])
+    result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
+    assert catch.hits(result, entries) == list(entries)

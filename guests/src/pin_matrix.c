@@ -915,9 +915,9 @@ static void errpath_cell(struct cell *c, enum pin p)
 	}
 	if (acq > (long)good && vmstat("pgmigrate_success") == m0)  /* FOLL_LONGTERM migration retries pin twice */
 		cfail(c, "%s took %ld pins for the %zu pages before the %s one", pin_names[p], acq, good, what);
-	if (pins_settle(p0) != p0)
-		cfail(c, "%ld pin(s) outstanding after the failed %s (negative: released more than taken)",
-		      pins_settle(p0) - p0, pin_names[p]);
+	if ((d = pins_settle(p0) - p0))
+		cfail(c, "%ld pin(s) %s after the failed %s", d > 0 ? d : -d,
+		      d > 0 ? "outstanding (leaked)" : "released more than taken", pin_names[p]);
 	/* the bad page back: PROT_NONE keeps its data; a hole re-faults the file's page (memfd),
 	 * or a fresh zero page (private) */
 	if (c->ev == PROTNONE) {
