@@ -129,3 +129,38 @@ def test_a_real_log_of_a_caught_bug() -> None:
         {"case": "workload/pin-matrix/uring/thp/soft-dirty", "message": "not seen through the pin"}])
     result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
     assert catch.hits(result, entries) == list(entries)
+
+
+def test_a_real_log_with_the_held_pins_error_paths() -> None:
+    lines = (GUEST_LOGS / "pin-matrix-errpaths-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 74 + 6  # the default set's 74 cells (8 of them error paths and seals), 6 races
+    new = ["gup-fast/anon/hole", "gup-slow/thp/prot-none", "uring/anon/hole", "uring/thp/hole",
+           "uring/shmem/prot-none", "uring/shmem/seal", "uring/shmem-thp/seal", "gup-fast/shmem-thp/seal"]
+    assert all(got[name].status is Status.PASS for name in new)
+    # what the kernel did is in the comment lines, which are not cases
+    assert "# uring/thp/hole: pinning 1024 pages, page 512 unmapped: Bad address;" \
+        " the kernel took 512 pin(s) and released 512" in lines
+    assert not any(name.startswith("#") for name in got)
+
+
+def test_a_real_log_of_a_leak_on_an_error_path() -> None:
+    # patches/bugs/iouring-partial-pin-leak: io_pin_pages() keeps the pins of a short count
+    lines = (GUEST_LOGS / "pin-matrix-iouring-partial-pin-leak-6.12-tcg.log").read_text().splitlines()
+    failed = {s.name: s.message for s in subcases.parse(lines) if s.status is Status.FAIL}
+    assert sorted(failed) == ["uring/anon/hole", "uring/shmem/prot-none", "uring/thp/hole"]
+    assert failed["uring/thp/hole"].startswith("512 pin(s) outstanding")  # the pages before the hole
+    entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/uring/anon/hole", "message": "outstanding"}])
+    result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
+    assert catch.hits(result, entries) == list(entries)
+
+
+def test_a_real_log_of_a_seal_granted_under_a_pin() -> None:
+    # patches/bugs/memfd-seal-pinned-thp: one reference beyond the page cache's is tolerated,
+    # and io_uring keeps exactly one on a coalesced THP
+    lines = (GUEST_LOGS / "pin-matrix-memfd-seal-pinned-thp-6.12-tcg.log").read_text().splitlines()
+    cells = {s.name: s for s in subcases.parse(lines)}
+    failed = [name for name, s in cells.items() if s.status is Status.FAIL]
+    assert failed == ["uring/shmem-thp/seal"]
+    assert cells["uring/shmem-thp/seal"].message.startswith("F_SEAL_WRITE was granted while uring held a pin")
+    assert cells["gup-fast/shmem-thp/seal"].status is Status.PASS  # 512 references: still refused

@@ -43,14 +43,14 @@
 #define PM_PRESENT (1ULL << 63)
 #define SMALL_PAGES 16
 
-enum mem { ANON, THP, THPTE, SHMEM, FILESH, FILEPR, HUGE, NMEM };
+enum mem { ANON, THP, THPTE, SHMEM, FILESH, FILEPR, HUGE, SHMTHP, NMEM };
 static const char *const mem_names[NMEM] = {"anon", "thp", "thp-pte", "shmem", "ext4-shared", "ext4-private",
-					    "hugetlb"};
+					    "hugetlb", "shmem-thp"};
 enum ev { NONE, FORK, MPROTECT, SOFTDIRTY, PAGEOUT, DONTNEED, MIGRATE, COMPACT, SPLIT, KSM, MREMAP, MUNMAP,
-	  RO, HOLE, RECLAIM, NEV };
+	  RO, HOLE, RECLAIM, PROTNONE, SEAL, NEV };
 static const char *const ev_names[NEV] = {"none", "fork", "mprotect", "soft-dirty", "pageout", "dontneed",
 					  "migrate", "compact", "thp-split", "ksm", "mremap", "munmap",
-					  "read-only", "hole", "reclaim"};
+					  "read-only", "hole", "reclaim", "prot-none", "seal"};
 
 static const char *ext4_dir, *blk_dev, *vfat_dir, *only, *except, *memcg_dir;
 static int gup_fd = -1, list_only;
@@ -336,15 +336,77 @@ static int pin_write(struct cell *c, enum pin p, char *pinned_at, const char *sr
 
 static int is_thp(const void *addr) { return (kpageflags(addr) >> KPF_THP) & 1; }
 
+/* shmem-thp: a memfd whose pages are PMD-sized THPs. Its premise is the global shmem knob
+ * (memfd_create's files live on the internal shm mount, which follows shmem_enabled): set to
+ * "advise" for the first such cell unless "always"/"advise"/"force" already, put back at exit. */
+#define SHMEM_ENABLED "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+static char shmem_thp_was[32];
+static int shmem_thp_changed;
+
+static int map_memfd_thp(struct cell *c)
+{
+	size_t len = 2 * c->half;
+	char line[256], *l, *r, *raw, *at;
+
+	if (!shmem_thp_was[0]) {
+		FILE *f = fopen(SHMEM_ENABLED, "r");
+
+		if (!f || !fgets(line, sizeof(line), f) || !(l = strchr(line, '[')) || !(r = strchr(l, ']'))) {
+			if (f)
+				fclose(f);
+			cskip(c, "cannot read the selected value of %s (CONFIG_TRANSPARENT_HUGEPAGE off?)", SHMEM_ENABLED);
+			return -1;
+		}
+		fclose(f);
+		*r = 0;
+		snprintf(shmem_thp_was, sizeof(shmem_thp_was), "%s", l + 1);
+		if (strcmp(shmem_thp_was, "always") && strcmp(shmem_thp_was, "advise") && strcmp(shmem_thp_was, "force")) {
+			if (!write_file(SHMEM_ENABLED, "advise")) {
+				cskip(c, "cannot write advise to %s (it says %s): %s", SHMEM_ENABLED, shmem_thp_was,
+				      strerror(errno));
+				return -1;
+			}
+			shmem_thp_changed = 1;
+		}
+	}
+	c->fd = memfd_create("pin_matrix_thp", MFD_ALLOW_SEALING);
+	if (c->fd < 0 || ftruncate(c->fd, len)) {
+		cfail(c, "cannot make the shmem-thp memfd: %s", strerror(errno));
+		return -1;
+	}
+	/* PMD-aligned, so that the THPs can be mapped by PMDs (and faulted in as THPs at all) */
+	raw = mmap(NULL, len + HPAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return 0;  /* mem_map says it cannot map */
+	at = (char *)(((uintptr_t)raw + HPAGE - 1) & ~(HPAGE - 1));
+	c->map = mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, c->fd, 0);
+	if (at > raw)
+		munmap(raw, at - raw);
+	if (raw + len + HPAGE > at + len)
+		munmap(at + len, raw + len + HPAGE - (at + len));
+	if (c->map == MAP_FAILED) {
+		c->map = NULL;
+		return 0;
+	}
+	madvise(c->map, len, MADV_HUGEPAGE);
+	return 0;
+}
+
+static void shmem_thp_restore(void)
+{
+	if (shmem_thp_changed && !write_file(SHMEM_ENABLED, shmem_thp_was))
+		printf("# cannot put %s back to %s\n", SHMEM_ENABLED, shmem_thp_was);
+}
+
 static int mem_map(struct cell *c)
 {
 	size_t len;
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
 
 	c->fd = -1;
-	c->half = (c->mem == THP || c->mem == THPTE || c->mem == HUGE) ? HPAGE : SMALL_PAGES * PAGE;
+	c->half = (c->mem == THP || c->mem == THPTE || c->mem == HUGE || c->mem == SHMTHP) ? HPAGE : SMALL_PAGES * PAGE;
 	len = 2 * c->half;
-	c->shared = c->mem == SHMEM || c->mem == FILESH;
+	c->shared = c->mem == SHMEM || c->mem == FILESH || c->mem == SHMTHP;
 	switch (c->mem) {
 	case ANON:
 		c->map = map_aligned(len, PAGE, -1);
@@ -365,7 +427,7 @@ static int mem_map(struct cell *c)
 	case FILESH:
 	case FILEPR:
 		if (c->mem == SHMEM) {
-			c->fd = memfd_create("pin_matrix", 0);
+			c->fd = memfd_create("pin_matrix", MFD_ALLOW_SEALING);  /* the seal event */
 		} else {
 			snprintf(c->path, sizeof(c->path), "%s/pin_matrix.%d", ext4_dir, getpid());
 			c->fd = open(c->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -378,6 +440,10 @@ static int mem_map(struct cell *c)
 			      c->fd, 0);
 		if (c->map == MAP_FAILED)
 			c->map = NULL;
+		break;
+	case SHMTHP:
+		if (map_memfd_thp(c))
+			return -1;
 		break;
 	default:
 		break;
@@ -410,7 +476,7 @@ static int mem_map(struct cell *c)
 	}
 	memcpy(c->exp, c->map, c->half);
 	memcpy(c->wexp, c->map + c->half, c->half);
-	if ((c->mem == THP || c->mem == THPTE) && !(is_thp(c->map) && is_thp(c->map + c->half))) {
+	if ((c->mem == THP || c->mem == THPTE || c->mem == SHMTHP) && !(is_thp(c->map) && is_thp(c->map + c->half))) {
 		cskip(c, "no THP behind the mapping (kpageflags: pinned half %s, witness %s)",
 		      is_thp(c->map) ? "THP" : "not THP", is_thp(c->map + c->half) ? "THP" : "not THP");
 		return -1;
@@ -916,7 +982,7 @@ out:
 
 static void held_cell(struct cell *c, enum pin p)
 {
-	char *pin_at, *got = malloc(c->mem == HUGE || c->mem == THP || c->mem == THPTE ? HPAGE : SMALL_PAGES * PAGE);
+	char *pin_at, *got = malloc(c->half);
 	char *want = malloc(HPAGE);
 	long p0, d;
 	int wrote;
@@ -994,6 +1060,170 @@ out:
 	free(want);
 }
 
+
+/* -- error paths of the held pins (issue 20): a range that goes bad part way ---------------- */
+
+/* Pin [addr, addr+len) as p does, writable; 0 or -errno, nothing recorded in a cell (the
+ * failure is what the error-path cells expect). */
+static int pin_try(enum pin p, char *addr, size_t len)
+{
+	struct pin_longterm_test args = {.addr = (uintptr_t)addr, .size = len,
+					 .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE |
+						  (p == GUP_FAST ? PIN_LONGTERM_TEST_FLAG_USE_FAST : 0)};
+	struct iovec iov = {addr, len};
+
+	if (p == URING)
+		return io_uring_register_buffers(&ring, &iov, 1);  /* liburing: -errno */
+	return ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args) ? -errno : 0;
+}
+
+/* hole: the witness's first page is unmapped; prot-none: the region's last page (hugetlb: the
+ * witness huge page) is PROT_NONE. The pin asks for the whole region (both halves): 6.12 pins
+ * up to the bad page and returns that short count (mm/gup.c __get_user_pages() stops at the
+ * fault, gup_fast_fallback() returns the pages pinned so far), which both callers turn into
+ * EFAULT after unpinning it: io_pin_pages() (io_uring/memmap.c) directly, gup_test's
+ * PIN_LONGTERM_TEST_START by retrying at the bad page and unpinning on its -EFAULT. So the
+ * call must fail with EFAULT, having taken no pin past the bad page and left none behind; the
+ * memory keeps its data; then the good half must still pin and work (held_cell). */
+static void errpath_cell(struct cell *c, enum pin p)
+{
+	size_t len = 2 * c->half, bad, bad_len, good;
+	long p0 = pins_outstanding(), m0 = vmstat("pgmigrate_success"), a0, r0, acq, rel, d;
+	const char *what = c->ev == HOLE ? "unmapped" : "PROT_NONE";
+	int r;
+
+	if (c->ev == HOLE) {
+		bad = c->half;
+		bad_len = PAGE;
+	} else {
+		bad_len = c->mem == HUGE ? c->half : PAGE;
+		bad = len - bad_len;
+	}
+	good = bad / PAGE;
+	if (c->ev == HOLE ? munmap(c->map + bad, bad_len) : mprotect(c->map + bad, bad_len, PROT_NONE)) {
+		cfail(c, "cannot make page %zu %s: %s", good, what, strerror(errno));
+		return;
+	}
+	a0 = vmstat("nr_foll_pin_acquired");
+	r0 = vmstat("nr_foll_pin_released");
+	r = pin_try(p, c->map, len);
+	acq = vmstat("nr_foll_pin_acquired") - a0;
+	rel = vmstat("nr_foll_pin_released") - r0;
+	printf("# %s: pinning %zu pages, page %zu %s: %s; the kernel took %ld pin(s) and released %ld\n", c->name,
+	       len / PAGE, good, what, r ? strerror(-r) : "pinned them all", acq, rel);
+	if (!r) {
+		cfail(c, "%s pinned all %zu pages of a range whose page %zu is %s", pin_names[p], len / PAGE, good, what);
+		pin_stop(c, p);
+	} else if (r != -EFAULT) {
+		cfail(c, "%s over a range whose page %zu is %s failed with %s, not EFAULT", pin_names[p], good, what,
+		      strerror(-r));
+	}
+	if (acq > (long)good && vmstat("pgmigrate_success") == m0)  /* FOLL_LONGTERM migration retries pin twice */
+		cfail(c, "%s took %ld pins for the %zu pages before the %s one", pin_names[p], acq, good, what);
+	if ((d = pins_settle(p0) - p0))
+		cfail(c, "%ld pin(s) %s after the failed %s", d > 0 ? d : -d,
+		      d > 0 ? "outstanding (leaked)" : "released more than taken", pin_names[p]);
+	/* the bad page back: PROT_NONE keeps its data; a hole re-faults the file's page (memfd),
+	 * or a fresh zero page (private) */
+	if (c->ev == PROTNONE) {
+		r = mprotect(c->map + bad, bad_len, PROT_READ | PROT_WRITE);
+	} else {
+		r = mmap(c->map + bad, bad_len, PROT_READ | PROT_WRITE, MAP_FIXED | (c->shared ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS),
+			 c->shared ? c->fd : -1, c->shared ? (off_t)bad : 0) == MAP_FAILED;
+		if (!c->shared)
+			memset(c->wexp + (bad - c->half), 0, bad_len);
+	}
+	if (r) {
+		cfail(c, "cannot map page %zu again: %s", good, strerror(errno));
+		return;
+	}
+	if (!c->failed[0] && (d = first_diff(c->map, c->exp, c->half)) >= 0)
+		cfail(c, "after the failed %s the first half reads other data (byte %ld)", pin_names[p], d);
+	if (!c->failed[0] && (d = first_diff(c->map + c->half, c->wexp, c->half)) >= 0)
+		cfail(c, "after the failed %s the second half reads other data (byte %ld)", pin_names[p], d);
+	if (!c->failed[0])
+		held_cell(c, p);  /* what the failure left must still pin, both ways, and unpin */
+}
+
+/* -- F_SEAL_WRITE under a pin (issue 20, memfd) --------------------------------------------- */
+
+/* mm/memfd.c (6.12) memfd_add_seals(): F_SEAL_WRITE first refuses while a writable shared
+ * mapping exists (mapping_deny_writable(), EBUSY whatever the pins), then memfd_wait_for_pins()
+ * tags folios whose refcount exceeds page cache + mappings, waits ~150 ms for them, and says
+ * EBUSY if any still has one. So: pin, check both ways, unmap (the pin is then the only reason
+ * to refuse), seal must fail with EBUSY and the pinned pages still be the file's; after the
+ * unpin the same seal must succeed and hold (a write to the file fails with EPERM). */
+static void seal_cell(struct cell *c, enum pin p)
+{
+	char *pin_at = c->map, *got = malloc(c->half), *want = malloc(c->half);
+	long p0 = pins_outstanding(), d = -1;
+	int r, wrote, seals;
+	double t0;
+
+	if (pin_start(c, p, pin_at, c->half))
+		goto out;
+	fill64(c->map, c->half, 2);  /* the process writes: the pin reads it */
+	memcpy(c->exp, c->map, c->half);
+	if (pin_read(c, p, pin_at, got))
+		goto unpin;
+	if ((d = first_diff(got, c->exp, c->half)) >= 0) {
+		cfail(c, "the process's write is not seen through the pin (byte %ld)", d);
+		goto unpin;
+	}
+	fill64(want, c->half, 3);  /* written through the pin (io_uring): the process reads it */
+	if ((wrote = pin_write(c, p, pin_at, want)) < 0)
+		goto unpin;
+	if (wrote) {
+		memcpy(c->exp, want, c->half);
+		if ((d = first_diff(c->map, want, c->half)) >= 0) {
+			cfail(c, "what was written through the pin is not what the process reads (byte %ld)", d);
+			goto unpin;
+		}
+	}
+	munmap(c->map, 2 * c->half);
+	c->map = NULL;
+	c->mapped = 0;
+	t0 = now_s();
+	r = fcntl(c->fd, F_ADD_SEALS, F_SEAL_WRITE);
+	printf("# %s: F_SEAL_WRITE under the pin: %s after %.0f ms\n", c->name, r ? strerror(errno) : "granted",
+	       (now_s() - t0) * 1000);
+	if (!r)
+		cfail(c, "F_SEAL_WRITE was granted while %s held a pin on the memfd's pages (memfd_wait_for_pins: EBUSY)",
+		      pin_names[p]);
+	else if (errno != EBUSY)
+		cfail(c, "F_ADD_SEALS(F_SEAL_WRITE) under a pin: %s, not EBUSY", strerror(errno));
+	/* the pinned pages are still the file's: what the pin reads is what the file reads */
+	if (c->failed[0] || pin_read(c, p, pin_at, got))
+		goto unpin;
+	if ((d = first_diff(got, c->exp, c->half)) >= 0)
+		cfail(c, "after the refused seal the pin reads other data (byte %ld)", d);
+	else if (pread(c->fd, got, c->half, 0) != (ssize_t)c->half || (d = first_diff(got, c->exp, c->half)) >= 0)
+		cfail(c, "after the refused seal the memfd reads other data than its pinned pages (byte %ld)", d);
+unpin:
+	pin_stop(c, p);
+	if (pins_settle(p0) != p0)
+		cfail(c, "%ld pin(s) outstanding after the unpin", pins_settle(p0) - p0);
+	if (c->failed[0] || c->skip[0])
+		goto out;
+	/* nothing pins the pages now: the same seal must be granted, and hold */
+	if (fcntl(c->fd, F_ADD_SEALS, F_SEAL_WRITE)) {
+		cfail(c, "F_SEAL_WRITE refused after the unpin: %s (a reference left behind?)", strerror(errno));
+		goto out;
+	}
+	seals = fcntl(c->fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_WRITE))
+		cfail(c, "F_GET_SEALS says 0x%x after F_SEAL_WRITE was granted", seals);
+	else if (pwrite(c->fd, want, 1, 0) != -1 || errno != EPERM)
+		cfail(c, "a write to the memfd sealed with F_SEAL_WRITE did not fail with EPERM");
+	else if (pread(c->fd, got, c->half, 0) != (ssize_t)c->half || (d = first_diff(got, c->exp, c->half)) >= 0)
+		cfail(c, "the sealed memfd's first half reads other data (byte %ld)", d);
+	else if (pread(c->fd, got, c->half, c->half) != (ssize_t)c->half ||
+		 (d = first_diff(got, c->wexp, c->half)) >= 0)
+		cfail(c, "the sealed memfd's second half reads other data (byte %ld)", d);
+out:
+	free(got);
+	free(want);
+}
 /* -- vmsplice: the pipe holds a reference (FOLL_GET) to the pages ---------------------------- */
 
 static void vmsplice_cell(struct cell *c)
@@ -1254,13 +1484,31 @@ out:
 
 /* -- which cells make sense (docs/matrix.md says why the others are left out) --------------- */
 
+/* The held pins' error paths and the seal (issue 20): 0/1, or -1 when not one of those cells. */
+static int errpath_applies(enum pin p, enum mem m, enum ev e)
+{
+	int pin = p == GUP_FAST || p == GUP_SLOW || p == URING, memfd = m == SHMEM || m == SHMTHP;
+
+	if (e == SEAL)
+		return pin && memfd;
+	if (e == PROTNONE)
+		return pin && (m == ANON || m == THP || memfd || m == HUGE);
+	if (e == HOLE && held(p))  /* hugetlb: a hole part way would take a third huge page */
+		return pin && (m == ANON || m == THP || memfd);
+	if (m == SHMTHP)
+		return pin && e == NONE;
+	return -1;
+}
+
 static int applies(enum pin p, enum mem m, enum ev e)
 {
 	int thp = m == THP || m == THPTE, priv_anon = m == ANON || thp;
 
+	if (errpath_applies(p, m, e) >= 0)
+		return errpath_applies(p, m, e);
 	if (held(p)) {
-		if (e == RO || e == HOLE)
-			return 0;  /* error paths belong to the one-call pins */
+		if (e == RO)
+			return 0;  /* a read-only buffer is the one-call pins' (held pins: prot-none) */
 		if (p == URING && m == FILESH)
 			return 0;  /* writable long-term pins of ext4 MAP_SHARED are refused (gup_longterm) */
 		if (p == VMSPLICE && (e == MPROTECT || e == SOFTDIRTY || e == MREMAP || e == COMPACT || m == FILEPR))
@@ -1376,6 +1624,14 @@ static const char *const quick_cells[] = {
 	"gup-fast/ext4-shared/reclaim",
 	"vmsplice/anon/reclaim",
 	"dio-ext4-read/anon/reclaim",
+	"gup-fast/anon/hole",
+	"gup-slow/thp/prot-none",
+	"uring/anon/hole",
+	"uring/thp/hole",
+	"uring/shmem/prot-none",
+	"gup-fast/shmem-thp/seal",
+	"uring/shmem/seal",
+	"uring/shmem-thp/seal",
 };
 static int quick;
 
@@ -1437,6 +1693,10 @@ static void run_cell(enum pin p, enum mem m, enum ev e, int rd)
 	else if (!mem_map(&c)) {
 		if (p == VMSPLICE)
 			vmsplice_cell(&c);
+		else if (e == SEAL)
+			seal_cell(&c, p);
+		else if (held(p) && (e == HOLE || e == PROTNONE))
+			errpath_cell(&c, p);
 		else if (held(p))
 			held_cell(&c, p);
 		else
@@ -2034,6 +2294,7 @@ int main(int argc, char **argv)
 		write_file("/sys/kernel/mm/ksm/sleep_millisecs", v);
 		write_file("/sys/kernel/mm/ksm/run", ksm_run == 1 ? "1" : "0");
 	}
+	shmem_thp_restore();
 	printf("pin_matrix: %d cells passed, %d failed, %d skipped\n", cells_pass, cells_fail, cells_skip);
 	if (cells_fail)
 		return 1;
