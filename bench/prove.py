@@ -133,7 +133,7 @@ def bug_reach(bug: Plan, control: RunResult, outcome: Outcome) -> str:
     except InfraError as e:
         return f"reach: not measured ({e})"
     hunks = [h for p in bug.series.patches for h in reach.pre_image_hunks(p.text)]
-    return reach.judgement(reach.reach(hunks, windows, unmeasured), outcome is Outcome.CAUGHT)
+    return reach.judgement(reach.reach(hunks, windows, unmeasured), outcome is Outcome.MISSED)
 
 
 def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printer, runs: int = 1,

@@ -66,11 +66,11 @@ def test_reach_tells_ran_boot_only_never_and_unmeasured() -> None:
 def test_judgement_names_the_problem_of_a_miss_only() -> None:
     ran = reach.HunkReach(H, "ran", ("odirect",))
     never = reach.HunkReach(H, "never ran")
-    assert reach.judgement([ran], caught=False).endswith("(an oracle problem)")
-    assert reach.judgement([never], caught=False).endswith("(a workload-reach problem)")
-    assert reach.judgement([ran], caught=True) == "reach: mm/vmscan.c:1333 ran (odirect)"
+    assert reach.judgement([ran], missed=True).endswith("(an oracle problem)")
+    assert reach.judgement([never], missed=True).endswith("(a workload-reach problem)")
+    assert reach.judgement([ran], missed=False) == "reach: mm/vmscan.c:1333 ran (odirect)"
     unmeasured = reach.HunkReach(H, "not measured", why="not profiled in the control")
-    assert "problem" not in reach.judgement([unmeasured], caught=False)
+    assert "problem" not in reach.judgement([unmeasured], missed=True)
 
 
 def test_context_lines_stand_in_when_no_removed_line_is_code() -> None:

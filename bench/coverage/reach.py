@@ -118,13 +118,14 @@ def _status(h: PreHunk, lines: Sequence[int], windows: Windows, how: str, every:
     return HunkReach(h, "ran" if ran else "boot only" if hit(BOOT) else "never ran", ran, how)
 
 
-def judgement(reached: Sequence[HunkReach], caught: bool) -> str:
-    """One line for the prove table: where the bug's code ran and what that says of a miss."""
+def judgement(reached: Sequence[HunkReach], missed: bool) -> str:
+    """One line for the prove table: where the bug's code ran and, for a bug nothing saw, what
+    that says of the miss (a bug caught, or failing elsewhere, gets the where only)."""
     if not reached:
         return "reach: no C hunk to measure"
     said = "; ".join(r.text() for r in reached)
     measured = [r for r in reached if r.status != "not measured"]
-    if caught or not measured:
+    if not missed or not measured:
         return f"reach: {said}"
     if any(r.status == "ran" for r in measured):
         return f"reach: {said}: the workloads ran its code, no check saw the bug (an oracle problem)"
