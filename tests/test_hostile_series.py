@@ -177,8 +177,9 @@ def test_the_patch_count_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_series_name_with_a_newline_is_a_one_line_error(tmp_path: Path, no_tree: None,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    os.chdir(tmp_path)
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # os.chdir left the cwd there: later `python -m bench` children found no bench
     assert cli_main.main(["run", "evil\nname\rhere", "--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "evil\\nname\\rhere" in err, err
