@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import page_owner
+from bench import page_owner, rundir
 from bench.page_owner import Record
 from bench.result import Case, Status
 
@@ -70,12 +70,12 @@ def support(guest_dir: Path, config: str) -> Support:
     """Whether page_owner could be read in this boot, and if not, whose doing that is."""
     if not re.search(r"^CONFIG_PAGE_OWNER=y$", config, re.M):
         return Support(False, "unsupported: the kernel was built without CONFIG_PAGE_OWNER")
-    cmdline = (_read(guest_dir / "cmdline") or "").split()
+    cmdline = (_read(guest_dir / rundir.CMDLINE) or "").split()
     words = [w.split("=", 1)[1] for w in cmdline if w.startswith("page_owner=")]
     if not words or words[-1].lower() not in ("on", "1", "y", "yes", "true"):
         return Support(False, "page_owner is off on the kernel command line"
                               f" ({'page_owner=' + words[-1] if words else 'no page_owner=on'})")
-    state = (_read(guest_dir / "page_owner.state") or "").strip()
+    state = (_read(guest_dir / rundir.PAGE_OWNER_STATE) or "").strip()
     if state == "present":
         return Support(True)
     if state == "missing":

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import files
+from bench import files, rundir
 from bench.limits import LIMITS
 from bench.report import taint
 from bench.report.scanner import Report
@@ -44,8 +44,8 @@ def taint_cases(names: Sequence[str], guest_dir: Path, reports: Sequence[Report]
         if unexplained := taint.new_problems(start, end) - taint.explained_taint(mine):
             failed |= unexplained
             cases.append(_taint_case(name, f"during {name}", unexplained, start, end, mine))
-    first = taint.parse_mask(_read(guest_dir / "tainted.start"))
-    last = taint.parse_mask(_read(guest_dir / "tainted.end"))
+    first = taint.parse_mask(_read(guest_dir / rundir.TAINTED_START))
+    last = taint.parse_mask(_read(guest_dir / rundir.TAINTED_END))
     readings += [m for m in (first, last) if m is not None]
     if not readings:
         return cases
@@ -84,7 +84,7 @@ def expect_met(e: Expect, titles: Sequence[str], guest_dir: Path) -> tuple[bool,
     if e.kind == "report":
         hits = [t for t in titles if re.search(e.what, t)]
         return bool(hits), f"found: {hits[0]}" if hits else "no such report"
-    start, end = vmstat(_read(guest_dir / "vmstat.start")), vmstat(_read(guest_dir / "vmstat.end"))
+    start, end = vmstat(_read(guest_dir / f"{rundir.VMSTAT}.start")), vmstat(_read(guest_dir / f"{rundir.VMSTAT}.end"))
     if e.what not in end:
         return False, f"{e.what} is not in /proc/vmstat (this kernel has no such counter)"
     grew = end[e.what] - start.get(e.what, 0)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import junit, pipeline, rates, series
+from bench import junit, pipeline, rates, rundir, series
 from bench.coverage import objects, reach, stage
 from bench.catch import Catch, check_workloads, failures, hits, passed
 from bench.errors import InfraError, UserError
@@ -217,8 +217,8 @@ def write_results(out: Path, control: RunResult, verdicts: Sequence[Verdict]) ->
                             "control": control.verdict.value, "caught": caught, "bugs": len(verdicts),
                             "verdicts": [{**dataclasses.asdict(v), "outcome": v.outcome.value} for v in verdicts],
                             "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    write_atomic(out / "summary.json", json.dumps(data, indent=2) + "\n")
-    junit.write(result, out / "junit.xml")
+    write_atomic(out / rundir.SUMMARY, json.dumps(data, indent=2) + "\n")
+    junit.write(result, out / rundir.JUNIT)
 
 
 def summary(control: RunResult, verdicts: Sequence[Verdict], folder: Path,

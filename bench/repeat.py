@@ -13,15 +13,13 @@ import dataclasses
 import time
 from typing import Any
 
-from bench import junit, pipeline, rates, tree
+from bench import junit, pipeline, rates, rundir, tree
 from bench.errors import UserError
 from bench.files import write_atomic
 from bench.plan import Plan, claim_run
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status, write_summary_json
 from bench.stats import ALPHA, min_runs
-
-TABLE = "rates.txt"
 
 
 def check(n: int, baseline: bool, alpha: float, what: str = "") -> None:
@@ -91,9 +89,9 @@ def finish(plan: Plan, series: list[RunResult], base: list[RunResult] | None, al
     if notes := first.get("notes"):
         info["notes"] = notes
     result = RunResult(plan.run_id, plan.series.name, plan.results_dir, tuple(cases), time.monotonic() - start, info)
-    write_summary_json(result, plan.results_dir / "summary.json")
-    junit.write(result, plan.results_dir / "junit.xml")
-    write_atomic(plan.results_dir / TABLE, table(result))
+    write_summary_json(result, plan.results_dir / rundir.SUMMARY)
+    junit.write(result, plan.results_dir / rundir.JUNIT)
+    write_atomic(plan.results_dir / rundir.RATES, table(result))
     return result
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from conftest import BOOTS, HOME, TESTS, World, commit_files
 
-from bench import pipeline
+from bench import pipeline, rundir
 from bench import plan as plan_mod
 from bench.cli import main as cli
 from bench.errors import InfraError, UserError
@@ -196,7 +196,7 @@ def test_a_full_results_disk_after_the_build_is_an_error_not_a_pass(world: World
     assert rc == 2 and summary["verdict"] == "error" and summary["exit_code"] == 2
     crash = next(c for c in summary["cases"] if c["name"] == "crash")
     assert crash["message"].startswith(f"results disk full: {run_dir / 'guest' / 'plan.tsv'}")
-    assert "(at pipeline.py:" in crash["message"] and (run_dir / pipeline.CRASH_LOG).is_file()
+    assert "(at pipeline.py:" in crash["message"] and (run_dir / rundir.CRASH_LOG).is_file()
     suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")
     assert suite is not None and any(c.find("error") is not None for c in suite.findall("testcase"))
     assert "verdict: ERROR" in capsys.readouterr().out
@@ -211,7 +211,7 @@ def test_a_bug_of_the_bench_mid_run_is_an_error_with_its_traceback_kept(world: W
     crash = next(c for c in summary["cases"] if c["name"] == "crash")
     assert rc == 2 and summary["verdict"] == "error"
     assert crash["message"].startswith("RuntimeError: boom (at pipeline.py:") and "in boot" in crash["message"]
-    assert "raise RuntimeError" in (run_dir / pipeline.CRASH_LOG).read_text()
+    assert "raise RuntimeError" in (run_dir / rundir.CRASH_LOG).read_text()
     assert (run_dir / "index.html").is_file()  # the pages still made
 
 

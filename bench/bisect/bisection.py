@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import pipeline
+from bench import pipeline, rundir
 from bench.bisect.export import write_results
 from bench.bisect.journal import Journal, Step, step_name
 from bench.bisect.judge import (
@@ -76,7 +76,7 @@ def run_step(plan: Plan, printer: Printer, *, signature: Signature | None, repea
 def report_workloads(run_dir: Path) -> dict[str, str | None] | None:
     """Title -> the workload each report of a run was seen in (its reports.json)."""
     try:
-        found = json.loads((run_dir / "reports.json").read_text())
+        found = json.loads((run_dir / rundir.REPORTS).read_text())
         return {str(r["title"]): r.get("workload") for r in found}
     except (OSError, ValueError, KeyError, TypeError):
         return None

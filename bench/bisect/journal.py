@@ -9,11 +9,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import files, formats, paths
+from bench import files, formats, paths, rundir
 from bench.bisect.judge import Evidence, Verdict
 from bench.errors import UserError
-
-LOG_NAME, STEPS_NAME = "bisect.log", "steps.jsonl"
 
 
 @dataclass(frozen=True)
@@ -60,8 +58,8 @@ class Journal:
     def __init__(self, folder: Path) -> None:
         self.dir = folder
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.log = folder / LOG_NAME
-        self.jsonl = folder / STEPS_NAME
+        self.log = folder / rundir.BISECT_LOG
+        self.jsonl = folder / rundir.BISECT_STEPS
 
     def note(self, text: str) -> None:
         with open(self.log, "a", encoding="utf-8") as f:

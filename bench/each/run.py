@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bench import buildwarn, pins, pipeline, worktree
+from bench import buildwarn, pins, pipeline, rundir, worktree
 from bench.each import compare, export
 from bench.each.model import EachResult, Prefix
 from bench.errors import UserError
@@ -30,10 +30,10 @@ def read_prefix(k: int, plan: Plan, result: RunResult) -> Prefix:
     """What the comparison needs from a prefix's folder: warnings of its builds, pin counters."""
     folder, slot = result.results_dir, plan.cache_dir / "work" / str(result.info.get("slot", ""))
     made = any(c.group == "build" and not c.reused for c in result.cases)
-    built = buildwarn.read(folder / "build.log", slot / "src", slot / "build") if made else None
+    built = buildwarn.read(folder / rundir.BUILD_LOG, slot / "src", slot / "build") if made else None
     probe_ok = (result.info.get("probe") or {}).get("ok")
-    probe = buildwarn.read(folder / pipeline.PROBE_LOG, slot / "src", slot / "build") if probe_ok else None
-    counters = pins.of_run(folder / "guest", [w.name for w in plan.workloads])
+    probe = buildwarn.read(folder / rundir.PROBE_LOG, slot / "src", slot / "build") if probe_ok else None
+    counters = pins.of_run(folder / rundir.GUEST, [w.name for w in plan.workloads])
     return Prefix(k, plan.series.patches[k - 1] if k else None, result, built, probe, counters)
 
 
