@@ -3,9 +3,19 @@ the drivers' folders around their sub-runs hold, each with who writes it and who
 
 Nobody else spells a results file name (tests/test_architecture.py checks it). The names on
 disk never change here: the folders of older runs must still read.
+
+It also names every run and sub-run folder, with one rule for free text (safe_name), and mints
+and claims the top folders (new_folder); a run's own folder is claimed by pipeline.run
+(plan.claim_run).
 """
 
 from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from bench.errors import InfraError, UserError
 
 # A run's folder (bench/pipeline.py claims it). Writer -> readers.
 SUMMARY = "summary.json"  # result.write_summary_json (a run, each driver) -> result.py, pages/facts.py, nightly/
@@ -54,3 +64,71 @@ GIT_BISECT_REPLAY = "git-bisect-log.txt"  # bisect/range.py: `git bisect log` ->
 NIGHT = "night.json"  # nightly/night.py -> nightly/night_file.py (history, merge, pictures, report)
 NIGHT_SUMMARY = "summary.md"  # nightly/report.py: the night in Markdown -> people, CI job summaries
 KCIDB = "kcidb.json"  # nightly/kcidb.py: KCIDB v5.3 -> a KCIDB submitter
+
+
+NAME_BYTES = 120  # of free text in a folder name: a file name is at most 255 bytes (NAME_MAX)
+
+
+def safe_name(text: str) -> str:
+    """The one rule for a folder name made of free text (a series, a bug, a bisect step's label,
+    a matrix entry): each run of characters other than letters, digits, '.', '_' and '-' becomes
+    '-', cut to NAME_BYTES (a 250-character series name made a name over NAME_MAX), no '-', '_'
+    or '.' at either end ('..' names no folder); "unnamed" when nothing is left."""
+    cut = re.sub(r"[^\w.-]+", "-", text).encode()[:NAME_BYTES].decode("utf-8", "ignore")
+    return cut.strip("-_.") or "unnamed"
+
+
+def sub_name(text: str, seq: int | None = None, cut: int = NAME_BYTES) -> str:
+    """A sub-run's folder name in its driver's folder: `NN-TEXT` with a sequence number (prove's
+    00-control and 01-BUG, --each's 00-base and 03-PATCH, a bisect's 03-4of6), else TEXT (a
+    night's entry); TEXT is safe_name(text), cut to `cut` characters."""
+    name = safe_name(text)[:cut]
+    return name if seq is None else f"{seq:02d}-{name}"
+
+
+def again(name: str, k: int) -> str:
+    """The k-th run of a repeated run: NAME-rK (a bisect step's, a prove bug's), rK for "" (a
+    repeat's own runs)."""
+    return f"{name}-r{k}" if name else f"r{k}"
+
+
+def new_name(root: Path, label: str = "") -> str:
+    """`<YYYYmmdd-HHMMSS>[-<label>]`, with -2, -3... while that exists under root.
+
+    The one namer of run, bisect, --each, prove and night folders. It only looks: a run claims
+    its folder with claim() (mkdir), which moves on to the next suffix when another run was faster.
+    """
+    base = time.strftime("%Y%m%d-%H%M%S") + (f"-{safe_name(label)}" if label else "")
+    name, n = base, 1
+    while (root / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def claim(root: Path, name: str, retry: bool = True) -> str:
+    """Create root/name, or with retry the first free of name-2, name-3...; the name taken.
+
+    mkdir is the test and the claim in one step: two runs started in the same second (same
+    minted name) cannot both get a folder. Without retry an existing folder is a UserError.
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InfraError(f"{root}: cannot create the results folder: {e.strerror}") from e
+    for n in range(1, 1000):
+        taken = name if n == 1 else f"{name}-{n}"
+        try:
+            (root / taken).mkdir()
+            return taken
+        except FileExistsError:
+            if not retry:
+                raise UserError(f"{root / name}: exists already (a run id must be new)") from None
+        except OSError as e:
+            raise InfraError(f"{root / taken}: cannot create the run's folder: {e.strerror}") from e
+    raise InfraError(f"{root}: no free folder name for {name}")
+
+
+def new_folder(root: Path, label: str = "") -> str:
+    """A new folder `<YYYYmmdd-HHMMSS>[-<label>]` under root, minted and claimed; its name."""
+    return claim(root, new_name(root, label))

@@ -232,7 +232,7 @@ def test_two_runs_minted_the_same_second_get_two_folders(world: World, monkeypat
     world.replay("baseline-tcg")
     # one second for both mints: on a loaded machine make_plan can take longer than a second
     real = time.strftime
-    monkeypatch.setattr(plan_mod.time, "strftime",
+    monkeypatch.setattr(rundir.time, "strftime",
                         lambda fmt, *a: "20261204-120000" if fmt == "%Y%m%d-%H%M%S" else real(fmt, *a))
     req = RunRequest("two", accel="tcg", results=world.results)
     first, second = make_plan(req, world.home), make_plan(req, world.home)
@@ -248,7 +248,7 @@ def test_two_runs_minted_the_same_second_get_two_folders(world: World, monkeypat
 
 def test_claim_is_atomic_under_concurrency(tmp_path: Path) -> None:
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        names = list(pool.map(lambda _: plan_mod.claim(tmp_path / "r", "20261130-120000-canary"), range(16)))
+        names = list(pool.map(lambda _: rundir.claim(tmp_path / "r", "20261130-120000-canary"), range(16)))
     assert len(set(names)) == 16 and "20261130-120000-canary-16" in names
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(names)
 

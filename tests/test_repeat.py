@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from conftest import BOOTS, World, commit_files, git
 
-from bench import plan as plan_mod
-from bench import rates, stats
+from bench import rates, rundir, stats
 from bench.cli.main import main as bench_main
 from bench.result import Case, RunResult, Status
 
@@ -224,7 +223,7 @@ def test_an_expectation_with_the_base_is_checked_both_ways(series: str, base: st
 
 
 def test_a_repeat_started_in_the_same_second_as_another_run_gets_its_own_folder(world: World) -> None:
-    world.mp.setattr(plan_mod, "new_name", lambda root, label="": "20261130-120000-leak")
+    world.mp.setattr(rundir, "new_name", lambda root, label="": "20261130-120000-leak")
     (world.results / "20261130-120000-leak").mkdir(parents=True)  # the other run was faster
     rc = bench_main(["run", "leak", "--accel", "tcg", "--results", str(world.results), "--repeat", "3"])
     summary = json.loads((world.results / "20261130-120000-leak-2" / "summary.json").read_text())

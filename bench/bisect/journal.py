@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -99,7 +98,7 @@ class Journal:
 
 def step_name(seq: int, label: str) -> str:
     """A run folder name for a step: "03-4of6", "05-0123456789ab"."""
-    return f"{seq:02d}-" + re.sub(r"[^\w.-]+", "-", label.replace("/", "of")).strip("-")
+    return rundir.sub_name(label.replace("/", "of"), seq)
 
 
 def bad_step(steps: Sequence[Step], which: Callable[[Step], bool]) -> Step | None:

@@ -17,13 +17,13 @@ from bench import buildwarn, pins, pipeline, rundir, worktree
 from bench.each import compare, export
 from bench.each.model import EachResult, Prefix
 from bench.errors import UserError
-from bench.plan import Plan, new_folder, safe_name
+from bench.plan import Plan
 from bench.printer import Printer
 from bench.result import RunResult, Status
 
 
 def prefix_name(k: int, plan: Plan) -> str:
-    return f"{k:02d}-" + (safe_name(plan.series.patches[k - 1].name.removesuffix(".patch"))[:48] if k else "base")
+    return rundir.sub_name(plan.series.patches[k - 1].name.removesuffix(".patch") if k else "base", k, cut=48)
 
 
 def read_prefix(k: int, plan: Plan, result: RunResult) -> Prefix:
@@ -49,7 +49,7 @@ def run_each(plan: Plan, printer: Printer) -> EachResult:
     patches = plan.series.patches
     if not patches:
         raise UserError(f"{plan.series.source}: series {plan.series.name} has no patches: --each needs some")
-    run_id = new_folder(plan.results_root, f"each-{plan.series.name}")
+    run_id = rundir.new_folder(plan.results_root, f"each-{plan.series.name}")
     folder = plan.results_root / run_id
     n, start = len(patches), time.monotonic()
     printer.say(f"each: the base and {n} prefix(es) of {plan.series.name} in {folder}")

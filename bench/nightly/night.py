@@ -36,7 +36,7 @@ from bench.catch import Catch, check_workloads
 from bench.nightly.matrix import Entry, Matrix
 from bench.paths import contained
 from bench.pages.reproducer import patch_file_name
-from bench.plan import Plan, RunRequest, make_plan, new_folder, selected_params
+from bench.plan import Plan, RunRequest, make_plan, selected_params
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status
 from bench.series import Series
@@ -48,7 +48,7 @@ def now() -> str:
 
 
 def new_night_dir(root: Path, shard: tuple[int, int] | None) -> Path:
-    return root / new_folder(root, f"shard-{shard[0]}-of-{shard[1]}" if shard else "")
+    return root / rundir.new_folder(root, f"shard-{shard[0]}-of-{shard[1]}" if shard else "")
 
 
 def fresh_dir(folder: Path) -> Path:

@@ -28,7 +28,7 @@ from bench import rundir
 from bench import formats, proc, tree
 from bench.errors import InfraError
 from bench.files import copy_tree, write_atomic
-from bench.plan import NAME_BYTES, Plan
+from bench.plan import Plan
 from bench.result import RunResult
 from bench.series import Patch, Series
 from bench.slot import sha256_of
@@ -40,9 +40,9 @@ def patch_file_name(p: Patch) -> str:
     """NNNN-<name>: `sha256sum *` and `git am *` see them in series order; the name cut to
     NAME_BYTES, its suffix kept (a 252-character patch name plus NNNN- was over NAME_MAX)."""
     rest = re.sub(r"^\d+-", "", Path(p.name).name)
-    if len(rest.encode()) > NAME_BYTES:
+    if len(rest.encode()) > rundir.NAME_BYTES:
         suffix = Path(rest).suffix[:16]
-        rest = rest.encode()[:NAME_BYTES - len(suffix.encode())].decode("utf-8", "ignore") + suffix
+        rest = rest.encode()[:rundir.NAME_BYTES - len(suffix.encode())].decode("utf-8", "ignore") + suffix
     return f"{p.index:04d}-{rest}"
 
 
