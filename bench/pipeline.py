@@ -326,9 +326,8 @@ class Run:
         """Boot the unpatched base with the same config and workloads: its report titles and
         guest folder (None if it did not boot)."""
         p = self.plan
-        series = dataclasses.replace(p.series, name=f"{p.series.name}-base", patches=())
-        sub = dataclasses.replace(p, series=series, base=self.info["base"], results_root=self.dir,
-                                  run_id=rundir.BASELINE, baseline=False, coverage=False)
+        sub = dataclasses.replace(p.unpatched(self.info["base"]), results_root=self.dir, run_id=rundir.BASELINE,
+                                  baseline=False, coverage=False)
         self.say("baseline: the same config and workloads on the unpatched tree")
         res = run(sub, self.printer.nested("baseline: "))
         booted = any(c.group == "boot" and c.status is Status.PASS for c in res.cases)

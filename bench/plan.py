@@ -103,6 +103,12 @@ class Plan:
         """The same plan with only the first k patches of the series."""
         return dataclasses.replace(self, series=dataclasses.replace(self.series, patches=self.series.patches[:k]))
 
+    def unpatched(self, base: str) -> Plan:
+        """The same plan on the series' base commit without its patches, named NAME-base (what
+        --baseline and a repeat's base runs boot)."""
+        series = dataclasses.replace(self.series, name=f"{self.series.name}-base", patches=())
+        return dataclasses.replace(self, series=series, base=base)
+
 
 def default_home() -> Path:
     """The project folder (kconfigs/, guests/, patches/): $BENCH_HOME, the cwd, or the source checkout."""

@@ -46,8 +46,7 @@ def _series(plan: Plan, folder_plan: Plan, stem: str, n: int, printer: Printer) 
 
 
 def base_plan(plan: Plan) -> Plan:
-    series = dataclasses.replace(plan.series, name=f"{plan.series.name}-base", patches=())
-    return dataclasses.replace(plan, series=series, base=tree.resolve_base(plan.tree, plan.base or plan.series.base))
+    return plan.unpatched(tree.resolve_base(plan.tree, plan.base or plan.series.base))
 
 
 def run_repeat(plan: Plan, printer: Printer, n: int, alpha: float = ALPHA) -> RunResult:

@@ -152,6 +152,7 @@ def test_baseline_marks_reports_new_or_also_in_base(world: World, monkeypatch: p
     assert (run_dir / "baseline" / "summary.json").is_file()  # the base run is kept beside
     base = json.loads((run_dir / "baseline" / "summary.json").read_text())
     assert not [c for c in base["cases"] if c["group"] == "apply" and c["name"] != "(no patches)"]
+    assert base["series"] == "two-base" and base["info"]["base"] == summary["info"]["base"]  # plan.unpatched
     reports = json.loads((run_dir / "reports.json").read_text())
     assert reports[0]["in_base"] is (status == "skip") and reports[0]["workload"] == "odirect"
 

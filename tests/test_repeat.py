@@ -85,6 +85,9 @@ def test_with_the_base_a_regression_is_a_rate_above_the_base_s(world: World,
     assert (r["fails"], r["runs"], r["base_fails"], r["base_runs"], r["p"]) == (3, 3, 0, 3, 0.05)
     assert r["message"] == "regression: 3:3 vs 0:3 on the base (one-sided Fisher p=0.05 <= 0.05)"
     assert sorted(d.name for d in folder.iterdir() if d.is_dir()) == ["base-r1", "base-r2", "base-r3", "r1", "r2", "r3"]
+    base, r1 = (json.loads((folder / name / "summary.json").read_text()) for name in ("base-r1", "r1"))
+    assert base["series"] == r1["series"] + "-base" and base["info"]["base"] == r1["info"]["base"]  # plan.unpatched
+    assert [c["name"] for c in base["cases"] if c["group"] == "apply"] == ["(no patches)"]
     assert summary["info"]["repeat"]["test"] == "one-sided Fisher exact"
     assert "one-sided Fisher exact test, p <= 0.05" in capsys.readouterr().out
 
