@@ -35,8 +35,8 @@ def taint_cases(names: Sequence[str], guest_dir: Path, reports: Sequence[Report]
     failed: set[str] = set()
     readings: list[int] = []
     for name in names:
-        start = taint.parse_mask(_read(guest_dir / f"{name}.tainted.start"))
-        end = taint.parse_mask(_read(guest_dir / f"{name}.tainted.end"))
+        start = taint.parse_mask(_read(guest_dir / rundir.of_workload(name, rundir.TAINTED_START)))
+        end = taint.parse_mask(_read(guest_dir / rundir.of_workload(name, rundir.TAINTED_END)))
         readings += [m for m in (start, end) if m is not None]
         if start is None or end is None:
             continue
@@ -56,7 +56,8 @@ def taint_cases(names: Sequence[str], guest_dir: Path, reports: Sequence[Report]
         at_boot = first is not None and unexplained <= set(taint.letters(first))
         during = ("during boot, before the workloads" if at_boot else
                   "outside the workloads (boot, between them or after the last)" if any(
-                      (guest_dir / f"{n}.tainted.end").is_file() for n in names) else "during the run")
+                      (guest_dir / rundir.of_workload(n, rundir.TAINTED_END)).is_file() for n in names)
+                  else "during the run")
         cases.append(_taint_case("run", during, unexplained, 0, run_end, reports))
     return cases
 

@@ -100,7 +100,7 @@ def absent(key: str, run: RunResult, status: dict[str, Status]) -> Status | None
         if name == "run":  # the whole run is read from the runner's first taint reading on
             checked = (guest / rundir.TAINTED_START).is_file()
         else:  # a workload with an exit code had its window read: the runner writes .tainted.end first
-            checked = ((guest / f"{name}.tainted.end").is_file()
+            checked = ((guest / rundir.of_workload(name, rundir.TAINTED_END)).is_file()
                        or status.get(f"workload/{name}") in (Status.PASS, Status.SKIP))
         return Status.PASS if checked else None
     return None

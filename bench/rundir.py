@@ -33,7 +33,7 @@ KVM_PROBE_LOG = "kvm-probe.log"  # vm.choose_accel: the KVM probe boot's console
 KCONFIG = ".config"  # pipeline's config stage (a copy) -> pages/facts.py, pages/reproducer.py, leaks.py, kcidb
 REPORTS = "reports.json"  # pipeline's scan stage -> pages/facts.py, bisect/bisection.py
 COVERAGE = "coverage.json"  # coverage/stage.py: each changed line's status -> coverage/page.py (the run page)
-COVERAGE_COUNTS = "coverage-counts.json"  # coverage/stage.py: hits per profiled line -> prove.py (coverage/reach.py), stage.COUNTS
+COVERAGE_COUNTS = "coverage-counts.json"  # coverage/stage.py: hits per profiled line -> prove.py (stage.COUNTS)
 
 # Folders inside a run's folder.
 GUEST = "guest"  # the guest's results folder (vng --rwdir): pipeline writes its plan, guests/runner.sh the rest
@@ -41,7 +41,7 @@ GUESTS = "guests"  # pages/reproducer.py: a copy of the workload scripts -> repr
 PATCHES = "patches"  # pages/reproducer.py: a copy of the series -> reproducer.sh (a night's: nightly/night.py)
 BASELINE = "baseline"  # pipeline's --baseline stage: the unpatched tree's own run folder inside the run's
 
-# Files in GUEST (per workload, guests/runner.sh also writes NAME.log, NAME.rc, NAME.tainted.*, ...).
+# Files in GUEST.
 GUEST_PLAN = "plan.tsv"  # pipeline (guests.plan_text) -> guests/runner.sh, pages/reproducer.py
 GUEST_ENV = "env"  # pipeline (source and build paths) -> guests/runner.sh
 TAINTED_START = "tainted.start"  # guests/runner.sh: taint flags at guest start -> oracles.py, rates.py
@@ -49,6 +49,15 @@ TAINTED_END = "tainted.end"  # guests/runner.sh: taint flags at guest end -> ora
 VMSTAT = "vmstat"  # guests/runner.sh: VMSTAT.start, VMSTAT.end (/proc/vmstat) -> oracles.py, pins.py
 CMDLINE = "cmdline"  # guests/pages.sh: /proc/cmdline -> leaks.py
 PAGE_OWNER_STATE = "page_owner.state"  # guests/pages.sh: page_owner present or missing -> leaks.py
+
+# A workload's own files in GUEST: NAME.KIND (of_workload), and NAME.TAINTED_START|END, NAME.VMSTAT.*
+LOG = "log"  # guests/runner.sh: its output -> verdict.py (its case, subcases), leaks.py appends, nightly/kcidb.py
+RC = "rc"  # guests/runner.sh: "EXIT START END" -> verdict.py
+PIDS = "pids"  # guests/pages.sh: the pid window of its processes -> leaks.py
+MEMINFO = "meminfo"  # guests/pages.sh: MEMINFO.start, MEMINFO.end (/proc/meminfo) -> leaks.py
+PAGE_OWNER = "page_owner"  # guests/pages.sh: the page_owner records of its pids -> leaks.py
+ALIVE = "alive"  # guests/pages.sh: its pids still running at the reading -> leaks.py
+MAPCOUNT = "mapcount"  # guests/pages.sh: the map counts of the pages looked up -> leaks.py
 
 # A repeat's folder (run --repeat): its runs, SUMMARY, JUNIT and
 RATES = "rates.txt"  # repeat.py: fail:runs per case -> people
@@ -64,6 +73,11 @@ GIT_BISECT_REPLAY = "git-bisect-log.txt"  # bisect/range.py: `git bisect log` ->
 NIGHT = "night.json"  # nightly/night.py -> nightly/night_file.py (history, merge, pictures, report)
 NIGHT_SUMMARY = "summary.md"  # nightly/report.py: the night in Markdown -> people, CI job summaries
 KCIDB = "kcidb.json"  # nightly/kcidb.py: KCIDB v5.3 -> a KCIDB submitter
+
+
+def of_workload(name: str, kind: str) -> str:
+    """A workload's own file in GUEST: NAME.KIND (NAME.log, NAME.tainted.end, NAME.vmstat...)."""
+    return f"{name}.{kind}"
 
 
 NAME_BYTES = 120  # of free text in a folder name: a file name is at most 255 bytes (NAME_MAX)

@@ -162,12 +162,17 @@ def stray_names(modules: dict[str, Path], names: set[str]) -> list[str]:
                 if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
                 and n.body and isinstance(n.body[0], ast.Expr)}
         joined = {id(n.right) for n in ast.walk(tree) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div)}
+        # f"{name}.log": a workload's own file's shape (rundir.of_workload), not f"shard-{i}.log"
+        suffixes = {id(n.values[1]) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) and len(n.values) == 2
+                    and isinstance(n.values[0], ast.FormattedValue) and isinstance(n.values[1], ast.Constant)}
         for node in ast.walk(tree):
             if not isinstance(node, ast.Constant) or not isinstance(node.value, str) or id(node) in docs:
                 continue
             text = node.value
             hit = next((n for n in sorted(files) if text == n or text.endswith("/" + n)), None)
             if hit is None and text in folders and id(node) in joined:
+                hit = text
+            if hit is None and id(node) in suffixes and text.startswith(".") and text[1:] in names:
                 hit = text
             if hit and (rel, hit) not in SPELLED_ELSEWHERE:
                 found.append((rel, node.lineno, text))
@@ -194,6 +199,8 @@ def test_the_checker_sees_a_results_file_name(tmp_path: Path) -> None:
                    'c = run_dir / "guest"\n'
                    'd = home / "guests"\n'  # the project's folder
                    'e = "see console.log for more"\n'  # a message naming it
-                   'f = {"guest": 1}\n')  # a word, not a path
-    assert stray_names({"m": mod}, {"summary.json", "console.log", "guest", "guests"}) == [
-        "m.py:2: 'summary.json'", "m.py:3: '/console.log'", "m.py:4: 'guest'"]
+                   'f = {"guest": 1}\n'  # a word, not a path
+                   'g = guest / f"{name}.log"\n'  # a workload's own file
+                   'h = work / f"shard-{i}.log"\n')  # another file's suffix
+    assert stray_names({"m": mod}, {"summary.json", "console.log", "guest", "guests", "log"}) == [
+        "m.py:2: 'summary.json'", "m.py:3: '/console.log'", "m.py:4: 'guest'", "m.py:8: '.log'"]

@@ -184,7 +184,8 @@ def _tests(build_id: str, e: dict[str, Any], cases: list[dict[str, Any]], info: 
         }
         if c["group"] == "report":  # v5 has no waived field
             test["misc"] = {"report": c["name"], **({"waived": True} if known else {})}
-        log = url(f"{e['run_id']}/{rundir.GUEST}/{c['name']}.log") if c["group"] == "workload" else None
+        own_log = rundir.of_workload(c["name"], rundir.LOG)
+        log = url(f"{e['run_id']}/{rundir.GUEST}/{own_log}") if c["group"] == "workload" else None
         if log or console:
             test["log_url"] = log or console
         if c["status"] != "pass" and (c.get("output") or c.get("message")):
