@@ -20,6 +20,7 @@ from bench import proc
 from bench.errors import UserError
 
 BASE_NAME = "base"
+DOT_CONFIG = ".config"  # the kernel's configuration in a build tree (a run keeps a copy: rundir.KCONFIG)
 _SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
 _UNSET = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
 
@@ -130,7 +131,7 @@ def configure(
     script = src / "scripts" / "kconfig" / "merge_config.sh"
     if not script.is_file():
         raise UserError(f"{script}: missing; is {src} a kernel tree?")
-    config = build_dir / ".config"
+    config = build_dir / DOT_CONFIG
     old = _content_and_mtime(config)
     result = proc.run(
         ["sh", str(script), "-n", "-O", str(build_dir), *(str(f.path) for f in fragments)],

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import page_owner
+from bench import page_owner, rundir
 from bench.page_owner import Record
 from bench.result import Case, Status
 
@@ -74,12 +74,12 @@ def support(guest_dir: Path, config: str) -> Support:
     """Whether page_owner could be read in this boot, and if not, whose doing that is."""
     if not re.search(r"^CONFIG_PAGE_OWNER=y$", config, re.M):
         return Support(False, "unsupported: the kernel was built without CONFIG_PAGE_OWNER")
-    cmdline = (_read(guest_dir / "cmdline") or "").split()
+    cmdline = (_read(guest_dir / rundir.CMDLINE) or "").split()
     words = [w.split("=", 1)[1] for w in cmdline if w.startswith("page_owner=")]
     if not words or words[-1].lower() not in ("on", "1", "y", "yes", "true"):
         return Support(False, "page_owner is off on the kernel command line"
                               f" ({'page_owner=' + words[-1] if words else 'no page_owner=on'})")
-    state = (_read(guest_dir / "page_owner.state") or "").strip()
+    state = (_read(guest_dir / rundir.PAGE_OWNER_STATE) or "").strip()
     if state == "present":
         return Support(True)
     if state == "missing":
@@ -178,16 +178,19 @@ def _window(text: str | None) -> tuple[int, int] | None:
 
 def pages_case(name: str, guest_dir: Path, sup: Support, tol: Tolerance = TOLERANCE) -> Case | None:
     """pages/NAME, or None when the workload left no end reading (it never ended: its own case says so)."""
-    window = _window(_read(guest_dir / f"{name}.pids"))
-    start, end = (_read(guest_dir / f"{name}.meminfo.{s}") for s in ("start", "end"))
+    def own(kind: str) -> str | None:  # the workload's own file
+        return _read(guest_dir / rundir.of_workload(name, kind))
+
+    window = _window(own(rundir.PIDS))
+    start, end = (own(f"{rundir.MEMINFO}.{s}") for s in ("start", "end"))
     if window is None or start is None or end is None:
         return None
     problems = counter_problems(meminfo(start), meminfo(end), tol)
     evidence, counted, not_counted = "", "", "" if sup.ok else sup.why
     if sup.ok:
-        dump = page_owner.parse((_read(guest_dir / f"{name}.page_owner") or "").splitlines())
-        alive = {int(t) for t in (_read(guest_dir / f"{name}.alive") or "").split() if t.isdigit()}
-        left = leaked(dump, alive, page_owner.mapcounts((_read(guest_dir / f"{name}.mapcount") or "").splitlines()))
+        dump = page_owner.parse((own(rundir.PAGE_OWNER) or "").splitlines())
+        alive = {int(t) for t in (own(rundir.ALIVE) or "").split() if t.isdigit()}
+        left = leaked(dump, alive, page_owner.mapcounts((own(rundir.MAPCOUNT) or "").splitlines()))
         n = sum(r.pages for r in left)
         anon = sum(r.pages for r in left if anonymous(r))
         short = "" if dump.seen == dump.kept else f"; {dump.seen - dump.kept} more record(s) not kept by the guest"
@@ -224,7 +227,7 @@ def pages_cases(names: Sequence[str], guest_dir: Path, config: Path, tol: Tolera
     sup = support(guest_dir, _read(config) or "")
     cases = [c for n in names if (c := pages_case(n, guest_dir, sup, tol)) is not None]
     for c in cases:
-        if c.status is Status.FAIL and (log := guest_dir / f"{c.name}.log").is_file():
+        if c.status is Status.FAIL and (log := guest_dir / rundir.of_workload(c.name, rundir.LOG)).is_file():
             with log.open("a") as f:
                 f.write(f"\n== pinbench pages oracle (host): FAIL: {c.message}\n{c.output}\n")
     return cases

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import files
+from bench import files, rundir
 from bench.limits import LIMITS
 from bench.report import taint
 from bench.report.scanner import Report
@@ -35,8 +35,8 @@ def taint_cases(names: Sequence[str], guest_dir: Path, reports: Sequence[Report]
     failed: set[str] = set()
     readings: list[int] = []
     for name in names:
-        start = taint.parse_mask(_read(guest_dir / f"{name}.tainted.start"))
-        end = taint.parse_mask(_read(guest_dir / f"{name}.tainted.end"))
+        start = taint.parse_mask(_read(guest_dir / rundir.of_workload(name, rundir.TAINTED_START)))
+        end = taint.parse_mask(_read(guest_dir / rundir.of_workload(name, rundir.TAINTED_END)))
         readings += [m for m in (start, end) if m is not None]
         if start is None or end is None:
             continue
@@ -44,8 +44,8 @@ def taint_cases(names: Sequence[str], guest_dir: Path, reports: Sequence[Report]
         if unexplained := taint.new_problems(start, end) - taint.explained_taint(mine):
             failed |= unexplained
             cases.append(_taint_case(name, f"during {name}", unexplained, start, end, mine))
-    first = taint.parse_mask(_read(guest_dir / "tainted.start"))
-    last = taint.parse_mask(_read(guest_dir / "tainted.end"))
+    first = taint.parse_mask(_read(guest_dir / rundir.TAINTED_START))
+    last = taint.parse_mask(_read(guest_dir / rundir.TAINTED_END))
     readings += [m for m in (first, last) if m is not None]
     if not readings:
         return cases
@@ -56,7 +56,8 @@ def taint_cases(names: Sequence[str], guest_dir: Path, reports: Sequence[Report]
         at_boot = first is not None and unexplained <= set(taint.letters(first))
         during = ("during boot, before the workloads" if at_boot else
                   "outside the workloads (boot, between them or after the last)" if any(
-                      (guest_dir / f"{n}.tainted.end").is_file() for n in names) else "during the run")
+                      (guest_dir / rundir.of_workload(n, rundir.TAINTED_END)).is_file() for n in names)
+                  else "during the run")
         cases.append(_taint_case("run", during, unexplained, 0, run_end, reports))
     return cases
 
@@ -84,7 +85,7 @@ def expect_met(e: Expect, titles: Sequence[str], guest_dir: Path) -> tuple[bool,
     if e.kind == "report":
         hits = [t for t in titles if re.search(e.what, t)]
         return bool(hits), f"found: {hits[0]}" if hits else "no such report"
-    start, end = vmstat(_read(guest_dir / "vmstat.start")), vmstat(_read(guest_dir / "vmstat.end"))
+    start, end = vmstat(_read(guest_dir / f"{rundir.VMSTAT}.start")), vmstat(_read(guest_dir / f"{rundir.VMSTAT}.end"))
     if e.what not in end:
         return False, f"{e.what} is not in /proc/vmstat (this kernel has no such counter)"
     grew = end[e.what] - start.get(e.what, 0)

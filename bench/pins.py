@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import files
+from bench import files, rundir
 from bench.limits import LIMITS
 from bench.oracles import vmstat
 
@@ -50,7 +50,8 @@ def span(guest: Path, stem: str) -> Pins | None:
 
 def of_run(guest: Path, workloads: Iterable[str]) -> dict[str, Pins]:
     """The whole run (key RUN) and each workload with both snapshots."""
-    found = {RUN: span(guest, "vmstat")} | {w: span(guest, f"{w}.vmstat") for w in workloads}
+    found = {RUN: span(guest, rundir.VMSTAT)} | {w: span(guest, rundir.of_workload(w, rundir.VMSTAT))
+                                                  for w in workloads}
     return {k: v for k, v in found.items() if v is not None}
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from bench import build as build_mod
+from bench import rundir
 from bench import guests, junit, kconfig, leaks, oracles, qemu, tree, verdict, vm, worktree
 from bench import slot as slot_mod
 from bench.coverage import stage as cov
@@ -42,8 +43,6 @@ WORKLOAD_SLACK = 45  # seconds a workload may run past its timeout in the guest 
 FATAL_ENDS_THE_VM = ("oops=panic", "hung_task_panic=1", "softlockup_panic=1")
 # page_owner for the pages oracle (bench/leaks.py; a no-op without CONFIG_PAGE_OWNER), before --append: page_owner=off wins
 ORACLES_NEED = ("page_owner=on",)
-PROBE_LOG = "build-next.log"  # --each: the next patch's objects compiled without it
-CRASH_LOG = "crash.log"  # the traceback of a bench bug, kept beside the run's other files
 _MARK = re.compile(r"pinbench: workload (\S+) (start|end)")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,8 +113,8 @@ class Run:
         else:
             text = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": ")
         try:
-            write_atomic(self.dir / CRASH_LOG, "".join(traceback.format_exception(e)))
-            kept = f"; traceback in {CRASH_LOG}"
+            write_atomic(self.dir / rundir.CRASH_LOG, "".join(traceback.format_exception(e)))
+            kept = f"; traceback in {rundir.CRASH_LOG}"
         except BenchError:
             kept = ""
         self.add(Case("infra", "crash", Status.ERROR, 0.0, f"{text}{where}{kept}"))
@@ -125,8 +124,8 @@ class Run:
         (a full disk), the first failure raised after."""
         first: BenchError | None = None
         writers: tuple[Callable[[], None], ...] = (
-            functools.partial(write_summary_json, result, self.dir / "summary.json"),
-            functools.partial(junit.write, result, self.dir / "junit.xml"),
+            functools.partial(write_summary_json, result, self.dir / rundir.SUMMARY),
+            functools.partial(junit.write, result, self.dir / rundir.JUNIT),
             functools.partial(run_files.write, result, self.plan))  # reproducer.sh, report.txt, index.html
         for write in writers:
             try:
@@ -153,7 +152,7 @@ class Run:
     @timed("apply")
     def apply(self, s: slot_mod.Slot) -> tuple[slot_mod.Slot, bool]:
         """Move the slot's worktree to the base and apply the series; the slot's new state."""
-        p, base, log = self.plan, self.info["base"], self.dir / "apply.log"
+        p, base, log = self.plan, self.info["base"], self.dir / rundir.APPLY_LOG
         self.say(f"apply: {len(p.series.patches)} patch(es) of {p.series.name} on {base[:12]} in {s.path}")
         repo = worktree.repo_id(p.tree)
         made = worktree.ensure(p.tree, s.src, base)
@@ -178,15 +177,15 @@ class Run:
     @timed("config")
     def config(self, src: Path, build_dir: Path) -> bool:
         self.say(f"config: allnoconfig + {', '.join(f.name for f in self.plan.fragments)}")
-        cfg = kconfig.configure(src, build_dir, self.plan.fragments, self.dir / "config.log")
+        cfg = kconfig.configure(src, build_dir, self.plan.fragments, self.dir / rundir.CONFIG_LOG)
         if cfg.config.is_file():
-            shutil.copy(cfg.config, self.dir / ".config")
-        return self.add(verdict.config_case(cfg, tail_of(self.dir / "config.log", 150)))
+            shutil.copy(cfg.config, self.dir / rundir.KCONFIG)
+        return self.add(verdict.config_case(cfg, tail_of(self.dir / rundir.CONFIG_LOG, 150)))
 
     @timed("build")
     def build(self, s: slot_mod.Slot) -> Path | None:
         state, image = s.state, s.build / build_mod.IMAGE
-        config_sha = slot_mod.sha256_of(s.build / ".config")
+        config_sha = slot_mod.sha256_of(s.build / kconfig.DOT_CONFIG)
         self.instr = cov.instrument(self.plan, s.src, self.info)
         if state.built == state.head and state.config_sha == config_sha and state.image_sha \
                 and state.profiled == cov.key(self.instr) \
@@ -194,14 +193,14 @@ class Run:
             self.info["image"] = str(image)
             why = f"reused: the slot's image is of this commit and .config ({state.built[:12]})"
             # every run folder has its build.log: here it says why make did not run
-            write_atomic(self.dir / "build.log", f"{why}\nimage {image} sha256 {state.image_sha}\n"
+            write_atomic(self.dir / rundir.BUILD_LOG, f"{why}\nimage {image} sha256 {state.image_sha}\n"
                                                  f".config sha256 {config_sha}\n")
             self.add(Case("build", "kernel", Status.PASS, 0.0, why, reused=True))
             return image
         s = s.save(replace(state, built=""))  # from here until it succeeds, the build dir is in flux
         self.say(f"build: make O={s.build} bzImage (ccache)")
         res = build_mod.build(
-            s.src, s.build, self.dir / "build.log", cache_dir=self.plan.cache_dir,
+            s.src, s.build, self.dir / rundir.BUILD_LOG, cache_dir=self.plan.cache_dir,
             njobs=self.plan.jobs or None, timeout=self.plan.build_timeout,
             progress=lambda text: self.say(f"build: {text}"), started=self._building(s),
             make_vars=cov.make_vars(self.instr))
@@ -211,7 +210,7 @@ class Run:
             done = replace(done, built=state.head, config_sha=config_sha, image_sha=slot_mod.sha256_of(res.image),
                            profiled=cov.key(self.instr))
         s.save(done)
-        self.add(verdict.build_case(res, tail_of(self.dir / "build.log")))
+        self.add(verdict.build_case(res, tail_of(self.dir / rundir.BUILD_LOG)))
         return res.image if res.ok else None
 
     @staticmethod
@@ -225,10 +224,10 @@ class Run:
         return started
 
     def prepare_guest(self, src: Path, build_dir: Path) -> Path:
-        gdir = self.dir / "guest"
+        gdir = self.dir / rundir.GUEST
         gdir.mkdir()
-        (gdir / "plan.tsv").write_text(guests.plan_text(self.plan.workloads))
-        (gdir / "env").write_text(f"BENCH_SRC={src}\nBENCH_BUILD={build_dir}\nBENCH_HOME={self.plan.home}\n"
+        (gdir / rundir.GUEST_PLAN).write_text(guests.plan_text(self.plan.workloads))
+        (gdir / rundir.GUEST_ENV).write_text(f"BENCH_SRC={src}\nBENCH_BUILD={build_dir}\nBENCH_HOME={self.plan.home}\n"
                                   f"{cov.guest_env(self.instr)}")
         return gdir
 
@@ -254,7 +253,7 @@ class Run:
         )
         names = ", ".join(w.name for w in p.workloads) or "none"
         self.say(f"boot: workloads {names} (VM timeout {timeout}s)")
-        console = self.dir / "console.log"
+        console = self.dir / rundir.CONSOLE
         res = vm.boot(
             image, ["bash", str(p.home / "guests" / "runner.sh"), str(gdir)], console,
             accel=accel, opts=opts, timeout=timeout, on_line=self._progress,
@@ -275,7 +274,7 @@ class Run:
         """--each: touch the files the next patch changes and make again, so the objects it will
         recompile are compiled here without it: the "before" of its warnings (bench/buildwarn.py)."""
         s = slot_mod.Slot(s.path, slot_mod.read_state(s.path))
-        head, log = s.state.built, self.dir / PROBE_LOG
+        head, log = s.state.built, self.dir / rundir.PROBE_LOG
         names = sorted(n for n in self.plan.probe if (s.src / n).is_file())
         if not head:
             return
@@ -327,9 +326,8 @@ class Run:
         """Boot the unpatched base with the same config and workloads: its report titles and
         guest folder (None if it did not boot)."""
         p = self.plan
-        series = dataclasses.replace(p.series, name=f"{p.series.name}-base", patches=())
-        sub = dataclasses.replace(p, series=series, base=self.info["base"], results_root=self.dir,
-                                  run_id="baseline", baseline=False, coverage=False)
+        sub = dataclasses.replace(p.unpatched(self.info["base"]), results_root=self.dir, run_id=rundir.BASELINE,
+                                  baseline=False, coverage=False)
         self.say("baseline: the same config and workloads on the unpatched tree")
         res = run(sub, self.printer.nested("baseline: "))
         booted = any(c.group == "boot" and c.status is Status.PASS for c in res.cases)
@@ -341,7 +339,7 @@ class Run:
             return None
         self.add(Case("baseline", "unpatched", Status.PASS, res.secs,
                       f"unpatched: {res.verdict.value}, {len(titles)} distinct report(s)"))
-        return titles, res.results_dir / "guest"
+        return titles, res.results_dir / rundir.GUEST
 
     @timed("scan")
     def scan(self, lines: list[str], reports: list[scanner.Report], gdir: Path,
@@ -354,10 +352,10 @@ class Run:
         found = [{**render.report_to_dict(r, n), "known": known.is_known(r.title),
                   "workload": verdict.blame(r.first_line, where),
                   "in_base": None if in_base is None else r.title in in_base} for r, n in folded]
-        write_atomic(self.dir / "reports.json", json.dumps(found, indent=2) + "\n")
+        write_atomic(self.dir / rundir.REPORTS, json.dumps(found, indent=2) + "\n")
         self.add(*verdict.report_cases(folded, known, where, in_base))
         self.add(*oracles.taint_cases([w.name for w in self.plan.workloads], gdir, [r for r, _ in folded], where))
-        self.add(*leaks.pages_cases([w.name for w in self.plan.workloads], gdir, self.dir / ".config"))
+        self.add(*leaks.pages_cases([w.name for w in self.plan.workloads], gdir, self.dir / rundir.KCONFIG))
         titles = [r.title for r, _ in folded]
         base_seen = (sorted(base[0]), base[1]) if base else None
         self.add(*oracles.expect_cases(self.plan.series.meta.expect, titles, gdir, base_seen))
@@ -368,7 +366,7 @@ def run(plan: Plan, printer: Printer) -> RunResult:
     plan = r.plan
     r.say(f"run {plan.run_id}: results in {r.dir}")
     console: tuple[list[str], list[scanner.Report]] | None = None
-    gdir = r.dir / "guest"
+    gdir = r.dir / rundir.GUEST
     try:
         r.info["base"] = tree.resolve_base(plan.tree, plan.base or plan.series.base)
         r.judge_known()

@@ -2,7 +2,7 @@
 
 The request holds what a user can ask for, as plain values; make_plan() loads and checks
 everything it names (series, tree, kconfig fragments, workloads, parameters) before any
-work starts, so bad input costs no build. Run ids and folder names are minted here only.
+work starts, so bad input costs no build. A run's id is minted here (bench/rundir.py names it).
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ import dataclasses
 import json
 import os
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import formats, guests, kcmdline, kconfig, series, slot, tree
-from bench.errors import InfraError, UserError, quote
+from bench import formats, guests, kcmdline, kconfig, rundir, series, slot, tree
+from bench.errors import UserError, quote
 from bench.files import write_atomic
 from bench.report import issues_file
 from bench.report.issues import Issue, bare
@@ -104,6 +103,12 @@ class Plan:
         """The same plan with only the first k patches of the series."""
         return dataclasses.replace(self, series=dataclasses.replace(self.series, patches=self.series.patches[:k]))
 
+    def unpatched(self, base: str) -> Plan:
+        """The same plan on the series' base commit without its patches, named NAME-base (what
+        --baseline and a repeat's base runs boot)."""
+        series = dataclasses.replace(self.series, name=f"{self.series.name}-base", patches=())
+        return dataclasses.replace(self, series=series, base=base)
+
 
 def default_home() -> Path:
     """The project folder (kconfigs/, guests/, patches/): $BENCH_HOME, the cwd, or the source checkout."""
@@ -120,62 +125,10 @@ def default_cache() -> Path:
     return Path(os.environ.get("BENCH_CACHE", Path(base) / "pinbench"))
 
 
-NAME_BYTES = 120  # of a name in a folder name: a file name is at most 255 bytes (NAME_MAX)
-
-
-def safe_name(name: str) -> str:
-    """A name made fit for a folder name (run ids, work slots, bisect steps): cut to NAME_BYTES
-    (a 250-character series name made the run's folder name too long: an internal error)."""
-    cut = re.sub(r"[^\w.-]+", "_", name).encode()[:NAME_BYTES].decode("utf-8", "ignore")
-    return cut.strip("_") or "unnamed"
-
-
-def new_name(root: Path, label: str = "") -> str:
-    """`<YYYYmmdd-HHMMSS>[-<label>]`, with -2, -3... while that exists under root.
-
-    The one namer of run, bisect and night folders. It only looks: a run claims its folder
-    with claim() (mkdir), which moves on to the next suffix when another run was faster.
-    """
-    base = time.strftime("%Y%m%d-%H%M%S") + (f"-{safe_name(label)}" if label else "")
-    name, n = base, 1
-    while (root / name).exists():
-        n += 1
-        name = f"{base}-{n}"
-    return name
-
-
-def claim(root: Path, name: str, retry: bool = True) -> str:
-    """Create root/name, or with retry the first free of name-2, name-3...; the name taken.
-
-    mkdir is the test and the claim in one step: two runs started in the same second (same
-    minted name) cannot both get a folder. Without retry an existing folder is a UserError.
-    """
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InfraError(f"{root}: cannot create the results folder: {e.strerror}") from e
-    for n in range(1, 1000):
-        taken = name if n == 1 else f"{name}-{n}"
-        try:
-            (root / taken).mkdir()
-            return taken
-        except FileExistsError:
-            if not retry:
-                raise UserError(f"{root / name}: exists already (a run id must be new)") from None
-        except OSError as e:
-            raise InfraError(f"{root / taken}: cannot create the run's folder: {e.strerror}") from e
-    raise InfraError(f"{root}: no free folder name for {name}")
-
-
-def new_folder(root: Path, label: str = "") -> str:
-    """A new folder `<YYYYmmdd-HHMMSS>[-<label>]` under root, created (claimed); its name."""
-    return claim(root, new_name(root, label))
-
-
 def claim_run(plan: Plan) -> Plan:
     """plan with its results folder created: a minted id moves on to -2, -3... when another run
     of the same second took it; an id the caller chose must be new."""
-    return dataclasses.replace(plan, run_id=claim(plan.results_root, plan.run_id,
+    return dataclasses.replace(plan, run_id=rundir.claim(plan.results_root, plan.run_id,
                                                   retry=plan.run_id == plan.minted_id))
 
 
@@ -248,7 +201,7 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
     # Last: the default tree is unpacked on first use (a minute); a bad name fails before it.
     kernel = tree.resolve_tree(req.tree, os.environ, cache)
     s = loaded or series.empty(f"tree-{kernel.name}")
-    minted = new_name(results_root, s.name)
+    minted = rundir.new_name(results_root, s.name)
     return Plan(
         series=s,
         tree=kernel,

@@ -23,14 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import junit, pipeline, rates, series
+from bench import junit, pipeline, rates, rundir, series
 from bench.coverage import objects, reach, stage
 from bench.catch import Catch, check_workloads, failures, hits, passed
 from bench.errors import InfraError, UserError
 from bench.files import write_atomic
-from bench.plan import Plan, RunRequest, make_plan, new_folder
+from bench.plan import Plan, RunRequest, make_plan
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status
+
+CONTROL = rundir.sub_name("control", 0)  # the control run's folder: 00-control
 
 
 class Outcome(str, enum.Enum):
@@ -142,30 +144,30 @@ def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printe
     measure_reach: the control profiles the bugs' files (gcov), so each verdict says whether
     the bug's hunks ran at all."""
     root = bugs[0].results_root
-    out = root / new_folder(root, "prove")
+    out = root / rundir.new_folder(root, "prove")
     workloads = tuple(dict.fromkeys(w.name for b in bugs for w in b.workloads))
     kconfigs = tuple(dict.fromkeys(k for b in bugs for k in b.series.kconfigs))
     profiled = tuple(dict.fromkeys((*request.coverage_objects, *bug_objects(bugs)))) if measure_reach else ()
     control = make_plan(dataclasses.replace(request, series="", workloads=request.workloads or workloads,
                                             kconfigs=(*kconfigs, *request.kconfigs), results=out,
-                                            run_id="00-control", coverage=bool(profiled),
+                                            run_id=CONTROL, coverage=bool(profiled),
                                             coverage_objects=profiled or request.coverage_objects), home)
     printer.say(f"prove: control (the tree as it is) then {len(bugs)} bug(s), into {out}")
     base: RunResult | None = None
     verdicts: list[Verdict] = []
     try:
-        base = _run(control, printer.nested("control: "), "00-control")
+        base = _run(control, printer.nested("control: "), CONTROL)
         for i, bug in enumerate(bugs, 1):
             printer.say(f"prove: [{i}/{len(bugs)}] {bug.series.name}: must fail "
                         f"{', '.join(map(str, bug.series.meta.catch))}")
             same = profiled if bug.coverage else bug.coverage_objects  # the control's objects: its build reused
             v = prove_bug(dataclasses.replace(bug, results_root=out, coverage_objects=same),
-                          f"{i:02d}-{bug.series.name}", base, runs, printer)
+                          rundir.sub_name(bug.series.name, i), base, runs, printer)
             verdicts.append(v)
             printer.say(f"prove: {v.line()}")
     except KeyboardInterrupt as e:  # stopped: the prove folder still says what was proven so far
         stopped = Case("infra", "interrupted", Status.ERROR, 0.0, f"interrupted{f' by {e}' if str(e) else ''}")
-        write_results(out, base or RunResult("00-control", "", out / "00-control", (stopped,), 0.0), verdicts)
+        write_results(out, base or RunResult(CONTROL, "", out / CONTROL, (stopped,), 0.0), verdicts)
         raise
     write_results(out, base, verdicts)
     return base, verdicts, out
@@ -177,7 +179,7 @@ def prove_bug(bug: Plan, run_id: str, control: RunResult, runs: int, printer: Pr
     catches = bug.series.meta.catch
     results: list[RunResult] = []
     for k in range(1, runs + 1):
-        rid = run_id if runs == 1 else f"{run_id}-r{k}"
+        rid = run_id if runs == 1 else rundir.again(run_id, k)
         results.append(_run(bug, printer.nested(f"{bug.series.name}{'' if runs == 1 else f' r{k}'}: "), rid))
         if any(c.group in rates.DETERMINISTIC and c.status is Status.FAIL for c in results[-1].cases):
             break
@@ -217,8 +219,8 @@ def write_results(out: Path, control: RunResult, verdicts: Sequence[Verdict]) ->
                             "control": control.verdict.value, "caught": caught, "bugs": len(verdicts),
                             "verdicts": [{**dataclasses.asdict(v), "outcome": v.outcome.value} for v in verdicts],
                             "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    write_atomic(out / "summary.json", json.dumps(data, indent=2) + "\n")
-    junit.write(result, out / "junit.xml")
+    write_atomic(out / rundir.SUMMARY, json.dumps(data, indent=2) + "\n")
+    junit.write(result, out / rundir.JUNIT)
 
 
 def summary(control: RunResult, verdicts: Sequence[Verdict], folder: Path,

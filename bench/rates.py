@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from bench import rundir
 from bench.result import Case, RunResult, Status
 from bench.stats import fisher_greater
 
@@ -95,11 +96,11 @@ def absent(key: str, run: RunResult, status: dict[str, Status]) -> Status | None
     if group == "report":
         return Status.PASS if status.get("boot/boot") in (Status.PASS, Status.FAIL) else None
     if group == "taint":
-        guest = run.results_dir / "guest"
+        guest = run.results_dir / rundir.GUEST
         if name == "run":  # the whole run is read from the runner's first taint reading on
-            checked = (guest / "tainted.start").is_file()
+            checked = (guest / rundir.TAINTED_START).is_file()
         else:  # a workload with an exit code had its window read: the runner writes .tainted.end first
-            checked = ((guest / f"{name}.tainted.end").is_file()
+            checked = ((guest / rundir.of_workload(name, rundir.TAINTED_END)).is_file()
                        or status.get(f"workload/{name}") in (Status.PASS, Status.SKIP))
         return Status.PASS if checked else None
     return None

@@ -13,15 +13,13 @@ import dataclasses
 import time
 from typing import Any
 
-from bench import junit, pipeline, rates, tree
+from bench import junit, pipeline, rates, rundir, tree
 from bench.errors import UserError
 from bench.files import write_atomic
 from bench.plan import Plan, claim_run
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status, write_summary_json
 from bench.stats import ALPHA, min_runs
-
-TABLE = "rates.txt"
 
 
 def check(n: int, baseline: bool, alpha: float, what: str = "") -> None:
@@ -33,12 +31,13 @@ def check(n: int, baseline: bool, alpha: float, what: str = "") -> None:
                         f" run and never on the base is not significant at alpha {alpha}: repeat {need} times or more")
 
 
-def _series(plan: Plan, folder_plan: Plan, prefix: str, n: int, printer: Printer) -> list[RunResult]:
+def _series(plan: Plan, folder_plan: Plan, stem: str, n: int, printer: Printer) -> list[RunResult]:
     runs: list[RunResult] = []
     for i in range(1, n + 1):
-        sub = dataclasses.replace(plan, results_root=folder_plan.results_dir, run_id=f"{prefix}{i}", baseline=False)
-        printer.say(f"repeat: {prefix}{i} of {n}")
-        result = pipeline.run(sub, printer.nested(f"{prefix}{i}: "))
+        name = rundir.again(stem, i)  # r1, r2... (base-r1... for the base)
+        sub = dataclasses.replace(plan, results_root=folder_plan.results_dir, run_id=name, baseline=False)
+        printer.say(f"repeat: {name} of {n}")
+        result = pipeline.run(sub, printer.nested(f"{name}: "))
         runs.append(result)
         if any(c.group in rates.DETERMINISTIC and c.status is Status.FAIL for c in result.cases):
             printer.say(f"repeat: {result.failures()[0].group} failed: deterministic, not repeated")
@@ -47,8 +46,7 @@ def _series(plan: Plan, folder_plan: Plan, prefix: str, n: int, printer: Printer
 
 
 def base_plan(plan: Plan) -> Plan:
-    series = dataclasses.replace(plan.series, name=f"{plan.series.name}-base", patches=())
-    return dataclasses.replace(plan, series=series, base=tree.resolve_base(plan.tree, plan.base or plan.series.base))
+    return plan.unpatched(tree.resolve_base(plan.tree, plan.base or plan.series.base))
 
 
 def run_repeat(plan: Plan, printer: Printer, n: int, alpha: float = ALPHA) -> RunResult:
@@ -63,9 +61,9 @@ def run_repeat(plan: Plan, printer: Printer, n: int, alpha: float = ALPHA) -> Ru
     base: list[RunResult] | None = None
     try:
         base_of = base_plan(plan) if with_base else None
-        series = _series(plan, plan, "r", n, printer)
+        series = _series(plan, plan, "", n, printer)
         if base_of is not None:
-            base = _series(base_of, plan, "base-r", n, printer)
+            base = _series(base_of, plan, "base", n, printer)
     except KeyboardInterrupt:
         finish(plan, series, base, alpha, n, start, complete=False)
         raise
@@ -91,9 +89,9 @@ def finish(plan: Plan, series: list[RunResult], base: list[RunResult] | None, al
     if notes := first.get("notes"):
         info["notes"] = notes
     result = RunResult(plan.run_id, plan.series.name, plan.results_dir, tuple(cases), time.monotonic() - start, info)
-    write_summary_json(result, plan.results_dir / "summary.json")
-    junit.write(result, plan.results_dir / "junit.xml")
-    write_atomic(plan.results_dir / TABLE, table(result))
+    write_summary_json(result, plan.results_dir / rundir.SUMMARY)
+    junit.write(result, plan.results_dir / rundir.JUNIT)
+    write_atomic(plan.results_dir / rundir.RATES, table(result))
     return result
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import formats
+from bench import formats, rundir
 from bench.files import write_atomic
 
 
@@ -85,7 +85,7 @@ class RunResult:
     def from_json(cls, data: dict[str, Any], results_dir: Path) -> RunResult:
         """Back from summary.json (KeyError/ValueError/TypeError if it is not one; a
         formats.FormatProblem, a ValueError, if another bench wrote it)."""
-        data = formats.check(results_dir / "summary.json", data, formats.SUMMARY)
+        data = formats.check(results_dir / rundir.SUMMARY, data, formats.SUMMARY)
         cases = tuple(Case(c["group"], c["name"], Status(c["status"]), float(c.get("secs", 0.0)),
                            c.get("message", ""), c.get("output", ""), tuple(map(str, c.get("reports", ()))),
                            c.get("reused") is True)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bench import files, subcases
+from bench import files, rundir, subcases
 from bench.build import BuildResult, host_trouble
 from bench.guests import SKIP_RC, Workload
 from bench.kconfig import ConfigResult, describe_dropped, requested
@@ -207,8 +207,9 @@ def _read_rc(path: Path) -> tuple[int, float] | None:
 def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFacts,
                   stopped: str = "") -> Case:
     """stopped: why the VM was stopped from the host while the guest ran ("" if it was not)."""
-    output = tail(files.read_guest(guest_dir / f"{w.name}.log", OUTPUT_LIMIT + 1, end=True) or "")
-    got = _read_rc(guest_dir / f"{w.name}.rc")
+    log = guest_dir / rundir.of_workload(w.name, rundir.LOG)
+    output = tail(files.read_guest(log, OUTPUT_LIMIT + 1, end=True) or "")
+    got = _read_rc(guest_dir / rundir.of_workload(w.name, rundir.RC))
     if got is None:
         if span is None:
             return Case("workload", w.name, Status.ERROR, 0.0, "not run: the VM ended before it started", output)
@@ -250,7 +251,8 @@ def workload_cases(
 
 
 def _subcases(name: str, guest_dir: Path) -> list[Case]:
-    text = files.read_guest(guest_dir / f"{name}.log", LIMITS.guest_file)  # the guest wrote it: bounded
+    log = guest_dir / rundir.of_workload(name, rundir.LOG)
+    text = files.read_guest(log, LIMITS.guest_file)  # the guest wrote it: bounded
     return subcases.cases(name, text.splitlines()) if text else []
 
 

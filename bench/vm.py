@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pexpect
 
-from bench import formats
+from bench import formats, rundir
 from bench.console_lines import LineSplitter
 from bench.errors import InfraError
 from bench.files import write_atomic
@@ -220,7 +220,7 @@ def choose_accel(
         pass
     say(f"probing KVM: booting {image.name} with -e true (up to {PROBE_TIMEOUT:.0f}s)")
     probe = boot(
-        image, ["true"], log_dir / "kvm-probe.log",
+        image, ["true"], log_dir / rundir.KVM_PROBE_LOG,
         accel=Accel(True, "probe"), opts=VmOptions(memory="512M", cpus=1),
         timeout=PROBE_TIMEOUT,
     )

@@ -5,6 +5,7 @@
 - argparse is imported only under bench/cli/, and nothing outside bench/cli/ imports bench.cli
   (feature modules never reach up into the command line);
 - no module is over 400 lines;
+- a results file name (summary.json, console.log, guest/...) is spelled in bench/rundir.py only;
 - every bench/....py a docstring, comment or doc cites exists (a renamed module leaves none behind).
 """
 
@@ -130,3 +131,76 @@ def test_the_architecture_listing_names_modules_that_exist() -> None:
     named = re.findall(r"^  (\w+\.py|\w+/)\s", listing, re.M)
     assert len(named) > 20, "the listing moved: update this test"
     assert not [n for n in named if not (PACKAGE / n).exists()], named
+
+
+# -- results file names: bench/rundir.py spells them, nobody else ----------------------------
+
+def rundir_names(path: Path = PACKAGE / "rundir.py") -> dict[str, str]:
+    """rundir.py's `NAME = "value"` constants."""
+    return {t.id: node.value.value for node in ast.parse(path.read_text()).body if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+            for t in node.targets if isinstance(t, ast.Name) and t.id.isupper()}
+
+
+# Run folder names that are also the project's own folders (home / "guests", home / "patches").
+PROJECT_FOLDERS = {"guests", "patches"}
+# (module, name) spelled outside rundir.py, and why.
+SPELLED_ELSEWHERE = {("bench/kconfig.py", ".config"): "the kernel's own file in a build tree; a fragment's suffix"}
+
+
+def stray_names(modules: dict[str, Path], names: set[str]) -> list[str]:
+    """Every string in the modules (docstrings aside) that spells a results file name: the name
+    itself or a path ending in it (f"{run_id}/console.log"); a folder name (guest, baseline)
+    where it is joined to a path (`run_dir / "guest"`)."""
+    files = {n for n in names if "." in n}
+    folders = names - files - PROJECT_FOLDERS
+    found: list[tuple[str, int, str]] = []
+    for path in modules.values():
+        rel = path.relative_to(PACKAGE.parent).as_posix() if path.is_relative_to(PACKAGE.parent) else path.name
+        tree = ast.parse(path.read_text(), str(path))
+        docs = {id(n.body[0].value) for n in ast.walk(tree)
+                if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and n.body and isinstance(n.body[0], ast.Expr)}
+        joined = {id(n.right) for n in ast.walk(tree) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div)}
+        # f"{name}.log": a workload's own file's shape (rundir.of_workload), not f"shard-{i}.log"
+        suffixes = {id(n.values[1]) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) and len(n.values) == 2
+                    and isinstance(n.values[0], ast.FormattedValue) and isinstance(n.values[1], ast.Constant)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str) or id(node) in docs:
+                continue
+            text = node.value
+            hit = next((n for n in sorted(files) if text == n or text.endswith("/" + n)), None)
+            if hit is None and text in folders and id(node) in joined:
+                hit = text
+            if hit is None and id(node) in suffixes and text.startswith(".") and text[1:] in names:
+                hit = text
+            if hit and (rel, hit) not in SPELLED_ELSEWHERE:
+                found.append((rel, node.lineno, text))
+    return [f"{rel}:{line}: {text!r}" for rel, line, text in sorted(found)]
+
+
+def test_only_rundir_spells_a_results_file_name() -> None:
+    names = set(rundir_names().values())
+    assert {"summary.json", "junit.xml", "console.log", "guest"} <= names, "rundir.py moved: update this test"
+    others = {n: p for n, p in MODULES.items() if n != "bench.rundir"}
+    assert not (found := stray_names(others, names)), "use bench/rundir.py's names: " + "; ".join(found)
+
+
+def test_rundir_names_each_file_once() -> None:
+    values = list(rundir_names().values())
+    assert len(values) == len(set(values)), sorted(v for v in values if values.count(v) > 1)
+
+
+def test_the_checker_sees_a_results_file_name(tmp_path: Path) -> None:
+    mod = tmp_path / "m.py"
+    mod.write_text('"""Writes summary.json."""\n'
+                   'a = run_dir / "summary.json"\n'
+                   'b = f"{run_id}/console.log"\n'
+                   'c = run_dir / "guest"\n'
+                   'd = home / "guests"\n'  # the project's folder
+                   'e = "see console.log for more"\n'  # a message naming it
+                   'f = {"guest": 1}\n'  # a word, not a path
+                   'g = guest / f"{name}.log"\n'  # a workload's own file
+                   'h = work / f"shard-{i}.log"\n')  # another file's suffix
+    assert stray_names({"m": mod}, {"summary.json", "console.log", "guest", "guests", "log"}) == [
+        "m.py:2: 'summary.json'", "m.py:3: '/console.log'", "m.py:4: 'guest'", "m.py:8: '.log'"]

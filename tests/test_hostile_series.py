@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench import plan as plan_mod
+from bench import rundir
 from bench import series
 from bench.cli import main as cli_main
 from bench.errors import UserError
@@ -177,8 +178,9 @@ def test_the_patch_count_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_series_name_with_a_newline_is_a_one_line_error(tmp_path: Path, no_tree: None,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    os.chdir(tmp_path)
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # os.chdir left the cwd there: later `python -m bench` children found no bench
     assert cli_main.main(["run", "evil\nname\rhere", "--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "evil\\nname\\rhere" in err, err
@@ -244,9 +246,9 @@ def test_a_long_series_name_makes_a_folder_name_that_fits(tmp_path: Path) -> Non
     """A 250-character series folder name (valid) made a run folder name over NAME_MAX: an
     internal error (ENAMETOOLONG) when the run claimed its folder."""
     for name in ("s" * 250, "\u00fc" * 200):
-        run_id = plan_mod.new_name(tmp_path, name)
+        run_id = rundir.new_name(tmp_path, name)
         assert len(run_id.encode()) <= 255 - 20  # room for -N and bisect/each suffixes
-        plan_mod.claim(tmp_path, run_id)
+        rundir.claim(tmp_path, run_id)
     from bench.nightly.matrix import Entry
     entry = Entry(id="s" * 250 + "/default", spec="s", series="s", config="default", kconfigs=(), workloads=(), params=())
     assert len(entry.run_id.encode()) < 200

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from conftest import BOOTS, HOME, TESTS, World, commit_files
 
-from bench import pipeline
+from bench import pipeline, rundir
 from bench import plan as plan_mod
 from bench.cli import main as cli
 from bench.errors import InfraError, UserError
@@ -152,6 +152,7 @@ def test_baseline_marks_reports_new_or_also_in_base(world: World, monkeypatch: p
     assert (run_dir / "baseline" / "summary.json").is_file()  # the base run is kept beside
     base = json.loads((run_dir / "baseline" / "summary.json").read_text())
     assert not [c for c in base["cases"] if c["group"] == "apply" and c["name"] != "(no patches)"]
+    assert base["series"] == "two-base" and base["info"]["base"] == summary["info"]["base"]  # plan.unpatched
     reports = json.loads((run_dir / "reports.json").read_text())
     assert reports[0]["in_base"] is (status == "skip") and reports[0]["workload"] == "odirect"
 
@@ -196,7 +197,7 @@ def test_a_full_results_disk_after_the_build_is_an_error_not_a_pass(world: World
     assert rc == 2 and summary["verdict"] == "error" and summary["exit_code"] == 2
     crash = next(c for c in summary["cases"] if c["name"] == "crash")
     assert crash["message"].startswith(f"results disk full: {run_dir / 'guest' / 'plan.tsv'}")
-    assert "(at pipeline.py:" in crash["message"] and (run_dir / pipeline.CRASH_LOG).is_file()
+    assert "(at pipeline.py:" in crash["message"] and (run_dir / rundir.CRASH_LOG).is_file()
     suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")
     assert suite is not None and any(c.find("error") is not None for c in suite.findall("testcase"))
     assert "verdict: ERROR" in capsys.readouterr().out
@@ -211,7 +212,7 @@ def test_a_bug_of_the_bench_mid_run_is_an_error_with_its_traceback_kept(world: W
     crash = next(c for c in summary["cases"] if c["name"] == "crash")
     assert rc == 2 and summary["verdict"] == "error"
     assert crash["message"].startswith("RuntimeError: boom (at pipeline.py:") and "in boot" in crash["message"]
-    assert "raise RuntimeError" in (run_dir / pipeline.CRASH_LOG).read_text()
+    assert "raise RuntimeError" in (run_dir / rundir.CRASH_LOG).read_text()
     assert (run_dir / "index.html").is_file()  # the pages still made
 
 
@@ -232,7 +233,7 @@ def test_two_runs_minted_the_same_second_get_two_folders(world: World, monkeypat
     world.replay("baseline-tcg")
     # one second for both mints: on a loaded machine make_plan can take longer than a second
     real = time.strftime
-    monkeypatch.setattr(plan_mod.time, "strftime",
+    monkeypatch.setattr(rundir.time, "strftime",
                         lambda fmt, *a: "20261204-120000" if fmt == "%Y%m%d-%H%M%S" else real(fmt, *a))
     req = RunRequest("two", accel="tcg", results=world.results)
     first, second = make_plan(req, world.home), make_plan(req, world.home)
@@ -248,7 +249,7 @@ def test_two_runs_minted_the_same_second_get_two_folders(world: World, monkeypat
 
 def test_claim_is_atomic_under_concurrency(tmp_path: Path) -> None:
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        names = list(pool.map(lambda _: plan_mod.claim(tmp_path / "r", "20261130-120000-canary"), range(16)))
+        names = list(pool.map(lambda _: rundir.claim(tmp_path / "r", "20261130-120000-canary"), range(16)))
     assert len(set(names)) == 16 and "20261130-120000-canary-16" in names
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(names)
 

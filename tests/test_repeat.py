@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from conftest import BOOTS, World, commit_files, git
 
-from bench import plan as plan_mod
-from bench import rates, stats
+from bench import rates, rundir, stats
 from bench.cli.main import main as bench_main
 from bench.result import Case, RunResult, Status
 
@@ -86,6 +85,9 @@ def test_with_the_base_a_regression_is_a_rate_above_the_base_s(world: World,
     assert (r["fails"], r["runs"], r["base_fails"], r["base_runs"], r["p"]) == (3, 3, 0, 3, 0.05)
     assert r["message"] == "regression: 3:3 vs 0:3 on the base (one-sided Fisher p=0.05 <= 0.05)"
     assert sorted(d.name for d in folder.iterdir() if d.is_dir()) == ["base-r1", "base-r2", "base-r3", "r1", "r2", "r3"]
+    base, r1 = (json.loads((folder / name / "summary.json").read_text()) for name in ("base-r1", "r1"))
+    assert base["series"] == r1["series"] + "-base" and base["info"]["base"] == r1["info"]["base"]  # plan.unpatched
+    assert [c["name"] for c in base["cases"] if c["group"] == "apply"] == ["(no patches)"]
     assert summary["info"]["repeat"]["test"] == "one-sided Fisher exact"
     assert "one-sided Fisher exact test, p <= 0.05" in capsys.readouterr().out
 
@@ -224,7 +226,7 @@ def test_an_expectation_with_the_base_is_checked_both_ways(series: str, base: st
 
 
 def test_a_repeat_started_in_the_same_second_as_another_run_gets_its_own_folder(world: World) -> None:
-    world.mp.setattr(plan_mod, "new_name", lambda root, label="": "20261130-120000-leak")
+    world.mp.setattr(rundir, "new_name", lambda root, label="": "20261130-120000-leak")
     (world.results / "20261130-120000-leak").mkdir(parents=True)  # the other run was faster
     rc = bench_main(["run", "leak", "--accel", "tcg", "--results", str(world.results), "--repeat", "3"])
     summary = json.loads((world.results / "20261130-120000-leak-2" / "summary.json").read_text())

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import pipeline
+from bench import pipeline, rundir
 from bench.bisect.export import write_results
 from bench.bisect.journal import Journal, Step, step_name
 from bench.bisect.judge import (
@@ -32,7 +32,7 @@ from bench.bisect.judge import (
     signature_workloads,
 )
 from bench.bisect.model import BisectResult, Conclusion, Culprit, Options
-from bench.plan import Plan, new_folder
+from bench.plan import Plan
 from bench.printer import Printer
 from bench.result import RunResult
 
@@ -54,7 +54,7 @@ def run_step(plan: Plan, printer: Printer, *, signature: Signature | None, repea
     evidence: tuple[Evidence, ...] = ()
     commit, secs, builds = "", 0.0, 0
     for r in range(1, repeat + 1):
-        rid = run_id if repeat == 1 else f"{run_id}-r{r}"
+        rid = run_id if repeat == 1 else rundir.again(run_id, r)
         result = pipeline.run(replace(plan, run_id=rid), printer)
         runs.append(result.run_id)  # the id the run claimed (rid, or rid-2 on a clash)
         secs += result.secs
@@ -76,7 +76,7 @@ def run_step(plan: Plan, printer: Printer, *, signature: Signature | None, repea
 def report_workloads(run_dir: Path) -> dict[str, str | None] | None:
     """Title -> the workload each report of a run was seen in (its reports.json)."""
     try:
-        found = json.loads((run_dir / "reports.json").read_text())
+        found = json.loads((run_dir / rundir.REPORTS).read_text())
         return {str(r["title"]): r.get("workload") for r in found}
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -92,7 +92,7 @@ class Bisection:
 
     def __init__(self, plan: Plan, printer: Printer, opts: Options, mode: str) -> None:
         self.plan, self.printer, self.opts, self.mode = plan, printer, opts, mode
-        self.run_id = new_folder(plan.results_root, f"bisect-{plan.series.name}")
+        self.run_id = rundir.new_folder(plan.results_root, f"bisect-{plan.series.name}")
         self.dir = plan.results_root / self.run_id
         self.journal = Journal(self.dir)
         self.signature: Signature | None = opts.signature

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from bench import junit
+from bench import junit, rundir
 from bench.bisect.journal import Step
 from bench.bisect.judge import Verdict
 from bench.bisect.model import BisectResult, Conclusion
@@ -61,8 +61,8 @@ def to_json(result: BisectResult) -> dict[str, Any]:
 
 
 def write_results(result: BisectResult) -> None:
-    write_atomic(result.results_dir / "summary.json", json.dumps(to_json(result), indent=2, default=str) + "\n")
-    junit.write(to_run_result(result), result.results_dir / "junit.xml")
+    write_atomic(result.results_dir / rundir.SUMMARY, json.dumps(to_json(result), indent=2, default=str) + "\n")
+    junit.write(to_run_result(result), result.results_dir / rundir.JUNIT)
 
 
 def summary(result: BisectResult) -> str:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import files, formats, paths
+from bench import files, formats, paths, rundir
 from bench.bisect.judge import Evidence, Verdict
 from bench.errors import UserError
-
-LOG_NAME, STEPS_NAME = "bisect.log", "steps.jsonl"
 
 
 @dataclass(frozen=True)
@@ -60,8 +57,8 @@ class Journal:
     def __init__(self, folder: Path) -> None:
         self.dir = folder
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.log = folder / LOG_NAME
-        self.jsonl = folder / STEPS_NAME
+        self.log = folder / rundir.BISECT_LOG
+        self.jsonl = folder / rundir.BISECT_STEPS
 
     def note(self, text: str) -> None:
         with open(self.log, "a", encoding="utf-8") as f:
@@ -101,7 +98,7 @@ class Journal:
 
 def step_name(seq: int, label: str) -> str:
     """A run folder name for a step: "03-4of6", "05-0123456789ab"."""
-    return f"{seq:02d}-" + re.sub(r"[^\w.-]+", "-", label.replace("/", "of")).strip("-")
+    return rundir.sub_name(label.replace("/", "of"), seq)
 
 
 def bad_step(steps: Sequence[Step], which: Callable[[Step], bool]) -> Step | None:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bench import proc, tree
+from bench import proc, rundir, tree
 from bench.bisect.bisection import Aborted, Bisection
 from bench.bisect.journal import bad_step
 from bench.bisect.judge import Signature, Verdict
@@ -24,7 +24,6 @@ _POSSIBLE = re.compile(r"^# possible first bad commit: \[([0-9a-f]{7,64})\]")
 
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-REQUEST_FILE = "request.json"
 
 
 def step_command(bisect_dir: Path, opts: Options, signature: Signature) -> list[str]:
@@ -33,7 +32,7 @@ def step_command(bisect_dir: Path, opts: Options, signature: Signature) -> list[
     The child runs in the scratch worktree (--tree and --base HEAD are added by the caller);
     everything else it needs is in the request file, so no option is lost on the way.
     """
-    return [sys.executable, "-m", "bench", "bisect-step", "--request", str(bisect_dir / REQUEST_FILE),
+    return [sys.executable, "-m", "bench", "bisect-step", "--request", str(bisect_dir / rundir.REQUEST),
             "--bisect-dir", str(bisect_dir), "--patches", "0", "--repeat", str(opts.repeat),
             *(a for key in sorted(p.spelled for p in signature) for a in ("--signature", key))]
 
@@ -54,7 +53,7 @@ def bisect_range(plan: Plan, request: RunRequest, printer: Printer, opts: Option
     good_sha, bad_sha = tree.resolve_base(plan.tree, good), tree.resolve_base(plan.tree, bad)
     plan = plan.with_patches(0)
     b = Bisection(plan, printer, opts, "range")
-    write_request(replace(request, results=b.dir, run_id=None), b.dir / REQUEST_FILE)
+    write_request(replace(request, results=b.dir, run_id=None), b.dir / rundir.REQUEST)
     b.info.update(good=good_sha, bad=bad_sha)
     b.journal.note(f"bisect {plan.tree}: good {good_sha} bad {bad_sha}, repeat {opts.repeat}")
     try:
@@ -63,7 +62,7 @@ def bisect_range(plan: Plan, request: RunRequest, printer: Printer, opts: Option
             return ended
         assert b.signature is not None
         if b.workloads is not None:  # the children read their plan from here
-            write_request(replace(request, results=b.dir, run_id=None, workloads=b.workloads), b.dir / REQUEST_FILE)
+            write_request(replace(request, results=b.dir, run_id=None, workloads=b.workloads), b.dir / rundir.REQUEST)
         end = _git_bisect(b, good_sha, bad_sha, step_command(b.dir, opts, b.signature), child_env(plan.home))
         if end.culprit and _parent(plan.tree, end.culprit.commit) == good_sha:
             if ended := b.good_end_fails((replace(plan, base=good_sha), f"good {good_sha[:12]}")):
@@ -90,7 +89,7 @@ class _End:
 
 def _git_bisect(b: Bisection, good: str, bad: str, argv: list[str], env: Mapping[str, str]) -> _End:
     scratch = b.plan.cache_dir / "bisect" / b.run_id
-    log = b.dir / "git-bisect.log"
+    log = b.dir / rundir.GIT_BISECT_LOG
     with worktree(b.plan.tree, bad, scratch):
         git = ["git", "-C", str(scratch), *tree.QUIET_GIT, "bisect"]
         try:
@@ -104,7 +103,7 @@ def _git_bisect(b: Bisection, good: str, bad: str, argv: list[str], env: Mapping
             bisect_log = proc.output([*git, "log"])
         finally:
             proc.run([*git, "reset"], log=log)
-    (b.dir / "git-bisect-log.txt").write_text(bisect_log)
+    (b.dir / rundir.GIT_BISECT_REPLAY).write_text(bisect_log)
     return _range_conclusion(b, run, bisect_log)
 
 

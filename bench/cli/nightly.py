@@ -13,12 +13,13 @@ import os
 import shutil
 from pathlib import Path
 
+from bench import rundir
 from bench.cli import options
 from bench.errors import InfraError
 from bench.nightly import matrix as nightly_matrix
 from bench.nightly import night as nightly
 from bench.nightly import parallel
-from bench.nightly.night_file import NIGHT_FILE, load_night, require_night
+from bench.nightly.night_file import load_night, require_night
 from bench.plan import default_home
 from bench.printer import Printer
 
@@ -90,7 +91,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
             nightly.finish(night_dir, partial, args.previous, args.log_url, printer)
         raise
     except BaseException:
-        if not (night_dir / NIGHT_FILE).exists():  # bad input found while planning: leave nothing
+        if not (night_dir / rundir.NIGHT).exists():  # bad input found while planning: leave nothing
             shutil.rmtree(night_dir, ignore_errors=True)
         raise
     return nightly.finish(night_dir, night, args.previous, args.log_url, printer)

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bench import rundir
+
 MARK = {"executed": ("pass", "ran"), "partial": ("skip", "partly"), "missed": ("fail", "NEVER"),
         "not code": ("", "-"), "not measured": ("error", "n/m")}
 
@@ -29,7 +31,7 @@ def section(run_dir: Path, cov: Mapping[str, Any] | None) -> list[str]:
                                     (f["path"], pct, f["never_ran"], f["partly"], nm)) + "</tr>")
     out.append("</table>")
     try:
-        lines = json.loads((run_dir / "coverage.json").read_text())
+        lines = json.loads((run_dir / rundir.COVERAGE).read_text())
     except (OSError, ValueError):
         return out
     by = {(ln["path"], ln["line"]): ln for ln in lines}

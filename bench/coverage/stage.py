@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from bench import rundir
 from bench.coverage import changed, gcov, mapping, objects, reach, text
 from bench.errors import BenchError, InfraError
 from bench.files import write_atomic
@@ -22,8 +23,7 @@ from bench.plan import Plan
 ENV = "BENCH_COVERAGE=1\n"  # guest/env line that turns the guest's saving on
 FOLDER = "coverage"  # under guest/: one folder per window
 GUEST_ERROR = "ERROR"  # the guest's one-line reason when it could not save counters
-LINES = "coverage.json"  # every changed line's status, in the run folder
-COUNTS = "coverage-counts.json"  # every line of every profiled file, per window (reach.py reads it)
+COUNTS = rundir.COVERAGE_COUNTS  # every line of every profiled file, per window (reach.py reads it)
 
 
 def instrument(plan: Plan, src: Path, info: Mapping[str, Any]) -> objects.Instrument | None:
@@ -150,6 +150,6 @@ def _collect(plan: Plan, inst: objects.Instrument, src: Path, build: Path, gdir:
 
     statuses = mapping.classify(lines, counts, unmeasured, source)
     write_atomic(run_dir / COUNTS, json.dumps(raw_counts(counts, unmeasured)) + "\n")
-    write_atomic(run_dir / LINES, json.dumps(text.line_records(statuses), indent=1) + "\n")
+    write_atomic(run_dir / rundir.COVERAGE, json.dumps(text.line_records(statuses), indent=1) + "\n")
     subjects = [p.subject for p in plan.series.patches]
     return text.summary(statuses, changed.hunks(lines), subjects, states, [w.name for w in wins])

@@ -12,13 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench import junit, pins
+from bench import junit, pins, rundir
 from bench.each.compare import patch_cases
 from bench.each.model import EachResult, PatchDelta, Prefix
 from bench.files import write_atomic
 from bench.result import EXIT_CODES, Case, RunResult, Status
-
-TABLE = "each.txt"
 
 
 def suite(result: EachResult, p: Prefix, d: PatchDelta | None) -> RunResult:
@@ -89,9 +87,9 @@ def to_json(result: EachResult) -> dict[str, Any]:
 
 def write(result: EachResult) -> None:
     folder: Path = result.results_dir
-    write_atomic(folder / "summary.json", json.dumps(to_json(result), indent=2, default=str) + "\n")
-    junit.write_many(suites(result), folder / "junit.xml")
-    write_atomic(folder / TABLE, table(result))
+    write_atomic(folder / rundir.SUMMARY, json.dumps(to_json(result), indent=2, default=str) + "\n")
+    junit.write_many(suites(result), folder / rundir.JUNIT)
+    write_atomic(folder / rundir.EACH_TABLE, table(result))
 
 
 # -- the table ----------------------------------------------------------------------------

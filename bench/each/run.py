@@ -13,27 +13,27 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bench import buildwarn, pins, pipeline, worktree
+from bench import buildwarn, pins, pipeline, rundir, worktree
 from bench.each import compare, export
 from bench.each.model import EachResult, Prefix
 from bench.errors import UserError
-from bench.plan import Plan, new_folder, safe_name
+from bench.plan import Plan
 from bench.printer import Printer
 from bench.result import RunResult, Status
 
 
 def prefix_name(k: int, plan: Plan) -> str:
-    return f"{k:02d}-" + (safe_name(plan.series.patches[k - 1].name.removesuffix(".patch"))[:48] if k else "base")
+    return rundir.sub_name(plan.series.patches[k - 1].name.removesuffix(".patch") if k else "base", k, cut=48)
 
 
 def read_prefix(k: int, plan: Plan, result: RunResult) -> Prefix:
     """What the comparison needs from a prefix's folder: warnings of its builds, pin counters."""
     folder, slot = result.results_dir, plan.cache_dir / "work" / str(result.info.get("slot", ""))
     made = any(c.group == "build" and not c.reused for c in result.cases)
-    built = buildwarn.read(folder / "build.log", slot / "src", slot / "build") if made else None
+    built = buildwarn.read(folder / rundir.BUILD_LOG, slot / "src", slot / "build") if made else None
     probe_ok = (result.info.get("probe") or {}).get("ok")
-    probe = buildwarn.read(folder / pipeline.PROBE_LOG, slot / "src", slot / "build") if probe_ok else None
-    counters = pins.of_run(folder / "guest", [w.name for w in plan.workloads])
+    probe = buildwarn.read(folder / rundir.PROBE_LOG, slot / "src", slot / "build") if probe_ok else None
+    counters = pins.of_run(folder / rundir.GUEST, [w.name for w in plan.workloads])
     return Prefix(k, plan.series.patches[k - 1] if k else None, result, built, probe, counters)
 
 
@@ -49,7 +49,7 @@ def run_each(plan: Plan, printer: Printer) -> EachResult:
     patches = plan.series.patches
     if not patches:
         raise UserError(f"{plan.series.source}: series {plan.series.name} has no patches: --each needs some")
-    run_id = new_folder(plan.results_root, f"each-{plan.series.name}")
+    run_id = rundir.new_folder(plan.results_root, f"each-{plan.series.name}")
     folder = plan.results_root / run_id
     n, start = len(patches), time.monotonic()
     printer.say(f"each: the base and {n} prefix(es) of {plan.series.name} in {folder}")

@@ -26,6 +26,7 @@ from typing import Any
 import jsonschema
 import kcidb_io
 
+from bench import rundir
 from bench.errors import InfraError
 from bench.files import write_atomic
 from bench.nightly.night_file import Night
@@ -97,7 +98,7 @@ def export(night_dir: Path, night: Night, log_url: str | None = None) -> dict[st
         if applies:  # no apply cases: the run stopped before it, validity unknown
             co["valid"] = co.get("valid", True) and all(c["status"] == "pass" for c in applies)
         if failed := next((c for c in applies if c["status"] != "pass"), None):
-            if log := url(f"{e['run_id']}/apply.log"):
+            if log := url(f"{e['run_id']}/{rundir.APPLY_LOG}"):
                 co["log_url"] = log
             co["log_excerpt"] = _excerpt(failed.get("output") or failed.get("message", ""))
             continue  # nothing was built from a checkout that did not apply
@@ -147,7 +148,7 @@ def _build(build_id: str, checkout_id: str, e: dict[str, Any], cases: list[dict[
     }
     if built:
         build["duration"] = float(built.get("secs", 0.0))
-    for key, rel in (("log_url", "build.log"), ("config_url", ".config")):
+    for key, rel in (("log_url", rundir.BUILD_LOG), ("config_url", rundir.KCONFIG)):
         if u := url(f"{e['run_id']}/{rel}"):
             build[key] = u
     if decisive and decisive["status"] != "pass":
@@ -162,7 +163,7 @@ def _tests(build_id: str, e: dict[str, Any], cases: list[dict[str, Any]], info: 
            url: _Urls) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
-    console = url(f"{e['run_id']}/console.log")
+    console = url(f"{e['run_id']}/{rundir.CONSOLE}")
     for c in cases:
         if c["group"] not in TEST_GROUPS:
             continue
@@ -183,7 +184,8 @@ def _tests(build_id: str, e: dict[str, Any], cases: list[dict[str, Any]], info: 
         }
         if c["group"] == "report":  # v5 has no waived field
             test["misc"] = {"report": c["name"], **({"waived": True} if known else {})}
-        log = url(f"{e['run_id']}/guest/{c['name']}.log") if c["group"] == "workload" else None
+        own_log = rundir.of_workload(c["name"], rundir.LOG)
+        log = url(f"{e['run_id']}/{rundir.GUEST}/{own_log}") if c["group"] == "workload" else None
         if log or console:
             test["log_url"] = log or console
         if c["status"] != "pass" and (c.get("output") or c.get("message")):
@@ -245,7 +247,7 @@ def _issues(night_dir: Path, night: Night, builds: list[dict[str, Any]],
 
 def write(night_dir: Path, night: Night, log_url: str | None = None) -> Path:
     """kcidb.json, after checking it against the schema (a bug of ours, not the night's)."""
-    path = night_dir / "kcidb.json"
+    path = night_dir / rundir.KCIDB
     data = export(night_dir, night, log_url)
     if problems := validate(data):
         raise InfraError(f"{path}: pinbench made invalid KCIDB data (a bug of ours): {problems[0]}")

@@ -36,11 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import series as series_mod
-from bench import files, yamlmap
+from bench import files, rundir, yamlmap
 from bench.catch import Catch
 from bench.errors import UserError
 from bench.nightly.history import HISTORY_LIMIT
-from bench.plan import safe_name
 
 TOP_KEYS = ("tree", "base", "tree_name", "tree_url", "series", "configs", "workloads", "params",
             "repeat", "coverage", "known_stale_after", "overrides", "catalogue", "catalogue_days")
@@ -68,7 +67,7 @@ class Entry:
     @property
     def run_id(self) -> str:
         """The entry's results folder name inside the night folder."""
-        return safe_name(self.id.replace("/", "--"))
+        return rundir.sub_name(self.id.replace("/", "--"))
 
 
 @dataclass(frozen=True)

@@ -25,18 +25,18 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bench import formats, pipeline, prove, repeat
+from bench import formats, pipeline, prove, repeat, rundir
 from bench.errors import UserError
 from bench.files import copy_tree, write_atomic
 from bench.nightly import kcidb
 from bench.nightly import report as nightly_report
 from bench.nightly.history import compare, exit_code, history, stale_known
-from bench.nightly.night_file import NIGHT_FILE, SHARD, Night, load_night, require_night
+from bench.nightly.night_file import SHARD, Night, load_night, require_night
 from bench.catch import Catch, check_workloads
 from bench.nightly.matrix import Entry, Matrix
 from bench.paths import contained
 from bench.pages.reproducer import patch_file_name
-from bench.plan import Plan, RunRequest, make_plan, new_folder, selected_params
+from bench.plan import Plan, RunRequest, make_plan, selected_params
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status
 from bench.series import Series
@@ -48,7 +48,7 @@ def now() -> str:
 
 
 def new_night_dir(root: Path, shard: tuple[int, int] | None) -> Path:
-    return root / new_folder(root, f"shard-{shard[0]}-of-{shard[1]}" if shard else "")
+    return root / rundir.new_folder(root, f"shard-{shard[0]}-of-{shard[1]}" if shard else "")
 
 
 def fresh_dir(folder: Path) -> Path:
@@ -94,7 +94,7 @@ def plan_entries(request: RunRequest, home: Path, matrix: Matrix, entries: tuple
 
 def write_patchset(night_dir: Path, series: Series) -> tuple[list[dict[str, str]], str]:
     """Copy the series' patches into the night (git-apply-able); KCIDB's patchset hash."""
-    folder = night_dir / "patches" / series.name
+    folder = night_dir / rundir.PATCHES / series.name
     files, digests = [], []
     for p in series.patches:
         name = patch_file_name(p)  # NNNN- first: `sha256sum *` (KCIDB's recipe) sees them in order
@@ -196,7 +196,7 @@ def run_night(plans: list[tuple[Entry, Plan]], matrix: Matrix, entries: tuple[En
 
 def write_night(night_dir: Path, night: Night) -> None:
     data = formats.stamp(night, formats.NIGHT)
-    write_atomic(night_dir / NIGHT_FILE, json.dumps(data, indent=2, default=str) + "\n")
+    write_atomic(night_dir / rundir.NIGHT, json.dumps(data, indent=2, default=str) + "\n")
 
 
 # -- merging and finishing ------------------------------------------------------------------
@@ -207,7 +207,7 @@ def _unusable(run_dir: Path) -> str | None:
     unreadable (the entry's verdict would stand on nothing: a 'pass' with no evidence)."""
     if run_dir.is_symlink() or not run_dir.is_dir():
         return f"no run folder {run_dir}"
-    path = run_dir / "summary.json"
+    path = run_dir / rundir.SUMMARY
     try:
         formats.check(path, formats.load_json(path), formats.SUMMARY)
     except formats.FormatProblem as e:
@@ -222,15 +222,15 @@ def _copy_shards(runs: list[tuple[Path, dict[str, Any]]], shards: list[Path], ou
     for run_dir, e in runs:
         links += copy_tree(run_dir, contained(out_dir, e["run_id"]))
     for folder in shards:
-        patches = folder / "patches"
+        patches = folder / rundir.PATCHES
         if patches.is_symlink():
             links.append(patches)
             continue
         for series_dir in sorted(patches.iterdir()) if patches.is_dir() else ():
             if series_dir.is_symlink():
                 links.append(series_dir)
-            elif series_dir.is_dir() and not (out_dir / "patches" / series_dir.name).exists():
-                (out_dir / "patches").mkdir(exist_ok=True)
+            elif series_dir.is_dir() and not (out_dir / rundir.PATCHES / series_dir.name).exists():
+                (out_dir / rundir.PATCHES).mkdir(exist_ok=True)
                 links += copy_tree(series_dir, out_dir / "patches" / series_dir.name)
     for link in links:
         formats.warn(f"{link}: a symlink in a shard; not copied")
@@ -253,9 +253,9 @@ def merge(shard_dirs: list[Path], out_dir: Path) -> Night:
             if e["id"] in seen:
                 raise UserError(f"{folder}: entry {e['id']} also in {seen[e['id']]}")
             seen[e["id"]] = folder
-            run_dir = contained(folder, e["run_id"], f"{folder / NIGHT_FILE}: entry {e['id']}")
+            run_dir = contained(folder, e["run_id"], f"{folder / rundir.NIGHT}: entry {e['id']}")
             if why := _unusable(run_dir):
-                formats.warn(f"{folder / NIGHT_FILE}: entry {e['id']}: {why}; counted as missing")
+                formats.warn(f"{folder / rundir.NIGHT}: entry {e['id']}: {why}; counted as missing")
                 del seen[e["id"]]
             else:
                 runs.append((run_dir, e))
@@ -323,4 +323,4 @@ def say_summary(printer: Printer, night_dir: Path, night: Night) -> None:
         printer.say(f"  missing: {', '.join(night['missing'])}")
     for k in night.get("stale_known", []):
         printer.say(f"  known issue {k['id']} matched nothing for {k['nights']} nights: remove it? ({k['where']})")
-    printer.say(f"nightly: exit {night['exit_code']}; report {night_dir / 'index.html'}")
+    printer.say(f"nightly: exit {night['exit_code']}; report {night_dir / rundir.INDEX}")

@@ -12,10 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench import formats, paths
+from bench import formats, paths, rundir
 from bench.errors import UserError
 
-NIGHT_FILE = "night.json"
 Night = dict[str, Any]  # the contents of night.json (see bench/nightly/night.py)
 
 # The shape of night.json: a type, a list [T], an object {key: T} (keys ending in "?" may
@@ -122,7 +121,7 @@ def _disagrees(entry: dict[str, Any]) -> str | None:
 
 def read(folder: Path, shape: object = PAST) -> Night:
     """The night in folder (FormatProblem if it has none this bench can read)."""
-    path = folder / NIGHT_FILE
+    path = folder / rundir.NIGHT
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -133,7 +132,7 @@ def read(folder: Path, shape: object = PAST) -> Night:
 def load_night(folder: Path) -> Night | None:
     """A night beside this one: None (and a warning naming the file) if it cannot be read;
     a folder without night.json is not a night and is passed over quietly."""
-    if not (folder / NIGHT_FILE).exists():
+    if not (folder / rundir.NIGHT).exists():
         return None
     try:
         return read(folder)

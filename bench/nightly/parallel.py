@@ -13,8 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import proc
-from bench.nightly.night_file import NIGHT_FILE
+from bench import proc, rundir
 
 # Options the children get from us, not from the user's command line (name -> takes a value).
 OWN = {"--parallel": True, "--out": True, "--shard": True, "--jobs": True, "--previous": True,
@@ -54,7 +53,7 @@ def work_dir(night_dir: Path) -> Path:
 
 def written(work: Path, n: int) -> list[Path]:
     """The shard folders that wrote a night (all of it, or, stopped, what ran: complete false)."""
-    return [work / f"shard-{i}" for i in range(1, n + 1) if (work / f"shard-{i}" / NIGHT_FILE).is_file()]
+    return [work / f"shard-{i}" for i in range(1, n + 1) if (work / f"shard-{i}" / rundir.NIGHT).is_file()]
 
 
 def clean(work: Path) -> None:

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bench import rundir
 from bench.nightly.night_file import Night, beside
 from bench.pages import facts, svg
 from bench.pages.html import esc
@@ -30,11 +31,11 @@ def recent(night_dir: Path, night: Night, limit: int = GRID_NIGHTS) -> list[tupl
 def _href(night_dir: Path, folder: Path, run_id: str | None) -> str:
     """The run's page (or what it has) in that night's folder, else the night's own page."""
     prefix = "" if folder == night_dir else f"../{folder.name}/"
-    for name in ("index.html", "summary.json", "console.log") if run_id else ():
+    for name in (rundir.INDEX, rundir.SUMMARY, rundir.CONSOLE) if run_id else ():
         if (folder / str(run_id) / name).is_file():
             return f"{prefix}{run_id}/{name}"
-    page = (folder / "index.html").is_file() or folder == night_dir  # this night's is being written
-    return f"{prefix}index.html" if page else f"{prefix}night.json"
+    page = (folder / rundir.INDEX).is_file() or folder == night_dir  # this night's is being written
+    return f"{prefix}{rundir.INDEX}" if page else f"{prefix}{rundir.NIGHT}"
 
 
 def _heading(name: str) -> str:
@@ -96,7 +97,7 @@ def _pin_plots(nights: list[tuple[Path, Night]], entry_id: str) -> str:
     series: dict[str, list[tuple[str, float | None]]] = {}
     for i, (folder, n) in enumerate(nights):
         got = _run(folder, n, entry_id)
-        found = facts.pins(folder / got[0]["run_id"] / "guest", list(got[0].get("workloads", []))) if got else []
+        found = facts.pins(folder / got[0]["run_id"] / rundir.GUEST, list(got[0].get("workloads", []))) if got else []
         for p in found:
             points = series.setdefault(p.workload, [(str(m["name"]), None) for _, m in nights])
             points[i] = (str(n["name"]), p.acquired)

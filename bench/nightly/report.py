@@ -13,7 +13,7 @@ from typing import Any
 
 from junit_xml import to_xml_report_string
 
-from bench import formats, junit
+from bench import formats, junit, rundir
 from bench.files import write_atomic
 from bench.nightly import pictures
 from bench.nightly.night_file import Night
@@ -22,16 +22,16 @@ from bench.pages.html import esc
 from bench.pages.html import link as _a
 from bench.result import Case, RunResult, Status
 
-LOGS = ("index.html", "report.txt", "reproducer.sh", "console.log", "build.log", "config.log", "apply.log",
-        "junit.xml", "summary.json", "reports.json")
+LOGS = (rundir.INDEX, rundir.REPORT, rundir.REPRODUCER, rundir.CONSOLE, rundir.BUILD_LOG, rundir.CONFIG_LOG,
+        rundir.APPLY_LOG, rundir.JUNIT, rundir.SUMMARY, rundir.REPORTS)
 TITLES = {"new": "New failures", "fixed": "Fixed", "still": "Still failing",
           "infra": "Infrastructure trouble (not judged)", "untested": "Not tested this night"}
 
 
 def write_all(night_dir: Path, night: Night) -> None:
-    write_junit(night_dir, night, night_dir / "junit.xml")
-    write_atomic(night_dir / "summary.md", markdown(night_dir, night))
-    write_atomic(night_dir / "index.html", page(night_dir, night))
+    write_junit(night_dir, night, night_dir / rundir.JUNIT)
+    write_atomic(night_dir / rundir.NIGHT_SUMMARY, markdown(night_dir, night))
+    write_atomic(night_dir / rundir.INDEX, page(night_dir, night))
 
 
 # -- JUnit ----------------------------------------------------------------------------------
@@ -41,14 +41,14 @@ def run_suites(night_dir: Path, entry: dict[str, Any]) -> list[ET.Element]:
     """The run's own junit.xml suites, else rebuilt from its summary.json."""
     run_dir = night_dir / entry["run_id"]
     try:
-        root = ET.parse(run_dir / "junit.xml").getroot()
+        root = ET.parse(run_dir / rundir.JUNIT).getroot()
         suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
         if suites:
             return suites
     except (OSError, ET.ParseError):
         pass
     try:
-        data = formats.load_json(run_dir / "summary.json")  # strict: a shard's may be anything
+        data = formats.load_json(run_dir / rundir.SUMMARY)  # strict: a shard's may be anything
         result = RunResult.from_json(data, run_dir)  # type: ignore[arg-type]  # checked by from_json
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         cases = (Case("infra", "results", Status.ERROR, 0.0, f"{run_dir}: no junit.xml or summary.json"),)
@@ -107,8 +107,8 @@ def markdown(night_dir: Path, night: Night) -> str:
     for kind in ("new", "fixed", "still", "infra", "untested"):
         if c[kind]:
             out += ["", f"## {TITLES[kind]}", ""]
-            out += [f"- `{i['id']}` {i['key']}: {i['message']} ([console]({i['run_id']}/console.log))"
-                    if (night_dir / i["run_id"] / "console.log").is_file() and kind != "fixed"
+            out += [f"- `{i['id']}` {i['key']}: {i['message']} ([console]({i['run_id']}/{rundir.CONSOLE}))"
+                    if (night_dir / i["run_id"] / rundir.CONSOLE).is_file() and kind != "fixed"
                     else f"- `{i['id']}` {i['key']}: {i['message']}" for i in c[kind]]
     if stale := night.get("stale_known"):
         out += ["", f"## Known issues that matched nothing for {stale[0]['nights']} nights", "",
@@ -128,7 +128,7 @@ def markdown(night_dir: Path, night: Night) -> str:
 
 def page(night_dir: Path, night: Night) -> str:
     c = night["comparison"]
-    files = [f for f in ("summary.md", "junit.xml", "kcidb.json", "night.json") if (night_dir / f).is_file()]
+    files = [f for f in (rundir.NIGHT_SUMMARY, rundir.JUNIT, rundir.KCIDB, rundir.NIGHT) if (night_dir / f).is_file()]
     history, trends = pictures.sections(night_dir, night)
     body = [f"<h1>pinbench nightly {esc(night['name'])}</h1>",
             f"<p><b>{esc(headline(night))}</b></p>",
@@ -141,8 +141,8 @@ def page(night_dir: Path, night: Night) -> str:
         body.append(f"<h2>{esc(TITLES[kind])}</h2><ul>")
         for i in c[kind]:
             link = ""
-            if kind != "fixed" and (night_dir / i["run_id"] / "console.log").is_file():
-                link = " (" + _a(f"{i['run_id']}/console.log", "console") + ")"
+            if kind != "fixed" and (night_dir / i["run_id"] / rundir.CONSOLE).is_file():
+                link = " (" + _a(f"{i['run_id']}/{rundir.CONSOLE}", "console") + ")"
             body.append(f"<li><code>{esc(i['id'])}</code> {esc(i['key'])}: {esc(i['message'])}{link}</li>")
         body.append("</ul>")
     if stale := night.get("stale_known"):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import formats
+from bench import formats, rundir
 from bench import pins as pin_counters
 from bench.pages.svg import Bar
 from bench.slot import sha256_of
@@ -41,7 +41,7 @@ def read_json(path: Path) -> Any:
 
 def summary(run_dir: Path) -> dict[str, Any]:
     """summary.json, or {} when it is missing, broken or of another format (named on one line)."""
-    path = run_dir / "summary.json"
+    path = run_dir / rundir.SUMMARY
     data = read_json(path)
     if data is None:
         return {}
@@ -53,7 +53,7 @@ def summary(run_dir: Path) -> dict[str, Any]:
 
 
 def reports(run_dir: Path) -> list[dict[str, Any]]:
-    data = read_json(run_dir / "reports.json")
+    data = read_json(run_dir / rundir.REPORTS)
     return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
 
 
@@ -122,7 +122,7 @@ class Config:
 
 
 def config(run_dir: Path) -> Config:
-    path = run_dir / ".config"
+    path = run_dir / rundir.KCONFIG
     try:
         m = _CC.search(path.read_text(encoding="utf-8", errors="replace"))
     except OSError:

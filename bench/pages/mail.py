@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from bench import rundir
 from bench.coverage import text as coverage_text
 from bench.pages import facts
 from bench.pages.facts import Context
@@ -105,6 +106,6 @@ def report(ctx: Context, data: dict[str, Any], run_dir: Path) -> str:
     out += coverage_text.report_lines(info.get("coverage"))
     out += ["", "To reproduce on a machine with the kernel tree, gcc and virtme-ng (it rebuilds the",
             "same kernel, checking the .config's sha256, and boots it the same way):", "",
-            f"  {run_dir / 'reproducer.sh'} /path/to/linux", "",
+            f"  {run_dir / rundir.REPRODUCER} /path/to/linux", "",
             "-- ", f"pinbench run {data.get('run_id', '?')}, {info.get('started', '')}".rstrip(", ")]
     return "\n".join(out) + "\n"

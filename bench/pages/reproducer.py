@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import build as build_mod
+from bench import rundir
 from bench import formats, proc, tree
 from bench.errors import InfraError
 from bench.files import copy_tree, write_atomic
-from bench.plan import NAME_BYTES, Plan
+from bench.plan import Plan
 from bench.result import RunResult
 from bench.series import Patch, Series
 from bench.slot import sha256_of
 
-NAME = "reproducer.sh"
 IMAGE = "${BUILD}/" + build_mod.IMAGE.as_posix()
 
 
@@ -40,9 +40,9 @@ def patch_file_name(p: Patch) -> str:
     """NNNN-<name>: `sha256sum *` and `git am *` see them in series order; the name cut to
     NAME_BYTES, its suffix kept (a 252-character patch name plus NNNN- was over NAME_MAX)."""
     rest = re.sub(r"^\d+-", "", Path(p.name).name)
-    if len(rest.encode()) > NAME_BYTES:
+    if len(rest.encode()) > rundir.NAME_BYTES:
         suffix = Path(rest).suffix[:16]
-        rest = rest.encode()[:NAME_BYTES - len(suffix.encode())].decode("utf-8", "ignore") + suffix
+        rest = rest.encode()[:rundir.NAME_BYTES - len(suffix.encode())].decode("utf-8", "ignore") + suffix
     return f"{p.index:04d}-{rest}"
 
 
@@ -122,7 +122,7 @@ def _make_words() -> tuple[str, ...]:
 
 def _plan_rows(run_dir: Path, guests: Path) -> tuple[tuple[str, str, str, str], ...]:
     try:
-        text = (run_dir / "guest" / "plan.tsv").read_text(encoding="utf-8")
+        text = (run_dir / rundir.GUEST / rundir.GUEST_PLAN).read_text(encoding="utf-8")
     except OSError:
         return ()
     rows = []
@@ -162,17 +162,17 @@ def recipe(result: RunResult, plan: Plan, patches: list[tuple[str, str]]) -> Rec
     info, run_dir = result.info, result.results_dir
     base = str(info.get("base") or "")
     guests = plan.home / "guests"
-    subs = [(str(info.get("image", "")), IMAGE), (str(run_dir / "guest"), "${GUEST}"), (str(guests), "${GUESTS}")]
+    subs = [(str(info.get("image", "")), IMAGE), (str(run_dir / rundir.GUEST), "${GUEST}"), (str(guests), "${GUESTS}")]
     argv = portable_vng([str(a) for a in info.get("vng_argv") or []])
     failed, stopped, message, verb = _stop(result)
     by_name = {p.name: patch_file_name(p) for p in plan.series.patches}
-    run_make = next((ln[2:] for ln in _lines(run_dir / "build.log") if ln.startswith("$ make ")), "")
+    run_make = next((ln[2:] for ln in _lines(run_dir / rundir.BUILD_LOG) if ln.startswith("$ make ")), "")
     return Recipe(
         run_id=result.run_id, verdict=result.verdict.value, tree=str(plan.tree), base=base,
         base_tree=_tree_of(plan.tree, base) if base else "",
         head_tree=_tree_of(plan.tree, str(info["head"])) if info.get("head") else "",
         patches=tuple(patches), failed_patch=by_name.get(failed, ""),
-        config_sha=sha256_of(run_dir / ".config") if (run_dir / ".config").is_file() else "",
+        config_sha=sha256_of(run_dir / rundir.KCONFIG) if (run_dir / rundir.KCONFIG).is_file() else "",
         stopped=stopped, stop_message=message, stop_verb=verb, make=_make_words(), run_make=run_make,
         vng=('"$VNG"', *(dq(a, subs) for a in argv[1:])) if argv else (),
         vm_timeout=int(info.get("vm_timeout") or 0), plan_rows=_plan_rows(run_dir, guests),
@@ -197,10 +197,10 @@ def copy_guests(src: Path, dest: Path) -> None:
 
 def write(result: RunResult, plan: Plan) -> Path:
     run_dir = result.results_dir
-    patches = copy_patches(plan.series, run_dir / "patches")
+    patches = copy_patches(plan.series, run_dir / rundir.PATCHES)
     if (plan.home / "guests").is_dir():
-        copy_guests(plan.home / "guests", run_dir / "guests")
-    path = run_dir / NAME
+        copy_guests(plan.home / "guests", run_dir / rundir.GUESTS)
+    path = run_dir / rundir.REPRODUCER
     write_atomic(path, script(recipe(result, plan, patches)))
     path.chmod(0o755)
     return path

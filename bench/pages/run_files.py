@@ -5,6 +5,7 @@ last, so it links the others.
 
 from __future__ import annotations
 
+from bench import rundir
 from bench.files import write_atomic
 from bench.pages import mail, reproducer, run_page
 from bench.pages.facts import Context
@@ -26,5 +27,5 @@ def write(result: RunResult, plan: Plan) -> None:
     run_dir = result.results_dir
     reproducer.write(result, plan)
     ctx, data = context(plan), result.to_json()
-    write_atomic(run_dir / "report.txt", mail.report(ctx, data, run_dir))
-    write_atomic(run_dir / "index.html", run_page.render(ctx, data, run_dir))
+    write_atomic(run_dir / rundir.REPORT, mail.report(ctx, data, run_dir))
+    write_atomic(run_dir / rundir.INDEX, run_page.render(ctx, data, run_dir))

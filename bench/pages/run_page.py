@@ -9,12 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench import rundir
 from bench.coverage import page as coverage_page
 from bench.pages import facts, svg
 from bench.pages.facts import Context
 from bench.pages.html import esc, link, page
 
-FIRST = ("report.txt", "reproducer.sh", "console.log", "build.log", "summary.json", "junit.xml")
+FIRST = (rundir.REPORT, rundir.REPRODUCER, rundir.CONSOLE, rundir.BUILD_LOG, rundir.SUMMARY, rundir.JUNIT)
 
 
 def _row(*cells: str, head: bool = False) -> str:
@@ -86,7 +87,7 @@ def _reports(cases: list[dict[str, Any]], reports: list[dict[str, Any]]) -> list
 
 
 def _pins(run_dir: Path, data: dict[str, Any]) -> list[str]:
-    found = facts.pins(run_dir / "guest", facts.workload_names(data))
+    found = facts.pins(run_dir / rundir.GUEST, facts.workload_names(data))
     if not found:
         return []
     out = ["<h2>FOLL_PIN counters</h2><table>",
@@ -99,13 +100,14 @@ def _pins(run_dir: Path, data: dict[str, Any]) -> list[str]:
 def _files(run_dir: Path, ctx: Context) -> list[str]:
     names = facts.files(run_dir)
     first = [n for n in FIRST if n in names]
-    rest = [n for n in names if n not in first and n != "index.html"]
+    rest = [n for n in names if n not in first and n != rundir.INDEX]
     out = ["<h2>Files</h2><p>" + " | ".join(link(n, n) for n in first) + "</p><ul>"]
     out += [f"<li>{link(n, n)}</li>" for n in rest]
-    if (run_dir / "baseline" / "index.html").is_file():
-        out.append(f"<li>{link('baseline/index.html', 'baseline/')}: the unpatched base's run</li>")
-    if (run_dir / "guests" / "runner.sh").is_file():
-        out.append(f"<li>{link('guests/runner.sh', 'guests/')}: the guest runner and workload scripts as run</li>")
+    if (run_dir / rundir.BASELINE / rundir.INDEX).is_file():
+        out.append(f"<li>{link(f'{rundir.BASELINE}/{rundir.INDEX}', f'{rundir.BASELINE}/')}: the unpatched base's run</li>")
+    if (run_dir / rundir.GUESTS / "runner.sh").is_file():
+        out.append(f"<li>{link(f'{rundir.GUESTS}/runner.sh', f'{rundir.GUESTS}/')}: the guest runner and workload scripts"
+                   " as run</li>")
     return out + ["</ul>"]
 
 
@@ -118,7 +120,7 @@ def render(ctx: Context, data: dict[str, Any], run_dir: Path) -> str:
             f"<p>run <code>{esc(data.get('run_id', run_dir.name))}</code>: "
             f"<span class={esc(verdict)}>{esc(verdict.upper())}</span> (exit {esc(data.get('exit_code', 2))})"
             + (": " + esc(", ".join(f"{c['group']}/{c['name']}" for c in failing)) if failing else "") + "</p>",
-            "<p>" + " | ".join(link(n, n) for n in ("report.txt", "reproducer.sh") if (run_dir / n).is_file())
+            "<p>" + " | ".join(link(n, n) for n in (rundir.REPORT, rundir.REPRODUCER) if (run_dir / n).is_file())
             + "</p>",
             *_facts(ctx, data, run_dir), *_stages(data), *_cases(cases),
             *_reports(cases, facts.reports(run_dir)), *_pins(run_dir, data),
