@@ -125,18 +125,13 @@ static void verdict(struct cell *c, double began)
 
 /* -- what the kernel says ------------------------------------------------------------- */
 
-static long vmstat(const char *name)
+/* the value of NAME in a "name value" per line file (/proc/vmstat, memory.stat); -1: none */
+static long key_value(const char *path, const char *name)
 {
 	char key[64];
 	long val, got = -1;
-	FILE *f;
-	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+	FILE *f = fopen(path, "r");
 
-	if (fd >= 0) {
-		if (write(fd, "1", 1) < 0) { /* best effort */ }
-		close(fd);
-	}
-	f = fopen("/proc/vmstat", "r");
 	if (!f)
 		return -1;
 	while (fscanf(f, "%63s %ld", key, &val) == 2)
@@ -144,6 +139,17 @@ static long vmstat(const char *name)
 			got = val;
 	fclose(f);
 	return got;
+}
+
+static long vmstat(const char *name)
+{
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, "1", 1) < 0) { /* best effort */ }
+		close(fd);
+	}
+	return key_value("/proc/vmstat", name);
 }
 
 static uint64_t pagemap(const void *addr)
@@ -624,19 +630,10 @@ static void memcg_init(void)
 /* One counter of the -m group's memory.stat ("pgscan", "pgsteal"), -1 when unreadable. */
 static long memcg_stat(const char *name)
 {
-	char path[600], key[64];
-	long val, got = -1;
-	FILE *f;
+	char path[600];
 
 	snprintf(path, sizeof(path), "%s/memory.stat", memcg_dir);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2)
-		if (!strcmp(key, name))
-			got = val;
-	fclose(f);
-	return got;
+	return key_value(path, name);
 }
 
 /* memory.reclaim BYTES of the -m group: 0, or errno (EAGAIN: less than asked was reclaimable,
