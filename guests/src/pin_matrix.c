@@ -152,18 +152,6 @@ static long vmstat(const char *name)
 	return key_value("/proc/vmstat", name);
 }
 
-static uint64_t pagemap(const void *addr)
-{
-	static int fd = -1;
-	uint64_t ent = 0;
-
-	if (fd < 0)
-		fd = open("/proc/self/pagemap", O_RDONLY);
-	if (fd < 0 || pread(fd, &ent, 8, ((uintptr_t)addr / PAGE) * 8) != 8)
-		return 0;
-	return ent;
-}
-
 static uint64_t kpageflags(const void *addr)
 {
 	static int fd = -1;

@@ -83,8 +83,8 @@ static inline long pins_settle(long want)
 	return now;
 }
 
-/* The PFN behind a user address (root only), 0 if not present. */
-static inline uint64_t pfn_of(const void *addr)
+/* The /proc/self/pagemap entry of a user address, 0 if it cannot be read. */
+static inline uint64_t pagemap(const void *addr)
 {
 	static int fd = -1;
 	uint64_t ent = 0;
@@ -93,6 +93,14 @@ static inline uint64_t pfn_of(const void *addr)
 		fd = open("/proc/self/pagemap", O_RDONLY);
 	if (fd < 0 || pread(fd, &ent, 8, ((uintptr_t)addr / PAGE) * 8) != 8)
 		return 0;
+	return ent;
+}
+
+/* The PFN behind a user address (root only), 0 if not present. */
+static inline uint64_t pfn_of(const void *addr)
+{
+	uint64_t ent = pagemap(addr);
+
 	return (ent >> 63) & 1 ? ent & ((1ULL << 55) - 1) : 0;
 }
 
