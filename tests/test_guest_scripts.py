@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -173,30 +174,81 @@ def runner_binds(fake: Path) -> dict[str, Path]:
             "/proc/sys/vm/nr_overcommit_hugepages": fake / "nr_overcommit_hugepages"}
 
 
+PINS_BALANCED = "nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n"
+
+
+@dataclass(frozen=True)
+class RunnerWorld:
+    """runner.sh's world under tmp: its results folder (out), the fakes of the kernel files it
+    reads and writes (fake), and a bin/ of stub commands put first on its PATH."""
+    tmp: Path
+
+    @property
+    def out(self) -> Path:
+        return self.tmp / "out"
+
+    @property
+    def fake(self) -> Path:
+        return self.tmp / "fake"
+
+    @property
+    def bin(self) -> Path:
+        return self.tmp / "bin"
+
+    def stub(self, name: str, body: str = "exit 0") -> None:
+        """A command of the guest replaced by a bash script (sync, sleep)."""
+        (self.bin / name).write_text(f"#!/bin/bash\n{body}\n")
+        (self.bin / name).chmod(0o755)
+
+    def plan(self, *workloads: tuple[str, str] | tuple[str, str, str]) -> None:
+        """plan.tsv: (name, script[, params]): script is an existing file's absolute path, or a
+        body written to <name>.sh."""
+        rows = []
+        for name, script, *params in workloads:
+            path = Path(script)
+            if not (path.is_absolute() and path.is_file()):
+                path = self.tmp / f"{name}.sh"
+                path.write_text(f"{script}\n")
+            rows.append(f"{name}\t60\t{path}\t{''.join(params)}\n")
+        (self.out / "plan.tsv").write_text("".join(rows))
+
+    def run(self, settle: int = 1, page_owner: str = "page_owner",
+            binds: dict[str, Path] | None = None) -> subprocess.CompletedProcess[str]:
+        """runner.sh on out, PAGE_OWNER read from fake/<page_owner> ("" leaves it unset)."""
+        owner = f" PAGE_OWNER={self.fake / page_owner}" if page_owner else ""
+        return private_ns(f"PATH={self.bin}:$PATH PIN_SETTLE={settle}{owner} bash {GUESTS / 'runner.sh'} {self.out}",
+                          self.tmp, binds if binds is not None else runner_binds(self.fake))
+
+
+def runner_world(tmp: Path, vmstat: str = PINS_BALANCED) -> RunnerWorld:
+    """A world where nothing is tainted, the pins balance (unless vmstat says otherwise) and
+    sync does nothing."""
+    w = RunnerWorld(tmp)
+    for d in (w.out, w.fake, w.bin):
+        d.mkdir()
+    runner_fakes(w.fake)
+    (w.fake / "tainted").write_text("0\n")
+    (w.fake / "vmstat").write_text(vmstat)
+    w.stub("sync")
+    return w
+
+
 def test_runner_taint_windows_tile_the_run(tmp_path: Path) -> None:
     """A taint the runner's own work between two workloads sets (here: the page cache teardown
     after the first, through a fake sync) falls inside a workload's window."""
-    out, fake, bin_ = tmp_path / "out", tmp_path / "fake", tmp_path / "bin"
-    for d in (out, fake, bin_):
-        d.mkdir()
-    (fake / "tainted").write_text("0\n")
-    (fake / "vmstat").write_text("nr_free_pages 1000\nnr_foll_pin_acquired 10\nnr_foll_pin_released 10\n")
-    runner_fakes(fake)
+    w = runner_world(tmp_path, "nr_free_pages 1000\n" + PINS_BALANCED)
+    fake, out = w.fake, w.out
     # the second sync (after workload a) taints the kernel, as a WARN in its teardown would
-    (bin_ / "sync").write_text(f"#!/bin/bash\necho x >> {fake}/syncs\n"
-                               f"[ $(wc -l < {fake}/syncs) -eq 2 ] && echo 512 > {fake}/tainted\nexit 0\n")
-    (bin_ / "sync").chmod(0o755)
-    (tmp_path / "ok.sh").write_text("exit 0\n")
-    (out / "plan.tsv").write_text("".join(f"{n}\t60\t{tmp_path}/ok.sh\t\n" for n in ("a", "b", "c")))
-    r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=1 PAGE_OWNER={fake}/page_owner bash {GUESTS / 'runner.sh'} {out}", tmp_path, {
-        **runner_binds(fake)})
+    w.stub("sync", f"echo x >> {fake}/syncs\n[ $(wc -l < {fake}/syncs) -eq 2 ] && echo 512 > {fake}/tainted\nexit 0")
+    w.plan(*((n, "exit 0") for n in "abc"))
+    r = w.run()
     assert r.returncode == 0, r.stdout + r.stderr
     taint = {f.name: f.read_text().strip() for f in out.glob("*tainted.*")}
     assert taint["tainted.start"] == taint["a.tainted.start"] == "0"
     assert taint["a.tainted.end"] == taint["b.tainted.start"] == "512"  # in a's window, no gap
     assert taint["b.tainted.end"] == taint["c.tainted.start"] and taint["c.tainted.end"] == taint["tainted.end"]
     assert [(out / f"{n}.rc").read_text().split()[0] for n in "abc"] == ["0", "0", "0"]
-    assert (out / "a.vmstat.start").read_text() == "nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n"
+    assert (out / "a.vmstat.start").read_text() == PINS_BALANCED
 
 
 def test_runner_baseline_waits_out_a_pin_in_flight(tmp_path: Path) -> None:
@@ -204,24 +256,15 @@ def test_runner_baseline_waits_out_a_pin_in_flight(tmp_path: Path) -> None:
     a workload's baseline must not make that workload a double unpin: the baseline is taken once
     two readings agree. Here the pin is in flight at the first reading and gone by the first
     sleep (a fake sleep ends it), as seen on a real 6.12 boot ("outstanding 1 -> 0" across smoke)."""
-    out, fake, bin_ = tmp_path / "out", tmp_path / "fake", tmp_path / "bin"
-    for d in (out, fake, bin_):
-        d.mkdir()
-    (fake / "tainted").write_text("0\n")
-    (fake / "vmstat").write_text("nr_foll_pin_acquired 11\nnr_foll_pin_released 10\n")
-    runner_fakes(fake)
-    (bin_ / "sync").write_text("#!/bin/bash\nexit 0\n")
-    (bin_ / "sleep").write_text(f"#!/bin/bash\ncp {fake}/balanced {fake}/vmstat\n")
-    for b in ("sync", "sleep"):
-        (bin_ / b).chmod(0o755)
-    # the pin in flight ends by the runner's first sleep, or at the latest while the workload runs
-    (tmp_path / "ok.sh").write_text(f"cp {fake}/balanced {fake}/vmstat\n")
+    w = runner_world(tmp_path, "nr_foll_pin_acquired 11\nnr_foll_pin_released 10\n")
+    fake = w.fake
     (fake / "balanced").write_text("nr_foll_pin_acquired 11\nnr_foll_pin_released 11\n")
-    (out / "plan.tsv").write_text(f"a\t60\t{tmp_path}/ok.sh\t\n")
-    r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=2 PAGE_OWNER={fake}/page_owner bash {GUESTS / 'runner.sh'} {out}", tmp_path, {
-        **runner_binds(fake)})
+    w.stub("sleep", f"cp {fake}/balanced {fake}/vmstat")
+    # the pin in flight ends by the runner's first sleep, or at the latest while the workload runs
+    w.plan(("a", f"cp {fake}/balanced {fake}/vmstat"))
+    r = w.run(settle=2)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert (out / "a.rc").read_text().split()[0] == "0", (out / "a.log").read_text()
+    assert (w.out / "a.rc").read_text().split()[0] == "0", (w.out / "a.log").read_text()
 
 
 def run_mm_selftests(tmp: Path, results: dict[str, tuple[int, str]]) -> subprocess.CompletedProcess[str]:
@@ -315,30 +358,25 @@ def test_runner_saves_gcov_counters_per_window_with_cat(tmp_path: Path) -> None:
     """BENCH_COVERAGE=1: the counters are saved once before the first workload (boot) and after
     each workload, reset before each; the fake .gcda says which window wrote it, and a workload
     only sees the reset file freshly written with 0."""
-    out, fake, bin_, debug = tmp_path / "out", tmp_path / "fake", tmp_path / "bin", tmp_path / "debug"
+    w = runner_world(tmp_path)
+    debug = tmp_path / "debug"
     gcda = debug / "gcov" / "root" / "build" / "mm" / "gup.gcda"
-    for d in (out, fake, bin_, gcda.parent):
-        d.mkdir(parents=True)
+    gcda.parent.mkdir(parents=True)
     gcda.write_text("boot\n")
     (debug / "gcov" / "reset").write_text("")
-    (fake / "tainted").write_text("0\n")
-    (fake / "vmstat").write_text("nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n")
-    for name in ("drop_caches", "stat_refresh", "kmsg"):
-        (fake / name).write_text("")
-    (bin_ / "sync").write_text("#!/bin/bash\nexit 0\n")
-    (bin_ / "sync").chmod(0o755)
     reset = "/sys/kernel/debug/gcov/reset"
-    (tmp_path / "w.sh").write_text(f'[ "$(cat {reset})" = 0 ] || exit 1; : > {reset}\n'
-                                   f'echo "$BENCH_WORKLOAD" > /sys/kernel/debug/gcov/root/build/mm/gup.gcda\n')
-    (out / "plan.tsv").write_text("".join(f"{n}\t60\t{tmp_path}/w.sh\t\n" for n in ("a", "b")))
-    (out / "env").write_text("BENCH_COVERAGE=1\n")
-    r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=1 bash {GUESTS / 'runner.sh'} {out}", tmp_path, {
-        "/proc/sys/kernel/tainted": fake / "tainted", "/proc/vmstat": fake / "vmstat",
-        "/proc/sys/vm/drop_caches": fake / "drop_caches", "/proc/sys/vm/stat_refresh": fake / "stat_refresh",
-        "/dev/kmsg": fake / "kmsg", "/sys/kernel/debug": debug})
+    body = (f'[ "$(cat {reset})" = 0 ] || exit 1; : > {reset}\n'
+            f'echo "$BENCH_WORKLOAD" > /sys/kernel/debug/gcov/root/build/mm/gup.gcda')
+    w.plan(("a", body), ("b", body))
+    (w.out / "env").write_text("BENCH_COVERAGE=1\n")
+    f = w.fake
+    r = w.run(page_owner="", binds={
+        "/proc/sys/kernel/tainted": f / "tainted", "/proc/vmstat": f / "vmstat",
+        "/proc/sys/vm/drop_caches": f / "drop_caches", "/proc/sys/vm/stat_refresh": f / "stat_refresh",
+        "/dev/kmsg": f / "kmsg", "/sys/kernel/debug": debug})
     assert r.returncode == 0, r.stdout + r.stderr
-    assert [(out / f"{n}.rc").read_text().split()[0] for n in "ab"] == ["0", "0"]
-    saved = {w: (out / "coverage" / w / "root" / "build" / "mm" / "gup.gcda").read_text() for w in ("boot", "a", "b")}
+    assert [(w.out / f"{n}.rc").read_text().split()[0] for n in "ab"] == ["0", "0"]
+    saved = {n: (w.out / "coverage" / n / "root" / "build" / "mm" / "gup.gcda").read_text() for n in ("boot", "a", "b")}
     assert saved == {"boot": "boot\n", "a": "a\n", "b": "b\n"}
 
 
@@ -364,20 +402,12 @@ def _owner(tgid: int, comm: str = "cow") -> str:
 ])
 def test_runner_keeps_the_page_owner_records_of_the_workloads_pids(tmp_path: Path, lo: int, hi: int,
                                                                     inside: list[int], outside: list[int]) -> None:
-    out, fake, bin_ = tmp_path / "out", tmp_path / "fake", tmp_path / "bin"
-    for d in (out, fake, bin_):
-        d.mkdir()
-    runner_fakes(fake)
+    w = runner_world(tmp_path)
+    fake, out = w.fake, w.out
     (fake / "loadavg").write_text(f"0.00 0.01 0.05 1/90 {lo}\n")
-    (fake / "tainted").write_text("0\n")
-    (fake / "vmstat").write_text("nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n")
     (fake / "page_owner").write_text("".join(_owner(t) for t in sorted(inside + outside)))
-    (bin_ / "sync").write_text("#!/bin/bash\nexit 0\n")
-    (bin_ / "sync").chmod(0o755)
-    (tmp_path / "w.sh").write_text(f"echo '0.50 0.01 0.05 1/90 {hi}' > {fake}/loadavg\n")  # the pids it used
-    (out / "plan.tsv").write_text(f"w\t60\t{tmp_path}/w.sh\t\n")
-    r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=1 PAGE_OWNER={fake}/page_owner bash {GUESTS / 'runner.sh'} {out}",
-                   tmp_path, runner_binds(fake))
+    w.plan(("w", f"echo '0.50 0.01 0.05 1/90 {hi}' > {fake}/loadavg"))  # the pids it used
+    r = w.run()
     assert r.returncode == 0, r.stdout + r.stderr
     assert (out / "w.pids").read_text().split() == [str(lo), str(hi)]
     kept = (out / "w.page_owner").read_text()
@@ -391,59 +421,37 @@ def test_runner_keeps_the_page_owner_records_of_the_workloads_pids(tmp_path: Pat
 
 
 def test_runner_without_page_owner_still_reads_the_counters(tmp_path: Path) -> None:
-    out, fake, bin_ = tmp_path / "out", tmp_path / "fake", tmp_path / "bin"
-    for d in (out, fake, bin_):
-        d.mkdir()
-    runner_fakes(fake)
-    (fake / "tainted").write_text("0\n")
-    (fake / "vmstat").write_text("nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n")
-    (tmp_path / "w.sh").write_text("exit 0\n")
-    (out / "plan.tsv").write_text(f"w\t60\t{tmp_path}/w.sh\t\n")
-    r = private_ns(f"PIN_SETTLE=1 PAGE_OWNER={fake}/no-such-file bash {GUESTS / 'runner.sh'} {out}",
-                   tmp_path, runner_binds(fake))
+    w = runner_world(tmp_path)
+    w.plan(("w", "exit 0"))
+    r = w.run(page_owner="no-such-file")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert (out / "page_owner.state").read_text() == "missing\n"
-    assert (out / "w.meminfo.end").is_file() and not (out / "w.page_owner").exists()
+    assert (w.out / "page_owner.state").read_text() == "missing\n"
+    assert (w.out / "w.meminfo.end").is_file() and not (w.out / "w.page_owner").exists()
 
 
 def test_pin_balance_baseline_waits_out_a_pin_in_flight(tmp_path: Path) -> None:
     """The runner's snapshot at guest start is pin-balance's baseline: a 9p read in flight then
     (netfs pins the reader's buffer for a moment) made pin-balance see a double unpin at the end
     of a clean run. The snapshot is now taken once two readings agree, as each workload's is."""
-    out, fake, bin_ = tmp_path / "out", tmp_path / "fake", tmp_path / "bin"
-    for d in (out, fake, bin_):
-        d.mkdir()
-    runner_fakes(fake)
-    (fake / "tainted").write_text("0\n")
-    (fake / "vmstat").write_text("nr_foll_pin_acquired 11\nnr_foll_pin_released 10\n")  # a read in flight
-    (fake / "balanced").write_text("nr_foll_pin_acquired 11\nnr_foll_pin_released 11\n")
-    (bin_ / "sync").write_text("#!/bin/bash\nexit 0\n")
-    (bin_ / "sleep").write_text(f"#!/bin/bash\ncp {fake}/balanced {fake}/vmstat\n")  # the read ends
-    for b in ("sync", "sleep"):
-        (bin_ / b).chmod(0o755)
-    (out / "plan.tsv").write_text(f"pin-balance\t60\t{GUESTS / 'pin-balance.sh'}\tSETTLE=1\n")
-    r = private_ns(f"PATH={bin_}:$PATH PIN_SETTLE=2 PAGE_OWNER={fake}/page_owner bash {GUESTS / 'runner.sh'} {out}",
-                   tmp_path, runner_binds(fake))
+    w = runner_world(tmp_path, "nr_foll_pin_acquired 11\nnr_foll_pin_released 10\n")  # a read in flight
+    (w.fake / "balanced").write_text("nr_foll_pin_acquired 11\nnr_foll_pin_released 11\n")
+    w.stub("sleep", f"cp {w.fake}/balanced {w.fake}/vmstat")  # the read ends
+    w.plan(("pin-balance", str(GUESTS / "pin-balance.sh"), "SETTLE=1"))
+    r = w.run(settle=2)
     assert r.returncode == 0, r.stdout + r.stderr
-    log = (out / "pin-balance.log").read_text()
-    assert (out / "pin-balance.rc").read_text().split()[0] == "0", log
+    log = (w.out / "pin-balance.log").read_text()
+    assert (w.out / "pin-balance.rc").read_text().split()[0] == "0", log
     assert "OK: pins balanced" in log
 
 
 def test_runner_gives_the_hugetlb_pool_back_its_size_before_the_workload(tmp_path: Path) -> None:
     """A workload that grew the pool and left it (rxe) left free huge pages allocated in its
     name: the runner shrinks the pool back before the readings (a page in use stays, as surplus)."""
-    out, fake = tmp_path / "out", tmp_path / "fake"
-    for d in (out, fake):
-        d.mkdir()
-    runner_fakes(fake)
+    w = runner_world(tmp_path)
+    fake = w.fake
     (fake / "nr_hugepages").write_text("2\n")
-    (fake / "tainted").write_text("0\n")
-    (fake / "vmstat").write_text("nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n")
-    (tmp_path / "w.sh").write_text(f"echo 4 > {fake}/nr_overcommit_hugepages; echo 6 > {fake}/nr_hugepages\n")
-    (out / "plan.tsv").write_text(f"w\t60\t{tmp_path}/w.sh\t\n")
-    r = private_ns(f"PIN_SETTLE=1 PAGE_OWNER={fake}/page_owner bash {GUESTS / 'runner.sh'} {out}",
-                   tmp_path, runner_binds(fake))
+    w.plan(("w", f"echo 4 > {fake}/nr_overcommit_hugepages; echo 6 > {fake}/nr_hugepages"))
+    r = w.run()
     assert r.returncode == 0, r.stdout + r.stderr
     assert (fake / "nr_hugepages").read_text().split() == ["2"]
     assert (fake / "nr_overcommit_hugepages").read_text().split() == ["0"]
