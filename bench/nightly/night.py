@@ -22,6 +22,7 @@ import datetime
 import hashlib
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -124,17 +125,17 @@ def entry_record(entry: Entry, plan: Plan, result: RunResult, started: str,
                     for c in result.cases if c.group == "report"],
         "workloads": [w.name for w in plan.workloads],
         "fragments": [f.name for f in plan.fragments],
-        "base": result.info.get("base"), "patches": patches, "patchset_hash": patchset_hash,
+        "base": result.facts.base, "patches": patches, "patchset_hash": patchset_hash,
         "started": started, "secs": round(result.secs, 1), "repeat": entry.repeat,
-        "known_issues": result.info.get("known_issues", []),
-        "coverage": coverage_text(result.info.get("coverage")),
+        "known_issues": [dict(k) for k in result.facts.known_issues or ()],
+        "coverage": coverage_text(result.facts.coverage),
     }
     return catalogue_record(record, entry.catch, result) if entry.catch else record
 
 
-def coverage_text(cov: Any) -> str:
+def coverage_text(cov: Mapping[str, Any] | None) -> str:
     """The grid's coverage cell: the run's headline ("" when it measured none)."""
-    if not isinstance(cov, dict):
+    if cov is None:
         return ""
     return f"not measured: {cov['error']}" if cov.get("error") else str(cov.get("text", ""))
 
