@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
-import json
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,10 +27,11 @@ from typing import Any
 
 from bench import formats, pipeline, prove, repeat, rundir
 from bench.errors import UserError
-from bench.files import copy_tree, write_atomic
+from bench.files import copy_tree
 from bench.nightly import kcidb
 from bench.nightly import report as nightly_report
 from bench.nightly.history import compare, exit_code, history, stale_known
+from bench.nightly import night_file
 from bench.nightly.night_file import SHARD, Night, load_night, require_night
 from bench.catch import Catch, check_workloads
 from bench.nightly.matrix import Entry, Matrix
@@ -191,13 +191,8 @@ def run_night(plans: list[tuple[Entry, Plan]], matrix: Matrix, entries: tuple[En
     finally:
         night["finished"] = now()
         night["entries"].sort(key=lambda e: e["id"])
-        write_night(night_dir, night)  # an interrupted night keeps what it has (complete: false)
+        night_file.write(night_dir, night)  # an interrupted night keeps what it has (complete: false)
     return night
-
-
-def write_night(night_dir: Path, night: Night) -> None:
-    data = formats.stamp(night, formats.NIGHT)
-    write_atomic(night_dir / rundir.NIGHT, json.dumps(data, indent=2, default=str) + "\n")
 
 
 # -- merging and finishing ------------------------------------------------------------------
@@ -305,7 +300,7 @@ def finish(night_dir: Path, night: Night, previous: Path | None, log_url: str | 
         night["stale_known"] = stale_known(night, history(night_dir.parent, night["started"], night_dir),
                                            int(stale_after))
     night["exit_code"] = exit_code(night)
-    write_night(night_dir, night)
+    night_file.write(night_dir, night)
     kcidb.write(night_dir, night, log_url)
     nightly_report.write_all(night_dir, night)
     say_summary(printer, night_dir, night)
