@@ -33,9 +33,9 @@ def to_suite(result: RunResult) -> TestSuite:
         elif c.status is Status.SKIP:
             tc.add_skipped_info(message=c.message or "skipped")
         cases.append(tc)
-    props = {k: str(v) for k, v in result.info.items() if v is not None and k != "coverage"}
-    if isinstance(cov := result.info.get("coverage"), dict):  # its headline and totals, not the whole dict
-        props.update(coverage_text.junit_properties(cov))
+    props = {k: str(v) for k, v in result.facts.to_json().items() if v is not None and k != "coverage"}
+    if (cov := result.facts.coverage) is not None:  # its headline and totals, not the whole dict
+        props.update(coverage_text.junit_properties(dict(cov)))
     return TestSuite(f"pinbench.{result.series}", cases, id=result.run_id, properties=props)
 
 

@@ -35,6 +35,7 @@ from bench.plan import Plan, claim_run
 from bench.printer import Printer
 from bench.report import issues, render, scanner
 from bench.result import Case, RunResult, Status, write_summary_json
+from bench.runfacts import Baseline, Probe, RunFacts, Stage
 
 BOOT_MARGIN = {True: 60, False: 180}  # seconds to reach user space: KVM, TCG
 WORKLOAD_SLACK = 45  # seconds a workload may run past its timeout in the guest (see boot())
@@ -77,19 +78,17 @@ class Run:
         self.printer = printer
         self.say = printer.say
         self.cases: list[Case] = []
-        self.info: dict[str, Any] = {"series": plan.series.name, "tree": str(plan.tree), **plan.extra_info}
+        self.facts = RunFacts(plan.series.name, str(plan.tree), dict(plan.extra_info),
+                              datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
         self.dir = plan.results_dir
         self.start = time.monotonic()
         self.known = issues.KnownIssues()  # judged once the base is known
-        self.info["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        self.timeline: list[dict[str, Any]] = []
-        self.info["timeline"] = self.timeline
+        self.timeline: list[Stage] = []
         self.workload_start: dict[str, float] = {}
         self.instr: cov.Instrument | None = None  # the objects profiled with gcov (coverage runs)
 
     def mark(self, stage: str, start: float, end: float) -> None:
-        self.timeline.append({"stage": stage, "start": round(start - self.start, 2),
-                              "secs": round(end - start, 2)})
+        self.timeline.append(Stage(stage, round(start - self.start, 2), round(end - start, 2)))
 
     def add(self, *cases: Case) -> bool:
         """Record cases (a failure under a known issue becomes known); False if any of them
@@ -142,17 +141,17 @@ class Run:
 
     def result(self) -> RunResult:
         if self.known.judged:
-            self.info["known_issues"] = self.known.to_json(
-                c.key for c in self.cases if c.status is not Status.PASS)
+            self.facts = replace(self.facts, known_issues=tuple(self.known.to_json(
+                c.key for c in self.cases if c.status is not Status.PASS)))
         return RunResult(self.plan.run_id, self.plan.series.name, self.dir, tuple(self.cases),
-                         time.monotonic() - self.start, dict(self.info))
+                         time.monotonic() - self.start, replace(self.facts, timeline=tuple(self.timeline)))
 
     # -- stages ---------------------------------------------------------------
 
     @timed("apply")
     def apply(self, s: slot_mod.Slot) -> tuple[slot_mod.Slot, bool]:
         """Move the slot's worktree to the base and apply the series; the slot's new state."""
-        p, base, log = self.plan, self.info["base"], self.dir / rundir.APPLY_LOG
+        p, base, log = self.plan, str(self.facts.base), self.dir / rundir.APPLY_LOG
         self.say(f"apply: {len(p.series.patches)} patch(es) of {p.series.name} on {base[:12]} in {s.path}")
         repo = worktree.repo_id(p.tree)
         made = worktree.ensure(p.tree, s.src, base)
@@ -166,10 +165,10 @@ class Run:
         if state.built:
             try:
                 kept = worktree.restore_mtimes(s.src, saved, worktree.changed(s.src, state.built, applied.head))
-                self.info["mtimes_kept"] = kept
+                self.facts = replace(self.facts, mtimes_kept=kept)
             except BenchError:  # the built commit is gone: make decides by the new mtimes
                 state = replace(state, built="")
-        self.info["head"] = applied.head
+        self.facts = replace(self.facts, head=applied.head)
         s = s.save(replace(state, tree=repo, config_key=kconfig.digest(p.fragments), series=p.series.name,
                            head=applied.head, used=time.time()))
         return s, self.add(*verdict.apply_cases(applied, len(p.series.patches))) and applied.ok
@@ -186,11 +185,11 @@ class Run:
     def build(self, s: slot_mod.Slot) -> Path | None:
         state, image = s.state, s.build / build_mod.IMAGE
         config_sha = slot_mod.sha256_of(s.build / kconfig.DOT_CONFIG)
-        self.instr = cov.instrument(self.plan, s.src, self.info)
+        self.instr = cov.instrument(self.plan, s.src, str(self.facts.base), str(self.facts.head))
         if state.built == state.head and state.config_sha == config_sha and state.image_sha \
                 and state.profiled == cov.key(self.instr) \
                 and slot_mod.sha256_of(image) == state.image_sha:
-            self.info["image"] = str(image)
+            self.facts = replace(self.facts, image=str(image))
             why = f"reused: the slot's image is of this commit and .config ({state.built[:12]})"
             # every run folder has its build.log: here it says why make did not run
             write_atomic(self.dir / rundir.BUILD_LOG, f"{why}\nimage {image} sha256 {state.image_sha}\n"
@@ -206,7 +205,7 @@ class Run:
             make_vars=cov.make_vars(self.instr))
         done = replace(s.state, building=0, building_since=0.0)
         if res.ok and res.image:
-            self.info["image"] = str(res.image)
+            self.facts = replace(self.facts, image=str(res.image))
             done = replace(done, built=state.head, config_sha=config_sha, image_sha=slot_mod.sha256_of(res.image),
                            profiled=cov.key(self.instr))
         s.save(done)
@@ -237,7 +236,7 @@ class Run:
         need them, and so does the scan stage)."""
         p = self.plan
         accel = vm.choose_accel(p.accel, image, p.cache_dir, self.dir, self.say)
-        self.info["accel"] = "kvm" if accel.kvm else "tcg"
+        self.facts = replace(self.facts, accel="kvm" if accel.kvm else "tcg")
         self.say(f"boot: {accel.reason}")
         # Per workload the guest may take past its own timeout: `timeout -k 10`, PIN_SETTLE
         # (8 s) for late unpins, and the sync + drop_caches after it (runner.sh), and the pages
@@ -259,9 +258,8 @@ class Run:
             accel=accel, opts=opts, timeout=timeout, on_line=self._progress,
             qemu_wrapper=qemu.write_wrapper(p.cache_dir),  # how QEMU ended, which vng's 255 hides
         )
-        self.info["vng"] = " ".join(res.argv)
-        self.info["vng_argv"], self.info["vm_timeout"] = list(res.argv), timeout
-        self.info["qemu"] = str(res.qemu)
+        self.facts = replace(self.facts, vng=" ".join(res.argv), vng_argv=tuple(res.argv), vm_timeout=timeout,
+                             qemu=str(res.qemu))
         lines = console.read_text(encoding="utf-8", errors="replace").splitlines()
         facts = verdict.BootFacts(res.rc, res.timed_out, res.secs, console, res.qemu)
         reports = scanner.scan(lines)
@@ -280,7 +278,7 @@ class Run:
             return
         if not names:
             write_atomic(log, "pinbench: the next patch only adds files: nothing to compile before it\n")
-            self.info["probe"] = {"files": [], "ok": True, "secs": 0.0}
+            self.facts = replace(self.facts, probe=Probe((), True, 0.0))
             return
         self.say(f"probe: make again with {len(names)} file(s) of the next patch touched (its warnings before it)")
         now = time.time()
@@ -292,11 +290,13 @@ class Run:
                               make_vars=cov.make_vars(self.instr))
         done = replace(s.state, building=0, building_since=0.0)
         s.save(replace(done, built=head, image_sha=slot_mod.sha256_of(res.image)) if res.ok and res.image else done)
-        self.info["probe"] = {"files": names, "ok": res.ok, "secs": round(res.secs, 1)}
+        self.facts = replace(self.facts, probe=Probe(tuple(names), res.ok, round(res.secs, 1)))
 
     @timed("coverage")
     def coverage(self, s: slot_mod.Slot, gdir: Path) -> None:  # while the slot is still this run's
-        self.info.update(cov.collect(self.plan, self.instr, s.src, s.build, gdir, self.info, self.dir))
+        found = cov.collect(self.plan, self.instr, s.src, s.build, gdir, str(self.facts.base), str(self.facts.head),
+                            self.dir)
+        self.facts = replace(self.facts, coverage=found)
 
     def _progress(self, line: str) -> None:
         if "pinbench: workload" in line:
@@ -310,14 +310,14 @@ class Run:
     def judge_known(self) -> None:
         """The known issues for this run: in scope for its series, fragments and kernel
         version, and not fixed in its base (git merge-base --is-ancestor FIX BASE)."""
-        p, base = self.plan, self.info["base"]
+        p, base = self.plan, str(self.facts.base)
         expected = issues.bare((e.what for e in p.series.meta.expect if e.kind == "report"),
                                f"{p.series.source}/series.yaml", "expect")
         target = issues.Target(p.series.name, tuple(f.name for f in p.fragments), tree.kernel_version(p.tree, base))
-        self.info["kernel_version"] = target.kernel
+        self.facts = replace(self.facts, kernel_version=target.kernel)
         self.known = issues.judge((*p.known_issues, *expected), target, lambda c: tree.is_ancestor(p.tree, c, base))
         if notes := [issues.fixed_note(j) for j in self.known.fixed()]:
-            self.info["notes"] = notes
+            self.facts = replace(self.facts, notes=tuple(notes))
             for note in notes:
                 self.say(note)
 
@@ -326,13 +326,13 @@ class Run:
         """Boot the unpatched base with the same config and workloads: its report titles and
         guest folder (None if it did not boot)."""
         p = self.plan
-        sub = dataclasses.replace(p.unpatched(self.info["base"]), results_root=self.dir, run_id=rundir.BASELINE,
+        sub = dataclasses.replace(p.unpatched(str(self.facts.base)), results_root=self.dir, run_id=rundir.BASELINE,
                                   baseline=False, coverage=False)
         self.say("baseline: the same config and workloads on the unpatched tree")
         res = run(sub, self.printer.nested("baseline: "))
         booted = any(c.group == "boot" and c.status is Status.PASS for c in res.cases)
         titles = frozenset(c.name for c in res.cases if c.group == "report")
-        self.info["baseline"] = {"verdict": res.verdict.value, "reports": sorted(titles)}
+        self.facts = replace(self.facts, baseline=Baseline(res.verdict.value, tuple(sorted(titles))))
         if not booted:
             self.add(Case("baseline", "unpatched", Status.ERROR, res.secs,
                           f"the unpatched tree did not boot ({res.verdict.value}): reports not compared"))
@@ -368,12 +368,12 @@ def run(plan: Plan, printer: Printer) -> RunResult:
     console: tuple[list[str], list[scanner.Report]] | None = None
     gdir = r.dir / rundir.GUEST
     try:
-        r.info["base"] = tree.resolve_base(plan.tree, plan.base or plan.series.base)
+        r.facts = replace(r.facts, base=tree.resolve_base(plan.tree, plan.base or plan.series.base))
         r.judge_known()
         repo = worktree.repo_id(plan.tree)
         with slot_mod.acquire(plan.cache_dir, repo, kconfig.digest(plan.fragments), plan.series.name,
                               r.say) as s:
-            r.info["slot"] = s.path.name
+            r.facts = replace(r.facts, slot=s.path.name)
             s, applied = r.apply(s)
             if applied and r.config(s.src, s.build):
                 image = r.build(s)

@@ -79,7 +79,7 @@ class Printer:
         out.write(f"verdict: {self.status(result.verdict)} ({tally}) in {result.secs:.0f}s\n")
         for case in result.failures():
             out.write(f"  - {case.key}: {case.message}\n")
-        for note in result.info.get("notes", []):
+        for note in result.facts.notes or ():
             out.write(f"note: {note}\n")
         out.write(f"results: {result.results_dir}\n")
         out.flush()

@@ -31,6 +31,7 @@ from bench.files import write_atomic
 from bench.plan import Plan, RunRequest, make_plan
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status
+from bench.runfacts import RunFacts
 
 CONTROL = rundir.sub_name("control", 0)  # the control run's folder: 00-control
 
@@ -214,7 +215,7 @@ def cases(control: RunResult, verdicts: Sequence[Verdict]) -> tuple[Case, ...]:
 def write_results(out: Path, control: RunResult, verdicts: Sequence[Verdict]) -> None:
     caught = sum(v.outcome is Outcome.CAUGHT for v in verdicts)
     result = RunResult(out.name, "prove", out, cases(control, verdicts), control.secs + sum(v.secs for v in verdicts),
-                       {"caught": caught, "bugs": len(verdicts)})
+                       RunFacts(labels={"caught": caught, "bugs": len(verdicts)}))
     data: dict[str, Any] = {**result.to_json(), "exit_code": exit_code(control, verdicts),
                             "control": control.verdict.value, "caught": caught, "bugs": len(verdicts),
                             "verdicts": [{**dataclasses.asdict(v), "outcome": v.outcome.value} for v in verdicts],

@@ -19,6 +19,7 @@ from bench.files import write_atomic
 from bench.plan import Plan, claim_run
 from bench.printer import Printer
 from bench.result import Case, RunResult, Status, write_summary_json
+from bench.runfacts import RunFacts
 from bench.stats import ALPHA, min_runs
 
 
@@ -78,17 +79,14 @@ def finish(plan: Plan, series: list[RunResult], base: list[RunResult] | None, al
         cases.append(Case("repeat", "runs", Status.ERROR, 0.0, "no run decided anything (infrastructure)"))
     if not complete:
         cases.append(Case("infra", "interrupted", Status.ERROR, 0.0, "interrupted: not every run was made"))
-    first: dict[str, Any] = series[0].info if series else {}
-    info: dict[str, Any] = {"series": plan.series.name, "tree": str(plan.tree), **plan.extra_info,
-            **{k: first[k] for k in ("base", "head", "accel", "kernel_version") if k in first},
-            "repeat": {"n": n, "alpha": alpha, "test": "one-sided Fisher exact" if base is not None else None,
-                       "runs": [r.run_id for r in series], "base_runs": [r.run_id for r in base or []],
-                       "rates": [r.to_json() for r in found]}}
-    if known := merged_known(series):
-        info["known_issues"] = known
-    if notes := first.get("notes"):
-        info["notes"] = notes
-    result = RunResult(plan.run_id, plan.series.name, plan.results_dir, tuple(cases), time.monotonic() - start, info)
+    first = series[0].facts if series else RunFacts()
+    rep = {"n": n, "alpha": alpha, "test": "one-sided Fisher exact" if base is not None else None,
+           "runs": [r.run_id for r in series], "base_runs": [r.run_id for r in base or []],
+           "rates": [r.to_json() for r in found]}
+    facts = RunFacts(plan.series.name, str(plan.tree), {**plan.extra_info, "repeat": rep},
+                     base=first.base, kernel_version=first.kernel_version, notes=first.notes or None,
+                     head=first.head, accel=first.accel, known_issues=tuple(merged_known(series)) or None)
+    result = RunResult(plan.run_id, plan.series.name, plan.results_dir, tuple(cases), time.monotonic() - start, facts)
     write_summary_json(result, plan.results_dir / rundir.SUMMARY)
     junit.write(result, plan.results_dir / rundir.JUNIT)
     write_atomic(plan.results_dir / rundir.RATES, table(result))
@@ -99,7 +97,7 @@ def merged_known(runs: list[RunResult]) -> list[dict[str, Any]]:
     """The runs' known issues (summary.json info), what each matched in any run."""
     by_id: dict[str, dict[str, Any]] = {}
     for r in runs:
-        for k in r.info.get("known_issues", []):
+        for k in r.facts.known_issues or ():
             record = by_id.setdefault(k["id"], {**k, "matched": []})
             record["matched"] = sorted(set(record["matched"]) | set(k.get("matched", [])))
     return list(by_id.values())
@@ -107,7 +105,7 @@ def merged_known(runs: list[RunResult]) -> list[dict[str, Any]]:
 
 def table(result: RunResult) -> str:
     """The cases that failed in some run, with their rates and decisions; the rest counted."""
-    rep = result.info["repeat"]
+    rep = result.facts.labels["repeat"]  # finish's own label
     found: list[dict[str, Any]] = rep["rates"]
     with_base = bool(rep["base_runs"])
     shown = [r for r in found if r["fails"] or r.get("base_fails") or r["status"] != Status.PASS.value]

@@ -14,6 +14,7 @@ from typing import Any
 
 from bench import formats, rundir
 from bench.files import write_atomic
+from bench.runfacts import RunFacts
 
 
 class Status(str, enum.Enum):
@@ -50,7 +51,7 @@ class RunResult:
     results_dir: Path
     cases: tuple[Case, ...]
     secs: float
-    info: dict[str, Any] = field(default_factory=dict)  # tree, base, head, accel, image...
+    facts: RunFacts = field(default_factory=RunFacts)  # summary.json's info: tree, base, head, accel, image...
 
     @property
     def verdict(self) -> Status:
@@ -75,7 +76,7 @@ class RunResult:
             "verdict": self.verdict.value,
             "exit_code": self.exit_code,
             "secs": round(self.secs, 1),
-            "info": self.info,
+            "info": self.facts.to_json(),
             "cases": [
                 _case_json(c) for c in self.cases
             ],
@@ -91,7 +92,7 @@ class RunResult:
                            c.get("reused") is True)
                       for c in data["cases"])
         return cls(str(data["run_id"]), str(data["series"]), results_dir, cases,
-                   float(data.get("secs", 0.0)), dict(data.get("info", {})))
+                   float(data.get("secs", 0.0)), RunFacts.from_json(data.get("info", {})))
 
 
 def _case_json(c: Case) -> dict[str, Any]:

@@ -70,7 +70,7 @@ REQUEST = "request.json"  # bisect/range.py (plan.write_request) -> bisect-step 
 GIT_BISECT_LOG = "git-bisect.log"  # bisect/range.py: git bisect's output -> people
 GIT_BISECT_REPLAY = "git-bisect-log.txt"  # bisect/range.py: `git bisect log` -> people (git bisect replay)
 # A night's folder: a run folder per entry, JUNIT, INDEX, PATCHES and
-NIGHT = "night.json"  # nightly/night.py -> nightly/night_file.py (history, merge, pictures, report)
+NIGHT = "night.json"  # nightly/night_file.py writes and reads it (history, merge, pictures, report)
 NIGHT_SUMMARY = "summary.md"  # nightly/report.py: the night in Markdown -> people, CI job summaries
 KCIDB = "kcidb.json"  # nightly/kcidb.py: KCIDB v5.3 -> a KCIDB submitter
 

@@ -28,6 +28,7 @@ from bench.bisect.judge import Evidence, Outcome, Verdict
 from bench.cli.main import main as bench_main
 from bench.errors import UserError
 from bench.result import Case, RunResult, Status
+from bench.runfacts import RunFacts
 
 SIG = "workload/pin-balance"
 RUN_OPTS = ["--accel", "tcg", "--workload", "gup-test", "--workload", "pin-balance"]
@@ -339,7 +340,7 @@ def test_search_steps_around_skips() -> None:
 
 
 def result_of(*cases: Case) -> RunResult:
-    return RunResult("r", "s", Path("/nonexistent"), cases, 1.0, {"head": "a" * 40})
+    return RunResult("r", "s", Path("/nonexistent"), cases, 1.0, RunFacts(head="a" * 40))
 
 
 OK_SETUP = (Case("build", "kernel", Status.PASS), Case("boot", "boot", Status.PASS))

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from bench import junit
 from bench.result import Case, RunResult, Status, write_summary_json
+from bench.runfacts import RunFacts
 
 
 def sample(tmp_path: Path) -> RunResult:
@@ -16,7 +17,7 @@ def sample(tmp_path: Path) -> RunResult:
         Case("report", "WARNING in folio_mkclean", Status.SKIP, 0.0, "known report during odirect"),
         Case("infra", "InfraError", Status.ERROR, 0.0, "vng not found \x1b[0m"),
     )
-    return RunResult("20261125-120000-canary", "canary", tmp_path, cases, 321.0, {"accel": "tcg", "head": None})
+    return RunResult("20261125-120000-canary", "canary", tmp_path, cases, 321.0, RunFacts(accel="tcg", head=None))
 
 
 def test_junit_has_a_testcase_per_case_with_status(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ def run_step(plan: Plan, printer: Printer, *, signature: Signature | None, repea
         runs.append(result.run_id)  # the id the run claimed (rid, or rid-2 on a clash)
         secs += result.secs
         builds += made_a_build(result)
-        commit = str(result.info.get("head") or result.info.get("base") or commit)
+        commit = result.facts.head or result.facts.base or commit
         outcome = classify(result, signature)
         outcomes.append(outcome)
         failing |= failing_keys(result)

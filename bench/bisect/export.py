@@ -13,6 +13,7 @@ from bench.bisect.judge import Verdict
 from bench.bisect.model import BisectResult, Conclusion
 from bench.files import write_atomic
 from bench.result import Case, RunResult, Status
+from bench.runfacts import RunFacts
 
 _STEP_STATUS = {Verdict.GOOD: Status.PASS, Verdict.BAD: Status.PASS, Verdict.SKIP: Status.SKIP,
                 Verdict.ABORT: Status.ERROR}
@@ -41,7 +42,7 @@ def first_bad_case(result: BisectResult) -> Case:
 def to_run_result(result: BisectResult) -> RunResult:
     cases = (*(step_case(s) for s in result.steps), first_bad_case(result))
     return RunResult(result.run_id, result.series, result.results_dir, cases, result.secs,
-                     {**result.info, "bisect": result.conclusion.value})
+                     RunFacts.from_json({**result.info, "bisect": result.conclusion.value}))
 
 
 def to_json(result: BisectResult) -> dict[str, Any]:

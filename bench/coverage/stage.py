@@ -26,13 +26,13 @@ GUEST_ERROR = "ERROR"  # the guest's one-line reason when it could not save coun
 COUNTS = rundir.COVERAGE_COUNTS  # every line of every profiled file, per window (reach.py reads it)
 
 
-def instrument(plan: Plan, src: Path, info: Mapping[str, Any]) -> objects.Instrument | None:
+def instrument(plan: Plan, src: Path, base: str, head: str) -> objects.Instrument | None:
     """The objects to profile for this run (None: the run measures no coverage): of the C files
     the applied series changed (git diff base..head in the worktree) and --coverage-object
     (which also profiles a run with no patch: prove's control, for the bugs' hunks)."""
     if not plan.coverage or not (plan.series.patches or plan.coverage_objects):  # --each's prefix 0
         return None
-    touched = changed.changed_files(src, str(info["base"]), str(info["head"]))
+    touched = changed.changed_files(src, base, head)
     return objects.choose(src, touched, plan.coverage_objects)
 
 
@@ -116,25 +116,24 @@ def read_counts(run_dir: Path) -> tuple[reach.Windows, dict[str, str]]:
 
 
 def collect(plan: Plan, inst: Instrument | None, src: Path, build: Path, gdir: Path,
-            info: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
-    """{"coverage": ...} for info ({} when the run measures none); coverage.json beside it. A
-    host or guest problem is said in "error", never in the verdict."""
+            base: str, head: str, run_dir: Path) -> dict[str, Any] | None:
+    """The run's coverage summary (RunFacts.coverage; None when the run measures none);
+    coverage.json beside it. A host or guest problem is said in "error", never in the verdict."""
     if inst is None:
-        return {}
+        return None
     try:
-        return {"coverage": _collect(plan, inst, src, build, gdir, info, run_dir)}
+        return _collect(plan, inst, src, build, gdir, base, head, run_dir)
     except (BenchError, OSError) as e:
-        return {"coverage": {"error": str(e).splitlines()[0] if str(e) else type(e).__name__}}
+        return {"error": str(e).splitlines()[0] if str(e) else type(e).__name__}
 
 
 def _collect(plan: Plan, inst: objects.Instrument, src: Path, build: Path, gdir: Path,
-             info: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
+             base: str, head: str, run_dir: Path) -> dict[str, Any]:
     states = object_states(inst, build)
     profiled = [o["object"] for o in states if o["status"] == "profiled"]
     unmeasured = {o["object"]: f"{o['status']}: {o['why']}" for o in states if o["status"] != "profiled"}
     wins = windows(gdir, [w.name for w in plan.workloads])
     counts = {w.name: counts_of(w, profiled, build, src) for w in wins}
-    base, head = str(info["base"]), str(info["head"])
     files = [f for f in changed.changed_files(src, base, head) if f.endswith(changed.SOURCE_SUFFIXES)]
     lines = changed.changed_lines(src, base, head, files)
     if not wins:  # nothing came back from the guest: no line can be told, whatever its file

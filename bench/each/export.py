@@ -17,6 +17,7 @@ from bench.each.compare import patch_cases
 from bench.each.model import EachResult, PatchDelta, Prefix
 from bench.files import write_atomic
 from bench.result import EXIT_CODES, Case, RunResult, Status
+from bench.runfacts import RunFacts
 
 
 def suite(result: EachResult, p: Prefix, d: PatchDelta | None) -> RunResult:
@@ -24,14 +25,14 @@ def suite(result: EachResult, p: Prefix, d: PatchDelta | None) -> RunResult:
     own = patch_cases(d) if d else []
     run = list(p.result.cases) if p.result else [Case("apply", p.label, Status.SKIP, 0.0,
                                                       "not run: an earlier patch does not apply")]
-    info: dict[str, Any] = {"patch": p.label, "prefix": p.k}
+    labels: dict[str, Any] = {"patch": p.label, "prefix": p.k}
     if p.patch:
-        info["subject"] = p.patch.subject
+        labels["subject"] = p.patch.subject
     if p.result:
-        info["run_id"] = p.result.run_id
+        labels["run_id"] = p.result.run_id
     folder = p.result.results_dir if p.result else result.results_dir
     return RunResult(f"{result.run_id}/{p.k:02d}", f"{result.series}.{p.k:02d}", folder, (*own, *run),
-                     p.result.secs if p.result else 0.0, info)
+                     p.result.secs if p.result else 0.0, RunFacts(labels=labels))
 
 
 def suites(result: EachResult) -> list[RunResult]:
@@ -147,7 +148,7 @@ def table(result: EachResult) -> str:
         word = p.result.verdict.value if p.result else "-"
         out.append(f"  {p.k:>2}  {_cut(p.label, 44):<44}  {word:<7}  {_build(p, d):<18}  {_changes(p, d)}")
     for p in result.prefixes:  # which of its changed lines each prefix's workloads ran (bench/coverage/)
-        if p.result and isinstance(cov := p.result.info.get("coverage"), dict):
+        if p.result and (cov := p.result.facts.coverage) is not None:
             out.append(f"  coverage {p.k}: {cov.get('text') or 'not measured: ' + str(cov.get('error', ''))}")
     first = result.first_failing
     if first:

@@ -28,10 +28,10 @@ def prefix_name(k: int, plan: Plan) -> str:
 
 def read_prefix(k: int, plan: Plan, result: RunResult) -> Prefix:
     """What the comparison needs from a prefix's folder: warnings of its builds, pin counters."""
-    folder, slot = result.results_dir, plan.cache_dir / "work" / str(result.info.get("slot", ""))
+    folder, slot = result.results_dir, plan.cache_dir / "work" / (result.facts.slot or "")
     made = any(c.group == "build" and not c.reused for c in result.cases)
     built = buildwarn.read(folder / rundir.BUILD_LOG, slot / "src", slot / "build") if made else None
-    probe_ok = (result.info.get("probe") or {}).get("ok")
+    probe_ok = result.facts.probe is not None and result.facts.probe.ok
     probe = buildwarn.read(folder / rundir.PROBE_LOG, slot / "src", slot / "build") if probe_ok else None
     counters = pins.of_run(folder / rundir.GUEST, [w.name for w in plan.workloads])
     return Prefix(k, plan.series.patches[k - 1] if k else None, result, built, probe, counters)

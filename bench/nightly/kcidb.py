@@ -31,6 +31,7 @@ from bench.errors import InfraError
 from bench.files import write_atomic
 from bench.nightly.night_file import Night
 from bench.pages import facts
+from bench.runfacts import RunFacts
 
 ORIGIN = "pinbench"
 VERSION = {"major": 5, "minor": 3}
@@ -105,7 +106,7 @@ def export(night_dir: Path, night: Night, log_url: str | None = None) -> dict[st
         build_id = f"{prefix}:{_slug(e['id'])}"
         builds.append(_build(build_id, checkout_id, e, cases, url))
         if any(c["group"] == "build" and c["status"] == "pass" for c in cases):
-            tests += _tests(build_id, e, cases, summary.get("info") or {}, url)
+            tests += _tests(build_id, e, cases, facts.run_facts(summary), url)
     for missing in night.get("missing", []):
         series, _, config = missing.partition("/")
         checkout_id = f"{prefix}:{_slug(series)}"
@@ -159,7 +160,7 @@ def _build(build_id: str, checkout_id: str, e: dict[str, Any], cases: list[dict[
     return build
 
 
-def _tests(build_id: str, e: dict[str, Any], cases: list[dict[str, Any]], info: dict[str, Any],
+def _tests(build_id: str, e: dict[str, Any], cases: list[dict[str, Any]], info: RunFacts,
            url: _Urls) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -180,7 +181,7 @@ def _tests(build_id: str, e: dict[str, Any], cases: list[dict[str, Any]], info: 
             "status": "FAIL" if known else STATUS.get(c["status"], "ERROR"),
             "start_time": e["started"], "duration": float(c.get("secs", 0.0)),
             "comment": f"{c['name']}: {c.get('message', '')}".strip().rstrip(":"),
-            "environment": {"comment": f"virtme-ng, {info.get('accel', 'qemu')}"},
+            "environment": {"comment": f"virtme-ng, {info.accel or 'qemu'}"},
         }
         if c["group"] == "report":  # v5 has no waived field
             test["misc"] = {"report": c["name"], **({"waived": True} if known else {})}

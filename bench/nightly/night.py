@@ -20,17 +20,18 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
-import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from bench import formats, pipeline, prove, repeat, rundir
 from bench.errors import UserError
-from bench.files import copy_tree, write_atomic
+from bench.files import copy_tree
 from bench.nightly import kcidb
 from bench.nightly import report as nightly_report
 from bench.nightly.history import compare, exit_code, history, stale_known
+from bench.nightly import night_file
 from bench.nightly.night_file import SHARD, Night, load_night, require_night
 from bench.catch import Catch, check_workloads
 from bench.nightly.matrix import Entry, Matrix
@@ -124,17 +125,17 @@ def entry_record(entry: Entry, plan: Plan, result: RunResult, started: str,
                     for c in result.cases if c.group == "report"],
         "workloads": [w.name for w in plan.workloads],
         "fragments": [f.name for f in plan.fragments],
-        "base": result.info.get("base"), "patches": patches, "patchset_hash": patchset_hash,
+        "base": result.facts.base, "patches": patches, "patchset_hash": patchset_hash,
         "started": started, "secs": round(result.secs, 1), "repeat": entry.repeat,
-        "known_issues": result.info.get("known_issues", []),
-        "coverage": coverage_text(result.info.get("coverage")),
+        "known_issues": [dict(k) for k in result.facts.known_issues or ()],
+        "coverage": coverage_text(result.facts.coverage),
     }
     return catalogue_record(record, entry.catch, result) if entry.catch else record
 
 
-def coverage_text(cov: Any) -> str:
+def coverage_text(cov: Mapping[str, Any] | None) -> str:
     """The grid's coverage cell: the run's headline ("" when it measured none)."""
-    if not isinstance(cov, dict):
+    if cov is None:
         return ""
     return f"not measured: {cov['error']}" if cov.get("error") else str(cov.get("text", ""))
 
@@ -190,13 +191,8 @@ def run_night(plans: list[tuple[Entry, Plan]], matrix: Matrix, entries: tuple[En
     finally:
         night["finished"] = now()
         night["entries"].sort(key=lambda e: e["id"])
-        write_night(night_dir, night)  # an interrupted night keeps what it has (complete: false)
+        night_file.write(night_dir, night)  # an interrupted night keeps what it has (complete: false)
     return night
-
-
-def write_night(night_dir: Path, night: Night) -> None:
-    data = formats.stamp(night, formats.NIGHT)
-    write_atomic(night_dir / rundir.NIGHT, json.dumps(data, indent=2, default=str) + "\n")
 
 
 # -- merging and finishing ------------------------------------------------------------------
@@ -304,7 +300,7 @@ def finish(night_dir: Path, night: Night, previous: Path | None, log_url: str | 
         night["stale_known"] = stale_known(night, history(night_dir.parent, night["started"], night_dir),
                                            int(stale_after))
     night["exit_code"] = exit_code(night)
-    write_night(night_dir, night)
+    night_file.write(night_dir, night)
     kcidb.write(night_dir, night, log_url)
     nightly_report.write_all(night_dir, night)
     say_summary(printer, night_dir, night)

@@ -1,4 +1,5 @@
-"""Reading night.json back: its format version and shape checked before any step uses it.
+"""night.json written and read back: its format version stamped, and checked with its shape
+before any step uses it.
 
 A night folder beside the new one may hold a night.json from an older bench, a crash or a
 hand edit. Every field a later step reads (the comparison, the history grid, the trends,
@@ -9,11 +10,13 @@ refused with a one-line error), never the crash of a later night's final step.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from bench import formats, paths, rundir
 from bench.errors import UserError
+from bench.files import write_atomic
 
 Night = dict[str, Any]  # the contents of night.json (see bench/nightly/night.py)
 
@@ -117,6 +120,12 @@ def _disagrees(entry: dict[str, Any]) -> str | None:
     if verdict == "pass" and failing:
         return f"verdict 'pass' with failing cases ({failing[0]['key']!r})"
     return None
+
+
+def write(night_dir: Path, night: Night) -> None:
+    """night.json in night_dir, its format version first (atomic: a reader never sees half)."""
+    data = formats.stamp(night, formats.NIGHT)
+    write_atomic(night_dir / rundir.NIGHT, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def read(folder: Path, shape: object = PAST) -> Night:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from bench import formats, rundir
 from bench import pins as pin_counters
 from bench.pages.svg import Bar
+from bench.runfacts import RunFacts
 from bench.slot import sha256_of
 
 STAGES = ("apply", "config", "build", "boot", "baseline", "scan")  # in run order
@@ -40,16 +42,24 @@ def read_json(path: Path) -> Any:
 
 
 def summary(run_dir: Path) -> dict[str, Any]:
-    """summary.json, or {} when it is missing, broken or of another format (named on one line)."""
+    """summary.json, or {} when it is missing, broken or of another format, or its info does not
+    read as RunFacts (named on one line): run_facts() of what it gives cannot fail."""
     path = run_dir / rundir.SUMMARY
     data = read_json(path)
     if data is None:
         return {}
     try:
-        return formats.check(path, data, formats.SUMMARY)
-    except formats.FormatProblem as e:
-        formats.warn(f"{e}; left out")
+        checked = formats.check(path, data, formats.SUMMARY)
+        RunFacts.from_json(checked.get("info") or {})
+        return checked
+    except ValueError as e:  # a formats.FormatProblem too
+        formats.warn(f"{e if isinstance(e, formats.FormatProblem) else f'{path}: {e}'}; left out")
         return {}
+
+
+def run_facts(data: Mapping[str, Any]) -> RunFacts:
+    """The facts of summary.json's data (from summary() or RunResult.to_json())."""
+    return RunFacts.from_json(data.get("info") or {})
 
 
 def reports(run_dir: Path) -> list[dict[str, Any]]:
@@ -68,25 +78,23 @@ def bars(data: dict[str, Any]) -> list[Bar]:
     """summary.json's timeline as bars in start order, each stage coloured by its cases."""
     cases = data.get("cases") or []
     out = []
-    for row in sorted(data.get("info", {}).get("timeline") or [], key=lambda r: float(r.get("start", 0))):
-        name = str(row.get("stage", "?"))
+    for row in sorted(run_facts(data).timeline or (), key=lambda r: r.start):
+        name = row.stage
         group, _, workload = name.partition("/")
         if workload:
             status = worst([c["status"] for c in cases if c["group"] == group and c["name"] == workload])
         else:
             status = worst([c["status"] for c in cases if c["group"] in STAGE_GROUPS.get(name, (name,))])
-        out.append(Bar(workload or name, float(row.get("start", 0)), float(row.get("secs", 0)), status,
-                       indent=bool(workload)))
+        out.append(Bar(workload or name, row.start, row.secs, status, indent=bool(workload)))
     return out
 
 
 def stage_secs(data: dict[str, Any]) -> dict[str, float]:
     """Seconds per stage (workloads left out: they are part of the boot)."""
     out: dict[str, float] = {}
-    for row in data.get("info", {}).get("timeline") or []:
-        name = str(row.get("stage", ""))
-        if "/" not in name:
-            out[name] = out.get(name, 0.0) + float(row.get("secs", 0))
+    for row in run_facts(data).timeline or ():
+        if "/" not in row.stage:
+            out[row.stage] = out.get(row.stage, 0.0) + row.secs
     return out
 
 

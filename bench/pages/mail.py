@@ -13,6 +13,7 @@ from bench import rundir
 from bench.coverage import text as coverage_text
 from bench.pages import facts
 from bench.pages.facts import Context
+from bench.runfacts import RunFacts
 
 EXCERPT_LINES = 60
 OUTPUT_LINES = 25
@@ -36,19 +37,19 @@ def _opening(verdict: str, failing: list[dict[str, Any]]) -> str:
             " series (exit 2).")
 
 
-def _facts(ctx: Context, info: dict[str, Any], run_dir: Path) -> list[str]:
+def _facts(ctx: Context, info: RunFacts, run_dir: Path) -> list[str]:
     cfg = facts.config(run_dir)
     n = len(ctx.patches)
     rows = [("series", f"{ctx.series} ({n} patch{'es' if n != 1 else ''})" if n else f"{ctx.series} (no patches)")]
     rows += [("", f"[{i}/{n}] {subject}") for i, (_, subject) in enumerate(ctx.patches, 1)]
-    rows += [("base", f"{info.get('base') or '?'} (tree {ctx.tree})")]
-    if info.get("head") and info.get("head") != info.get("base"):
-        rows += [("head", f"{info['head']} (the series applied with git am -3)")]
+    rows += [("base", f"{info.base or '?'} (tree {ctx.tree})")]
+    if info.head and info.head != info.base:
+        rows += [("head", f"{info.head} (the series applied with git am -3)")]
     config = ", ".join(ctx.fragments) + (f" (.config sha256 {cfg.sha256})" if cfg.sha256 else " (no .config)")
     rows += [("config", config)]
     if cfg.compiler:
         rows += [("compiler", cfg.compiler)]
-    accel = ACCEL.get(str(info.get("accel")), "QEMU (not booted)")
+    accel = ACCEL.get(str(info.accel), "QEMU (not booted)")
     rows += [("test machine", f"virtme-ng, {accel}, {ctx.cpus} CPUs, {ctx.memory}"),
              ("workloads", ", ".join(ctx.workloads) or "none"),
              ("results", str(run_dir))]
@@ -82,7 +83,7 @@ def _evidence(cases: list[dict[str, Any]], reports: list[dict[str, Any]]) -> lis
 def report(ctx: Context, data: dict[str, Any], run_dir: Path) -> str:
     """The mail, from the run's summary.json data and folder."""
     cases = data.get("cases") or []
-    info = data.get("info") or {}
+    info = facts.run_facts(data)
     verdict = str(data.get("verdict", "error"))
     failing = [c for c in cases if c["status"] in ("fail", "error")]
     out = [f"Subject: {_subject(ctx, verdict, failing)}", "", "Hello,", "", _opening(verdict, failing), "",
@@ -103,9 +104,9 @@ def report(ctx: Context, data: dict[str, Any], run_dir: Path) -> str:
     if known:
         out += ["", "Kernel reports found but not counted (known or also in the base):"]
         out += [f"  {c['name']}: {c.get('message', '')}" for c in known]
-    out += coverage_text.report_lines(info.get("coverage"))
+    out += coverage_text.report_lines(info.coverage)
     out += ["", "To reproduce on a machine with the kernel tree, gcc and virtme-ng (it rebuilds the",
             "same kernel, checking the .config's sha256, and boots it the same way):", "",
             f"  {run_dir / rundir.REPRODUCER} /path/to/linux", "",
-            "-- ", f"pinbench run {data.get('run_id', '?')}, {info.get('started', '')}".rstrip(", ")]
+            "-- ", f"pinbench run {data.get('run_id', '?')}, {info.started or ''}".rstrip(", ")]
     return "\n".join(out) + "\n"

@@ -159,23 +159,23 @@ def portable_vng(argv: Sequence[str]) -> list[str]:
 
 
 def recipe(result: RunResult, plan: Plan, patches: list[tuple[str, str]]) -> Recipe:
-    info, run_dir = result.info, result.results_dir
-    base = str(info.get("base") or "")
+    facts, run_dir = result.facts, result.results_dir
+    base = facts.base or ""
     guests = plan.home / "guests"
-    subs = [(str(info.get("image", "")), IMAGE), (str(run_dir / rundir.GUEST), "${GUEST}"), (str(guests), "${GUESTS}")]
-    argv = portable_vng([str(a) for a in info.get("vng_argv") or []])
+    subs = [(facts.image or "", IMAGE), (str(run_dir / rundir.GUEST), "${GUEST}"), (str(guests), "${GUESTS}")]
+    argv = portable_vng(list(facts.vng_argv or ()))
     failed, stopped, message, verb = _stop(result)
     by_name = {p.name: patch_file_name(p) for p in plan.series.patches}
     run_make = next((ln[2:] for ln in _lines(run_dir / rundir.BUILD_LOG) if ln.startswith("$ make ")), "")
     return Recipe(
         run_id=result.run_id, verdict=result.verdict.value, tree=str(plan.tree), base=base,
         base_tree=_tree_of(plan.tree, base) if base else "",
-        head_tree=_tree_of(plan.tree, str(info["head"])) if info.get("head") else "",
+        head_tree=_tree_of(plan.tree, facts.head) if facts.head else "",
         patches=tuple(patches), failed_patch=by_name.get(failed, ""),
         config_sha=sha256_of(run_dir / rundir.KCONFIG) if (run_dir / rundir.KCONFIG).is_file() else "",
         stopped=stopped, stop_message=message, stop_verb=verb, make=_make_words(), run_make=run_make,
         vng=('"$VNG"', *(dq(a, subs) for a in argv[1:])) if argv else (),
-        vm_timeout=int(info.get("vm_timeout") or 0), plan_rows=_plan_rows(run_dir, guests),
+        vm_timeout=facts.vm_timeout or 0, plan_rows=_plan_rows(run_dir, guests),
         failing=", ".join(c.key for c in result.failures()),
     )
 

@@ -24,21 +24,21 @@ def _row(*cells: str, head: bool = False) -> str:
 
 
 def _facts(ctx: Context, data: dict[str, Any], run_dir: Path) -> list[str]:
-    info = data.get("info") or {}
+    info = facts.run_facts(data)
     cfg = facts.config(run_dir)
     rows = [("series", esc(ctx.series) + (f" ({len(ctx.patches)} patches)" if ctx.patches else " (no patches)")),
             ("tree", f"<code>{esc(ctx.tree)}</code>"),
-            ("base", f"<code>{esc(info.get('base', '?'))}</code>")]
-    if info.get("head") and info["head"] != info.get("base"):
-        rows.append(("head", f"<code>{esc(info['head'])}</code>"))
+            ("base", f"<code>{esc(info.base or '?')}</code>")]
+    if info.head and info.head != info.base:
+        rows.append(("head", f"<code>{esc(info.head)}</code>"))
     rows.append(("config", esc(", ".join(ctx.fragments))
                  + (f" (<code>.config</code> sha256 <code>{esc(cfg.sha256)}</code>)" if cfg.sha256 else "")))
     if cfg.compiler:
         rows.append(("compiler", esc(cfg.compiler)))
-    if info.get("vng"):
-        rows.append(("boot", f"<code>{esc(info['vng'])}</code>"))
+    if info.vng:
+        rows.append(("boot", f"<code>{esc(info.vng)}</code>"))
     rows += [("workloads", esc(", ".join(ctx.workloads) or "none")),
-             ("started", esc(info.get("started", "?")) + f", took {float(data.get('secs', 0)):.0f}s")]
+             ("started", esc(info.started or "?") + f", took {float(data.get('secs', 0)):.0f}s")]
     return ["<table>", *(_row(k, v) for k, v in rows), "</table>"]
 
 
@@ -124,7 +124,7 @@ def render(ctx: Context, data: dict[str, Any], run_dir: Path) -> str:
             + "</p>",
             *_facts(ctx, data, run_dir), *_stages(data), *_cases(cases),
             *_reports(cases, facts.reports(run_dir)), *_pins(run_dir, data),
-            *coverage_page.section(run_dir, (data.get("info") or {}).get("coverage"))]
+            *coverage_page.section(run_dir, facts.run_facts(data).coverage)]
     if ctx.patches:
         body += ["<h2>Series</h2><ol>"]
         body += [f"<li>{link('patches/' + name, name)}: {esc(subject)}</li>" for name, subject in ctx.patches]
