@@ -64,6 +64,24 @@ def read_guest(path: Path, limit: int, end: bool = False) -> str | None:
         os.close(fd)
 
 
+def append_guest(path: Path, text: str) -> bool:
+    """text appended to a file the guest wrote (a workload's log): only to a regular file, never
+    through a symlink (the guest could point it at a host file) nor into a FIFO. False if not."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        os.write(fd, text.encode("utf-8", errors="surrogateescape"))
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, text: str) -> None:
     data = text.encode("utf-8", errors="surrogateescape")
     tmp = ""

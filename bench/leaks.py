@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import page_owner, rundir
+from bench import files, page_owner, rundir
+from bench.limits import LIMITS
 from bench.page_owner import Record
 from bench.result import Case, Status
 
@@ -63,7 +64,13 @@ class Support:
     broken: bool = False  # not ok because the kernel under test lost page_owner: a failure
 
 
-def _read(path: Path) -> str | None:
+def _read(path: Path, limit: int = LIMITS.guest_file) -> str | None:
+    """A reading the guest wrote: bounded, a regular file only, no symlink followed (the guest
+    controls the folder: a FIFO would hang the host, a link to /dev/zero fill its memory)."""
+    return files.read_guest(path, limit)
+
+
+def _read_config(path: Path) -> str | None:
     try:
         return path.read_text(errors="replace")
     except OSError:
@@ -179,7 +186,8 @@ def _window(text: str | None) -> tuple[int, int] | None:
 def pages_case(name: str, guest_dir: Path, sup: Support, tol: Tolerance = TOLERANCE) -> Case | None:
     """pages/NAME, or None when the workload left no end reading (it never ended: its own case says so)."""
     def own(kind: str) -> str | None:  # the workload's own file
-        return _read(guest_dir / rundir.of_workload(name, kind))
+        return _read(guest_dir / rundir.of_workload(name, kind),
+                     LIMITS.guest_page_owner if kind == rundir.PAGE_OWNER else LIMITS.guest_file)
 
     window = _window(own(rundir.PIDS))
     start, end = (own(f"{rundir.MEMINFO}.{s}") for s in ("start", "end"))
@@ -224,10 +232,10 @@ def pages_case(name: str, guest_dir: Path, sup: Support, tol: Tolerance = TOLERA
 def pages_cases(names: Sequence[str], guest_dir: Path, config: Path, tol: Tolerance = TOLERANCE) -> list[Case]:
     """A pages/NAME case per workload that ended (config: the tested kernel's .config); a failing
     one's stacks also go at the end of the workload's own log (guest/NAME.log), where people look first."""
-    sup = support(guest_dir, _read(config) or "")
+    sup = support(guest_dir, _read_config(config) or "")
     cases = [c for n in names if (c := pages_case(n, guest_dir, sup, tol)) is not None]
     for c in cases:
-        if c.status is Status.FAIL and (log := guest_dir / rundir.of_workload(c.name, rundir.LOG)).is_file():
-            with log.open("a") as f:
-                f.write(f"\n== pinbench pages oracle (host): FAIL: {c.message}\n{c.output}\n")
+        if c.status is Status.FAIL:  # not through a link the guest planted: it could lead to a host file
+            files.append_guest(guest_dir / rundir.of_workload(c.name, rundir.LOG),
+                               f"\n== pinbench pages oracle (host): FAIL: {c.message}\n{c.output}\n")
     return cases

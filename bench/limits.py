@@ -33,6 +33,9 @@ class Limits:
     # Bytes read of a snapshot file the guest wrote (pins, taint, vmstat: ~10 kB); a workload's
     # log is read from its end, as much as is shown. The guest controls these files.
     guest_file: int = 1024 * 1024
+    # Bytes read of a workload's page_owner records (guests/pages.sh keeps 5000 records of
+    # ~700 bytes: ~3.5 MB at most; measured 2026-12-05: 72-382 kB).
+    guest_page_owner: int = 16 * 1024 * 1024
     # Characters of one error message, quoted input included; error lines are one line.
     error_chars: int = 1000
     # Characters of a piece of input quoted in an error (a name, a value, a subject).

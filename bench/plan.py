@@ -134,6 +134,9 @@ def claim_run(plan: Plan) -> Plan:
 
 def check_request(req: RunRequest) -> None:
     """The option values that need no file to judge; a bad one is a UserError."""
+    for what, value in (("--base", req.base), ("--tree", req.tree)):  # request.json too
+        if value is not None and not value.strip():
+            raise UserError(f"{what} {value!r}: empty (leave it out for the default)")
     if req.accel not in ACCELS:
         raise UserError(f"--accel {req.accel!r}: want one of {', '.join(ACCELS)}")
     if not 0 <= req.jobs <= 1024:
@@ -201,6 +204,10 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
     # Last: the default tree is unpacked on first use (a minute); a bad name fails before it.
     kernel = tree.resolve_tree(req.tree, os.environ, cache)
     s = loaded or series.empty(f"tree-{kernel.name}")
+    # A base that is no commit is the user's (a typo, an unfetched tag): one line now, not an
+    # ERROR case in a run folder after the slot was waited for.
+    if req.base or s.base:  # HEAD: resolve_tree found a repository, it has one
+        tree.resolve_base(kernel, req.base or s.base)
     minted = rundir.new_name(results_root, s.name)
     return Plan(
         series=s,

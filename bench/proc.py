@@ -194,10 +194,13 @@ def check(result: ProcResult, what: str) -> ProcResult:
 
 
 def output(argv: Sequence[str], *, cwd: Path | None = None) -> str:
-    """Run a short query command and return its stdout; InfraError if it fails."""
+    """Run a short query command and return its stdout; InfraError if it fails. Bytes that are
+    not UTF-8 (a Latin-1 line git blame prints, a file name) come back surrogate-escaped: a file
+    name still names its file, and a patch's odd bytes never crash the run."""
     try:
         cp = subprocess.run(
-            list(argv), cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
+            list(argv), cwd=cwd, capture_output=True, text=True, encoding="utf-8", errors="surrogateescape",
+            stdin=subprocess.DEVNULL,
         )
     except OSError as e:
         raise InfraError(f"cannot run {argv[0]}: {e.strerror}") from e

@@ -88,6 +88,14 @@ def _expects(where: str, raw: Any) -> tuple[Expect, ...]:
     return tuple(out)
 
 
+def _base(y: yamlmap.YamlMap) -> str | None:
+    """base: a commit, never blank (`base: ''` silently meant HEAD) nor an option ('-x')."""
+    base = y.string("base")
+    if base is not None and (not base.strip() or base.startswith("-")):
+        raise UserError(f"{y.where('base')}: base {base!r} is not a commit (leave it out for HEAD)")
+    return base
+
+
 def read(path: Path, text: str) -> Meta:
     y = yamlmap.read(path, text, KEYS)
     suppress = tuple(_regex(y.where("suppress"), "suppress", rx) for rx in y.strings("suppress"))
@@ -95,7 +103,7 @@ def read(path: Path, text: str) -> Meta:
     if mbox is not None and (not mbox or "/" in mbox):
         raise UserError(f"{y.where('mbox')}: mbox must be a file name in {path.parent}")
     cmdline = kcmdline.check(y.strings("cmdline"), y.where("cmdline"))
-    return Meta(description=(y.string("description") or "").strip(), base=y.string("base"),
+    return Meta(description=(y.string("description") or "").strip(), base=_base(y),
                 kconfigs=y.strings("kconfigs"), workloads=y.strings("workloads"), suppress=suppress,
                 mbox=mbox, cmdline=cmdline, expect=_expects(y.where("expect"), y.data.get("expect")),
                 fixes=(y.string("fixes") or "").strip(), catch=parse_catch(y.where("catch"), y.data.get("catch")))

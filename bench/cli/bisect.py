@@ -56,9 +56,9 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     s.add_argument("series", nargs="?", type=options.series_name,
                    help="series to apply (default: none, the tree as it is)")
     s.add_argument("--patches", type=options.int_in(0), metavar="K", help="apply only the first K patches")
-    s.add_argument("--bisect-dir", type=Path, metavar="DIR",
+    s.add_argument("--bisect-dir", type=options.folder, metavar="DIR",
                    help="the bisect's folder: the step's runs go there and it joins bisect.log")
-    s.add_argument("--request", type=Path, metavar="FILE",
+    s.add_argument("--request", type=options.folder, metavar="FILE",
                    help="the run request (request.json of a range bisect) instead of run options")
     _add_step_options(s)
     options.add_run_options(s)

@@ -31,7 +31,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         description="Run every entry of a matrix (series x named kconfig sets) into one night folder "
                     "under <results>/nightly/, with an aggregated JUnit file, summary.md, index.html, "
                     "kcidb.json and a comparison with the previous night.")
-    p.add_argument("matrix", nargs="?", type=Path,
+    p.add_argument("matrix", nargs="?", type=options.folder,
                    help="matrix file (default: <home>/nightly/matrix.yaml)")
     options.add_run_options(p)
     _common(p)
@@ -46,16 +46,16 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "merge", help="combine shard nights into one night and compare it with the previous night",
         description="Copy the runs of the shard night folders into one night folder (the same files "
                     "as an unsharded night) and compare it with the previous night.")
-    m.add_argument("shards", nargs="+", type=Path, metavar="DIR", help="a night folder made with --shard")
-    m.add_argument("--results", type=Path, help="results root (default: <home>/results)")
+    m.add_argument("shards", nargs="+", type=options.folder, metavar="DIR", help="a night folder made with --shard")
+    m.add_argument("--results", type=options.folder, help="results root (default: <home>/results)")
     _common(m)
     m.set_defaults(func=cmd_merge)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, metavar="DIR",
+    p.add_argument("--out", type=options.folder, metavar="DIR",
                    help="the night folder (default: <results>/nightly/<YYYYmmdd-HHMMSS>[-shard-I-of-N])")
-    p.add_argument("--previous", type=Path, metavar="DIR",
+    p.add_argument("--previous", type=options.folder, metavar="DIR",
                    help="compare with this night folder (default: the newest earlier complete, "
                         "unsharded night next to this one)")
     p.add_argument("--log-url", metavar="URL",

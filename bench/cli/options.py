@@ -40,10 +40,27 @@ def series_name(text: str) -> str:
     return text
 
 
+def given(what: str) -> Callable[[str], str]:
+    """An argparse type for an option naming a commit or a tree: never blank. `--base "$BASE"`
+    with the variable unset silently tested HEAD; the option left out means the default."""
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{text!r}: empty {what} (leave the option out for the default)")
+        return text
+    parse.__name__ = what
+    return parse
+
+
+def folder(text: str) -> Path:
+    """An argparse type for a path option: never blank. `--results ""` was Path("") (the current
+    folder): a run wrote its results into whatever folder the job ran in."""
+    return Path(given("path")(text))
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """The options every command that runs kernels shares (run, bisect, nightly, prove)."""
-    p.add_argument("--tree", help="kernel git tree (default: $BENCH_TREE or the cached linux-source tree)")
-    p.add_argument("--base", help="commit to apply the series on (default: series.yaml base, else HEAD)")
+    p.add_argument("--tree", type=given("tree"), help="kernel git tree (default: $BENCH_TREE or the cached linux-source tree)")
+    p.add_argument("--base", type=given("commit"), help="commit to apply the series on (default: series.yaml base, else HEAD)")
     p.add_argument("--kconfig", action="append", default=[], metavar="FRAG",
                    help="extra kconfig fragment (name in kconfigs/ or a path); repeatable")
     p.add_argument("--workload", action="append", default=[], metavar="NAME",
@@ -57,9 +74,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpus", type=int_in(1, 64), default=2, help="guest CPUs (default 2)")
     p.add_argument("--append", action="append", default=[], metavar="ARG",
                    help="extra kernel command line (words of letters, digits and . , : / = %% + - _)")
-    p.add_argument("--suppress", action="append", default=[], type=Path, metavar="FILE",
+    p.add_argument("--suppress", action="append", default=[], type=folder, metavar="FILE",
                    help="known issues: a known-issues.yaml, or title regexes (one a line); repeatable")
-    p.add_argument("--results", type=Path, help="results root (default: <home>/results)")
+    p.add_argument("--results", type=folder, help="results root (default: <home>/results)")
     p.add_argument("--baseline", action="store_true",
                    help="also boot the unpatched base: reports also found there are marked, not failed")
     p.add_argument("--coverage", action=argparse.BooleanOptionalAction, default=None,

@@ -19,7 +19,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                     " and summary.json. A bug is caught when every case of its series.yaml catch: fails"
                     " (with its message regex, if given) and the control failed none of them. Exit 0 when"
                     " the control passes and every bug is caught, 1 otherwise, 2 on infrastructure trouble.")
-    p.add_argument("catalogue", nargs="?", type=Path, help="folder of bug series (default: <home>/patches/bugs)")
+    p.add_argument("catalogue", nargs="?", type=options.folder, help="folder of bug series (default: <home>/patches/bugs)")
     p.add_argument("--bug", action="append", default=[], metavar="NAME", help="only this bug; repeatable")
     p.add_argument("--repeat", type=options.int_in(1, 100), default=1, metavar="N",
                    help="run each bug's kernel N times and print its catch rate (a bug is CAUGHT only"

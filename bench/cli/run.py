@@ -41,7 +41,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                                      " and /dev/kvm. Exit 0 when all is there, 2 when something is missing.")
     doc.add_argument("--workload", action="append", default=[], metavar="NAME",
                      help="only what these workloads need (default: every workload)")
-    doc.add_argument("--results", type=Path, help="results root to check for space (default: <home>/results)")
+    doc.add_argument("--results", type=options.folder, help="results root to check for space (default: <home>/results)")
     doc.set_defaults(func=cmd_doctor)
     gc = sub.add_parser("gc", help="reclaim disk: remove work slots beyond the most recently used ones",
                         description="Work slots (a worktree and a build dir each, ~2 GB) are kept between runs "

@@ -17,7 +17,7 @@ from typing import Any
 from bench import rundir
 from bench.coverage import changed, gcov, mapping, objects, reach, text
 from bench.errors import BenchError, InfraError
-from bench.files import write_atomic
+from bench.files import read_guest, write_atomic
 from bench.plan import Plan
 
 ENV = "BENCH_COVERAGE=1\n"  # guest/env line that turns the guest's saving on
@@ -81,12 +81,16 @@ def windows(gdir: Path, workloads: Sequence[str]) -> list[Path]:
     """The saved windows in run order: boot, then the workloads that saved counters."""
     root = gdir / FOLDER
     names = [mapping.BOOT, *workloads]
-    return [root / n for n in names if (root / n).is_dir()]
+    if root.is_symlink():  # the guest made these folders: a link would walk the host's files
+        return []
+    return [root / n for n in names if (root / n).is_dir() and not (root / n).is_symlink()]
 
 
 def counts_of(window: Path, profiled: Sequence[str], build: Path, src: Path) -> gcov.Counts:
     parts = []
     for gcda in sorted(window.rglob("*.gcda")):
+        if gcda.is_symlink():  # planted by the guest: never read a host file through it
+            continue
         name = PurePosixPath(gcda.relative_to(window)).as_posix()
         obj = next((o for o in profiled if name.endswith("/" + str(PurePosixPath(o).with_suffix(".gcda")))), None)
         if obj is not None:
@@ -138,7 +142,7 @@ def _collect(plan: Plan, inst: objects.Instrument, src: Path, build: Path, gdir:
     lines = changed.changed_lines(src, base, head, files)
     if not wins:  # nothing came back from the guest: no line can be told, whatever its file
         err = gdir / FOLDER / GUEST_ERROR
-        why = err.read_text(errors="replace").strip()[:200] if err.is_file() else "the guest saved no counters"
+        why = (read_guest(err, 4096) or "").strip()[:200] or "the guest saved no counters"
         unmeasured = {**{f: why for f in files}, **unmeasured}
 
     def source(path: str) -> list[str]:

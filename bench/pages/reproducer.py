@@ -25,9 +25,10 @@ from pathlib import Path
 
 from bench import build as build_mod
 from bench import rundir
-from bench import formats, proc, tree
+from bench import files, formats, proc, tree
 from bench.errors import InfraError
 from bench.files import copy_tree, write_atomic
+from bench.limits import LIMITS
 from bench.plan import Plan
 from bench.result import RunResult
 from bench.series import Patch, Series
@@ -121,9 +122,10 @@ def _make_words() -> tuple[str, ...]:
 
 
 def _plan_rows(run_dir: Path, guests: Path) -> tuple[tuple[str, str, str, str], ...]:
-    try:
-        text = (run_dir / rundir.GUEST / rundir.GUEST_PLAN).read_text(encoding="utf-8")
-    except OSError:
+    # the host wrote it, but into the folder the guest can write: read as a guest file (a FIFO
+    # or a link planted there must not hang the pages or leak a host file into reproducer.sh)
+    text = files.read_guest(run_dir / rundir.GUEST / rundir.GUEST_PLAN, LIMITS.guest_file)
+    if text is None:
         return ()
     rows = []
     for line in text.splitlines():
