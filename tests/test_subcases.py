@@ -164,3 +164,18 @@ def test_a_real_log_of_a_seal_granted_under_a_pin() -> None:
     assert failed == ["uring/shmem-thp/seal"]
     assert cells["uring/shmem-thp/seal"].message.startswith("F_SEAL_WRITE was granted while uring held a pin")
     assert cells["gup-fast/shmem-thp/seal"].status is Status.PASS  # 512 references: still refused
+
+
+def test_a_real_log_with_every_o_direct_path() -> None:
+    # the dio/<target>/<engine>-<dir>-<shape> cells (guests/src/dio_paths.h) on a healthy 6.12
+    lines = (GUEST_LOGS / "pin-matrix-dio-paths-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    dio = sorted(n for n in got if n.startswith("dio/"))
+    assert len(dio) == 96  # 3 targets x 3 engines x 2 directions x 5 shapes, and blk's 6 big ones
+    assert {n.split("/")[1] for n in dio} == {"ext4", "blk", "vfat"}
+    assert all(got[n].status is Status.PASS for n in dio)
+    # fs/direct-io.c's uncounted folio_add_pin() pins are comment lines, declared once for the runner
+    assert "# dio/vfat/sync-read-eof: FOLL_PIN acquired +4 released +10, 0 page(s) held: 6 uncounted" \
+        " (fs/direct-io.c)" in lines
+    assert sum(ln.startswith("# dio/vfat: 312 pin release(s) beyond") for ln in lines) == 1
+    assert not any(name.startswith("#") for name in got)
