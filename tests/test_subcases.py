@@ -179,3 +179,16 @@ def test_a_real_log_with_every_o_direct_path() -> None:
         " (fs/direct-io.c)" in lines
     assert sum(ln.startswith("# dio/vfat: 312 pin release(s) beyond") for ln in lines) == 1
     assert not any(name.startswith("#") for name in got)
+
+
+def test_a_real_log_of_an_async_block_device_write_leaking_its_pins() -> None:
+    # patches/bugs/blkdev-async-write-unpin: blkdev_bio_end_io_async() no longer releases the
+    # pages of a single-bio write; the sync and multi-bio (big) paths and the reads are fine
+    lines = (GUEST_LOGS / "pin-matrix-blkdev-async-write-unpin-6.12-tcg.log").read_text().splitlines()
+    failed = {s.name: s.message for s in subcases.parse(lines) if s.status is Status.FAIL}
+    assert sorted(failed) == sorted(f"dio/blk/{e}-write-{s}" for e in ("uring", "aio")
+                                    for s in ("one", "multi", "offset", "eof", "fault"))
+    assert failed["dio/blk/aio-write-offset"].startswith("5 page(s) of the buffers still held")
+    entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/dio/blk/uring-write-one", "message": "still held"}])
+    result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
+    assert catch.hits(result, entries) == list(entries)

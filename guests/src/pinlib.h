@@ -242,9 +242,10 @@ static inline int numa_nodes(void)
  * (lru_cache_disable()), then moves a private page only when its reference count is what its
  * mappings explain (folio_migrate_mapping() returns -EAGAIN otherwise, retried and given up),
  * so each present page is sent to another node and its node read back; a page still on its
- * node is held. Pages that stay are retried for up to settle_ms (an async completion is
- * posted before the bio drops its pins). Not present pages (never touched, PROT_NONE) are
- * left out. For private exclusive pages (map count 1): shared ones are not moved without
+ * node is held (a page left behind by a call that failed on another page is tried on its own:
+ * do_pages_move() gives up on the rest of a call). Pages that stay are retried for up to
+ * settle_ms (an async completion is posted before the bio drops its pins). Not present pages
+ * (never touched, PROT_NONE) are left out. For private exclusive pages (map count 1): shared ones are not moved without
  * MPOL_MF_MOVE_ALL. Returns the number of held pages (the first one's index in *first),
  * -1 with why when it cannot tell (one NUMA node, move_pages refused). */
 static inline long pages_held(char *addr, size_t len, int settle_ms, long *first, char *why, size_t n)
@@ -293,6 +294,15 @@ static inline long pages_held(char *addr, size_t len, int settle_ms, long *first
 		for (long i = 0; i < npages; i++) {
 			if (was[i] < 0 || status[i] < 0)
 				continue;  /* not present */
+			if (status[i] == was[i] && r > 0) {
+				/* once a page of a call fails, do_pages_move() (mm/migrate.c) leaves
+				 * the pages after it unattempted: one left behind tries on its own */
+				int one;
+
+				syscall(SYS_move_pages, 0, 1, &pages[i], &target[i], &one, 0);
+				if (syscall(SYS_move_pages, 0, 1, &pages[i], NULL, &status[i], 0) || status[i] < 0)
+					continue;
+			}
 			if (status[i] == was[i]) {
 				if (*first < 0)
 					*first = i;
