@@ -68,11 +68,15 @@ echo "memory: $(ls -d /sys/devices/system/node/node* | wc -l) NUMA node(s), swap
 only=$ONLY
 # fs/direct-io.c (vfat) on 6.12 adds pins with folio_add_pin(), which counts no
 # nr_foll_pin_acquired, and drops them with unpin_user_page(), which counts a release: the
-# runner's FOLL_PIN balance would read a double unpin. Those cells run in pin-matrix-vfat
-# (docs/matrix.md), not here.
+# runner's FOLL_PIN balance would read a double unpin. The dio/vfat/* path cells measure that
+# excess and declare it in $PINS_UNCOUNTED, which the runner and pin-balance add back; their
+# leaks are seen by the page-reference oracle (docs/matrix.md). The matrix's dio-vfat-* cells
+# declare nothing: they run in pin-matrix-vfat, not here.
 args=(-d "$mnt" -b "$raw")
 [ -n "$memcg" ] && args+=(-m "$memcg")
-if [ "$EXCLUDE_VFAT" = 0 ] && [ -n "$vfat_dev" ]; then args+=(-v "$vfat"); else args+=(-x dio-vfat); fi
+[ -n "$vfat_dev" ] && args+=(-v "$vfat")
+[ "$EXCLUDE_VFAT" = 0 ] || args+=(-x dio-vfat)
+[ -n "${BENCH_OUT:-}" ] && export PINS_UNCOUNTED="$BENCH_OUT/${BENCH_WORKLOAD:-pin-matrix}.pins-uncounted"
 [ -n "$only" ] && args+=(-o "$only")
 [ "$QUICK" = 1 ] && args+=(-q)  # the default set's cells (pin_matrix.c quick_cells); 0: every cell
 [ "$RACE_SECONDS" != 0 ] && args+=(-r "$RACE_SECONDS")

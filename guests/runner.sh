@@ -30,10 +30,11 @@ here=$(dirname "$0")
 
 # pin_check NAME BEFORE: 0 when the pins held before the workload are held again after it.
 pin_check() {
-    local name=$1 before=$2 now first="" began=$SECONDS deadline=$((SECONDS + PIN_SETTLE))
+    local name=$1 before=$2 now first="" uncounted began=$SECONDS deadline=$((SECONDS + PIN_SETTLE))
     [ -n "$before" ] || return 0
+    uncounted=$(pins_uncounted "$out/$name.pins-uncounted")
     while :; do
-        now=$(outstanding)
+        now=$(( $(outstanding) + uncounted ))
         first=${first:-$now}
         [ "$now" = "$before" ] && return 0
         [ $SECONDS -ge $deadline ] && break
@@ -42,7 +43,8 @@ pin_check() {
     local delta=$((now - before)) what="leaked (still held)"
     [ $delta -lt 0 ] && what="released more than acquired (double unpin)"
     echo "FAIL: pin imbalance during $name: $delta page pin(s) $what $((SECONDS - began))s after it ended" \
-         "(waited up to ${PIN_SETTLE}s; outstanding $before before it, $first at the first look after, $now at the last)"
+         "(waited up to ${PIN_SETTLE}s; outstanding $before before it, $first at the first look after, $now at the last;" \
+         "$uncounted uncounted releases declared added back)"
     return 1
 }
 

@@ -500,3 +500,48 @@ def test_pin_balance_fails_frozen_counters_after_a_pinning_workload(tmp_path: Pa
     assert r.returncode == rc, r.stdout + r.stderr
     if rc:
         assert "FAIL: nr_foll_pin_acquired did not move although iouring ran" in r.stdout
+
+
+# -- releases a workload declared beyond the acquisitions counted (fs/direct-io.c on 6.12) ------
+
+
+@pytest.mark.parametrize("declared, rc", [(None, 1), ("64\n", 0), ("63\n", 1), ("lots\n", 1)])
+def test_pin_balance_adds_back_the_declared_uncounted_releases(tmp_path: Path, declared: str | None,
+                                                               rc: int) -> None:
+    """6.12's fs/direct-io.c adds pins with folio_add_pin() (no nr_foll_pin_acquired) and
+    drops them with unpin_user_page() (a release): pin-matrix's dio/vfat cells declare the
+    excess they measured. Exactly that excess balances; a wrong or malformed one does not."""
+    start, now = tmp_path / "vmstat.start", tmp_path / "vmstat"
+    start.write_text("nr_foll_pin_acquired 100\nnr_foll_pin_released 100\n")
+    now.write_text("nr_foll_pin_acquired 200\nnr_foll_pin_released 264\n")
+    if declared is not None:
+        (tmp_path / "pin-matrix.pins-uncounted").write_text(declared)
+    r = private_ns(f"SETTLE=1 BENCH_OUT={tmp_path} bash {GUESTS / 'pin-balance.sh'}", tmp_path, {"/proc/vmstat": now})
+    assert r.returncode == rc, r.stdout + r.stderr
+    if rc:
+        assert "FAIL: pin imbalance" in r.stdout
+    else:
+        assert "(64 uncounted releases declared added back)" in r.stdout and "OK: pins balanced" in r.stdout
+
+
+@pytest.mark.parametrize("declared, rc", [(None, 1), ("64\n", 0), ("100\n", 1)])
+def test_runner_pin_check_adds_back_the_workloads_declared_uncounted_releases(tmp_path: Path,
+                                                                            declared: str | None, rc: int) -> None:
+    """The runner's per-workload balance takes the workload's own declaration only."""
+    out, fake = tmp_path / "out", tmp_path / "fake"
+    for d in (out, fake):
+        d.mkdir()
+    runner_fakes(fake)
+    (fake / "tainted").write_text("0\n")
+    (fake / "vmstat").write_text("nr_foll_pin_acquired 10\nnr_foll_pin_released 10\n")
+    write = f"printf '{declared}' > $BENCH_OUT/$BENCH_WORKLOAD.pins-uncounted\n" if declared else ""
+    # the workload's I/O: 100 pins counted as acquired, 164 releases
+    (tmp_path / "w.sh").write_text(f"printf 'nr_foll_pin_acquired 110\\nnr_foll_pin_released 174\\n' > {fake}/vmstat\n"
+                                   f"{write}exit 0\n")
+    (out / "plan.tsv").write_text(f"w\t60\t{tmp_path}/w.sh\t\n")
+    r = private_ns(f"PIN_SETTLE=1 PAGE_OWNER={fake}/page_owner bash {GUESTS / 'runner.sh'} {out}",
+                   tmp_path, runner_binds(fake))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (out / "w.rc").read_text().split()[0] == str(rc), (out / "w.log").read_text()
+    if rc:
+        assert "double unpin" in (out / "w.log").read_text() or "leaked" in (out / "w.log").read_text()

@@ -164,3 +164,31 @@ def test_a_real_log_of_a_seal_granted_under_a_pin() -> None:
     assert failed == ["uring/shmem-thp/seal"]
     assert cells["uring/shmem-thp/seal"].message.startswith("F_SEAL_WRITE was granted while uring held a pin")
     assert cells["gup-fast/shmem-thp/seal"].status is Status.PASS  # 512 references: still refused
+
+
+def test_a_real_log_with_every_o_direct_path() -> None:
+    # the dio/<target>/<engine>-<dir>-<shape> cells (guests/src/dio_paths.h) on a healthy 6.12
+    lines = (GUEST_LOGS / "pin-matrix-dio-paths-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    dio = sorted(n for n in got if n.startswith("dio/"))
+    assert len(dio) == 96  # 3 targets x 3 engines x 2 directions x 5 shapes, and blk's 6 big ones
+    assert {n.split("/")[1] for n in dio} == {"ext4", "blk", "vfat"}
+    assert all(got[n].status is Status.PASS for n in dio)
+    # fs/direct-io.c's uncounted folio_add_pin() pins are comment lines, declared once for the runner
+    assert "# dio/vfat/sync-read-eof: FOLL_PIN acquired +4 released +10, 0 page(s) held: 6 uncounted" \
+        " (fs/direct-io.c)" in lines
+    assert sum(ln.startswith("# dio/vfat: 312 pin release(s) beyond") for ln in lines) == 1
+    assert not any(name.startswith("#") for name in got)
+
+
+def test_a_real_log_of_an_async_block_device_write_leaking_its_pins() -> None:
+    # patches/bugs/blkdev-async-write-unpin: blkdev_bio_end_io_async() no longer releases the
+    # pages of a single-bio write; the sync and multi-bio (big) paths and the reads are fine
+    lines = (GUEST_LOGS / "pin-matrix-blkdev-async-write-unpin-6.12-tcg.log").read_text().splitlines()
+    failed = {s.name: s.message for s in subcases.parse(lines) if s.status is Status.FAIL}
+    assert sorted(failed) == sorted(f"dio/blk/{e}-write-{s}" for e in ("uring", "aio")
+                                    for s in ("one", "multi", "offset", "eof", "fault"))
+    assert failed["dio/blk/aio-write-offset"].startswith("5 page(s) of the buffers still held")
+    entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/dio/blk/uring-write-one", "message": "still held"}])
+    result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
+    assert catch.hits(result, entries) == list(entries)

@@ -1535,6 +1535,8 @@ static int applies(enum pin p, enum mem m, enum ev e)
 	}
 }
 
+#include "dio_paths.h"  /* dio/<target>/<engine>-<dir>-<shape>: every O_DIRECT path */
+
 /* The default set's cells (-q): every event at least once on io_uring (the one pin with both
  * directions), each pin entry point on its characteristic memory and events, within ~2 minutes
  * of TCG guest time; the deep set runs every cell. docs/matrix.md lists them. */
@@ -1642,7 +1644,7 @@ static int any_in(const char *name, const char *list)
 
 static int wanted(const char *name)
 {
-	if (quick && !in_quick(name) && strncmp(name, "race/", 5))
+	if (quick && !in_quick(name) && !dio_quick(name) && strncmp(name, "race/", 5))
 		return 0;
 	if (except && *except && any_in(name, except))
 		return 0;
@@ -2265,6 +2267,7 @@ int main(int argc, char **argv)
 					run_cell(p, m, e, 0);
 				}
 			}
+	dio_paths();
 	if (race_secs > 0)
 		races(race_secs);
 	if (list_only)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define KSFT_SKIP 4
@@ -69,6 +70,32 @@ static inline long pins_outstanding(void)
 	}
 	fclose(f);
 	return acq < 0 || rel < 0 ? -1 : acq - rel;
+}
+
+/* The two FOLL_PIN counters, folded (exact); 0 when /proc/vmstat has both. */
+static inline int pin_counts(long *acquired, long *released)
+{
+	char key[64];
+	long val;
+	FILE *f;
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, "1", 1) < 0) { /* folding is best effort */ }
+		close(fd);
+	}
+	*acquired = *released = -1;
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2) {
+		if (!strcmp(key, "nr_foll_pin_acquired"))
+			*acquired = val;
+		else if (!strcmp(key, "nr_foll_pin_released"))
+			*released = val;
+	}
+	fclose(f);
+	return *acquired < 0 || *released < 0 ? -1 : 0;
 }
 
 /* Pins are dropped by workqueues and RCU callbacks at times: poll a little for want. */
@@ -193,5 +220,105 @@ static inline int drop_caches(void)
 	if (fd >= 0)
 		close(fd);
 	return ok_;
+}
+
+/* Online NUMA nodes (from /sys/devices/system/node/online, "0" or "0-1"); 1 when unreadable. */
+static inline int numa_nodes(void)
+{
+	int lo = 0, hi = 0, n;
+	FILE *f = fopen("/sys/devices/system/node/online", "r");
+
+	if (!f)
+		return 1;
+	n = fscanf(f, "%d-%d", &lo, &hi);
+	fclose(f);
+	return n == 2 ? hi - lo + 1 : 1;
+}
+
+/* The page-reference oracle: how many present pages of [addr, addr+len) hold a reference
+ * their mappings do not explain (a leaked FOLL_PIN shows as +1024, a leaked get as +1; both
+ * count here). /proc/kpagecount cannot tell: it reads the map count, not the reference count
+ * (fs/proc/page.c, 6.12). Migration can: move_pages() first drains the per-CPU LRU batches
+ * (lru_cache_disable()), then moves a private page only when its reference count is what its
+ * mappings explain (folio_migrate_mapping() returns -EAGAIN otherwise, retried and given up),
+ * so each present page is sent to another node and its node read back; a page still on its
+ * node is held (a page left behind by a call that failed on another page is tried on its own:
+ * do_pages_move() gives up on the rest of a call). Pages that stay are retried for up to
+ * settle_ms (an async completion is posted before the bio drops its pins). Not present pages
+ * (never touched, PROT_NONE) are left out. For private exclusive pages (map count 1): shared ones are not moved without
+ * MPOL_MF_MOVE_ALL. Returns the number of held pages (the first one's index in *first),
+ * -1 with why when it cannot tell (one NUMA node, move_pages refused). */
+static inline long pages_held(char *addr, size_t len, int settle_ms, long *first, char *why, size_t n)
+{
+	long npages = (long)(len / PAGE), held = 0, r;
+	int nodes = numa_nodes();
+	void **pages = calloc(npages, sizeof(void *));
+	int *status = calloc(npages, sizeof(int)), *target = calloc(npages, sizeof(int));
+	int *was = calloc(npages, sizeof(int));
+
+	*first = -1;
+	if (!pages || !status || !target || !was) {
+		snprintf(why, n, "out of memory");
+		held = -1;
+		goto out;
+	}
+	if (nodes < 2) {
+		snprintf(why, n, "one NUMA node: no page-reference oracle (numa=fake=2)");
+		held = -1;
+		goto out;
+	}
+	for (long i = 0; i < npages; i++)
+		pages[i] = addr + i * PAGE;
+	if (syscall(SYS_move_pages, 0, npages, pages, NULL, was, 0)) {
+		snprintf(why, n, "move_pages (query): %s", strerror(errno));
+		held = -1;
+		goto out;
+	}
+	for (int waited = 0;; waited += 50) {
+		for (long i = 0; i < npages; i++)
+			target[i] = was[i] >= 0 ? (was[i] + 1) % nodes : 0;
+		/* a positive return: pages not moved, read back below; status is not the truth then */
+		r = syscall(SYS_move_pages, 0, npages, pages, target, status, 0);
+		if (r < 0) {
+			snprintf(why, n, "move_pages: %s", strerror(errno));
+			held = -1;
+			goto out;
+		}
+		if (syscall(SYS_move_pages, 0, npages, pages, NULL, status, 0)) {
+			snprintf(why, n, "move_pages (read back): %s", strerror(errno));
+			held = -1;
+			goto out;
+		}
+		held = 0;
+		*first = -1;
+		for (long i = 0; i < npages; i++) {
+			if (was[i] < 0 || status[i] < 0)
+				continue;  /* not present */
+			if (status[i] == was[i] && r > 0) {
+				/* once a page of a call fails, do_pages_move() (mm/migrate.c) leaves
+				 * the pages after it unattempted: one left behind tries on its own */
+				int one;
+
+				syscall(SYS_move_pages, 0, 1, &pages[i], &target[i], &one, 0);
+				if (syscall(SYS_move_pages, 0, 1, &pages[i], NULL, &status[i], 0) || status[i] < 0)
+					continue;
+			}
+			if (status[i] == was[i]) {
+				if (*first < 0)
+					*first = i;
+				held++;
+			}
+			was[i] = status[i];  /* moved ones go back next round: any node will do */
+		}
+		if (!held || waited >= settle_ms)
+			break;
+		usleep(50 * 1000);
+	}
+out:
+	free(pages);
+	free(status);
+	free(target);
+	free(was);
+	return held;
 }
 #endif
