@@ -2203,6 +2203,8 @@ static void races(double secs)
 	run_reclaim_race(secs);
 }
 
+#include "pvm_cells.h"  /* process_vm shapes and error paths, signals on uffd-blocked pins */
+
 int main(int argc, char **argv)
 {
 	int opt;
@@ -2265,6 +2267,7 @@ int main(int argc, char **argv)
 					run_cell(p, m, e, 0);
 				}
 			}
+	pvm_cells();
 	if (race_secs > 0)
 		races(race_secs);
 	if (list_only)
