@@ -2205,6 +2205,8 @@ static void races(double secs)
 	run_reclaim_race(secs);
 }
 
+#include "pvm_cells.h"  /* process_vm shapes and error paths, signals on uffd-blocked pins */
+
 int main(int argc, char **argv)
 {
 	int opt;
@@ -2268,6 +2270,7 @@ int main(int argc, char **argv)
 				}
 			}
 	dio_paths();
+	pvm_cells();
 	if (race_secs > 0)
 		races(race_secs);
 	if (list_only)
