@@ -2192,6 +2192,8 @@ out:
 	memcg_leave();
 }
 
+#include "pm_swapin.h"  /* race/swapin-vs-swapin */
+
 static void races(double secs)
 {
 	run_race("gup-fast-vs-zap", a_gup_fast, b_zap, 0, secs);
@@ -2201,6 +2203,7 @@ static void races(double secs)
 	run_race("pin-vs-migrate", a_pin_check, b_migrate, 0, secs);
 	run_race("pin-vs-thp-split", a_pin_check, b_split, 1, secs);
 	run_reclaim_race(secs);
+	run_swapin_race(secs);
 }
 
 int main(int argc, char **argv)
