@@ -164,3 +164,14 @@ def test_a_real_log_of_a_seal_granted_under_a_pin() -> None:
     assert failed == ["uring/shmem-thp/seal"]
     assert cells["uring/shmem-thp/seal"].message.startswith("F_SEAL_WRITE was granted while uring held a pin")
     assert cells["gup-fast/shmem-thp/seal"].status is Status.PASS  # 512 references: still refused
+
+
+def test_a_real_log_of_the_swapin_race_missing_its_bug() -> None:
+    # patches/bugs/swapin-skip-swapcache-race with race/swapin-vs-swapin alone for 10 s: the race
+    # ran with its premise (rounds counted, swap-ins) and saw nothing: the case passes, and its
+    # comment line is not a case
+    lines = (GUEST_LOGS / "pin-matrix-swapin-race-skip-swapcache-bug-6.12-tcg.log").read_text().splitlines()
+    got = subcases.parse(lines)
+    assert [(s.name, s.status) for s in got] == [("race/swapin-vs-swapin", Status.PASS)]
+    comment = next(line for line in lines if line.startswith("# race/swapin-vs-swapin:"))
+    assert "32 counted" in comment and "pswpin +1549" in comment
