@@ -192,3 +192,14 @@ def test_a_real_log_of_an_async_block_device_write_leaking_its_pins() -> None:
     entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/dio/blk/uring-write-one", "message": "still held"}])
     result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
     assert catch.hits(result, entries) == list(entries)
+
+
+def test_a_real_log_of_the_swapin_race_missing_its_bug() -> None:
+    # patches/bugs/swapin-skip-swapcache-race with race/swapin-vs-swapin alone for 10 s: the race
+    # ran with its premise (rounds counted, swap-ins) and saw nothing: the case passes, and its
+    # comment line is not a case
+    lines = (GUEST_LOGS / "pin-matrix-swapin-race-skip-swapcache-bug-6.12-tcg.log").read_text().splitlines()
+    got = subcases.parse(lines)
+    assert [(s.name, s.status) for s in got] == [("race/swapin-vs-swapin", Status.PASS)]
+    comment = next(line for line in lines if line.startswith("# race/swapin-vs-swapin:"))
+    assert "32 counted" in comment and "pswpin +1549" in comment

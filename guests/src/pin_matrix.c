@@ -2194,6 +2194,8 @@ out:
 	memcg_leave();
 }
 
+#include "pm_swapin.h"  /* race/swapin-vs-swapin */
+
 static void races(double secs)
 {
 	run_race("gup-fast-vs-zap", a_gup_fast, b_zap, 0, secs);
@@ -2203,6 +2205,7 @@ static void races(double secs)
 	run_race("pin-vs-migrate", a_pin_check, b_migrate, 0, secs);
 	run_race("pin-vs-thp-split", a_pin_check, b_split, 1, secs);
 	run_reclaim_race(secs);
+	run_swapin_race(secs);
 }
 
 #include "pvm_cells.h"  /* process_vm shapes and error paths, signals on uffd-blocked pins */
