@@ -1,5 +1,6 @@
 #!/bin/bash
-# Bring up rxe0, run RC traffic on it, then the memory-registration matrix.
+# Bring up rxe0, run RC traffic on it, then the memory-registration matrix, then RDMA
+# traffic through MRs over each kind of memory (rxe_traffic.py).
 set -u
 : "${ITERS:=200}" "${SIZE_KB:=256}" "${HUGEPAGES:=4}"
 here=$(dirname "$0")
@@ -42,6 +43,8 @@ dev=$(make_ext4 64 "$mnt") || { echo "FAIL: ext4 for file-backed MRs"; exit 1; }
 movable_hold || { echo "FAIL: cannot hold ZONE_MOVABLE"; rc=1; }
 /usr/bin/python3 "$here/rxe_mr.py" rxe0 "$mnt" "$SIZE_KB" || rc=1
 movable_release
+echo "== RDMA WRITE/READ and SEND/RECV through MRs (two RC QPs on rxe0), events while held"
+/usr/bin/python3 "$here/rxe_traffic.py" rxe0 "$gid" "$mnt" "$SIZE_KB" || rc=1
 drop_ext4 "$mnt" "$dev"
 rdma link delete rxe0
 exit $rc
