@@ -180,7 +180,9 @@ def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printe
                                             kconfigs=(*kconfigs, *request.kconfigs), results=out,
                                             run_id=CONTROL, coverage=bool(profiled),
                                             coverage_objects=profiled or request.coverage_objects), home)
-    printer.say(f"prove: control (the tree as it is) then {len(bugs)} bug(s), into {out}")
+    n_controls = sum(b.series.meta.control for b in bugs)
+    also = f" and {n_controls} control(s) (harmless refactors)" if n_controls else ""
+    printer.say(f"prove: control (the tree as it is) then {len(bugs) - n_controls} bug(s){also}, into {out}")
     base: RunResult | None = None
     verdicts: list[Verdict] = []
     try:
