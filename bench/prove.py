@@ -9,6 +9,12 @@ caught when its run fails in every one of its catch cases and the control failed
 Every run is an ordinary `bench run` in the prove folder; they share a work slot (same
 configuration), so each bug costs its incremental build and its boot. With --repeat N each
 bug's kernel runs N times and its catch rate is printed.
+
+A catalogue also holds controls (series.yaml `control: true`): harmless refactors of the code
+the bugs touch, judged the other way round. A control is HELD when its run passes and a FALSE
+ALARM when any case fails: the bench, not the patch, is then wrong, and the proof fails (exit
+1, like a control run that fails: prove's 1 says "the bench did not prove itself"; 2 stays for
+a machine that could not decide). "caught N of M" counts bugs only; controls get their own line.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ class Outcome(str, enum.Enum):
     OTHER = "other"  # failed, but not in any catch case (a crash elsewhere, a build error...)
     MISSED = "missed"  # passed: the bench did not see the bug
     INFRA = "infra"  # the machine failed: says nothing
+    HELD = "held"  # a control (a harmless refactor) passed: the bench did not cry wolf
+    FALSE_ALARM = "false-alarm"  # a control failed: the bench blamed a behaviour-preserving patch
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class Verdict:
     caught_runs: int = 0  # with --repeat: runs that caught it ...
     decided_runs: int = 0  # ... of the runs that decided anything (not infrastructure)
     reach: str = ""  # whether its hunks ran in the control (coverage/reach.py), "" unmeasured
+    control: bool = False  # a catalogue control (series.yaml control: true), not a bug
 
     def line(self) -> str:
         """One line: outcome, the catch rate of repeated runs, what failed with its message."""
@@ -78,10 +87,17 @@ def catalogue(folder: Path) -> list[str]:
 
 def check_bug(s: series.Series, workloads: Sequence[str] = ()) -> None:
     """A catalogue entry must say what it brings back and what must catch it, in cases its
-    workloads run (checked before any build: a catch no run can fail would say "missed")."""
+    workloads run (checked before any build: a catch no run can fail would say "missed").
+    A control says neither: it brings back nothing, and every case must pass."""
     where = s.source / "series.yaml"
+    kind = "control" if s.meta.control else "bug"
     if len(s.patches) != 1:
-        raise UserError(f"{s.source}: a catalogue bug is one patch, not {len(s.patches)}")
+        raise UserError(f"{s.source}: a catalogue {kind} is one patch, not {len(s.patches)}")
+    if s.meta.control:
+        if s.meta.catch or s.meta.fixes:
+            raise UserError(f"{where}: a control (control: true) has no {'catch' if s.meta.catch else 'fixes'}:"
+                            " it is a harmless refactor whose run must pass")
+        return
     if not s.meta.fixes:
         raise UserError(f"{where}: fixes: missing (the upstream fix this bug undoes)")
     if not s.meta.catch:
@@ -103,6 +119,13 @@ def judge(result: RunResult, catches: Sequence[Catch], control: RunResult | None
     if got:
         return Outcome.PARTIAL
     return Outcome.OTHER if failed_keys(result) else Outcome.MISSED
+
+
+def judge_control(result: RunResult) -> Outcome:
+    """A control's run: HELD when it passes, FALSE_ALARM when any case fails."""
+    if any(c.group == "infra" for c in result.cases) or (result.verdict is Status.ERROR):
+        return Outcome.INFRA
+    return Outcome.FALSE_ALARM if failed_keys(result) else Outcome.HELD
 
 
 def _run(plan: Plan, printer: Printer, run_id: str) -> RunResult:
@@ -136,7 +159,12 @@ def bug_reach(bug: Plan, control: RunResult, outcome: Outcome) -> str:
     except InfraError as e:
         return f"reach: not measured ({e})"
     hunks = [h for p in bug.series.patches for h in reach.pre_image_hunks(p.text)]
-    return reach.judgement(reach.reach(hunks, windows, unmeasured), outcome is Outcome.MISSED)
+    reached = reach.reach(hunks, windows, unmeasured)
+    said = reach.judgement(reached, outcome is Outcome.MISSED)
+    measured = [r for r in reached if r.status != "not measured"]
+    if bug.series.meta.control and measured and not any(r.status == "ran" for r in measured):
+        return f"{said}: no workload ran its code, so its pass shows little"  # a control must run to count
+    return said
 
 
 def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printer, runs: int = 1,
@@ -153,14 +181,17 @@ def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printe
                                             kconfigs=(*kconfigs, *request.kconfigs), results=out,
                                             run_id=CONTROL, coverage=bool(profiled),
                                             coverage_objects=profiled or request.coverage_objects), home)
-    printer.say(f"prove: control (the tree as it is) then {len(bugs)} bug(s), into {out}")
+    n_controls = sum(b.series.meta.control for b in bugs)
+    also = f" and {n_controls} control(s) (harmless refactors)" if n_controls else ""
+    printer.say(f"prove: control (the tree as it is) then {len(bugs) - n_controls} bug(s){also}, into {out}")
     base: RunResult | None = None
     verdicts: list[Verdict] = []
     try:
         base = _run(control, printer.nested("control: "), CONTROL)
         for i, bug in enumerate(bugs, 1):
-            printer.say(f"prove: [{i}/{len(bugs)}] {bug.series.name}: must fail "
-                        f"{', '.join(map(str, bug.series.meta.catch))}")
+            must = ("must pass (a control)" if bug.series.meta.control else
+                    f"must fail {', '.join(map(str, bug.series.meta.catch))}")
+            printer.say(f"prove: [{i}/{len(bugs)}] {bug.series.name}: {must}")
             same = profiled if bug.coverage else bug.coverage_objects  # the control's objects: its build reused
             v = prove_bug(dataclasses.replace(bug, results_root=out, coverage_objects=same),
                           rundir.sub_name(bug.series.name, i), base, runs, printer)
@@ -176,48 +207,68 @@ def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printe
 
 def prove_bug(bug: Plan, run_id: str, control: RunResult, runs: int, printer: Printer) -> Verdict:
     """The bug's kernel run `runs` times (a setup failure is not repeated); its Verdict: the
-    worst outcome of the runs that decided anything, and how many of them caught it."""
-    catches = bug.series.meta.catch
+    worst outcome of the runs that decided anything, and how many of them caught it (for a
+    control: how many passed)."""
+    catches, is_control = bug.series.meta.catch, bug.series.meta.control
+    good = Outcome.HELD if is_control else Outcome.CAUGHT
     results: list[RunResult] = []
     for k in range(1, runs + 1):
         rid = run_id if runs == 1 else rundir.again(run_id, k)
         results.append(_run(bug, printer.nested(f"{bug.series.name}{'' if runs == 1 else f' r{k}'}: "), rid))
         if any(c.group in rates.DETERMINISTIC and c.status is Status.FAIL for c in results[-1].cases):
             break
-    outcomes = [judge(r, catches, control) for r in results]
+    outcomes = [judge_control(r) if is_control else judge(r, catches, control) for r in results]
     decided = [o for o in outcomes if o is not Outcome.INFRA]
-    outcome = next((o for o in decided if o is not Outcome.CAUGHT), Outcome.CAUGHT if decided else Outcome.INFRA)
+    outcome = next((o for o in decided if o is not good), good if decided else Outcome.INFRA)
     shown = results[outcomes.index(outcome)]
     return Verdict(bug.series.name, outcome, tuple(map(str, catches)), failed_keys(shown), bug.series.meta.fixes,
                    sum(r.secs for r in results), shown.run_id, failures(shown),
-                   sum(o is Outcome.CAUGHT for o in outcomes), len(decided), bug_reach(bug, control, outcome))
+                   sum(o is good for o in outcomes), len(decided), bug_reach(bug, control, outcome), is_control)
 
 
 def exit_code(control: RunResult, verdicts: Sequence[Verdict]) -> int:
-    """0: the control passed and every bug was caught; 2: the machine failed; else 1."""
+    """0: the control passed, every bug was caught and every catalogue control held; 2: the
+    machine failed; else 1 (a bug missed, or the bench failed a kernel it should pass)."""
     if control.verdict is Status.ERROR or any(v.outcome is Outcome.INFRA for v in verdicts):
         return 2
-    ok = control.verdict is Status.PASS and all(v.outcome is Outcome.CAUGHT for v in verdicts)
+    ok = control.verdict is Status.PASS and all(v.outcome is (Outcome.HELD if v.control else Outcome.CAUGHT)
+                                                for v in verdicts)
     return 0 if ok else 1
 
 
+def _bugs(verdicts: Sequence[Verdict]) -> list[Verdict]:
+    return [v for v in verdicts if not v.control]
+
+
+def _controls(verdicts: Sequence[Verdict]) -> list[Verdict]:
+    return [v for v in verdicts if v.control]
+
+
+def _must(v: Verdict) -> str:
+    return "must pass (a control)" if v.control else f"must fail {', '.join(v.expected)}"
+
+
 def cases(control: RunResult, verdicts: Sequence[Verdict]) -> tuple[Case, ...]:
-    status = {Outcome.CAUGHT: Status.PASS, Outcome.INFRA: Status.ERROR}
+    status = {Outcome.CAUGHT: Status.PASS, Outcome.HELD: Status.PASS, Outcome.INFRA: Status.ERROR}
     first = Case("prove", "control", control.verdict, control.secs,
                  "the tree as it is passes" if control.verdict is Status.PASS else
                  f"the tree as it is does not pass: {', '.join(failed_keys(control)) or control.verdict.value}")
     return (first, *(Case("prove", v.name, status.get(v.outcome, Status.FAIL), v.secs,
-                          f"{v.outcome.value}: must fail {', '.join(v.expected)}; failed: {', '.join(v.failed) or 'nothing'}",
-                          "\n".join([v.line(), *([v.reach] if v.reach else []), f"fixes: {v.fixes}", f"run: {v.run_id}"]))
+                          f"{v.outcome.value}: {_must(v)}; failed: {', '.join(v.failed) or 'nothing'}",
+                          "\n".join([v.line(), *([v.reach] if v.reach else []),
+                                     *([] if v.control else [f"fixes: {v.fixes}"]), f"run: {v.run_id}"]))
                      for v in verdicts))
 
 
 def write_results(out: Path, control: RunResult, verdicts: Sequence[Verdict]) -> None:
     caught = sum(v.outcome is Outcome.CAUGHT for v in verdicts)
+    bugs, controls = len(_bugs(verdicts)), len(_controls(verdicts))
+    held = sum(v.outcome is Outcome.HELD for v in verdicts)
     result = RunResult(out.name, "prove", out, cases(control, verdicts), control.secs + sum(v.secs for v in verdicts),
-                       RunFacts(labels={"caught": caught, "bugs": len(verdicts)}))
+                       RunFacts(labels={"caught": caught, "bugs": bugs, "held": held, "controls": controls}))
     data: dict[str, Any] = {**result.to_json(), "exit_code": exit_code(control, verdicts),
-                            "control": control.verdict.value, "caught": caught, "bugs": len(verdicts),
+                            "control": control.verdict.value, "caught": caught, "bugs": bugs,
+                            "held": held, "controls": controls,
                             "verdicts": [{**dataclasses.asdict(v), "outcome": v.outcome.value} for v in verdicts],
                             "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
     write_atomic(out / rundir.SUMMARY, json.dumps(data, indent=2) + "\n")
@@ -228,18 +279,25 @@ def summary(control: RunResult, verdicts: Sequence[Verdict], folder: Path,
             status: Callable[[Status], str] = lambda s: s.name) -> str:
     """The catch table printed at the end (`status` paints a Status, e.g. Printer.status)."""
     width = max((len(v.name) for v in verdicts), default=4)
-    must = max((len(", ".join(v.expected)) for v in verdicts), default=9)
+    must = max((len(_must(v)) - len("must fail ") for v in verdicts), default=9)
     lines = [f"==== pinbench prove ({folder.name}) ====",
              f"  control (the tree as it is): {status(control.verdict)} in {control.secs:.0f}s",
              f"  {'bug':<{width}}  {'outcome':<8}  {'must fail':<{must}}  {'time':>5}  what failed"]
-    lines += [f"  {v.name:<{width}}  {v.outcome.value:<8}  {', '.join(v.expected):<{must}}  "
+    lines += [f"  {v.name:<{width}}  {v.outcome.value:<8}  {_must(v).removeprefix('must fail '):<{must}}  "
               f"{v.secs:>4.0f}s  {', '.join(v.failed) or '-'}" for v in verdicts]
     for v in verdicts:  # a line a bug: which cases failed and with what message; where its code ran
         lines += [f"  {v.line()}", *([f"    {v.reach}"] if v.reach else [])]
-    caught = sum(v.outcome is Outcome.CAUGHT for v in verdicts)
+    bugs, controls = _bugs(verdicts), _controls(verdicts)
+    caught = sum(v.outcome is Outcome.CAUGHT for v in bugs)
+    if controls:  # harmless refactors: each one failed is the bench's false alarm
+        alarms = [v.name for v in controls if v.outcome is Outcome.FALSE_ALARM]
+        lines.append(f"controls: {sum(v.outcome is Outcome.HELD for v in controls)} of {len(controls)} passed"
+                     + (f"; FALSE ALARM: {', '.join(alarms)}" if alarms else ""))
     if control.verdict is not Status.PASS:  # a bench failing a clean kernel proves nothing
         lines.append(f"no catch figure: the control did not pass; results: {folder}")
+    elif bugs or not controls:
+        rate = f"{100 * caught / len(bugs):.0f}%" if bugs else "-"
+        lines.append(f"caught {caught} of {len(bugs)} ({rate}); results: {folder}")
     else:
-        rate = f"{100 * caught / len(verdicts):.0f}%" if verdicts else "-"
-        lines.append(f"caught {caught} of {len(verdicts)} ({rate}); results: {folder}")
+        lines.append(f"results: {folder}")
     return "\n".join(lines) + "\n"

@@ -14,6 +14,8 @@
     fixes: 'abc123def456 ("mm/gup: ...")'        # bug catalogue: the upstream fix this undoes
     catch: [workload/cow, report/^BUG: Bad page]  # bug catalogue: cases that must all fail (bench/catch.py)
                                                  # (workload/NAME, report, report/TITLE-REGEX)
+    control: true                 # bug catalogue: a harmless refactor, not a bug: its run must PASS
+                                  # (no fixes:, no catch:; `bench prove` calls a failure a false alarm)
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from bench.errors import UserError
 from bench.report.issues import too_broad
 
 KEYS = ("description", "base", "kconfigs", "workloads", "suppress", "mbox", "cmdline", "expect",
-        "fixes", "catch")
+        "fixes", "catch", "control")
 _COUNTER = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -58,6 +60,7 @@ class Meta:
     expect: tuple[Expect, ...] = ()
     fixes: str = ""
     catch: tuple[Catch, ...] = ()
+    control: bool = False  # a catalogue control: a behaviour-preserving patch the bench must pass
 
 
 def _regex(where: str, what: str, rx: str) -> str:
@@ -103,7 +106,10 @@ def read(path: Path, text: str) -> Meta:
     if mbox is not None and (not mbox or "/" in mbox):
         raise UserError(f"{y.where('mbox')}: mbox must be a file name in {path.parent}")
     cmdline = kcmdline.check(y.strings("cmdline"), y.where("cmdline"))
+    control = y.data.get("control", False)
+    if not isinstance(control, bool):
+        raise UserError(f"{y.where('control')}: control must be true or false, not {control!r}"[:300])
     return Meta(description=(y.string("description") or "").strip(), base=_base(y),
                 kconfigs=y.strings("kconfigs"), workloads=y.strings("workloads"), suppress=suppress,
                 mbox=mbox, cmdline=cmdline, expect=_expects(y.where("expect"), y.data.get("expect")),
-                fixes=(y.string("fixes") or "").strip(), catch=parse_catch(y.where("catch"), y.data.get("catch")))
+                fixes=(y.string("fixes") or "").strip(), catch=parse_catch(y.where("catch"), y.data.get("catch")), control=control)

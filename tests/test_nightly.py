@@ -471,6 +471,41 @@ def test_catalogue_entries_pass_when_the_bug_is_caught(world: Nights) -> None:
     assert not [t for t in kcidb_tests if "leak" in t["id"] or "quiet" in t["id"]]  # broken on purpose
 
 
+def test_catalogue_controls_pass_when_their_run_passes(world: Nights) -> None:
+    """A control (a harmless refactor) is the other way round from a bug: its entry passes when
+    its run passes, and fails, as the bench's false alarm, when any case fails."""
+    for name, marker in (("clean", "nothing to see"), ("noisy", "BISECT_LEAK")):
+        folder = world.world.bug(name, marker, "[workload/pin-balance]")
+        (folder / "series.yaml").write_text(f"description: {name}\nworkloads: [rxe, gup-test, pin-balance]\n"
+                                            "control: true\n")
+    world.mp.setenv("FAKE_VNG_RULES", f"BISECT_LEAK={BOOTS / 'canary-tcg'}")
+    world.mp.setenv("FAKE_VNG_DEFAULT", str(BOOTS / "baseline-tcg"))
+    world.matrix.write_text("series: [beta]\ncatalogue: patches/bugs\n")
+    rc, folder, night = world.night("")
+    entries = {e["id"]: e for e in night["entries"]}
+    clean, noisy = entries["clean/catalogue"], entries["noisy/catalogue"]
+    assert clean["verdict"] == "pass" and clean["caught"] == "held" and clean["cases"] == {"catalogue/held": "pass"}
+    assert noisy["verdict"] == "fail" and noisy["caught"] == "false-alarm"
+    said = noisy["failing"][0]["message"]
+    assert said.startswith("false-alarm: a control must pass; failed: ") and "workload/pin-balance: exit 1" in said
+    assert items(night, "new") == {("noisy/catalogue", "catalogue/held")} and rc == 1
+    kcidb_tests = json.loads((folder / "kcidb.json").read_text())["tests"]
+    assert not [t for t in kcidb_tests if "clean" in t["id"] or "noisy" in t["id"]]  # patched on purpose
+
+
+def test_catalogue_configs_make_an_entry_a_bug_and_config(world: Nights) -> None:
+    from bench.nightly import matrix as nightly_matrix
+
+    world.world.bug("leak", "BISECT_LEAK", "[workload/pin-balance]")
+    world.matrix.write_text("series: [beta]\nconfigs: {default: [], lockdep: [lockdep]}\ncatalogue: patches/bugs\n"
+                            "catalogue_configs: [default, lockdep]\n")
+    m = nightly_matrix.load(world.matrix, world.home / "patches", "Sun")
+    by_id = {e.id: e for e in m.entries}
+    assert m.ids == ("beta/default", "beta/lockdep", "leak/catalogue", "leak/catalogue-lockdep")
+    assert by_id["leak/catalogue-lockdep"].kconfigs == ("lockdep",) and by_id["leak/catalogue-lockdep"].catch
+    assert by_id["leak/catalogue"].kconfigs == () and by_id["leak/catalogue"].catch
+
+
 def test_catalogue_days(world: Nights) -> None:
     from bench.nightly import matrix as nightly_matrix
 

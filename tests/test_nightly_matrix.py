@@ -34,8 +34,41 @@ def test_default_matrix_is_every_series_with_default_and_debug_configs() -> None
 
 def test_default_matrix_runs_the_bug_catalogue_on_sundays() -> None:
     sunday = nightly_matrix.load(HOME / "nightly" / "matrix.yaml", PATCHES, weekday="Sun")
-    bugs = [e for e in sunday.entries if e.id.endswith("/catalogue")]
+    bugs = [e for e in sunday.entries if e.id.endswith("/catalogue") and not e.control]
     assert len(bugs) >= 10 and all(e.catch for e in bugs)
+    controls = [e for e in sunday.entries if e.id.endswith("/catalogue") and e.control]
+    assert len(controls) >= 4 and not any(e.catch for e in controls)
+
+
+def test_default_matrix_proves_the_catalogue_on_the_debug_config_too() -> None:
+    """issue 20 item 4: the whole catalogue on the debug config set (KASAN, lockdep,
+    page-table-check) on its day, with the debug config's guest memory."""
+    m = nightly_matrix.load(HOME / "nightly" / "matrix.yaml", PATCHES, weekday="Sun")
+    by_id = {e.id: e for e in m.entries}
+    default = sorted(i.removesuffix("/catalogue") for i in by_id if i.endswith("/catalogue"))
+    debug = sorted(i.removesuffix("/catalogue-debug") for i in by_id if i.endswith("/catalogue-debug"))
+    assert default == debug and len(debug) >= 24
+    e = by_id["fork-pinned-thp/catalogue-debug"]
+    assert e.kconfigs == by_id["baseline/debug"].kconfigs and e.memory == "3G" and e.catch
+    assert by_id["fork-pinned-thp/catalogue"].kconfigs == () and by_id["fork-pinned-thp/catalogue"].memory is None
+    weekday = nightly_matrix.load(HOME / "nightly" / "matrix.yaml", PATCHES, weekday="Mon")
+    assert not [i for i in weekday.ids if "/catalogue" in i]  # and its override glob still loads
+
+
+@pytest.mark.parametrize("text, says", [
+    ("catalogue: patches/bugs\ncatalogue_configs: [default, dbg]\n",
+     "matrix.yaml:4: catalogue_configs: 'dbg' is not a config of configs: (default, debug)"),
+    ("catalogue: patches/bugs\ncatalogue_configs: debug\n", "matrix.yaml:4: catalogue_configs"),
+    ("catalogue: patches/bugs\ncatalogue_configs: []\n", "matrix.yaml:4: catalogue_configs is empty"),
+    ("catalogue: patches/bugs\ncatalogue_configs: [debug, debug]\n", "matrix.yaml:4: catalogue_configs: 'debug' twice"),
+    ("catalogue_configs: [debug]\n", "matrix.yaml:3: catalogue_configs without catalogue:"),
+])
+def test_catalogue_configs_are_checked_with_file_and_line(tmp_path: Path, text: str, says: str) -> None:
+    """Checked on every night, not only on catalogue days: a typo found on Monday, not Sunday."""
+    (tmp_path / "matrix.yaml").write_text("series: [baseline]\nconfigs: {default: [], debug: [kasan]}\n" + text)
+    with pytest.raises(UserError) as e:
+        nightly_matrix.load(tmp_path / "matrix.yaml", PATCHES, weekday="Mon")
+    assert str(e.value).startswith(f"{tmp_path}/{says}"), str(e.value)
 
 
 def test_configs_overrides_and_skip(tmp_path: Path) -> None:

@@ -144,7 +144,7 @@ def test_every_catalogue_bug_is_valid_under_the_catch_rules() -> None:
         s = series.load_series(spec, HOME / "patches")
         runs = [w.name for w in guests.select(list(s.meta.workloads), HOME / "guests")] if s.meta.workloads else default
         prove_mod.check_bug(s, runs)
-        assert s.meta.catch and all(c.case != "report" for c in s.meta.catch)
+        assert s.meta.control or (s.meta.catch and all(c.case != "report" for c in s.meta.catch))
 
 
 @pytest.mark.parametrize("drop", [("pin-balance.rc", "pin-balance.log"), ("*",)])
@@ -243,3 +243,59 @@ def test_every_catalogue_patch_applies_to_the_cached_tree() -> None:
             if cp.returncode:
                 bad.append(f"{spec}: {patch.name}: {cp.stderr.strip()}")
     assert not bad, "\n".join(bad)
+
+
+def control(world: World, name: str, marker: str) -> None:
+    """A catalogue control: a one-patch series marked control: true (no fixes:, no catch:)."""
+    folder = world.bug(name, marker, "[workload/pin-balance]")
+    (folder / "series.yaml").write_text(f"description: {name}\nworkloads: [rxe, gup-test, pin-balance]\ncontrol: true\n")
+
+
+def test_controls_are_judged_the_other_way(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """A control passes (HELD) or is the bench's FALSE ALARM; "caught N of M" counts bugs only."""
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    control(world, "clean", "nothing to see")
+    control(world, "noisy", "BISECT_LEAK")  # a "refactor" whose run fails pin-balance
+    rc, summary, folder = prove(world)
+    outcomes = {v["name"]: v["outcome"] for v in summary["verdicts"]}  # type: ignore[attr-defined]
+    assert outcomes == {"leak": "caught", "clean": "held", "noisy": "false-alarm"}
+    assert rc == 1 and summary["exit_code"] == 1
+    assert (summary["caught"], summary["bugs"], summary["held"], summary["controls"]) == (1, 1, 1, 2)
+    out = capsys.readouterr().out
+    assert "caught 1 of 1 (100%)" in out and "controls: 1 of 2 passed; FALSE ALARM: noisy" in out
+    assert re.search(r"^  noisy: FALSE-ALARM: .*workload/pin-balance: exit 1: FAIL: pin imbalance", out, re.M)
+    assert re.search(r"^  clean: HELD: nothing failed$", out, re.M)
+    suite = ET.parse(folder / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert {c.get("name") for c in suite.findall("testcase") if c.find("failure") is not None} == {"noisy"}
+
+
+def test_bugs_caught_and_controls_held_exit_zero(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    control(world, "clean", "nothing to see")
+    rc, summary, _ = prove(world)
+    assert rc == 0 and summary["held"] == 1 and summary["caught"] == 1 and summary["bugs"] == 1
+    assert "controls: 1 of 1 passed\n" in capsys.readouterr().out
+
+
+def test_judge_control() -> None:
+    passed = RunResult("c", "x", Path("/r/c"), (Case("boot", "boot", Status.PASS), Case("workload", "rxe", Status.PASS)), 1.0)
+    failed = RunResult("c", "x", Path("/r/c"), (*passed.cases, Case("report", "WARNING in foo", Status.FAIL)), 1.0)
+    infra = RunResult("c", "x", Path("/r/c"), (Case("infra", "crash", Status.ERROR),), 1.0)
+    assert prove_mod.judge_control(passed) is prove_mod.Outcome.HELD
+    assert prove_mod.judge_control(failed) is prove_mod.Outcome.FALSE_ALARM
+    assert prove_mod.judge_control(infra) is prove_mod.Outcome.INFRA
+
+
+@pytest.mark.parametrize("yaml, says", [
+    ("control: true\ncatch: [workload/rxe]\n", "series.yaml: a control (control: true) has no catch:"),
+    ("control: true\nfixes: 'abc'\n", "series.yaml: a control (control: true) has no fixes:"),
+    ("description: x\ncontrol: yes please\n", "series.yaml:2: control must be true or false"),
+])
+def test_a_control_with_a_catch_or_fixes_is_refused(world: World, yaml: str, says: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    control(world, "clean", "nothing to see")
+    (world.home / "patches" / "bugs" / "clean" / "series.yaml").write_text(yaml)
+    assert bench_main(["prove", "--accel", "tcg", "--results", str(world.results)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and len(err.splitlines()) == 1

@@ -88,7 +88,7 @@ def export(night_dir: Path, night: Night, log_url: str | None = None) -> dict[st
     builds: list[dict[str, Any]] = []
     tests: list[dict[str, Any]] = []
     for e in night["entries"]:
-        if e.get("catch"):  # a catalogue bug: a kernel broken on purpose, not one to report
+        if e.get("catch") or e.get("control"):  # the catalogue's kernels: patched on purpose, not to report
             continue
         summary = _summary(night_dir, e["run_id"])
         cases = summary.get("cases") or []

@@ -20,6 +20,8 @@ matrix.yaml (every key optional):
                    skip: false}
     catalogue: patches/bugs  # bug series (relative to the project): "<bug>/catalogue" entries
     catalogue_days: [Sun]    # ... on these weekdays only (default: every night)
+    catalogue_configs: [default, debug]  # ... on these configs ("<bug>/catalogue-debug"; default:
+                             # one "<bug>/catalogue" entry without config fragments)
 
 Pure parsing: series are loaded (no git) only to learn their names.
 """
@@ -42,7 +44,8 @@ from bench.errors import UserError
 from bench.nightly.history import HISTORY_LIMIT
 
 TOP_KEYS = ("tree", "base", "tree_name", "tree_url", "series", "configs", "workloads", "params",
-            "repeat", "coverage", "known_stale_after", "overrides", "catalogue", "catalogue_days")
+            "repeat", "coverage", "known_stale_after", "overrides", "catalogue", "catalogue_days",
+            "catalogue_configs")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 OVERRIDE_KEYS = ("workloads", "params", "kconfigs", "repeat", "memory", "coverage", "skip")
 MAX_REPEAT = 100
@@ -63,6 +66,7 @@ class Entry:
     repeat: int = 1  # runs of the entry's kernel (> 1: decided by rates)
     memory: str | None = None  # guest memory for this entry (a debug kernel needs more); None: --memory
     coverage: bool = False  # changed-line coverage of the series (--coverage turns it on for all)
+    control: bool = False  # a catalogue control (a harmless refactor): passes when its run passes
 
     @property
     def run_id(self) -> str:
@@ -135,7 +139,7 @@ def load(path: Path, patches_dir: Path, weekday: str | None = None) -> Matrix:
         for config, frags in configs.items():
             entries.append(Entry(f"{name}/{config}", spec, name, config, frags, workloads, params, repeat=repeat,
                                  coverage=coverage))
-    entries += _catalogue(y, patches_dir.parent, workloads, params, weekday)
+    entries += _catalogue(y, patches_dir.parent, workloads, params, weekday, configs)
     entries = _apply_overrides(entries, overrides, where("overrides"))
     ids = [e.id for e in entries]
     if dup := next((i for i in ids if ids.count(i) > 1), None):
@@ -162,14 +166,35 @@ def _flag(value: object, where: str, key: str) -> bool:
     return value
 
 
+def _catalogue_configs(y: yamlmap.YamlMap, configs: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """`catalogue_configs: [default, debug]`: the catalogue's entries on each of these configs
+    (names of configs:); absent, one entry a bug without config fragments, as before the key."""
+    if "catalogue_configs" not in y.data:
+        return {"": ()}
+    where = y.where("catalogue_configs")
+    names = yamlmap.strings(y.data["catalogue_configs"], f"{where}: catalogue_configs")
+    if not names:
+        raise UserError(f"{where}: catalogue_configs is empty (leave it out for the default entry)")
+    if not y.string("catalogue"):
+        raise UserError(f"{where}: catalogue_configs without catalogue: (the folder of bug series)")
+    if bad := [n for n in names if n not in configs]:
+        raise UserError(f"{where}: catalogue_configs: {bad[0]!r} is not a config of configs: ({', '.join(configs)})")
+    if dup := next((n for n in names if names.count(n) > 1), None):
+        raise UserError(f"{where}: catalogue_configs: {dup!r} twice")
+    return {("" if n == "default" else n): configs[n] for n in names}
+
+
 def _catalogue(y: yamlmap.YamlMap, home: Path, workloads: tuple[str, ...], params: tuple[str, ...],
-               weekday: str | None) -> list[Entry]:
+               weekday: str | None, configs: dict[str, tuple[str, ...]]) -> list[Entry]:
     """`catalogue: patches/bugs` (relative to the project): an entry "<bug>/catalogue" per bug
-    series, passing when the bench catches it; `catalogue_days: [Sun]` runs them on those days only."""
+    series, passing when the bench catches it (a control: when its run passes);
+    `catalogue_days: [Sun]` runs them on those days only; `catalogue_configs: [default, debug]`
+    on each of these configs ("<bug>/catalogue" for default, "<bug>/catalogue-debug" ...)."""
     folder = y.string("catalogue")
     days = y.strings("catalogue_days")
     if bad := [d for d in days if d not in WEEKDAYS]:
         raise UserError(f"{y.where('catalogue_days')}: {bad[0]!r} is not one of {', '.join(WEEKDAYS)}")
+    on = _catalogue_configs(y, configs)  # checked every night, not only on catalogue days
     if not folder or (days and (weekday or time.strftime("%a")) not in days):
         return []
     root = (home / folder).resolve()
@@ -178,10 +203,12 @@ def _catalogue(y: yamlmap.YamlMap, home: Path, workloads: tuple[str, ...], param
     entries = []
     for name in series_mod.list_series(root):
         s = series_mod.load_series(str(root / name), root)
-        if not s.meta.catch:
+        if not s.meta.catch and not s.meta.control:
             raise UserError(f"{s.source / 'series.yaml'}: catch: missing (a catalogue bug names the cases that must fail)")
-        entries.append(Entry(f"{s.name}/catalogue", str(root / name), s.name, "catalogue", (), workloads, params,
-                             s.meta.catch))
+        for config, frags in on.items():
+            kind = f"catalogue-{config}" if config else "catalogue"
+            entries.append(Entry(f"{s.name}/{kind}", str(root / name), s.name, kind, frags, workloads, params,
+                                 s.meta.catch, control=s.meta.control))
     return entries
 
 
@@ -225,6 +252,7 @@ def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str
                 _count(settings["repeat"], what, "repeat", MAX_REPEAT) if "repeat" in settings else e.repeat,
                 _memory(settings["memory"], what) if "memory" in settings else e.memory,
                 _flag(settings["coverage"], what, "coverage") if "coverage" in settings else e.coverage,
+                e.control,
             )
         if settings.get("skip"):
             skipped = {out[i].id for i in hits}

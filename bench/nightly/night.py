@@ -33,7 +33,7 @@ from bench.nightly import report as nightly_report
 from bench.nightly.history import compare, exit_code, history, stale_known
 from bench.nightly import night_file
 from bench.nightly.night_file import SHARD, Night, load_night, require_night
-from bench.catch import Catch, check_workloads
+from bench.catch import Catch, check_workloads, failures
 from bench.nightly.matrix import Entry, Matrix
 from bench.paths import contained
 from bench.pages.reproducer import patch_file_name
@@ -130,6 +130,8 @@ def entry_record(entry: Entry, plan: Plan, result: RunResult, started: str,
         "known_issues": [dict(k) for k in result.facts.known_issues or ()],
         "coverage": coverage_text(result.facts.coverage),
     }
+    if entry.control:
+        return control_record(record, result)
     return catalogue_record(record, entry.catch, result) if entry.catch else record
 
 
@@ -150,6 +152,19 @@ def catalogue_record(record: dict[str, Any], catch: tuple[Catch, ...], result: R
     message = f"{outcome.value}: must fail {', '.join(map(str, catch))}; failed: {failed}"
     return {**record, "verdict": verdict, "exit_code": {"pass": 0, "fail": 1}.get(verdict, 2),
             "cases": {key: verdict}, "reports": [], "catch": [str(c) for c in catch], "caught": outcome.value,
+            "failing": [] if verdict == "pass" else [{"key": key, "status": verdict, "message": message}]}
+
+
+def control_record(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
+    """A catalogue control (a harmless refactor) passes when its run passes: a failure is the
+    bench's false alarm, one case that says what failed (and, like a bug, never sent to KCIDB)."""
+    outcome = prove.judge_control(result)
+    verdict = {prove.Outcome.HELD: "pass", prove.Outcome.INFRA: "error"}.get(outcome, "fail")
+    key = "catalogue/held"
+    failed = "; ".join(f"{k}: {m}" if m else k for k, m in failures(result)) or "nothing"
+    message = f"{outcome.value}: a control must pass; failed: {failed}"
+    return {**record, "verdict": verdict, "exit_code": {"pass": 0, "fail": 1}.get(verdict, 2),
+            "cases": {key: verdict}, "reports": [], "control": True, "caught": outcome.value,
             "failing": [] if verdict == "pass" else [{"key": key, "status": verdict, "message": message}]}
 
 
