@@ -21,6 +21,7 @@ from bench.errors import UserError, quote
 from bench.limits import LIMITS
 
 SKIP_RC = 4
+TIMEOUT_RC = 124  # coreutils timeout(1): guests/runner.sh stopped the workload at its timeout
 NETWORKS = ("loop", "user")
 SETS_FILE = "sets.yaml"
 DEFAULT_SET = "default"

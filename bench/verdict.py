@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench import files, rundir, subcases
 from bench.build import BuildResult, host_trouble
-from bench.guests import SKIP_RC, Workload
+from bench.guests import SKIP_RC, TIMEOUT_RC, Workload
 from bench.kconfig import ConfigResult, describe_dropped, requested
 from bench.limits import LIMITS
 from bench.qemu import QemuStatus
@@ -30,7 +30,6 @@ _MARK = re.compile(r"pinbench: workload (\S+) (start|end rc=(\d+))")
 READY = "pinbench: guest ready"
 DONE = "pinbench: all workloads done"
 RUNNER_REFUSED = 3  # guests/runner.sh, before "ready": the results folder is not writable or has no plan
-TIMEOUT_RC = 124  # coreutils timeout(1)
 # Reports that end (or stop) a kernel under FATAL_ENDS_THE_VM (oops=panic, hung_task_panic,
 # softlockup_panic): the evidence that a VM which stopped early died of its kernel.
 _FATAL_TYPES = frozenset({"BUG", "PAGE_FAULT", "GPF", "PANIC", "OOPS", "DOUBLE_FAULT", "LIST_CORRUPTION",

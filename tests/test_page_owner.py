@@ -134,3 +134,19 @@ def test_a_udev_workers_page_cache_is_not_a_workload_leak() -> None:
     assert case.message.startswith("4 user page(s) left by its exited processes, 0 of them anonymous")
     dump = page_owner.parse((udev / "pin-matrix.page_owner").read_text().splitlines())
     assert sum(r.pages for r in dump.records if r.comm == "(udev-worker)" and r.user) >= 44
+
+
+def test_a_workload_stopped_at_its_timeout_is_not_counted(tmp_path: Path) -> None:
+    """The canary's real leak, but the runner stopped the workload at its timeout (rc 124, as
+    odirect on a loaded host, harmless-doc run r5 2026-12-05): its clean-up never ran, so the
+    pages are no verdict; its workload case already fails on the timeout."""
+    import shutil
+    shutil.copytree(CANARY, tmp_path / "g")
+    g = tmp_path / "g"
+    (g / "mm-selftests.rc").write_text("124 1796483460.46 1796483870.10\n")
+    case = leaks.pages_case("mm-selftests", g, leaks.support(g, (g / "config").read_text()))
+    assert case is not None and case.status.value == "skip", case.message
+    assert "stopped at its timeout" in case.message
+    (g / "mm-selftests.rc").write_text("1 1796483460.46 1796483870.10\n")  # a plain failure still counts
+    again = leaks.pages_case("mm-selftests", g, leaks.support(g, (g / "config").read_text()))
+    assert again is not None and again.status.value == "fail"
