@@ -46,6 +46,7 @@ OUTPUT_LIMIT = 64 * 1024
 class Span:
     start: int
     end: int | None  # None: the workload never finished (kernel died or hung)
+    rc: int | None = None  # the exit its end marker gave (the runner writes the same to its rc file)
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,8 @@ def spans(lines: Sequence[str]) -> dict[str, Span]:
         name = m.group(1)
         if m.group(2) == "start":
             found[name] = Span(i, None)
-        elif name in found:
-            found[name] = Span(found[name].start, i)
+        elif name in found:  # the last end marker: the runner's own comes after anything the workload wrote
+            found[name] = Span(found[name].start, i, int(m.group(3)))
     return found
 
 
@@ -220,6 +221,13 @@ def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFac
         why = "the VM timed out" if boot.timed_out else "the kernel died"
         return Case("workload", w.name, Status.FAIL, 0.0, f"did not finish: {why} while it ran", output)
     rc, secs = got
+    if span is not None and span.rc is not None and span.rc != rc:
+        # the runner wrote both from one $rc: one was overwritten (a process the workload left
+        # behind, a broken shared folder); never a PASS, a FAIL if either says it failed
+        bad = {rc, span.rc} - {0, SKIP_RC}
+        return Case("workload", w.name, Status.FAIL if bad else Status.ERROR, secs,
+                    f"its rc file says exit {rc}, the console's end marker exit {span.rc}: one was overwritten",
+                    output)
     if rc == 0:
         return Case("workload", w.name, Status.PASS, secs, "", output)
     if rc == SKIP_RC:

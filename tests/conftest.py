@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -40,6 +41,13 @@ class Links(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.hrefs += [v for k, v in attrs if tag == "a" and k == "href" and v]
+
+
+def ended(lines: list[str], name: str, rc: int) -> list[str]:
+    """A recorded console with NAME's end marker saying exit RC, as the runner writes it along
+    with NAME.rc (verdict checks that the two agree)."""
+    return [re.sub(rf"pinbench: workload {re.escape(name)} end rc=\d+", f"pinbench: workload {name} end rc={rc}", ln)
+            for ln in lines]
 
 
 def hrefs(page: Path) -> list[str]:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ended
+
 from bench import guests, subcases, verdict
 from bench.result import Status
 
@@ -40,7 +42,7 @@ def test_the_cells_follow_the_rxe_case(tmp_path: Path) -> None:
     (tmp_path / "rxe.log").write_text(LOG.read_text())
     (tmp_path / "rxe.rc").write_text("0 1796480236.627330605 1796480359.945336756\n")  # that run's
     cases = verdict.workload_cases(guests.select(["rxe"], GUESTS), tmp_path,
-                                   (BOOT / "console.log").read_text().splitlines(),
+                                   ended((BOOT / "console.log").read_text().splitlines(), "rxe", 0),
                                    verdict.BootFacts(0, False, 1.0, BOOT / "console.log"))
     assert cases[0].name == "rxe" and cases[0].status is Status.PASS
     assert [c.name for c in cases[1:4]] == ["rxe/mr/anon/write", "rxe/mr/anon/read", "rxe/mr/anon/send"]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ended
+
 from bench import catch, guests, subcases, verdict
 from bench.errors import UserError
 from bench.limits import LIMITS
@@ -56,7 +58,8 @@ def test_subcases_follow_their_workload(tmp_path: Path) -> None:
         "CASE uring/anon/fork PASS\nCASE uring/anon/ksm FAIL: KSM merged a pinned page\n"
         "pin_matrix: 1 cells passed, 1 failed, 0 skipped\n")
     (tmp_path / "pin-matrix.rc").write_text("1 2.0 9.0\n")
-    cases = verdict.workload_cases(workloads, tmp_path, LINES, verdict.BootFacts(0, False, 1.0, BOOT / "console.log"))
+    cases = verdict.workload_cases(workloads, tmp_path, ended(ended(LINES, "rxe", 0), "pin-matrix", 1),
+                                   verdict.BootFacts(0, False, 1.0, BOOT / "console.log"))
     assert [(c.name, c.status) for c in cases] == [
         ("rxe", Status.PASS),
         ("pin-matrix", Status.FAIL),

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import BOOTS, World
+from conftest import BOOTS, World, ended
 
 from bench import guests, qemu, verdict
 from bench.cli.main import main as bench_main
@@ -78,10 +78,27 @@ def test_skip_and_timeout_codes(tmp_path: Path) -> None:
     (tmp_path / "gup-test.rc").write_text("4 1.0 2.5\n")
     (tmp_path / "odirect.log").write_text("== fio\n")
     (tmp_path / "odirect.rc").write_text("124 1.0 301.0\n")
-    cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, tmp_path, LINES, facts())}
+    lines = ended(ended(LINES, "gup-test", 4), "odirect", 124)
+    cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, tmp_path, lines, facts())}
     assert cases["gup-test"].status is Status.SKIP and cases["gup-test"].secs == 1.5
     assert cases["gup-test"].message.startswith("SKIP: /sys/kernel/debug/gup_test")
     assert cases["odirect"].status is Status.FAIL and cases["odirect"].message == "timed out after 300s"
+
+
+@pytest.mark.parametrize("file_rc, console_rc, status", [
+    (0, 1, Status.FAIL),  # a process the failing workload left behind wrote a passing rc file
+    (1, 0, Status.FAIL),
+    (0, 4, Status.ERROR),  # pass or skip: which one cannot be told
+])
+def test_an_rc_file_that_disagrees_with_the_console_is_never_a_pass(tmp_path: Path, file_rc: int, console_rc: int,
+                                                                   status: Status) -> None:
+    (tmp_path / "odirect.log").write_text("== fio\n")
+    (tmp_path / "odirect.rc").write_text(f"{file_rc} 1.0 2.0\n")
+    cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, tmp_path, ended(LINES, "odirect", console_rc),
+                                                       facts())}
+    assert cases["odirect"].status is status
+    assert cases["odirect"].message == (f"its rc file says exit {file_rc}, the console's end marker exit"
+                                        f" {console_rc}: one was overwritten")
 
 
 def cut_at_odirect(tmp_path: Path) -> tuple[list[str], Path]:
