@@ -26,6 +26,7 @@ import ast
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 # old path -> new path, and why. A path ending in "/" moves a package (every file under it).
@@ -65,6 +66,7 @@ MOVES: list[tuple[str, str, str]] = [
     ("bench/page_owner.py", "bench/run/page_owner.py", "the pages oracle's parser"),
     ("bench/pins.py", "bench/run/pins.py", "the run's FOLL_PIN counters"),
     ("bench/result.py", "bench/run/result.py", "the run's result"),
+    ("bench/runfacts.py", "bench/run/runfacts.py", "the run's facts (branch house3, issue 22 item 1)"),
     ("bench/junit.py", "bench/run/junit.py", "the run's JUnit"),
     ("bench/printer.py", "bench/run/printer.py", "the run's progress lines and summary"),
     ("bench/rates.py", "bench/run/rates.py", "rates over runs (repeat and prove use it: below both drivers)"),
@@ -268,7 +270,11 @@ def tidy_imports(text: str) -> str:
         for module in sorted(run):
             names = sorted(dict.fromkeys(run[module]))
             line = f"from {module} import {', '.join(names)}"
-            out.append(line if len(line) <= 110 else f"from {module} import (\n    " + ",\n    ".join(names) + ",\n)")
+            if len(line) > 110:  # filled, continuation lines under the first name
+                head = f"from {module} import ("
+                line = textwrap.fill(", ".join(names) + ")", 110, initial_indent=head, subsequent_indent=" " * len(head),
+                                     break_on_hyphens=False)
+            out.append(line)
         run.clear()
 
     for line in text.split("\n"):
