@@ -12,7 +12,8 @@ added since this table was written), then rewrites in every tracked file:
 - a renamed module's binding (`from bench import verdict` -> `from bench.run import cases`:
   `verdict.f` -> `cases.f`) when that is unambiguous in the file, else `... import cases as verdict`
   (reported: rename by hand);
-- `bench/x.py` and `bench/x/` path mentions (docs, README, docstrings, comments, shell scripts);
+- `bench/x.py` and `bench/x/` path mentions (docs, README, docstrings, comments, shell scripts),
+  and a renamed module's shorter ones (`nightly/report.py`; `verdict.py` when its name is unique);
 - `Path(__file__).resolve().parent.parent` / `.parents[N]` in a moved module, for its new depth;
 and creates each new package's __init__.py. A top-level bench/*.py it does not know stays put
 and is reported. Deterministic and idempotent: a second run changes nothing (no new path is an
@@ -295,9 +296,30 @@ def rewrite_depth(text: str, shift: int) -> str:
     return DEPTH.sub(fix, text)
 
 
-def rewrite_text(text: str, mods: dict[str, str], paths: dict[str, str]) -> str:
+def short_names(moves: dict[str, str], tracked: list[str]) -> dict[str, str]:
+    """A renamed module's shorter mentions: `nightly/report.py`, and `verdict.py` alone when no
+    other module of bench/ has that name (`run.py` has several: left alone)."""
+    leaves = [Path(f).name for f in tracked if f.startswith("bench/") and f.endswith(".py")]
+    out: dict[str, str] = {}
+    for old, new in moves.items():
+        o, n = Path(old), Path(new)
+        if o.name == n.name or not old.endswith(".py"):
+            continue
+        if o.parent.name != "bench":
+            out[f"{o.parent.name}/{o.name}"] = f"{n.parent.name}/{n.name}"
+        if leaves.count(o.name) == 1:
+            out[o.name] = n.name
+    assert not set(out) & set(out.values()), "a short name is old and new: not idempotent"
+    return out
+
+
+def rewrite_text(text: str, mods: dict[str, str], paths: dict[str, str], short: dict[str, str]) -> str:
     text = MODULE_REF.sub(lambda m: map_dotted(m.group(0), mods), text)
-    return PATH_REF.sub(lambda m: map_path(m.group(0), paths), text)
+    text = PATH_REF.sub(lambda m: map_path(m.group(0), paths), text)
+    if short:
+        pattern = r"(?<![\w./-])(" + "|".join(re.escape(k) for k in sorted(short, key=len, reverse=True)) + r")(?![\w/])"
+        text = re.sub(pattern, lambda m: short[m.group(1)], text)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     moves, unknown = file_moves(tracked)
     mods = module_map(moves)
     paths = {o: n for o, n, _ in MOVES} | moves
+    short = short_names(moves, tracked)
     # 1. the moves
     for old, new in sorted(moves.items()):
         print(f"git mv {old} {new}")
@@ -350,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
                 new = rewrite_depth(new, shift)
                 if "__file__" in new and not DEPTH.search(new):
                     notes.append(f"{rel}: uses __file__ in a form not rewritten: check its depth by hand")
-        new = rewrite_text(new, mods, paths)
+        new = rewrite_text(new, mods, paths, short)
         if new != text and rel.endswith(".py"):
             new = tidy_imports(new)
         if new != text:
