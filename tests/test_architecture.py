@@ -1,11 +1,13 @@
 """The house rules, checked on the code itself (ast, no imports run).
 
+- the layers, top down: cli -> drivers -> run -> report -> base (LAYERS); no import goes up a
+  layer or across to another driver, counting imports under `if TYPE_CHECKING:`;
 - no import circle between bench's modules, counting imports under `if TYPE_CHECKING:` (a type
   import is a design dependency even when nothing is imported at run time);
 - argparse is imported only under bench/cli/, and nothing outside bench/cli/ imports bench.cli
   (feature modules never reach up into the command line);
 - no module is over 400 lines;
-- a results file name (summary.json, console.log, guest/...) is spelled in bench/rundir.py only;
+- a results file name (summary.json, console.log, guest/...) is spelled in bench/base/rundir.py only;
 - every bench/....py a docstring, comment or doc cites exists (a renamed module leaves none behind).
 """
 
@@ -123,19 +125,98 @@ def test_cited_modules_exist() -> None:
 
 
 def test_the_architecture_listing_names_modules_that_exist() -> None:
-    """The bench/ tree in docs/ARCHITECTURE.md: each module line (`  plan.py ...`) and package
-    line (`  report/ ...`) names one that exists."""
+    """The bench/ tree in docs/ARCHITECTURE.md: each module line (`    plan.py ...`) and package
+    line (`  run/ ...`), indented two spaces a level, names one that exists at that place."""
     text = (PACKAGE.parent / "docs" / "ARCHITECTURE.md").read_text()
     listing = text[text.index("\nbench/\n"):]
     listing = listing[:listing.index("```")]
-    named = re.findall(r"^  (\w+\.py|\w+/)\s", listing, re.M)
-    assert len(named) > 20, "the listing moved: update this test"
-    assert not [n for n in named if not (PACKAGE / n).exists()], named
+    named, stack = [], []
+    for indent, name in re.findall(r"^( {2,8})(\w+\.py|\w+/)\s", listing, re.M):  # not a description's next line
+        stack = stack[:len(indent) // 2 - 1] + [name]
+        named.append("".join(stack))
+    assert len(named) > 40, "the listing moved: update this test"
+    assert not [n for n in named if not (PACKAGE / n).exists()], [n for n in named if not (PACKAGE / n).exists()]
 
 
-# -- results file names: bench/rundir.py spells them, nobody else ----------------------------
+# -- the layers ---------------------------------------------------------------------------------
 
-def rundir_names(path: Path = PACKAGE / "rundir.py") -> dict[str, str]:
+# Top down. A module imports its own package's modules and those of the layers below it, never
+# one above, nor another package of its own layer: the drivers do not use each other, but the
+# nightly, a layer of its own, runs repeats and judges catalogue bugs as prove does.
+LAYERS: list[list[str]] = [
+    ["bench.cli"],  # the edge: argv in, exit code out (bench/__main__.py is its entry)
+    ["bench.drivers.nightly"],  # a matrix of runs and repeats each night
+    ["bench.drivers.bisect", "bench.drivers.doctor", "bench.drivers.each", "bench.drivers.prove",
+     "bench.drivers.repeat"],  # run the run more than once and compare; check the machine
+    ["bench.run"],  # one run: the plan, the pipeline and its stages, what it writes
+    ["bench.report"],  # kernel reports: the console scanner, the oops table, known issues
+    ["bench.base"],  # helpers that know nothing of kernels or runs
+]
+UNLAYERED = {"bench": "its docstring only", "bench.drivers": "its docstring only",
+             "bench.__main__": "`python -m bench`: calls bench.cli"}
+
+
+def place(module: str, layers: list[list[str]] = LAYERS) -> tuple[int, str] | None:
+    """(layer index, package) of a module: the longest package of LAYERS it is in."""
+    hits = [(i, p) for i, layer in enumerate(layers) for p in layer if module == p or module.startswith(p + ".")]
+    return max(hits, key=lambda hit: len(hit[1]), default=None)
+
+
+def wrong_arrows(edges: dict[str, set[str]], layers: list[list[str]] = LAYERS) -> list[str]:
+    found = []
+    for src, targets in sorted(edges.items()):
+        if src in UNLAYERED:
+            continue
+        here = place(src, layers)
+        for dst in sorted(targets - set(UNLAYERED)):
+            there = place(dst, layers)
+            if here is None or there is None:
+                found.append(f"{src} -> {dst}: {src if here is None else dst} is in no layer")
+            elif there[0] < here[0]:
+                found.append(f"{src} -> {dst}: up from {here[1]} to {there[1]}")
+            elif there[0] == here[0] and there[1] != here[1]:
+                found.append(f"{src} -> {dst}: across from {here[1]} to {there[1]}")
+    return found
+
+
+def test_every_module_is_in_a_layer() -> None:
+    assert not [m for m in MODULES if m not in UNLAYERED and place(m) is None], \
+        "put the module in a layer's package (LAYERS)"
+    assert {m for m in UNLAYERED if m in MODULES} == set(UNLAYERED), "UNLAYERED names a module that is gone"
+
+
+def test_no_import_goes_up_a_layer_or_across() -> None:
+    assert not (found := wrong_arrows(graph())), "; ".join(found)
+
+
+def test_unlayered_modules_import_only_the_cli() -> None:
+    assert graph()["bench"] == set() and graph()["bench.drivers"] == set()
+    assert graph()["bench.__main__"] <= {"bench.cli", "bench.cli.main"}
+
+
+def test_the_checker_sees_an_arrow_up_or_across(tmp_path: Path) -> None:
+    """A type import up a layer is an arrow up: a printer that names a driver's type was one."""
+    layers = [["bench.cli"], ["bench.drivers.a", "bench.drivers.b"], ["bench.run"], ["bench.base"]]
+    files = {"bench.run.printer": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                  "    from bench.drivers.a import Verdict\n",
+             "bench.drivers.a": "import bench.drivers.b\nfrom bench.run.printer import Printer\n",
+             "bench.drivers.b": "from bench.base import files\n",
+             "bench.base.files": "import bench.base\n",
+             "bench.base": "", "bench.run": "", "bench.drivers": "", "bench.elsewhere": "import bench.base\n"}
+    modules = {}
+    for name, source in files.items():
+        (path := tmp_path / f"{name}.py").write_text(source)
+        modules[name] = path
+    assert wrong_arrows(graph(modules), layers) == [
+        "bench.drivers.a -> bench.drivers.b: across from bench.drivers.a to bench.drivers.b",
+        "bench.elsewhere -> bench.base: bench.elsewhere is in no layer",
+        "bench.run.printer -> bench.drivers.a: up from bench.run to bench.drivers.a"]
+    assert place("bench.run.pages.facts", layers) == (2, "bench.run")
+
+
+# -- results file names: bench/base/rundir.py spells them, nobody else ----------------------------
+
+def rundir_names(path: Path = PACKAGE / "base" / "rundir.py") -> dict[str, str]:
     """rundir.py's `NAME = "value"` constants."""
     return {t.id: node.value.value for node in ast.parse(path.read_text()).body if isinstance(node, ast.Assign)
             and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
@@ -145,7 +226,7 @@ def rundir_names(path: Path = PACKAGE / "rundir.py") -> dict[str, str]:
 # Run folder names that are also the project's own folders (home / "guests", home / "patches").
 PROJECT_FOLDERS = {"guests", "patches"}
 # (module, name) spelled outside rundir.py, and why.
-SPELLED_ELSEWHERE = {("bench/kconfig.py", ".config"): "the kernel's own file in a build tree; a fragment's suffix"}
+SPELLED_ELSEWHERE = {("bench/run/kconfig.py", ".config"): "the kernel's own file in a build tree; a fragment's suffix"}
 
 
 def stray_names(modules: dict[str, Path], names: set[str]) -> list[str]:
@@ -182,8 +263,8 @@ def stray_names(modules: dict[str, Path], names: set[str]) -> list[str]:
 def test_only_rundir_spells_a_results_file_name() -> None:
     names = set(rundir_names().values())
     assert {"summary.json", "junit.xml", "console.log", "guest"} <= names, "rundir.py moved: update this test"
-    others = {n: p for n, p in MODULES.items() if n != "bench.rundir"}
-    assert not (found := stray_names(others, names)), "use bench/rundir.py's names: " + "; ".join(found)
+    others = {n: p for n, p in MODULES.items() if n != "bench.base.rundir"}
+    assert not (found := stray_names(others, names)), "use bench/base/rundir.py's names: " + "; ".join(found)
 
 
 def test_rundir_names_each_file_once() -> None:
