@@ -23,9 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import build, kconfig, proc, tree  # noqa: E402
-from bench.worktree import worktree  # noqa: E402
-from bench.plan import default_cache, default_home  # noqa: E402
+from bench.run import build, kconfig, tree
+from bench.base import proc  # noqa: E402
+from bench.run.worktree import worktree  # noqa: E402
+from bench.run.plan import default_cache, default_home  # noqa: E402
 
 
 def count_y(config: Path) -> int:

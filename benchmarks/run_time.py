@@ -34,8 +34,8 @@ from typing import Any
 HOME = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HOME))
 
-from bench import build  # noqa: E402
-from bench.plan import default_cache  # noqa: E402
+from bench.run import build  # noqa: E402
+from bench.run.plan import default_cache  # noqa: E402
 
 ONE_PATCH = HOME / "patches" / "canary" / "0001-mm-gup-fix-the-kernel-doc-of-the-unpin_user_pages-fa.patch"
 KCONFIGS = "[rdma, debug-vm]"  # canary's, so every run here shares one slot configuration

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The pages oracle's guest side, sourced by runner.sh: readings only, the host judges them
-# (bench/leaks.py). Around each workload: the pid counter (its processes are the pids it
+# (bench/run/leaks.py). Around each workload: the pid counter (its processes are the pids it
 # created), /proc/meminfo, and after it ended, once sync, drop_caches and compaction ran, the
 # page_owner records of pages still allocated to any of those pids, and which of them still live.
 PAGE_OWNER=${PAGE_OWNER:-/sys/kernel/debug/page_owner}

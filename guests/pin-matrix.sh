@@ -1,7 +1,7 @@
 #!/bin/bash
 # The pin x memory x event matrix and the bounded races (guests/src/pin_matrix.c): every cell
 # prints "CASE <pin>/<memory>/<event> PASS|FAIL|SKIP[: why]", which the host turns into a
-# JUnit case of its own (bench/subcases.py). Sets up what the events need: swap on zram
+# JUnit case of its own (bench/run/subcases.py). Sets up what the events need: swap on zram
 # (pageout), ext4 (file memory, O_DIRECT), a raw loop device (O_DIRECT through block/fops.c),
 # vfat (O_DIRECT through fs/direct-io.c), hugetlb pages; KSM and fake NUMA nodes come from the
 # kernel config and the command line (numa=fake=2).

@@ -13,7 +13,7 @@ kind of memory rxe_mr.py registers:
 Then events while an MR is held: fork, mprotect + write fault, MADV_DONTNEED (private and
 shared), move_pages to the other NUMA node, compaction, munmap before deregistration.
 
-Each step prints `CASE mr/<memory>/<step> PASS|FAIL|SKIP[: why]` (bench/subcases.py). Every
+Each step prints `CASE mr/<memory>/<step> PASS|FAIL|SKIP[: why]` (bench/run/subcases.py). Every
 completion is awaited at most OP_SECONDS, then the step fails naming the op; a failed op
 reconnects the QPs so that the next step starts clean.
 

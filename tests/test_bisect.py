@@ -18,17 +18,15 @@ from typing import Any
 import pytest
 from conftest import BOOTS, TESTS, World, commit_files, git
 
-from bench import slot
-from bench.bisect import judge
-from bench.bisect import range as brange
-from bench.bisect import search as bsearch
-from bench.bisect.bisection import made_a_build
-from bench.bisect.journal import Journal, Step, step_name
-from bench.bisect.judge import Evidence, Outcome, Verdict
+from bench.base.errors import UserError
 from bench.cli.main import main as bench_main
-from bench.errors import UserError
-from bench.result import Case, RunResult, Status
-from bench.runfacts import RunFacts
+from bench.drivers.bisect import judge, range as brange, search as bsearch
+from bench.drivers.bisect.bisection import made_a_build
+from bench.drivers.bisect.journal import Journal, Step, step_name
+from bench.drivers.bisect.judge import Evidence, Outcome, Verdict
+from bench.run import slot
+from bench.run.result import Case, RunResult, Status
+from bench.run.runfacts import RunFacts
 
 SIG = "workload/pin-balance"
 RUN_OPTS = ["--accel", "tcg", "--workload", "gup-test", "--workload", "pin-balance"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import build
+from bench.run import build
 
 FAKELINUX = Path(__file__).parent / "fakelinux"
 
@@ -91,7 +91,7 @@ def test_a_full_disk_in_the_compiler_s_own_error_is_the_host() -> None:
 
 
 def test_the_preflight_s_build_tools_are_host_tools() -> None:
-    from bench import doctor
+    from bench.drivers import doctor
     reqs = doctor.read_requirements(Path(__file__).parent.parent / doctor.REQUIREMENTS)
     assert {r.what for r in reqs if r.kind == "cmd" and r.needed in ("tree", "build")} <= build.HOST_TOOLS
 

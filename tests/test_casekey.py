@@ -1,4 +1,4 @@
-"""One case-key language for catch:, --signature and known-issues case: (bench/casekey.py)."""
+"""One case-key language for catch:, --signature and known-issues case: (bench/base/casekey.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import casekey, catch
-from bench.bisect import judge
-from bench.errors import UserError
+from bench.base import casekey
+from bench.base.errors import UserError
+from bench.drivers.bisect import judge
 from bench.report import issues_file
-from bench.result import Case, RunResult, Status
+from bench.run import catch
+from bench.run.result import Case, RunResult, Status
 
 
 def test_case_key() -> None:

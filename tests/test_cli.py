@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import plan as plan_mod
-from bench.cli import main as cli_main
-from bench.cli import options
+from bench.cli import main as cli_main, options
+from bench.run import plan as plan_mod
 
 HOME = Path(__file__).resolve().parent.parent
 

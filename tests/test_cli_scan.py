@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.base.errors import UserError
 from bench.cli import scan as scan_cli
-from bench.errors import UserError
 
 CONSOLE = Path(__file__).parent / "data" / "console"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA, World, commit_files, git, make_kernel_repo
 
-from bench.coverage import changed, gcov, mapping, objects, text
+from bench.run.coverage import changed, gcov, mapping, objects, text
 
 # scripts/Makefile.lib of linux 6.12 (lines 134-137 and 205-208), as kbuild evaluates it for each
 # object: the make variables bench passes are judged by this very expression.
@@ -112,7 +112,7 @@ def test_noinstr_function_is_not_measured() -> None:
 
 
 def test_coverage_is_on_for_bench_run_of_a_series_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from bench import plan as plan_mod
+    from bench.run import plan as plan_mod
     from bench.cli import main as cli_main
     from bench.cli import options
     from conftest import HOME
@@ -221,7 +221,7 @@ def test_not_measured_lines_stay_out_of_the_ratio() -> None:
 
 
 def test_run_page_marks_each_changed_line(tmp_path: Path) -> None:
-    from bench.coverage import page
+    from bench.run.coverage import page
     st = list(real_statuses().values())
     cov = text.summary(st, changed.hunks([s.line for s in st]), ["mm/gup: as if"], [], ["boot", "gup-test"])
     (tmp_path / "coverage.json").write_text(json.dumps(text.line_records(st)))
@@ -250,7 +250,7 @@ def test_an_image_is_reused_only_with_the_same_profiled_objects(world: World) ->
 def test_a_stale_gcno_does_not_make_an_object_profiled(tmp_path: Path) -> None:
     """A .gcno left by an earlier coverage build stays in the build dir when a later build
     compiles the object without gcov: kbuild's .cmd record of the last compile decides."""
-    from bench.coverage import stage
+    from bench.run.coverage import stage
     (tmp_path / "mm").mkdir()
     for name in ("gup.o", "gup.gcno"):
         (tmp_path / "mm" / name).write_text("")

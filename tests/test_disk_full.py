@@ -15,7 +15,8 @@ import pytest
 from conftest import World
 from test_pipeline import run
 
-from bench import files, pipeline
+from bench.base import files
+from bench.run import pipeline
 
 
 

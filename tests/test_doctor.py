@@ -1,4 +1,4 @@
-"""The preflight (bench/doctor.py) and host trouble: never blamed on the series."""
+"""The preflight (bench/drivers/doctor.py) and host trouble: never blamed on the series."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import HOME, World
 
-from bench import doctor, guests
 from bench.cli.main import main as bench_main
+from bench.drivers import doctor
+from bench.run import guests
 
 
 def test_setup_installs_everything_the_preflight_checks() -> None:
@@ -143,7 +144,7 @@ def test_a_missing_host_tool_during_the_build_is_infrastructure(world: World) ->
     ("mm/gup.c:42:9: error: 'FOLL_PIN' undeclared", ""),
 ])
 def test_host_trouble_in_a_build_log(line: str, says: str) -> None:
-    from bench.build import host_trouble
+    from bench.run.build import host_trouble
     assert host_trouble([line]) == says
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from conftest import BOOTS, World, commit_files, git
 
-from bench import buildwarn
 from bench.cli.main import main as bench_main
+from bench.run import buildwarn
 
 WARN_Y = "int y; /* fake-warning: unused variable 'y' [-Wunused-variable] */\n"
 WARN_EXTRA = "int z; /* fake-warning: 'z' defined but not used [-Wunused-variable] */\n"

@@ -1,4 +1,4 @@
-"""Format versions of the files the bench reads back (bench/formats.py): written with each
+"""Format versions of the files the bench reads back (bench/base/formats.py): written with each
 file, checked when read; another version is named on one line and left out (or, for input
 read before any work, refused), never a crash of a later step. Issue 21 item 2."""
 
@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import formats, plan, slot
-from bench.errors import UserError
-from bench.pages import facts
+from bench.base import formats
+from bench.base.errors import UserError
 from bench.report import issues_file
-from bench.result import Case, RunResult, Status, write_summary_json
+from bench.run import plan, slot
+from bench.run.pages import facts
+from bench.run.result import Case, RunResult, Status, write_summary_json
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import guests
-from bench.errors import UserError
+from bench.base.errors import UserError
+from bench.run import guests
 
 GUESTS = Path(__file__).resolve().parent.parent / "guests"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import vm
-from bench.console_lines import LineSplitter
-from bench.limits import LIMITS
+from bench.base.console_lines import LineSplitter
+from bench.base.limits import LIMITS
+from bench.run import vm
 
 BIN = Path(__file__).parent / "bin"
 TCG = vm.Accel(False, "test")

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from conftest import HOME, World
 
-from bench import leaks, proc
+from bench.base import proc
+from bench.base.errors import UserError
 from bench.cli import main as cli
-from bench.errors import UserError
-from bench.pages import reproducer
-from bench.result import Status
-from bench.series import load_series
+from bench.run import leaks
+from bench.run.pages import reproducer
+from bench.run.result import Status
+from bench.run.series import load_series
 
 MEM = {"MemTotal": 2_000_000, "MemFree": 1_500_000, "HugePages_Total": 0, "HugePages_Free": 0,
        "AnonHugePages": 0, "ShmemHugePages": 0, "FileHugePages": 0}
@@ -69,7 +70,7 @@ def test_the_pages_oracle_reads_no_reading_through_a_link(tmp_path: Path) -> Non
 
 def test_a_page_owner_dump_over_the_snapshot_limit_is_still_read_whole(tmp_path: Path) -> None:
     """page_owner records (up to 5000 of ~700 bytes) are read up to their own limit."""
-    from bench.limits import LIMITS
+    from bench.base.limits import LIMITS
     assert LIMITS.guest_page_owner >= 5000 * 700 * 2 and LIMITS.guest_page_owner > LIMITS.guest_file
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import plan as plan_mod
+from bench.base.errors import UserError
 from bench.cli import main as cli_main
-from bench.errors import UserError
-from bench.series_meta import read as read_meta
+from bench.run import plan as plan_mod
+from bench.run.series_yaml import read as read_meta
 
 HOME = Path(__file__).resolve().parent.parent
 
@@ -140,6 +140,6 @@ def test_append_splits_words_as_the_kernel_does(tmp_path: Path, monkeypatch: pyt
 
 
 def test_a_5000_digit_shard_is_named() -> None:
-    from bench.nightly.matrix import parse_shard
+    from bench.drivers.nightly.matrix import parse_shard
     with pytest.raises(UserError, match="--shard"):
         parse_shard("1/" + "9" * 5000)

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import plan as plan_mod
-from bench import rundir
-from bench import series
+from bench.base import rundir
+from bench.base.errors import UserError
+from bench.base.limits import LIMITS
 from bench.cli import main as cli_main
-from bench.errors import UserError
-from bench.limits import LIMITS
-from bench.series import load_series
+from bench.run import plan as plan_mod, series
+from bench.run.series import load_series
 
 HOME = Path(__file__).resolve().parent.parent
 QUILT = Path(__file__).parent / "data" / "series" / "quilt"
@@ -162,7 +161,7 @@ def test_a_short_gap_is_still_listed(tmp_path: Path) -> None:
 
 
 def test_the_patch_count_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench import mbox
+    from bench.run import mbox
 
     small = dataclasses.replace(LIMITS, patches=2)
     monkeypatch.setattr(mbox, "LIMITS", small)
@@ -249,7 +248,7 @@ def test_a_long_series_name_makes_a_folder_name_that_fits(tmp_path: Path) -> Non
         run_id = rundir.new_name(tmp_path, name)
         assert len(run_id.encode()) <= 255 - 20  # room for -N and bisect/each suffixes
         rundir.claim(tmp_path, run_id)
-    from bench.nightly.matrix import Entry
+    from bench.drivers.nightly.matrix import Entry
     entry = Entry(id="s" * 250 + "/default", spec="s", series="s", config="default", kconfigs=(), workloads=(), params=())
     assert len(entry.run_id.encode()) < 200
 
@@ -257,7 +256,7 @@ def test_a_long_series_name_makes_a_folder_name_that_fits(tmp_path: Path) -> Non
 def test_a_patch_with_the_longest_file_name_is_copied_into_the_results(tmp_path: Path) -> None:
     """A 255-byte patch name (valid) became NNNN-<name>, over NAME_MAX: the run ended in an
     ERROR (cannot write: File name too long) over a series that applied fine."""
-    from bench.pages import reproducer
+    from bench.run.pages import reproducer
     d = _folder(tmp_path, {"p" * 249 + ".patch": DIFF, "series": "p" * 249 + ".patch\n"})
     s = load_series(str(d), tmp_path)
     (name, _), = reproducer.copy_patches(s, tmp_path / "out")

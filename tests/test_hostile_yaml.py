@@ -1,5 +1,5 @@
-"""Hostile YAML (issue 21, item 3): every YAML reader of the bench goes through bench/yamlmap.py's
-one loader, whose limits (bench/limits.py) turn an alias bomb, a recursive alias, deep nesting or a
+"""Hostile YAML (issue 21, item 3): every YAML reader of the bench goes through bench/base/yamlmap.py's
+one loader, whose limits (bench/base/limits.py) turn an alias bomb, a recursive alias, deep nesting or a
 huge integer into a one-line error naming file:line and the limit, in well under a second."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bench import guests, series, yamlmap
+from bench.base import yamlmap
+from bench.base.errors import UserError
+from bench.base.limits import LIMITS
 from bench.cli import main as cli_main
-from bench.errors import UserError
-from bench.limits import LIMITS
-from bench.nightly import matrix
+from bench.drivers.nightly import matrix
 from bench.report import issues_file, known
+from bench.run import guests, series
 
 HOME = Path(__file__).resolve().parent.parent
 

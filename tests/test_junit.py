@@ -3,9 +3,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from bench import junit
-from bench.result import Case, RunResult, Status, write_summary_json
-from bench.runfacts import RunFacts
+from bench.run import junit
+from bench.run.result import Case, RunResult, Status, write_summary_json
+from bench.run.runfacts import RunFacts
 
 
 def sample(tmp_path: Path) -> RunResult:

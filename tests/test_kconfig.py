@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import kconfig
-from bench.errors import UserError
+from bench.base.errors import UserError
+from bench.run import kconfig
 
 HOME = Path(__file__).resolve().parent.parent
 FAKELINUX = Path(__file__).parent / "fakelinux"

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from conftest import BOOTS, HOME, WARNING, World, commit_files, git
 
-from bench import series_meta
+from bench.base.errors import UserError
 from bench.cli.main import main as bench_main
-from bench.errors import UserError
 from bench.report import issues_file
 from bench.report.issues import Issue, Scope, State, Target, judge
 from bench.report.scanner import fold, scan
+from bench.run import series_yaml
 
 WORKLOADS = "[rxe, odirect, gup-test, pin-balance]"
 MKCLEAN = "WARNING in folio_mkclean"
@@ -282,4 +282,4 @@ def test_series_yaml_suppress_or_expect_that_matches_everything_is_refused(tmp_p
                                                                          says: str) -> None:
     (tmp_path / "series.yaml").write_text(yaml)
     with pytest.raises(UserError, match=re.escape(says)):
-        series_meta.read(tmp_path / "series.yaml", yaml)
+        series_yaml.read(tmp_path / "series.yaml", yaml)

@@ -1,4 +1,4 @@
-"""The pages oracle's judge (bench/leaks.py): page_owner support, the counters, the page count,
+"""The pages oracle's judge (bench/run/leaks.py): page_owner support, the counters, the page count,
 and how a pages case reads. The guest's readings here are written by hand in the format the
 runner writes; the page_owner text itself comes from a real boot (tests/data/page_owner/)."""
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import leaks
-from bench.page_owner import Record
-from bench.result import Status
+from bench.run import leaks
+from bench.run.page_owner import Record
+from bench.run.result import Status
 
 ON = "CONFIG_PAGE_OWNER=y\n"
 MEM = {"MemTotal": 2_000_000, "MemFree": 1_500_000, "HugePages_Total": 0, "HugePages_Free": 0,
@@ -63,7 +63,7 @@ def rec(tgid: int, order: int = 0, gfp: str = "GFP_HIGHUSER_MOVABLE|__GFP_COMP",
 
 
 def test_only_user_pages_of_exited_processes_count() -> None:
-    from bench.page_owner import Dump
+    from bench.run.page_owner import Dump
     records = (rec(150), rec(151, order=9), rec(152, gfp="GFP_KERNEL|__GFP_ZERO"),  # a page table: not user memory
                rec(153))
     left = leaks.leaked(Dump(records, 4, 4, 4), alive={153})

@@ -1,4 +1,4 @@
-"""docs/limits.md's table is bench/limits.py's limits, row for row (the doc cannot drift), and
+"""docs/limits.md's table is bench/base/limits.py's limits, row for row (the doc cannot drift), and
 the one-line error printer keeps its promise."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench.errors import one_line, quote
-from bench.limits import LIMITS
+from bench.base.errors import one_line, quote
+from bench.base.limits import LIMITS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "limits.md"
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from test_nightly import Nights
 
-from bench import formats
+from bench.base import formats
 from bench.cli.main import main
-from bench.nightly import kcidb, night_file
+from bench.drivers.nightly import kcidb, night_file
 
 FINAL = ("junit.xml", "kcidb.json", "summary.md", "index.html")
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from conftest import BOOTS, WARNING, World, hrefs
 
+from bench.base.errors import BenchError
 from bench.cli import nightly as nightly_cli
-from bench.errors import BenchError
-from bench.nightly import kcidb
+from bench.drivers.nightly import kcidb
 
 WORKLOADS = "[rxe, odirect, gup-test, pin-balance]"
 TIMINGS = ("name", "started", "finished", "secs", "merged_from", "shard", "exit_code")
@@ -494,7 +494,7 @@ def test_catalogue_controls_pass_when_their_run_passes(world: Nights) -> None:
 
 
 def test_catalogue_configs_make_an_entry_a_bug_and_config(world: Nights) -> None:
-    from bench.nightly import matrix as nightly_matrix
+    from bench.drivers.nightly import matrix as nightly_matrix
 
     world.world.bug("leak", "BISECT_LEAK", "[workload/pin-balance]")
     world.matrix.write_text("series: [beta]\nconfigs: {default: [], lockdep: [lockdep]}\ncatalogue: patches/bugs\n"
@@ -507,7 +507,7 @@ def test_catalogue_configs_make_an_entry_a_bug_and_config(world: Nights) -> None
 
 
 def test_catalogue_days(world: Nights) -> None:
-    from bench.nightly import matrix as nightly_matrix
+    from bench.drivers.nightly import matrix as nightly_matrix
 
     world.world.bug("leak", "BISECT_LEAK", "[workload/pin-balance]")
     world.matrix.write_text("series: [beta]\ncatalogue: patches/bugs\ncatalogue_days: [Sun]\n")
@@ -516,7 +516,7 @@ def test_catalogue_days(world: Nights) -> None:
 
 
 def test_parallel_children_get_their_own_shard_out_and_jobs() -> None:
-    from bench.nightly.parallel import child_argv
+    from bench.drivers.nightly.parallel import child_argv
 
     argv = ["nightly", "m.yaml", "--parallel", "3", "--out=/x", "--jobs", "2", "--accel", "tcg",
             "--previous", "/p", "--param", "rxe.ITERS=5"]

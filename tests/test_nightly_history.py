@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.nightly.history import compare, exit_code, history
+from bench.drivers.nightly.history import compare, exit_code, history
 
 WORKLOADS = ("rxe", "pin-balance")
 

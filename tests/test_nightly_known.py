@@ -13,9 +13,9 @@ import pytest
 from conftest import World
 from test_nightly import Nights
 
+from bench.base.errors import UserError
 from bench.cli.main import main as bench_main
-from bench.errors import UserError
-from bench.nightly import matrix as nightly_matrix
+from bench.drivers.nightly import matrix as nightly_matrix
 
 KNOWN = """issues:
   - id: rxe-leak

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import UserError
-from bench.nightly import matrix as nightly_matrix
-from bench.nightly.matrix import Entry, parse_shard, shard
+from bench.base.errors import UserError
+from bench.drivers.nightly import matrix as nightly_matrix
+from bench.drivers.nightly.matrix import Entry, parse_shard, shard
 
 HOME = Path(__file__).resolve().parent.parent
 PATCHES = HOME / "patches"

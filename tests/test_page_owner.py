@@ -1,10 +1,10 @@
-"""bench/page_owner.py on real page_owner output: tests/data/page_owner/ (see its README.md)."""
+"""bench/run/page_owner.py on real page_owner output: tests/data/page_owner/ (see its README.md)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench import leaks, page_owner
+from bench.run import leaks, page_owner
 
 DATA = Path(__file__).parent / "data" / "page_owner"
 CANARY = DATA / "canary-pages-tcg"

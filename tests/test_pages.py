@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from conftest import WARNING, World, commit_files, git, hrefs
 
-from bench import qemu
 from bench.cli import main as cli
-from bench.pages import facts, mail, reproducer, svg
-from bench.pages.facts import Context
+from bench.run import qemu
+from bench.run.pages import facts, mail, reproducer, svg
+from bench.run.pages.facts import Context
 
 WORKLOADS = ["rxe", "odirect", "gup-test", "pin-balance"]
 
@@ -73,7 +73,7 @@ def test_reproducer_rebuilds_the_same_kernel_and_boots_it_the_same_way(world: Wo
     assert plan == (run_dir / "guest" / "plan.tsv").read_text().replace(str(world.home / "guests"),
                                                                          str(run_dir / "guests"))
     first, again = argv_log.read_text().splitlines()
-    # ... but for the bench's QEMU wrapper (bench/qemu.py), a file of this machine's cache only.
+    # ... but for the bench's QEMU wrapper (bench/run/qemu.py), a file of this machine's cache only.
     wrapper = str(qemu.wrapper_path(world.cache))
     assert f" --qemu {wrapper} " in first and "--qemu" not in again
     assert wrapper not in (run_dir / "reproducer.sh").read_text()

@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 from conftest import BOOTS, HOME, TESTS, World, commit_files
 
-from bench import pipeline, rundir
-from bench import plan as plan_mod
+from bench.base import rundir
+from bench.base.errors import InfraError, UserError
 from bench.cli import main as cli
-from bench.errors import InfraError, UserError
-from bench.plan import RunRequest, make_plan
-from bench.printer import Printer
+from bench.run import pipeline, plan as plan_mod
+from bench.run.plan import RunRequest, make_plan
+from bench.run.printer import Printer
 
 WORKLOADS = ["rxe", "odirect", "gup-test", "pin-balance"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.printer import Printer
-from bench.result import Case, RunResult, Status
+from bench.run.printer import Printer
+from bench.run.result import Case, RunResult, Status
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "ascii"])

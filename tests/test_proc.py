@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import proc
-from bench.errors import InfraError
+from bench.base import proc
+from bench.base.errors import InfraError
 
 
 def alive(pid: int) -> bool:

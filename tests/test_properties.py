@@ -23,14 +23,14 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bench import plan, series, series_meta
-from bench.console_lines import LineSplitter
-from bench.errors import UserError
-from bench.limits import LIMITS
-from bench.nightly import matrix
+from bench.base.console_lines import LineSplitter
+from bench.base.errors import UserError
+from bench.base.limits import LIMITS
+from bench.drivers.nightly import matrix
 from bench.report import issues_file
+from bench.report.oops_table import GROUPS
 from bench.report.scanner import scan
-from bench.report.table_more import GROUPS
+from bench.run import plan, series, series_yaml
 
 HOME = Path(__file__).resolve().parent.parent
 PATCHES = HOME / "patches"
@@ -58,7 +58,7 @@ _scalar = st.one_of(st.none(), st.booleans(), st.integers(-10**40, 10**40), st.f
                     st.text(max_size=20), st.sampled_from(["rdma", "kasan", "report", "workload/rxe", "v6.12",
                                                            "^WARNING in x", "[", "(", "a b", "$(x)"]))
 _values = st.recursive(_scalar, lambda inner: st.lists(inner, max_size=4)
-                       | st.dictionaries(st.text(max_size=8) | st.sampled_from(list(series_meta.KEYS)), inner,
+                       | st.dictionaries(st.text(max_size=8) | st.sampled_from(list(series_yaml.KEYS)), inner,
                                          max_size=4), max_leaves=12)
 
 
@@ -84,7 +84,7 @@ _mbox = st.lists(_mail, max_size=6).map("".join) | st.text(max_size=300)
 # -- series.yaml, known-issues.yaml, the matrix ----------------------------------------------
 
 def _series_yaml(tmp: Path, text: str) -> None:
-    series_meta.read(tmp / "series.yaml", text)
+    series_yaml.read(tmp / "series.yaml", text)
 
 
 def _known_issues(tmp: Path, text: str) -> None:
@@ -97,7 +97,7 @@ def _matrix(tmp: Path, text: str) -> None:
     matrix.load(tmp / "matrix.yaml", PATCHES, weekday="Sun")
 
 
-YAML_READERS = {"series.yaml": (_series_yaml, series_meta.KEYS),
+YAML_READERS = {"series.yaml": (_series_yaml, series_yaml.KEYS),
                 "known-issues": (_known_issues, ("issues", *issues_file.ENTRY_KEYS)),
                 "matrix": (_matrix, matrix.TOP_KEYS)}
 
@@ -140,7 +140,7 @@ _quilt_lines = st.lists(st.sampled_from(["a.patch", "a.patch -p1", "a.patch -p0"
 
 @CI
 @given(files=st.dictionaries(_names, _contents, max_size=5), series_file=_quilt_lines | st.none(),
-       yaml_text=st.none() | _yaml_docs(series_meta.KEYS))
+       yaml_text=st.none() | _yaml_docs(series_yaml.KEYS))
 def test_series_folders_raise_only_user_errors(tmp_path: Path, files: dict[str, str], series_file: list[str] | None,
                                                yaml_text: str | None) -> None:
     if series_file is not None:
@@ -255,7 +255,7 @@ LINEAR: dict[str, Callable[[Path, int], Callable[[], Any]]] = {
     "scanner": lambda tmp, n: lambda: scan(["[    1.000000] x: y z " * 3] * (400 * n)),
     "scanner-long-lines": lambda tmp, n: lambda: scan(["a" * (20000 * n)]),
     "live-reader": lambda tmp, n: lambda: LineSplitter().feed("x" * (500_000 * n) + "\n"),
-    "series.yaml": lambda tmp, n: lambda: series_meta.read(tmp / "series.yaml", "kconfigs: [" + "a, " * (2000 * n) + "b]\n"),
+    "series.yaml": lambda tmp, n: lambda: series_yaml.read(tmp / "series.yaml", "kconfigs: [" + "a, " * (2000 * n) + "b]\n"),
     "mbox": lambda tmp, n: _mbox_loader(tmp, 25 * n),
 }
 
@@ -276,7 +276,7 @@ def test_time_is_linear_in_the_input(tmp_path: Path, what: str) -> None:
 
 @pytest.mark.slow
 @SLOW
-@given(text=_mbox, yaml_text=_yaml_docs(series_meta.KEYS), lines=st.lists(_console_line, max_size=200))
+@given(text=_mbox, yaml_text=_yaml_docs(series_yaml.KEYS), lines=st.lists(_console_line, max_size=200))
 def test_many_examples(tmp_path: Path, text: str, yaml_text: str, lines: list[str]) -> None:
     path = tmp_path / "s.mbox"
     path.write_text(text, errors="surrogateescape")
@@ -295,8 +295,9 @@ def test_many_examples(tmp_path: Path, text: str, yaml_text: str, lines: list[st
 def test_json_read_back_raises_only_format_problems(tmp_path: Path, raw: bytes, deep: int) -> None:
     """night.json, state.json, summary.json, request.json: any bytes are read or named (a
     FormatProblem), never a crash (RecursionError, UnicodeError, inf) of a later step."""
-    from bench import formats, slot
-    from bench.nightly import night_file
+    from bench.base import formats
+    from bench.run import slot
+    from bench.drivers.nightly import night_file
     for text in (raw, b"[" * deep + raw + b"]" * deep):
         try:
             night_file.parse(tmp_path / "night.json", text)

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from conftest import BOOTS, HOME, TESTS, World
 
-from bench import guests, series
-from bench.plan import default_cache
-from bench import prove as prove_mod
 from bench.cli.main import main as bench_main
-from bench.result import Case, RunResult, Status
+from bench.drivers import prove as prove_mod
+from bench.run import guests, series
+from bench.run.plan import default_cache
+from bench.run.result import Case, RunResult, Status
 
 @pytest.fixture
 def world(world: World) -> World:
@@ -218,9 +218,9 @@ def test_a_prove_stopped_by_a_signal_keeps_its_summary(world: World) -> None:
     assert [v["name"] for v in summary["verdicts"]] == ["leak"] and summary["verdicts"][0]["outcome"] == "caught"
     assert (folder / "junit.xml").is_file()
 def test_a_pages_catch_matches_only_that_workloads_pages_case() -> None:
-    """pages/NAME (bench/leaks.py's case) names the same workload's pages case, not its workload case."""
-    from bench.catch import parse
-    from bench.result import Case, Status
+    """pages/NAME (bench/run/leaks.py's case) names the same workload's pages case, not its workload case."""
+    from bench.run.catch import parse
+    from bench.run.result import Case, Status
     (pages,) = parse("series.yaml:1", [{"case": "pages/mm-selftests", "message": "hugetlb page"}])
     assert pages.workload_pattern is not None and pages.workload_pattern.workload == "mm-selftests"
     failed = Case("pages", "mm-selftests", Status.FAIL, 0.0, "mm-selftests left memory behind: 4 hugetlb page(s) in use")

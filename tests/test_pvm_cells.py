@@ -4,8 +4,8 @@ pin-matrix.ONLY=unaligned,iovecs,batch,iov-,remote-,uffd- --param pin-matrix.QUI
 20261205-141746-baseline, 6.12 under TCG, every one of those cells)."""
 from pathlib import Path
 
-from bench import subcases
-from bench.result import Status
+from bench.run import subcases
+from bench.run.result import Status
 
 GUEST_LOGS = Path(__file__).parent / "data" / "guest"
 

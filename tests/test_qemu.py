@@ -1,4 +1,4 @@
-"""The QEMU wrapper (bench/qemu.py) around a stand-in QEMU: transparent (arguments, stdio, exit
+"""The QEMU wrapper (bench/run/qemu.py) around a stand-in QEMU: transparent (arguments, stdio, exit
 code, death by a signal), signals to it reach QEMU, and how a VM's QEMU ended is recorded."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import qemu
-from bench.qemu import QemuStatus
+from bench.run import qemu
+from bench.run.qemu import QemuStatus
 
 # A stand-in QEMU: prints its arguments and what stdin gave, then ends as $END says.
 STAND_IN = """#!/bin/bash

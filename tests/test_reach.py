@@ -1,4 +1,4 @@
-"""bench/coverage/reach.py: whether a bug's hunks ran in the control (read on the pre-image),
+"""bench/run/coverage/reach.py: whether a bug's hunks ran in the control (read on the pre-image),
 and what that says of a miss."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from pathlib import Path
 
 from conftest import HOME
 
-from bench.coverage import reach, stage
-from bench.coverage.mapping import BOOT
+from bench.run.coverage import reach, stage
+from bench.run.coverage.mapping import BOOT
 
 BUGS = HOME / "patches" / "bugs"
 

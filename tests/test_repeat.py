@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from conftest import BOOTS, World, commit_files, git
 
-from bench import rates, rundir, stats
+from bench.base import rundir, stats
 from bench.cli.main import main as bench_main
-from bench.result import Case, RunResult, Status
+from bench.run import rates
+from bench.run.result import Case, RunResult, Status
 
 LEAKY = ("workload/pin-balance", "workload/rxe")
 

@@ -1,4 +1,4 @@
-"""bench/rundir.py: the one rule that names run and sub-run folders from free text."""
+"""bench/base/rundir.py: the one rule that names run and sub-run folders from free text."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import rundir
-from bench.bisect.journal import step_name
-from bench.errors import UserError
-from bench.nightly.matrix import Entry
+from bench.base import rundir
+from bench.base.errors import UserError
+from bench.drivers.bisect.journal import step_name
+from bench.drivers.nightly.matrix import Entry
 
 
 @pytest.mark.parametrize(("text", "name"), [

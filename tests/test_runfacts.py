@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.pages import facts as page_facts
-from bench.result import Case, RunResult, Status, write_summary_json
-from bench.runfacts import Baseline, Probe, RunFacts, Stage
+from bench.run.pages import facts as page_facts
+from bench.run.result import Case, RunResult, Status, write_summary_json
+from bench.run.runfacts import Baseline, Probe, RunFacts, Stage
 
 # The info of a real run's summary.json (bench run canary-pages, 2026-12-05 08:08 UTC, this shared
 # 2-core VM, TCG; written before RunFacts existed), its timeline cut to three rows and its vng

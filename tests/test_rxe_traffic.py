@@ -13,8 +13,8 @@ import pytest
 
 from conftest import ended
 
-from bench import guests, subcases, verdict
-from bench.result import Status
+from bench.run import cases as verdict, guests, subcases
+from bench.run.result import Status
 
 HERE = Path(__file__).parent
 GUESTS = HERE.parent / "guests"

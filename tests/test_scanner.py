@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import UserError
+from bench.base.errors import UserError
 from bench.report import scanner as dmesg
 from bench.report.known import load_suppressions
+from bench.report.oops_table import ANCHOR_RES, ANCHOR_WORDS, GROUPS, PRE, PRE_ANCHORS
 from bench.report.render import format_report, report_to_dict
 from bench.report.scanner import Report, fold, is_helper, normalize, scan, strip_prefix
 from bench.report.segment import PRE_LOOKBACK
-from bench.report.table_more import ANCHOR_RES, ANCHOR_WORDS, GROUPS, PRE, PRE_ANCHORS
 from bench.report.walk import line_info
 
 CONSOLE = Path(__file__).parent / "data" / "console"

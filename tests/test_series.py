@@ -1,4 +1,4 @@
-"""bench.series: quilt folders, format-patch folders, mboxes and series.yaml (no git)."""
+"""bench.run.series: quilt folders, format-patch folders, mboxes and series.yaml (no git)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import UserError
-from bench.series import Series, list_series, load_series
+from bench.base.errors import UserError
+from bench.run.series import Series, list_series, load_series
 
 SERIES = Path(__file__).parent / "data" / "series"
 BASE = "9b95d84d85880caddaa14696875bc201080dca24"  # conftest.make_kernel_repo() HEAD

@@ -1,4 +1,4 @@
-"""Work slots (bench/slot.py, bench/worktree.py): kept between runs, moved with git, never a wrong kernel.
+"""Work slots (bench/run/slot.py, bench/run/worktree.py): kept between runs, moved with git, never a wrong kernel.
 
 Real git on the test world's tree, the fake kbuild and the fake vng; what is checked is what
 make would see: which files got new mtimes, and when the image is reused.
@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from conftest import World, commit_files, git
 
-from bench import proc, slot, worktree
+from bench.base import proc
+from bench.base.errors import InfraError
 from bench.cli.main import main as bench_main
-from bench.errors import InfraError
+from bench.run import slot, worktree
 
 META = "kconfigs: [debug-vm]\nworkloads: [gup-test, pin-balance]\n"
 

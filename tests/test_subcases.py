@@ -9,10 +9,10 @@ import pytest
 
 from conftest import ended
 
-from bench import catch, guests, subcases, verdict
-from bench.errors import UserError
-from bench.limits import LIMITS
-from bench.result import Case, RunResult, Status
+from bench.base.errors import UserError
+from bench.base.limits import LIMITS
+from bench.run import cases as verdict, catch, guests, subcases
+from bench.run.result import Case, RunResult, Status
 
 GUESTS = Path(__file__).resolve().parent.parent / "guests"
 BOOT = Path(__file__).parent / "data" / "boots" / "canary-tcg"

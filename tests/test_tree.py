@@ -1,4 +1,4 @@
-"""bench.tree with real git on tiny repos: tree choice, worktrees, git am one patch at a time."""
+"""bench.run.tree with real git on tiny repos: tree choice, worktrees, git am one patch at a time."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import commit_files, git
 
-from bench.errors import UserError
-from bench.series import Series, load_series
-from bench.tree import (
+from bench.base.errors import UserError
+from bench.run.series import Series, load_series
+from bench.run.tree import (
     ApplyResult,
     PatchResult,
     apply_series,
@@ -22,7 +22,7 @@ from bench.tree import (
     resolve_base,
     resolve_tree,
 )
-from bench.worktree import worktree
+from bench.run.worktree import worktree
 
 SERIES = Path(__file__).parent / "data" / "series"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import BOOTS, World, ended
 
-from bench import guests, qemu, verdict
 from bench.cli.main import main as bench_main
-from bench.qemu import QemuStatus
-from bench.result import Case, RunResult, Status
+from bench.run import cases as verdict, guests, qemu
+from bench.run.qemu import QemuStatus
+from bench.run.result import Case, RunResult, Status
 
 BOOT = Path(__file__).parent / "data" / "boots" / "canary-tcg"
 GUESTS = Path(__file__).resolve().parent.parent / "guests"
@@ -206,7 +206,7 @@ def test_end_to_end_a_vm_killed_from_the_host_exits_2(world: World, cut: bool, r
         assert boot["status"] == "fail" and boot["message"].startswith("the kernel stopped the VM (reset or power-off)")
 
 
-# -- how QEMU ended, from the bench's QEMU wrapper (bench/qemu.py) ---------------------------------
+# -- how QEMU ended, from the bench's QEMU wrapper (bench/run/qemu.py) ---------------------------------
 
 
 def qfacts(status: QemuStatus, rc: int = 255) -> verdict.BootFacts:

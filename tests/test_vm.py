@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import qemu, vm
+from bench.run import qemu, vm
 
 BIN = Path(__file__).parent / "bin"
 BOOTS = Path(__file__).parent / "data" / "boots"

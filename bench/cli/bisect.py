@@ -1,4 +1,4 @@
-"""`bench bisect` and `bench bisect-step`: the command lines of bench/bisect/.
+"""`bench bisect` and `bench bisect-step`: the command lines of bench/drivers/bisect/.
 
     bench bisect SERIES [--signature KEY]... [--repeat N] [--check] [run options]
     bench bisect [SERIES] --good REV --bad REV [--tree PATH] [...]
@@ -17,17 +17,17 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from bench.bisect import export, judge
-from bench.bisect.bisection import run_step
-from bench.bisect.journal import Journal, step_name
-from bench.bisect.model import Options
-from bench.bisect.range import bisect_range
-from bench.bisect.series import bisect_series
+from bench.base.errors import UserError
 from bench.cli import options
-from bench.errors import UserError
-from bench.plan import RunRequest, default_home, make_plan, read_request
-from bench.printer import Printer
-from bench.tree import resolve_base
+from bench.drivers.bisect import export, judge
+from bench.drivers.bisect.bisection import run_step
+from bench.drivers.bisect.journal import Journal, step_name
+from bench.drivers.bisect.model import Options
+from bench.drivers.bisect.range import bisect_range
+from bench.drivers.bisect.series import bisect_series
+from bench.run.plan import RunRequest, default_home, make_plan, read_request
+from bench.run.printer import Printer
+from bench.run.tree import resolve_base
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
+from bench.base.errors import BenchError, one_line
+from bench.base.files import cannot_write, disk_trouble, write_atomic
 from bench.cli import bisect, nightly, prove, run, scan
-from bench.errors import BenchError, one_line
-from bench.files import cannot_write, disk_trouble, write_atomic
-from bench.plan import default_cache, default_home
+from bench.run.plan import default_cache, default_home
 
 BISECT_ABORT = 128
 SUBMODULES = (run, scan, bisect, nightly, prove)

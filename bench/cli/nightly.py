@@ -13,15 +13,13 @@ import os
 import shutil
 from pathlib import Path
 
-from bench import rundir
+from bench.base import rundir
+from bench.base.errors import InfraError
 from bench.cli import options
-from bench.errors import InfraError
-from bench.nightly import matrix as nightly_matrix
-from bench.nightly import night as nightly
-from bench.nightly import parallel
-from bench.nightly.night_file import load_night, require_night
-from bench.plan import default_home
-from bench.printer import Printer
+from bench.drivers.nightly import matrix as nightly_matrix, night as nightly, parallel
+from bench.drivers.nightly.night_file import load_night, require_night
+from bench.run.plan import default_home
+from bench.run.printer import Printer
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,6 +1,6 @@
 """Option groups shared by the commands, and the typed request each command builds from them.
 
-argparse stops here: handlers turn a Namespace into a RunRequest (bench/plan.py) at once, and
+argparse stops here: handlers turn a Namespace into a RunRequest (bench/run/plan.py) at once, and
 nothing below the CLI ever sees a Namespace. Numbers are checked by their argparse type, so a
 bad value is a usage error before any work starts.
 """
@@ -12,8 +12,8 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from bench import doctor
-from bench.plan import ACCELS, Plan, RunRequest
+from bench.drivers import doctor
+from bench.run.plan import ACCELS, Plan, RunRequest
 
 
 def int_in(low: int, high: int | None = None) -> Callable[[str], int]:

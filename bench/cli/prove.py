@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench import prove
 from bench.cli import options
-from bench.plan import default_home
-from bench.printer import Printer
+from bench.drivers import prove
+from bench.run.plan import default_home
+from bench.run.printer import Printer
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,14 +6,14 @@ import argparse
 import os
 from pathlib import Path
 
-from bench import doctor, guests, pipeline, repeat, series, slot
+from bench.base.errors import UserError
+from bench.base.stats import ALPHA
 from bench.cli import options
-from bench.each import export as each_export
-from bench.each import run as each
-from bench.errors import UserError
-from bench.plan import default_cache, default_home, make_plan
-from bench.stats import ALPHA
-from bench.printer import Printer
+from bench.drivers import doctor, repeat
+from bench.drivers.each import export as each_export, walk as each
+from bench.run import guests, pipeline, series, slot
+from bench.run.plan import default_cache, default_home, make_plan
+from bench.run.printer import Printer
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

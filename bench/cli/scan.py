@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.errors import UserError
+from bench.base.errors import UserError
 from bench.report import issues, issues_file
 from bench.report.render import format_report, report_to_dict
 from bench.report.scanner import Report, fold, scan

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bench.report.frames import ARM_FRAMES, CALL_TRACE, extract, facts
-from bench.report.table import Format, Group
+from bench.report.groups import Format, Group
 
 NO_FRAMES = "extracted no frames"
 

@@ -1,6 +1,6 @@
 """Known issues: failures that are understood, with a reason, a link, a scope and an expiry.
 
-An entry names a kernel report title (a regex) or a failing case key (a bench/casekey.py
+An entry names a kernel report title (a regex) or a failing case key (a bench/base/casekey.py
 pattern such as `workload/rxe` or `workload/pin-*`, docs/case-keys.md), or both (the case is then known only when such a report was seen while it
 ran), says why it is known and where to read about it, for which series,
 kconfig fragments and kernel versions it holds, and optionally the commit that fixes it.
@@ -13,7 +13,7 @@ Judged against what a run tests, an entry is
 - out of scope: another series, configuration or kernel version.
 
 Entries without metadata (series.yaml `suppress:`, plain --suppress files) are active
-everywhere. Pure: git questions come in as a function (bench/pipeline.py asks the tree).
+everywhere. Pure: git questions come in as a function (bench/run/pipeline.py asks the tree).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from bench import casekey
-from bench.errors import UserError
+from bench.base import casekey
+from bench.base.errors import UserError
 
 _CONSTRAINT = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(\d+(?:\.\d+){0,2})\s*$")
 _OPS: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
@@ -56,7 +56,7 @@ def any_title(regex: str) -> bool:
 
 
 def any_case(key: str) -> bool:
-    """The case pattern (bench/casekey.py) matches every case of some group."""
+    """The case pattern (bench/base/casekey.py) matches every case of some group."""
     pattern = casekey.KeyPattern(key)
     return any(all(pattern.matches(f"{g}/{n}") for n in _UNRELATED_NAMES) for g in _GROUPS)
 
@@ -107,7 +107,7 @@ class Issue:
     id: str
     where: str  # file:line, for people and for errors
     title: str = ""  # regex searched in a kernel report's title
-    case: str = ""  # a case-key pattern (bench/casekey.py): "workload/rxe"
+    case: str = ""  # a case-key pattern (bench/base/casekey.py): "workload/rxe"
     reason: str = ""
     link: str = ""
     scope: Scope = field(default_factory=Scope)

@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
-from bench import casekey, files, formats, yamlmap
-from bench.errors import UserError
+from bench.base import casekey, files, formats, yamlmap
+from bench.base.errors import UserError
 from bench.report import known
 from bench.report.issues import Issue, Scope, bare, check_range, too_broad
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from bench.report.groups import Group
 from bench.report.prefix import normalize
-from bench.report.table import Group
 
 _TYPES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), t) for p, t in (
     (r"^(KASAN|KFENCE|KMSAN|KCSAN|UBSAN):", r"\1"),

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from bench import yamlmap
-from bench.errors import UserError
+from bench.base import yamlmap
+from bench.base.errors import UserError
 
 
 @dataclass(frozen=True)

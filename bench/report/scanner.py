@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from bench.report import frames as fr
 from bench.report.describe import describe, title_known
 from bench.report.kinds import category_of, detail_of, type_of
+from bench.report.oops_table import CONTINUES, DIE_LINE
 from bench.report.prefix import normalize, source_path, strip_many, strip_prefix
 from bench.report.segment import Hit, Open, header_of, hits, segment
-from bench.report.table_more import CONTINUES, DIE_LINE
 from bench.report.taint import order
 from bench.report.walk import (
     BANNER,

@@ -3,7 +3,7 @@ belong together (one report: a header, the lines printed before it by dump_page(
 debugging, and its consequences such as the panic that follows).
 
 A handful of passes over the whole log for anchor words (C speed), then the oops table
-(bench/report/table.py, table_more.py) on the few lines that contain one.
+(bench/report/groups.py, oops_table.py) on the few lines that contain one.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bench.report.groups import Group
 from bench.report.prefix import strip_prefix
-from bench.report.table import Group
-from bench.report.table_more import (
+from bench.report.oops_table import (
     ANCHOR_RES,
     ANCHOR_WORDS,
     CONTINUES,

@@ -1,0 +1,153 @@
+"""Result files written atomically: a reader (CI, a dashboard, `bench merge`) never sees half a file.
+
+The text goes to a temporary file in the same folder, is flushed to disk, then renamed over
+the target. A full disk raises InfraError naming the file; the old file, if any, stays whole,
+and the temporary file or folder is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+from bench.base.errors import InfraError, UserError
+
+_UMASK = os.umask(0o022)  # read once (setting is the only way), then put back
+os.umask(_UMASK)
+
+
+def read_input(path: Path) -> bytes:
+    """The bytes of a file the user gave (a patch, series, series.yaml, a matrix...): a regular
+    file only. A FIFO or a device would block the read forever (or never end: /dev/zero); it is
+    opened without blocking and refused, as is anything that cannot be read (UserError)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror or e}") from e
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UserError(f"{path}: not a regular file (a FIFO, a device or a socket)")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror or e}") from e
+    finally:
+        os.close(fd)
+
+
+def read_guest(path: Path, limit: int, end: bool = False) -> str | None:
+    """A file the guest wrote into the results folder (a workload's .log/.rc, pin and taint
+    snapshots): at most `limit` bytes (its end, with end=True), a regular file only, no symlink
+    followed. The guest (the kernel under test, a workload running as root) controls these: a
+    FIFO, a link to /dev/zero or a host file, or gigabytes of output must not hang the host,
+    fill its memory or leak a host file into the pages. None when it is not such a file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        if end and size > limit:
+            os.lseek(fd, size - limit, os.SEEK_SET)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def append_guest(path: Path, text: str) -> bool:
+    """text appended to a file the guest wrote (a workload's log): only to a regular file, never
+    through a symlink (the guest could point it at a host file) nor into a FIFO. False if not."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        os.write(fd, text.encode("utf-8", errors="surrogateescape"))
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    data = text.encode("utf-8", errors="surrogateescape")
+    tmp = ""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_UMASK)  # as open() would make it: pages get published
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise cannot_write(path, e) from e
+
+
+# The errors that mean "this disk takes no more": the machine's trouble, said in two words.
+_FULL = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk full (quota)", errno.EROFS: "read-only file system"}
+
+
+def disk_trouble(e: BaseException) -> bool:
+    return isinstance(e, OSError) and e.errno in _FULL
+
+
+def cannot_write(path: Path, e: OSError) -> InfraError:
+    """One line naming the file and why (disk full, read-only...)."""
+    why = _FULL.get(e.errno or 0) or e.strerror or str(e).splitlines()[0]
+    return InfraError(f"{path}: cannot write: {why}")
+
+
+def copy_tree(src: Path, dest: Path) -> list[Path]:
+    """src copied to dest whole or not at all: into a hidden temporary folder beside dest,
+    renamed over it. On an error nothing is left behind (InfraError naming the file).
+
+    Symlinks are not copied (neither followed nor made): a results folder is published and
+    read elsewhere, and a link in it would lead out of it. They are returned, for the caller
+    to name; a src that is itself a symlink copies nothing."""
+    if src.is_symlink():
+        return [src]
+    links: list[Path] = []
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    target = tmp
+    try:
+        for root, dirs, names in os.walk(src):  # followlinks=False: a linked folder is in dirs, not walked
+            here = tmp / os.path.relpath(root, src)
+            for d in dirs:
+                if (Path(root) / d).is_symlink():
+                    links.append(Path(root) / d)
+                    continue
+                target = here / d
+                target.mkdir()
+            for n in names:
+                if (Path(root) / n).is_symlink():
+                    links.append(Path(root) / n)
+                    continue
+                target = here / n
+                shutil.copyfile(Path(root) / n, target, follow_symlinks=False)
+                shutil.copymode(Path(root) / n, target, follow_symlinks=False)
+        if dest.exists():
+            shutil.rmtree(dest)
+        target = dest
+        os.replace(tmp, dest)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        # the file being written (an error of sendfile names the source in e.filename)
+        raise cannot_write(dest / target.relative_to(tmp) if target.is_relative_to(tmp) else target, e) from e
+    return links

@@ -1,0 +1,23 @@
+"""Kernel command-line words: the one rule for series.yaml `cmdline:`, a workload's `cmdline:` and
+`--append` (and a bisect step's request.json), so no path takes what another refuses.
+
+Each word reaches vng's --append and reproducer.sh, so it must be one word with no shell meaning:
+letters, digits and . , : / = % + - _ (movablecore=25%, page_owner=on, dyndbg-free).
+"""
+
+from __future__ import annotations
+
+import re
+
+from bench.base.errors import UserError, quote
+
+_WORD = re.compile(r"[\w.,:/=%+-]+", re.ASCII)
+RULE = "one word of letters, digits and . , : / = % + - _ (no spaces, quotes, $ or backquotes)"
+
+
+def check(words: tuple[str, ...] | list[str], where: str) -> tuple[str, ...]:
+    """words, each a kernel parameter; else a UserError naming `where` and the first bad word."""
+    for word in words:
+        if not isinstance(word, str) or not _WORD.fullmatch(word):
+            raise UserError(f"{where}: kernel parameter {quote(word)} has spaces, quotes or $: want {RULE}")
+    return tuple(words)

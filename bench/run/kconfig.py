@@ -1,0 +1,168 @@
+"""Kernel configuration: the base plus fragments, merged and then verified.
+
+The base (`kconfigs/base.config`) is merged over `make allnoconfig` with the
+tree's own scripts/kconfig/merge_config.sh, so nothing is switched on that no
+fragment asked for; that is what keeps a cold build short. Kconfig silently
+drops an option whose dependencies are not met, so afterwards every requested
+option is compared with the final .config and each dropped one is reported by
+name, with the fragment that asked for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.base import proc
+from bench.base.errors import UserError
+
+BASE_NAME = "base"
+DOT_CONFIG = ".config"  # the kernel's configuration in a build tree (a run keeps a copy: rundir.KCONFIG)
+_SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
+_UNSET = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    value: str  # "y", "m", "n" (for "is not set"), a number or a quoted string
+    source: Path  # the fragment that asked for it
+
+
+@dataclass(frozen=True)
+class Fragment:
+    name: str
+    path: Path
+    options: tuple[Option, ...]
+
+
+@dataclass(frozen=True)
+class Dropped:
+    option: Option
+    actual: str  # what .config ended up with ("n" when absent)
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    config: Path  # the final .config
+    fragments: tuple[Fragment, ...]
+    dropped: tuple[Dropped, ...]
+    rc: int
+    secs: float
+    log: Path
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0 and not self.dropped
+
+
+def parse_fragment(path: Path, name: str | None = None) -> Fragment:
+    """Read a .config fragment; any line that is not an option or a comment is an error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{path}: cannot read kconfig fragment: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from e
+    options = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if m := _SET.match(line):
+            options.append(Option(m.group(1), m.group(2), path))
+        elif m := _UNSET.match(line):
+            options.append(Option(m.group(1), "n", path))
+        elif line and not line.startswith("#"):
+            raise UserError(
+                f"{path}:{lineno}: not a kconfig line (want CONFIG_X=y or '# CONFIG_X is not set'): {line!r}"
+            )
+    return Fragment(name or path.stem, path, tuple(options))
+
+
+def find_fragment(spec: str, kconfig_dir: Path) -> Fragment:
+    """A fragment by name (kconfigs/<name>.config) or by path."""
+    path = Path(spec)
+    if not (spec.endswith(".config") or "/" in spec):
+        path = kconfig_dir / f"{spec}.config"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in kconfig_dir.glob("*.config")))
+        raise UserError(f"{path}: no such kconfig fragment (known: {known})")
+    return parse_fragment(path.resolve(), path.stem)
+
+
+def requested(fragments: tuple[Fragment, ...]) -> dict[str, Option]:
+    """The merged request: a later fragment overrides an earlier one, as merge_config does."""
+    merged: dict[str, Option] = {}
+    for frag in fragments:
+        for opt in frag.options:
+            merged[opt.name] = opt
+    return merged
+
+
+def read_config(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if m := _SET.match(line):
+            values[m.group(1)] = m.group(2)
+    return values
+
+
+def check(config: Path, fragments: tuple[Fragment, ...]) -> tuple[Dropped, ...]:
+    actual = read_config(config)
+    dropped = []
+    for opt in requested(fragments).values():
+        got = actual.get(opt.name, "n")
+        if got != opt.value:
+            dropped.append(Dropped(opt, got))
+    return tuple(dropped)
+
+
+def configure(
+    src: Path, build_dir: Path, fragments: tuple[Fragment, ...], log: Path
+) -> ConfigResult:
+    """allnoconfig + fragments (in order) into build_dir/.config, then verify.
+
+    A .config that comes out the same as it was keeps its mtime, so an incremental make
+    does not take it for a new configuration.
+    """
+    build_dir.mkdir(parents=True, exist_ok=True)
+    script = src / "scripts" / "kconfig" / "merge_config.sh"
+    if not script.is_file():
+        raise UserError(f"{script}: missing; is {src} a kernel tree?")
+    config = build_dir / DOT_CONFIG
+    old = _content_and_mtime(config)
+    result = proc.run(
+        ["sh", str(script), "-n", "-O", str(build_dir), *(str(f.path) for f in fragments)],
+        cwd=src,
+        log=log,
+    )
+    new = _content_and_mtime(config)
+    if old and new and result.ok and new[0] == old[0]:
+        os.utime(config, ns=(old[1], old[1]))
+    dropped = check(config, fragments) if result.ok and config.is_file() else ()
+    return ConfigResult(config, fragments, dropped, result.rc, result.secs, log)
+
+
+def _content_and_mtime(path: Path) -> tuple[bytes, int] | None:
+    try:
+        return path.read_bytes(), path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def digest(fragments: tuple[Fragment, ...]) -> str:
+    """What a build dir is configured for: the merged request (options and values), so the
+    same options asked in another order or by other fragments give the same digest."""
+    merged = sorted((name, opt.value) for name, opt in requested(fragments).items())
+    return hashlib.sha256("\n".join(f"{n}={v}" for n, v in merged).encode()).hexdigest()
+
+
+def describe_dropped(d: Dropped) -> str:
+    want = "is not set" if d.option.value == "n" else f"={d.option.value}"
+    got = "not set" if d.actual == "n" else f"={d.actual}"
+    return (
+        f"{d.option.name}{want} requested by {d.option.source.name} but .config has it {got}"
+        " (unmet dependency? add the options it depends on to the fragment)"
+    )
