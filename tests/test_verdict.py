@@ -259,3 +259,13 @@ def test_the_benchs_own_signals_and_timeout_are_not_the_hosts(tmp_path: Path) ->
     timeout = verdict.BootFacts(None, True, 80.0, BOOT / "console.log", QemuStatus(code=0))
     hung = verdict.boot_case(timeout, lines + ["qemu-system-x86_64: terminating on signal 15 from pid 1 (python3)"])
     assert hung.status is Status.FAIL and "timeout" in hung.message
+
+
+def test_a_console_flood_fails_the_boot_and_says_so(tmp_path: Path) -> None:
+    lines, guest = cut_at_odirect(tmp_path)  # the VM was stopped in odirect, its console over the limit
+    flood = verdict.BootFacts(None, True, 80.0, BOOT / "console.log", flooded=True)
+    boot = verdict.boot_case(flood, lines)
+    assert boot.status is Status.FAIL and boot.message.startswith("the kernel flooded the console")
+    cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, guest, lines, flood)}
+    assert cases["odirect"].status is Status.FAIL
+    assert cases["odirect"].message == "did not finish: the console passed its limit (a printk storm) while it ran"

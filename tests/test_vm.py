@@ -150,3 +150,24 @@ def test_a_vm_the_bench_killed_is_marked_as_such(tmp_path: Path, monkeypatch: py
     res = vm.boot(Path("/b"), ["true"], tmp_path / "c.log", accel=TCG, opts=vm.VmOptions(), timeout=2,
                   qemu_wrapper=qemu.write_wrapper(tmp_path / "cache"))
     assert res.timed_out and res.qemu.sent and res.qemu.signal is None
+
+
+def test_an_endless_console_stops_the_vm_at_its_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A printk storm must neither fill the disk nor, read back, the host's memory: past
+    console_limit characters the bench stops the VM and says where it cut."""
+    monkeypatch.setenv("FAKE_VNG_CONSOLE", "/dev/zero")  # a console that never ends
+    start = time.monotonic()
+    res = vm.boot(Path("/b"), ["true"], tmp_path / "c.log", accel=TCG, opts=vm.VmOptions(), timeout=120,
+                  console_limit=1_000_000)
+    assert res.flooded and res.timed_out and res.rc is None and time.monotonic() - start < 60
+    text = (tmp_path / "c.log").read_text()
+    assert len(text) < 1_000_000 + 1000 and text.endswith("a printk storm): the VM was stopped\n")
+
+
+def test_a_console_under_its_limit_is_kept_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded = BOOTS / "baseline-tcg" / "console.log"
+    monkeypatch.setenv("FAKE_VNG_CONSOLE", str(recorded))
+    res = vm.boot(Path("/b"), ["true"], tmp_path / "c.log", accel=TCG, opts=vm.VmOptions(), timeout=30,
+                  console_limit=len(recorded.read_text()) + 10_000)
+    assert not res.flooded and res.rc == 0
+    assert "pinbench: all workloads done" in (tmp_path / "c.log").read_text()

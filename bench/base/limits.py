@@ -30,6 +30,9 @@ class Limits:
     # Characters of one console line kept by the live reader and the scanner; the rest is cut
     # (said in the line). printk lines are at most 1024 bytes (LOG_LINE_MAX).
     console_line: int = 64 * 1024
+    # Characters of console one boot may write; past it the VM is stopped as a printk storm.
+    # The largest real console seen: 9.8 MB (2086 VM_WARNs of a catalogue bug, 2026-12-05).
+    console_chars: int = 256 * 1024 * 1024
     # Bytes read of a snapshot file the guest wrote (pins, taint, vmstat: ~10 kB); a workload's
     # log is read from its end, as much as is shown. The guest controls these files.
     guest_file: int = 1024 * 1024

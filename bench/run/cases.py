@@ -57,6 +57,11 @@ class BootFacts:
     secs: float
     console: Path
     qemu: QemuStatus = QemuStatus()  # from the QEMU wrapper: exited(code), killed(signal) or unknown
+    flooded: bool = False  # the bench stopped the VM for its console's size (timed_out is set too)
+
+    def stop_why(self) -> str:
+        """Why the bench stopped the VM (timed_out), as the cases say it."""
+        return "the console passed its limit (a printk storm)" if self.flooded else "the VM timed out"
 
 
 def spans(lines: Sequence[str]) -> dict[str, Span]:
@@ -155,6 +160,9 @@ def _boot_case(boot: BootFacts, lines: Sequence[str], reports: Sequence[Report])
     started = any("Linux version" in line for line in lines)
     excerpt = tail("\n".join(lines[-60:]), 16 * 1024)
     if ready:
+        if boot.flooded:
+            return Case("boot", "boot", Status.FAIL, boot.secs, "the kernel flooded the console (more than"
+                        f" {LIMITS.console_chars} characters, a printk storm): the VM was stopped", excerpt)
         if boot.timed_out:
             return Case("boot", "boot", Status.FAIL, boot.secs, "the VM hit its timeout and was killed", excerpt)
         done = any(DONE in line for line in lines)
@@ -171,7 +179,7 @@ def _boot_case(boot: BootFacts, lines: Sequence[str], reports: Sequence[Report])
         if boot.rc == EXIT_KERNEL_DIED or not done:
             return Case("boot", "boot", Status.FAIL, boot.secs, f"the kernel died (vng exit {boot.rc})", excerpt)
         return Case("boot", "boot", Status.PASS, boot.secs, f"booted to user space (vng exit {boot.rc})")
-    why = "timed out" if boot.timed_out else f"vng exit {boot.rc}"
+    why = ("console flood" if boot.flooded else "timed out") if boot.timed_out else f"vng exit {boot.rc}"
     if not started:
         return Case("boot", "boot", Status.ERROR, boot.secs, f"no kernel output at all ({why}): vng/QEMU trouble", excerpt)
     if boot.rc == RUNNER_REFUSED and not boot.timed_out:  # user space ran: the runner refused the folder
@@ -219,7 +227,7 @@ def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFac
                         "no result file: the guest could not write to the results folder (disk full?)", output)
         if stopped:  # the host stopped the VM, the kernel is not to blame
             return Case("workload", w.name, Status.ERROR, 0.0, f"did not finish: {stopped} while it ran", output)
-        why = "the VM timed out" if boot.timed_out else "the kernel died"
+        why = boot.stop_why() if boot.timed_out else "the kernel died"
         return Case("workload", w.name, Status.FAIL, 0.0, f"did not finish: {why} while it ran", output)
     rc, secs = got
     if span is not None and span.rc is not None and span.rc != rc:

@@ -259,7 +259,7 @@ class Run:
         self.facts = replace(self.facts, vng=" ".join(res.argv), vng_argv=tuple(res.argv), vm_timeout=timeout,
                              qemu=str(res.qemu))
         lines = console.read_text(encoding="utf-8", errors="replace").splitlines()
-        facts = verdict.BootFacts(res.rc, res.timed_out, res.secs, console, res.qemu)
+        facts = verdict.BootFacts(res.rc, res.timed_out, res.secs, console, res.qemu, res.flooded)
         reports = scanner.scan(lines)
         self.add(verdict.boot_case(facts, lines, reports),
                  *verdict.workload_cases(p.workloads, gdir, lines, facts, reports))

@@ -22,6 +22,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import TextIO
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from bench.base import formats, rundir
 from bench.base.console_lines import LineSplitter
 from bench.base.errors import InfraError
 from bench.base.files import write_atomic
+from bench.base.limits import LIMITS
 from bench.run.qemu import QemuStatus, STATUS_ENV, read_status
 
 VNG = "vng"
@@ -64,6 +66,25 @@ class BootResult:
     console: Path
     accel: Accel
     qemu: QemuStatus = QemuStatus()
+    flooded: bool = False  # stopped by the bench: the console passed LIMITS.console_chars
+
+
+class CappedLog:
+    """console.log as pexpect's logfile: at most `limit` characters kept, then `full`."""
+
+    def __init__(self, out: TextIO, limit: int) -> None:
+        self.out, self.left, self.full = out, limit, False
+
+    def write(self, text: str) -> None:
+        if self.left <= 0:
+            self.full = True
+            return
+        self.out.write(text[:self.left])
+        self.left -= len(text)
+        self.full = self.left < 0
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 def find_vng() -> str:
@@ -125,9 +146,12 @@ def boot(
     timeout: float,
     on_line: Callable[[str], None] | None = None,
     qemu_wrapper: Path | None = None,
+    console_limit: int = LIMITS.console_chars,
 ) -> BootResult:
     """Boot `image`, run `command` in the guest, return when the VM is gone. With qemu_wrapper
-    (bench/run/qemu.py) QEMU's end is read from <console stem>.qemu-status beside the console."""
+    (bench/run/qemu.py) QEMU's end is read from <console stem>.qemu-status beside the console.
+    A console longer than console_limit stops the VM (flooded): a printk storm must not fill
+    the disk or, read back, the host's memory."""
     argv = vng_argv(image, command, accel, opts, qemu_wrapper)
     status = console.with_suffix(".qemu-status")
     env = None
@@ -136,9 +160,10 @@ def boot(
         env = {**os.environ, STATUS_ENV: str(status)}
     start = time.monotonic()
     timed_out = eof = sent = False
-    with open(console, "w", encoding="utf-8", errors="replace") as log:
-        log.write(f"# pinbench: {' '.join(argv)}\n")
-        log.flush()
+    with open(console, "w", encoding="utf-8", errors="replace") as out:
+        out.write(f"# pinbench: {' '.join(argv)}\n")
+        out.flush()
+        log = CappedLog(out, console_limit)
         child = pexpect.spawn(
             find_vng(), argv[1:], encoding="utf-8", codec_errors="replace", timeout=5,
             echo=False, dimensions=(50, 250), env=env,
@@ -148,7 +173,7 @@ def boot(
         try:
             while True:
                 left = timeout - (time.monotonic() - start)
-                if left <= 0:
+                if left <= 0 or log.full:
                     timed_out = True
                     break
                 try:  # not expect("\n"): it searches the whole pending buffer on every read
@@ -172,15 +197,18 @@ def boot(
                 _kill(child)
             child.close(force=True)
             log.flush()
-        if timed_out:
-            log.write(f"\n# pinbench: killed after {timeout:.0f}s timeout\n")
+        if log.full:
+            out.write(f"\n# pinbench: console cut at {console_limit} characters (a printk storm):"
+                      " the VM was stopped\n")
+        elif timed_out:
+            out.write(f"\n# pinbench: killed after {timeout:.0f}s timeout\n")
     rc = None if timed_out else child.exitstatus
     if rc is None and not timed_out and child.signalstatus is not None:
         rc = 128 + child.signalstatus
     qemu = read_status(status) if qemu_wrapper is not None else QemuStatus()
     if sent:
         qemu = replace(qemu, sent=True)
-    return BootResult(tuple(argv), rc, timed_out, time.monotonic() - start, console, accel, qemu)
+    return BootResult(tuple(argv), rc, timed_out, time.monotonic() - start, console, accel, qemu, log.full)
 
 
 def _last_line(path: Path) -> str:
