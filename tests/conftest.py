@@ -43,6 +43,13 @@ class Links(HTMLParser):
         self.hrefs += [v for k, v in attrs if tag == "a" and k == "href" and v]
 
 
+@pytest.fixture(autouse=True)
+def _timeouts_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workload timeouts as their YAML says, whatever the load of the machine running the tests
+    (plan.timeout_scale would scale them by it)."""
+    monkeypatch.setenv("BENCH_TIMEOUT_SCALE", "1")
+
+
 def ended(lines: list[str], name: str, rc: int) -> list[str]:
     """A recorded console with NAME's end marker saying exit RC, as the runner writes it along
     with NAME.rc (verdict checks that the two agree)."""

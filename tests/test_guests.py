@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,19 @@ def test_typed_param_default_and_plain_value() -> None:
     (w,) = guests.select(["gup-test"], GUESTS)
     assert ("MB", "8") in w.params
     assert guests.override((w,), ["gup-test.MB=16"])[0].params[0] == ("MB", "16")
+
+
+def test_timeouts_scale_with_the_hosts_load() -> None:
+    from bench.run import plan
+    assert plan.timeout_scale({}, load=1.9, cpus=2) == (1.0, "host load 1.9 on 2 CPU(s) when the run was planned")
+    assert plan.timeout_scale({}, load=7.3, cpus=2)[0] == 4.0  # capped: a host to fix, not to wait for
+    assert plan.timeout_scale({}, load=5.1, cpus=2)[0] == 3.0  # in halves, up
+    assert plan.timeout_scale({"BENCH_TIMEOUT_SCALE": "2.5"}, load=9.0, cpus=1) == (2.5, "$BENCH_TIMEOUT_SCALE")
+    with pytest.raises(UserError, match=r"BENCH_TIMEOUT_SCALE='0.5': want 1 to 10"):
+        plan.timeout_scale({"BENCH_TIMEOUT_SCALE": "0.5"})
+    w = guests.select(["odirect"], GUESTS)
+    scaled = guests.scale_timeouts(w, 2.5, "host load 5.0 on 2 CPU(s)")
+    assert scaled[0].timeout == math.ceil(w[0].timeout * 2.5)
+    assert scaled[0].scaled == f" (its {w[0].timeout}s x2.5: host load 5.0 on 2 CPU(s))"
+    assert guests.scale_timeouts(w, 1.0, "quiet") == w and w[0].scaled == ""
+    assert f"\t{scaled[0].timeout}\t" in guests.plan_text(scaled)  # what the guest enforces

@@ -243,7 +243,7 @@ def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFac
         reason = next((ln for ln in reversed(output.splitlines()) if ln.strip()), "skipped")
         return Case("workload", w.name, Status.SKIP, secs, reason[:200], output)
     if rc == TIMEOUT_RC:
-        return Case("workload", w.name, Status.FAIL, secs, f"timed out after {w.timeout}s", output)
+        return Case("workload", w.name, Status.FAIL, secs, f"timed out after {w.timeout}s{w.scaled}", output)
     return Case("workload", w.name, Status.FAIL, secs, f"exit {rc}: {why_failed(output)}", output)
 
 

@@ -11,8 +11,9 @@ accepted wherever a workload name is.
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,16 @@ class Workload:
     source: Path = field(default=Path(), compare=False)
     cmdline: tuple[str, ...] = ()  # kernel command line words the workload needs (movablecore=...)
     specs: tuple[ParamSpec, ...] = field(default=(), compare=False)
+    scaled: str = field(default="", compare=False)  # how timeout was scaled for a busy host, "" if not
+
+
+def scale_timeouts(workloads: tuple[Workload, ...], factor: float, why: str) -> tuple[Workload, ...]:
+    """Timeouts multiplied by factor (a busy host runs the guest slower: a host problem must
+    not end as a workload's timeout); each says so, for the case that times out all the same."""
+    if factor <= 1:
+        return workloads
+    return tuple(replace(w, timeout=math.ceil(w.timeout * factor),
+                         scaled=f" (its {w.timeout}s x{factor:g}: {why})") for w in workloads)
 
 
 @dataclass(frozen=True)

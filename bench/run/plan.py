@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.base import formats, rundir
+from bench.base import env as env_mod, formats, rundir
 from bench.base.errors import UserError, quote
 from bench.base.files import write_atomic
 from bench.report import issues_file
@@ -178,13 +179,30 @@ def load_known_issues(home: Path, s: Series, files: tuple[Path, ...]) -> tuple[I
     return tuple(found)
 
 
+TIMEOUT_SCALE_MAX = 4.0  # a guest 4x slower than its timeouts assume is a host to fix, not to wait for
+
+
+def timeout_scale(env: Mapping[str, str] | None = None, load: float | None = None,
+                  cpus: int | None = None) -> tuple[float, str]:
+    """How much longer the workloads may take, and why: $BENCH_TIMEOUT_SCALE if set, else the
+    host's load per CPU when the run is planned (1 minute average), in halves, 1 to 4."""
+    given = env_mod.number("BENCH_TIMEOUT_SCALE", 0.0, 1.0, 10.0, env)
+    if given:
+        return given, "$BENCH_TIMEOUT_SCALE"
+    load = os.getloadavg()[0] if load is None else load
+    cpus = cpus or os.cpu_count() or 1
+    factor = min(TIMEOUT_SCALE_MAX, max(1.0, math.ceil(load / cpus * 2) / 2))
+    return factor, f"host load {load:.1f} on {cpus} CPU(s) when the run was planned"
+
+
 def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
     """Load and check everything the request names; nothing is built or booted."""
     check_request(req)
     cache = cache or default_cache()
     loaded = series.load_series(req.series, home / "patches") if req.series else None
     names = list(req.workloads or (loaded.workloads if loaded else ()) or (guests.DEFAULT_SET,))
-    workloads = guests.override(guests.select(names, home / "guests"), list(req.params))
+    workloads = guests.scale_timeouts(guests.override(guests.select(names, home / "guests"), list(req.params)),
+                                      *timeout_scale())
     frag_names = [kconfig.BASE_NAME, *(loaded.kconfigs if loaded else ()),
                   *(k for w in workloads for k in w.kconfigs), *req.kconfigs]
     fragments = tuple(kconfig.find_fragment(n, home / "kconfigs") for n in dict.fromkeys(frag_names))
