@@ -461,7 +461,7 @@ def scan(tree: Path, config: dict[str, str] | None = None) -> list[Row]:
         if not quick.search(text):
             continue
         rel = str(path.relative_to(tree))
-        for site in calls(text.splitlines(), rel, names):
+        for site in calls(text.split("\n"), rel, names):  # not splitlines(): ^L is no line break to grep
             chain = makefiles.chain(rel)
             rows.append(Row(site, chain, state(chain, site.cpp, rel, config) if config is not None else ""))
     return rows
