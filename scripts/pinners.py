@@ -5,10 +5,12 @@
 
 For each call of an API in API (mm.h, uio.h, bio.h and a few wrappers that hand user pages to
 drivers) it prints the file, line, enclosing C function, the API, the Kconfig symbols that build
-the file (from the Makefiles, outermost first; "?" when unknown) and, with --config, whether all
-of them are on. Stages: clean() a C file's lines, calls() finds the call sites, makefile_rules()
-and build_chain() find the symbols; scan() walks the tree; render_*() print. Best effort by
-design: a simple parser, no preprocessor beyond `#if 0`; docs/entrypoints.md says what it misses.
+the file (from the Makefiles, outermost first; "?" when unknown) plus the `#if CONFIG_` blocks
+around the call and, with --config, whether the call is built. Stages: clean() blanks a C
+file's comments and strings, calls() finds the call sites (data: CallSite), makefile_rules()
+and Makefiles.chain() find the symbols, scan() walks the tree (data: Row), render_*() print.
+Best effort by design: a brace-counting parser, no macro expansion, only `CONFIG_` conditions of
+`#if`/`#ifdef`; docs/entrypoints.md says what it leaves out.
 """
 
 from __future__ import annotations

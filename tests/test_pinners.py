@@ -88,6 +88,13 @@ def test_if_0_and_member_calls_are_skipped() -> None:
     assert clean(text).conds[3] == ()  # the #else of `#if 0` names no symbol
 
 
+def test_calls_in_a_macro_body_are_named_by_the_macro() -> None:
+    # no macro of 6.12 calls the API (the census finds none): the shape of one, continuation lines
+    text = ["#define PIN_ONE(addr, p) \\", "\tpin_user_pages_fast(addr, 1, FOLL_WRITE, p)", "#define X 1",
+            "int x = X;"]
+    assert [(s.line, s.function, s.api) for s in calls(text)] == [(2, "macro PIN_ONE", "pin_user_pages_fast")]
+
+
 def test_makefile_composites_and_variables() -> None:
     rxe = makefile_rules((TREE / "drivers/infiniband/sw/rxe/Makefile").read_text().split("\n"))
     assert any(r.target == "obj" and r.conds == ("CONFIG_RDMA_RXE",) and "rdma_rxe.o" in r.items for r in rxe)
