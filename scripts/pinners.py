@@ -531,7 +531,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     rows = scan(args.tree, config)
     render = {"tsv": render_tsv, "md": render_md, "groups": render_groups}[args.format]
-    print("\n".join(render(rows)))
+    try:
+        print("\n".join(render(rows)))
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        sys.stderr.close()
     return 0
 
 
