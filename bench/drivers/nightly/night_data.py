@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
+from bench.base import jsonvalues
+
 R = TypeVar("R", bound="Record")
 Reader = Callable[[Any], Any]
 
@@ -95,35 +97,8 @@ def _json(value: object) -> object:
 
 # -- readers: the value as read (an int stays an int: 12 is written back as 12, not 12.0) --------
 
-
-def _str(v: object) -> str:
-    if not isinstance(v, str):
-        raise TypeError(f"{type(v).__name__}, not a string")
-    return v
-
-
-def _int(v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{type(v).__name__}, not an integer")
-    return v
-
-
-def _num(v: object) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise TypeError(f"{type(v).__name__}, not a number")
-    return v
-
-
-def _bool(v: object) -> bool:
-    if not isinstance(v, bool):
-        raise TypeError(f"{type(v).__name__}, not true or false")
-    return v
-
-
-def _obj(v: object) -> Mapping[str, Any]:
-    if not isinstance(v, dict):
-        raise TypeError(f"{type(v).__name__}, not an object")
-    return v
+_str, _int, _num = jsonvalues.string, jsonvalues.integer, jsonvalues.number
+_bool, _obj = jsonvalues.boolean, jsonvalues.obj
 
 
 def _list(item: Reader) -> Reader:
