@@ -20,7 +20,7 @@ from conftest import BOOTS, WARNING, World, hrefs
 
 from bench.base.errors import BenchError
 from bench.cli import nightly as nightly_cli
-from bench.drivers.nightly import kcidb
+from bench.drivers.nightly import kcidb, night_file
 
 WORKLOADS = "[rxe, odirect, gup-test, pin-balance]"
 TIMINGS = ("name", "started", "finished", "secs", "merged_from", "shard", "exit_code")
@@ -290,8 +290,8 @@ def test_kcidb_against_the_v5_schema_subset(history: tuple[Nights, list[Any]]) -
 
 def test_kcidb_log_url_and_infra(history: tuple[Nights, list[Any]]) -> None:
     _, nights = history
-    folder, night = nights[3][1], nights[3][2]
-    data = kcidb.export(folder, night, "https://ci.example.org/night/")
+    folder = nights[3][1]
+    data = kcidb.export(folder, night_file.read(folder), "https://ci.example.org/night/")
     assert kcidb.validate(data) == []
     build = next(b for b in data["builds"] if b["misc"]["entry"] == "beta/default")
     assert build["log_url"] == "https://ci.example.org/night/beta--default/build.log"

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from bench.base import jsonvalues
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -102,33 +104,16 @@ def _json(value: object) -> object:
     return value
 
 
-def _str(v: object) -> str:
-    if not isinstance(v, str):
-        raise TypeError(f"{type(v).__name__}, not a string")
-    return v
-
-
-def _int(v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{type(v).__name__}, not an integer")
-    return v
+_str, _int, _obj = jsonvalues.string, jsonvalues.integer, jsonvalues.obj
 
 
 def _num(v: object) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise TypeError(f"{type(v).__name__}, not a number")
-    return float(v)
+    return float(jsonvalues.number(v))
 
 
 def _list(v: object) -> list[object]:
     if not isinstance(v, list):
         raise TypeError(f"{type(v).__name__}, not a list")
-    return v
-
-
-def _obj(v: object) -> Mapping[str, Any]:
-    if not isinstance(v, dict):
-        raise TypeError(f"{type(v).__name__}, not an object")
     return v
 
 

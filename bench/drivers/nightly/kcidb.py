@@ -29,7 +29,7 @@ import kcidb_io
 from bench.base import rundir
 from bench.base.errors import InfraError
 from bench.base.files import write_atomic
-from bench.drivers.nightly.night_file import Night
+from bench.drivers.nightly.night_data import Night, NightEntry, Tree
 from bench.run.pages import facts
 from bench.run.runfacts import RunFacts
 
@@ -82,32 +82,32 @@ def _summary(night_dir: Path, run_id: str) -> dict[str, Any]:
 
 def export(night_dir: Path, night: Night, log_url: str | None = None) -> dict[str, Any]:
     url = _Urls(night_dir, log_url)
-    prefix = f"{ORIGIN}:{night['name']}"
-    tree = night.get("tree") or {}
+    prefix = f"{ORIGIN}:{night.name}"
+    tree = night.tree or Tree()
     checkouts: dict[str, dict[str, Any]] = {}
     builds: list[dict[str, Any]] = []
     tests: list[dict[str, Any]] = []
-    for e in night["entries"]:
-        if e.get("catch") or e.get("control"):  # the catalogue's kernels: patched on purpose, not to report
+    for e in night.entries:
+        if e.catch or e.control:  # the catalogue's kernels: patched on purpose, not to report
             continue
-        summary = _summary(night_dir, e["run_id"])
+        summary = _summary(night_dir, e.run_id)
         cases = summary.get("cases") or []
-        checkout_id = f"{prefix}:{_slug(e['series'])}"
+        checkout_id = f"{prefix}:{_slug(e.series)}"
         applies = [c for c in cases if c["group"] == "apply"]
         co = checkouts.setdefault(checkout_id, _checkout(checkout_id, e, tree, url))
-        co["start_time"] = min(co["start_time"], e["started"])
+        co["start_time"] = min(co["start_time"], e.started)
         if applies:  # no apply cases: the run stopped before it, validity unknown
             co["valid"] = co.get("valid", True) and all(c["status"] == "pass" for c in applies)
         if failed := next((c for c in applies if c["status"] != "pass"), None):
-            if log := url(f"{e['run_id']}/{rundir.APPLY_LOG}"):
+            if log := url(f"{e.run_id}/{rundir.APPLY_LOG}"):
                 co["log_url"] = log
             co["log_excerpt"] = _excerpt(failed.get("output") or failed.get("message", ""))
             continue  # nothing was built from a checkout that did not apply
-        build_id = f"{prefix}:{_slug(e['id'])}"
+        build_id = f"{prefix}:{_slug(e.id)}"
         builds.append(_build(build_id, checkout_id, e, cases, url))
         if any(c["group"] == "build" and c["status"] == "pass" for c in cases):
             tests += _tests(build_id, e, cases, facts.run_facts(summary), url)
-    for missing in night.get("missing", []):
+    for missing in night.missing:
         series, _, config = missing.partition("/")
         checkout_id = f"{prefix}:{_slug(series)}"
         checkouts.setdefault(checkout_id, {"id": checkout_id, "origin": ORIGIN, "misc": {"series": series}})
@@ -119,22 +119,22 @@ def export(night_dir: Path, night: Night, log_url: str | None = None) -> dict[st
             "issues": issues, "incidents": incidents}
 
 
-def _checkout(checkout_id: str, e: dict[str, Any], tree: dict[str, Any], url: _Urls) -> dict[str, Any]:
-    co: dict[str, Any] = {"id": checkout_id, "origin": ORIGIN, "start_time": e["started"],
-                          "patchset_hash": e.get("patchset_hash", ""),
-                          "patchset_files": [{"name": Path(p["file"]).name, "url": u}
-                                             for p in e.get("patches", []) if (u := url(p["file"]))],
-                          "comment": f"series {e['series']}", "misc": {"series": e["series"]}}
-    if tree.get("name"):
-        co["tree_name"] = tree["name"]
-    if tree.get("url") and _GIT_URL.match(tree["url"]):
-        co["git_repository_url"] = tree["url"]
-    if e.get("base") and _SHA1.match(e["base"]):
-        co["git_commit_hash"] = e["base"]
+def _checkout(checkout_id: str, e: NightEntry, tree: Tree, url: _Urls) -> dict[str, Any]:
+    co: dict[str, Any] = {"id": checkout_id, "origin": ORIGIN, "start_time": e.started,
+                          "patchset_hash": e.patchset_hash,
+                          "patchset_files": [{"name": Path(p.file).name, "url": u}
+                                             for p in e.patches if (u := url(p.file))],
+                          "comment": f"series {e.series}", "misc": {"series": e.series}}
+    if tree.name:
+        co["tree_name"] = tree.name
+    if tree.url and _GIT_URL.match(tree.url):
+        co["git_repository_url"] = tree.url
+    if e.base and _SHA1.match(e.base):
+        co["git_commit_hash"] = e.base
     return co
 
 
-def _build(build_id: str, checkout_id: str, e: dict[str, Any], cases: list[dict[str, Any]],
+def _build(build_id: str, checkout_id: str, e: NightEntry, cases: list[dict[str, Any]],
            url: _Urls) -> dict[str, Any]:
     by_group = {c["group"]: c for c in cases if c["group"] in ("config", "build")}
     config, built = by_group.get("config"), by_group.get("build")
@@ -142,15 +142,15 @@ def _build(build_id: str, checkout_id: str, e: dict[str, Any], cases: list[dict[
     decisive = config if config and config["status"] != "pass" else built
     status = STATUS.get(decisive["status"], "ERROR") if decisive else "MISS"
     build: dict[str, Any] = {
-        "id": build_id, "checkout_id": checkout_id, "origin": ORIGIN, "start_time": e["started"],
-        "architecture": "x86_64", "config_name": e["config"], "status": status,
-        "comment": f"{e['id']}: {', '.join(e.get('fragments', []))}",
-        "misc": {"entry": e["id"], "run_id": e["run_id"], "fragments": e.get("fragments", [])},
+        "id": build_id, "checkout_id": checkout_id, "origin": ORIGIN, "start_time": e.started,
+        "architecture": "x86_64", "config_name": e.config, "status": status,
+        "comment": f"{e.id}: {', '.join(e.fragments)}",
+        "misc": {"entry": e.id, "run_id": e.run_id, "fragments": list(e.fragments)},
     }
     if built:
         build["duration"] = float(built.get("secs", 0.0))
     for key, rel in (("log_url", rundir.BUILD_LOG), ("config_url", rundir.KCONFIG)):
-        if u := url(f"{e['run_id']}/{rel}"):
+        if u := url(f"{e.run_id}/{rel}"):
             build[key] = u
     if decisive and decisive["status"] != "pass":
         build["log_excerpt"] = _excerpt(decisive.get("output") or decisive.get("message", ""))
@@ -160,11 +160,11 @@ def _build(build_id: str, checkout_id: str, e: dict[str, Any], cases: list[dict[
     return build
 
 
-def _tests(build_id: str, e: dict[str, Any], cases: list[dict[str, Any]], info: RunFacts,
+def _tests(build_id: str, e: NightEntry, cases: list[dict[str, Any]], info: RunFacts,
            url: _Urls) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
-    console = url(f"{e['run_id']}/{rundir.CONSOLE}")
+    console = url(f"{e.run_id}/{rundir.CONSOLE}")
     for c in cases:
         if c["group"] not in TEST_GROUPS:
             continue
@@ -179,14 +179,14 @@ def _tests(build_id: str, e: dict[str, Any], cases: list[dict[str, Any]], info: 
             "id": f"{build_id}:{path}", "build_id": build_id, "origin": ORIGIN, "path": path,
             # A suppressed report was still found: a waived FAIL, not a test that did not apply.
             "status": "FAIL" if known else STATUS.get(c["status"], "ERROR"),
-            "start_time": e["started"], "duration": float(c.get("secs", 0.0)),
+            "start_time": e.started, "duration": float(c.get("secs", 0.0)),
             "comment": f"{c['name']}: {c.get('message', '')}".strip().rstrip(":"),
             "environment": {"comment": f"virtme-ng, {info.accel or 'qemu'}"},
         }
         if c["group"] == "report":  # v5 has no waived field
             test["misc"] = {"report": c["name"], **({"waived": True} if known else {})}
         own_log = rundir.of_workload(c["name"], rundir.LOG)
-        log = url(f"{e['run_id']}/{rundir.GUEST}/{own_log}") if c["group"] == "workload" else None
+        log = url(f"{e.run_id}/{rundir.GUEST}/{own_log}") if c["group"] == "workload" else None
         if log or console:
             test["log_url"] = log or console
         if c["status"] != "pass" and (c.get("output") or c.get("message")):
@@ -236,9 +236,9 @@ def _issues(night_dir: Path, night: Night, builds: list[dict[str, Any]],
                           "issue_version": ISSUE_VERSION, "build_id": t["build_id"], "test_id": t["id"],
                           "present": True, "comment": t["comment"], "misc": misc})
     by_entry = {b["misc"]["entry"]: b["id"] for b in builds if b.get("status") not in (None, "MISS")}
-    for item in (night.get("comparison") or {}).get("fixed", []):
-        title = str(item["key"]).partition("/")[2]
-        if item["key"].startswith("report/") and (build_id := by_entry.get(item["id"])):
+    for item in night.comparison.fixed if night.comparison else ():
+        title = item.key.partition("/")[2]
+        if item.key.startswith("report/") and (build_id := by_entry.get(item.id)):
             issue = issues.setdefault(issue_id(title), _issue(title, {}))
             incidents.append({"id": f"{build_id}:absent:{issue['id'].split(':', 2)[2]}", "origin": ORIGIN,
                               "issue_id": issue["id"], "issue_version": ISSUE_VERSION, "build_id": build_id,

@@ -22,6 +22,7 @@ import datetime
 import hashlib
 import shutil
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,9 @@ from bench.drivers import prove, repeat
 from bench.drivers.nightly import kcidb, night_file, night_pages as nightly_report
 from bench.drivers.nightly.history import compare, exit_code, history, stale_known
 from bench.drivers.nightly.matrix import Entry, Matrix
-from bench.drivers.nightly.night_file import Night, SHARD, load_night, require_night
+from bench.drivers.nightly.night_data import (
+    Comparison, Failing, MatrixRef, Night, NightEntry, PatchFile, Report, Shard, Tree)
+from bench.drivers.nightly.night_file import SHARD, load_night, require_night
 from bench.run import pipeline
 from bench.run.catch import Catch, check_workloads, failures
 from bench.run.pages.reproducer import patch_file_name
@@ -93,7 +96,7 @@ def plan_entries(request: RunRequest, home: Path, matrix: Matrix, entries: tuple
     return plans
 
 
-def write_patchset(night_dir: Path, series: Series) -> tuple[list[dict[str, str]], str]:
+def write_patchset(night_dir: Path, series: Series) -> tuple[tuple[PatchFile, ...], str]:
     """Copy the series' patches into the night (git-apply-able); KCIDB's patchset hash."""
     folder = night_dir / rundir.PATCHES / series.name
     files, digests = [], []
@@ -104,32 +107,29 @@ def write_patchset(night_dir: Path, series: Series) -> tuple[list[dict[str, str]
         (folder / name).write_bytes(data)
         digest = hashlib.sha256(data).hexdigest()
         digests.append(digest)
-        files.append({"file": f"patches/{series.name}/{name}", "sha256": digest})
+        files.append(PatchFile(file=f"patches/{series.name}/{name}", sha256=digest))
     joined = "".join(f"{d}\n" for d in digests)
-    return files, (hashlib.sha256(joined.encode()).hexdigest() if digests else "")
+    return tuple(files), (hashlib.sha256(joined.encode()).hexdigest() if digests else "")
 
 
 # -- running --------------------------------------------------------------------------------
 
 
 def entry_record(entry: Entry, plan: Plan, result: RunResult, started: str,
-                 night_dir: Path) -> dict[str, Any]:
+                 night_dir: Path) -> NightEntry:
     patches, patchset_hash = write_patchset(night_dir, plan.series)
-    cases = {c.key: c.status.value for c in result.cases}
-    record = {
-        "id": entry.id, "series": entry.series, "config": entry.config, "run_id": entry.run_id,
-        "verdict": result.verdict.value, "exit_code": result.exit_code, "cases": cases,
-        "failing": [{"key": c.key, "status": c.status.value, "message": c.message}
-                    for c in result.failures()],
-        "reports": [{"title": c.name, "known": c.status is Status.SKIP, "message": c.message}
-                    for c in result.cases if c.group == "report"],
-        "workloads": [w.name for w in plan.workloads],
-        "fragments": [f.name for f in plan.fragments],
-        "base": result.facts.base, "patches": patches, "patchset_hash": patchset_hash,
-        "started": started, "secs": round(result.secs, 1), "repeat": entry.repeat,
-        "known_issues": [dict(k) for k in result.facts.known_issues or ()],
-        "coverage": coverage_text(result.facts.coverage),
-    }
+    record = NightEntry(
+        id=entry.id, series=entry.series, config=entry.config, run_id=entry.run_id,
+        verdict=result.verdict.value, exit_code=result.exit_code,
+        cases={c.key: c.status.value for c in result.cases},
+        failing=tuple(Failing(key=c.key, status=c.status.value, message=c.message) for c in result.failures()),
+        reports=tuple(Report(title=c.name, known=c.status is Status.SKIP, message=c.message)
+                      for c in result.cases if c.group == "report"),
+        workloads=tuple(w.name for w in plan.workloads), fragments=tuple(f.name for f in plan.fragments),
+        base=result.facts.base, patches=patches, patchset_hash=patchset_hash,
+        started=started, secs=round(result.secs, 1), repeat=entry.repeat,
+        known_issues=tuple(dict(k) for k in result.facts.known_issues or ()),
+        coverage=coverage_text(result.facts.coverage))
     if entry.control:
         return control_record(record, result)
     return catalogue_record(record, entry.catch, result) if entry.catch else record
@@ -142,7 +142,7 @@ def coverage_text(cov: Mapping[str, Any] | None) -> str:
     return f"not measured: {cov['error']}" if cov.get("error") else str(cov.get("text", ""))
 
 
-def catalogue_record(record: dict[str, Any], catch: tuple[Catch, ...], result: RunResult) -> dict[str, Any]:
+def catalogue_record(record: NightEntry, catch: tuple[Catch, ...], result: RunResult) -> NightEntry:
     """A catalogue bug's entry is judged the other way round: it passes when the bench catches
     the bug (every catch case fails), so a bug the bench stops catching is a new failure."""
     outcome = prove.judge(result, catch)
@@ -150,12 +150,12 @@ def catalogue_record(record: dict[str, Any], catch: tuple[Catch, ...], result: R
     key = "catalogue/caught"
     failed = ", ".join(prove.failed_keys(result)) or "nothing"
     message = f"{outcome.value}: must fail {', '.join(map(str, catch))}; failed: {failed}"
-    return {**record, "verdict": verdict, "exit_code": {"pass": 0, "fail": 1}.get(verdict, 2),
-            "cases": {key: verdict}, "reports": [], "catch": [str(c) for c in catch], "caught": outcome.value,
-            "failing": [] if verdict == "pass" else [{"key": key, "status": verdict, "message": message}]}
+    return replace(record, verdict=verdict, exit_code={"pass": 0, "fail": 1}.get(verdict, 2),
+                   cases={key: verdict}, reports=(), catch=tuple(str(c) for c in catch), caught=outcome.value,
+                   failing=() if verdict == "pass" else (Failing(key=key, status=verdict, message=message),))
 
 
-def control_record(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
+def control_record(record: NightEntry, result: RunResult) -> NightEntry:
     """A catalogue control (a harmless refactor) passes when its run passes: a failure is the
     bench's false alarm, one case that says what failed (and, like a bug, never sent to KCIDB)."""
     outcome = prove.judge_control(result)
@@ -163,9 +163,9 @@ def control_record(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
     key = "catalogue/held"
     failed = "; ".join(f"{k}: {m}" if m else k for k, m in failures(result)) or "nothing"
     message = f"{outcome.value}: a control must pass; failed: {failed}"
-    return {**record, "verdict": verdict, "exit_code": {"pass": 0, "fail": 1}.get(verdict, 2),
-            "cases": {key: verdict}, "reports": [], "control": True, "caught": outcome.value,
-            "failing": [] if verdict == "pass" else [{"key": key, "status": verdict, "message": message}]}
+    return replace(record, verdict=verdict, exit_code={"pass": 0, "fail": 1}.get(verdict, 2),
+                   cases={key: verdict}, reports=(), control=True, caught=outcome.value,
+                   failing=() if verdict == "pass" else (Failing(key=key, status=verdict, message=message),))
 
 
 def run_one(plan: Plan, printer: Printer, runs: int = 1) -> RunResult:
@@ -182,15 +182,15 @@ def run_night(plans: list[tuple[Entry, Plan]], matrix: Matrix, entries: tuple[En
               shard: tuple[int, int] | None, night_dir: Path, printer: Printer) -> Night:
     """Run the planned entries (plan_entries) into night_dir; night.json is written whatever happens."""
     tree = plans[0][1].tree if plans else None
-    night: Night = {
-        "name": night_dir.name, "started": now(), "finished": None, "complete": False,
-        "shard": {"index": shard[0], "count": shard[1]} if shard else None,
-        "matrix": {"path": str(matrix.path), "digest": matrix.digest, "ids": list(matrix.ids)},
-        "tree": {"path": str(tree) if tree else None,
-                 "name": matrix.tree_name or (tree.name if tree else None), "url": matrix.tree_url},
-        "entries": [], "missing": [e.id for e in entries], "merged_from": [],
-        "known_stale_after": matrix.known_stale_after,
-    }
+    night = Night(
+        name=night_dir.name, started=now(), finished=None, complete=False,
+        shard=Shard(index=shard[0], count=shard[1]) if shard else None,
+        matrix=MatrixRef(path=str(matrix.path), digest=matrix.digest, ids=tuple(matrix.ids)),
+        tree=Tree(path=str(tree) if tree else None, name=matrix.tree_name or (tree.name if tree else None),
+                  url=matrix.tree_url),
+        entries=(), missing=tuple(e.id for e in entries), merged_from=(),
+        known_stale_after=matrix.known_stale_after)
+    ran: list[NightEntry] = []
     printer.say(f"nightly {night_dir.name}: {len(plans)} of {len(matrix.entries)} entries"
                 + (f" (shard {shard[0]}/{shard[1]})" if shard else "") + f" into {night_dir}")
     try:
@@ -199,13 +199,13 @@ def run_night(plans: list[tuple[Entry, Plan]], matrix: Matrix, entries: tuple[En
                         f"{', '.join(f.name for f in plan.fragments)}; {', '.join(w.name for w in plan.workloads)}")
             started = now()
             result = run_one(plan, printer, entry.repeat)
-            night["entries"].append(entry_record(entry, plan, result, started, night_dir))
-            night["missing"].remove(entry.id)
+            ran.append(entry_record(entry, plan, result, started, night_dir))
             printer.say(f"nightly: {entry.id}: {result.verdict.name} in {result.secs:.0f}s")
-        night["complete"] = True
+        night = replace(night, complete=True)
     finally:
-        night["finished"] = now()
-        night["entries"].sort(key=lambda e: e["id"])
+        done = {e.id for e in ran}
+        night = replace(night, finished=now(), entries=tuple(sorted(ran, key=lambda e: e.id)),
+                        missing=tuple(i for i in night.missing if i not in done))
         night_file.write(night_dir, night)  # an interrupted night keeps what it has (complete: false)
     return night
 
@@ -226,12 +226,12 @@ def _unusable(run_dir: Path) -> str | None:
     return None
 
 
-def _copy_shards(runs: list[tuple[Path, dict[str, Any]]], shards: list[Path], out_dir: Path) -> None:
+def _copy_shards(runs: list[tuple[Path, NightEntry]], shards: list[Path], out_dir: Path) -> None:
     """The shards' run folders and patches copied into out_dir (a full disk: one line naming
     the file). A shard's symlinks are neither followed nor copied: they would lead out of it."""
     links = []
     for run_dir, e in runs:
-        links += copy_tree(run_dir, contained(out_dir, e["run_id"]))
+        links += copy_tree(run_dir, contained(out_dir, e.run_id))
     for folder in shards:
         patches = folder / rundir.PATCHES
         if patches.is_symlink():
@@ -254,25 +254,25 @@ def merge(shard_dirs: list[Path], out_dir: Path) -> Night:
     inside the shard; a run folder that is gone makes its entry missing (a warning), not a crash.
     """
     shards = [(d.resolve(), require_night(d, SHARD)) for d in shard_dirs]
-    digests = {n["matrix"]["digest"] for _, n in shards}
+    digests = {_matrix(n).digest for _, n in shards}
     if len(digests) != 1:
         raise UserError(f"{shard_dirs[0]}: the shards ran different matrices; not merging")
     seen: dict[str, Path] = {}
-    runs: list[tuple[Path, dict[str, Any]]] = []
+    runs: list[tuple[Path, NightEntry]] = []
     for folder, night in shards:
-        for e in night["entries"]:
-            if e["id"] in seen:
-                raise UserError(f"{folder}: entry {e['id']} also in {seen[e['id']]}")
-            seen[e["id"]] = folder
-            run_dir = contained(folder, e["run_id"], f"{folder / rundir.NIGHT}: entry {e['id']}")
+        for e in night.entries:
+            if e.id in seen:
+                raise UserError(f"{folder}: entry {e.id} also in {seen[e.id]}")
+            seen[e.id] = folder
+            run_dir = contained(folder, e.run_id, f"{folder / rundir.NIGHT}: entry {e.id}")
             if why := _unusable(run_dir):
-                formats.warn(f"{folder / rundir.NIGHT}: entry {e['id']}: {why}; counted as missing")
-                del seen[e["id"]]
+                formats.warn(f"{folder / rundir.NIGHT}: entry {e.id}: {why}; counted as missing")
+                del seen[e.id]
             else:
                 runs.append((run_dir, e))
-    counts = {n["shard"]["count"] for _, n in shards if n.get("shard")}
-    indexes = sorted(n["shard"]["index"] for _, n in shards if n.get("shard"))
-    whole = any(not n.get("shard") for _, n in shards)
+    counts = {n.shard.count for _, n in shards if n.shard}
+    indexes = sorted(n.shard.index for _, n in shards if n.shard)
+    whole = any(not n.shard for _, n in shards)
     all_shards = len(counts) == 1 and indexes == list(range(1, next(iter(counts)) + 1))
     made = not out_dir.exists()
     fresh_dir(out_dir)
@@ -288,18 +288,23 @@ def merge(shard_dirs: list[Path], out_dir: Path) -> Night:
                 else:
                     p.unlink(missing_ok=True)
         raise
-    ids = shards[0][1]["matrix"]["ids"]
-    first = min(shards, key=lambda s: s[1]["started"])[1]
-    return {
-        "name": out_dir.name, "started": first["started"],
-        "finished": max(str(n.get("finished") or n["started"]) for _, n in shards),
-        "complete": (whole or all_shards) and all(n.get("complete") for _, n in shards),
-        "shard": None, "matrix": first["matrix"], "tree": first.get("tree"),
-        "entries": sorted((e for _, e in runs), key=lambda e: e["id"]),
-        "missing": [i for i in ids if i not in seen],
-        "merged_from": sorted(n["name"] for _, n in shards),
-        "known_stale_after": first.get("known_stale_after"),
-    }
+    ids = _matrix(shards[0][1]).ids
+    first = min(shards, key=lambda s: s[1].started)[1]
+    return Night(
+        name=out_dir.name, started=first.started,
+        finished=max(n.finished or n.started for _, n in shards),
+        complete=(whole or all_shards) and all(n.complete for _, n in shards),
+        shard=None, matrix=first.matrix, tree=first.tree,
+        entries=tuple(sorted((e for _, e in runs), key=lambda e: e.id)),
+        missing=tuple(i for i in ids if i not in seen),
+        merged_from=tuple(sorted(n.name for _, n in shards)),
+        known_stale_after=first.known_stale_after)
+
+
+def _matrix(night: Night) -> MatrixRef:
+    """A shard's matrix (night_file's SHARD shape requires it)."""
+    assert night.matrix is not None, f"{night.name}: read without the SHARD shape"
+    return night.matrix
 
 
 def finish(night_dir: Path, night: Night, previous: Path | None, log_url: str | None,
@@ -308,30 +313,29 @@ def finish(night_dir: Path, night: Night, previous: Path | None, log_url: str | 
     if previous is not None:  # checked before the night ran; a night gone bad since is left out
         past = [n] if (n := load_night(previous)) is not None else []
     else:
-        past = history(night_dir.parent, night["started"], night_dir)
-    night["comparison"] = compare(night["entries"], past)
-    night["comparison"]["previous"] = past[0]["name"] if past else None
-    if stale_after := night.get("known_stale_after"):
-        night["stale_known"] = stale_known(night, history(night_dir.parent, night["started"], night_dir),
-                                           int(stale_after))
-    night["exit_code"] = exit_code(night)
+        past = history(night_dir.parent, night.started, night_dir)
+    night = replace(night, comparison=replace(compare(night.entries, past), previous=past[0].name if past else None))
+    if stale_after := night.known_stale_after:
+        night = replace(night, stale_known=stale_known(night, history(night_dir.parent, night.started, night_dir),
+                                                       stale_after))
+    night = replace(night, exit_code=exit_code(night))
     night_file.write(night_dir, night)
     kcidb.write(night_dir, night, log_url)
     nightly_report.write_all(night_dir, night)
     say_summary(printer, night_dir, night)
-    return int(night["exit_code"])
+    return exit_code(night)
 
 
 def say_summary(printer: Printer, night_dir: Path, night: Night) -> None:
     """What is new since the last night, in progress lines."""
-    c = night["comparison"]
-    printer.say(f"nightly {night['name']}: compared with {c['previous'] or 'nothing (first night)'}: "
-                + ", ".join(f"{len(c[k])} {k}" for k in ("new", "fixed", "still", "infra", "untested")))
+    c = night.comparison or Comparison()
+    printer.say(f"nightly {night.name}: compared with {c.previous or 'nothing (first night)'}: "
+                + ", ".join(f"{len(c.of(k))} {k}" for k in ("new", "fixed", "still", "infra", "untested")))
     for kind in ("new", "fixed", "infra"):
-        for item in c[kind]:
-            printer.say(f"  {kind}: {item['id']}: {item['key']} {item['message']}".rstrip())
-    if night["missing"]:
-        printer.say(f"  missing: {', '.join(night['missing'])}")
-    for k in night.get("stale_known", []):
-        printer.say(f"  known issue {k['id']} matched nothing for {k['nights']} nights: remove it? ({k['where']})")
-    printer.say(f"nightly: exit {night['exit_code']}; report {night_dir / rundir.INDEX}")
+        for item in c.of(kind):
+            printer.say(f"  {kind}: {item.id}: {item.key} {item.message}".rstrip())
+    if night.missing:
+        printer.say(f"  missing: {', '.join(night.missing)}")
+    for k in night.stale_known or ():
+        printer.say(f"  known issue {k.id} matched nothing for {k.nights} nights: remove it? ({k.where})")
+    printer.say(f"nightly: exit {night.exit_code}; report {night_dir / rundir.INDEX}")

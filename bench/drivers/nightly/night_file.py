@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from bench.base import formats, paths, rundir
 from bench.base.errors import UserError
 from bench.base.files import write_atomic
-
-Night = dict[str, Any]  # the contents of night.json (see bench/drivers/nightly/night.py)
+from bench.drivers.nightly.night_data import Night, NightEntry
 
 # The shape of night.json: a type, a list [T], an object {key: T} (keys ending in "?" may
 # be absent), OPT(T) for T or null, MAP(T) for an object of T.
@@ -101,30 +99,34 @@ def parse(path: Path, text: str | bytes, shape: object = PAST) -> Night:
     data = formats.check(path, raw, formats.NIGHT)
     if p := problem(data, shape, ""):
         raise formats.FormatProblem(f"{path}: {p}")
-    for e in data["entries"]:
+    try:  # every key the shape checked reads; one of another type is kept as a label
+        night = Night.from_json({k: v for k, v in data.items() if k != formats.KEY})
+    except ValueError as why:
+        raise formats.FormatProblem(f"{path}: {why}") from why
+    for e in night.entries:
         if p := _disagrees(e):
-            raise formats.FormatProblem(f"{path}: entry {e['id']!r}: {p}")
-    return data
+            raise formats.FormatProblem(f"{path}: entry {e.id!r}: {p}")
+    return night
 
 
-def _disagrees(entry: dict[str, Any]) -> str | None:
+def _disagrees(entry: NightEntry) -> str | None:
     """A verdict its failing list does not bear out: the comparison (and so the exit code)
     reads the failing list, so a 'fail' with none failing would make a failed night exit 0."""
-    verdict, failing = entry["verdict"], entry["failing"]
+    verdict, failing = entry.verdict, entry.failing
     if verdict not in VERDICTS:
         return f"verdict {verdict!r}"
-    if (bad := next((i for i, f in enumerate(failing) if f["status"] not in ("fail", "error")), None)) is not None:
-        return f"failing[{bad}].status {failing[bad]['status']!r} (want 'fail' or 'error')"
-    if verdict == "fail" and not any(f["status"] == "fail" for f in failing):
+    if (bad := next((i for i, f in enumerate(failing) if f.status not in ("fail", "error")), None)) is not None:
+        return f"failing[{bad}].status {failing[bad].status!r} (want 'fail' or 'error')"
+    if verdict == "fail" and not any(f.status == "fail" for f in failing):
         return "verdict 'fail' with no failing case of status 'fail'"
     if verdict == "pass" and failing:
-        return f"verdict 'pass' with failing cases ({failing[0]['key']!r})"
+        return f"verdict 'pass' with failing cases ({failing[0].key!r})"
     return None
 
 
 def write(night_dir: Path, night: Night) -> None:
     """night.json in night_dir, its format version first (atomic: a reader never sees half)."""
-    data = formats.stamp(night, formats.NIGHT)
+    data = formats.stamp(night.to_json(), formats.NIGHT)
     write_atomic(night_dir / rundir.NIGHT, json.dumps(data, indent=2, default=str) + "\n")
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.base import rundir
-from bench.drivers.nightly.night_file import Night, beside
+from bench.drivers.nightly.night_data import Night, NightEntry
+from bench.drivers.nightly.night_file import beside
 from bench.run.pages import facts, svg
 from bench.run.pages.html import esc
 
@@ -22,9 +23,9 @@ def recent(night_dir: Path, night: Night, limit: int = GRID_NIGHTS) -> list[tupl
     """This night and the unsharded nights beside it that started before it, oldest first."""
     found = [(night_dir, night)]
     for folder, other in beside(night_dir):
-        if not other.get("shard") and str(other.get("started", "")) < str(night["started"]):
+        if not other.shard and other.started < night.started:
             found.append((folder, other))
-    found.sort(key=lambda n: (str(n[1]["started"]), n[0].name))
+    found.sort(key=lambda n: (n[1].started, n[0].name))
     return found[-limit:]
 
 
@@ -46,26 +47,26 @@ def _heading(name: str) -> str:
 
 
 def _cell(night_dir: Path, folder: Path, n: Night, entry_id: str) -> str:
-    e = next((e for e in n["entries"] if e["id"] == entry_id), None)
+    e = next((e for e in n.entries if e.id == entry_id), None)
     if e is None:
-        if entry_id not in n.get("missing", []):
+        if entry_id not in n.missing:
             return "<td></td>"  # not in that night's matrix
         verdict, href, tip = "missing", _href(night_dir, folder, None), "no results"
     else:
-        verdict, href = str(e["verdict"]), _href(night_dir, folder, e["run_id"])
-        tip = "; ".join(f"{f['key']}: {f['message']}" for f in e.get("failing", []))[:400] or "nothing failed"
-    new = {i["key"] for i in (n.get("comparison") or {}).get("new", []) if i["id"] == entry_id}
+        verdict, href = e.verdict, _href(night_dir, folder, e.run_id)
+        tip = "; ".join(f"{f.key}: {f.message}" for f in e.failing)[:400] or "nothing failed"
+    new = {i.key for i in (n.comparison.new if n.comparison else ()) if i.id == entry_id}
     letter = "N" if new else LETTER.get(verdict, "?")
-    title = f"{n['name']}: {entry_id}: {verdict.upper()}" + (f", {len(new)} new" if new else "") + f" - {tip}"
+    title = f"{n.name}: {entry_id}: {verdict.upper()}" + (f", {len(new)} new" if new else "") + f" - {tip}"
     return (f'<td class="cell bg-{esc(verdict)}"><a href="{esc(href)}" title="{esc(title)}">'
             f"{letter}</a></td>")
 
 
 def grid(night_dir: Path, nights: list[tuple[Path, Night]]) -> list[str]:
-    ids = sorted({e["id"] for _, n in nights for e in n["entries"]} | set(nights[-1][1].get("missing", [])))
+    ids = sorted({e.id for _, n in nights for e in n.entries} | set(nights[-1][1].missing))
     if not ids:
         return []
-    head = "".join(f'<th title="{esc(n["name"])}">{_heading(str(n["name"]))}</th>' for _, n in nights)
+    head = "".join(f'<th title="{esc(n.name)}">{_heading(n.name)}</th>' for _, n in nights)
     out = [f"<h2>History (last {len(nights)} night{'s' if len(nights) > 1 else ''})</h2>",
            ("<p>P pass, F fail, N fail with a new failure, E infrastructure trouble, ? no results;"
             " each cell links to that night's run.</p>"),
@@ -76,9 +77,10 @@ def grid(night_dir: Path, nights: list[tuple[Path, Night]]) -> list[str]:
     return out + ["</table>"]
 
 
-def _run(folder: Path, n: Night, entry_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    e = next((e for e in n["entries"] if e["id"] == entry_id), None)
-    return (e, facts.summary(folder / e["run_id"])) if e else None
+def _run(folder: Path, n: Night, entry_id: str) -> tuple[NightEntry, dict[str, Any]] | None:
+    """The entry in that night and its run's summary.json."""
+    e = next((e for e in n.entries if e.id == entry_id), None)
+    return (e, facts.summary(folder / e.run_id)) if e else None
 
 
 def _stage_plot(nights: list[tuple[Path, Night]], entry_id: str) -> str:
@@ -86,8 +88,8 @@ def _stage_plot(nights: list[tuple[Path, Night]], entry_id: str) -> str:
     for folder, n in nights:
         got = _run(folder, n, entry_id)
         if got:
-            secs = facts.stage_secs(got[1]) or {"total": float(got[0].get("secs", 0))}
-            columns.append((str(n["name"]), secs))
+            secs = facts.stage_secs(got[1]) or {"total": float(got[0].secs or 0)}
+            columns.append((n.name, secs))
     used = {k for _, parts in columns for k in parts}
     keys = [k for k in (*facts.STAGES, "total") if k in used]
     return svg.stacked(columns, keys)
@@ -97,15 +99,15 @@ def _pin_plots(nights: list[tuple[Path, Night]], entry_id: str) -> str:
     series: dict[str, list[tuple[str, float | None]]] = {}
     for i, (folder, n) in enumerate(nights):
         got = _run(folder, n, entry_id)
-        found = facts.pins(folder / got[0]["run_id"] / rundir.GUEST, list(got[0].get("workloads", []))) if got else []
+        found = facts.pins(folder / got[0].run_id / rundir.GUEST, list(got[0].workloads)) if got else []
         for p in found:
-            points = series.setdefault(p.workload, [(str(m["name"]), None) for _, m in nights])
-            points[i] = (str(n["name"]), p.acquired)
+            points = series.setdefault(p.workload, [(m.name, None) for _, m in nights])
+            points[i] = (n.name, p.acquired)
     return "".join(f"<div><code>{esc(w)}</code> {svg.spark(points)}</div>" for w, points in series.items())
 
 
 def trends(nights: list[tuple[Path, Night]]) -> list[str]:
-    ids = [e["id"] for e in nights[-1][1]["entries"]]
+    ids = [e.id for e in nights[-1][1].entries]
     if not ids:
         return []
     out = [f"<h2>Trends (last {len(nights)} night{'s' if len(nights) > 1 else ''})</h2>",
