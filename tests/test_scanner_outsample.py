@@ -22,15 +22,16 @@ from bench.report.scanner import scan, strip_prefix
 CONSOLE = Path(__file__).parent / "data" / "console"
 SYZKALLER = CONSOLE / "syzkaller"
 # exact or ALT titles / crash logs whose syzkaller TITLE is current (not marked DIFFERS): measured
-# 52/52 on 2026-12-05 (second round) and 58/58 after the third round (docs/scanner.md); the titles
-# syzkaller stored under older rules (DIFFERS) are at most STALE_MAX and each must be exactly ours
+# 52/52 on 2026-12-05 (second round), 58/58 after the third round and 117/117 with the fourth
+# round's 56 crash logs (docs/scanner.md); the titles syzkaller stored under older rules (DIFFERS)
+# are at most STALE_MAX (9 of 126) and each must be exactly ours
 TITLE_FLOOR = 1.0
 STALE_MAX = 9
 
 
 def test_syzkaller_logs_detected_and_titled_above_the_floor() -> None:
     t = measure(files([SYZKALLER]))
-    assert t.crash >= 30 and t.clean >= 2, "the committed subset is smaller than documented"
+    assert t.crash >= 126 and t.clean >= 13, "the committed subset is smaller than documented"
     assert t.detected == t.crash, "a syzkaller crash log gave no report"
     assert t.false == 0, "a log syzkaller finds no report in gave one"
     assert (t.exact + t.alt) / (t.crash - t.stale) >= TITLE_FLOOR
@@ -239,3 +240,33 @@ def test_an_unprefixed_warning_whose_panic_follows_is_the_kernels() -> None:
     lines = _body(SYZKALLER / "500-warn-usb-submit-urb-panic-cut.log")
     stripped = [_TS.sub(r"\2", line, count=1) if _TS.match(line) else line for line in lines]
     assert [r.title for r in scan(stripped)][:1] == [r.title for r in scan(lines)][:1]
+
+
+# --- consequences that belong to the report before them (fourth round, 2026-12-05) ---------------
+
+def _fixture(number: str) -> list[str]:
+    return _body(next(SYZKALLER.glob(f"{number}-*.log")))
+
+
+def test_a_warn_message_after_its_warning_line_starts_no_report() -> None:
+    """syzkaller report 733 (arm32, 6.11): warn_slowpath_fmt() prints WARN()'s message
+    ("refcount_t: underflow; use-after-free.") after the WARNING line; it was read as the line
+    before a new report, so panic_on_warn's panic became a report of its own."""
+    reports = scan(_fixture("733"))
+    assert [r.title for r in reports] == ["WARNING: refcount bug in hdm_disconnect"]
+    assert reports[0].panicked
+
+
+def test_a_warn_message_before_its_own_warning_line_still_opens_that_report() -> None:
+    # x86's order (report 157: the message, "cut here", the WARNING) after another WARNING report
+    reports = scan(_fixture("640") + _fixture("157"))
+    assert [r.title for r in reports] == ["WARNING in packet_release", "WARNING: refcount bug in sctp_wfree"]
+    assert reports[1].detail == "refcount_t: underflow; use-after-free"
+
+
+def test_the_panic_after_a_double_fault_is_part_of_it() -> None:
+    """syzkaller report 315: exc_double_fault() calls die() and then panic("Machine halted.")
+    (arch/x86/kernel/traps.c); that panic is the double fault's, not a second report."""
+    reports = scan(_fixture("315"))
+    assert [r.title for r in reports] == ["PANIC: double fault in corrupted", "WARNING: kernel stack regs has bad value"]
+    assert reports[0].panicked

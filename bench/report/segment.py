@@ -35,7 +35,9 @@ _CONSEQUENCE_PANIC = re.compile(
     r"|softlockup: hung tasks|hung_task: blocked tasks|Hard LOCKUP|RCU Stall|kasan\.fault|KFENCE|UBSAN|Oops"
     r"|corrupted stack end|corrupted shadow stack|panic_on_oops|panic_on_taint set|kmsan\.panic"
     # __schedule_bug() before check_panic_on_warn() (5.x), and kernel.warn_limit
-    r"|scheduling while atomic|system warned too often)")
+    r"|scheduling while atomic|system warned too often"
+    # x86 exc_double_fault(): die() and then panic("Machine halted.") (arch/x86/kernel/traps.c)
+    r"|Machine halted)")
 # A stack frame of panic(): the report was printed while the kernel panicked.
 _IN_PANIC = re.compile(r"[\s>\]]panic\+0x[0-9a-f]+/")
 PANIC_LOOK = 80  # lines after such a header its stack is looked for in
@@ -45,6 +47,10 @@ _NO_DIE = ("INFO:", "WARNING:")
 # printk's marker before it prints again a record that an interrupting record cut short.
 _REPLAY = "** replaying previous printk message **"
 _EXTRA = frozenset(map(id, EXTRA))  # identity: comparing frozen dataclasses compares every field
+# warn_slowpath_fmt() (arches without __WARN_FLAGS: arm, ...) prints WARN()'s message after the
+# "WARNING:" line, not before it: a refcount_t/ODEBUG line this close after one is its message.
+WARN_MESSAGE = 3
+_CUT_HERE = "[ cut here ]"
 
 
 @dataclass(frozen=True)
@@ -134,18 +140,35 @@ def hits(lines: list[str], text: str, chatter: Callable[[Hit], bool]) -> list[Hi
     first_kernel = next((i for i, line in enumerate(lines) if strip_prefix(line)[1]), len(lines))
     hits: list[Hit] = []
     after = 0  # pre-report lines are looked for between the previous header and this one
+    warned: Hit | None = None  # the previous header, when it is a WARNING whose message may follow
     for i in _candidates(text):
         if i + 1 < len(lines) and _REPLAY in lines[i + 1]:
             continue  # a cut-off header that printk prints again in full on the next lines
         ctx, group = _classify(lines[i], i > first_kernel)
         if group is None or chatter(Hit(i, ctx, group, None)):
             continue
-        pre = _pre_hit(lines, after, i)
+        pre = _pre_hit(lines, _after_message(lines, warned, after, i), i)
         if pre is not None and pre.ctx == ctx:
             hits.append(pre)
-        hits.append(Hit(i, ctx, group, None))
+        hit = Hit(i, ctx, group, None)
+        hits.append(hit)
+        warned = hit if group.header == "WARNING:" else None
         after = i + 1
     return hits
+
+
+def _after_message(lines: list[str], warned: Hit | None, after: int, main: int) -> int:
+    """Where pre-report lines for the header at main may start: past the message lines that
+    follow a WARNING line of the same context, unless a new "cut here" starts a report first."""
+    if warned is None:
+        return after
+    end = min(after + WARN_MESSAGE, main)
+    for j in range(after, end):
+        if _CUT_HERE in lines[j]:
+            return j
+        if strip_prefix(lines[j])[1] != warned.ctx:
+            return j
+    return end
 
 
 def _in_panic(lines: list[str], at: int) -> bool:
