@@ -148,27 +148,11 @@ class Run:
     @timed("apply")
     def apply(self, s: slot_mod.Slot) -> tuple[slot_mod.Slot, bool]:
         """Move the slot's worktree to the base and apply the series; the slot's new state."""
-        p, base, log = self.plan, str(self.facts.base), self.dir / rundir.APPLY_LOG
+        p, base = self.plan, str(self.facts.base)
         self.say(f"apply: {len(p.series.patches)} patch(es) of {p.series.name} on {base[:12]} in {s.path}")
-        repo = worktree.repo_id(p.tree)
-        made = worktree.ensure(p.tree, s.src, base)
-        state = s.state if not made and s.state.tree == repo else slot_mod.State()
-        saved: dict[str, int] = {}
-        if state.built:  # the files git may write: their mtimes, to give back where nothing changed
-            saved = worktree.mtimes(s.src, worktree.changed(s.src, "HEAD", base) | worktree.dirty(s.src)
-                                    | worktree.touched_by(p.series.patches))
-        worktree.reset(s.src, base, log)
-        applied = tree.apply_series(s.src, p.series, log)
-        if state.built:
-            try:
-                kept = worktree.restore_mtimes(s.src, saved, worktree.changed(s.src, state.built, applied.head))
-                self.facts = replace(self.facts, mtimes_kept=kept)
-            except BenchError:  # the built commit is gone: make decides by the new mtimes
-                state = replace(state, built="")
-        self.facts = replace(self.facts, head=applied.head)
-        s = s.save(replace(state, tree=repo, config_key=kconfig.digest(p.fragments), series=p.series.name,
-                           head=applied.head, used=time.time()))
-        return s, self.add(*verdict.apply_cases(applied, len(p.series.patches))) and applied.ok
+        prep = slot_mod.prepare(s, p.tree, base, p.series, kconfig.digest(p.fragments), self.dir / rundir.APPLY_LOG)
+        self.facts = replace(self.facts, head=prep.applied.head, mtimes_kept=prep.mtimes_kept)
+        return prep.slot, self.add(*verdict.apply_cases(prep.applied, len(p.series.patches))) and prep.applied.ok
 
     @timed("config")
     def config(self, src: Path, build_dir: Path) -> bool:

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from bench.base import env, formats, proc
-from bench.base.errors import InfraError
+from bench.base.errors import BenchError, InfraError
 from bench.base.files import write_atomic
-from bench.run import build as build_mod, kconfig, worktree
+from bench.run import build as build_mod, kconfig, tree, worktree
+from bench.run.series import Series
 
 DEFAULT_CAP = 4  # slots kept; $BENCH_SLOTS changes it
 DEFAULT_WAIT = 6 * 3600  # seconds to wait for a free slot; $BENCH_SLOT_WAIT
@@ -269,6 +270,36 @@ def gc(cache_dir: Path, keep: int) -> list[Path]:
 
 
 # -- incremental builds: the only writer of built, config_sha, image_sha, profiled, building ---
+
+
+@dataclass(frozen=True)
+class Prepared:
+    slot: Slot  # its state saying what the worktree holds now
+    applied: tree.ApplyResult
+    mtimes_kept: int | None  # files whose old mtimes were given back; None: no build to keep them for
+
+
+def prepare(s: Slot, kernel: Path, base: str, series: Series, config_key: str, log: Path) -> Prepared:
+    """Move the slot's worktree to base and apply series; files git rewrote with the content the
+    last successful build compiled get their old mtimes back, so make redoes only what differs."""
+    repo = worktree.repo_id(kernel)
+    made = worktree.ensure(kernel, s.src, base)
+    state = s.state if not made and s.state.tree == repo else State()
+    saved: dict[str, int] = {}
+    if state.built:  # the files git may write: their mtimes, to give back where nothing changed
+        saved = worktree.mtimes(s.src, worktree.changed(s.src, "HEAD", base) | worktree.dirty(s.src)
+                                | worktree.touched_by(series.patches))
+    worktree.reset(s.src, base, log)
+    applied = tree.apply_series(s.src, series, log)
+    kept = None
+    if state.built:
+        try:
+            kept = worktree.restore_mtimes(s.src, saved, worktree.changed(s.src, state.built, applied.head))
+        except BenchError:  # the built commit is gone: make decides by the new mtimes
+            state = replace(state, built="")
+    s = s.save(replace(state, tree=repo, config_key=config_key, series=series.name, head=applied.head,
+                       used=time.time()))
+    return Prepared(s, applied, kept)
 
 
 @dataclass(frozen=True)
