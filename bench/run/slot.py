@@ -8,6 +8,10 @@ made or removed on the way to a verdict. Each slot has a lock (one run at a time
 image made from them. Nothing in state.json is trusted without checking: a slot whose
 worktree is broken is made again, and a build dir is only called up to date when the
 commit, the .config and the image all match the record.
+
+This module is the one writer of that record: prepare() moves the worktree (mtimes kept for the
+last build), reused() says whether make must run, build() and probe() run it (make's process
+group recorded while it runs); the pipeline's stages only call them.
 """
 
 from __future__ import annotations
