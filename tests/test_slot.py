@@ -261,3 +261,36 @@ def test_a_broken_or_older_state_is_named_and_the_slot_rebuilt(tmp_path: Path, t
         assert s.state == slot.State()  # nothing of it trusted: the slot is rebuilt
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "slot-1/state.json" in err[0] and says in err[0] and err[0].endswith("rebuilt"), err
+
+
+# -- the slot is the one owner of its incremental-build state (issue 22 item 4) ----------------
+
+
+def test_the_reuse_decision_needs_commit_config_profile_and_the_image_itself(tmp_path: Path) -> None:
+    s = slot.Slot(tmp_path, slot.State())
+    s.image.parent.mkdir(parents=True)
+    s.image.write_text("kernel")
+    (s.build / ".config").write_text("CONFIG_MMU=y\n")
+    built = slot.State(head="c1", built="c1", config_sha=slot.sha256_of(s.build / ".config"),
+                       image_sha=slot.sha256_of(s.image), profiled="")
+    reuse = slot.reused(s.save(built), "")
+    assert reuse is not None and reuse.image == s.image and reuse.built == "c1"
+    assert slot.reused(s.save(dataclasses.replace(built, head="c2")), "") is None  # another commit
+    assert slot.reused(s.save(built), "mm/gup.o") is None  # another set of profiled objects
+    (s.build / ".config").write_text("CONFIG_MMU=y\nCONFIG_KASAN=y\n")
+    assert slot.reused(s.save(built), "") is None  # another .config
+    (s.build / ".config").write_text("CONFIG_MMU=y\n")
+    s.image.write_text("another kernel")
+    assert slot.reused(s.save(built), "") is None  # the image is not the file that build made
+
+
+def test_the_pipeline_never_writes_a_slot_s_state() -> None:
+    """Only bench/run/slot.py saves state.json: a stage that wrote fields by hand (built, building,
+    image_sha) split one file's invariants over two modules."""
+    import ast
+
+    source = Path(__file__).resolve().parent.parent / "bench" / "run" / "pipeline.py"
+    tree = ast.parse(source.read_text())
+    writes = [f"line {n.lineno}" for n in ast.walk(tree) if isinstance(n, ast.Call) and (
+        isinstance(n.func, ast.Attribute) and n.func.attr in ("save", "State"))]
+    assert writes == [], writes

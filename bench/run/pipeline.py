@@ -12,7 +12,6 @@ import datetime
 import errno
 import functools
 import json
-import os
 import re
 import shutil
 import time
@@ -26,7 +25,7 @@ from bench.base import files, rundir
 from bench.base.errors import BenchError, InfraError
 from bench.base.files import write_atomic
 from bench.report import issues, render, scanner
-from bench.run import (build as build_mod, cases as verdict, guests, junit, kconfig, leaks, oracles, qemu,
+from bench.run import (cases as verdict, guests, junit, kconfig, leaks, oracles, qemu,
                        slot as slot_mod, tree, vm, worktree)
 from bench.run.coverage import stage as cov
 from bench.run.pages import run_files
@@ -149,27 +148,11 @@ class Run:
     @timed("apply")
     def apply(self, s: slot_mod.Slot) -> tuple[slot_mod.Slot, bool]:
         """Move the slot's worktree to the base and apply the series; the slot's new state."""
-        p, base, log = self.plan, str(self.facts.base), self.dir / rundir.APPLY_LOG
+        p, base = self.plan, str(self.facts.base)
         self.say(f"apply: {len(p.series.patches)} patch(es) of {p.series.name} on {base[:12]} in {s.path}")
-        repo = worktree.repo_id(p.tree)
-        made = worktree.ensure(p.tree, s.src, base)
-        state = s.state if not made and s.state.tree == repo else slot_mod.State()
-        saved: dict[str, int] = {}
-        if state.built:  # the files git may write: their mtimes, to give back where nothing changed
-            saved = worktree.mtimes(s.src, worktree.changed(s.src, "HEAD", base) | worktree.dirty(s.src)
-                                    | worktree.touched_by(p.series.patches))
-        worktree.reset(s.src, base, log)
-        applied = tree.apply_series(s.src, p.series, log)
-        if state.built:
-            try:
-                kept = worktree.restore_mtimes(s.src, saved, worktree.changed(s.src, state.built, applied.head))
-                self.facts = replace(self.facts, mtimes_kept=kept)
-            except BenchError:  # the built commit is gone: make decides by the new mtimes
-                state = replace(state, built="")
-        self.facts = replace(self.facts, head=applied.head)
-        s = s.save(replace(state, tree=repo, config_key=kconfig.digest(p.fragments), series=p.series.name,
-                           head=applied.head, used=time.time()))
-        return s, self.add(*verdict.apply_cases(applied, len(p.series.patches))) and applied.ok
+        prep = slot_mod.prepare(s, p.tree, base, p.series, kconfig.digest(p.fragments), self.dir / rundir.APPLY_LOG)
+        self.facts = replace(self.facts, head=prep.applied.head, mtimes_kept=prep.mtimes_kept)
+        return prep.slot, self.add(*verdict.apply_cases(prep.applied, len(p.series.patches))) and prep.applied.ok
 
     @timed("config")
     def config(self, src: Path, build_dir: Path) -> bool:
@@ -181,44 +164,26 @@ class Run:
 
     @timed("build")
     def build(self, s: slot_mod.Slot) -> Path | None:
-        state, image = s.state, s.build / build_mod.IMAGE
-        config_sha = slot_mod.sha256_of(s.build / kconfig.DOT_CONFIG)
         self.instr = cov.instrument(self.plan, s.src, str(self.facts.base), str(self.facts.head))
-        if state.built == state.head and state.config_sha == config_sha and state.image_sha \
-                and state.profiled == cov.key(self.instr) \
-                and slot_mod.sha256_of(image) == state.image_sha:
-            self.facts = replace(self.facts, image=str(image))
-            why = f"reused: the slot's image is of this commit and .config ({state.built[:12]})"
+        if reuse := slot_mod.reused(s, cov.key(self.instr)):
+            self.facts = replace(self.facts, image=str(reuse.image))
+            why = f"reused: the slot's image is of this commit and .config ({reuse.built[:12]})"
             # every run folder has its build.log: here it says why make did not run
-            write_atomic(self.dir / rundir.BUILD_LOG, f"{why}\nimage {image} sha256 {state.image_sha}\n"
-                                                 f".config sha256 {config_sha}\n")
+            write_atomic(self.dir / rundir.BUILD_LOG, f"{why}\nimage {reuse.image} sha256 {reuse.image_sha}\n"
+                                                 f".config sha256 {reuse.config_sha}\n")
             self.add(Case("build", "kernel", Status.PASS, 0.0, why, reused=True))
-            return image
-        s = s.save(replace(state, built=""))  # from here until it succeeds, the build dir is in flux
+            return reuse.image
         self.say(f"build: make O={s.build} bzImage (ccache)")
-        res = build_mod.build(
-            s.src, s.build, self.dir / rundir.BUILD_LOG, cache_dir=self.plan.cache_dir,
-            njobs=self.plan.jobs or None, timeout=self.plan.build_timeout,
-            progress=lambda text: self.say(f"build: {text}"), started=self._building(s),
-            make_vars=cov.make_vars(self.instr))
-        done = replace(s.state, building=0, building_since=0.0)
+        res = slot_mod.build(s, self.dir / rundir.BUILD_LOG, self._make(lambda text: self.say(f"build: {text}")),
+                             cov.key(self.instr))
         if res.ok and res.image:
             self.facts = replace(self.facts, image=str(res.image))
-            done = replace(done, built=state.head, config_sha=config_sha, image_sha=slot_mod.sha256_of(res.image),
-                           profiled=cov.key(self.instr))
-        s.save(done)
         self.add(verdict.build_case(res, tail_of(self.dir / rundir.BUILD_LOG)))
         return res.image if res.ok else None
 
-    @staticmethod
-    def _building(s: slot_mod.Slot) -> Callable[[int], None]:
-        """make's process group into state.json while it runs: if bench is SIGKILLed, make goes
-        on in its own session, and the slot's next taker must stop it first (slot._reclaim)."""
-        since = time.time()
-
-        def started(pgid: int) -> None:
-            s.save(replace(s.state, building=pgid, building_since=since))
-        return started
+    def _make(self, progress: Callable[[str], None] | None = None) -> slot_mod.Make:
+        p = self.plan
+        return slot_mod.Make(p.cache_dir, p.jobs or None, p.build_timeout, cov.make_vars(self.instr), progress)
 
     def prepare_guest(self, src: Path, build_dir: Path) -> Path:
         gdir = self.dir / rundir.GUEST
@@ -269,25 +234,16 @@ class Run:
     def probe(self, s: slot_mod.Slot) -> None:
         """--each: touch the files the next patch changes and make again, so the objects it will
         recompile are compiled here without it: the "before" of its warnings (bench/run/buildwarn.py)."""
-        s = slot_mod.Slot(s.path, slot_mod.read_state(s.path))
-        head, log = s.state.built, self.dir / rundir.PROBE_LOG
+        s, log = s.reread(), self.dir / rundir.PROBE_LOG
         names = sorted(n for n in self.plan.probe if (s.src / n).is_file())
-        if not head:
+        if not s.state.built:
             return
         if not names:
             write_atomic(log, "pinbench: the next patch only adds files: nothing to compile before it\n")
             self.facts = replace(self.facts, probe=Probe((), True, 0.0))
             return
         self.say(f"probe: make again with {len(names)} file(s) of the next patch touched (its warnings before it)")
-        now = time.time()
-        for name in names:
-            os.utime(s.src / name, (now, now))
-        s = s.save(replace(s.state, built=""))
-        res = build_mod.build(s.src, s.build, log, cache_dir=self.plan.cache_dir, njobs=self.plan.jobs or None,
-                              timeout=self.plan.build_timeout, started=self._building(s),
-                              make_vars=cov.make_vars(self.instr))
-        done = replace(s.state, building=0, building_since=0.0)
-        s.save(replace(done, built=head, image_sha=slot_mod.sha256_of(res.image)) if res.ok and res.image else done)
+        res = slot_mod.probe(s, names, log, self._make())
         self.facts = replace(self.facts, probe=Probe(tuple(names), res.ok, round(res.secs, 1)))
 
     @timed("coverage")

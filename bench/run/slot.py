@@ -8,6 +8,10 @@ made or removed on the way to a verdict. Each slot has a lock (one run at a time
 image made from them. Nothing in state.json is trusted without checking: a slot whose
 worktree is broken is made again, and a build dir is only called up to date when the
 commit, the .config and the image all match the record.
+
+This module is the one writer of that record: prepare() moves the worktree (mtimes kept for the
+last build), reused() says whether make must run, build() and probe() run it (make's process
+group recorded while it runs); the pipeline's stages only call them.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from bench.base import env, formats, proc
-from bench.base.errors import InfraError
+from bench.base.errors import BenchError, InfraError
 from bench.base.files import write_atomic
-from bench.run import worktree
+from bench.run import build as build_mod, kconfig, tree, worktree
+from bench.run.series import Series
 
 DEFAULT_CAP = 4  # slots kept; $BENCH_SLOTS changes it
 DEFAULT_WAIT = 6 * 3600  # seconds to wait for a free slot; $BENCH_SLOT_WAIT
@@ -69,9 +74,17 @@ class Slot:
     def build(self) -> Path:
         return self.path / "build"
 
+    @property
+    def image(self) -> Path:
+        return self.build / build_mod.IMAGE
+
     def save(self, state: State) -> Slot:
         write_atomic(self.path / STATE, json.dumps(formats.stamp(asdict(state), formats.STATE), indent=1) + "\n")
         return replace(self, state=state)
+
+    def reread(self) -> Slot:
+        """The slot as state.json says now (a stage after the build sees what it left)."""
+        return replace(self, state=read_state(self.path))
 
 
 PID_MAX = 1 << 22  # the kernel's largest pid_max (PID_MAX_LIMIT on 64-bit)
@@ -258,3 +271,100 @@ def gc(cache_dir: Path, keep: int) -> list[Path]:
     for repo in sorted(r for r in repos if r and Path(r).is_dir()):  # forget the removed worktrees
         proc.run(["git", f"--git-dir={repo}", "worktree", "prune"])
     return removed
+
+
+# -- incremental builds: the only writer of built, config_sha, image_sha, profiled, building ---
+
+
+@dataclass(frozen=True)
+class Prepared:
+    slot: Slot  # its state saying what the worktree holds now
+    applied: tree.ApplyResult
+    mtimes_kept: int | None  # files whose old mtimes were given back; None: no build to keep them for
+
+
+def prepare(s: Slot, kernel: Path, base: str, series: Series, config_key: str, log: Path) -> Prepared:
+    """Move the slot's worktree to base and apply series; files git rewrote with the content the
+    last successful build compiled get their old mtimes back, so make redoes only what differs."""
+    repo = worktree.repo_id(kernel)
+    made = worktree.ensure(kernel, s.src, base)
+    state = s.state if not made and s.state.tree == repo else State()
+    saved: dict[str, int] = {}
+    if state.built:  # the files git may write: their mtimes, to give back where nothing changed
+        saved = worktree.mtimes(s.src, worktree.changed(s.src, "HEAD", base) | worktree.dirty(s.src)
+                                | worktree.touched_by(series.patches))
+    worktree.reset(s.src, base, log)
+    applied = tree.apply_series(s.src, series, log)
+    kept = None
+    if state.built:
+        try:
+            kept = worktree.restore_mtimes(s.src, saved, worktree.changed(s.src, state.built, applied.head))
+        except BenchError:  # the built commit is gone: make decides by the new mtimes
+            state = replace(state, built="")
+    s = s.save(replace(state, tree=repo, config_key=config_key, series=series.name, head=applied.head,
+                       used=time.time()))
+    return Prepared(s, applied, kept)
+
+
+@dataclass(frozen=True)
+class Make:
+    """How a stage wants make run in the slot (bench/run/build.py's options)."""
+
+    cache_dir: Path
+    njobs: int | None = None
+    timeout: float | None = None
+    make_vars: tuple[str, ...] = ()  # the coverage run's GCOV_PROFILE_* words
+    progress: Callable[[str], None] | None = None
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """The slot's image is what the plan needs: make need not run."""
+
+    image: Path
+    image_sha: str
+    config_sha: str
+    built: str
+
+
+def reused(s: Slot, profiled: str) -> Reuse | None:
+    """The slot's image if it was built from the slot's head, its .config and the same profiled
+    objects, and is still the file that build made; None when make must run."""
+    state, config_sha = s.state, sha256_of(s.build / kconfig.DOT_CONFIG)
+    if state.built == state.head and state.config_sha == config_sha and state.image_sha \
+            and state.profiled == profiled and sha256_of(s.image) == state.image_sha:
+        return Reuse(s.image, state.image_sha, config_sha, state.built)
+    return None
+
+
+def build(s: Slot, log: Path, make: Make, profiled: str) -> build_mod.BuildResult:
+    """make in the slot; on success the state says its image is of the head and this .config."""
+    head, config_sha = s.state.head, sha256_of(s.build / kconfig.DOT_CONFIG)
+    return _make(s, log, make, lambda state, image: replace(
+        state, built=head, config_sha=config_sha, image_sha=sha256_of(image), profiled=profiled))
+
+
+def probe(s: Slot, names: list[str], log: Path, make: Make) -> build_mod.BuildResult:
+    """--each: touch names (files of the slot's worktree) and make again; the build is still of
+    the last built commit afterwards (the files are the same), its new image recorded."""
+    head, now = s.state.built, time.time()
+    for name in names:
+        os.utime(s.src / name, (now, now))
+    return _make(s, log, make, lambda state, image: replace(state, built=head, image_sha=sha256_of(image)))
+
+
+def _make(s: Slot, log: Path, make: Make, done: Callable[[State, Path], State]) -> build_mod.BuildResult:
+    """make, the state saying while it runs that the build dir is in flux (built "") and which
+    process group makes: if bench is SIGKILLed, make goes on in its own session, and the slot's
+    next taker must stop it first (_reclaim); done(state, image) is the state after a success."""
+    s = s.save(replace(s.state, built=""))
+    since = time.time()
+
+    def started(pgid: int) -> None:
+        nonlocal s
+        s = s.save(replace(s.state, building=pgid, building_since=since))
+    res = build_mod.build(s.src, s.build, log, cache_dir=make.cache_dir, njobs=make.njobs, timeout=make.timeout,
+                          progress=make.progress, started=started, make_vars=make.make_vars)
+    state = replace(s.state, building=0, building_since=0.0)
+    s.save(done(state, res.image) if res.ok and res.image else state)
+    return res

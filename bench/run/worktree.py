@@ -3,7 +3,8 @@
 A slot's worktree is moved between runs with git, never re-made: `git checkout` and `git am`
 only write the files that differ. Files they write whose content is what the slot's last
 successful build compiled get their old mtimes back, so make rebuilds only what really differs
-from that build (a bisect step that adds one patch recompiles that patch's files).
+from that build (a bisect step that adds one patch recompiles that patch's files); which files,
+against which build, is slot.prepare's to decide (bench/run/slot.py).
 """
 
 from __future__ import annotations
