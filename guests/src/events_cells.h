@@ -107,6 +107,20 @@ static long anon_huge_kb(const void *addr)
 	return kb;
 }
 
+/* Every CPU's LRU batches drained: move_pages() of one page (to the node it is on) starts with
+ * lru_cache_disable() (mm/migrate.c do_pages_move()), cheaper than compaction under TCG. A page
+ * still in another CPU's batch is not on the LRU: mark_page_accessed() cannot activate it and
+ * MADV_COLD skips it (madvise_cold_or_pageout_pte_range(): "non-LRU folio"). */
+static void drain_all_lru(char *page)
+{
+	void *pages[1] = {page};
+	int node = -1, status;
+
+	page[0] = 1;
+	if (!syscall(SYS_move_pages, 0, 1, pages, NULL, &node, 0) && node >= 0)
+		syscall(SYS_move_pages, 0, 1, pages, &node, &status, 0);
+}
+
 /* MADV_COLD of the region, then memory.reclaim of the whole group (reclaim_event()). The witness
  * is made active first where the kernel lets user space do it (gup_test GUP_BASIC_TEST: FOLL_TOUCH
  * marks small pages accessed, thrice = active and referenced; shmem: three preads,
@@ -122,6 +136,7 @@ static void cold_event(struct cell *c)
 	int can_activate = c->mem != THP, active, refd;
 	char *dummy = map_aligned(PAGE, PAGE, -1), *buf = malloc(c->half);
 
+	drain_all_lru(dummy);
 	for (int i = 0; i < 3 && can_activate; i++) {
 		if (c->mem == SHMTHP ? pread(c->fd, buf, c->half, c->half) != (ssize_t)c->half
 				     : gup_fd < 0 || ioctl(gup_fd, GUP_BASIC_TEST, &g)) {
