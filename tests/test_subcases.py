@@ -206,3 +206,50 @@ def test_a_real_log_of_the_swapin_race_missing_its_bug() -> None:
     assert [(s.name, s.status) for s in got] == [("race/swapin-vs-swapin", Status.PASS)]
     comment = next(line for line in lines if line.startswith("# race/swapin-vs-swapin:"))
     assert "32 counted" in comment and "pswpin +1549" in comment
+
+
+# -- the cold/free/collapse/khugepaged/mkclean events and shmem-thp's (guests/src/events_cells.h) --
+
+def test_a_real_log_with_the_new_events() -> None:
+    # every cell of the events block on a healthy 6.12: each passes with its premise, and what
+    # the kernel did is in its comment line
+    lines = (GUEST_LOGS / "pin-matrix-events-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    events = ("cold", "free", "collapse", "khugepaged", "mkclean")
+    new = sorted(n for n in got if n.rsplit("/", 1)[1] in events)  # 7 cold, 8 free, 6 collapse, 2 khugepaged, 3 mkclean
+    assert len(new) == 26 and all(got[n].status is Status.PASS for n in new)
+    shmem_thp = [n for n in got if n.split("/")[1] == "shmem-thp"]
+    assert len(shmem_thp) == 41 and all(got[n].status is Status.PASS for n in shmem_thp)
+    # premises seen: the witness discarded, collapsed, deactivated; the pinned half kept
+    free = next(ln for ln in lines if ln.startswith("# uring/anon/free: MADV_FREE then MADV_PAGEOUT:"))
+    assert "15 of 15 witness pages discarded, pinned half present" in free
+    collapse = next(ln for ln in lines if ln.startswith("# uring/anon/collapse: MADV_COLLAPSE:"))
+    assert "Resource temporarily unavailable" in collapse and "pinned half small pages" in collapse
+    assert not any(name.startswith("#") for name in got)
+
+
+def test_a_real_log_of_reclaim_discarding_pinned_lazyfree_pages() -> None:
+    # scratch bug (tests/data/guest/pin-matrix-lazyfree-discard-pinned.patch): try_to_unmap_one()
+    # discards a clean MADV_FREE page without comparing its refcount with its map count
+    lines = (GUEST_LOGS / "pin-matrix-lazyfree-discard-pinned-6.12-tcg.log").read_text().splitlines()
+    failed = {s.name: s.message for s in subcases.parse(lines) if s.status is Status.FAIL}
+    assert sorted(failed) == sorted(f"{p}/{m}/free" for p in ("gup-fast", "gup-slow", "uring", "vmsplice")
+                                    for m in ("anon", "thp"))
+    assert all(m.startswith("reclaim discarded a pinned MADV_FREE page") for m in failed.values())
+    entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/uring/anon/free", "message": "discarded a pinned"}])
+    result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
+    assert catch.hits(result, entries) == list(entries)
+
+
+def test_a_real_log_of_a_collapse_copying_pinned_pages() -> None:
+    # scratch bug (tests/data/guest/pin-matrix-collapse-pinned-pages.patch): khugepaged's scan and
+    # isolation no longer refuse pages with extra references; vmsplice's cell checks only the
+    # pipe's bytes, which a copying collapse leaves intact, so it passes
+    lines = (GUEST_LOGS / "pin-matrix-collapse-pinned-pages-6.12-tcg.log").read_text().splitlines()
+    cells = {s.name: s for s in subcases.parse(lines)}
+    failed = sorted(n for n, s in cells.items() if s.status is Status.FAIL)
+    assert failed == ["gup-fast/anon/collapse", "gup-fast/anon/khugepaged", "gup-fast/thp-pte/collapse",
+                      "gup-slow/anon/collapse", "uring/anon/collapse", "uring/anon/khugepaged",
+                      "uring/thp-pte/collapse"]
+    assert all("not seen through the pin" in cells[n].message for n in failed)
+    assert cells["vmsplice/anon/collapse"].status is Status.PASS

@@ -47,10 +47,11 @@ enum mem { ANON, THP, THPTE, SHMEM, FILESH, FILEPR, HUGE, SHMTHP, NMEM };
 static const char *const mem_names[NMEM] = {"anon", "thp", "thp-pte", "shmem", "ext4-shared", "ext4-private",
 					    "hugetlb", "shmem-thp"};
 enum ev { NONE, FORK, MPROTECT, SOFTDIRTY, PAGEOUT, DONTNEED, MIGRATE, COMPACT, SPLIT, KSM, MREMAP, MUNMAP,
-	  RO, HOLE, RECLAIM, PROTNONE, SEAL, NEV };
+	  RO, HOLE, RECLAIM, PROTNONE, SEAL, COLD, LAZYFREE, COLLAPSE, KHUGEPAGED, MKCLEAN, NEV };
 static const char *const ev_names[NEV] = {"none", "fork", "mprotect", "soft-dirty", "pageout", "dontneed",
 					  "migrate", "compact", "thp-split", "ksm", "mremap", "munmap",
-					  "read-only", "hole", "reclaim", "prot-none", "seal"};
+					  "read-only", "hole", "reclaim", "prot-none", "seal", "cold", "free",
+					  "collapse", "khugepaged", "mkclean"};
 
 static const char *ext4_dir, *blk_dev, *vfat_dir, *only, *except, *memcg_dir;
 static int gup_fd = -1, list_only;
@@ -392,18 +393,21 @@ static void shmem_thp_restore(void)
 		printf("# cannot put %s back to %s\n", SHMEM_ENABLED, shmem_thp_was);
 }
 
+#include "events_cells.h"  /* cold, free, collapse, khugepaged, mkclean; shmem-thp's events */
+
 static int mem_map(struct cell *c)
 {
 	size_t len;
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
 
 	c->fd = -1;
-	c->half = (c->mem == THP || c->mem == THPTE || c->mem == HUGE || c->mem == SHMTHP) ? HPAGE : SMALL_PAGES * PAGE;
+	c->half = (c->mem == THP || c->mem == THPTE || c->mem == HUGE || c->mem == SHMTHP || events_small_in_pmd(c))
+			  ? HPAGE : SMALL_PAGES * PAGE;
 	len = 2 * c->half;
 	c->shared = c->mem == SHMEM || c->mem == FILESH || c->mem == SHMTHP;
 	switch (c->mem) {
 	case ANON:
-		c->map = map_aligned(len, PAGE, -1);
+		c->map = events_small_in_pmd(c) ? map_aligned(len, HPAGE, MADV_NOHUGEPAGE) : map_aligned(len, PAGE, -1);
 		break;
 	case THP:
 	case THPTE:
@@ -959,6 +963,7 @@ out:
 		c->mapped = 0;
 		break;
 	default:
+		events_event(c);
 		break;
 	}
 }
@@ -1489,6 +1494,8 @@ static int applies(enum pin p, enum mem m, enum ev e)
 {
 	int thp = m == THP || m == THPTE, priv_anon = m == ANON || thp;
 
+	if (events_applies(p, m, e) >= 0)
+		return events_applies(p, m, e);
 	if (errpath_applies(p, m, e) >= 0)
 		return errpath_applies(p, m, e);
 	if (held(p)) {
@@ -1644,7 +1651,7 @@ static int any_in(const char *name, const char *list)
 
 static int wanted(const char *name)
 {
-	if (quick && !in_quick(name) && !dio_quick(name) && strncmp(name, "race/", 5))
+	if (quick && !in_quick(name) && !dio_quick(name) && !events_quick(name) && strncmp(name, "race/", 5))
 		return 0;
 	if (except && *except && any_in(name, except))
 		return 0;
@@ -1675,7 +1682,7 @@ static void run_cell(enum pin p, enum mem m, enum ev e, int rd)
 		cskip(&c, "io_uring_queue_init failed");
 	else if ((m == FILESH || m == FILEPR) && !ext4_dir)
 		cskip(&c, "no ext4 directory given (-d)");
-	else if (e == RECLAIM && memcg_cell_enter(&c))
+	else if ((e == RECLAIM || e == COLD) && memcg_cell_enter(&c))
 		;  /* said why */
 	else if (!mem_map(&c)) {
 		if (p == VMSPLICE)
