@@ -367,11 +367,16 @@ reap:
 			fd = open(c.path, O_RDONLY | O_DIRECT);
 		}
 		if (posix_memalign((void **)&buf, PAGE, len) ||
-		    pread(c.path[0] ? fd : c.fd, buf, len, 0) != (ssize_t)len)
+		    pread(c.path[0] ? fd : c.fd, buf, len, 0) != (ssize_t)len) {
 			cfail(&c, "cannot read the %s back: %s", c.path[0] ? "file" : "memfd", strerror(errno));
-		else if ((d = first_diff(buf, old, len)) >= 0)
+		} else if ((d = first_diff(buf, old, len)) >= 0) {
+			/* said also when an earlier check failed first: the verdict keeps the first */
+			printf("# %s: the %s changed at byte %ld\n", c.name, c.path[0] ? "file on disk" : "memfd", d);
 			cfail(&c, "the %s changed at byte %ld (a FOLL_FORCE write reached the %s)",
 			      c.path[0] ? "file on disk" : "memfd", d, c.path[0] ? "page cache" : "shmem page");
+		} else {
+			printf("# %s: the %s keeps its bytes\n", c.name, c.path[0] ? "file on disk (drop_caches, O_DIRECT)" : "memfd");
+		}
 		free(buf);
 		if (fd >= 0)
 			close(fd);
