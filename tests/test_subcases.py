@@ -236,6 +236,10 @@ def test_a_real_log_of_a_foll_force_write_reaching_the_page_cache() -> None:
     assert failed == ["borrow/force-poke/ext4-private", "borrow/force-self-mem/ext4-private",
                       "borrow/force-self-mem/shmem-private"]
     assert all("reads other bytes at 3592 (in the written range)" in cells[n].message for n in failed)
+    # the first failure is the verdict; what reached the file and the memfd is said in comment lines
+    assert "# borrow/force-self-mem/ext4-private: the file on disk changed at byte 3592" in lines
+    assert "# borrow/force-self-mem/shmem-private: the memfd changed at byte 3592" in lines
+    assert "# borrow/force-self-mem/ext4-shared: the file on disk (drop_caches, O_DIRECT) keeps its bytes" in lines
     # anonymous memory shared after fork still COWs, refused writes are still refused
     assert cells["borrow/force-self-mem/anon-fork"].status is Status.PASS
     assert cells["borrow/force-self-mem/ext4-shared"].status is Status.PASS
