@@ -237,6 +237,48 @@ def test_a_real_log_of_reclaim_discarding_pinned_lazyfree_pages() -> None:
                                     for m in ("anon", "thp"))
     assert all(m.startswith("reclaim discarded a pinned MADV_FREE page") for m in failed.values())
     entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/uring/anon/free", "message": "discarded a pinned"}])
+
+
+# -- the borrow cells (guests/src/borrow_cells.h): FOLL_FORCE writes, zerocopy sends, futex, cmdline --
+
+def test_a_real_log_with_every_borrow_cell() -> None:
+    # ONLY=borrow/ QUICK=0 on a healthy 6.12: 44 cells, the three ext4 file-THP cells skip (no
+    # large folios on ext4 in 6.12), every other one passes
+    lines = (GUEST_LOGS / "pin-matrix-borrow-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 44 and all(name.startswith("borrow/") for name in got)
+    skipped = sorted(name for name, s in got.items() if s.status is Status.SKIP)
+    assert skipped == [f"borrow/force-{how}/ext4-private-thp" for how in ("child-mem", "poke", "self-mem")]
+    assert all("no large folio" in got[name].message for name in skipped)
+    assert all(s.status is Status.PASS for name, s in got.items() if name not in skipped)
+    # the refused writes say EIO, loopback's deferred copy and the held pages are comment lines
+    assert "# borrow/force-poke/hugetlb-private: the FOLL_FORCE write of 5096 bytes at 3592" \
+        " Input/output error" in lines
+    zc = next(line for line in lines if line.startswith("# borrow/zc-tcp/anon: round 1"))
+    assert "COPIED" in zc and "16 of 16 buffer pages held before the receiver read" in zc
+    assert not any(name.startswith("#") for name in got)
+
+
+def test_a_real_log_of_a_foll_force_write_reaching_the_page_cache() -> None:
+    # tests/data/guest/borrow-bugs/force-write-pagecache: can_follow_write_pte() lets FOLL_FORCE
+    # write any page but a shared anonymous one, so a read-only MAP_PRIVATE file page (ext4 or
+    # shmem) is written in place: the other process sees the write (Dirty COW's class)
+    lines = (GUEST_LOGS / "pin-matrix-borrow-force-write-pagecache-6.12-tcg.log").read_text().splitlines()
+    cells = {s.name: s for s in subcases.parse(lines)}
+    assert len(cells) == 22  # the default set's borrow cells
+    failed = sorted(name for name, s in cells.items() if s.status is Status.FAIL)
+    assert failed == ["borrow/force-poke/ext4-private", "borrow/force-self-mem/ext4-private",
+                      "borrow/force-self-mem/shmem-private"]
+    assert all("reads other bytes at 3592 (in the written range)" in cells[n].message for n in failed)
+    # the first failure is the verdict; what reached the file and the memfd is said in comment lines
+    assert "# borrow/force-self-mem/ext4-private: the file on disk changed at byte 3592" in lines
+    assert "# borrow/force-self-mem/shmem-private: the memfd changed at byte 3592" in lines
+    assert "# borrow/force-self-mem/ext4-shared: the file on disk (drop_caches, O_DIRECT) keeps its bytes" in lines
+    # anonymous memory shared after fork still COWs, refused writes are still refused
+    assert cells["borrow/force-self-mem/anon-fork"].status is Status.PASS
+    assert cells["borrow/force-self-mem/ext4-shared"].status is Status.PASS
+    entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/borrow/force-self-mem/ext4-private",
+                                      "message": "in the written range"}])
     result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
     assert catch.hits(result, entries) == list(entries)
 
@@ -253,3 +295,18 @@ def test_a_real_log_of_a_collapse_copying_pinned_pages() -> None:
                       "uring/thp-pte/collapse"]
     assert all("not seen through the pin" in cells[n].message for n in failed)
     assert cells["vmsplice/anon/collapse"].status is Status.PASS
+
+
+def test_a_real_log_of_a_zerocopy_deferred_copy_leaking_its_user_pages() -> None:
+    # tests/data/guest/borrow-bugs/zc-copy-ubufs-leak: skb_copy_ubufs(), loopback's deferred copy
+    # of a MSG_ZEROCOPY skb, no longer drops its references on the user pages: every zerocopy
+    # cell whose buffer is still mapped finds all 16 pages held after the last notification
+    lines = (GUEST_LOGS / "pin-matrix-borrow-zc-copy-ubufs-leak-6.12-tcg.log").read_text().splitlines()
+    cells = {s.name: s for s in subcases.parse(lines)}
+    failed = sorted(name for name, s in cells.items() if s.status is Status.FAIL)
+    assert failed == sorted(f"borrow/zc-tcp/{m}" for m in ("anon", "thp", "shmem", "ext4-shared", "anon-fork")) \
+        + ["borrow/zc-udp/anon", "borrow/zc-uring/anon"]
+    assert all(cells[n].message.startswith("16 page(s) of the send buffer still held") for n in failed)
+    # the unmapped buffer cannot be looked at (the pages oracle after the workload counted it)
+    assert cells["borrow/zc-tcp/anon-munmap"].status is Status.PASS
+    assert all(s.status is Status.PASS for name, s in cells.items() if "/zc-" not in name)
