@@ -47,31 +47,6 @@ static inline void ok(const char *fmt, ...)
 	fflush(stdout);
 }
 
-/* Outstanding FOLL_PIN page pins: nr_foll_pin_acquired - nr_foll_pin_released (exact). */
-static inline long pins_outstanding(void)
-{
-	char key[64];
-	long val, acq = -1, rel = -1;
-	FILE *f;
-	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
-
-	if (fd >= 0) {
-		if (write(fd, "1", 1) < 0) { /* folding is best effort */ }
-		close(fd);
-	}
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
-		if (!strcmp(key, "nr_foll_pin_acquired"))
-			acq = val;
-		else if (!strcmp(key, "nr_foll_pin_released"))
-			rel = val;
-	}
-	fclose(f);
-	return acq < 0 || rel < 0 ? -1 : acq - rel;
-}
-
 /* The two FOLL_PIN counters, folded (exact); 0 when /proc/vmstat has both. */
 static inline int pin_counts(long *acquired, long *released)
 {
@@ -96,6 +71,14 @@ static inline int pin_counts(long *acquired, long *released)
 	}
 	fclose(f);
 	return *acquired < 0 || *released < 0 ? -1 : 0;
+}
+
+/* Outstanding FOLL_PIN page pins: nr_foll_pin_acquired - nr_foll_pin_released (exact). */
+static inline long pins_outstanding(void)
+{
+	long acq, rel;
+
+	return pin_counts(&acq, &rel) ? -1 : acq - rel;
 }
 
 /* Pins are dropped by workqueues and RCU callbacks at times: poll a little for want. */
