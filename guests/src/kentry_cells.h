@@ -274,10 +274,14 @@ static void ubuf_migrate(struct cell *c, struct ubuf *u)
 	}
 	for (size_t i = 0; i < n; i++)
 		nodes[i] = was[i] >= 0 ? !was[i] : 0;
-	/* the pinned range, then each side of it: a page that cannot move ends a call's work
-	 * early, and the nodes are read back below */
+	/* the pages of pinned folios, then each side of them, each call on its own: the first
+	 * page that cannot move ends a call's work (do_pages_move() in mm/migrate.c flushes its
+	 * batch there and gives up on the rest), and the nodes are read back below */
+	if (u->unit == HPAGE)
+		pin0 = 0, pin1 = 2 * HPAGE / PAGE;
 	syscall(SYS_move_pages, 0, pin1 - pin0, pages + pin0, nodes + pin0, now + pin0, 0);
-	syscall(SYS_move_pages, 0, pin0, pages, nodes, now, 0);
+	if (pin0)
+		syscall(SYS_move_pages, 0, pin0, pages, nodes, now, 0);
 	syscall(SYS_move_pages, 0, n - pin1, pages + pin1, nodes + pin1, now + pin1, 0);
 	if (syscall(SYS_move_pages, 0, n, pages, NULL, now, 0)) {
 		cfail(c, "move_pages (read back): %s", strerror(errno));
@@ -927,11 +931,11 @@ static int sg_rw(int fd, int write, char *buf, size_t n, unsigned lba, char *why
 static void sg_cell(struct cell *c, int write, int fault)
 {
 	const char *dev = sg_find();
-	size_t len = c->half < 64 * PAGE ? c->half : 64 * PAGE;  /* scsi_debug's queue takes 256 KiB easily */
+	size_t len;
 	char why[200], *plain = NULL;
 	struct pinmark m;
 	int fd = -1, r;
-	long d;
+	long d, acq, rel;
 
 	if (!dev[0]) {
 		kentry_missing(c, "sg-io", "no scsi_debug disk in /sys/block (CONFIG_SCSI_DEBUG)");
@@ -939,6 +943,7 @@ static void sg_cell(struct cell *c, int write, int fault)
 	}
 	if (mem_map(c))
 		return;
+	len = c->half < 64 * PAGE ? c->half : 64 * PAGE;  /* 256 KiB at most: one request */
 	fd = open(dev, O_RDWR);
 	if (fd < 0) {
 		cfail(c, "open %s: %s", dev, strerror(errno));
@@ -980,7 +985,15 @@ static void sg_cell(struct cell *c, int write, int fault)
 	}
 	close(fd);
 	free(plain);
+	pin_counts(&acq, &rel);
+	if (!c->failed[0])
+		printf("# %s: FOLL_PIN acquired +%ld, released +%ld\n", c->name, acq - m.acq, rel - m.rel);
 	pins_back(c, &m, "SG_IO");
+	/* premise: both buffers (the cell's and the plain one) were mapped into the bios
+	 * (bio_map_user_iov(): a pin a page, THP and hugetlb included), not copied
+	 * (bio_copy_user_iov(), when blk_rq_map_user_iov() finds a buffer misaligned) */
+	if (!c->failed[0] && !fault && acq - m.acq < 2 * (long)(len / PAGE))
+		cskip(c, "SG_IO pinned %ld page(s) for two %zu-page transfers: copied, not mapped", acq - m.acq, len / PAGE);
 	if (!c->failed[0] && c->mem != HUGE)
 		none_held(c, c->map, len, "SG_IO");
 }
