@@ -514,7 +514,9 @@ static void udmabuf_cell(struct cell *c, enum ukind k, enum uev e)
 		       " of ZONE_MOVABLE before the long-term pin\n", c->name, acq - m.acq, rel - m.rel,
 		       vmstat("pgmigrate_success") - mig0);
 	/* a long-term pin must not stay in ZONE_MOVABLE (the memfd now maps the pinned folios) */
-	if (!c->failed[0] && (r = pages_in_movable(u.mem + u.off, u.size)))
+	if (!c->failed[0] && (r = e == UE_LIST ? pages_in_movable(u.mem + u.off, u.unit / 2) +
+						 pages_in_movable(u.mem + 2 * u.unit, u.unit / 2) :
+						 pages_in_movable(u.mem + u.off, u.size)))
 		cfail(c, "%ld page(s) the dma-buf pins are in ZONE_MOVABLE", r);
 	u.dma = mmap(NULL, u.size, PROT_READ | PROT_WRITE, MAP_SHARED, u.dfd, 0);
 	if (u.dma == MAP_FAILED) {
