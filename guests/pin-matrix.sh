@@ -82,6 +82,12 @@ args=(-d "$mnt" -b "$raw")
 [ "$RACE_SECONDS" != 0 ] && args+=(-r "$RACE_SECONDS")
 # a kernel built with io_uring that refuses a ring fails the matrix: its uring cells would skip
 [ "$(kconfig IO_URING)" = y ] && export URING_REQUIRED=1
+# the same for the kentry cells' entries (kconfigs/pinners.config): built in, so they must work
+req=""
+[ "$(kconfig UDMABUF)" = y ] && req+=" udmabuf"
+[ "$(kconfig CRYPTO_USER_API_HASH)" = y ] && [ "$(kconfig CRYPTO_USER_API_SKCIPHER)" = y ] && req+=" af-alg"
+[ "$(kconfig SCSI_DEBUG)" = y ] && [ "$(kconfig BLK_DEV_SD)" = y ] && req+=" sg-io"
+export KENTRY_REQUIRED=$req
 echo "set up in ${SECONDS}s"
 began=$SECONDS
 "$bin" "${args[@]}"

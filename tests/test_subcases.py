@@ -3,6 +3,7 @@ catch entries naming them."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from conftest import ended
 
 from bench.base.errors import UserError
 from bench.base.limits import LIMITS
-from bench.run import cases as verdict, catch, guests, subcases
+from bench.run import cases as verdict, catch, guests, kconfig, subcases
 from bench.run.result import Case, RunResult, Status
 
 GUESTS = Path(__file__).resolve().parent.parent / "guests"
@@ -279,6 +280,52 @@ def test_a_real_log_of_a_foll_force_write_reaching_the_page_cache() -> None:
     assert cells["borrow/force-self-mem/ext4-shared"].status is Status.PASS
     entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/borrow/force-self-mem/ext4-private",
                                       "message": "in the written range"}])
+
+# -- the kentry cells (guests/src/kentry_cells.h): udmabuf, AF_ALG, SG_IO ------------------------
+
+KENTRY_PREFIXES = ("udmabuf/", "af-alg-hash/", "af-alg-skcipher/", "sg-io/")
+
+
+def _kentry_quick() -> list[str]:
+    """The default set's kentry cells, read from the C table (kentry_quick[])."""
+    text = (GUESTS / "src" / "kentry_cells.h").read_text()
+    table = text.split("kentry_quick[] = {", 1)[1].split("};", 1)[0]
+    return re.findall(r'"([^"]+)"', table)
+
+
+def test_a_real_log_with_every_kentry_cell() -> None:
+    # QUICK=0 on a healthy 6.12 built with kconfigs/pinners.config: all 63 cells pass, none skips
+    lines = (GUEST_LOGS / "pin-matrix-kentry-all-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 63 and all(n.startswith(KENTRY_PREFIXES) for n in got)
+    assert [sum(n.startswith(p) for n in got) for p in KENTRY_PREFIXES] == [27, 12, 12, 12]
+    assert all(s.status is Status.PASS for s in got.values())
+    # every cell of the default set's list is a cell the program really runs
+    assert set(_kentry_quick()) <= set(got)
+    # what PUNCH_HOLE did under a pinned udmabuf: small folios leave the file, large ones are
+    # zeroed in place (comment lines, not cases)
+    assert "# udmabuf/shmem/punch-hole: after PUNCH_HOLE 16 page(s) detached (old bytes, the file reads" \
+        " zeros), 0 zeroed and shared" in lines
+    assert "# udmabuf/shmem-thp/punch-hole: after PUNCH_HOLE 0 page(s) detached (old bytes, the file reads" \
+        " zeros), 512 zeroed and shared" in lines
+    assert "# udmabuf/shmem/list-bad: UDMABUF_CREATE_LIST: Invalid argument; FOLL_PIN acquired +16, released +16" \
+        in lines
+    assert not any(name.startswith("#") for name in got)
+
+
+def test_a_real_log_of_error_paths_leaking_in_the_kentry_entries() -> None:
+    # a scratch series (docs/matrix.md): udmabuf_create(), _skcipher_recvmsg() and
+    # bio_map_user_iov() each keep the pins they took before their error
+    lines = (GUEST_LOGS / "pin-matrix-kentry-unwind-leaks-6.12-tcg.log").read_text().splitlines()
+    cells = {s.name: s for s in subcases.parse(lines)}
+    assert sorted(cells) == sorted(_kentry_quick())  # the default set's list, QUICK=1
+    failed = {n: s.message for n, s in cells.items() if s.status is Status.FAIL}
+    assert sorted(failed) == ["af-alg-skcipher/anon/fault", "sg-io/anon/fault", "udmabuf/hugetlb/list-bad",
+                              "udmabuf/shmem/list-bad"]
+    assert failed["udmabuf/shmem/list-bad"].startswith("FOLL_PIN acquired - released is +16 after the refused")
+    assert failed["af-alg-skcipher/anon/fault"].startswith("FOLL_PIN acquired - released is +16")
+    assert failed["sg-io/anon/fault"].startswith("FOLL_PIN acquired - released is +4 after SG_IO")
+    entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/udmabuf/shmem/list-bad", "message": "pins leaked"}])
     result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
     assert catch.hits(result, entries) == list(entries)
 
@@ -310,3 +357,13 @@ def test_a_real_log_of_a_zerocopy_deferred_copy_leaking_its_user_pages() -> None
     # the unmapped buffer cannot be looked at (the pages oracle after the workload counted it)
     assert cells["borrow/zc-tcp/anon-munmap"].status is Status.PASS
     assert all(s.status is Status.PASS for name, s in cells.items() if "/zc-" not in name)
+
+def test_the_default_set_asks_for_the_kentry_drivers() -> None:
+    # pin-matrix (in the default set) requests kconfigs/pinners.config, which names every
+    # option the kentry cells' entries need
+    assert "pin-matrix" in guests.sets(GUESTS)["default"]
+    assert "pinners" in guests.load(GUESTS / "pin-matrix.yaml").kconfigs
+    frag = kconfig.find_fragment("pinners", GUESTS.parent / "kconfigs")
+    names = {o.name for o in frag.options if o.value == "y"}
+    assert {"CONFIG_UDMABUF", "CONFIG_CRYPTO_USER_API_HASH", "CONFIG_CRYPTO_USER_API_SKCIPHER", "CONFIG_SCSI_DEBUG",
+            "CONFIG_BLK_DEV_SD"} <= names

@@ -2217,6 +2217,7 @@ static void races(double secs)
 
 #include "pvm_cells.h"  /* process_vm shapes and error paths, signals on uffd-blocked pins */
 #include "borrow_cells.h"  /* borrow/...: FOLL_FORCE writes, MSG_ZEROCOPY, futex, /proc/<pid>/cmdline */
+#include "kentry_cells.h"  /* udmabuf, AF_ALG, SG_IO: pinners of kconfigs/pinners.config */
 
 int main(int argc, char **argv)
 {
@@ -2283,6 +2284,7 @@ int main(int argc, char **argv)
 	dio_paths();
 	pvm_cells();
 	borrow_cells();
+	kentry_cells();
 	if (race_secs > 0)
 		races(race_secs);
 	if (list_only)
