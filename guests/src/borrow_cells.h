@@ -67,6 +67,16 @@ static int borrow_wanted(const char *name)
 	return !only || !*only || any_in(name, only);
 }
 
+/* Whether the cell runs now: 0 when it is not wanted or only listed (-l prints its name). */
+static int borrow_runs(const char *name)
+{
+	if (!borrow_wanted(name))
+		return 0;
+	if (list_only)
+		printf("%s\n", name);
+	return !list_only;
+}
+
 /* No page of [addr, addr+len) may stay held once the borrower is done (the reference oracle). */
 static void borrow_refs(struct cell *c, char *addr, size_t len, const char *what)
 {
@@ -168,12 +178,8 @@ static void force_cell(enum fhow h, enum fmem m)
 	pid_t kid = -1, target;
 
 	snprintf(c.name, sizeof(c.name), "borrow/%s/%s", fhow_names[h], fmem_names[m]);
-	if (!borrow_wanted(c.name))
+	if (!borrow_runs(c.name))
 		goto free;
-	if (list_only) {
-		printf("%s\n", c.name);
-		goto free;
-	}
 	fill64(old, len, 21);
 	fill64(src, F_LEN, 22);
 	memcpy(neww, old, len);
@@ -656,12 +662,8 @@ static void zc_cell(enum zhow how, enum zmem m)
 	long p0 = pins_outstanding(), held1;
 
 	snprintf(c.name, sizeof(c.name), "borrow/%s/%s", zhow_names[how], zmem_names[m]);
-	if (!borrow_wanted(c.name))
+	if (!borrow_runs(c.name))
 		goto free;
-	if (list_only) {
-		printf("%s\n", c.name);
-		goto free;
-	}
 	if (m == Z_EXT4 && !ext4_dir) {
 		cskip(&c, "no ext4 directory given (-d)");
 		goto out;
@@ -769,12 +771,8 @@ static void futex_cell(int ext4)
 	int st;
 
 	snprintf(c.name, sizeof(c.name), "borrow/futex/%s", ext4 ? "ext4-shared" : "shmem");
-	if (!borrow_wanted(c.name))
+	if (!borrow_runs(c.name))
 		goto free;
-	if (list_only) {
-		printf("%s\n", c.name);
-		goto free;
-	}
 	if (ext4 && !ext4_dir) {
 		cskip(&c, "no ext4 directory given (-d)");
 		goto out;
@@ -908,12 +906,8 @@ static void cmdline_cell(void)
 	long p0 = pins_outstanding();
 
 	snprintf(c.name, sizeof(c.name), "borrow/proc-cmdline/child");
-	if (!borrow_wanted(c.name))
+	if (!borrow_runs(c.name))
 		return;
-	if (list_only) {
-		printf("%s\n", c.name);
-		return;
-	}
 	if (stat_args(v) || v[3] <= v[0]) {
 		cfail(&c, "cannot read arg_start..env_end from /proc/self/stat");
 		goto out;
