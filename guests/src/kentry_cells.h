@@ -16,8 +16,9 @@
  * af-alg-hash/<memory>/<path>, af-alg-skcipher/...: sha256 and cbc(aes) through AF_ALG from and
  *   into anon, THP, shmem and ext4 MAP_SHARED buffers, by sendmsg/recvmsg (the user buffer is
  *   extracted with iov_iter_extract_pages(): pinned), by vmsplice + splice into the op socket
- *   (MSG_SPLICE_PAGES: the pipe's page references, no copy), and with a PROT_NONE page part
- *   way; compared with refcrypto.h.
+ *   (the hash reads the pipe's pages from the spliced bvec iterator, no pin, no copy; 6.12's
+ *   af_alg_sendmsg() has no MSG_SPLICE_PAGES path, so the skcipher copies its spliced input),
+ *   and with a PROT_NONE page part way; compared with refcrypto.h.
  * sg-io/<memory>/<dir>: SG_IO WRITE(10)/READ(10) on the scsi_debug disk from and into a
  *   buffer (blk_rq_map_user_io(): bio_map_user_iov() pins it), and a PROT_NONE page part way.
  * Every cell then checks the FOLL_PIN counters back where they were and, for memory that can
