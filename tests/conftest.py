@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -55,6 +56,18 @@ def ended(lines: list[str], name: str, rc: int) -> list[str]:
     with NAME.rc (verdict checks that the two agree)."""
     return [re.sub(rf"pinbench: workload {re.escape(name)} end rc=\d+", f"pinbench: workload {name} end rc={rc}", ln)
             for ln in lines]
+
+
+def gone(pattern: str, within: float = 5.0) -> bool:
+    """No process matches `pgrep -f pattern` by `within` seconds: a process killed a moment ago
+    can take a while to go on a loaded machine, and that is not a leftover. The sleeps the
+    tests look for last 30 s or more, so a real leftover is still there after the wait."""
+    deadline = time.monotonic() + within
+    while subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode != 1:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def hrefs(page: Path) -> list[str]:

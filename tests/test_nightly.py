@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BOOTS, WARNING, World, hrefs
+from conftest import BOOTS, WARNING, World, gone, hrefs
 
 from bench.base.errors import BenchError
 from bench.cli import nightly as nightly_cli
@@ -453,7 +453,7 @@ def test_a_parallel_night_stopped_by_a_signal_still_ends_with_its_files(world: N
         assert (out / name).is_file(), (name, err[-2000:])
     night = json.loads((out / "night.json").read_text())
     assert night["complete"] is False
-    assert subprocess.run(["pgrep", "-f", "sleep 41.75"], capture_output=True).returncode == 1
+    assert gone("sleep 41.75")
 
 
 def test_catalogue_entries_pass_when_the_bug_is_caught(world: Nights) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BOOTS, HOME, TESTS, World, commit_files
+from conftest import BOOTS, HOME, TESTS, World, commit_files, gone
 
 from bench.base import rundir
 from bench.base.errors import InfraError, UserError
@@ -184,7 +184,7 @@ def test_a_signal_mid_boot_keeps_every_result_file(world: World, sig: signal.Sig
     assert (run_dir / "junit.xml").is_file() and (run_dir / "console.log").is_file()
     assert all((run_dir / name).is_file() for name in ("report.txt", "index.html", "reproducer.sh"))
     assert any(c["group"] == "infra" and c["name"] == "interrupted" for c in summary["cases"])
-    assert subprocess.run(["pgrep", "-f", "sleep 30.75"], capture_output=True).returncode == 1  # vng is gone
+    assert gone("sleep 30.75")  # vng is gone
 
 
 def test_a_full_results_disk_after_the_build_is_an_error_not_a_pass(world: World, monkeypatch: pytest.MonkeyPatch,
@@ -293,7 +293,7 @@ def test_signals_in_a_row_still_leave_every_result_file(world: World) -> None:
     assert json.loads((run_dir / "summary.json").read_text())["verdict"] == "error"
     assert (run_dir / "junit.xml").is_file() and "Traceback" not in err and n > 5
     assert "stopping, please wait" in err
-    assert subprocess.run(["pgrep", "-f", "sleep 30.85"], capture_output=True).returncode == 1  # vng is gone
+    assert gone("sleep 30.85")  # vng is gone
 
 
 def test_files_the_guest_makes_hostile_are_read_bounded_never_followed(world: World) -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import gone
+
 from bench.run import qemu, vm
 
 BIN = Path(__file__).parent / "bin"
@@ -52,10 +54,7 @@ def test_timeout_kills_vng_and_children(tmp_path: Path, monkeypatch: pytest.Monk
     res = vm.boot(Path("/b"), ["true"], tmp_path / "c.log", accel=TCG, opts=vm.VmOptions(), timeout=2)
     assert res.timed_out and res.rc is None and time.monotonic() - start < 20
     assert "killed after 2s timeout" in (tmp_path / "c.log").read_text()
-    # No sleep left behind from the fake's process group.
-    import subprocess
-    ps = subprocess.run(["pgrep", "-f", "sleep 61.25"], capture_output=True, text=True)
-    assert ps.stdout.strip() == ""
+    assert gone("sleep 61.25")  # no sleep left behind from the fake's process group
 
 
 def test_kvm_probe_falls_back_and_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
