@@ -15,10 +15,11 @@ bin=$(BUILD_C_OPT=-O1 build_c pin_matrix pin_matrix.c -- -luring -lpthread) || {
 echo "compiled in ${SECONDS}s"
 hugepages 12 || { echo "FAIL: cannot reserve 12 hugetlb pages"; exit 1; }
 raw_img=/run/pinbench-pin-matrix-raw.img vfat_img=/run/pinbench-pin-matrix-vfat.img
-mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" vfat_dev="" swap="" memcg=""
+mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" vfat_dev="" swap="" memcg="" race_swap=""
 cleanup() {
     cd /
     [ -n "$swap" ] && { swapoff /dev/zram0; echo 1 > /sys/block/zram0/reset; }
+    [ -n "$race_swap" ] && { swapoff "$race_swap" 2>/dev/null; echo "${race_swap#/dev/zram}" > /sys/class/zram-control/hot_remove; }
     [ -n "$vfat_dev" ] && { umount "$vfat"; losetup -d "$vfat_dev"; }
     [ -n "$raw" ] && losetup -d "$raw"
     rm -f "$raw_img" "$vfat_img"
@@ -55,6 +56,12 @@ fi
 if [ "$(kconfig SWAP)" = y ] && [ "$(kconfig ZRAM)" = y ]; then
     { [ -e /sys/block/zram0 ] && echo 64M > /sys/block/zram0/disksize && mkswap /dev/zram0 > /dev/null \
         && swapon /dev/zram0 && swap=zram0; } || { echo "FAIL: cannot put swap on /dev/zram0 (CONFIG_SWAP=y, CONFIG_ZRAM=y)"; exit 1; }
+    # race/swapin-vs-swapin's own swap, 15 slots (guests/src/pm_swapin.h): it swaps there alone,
+    # so that a swap entry freed by one fault is taken again at once. Without it the race runs
+    # on zram0 and says so.
+    z=$(cat /sys/class/zram-control/hot_add 2>/dev/null) && echo 64K > "/sys/block/zram$z/disksize" \
+        && mkswap "/dev/zram$z" > /dev/null && race_swap=/dev/zram$z
+    [ -n "$z" ] && [ -z "$race_swap" ] && echo 1 > "/sys/block/zram$z/reset" && echo "$z" > /sys/class/zram-control/hot_remove
 fi
 # A memory cgroup for the reclaim cells and race/dio-vs-reclaim (memory.reclaim), with no
 # limit: pinned pages cannot be reclaimed, and a memory.max below them ends in the OOM killer.
@@ -64,7 +71,7 @@ case $? in
 4) ;;  # memcg_make said why; the reclaim cells skip
 *) exit 1 ;;
 esac
-echo "memory: $(ls -d /sys/devices/system/node/node* | wc -l) NUMA node(s), swap: ${swap:-none}, memcg: ${memcg:-none}, vfat: ${vfat_dev:-none}, raw: $raw"
+echo "memory: $(ls -d /sys/devices/system/node/node* | wc -l) NUMA node(s), swap: ${swap:-none} (the swap-in race's: ${race_swap:-none}), memcg: ${memcg:-none}, vfat: ${vfat_dev:-none}, raw: $raw"
 only=$ONLY
 # fs/direct-io.c (vfat) on 6.12 adds pins with folio_add_pin(), which counts no
 # nr_foll_pin_acquired, and drops them with unpin_user_page(), which counts a release: the
@@ -74,6 +81,7 @@ only=$ONLY
 # declare nothing: they run in pin-matrix-vfat, not here.
 args=(-d "$mnt" -b "$raw")
 [ -n "$memcg" ] && args+=(-m "$memcg")
+[ -n "$race_swap" ] && args+=(-s "$race_swap")
 [ -n "$vfat_dev" ] && args+=(-v "$vfat")
 [ "$EXCLUDE_VFAT" = 0 ] || args+=(-x dio-vfat)
 [ -n "${BENCH_OUT:-}" ] && export PINS_UNCOUNTED="$BENCH_OUT/${BENCH_WORKLOAD:-pin-matrix}.pins-uncounted"

@@ -27,6 +27,7 @@
  * pswpin/pswpout unmoved: SKIP. */
 
 #include <sys/resource.h>
+#include <sys/swap.h>
 
 #define SW_T 4
 #define SW_P 2
@@ -330,6 +331,65 @@ static int sw_mapped_wrong(const char *buf, uint64_t *cnt)
 	return bad;
 }
 
+/* The race's own swap: the small device race_swap (-s) on and every other swap area off, so
+ * swap is full and 6.12's per-CPU swap slot caches stay off (mm/swap_slots.c turns them on above
+ * 5 x 64 free slots a CPU): the entry a swap-in frees is the one the next page-out takes, while
+ * a fault may still be reading it (the class of 13ddaf26be32, "mm/swap: fix race when skipping
+ * swapcache"). The areas turned off go in off[]; 0 and why[] when it cannot be set up: the race
+ * then runs on the swap there is. */
+#define SW_AREAS 4
+static int sw_own_swap(char off[SW_AREAS][128], int *noff, char *why, size_t n)
+{
+	FILE *f;
+	char line[256], path[128];
+
+	*noff = 0;
+	if (!race_swap) {
+		snprintf(why, n, "no swap device of its own (-s)");
+		return 0;
+	}
+	if (swapon(race_swap, SWAP_FLAG_PREFER | (100 & SWAP_FLAG_PRIO_MASK))) {
+		snprintf(why, n, "swapon %s: %s", race_swap, strerror(errno));
+		return 0;
+	}
+	f = fopen("/proc/swaps", "r");
+	while (f && fgets(line, sizeof(line), f) && *noff < SW_AREAS)
+		if (sscanf(line, "%127s", path) == 1 && path[0] == '/' && strcmp(path, race_swap)) {
+			if (swapoff(path)) {
+				snprintf(why, n, "swapoff %s: %s", path, strerror(errno));
+				break;
+			}
+			snprintf(off[(*noff)++], 128, "%s", path);
+		}
+	if (f)
+		fclose(f);
+	if (!why[0])
+		return 1;
+	for (int i = 0; i < *noff; i++)  /* as it was: the race runs on the swap there is */
+		swapon(off[i], 0);
+	swapoff(race_swap);
+	*noff = 0;
+	return 0;
+}
+
+/* Every area sw_own_swap() turned off back on, then its own device off. */
+static void sw_own_swap_end(char off[SW_AREAS][128], int noff, struct race *r)
+{
+	for (int i = 0; i < noff; i++)
+		if (swapon(off[i], 0))
+			rfail(r, "swapon %s again after the race: %s", off[i], strerror(errno));
+	if (race_swap && swapoff(race_swap) && errno != EINVAL)
+		rfail(r, "swapoff %s after the race: %s", race_swap, strerror(errno));
+}
+
+/* The swap entry (type and offset) of a swapped-out page, else 0. */
+static uint64_t sw_entry(const char *addr)
+{
+	uint64_t pm = pagemap(addr);
+
+	return pm & PM_SWAP ? pm & ((1ULL << 55) - 1) : 0;
+}
+
 static void run_swapin_race(double secs)
 {
 	const char *cname = "race/swapin-vs-swapin";
@@ -340,8 +400,10 @@ static void run_swapin_race(double secs)
 	long p0, in0, out0, maj0, counted = 0, swapped_at_release[2] = {0, 0}, rounds = 0;
 	struct rusage ru;
 	double t0;
-	uint64_t cnt = 0;
-	int bad;
+	uint64_t cnt = 0, last[SW_HALF] = {0};
+	char off[SW_AREAS][128], why[300] = "";
+	long reused = 0;
+	int bad, noff = 0, own = 0;
 
 	if (!wanted(cname))
 		goto free_s;
@@ -354,6 +416,7 @@ static void run_swapin_race(double secs)
 		cells_skip++;
 		goto free_s;
 	}
+	own = sw_own_swap(off, &noff, why, sizeof(why));
 	s->r.name = "swapin";
 	s->r.len = SW_PAGES * PAGE;
 	s->r.dio_fd = -1;
@@ -414,6 +477,13 @@ static void run_swapin_race(double secs)
 		for (int h = 0; h < 2; h++)
 			for (size_t i = 0; i < SW_HALF; i++)
 				swapped[h] += !!(pagemap(s->r.buf + (h * SW_HALF + i) * PAGE) & PM_SWAP);
+		/* the premise of the class: a page swapped in and out again got the same entry back */
+		for (size_t i = 0; i < SW_HALF; i++) {
+			uint64_t e = sw_entry(s->r.buf + i * PAGE);
+
+			reused += e && e == last[i];
+			last[i] = e;
+		}
 		s->workers_done = 0;
 		pthread_barrier_wait(&s->start);
 		if (pid > 0 && write(rel[1], "g", 1) != 1)
@@ -443,15 +513,20 @@ static void run_swapin_race(double secs)
 	for (int t = 0; t < SW_T; t++)
 		pthread_join(tw[t], NULL);
 	pthread_join(tp, NULL);
+	if (own)  /* the other areas back before any verdict: a failure to is the race's */
+		sw_own_swap_end(off, noff, &s->r);
 	getrusage(RUSAGE_SELF, &ru);
 	printf("# %s: %.1f s, %ld rounds, %ld counted (half 0 swapped out at release); swapped pages at release:"
 	       " %ld of the threads' half, %ld of the half shared with the child (%ld rounds x %d pages each);"
 	       " %ld exact slice checks, %ld of slices being written, %ld pinned reads, %ld O_DIRECT reads,"
 	       " %ld writes, %ld MADV_PAGEOUT, %ld long-term pins refused (ENOMEM); pswpin +%ld, pswpout +%ld,"
-	       " major faults +%ld\n", cname,
+	       " major faults +%ld; %s\n", cname,
 	       now_s() - t0, rounds, counted, swapped_at_release[0], swapped_at_release[1], rounds, SW_HALF, s->checks,
 	       s->unstable, s->pin_reads, s->dio_reads, s->writes, s->pageouts, s->pin_enomem, vmstat("pswpin") - in0,
-	       vmstat("pswpout") - out0, ru.ru_majflt - maj0);
+	       vmstat("pswpout") - out0, ru.ru_majflt - maj0, own ? "its own swap device" : why);
+	if (own)
+		printf("# %s: on %s alone (%d other area(s) off): %ld times a page of the threads' half came back to"
+		       " the swap entry it had the round before\n", cname, race_swap, noff, reused);
 	if (!s->r.failed[0] && pins_settle(p0) != p0)
 		snprintf(s->r.failed, sizeof(s->r.failed), "%ld pin(s) outstanding after the race", pins_settle(p0) - p0);
 	if (!s->r.failed[0] && (bad = sw_mapped_wrong(s->r.buf, &cnt)) > 0)
