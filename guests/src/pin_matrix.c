@@ -54,6 +54,7 @@ static const char *const ev_names[NEV] = {"none", "fork", "mprotect", "soft-dirt
 					  "collapse", "khugepaged", "mkclean"};
 
 static const char *ext4_dir, *blk_dev, *vfat_dir, *only, *except, *memcg_dir;
+static const char *race_swap;  /* -s: a small swap device of race/swapin-vs-swapin's own */
 static int gup_fd = -1, list_only;
 static struct io_uring ring;
 static int ring_ok, scratch_fd = -1;
@@ -239,6 +240,19 @@ static const char *const pin_names[NPIN] = {"gup-fast", "gup-slow", "uring", "vm
 					    "dio-blk", "dio-vfat", "pvm"};
 static int held(enum pin p) { return p <= VMSPLICE; }
 
+/* A long-term pin leaves no page in ZONE_MOVABLE (mm/gup.c check_and_migrate_movable_folios()
+ * migrates them out first, or the pin fails): the process maps the pinned pages, so their PFNs
+ * are its. The default set boots with movablecore= (gup-test), so user memory starts there. */
+static int pin_outside_movable(struct cell *c, enum pin p, char *addr, size_t len)
+{
+	long n = pages_in_movable(addr, len);
+
+	if (n)
+		cfail(c, "%ld of %zu page(s) stay in ZONE_MOVABLE under a long-term %s pin", n, len / PAGE,
+		      pin_names[p]);
+	return n ? -1 : 0;
+}
+
 static int pin_start(struct cell *c, enum pin p, char *addr, size_t len)
 {
 	struct pin_longterm_test args = {.addr = (uintptr_t)addr, .size = len};
@@ -254,13 +268,13 @@ static int pin_start(struct cell *c, enum pin p, char *addr, size_t len)
 			cfail(c, "PIN_LONGTERM_TEST_START: %s", strerror(errno));
 			return -1;
 		}
-		return 0;
+		return pin_outside_movable(c, p, addr, len);
 	case URING:
 		if (io_uring_register_buffers(&ring, &iov, 1)) {
 			cfail(c, "io_uring_register_buffers failed");
 			return -1;
 		}
-		return 0;
+		return pin_outside_movable(c, p, addr, len);
 	default:
 		return -1;
 	}
@@ -2225,7 +2239,7 @@ int main(int argc, char **argv)
 	long ksm_run = -1, ksm_scan = 100, ksm_sleep = 20;
 	double race_secs = 0;
 
-	while ((opt = getopt(argc, argv, "d:b:v:m:o:x:lqr:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:b:v:m:o:x:lqr:s:")) != -1) {
 		switch (opt) {
 		case 'd': ext4_dir = optarg; break;
 		case 'b': blk_dev = optarg; break;
@@ -2236,8 +2250,9 @@ int main(int argc, char **argv)
 		case 'l': list_only = 1; break;
 		case 'q': quick = 1; break;
 		case 'r': race_secs = atof(optarg); break;
+		case 's': race_swap = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS]\n",
+			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS] [-s SWAPDEV]\n",
 				argv[0]);
 			return 2;
 		}

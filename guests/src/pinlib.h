@@ -114,44 +114,56 @@ static inline uint64_t pfn_of(const void *addr)
 	return (ent >> 63) & 1 ? ent & ((1ULL << 55) - 1) : 0;
 }
 
-/* ZONE_MOVABLE's PFN span on node 0 from /proc/zoneinfo; 0 when it is empty (no movablecore=). */
-static inline int movable_span(uint64_t *lo, uint64_t *hi)
+/* ZONE_MOVABLE's PFN spans, one a node whose zone is not empty, from /proc/zoneinfo (with
+ * numa=fake=N each node has its own); how many, 0 when there is none (no movablecore=). */
+#define MOVABLE_NODES 8
+static inline int movable_spans(uint64_t lo[MOVABLE_NODES], uint64_t hi[MOVABLE_NODES])
 {
 	char line[256];
-	int in_movable = 0;
+	int in_movable = 0, n = 0;
 	uint64_t start = 0, spanned = 0;
 	FILE *f = fopen("/proc/zoneinfo", "r");
 
 	if (!f)
 		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "Node", 4))
+	while (fgets(line, sizeof(line), f) && n < MOVABLE_NODES) {
+		if (!strncmp(line, "Node", 4)) {
 			in_movable = strstr(line, "zone  Movable") != NULL;
-		else if (in_movable && sscanf(line, " spanned %lu", &spanned) == 1)
+			spanned = 0;
+		} else if (in_movable && sscanf(line, " spanned %lu", &spanned) == 1) {
 			continue;
-		else if (in_movable && sscanf(line, " start_pfn: %lu", &start) == 1)
-			break;
+		} else if (in_movable && sscanf(line, " start_pfn: %lu", &start) == 1 && spanned) {
+			lo[n] = start;
+			hi[n++] = start + spanned;
+		}
 	}
 	fclose(f);
-	if (!spanned)
+	return n;
+}
+
+/* Whether any node has a ZONE_MOVABLE that is not empty. */
+static inline int movable_span(uint64_t *lo, uint64_t *hi)
+{
+	uint64_t l[MOVABLE_NODES], h[MOVABLE_NODES];
+
+	if (!movable_spans(l, h))
 		return 0;
-	*lo = start;
-	*hi = start + spanned;
+	*lo = l[0];
+	*hi = h[0];
 	return 1;
 }
 
 /* Pages of [addr, addr+len) whose PFN lies in ZONE_MOVABLE (a long-term pin must have moved them). */
 static inline long pages_in_movable(const char *addr, size_t len)
 {
-	uint64_t lo, hi, pfn;
+	uint64_t lo[MOVABLE_NODES], hi[MOVABLE_NODES], pfn;
+	int spans = movable_spans(lo, hi);
 	long n = 0;
 
-	if (!movable_span(&lo, &hi))
-		return 0;
-	for (size_t off = 0; off < len; off += PAGE) {
+	for (size_t off = 0; spans && off < len; off += PAGE) {
 		pfn = pfn_of(addr + off);
-		if (pfn >= lo && pfn < hi)
-			n++;
+		for (int i = 0; pfn && i < spans; i++)
+			n += pfn >= lo[i] && pfn < hi[i];
 	}
 	return n;
 }
