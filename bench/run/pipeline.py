@@ -33,6 +33,7 @@ from bench.run.plan import Plan, claim_run
 from bench.run.printer import Printer
 from bench.run.result import Case, RunResult, Status, write_summary_json
 from bench.run.runfacts import Baseline, Probe, RunFacts, Stage
+from bench.run.sweep import Sweep
 
 BOOT_MARGIN = {True: 60, False: 180}  # seconds to reach user space: KVM, TCG
 WORKLOAD_SLACK = 45  # seconds a workload may run past its timeout in the guest (see boot())
@@ -280,10 +281,9 @@ class Run:
         """Boot the unpatched base with the same config and workloads: its report titles and
         guest folder (None if it did not boot)."""
         p = self.plan
-        sub = dataclasses.replace(p.unpatched(str(self.facts.base)), results_root=self.dir, run_id=rundir.BASELINE,
-                                  baseline=False, coverage=False)
+        base = dataclasses.replace(p.unpatched(str(self.facts.base)), baseline=False, coverage=False)
         self.say("baseline: the same config and workloads on the unpatched tree")
-        res = run(sub, self.printer.nested("baseline: "))
+        res = Sweep(self.dir, run).run(base, rundir.BASELINE, self.printer.nested("baseline: "))
         booted = any(c.group == "boot" and c.status is Status.PASS for c in res.cases)
         titles = frozenset(c.name for c in res.cases if c.group == "report")
         self.facts = replace(self.facts, baseline=Baseline(res.verdict.value, tuple(sorted(titles))))
