@@ -9,6 +9,7 @@ import subprocess
 import time
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -190,6 +191,19 @@ class World:
         self.mp.setenv("FAKE_VNG_CONSOLE", str(folder / "console.log"))
         self.mp.setenv("FAKE_VNG_GUEST", str(folder / "guest"))
         self.mp.setenv("FAKE_VNG_RC", str(rc))
+
+    def stop_run(self, n: int, stop: BaseException) -> None:
+        """pipeline.run raises `stop` on its n-th call, after the n-1 before it ran for real: a
+        driver's sweep stopped by a Ctrl-C (KeyboardInterrupt) or the machine (InfraError)."""
+        from bench.run import pipeline
+        real, calls = pipeline.run, []
+
+        def run(plan: Any, printer: Any) -> Any:
+            calls.append(plan.run_id)
+            if len(calls) == n:
+                raise stop
+            return real(plan, printer)
+        self.mp.setattr(pipeline, "run", run)
 
     def boot_with(self, name: str, text: str, after: str) -> Path:
         """A copy of the baseline-tcg boot with `text` put into its console after the first

@@ -8,7 +8,8 @@
   (feature modules never reach up into the command line);
 - no module is over 400 lines;
 - a results file name (summary.json, console.log, guest/...) is spelled in bench/base/rundir.py only;
-- every bench/....py a docstring, comment or doc cites exists (a renamed module leaves none behind).
+- every bench/....py a docstring, comment or doc cites exists (a renamed module leaves none behind);
+- a plan's results root and run id change in bench/run/sweep.py only (and plan.py's own claim).
 """
 
 from __future__ import annotations
@@ -285,3 +286,50 @@ def test_the_checker_sees_a_results_file_name(tmp_path: Path) -> None:
                    'h = work / f"shard-{i}.log"\n')  # another file's suffix
     assert stray_names({"m": mod}, {"summary.json", "console.log", "guest", "guests", "log"}) == [
         "m.py:2: 'summary.json'", "m.py:3: '/console.log'", "m.py:4: 'guest'", "m.py:8: '.log'"]
+
+
+# -- sub-runs: a plan's folder is named in the sweep only ----------------------------------------
+
+# Where a plan's results_root or run_id may be replaced: the sweep names every sub-run, plan.py
+# mints and claims a top-level run's id (make_plan, claim_run).
+RENAMERS = {"bench/run/sweep.py", "bench/run/plan.py"}
+FOLDER_FIELDS = ("results_root", "run_id")
+
+
+def renamings(modules: dict[str, Path]) -> list[str]:
+    """Every `replace(...)`/`dataclasses.replace(...)` or `Plan(...)` call that sets results_root,
+    or run_id to anything but None (a RunRequest's run_id=None asks for a minted one: no name)."""
+    found = []
+    for path in modules.values():
+        rel = path.relative_to(PACKAGE.parent).as_posix() if path.is_relative_to(PACKAGE.parent) else path.name
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if func not in ("replace", "Plan") or rel in RENAMERS:
+                continue
+            for kw in node.keywords:
+                unset = isinstance(kw.value, ast.Constant) and kw.value.value is None
+                if kw.arg in FOLDER_FIELDS and not (kw.arg == "run_id" and unset):
+                    found.append(f"{rel}:{node.lineno}: {func}(..., {kw.arg}=...)")
+    return sorted(found)
+
+
+def test_only_the_sweep_names_a_sub_run() -> None:
+    """A driver runs a plan under another name or folder through bench/run/sweep.py's Sweep
+    (sub(), run()), which claims its folder, names the sub-run and writes the driver's files
+    when stopped; a replace() of its own would bypass all three."""
+    assert not (found := renamings(MODULES)), "name sub-runs through bench/run/sweep.py: " + "; ".join(found)
+
+
+def test_the_checker_sees_a_sub_run_named_elsewhere(tmp_path: Path) -> None:
+    mod = tmp_path / "m.py"
+    mod.write_text("import dataclasses\nfrom dataclasses import replace\n"
+                   "a = dataclasses.replace(plan, results_root=folder, run_id=name)\n"
+                   "b = replace(plan, run_id=rid)\n"
+                   "c = replace(request, results=folder, run_id=None)\n"  # a request minting its own
+                   "d = replace(plan, baseline=False)\n"
+                   "e = Item(run_id=entry.run_id)\n"  # a record of a run, not a plan
+                   "f = Plan(series, results_root=root)\n")
+    assert renamings({"m": mod}) == ["m.py:3: replace(..., results_root=...)", "m.py:3: replace(..., run_id=...)",
+                                     "m.py:4: replace(..., run_id=...)", "m.py:8: Plan(..., results_root=...)"]

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import BOOTS, TESTS, World, commit_files, git
 
-from bench.base.errors import UserError
+from bench.base.errors import InfraError, UserError
 from bench.cli.main import main as bench_main
 from bench.drivers.bisect import judge, range as brange, search as bsearch
 from bench.drivers.bisect.bisection import made_a_build
@@ -224,6 +224,19 @@ def test_infrastructure_trouble_aborts(world: World) -> None:
     suite = ET.parse(folder / "junit.xml").getroot().find("testsuite")
     assert suite is not None and suite.find("testcase[@name='first bad']/error") is not None
 
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt("SIGINT"), InfraError("results: cannot create the run's folder")])
+def test_a_bisection_stopped_keeps_its_steps(world: World, stop: BaseException) -> None:
+    """Ctrl-C or the machine failing at the third step: exit 2, and the summary and JUnit hold
+    the two steps made, concluded infra (an InfraError left no summary before the sweep)."""
+    make_series(world, CANARY_LIKE)
+    world.stop_run(3, stop)
+    rc, summary, folder = bisect_cmd(world, "six", "--check")
+    assert rc == 2 and summary["verdict"] == "infra"
+    assert verdicts(summary) == [("tip 6/6", "bad"), ("base 0/6", "good")]
+    assert summary["bisect"]["message"] == (str(stop) if isinstance(stop, InfraError) else "interrupted by SIGINT")
+    assert (folder / "junit.xml").is_file()
 
 def test_usage_errors(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     make_series(world, CANARY_LIKE)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from conftest import BOOTS, World, commit_files, git
 
+from bench.base.errors import InfraError
 from bench.cli.main import main as bench_main
 from bench.run import buildwarn
 
@@ -189,3 +190,16 @@ def test_warnings_belong_to_the_object_compiled_with_them() -> None:
     assert delta.added == ("mm/new.c: n",) and delta.removed == () and delta.compared == 3
     stale = buildwarn.compare(buildwarn.parse(log[:2]), after)
     assert stale.unknown == ("mm/new.o", "mm/rmap.o") and stale.compared == 1
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt("SIGINT"), InfraError("results: cannot create the run's folder")])
+def test_a_walk_stopped_keeps_the_prefixes_that_ran(world: World, stop: BaseException) -> None:
+    """Ctrl-C or the machine failing at prefix 2: the folder still has its summary, JUnit and
+    table with prefixes 0 and 1, marked incomplete (an InfraError left none before the sweep)."""
+    make_series(world, ["tidy", "warn", "leak"], name="three")
+    world.stop_run(3, stop)
+    rc, summary, folder = each(world, "three")
+    assert rc == 2 and not summary["complete"]
+    assert [r["run_id"] for r in summary["prefixes"]] == ["00-base", "01-0001-mm-tidy-step-1"]
+    assert (folder / "junit.xml").is_file() and (folder / "each.txt").is_file()
+    assert sorted(d.name for d in folder.iterdir() if d.is_dir()) == ["00-base", "01-0001-mm-tidy-step-1"]

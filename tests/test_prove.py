@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import BOOTS, HOME, TESTS, World
 
+from bench.base.errors import InfraError
 from bench.cli.main import main as bench_main
 from bench.drivers import prove as prove_mod
 from bench.run import guests, series
@@ -217,6 +218,21 @@ def test_a_prove_stopped_by_a_signal_keeps_its_summary(world: World) -> None:
     summary = json.loads((folder / "summary.json").read_text())
     assert [v["name"] for v in summary["verdicts"]] == ["leak"] and summary["verdicts"][0]["outcome"] == "caught"
     assert (folder / "junit.xml").is_file()
+
+
+def test_a_prove_stopped_by_the_machine_keeps_its_summary(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bug's run folder that cannot be made (an InfraError, here at the second bug) stops the
+    proof, exit 2 with its one line; the summary keeps the control and the bugs judged before
+    it (before the sweep it had none: the folder held the runs and no summary.json)."""
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    bug(world, "other", "BISECT_OTHER", "[workload/rxe]")
+    world.stop_run(3, InfraError("results: cannot create the run's folder"))
+    rc, summary, folder = prove(world)
+    assert rc == 2 and "bench: error: results: cannot create the run's folder" in capsys.readouterr().err
+    assert summary["control"] == "pass" and [v["name"] for v in summary["verdicts"]] == ["leak"]  # type: ignore[attr-defined]
+    assert (folder / "junit.xml").is_file()
+
+
 def test_a_pages_catch_matches_only_that_workloads_pages_case() -> None:
     """pages/NAME (bench/run/leaks.py's case) names the same workload's pages case, not its workload case."""
     from bench.run.catch import parse

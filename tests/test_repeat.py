@@ -18,6 +18,7 @@ import pytest
 from conftest import BOOTS, World, commit_files, git
 
 from bench.base import rundir, stats
+from bench.base.errors import InfraError
 from bench.cli.main import main as bench_main
 from bench.run import rates
 from bench.run.result import Case, RunResult, Status
@@ -92,6 +93,23 @@ def test_with_the_base_a_regression_is_a_rate_above_the_base_s(world: World,
     assert summary["info"]["repeat"]["test"] == "one-sided Fisher exact"
     assert "one-sided Fisher exact test, p <= 0.05" in capsys.readouterr().out
 
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt("SIGINT"), InfraError("results: cannot create the run's folder")])
+@pytest.mark.parametrize("at, runs, base_runs", [(3, ["r1", "r2"], []), (5, ["r1", "r2", "r3"], ["base-r1"])])
+def test_a_repeat_stopped_keeps_the_runs_that_ran(world: World, stop: BaseException, at: int, runs: list[str],
+                                                  base_runs: list[str]) -> None:
+    """Stopped in the series' runs or the base's: the summary counts the runs made so far and
+    says it was stopped. Before the sweep a Ctrl-C dropped every run of the side it stopped
+    (the summary said runs: []), and an InfraError left no summary at all."""
+    world.stop_run(at, stop)
+    rc, summary, folder = repeat(world, "--repeat", "3", "--baseline")
+    rep = summary["info"]["repeat"]
+    assert rc == 2 and (rep["runs"], rep["base_runs"]) == (runs, base_runs)
+    stopped = next(c for c in summary["cases"] if c["name"] == "interrupted")
+    assert stopped["status"] == "error" and stopped["message"].endswith(": not every run was made")
+    assert rate(summary, "workload/pin-balance")["runs"] == len(runs)
+    assert (folder / "junit.xml").is_file() and (folder / "rates.txt").is_file()
 
 
 def test_a_rate_the_test_cannot_tell_from_the_base_s_is_not_counted(world: World) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ended
 
-from bench.run import cases as verdict, guests, subcases
+from bench.run import cases, guests, subcases
 from bench.run.result import Status
 
 HERE = Path(__file__).parent
@@ -41,12 +41,12 @@ def test_a_real_rxe_log_has_every_memory_and_event() -> None:
 def test_the_cells_follow_the_rxe_case(tmp_path: Path) -> None:
     (tmp_path / "rxe.log").write_text(LOG.read_text())
     (tmp_path / "rxe.rc").write_text("0 1796480236.627330605 1796480359.945336756\n")  # that run's
-    cases = verdict.workload_cases(guests.select(["rxe"], GUESTS), tmp_path,
-                                   ended((BOOT / "console.log").read_text().splitlines(), "rxe", 0),
-                                   verdict.BootFacts(0, False, 1.0, BOOT / "console.log"))
-    assert cases[0].name == "rxe" and cases[0].status is Status.PASS
-    assert [c.name for c in cases[1:4]] == ["rxe/mr/anon/write", "rxe/mr/anon/read", "rxe/mr/anon/send"]
-    assert len(cases) == 1 + 8 * 4 + 8
+    found = cases.workload_cases(guests.select(["rxe"], GUESTS), tmp_path,
+                                 ended((BOOT / "console.log").read_text().splitlines(), "rxe", 0),
+                                 cases.BootFacts(0, False, 1.0, BOOT / "console.log"))
+    assert found[0].name == "rxe" and found[0].status is Status.PASS
+    assert [c.name for c in found[1:4]] == ["rxe/mr/anon/write", "rxe/mr/anon/read", "rxe/mr/anon/send"]
+    assert len(found) == 1 + 8 * 4 + 8
 
 
 def test_a_failed_cell_fails_its_case() -> None:

@@ -12,7 +12,7 @@ from conftest import ended
 
 from bench.base.errors import UserError
 from bench.base.limits import LIMITS
-from bench.run import cases as verdict, catch, guests, kconfig, subcases
+from bench.run import cases, catch, guests, kconfig, subcases
 from bench.run.result import Case, RunResult, Status
 
 GUESTS = Path(__file__).resolve().parent.parent / "guests"
@@ -59,21 +59,21 @@ def test_subcases_follow_their_workload(tmp_path: Path) -> None:
         "CASE uring/anon/fork PASS\nCASE uring/anon/ksm FAIL: KSM merged a pinned page\n"
         "pin_matrix: 1 cells passed, 1 failed, 0 skipped\n")
     (tmp_path / "pin-matrix.rc").write_text("1 2.0 9.0\n")
-    cases = verdict.workload_cases(workloads, tmp_path, ended(ended(LINES, "rxe", 0), "pin-matrix", 1),
-                                   verdict.BootFacts(0, False, 1.0, BOOT / "console.log"))
-    assert [(c.name, c.status) for c in cases] == [
+    found = cases.workload_cases(workloads, tmp_path, ended(ended(LINES, "rxe", 0), "pin-matrix", 1),
+                                 cases.BootFacts(0, False, 1.0, BOOT / "console.log"))
+    assert [(c.name, c.status) for c in found] == [
         ("rxe", Status.PASS),
         ("pin-matrix", Status.FAIL),
         ("pin-matrix/uring/anon/fork", Status.PASS),
         ("pin-matrix/uring/anon/ksm", Status.FAIL),
     ]
-    assert cases[3].group == "workload" and cases[3].message == "KSM merged a pinned page"
+    assert found[3].group == "workload" and found[3].message == "KSM merged a pinned page"
 
 
 def test_a_workload_that_never_ran_has_no_subcases(tmp_path: Path) -> None:
     workloads = guests.select(["pin-matrix"], GUESTS)
-    cases = verdict.workload_cases(workloads, tmp_path, [], verdict.BootFacts(0, False, 1.0, BOOT / "console.log"))
-    assert [c.name for c in cases] == ["pin-matrix"]
+    found = cases.workload_cases(workloads, tmp_path, [], cases.BootFacts(0, False, 1.0, BOOT / "console.log"))
+    assert [c.name for c in found] == ["pin-matrix"]
 
 
 def test_catch_names_a_cell_of_a_workload_the_bug_runs() -> None:

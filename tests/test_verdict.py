@@ -10,7 +10,7 @@ import pytest
 from conftest import BOOTS, World, ended
 
 from bench.cli.main import main as bench_main
-from bench.run import cases as verdict, guests, qemu
+from bench.run import cases, guests, qemu
 from bench.run.qemu import QemuStatus
 from bench.run.result import Case, RunResult, Status
 
@@ -23,53 +23,53 @@ KERNEL_BUG = [ln for ln in (CONSOLE / "vm-bug-on-page-xen-boot.log").read_text()
               if not ln.startswith("#@")]
 
 
-def facts(rc: int | None = 0, timed_out: bool = False) -> verdict.BootFacts:
-    return verdict.BootFacts(rc, timed_out, 80.0, BOOT / "console.log")
+def facts(rc: int | None = 0, timed_out: bool = False) -> cases.BootFacts:
+    return cases.BootFacts(rc, timed_out, 80.0, BOOT / "console.log")
 
 
 def test_spans_follow_the_kmsg_markers() -> None:
-    where = verdict.spans(LINES)
+    where = cases.spans(LINES)
     assert list(where) == ["rxe", "odirect", "gup-test", "pin-balance"]
     assert all(s.end is not None and s.start < s.end for s in where.values())
     odirect = where["odirect"]
-    assert verdict.blame(odirect.start + 1, where) == "odirect"
-    assert verdict.blame(0, where) is None  # early boot
+    assert cases.blame(odirect.start + 1, where) == "odirect"
+    assert cases.blame(0, where) is None  # early boot
 
 
 def test_recorded_canary_verdicts() -> None:
-    cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, BOOT / "guest", LINES, facts())}
-    assert cases["rxe"].status is Status.FAIL and "pins still held after deregistration" in cases["rxe"].message
-    assert cases["pin-balance"].status is Status.FAIL and "pin imbalance" in cases["pin-balance"].message
-    assert cases["odirect"].status is Status.PASS and "O_DIRECT reads" in cases["odirect"].output
-    assert cases["gup-test"].status is Status.PASS and "PIN_FAST_BENCHMARK" in cases["gup-test"].output
-    assert verdict.boot_case(facts(), LINES).status is Status.PASS
+    found = {c.name: c for c in cases.workload_cases(WORKLOADS, BOOT / "guest", LINES, facts())}
+    assert found["rxe"].status is Status.FAIL and "pins still held after deregistration" in found["rxe"].message
+    assert found["pin-balance"].status is Status.FAIL and "pin imbalance" in found["pin-balance"].message
+    assert found["odirect"].status is Status.PASS and "O_DIRECT reads" in found["odirect"].output
+    assert found["gup-test"].status is Status.PASS and "PIN_FAST_BENCHMARK" in found["gup-test"].output
+    assert cases.boot_case(facts(), LINES).status is Status.PASS
 
 
 def test_death_and_hang_mid_workload(tmp_path: Path) -> None:
     # Keep the console up to the middle of odirect, then a real kernel BUG: the kernel died there.
-    cut = verdict.spans(LINES)["odirect"].start + 1
+    cut = cases.spans(LINES)["odirect"].start + 1
     lines = LINES[:cut] + KERNEL_BUG
     guest = tmp_path / "guest"
     guest.mkdir()
     for name in ("rxe.log", "rxe.rc"):
         (guest / name).write_bytes((BOOT / "guest" / name).read_bytes())
     died = facts(rc=255)
-    cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, guest, lines, died)}
-    assert cases["odirect"].status is Status.FAIL and "kernel died" in cases["odirect"].message
-    assert cases["gup-test"].status is Status.ERROR and "not run" in cases["gup-test"].message
-    assert verdict.boot_case(died, lines).message == "the kernel died (vng exit 255)"
-    hung = verdict.boot_case(facts(rc=None, timed_out=True), lines)
+    found = {c.name: c for c in cases.workload_cases(WORKLOADS, guest, lines, died)}
+    assert found["odirect"].status is Status.FAIL and "kernel died" in found["odirect"].message
+    assert found["gup-test"].status is Status.ERROR and "not run" in found["gup-test"].message
+    assert cases.boot_case(died, lines).message == "the kernel died (vng exit 255)"
+    hung = cases.boot_case(facts(rc=None, timed_out=True), lines)
     assert hung.status is Status.FAIL and "timeout" in hung.message
 
 
 def test_no_kernel_output_is_infrastructure() -> None:
-    case = verdict.boot_case(facts(rc=1), ["qemu-system-x86_64: -device virtio-net: not found"])
+    case = cases.boot_case(facts(rc=1), ["qemu-system-x86_64: -device virtio-net: not found"])
     assert case.status is Status.ERROR
 
 
 def test_kernel_that_never_reached_user_space() -> None:
     head = [ln for ln in LINES if "pinbench:" not in ln][:80]
-    case = verdict.boot_case(facts(rc=255), head)
+    case = cases.boot_case(facts(rc=255), head)
     assert case.status is Status.FAIL and "did not reach user space" in case.message
 
 
@@ -79,10 +79,10 @@ def test_skip_and_timeout_codes(tmp_path: Path) -> None:
     (tmp_path / "odirect.log").write_text("== fio\n")
     (tmp_path / "odirect.rc").write_text("124 1.0 301.0\n")
     lines = ended(ended(LINES, "gup-test", 4), "odirect", 124)
-    cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, tmp_path, lines, facts())}
-    assert cases["gup-test"].status is Status.SKIP and cases["gup-test"].secs == 1.5
-    assert cases["gup-test"].message.startswith("SKIP: /sys/kernel/debug/gup_test")
-    assert cases["odirect"].status is Status.FAIL and cases["odirect"].message == "timed out after 300s"
+    found = {c.name: c for c in cases.workload_cases(WORKLOADS, tmp_path, lines, facts())}
+    assert found["gup-test"].status is Status.SKIP and found["gup-test"].secs == 1.5
+    assert found["gup-test"].message.startswith("SKIP: /sys/kernel/debug/gup_test")
+    assert found["odirect"].status is Status.FAIL and found["odirect"].message == "timed out after 300s"
 
 
 @pytest.mark.parametrize("file_rc, console_rc, status", [
@@ -94,16 +94,16 @@ def test_an_rc_file_that_disagrees_with_the_console_is_never_a_pass(tmp_path: Pa
                                                                    status: Status) -> None:
     (tmp_path / "odirect.log").write_text("== fio\n")
     (tmp_path / "odirect.rc").write_text(f"{file_rc} 1.0 2.0\n")
-    cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, tmp_path, ended(LINES, "odirect", console_rc),
-                                                       facts())}
-    assert cases["odirect"].status is status
-    assert cases["odirect"].message == (f"its rc file says exit {file_rc}, the console's end marker exit"
+    found = {c.name: c for c in cases.workload_cases(WORKLOADS, tmp_path, ended(LINES, "odirect", console_rc),
+                                                     facts())}
+    assert found["odirect"].status is status
+    assert found["odirect"].message == (f"its rc file says exit {file_rc}, the console's end marker exit"
                                         f" {console_rc}: one was overwritten")
 
 
 def cut_at_odirect(tmp_path: Path) -> tuple[list[str], Path]:
     """The canary console up to the start of odirect (rxe's files kept): the VM stopped there."""
-    lines = LINES[:verdict.spans(LINES)["odirect"].start + 1]
+    lines = LINES[:cases.spans(LINES)["odirect"].start + 1]
     guest = tmp_path / "guest"
     guest.mkdir()
     for name in ("rxe.log", "rxe.rc"):
@@ -114,14 +114,14 @@ def cut_at_odirect(tmp_path: Path) -> tuple[list[str], Path]:
 @pytest.mark.parametrize("rc", [255, 137, 0])  # vng says 255 for a killed QEMU too: no exit code came back
 def test_a_vm_stopped_without_a_kernel_report_is_infrastructure(tmp_path: Path, rc: int) -> None:
     lines, guest = cut_at_odirect(tmp_path)
-    boot = verdict.boot_case(facts(rc=rc), lines)
+    boot = cases.boot_case(facts(rc=rc), lines)
     assert boot.status is Status.ERROR
     assert boot.message == f"the VM stopped before the workloads were done, without a kernel report (vng exit {rc})" \
         ": killed from the host?"
-    cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, guest, lines, facts(rc=rc))}
-    assert cases["rxe"].status is Status.FAIL  # it finished before: its own verdict stands
-    assert cases["odirect"].status is Status.ERROR and "without a kernel report" in cases["odirect"].message
-    assert cases["gup-test"].status is Status.ERROR and "not run" in cases["gup-test"].message
+    found = {c.name: c for c in cases.workload_cases(WORKLOADS, guest, lines, facts(rc=rc))}
+    assert found["rxe"].status is Status.FAIL  # it finished before: its own verdict stands
+    assert found["odirect"].status is Status.ERROR and "without a kernel report" in found["odirect"].message
+    assert found["gup-test"].status is Status.ERROR and "not run" in found["gup-test"].message
 
 
 @pytest.mark.parametrize("evidence", [
@@ -133,35 +133,35 @@ def test_a_vm_that_stopped_after_a_fatal_kernel_report_failed(tmp_path: Path, ev
     lines, guest = cut_at_odirect(tmp_path)
     lines += evidence
     for rc in (255, 137):
-        assert verdict.boot_case(facts(rc=rc), lines).message == f"the kernel died (vng exit {rc})"
-        cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, guest, lines, facts(rc=rc))}
-        assert cases["odirect"].status is Status.FAIL and "kernel died" in cases["odirect"].message
+        assert cases.boot_case(facts(rc=rc), lines).message == f"the kernel died (vng exit {rc})"
+        found = {c.name: c for c in cases.workload_cases(WORKLOADS, guest, lines, facts(rc=rc))}
+        assert found["odirect"].status is Status.FAIL and "kernel died" in found["odirect"].message
 
 
 def test_the_runner_refusing_its_results_folder_is_infrastructure() -> None:
     head = [ln for ln in LINES if "pinbench:" not in ln][:200]
-    case = verdict.boot_case(facts(rc=verdict.RUNNER_REFUSED), head)
+    case = cases.boot_case(facts(rc=cases.RUNNER_REFUSED), head)
     assert case.status is Status.ERROR and "runner exit 3" in case.message and "not the series" in case.message
-    assert verdict.boot_case(facts(rc=None, timed_out=True), head).status is Status.FAIL  # a hang is the kernel's
-    killed = verdict.boot_case(facts(rc=128 + 9), head)  # vng SIGKILLed before the guest was ready
+    assert cases.boot_case(facts(rc=None, timed_out=True), head).status is Status.FAIL  # a hang is the kernel's
+    killed = cases.boot_case(facts(rc=128 + 9), head)  # vng SIGKILLed before the guest was ready
     assert killed.status is Status.ERROR and "killed by signal 9" in killed.message
 
 
 def test_a_failing_workload_lists_the_reports_seen_while_it_ran(tmp_path: Path) -> None:
     lines, guest = cut_at_odirect(tmp_path)
     lines += KERNEL_BUG
-    cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, guest, lines, facts(rc=255))}
-    odirect = cases["odirect"]
+    found = {c.name: c for c in cases.workload_cases(WORKLOADS, guest, lines, facts(rc=255))}
+    odirect = found["odirect"]
     assert odirect.reports == ("kernel BUG in xen_pin_page",)  # as data, for known issues
     assert "kernel BUG in xen_pin_page" in odirect.output  # and for people
-    assert cases["rxe"].reports == ()  # the BUG came after rxe
+    assert found["rxe"].reports == ()  # the BUG came after rxe
     plain = Case("workload", "x", Status.FAIL, output="x\n")
-    assert verdict.with_reports(plain, []) == plain
+    assert cases.with_reports(plain, []) == plain
 
 
 def test_reports_seen_survive_summary_json(tmp_path: Path) -> None:
     """A case's report titles are data in summary.json (read back, not parsed from its output)."""
-    case = verdict.with_reports(Case("workload", "rxe", Status.FAIL, output="log"), ["WARNING in rxe_x", "BUG: y"])
+    case = cases.with_reports(Case("workload", "rxe", Status.FAIL, output="log"), ["WARNING in rxe_x", "BUG: y"])
     result = RunResult("r", "s", tmp_path, (case, Case("boot", "boot", Status.PASS)), 1.0)
     data = json.loads(json.dumps(result.to_json()))
     assert "reports" not in data["cases"][1]  # none: the case's JSON is as before
@@ -209,37 +209,37 @@ def test_end_to_end_a_vm_killed_from_the_host_exits_2(world: World, cut: bool, r
 # -- how QEMU ended, from the bench's QEMU wrapper (bench/run/qemu.py) ---------------------------------
 
 
-def qfacts(status: QemuStatus, rc: int = 255) -> verdict.BootFacts:
-    return verdict.BootFacts(rc, False, 80.0, BOOT / "console.log", status)
+def qfacts(status: QemuStatus, rc: int = 255) -> cases.BootFacts:
+    return cases.BootFacts(rc, False, 80.0, BOOT / "console.log", status)
 
 
 def test_a_qemu_killed_on_the_host_is_infrastructure_even_after_a_report(tmp_path: Path) -> None:
     lines, guest = cut_at_odirect(tmp_path)
     for evidence in ([], KERNEL_BUG):  # a report does not make the host's SIGKILL the kernel's doing
-        boot = verdict.boot_case(qfacts(QemuStatus(signal=9)), lines + evidence)
+        boot = cases.boot_case(qfacts(QemuStatus(signal=9)), lines + evidence)
         assert boot.status is Status.ERROR
         assert boot.message == "QEMU was killed by signal 9 on the host (OOM killer?): not the series"
-        cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, guest, lines + evidence,
+        found = {c.name: c for c in cases.workload_cases(WORKLOADS, guest, lines + evidence,
                                                            qfacts(QemuStatus(signal=9)))}
-        assert cases["odirect"].status is Status.ERROR
-        assert cases["odirect"].message == ("did not finish: QEMU was killed by signal 9 on the host (OOM killer?)"
+        assert found["odirect"].status is Status.ERROR
+        assert found["odirect"].message == ("did not finish: QEMU was killed by signal 9 on the host (OOM killer?)"
                                             " while it ran")
-        assert cases["rxe"].status is Status.FAIL  # finished before: its own verdict stands
-    early = verdict.boot_case(qfacts(QemuStatus(signal=9)), [ln for ln in LINES if "pinbench:" not in ln][:80])
+        assert found["rxe"].status is Status.FAIL  # finished before: its own verdict stands
+    early = cases.boot_case(qfacts(QemuStatus(signal=9)), [ln for ln in LINES if "pinbench:" not in ln][:80])
     assert early.status is Status.ERROR and early.message.endswith("before the guest was ready: not the series")
 
 
 def test_a_qemu_that_exited_by_itself_mid_workload_is_the_kernels_doing(tmp_path: Path) -> None:
     lines, guest = cut_at_odirect(tmp_path)
-    boot = verdict.boot_case(qfacts(QemuStatus(code=0)), lines)  # no report at all: a silent reset
+    boot = cases.boot_case(qfacts(QemuStatus(code=0)), lines)  # no report at all: a silent reset
     assert boot.status is Status.FAIL
     assert boot.message == ("the kernel stopped the VM (reset or power-off) before the workloads were done,"
                             " without a report (QEMU exit 0)")
-    cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, guest, lines, qfacts(QemuStatus(code=0)))}
-    assert cases["odirect"].status is Status.FAIL and "kernel died" in cases["odirect"].message
-    with_bug = verdict.boot_case(qfacts(QemuStatus(code=0)), lines + KERNEL_BUG)
+    found = {c.name: c for c in cases.workload_cases(WORKLOADS, guest, lines, qfacts(QemuStatus(code=0)))}
+    assert found["odirect"].status is Status.FAIL and "kernel died" in found["odirect"].message
+    with_bug = cases.boot_case(qfacts(QemuStatus(code=0)), lines + KERNEL_BUG)
     assert with_bug.status is Status.FAIL and with_bug.message == "the kernel died (vng exit 255)"
-    assert verdict.boot_case(qfacts(QemuStatus(code=0), rc=0), LINES).status is Status.PASS
+    assert cases.boot_case(qfacts(QemuStatus(code=0), rc=0), LINES).status is Status.PASS
 
 
 def test_qemu_saying_it_was_stopped_by_a_signal_is_infrastructure(tmp_path: Path) -> None:
@@ -247,25 +247,25 @@ def test_qemu_saying_it_was_stopped_by_a_signal_is_infrastructure(tmp_path: Path
     lines, guest = cut_at_odirect(tmp_path)
     lines += ["qemu-system-x86_64: terminating on signal 15 from pid 4242 (systemd)"]
     for status in (QemuStatus(code=0), QemuStatus()):
-        boot = verdict.boot_case(qfacts(status), lines)
+        boot = cases.boot_case(qfacts(status), lines)
         assert boot.status is Status.ERROR
         assert boot.message == "QEMU was stopped by signal 15 on the host (it said so): not the series"
 
 
 def test_the_benchs_own_signals_and_timeout_are_not_the_hosts(tmp_path: Path) -> None:
     lines, _ = cut_at_odirect(tmp_path)
-    mine = verdict.boot_case(qfacts(QemuStatus(signal=9, sent=True)), lines + KERNEL_BUG)
+    mine = cases.boot_case(qfacts(QemuStatus(signal=9, sent=True)), lines + KERNEL_BUG)
     assert mine.status is Status.FAIL and "QEMU was killed" not in mine.message
-    timeout = verdict.BootFacts(None, True, 80.0, BOOT / "console.log", QemuStatus(code=0))
-    hung = verdict.boot_case(timeout, lines + ["qemu-system-x86_64: terminating on signal 15 from pid 1 (python3)"])
+    timeout = cases.BootFacts(None, True, 80.0, BOOT / "console.log", QemuStatus(code=0))
+    hung = cases.boot_case(timeout, lines + ["qemu-system-x86_64: terminating on signal 15 from pid 1 (python3)"])
     assert hung.status is Status.FAIL and "timeout" in hung.message
 
 
 def test_a_console_flood_fails_the_boot_and_says_so(tmp_path: Path) -> None:
     lines, guest = cut_at_odirect(tmp_path)  # the VM was stopped in odirect, its console over the limit
-    flood = verdict.BootFacts(None, True, 80.0, BOOT / "console.log", flooded=True)
-    boot = verdict.boot_case(flood, lines)
+    flood = cases.BootFacts(None, True, 80.0, BOOT / "console.log", flooded=True)
+    boot = cases.boot_case(flood, lines)
     assert boot.status is Status.FAIL and boot.message.startswith("the kernel flooded the console")
-    cases = {c.name: c for c in verdict.workload_cases(WORKLOADS, guest, lines, flood)}
-    assert cases["odirect"].status is Status.FAIL
-    assert cases["odirect"].message == "did not finish: the console passed its limit (a printk storm) while it ran"
+    found = {c.name: c for c in cases.workload_cases(WORKLOADS, guest, lines, flood)}
+    assert found["odirect"].status is Status.FAIL
+    assert found["odirect"].message == "did not finish: the console passed its limit (a printk storm) while it ran"

@@ -6,7 +6,7 @@ disk never change here: the folders of older runs must still read.
 
 It also names every run and sub-run folder, with one rule for free text (safe_name), and mints
 and claims the top folders (new_folder); a run's own folder is claimed by pipeline.run
-(plan.claim_run).
+(plan.claim_run), a driver's by bench/run/sweep.py, which puts the sub-runs in it.
 """
 
 from __future__ import annotations

@@ -25,8 +25,10 @@ from bench.drivers.bisect.journal import Journal, step_name
 from bench.drivers.bisect.model import Options
 from bench.drivers.bisect.range import bisect_range
 from bench.drivers.bisect.series import bisect_series
+from bench.run import pipeline
 from bench.run.plan import RunRequest, default_home, make_plan, read_request
 from bench.run.printer import Printer
+from bench.run.sweep import Sweep
 from bench.run.tree import resolve_base
 
 
@@ -110,11 +112,12 @@ def handle_step(args: argparse.Namespace) -> int:
     label = sha[:12] if k == 0 else f"{sha[:12]}+{k}/{n}"
     journal = Journal(args.bisect_dir.resolve()) if args.bisect_dir else None
     seq = journal.next_seq() if journal else 1
+    # with --bisect-dir the step's runs go into the bisect's folder, else into the results root
+    sweep = Sweep(journal.dir if journal else plan.results_root, pipeline.run)
     if journal:
-        plan = replace(plan, results_root=journal.dir, run_id=step_name(seq, label),
-                       extra_info={**plan.extra_info, "bisect": journal.dir.name, "bisect_step": label})
-    step = run_step(plan, printer, signature=signature, repeat=args.repeat, seq=seq, label=label,
-                    run_id=plan.run_id)
+        plan = replace(plan, extra_info={**plan.extra_info, "bisect": journal.dir.name, "bisect_step": label})
+    step = run_step(plan, printer, sweep=sweep, signature=signature, repeat=args.repeat, seq=seq, label=label,
+                    run_id=step_name(seq, label) if journal else plan.run_id)
     if journal:
         journal.add(step)
     printer.say(f"bisect-step {seq}: {label} is {step.verdict.value.upper()} ({step.reason})")

@@ -39,6 +39,7 @@ from bench.run.plan import Plan, RunRequest, make_plan
 from bench.run.printer import Printer
 from bench.run.result import Case, RunResult, Status
 from bench.run.runfacts import RunFacts
+from bench.run.sweep import Sweep
 
 CONTROL = rundir.sub_name("control", 0)  # the control run's folder: 00-control
 
@@ -129,13 +130,9 @@ def judge_control(result: RunResult) -> Outcome:
     return Outcome.FALSE_ALARM if failed_keys(result) else Outcome.HELD
 
 
-def _run(plan: Plan, printer: Printer, run_id: str) -> RunResult:
-    return pipeline.run(dataclasses.replace(plan, run_id=run_id), printer)
-
-
 def plans(request: RunRequest, home: Path, folder: Path, only: Sequence[str] = ()) -> list[Plan]:
     """Every bug of the catalogue (or those named in `only`), planned and checked before any run."""
-    bugs = [make_plan(dataclasses.replace(request, series=spec, run_id="-"), home) for spec in catalogue(folder)]
+    bugs = [make_plan(dataclasses.replace(request, series=spec), home) for spec in catalogue(folder)]
     if unknown := sorted(set(only) - {b.series.name for b in bugs}):
         raise UserError(f"{folder}: no bug named {unknown[0]} (known: {', '.join(b.series.name for b in bugs)})")
     bugs = [b for b in bugs if not only or b.series.name in only]
@@ -173,40 +170,42 @@ def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printe
     """The control run, then every bug (each `runs` times); the prove folder with its files.
     measure_reach: the control profiles the bugs' files (gcov), so each verdict says whether
     the bug's hunks ran at all."""
-    root = bugs[0].results_root
-    out = root / rundir.new_folder(root, "prove")
+    sweep = Sweep.new(bugs[0].results_root, "prove", pipeline.run)
+    out = sweep.dir
     workloads = tuple(dict.fromkeys(w.name for b in bugs for w in b.workloads))
     kconfigs = tuple(dict.fromkeys(k for b in bugs for k in b.series.kconfigs))
     profiled = tuple(dict.fromkeys((*request.coverage_objects, *bug_objects(bugs)))) if measure_reach else ()
     control = make_plan(dataclasses.replace(request, series="", workloads=request.workloads or workloads,
                                             kconfigs=(*kconfigs, *request.kconfigs), results=out,
-                                            run_id=CONTROL, coverage=bool(profiled),
+                                            coverage=bool(profiled),
                                             coverage_objects=profiled or request.coverage_objects), home)
     n_controls = sum(b.series.meta.control for b in bugs)
     also = f" and {n_controls} control(s) (harmless refactors)" if n_controls else ""
     printer.say(f"prove: control (the tree as it is) then {len(bugs) - n_controls} bug(s){also}, into {out}")
     base: RunResult | None = None
     verdicts: list[Verdict] = []
-    try:
-        base = _run(control, printer.nested("control: "), CONTROL)
+
+    def stopped(why: str) -> None:  # the prove folder still says what was proven so far
+        stop = Case("infra", "interrupted", Status.ERROR, 0.0, why)
+        write_results(out, base or RunResult(CONTROL, "", out / CONTROL, (stop,), 0.0), verdicts)
+
+    with sweep.stopping(stopped):
+        base = sweep.run(control, CONTROL, printer.nested("control: "))
         for i, bug in enumerate(bugs, 1):
             must = ("must pass (a control)" if bug.series.meta.control else
                     f"must fail {', '.join(map(str, bug.series.meta.catch))}")
             printer.say(f"prove: [{i}/{len(bugs)}] {bug.series.name}: {must}")
             same = profiled if bug.coverage else bug.coverage_objects  # the control's objects: its build reused
-            v = prove_bug(dataclasses.replace(bug, results_root=out, coverage_objects=same),
+            v = prove_bug(dataclasses.replace(bug, coverage_objects=same), sweep,
                           rundir.sub_name(bug.series.name, i), base, runs, printer)
             verdicts.append(v)
             printer.say(f"prove: {v.line()}")
-    except KeyboardInterrupt as e:  # stopped: the prove folder still says what was proven so far
-        stopped = Case("infra", "interrupted", Status.ERROR, 0.0, f"interrupted{f' by {e}' if str(e) else ''}")
-        write_results(out, base or RunResult(CONTROL, "", out / CONTROL, (stopped,), 0.0), verdicts)
-        raise
+    assert base is not None  # the control ran: the sweep was not stopped
     write_results(out, base, verdicts)
     return base, verdicts, out
 
 
-def prove_bug(bug: Plan, run_id: str, control: RunResult, runs: int, printer: Printer) -> Verdict:
+def prove_bug(bug: Plan, sweep: Sweep, run_id: str, control: RunResult, runs: int, printer: Printer) -> Verdict:
     """The bug's kernel run `runs` times (a setup failure is not repeated); its Verdict: the
     worst outcome of the runs that decided anything, and how many of them caught it (for a
     control: how many passed)."""
@@ -215,7 +214,7 @@ def prove_bug(bug: Plan, run_id: str, control: RunResult, runs: int, printer: Pr
     results: list[RunResult] = []
     for k in range(1, runs + 1):
         rid = run_id if runs == 1 else rundir.again(run_id, k)
-        results.append(_run(bug, printer.nested(f"{bug.series.name}{'' if runs == 1 else f' r{k}'}: "), rid))
+        results.append(sweep.run(bug, rid, printer.nested(f"{bug.series.name}{'' if runs == 1 else f' r{k}'}: ")))
         if any(c.group in rates.DETERMINISTIC and c.status is Status.FAIL for c in results[-1].cases):
             break
     outcomes = [judge_control(r) if is_control else judge(r, catches, control) for r in results]

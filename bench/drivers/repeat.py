@@ -18,10 +18,11 @@ from bench.base.errors import UserError
 from bench.base.files import write_atomic
 from bench.base.stats import ALPHA, min_runs
 from bench.run import junit, pipeline, rates, tree
-from bench.run.plan import Plan, claim_run
+from bench.run.plan import Plan
 from bench.run.printer import Printer
 from bench.run.result import Case, RunResult, Status, write_summary_json
 from bench.run.runfacts import RunFacts
+from bench.run.sweep import Sweep
 
 
 def check(n: int, baseline: bool, alpha: float, what: str = "") -> None:
@@ -33,18 +34,16 @@ def check(n: int, baseline: bool, alpha: float, what: str = "") -> None:
                         f" run and never on the base is not significant at alpha {alpha}: repeat {need} times or more")
 
 
-def _series(plan: Plan, folder_plan: Plan, stem: str, n: int, printer: Printer) -> list[RunResult]:
-    runs: list[RunResult] = []
+def _series(plan: Plan, sweep: Sweep, stem: str, n: int, printer: Printer, runs: list[RunResult]) -> None:
+    """Run plan n times into runs (a list the caller holds: a stopped sweep writes what is in it)."""
     for i in range(1, n + 1):
         name = rundir.again(stem, i)  # r1, r2... (base-r1... for the base)
-        sub = dataclasses.replace(plan, results_root=folder_plan.results_dir, run_id=name, baseline=False)
         printer.say(f"repeat: {name} of {n}")
-        result = pipeline.run(sub, printer.nested(f"{name}: "))
+        result = sweep.run(dataclasses.replace(plan, baseline=False), name, printer.nested(f"{name}: "))
         runs.append(result)
         if any(c.group in rates.DETERMINISTIC and c.status is Status.FAIL for c in result.cases):
             printer.say(f"repeat: {result.failures()[0].group} failed: deterministic, not repeated")
             break
-    return runs
 
 
 def base_plan(plan: Plan) -> Plan:
@@ -54,32 +53,31 @@ def base_plan(plan: Plan) -> Plan:
 def run_repeat(plan: Plan, printer: Printer, n: int, alpha: float = ALPHA) -> RunResult:
     """Run plan n times (and its base n times with plan.baseline); the rates as a RunResult."""
     check(n, plan.baseline, alpha)
-    plan = claim_run(plan)  # like a single run's: same-second runs get -2...
-    folder = plan.results_dir
+    sweep, plan = Sweep.of_run(plan, pipeline.run)  # like a single run's: same-second runs get -2...
+    folder = sweep.dir
     start = time.monotonic()
     with_base = plan.baseline and bool(plan.series.patches)
     printer.say(f"repeat: {plan.series.name} {n} time(s){' and its base as often' if with_base else ''} in {folder}")
     series: list[RunResult] = []
     base: list[RunResult] | None = None
-    try:
+    with sweep.stopping(lambda why: finish(plan, series, base, alpha, n, start, stopped=why)):
         base_of = base_plan(plan) if with_base else None
-        series = _series(plan, plan, "", n, printer)
+        _series(plan, sweep, "", n, printer, series)
         if base_of is not None:
-            base = _series(base_of, plan, "base", n, printer)
-    except KeyboardInterrupt:
-        finish(plan, series, base, alpha, n, start, complete=False)
-        raise
-    return finish(plan, series, base, alpha, n, start, complete=True)
+            base = []
+            _series(base_of, sweep, "base", n, printer, base)
+    return finish(plan, series, base, alpha, n, start)
 
 
 def finish(plan: Plan, series: list[RunResult], base: list[RunResult] | None, alpha: float, n: int,
-           start: float, complete: bool) -> RunResult:
+           start: float, stopped: str = "") -> RunResult:
+    """The folder's summary.json, junit.xml and rates.txt; `stopped`: why not every run was made."""
     found = rates.rates(series, base, alpha)
     cases = rates.cases(found, [*series, *(base or [])])
     if not rates.decided(series):
         cases.append(Case("repeat", "runs", Status.ERROR, 0.0, "no run decided anything (infrastructure)"))
-    if not complete:
-        cases.append(Case("infra", "interrupted", Status.ERROR, 0.0, "interrupted: not every run was made"))
+    if stopped:
+        cases.append(Case("infra", "interrupted", Status.ERROR, 0.0, f"{stopped}: not every run was made"))
     first = series[0].facts if series else RunFacts()
     rep = {"n": n, "alpha": alpha, "test": "one-sided Fisher exact" if base is not None else None,
            "runs": [r.run_id for r in series], "base_runs": [r.run_id for r in base or []],

@@ -25,7 +25,7 @@ from bench.base import files, rundir
 from bench.base.errors import BenchError, InfraError
 from bench.base.files import write_atomic
 from bench.report import issues, render, scanner
-from bench.run import (cases as verdict, guests, junit, kconfig, leaks, oracles, qemu,
+from bench.run import (cases, guests, junit, kconfig, leaks, oracles, qemu,
                        slot as slot_mod, tree, vm, worktree)
 from bench.run.coverage import stage as cov
 from bench.run.pages import run_files
@@ -33,6 +33,7 @@ from bench.run.plan import Plan, claim_run
 from bench.run.printer import Printer
 from bench.run.result import Case, RunResult, Status, write_summary_json
 from bench.run.runfacts import Baseline, Probe, RunFacts, Stage
+from bench.run.sweep import Sweep
 
 BOOT_MARGIN = {True: 60, False: 180}  # seconds to reach user space: KVM, TCG
 WORKLOAD_SLACK = 45  # seconds a workload may run past its timeout in the guest (see boot())
@@ -87,15 +88,15 @@ class Run:
     def mark(self, stage: str, start: float, end: float) -> None:
         self.timeline.append(Stage(stage, round(start - self.start, 2), round(end - start, 2)))
 
-    def add(self, *cases: Case) -> bool:
+    def add(self, *added: Case) -> bool:
         """Record cases (a failure under a known issue becomes known); False if any of them
         failed (the run stops)."""
-        cases = tuple(verdict.known_case(c, self.known) for c in cases)
-        for case in cases:
+        found = tuple(cases.known_case(c, self.known) for c in added)
+        for case in found:
             self.cases.append(case)
             mark = "" if case.status is Status.PASS else f" {case.status.name}"
             self.say(f"{case.key}:{mark or ' ok'} {case.message}".rstrip())
-        return not any(c.status in (Status.FAIL, Status.ERROR) for c in cases)
+        return not any(c.status in (Status.FAIL, Status.ERROR) for c in found)
 
     def crashed(self, e: Exception) -> None:
         """A bug of the bench or an OSError nobody expected: an ERROR case (never the series'
@@ -152,7 +153,7 @@ class Run:
         self.say(f"apply: {len(p.series.patches)} patch(es) of {p.series.name} on {base[:12]} in {s.path}")
         prep = slot_mod.prepare(s, p.tree, base, p.series, kconfig.digest(p.fragments), self.dir / rundir.APPLY_LOG)
         self.facts = replace(self.facts, head=prep.applied.head, mtimes_kept=prep.mtimes_kept)
-        return prep.slot, self.add(*verdict.apply_cases(prep.applied, len(p.series.patches))) and prep.applied.ok
+        return prep.slot, self.add(*cases.apply_cases(prep.applied, len(p.series.patches))) and prep.applied.ok
 
     @timed("config")
     def config(self, src: Path, build_dir: Path) -> bool:
@@ -160,7 +161,7 @@ class Run:
         cfg = kconfig.configure(src, build_dir, self.plan.fragments, self.dir / rundir.CONFIG_LOG)
         if cfg.config.is_file():
             shutil.copy(cfg.config, self.dir / rundir.KCONFIG)
-        return self.add(verdict.config_case(cfg, tail_of(self.dir / rundir.CONFIG_LOG, 150)))
+        return self.add(cases.config_case(cfg, tail_of(self.dir / rundir.CONFIG_LOG, 150)))
 
     @timed("build")
     def build(self, s: slot_mod.Slot) -> Path | None:
@@ -178,7 +179,7 @@ class Run:
                              cov.key(self.instr))
         if res.ok and res.image:
             self.facts = replace(self.facts, image=str(res.image))
-        self.add(verdict.build_case(res, tail_of(self.dir / rundir.BUILD_LOG)))
+        self.add(cases.build_case(res, tail_of(self.dir / rundir.BUILD_LOG)))
         return res.image if res.ok else None
 
     def _make(self, progress: Callable[[str], None] | None = None) -> slot_mod.Make:
@@ -224,10 +225,10 @@ class Run:
         self.facts = replace(self.facts, vng=" ".join(res.argv), vng_argv=tuple(res.argv), vm_timeout=timeout,
                              qemu=str(res.qemu))
         lines = console.read_text(encoding="utf-8", errors="replace").splitlines()
-        facts = verdict.BootFacts(res.rc, res.timed_out, res.secs, console, res.qemu, res.flooded)
+        facts = cases.BootFacts(res.rc, res.timed_out, res.secs, console, res.qemu, res.flooded)
         reports = scanner.scan(lines)
-        self.add(verdict.boot_case(facts, lines, reports),
-                 *verdict.workload_cases(p.workloads, gdir, lines, facts, reports))
+        self.add(cases.boot_case(facts, lines, reports),
+                 *cases.workload_cases(p.workloads, gdir, lines, facts, reports))
         return lines, reports
 
     @timed("probe")
@@ -280,10 +281,9 @@ class Run:
         """Boot the unpatched base with the same config and workloads: its report titles and
         guest folder (None if it did not boot)."""
         p = self.plan
-        sub = dataclasses.replace(p.unpatched(str(self.facts.base)), results_root=self.dir, run_id=rundir.BASELINE,
-                                  baseline=False, coverage=False)
+        base = dataclasses.replace(p.unpatched(str(self.facts.base)), baseline=False, coverage=False)
         self.say("baseline: the same config and workloads on the unpatched tree")
-        res = run(sub, self.printer.nested("baseline: "))
+        res = Sweep(self.dir, run).run(base, rundir.BASELINE, self.printer.nested("baseline: "))
         booted = any(c.group == "boot" and c.status is Status.PASS for c in res.cases)
         titles = frozenset(c.name for c in res.cases if c.group == "report")
         self.facts = replace(self.facts, baseline=Baseline(res.verdict.value, tuple(sorted(titles))))
@@ -301,13 +301,13 @@ class Run:
         """Kernel reports (scanned by boot()), unexplained taint, and what the series said would happen."""
         known = self.known
         in_base = base[0] if base else None
-        where = verdict.spans(lines)
+        where = cases.spans(lines)
         folded = scanner.fold(reports)
         found = [{**render.report_to_dict(r, n), "known": known.is_known(r.title),
-                  "workload": verdict.blame(r.first_line, where),
+                  "workload": cases.blame(r.first_line, where),
                   "in_base": None if in_base is None else r.title in in_base} for r, n in folded]
         write_atomic(self.dir / rundir.REPORTS, json.dumps(found, indent=2) + "\n")
-        self.add(*verdict.report_cases(folded, known, where, in_base))
+        self.add(*cases.report_cases(folded, known, where, in_base))
         self.add(*oracles.taint_cases([w.name for w in self.plan.workloads], gdir, [r for r, _ in folded], where))
         self.add(*leaks.pages_cases([w.name for w in self.plan.workloads], gdir, self.dir / rundir.KCONFIG))
         titles = [r.title for r, _ in folded]

@@ -36,6 +36,7 @@ from bench.drivers.bisect.model import BisectResult, Conclusion, Culprit, Option
 from bench.run.plan import Plan
 from bench.run.printer import Printer
 from bench.run.result import RunResult
+from bench.run.sweep import Sweep
 
 
 class Aborted(Exception):
@@ -46,9 +47,9 @@ class Aborted(Exception):
         self.step = step
 
 
-def run_step(plan: Plan, printer: Printer, *, signature: Signature | None, repeat: int,
+def run_step(plan: Plan, printer: Printer, *, sweep: Sweep, signature: Signature | None, repeat: int,
              seq: int, label: str, run_id: str) -> Step:
-    """Run plan up to `repeat` times (run ids run_id, run_id-r2, ...) and judge it."""
+    """Run plan up to `repeat` times in the sweep's folder (run ids run_id, run_id-r2, ...) and judge it."""
     outcomes: list[tuple[Outcome, str]] = []
     runs: list[str] = []
     failing: set[str] = set()
@@ -56,7 +57,7 @@ def run_step(plan: Plan, printer: Printer, *, signature: Signature | None, repea
     commit, secs, builds = "", 0.0, 0
     for r in range(1, repeat + 1):
         rid = run_id if repeat == 1 else rundir.again(run_id, r)
-        result = pipeline.run(replace(plan, run_id=rid), printer)
+        result = sweep.run(plan, rid, printer)
         runs.append(result.run_id)  # the id the run claimed (rid, or rid-2 on a clash)
         secs += result.secs
         builds += made_a_build(result)
@@ -93,8 +94,8 @@ class Bisection:
 
     def __init__(self, plan: Plan, printer: Printer, opts: Options, mode: str) -> None:
         self.plan, self.printer, self.opts, self.mode = plan, printer, opts, mode
-        self.run_id = rundir.new_folder(plan.results_root, f"bisect-{plan.series.name}")
-        self.dir = plan.results_root / self.run_id
+        self.sweep = Sweep.new(plan.results_root, f"bisect-{plan.series.name}", pipeline.run)
+        self.run_id, self.dir = self.sweep.dir.name, self.sweep.dir
         self.journal = Journal(self.dir)
         self.signature: Signature | None = opts.signature
         self.workloads: tuple[str, ...] | None = None  # the steps' workloads, once the signature is known
@@ -109,12 +110,11 @@ class Bisection:
         """One step in this process, journalled; Aborted if it could not be run."""
         seq = self.journal.next_seq()
         name = step_name(seq, label)
-        plan = replace(plan, results_root=self.dir,
-                       extra_info={**plan.extra_info, "bisect": self.run_id, "bisect_step": label})
+        plan = replace(plan, extra_info={**plan.extra_info, "bisect": self.run_id, "bisect_step": label})
         if self.workloads is not None:
             plan = replace(plan, workloads=tuple(w for w in plan.workloads if w.name in self.workloads))
         self.say(f"step {seq}: {label}")
-        step = run_step(plan, self.printer, signature=self.signature, repeat=self.opts.repeat,
+        step = run_step(plan, self.printer, sweep=self.sweep, signature=self.signature, repeat=self.opts.repeat,
                         seq=seq, label=label, run_id=name)
         self.journal.add(step)
         self.say(f"step {seq}: {label} is {step.verdict.value.upper()} ({step.reason}) in {step.secs:.0f}s")
@@ -171,6 +171,10 @@ class Bisection:
             return self.finish(Conclusion.BASE_FAILS,
                                f"the good end ({base.label}) already reproduces: {base.reason}")
         return None
+
+    def stopped(self, why: str) -> None:
+        """Stopped by Ctrl-C or an error (Sweep.stopping): the steps so far, concluded INFRA."""
+        self.finish(Conclusion.INFRA, why)
 
     def aborted(self, e: Aborted) -> BisectResult:
         return self.finish(Conclusion.INFRA, f"step {e.step.seq} ({e.step.label}): {e.step.reason}")

@@ -57,25 +57,24 @@ def bisect_range(plan: Plan, request: RunRequest, printer: Printer, opts: Option
     write_request(replace(request, results=b.dir, run_id=None), b.dir / rundir.REQUEST)
     b.info.update(good=good_sha, bad=bad_sha)
     b.journal.note(f"bisect {plan.tree}: good {good_sha} bad {bad_sha}, repeat {opts.repeat}")
-    try:
-        if ended := b.check_ends((replace(plan, base=bad_sha), f"bad {bad_sha[:12]}"),
-                                 (replace(plan, base=good_sha), f"good {good_sha[:12]}")):
-            return ended
-        assert b.signature is not None
-        if b.workloads is not None:  # the children read their plan from here
-            write_request(replace(request, results=b.dir, run_id=None, workloads=b.workloads), b.dir / rundir.REQUEST)
-        end = _git_bisect(b, good_sha, bad_sha, step_command(b.dir, opts, b.signature), child_env(plan.home))
-        if end.culprit and _parent(plan.tree, end.culprit.commit) == good_sha:
-            if ended := b.good_end_fails((replace(plan, base=good_sha), f"good {good_sha[:12]}")):
+    with b.sweep.stopping(b.stopped):
+        try:
+            if ended := b.check_ends((replace(plan, base=bad_sha), f"bad {bad_sha[:12]}"),
+                                     (replace(plan, base=good_sha), f"good {good_sha[:12]}")):
                 return ended
-        return b.finish(end.conclusion, end.message, end.culprit, end.candidates)
-    except Aborted as e:
-        return b.aborted(e)
-    except InfraError as e:  # git itself failed: still leave a summary behind
-        return b.finish(Conclusion.INFRA, str(e))
-    except KeyboardInterrupt:
-        b.finish(Conclusion.INFRA, "interrupted by the user")
-        raise
+            assert b.signature is not None
+            if b.workloads is not None:  # the children read their plan from here
+                write_request(replace(request, results=b.dir, run_id=None, workloads=b.workloads),
+                              b.dir / rundir.REQUEST)
+            end = _git_bisect(b, good_sha, bad_sha, step_command(b.dir, opts, b.signature), child_env(plan.home))
+            if end.culprit and _parent(plan.tree, end.culprit.commit) == good_sha:
+                if ended := b.good_end_fails((replace(plan, base=good_sha), f"good {good_sha[:12]}")):
+                    return ended
+        except Aborted as e:
+            return b.aborted(e)
+        except InfraError as e:  # git itself failed: still leave a summary behind
+            return b.finish(Conclusion.INFRA, str(e))
+    return b.finish(end.conclusion, end.message, end.culprit, end.candidates)
 
 
 @dataclass(frozen=True)

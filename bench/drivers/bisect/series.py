@@ -24,17 +24,15 @@ def bisect_series(plan: Plan, printer: Printer, opts: Options) -> BisectResult:
     b.say(f"{n} patches of {plan.series.name} in {b.dir} (at most {max_builds(n)} steps"
           f"{' + the base check' if opts.check else ''} without skips)")
 
-    try:
-        if ended := b.check_ends((plan.with_patches(n), f"tip {n}/{n}"), (plan.with_patches(0), f"base 0/{n}")):
-            return ended
-        good, bad, _ = search(0, n, lambda k: b.step(plan.with_patches(k), f"{k}/{n}").verdict)
-        if bad == 1 and (ended := b.good_end_fails((plan.with_patches(0), f"base 0/{n}"))):
-            return ended
-    except Aborted as e:
-        return b.aborted(e)
-    except KeyboardInterrupt:
-        b.finish(Conclusion.INFRA, "interrupted by the user")
-        raise
+    with b.sweep.stopping(b.stopped):
+        try:
+            if ended := b.check_ends((plan.with_patches(n), f"tip {n}/{n}"), (plan.with_patches(0), f"base 0/{n}")):
+                return ended
+            good, bad, _ = search(0, n, lambda k: b.step(plan.with_patches(k), f"{k}/{n}").verdict)
+            if bad == 1 and (ended := b.good_end_fails((plan.with_patches(0), f"base 0/{n}"))):
+                return ended
+        except Aborted as e:
+            return b.aborted(e)
     if bad - good == 1:
         return b.finish(Conclusion.FOUND, f"first bad patch: {patches[bad - 1].name}",
                         _patch_culprit(b, patches[bad - 1], bad))

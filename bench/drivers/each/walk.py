@@ -21,6 +21,7 @@ from bench.run import buildwarn, pins, pipeline, worktree
 from bench.run.plan import Plan
 from bench.run.printer import Printer
 from bench.run.result import RunResult, Status
+from bench.run.sweep import Sweep
 
 
 def prefix_name(k: int, plan: Plan) -> str:
@@ -50,28 +51,26 @@ def run_each(plan: Plan, printer: Printer) -> EachResult:
     patches = plan.series.patches
     if not patches:
         raise UserError(f"{plan.series.source}: series {plan.series.name} has no patches: --each needs some")
-    run_id = rundir.new_folder(plan.results_root, f"each-{plan.series.name}")
-    folder = plan.results_root / run_id
+    sweep = Sweep.new(plan.results_root, f"each-{plan.series.name}", pipeline.run)
+    run_id, folder = sweep.dir.name, sweep.dir
     n, start = len(patches), time.monotonic()
     printer.say(f"each: the base and {n} prefix(es) of {plan.series.name} in {folder}")
     prefixes: list[Prefix] = []
     stopped = False
-    try:
+    # stopped by Ctrl-C or an error: the prefixes so far, marked incomplete
+    with sweep.stopping(lambda why: finish(run_id, plan, folder, prefixes, start, complete=False)):
         for k in range(n + 1):
             if stopped:
                 prefixes.append(Prefix(k, patches[k - 1], None))
                 continue
-            sub = replace(plan.with_patches(k), results_root=folder, run_id=prefix_name(k, plan), baseline=False,
+            sub = replace(plan.with_patches(k), baseline=False,
                           probe=tuple(sorted(worktree.touched_by([patches[k]]))) if k < n else (),
                           extra_info={**plan.extra_info, "each": run_id, "each_prefix": k})
             printer.say(f"each: [{k}/{n}] {patches[k - 1].name if k else 'the base (no patches)'}")
-            result = pipeline.run(sub, printer.nested(f"{k:02d}: "))
+            result = sweep.run(sub, prefix_name(k, plan), printer.nested(f"{k:02d}: "))
             printer.say(f"each: [{k}/{n}] {result.verdict.name} in {result.secs:.0f}s")
             prefixes.append(read_prefix(k, sub, result))
             stopped = not applied(result, k, plan)
-    except KeyboardInterrupt:
-        finish(run_id, plan, folder, prefixes, start, complete=False)
-        raise
     return finish(run_id, plan, folder, prefixes, start, complete=True)
 
 

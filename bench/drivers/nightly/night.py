@@ -45,6 +45,7 @@ from bench.run.plan import Plan, RunRequest, make_plan, selected_params
 from bench.run.printer import Printer
 from bench.run.result import Case, RunResult, Status
 from bench.run.series import Series
+from bench.run.sweep import Sweep
 
 
 def now() -> str:
@@ -75,18 +76,19 @@ def plan_entries(request: RunRequest, home: Path, matrix: Matrix, entries: tuple
     """
     plans: list[tuple[Entry, Plan]] = []
     used: set[str] = set()
+    night = Sweep(night_dir, pipeline.run)  # each entry a run folder in the night's, named by its id
     for entry in entries:
         req = dataclasses.replace(
             request, series=entry.spec, tree=request.tree or matrix.tree, base=request.base or matrix.base,
             workloads=request.workloads or entry.workloads, kconfigs=(*entry.kconfigs, *request.kconfigs),
-            params=(), results=night_dir, run_id=entry.run_id, memory=entry.memory or request.memory,
+            params=(), results=night_dir, memory=entry.memory or request.memory,
             coverage=request.coverage or entry.coverage,
             info={**request.info, "nightly": entry.id, "config": entry.config})
         # Matrix-wide params only apply where their workload was selected.
         selected = tuple(w.name for w in make_plan(req, home).workloads)
         params = selected_params((*entry.params, *request.params), selected)
         used.update(p.split(".", 1)[0] for p in params)
-        plan = make_plan(dataclasses.replace(req, params=params), home)
+        plan = night.sub(make_plan(dataclasses.replace(req, params=params), home), entry.run_id)
         check_workloads(entry.catch, [w.name for w in plan.workloads])  # before any build
         repeat.check(entry.repeat, plan.baseline, ALPHA, f"{matrix.path}: {entry.id}: repeat {entry.repeat}")
         plans.append((entry, plan))

@@ -1,0 +1,77 @@
+"""A sweep: a folder of sub-runs, each an ordinary `pipeline.run` under a name of its own.
+
+Every driver that runs the pipeline more than once is one: --each (a run a prefix), --repeat
+(r1..rN), bisect (a run a step), prove (00-control, 01-BUG...), the nightly (a run an entry),
+and a run's own --baseline (its `baseline/` sub-run). The sweep claims the folder (rundir),
+names each sub-run (rundir.sub_name, rundir.again, rundir.BASELINE: the driver's choice), and
+`sub()` is the one place a plan's results root and run id change (plan.claim_run claims a
+top-level run's own folder; tests/test_architecture.py holds every other module to it).
+
+When the sub-runs are stopped (`stopping()`): a KeyboardInterrupt (Ctrl-C, SIGTERM, SIGHUP:
+bench/cli/main.py raises it) or a BenchError (a sub-run's folder could not be claimed or its
+results written, a base that does not resolve) leaves the finished sub-runs' folders as they
+are, and the one that was running has its own summary.json (pipeline.run writes it whatever
+happens). The driver's `write(why)` then writes its own summary.json, junit.xml and table,
+marked incomplete (each file atomically: files.write_atomic), and the exception goes on up:
+exit 2, "interrupted" or the error's one line. Should that write fail too (a full disk), its
+error is the one that goes up (exit 2 all the same). The drivers render their own summaries:
+the sweep only says when, and why.
+
+The sweep is given the run function (pipeline.run) rather than importing it: the pipeline's
+--baseline is a sweep of its own, so the pipeline imports this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.base import rundir
+from bench.base.errors import BenchError, one_line
+from bench.run.plan import Plan, claim_run
+from bench.run.printer import Printer
+from bench.run.result import RunResult
+
+Runner = Callable[[Plan, Printer], RunResult]  # pipeline.run
+
+
+@dataclass(frozen=True)
+class Sweep:
+    dir: Path  # the folder the sub-runs' folders are made in
+    runner: Runner
+
+    @classmethod
+    def new(cls, root: Path, label: str, runner: Runner) -> Sweep:
+        """A new folder `<YYYYmmdd-HHMMSS>-<label>` under root, minted and claimed (-2, -3...)."""
+        return cls(root / rundir.new_folder(root, label), runner)
+
+    @classmethod
+    def of_run(cls, plan: Plan, runner: Runner) -> tuple[Sweep, Plan]:
+        """The plan's own folder claimed as a top-level run's would be (a minted id moves on to
+        -2...; one the caller chose must be new), with the plan as claimed: --repeat's folder."""
+        claimed = claim_run(plan)
+        return cls(claimed.results_dir, runner), claimed
+
+    def sub(self, plan: Plan, name: str) -> Plan:
+        """plan as the sub-run `name` of this folder (its folder is claimed when it runs)."""
+        return dataclasses.replace(plan, results_root=self.dir, run_id=name)
+
+    def run(self, plan: Plan, name: str, printer: Printer) -> RunResult:
+        """Run plan as the sub-run `name`; its result (its folder: result.results_dir)."""
+        return self.runner(self.sub(plan, name), printer)
+
+    @contextmanager
+    def stopping(self, write: Callable[[str], object]) -> Iterator[None]:
+        """Around the sub-runs: when a KeyboardInterrupt or a BenchError stops them, write(why)
+        writes the driver's files from what finished, then the exception goes on (see above)."""
+        try:
+            yield
+        except KeyboardInterrupt as e:
+            write(f"interrupted by {e}" if str(e) else "interrupted")
+            raise
+        except BenchError as e:
+            write(one_line(str(e)))
+            raise
