@@ -197,7 +197,7 @@ static void p9_cell(int wr, enum nmem m, enum p9ev ev)
 	size_t maplen = 0, boff = 0, len = N_LEN, reach;
 	off_t foff = 0;
 	struct iovec iov[64];
-	int niov = 0, fd = -1, p2c[2] = {-1, -1}, st;
+	int niov = 0, fd = -1, p2c[2] = {-1, -1}, st, err;
 	long p0 = pins_outstanding(), acq0, rel0, acq1, rel1, d;
 	ssize_t r;
 	pid_t kid = -1;
@@ -271,10 +271,11 @@ static void p9_cell(int wr, enum nmem m, enum p9ev ev)
 		r = wr ? pwritev(fd, iov, niov, foff) : preadv(fd, iov, niov, foff);
 	else
 		r = wr ? pwrite(fd, map + boff, len, foff) : pread(fd, map + boff, len, foff);
+	err = errno;  /* before pin_counts() reads /proc */
 	pin_counts(&acq1, &rel1);
 	reach = ev == P9E_BAD ? P9_BAD_PAGE * PAGE : len;
 	printf("# %s: %s of %zu bytes at buffer offset %zu, file offset %ld: %zd (%s), %ld page pin(s) taken\n",
-	       c.name, wr ? "write" : "read", len, boff, (long)foff, r, r < 0 ? strerror(errno) : "bytes",
+	       c.name, wr ? "write" : "read", len, boff, (long)foff, r, r < 0 ? strerror(err) : "bytes",
 	       acq1 - acq0);
 	if (kid > 0) {
 		if (write(p2c[1], "c", 1) != 1 || waitpid(kid, &st, 0) != kid)
@@ -285,14 +286,14 @@ static void p9_cell(int wr, enum nmem m, enum p9ev ev)
 			      st);
 		kid = -1;
 	}
-	if (ev == P9E_BAD && r < 0 && errno != EFAULT)
+	if (ev == P9E_BAD && r < 0 && err != EFAULT)
 		cfail(&c, "the %s over a PROT_NONE page failed with %s, not EFAULT or a short count", wr ? "write" : "read",
-		      strerror(errno));
+		      strerror(err));
 	else if (ev == P9E_BAD && r > (ssize_t)reach)
 		cfail(&c, "the %s went past the PROT_NONE page: %zd bytes, at most %zu", wr ? "write" : "read", r, reach);
 	else if (ev != P9E_BAD && r != (ssize_t)len)
 		cfail(&c, "the %s returned %zd, not %zu%s%s", wr ? "write" : "read", r, len, r < 0 ? ": " : "",
-		      r < 0 ? strerror(errno) : "");
+		      r < 0 ? strerror(err) : "");
 	if (ev == P9E_BAD)
 		mprotect(map + P9_BAD_PAGE * PAGE, PAGE, PROT_READ | PROT_WRITE);
 	if (r < 0)
