@@ -12,16 +12,17 @@
  * p9_get_mapped_pages() takes a reference on each page for a zero-copy request (one bvec, so one
  * page, a request: p9_client_read_once()/p9_client_write_subreq() go zero-copy above 1024 bytes,
  * up to it they copy). The file is written in one call and read back in pieces of 1024 bytes
- * (the copying requests): what the reader gets is checked against a model both ways, the bytes around the
- * range are untouched, no pin and no page reference is left.
+ * (the copying requests): what the reader gets is checked against a model both ways, the bytes
+ * around the range are untouched, no pin and no page reference is left.
  *
  * splice-sock/<tcp|unix>/<memory>/<event>: vmsplice(2) of user memory into a pipe (fs/splice.c
  * iter_to_pipe(): page references), then splice(2) of the pipe into a loopback TCP or AF_UNIX
  * stream socket (splice_to_socket(), MSG_SPLICE_PAGES, net/core/skbuff.c skb_splice_from_iter():
  * the skb takes its own reference, skb_append_pagefrags()). The data waits in the receiver's
  * queue on the process's pages (the premise: pages_held() sees them held before the receiver
- * reads). Without SPLICE_F_GIFT vmsplice lends the pages: a later write of the process may show
- * through (man 2 vmsplice), so "write" only asks each byte to be the old or the new one; every
+ * reads). vmsplice lends the pages (iter_to_pipe() keeps references, copies nothing): a later
+ * write of the process may show through, so "write" only asks each byte to be the old or the
+ * new one (6.12 delivers the new ones); every
  * other event must leave the receiver the bytes of splice time: munmap, MADV_DONTNEED, a fork
  * whose child and parent then write (COW must copy, not write into the lent page), and a child
  * that vmsplices the pages it shares with the parent and exits before the parent writes
