@@ -367,3 +367,46 @@ def test_the_default_set_asks_for_the_kentry_drivers() -> None:
     names = {o.name for o in frag.options if o.value == "y"}
     assert {"CONFIG_UDMABUF", "CONFIG_CRYPTO_USER_API_HASH", "CONFIG_CRYPTO_USER_API_SKCIPHER", "CONFIG_SCSI_DEBUG",
             "CONFIG_BLK_DEV_SD"} <= names
+
+
+# -- the net9p cells (guests/src/net9p_cells.h): netfs unbuffered I/O on 9p, vmsplice + splice into sockets --
+
+def _net9p_quick() -> list[str]:
+    """The default set's p9 and splice-sock cells, read from the C table (net9p_quick[])."""
+    text = (GUESTS / "src" / "net9p_cells.h").read_text()
+    table = text.split("net9p_quick[] = {", 1)[1].split("};", 1)[0]
+    return re.findall(r'"([^"]+)"', table)
+
+
+def test_a_real_log_with_every_net9p_cell() -> None:
+    # ONLY=p9,splice-sock QUICK=0 on a healthy 6.12: all 62 cells pass, none skips; the premises
+    # (pins taken by netfs, pages held by the skb) are comment lines
+    lines = (GUEST_LOGS / "pin-matrix-net9p-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 62 and all(n.startswith(("p9/", "splice-sock/")) for n in got)
+    assert sum(n.startswith("p9/") for n in got) == 24
+    assert all(s.status is Status.PASS for s in got.values())
+    assert set(_net9p_quick()) <= set(got)
+    assert any(line.startswith("# p9: ") and "trans=virtio" in line and "cache=" not in line for line in lines)
+    assert "# p9/read/anon: read of 65536 bytes at buffer offset 0, file offset 0: 65536 (bytes)," \
+        " 16 page pin(s) taken" in lines
+    assert "# splice-sock/tcp/anon/none: 65536 bytes spliced, 16 of 16 buffer pages held before the receiver read" \
+        in lines
+
+
+def test_a_real_log_of_netfs_and_skb_reference_leaks() -> None:
+    # tests/data/guest/net9p-bugs/netfs-unwind-skb-coalesce: netfs_extract_user_iter() fails a
+    # fault part way without unpinning the pages before it (the bad cells: 5 pages), and
+    # skb_append_pagefrags() takes a reference for a coalesced piece (the pieces cells: 12 pages)
+    lines = (GUEST_LOGS / "pin-matrix-net9p-netfs-unwind-skb-coalesce-6.12-tcg.log").read_text().splitlines()
+    cells = {s.name: s for s in subcases.parse(lines)}
+    assert len(cells) == 62  # 24 p9, 38 splice-sock
+    failed = sorted(name for name, s in cells.items() if s.status is Status.FAIL)
+    assert failed == ["p9/read/anon/bad", "p9/write/anon/bad", "splice-sock/tcp/anon/pieces",
+                      "splice-sock/unix/anon/pieces"]
+    assert all(cells[n].message.startswith("5 page(s) of the buffer still held") for n in failed[:2])
+    assert all(cells[n].message.startswith("12 page(s) of the buffer still held") for n in failed[2:])
+    # the failed call itself is what the kernel may say (EFAULT), the leak is what fails it
+    assert "# p9/read/anon/bad: read of 65536 bytes at buffer offset 0, file offset 0: -1 (Bad address)," \
+        " 5 page pin(s) taken" in lines
+    assert all(s.status is Status.PASS for name, s in cells.items() if name not in failed)

@@ -2232,6 +2232,7 @@ static void races(double secs)
 #include "pvm_cells.h"  /* process_vm shapes and error paths, signals on uffd-blocked pins */
 #include "borrow_cells.h"  /* borrow/...: FOLL_FORCE writes, MSG_ZEROCOPY, futex, /proc/<pid>/cmdline */
 #include "kentry_cells.h"  /* udmabuf, AF_ALG, SG_IO: pinners of kconfigs/pinners.config */
+#include "net9p_cells.h"  /* p9/...: netfs unbuffered I/O on 9p; splice-sock/...: vmsplice+splice into sockets */
 
 int main(int argc, char **argv)
 {
@@ -2300,6 +2301,7 @@ int main(int argc, char **argv)
 	pvm_cells();
 	borrow_cells();
 	kentry_cells();
+	net9p_cells();
 	if (race_secs > 0)
 		races(race_secs);
 	if (list_only)

@@ -1,0 +1,628 @@
+/* Two borrowers of user pages the guest runs all the time and no other cell checks (issue 20 of
+ * `issues`, docs/entrypoints.md): unbuffered I/O on 9p and splice of user pages into sockets.
+ * Part of pin_matrix.c (its struct cell, verdict(), fill64(), first_diff(), is_thp(),
+ * map_aligned(); borrow_cells.h's borrow_refs()/borrow_pins()/lo_up()), entered by net9p_cells()
+ * from main. docs/matrix.md "9p and splice into sockets" says what each cell checks and why.
+ *
+ * p9/<read|write>/<memory>[/<event>]: read(2)/write(2) of a file in a 9p directory ($P9_DIR, else
+ * $BENCH_OUT: the results folder virtme-ng shares read-write). With no cache= option 6.12 opens
+ * the file P9L_DIRECT (fs/9p/fid.h v9fs_fid_add_modes()), so the call is netfs unbuffered I/O:
+ * fs/netfs/iterator.c netfs_extract_user_iter() pins the user buffer (FOLL_PIN: the premise,
+ * read from nr_foll_pin_acquired) into one bvec a page, and net/9p/trans_virtio.c
+ * p9_get_mapped_pages() takes a reference on each page for a zero-copy request (one bvec, so one
+ * page, a request: p9_client_read_once()/p9_client_write_subreq() go zero-copy above 1024 bytes,
+ * up to it they copy). The file is written in one call and read back in pieces of 1024 bytes
+ * (the copying requests): what the reader gets is checked against a model both ways, the bytes
+ * around the range are untouched, no pin and no page reference is left.
+ *
+ * splice-sock/<tcp|unix>/<memory>/<event>: vmsplice(2) of user memory into a pipe (fs/splice.c
+ * iter_to_pipe(): page references), then splice(2) of the pipe into a loopback TCP or AF_UNIX
+ * stream socket (splice_to_socket(), MSG_SPLICE_PAGES, net/core/skbuff.c skb_splice_from_iter():
+ * the skb takes its own reference, skb_append_pagefrags()). The data waits in the receiver's
+ * queue on the process's pages (the premise: pages_held() sees them held before the receiver
+ * reads). vmsplice lends the pages (iter_to_pipe() keeps references, copies nothing): a later
+ * write of the process may show through, so "write" only asks each byte to be the old or the
+ * new one (6.12 delivers the new ones); every
+ * other event must leave the receiver the bytes of splice time: munmap, MADV_DONTNEED, a fork
+ * whose child and parent then write (COW must copy, not write into the lent page), and a child
+ * that vmsplices the pages it shares with the parent and exits before the parent writes
+ * (CVE-2020-29374's class).
+ */
+#include <sys/un.h>
+
+#ifndef F_SETPIPE_SZ
+#define F_SETPIPE_SZ 1031
+#endif
+#define N_LEN (16 * PAGE)
+
+/* The default set's cells (docs/matrix.md gives their guest time); the rest run in pin-matrix-deep. */
+static const char *const net9p_quick[] = {
+	"p9/read/anon", "p9/write/anon", "p9/read/hugetlb", "p9/read/anon/odd", "p9/read/anon/bad", "p9/write/anon/bad",
+	"splice-sock/tcp/anon/none", "splice-sock/unix/anon/none", "splice-sock/tcp/anon/write",
+	"splice-sock/tcp/anon/munmap", "splice-sock/unix/anon/fork", "splice-sock/tcp/anon/fork-child",
+	"splice-sock/unix/anon/pieces", "splice-sock/tcp/anon/bad", "splice-sock/tcp/thp/dontneed",
+	"splice-sock/unix/shmem/none",
+};
+
+static int net9p_wanted(const char *name)
+{
+	int in = !quick;
+
+	for (size_t i = 0; !in && i < sizeof(net9p_quick) / sizeof(net9p_quick[0]); i++)
+		in = !strcmp(name, net9p_quick[i]);
+	if (!in || (except && *except && any_in(name, except)))
+		return 0;
+	return !only || !*only || any_in(name, only);
+}
+
+enum nmem { N_ANON, N_THP, N_SHMEM, N_HUGE, N_EXT4, NNMEM };
+static const char *const nmem_names[NNMEM] = {"anon", "thp", "shmem", "hugetlb", "ext4-shared"};
+
+/* N_LEN bytes of memory of kind m at *map (*maplen to unmap), filled with seed; 0, else -1 with
+ * the cell failed or skipped */
+static int net_map(struct cell *c, enum nmem m, char **map, size_t *maplen, unsigned seed)
+{
+	*maplen = m == N_THP || m == N_HUGE ? HPAGE : N_LEN + PAGE;
+	*map = NULL;
+	switch (m) {
+	case N_THP:
+		*map = map_aligned(HPAGE, HPAGE, MADV_HUGEPAGE);
+		break;
+	case N_HUGE:
+		*map = mmap(NULL, HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+		if (*map == MAP_FAILED) {
+			*map = NULL;
+			cskip(c, "no hugetlb page (mmap MAP_HUGETLB: %s)", strerror(errno));
+			return -1;
+		}
+		break;
+	case N_SHMEM:
+	case N_EXT4:
+		if (m == N_EXT4 && !ext4_dir) {
+			cskip(c, "no ext4 directory given (-d)");
+			return -1;
+		}
+		if (m == N_SHMEM) {
+			c->fd = memfd_create("net9p", 0);
+		} else {
+			snprintf(c->path, sizeof(c->path), "%s/net9p.%d", ext4_dir, getpid());
+			c->fd = open(c->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		}
+		if (c->fd < 0 || ftruncate(c->fd, *maplen)) {
+			cfail(c, "cannot make the %s file: %s", nmem_names[m], strerror(errno));
+			return -1;
+		}
+		*map = mmap(NULL, *maplen, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+		break;
+	default:
+		*map = mmap(NULL, *maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		break;
+	}
+	if (!*map || *map == MAP_FAILED) {
+		*map = NULL;
+		cfail(c, "cannot map %s memory: %s", nmem_names[m], strerror(errno));
+		return -1;
+	}
+	fill64(*map, *maplen, seed);
+	if (m == N_THP && !is_thp(*map)) {
+		cskip(c, "no THP behind the buffer (kpageflags)");
+		return -1;
+	}
+	return 0;
+}
+
+static void net_unmap(struct cell *c, char *map, size_t maplen)
+{
+	if (map)
+		munmap(map, maplen);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	if (c->path[0])
+		unlink(c->path);
+}
+
+/* -- 9p: netfs unbuffered read/write ------------------------------------------------------------ */
+
+enum p9ev { P9E_NONE, P9E_ODD, P9E_PIECES, P9E_BAD, P9E_FORK, NP9EV };
+static const char *const p9ev_names[NP9EV] = {"", "odd", "pieces", "bad", "fork"};
+#define P9_BAD_PAGE 5
+#define P9_CHUNK 1024  /* the other side's requests: not above trans_virtio's zero-copy threshold (1024) */
+#define P9_FLEN (N_LEN + 2 * PAGE)  /* the file: the buffer's length and the odd cells' file offset */
+
+static const char *p9_dir(void)
+{
+	const char *d = getenv("P9_DIR");
+
+	return d && *d ? d : getenv("BENCH_OUT");
+}
+
+/* whether dir is on 9p over virtio with no cache= option: the mount of the longest mount point
+ * that is a prefix of its real path (/proc/mounts; statfs() cannot tell: 9P2000.L passes the
+ * server's f_type through, ext4 on this host); "" or why not */
+static void p9_mount_check(const char *dir, char *why, size_t n)
+{
+	char line[1024], dev[256], mnt[512], type[64], opts[512], best_opts[512] = "", best_type[64] = "", real[512];
+	size_t best = 0, ml;
+	FILE *f;
+
+	why[0] = 0;
+	if (!realpath(dir, real)) {
+		snprintf(why, n, "cannot resolve %.200s: %s", dir, strerror(errno));
+		return;
+	}
+	f = fopen("/proc/mounts", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%255s %511s %63s %511s", dev, mnt, type, opts) != 4)
+			continue;
+		ml = strlen(mnt);
+		if (strncmp(real, mnt, ml) || (ml > 1 && real[ml] && real[ml] != '/') || ml < best)
+			continue;
+		best = ml;  /* the last of equal mount points is the one on top */
+		snprintf(best_type, sizeof(best_type), "%s", type);
+		snprintf(best_opts, sizeof(best_opts), "%s", opts);
+	}
+	if (f)
+		fclose(f);
+	printf("# p9: %s is on %s, options %s\n", real, best_type[0] ? best_type : "(no mount found)", best_opts);
+	if (strcmp(best_type, "9p"))
+		snprintf(why, n, "%.200s is not on 9p (%s)", real, best_type);
+	else if (!strstr(best_opts, "trans=virtio"))
+		snprintf(why, n, "the 9p mount of %.60s is not trans=virtio (%.150s)", real, best_opts);
+	else if (strstr(best_opts, "cache="))
+		snprintf(why, n, "the 9p mount of %.60s has a cache= option (%.150s): buffered, not netfs unbuffered I/O", real,
+			 best_opts);
+}
+
+/* [off, off+len) of fd read in P9_CHUNK requests (each copied by 9p, none zero-copy) */
+static int p9_chunked(int fd, char *buf, size_t len, off_t off)
+{
+	for (size_t i = 0; i < len;) {
+		size_t n = len - i < P9_CHUNK ? len - i : P9_CHUNK;
+		ssize_t r = pread(fd, buf + i, n, off + i);
+
+		if (r <= 0)
+			return -1;
+		i += r;
+	}
+	return 0;
+}
+
+static void p9_cell(int wr, enum nmem m, enum p9ev ev)
+{
+	struct cell c = {.mem = ANON, .fd = -1};
+	double began = now_s();
+	const char *dir = p9_dir();
+	char fpath[512], why[300], *map = NULL, *file = malloc(P9_FLEN), *got = malloc(P9_FLEN);
+	char *want = malloc(N_LEN + PAGE);
+	size_t maplen = 0, boff = 0, len = N_LEN, reach;
+	off_t foff = 0;
+	struct iovec iov[64];
+	int niov = 0, fd = -1, p2c[2] = {-1, -1}, st, err;
+	long p0 = pins_outstanding(), acq0, rel0, acq1, rel1, d;
+	ssize_t r;
+	pid_t kid = -1;
+
+	snprintf(c.name, sizeof(c.name), "p9/%s/%s%s%s", wr ? "write" : "read", nmem_names[m], ev ? "/" : "",
+		 p9ev_names[ev]);
+	if (!net9p_wanted(c.name))
+		goto free;
+	if (list_only) {
+		printf("%s\n", c.name);
+		goto free;
+	}
+	if (!dir || !*dir) {
+		cskip(&c, "no 9p directory ($P9_DIR or $BENCH_OUT)");
+		goto out;
+	}
+	p9_mount_check(dir, why, sizeof(why));
+	if (why[0]) {
+		cskip(&c, "%s", why);
+		goto out;
+	}
+	if (net_map(&c, m, &map, &maplen, 61))
+		goto out;
+	/* the file, written in one call (checked below by the copying reads) */
+	snprintf(fpath, sizeof(fpath), "%s/p9cell.%d", dir, getpid());
+	fill64(file, P9_FLEN, 62);
+	fd = open(fpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || pwrite(fd, file, P9_FLEN, 0) != (ssize_t)P9_FLEN) {
+		cfail(&c, "cannot write %s: %s", fpath, strerror(errno));
+		goto out;
+	}
+	if (ev == P9E_ODD) {
+		/* first piece 596 bytes (a copying request), then whole pages (zero-copy), an odd tail */
+		boff = PAGE - 596;
+		foff = PAGE + 77;
+		len = N_LEN - boff - 777;
+	}
+	if (ev == P9E_PIECES) {  /* readv/writev of odd pieces that share pages */
+		static const size_t sz[] = {1000, 3000, 5000, 700, 9000, 333, 2100};
+		size_t at = 0;
+
+		for (int i = 0; at < N_LEN && niov < 64; i++, niov++) {
+			size_t n = sz[i % 7] < N_LEN - at ? sz[i % 7] : N_LEN - at;
+
+			iov[niov] = (struct iovec){map + at, n};
+			at += n;
+		}
+	}
+	memcpy(want, map, N_LEN + (maplen > N_LEN ? PAGE : 0));
+	if (ev == P9E_BAD && mprotect(map + P9_BAD_PAGE * PAGE, PAGE, PROT_NONE)) {
+		cfail(&c, "mprotect PROT_NONE: %s", strerror(errno));
+		goto out;
+	}
+	if (ev == P9E_FORK) {
+		if (pipe(p2c)) {
+			cfail(&c, "pipe: %s", strerror(errno));
+			goto out;
+		}
+		kid = fork();
+		if (kid == 0) {  /* keeps its copy: the parent's read must not reach it */
+			char b, *old = malloc(N_LEN);
+
+			fill64(old, N_LEN, 61);
+			if (read(p2c[0], &b, 1) != 1)
+				_exit(6);
+			_exit(first_diff(map, old, N_LEN) >= 0 ? 3 : 0);
+		}
+	}
+	pin_counts(&acq0, &rel0);
+	if (niov)
+		r = wr ? pwritev(fd, iov, niov, foff) : preadv(fd, iov, niov, foff);
+	else
+		r = wr ? pwrite(fd, map + boff, len, foff) : pread(fd, map + boff, len, foff);
+	err = errno;  /* before pin_counts() reads /proc */
+	pin_counts(&acq1, &rel1);
+	reach = ev == P9E_BAD ? P9_BAD_PAGE * PAGE : len;
+	printf("# %s: %s of %zu bytes at buffer offset %zu, file offset %ld: %zd (%s), %ld page pin(s) taken\n",
+	       c.name, wr ? "write" : "read", len, boff, (long)foff, r, r < 0 ? strerror(err) : "bytes",
+	       acq1 - acq0);
+	if (kid > 0) {
+		if (write(p2c[1], "c", 1) != 1 || waitpid(kid, &st, 0) != kid)
+			cfail(&c, "cannot tell the child to look");
+		else if (!WIFEXITED(st) || WEXITSTATUS(st))
+			cfail(&c, "the child %s (status 0x%x)",
+			      WIFEXITED(st) && WEXITSTATUS(st) == 3 ? "reads other bytes than its copy after the parent's 9p read into the buffer it shares by fork" : "ended badly",
+			      st);
+		kid = -1;
+	}
+	if (ev == P9E_BAD && r < 0 && err != EFAULT)
+		cfail(&c, "the %s over a PROT_NONE page failed with %s, not EFAULT or a short count", wr ? "write" : "read",
+		      strerror(err));
+	else if (ev == P9E_BAD && r > (ssize_t)reach)
+		cfail(&c, "the %s went past the PROT_NONE page: %zd bytes, at most %zu", wr ? "write" : "read", r, reach);
+	else if (ev != P9E_BAD && r != (ssize_t)len)
+		cfail(&c, "the %s returned %zd, not %zu%s%s", wr ? "write" : "read", r, len, r < 0 ? ": " : "",
+		      r < 0 ? strerror(err) : "");
+	if (ev == P9E_BAD)
+		mprotect(map + P9_BAD_PAGE * PAGE, PAGE, PROT_READ | PROT_WRITE);
+	if (r < 0)
+		r = 0;
+	/* the model: the file and the buffer after the call */
+	if (wr)
+		memcpy(file + foff, map + boff, r);  /* the buffer is not changed by a write */
+	else
+		memcpy(want + boff, file + foff, r);
+	if (c.failed[0])
+		goto refs;
+	if ((d = first_diff(map, want, N_LEN + (maplen > N_LEN ? PAGE : 0))) >= 0)
+		cfail(&c, "after the %s the process reads other bytes at buffer byte %ld (%s)", wr ? "write" : "read", d,
+		      (size_t)d >= boff && (size_t)d < boff + r ? "in the range" : "outside the range");
+	else if (p9_chunked(fd, got, P9_FLEN, 0))
+		cfail(&c, "cannot read %s back in %d-byte pieces: %s", fpath, P9_CHUNK, strerror(errno));
+	else if ((d = first_diff(got, file, P9_FLEN)) >= 0)
+		cfail(&c, "the 9p file reads other bytes at %ld after the %s (%s)", d, wr ? "write" : "read",
+		      d >= foff && d < foff + r ? "in the range" : "outside the range");
+	if (!c.failed[0] && r && acq1 - acq0 < (long)((r + PAGE - 1) / PAGE))
+		cskip(&c, "%ld page pin(s) taken for a %zd-byte %s: not netfs unbuffered I/O (nr_foll_pin_acquired)",
+		      acq1 - acq0, r, wr ? "write" : "read");
+refs:
+	if (m != N_HUGE)
+		borrow_refs(&c, map, N_LEN, "the buffer");
+	else
+		printf("# %s: no page-reference check of a 2 MiB page (the FOLL_PIN counters only)\n", c.name);
+	borrow_pins(&c, p0);
+out:
+	if (kid > 0) {
+		kill(kid, SIGKILL);
+		waitpid(kid, &st, 0);
+	}
+	for (int i = 0; i < 2; i++)
+		if (p2c[i] >= 0)
+			close(p2c[i]);
+	if (fd >= 0) {
+		close(fd);
+		unlink(fpath);
+	}
+	net_unmap(&c, map, maplen);
+	verdict(&c, began);
+free:
+	free(file);
+	free(got);
+	free(want);
+}
+
+/* -- vmsplice into a pipe, splice into a socket ------------------------------------------------ */
+
+enum sev { S_NONE, S_WRITE, S_DONTNEED, S_MUNMAP, S_FORK, S_CHILD, S_ODD, S_PIECES, S_BAD, NSEV };
+static const char *const sev_names[NSEV] = {"none", "write", "dontneed", "munmap", "fork", "fork-child", "odd",
+					    "pieces", "bad"};
+
+/* a connected stream pair over loopback TCP or AF_UNIX; the receiver's buffer takes all the data */
+static int ss_pair(struct cell *c, int tcp, int *snd, int *rcv)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	int big = 1 << 20, l = -1, sv[2];
+
+	*snd = *rcv = -1;
+	if (!tcp) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
+			cfail(c, "socketpair(AF_UNIX): %s", strerror(errno));
+			return -1;
+		}
+		*snd = sv[0];
+		*rcv = sv[1];
+		return 0;
+	}
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)) ||
+	    bind(l, (struct sockaddr *)&a, sizeof(a)) || getsockname(l, (struct sockaddr *)&a, &al) || listen(l, 1) ||
+	    (*snd = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(*snd, (struct sockaddr *)&a, sizeof(a)) ||
+	    (*rcv = accept(l, NULL, NULL)) < 0) {
+		cfail(c, "cannot make a loopback TCP pair: %s", strerror(errno));
+		if (*snd >= 0)
+			close(*snd);
+		*snd = *rcv = -1;
+	}
+	if (l >= 0)
+		close(l);
+	return *snd < 0 ? -1 : 0;
+}
+
+/* vmsplice iov into the pipe, then splice all of it into the socket: bytes moved, -1 with why */
+static ssize_t ss_send(struct cell *c, int pw, int pr, int snd, struct iovec *iov, int niov)
+{
+	ssize_t v = vmsplice(pw, iov, niov, 0), moved = 0, s;
+	int left = -1;
+
+	if (v < 0) {
+		cfail(c, "vmsplice: %s", strerror(errno));
+		return -1;
+	}
+	while (moved < v) {
+		s = splice(pr, NULL, snd, NULL, v - moved, 0);
+		if (s <= 0) {
+			cfail(c, "splice of the pipe into the socket: %s after %zd of %zd bytes",
+			      s < 0 ? strerror(errno) : "0", moved, v);
+			return -1;
+		}
+		moved += s;
+	}
+	if (ioctl(pr, FIONREAD, &left) || left) {
+		cfail(c, "the pipe still holds %d bytes after the splice", left);
+		return -1;
+	}
+	return v;
+}
+
+/* the receiver reads n bytes (20 s at most) */
+static int ss_recv(struct cell *c, int rcv, char *buf, size_t n)
+{
+	size_t got = 0;
+	double t0 = now_s();
+
+	while (got < n) {
+		struct pollfd p = {rcv, POLLIN, 0};
+		ssize_t r;
+
+		if (now_s() - t0 > 20) {
+			cfail(c, "the receiver got %zu of %zu bytes in 20 s", got, n);
+			return -1;
+		}
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		r = recv(rcv, buf + got, n - got, MSG_DONTWAIT);
+		if (r < 0 && errno != EAGAIN) {
+			cfail(c, "recv: %s", strerror(errno));
+			return -1;
+		}
+		got += r > 0 ? r : 0;
+	}
+	return 0;
+}
+
+static int ss_applies(enum nmem m, enum sev e)
+{
+	if (m == N_HUGE)
+		return 0;  /* no page-reference premise: a 2 MiB hugetlb page does not migrate here */
+	if (m == N_SHMEM || m == N_EXT4)  /* shared: a child's write, DONTNEED and munmap promise nothing new */
+		return e == S_NONE || e == S_WRITE || e == S_ODD;
+	return m == N_ANON || e == S_NONE || e == S_WRITE || e == S_DONTNEED || e == S_FORK;
+}
+
+static void ss_cell(int tcp, enum nmem m, enum sev e)
+{
+	struct cell c = {.mem = ANON, .fd = -1};
+	double began = now_s();
+	char *map = NULL, *old = malloc(N_LEN), *neww = malloc(N_LEN), *rbuf = malloc(N_LEN), why[200];
+	size_t maplen = 0, boff = 0, len = N_LEN;
+	struct iovec iov[64];
+	int niov = 0, pfd[2] = {-1, -1}, snd = -1, rcv = -1, st;
+	long p0 = pins_outstanding(), held = -1, first, d;
+	ssize_t v = -1;
+	pid_t kid = -1;
+
+	snprintf(c.name, sizeof(c.name), "splice-sock/%s/%s/%s", tcp ? "tcp" : "unix", nmem_names[m], sev_names[e]);
+	if (!net9p_wanted(c.name))
+		goto free;
+	if (list_only) {
+		printf("%s\n", c.name);
+		goto free;
+	}
+	if (net_map(&c, m, &map, &maplen, 71))
+		goto out;
+	memcpy(old, map, N_LEN);
+	fill64(neww, N_LEN, 72);
+	if (pipe(pfd) || fcntl(pfd[1], F_SETPIPE_SZ, 1 << 20) < 0) {
+		cfail(&c, "pipe of 1 MiB: %s", strerror(errno));
+		goto out;
+	}
+	if (ss_pair(&c, tcp, &snd, &rcv))
+		goto out;
+	if (e == S_ODD) {
+		boff = 1234;
+		len = N_LEN - boff - 567;
+	}
+	if (e == S_PIECES) {  /* pieces that share pages: the skb coalesces them into one frag */
+		static const size_t sz[] = {1000, 3000, 5000, 700, 9000, 333, 2100};
+		size_t at = 0;
+
+		for (int i = 0; at < N_LEN && niov < 64; i++, niov++) {
+			size_t n = sz[i % 7] < N_LEN - at ? sz[i % 7] : N_LEN - at;
+
+			iov[niov] = (struct iovec){map + at, n};
+			at += n;
+		}
+	} else {
+		iov[0] = (struct iovec){map + boff, len};
+		niov = 1;
+	}
+	if (e == S_BAD && mprotect(map + P9_BAD_PAGE * PAGE, PAGE, PROT_NONE)) {
+		cfail(&c, "mprotect PROT_NONE: %s", strerror(errno));
+		goto out;
+	}
+	if (e == S_CHILD) {
+		/* the child lends the pages it shares with the parent, then exits */
+		kid = fork();
+		if (kid == 0)
+			_exit(ss_send(&c, pfd[1], pfd[0], snd, iov, niov) == (ssize_t)len ? 0 : 3);
+		if (waitpid(kid, &st, 0) != kid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+			cfail(&c, "the child that spliced the shared pages ended with status 0x%x", st);
+			goto out;
+		}
+		kid = -1;
+		v = len;
+	} else {
+		v = ss_send(&c, pfd[1], pfd[0], snd, iov, niov);
+		if (v < 0)
+			goto out;
+	}
+	if (e == S_BAD) {
+		mprotect(map + P9_BAD_PAGE * PAGE, PAGE, PROT_READ | PROT_WRITE);
+		if (v != P9_BAD_PAGE * PAGE)
+			cfail(&c, "vmsplice over a PROT_NONE page at %d took %zd bytes, not the %lu before it", P9_BAD_PAGE, v,
+			      P9_BAD_PAGE * PAGE);
+	} else if (v != (ssize_t)len) {
+		cfail(&c, "vmsplice took %zd of %zu bytes", v, len);
+	}
+	if (c.failed[0])
+		goto out;
+	held = pages_held(map, N_LEN, 0, &first, why, sizeof(why));  /* the premise: the skb holds them */
+	switch (e) {
+	case S_WRITE:
+	case S_CHILD:
+		memcpy(map, neww, N_LEN);
+		break;
+	case S_DONTNEED:
+		if (madvise(map, maplen, MADV_DONTNEED))
+			cfail(&c, "MADV_DONTNEED: %s", strerror(errno));
+		break;
+	case S_MUNMAP:
+		munmap(map, maplen);
+		map = NULL;
+		break;
+	case S_FORK:
+		kid = fork();
+		if (kid == 0) {  /* writes its copy, which must be its own */
+			memcpy(map, neww, N_LEN);
+			_exit(first_diff(map, neww, N_LEN) >= 0 ? 3 : 0);
+		}
+		if (waitpid(kid, &st, 0) != kid || !WIFEXITED(st) || WEXITSTATUS(st))
+			cfail(&c, "the child that wrote its copy ended with status 0x%x", st);
+		kid = -1;
+		fill64(neww, N_LEN, 73);
+		memcpy(map, neww, N_LEN);  /* and the parent writes its own */
+		break;
+	default:
+		break;
+	}
+	if (c.failed[0] || ss_recv(&c, rcv, rbuf, v))
+		goto out;
+	/* the receiver: the bytes of splice time, or with "write" each byte old or new */
+	for (size_t i = 0, nnew = 0, ndiff = 0; i < (size_t)v; i++) {
+		char o = old[boff + i], n = neww[boff + i];
+
+		if (rbuf[i] == o || (e == S_WRITE && rbuf[i] == n)) {
+			nnew += e == S_WRITE && rbuf[i] == n && n != o;
+			ndiff += n != o;
+			if (i + 1 == (size_t)v && e == S_WRITE)
+				printf("# %s: the receiver got %zu of the %zu rewritten bytes new (allowed without SPLICE_F_GIFT)\n",
+				       c.name, nnew, ndiff);
+			continue;
+		}
+		cfail(&c, "the receiver got other bytes at %zu than %s (%s)", i,
+		      e == S_WRITE ? "the old or the new ones" : "were spliced",
+		      e == S_FORK ? "a write after fork reached the lent page"
+		      : e == S_CHILD ? "the parent's write after the child lent the shared page reached it"
+		      : e == S_MUNMAP || e == S_DONTNEED ? "the pages were freed under the skb" : "changed in the socket");
+		break;
+	}
+	/* the process: what it wrote, zeros after DONTNEED of private memory, else its bytes */
+	if (map && !c.failed[0]) {
+		char *mine = e == S_WRITE || e == S_FORK || e == S_CHILD ? neww : old;
+
+		if (e == S_DONTNEED && (m == N_ANON || m == N_THP))
+			memset(old, 0, N_LEN);
+		if ((d = first_diff(map, mine, N_LEN)) >= 0)
+			cfail(&c, "after the splice and %s the process reads other bytes at %ld", sev_names[e], d);
+	}
+	printf("# %s: %zd bytes spliced, %ld of 16 buffer pages held before the receiver read%s\n", c.name, v, held,
+	       held < 0 ? " (not measured)" : "");
+	if (map && e != S_DONTNEED)
+		borrow_refs(&c, map, N_LEN, "the buffer");
+	else
+		printf("# %s: the buffer's pages left the process (%s): no page-reference check (the pages oracle counts what is left)\n",
+		       c.name, sev_names[e]);
+	borrow_pins(&c, p0);
+	if (!c.failed[0] && held == 0)
+		cskip(&c, "no page of the buffer was held while the data waited in the socket: the splice copied");
+	else if (!c.failed[0] && held < 0)
+		cskip(&c, "no page-reference premise: %s", why);
+out:
+	if (kid > 0) {
+		kill(kid, SIGKILL);
+		waitpid(kid, &st, 0);
+	}
+	for (int i = 0; i < 2; i++)
+		if (pfd[i] >= 0)
+			close(pfd[i]);
+	if (snd >= 0)
+		close(snd);
+	if (rcv >= 0)
+		close(rcv);
+	net_unmap(&c, map, maplen);
+	verdict(&c, began);
+free:
+	free(old);
+	free(neww);
+	free(rbuf);
+}
+
+static void net9p_cells(void)
+{
+	for (int wr = 0; wr < 2; wr++)
+		for (enum nmem m = 0; m < NNMEM; m++)
+			for (enum p9ev e = 0; e < NP9EV; e++)
+				if ((m == N_ANON || e == P9E_NONE || (e == P9E_ODD && m != N_HUGE) ||
+				     (e == P9E_FORK && m == N_THP)) && (!wr || e != P9E_FORK))
+					p9_cell(wr, m, e);
+	if (!list_only)
+		lo_up();
+	for (int tcp = 1; tcp >= 0; tcp--)
+		for (enum nmem m = 0; m < NNMEM; m++)
+			for (enum sev e = 0; e < NSEV; e++)
+				if (ss_applies(m, e))
+					ss_cell(tcp, m, e);
+}
