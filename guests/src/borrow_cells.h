@@ -56,16 +56,7 @@ static const char *const borrow_quick[] = {
 	"borrow/futex/shmem", "borrow/futex/ext4-shared", "borrow/proc-cmdline/child",
 };
 
-static int borrow_wanted(const char *name)
-{
-	int in = !quick;
-
-	for (size_t i = 0; !in && i < sizeof(borrow_quick) / sizeof(borrow_quick[0]); i++)
-		in = !strcmp(name, borrow_quick[i]);
-	if (!in || (except && *except && any_in(name, except)))
-		return 0;
-	return !only || !*only || any_in(name, only);
-}
+static int borrow_wanted(const char *name) { return BLOCK_WANTED(name, borrow_quick); }
 
 /* Whether the cell runs now: 0 when it is not wanted or only listed (-l prints its name). */
 static int borrow_runs(const char *name)

@@ -57,16 +57,7 @@ static const char *const kentry_quick[] = {
 	"sg-io/hugetlb/write", "sg-io/anon/fault",
 };
 
-static int kentry_wanted(const char *name)
-{
-	int in = !quick;
-
-	for (size_t i = 0; !in && i < sizeof(kentry_quick) / sizeof(kentry_quick[0]); i++)
-		in = !strcmp(name, kentry_quick[i]);
-	if (!in || (except && *except && any_in(name, except)))
-		return 0;
-	return !only || !*only || any_in(name, only);
-}
+static int kentry_wanted(const char *name) { return BLOCK_WANTED(name, kentry_quick); }
 
 /* KENTRY_REQUIRED (pin-matrix.sh, from the kernel's .config) names the entries the kernel has:
  * their cells fail rather than skip when the entry is missing. */

@@ -44,16 +44,7 @@ static const char *const net9p_quick[] = {
 	"splice-sock/unix/shmem/none",
 };
 
-static int net9p_wanted(const char *name)
-{
-	int in = !quick;
-
-	for (size_t i = 0; !in && i < sizeof(net9p_quick) / sizeof(net9p_quick[0]); i++)
-		in = !strcmp(name, net9p_quick[i]);
-	if (!in || (except && *except && any_in(name, except)))
-		return 0;
-	return !only || !*only || any_in(name, only);
-}
+static int net9p_wanted(const char *name) { return BLOCK_WANTED(name, net9p_quick); }
 
 enum nmem { N_ANON, N_THP, N_SHMEM, N_HUGE, N_EXT4, NNMEM };
 static const char *const nmem_names[NNMEM] = {"anon", "thp", "shmem", "hugetlb", "ext4-shared"};

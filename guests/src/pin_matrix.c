@@ -1672,6 +1672,20 @@ static int wanted(const char *name)
 	return !only || !*only || any_in(name, only);
 }
 
+/* A cell of a block of its own (pvm, borrow, kentry, net9p) runs when it is in the block's
+ * default list or QUICK is off, and ONLY/EXCEPT let it. */
+static int block_wanted(const char *name, const char *const *quick_list, size_t n)
+{
+	int in = !quick;
+
+	for (size_t i = 0; !in && i < n; i++)
+		in = !strcmp(name, quick_list[i]);
+	if (!in || (except && *except && any_in(name, except)))
+		return 0;
+	return !only || !*only || any_in(name, only);
+}
+#define BLOCK_WANTED(name, list) block_wanted(name, list, sizeof(list) / sizeof(list[0]))
+
 static void run_cell(enum pin p, enum mem m, enum ev e, int rd)
 {
 	struct cell c = {.mem = m, .ev = e, .fd = -1};

@@ -44,16 +44,7 @@ static const char *const pvm_quick[] = {
 	"uring/anon/uffd-signal", "pvm-readv-local/anon/uffd-signal",
 };
 
-static int pvm_wanted(const char *name)
-{
-	int in = !quick;
-
-	for (size_t i = 0; !in && i < sizeof(pvm_quick) / sizeof(pvm_quick[0]); i++)
-		in = !strcmp(name, pvm_quick[i]);
-	if (!in || (except && *except && any_in(name, except)))
-		return 0;
-	return !only || !*only || any_in(name, only);
-}
+static int pvm_wanted(const char *name) { return BLOCK_WANTED(name, pvm_quick); }
 
 /* -- the remote region: one memory kind, len bytes (hugetlb and THP: whole 2 MiB pages) ---- */
 
