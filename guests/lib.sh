@@ -190,6 +190,9 @@ ksft_failed_skips() {
 ksft_verdict() {
     local t=$1 r=$2 log=$3 totals pass fail xfail xpass skip error
     totals=$(grep -E '^# Totals:' "$log")
+    # uffd-unit-tests counts with kselftest but reports its own line instead of "# Totals:":
+    # "Userfaults unit tests: pass=28, skip=38, fail=0 (total=66)" -> the same fields.
+    [ -z "$totals" ] && totals=$(sed -nE 's/^Userfaults unit tests: pass=([0-9]+), skip=([0-9]+), fail=([0-9]+) .*/# Totals: pass:\1 fail:\3 xfail:0 xpass:0 skip:\2 error:0/p' "$log")
     [ -n "$totals" ] && printf '%s\n' "$totals" | sed "s/^# Totals:/$t totals:/"
     read -r pass fail xfail xpass skip error < <(printf '%s\n' "$totals" | awk '
         { for (i = 3; i <= NF; i++) { split($i, kv, ":"); n[kv[1]] += kv[2] } }

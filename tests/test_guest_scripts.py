@@ -96,6 +96,10 @@ def totals(pass_: int = 0, fail: int = 0, skip: int = 0, error: int = 0) -> str:
     (4, "# SKIP no THP\n" + totals(skip=5), 4, "cow: skipped as a whole (exit 4)"),
     (0, totals(skip=7), 4, "no case passed (pass:0 xfail:0 xpass:0 skip:7)"),
     (0, "plain program\n", 0, "no '# Totals:' line"),
+    # uffd-unit-tests' own report line (6.12, a real run's, with CONFIG_PTE_MARKER_UFFD_WP off)
+    (0, "Userfaults unit tests: pass=28, skip=38, fail=0 (total=66)\n", 0, "cow totals: pass:28 fail:0"),
+    (0, "Userfaults unit tests: pass=0, skip=66, fail=0 (total=66)\n", 4, "no case passed (pass:0 xfail:0 xpass:0 skip:66)"),
+    (0, "Userfaults unit tests: pass=27, skip=38, fail=1 (total=66)\n", 1, "fail:1 error:0"),
 ])
 def test_ksft_verdict(tmp_path: Path, rc: int, log: str, want: int, says: str) -> None:
     (tmp_path / "out").write_text(log)
