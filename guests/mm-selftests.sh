@@ -12,6 +12,21 @@ mm="$BENCH_SRC/tools/testing/selftests/mm"
 inc="$BENCH_OUT/mm-selftests-inc"
 mkdir -p "$inc" "$BENCH_OUT/bin"
 echo "#define LOCAL_CONFIG_HAVE_LIBURING 1" > "$inc/local_config.h"
+# The recipes (guests/mm-selftests.tests): TESTS names -> program and arguments, hugetlb pages.
+declare -A argv huge
+while read -r name pages prog; do
+    [ -z "$name" ] || [[ $name == \#* ]] && continue
+    argv[$name]=$prog huge[$name]=$pages
+done < "$here/mm-selftests.tests"
+need=0 progs=()
+for t in ${TESTS//,/ }; do
+    [ -n "${argv[$t]:-}" ] || { echo "FAIL: TESTS names '$t', which guests/mm-selftests.tests has no recipe for"; exit 1; }
+    [ "${huge[$t]}" -gt $need ] && need=${huge[$t]}
+    read -r prog _ <<< "${argv[$t]}"
+    [[ " ${progs[*]} " == *" $prog "* ]] || progs+=("$prog")
+done
+# Build. gcc is slow under TCG (~12 s for one selftest with its helpers compiled in, on 2 cores
+# shared with other runs): the helpers are compiled once, then the programs $(nproc) at a time.
 # THP_SIZES=pmd: cow's mTHP sizes trimmed to 64K and the PMD size (every size triples its
 # runtime under TCG); all: every size the kernel offers.
 # __FILE__ relative: gup_longterm makes its "local tmpfile" from it, in the current directory.
@@ -19,23 +34,32 @@ echo "#define LOCAL_CONFIG_HAVE_LIBURING 1" > "$inc/local_config.h"
 # uses it without including kselftest.h (upstream's build gets it the same way it fails here).
 cflags=(-O2 -w -I "$inc" -I "$BENCH_BUILD/usr/include" -I "$BENCH_SRC/tools/include" -I "$BENCH_SRC"
         -DKSFT_SKIP=4 -fmacro-prefix-map="$mm/=")
-objs=("$mm/thp_settings.c")
+libs=(-luring -lnuma -lcap -lrt -lpthread -lm)
+built=$(date +%s.%N)
+objs=("$inc/vm_util.o" "$inc/thp_settings.o") thp=()
 if [ "$THP_SIZES" = pmd ] && grep -q '^unsigned long thp_supported_orders' "$mm/thp_settings.c"; then
-    gcc "${cflags[@]}" -Dthp_supported_orders=pinbench_real_thp_supported_orders -c \
-        -o "$inc/thp_settings.o" "$mm/thp_settings.c" || { echo "FAIL: cannot compile thp_settings.c"; exit 1; }
-    objs=("$inc/thp_settings.o" "$here/src/thp_sizes.c")
+    thp=(-Dthp_supported_orders=pinbench_real_thp_supported_orders)
+    gcc "${cflags[@]}" -c -o "$inc/thp_sizes.o" "$here/src/thp_sizes.c" || { echo "FAIL: cannot compile thp_sizes.c"; exit 1; }
+    objs+=("$inc/thp_sizes.o")
 fi
-# The recipes (guests/mm-selftests.tests): TESTS names -> program and arguments, hugetlb pages.
-declare -A argv huge
-while read -r name pages prog; do
-    [ -z "$name" ] || [[ $name == \#* ]] && continue
-    argv[$name]=$prog huge[$name]=$pages
-done < "$here/mm-selftests.tests"
-need=0
-for t in ${TESTS//,/ }; do
-    [ -n "${argv[$t]:-}" ] || { echo "FAIL: TESTS names '$t', which guests/mm-selftests.tests has no recipe for"; exit 1; }
-    [ "${huge[$t]}" -gt $need ] && need=${huge[$t]}
+gcc "${cflags[@]}" "${thp[@]}" -c -o "$inc/thp_settings.o" "$mm/thp_settings.c" & p1=$!
+gcc "${cflags[@]}" -c -o "$inc/vm_util.o" "$mm/vm_util.c"; r=$?
+wait $p1 && [ $r -eq 0 ] || { echo "FAIL: cannot compile vm_util.c or thp_settings.c"; exit 1; }
+if [[ " ${progs[*]} " == *" uffd-"* ]]; then
+    gcc "${cflags[@]}" -c -o "$inc/uffd-common.o" "$mm/uffd-common.c" || { echo "FAIL: cannot compile uffd-common.c"; exit 1; }
+fi
+# build_one PROG: $BENCH_OUT/bin/PROG, or no file and gcc's output in $inc/PROG.gcc.
+build_one() {
+    local extra=()
+    case $1 in uffd-*) extra=("$inc/uffd-common.o") ;; esac
+    gcc "${cflags[@]}" -o "$BENCH_OUT/bin/$1" "$mm/$1.c" "${objs[@]}" "${extra[@]}" "${libs[@]}" > "$inc/$1.gcc" 2>&1
+}
+for prog in "${progs[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n; done
+    build_one "$prog" &
 done
+wait
+echo "built ${#progs[@]} program(s) in $(awk -v b="$built" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - b }') s"
 if [ $need -gt 0 ]; then
     hugepages $need || { echo "FAIL: cannot reserve $need hugetlb pages"; exit 1; }
 fi
@@ -55,12 +79,9 @@ movable_hold || { echo "FAIL: cannot hold ZONE_MOVABLE"; exit 1; }
 rc=0 ran=() whole=()
 for t in ${TESTS//,/ }; do
     read -r prog args <<< "${argv[$t]}"
-    bin="$BENCH_OUT/bin/$prog" extra=()
-    case $prog in uffd-*) extra=("$mm/uffd-common.c") ;; esac
-    # shellcheck disable=SC2086
-    if [ ! -x "$bin" ] && ! gcc "${cflags[@]}" -o "$bin" "$mm/$prog.c" "$mm/vm_util.c" "${extra[@]}" "${objs[@]}" \
-            -luring -lnuma -lcap -lrt -lpthread -lm; then
-        echo "FAIL: cannot compile $prog"; rc=1; continue
+    bin="$BENCH_OUT/bin/$prog"
+    if [ ! -x "$bin" ]; then
+        echo "FAIL: cannot compile $prog: $(grep -m1 -E 'error|undefined' "$inc/$prog.gcc")"; rc=1; continue
     fi
     echo "== $t: $prog${args:+ $args}"
     log="$BENCH_OUT/mm-selftests.$t.out"  # the full kselftest output, kept with the results
