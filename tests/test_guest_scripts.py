@@ -357,6 +357,41 @@ def test_mm_selftests_stops_a_hanging_test_and_runs_the_next(tmp_path: Path) -> 
     assert "cow totals: pass:1" in r.stdout  # the next one still ran
 
 
+def test_the_default_list_is_the_one_measured() -> None:
+    """The default set's list ran and passed, each program in the order of the yaml, on a real
+    6.12 boot (tests/data/guest/README.md): a list changed without measuring it again fails here."""
+    log = (DATA_GUEST / "mm-selftests-default-6.12-tcg.log").read_text()
+    tests = yaml.safe_load((GUESTS / "mm-selftests.yaml").read_text())["params"]["TESTS"]["default"].split(",")
+    assert re.findall(r"^== ([^:]+):", log, re.M) == tests
+    assert set(re.findall(r"^(\S+): exit (\d+) after", log, re.M)) == {(t, "0") for t in tests}
+    assert "FAIL" not in log and "skipped as a whole" not in log
+
+
+def test_uffd_unit_tests_report_counts_as_its_totals(tmp_path: Path) -> None:
+    """A real 6.12 uffd-unit-tests run without CONFIG_PTE_MARKER_UFFD_WP: 38 of its 66 cases skip
+    (the write-protect ones), 28 pass; the judge reads its own report line, and a run whose every
+    case skipped is no pass."""
+    real = DATA_GUEST / "uffd-unit-tests-6.12-tcg.out"
+    r = lib(f"ksft_verdict uffd-unit-tests 0 {real}", tmp_path, "")
+    assert r.returncode == 0 and "uffd-unit-tests totals: pass:28 fail:0 xfail:0 xpass:0 skip:38" in r.stdout, r.stdout
+    none = tmp_path / "none.out"
+    none.write_text(re.sub(r"pass=\d+, skip=\d+", "pass=0, skip=66", real.read_text()))
+    assert lib(f"ksft_verdict uffd-unit-tests 0 {none}", tmp_path, "").returncode == 4
+
+
+def test_memfd_secret_fails_when_gup_fast_reaches_secretmem(tmp_path: Path) -> None:
+    """Real memfd_secret outputs: a healthy 6.12, and 6.12 with the scratch bug of
+    tests/data/guest/mm-selftests-secretmem-gup-fast.patch (GUP-fast no longer refuses
+    secretmem folios: vmsplice gets at the secret page)."""
+    healthy = lib(f"ksft_verdict memfd_secret 0 {DATA_GUEST / 'memfd_secret-6.12-tcg.out'}", tmp_path, "")
+    assert healthy.returncode == 0 and "memfd_secret totals: pass:5 fail:0" in healthy.stdout, healthy.stdout
+    bug = lib(f"ksft_verdict memfd_secret 1 {DATA_GUEST / 'memfd_secret-secretmem-gup-fast-6.12-tcg.out'}", tmp_path, "")
+    assert bug.returncode == 1, bug.stdout
+    assert "FAIL: memfd_secret exit 1: not ok 2 vmsplice: unexpected memory access with fresh page" in bug.stdout
+    log = (DATA_GUEST / "mm-selftests-secretmem-gup-fast-6.12-tcg.log").read_text()
+    assert "FAIL: memfd_secret exit 1" in log and log.count("FAIL") == 1  # nothing else failed
+
+
 def test_mm_selftests_recipes_name_6_12_programs_and_the_sets_name_recipes() -> None:
     """Every TESTS default of both yamls is a recipe, and each recipe names one program once
     (a recipe that names the same command twice would just double its time)."""
