@@ -198,7 +198,7 @@ ksft_verdict() {
         { for (i = 3; i <= NF; i++) { split($i, kv, ":"); n[kv[1]] += kv[2] } }
         END { print n["pass"] + 0, n["fail"] + 0, n["xfail"] + 0, n["xpass"] + 0, n["skip"] + 0, n["error"] + 0 }')
     local first
-    first=$(awk '/^# \[RUN\]/ { run = $0 } /^not ok/ { print $0 " (" substr(run, 9) ")"; exit }' "$log")
+    first=$(awk '/^# \[RUN\]/ { run = $0 } /^not ok/ { print $0 (run == "" ? "" : " (" substr(run, 9) ")"); exit }' "$log")
     if [ "$r" -eq 4 ]; then
         echo "$t: skipped as a whole (exit 4): $(grep -v '^\s*$' "$log" | tail -1)"
         return 4
