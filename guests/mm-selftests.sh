@@ -36,18 +36,25 @@ cflags=(-O2 -w -I "$inc" -I "$BENCH_BUILD/usr/include" -I "$BENCH_SRC/tools/incl
         -DKSFT_SKIP=4 -fmacro-prefix-map="$mm/=")
 libs=(-luring -lnuma -lcap -lrt -lpthread -lm)
 built=$(date +%s.%N)
-objs=("$inc/vm_util.o" "$inc/thp_settings.o") thp=()
+objs=("$inc/vm_util.o" "$inc/thp_settings.o") thp=() helpers=("$mm/vm_util.c" "$mm/thp_settings.c")
 if [ "$THP_SIZES" = pmd ] && grep -q '^unsigned long thp_supported_orders' "$mm/thp_settings.c"; then
     thp=(-Dthp_supported_orders=pinbench_real_thp_supported_orders)
-    gcc "${cflags[@]}" -c -o "$inc/thp_sizes.o" "$here/src/thp_sizes.c" || { echo "FAIL: cannot compile thp_sizes.c"; exit 1; }
-    objs+=("$inc/thp_sizes.o")
+    objs+=("$inc/thp_sizes.o") helpers+=("$here/src/thp_sizes.c")
 fi
-gcc "${cflags[@]}" "${thp[@]}" -c -o "$inc/thp_settings.o" "$mm/thp_settings.c" & p1=$!
-gcc "${cflags[@]}" -c -o "$inc/vm_util.o" "$mm/vm_util.c"; r=$?
-wait $p1 && [ $r -eq 0 ] || { echo "FAIL: cannot compile vm_util.c or thp_settings.c"; exit 1; }
-if [[ " ${progs[*]} " == *" uffd-"* ]]; then
-    gcc "${cflags[@]}" -c -o "$inc/uffd-common.o" "$mm/uffd-common.c" || { echo "FAIL: cannot compile uffd-common.c"; exit 1; }
-fi
+[[ " ${progs[*]} " == *" uffd-"* ]] && helpers+=("$mm/uffd-common.c")
+pids=()
+for c in "${helpers[@]}"; do
+    o="$inc/$(basename "$c" .c).o"
+    if [ "$c" = "$mm/thp_settings.c" ]; then
+        gcc "${cflags[@]}" "${thp[@]}" -c -o "$o" "$c" &
+    else
+        gcc "${cflags[@]}" -c -o "$o" "$c" &
+    fi
+    pids+=($!)
+done
+for p in "${pids[@]}"; do
+    wait "$p" || { echo "FAIL: cannot compile the selftests' helpers (${helpers[*]##*/})"; exit 1; }
+done
 # build_one PROG: $BENCH_OUT/bin/PROG, or no file and gcc's output in $inc/PROG.gcc.
 build_one() {
     local extra=()
