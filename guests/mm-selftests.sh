@@ -30,8 +30,8 @@ done
 # THP_SIZES=pmd: cow's mTHP sizes trimmed to 64K and the PMD size (every size triples its
 # runtime under TCG); all: every size the kernel offers.
 # __FILE__ relative: gup_longterm makes its "local tmpfile" from it, in the current directory.
-# -I $BENCH_SRC: ksm_tests includes <include/vdso/time64.h>; KSFT_SKIP: 6.12's khugepaged.c
-# uses it without including kselftest.h (upstream's build gets it the same way it fails here).
+# -I $BENCH_SRC: ksm_tests includes <include/vdso/time64.h>. -DKSFT_SKIP=4: 6.12's khugepaged.c
+# uses KSFT_SKIP without including kselftest.h (which defines it the same).
 cflags=(-O2 -w -I "$inc" -I "$BENCH_BUILD/usr/include" -I "$BENCH_SRC/tools/include" -I "$BENCH_SRC"
         -DKSFT_SKIP=4 -fmacro-prefix-map="$mm/=")
 libs=(-luring -lnuma -lcap -lrt -lpthread -lm)
@@ -73,7 +73,7 @@ fi
 # gup_longterm's file cases run on the file system of the current directory: ext4, like a user's.
 mnt=/run/mm-selftests
 dev=$(make_ext4 128 "$mnt") || { echo "FAIL: cannot make ext4 on a loop device"; exit 1; }
-trap 'cd /; movable_release; swap_off; drop_ext4 "$mnt" "$dev"; echo 0 > /proc/sys/vm/nr_hugepages' EXIT
+trap 'cd /; movable_release; swap_off; drop_ext4 "$mnt" "$dev"; echo 0 > /proc/sys/vm/nr_hugepages; echo 0 > /proc/sys/vm/nr_overcommit_hugepages' EXIT
 # cow's swapped-out cases (base pages, THP, PTE-mapped THP) need a swap device.
 swap_on 256; r=$?
 [ $r -eq 1 ] && exit 1
