@@ -1,8 +1,10 @@
 #!/bin/bash
-# The tree's own mm selftests for pinning: cow and gup_longterm (with liburing, so their
-# io_uring cases run), built in the guest from $BENCH_SRC against the tree's uapi headers.
+# The tree's own mm selftests (tools/testing/selftests/mm), built in the guest from $BENCH_SRC
+# against the tree's uapi headers, with liburing (cow's and gup_longterm's io_uring cases),
+# libnuma and libcap. TESTS names recipes of guests/mm-selftests.tests (a program and its
+# arguments, as run_vmtests.sh runs it, and the hugetlb pages it needs).
 set -u
-: "${TESTS:=cow,gup_longterm}" "${THP_SIZES:=pmd}"
+: "${TESTS:=cow,gup_longterm}" "${THP_SIZES:=pmd}" "${TEST_TIMEOUT:=300}"
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 need_gup_test || exit $?
@@ -10,21 +12,68 @@ mm="$BENCH_SRC/tools/testing/selftests/mm"
 inc="$BENCH_OUT/mm-selftests-inc"
 mkdir -p "$inc" "$BENCH_OUT/bin"
 echo "#define LOCAL_CONFIG_HAVE_LIBURING 1" > "$inc/local_config.h"
+# The recipes (guests/mm-selftests.tests): TESTS names -> program and arguments, hugetlb pages.
+declare -A argv huge
+while read -r name pages prog; do
+    [ -z "$name" ] || [[ $name == \#* ]] && continue
+    argv[$name]=$prog huge[$name]=$pages
+done < "$here/mm-selftests.tests"
+need=0 progs=()
+for t in ${TESTS//,/ }; do
+    [ -n "${argv[$t]:-}" ] || { echo "FAIL: TESTS names '$t', which guests/mm-selftests.tests has no recipe for"; exit 1; }
+    [ "${huge[$t]}" -gt $need ] && need=${huge[$t]}
+    read -r prog _ <<< "${argv[$t]}"
+    [[ " ${progs[*]} " == *" $prog "* ]] || progs+=("$prog")
+done
+# Build. gcc is slow under TCG (~12 s for one selftest with its helpers compiled in, on 2 cores
+# shared with other runs): the helpers are compiled once, then the programs $(nproc) at a time.
 # THP_SIZES=pmd: cow's mTHP sizes trimmed to 64K and the PMD size (every size triples its
 # runtime under TCG); all: every size the kernel offers.
 # __FILE__ relative: gup_longterm makes its "local tmpfile" from it, in the current directory.
-cflags=(-O2 -w -I "$inc" -I "$BENCH_BUILD/usr/include" -I "$BENCH_SRC/tools/include" -fmacro-prefix-map="$mm/=")
-objs=("$mm/thp_settings.c")
+# -I $BENCH_SRC: ksm_tests includes <include/vdso/time64.h>. -DKSFT_SKIP=4: 6.12's khugepaged.c
+# uses KSFT_SKIP without including kselftest.h (which defines it the same).
+cflags=(-O2 -w -I "$inc" -I "$BENCH_BUILD/usr/include" -I "$BENCH_SRC/tools/include" -I "$BENCH_SRC"
+        -DKSFT_SKIP=4 -fmacro-prefix-map="$mm/=")
+libs=(-luring -lnuma -lcap -lrt -lpthread -lm)
+built=$(date +%s.%N)
+objs=("$inc/vm_util.o" "$inc/thp_settings.o") thp=() helpers=("$mm/vm_util.c" "$mm/thp_settings.c")
 if [ "$THP_SIZES" = pmd ] && grep -q '^unsigned long thp_supported_orders' "$mm/thp_settings.c"; then
-    gcc "${cflags[@]}" -Dthp_supported_orders=pinbench_real_thp_supported_orders -c \
-        -o "$inc/thp_settings.o" "$mm/thp_settings.c" || { echo "FAIL: cannot compile thp_settings.c"; exit 1; }
-    objs=("$inc/thp_settings.o" "$here/src/thp_sizes.c")
+    thp=(-Dthp_supported_orders=pinbench_real_thp_supported_orders)
+    objs+=("$inc/thp_sizes.o") helpers+=("$here/src/thp_sizes.c")
 fi
-hugepages 16 || { echo "FAIL: cannot reserve 16 hugetlb pages"; exit 1; }
+[[ " ${progs[*]} " == *" uffd-"* ]] && helpers+=("$mm/uffd-common.c")
+pids=()
+for c in "${helpers[@]}"; do
+    o="$inc/$(basename "$c" .c).o"
+    if [ "$c" = "$mm/thp_settings.c" ]; then
+        gcc "${cflags[@]}" "${thp[@]}" -c -o "$o" "$c" &
+    else
+        gcc "${cflags[@]}" -c -o "$o" "$c" &
+    fi
+    pids+=($!)
+done
+for p in "${pids[@]}"; do
+    wait "$p" || { echo "FAIL: cannot compile the selftests' helpers (${helpers[*]##*/})"; exit 1; }
+done
+# build_one PROG: $BENCH_OUT/bin/PROG, or no file and gcc's output in $inc/PROG.gcc.
+build_one() {
+    local extra=()
+    case $1 in uffd-*) extra=("$inc/uffd-common.o") ;; esac
+    gcc "${cflags[@]}" -o "$BENCH_OUT/bin/$1" "$mm/$1.c" "${objs[@]}" "${extra[@]}" "${libs[@]}" > "$inc/$1.gcc" 2>&1
+}
+for prog in "${progs[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n; done
+    build_one "$prog" &
+done
+wait
+echo "built ${#progs[@]} program(s) in $(awk -v b="$built" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - b }') s"
+if [ $need -gt 0 ]; then
+    hugepages $need || { echo "FAIL: cannot reserve $need hugetlb pages"; exit 1; }
+fi
 # gup_longterm's file cases run on the file system of the current directory: ext4, like a user's.
 mnt=/run/mm-selftests
 dev=$(make_ext4 128 "$mnt") || { echo "FAIL: cannot make ext4 on a loop device"; exit 1; }
-trap 'cd /; movable_release; swap_off; drop_ext4 "$mnt" "$dev"; echo 0 > /proc/sys/vm/nr_hugepages' EXIT
+trap 'cd /; movable_release; swap_off; drop_ext4 "$mnt" "$dev"; echo 0 > /proc/sys/vm/nr_hugepages; echo 0 > /proc/sys/vm/nr_overcommit_hugepages' EXIT
 # cow's swapped-out cases (base pages, THP, PTE-mapped THP) need a swap device.
 swap_on 256; r=$?
 [ $r -eq 1 ] && exit 1
@@ -36,15 +85,20 @@ movable_hold || { echo "FAIL: cannot hold ZONE_MOVABLE"; exit 1; }
 # Each selftest is judged by its exit code and its kselftest totals (ksft_verdict, lib.sh).
 rc=0 ran=() whole=()
 for t in ${TESTS//,/ }; do
-    bin="$BENCH_OUT/bin/$t"
-    # shellcheck disable=SC2086
-    if ! gcc "${cflags[@]}" -o "$bin" "$mm/$t.c" "$mm/vm_util.c" "${objs[@]}" -luring -lrt -lpthread -lm; then
-        echo "FAIL: cannot compile $t"; rc=1; continue
+    read -r prog args <<< "${argv[$t]}"
+    bin="$BENCH_OUT/bin/$prog"
+    if [ ! -x "$bin" ]; then
+        echo "FAIL: cannot compile $prog: $(grep -m1 -E 'error|undefined' "$inc/$prog.gcc")"; rc=1; continue
     fi
-    echo "== $t"
+    echo "== $t: $prog${args:+ $args}"
     log="$BENCH_OUT/mm-selftests.$t.out"  # the full kselftest output, kept with the results
-    "$bin" > "$log" 2>&1
+    began=$(date +%s.%N)
+    # A program that hangs is stopped (exit 124) so the next ones still run and the log names it.
+    # shellcheck disable=SC2086 # the recipe's arguments are words
+    timeout -k 10 "$TEST_TIMEOUT" "$bin" $args > "$log" 2>&1
     r=$?
+    [ $r -eq 124 ] && echo "FAIL: $t did not finish within TEST_TIMEOUT=$TEST_TIMEOUT s"
+    echo "$t: exit $r after $(awk -v b="$began" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - b }') s"
     # each failure with the [RUN] line that names its case
     awk '/^# \[RUN\]/ { run = $0 } /^not ok/ { print run; print }' "$log"
     grep -E '^# (\[INFO\] detected|Planned tests)|^Bail' "$log"

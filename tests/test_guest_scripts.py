@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import HOME
 
 GUESTS = HOME / "guests"
@@ -95,6 +96,10 @@ def totals(pass_: int = 0, fail: int = 0, skip: int = 0, error: int = 0) -> str:
     (4, "# SKIP no THP\n" + totals(skip=5), 4, "cow: skipped as a whole (exit 4)"),
     (0, totals(skip=7), 4, "no case passed (pass:0 xfail:0 xpass:0 skip:7)"),
     (0, "plain program\n", 0, "no '# Totals:' line"),
+    # uffd-unit-tests' own report line (6.12, a real run's, with CONFIG_PTE_MARKER_UFFD_WP off)
+    (0, "Userfaults unit tests: pass=28, skip=38, fail=0 (total=66)\n", 0, "cow totals: pass:28 fail:0"),
+    (0, "Userfaults unit tests: pass=0, skip=66, fail=0 (total=66)\n", 4, "no case passed (pass:0 xfail:0 xpass:0 skip:66)"),
+    (0, "Userfaults unit tests: pass=27, skip=38, fail=1 (total=66)\n", 1, "fail:1 error:0"),
 ])
 def test_ksft_verdict(tmp_path: Path, rc: int, log: str, want: int, says: str) -> None:
     (tmp_path / "out").write_text(log)
@@ -267,10 +272,13 @@ def test_runner_baseline_waits_out_a_pin_in_flight(tmp_path: Path) -> None:
     assert (w.out / "a.rc").read_text().split()[0] == "0", (w.out / "a.log").read_text()
 
 
-def run_mm_selftests(tmp: Path, results: dict[str, tuple[int, str]]) -> subprocess.CompletedProcess[str]:
+def run_mm_selftests(tmp: Path, results: dict[str, tuple[int, str]],
+                     tests: str = "", env: str = "", hang: str = "") -> subprocess.CompletedProcess[str]:
     """guests/mm-selftests.sh with its setup stubbed (a lib.sh bound over the real one sources it,
-    then replaces the helpers that touch the kernel) and a fake gcc whose "selftest" prints the
-    given output and exits with the given code."""
+    then replaces the helpers that touch the kernel) and a fake gcc whose "selftest" (results:
+    program -> exit code, output) prints the given output, exits with the given code and appends
+    its arguments to fake/<program>.args; the program named hang sleeps 30 s first. tests: the
+    TESTS recipes (default: the programs)."""
     fake, bin_, run = tmp / "fake", tmp / "bin", tmp / "run"
     for d in (fake, bin_, run):
         d.mkdir()
@@ -285,10 +293,12 @@ def run_mm_selftests(tmp: Path, results: dict[str, tuple[int, str]]) -> subproce
     (bin_ / "gcc").write_text(
         "#!/bin/bash\nwhile [ $# -gt 0 ]; do case $1 in -o) o=$2; shift ;; */mm/*.c) t=${t:-${1##*/}} ;; esac; shift; done\n"
         "t=${t%.c}; [ -n \"${o:-}\" ] || exit 0\n"
-        f"printf '#!/bin/bash\\ncat {fake}/%s.out; exit $(cat {fake}/%s.rc)\\n' \"$t\" \"$t\" > \"$o\" && chmod +x \"$o\"\n")
+        f"printf '#!/bin/bash\\necho \"$*\" >> {fake}/%s.args; [ %s = {hang or '-'} ] && sleep 30\\n"
+        f"cat {fake}/%s.out; exit $(cat {fake}/%s.rc)\\n' \"$t\" \"$t\" \"$t\" \"$t\" > \"$o\" && chmod +x \"$o\"\n")
     (bin_ / "gcc").chmod(0o755)
-    return private_ns(f"PATH={bin_}:$PATH BENCH_OUT={tmp} BENCH_SRC={tmp} BENCH_BUILD={tmp} THP_SIZES=all "
-                      f"TESTS={','.join(results)} bash {GUESTS / 'mm-selftests.sh'}",
+    tests = tests or ",".join(results)
+    return private_ns(f"PATH={bin_}:$PATH BENCH_OUT={tmp} BENCH_SRC={tmp} BENCH_BUILD={tmp} THP_SIZES=all {env} "
+                      f"TESTS={tests} bash {GUESTS / 'mm-selftests.sh'}",
                       tmp, {str(LIB): fake / "lib.sh", "/run": run})
 
 
@@ -309,6 +319,94 @@ def test_mm_selftests_never_passes_what_did_not_run(tmp_path: Path, results: dic
     r = run_mm_selftests(tmp_path, results)
     assert r.returncode == want, r.stdout + r.stderr
     assert r.stdout.strip().splitlines()[-1].startswith(last), r.stdout
+
+
+def mm_recipes() -> dict[str, tuple[int, list[str]]]:
+    """guests/mm-selftests.tests: recipe name -> (hugetlb pages, program and arguments)."""
+    recipes: dict[str, tuple[int, list[str]]] = {}
+    for line in (GUESTS / "mm-selftests.tests").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, pages, *argv = line.split()
+            assert name not in recipes, f"recipe {name} twice"
+            recipes[name] = (int(pages), argv)
+    return recipes
+
+
+def test_mm_selftests_runs_each_recipe_with_its_arguments(tmp_path: Path) -> None:
+    """Two recipes of one program (ksm_tests) build it once and run it with each one's arguments."""
+    r = run_mm_selftests(tmp_path, {"ksm_tests": (0, PASSED), "cow": (0, PASSED)},
+                         tests="ksm_tests-merge,cow,ksm_tests-unmerge")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tmp_path / "fake" / "ksm_tests.args").read_text() == "-M -p 10\n-U\n"
+    assert (tmp_path / "fake" / "cow.args").read_text() == "\n"
+    assert re.search(r"^ksm_tests-unmerge: exit 0 after \d+\.\d s$", r.stdout, re.M), r.stdout
+
+
+def test_mm_selftests_refuses_a_test_it_has_no_recipe_for(tmp_path: Path) -> None:
+    r = run_mm_selftests(tmp_path, {"cow": (0, PASSED)}, tests="cow,no_such_test")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FAIL: TESTS names 'no_such_test', which guests/mm-selftests.tests has no recipe for" in r.stdout
+    assert not (tmp_path / "fake" / "cow.args").exists()  # refused before anything ran
+
+
+def test_mm_selftests_stops_a_hanging_test_and_runs_the_next(tmp_path: Path) -> None:
+    r = run_mm_selftests(tmp_path, {"madv_populate": (0, PASSED), "cow": (0, PASSED)},
+                         env="TEST_TIMEOUT=1", hang="madv_populate")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FAIL: madv_populate did not finish within TEST_TIMEOUT=1 s" in r.stdout
+    assert "cow totals: pass:1" in r.stdout  # the next one still ran
+
+
+def test_the_default_list_is_the_one_measured() -> None:
+    """The default set's list ran and passed, each program in the order of the yaml, on a real
+    6.12 boot (tests/data/guest/README.md): a list changed without measuring it again fails here."""
+    log = (DATA_GUEST / "mm-selftests-default-6.12-tcg.log").read_text()
+    tests = yaml.safe_load((GUESTS / "mm-selftests.yaml").read_text())["params"]["TESTS"]["default"].split(",")
+    assert re.findall(r"^== ([^:]+):", log, re.M) == tests
+    assert set(re.findall(r"^(\S+): exit (\d+) after", log, re.M)) == {(t, "0") for t in tests}
+    assert "FAIL" not in log and "skipped as a whole" not in log
+
+
+def test_uffd_unit_tests_report_counts_as_its_totals(tmp_path: Path) -> None:
+    """A real 6.12 uffd-unit-tests run without CONFIG_PTE_MARKER_UFFD_WP: 38 of its 66 cases skip
+    (the write-protect ones), 28 pass; the judge reads its own report line, and a run whose every
+    case skipped is no pass."""
+    real = DATA_GUEST / "uffd-unit-tests-6.12-tcg.out"
+    r = lib(f"ksft_verdict uffd-unit-tests 0 {real}", tmp_path, "")
+    assert r.returncode == 0 and "uffd-unit-tests totals: pass:28 fail:0 xfail:0 xpass:0 skip:38" in r.stdout, r.stdout
+    none = tmp_path / "none.out"
+    none.write_text(re.sub(r"pass=\d+, skip=\d+", "pass=0, skip=66", real.read_text()))
+    assert lib(f"ksft_verdict uffd-unit-tests 0 {none}", tmp_path, "").returncode == 4
+
+
+def test_memfd_secret_fails_when_gup_fast_reaches_secretmem(tmp_path: Path) -> None:
+    """Real memfd_secret outputs: a healthy 6.12, and 6.12 with the scratch bug of
+    tests/data/guest/mm-selftests-secretmem-gup-fast.patch (GUP-fast no longer refuses
+    secretmem folios: vmsplice gets at the secret page)."""
+    healthy = lib(f"ksft_verdict memfd_secret 0 {DATA_GUEST / 'memfd_secret-6.12-tcg.out'}", tmp_path, "")
+    assert healthy.returncode == 0 and "memfd_secret totals: pass:5 fail:0" in healthy.stdout, healthy.stdout
+    bug = lib(f"ksft_verdict memfd_secret 1 {DATA_GUEST / 'memfd_secret-secretmem-gup-fast-6.12-tcg.out'}", tmp_path, "")
+    assert bug.returncode == 1, bug.stdout
+    # memfd_secret names no [RUN] case: the failure line stands alone
+    assert "FAIL: memfd_secret exit 1: not ok 2 vmsplice: unexpected memory access with fresh page\n" in bug.stdout
+    log = (DATA_GUEST / "mm-selftests-secretmem-gup-fast-6.12-tcg.log").read_text()
+    assert "FAIL: memfd_secret exit 1" in log and log.count("FAIL") == 1  # nothing else failed
+
+
+def test_mm_selftests_recipes_name_6_12_programs_and_the_sets_name_recipes() -> None:
+    """Every TESTS default of both yamls is a recipe, and each recipe names one program once
+    (a recipe that names the same command twice would just double its time)."""
+    recipes = mm_recipes()
+    commands = [" ".join(argv) for _, argv in recipes.values()]
+    assert len(commands) == len(set(commands))
+    for name in ("mm-selftests", "mm-selftests-deep"):
+        tests = yaml.safe_load((GUESTS / f"{name}.yaml").read_text())["params"]["TESTS"]["default"].split(",")
+        assert tests and set(tests) <= set(recipes), set(tests) - set(recipes)
+        assert len(tests) == len(set(tests))
+    src = Path.home() / ".cache/pinbench/linux-source-6.12/tools/testing/selftests/mm"
+    if src.is_dir():  # the 6.12 tree, where this machine has it unpacked
+        missing = {argv[0] for _, argv in recipes.values() if not (src / f"{argv[0]}.c").is_file()}
+        assert not missing, missing
 
 
 @pytest.mark.parametrize("release, rc", [("6.12.117", 1), ("5.7.0-rc1", 1), ("5.6.19", 4)])
