@@ -49,6 +49,23 @@ static int net9p_wanted(const char *name) { return BLOCK_WANTED(name, net9p_quic
 enum nmem { N_ANON, N_THP, N_SHMEM, N_HUGE, N_EXT4, NNMEM };
 static const char *const nmem_names[NNMEM] = {"anon", "thp", "shmem", "hugetlb", "ext4-shared"};
 
+/* N_LEN bytes of buf as up to 64 odd pieces (1000, 3000, 5000, 700, 9000, 333, 2100, ...)
+ * that share pages; how many. */
+static int net_pieces(struct iovec iov[64], char *buf)
+{
+	static const size_t sz[] = {1000, 3000, 5000, 700, 9000, 333, 2100};
+	size_t at = 0;
+	int n = 0;
+
+	for (int i = 0; at < N_LEN && n < 64; i++, n++) {
+		size_t len = sz[i % 7] < N_LEN - at ? sz[i % 7] : N_LEN - at;
+
+		iov[n] = (struct iovec){buf + at, len};
+		at += len;
+	}
+	return n;
+}
+
 /* N_LEN bytes of memory of kind m at *map (*maplen to unmap), filled with seed; 0, else -1 with
  * the cell failed or skipped */
 static int net_map(struct cell *c, enum nmem m, char **map, size_t *maplen, unsigned seed)
@@ -227,17 +244,8 @@ static void p9_cell(int wr, enum nmem m, enum p9ev ev)
 		foff = PAGE + 77;
 		len = N_LEN - boff - 777;
 	}
-	if (ev == P9E_PIECES) {  /* readv/writev of odd pieces that share pages */
-		static const size_t sz[] = {1000, 3000, 5000, 700, 9000, 333, 2100};
-		size_t at = 0;
-
-		for (int i = 0; at < N_LEN && niov < 64; i++, niov++) {
-			size_t n = sz[i % 7] < N_LEN - at ? sz[i % 7] : N_LEN - at;
-
-			iov[niov] = (struct iovec){map + at, n};
-			at += n;
-		}
-	}
+	if (ev == P9E_PIECES)  /* readv/writev of odd pieces that share pages */
+		niov = net_pieces(iov, map);
 	memcpy(want, map, N_LEN + (maplen > N_LEN ? PAGE : 0));
 	if (ev == P9E_BAD && mprotect(map + P9_BAD_PAGE * PAGE, PAGE, PROT_NONE)) {
 		cfail(&c, "mprotect PROT_NONE: %s", strerror(errno));
@@ -467,15 +475,7 @@ static void ss_cell(int tcp, enum nmem m, enum sev e)
 		len = N_LEN - boff - 567;
 	}
 	if (e == S_PIECES) {  /* pieces that share pages: the skb coalesces them into one frag */
-		static const size_t sz[] = {1000, 3000, 5000, 700, 9000, 333, 2100};
-		size_t at = 0;
-
-		for (int i = 0; at < N_LEN && niov < 64; i++, niov++) {
-			size_t n = sz[i % 7] < N_LEN - at ? sz[i % 7] : N_LEN - at;
-
-			iov[niov] = (struct iovec){map + at, n};
-			at += n;
-		}
+		niov = net_pieces(iov, map);
 	} else {
 		iov[0] = (struct iovec){map + boff, len};
 		niov = 1;
