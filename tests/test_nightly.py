@@ -422,7 +422,8 @@ def test_parallel_shards_merge_to_the_unsharded_night(world: Nights) -> None:
     assert strip == [{k: v for k, v in e.items() if k not in ("started", "secs")} for e in whole["entries"]]
     assert rc == 1 and night["complete"] and sorted(night["merged_from"]) == ["shard-1", "shard-2"]
     logs = sorted(p.name for p in (world.results / "nightly" / ".par-parallel").iterdir())
-    assert logs == ["shard-1.log", "shard-2.log"]  # the shards' folders are gone, their logs kept
+    # the shards' folders are gone; their logs and the request they were given are kept
+    assert logs == ["request.json", "shard-1.log", "shard-2.log"]
 
 
 def test_a_parallel_night_stopped_by_a_signal_still_ends_with_its_files(world: Nights) -> None:
@@ -515,12 +516,24 @@ def test_catalogue_days(world: Nights) -> None:
     assert ids("Sun") == ("beta/default", "leak/catalogue") and ids("Mon") == ("beta/default",)
 
 
-def test_parallel_children_get_their_own_shard_out_and_jobs() -> None:
-    from bench.drivers.nightly.parallel import child_argv
+def test_parallel_children_get_the_request_as_a_file_and_their_own_shard_and_out(tmp_path: Path,
+                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shards get the parent's run options as a request file (no rewriting of the user's
+    command line): read back, it is the request with each shard's share of the cores."""
+    from bench.drivers.nightly import parallel
+    from bench.run.plan import RunRequest, read_request
 
-    argv = ["nightly", "m.yaml", "--parallel", "3", "--out=/x", "--jobs", "2", "--accel", "tcg",
-            "--previous", "/p", "--param", "rxe.ITERS=5"]
-    assert child_argv(argv) == ["nightly", "m.yaml", "--accel", "tcg", "--param", "rxe.ITERS=5"]
+    ran: list[list[tuple[list[str], Path]]] = []
+    monkeypatch.setattr(parallel.proc, "run_all", ran.append)
+    request = RunRequest(series="", accel="tcg", jobs=2, params=("rxe.ITERS=5",), append=("a=1",))
+    shards, work = parallel.run_shards(tmp_path / "m.yaml", request, 3, tmp_path / "night")
+    assert shards == [] and work == tmp_path / ".night-parallel"
+    (commands,) = ran
+    assert [argv[3:] for argv, _ in commands] == [
+        ["nightly", str(tmp_path / "m.yaml"), "--request", str(work / "request.json"),
+         "--shard", f"{i}/3", "--out", str(work / f"shard-{i}")] for i in (1, 2, 3)]
+    assert [log.name for _, log in commands] == ["shard-1.log", "shard-2.log", "shard-3.log"]
+    assert read_request(work / "request.json") == request
 
 
 def test_a_catalogue_catch_its_workloads_never_run_is_refused_before_the_night(

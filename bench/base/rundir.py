@@ -66,7 +66,7 @@ EACH_TABLE = "each.txt"  # each/export.py: the table of prefixes -> people
 # A bisect's folder: a run folder per step, SUMMARY, JUNIT and
 BISECT_LOG = "bisect.log"  # bisect/journal.py: a line per step -> people
 BISECT_STEPS = "steps.jsonl"  # bisect/journal.py: a step per line -> bisect/journal.py (later steps, range mode)
-REQUEST = "request.json"  # bisect/range.py (plan.write_request) -> bisect-step (plan.read_request)
+REQUEST = "request.json"  # plan.write_request -> plan.read_request: bisect-step, nightly --parallel shards
 GIT_BISECT_LOG = "git-bisect.log"  # bisect/range.py: git bisect's output -> people
 GIT_BISECT_REPLAY = "git-bisect-log.txt"  # bisect/range.py: `git bisect log` -> people (git bisect replay)
 # A night's folder: a run folder per entry, JUNIT, INDEX, PATCHES and

@@ -64,7 +64,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(sig, _terminate)
     try:
         args = build_parser().parse_args(argv)
-        args.argv = argv  # as given: `nightly --parallel` hands it on to its shards
     except SystemExit as e:  # usage error (2) or --help (0)
         if step and e.code not in (0, None):
             return BISECT_ABORT

@@ -9,6 +9,7 @@ else 0 (everything passed, or failed exactly as before).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -18,7 +19,7 @@ from bench.base.errors import InfraError
 from bench.cli import options
 from bench.drivers.nightly import matrix as nightly_matrix, night as nightly, parallel
 from bench.drivers.nightly.night_file import load_night, require_night
-from bench.run.plan import default_home
+from bench.run.plan import RunRequest, default_home, read_request
 from bench.run.printer import Printer
 
 
@@ -38,6 +39,9 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--list", action="store_true", help="print the entry ids (of this shard) and exit")
     p.add_argument("--parallel", type=options.int_in(1, 64), default=1, metavar="N",
                    help="run N shards at once (each with its share of the cores), merged into one night")
+    p.add_argument("--request", type=options.folder, metavar="FILE",
+                   help="the run options as a request.json written by bench, in place of the options "
+                        "above (what --parallel gives each of its shards)")
     p.set_defaults(func=cmd_nightly)
 
     m = subparsers.add_parser(
@@ -67,7 +71,8 @@ def _nightly_root(args: argparse.Namespace, home: Path) -> Path:
 
 def cmd_nightly(args: argparse.Namespace) -> int:
     home = default_home()
-    matrix = nightly_matrix.load(args.matrix or home / "nightly" / "matrix.yaml", home / "patches")
+    matrix_path = (args.matrix or home / "nightly" / "matrix.yaml").resolve()
+    matrix = nightly_matrix.load(matrix_path, home / "patches")
     shard = nightly_matrix.parse_shard(args.shard) if args.shard else None
     entries = nightly_matrix.shard(matrix.entries, *shard) if shard else matrix.entries
     if args.list:
@@ -78,10 +83,11 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         require_night(args.previous)
     printer = Printer()
     night_dir = nightly.fresh_dir(args.out or nightly.new_night_dir(_nightly_root(args, home), shard))
+    request = read_request(args.request) if args.request else options.request(args, "")
     if args.parallel > 1 and not shard:
-        return _parallel(args, home, matrix, entries, night_dir, printer)
+        return _parallel(args, request, home, (matrix_path, matrix), entries, night_dir, printer)
     try:
-        plans = nightly.plan_entries(options.request(args, ""), home, matrix, entries, night_dir)
+        plans = nightly.plan_entries(request, home, matrix, entries, night_dir)
         options.preflight(plan for _, plan in plans)
         night = nightly.run_night(plans, matrix, entries, shard, night_dir, printer)
     except KeyboardInterrupt:
@@ -104,15 +110,17 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return nightly.finish(out.resolve(), night, args.previous, args.log_url, Printer())
 
 
-def _parallel(args: argparse.Namespace, home: Path, matrix: nightly_matrix.Matrix,
-              entries: tuple[nightly_matrix.Entry, ...], night_dir: Path, printer: Printer) -> int:
+def _parallel(args: argparse.Namespace, request: RunRequest, home: Path,
+              matrix: tuple[Path, nightly_matrix.Matrix], entries: tuple[nightly_matrix.Entry, ...],
+              night_dir: Path, printer: Printer) -> int:
     """--parallel N: checked and preflighted here once, run as N shard children, merged."""
-    plans = nightly.plan_entries(options.request(args, ""), home, matrix, entries, night_dir)
+    plans = nightly.plan_entries(request, home, matrix[1], entries, night_dir)
     options.preflight(plan for _, plan in plans)
-    jobs = args.jobs or max(1, (os.cpu_count() or 1) // args.parallel)
+    jobs = request.jobs or max(1, (os.cpu_count() or 1) // args.parallel)
     printer.say(f"nightly: {len(plans)} entries as {args.parallel} shards at once, make -j{jobs} each")
     try:
-        shards, work = parallel.run_shards(args.argv, args.parallel, jobs, night_dir)
+        shards, work = parallel.run_shards(matrix[0], dataclasses.replace(request, jobs=jobs), args.parallel,
+                                           night_dir)
     except KeyboardInterrupt:  # the shards were stopped and kept what ran: the night reports it
         if stopped := parallel.written(parallel.work_dir(night_dir), args.parallel):
             night_dir.rmdir()
