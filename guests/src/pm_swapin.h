@@ -416,7 +416,6 @@ static void run_swapin_race(double secs)
 		cells_skip++;
 		goto free_s;
 	}
-	own = sw_own_swap(off, &noff, why, sizeof(why));
 	s->r.name = "swapin";
 	s->r.len = SW_PAGES * PAGE;
 	s->r.dio_fd = -1;
@@ -426,6 +425,7 @@ static void run_swapin_race(double secs)
 		cells_fail++;
 		goto free_s;
 	}
+	own = sw_own_swap(off, &noff, why, sizeof(why));  /* no way out between here and the end */
 	if (ext4_dir) {
 		snprintf(dpath, sizeof(dpath), "%s/swapin-dio.%d", ext4_dir, getpid());
 		s->r.dio_fd = open(dpath, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
