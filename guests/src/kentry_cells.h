@@ -112,13 +112,6 @@ static void none_held(struct cell *c, char *p, size_t len, const char *after)
 
 /* -- udmabuf -------------------------------------------------------------------------------- */
 
-static int have_movable(void)
-{
-	uint64_t lo, hi;
-
-	return movable_span(&lo, &hi);
-}
-
 enum ukind { UK_SHMEM, UK_SHMTHP, UK_HUGE, UK_TMPFS, UK_EXT4, NUK };
 static const char *const uk_names[NUK] = {"shmem", "shmem-thp", "hugetlb", "tmpfs", "ext4"};
 enum uev { UE_NONE, UE_PUNCH, UE_MIGRATE, UE_RECLAIM, UE_LIST, UE_PASTEND, UE_UNSEALED, UE_WSEALED, UE_UNALIGNED,

@@ -167,15 +167,11 @@ static inline int movable_spans(uint64_t lo[MOVABLE_NODES], uint64_t hi[MOVABLE_
 }
 
 /* Whether any node has a ZONE_MOVABLE that is not empty. */
-static inline int movable_span(uint64_t *lo, uint64_t *hi)
+static inline int have_movable(void)
 {
-	uint64_t l[MOVABLE_NODES], h[MOVABLE_NODES];
+	uint64_t lo[MOVABLE_NODES], hi[MOVABLE_NODES];
 
-	if (!movable_spans(l, h))
-		return 0;
-	*lo = l[0];
-	*hi = h[0];
-	return 1;
+	return movable_spans(lo, hi) > 0;
 }
 
 /* Pages of [addr, addr+len) whose PFN lies in ZONE_MOVABLE (a long-term pin must have moved them). */
