@@ -139,6 +139,14 @@ static inline uint64_t pfn_of(const void *addr)
 	return (ent >> 63) & 1 ? ent & ((1ULL << 55) - 1) : 0;
 }
 
+/* The swap entry (type and offset) of a swapped-out user address, 0 if it is not swapped. */
+static inline uint64_t swap_entry_of(const void *addr)
+{
+	uint64_t ent = pagemap(addr);
+
+	return (ent >> 62) & 1 ? ent & ((1ULL << 55) - 1) : 0;
+}
+
 /* ZONE_MOVABLE's PFN spans, one a node whose zone is not empty, from /proc/zoneinfo (with
  * numa=fake=N each node has its own); how many, 0 when there is none (no movablecore=). */
 #define MOVABLE_NODES 8

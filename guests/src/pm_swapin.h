@@ -382,14 +382,6 @@ static void sw_own_swap_end(char off[SW_AREAS][128], int noff, struct race *r)
 		rfail(r, "swapoff %s after the race: %s", race_swap, strerror(errno));
 }
 
-/* The swap entry (type and offset) of a swapped-out page, else 0. */
-static uint64_t sw_entry(const char *addr)
-{
-	uint64_t pm = pagemap(addr);
-
-	return pm & PM_SWAP ? pm & ((1ULL << 55) - 1) : 0;
-}
-
 static void run_swapin_race(double secs)
 {
 	const char *cname = "race/swapin-vs-swapin";
@@ -479,7 +471,7 @@ static void run_swapin_race(double secs)
 				swapped[h] += !!(pagemap(s->r.buf + (h * SW_HALF + i) * PAGE) & PM_SWAP);
 		/* the premise of the class: a page swapped in and out again got the same entry back */
 		for (size_t i = 0; i < SW_HALF; i++) {
-			uint64_t e = sw_entry(s->r.buf + i * PAGE);
+			uint64_t e = swap_entry_of(s->r.buf + i * PAGE);
 
 			reused += e && e == last[i];
 			last[i] = e;
