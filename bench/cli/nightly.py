@@ -71,8 +71,7 @@ def _nightly_root(args: argparse.Namespace, home: Path) -> Path:
 
 def cmd_nightly(args: argparse.Namespace) -> int:
     home = default_home()
-    matrix_path = (args.matrix or home / "nightly" / "matrix.yaml").resolve()
-    matrix = nightly_matrix.load(matrix_path, home / "patches")
+    matrix = nightly_matrix.load(args.matrix or home / "nightly" / "matrix.yaml", home / "patches")
     shard = nightly_matrix.parse_shard(args.shard) if args.shard else None
     entries = nightly_matrix.shard(matrix.entries, *shard) if shard else matrix.entries
     if args.list:
@@ -85,7 +84,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     night_dir = nightly.fresh_dir(args.out or nightly.new_night_dir(_nightly_root(args, home), shard))
     request = read_request(args.request) if args.request else options.request(args, "")
     if args.parallel > 1 and not shard:
-        return _parallel(args, request, home, (matrix_path, matrix), entries, night_dir, printer)
+        return _parallel(args, request, home, matrix, entries, night_dir, printer)
     try:
         plans = nightly.plan_entries(request, home, matrix, entries, night_dir)
         options.preflight(plan for _, plan in plans)
@@ -110,16 +109,15 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return nightly.finish(out.resolve(), night, args.previous, args.log_url, Printer())
 
 
-def _parallel(args: argparse.Namespace, request: RunRequest, home: Path,
-              matrix: tuple[Path, nightly_matrix.Matrix], entries: tuple[nightly_matrix.Entry, ...],
-              night_dir: Path, printer: Printer) -> int:
+def _parallel(args: argparse.Namespace, request: RunRequest, home: Path, matrix: nightly_matrix.Matrix,
+              entries: tuple[nightly_matrix.Entry, ...], night_dir: Path, printer: Printer) -> int:
     """--parallel N: checked and preflighted here once, run as N shard children, merged."""
-    plans = nightly.plan_entries(request, home, matrix[1], entries, night_dir)
+    plans = nightly.plan_entries(request, home, matrix, entries, night_dir)
     options.preflight(plan for _, plan in plans)
     jobs = request.jobs or max(1, (os.cpu_count() or 1) // args.parallel)
     printer.say(f"nightly: {len(plans)} entries as {args.parallel} shards at once, make -j{jobs} each")
     try:
-        shards, work = parallel.run_shards(matrix[0], dataclasses.replace(request, jobs=jobs), args.parallel,
+        shards, work = parallel.run_shards(matrix.path.resolve(), dataclasses.replace(request, jobs=jobs), args.parallel,
                                            night_dir)
     except KeyboardInterrupt:  # the shards were stopped and kept what ran: the night reports it
         if stopped := parallel.written(parallel.work_dir(night_dir), args.parallel):
