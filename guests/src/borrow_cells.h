@@ -61,11 +61,7 @@ static int borrow_wanted(const char *name) { return BLOCK_WANTED(name, borrow_qu
 /* Whether the cell runs now: 0 when it is not wanted or only listed (-l prints its name). */
 static int borrow_runs(const char *name)
 {
-	if (!borrow_wanted(name))
-		return 0;
-	if (list_only)
-		printf("%s\n", name);
-	return !list_only;
+	return borrow_wanted(name) && begins(name);
 }
 
 /* No page of [addr, addr+len) may stay held once the borrower is done (the reference oracle). */
@@ -256,7 +252,7 @@ static void force_cell(enum fhow h, enum fmem m)
 		cfail(&c, "pipe: %s", strerror(errno));
 		goto out;
 	}
-	kid = fork();
+	kid = cell_fork();
 	if (kid == 0) {
 		/* the child: traced for poke; waits for the word, then looks at its copy */
 		char b, cwhy[300];
@@ -553,7 +549,7 @@ static void zc_round(struct cell *c, struct zrun *z, int event, char *exp)
 	}
 	z->held_mid = pages_held(z->buf, Z_LEN, 0, &first, why, sizeof(why));
 	if (event == Z_FORK) {
-		kid = fork();
+		kid = cell_fork();
 		if (kid == 0) {  /* the child's write goes to its own copy, never to the data in flight */
 			char *w = malloc(Z_LEN);
 
@@ -787,7 +783,7 @@ static void futex_cell(int ext4)
 	fill64(map, len, 41);
 	word = (uint32_t *)(map + PAGE + 128);  /* a shared (not FUTEX_PRIVATE) futex in page 1 */
 	*word = 0;
-	kid = fork();
+	kid = cell_fork();
 	if (kid == 0) {
 		/* waits until woken with the word 1, then must see the parent's page 2 and answers in page 3 */
 		char *exp2 = malloc(PAGE);
@@ -907,7 +903,7 @@ static void cmdline_cell(void)
 		cfail(&c, "pipe: %s", strerror(errno));
 		goto out;
 	}
-	kid = fork();
+	kid = cell_fork();
 	if (kid == 0) {
 		/* its argument pages made its own (a write breaks COW), then the parent reads them;
 		 * afterwards none of them may stay held */

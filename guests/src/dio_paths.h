@@ -377,9 +377,7 @@ static void dio_paths(void)
 	struct cell oc = {.fd = -1, .name = "dio/oracle/uring-fixed"};
 	double t0 = now_s();
 
-	if (wanted(oc.name) && list_only)
-		printf("%s\n", oc.name);
-	else if (wanted(oc.name)) {
+	if (wanted(oc.name) && begins(oc.name)) {
 		dio_oracle_cell(&oc);
 		verdict(&oc, t0);
 	}
@@ -395,10 +393,8 @@ static void dio_paths(void)
 						 rd ? "read" : "write", ds_names[s]);
 					if (!wanted(c.name))
 						continue;
-					if (list_only) {
-						printf("%s\n", c.name);
+					if (!begins(c.name))
 						continue;
-					}
 					dio_path_cell(&c, t, e, rd, s);
 					verdict(&c, began);
 				}

@@ -1021,10 +1021,8 @@ static void kentry_cells(void)
 			snprintf(c.name, sizeof(c.name), "udmabuf/%s/%s", uk_names[k], ue_names[e]);
 			if (!kentry_wanted(c.name))
 				continue;
-			if (list_only) {
-				printf("%s\n", c.name);
+			if (!begins(c.name))
 				continue;
-			}
 			udmabuf_cell(&c, k, e);
 			verdict(&c, began);
 		}
@@ -1038,10 +1036,8 @@ static void kentry_cells(void)
 					 mem_names[c.mem], ap_names[p]);
 				if (!kentry_wanted(c.name))
 					continue;
-				if (list_only) {
-					printf("%s\n", c.name);
+				if (!begins(c.name))
 					continue;
-				}
 				if (bad)
 					cfail(&c, "the userspace reference is wrong: %s", bad);
 				else if (c.mem == FILESH && !ext4_dir)
@@ -1061,10 +1057,8 @@ static void kentry_cells(void)
 			snprintf(c.name, sizeof(c.name), "sg-io/%s/%s", mem_names[c.mem], s == 0 ? "write" : s == 1 ? "read" : "fault");
 			if (!kentry_wanted(c.name))
 				continue;
-			if (list_only) {
-				printf("%s\n", c.name);
+			if (!begins(c.name))
 				continue;
-			}
 			if (c.mem == FILESH && !ext4_dir)
 				cskip(&c, "no ext4 directory given (-d)");
 			else

@@ -215,10 +215,8 @@ static void p9_cell(int wr, enum nmem m, enum p9ev ev)
 		 p9ev_names[ev]);
 	if (!net9p_wanted(c.name))
 		goto free;
-	if (list_only) {
-		printf("%s\n", c.name);
+	if (!begins(c.name))
 		goto free;
-	}
 	if (!dir || !*dir) {
 		cskip(&c, "no 9p directory ($P9_DIR or $BENCH_OUT)");
 		goto out;
@@ -256,7 +254,7 @@ static void p9_cell(int wr, enum nmem m, enum p9ev ev)
 			cfail(&c, "pipe: %s", strerror(errno));
 			goto out;
 		}
-		kid = fork();
+		kid = cell_fork();
 		if (kid == 0) {  /* keeps its copy: the parent's read must not reach it */
 			char b, *old = malloc(N_LEN);
 
@@ -456,10 +454,8 @@ static void ss_cell(int tcp, enum nmem m, enum sev e)
 	snprintf(c.name, sizeof(c.name), "splice-sock/%s/%s/%s", tcp ? "tcp" : "unix", nmem_names[m], sev_names[e]);
 	if (!net9p_wanted(c.name))
 		goto free;
-	if (list_only) {
-		printf("%s\n", c.name);
+	if (!begins(c.name))
 		goto free;
-	}
 	if (net_map(&c, m, &map, &maplen, 71))
 		goto out;
 	memcpy(old, map, N_LEN);
@@ -486,7 +482,7 @@ static void ss_cell(int tcp, enum nmem m, enum sev e)
 	}
 	if (e == S_CHILD) {
 		/* the child lends the pages it shares with the parent, then exits */
-		kid = fork();
+		kid = cell_fork();
 		if (kid == 0)
 			_exit(ss_send(&c, pfd[1], pfd[0], snd, iov, niov) == (ssize_t)len ? 0 : 3);
 		if (waitpid(kid, &st, 0) != kid || !WIFEXITED(st) || WEXITSTATUS(st)) {
@@ -525,7 +521,7 @@ static void ss_cell(int tcp, enum nmem m, enum sev e)
 		map = NULL;
 		break;
 	case S_FORK:
-		kid = fork();
+		kid = cell_fork();
 		if (kid == 0) {  /* writes its copy, which must be its own */
 			memcpy(map, neww, N_LEN);
 			_exit(first_diff(map, neww, N_LEN) >= 0 ? 3 : 0);

@@ -28,6 +28,7 @@
 #include "pinlib.h"
 #include <liburing.h>
 #include <signal.h>
+#include <stdio_ext.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -56,6 +57,44 @@ static const char *const ev_names[NEV] = {"none", "fork", "mprotect", "soft-dirt
 static const char *ext4_dir, *blk_dev, *vfat_dir, *only, *except, *memcg_dir;
 static const char *race_swap;  /* -s: a small swap device of race/swapin-vs-swapin's own */
 static int gup_fd = -1, list_only;
+static char current[96];  /* the cell running now, named if the runner's timeout stops us */
+
+/* Whether the wanted cell NAME runs now: -l only prints its name. Before it runs, what earlier
+ * cells printed goes out through flush_settled(), so that no write of the bench's own output
+ * is pinned while the cell reads its pin baseline (stdout is fully buffered: main()). */
+static int begins(const char *name)
+{
+	if (list_only) {
+		printf("%s\n", name);
+		return 0;
+	}
+	flush_settled();
+	snprintf(current, sizeof(current), "%s", name);
+	return 1;
+}
+
+/* timeout(1) sends SIGTERM first: say which cell did not finish (its "#" lines were still
+ * buffered), with write(2) only, as a handler must. */
+static void on_term(int sig)
+{
+	static const char head[] = "\n# pin_matrix: stopped by a signal in cell ";
+
+	if (write(1, head, sizeof(head) - 1) < 0 || write(1, current, strlen(current)) < 0 || write(1, "\n", 1) < 0) {
+		/* nothing more can be said */
+	}
+	_exit(128 + sig);
+}
+
+/* fork(2) for a cell: the child drops the output the parent still buffers, which it would
+ * otherwise write a second time if it flushed (stdout is fully buffered: main()). */
+static pid_t cell_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		__fpurge(stdout);
+	return pid;
+}
 static struct io_uring ring;
 static int ring_ok, scratch_fd = -1;
 static int cells_pass, cells_fail, cells_skip;
@@ -122,7 +161,6 @@ static void verdict(struct cell *c, double began)
 		printf("CASE %s PASS\n", c->name);
 		cells_pass++;
 	}
-	fflush(stdout);
 }
 
 /* -- what the kernel says ------------------------------------------------------------- */
@@ -771,7 +809,7 @@ static void event(struct cell *c, int pinned)
 	case HOLE:
 		break;
 	case FORK: {
-		pid_t pid = fork();
+		pid_t pid = cell_fork();
 
 		if (pid == 0) {
 			/* the child writes its copy and must read back its own data */
@@ -1254,7 +1292,7 @@ static void vmsplice_cell(struct cell *c)
 			cfail(c, "pipe: %s", strerror(errno));
 			goto out;
 		}
-		pid = fork();
+		pid = cell_fork();
 		if (pid == 0) {
 			if (vmsplice(fds[1], &iov, 1, 0) != (ssize_t)len)
 				_exit(2);
@@ -1401,7 +1439,7 @@ static void transient_cell(struct cell *c, enum pin p, int rd)
 			cfail(c, "pipe: %s", strerror(errno));
 			goto out;
 		}
-		kid = fork();
+		kid = cell_fork();
 		if (kid == 0) {
 			char b;
 
@@ -1700,10 +1738,8 @@ static void run_cell(enum pin p, enum mem m, enum ev e, int rd)
 			 ev_names[e]);
 	if (!wanted(c.name))
 		return;
-	if (list_only) {
-		printf("%s\n", c.name);
+	if (!begins(c.name))
 		return;
-	}
 	if ((p == GUP_FAST || p == GUP_SLOW) && gup_fd < 0)
 		cskip(&c, "no /sys/kernel/debug/gup_test");
 	else if (p == URING && !ring_ok)
@@ -1870,7 +1906,7 @@ static void *b_fork(void *arg)
 	struct race *r = arg;
 
 	while (!r->stop) {
-		pid_t pid = fork();
+		pid_t pid = cell_fork();
 		int st;
 
 		if (pid == 0) {
@@ -1950,10 +1986,8 @@ static void run_race(const char *name, void *(*a)(void *), void *(*b)(void *), i
 	snprintf(cname, sizeof(cname), "race/%s", name);
 	if (!wanted(cname))
 		return;
-	if (list_only) {
-		printf("%s\n", cname);
+	if (!begins(cname))
 		return;
-	}
 	r.len = thp ? HPAGE : SMALL_PAGES * PAGE;
 	r.buf = map_aligned(r.len, thp ? HPAGE : PAGE, thp ? MADV_HUGEPAGE : -1);
 	if (!r.buf) {
@@ -2148,10 +2182,8 @@ static void run_reclaim_race(double secs)
 
 	if (!wanted(cname))
 		return;
-	if (list_only) {
-		printf("%s\n", cname);
+	if (!begins(cname))
 		return;
-	}
 	if (!ext4_dir) {
 		printf("CASE %s SKIP: no ext4 directory given (-d)\n", cname);
 		cells_skip++;
@@ -2272,7 +2304,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* fully buffered, written out only between cells (begins(), flush_settled()) */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	signal(SIGTERM, on_term);
 	if (!list_only) {
 		char tmp[] = "/run/pin_matrix.scratchXXXXXX";
 

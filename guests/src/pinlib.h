@@ -20,33 +20,6 @@
 #define PAGE 4096UL
 #define HPAGE (2UL << 20)
 
-static int failures;
-
-static inline void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	printf("FAIL: ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	fflush(stdout);
-	failures++;
-}
-
-static inline void ok(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	printf("ok: ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	fflush(stdout);
-}
-
 /* The two FOLL_PIN counters, folded (exact), once; 0 when /proc/vmstat has both. */
 static inline int pin_counts_once(long *acquired, long *released)
 {
@@ -73,13 +46,10 @@ static inline int pin_counts_once(long *acquired, long *released)
 	return *acquired < 0 || *released < 0 ? -1 : 0;
 }
 
-/* The two FOLL_PIN counters once two readings 5 ms apart agree (up to 20 tries, then the last).
- * The guest's output goes to the 9p results folder, and each write there is unbuffered netfs
- * I/O that pins its buffer; 6.12 may unpin it from a workqueue after write() returned
- * (fs/netfs/objects.c netfs_put_request(): netfs_free_request() queued when the last put is
- * async). A reading taken in between holds a pin that is no cell's: a baseline with it reads
- * -1 after the cell (seen: splice-sock/tcp/thp/dontneed, run 20261205-233405 r1). This narrows
- * the window to a deferred unpin slower than 5 ms; it does not close it. */
+/* The two FOLL_PIN counters once two readings 5 ms apart agree (up to 20 tries, then the last):
+ * a pin dropped from a workqueue or an RCU callback just before the reading (an io_uring
+ * unregister, a netfs request of a p9/ cell) lands in neither the baseline nor the cell. The
+ * bench's own output, which pins too, is kept out by flush_settled(). */
 static inline int pin_counts(long *acquired, long *released)
 {
 	long a, r;
@@ -116,6 +86,54 @@ static inline long pins_settle(long want)
 		now = pins_outstanding();
 	}
 	return now;
+}
+
+/* Write out stdout, then wait (up to 2 s) until no more pins are outstanding than before it.
+ * The guest's output goes to the 9p results folder, and each write there is unbuffered netfs
+ * I/O that pins its buffer; 6.12 may unpin it from a workqueue after write() returned
+ * (fs/netfs/objects.c netfs_put_request(): netfs_free_request() queued when the last put is
+ * async). A pin baseline read in between holds a pin that is no one's, and reads -1 after the
+ * cell (seen: splice-sock/tcp/thp/dontneed, run 20261205-233405 r1). So a program that reads
+ * pins keeps stdout fully buffered and writes it only here, never inside a measured window. */
+static inline void flush_settled(void)
+{
+	long a, r, before;
+
+	if (pin_counts_once(&a, &r)) {
+		fflush(stdout);
+		return;
+	}
+	before = a - r;
+	fflush(stdout);
+	for (int i = 0; i < 400 && !pin_counts_once(&a, &r) && a - r > before; i++)
+		usleep(5000);
+}
+
+static int failures;
+
+static inline void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("FAIL: ");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	flush_settled();
+	failures++;
+}
+
+static inline void ok(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("ok: ");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	flush_settled();
 }
 
 /* The /proc/self/pagemap entry of a user address, 0 if it cannot be read. */

@@ -399,10 +399,8 @@ static void run_swapin_race(double secs)
 
 	if (!wanted(cname))
 		goto free_s;
-	if (list_only) {
-		printf("%s\n", cname);
+	if (!begins(cname))
 		goto free_s;
-	}
 	if (!swap_on()) {
 		printf("CASE %s SKIP: no swap in /proc/swaps (swap on zram?)\n", cname);
 		cells_skip++;
@@ -456,7 +454,7 @@ static void run_swapin_race(double secs)
 			rfail(&s->r, "pipe: %s", strerror(errno));
 			break;
 		}
-		pid = fork();
+		pid = cell_fork();
 		if (pid == 0) {
 			close(rel[1]);
 			close(done[1]);

@@ -307,7 +307,7 @@ static void pvm_dying(struct cell *c, struct pvm_call *k, int kill_it)
 		cfail(c, "pipe: %s", strerror(errno));
 		return;
 	}
-	dy.kid = fork();
+	dy.kid = cell_fork();
 	if (dy.kid == 0) {
 		char b;
 
@@ -371,10 +371,8 @@ static void pvm_cell(enum mem m, enum pvm_shape s, int write)
 	snprintf(c.name, sizeof(c.name), "pvm-%s/%s/%s", write ? "writev" : "readv", mem_names[m], shape_names[s]);
 	if (!pvm_wanted(c.name))
 		return;
-	if (list_only) {
-		printf("%s\n", c.name);
+	if (!begins(c.name))
 		return;
-	}
 	p0 = pins_outstanding();
 	k.rlen = pvm_len(m, s);
 	if (m == FILESH && !ext4_dir) {
@@ -678,10 +676,8 @@ static void uffd_cell(enum upin p, int resolve)
 	snprintf(c.name, sizeof(c.name), "%s/anon/%s", upin_names[p], resolve ? "uffd-signal" : "uffd-kill");
 	if (!pvm_wanted(c.name))
 		return;
-	if (list_only) {
-		printf("%s\n", c.name);
+	if (!begins(c.name))
 		return;
-	}
 	if (p == U_GUP_FAST && gup_fd < 0) {
 		cskip(&c, "no /sys/kernel/debug/gup_test");
 		goto out;
@@ -695,7 +691,7 @@ static void uffd_cell(enum upin p, int resolve)
 		cfail(&c, "socketpair/pipe: %s", strerror(errno));
 		goto out;
 	}
-	kid = fork();
+	kid = cell_fork();
 	if (kid == 0) {
 		close(kp[0]);
 		close(rp[0]);
