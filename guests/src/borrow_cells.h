@@ -54,6 +54,8 @@ static const char *const borrow_quick[] = {
 	"borrow/zc-tcp/anon", "borrow/zc-tcp/thp", "borrow/zc-tcp/shmem", "borrow/zc-tcp/ext4-shared",
 	"borrow/zc-tcp/anon-fork", "borrow/zc-tcp/anon-munmap", "borrow/zc-udp/anon", "borrow/zc-uring/anon",
 	"borrow/futex/shmem", "borrow/futex/ext4-shared", "borrow/proc-cmdline/child",
+	"borrow/peek/anon-swapped", "borrow/peek/anon-uring-pinned", "borrow/peek/prot-none", "borrow/futex-ro/shmem",
+	"borrow/proc-cmdline/proctitle", "borrow/singlestep/anon-swapped",
 };
 
 static int borrow_wanted(const char *name) { return BLOCK_WANTED(name, borrow_quick); }
@@ -960,6 +962,8 @@ out:
 	verdict(&c, began);
 }
 
+#include "borrow_reads.h"  /* borrow/peek, futex-ro, proc-cmdline/proctitle, singlestep: the read side */
+
 static void borrow_cells(void)
 {
 	if (!list_only)
@@ -974,4 +978,5 @@ static void borrow_cells(void)
 	futex_cell(0);
 	futex_cell(1);
 	cmdline_cell();
+	borrow_reads();
 }
