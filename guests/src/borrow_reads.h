@@ -457,6 +457,7 @@ static void futex_ro_cell(int ext4)
 	uint32_t *word;
 	long p0 = pins_outstanding(), woken = -1, r = -1;
 	int p[2] = {-1, -1}, st, slept = 0;
+	double t[3] = {0, 0, 0};  /* the waiter ready, woken, this side woken back (since began) */
 	struct rnote ready, done = {0};
 	pid_t kid = -1;
 
@@ -498,11 +499,13 @@ static void futex_ro_cell(int ext4)
 		cfail(&c, "%s", ready.kind ? ready.why : "the waiter ended without a word");
 		goto reap;
 	}
+	t[0] = now_s() - began;
 	/* wake only a waiter that sleeps: its one blocking call is the FUTEX_WAIT */
 	slept = wait_sleeping(kid);
 	fill64(rw, PAGE, 62);
 	__atomic_store_n(word, 6, __ATOMIC_RELEASE);
 	woken = futex_op(word, FUTEX_WAKE, 1, 0);
+	t[1] = now_s() - began;
 	if (woken != 1) {
 		if (slept)
 			cfail(&c, "FUTEX_WAKE through the writable mapping woke %ld, while the waiter slept on the read-only one (two keys for one futex?)",
@@ -513,6 +516,7 @@ static void futex_ro_cell(int ext4)
 	}
 	/* now this side sleeps on its writable mapping, woken through the read-only one */
 	r = futex_op(word, FUTEX_WAIT, 6, 10);
+	t[2] = now_s() - began;
 	if (r && !c.failed[0])
 		cfail(&c, "FUTEX_WAIT on the writable mapping %s", errno == ETIMEDOUT
 		      ? "was never woken by FUTEX_WAKE through the read-only one (10 s)" : strerror(errno));
@@ -528,8 +532,8 @@ reap:
 		if (waitpid(kid, &st, 0) != kid || (!ended && (!WIFEXITED(st) || WEXITSTATUS(st))))
 			cfail(&c, "the waiter ended with status 0x%x", st);
 	}
-	printf("# %s: a stale value EAGAIN, a read-only private anonymous page EFAULT; FUTEX_WAKE through the writable mapping woke %ld (the waiter %s); FUTEX_WAKE through the read-only one woke %ld\n",
-	       c.name, woken, slept ? "slept" : "was not seen sleeping", done.kind == 'o' ? done.n : -1L);
+	printf("# %s: a stale value EAGAIN, a read-only private anonymous page EFAULT; FUTEX_WAKE through the writable mapping woke %ld (the waiter %s); FUTEX_WAKE through the read-only one woke %ld (at %.2f, %.2f, %.2f s)\n",
+	       c.name, woken, slept ? "slept" : "was not seen sleeping", done.kind == 'o' ? done.n : -1L, t[0], t[1], t[2]);
 	/* the key borrowed the page for the lookup only: none held, both processes' writes there */
 	if (!c.failed[0] && !c.skip[0]) {
 		fill64(want, len, 61);
