@@ -110,6 +110,68 @@ static long page_out(char *map, size_t len)
 	return out;
 }
 
+/* A file of ext4 (c->fd, c->path) holding data, on disk (fsync): 0, or -1 with the cell failed. */
+static int ext4_file(struct cell *c, const char *stem, const void *data, size_t len)
+{
+	snprintf(c->path, sizeof(c->path), "%s/%s.%d", ext4_dir, stem, getpid());
+	c->fd = open(c->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (c->fd < 0 || pwrite(c->fd, data, len, 0) != (ssize_t)len || fsync(c->fd)) {
+		cfail(c, "cannot write %s: %s", c->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The end of a cell with a pipe and a file: both closed, the file removed. */
+static void cell_close(struct cell *c, int p[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (p[i] >= 0)
+			close(p[i]);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->path[0])
+		unlink(c->path);
+}
+
+/* The parent's side of a tracee's start: its note that it set up (in *prep), then its stop.
+ * 0 when it is stopped for the tracer; -1 when the cell failed or skipped. */
+static int tracee_stopped(struct cell *c, pid_t kid, int p[2], struct rnote *prep)
+{
+	int st = 0;
+
+	close(p[1]);
+	p[1] = -1;
+	*prep = note_recv(p[0]);
+	if (prep->kind == 'S') {
+		cskip(c, "%s", prep->why);
+		return -1;
+	}
+	if (prep->kind != 'o') {
+		cfail(c, "the tracee could not set up: %s", prep->kind ? prep->why : "it ended without a word");
+		return -1;
+	}
+	if (waitpid(kid, &st, 0) != kid || !WIFSTOPPED(st)) {
+		cfail(c, "the tracee did not stop for the tracer (status 0x%x)", st);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reap a child of a cell: killed first when the cell failed or skipped (it may still be
+ * stopped under the tracer or waiting), else it must have exited 0 (what3: its exit 3). */
+static void child_reap(struct cell *c, pid_t kid, const char *who, const char *what3)
+{
+	int st = 0, ended = c->failed[0] || c->skip[0];
+
+	if (kid <= 0)
+		return;
+	if (ended)
+		kill(kid, SIGKILL);
+	if (waitpid(kid, &st, 0) != kid || (!ended && (!WIFEXITED(st) || WEXITSTATUS(st))))
+		cfail(c, "the %s ended with status 0x%x%s", who, st, WIFEXITED(st) && WEXITSTATUS(st) == 3 && what3 ? what3 : "");
+}
+
 /* -- PTRACE_PEEKDATA / PEEKTEXT: FOLL_FORCE reads of a tracee's memory ------------------------ */
 
 enum kmem { K_SWAPPED, K_HUGETLB, K_THP, K_EXT4, K_GUP_PINNED, K_URING_PINNED, K_PROT_NONE, NKMEM };
@@ -254,7 +316,7 @@ static void peek_cell(enum kmem m)
 	double began = now_s();
 	size_t len = m == K_HUGETLB || m == K_THP ? HPAGE : 4 * PAGE;
 	char *want = malloc(len);
-	int p[2] = {-1, -1}, st, req = m == K_EXT4 ? PTRACE_PEEKTEXT : PTRACE_PEEKDATA;
+	int p[2] = {-1, -1}, req = m == K_EXT4 ? PTRACE_PEEKTEXT : PTRACE_PEEKDATA;
 	long p0 = pins_outstanding(), peeks = 0, bad = 0, first_bad = -1, after = 0;
 	struct rnote prep, done;
 	pid_t kid = -1;
@@ -271,14 +333,8 @@ static void peek_cell(enum kmem m)
 		cskip(&c, "no /sys/kernel/debug/gup_test");
 		goto out;
 	}
-	if (m == K_EXT4) {
-		snprintf(c.path, sizeof(c.path), "%s/borrow-peek.%d", ext4_dir, getpid());
-		c.fd = open(c.path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-		if (c.fd < 0 || pwrite(c.fd, want, len, 0) != (ssize_t)len || fsync(c.fd)) {
-			cfail(&c, "cannot write %s: %s", c.path, strerror(errno));
-			goto out;
-		}
-	}
+	if (m == K_EXT4 && ext4_file(&c, "borrow-peek", want, len))
+		goto out;
 	if (pipe(p)) {
 		cfail(&c, "pipe: %s", strerror(errno));
 		goto out;
@@ -288,20 +344,8 @@ static void peek_cell(enum kmem m)
 		close(p[0]);
 		peek_child(m, len, c.fd, p[1]);
 	}
-	close(p[1]);
-	p[1] = -1;
-	prep = note_recv(p[0]);
-	if (prep.kind != 'o') {
-		if (prep.kind == 'S')
-			cskip(&c, "%s", prep.why);
-		else
-			cfail(&c, "the tracee could not set up: %s", prep.kind ? prep.why : "it ended without a word");
+	if (tracee_stopped(&c, kid, p, &prep))
 		goto reap;
-	}
-	if (waitpid(kid, &st, 0) != kid || !WIFSTOPPED(st)) {
-		cfail(&c, "the tracee did not stop for the tracer (status 0x%x)", st);
-		goto reap;
-	}
 	for (size_t off = 0; off < len; off += 8) {
 		long w, exp;
 
@@ -353,25 +397,12 @@ static void peek_cell(enum kmem m)
 	else if (!done.kind)
 		cfail(&c, "the tracee ended without its word after the peeks");
 reap:
-	if (kid > 0) {
-		int failed = c.failed[0] != 0;
-
-		if (failed)  /* it may still be stopped under the tracer */
-			kill(kid, SIGKILL);
-		if (waitpid(kid, &st, 0) != kid || (!failed && (!WIFEXITED(st) || WEXITSTATUS(st))))
-			cfail(&c, "the tracee ended with status 0x%x", st);
-	}
+	child_reap(&c, kid, "tracee", NULL);
 	if (m == K_GUP_PINNED && gup_fd >= 0)
 		ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);  /* a tracee that died pinned: gup_test's pins are global */
 	borrow_pins(&c, p0);
 out:
-	for (int i = 0; i < 2; i++)
-		if (p[i] >= 0)
-			close(p[i]);
-	if (c.fd >= 0)
-		close(c.fd);
-	if (c.path[0])
-		unlink(c.path);
+	cell_close(&c, p);
 	verdict(&c, began);
 free:
 	free(want);
@@ -456,7 +487,7 @@ static void futex_ro_cell(int ext4)
 	char *rw = NULL, *want = malloc(len);
 	uint32_t *word;
 	long p0 = pins_outstanding(), woken = -1, r = -1;
-	int p[2] = {-1, -1}, st, slept = 0;
+	int p[2] = {-1, -1}, slept = 0;
 	double t[3] = {0, 0, 0};  /* the waiter ready, woken, this side woken back (since began) */
 	struct rnote ready, done = {0};
 	pid_t kid = -1;
@@ -464,24 +495,11 @@ static void futex_ro_cell(int ext4)
 	snprintf(c.name, sizeof(c.name), "borrow/futex-ro/%s", ext4 ? "ext4-shared" : "shmem");
 	if (!borrow_runs(c.name))
 		goto free;
-	if (ext4 && !ext4_dir) {
-		cskip(&c, "no ext4 directory given (-d)");
+	rw = futex_file(&c, ext4, "borrow-futex-ro", len);
+	if (!rw)
 		goto out;
-	}
-	if (ext4) {
-		snprintf(c.path, sizeof(c.path), "%s/borrow-futex-ro.%d", ext4_dir, getpid());
-		c.fd = open(c.path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	} else {
-		c.fd = memfd_create("borrow-futex-ro", 0);
-	}
-	if (c.fd < 0 || ftruncate(c.fd, len)) {
-		cfail(&c, "cannot make the file: %s", strerror(errno));
-		goto out;
-	}
-	rw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c.fd, 0);
-	if (rw == MAP_FAILED || pipe(p)) {
-		rw = rw == MAP_FAILED ? NULL : rw;
-		cfail(&c, "mmap or pipe: %s", strerror(errno));
+	if (pipe(p)) {
+		cfail(&c, "pipe: %s", strerror(errno));
 		goto out;
 	}
 	fill64(rw, len, 61);
@@ -524,14 +542,7 @@ static void futex_ro_cell(int ext4)
 	if (!c.failed[0] && done.kind != 'o')
 		cfail(&c, "%s", done.kind ? done.why : "the waiter ended without a word");
 reap:
-	if (kid > 0) {
-		int ended = c.failed[0] || c.skip[0];
-
-		if (ended)
-			kill(kid, SIGKILL);
-		if (waitpid(kid, &st, 0) != kid || (!ended && (!WIFEXITED(st) || WEXITSTATUS(st))))
-			cfail(&c, "the waiter ended with status 0x%x", st);
-	}
+	child_reap(&c, kid, "waiter", NULL);
 	printf("# %s: a stale value EAGAIN, a read-only private anonymous page EFAULT; FUTEX_WAKE through the writable mapping woke %ld (the waiter %s); FUTEX_WAKE through the read-only one woke %ld (at %.2f, %.2f, %.2f s)\n",
 	       c.name, woken, slept ? "slept" : "was not seen sleeping", done.kind == 'o' ? done.n : -1L, t[0], t[1], t[2]);
 	/* the key borrowed the page for the lookup only: none held, both processes' writes there */
@@ -552,15 +563,9 @@ reap:
 		check_disk(&c, want, 0, "the futex mapping");
 	}
 out:
-	for (int i = 0; i < 2; i++)
-		if (p[i] >= 0)
-			close(p[i]);
 	if (rw)
 		munmap(rw, len);
-	if (c.fd >= 0)
-		close(c.fd);
-	if (c.path[0])
-		unlink(c.path);
+	cell_close(&c, p);
 	verdict(&c, began);
 free:
 	free(want);
@@ -575,27 +580,13 @@ static void title_fill(char *t, size_t len, unsigned seed)
 		t[i] = (char)('a' + (i * 7 + seed) % 26);
 }
 
-/* /proc/<pid>/cmdline read in pieces of chunk bytes (each read() a get_mm_cmdline() at *ppos). */
-static ssize_t slurp_chunks(const char *path, char *buf, size_t n, size_t chunk)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t got = 0, r;
-
-	if (fd < 0)
-		return -1;
-	while ((size_t)got < n && (r = read(fd, buf + got, chunk < n - got ? chunk : n - got)) > 0)
-		got += r;
-	close(fd);
-	return got;
-}
-
 static void proctitle_cell(void)
 {
 	struct cell c = {.mem = ANON, .fd = -1};
 	double began = now_s();
 	unsigned long v[4];
 	size_t lens[2];
-	int p2c[2] = {-1, -1}, c2p[2] = {-1, -1}, st;
+	int p2c[2] = {-1, -1}, c2p[2] = {-1, -1};
 	static char want[PAGE + 1], got[2][PAGE + 64];
 	char path[64], b;
 	long p0 = pins_outstanding();
@@ -682,10 +673,7 @@ static void proctitle_cell(void)
 		cskip(&c, "%s", done.why);
 	else if (done.kind != 'o' && !c.failed[0])
 		cfail(&c, "the child ended without its word");
-	if (c.failed[0])
-		kill(kid, SIGKILL);
-	if (waitpid(kid, &st, 0) != kid || (!c.failed[0] && (!WIFEXITED(st) || WEXITSTATUS(st))))
-		cfail(&c, "the child ended with status 0x%x", st);
+	child_reap(&c, kid, "child", NULL);
 	borrow_pins(&c, p0);
 out:
 	for (int i = 0; i < 2; i++) {
@@ -814,12 +802,8 @@ static void step_cell(enum scode m)
 			goto out;
 		}
 		memcpy(page2 + S_AT, step_code, sizeof(step_code));
-		snprintf(c.path, sizeof(c.path), "%s/borrow-step.%d", ext4_dir, getpid());
-		c.fd = open(c.path, O_RDWR | O_CREAT | O_TRUNC, 0700);
-		if (c.fd < 0 || pwrite(c.fd, page2, sizeof(page2), 0) != (ssize_t)sizeof(page2) || fsync(c.fd)) {
-			cfail(&c, "cannot write %s: %s", c.path, strerror(errno));
+		if (ext4_file(&c, "borrow-step", page2, sizeof(page2)))
 			goto out;
-		}
 	}
 	if (pipe(p)) {
 		cfail(&c, "pipe: %s", strerror(errno));
@@ -830,20 +814,8 @@ static void step_cell(enum scode m)
 		close(p[0]);
 		step_child(m, c.fd, p[1]);
 	}
-	close(p[1]);
-	p[1] = -1;
-	prep = note_recv(p[0]);
-	if (prep.kind != 'o') {
-		if (prep.kind == 'S')
-			cskip(&c, "%s", prep.why);
-		else
-			cfail(&c, "the tracee could not set up: %s", prep.kind ? prep.why : "it ended without a word");
+	if (tracee_stopped(&c, kid, p, &prep))
 		goto reap;
-	}
-	if (waitpid(kid, &st, 0) != kid || !WIFSTOPPED(st)) {
-		cfail(&c, "the tracee did not stop for the tracer (status 0x%x)", st);
-		goto reap;
-	}
 	/* step until the code has run and returned: every step reads 15 bytes at the IP first */
 	for (;;) {
 		int in;
@@ -908,24 +880,10 @@ static void step_cell(enum scode m)
 	if (!c.failed[0] && m == S_EXT4 && ((at_entry >> 63) & 1))
 		cskip(&c, "the code page was mapped before the first step in it (pagemap)");
 reap:
-	if (kid > 0) {
-		int failed = c.failed[0] != 0;
-
-		if (failed)
-			kill(kid, SIGKILL);
-		if (waitpid(kid, &st, 0) != kid || (!failed && (!WIFEXITED(st) || WEXITSTATUS(st))))
-			cfail(&c, "the tracee ended with status 0x%x%s", st,
-			      WIFEXITED(st) && WEXITSTATUS(st) == 3 ? " (its function did not return 55)" : "");
-	}
+	child_reap(&c, kid, "tracee", " (its function did not return 55)");
 	borrow_pins(&c, p0);
 out:
-	for (int i = 0; i < 2; i++)
-		if (p[i] >= 0)
-			close(p[i]);
-	if (c.fd >= 0)
-		close(c.fd);
-	if (c.path[0])
-		unlink(c.path);
+	cell_close(&c, p);
 	verdict(&c, began);
 }
 
