@@ -26,7 +26,7 @@
 /* A child's word to the parent through a pipe: 'o' ok, 'S' skip, 'F' fail, with why. */
 struct rnote {
 	char kind;
-	long n, m;       /* counts the cell reports (pages swapped, resident, ...) */
+	long n;          /* a count the cell reports (pages swapped, resident, woken) */
 	uintptr_t addr;  /* where the child mapped its memory */
 	char why[220];
 };
