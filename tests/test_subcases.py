@@ -333,6 +333,23 @@ def test_a_real_log_with_the_read_side_of_the_borrow_cells() -> None:
     assert not any(name.startswith("#") for name in got)
 
 
+def test_a_real_log_of_a_futex_key_keeping_its_read_only_page() -> None:
+    # tests/data/guest/borrow-bugs/futex-ro-keeps-page: get_futex_key() no longer drops the page
+    # of its second, read-only lookup (a PROT_READ MAP_SHARED futex); the default set's 28 borrow
+    # cells: only the read-only futex cell sees it, the page of the futex word held
+    lines = (GUEST_LOGS / "pin-matrix-borrow-futex-ro-keeps-page-6.12-tcg.log").read_text().splitlines()
+    cells = {s.name: s for s in subcases.parse(lines)}
+    assert len(cells) == 28 and set(cells) == set(_borrow_quick())
+    failed = sorted(name for name, s in cells.items() if s.status is Status.FAIL)
+    assert failed == ["borrow/futex-ro/shmem"]
+    assert cells["borrow/futex-ro/shmem"].message.startswith("1 page(s) of the shared mapping still held")
+    assert "(first: page 1;" in cells["borrow/futex-ro/shmem"].message  # page 1 holds the word
+    # the wake-ups themselves worked, and the writable futexes keep no page
+    assert any(line.startswith("# borrow/futex-ro/shmem: a stale value EAGAIN") and "woke 1 (the waiter slept)" in line
+               for line in lines)
+    assert cells["borrow/futex/shmem"].status is Status.PASS and cells["borrow/futex/ext4-shared"].status is Status.PASS
+
+
 # -- the kentry cells (guests/src/kentry_cells.h): udmabuf, AF_ALG, SG_IO ------------------------
 
 KENTRY_PREFIXES = ("udmabuf/", "af-alg-hash/", "af-alg-skcipher/", "sg-io/")
