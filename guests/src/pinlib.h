@@ -118,10 +118,19 @@ static inline void ok(const char *fmt, ...)
 static inline uint64_t pagemap(const void *addr)
 {
 	static int fd = -1;
+	static pid_t whose;
 	uint64_t ent = 0;
 
-	if (fd < 0)
+	if (fd >= 0 && whose != getpid()) {
+		/* a forked child: "self" was resolved at open(), the fd reads the parent's pagemap
+		 * (seen: borrow/peek/thp, a child's THP read as none once the parent had opened it) */
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
 		fd = open("/proc/self/pagemap", O_RDONLY);
+		whose = getpid();
+	}
 	if (fd < 0 || pread(fd, &ent, 8, ((uintptr_t)addr / PAGE) * 8) != 8)
 		return 0;
 	return ent;
