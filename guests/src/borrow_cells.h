@@ -165,7 +165,7 @@ static void force_cell(enum fhow h, enum fmem m)
 	int p2c[2] = {-1, -1}, c2p[2] = {-1, -1}, st, err = 0, refused = force_refused(m);
 	char *map = NULL, *old = malloc(len), *neww = malloc(len), *src = malloc(F_LEN), why[300] = "";
 	char *raw = NULL;
-	long p0 = pins_outstanding();
+	long p0;
 	enum pin pin = m == F_GUP_PINNED ? GUP_FAST : URING;
 	int pinned = 0;
 	pid_t kid = -1, target;
@@ -173,6 +173,7 @@ static void force_cell(enum fhow h, enum fmem m)
 	snprintf(c.name, sizeof(c.name), "borrow/%s/%s", fhow_names[h], fmem_names[m]);
 	if (!borrow_runs(c.name))
 		goto free;
+	p0 = pins_outstanding();  /* after begins(): the output written out first */
 	fill64(old, len, 21);
 	fill64(src, F_LEN, 22);
 	memcpy(neww, old, len);
@@ -652,11 +653,12 @@ static void zc_cell(enum zhow how, enum zmem m)
 	char *exp = malloc(Z_LEN), *map = NULL;
 	size_t maplen = m == Z_THP ? HPAGE : Z_LEN;
 	int ring = 0, copied1;
-	long p0 = pins_outstanding(), held1;
+	long p0, held1;
 
 	snprintf(c.name, sizeof(c.name), "borrow/%s/%s", zhow_names[how], zmem_names[m]);
 	if (!borrow_runs(c.name))
 		goto free;
+	p0 = pins_outstanding();  /* after begins(): the output written out first */
 	if (m == Z_EXT4 && !ext4_dir) {
 		cskip(&c, "no ext4 directory given (-d)");
 		goto out;
@@ -787,13 +789,14 @@ static void futex_cell(int ext4)
 	size_t len = 4 * PAGE;
 	char *map = NULL, *want = malloc(len);
 	uint32_t *word;
-	long p0 = pins_outstanding(), woken = 0, first;
+	long p0, woken = 0, first;
 	pid_t kid = -1;
 	int st;
 
 	snprintf(c.name, sizeof(c.name), "borrow/futex/%s", ext4 ? "ext4-shared" : "shmem");
 	if (!borrow_runs(c.name))
 		goto free;
+	p0 = pins_outstanding();  /* after begins(): the output written out first */
 	map = futex_file(&c, ext4, "borrow-futex", len);
 	if (!map)
 		goto out;
@@ -911,11 +914,12 @@ static void cmdline_cell(void)
 	static char mine[2][65536], theirs[2][65536];
 	ssize_t nm[2], nt[2];
 	pid_t kid;
-	long p0 = pins_outstanding();
+	long p0;
 
 	snprintf(c.name, sizeof(c.name), "borrow/proc-cmdline/child");
 	if (!borrow_runs(c.name))
 		return;
+	p0 = pins_outstanding();  /* after begins(): the output written out first */
 	if (stat_args(v) || v[3] <= v[0]) {
 		cfail(&c, "cannot read arg_start..env_end from /proc/self/stat");
 		goto out;

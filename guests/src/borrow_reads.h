@@ -317,13 +317,14 @@ static void peek_cell(enum kmem m)
 	size_t len = m == K_HUGETLB || m == K_THP ? HPAGE : 4 * PAGE;
 	char *want = malloc(len);
 	int p[2] = {-1, -1}, req = m == K_EXT4 ? PTRACE_PEEKTEXT : PTRACE_PEEKDATA;
-	long p0 = pins_outstanding(), peeks = 0, bad = 0, first_bad = -1, after = 0;
+	long p0, peeks = 0, bad = 0, first_bad = -1, after = 0;
 	struct rnote prep, done;
 	pid_t kid = -1;
 
 	snprintf(c.name, sizeof(c.name), "borrow/peek/%s", kmem_names[m]);
 	if (!borrow_runs(c.name))
 		goto free;
+	p0 = pins_outstanding();  /* after begins(): the output written out first */
 	fill64(want, len, K_SEED);
 	if (m == K_EXT4 && !ext4_dir) {
 		cskip(&c, "no ext4 directory given (-d)");
@@ -486,7 +487,7 @@ static void futex_ro_cell(int ext4)
 	size_t len = 2 * PAGE;
 	char *rw = NULL, *want = malloc(len);
 	uint32_t *word;
-	long p0 = pins_outstanding(), woken = -1, r = -1;
+	long p0, woken = -1, r = -1;
 	int p[2] = {-1, -1}, slept = 0;
 	double t[3] = {0, 0, 0};  /* the waiter ready, woken, this side woken back (since began) */
 	struct rnote ready, done = {0};
@@ -495,6 +496,7 @@ static void futex_ro_cell(int ext4)
 	snprintf(c.name, sizeof(c.name), "borrow/futex-ro/%s", ext4 ? "ext4-shared" : "shmem");
 	if (!borrow_runs(c.name))
 		goto free;
+	p0 = pins_outstanding();  /* after begins(): the output written out first */
 	rw = futex_file(&c, ext4, "borrow-futex-ro", len);
 	if (!rw)
 		goto out;
@@ -589,13 +591,14 @@ static void proctitle_cell(void)
 	int p2c[2] = {-1, -1}, c2p[2] = {-1, -1};
 	static char want[PAGE + 1], got[2][PAGE + 64];
 	char path[64], b;
-	long p0 = pins_outstanding();
+	long p0;
 	struct rnote done = {0};
 	pid_t kid = -1;
 
 	snprintf(c.name, sizeof(c.name), "borrow/proc-cmdline/proctitle");
 	if (!borrow_runs(c.name))
 		return;
+	p0 = pins_outstanding();  /* after begins(): the output written out first */
 	if (stat_args(v) || v[1] <= v[0]) {
 		cfail(&c, "cannot read arg_start..env_end from /proc/self/stat");
 		goto out;
@@ -785,7 +788,7 @@ static void step_cell(enum scode m)
 	struct cell c = {.mem = ANON, .fd = -1};
 	double began = now_s();
 	int p[2] = {-1, -1}, st, offs[40], nexp = step_expected(offs), seen[40], nseen = 0, inside = 0, tf_popf = -1;
-	long p0 = pins_outstanding(), steps = 0;
+	long p0, steps = 0;
 	uint64_t at_entry = 0;
 	struct rnote prep, done = {0};
 	struct user_regs_struct regs;
@@ -794,6 +797,7 @@ static void step_cell(enum scode m)
 	snprintf(c.name, sizeof(c.name), "borrow/singlestep/%s", scode_names[m]);
 	if (!borrow_runs(c.name))
 		return;
+	p0 = pins_outstanding();  /* after begins(): the output written out first */
 	if (m == S_EXT4) {
 		char page2[2 * PAGE] = {0};
 

@@ -207,7 +207,7 @@ static void p9_cell(int wr, enum nmem m, enum p9ev ev)
 	off_t foff = 0;
 	struct iovec iov[64];
 	int niov = 0, fd = -1, p2c[2] = {-1, -1}, st, err;
-	long p0 = pins_outstanding(), acq0, rel0, acq1, rel1, d;
+	long p0, acq0, rel0, acq1, rel1, d;
 	ssize_t r;
 	pid_t kid = -1;
 
@@ -217,6 +217,7 @@ static void p9_cell(int wr, enum nmem m, enum p9ev ev)
 		goto free;
 	if (!begins(c.name))
 		goto free;
+	p0 = pins_outstanding();  /* after begins(): the output written out first */
 	if (!dir || !*dir) {
 		cskip(&c, "no 9p directory ($P9_DIR or $BENCH_OUT)");
 		goto out;
@@ -447,7 +448,7 @@ static void ss_cell(int tcp, enum nmem m, enum sev e)
 	size_t maplen = 0, boff = 0, len = N_LEN;
 	struct iovec iov[64];
 	int niov = 0, pfd[2] = {-1, -1}, snd = -1, rcv = -1, st;
-	long p0 = pins_outstanding(), held = -1, first, d;
+	long p0, held = -1, first, d;
 	ssize_t v = -1;
 	pid_t kid = -1;
 
@@ -456,6 +457,7 @@ static void ss_cell(int tcp, enum nmem m, enum sev e)
 		goto free;
 	if (!begins(c.name))
 		goto free;
+	p0 = pins_outstanding();  /* after begins(): the output written out first */
 	if (net_map(&c, m, &map, &maplen, 71))
 		goto out;
 	memcpy(old, map, N_LEN);

@@ -66,13 +66,16 @@ static inline long pins_settle(long want)
 	return now;
 }
 
-/* Write out stdout, then wait (up to 2 s) until no more pins are outstanding than before it.
+/* Write out stdout, then wait (up to 5 s) until no more pins are outstanding than before it.
  * The guest's output goes to the 9p results folder, and each write there is unbuffered netfs
  * I/O that pins its buffer; 6.12 may unpin it from a workqueue after write() returned
  * (fs/netfs/objects.c netfs_put_request(): netfs_free_request() queued when the last put is
  * async). A pin baseline read in between holds a pin that is no one's, and reads -1 after the
  * cell (seen: splice-sock/tcp/thp/dontneed, run 20261205-233405 r1). So a program that reads
- * pins keeps stdout fully buffered and writes it only here, never inside a measured window. */
+ * pins keeps stdout fully buffered and writes it only here, never inside a measured window,
+ * and reads its pin baseline after it. */
+static int flushes_late;  /* flushes whose pins were still out after 5 s: said at the end */
+
 static inline void flush_settled(void)
 {
 	long a, r, before;
@@ -83,8 +86,13 @@ static inline void flush_settled(void)
 	}
 	before = a - r;
 	fflush(stdout);
-	for (int i = 0; i < 400 && !pin_counts(&a, &r) && a - r > before; i++)
+	for (int i = 0; !pin_counts(&a, &r) && a - r > before; i++) {
+		if (i == 1000) {
+			flushes_late++;
+			return;
+		}
 		usleep(5000);
+	}
 }
 
 static int failures;
