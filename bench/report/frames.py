@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 PC = r"\[\<?(?:0x)?[0-9a-f]+\>?\]"
-FUNC = r"([a-zA-Z0-9_]+)(?:\.|\+)"
+# powerpc64 ELFv1 kernels (big-endian) name text symbols with a leading dot: ".schedule+0x.."
+FUNC = r"\.?([a-zA-Z0-9_]+)(?:\.|\+)"
 SRC = r"([a-zA-Z0-9-_/.]+\.[a-z]+:[0-9]+)"
 
 
