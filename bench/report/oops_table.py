@@ -21,6 +21,11 @@ SYZKALLER: tuple[Group, ...] = (
     Group("Unable to handle kernel", (
         F(r"Unable to handle kernel (paging request|NULL pointer dereference|access to user memory)",
           "BUG: unable to handle kernel {0} in {1}", alt=("bad-access in {1}",), stack=FAULT),
+        # arm64 permission faults (arch/arm64/mm/fault.c __do_kernel_fault()), x86's "paging request"
+        # with "#PF: ... permissions violation": no syzkaller format, which titles the line itself
+        F(r"Unable to handle kernel ((?:write to read-only|execute from non-executable|read from unreadable) memory)",
+          "BUG: unable to handle kernel paging request in {1}", stack=FAULT,
+          alt=("bad-access in {1}", "Unable to handle kernel {0} at virtual address ADDR")),
         # s390 (arch/s390/mm/fault.c): no syzkaller format, which titles the line itself (kept as ALT)
         F(r"Unable to handle kernel pointer dereference in virtual kernel address space",
           "BUG: unable to handle kernel paging request in {0}", stack=FAULT,
