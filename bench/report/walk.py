@@ -28,7 +28,7 @@ FRAME = _c(
 )
 # The faulting instruction pointer, per architecture.
 RIP = _c(
-    r"(?:RIP: [0-9a-f]{4}:|PC is at |pc : |NIP \[[0-9a-f]+\] |EIP: (?:[0-9a-f]{4}:)?(?:\[<[0-9a-f]+>\] )?|IP: (?:\[<[0-9a-f]+>\] )?|RIP  \[<[0-9a-f]+>\] |epc : [0-9a-f]+ |ERA: |EIP is at |Krnl PSW : [0-9a-f]+ [0-9a-f]+ \()"
+    r"(?:RIP: [0-9a-f]{4}:|PC is at |pc : |NIP \[[0-9a-f]+\] |EIP: (?:[0-9a-f]{4}:)?(?:\[<[0-9a-f]+>\] )?|IP: (?:\[<[0-9a-f]+>\] )?|RIP  \[<[0-9a-f]+>\] |epc +: [0-9a-f]+ |ERA: (?:[0-9a-f]+ )?|EIP is at |Krnl PSW : [0-9a-f]+ [0-9a-f]+ \()"
     r"\.?(?P<func>" + _FN + r")(?P<tail>\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[\w-]+\])?(?: (?P<file>[\w./-]+\.[chS]):\d+)?| \S+:\d+ \[inline\])"
 )
 STACK_MARKER = _c(r"(?:Call Trace|Call trace|Backtrace):?\s*$")
