@@ -139,11 +139,14 @@ EXTRA: tuple[Group, ...] = (
           stack=S(RIP, CALL_TRACE, PARSE, ex=stall_frame)),), sup(r"Kernel panic"), "HARD_LOCKUP"),
     Group("Oops: ", (F(r"Oops: ", "Oops in {0}", alt=("bad-access in {0}",), stack=FAULT),),
           sup(r"Oops: (?!.*(?:\[#\d+\]|, sig: \d+))"), "OOPS"),  # die() numbers it; drivers say "Oops: ..." too
-    # die() of riscv/csky ("%s [#%d]": "Oops - illegal instruction [#1]") and of MIPS/LoongArch
-    # ("%s[#%d]:": "Reserved instruction in kernel code[#1]:"): a trap with no other header line
-    # (after a page fault's "Unable to handle kernel ..." line it joins that report, DIE_LINE)
-    Group("[#", (F(r"(?m)^([A-Za-z][^\[\]]{0,80}?) ?\[#\d+\]:?\s*$", "{0} in {1}", alt=("bad-access in {1}",),
-                   stack=FAULT),), kind="OOPS"),
+    # die() lines with no other header before them: riscv's traps ("Oops - illegal instruction [#1]",
+    # arch/riscv/kernel/traps.c), LoongArch's "Oops - BUG[#1]:", and MIPS/LoongArch/csky traps in
+    # kernel mode ("Reserved instruction in kernel code[#1]:", "Kernel ade access[#1]:"). After a
+    # page fault's "Unable to handle kernel ..." line such a line joins that report (DIE_LINE).
+    Group("Oops - ", (F(r"(?m)^(Oops - [^\[\]]{1,80}?) ?\[#\d+\]:?\s*$", "{0} in {1}", alt=("bad-access in {1}",),
+                        stack=FAULT),), kind="OOPS"),
+    Group("[#", (F(r"(?m)^([A-Za-z][^\[\]]{0,80}?(?:[Kk]ernel|BUG|[Bb]ug)[^\[\]]{0,40}?) ?\[#\d+\]:?\s*$", "{0} in {1}",
+                   alt=("bad-access in {1}",), stack=FAULT),), kind="OOPS"),
     Group("BUG ", (F(r"BUG [\w-]+ \((?:Not tainted|Tainted: [^)]*)\): (.*)", "BUG: {0} in {1}",
                      stack=S(CALL_TRACE, PARSE, skip=("slab", "kmem", "kfree", "free_debug")), no_stack=True),),
           sup(r"\): kasan: "), "SLAB"),  # old KASAN's object dump inside its own report (syzkaller's report 1)

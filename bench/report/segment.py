@@ -231,7 +231,7 @@ def _joins(rep: Open, hit: Hit, line: str, lines: list[str]) -> bool:
     # die()'s "Internal error:"/"Oops:" line follows the fault it reports; a hung task, stall or
     # WARNING never prints one, so an oops after those is a report of its own
     return after <= 40 and (rep.main.group is None or rep.main.group.header not in _NO_DIE) and (
-        DIE_LINE.search(line) is not None and hit.group.header in ("Internal error:", "Oops: ", "Kernel BUG", "BUG:", "[#"))
+        DIE_LINE.search(line) is not None and hit.group.header in ("Internal error:", "Oops: ", "Kernel BUG", "BUG:", "Oops - ", "[#"))
 
 
 def segment(hits: list[Hit], lines: list[str]) -> list[Open]:
@@ -240,7 +240,7 @@ def segment(hits: list[Hit], lines: list[str]) -> list[Open]:
     for hit in hits:
         line = lines[hit.line]
         if hit.group is not None and id(hit.group) not in _EXTRA and not CONTINUES.search(line) \
-                and not (hit.group.header in ("Kernel BUG", "Internal error:", "BUG:", "[#") and DIE_LINE.search(line)):
+                and not (hit.group.header in ("Kernel BUG", "Internal error:", "BUG:", "Oops - ", "[#") and DIE_LINE.search(line)):
             for other in open_.values():  # syzkaller cuts a console report at the next header
                 if other.ctx in ("k", "") and other.main and other.cut < 0 and other.main.line < hit.line:
                     other.cut = hit.line
