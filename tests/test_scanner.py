@@ -314,6 +314,18 @@ def test_consequence_panic_joins_its_report() -> None:
     assert not warn.panicked
 
 
+def test_only_the_dying_tasks_own_reports_join_its_oops() -> None:
+    # A later oops whose own stack shows "? __die+0x.." (printed from inside die()) is a report of
+    # its own, though it follows another oops of the same context within ATTACH lines; the three
+    # reports whose stacks run through make_task_dead() are that first oops's fallout.
+    first = load(CONSOLE / "gpf-then-three-fallout-reports-in-exit-6.16-next.log").lines
+    second = load(CONSOLE / "page-fault-oops-oops-kasan-module-6.13.log").lines
+    assert any("? __die+0x" in line for line in second)
+    reports = scan(first + second)
+    assert [r.title for r in reports] == ["general protection fault in __pte_offset_map_lock",
+                                          "BUG: unable to handle kernel paging request in move_module"]
+
+
 def test_header_anywhere_in_the_line() -> None:
     # A process list ran into the kernel line on this serial console (like syzkaller, find it anyway).
     (rep,) = reports_of("unregister-netdevice-interleaved-openwrt.log")

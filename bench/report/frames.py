@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 PC = r"\[\<?(?:0x)?[0-9a-f]+\>?\]"
-FUNC = r"([a-zA-Z0-9_]+)(?:\.|\+)"
+# powerpc64 ELFv1 kernels (big-endian) name text symbols with a leading dot: ".schedule+0x.."
+FUNC = r"\.?([a-zA-Z0-9_]+)(?:\.|\+)"
 SRC = r"([a-zA-Z0-9-_/.]+\.[a-z]+:[0-9]+)"
 
 
@@ -28,9 +29,12 @@ def rx(pattern: str) -> re.Pattern[str]:
 PARSE = re.compile(r"(?!)")  # marker part: "parse a stack trace from here"
 # The faulting PC; the code segment may be hex (Xen PV guests print "RIP: e030:").
 # i386 before 2.6.3x: "EIP is at schedule+0x7cd/0x950". s390 prints the PSW (mask, address) and
-# the function: "Krnl PSW : 0704c00180000000 0000000134f026d0 (mutex_lock+0x10/0x28)".
+# the function: "Krnl PSW : 0704c00180000000 0000000134f026d0 (mutex_lock+0x10/0x28)". MIPS and
+# LoongArch print the address, then the function: "epc   : 8048b3a4 __dev_fwnode+0x0/0xc",
+# "   ERA: ffff80000200be34 foo+0x74/0x200".
 RIP = rx(r"(?:(?:IP|NIP|pc |PC is at|EIP is at):? (?:(?:[0-9a-f]+:)?(?:{{PC}} +){0,2}{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+"
-         r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]+ [0-9a-f]+ \({{FUNC}})")
+         r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]+ [0-9a-f]+ \({{FUNC}}"
+         r"|(?:epc|ERA) *: [0-9a-f]{8,16} {{FUNC}})")
 RISCV_STACK = re.compile(r"status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}")
 # riscv's die() prints its frames right after the status/badaddr/cause line, without "Call Trace:"
 CALL_TRACE = re.compile(r"Call (?:T|t)race:|Backtrace:|" + RISCV_STACK.pattern)

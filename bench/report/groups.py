@@ -276,4 +276,8 @@ INFO = Group("INFO:", (
 ), sup(r"INFO: lockdep is turned off", r"INFO: Stall ended before state dump start", r"INFO: NMI handler",
        r"INFO: recovery required on readonly filesystem", r"(handler|interrupt).*took too long",
        r"INFO: sys_.* is not present in /proc/kallsyms", r"INFO: no syscalls can create resource",
-       r"rmt_storage:INFO:", r"_INFO:"), "INFO")
+       r"rmt_storage:INFO:", r"_INFO:",
+       # 6.14+ hung task detector (kernel/hung_task.c): the lock owner of the task it reports,
+       # whose stack follows, inside that report ("is blocked on a mutex likely owned by task",
+       # "blocked on a semaphore likely last held by task", "... but the owner is not found")
+       r"INFO: task .*:\d+ (?:is )?(?:\w+ )?blocked on an? [\w-]+(?: likely|, but)"), "INFO")

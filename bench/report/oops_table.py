@@ -21,6 +21,11 @@ SYZKALLER: tuple[Group, ...] = (
     Group("Unable to handle kernel", (
         F(r"Unable to handle kernel (paging request|NULL pointer dereference|access to user memory)",
           "BUG: unable to handle kernel {0} in {1}", alt=("bad-access in {1}",), stack=FAULT),
+        # arm64 permission faults (arch/arm64/mm/fault.c __do_kernel_fault()), x86's "paging request"
+        # with "#PF: ... permissions violation": no syzkaller format, which titles the line itself
+        F(r"Unable to handle kernel ((?:write to read-only|execute from non-executable|read from unreadable) memory)",
+          "BUG: unable to handle kernel paging request in {1}", stack=FAULT,
+          alt=("bad-access in {1}", "Unable to handle kernel {0} at virtual address ADDR")),
         # s390 (arch/s390/mm/fault.c): no syzkaller format, which titles the line itself (kept as ALT)
         F(r"Unable to handle kernel pointer dereference in virtual kernel address space",
           "BUG: unable to handle kernel paging request in {0}", stack=FAULT,
@@ -134,6 +139,14 @@ EXTRA: tuple[Group, ...] = (
           stack=S(RIP, CALL_TRACE, PARSE, ex=stall_frame)),), sup(r"Kernel panic"), "HARD_LOCKUP"),
     Group("Oops: ", (F(r"Oops: ", "Oops in {0}", alt=("bad-access in {0}",), stack=FAULT),),
           sup(r"Oops: (?!.*(?:\[#\d+\]|, sig: \d+))"), "OOPS"),  # die() numbers it; drivers say "Oops: ..." too
+    # die() lines with no other header before them: riscv's traps ("Oops - illegal instruction [#1]",
+    # arch/riscv/kernel/traps.c), LoongArch's "Oops - BUG[#1]:", and MIPS/LoongArch/csky traps in
+    # kernel mode ("Reserved instruction in kernel code[#1]:", "Kernel ade access[#1]:"). After a
+    # page fault's "Unable to handle kernel ..." line such a line joins that report (DIE_LINE).
+    Group("Oops - ", (F(r"(?m)^(Oops - [^\[\]]{1,80}?) ?\[#\d+\]:?\s*$", "{0} in {1}", alt=("bad-access in {1}",),
+                        stack=FAULT),), kind="OOPS"),
+    Group("[#", (F(r"(?m)^([A-Za-z][^\[\]]{0,80}?(?:[Kk]ernel|BUG|[Bb]ug)[^\[\]]{0,40}?) ?\[#\d+\]:?\s*$", "{0} in {1}",
+                   alt=("bad-access in {1}",), stack=FAULT),), kind="OOPS"),
     Group("BUG ", (F(r"BUG [\w-]+ \((?:Not tainted|Tainted: [^)]*)\): (.*)", "BUG: {0} in {1}",
                      stack=S(CALL_TRACE, PARSE, skip=("slab", "kmem", "kfree", "free_debug")), no_stack=True),),
           sup(r"\): kasan: "), "SLAB"),  # old KASAN's object dump inside its own report (syzkaller's report 1)
@@ -167,7 +180,7 @@ GROUPS: tuple[Group, ...] = SYZKALLER + EXTRA
 REBOOT = re.compile(r"Linux version \d+\.\d+|Booting the kernel\.|SeaBIOS \(version|U-Boot \d{4}")
 # die()'s own line after a trap: it follows the BUG()/fault report it belongs to (arm "Internal
 # error:", x86 "Oops:", riscv and sh "Kernel BUG [#1]") and never starts a second report there.
-DIE_LINE = re.compile(r"Internal error:.*\[#\d+\]|Oops: |Kernel BUG \[#\d+\]")
+DIE_LINE = re.compile(r"Internal error:.*\[#\d+\]|Oops: |Kernel BUG \[#\d+\]|\[#\d+\]:?\s*$")
 # syzkaller keeps these inside the report they interrupt rather than starting a new one.
 CONTINUES = re.compile(r"invalid opcode: 0000|Kernel panic - not syncing|unregister_netdevice: waiting for"
                        r"|PANIC: double fault")
@@ -178,6 +191,6 @@ CONTINUES = re.compile(r"invalid opcode: 0000|Kernel panic - not syncing|unregis
 ANCHOR_RES: tuple[re.Pattern[str], ...] = tuple(re.compile(p) for p in (
     "BUG|Booting the kernel", "N(?:ING:|FO:|IC: double fault)", "U(?:nable to handle kernel|BSAN:|nhandled fault:)",
     "Kernel panic", "F(?:S: Busy inodes|S: Close: file count|AIL:|ATAL:)", "O(?:ops|CKUP)"))
-ANCHOR_WORDS = ("protection fault", "stack segment:", "rust_kernel: panick", "trusty: panic", "error:",
+ANCHOR_WORDS = ("[#", "protection fault", "stack segment:", "rust_kernel: panick", "trusty: panic", "error:",
                 "invalid opcode:", "unregister_netdev", "Alignment trap:", "unreferenced obj",
                 "suspected memory leak", "stalled pool shutdow")

@@ -41,6 +41,15 @@ _CONSEQUENCE_PANIC = re.compile(
 # A stack frame of panic(): the report was printed while the kernel panicked.
 _IN_PANIC = re.compile(r"[\s>\]]panic\+0x[0-9a-f]+/")
 PANIC_LOOK = 80  # lines after such a header its stack is looked for in
+# The exit path of a task dying of an oops, after the oops was printed: make_task_dead() (5.17+),
+# x86's rewind_stack_*(), or do_exit() called by die() (powerpc, arm64 and arm before 5.17). A
+# report whose stack runs through it (a sleeping function, scheduling while atomic, a lock held
+# at exit...) was printed by the oopsing task on its way out: the fallout of its oops. __die(),
+# oops_end() and "?" frames are left out: the oops's own stack may show them.
+_DEATH = frozenset({"make_task_dead", "rewind_stack_do_exit", "rewind_stack_and_make_dead"})
+_FRAME_NAME = re.compile(r"^\s*(?:\[<?[0-9a-f]+>?\]\s*){0,2}(\?\s)?\.?(\w+)\+0x[0-9a-f]+/")
+# Where the stack of one report ends and another report's begins.
+_STACK_END = re.compile(r"---\[ end trace|\[ cut here \]|Kernel panic - not syncing")
 _FAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window > PRE_NEAR)
 _NEAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window <= PRE_NEAR)
 _NO_DIE = ("INFO:", "WARNING:")
@@ -181,6 +190,26 @@ def _in_panic(lines: list[str], at: int) -> bool:
     return False
 
 
+def _dying(lines: list[str], at: int) -> bool:
+    """Does the one stack after this header pass through the exit path of an oopsing task?"""
+    markers, prev = 0, ""
+    for x in lines[at + 1:at + PANIC_LOOK]:
+        if _STACK_END.search(x):
+            return False
+        if "Call Trace" in x or "Call trace" in x:
+            markers += 1
+            if markers > 1:  # the stack of a later report
+                return False
+        m = _FRAME_NAME.match(strip_prefix(x)[0])
+        if m is None or m.group(1):
+            continue
+        name = m.group(2)
+        if name in _DEATH or (prev == "do_exit" and name == "die"):
+            return True
+        prev = name
+    return False
+
+
 def _joins(rep: Open, hit: Hit, line: str, lines: list[str]) -> bool:
     """Does this header belong to the open report (a consequence of it) rather than start one?"""
     assert hit.group is not None and rep.main is not None
@@ -190,6 +219,9 @@ def _joins(rep: Open, hit: Hit, line: str, lines: list[str]) -> bool:
         return True  # printed by panic() itself (a WARNING in smp_call_function_many...): its fallout
     if hit.group.header == "Kernel panic":
         return bool(_CONSEQUENCE_PANIC.search(line)) and after <= 5 * ATTACH
+    if after <= ATTACH and rep.main.group is not None and rep.main.group.header not in _NO_DIE \
+            and _dying(lines, hit.line):
+        return True  # printed by the task dying of this oops (die() -> do_exit()): its fallout
     if CONTINUES.search(line):
         return after <= ATTACH
     if id(hit.group) in _EXTRA and after <= 10:  # "unreferenced object" after syzkaller's "BUG: memory leak"
@@ -199,7 +231,7 @@ def _joins(rep: Open, hit: Hit, line: str, lines: list[str]) -> bool:
     # die()'s "Internal error:"/"Oops:" line follows the fault it reports; a hung task, stall or
     # WARNING never prints one, so an oops after those is a report of its own
     return after <= 40 and (rep.main.group is None or rep.main.group.header not in _NO_DIE) and (
-        DIE_LINE.search(line) is not None and hit.group.header in ("Internal error:", "Oops: ", "Kernel BUG", "BUG:"))
+        DIE_LINE.search(line) is not None and hit.group.header in ("Internal error:", "Oops: ", "Kernel BUG", "BUG:", "Oops - ", "[#"))
 
 
 def segment(hits: list[Hit], lines: list[str]) -> list[Open]:
@@ -208,7 +240,7 @@ def segment(hits: list[Hit], lines: list[str]) -> list[Open]:
     for hit in hits:
         line = lines[hit.line]
         if hit.group is not None and id(hit.group) not in _EXTRA and not CONTINUES.search(line) \
-                and not (hit.group.header in ("Kernel BUG", "Internal error:", "BUG:") and DIE_LINE.search(line)):
+                and not (hit.group.header in ("Kernel BUG", "Internal error:", "BUG:", "Oops - ", "[#") and DIE_LINE.search(line)):
             for other in open_.values():  # syzkaller cuts a console report at the next header
                 if other.ctx in ("k", "") and other.main and other.cut < 0 and other.main.line < hit.line:
                     other.cut = hit.line

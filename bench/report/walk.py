@@ -22,14 +22,14 @@ def _c(pattern: str) -> re.Pattern[str]:
 # arm32 "func from caller+0x.." (before 4.x "[<pc>] (func+0x..) from [<lr>] (caller+0x..)"),
 # syzbot's symbolized "func file.c:12 [inline]".
 FRAME = _c(
-    r"\(?(?:\[<?[0-9a-f]+>?\] ){0,2}\(?(?P<q>\? )?(?P<func>" + _FN + r")"
+    r"\(?(?:\[<?[0-9a-f]+>?\] ){0,2}\(?(?P<q>\? )?\.?(?P<func>" + _FN + r")"
     r"(?:\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[\w-]+\])?(?: \(\w\))?(?: (?P<file>[\w./-]+\.[chS]):\d+)?"
     r"| from [\w.$]+\+0x| (?P<ifile>[\w./-]+\.[chS]):\d+ \[inline\])"
 )
 # The faulting instruction pointer, per architecture.
 RIP = _c(
-    r"(?:RIP: [0-9a-f]{4}:|PC is at |pc : |NIP \[[0-9a-f]+\] |EIP: (?:[0-9a-f]{4}:)?(?:\[<[0-9a-f]+>\] )?|IP: (?:\[<[0-9a-f]+>\] )?|RIP  \[<[0-9a-f]+>\] |epc : [0-9a-f]+ |ERA: |EIP is at |Krnl PSW : [0-9a-f]+ [0-9a-f]+ \()"
-    r"(?P<func>" + _FN + r")(?P<tail>\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[\w-]+\])?(?: (?P<file>[\w./-]+\.[chS]):\d+)?| \S+:\d+ \[inline\])"
+    r"(?:RIP: [0-9a-f]{4}:|PC is at |pc : |NIP \[[0-9a-f]+\] |EIP: (?:[0-9a-f]{4}:)?(?:\[<[0-9a-f]+>\] )?|IP: (?:\[<[0-9a-f]+>\] )?|RIP  \[<[0-9a-f]+>\] |epc +: [0-9a-f]+ |ERA: (?:[0-9a-f]+ )?|EIP is at |Krnl PSW : [0-9a-f]+ [0-9a-f]+ \()"
+    r"\.?(?P<func>" + _FN + r")(?P<tail>\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[\w-]+\])?(?: (?P<file>[\w./-]+\.[chS]):\d+)?| \S+:\d+ \[inline\])"
 )
 STACK_MARKER = _c(r"(?:Call Trace|Call trace|Backtrace):?\s*$")
 IMPLICIT_MARKER = _c(r"backtrace(?: \(crc [0-9a-f]+\))?:\s*$")  # kmemleak
