@@ -223,13 +223,21 @@ static void core_child(struct cell *c, enum dustate s, int go, int say)
 		else
 			fill64(c->map, c->half, 3);  /* the process writes the pinned pages */
 	} else if (s == DU_PAGEOUT) {
-		long out;
+		long out = 0;
+		volatile char sink = 0;
 
+		/* fork copies no page table of a shared file mapping (a fault fills it): without the
+		 * child's own PTEs MADV_PAGEOUT finds nothing to page out */
+		for (size_t off = 0; off < len; off += PAGE)
+			sink += c->map[off];
 		if (c->mem == FILESH && msync(c->map, len, MS_SYNC))
 			snprintf(msg, sizeof(msg), "F:msync: %s", strerror(errno));
 		else if (madvise(c->map, len, MADV_PAGEOUT))
 			snprintf(msg, sizeof(msg), "F:MADV_PAGEOUT: %s", strerror(errno));
-		else if (!(out = pages_out(c, c->map, len)))
+		else if (!(out = pages_out(c, c->map, len)) &&
+			 /* once more after compact_memory, which drains every CPU's LRU batches */
+			 (!write_file("/proc/sys/vm/compact_memory", "1") || madvise(c->map, len, MADV_PAGEOUT) ||
+			  !(out = pages_out(c, c->map, len))))
 			snprintf(msg, sizeof(msg), "S:MADV_PAGEOUT took no page (%s)",
 				 c->mem == ANON || c->mem == THP ? "pagemap: none swapped" : "mincore: all resident");
 		else
@@ -499,8 +507,10 @@ static void mpol_cell(struct cell *c, enum dustate s)
 		return;
 	if (s == DU_NONE)
 		goto refs;
-	if (pin_start(c, p, c->map, c->half))
+	if (pin_start(c, p, c->map, c->half)) {
+		pin_stop(c, p);  /* the pin may be held (pin_outside_movable() failed after it) */
 		return;
+	}
 	/* a long-term pin may have migrated the pinned half out of ZONE_MOVABLE: nodes again */
 	nodes_agree(c, c->map, len, "under the pin");
 	moved = nodes_flip(c->map, len, c->half == HPAGE ? HPAGE : PAGE);
