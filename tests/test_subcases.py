@@ -421,3 +421,12 @@ def test_a_real_log_of_netfs_and_skb_reference_leaks() -> None:
     assert "# p9/read/anon/bad: read of 65536 bytes at buffer offset 0, file offset 0: -1 (Bad address)," \
         " 5 page pin(s) taken" in lines
     assert all(s.status is Status.PASS for name, s in cells.items() if name not in failed)
+
+
+# -- the dump cells (guests/src/dump_cells.h): core dumps, get_mempolicy(MPOL_F_ADDR) ------------
+
+def _dump_quick() -> list[str]:
+    """The default set's coredump and mempolicy cells, read from the C table (dump_quick[])."""
+    text = (GUESTS / "src" / "dump_cells.h").read_text()
+    table = text.split("dump_quick[] = {", 1)[1].split("};", 1)[0]
+    return re.findall(r'"([^"]+)"', table)

@@ -48,6 +48,10 @@ static int du_applies(enum mem m, enum dustate s, int core)
 		return core && s != DU_URING;
 	if (m == HUGE)  /* never paged out; migration needs per-node pools (not set up) */
 		return core && s != DU_PAGEOUT;
+	if (m == THP && s == DU_PAGEOUT && core)  /* the forked child's MADV_PAGEOUT swapped no page of
+						     its THPs (runs 20261206-020822, -022530, with a
+						     compact_memory drain): a cell that always skips */
+		return 0;
 	return m == ANON || m == THP || m == SHMEM;
 }
 
