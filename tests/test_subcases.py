@@ -297,11 +297,15 @@ def test_a_real_log_of_a_foll_force_write_reaching_the_page_cache() -> None:
 KENTRY_PREFIXES = ("udmabuf/", "af-alg-hash/", "af-alg-skcipher/", "sg-io/")
 
 
+def _c_table(header: str, table: str) -> list[str]:
+    """The strings of a `static const char *const TABLE[] = {...}` in guests/src/HEADER."""
+    text = (GUESTS / "src" / header).read_text()
+    return re.findall(r'"([^"]+)"', text.split(f"{table}[] = {{", 1)[1].split("};", 1)[0])
+
+
 def _kentry_quick() -> list[str]:
     """The default set's kentry cells, read from the C table (kentry_quick[])."""
-    text = (GUESTS / "src" / "kentry_cells.h").read_text()
-    table = text.split("kentry_quick[] = {", 1)[1].split("};", 1)[0]
-    return re.findall(r'"([^"]+)"', table)
+    return _c_table("kentry_cells.h", "kentry_quick")
 
 
 def test_a_real_log_with_every_kentry_cell() -> None:
@@ -384,9 +388,7 @@ def test_the_default_set_asks_for_the_kentry_drivers() -> None:
 
 def _net9p_quick() -> list[str]:
     """The default set's p9 and splice-sock cells, read from the C table (net9p_quick[])."""
-    text = (GUESTS / "src" / "net9p_cells.h").read_text()
-    table = text.split("net9p_quick[] = {", 1)[1].split("};", 1)[0]
-    return re.findall(r'"([^"]+)"', table)
+    return _c_table("net9p_cells.h", "net9p_quick")
 
 
 def test_a_real_log_with_every_net9p_cell() -> None:
@@ -427,9 +429,7 @@ def test_a_real_log_of_netfs_and_skb_reference_leaks() -> None:
 
 def _dump_quick() -> list[str]:
     """The default set's coredump and mempolicy cells, read from the C table (dump_quick[])."""
-    text = (GUESTS / "src" / "dump_cells.h").read_text()
-    table = text.split("dump_quick[] = {", 1)[1].split("};", 1)[0]
-    return re.findall(r'"([^"]+)"', table)
+    return _c_table("dump_cells.h", "dump_quick")
 
 
 def test_a_real_log_with_every_dump_cell() -> None:
