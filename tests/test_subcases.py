@@ -433,8 +433,8 @@ def _dump_quick() -> list[str]:
 
 
 def test_a_real_log_with_every_dump_cell() -> None:
-    # ONLY=coredump,mempolicy QUICK=0 on a healthy 6.12: 29 cells pass; coredump/thp/pageout, which
-    # skipped here (its child paged out no THP page), has been left out of the list since
+    # ONLY=coredump,mempolicy QUICK=0 on a healthy 6.12: 29 cells pass; coredump/thp/pageout skipped
+    # (its child read the parent's pagemap through pinlib.h's cached fd: fixed since)
     lines = (GUEST_LOGS / "pin-matrix-dump-baseline-6.12-tcg.log").read_text().splitlines()
     got = {s.name: s for s in subcases.parse(lines)}
     assert len(got) == 30 and all(n.startswith(("coredump/", "mempolicy/")) for n in got)
