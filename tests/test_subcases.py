@@ -449,6 +449,16 @@ def test_a_real_log_with_every_dump_cell() -> None:
     assert not any(name.startswith("#") for name in got)
 
 
+def test_a_real_log_of_the_dump_pageout_cells_after_the_matrix() -> None:
+    # ONLY=pageout QUICK=0: the matrix's pageout cells open pinlib.h's pagemap fd in the parent
+    # first; the forked children must still see their own swapped pages
+    lines = (GUEST_LOGS / "pin-matrix-dump-pageout-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 55 and all(s.status is Status.PASS for s in got.values())
+    assert sorted(n for n in got if n.startswith("coredump/")) == [
+        f"coredump/{m}/pageout" for m in ("anon", "ext4-shared", "shmem", "thp")]
+    assert "# coredump/thp/pageout: 1024 of 1024 pages out before the dump" in lines
+
 def test_a_real_log_of_a_core_dump_leaving_holes() -> None:
     # tests/data/guest/dump-bugs/dump-nofault: get_dump_page() neither faults (FOLL_NOFAULT) nor
     # gives a DMA-pinned page: the core has zeros where swapped, pinned or not yet mapped pages were
