@@ -11,6 +11,7 @@ with coverage over without (targets from issue 23: guest <= 1.10, build <= 1.05)
 
     python3 benchmarks/coverage_cost.py [--series patches/bugs/gup-fast-fallback]
         [--workload gup-test] [--kconfig mm-events] [--rounds 2]
+    python3 benchmarks/coverage_cost.py --default-set --rounds 1   # what `bench run` costs
 
 The first run (without coverage) only warms the slot and is not counted. Run it on a quiet
 machine: other builds and boots change every figure.
@@ -59,10 +60,16 @@ def main() -> int:
     ap.add_argument("--series", default="patches/bugs/gup-fast-fallback")
     ap.add_argument("--workload", action="append", default=None)
     ap.add_argument("--kconfig", action="append", default=None)
+    ap.add_argument("--default-set", action="store_true",
+                    help="the whole default set with its own config (a slot built for it is reused)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--results", type=Path, default=None, help="where the runs go (default: a new temp folder)")
     args = ap.parse_args()
-    args.workload = args.workload or ["gup-test"]
+    if args.default_set:  # what `bench run SERIES` costs a user: every default workload, its config
+        if args.workload or args.kconfig:
+            ap.error("--default-set runs the default set's workloads with their own config: no --workload/--kconfig")
+        args.workload, args.kconfig = [], []
+    args.workload = args.workload if args.workload is not None else ["gup-test"]
     args.kconfig = args.kconfig if args.kconfig is not None else ["mm-events"]
     results = args.results or Path(tempfile.mkdtemp(prefix="pinbench-covcost-"))
     results.mkdir(parents=True, exist_ok=True)

@@ -292,6 +292,64 @@ def test_a_real_log_of_a_foll_force_write_reaching_the_page_cache() -> None:
     entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/borrow/force-self-mem/ext4-private",
                                       "message": "in the written range"}])
 
+def _borrow_quick() -> list[str]:
+    """The default set's borrow cells, read from the C table (borrow_quick[])."""
+    text = (GUESTS / "src" / "borrow_cells.h").read_text()
+    table = text.split("borrow_quick[] = {", 1)[1].split("};", 1)[0]
+    return re.findall(r'"([^"]+)"', table)
+
+
+READ_SIDE = ("borrow/peek/", "borrow/futex-ro/", "borrow/proc-cmdline/proctitle", "borrow/singlestep/")
+
+
+def test_a_real_log_with_the_read_side_of_the_borrow_cells() -> None:
+    # ONLY=borrow/ QUICK=0 on a healthy 6.12 (guests/src/borrow_reads.h): the 44 cells of before
+    # and 13 read-side cells (PTRACE_PEEKDATA/PEEKTEXT, a futex through a read-only mapping,
+    # setproctitle, PTRACE_SINGLESTEP); only the three ext4 file-THP cells skip
+    lines = (GUEST_LOGS / "pin-matrix-borrow-all-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 57 and all(name.startswith("borrow/") for name in got)
+    reads = sorted(name for name in got if name.startswith(READ_SIDE))
+    assert [sum(n.startswith(p) for n in reads) for p in READ_SIDE] == [7, 2, 1, 3]
+    assert all(got[n].status is Status.PASS for n in reads)
+    skipped = sorted(name for name, s in got.items() if s.status is Status.SKIP)
+    assert skipped == [f"borrow/force-{how}/ext4-private-thp" for how in ("child-mem", "poke", "self-mem")]
+    # every cell of the default set's list is a cell the program really runs, 6 of them read-side
+    quick = _borrow_quick()
+    assert set(quick) <= set(got) and len(quick) == 28 and sum(n.startswith(READ_SIDE) for n in quick) == 6
+    # the premises, said in comment lines: swapped out before the peek, dropped before the step
+    assert any(line.startswith("# borrow/peek/anon-swapped: PTRACE_PEEKDATA of 1538 words")
+               and "each the pattern; 4 of 4 pages swapped out before, 0 after" in line for line in lines)
+    assert any(line.startswith("# borrow/peek/ext4-private: PTRACE_PEEKTEXT")
+               and "0 of 4 pages in the page cache before" in line for line in lines)
+    steps = [line for line in lines if line.startswith("# borrow/singlestep/") and "single steps" in line]
+    assert len(steps) == 3 and all("35 of them in the code" in line and "TF the tracee's (shown)" in line
+                                   for line in steps)
+    assert "the code page swapped out at the first step in it" in steps[1]
+    assert "the code page not mapped at the first step in it" in steps[2]
+    futex = [line for line in lines if line.startswith("# borrow/futex-ro/") and "woke" in line]
+    assert len(futex) == 2 and all("writable mapping woke 1 (the waiter slept)" in line
+                                   and "read-only one woke 1" in line for line in futex)
+    assert not any(name.startswith("#") for name in got)
+
+
+def test_a_real_log_of_a_futex_key_keeping_its_read_only_page() -> None:
+    # tests/data/guest/borrow-bugs/futex-ro-keeps-page: get_futex_key() no longer drops the page
+    # of its second, read-only lookup (a PROT_READ MAP_SHARED futex); the default set's 28 borrow
+    # cells: only the read-only futex cell sees it, the page of the futex word held
+    lines = (GUEST_LOGS / "pin-matrix-borrow-futex-ro-keeps-page-6.12-tcg.log").read_text().splitlines()
+    cells = {s.name: s for s in subcases.parse(lines)}
+    assert len(cells) == 28 and set(cells) == set(_borrow_quick())
+    failed = sorted(name for name, s in cells.items() if s.status is Status.FAIL)
+    assert failed == ["borrow/futex-ro/shmem"]
+    assert cells["borrow/futex-ro/shmem"].message.startswith("1 page(s) of the shared mapping still held")
+    assert "(first: page 1;" in cells["borrow/futex-ro/shmem"].message  # page 1 holds the word
+    # the wake-ups themselves worked, and the writable futexes keep no page
+    assert any(line.startswith("# borrow/futex-ro/shmem: a stale value EAGAIN") and "woke 1 (the waiter slept)" in line
+               for line in lines)
+    assert cells["borrow/futex/shmem"].status is Status.PASS and cells["borrow/futex/ext4-shared"].status is Status.PASS
+
+
 # -- the kentry cells (guests/src/kentry_cells.h): udmabuf, AF_ALG, SG_IO ------------------------
 
 KENTRY_PREFIXES = ("udmabuf/", "af-alg-hash/", "af-alg-skcipher/", "sg-io/")

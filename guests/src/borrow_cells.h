@@ -21,6 +21,9 @@
  *
  * borrow/futex/<memory> (get_futex_key() borrows the page of a shared futex) and
  * borrow/proc-cmdline/child (access_remote_vm() of a child's argument and environment pages).
+ *
+ * The read side (PTRACE_PEEKDATA, a futex through a read-only mapping, setproctitle,
+ * PTRACE_SINGLESTEP) is in borrow_reads.h, entered at the end of borrow_cells().
  */
 #include <linux/errqueue.h>
 #include <linux/futex.h>
@@ -42,8 +45,9 @@
 #define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
 #endif
 
-/* The default set's borrow cells, 6.6 s of TCG guest time together (docs/matrix.md); the rest
- * (the other ways to write each kind, the ext4 THP cells that skip on 6.12) run in pin-matrix-deep. */
+/* The default set's borrow cells, 5.6 s of TCG guest time together (the read side's six 1.4 s of
+ * it; docs/matrix.md); the rest (the other ways to write each kind, the ext4 THP cells that skip
+ * on 6.12, the other memory kinds of the read side) run in pin-matrix-deep. */
 static const char *const borrow_quick[] = {
 	"borrow/force-self-mem/ext4-private", "borrow/force-self-mem/anon-fork",
 	"borrow/force-self-mem/shmem-private", "borrow/force-self-mem/hugetlb-private",
@@ -54,6 +58,8 @@ static const char *const borrow_quick[] = {
 	"borrow/zc-tcp/anon", "borrow/zc-tcp/thp", "borrow/zc-tcp/shmem", "borrow/zc-tcp/ext4-shared",
 	"borrow/zc-tcp/anon-fork", "borrow/zc-tcp/anon-munmap", "borrow/zc-udp/anon", "borrow/zc-uring/anon",
 	"borrow/futex/shmem", "borrow/futex/ext4-shared", "borrow/proc-cmdline/child",
+	"borrow/peek/anon-swapped", "borrow/peek/anon-uring-pinned", "borrow/peek/prot-none", "borrow/futex-ro/shmem",
+	"borrow/proc-cmdline/proctitle", "borrow/singlestep/anon-swapped",
 };
 
 static int borrow_wanted(const char *name) { return BLOCK_WANTED(name, borrow_quick); }
@@ -746,6 +752,34 @@ free:
 
 /* -- futex on shared memory: get_futex_key() looks the page up (get_user_pages_fast) ---------- */
 
+/* The futex cells' file: a memfd or an ext4 file (c->fd, c->path) of len bytes, mapped
+ * MAP_SHARED and writable; NULL when the cell failed or skipped. */
+static char *futex_file(struct cell *c, int ext4, const char *stem, size_t len)
+{
+	char *map;
+
+	if (ext4 && !ext4_dir) {
+		cskip(c, "no ext4 directory given (-d)");
+		return NULL;
+	}
+	if (ext4) {
+		snprintf(c->path, sizeof(c->path), "%s/%s.%d", ext4_dir, stem, getpid());
+		c->fd = open(c->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	} else {
+		c->fd = memfd_create(stem, 0);
+	}
+	if (c->fd < 0 || ftruncate(c->fd, len)) {
+		cfail(c, "cannot make the file: %s", strerror(errno));
+		return NULL;
+	}
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+	if (map == MAP_FAILED) {
+		cfail(c, "mmap: %s", strerror(errno));
+		return NULL;
+	}
+	return map;
+}
+
 static void futex_cell(int ext4)
 {
 	struct cell c = {.mem = ANON, .fd = -1};
@@ -760,26 +794,9 @@ static void futex_cell(int ext4)
 	snprintf(c.name, sizeof(c.name), "borrow/futex/%s", ext4 ? "ext4-shared" : "shmem");
 	if (!borrow_runs(c.name))
 		goto free;
-	if (ext4 && !ext4_dir) {
-		cskip(&c, "no ext4 directory given (-d)");
+	map = futex_file(&c, ext4, "borrow-futex", len);
+	if (!map)
 		goto out;
-	}
-	if (ext4) {
-		snprintf(c.path, sizeof(c.path), "%s/borrow-futex.%d", ext4_dir, getpid());
-		c.fd = open(c.path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	} else {
-		c.fd = memfd_create("borrow-futex", 0);
-	}
-	if (c.fd < 0 || ftruncate(c.fd, len)) {
-		cfail(&c, "cannot make the file: %s", strerror(errno));
-		goto out;
-	}
-	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c.fd, 0);
-	if (map == MAP_FAILED) {
-		map = NULL;
-		cfail(&c, "mmap: %s", strerror(errno));
-		goto out;
-	}
 	fill64(map, len, 41);
 	word = (uint32_t *)(map + PAGE + 128);  /* a shared (not FUTEX_PRIVATE) futex in page 1 */
 	*word = 0;
@@ -867,18 +884,22 @@ static int stat_args(unsigned long v[4])  /* arg_start arg_end env_start env_end
 	return p && sscanf(p, " %lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]) == 4 ? 0 : -1;
 }
 
-static ssize_t slurp(const char *path, char *buf, size_t n)
+/* Up to n bytes of a file, read in pieces of chunk bytes (each read() of /proc/<pid>/cmdline a
+ * get_mm_cmdline() at its own *ppos); -1 when it cannot be opened. */
+static ssize_t slurp_chunks(const char *path, char *buf, size_t n, size_t chunk)
 {
 	int fd = open(path, O_RDONLY);
 	ssize_t got = 0, r;
 
 	if (fd < 0)
 		return -1;
-	while ((size_t)got < n && (r = read(fd, buf + got, n - got)) > 0)
+	while ((size_t)got < n && (r = read(fd, buf + got, chunk < n - got ? chunk : n - got)) > 0)
 		got += r;
 	close(fd);
 	return got;
 }
+
+static ssize_t slurp(const char *path, char *buf, size_t n) { return slurp_chunks(path, buf, n, n); }
 
 static void cmdline_cell(void)
 {
@@ -960,6 +981,8 @@ out:
 	verdict(&c, began);
 }
 
+#include "borrow_reads.h"  /* borrow/peek, futex-ro, proc-cmdline/proctitle, singlestep: the read side */
+
 static void borrow_cells(void)
 {
 	if (!list_only)
@@ -974,4 +997,5 @@ static void borrow_cells(void)
 	futex_cell(0);
 	futex_cell(1);
 	cmdline_cell();
+	borrow_reads();
 }

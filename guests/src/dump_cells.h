@@ -173,17 +173,10 @@ static long pages_out(struct cell *c, char *p, size_t len)
 	long out = 0;
 
 	if (c->mem == ANON || c->mem == THP) {
-		/* this process's own pagemap: pinlib.h's pagemap() keeps the fd it opened first,
-		 * which in a forked child is the parent's /proc/self/pagemap (seen: every page read
-		 * "not swapped" in the default set, run 20261206-023351, where earlier cells opened it) */
-		int fd = open("/proc/self/pagemap", O_RDONLY);
-		uint64_t ent;
-
-		for (size_t off = 0; fd >= 0 && off < len; off += PAGE)
-			if (pread(fd, &ent, 8, ((uintptr_t)p + off) / PAGE * 8) == 8)
-				out += (ent >> 62) & 1;
-		if (fd >= 0)
-			close(fd);
+		/* pinlib.h's pagemap() reopens /proc/self/pagemap in a forked child: its first
+		 * fd, opened by the parent, reads the parent's (where the region is unmapped) */
+		for (size_t off = 0; off < len; off += PAGE)
+			out += swap_entry_of(p + off) != 0;
 	} else if (!mincore(p, len, vec)) {
 		for (size_t i = 0; i < len / PAGE; i++)
 			out += !(vec[i] & 1);

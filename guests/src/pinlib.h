@@ -20,8 +20,8 @@
 #define PAGE 4096UL
 #define HPAGE (2UL << 20)
 
-/* The two FOLL_PIN counters, folded (exact), once; 0 when /proc/vmstat has both. */
-static inline int pin_counts_once(long *acquired, long *released)
+/* The two FOLL_PIN counters, folded (exact); 0 when /proc/vmstat has both. */
+static inline int pin_counts(long *acquired, long *released)
 {
 	char key[64];
 	long val;
@@ -44,28 +44,6 @@ static inline int pin_counts_once(long *acquired, long *released)
 	}
 	fclose(f);
 	return *acquired < 0 || *released < 0 ? -1 : 0;
-}
-
-/* The two FOLL_PIN counters once two readings 5 ms apart agree (up to 20 tries, then the last):
- * a pin dropped from a workqueue or an RCU callback just before the reading (an io_uring
- * unregister, a netfs request of a p9/ cell) lands in neither the baseline nor the cell. The
- * bench's own output, which pins too, is kept out by flush_settled(). */
-static inline int pin_counts(long *acquired, long *released)
-{
-	long a, r;
-
-	if (pin_counts_once(acquired, released))
-		return -1;
-	for (int i = 0; i < 20; i++) {
-		usleep(5000);
-		if (pin_counts_once(&a, &r))
-			return -1;
-		if (a == *acquired && r == *released)
-			return 0;
-		*acquired = a;
-		*released = r;
-	}
-	return 0;
 }
 
 /* Outstanding FOLL_PIN page pins: nr_foll_pin_acquired - nr_foll_pin_released (exact). */
@@ -99,13 +77,13 @@ static inline void flush_settled(void)
 {
 	long a, r, before;
 
-	if (pin_counts_once(&a, &r)) {
+	if (pin_counts(&a, &r)) {
 		fflush(stdout);
 		return;
 	}
 	before = a - r;
 	fflush(stdout);
-	for (int i = 0; i < 400 && !pin_counts_once(&a, &r) && a - r > before; i++)
+	for (int i = 0; i < 400 && !pin_counts(&a, &r) && a - r > before; i++)
 		usleep(5000);
 }
 
@@ -140,10 +118,19 @@ static inline void ok(const char *fmt, ...)
 static inline uint64_t pagemap(const void *addr)
 {
 	static int fd = -1;
+	static pid_t whose;
 	uint64_t ent = 0;
 
-	if (fd < 0)
+	if (fd >= 0 && whose != getpid()) {
+		/* a forked child: "self" was resolved at open(), the fd reads the parent's pagemap
+		 * (seen: borrow/peek/thp, a child's THP read as none once the parent had opened it) */
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
 		fd = open("/proc/self/pagemap", O_RDONLY);
+		whose = getpid();
+	}
 	if (fd < 0 || pread(fd, &ent, 8, ((uintptr_t)addr / PAGE) * 8) != 8)
 		return 0;
 	return ent;
