@@ -355,11 +355,15 @@ def test_a_real_log_of_a_futex_key_keeping_its_read_only_page() -> None:
 KENTRY_PREFIXES = ("udmabuf/", "af-alg-hash/", "af-alg-skcipher/", "sg-io/")
 
 
+def _c_table(header: str, table: str) -> list[str]:
+    """The strings of a `static const char *const TABLE[] = {...}` in guests/src/HEADER."""
+    text = (GUESTS / "src" / header).read_text()
+    return re.findall(r'"([^"]+)"', text.split(f"{table}[] = {{", 1)[1].split("};", 1)[0])
+
+
 def _kentry_quick() -> list[str]:
     """The default set's kentry cells, read from the C table (kentry_quick[])."""
-    text = (GUESTS / "src" / "kentry_cells.h").read_text()
-    table = text.split("kentry_quick[] = {", 1)[1].split("};", 1)[0]
-    return re.findall(r'"([^"]+)"', table)
+    return _c_table("kentry_cells.h", "kentry_quick")
 
 
 def test_a_real_log_with_every_kentry_cell() -> None:
@@ -442,9 +446,7 @@ def test_the_default_set_asks_for_the_kentry_drivers() -> None:
 
 def _net9p_quick() -> list[str]:
     """The default set's p9 and splice-sock cells, read from the C table (net9p_quick[])."""
-    text = (GUESTS / "src" / "net9p_cells.h").read_text()
-    table = text.split("net9p_quick[] = {", 1)[1].split("};", 1)[0]
-    return re.findall(r'"([^"]+)"', table)
+    return _c_table("net9p_cells.h", "net9p_quick")
 
 
 def test_a_real_log_with_every_net9p_cell() -> None:
@@ -479,3 +481,56 @@ def test_a_real_log_of_netfs_and_skb_reference_leaks() -> None:
     assert "# p9/read/anon/bad: read of 65536 bytes at buffer offset 0, file offset 0: -1 (Bad address)," \
         " 5 page pin(s) taken" in lines
     assert all(s.status is Status.PASS for name, s in cells.items() if name not in failed)
+
+
+# -- the dump cells (guests/src/dump_cells.h): core dumps, get_mempolicy(MPOL_F_ADDR) ------------
+
+def _dump_quick() -> list[str]:
+    """The default set's coredump and mempolicy cells, read from the C table (dump_quick[])."""
+    return _c_table("dump_cells.h", "dump_quick")
+
+
+def test_a_real_log_with_every_dump_cell() -> None:
+    # ONLY=coredump,mempolicy QUICK=0 on a healthy 6.12: 29 cells pass; coredump/thp/pageout skipped
+    # (its child read the parent's pagemap through pinlib.h's cached fd: fixed since)
+    lines = (GUEST_LOGS / "pin-matrix-dump-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 30 and all(n.startswith(("coredump/", "mempolicy/")) for n in got)
+    assert sum(n.startswith("coredump/") for n in got) == 18
+    assert [n for n, s in got.items() if s.status is not Status.PASS] == ["coredump/thp/pageout"]
+    assert got["coredump/thp/pageout"].message == "MADV_PAGEOUT took no page (pagemap: none swapped)"
+    assert set(_dump_quick()) <= set(got)
+    # the premises and what was compared are comment lines
+    assert "# coredump/shmem/pageout: 32 of 32 pages out before the dump" in lines
+    assert "# coredump/hugetlb/gup-pinned: 1024 pages of the region read from the core (34 PT_LOAD headers)" in lines
+    assert "# mempolicy/thp/gup-pinned: 512 of 1024 pages changed node under the pin of the first half" in lines
+    assert not any(name.startswith("#") for name in got)
+
+
+def test_a_real_log_of_the_dump_pageout_cells_after_the_matrix() -> None:
+    # ONLY=pageout QUICK=0: the matrix's pageout cells open pinlib.h's pagemap fd in the parent
+    # first; the forked children must still see their own swapped pages
+    lines = (GUEST_LOGS / "pin-matrix-dump-pageout-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 55 and all(s.status is Status.PASS for s in got.values())
+    assert sorted(n for n in got if n.startswith("coredump/")) == [
+        f"coredump/{m}/pageout" for m in ("anon", "ext4-shared", "shmem", "thp")]
+    assert "# coredump/thp/pageout: 1024 of 1024 pages out before the dump" in lines
+
+def test_a_real_log_of_a_core_dump_leaving_holes() -> None:
+    # tests/data/guest/dump-bugs/dump-nofault: get_dump_page() neither faults (FOLL_NOFAULT) nor
+    # gives a DMA-pinned page: the core has zeros where swapped, pinned or not yet mapped pages were
+    # (fork copies no page table of a shared file mapping: shmem and ext4 "none" fail too)
+    lines = (GUEST_LOGS / "pin-matrix-dump-nofault-6.12-tcg.log").read_text().splitlines()
+    cells = {s.name: s for s in subcases.parse(lines)}
+    assert len(cells) == 18 and all(n.startswith("coredump/") for n in cells)
+    passed = sorted(n for n, s in cells.items() if s.status is Status.PASS)
+    assert passed == ["coredump/anon/none", "coredump/hugetlb/none", "coredump/thp/none"]
+    failed = {n: s.message for n, s in cells.items() if s.status is Status.FAIL}
+    assert len(failed) == 14 and "coredump/anon/pageout" in failed
+    assert failed["coredump/anon/uring-pinned"].startswith("16 of 32 page(s) of the core differ")
+    assert failed["coredump/hugetlb/gup-pinned"].startswith("512 of 1024 page(s) of the core differ")
+    assert all("a hole: get_dump_page() gave no page" in m for m in failed.values())
+    entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/coredump/anon/pageout", "message": "a hole"}])
+    result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
+    assert catch.hits(result, entries) == list(entries)

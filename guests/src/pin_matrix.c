@@ -2279,6 +2279,7 @@ static void races(double secs)
 #include "borrow_cells.h"  /* borrow/...: FOLL_FORCE writes, MSG_ZEROCOPY, futex, /proc/<pid>/cmdline */
 #include "kentry_cells.h"  /* udmabuf, AF_ALG, SG_IO: pinners of kconfigs/pinners.config */
 #include "net9p_cells.h"  /* p9/...: netfs unbuffered I/O on 9p; splice-sock/...: vmsplice+splice into sockets */
+#include "dump_cells.h"  /* coredump/..., mempolicy/...: get_dump_page(), get_mempolicy(MPOL_F_ADDR) */
 
 int main(int argc, char **argv)
 {
@@ -2350,6 +2351,7 @@ int main(int argc, char **argv)
 	borrow_cells();
 	kentry_cells();
 	net9p_cells();
+	dump_cells();
 	if (race_secs > 0)
 		races(race_secs);
 	if (list_only)
