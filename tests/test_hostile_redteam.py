@@ -1,0 +1,174 @@
+"""Hostile input, third pass (issue 21, a fresh red team): each test failed on the code before
+its fix (main at 4b881bb). A guest rc file with NaN times, garbage where its exit should be,
+a relative $BENCH_CACHE, matrix values of the wrong type or blank, `bench scan` of a device or
+of one endless line, a --results that is a file."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from conftest import BOOTS, World, ended
+
+from bench.base import console_lines, formats
+from bench.base.errors import UserError
+from bench.base.limits import LIMITS
+from bench.cli import main as cli
+from bench.drivers import doctor
+from bench.drivers.nightly import matrix as nightly_matrix
+from bench.run import plan as plan_mod
+
+
+def _boot(world: World, rc_file: str | None, marker_rc: int = 0) -> Path:
+    """The baseline-tcg boot with gup-test's rc file holding rc_file (None: no file) and its
+    console end marker saying exit marker_rc."""
+    dest = world.root / "boot"
+    shutil.copytree(BOOTS / "baseline-tcg", dest)
+    rc = dest / "guest" / "gup-test.rc"
+    rc.unlink()
+    if rc_file is not None:
+        rc.write_text(rc_file)
+    console = dest / "console.log"
+    console.write_text("\n".join(ended(console.read_text().splitlines(), "gup-test", marker_rc)) + "\n")
+    return dest
+
+
+def _run(world: World, boot: Path) -> tuple[int, Path, dict[str, dict[str, object]]]:
+    world.series("one", "description: one workload\nworkloads: [gup-test]\n")
+    world.replay(boot)
+    rc = cli.main(["run", "one", "--accel", "tcg", "--no-coverage", "--results", str(world.results)])
+    (run_dir,) = world.results.iterdir()
+    summary = formats.load_json(run_dir / "summary.json")  # strictly, as a night reads it back
+    assert isinstance(summary, dict)
+    return rc, run_dir, {f"{c['group']}/{c['name']}": c for c in summary["cases"]}
+
+
+@pytest.mark.parametrize("times", ["0 nan nan", "0 0 1e999", "0 -1e308 1e308", "0 5 1"])
+def test_guest_rc_times_that_are_not_finite_never_spoil_summary_json(world: World, times: str) -> None:
+    """Before: summary.json held NaN/Infinity (not JSON: the night then left the run out as
+    unreadable) and junit.xml time="nan"; a time running backwards gave a negative duration."""
+    rc, run_dir, cases = _run(world, _boot(world, times))
+    assert rc == 0 and cases["workload/gup-test"]["status"] == "pass"
+    assert cases["workload/gup-test"]["secs"] == 0.0
+    times_xml = [float(c.get("time", "0")) for c in ET.parse(run_dir / "junit.xml").iter("testcase")]
+    assert all(0 <= t < 1e9 for t in times_xml), times_xml
+
+
+@pytest.mark.parametrize("content", ["0x0", "pass", "\x00\x01"])
+def test_a_garbage_rc_file_says_so_and_the_console_decides_a_failure(world: World, content: str) -> None:
+    """Before: "no result file: ... (disk full?)", an ERROR (exit 2, host trouble) even when the
+    console's end marker said the workload failed."""
+    rc, _, cases = _run(world, _boot(world, content, marker_rc=1))
+    case = cases["workload/gup-test"]
+    assert rc == 1 and case["status"] == "fail", case
+    assert "exit 1" in str(case["message"]) and "not an exit code" in str(case["message"])
+
+
+def test_a_garbage_rc_file_is_never_a_pass(world: World) -> None:
+    rc, _, cases = _run(world, _boot(world, "ok", marker_rc=0))
+    case = cases["workload/gup-test"]
+    assert rc == 2 and case["status"] == "error" and "'ok', not an exit code" in str(case["message"]), case
+
+
+def test_a_missing_rc_file_with_a_failing_end_marker_fails(world: World) -> None:
+    rc, _, cases = _run(world, _boot(world, None, marker_rc=3))
+    case = cases["workload/gup-test"]
+    assert rc == 1 and case["status"] == "fail" and "no result file" in str(case["message"]), case
+
+
+def test_an_empty_or_relative_cache_variable_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BENCH_CACHE", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # the XDG spec: a relative path is ignored
+    assert plan_mod.default_cache() == tmp_path / ".cache" / "pinbench"
+    monkeypatch.setenv("BENCH_CACHE", "c")
+    assert plan_mod.default_cache() == tmp_path / "c"
+
+
+def test_a_run_with_a_relative_bench_cache_passes(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: the slot's worktree was named relative to the cwd, `git -C work/slot-1/src` failed:
+    an infra ERROR, exit 2, and a work/ folder left in the cwd."""
+    monkeypatch.chdir(world.root)
+    monkeypatch.setenv("BENCH_CACHE", "cache")
+    rc, _, cases = _run(world, BOOTS / "baseline-tcg")
+    assert rc == 0 and cases["workload/gup-test"]["status"] == "pass"
+    assert not (world.root / "work").exists()
+
+
+def _matrix(tmp_path: Path, text: str) -> nightly_matrix.Matrix:
+    path = tmp_path / "matrix.yaml"
+    path.write_text(text)
+    return nightly_matrix.load(path, Path(__file__).resolve().parent.parent / "patches")
+
+
+@pytest.mark.parametrize("skip", ["'false'", "'no'", "1", "[]", "x"])
+def test_a_matrix_skip_that_is_not_true_or_false_is_refused(tmp_path: Path, skip: str) -> None:
+    """Before: `skip: 'false'` skipped the entry (any truthy value), and a night of 0 entries exited 0."""
+    with pytest.raises(UserError, match=r"matrix.yaml:2: overrides\['baseline/\*'\]: skip must be true or false"):
+        _matrix(tmp_path, f"series: [baseline]\noverrides:\n  'baseline/*': {{skip: {skip}}}\n")
+
+
+def test_a_matrix_that_skips_every_entry_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = "series: [baseline]\noverrides:\n  'baseline/*': {skip: true}\n"
+    with pytest.raises(UserError, match=r"matrix.yaml:2: every entry is skipped"):
+        _matrix(tmp_path, text)
+    assert _matrix(tmp_path, text.replace("true", "false")).ids == ("baseline/default",)
+
+
+@pytest.mark.parametrize("key, value", [("base", "''"), ("base", "' '"), ("base", "-x"), ("tree", "' '"),
+                                        ("tree_name", "''"), ("tree_url", "' '")])
+def test_a_blank_matrix_tree_or_base_names_the_matrix_line(tmp_path: Path, key: str, value: str) -> None:
+    """Before: `base: ''` was reported as "--base '': empty", a flag nobody gave; `tree: ' '`
+    became a folder named ' ' beside the matrix."""
+    with pytest.raises(UserError, match=rf"matrix.yaml:2: {key} "):
+        _matrix(tmp_path, f"series: [baseline]\n{key}: {value}\n")
+
+
+def test_a_matrix_series_that_is_not_there_names_the_matrix_line(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"matrix.yaml:2: series 'nosuch' not found"):
+        _matrix(tmp_path, "configs: {default: []}\nseries: [baseline, nosuch]\n")
+
+
+def test_scan_refuses_a_device_at_once() -> None:
+    """Before: `bench scan /dev/zero` read one endless line until the OOM killer (exit 137). In a
+    child with its memory bounded, so that a regression fails this test, not the machine."""
+    def bounded() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+    start = time.monotonic()
+    cp = subprocess.run([sys.executable, "-m", "bench", "scan", "/dev/zero"], capture_output=True, text=True,
+                        timeout=60, preexec_fn=bounded, cwd=Path(__file__).resolve().parent.parent)
+    assert cp.returncode == 2 and cp.stderr.count("\n") == 1, (cp.returncode, cp.stderr[-500:])
+    assert "/dev/zero: not a file or a pipe" in cp.stderr and time.monotonic() - start < 30
+
+
+def test_scan_reads_a_log_within_the_console_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    warning = (Path(__file__).parent / "conftest.py").read_text().split('WARNING = """', 1)[1].split('"""')[0]
+    log = tmp_path / "console.log"
+    log.write_text("x" * 200_000 + "\n" + warning)  # one line far over console_line, then a report
+    assert cli.main(["scan", "--json", str(log)]) == 1
+    assert json.loads(capsys.readouterr().out)["title"] == "WARNING in unpin_user_pages"
+    lines = console_lines.read_log(io.StringIO("y" * 100 + "\nend\n"), "log", limit=10)
+    assert lines[0].startswith("y" * 10 + " [pinbench: line cut at 10 characters, 90 more dropped]") and lines[1] == "end\n"
+    monkeypatch.setattr(console_lines, "LIMITS", dataclasses.replace(LIMITS, console_chars=1000))
+    assert cli.main(["scan", str(log)]) == 2
+    assert "over the limit of a console (console_chars)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["file", "file/sub"])
+def test_doctor_names_a_results_folder_that_is_a_file(tmp_path: Path, where: str) -> None:
+    """Before: "ok disk: FILE: 73547 MB free", exit 0; every run then failed at its start."""
+    (tmp_path / "file").write_text("x")
+    checks = doctor.check_disk(tmp_path / "cache", tmp_path / where)
+    bad = [c for c in checks if not c.ok]
+    assert len(bad) == 1 and bad[0].fatal and f"{tmp_path / 'file'} is not a folder" in bad[0].detail
