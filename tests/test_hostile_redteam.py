@@ -25,7 +25,7 @@ from bench.base.limits import LIMITS
 from bench.cli import main as cli
 from bench.drivers import doctor
 from bench.drivers.nightly import matrix as nightly_matrix
-from bench.run import plan as plan_mod
+from bench.run import leaks, oracles, plan as plan_mod
 
 
 def _boot(world: World, rc_file: str | None, marker_rc: int = 0) -> Path:
@@ -172,3 +172,16 @@ def test_doctor_names_a_results_folder_that_is_a_file(tmp_path: Path, where: str
     checks = doctor.check_disk(tmp_path / "cache", tmp_path / where)
     bad = [c for c in checks if not c.ok]
     assert len(bad) == 1 and bad[0].fatal and f"{tmp_path / 'file'} is not a folder" in bad[0].detail
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "9" * 40])
+def test_guest_counters_that_are_not_plain_numbers_are_left_out(world: World, value: str) -> None:
+    """Before: a vmstat snapshot holding '²' (str.isdigit() says yes, int() refuses) ended the
+    run in "writing the results: ValueError", exit 2, without its pages."""
+    boot = _boot(world, (BOOTS / "baseline-tcg" / "guest" / "gup-test.rc").read_text())
+    start = boot / "guest" / "vmstat.start"
+    start.write_text(start.read_text().replace("nr_foll_pin_acquired 859", f"nr_foll_pin_acquired {value}"))
+    rc, run_dir, cases = _run(world, boot)
+    assert rc == 0 and (run_dir / "index.html").is_file(), cases
+    assert oracles.vmstat(f"a {value}\nb 7\nc -3\n") == {"b": 7, "c": -3}
+    assert leaks.meminfo(f"MemFree: {value} kB\nShmem: 12 kB\n") == {"Shmem": 12}
