@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 import resource
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ from bench.base.limits import LIMITS
 from bench.cli import main as cli
 from bench.drivers import doctor
 from bench.drivers.nightly import matrix as nightly_matrix
-from bench.run import leaks, oracles, plan as plan_mod
+from bench.run import leaks, oracles, plan as plan_mod, series
 
 
 def _boot(world: World, rc_file: str | None, marker_rc: int = 0) -> Path:
@@ -185,3 +186,16 @@ def test_guest_counters_that_are_not_plain_numbers_are_left_out(world: World, va
     assert rc == 0 and (run_dir / "index.html").is_file(), cases
     assert oracles.vmstat(f"a {value}\nb 7\nc -3\n") == {"b": 7, "c": -3}
     assert leaks.meminfo(f"MemFree: {value} kB\nShmem: 12 kB\n") == {"Shmem": 12}
+
+
+@pytest.mark.parametrize("again", ["./01-gup-comment.patch", "mm/../01-gup-comment.patch", "link.patch"])
+def test_a_quilt_patch_listed_twice_under_another_spelling_is_refused(tmp_path: Path, again: str) -> None:
+    """Before: only the same spelling was caught; ./a.patch after a.patch applied it twice, and the
+    second "did not apply": the series FAILed (exit 1) for a mistake in its series file."""
+    d = tmp_path / "s"
+    shutil.copytree(Path(__file__).parent / "data" / "series" / "quilt", d)
+    (d / "mm").mkdir()
+    (d / "link.patch").symlink_to("01-gup-comment.patch")
+    (d / "series").write_text(f"01-gup-comment.patch\n{again}\n02-declare.patch\n")
+    with pytest.raises(UserError, match=rf"series:2: patch {re.escape(again)} is listed twice \(line 1\)"):
+        series.load_series(str(d), tmp_path)

@@ -194,11 +194,12 @@ def _read_quilt(series_path: Path) -> tuple[Patch, ...]:
         if not file.is_file():
             what = "not a regular file" if file.exists() else "not found"
             raise UserError(f"{series_path}:{lineno}: patch file {words[0]} {what}")
-        if words[0] in seen:
-            raise UserError(f"{series_path}:{lineno}: patch {words[0]} is listed twice (line {seen[words[0]]})")
+        real = str(file.resolve())  # ./a.patch, sub/../a.patch or a link to it: the same patch, applied twice
+        if real in seen:
+            raise UserError(f"{series_path}:{lineno}: patch {words[0]} is listed twice (line {seen[real]})")
         if len(patches) >= LIMITS.patches:
             raise UserError(f"{series_path}:{lineno}: over the limit of {LIMITS.patches} patches in a series")
-        seen[words[0]] = lineno
+        seen[real] = lineno
         patches.append(_patch_from_file(file, len(patches) + 1, words[0]))
     return tuple(patches)
 
