@@ -199,3 +199,22 @@ def test_a_quilt_patch_listed_twice_under_another_spelling_is_refused(tmp_path: 
     (d / "series").write_text(f"01-gup-comment.patch\n{again}\n02-declare.patch\n")
     with pytest.raises(UserError, match=rf"series:2: patch {re.escape(again)} is listed twice \(line 1\)"):
         series.load_series(str(d), tmp_path)
+
+
+@pytest.mark.parametrize("drop, says", [("0002", "no 0002-\\*.patch between 0001 and 0003"), (None, "two 0002-\\*.patch files")])
+def test_a_format_patch_folder_with_a_gap_or_a_repeat_is_refused(tmp_path: Path, drop: str | None, says: str) -> None:
+    """Before: with subjects without [n/N] (format-patch -N), 0001 and 0003 ran as the whole
+    series: the missing patch was never tested."""
+    d = tmp_path / "fp"
+    shutil.copytree(Path(__file__).parent / "data" / "series" / "fp", d)
+    for f in d.glob("*.patch"):
+        f.write_text(re.sub(r"\[PATCH \d/3\]", "[PATCH]", f.read_text()))
+    if drop:
+        next(d.glob(f"{drop}-*.patch")).unlink()
+    else:
+        shutil.copy(next(d.glob("0002-*.patch")), d / "0002-again.patch")
+    with pytest.raises(UserError, match=says):
+        series.load_series(str(d), tmp_path)
+    if drop:  # numbering may start anywhere (--start-number)
+        next(d.glob("0001-*.patch")).rename(d / "0002-mm-gup-add-pin_user_pages_fast.patch")
+        assert len(series.load_series(str(d), tmp_path).patches) == 2

@@ -241,7 +241,26 @@ def _read_patch_dir(d: Path, allow_empty: bool) -> tuple[tuple[Patch, ...], str 
             continue
         patches.append(_patch_from_file(f, len(patches) + 1, f.name, text))
     mbox.order(d, [mbox.parse_message(p.text) for p in patches])  # a deleted file leaves a gap in [n/N]
+    _check_numbers(d, [f.name for f in formatted])  # ... and in the file names, [n/N] or not
     return tuple(patches), base, cover
+
+
+def _check_numbers(d: Path, names: list[str]) -> None:
+    """format-patch's NNNN- numbers run on without a gap or a repeat (from 0001, or the first
+    of --start-number): a deleted or doubled file is caught even when the subjects carry no
+    [n/N] (format-patch -N), instead of testing a series without one of its patches."""
+    numbers = [int(m.group(1)) for n in names if (m := _FORMAT_PATCH_NAME.match(n)) and m.group(1) != "0000"]
+    if not numbers:
+        return
+    want = range(numbers[0], numbers[0] + len(numbers))
+    if numbers != list(want):
+        seen = set(numbers)
+        twice = next((n for n in numbers if numbers.count(n) > 1), None)
+        gap = next((n for n in range(numbers[0], numbers[-1]) if n not in seen), None)
+        what = f"two {twice:04d}-*.patch files" if twice is not None else f"no {gap:04d}-*.patch between"\
+            f" {numbers[0]:04d} and {numbers[-1]:04d}"
+        raise UserError(f"{d}: {what}: a format-patch series is numbered without gaps (list the patches"
+                        f" to apply in a {SERIES_FILE} file)")
 
 
 def _patch_from_file(path: Path, index: int, name: str, text: str | None = None) -> Patch:
