@@ -26,7 +26,7 @@ from bench.base.limits import LIMITS
 from bench.cli import main as cli
 from bench.drivers import doctor
 from bench.drivers.nightly import matrix as nightly_matrix
-from bench.run import leaks, oracles, plan as plan_mod, series
+from bench.run import leaks, oracles, page_owner, plan as plan_mod, series
 
 
 def _boot(world: World, rc_file: str | None, marker_rc: int = 0) -> Path:
@@ -218,3 +218,24 @@ def test_a_format_patch_folder_with_a_gap_or_a_repeat_is_refused(tmp_path: Path,
     if drop:  # numbering may start anywhere (--start-number)
         next(d.glob("0001-*.patch")).rename(d / "0002-mm-gup-add-pin_user_pages_fast.patch")
         assert len(series.load_series(str(d), tmp_path).patches) == 2
+
+
+def test_an_end_marker_with_thousands_of_digits_is_a_disagreement_not_a_crash(world: World) -> None:
+    """Before: int() of the console's `end rc=<5000 digits>` raised: infra/crash, exit 2, and
+    the run had no boot or workload case at all."""
+    boot = _boot(world, (BOOTS / "baseline-tcg" / "guest" / "gup-test.rc").read_text())
+    console = boot / "console.log"
+    console.write_text(console.read_text().replace("workload gup-test end rc=0", "workload gup-test end rc=" + "9" * 5000))
+    rc, _, cases = _run(world, boot)
+    case = cases["workload/gup-test"]
+    assert rc == 1 and case["status"] == "fail" and "one was overwritten" in str(case["message"]), case
+    assert "infra/crash" not in cases
+
+
+def test_page_owner_numbers_the_guest_wrote_never_crash_the_parser() -> None:
+    """Before: "PFN 0123" (int(x, 0) refuses a leading zero) or a 5000-digit pid raised ValueError."""
+    record = ("Page allocated via order 0, mask 0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), pid 123, tgid 123"
+              " (python3), ts 1 ns\nPFN 0123 type Movable Block 1 type Movable Flags 0x0()\n foo+0x1/0x2\n")
+    assert page_owner.parse(record.splitlines()).records[0].pfn == 123
+    huge = page_owner.parse(record.replace("pid 123", "pid " + "9" * 5000).splitlines())
+    assert huge.records == () and huge.bad_lines == 3

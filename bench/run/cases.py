@@ -40,7 +40,7 @@ _FATAL_TYPES = frozenset({"BUG", "PAGE_FAULT", "GPF", "PANIC", "OOPS", "DOUBLE_F
 # Console lines that say the same even when no report was titled (the guest's own OOM killer too).
 _FATAL_LINE = re.compile(r"Kernel panic - not syncing|Out of memory: Killed process|\bOops: ")
 # QEMU exits 0 on SIGTERM, SIGINT and SIGHUP, saying so on stderr (the console): a host stop too.
-_QEMU_SIGNALLED = re.compile(r"qemu\S*: terminating on signal (\d+)")
+_QEMU_SIGNALLED = re.compile(r"qemu\S*: terminating on signal (\d{1,3})\b")
 REPORTS_SEEN = "---- kernel reports seen while it ran (console.log) ----"
 OUTPUT_LIMIT = 64 * 1024
 
@@ -76,7 +76,8 @@ def spans(lines: Sequence[str]) -> dict[str, Span]:
         if m.group(2) == "start":
             found[name] = Span(i, None)
         elif name in found:  # the last end marker: the runner's own comes after anything the workload wrote
-            found[name] = Span(found[name].start, i, int(m.group(3)))
+            rc = files.guest_int(m.group(3))  # the guest's console: 5000 digits crashed int() (exit 2, no cases)
+            found[name] = Span(found[name].start, i, -1 if rc is None else rc)
     return found
 
 
