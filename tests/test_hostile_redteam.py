@@ -26,6 +26,7 @@ from bench.base.limits import LIMITS
 from bench.cli import main as cli
 from bench.drivers import doctor
 from bench.drivers.nightly import matrix as nightly_matrix
+from bench.report import issues_file
 from bench.run import leaks, oracles, page_owner, plan as plan_mod, series
 
 
@@ -239,3 +240,13 @@ def test_page_owner_numbers_the_guest_wrote_never_crash_the_parser() -> None:
     assert page_owner.parse(record.splitlines()).records[0].pfn == 123
     huge = page_owner.parse(record.replace("pid 123", "pid " + "9" * 5000).splitlines())
     assert huge.records == () and huge.bad_lines == 3
+
+
+@pytest.mark.parametrize("regex", ["..", "[^x]", ".{2}", "[a-z ]", "[^0]+"])
+def test_a_known_issue_title_that_hides_every_real_report_is_refused(tmp_path: Path, regex: str) -> None:
+    """Before: the sample of unrelated titles held "x" and "0"; a regex missing only those
+    (`..`, `[^x]`) passed the check and, as a known issue, hid every real kernel report."""
+    known = tmp_path / "known-issues.yaml"
+    known.write_text(f"issues:\n  - id: everything\n    title: '{regex}'\n    reason: r\n    link: https://x\n")
+    with pytest.raises(UserError, match="matches any report"):
+        issues_file.load(known)
