@@ -250,3 +250,12 @@ def test_a_known_issue_title_that_hides_every_real_report_is_refused(tmp_path: P
     known.write_text(f"issues:\n  - id: everything\n    title: '{regex}'\n    reason: r\n    link: https://x\n")
     with pytest.raises(UserError, match="matches any report"):
         issues_file.load(known)
+
+
+@pytest.mark.parametrize("case", ["workload/??*", "workload/[!x]*", "boot/??*"])
+def test_a_known_issue_case_glob_that_hides_every_failure_of_its_kind_is_refused(tmp_path: Path, case: str) -> None:
+    """Before: the sample names held "x" and "0"; a glob missing only those hid every failure."""
+    known = tmp_path / "known-issues.yaml"
+    known.write_text(f"issues:\n  - id: everything\n    case: '{case}'\n    reason: r\n    link: https://x\n")
+    with pytest.raises(UserError, match="matches every failure of its kind"):
+        issues_file.load(known)
