@@ -259,3 +259,15 @@ def test_a_known_issue_case_glob_that_hides_every_failure_of_its_kind_is_refused
     known.write_text(f"issues:\n  - id: everything\n    case: '{case}'\n    reason: r\n    link: https://x\n")
     with pytest.raises(UserError, match="matches every failure of its kind"):
         issues_file.load(known)
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_a_signal_while_the_bench_starts_is_exit_2(sig: str) -> None:
+    """Before: a SIGTERM during the second or so the imports take (a CI job cancelled at once)
+    killed the bench with 143 (SIGHUP: 129), codes the promises do not have. bench.cli is
+    imported first (bench/__main__.py and the console script both import bench.cli.main)."""
+    code = ("import os, signal, time\nimport bench.cli\nos.kill(os.getpid(), signal." + sig + ")\n"
+            "time.sleep(10)\nraise SystemExit(0)\n")
+    cp = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                        cwd=Path(__file__).resolve().parent.parent)
+    assert cp.returncode == 2 and cp.stderr == f"bench: interrupted by {sig} while starting\n", (cp.returncode, cp.stderr)
