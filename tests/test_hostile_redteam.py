@@ -271,3 +271,12 @@ def test_a_signal_while_the_bench_starts_is_exit_2(sig: str) -> None:
     cp = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                         cwd=Path(__file__).resolve().parent.parent)
     assert cp.returncode == 2 and cp.stderr == f"bench: interrupted by {sig} while starting\n", (cp.returncode, cp.stderr)
+
+
+def test_a_suppress_file_regex_that_hides_every_report_names_its_line(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: "FILE: suppress: title regex '..' ...", without the line of the file it is on."""
+    sup = tmp_path / "suppress.txt"
+    sup.write_text("WARNING in foo\n# a comment\n.*\n")
+    assert cli.main(["scan", "--suppress", str(sup), str(tmp_path / "none.log")]) == 2
+    assert f"{sup}:3: suppress: title regex '.*' matches any report" in capsys.readouterr().err
