@@ -280,3 +280,14 @@ def test_a_suppress_file_regex_that_hides_every_report_names_its_line(tmp_path: 
     sup.write_text("WARNING in foo\n# a comment\n.*\n")
     assert cli.main(["scan", "--suppress", str(sup), str(tmp_path / "none.log")]) == 2
     assert f"{sup}:3: suppress: title regex '.*' matches any report" in capsys.readouterr().err
+
+
+def test_a_matrix_workload_that_is_not_there_names_the_matrix_and_entry(world: World,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: only "guests/nosuch.yaml: no such workload": the matrix that named it was not said."""
+    world.series("two", "description: two\nworkloads: [gup-test]\n")
+    matrix = world.root / "matrix.yaml"
+    matrix.write_text("configs: {default: []}\nseries: [two]\nworkloads: [nosuch]\n")
+    assert cli.main(["nightly", str(matrix), "--results", str(world.results)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{matrix}: entry two/default: " in err and "nosuch.yaml: no such workload" in err
