@@ -9,6 +9,9 @@ keeps every byte regardless.
 
 from __future__ import annotations
 
+from typing import TextIO
+
+from bench.base.errors import UserError
 from bench.base.limits import LIMITS
 
 CUT = " [pinbench: line cut at {limit} characters, {dropped} more dropped]"
@@ -50,3 +53,32 @@ class LineSplitter:
             line += CUT.format(limit=self.limit, dropped=self._dropped)
         self._parts, self._kept, self._dropped = [], 0, 0
         return line
+
+
+def read_log(f: TextIO, name: str, limit: int = LIMITS.console_line) -> list[str]:
+    """The lines of a saved console log (`bench scan`), as its text-mode reader splits them, each
+    cut at `limit` characters as the live reader cuts them; more than LIMITS.console_chars in
+    all (more than any console the bench keeps) is a UserError. A log of one endless line (a
+    corrupt file, /dev/zero behind a pipe) was read whole into memory until the OOM killer came."""
+    lines: list[str] = []
+    total = dropped = 0
+    cutting = False  # in the rest of a line over the limit: dropped
+    while piece := f.readline(limit):
+        total += len(piece)
+        if total > LIMITS.console_chars:
+            raise UserError(f"{name}: more than {LIMITS.console_chars} characters, over the limit of a console"
+                            " (console_chars)")
+        ends = piece.endswith("\n")
+        if cutting:
+            dropped += len(piece) - ends
+        else:
+            lines.append(piece)
+        if not cutting and not ends and len(piece) == limit:
+            cutting, dropped = True, 0
+        elif cutting and ends:
+            cutting = False
+            if dropped:
+                lines[-1] += CUT.format(limit=limit, dropped=dropped) + "\n"
+    if cutting and dropped:
+        lines[-1] += CUT.format(limit=limit, dropped=dropped)
+    return lines

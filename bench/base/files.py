@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import stat
 import tempfile
 from pathlib import Path
 
 from bench.base.errors import InfraError, UserError
+from bench.base.limits import LIMITS
 
 _UMASK = os.umask(0o022)  # read once (setting is the only way), then put back
 os.umask(_UMASK)
@@ -62,6 +64,18 @@ def read_guest(path: Path, limit: int, end: bool = False) -> str | None:
         return None
     finally:
         os.close(fd)
+
+
+_DECIMAL = re.compile(r"-?[0-9]+")
+
+
+def guest_int(word: str) -> int | None:
+    """A whole number in a file the guest wrote (a counter, a pid, an exit code), or None: ASCII
+    digits only, at most LIMITS.int_digits of them. str.isdigit() says yes to '²' and '٣',
+    which int() refuses: a snapshot holding one crashed the run's pages ("writing the results")."""
+    if not _DECIMAL.fullmatch(word) or len(word.lstrip("-")) > LIMITS.int_digits:
+        return None
+    return int(word)
 
 
 def append_guest(path: Path, text: str) -> bool:

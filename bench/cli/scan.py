@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 from pathlib import Path
 
+from bench.base.console_lines import read_log
 from bench.base.errors import UserError
 from bench.report import issues, issues_file
 from bench.report.render import format_report, report_to_dict
@@ -31,12 +34,17 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def scan_file(path: Path) -> list[Report]:
-    """Scan one log, streaming it; undecodable bytes are replaced, not fatal."""
+    """Scan one log (a file or a pipe such as <(dmesg), never a device: /dev/zero never ends),
+    read within the limits of a console; undecodable bytes are replaced, not fatal."""
     try:
         with path.open(encoding="utf-8", errors="replace") as f:
-            return scan(f)
+            mode = os.fstat(f.fileno()).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+                raise UserError(f"{path}: not a file or a pipe (a device, a socket)")
+            lines = read_log(f, str(path))
     except OSError as e:
         raise UserError(f"{path}: cannot read console log: {e.strerror or e}") from e
+    return scan(lines)
 
 
 def handle(args: argparse.Namespace) -> int:

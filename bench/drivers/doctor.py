@@ -150,7 +150,23 @@ def free_gb(path: Path) -> float:
     return st.f_bavail * st.f_frsize / 1e9
 
 
+def unusable(folder: Path) -> str:
+    """Why a run could not make or write `folder` ("" when it could): a file on its path, or its
+    nearest existing folder not writable (a read-only filesystem). The free space alone said
+    "ok" to a --results that was a file, and every run then failed at its start."""
+    path = folder
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    if not path.is_dir():
+        return f"{path} is not a folder"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"{path} is not writable"
+    return ""
+
+
 def check_disk(cache: Path, results: Path) -> list[Check]:
+    if bad := [Check(f"disk: {folder}", False, why) for folder in (cache, results) if (why := unusable(folder))]:
+        return bad
     cache_gb, results_mb = free_gb(cache), free_gb(results) * 1000
     return [
         Check(f"disk: {cache}", cache_gb >= SLOT_GB,

@@ -14,6 +14,7 @@ import yaml
 
 from bench.base import yamlmap
 from bench.base.errors import UserError
+from bench.report.issues import too_broad
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ def load_suppressions(path: Path) -> Suppressions:
             patterns.append(re.compile(regex))
         except re.error as e:
             raise UserError(f"{path}:{line_no}: bad title regex {regex!r}: {e}") from e
+        too_broad(f"{path}:{line_no}: suppress", regex, "")  # here, where its line is known
     return Suppressions(tuple(patterns))
 
 

@@ -8,12 +8,14 @@ blamed on the workload that was running when it appeared.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.base import files, rundir
+from bench.base.errors import quote
 from bench.base.limits import LIMITS
 from bench.report import taint
 from bench.report.issues import KnownIssues, State, fixed_note
@@ -38,7 +40,7 @@ _FATAL_TYPES = frozenset({"BUG", "PAGE_FAULT", "GPF", "PANIC", "OOPS", "DOUBLE_F
 # Console lines that say the same even when no report was titled (the guest's own OOM killer too).
 _FATAL_LINE = re.compile(r"Kernel panic - not syncing|Out of memory: Killed process|\bOops: ")
 # QEMU exits 0 on SIGTERM, SIGINT and SIGHUP, saying so on stderr (the console): a host stop too.
-_QEMU_SIGNALLED = re.compile(r"qemu\S*: terminating on signal (\d+)")
+_QEMU_SIGNALLED = re.compile(r"qemu\S*: terminating on signal (\d{1,3})\b")
 REPORTS_SEEN = "---- kernel reports seen while it ran (console.log) ----"
 OUTPUT_LIMIT = 64 * 1024
 
@@ -74,7 +76,8 @@ def spans(lines: Sequence[str]) -> dict[str, Span]:
         if m.group(2) == "start":
             found[name] = Span(i, None)
         elif name in found:  # the last end marker: the runner's own comes after anything the workload wrote
-            found[name] = Span(found[name].start, i, int(m.group(3)))
+            rc = files.guest_int(m.group(3))  # the guest's console: 5000 digits crashed int() (exit 2, no cases)
+            found[name] = Span(found[name].start, i, -1 if rc is None else rc)
     return found
 
 
@@ -203,14 +206,26 @@ def why_failed(output: str) -> str:
     return " ".join(line.split())[:200]
 
 
-def _read_rc(path: Path) -> tuple[int, float] | None:
+def _read_rc(path: Path) -> tuple[int, float] | str:
+    """(exit, seconds) from a workload's rc file ("EXIT START END", guests/runner.sh), else what is
+    wrong with it ("" when there is none). The guest writes it: times that are not finite or run
+    backwards count 0 s (NaN or Infinity made summary.json JSON that no reader takes, the
+    bench's own included, and junit.xml time="nan")."""
+    text = files.read_guest(path, 4096)
+    if text is None:
+        return ""
+    fields = text.split()
+    if not fields:
+        return "its rc file is empty"
     try:
-        fields = (files.read_guest(path, 4096) or "").split()
         rc = int(fields[0])
+    except ValueError:
+        return f"its rc file holds {quote(text.strip(), 40)}, not an exit code"
+    try:
         secs = float(fields[2]) - float(fields[1]) if len(fields) >= 3 else 0.0
-        return rc, secs
-    except (OSError, ValueError, IndexError):
-        return None
+    except ValueError:
+        secs = 0.0
+    return rc, secs if math.isfinite(secs) and secs >= 0 else 0.0
 
 
 def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFacts,
@@ -219,12 +234,15 @@ def workload_case(w: Workload, guest_dir: Path, span: Span | None, boot: BootFac
     log = guest_dir / rundir.of_workload(w.name, rundir.LOG)
     output = tail(files.read_guest(log, OUTPUT_LIMIT + 1, end=True) or "")
     got = _read_rc(guest_dir / rundir.of_workload(w.name, rundir.RC))
-    if got is None:
+    if isinstance(got, str):
         if span is None:
             return Case("workload", w.name, Status.ERROR, 0.0, "not run: the VM ended before it started", output)
-        if span.end is not None:  # it ended (the console says so) but its files are not there
-            return Case("workload", w.name, Status.ERROR, 0.0,
-                        "no result file: the guest could not write to the results folder (disk full?)", output)
+        if span.end is not None:  # it ended (the console says so) but its rc file is missing or garbage
+            why = got or "no result file: the guest could not write to the results folder (disk full?)"
+            if span.rc not in (None, 0, SKIP_RC):  # the console's end marker says it failed: so it did
+                return Case("workload", w.name, Status.FAIL, 0.0, f"exit {span.rc} (the console's end marker); {why}",
+                            output)
+            return Case("workload", w.name, Status.ERROR, 0.0, why, output)
         if stopped:  # the host stopped the VM, the kernel is not to blame
             return Case("workload", w.name, Status.ERROR, 0.0, f"did not finish: {stopped} while it ran", output)
         why = boot.stop_why() if boot.timed_out else "the kernel died"

@@ -103,8 +103,8 @@ def meminfo(text: str) -> dict[str, int]:
     for line in text.splitlines():
         key, _, rest = line.partition(":")
         value = rest.split()
-        if value and value[0].isdigit():
-            out[key.strip()] = int(value[0])
+        if value and (n := files.guest_int(value[0])) is not None and n >= 0:
+            out[key.strip()] = n
     return out
 
 
@@ -189,7 +189,7 @@ def stacks(records: Sequence[Record]) -> str:
 
 
 def _window(text: str | None) -> tuple[int, int] | None:
-    nums = [int(t) for t in (text or "").split() if t.isdigit()]
+    nums = [n for t in (text or "").split() if (n := files.guest_int(t)) is not None and n >= 0]
     return (nums[0], nums[1]) if len(nums) >= 2 else None
 
 
@@ -212,7 +212,7 @@ def pages_case(name: str, guest_dir: Path, sup: Support, tol: Tolerance = TOLERA
     evidence, counted, not_counted = "", "", "" if sup.ok else sup.why
     if sup.ok:
         dump = page_owner.parse((own(rundir.PAGE_OWNER) or "").splitlines())
-        alive = {int(t) for t in (own(rundir.ALIVE) or "").split() if t.isdigit()}
+        alive = {n for t in (own(rundir.ALIVE) or "").split() if (n := files.guest_int(t)) is not None and n >= 0}
         left = leaked(dump, alive, page_owner.mapcounts((own(rundir.MAPCOUNT) or "").splitlines()))
         n = sum(r.pages for r in left)
         anon = sum(r.pages for r in left if anonymous(r))

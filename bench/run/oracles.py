@@ -75,8 +75,8 @@ def vmstat(text: str) -> dict[str, int]:
     out = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
-            out[parts[0]] = int(parts[1])
+        if len(parts) == 2 and (n := files.guest_int(parts[1])) is not None:
+            out[parts[0]] = n
     return out
 
 

@@ -20,11 +20,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_HEADER = re.compile(r"^Page allocated via order (\d+), mask (0x[0-9a-f]+)\(([^)]*)\), pid (-?\d+), "
-                     r"tgid (-?\d+) \((.*)\), ts (\d+) ns$")
-_PFN = re.compile(r"^PFN (0x[0-9a-f]+|\d+) type (\S+) Block \d+ type (\S+) Flags (?:0x[0-9a-f]+)?\(?([^)]*)\)?$")
+# Numbers of at most 20 digits (a u64): the guest writes these lines, and int() refuses 4300
+# digits (a crash of the run's pages oracle); a longer one fits no pattern, a bad line.
+_HEADER = re.compile(r"^Page allocated via order (\d{1,20}), mask (0x[0-9a-f]+)\(([^)]*)\), pid (-?\d{1,20}), "
+                     r"tgid (-?\d{1,20}) \((.*)\), ts (\d{1,20}) ns$")
+_PFN = re.compile(r"^PFN (0x[0-9a-f]{1,16}|\d{1,20}) type (\S+) Block \d+ type (\S+) Flags (?:0x[0-9a-f]+)?\(?([^)]*)\)?$")
 _SLAB = re.compile(r"^(?:allocate_slab|new_slab)\b")
-_SEEN = re.compile(r"^pinbench: (\d+) record\(s\) read, (\d+) in the window, (\d+) kept$")
+_SEEN = re.compile(r"^pinbench: (\d{1,20}) record\(s\) read, (\d{1,20}) in the window, (\d{1,20}) kept$")
 _FRAME = re.compile(r"^\s+(\S.*)$")
 # The gfp names that mean a user allocation: every GFP_USER-family mask carries __GFP_HARDWALL
 # (gfp_types.h); %pGg prints it inside the first composite name that covers it.
@@ -80,7 +82,7 @@ def _record(lines: list[str]) -> Record | None:
     stack: list[str] = []
     for line in lines[1:]:
         if p := _PFN.match(line):
-            pfn, migratetype, flags = int(p.group(1), 0), p.group(2), p.group(4)
+            pfn, migratetype, flags = int(p.group(1), 16 if p.group(1).startswith("0x") else 10), p.group(2), p.group(4)
         elif line.startswith("Page has been migrated, last migrate reason: "):
             migrated = line.rsplit(": ", 1)[1]
         elif f := _FRAME.match(line):

@@ -123,8 +123,13 @@ def default_home() -> Path:
 
 
 def default_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(os.environ.get("BENCH_CACHE", Path(base) / "pinbench"))
+    """$BENCH_CACHE, else $XDG_CACHE_HOME/pinbench, else ~/.cache/pinbench; always absolute. An
+    empty $BENCH_CACHE is unset, as empty $BENCH_HOME and $BENCH_TREE are; a relative one is
+    taken from the cwd now: a slot's worktree path relative to the cwd broke git (-C) and left
+    a work/ folder in the cwd. A relative $XDG_CACHE_HOME is ignored, as the XDG spec says."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if Path(xdg).is_absolute() else Path.home() / ".cache"
+    return Path(os.environ.get("BENCH_CACHE") or base / "pinbench").absolute()
 
 
 def claim_run(plan: Plan) -> Plan:

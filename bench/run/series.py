@@ -194,11 +194,12 @@ def _read_quilt(series_path: Path) -> tuple[Patch, ...]:
         if not file.is_file():
             what = "not a regular file" if file.exists() else "not found"
             raise UserError(f"{series_path}:{lineno}: patch file {words[0]} {what}")
-        if words[0] in seen:
-            raise UserError(f"{series_path}:{lineno}: patch {words[0]} is listed twice (line {seen[words[0]]})")
+        real = str(file.resolve())  # ./a.patch, sub/../a.patch or a link to it: the same patch, applied twice
+        if real in seen:
+            raise UserError(f"{series_path}:{lineno}: patch {words[0]} is listed twice (line {seen[real]})")
         if len(patches) >= LIMITS.patches:
             raise UserError(f"{series_path}:{lineno}: over the limit of {LIMITS.patches} patches in a series")
-        seen[words[0]] = lineno
+        seen[real] = lineno
         patches.append(_patch_from_file(file, len(patches) + 1, words[0]))
     return tuple(patches)
 
@@ -240,7 +241,26 @@ def _read_patch_dir(d: Path, allow_empty: bool) -> tuple[tuple[Patch, ...], str 
             continue
         patches.append(_patch_from_file(f, len(patches) + 1, f.name, text))
     mbox.order(d, [mbox.parse_message(p.text) for p in patches])  # a deleted file leaves a gap in [n/N]
+    _check_numbers(d, [f.name for f in formatted])  # ... and in the file names, [n/N] or not
     return tuple(patches), base, cover
+
+
+def _check_numbers(d: Path, names: list[str]) -> None:
+    """format-patch's NNNN- numbers run on without a gap or a repeat (from 0001, or the first
+    of --start-number): a deleted or doubled file is caught even when the subjects carry no
+    [n/N] (format-patch -N), instead of testing a series without one of its patches."""
+    numbers = [int(m.group(1)) for n in names if (m := _FORMAT_PATCH_NAME.match(n)) and m.group(1) != "0000"]
+    if not numbers:
+        return
+    want = range(numbers[0], numbers[0] + len(numbers))
+    if numbers != list(want):
+        seen = set(numbers)
+        twice = next((n for n in numbers if numbers.count(n) > 1), None)
+        gap = next((n for n in range(numbers[0], numbers[-1]) if n not in seen), None)
+        what = f"two {twice:04d}-*.patch files" if twice is not None else f"no {gap:04d}-*.patch between"\
+            f" {numbers[0]:04d} and {numbers[-1]:04d}"
+        raise UserError(f"{d}: {what}: a format-patch series is numbered without gaps (list the patches"
+                        f" to apply in a {SERIES_FILE} file)")
 
 
 def _patch_from_file(path: Path, index: int, name: str, text: str | None = None) -> Patch:

@@ -135,7 +135,10 @@ def load(path: Path, patches_dir: Path, weekday: str | None = None) -> Matrix:
                    HISTORY_LIMIT + 1)
     entries: list[Entry] = []
     for spec in dict.fromkeys(specs):
-        name = series_mod.load_series(spec, patches_dir).name
+        try:
+            name = series_mod.load_series(spec, patches_dir).name
+        except UserError as e:  # which line of the matrix named it
+            raise UserError(f"{where('series')}: {e}") from e
         for config, frags in configs.items():
             entries.append(Entry(f"{name}/{config}", spec, name, config, frags, workloads, params, repeat=repeat,
                                  coverage=coverage))
@@ -147,6 +150,9 @@ def load(path: Path, patches_dir: Path, weekday: str | None = None) -> Matrix:
     runs = [e.run_id for e in entries]
     if dup := next((r for r in runs if runs.count(r) > 1), None):
         raise UserError(f"{path}: two entries share the results folder name {dup!r}")
+    for key in ("tree", "base", "tree_name", "tree_url"):  # `base: ''` was blamed on --base; a blank tree is a path
+        if (value := string(key)) is not None and (not value.strip() or value.startswith("-")):
+            raise UserError(f"{where(key)}: {key} {value!r}: blank or an option (leave it out for the default)")
     tree = string("tree")
     if tree:
         tree = str((path.parent / Path(tree).expanduser()).resolve())
@@ -254,7 +260,9 @@ def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str
                 _flag(settings["coverage"], what, "coverage") if "coverage" in settings else e.coverage,
                 e.control,
             )
-        if settings.get("skip"):
+        if _flag(settings.get("skip", False), what, "skip"):  # 'no' (quoted) or 1 skipped the entries
             skipped = {out[i].id for i in hits}
             out = [e for e in out if e.id not in skipped]
+    if entries and not out:  # a night that runs nothing passes: never by accident
+        raise UserError(f"{where}: every entry is skipped: the night would test nothing")
     return out

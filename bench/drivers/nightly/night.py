@@ -84,11 +84,14 @@ def plan_entries(request: RunRequest, home: Path, matrix: Matrix, entries: tuple
             params=(), results=night_dir, memory=entry.memory or request.memory,
             coverage=request.coverage or entry.coverage,
             info={**request.info, "nightly": entry.id, "config": entry.config})
-        # Matrix-wide params only apply where their workload was selected.
-        selected = tuple(w.name for w in make_plan(req, home).workloads)
-        params = selected_params((*entry.params, *request.params), selected)
-        used.update(p.split(".", 1)[0] for p in params)
-        plan = night.sub(make_plan(dataclasses.replace(req, params=params), home), entry.run_id)
+        try:  # a workload, fragment or param of the matrix names its file and entry, not only guests/x.yaml
+            # Matrix-wide params only apply where their workload was selected.
+            selected = tuple(w.name for w in make_plan(req, home).workloads)
+            params = selected_params((*entry.params, *request.params), selected)
+            used.update(p.split(".", 1)[0] for p in params)
+            plan = night.sub(make_plan(dataclasses.replace(req, params=params), home), entry.run_id)
+        except UserError as e:
+            raise UserError(f"{matrix.path}: entry {entry.id}: {e}") from e
         check_workloads(entry.catch, [w.name for w in plan.workloads])  # before any build
         repeat.check(entry.repeat, plan.baseline, ALPHA, f"{matrix.path}: {entry.id}: repeat {entry.repeat}")
         plans.append((entry, plan))
