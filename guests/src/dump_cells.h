@@ -272,6 +272,10 @@ static void core_cell(struct cell *c, enum dustate s)
 
 	if (core_pattern_set(c))
 		return;
+	if (s == DU_URING && !ring_ok) {  /* the child's own ring would fail the cell for the kernel's config */
+		cskip(c, "io_uring_queue_init failed");
+		return;
+	}
 	if (s == DU_GUP && gup_fd < 0) {
 		cskip(c, "no /sys/kernel/debug/gup_test");
 		return;
@@ -307,6 +311,7 @@ static void core_cell(struct cell *c, enum dustate s)
 	}
 	close(go[0]);
 	close(say[1]);
+	go[0] = say[1] = -1;  /* closed once: out: below would close whatever took their numbers */
 	/* the parent lets go of its copy: the child's private pages become exclusive (pageout
 	 * takes only those), and the shared kinds are mapped by the child alone */
 	munmap(c->map, len);
@@ -501,10 +506,8 @@ static void mpol_cell(struct cell *c, enum dustate s)
 		return;
 	if (s == DU_NONE)
 		goto refs;
-	if (pin_start(c, p, c->map, c->half)) {
-		pin_stop(c, p);  /* the pin may be held (pin_outside_movable() failed after it) */
-		return;
-	}
+	if (pin_start(c, p, c->map, c->half))
+		return;  /* pin_start() let go of a pin its ZONE_MOVABLE check failed */
 	/* a long-term pin may have migrated the pinned half out of ZONE_MOVABLE: nodes again */
 	nodes_agree(c, c->map, len, "under the pin");
 	moved = nodes_flip(c->map, len, c->half == HPAGE ? HPAGE : PAGE);

@@ -91,8 +91,11 @@ static pid_t cell_fork(void)
 {
 	pid_t pid = fork();
 
-	if (pid == 0)
+	if (pid == 0) {
 		__fpurge(stdout);
+		/* timeout(1) signals the whole group: on_term() is the parent's, to name the cell once */
+		signal(SIGTERM, SIG_DFL);
+	}
 	return pid;
 }
 static struct io_uring ring;

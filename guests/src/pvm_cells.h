@@ -656,9 +656,9 @@ static void uffd_child(enum upin p, int resolve, int kid_pipe, int res_pipe)
 		if ((d = first_diff(got, want, (size_t)r)) >= 0)
 			dprintf(res_pipe, "after the signal the %s data differs at byte %ld of %ld", upin_names[p], d, r);
 	}
-	printf("# %s/anon/uffd-signal: SIGUSR1 %s, the pin returned %ld%s\n", upin_names[p],
-	       usr1_seen ? "delivered" : "not delivered", r, r == (long)len ? " (all)" : "");
-	fflush(stdout);
+	/* to the parent, which prints it: a write of stdout here (9p) would pin inside the window */
+	dprintf(kid_pipe, "# %s/anon/uffd-signal: SIGUSR1 %s, the pin returned %ld%s\n", upin_names[p],
+		usr1_seen ? "delivered" : "not delivered", r, r == (long)len ? " (all)" : "");
 	_exit(0);
 }
 
@@ -742,6 +742,9 @@ static void uffd_cell(enum upin p, int resolve)
 			cfail(&c, "cannot tell the child to resolve the fault");
 		pfd = (struct pollfd){rp[0], POLLIN, 0};
 		waitpid(kid, &st, 0);
+		n = read(kp[0], why, sizeof(why) - 1);  /* the child's "#" line (it has exited: no wait) */
+		why[n > 0 ? n : 0] = 0;
+		printf("%s", why);
 		n = read(rp[0], why, sizeof(why) - 1);
 		why[n > 0 ? n : 0] = 0;
 		if (why[0])
