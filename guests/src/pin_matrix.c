@@ -2371,6 +2371,9 @@ int main(int argc, char **argv)
 		races(race_secs);
 	if (list_only)
 		return 0;
+	/* the last cell's lines out before the teardown, which a timeout may yet stop */
+	flush_settled();
+	snprintf(current, sizeof(current), "(none: the teardown after the last cell)");
 	if (ksm_run >= 0) {
 		char v[32];
 
