@@ -97,13 +97,19 @@ def support(guest_dir: Path, config: str) -> Support:
     return Support(False, "the guest runner left no page_owner reading (an older runner?)")
 
 
+def _count(word: str) -> int | None:
+    """A count, size or pid the guest wrote (a whole number, not negative), else None."""
+    n = files.guest_int(word)
+    return n if n is not None and n >= 0 else None
+
+
 def meminfo(text: str) -> dict[str, int]:
     """/proc/meminfo: key -> value (kB, or pages for the HugePages_* counts)."""
     out = {}
     for line in text.splitlines():
         key, _, rest = line.partition(":")
         value = rest.split()
-        if value and (n := files.guest_int(value[0])) is not None and n >= 0:
+        if value and (n := _count(value[0])) is not None:
             out[key.strip()] = n
     return out
 
@@ -189,7 +195,7 @@ def stacks(records: Sequence[Record]) -> str:
 
 
 def _window(text: str | None) -> tuple[int, int] | None:
-    nums = [n for t in (text or "").split() if (n := files.guest_int(t)) is not None and n >= 0]
+    nums = [n for t in (text or "").split() if (n := _count(t)) is not None]
     return (nums[0], nums[1]) if len(nums) >= 2 else None
 
 
@@ -212,7 +218,7 @@ def pages_case(name: str, guest_dir: Path, sup: Support, tol: Tolerance = TOLERA
     evidence, counted, not_counted = "", "", "" if sup.ok else sup.why
     if sup.ok:
         dump = page_owner.parse((own(rundir.PAGE_OWNER) or "").splitlines())
-        alive = {n for t in (own(rundir.ALIVE) or "").split() if (n := files.guest_int(t)) is not None and n >= 0}
+        alive = {n for t in (own(rundir.ALIVE) or "").split() if (n := _count(t)) is not None}
         left = leaked(dump, alive, page_owner.mapcounts((own(rundir.MAPCOUNT) or "").splitlines()))
         n = sum(r.pages for r in left)
         anon = sum(r.pages for r in left if anonymous(r))
