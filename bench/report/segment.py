@@ -53,6 +53,9 @@ _STACK_END = re.compile(r"---\[ end trace|\[ cut here \]|Kernel panic - not sync
 _FAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window > PRE_NEAR)
 _NEAR_ANCHORS = tuple(a for a, window in PRE_ANCHORS if window <= PRE_NEAR)
 _NO_DIE = ("INFO:", "WARNING:")
+# Groups whose header, on a die() line (DIE_LINE), is the die() line of the report already open:
+# it does not cut the other open reports, and it joins (_joins() also takes "Oops: " there).
+_DIE_HEADERS = ("Kernel BUG", "Internal error:", "BUG:", "Oops - ", "[#")
 # printk's marker before it prints again a record that an interrupting record cut short.
 _REPLAY = "** replaying previous printk message **"
 _EXTRA = frozenset(map(id, EXTRA))  # identity: comparing frozen dataclasses compares every field
@@ -231,7 +234,7 @@ def _joins(rep: Open, hit: Hit, line: str, lines: list[str]) -> bool:
     # die()'s "Internal error:"/"Oops:" line follows the fault it reports; a hung task, stall or
     # WARNING never prints one, so an oops after those is a report of its own
     return after <= 40 and (rep.main.group is None or rep.main.group.header not in _NO_DIE) and (
-        DIE_LINE.search(line) is not None and hit.group.header in ("Internal error:", "Oops: ", "Kernel BUG", "BUG:", "Oops - ", "[#"))
+        DIE_LINE.search(line) is not None and hit.group.header in _DIE_HEADERS + ("Oops: ",))
 
 
 def segment(hits: list[Hit], lines: list[str]) -> list[Open]:
@@ -240,7 +243,7 @@ def segment(hits: list[Hit], lines: list[str]) -> list[Open]:
     for hit in hits:
         line = lines[hit.line]
         if hit.group is not None and id(hit.group) not in _EXTRA and not CONTINUES.search(line) \
-                and not (hit.group.header in ("Kernel BUG", "Internal error:", "BUG:", "Oops - ", "[#") and DIE_LINE.search(line)):
+                and not (hit.group.header in _DIE_HEADERS and DIE_LINE.search(line)):
             for other in open_.values():  # syzkaller cuts a console report at the next header
                 if other.ctx in ("k", "") and other.main and other.cut < 0 and other.main.line < hit.line:
                     other.cut = hit.line
