@@ -56,29 +56,18 @@ class LineSplitter:
 
 
 def read_log(f: TextIO, name: str, limit: int = LIMITS.console_line) -> list[str]:
-    """The lines of a saved console log (`bench scan`), as its text-mode reader splits them, each
-    cut at `limit` characters as the live reader cuts them; more than LIMITS.console_chars in
-    all (more than any console the bench keeps) is a UserError. A log of one endless line (a
-    corrupt file, /dev/zero behind a pipe) was read whole into memory until the OOM killer came."""
+    """The lines of a saved console log (`bench scan`), each ending "\n" as its text-mode reader
+    gives them, cut at `limit` characters by the live reader's LineSplitter; more than
+    LIMITS.console_chars in all (more than any console the bench keeps) is a UserError. A log of
+    one endless line (a corrupt file, /dev/zero behind a pipe) was read whole into memory until
+    the OOM killer came."""
+    splitter = LineSplitter(limit)
     lines: list[str] = []
-    total = dropped = 0
-    cutting = False  # in the rest of a line over the limit: dropped
-    while piece := f.readline(limit):
-        total += len(piece)
+    total = 0
+    while chunk := f.read(1 << 16):
+        total += len(chunk)
         if total > LIMITS.console_chars:
             raise UserError(f"{name}: more than {LIMITS.console_chars} characters, over the limit of a console"
                             " (console_chars)")
-        ends = piece.endswith("\n")
-        if cutting:
-            dropped += len(piece) - ends
-        else:
-            lines.append(piece)
-        if not cutting and not ends and len(piece) == limit:
-            cutting, dropped = True, 0
-        elif cutting and ends:
-            cutting = False
-            if dropped:
-                lines[-1] += CUT.format(limit=limit, dropped=dropped) + "\n"
-    if cutting and dropped:
-        lines[-1] += CUT.format(limit=limit, dropped=dropped)
-    return lines
+        lines += (line + "\n" for line in splitter.feed(chunk))
+    return lines + splitter.close()
