@@ -54,7 +54,8 @@
 
 /* The default set's cells (guest time in docs/matrix.md); the rest run in pin-matrix-deep. */
 static const char *const xdp_quick[] = {
-	"xdp/anon/none", "xdp/thp/fork", "xdp/shmem/dontneed", "xdp/anon/hole", "xdp/ext4-shared/refused",
+	"xdp/anon/none", "xdp/anon/dontneed", "xdp/thp/fork", "xdp/shmem/dontneed", "xdp/anon/hole",
+	"xdp/hugetlb/prot-none", "xdp/ext4-shared/refused",
 };
 
 static int xdp_wanted(const char *name) { return BLOCK_WANTED(name, xdp_quick); }
@@ -94,6 +95,7 @@ struct xsk {
 	uint64_t *cr_addr;
 	uint32_t tx_next, cr_next;  /* the next TX entry to fill, completion entry to read */
 	uint32_t tag;         /* this cell's own, in every frame */
+	int rounds, frames;   /* rounds and frames compared (said at the end: the premise) */
 };
 
 static uint32_t xdp_tag(const char *name)
@@ -360,6 +362,8 @@ static int xdp_round(struct cell *c, struct xsk *x, const char *want, const char
 			goto out;
 		}
 	}
+	x->rounds++;
+	x->frames += (int)got;
 	if ((int)got < n) {
 		int first = -1;
 
@@ -549,6 +553,9 @@ static void xdp_cell(struct cell *c, enum xev e)
 	xdp_round(c, &x, c->exp, old, c->mapped ? "the process's frames after the event" :
 		  "after the process let go of the pages");
 close:
+	if (x.rounds && !c->failed[0])
+		printf("# %s: %d frame(s) in %d round(s) sent from the pinned pages (copy mode, lo), captured, equal\n",
+		       c->name, x.frames, x.rounds);
 	xsk_close(&x);
 	free(old);
 	pins_back(c, &m, "the socket was closed (the UMEM's release is deferred)");
