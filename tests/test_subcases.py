@@ -534,3 +534,50 @@ def test_a_real_log_of_a_core_dump_leaving_holes() -> None:
     entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/coredump/anon/pageout", "message": "a hole"}])
     result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
     assert catch.hits(result, entries) == list(entries)
+
+
+# -- the AF_XDP cells (guests/src/xdp_cells.h): UMEM registration, frames sent from the pin -------
+
+def _xdp_quick() -> list[str]:
+    """The default set's xdp cells, read from the C table (xdp_quick[])."""
+    return _c_table("xdp_cells.h", "xdp_quick")
+
+
+def test_a_real_log_with_every_xdp_cell() -> None:
+    # ONLY=xdp/ QUICK=0 on a healthy 6.12 built with XDP_SOCKETS: all 31 cells pass, none skips
+    lines = (GUEST_LOGS / "pin-matrix-xdp-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 31 and all(n.startswith("xdp/") for n in got)
+    assert [sum(n.startswith(f"xdp/{m}/") for n in got) for m in ("anon", "thp", "shmem", "hugetlb", "ext4-shared")] \
+        == [11, 7, 7, 5, 1]
+    assert all(s.status is Status.PASS for s in got.values())
+    assert set(_xdp_quick()) <= set(got)
+    # the short pin before a hole is unwound (ENOMEM), the refusals before any pin, ext4 refused
+    assert "# xdp/thp/hole: XDP_UMEM_REG of 1024 pages (unmapped): Cannot allocate memory; FOLL_PIN acquired" \
+        " +512, released +512" in lines
+    assert "# xdp/anon/headroom: XDP_UMEM_REG of 16 pages (a headroom of 3840 bytes in 4096-byte chunks):" \
+        " Invalid argument; FOLL_PIN acquired +0, released +0" in lines
+    assert "# xdp/ext4-shared/refused: XDP_UMEM_REG of 16 pages (ext4 MAP_SHARED): Bad address; FOLL_PIN" \
+        " acquired +0, released +0" in lines
+    assert "pin_matrix: 31 cells passed, 0 failed, 0 skipped" in lines
+
+
+def test_a_real_log_of_a_leaking_xdp_unwind_and_a_short_term_umem_pin() -> None:
+    # tests/data/guest/xdp-bugs/xdp-umem-unwind-longterm: xdp_umem_pin_pages() frees the page
+    # array of a short pin without unpinning what it pinned, and pins without FOLL_LONGTERM
+    lines = (GUEST_LOGS / "pin-matrix-xdp-umem-unwind-longterm-6.12-tcg.log").read_text().splitlines()
+    cells = {s.name: s for s in subcases.parse(lines)}
+    assert len(cells) == 31
+    failed = {n: s.message for n, s in cells.items() if s.status is Status.FAIL}
+    leaks = {"xdp/anon/hole": 16, "xdp/anon/prot-none": 16, "xdp/thp/hole": 512, "xdp/shmem/prot-none": 16,
+             "xdp/hugetlb/prot-none": 512}
+    assert sorted(failed) == sorted([*leaks, "xdp/ext4-shared/refused"])
+    for name, n in leaks.items():
+        assert failed[name] == f"FOLL_PIN acquired - released is +{n} after the refused XDP_UMEM_REG" \
+            f" (acquired +{n}, released +0): pins leaked"
+    assert failed["xdp/ext4-shared/refused"] == "XDP_UMEM_REG granted a UMEM over ext4 MAP_SHARED"
+    assert "# xdp/ext4-shared/refused: XDP_UMEM_REG of 16 pages (ext4 MAP_SHARED): granted; FOLL_PIN acquired" \
+        " +16, released +0" in lines
+    # the refusals that pin nothing, and every cell whose UMEM registered, still pass
+    assert all(s.status is Status.PASS for n, s in cells.items() if n not in failed)
+    assert "xdp/anon/hole" in _xdp_quick() and "xdp/ext4-shared/refused" in _xdp_quick()

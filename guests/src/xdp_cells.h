@@ -558,6 +558,13 @@ close:
 		       c->name, x.frames, x.rounds);
 	xsk_close(&x);
 	free(old);
+	if (c->failed[0]) {
+		/* the first failure explains: no second 5 s wait on leaked pins, only a short one for
+		 * the deferred release, which the next cell's baseline would otherwise see */
+		for (int i = 0; i < 10 && pins_outstanding() != out0; i++)
+			usleep(100 * 1000);
+		return;
+	}
 	pins_back(c, &m, "the socket was closed (the UMEM's release is deferred)");
 	if (c->failed[0] || c->skip[0])
 		return;
