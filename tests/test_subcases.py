@@ -559,6 +559,10 @@ def test_a_real_log_with_every_xdp_cell() -> None:
         " Invalid argument; FOLL_PIN acquired +0, released +0" in lines
     assert "# xdp/ext4-shared/refused: XDP_UMEM_REG of 16 pages (ext4 MAP_SHARED): Bad address; FOLL_PIN" \
         " acquired +0, released +0" in lines
+    # the data check happened: frames sent from the pinned pages, captured and compared
+    assert "# xdp/thp/fork: 48 frame(s) in 3 round(s) sent from the pinned pages (copy mode, lo), captured, equal" \
+        in lines
+    assert sum("round(s) sent from the pinned pages" in line for line in lines) == 30  # all but ext4's
     assert "pin_matrix: 31 cells passed, 0 failed, 0 skipped" in lines
 
 
