@@ -585,3 +585,16 @@ def test_a_real_log_of_a_leaking_xdp_unwind_and_a_short_term_umem_pin() -> None:
     # the refusals that pin nothing, and every cell whose UMEM registered, still pass
     assert all(s.status is Status.PASS for n, s in cells.items() if n not in failed)
     assert "xdp/anon/hole" in _xdp_quick() and "xdp/ext4-shared/refused" in _xdp_quick()
+
+
+def test_a_real_log_of_the_default_xdp_cells_catching_both_scratch_bugs_under_movablecore() -> None:
+    # the same series, QUICK=1 as the default set boots (movablecore=256M): without FOLL_LONGTERM
+    # the UMEM's pages stay in ZONE_MOVABLE, so every default cell that registers fails too
+    lines = (GUEST_LOGS / "pin-matrix-xdp-umem-unwind-longterm-movable-6.12-tcg.log").read_text().splitlines()
+    cells = {s.name: s for s in subcases.parse(lines)}
+    assert sorted(cells) == sorted(_xdp_quick())
+    assert all(s.status is Status.FAIL for s in cells.values())
+    movable = {n for n, s in cells.items() if "stay in ZONE_MOVABLE under XDP's long-term pin" in s.message}
+    assert movable == {"xdp/anon/none", "xdp/anon/dontneed", "xdp/thp/fork", "xdp/shmem/dontneed"}
+    assert cells["xdp/thp/fork"].message == "512 of 512 UMEM page(s) stay in ZONE_MOVABLE under XDP's long-term pin"
+    assert cells["xdp/anon/hole"].message.startswith("FOLL_PIN acquired - released is +16")
