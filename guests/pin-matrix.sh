@@ -6,7 +6,7 @@
 # vfat (O_DIRECT through fs/direct-io.c), hugetlb pages; KSM and fake NUMA nodes come from the
 # kernel config and the command line (numa=fake=2).
 set -u
-: "${RACE_SECONDS:=2}" "${ONLY:=}" "${EXCLUDE_VFAT:=1}" "${QUICK:=1}"
+: "${RACE_SECONDS:=2}" "${RACE_NOISE:=0}" "${ONLY:=}" "${EXCLUDE_VFAT:=1}" "${QUICK:=1}"
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 need_gup_test || exit $?
@@ -88,6 +88,7 @@ args=(-d "$mnt" -b "$raw")
 [ -n "$only" ] && args+=(-o "$only")
 [ "$QUICK" = 1 ] && args+=(-q)  # the default set's cells (pin_matrix.c quick_cells); 0: every cell
 [ "$RACE_SECONDS" != 0 ] && args+=(-r "$RACE_SECONDS")
+[ "$RACE_NOISE" != 0 ] && args+=(-n "$RACE_NOISE")
 # a kernel built with io_uring that refuses a ring fails the matrix: its uring cells would skip
 [ "$(kconfig IO_URING)" = y ] && export URING_REQUIRED=1
 # the same for the kentry cells' entries (kconfigs/pinners.config): built in, so they must work

@@ -2278,8 +2278,33 @@ out:
 
 #include "pm_swapin.h"  /* race/swapin-vs-swapin */
 
-static void races(double secs)
+/* Busy threads while the races run (-n N, RACE_NOISE): with more busy vCPUs than host cores,
+ * the host preempts a vCPU at any instruction, spinlocks held or not, for a host time slice.
+ * A race window of a few instructions in the kernel (a PTE copied by fork but not yet
+ * write-protected, a swap-in between its read and the page-table lock) then stays open for
+ * milliseconds while another vCPU runs: what a PREEMPT guest cannot do inside a spinlock. */
+static volatile int noise_stop;
+
+static void *noise_spin(void *arg)
 {
+	volatile unsigned long *n = arg;
+
+	while (!noise_stop)
+		(*n)++;
+	return NULL;
+}
+
+static void races(double secs, int noise)
+{
+	pthread_t t[16];
+	unsigned long spun[16] = {0};
+	int n = 0;
+
+	noise_stop = 0;
+	while (n < noise && n < 16 && !pthread_create(&t[n], NULL, noise_spin, &spun[n]))
+		n++;
+	if (noise)
+		printf("# races: %d busy thread(s) beside them on %ld online CPU(s)\n", n, sysconf(_SC_NPROCESSORS_ONLN));
 	run_race("gup-fast-vs-zap", a_gup_fast, b_zap, 0, secs);
 	run_race("pin-vs-fork", a_pin_check, b_fork, 0, secs);
 	run_race("pin-thp-vs-fork", a_pin_check, b_fork, 1, secs);
@@ -2288,6 +2313,9 @@ static void races(double secs)
 	run_race("pin-vs-thp-split", a_pin_check, b_split, 1, secs);
 	run_reclaim_race(secs);
 	run_swapin_race(secs);
+	noise_stop = 1;
+	while (n > 0)
+		pthread_join(t[--n], NULL);
 }
 
 #include "pvm_cells.h"  /* process_vm shapes and error paths, signals on uffd-blocked pins */
@@ -2302,8 +2330,9 @@ int main(int argc, char **argv)
 	int opt;
 	long ksm_run = -1, ksm_scan = 100, ksm_sleep = 20;
 	double race_secs = 0;
+	int race_noise = 0;
 
-	while ((opt = getopt(argc, argv, "d:b:v:m:o:x:lqr:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:b:v:m:o:x:lqr:s:n:")) != -1) {
 		switch (opt) {
 		case 'd': ext4_dir = optarg; break;
 		case 'b': blk_dev = optarg; break;
@@ -2315,8 +2344,9 @@ int main(int argc, char **argv)
 		case 'q': quick = 1; break;
 		case 'r': race_secs = atof(optarg); break;
 		case 's': race_swap = optarg; break;
+		case 'n': race_noise = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS] [-s SWAPDEV]\n",
+			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS] [-s SWAPDEV] [-n NOISE]\n",
 				argv[0]);
 			return 2;
 		}
@@ -2370,7 +2400,7 @@ int main(int argc, char **argv)
 	dump_cells();
 	xdp_cells();
 	if (race_secs > 0)
-		races(race_secs);
+		races(race_secs, race_noise);
 	if (list_only)
 		return 0;
 	/* the last cell's lines out before the teardown, which a timeout may yet stop */
