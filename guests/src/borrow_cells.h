@@ -986,6 +986,7 @@ out:
 }
 
 #include "borrow_reads.h"  /* borrow/peek, futex-ro, proc-cmdline/proctitle, singlestep: the read side */
+#include "perf_phys.h"  /* borrow/perf-phys: perf_virt_to_phys()'s GUP-fast of a page-fault sample */
 
 static void borrow_cells(void)
 {
@@ -1002,4 +1003,5 @@ static void borrow_cells(void)
 	futex_cell(1);
 	cmdline_cell();
 	borrow_reads();
+	perf_phys_cells();
 }
