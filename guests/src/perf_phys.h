@@ -39,9 +39,6 @@ enum pstate { PS_COW, PS_COW_MIN, PS_RW, PS_MPROT, PS_WRO, PS_PAGEOUT, PS_UNTOUC
 static const char *const pstate_names[NPSTATE] = {"cow-fork", "cow-fork-min", "read-then-write", "mprotect",
 						  "write-ro", "pageout", "untouched", "prot-none"};
 
-/* The default set's perf-phys cells (guest time in docs/matrix.md); the rest run in pin-matrix-deep. */
-static const char *const perf_phys_quick[] = {"borrow/perf-phys/anon/cow-fork", "borrow/perf-phys/anon/pageout"};
-
 static int perf_phys_applies(enum pmem m, enum pstate s)
 {
 	switch (s) {
@@ -246,7 +243,7 @@ static void perf_phys_cell(enum pmem m, enum pstate s)
 	pid_t kid = -1;
 
 	snprintf(c.name, sizeof(c.name), "borrow/perf-phys/%s/%s", pmem_names[m], pstate_names[s]);
-	if (!BLOCK_WANTED(c.name, perf_phys_quick) || !begins(c.name))
+	if (!borrow_runs(c.name))
 		return;
 	if ((m == PM_EXT4_PR || m == PM_EXT4_SH) && !ext4_dir) {
 		cskip(&c, "no ext4 directory given (-d)");
