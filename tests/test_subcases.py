@@ -578,3 +578,27 @@ def test_a_real_log_with_every_perf_phys_cell() -> None:
     # a tail page of the THP and of the hugetlb page: page 300 of the 2 MiB
     assert said["borrow/perf-phys/hugetlb/write-ro"][2] % 512 == 300
     assert said["borrow/perf-phys/thp/write-ro"][2] % 512 == 300
+
+
+def test_a_real_log_of_perf_virt_to_phys_forgetting_its_put_page() -> None:
+    # tests/data/guest/perf-phys-bugs/virt-to-phys-no-put (run 20261206-045707): perf_virt_to_phys()
+    # keeps the reference get_user_page_fast_only() took. Every cell whose sampled page GUP-fast
+    # could take fails on the reference check, wherever the page went (the COW child's, the new
+    # copy, the page cache's); the three states GUP-fast refuses take no reference and pass. The
+    # addresses themselves stay right.
+    lines = (GUEST_LOGS / "pin-matrix-perf-phys-no-put-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 22
+    passed = sorted(n for n, s in got.items() if s.status is Status.PASS)
+    assert passed == sorted(n for n in got if n.rsplit("/", 1)[1] in _PP_ZERO)
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert len(failed) == 15
+    assert all("a reference leaked" in m for m in failed.values())
+    assert failed["borrow/perf-phys/anon/cow-fork"].startswith("1 page(s) of the child's copy-on-write page still held")
+    assert failed["borrow/perf-phys/anon/cow-fork-min"].startswith("1 page(s) of the parent's new page still held")
+    assert failed["borrow/perf-phys/thp/cow-fork"].startswith("512 page(s) of the child's copy-on-write page")
+    assert failed["borrow/perf-phys/ext4-private/read-then-write"].startswith("1 page(s) of the page cache page")
+    assert all("refcount - mapcount is 2, 1 before (+1" in m for n, m in failed.items() if "/hugetlb/" in n)
+    said = _perf_phys_lines("pin-matrix-perf-phys-no-put-6.12-tcg.log")
+    assert all(phys == ((after if n.endswith("cow-fork-min") else before) << 12) + 0x5A8
+               for n, (_, phys, before, after) in said.items() if n in failed)
