@@ -60,7 +60,7 @@ static const char *const borrow_quick[] = {
 	"borrow/futex/shmem", "borrow/futex/ext4-shared", "borrow/proc-cmdline/child",
 	"borrow/peek/anon-swapped", "borrow/peek/anon-uring-pinned", "borrow/peek/prot-none", "borrow/futex-ro/shmem",
 	"borrow/proc-cmdline/proctitle", "borrow/singlestep/anon-swapped",
-	"borrow/perf-phys/anon/cow-fork", "borrow/perf-phys/anon/pageout",
+	"borrow/perf-phys/anon/cow-fork", "borrow/perf-phys/hugetlb/write-ro",
 };
 
 static int borrow_wanted(const char *name) { return BLOCK_WANTED(name, borrow_quick); }
