@@ -46,7 +46,7 @@
 #endif
 
 /* The default set's borrow cells, 5.6 s of TCG guest time together (the read side's six 1.4 s of
- * it, the two perf-phys cells under 0.1 s; docs/matrix.md); the rest (the other ways to write each kind, the ext4 THP cells that skip
+ * it, the two perf-phys cells 0.17 s; docs/matrix.md); the rest (the other ways to write each kind, the ext4 THP cells that skip
  * on 6.12, the other memory kinds of the read side) run in pin-matrix-deep. */
 static const char *const borrow_quick[] = {
 	"borrow/force-self-mem/ext4-private", "borrow/force-self-mem/anon-fork",
