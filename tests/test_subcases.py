@@ -292,11 +292,12 @@ def test_a_real_log_of_a_foll_force_write_reaching_the_page_cache() -> None:
     entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/borrow/force-self-mem/ext4-private",
                                       "message": "in the written range"}])
 
-def _borrow_quick() -> list[str]:
-    """The default set's borrow cells, read from the C table (borrow_quick[])."""
+def _borrow_quick(perf_phys: bool = False) -> list[str]:
+    """The default set's borrow cells, read from the C table (borrow_quick[]); without the
+    perf-phys ones unless asked (the logs of before 2026-12-06 04:30 predate them)."""
     text = (GUESTS / "src" / "borrow_cells.h").read_text()
     table = text.split("borrow_quick[] = {", 1)[1].split("};", 1)[0]
-    return re.findall(r'"([^"]+)"', table)
+    return [n for n in re.findall(r'"([^"]+)"', table) if perf_phys or not n.startswith("borrow/perf-phys/")]
 
 
 READ_SIDE = ("borrow/peek/", "borrow/futex-ro/", "borrow/proc-cmdline/proctitle", "borrow/singlestep/")
@@ -598,3 +599,92 @@ def test_a_real_log_of_the_default_xdp_cells_catching_both_scratch_bugs_under_mo
     assert movable == {"xdp/anon/none", "xdp/anon/dontneed", "xdp/thp/fork", "xdp/shmem/dontneed"}
     assert cells["xdp/thp/fork"].message == "512 of 512 UMEM page(s) stay in ZONE_MOVABLE under XDP's long-term pin"
     assert cells["xdp/anon/hole"].message.startswith("FOLL_PIN acquired - released is +16")
+
+
+# -- the perf-phys cells (guests/src/perf_phys.h): PERF_SAMPLE_PHYS_ADDR of page-fault samples -----
+
+_PP_LINE = re.compile(r"^# (borrow/perf-phys/\S+): (\d+) sample\(s\), (\d+) at the target; phys_addr (0x[0-9a-f]+|0); "
+                      r"pagemap PFN (0x[0-9a-f]+|0) before, (0x[0-9a-f]+|0) after")
+_PP_ZERO = ("pageout", "untouched", "prot-none")  # GUP-fast cannot take the page: phys_addr 0
+
+
+def _perf_phys_lines(name: str) -> dict[str, tuple[int, int, int, int]]:
+    """Each cell's comment line: samples at the target, phys_addr, the PFN before and after."""
+    got = {}
+    for line in (GUEST_LOGS / name).read_text().splitlines():
+        if m := _PP_LINE.match(line):
+            got[m[1]] = (int(m[3]), int(m[4], 16), int(m[5], 16), int(m[6], 16))
+    return got
+
+
+def test_a_real_log_with_every_perf_phys_cell() -> None:
+    # ONLY=borrow/perf-phys/ QUICK=0 on a healthy 6.12 (run 20261206-044027-baseline): every cell
+    # passes, and what each comment line says agrees with the rule the cell checks
+    lines = (GUEST_LOGS / "pin-matrix-perf-phys-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 22 and all(n.startswith("borrow/perf-phys/") for n in got)
+    assert all(s.status is Status.PASS for s in got.values())
+    quick = [n for n in _borrow_quick(perf_phys=True) if n.startswith("borrow/perf-phys/")]
+    assert quick == ["borrow/perf-phys/anon/cow-fork", "borrow/perf-phys/hugetlb/write-ro"] and set(quick) <= set(got)
+    said = _perf_phys_lines("pin-matrix-perf-phys-baseline-6.12-tcg.log")
+    assert set(said) == set(got)
+    for name, (at_target, phys, before, after) in said.items():
+        state = name.rsplit("/", 1)[1]
+        assert at_target == 1, name
+        if state in _PP_ZERO:
+            assert phys == 0 and after, name  # the fault (or, for prot-none, nothing) left a page
+            assert bool(before) == (state == "prot-none"), name  # present only behind PROT_NONE
+        else:
+            want = after if state == "cow-fork-min" else before
+            assert phys == (want << 12) + 0x5A8, name  # the page's PFN and the offset in it
+        if state.startswith("cow-fork"):
+            assert before != after, name  # the write copied the page
+    # a tail page of the THP and of the hugetlb page: page 300 of the 2 MiB
+    assert said["borrow/perf-phys/hugetlb/write-ro"][2] % 512 == 300
+    assert said["borrow/perf-phys/thp/write-ro"][2] % 512 == 300
+
+
+def test_a_real_log_of_perf_virt_to_phys_forgetting_its_put_page() -> None:
+    # tests/data/guest/perf-phys-bugs/virt-to-phys-no-put (run 20261206-045707): perf_virt_to_phys()
+    # keeps the reference get_user_page_fast_only() took. Every cell whose sampled page GUP-fast
+    # could take fails on the reference check, wherever the page went (the COW child's, the new
+    # copy, the page cache's); the three states GUP-fast refuses take no reference and pass. The
+    # addresses themselves stay right.
+    lines = (GUEST_LOGS / "pin-matrix-perf-phys-no-put-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 22
+    passed = sorted(n for n, s in got.items() if s.status is Status.PASS)
+    assert passed == sorted(n for n in got if n.rsplit("/", 1)[1] in _PP_ZERO)
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert len(failed) == 15
+    assert all("a reference leaked" in m for m in failed.values())
+    assert failed["borrow/perf-phys/anon/cow-fork"].startswith("1 page(s) of the child's copy-on-write page still held")
+    assert failed["borrow/perf-phys/anon/cow-fork-min"].startswith("1 page(s) of the parent's new page still held")
+    assert failed["borrow/perf-phys/thp/cow-fork"].startswith("512 page(s) of the child's copy-on-write page")
+    assert failed["borrow/perf-phys/ext4-private/read-then-write"].startswith("1 page(s) of the page cache page")
+    assert all("refcount - mapcount is 2, 1 before (+1" in m for n, m in failed.items() if "/hugetlb/" in n)
+    said = _perf_phys_lines("pin-matrix-perf-phys-no-put-6.12-tcg.log")
+    assert all(phys == ((after if n.endswith("cow-fork-min") else before) << 12) + 0x5A8
+               for n, (_, phys, before, after) in said.items() if n in failed)
+
+
+def test_a_real_log_of_perf_virt_to_phys_reading_the_folios_pfn() -> None:
+    # tests/data/guest/perf-phys-bugs/virt-to-phys-folio-head (run 20261206-045949): phys_addr from
+    # the folio's first page, not the page GUP-fast returned. Small pages are their own folio and
+    # pass; every sample of a tail page (page 300 of a PMD-mapped THP or a hugetlb page) is 300
+    # pages low. thp/cow-fork-min passes: the COW gave the parent a small page. No reference leaks.
+    lines = (GUEST_LOGS / "pin-matrix-perf-phys-folio-head-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert len(got) == 22
+    failed = sorted(n for n, s in got.items() if s.status is Status.FAIL)
+    assert failed == ["borrow/perf-phys/hugetlb/cow-fork", "borrow/perf-phys/hugetlb/cow-fork-min",
+                      "borrow/perf-phys/hugetlb/write-ro", "borrow/perf-phys/thp/cow-fork",
+                      "borrow/perf-phys/thp/write-ro"]
+    assert all(got[n].message.startswith("phys_addr ") for n in failed)
+    said = _perf_phys_lines("pin-matrix-perf-phys-folio-head-6.12-tcg.log")
+    for n in failed:
+        _, phys, before, after = said[n]
+        want = after if n.endswith("cow-fork-min") else before
+        assert phys == ((want - 300) << 12) + 0x5A8, n  # the head page's address, the small page's offset
+    # the default set's two: one of them catches it
+    assert set(_borrow_quick(perf_phys=True)) & set(failed) == {"borrow/perf-phys/hugetlb/write-ro"}

@@ -46,7 +46,7 @@
 #endif
 
 /* The default set's borrow cells, 5.6 s of TCG guest time together (the read side's six 1.4 s of
- * it; docs/matrix.md); the rest (the other ways to write each kind, the ext4 THP cells that skip
+ * it, the two perf-phys cells 0.17 s; docs/matrix.md); the rest (the other ways to write each kind, the ext4 THP cells that skip
  * on 6.12, the other memory kinds of the read side) run in pin-matrix-deep. */
 static const char *const borrow_quick[] = {
 	"borrow/force-self-mem/ext4-private", "borrow/force-self-mem/anon-fork",
@@ -60,6 +60,7 @@ static const char *const borrow_quick[] = {
 	"borrow/futex/shmem", "borrow/futex/ext4-shared", "borrow/proc-cmdline/child",
 	"borrow/peek/anon-swapped", "borrow/peek/anon-uring-pinned", "borrow/peek/prot-none", "borrow/futex-ro/shmem",
 	"borrow/proc-cmdline/proctitle", "borrow/singlestep/anon-swapped",
+	"borrow/perf-phys/anon/cow-fork", "borrow/perf-phys/hugetlb/write-ro",
 };
 
 static int borrow_wanted(const char *name) { return BLOCK_WANTED(name, borrow_quick); }
@@ -986,6 +987,7 @@ out:
 }
 
 #include "borrow_reads.h"  /* borrow/peek, futex-ro, proc-cmdline/proctitle, singlestep: the read side */
+#include "perf_phys.h"  /* borrow/perf-phys: perf_virt_to_phys()'s GUP-fast of a page-fault sample */
 
 static void borrow_cells(void)
 {
@@ -1002,4 +1004,5 @@ static void borrow_cells(void)
 	futex_cell(1);
 	cmdline_cell();
 	borrow_reads();
+	perf_phys_cells();
 }

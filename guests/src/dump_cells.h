@@ -74,7 +74,9 @@ static int core_pattern_set(struct cell *c)
 	core_was[strcspn(core_was, "\n")] = 0;
 	if (!core_was[0])
 		snprintf(core_was, sizeof(core_was), "core");
+	knob_changed(CORE_PATTERN, core_was);
 	if (!write_file(CORE_PATTERN, CORE_DIR ".%p")) {
+		knob_put_back(CORE_PATTERN);  /* unchanged: nothing for a SIGTERM to put back */
 		cskip(c, "cannot write %s: %s", CORE_PATTERN, strerror(errno));
 		core_was[0] = 0;
 		return -1;
@@ -84,7 +86,7 @@ static int core_pattern_set(struct cell *c)
 
 static void core_pattern_restore(void)
 {
-	if (core_was[0] && !write_file(CORE_PATTERN, core_was))
+	if (core_was[0] && !knob_put_back(CORE_PATTERN))
 		printf("# cannot put %s back to %s\n", CORE_PATTERN, core_was);
 }
 

@@ -294,7 +294,9 @@ static void collapse_event(struct cell *c)
 
 			snprintf(path, sizeof(path), KHUGEPAGED_DIR "%s", knobs[i]);
 			f = fopen(path, "r");
-			if (!f || !fgets(was[i], sizeof(was[i]), f) || !write_file(path, fast[i])) {
+			if (f && fgets(was[i], sizeof(was[i]), f))
+				knob_changed(path, was[i]);
+			if (!f || !was[i][0] || !write_file(path, fast[i])) {
 				if (f)
 					fclose(f);
 				cskip(c, "cannot set %s: %s", path, strerror(errno));
@@ -329,8 +331,7 @@ restore:
 			char path[128];
 
 			snprintf(path, sizeof(path), KHUGEPAGED_DIR "%s", knobs[i]);
-			was[i][strcspn(was[i], "\n")] = 0;
-			write_file(path, was[i]);
+			knob_put_back(path);
 		}
 }
 

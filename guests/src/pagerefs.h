@@ -25,6 +25,7 @@ struct page_refs {
 	long refcount;  /* folio_ref_count() of the page's folio, this dump's reference included */
 	long mapcount;  /* the page's own map count */
 	long pincount;  /* large folios: _pincount; small pages: -1 */
+	long fmapcount; /* large folios: folio_mapcount() (the head line); small pages: -1 */
 };
 
 /* One kmsg record's text (after "prio,seq,ts,flags;"), or NULL. */
@@ -52,7 +53,7 @@ static inline int page_refs(int gup_fd, const char *base, const long *idx, int n
 			top = idx[i] + 1;
 		g.which_pages[i] = (uint32_t)idx[i] + 1;  /* 1-based */
 		out[i].pfn = 0;
-		out[i].refcount = out[i].mapcount = out[i].pincount = -1;
+		out[i].refcount = out[i].mapcount = out[i].pincount = out[i].fmapcount = -1;
 	}
 	g.addr = (uintptr_t)base;
 	g.size = (uint64_t)top * PAGE;
@@ -85,6 +86,8 @@ static inline int page_refs(int gup_fd, const char *base, const long *idx, int n
 			want_head = 1;
 		} else if (want_head && !strncmp(t, "head: ", 6) && (s = strstr(t, "pincount:"))) {
 			out[got].pincount = strtol(s + 9, NULL, 10);
+			if ((s = strstr(t, " mapcount:")))  /* not entire_mapcount: the space before */
+				out[got].fmapcount = strtol(s + 10, NULL, 10);
 			want_head = 0;
 		} else if (!strncmp(t, "page: ", 6) || !strncmp(t, "page:", 5)) {
 			want_head = 0;

@@ -73,14 +73,90 @@ static int begins(const char *name)
 	return 1;
 }
 
+/* The system knobs (/proc/sys, /sys) the cells change, each with the value it had before its
+ * first change: the code that changes one puts it back (knob_put_back()) when done, and a SIGTERM
+ * in between puts back whatever is still changed (on_term()). Entries are filled before the
+ * change and marked last, so that the handler reads whole ones. */
+#define NKNOB 12
+static struct knob {
+	char path[96];
+	char was[96];
+	size_t len;
+	volatile sig_atomic_t changed;
+} saved_knobs[NKNOB];
+
+/* open/write/close only: async-signal-safe */
+static int knob_write(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t w;
+
+	if (fd < 0)
+		return 0;
+	w = write(fd, text, len);
+	close(fd);
+	return w == (ssize_t)len;
+}
+
+/* Before PATH is written: WAS (its first line) is what a SIGTERM puts back, unless an earlier
+ * change, not yet put back, saved the value before that. */
+static void knob_changed(const char *path, const char *was)
+{
+	struct knob *k = NULL;
+
+	for (int i = 0; i < NKNOB; i++) {
+		if (saved_knobs[i].changed && !strcmp(saved_knobs[i].path, path))
+			return;
+		if (!k && !saved_knobs[i].changed)
+			k = &saved_knobs[i];
+	}
+	if (!k) {
+		printf("# pin_matrix: no room to save %s: a SIGTERM leaves it changed\n", path);
+		return;
+	}
+	snprintf(k->path, sizeof(k->path), "%s", path);
+	snprintf(k->was, sizeof(k->was), "%s", was);
+	k->len = strcspn(k->was, "\n");
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	k->changed = 1;
+}
+
+/* PATH back to its saved value: 1 when written (or never changed), 0 when the write failed. */
+static int knob_put_back(const char *path)
+{
+	for (int i = 0; i < NKNOB; i++)
+		if (saved_knobs[i].changed && !strcmp(saved_knobs[i].path, path)) {
+			int ok_ = knob_write(path, saved_knobs[i].was, saved_knobs[i].len);
+
+			saved_knobs[i].changed = 0;
+			return ok_;
+		}
+	return 1;
+}
+
 /* timeout(1) sends SIGTERM first: say which cell did not finish (its "#" lines were still
- * buffered), with write(2) only, as a handler must. */
+ * buffered) and put the changed knobs back, with write(2), open(2) and close(2) only, as a
+ * handler must. */
 static void on_term(int sig)
 {
-	static const char head[] = "\n# pin_matrix: stopped by a signal in cell ";
+	static const char head[] = "\n# pin_matrix: stopped by a signal in cell ", back[] = "# pin_matrix: put back ";
 
 	if (write(1, head, sizeof(head) - 1) < 0 || write(1, current, strlen(current)) < 0 || write(1, "\n", 1) < 0) {
 		/* nothing more can be said */
+	}
+	for (int i = 0; i < NKNOB; i++) {
+		if (!saved_knobs[i].changed)
+			continue;
+		saved_knobs[i].changed = 0;
+		if (write(1, back, sizeof(back) - 1) < 0 || write(1, saved_knobs[i].path, strlen(saved_knobs[i].path)) < 0) {
+			/* the write below still runs */
+		}
+		if (!knob_write(saved_knobs[i].path, saved_knobs[i].was, saved_knobs[i].len) && write(1, ": failed", 8) < 0) {
+			/* nothing more can be said */
+		}
+		if (write(1, "\n", 1) < 0) {
+			/* nothing more can be said */
+		}
 	}
 	_exit(128 + sig);
 }
@@ -423,6 +499,7 @@ static int map_memfd_thp(struct cell *c)
 		*r = 0;
 		snprintf(shmem_thp_was, sizeof(shmem_thp_was), "%s", l + 1);
 		if (strcmp(shmem_thp_was, "always") && strcmp(shmem_thp_was, "advise") && strcmp(shmem_thp_was, "force")) {
+			knob_changed(SHMEM_ENABLED, shmem_thp_was);
 			if (!write_file(SHMEM_ENABLED, "advise")) {
 				cskip(c, "cannot write advise to %s (it says %s): %s", SHMEM_ENABLED, shmem_thp_was,
 				      strerror(errno));
@@ -456,7 +533,7 @@ static int map_memfd_thp(struct cell *c)
 
 static void shmem_thp_restore(void)
 {
-	if (shmem_thp_changed && !write_file(SHMEM_ENABLED, shmem_thp_was))
+	if (shmem_thp_changed && !knob_put_back(SHMEM_ENABLED))
 		printf("# cannot put %s back to %s\n", SHMEM_ENABLED, shmem_thp_was);
 }
 
@@ -987,7 +1064,7 @@ out:
 			cfail(c, "MADV_MERGEABLE: %s", strerror(errno));
 			break;
 		}
-		write_file("/sys/kernel/mm/ksm/run", "1");  /* ksmd only while a cell waits: it eats a CPU */
+		write_file("/sys/kernel/mm/ksm/run", "1");  /* ksmd only while a cell waits: it eats a CPU (main saved run) */
 		for (deadline = 0; deadline < 200 && !(shared = sharing(c->map + c->half, c->half, 0)); deadline++)
 			usleep(50 * 1000);
 		write_file("/sys/kernel/mm/ksm/run", "0");  /* merged pages stay merged */
@@ -2376,6 +2453,14 @@ int main(int argc, char **argv)
 		ksm_scan = ksm_read("pages_to_scan");
 		ksm_sleep = ksm_read("sleep_millisecs");
 		if (ksm_run >= 0) {  /* scan fast: TCG is slow, and the cells wait for full scans */
+			char v[32];
+
+			snprintf(v, sizeof(v), "%ld", ksm_run);
+			knob_changed("/sys/kernel/mm/ksm/run", v);  /* the KSM cells set it */
+			snprintf(v, sizeof(v), "%ld", ksm_scan);
+			knob_changed("/sys/kernel/mm/ksm/pages_to_scan", v);
+			snprintf(v, sizeof(v), "%ld", ksm_sleep);
+			knob_changed("/sys/kernel/mm/ksm/sleep_millisecs", v);
 			write_file("/sys/kernel/mm/ksm/pages_to_scan", "4000");
 			write_file("/sys/kernel/mm/ksm/sleep_millisecs", "0");
 		}
@@ -2407,14 +2492,10 @@ int main(int argc, char **argv)
 	flush_settled();
 	snprintf(current, sizeof(current), "(none: the teardown after the last cell)");
 	if (ksm_run >= 0) {
-		char v[32];
-
 		write_file("/sys/kernel/mm/ksm/run", "2");  /* unmerge everything left */
-		snprintf(v, sizeof(v), "%ld", ksm_scan);
-		write_file("/sys/kernel/mm/ksm/pages_to_scan", v);
-		snprintf(v, sizeof(v), "%ld", ksm_sleep);
-		write_file("/sys/kernel/mm/ksm/sleep_millisecs", v);
-		write_file("/sys/kernel/mm/ksm/run", ksm_run == 1 ? "1" : "0");
+		knob_put_back("/sys/kernel/mm/ksm/pages_to_scan");
+		knob_put_back("/sys/kernel/mm/ksm/sleep_millisecs");
+		knob_put_back("/sys/kernel/mm/ksm/run");  /* 0 or 1 as it was: main saved it */
 	}
 	shmem_thp_restore();
 	if (flushes_late)  /* a cell after one may have counted that output's pins as its own */
