@@ -95,6 +95,7 @@ req=""
 [ "$(kconfig UDMABUF)" = y ] && req+=" udmabuf"
 [ "$(kconfig CRYPTO_USER_API_HASH)" = y ] && [ "$(kconfig CRYPTO_USER_API_SKCIPHER)" = y ] && req+=" af-alg"
 [ "$(kconfig SCSI_DEBUG)" = y ] && [ "$(kconfig BLK_DEV_SD)" = y ] && req+=" sg-io"
+[ "$(kconfig IOMMUFD)" = y ] && [ "$(kconfig IOMMUFD_TEST)" = y ] && req+=" iommufd"
 export KENTRY_REQUIRED=$req
 echo "set up in ${SECONDS}s"
 began=$SECONDS

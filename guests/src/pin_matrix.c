@@ -2295,6 +2295,7 @@ static void races(double secs)
 #include "kentry_cells.h"  /* udmabuf, AF_ALG, SG_IO: pinners of kconfigs/pinners.config */
 #include "net9p_cells.h"  /* p9/...: netfs unbuffered I/O on 9p; splice-sock/...: vmsplice+splice into sockets */
 #include "dump_cells.h"  /* coredump/..., mempolicy/...: get_dump_page(), get_mempolicy(MPOL_F_ADDR) */
+#include "iommufd_cells.h"  /* iommufd/...: IOAS_MAP with a mock domain, test accesses */
 
 int main(int argc, char **argv)
 {
@@ -2367,6 +2368,7 @@ int main(int argc, char **argv)
 	kentry_cells();
 	net9p_cells();
 	dump_cells();
+	iommufd_cells();
 	if (race_secs > 0)
 		races(race_secs);
 	if (list_only)
