@@ -63,6 +63,9 @@ static const char *const iommufd_quick[] = {
 	"iommufd/anon/domain-none", "iommufd/anon/access-none", "iommufd/anon/domain-fork",
 	"iommufd/anon/domain-dontneed", "iommufd/shmem/access-dontneed", "iommufd/anon/domain-hole",
 	"iommufd/anon/access-prot-none", "iommufd/anon/domain-close", "iommufd/ext4-shared/domain-none",
+	"iommufd/anon/access-hole", "iommufd/anon/domain-pageout", "iommufd/anon/access-migrate",
+	"iommufd/anon/domain-unmap-part", "iommufd/shmem/domain-munmap", "iommufd/thp/domain-fork",
+	"iommufd/hugetlb/domain-dontneed",
 };
 
 static int iommufd_wanted(const char *name) { return BLOCK_WANTED(name, iommufd_quick); }
@@ -212,9 +215,10 @@ static int io_hold(struct cell *c, struct iofd *s, char *p, size_t len)
 			cfail(c, "IOMMU_IOAS_MAP with a domain pinned %ld of %ld pages (FOLL_PIN acquired)", a1 - a0, npages);
 			return -1;
 		}
+		printf("# %s: IOAS_MAP with a mock domain: FOLL_PIN acquired +%ld\n", c->name, a1 - a0);
 		return 0;
 	}
-	if (a1 - a0)
+	if (a1 - a0)  /* without a domain nothing is pinned at map time (iopt_map_user_pages()) */
 		printf("# %s: IOAS_MAP without a domain: FOLL_PIN acquired +%ld\n", c->name, a1 - a0);
 	if ((r = io_pages(s, s->iova, len, p, s->writable))) {
 		cfail(c, "IOMMU_TEST_OP_ACCESS_PAGES of the mapped range: %s", strerror(-r));
@@ -226,6 +230,7 @@ static int io_hold(struct cell *c, struct iofd *s, char *p, size_t len)
 		cfail(c, "ACCESS_PAGES pinned %ld of %ld pages (FOLL_PIN acquired)", a2 - a1, npages);
 		return -1;
 	}
+	printf("# %s: IOAS_MAP without a domain, then ACCESS_PAGES: FOLL_PIN acquired +%ld\n", c->name, a2 - a1);
 	return 0;
 }
 
