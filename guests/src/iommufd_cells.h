@@ -35,6 +35,14 @@
  *     mappings explain); the witness must move; still coherent.
  *   munmap: the IOAS keeps the pages after the process unmapped them; for shared memory they
  *     are still the file's pages, so what the IOAS writes shows in the file (pread).
+ *   remote: the range is mapped without a domain, and a forked child pins it, the parent's
+ *     mm, not its own (pfn_reader_user_pin(): pin_user_pages_remote()): domain, by attaching
+ *     the mock domain; access, by ACCESS_PAGES. The child exits; the parent's pages (COW
+ *     broken in the parent's favour by the FOLL_WRITE pin) are what the IOAS holds, coherent.
+ * none also reads and writes one page (a one-page slow ACCESS_RW pins the process's page of
+ *   the moment: iopt_pages_rw_page()) and reads the pin count of each small page
+ *   (IOMMU_TEST_OP_MD_CHECK_REFS: refcount / GUP_PIN_COUNTING_BIAS is 1); every cell reads it
+ *   again after IOAS_UNMAP: 0.
  * Error paths: a hole or a PROT_NONE page part way through the range (IOAS_MAP with a domain,
  *   ACCESS_PAGES and ACCESS_RW without one must fail EFAULT and give back what they pinned,
  *   and a good map afterwards must work); IOAS_UNMAP of part of a mapped area (must fail
@@ -53,10 +61,10 @@
 
 enum iway { IW_DOMAIN, IW_ACCESS, NIW };
 static const char *const iw_names[NIW] = {"domain", "access"};
-enum iev { IE_NONE, IE_FORK, IE_DONTNEED, IE_PAGEOUT, IE_MIGRATE, IE_MUNMAP, IE_HOLE, IE_PROTNONE, IE_UNMAPPART,
-	   IE_CLOSE, NIE };
-static const char *const ie_names[NIE] = {"none", "fork", "dontneed", "pageout", "migrate", "munmap", "hole",
-					  "prot-none", "unmap-part", "close"};
+enum iev { IE_NONE, IE_FORK, IE_DONTNEED, IE_PAGEOUT, IE_MIGRATE, IE_MUNMAP, IE_REMOTE, IE_HOLE, IE_PROTNONE,
+	   IE_UNMAPPART, IE_CLOSE, NIE };
+static const char *const ie_names[NIE] = {"none", "fork", "dontneed", "pageout", "migrate", "munmap", "remote",
+					  "hole", "prot-none", "unmap-part", "close"};
 
 /* The default set's cells (guest time in docs/matrix.md); the rest run in pin-matrix-deep. */
 static const char *const iommufd_quick[] = {
@@ -65,7 +73,7 @@ static const char *const iommufd_quick[] = {
 	"iommufd/anon/access-prot-none", "iommufd/anon/domain-close", "iommufd/ext4-shared/domain-none",
 	"iommufd/anon/access-hole", "iommufd/anon/domain-pageout", "iommufd/anon/access-migrate",
 	"iommufd/anon/domain-unmap-part", "iommufd/shmem/domain-munmap", "iommufd/thp/domain-fork",
-	"iommufd/hugetlb/domain-dontneed",
+	"iommufd/hugetlb/domain-dontneed", "iommufd/anon/domain-remote", "iommufd/anon/access-remote",
 };
 
 static int iommufd_wanted(const char *name) { return BLOCK_WANTED(name, iommufd_quick); }
@@ -142,6 +150,16 @@ static int io_check_map(struct iofd *s, char *p, size_t len)
 	return io_test(s, &cmd);
 }
 
+/* IOMMU_TEST_OP_MD_CHECK_REFS: each small page of [p, p + len) has refs FOLL_PIN pins
+ * (page_ref_count() / GUP_PIN_COUNTING_BIAS; the kernel skips compound pages) */
+static int io_check_refs(struct iofd *s, char *p, size_t len, unsigned refs)
+{
+	struct iommu_test_cmd cmd = {.op = IOMMU_TEST_OP_MD_CHECK_REFS,
+				     .check_refs = {.length = len, .uptr = (uintptr_t)p, .refs = refs}};
+
+	return io_test(s, &cmd);
+}
+
 static void io_close(struct iofd *s)
 {
 	if (s->afd >= 0)
@@ -152,7 +170,7 @@ static void io_close(struct iofd *s)
 }
 
 /* /dev/iommu, an IOAS, for the domain way a mock domain on it, and a test access on it */
-static int io_open(struct cell *c, struct iofd *s, enum iway w)
+static int io_open(struct cell *c, struct iofd *s, enum iway w, int attach)
 {
 	struct iommu_ioas_alloc a = {.size = sizeof(a)};
 	struct iommu_test_cmd cmd = {0};
@@ -170,7 +188,7 @@ static int io_open(struct cell *c, struct iofd *s, enum iway w)
 		return -1;
 	}
 	s->ioas = a.out_ioas_id;
-	if (w == IW_DOMAIN) {
+	if (w == IW_DOMAIN && attach) {
 		cmd.op = IOMMU_TEST_OP_MOCK_DOMAIN;
 		cmd.id = s->ioas;
 		if ((r = io_test(s, &cmd))) {
@@ -285,6 +303,88 @@ static void io_both_ways(struct cell *c, struct iofd *s, unsigned seed, const ch
 		cfail(c, "%s: pread of the %s file differs from what the IOAS wrote", when, mem_names[c->mem]);
 out:
 	free(buf);
+}
+
+/* One-page slow accesses (iopt_pages_rw_page(): a pin of the process's page of the moment,
+ * pin_user_pages_remote()): page 1 reads what the process has, a write into page 2 shows in it */
+static void io_one_page(struct cell *c, struct iofd *s)
+{
+	char *pg = malloc(PAGE);
+	long d;
+	int r;
+
+	if ((r = io_rw(s, s->iova + PAGE, pg, PAGE, 0)))
+		cfail(c, "one-page ACCESS_RW read: %s", strerror(-r));
+	else if ((d = first_diff(pg, c->map + PAGE, PAGE)) >= 0)
+		cfail(c, "a one-page ACCESS_RW read differs from the process's page (byte %ld)", d);
+	else if (s->writable && (fill64(pg, PAGE, 90), r = io_rw(s, s->iova + 2 * PAGE, pg, PAGE, 1)))
+		cfail(c, "one-page ACCESS_RW write: %s", strerror(-r));
+	else if (s->writable && (d = first_diff(c->map + 2 * PAGE, pg, PAGE)) >= 0)
+		cfail(c, "a one-page ACCESS_RW write does not show in the process (byte %ld)", d);
+	else
+		memcpy(c->exp + 2 * PAGE, c->map + 2 * PAGE, PAGE);
+	free(pg);
+}
+
+/* remote: IOAS_MAP here (no domain: nothing pinned), then a forked child pins the range, which
+ * is this process's mm, not the child's: the domain way attaches the mock domain there, the
+ * access way takes ACCESS_PAGES (uptr 0: the kernel's check of the pages against the caller's
+ * own mapping would compare the child's) */
+static int io_remote(struct cell *c, struct iofd *s)
+{
+	long a0, r0, a1, r1, npages = (long)(c->half / PAGE);
+	int pfd[2], r, got[2] = {-EIO, 0};
+	pid_t pid;
+
+	if ((r = io_map(s, c->map, c->half, s->writable))) {
+		cfail(c, "IOMMU_IOAS_MAP without a domain: %s", strerror(-r));
+		return -1;
+	}
+	if (pipe(pfd)) {
+		cfail(c, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	pin_counts(&a0, &r0);
+	pid = cell_fork();
+	if (pid == 0) {
+		struct iommu_test_cmd cmd = {.op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = s->ioas};
+		int res[2] = {0, 0};
+
+		if (s->way == IW_DOMAIN) {
+			res[0] = io_test(s, &cmd);
+			res[1] = (int)cmd.mock_domain.out_hwpt_id;
+		} else {
+			res[0] = io_pages(s, s->iova, c->half, NULL, s->writable);
+		}
+		_exit(write(pfd[1], res, sizeof(res)) == sizeof(res) ? 0 : 1);
+	}
+	close(pfd[1]);
+	if (pid < 0) {
+		cfail(c, "fork: %s", strerror(errno));
+		close(pfd[0]);
+		return -1;
+	}
+	if (read(pfd[0], got, sizeof(got)) != sizeof(got))
+		got[0] = -EPIPE;
+	close(pfd[0]);
+	wait_child(c, pid, "the child that pins");
+	if (c->failed[0])
+		return -1;
+	if (got[0]) {
+		cfail(c, "in a child, %s: %s", s->way == IW_DOMAIN ? "IOMMU_TEST_OP_MOCK_DOMAIN" : "ACCESS_PAGES",
+		      strerror(-got[0]));
+		return -1;
+	}
+	s->hwpt = (uint32_t)got[1];
+	s->held = s->way == IW_ACCESS;
+	pin_counts(&a1, &r1);
+	printf("# %s: pinned by a child: FOLL_PIN acquired +%ld\n", c->name, a1 - a0);
+	if (a1 - a0 < npages) {
+		cfail(c, "the child's %s pinned %ld of %ld pages (FOLL_PIN acquired)",
+		      s->way == IW_DOMAIN ? "domain attach" : "ACCESS_PAGES", a1 - a0, npages);
+		return -1;
+	}
+	return 0;
 }
 
 /* The PFNs of the pinned half (0 where unknown), to tell a refaulted new page from the pin's */
@@ -500,6 +600,10 @@ static void io_event(struct cell *c, struct iofd *s, enum iev e, const uint64_t 
 		cfail(c, "%s: MD_CHECK_MAP: %s (the domain does not map the process's pages)", ie_names[e], strerror(-r));
 	else
 		io_both_ways(c, s, 60 + e, ie_names[e]);
+	if (e == IE_NONE && !c->failed[0])
+		io_one_page(c, s);
+	if (e == IE_NONE && !c->failed[0] && (r = io_check_refs(s, c->map, c->half, 1)))
+		cfail(c, "MD_CHECK_REFS: %s (a small page of the range is not pinned exactly once)", strerror(-r));
 done:
 	free(zero);
 	free(buf);
@@ -564,7 +668,7 @@ static void io_cell(struct cell *c, enum iway w, enum iev e)
 		return;
 	s.writable = c->mem != FILESH;
 	pin_mark(&m);
-	if (io_open(c, &s, w))
+	if (io_open(c, &s, w, e != IE_REMOTE))
 		goto out;
 	if (c->mem == FILESH && e == IE_NONE) {
 		/* a writable long-term pin of ext4 MAP_SHARED must be refused */
@@ -586,6 +690,11 @@ static void io_cell(struct cell *c, enum iway w, enum iev e)
 	}
 	if (e == IE_HOLE || e == IE_PROTNONE) {
 		io_fault(c, &s, e);
+		goto release;
+	}
+	if (e == IE_REMOTE) {
+		if (!io_remote(c, &s) && !io_holds(c, &s, c->exp, "what the process reads", "pinned by the child"))
+			io_event(c, &s, IE_NONE, NULL);  /* the parent's pages, coherent, as in none */
 		goto release;
 	}
 	if (io_hold(c, &s, c->map, c->half))
@@ -615,6 +724,10 @@ static void io_cell(struct cell *c, enum iway w, enum iev e)
 release:
 	if (s.mapped && (r = io_unmap(&s, s.iova, s.len, NULL)))
 		cfail(c, "IOAS_UNMAP: %s", strerror(-r));
+	/* no pin left on a small page the process still maps (the first half: a hole cell's is in
+	 * the second) */
+	if (s.fd >= 0 && c->mapped && !c->failed[0] && (r = io_check_refs(&s, c->map, c->half, 0)))
+		cfail(c, "after IOAS_UNMAP, MD_CHECK_REFS 0: %s (a page of the range is still pinned)", strerror(-r));
 	io_close(&s);
 	pins_back(c, &m, "IOAS_UNMAP and close");
 refs:
