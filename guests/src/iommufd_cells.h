@@ -94,11 +94,13 @@ static int io_test(struct iofd *s, struct iommu_test_cmd *cmd)
 	return ioctl(s->fd, IOMMU_TEST_CMD, cmd) ? -errno : 0;
 }
 
-/* IOAS_MAP of [p, p + len) at a kernel-chosen IOVA; 0 or -errno */
-static int io_map(struct iofd *s, char *p, size_t len, int writable)
+/* IOAS_MAP of [p, p + len) at a kernel-chosen IOVA (fixed: at that one); 0 or -errno */
+static int io_map_at(struct iofd *s, char *p, size_t len, int writable, uint64_t fixed)
 {
 	struct iommu_ioas_map m = {.size = sizeof(m), .ioas_id = s->ioas, .user_va = (uintptr_t)p, .length = len,
-				   .flags = IOMMU_IOAS_MAP_READABLE | (writable ? IOMMU_IOAS_MAP_WRITEABLE : 0)};
+				   .flags = IOMMU_IOAS_MAP_READABLE | (writable ? IOMMU_IOAS_MAP_WRITEABLE : 0) |
+					    (fixed ? IOMMU_IOAS_MAP_FIXED_IOVA : 0),
+				   .iova = fixed};
 
 	if (ioctl(s->fd, IOMMU_IOAS_MAP, &m))
 		return -errno;
@@ -107,6 +109,8 @@ static int io_map(struct iofd *s, char *p, size_t len, int writable)
 	s->mapped = 1;
 	return 0;
 }
+
+static int io_map(struct iofd *s, char *p, size_t len, int writable) { return io_map_at(s, p, len, writable, 0); }
 
 /* IOAS_UNMAP of [iova, iova + len); 0 (and the bytes unmapped) or -errno */
 static int io_unmap(struct iofd *s, uint64_t iova, uint64_t len, uint64_t *done)
@@ -336,7 +340,9 @@ static int io_remote(struct cell *c, struct iofd *s)
 	int pfd[2], r, got[2] = {-EIO, 0};
 	pid_t pid;
 
-	if ((r = io_map(s, c->map, c->half, s->writable))) {
+	/* inside the mock domain's aperture: attaching it reserves the IOVAs outside, and an area
+	 * there makes the attach fail EADDRINUSE (iopt_reserve_iova()) */
+	if ((r = io_map_at(s, c->map, c->half, s->writable, s->way == IW_DOMAIN ? MOCK_APERTURE_START : 0))) {
 		cfail(c, "IOMMU_IOAS_MAP without a domain: %s", strerror(-r));
 		return -1;
 	}
