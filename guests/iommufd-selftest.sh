@@ -9,7 +9,7 @@
 # then sends flags 0, which is what IOMMU_HW_INFO_TYPE_DEFAULT asks for); the PASID variants then
 # fail at their setup (the mock device refuses the unknown flag), get_hw_info asks for an input
 # type (flags the kernel refuses) and alloc_hwpt_nested for a fault queue on a nested hwpt:
-# LEAVE_VARIANTS and LEAVE_TESTS (comma lists, the harness's -V and -T) leave those 28 of 190 out
+# LEAVE_VARIANTS and LEAVE_TESTS (comma lists, the harness's -V and -T) leave 30 of 190 out
 # by default (iommufd-selftest.yaml); FIXTURE runs one fixture only (-f).
 set -u
 : "${SHIM:=1}" "${LEAVE_VARIANTS:=}" "${LEAVE_TESTS:=}" "${FIXTURE:=}" "${HUGEPAGES:=80}"
