@@ -97,6 +97,7 @@ req=""
 [ "$(kconfig CRYPTO_USER_API_HASH)" = y ] && [ "$(kconfig CRYPTO_USER_API_SKCIPHER)" = y ] && req+=" af-alg"
 [ "$(kconfig SCSI_DEBUG)" = y ] && [ "$(kconfig BLK_DEV_SD)" = y ] && req+=" sg-io"
 [ "$(kconfig XDP_SOCKETS)" = y ] && req+=" xdp"  # xdp_cells.h: socket(AF_XDP) must work
+[ "$(kconfig IOMMUFD)" = y ] && [ "$(kconfig IOMMUFD_TEST)" = y ] && req+=" iommufd"
 export KENTRY_REQUIRED=$req
 echo "set up in ${SECONDS}s"
 began=$SECONDS

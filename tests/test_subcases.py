@@ -688,3 +688,69 @@ def test_a_real_log_of_perf_virt_to_phys_reading_the_folios_pfn() -> None:
         assert phys == ((want - 300) << 12) + 0x5A8, n  # the head page's address, the small page's offset
     # the default set's two: one of them catches it
     assert set(_borrow_quick(perf_phys=True)) & set(failed) == {"borrow/perf-phys/hugetlb/write-ro"}
+# -- the iommufd cells (guests/src/iommufd_cells.h): IOAS_MAP with a mock domain, test accesses --
+
+
+def _iommufd_quick() -> list[str]:
+    """The default set's iommufd cells, read from the C table (iommufd_quick[])."""
+    return _c_table("iommufd_cells.h", "iommufd_quick")
+
+
+def _iommufd_names() -> list[str]:
+    """Every iommufd cell, from the C tables: memory kinds, ways, events (io_applies())."""
+    text = (GUESTS / "src" / "iommufd_cells.h").read_text()
+
+    def table(name: str) -> list[str]:
+        return re.findall(r'"([^"]+)"', re.split(rf"{name}\[\w+\] = {{", text, maxsplit=1)[1].split("};", 1)[0])
+
+    ways, events = table("iw_names"), table("ie_names")
+    assert "mems[] = {ANON, THP, SHMEM, HUGE, FILESH}" in text
+    mems = ["anon", "thp", "shmem", "hugetlb", "ext4-shared"]
+    return [f"iommufd/{m}/{w}-{e}" for m in mems for w in ways for e in events
+            if not (m == "hugetlb" and e in ("pageout", "migrate"))]
+
+
+def test_a_real_log_with_every_iommufd_cell() -> None:
+    # ONLY=iommufd/ QUICK=0 on a healthy 6.12 with pinners.config (IOMMUFD, IOMMUFD_TEST): all pass
+    lines = (GUEST_LOGS / "pin-matrix-iommufd-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert sorted(got) == sorted(_iommufd_names()) and len(got) == 106
+    assert all(s.status is Status.PASS for s in got.values())
+    assert set(_iommufd_quick()) <= set(got) and len(_iommufd_quick()) == 18
+    # the premises, as comment lines: a domain pins at IOAS_MAP, an access at ACCESS_PAGES, a child
+    # pins the parent's range; the pinned pages stay, the witness moves and is paged out
+    assert "# iommufd/anon/domain-none: IOAS_MAP with a mock domain: FOLL_PIN acquired +16" in lines
+    assert "# iommufd/thp/access-none: IOAS_MAP without a domain, then ACCESS_PAGES: FOLL_PIN acquired +512" in lines
+    assert "# iommufd/hugetlb/domain-remote: pinned by a child: FOLL_PIN acquired +512" in lines
+    assert "# iommufd/thp/domain-migrate: move_pages: 512 of 512 witness pages moved, 0 pinned ones" in lines
+    assert "# iommufd/shmem/access-pageout: MADV_PAGEOUT: 16 of 16 witness pages out" in lines
+    # without a domain, IOAS_MAP itself pins nothing
+    assert not any("IOAS_MAP without a domain: FOLL_PIN acquired" in line for line in lines)
+
+
+def test_a_real_log_of_an_iommufd_unwind_one_pin_short() -> None:
+    # tests/data/guest/iommufd-bugs/err-unpin-short: iopt_pages_err_unpin() unpins one page short;
+    # only ACCESS_PAGES's unwind (iopt_pages_fill_from_mm()) goes through it
+    lines = (GUEST_LOGS / "pin-matrix-iommufd-err-unpin-short-6.12-tcg.log").read_text().splitlines()
+    cells = {s.name: s for s in subcases.parse(lines)}
+    assert sorted(cells) == sorted(_iommufd_names())
+    failed = {n: s.message for n, s in cells.items() if s.status is Status.FAIL}
+    mems = ("anon", "thp", "shmem", "hugetlb", "ext4-shared")
+    assert sorted(failed) == sorted(f"iommufd/{m}/access-{e}" for m in mems for e in ("hole", "prot-none"))
+    assert set(failed.values()) == {"the refused ACCESS_PAGES left FOLL_PIN outstanding +1"}
+    assert all(s.status is Status.PASS for n, s in cells.items() if n not in failed)
+    # two of them are in the default set
+    assert sorted(set(failed) & set(_iommufd_quick())) == ["iommufd/anon/access-hole", "iommufd/anon/access-prot-none"]
+    entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/iommufd/anon/access-hole", "message": "outstanding"}])
+    result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
+    assert catch.hits(result, entries) == list(entries)
+
+
+def test_pin_matrix_requires_iommufd_when_the_kernel_has_it() -> None:
+    # a kernel built with IOMMUFD and IOMMUFD_TEST names iommufd in KENTRY_REQUIRED: a missing
+    # /dev/iommu then fails the cells (kentry_missing()), never skips them
+    script = (GUESTS / "pin-matrix.sh").read_text()
+    assert '[ "$(kconfig IOMMUFD)" = y ] && [ "$(kconfig IOMMUFD_TEST)" = y ] && req+=" iommufd"' in script
+    assert 'kentry_missing(c, "iommufd"' in (GUESTS / "src" / "iommufd_cells.h").read_text()
+    frag = kconfig.find_fragment("pinners", GUESTS.parent / "kconfigs")
+    assert {"CONFIG_IOMMUFD", "CONFIG_IOMMUFD_TEST"} <= {o.name for o in frag.options if o.value == "y"}

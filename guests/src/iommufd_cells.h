@@ -1,0 +1,778 @@
+/* iommufd as a user-reachable long-term pinner (kconfigs/pinners.config: CONFIG_IOMMUFD and
+ * CONFIG_IOMMUFD_TEST, whose mock domain and test accesses need no IOMMU hardware). Part of
+ * pin_matrix.c (struct cell, mem_map(), verdict(), cell_fork()), included after kentry_cells.h,
+ * whose kentry_missing(), pin_mark(), pins_back() and none_held() it uses; entered by
+ * iommufd_cells() from main. docs/matrix.md "iommufd" says what each cell checks and why.
+ *
+ * iommufd/<memory>/<way>-<event>: the pinned half of the cell's region is mapped into an IOAS
+ * (IOMMU_IOAS_MAP) and held there while the event happens. Two ways to pin it (6.12,
+ * drivers/iommu/iommufd/pages.c):
+ *   domain: the IOAS has a mock domain attached (IOMMU_TEST_OP_MOCK_DOMAIN), so IOAS_MAP pins
+ *     every page at map time (iopt_area_fill_domains() -> pfn_reader_user_pin():
+ *     pin_user_pages_fast(FOLL_LONGTERM | FOLL_WRITE)) and writes the PFNs into the domain;
+ *   access: the IOAS has no domain, IOAS_MAP pins nothing, and a test access made with
+ *     MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES pins the range on demand
+ *     (IOMMU_TEST_OP_ACCESS_PAGES -> iopt_area_add_access(), the same pfn_reader).
+ * What the IOAS holds is read and written with IOMMU_TEST_OP_ACCESS_RW and
+ * MOCK_ACCESS_RW_SLOW_PATH over more than one page: iopt_pages_rw_slow() takes the PFNs from
+ * the pinned xarray or the domain, as a device would. (Without SLOW_PATH, the caller's own mm
+ * is read with copy_from_user(); a one-page slow access pins the process's current page:
+ * iopt_pages_rw_page(). Neither shows what the IOAS holds.)
+ *
+ * The contract each event is checked against. A FOLL_LONGTERM pin keeps its page; mm never
+ * changes what an IOAS maps (no MMU notifier), so:
+ *   none: the process and the IOAS see each other's writes; the domain maps the process's
+ *     pages (IOMMU_TEST_OP_MD_CHECK_MAP).
+ *   fork: a private page pinned for DMA is copied for the child at fork (page_needs_cow_for_dma(),
+ *     mm/memory.c), so the child's write reaches neither the parent nor the IOAS; in shared
+ *     memory it reaches both. The parent's writes after the fork reach the IOAS either way.
+ *   dontneed: private memory (anon, THP, hugetlb) refaults a new zeroed page (madvise(2)); the
+ *     IOAS keeps the old page with the old bytes, and the two no longer see each other's
+ *     writes. Shared memory refaults the same page-cache page: still coherent.
+ *   pageout: a pinned folio is not reclaimed (shrink_folio_list(): folio_maybe_dma_pinned());
+ *     the process's page is the pinned one (same PFN), still coherent. The witness must go.
+ *   migrate: move_pages() cannot move a pinned page (its references are more than its
+ *     mappings explain); the witness must move; still coherent.
+ *   munmap: the IOAS keeps the pages after the process unmapped them; for shared memory they
+ *     are still the file's pages, so what the IOAS writes shows in the file (pread).
+ *   remote: the range is mapped without a domain, and a forked child pins it, the parent's
+ *     mm, not its own (pfn_reader_user_pin(): pin_user_pages_remote()): domain, by attaching
+ *     the mock domain; access, by ACCESS_PAGES. The child exits; the parent's pages (COW
+ *     broken in the parent's favour by the FOLL_WRITE pin) are what the IOAS holds, coherent.
+ * none also reads and writes one page (a one-page slow ACCESS_RW pins the process's page of
+ *   the moment: iopt_pages_rw_page()) and reads the pin count of each small page
+ *   (IOMMU_TEST_OP_MD_CHECK_REFS: refcount / GUP_PIN_COUNTING_BIAS is 1); every cell reads it
+ *   again after IOAS_UNMAP: 0.
+ * Error paths: a hole or a PROT_NONE page part way through the range (IOAS_MAP with a domain,
+ *   ACCESS_PAGES and ACCESS_RW without one must fail EFAULT and give back what they pinned,
+ *   and a good map afterwards must work); IOAS_UNMAP of part of a mapped area (must fail
+ *   ENOENT: "Splitting or truncating ranges is not allowed", uapi iommufd.h, and the map stays
+ *   whole and coherent); closing the fds without unmapping (everything unpinned).
+ * ext4 MAP_SHARED: a writable long-term pin of a file that needs dirty tracking is refused by
+ *   design (mm/gup.c writable_file_mapping_allowed()): IOAS_MAP WRITEABLE with a domain, and
+ *   ACCESS_PAGES with MOCK_FLAGS_ACCESS_WRITE, must fail EFAULT; its cells then map READABLE
+ *   only, and an ACCESS_RW write must fail EPERM.
+ * After each cell the FOLL_PIN counters are back (pins_back() waits up to 5 s) and no page of
+ * the region is still held (pages_held(); not hugetlb, whose pages need per-node pools to move,
+ * nor the unmapped half of a munmap cell).
+ */
+#include <linux/iommufd.h>
+#include "drivers/iommu/iommufd/iommufd_test.h"  /* the tree's own, from $BENCH_SRC */
+
+enum iway { IW_DOMAIN, IW_ACCESS, NIW };
+static const char *const iw_names[NIW] = {"domain", "access"};
+enum iev { IE_NONE, IE_FORK, IE_DONTNEED, IE_PAGEOUT, IE_MIGRATE, IE_MUNMAP, IE_REMOTE, IE_HOLE, IE_PROTNONE,
+	   IE_UNMAPPART, IE_CLOSE, NIE };
+static const char *const ie_names[NIE] = {"none", "fork", "dontneed", "pageout", "migrate", "munmap", "remote",
+					  "hole", "prot-none", "unmap-part", "close"};
+
+/* The default set's cells (guest time in docs/matrix.md); the rest run in pin-matrix-deep. */
+static const char *const iommufd_quick[] = {
+	"iommufd/anon/domain-none", "iommufd/anon/access-none", "iommufd/anon/domain-fork",
+	"iommufd/anon/domain-dontneed", "iommufd/shmem/access-dontneed", "iommufd/anon/domain-hole",
+	"iommufd/anon/access-prot-none", "iommufd/anon/domain-close", "iommufd/ext4-shared/domain-none",
+	"iommufd/anon/access-hole", "iommufd/anon/domain-pageout", "iommufd/anon/access-migrate",
+	"iommufd/anon/domain-unmap-part", "iommufd/shmem/domain-munmap", "iommufd/thp/domain-fork",
+	"iommufd/hugetlb/domain-dontneed", "iommufd/anon/domain-remote", "iommufd/anon/access-remote",
+};
+
+static int iommufd_wanted(const char *name) { return BLOCK_WANTED(name, iommufd_quick); }
+
+struct iofd {
+	int fd, afd;        /* /dev/iommu; the test access (its fd is its id) */
+	uint32_t ioas, hwpt;
+	uint64_t iova;
+	size_t len;         /* mapped at iova, from the process's c->map */
+	int mapped, held;   /* IOAS_MAP done; ACCESS_PAGES holds the range (access way) */
+	int writable;       /* not for ext4 MAP_SHARED: a writable long-term pin is refused */
+	int way;
+};
+
+static int io_test(struct iofd *s, struct iommu_test_cmd *cmd)
+{
+	cmd->size = sizeof(*cmd);
+	return ioctl(s->fd, IOMMU_TEST_CMD, cmd) ? -errno : 0;
+}
+
+/* IOAS_MAP of [p, p + len) at a kernel-chosen IOVA (fixed: at that one); 0 or -errno */
+static int io_map_at(struct iofd *s, char *p, size_t len, int writable, uint64_t fixed)
+{
+	struct iommu_ioas_map m = {.size = sizeof(m), .ioas_id = s->ioas, .user_va = (uintptr_t)p, .length = len,
+				   .flags = IOMMU_IOAS_MAP_READABLE | (writable ? IOMMU_IOAS_MAP_WRITEABLE : 0) |
+					    (fixed ? IOMMU_IOAS_MAP_FIXED_IOVA : 0),
+				   .iova = fixed};
+
+	if (ioctl(s->fd, IOMMU_IOAS_MAP, &m))
+		return -errno;
+	s->iova = m.iova;
+	s->len = len;
+	s->mapped = 1;
+	return 0;
+}
+
+static int io_map(struct iofd *s, char *p, size_t len, int writable) { return io_map_at(s, p, len, writable, 0); }
+
+/* IOAS_UNMAP of [iova, iova + len); 0 (and the bytes unmapped) or -errno */
+static int io_unmap(struct iofd *s, uint64_t iova, uint64_t len, uint64_t *done)
+{
+	struct iommu_ioas_unmap u = {.size = sizeof(u), .ioas_id = s->ioas, .iova = iova, .length = len};
+
+	if (ioctl(s->fd, IOMMU_IOAS_UNMAP, &u))
+		return -errno;
+	if (done)
+		*done = u.length;
+	return 0;
+}
+
+/* IOMMU_TEST_OP_ACCESS_PAGES: the access pins [iova, iova + len); the kernel checks that the
+ * pinned pages are the ones the process maps at p (iommufd_test_check_pages(): -EBADE) */
+static int io_pages(struct iofd *s, uint64_t iova, size_t len, char *p, int write)
+{
+	struct iommu_test_cmd cmd = {.op = IOMMU_TEST_OP_ACCESS_PAGES, .id = (uint32_t)s->afd,
+				     .access_pages = {.iova = iova, .length = len, .uptr = (uintptr_t)p,
+						      .flags = write ? MOCK_FLAGS_ACCESS_WRITE : 0}};
+
+	return io_test(s, &cmd);
+}
+
+/* IOMMU_TEST_OP_ACCESS_RW, slow path: what the IOAS maps, not what the process maps now */
+static int io_rw(struct iofd *s, uint64_t iova, char *buf, size_t len, int write)
+{
+	struct iommu_test_cmd cmd = {.op = IOMMU_TEST_OP_ACCESS_RW, .id = (uint32_t)s->afd,
+				     .access_rw = {.iova = iova, .length = len, .uptr = (uintptr_t)buf,
+						   .flags = MOCK_ACCESS_RW_SLOW_PATH | (write ? MOCK_ACCESS_RW_WRITE : 0)}};
+
+	return io_test(s, &cmd);
+}
+
+/* IOMMU_TEST_OP_MD_CHECK_MAP: the mock domain maps, at iova, the pages the process maps at p */
+static int io_check_map(struct iofd *s, char *p, size_t len)
+{
+	struct iommu_test_cmd cmd = {.op = IOMMU_TEST_OP_MD_CHECK_MAP, .id = s->hwpt,
+				     .check_map = {.iova = s->iova, .length = len, .uptr = (uintptr_t)p}};
+
+	return io_test(s, &cmd);
+}
+
+/* IOMMU_TEST_OP_MD_CHECK_REFS: each small page of [p, p + len) has refs FOLL_PIN pins
+ * (page_ref_count() / GUP_PIN_COUNTING_BIAS; the kernel skips compound pages) */
+static int io_check_refs(struct iofd *s, char *p, size_t len, unsigned refs)
+{
+	struct iommu_test_cmd cmd = {.op = IOMMU_TEST_OP_MD_CHECK_REFS,
+				     .check_refs = {.length = len, .uptr = (uintptr_t)p, .refs = refs}};
+
+	return io_test(s, &cmd);
+}
+
+static void io_close(struct iofd *s)
+{
+	if (s->afd >= 0)
+		close(s->afd);
+	if (s->fd >= 0)
+		close(s->fd);
+	s->afd = s->fd = -1;
+}
+
+/* /dev/iommu, an IOAS, for the domain way a mock domain on it, and a test access on it */
+static int io_open(struct cell *c, struct iofd *s, enum iway w, int attach)
+{
+	struct iommu_ioas_alloc a = {.size = sizeof(a)};
+	struct iommu_test_cmd cmd = {0};
+	int r;
+
+	s->afd = -1;
+	s->way = w;
+	s->fd = open("/dev/iommu", O_RDWR);
+	if (s->fd < 0) {
+		kentry_missing(c, "iommufd", errno == ENOENT ? "no /dev/iommu (CONFIG_IOMMUFD)" : "cannot open /dev/iommu");
+		return -1;
+	}
+	if (ioctl(s->fd, IOMMU_IOAS_ALLOC, &a)) {
+		cfail(c, "IOMMU_IOAS_ALLOC: %s", strerror(errno));
+		return -1;
+	}
+	s->ioas = a.out_ioas_id;
+	if (w == IW_DOMAIN && attach) {
+		cmd.op = IOMMU_TEST_OP_MOCK_DOMAIN;
+		cmd.id = s->ioas;
+		if ((r = io_test(s, &cmd))) {
+			if (r == -ENOTTY)
+				kentry_missing(c, "iommufd", "IOMMU_TEST_CMD not known (CONFIG_IOMMUFD_TEST)");
+			else
+				cfail(c, "IOMMU_TEST_OP_MOCK_DOMAIN: %s", strerror(-r));
+			return -1;
+		}
+		s->hwpt = cmd.mock_domain.out_hwpt_id;
+	}
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.op = IOMMU_TEST_OP_CREATE_ACCESS;
+	cmd.id = s->ioas;
+	cmd.create_access.flags = w == IW_ACCESS ? MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES : 0;
+	if ((r = io_test(s, &cmd))) {
+		if (r == -ENOTTY)
+			kentry_missing(c, "iommufd", "IOMMU_TEST_CMD not known (CONFIG_IOMMUFD_TEST)");
+		else
+			cfail(c, "IOMMU_TEST_OP_CREATE_ACCESS: %s", strerror(-r));
+		return -1;
+	}
+	s->afd = (int)cmd.create_access.out_access_fd;
+	return 0;
+}
+
+/* The range [p, p + len) pinned and held the cell's way: IOAS_MAP (domain: pins), then for the
+ * access way ACCESS_PAGES (pins). The counters must show the pins where the way makes them. */
+static int io_hold(struct cell *c, struct iofd *s, char *p, size_t len)
+{
+	long a0, r0, a1, r1, a2, r2, npages = (long)(len / PAGE);
+	int r;
+
+	pin_counts(&a0, &r0);
+	if ((r = io_map(s, p, len, s->writable))) {
+		cfail(c, "IOMMU_IOAS_MAP of the %s range (%zu bytes): %s", mem_names[c->mem], len, strerror(-r));
+		return -1;
+	}
+	pin_counts(&a1, &r1);
+	if (s->way == IW_DOMAIN) {
+		if (a1 - a0 < npages) {
+			cfail(c, "IOMMU_IOAS_MAP with a domain pinned %ld of %ld pages (FOLL_PIN acquired)", a1 - a0, npages);
+			return -1;
+		}
+		printf("# %s: IOAS_MAP with a mock domain: FOLL_PIN acquired +%ld\n", c->name, a1 - a0);
+		return 0;
+	}
+	if (a1 - a0)  /* without a domain nothing is pinned at map time (iopt_map_user_pages()) */
+		printf("# %s: IOAS_MAP without a domain: FOLL_PIN acquired +%ld\n", c->name, a1 - a0);
+	if ((r = io_pages(s, s->iova, len, p, s->writable))) {
+		cfail(c, "IOMMU_TEST_OP_ACCESS_PAGES of the mapped range: %s", strerror(-r));
+		return -1;
+	}
+	s->held = 1;
+	pin_counts(&a2, &r2);
+	if (a2 - a1 < npages) {
+		cfail(c, "ACCESS_PAGES pinned %ld of %ld pages (FOLL_PIN acquired)", a2 - a1, npages);
+		return -1;
+	}
+	printf("# %s: IOAS_MAP without a domain, then ACCESS_PAGES: FOLL_PIN acquired +%ld\n", c->name, a2 - a1);
+	return 0;
+}
+
+/* What the IOAS holds over the pinned half equals want */
+static int io_holds(struct cell *c, struct iofd *s, const char *want, const char *what, const char *when)
+{
+	char *buf = malloc(c->half);
+	long d;
+	int r, rc = -1;
+
+	if ((r = io_rw(s, s->iova, buf, c->half, 0)))
+		cfail(c, "%s: ACCESS_RW read of the IOAS: %s", when, strerror(-r));
+	else if ((d = first_diff(buf, want, c->half)) >= 0)
+		cfail(c, "%s: the IOAS does not hold %s (byte %ld)", when, what, d);
+	else
+		rc = 0;
+	free(buf);
+	return rc;
+}
+
+/* The IOAS and the process see each other's writes over the pinned half: the process writes,
+ * the IOAS must read it; the IOAS writes, the process (and, for a file, pread) must read it.
+ * A read-only map (ext4) must refuse the IOAS write with EPERM. */
+static void io_both_ways(struct cell *c, struct iofd *s, unsigned seed, const char *when)
+{
+	char *buf = malloc(c->half);
+	long d;
+	int r;
+
+	fill64(c->map, c->half, seed);
+	memcpy(c->exp, c->map, c->half);
+	if (io_holds(c, s, c->exp, "what the process wrote", when))
+		goto out;
+	fill64(buf, c->half, seed + 1);
+	r = io_rw(s, s->iova, buf, c->half, 1);
+	if (!s->writable) {
+		if (r != -EPERM)
+			cfail(c, "%s: ACCESS_RW write into a read-only map: %s, not EPERM", when, r ? strerror(-r) : "done");
+		else if ((d = first_diff(c->map, c->exp, c->half)) >= 0)
+			cfail(c, "%s: the refused ACCESS_RW write changed the process's bytes (byte %ld)", when, d);
+		goto out;
+	}
+	if (r) {
+		cfail(c, "%s: ACCESS_RW write: %s", when, strerror(-r));
+		goto out;
+	}
+	memcpy(c->exp, buf, c->half);
+	if ((d = first_diff(c->map, c->exp, c->half)) >= 0)
+		cfail(c, "%s: what the IOAS wrote does not show in the process (byte %ld)", when, d);
+	else if (c->fd >= 0 && (pread(c->fd, buf, c->half, 0) != (ssize_t)c->half ||
+				(d = first_diff(buf, c->exp, c->half)) >= 0))
+		cfail(c, "%s: pread of the %s file differs from what the IOAS wrote", when, mem_names[c->mem]);
+out:
+	free(buf);
+}
+
+/* One-page slow accesses (iopt_pages_rw_page(): a pin of the process's page of the moment,
+ * pin_user_pages_remote()): page 1 reads what the process has, a write into page 2 shows in it */
+static void io_one_page(struct cell *c, struct iofd *s)
+{
+	char *pg = malloc(PAGE);
+	long d;
+	int r;
+
+	if ((r = io_rw(s, s->iova + PAGE, pg, PAGE, 0)))
+		cfail(c, "one-page ACCESS_RW read: %s", strerror(-r));
+	else if ((d = first_diff(pg, c->map + PAGE, PAGE)) >= 0)
+		cfail(c, "a one-page ACCESS_RW read differs from the process's page (byte %ld)", d);
+	else if (s->writable && (fill64(pg, PAGE, 90), r = io_rw(s, s->iova + 2 * PAGE, pg, PAGE, 1)))
+		cfail(c, "one-page ACCESS_RW write: %s", strerror(-r));
+	else if (s->writable && (d = first_diff(c->map + 2 * PAGE, pg, PAGE)) >= 0)
+		cfail(c, "a one-page ACCESS_RW write does not show in the process (byte %ld)", d);
+	else
+		memcpy(c->exp + 2 * PAGE, c->map + 2 * PAGE, PAGE);
+	free(pg);
+}
+
+/* remote: IOAS_MAP here (no domain: nothing pinned), then a forked child pins the range, which
+ * is this process's mm, not the child's: the domain way attaches the mock domain there, the
+ * access way takes ACCESS_PAGES (uptr 0: the kernel's check of the pages against the caller's
+ * own mapping would compare the child's) */
+static int io_remote(struct cell *c, struct iofd *s)
+{
+	long a0, r0, a1, r1, npages = (long)(c->half / PAGE);
+	int pfd[2], r, got[2] = {-EIO, 0};
+	pid_t pid;
+
+	/* inside the mock domain's aperture: attaching it reserves the IOVAs outside, and an area
+	 * there makes the attach fail EADDRINUSE (iopt_reserve_iova()) */
+	if ((r = io_map_at(s, c->map, c->half, s->writable, s->way == IW_DOMAIN ? MOCK_APERTURE_START : 0))) {
+		cfail(c, "IOMMU_IOAS_MAP without a domain: %s", strerror(-r));
+		return -1;
+	}
+	if (pipe(pfd)) {
+		cfail(c, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	pin_counts(&a0, &r0);
+	pid = cell_fork();
+	if (pid == 0) {
+		struct iommu_test_cmd cmd = {.op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = s->ioas};
+		int res[2] = {0, 0};
+
+		if (s->way == IW_DOMAIN) {
+			res[0] = io_test(s, &cmd);
+			res[1] = (int)cmd.mock_domain.out_hwpt_id;
+		} else {
+			res[0] = io_pages(s, s->iova, c->half, NULL, s->writable);
+		}
+		_exit(write(pfd[1], res, sizeof(res)) == sizeof(res) ? 0 : 1);
+	}
+	close(pfd[1]);
+	if (pid < 0) {
+		cfail(c, "fork: %s", strerror(errno));
+		close(pfd[0]);
+		return -1;
+	}
+	if (read(pfd[0], got, sizeof(got)) != sizeof(got))
+		got[0] = -EPIPE;
+	close(pfd[0]);
+	wait_child(c, pid, "the child that pins");
+	if (c->failed[0])
+		return -1;
+	if (got[0]) {
+		cfail(c, "in a child, %s: %s", s->way == IW_DOMAIN ? "IOMMU_TEST_OP_MOCK_DOMAIN" : "ACCESS_PAGES",
+		      strerror(-got[0]));
+		return -1;
+	}
+	s->hwpt = (uint32_t)got[1];
+	s->held = s->way == IW_ACCESS;
+	pin_counts(&a1, &r1);
+	printf("# %s: pinned by a child: FOLL_PIN acquired +%ld\n", c->name, a1 - a0);
+	if (a1 - a0 < npages) {
+		cfail(c, "the child's %s pinned %ld of %ld pages (FOLL_PIN acquired)",
+		      s->way == IW_DOMAIN ? "domain attach" : "ACCESS_PAGES", a1 - a0, npages);
+		return -1;
+	}
+	return 0;
+}
+
+/* The PFNs of the pinned half (0 where unknown), to tell a refaulted new page from the pin's */
+static void pfns_of(char *p, size_t len, uint64_t *out)
+{
+	for (size_t i = 0; i < len / PAGE; i++)
+		out[i] = pfn_of(p + i * PAGE);
+}
+
+static long pfns_changed(char *p, size_t len, const uint64_t *was)
+{
+	long n = 0;
+
+	for (size_t i = 0; i < len / PAGE; i++) {
+		uint64_t now = pfn_of(p + i * PAGE);
+
+		n += was[i] && now && now != was[i];
+	}
+	return n;
+}
+
+/* move_pages of the region to the other node while the first half is pinned: no pinned page
+ * may move (the IOAS would keep the old page), the witness must (else the cell skips) */
+static void io_migrate(struct cell *c)
+{
+	size_t n = 2 * c->half / PAGE, hn = n / 2, unit = c->mem == THP ? HPAGE / PAGE : 1;
+	void **pages = calloc(n, sizeof(void *));
+	int *to = calloc(n, sizeof(int)), *was = calloc(n, sizeof(int)), *now = calloc(n, sizeof(int));
+	long pinned = 0, witness = 0, first = -1;
+
+	for (size_t i = 0; i < n; i++)
+		pages[i] = c->map + i * PAGE;
+	if (numa_nodes() < 2) {
+		cskip(c, "one NUMA node only (numa=fake=2 on the command line?)");
+		goto out;
+	}
+	if (syscall(SYS_move_pages, 0, n, pages, NULL, was, 0)) {
+		cfail(c, "move_pages (query): %s", strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		to[i] = was[i] >= 0 ? !was[i] : 0;
+	/* each pinned unit on its own: do_pages_move() gives up on the rest of a call at the
+	 * first page that cannot move */
+	for (size_t i = 0; i < hn; i += unit)
+		syscall(SYS_move_pages, 0, unit, pages + i, to + i, now + i, 0);
+	syscall(SYS_move_pages, 0, n - hn, pages + hn, to + hn, now + hn, 0);
+	if (syscall(SYS_move_pages, 0, n, pages, NULL, now, 0)) {
+		cfail(c, "move_pages (read back): %s", strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (was[i] < 0 || now[i] == was[i])
+			continue;
+		if (i < hn && first < 0)
+			first = (long)i;
+		pinned += i < hn;
+		witness += i >= hn;
+	}
+	printf("# %s: move_pages: %ld of %zu witness pages moved, %ld pinned ones\n", c->name, witness, hn, pinned);
+	if (pinned)
+		cfail(c, "%ld page(s) the IOAS pins migrated (first: page %ld)", pinned, first);
+	else if (!witness)
+		cskip(c, "move_pages moved no witness page");
+out:
+	free(pages);
+	free(to);
+	free(was);
+	free(now);
+}
+
+/* The event while the IOAS holds the pinned half, and the contract it is checked against */
+static void io_event(struct cell *c, struct iofd *s, enum iev e, const uint64_t *pfn)
+{
+	int priv = !c->shared, r;
+	char *zero = calloc(1, c->half), *buf = malloc(c->half);
+	long d;
+
+	switch (e) {
+	case IE_NONE:
+		break;
+	case IE_FORK: {
+		pid_t pid = cell_fork();
+
+		if (pid == 0) {
+			/* the child sees the parent's bytes, then writes its own */
+			if (first_diff(c->map, c->exp, c->half) >= 0)
+				_exit(2);
+			fill64(c->map, c->half, 30);
+			_exit(0);
+		}
+		if (pid < 0) {
+			cfail(c, "fork: %s", strerror(errno));
+			break;
+		}
+		wait_child(c, pid, "fork");
+		if (c->failed[0])
+			break;
+		if (!priv)
+			fill64(c->exp, c->half, 30);  /* shared: the child's write is everyone's */
+		if ((d = first_diff(c->map, c->exp, c->half)) >= 0)
+			cfail(c, "after the child wrote, the parent reads other bytes (byte %ld)%s", d,
+			      priv ? ": a private pinned page was not copied for the child" : "");
+		else
+			io_holds(c, s, c->exp, priv ? "the parent's bytes (the child wrote its copy)" : "the child's write",
+				 "after the fork");
+		break;
+	}
+	case IE_DONTNEED:
+		if (madvise(c->map, c->half, MADV_DONTNEED)) {
+			cfail(c, "MADV_DONTNEED: %s", strerror(errno));
+			break;
+		}
+		if (!priv) {
+			if ((d = first_diff(c->map, c->exp, c->half)) >= 0)
+				cfail(c, "after MADV_DONTNEED of shared memory, the process reads other bytes (byte %ld)", d);
+			else if (pfns_changed(c->map, c->half, pfn))
+				cfail(c, "after MADV_DONTNEED, %ld page(s) of the shared memory refaulted to another page",
+				      pfns_changed(c->map, c->half, pfn));
+			break;
+		}
+		/* private: the process has new zeroed pages, the IOAS the old ones */
+		if ((d = first_diff(c->map, zero, c->half)) >= 0) {
+			cfail(c, "after MADV_DONTNEED of private memory, the process does not read zeros (byte %ld)", d);
+			break;
+		}
+		if (io_holds(c, s, c->exp, "the old bytes", "after MADV_DONTNEED"))
+			break;
+		if (s->way == IW_DOMAIN && (r = io_check_map(s, c->map, c->half)) != -EINVAL)
+			cfail(c, "after MADV_DONTNEED, MD_CHECK_MAP: %s, not EINVAL (the domain must keep the old pages)",
+			      r ? strerror(-r) : "the domain maps the process's new pages");
+		if (c->failed[0])
+			break;
+		fill64(c->map, c->half, 40);  /* the process's new pages: not the IOAS's */
+		if (io_holds(c, s, c->exp, "the old bytes after the process wrote its new pages", "after MADV_DONTNEED"))
+			break;
+		fill64(buf, c->half, 41);  /* the IOAS's old pages: not the process's */
+		if ((r = io_rw(s, s->iova, buf, c->half, 1))) {
+			cfail(c, "after MADV_DONTNEED: ACCESS_RW write: %s", strerror(-r));
+			goto done;
+		}
+		if (io_holds(c, s, buf, "its own write", "after MADV_DONTNEED"))
+			goto done;
+		fill64(zero, c->half, 40);
+		if ((d = first_diff(c->map, zero, c->half)) >= 0)
+			cfail(c, "after MADV_DONTNEED, the IOAS's write shows in the process's new pages (byte %ld)", d);
+		goto done;  /* the two no longer share pages: no both-ways check */
+	case IE_PAGEOUT: {
+		int out = 0;
+
+		/* dirty file pages are not written back by MADV_PAGEOUT's reclaim: clean them first */
+		if (c->mem == FILESH && msync(c->map, 2 * c->half, MS_SYNC))
+			cfail(c, "msync: %s", strerror(errno));
+		if (madvise(c->map, 2 * c->half, MADV_PAGEOUT)) {
+			cfail(c, "MADV_PAGEOUT: %s", strerror(errno));
+			break;
+		}
+		/* a witness page still in another CPU's LRU batch cannot be isolated: compaction
+		 * drains them all, then once more (as the matrix's pageout event does) */
+		out = witness_out(c);
+		for (int tries = 0; tries < 2 && !out; tries++) {
+			write_file("/proc/sys/vm/compact_memory", "1");
+			madvise(c->map + c->half, c->half, MADV_PAGEOUT);
+			out = witness_out(c);
+		}
+		printf("# %s: MADV_PAGEOUT: %d of %zu witness pages out\n", c->name, out, c->half / PAGE);
+		if (!out) {
+			cskip(c, "MADV_PAGEOUT took no witness page");
+			break;
+		}
+		if ((d = first_diff(c->map, c->exp, c->half)) >= 0)
+			cfail(c, "after MADV_PAGEOUT, the pinned half reads other bytes (byte %ld)", d);
+		else if (pfns_changed(c->map, c->half, pfn))
+			cfail(c, "after MADV_PAGEOUT, %ld pinned page(s) came back as other pages: reclaimed under the pin",
+			      pfns_changed(c->map, c->half, pfn));
+		break;
+	}
+	case IE_MIGRATE:
+		io_migrate(c);
+		if (!c->failed[0] && pfns_changed(c->map, c->half, pfn))
+			cfail(c, "after move_pages, %ld pinned page(s) are other pages", pfns_changed(c->map, c->half, pfn));
+		break;
+	case IE_MUNMAP:
+		if (munmap(c->map, c->half)) {
+			cfail(c, "munmap of the pinned half: %s", strerror(errno));
+			break;
+		}
+		c->mapped = 0;
+		if (io_holds(c, s, c->exp, "the bytes the process left", "after munmap"))
+			break;
+		if (!s->writable) {
+			if ((r = io_rw(s, s->iova, buf, c->half, 1)) != -EPERM)
+				cfail(c, "after munmap: ACCESS_RW write into a read-only map: %s, not EPERM",
+				      r ? strerror(-r) : "done");
+			goto done;
+		}
+		fill64(buf, c->half, 50);
+		if ((r = io_rw(s, s->iova, buf, c->half, 1)))
+			cfail(c, "after munmap: ACCESS_RW write: %s", strerror(-r));
+		else if (!io_holds(c, s, buf, "its own write", "after munmap") && c->fd >= 0 &&
+			 (pread(c->fd, zero, c->half, 0) != (ssize_t)c->half || (d = first_diff(zero, buf, c->half)) >= 0))
+			cfail(c, "after munmap, pread of the %s file does not show the IOAS's write: the pinned pages left the file",
+			      mem_names[c->mem]);
+		goto done;
+	default:
+		break;
+	}
+	if (c->failed[0] || c->skip[0])
+		goto done;
+	if (io_holds(c, s, c->exp, "what the process reads", ie_names[e]))
+		goto done;
+	if (s->way == IW_DOMAIN && (r = io_check_map(s, c->map, c->half)))
+		cfail(c, "%s: MD_CHECK_MAP: %s (the domain does not map the process's pages)", ie_names[e], strerror(-r));
+	else
+		io_both_ways(c, s, 60 + e, ie_names[e]);
+	if (e == IE_NONE && !c->failed[0])
+		io_one_page(c, s);
+	if (e == IE_NONE && !c->failed[0] && (r = io_check_refs(s, c->map, c->half, 1)))
+		cfail(c, "MD_CHECK_REFS: %s (a small page of the range is not pinned exactly once)", strerror(-r));
+done:
+	free(zero);
+	free(buf);
+}
+
+/* a hole or a PROT_NONE page part way: the pin must fail EFAULT and give back what it took;
+ * then the good first half maps, pins and is coherent (nothing was left behind) */
+static void io_fault(struct cell *c, struct iofd *s, enum iev e)
+{
+	size_t unit = c->mem == HUGE ? HPAGE : PAGE, len = 2 * c->half;
+	char *bad = c->map + c->half;  /* the witness half's first page (or huge page) */
+	long start = pins_outstanding(), now;
+	uint64_t done = 1;
+	int r;
+
+	if (e == IE_HOLE ? munmap(bad, unit) : mprotect(bad, unit, PROT_NONE)) {
+		cfail(c, "%s: %s", e == IE_HOLE ? "munmap" : "mprotect", strerror(errno));
+		return;
+	}
+	if (s->way == IW_DOMAIN) {
+		r = io_map(s, c->map, len, s->writable);
+		if (r != -EFAULT)
+			cfail(c, "IOAS_MAP over a %s part way: %s, not EFAULT", ie_names[e], r ? strerror(-r) : "done");
+		else if ((r = io_unmap(s, 0, UINT64_MAX, &done)) || done)
+			cfail(c, "after the refused IOAS_MAP, IOAS_UNMAP of everything: %s, %llu bytes (an area was left)",
+			      r ? strerror(-r) : "done", (unsigned long long)done);
+		s->mapped = 0;
+	} else {
+		char *buf = malloc(len);
+
+		if ((r = io_map(s, c->map, len, s->writable)))
+			cfail(c, "IOAS_MAP without a domain (it pins nothing) over a %s: %s", ie_names[e], strerror(-r));
+		else if ((r = io_pages(s, s->iova, len, c->map, s->writable)) != -EFAULT)
+			cfail(c, "ACCESS_PAGES over a %s part way: %s, not EFAULT", ie_names[e], r ? strerror(-r) : "done");
+		else if ((now = pins_settle(start)) != start)
+			cfail(c, "the refused ACCESS_PAGES left FOLL_PIN outstanding %+ld", now - start);
+		else if ((r = io_rw(s, s->iova, buf, len, 0)) != -EFAULT)
+			cfail(c, "ACCESS_RW read over a %s part way: %s, not EFAULT", ie_names[e], r ? strerror(-r) : "done");
+		free(buf);
+		if (s->mapped && (r = io_unmap(s, s->iova, len, NULL)))
+			cfail(c, "IOAS_UNMAP of the range: %s", strerror(-r));
+		s->mapped = 0;
+	}
+	if (!c->failed[0] && (now = pins_settle(start)) != start)
+		cfail(c, "the refused pin left FOLL_PIN outstanding %+ld", now - start);
+	if (e == IE_PROTNONE && mprotect(bad, unit, PROT_READ | PROT_WRITE))
+		cfail(c, "mprotect back: %s", strerror(errno));
+	if (c->failed[0] || io_hold(c, s, c->map, c->half))
+		return;
+	if (!io_holds(c, s, c->exp, "what the process reads", "after the refused pin"))
+		io_both_ways(c, s, 70, "after the refused pin");
+}
+
+static void io_cell(struct cell *c, enum iway w, enum iev e)
+{
+	struct iofd s = {.fd = -1, .afd = -1};
+	struct pinmark m;
+	uint64_t *pfn = NULL;
+	int r;
+
+	if (mem_map(c))
+		return;
+	s.writable = c->mem != FILESH;
+	pin_mark(&m);
+	if (io_open(c, &s, w, e != IE_REMOTE))
+		goto out;
+	if (c->mem == FILESH && e == IE_NONE) {
+		/* a writable long-term pin of ext4 MAP_SHARED must be refused */
+		if (w == IW_DOMAIN) {
+			r = io_map(&s, c->map, c->half, 1);
+		} else if (!(r = io_map(&s, c->map, c->half, 1))) {
+			r = io_pages(&s, s.iova, c->half, c->map, 1);
+			io_unmap(&s, s.iova, c->half, NULL);
+		}
+		s.mapped = 0;
+		if (r != -EFAULT)
+			cfail(c, "a writable long-term pin of ext4 MAP_SHARED (%s): %s, not EFAULT",
+			      w == IW_DOMAIN ? "IOAS_MAP WRITEABLE" : "ACCESS_PAGES with MOCK_FLAGS_ACCESS_WRITE",
+			      r ? strerror(-r) : "done");
+		else if (pins_settle(m.acq - m.rel) != m.acq - m.rel)
+			cfail(c, "the refused writable pin left FOLL_PIN outstanding");
+		if (c->failed[0])
+			goto out;
+	}
+	if (e == IE_HOLE || e == IE_PROTNONE) {
+		io_fault(c, &s, e);
+		goto release;
+	}
+	if (e == IE_REMOTE) {
+		if (!io_remote(c, &s) && !io_holds(c, &s, c->exp, "what the process reads", "pinned by the child"))
+			io_event(c, &s, IE_NONE, NULL);  /* the parent's pages, coherent, as in none */
+		goto release;
+	}
+	if (io_hold(c, &s, c->map, c->half))
+		goto release;
+	pfn = malloc(c->half / PAGE * sizeof(*pfn));
+	pfns_of(c->map, c->half, pfn);
+	if (io_holds(c, &s, c->exp, "what the process reads", "once pinned"))
+		goto release;
+	if (e == IE_UNMAPPART) {
+		long before = pins_outstanding();
+
+		r = io_unmap(&s, s.iova, c->half / 2, NULL);
+		if (r != -ENOENT)
+			cfail(c, "IOAS_UNMAP of half the mapped area: %s, not ENOENT", r ? strerror(-r) : "done");
+		else if (pins_settle(before) != before)
+			cfail(c, "the refused IOAS_UNMAP changed FOLL_PIN outstanding by %+ld", pins_outstanding() - before);
+		else if (!io_holds(c, &s, c->exp, "what the process reads", "after the refused IOAS_UNMAP"))
+			io_both_ways(c, &s, 80, "after the refused IOAS_UNMAP");
+		goto release;
+	}
+	if (e == IE_CLOSE) {
+		io_close(&s);  /* no IOAS_UNMAP: closing must unpin everything */
+		pins_back(c, &m, "closing /dev/iommu and the access without IOAS_UNMAP");
+		goto refs;
+	}
+	io_event(c, &s, e, pfn);
+release:
+	if (s.mapped && (r = io_unmap(&s, s.iova, s.len, NULL)))
+		cfail(c, "IOAS_UNMAP: %s", strerror(-r));
+	/* no pin left on a small page the process still maps (the first half: a hole cell's is in
+	 * the second) */
+	if (s.fd >= 0 && c->mapped && !c->failed[0] && (r = io_check_refs(&s, c->map, c->half, 0)))
+		cfail(c, "after IOAS_UNMAP, MD_CHECK_REFS 0: %s (a page of the range is still pinned)", strerror(-r));
+	io_close(&s);
+	pins_back(c, &m, "IOAS_UNMAP and close");
+refs:
+	/* the unmapped half of a munmap cell is gone; hugetlb pages cannot move between nodes */
+	if (!c->failed[0] && c->mem != HUGE)
+		none_held(c, e == IE_MUNMAP ? c->map + c->half : c->map, e == IE_MUNMAP ? c->half : 2 * c->half,
+			  "IOAS_UNMAP and close");
+out:
+	io_close(&s);
+	free(pfn);
+}
+
+static int io_applies(enum mem m, enum iev e)
+{
+	if (m == HUGE)  /* never paged out; migration needs per-node pools (not set up) */
+		return e != IE_PAGEOUT && e != IE_MIGRATE;
+	return 1;
+}
+
+static void iommufd_cells(void)
+{
+	static const enum mem mems[] = {ANON, THP, SHMEM, HUGE, FILESH};
+
+	for (size_t i = 0; i < sizeof(mems) / sizeof(mems[0]); i++)
+		for (enum iway w = 0; w < NIW; w++)
+			for (enum iev e = 0; e < NIE; e++) {
+				struct cell c = {.fd = -1, .mem = mems[i], .ev = NONE};
+				double began = now_s();
+
+				if (!io_applies(c.mem, e))
+					continue;
+				snprintf(c.name, sizeof(c.name), "iommufd/%s/%s-%s", mem_names[c.mem], iw_names[w], ie_names[e]);
+				if (!iommufd_wanted(c.name) || !begins(c.name))
+					continue;
+				if (c.mem == FILESH && !ext4_dir)
+					cskip(&c, "no ext4 directory given (-d)");
+				else
+					io_cell(&c, w, e);
+				mem_unmap(&c);
+				verdict(&c, began);
+			}
+}
