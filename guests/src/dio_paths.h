@@ -11,7 +11,11 @@
  *           pages starting 512 bytes into a page: 5 pages behind it), eof (crossing the end of
  *           the file or device: a short count on reads, on the device on writes too), fault
  *           (an iovec whose middle buffer is a PROT_NONE page: EFAULT or a short count), big
- *           (260 pages, more than BIO_MAX_VECS: several bios, block/fops.c's multi-bio path).
+ *           (260 pages, more than BIO_MAX_VECS: several bios, block/fops.c's multi-bio path),
+ *           sectors (five 512-byte-aligned pieces in two pages: two that touch in one page,
+ *           one after a gap in the same page, one across the page boundary and one that
+ *           touches it in the next page: the bio code merges a piece into the previous bvec
+ *           when it continues it, and must then drop the second pin of the page it took).
  *
  * Each cell "dio/<target>/<engine>-<read|write>-<shape>" checks the data both ways (what a read
  * brings in is the file's bytes at their offsets, the rest of the buffers untouched; what a write
@@ -35,8 +39,9 @@ enum dtarget { DT_EXT4, DT_BLK, DT_VFAT, NDT };
 static const char *const dt_names[NDT] = {"ext4", "blk", "vfat"};
 enum dengine { DE_SYNC, DE_URING, DE_AIO, NDE };
 static const char *const de_names[NDE] = {"sync", "uring", "aio"};
-enum dshape { DS_ONE, DS_MULTI, DS_OFFSET, DS_EOF, DS_FAULT, DS_BIG, NDS };
-static const char *const ds_names[NDS] = {"one", "multi", "offset", "eof", "fault", "big"};
+enum dshape { DS_ONE, DS_MULTI, DS_OFFSET, DS_EOF, DS_FAULT, DS_BIG, DS_SECTORS, NDS };
+static const char *const ds_names[NDS] = {"one", "multi", "offset", "eof", "fault", "big", "sectors"};
+#define DIO_SEGS 5  /* the most pieces of a shape */
 
 static long dio_uncounted;  /* pins fs/direct-io.c released beyond those counted as acquired */
 
@@ -75,6 +80,13 @@ static int dio_shape(enum dshape s, struct dseg *g)
 	case DS_BIG:
 		g[0] = (struct dseg){0, DIO_BIG_PAGES * PAGE, 0};
 		return 1;
+	case DS_SECTORS:  /* 3584 bytes: 7 sectors of the 512-byte devices and vfat */
+		g[0] = (struct dseg){0, 512, 0};
+		g[1] = (struct dseg){512, 512, 0};                /* continues g[0] in its page */
+		g[2] = (struct dseg){2048, 1024, 0};              /* the same page after a gap */
+		g[3] = (struct dseg){PAGE - 512, 1024, 0};        /* across into the next page */
+		g[4] = (struct dseg){PAGE + 512, 512, 0};         /* continues g[3] there */
+		return 5;
 	default:
 		g[0] = (struct dseg){0, 4 * PAGE, 0};
 		return 1;
@@ -197,8 +209,8 @@ static int dio_target(struct cell *c, enum dtarget t, char *path, off_t size, of
 
 static void dio_path_cell(struct cell *c, enum dtarget t, enum dengine e, int rd, enum dshape s)
 {
-	struct dseg g[3];
-	struct iovec iov[3];
+	struct dseg g[DIO_SEGS];
+	struct iovec iov[DIO_SEGS];
 	int n = dio_shape(s, g), fd = -1;
 	size_t maplen = (DIO_BIG_PAGES + 8) * PAGE, total = 0, want, done;
 	char path[256] = "", *map, *back = NULL, why[200];
