@@ -2401,6 +2401,7 @@ static void races(double secs, int noise)
 #include "net9p_cells.h"  /* p9/...: netfs unbuffered I/O on 9p; splice-sock/...: vmsplice+splice into sockets */
 #include "dump_cells.h"  /* coredump/..., mempolicy/...: get_dump_page(), get_mempolicy(MPOL_F_ADDR) */
 #include "xdp_cells.h"  /* xdp/...: AF_XDP UMEM registration, a long-term pin sent from in copy mode */
+#include "rlimit_cells.h"  /* rlimit/...: io_uring and AF_XDP over RLIMIT_MEMLOCK without CAP_IPC_LOCK */
 #include "iommufd_cells.h"  /* iommufd/...: IOAS_MAP with a mock domain, test accesses */
 
 int main(int argc, char **argv)
@@ -2485,6 +2486,7 @@ int main(int argc, char **argv)
 	net9p_cells();
 	dump_cells();
 	xdp_cells();
+	rlimit_cells();
 	iommufd_cells();
 	if (race_secs > 0)
 		races(race_secs, race_noise);
