@@ -423,16 +423,8 @@ static void io_migrate(struct cell *c)
 
 	for (size_t i = 0; i < n; i++)
 		pages[i] = c->map + i * PAGE;
-	if (numa_nodes() < 2) {
-		cskip(c, "one NUMA node only (numa=fake=2 on the command line?)");
+	if (nodes_and_other(c, pages, n, was, to))
 		goto out;
-	}
-	if (syscall(SYS_move_pages, 0, n, pages, NULL, was, 0)) {
-		cfail(c, "move_pages (query): %s", strerror(errno));
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		to[i] = was[i] >= 0 ? !was[i] : 0;
 	/* each pinned unit on its own: do_pages_move() gives up on the rest of a call at the
 	 * first page that cannot move */
 	for (size_t i = 0; i < hn; i += unit)

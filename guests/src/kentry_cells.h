@@ -260,16 +260,8 @@ static void ubuf_migrate(struct cell *c, struct ubuf *u)
 
 	for (size_t i = 0; i < n; i++)
 		pages[i] = u->mem + i * PAGE;
-	if (numa_nodes() < 2) {
-		cskip(c, "one NUMA node only (numa=fake=2 on the command line?)");
+	if (nodes_and_other(c, pages, n, was, nodes))
 		goto out;
-	}
-	if (syscall(SYS_move_pages, 0, n, pages, NULL, was, 0)) {
-		cfail(c, "move_pages (query): %s", strerror(errno));
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		nodes[i] = was[i] >= 0 ? !was[i] : 0;
 	/* the pages of pinned folios, then each side of them, each call on its own: the first
 	 * page that cannot move ends a call's work (do_pages_move() in mm/migrate.c flushes its
 	 * batch there and gives up on the rest), and the nodes are read back below */

@@ -537,6 +537,23 @@ static void shmem_thp_restore(void)
 		printf("# cannot put %s back to %s\n", SHMEM_ENABLED, shmem_thp_was);
 }
 
+/* Where each of n pages is now (was[]) and the other fake NUMA node for it (to[]: node 0 for a
+ * page not present); -1 with the cell skipped (one node) or failed. */
+static int nodes_and_other(struct cell *c, void **pages, size_t n, int *was, int *to)
+{
+	if (numa_nodes() < 2) {
+		cskip(c, "one NUMA node only (numa=fake=2 on the command line?)");
+		return -1;
+	}
+	if (syscall(SYS_move_pages, 0, n, pages, NULL, was, 0)) {
+		cfail(c, "move_pages (query): %s", strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		to[i] = was[i] >= 0 ? !was[i] : 0;
+	return 0;
+}
+
 #include "events_cells.h"  /* cold, free, collapse, khugepaged, mkclean; shmem-thp's events */
 
 static int mem_map(struct cell *c)
