@@ -754,3 +754,25 @@ def test_pin_matrix_requires_iommufd_when_the_kernel_has_it() -> None:
     assert 'kentry_missing(c, "iommufd"' in (GUESTS / "src" / "iommufd_cells.h").read_text()
     frag = kconfig.find_fragment("pinners", GUESTS.parent / "kconfigs")
     assert {"CONFIG_IOMMUFD", "CONFIG_IOMMUFD_TEST"} <= {o.name for o in frag.options if o.value == "y"}
+
+
+# -- the rlimit cells (guests/src/rlimit_cells.h): registrations over RLIMIT_MEMLOCK ------------
+
+def test_a_real_log_of_the_rlimit_cells() -> None:
+    # ONLY=rlimit/ QUICK=0 on a healthy 6.12: every registration over the limit refused, pins back
+    lines = (GUEST_LOGS / "pin-matrix-rlimit-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert sorted(got) == [f"rlimit/{e}/{m}" for e in ("uring", "xdp") for m in ("anon", "hugetlb", "thp")]
+    assert all(s.status is Status.PASS for s in got.values())
+    assert set(_c_table("rlimit_cells.h", "rlimit_quick")) <= set(got)
+
+
+def test_the_rlimit_cells_fail_on_an_unwind_that_keeps_its_pins() -> None:
+    # patches/redteam/uring-account-fail-leak: the refused io_uring registration keeps its pins
+    lines = (GUEST_LOGS / "pin-matrix-rlimit-uring-account-fail-leak-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert sorted(failed) == ["rlimit/uring/anon", "rlimit/uring/hugetlb", "rlimit/uring/thp"]
+    assert failed["rlimit/uring/anon"] == \
+        "32 pin(s) outstanding after io_uring_register_buffers of 128 KiB was refused over RLIMIT_MEMLOCK"
+    assert all(got[f"rlimit/xdp/{m}"].status is Status.PASS for m in ("anon", "thp", "hugetlb"))
