@@ -94,6 +94,19 @@ static int io_test(struct iofd *s, struct iommu_test_cmd *cmd)
 	return ioctl(s->fd, IOMMU_TEST_CMD, cmd) ? -errno : 0;
 }
 
+/* A set-up test command: an unknown one means a kernel without IOMMUFD_TEST (a missing entry,
+ * failed when the kernel says it has it), any other error fails the cell; -1 either way. */
+static int io_test_setup(struct cell *c, struct iofd *s, struct iommu_test_cmd *cmd, const char *what)
+{
+	int r = io_test(s, cmd);
+
+	if (r == -ENOTTY)
+		kentry_missing(c, "iommufd", "IOMMU_TEST_CMD not known (CONFIG_IOMMUFD_TEST)");
+	else if (r)
+		cfail(c, "%s: %s", what, strerror(-r));
+	return r ? -1 : 0;
+}
+
 /* IOAS_MAP of [p, p + len) at a kernel-chosen IOVA (fixed: at that one); 0 or -errno */
 static int io_map_at(struct iofd *s, char *p, size_t len, int writable, uint64_t fixed)
 {
@@ -178,7 +191,6 @@ static int io_open(struct cell *c, struct iofd *s, enum iway w, int attach)
 {
 	struct iommu_ioas_alloc a = {.size = sizeof(a)};
 	struct iommu_test_cmd cmd = {0};
-	int r;
 
 	s->afd = -1;
 	s->way = w;
@@ -195,26 +207,16 @@ static int io_open(struct cell *c, struct iofd *s, enum iway w, int attach)
 	if (w == IW_DOMAIN && attach) {
 		cmd.op = IOMMU_TEST_OP_MOCK_DOMAIN;
 		cmd.id = s->ioas;
-		if ((r = io_test(s, &cmd))) {
-			if (r == -ENOTTY)
-				kentry_missing(c, "iommufd", "IOMMU_TEST_CMD not known (CONFIG_IOMMUFD_TEST)");
-			else
-				cfail(c, "IOMMU_TEST_OP_MOCK_DOMAIN: %s", strerror(-r));
+		if (io_test_setup(c, s, &cmd, "IOMMU_TEST_OP_MOCK_DOMAIN"))
 			return -1;
-		}
 		s->hwpt = cmd.mock_domain.out_hwpt_id;
 	}
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.op = IOMMU_TEST_OP_CREATE_ACCESS;
 	cmd.id = s->ioas;
 	cmd.create_access.flags = w == IW_ACCESS ? MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES : 0;
-	if ((r = io_test(s, &cmd))) {
-		if (r == -ENOTTY)
-			kentry_missing(c, "iommufd", "IOMMU_TEST_CMD not known (CONFIG_IOMMUFD_TEST)");
-		else
-			cfail(c, "IOMMU_TEST_OP_CREATE_ACCESS: %s", strerror(-r));
+	if (io_test_setup(c, s, &cmd, "IOMMU_TEST_OP_CREATE_ACCESS"))
 		return -1;
-	}
 	s->afd = (int)cmd.create_access.out_access_fd;
 	return 0;
 }
