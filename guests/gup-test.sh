@@ -11,8 +11,10 @@ need_gup_test || exit $?
 sel="$BENCH_SRC/tools/testing/selftests"
 bin="$BENCH_OUT/gup_test"
 # The tree's own uapi headers (make headers_install): vm_util.c needs newer ones than the host's.
-gcc -O2 -Wall -I "$BENCH_BUILD/usr/include" -I "$BENCH_SRC" -o "$bin" "$sel/mm/gup_test.c" "$sel/mm/vm_util.c" -lpthread -lrt \
+gcc_once "$bin" -O2 -Wall -I "$BENCH_BUILD/usr/include" -I "$BENCH_SRC" "$sel/mm/gup_test.c" "$sel/mm/vm_util.c" -lpthread -lrt \
     || { echo "FAIL: cannot compile gup_test"; exit 1; }
+mkc=$(build_c pin_mkclean pin_mkclean.c) || { echo "FAIL: cannot compile pin_mkclean"; exit 1; }
+prebuild_done
 hugepages $(((MB + 1) / 2 + 1)) || { echo "FAIL: cannot reserve hugetlb pages for -H"; exit 1; }
 trap 'echo 0 > /proc/sys/vm/nr_hugepages' EXIT
 grep -E '^Node .*zone|^ +(spanned|present) ' /proc/zoneinfo | paste - - - | awk '{print $4, $6, $8}' | sed 's/^/zone /'
@@ -45,7 +47,6 @@ run -ct -F 0x1 0 19 0x1000     # dump_page() of pinned pages
 echo "gup_test: $runs runs over ${MB} MiB, $REPEATS repeat(s) each"
 # Writeback of dirty ext4 MAP_SHARED pages while they are pinned read-only long-term:
 # folio_mkclean() meets a pinned folio (what put-user-page's debug check must count).
-mkc=$(build_c pin_mkclean pin_mkclean.c) || { echo "FAIL: cannot compile pin_mkclean"; exit 1; }
 mnt=/run/gup-test
 dev=$(make_ext4 32 "$mnt") || { echo "FAIL: cannot make ext4 on a loop device"; exit 1; }
 trap 'drop_ext4 "$mnt" "$dev"; echo 0 > /proc/sys/vm/nr_hugepages' EXIT

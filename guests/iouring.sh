@@ -5,6 +5,7 @@ set -u
 here=$(dirname "$0")
 . "$here/lib.sh"
 bin=$(build_c uring_bufs uring_bufs.c -- -luring) || { echo "FAIL: cannot compile uring_bufs (liburing-dev?)"; exit 1; }
+prebuild_done
 hugepages 12 || { echo "FAIL: cannot reserve 12 hugetlb pages"; exit 1; }
 mnt=/run/iouring
 dev=$(make_ext4 128 "$mnt") || { echo "FAIL: cannot make ext4 on a loop device"; exit 1; }

@@ -46,9 +46,9 @@ pids=()
 for c in "${helpers[@]}"; do
     o="$inc/$(basename "$c" .c).o"
     if [ "$c" = "$mm/thp_settings.c" ]; then
-        gcc "${cflags[@]}" "${thp[@]}" -c -o "$o" "$c" &
+        gcc_once "$o" "${cflags[@]}" "${thp[@]}" -c "$c" &
     else
-        gcc "${cflags[@]}" -c -o "$o" "$c" &
+        gcc_once "$o" "${cflags[@]}" -c "$c" &
     fi
     pids+=($!)
 done
@@ -59,7 +59,7 @@ done
 build_one() {
     local extra=()
     case $1 in uffd-*) extra=("$inc/uffd-common.o") ;; esac
-    gcc "${cflags[@]}" -o "$BENCH_OUT/bin/$1" "$mm/$1.c" "${objs[@]}" "${extra[@]}" "${libs[@]}" > "$inc/$1.gcc" 2>&1
+    gcc_once "$BENCH_OUT/bin/$1" "${cflags[@]}" "$mm/$1.c" "${objs[@]}" "${extra[@]}" "${libs[@]}" > "$inc/$1.gcc" 2>&1
 }
 for prog in "${progs[@]}"; do
     while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n; done
@@ -67,6 +67,8 @@ for prog in "${progs[@]}"; do
 done
 wait
 echo "built ${#progs[@]} program(s) in $(awk -v b="$built" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - b }') s"
+build_c fill_movable fill_movable.c > /dev/null  # movable_hold's, below
+prebuild_done
 if [ $need -gt 0 ]; then
     hugepages $need || { echo "FAIL: cannot reserve $need hugetlb pages"; exit 1; }
 fi

@@ -8,6 +8,7 @@ set -u
 here=$(dirname "$0")
 . "$here/lib.sh"
 bin=$(build_c dio_check dio_check.c -- -lpthread) || { echo "FAIL: cannot compile dio_check"; exit 1; }
+prebuild_done
 mnt=/run/odirect
 dev=$(make_ext4 "$FS_MB" "$mnt") || { echo "FAIL: cannot make ext4 on a loop device (CONFIG_BLK_DEV_LOOP/EXT4_FS?)"; exit 1; }
 trap 'drop_ext4 "$mnt" "$dev"' EXIT

@@ -5,6 +5,8 @@ set -u
 : "${ITERS:=200}" "${SIZE_KB:=256}" "${HUGEPAGES:=4}"
 here=$(dirname "$0")
 . "$here/lib.sh"
+build_c fill_movable fill_movable.c > /dev/null || { echo "FAIL: cannot compile fill_movable"; exit 1; }  # movable_hold's
+prebuild_done
 # The first NIC with a device behind it: udev may rename eth0 (enp0s10) despite net.ifnames=0.
 dev=${NETDEV:-}
 if [ -z "$dev" ]; then

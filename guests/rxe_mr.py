@@ -16,6 +16,15 @@ first chunk (EFAULT, and every pin of the part already pinned must be dropped:
 the error unwind), and fork while an MR is registered (parent and child both
 write; the parent's pages must stay the pinned ones, checked by PFN).
 
+ib_umem_get() also charges every registration to mm->pinned_vm (VmPin in
+/proc/self/status), whatever the caller's capabilities, and ib_umem_release() and the
+error unwind give it back: VmPin must grow by the MR's pages while it is held and be
+back where it was after the deregistration or the failure (a charge that is kept
+refuses the user's later registrations; one given back twice lets them pin past
+RLIMIT_MEMLOCK). And a child without CAP_IPC_LOCK, under a 64 KiB RLIMIT_MEMLOCK,
+must be refused (ENOMEM) an MR over it with no pin left and its charge given back, and
+granted one of exactly the limit afterwards.
+
 usage: rxe_mr.py DEVICE EXT4_DIR SIZE_KB
 """
 
@@ -48,6 +57,15 @@ def pins() -> tuple[int, int]:
             k, v = line.split()
             vals[k] = int(v)
     return vals.get("nr_foll_pin_acquired", -1), vals.get("nr_foll_pin_released", -1)
+
+
+def vmpin() -> int:
+    """mm->pinned_vm of this process in pages (VmPin in kB)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmPin:"):
+                return int(line.split()[1]) * 1024 // mmap.PAGESIZE
+    return -1
 
 
 def kernel_at_least(major: int, minor: int) -> bool:
@@ -127,7 +145,8 @@ def fork_check(mm: mmap.mmap, addr: int) -> str | None:
 
 
 def register(pd: PD, mm: mmap.mmap, access: int, hole: int = -1, fork: bool = False):
-    """Register and deregister; return (errno or 0, pin deltas while held, deltas after, problem)."""
+    """Register and deregister; return (errno or 0, pin deltas while held, deltas after, problem).
+    problem also says where VmPin was not the MR's pages while held, or not back after."""
     mm[:: mmap.PAGESIZE] = b"\1" * len(range(0, len(mm), mmap.PAGESIZE))  # fault every page in
     anchor = ctypes.c_char.from_buffer(mm)
     addr = ctypes.addressof(anchor)
@@ -135,18 +154,94 @@ def register(pd: PD, mm: mmap.mmap, access: int, hole: int = -1, fork: bool = Fa
         libc = ctypes.CDLL(None, use_errno=True)
         libc.mprotect(ctypes.c_void_p(addr + hole), ctypes.c_size_t(mmap.PAGESIZE), 0)
     a0, r0 = pins()
+    v0 = vmpin()
     try:
         mr = MR(pd, len(mm), access, address=addr)
     except PyverbsRDMAError as err:
         del anchor
         a2, r2 = pins()
-        return err.error_code or errno.EIO, (0, 0), (a2 - a0, r2 - r0), None
+        return err.error_code or errno.EIO, (0, 0), (a2 - a0, r2 - r0), vmpin_back(v0, "the failure")
     a1, r1 = pins()
+    v1 = vmpin() - v0
     problem = fork_check(mm, addr) if fork else None
     mr.close()
     a2, r2 = pins()
     del anchor
-    return 0, (a1 - a0, r1 - r0), (a2 - a0, r2 - r0), problem
+    if v1 != len(mm) // mmap.PAGESIZE:
+        problem = problem or f"VmPin grew by {v1} pages while the MR of {len(mm) // mmap.PAGESIZE} pages was held"
+    return 0, (a1 - a0, r1 - r0), (a2 - a0, r2 - r0), problem or vmpin_back(v0, "the deregistration")
+
+
+def vmpin_back(v0: int, after: str) -> str | None:
+    v = vmpin()
+    return None if v == v0 else f"VmPin {v - v0:+d} pages after {after} (mm->pinned_vm charge not given back)"
+
+
+CAP_IPC_LOCK = 14
+LIMIT = 64 * 1024  # the rlimit child's RLIMIT_MEMLOCK
+
+
+def drop_ipc_lock() -> None:
+    """capset(2) without CAP_IPC_LOCK (uid stays 0): ib_umem_get then charges RLIMIT_MEMLOCK."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # two of {effective, permitted, inheritable}
+    if libc.syscall(125, header, data):  # SYS_capget (x86_64)
+        raise OSError(ctypes.get_errno(), "capget")
+    for i in range(3):
+        data[i] &= ~(1 << CAP_IPC_LOCK)
+    if libc.syscall(126, header, data):  # SYS_capset (x86_64)
+        raise OSError(ctypes.get_errno(), "capset")
+
+
+def rlimit_child(device: str) -> str:
+    """In a child: without CAP_IPC_LOCK, under LIMIT, an MR over it refused with nothing kept,
+    then one of exactly LIMIT granted and given back. "ok", "SKIP: why" or "FAIL: why"."""
+    import resource
+
+    if platform.machine() != "x86_64":
+        return "SKIP: capget/capset syscall numbers are x86_64's"
+    drop_ipc_lock()
+    resource.setrlimit(resource.RLIMIT_MEMLOCK, (LIMIT, LIMIT))
+    with Context(name=device) as ctx, PD(ctx) as pd:
+        over = anon(2 * LIMIT, "")
+        got, _held, after, problem = register(pd, over, RW)
+        if got == 0:
+            return f"FAIL: an MR of {len(over) // 1024} KiB was granted over a {LIMIT // 1024} KiB RLIMIT_MEMLOCK"
+        if got != errno.ENOMEM:
+            return f"FAIL: an MR over RLIMIT_MEMLOCK got {errno.errorcode.get(got, got)}, not ENOMEM"
+        if after[0] != after[1] or problem:
+            return f"FAIL: the refused MR left {after[0] - after[1]} pin(s); {problem or 'VmPin back'}"
+        exact = anon(LIMIT, "")
+        got, held, after, problem = register(pd, exact, RW)
+        if got:
+            return (f"FAIL: an MR of exactly the {LIMIT // 1024} KiB limit was refused after the refusal "
+                    f"({errno.errorcode.get(got, got)}): a charge was kept")
+        if problem or after[0] != after[1] or held[0] < LIMIT // mmap.PAGESIZE:
+            return f"FAIL: the MR of the whole limit: {problem or f'pins +{held[0]} held, {after[0] - after[1]} left'}"
+    return "ok"
+
+
+def rlimit_case(device: str) -> bool:
+    """rlimit_child in a forked child (before the parent opens the device); True when it failed."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rfd)
+        try:
+            say = rlimit_child(device)
+        except Exception as err:  # its own words, whatever broke
+            say = f"FAIL: {type(err).__name__}: {err}"
+        os.write(wfd, say.encode())
+        os._exit(0)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as f:
+        say = f.read().decode() or "FAIL: the child said nothing"
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status):
+        say = f"FAIL: the child ended with status {status:#x}"
+    print(f"{'anon over RLIMIT_MEMLOCK':28} {say}")
+    return say.startswith("FAIL")
 
 
 def main() -> int:
@@ -168,7 +263,12 @@ def main() -> int:
         ("anon rw, fork while held", big_anon, RW, 0, -1, True),
         ("anon THP rw, fork while held", thp_anon, RW, 0, -1, True),
     ]
-    failed = 0
+    a0, r0 = pins()
+    failed = int(rlimit_case(device))
+    a1, r1 = pins()
+    if a1 - a0 != r1 - r0:
+        print(f"FAIL: anon over RLIMIT_MEMLOCK: {a1 - a0 - (r1 - r0)} pins still held after the child exited")
+        failed += 1
     with Context(name=device) as ctx, PD(ctx) as pd:
         for name, make, access, want, hole, fork in cases:
             try:

@@ -32,6 +32,7 @@ _PARAM_KEYS = {"default", "type", "min", "max"}
 _TYPES = {"int": int, "str": str}
 _PARAM = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _VALUE = re.compile(r"^[^\s'\"\\$`]*$")  # passed through a tab-separated plan: no quoting games
+_PREBUILD = re.compile(r"^prebuild_done$", re.M)  # guests/lib.sh: the script's builds end here
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Workload:
     cmdline: tuple[str, ...] = ()  # kernel command line words the workload needs (movablecore=...)
     specs: tuple[ParamSpec, ...] = field(default=(), compare=False)
     scaled: str = field(default="", compare=False)  # how timeout was scaled for a busy host, "" if not
+    prebuild: bool = False  # its script has its builds first, ended by prebuild_done (run/prebuild.py)
 
 
 def scale_timeouts(workloads: tuple[Workload, ...], factor: float, why: str) -> tuple[Workload, ...]:
@@ -158,6 +160,10 @@ def load(path: Path) -> Workload:
     if not isinstance(kconfigs, list) or not all(isinstance(k, str) for k in kconfigs):
         raise _fail(path, "'kconfigs' must be a list of fragment names")
     params, specs = _params(path, data.get("params"))
+    try:
+        prebuilds = _PREBUILD.search(script.read_text(errors="replace")) is not None
+    except OSError as e:
+        raise _fail(path, f"cannot read its script {script.name}: {e.strerror}") from e
     return Workload(
         name=path.stem,
         description=str(data.get("description", "")).strip(),
@@ -170,6 +176,7 @@ def load(path: Path) -> Workload:
         source=path.resolve(),
         cmdline=_cmdline(path, data.get("cmdline")),
         specs=specs,
+        prebuild=prebuilds,
     )
 
 

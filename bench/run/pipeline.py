@@ -25,7 +25,7 @@ from bench.base import files, rundir
 from bench.base.errors import BenchError, InfraError
 from bench.base.files import write_atomic
 from bench.report import issues, render, scanner
-from bench.run import (cases, guests, junit, kconfig, leaks, oracles, qemu,
+from bench.run import (cases, guests, junit, kconfig, leaks, oracles, prebuild, qemu,
                        slot as slot_mod, tree, vm, worktree)
 from bench.run.coverage import stage as cov
 from bench.run.pages import run_files
@@ -194,6 +194,19 @@ class Run:
                                   f"{cov.guest_env(self.instr)}")
         return gdir
 
+    @timed("prebuild")
+    def prebuild(self, src: Path, build_dir: Path, gdir: Path) -> None:
+        """The workloads' programs built here, not under TCG (run/prebuild.py); a failure is
+        only said: the guest compiles it again, and its compile error fails its workload."""
+        env = {"BENCH_SRC": str(src), "BENCH_BUILD": str(build_dir), "BENCH_HOME": str(self.plan.home)}
+        built = prebuild.prebuild(self.plan.workloads, gdir, env, self.dir / prebuild.LOG)
+        if built:
+            self.say(f"prebuild: {sum(b.ok for b in built)} of {len(built)} workload script(s) built their programs"
+                     f" on the host in {sum(b.secs for b in built):.1f}s")
+        for b in built:
+            if not b.ok:
+                self.say(f"prebuild: {b.workload}: {b.why} (the guest compiles it; {prebuild.LOG})")
+
     @timed("boot")
     def boot(self, image: Path, gdir: Path) -> tuple[list[str], list[scanner.Report]]:
         """The console's lines and kernel reports (scanned once: the boot and workload verdicts
@@ -333,6 +346,7 @@ def run(plan: Plan, printer: Printer) -> RunResult:
                 image = r.build(s)
                 if image is not None:
                     gdir = r.prepare_guest(s.src, s.build)
+                    r.prebuild(s.src, s.build, gdir)
                     console = r.boot(image, gdir)
                     r.coverage(s, gdir)
                     if plan.probe:

@@ -352,9 +352,10 @@ static long first_diff(const char *a, const char *b, size_t len)
 
 /* -- pins held across the event: gup_test long-term (fast, slow), io_uring fixed buffers -- */
 
-enum pin { GUP_FAST, GUP_SLOW, URING, VMSPLICE, DIO_EXT4, DIO_BLK, DIO_VFAT, PVM, NPIN };
-static const char *const pin_names[NPIN] = {"gup-fast", "gup-slow", "uring", "vmsplice", "dio-ext4",
+enum pin { GUP_FAST, GUP_SLOW, GUP_RO, URING, VMSPLICE, DIO_EXT4, DIO_BLK, DIO_VFAT, PVM, NPIN };
+static const char *const pin_names[NPIN] = {"gup-fast", "gup-slow", "gup-ro", "uring", "vmsplice", "dio-ext4",
 					    "dio-blk", "dio-vfat", "pvm"};
+static int gup_pin(enum pin p) { return p == GUP_FAST || p == GUP_SLOW || p == GUP_RO; }
 static int held(enum pin p) { return p <= VMSPLICE; }
 
 /* A long-term pin leaves no page in ZONE_MOVABLE (mm/gup.c check_and_migrate_movable_folios()
@@ -372,10 +373,65 @@ static int pin_outside_movable(struct cell *c, enum pin p, char *addr, size_t le
 
 static void pin_stop(struct cell *c, enum pin p)
 {
-	if ((p == GUP_FAST || p == GUP_SLOW) && ioctl(gup_fd, PIN_LONGTERM_TEST_STOP))
+	if (gup_pin(p) && ioctl(gup_fd, PIN_LONGTERM_TEST_STOP))
 		cfail(c, "PIN_LONGTERM_TEST_STOP: %s", strerror(errno));
 	if (p == URING && io_uring_unregister_buffers(&ring))
 		cfail(c, "io_uring_unregister_buffers failed");
+}
+
+/* gup-ro: a read-only long-term pin (GUP-fast, no FOLL_WRITE) of private anonymous pages that a
+ * child shares (COW) when it is taken. A R/O FOLL_PIN of an anon page that is not exclusive must
+ * unshare it (mm/gup.c gup_must_unshare(), then FAULT_FLAG_UNSHARE): the process then maps its
+ * own copies, exclusive but mapped read-only and clean (mm/memory.c wp_page_copy()), and the
+ * pin holds those. That state is the one the later events must still see as pinned: a write
+ * fault must reuse the page, not copy it; KSM (write_protect_page()), reclaim of a lazyfree page,
+ * fork, migration must leave it where the pin is. The premise, checked: every pinned page moved
+ * (the child keeps the old ones); a R/O pin that kept a shared page fails (the pin would not see
+ * the process's later writes). The child exits once the pin is taken. */
+static int ro_pin(struct cell *c, struct pin_longterm_test *args, char *addr, size_t len)
+{
+	size_t n = len / PAGE, moved = 0;
+	uint64_t *was = calloc(n, sizeof(*was));
+	int pfd[2], r = -1, st;
+	pid_t kid;
+
+	if (!was || pipe(pfd)) {
+		cfail(c, "calloc/pipe: %s", strerror(errno));
+		free(was);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		was[i] = pfn_of(addr + i * PAGE);
+	kid = cell_fork();
+	if (kid == 0) {  /* shares the pages until the parent has pinned */
+		char b;
+
+		close(pfd[1]);
+		_exit(read(pfd[0], &b, 1) < 0);
+	}
+	close(pfd[0]);
+	args->flags = PIN_LONGTERM_TEST_FLAG_USE_FAST;  /* read-only */
+	if (kid < 0)
+		cfail(c, "fork: %s", strerror(errno));
+	else if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, args))
+		cfail(c, "PIN_LONGTERM_TEST_START read-only: %s", strerror(errno));
+	else
+		r = 0;
+	close(pfd[1]);
+	if (kid > 0)
+		waitpid(kid, &st, 0);
+	for (size_t i = 0; i < n; i++)
+		moved += pfn_of(addr + i * PAGE) != was[i];
+	free(was);
+	if (!r && moved != n) {
+		cfail(c, "a read-only long-term pin of pages a child shares left %zu of %zu page(s) shared (no unshare):"
+		      " the pin would not see the process's later writes", n - moved, n);
+		pin_stop(c, GUP_RO);
+		return -1;
+	}
+	if (!r)
+		printf("# %s: the read-only pin unshared %zu of %zu page(s) the child shared\n", c->name, moved, n);
+	return r;
 }
 
 static int pin_start(struct cell *c, enum pin p, char *addr, size_t len)
@@ -394,6 +450,10 @@ static int pin_start(struct cell *c, enum pin p, char *addr, size_t len)
 			cfail(c, "PIN_LONGTERM_TEST_START: %s", strerror(errno));
 			return -1;
 		}
+		break;
+	case GUP_RO:
+		if (ro_pin(c, &args, addr, len))
+			return -1;
 		break;
 	case URING:
 		if (io_uring_register_buffers(&ring, &iov, 1)) {
@@ -440,7 +500,7 @@ static int pin_read(struct cell *c, enum pin p, char *pinned_at, char *dst)
 {
 	uint64_t to = (uintptr_t)dst;
 
-	if (p == GUP_FAST || p == GUP_SLOW) {
+	if (gup_pin(p)) {
 		if (ioctl(gup_fd, PIN_LONGTERM_TEST_READ, &to)) {
 			cfail(c, "PIN_LONGTERM_TEST_READ: %s", strerror(errno));
 			return -1;
@@ -1662,6 +1722,8 @@ static int applies(enum pin p, enum mem m, enum ev e)
 	if (held(p)) {
 		if (e == RO)
 			return 0;  /* a read-only buffer is the one-call pins' (held pins: prot-none) */
+		if (p == GUP_RO && (m != ANON || e == SPLIT))
+			return 0;  /* COW-shared private anon pages; the unshare leaves small pages */
 		if (p == URING && m == FILESH)
 			return 0;  /* writable long-term pins of ext4 MAP_SHARED are refused (gup_longterm) */
 		if (p == VMSPLICE && (e == MPROTECT || e == SOFTDIRTY || e == MREMAP || e == COMPACT || m == FILEPR))
@@ -1738,6 +1800,12 @@ static const char *const quick_cells[] = {
 	"gup-fast/anon/fork",
 	"gup-fast/anon/pageout",
 	"gup-fast/anon/ksm",
+	"gup-ro/anon/none",  /* a read-only pin that had to unshare: exclusive, mapped R/O and clean */
+	"gup-ro/anon/fork",
+	"gup-ro/anon/mprotect",
+	"gup-ro/anon/pageout",
+	"gup-ro/anon/migrate",
+	"gup-ro/anon/ksm",
 	"gup-fast/thp/fork",
 	"gup-fast/thp/soft-dirty",
 	"gup-fast/thp/thp-split",
@@ -1849,7 +1917,7 @@ static void run_cell(enum pin p, enum mem m, enum ev e, int rd)
 		return;
 	if (!begins(c.name))
 		return;
-	if ((p == GUP_FAST || p == GUP_SLOW) && gup_fd < 0)
+	if (gup_pin(p) && gup_fd < 0)
 		cskip(&c, "no /sys/kernel/debug/gup_test");
 	else if (p == URING && !ring_ok)
 		cskip(&c, "io_uring_queue_init failed");
@@ -2418,8 +2486,8 @@ static void races(double secs, int noise)
 #include "net9p_cells.h"  /* p9/...: netfs unbuffered I/O on 9p; splice-sock/...: vmsplice+splice into sockets */
 #include "dump_cells.h"  /* coredump/..., mempolicy/...: get_dump_page(), get_mempolicy(MPOL_F_ADDR) */
 #include "xdp_cells.h"  /* xdp/...: AF_XDP UMEM registration, a long-term pin sent from in copy mode */
-#include "rlimit_cells.h"  /* rlimit/...: io_uring and AF_XDP over RLIMIT_MEMLOCK without CAP_IPC_LOCK */
 #include "iommufd_cells.h"  /* iommufd/...: IOAS_MAP with a mock domain, test accesses */
+#include "rlimit_cells.h"  /* rlimit/...: io_uring, AF_XDP and iommufd over RLIMIT_MEMLOCK without CAP_IPC_LOCK */
 
 int main(int argc, char **argv)
 {
@@ -2520,7 +2588,9 @@ int main(int argc, char **argv)
 	}
 	shmem_thp_restore();
 	if (flushes_late)  /* a cell after one may have counted that output's pins as its own */
-		printf("# pin_matrix: %d output write(s) still held pins 5 s later\n", flushes_late);
+		printf("# pin_matrix: %d output write(s) still held pins %d s later\n", flushes_late, FLUSH_SETTLE_MS / 1000);
+	if (flushes_slow)
+		printf("# pin_matrix: %d output write(s) held pins more than 1 s\n", flushes_slow);
 	printf("pin_matrix: %d cells passed, %d failed, %d skipped\n", cells_pass, cells_fail, cells_skip);
 	if (cells_fail)
 		return 1;

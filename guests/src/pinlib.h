@@ -66,15 +66,18 @@ static inline long pins_settle(long want)
 	return now;
 }
 
-/* Write out stdout, then wait (up to 5 s) until no more pins are outstanding than before it.
+/* Write out stdout, then wait (up to 30 s) until no more pins are outstanding than before it.
  * The guest's output goes to the 9p results folder, and each write there is unbuffered netfs
  * I/O that pins its buffer; 6.12 may unpin it from a workqueue after write() returned
  * (fs/netfs/objects.c netfs_put_request(): netfs_free_request() queued when the last put is
  * async). A pin baseline read in between holds a pin that is no one's, and reads -1 after the
  * cell (seen: splice-sock/tcp/thp/dontneed, run 20261205-233405 r1). So a program that reads
  * pins keeps stdout fully buffered and writes it only here, never inside a measured window,
- * and reads its pin baseline after it. */
-static int flushes_late;  /* flushes whose pins were still out after 5 s: said at the end */
+ * and reads its pin baseline after it. The wait was 5 s until a flush on a loaded host outlasted
+ * it: the next cell took 5.12 s and read -1 (splice-sock/tcp/anon/write, run 20261206-054311). */
+#define FLUSH_SETTLE_MS 30000
+static int flushes_late;  /* flushes whose pins were still out after FLUSH_SETTLE_MS: said at the end */
+static int flushes_slow;  /* flushes whose pins took more than 1 s: said at the end */
 
 static inline void flush_settled(void)
 {
@@ -87,10 +90,11 @@ static inline void flush_settled(void)
 	before = a - r;
 	fflush(stdout);
 	for (int i = 0; !pin_counts(&a, &r) && a - r > before; i++) {
-		if (i == 1000) {
+		if (i == FLUSH_SETTLE_MS / 5) {
 			flushes_late++;
 			return;
 		}
+		flushes_slow += i == 1000 / 5;
 		usleep(5000);
 	}
 }

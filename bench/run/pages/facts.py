@@ -20,7 +20,7 @@ from bench.run.pages.svg import Bar
 from bench.run.runfacts import RunFacts
 from bench.run.slot import sha256_of
 
-STAGES = ("apply", "config", "build", "boot", "baseline", "scan")  # in run order
+STAGES = ("apply", "config", "build", "prebuild", "boot", "baseline", "scan")  # in run order
 # The case groups whose status colours a stage's bar.
 STAGE_GROUPS = {"apply": ("apply",), "config": ("config",), "build": ("build",),
                 "boot": ("boot", "workload"), "baseline": ("baseline",),
