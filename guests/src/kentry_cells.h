@@ -46,7 +46,7 @@
 /* The default set's cells (the rest run in pin-matrix-deep). */
 static const char *const kentry_quick[] = {
 	"udmabuf/shmem/none", "udmabuf/shmem/punch-hole", "udmabuf/shmem/migrate", "udmabuf/shmem/reclaim",
-	"udmabuf/shmem/list", "udmabuf/shmem/past-end", "udmabuf/shmem/unsealed", "udmabuf/shmem/write-sealed",
+	"udmabuf/shmem/list", "udmabuf/shmem/unpopulated", "udmabuf/hugetlb/unpopulated", "udmabuf/shmem/past-end", "udmabuf/shmem/unsealed", "udmabuf/shmem/write-sealed",
 	"udmabuf/shmem/unaligned", "udmabuf/shmem/list-bad", "udmabuf/shmem-thp/none", "udmabuf/shmem-thp/punch-hole",
 	"udmabuf/hugetlb/none", "udmabuf/hugetlb/punch-hole", "udmabuf/hugetlb/list-bad", "udmabuf/tmpfs/not-memfd",
 	"udmabuf/ext4/not-memfd",
@@ -114,10 +114,10 @@ static void none_held(struct cell *c, char *p, size_t len, const char *after)
 
 enum ukind { UK_SHMEM, UK_SHMTHP, UK_HUGE, UK_TMPFS, UK_EXT4, NUK };
 static const char *const uk_names[NUK] = {"shmem", "shmem-thp", "hugetlb", "tmpfs", "ext4"};
-enum uev { UE_NONE, UE_PUNCH, UE_MIGRATE, UE_RECLAIM, UE_LIST, UE_PASTEND, UE_UNSEALED, UE_WSEALED, UE_UNALIGNED,
-	   UE_LISTBAD, UE_NOTMEMFD, NUE };
-static const char *const ue_names[NUE] = {"none", "punch-hole", "migrate", "reclaim", "list", "past-end",
-					  "unsealed", "write-sealed", "unaligned", "list-bad", "not-memfd"};
+enum uev { UE_NONE, UE_PUNCH, UE_MIGRATE, UE_RECLAIM, UE_LIST, UE_UNPOP, UE_PASTEND, UE_UNSEALED, UE_WSEALED,
+	   UE_UNALIGNED, UE_LISTBAD, UE_NOTMEMFD, NUE };
+static const char *const ue_names[NUE] = {"none", "punch-hole", "migrate", "reclaim", "list", "unpopulated",
+					  "past-end", "unsealed", "write-sealed", "unaligned", "list-bad", "not-memfd"};
 static int udmabuf_dev = -2;
 
 static int ue_applies(enum ukind k, enum uev e)
@@ -160,7 +160,12 @@ static long udmabuf_make_list(int fd, size_t off1, size_t size1, size_t off2, si
 	return ioctl(udmabuf_dev, UDMABUF_CREATE_LIST, &l);
 }
 
-/* The memfd of three units, filled and sealed F_SEAL_SHRINK (unless the cell tests seals). */
+/* The memfd of three units, filled and sealed F_SEAL_SHRINK (unless the cell tests seals).
+ * unpopulated: never touched, so that UDMABUF_CREATE itself allocates the folios of its range
+ * (memfd_pin_folios() -> memfd_alloc_folio(), mm/gup.c and mm/memfd.c): the premise (mincore:
+ * nothing resident before) is checked, and the cell then checks the bytes both ways (zeros
+ * first) and that those folios are neither held (shmem) nor kept out of the pool (hugetlb)
+ * once the dma-buf is gone, where an allocation's own reference would stay. */
 static int ubuf_map(struct cell *c, enum ukind k, enum uev e, struct ubuf *u)
 {
 	u->unit = k == UK_SHMEM ? 16 * PAGE : HPAGE;
@@ -192,9 +197,24 @@ static int ubuf_map(struct cell *c, enum ukind k, enum uev e, struct ubuf *u)
 			return -1;
 		}
 	}
-	fill64(u->mem, u->len, 1);
 	u->exp = malloc(u->len);
-	memcpy(u->exp, u->mem, u->len);
+	if (e == UE_UNPOP) {
+		unsigned char *vec = calloc(u->len / PAGE, 1);
+		size_t in = 0;
+
+		if (vec && !mincore(u->mem, u->len, vec))
+			for (size_t i = 0; i < u->len / PAGE; i++)
+				in += vec[i] & 1;
+		free(vec);
+		memset(u->exp, 0, u->len);
+		if (in) {
+			cfail(c, "%zu page(s) of a memfd never touched are resident (mincore)", in);
+			return -1;
+		}
+	} else {
+		fill64(u->mem, u->len, 1);
+		memcpy(u->exp, u->mem, u->len);
+	}
 	if (k == UK_SHMTHP && !(is_thp(u->mem) && is_thp(u->mem + HPAGE) && is_thp(u->mem + 2 * HPAGE))) {
 		cskip(c, "no THP behind the shmem memfd (kpageflags: %d %d %d)", is_thp(u->mem), is_thp(u->mem + HPAGE),
 		      is_thp(u->mem + 2 * HPAGE));
