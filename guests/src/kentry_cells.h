@@ -575,6 +575,107 @@ out:
 	memcg_leave();
 }
 
+/* race/udmabuf-vs-seal: UDMABUF_CREATE of a fresh memfd against F_ADD_SEALS(F_SEAL_WRITE) from
+ * another thread. udmabuf checks the seals and pins the folios under the inode lock, which
+ * memfd_add_seals() takes exclusively, and F_SEAL_WRITE waits for pins to go and fails while
+ * any stays (mm/memfd.c memfd_wait_for_pins(): EBUSY): so one of the two must fail. Both
+ * succeeding leaves a dma-buf that writes into a file sealed against writes. Each round makes
+ * a new memfd that is never touched (the create allocates its folios: a wider window), lets
+ * the two threads go together, and delays the sealer by a round-dependent spin, so that the
+ * seal sweeps across the create's path. A race whose both orders never happened skips. */
+#include <stdatomic.h>
+
+struct seal_race {
+	atomic_int phase;         /* odd: a round is on; the threads meet at each change */
+	atomic_int sealer_done;
+	int mfd, seal_ok;
+	unsigned spin;
+	volatile int stop;
+};
+
+static void spin_for(unsigned n)
+{
+	for (volatile unsigned i = 0; i < n; i++)
+		;
+}
+
+static void *seal_side(void *arg)
+{
+	struct seal_race *s = arg;
+
+	for (int seen = 0;;) {
+		while (atomic_load(&s->phase) == seen)
+			;
+		seen = atomic_load(&s->phase);
+		if (s->stop)
+			return NULL;
+		spin_for(s->spin);
+		s->seal_ok = !fcntl(s->mfd, F_ADD_SEALS, F_SEAL_WRITE);
+		atomic_store(&s->sealer_done, seen);
+	}
+}
+
+static void udmabuf_seal_race(double secs)
+{
+	const char *name = "race/udmabuf-vs-seal";
+	struct seal_race s = {.mfd = -1};
+	long rounds = 0, create_won = 0, seal_won = 0, both = 0;
+	double t0;
+	pthread_t t;
+	char why[200] = "";
+
+	if (!wanted(name) || !begins(name))
+		return;
+	if (udmabuf_dev == -2)
+		udmabuf_dev = open("/dev/udmabuf", O_RDWR);
+	if (udmabuf_dev < 0) {
+		printf("CASE %s SKIP: no /dev/udmabuf (CONFIG_UDMABUF)\n", name);
+		cells_skip++;
+		return;
+	}
+	pthread_create(&t, NULL, seal_side, &s);
+	for (t0 = now_s(); now_s() - t0 < secs && !both && !why[0]; rounds++) {
+		long r;
+
+		s.mfd = memfd_create("kentry_seal_race", MFD_ALLOW_SEALING);
+		if (s.mfd < 0 || ftruncate(s.mfd, 64 * PAGE) || fcntl(s.mfd, F_ADD_SEALS, F_SEAL_SHRINK)) {
+			snprintf(why, sizeof(why), "memfd of 64 pages sealed F_SEAL_SHRINK: %s", strerror(errno));
+			break;
+		}
+		s.spin = (unsigned)(rounds % 64) * 50;  /* the sealer's delay sweeps 0..3150 spins */
+		atomic_fetch_add(&s.phase, 1);
+		r = udmabuf_make(s.mfd, 0, 64 * PAGE);
+		while (atomic_load(&s.sealer_done) != atomic_load(&s.phase))
+			;
+		both += r >= 0 && s.seal_ok;
+		create_won += r >= 0 && !s.seal_ok;
+		seal_won += r < 0 && s.seal_ok;
+		if (r >= 0)
+			close((int)r);
+		close(s.mfd);
+	}
+	s.stop = 1;
+	atomic_fetch_add(&s.phase, 1);
+	pthread_join(t, NULL);
+	printf("# %s: %.1f s, %ld rounds: the create won %ld, the seal won %ld, both %ld\n", name, now_s() - t0, rounds,
+	       create_won, seal_won, both);
+	if (why[0]) {
+		printf("CASE %s FAIL: %s\n", name, why);
+		cells_fail++;
+	} else if (both) {
+		printf("CASE %s FAIL: UDMABUF_CREATE and F_ADD_SEALS(F_SEAL_WRITE) both succeeded on one memfd (round %ld):"
+		       " a writable dma-buf over a file sealed against writes\n", name, rounds);
+		cells_fail++;
+	} else if (!create_won || !seal_won) {
+		printf("CASE %s SKIP: only one order happened (the create first %ld times, the seal first %ld)\n", name,
+		       create_won, seal_won);
+		cells_skip++;
+	} else {
+		printf("CASE %s PASS\n", name);
+		cells_pass++;
+	}
+}
+
 /* -- AF_ALG --------------------------------------------------------------------------------- */
 
 enum apath { AP_SENDMSG, AP_SPLICE, AP_FAULT, NAP };

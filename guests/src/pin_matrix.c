@@ -2573,8 +2573,10 @@ int main(int argc, char **argv)
 	xdp_cells();
 	rlimit_cells();
 	iommufd_cells();
-	if (race_secs > 0)
+	if (race_secs > 0) {
 		races(race_secs, race_noise);
+		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
+	}
 	if (list_only)
 		return 0;
 	/* the last cell's lines out before the teardown, which a timeout may yet stop */
