@@ -2488,6 +2488,7 @@ static void races(double secs, int noise)
 #include "xdp_cells.h"  /* xdp/...: AF_XDP UMEM registration, a long-term pin sent from in copy mode */
 #include "iommufd_cells.h"  /* iommufd/...: IOAS_MAP with a mock domain, test accesses */
 #include "rlimit_cells.h"  /* rlimit/...: io_uring, AF_XDP and iommufd over RLIMIT_MEMLOCK without CAP_IPC_LOCK */
+#include "uring_pbuf_cells.h"  /* uring-pbuf/...: io_uring provided-buffer rings in user memory, pinned */
 
 int main(int argc, char **argv)
 {
@@ -2573,6 +2574,7 @@ int main(int argc, char **argv)
 	xdp_cells();
 	rlimit_cells();
 	iommufd_cells();
+	pbuf_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
