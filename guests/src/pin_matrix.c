@@ -2489,6 +2489,7 @@ static void races(double secs, int noise)
 #include "iommufd_cells.h"  /* iommufd/...: IOAS_MAP with a mock domain, test accesses */
 #include "rlimit_cells.h"  /* rlimit/...: io_uring, AF_XDP and iommufd over RLIMIT_MEMLOCK without CAP_IPC_LOCK */
 #include "uring_pbuf_cells.h"  /* uring-pbuf/...: io_uring provided-buffer rings in user memory, pinned */
+#include "uring_nommap_cells.h"  /* uring-nommap/...: io_uring SQ/CQ rings and SQEs in user memory, pinned */
 
 int main(int argc, char **argv)
 {
@@ -2575,6 +2576,7 @@ int main(int argc, char **argv)
 	rlimit_cells();
 	iommufd_cells();
 	pbuf_cells();
+	nommap_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
