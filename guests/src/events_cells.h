@@ -30,7 +30,7 @@ static const char *const events_quick_cells[] = {
 	"uring/anon/collapse", "gup-fast/anon/collapse", "gup-fast/ext4-shared/mkclean",
 	"uring/shmem-thp/fork", "uring/shmem-thp/dontneed", "gup-fast/shmem-thp/thp-split",
 	"uring/thp-pte/collapse", "uring/shmem-thp/reclaim", "uring/shmem-thp/migrate",
-	"gup-ro/anon/free", "gup-ro/anon/collapse",
+	"gup-ro/anon/free",
 };
 
 static int events_quick(const char *name)
@@ -53,7 +53,9 @@ static int events_applies(enum pin p, enum mem m, enum ev e)
 	case LAZYFREE:  /* MADV_FREE: private anonymous memory only (gup-ro: its PTEs are clean) */
 		return ((pin || p == VMSPLICE) && (m == ANON || m == THP)) || (p == GUP_RO && m == ANON);
 	case COLLAPSE:  /* small pages in a PMD range (anon), or a PTE-mapped THP */
-		return ((pin || p == VMSPLICE || p == GUP_RO) && m == ANON) || (p != GUP_SLOW && pin && m == THPTE);
+		/* not gup-ro: its unshared pages are all mapped read-only, and khugepaged refuses a
+		 * range without a writable PTE (SCAN_PAGE_RO: EINVAL) before it looks at pins */
+		return ((pin || p == VMSPLICE) && m == ANON) || (p != GUP_SLOW && pin && m == THPTE);
 	case KHUGEPAGED:
 		return (p == GUP_FAST || p == URING) && m == ANON;
 	case MKCLEAN:  /* ext4 MAP_SHARED: the held pins allowed there (read-only long-term, pipe) */

@@ -296,6 +296,8 @@ out:
 		munmap(p.bufs, PB_ROUND * PAGE);
 	if (c->failed[0])
 		return;
+	if (e == PB_KSM)  /* the witness's merged pages share one KSM page: held by every mapping */
+		madvise(c->map, 2 * c->half, MADV_UNMERGEABLE);
 	pins_back(c, &m, "the ring was unregistered");
 	if (!c->failed[0] && !c->skip[0] && (d = first_diff(c->map + c->half, c->wexp, c->half)) >= 0)
 		cfail(c, "after %s the unpinned witness reads other data (byte %ld)", pb_names[e], d);
