@@ -94,3 +94,20 @@ def test_a_charge_that_is_not_the_mrs_pages_fails(rxe_mr: types.ModuleType, monk
 
 def test_vmpin_reads_this_process_status(rxe_mr: types.ModuleType) -> None:
     assert rxe_mr.vmpin() == 0  # pytest pins nothing
+
+
+GUEST_LOGS = HOME / "tests" / "data" / "guest"
+
+
+def test_real_rxe_logs_of_the_accounting_checks() -> None:
+    # the default set's run on a healthy 6.12 (every registration's VmPin back, the child over
+    # RLIMIT_MEMLOCK refused), and tests/data/guest/rlimit-bugs/charge-kept-xdp-umem, whose
+    # ib_umem_get() error path no longer gives mm->pinned_vm back: every refused MR fails
+    bare = (GUEST_LOGS / "rxe-accounting-baseline-6.12-tcg.log").read_text()
+    assert "anon over RLIMIT_MEMLOCK     ok" in bare and "FAIL" not in bare
+    kept = (GUEST_LOGS / "rxe-charge-kept-umem-6.12-tcg.log").read_text()
+    fails = [line for line in kept.splitlines() if "FAIL:" in line]
+    assert [f.split("FAIL: ")[1].split(":")[0] for f in fails] == [
+        "ext4 MAP_SHARED rw", "anon, PROT_NONE past chunk 1", "anon, PROT_NONE in chunk 2"]
+    assert all("(mm->pinned_vm charge not given back)" in f for f in fails)
+    assert "anon over RLIMIT_MEMLOCK     ok" in kept  # refused before any pin: its charge is given back there
