@@ -5,7 +5,8 @@
  * reads SQEs and the SQ tail, and writes CQEs and the CQ tail, through that vmap for the life of
  * the ring. A pin that lost the process's page would run stale SQEs and post completions the
  * process never sees. Part of pin_matrix.c (struct cell, mem_map(), event(), verdict(),
- * scratch_fd; kentry_cells.h's pin_mark(), pins_back(), none_held()); entered by nommap_cells().
+ * scratch_fd; kentry_cells.h's pin_mark(), pins_back(), none_held(); uring_pbuf_cells.h's
+ * ring_event()); entered by nommap_cells().
  * liburing 2.3 cannot set such a ring up: raw io_uring_setup(2)/io_uring_enter(2), with the
  * 6.12 uapi's offsets and flags (IORING_SETUP_NO_SQARRAY: the SQ tail indexes the SQEs).
  *
@@ -206,20 +207,7 @@ static void nommap_cell(struct cell *c, enum nmev e)
 	nm_round(c, &r, 1, "before the event");
 	if (c->failed[0])
 		goto out;
-	memcpy(c->exp, c->cur, c->half);
-	if (e == NM_FORK) {
-		pid_t pid = cell_fork();
-
-		if (pid == 0) {  /* the child's rings are its own copy: scribble over them */
-			memset(c->cur, 0x5a, c->half);
-			_exit(0);
-		}
-		wait_child(c, pid, "fork");
-		if (!c->failed[0] && (d = first_diff(c->cur, c->exp, c->half)) >= 0)
-			cfail(c, "after fork the parent's rings read the child's bytes (byte %ld)", d);
-	} else if (e != NM_NONE) {
-		event(c, 1);  /* c->ev is nm_ev[e] */
-	}
+	ring_event(c);  /* uring_pbuf_cells.h */
 	if (!c->failed[0] && !c->skip[0])
 		nm_round(c, &r, 2, "after the event");
 out:

@@ -180,6 +180,30 @@ out:
 	free(want);
 }
 
+/* The event of a cell whose pinned half is a ring the kernel uses through its pin (this block
+ * and uring_nommap_cells.h): fork, where the child scribbles over its private copy, which must
+ * reach neither the parent's nor the kernel's; else the matrix's own event (c->ev, set before
+ * mem_map(): KSM wants a witness of pages alike). */
+static void ring_event(struct cell *c)
+{
+	long d;
+
+	memcpy(c->exp, c->cur, c->half);
+	if (c->ev == FORK) {
+		pid_t pid = cell_fork();
+
+		if (pid == 0) {
+			memset(c->cur, 0x5a, c->half);
+			_exit(0);
+		}
+		wait_child(c, pid, "fork");
+		if (!c->failed[0] && (d = first_diff(c->cur, c->exp, c->half)) >= 0)
+			cfail(c, "after fork the parent's ring memory reads the child's bytes (byte %ld)", d);
+	} else if (c->ev != NONE) {
+		event(c, 1);
+	}
+}
+
 /* A registration that must be refused with err and leave the counters and pages alone */
 static void pb_refused(struct cell *c, enum pbev e, const struct pinmark *m)
 {
@@ -270,20 +294,7 @@ static void pbuf_cell(struct cell *c, enum pbev e, int inc)
 	pb_round(c, &p, 11, "before the event");
 	if (c->failed[0])
 		goto out;
-	memcpy(c->exp, c->cur, c->half);
-	if (e == PB_FORK) {
-		pid_t pid = cell_fork();
-
-		if (pid == 0) {  /* the child's ring is its own copy: scribble over it */
-			memset(c->cur, 0x5a, c->half);
-			_exit(0);
-		}
-		wait_child(c, pid, "fork");
-		if (!c->failed[0] && (d = first_diff(c->cur, c->exp, c->half)) >= 0)
-			cfail(c, "after fork the parent's ring reads the child's bytes (byte %ld)", d);
-	} else if (e != PB_NONE) {
-		event(c, 1);  /* c->ev is pb_ev[e] since before mem_map() (KSM: a witness of pages alike) */
-	}
+	ring_event(c);
 	if (!c->failed[0] && !c->skip[0])
 		pb_round(c, &p, 12, "after the event");
 out:
