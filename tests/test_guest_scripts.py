@@ -367,6 +367,18 @@ def test_the_default_list_is_the_one_measured() -> None:
     assert "FAIL" not in log and "skipped as a whole" not in log
 
 
+def test_the_soft_dirty_selftest_of_the_default_list_catches_an_outside_bug(tmp_path: Path) -> None:
+    """patches/redteam/mprotect-softdirty-vmflag (round 2): can_change_pte_writable() with the
+    soft-dirty test inverted; the kernel's own soft-dirty selftest, in the default list since the
+    programs are built on the host, fails its mprotect case (real output, run 20261206-080512)."""
+    real = DATA_GUEST / "mm-selftests-soft-dirty-mprotect-softdirty-vmflag-6.12-tcg.out"
+    assert "not ok 10 Test test_mprotect-anon soft-dirty after rewritten" in real.read_text()
+    r = lib(f"ksft_verdict soft-dirty 1 {real}", tmp_path, "")
+    assert r.returncode == 1 and "FAIL: soft-dirty exit 1: not ok 10 Test test_mprotect-anon" in r.stdout
+    tests = yaml.safe_load((GUESTS / "mm-selftests.yaml").read_text())["params"]["TESTS"]["default"].split(",")
+    assert "soft-dirty" in tests
+
+
 def test_uffd_unit_tests_report_counts_as_its_totals(tmp_path: Path) -> None:
     """A real 6.12 uffd-unit-tests run without CONFIG_PTE_MARKER_UFFD_WP: 38 of its 66 cases skip
     (the write-protect ones), 28 pass; the judge reads its own report line, and a run whose every

@@ -791,6 +791,20 @@ def test_a_real_log_of_udmabuf_over_an_untouched_memfd_and_the_seal_race() -> No
     assert KENTRY_LATER <= set(_c_table("kentry_cells.h", "kentry_quick"))
 
 
+def test_udmabuf_over_an_untouched_memfd_catches_an_allocation_reference_kept() -> None:
+    # patches/redteam/memfd-pin-alloc-ref-leak (round 2, written outside the project):
+    # memfd_pin_folios() keeps the reference of each folio it allocates; the whole default set
+    # passed it (run 20261206-073619); the two unpopulated cells fail, every other udmabuf cell passes
+    lines = (GUEST_LOGS / "pin-matrix-udmabuf-memfd-pin-alloc-ref-leak-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert failed == {
+        "udmabuf/shmem/unpopulated": "16 page(s) still held after the dma-buf was released (first: page 8): a leaked"
+                                     " pin or reference",
+        "udmabuf/hugetlb/unpopulated": "free hugetlb pages 12 before the cell, 10 after the memfd and dma-buf are gone"}
+    assert all(s.status is Status.PASS for n, s in got.items() if n not in failed)
+
+
 def test_the_rlimit_cells_fail_on_a_charge_that_is_kept() -> None:
     # tests/data/guest/rlimit-bugs/charge-kept-xdp-umem: xdp_umem_unaccount_pages() no longer
     # gives user->locked_vm back; the next registrations of the same user find the charge used up
