@@ -791,6 +791,22 @@ def test_a_real_log_of_udmabuf_over_an_untouched_memfd_and_the_seal_race() -> No
     assert KENTRY_LATER <= set(_c_table("kentry_cells.h", "kentry_quick"))
 
 
+def test_a_real_log_of_the_read_only_pins_and_the_io_uring_rings_in_user_memory() -> None:
+    # ONLY=gup-ro/,uring-pbuf,uring-nommap QUICK=0 on a healthy 6.12 (run 20261206-080722): every
+    # cell passes but the compaction ones that found nothing to migrate (their premise: a skip)
+    lines = (GUEST_LOGS / "pin-matrix-ro-pbuf-nommap-baseline-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert [sum(n.startswith(p) for n in got) for p in ("gup-ro/", "uring-pbuf/", "uring-nommap/")] == [14, 34, 15]
+    skipped = {n: s.message for n, s in got.items() if s.status is not Status.PASS}
+    assert set(skipped.values()) == {"compaction migrated nothing (pgmigrate_success unchanged)"}
+    assert all(got[n].status is Status.SKIP for n in skipped)
+    # the premise of a read-only pin of shared pages: it unshared every one of them
+    assert "# gup-ro/anon/none: the read-only pin unshared 16 of 16 page(s) the child shared" in lines
+    quick = set(_c_table("uring_pbuf_cells.h", "pbuf_quick")) | set(_c_table("uring_nommap_cells.h", "nommap_quick"))
+    assert quick <= set(got) and not quick & set(skipped)
+    assert {n for n in _c_table("pin_matrix.c", "quick_cells") if n.startswith("gup-ro/")} <= set(got)
+
+
 def test_udmabuf_over_an_untouched_memfd_catches_an_allocation_reference_kept() -> None:
     # patches/redteam/memfd-pin-alloc-ref-leak (round 2, written outside the project):
     # memfd_pin_folios() keeps the reference of each folio it allocates; the whole default set
