@@ -5,6 +5,7 @@
 # DIR; prints the loop device. The image must not sit on /tmp: that is an overlay over
 # the host's 9p root, and ext4 on a loop over it fails ("Can't open blockdev").
 make_ext4() {
+    not_in_prebuild make_ext4
     local mb=$1 dir=$2 img dev
     img=/run/pinbench-$(basename "$dir").img
     truncate -s "${mb}M" "$img" && mkfs.ext4 -q -F "$img" || return 1
@@ -15,6 +16,7 @@ make_ext4() {
 
 # drop_ext4 DIR DEV: undo make_ext4.
 drop_ext4() {
+    not_in_prebuild drop_ext4
     umount "$1" 2>/dev/null
     losetup -d "$2" 2>/dev/null
     rm -f "/run/pinbench-$(basename "$1").img"
@@ -57,18 +59,30 @@ client_server() {
 }
 
 # gcc_once OUT GCC_ARGS...: gcc GCC_ARGS -o OUT, unless OUT was already built with the same
-# arguments in this run (OUT.args says with which). The host builds the programs of every
-# workload whose YAML says `prebuild: true` before the boot (bench/run/prebuild.py runs the
-# script with BENCH_PREBUILD=1, which stops it after its builds): the guest is the host's own
-# user space, and gcc under TCG is ~10 times slower (100-170 s of the default set's guest time).
+# gcc and arguments in this run (OUT.args says with which). The host builds the programs of every
+# workload whose script calls prebuild_done, before the boot (bench/run/prebuild.py runs the
+# script with BENCH_PREBUILD=1, which stops it there): the guest is the host's own user space,
+# and gcc under TCG is ~10 times slower (100-170 s of the default set's guest time). gcc runs
+# without the environment variables that would change its output unseen (CPATH and the like),
+# and the key names the gcc found on PATH; a build that fails leaves no OUT at all.
 gcc_once() {
     local out=$1 args
     shift
-    args=$(printf '%q ' "$@")
+    args="$(command -v gcc) $(printf '%q ' "$@")"
     [ -f "$out" ] && [ "$(cat "$out.args" 2>/dev/null)" = "$args" ] && return 0
-    rm -f "$out.args"
-    gcc "$@" -o "$out" || return 1
+    rm -f "$out" "$out.args"
+    env -u CPATH -u C_INCLUDE_PATH -u LIBRARY_PATH -u GCC_EXEC_PREFIX -u COMPILER_PATH gcc "$@" -o "$out" \
+        || { rm -f "$out"; return 1; }
     printf '%s' "$args" > "$out.args"
+}
+
+# not_in_prebuild WHAT: the host's prebuild (BENCH_PREBUILD=1) never gets past a script's builds;
+# the helpers that change the machine call this first, so a script that would reach one on the
+# host stops there (exit 3: the bench's own trouble, never the series').
+not_in_prebuild() {
+    [ -z "${BENCH_PREBUILD:-}" ] && return 0
+    echo "prebuild: $1 refused on the host (a script reached it before prebuild_done)" >&2
+    exit 3
 }
 
 # prebuild_done: the end of a script's builds; with BENCH_PREBUILD=1 (the host's prebuild) the
@@ -98,6 +112,7 @@ build_c() {
 # allow as many surplus pages: under movablecore= the pool sits in ZONE_MOVABLE, and a
 # long-term pin must then migrate (or unshare into) a fresh page from outside the pool.
 hugepages() {
+    not_in_prebuild hugepages
     local want=$1 have
     have=$(cat /proc/sys/vm/nr_hugepages)
     echo "$want" > /proc/sys/vm/nr_overcommit_hugepages
@@ -145,6 +160,7 @@ need_gup_test() {
 # one, and pass). 0: made; 4 with a SKIP line: the kernel was built without CONFIG_MEMCG; 1 with
 # a FAIL line: anything else (with CONFIG_MEMCG=y, a missing controller is the kernel's fault).
 memcg_make() {
+    not_in_prebuild memcg_make
     local dir="$CGROUP/$1" bytes=$2 memcg got
     mountpoint -q "$CGROUP" || mount -t cgroup2 none "$CGROUP" 2>/dev/null
     if ! grep -qw memory "$CGROUP/cgroup.controllers" 2>/dev/null; then
@@ -249,6 +265,7 @@ ksft_verdict() {
 # 0: on; 4 with a SKIP line: the kernel has no CONFIG_SWAP or CONFIG_ZRAM; 1 with a FAIL line:
 # the kernel has both and the device cannot be set up.
 swap_on() {
+    not_in_prebuild swap_on
     local mb=$1 z=/sys/block/zram0
     if [ ! -e $z ]; then
         if [ "$(kconfig ZRAM)" = y ] && [ "$(kconfig SWAP)" = y ]; then
@@ -268,6 +285,7 @@ swap_off() {
 # movable_hold / movable_release: occupy ZONE_MOVABLE (guests/src/fill_movable.c) while the
 # checks in between run on pages from the other zones (see that file for why).
 movable_hold() {
+    not_in_prebuild movable_hold
     local bin
     bin=$(build_c fill_movable fill_movable.c) || return 1
     "$bin" > "$BENCH_OUT/fill_movable.out" 2>&1 &

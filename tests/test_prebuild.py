@@ -5,6 +5,7 @@ script stops at its builds in prebuild mode, and a failed prebuild is a note, no
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -22,9 +23,9 @@ def fake_gcc(tmp: Path) -> Path:
     bin_dir = tmp / "fakebin"
     bin_dir.mkdir()
     gcc = bin_dir / "gcc"
-    gcc.write_text('#!/bin/bash\necho "$*" >> "$GCC_CALLS"\nwhile [ $# -gt 0 ]; do\n'
-                   '  [ "$1" = -o ] && { echo built > "$2"; chmod +x "$2"; }\n  shift\ndone\n'
-                   '[ -z "${GCC_FAIL:-}" ]\n')
+    gcc.write_text('#!/bin/bash\necho "$*" >> "$GCC_CALLS"\n[ -n "${GCC_FAIL:-}" ] && exit 1\n'
+                   'while [ $# -gt 0 ]; do\n  [ "$1" = -o ] && { echo built > "$2"; chmod +x "$2"; }\n'
+                   '  shift\ndone\n')
     gcc.chmod(0o755)
     return bin_dir
 
@@ -45,7 +46,7 @@ def test_gcc_once_builds_once_per_argument_list(tmp_path: Path) -> None:
     r = bash(f"gcc_once {out} -O1 a.c && gcc_once {out} -O1 a.c && gcc_once {out} -O2 a.c", tmp_path)
     assert r.returncode == 0, r.stderr
     assert calls(tmp_path) == [f"-O1 a.c -o {out}", f"-O2 a.c -o {out}"]  # the same arguments: not again
-    assert (tmp_path / "prog.args").read_text() == "-O2 a.c "
+    assert (tmp_path / "prog.args").read_text() == f"{tmp_path}/fakebin/gcc -O2 a.c "  # which gcc, and how
 
 
 def test_gcc_once_rebuilds_an_output_without_its_arguments_and_says_a_failure(tmp_path: Path) -> None:
@@ -53,7 +54,8 @@ def test_gcc_once_rebuilds_an_output_without_its_arguments_and_says_a_failure(tm
     out.write_text("stale")  # no prog.args: not known to be these arguments' output
     assert bash(f"gcc_once {out} x.c", tmp_path).returncode == 0 and len(calls(tmp_path)) == 1
     r = bash(f"gcc_once {out} y.c", tmp_path, GCC_FAIL="1")
-    assert r.returncode == 1 and not (tmp_path / "prog.args").exists()  # a failed build is never reused
+    # a failed build leaves nothing to run: not the old binary, not a key
+    assert r.returncode == 1 and not (tmp_path / "prog.args").exists() and not out.exists()
     assert bash(f"gcc_once {out} y.c", tmp_path).returncode == 0 and len(calls(tmp_path)) == 3
 
 
@@ -61,6 +63,25 @@ def test_prebuild_done_ends_only_a_prebuild(tmp_path: Path) -> None:
     assert bash("prebuild_done; echo after", tmp_path).stdout == "after\n"
     r = bash("prebuild_done; echo after", tmp_path, BENCH_PREBUILD="1")
     assert r.returncode == 0 and r.stdout == ""
+
+
+def test_gcc_once_keys_on_the_gcc_and_hides_the_variables_that_change_its_output(tmp_path: Path) -> None:
+    out = tmp_path / "prog"
+    env_dump = tmp_path / "fakebin" / "gcc"
+    fake_gcc(tmp_path)
+    env_dump.write_text('#!/bin/bash\nenv > "$GCC_CALLS.env"\nwhile [ $# -gt 0 ]; do [ "$1" = -o ] && echo x > "$2"; shift;'
+                        ' done\n')
+    assert bash(f"gcc_once {out} a.c", tmp_path, CPATH="/evil", LIBRARY_PATH="/evil").returncode == 0
+    seen = (tmp_path / "calls.env").read_text()
+    assert "CPATH=" not in seen and "LIBRARY_PATH=" not in seen
+
+
+@pytest.mark.parametrize("helper", ["make_ext4 64 /run/x", "drop_ext4 /run/x /dev/loop9", "hugepages 4",
+                                    "memcg_make x max", "swap_on 64", "movable_hold"])
+def test_the_helpers_that_change_the_machine_refuse_a_prebuild(tmp_path: Path, helper: str) -> None:
+    r = bash(f"{helper}; echo REACHED", tmp_path, BENCH_PREBUILD="1")
+    assert r.returncode == 3 and "REACHED" not in r.stdout
+    assert f"prebuild: {helper.split()[0]} refused on the host" in r.stderr
 
 
 def test_need_gup_test_touches_nothing_in_a_prebuild(tmp_path: Path) -> None:
@@ -83,8 +104,9 @@ def test_a_prebuild_script_does_nothing_before_its_builds_but_build(script: str)
     # what runs on the host before prebuild_done: variables, lib.sh, need_gup_test (a no-op
     # there) and compiles; never a mount, a loop device, /proc or /sys
     text = (GUESTS / script).read_text()
-    head = text[:text.index("\nprebuild_done\n")]
-    for bad in ("mount ", "losetup", "mkfs", "> /proc", "> /sys", "hugepages ", "modprobe", "swapon", "rdma "):
+    head = re.sub(r"(^|\s)#.*", "", text[:text.index("\nprebuild_done\n")])  # comments aside
+    for bad in ("mount", "losetup", "mkfs", ">/proc", "> /proc", ">/sys", "> /sys", "tee ", "sysctl", "hugepages ",
+                "modprobe", "swapon", "swap_on", "movable_hold", "make_ext4", "memcg_", "rdma ", "ip "):
         assert bad not in head, f"{script} runs {bad!r} before prebuild_done"
 
 

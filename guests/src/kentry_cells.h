@@ -604,7 +604,7 @@ static void *seal_side(void *arg)
 	struct seal_race *s = arg;
 
 	for (int seen = 0;;) {
-		while (atomic_load(&s->phase) == seen)
+		while (atomic_load(&s->phase) == seen && !s->stop)
 			;
 		seen = atomic_load(&s->phase);
 		if (s->stop)
@@ -618,7 +618,7 @@ static void *seal_side(void *arg)
 static void udmabuf_seal_race(double secs)
 {
 	const char *name = "race/udmabuf-vs-seal";
-	struct seal_race s = {.mfd = -1};
+	static struct seal_race s;  /* static: a sealer stuck in the kernel may outlive this call */
 	long rounds = 0, create_won = 0, seal_won = 0, both = 0;
 	double t0;
 	pthread_t t;
@@ -626,6 +626,7 @@ static void udmabuf_seal_race(double secs)
 
 	if (!wanted(name) || !begins(name))
 		return;
+	s.mfd = -1;
 	if (udmabuf_dev == -2)
 		udmabuf_dev = open("/dev/udmabuf", O_RDWR);
 	if (udmabuf_dev < 0) {
@@ -633,20 +634,35 @@ static void udmabuf_seal_race(double secs)
 		cells_skip++;
 		return;
 	}
-	pthread_create(&t, NULL, seal_side, &s);
+	if ((errno = pthread_create(&t, NULL, seal_side, &s))) {
+		printf("CASE %s FAIL: pthread_create: %s\n", name, strerror(errno));
+		cells_fail++;
+		return;
+	}
 	for (t0 = now_s(); now_s() - t0 < secs && !both && !why[0]; rounds++) {
 		long r;
+		double waited;
 
 		s.mfd = memfd_create("kentry_seal_race", MFD_ALLOW_SEALING);
 		if (s.mfd < 0 || ftruncate(s.mfd, 64 * PAGE) || fcntl(s.mfd, F_ADD_SEALS, F_SEAL_SHRINK)) {
 			snprintf(why, sizeof(why), "memfd of 64 pages sealed F_SEAL_SHRINK: %s", strerror(errno));
+			if (s.mfd >= 0)
+				close(s.mfd);
 			break;
 		}
 		s.spin = (unsigned)(rounds % 64) * 50;  /* the sealer's delay sweeps 0..3150 spins */
 		atomic_fetch_add(&s.phase, 1);
 		r = udmabuf_make(s.mfd, 0, 64 * PAGE);
-		while (atomic_load(&s.sealer_done) != atomic_load(&s.phase))
-			;
+		for (waited = now_s(); atomic_load(&s.sealer_done) != atomic_load(&s.phase);)
+			if (now_s() - waited > 30) {  /* F_ADD_SEALS blocked: say so rather than hang */
+				snprintf(why, sizeof(why), "F_ADD_SEALS(F_SEAL_WRITE) did not return in 30 s");
+				break;
+			}
+		if (why[0]) {
+			if (r >= 0)
+				close((int)r);
+			break;  /* the sealer still holds the memfd: left open */
+		}
 		both += r >= 0 && s.seal_ok;
 		create_won += r >= 0 && !s.seal_ok;
 		seal_won += r < 0 && s.seal_ok;
@@ -656,7 +672,8 @@ static void udmabuf_seal_race(double secs)
 	}
 	s.stop = 1;
 	atomic_fetch_add(&s.phase, 1);
-	pthread_join(t, NULL);
+	if (!why[0] || !strstr(why, "did not return"))
+		pthread_join(t, NULL);  /* a sealer stuck in the kernel is left there: the case says why */
 	printf("# %s: %.1f s, %ld rounds: the create won %ld, the seal won %ld, both %ld\n", name, now_s() - t0, rounds,
 	       create_won, seal_won, both);
 	if (why[0]) {

@@ -89,8 +89,10 @@ static inline void flush_settled(void)
 	}
 	before = a - r;
 	fflush(stdout);
+	/* after one flush outlasted the wait, the next ones wait 1 s: a kernel that never gives the
+	 * output's pins back would otherwise cost every cell 30 s, and the first late one is said */
 	for (int i = 0; !pin_counts(&a, &r) && a - r > before; i++) {
-		if (i == FLUSH_SETTLE_MS / 5) {
+		if (i == (flushes_late ? 1000 : FLUSH_SETTLE_MS) / 5) {
 			flushes_late++;
 			return;
 		}
