@@ -821,6 +821,19 @@ def test_udmabuf_over_an_untouched_memfd_catches_an_allocation_reference_kept() 
     assert all(s.status is Status.PASS for n, s in got.items() if n not in failed)
 
 
+def test_the_seal_race_catches_a_seal_check_outside_the_lock() -> None:
+    # patches/redteam/udmabuf-seal-pin-race (round 2, outside): udmabuf_create() drops the inode
+    # lock between the seal check and the pin; the bare tree's race saw both orders and passed
+    lines = (GUEST_LOGS / "pin-matrix-seal-race-udmabuf-seal-pin-race-6.12-tcg.log").read_text().splitlines()
+    got = {s.name: s for s in subcases.parse(lines)}
+    assert got["race/udmabuf-vs-seal"].status is Status.FAIL
+    assert got["race/udmabuf-vs-seal"].message.startswith(
+        "UDMABUF_CREATE and F_ADD_SEALS(F_SEAL_WRITE) both succeeded on one memfd")
+    bare = (GUEST_LOGS / "pin-matrix-rlimit-udmabuf-baseline-6.12-tcg.log").read_text()
+    said = re.search(r"^# race/udmabuf-vs-seal: .* the create won (\d+), the seal won (\d+), both 0$", bare, re.M)
+    assert said and int(said[1]) > 0 and int(said[2]) > 0  # the premise: both orders happened
+
+
 def test_the_rlimit_cells_fail_on_a_charge_that_is_kept() -> None:
     # tests/data/guest/rlimit-bugs/charge-kept-xdp-umem: xdp_umem_unaccount_pages() no longer
     # gives user->locked_vm back; the next registrations of the same user find the charge used up
