@@ -68,7 +68,7 @@ client_server() {
 gcc_once() {
     local out=$1 args
     shift
-    args="$(command -v gcc) $(printf '%q ' "$@")"
+    args="$(readlink -f "$(command -v gcc)") $(printf '%q ' "$@")"  # the guest's PATH finds /bin/gcc
     [ -f "$out" ] && [ "$(cat "$out.args" 2>/dev/null)" = "$args" ] && return 0
     rm -f "$out" "$out.args"
     env -u CPATH -u C_INCLUDE_PATH -u LIBRARY_PATH -u GCC_EXEC_PREFIX -u COMPILER_PATH gcc "$@" -o "$out" \

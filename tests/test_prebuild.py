@@ -49,6 +49,18 @@ def test_gcc_once_builds_once_per_argument_list(tmp_path: Path) -> None:
     assert (tmp_path / "prog.args").read_text() == f"{tmp_path}/fakebin/gcc -O2 a.c "  # which gcc, and how
 
 
+def test_gcc_once_names_the_gcc_by_its_real_path(tmp_path: Path) -> None:
+    # the host's PATH finds /usr/bin/gcc, the guest's /bin/gcc (the same file on a merged /usr):
+    # the key must be the same on both sides, or every prebuilt program is built again
+    out = tmp_path / "prog"
+    fake_gcc(tmp_path)
+    (tmp_path / "alias").mkdir()
+    (tmp_path / "alias" / "gcc").symlink_to(tmp_path / "fakebin" / "gcc")
+    assert bash(f"gcc_once {out} a.c", tmp_path).returncode == 0
+    r = bash(f"PATH={tmp_path}/alias:$PATH; gcc_once {out} a.c", tmp_path)
+    assert r.returncode == 0 and len(calls(tmp_path)) == 1  # not built again through the alias
+
+
 def test_gcc_once_rebuilds_an_output_without_its_arguments_and_says_a_failure(tmp_path: Path) -> None:
     out = tmp_path / "prog"
     out.write_text("stale")  # no prog.args: not known to be these arguments' output
