@@ -6,7 +6,7 @@
  * the ring. A pin that lost the process's page would run stale SQEs and post completions the
  * process never sees. Part of pin_matrix.c (struct cell, mem_map(), event(), verdict(),
  * scratch_fd; kentry_cells.h's pin_mark(), pins_back(), none_held(); uring_pbuf_cells.h's
- * ring_event()); entered by nommap_cells().
+ * ring_map(), ring_event()); entered by nommap_cells().
  * liburing 2.3 cannot set such a ring up: raw io_uring_setup(2)/io_uring_enter(2), with the
  * 6.12 uapi's offsets and flags (IORING_SETUP_NO_SQARRAY: the SQ tail indexes the SQEs).
  *
@@ -151,15 +151,7 @@ static void nommap_cell(struct cell *c, enum nmev e)
 	long held_now, d;
 	int err;
 
-	if (e == NM_MIGRATE && numa_nodes() < 2) {
-		cskip(c, "one NUMA node only (numa=fake=2 on the command line?)");
-		return;
-	}
-	if (e == NM_PAGEOUT && !swap_on()) {
-		cskip(c, "no swap in /proc/swaps (swap on zram?)");
-		return;
-	}
-	if (mem_map(c))
+	if (ring_map(c))  /* uring_pbuf_cells.h */
 		return;
 	memset(c->cur, 0, c->half);
 	memcpy(c->exp, c->cur, c->half);

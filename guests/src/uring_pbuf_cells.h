@@ -180,6 +180,20 @@ out:
 	free(want);
 }
 
+/* mem_map() for a ring cell (this block and uring_nommap_cells.h), once its event can happen */
+static int ring_map(struct cell *c)
+{
+	if (c->ev == MIGRATE && numa_nodes() < 2) {
+		cskip(c, "one NUMA node only (numa=fake=2 on the command line?)");
+		return -1;
+	}
+	if (c->ev == PAGEOUT && !swap_on()) {
+		cskip(c, "no swap in /proc/swaps (swap on zram?)");
+		return -1;
+	}
+	return mem_map(c);
+}
+
 /* The event of a cell whose pinned half is a ring the kernel uses through its pin (this block
  * and uring_nommap_cells.h): fork, where the child scribbles over its private copy, which must
  * reach neither the parent's nor the kernel's; else the matrix's own event (c->ev, set before
@@ -249,15 +263,7 @@ static void pbuf_cell(struct cell *c, enum pbev e, int inc)
 	size_t npgs;
 	int r;
 
-	if (e == PB_MIGRATE && numa_nodes() < 2) {
-		cskip(c, "one NUMA node only (numa=fake=2 on the command line?)");
-		return;
-	}
-	if (e == PB_PAGEOUT && !swap_on()) {
-		cskip(c, "no swap in /proc/swaps (swap on zram?)");
-		return;
-	}
-	if (mem_map(c))
+	if (ring_map(c))
 		return;
 	pin_mark(&m);
 	if (e >= PB_HOLE) {
