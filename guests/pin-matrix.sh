@@ -17,10 +17,9 @@ prebuild_done
 echo "compiled in ${SECONDS}s"
 hugepages 12 || { echo "FAIL: cannot reserve 12 hugetlb pages"; exit 1; }
 raw_img=/run/pinbench-pin-matrix-raw.img vfat_img=/run/pinbench-pin-matrix-vfat.img
-mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" vfat_dev="" swap="" memcg="" race_swap="" udev_held=""
+mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" vfat_dev="" swap="" memcg="" race_swap=""
 cleanup() {
     cd /
-    [ -n "$udev_held" ] && udevadm control --start-exec-queue
     [ -n "$swap" ] && { swapoff /dev/zram0; echo 1 > /sys/block/zram0/reset; }
     [ -n "$race_swap" ] && { swapoff "$race_swap" 2>/dev/null; echo "${race_swap#/dev/zram}" > /sys/class/zram-control/hot_remove; }
     [ -n "$vfat_dev" ] && { umount "$vfat"; losetup -d "$vfat_dev"; }
@@ -102,18 +101,9 @@ req=""
 [ "$(kconfig XDP_SOCKETS)" = y ] && req+=" xdp"  # xdp_cells.h: socket(AF_XDP) must work
 [ "$(kconfig IOMMUFD)" = y ] && [ "$(kconfig IOMMUFD_TEST)" = y ] && req+=" iommufd"
 export KENTRY_REQUIRED=$req
-# udev's workers stay still while the cells run. The root is 9p without cache=, so every read()
-# of a file there is netfs unbuffered I/O that FOLL_PINs the reader's buffer, and the workers
-# udev starts for the cells' own devices (a block device closed after a write is probed again:
-# the loop, raw, vfat and scsi_debug disks) read files there. A pin of theirs taken before a
-# cell reads its baseline and dropped inside its window reads as the cell's double unpin: "-1
-# pin(s) outstanding", seen twice on healthy kernels in splice-sock cells, which run right after
-# the sg-io and p9 cells (runs 20261206-054311, 20261206-075720). The events wait in udev's queue.
-if command -v udevadm > /dev/null; then
-    timeout 30 udevadm settle 2>/dev/null
-    udevadm control --stop-exec-queue 2>/dev/null && udev_held=1
-fi
-echo "set up in ${SECONDS}s (udev's exec queue: $([ -n "$udev_held" ] && echo held || echo "not held"))"
+# guests/runner.sh holds udev's exec queue while the workloads run (its workers' reads of the 9p
+# root pin buffers: a foreign pin in a cell's window reads as the cell's own)
+echo "set up in ${SECONDS}s (udev's exec queue: $([ -n "${BENCH_UDEV_HELD:-}" ] && echo held || echo "not held"))"
 began=$SECONDS
 "$bin" "${args[@]}"
 rc=$?

@@ -48,6 +48,20 @@ pin_check() {
     return 1
 }
 
+# udev's workers stay still while the workloads run. The root is 9p without cache=, so every
+# read() of a file there is netfs unbuffered I/O that FOLL_PINs the reader's buffer, and the
+# workers udev starts for the workloads' own devices (a block device closed after a write is
+# probed again: loop, zram, scsi_debug disks) read files there: a pin of theirs taken before a
+# check reads its baseline and dropped inside its window reads as that check's double unpin
+# ("-1 pin(s) outstanding", seen twice on healthy kernels in pin-matrix's splice cells, runs
+# 20261206-054311 and 20261206-075720), and their pages count in the pages oracle. The
+# events wait in udev's queue; nothing the workloads use needs udev (devtmpfs makes the nodes).
+udev_held=""
+if grep -q virtme /proc/cmdline 2>/dev/null && command -v udevadm > /dev/null; then  # a guest's udev, never a host's
+    timeout 30 udevadm settle 2>/dev/null
+    udevadm control --stop-exec-queue 2>/dev/null && udev_held=1
+fi
+export BENCH_UDEV_HELD=$udev_held
 sync; echo 3 > /proc/sys/vm/drop_caches  # the first workload's clean start (later ones: below)
 echo 1 > /proc/sys/vm/compact_memory 2>/dev/null
 settled_vmstat "$out/vmstat.start"
@@ -91,5 +105,6 @@ while IFS=$'\t' read -r name timeout script params; do
 done < "$out/plan.tsv"
 vmstat > "$out/vmstat.end"
 cat /proc/sys/kernel/tainted > "$out/tainted.end"
+[ -n "$udev_held" ] && udevadm control --start-exec-queue
 mark "all workloads done"
 sync
