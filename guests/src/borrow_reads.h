@@ -52,22 +52,6 @@ static struct rnote note_recv(int fd)
 	return n;
 }
 
-/* The pagemap entry of another process's address (root reads any), 0 when unreadable. */
-static uint64_t pagemap_of(pid_t pid, uintptr_t addr)
-{
-	char path[64];
-	uint64_t ent = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0 || pread(fd, &ent, 8, (addr / PAGE) * 8) != 8)
-		ent = 0;
-	if (fd >= 0)
-		close(fd);
-	return ent;
-}
-
 /* A process's state letter from /proc/<pid>/stat ('S': sleeping), 0 when unreadable. */
 static char proc_state(pid_t pid)
 {

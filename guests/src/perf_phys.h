@@ -374,7 +374,7 @@ static void perf_phys_cell(enum pmem m, enum pstate s)
 	}
 	/* the premise: the page present (or not) as the state says, just before the fault */
 	pm_before = pagemap(at);
-	pfn_before = pm_before & PM_PRESENT ? pm_before & ((1ULL << 55) - 1) : 0;
+	pfn_before = pagemap_pfn(pm_before);
 	if (ps_present(s) && !pfn_before) {
 		cskip(&c, "the target page is not present before the fault (pagemap %#llx)", (unsigned long long)pm_before);
 		goto reap;
@@ -390,7 +390,7 @@ static void perf_phys_cell(enum pmem m, enum pstate s)
 	perf_samples(ring, smp, 0, &lost);  /* anything before the window out of the way */
 	segv = pp_access(fd, at, s != PS_PAGEOUT && s != PS_PROTNONE);
 	pm_after = pagemap(at);
-	pfn_after = pm_after & PM_PRESENT ? pm_after & ((1ULL << 55) - 1) : 0;
+	pfn_after = pagemap_pfn(pm_after);
 	nsamp = perf_samples(ring, smp, 16, &lost);
 	if (segv != ps_faults(s))
 		cfail(&c, "the access %s SIGSEGV", segv ? "raised" : "did not raise");

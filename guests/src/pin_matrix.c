@@ -391,21 +391,6 @@ static void pin_stop(struct cell *c, enum pin p)
  * it still lives, not against the parent's PFNs before the pin: a long-term pin migrates pages
  * out of ZONE_MOVABLE (the default set boots with movablecore=), which changes the PFN of a
  * page both still share. The child exits once the pin is taken. */
-static uint64_t pfn_in(pid_t pid, const void *addr)
-{
-	char path[64];
-	uint64_t ent = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0 || pread(fd, &ent, 8, ((uintptr_t)addr / PAGE) * 8) != 8)
-		ent = 0;
-	if (fd >= 0)
-		close(fd);
-	return (ent >> 63) & 1 ? ent & ((1ULL << 55) - 1) : 0;
-}
-
 static int ro_pin(struct cell *c, struct pin_longterm_test *args, char *addr, size_t len)
 {
 	size_t n = len / PAGE, moved = 0;
@@ -432,7 +417,8 @@ static int ro_pin(struct cell *c, struct pin_longterm_test *args, char *addr, si
 	else
 		r = 0;
 	for (size_t i = 0; kid > 0 && i < n; i++) {  /* the child still maps its pages: both sides known */
-		uint64_t mine = pfn_of(addr + i * PAGE), theirs = pfn_in(kid, addr + i * PAGE);
+		uint64_t mine = pfn_of(addr + i * PAGE);
+		uint64_t theirs = pagemap_pfn(pagemap_of(kid, (uintptr_t)addr + i * PAGE));
 
 		moved += mine && theirs && mine != theirs;
 	}

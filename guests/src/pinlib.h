@@ -150,12 +150,32 @@ static inline uint64_t pagemap(const void *addr)
 	return ent;
 }
 
+/* The pagemap entry of another process's address (root reads any), 0 when unreadable. */
+static inline uint64_t pagemap_of(pid_t pid, uintptr_t addr)
+{
+	char path[64];
+	uint64_t ent = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || pread(fd, &ent, 8, (addr / PAGE) * 8) != 8)
+		ent = 0;
+	if (fd >= 0)
+		close(fd);
+	return ent;
+}
+
+/* The PFN of a pagemap entry (root only), 0 if the page is not present. */
+static inline uint64_t pagemap_pfn(uint64_t ent)
+{
+	return (ent >> 63) & 1 ? ent & ((1ULL << 55) - 1) : 0;
+}
+
 /* The PFN behind a user address (root only), 0 if not present. */
 static inline uint64_t pfn_of(const void *addr)
 {
-	uint64_t ent = pagemap(addr);
-
-	return (ent >> 63) & 1 ? ent & ((1ULL << 55) - 1) : 0;
+	return pagemap_pfn(pagemap(addr));
 }
 
 /* The swap entry (type and offset) of a swapped-out user address, 0 if it is not swapped. */
