@@ -93,8 +93,7 @@ GUEST_LOGS = Path(__file__).parent / "data" / "guest"
 
 
 def test_a_real_pin_matrix_log() -> None:
-    lines = (GUEST_LOGS / "pin-matrix-baseline-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-baseline-6.12-tcg.log")
     assert len(got) == 66 + 6  # the default set's 66 cells and 6 races, each once
     assert got["uring/anon/soft-dirty"].status is Status.PASS
     assert got["race/pin-vs-thp-split"].status is Status.PASS
@@ -106,8 +105,7 @@ def test_a_real_pin_matrix_log() -> None:
 
 
 def test_a_real_log_with_the_reclaim_cells() -> None:
-    lines = (GUEST_LOGS / "pin-matrix-reclaim-baseline-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-reclaim-baseline-6.12-tcg.log")
     assert len(got) == 72 + 7  # the default set's 72 cells (6 of them reclaim) and 7 races
     reclaim = sorted(n for n in got if n.endswith("/reclaim") or n == "race/dio-vs-reclaim")
     assert len(reclaim) == 7 and all(got[n].status is Status.PASS for n in reclaim)
@@ -136,8 +134,7 @@ def test_a_real_log_of_a_caught_bug() -> None:
 
 
 def test_a_real_log_with_the_held_pins_error_paths() -> None:
-    lines = (GUEST_LOGS / "pin-matrix-errpaths-baseline-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-errpaths-baseline-6.12-tcg.log")
     assert len(got) == 74 + 6  # the default set's 74 cells (8 of them error paths and seals), 6 races
     new = ["gup-fast/anon/hole", "gup-slow/thp/prot-none", "uring/anon/hole", "uring/thp/hole",
            "uring/shmem/prot-none", "uring/shmem/seal", "uring/shmem-thp/seal", "gup-fast/shmem-thp/seal"]
@@ -162,8 +159,7 @@ def test_a_real_log_of_a_leak_on_an_error_path() -> None:
 def test_a_real_log_of_a_seal_granted_under_a_pin() -> None:
     # patches/bugs/memfd-seal-pinned-thp: one reference beyond the page cache's is tolerated,
     # and io_uring keeps exactly one on a coalesced THP
-    lines = (GUEST_LOGS / "pin-matrix-memfd-seal-pinned-thp-6.12-tcg.log").read_text().splitlines()
-    cells = {s.name: s for s in subcases.parse(lines)}
+    lines, cells = _real_log("pin-matrix-memfd-seal-pinned-thp-6.12-tcg.log")
     failed = [name for name, s in cells.items() if s.status is Status.FAIL]
     assert failed == ["uring/shmem-thp/seal"]
     assert cells["uring/shmem-thp/seal"].message.startswith("F_SEAL_WRITE was granted while uring held a pin")
@@ -172,8 +168,7 @@ def test_a_real_log_of_a_seal_granted_under_a_pin() -> None:
 
 def test_a_real_log_with_every_o_direct_path() -> None:
     # the dio/<target>/<engine>-<dir>-<shape> cells (guests/src/dio_paths.h) on a healthy 6.12
-    lines = (GUEST_LOGS / "pin-matrix-dio-paths-baseline-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-dio-paths-baseline-6.12-tcg.log")
     dio = sorted(n for n in got if n.startswith("dio/"))
     assert len(dio) == 96  # 3 targets x 3 engines x 2 directions x 5 shapes, and blk's 6 big ones
     assert {n.split("/")[1] for n in dio} == {"ext4", "blk", "vfat"}
@@ -225,8 +220,7 @@ def test_a_real_log_of_the_swapin_race_on_its_own_swap_device() -> None:
 def test_a_real_log_with_the_new_events() -> None:
     # every cell of the events block on a healthy 6.12: each passes with its premise, and what
     # the kernel did is in its comment line
-    lines = (GUEST_LOGS / "pin-matrix-events-baseline-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-events-baseline-6.12-tcg.log")
     events = ("cold", "free", "collapse", "khugepaged", "mkclean")
     new = sorted(n for n in got if n.rsplit("/", 1)[1] in events)  # 7 cold, 8 free, 6 collapse, 2 khugepaged, 3 mkclean
     assert len(new) == 26 and all(got[n].status is Status.PASS for n in new)
@@ -256,8 +250,7 @@ def test_a_real_log_of_reclaim_discarding_pinned_lazyfree_pages() -> None:
 def test_a_real_log_with_every_borrow_cell() -> None:
     # ONLY=borrow/ QUICK=0 on a healthy 6.12: 44 cells, the three ext4 file-THP cells skip (no
     # large folios on ext4 in 6.12), every other one passes
-    lines = (GUEST_LOGS / "pin-matrix-borrow-baseline-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-borrow-baseline-6.12-tcg.log")
     assert len(got) == 44 and all(name.startswith("borrow/") for name in got)
     skipped = sorted(name for name, s in got.items() if s.status is Status.SKIP)
     assert skipped == [f"borrow/force-{how}/ext4-private-thp" for how in ("child-mem", "poke", "self-mem")]
@@ -275,8 +268,7 @@ def test_a_real_log_of_a_foll_force_write_reaching_the_page_cache() -> None:
     # tests/data/guest/borrow-bugs/force-write-pagecache: can_follow_write_pte() lets FOLL_FORCE
     # write any page but a shared anonymous one, so a read-only MAP_PRIVATE file page (ext4 or
     # shmem) is written in place: the other process sees the write (Dirty COW's class)
-    lines = (GUEST_LOGS / "pin-matrix-borrow-force-write-pagecache-6.12-tcg.log").read_text().splitlines()
-    cells = {s.name: s for s in subcases.parse(lines)}
+    lines, cells = _real_log("pin-matrix-borrow-force-write-pagecache-6.12-tcg.log")
     assert len(cells) == 22  # the default set's borrow cells
     failed = sorted(name for name, s in cells.items() if s.status is Status.FAIL)
     assert failed == ["borrow/force-poke/ext4-private", "borrow/force-self-mem/ext4-private",
@@ -307,8 +299,7 @@ def test_a_real_log_with_the_read_side_of_the_borrow_cells() -> None:
     # ONLY=borrow/ QUICK=0 on a healthy 6.12 (guests/src/borrow_reads.h): the 44 cells of before
     # and 13 read-side cells (PTRACE_PEEKDATA/PEEKTEXT, a futex through a read-only mapping,
     # setproctitle, PTRACE_SINGLESTEP); only the three ext4 file-THP cells skip
-    lines = (GUEST_LOGS / "pin-matrix-borrow-all-baseline-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-borrow-all-baseline-6.12-tcg.log")
     assert len(got) == 57 and all(name.startswith("borrow/") for name in got)
     reads = sorted(name for name in got if name.startswith(READ_SIDE))
     assert [sum(n.startswith(p) for n in reads) for p in READ_SIDE] == [7, 2, 1, 3]
@@ -338,8 +329,7 @@ def test_a_real_log_of_a_futex_key_keeping_its_read_only_page() -> None:
     # tests/data/guest/borrow-bugs/futex-ro-keeps-page: get_futex_key() no longer drops the page
     # of its second, read-only lookup (a PROT_READ MAP_SHARED futex); the default set's 28 borrow
     # cells: only the read-only futex cell sees it, the page of the futex word held
-    lines = (GUEST_LOGS / "pin-matrix-borrow-futex-ro-keeps-page-6.12-tcg.log").read_text().splitlines()
-    cells = {s.name: s for s in subcases.parse(lines)}
+    lines, cells = _real_log("pin-matrix-borrow-futex-ro-keeps-page-6.12-tcg.log")
     assert len(cells) == 28 and set(cells) == set(_borrow_quick())
     failed = sorted(name for name, s in cells.items() if s.status is Status.FAIL)
     assert failed == ["borrow/futex-ro/shmem"]
@@ -354,6 +344,12 @@ def test_a_real_log_of_a_futex_key_keeping_its_read_only_page() -> None:
 # -- the kentry cells (guests/src/kentry_cells.h): udmabuf, AF_ALG, SG_IO ------------------------
 
 KENTRY_PREFIXES = ("udmabuf/", "af-alg-hash/", "af-alg-skcipher/", "sg-io/")
+
+
+def _real_log(name: str) -> tuple[list[str], dict[str, subcases.Subcase]]:
+    """A recorded guest log of tests/data/guest: its lines, and its CASE lines by cell name."""
+    lines = (GUEST_LOGS / name).read_text().splitlines()
+    return lines, {s.name: s for s in subcases.parse(lines)}
 
 
 def _c_table(header: str, table: str) -> list[str]:
@@ -376,8 +372,7 @@ def _kentry_quick() -> list[str]:
 
 def test_a_real_log_with_every_kentry_cell() -> None:
     # QUICK=0 on a healthy 6.12 built with kconfigs/pinners.config: all 63 cells pass, none skips
-    lines = (GUEST_LOGS / "pin-matrix-kentry-all-baseline-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-kentry-all-baseline-6.12-tcg.log")
     assert len(got) == 63 and all(n.startswith(KENTRY_PREFIXES) for n in got)
     assert [sum(n.startswith(p) for n in got) for p in KENTRY_PREFIXES] == [27, 12, 12, 12]
     assert all(s.status is Status.PASS for s in got.values())
@@ -397,8 +392,7 @@ def test_a_real_log_with_every_kentry_cell() -> None:
 def test_a_real_log_of_error_paths_leaking_in_the_kentry_entries() -> None:
     # a scratch series (docs/matrix.md): udmabuf_create(), _skcipher_recvmsg() and
     # bio_map_user_iov() each keep the pins they took before their error
-    lines = (GUEST_LOGS / "pin-matrix-kentry-unwind-leaks-6.12-tcg.log").read_text().splitlines()
-    cells = {s.name: s for s in subcases.parse(lines)}
+    lines, cells = _real_log("pin-matrix-kentry-unwind-leaks-6.12-tcg.log")
     assert sorted(cells) == sorted(_kentry_quick())  # the default set's list, QUICK=1
     failed = {n: s.message for n, s in cells.items() if s.status is Status.FAIL}
     assert sorted(failed) == ["af-alg-skcipher/anon/fault", "sg-io/anon/fault", "udmabuf/hugetlb/list-bad",
@@ -415,8 +409,7 @@ def test_a_real_log_of_a_collapse_copying_pinned_pages() -> None:
     # scratch bug (tests/data/guest/pin-matrix-collapse-pinned-pages.patch): khugepaged's scan and
     # isolation no longer refuse pages with extra references; vmsplice's cell checks only the
     # pipe's bytes, which a copying collapse leaves intact, so it passes
-    lines = (GUEST_LOGS / "pin-matrix-collapse-pinned-pages-6.12-tcg.log").read_text().splitlines()
-    cells = {s.name: s for s in subcases.parse(lines)}
+    lines, cells = _real_log("pin-matrix-collapse-pinned-pages-6.12-tcg.log")
     failed = sorted(n for n, s in cells.items() if s.status is Status.FAIL)
     assert failed == ["gup-fast/anon/collapse", "gup-fast/anon/khugepaged", "gup-fast/thp-pte/collapse",
                       "gup-slow/anon/collapse", "uring/anon/collapse", "uring/anon/khugepaged",
@@ -429,8 +422,7 @@ def test_a_real_log_of_a_zerocopy_deferred_copy_leaking_its_user_pages() -> None
     # tests/data/guest/borrow-bugs/zc-copy-ubufs-leak: skb_copy_ubufs(), loopback's deferred copy
     # of a MSG_ZEROCOPY skb, no longer drops its references on the user pages: every zerocopy
     # cell whose buffer is still mapped finds all 16 pages held after the last notification
-    lines = (GUEST_LOGS / "pin-matrix-borrow-zc-copy-ubufs-leak-6.12-tcg.log").read_text().splitlines()
-    cells = {s.name: s for s in subcases.parse(lines)}
+    lines, cells = _real_log("pin-matrix-borrow-zc-copy-ubufs-leak-6.12-tcg.log")
     failed = sorted(name for name, s in cells.items() if s.status is Status.FAIL)
     assert failed == sorted(f"borrow/zc-tcp/{m}" for m in ("anon", "thp", "shmem", "ext4-shared", "anon-fork")) \
         + ["borrow/zc-udp/anon", "borrow/zc-uring/anon"]
@@ -460,8 +452,7 @@ def _net9p_quick() -> list[str]:
 def test_a_real_log_with_every_net9p_cell() -> None:
     # ONLY=p9,splice-sock QUICK=0 on a healthy 6.12: all 62 cells pass, none skips; the premises
     # (pins taken by netfs, pages held by the skb) are comment lines
-    lines = (GUEST_LOGS / "pin-matrix-net9p-baseline-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-net9p-baseline-6.12-tcg.log")
     assert len(got) == 62 and all(n.startswith(("p9/", "splice-sock/")) for n in got)
     assert sum(n.startswith("p9/") for n in got) == 24
     assert all(s.status is Status.PASS for s in got.values())
@@ -477,8 +468,7 @@ def test_a_real_log_of_netfs_and_skb_reference_leaks() -> None:
     # tests/data/guest/net9p-bugs/netfs-unwind-skb-coalesce: netfs_extract_user_iter() fails a
     # fault part way without unpinning the pages before it (the bad cells: 5 pages), and
     # skb_append_pagefrags() takes a reference for a coalesced piece (the pieces cells: 12 pages)
-    lines = (GUEST_LOGS / "pin-matrix-net9p-netfs-unwind-skb-coalesce-6.12-tcg.log").read_text().splitlines()
-    cells = {s.name: s for s in subcases.parse(lines)}
+    lines, cells = _real_log("pin-matrix-net9p-netfs-unwind-skb-coalesce-6.12-tcg.log")
     assert len(cells) == 62  # 24 p9, 38 splice-sock
     failed = sorted(name for name, s in cells.items() if s.status is Status.FAIL)
     assert failed == ["p9/read/anon/bad", "p9/write/anon/bad", "splice-sock/tcp/anon/pieces",
@@ -501,8 +491,7 @@ def _dump_quick() -> list[str]:
 def test_a_real_log_with_every_dump_cell() -> None:
     # ONLY=coredump,mempolicy QUICK=0 on a healthy 6.12: 29 cells pass; coredump/thp/pageout skipped
     # (its child read the parent's pagemap through pinlib.h's cached fd: fixed since)
-    lines = (GUEST_LOGS / "pin-matrix-dump-baseline-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-dump-baseline-6.12-tcg.log")
     assert len(got) == 30 and all(n.startswith(("coredump/", "mempolicy/")) for n in got)
     assert sum(n.startswith("coredump/") for n in got) == 18
     assert [n for n, s in got.items() if s.status is not Status.PASS] == ["coredump/thp/pageout"]
@@ -518,8 +507,7 @@ def test_a_real_log_with_every_dump_cell() -> None:
 def test_a_real_log_of_the_dump_pageout_cells_after_the_matrix() -> None:
     # ONLY=pageout QUICK=0: the matrix's pageout cells open pinlib.h's pagemap fd in the parent
     # first; the forked children must still see their own swapped pages
-    lines = (GUEST_LOGS / "pin-matrix-dump-pageout-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-dump-pageout-6.12-tcg.log")
     assert len(got) == 55 and all(s.status is Status.PASS for s in got.values())
     assert sorted(n for n in got if n.startswith("coredump/")) == [
         f"coredump/{m}/pageout" for m in ("anon", "ext4-shared", "shmem", "thp")]
@@ -529,8 +517,7 @@ def test_a_real_log_of_a_core_dump_leaving_holes() -> None:
     # tests/data/guest/dump-bugs/dump-nofault: get_dump_page() neither faults (FOLL_NOFAULT) nor
     # gives a DMA-pinned page: the core has zeros where swapped, pinned or not yet mapped pages were
     # (fork copies no page table of a shared file mapping: shmem and ext4 "none" fail too)
-    lines = (GUEST_LOGS / "pin-matrix-dump-nofault-6.12-tcg.log").read_text().splitlines()
-    cells = {s.name: s for s in subcases.parse(lines)}
+    lines, cells = _real_log("pin-matrix-dump-nofault-6.12-tcg.log")
     assert len(cells) == 18 and all(n.startswith("coredump/") for n in cells)
     passed = sorted(n for n, s in cells.items() if s.status is Status.PASS)
     assert passed == ["coredump/anon/none", "coredump/hugetlb/none", "coredump/thp/none"]
@@ -553,8 +540,7 @@ def _xdp_quick() -> list[str]:
 
 def test_a_real_log_with_every_xdp_cell() -> None:
     # ONLY=xdp/ QUICK=0 on a healthy 6.12 built with XDP_SOCKETS: all 31 cells pass, none skips
-    lines = (GUEST_LOGS / "pin-matrix-xdp-baseline-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-xdp-baseline-6.12-tcg.log")
     assert len(got) == 31 and all(n.startswith("xdp/") for n in got)
     assert [sum(n.startswith(f"xdp/{m}/") for n in got) for m in ("anon", "thp", "shmem", "hugetlb", "ext4-shared")] \
         == [11, 7, 7, 5, 1]
@@ -577,8 +563,7 @@ def test_a_real_log_with_every_xdp_cell() -> None:
 def test_a_real_log_of_a_leaking_xdp_unwind_and_a_short_term_umem_pin() -> None:
     # tests/data/guest/xdp-bugs/xdp-umem-unwind-longterm: xdp_umem_pin_pages() frees the page
     # array of a short pin without unpinning what it pinned, and pins without FOLL_LONGTERM
-    lines = (GUEST_LOGS / "pin-matrix-xdp-umem-unwind-longterm-6.12-tcg.log").read_text().splitlines()
-    cells = {s.name: s for s in subcases.parse(lines)}
+    lines, cells = _real_log("pin-matrix-xdp-umem-unwind-longterm-6.12-tcg.log")
     assert len(cells) == 31
     failed = {n: s.message for n, s in cells.items() if s.status is Status.FAIL}
     leaks = {"xdp/anon/hole": 16, "xdp/anon/prot-none": 16, "xdp/thp/hole": 512, "xdp/shmem/prot-none": 16,
@@ -598,8 +583,7 @@ def test_a_real_log_of_a_leaking_xdp_unwind_and_a_short_term_umem_pin() -> None:
 def test_a_real_log_of_the_default_xdp_cells_catching_both_scratch_bugs_under_movablecore() -> None:
     # the same series, QUICK=1 as the default set boots (movablecore=256M): without FOLL_LONGTERM
     # the UMEM's pages stay in ZONE_MOVABLE, so every default cell that registers fails too
-    lines = (GUEST_LOGS / "pin-matrix-xdp-umem-unwind-longterm-movable-6.12-tcg.log").read_text().splitlines()
-    cells = {s.name: s for s in subcases.parse(lines)}
+    lines, cells = _real_log("pin-matrix-xdp-umem-unwind-longterm-movable-6.12-tcg.log")
     assert sorted(cells) == sorted(_xdp_quick())
     assert all(s.status is Status.FAIL for s in cells.values())
     movable = {n for n, s in cells.items() if "stay in ZONE_MOVABLE under XDP's long-term pin" in s.message}
@@ -627,8 +611,7 @@ def _perf_phys_lines(name: str) -> dict[str, tuple[int, int, int, int]]:
 def test_a_real_log_with_every_perf_phys_cell() -> None:
     # ONLY=borrow/perf-phys/ QUICK=0 on a healthy 6.12 (run 20261206-044027-baseline): every cell
     # passes, and what each comment line says agrees with the rule the cell checks
-    lines = (GUEST_LOGS / "pin-matrix-perf-phys-baseline-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-perf-phys-baseline-6.12-tcg.log")
     assert len(got) == 22 and all(n.startswith("borrow/perf-phys/") for n in got)
     assert all(s.status is Status.PASS for s in got.values())
     quick = [n for n in _borrow_quick(perf_phys=True) if n.startswith("borrow/perf-phys/")]
@@ -657,8 +640,7 @@ def test_a_real_log_of_perf_virt_to_phys_forgetting_its_put_page() -> None:
     # could take fails on the reference check, wherever the page went (the COW child's, the new
     # copy, the page cache's); the three states GUP-fast refuses take no reference and pass. The
     # addresses themselves stay right.
-    lines = (GUEST_LOGS / "pin-matrix-perf-phys-no-put-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-perf-phys-no-put-6.12-tcg.log")
     assert len(got) == 22
     passed = sorted(n for n, s in got.items() if s.status is Status.PASS)
     assert passed == sorted(n for n in got if n.rsplit("/", 1)[1] in _PP_ZERO)
@@ -680,8 +662,7 @@ def test_a_real_log_of_perf_virt_to_phys_reading_the_folios_pfn() -> None:
     # the folio's first page, not the page GUP-fast returned. Small pages are their own folio and
     # pass; every sample of a tail page (page 300 of a PMD-mapped THP or a hugetlb page) is 300
     # pages low. thp/cow-fork-min passes: the COW gave the parent a small page. No reference leaks.
-    lines = (GUEST_LOGS / "pin-matrix-perf-phys-folio-head-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-perf-phys-folio-head-6.12-tcg.log")
     assert len(got) == 22
     failed = sorted(n for n, s in got.items() if s.status is Status.FAIL)
     assert failed == ["borrow/perf-phys/hugetlb/cow-fork", "borrow/perf-phys/hugetlb/cow-fork-min",
@@ -719,8 +700,7 @@ def _iommufd_names() -> list[str]:
 
 def test_a_real_log_with_every_iommufd_cell() -> None:
     # ONLY=iommufd/ QUICK=0 on a healthy 6.12 with pinners.config (IOMMUFD, IOMMUFD_TEST): all pass
-    lines = (GUEST_LOGS / "pin-matrix-iommufd-baseline-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-iommufd-baseline-6.12-tcg.log")
     assert sorted(got) == sorted(_iommufd_names()) and len(got) == 106
     assert all(s.status is Status.PASS for s in got.values())
     assert set(_iommufd_quick()) <= set(got) and len(_iommufd_quick()) == 18
@@ -738,8 +718,7 @@ def test_a_real_log_with_every_iommufd_cell() -> None:
 def test_a_real_log_of_an_iommufd_unwind_one_pin_short() -> None:
     # tests/data/guest/iommufd-bugs/err-unpin-short: iopt_pages_err_unpin() unpins one page short;
     # only ACCESS_PAGES's unwind (iopt_pages_fill_from_mm()) goes through it
-    lines = (GUEST_LOGS / "pin-matrix-iommufd-err-unpin-short-6.12-tcg.log").read_text().splitlines()
-    cells = {s.name: s for s in subcases.parse(lines)}
+    lines, cells = _real_log("pin-matrix-iommufd-err-unpin-short-6.12-tcg.log")
     assert sorted(cells) == sorted(_iommufd_names())
     failed = {n: s.message for n, s in cells.items() if s.status is Status.FAIL}
     mems = ("anon", "thp", "shmem", "hugetlb", "ext4-shared")
@@ -771,8 +750,7 @@ MEMS3 = ("anon", "thp", "hugetlb")
 
 def _rlimit_and_udmabuf_bare() -> dict[str, subcases.Subcase]:
     # ONLY=rlimit/,gup-ro/,udmabuf/,race/udmabuf,uring-pbuf QUICK=0 on a healthy 6.12
-    lines = (GUEST_LOGS / "pin-matrix-rlimit-udmabuf-baseline-6.12-tcg.log").read_text().splitlines()
-    return {s.name: s for s in subcases.parse(lines)}
+    return _real_log("pin-matrix-rlimit-udmabuf-baseline-6.12-tcg.log")[1]
 
 
 def test_a_real_log_of_the_rlimit_cells() -> None:
@@ -794,8 +772,7 @@ def test_a_real_log_of_udmabuf_over_an_untouched_memfd_and_the_seal_race() -> No
 def test_a_real_log_of_the_read_only_pins_and_the_io_uring_rings_in_user_memory() -> None:
     # ONLY=gup-ro/,uring-pbuf,uring-nommap QUICK=0 on a healthy 6.12 (run 20261206-080722): every
     # cell passes but the compaction ones that found nothing to migrate (their premise: a skip)
-    lines = (GUEST_LOGS / "pin-matrix-ro-pbuf-nommap-baseline-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-ro-pbuf-nommap-baseline-6.12-tcg.log")
     assert [sum(n.startswith(p) for n in got) for p in ("gup-ro/", "uring-pbuf/", "uring-nommap/")] == [14, 34, 15]
     skipped = {n: s.message for n, s in got.items() if s.status is not Status.PASS}
     assert set(skipped.values()) == {"compaction migrated nothing (pgmigrate_success unchanged)"}
@@ -811,8 +788,7 @@ def test_udmabuf_over_an_untouched_memfd_catches_an_allocation_reference_kept() 
     # patches/redteam/memfd-pin-alloc-ref-leak (round 2, written outside the project):
     # memfd_pin_folios() keeps the reference of each folio it allocates; the whole default set
     # passed it (run 20261206-073619); the two unpopulated cells fail, every other udmabuf cell passes
-    lines = (GUEST_LOGS / "pin-matrix-udmabuf-memfd-pin-alloc-ref-leak-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-udmabuf-memfd-pin-alloc-ref-leak-6.12-tcg.log")
     failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
     assert failed == {
         "udmabuf/shmem/unpopulated": "16 page(s) still held after the dma-buf was released (first: page 8): a leaked"
@@ -824,8 +800,7 @@ def test_udmabuf_over_an_untouched_memfd_catches_an_allocation_reference_kept() 
 def test_the_seal_race_catches_a_seal_check_outside_the_lock() -> None:
     # patches/redteam/udmabuf-seal-pin-race (round 2, outside): udmabuf_create() drops the inode
     # lock between the seal check and the pin; the bare tree's race saw both orders and passed
-    lines = (GUEST_LOGS / "pin-matrix-seal-race-udmabuf-seal-pin-race-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-seal-race-udmabuf-seal-pin-race-6.12-tcg.log")
     assert got["race/udmabuf-vs-seal"].status is Status.FAIL
     assert got["race/udmabuf-vs-seal"].message.startswith(
         "UDMABUF_CREATE and F_ADD_SEALS(F_SEAL_WRITE) both succeeded on one memfd")
@@ -837,8 +812,7 @@ def test_the_seal_race_catches_a_seal_check_outside_the_lock() -> None:
 def test_the_rlimit_cells_fail_on_a_charge_that_is_kept() -> None:
     # tests/data/guest/rlimit-bugs/charge-kept-xdp-umem: xdp_umem_unaccount_pages() no longer
     # gives user->locked_vm back; the next registrations of the same user find the charge used up
-    lines = (GUEST_LOGS / "pin-matrix-rlimit-charge-kept-xdp-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-rlimit-charge-kept-xdp-6.12-tcg.log")
     assert {n for n, s in got.items() if s.status is Status.FAIL} == {"rlimit/xdp/anon"}
     assert got["rlimit/xdp/anon"].message == ("XDP_UMEM_REG of 48 KiB, granted before the refusal, refused after it"
                                               " (No buffer space available): a charge was kept")
@@ -850,8 +824,7 @@ def test_the_rlimit_cells_fail_on_a_charge_that_is_kept() -> None:
 def test_the_rlimit_cells_fail_on_a_pinned_vm_charge_that_is_kept() -> None:
     # tests/data/guest/rlimit-bugs/pinned-vm-kept-iommufd: do_update_pinned() no longer takes
     # mm->pinned_vm back; the FOLL_PIN counters balance, VmPin does not
-    lines = (GUEST_LOGS / "pin-matrix-rlimit-iommufd-pinned-vm-kept-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-rlimit-iommufd-pinned-vm-kept-6.12-tcg.log")
     failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
     assert sorted(failed) == sorted(f"rlimit/{e}/{m}" for e in ("iommufd", "iommufd-mm") for m in MEMS3)
     assert failed["rlimit/iommufd/anon"].startswith("VmPin +144 kB, VmLck +0 kB after every registration")
@@ -860,8 +833,7 @@ def test_the_rlimit_cells_fail_on_a_pinned_vm_charge_that_is_kept() -> None:
 
 def test_the_rlimit_cells_fail_on_an_unwind_that_keeps_its_pins() -> None:
     # patches/redteam/uring-account-fail-leak: the refused io_uring registration keeps its pins
-    lines = (GUEST_LOGS / "pin-matrix-rlimit-uring-account-fail-leak-6.12-tcg.log").read_text().splitlines()
-    got = {s.name: s for s in subcases.parse(lines)}
+    lines, got = _real_log("pin-matrix-rlimit-uring-account-fail-leak-6.12-tcg.log")
     failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
     assert sorted(failed) == ["rlimit/uring/anon", "rlimit/uring/hugetlb", "rlimit/uring/thp"]
     assert failed["rlimit/uring/anon"] == \
