@@ -28,6 +28,7 @@ _TYPES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), t) for p
     (r"^WARNING: refcount bug", "REFCOUNT"),
     (r"^BUG: corrupted list", "LIST_CORRUPTION"),
     (r"^BUG: (?:Bad page|Bad rss-counter|non-zero nr_p)", "BAD_PAGE"),
+    (r"^pagealloc:", "PAGE_POISON"),
     (r"^BUG: Object already free|^BUG \S+ \(|^INFO: (?:Freed|Allocated) in", "SLAB"),
     (r"^(?:BUG: unable to handle|Unhandled fault)", "PAGE_FAULT"),
     (r"^(?:general protection fault|stack segment fault)", "GPF"),
@@ -41,7 +42,7 @@ _TYPES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), t) for p
 _VM = re.compile(r"^VM_(BUG|WARN)_ON(?:_ONCE)?_(PAGE|FOLIO|VMA|MM)")
 
 _CATEGORY = {
-    "WARNING": "warning", "REFCOUNT": "warning", "BUG": "bug", "LIST_CORRUPTION": "bug", "BAD_PAGE": "bug",
+    "WARNING": "warning", "REFCOUNT": "warning", "BUG": "bug", "LIST_CORRUPTION": "bug", "BAD_PAGE": "bug", "PAGE_POISON": "page_poison",
     "SLAB": "bug", "PANIC": "panic", "UBSAN": "ubsan", "KASAN": "kasan", "KFENCE": "kfence",
     "KMSAN": "kmsan", "KCSAN": "kcsan", "LOCKDEP": "lockdep", "HUNG_TASK": "hung_task",
     "RCU_STALL": "rcu_stall", "SOFT_LOCKUP": "lockup", "HARD_LOCKUP": "lockup", "KMEMLEAK": "memory_leak",

@@ -131,6 +131,13 @@ EXTRA: tuple[Group, ...] = (
     Group("new suspected memory leak", (
         F(r"kmemleak: [0-9]+ new suspected memory leaks?", "kmemleak: new suspected memory leaks", no_stack=True),),
           kind="KMEMLEAK"),
+    # mm/page_poison.c: a freed page no longer holds its poison when it is allocated again, so
+    # something wrote into it while it was free. The stack is the next allocator's, not the
+    # writer's: no frame in the title.
+    Group("pagealloc: ", (
+        F(r"pagealloc: memory corruption", "pagealloc: memory corruption", no_stack=True),
+        F(r"pagealloc: single bit error", "pagealloc: single bit error", no_stack=True),
+    ), kind="PAGE_POISON"),
     Group("stalled pool shutdown", (
         F(r"page_pool\S* stalled pool shutdown", "page_pool: stalled pool shutdown", no_stack=True),),
           kind="HANG"),
@@ -193,4 +200,4 @@ ANCHOR_RES: tuple[re.Pattern[str], ...] = tuple(re.compile(p) for p in (
     "Kernel panic", "F(?:S: Busy inodes|S: Close: file count|AIL:|ATAL:)", "O(?:ops|CKUP)"))
 ANCHOR_WORDS = ("[#", "protection fault", "stack segment:", "rust_kernel: panick", "trusty: panic", "error:",
                 "invalid opcode:", "unregister_netdev", "Alignment trap:", "unreferenced obj",
-                "suspected memory leak", "stalled pool shutdow")
+                "suspected memory leak", "stalled pool shutdow", "pagealloc:")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.base import files, rundir
 from bench.base.limits import LIMITS
-from bench.run import page_owner
+from bench.run import kernel_checks, page_owner
 from bench.run.guests import TIMEOUT_RC
 from bench.run.page_owner import Record
 from bench.run.result import Case, Status
@@ -85,7 +85,7 @@ def support(guest_dir: Path, config: str) -> Support:
         return Support(False, "unsupported: the kernel was built without CONFIG_PAGE_OWNER")
     cmdline = (_read(guest_dir / rundir.CMDLINE) or "").split()
     words = [w.split("=", 1)[1] for w in cmdline if w.startswith("page_owner=")]
-    if not words or words[-1].lower() not in ("on", "1", "y", "yes", "true"):
+    if not words or kernel_checks.kstrtobool(words[-1]) is not True:
         return Support(False, "page_owner is off on the kernel command line"
                               f" ({'page_owner=' + words[-1] if words else 'no page_owner=on'})")
     state = (_read(guest_dir / rundir.PAGE_OWNER_STATE) or "").strip()

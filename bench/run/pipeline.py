@@ -25,7 +25,7 @@ from bench.base import files, rundir
 from bench.base.errors import BenchError, InfraError
 from bench.base.files import write_atomic
 from bench.report import issues, render, scanner
-from bench.run import (cases, guests, junit, kconfig, leaks, oracles, prebuild, qemu,
+from bench.run import (cases, guests, junit, kconfig, kernel_checks, leaks, oracles, prebuild, qemu,
                        slot as slot_mod, tree, vm, worktree)
 from bench.run.coverage import stage as cov
 from bench.run.pages import run_files
@@ -40,8 +40,6 @@ WORKLOAD_SLACK = 45  # seconds a workload may run past its timeout in the guest 
 # An oops, a hung task or a soft lockup fails the run either way; panicking ends the VM at once (vng exits
 # 255) instead of at the VM timeout a kernel deadlocked after a BUG runs into (syzkaller boots with oops=panic too).
 FATAL_ENDS_THE_VM = ("oops=panic", "hung_task_panic=1", "softlockup_panic=1")
-# page_owner for the pages oracle (bench/run/leaks.py; a no-op without CONFIG_PAGE_OWNER), before --append: page_owner=off wins
-ORACLES_NEED = ("page_owner=on",)
 _MARK = re.compile(r"pinbench: workload (\S+) (start|end)")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -225,10 +223,16 @@ class Run:
             # The guest sees the host root read-only; the results folder is shared
             # writable at its own path (a new mount point could not be created).
             rwdirs=((str(gdir), gdir),),
-            append=(*FATAL_ENDS_THE_VM, *ORACLES_NEED, *p.append, *p.series.meta.cmdline, *guests.cmdline(p.workloads)),
+            append=(*FATAL_ENDS_THE_VM, *kernel_checks.WORDS, *p.append, *p.series.meta.cmdline, *guests.cmdline(p.workloads)),
         )
         names = ", ".join(w.name for w in p.workloads) or "none"
         self.say(f"boot: workloads {names} (VM timeout {timeout}s)")
+        try:
+            config = (self.dir / rundir.KCONFIG).read_text(errors="replace")
+        except OSError:
+            config = ""
+        for state in kernel_checks.states(config, opts.append):
+            self.say(f"boot: {state}")
         console = self.dir / rundir.CONSOLE
         res = vm.boot(
             image, ["bash", str(p.home / "guests" / "runner.sh"), str(gdir)], console,
