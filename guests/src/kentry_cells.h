@@ -20,7 +20,8 @@
  *   af_alg_sendmsg() has no MSG_SPLICE_PAGES path, so the skcipher copies its spliced input),
  *   and with a PROT_NONE page part way; compared with refcrypto.h.
  * sg-io/<memory>/<dir>: SG_IO WRITE(10)/READ(10) on the scsi_debug disk from and into a
- *   buffer (blk_rq_map_user_io(): bio_map_user_iov() pins it), and a PROT_NONE page part way.
+ *   buffer (blk_rq_map_user_io(): bio_map_user_iov() pins it), a PROT_NONE page part way, and
+ *   requests larger than one bio (sg_bios_cell()).
  * Every cell then checks the FOLL_PIN counters back where they were and, for memory that can
  * migrate, that no page of the buffer is still held (pages_held()).
  */
@@ -54,7 +55,7 @@ static const char *const kentry_quick[] = {
 	"af-alg-hash/anon/fault", "af-alg-skcipher/anon/sendmsg", "af-alg-skcipher/shmem/sendmsg",
 	"af-alg-skcipher/thp/splice", "af-alg-skcipher/ext4-shared/splice", "af-alg-skcipher/anon/fault",
 	"sg-io/anon/write", "sg-io/anon/read", "sg-io/thp/read", "sg-io/shmem/write", "sg-io/ext4-shared/read",
-	"sg-io/hugetlb/write", "sg-io/anon/fault",
+	"sg-io/hugetlb/write", "sg-io/anon/fault", "sg-io/anon/write-two-bios", "sg-io/anon/read-two-bios",
 };
 
 static int kentry_wanted(const char *name) { return BLOCK_WANTED(name, kentry_quick); }
@@ -1065,6 +1066,42 @@ static int sg_rw(int fd, int write, char *buf, size_t n, unsigned lba, char *why
 	return 0;
 }
 
+/* len bytes between buf and the disk from block 0, checked both ways: write sends buf's bytes
+ * to the disk and reads them back into plain; read writes plain's bytes (a pattern) to the disk
+ * and reads them into buf. 0, or -1 with the cell failed. */
+static int sg_both_ways(struct cell *c, int fd, int write, char *buf, char *plain, size_t len, const char *what)
+{
+	char why[200];
+	long d;
+
+	if (write)
+		memset(plain, 0, len);
+	else
+		fill64(plain, len, 21);
+	if (sg_rw(fd, write, write ? buf : plain, len, 0, why, sizeof(why)) ||
+	    sg_rw(fd, 0, write ? plain : buf, len, 0, why, sizeof(why)))
+		cfail(c, "%s", why);
+	else if ((d = first_diff(plain, buf, len)) >= 0)
+		cfail(c, write ? "WRITE(10) from the %s buffer: the disk differs at byte %ld"
+			       : "READ(10) into the %s buffer differs from the disk at byte %ld", what, d);
+	return c->failed[0] ? -1 : 0;
+}
+
+/* After the transfers from m on: the pins given back, and the premise that `pages` pages were
+ * mapped into the bios (bio_map_user_iov(): a pin a page, THP and hugetlb included), not copied
+ * (bio_copy_user_iov(), when blk_rq_map_user_iov() finds a buffer misaligned). */
+static void sg_pins_after(struct cell *c, const struct pinmark *m, long pages)
+{
+	long acq, rel;
+
+	pin_counts(&acq, &rel);
+	if (!c->failed[0])
+		printf("# %s: FOLL_PIN acquired +%ld, released +%ld\n", c->name, acq - m->acq, rel - m->rel);
+	pins_back(c, m, "SG_IO");
+	if (!c->failed[0] && acq - m->acq < pages)
+		cskip(c, "SG_IO pinned %ld page(s) for transfers of %ld pages: copied, not mapped", acq - m->acq, pages);
+}
+
 /* write: the buffer's bytes go to the disk (read back by a plain buffer); read: the disk's
  * bytes (written from a plain buffer) come into the buffer; fault: a PROT_NONE page part way */
 static void sg_cell(struct cell *c, int write, int fault)
@@ -1074,7 +1111,7 @@ static void sg_cell(struct cell *c, int write, int fault)
 	char why[200], *plain = NULL;
 	struct pinmark m;
 	int fd = -1, r;
-	long d, acq, rel;
+	long d;
 
 	if (!dev[0]) {
 		kentry_missing(c, "sg-io", "no scsi_debug disk in /sys/block (CONFIG_SCSI_DEBUG)");
@@ -1105,36 +1142,67 @@ static void sg_cell(struct cell *c, int write, int fault)
 			if (!c->failed[0] && (d = first_diff(c->map + 5 * PAGE, c->exp + 5 * PAGE, 3 * PAGE)) >= 0)
 				cfail(c, "the refused READ(10) wrote past the PROT_NONE page (byte %ld)", 5 * (long)PAGE + d);
 		}
-	} else if (write) {
-		memset(plain, 0, len);
-		if ((r = sg_rw(fd, 1, c->map, len, 0, why, sizeof(why))) || (r = sg_rw(fd, 0, plain, len, 0, why, sizeof(why))))
-			cfail(c, "%s", why);
-		else if ((d = first_diff(plain, c->map, len)) >= 0)
-			cfail(c, "WRITE(10) from the %s buffer: the disk differs at byte %ld", mem_names[c->mem], d);
-		else if ((d = first_diff(c->map, c->exp, c->half < len ? c->half : len)) >= 0)
+	} else if (!sg_both_ways(c, fd, write, c->map, plain, len, mem_names[c->mem])) {
+		if (write && (d = first_diff(c->map, c->exp, c->half < len ? c->half : len)) >= 0)
 			cfail(c, "WRITE(10) changed the %s buffer at byte %ld", mem_names[c->mem], d);
-	} else {
-		fill64(plain, len, 21);
-		if ((r = sg_rw(fd, 1, plain, len, 0, why, sizeof(why))) || (r = sg_rw(fd, 0, c->map, len, 0, why, sizeof(why))))
-			cfail(c, "%s", why);
-		else if ((d = first_diff(c->map, plain, len)) >= 0)
-			cfail(c, "READ(10) into the %s buffer differs from the disk at byte %ld", mem_names[c->mem], d);
-		else if (c->mem == FILESH)
+		else if (!write && c->mem == FILESH)
 			check_disk(c, plain, 0, "the ext4 file under the buffer READ(10) filled");
 	}
 	close(fd);
 	free(plain);
-	pin_counts(&acq, &rel);
-	if (!c->failed[0])
-		printf("# %s: FOLL_PIN acquired +%ld, released +%ld\n", c->name, acq - m.acq, rel - m.rel);
-	pins_back(c, &m, "SG_IO");
-	/* premise: both buffers (the cell's and the plain one) were mapped into the bios
-	 * (bio_map_user_iov(): a pin a page, THP and hugetlb included), not copied
-	 * (bio_copy_user_iov(), when blk_rq_map_user_iov() finds a buffer misaligned) */
-	if (!c->failed[0] && !fault && acq - m.acq < 2 * (long)(len / PAGE))
-		cskip(c, "SG_IO pinned %ld page(s) for two %zu-page transfers: copied, not mapped", acq - m.acq, len / PAGE);
+	sg_pins_after(c, &m, fault ? 0 : 2 * (long)(len / PAGE));
 	if (!c->failed[0] && c->mem != HUGE)
 		none_held(c, c->map, len, "SG_IO");
+}
+
+/* sg-io/anon/<write|read>-two-bios: one request of SG_BIOS_PAGES pages from anon memory, more
+ * than one bio of bio_map_user_iov() holds (nr_vecs is at most BIO_MAX_VECS, 256 pages, and on
+ * the scsi_debug disk every page is a segment of its own: dma_boundary PAGE_SIZE - 1 without
+ * clustering). The loop that maps the extracted pages stops part way through a batch, the rest
+ * of the batch must be given back, and blk_rq_map_user_iov() maps the rest into a second bio:
+ * the limit path of every passthrough request larger than a bio. */
+#define SG_BIOS_PAGES (256 + 16)
+
+static void sg_bios_cell(struct cell *c, int write)
+{
+	const char *dev = sg_find();
+	size_t len = SG_BIOS_PAGES * (size_t)PAGE;
+	char path[128], *buf = MAP_FAILED, *plain = NULL;
+	struct pinmark m;
+	long max_kb;
+	int fd;
+
+	if (!dev[0]) {
+		kentry_missing(c, "sg-io", "no scsi_debug disk in /sys/block (CONFIG_SCSI_DEBUG)");
+		return;
+	}
+	snprintf(path, sizeof(path), "/sys/block/%s/queue/max_hw_sectors_kb", dev + strlen("/dev/"));
+	max_kb = read_long(path);
+	if (max_kb < 0) {
+		cskip(c, "cannot read %s", path);
+		return;
+	}
+	if ((size_t)max_kb * 1024 < len) {  /* sg_io() refuses more than max_hw_sectors: EIO */
+		cskip(c, "%s takes at most %ld KiB a request: no request fills a bio of 256 pages and goes on", dev, max_kb);
+		return;
+	}
+	fd = open(dev, O_RDWR);
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	plain = aligned_alloc(PAGE, len);
+	if (fd < 0 || buf == MAP_FAILED || !plain) {
+		cfail(c, "open %s, mmap or alloc of %zu bytes: %s", dev, len, strerror(errno));
+	} else {
+		fill64(buf, len, 22);
+		pin_mark(&m);
+		sg_both_ways(c, fd, write, buf, plain, len, "anon");
+		sg_pins_after(c, &m, 2 * SG_BIOS_PAGES);
+		none_held(c, buf, len, "SG_IO");
+	}
+	if (fd >= 0)
+		close(fd);
+	if (buf != MAP_FAILED)
+		munmap(buf, len);
+	free(plain);
 }
 
 static void kentry_cells(void)
@@ -1196,4 +1264,14 @@ static void kentry_cells(void)
 			mem_unmap(&c);
 			verdict(&c, began);
 		}
+	for (int write = 1; write >= 0; write--) {
+		struct cell c = {.fd = -1, .mem = ANON, .ev = NONE};
+		double began = now_s();
+
+		snprintf(c.name, sizeof(c.name), "sg-io/anon/%s-two-bios", write ? "write" : "read");
+		if (!kentry_wanted(c.name) || !begins(c.name))
+			continue;
+		sg_bios_cell(&c, write);
+		verdict(&c, began);
+	}
 }

@@ -1891,10 +1891,11 @@ static int wanted(const char *name)
 }
 
 /* A cell of a block of its own (pvm, borrow, kentry, net9p) runs when it is in the block's
- * default list or QUICK is off, and ONLY/EXCEPT let it. */
+ * default list (no list: every cell of the block is in the default set) or QUICK is off, and
+ * ONLY/EXCEPT let it. */
 static int block_wanted(const char *name, const char *const *quick_list, size_t n)
 {
-	int in = !quick;
+	int in = !quick || !quick_list;
 
 	for (size_t i = 0; !in && i < n; i++)
 		in = !strcmp(name, quick_list[i]);
@@ -2493,6 +2494,7 @@ static void races(double secs, int noise)
 #include "rlimit_cells.h"  /* rlimit/...: io_uring, AF_XDP and iommufd over RLIMIT_MEMLOCK without CAP_IPC_LOCK */
 #include "uring_pbuf_cells.h"  /* uring-pbuf/...: io_uring provided-buffer rings in user memory, pinned */
 #include "uring_nommap_cells.h"  /* uring-nommap/...: io_uring SQ/CQ rings and SQEs in user memory, pinned */
+#include "pipe_cells.h"  /* pipe/...: pages a pipe borrows (splice, vmsplice, tee) against writes into it */
 
 int main(int argc, char **argv)
 {
@@ -2580,6 +2582,7 @@ int main(int argc, char **argv)
 	iommufd_cells();
 	pbuf_cells();
 	nommap_cells();
+	pipe_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
