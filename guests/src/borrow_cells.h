@@ -17,7 +17,11 @@
  * completion notification, then sent again; no page of it may stay held (pages_held()).
  * Loopback makes a deferred copy (Documentation/networking/msg_zerocopy.rst, "Loopback"): the
  * TCP cells hold the data in the sender's queue with a small receive window, so the kernel
- * holds user pages (seen with pages_held(): the premise) until the receiver reads.
+ * holds user pages (seen with pages_held(): the premise) until the receiver reads. That window
+ * also keeps every TCP skb at a page or less, so the pages of one folio are never coalesced
+ * into one frag (net/core/datagram.c zerocopy_fill_skb_from_iter(), which then drops the
+ * references of the pages it merged); zc-udp/thp sends datagrams of 4 pages of a THP, which
+ * are (its coalescing branch ran in no cell before: the function's line counts).
  *
  * borrow/futex/<memory> (get_futex_key() borrows the page of a shared futex) and
  * borrow/proc-cmdline/child (access_remote_vm() of a child's argument and environment pages).
@@ -56,7 +60,7 @@ static const char *const borrow_quick[] = {
 	"borrow/force-child-mem/anon-fork", "borrow/force-child-mem/hugetlb-fork",
 	"borrow/force-poke/ext4-private", "borrow/force-poke/anon-gup-pinned",
 	"borrow/zc-tcp/anon", "borrow/zc-tcp/thp", "borrow/zc-tcp/shmem", "borrow/zc-tcp/ext4-shared",
-	"borrow/zc-tcp/anon-fork", "borrow/zc-tcp/anon-munmap", "borrow/zc-udp/anon", "borrow/zc-uring/anon",
+	"borrow/zc-tcp/anon-fork", "borrow/zc-tcp/anon-munmap", "borrow/zc-udp/anon", "borrow/zc-udp/thp", "borrow/zc-uring/anon",
 	"borrow/futex/shmem", "borrow/futex/ext4-shared", "borrow/proc-cmdline/child",
 	"borrow/peek/anon-swapped", "borrow/peek/anon-uring-pinned", "borrow/peek/prot-none", "borrow/futex-ro/shmem",
 	"borrow/proc-cmdline/proctitle", "borrow/singlestep/anon-swapped",
@@ -998,7 +1002,8 @@ static void borrow_cells(void)
 			force_cell(h, m);
 	for (enum zhow h = 0; h < NZHOW; h++)
 		for (enum zmem m = 0; m < NZMEM; m++)
-			if (h == Z_TCP || m == Z_ANON || m == Z_FORK || (h == Z_URING && m == Z_SHMEM))
+			if (h == Z_TCP || m == Z_ANON || m == Z_FORK || (h == Z_URING && m == Z_SHMEM) ||
+			    (h == Z_UDP && m == Z_THP))
 				zc_cell(h, m);
 	futex_cell(0);
 	futex_cell(1);
