@@ -405,10 +405,7 @@ out:
 		munmap(map, len);
 	if (raw)
 		munmap(raw, 2 * HPAGE);
-	if (c.fd >= 0)
-		close(c.fd);
-	if (c.path[0])
-		unlink(c.path);
+	cell_file_close(&c);
 	verdict(&c, began);
 free:
 	free(old);
@@ -747,10 +744,7 @@ out:
 		io_uring_queue_exit(&zr);
 	if (map)
 		munmap(map, maplen);
-	if (c.fd >= 0)
-		close(c.fd);
-	if (c.path[0])
-		unlink(c.path);
+	cell_file_close(&c);
 	free(z.rbuf);
 	verdict(&c, began);
 free:
@@ -866,10 +860,7 @@ out:
 	}
 	if (map)
 		munmap(map, len);
-	if (c.fd >= 0)
-		close(c.fd);
-	if (c.path[0])
-		unlink(c.path);
+	cell_file_close(&c);
 	verdict(&c, began);
 free:
 	free(want);

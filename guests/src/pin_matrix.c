@@ -208,6 +208,17 @@ static void cfail(struct cell *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The cell's own file, if it made one (c->fd, c->path): closed and removed. */
+static void cell_file_close(struct cell *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	if (c->path[0])
+		unlink(c->path);
+	c->path[0] = 0;
+}
+
 static void cskip(struct cell *c, const char *fmt, ...)
 {
 	va_list ap;

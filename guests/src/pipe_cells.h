@@ -253,10 +253,7 @@ out:
 	}
 	if (map != MAP_FAILED)
 		munmap(map, 2 * PAGE);
-	if (c.fd >= 0)
-		close(c.fd);
-	if (c.path[0])
-		unlink(c.path);
+	cell_file_close(&c);
 	verdict(&c, began);
 free:
 	free(src);

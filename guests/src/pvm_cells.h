@@ -469,10 +469,7 @@ out:
 		munmap(k.loc, k.llen);
 	if (k.rem)
 		munmap(k.rem, k.rlen);
-	if (c.fd >= 0)
-		close(c.fd);
-	if (c.path[0])
-		unlink(c.path);
+	cell_file_close(&c);
 	verdict(&c, began);
 }
 
