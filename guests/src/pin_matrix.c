@@ -1976,6 +1976,7 @@ struct race {
 	volatile int stop;
 	long a_rounds, b_rounds;
 	long b_hits;  /* rounds of B that did what it is there for (b_migrate: a page of the buffer moved) */
+	long b_busy;  /* b_uffd_move: moves refused with EBUSY (a page under a pin) */
 	char failed[300];
 	int dio_fd;
 	int node;
@@ -2167,6 +2168,51 @@ static void *b_split(void *arg)
 	return NULL;
 }
 
+/* B: move the buffer's pages away with UFFDIO_MOVE (mm/userfaultfd.c move_pages(): the pages
+ * themselves go to another address, no copy) into a userfaultfd-registered area, and drop them
+ * there; the other thread's next writes fault fresh pages in. A page under a pin must stay:
+ * move_present_pte() refuses it (EBUSY), rechecking after the PTE is cleared, since GUP-fast
+ * pins without the page table lock. b_hits: pages moved; b_busy: refusals. Without
+ * UFFD_FEATURE_MOVE (before 6.8) it does no round: the race skips. */
+#include <linux/userfaultfd.h>
+static void *b_uffd_move(void *arg)
+{
+	struct race *r = arg;
+#ifdef UFFDIO_MOVE
+	struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_MOVE};
+	char *dst = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	struct uffdio_register reg = {.range = {(uintptr_t)dst, r->len}, .mode = UFFDIO_REGISTER_MODE_MISSING};
+
+	if (dst == MAP_FAILED || uffd < 0 || ioctl(uffd, UFFDIO_API, &api) || ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		printf("# race/%s: no UFFDIO_MOVE: %s\n", r->name, strerror(errno));
+		goto out;
+	}
+	madvise(dst, r->len, MADV_NOHUGEPAGE);
+	while (!r->stop) {
+		struct uffdio_move mv = {.dst = (uintptr_t)dst, .src = (uintptr_t)r->buf, .len = r->len,
+					 .mode = UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES};
+
+		if (ioctl(uffd, UFFDIO_MOVE, &mv) && errno == EBUSY)
+			r->b_busy++;
+		else if (mv.move < 0 && mv.move != -EAGAIN && mv.move != -EBUSY && mv.move != -EEXIST)
+			rfail(r, "UFFDIO_MOVE: %s", strerror((int)-mv.move));
+		if (mv.move > 0)
+			r->b_hits += mv.move / PAGE;
+		madvise(dst, r->len, MADV_DONTNEED);  /* dst must be empty for the next move */
+		r->b_rounds++;
+	}
+out:
+	if (uffd >= 0)
+		close(uffd);
+	if (dst != MAP_FAILED)
+		munmap(dst, r->len);
+#else
+	printf("# race/%s: the UAPI headers have no UFFDIO_MOVE\n", r->name);
+#endif
+	return NULL;
+}
+
 static void run_race(const char *name, void *(*a)(void *), void *(*b)(void *), int thp, double secs)
 {
 	struct race r = {.name = name, .dio_fd = -1};
@@ -2222,6 +2268,8 @@ static void run_race(const char *name, void *(*a)(void *), void *(*b)(void *), i
 	printf("# %s: %.1f s, %ld rounds of the pin side, %ld of the other, pgmigrate_success +%ld,"
 	       " thp_split_page +%ld\n", cname, now_s() - t0, r.a_rounds, r.b_rounds,
 	       vmstat("pgmigrate_success") - mig, vmstat("thp_split_page") - split);
+	if (b == b_uffd_move)
+		printf("# %s: UFFDIO_MOVE moved %ld page(s), refused %ld move(s) with EBUSY\n", cname, r.b_hits, r.b_busy);
 	if (!r.failed[0] && pins_settle(p0) != p0)
 		snprintf(r.failed, sizeof(r.failed), "%ld pin(s) outstanding after the race", pins_settle(p0) - p0);
 	if (r.failed[0]) {
@@ -2233,6 +2281,9 @@ static void run_race(const char *name, void *(*a)(void *), void *(*b)(void *), i
 		cells_skip++;
 	} else if (b == b_migrate && (vmstat("pgmigrate_success") == mig || !r.b_hits)) {
 		printf("CASE %s SKIP: no page of the buffer migrated during the race (%ld rounds did)\n", cname, r.b_hits);
+		cells_skip++;
+	} else if (b == b_uffd_move && !r.b_hits) {
+		printf("CASE %s SKIP: UFFDIO_MOVE moved no page of the buffer during the race\n", cname);
 		cells_skip++;
 	} else if (b == b_split && vmstat("thp_split_page") == split) {
 		printf("CASE %s SKIP: no THP was split during the race\n", cname);
@@ -2488,6 +2539,7 @@ static void races(double secs, int noise)
 	run_race("dio-vs-fork", a_dio_check, b_fork, 0, secs);
 	run_race("pin-vs-migrate", a_pin_check, b_migrate, 0, secs);
 	run_race("pin-vs-thp-split", a_pin_check, b_split, 1, secs);
+	run_race("pin-vs-uffd-move", a_pin_check, b_uffd_move, 0, secs);
 	run_reclaim_race(secs);
 	run_swapin_race(secs);
 	noise_stop = 1;
