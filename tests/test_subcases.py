@@ -284,12 +284,19 @@ def test_a_real_log_of_a_foll_force_write_reaching_the_page_cache() -> None:
     entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/borrow/force-self-mem/ext4-private",
                                       "message": "in the written range"}])
 
+# borrow cells of the default set written after the borrow logs were recorded (2026-12-06, round 3
+# of docs/redteam.md); their own real logs are pin-matrix-zc-*-6.12-tcg.log
+BORROW_LATER = {"borrow/zc-udp/thp"}
+
+
 def _borrow_quick(perf_phys: bool = False) -> list[str]:
     """The default set's borrow cells, read from the C table (borrow_quick[]); without the
-    perf-phys ones unless asked (the logs of before 2026-12-06 04:30 predate them)."""
+    perf-phys ones unless asked (the logs of before 2026-12-06 04:30 predate them), never
+    those of BORROW_LATER."""
     text = (GUESTS / "src" / "borrow_cells.h").read_text()
     table = text.split("borrow_quick[] = {", 1)[1].split("};", 1)[0]
-    return [n for n in re.findall(r'"([^"]+)"', table) if perf_phys or not n.startswith("borrow/perf-phys/")]
+    return [n for n in re.findall(r'"([^"]+)"', table)
+            if (perf_phys or not n.startswith("borrow/perf-phys/")) and n not in BORROW_LATER]
 
 
 READ_SIDE = ("borrow/peek/", "borrow/futex-ro/", "borrow/proc-cmdline/proctitle", "borrow/singlestep/")
@@ -839,6 +846,49 @@ def test_sg_io_larger_than_a_bio_catches_pages_kept_at_the_limit() -> None:
     assert failed == {f"sg-io/anon/{d}-two-bios": "FOLL_PIN acquired - released is +32 after SG_IO (acquired +576,"
                       " released +544): pins leaked" for d in ("write", "read")}
     assert len(got) == 14 and all(s.status is Status.PASS for n, s in got.items() if n not in failed)
+
+
+def test_zerocopy_datagrams_from_a_thp_catch_references_kept_by_the_coalescing() -> None:
+    # patches/redteam/zerocopy-merge-ref-leak (round 3, outside): zerocopy_fill_skb_from_iter()
+    # keeps the references of the pages it coalesced last in a batch; the whole default set passed
+    # it, its TCP cells' small window keeping each skb at a page. ONLY=borrow/zc- QUICK=0: on the
+    # bare tree every zerocopy cell passes, on the bug only zc-udp/thp fails
+    _, bare = _real_log("pin-matrix-zc-baseline-6.12-tcg.log")
+    lines, got = _real_log("pin-matrix-zc-zerocopy-merge-ref-leak-6.12-tcg.log")
+    assert set(bare) == set(got) and len(got) == 12 and all(s.status is Status.PASS for s in bare.values())
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert failed == {"borrow/zc-udp/thp": "16 page(s) of the send buffer still held after borrow/zc-udp/thp (first:"
+                                           " page 0; a leaked reference or pin: they do not migrate)"}
+    assert BORROW_LATER <= set(_c_table("borrow_cells.h", "borrow_quick")) and BORROW_LATER <= set(bare)
+
+
+def _uffd_move_race(name: str) -> tuple[subcases.Subcase, tuple[int, ...]]:
+    """race/pin-vs-uffd-move's case and its counts: pin rounds, move rounds, pages moved, EBUSY."""
+    lines, got = _real_log(name)
+    rounds = next(re.match(r"# race/pin-vs-uffd-move: [\d.]+ s, (\d+) rounds of the pin side, (\d+) of the other", line)
+                  for line in lines if line.startswith("# race/pin-vs-uffd-move: ") and "rounds" in line)
+    moved = next(re.match(r"# race/pin-vs-uffd-move: UFFDIO_MOVE moved (\d+) page\(s\), refused (\d+) move", line)
+                 for line in lines if "UFFDIO_MOVE moved" in line)
+    assert rounds and moved
+    return got["race/pin-vs-uffd-move"], tuple(int(x) for x in (*rounds.groups(), *moved.groups()))
+
+
+def test_a_real_log_of_pins_racing_uffdio_move() -> None:
+    # 2 s on the bare tree (run 20261206-185109-baseline): both sides ran, pages moved and
+    # moves refused for pinned pages (the premise), the pin kept every write
+    case, (pins, moves, moved, busy) = _uffd_move_race("pin-matrix-race-uffd-move-baseline-6.12-tcg.log")
+    assert case.status is Status.PASS and pins > 1000 and moves > 100000 and moved > 0 and busy > 0
+    # 20 s on patches/redteam/uffd-move-pin-recheck (round 3): the recheck after the PTE clear is
+    # gone, but a GUP-fast pin never landed in the window between the check and the clear under
+    # TCG: a PASS, the miss docs/redteam.md records
+    case, (pins, moves, moved, busy) = _uffd_move_race("pin-matrix-race-uffd-move-pin-recheck-20s-6.12-tcg.log")
+    assert case.status is Status.PASS and pins > 10000 and moves > 1000000 and moved > 0 and busy > 0
+    # tests/data/guest/race-bugs/uffd-move-no-pin-check (scratch): no pin check at all; the race
+    # fails in its second round, having never seen EBUSY
+    case, (pins, moves, moved, busy) = _uffd_move_race("pin-matrix-race-uffd-move-no-pin-check-6.12-tcg.log")
+    assert case.status is Status.FAIL and busy == 0 and moved > 0
+    assert case.message == "round 2: the pin does not see the process's write (byte 0): the process lost its pinned" \
+                           " page to the other thread's pin-vs-uffd-move"
 
 
 def test_the_seal_race_catches_a_seal_check_outside_the_lock() -> None:
