@@ -1159,9 +1159,10 @@ static void sg_cell(struct cell *c, int write, int fault)
 /* sg-io/anon/<write|read>-two-bios: one request of SG_BIOS_PAGES pages from anon memory, more
  * than one bio of bio_map_user_iov() holds (nr_vecs is at most BIO_MAX_VECS, 256 pages, and on
  * the scsi_debug disk every page is a segment of its own: dma_boundary PAGE_SIZE - 1 without
- * clustering). The loop that maps the extracted pages stops part way through a batch, the rest
- * of the batch must be given back, and blk_rq_map_user_iov() maps the rest into a second bio:
- * the limit path of every passthrough request larger than a bio. Premise: more pins than pages
+ * clustering). The first batch of 256 extracted pages fills the bio; the next batch is refused
+ * at its first page by the mapping loop and must be given back whole, and blk_rq_map_user_iov()
+ * maps it into a second bio: the limit path of every passthrough request larger than a bio.
+ * The request must fit the disk's max_hw_sectors and max_segments (else SKIP). Premise: more pins than pages
  * (the pages extracted past the full bio were pinned, handed back, and pinned again for the
  * next; 6.12: 2 x (272 + 16)), else the limit path did not run: SKIP. */
 #define SG_BIOS_PAGES (256 + 16)
@@ -1187,6 +1188,12 @@ static void sg_bios_cell(struct cell *c, int write)
 	}
 	if ((size_t)max_kb * 1024 < len) {  /* sg_io() refuses more than max_hw_sectors: EIO */
 		cskip(c, "%s takes at most %ld KiB a request: no request fills a bio of 256 pages and goes on", dev, max_kb);
+		return;
+	}
+	snprintf(path, sizeof(path), "/sys/block/%s/queue/max_segments", dev + strlen("/dev/"));
+	if (read_long(path) < SG_BIOS_PAGES) {  /* blk_rq_append_bio() would refuse the second bio: EINVAL */
+		cskip(c, "%s takes %ld segments a request (%s), fewer than the %d pages: one page a segment here",
+		      dev, read_long(path), path, SG_BIOS_PAGES);
 		return;
 	}
 	fd = open(dev, O_RDWR);

@@ -2047,9 +2047,10 @@ static void *a_pin_check(void *arg)
 		fill64(r->buf, r->len, seed);
 		if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args)) {
 			/* a long-term pin of ZONE_MOVABLE pages (gup-test's movablecore= boot) migrates
-			 * them first, and gives up with ENOMEM, every pin dropped, when a migration
+			 * them first, and gives up with ENOMEM, every pin dropped, when migrate_pages()
 			 * fails (mm/gup.c migrate_longterm_unpinnable_folios()): the other thread may
-			 * hold them (isolated, locked, moving). A refusal, not a wrong answer. */
+			 * hold references to them (moving, migrating). A refusal, not a wrong answer;
+			 * run_race() skips when refusals outnumber the rounds. */
 			if (errno == ENOMEM) {
 				r->a_refused++;
 				continue;
@@ -2294,8 +2295,12 @@ static void run_race(const char *name, void *(*a)(void *), void *(*b)(void *), i
 	} else if (b == b_migrate && (vmstat("pgmigrate_success") == mig || !r.b_hits)) {
 		printf("CASE %s SKIP: no page of the buffer migrated during the race (%ld rounds did)\n", cname, r.b_hits);
 		cells_skip++;
-	} else if (b == b_uffd_move && !r.b_hits) {
-		printf("CASE %s SKIP: UFFDIO_MOVE moved no page of the buffer during the race\n", cname);
+	} else if (r.a_refused > r.a_rounds) {
+		printf("CASE %s SKIP: more long-term pins refused (%ld) than taken (%ld)\n", cname, r.a_refused, r.a_rounds);
+		cells_skip++;
+	} else if (b == b_uffd_move && (!r.b_hits || !r.b_busy)) {
+		printf("CASE %s SKIP: UFFDIO_MOVE moved %ld page(s) and met a pinned one %ld time(s) during the race: "
+		       "both must happen\n", cname, r.b_hits, r.b_busy);
 		cells_skip++;
 	} else if (b == b_split && vmstat("thp_split_page") == split) {
 		printf("CASE %s SKIP: no THP was split during the race\n", cname);
