@@ -396,12 +396,8 @@ out:
 	}
 	if (pinned)
 		pin_stop(&c, pin);
-	for (int i = 0; i < 2; i++) {
-		if (p2c[i] >= 0)
-			close(p2c[i]);
-		if (c2p[i] >= 0)
-			close(c2p[i]);
-	}
+	close_pair(p2c);
+	close_pair(c2p);
 	if (map)
 		munmap(map, len);
 	if (raw)

@@ -109,13 +109,8 @@ static int ext4_file(struct cell *c, const char *stem, const void *data, size_t 
 /* The end of a cell with a pipe and a file: both closed, the file removed. */
 static void cell_close(struct cell *c, int p[2])
 {
-	for (int i = 0; i < 2; i++)
-		if (p[i] >= 0)
-			close(p[i]);
-	if (c->fd >= 0)
-		close(c->fd);
-	if (c->path[0])
-		unlink(c->path);
+	close_pair(p);
+	cell_file_close(c);
 }
 
 /* The parent's side of a tracee's start: its note that it set up (in *prep), then its stop.
@@ -676,12 +671,8 @@ static void proctitle_cell(void)
 	child_reap(&c, kid, "child", NULL);
 	borrow_pins(&c, p0);
 out:
-	for (int i = 0; i < 2; i++) {
-		if (p2c[i] >= 0)
-			close(p2c[i]);
-		if (c2p[i] >= 0)
-			close(c2p[i]);
-	}
+	close_pair(p2c);
+	close_pair(c2p);
 	verdict(&c, began);
 }
 

@@ -387,12 +387,8 @@ static void core_cell(struct cell *c, enum dustate s)
 			      huge0);
 	}
 out:
-	for (int i = 0; i < 2; i++) {
-		if (go[i] >= 0)
-			close(go[i]);
-		if (say[i] >= 0)
-			close(say[i]);
-	}
+	close_pair(go);
+	close_pair(say);
 	free(exp);
 }
 

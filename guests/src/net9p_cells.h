@@ -123,11 +123,7 @@ static void net_unmap(struct cell *c, char *map, size_t maplen)
 {
 	if (map)
 		munmap(map, maplen);
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	if (c->path[0])
-		unlink(c->path);
+	cell_file_close(c);
 }
 
 /* -- 9p: netfs unbuffered read/write ------------------------------------------------------------ */
@@ -326,9 +322,7 @@ out:
 		kill(kid, SIGKILL);
 		waitpid(kid, &st, 0);
 	}
-	for (int i = 0; i < 2; i++)
-		if (p2c[i] >= 0)
-			close(p2c[i]);
+	close_pair(p2c);
 	if (fd >= 0) {
 		close(fd);
 		unlink(fpath);
@@ -584,9 +578,7 @@ out:
 		kill(kid, SIGKILL);
 		waitpid(kid, &st, 0);
 	}
-	for (int i = 0; i < 2; i++)
-		if (pfd[i] >= 0)
-			close(pfd[i]);
+	close_pair(pfd);
 	if (snd >= 0)
 		close(snd);
 	if (rcv >= 0)

@@ -487,9 +487,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(file);
-	for (int i = 0; i < 2; i++)
-		if (down[i] >= 0)
-			close(down[i]);
+	close_pair(down);
 	cell_close(&c, p);
 	verdict(&c, began);
 }

@@ -208,6 +208,16 @@ static void cfail(struct cell *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Both ends of a pipe or socket pair that are open, closed (-1 after). */
+static void close_pair(int fds[2])
+{
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
 /* The cell's own file, if it made one (c->fd, c->path): closed and removed. */
 static void cell_file_close(struct cell *c)
 {
@@ -740,10 +750,7 @@ static void mem_unmap(struct cell *c)
 			munmap(c->cur, c->half);
 		munmap(c->map, 2 * c->half);  /* the part mremap/munmap took is already gone: harmless */
 	}
-	if (c->fd >= 0)
-		close(c->fd);
-	if (c->path[0])
-		unlink(c->path);
+	cell_file_close(c);
 	free(c->exp);
 	free(c->wexp);
 }

@@ -235,11 +235,8 @@ static void pipe_cell(enum psrc s, enum pring r)
 		cfail(&c, "the tee's first pipe gave other bytes at %ld than the file's", d);
 	if (c.failed[0])
 		goto out;
-	if (s == PS_EXT4_TEE) {  /* the first pipe still held its own reference until drained */
-		close(t[0]);
-		close(t[1]);
-		t[0] = t[1] = -1;
-	}
+	if (s == PS_EXT4_TEE)  /* the first pipe still held its own reference until drained */
+		close_pair(t);
 	if (s == PS_HOLE) {  /* no page allocated: 6.12's shmem_file_splice_read() then lends the zero page */
 		if (lseek(c.fd, 0, SEEK_DATA) != -1 || errno != ENXIO)
 			cskip(&c, "the memfd has data after the splice (SEEK_DATA): the hole was filled, not spliced as a hole");
@@ -253,12 +250,8 @@ static void pipe_cell(enum psrc s, enum pring r)
 		cskip(&c, "the pipe%s held no reference to the source page (refcount %ld, then %ld): %s",
 		      s == PS_EXT4_TEE ? "s" : "", held, after, s == PS_EXT4_TEE ? "the tee did not share it" : "it copied");
 out:
-	for (int i = 0; i < 2; i++) {
-		if (p[i] >= 0)
-			close(p[i]);
-		if (t[i] >= 0)
-			close(t[i]);
-	}
+	close_pair(p);
+	close_pair(t);
 	if (map != MAP_FAILED)
 		munmap(map, 2 * PAGE);
 	cell_file_close(&c);
