@@ -43,9 +43,15 @@ def kstrtobool(value: str) -> bool | None:
     return None
 
 
-def _last(cmdline: Sequence[str], key: str) -> str | None:
+def last_value(cmdline: Sequence[str], key: str) -> str | None:
+    """The value of the last KEY= word (the kernel's own rule: the last one wins), or None."""
     values = [w.split("=", 1)[1] for w in cmdline if w.startswith(key + "=")]
     return values[-1] if values else None
+
+
+def built_with(config: str, option: str) -> bool:
+    """Whether the .config's text sets OPTION=y."""
+    return f"{option}=y" in config.splitlines()
 
 
 def states(config: str, cmdline: Sequence[str]) -> list[str]:
@@ -53,8 +59,8 @@ def states(config: str, cmdline: Sequence[str]) -> list[str]:
     out = []
     for c in CHECKS:
         key = c.word.split("=", 1)[0]
-        got = _last(cmdline, key)
-        if f"{c.option}=y" not in config.splitlines():
+        got = last_value(cmdline, key)
+        if not built_with(config, c.option):
             out.append(f"{c.what}: off, the kernel was built without {c.option}")
         elif got is None or kstrtobool(got) is not True:
             out.append(f"{c.what}: off, {key}={got} on the command line" if got is not None

@@ -81,13 +81,12 @@ def _read_config(path: Path) -> str | None:
 
 def support(guest_dir: Path, config: str) -> Support:
     """Whether page_owner could be read in this boot, and if not, whose doing that is."""
-    if not re.search(r"^CONFIG_PAGE_OWNER=y$", config, re.M):
+    if not kernel_checks.built_with(config, "CONFIG_PAGE_OWNER"):
         return Support(False, "unsupported: the kernel was built without CONFIG_PAGE_OWNER")
-    cmdline = (_read(guest_dir / rundir.CMDLINE) or "").split()
-    words = [w.split("=", 1)[1] for w in cmdline if w.startswith("page_owner=")]
-    if not words or kernel_checks.kstrtobool(words[-1]) is not True:
+    word = kernel_checks.last_value((_read(guest_dir / rundir.CMDLINE) or "").split(), "page_owner")
+    if word is None or kernel_checks.kstrtobool(word) is not True:
         return Support(False, "page_owner is off on the kernel command line"
-                              f" ({'page_owner=' + words[-1] if words else 'no page_owner=on'})")
+                              f" ({'page_owner=' + word if word is not None else 'no page_owner=on'})")
     state = (_read(guest_dir / rundir.PAGE_OWNER_STATE) or "").strip()
     if state == "present":
         return Support(True)
