@@ -13,9 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import re
+
 from bench.base import proc
 
 HUNK_GAP = 3
+_U0_FILE = re.compile(r"^\+\+\+ (?:b/)?(\S+)")
+_U0_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 SOURCE_SUFFIXES = (".c", ".h", ".S")  # files whose lines can be code; the rest are listed apart
 
 
@@ -40,6 +44,41 @@ class Hunk:
     @property
     def end(self) -> int:
         return self.lines[-1].number
+
+
+@dataclass(frozen=True)
+class Removal:
+    """Lines the series removes with nothing in their place: no line of the built tree stands
+    for them, so they are told by the lines around where they were."""
+    path: str
+    after: int  # the built tree's line they followed (0: the top of the file)
+    count: int  # how many lines went
+
+
+def parse_removals(lines: Iterable[str]) -> list[Removal]:
+    """`git diff -U0 base head` -> its pure removals (a hunk whose post-image is empty: with no
+    context, "+N,0" names the line before the gap). A hunk that also adds is a change, and its
+    added lines are counted as changed lines."""
+    out: list[Removal] = []
+    path, body = "", 0  # body: lines of the current hunk still to skip (a "+++ x" in one is code)
+    for line in lines:
+        if body > 0:
+            body -= not line.startswith("\\")  # "\ No newline at end of file" is not a line
+        elif m := _U0_FILE.match(line):
+            path = m.group(1)
+        elif m := _U0_HUNK.match(line):
+            old, new = int(m.group(1) or 1), int(m.group(3) or 1)
+            body = old + new
+            if path and new == 0:
+                out.append(Removal(path, int(m.group(2)), old))
+    return out
+
+
+def removals(src: Path, base: str, head: str, files: Sequence[str]) -> list[Removal]:
+    if not files:
+        return []
+    text = proc.output(["git", "-C", str(src), "diff", "--no-renames", "-U0", base, head, "--", *files])
+    return parse_removals(text.splitlines())
 
 
 def parse_blame(lines: Iterable[str], path: str, patch_of: dict[str, int]) -> list[Line]:

@@ -29,6 +29,7 @@ GCOV = "gcov"
 class Count:
     count: int
     partial: bool  # ran, but some of its blocks did not (a branch, an inlined copy)
+    function: str = ""  # the function gcov puts the line in ("" when this gcov does not say)
 
 
 Counts = dict[str, dict[int, Count]]  # worktree-relative source -> line -> count
@@ -49,7 +50,8 @@ def combine(a: Count | None, b: Count) -> Count:
     if a is None:
         return b
     total = a.count + b.count
-    return Count(total, total > 0 and (a.partial or b.partial or not a.count or not b.count))
+    return Count(total, total > 0 and (a.partial or b.partial or not a.count or not b.count),
+                 a.function or b.function)
 
 
 def parse(doc: Mapping[str, Any], src: Path) -> Counts:
@@ -63,7 +65,8 @@ def parse(doc: Mapping[str, Any], src: Path) -> Counts:
         lines = out.setdefault(path, {})
         for rec in f.get("lines", []):
             n, count = int(rec["line_number"]), int(rec.get("count", 0))
-            lines[n] = combine(lines.get(n), Count(count, count > 0 and bool(rec.get("unexecuted_block"))))
+            lines[n] = combine(lines.get(n), Count(count, count > 0 and bool(rec.get("unexecuted_block")),
+                                                   str(rec.get("function_name", ""))))
     return out
 
 

@@ -9,7 +9,7 @@ three are coverable: they make the ratio.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from bench.run.coverage.changed import Line
@@ -56,6 +56,18 @@ def no_code_reason(text: str) -> str:
     return "no line record in gcov (a declaration, code merged into another line or dropped, or #if'd out)"
 
 
+def unmeasured_why(path: str, unmeasured: Mapping[str, str], seen: Collection[str]) -> str:
+    """Why no count of path can be trusted ("" when they can): unmeasured names a path or its
+    object; seen: the paths some window has counts of."""
+    why = unmeasured.get(path) or unmeasured.get(object_of(path), "")
+    if path.endswith(".S"):
+        return why or "assembly: gcov profiles C only"
+    if not why and path not in seen:
+        return ("no profiled object includes it (name one with --coverage-object)" if path.endswith(".h")
+                else "no counters for this file")
+    return why
+
+
 def classify(lines: Sequence[Line], windows: Mapping[str, Counts], unmeasured: Mapping[str, str],
              source: Callable[[str], Sequence[str]]) -> list[Status]:
     """unmeasured: path -> why no count of that file can be trusted (its object not profiled, the
@@ -63,13 +75,7 @@ def classify(lines: Sequence[Line], windows: Mapping[str, Counts], unmeasured: M
     out: list[Status] = []
     seen = {path for counts in windows.values() for path in counts}
     for ln in lines:
-        why = unmeasured.get(ln.path) or unmeasured.get(object_of(ln.path), "")
-        if ln.path.endswith(".S"):
-            why = why or "assembly: gcov profiles C only"
-        elif not why and ln.path not in seen:
-            why = ("no profiled object includes it (name one with --coverage-object)" if ln.path.endswith(".h")
-                   else "no counters for this file")
-        if why:
+        if why := unmeasured_why(ln.path, unmeasured, seen):
             out.append(Status(ln, "not measured", why))
             continue
         hits = {w: c[ln.path].get(ln.number) for w, c in windows.items() if ln.path in c}

@@ -27,9 +27,9 @@ def section(run_dir: Path, cov: Mapping[str, Any] | None) -> list[str]:
     for f in cov.get("files", []):
         nm = "; ".join(f"{w}: {why}" for why, w in f["not_measured"].items())
         pct = "" if f["percent"] is None else f"{f['percent']}%"
-        out.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in
-                                    (f["path"], pct, f["never_ran"], f["partly"], nm)) + "</tr>")
+        out.append(_row(f["path"], pct, f["never_ran"], f["partly"], nm))
     out.append("</table>")
+    out += _around(cov)
     try:
         lines = json.loads((run_dir / rundir.COVERAGE).read_text())
     except (OSError, ValueError):
@@ -49,3 +49,25 @@ def section(run_dir: Path, cov: Mapping[str, Any] | None) -> list[str]:
                            f"{html.escape(ln['text'])}{html.escape(who)}</span>")
             out.append("</pre>")
     return out
+
+
+def _around(cov: Mapping[str, Any]) -> list[str]:
+    """The removals (told by the lines around them) and the touched functions' unrun lines."""
+    out: list[str] = []
+    if rs := cov.get("removals"):
+        out += ["<h3>Removed lines (told by the lines of their function around the gap)</h3>",
+                "<table><tr><th>file</th><th>after line</th><th>lines</th><th>function</th><th>status</th>"
+                "<th>workloads / why</th></tr>"]
+        out += [_row(r["path"], r["after"], r["count"], r["function"], r["status"],
+                      ", ".join(r["workloads"]) or r["why"]) for r in rs]
+        out.append("</table>")
+    if fs := cov.get("functions"):
+        out += ["<h3>Functions the series touches</h3>",
+                "<table><tr><th>file</th><th>function</th><th>lines ran</th><th>never ran</th></tr>"]
+        out += [_row(f["path"], f["function"], f"{f['ran']} of {f['lines']}", f["never_ran"]) for f in fs]
+        out.append("</table>")
+    return out
+
+
+def _row(*vals: object) -> str:
+    return "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in vals) + "</tr>"

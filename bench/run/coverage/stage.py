@@ -17,7 +17,7 @@ from typing import Any
 from bench.base import rundir
 from bench.base.errors import BenchError, InfraError
 from bench.base.files import read_guest, write_atomic
-from bench.run.coverage import changed, gcov, mapping, objects, reach, text
+from bench.run.coverage import around, changed, gcov, mapping, objects, reach, text
 from bench.run.plan import Plan
 
 ENV = "BENCH_COVERAGE=1\n"  # guest/env line that turns the guest's saving on
@@ -152,7 +152,10 @@ def _collect(plan: Plan, inst: objects.Instrument, src: Path, build: Path, gdir:
             return []
 
     statuses = mapping.classify(lines, counts, unmeasured, source)
+    removed = around.removal_reach(changed.removals(src, base, head, files), counts, unmeasured, source)
+    funcs = around.functions(statuses, removed, counts)
     write_atomic(run_dir / COUNTS, json.dumps(raw_counts(counts, unmeasured)) + "\n")
     write_atomic(run_dir / rundir.COVERAGE, json.dumps(text.line_records(statuses), indent=1) + "\n")
     subjects = [p.subject for p in plan.series.patches]
-    return text.summary(statuses, changed.hunks(lines), subjects, states, [w.name for w in wins])
+    return text.summary(statuses, changed.hunks(lines), subjects, states, [w.name for w in wins],
+                        [r.record() for r in removed], [f.record() for f in funcs])

@@ -11,6 +11,8 @@ from typing import Any
 from bench.run.coverage.changed import Hunk
 from bench.run.coverage.mapping import COVERABLE, Status
 
+SHOWN_FUNCTIONS = 20  # touched functions with unrun lines listed in report.txt; summary.json has all
+
 
 def ranges(numbers: Iterable[int]) -> str:
     """1,2,3,7 -> "1-3, 7"."""
@@ -40,13 +42,18 @@ def _counts(statuses: Sequence[Status]) -> dict[str, Any]:
             "boot_only": sum(s.status == "missed" and s.boot for s in statuses)}
 
 
-def headline(c: Mapping[str, Any]) -> str:
+def headline(c: Mapping[str, Any], removals: Sequence[Mapping[str, Any]] = ()) -> str:
+    told = [r for r in removals if r["status"] != "not measured"]
+    gone = (f"{sum(r['status'] == 'ran' for r in told)} of {len(told)} removals where the workloads ran"
+            if told else f"{len(removals)} removals, none measurable" if removals else "")
     if not c["coverable"] and not c["not_code"] and not c["not_measured"]:
-        return "no changed line to map (profiled for --coverage-object only)"
+        return (f"no added or changed line; {gone}" if removals
+                else "no changed line to map (profiled for --coverage-object only)")
     if not c["coverable"]:
-        return "no changed line could be measured as code"
+        return "no changed line could be measured as code" + (f"; {gone}" if gone else "")
     part = f", {c['partial']} of them partly" if c["partial"] else ""
-    return f"{c['executed']} of {c['coverable']} changed coverable lines executed ({c['percent']}%){part}"
+    lines = f"{c['executed']} of {c['coverable']} changed coverable lines executed ({c['percent']}%){part}"
+    return f"{lines}; {gone}" if gone else lines
 
 
 def _file(path: str, mine: Sequence[Status]) -> dict[str, Any]:
@@ -64,8 +71,11 @@ def _file(path: str, mine: Sequence[Status]) -> dict[str, Any]:
 
 
 def summary(statuses: Sequence[Status], hunks: Sequence[Hunk], subjects: Sequence[str],
-            objects: Sequence[Mapping[str, str]], windows: Sequence[str]) -> dict[str, Any]:
-    """info["coverage"]: totals, per file, per patch and per hunk (the lines in coverage.json)."""
+            objects: Sequence[Mapping[str, str]], windows: Sequence[str],
+            removals: Sequence[Mapping[str, Any]] = (), functions: Sequence[Mapping[str, Any]] = ()
+            ) -> dict[str, Any]:
+    """info["coverage"]: totals, per file, per patch and per hunk (the lines in coverage.json),
+    the removals and the functions touched (around.py's records)."""
     by_line = {(s.line.path, s.line.number): s for s in statuses}
     files = sorted({s.line.path for s in statuses})
     patches = []
@@ -79,8 +89,9 @@ def summary(statuses: Sequence[Status], hunks: Sequence[Hunk], subjects: Sequenc
                        "workloads": sorted({w for s in hst for w in s.workloads})})
         patches.append({"index": k, "subject": subject, **_counts(mine), "hunks": hs})
     c = _counts(statuses)
-    return {"text": headline(c), **c, "windows": list(windows), "objects": [dict(o) for o in objects],
-            "files": [_file(p, [s for s in statuses if s.line.path == p]) for p in files], "patches": patches}
+    return {"text": headline(c, removals), **c, "windows": list(windows), "objects": [dict(o) for o in objects],
+            "files": [_file(p, [s for s in statuses if s.line.path == p]) for p in files], "patches": patches,
+            "removals": [dict(r) for r in removals], "functions": [dict(f) for f in functions]}
 
 
 def line_records(statuses: Sequence[Status]) -> list[dict[str, Any]]:
@@ -115,9 +126,40 @@ def report_lines(cov: Mapping[str, Any] | None) -> list[str]:
     if missed:
         out.append("  Hunks that never ran:")
         out += [f"    [{p['index']}] {h['path']}:{h['never_ran']} {h['first']!r}" for p, h in missed]
+    out += _removal_lines(cov.get("removals", []))
+    out += _function_lines(cov.get("functions", []))
     for o in cov.get("objects", []):
         if o["status"] != "profiled":
             out.append(f"  {o['object']}: not profiled: {o['why']}")
+    return out
+
+
+def _removal_lines(removals: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not removals:
+        return []
+    out = ["  Removed lines (no line stands for them: told by the lines of their function around the gap):"]
+    for r in removals:
+        where = f"{r['path']}: {r['count']} line{'s' if r['count'] != 1 else ''} after line {r['after']}"
+        func = f" in {r['function']}()" if r["function"] else ""
+        said = {"ran": f"ran ({', '.join(r['workloads'])})", "not measured": f"not measured ({r['why']})"}
+        told = f" [lines {ranges(r['told_by'])}]" if r["told_by"] else ""
+        out.append(f"    {where}{func}: {said.get(r['status'], r['status'])}{told}")
+    return out
+
+
+def _function_lines(functions: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The touched functions with lines no workload ran; the rest in one count."""
+    blind = [f for f in functions if f["never_ran"]]
+    if not functions:
+        return []
+    out = [f"  Functions the series touches: {len(functions) - len(blind)} of {len(functions)} ran every line"
+           + (", lines no workload ran in the others:" if blind else "")]
+    for f in blind[:SHOWN_FUNCTIONS]:
+        boot = f" (while booting only: {f['boot_only']})" if f["boot_only"] else ""
+        out.append(f"    {f['path']} {f['function']}(): {f['ran']} of {f['lines']} lines ran; "
+                   f"never ran {f['never_ran']}{boot}")
+    if len(blind) > SHOWN_FUNCTIONS:
+        out.append(f"    and {len(blind) - SHOWN_FUNCTIONS} more (summary.json info.coverage.functions)")
     return out
 
 
