@@ -66,6 +66,8 @@ static const char *const borrow_quick[] = {
 	"borrow/peek/anon-swapped", "borrow/peek/anon-uring-pinned", "borrow/peek/prot-none", "borrow/futex-ro/shmem",
 	"borrow/proc-cmdline/proctitle", "borrow/singlestep/anon-swapped",
 	"borrow/perf-phys/anon/cow-fork", "borrow/perf-phys/hugetlb/write-ro",
+	"borrow/tcp-zc-recv/zc-anon", "borrow/tcp-zc-recv/send-anon", "borrow/tcp-zc-recv/sendfile-ext4",
+	"borrow/tcp-zc-recv/splice-memfd", "borrow/tcp-zc-recv/vmsplice-anon",
 };
 
 static int borrow_wanted(const char *name) { return BLOCK_WANTED(name, borrow_quick); }

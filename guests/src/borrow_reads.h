@@ -406,15 +406,17 @@ static long futex_op(uint32_t *word, int op, uint32_t val, int secs)
 }
 
 #define FR_WORD (PAGE + 256)  /* the shared futex word, in page 1 */
+#define FR_REFUSALS 16        /* shared futex calls on a read-only private page, each refused */
+#define FR_REFUSALS_S "16"
 
 /* The waiter: a read-only handle of the file (O_RDONLY, PROT_READ, MAP_SHARED); says its
  * checks in notes: ready (after EAGAIN and EFAULT), then woken, then how many it woke. */
 static void futex_ro_child(int ext4, const char *path, int fd, int wfd)
 {
 	struct rnote n = {0};
-	char proc[64], *ro, *anon, *want = malloc(PAGE);
+	char proc[64], *ro, *anon, *want = malloc(PAGE), held_why[200];
 	uint32_t *rword;
-	long r, woke = 0;
+	long r, woke = 0, first;
 	int rofd;
 
 	if (!ext4)
@@ -437,10 +439,18 @@ static void futex_ro_child(int ext4, const char *path, int fd, int wfd)
 	anon = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	*(volatile uint32_t *)anon = 0;
 	mprotect(anon, PAGE, PROT_READ);
-	r = futex_op((uint32_t *)anon, FUTEX_WAIT, 0, 2);
-	if (r != -1 || errno != EFAULT) {
-		note_send(wfd, &n, 'F', "a shared FUTEX_WAIT on a read-only private anonymous page returned %ld (%s), not EFAULT", r,
-			  r ? strerror(errno) : "woken");
+	for (int i = 0; i < FR_REFUSALS; i++) {
+		r = futex_op((uint32_t *)anon, i & 1 ? FUTEX_WAKE : FUTEX_WAIT, 0, 2);
+		if (r != -1 || errno != EFAULT) {
+			note_send(wfd, &n, 'F', "a shared %s on a read-only private anonymous page returned %ld (%s), not EFAULT",
+				  i & 1 ? "FUTEX_WAKE" : "FUTEX_WAIT", r, r ? strerror(errno) : "woken");
+			_exit(0);
+		}
+	}
+	/* the lookup borrowed the page before it refused: none of those references may stay */
+	if (pages_held(anon, PAGE, 1000, &first, held_why, sizeof(held_why)) > 0) {
+		note_send(wfd, &n, 'F', "the read-only private anonymous page is still held after %d refused shared futex calls (EFAULT): a reference the refusal kept",
+			  FR_REFUSALS);
 		_exit(0);
 	}
 	note_send(wfd, &n, 'o', "ready");
@@ -537,7 +547,7 @@ static void futex_ro_cell(int ext4)
 		cfail(&c, "%s", done.kind ? done.why : "the waiter ended without a word");
 reap:
 	child_reap(&c, kid, "waiter", NULL);
-	printf("# %s: a stale value EAGAIN, a read-only private anonymous page EFAULT; FUTEX_WAKE through the writable mapping woke %ld (the waiter %s); FUTEX_WAKE through the read-only one woke %ld (at %.2f, %.2f, %.2f s)\n",
+	printf("# %s: a stale value EAGAIN, a read-only private anonymous page EFAULT " FR_REFUSALS_S " times, not held after; FUTEX_WAKE through the writable mapping woke %ld (the waiter %s); FUTEX_WAKE through the read-only one woke %ld (at %.2f, %.2f, %.2f s)\n",
 	       c.name, woken, slept ? "slept" : "was not seen sleeping", done.kind == 'o' ? done.n : -1L, t[0], t[1], t[2]);
 	/* the key borrowed the page for the lookup only: none held, both processes' writes there */
 	if (!c.failed[0] && !c.skip[0]) {

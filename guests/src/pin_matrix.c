@@ -2582,6 +2582,10 @@ static void races(double secs, int noise)
 #include "uring_pbuf_cells.h"  /* uring-pbuf/...: io_uring provided-buffer rings in user memory, pinned */
 #include "uring_nommap_cells.h"  /* uring-nommap/...: io_uring SQ/CQ rings and SQEs in user memory, pinned */
 #include "pipe_cells.h"  /* pipe/...: pages a pipe borrows (splice, vmsplice, tee) against writes into it */
+#include "migrate_cells.h"  /* migrate/...: move_pages, mbind, migrate_pages on their refusal and error paths */
+#include "swap_cells.h"  /* swap/...: pages of every shape swap treats specially, out and back */
+#include "buffered_cells.h"  /* buffered/...: cold page-cache reads and writes by every engine */
+#include "tcpzc_cells.h"  /* borrow/tcp-zc-recv/...: received pages mapped into the receiver */
 
 int main(int argc, char **argv)
 {
@@ -2670,9 +2674,14 @@ int main(int argc, char **argv)
 	pbuf_cells();
 	nommap_cells();
 	pipe_cells();
+	migrate_cells();
+	swap_cells();
+	buffered_cells();
+	tcpzc_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
+		aio_ring_race(race_secs);  /* migrate_cells.h */
 	}
 	if (list_only)
 		return 0;

@@ -1,0 +1,279 @@
+/* buffered/<engine>-<read|write>/<shape>: buffered (page cache) I/O of an ext4 file that is not
+ * in the page cache, through every way a process reads or writes one (issue 20; after round 4
+ * of docs/redteam.md, whose io_uring bug no cell reached: the io_uring cells used O_DIRECT or
+ * a file just written, so the page cache answered every read at once).
+ * A cold buffered read larger than the readahead window is served in pieces as readahead
+ * brings them in: read(2) loops in filemap_read(); io_uring first tries without blocking, then
+ * retries with IOCB_WAITQ and continues from where the last piece ended (io_uring/rw.c
+ * __io_read(): the iterator's state saved and restored around each try); aio's buffered
+ * IOCB_CMD_PREADV runs the same read synchronously at submit; splice(2) lends the page cache
+ * pages to a pipe (filemap_splice_read()). A piece counted twice, or the iterator left where a
+ * failed try moved it, puts the file's bytes at the wrong place in the buffer, with the right
+ * byte count and no error.
+ *
+ * engine: sync (preadv/pwritev), uring (IORING_OP_READ/WRITE, one buffer), uring-v (READV/
+ *         WRITEV), uring-fixed (READ_FIXED/WRITE_FIXED from a registered buffer), aio (raw
+ *         io_submit of IOCB_CMD_PREADV/PWRITEV, buffered), splice (read only: file -> pipe ->
+ *         the buffer);
+ * shape:  whole (BR_LEN bytes from offset 0 into a page-aligned buffer), unaligned (from
+ *         file offset 1000 into the buffer at 3000, BR_LEN - 5000 bytes), iovecs (7 buffers
+ *         of odd lengths, each starting at an odd place; the one-buffer engines skip it).
+ * Checks: a read puts exactly the file's bytes at their offsets, each buffer's bytes around
+ * them untouched; a write's bytes are on the file after fsync and the file's pages dropped
+ * from the cache (read back with pread), and the buffer still holds them; then every page of
+ * the buffer can move (pages_held()) and the FOLL_PIN counters are back. Premise, else SKIP:
+ * the file had no page in the page cache before the read (cachestat(2), else mincore()).
+ * Part of pin_matrix.c, after dio_paths.h (dio_uring(), dio_aio()).
+ */
+#define BR_LEN (1024 * 1024)  /* 8 readahead windows of 128 KiB */
+#define BR_SEGS 7
+
+enum br_engine { BE_SYNC, BE_URING, BE_URING_V, BE_URING_FIXED, BE_AIO, BE_SPLICE, NBE };
+static const char *const be_names[NBE] = {"sync", "uring", "uring-v", "uring-fixed", "aio", "splice"};
+enum br_shape { BS_WHOLE, BS_UNALIGNED, BS_IOVECS, NBS };
+static const char *const bs_names[NBS] = {"whole", "unaligned", "iovecs"};
+
+static int buffered_wanted(const char *name) { return block_wanted(name, NULL, 0); }
+
+static int br_applies(enum br_engine e, int rd, enum br_shape s)
+{
+	if (e == BE_SPLICE && !rd)
+		return 0;
+	return !(s == BS_IOVECS && (e == BE_URING || e == BE_URING_FIXED || e == BE_SPLICE));
+}
+
+/* The shape's pieces: buffer offsets and lengths (each from the file at off + the bytes before). */
+static int br_shape(enum br_shape s, struct iovec *iov, char *buf, off_t *off)
+{
+	static const size_t odd[BR_SEGS] = {1, 4095, 4097, 100000, 12345, 300000, 200001};
+	size_t at = 0;
+
+	*off = 0;
+	if (s == BS_WHOLE) {
+		iov[0] = (struct iovec){buf, BR_LEN};
+		return 1;
+	}
+	if (s == BS_UNALIGNED) {
+		*off = 1000;
+		iov[0] = (struct iovec){buf + 3000, BR_LEN - 5000};
+		return 1;
+	}
+	for (int i = 0; i < BR_SEGS; i++) {  /* a gap of 777 bytes before each */
+		at += 777;
+		iov[i] = (struct iovec){buf + at, odd[i]};
+		at += odd[i];
+	}
+	return BR_SEGS;
+}
+
+/* Pages of fd's first len bytes in the page cache: cachestat(2) (6.5+), else mincore(); -1 unknown. */
+static long br_cached(int fd, size_t len)
+{
+	struct { uint64_t off, len; } range = {0, len};
+	struct { uint64_t cache, dirty, writeback, evicted, recently_evicted; } cs;
+	unsigned char *v;
+	char *m;
+	long n = 0;
+
+	if (!syscall(451 /* __NR_cachestat */, fd, &range, &cs, 0))
+		return (long)cs.cache;
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	v = malloc(len / PAGE);
+	if (m == MAP_FAILED || !v || mincore(m, len, v))
+		n = -1;
+	for (size_t i = 0; n >= 0 && i < len / PAGE; i++)
+		n += v[i] & 1;
+	if (m != MAP_FAILED)
+		munmap(m, len);
+	free(v);
+	return n;
+}
+
+static ssize_t br_uring_one(int fd, int rd, struct iovec *iov, off_t off, int fixed)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+	struct io_uring_cqe *cqe;
+	ssize_t r;
+	int e;
+
+	if (!sqe)
+		return -EBUSY;
+	if (fixed && rd)
+		io_uring_prep_read_fixed(sqe, fd, iov->iov_base, iov->iov_len, off, 0);
+	else if (fixed)
+		io_uring_prep_write_fixed(sqe, fd, iov->iov_base, iov->iov_len, off, 0);
+	else if (rd)
+		io_uring_prep_read(sqe, fd, iov->iov_base, iov->iov_len, off);
+	else
+		io_uring_prep_write(sqe, fd, iov->iov_base, iov->iov_len, off);
+	if ((e = io_uring_submit_and_wait(&ring, 1)) < 0 || (e = io_uring_wait_cqe(&ring, &cqe)) < 0)
+		return e;
+	r = cqe->res;
+	io_uring_cqe_seen(&ring, cqe);
+	return r;
+}
+
+/* file -> pipe -> buffer, one pipe's worth at a time; bytes read or -errno */
+static ssize_t br_splice(int fd, struct iovec *iov, off_t off)
+{
+	int p[2];
+	size_t got = 0;
+	ssize_t r = 0;
+	loff_t at = off;
+
+	if (pipe(p))
+		return -errno;
+	while (got < iov->iov_len) {
+		r = splice(fd, &at, p[1], NULL, iov->iov_len - got, 0);
+		if (r <= 0)
+			break;
+		for (ssize_t left = r, n; left > 0; left -= n, got += n)
+			if ((n = read(p[0], (char *)iov->iov_base + got, left)) <= 0) {
+				r = n < 0 ? -errno : -EIO;
+				goto out;
+			}
+	}
+out:
+	close_pair(p);
+	return r < 0 ? (r == -1 ? -errno : r) : (ssize_t)got;
+}
+
+/* The engine's one request; bytes done or -errno. */
+static ssize_t br_io(enum br_engine e, int fd, int rd, struct iovec *iov, int n, off_t off)
+{
+	ssize_t r;
+
+	switch (e) {
+	case BE_SYNC:
+		r = rd ? preadv(fd, iov, n, off) : pwritev(fd, iov, n, off);
+		return r < 0 ? -errno : r;
+	case BE_URING:
+	case BE_URING_FIXED:
+		return br_uring_one(fd, rd, iov, off, e == BE_URING_FIXED);
+	case BE_URING_V:
+		r = dio_uring(fd, rd, iov, n, off);
+		return r < 0 ? -errno : r;
+	case BE_AIO:
+		r = dio_aio(fd, rd, iov, n, off);
+		return r == -2 ? -ENOSYS : r < 0 ? -errno : r;
+	default:
+		return br_splice(fd, iov, off);
+	}
+}
+
+static void buffered_cell(enum br_engine e, int rd, enum br_shape s)
+{
+	struct cell c = {.mem = ANON, .fd = -1};
+	double began = now_s();
+	size_t maplen = BR_LEN + 2 * PAGE;
+	char *buf = NULL, *want = malloc(maplen), *file = malloc(BR_LEN + PAGE);
+	struct iovec iov[BR_SEGS];
+	int n, fixed = 0;
+	off_t off;
+	long p0, cached = -1, first, held;
+	char why[200];
+	ssize_t r = 0, total = 0;
+
+	snprintf(c.name, sizeof(c.name), "buffered/%s-%s/%s", be_names[e], rd ? "read" : "write", bs_names[s]);
+	if (!br_applies(e, rd, s) || !buffered_wanted(c.name) || !begins(c.name))
+		goto free;
+	p0 = pins_outstanding();
+	if (!want || !file) {
+		cfail(&c, "out of memory");
+		goto out;
+	}
+	if (!ext4_dir) {
+		cskip(&c, "no ext4 directory given (-d)");
+		goto out;
+	}
+	if ((e == BE_URING || e == BE_URING_V || e == BE_URING_FIXED) && !ring_ok) {
+		cskip(&c, "no io_uring");
+		goto out;
+	}
+	buf = map_aligned(maplen, PAGE, MADV_NOHUGEPAGE);
+	snprintf(c.path, sizeof(c.path), "%s/buffered.%d", ext4_dir, getpid());
+	c.fd = open(c.path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (!buf || c.fd < 0) {
+		cfail(&c, "cannot make the buffer or the file: %s", strerror(errno));
+		goto out;
+	}
+	fill64(file, BR_LEN + PAGE, 51);  /* the file's bytes: a read's source, a write's first state */
+	if (pwrite(c.fd, file, BR_LEN + PAGE, 0) != BR_LEN + PAGE || fsync(c.fd) ||
+	    posix_fadvise(c.fd, 0, 0, POSIX_FADV_DONTNEED)) {
+		cfail(&c, "cannot write the file and drop its pages: %s", strerror(errno));
+		goto out;
+	}
+	fill64(buf, maplen, rd ? 52 : 53);
+	memcpy(want, buf, maplen);
+	n = br_shape(s, iov, buf, &off);
+	for (int i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	if (e == BE_URING_FIXED) {
+		struct iovec all = {buf, maplen};
+
+		if (io_uring_register_buffers(&ring, &all, 1)) {
+			cfail(&c, "io_uring_register_buffers failed");
+			goto out;
+		}
+		fixed = 1;
+	}
+	if (rd)
+		cached = br_cached(c.fd, BR_LEN);
+	r = br_io(e, c.fd, rd, iov, n, off);
+	if (fixed && io_uring_unregister_buffers(&ring))
+		cfail(&c, "io_uring_unregister_buffers failed");
+	if (r != total) {
+		if (r == -ENOSYS || r == -EINVAL)
+			cskip(&c, "%s: %s", be_names[e], strerror((int)-r));
+		else
+			cfail(&c, "%s of %zd bytes returned %zd%s%s", rd ? "the read" : "the write", total, r,
+			      r < 0 ? ": " : "", r < 0 ? strerror((int)-r) : "");
+		goto out;
+	}
+	/* what the buffer (read) or the file (write) must hold: the other side's bytes at their places */
+	for (int i = 0, at = 0; i < n; at += iov[i].iov_len, i++) {
+		char *dst = rd ? want + ((char *)iov[i].iov_base - buf) : file + off + at;
+
+		memcpy(dst, rd ? file + off + at : buf + ((char *)iov[i].iov_base - buf), iov[i].iov_len);
+	}
+	if (!rd && (fsync(c.fd) || posix_fadvise(c.fd, 0, 0, POSIX_FADV_DONTNEED))) {
+		cfail(&c, "fsync and dropping the file's pages: %s", strerror(errno));
+		goto out;
+	}
+	if ((first = first_diff(buf, want, maplen)) >= 0) {
+		cfail(&c, "after the %s the buffer reads other bytes at byte %ld (%s)", rd ? "read" : "write", first,
+		      rd ? "the file's bytes landed elsewhere, or bytes around them changed" : "the write changed its source");
+		goto out;
+	}
+	if (!rd && (pread(c.fd, want, BR_LEN + PAGE, 0) != BR_LEN + PAGE ||
+		    (first = first_diff(want, file, BR_LEN + PAGE)) >= 0)) {
+		cfail(&c, "the file read back from disk differs from what was written at byte %ld", first);
+		goto out;
+	}
+	/* buffered I/O copies: no page of the buffer may stay held (READ/WRITE_FIXED pinned them all) */
+	if ((held = pages_held(buf, maplen, 1000, &first, why, sizeof(why))) > 0)
+		cfail(&c, "%ld page(s) of the buffer still held after the %s (first: page %ld)", held, rd ? "read" : "write", first);
+	else if (held < 0)
+		printf("# %s: no page-reference check: %s\n", c.name, why);
+	if (rd && cached > 0)
+		cskip(&c, "%ld page(s) of the file were in the page cache before the read: not a cold read", cached);
+	printf("# %s: %zd bytes in %d piece(s) at file offset %ld; %ld file page(s) cached before\n", c.name, total, n,
+	       (long)off, cached);
+out:
+	if (buf)
+		munmap(buf, maplen);
+	cell_file_close(&c);
+	borrow_pins(&c, p0);
+	verdict(&c, began);
+free:
+	free(want);
+	free(file);
+}
+
+static void buffered_cells(void)
+{
+	for (int rd = 1; rd >= 0; rd--)
+		for (enum br_engine e = 0; e < NBE; e++)
+			for (enum br_shape s = 0; s < NBS; s++)
+				buffered_cell(e, rd, s);
+}

@@ -1,0 +1,191 @@
+/* swap/<memory>/shapes: what swap gives back, for pages of every content shape that the swap
+ * path treats specially (issue 20; after round 4 of docs/redteam.md, whose zram bug no cell
+ * reached: every cell that swaps writes fill64() patterns, which no special case matches).
+ * On the way out a page may never reach the device: a page of zeros is only marked in the
+ * swap device's zeromap (6.12 mm/page_io.c is_folio_zero_filled()); zram stores a page whose
+ * 8-byte words are all equal as that one word (drivers/block/zram/zram_drv.c
+ * page_same_filled()), an incompressible page uncompressed (huge), the rest compressed. Each
+ * shape below sits next to the edge of one of those tests: equal words but for the first,
+ * the last or a middle one, zeros but for one byte at either end, words that repeat every 4
+ * bytes but not every 8. A swap path that takes a near miss for a hit gives back the wrong
+ * page, with no error.
+ *
+ * One buffer of NSWSHAPE pages, one shape a page, is paged out (MADV_PAGEOUT, to zram in the
+ * default set: guests/pin-matrix.sh) and read back by a fault; then every page changes (the
+ * same shapes with other values), goes out again and comes back through swap readahead
+ * (MADV_WILLNEED) before the fault, so the device's slots are rewritten and read by both
+ * ways in. Memory: private anonymous, THP (the shapes inside one 2 MiB page) and shmem (a
+ * memfd mapped shared: shmem's own swap path). Premise: the pages went out (anonymous:
+ * pagemap's swap bit; shmem: mincore() says not resident), tried three times, else SKIP;
+ * pages that stayed are named and not counted as tested.
+ * Part of pin_matrix.c (struct cell, verdict(), pagemap()).
+ */
+enum sw_mem { SWM_ANON, SWM_THP, SWM_SHMEM, NSWM };
+static const char *const sw_mem_names[NSWM] = {"anon", "thp", "shmem"};
+enum sw_shape { SH_ZERO, SH_SAME, SH_SAME_BUT_FIRST, SH_SAME_BUT_LAST, SH_SAME_BUT_MIDDLE, SH_ZERO_BUT_LAST_BYTE,
+		SH_ZERO_BUT_FIRST_BYTE, SH_SAME_BUT_LAST_BYTE, SH_REPEAT4, SH_ONES, SH_HALF_ZERO, SH_PATTERN,
+		SH_RANDOM, NSWSHAPE };
+static const char *const sw_shape_names[NSWSHAPE] = {
+	"zeros", "one word repeated", "one word repeated but the first", "one word repeated but the last",
+	"one word repeated but one in the middle", "zeros but the last byte", "zeros but the first byte",
+	"one word repeated but the last byte", "a 4-byte value repeated (8-byte words alternate)", "all 0xff",
+	"zeros, then a pattern", "a pattern (fill64)", "random bytes (incompressible)"};
+
+static int swap_wanted(const char *name) { return block_wanted(name, NULL, 0); }
+
+/* Page i of the buffer in shape i, from seed (another seed: the same shapes, other values). */
+static void sw_fill(char *page, enum sw_shape s, unsigned seed)
+{
+	uint64_t *w = (uint64_t *)page, v = 0x5a5a5a5a00000000ULL | seed;
+	size_t nw = PAGE / 8;
+	uint64_t x = 0x9E3779B97F4A7C15ULL * (seed + 1);
+
+	switch (s) {
+	case SH_ZERO:
+	case SH_ZERO_BUT_LAST_BYTE:
+	case SH_ZERO_BUT_FIRST_BYTE:
+		memset(page, 0, PAGE);
+		if (s == SH_ZERO_BUT_LAST_BYTE)
+			page[PAGE - 1] = (char)(seed | 1);
+		else if (s == SH_ZERO_BUT_FIRST_BYTE)
+			page[0] = (char)(seed | 1);
+		break;
+	case SH_REPEAT4:
+		for (size_t i = 0; i < nw; i++)
+			w[i] = i & 1 ? v : v ^ 0x0101010101010101ULL;
+		break;
+	case SH_ONES:
+		memset(page, 0xff, PAGE);
+		break;
+	case SH_HALF_ZERO:
+	case SH_PATTERN:
+		fill64(page, PAGE, seed);
+		if (s == SH_HALF_ZERO)
+			memset(page, 0, PAGE / 2);
+		break;
+	case SH_RANDOM:
+		for (size_t i = 0; i < nw; i++) {  /* xorshift64 */
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			w[i] = x;
+		}
+		break;
+	default:  /* one word repeated, and its near misses */
+		for (size_t i = 0; i < nw; i++)
+			w[i] = v;
+		if (s == SH_SAME_BUT_FIRST)
+			w[0] = ~v;
+		else if (s == SH_SAME_BUT_LAST)
+			w[nw - 1] = ~v;
+		else if (s == SH_SAME_BUT_MIDDLE)
+			w[nw / 2 + 3] = ~v;
+		else if (s == SH_SAME_BUT_LAST_BYTE)
+			page[PAGE - 1] ^= 0x10;
+		break;
+	}
+}
+
+/* Whether page p is out of memory: anonymous, a swap entry in pagemap; shmem, not resident. */
+static int sw_out(const char *p, int shmem)
+{
+	unsigned char v = 1;
+
+	if (!shmem)
+		return !!(pagemap(p) & PM_SWAP);
+	return !mincore((void *)p, PAGE, &v) && !(v & 1);
+}
+
+/* Page the buffer out (three tries); the pages still in memory, as a bit mask of shapes. */
+static unsigned sw_pageout(char *buf, int shmem)
+{
+	unsigned in = 0;
+
+	for (int t = 0; t < 3; t++) {
+		madvise(buf, NSWSHAPE * PAGE, MADV_PAGEOUT);
+		in = 0;
+		for (int i = 0; i < NSWSHAPE; i++)
+			in |= (unsigned)!sw_out(buf + i * PAGE, shmem) << i;
+		if (!in)
+			break;
+	}
+	return in;
+}
+
+static void swap_cell(enum sw_mem m)
+{
+	struct cell c = {.mem = ANON, .fd = -1};
+	double began = now_s();
+	size_t maplen = m == SWM_THP ? HPAGE : NSWSHAPE * PAGE;
+	char *map = NULL, *want = malloc(NSWSHAPE * PAGE);
+	unsigned stayed = 0, tested = 0;  /* pages over both rounds */
+	long sw0 = vmstat("pswpin");
+
+	snprintf(c.name, sizeof(c.name), "swap/%s/shapes", sw_mem_names[m]);
+	if (!swap_wanted(c.name) || !begins(c.name))
+		goto free;
+	if (!want) {
+		cfail(&c, "out of memory");
+		goto out;
+	}
+	if (m == SWM_SHMEM) {
+		c.fd = memfd_create("swap-shapes", 0);
+		if (c.fd < 0 || ftruncate(c.fd, maplen)) {
+			cfail(&c, "cannot make the memfd: %s", strerror(errno));
+			goto out;
+		}
+		map = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, c.fd, 0);
+		map = map == MAP_FAILED ? NULL : map;
+	} else {
+		map = map_aligned(maplen, m == SWM_THP ? HPAGE : PAGE, m == SWM_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	}
+	if (!map) {
+		cfail(&c, "cannot map the buffer: %s", strerror(errno));
+		goto out;
+	}
+	if (m == SWM_THP)
+		memset(map, 1, maplen);  /* the whole huge page present, then the shapes at its start */
+	if (m == SWM_THP && !is_thp(map)) {
+		cskip(&c, "no THP behind the buffer (kpageflags)");
+		goto out;
+	}
+	for (unsigned round = 0; round < 2 && !c.failed[0]; round++) {
+		unsigned in;
+
+		for (int i = 0; i < NSWSHAPE; i++)
+			sw_fill(want + i * PAGE, i, 7 + round);
+		memcpy(map, want, NSWSHAPE * PAGE);
+		in = sw_pageout(map, m == SWM_SHMEM);
+		stayed += __builtin_popcount(in);
+		tested += NSWSHAPE - __builtin_popcount(in);
+		if (round)  /* back through swap readahead into the swap cache first */
+			madvise(map, NSWSHAPE * PAGE, MADV_WILLNEED);
+		for (int i = 0; i < NSWSHAPE; i++) {
+			long first = first_diff(map + i * PAGE, want + i * PAGE, PAGE);
+
+			if (first >= 0) {
+				cfail(&c, "page %d (%s) %s with other bytes at byte %ld (round %u%s)", i, sw_shape_names[i],
+				      in >> i & 1 ? "stayed in memory (never swapped), yet reads" : "came back from swap",
+				      first, round + 1, round ? ", after MADV_WILLNEED" : "");
+				break;
+			}
+		}
+	}
+	if (!c.failed[0] && !tested)
+		cskip(&c, "no page went out to swap in three MADV_PAGEOUTs a round (swap on zram?)");
+	printf("# %s: %d shapes, two rounds: %u page(s) swapped out and read back, %u stayed in memory (pswpin +%ld)\n",
+	       c.name, NSWSHAPE, tested, stayed, vmstat("pswpin") - sw0);
+out:
+	if (map)
+		munmap(map, maplen);
+	cell_file_close(&c);
+	verdict(&c, began);
+free:
+	free(want);
+}
+
+static void swap_cells(void)
+{
+	for (enum sw_mem m = 0; m < NSWM; m++)
+		swap_cell(m);
+}
