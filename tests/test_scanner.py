@@ -19,6 +19,7 @@ from bench.base.errors import UserError
 from bench.report import scanner as dmesg
 from bench.report.known import load_suppressions
 from bench.report.oops_table import ANCHOR_RES, ANCHOR_WORDS, GROUPS, PRE, PRE_ANCHORS
+from bench.report.prefix import source_path, strip_many
 from bench.report.render import format_report, report_to_dict
 from bench.report.scanner import Report, fold, is_helper, normalize, scan, strip_prefix
 from bench.report.segment import PRE_LOOKBACK
@@ -129,9 +130,33 @@ def test_titles_do_not_depend_on_prefixes(path: Path) -> None:
      " WARNING: drivers/infiniband/sw/rxe/rxe_task.c:38 at rxe_sched_task+0x1c0/0x238 [rdma_rxe], CPU#0: swapper/0/0", ""),
     ("(XEN) Hardware Dom0 crashed: rebooting machine in 5 seconds.",
      "(XEN) Hardware Dom0 crashed: rebooting machine in 5 seconds.", ""),
+    # MediaTek's "(cpu)[pid:comm]" caller field, "-" before it with IRQs off, no separator after it
+    ("<1>[  976.945656] (5)[7247:insmod]Unable to handle kernel NULL pointer dereference at virtual address 0000000000000000",
+     "Unable to handle kernel NULL pointer dereference at virtual address 0000000000000000", "T7247"),
+    ("<4>[  976.946820]-(5)[7247:insmod] dump_backtrace+0x0/0x18c", " dump_backtrace+0x0/0x18c", "T7247"),
+    ("[  976.946820]-(5)[0:swapper/5] ipi_handler+0x1/0x2", " ipi_handler+0x1/0x2", "C5"),  # idle: per CPU
+    # PREEMPT_RT's CPU number
+    ("[  363.410141] 000: BUG: sleeping function called from invalid context at kernel/locking/rtmutex.c:974",
+     "BUG: sleeping function called from invalid context at kernel/locking/rtmutex.c:974", "C0"),
+    ("[  363.410222] 000:  dump_backtrace+0x0/0x158", " dump_backtrace+0x0/0x158", "C0"),
+    # journalctl -o short-monotonic: "kernel: " (or "host kernel: ") after printk's stamp
+    ("[ 1.980703] kernel: UBSAN: array-index-out-of-bounds in /build/linux-9H675w/linux-5.15.0/drivers/ata/libahci.c:968:41",
+     "UBSAN: array-index-out-of-bounds in /build/linux-9H675w/linux-5.15.0/drivers/ata/libahci.c:968:41", "k"),
+    ("[ 1.980754] kernel: ? vprintk_default+0x1d/0x20", "? vprintk_default+0x1d/0x20", "k"),
+    ("[ 1.980754] myhost kernel:  ? vprintk_default+0x1d/0x20", " ? vprintk_default+0x1d/0x20", "k"),
+    # /dev/kmsg and extended netconsole records (text as printed: a continuation keeps its space)
+    ("4,1512,12767657207,-;WARNING: CPU: 4 PID: 16786 at kernel/softirq.c:362 __local_bh_enable_ip+0x43/0x70 ",
+     "WARNING: CPU: 4 PID: 16786 at kernel/softirq.c:362 __local_bh_enable_ip+0x43/0x70 ", "k"),
+    ("4,1510,12767657189,c; acpi_cpufreq gpio_amdpt button", " acpi_cpufreq gpio_amdpt button", "k"),
+    ("6,339,5140900,-,caller=T1; foo+0x1/0x3", " foo+0x1/0x3", "T1"),
+    # printk's stamp whose "[" the shell's job output ate
+    ("  484.818219] BUG: Bad rss-counter state mm:(____ptrval____) idx:0 val:-1",
+     "BUG: Bad rss-counter state mm:(____ptrval____) idx:0 val:-1", "k"),
+    ("[  12.000000] 8021q: adding VLAN 0 to HW filter", "8021q: adding VLAN 0 to HW filter", "k"),
 ])
 def test_strip_prefix(line: str, text: str, ctx: str) -> None:
     assert strip_prefix(line) == (text, ctx)
+    assert strip_many([line]) == [(text, ctx)]  # the batch path (a regex over many lines) agrees
 
 
 # --- titles and normalisation --------------------------------------------------------------------
@@ -157,6 +182,14 @@ def test_clone_suffixes_and_inline_frames_are_dropped() -> None:
     (rep,) = reports_of("refcount-new-warn-format-syzbot.log")
     assert rep.call_trace[0] == "sctp_association_hold"  # __refcount_add ... [inline] skipped
     assert "sched_core_balance" in rep.call_trace  # the interrupted context's RIP counts as a frame
+
+
+def test_guilty_file_of_builds_outside_and_inside_the_tree() -> None:
+    assert source_path("../src/mm/rmap.c") == "mm/rmap.c"  # make O=../build: the source tree's own directory goes
+    assert source_path("../drivers/misc/lkdtm.c") == "drivers/misc/lkdtm.c"  # O= inside the tree: only "../"
+    assert source_path("./include/linux/mm.h") == "include/linux/mm.h"
+    bug, warn, _, _ = reports_of("arm32-lkdtm-four-oopses-in-tree-build-paths-4.3.log")
+    assert bug.guilty_file == warn.guilty_file == "drivers/misc/lkdtm.c"
 
 
 def test_helpers_are_not_guilty() -> None:

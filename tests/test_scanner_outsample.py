@@ -105,10 +105,18 @@ def _body(path: Path) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#@ ")]
 
 
+# A console's or log reader's own field after printk's stamp (MediaTek's "(5)[7247:insmod]",
+# PREEMPT_RT's "000: ", journalctl -o short-monotonic's "kernel: "): not the record's text, so no
+# other tool prints it after its own stamp.
+_CONSOLE_FIELD = re.compile(r"\[ *\d+\.\d+\](?:[ -]\(\d+\)\[\d+:| \d{3}: | (?:[\w.-]+ )?kernel: )")
+
+
 def _kernel_buffer_only(path: Path) -> bool:
     """No line has printk's time stamp after other bytes: dmesg and the journal read the kernel's
-    buffer, so only a serial console capture (user space on the same line, a mail quote) has that."""
-    return all(bool(_TS.match(line)) or not _TS.search(line) for line in _body(path))
+    buffer, so only a serial console capture (user space on the same line, a mail quote) has that;
+    nor a console's own field after it."""
+    return all((bool(_TS.match(line)) or not _TS.search(line)) and not _CONSOLE_FIELD.match(line)
+               for line in _body(path))
 
 
 CRASH = [p for p in sorted(CONSOLE.glob("**/*.log"))
@@ -161,6 +169,11 @@ def _restamp(line: str, conv: Callable[[int, str], str]) -> str:
     ("2021-03-16 11:30:24.753 kernel:  __schedule+0x275/0x660", " __schedule+0x275/0x660", "k"),
     ("2021-03-16 11:27:14.269 kernel: WARNING: CPU: 0 PID: 467 at net/core/dev.c:381 unlist_netdevice+0xdb/0xf0",
      "WARNING: CPU: 0 PID: 467 at net/core/dev.c:381 unlist_netdevice+0xdb/0xf0", "k"),
+    # dmesg (-x, --time-format=iso) on a PREEMPT_RT kernel keeps its CPU field after the stamp
+    # (arm64-sleeping-in-atomic-rt-cpu-prefix-5.0-rt.log re-stamped)
+    ("kern  :warn  : [  363.410141] 000: BUG: sleeping function called from invalid context at kernel/locking/rtmutex.c:974",
+     "BUG: sleeping function called from invalid context at kernel/locking/rtmutex.c:974", "C0"),
+    ("2026-12-04T17:00:03,123456+00:00 000:  dump_backtrace+0x0/0x158", " dump_backtrace+0x0/0x158", "C0"),
     # no time stamp of printk's shape: user space, left as it is
     ("Warning: Permanently added '10.128.0.242' (ECDSA) to the list of known hosts.",
      "Warning: Permanently added '10.128.0.242' (ECDSA) to the list of known hosts.", ""),

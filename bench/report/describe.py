@@ -164,10 +164,10 @@ def _corrupted(title: str, lines: list[str], fmt: Format | None, own_stack: bool
         ok = False
         for nxt in after:
             _, stack_start, frame = facts(nxt)
-            if stack_start:
-                break
-            if "(stack is not available)" in nxt or frame is not None:
+            if "(stack is not available)" in nxt or frame is not None:  # arm32's unwind_backtrace line too
                 ok = True
+                break
+            if stack_start:
                 break
         if not ok and not line.lstrip().startswith("status: "):
             return "no frames in a stack trace"

@@ -36,11 +36,17 @@ RIP = rx(r"(?:(?:IP|NIP|pc |PC is at|EIP is at):? (?:(?:[0-9a-f]+:)?(?:{{PC}} +)
          r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]+ [0-9a-f]+ \({{FUNC}}"
          r"|(?:epc|ERA) *: [0-9a-f]{8,16} {{FUNC}})")
 RISCV_STACK = re.compile(r"status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}")
+# arm32's unwinder (CONFIG_ARM_UNWIND) prints no "Backtrace:" before a dump_stack() trace: its first
+# frame starts it ("(unwind_backtrace) from (show_stack+..)", since 5.x "unwind_backtrace from
+# show_stack+.."; 6.x kernels may print "Call trace:" before it, and then that line starts it).
+ARM_UNWIND = r"\(unwind_backtrace(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\) from |^ *unwind_backtrace from show_stack"
 # riscv's die() prints its frames right after the status/badaddr/cause line, without "Call Trace:"
-CALL_TRACE = re.compile(r"Call (?:T|t)race:|Backtrace:|" + RISCV_STACK.pattern)
+CALL_TRACE = re.compile(r"Call (?:T|t)race:|Backtrace:|" + RISCV_STACK.pattern + "|" + ARM_UNWIND)
+# A line that starts a stack and is itself a frame (ARM_UNWIND) only ends a stack that has frames.
 STACK_START = re.compile(
     r"Call (?:T|t)race|Allocated:|Allocated by task [0-9]+:|Freed:|Freed by task [0-9]+:"
-    r"|[^k] backtrace(?: \(crc [0-9a-fA-F]*\))?:|Backtrace:|Uninit was stored to memory at|" + RISCV_STACK.pattern)
+    r"|[^k] backtrace(?: \(crc [0-9a-fA-F]*\))?:|Backtrace:|Uninit was stored to memory at|" + RISCV_STACK.pattern
+    + "|" + ARM_UNWIND)
 # arm: two frames a line, "[<pc>] (f) from [<lr>] (g+0x..)"; before 4.x "(f+0x../0x..)" too
 ARM_FRAMES = rx(r"^ *{{PC}} \(([a-zA-Z0-9_.]+)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\) from {{PC}} \({{FUNC}}")
 FRAME_RES = (rx(r"^ *(?:{{PC}} ){0,2}{{FUNC}}"),
@@ -97,6 +103,18 @@ SKIP = (
     "should_fail", "^unwind_backtrace$", "^proc_register$", "^ifs_free$", "^truncate_cleanup_folio$",
     "iomap_invalidate_folio",
 )
+# Exception entry frames. In the report of a fault the frames above the first of them are the
+# kernel's handling of it (do_page_fault, die(), die notifiers, crash dumpers); the guilty frame is
+# the interrupted code's, below them: syzkaller likewise looks for a stall's guilty file from its
+# interrupt entry on (apic_timer_interrupt, el1h_64_irq) rather than listing the frames above it.
+# arm64 kernel-mode entries (4.x el1_da/el1_sync, 5.x el1_abort/el1_sync_handler, 5.13+ el1h_64_sync)
+# and do_mem_abort, which dispatches them; user-mode entries (el0_da, el0t_64_sync) end a trace with
+# no kernel code below; x86 (asm_)exc_*, before 5.8 page_fault/general_protection/invalid_op; arm32
+# __dabt_svc/__pabt_svc.
+EXCEPTION_ENTRY = (r"^(?:el[01]_(?:da|ia|sync|abort|undef|dbg|pc|sp_pc|inv|bti|fpac)(?:_handler)?"
+                   r"|el[01][th]_64_sync(?:_handler)?|do_(?:mem|sp_pc)_abort|asm_exc_\w+"
+                   r"|exc_(?:page_fault|general_protection|invalid_op)|(?:async_)?page_fault|general_protection"
+                   r"|invalid_op|__[dp]abt_svc)$")
 STRIP_PREFIXES = ("SYSC_", "SyS_", "sys_", "__x64_", "__ia32_", "__arm64_", "____sys_", "___sys_",
                   "__sys_", "__se_", "__se_sys_", "__do_sys_", "compat_SYSC_", "compat_SyS_", "ksys_")
 
@@ -109,6 +127,7 @@ class StackFmt:
     parts2: tuple[re.Pattern[str], ...] = ()
     skip: tuple[str, ...] = ()
     extractor: Extractor | None = field(default=None, compare=False)
+    past_entry: bool = False  # the report is an exception's: its guilty frame is below the entry
 
 
 @cache
@@ -190,10 +209,37 @@ def extract(text: str, stack: StackFmt) -> tuple[list[tuple[str, str]], bool]:
     skip = skip_re(stack.skip)
     lines = text.split("\n")
     fail = "should_fail" in text  # fault injection makes the rest of a report unreliable
-    frames, ok = _extract(lines, stack.parts, skip, stack.extractor, fail)
+    # below the entry, further entry frames are not guilty either (a trace with nothing else below
+    # its entry is titled as before: syzkaller's "Unhandled fault in __dabt_svc")
+    entry_skip = skip_re(stack.skip + (EXCEPTION_ENTRY,)) if stack.past_entry else None
+    frames, ok = _extract(lines, stack.parts, skip, stack.extractor, fail, entry_skip)
     if ok or not stack.parts2:
         return frames, ok
-    return _extract(lines, stack.parts2, skip, stack.extractor, fail)
+    return _extract(lines, stack.parts2, skip, stack.extractor, fail, entry_skip)
+
+
+_ENTRY = re.compile(EXCEPTION_ENTRY)
+
+
+def past_entry(lines: Sequence[str], pos: int, nxt: re.Pattern[str] | None, skip: re.Pattern[str]) -> int:
+    """Where the stack at lines[pos:] (up to the next stack start, or the line nxt matches) may
+    name its guilty frame: at the first frame (not skipped) below its first exception entry
+    frames, or pos when it has none or nothing but skipped frames follows them."""
+    seen = False
+    for i in range(pos, len(lines)):
+        ln = lines[i]
+        corrupted, stack_start, frame = facts(ln)
+        if corrupted or (stack_start and (frame is None or i > pos)) or (
+                nxt is not None and search(nxt, ln) is not None):
+            break
+        for name in frame or ():
+            if name is None:
+                continue
+            if _ENTRY.search(name):
+                seen = True
+            elif seen and not skipped(skip, name):
+                return i
+    return pos
 
 
 def _key(raw: list[str], extractor: Extractor | None) -> tuple[str, str] | None:
@@ -214,7 +260,9 @@ def _add(raw: list[str], groups: tuple[str | None, ...] | None, skip: re.Pattern
 
 
 def _extract(lines: Sequence[str], parts: Sequence[re.Pattern[str]], skip: re.Pattern[str],
-             extractor: Extractor | None, fail: bool) -> tuple[list[tuple[str, str]], bool]:
+             extractor: Extractor | None, fail: bool,
+             entry_skip: re.Pattern[str] | None = None) -> tuple[list[tuple[str, str]], bool]:
+    """entry_skip: set for a fault's report (StackFmt.past_entry), skip plus the entry frames."""
     results: list[tuple[str, str]] = []
     raw: list[str] = []
     ok, parsed, pos, idx, n = True, 0, 0, 0, len(lines)
@@ -232,6 +280,10 @@ def _extract(lines: Sequence[str], parts: Sequence[re.Pattern[str]], skip: re.Pa
             parsed += 1
             nxt = parts[idx + 1] if idx + 1 < len(parts) else None
             eager = extractor is None and nxt is None  # only the first frame counts
+            sk = skip
+            if entry_skip is not None and (below := past_entry(lines, pos, nxt, entry_skip)) != pos:
+                pos, sk = below, entry_skip
+            first = pos
             while pos < n:
                 ln = lines[pos]
                 pos += 1
@@ -239,7 +291,7 @@ def _extract(lines: Sequence[str], parts: Sequence[re.Pattern[str]], skip: re.Pa
                 if corrupted:
                     ok = False
                     break
-                if stack_start:
+                if stack_start and (frame is None or pos - 1 > first):
                     break
                 if nxt is not None:
                     found = search(nxt, ln)
@@ -251,7 +303,7 @@ def _extract(lines: Sequence[str], parts: Sequence[re.Pattern[str]], skip: re.Pa
                     ok = ok and not (fail and any("should_fail" in rest for rest in lines[pos:]))
                     pos = n
                     break
-                _add(raw, frame, skip)
+                _add(raw, frame, sk)
         else:
             while pos < n:
                 ln = lines[pos]

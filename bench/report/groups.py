@@ -57,8 +57,8 @@ def F(title: str, fmt: str, stack: StackFmt | None = None, report: str | None = 
 
 
 def S(*parts: Rx, skip: tuple[str, ...] = (), parts2: tuple[Rx, ...] = (),
-      ex: object = None) -> StackFmt:
-    return StackFmt(tuple(parts), parts2, skip, ex)  # type: ignore[arg-type]
+      ex: object = None, past_entry: bool = False) -> StackFmt:
+    return StackFmt(tuple(parts), parts2, skip, ex, past_entry)  # type: ignore[arg-type]
 
 
 def W(*skip: str) -> StackFmt:
@@ -72,7 +72,7 @@ def sup(*patterns: str) -> tuple[Rx, ...]:
 
 
 TRACE = S(CALL_TRACE, PARSE)
-FAULT = S(RIP, CALL_TRACE, PARSE)
+FAULT = S(RIP, CALL_TRACE, PARSE, past_entry=True)  # a fault's own report: below its exception entry
 _AT_FUNC = r"at: (?:{{PC}} +)?{{FUNC}}"
 _KFENCE = rx(r"BUG: KFENCE: (?:[a-z\- ]+) in {{FUNC}}")
 # Non-capturing (syzkaller captures it, making the line itself a "frame" when the stack before is
@@ -196,6 +196,8 @@ WARNING = Group("WARNING:", (
       stack=W("usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg")),
     F(r"WARNING: {{SRC}} at 0x\d+, CPU#\d+", "WARNING in {1}", stack=W()),
     F(r"WARNING: .* at {{SRC}} {{FUNC}}", "WARNING in {2}", stack=W()),
+    # the function wrapped onto the next line (a mail client), or not printed: titled by the stack
+    F(r"(?m)WARNING: (?:.* )?at {{SRC}}[ \t]*$", "WARNING in {1}", stack=W()),
     F(r"WARNING: {{SRC}} at {{FUNC}}", "WARNING in {2}", stack=W()),
     F(r"WARNING: \[.*\] {{SRC}} at {{FUNC}}.*", "WARNING in {2}", stack=W()),
     # 2.6-3.x kernels: "WARNING: at file:line func+0x../0x..()", before the CPU/PID came first
@@ -254,7 +256,9 @@ INFO = Group("INFO:", (
              r"(?:.*\n)+?.*at: {{PC}} +{{FUNC}}"),
     F(r"INFO: inconsistent lock state", "inconsistent lock state in {0}",
       report=r"INFO: inconsistent lock state \](?:.*\n)+?.*takes(?:.*\n)+?.*at: {{PC}} +{{FUNC}}"),
-    F(r"INFO: rcu_(?:preempt|sched|bh) (?:self-)?detected(?: expedited)? stall", "INFO: rcu detected stall in {0}",
+    # before 3.x: "INFO: rcu_sched_state detected stall on CPU 5"
+    F(r"INFO: rcu_(?:preempt|sched|bh)(?:_state)? (?:self-)?detected(?: expedited)? stall",
+      "INFO: rcu detected stall in {0}",
       alt=("stall in {0}",),
       stack=S(rx(r"apic_timer_interrupt"), RIP, PARSE, skip=("apic_timer_interrupt", "rcu"), ex=stall_frame,
               parts2=(rx(r"(?:apic_timer_interrupt|Exception stack|el1h_64_irq)"), PARSE))),

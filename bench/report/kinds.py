@@ -49,7 +49,7 @@ _CATEGORY = {
     "PAGE_FAULT": "page_fault", "GPF": "oops", "OOPS": "oops", "DOUBLE_FAULT": "oops",
 }
 _SANITIZER_DETAIL = re.compile(r"^(?:KASAN|KFENCE|KMSAN|UBSAN): (?P<d>.+?) in \S+$")
-_PANIC_DETAIL = re.compile(r"Kernel panic - not syncing: (?P<d>.*?)\s*$")
+_PANIC_DETAIL = re.compile(r"Kernel panic(?: - not syncing)?: (?P<d>.*?)\s*$")  # before 2.6.10: no "- not syncing"
 
 
 def type_of(title: str, group: Group | None, pre: str) -> str:

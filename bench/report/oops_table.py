@@ -60,6 +60,8 @@ SYZKALLER: tuple[Group, ...] = (
         F(r"Kernel panic - not syncing: hung_task: blocked tasks", "kernel panic: hung_task: blocked tasks",
           corrupted=True),
         F(r"Kernel panic - not syncing: (.*)", "kernel panic: {0}"),
+        # 2.4 and 2.6.0-2.6.9: "Kernel panic: %s", no stack dumped (panic() only printed the reason)
+        F(r"Kernel panic: (.*)", "kernel panic: {0}", no_stack=True),
     ), kind="PANIC"),
     Group("PANIC: double fault", (F(r"PANIC: double fault", "PANIC: double fault in {0}", stack=_ONLY_RIP),),
           kind="DOUBLE_FAULT"),

@@ -8,6 +8,16 @@ from __future__ import annotations
 
 import re
 
+# What may follow printk's time stamp: its caller id, or a field that tells the same.
+_CALLER = (
+    r"(?: ?\[ *(?P<caller>[TC]\d+)\]"
+    # MediaTek's "(cpu)[pid:comm]", "-" before it when IRQs were off (no separator after it)
+    r"|[ -]\((?P<mcpu>\d+)\)\[(?P<mpid>\d+):[^\]]*\]"
+    # PREEMPT_RT's CPU number, "000: " (the space after it is printk's, frames keep their own indent)
+    r"| (?P<rt>\d{3}): "
+    # the journal's (or syslog's) "[host ]kernel: " after the time stamp (journalctl -o short-monotonic)
+    r"|(?<=\]) (?:[\w.-]+ )?(?P<jkern>kernel: ))?"
+)
 _PREFIX = re.compile(
     r"\s*(?P<lvl><\d{1,3}>)?"
     # dmesg --time-format=iso: "2026-12-04T17:43:58,123456+00:00 " (no host name follows)
@@ -21,14 +31,27 @@ _PREFIX = re.compile(
     # "[St okt 15 ...]")
     # and dmesg -H/--reltime's "[Mar 8 17:07]" (each new minute) and "[  +0.000005]" (the delta since)
     r"(?P<ts>\[ *\d+\.\d+\]|\[[^\W\d_]{2,3}\.? [^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4}\]"
-    r"|\[ *\+\d+\.\d+\]|\[[^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d\])?"
-    r"(?: ?\[ *(?P<caller>[TC]\d+)\])?"
+    r"|\[ *\+\d+\.\d+\]|\[[^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d\]"
+    # printk's stamp whose "[" other output on the serial line ate ("[[1] 1149" then "  484.818219] BUG:")
+    r"|\d+\.\d{6}\](?= ))?" + _CALLER
 )
-_TIME = re.compile(r"\[ *\d+\.\d+\](?: ?\[ *([TC]\d+)\])? ?")
+# The fields after a printk time stamp that the fast paths (_TIME, _BATCH) leave to _PREFIX.
+_FIELDS = r"(?![ -]\(\d+\)\[\d+:| \d{3}: | (?:[\w.-]+ )?kernel: )"
+_TIME = re.compile(r"\[ *\d+\.\d+\]" + _FIELDS + r"(?: ?\[ *([TC]\d+)\])? ?")
+# /dev/kmsg and extended netconsole records: "level,seq,usec,flags[,caller=T1][,ncfrag=..];text",
+# the text as printed, with no separator (a one-digit level: the kernel's own facility; programs
+# writing to /dev/kmsg log as user)
+_EXT = re.compile(r"\d,\d+,\d+,[-c](?:[^;]*?,caller=([TC]\d+))?[^;]*;")
 _MONTHS = frozenset(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])
 _HEX = re.compile(r"0x[0-9a-fA-F]+|\b[0-9a-fA-F]{8,}\b")
 _NUM = re.compile(r"\d+")
-_OUT_OF_TREE = re.compile(r"^(?:\.\./)+[^/]+/")  # make O=build: "../src/mm/rmap.c"
+# The kernel tree's top-level directories: a path already starting with one is in the tree.
+TOP_DIRS = ("arch", "block", "certs", "crypto", "drivers", "fs", "include", "init", "io_uring", "ipc",
+            "kernel", "lib", "mm", "net", "rust", "samples", "scripts", "security", "sound", "tools", "usr",
+            "virt")
+# make O=build prints paths relative to the build directory: "../src/mm/rmap.c" (the source tree's own
+# directory goes), or with the build directory inside the tree "../drivers/misc/lkdtm.c" (only "../").
+_OUT_OF_TREE = re.compile(r"^(?:\.\./)+(?:(?=(?:" + "|".join(TOP_DIRS) + r")/)|[^/]+/)")
 
 
 def strip_prefix(line: str) -> tuple[str, str]:
@@ -41,20 +64,42 @@ def strip_prefix(line: str) -> tuple[str, str]:
         m = _TIME.match(line)
         if m:
             return line[m.end():], m.group(1) or "k"
-    elif not line or not (line[0] in "< \t" or line[:3] in _MONTHS or line[:4].isdigit()
+    elif not line or not (line[0] in "< \t" or line[:3] in _MONTHS or line[0].isdigit()
                           or line.startswith("kernel: ")):
         return _embedded(line)
+    elif line[1:2] == ",":
+        ext = _EXT.match(line)
+        if ext:
+            return line[ext.end():], ext.group(1) or "k"
     m = _PREFIX.match(line)
     assert m is not None  # every part is optional
     g = m.groupdict()
     if not (g["ts"] or g["caller"] or g["lvl"] or g["lvl2"] or g["kern"] or g["iso"]):
         return _embedded(line)
+    return _split(line, m)
+
+
+def _split(line: str, m: re.Match[str]) -> tuple[str, str]:
+    """(text, context) of a line whose prefix m matched (ending with _CALLER)."""
+    g = m.groupdict()
     text = line[m.end():]
     # the separator printk puts after its prefix; after a syslog "kernel: " it is already gone, and
-    # one more space is a stack line's own indentation ("kernel:  ? foo+0x1/0x2")
-    if text.startswith(" ") and line[m.end() - 1] != " ":
+    # one more space is a stack line's own indentation ("kernel:  ? foo+0x1/0x2"); MediaTek's
+    # field has none ("(5)[7247:insmod]  ESR = ...")
+    if text.startswith(" ") and line[m.end() - 1] != " " and g["mpid"] is None:
         text = text[1:]
-    return text, g["caller"] or "k"
+    return text, _context(g)
+
+
+def _context(g: dict[str, str | None]) -> str:
+    """The caller id of a prefix: printk's own, or the same one told by another field."""
+    if g["caller"]:
+        return g["caller"]
+    if g["mpid"] is not None:  # pid 0 is each CPU's idle task: its CPU tells them apart
+        return f"C{g['mcpu']}" if g["mpid"] == "0" else f"T{g['mpid']}"
+    if g["rt"] is not None:
+        return f"C{int(g['rt'])}"
+    return "k"
 
 
 def _embedded(line: str) -> tuple[str, str]:
@@ -64,13 +109,13 @@ def _embedded(line: str) -> tuple[str, str]:
     if f is not None:
         rest = line[f.end():]
         t = _MID.match(rest)
-        return (rest[t.end():], t.group(1) or "k") if t else (rest, "k")
+        return _split(rest, t) if t else (rest, "k")
     if "]" not in line:
         return line, ""
     m = _MID.search(line)
     if m is None:
         return line, ""
-    return line[m.end():], m.group(1) or "k"
+    return _split(line, m)
 
 
 # dmesg -x's "facility:level : " (KernelCI's baseline dmesg tests print it, after LAVA's own time stamp:
@@ -81,9 +126,9 @@ _FACILITY = re.compile(r"(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d
 # printk's own time stamp (%5lu.%06lu) or dmesg -T's in mid-line (after dmesg -x's "kern  :warn  : "
 # or another program's bytes), with or without a caller id.
 _MID = re.compile(r"\[(?: *\d+\.\d{6}|[^\W\d_]{2,3}\.? [^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4})\]"
-                  r"(?: ?\[ *([TC]\d+)\])? ?")
+                  + _CALLER)
 # The usual "[ts] [caller] " prefix; group 1 is just its "[" (a cached one-character string).
-_BATCH = re.compile(r"^(?:(\[) *\d+\.\d+\](?: ?\[ *([TC]\d+)\])? ?)?(.*)$", re.MULTILINE)
+_BATCH = re.compile(r"^(?:(\[) *\d+\.\d+\]" + _FIELDS + r"(?: ?\[ *([TC]\d+)\])? ?)?(.*)$", re.MULTILINE)
 _OTHER: dict[str, tuple[str, str]] = {}  # strip_prefix() of lines without a time stamp, per distinct line
 
 
