@@ -99,6 +99,16 @@ static void borrow_pins(struct cell *c, long p0)
 		cfail(c, "%ld pin(s) outstanding after the borrower was done (FOLL_PIN counters)", now - p0);
 }
 
+/* A cell's end: its mapping (NULL: none) and file gone, the FOLL_PIN counters back to p0, the verdict. */
+static void cell_finish(struct cell *c, char *map, size_t len, long p0, double began)
+{
+	if (map)
+		munmap(map, len);
+	cell_file_close(c);
+	borrow_pins(c, p0);
+	verdict(c, began);
+}
+
 /* -- FOLL_FORCE writes ------------------------------------------------------------------------ */
 
 enum fhow { H_SELF, H_CHILD, H_POKE, NFHOW };
@@ -752,9 +762,9 @@ free:
 
 /* -- futex on shared memory: get_futex_key() looks the page up (get_user_pages_fast) ---------- */
 
-/* The futex cells' file: a memfd or an ext4 file (c->fd, c->path) of len bytes, mapped
- * MAP_SHARED and writable; NULL when the cell failed or skipped. */
-static char *futex_file(struct cell *c, int ext4, const char *stem, size_t len)
+/* A cell's file: a memfd or an ext4 file (c->fd, c->path) of len bytes, mapped MAP_SHARED and
+ * writable; NULL when the cell failed or skipped (no ext4 directory). */
+static char *shared_file(struct cell *c, int ext4, const char *stem, size_t len)
 {
 	char *map;
 
@@ -795,7 +805,7 @@ static void futex_cell(int ext4)
 	if (!borrow_runs(c.name))
 		goto free;
 	p0 = pins_outstanding();  /* after begins(): the output written out first */
-	map = futex_file(&c, ext4, "borrow-futex", len);
+	map = shared_file(&c, ext4, "borrow-futex", len);
 	if (!map)
 		goto out;
 	fill64(map, len, 41);

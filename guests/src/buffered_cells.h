@@ -22,7 +22,9 @@
  * them untouched; a write's bytes are on the file after fsync and the file's pages dropped
  * from the cache (read back with pread), and the buffer still holds them; then every page of
  * the buffer can move (pages_held()) and the FOLL_PIN counters are back. Premise, else SKIP:
- * the file had no page in the page cache before the read (cachestat(2), else mincore()).
+ * the file had no page in the page cache before the read, and none after a write's pages were
+ * dropped (cachestat(2), else mincore()), and the page-reference check could run (two nodes).
+ * Every wait is bounded (uring_submit_wait(), dio_aio()): a lost completion fails the cell.
  * Part of pin_matrix.c, after dio_paths.h (dio_uring(), dio_aio()).
  */
 #define BR_LEN (1024 * 1024)  /* 8 readahead windows of 128 KiB */
@@ -92,9 +94,6 @@ static long br_cached(int fd, size_t len)
 static ssize_t br_uring_one(int fd, int rd, struct iovec *iov, off_t off, int fixed)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-	struct io_uring_cqe *cqe;
-	ssize_t r;
-	int e;
 
 	if (!sqe)
 		return -EBUSY;
@@ -106,11 +105,7 @@ static ssize_t br_uring_one(int fd, int rd, struct iovec *iov, off_t off, int fi
 		io_uring_prep_read(sqe, fd, iov->iov_base, iov->iov_len, off);
 	else
 		io_uring_prep_write(sqe, fd, iov->iov_base, iov->iov_len, off);
-	if ((e = io_uring_submit_and_wait(&ring, 1)) < 0 || (e = io_uring_wait_cqe(&ring, &cqe)) < 0)
-		return e;
-	r = cqe->res;
-	io_uring_cqe_seen(&ring, cqe);
-	return r;
+	return uring_submit_wait(&ring, sqe);
 }
 
 /* file -> pipe -> buffer, one pipe's worth at a time; bytes read or -errno */
@@ -198,9 +193,12 @@ static void buffered_cell(enum br_engine e, int rd, enum br_shape s)
 		goto out;
 	}
 	fill64(file, BR_LEN + PAGE, 51);  /* the file's bytes: a read's source, a write's first state */
-	if (pwrite(c.fd, file, BR_LEN + PAGE, 0) != BR_LEN + PAGE || fsync(c.fd) ||
-	    posix_fadvise(c.fd, 0, 0, POSIX_FADV_DONTNEED)) {
-		cfail(&c, "cannot write the file and drop its pages: %s", strerror(errno));
+	if (pwrite(c.fd, file, BR_LEN + PAGE, 0) != BR_LEN + PAGE || fsync(c.fd)) {
+		cfail(&c, "cannot write the file: %s", strerror(errno));
+		goto out;
+	}
+	if ((r = posix_fadvise(c.fd, 0, 0, POSIX_FADV_DONTNEED))) {  /* returns the error, errno untouched */
+		cfail(&c, "POSIX_FADV_DONTNEED: %s", strerror((int)r));
 		goto out;
 	}
 	fill64(buf, maplen, rd ? 52 : 53);
@@ -236,10 +234,16 @@ static void buffered_cell(enum br_engine e, int rd, enum br_shape s)
 
 		memcpy(dst, rd ? file + off + at : buf + ((char *)iov[i].iov_base - buf), iov[i].iov_len);
 	}
-	if (!rd && (fsync(c.fd) || posix_fadvise(c.fd, 0, 0, POSIX_FADV_DONTNEED))) {
-		cfail(&c, "fsync and dropping the file's pages: %s", strerror(errno));
+	if (!rd && fsync(c.fd)) {
+		cfail(&c, "fsync: %s", strerror(errno));
 		goto out;
 	}
+	if (!rd && (r = posix_fadvise(c.fd, 0, 0, POSIX_FADV_DONTNEED))) {
+		cfail(&c, "POSIX_FADV_DONTNEED after the write: %s", strerror((int)r));
+		goto out;
+	}
+	if (!rd)  /* the read-back below must come from the disk */
+		cached = br_cached(c.fd, BR_LEN);
 	if ((first = first_diff(buf, want, maplen)) >= 0) {
 		cfail(&c, "after the %s the buffer reads other bytes at byte %ld (%s)", rd ? "read" : "write", first,
 		      rd ? "the file's bytes landed elsewhere, or bytes around them changed" : "the write changed its source");
@@ -254,17 +258,16 @@ static void buffered_cell(enum br_engine e, int rd, enum br_shape s)
 	if ((held = pages_held(buf, maplen, 1000, &first, why, sizeof(why))) > 0)
 		cfail(&c, "%ld page(s) of the buffer still held after the %s (first: page %ld)", held, rd ? "read" : "write", first);
 	else if (held < 0)
-		printf("# %s: no page-reference check: %s\n", c.name, why);
-	if (rd && cached > 0)
-		cskip(&c, "%ld page(s) of the file were in the page cache before the read: not a cold read", cached);
-	printf("# %s: %zd bytes in %d piece(s) at file offset %ld; %ld file page(s) cached before\n", c.name, total, n,
-	       (long)off, cached);
+		cskip(&c, "no page-reference check of the buffer: %s", why);
+	if (cached < 0)
+		cskip(&c, "cannot tell which pages of the file are cached (cachestat, mincore)");
+	else if (cached > 0)
+		cskip(&c, "%ld page(s) of the file were in the page cache %s", cached,
+		      rd ? "before the read: not a cold read" : "after the write was dropped: the read-back is not from the disk");
+	printf("# %s: %zd bytes in %d piece(s) at file offset %ld; %ld file page(s) cached %s\n", c.name, total, n,
+	       (long)off, cached, rd ? "before the read" : "before the read-back");
 out:
-	if (buf)
-		munmap(buf, maplen);
-	cell_file_close(&c);
-	borrow_pins(&c, p0);
-	verdict(&c, began);
+	cell_finish(&c, buf, maplen, p0, began);
 free:
 	free(want);
 	free(file);

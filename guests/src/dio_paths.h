@@ -98,7 +98,9 @@ static ssize_t dio_aio(int fd, int rd, struct iovec *iov, int n, off_t off)
 	aio_context_t ctx = 0;
 	struct iocb cb = {0}, *cbs[1] = {&cb};
 	struct io_event ev;
+	struct timespec wait = {URING_WAIT_S, 0};  /* a completion that never comes fails, not hangs */
 	ssize_t r;
+	long got;
 
 	if (syscall(SYS_io_setup, 4, &ctx))
 		return -2;  /* said by the caller: no aio */
@@ -109,8 +111,10 @@ static ssize_t dio_aio(int fd, int rd, struct iovec *iov, int n, off_t off)
 	cb.aio_offset = off;
 	if (syscall(SYS_io_submit, ctx, 1, cbs) != 1) {
 		r = -1;
-	} else if (syscall(SYS_io_getevents, ctx, 1, 1, &ev, NULL) != 1) {
+	} else if ((got = syscall(SYS_io_getevents, ctx, 1, 1, &ev, &wait)) != 1) {
 		r = -1;
+		if (!got)
+			errno = ETIME;
 	} else {
 		r = ev.res < 0 ? -1 : ev.res;
 		if (ev.res < 0)
@@ -123,9 +127,7 @@ static ssize_t dio_aio(int fd, int rd, struct iovec *iov, int n, off_t off)
 static ssize_t dio_uring(int fd, int rd, struct iovec *iov, int n, off_t off)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-	struct io_uring_cqe *cqe;
 	ssize_t r;
-	int e;
 
 	if (!sqe) {
 		errno = EBUSY;
@@ -135,12 +137,7 @@ static ssize_t dio_uring(int fd, int rd, struct iovec *iov, int n, off_t off)
 		io_uring_prep_readv(sqe, fd, iov, n, off);
 	else
 		io_uring_prep_writev(sqe, fd, iov, n, off);
-	if ((e = io_uring_submit_and_wait(&ring, 1)) < 0 || (e = io_uring_wait_cqe(&ring, &cqe)) < 0) {
-		errno = -e;
-		return -1;
-	}
-	r = cqe->res;
-	io_uring_cqe_seen(&ring, cqe);
+	r = uring_submit_wait(&ring, sqe);
 	if (r < 0) {
 		errno = (int)-r;
 		return -1;

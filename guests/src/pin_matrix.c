@@ -501,22 +501,47 @@ static int pin_start(struct cell *c, enum pin p, char *addr, size_t len)
 	return 0;
 }
 
+#define URING_WAIT_S 20  /* a request of the global ring that takes longer lost its completion */
+
+/* Submit the prepared sqe (tagged here) and wait for its completion, at most URING_WAIT_S: its
+ * res, or -ETIME, so that a completion that never comes fails the cell instead of hanging the
+ * guest. A completion of another tag met on the way (a request that timed out before) is dropped. */
+static int uring_submit_wait(struct io_uring *r, struct io_uring_sqe *sqe)
+{
+	static uint64_t tags;
+	uint64_t tag = ++tags;
+	struct __kernel_timespec ts = {URING_WAIT_S, 0};
+	struct io_uring_cqe *cqe;
+	double t0 = now_s();
+	int e;
+
+	io_uring_sqe_set_data64(sqe, tag);
+	if ((e = io_uring_submit(r)) < 0)
+		return e;
+	while (now_s() - t0 < URING_WAIT_S) {
+		if (io_uring_wait_cqe_timeout(r, &cqe, &ts))
+			break;
+		if (cqe->user_data == tag) {
+			e = cqe->res;
+			io_uring_cqe_seen(r, cqe);
+			return e;
+		}
+		io_uring_cqe_seen(r, cqe);
+	}
+	return -ETIME;
+}
+
 static int uring_rw(int write_fixed, char *buf, size_t len)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-	struct io_uring_cqe *cqe;
-	int res;
 
+	if (!sqe)
+		return -1;
 	if (write_fixed)
 		io_uring_prep_write_fixed(sqe, scratch_fd, buf, len, 0, 0);
 	else
 		io_uring_prep_read_fixed(sqe, scratch_fd, buf, len, 0, 0);
-	io_uring_submit(&ring);
-	if (io_uring_wait_cqe(&ring, &cqe))
-		return -1;
-	res = cqe->res;
-	io_uring_cqe_seen(&ring, cqe);
-	return res;
+	return uring_submit_wait(&ring, sqe);
 }
 
 /* What the pinned pages hold, read through the pin itself (not the process's page tables). */

@@ -259,7 +259,8 @@ static inline long check(const char *p, size_t len, uint64_t pos, unsigned seed)
 	return -1;
 }
 
-/* An anonymous mapping of len bytes aligned to align, optionally THP-backed. */
+/* An anonymous mapping of len bytes aligned to align, optionally THP-backed. The slack the
+ * alignment took is unmapped again, so that munmap(p, len) gives everything back. */
 static inline char *map_aligned(size_t len, size_t align, int advice)
 {
 	char *raw = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -268,6 +269,10 @@ static inline char *map_aligned(size_t len, size_t align, int advice)
 	if (raw == MAP_FAILED)
 		return NULL;
 	p = (char *)(((uintptr_t)raw + align - 1) & ~(align - 1));
+	if (p > raw)
+		munmap(raw, p - raw);
+	if (raw + len + align > p + len)
+		munmap(p + len, raw + len + align - (p + len));
 	if (advice >= 0)
 		madvise(p, len, advice);
 	return p;

@@ -6,18 +6,20 @@
  * 8-byte words are all equal as that one word (drivers/block/zram/zram_drv.c
  * page_same_filled()), an incompressible page uncompressed (huge), the rest compressed. Each
  * shape below sits next to the edge of one of those tests: equal words but for the first,
- * the last or a middle one, zeros but for one byte at either end, words that repeat every 4
- * bytes but not every 8. A swap path that takes a near miss for a hit gives back the wrong
- * page, with no error.
+ * the last or a middle one, zeros but for one byte at either end, two word values
+ * alternating. A swap path that takes a near miss for a hit gives back the wrong page, with
+ * no error.
  *
  * One buffer of NSWSHAPE pages, one shape a page, is paged out (MADV_PAGEOUT, to zram in the
  * default set: guests/pin-matrix.sh) and read back by a fault; then every page changes (the
  * same shapes with other values), goes out again and comes back through swap readahead
  * (MADV_WILLNEED) before the fault, so the device's slots are rewritten and read by both
- * ways in. Memory: private anonymous, THP (the shapes inside one 2 MiB page) and shmem (a
- * memfd mapped shared: shmem's own swap path). Premise: the pages went out (anonymous:
- * pagemap's swap bit; shmem: mincore() says not resident), tried three times, else SKIP;
- * pages that stayed are named and not counted as tested.
+ * ways in. Memory: private anonymous, THP (the shapes in the first pages of one 2 MiB page,
+ * the whole of it paged out: whether it goes out whole, thp_swpout, or split first is the
+ * kernel's choice, and the # line says which) and shmem (a memfd mapped shared: shmem's own
+ * swap path). Premise: every shape went out at least once in the two rounds (anonymous:
+ * pagemap's swap bit; shmem: mincore() says not resident; three MADV_PAGEOUTs a round), else
+ * SKIP naming the shapes that never did.
  * Part of pin_matrix.c (struct cell, verdict(), pagemap()).
  */
 enum sw_mem { SWM_ANON, SWM_THP, SWM_SHMEM, NSWM };
@@ -28,7 +30,7 @@ enum sw_shape { SH_ZERO, SH_SAME, SH_SAME_BUT_FIRST, SH_SAME_BUT_LAST, SH_SAME_B
 static const char *const sw_shape_names[NSWSHAPE] = {
 	"zeros", "one word repeated", "one word repeated but the first", "one word repeated but the last",
 	"one word repeated but one in the middle", "zeros but the last byte", "zeros but the first byte",
-	"one word repeated but the last byte", "a 4-byte value repeated (8-byte words alternate)", "all 0xff",
+	"one word repeated but the last byte", "two word values alternating", "all 0xff",
 	"zeros, then a pattern", "a pattern (fill64)", "random bytes (incompressible)"};
 
 static int swap_wanted(const char *name) { return block_wanted(name, NULL, 0); }
@@ -96,13 +98,13 @@ static int sw_out(const char *p, int shmem)
 	return !mincore((void *)p, PAGE, &v) && !(v & 1);
 }
 
-/* Page the buffer out (three tries); the pages still in memory, as a bit mask of shapes. */
-static unsigned sw_pageout(char *buf, int shmem)
+/* Page out len bytes of buf (three tries); the shape pages still in memory, as a bit mask. */
+static unsigned sw_pageout(char *buf, size_t len, int shmem)
 {
 	unsigned in = 0;
 
 	for (int t = 0; t < 3; t++) {
-		madvise(buf, NSWSHAPE * PAGE, MADV_PAGEOUT);
+		madvise(buf, len, MADV_PAGEOUT);
 		in = 0;
 		for (int i = 0; i < NSWSHAPE; i++)
 			in |= (unsigned)!sw_out(buf + i * PAGE, shmem) << i;
@@ -119,7 +121,8 @@ static void swap_cell(enum sw_mem m)
 	size_t maplen = m == SWM_THP ? HPAGE : NSWSHAPE * PAGE;
 	char *map = NULL, *want = malloc(NSWSHAPE * PAGE);
 	unsigned stayed = 0, tested = 0;  /* pages over both rounds */
-	long sw0 = vmstat("pswpin");
+	unsigned out_once = 0;  /* shapes that went out in some round */
+	long sw0 = vmstat("pswpin"), thp0 = vmstat("thp_swpout"), split0 = vmstat("thp_split_page");
 
 	snprintf(c.name, sizeof(c.name), "swap/%s/shapes", sw_mem_names[m]);
 	if (!swap_wanted(c.name) || !begins(c.name))
@@ -155,7 +158,8 @@ static void swap_cell(enum sw_mem m)
 		for (int i = 0; i < NSWSHAPE; i++)
 			sw_fill(want + i * PAGE, i, 7 + round);
 		memcpy(map, want, NSWSHAPE * PAGE);
-		in = sw_pageout(map, m == SWM_SHMEM);
+		in = sw_pageout(map, maplen, m == SWM_SHMEM);
+		out_once |= ~in & ((1u << NSWSHAPE) - 1);
 		stayed += __builtin_popcount(in);
 		tested += NSWSHAPE - __builtin_popcount(in);
 		if (round)  /* back through swap readahead into the swap cache first */
@@ -170,11 +174,26 @@ static void swap_cell(enum sw_mem m)
 				break;
 			}
 		}
+		for (size_t off = NSWSHAPE * PAGE; off < maplen && !c.failed[0]; off += PAGE)  /* THP: the rest of it */
+			for (size_t i = 0; i < PAGE; i++)
+				if (map[off + i] != 1) {
+					cfail(&c, "page %zu of the THP (all 0x01) came back from swap with other bytes at byte %zu (round %u)",
+					      off / PAGE, i, round + 1);
+					break;
+				}
 	}
-	if (!c.failed[0] && !tested)
+	if (!c.failed[0] && !tested) {
 		cskip(&c, "no page went out to swap in three MADV_PAGEOUTs a round (swap on zram?)");
-	printf("# %s: %d shapes, two rounds: %u page(s) swapped out and read back, %u stayed in memory (pswpin +%ld)\n",
-	       c.name, NSWSHAPE, tested, stayed, vmstat("pswpin") - sw0);
+	} else if (!c.failed[0] && out_once != (1u << NSWSHAPE) - 1) {
+		for (int i = 0; i < NSWSHAPE; i++)
+			if (!(out_once >> i & 1)) {
+				cskip(&c, "page %d (%s) never went out to swap in either round", i, sw_shape_names[i]);
+				break;
+			}
+	}
+	printf("# %s: %d shapes, two rounds: %u page(s) swapped out and read back, %u stayed in memory (pswpin +%ld, thp_swpout +%ld, thp_split_page +%ld)\n",
+	       c.name, NSWSHAPE, tested, stayed, vmstat("pswpin") - sw0, vmstat("thp_swpout") - thp0,
+	       vmstat("thp_split_page") - split0);
 out:
 	if (map)
 		munmap(map, maplen);

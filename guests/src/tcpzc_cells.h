@@ -9,11 +9,13 @@
  * into the receiver lets the sender's later writes reach what was already received, and a
  * truncate free a page the receiver still maps.
  *
- * The sender sends TZ_LEN bytes from <source> over loopback TCP (MSS clamped to 7 pages, so
- * that frags are whole pages): zc-anon (MSG_ZEROCOPY from private anonymous memory: loopback
- * copies it into pages of its own, the mappable case), send-anon (plain send), sendfile-ext4,
- * splice-memfd (a memfd spliced through a pipe), vmsplice-anon (gifted into a pipe, spliced
- * on). The receiver takes it with TCP_ZEROCOPY_RECEIVE into a mapping of the socket, reading
+ * The sender sends TZ_LEN bytes from <source> over loopback TCP (TCP_MAXSEG 7 pages; with
+ * timestamps the MSS is a little less, so whether a frag is a whole page at offset 0 is the
+ * stack's doing): zc-anon (MSG_ZEROCOPY from private anonymous memory: loopback copies it into
+ * pages of its own, the mappable case) and send-anon (plain send: the socket's own pages) are
+ * the controls, whose skbs never hold the sender's pages; sendfile-ext4, splice-memfd (a memfd
+ * spliced through a pipe) and vmsplice-anon (gifted into a pipe, spliced on) lend the
+ * sender's pages, which must never be mapped. The receiver takes it with TCP_ZEROCOPY_RECEIVE into a mapping of the socket, reading
  * the skipped bytes with recv(). Checks: the stream is what was sent; then the sender writes
  * other bytes into its source (the file through pwrite, the memory directly) and every byte
  * the receiver has mapped must stay as received; after the receiver unmaps and both close,
@@ -48,6 +50,7 @@ static int tz_pair(struct cell *c, int *snd, int *rcv)
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof(a);
 	int mss = TZ_MSS, big = 4 << 20, one = 1, l = socket(AF_INET, SOCK_STREAM, 0);
+	struct timeval tmo = {10, 0};  /* a stalled send or recv fails the cell (EAGAIN) instead of hanging */
 
 	*snd = *rcv = -1;
 	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)) ||
@@ -60,7 +63,8 @@ static int tz_pair(struct cell *c, int *snd, int *rcv)
 	if (*snd < 0 || setsockopt(*snd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)) ||
 	    setsockopt(*snd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss)) ||
 	    setsockopt(*snd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)) || connect(*snd, (struct sockaddr *)&a, sizeof(a)) ||
-	    (*rcv = accept(l, NULL, NULL)) < 0) {
+	    setsockopt(*snd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo)) ||
+	    (*rcv = accept(l, NULL, NULL)) < 0 || setsockopt(*rcv, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo))) {
 		cfail(c, "cannot connect over loopback TCP: %s", strerror(errno));
 		if (*snd >= 0)
 			close(*snd);
@@ -78,7 +82,7 @@ static int tz_send(struct cell *c, enum tz_src s, int snd, char *mem)
 	size_t sent = 0;
 	loff_t at = 0;
 	int p[2] = {-1, -1};
-	unsigned done = 0;
+	unsigned done = 0, calls = 0;
 	int copied = 0;
 
 	if ((s == TZ_SPLICE_MEMFD || s == TZ_VMSPLICE) && pipe(p)) {
@@ -107,17 +111,23 @@ static int tz_send(struct cell *c, enum tz_src s, int snd, char *mem)
 				}
 			break;
 		}
-		if (r <= 0)
+		if (r <= 0) {
 			cfail(c, "%s: sending %zd bytes at %zu: %s", tz_names[s], n, sent, r < 0 ? strerror(errno) : "sent nothing");
-		else
+		} else {
 			sent += r;
+			calls++;
+		}
 	}
 	close_pair(p);
-	if (s == TZ_ZC_ANON)  /* the sender's pages are its own again once every send completed */
-		for (int i = 0; i < 500 && !done && !c->failed[0]; i++) {
-			usleep(10 * 1000);
-			zc_notes(c, snd, &done, &copied);
-		}
+	if (s != TZ_ZC_ANON || c->failed[0])
+		return c->failed[0] ? -1 : 0;
+	/* the sender's pages are its own again once every send completed: every call notified */
+	for (int i = 0; i < 500 && done < calls && !c->failed[0]; i++) {
+		usleep(10 * 1000);
+		zc_notes(c, snd, &done, &copied);
+	}
+	if (!c->failed[0] && done < calls)
+		cfail(c, "%u of %u MSG_ZEROCOPY sends notified their completion in 5 s", done, calls);
 	return c->failed[0] ? -1 : 0;
 }
 
@@ -145,26 +155,10 @@ static void tz_cell(enum tz_src s)
 		cfail(&c, "out of memory");
 		goto out;
 	}
-	if (s == TZ_SENDFILE && !ext4_dir) {
-		cskip(&c, "no ext4 directory given (-d)");
-		goto out;
-	}
 	if (is_file) {
-		if (s == TZ_SENDFILE) {
-			snprintf(c.path, sizeof(c.path), "%s/tcp-zc.%d", ext4_dir, getpid());
-			c.fd = open(c.path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-		} else {
-			c.fd = memfd_create("tcp-zc", 0);
-		}
-		if (c.fd < 0 || ftruncate(c.fd, TZ_LEN)) {
-			cfail(&c, "cannot make the file: %s", strerror(errno));
+		if (!(src = shared_file(&c, s == TZ_SENDFILE, "tcp-zc", TZ_LEN)))
 			goto out;
-		}
-		src = mmap(NULL, TZ_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, c.fd, 0);
-	} else {
-		src = mmap(NULL, TZ_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	}
-	if (src == MAP_FAILED) {
+	} else if ((src = mmap(NULL, TZ_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED) {
 		src = NULL;
 		cfail(&c, "cannot map the source: %s", strerror(errno));
 		goto out;
@@ -254,11 +248,9 @@ out:
 	if (src && !c.failed[0] && (held = pages_held(src, TZ_LEN, 1000, &first, why, sizeof(why))) > 0)
 		cfail(&c, "%ld page(s) of the sender's %s still held after both sides closed (first: page %ld)", held,
 		      is_file ? "file" : "memory", first);
-	if (src)
-		munmap(src, TZ_LEN);
-	cell_file_close(&c);
-	borrow_pins(&c, p0);
-	verdict(&c, began);
+	else if (src && !c.failed[0] && held < 0)
+		cskip(&c, "no page-reference check of the sender's %s: %s", is_file ? "file" : "memory", why);
+	cell_finish(&c, src, TZ_LEN, p0, began);
 free:
 	free(want);
 	free(got);
