@@ -63,7 +63,7 @@ if grep -q virtme /proc/cmdline 2>/dev/null && command -v udevadm > /dev/null; t
 fi
 export BENCH_UDEV_HELD=$udev_held
 sync; echo 3 > /proc/sys/vm/drop_caches  # the first workload's clean start (later ones: below)
-echo 1 > /proc/sys/vm/compact_memory 2>/dev/null
+timeout -s KILL 60 sh -c 'echo 1 > /proc/sys/vm/compact_memory' 2>/dev/null  # bounded: pages.sh compact_bounded()
 settled_vmstat "$out/vmstat.start"
 pages_setup
 # The taint windows tile the run: one reading ends a workload's window and starts the next's

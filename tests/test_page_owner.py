@@ -154,3 +154,22 @@ def test_a_workload_stopped_at_its_timeout_is_not_counted(tmp_path: Path) -> Non
     (g / "mm-selftests.rc").write_text("1 1796483460.46 1796483870.10\n")  # a plain failure still counts
     again = leaks.pages_case("mm-selftests", g, leaks.support(g, (g / "config").read_text()))
     assert again is not None and again.status.value == "fail"
+
+
+def test_a_compaction_that_never_finished_fails_the_pages_case(tmp_path: Path) -> None:
+    """guests/pages.sh stops a compaction that waits for ever on folios left isolated and says
+    so in NAME.compaction: the pages case fails on it whatever the page counts (the readings are
+    the real iouring ones of the unpatched tree, which pass without it)."""
+    import shutil
+    guest = tmp_path / "guest"
+    shutil.copytree(BASELINE, guest)
+    sup = leaks.support(guest, (guest / "config").read_text())
+    (guest / "iouring.compaction").write_text(
+        "did not finish in 60 s (nr_isolated_anon 568, nr_isolated_file 24)\n")
+    case = leaks.pages_case("iouring", guest, sup)
+    assert case is not None and case.status.value == "fail"
+    assert case.message.startswith("iouring left memory behind: the compaction after it did not finish in 60 s"
+                                   " (nr_isolated_anon 568, nr_isolated_file 24): folios left isolated off the LRU")
+    (guest / "iouring.compaction").unlink()
+    passed = leaks.pages_case("iouring", guest, sup)
+    assert passed is not None and passed.status.value == "pass"

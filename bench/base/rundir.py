@@ -58,6 +58,7 @@ MEMINFO = "meminfo"  # guests/pages.sh: MEMINFO.start, MEMINFO.end (/proc/meminf
 PAGE_OWNER = "page_owner"  # guests/pages.sh: the page_owner records of its pids -> leaks.py
 ALIVE = "alive"  # guests/pages.sh: its pids still running at the reading -> leaks.py
 MAPCOUNT = "mapcount"  # guests/pages.sh: the map counts of the pages looked up -> leaks.py
+COMPACTION = "compaction"  # guests/pages.sh: why the compaction after it was stopped (absent: it finished) -> leaks.py
 
 # A repeat's folder (run --repeat): its runs, SUMMARY, JUNIT and
 RATES = "rates.txt"  # repeat.py: fail:runs per case -> people

@@ -214,6 +214,9 @@ def pages_case(name: str, guest_dir: Path, sup: Support, tol: Tolerance = TOLERA
         return Case(GROUP, name, Status.SKIP, 0.0, "pages not counted: the workload was stopped at its"
                                                    " timeout, before its own clean-up")
     problems = counter_problems(meminfo(start), meminfo(end), tol)
+    if stuck := (own(rundir.COMPACTION) or "").strip().splitlines()[:1]:
+        # folios left isolated make compaction wait for ever: a leak no page count sees
+        problems.insert(0, f"the compaction after it {stuck[0][:200]}: folios left isolated off the LRU")
     evidence, counted, not_counted = "", "", "" if sup.ok else sup.why
     if sup.ok:
         dump = page_owner.parse((own(rundir.PAGE_OWNER) or "").splitlines())
