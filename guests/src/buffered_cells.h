@@ -280,3 +280,71 @@ static void buffered_cells(void)
 			for (enum br_shape s = 0; s < NBS; s++)
 				buffered_cell(e, rd, s);
 }
+
+/* race/uring-cold-read: the cold io_uring read above, repeated for the race's seconds, because
+ * the path that goes wrong needs a page to turn uptodate between io_uring's non-blocking try
+ * and its IOCB_WAITQ retry (a partial read inside __io_read()'s retry loop), which one read
+ * meets only by chance. Every round drops the file's pages first, and every other round turns
+ * readahead off (POSIX_FADV_RANDOM: a page at a time, many more retries); reads alternate READ
+ * and READV and three file offsets. Each must bring exactly the file's bytes. Premise: rounds
+ * that started cold (SKIP when none ran). */
+static void buffered_race(double secs)
+{
+	const char *name = "race/uring-cold-read";
+	size_t maplen = BR_LEN + 2 * PAGE;
+	char *buf = NULL, *file = malloc(BR_LEN), why[240] = "";
+	long rounds = 0, cold = 0, first;
+	struct cell c = {.mem = ANON, .fd = -1};  /* for its file only: the verdict is the race's */
+	double t0;
+
+	if (!wanted(name) || !begins(name))
+		goto free;
+	if (!ext4_dir || !ring_ok) {
+		printf("CASE %s SKIP: %s\n", name, !ext4_dir ? "no ext4 directory given (-d)" : "no io_uring");
+		cells_skip++;
+		goto free;
+	}
+	buf = map_aligned(maplen, PAGE, MADV_NOHUGEPAGE);
+	snprintf(c.path, sizeof(c.path), "%s/uring-cold.%d", ext4_dir, getpid());
+	c.fd = open(c.path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (file)
+		fill64(file, BR_LEN, 57);
+	if (!buf || !file || c.fd < 0 || pwrite(c.fd, file, BR_LEN, 0) != BR_LEN || fsync(c.fd))
+		snprintf(why, sizeof(why), "cannot make the file or the buffer: %s", strerror(errno));
+	for (t0 = now_s(); !why[0] && now_s() - t0 < secs; rounds++) {
+		off_t off = (rounds % 3) * 1000;
+		struct iovec iov = {buf + PAGE + off, BR_LEN - 2 * off};
+		ssize_t r;
+
+		posix_fadvise(c.fd, 0, 0, POSIX_FADV_DONTNEED);
+		posix_fadvise(c.fd, 0, 0, rounds & 1 ? POSIX_FADV_RANDOM : POSIX_FADV_NORMAL);
+		cold += br_cached(c.fd, BR_LEN) == 0;
+		memset(buf, 0x5c, maplen);
+		r = rounds & 2 ? br_uring_one(c.fd, 1, &iov, off, 0) : br_io(BE_URING_V, c.fd, 1, &iov, 1, off);
+		if (r != (ssize_t)iov.iov_len)
+			snprintf(why, sizeof(why), "round %ld: a cold %s of %zu bytes at %ld returned %zd", rounds,
+				 rounds & 2 ? "READ" : "READV", iov.iov_len, (long)off, r);
+		else if ((first = first_diff(buf + PAGE + off, file + off, iov.iov_len)) >= 0)
+			snprintf(why, sizeof(why), "round %ld: a cold %s (readahead %s) put other bytes than the file's at buffer byte %ld",
+				 rounds, rounds & 2 ? "READ" : "READV", rounds & 1 ? "off" : "on", first);
+		else if (buf[PAGE + off - 1] != 0x5c || buf[PAGE + off + iov.iov_len] != 0x5c)
+			snprintf(why, sizeof(why), "round %ld: a cold read wrote outside its buffer", rounds);
+	}
+	printf("# %s: %.1f s, %ld cold reads of %d bytes (%ld started with no page cached)\n", name, now_s() - t0, rounds,
+	       BR_LEN, cold);
+	if (why[0]) {
+		printf("CASE %s FAIL: %s\n", name, why);
+		cells_fail++;
+	} else if (!cold) {
+		printf("CASE %s SKIP: no read started with the file out of the page cache\n", name);
+		cells_skip++;
+	} else {
+		printf("CASE %s PASS\n", name);
+		cells_pass++;
+	}
+	if (buf)
+		munmap(buf, maplen);
+	cell_file_close(&c);
+free:
+	free(file);
+}

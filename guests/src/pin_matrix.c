@@ -2707,6 +2707,7 @@ int main(int argc, char **argv)
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
 		aio_ring_race(race_secs);  /* migrate_cells.h */
+		buffered_race(race_secs);  /* buffered_cells.h */
 	}
 	if (list_only)
 		return 0;
