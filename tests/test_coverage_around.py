@@ -67,7 +67,7 @@ def test_touched_functions_list_the_lines_no_workload_ran() -> None:
     changed_line = changed.Line("mm/gup.c", 3479, 1, source[3478])
     st = mapping.classify([changed_line], windows, {}, lambda p: source)
     removed = around.removal_reach([changed.Removal("mm/gup.c", 3428, 2)], windows, {}, lambda p: source)
-    fs = {f.function: f for f in around.functions(st, removed, windows)}
+    fs = {f.function: f for f in around.functions(st, removed, windows, lambda p: source)}
     assert set(fs) == {"gup_fast", "gup_fast_fallback"}
     assert (fs["gup_fast"].never_ran, fs["gup_fast"].boot_only) == ((3428, 3429), ())
     assert fs["gup_fast"].ran == fs["gup_fast"].lines - 2
@@ -78,7 +78,7 @@ def test_a_series_that_only_removes_gets_a_headline_and_a_report() -> None:
     windows, source = real()
     removed = around.removal_reach([changed.Removal("mm/gup.c", 3428, 2), changed.Removal("mm/gup.c", 3480, 1)],
                                    windows, {}, lambda p: source)
-    funcs = around.functions([], removed, windows)
+    funcs = around.functions([], removed, windows, lambda p: source)
     cov = text.summary([], [], ["mm/gup: drop a check"], [], ["boot", "gup-test"],
                        [r.record() for r in removed], [f.record() for f in funcs])
     assert cov["text"] == "no added or changed line; 1 of 2 removals where the workloads ran"
@@ -97,7 +97,22 @@ def test_run_page_shows_removals_and_functions(tmp_path: Path) -> None:
     windows, source = real()
     removed = around.removal_reach([changed.Removal("mm/gup.c", 3428, 2)], windows, {}, lambda p: source)
     cov = text.summary([], [], ["x"], [], ["boot", "gup-test"], [r.record() for r in removed],
-                       [f.record() for f in around.functions([], removed, windows)])
+                       [f.record() for f in around.functions([], removed, windows, lambda p: source)])
     html = "\n".join(page.section(tmp_path, cov))
     assert "<td>mm/gup.c</td><td>3428</td><td>2</td><td>gup_fast</td><td>never ran</td>" in html
     assert "<td>gup_fast</td><td>" in html and "<td>3428-3429</td></tr>" in html
+
+
+def test_a_removal_at_the_top_of_a_function_is_told_by_that_function_only() -> None:
+    """A gap right after a function's opening brace: the nearest recorded line before it is in
+    the function above (gup_fast_permitted(), 3386 if it had a record); the function's extent,
+    read from the source's column-0 braces, keeps it to gup_fast()'s own lines, and names it
+    from its signature when gcov's records carry no name (an inlined static function's)."""
+    windows, source = real()
+    (r,) = around.removal_reach([changed.Removal("mm/gup.c", 3392, 3)], windows, {}, lambda p: source)
+    assert r.told_by == (3401,) and r.function == "gup_fast" and r.status == "ran"
+    assert around.extent(source, 3392) == (3388, 3435)
+    nameless = {w: {p: {n: gcov.Count(c.count, c.partial) for n, c in lines.items()} for p, lines in per.items()}
+                for w, per in windows.items()}
+    (r,) = around.removal_reach([changed.Removal("mm/gup.c", 3392, 3)], nameless, {}, lambda p: source)
+    assert r.function == "gup_fast"  # from "static unsigned long gup_fast(unsigned long start, ..."

@@ -11,6 +11,7 @@ all of those did (code that sat between two lines ran when both did).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -67,12 +68,39 @@ def _ran(windows: Mapping[str, Counts], path: str, lines: Sequence[int]) -> tupl
     return tuple(w for w in windows if w != BOOT and every(w)), BOOT in windows and every(BOOT)
 
 
+def extent(text: Sequence[str], line: int) -> tuple[int, int]:
+    """The lines (1-based, inclusive) of the function holding line: from after the previous
+    line that starts with "}" (kernel style closes a function, and a struct initializer, at
+    column 0) to the next one. Read from the source, not from gcov's function names, which an
+    inlined static function's lines do not carry."""
+    lo = line
+    while lo >= 1 and lo <= len(text) and not text[lo - 1].startswith("}"):
+        lo -= 1
+    hi = line + 1
+    while hi <= len(text) and not text[hi - 1].startswith("}"):
+        hi += 1
+    return lo + 1, min(hi, len(text))
+
+
+_SIGNATURE = re.compile(r"^[A-Za-z_].*?\b([A-Za-z_]\w*)\s*\(")
+
+
+def _name(text: Sequence[str], first: int, last: int, names: Iterable[str]) -> str:
+    """The function's name: gcov's, for any of its lines that has one, else its signature's."""
+    if got := next((n for n in names if n), ""):
+        return got
+    for i in range(first, min(last, len(text)) + 1):
+        if m := _SIGNATURE.match(text[i - 1]):
+            return m.group(1)
+    return ""
+
+
 def removal_reach(removals: Iterable[Removal], windows: Mapping[str, Counts], unmeasured: Mapping[str, str],
                   source: Callable[[str], Sequence[str]]) -> list[RemovalReach]:
-    """Each removal told by the lines of its function around the gap. A gap right after a
-    closing brace at column 0 (or at the top of the file) is between functions: a whole
-    function or a declaration went, and no line of the built tree can tell whether it would
-    have run."""
+    """Each removal told by the nearest lines of its function on each side of the gap. A gap
+    right after a closing brace at column 0 (or at the top of the file) is between functions:
+    a whole function or a declaration went, and no line of the built tree can tell whether it
+    would have run."""
     seen = {p for counts in windows.values() for p in counts}
     out: list[RemovalReach] = []
     for r in removals:
@@ -84,33 +112,40 @@ def removal_reach(removals: Iterable[Removal], windows: Mapping[str, Counts], un
             out.append(RemovalReach(r, "not measured", why="between functions: no line of the built tree runs in its place"))
             continue
         coded = _lines(windows, r.path)
-        before = max((n for n in coded if n <= r.after), default=0)
-        if not before:
-            out.append(RemovalReach(r, "not measured", why="no line before it compiled to code"))
+        first, last = extent(text, r.after)
+        before = max((n for n in coded if first <= n <= r.after), default=0)
+        after = min((n for n in coded if r.after < n <= last), default=0)
+        told = tuple(n for n in (before, after) if n)
+        func = _name(text, first, last, (coded[n] for n in told))
+        if not told:
+            out.append(RemovalReach(r, "not measured", func, why="no line of its function compiled to code"))
             continue
-        func = coded[before]
-        after = min((n for n in coded if n > r.after and (not func or coded[n] == func)), default=0)
-        told = (before, after) if after else (before,)
         ran, boot = _ran(windows, r.path, told)
         out.append(RemovalReach(r, "ran" if ran else "boot only" if boot else "never ran", func, told, ran))
     return out
 
 
-def functions(statuses: Iterable[Status], removed: Iterable[RemovalReach],
-              windows: Mapping[str, Counts]) -> list[FunctionReach]:
+def functions(statuses: Iterable[Status], removed: Iterable[RemovalReach], windows: Mapping[str, Counts],
+              source: Callable[[str], Sequence[str]]) -> list[FunctionReach]:
     """Each function holding a changed line that is code, or a removal told by its lines: how
-    many of its lines the workloads ran, and which they never did."""
-    touched: set[tuple[str, str]] = set()
+    many of its lines (those gcov records) the workloads ran, and which they never did."""
+    touched: set[tuple[str, int]] = set()
     for s in statuses:
         if s.status in COVERABLE:
-            touched |= {(s.line.path, c[s.line.path][s.line.number].function) for c in windows.values()
-                        if s.line.number in c.get(s.line.path, {})}
-    touched |= {(r.removal.path, r.function) for r in removed if r.status != "not measured"}
+            touched.add((s.line.path, s.line.number))
+    touched |= {(r.removal.path, r.told_by[0]) for r in removed if r.told_by}
+    spans: dict[tuple[str, int, int], None] = {}
+    for path, line in sorted(touched):
+        first, last = extent(source(path), line)
+        spans[(path, first, last)] = None
     out: list[FunctionReach] = []
-    for path, func in sorted(t for t in touched if t[1]):
-        mine = sorted(n for n, f in _lines(windows, path).items() if f == func)
+    for path, first, last in spans:
+        coded = _lines(windows, path)
+        mine = sorted(n for n in coded if first <= n <= last)
+        if not mine:
+            continue
         seen = {n: _ran(windows, path, (n,)) for n in mine}
         never = tuple(n for n in mine if not seen[n][0])
-        out.append(FunctionReach(path, func, len(mine), len(mine) - len(never), never,
-                                 tuple(n for n in never if seen[n][1])))
+        out.append(FunctionReach(path, _name(source(path), first, last, (coded[n] for n in mine)), len(mine),
+                                 len(mine) - len(never), never, tuple(n for n in never if seen[n][1])))
     return out

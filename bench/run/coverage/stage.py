@@ -153,7 +153,7 @@ def _collect(plan: Plan, inst: objects.Instrument, src: Path, build: Path, gdir:
 
     statuses = mapping.classify(lines, counts, unmeasured, source)
     removed = around.removal_reach(changed.removals(src, base, head, files), counts, unmeasured, source)
-    funcs = around.functions(statuses, removed, counts)
+    funcs = around.functions(statuses, removed, counts, source)
     write_atomic(run_dir / COUNTS, json.dumps(raw_counts(counts, unmeasured)) + "\n")
     write_atomic(run_dir / rundir.COVERAGE, json.dumps(text.line_records(statuses), indent=1) + "\n")
     subjects = [p.subject for p in plan.series.patches]
