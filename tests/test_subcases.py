@@ -935,3 +935,60 @@ def test_the_rlimit_cells_fail_on_an_unwind_that_keeps_its_pins() -> None:
     assert failed["rlimit/uring/anon"] == \
         "32 pin(s) outstanding after io_uring_register_buffers of 128 KiB was refused over RLIMIT_MEMLOCK"
     assert all(got[f"rlimit/xdp/{m}"].status is Status.PASS for m in ("anon", "thp", "hugetlb"))
+
+
+def test_a_real_log_of_the_cells_written_after_round_4() -> None:
+    # ONLY=migrate/,swap/,buffered/,tcp-zc-recv,futex-ro,race/aio on a healthy 6.12 (run
+    # 20261206-210140-baseline, the default set's cells of these blocks): every cell passes,
+    # each with its premise said in a comment line
+    lines, got = _real_log("pin-matrix-round4-cells-baseline-6.12-tcg.log")
+    assert all(s.status is Status.PASS for s in got.values())
+    blocks = {p: sum(n.startswith(p) for n in got) for p in ("migrate/", "swap/", "buffered/", "borrow/tcp-zc-recv/",
+                                                              "borrow/futex-ro/", "race/aio-ring-vs-migrate")}
+    assert blocks == {"migrate/": 40, "swap/": 3, "buffered/": 28, "borrow/tcp-zc-recv/": 5, "borrow/futex-ro/": 1,
+                      "race/aio-ring-vs-migrate": 1}
+    # mbind over a hole fails with EFAULT and moves nothing; a pinned half stays where it was
+    assert "# migrate/mbind/anon/hole: returned -14, 0 of 16 page(s) moved from node 0 to 1" in lines
+    assert "# migrate/mbind-strict/anon/pinned-half: returned -5, 8 of 16 page(s) moved from node 0 to 1" \
+           " (the pinned half stays)" in lines
+    # the one sender whose pages TCP_ZEROCOPY_RECEIVE may map (loopback copied them into its own)
+    assert "# borrow/tcp-zc-recv/zc-anon: 241664 of 262144 bytes mapped into the receiver in 9 chunk(s)," \
+           " the rest read" in lines
+    assert any(line.startswith("# race/aio-ring-vs-migrate: 2.0 s, 15903 batches of 32 reads") for line in lines)
+    # the cells are in the default set: the migrate, swap and buffered blocks have no quick list
+    # (every cell runs), the tcp-zc-recv ones are in borrow_quick[]
+    assert {n for n in got if n.startswith(TCPZC)} <= set(_c_table("borrow_cells.h", "borrow_quick"))
+
+
+@pytest.mark.parametrize("log, failed", [
+    # patches/redteam/mbind-error-isolated-leak: do_mbind() no longer puts back the folios it
+    # isolated when it fails at a hole; the whole default set passed it (run 20261206-203557)
+    ("pin-matrix-migrate-mbind-error-isolated-leak-6.12-tcg.log",
+     {f"migrate/{e}/{m}/hole": f"{n} of {n if m == 'thp' else 16} page(s) cannot move after {e} returned -14 (first: page 0):"
+      " held by a reference nobody owns (left isolated, or pinned)"
+      for e in ("mbind", "mbind-strict") for m, n in (("anon", 8), ("thp", 512), ("shmem", 8), ("ext4-shared", 8))}),
+    # patches/redteam/zram-same-filled-last-word: page_same_filled() no longer looks at the last word
+    ("pin-matrix-swap-zram-same-filled-last-word-6.12-tcg.log",
+     {f"swap/{m}/shapes": "page 3 (one word repeated but the last) came back from swap with other bytes at byte 4088"
+      " (round 1)" for m in ("anon", "thp", "shmem")}),
+    # patches/redteam/tcp-zc-map-pagecache-frag: can_map_frag() no longer refuses page-cache and
+    # compound pages; the senders that lend the file's pages fail, vmsplice's pages are refused late
+    ("pin-matrix-tcp-zc-recv-tcp-zc-map-pagecache-frag-6.12-tcg.log",
+     {"borrow/tcp-zc-recv/sendfile-ext4": "a byte the receiver had mapped (stream byte 0) changed when the sender"
+      " rewrote its file: the sender's page itself is mapped into the receiver",
+      "borrow/tcp-zc-recv/splice-memfd": "a byte the receiver had mapped (stream byte 0) changed when the sender"
+      " rewrote its file: the sender's page itself is mapped into the receiver",
+      "borrow/tcp-zc-recv/vmsplice-anon": "TCP_ZEROCOPY_RECEIVE: Invalid argument"}),
+    # patches/redteam/futex-ro-anon-key-ref-leak: get_futex_key() returns EFAULT without putting the page
+    ("pin-matrix-futex-ro-futex-ro-anon-key-ref-leak-6.12-tcg.log",
+     {"borrow/futex-ro/shmem": "the read-only private anonymous page is still held after 16 refused shared futex"
+      " calls (EFAULT): a reference the refusal kept"}),
+    # patches/redteam/aio-ring-migrate-copy-unlocked: aio_migrate_folio() copies the ring page
+    # before it takes completion_lock, so an event written during the copy is lost
+    ("pin-matrix-race-aio-ring-migrate-copy-unlocked-6.12-tcg.log",
+     {"race/aio-ring-vs-migrate": "batch 41 got the event of batch 21, read 26: a stale or doubled ring entry"}),
+])
+def test_the_round_4_cells_catch_the_bugs_they_were_written_for(log: str, failed: dict[str, str]) -> None:
+    _, got = _real_log(log)
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == failed
+    assert all(s.status is Status.PASS for n, s in got.items() if n not in failed)

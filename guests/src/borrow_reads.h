@@ -554,7 +554,7 @@ static void futex_ro_cell(int ext4)
 		cfail(&c, "%s", done.kind ? done.why : "the waiter ended without a word");
 reap:
 	child_reap(&c, kid, "waiter", NULL);
-	printf("# %s: a stale value EAGAIN, a read-only private anonymous page EFAULT " FR_REFUSALS_S " times, not held after; FUTEX_WAKE through the writable mapping woke %ld (the waiter %s); FUTEX_WAKE through the read-only one woke %ld (at %.2f, %.2f, %.2f s)\n",
+	printf("# %s: a stale value EAGAIN, a read-only private anonymous page EFAULT " FR_REFUSALS_S " times (then its references checked); FUTEX_WAKE through the writable mapping woke %ld (the waiter %s); FUTEX_WAKE through the read-only one woke %ld (at %.2f, %.2f, %.2f s)\n",
 	       c.name, woken, slept ? "slept" : "was not seen sleeping", done.kind == 'o' ? done.n : -1L, t[0], t[1], t[2]);
 	/* the key borrowed the page for the lookup only: none held, both processes' writes there */
 	if (!c.failed[0] && !c.skip[0]) {
