@@ -332,16 +332,7 @@ static void buffered_race(double secs)
 	}
 	printf("# %s: %.1f s, %ld cold reads of %d bytes (%ld started with no page cached)\n", name, now_s() - t0, rounds,
 	       BR_LEN, cold);
-	if (why[0]) {
-		printf("CASE %s FAIL: %s\n", name, why);
-		cells_fail++;
-	} else if (!cold) {
-		printf("CASE %s SKIP: no read started with the file out of the page cache\n", name);
-		cells_skip++;
-	} else {
-		printf("CASE %s PASS\n", name);
-		cells_pass++;
-	}
+	case_verdict(name, why, cold ? NULL : "no read started with the file out of the page cache");
 	if (buf)
 		munmap(buf, maplen);
 	cell_file_close(&c);

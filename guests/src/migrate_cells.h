@@ -416,14 +416,5 @@ out:
 		close(fd);
 	printf("# %s: %.1f s, %ld batches of %d reads, %ld events; %ld ring page moves, in %ld of the batches\n", name,
 	       secs, batches, AR_BATCH, events, atomic_load(&a.moves), moves_during);
-	if (why[0]) {
-		printf("CASE %s FAIL: %s\n", name, why);
-		cells_fail++;
-	} else if (!moves_during) {
-		printf("CASE %s SKIP: no ring page moved while a batch completed\n", name);
-		cells_skip++;
-	} else {
-		printf("CASE %s PASS\n", name);
-		cells_pass++;
-	}
+	case_verdict(name, why, moves_during ? NULL : "no ring page moved while a batch completed");
 }

@@ -248,19 +248,25 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The verdict of a case: a failure says why, else a skip, else PASS (a race has no struct cell). */
+static void case_verdict(const char *name, const char *fail, const char *skip)
+{
+	if (fail && fail[0]) {
+		printf("CASE %s FAIL: %s\n", name, fail);
+		cells_fail++;
+	} else if (skip && skip[0]) {
+		printf("CASE %s SKIP: %s\n", name, skip);
+		cells_skip++;
+	} else {
+		printf("CASE %s PASS\n", name);
+		cells_pass++;
+	}
+}
+
 static void verdict(struct cell *c, double began)
 {
 	printf("# %s: %.2f s\n", c->name, now_s() - began);
-	if (c->failed[0]) {
-		printf("CASE %s FAIL: %s\n", c->name, c->failed);
-		cells_fail++;
-	} else if (c->skip[0]) {
-		printf("CASE %s SKIP: %s\n", c->name, c->skip);
-		cells_skip++;
-	} else {
-		printf("CASE %s PASS\n", c->name);
-		cells_pass++;
-	}
+	case_verdict(c->name, c->failed, c->skip);
 }
 
 /* -- what the kernel says ------------------------------------------------------------- */
