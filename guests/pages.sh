@@ -31,8 +31,6 @@ pages_start() {
 # alive: the pids that exist now (their pages are theirs, not leaks).
 alive() { local p; for p in /proc/[0-9]*; do echo "${p#/proc/}"; done; }
 
-# pages_end NAME: after the workload ended (its pins too). The window is (first line, second
-# line] of NAME.pids, wrapping at pid_max; NAME.page_owner keeps the records whose tgid is in it.
 # Compaction, bounded: a kernel that leaves folios isolated (an isolate path that never puts
 # back) makes a write to compact_memory wait for them for ever (6.12 mm/compaction.c
 # too_many_isolated(), retried after reclaim_throttle()); SIGKILL ends that wait
@@ -44,6 +42,8 @@ compact_bounded() {
     return 0
 }
 
+# pages_end NAME: after the workload ended (its pins too). The window is (first line, second
+# line] of NAME.pids, wrapping at pid_max; NAME.page_owner keeps the records whose tgid is in it.
 pages_end() {
     local name=$1 last began=$EPOCHREALTIME settled
     last_pid

@@ -9,11 +9,10 @@ HUNK_GAP unchanged lines apart (a diff's context).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import re
 
 from bench.base import proc
 
