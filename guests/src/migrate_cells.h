@@ -16,8 +16,8 @@
  *                after them: mbind() walks and isolates the first VMA, then fails with EFAULT
  *                at the hole (mm/mempolicy.c queue_pages_test_walk()); move_pages() gets the
  *                hole's address among the others (its status must say -EFAULT);
- *   pinned-half  the first half held by a long-term pin (gup_test PIN_LONGTERM_TEST: read-only
- *                for ext4, which refuses writable long-term pins) while the whole range is
+ *   pinned-half  the first half held by a long-term pin (pin_start()'s gup-slow: read-only for
+ *                ext4, which refuses writable long-term pins) while the whole range is
  *                asked to move: the pinned folios cannot move (their references are more than
  *                their mappings explain) and must be put back; the pin must still see the
  *                process's memory (written after the call, read through the pin).
@@ -163,13 +163,8 @@ static void mg_cell(enum mg_entry e, enum mg_mem m, enum mg_shape s)
 	}
 	iso0 = mg_isolated();
 	if (s == MGS_PINNED) {
-		struct pin_longterm_test args = {.addr = (uintptr_t)map, .size = len / 2,
-						 .flags = m == MGM_EXT4 ? 0 : PIN_LONGTERM_TEST_FLAG_USE_WRITE};
-
-		if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args)) {
-			cfail(&c, "PIN_LONGTERM_TEST_START: %s", strerror(errno));
+		if (pin_start(&c, GUP_SLOW, map, len / 2))  /* ext4 (c.mem FILESH): read-only */
 			goto out;
-		}
 		pinned = 1;
 		if (mg_nodes(map, n, was)) {  /* a long-term pin moves pages out of ZONE_MOVABLE first */
 			cfail(&c, "move_pages (query): %s", strerror(errno));
@@ -190,11 +185,10 @@ static void mg_cell(enum mg_entry e, enum mg_mem m, enum mg_shape s)
 		fill64(map, len / 2, 42);
 		memcpy(want, map, len / 2);
 		c.half = len / 2;
-		if (!pin_read(&c, GUP_FAST, map, got) && (first = first_diff(got, want, len / 2)) >= 0)
+		if (!pin_read(&c, GUP_SLOW, map, got) && (first = first_diff(got, want, len / 2)) >= 0)
 			cfail(&c, "after %s the pin reads other bytes than the process wrote at byte %ld (a pinned page moved away from the pin)",
 			      mg_entry_names[e], first);
-		if (ioctl(gup_fd, PIN_LONGTERM_TEST_STOP))
-			cfail(&c, "PIN_LONGTERM_TEST_STOP: %s", strerror(errno));
+		pin_stop(&c, GUP_SLOW);
 		pinned = 0;
 	}
 	if (c.failed[0])
@@ -237,8 +231,8 @@ static void mg_cell(enum mg_entry e, enum mg_mem m, enum mg_shape s)
 	printf("# %s: returned %ld, %ld of %ld page(s) moved from node %d to %d%s\n", c.name, r, moved, n, from, to,
 	       s == MGS_PINNED ? " (the pinned half stays)" : "");
 out:
-	if (pinned && ioctl(gup_fd, PIN_LONGTERM_TEST_STOP))
-		cfail(&c, "PIN_LONGTERM_TEST_STOP: %s", strerror(errno));
+	if (pinned)
+		pin_stop(&c, GUP_SLOW);
 	cell_finish(&c, map, len, p0, began);
 free:
 	free(want);

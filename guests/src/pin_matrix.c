@@ -2299,8 +2299,7 @@ static void run_race(const char *name, void *(*a)(void *), void *(*b)(void *), i
 		}
 	}
 	if (skip[0]) {
-		printf("CASE %s SKIP: %s\n", cname, skip);
-		cells_skip++;
+		case_verdict(cname, NULL, skip);
 		munmap(r.buf, r.len);
 		return;
 	}
@@ -2323,30 +2322,20 @@ static void run_race(const char *name, void *(*a)(void *), void *(*b)(void *), i
 		       cname, r.a_refused);
 	if (!r.failed[0] && pins_settle(p0) != p0)
 		snprintf(r.failed, sizeof(r.failed), "%ld pin(s) outstanding after the race", pins_settle(p0) - p0);
-	if (r.failed[0]) {
-		printf("CASE %s FAIL: %s\n", cname, r.failed);
-		cells_fail++;
-	} else if (r.a_rounds < 2 || r.b_rounds < 2) {
-		printf("CASE %s SKIP: the two sides did not both run (%ld and %ld rounds)\n", cname, r.a_rounds,
-		       r.b_rounds);
-		cells_skip++;
-	} else if (b == b_migrate && (vmstat("pgmigrate_success") == mig || !r.b_hits)) {
-		printf("CASE %s SKIP: no page of the buffer migrated during the race (%ld rounds did)\n", cname, r.b_hits);
-		cells_skip++;
-	} else if (r.a_refused > r.a_rounds) {
-		printf("CASE %s SKIP: more long-term pins refused (%ld) than taken (%ld)\n", cname, r.a_refused, r.a_rounds);
-		cells_skip++;
-	} else if (b == b_uffd_move && (!r.b_hits || !r.b_busy)) {
-		printf("CASE %s SKIP: UFFDIO_MOVE moved %ld page(s) and met a pinned one %ld time(s) during the race: "
-		       "both must happen\n", cname, r.b_hits, r.b_busy);
-		cells_skip++;
-	} else if (b == b_split && vmstat("thp_split_page") == split) {
-		printf("CASE %s SKIP: no THP was split during the race\n", cname);
-		cells_skip++;
-	} else {
-		printf("CASE %s PASS\n", cname);
-		cells_pass++;
-	}
+	if (r.failed[0])
+		;  /* the failure is the verdict */
+	else if (r.a_rounds < 2 || r.b_rounds < 2)
+		snprintf(skip, sizeof(skip), "the two sides did not both run (%ld and %ld rounds)", r.a_rounds, r.b_rounds);
+	else if (b == b_migrate && (vmstat("pgmigrate_success") == mig || !r.b_hits))
+		snprintf(skip, sizeof(skip), "no page of the buffer migrated during the race (%ld rounds did)", r.b_hits);
+	else if (r.a_refused > r.a_rounds)
+		snprintf(skip, sizeof(skip), "more long-term pins refused (%ld) than taken (%ld)", r.a_refused, r.a_rounds);
+	else if (b == b_uffd_move && (!r.b_hits || !r.b_busy))
+		snprintf(skip, sizeof(skip), "UFFDIO_MOVE moved %ld page(s) and met a pinned one %ld time(s) during the race: "
+			 "both must happen", r.b_hits, r.b_busy);
+	else if (b == b_split && vmstat("thp_split_page") == split)
+		snprintf(skip, sizeof(skip), "no THP was split during the race");
+	case_verdict(cname, r.failed, skip);
 	if (r.dio_fd >= 0)
 		close(r.dio_fd);
 	if (dio_path[0])

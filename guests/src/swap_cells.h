@@ -20,7 +20,7 @@
  * swap path). Premise: every shape went out at least once in the two rounds (anonymous:
  * pagemap's swap bit; shmem: mincore() says not resident; three MADV_PAGEOUTs a round), else
  * SKIP naming the shapes that never did.
- * Part of pin_matrix.c (struct cell, verdict(), pagemap()).
+ * Part of pin_matrix.c (struct cell, verdict()), after dump_cells.h (pages_out()).
  */
 enum sw_mem { SWM_ANON, SWM_THP, SWM_SHMEM, NSWM };
 static const char *const sw_mem_names[NSWM] = {"anon", "thp", "shmem"};
@@ -88,18 +88,9 @@ static void sw_fill(char *page, enum sw_shape s, unsigned seed)
 	}
 }
 
-/* Whether page p is out of memory: anonymous, a swap entry in pagemap; shmem, not resident. */
-static int sw_out(const char *p, int shmem)
-{
-	unsigned char v = 1;
-
-	if (!shmem)
-		return !!(pagemap(p) & PM_SWAP);
-	return !mincore((void *)p, PAGE, &v) && !(v & 1);
-}
-
-/* Page out len bytes of buf (three tries); the shape pages still in memory, as a bit mask. */
-static unsigned sw_pageout(char *buf, size_t len, int shmem)
+/* Page out len bytes of buf (three tries); the shape pages still in memory, as a bit mask
+ * (dump_cells.h's pages_out(): a swap entry for anonymous memory, not resident for shmem). */
+static unsigned sw_pageout(struct cell *c, char *buf, size_t len)
 {
 	unsigned in = 0;
 
@@ -107,7 +98,7 @@ static unsigned sw_pageout(char *buf, size_t len, int shmem)
 		madvise(buf, len, MADV_PAGEOUT);
 		in = 0;
 		for (int i = 0; i < NSWSHAPE; i++)
-			in |= (unsigned)!sw_out(buf + i * PAGE, shmem) << i;
+			in |= (unsigned)!pages_out(c, buf + i * PAGE, PAGE) << i;
 		if (!in)
 			break;
 	}
@@ -116,7 +107,7 @@ static unsigned sw_pageout(char *buf, size_t len, int shmem)
 
 static void swap_cell(enum sw_mem m)
 {
-	struct cell c = {.mem = ANON, .fd = -1};
+	struct cell c = {.mem = m == SWM_SHMEM ? SHMEM : ANON, .fd = -1};
 	double began = now_s();
 	size_t maplen = m == SWM_THP ? HPAGE : NSWSHAPE * PAGE;
 	char *map = NULL, *want = malloc(NSWSHAPE * PAGE);
@@ -158,7 +149,7 @@ static void swap_cell(enum sw_mem m)
 		for (int i = 0; i < NSWSHAPE; i++)
 			sw_fill(want + i * PAGE, i, 7 + round);
 		memcpy(map, want, NSWSHAPE * PAGE);
-		in = sw_pageout(map, maplen, m == SWM_SHMEM);
+		in = sw_pageout(&c, map, maplen);
 		out_once |= ~in & ((1u << NSWSHAPE) - 1);
 		stayed += __builtin_popcount(in);
 		tested += NSWSHAPE - __builtin_popcount(in);
