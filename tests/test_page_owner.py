@@ -173,3 +173,35 @@ def test_a_compaction_that_never_finished_fails_the_pages_case(tmp_path: Path) -
     (guest / "iouring.compaction").unlink()
     passed = leaks.pages_case("iouring", guest, sup)
     assert passed is not None and passed.status.value == "pass"
+
+
+FUTEX = DATA / "futex-ro-leak-tcg"
+
+
+def test_an_anonymous_page_is_told_by_its_fault_mask_when_the_fault_path_is_inlined() -> None:
+    """Round 4's futex-ro-anon-key-ref-leak on a real boot: one anonymous page of an exited
+    pin_matrix child stays referenced. 6.12 inlines do_anonymous_page() into __handle_mm_fault(),
+    so no frame names it; the zeroed movable mask of a fault does, and the anonymous tolerance (0)
+    fails the case where the page tolerance (32) alone would pass it."""
+    sup = leaks.support(FUTEX, (FUTEX / "config").read_text())
+    case = leaks.pages_case("pin-matrix", FUTEX, sup)
+    assert case is not None and case.status.value == "fail", case.message
+    assert "1 user page(s) still allocated to its exited processes" in case.message
+    assert "1 of them anonymous (tolerance 32, anonymous 0)" in case.message
+    assert "GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO" in case.output and "    __handle_mm_fault+0x10b0/0x1770" in case.output
+    dump = page_owner.parse((FUTEX / "pin-matrix.page_owner").read_text().splitlines())
+    left = leaks.leaked(dump, {int(t) for t in (FUTEX / "pin-matrix.alive").read_text().split()})
+    assert [r.pages for r in left] == [1]
+    assert not any(leaks._ANON.match(f) for f in left[0].stack)  # the frames alone would not tell it
+
+
+def test_a_page_in_the_swap_cache_or_not_from_a_fault_is_not_anonymous() -> None:
+    import dataclasses
+    dump = page_owner.parse((FUTEX / "pin-matrix.page_owner").read_text().splitlines())
+    rec = next(r for r in dump.records if "__GFP_ZERO" in r.gfp and "GFP_HIGHUSER_MOVABLE" in r.gfp)
+    assert leaks.anonymous(rec)
+    assert not leaks.anonymous(dataclasses.replace(rec, flags=rec.flags + "|swapcache"))
+    no_fault = tuple(f for f in rec.stack if "handle_mm_fault" not in f)
+    assert not leaks.anonymous(dataclasses.replace(rec, stack=no_fault))
+    # a page the fault did not zero (page cache, shmem) is not told anonymous by the mask
+    assert not leaks.anonymous(dataclasses.replace(rec, gfp=("GFP_HIGHUSER_MOVABLE", "__GFP_COMP")))
