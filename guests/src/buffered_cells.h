@@ -17,7 +17,14 @@
  *         the buffer);
  * shape:  whole (BR_LEN bytes from offset 0 into a page-aligned buffer), unaligned (from
  *         file offset 1000 into the buffer at 3000, BR_LEN - 5000 bytes), iovecs (7 buffers
- *         of odd lengths, each starting at an odd place; the one-buffer engines skip it).
+ *         of odd lengths, each starting at an odd place; the one-buffer engines skip it);
+ *         paged-out (whole, the buffer swapped out first: a write's copy from it, done with
+ *         page faults off under the folio lock, comes up short at once and must fault the
+ *         source in and retry, mm/filemap.c generic_perform_write(); a read faults the pages
+ *         back in as it copies; READ/WRITE_FIXED skip it: registering faults them in);
+ *         fault-mid (whole, the buffer's page at BR_LEN/2 PROT_NONE: the call must stop there
+ *         with a short count, its bytes before the page exactly the file's or the buffer's, and
+ *         nothing at or after the page copied either way; FIXED and splice skip it).
  * Checks: a read puts exactly the file's bytes at their offsets, each buffer's bytes around
  * them untouched; a write's bytes are on the file after fsync and the file's pages dropped
  * from the cache (read back with pread), and the buffer still holds them; then every page of
@@ -32,14 +39,18 @@
 
 enum br_engine { BE_SYNC, BE_URING, BE_URING_V, BE_URING_FIXED, BE_AIO, BE_SPLICE, NBE };
 static const char *const be_names[NBE] = {"sync", "uring", "uring-v", "uring-fixed", "aio", "splice"};
-enum br_shape { BS_WHOLE, BS_UNALIGNED, BS_IOVECS, NBS };
-static const char *const bs_names[NBS] = {"whole", "unaligned", "iovecs"};
+enum br_shape { BS_WHOLE, BS_UNALIGNED, BS_IOVECS, BS_PAGEDOUT, BS_FAULTMID, NBS };
+static const char *const bs_names[NBS] = {"whole", "unaligned", "iovecs", "paged-out", "fault-mid"};
 
 static int buffered_wanted(const char *name) { return block_wanted(name, NULL, 0); }
 
 static int br_applies(enum br_engine e, int rd, enum br_shape s)
 {
 	if (e == BE_SPLICE && !rd)
+		return 0;
+	if ((s == BS_PAGEDOUT || s == BS_FAULTMID) && e == BE_URING_FIXED)
+		return 0;
+	if (s == BS_FAULTMID && e == BE_SPLICE)
 		return 0;
 	return !(s == BS_IOVECS && (e == BE_URING || e == BE_URING_FIXED || e == BE_SPLICE));
 }
@@ -51,7 +62,7 @@ static int br_shape(enum br_shape s, struct iovec *iov, char *buf, off_t *off)
 	size_t at = 0;
 
 	*off = 0;
-	if (s == BS_WHOLE) {
+	if (s == BS_WHOLE || s == BS_PAGEDOUT || s == BS_FAULTMID) {
 		iov[0] = (struct iovec){buf, BR_LEN};
 		return 1;
 	}
@@ -156,6 +167,69 @@ static ssize_t br_io(enum br_engine e, int fd, int rd, struct iovec *iov, int n,
 	}
 }
 
+/* paged-out's premise: most of the buffer swapped out (pages_out(), dump_cells.h) */
+static int br_page_out(struct cell *c, char *buf, size_t len)
+{
+	long out;
+
+	if (!swap_on()) {
+		cskip(c, "no swap in /proc/swaps (swap on zram?)");
+		return -1;
+	}
+	madvise(buf, len, MADV_PAGEOUT);
+	if ((out = pages_out(c, buf, len)) < (long)(len / PAGE / 2)) {
+		cskip(c, "MADV_PAGEOUT swapped out %ld of %zu buffer pages only", out, len / PAGE);
+		return -1;
+	}
+	printf("# %s: %ld of %zu buffer pages swapped out before the call\n", c->name, out, len / PAGE);
+	return 0;
+}
+
+/* fault-mid: the call over [buf, buf + BR_LEN) met the PROT_NONE page at BR_LEN/2. It must
+ * return a count in (0, BR_LEN/2]; the bytes before it are the other side's; a read may leave
+ * anything it copied past the count but before the page (copy_to_user() may stop short of the
+ * fault), nothing at or after it; a write's file likewise, read back from the disk (the caller
+ * synced it and dropped its pages). */
+static void br_fault_mid(struct cell *c, int rd, ssize_t r, char *buf, char *want, char *file)
+{
+	const size_t mid = BR_LEN / 2, flen = BR_LEN + PAGE;
+	char *now = rd ? buf : malloc(flen), *was = rd ? want : file, *other = rd ? file : buf;
+	long first;
+
+	if (r <= 0 || (size_t)r > mid) {
+		cfail(c, "the %s over a PROT_NONE page at byte %zu returned %zd%s%s, not a short count up to it",
+		      rd ? "read" : "write", mid, r, r < 0 ? ": " : "", r < 0 ? strerror((int)-r) : "");
+		goto out;
+	}
+	if (!rd && (!now || pread(c->fd, now, flen, 0) != (ssize_t)flen)) {
+		cfail(c, "the file could not be read back from the disk after the short write: %s", strerror(errno));
+		goto out;
+	}
+	if (!rd && (first = first_diff(buf, want, BR_LEN + 2 * PAGE)) >= 0) {
+		cfail(c, "the short write changed its source at byte %ld", first);
+		goto out;
+	}
+	if ((first = first_diff(now, other, (size_t)r)) >= 0) {
+		cfail(c, "after a short %s of %zd bytes the %s reads other bytes at byte %ld, inside the count", rd ? "read" : "write",
+		      r, rd ? "buffer" : "file", first);
+		goto out;
+	}
+	for (size_t i = (size_t)r; i < mid; i++)
+		if (now[i] != was[i] && now[i] != other[i]) {
+			cfail(c, "after a short %s of %zd bytes the %s holds neither its old bytes nor the %s at byte %zu",
+			      rd ? "read" : "write", r, rd ? "buffer" : "file", rd ? "file's" : "buffer's", i);
+			goto out;
+		}
+	if ((first = first_diff(now + mid, was + mid, (rd ? BR_LEN + 2 * PAGE : flen) - mid)) >= 0)
+		cfail(c, "a short %s of %zd bytes changed the %s at byte %ld, at or past the PROT_NONE page at %zu: the call went on past the fault",
+		      rd ? "read" : "write", r, rd ? "buffer" : "file", (long)mid + first, mid);
+	else
+		printf("# %s: %zd of %d bytes, stopped at the PROT_NONE page at %zu\n", c->name, r, BR_LEN, mid);
+out:
+	if (!rd)
+		free(now);
+}
+
 static void buffered_cell(enum br_engine e, int rd, enum br_shape s)
 {
 	struct cell c = {.mem = ANON, .fd = -1};
@@ -215,11 +289,30 @@ static void buffered_cell(enum br_engine e, int rd, enum br_shape s)
 		}
 		fixed = 1;
 	}
+	if (s == BS_PAGEDOUT && br_page_out(&c, buf, maplen))
+		goto out;
+	if (s == BS_FAULTMID && mprotect(buf + BR_LEN / 2, PAGE, PROT_NONE)) {
+		cfail(&c, "mprotect PROT_NONE of the middle page: %s", strerror(errno));
+		goto out;
+	}
 	if (rd)
 		cached = br_cached(c.fd, BR_LEN);
 	r = br_io(e, c.fd, rd, iov, n, off);
 	if (fixed && io_uring_unregister_buffers(&ring))
 		cfail(&c, "io_uring_unregister_buffers failed");
+	if (s == BS_FAULTMID) {
+		mprotect(buf + BR_LEN / 2, PAGE, PROT_READ | PROT_WRITE);
+		if (!rd && (fsync(c.fd) || posix_fadvise(c.fd, 0, 0, POSIX_FADV_DONTNEED))) {
+			cfail(&c, "fsync or POSIX_FADV_DONTNEED after the short write: %s", strerror(errno));
+			goto out;
+		}
+		if (!rd)  /* the read-back must come from the disk */
+			cached = br_cached(c.fd, BR_LEN);
+		br_fault_mid(&c, rd, r, buf, want, file);
+		if (!c.failed[0])
+			total = r;  /* the rest of the checks below are the short call's */
+		goto checked;
+	}
 	if (r != total) {
 		if (r == -ENOSYS || r == -EINVAL)
 			cskip(&c, "%s: %s", be_names[e], strerror((int)-r));
@@ -254,6 +347,9 @@ static void buffered_cell(enum br_engine e, int rd, enum br_shape s)
 		cfail(&c, "the file read back from disk differs from what was written at byte %ld", first);
 		goto out;
 	}
+checked:
+	if (c.failed[0])
+		goto out;
 	/* buffered I/O copies: no page of the buffer may stay held (READ/WRITE_FIXED pinned them all) */
 	if ((held = pages_held(buf, maplen, 1000, &first, why, sizeof(why))) > 0)
 		cfail(&c, "%ld page(s) of the buffer still held after the %s (first: page %ld)", held, rd ? "read" : "write", first);
