@@ -194,8 +194,179 @@ free:
 	free(want);
 }
 
+/* -- swap/<memory>/swapoff: back in by swapoff(2), not by a fault ---------------------------
+ * The shapes paged out, then every swap area turned off and on again: mm/swapfile.c
+ * try_to_unuse() reads each entry back and maps it where the swap entry was (unuse_pte() for
+ * anonymous memory, shmem_unuse() for shmem), a path no fault takes. Anonymous memory is
+ * forked after the page-out, so each entry is shared by parent and child: swapoff must give
+ * both their bytes, and after it a write by either must stay its own (the page mapped into two
+ * processes is not exclusive to either). Checks: the bytes of every page in each process (and
+ * through the memfd for shmem), no page left swapped out after swapoff, the two processes'
+ * writes apart. Premise: every shape went out (else SKIP); swap areas turned back on (else FAIL).
+ */
+#define SWOFF_AREAS 4
+
+/* Every swap area off, then on again (priorities as swapon(8) without -p); "" or why not */
+static void sw_off_on(struct cell *c)
+{
+	char areas[SWOFF_AREAS][128], line[256];
+	int n = 0;
+	FILE *f = fopen("/proc/swaps", "r");
+
+	while (f && fgets(line, sizeof(line), f) && n < SWOFF_AREAS)
+		if (sscanf(line, "%127s", areas[n]) == 1 && areas[n][0] == '/')
+			n++;
+	if (f)
+		fclose(f);
+	for (int i = 0; i < n && !c->failed[0]; i++)
+		if (swapoff(areas[i]))
+			cfail(c, "swapoff %s: %s", areas[i], strerror(errno));
+	for (int i = 0; i < n; i++)
+		if (swapon(areas[i], 0) && errno != EBUSY)
+			cfail(c, "swapon %s again after swapoff: %s", areas[i], strerror(errno));
+	if (!n)
+		cskip(c, "no swap area in /proc/swaps");
+}
+
+/* The child of swap/anon/swapoff: answers the parent's steps on its own copy of the shapes */
+static void swoff_child(char *map, const char *want, int in, int out)
+{
+	char step, *mine = malloc(NSWSHAPE * PAGE);
+
+	for (int i = 0; i < NSWSHAPE && mine; i++)
+		sw_fill(mine + i * PAGE, i, 9);
+	while (mine && read(in, &step, 1) == 1) {
+		char ok = step;
+
+		if (step == '1')  /* after swapoff: the bytes paged out before the fork */
+			ok = memcmp(map, want, NSWSHAPE * PAGE) ? 'X' : step;
+		else if (step == '2')  /* its own write */
+			memcpy(map, mine, NSWSHAPE * PAGE);
+		else if (step == '3')  /* the parent wrote since: not here */
+			ok = memcmp(map, mine, NSWSHAPE * PAGE) ? 'X' : step;
+		if (write(out, &ok, 1) != 1 || step == '3')
+			break;
+	}
+	_exit(0);
+}
+
+/* One step of the child's: 0 when it answered that it holds what it must */
+static int sw_ask(struct cell *c, int to, int from, char step, const char *what)
+{
+	char got = 0;
+
+	if (write(to, &step, 1) != 1 || read(from, &got, 1) != 1)
+		cfail(c, "the child did not answer step %c: %s", step, strerror(errno));
+	else if (got != step)
+		cfail(c, "the child %s", what);
+	return c->failed[0] ? -1 : 0;
+}
+
+static void swapoff_cell(enum sw_mem m)
+{
+	struct cell c = {.mem = m == SWM_SHMEM ? SHMEM : ANON, .fd = -1};
+	double began = now_s();
+	size_t maplen = m == SWM_THP ? HPAGE : NSWSHAPE * PAGE;
+	char *map = NULL, *want = malloc(NSWSHAPE * PAGE), *mine = malloc(NSWSHAPE * PAGE);
+	int to[2] = {-1, -1}, from[2] = {-1, -1};
+	pid_t child = -1;
+	unsigned in;
+	long first, out, un0 = vmstat("pswpin");
+
+	snprintf(c.name, sizeof(c.name), "swap/%s/swapoff", sw_mem_names[m]);
+	if (!swap_wanted(c.name) || !begins(c.name))
+		goto free;
+	if (!want || !mine || pipe(to) || pipe(from)) {
+		cfail(&c, "out of memory or pipes: %s", strerror(errno));
+		goto out;
+	}
+	if (!swap_on()) {
+		cskip(&c, "no swap in /proc/swaps (swap on zram?)");
+		goto out;
+	}
+	if (m == SWM_SHMEM) {
+		c.fd = memfd_create("swapoff", 0);
+		map = c.fd >= 0 && !ftruncate(c.fd, maplen) ? mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, c.fd, 0)
+							     : MAP_FAILED;
+		map = map == MAP_FAILED ? NULL : map;
+	} else {
+		map = map_aligned(maplen, m == SWM_THP ? HPAGE : PAGE, m == SWM_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	}
+	if (!map) {
+		cfail(&c, "cannot map the buffer: %s", strerror(errno));
+		goto out;
+	}
+	if (m == SWM_THP)
+		memset(map, 1, maplen);
+	if (m == SWM_THP && !is_thp(map)) {
+		cskip(&c, "no THP behind the buffer (kpageflags)");
+		goto out;
+	}
+	for (int i = 0; i < NSWSHAPE; i++)
+		sw_fill(want + i * PAGE, i, 8);
+	memcpy(map, want, NSWSHAPE * PAGE);
+	if ((in = sw_pageout(&c, map, maplen))) {
+		cskip(&c, "page %d (%s) never went out to swap in three MADV_PAGEOUTs", __builtin_ctz(in),
+		      sw_shape_names[__builtin_ctz(in)]);
+		goto out;
+	}
+	if (m != SWM_SHMEM) {  /* a child that shares every swap entry */
+		if ((child = cell_fork()) == 0) {
+			close(to[1]);
+			close(from[0]);
+			swoff_child(map, want, to[0], from[1]);
+		}
+		if (child < 0) {
+			cfail(&c, "fork: %s", strerror(errno));
+			goto out;
+		}
+	}
+	sw_off_on(&c);
+	if (c.failed[0] || c.skip[0])
+		goto out;
+	if ((out = pages_out(&c, map, NSWSHAPE * PAGE)))
+		cfail(&c, "%ld page(s) still swapped out after swapoff turned every area off", out);
+	else if ((first = first_diff(map, want, NSWSHAPE * PAGE)) >= 0)
+		cfail(&c, "after swapoff page %ld (%s) reads other bytes at byte %ld", first / (long)PAGE,
+		      sw_shape_names[first / (long)PAGE], first % (long)PAGE);
+	else if (m == SWM_SHMEM && (pread(c.fd, mine, NSWSHAPE * PAGE, 0) != (ssize_t)(NSWSHAPE * PAGE) ||
+				    (first = first_diff(mine, want, NSWSHAPE * PAGE)) >= 0))
+		cfail(&c, "after swapoff the memfd reads other bytes than its mapping at byte %ld", first);
+	if (c.failed[0] || child < 0)
+		goto out;
+	if (sw_ask(&c, to[1], from[0], '1', "does not read the bytes paged out before the fork after swapoff") ||
+	    sw_ask(&c, to[1], from[0], '2', "could not write its copy"))
+		goto out;
+	if ((first = first_diff(map, want, NSWSHAPE * PAGE)) >= 0) {
+		cfail(&c, "after swapoff the child's write reached the parent (page %ld, byte %ld)", first / (long)PAGE,
+		      first % (long)PAGE);
+		goto out;
+	}
+	for (int i = 0; i < NSWSHAPE; i++)
+		sw_fill(map + i * PAGE, i, 11);
+	sw_ask(&c, to[1], from[0], '3', "reads the parent's write after swapoff, or lost its own");
+out:
+	close_pair(to);
+	close_pair(from);
+	if (child > 0)
+		waitpid(child, NULL, 0);
+	if (!c.failed[0] && !c.skip[0])
+		printf("# %s: %d shapes paged out%s, back by swapoff (pswpin +%ld), %s\n", c.name, NSWSHAPE,
+		       child > 0 ? ", shared with a child" : "", vmstat("pswpin") - un0,
+		       child > 0 ? "each process's bytes apart after" : "the memfd and its mapping agree");
+	if (map)
+		munmap(map, maplen);
+	cell_file_close(&c);
+	verdict(&c, began);
+free:
+	free(want);
+	free(mine);
+}
+
 static void swap_cells(void)
 {
 	for (enum sw_mem m = 0; m < NSWM; m++)
 		swap_cell(m);
+	for (enum sw_mem m = 0; m < NSWM; m++)
+		swapoff_cell(m);
 }
