@@ -14,7 +14,12 @@
  * default set: guests/pin-matrix.sh) and read back by a fault; then every page changes (the
  * same shapes with other values), goes out again and comes back through swap readahead
  * (MADV_WILLNEED) before the fault, so the device's slots are rewritten and read by both
- * ways in. Memory: private anonymous, THP (the shapes in the first pages of one 2 MiB page,
+ * ways in. A third round changes every page's shape (page i takes shape i + 1: zeros become a
+ * repeated word, a pattern becomes random bytes, random bytes become zeros) while it is still in
+ * the swap cache from the second (read faults keep the entry), so it goes out again to the
+ * entry it kept: what the swap device remembers of an entry's last content (6.12's zeromap bit,
+ * zram's same-filled and huge flags of a slot, zswap's entry) must not outlive a rewrite. The
+ * # line says how many pages went out to the entry they kept (pagemap; anonymous memory only). Memory: private anonymous, THP (the shapes in the first pages of one 2 MiB page,
  * the whole of it paged out: whether it goes out whole, thp_swpout, or split first is the
  * kernel's choice, and the # line says which) and shmem (a memfd mapped shared: shmem's own
  * swap path). Premise: every shape went out at least once in the two rounds (anonymous:
@@ -105,6 +110,14 @@ static unsigned sw_pageout(struct cell *c, char *buf, size_t len)
 	return in;
 }
 
+#define SW_ROUNDS 3
+
+/* The shape of page i in a round: the third shifts every page to the next shape */
+static enum sw_shape sw_shape_of(unsigned round, int i)
+{
+	return (enum sw_shape)(round == 2 ? (i + 1) % NSWSHAPE : i);
+}
+
 static void swap_cell(enum sw_mem m)
 {
 	struct cell c = {.mem = m == SWM_SHMEM ? SHMEM : ANON, .fd = -1};
@@ -113,6 +126,8 @@ static void swap_cell(enum sw_mem m)
 	char *map = NULL, *want = malloc(NSWSHAPE * PAGE);
 	unsigned stayed = 0, tested = 0;  /* pages over both rounds */
 	unsigned out_once = 0;  /* shapes that went out in some round */
+	uint64_t kept[NSWSHAPE] = {0};  /* each page's swap entry after the second round's page-out */
+	int same_entry = 0;  /* pages the third round sent out to the entry they kept */
 	long sw0 = vmstat("pswpin"), thp0 = vmstat("thp_swpout"), split0 = vmstat("thp_split_page");
 
 	snprintf(c.name, sizeof(c.name), "swap/%s/shapes", sw_mem_names[m]);
@@ -143,25 +158,35 @@ static void swap_cell(enum sw_mem m)
 		cskip(&c, "no THP behind the buffer (kpageflags)");
 		goto out;
 	}
-	for (unsigned round = 0; round < 2 && !c.failed[0]; round++) {
+	for (unsigned round = 0; round < SW_ROUNDS && !c.failed[0]; round++) {
 		unsigned in;
 
 		for (int i = 0; i < NSWSHAPE; i++)
-			sw_fill(want + i * PAGE, i, 7 + round);
+			sw_fill(want + i * PAGE, sw_shape_of(round, i), 7 + round);
 		memcpy(map, want, NSWSHAPE * PAGE);
 		in = sw_pageout(&c, map, maplen);
 		out_once |= ~in & ((1u << NSWSHAPE) - 1);
 		stayed += __builtin_popcount(in);
 		tested += NSWSHAPE - __builtin_popcount(in);
-		if (round)  /* back through swap readahead into the swap cache first */
+		for (int i = 0; i < NSWSHAPE && m != SWM_SHMEM; i++) {
+			uint64_t e = swap_entry_of(map + i * PAGE);
+
+			if (round == 1)
+				kept[i] = e;
+			else if (round == 2)
+				same_entry += e && e == kept[i];
+		}
+		if (round == 1)  /* back through swap readahead into the swap cache first */
 			madvise(map, NSWSHAPE * PAGE, MADV_WILLNEED);
 		for (int i = 0; i < NSWSHAPE; i++) {
 			long first = first_diff(map + i * PAGE, want + i * PAGE, PAGE);
 
 			if (first >= 0) {
-				cfail(&c, "page %d (%s) %s with other bytes at byte %ld (round %u%s)", i, sw_shape_names[i],
+				cfail(&c, "page %d (%s%s%s) %s with other bytes at byte %ld (round %u%s)", i,
+				      sw_shape_names[sw_shape_of(round, i)], round == 2 ? ", until this round " : "",
+				      round == 2 ? sw_shape_names[i] : "",
 				      in >> i & 1 ? "stayed in memory (never swapped), yet reads" : "came back from swap",
-				      first, round + 1, round ? ", after MADV_WILLNEED" : "");
+				      first, round + 1, round == 1 ? ", after MADV_WILLNEED" : round == 2 ? ", its shape changed in the swap cache" : "");
 				break;
 			}
 		}
@@ -182,9 +207,12 @@ static void swap_cell(enum sw_mem m)
 				break;
 			}
 	}
-	printf("# %s: %d shapes, two rounds: %u page(s) swapped out and read back, %u stayed in memory (pswpin +%ld, thp_swpout +%ld, thp_split_page +%ld)\n",
+	printf("# %s: %d shapes, three rounds: %u page(s) swapped out and read back, %u stayed in memory (pswpin +%ld, thp_swpout +%ld, thp_split_page +%ld)\n",
 	       c.name, NSWSHAPE, tested, stayed, vmstat("pswpin") - sw0, vmstat("thp_swpout") - thp0,
 	       vmstat("thp_split_page") - split0);
+	if (m != SWM_SHMEM)
+		printf("# %s: round 3: %d of %d page(s) went out again, with another shape, to the swap entry they kept\n",
+		       c.name, same_entry, NSWSHAPE);
 out:
 	if (map)
 		munmap(map, maplen);
