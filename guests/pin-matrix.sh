@@ -17,13 +17,14 @@ prebuild_done
 echo "compiled in ${SECONDS}s"
 hugepages 12 || { echo "FAIL: cannot reserve 12 hugetlb pages"; exit 1; }
 raw_img=/run/pinbench-pin-matrix-raw.img vfat_img=/run/pinbench-pin-matrix-vfat.img
-mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" vfat_dev="" swap="" memcg="" race_swap=""
+mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" raw_dio="" vfat_dev="" swap="" memcg="" race_swap=""
 cleanup() {
     cd /
     [ -n "$swap" ] && { swapoff /dev/zram0; echo 1 > /sys/block/zram0/reset; }
     [ -n "$race_swap" ] && { swapoff "$race_swap" 2>/dev/null; echo "${race_swap#/dev/zram}" > /sys/class/zram-control/hot_remove; }
     [ -n "$vfat_dev" ] && { umount "$vfat"; losetup -d "$vfat_dev"; }
     [ -n "$raw" ] && losetup -d "$raw"
+    [ -n "$raw_dio" ] && losetup -d "$raw_dio"  # before the ext4 its file is on goes
     rm -f "$raw_img" "$vfat_img"
     drop_ext4 "$mnt" "$dev"
     echo 0 > /proc/sys/vm/nr_hugepages
@@ -48,6 +49,13 @@ memcg_drop() {
 dev=$(make_ext4 64 "$mnt") || { echo "FAIL: cannot make ext4 on a loop device"; exit 1; }
 trap cleanup EXIT
 truncate -s 8M "$raw_img" && raw=$(losetup -f --show "$raw_img") || { echo "FAIL: cannot make a raw loop device"; exit 1; }
+# A loop device in direct-I/O mode over a file on the ext4 mount (tmpfs backs raw above): its
+# requests reach the backing file as O_DIRECT kiocbs over the bio's own pages (loop.c
+# lo_rw_aio()); the dio/blk-dio/* cells skip without it, saying why.
+truncate -s 8M "$mnt/raw-dio.img" && raw_dio=$(losetup -f --show --direct-io=on "$mnt/raw-dio.img") \
+    || { echo "FAIL: cannot make a loop device in direct-I/O mode"; exit 1; }
+[ "$(cat "/sys/block/${raw_dio#/dev/}/loop/dio" 2>/dev/null)" = 1 ] \
+    || { echo "note: $raw_dio did not take direct I/O (its backing file refuses O_DIRECT?): dio/blk-dio/* skip"; losetup -d "$raw_dio"; raw_dio=""; }
 if [ "$(kconfig VFAT_FS)" = y ]; then
     # dosfstools on the host (the guest runs the host's root): bench doctor checks mkfs.vfat
     truncate -s 32M "$vfat_img" && mkfs.vfat -S 512 "$vfat_img" > /dev/null && vfat_dev=$(losetup -f --show "$vfat_img") \
@@ -73,7 +81,7 @@ case $? in
 4) ;;  # memcg_make said why; the reclaim cells skip
 *) exit 1 ;;
 esac
-echo "memory: $(ls -d /sys/devices/system/node/node* | wc -l) NUMA node(s), swap: ${swap:-none} (the swap-in race's: ${race_swap:-none}), memcg: ${memcg:-none}, vfat: ${vfat_dev:-none}, raw: $raw"
+echo "memory: $(ls -d /sys/devices/system/node/node* | wc -l) NUMA node(s), swap: ${swap:-none} (the swap-in race's: ${race_swap:-none}), memcg: ${memcg:-none}, vfat: ${vfat_dev:-none}, raw: $raw, raw with direct I/O: ${raw_dio:-none}"
 only=$ONLY
 # fs/direct-io.c (vfat) on 6.12 adds pins with folio_add_pin(), which counts no
 # nr_foll_pin_acquired, and drops them with unpin_user_page(), which counts a release: the
@@ -82,6 +90,7 @@ only=$ONLY
 # leaks are seen by the page-reference oracle (docs/matrix.md). The matrix's dio-vfat-* cells
 # declare nothing: they run in pin-matrix-vfat, not here.
 args=(-d "$mnt" -b "$raw")
+[ -n "$raw_dio" ] && args+=(-B "$raw_dio")
 [ -n "$memcg" ] && args+=(-m "$memcg")
 [ -n "$race_swap" ] && args+=(-s "$race_swap")
 [ -n "$vfat_dev" ] && args+=(-v "$vfat")

@@ -3,7 +3,11 @@
  * pread/pwrite after an mm event; these cells cover the entries instead:
  *
  *   target: ext4 (fs/iomap/direct-io.c), blk (a raw loop device: block/fops.c, whose
- *           synchronous, single-bio async and multi-bio paths differ), vfat (fs/direct-io.c);
+ *           synchronous, single-bio async and multi-bio paths differ), vfat (fs/direct-io.c),
+ *           blk-dio (a loop device in direct-I/O mode over a file on ext4: each request goes
+ *           to the backing file as an O_DIRECT kiocb over the bio's own pages, a bvec iterator
+ *           that starts where the bio does, drivers/block/loop.c lo_rw_aio(); blk's loop copies
+ *           through the backing file's page cache instead, lo_rw_simple());
  *   engine: sync (preadv/pwritev), uring (io_uring READV/WRITEV, not fixed buffers: the
  *           request pins user memory), aio (raw io_setup/io_submit/io_getevents syscalls,
  *           IOCB_CMD_PREADV/PWRITEV);
@@ -15,7 +19,10 @@
  *           sectors (five 512-byte-aligned pieces in two pages: two that touch in one page,
  *           one after a gap in the same page, one across the page boundary and one that
  *           touches it in the next page: the bio code merges a piece into the previous bvec
- *           when it continues it, and must then drop the second pin of the page it took).
+ *           when it continues it, and must then drop the second pin of the page it took),
+ *           huge (2 MiB across two THPs, from the middle of the first: multi-page bvecs of up to
+ *           a folio, which the loop queue's 1.25 MiB request limit, max_hw_sectors 2560, splits
+ *           inside a bvec; SKIP without THP behind the buffer).
  *
  * Each cell "dio/<target>/<engine>-<read|write>-<shape>" checks the data both ways (what a read
  * brings in is the file's bytes at their offsets, the rest of the buffers untouched; what a write
@@ -35,12 +42,13 @@
 
 #define DIO_BIG_PAGES 260  /* > BIO_MAX_VECS (256): block/fops.c splits it into bios */
 
-enum dtarget { DT_EXT4, DT_BLK, DT_VFAT, NDT };
-static const char *const dt_names[NDT] = {"ext4", "blk", "vfat"};
+enum dtarget { DT_EXT4, DT_BLK, DT_VFAT, DT_BLKDIO, NDT };
+static const char *const dt_names[NDT] = {"ext4", "blk", "vfat", "blk-dio"};
+static int dt_blk(enum dtarget t) { return t == DT_BLK || t == DT_BLKDIO; }
 enum dengine { DE_SYNC, DE_URING, DE_AIO, NDE };
 static const char *const de_names[NDE] = {"sync", "uring", "aio"};
-enum dshape { DS_ONE, DS_MULTI, DS_OFFSET, DS_EOF, DS_FAULT, DS_BIG, DS_SECTORS, NDS };
-static const char *const ds_names[NDS] = {"one", "multi", "offset", "eof", "fault", "big", "sectors"};
+enum dshape { DS_ONE, DS_MULTI, DS_OFFSET, DS_EOF, DS_FAULT, DS_BIG, DS_SECTORS, DS_HUGE, NDS };
+static const char *const ds_names[NDS] = {"one", "multi", "offset", "eof", "fault", "big", "sectors", "huge"};
 #define DIO_SEGS 5  /* the most pieces of a shape */
 
 static long dio_uncounted;  /* pins fs/direct-io.c released beyond those counted as acquired */
@@ -48,10 +56,19 @@ static long dio_uncounted;  /* pins fs/direct-io.c released beyond those counted
 static int wanted(const char *name);
 
 /* The default set's dio path cells: every target x engine x direction x shape but "big" (the
- * deep set's), and "big" on the raw device, the one target where it takes another path. */
+ * deep set's), and "big" on the raw device, the one target where it takes another path; "huge"
+ * by the synchronous engine; on the direct-I/O loop device, the shapes its bvec iterator meets
+ * differently (one, big, huge, sectors) by the synchronous and aio engines. */
 static int dio_quick(const char *name)
 {
-	return !strncmp(name, "dio/", 4) && (!strstr(name, "-big") || !strncmp(name, "dio/blk/", 8));
+	if (strncmp(name, "dio/", 4))
+		return 0;
+	if (!strncmp(name, "dio/blk-dio/", 12))
+		return !strstr(name, "/uring-") && (strstr(name, "-one") || strstr(name, "-big") || strstr(name, "-huge") ||
+						    strstr(name, "-sectors"));
+	if (strstr(name, "-huge"))
+		return strstr(name, "/sync-") != NULL;
+	return !strstr(name, "-big") || !strncmp(name, "dio/blk/", 8);
 }
 
 struct dseg {
@@ -79,6 +96,9 @@ static int dio_shape(enum dshape s, struct dseg *g)
 		return 3;
 	case DS_BIG:
 		g[0] = (struct dseg){0, DIO_BIG_PAGES * PAGE, 0};
+		return 1;
+	case DS_HUGE:  /* in a mapping of two THPs */
+		g[0] = (struct dseg){HPAGE / 2, HPAGE, 0};
 		return 1;
 	case DS_SECTORS:  /* 3584 bytes: 7 sectors of the 512-byte devices and vfat */
 		g[0] = (struct dseg){0, 512, 0};
@@ -153,13 +173,16 @@ static int dio_target(struct cell *c, enum dtarget t, char *path, off_t size, of
 	int fd;
 
 	*dev_size = 0;
-	if (t == DT_BLK) {
-		if (!blk_dev) {
-			cskip(c, "no block device given (-b)");
+	if (dt_blk(t)) {
+		const char *dev = t == DT_BLK ? blk_dev : blk_dio_dev;
+
+		if (!dev) {
+			cskip(c, "no %s given (%s)", t == DT_BLK ? "block device" : "loop device in direct-I/O mode",
+			      t == DT_BLK ? "-b" : "-B");
 			return -1;
 		}
-		snprintf(path, 256, "%s", blk_dev);
-		fd = open(blk_dev, O_RDWR | O_DIRECT);
+		snprintf(path, 256, "%s", dev);
+		fd = open(dev, O_RDWR | O_DIRECT);
 		if (fd >= 0)
 			*dev_size = lseek(fd, 0, SEEK_END);
 	} else {
@@ -178,9 +201,9 @@ static int dio_target(struct cell *c, enum dtarget t, char *path, off_t size, of
 	}
 	/* the content goes in through a plain synchronous O_DIRECT write, page-rounded */
 	size_t rounded = (size + PAGE - 1) & ~(PAGE - 1);
-	off_t at = t == DT_BLK ? *dev_size - (off_t)rounded : 0;
+	off_t at = dt_blk(t) ? *dev_size - (off_t)rounded : 0;
 
-	if (t == DT_BLK && at < 0) {
+	if (dt_blk(t) && at < 0) {
 		cfail(c, "%s: %lld bytes, too small", path, (long long)*dev_size);
 		close(fd);
 		return -1;
@@ -193,8 +216,8 @@ static int dio_target(struct cell *c, enum dtarget t, char *path, off_t size, of
 	/* the device: its last `size` bytes and its first ones (eof reads the end, the rest the start) */
 	fill(buf, rounded, 0, 4);
 	if (pwrite(fd, buf, rounded, 0) != (ssize_t)rounded ||
-	    (t == DT_BLK && (fill(buf, rounded, at, 4), pwrite(fd, buf, rounded, at) != (ssize_t)rounded)) ||
-	    (t != DT_BLK && ftruncate(fd, size))) {
+	    (dt_blk(t) && (fill(buf, rounded, at, 4), pwrite(fd, buf, rounded, at) != (ssize_t)rounded)) ||
+	    (!dt_blk(t) && ftruncate(fd, size))) {
 		cfail(c, "cannot lay out %s: %s", path, strerror(errno));
 		free(buf);
 		close(fd);
@@ -209,29 +232,29 @@ static void dio_path_cell(struct cell *c, enum dtarget t, enum dengine e, int rd
 	struct dseg g[DIO_SEGS];
 	struct iovec iov[DIO_SEGS];
 	int n = dio_shape(s, g), fd = -1;
-	size_t maplen = (DIO_BIG_PAGES + 8) * PAGE, total = 0, want, done;
+	size_t maplen = s == DS_HUGE ? 2 * HPAGE : (DIO_BIG_PAGES + 8) * PAGE, total = 0, want, done;
 	char path[256] = "", *map, *back = NULL, why[200];
 	off_t dev_size = 0, off = 0, size;
 	long a0, r0, a1, r1, first, held, d;
 	ssize_t r;
 
-	map = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (map == MAP_FAILED) {
+	/* small pages, each judged on its own; huge: two THPs, so that bvecs span folios */
+	map = s == DS_HUGE ? map_aligned(maplen, HPAGE, MADV_HUGEPAGE) : map_aligned(maplen, PAGE, MADV_NOHUGEPAGE);
+	if (!map) {
 		cfail(c, "mmap: %s", strerror(errno));
 		return;
 	}
-	madvise(map, maplen, MADV_NOHUGEPAGE);  /* small pages: each one is judged on its own */
 	for (int i = 0; i < n; i++)
 		total += g[i].len;
 	/* files: a read crosses EOF at 2 pages + 512 bytes; a write starts 2 pages in and extends */
 	size = s == DS_EOF ? (off_t)(2 * PAGE + 512) : (off_t)total;
 	if ((fd = dio_target(c, t, path, size, &dev_size)) < 0)
 		goto out;
-	if (s == DS_EOF && t == DT_BLK)
+	if (s == DS_EOF && dt_blk(t))
 		off = dev_size - 2 * PAGE;  /* both directions: 2 pages up to the end of the device */
 	else if (s == DS_EOF && !rd)
 		off = 2 * PAGE;
-	want = s == DS_EOF && t == DT_BLK ? 2 * PAGE : s == DS_EOF && rd ? (size_t)size : total;
+	want = s == DS_EOF && dt_blk(t) ? 2 * PAGE : s == DS_EOF && rd ? (size_t)size : total;
 	/* the buffers: seed 5 for a read to overwrite, seed 6 (stream position) for a write */
 	done = 0;
 	for (int i = 0; i < n; i++) {
@@ -246,6 +269,11 @@ static void dio_path_cell(struct cell *c, enum dtarget t, enum dengine e, int rd
 	}
 	if (c->failed[0])
 		goto out;
+	if (s == DS_HUGE && !(is_thp(map) && is_thp(map + HPAGE))) {
+		cskip(c, "no THP behind the buffer (kpageflags: %s, %s)", is_thp(map) ? "THP" : "not THP",
+		      is_thp(map + HPAGE) ? "THP" : "not THP");
+		goto out;
+	}
 	if (pin_counts(&a0, &r0)) {
 		cfail(c, "no nr_foll_pin_* counters in /proc/vmstat");
 		goto out;
@@ -301,7 +329,7 @@ static void dio_path_cell(struct cell *c, enum dtarget t, enum dengine e, int rd
 			cfail(c, "reading back %zu bytes at %lld: %zd (%s)", want, (long long)off, r,
 			      r < 0 ? strerror(errno) : "short");
 		} else if ((d = check(back, want, off, 6)) >= 0) {
-			cfail(c, "write: the %s holds other data at byte %lld than the buffers", t == DT_BLK ? "device" : "file",
+			cfail(c, "write: the %s holds other data at byte %lld than the buffers", dt_blk(t) ? "device" : "file",
 			      (long long)(off + d));
 		}
 	}
@@ -338,7 +366,7 @@ close:
 out:
 	if (fd >= 0)
 		close(fd);
-	if (path[0] && t != DT_BLK)
+	if (path[0] && !dt_blk(t))
 		unlink(path);
 	free(back);
 	munmap(map, maplen);

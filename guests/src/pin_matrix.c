@@ -16,7 +16,7 @@
  * migrated, merged or split) still has to show on the witness, else the cell skips.
  *
  * Output, one line a cell: "CASE <pin>/<memory>/<event> PASS|FAIL|SKIP[: why]".
- * usage: pin_matrix [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS]
+ * usage: pin_matrix [-d EXT4DIR] [-b BLOCKDEV] [-B DIOLOOPDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS]
  *   -m: a cgroup v2 directory with the memory controller, made at the top of the hierarchy
  *   (the reclaim cells and race/dio-vs-reclaim move the process into it and back);
  *   -o: run only cells whose name contains ONLY (comma-separated, any matches); -x: leave out
@@ -54,7 +54,7 @@ static const char *const ev_names[NEV] = {"none", "fork", "mprotect", "soft-dirt
 					  "read-only", "hole", "reclaim", "prot-none", "seal", "cold", "free",
 					  "collapse", "khugepaged", "mkclean"};
 
-static const char *ext4_dir, *blk_dev, *vfat_dir, *only, *except, *memcg_dir;
+static const char *ext4_dir, *blk_dev, *blk_dio_dev, *vfat_dir, *only, *except, *memcg_dir;
 static const char *race_swap;  /* -s: a small swap device of race/swapin-vs-swapin's own */
 static int gup_fd = -1, list_only;
 static char current[96];  /* the cell running now, named if the runner's timeout stops us */
@@ -2615,10 +2615,11 @@ int main(int argc, char **argv)
 	double race_secs = 0;
 	int race_noise = 0;
 
-	while ((opt = getopt(argc, argv, "d:b:v:m:o:x:lqr:s:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:b:B:v:m:o:x:lqr:s:n:")) != -1) {
 		switch (opt) {
 		case 'd': ext4_dir = optarg; break;
 		case 'b': blk_dev = optarg; break;
+		case 'B': blk_dio_dev = optarg; break;
 		case 'v': vfat_dir = optarg; break;
 		case 'm': memcg_dir = optarg; break;
 		case 'o': only = optarg; break;
