@@ -2601,6 +2601,7 @@ static void races(double secs, int noise)
 #include "rlimit_cells.h"  /* rlimit/...: io_uring, AF_XDP and iommufd over RLIMIT_MEMLOCK without CAP_IPC_LOCK */
 #include "uring_pbuf_cells.h"  /* uring-pbuf/...: io_uring provided-buffer rings in user memory, pinned */
 #include "uring_table_cells.h"  /* uring-table/...: io_uring buffer tables: several iovecs, updates, clones */
+#include "uffd_cells.h"  /* uffd/...: userfaultfd fill ioctls and their refusals on every memory kind */
 #include "uring_nommap_cells.h"  /* uring-nommap/...: io_uring SQ/CQ rings and SQEs in user memory, pinned */
 #include "pipe_cells.h"  /* pipe/...: pages a pipe borrows (splice, vmsplice, tee) against writes into it */
 #include "migrate_cells.h"  /* migrate/...: move_pages, mbind, migrate_pages on their refusal and error paths */
@@ -2695,6 +2696,7 @@ int main(int argc, char **argv)
 	iommufd_cells();
 	pbuf_cells();
 	table_cells();
+	uffd_cells();
 	nommap_cells();
 	pipe_cells();
 	migrate_cells();
