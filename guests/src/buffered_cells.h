@@ -435,3 +435,103 @@ static void buffered_race(double secs)
 free:
 	free(file);
 }
+
+/* race/append-vs-writeback: small appends to an ext4 file while another thread writes it back
+ * over and over. An append copies into the last page cache folio, then publishes the new size;
+ * writeback of that folio zeroes what lies past the size it reads (block_write_full_folio()), so
+ * the size must be published while the folio is still locked (the rule 943bc0882ceb states for
+ * iomap; ext4's delalloc ext4_da_do_write_end() keeps it). A write-back that meets the folio
+ * between the unlock and the new size zeroes bytes the writer has already been told are written.
+ * Written after reading round 5's ext4-da-isize-after-unlock (docs/redteam.md), for the class:
+ * size publication against writeback, on every append of odd length. Each round: a fresh file,
+ * appends of 1..613 bytes (a position pattern) up to 256 KiB, a flusher thread looping
+ * sync_file_range(WRITE | WAIT_AFTER) on the file; then every byte checked in the page cache,
+ * then again from the disk (fsync, POSIX_FADV_DONTNEED). Premise: write-backs ran during the
+ * appends (SKIP when none did). */
+#define AW_LEN (256 * 1024)
+
+struct aw {
+	int fd;
+	volatile int stop;
+	long flushes;
+};
+
+static void *aw_flusher(void *arg)
+{
+	struct aw *a = arg;
+
+	while (!a->stop) {
+		if (!sync_file_range(a->fd, 0, 0, SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER))
+			a->flushes++;
+	}
+	return NULL;
+}
+
+static void append_race(double secs)
+{
+	const char *name = "race/append-vs-writeback";
+	char *want = malloc(AW_LEN), *got = malloc(AW_LEN), why[240] = "";
+	struct cell c = {.mem = ANON, .fd = -1};  /* for its file only: the verdict is the race's */
+	struct aw a = {0};
+	long rounds = 0, appends = 0, flushes = 0, first = -1;
+	double t0;
+
+	if (!wanted(name) || !begins(name))
+		goto free;
+	if (!ext4_dir || !want || !got) {
+		printf("CASE %s SKIP: %s\n", name, !ext4_dir ? "no ext4 directory given (-d)" : "out of memory");
+		cells_skip++;
+		goto free;
+	}
+	fill64(want, AW_LEN, 67);
+	for (t0 = now_s(); !why[0] && now_s() - t0 < secs; rounds++) {
+		pthread_t t;
+		size_t at = 0;
+
+		snprintf(c.path, sizeof(c.path), "%s/append.%d", ext4_dir, getpid());  /* each round's closing removes it */
+		c.fd = open(c.path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		if (c.fd < 0) {
+			snprintf(why, sizeof(why), "cannot make the file: %s", strerror(errno));
+			break;
+		}
+		a.fd = c.fd;
+		a.stop = 0;
+		a.flushes = 0;
+		if (pthread_create(&t, NULL, aw_flusher, &a)) {
+			snprintf(why, sizeof(why), "pthread_create: %s", strerror(errno));
+			break;
+		}
+		for (unsigned n = 1; at < AW_LEN && !why[0]; n = n * 37 % 613 + 1) {
+			size_t len = at + n > AW_LEN ? AW_LEN - at : n;
+
+			if (write(c.fd, want + at, len) != (ssize_t)len)
+				snprintf(why, sizeof(why), "round %ld: an append of %zu bytes at %zu: %s", rounds, len, at,
+					 strerror(errno));
+			at += len;
+			appends++;
+		}
+		a.stop = 1;
+		pthread_join(t, NULL);
+		flushes += a.flushes;
+		if (!why[0] && pread(c.fd, got, AW_LEN, 0) != AW_LEN)
+			snprintf(why, sizeof(why), "round %ld: the file is not %d bytes long after the appends", rounds, AW_LEN);
+		else if (!why[0] && (first = first_diff(got, want, AW_LEN)) >= 0)
+			snprintf(why, sizeof(why), "round %ld: after the appends the page cache reads other bytes at %ld (%s): a"
+				 " write-back zeroed or lost bytes already appended", rounds, first, got[first] ? "not zero" : "zero");
+		else if (!why[0] && (fsync(c.fd) || posix_fadvise(c.fd, 0, 0, POSIX_FADV_DONTNEED) ||
+				     pread(c.fd, got, AW_LEN, 0) != AW_LEN))
+			snprintf(why, sizeof(why), "round %ld: fsync or the read back from the disk failed: %s", rounds,
+				 strerror(errno));
+		else if (!why[0] && (first = first_diff(got, want, AW_LEN)) >= 0)
+			snprintf(why, sizeof(why), "round %ld: the file read back from the disk differs at byte %ld", rounds,
+				 first);
+		cell_file_close(&c);
+	}
+	cell_file_close(&c);
+	printf("# %s: %.1f s, %ld rounds, %ld appends, %ld write-backs during them\n", name, now_s() - t0, rounds,
+	       appends, flushes);
+	case_verdict(name, why, flushes ? NULL : "no write-back ran during the appends");
+free:
+	free(want);
+	free(got);
+}

@@ -2708,6 +2708,7 @@ int main(int argc, char **argv)
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
 		aio_ring_race(race_secs);  /* migrate_cells.h */
 		buffered_race(race_secs);  /* buffered_cells.h */
+		append_race(race_secs);  /* buffered_cells.h */
 	}
 	if (list_only)
 		return 0;
