@@ -2602,6 +2602,7 @@ static void races(double secs, int noise)
 #include "uring_pbuf_cells.h"  /* uring-pbuf/...: io_uring provided-buffer rings in user memory, pinned */
 #include "uring_table_cells.h"  /* uring-table/...: io_uring buffer tables: several iovecs, updates, clones */
 #include "uffd_cells.h"  /* uffd/...: userfaultfd fill ioctls and their refusals on every memory kind */
+#include "zero_cells.h"  /* zero/...: O_DIRECT, vmsplice, process_vm_readv of memory only ever read (zero pages) */
 #include "uring_nommap_cells.h"  /* uring-nommap/...: io_uring SQ/CQ rings and SQEs in user memory, pinned */
 #include "pipe_cells.h"  /* pipe/...: pages a pipe borrows (splice, vmsplice, tee) against writes into it */
 #include "migrate_cells.h"  /* migrate/...: move_pages, mbind, migrate_pages on their refusal and error paths */
@@ -2697,6 +2698,7 @@ int main(int argc, char **argv)
 	pbuf_cells();
 	table_cells();
 	uffd_cells();
+	zero_cells();
 	nommap_cells();
 	pipe_cells();
 	migrate_cells();
