@@ -992,3 +992,27 @@ def test_the_round_4_cells_catch_the_bugs_they_were_written_for(log: str, failed
     _, got = _real_log(log)
     assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == failed
     assert all(s.status is Status.PASS for n, s in got.items() if n not in failed)
+
+
+def test_a_real_log_of_the_uring_table_cells() -> None:
+    # ONLY=uring-table/ QUICK=0 on a healthy 6.12 (run 20261206-225121-baseline): all 22 pass,
+    # each registration's pins as 6.12 takes them (a page each; one a huge folio, coalesced)
+    lines, got = _real_log("pin-matrix-uring-table-baseline-6.12-tcg.log")
+    assert len(got) == 22 and all(s.status is Status.PASS for s in got.values())
+    assert "# uring-table/anon/multi: 6 buffers registered over 65536 bytes: 35 FOLL_PIN(s)" in lines
+    assert "# uring-table/hugetlb/multi: 6 buffers registered over 2097152 bytes: 6 FOLL_PIN(s)" in lines
+    assert "# uring-table/thp/inflight: the old buffer stayed pinned while the request held it, given back after" in lines
+    assert set(_c_table("uring_table_cells.h", "table_quick")) <= set(got)
+
+
+def test_the_uring_table_cells_fail_on_an_update_that_keeps_the_old_buffer() -> None:
+    # tests/data/guest/scratch-bugs/uring-update-untagged-leak (run 20261206-225223-utbug)
+    _, got = _real_log("pin-matrix-uring-table-update-untagged-leak-6.12-tcg.log")
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    mems = ("anon", "thp", "hugetlb", "shmem")
+    assert sorted(failed) == sorted(f"uring-table/{m}/{op}" for m in mems for op in ("update", "inflight"))
+    assert failed["uring-table/anon/update"] == \
+        "slot 2 replaced by buffer 3 (buffer 0's pins given back?): 9 FOLL_PIN(s) outstanding, want 1"
+    assert failed["uring-table/thp/inflight"] == \
+        "the request done: the old buffer's pins given back: 2 FOLL_PIN(s) outstanding, want 1"
+    assert all(s.status is Status.PASS for n, s in got.items() if n not in failed)
