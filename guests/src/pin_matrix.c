@@ -2603,6 +2603,7 @@ static void races(double secs, int noise)
 #include "uring_table_cells.h"  /* uring-table/...: io_uring buffer tables: several iovecs, updates, clones */
 #include "uffd_cells.h"  /* uffd/...: userfaultfd fill ioctls and their refusals on every memory kind */
 #include "zero_cells.h"  /* zero/...: O_DIRECT, vmsplice, process_vm_readv of memory only ever read (zero pages) */
+#include "punch_cells.h"  /* punch/...: a hole punched or the file truncated under a pin */
 #include "uring_nommap_cells.h"  /* uring-nommap/...: io_uring SQ/CQ rings and SQEs in user memory, pinned */
 #include "pipe_cells.h"  /* pipe/...: pages a pipe borrows (splice, vmsplice, tee) against writes into it */
 #include "migrate_cells.h"  /* migrate/...: move_pages, mbind, migrate_pages on their refusal and error paths */
@@ -2699,6 +2700,7 @@ int main(int argc, char **argv)
 	table_cells();
 	uffd_cells();
 	zero_cells();
+	punch_cells();
 	nommap_cells();
 	pipe_cells();
 	migrate_cells();
