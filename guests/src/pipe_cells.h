@@ -40,7 +40,8 @@ static const char *const psrc_names[NPSRC] = {"ext4", "memfd", "memfd-hole", "vm
 enum pring { PR_FRESH, PR_STALE, PR_BEHIND, NPRING };
 static const char *const pring_names[NPRING] = {"fresh", "stale", "behind-write"};
 
-/* All of them run in the default set: 15 cells of a few milliseconds each. */
+/* All of them run in the default set: 15 cells of a few milliseconds each, and the 3 of
+ * pipe/anon-shared/ below. */
 static int pipe_wanted(const char *name) { return block_wanted(name, NULL, 0); }
 
 /* Bring a new pipe's ring to state r; 0, or -1 with the cell failed. */
@@ -264,9 +265,89 @@ free:
 	free(want);
 }
 
+/* pipe/anon-shared/<to>: the other way round, a page the pipe owns and lends. write(2) fills
+ * pages the pipe allocated (anon_pipe_buf_ops); tee(2) puts a second reference to one into
+ * another pipe, splice(2) into a socket hands it to an skb (MSG_SPLICE_PAGES). When the first
+ * pipe lets go of its buffer, it may keep the page as its one-deep cache for the next write
+ * only if nobody else holds it (fs/pipe.c anon_pipe_buf_release(): page_count() == 1); a page
+ * recycled while lent takes the next write's bytes under the other holder. Each of PS_ROUNDS
+ * rounds: a page of bytes written into the pipe, lent (tee into a second pipe, or spliced into
+ * a unix or TCP socket nobody reads yet), the first pipe drained, a page of other bytes
+ * written into it and drained; then the holder must give back the first bytes. Written after
+ * reading round 5's pipe-tmp-page-recycle-shared (docs/redteam.md), for its class. */
+#define PS_ROUNDS 8
+enum pshare { PSH_TEE, PSH_UNIX, PSH_TCP, NPSH };
+static const char *const psh_names[NPSH] = {"tee", "unix-splice", "tcp-splice"};
+
+static void pipe_shared_cell(enum pshare how)
+{
+	struct cell c = {.mem = ANON, .fd = -1};
+	double began = now_s();
+	char first[PAGE], next[PAGE], got[PAGE];
+	int p[2] = {-1, -1}, h[2] = {-1, -1};  /* h: the holder (the tee's pipe, or a socket pair) */
+	long d;
+
+	snprintf(c.name, sizeof(c.name), "pipe/anon-shared/%s", psh_names[how]);
+	if (!pipe_wanted(c.name) || !begins(c.name))
+		return;
+	if (how == PSH_TCP && zc_pair(&c, 1, &h[0], &h[1]))  /* its receive buffer small: the lent page waits */
+		goto out;
+	if (pipe(p) || (how == PSH_TEE ? pipe(h) : how == PSH_UNIX ? socketpair(AF_UNIX, SOCK_STREAM, 0, h) : 0)) {
+		cfail(&c, "pipe or socket pair: %s", strerror(errno));
+		goto out;
+	}
+	for (int round = 0; round < PS_ROUNDS && !c.failed[0]; round++) {
+		int to = how == PSH_TEE ? h[1] : h[0], from = how == PSH_TEE ? h[0] : h[1];
+		ssize_t r;
+
+		fill64(first, PAGE, 100 + round);
+		fill64(next, PAGE, 200 + round);
+		if (write(p[1], first, PAGE) != PAGE) {
+			cfail(&c, "round %d: write into the pipe: %s", round, strerror(errno));
+			break;
+		}
+		r = how == PSH_TEE ? tee(p[0], to, PAGE, 0) : splice(p[0], NULL, to, NULL, PAGE, 0);
+		if (r != PAGE) {
+			cfail(&c, "round %d: %s of a page: %zd (%s)", round, psh_names[how], r, r < 0 ? strerror(errno) : "short");
+			break;
+		}
+		if (how == PSH_TEE && pipe_drain(&c, p[0], got, PAGE, "the first pipe"))
+			break;
+		if (write(p[1], next, PAGE) != PAGE || pipe_drain(&c, p[0], got, PAGE, "the pipe's next page")) {
+			if (!c.failed[0])
+				cfail(&c, "round %d: the next write into the pipe: %s", round, strerror(errno));
+			break;
+		}
+		if ((d = first_diff(got, next, PAGE)) >= 0) {
+			cfail(&c, "round %d: the pipe gave other bytes than its next write at %ld", round, d);
+			break;
+		}
+		fcntl(from, F_SETFL, fcntl(from, F_GETFL) & ~O_NONBLOCK);
+		if (how != PSH_TEE)  /* bytes that never arrive fail the cell, not hang it */
+			setsockopt(from, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){10, 0}, sizeof(struct timeval));
+		for (size_t n = 0; n < PAGE; n += (size_t)r)
+			if ((r = read(from, got + n, PAGE - n)) <= 0) {
+				cfail(&c, "round %d: read from the %s: %s", round, psh_names[how], r < 0 ? strerror(errno) : "end");
+				break;
+			}
+		if (!c.failed[0] && (d = first_diff(got, first, PAGE)) >= 0)
+			cfail(&c, "round %d: the %s gave other bytes at %ld than the page lent to it (%s): the pipe took the"
+			      " lent page back for its next write", round, psh_names[how], d,
+			      first_diff(got + d, next + d, PAGE - d) == -1 ? "the next write's" : "neither");
+	}
+	if (!c.failed[0])
+		printf("# %s: %d rounds, each lent page kept its bytes under the pipe's next write\n", c.name, PS_ROUNDS);
+out:
+	close_pair(p);
+	close_pair(h);
+	verdict(&c, began);
+}
+
 static void pipe_cells(void)
 {
 	for (enum psrc s = 0; s < NPSRC; s++)
 		for (enum pring r = 0; r < NPRING; r++)
 			pipe_cell(s, r);
+	for (enum pshare how = 0; how < NPSH; how++)
+		pipe_shared_cell(how);
 }
