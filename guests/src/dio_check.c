@@ -67,7 +67,7 @@ static void part_dirty(int seconds)
 	int src = make_file("dirty.src", 16 * len, 7), bfd = make_file("dirty.buf", len, 0);
 	int dsrc = open_in("dirty.src", O_RDONLY | O_DIRECT);
 	time_t end = time(NULL) + seconds;
-	long p0 = pins_outstanding();
+	long p0 = pins_quiet();
 	int rounds = 0;
 	char *back = malloc(len);
 
@@ -198,7 +198,7 @@ static void fallback_hole(int npages, int hole)
 	size_t len = npages * PAGE;
 	int dfd = open_in("fb.hole", O_RDWR | O_CREAT | O_TRUNC | O_DIRECT);
 	char *buf = map_aligned(len, PAGE, MADV_NOHUGEPAGE);
-	long p0 = pins_outstanding(), now;
+	long p0 = pins_quiet(), now;
 	ssize_t got;
 
 	memset(buf, 0x6b, len);
@@ -216,7 +216,7 @@ static void fallback_hole(int npages, int hole)
 
 static void part_fallback(void)
 {
-	long p0 = pins_outstanding();
+	long p0 = pins_quiet();
 	int before = failures;
 
 	for (unsigned i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
@@ -243,7 +243,7 @@ static void part_unaligned(void)
 	char *buf = map_aligned(len, HPAGE, MADV_HUGEPAGE), *back = malloc(len);
 	int src = make_file("ua.src", len, 21), dsrc = open_in("ua.src", O_RDONLY | O_DIRECT);
 	int dst = open_in("ua.dst", O_RDWR | O_TRUNC | O_DIRECT), plain = open_in("ua.dst", O_RDONLY);
-	long p0 = pins_outstanding();
+	long p0 = pins_quiet();
 	int before = failures;
 
 	memset(buf, 0, len);  /* fault in: THPs where the kernel can */

@@ -179,7 +179,7 @@ static void run_case(const struct kind *k, unsigned seed)
 	want = expected_pins(k);
 	if (k->huge == 1 && !thp_backed(map, maplen))
 		want = -1;  /* no THP this time: count not predictable, balance still checked */
-	p0 = pins_outstanding();
+	p0 = pins_quiet();
 	iov.iov_base = buf;
 	iov.iov_len = k->len;
 	if (io_uring_register_buffers(&ring, &iov, 1)) {
@@ -235,7 +235,7 @@ static void file_case(const char *dir)
 		close(gup);
 		fill(map, len, 0, 5);  /* writable and dirty again, on the migrated pages */
 	}
-	p0 = pins_outstanding();
+	p0 = pins_quiet();
 	iov.iov_base = map;
 	iov.iov_len = len;
 	ret = io_uring_register_buffers(&ring, &iov, 1);
