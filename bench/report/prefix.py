@@ -81,8 +81,9 @@ def strip_prefix(line: str) -> tuple[str, str]:
     m = _PREFIX.match(line)
     assert m is not None  # every part is optional
     g = m.groupdict()
-    if not (g["ts"] or g["caller"] or g["lvl"] or g["lvl2"] or g["kern"] or g["iso"] or g["mtk"]):
-        return _embedded(line)
+    if not (g["ts"] or g["caller"] or g["lvl"] or g["lvl2"] or g["kern"] or g["iso"]):
+        # MediaTek's tag alone tells no more than no prefix: its lines stay with unprefixed ones
+        return (line[m.end():], "") if g["mtk"] else _embedded(line)
     return _split(line, m)
 
 
