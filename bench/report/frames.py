@@ -51,7 +51,9 @@ STACK_START = re.compile(
 ARM_FRAMES = rx(r"^ *{{PC}} \(([a-zA-Z0-9_.]+)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\) from {{PC}} \({{FUNC}}")
 FRAME_RES = (rx(r"^ *(?:{{PC}} ){0,2}{{FUNC}}"),
              ARM_FRAMES,
-             re.compile(r"^ *([a-zA-Z0-9_]+)(?:\.[a-zA-Z0-9_.]+)? from [a-zA-Z0-9_.]+\+0x"))  # arm since 5.x
+             re.compile(r"^ *([a-zA-Z0-9_]+)(?:\.[a-zA-Z0-9_.]+)? from [a-zA-Z0-9_.]+\+0x"),  # arm since 5.x
+             # decode_stacktrace.sh: "func (file.c:12 file.h:3)" instead of "func+0x1/0x2"
+             re.compile(r"^ *([a-zA-Z0-9_]+)(?:\.[a-zA-Z0-9_.]+)? \([\w./-]+\.[chS]:\d+[ )]"))
 CORRUPTED_LINE = re.compile(r"^( \[\<?(?:0x)?[0-9a-f]+\>?\])? should_fail(slab)?(\.[a-z0-9.]+)?\+0x")
 
 # Frames that are never guilty (matched as regex searches, like syzkaller's skip list).

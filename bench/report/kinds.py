@@ -29,7 +29,7 @@ _TYPES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), t) for p
     (r"^BUG: corrupted list", "LIST_CORRUPTION"),
     (r"^BUG: (?:Bad page|Bad rss-counter|non-zero nr_p)", "BAD_PAGE"),
     (r"^pagealloc:", "PAGE_POISON"),
-    (r"^BUG: Object already free|^BUG \S+ \(|^INFO: (?:Freed|Allocated) in", "SLAB"),
+    (r"^BUG: Object already free|^BUG: Slab corruption|^BUG \S+ \(|^INFO: (?:Freed|Allocated) in", "SLAB"),
     (r"^(?:BUG: unable to handle|Unhandled fault)", "PAGE_FAULT"),
     (r"^(?:general protection fault|stack segment fault)", "GPF"),
     (r"^(?:kernel panic|kernel stack overflow)", "PANIC"),

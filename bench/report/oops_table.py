@@ -140,6 +140,11 @@ EXTRA: tuple[Group, ...] = (
         F(r"pagealloc: memory corruption", "pagealloc: memory corruption", no_stack=True),
         F(r"pagealloc: single bit error", "pagealloc: single bit error", no_stack=True),
     ), kind="PAGE_POISON"),
+    # mm/slab.c check_poison_obj() (CONFIG_DEBUG_SLAB, until 6.7): a freed object's poison was
+    # overwritten. It prints no stack and the kernel goes on, so the cache names the report.
+    Group("Slab corruption", (
+        F(r"Slab corruption \((?:Not tainted|Tainted: [^)]*)\): ([\w.:-]+) start=", "BUG: Slab corruption (cache {0})",
+          no_stack=True),), kind="SLAB"),
     Group("stalled pool shutdown", (
         F(r"page_pool\S* stalled pool shutdown", "page_pool: stalled pool shutdown", no_stack=True),),
           kind="HANG"),
@@ -202,4 +207,4 @@ ANCHOR_RES: tuple[re.Pattern[str], ...] = tuple(re.compile(p) for p in (
     "Kernel panic", "F(?:S: Busy inodes|S: Close: file count|AIL:|ATAL:)", "O(?:ops|CKUP)"))
 ANCHOR_WORDS = ("[#", "protection fault", "stack segment:", "rust_kernel: panick", "trusty: panic", "error:",
                 "invalid opcode:", "unregister_netdev", "Alignment trap:", "unreferenced obj",
-                "suspected memory leak", "stalled pool shutdow", "pagealloc:")
+                "suspected memory leak", "stalled pool shutdow", "pagealloc:", "Slab corrup")

@@ -16,7 +16,13 @@ _CALLER = (
     # PREEMPT_RT's CPU number, "000: " (the space after it is printk's, frames keep their own indent)
     r"| (?P<rt>\d{3}): "
     # the journal's (or syslog's) "[host ]kernel: " after the time stamp (journalctl -o short-monotonic)
-    r"|(?<=\]) (?:[\w.-]+ )?(?P<jkern>kernel: ))?"
+    r"|(?<=\]) (?:[\w.-]+ )?(?P<jkern>kernel: )"
+    # Samsung's "[cpu:  comm:  pid]" (the comm may hold a colon: "kworker/4:2")
+    r"| {1,2}\[(?P<scpu>\d+): *[^\]]*?: *(?P<spid>\d+)\]"
+    # Samsung's (3.x Exynos) CPU field "c1 " (one space after it is printk's)
+    r"| c(?P<ccpu>\d{1,2})(?= ))?"
+    # MediaTek's module tag "[name:mrdump&]" before the text (the tag ends in "&")
+    r"(?P<mtk> ?\[name:[\w.-]*&\])?"
 )
 _PREFIX = re.compile(
     r"\s*(?P<lvl><\d{1,3}>)?"
@@ -30,13 +36,14 @@ _PREFIX = re.compile(
     # printk's "[   12.345678]", or dmesg -T's "[Fri Dec  4 17:43:58 2026]" (any locale: "[Mi Jul 30 ...]",
     # "[St okt 15 ...]")
     # and dmesg -H/--reltime's "[Mar 8 17:07]" (each new minute) and "[  +0.000005]" (the delta since)
-    r"(?P<ts>\[ *\d+\.\d+\]|\[[^\W\d_]{2,3}\.? [^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4}\]"
+    r"(?P<ts>\[ *\d+\.\d+\]|\[[^\W\d_]{1,3}\.? [^\W\d_]{3,5}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4}\]"
     r"|\[ *\+\d+\.\d+\]|\[[^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d\]"
     # printk's stamp whose "[" other output on the serial line ate ("[[1] 1149" then "  484.818219] BUG:")
     r"|\d+\.\d{6}\](?= ))?" + _CALLER
 )
 # The fields after a printk time stamp that the fast paths (_TIME, _BATCH) leave to _PREFIX.
-_FIELDS = r"(?![ -]\(\d+\)\[\d+:| \d{3}: | (?:[\w.-]+ )?kernel: )"
+_FIELDS = (r"(?![ -]\(\d+\)\[\d+:| \d{3}: | (?:[\w.-]+ )?kernel: | {1,2}\[\d+: | c\d{1,2} "
+           r"|(?: ?\[ *[TC]\d+\])? ?\[name:)")
 _TIME = re.compile(r"\[ *\d+\.\d+\]" + _FIELDS + r"(?: ?\[ *([TC]\d+)\])? ?")
 # /dev/kmsg and extended netconsole records: "level,seq,usec,flags[,caller=T1][,ncfrag=..];text",
 # the text as printed, with no separator (a one-digit level: the kernel's own facility; programs
@@ -75,7 +82,8 @@ def strip_prefix(line: str) -> tuple[str, str]:
     assert m is not None  # every part is optional
     g = m.groupdict()
     if not (g["ts"] or g["caller"] or g["lvl"] or g["lvl2"] or g["kern"] or g["iso"]):
-        return _embedded(line)
+        # MediaTek's tag alone tells no more than no prefix: its lines stay with unprefixed ones
+        return (line[m.end():], "") if g["mtk"] else _embedded(line)
     return _split(line, m)
 
 
@@ -86,7 +94,7 @@ def _split(line: str, m: re.Match[str]) -> tuple[str, str]:
     # the separator printk puts after its prefix; after a syslog "kernel: " it is already gone, and
     # one more space is a stack line's own indentation ("kernel:  ? foo+0x1/0x2"); MediaTek's
     # field has none ("(5)[7247:insmod]  ESR = ...")
-    if text.startswith(" ") and line[m.end() - 1] != " " and g["mpid"] is None:
+    if text.startswith(" ") and line[m.end() - 1] != " " and g["mpid"] is None and g["mtk"] is None:
         text = text[1:]
     return text, _context(g)
 
@@ -99,6 +107,10 @@ def _context(g: dict[str, str | None]) -> str:
         return f"C{g['mcpu']}" if g["mpid"] == "0" else f"T{g['mpid']}"
     if g["rt"] is not None:
         return f"C{int(g['rt'])}"
+    if g["spid"] is not None:
+        return f"C{g['scpu']}" if g["spid"] == "0" else f"T{g['spid']}"
+    if g["ccpu"] is not None:
+        return f"C{g['ccpu']}"
     return "k"
 
 
@@ -125,7 +137,7 @@ _FACILITY = re.compile(r"(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d
                        r"(?:emerg|alert|crit|err|warn|notice|info|debug) *: ?")
 # printk's own time stamp (%5lu.%06lu) or dmesg -T's in mid-line (after dmesg -x's "kern  :warn  : "
 # or another program's bytes), with or without a caller id.
-_MID = re.compile(r"\[(?: *\d+\.\d{6}|[^\W\d_]{2,3}\.? [^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4})\]"
+_MID = re.compile(r"\[(?: *\d+\.\d{6}|[^\W\d_]{1,3}\.? [^\W\d_]{3,5}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4})\]"
                   + _CALLER)
 # The usual "[ts] [caller] " prefix; group 1 is just its "[" (a cached one-character string).
 _BATCH = re.compile(r"^(?:(\[) *\d+\.\d+\]" + _FIELDS + r"(?: ?\[ *([TC]\d+)\])? ?)?(.*)$", re.MULTILINE)

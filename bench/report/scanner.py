@@ -53,8 +53,9 @@ CHATTER_LOOK = 100  # lines of its context after a WARNING:/INFO: line where its
 # every line shares one context, and a real report further on must not adopt it).
 _TAGGED = re.compile(r"[\w.@/-]+(?:\[\d+\])?: (?:WARNING|INFO):")
 TAGGED_LOOK = 8
-# Every stack marker, RIP and frame line (walk.LINE kinds stack, rip, frame) contains one of these.
-_STACK_HINTS = ("+0x", "[inline]", "Call Trace", "Call trace", "Backtrace")
+# Every stack marker, RIP and frame line (walk.LINE kinds stack, rip, frame) contains one of these
+# (decode_stacktrace.sh's frames "func (file.c:12)" have no offset).
+_STACK_HINTS = ("+0x", "[inline]", "Call Trace", "Call trace", "Backtrace", ".c:", ".h:", ".S:")
 _SRC = re.compile(r"(?:at |\) |: )(?P<f>[\w./-]+\.[chS]):\d+")
 # Serial-console noise around kernel lines: terminal escapes (systemd's colours, cursor moves),
 # NUL padding, and carriage returns (what follows the last one is what the terminal shows).

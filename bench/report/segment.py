@@ -227,7 +227,9 @@ def _joins(rep: Open, hit: Hit, line: str, lines: list[str]) -> bool:
         return True  # printed by the task dying of this oops (die() -> do_exit()): its fallout
     if CONTINUES.search(line):
         return after <= ATTACH
-    if id(hit.group) in _EXTRA and after <= 10:  # "unreferenced object" after syzkaller's "BUG: memory leak"
+    # "unreferenced object" after syzkaller's "BUG: memory leak", a periodic message repeated; but a
+    # slab debugging report of the same kind again is another object's corruption
+    if id(hit.group) in _EXTRA and after <= 10 and not (hit.group is rep.main.group and hit.group.kind == "SLAB"):
         return True
     if rep.main.group is not None and rep.main.group.kind == "SLAB" and hit.group.header == "INFO:" and after <= 40:
         return True  # SLUB's own "INFO: Allocated in ..." lines
@@ -235,6 +237,21 @@ def _joins(rep: Open, hit: Hit, line: str, lines: list[str]) -> bool:
     # WARNING never prints one, so an oops after those is a report of its own
     return after <= 40 and (rep.main.group is None or rep.main.group.header not in _NO_DIE) and (
         DIE_LINE.search(line) is not None and hit.group.header in _DIE_HEADERS + ("Oops: ",))
+
+
+def _cut_die_line(open_: dict[str, Open], hit: Hit, line: str, lines: list[str]) -> Open | None:
+    """The open fault whose die() line another CPU's record cut in two ("Internal " / "error: Oops:
+    5 [#1]"): the unprefixed tail is that fault's, not an oops of its own."""
+    if hit.group is None or DIE_LINE.search(line) is None or hit.group.header not in _DIE_HEADERS + ("Oops: ",) \
+            or hit.line < 2:
+        return None
+    cut, other = strip_prefix(lines[hit.line - 2]), strip_prefix(lines[hit.line - 1])[1]
+    rep = open_.get(cut[1])
+    if rep is None or not other or other == cut[1] or not cut[0] or cut[0][-1:] in ".:]" or rep.main is None:
+        return None  # the line before the other record must be the fault's own, cut (no closing character)
+    if 0 < hit.line - rep.main.line <= 40 and (rep.main.group is None or rep.main.group.header not in _NO_DIE):
+        return rep
+    return None
 
 
 def segment(hits: list[Hit], lines: list[str]) -> list[Open]:
@@ -253,6 +270,9 @@ def segment(hits: list[Hit], lines: list[str]) -> list[Open]:
         elif rep and rep.main is None and rep.pre and rep.pre.pre and hit.line - rep.pre.line <= rep.pre.pre.window:
             rep.main = hit
             rep.cut = -1
+            continue
+        elif not hit.ctx and (host := _cut_die_line(open_, hit, line, lines)) is not None:
+            host.extra.append(hit.line)
             continue
         elif rep and rep.main and _joins(rep, hit, line, lines):
             rep.extra.append(hit.line)

@@ -20,11 +20,12 @@ def _c(pattern: str) -> re.Pattern[str]:
 
 # One stack frame: x86/arm64 "func+0x1/0x2", old "[<addr>] func+..", powerpc "[addr] [addr] func+..",
 # arm32 "func from caller+0x.." (before 4.x "[<pc>] (func+0x..) from [<lr>] (caller+0x..)"),
-# syzbot's symbolized "func file.c:12 [inline]".
+# syzbot's symbolized "func file.c:12 [inline]", decode_stacktrace.sh's "func (file.c:12 file.h:3)"
+# (it replaces the offset with the source lines: 0day/LKP reports print frames so).
 FRAME = _c(
     r"\(?(?:\[<?[0-9a-f]+>?\] ){0,2}\(?(?P<q>\? )?\.?(?P<func>" + _FN + r")"
     r"(?:\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[\w-]+\])?(?: \(\w\))?(?: (?P<file>[\w./-]+\.[chS]):\d+)?"
-    r"| from [\w.$]+\+0x| (?P<ifile>[\w./-]+\.[chS]):\d+ \[inline\])"
+    r"| from [\w.$]+\+0x| (?P<ifile>[\w./-]+\.[chS]):\d+ \[inline\]| \((?P<dfile>[\w./-]+\.[chS]):\d+[ )])"
 )
 # The faulting instruction pointer, per architecture.
 RIP = _c(
@@ -247,7 +248,7 @@ def line_info(t: str) -> LineInfo:
     if m is not None and kind == "rip" and not m.group("rtail").startswith(" "):  # [inline] RIPs: never raw
         entry = (base_func(m.group("rfunc")), m.group("rfile") or "")
     elif m is not None and kind == "frame" and not (m.group("fq") or m.group("fifile")):
-        entry = (base_func(m.group("ffunc")), m.group("ffile") or "")
+        entry = (base_func(m.group("ffunc")), m.group("ffile") or m.group("fdfile") or "")
     taint: tuple[str, ...] = ()
     if "Tainted: " in t:
         field_ = TAINT_FIELD.search(t)
