@@ -163,6 +163,10 @@ static void uf_cell(struct cell *c, enum ufmem m, enum ufop op)
 	if (c->failed[0] || huge)
 		goto out;
 	ioctl(uffd, UFFDIO_UNREGISTER, &reg.range);
+	if (other != MAP_FAILED) {  /* a page mapped twice by the process does not move (move_pages without MOVE_ALL) */
+		munmap(other, len);
+		other = MAP_FAILED;
+	}
 	if ((held = pages_held(map, len, 1000, &first, why, sizeof(why))) > 0)
 		cfail(c, "%ld page(s) of the range still held after the refused %s (first: page %ld): a reference"
 		      " the refusal kept", held, uf_op_names[op], first);
