@@ -7,6 +7,7 @@ and the temporary file or folder is removed.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import os
@@ -14,8 +15,10 @@ import re
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from bench.base.console_lines import LineSplitter
 from bench.base.errors import InfraError, UserError
 from bench.base.limits import LIMITS
 
@@ -42,6 +45,21 @@ def read_input(path: Path) -> bytes:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def _regular(path: Path) -> Iterator[int | None]:
+    """An fd of path when it is a regular file reached without a symlink (the last component),
+    opened without blocking (a FIFO is not waited on), else None; closed afterwards."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        yield None
+        return
+    try:
+        yield fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    finally:
+        os.close(fd)
+
+
 def read_guest(path: Path, limit: int, end: bool = False) -> str | None:
     """A file the guest wrote into the results folder (a workload's .log/.rc, pin and taint
     snapshots): at most `limit` bytes (its end, with end=True), a regular file only, no symlink
@@ -49,21 +67,47 @@ def read_guest(path: Path, limit: int, end: bool = False) -> str | None:
     FIFO, a link to /dev/zero or a host file, or gigabytes of output must not hang the host,
     fill its memory or leak a host file into the pages. None when it is not such a file."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with _regular(path) as fd:
+            if fd is None:
+                return None
+            size = os.fstat(fd).st_size
+            if end and size > limit:
+                os.lseek(fd, size - limit, os.SEEK_SET)
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                return f.read(limit).decode("utf-8", errors="replace")
     except OSError:
         return None
+
+
+def guest_lines(path: Path, keep: Callable[[str], bool], limit: int) -> tuple[list[str], int] | None:
+    """The lines keep() wants of a file the guest wrote, by read_guest's rules but read as a
+    stream, so a line anywhere in it counts: at most `limit` bytes, each line cut at
+    LIMITS.console_line. (lines, bytes left unread past the limit); None when it is not a regular
+    file. A workload's CASE lines were looked for in its first megabyte only: a FAIL printed
+    after that was never seen."""
     try:
-        size = os.fstat(fd).st_size
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        if end and size > limit:
-            os.lseek(fd, size - limit, os.SEEK_SET)
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(limit).decode("utf-8", errors="replace")
+        with _regular(path) as fd:
+            if fd is None:
+                return None
+            splitter, decoder = LineSplitter(), codecs.getincrementaldecoder("utf-8")("replace")
+            kept: list[str] = []
+            read = 0
+            while read < limit and (chunk := os.read(fd, min(1 << 16, limit - read))):
+                read += len(chunk)
+                kept += (ln for ln in splitter.feed(decoder.decode(chunk)) if keep(ln))
+            kept += (ln for ln in splitter.feed(decoder.decode(b"", final=True)) + splitter.close() if keep(ln))
+            return kept, max(0, os.fstat(fd).st_size - read)
     except OSError:
         return None
-    finally:
-        os.close(fd)
+
+
+def read_tree(path: Path) -> str | None:
+    """A file of the patched kernel tree the bench reads itself (coverage's source lines, a
+    Makefile): by read_guest's rules, at most LIMITS.tree_file bytes. The series wrote it: a
+    patch can make a file a symlink (git applies `new file mode 120000`) to /dev/zero, which
+    read forever, or to a host file, whose lines would reach the pages. None when it is not a
+    regular file."""
+    return read_guest(path, LIMITS.tree_file)
 
 
 _DECIMAL = re.compile(r"-?[0-9]+")

@@ -39,6 +39,10 @@ class Limits:
     # Bytes read of a workload's page_owner records (guests/pages.sh keeps 5000 records of
     # ~700 bytes: ~3.5 MB at most; measured 2026-12-05: 72-382 kB).
     guest_page_owner: int = 16 * 1024 * 1024
+    # Bytes read of a file of the patched kernel tree (coverage's source lines, a Makefile): the
+    # series writes these, and may make one a symlink to /dev/zero or a host file. The largest
+    # source file of 6.12 is 24 MB (an amdgpu register header).
+    tree_file: int = 64 * 1024 * 1024
     # Characters of one error message, quoted input included; error lines are one line.
     error_chars: int = 1000
     # Characters of a piece of input quoted in an error (a name, a value, a subject).

@@ -98,6 +98,7 @@ def compose(path: Path, text: str) -> yaml.Node | None:
 
 
 _INT_TAG = "tag:yaml.org,2002:int"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -158,6 +159,9 @@ def _no_duplicate_keys(path: Path, node: yaml.Node) -> None:
         seen: set[str] = set()
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
+                if key.tag == _MERGE_TAG:  # {<<: {a: 1}, a: 2}: PyYAML keeps one a silently, as with duplicates
+                    raise UserError(f"{path}:{key.start_mark.line + 1}: YAML merge key '<<': not allowed"
+                                    " (as aliases are not); write the keys out")
                 if key.value in seen:
                     raise UserError(f"{path}:{key.start_mark.line + 1}: duplicate key {quote(key.value)}")
                 seen.add(key.value)

@@ -286,8 +286,9 @@ def workload_cases(
 
 def _subcases(name: str, guest_dir: Path) -> list[Case]:
     log = guest_dir / rundir.of_workload(name, rundir.LOG)
-    text = files.read_guest(log, LIMITS.guest_file)  # the guest wrote it: bounded
-    return subcases.cases(name, text.splitlines()) if text else []
+    # the guest wrote it: every line looked at, read as a stream and bounded; only CASE lines kept
+    got = files.guest_lines(log, subcases.is_case, LIMITS.console_chars)
+    return subcases.cases(name, got[0], unread=got[1]) if got else []
 
 
 # -- the stages before the boot ----------------------------------------------------------

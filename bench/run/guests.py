@@ -76,7 +76,7 @@ class ParamSpec:
             return f"value {value!r} has spaces, quotes or $"
         if self.type != "int":
             return None
-        if not re.fullmatch(r"-?\d+", value):
+        if not re.fullmatch(r"-?[0-9]+", value):  # ASCII digits: '٣٠' passed int(), then failed in the guest
             return f"{self.name} must be an integer, not {quote(value)}"
         if len(value.lstrip("-")) > LIMITS.int_digits:  # int() refuses 4300 digits with a ValueError
             return f"{self.name}: an integer of {len(value)} characters, over the limit of {LIMITS.int_digits} digits"
@@ -140,6 +140,12 @@ def _network(path: Path, raw: Any) -> str | None:
     return str(raw)
 
 
+def _flag(path: Path, key: str, raw: Any) -> bool:
+    if not isinstance(raw, bool):  # bool("false") is True
+        raise _fail(path, f"'{key}' must be true or false, not {quote(raw)}")
+    return raw
+
+
 def load(path: Path) -> Workload:
     try:
         data = yamlmap.load(path, path.read_bytes().decode("utf-8", errors="surrogateescape"))
@@ -154,7 +160,7 @@ def load(path: Path) -> Workload:
     if not script.is_file():
         raise _fail(path, f"script {script.name} not found next to it")
     timeout = data.get("timeout", 120)
-    if not isinstance(timeout, int) or timeout <= 0:
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:  # `true` is the int 1
         raise _fail(path, f"'timeout' must be a positive number of seconds, not {timeout!r}")
     kconfigs = data.get("kconfigs", [])
     if not isinstance(kconfigs, list) or not all(isinstance(k, str) for k in kconfigs):
@@ -172,7 +178,7 @@ def load(path: Path) -> Workload:
         network=_network(path, data.get("network")),
         kconfigs=tuple(kconfigs),
         params=params,
-        last=bool(data.get("last", False)),
+        last=_flag(path, "last", data.get("last", False)),
         source=path.resolve(),
         cmdline=_cmdline(path, data.get("cmdline")),
         specs=specs,
@@ -193,6 +199,8 @@ def sets(guests_dir: Path) -> dict[str, tuple[str, ...]]:
         data = yamlmap.load(path, path.read_bytes().decode("utf-8", errors="surrogateescape"))
     except OSError as e:
         raise _fail(path, f"cannot read: {e.strerror}") from e
+    if not isinstance(data, (dict, type(None))):
+        raise _fail(path, "must be a YAML mapping of set name: [workload, ...]")
     known = set(available(guests_dir))
     out: dict[str, tuple[str, ...]] = {}
     for name, members in (data or {}).items():
@@ -235,7 +243,7 @@ def override(workloads: tuple[Workload, ...], assignments: list[str]) -> tuple[W
     """Apply `--param workload.NAME=value` overrides."""
     by_name = {w.name: dict(w.params) for w in workloads}
     for item in assignments:
-        m = re.match(r"^([\w-]+)\.([A-Z][A-Z0-9_]*)=(.*)$", item)
+        m = re.fullmatch(r"([\w-]+)\.([A-Z][A-Z0-9_]*)=(.*)", item)  # "=30\n" is not 30
         if not m:
             raise UserError(f"--param {quote(item)}: want WORKLOAD.NAME=value")
         name, key, value = m.groups()

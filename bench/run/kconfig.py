@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.base import proc
-from bench.base.errors import UserError
+from bench.base.errors import UserError, quote
 
 BASE_NAME = "base"
 DOT_CONFIG = ".config"  # the kernel's configuration in a build tree (a run keeps a copy: rundir.KCONFIG)
 _SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
 _UNSET = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
+# What kconfig takes as a value: a tristate, a decimal or hex number, a double-quoted string.
+_VALUE = re.compile(r'[ymn]|-?[0-9]+|0[xX][0-9a-fA-F]+|"(?:[^"\\]|\\.)*"')
 
 
 @dataclass(frozen=True)
@@ -67,18 +69,35 @@ def parse_fragment(path: Path, name: str | None = None) -> Fragment:
         raise UserError(f"{path}: cannot read kconfig fragment: {e.strerror}") from e
     except UnicodeDecodeError as e:
         raise UserError(f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from e
-    options = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    options: dict[str, Option] = {}
+    first: dict[str, int] = {}
+    for lineno, line in enumerate(text.split("\n"), 1):  # merge_config.sh's lines: \v or \x1c end none
         line = line.strip()
         if m := _SET.match(line):
-            options.append(Option(m.group(1), m.group(2), path))
+            if not _VALUE.fullmatch(m.group(2)):
+                # kconfig reads 'y # on' or 'yes' as y, so the option came out "dropped": a FAIL
+                # of the series after the whole build, for a typo in the fragment
+                raise UserError(f"{path}:{lineno}: {m.group(1)}: value {quote(m.group(2))} is not y, m, n, a number"
+                                " or a \"quoted string\" (no comment after it)")
+            opt = Option(m.group(1), m.group(2), path)
         elif m := _UNSET.match(line):
-            options.append(Option(m.group(1), "n", path))
+            opt = Option(m.group(1), "n", path)
         elif line and not line.startswith("#"):
             raise UserError(
                 f"{path}:{lineno}: not a kconfig line (want CONFIG_X=y or '# CONFIG_X is not set'): {line!r}"
             )
-    return Fragment(name or path.stem, path, tuple(options))
+        else:
+            continue
+        if opt.name in options and options[opt.name].value != opt.value:  # which one is meant?
+            raise UserError(f"{path}:{lineno}: {opt.name} asked for twice, differently (line {first[opt.name]}"
+                            f" says {_said(options[opt.name])}, this one {_said(opt)})")
+        first.setdefault(opt.name, lineno)
+        options[opt.name] = opt
+    return Fragment(name or path.stem, path, tuple(options.values()))
+
+
+def _said(opt: Option) -> str:
+    return "is not set" if opt.value == "n" else f"={opt.value}"
 
 
 def find_fragment(spec: str, kconfig_dir: Path) -> Fragment:

@@ -80,30 +80,44 @@ def vmstat(text: str) -> dict[str, int]:
     return out
 
 
-def expect_met(e: Expect, titles: Sequence[str], guest_dir: Path) -> tuple[bool, str]:
-    """Did this boot do what the series said it would? (met, what was seen)"""
+def expect_met(e: Expect, titles: Sequence[str], guest_dir: Path) -> tuple[bool | None, str]:
+    """Did this boot do what the series said it would? (met, what was seen); met is None when
+    the guest's readings cannot tell (no vmstat reading at guest start or end)."""
     if e.kind == "report":
         hits = [t for t in titles if re.search(e.what, t)]
         return bool(hits), f"found: {hits[0]}" if hits else "no such report"
     start, end = vmstat(_read(guest_dir / f"{rundir.VMSTAT}.start")), vmstat(_read(guest_dir / f"{rundir.VMSTAT}.end"))
+    if not start or not end:  # a missing start read as 0: the counter's whole value was "growth"
+        which = " and ".join(n for n, got in (("start", start), ("end", end)) if not got)
+        return None, f"no /proc/vmstat reading at guest {which} ({rundir.VMSTAT}.{which.split()[0]} missing or empty)"
     if e.what not in end:
         return False, f"{e.what} is not in /proc/vmstat (this kernel has no such counter)"
-    grew = end[e.what] - start.get(e.what, 0)
+    if e.what not in start:
+        return None, f"{e.what} is in the reading at guest end but not in the one at guest start"
+    grew = end[e.what] - start[e.what]
     return grew >= e.min, f"{e.what} grew by {grew}"
 
 
 def expect_cases(expects: Sequence[Expect], titles: Sequence[str], guest_dir: Path,
                  base: tuple[Sequence[str], Path] | None) -> list[Case]:
     """A case per expectation; with the unpatched base's titles and guest folder, one the base
-    meets too is a failure: the series did not make it happen (checked in both directions)."""
+    meets too is a failure: the series did not make it happen (checked in both directions).
+    One the readings cannot tell (either side) is an ERROR, never a PASS."""
     cases = []
     for e in expects:
         met, seen = expect_met(e, titles, guest_dir)
+        if met is None:
+            cases.append(Case("expect", str(e), Status.ERROR, 0.0, f"cannot tell: {seen}"))
+            continue
         if not met:
             cases.append(Case("expect", str(e), Status.FAIL, 0.0, f"did not happen: {seen}"))
             continue
         if base is not None:
             base_met, base_seen = expect_met(e, *base)
+            if base_met is None:
+                cases.append(Case("expect", str(e), Status.ERROR, 0.0,
+                                  f"{seen}; cannot tell whether the unpatched base does it too: {base_seen}"))
+                continue
             if base_met:
                 cases.append(Case("expect", str(e), Status.FAIL, 0.0,
                                   f"the unpatched base does it too ({base_seen}): not the series' doing"))

@@ -139,6 +139,22 @@ def claim_run(plan: Plan) -> Plan:
                                                   retry=plan.run_id == plan.minted_id))
 
 
+MEMORY_MIB = (256, 256 * 1024)  # the guest memory a run may ask for: 256M to 256G
+_MEMORY = re.compile(r"([1-9][0-9]{0,8})([MG])")  # ASCII digits: '٢' is \d, and vng/QEMU refuse it after the build
+
+
+def memory_mib(text: object, what: str) -> int:
+    """A guest memory size (`--memory`, a matrix entry's `memory:`) in MiB, else a UserError
+    naming `what`: 2G or 1536M, ASCII digits, 256M to 256G. 5000 digits crashed int()."""
+    m = _MEMORY.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
+        raise UserError(f"{what} must be a size like 3G or 1536M (ASCII digits), not {quote(text)}")
+    mib = int(m.group(1)) * (1024 if m.group(2) == "G" else 1)
+    if not MEMORY_MIB[0] <= mib <= MEMORY_MIB[1]:
+        raise UserError(f"{what} {text}: want {MEMORY_MIB[0]}M to {MEMORY_MIB[1] // 1024}G")
+    return mib
+
+
 def check_request(req: RunRequest) -> None:
     """The option values that need no file to judge; a bad one is a UserError."""
     for what, value in (("--base", req.base), ("--tree", req.tree)):  # request.json too
@@ -150,11 +166,7 @@ def check_request(req: RunRequest) -> None:
         raise UserError(f"--jobs {req.jobs}: want 0 (all cores) to 1024")
     if not 1 <= req.cpus <= 64:
         raise UserError(f"--cpus {req.cpus}: want 1 to 64 guest CPUs")
-    if not re.fullmatch(r"[1-9]\d*[MG]", req.memory):
-        raise UserError(f"--memory {req.memory!r}: want a size like 2G or 1536M")
-    mib = int(req.memory[:-1]) * (1024 if req.memory.endswith("G") else 1)
-    if not 256 <= mib <= 256 * 1024:
-        raise UserError(f"--memory {req.memory}: want 256M to 256G")
+    memory_mib(req.memory, "--memory")
     kcmdline.check(req.append, "--append")
     for obj in req.coverage_objects:
         if not re.fullmatch(r"(?:[\w.+-]+/)*[\w+-][\w.+-]*\.o", obj) or ".." in obj.split("/"):

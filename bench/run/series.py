@@ -172,6 +172,8 @@ def _check_bare(d: Path, quilt: bool) -> None:
 
 def _inside(d: Path, name: str, where: str) -> Path:
     """d/name, refused when it leaves d: "..", an absolute path or a symlink out."""
+    if "\0" in name:  # a UTF-16 series file, a "\0" escape in series.yaml: os calls raise ValueError
+        raise UserError(f"{where} {quote(name)} holds a NUL byte (not a UTF-8 text file?)")
     path = d / name
     try:
         out = Path(name).is_absolute() or not path.resolve().is_relative_to(d.resolve())

@@ -24,10 +24,17 @@ class Subcase:
     message: str
 
 
-def parse(lines: Iterable[str]) -> tuple[Subcase, ...]:
+def is_case(line: str) -> bool:
+    """Whether a line of a workload's output may be a CASE line (the rest need not be kept)."""
+    return line.startswith("CASE ")
+
+
+def parse(lines: Iterable[str], unread: int = 0) -> tuple[Subcase, ...]:
     """Every CASE line, in order; a name seen twice keeps its first verdict unless a later one
     fails (a cell must not hide its own failure by printing PASS again). At most
-    LIMITS.subcases, then one FAIL saying how many more were cut."""
+    LIMITS.subcases, then one FAIL saying how many more were cut. unread: bytes of the log past
+    what was read (its limit): CASE lines there are unknown, a FAIL among them too, so one FAIL
+    says so."""
     found: dict[str, Subcase] = {}
     cut = 0
     for raw in lines:
@@ -45,12 +52,15 @@ def parse(lines: Iterable[str]) -> tuple[Subcase, ...]:
             continue
         found[name] = sub
     subs = list(found.values())
+    if unread:
+        subs.append(Subcase("(log cut)", Status.FAIL, f"{unread} byte(s) of the log past the limit of"
+                            f" {LIMITS.console_chars} were not read for CASE lines (bench/base/limits.py)"))
     if cut:
         subs.append(Subcase("(more cases)", Status.FAIL,
                             f"{cut} CASE line(s) past the limit of {LIMITS.subcases} were cut (bench/base/limits.py)"))
     return tuple(subs)
 
 
-def cases(workload: str, lines: Iterable[str]) -> list[Case]:
+def cases(workload: str, lines: Iterable[str], unread: int = 0) -> list[Case]:
     """The workload's subcases as Cases in the workload group, named <workload>/<name>."""
-    return [Case("workload", f"{workload}/{s.name}", s.status, 0.0, s.message) for s in parse(lines)]
+    return [Case("workload", f"{workload}/{s.name}", s.status, 0.0, s.message) for s in parse(lines, unread)]

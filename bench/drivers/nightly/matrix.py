@@ -42,6 +42,7 @@ from bench.base.errors import UserError
 from bench.drivers.nightly.history import HISTORY_LIMIT
 from bench.run import series as series_mod
 from bench.run.catch import Catch
+from bench.run.plan import memory_mib
 
 TOP_KEYS = ("tree", "base", "tree_name", "tree_url", "series", "configs", "workloads", "params",
             "repeat", "coverage", "known_stale_after", "overrides", "catalogue", "catalogue_days",
@@ -232,9 +233,8 @@ def _configs(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
 
 
 def _memory(raw: Any, what: str) -> str:
-    if not isinstance(raw, str) or not re.fullmatch(r"[1-9]\d*[MG]", raw):
-        raise UserError(f"{what}: memory must be a size like 3G or 2560M, not {raw!r}")
-    return raw
+    memory_mib(raw, f"{what}: memory")  # the rule of --memory, found when the matrix is read
+    return str(raw)
 
 
 def _apply_overrides(entries: list[Entry], overrides: dict[Any, Any], where: str) -> list[Entry]:

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from bench.base import files
+
 C_SUFFIXES = (".c",)
 
 
@@ -64,9 +66,8 @@ def refusal(src: Path, obj: str) -> str:
     p = PurePosixPath(obj)
     for name in ("Makefile", "Kbuild"):
         mk = src / p.parent / name
-        try:
-            text = mk.read_text(errors="replace")
-        except OSError:
+        text = files.read_tree(mk)  # the series may have made it a link to /dev/zero
+        if text is None:
             continue
         where = f"{p.parent / name}"
         if _file_off(p.stem).search(text):

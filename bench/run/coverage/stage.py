@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.base import rundir
 from bench.base.errors import BenchError, InfraError
-from bench.base.files import read_guest, write_atomic
+from bench.base.files import read_guest, read_tree, write_atomic
 from bench.run.coverage import around, changed, gcov, mapping, objects, reach, text
 from bench.run.plan import Plan
 
@@ -119,6 +119,12 @@ def read_counts(run_dir: Path) -> tuple[reach.Windows, dict[str, str]]:
         raise InfraError(f"{p}: no coverage counts to read ({type(e).__name__}: {str(e)[:100]})") from e
 
 
+def tree_lines(src: Path, path: str) -> list[str]:
+    """The lines of a file of the patched tree; none when it is not a regular file: the series
+    wrote it, and a link to /dev/zero read forever, a link to a host file put its lines in the pages."""
+    return (read_tree(src / path) or "").splitlines()
+
+
 def collect(plan: Plan, inst: Instrument | None, src: Path, build: Path, gdir: Path,
             base: str, head: str, run_dir: Path) -> dict[str, Any] | None:
     """The run's coverage summary (RunFacts.coverage; None when the run measures none);
@@ -146,10 +152,7 @@ def _collect(plan: Plan, inst: objects.Instrument, src: Path, build: Path, gdir:
         unmeasured = {**{f: why for f in files}, **unmeasured}
 
     def source(path: str) -> list[str]:
-        try:
-            return (src / path).read_text(errors="replace").splitlines()
-        except OSError:
-            return []
+        return tree_lines(src, path)
 
     statuses = mapping.classify(lines, counts, unmeasured, source)
     removed = around.removal_reach(changed.removals(src, base, head, files), counts, unmeasured, source)
