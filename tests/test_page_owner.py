@@ -176,32 +176,58 @@ def test_a_compaction_that_never_finished_fails_the_pages_case(tmp_path: Path) -
 
 
 FUTEX = DATA / "futex-ro-leak-tcg"
+SIXTEEN = DATA / "sixteen-pages-tcg"
 
 
-def test_an_anonymous_page_is_told_by_its_fault_mask_when_the_fault_path_is_inlined() -> None:
+def _case(guest: Path) -> leaks.Case:
+    case = leaks.pages_case("pin-matrix", guest, leaks.support(guest, (guest / "config").read_text()))
+    assert case is not None
+    return case
+
+
+def test_a_page_with_an_anonymous_fault_mask_is_named_not_failed() -> None:
     """Round 4's futex-ro-anon-key-ref-leak on a real boot: one anonymous page of an exited
     pin_matrix child stays referenced. 6.12 inlines do_anonymous_page() into __handle_mm_fault(),
-    so no frame names it; the zeroed movable mask of a fault does, and the anonymous tolerance (0)
-    fails the case where the page tolerance (32) alone would pass it."""
-    sup = leaks.support(FUTEX, (FUTEX / "config").read_text())
-    case = leaks.pages_case("pin-matrix", FUTEX, sup)
-    assert case is not None and case.status.value == "fail", case.message
-    assert "1 user page(s) still allocated to its exited processes" in case.message
-    assert "1 of them anonymous (tolerance 32, anonymous 0)" in case.message
-    assert "GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO" in case.output and "    __handle_mm_fault+0x10b0/0x1770" in case.output
+    so no frame names it anonymous; its zeroed movable fault mask does, and the case says so,
+    under the page tolerance: healthy runs leave such pages too (the next test)."""
+    case = _case(FUTEX)
+    assert case.status.value == "pass", case.message
+    assert case.message.startswith("1 user page(s) left by its exited processes, 0 of them anonymous (1 more by an"
+                                   " anonymous fault's mask, under the page tolerance), tolerance 32 and 0")
     dump = page_owner.parse((FUTEX / "pin-matrix.page_owner").read_text().splitlines())
     left = leaks.leaked(dump, {int(t) for t in (FUTEX / "pin-matrix.alive").read_text().split()})
-    assert [r.pages for r in left] == [1]
-    assert not any(leaks._ANON.match(f) for f in left[0].stack)  # the frames alone would not tell it
+    assert [r.pages for r in left] == [1] and leaks.anonymous_by_mask(left[0]) and not leaks.anonymous(left[0])
+    # with the page tolerance below it, the page fails the case, its fault stack shown
+    strict = leaks.pages_case("pin-matrix", FUTEX, leaks.support(FUTEX, (FUTEX / "config").read_text()),
+                              leaks.Tolerance(leaked_pages=0))
+    assert strict is not None and strict.status.value == "fail"
+    assert "GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO" in strict.output and "    __handle_mm_fault+0x10b0/0x1770" in strict.output
 
 
-def test_a_page_in_the_swap_cache_or_not_from_a_fault_is_not_anonymous() -> None:
+def test_sixteen_pages_a_healthy_pin_matrix_left_do_not_fail_it() -> None:
+    """Round 5's truncate-split-fail-drop-dirty run (20261206-230649): 16 pages of pin_matrix's
+    main process with an anonymous fault's mask stayed allocated after it exited, through the
+    runner's second read 3 s later (the first reading, page_owner.first, had the same 16). The same 16
+    showed in runs of the bare tree and of bugs that cannot leak them: they are named, under
+    the page tolerance, not failed."""
+    case = _case(SIXTEEN)
+    assert case.status.value == "pass", case.message
+    assert "0 of them anonymous (16 more by an anonymous fault's mask, under the page tolerance)" in case.message
+    first = page_owner.parse((SIXTEEN / "pin-matrix.page_owner.first").read_text().splitlines())
+    alive = {int(t) for t in (SIXTEEN / "pin-matrix.alive").read_text().split()}
+    assert sum(r.pages for r in leaks.leaked(first, alive) if leaks.anonymous_by_mask(r)) == 16
+
+
+def test_a_page_in_the_swap_cache_or_not_from_a_fault_has_no_anonymous_mask() -> None:
     import dataclasses
     dump = page_owner.parse((FUTEX / "pin-matrix.page_owner").read_text().splitlines())
     rec = next(r for r in dump.records if "__GFP_ZERO" in r.gfp and "GFP_HIGHUSER_MOVABLE" in r.gfp)
-    assert leaks.anonymous(rec)
-    assert not leaks.anonymous(dataclasses.replace(rec, flags=rec.flags + "|swapcache"))
+    assert leaks.anonymous_by_mask(rec)
+    assert not leaks.anonymous_by_mask(dataclasses.replace(rec, flags=rec.flags + "|swapcache"))
     no_fault = tuple(f for f in rec.stack if "handle_mm_fault" not in f)
-    assert not leaks.anonymous(dataclasses.replace(rec, stack=no_fault))
-    # a page the fault did not zero (page cache, shmem) is not told anonymous by the mask
-    assert not leaks.anonymous(dataclasses.replace(rec, gfp=("GFP_HIGHUSER_MOVABLE", "__GFP_COMP")))
+    assert not leaks.anonymous_by_mask(dataclasses.replace(rec, stack=no_fault))
+    # a page the fault did not zero (page cache, shmem) has no anonymous mask
+    assert not leaks.anonymous_by_mask(dataclasses.replace(rec, gfp=("GFP_HIGHUSER_MOVABLE", "__GFP_COMP")))
+    # a page its frames call anonymous is counted there, not twice
+    framed = dataclasses.replace(rec, stack=("do_anonymous_page+0x1/0x2",) + rec.stack)
+    assert leaks.anonymous(framed) and not leaks.anonymous_by_mask(framed)

@@ -38,8 +38,7 @@ class Tolerance:
     leaked_pages: int = 32
     # ... of them anonymous memory (allocated by an anonymous fault, not in the swap cache): an
     # exited process's anonymous page has no owner left; none stayed in any recorded healthy run
-    # (2026-12-05: 0 in every baseline, control and passing bug run; 8192 in canary-pages;
-    # 2026-12-06, told by the fault's mask too: 0 in four default-set baselines, docs/oracles.md).
+    # (2026-12-05: 0 in every baseline, control and passing bug run; 8192 in canary-pages).
     leaked_anon_pages: int = 0
     # MemFree may drop by this much across a workload (kernel caches that stay: slab, page
     # tables of the runner, stack depot growth under page_owner, per-CPU lists), whichever is
@@ -149,12 +148,18 @@ _ANON_GFP = frozenset({"GFP_HIGHUSER_MOVABLE", "__GFP_ZERO"})
 
 
 def anonymous(rec: Record) -> bool:
-    """Allocated by an anonymous fault and not in the swap cache (which may keep a swapped
-    page of an exited process until reclaim: free_swap_and_cache() only trylocks)."""
-    if "swapcache" in rec.flags:
-        return False
-    return (any(_ANON.match(f) for f in rec.stack)
-            or (_ANON_GFP <= set(rec.gfp) and any(_FAULT.match(f) for f in rec.stack)))
+    """Allocated by an anonymous fault (told by a frame) and not in the swap cache (which may
+    keep a swapped page of an exited process until reclaim: free_swap_and_cache() only trylocks)."""
+    return "swapcache" not in rec.flags and any(_ANON.match(f) for f in rec.stack)
+
+
+def anonymous_by_mask(rec: Record) -> bool:
+    """Not anonymous() by its frames, but allocated by a fault with an anonymous page's mask:
+    counted under the page tolerance, not the anonymous one, and named in the case's message.
+    Healthy 6.12 runs leave such pages now and then (16 of pin_matrix's own, one run in eight
+    on 2026-12-06, holder not found: docs/oracles.md), so they cannot fail a run by themselves."""
+    return ("swapcache" not in rec.flags and not anonymous(rec) and _ANON_GFP <= set(rec.gfp)
+            and any(_FAULT.match(f) for f in rec.stack))
 
 
 # The guest's own daemons, whose workers a workload's loop devices and mounts wake (their
@@ -238,15 +243,17 @@ def pages_case(name: str, guest_dir: Path, sup: Support, tol: Tolerance = TOLERA
         left = leaked(dump, alive, page_owner.mapcounts((own(rundir.MAPCOUNT) or "").splitlines()))
         n = sum(r.pages for r in left)
         anon = sum(r.pages for r in left if anonymous(r))
+        masked = sum(r.pages for r in left if anonymous_by_mask(r))
         short = "" if dump.seen == dump.kept else f"; {dump.seen - dump.kept} more record(s) not kept by the guest"
-        counted = (f"{n} user page(s) left by its exited processes, {anon} of them anonymous, tolerance"
+        more = f" ({masked} more by an anonymous fault's mask, under the page tolerance)" if masked else ""
+        counted = (f"{n} user page(s) left by its exited processes, {anon} of them anonymous{more}, tolerance"
                    f" {tol.leaked_pages} and {tol.leaked_anon_pages} (pids {window[0] + 1}..{window[1]},"
                    f" {dump.read} page_owner records read{short})")
         if dump.read == 0:  # page_owner lists every allocated page: never none on a live kernel
             not_counted = "no complete read of page_owner (the guest's awk failed or was stopped)"
         elif n > tol.leaked_pages or anon > tol.leaked_anon_pages:
             problems.insert(0, f"{n} user page(s) still allocated to its exited processes after sync, drop_caches"
-                               f" and compaction, {anon} of them anonymous (tolerance {tol.leaked_pages},"
+                               f" and compaction, {anon} of them anonymous{more} (tolerance {tol.leaked_pages},"
                                f" anonymous {tol.leaked_anon_pages}){short}")
             evidence = stacks(left)
         elif dump.bad_lines:  # a record format this parser does not read: its pages went uncounted
