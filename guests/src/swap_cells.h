@@ -110,6 +110,34 @@ static unsigned sw_pageout(struct cell *c, char *buf, size_t len)
 	return in;
 }
 
+/* The cell's buffer: a memfd mapped shared (its fd in c->fd), or private memory, a whole THP
+ * present for SWM_THP; NULL with the cell failed or skipped (no THP behind it). */
+static char *sw_map(struct cell *c, enum sw_mem m, size_t maplen)
+{
+	char *map;
+
+	if (m == SWM_SHMEM) {
+		c->fd = memfd_create("swap-cells", 0);
+		map = c->fd >= 0 && !ftruncate(c->fd, (off_t)maplen)
+			      ? mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0) : MAP_FAILED;
+		map = map == MAP_FAILED ? NULL : map;
+	} else {
+		map = map_aligned(maplen, m == SWM_THP ? HPAGE : PAGE, m == SWM_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	}
+	if (!map) {
+		cfail(c, "cannot map the buffer: %s", strerror(errno));
+		return NULL;
+	}
+	if (m == SWM_THP)
+		memset(map, 1, maplen);  /* the whole huge page present, then the shapes at its start */
+	if (m == SWM_THP && !is_thp(map)) {
+		cskip(c, "no THP behind the buffer (kpageflags)");
+		munmap(map, maplen);
+		return NULL;
+	}
+	return map;
+}
+
 #define SW_ROUNDS 3
 
 /* The shape of page i in a round: the third shifts every page to the next shape */
@@ -137,27 +165,8 @@ static void swap_cell(enum sw_mem m)
 		cfail(&c, "out of memory");
 		goto out;
 	}
-	if (m == SWM_SHMEM) {
-		c.fd = memfd_create("swap-shapes", 0);
-		if (c.fd < 0 || ftruncate(c.fd, maplen)) {
-			cfail(&c, "cannot make the memfd: %s", strerror(errno));
-			goto out;
-		}
-		map = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, c.fd, 0);
-		map = map == MAP_FAILED ? NULL : map;
-	} else {
-		map = map_aligned(maplen, m == SWM_THP ? HPAGE : PAGE, m == SWM_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	}
-	if (!map) {
-		cfail(&c, "cannot map the buffer: %s", strerror(errno));
+	if (!(map = sw_map(&c, m, maplen)))
 		goto out;
-	}
-	if (m == SWM_THP)
-		memset(map, 1, maplen);  /* the whole huge page present, then the shapes at its start */
-	if (m == SWM_THP && !is_thp(map)) {
-		cskip(&c, "no THP behind the buffer (kpageflags)");
-		goto out;
-	}
 	for (unsigned round = 0; round < SW_ROUNDS && !c.failed[0]; round++) {
 		unsigned in;
 
@@ -312,24 +321,8 @@ static void swapoff_cell(enum sw_mem m)
 		cskip(&c, "no swap in /proc/swaps (swap on zram?)");
 		goto out;
 	}
-	if (m == SWM_SHMEM) {
-		c.fd = memfd_create("swapoff", 0);
-		map = c.fd >= 0 && !ftruncate(c.fd, maplen) ? mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, c.fd, 0)
-							     : MAP_FAILED;
-		map = map == MAP_FAILED ? NULL : map;
-	} else {
-		map = map_aligned(maplen, m == SWM_THP ? HPAGE : PAGE, m == SWM_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	}
-	if (!map) {
-		cfail(&c, "cannot map the buffer: %s", strerror(errno));
+	if (!(map = sw_map(&c, m, maplen)))
 		goto out;
-	}
-	if (m == SWM_THP)
-		memset(map, 1, maplen);
-	if (m == SWM_THP && !is_thp(map)) {
-		cskip(&c, "no THP behind the buffer (kpageflags)");
-		goto out;
-	}
 	for (int i = 0; i < NSWSHAPE; i++)
 		sw_fill(want + i * PAGE, i, 8);
 	memcpy(map, want, NSWSHAPE * PAGE);
