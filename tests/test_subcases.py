@@ -1016,3 +1016,57 @@ def test_the_uring_table_cells_fail_on_an_update_that_keeps_the_old_buffer() -> 
     assert failed["uring-table/thp/inflight"] == \
         "the request done: the old buffer's pins given back: 2 FOLL_PIN(s) outstanding, want 1"
     assert all(s.status is Status.PASS for n, s in got.items() if n not in failed)
+
+
+def test_a_real_log_of_the_cells_written_after_round_5() -> None:
+    # ONLY=punch/,pipe/anon-shared,zero/,race/append,uffd/ QUICK=0 on a healthy 6.12 (run
+    # 20261206-234437-baseline): every cell passes, each saying what it saw
+    lines, got = _real_log("pin-matrix-round5-cells-baseline-6.12-tcg.log")
+    assert all(s.status is Status.PASS for s in got.values())
+    blocks = {p: sum(n.startswith(p) for n in got) for p in ("punch/", "pipe/anon-shared/", "zero/", "uffd/",
+                                                              "race/append-vs-writeback")}
+    assert blocks == {"punch/": 6, "pipe/anon-shared/": 3, "zero/": 8, "uffd/": 8, "race/append-vs-writeback": 1}
+    assert "# zero/vmsplice/thp: 2097152 bytes of the huge zero page(s), zeros where they arrived, the buffer still" \
+           " the zero page" in lines
+    assert "# uffd/hugetlb-shared/continue: the fill, its refusals (EEXIST, EFAULT), the bytes, every hugetlb page" \
+           " given back" in lines
+
+
+ROUND5 = {
+    # each outside bug of round 5 against the block written for its class (docs/redteam.md)
+    "swap-zeromap-stale-bit": {
+        f"swap/{m}/shapes": "page 0 (one word repeated, until this round zeros) came back from swap with other bytes"
+        " at byte 0 (round 3, its shape changed in the swap cache)" for m in ("anon", "thp")},
+    "truncate-split-fail-drop-dirty": {
+        "udmabuf/shmem-thp/punch-hole": "dma-buf page 0 reads zeros like the file, but does not follow it",
+        "punch/uring/shmem-thp/punch": "after the punch of [12388, 2088860) under a pin the file reads other bytes"
+        " outside the hole at byte 0",
+        "punch/uring/shmem-thp/truncate": "after the truncate of [20580, 2097152) under a pin the file reads other"
+        " bytes outside the hole at byte 0"},
+    "pipe-tmp-page-recycle-shared": {
+        f"pipe/anon-shared/{h}": f"round 0: the {h} gave other bytes at 0 than the page lent to it (the next write's):"
+        " the pipe took the lent page back for its next write" for h in ("tee", "unix-splice", "tcp-splice")},
+    "hugetlb-uffd-eexist-pagecache-leak": {
+        "uffd/hugetlb-shared/continue": "1 hugetlb page(s) still in use after the range and the file were gone"
+        " (HugePages_Total - HugePages_Free 0 -> 1): a reference a refused continue kept"},
+    "ext4-da-isize-after-unlock": {
+        "race/append-vs-writeback": "round 24: after the appends the page cache reads other bytes at 239355 (zero):"
+        " a write-back zeroed or lost bytes already appended"},
+}
+
+
+@pytest.mark.parametrize("bug", sorted(ROUND5))
+def test_the_round_5_cells_catch_the_bugs_they_were_written_for(bug: str) -> None:
+    _, got = _real_log(f"pin-matrix-round5-{bug}-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == ROUND5[bug]
+    assert all(s.status is Status.PASS for n, s in got.items() if n not in ROUND5[bug])
+
+
+def test_the_huge_shape_catches_a_loop_device_that_loses_a_split_bios_offset() -> None:
+    # patches/redteam/loop-split-bio-bvec-offset, ONLY=blk-dio,-huge: every huge cell fails (2 MiB
+    # in bvecs of a folio, split inside one), every other blk-dio shape passes
+    _, got = _real_log("pin-matrix-round5-loop-split-bio-bvec-offset-6.12-tcg.log")
+    failed = {n for n, s in got.items() if s.status is Status.FAIL}
+    assert failed == {n for n in got if n.endswith("-huge")} and len(failed) == 10
+    assert got["dio/blk-dio/sync-write-huge"].message == \
+        "write: the device holds other data at byte 1310721 than the buffers"  # the split at 1.25 MiB
