@@ -59,7 +59,7 @@ owner_read() {
 # pages_end NAME: after the workload ended (its pins too). The window is (first line, second
 # line] of NAME.pids, wrapping at pid_max; NAME.page_owner keeps the records whose tgid is in it.
 pages_end() {
-    local name=$1 last began=$EPOCHREALTIME settled
+    local name=$1 first last began=$EPOCHREALTIME settled
     last_pid
     last=$LAST_PID
     echo "$last" >> "$out/$name.pids"
@@ -75,7 +75,8 @@ pages_end() {
     cat /proc/meminfo > "$out/$name.meminfo.end"
     [ -r "$PAGE_OWNER" ] || return 0
     alive > "$out/$name.alive"
-    owner_read "$(head -1 "$out/$name.pids")" "$last" > "$out/$name.page_owner"
+    read -r first < "$out/$name.pids"
+    owner_read "$first" "$last" > "$out/$name.page_owner"
     alive >> "$out/$name.alive"  # alive at either end of the read: none of its pages is a leak
     # A page an exited process faulted in anonymously has no owner left, unless a release the
     # kernel defers (an io_uring ring's exit work, an AF_XDP pool's, an RCU callback) has not
@@ -86,7 +87,7 @@ pages_end() {
         sleep "${PAGE_OWNER_SETTLE:-3}"
         # drains the per-CPU LRU batches again (their references), unless it was stuck before
         [ -e "$out/$name.compaction" ] || compact_bounded > /dev/null
-        owner_read "$(head -1 "$out/$name.pids")" "$last" > "$out/$name.page_owner"
+        owner_read "$first" "$last" > "$out/$name.page_owner"
         alive >> "$out/$name.alive"
     fi
     # How many page tables map each kept user record's first page now (/proc/kpagecount,

@@ -29,7 +29,6 @@
 #endif
 #define CORE_PATTERN "/proc/sys/kernel/core_pattern"
 #define CORE_DIR "/run/pinbench-core"
-#define HUGE_FREE "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
 
 enum dustate { DU_NONE, DU_PAGEOUT, DU_URING, DU_GUP, NDU };
 static const char *const du_names[NDU] = {"none", "pageout", "uring-pinned", "gup-pinned"};

@@ -42,7 +42,6 @@
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE 0x0010
 #endif
-#define HFREE "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
 
 /* The default set's cells (the rest run in pin-matrix-deep). */
 static const char *const kentry_quick[] = {
@@ -402,7 +401,7 @@ static void udmabuf_cell(struct cell *c, enum ukind k, enum uev e)
 {
 	struct ubuf u = {.mfd = -1, .dfd = -1};
 	struct pinmark m;
-	long hfree = k == UK_HUGE ? read_long(HFREE) : 0, acq, rel, r, want, mig0;
+	long hfree = k == UK_HUGE ? read_long(HUGE_FREE) : 0, acq, rel, r, want, mig0;
 	int err = 0;
 
 	if (udmabuf_dev == -2)
@@ -570,9 +569,9 @@ out:
 	if (u.mfd >= 0)
 		close(u.mfd);
 	free(u.exp);
-	if (k == UK_HUGE && !c->failed[0] && read_long(HFREE) != hfree)
+	if (k == UK_HUGE && !c->failed[0] && read_long(HUGE_FREE) != hfree)
 		cfail(c, "free hugetlb pages %ld before the cell, %ld after the memfd and dma-buf are gone", hfree,
-		      read_long(HFREE));
+		      read_long(HUGE_FREE));
 	memcg_leave();
 }
 

@@ -335,6 +335,25 @@ static int swap_on(void)
 	return n > 1;
 }
 
+#define SWAP_AREAS 8
+
+/* The swap areas in use, their paths from /proc/swaps (at most SWAP_AREAS); how many */
+static int swap_areas(char areas[SWAP_AREAS][128])
+{
+	FILE *f = fopen("/proc/swaps", "r");
+	char line[256];
+	int n = 0;
+
+	while (f && fgets(line, sizeof(line), f) && n < SWAP_AREAS)
+		if (sscanf(line, "%127s", areas[n]) == 1 && areas[n][0] == '/')
+			n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+#define HUGE_FREE "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"  /* read_long() it */
+
 static long read_long(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -537,17 +556,19 @@ static int uring_submit_wait(struct io_uring *r, struct io_uring_sqe *sqe)
 	return -ETIME;
 }
 
-static int uring_rw(int write_fixed, char *buf, size_t len)
+/* One WRITE_FIXED (the registered buffer idx at buf to the scratch file) or READ_FIXED (the other
+ * way), len bytes at offset 0, on ring r: its res, or -errno */
+static int uring_rw(struct io_uring *r, int write_fixed, char *buf, size_t len, int idx)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(r);
 
 	if (!sqe)
-		return -1;
+		return -EBUSY;
 	if (write_fixed)
-		io_uring_prep_write_fixed(sqe, scratch_fd, buf, len, 0, 0);
+		io_uring_prep_write_fixed(sqe, scratch_fd, buf, len, 0, idx);
 	else
-		io_uring_prep_read_fixed(sqe, scratch_fd, buf, len, 0, 0);
-	return uring_submit_wait(&ring, sqe);
+		io_uring_prep_read_fixed(sqe, scratch_fd, buf, len, 0, idx);
+	return uring_submit_wait(r, sqe);
 }
 
 /* What the pinned pages hold, read through the pin itself (not the process's page tables). */
@@ -563,7 +584,7 @@ static int pin_read(struct cell *c, enum pin p, char *pinned_at, char *dst)
 		return 0;
 	}
 	/* WRITE_FIXED: the registered pages to a tmpfs file, then the file to dst */
-	if (uring_rw(1, pinned_at, c->half) != (int)c->half ||
+	if (uring_rw(&ring, 1, pinned_at, c->half, 0) != (int)c->half ||
 	    pread(scratch_fd, dst, c->half, 0) != (ssize_t)c->half) {
 		cfail(c, "io_uring WRITE_FIXED out of the registered buffer failed");
 		return -1;
@@ -578,7 +599,7 @@ static int pin_write(struct cell *c, enum pin p, char *pinned_at, const char *sr
 	if (p != URING)
 		return 0;
 	if (pwrite(scratch_fd, src, c->half, 0) != (ssize_t)c->half ||
-	    uring_rw(0, pinned_at, c->half) != (int)c->half) {
+	    uring_rw(&ring, 0, pinned_at, c->half, 0) != (int)c->half) {
 		cfail(c, "io_uring READ_FIXED into the registered buffer failed");
 		return -1;
 	}

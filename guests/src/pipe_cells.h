@@ -296,8 +296,11 @@ static void pipe_shared_cell(enum pshare how)
 		cfail(&c, "pipe or socket pair: %s", strerror(errno));
 		goto out;
 	}
+	int to = how == PSH_TEE ? h[1] : h[0], from = how == PSH_TEE ? h[0] : h[1];
+
+	if (how != PSH_TEE)  /* bytes that never arrive fail the cell, not hang it */
+		setsockopt(from, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){10, 0}, sizeof(struct timeval));
 	for (int round = 0; round < PS_ROUNDS && !c.failed[0]; round++) {
-		int to = how == PSH_TEE ? h[1] : h[0], from = how == PSH_TEE ? h[0] : h[1];
 		ssize_t r;
 
 		fill64(first, PAGE, 100 + round);
@@ -322,9 +325,6 @@ static void pipe_shared_cell(enum pshare how)
 			cfail(&c, "round %d: the pipe gave other bytes than its next write at %ld", round, d);
 			break;
 		}
-		fcntl(from, F_SETFL, fcntl(from, F_GETFL) & ~O_NONBLOCK);
-		if (how != PSH_TEE)  /* bytes that never arrive fail the cell, not hang it */
-			setsockopt(from, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){10, 0}, sizeof(struct timeval));
 		for (size_t n = 0; n < PAGE; n += (size_t)r)
 			if ((r = read(from, got + n, PAGE - n)) <= 0) {
 				cfail(&c, "round %d: read from the %s: %s", round, psh_names[how], r < 0 ? strerror(errno) : "end");

@@ -340,8 +340,8 @@ static int sw_mapped_wrong(const char *buf, uint64_t *cnt)
 #define SW_AREAS 4
 static int sw_own_swap(char off[SW_AREAS][128], int *noff, char *why, size_t n)
 {
-	FILE *f;
-	char line[256], path[128];
+	char areas[SWAP_AREAS][128];
+	int nareas;
 
 	*noff = 0;
 	if (!race_swap) {
@@ -352,17 +352,15 @@ static int sw_own_swap(char off[SW_AREAS][128], int *noff, char *why, size_t n)
 		snprintf(why, n, "swapon %s: %s", race_swap, strerror(errno));
 		return 0;
 	}
-	f = fopen("/proc/swaps", "r");
-	while (f && fgets(line, sizeof(line), f) && *noff < SW_AREAS)
-		if (sscanf(line, "%127s", path) == 1 && path[0] == '/' && strcmp(path, race_swap)) {
-			if (swapoff(path)) {
-				snprintf(why, n, "swapoff %s: %s", path, strerror(errno));
+	nareas = swap_areas(areas);
+	for (int i = 0; i < nareas && *noff < SW_AREAS; i++)
+		if (strcmp(areas[i], race_swap)) {
+			if (swapoff(areas[i])) {
+				snprintf(why, n, "swapoff %s: %s", areas[i], strerror(errno));
 				break;
 			}
-			snprintf(off[(*noff)++], 128, "%s", path);
+			snprintf(off[(*noff)++], 128, "%s", areas[i]);
 		}
-	if (f)
-		fclose(f);
 	if (!why[0])
 		return 1;
 	for (int i = 0; i < *noff; i++)  /* as it was: the race runs on the swap there is */

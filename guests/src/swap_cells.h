@@ -241,20 +241,13 @@ free:
  * through the memfd for shmem), no page left swapped out after swapoff, the two processes'
  * writes apart. Premise: every shape went out (else SKIP); swap areas turned back on (else FAIL).
  */
-#define SWOFF_AREAS 4
-
-/* Every swap area off, then on again (priorities as swapon(8) without -p); "" or why not */
+/* Every swap area off, then on again (priorities as swapon(8) without -p); the cell fails when
+ * one does not go off or come back, skips when there is none */
 static void sw_off_on(struct cell *c)
 {
-	char areas[SWOFF_AREAS][128], line[256];
-	int n = 0;
-	FILE *f = fopen("/proc/swaps", "r");
+	char areas[SWAP_AREAS][128];
+	int n = swap_areas(areas);
 
-	while (f && fgets(line, sizeof(line), f) && n < SWOFF_AREAS)
-		if (sscanf(line, "%127s", areas[n]) == 1 && areas[n][0] == '/')
-			n++;
-	if (f)
-		fclose(f);
 	for (int i = 0; i < n && !c->failed[0]; i++)
 		if (swapoff(areas[i]))
 			cfail(c, "swapoff %s: %s", areas[i], strerror(errno));

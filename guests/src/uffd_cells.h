@@ -17,8 +17,8 @@
  *         file, UFFDIO_CONTINUE maps it: the bytes; again: EEXIST; page 1, never in the file:
  *         EFAULT, and it stays out of the file).
  * Checks: each ioctl's result and errno, the bytes through the registered range and through the
- * file, and after the range and the file are gone, no hugetlb page still in use (HugePages_Total
- * - HugePages_Free back where it was) and, for small pages, no page of the range held before
+ * file, and after the range and the file are gone, no hugetlb page still in use (free_hugepages
+ * back where it was) and, for small pages, no page of the range held before
  * (pages_held(): a leaked reference keeps a page from migrating). Part of pin_matrix.c (struct
  * cell, cfail(), verdict(); pvm_cells.h's <linux/userfaultfd.h>).
  */
@@ -36,24 +36,6 @@ static int uf_applies(enum ufmem m, enum ufop op)
 	if (op == UF_CONTINUE)
 		return m == UF_SHMEM || m == UF_HUGE_SHARED;
 	return 1;
-}
-
-/* hugetlb pages in use: HugePages_Total - HugePages_Free (/proc/meminfo); -1 unknown */
-static long huge_in_use(void)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	long total = -1, free_ = -1, v;
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "HugePages_Total: %ld", &v) == 1)
-			total = v;
-		else if (sscanf(line, "HugePages_Free: %ld", &v) == 1)
-			free_ = v;
-	}
-	if (f)
-		fclose(f);
-	return total < 0 || free_ < 0 ? -1 : total - free_;
 }
 
 /* A fill ioctl that must succeed (want 0) or fail with errno want; 0 when it did */
@@ -74,7 +56,7 @@ static void uf_cell(struct cell *c, enum ufmem m, enum ufop op)
 	struct uffdio_api api = {.api = UFFD_API,
 				 .features = op == UF_CONTINUE ? (huge ? UFFD_FEATURE_MINOR_HUGETLBFS : UFFD_FEATURE_MINOR_SHMEM) : 0};
 	char *map = MAP_FAILED, *other = MAP_FAILED, *src = NULL;
-	long in_use0 = huge_in_use(), first, held;
+	long free0 = read_long(HUGE_FREE), first, held;
 	int uffd = -1, fd = -1;
 	char why[200];
 
@@ -182,10 +164,10 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(src);
-	if (huge && !c->failed[0] && in_use0 >= 0 && huge_in_use() != in_use0)
-		cfail(c, "%ld hugetlb page(s) still in use after the range and the file were gone (HugePages_Total -"
-		      " HugePages_Free %ld -> %ld): a reference a refused %s kept", huge_in_use() - in_use0, in_use0,
-		      huge_in_use(), uf_op_names[op]);
+	if (huge && !c->failed[0] && free0 >= 0 && read_long(HUGE_FREE) != free0)
+		cfail(c, "%ld hugetlb page(s) still in use after the range and the file were gone (free_hugepages %ld ->"
+		      " %ld): a reference a refused %s kept", free0 - read_long(HUGE_FREE), free0, read_long(HUGE_FREE),
+		      uf_op_names[op]);
 	else if (!c->failed[0] && !c->skip[0])
 		printf("# %s: the fill, its refusal%s, the bytes%s\n", c->name, op == UF_CONTINUE ? "s (EEXIST, EFAULT)" : " (EEXIST)",
 		       huge ? ", every hugetlb page given back" : ", no page held");

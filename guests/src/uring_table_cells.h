@@ -74,6 +74,16 @@ static long ut_pins(const struct cell *c, const struct iovec *v)
 	return c->mem == THP || c->mem == HUGE || c->mem == SHMTHP ? 1 : pages;
 }
 
+/* The pins of all six buffers */
+static long ut_all_pins(const struct cell *c, const struct iovec *v)
+{
+	long want = 0;
+
+	for (int i = 0; i < UT_NBUF; i++)
+		want += ut_pins(c, &v[i]);
+	return want;
+}
+
 /* Outstanding pins must reach want (deferred puts settle first): else the cell fails with what */
 static int ut_pins_are(struct cell *c, const struct pinmark *m, long want, const char *what)
 {
@@ -83,20 +93,6 @@ static int ut_pins_are(struct cell *c, const struct pinmark *m, long want, const
 		return 0;
 	cfail(c, "%s: %ld FOLL_PIN(s) outstanding, want %ld", what, now, want);
 	return -1;
-}
-
-/* One fixed I/O on ring r through buffer index idx at addr, n bytes */
-static int ut_rw(struct io_uring *r, int write, char *addr, size_t n, int idx)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(r);
-
-	if (!sqe)
-		return -EBUSY;
-	if (write)
-		io_uring_prep_write_fixed(sqe, scratch_fd, addr, (unsigned)n, 0, idx);
-	else
-		io_uring_prep_read_fixed(sqe, scratch_fd, addr, (unsigned)n, 0, idx);
-	return uring_submit_wait(r, sqe);
 }
 
 /* Both directions through buffer idx over [p, p+n): what the process wrote reaches the file,
@@ -113,7 +109,7 @@ static void ut_io(struct cell *c, struct io_uring *r, int idx, char *p, size_t n
 	}
 	fill64(want, n, seed);
 	memcpy(p, want, n);  /* the process writes; the kernel reads it through the table */
-	if ((e = ut_rw(r, 1, p, n, idx)) != (int)n || pread(scratch_fd, got, n, 0) != (ssize_t)n) {
+	if ((e = uring_rw(r, 1, p, n, idx)) != (int)n || pread(scratch_fd, got, n, 0) != (ssize_t)n) {
 		cfail(c, "%s: WRITE_FIXED of %zu bytes at +%ld through buffer %d: %s", what, n, (long)(p - c->cur), idx,
 		      e < 0 ? strerror(-e) : "short");
 		goto out;
@@ -125,7 +121,7 @@ static void ut_io(struct cell *c, struct io_uring *r, int idx, char *p, size_t n
 	}
 	fill64(want, n, seed + 7);
 	memcpy(before, c->cur, c->half);
-	if (pwrite(scratch_fd, want, n, 0) != (ssize_t)n || (e = ut_rw(r, 0, p, n, idx)) != (int)n) {
+	if (pwrite(scratch_fd, want, n, 0) != (ssize_t)n || (e = uring_rw(r, 0, p, n, idx)) != (int)n) {
 		cfail(c, "%s: READ_FIXED of %zu bytes at +%ld through buffer %d: %s", what, n, (long)(p - c->cur), idx,
 		      e < 0 ? strerror(-e) : "short");
 		goto out;
@@ -161,10 +157,8 @@ static const int ut_all[UT_NBUF] = {0, 1, 2, 3, 4, 5};
 
 static void ut_multi(struct cell *c, struct io_uring *r, const struct iovec *v, const struct pinmark *m)
 {
-	long want = 0;
+	long want = ut_all_pins(c, v);
 
-	for (int i = 0; i < UT_NBUF; i++)
-		want += ut_pins(c, &v[i]);
 	if (io_uring_register_buffers(r, v, UT_NBUF)) {
 		cfail(c, "io_uring_register_buffers of %d iovecs over %s memory failed", UT_NBUF, mem_names[c->mem]);
 		return;
@@ -182,11 +176,28 @@ static void ut_multi(struct cell *c, struct io_uring *r, const struct iovec *v, 
 		cfail(c, "io_uring_unregister_buffers failed");
 }
 
+/* Slot 2 takes buffer k: the update, then only that buffer's pins held (pins_what), then a round
+ * through the slot; 0, or -1 with the cell failed */
+static int ut_slot2(struct cell *c, struct io_uring *r, const struct iovec *v, int k, const struct pinmark *m,
+		    const char *pins_what, unsigned seed, const char *what)
+{
+	const int two = 2;
+	int e;
+
+	if ((e = io_uring_register_buffers_update_tag(r, 2, &v[k], NULL, 1)) != 1) {
+		cfail(c, "IORING_REGISTER_BUFFERS_UPDATE of slot 2 with buffer %d: %s", k, e < 0 ? strerror(-e) : "not 1");
+		return -1;
+	}
+	if (ut_pins_are(c, m, ut_pins(c, &v[k]), pins_what))
+		return -1;
+	ut_round(c, r, &v[k], &two, 1, seed, what);
+	return c->failed[0] ? -1 : 0;
+}
+
 static void ut_update(struct cell *c, struct io_uring *r, const struct iovec *v, const struct pinmark *m)
 {
 	char *h = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct iovec hole = {h, 3 * PAGE};
-	const int two = 2, one = 1;
 	int e;
 
 	if (h == MAP_FAILED) {
@@ -194,28 +205,13 @@ static void ut_update(struct cell *c, struct io_uring *r, const struct iovec *v,
 		return;
 	}
 	memset(h, 1, 3 * PAGE);
-
 	if ((e = io_uring_register_buffers_sparse(r, 4))) {
 		cfail(c, "io_uring_register_buffers_sparse(4): %s", strerror(-e));
+		munmap(h, 3 * PAGE);
 		return;
 	}
-	if ((e = io_uring_register_buffers_update_tag(r, 2, &v[0], NULL, 1)) != 1) {
-		cfail(c, "IORING_REGISTER_BUFFERS_UPDATE of slot 2 with buffer 0: %s", e < 0 ? strerror(-e) : "not 1");
-		goto out;
-	}
-	if (ut_pins_are(c, m, ut_pins(c, &v[0]), "slot 2 filled with buffer 0"))
-		goto out;
-	ut_round(c, r, &v[0], &two, 1, 31, "slot 2 = buffer 0");
-	if (c->failed[0])
-		goto out;
-	if ((e = io_uring_register_buffers_update_tag(r, 2, &v[3], NULL, 1)) != 1) {
-		cfail(c, "IORING_REGISTER_BUFFERS_UPDATE of slot 2 with buffer 3: %s", e < 0 ? strerror(-e) : "not 1");
-		goto out;
-	}
-	if (ut_pins_are(c, m, ut_pins(c, &v[3]), "slot 2 replaced by buffer 3 (buffer 0's pins given back?)"))
-		goto out;
-	ut_round(c, r, &v[3], &two, 1, 33, "slot 2 = buffer 3");
-	if (c->failed[0])
+	if (ut_slot2(c, r, v, 0, m, "slot 2 filled with buffer 0", 31, "slot 2 = buffer 0") ||
+	    ut_slot2(c, r, v, 3, m, "slot 2 replaced by buffer 3 (buffer 0's pins given back?)", 33, "slot 2 = buffer 3"))
 		goto out;
 	/* slot 1 over three pages whose last is gone */
 	if (munmap(h + 2 * PAGE, PAGE)) {
@@ -230,12 +226,12 @@ static void ut_update(struct cell *c, struct io_uring *r, const struct iovec *v,
 	printf("# %s: slot 1 over a hole refused: %s\n", c->name, strerror(-e));
 	if (ut_pins_are(c, m, ut_pins(c, &v[3]), "after the refused update of slot 1"))
 		goto out;
-	if ((e = ut_rw(r, 0, h, PAGE, one)) >= 0)
+	if ((e = uring_rw(r, 0, h, PAGE, 1)) >= 0)
 		cfail(c, "READ_FIXED through slot 1, empty after its refused update: %d, not an error", e);
 out:
 	if (io_uring_unregister_buffers(r))
 		cfail(c, "io_uring_unregister_buffers failed");
-	munmap(h, 2 * PAGE);
+	munmap(h, 3 * PAGE);  /* its last page may be gone already: munmap takes the range whole */
 }
 
 static void ut_inflight(struct cell *c, struct io_uring *r, const struct iovec *v, const struct pinmark *m)
@@ -319,11 +315,9 @@ static int ut_clone(struct io_uring *dst, struct io_uring *src)
 static void ut_clones(struct cell *c, struct io_uring *r, const struct iovec *v, const struct pinmark *m)
 {
 	struct io_uring r2;
-	long want = 0;
+	long want = ut_all_pins(c, v);
 	int e;
 
-	for (int i = 0; i < UT_NBUF; i++)
-		want += ut_pins(c, &v[i]);
 	if (io_uring_queue_init(4, &r2, 0)) {
 		cfail(c, "io_uring_queue_init of the second ring failed");
 		return;
