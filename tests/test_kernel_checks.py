@@ -22,12 +22,15 @@ def test_kstrtobool_reads_a_value_as_the_kernel_does(value: str, want: bool | No
     assert kstrtobool(value) is want
 
 
-def test_every_boot_asks_for_both_checks() -> None:
-    assert kernel_checks.WORDS == ("page_owner=on", "page_poison=1")
-    # the fragment the default set always merges builds both in (a word alone is a no-op)
-    text = (Path(__file__).resolve().parent.parent / "kconfigs" / "debug-vm.config").read_text()
-    for c in kernel_checks.CHECKS:
-        assert f"{c.option}=y" in text.splitlines()
+def test_every_boot_asks_for_every_check() -> None:
+    assert kernel_checks.WORDS == ("page_owner=on", "page_poison=1", "debug_pagealloc=on")
+    # the fragment the default set always merges builds the first two in (a word alone is a
+    # no-op), the nightly debug set's the third
+    kconfigs = Path(__file__).resolve().parent.parent / "kconfigs"
+    default = (kconfigs / "debug-vm.config").read_text().splitlines()
+    extra = (kconfigs / "debug-vm-extra.config").read_text().splitlines()
+    assert [f"{c.option}=y" in default for c in kernel_checks.CHECKS] == [True, True, False]
+    assert "CONFIG_DEBUG_PAGEALLOC=y" in extra
 
 
 @pytest.mark.parametrize("config, cmdline, poison", [
@@ -42,6 +45,14 @@ def test_every_boot_asks_for_both_checks() -> None:
 def test_the_run_says_whether_poisoning_is_on_and_why_not(config: str, cmdline: list[str], poison: str) -> None:
     lines = states(config, cmdline)
     assert lines[1] == f"page poisoning (writes into freed pages): {poison}"
+
+
+def test_debug_pagealloc_line_follows_the_same_rule() -> None:
+    config = BOTH + "CONFIG_DEBUG_PAGEALLOC=y\n"
+    assert states(config, list(kernel_checks.WORDS))[2] == "debug_pagealloc (kernel accesses to freed pages): on"
+    assert states(config, [*kernel_checks.WORDS, "debug_pagealloc=off"])[2].endswith(
+        "off, debug_pagealloc=off on the command line")
+    assert states(BOTH, list(kernel_checks.WORDS))[2].endswith("off, the kernel was built without CONFIG_DEBUG_PAGEALLOC")
 
 
 def test_page_owner_line_follows_the_same_rule() -> None:
