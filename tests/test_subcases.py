@@ -1070,3 +1070,47 @@ def test_the_huge_shape_catches_a_loop_device_that_loses_a_split_bios_offset() -
     assert failed == {n for n in got if n.endswith("-huge")} and len(failed) == 10
     assert got["dio/blk-dio/sync-write-huge"].message == \
         "write: the device holds other data at byte 1310721 than the buffers"  # the split at 1.25 MiB
+
+
+def test_a_real_log_of_the_splice_cells() -> None:
+    # ONLY=splice/file-,...,splice/from- on a healthy 6.12 (run 20261207-012853-baseline): all 25
+    # pass, each premise met: the short counts inside a pipe buffer, the pieces lent end to end
+    lines, got = _real_log("pin-matrix-splice-baseline-6.12-tcg.log")
+    assert len(got) == 25 and all(s.status is Status.PASS for s in got.values())
+    assert "# splice/file-fsize/write: the splice came back short at stream byte 5000, inside a pipe buffer" \
+           " (RLIMIT_FSIZE)" in lines
+    assert "# splice/tmpfs-enospc/memfd: the splice came back short at stream byte 6958, inside a pipe buffer" \
+           " (a full tmpfs (ENOSPC))" in lines
+    assert "# splice/from-unix/vmsplice/pipe: all 15 pieces (12734 bytes) came out of the socket on the sender's" \
+           " own pages" in lines
+
+
+def test_the_splice_cells_catch_a_merge_of_same_page_pieces_that_are_not_adjacent() -> None:
+    # patches/redteam/skb-splice-coalesce-gap (run 20261207-012610): spd_can_coalesce() merges two
+    # frags of one page without their offsets; every cell that splices out of a socket fails by data
+    _, got = _real_log("pin-matrix-splice-skb-splice-coalesce-gap-6.12-tcg.log")
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    where = {"pipe": "the receiver's pipe", "file": "the out file"}
+    want = {f"splice/from-{p}/{s}/{to}": f"{where[to]} holds other bytes at stream byte 300 than were sent or the page holds now (piece 1, 700 bytes from"
+            " source byte 4196, its byte 0)" for p in ("tcp", "unix") for s in ("vmsplice", "memfd")
+            for to in ("pipe", "file")}
+    assert failed == want
+    assert all(s.status is Status.PASS for n, s in got.items() if n not in failed) and len(got) == 25
+
+
+def test_the_splice_cells_catch_a_partial_write_that_leaves_the_buffer_offset() -> None:
+    # patches/redteam/splice-write-partial-offset (run 20261207-013201): iter_file_splice_write()
+    # lowers a partly written buffer's length without moving its offset; every cell that splices a
+    # pipe into a file and stops inside a buffer fails by data, the other consumers pass
+    _, got = _real_log("pin-matrix-splice-splice-write-partial-offset-6.12-tcg.log")
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    at = {"file-pieces": "777 (piece 1, 700 bytes from source byte 4196, its byte 477)",
+          "file-fsize": "5000 (piece 3, 1500 bytes from source byte 12092, its byte 999)",
+          "tmpfs-enospc": "6958 (piece 6, 500 bytes from source byte 10192, its byte 348)"}
+    want = {f"splice/{k}/{s}": f"the out file holds other bytes than the stream at its byte {a}"
+            for k, a in at.items() for s in ("vmsplice", "memfd", "write")}
+    want |= {f"splice/from-{p}/{s}/file": "the out file holds other bytes at stream byte 777 than were sent or the"
+             " page holds now (piece 1, 700 bytes from source byte 4196, its byte 477)"
+             for p in ("tcp", "unix") for s in ("vmsplice", "memfd")}
+    assert failed == want
+    assert all(s.status is Status.PASS for n, s in got.items() if n not in failed) and len(got) == 25

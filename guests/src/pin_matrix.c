@@ -2631,6 +2631,7 @@ static void races(double secs, int noise)
 #include "swap_cells.h"  /* swap/...: pages of every shape swap treats specially, out and back */
 #include "buffered_cells.h"  /* buffered/...: cold page-cache reads and writes by every engine */
 #include "tcpzc_cells.h"  /* borrow/tcp-zc-recv/...: received pages mapped into the receiver */
+#include "splice_cells.h"  /* splice/...: pipes drained and filled in odd pieces and short counts, out of sockets */
 
 int main(int argc, char **argv)
 {
@@ -2728,6 +2729,7 @@ int main(int argc, char **argv)
 	swap_cells();
 	buffered_cells();
 	tcpzc_cells();
+	splice_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
