@@ -2631,6 +2631,8 @@ static void races(double secs, int noise)
 #include "swap_cells.h"  /* swap/...: pages of every shape swap treats specially, out and back */
 #include "buffered_cells.h"  /* buffered/...: cold page-cache reads and writes by every engine */
 #include "tcpzc_cells.h"  /* borrow/tcp-zc-recv/...: received pages mapped into the receiver */
+#include "secret_cells.h"  /* secret/...: memfd_secret pages: concurrent first faults, fork, pinners refused */
+#include "packet_cells.h"  /* packet/...: AF_PACKET mmap rings of every version, RX and TX, on lo */
 
 int main(int argc, char **argv)
 {
@@ -2728,12 +2730,15 @@ int main(int argc, char **argv)
 	swap_cells();
 	buffered_cells();
 	tcpzc_cells();
+	secret_cells();
+	packet_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
 		aio_ring_race(race_secs);  /* migrate_cells.h */
 		buffered_race(race_secs);  /* buffered_cells.h */
 		append_race(race_secs);  /* buffered_cells.h */
+		packet_opts_race(race_secs);  /* packet_cells.h */
 	}
 	if (list_only)
 		return 0;
