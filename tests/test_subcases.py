@@ -1070,3 +1070,27 @@ def test_the_huge_shape_catches_a_loop_device_that_loses_a_split_bios_offset() -
     assert failed == {n for n in got if n.endswith("-huge")} and len(failed) == 10
     assert got["dio/blk-dio/sync-write-huge"].message == \
         "write: the device holds other data at byte 1310721 than the buffers"  # the split at 1.25 MiB
+
+
+def test_a_real_log_of_the_secret_and_packet_cells() -> None:
+    # ONLY=secret/,packet/,race/packet on a healthy 6.12 (run 20261207-012152-baseline): every
+    # cell passes, each saying what it saw (the first-fault race raced: pages faulted by both)
+    lines, got = _real_log("pin-matrix-secret-packet-baseline-6.12-tcg.log")
+    assert all(s.status is Status.PASS for s in got.values())
+    blocks = {p: sum(n.startswith(p) for n in got) for p in ("secret/", "packet/", "race/packet-opts")}
+    assert blocks == {"secret/": 16, "packet/": 10, "race/packet-opts": 1}
+    assert "# secret/fault-race/threads: 2 threads, 3 round(s) of 256 pages: 754 page(s) faulted by two threads or" \
+           " more at once" in lines
+    assert "# secret/accounting: 64 of 64 pages fit under RLIMIT_MEMLOCK before the block and after it" in lines
+    assert "# packet/rx/v3: 80 frames of 60..1500 bytes through 32 slots, read by the reported version, byte exact" \
+           in lines
+
+
+def test_the_packet_cells_pass_and_the_race_dies_with_packet_version_unlocked() -> None:
+    # patches/redteam/packet-version-unlocked (run 20261207-012800): the ten packet/ cells and
+    # secret/ pass; race/packet-opts never says its verdict: its first check frame met a ring
+    # built for V1/V2 on a socket that says V3, and the kernel died (the console's NULL
+    # dereference in __tpacket_v3_has_room, tests/data/console/x86-packet-version-unlocked-*)
+    _, got = _real_log("pin-matrix-secret-packet-packet-version-unlocked-6.12-tcg.log")
+    assert all(s.status is Status.PASS for s in got.values())
+    assert sum(n.startswith("packet/") for n in got) == 10 and "race/packet-opts" not in got

@@ -48,7 +48,7 @@
 #define __NR_memfd_secret 447
 #endif
 #define SC_PAGES 256   /* pages of a fault-race round */
-#define SC_ROUNDS 3
+#define SC_ROUNDS 2
 #define SC_SECONDS 3.0  /* a round starts only before this much time went */
 #define SC_THREADS 4
 #define SC_SLOT 64     /* bytes of a page each thread writes: its own */
