@@ -108,6 +108,8 @@ req=""
 [ "$(kconfig CRYPTO_USER_API_HASH)" = y ] && [ "$(kconfig CRYPTO_USER_API_SKCIPHER)" = y ] && req+=" af-alg"
 [ "$(kconfig SCSI_DEBUG)" = y ] && [ "$(kconfig BLK_DEV_SD)" = y ] && req+=" sg-io"
 [ "$(kconfig XDP_SOCKETS)" = y ] && req+=" xdp"  # xdp_cells.h: socket(AF_XDP) must work
+[ "$(kconfig SECRETMEM)" = y ] && req+=" secretmem"  # secret_cells.h: memfd_secret must work
+[ "$(kconfig PACKET)" = y ] && req+=" packet"  # packet_cells.h: socket(AF_PACKET) must work
 [ "$(kconfig IOMMUFD)" = y ] && [ "$(kconfig IOMMUFD_TEST)" = y ] && req+=" iommufd"
 export KENTRY_REQUIRED=$req
 # guests/runner.sh holds udev's exec queue while the workloads run (its workers' reads of the 9p

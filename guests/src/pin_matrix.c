@@ -2632,6 +2632,8 @@ static void races(double secs, int noise)
 #include "buffered_cells.h"  /* buffered/...: cold page-cache reads and writes by every engine */
 #include "tcpzc_cells.h"  /* borrow/tcp-zc-recv/...: received pages mapped into the receiver */
 #include "splice_cells.h"  /* splice/...: pipes drained and filled in odd pieces and short counts, out of sockets */
+#include "secret_cells.h"  /* secret/...: memfd_secret pages: concurrent first faults, fork, pinners refused */
+#include "packet_cells.h"  /* packet/...: AF_PACKET mmap rings of every version, RX and TX, on lo */
 
 int main(int argc, char **argv)
 {
@@ -2730,12 +2732,15 @@ int main(int argc, char **argv)
 	buffered_cells();
 	tcpzc_cells();
 	splice_cells();
+	secret_cells();
+	packet_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
 		aio_ring_race(race_secs);  /* migrate_cells.h */
 		buffered_race(race_secs);  /* buffered_cells.h */
 		append_race(race_secs);  /* buffered_cells.h */
+		packet_opts_race(race_secs);  /* packet_cells.h */
 	}
 	if (list_only)
 		return 0;
