@@ -1,6 +1,6 @@
 """The kernel's own checks a run switches on from the command line: each needs a config option
-(kconfigs/debug-vm.config sets the first two, debug-vm-extra.config the third) and a boot word,
-and does nothing without either.
+(kconfigs/debug-vm.config sets the first two; no fragment of the project sets the third, a
+user's own may) and a boot word, and does nothing without either.
 
 Data first: the words go on every boot before `--append` (so `--append page_poison=0` turns one
 off: the last word wins), and the run says which are on, since a check that is off passes by
@@ -28,16 +28,16 @@ CHECKS: tuple[KernelCheck, ...] = (
     # "pagealloc: memory corruption" (mm/page_poison.c), a kernel report of the run.
     KernelCheck("page_poison=1", "CONFIG_PAGE_POISONING", "page poisoning (writes into freed pages)"),
     # Freed pages leave the kernel's direct map: a kernel access to a freed page (through a stale
-    # bvec, skb frag or kmap) faults where it happens, a read as well as a write. Only the nightly
-    # debug set builds it (kconfigs/debug-vm-extra.config): on the default kernel it cost 1.6x of
-    # the guest time (docs/oracles.md), so there the run says it is off and why.
+    # bvec, skb frag or kmap) faults where it happens, a read as well as a write. No fragment here
+    # builds it: on the default kernel it cost 1.6x of the guest time and khugepaged's selftest
+    # failed (docs/oracles.md); `--kconfig` of one that sets CONFIG_DEBUG_PAGEALLOC turns it on.
     KernelCheck("debug_pagealloc=on", "CONFIG_DEBUG_PAGEALLOC", "debug_pagealloc (kernel accesses to freed pages)"),
 )
 WORDS: tuple[str, ...] = tuple(c.word for c in CHECKS)
 
 
 def kstrtobool(value: str) -> bool | None:
-    """The kernel's kstrtobool() (lib/kstrtox.c), which both words are parsed with: None when
+    """The kernel's kstrtobool() (lib/kstrtox.c), which every word is parsed with: None when
     the kernel would refuse the value (and leave the check at its default, off)."""
     first, second = value[:1].lower(), value[1:2].lower()
     if first in ("e", "y", "t", "1"):
