@@ -225,6 +225,20 @@ ksft_failed_skips() {
     return $found
 }
 
+# ksft_whole_skips RAN WHOLE [WHY]: after a list of selftests, WHOLE (names, space-separated)
+# skipped as a whole: a selftest that checked nothing never counts as a pass, so the workload
+# skips (4) even when RAN (the names that ran and passed) is not empty; WHY follows WHOLE in the
+# line. 0 when nothing skipped as a whole.
+ksft_whole_skips() {
+    [ -z "$2" ] && return 0
+    if [ -z "$1" ]; then
+        echo "SKIP: every selftest skipped as a whole ($2): nothing was checked"
+    else
+        echo "SKIP: $2 skipped as a whole${3:-}; $1 ran and passed"
+    fi
+    return 4
+}
+
 ksft_verdict() {
     local t=$1 r=$2 log=$3 totals pass fail xfail xpass skip error
     totals=$(grep -E '^# Totals:' "$log")

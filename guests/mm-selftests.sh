@@ -118,12 +118,4 @@ done
 # whole-skip path) that is suspicious, so the workload skips even when the others ran and
 # passed: the summary shows its last line. Not 0 on part of its check; not a failure either, as
 # another tree's selftest may need more than this script sets up.
-if [ ${#whole[@]} -gt 0 ]; then
-    if [ ${#ran[@]} -eq 0 ]; then
-        echo "SKIP: every selftest skipped as a whole (${whole[*]}): nothing was checked"
-    else
-        echo "SKIP: ${whole[*]} skipped as a whole although the kernel has their config; ${ran[*]} ran and passed"
-    fi
-    exit 4
-fi
-exit 0
+ksft_whole_skips "${ran[*]}" "${whole[*]}" " although the kernel has their config"

@@ -72,6 +72,13 @@ def test_a_failing_case_fails_and_the_next_one_still_runs(tmp_path: Path) -> Non
     assert "exec-non-regular totals: pass:1 fail:0" in r.stdout
 
 
+def test_a_program_that_does_not_compile_fails(tmp_path: Path) -> None:
+    src = fake_tree(tmp_path, {"proc/proc-empty-vm": "this is not C;"})
+    r = run(tmp_path, "proc-empty-vm", src)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FAIL: cannot compile proc/proc-empty-vm: " in r.stdout
+
+
 def test_a_program_that_checked_nothing_is_no_pass(tmp_path: Path) -> None:
     src = fake_tree(tmp_path, {"proc/proc-pid-vm": 'puts("# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:3 error:0"); return 4;'})
     r = run(tmp_path, "proc-pid-vm", src)
