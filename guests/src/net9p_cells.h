@@ -341,12 +341,14 @@ enum sev { S_NONE, S_WRITE, S_DONTNEED, S_MUNMAP, S_FORK, S_CHILD, S_ODD, S_PIEC
 static const char *const sev_names[NSEV] = {"none", "write", "dontneed", "munmap", "fork", "fork-child", "odd",
 					    "pieces", "bad"};
 
-/* a connected stream pair over loopback TCP or AF_UNIX; the receiver's buffer takes all the data */
-static int ss_pair(struct cell *c, int tcp, int *snd, int *rcv)
+/* A connected stream pair: loopback TCP (RCVBUF on the receiver, SNDBUF on the sender; 0: the
+ * defaults) or AF_UNIX; a blocked send or receive gives up after secs (0: waits) */
+static int ss_pair(struct cell *c, int tcp, int rcvbuf, int sndbuf, int secs, int *snd, int *rcv)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {secs, 0};
 	socklen_t al = sizeof(a);
-	int big = 1 << 20, l = -1, sv[2];
+	int l = -1, sv[2];
 
 	*snd = *rcv = -1;
 	if (!tcp) {
@@ -356,21 +358,33 @@ static int ss_pair(struct cell *c, int tcp, int *snd, int *rcv)
 		}
 		*snd = sv[0];
 		*rcv = sv[1];
-		return 0;
+	} else {
+		lo_up();
+		if ((l = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+		    (rcvbuf && setsockopt(l, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf))) ||
+		    bind(l, (struct sockaddr *)&a, sizeof(a)) || getsockname(l, (struct sockaddr *)&a, &al) || listen(l, 1) ||
+		    (*snd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+		    (sndbuf && setsockopt(*snd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf))) ||
+		    connect(*snd, (struct sockaddr *)&a, sizeof(a)) || (*rcv = accept(l, NULL, NULL)) < 0) {
+			cfail(c, "cannot make a loopback TCP pair: %s", strerror(errno));
+			if (*snd >= 0)
+				close(*snd);
+			*snd = *rcv = -1;
+		}
+		if (l >= 0)
+			close(l);
+		if (*snd < 0)
+			return -1;
 	}
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)) ||
-	    bind(l, (struct sockaddr *)&a, sizeof(a)) || getsockname(l, (struct sockaddr *)&a, &al) || listen(l, 1) ||
-	    (*snd = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(*snd, (struct sockaddr *)&a, sizeof(a)) ||
-	    (*rcv = accept(l, NULL, NULL)) < 0) {
-		cfail(c, "cannot make a loopback TCP pair: %s", strerror(errno));
-		if (*snd >= 0)
-			close(*snd);
+	if (secs && (setsockopt(*rcv, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+		     setsockopt(*snd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))) {
+		cfail(c, "SO_RCVTIMEO, SO_SNDTIMEO: %s", strerror(errno));
+		close(*snd);
+		close(*rcv);
 		*snd = *rcv = -1;
+		return -1;
 	}
-	if (l >= 0)
-		close(l);
-	return *snd < 0 ? -1 : 0;
+	return 0;
 }
 
 /* vmsplice iov into the pipe, then splice all of it into the socket: bytes moved, -1 with why */
@@ -460,7 +474,7 @@ static void ss_cell(int tcp, enum nmem m, enum sev e)
 		cfail(&c, "pipe of 1 MiB: %s", strerror(errno));
 		goto out;
 	}
-	if (ss_pair(&c, tcp, &snd, &rcv))
+	if (ss_pair(&c, tcp, 1 << 20, 0, 0, &snd, &rcv))  /* the receiver's buffer takes all the data */
 		goto out;
 	if (e == S_ODD) {
 		boff = 1234;

@@ -1973,6 +1973,33 @@ static int block_wanted(const char *name, const char *const *quick_list, size_t 
 		return 0;
 	return !only || !*only || any_in(name, only);
 }
+
+/* A block's cells as a table: a name, or a prefix and n names after it (a cell each, run with
+ * its index k) */
+struct cell_entry {
+	const char *name;
+	void (*run)(struct cell *c, int k);
+	const char *const *names;
+	int n;
+};
+
+/* Each wanted cell of the table run and judged; pre (if any) first: nonzero when it already
+ * judged the cell (a premise of the whole block missing) */
+static void run_cells(const struct cell_entry *t, size_t n, int (*pre)(struct cell *c, void *arg), void *arg)
+{
+	for (size_t e = 0; e < n; e++)
+		for (int k = 0; k < (t[e].names ? t[e].n : 1); k++) {
+			struct cell c = {.fd = -1};
+			double began = now_s();
+
+			snprintf(c.name, sizeof(c.name), "%s%s", t[e].name, t[e].names ? t[e].names[k] : "");
+			if (!block_wanted(c.name, NULL, 0) || !begins(c.name))
+				continue;
+			if (!pre || !pre(&c, arg))
+				t[e].run(&c, k);
+			verdict(&c, began);
+		}
+}
 #define BLOCK_WANTED(name, list) block_wanted(name, list, sizeof(list) / sizeof(list[0]))
 
 static void run_cell(enum pin p, enum mem m, enum ev e, int rd)

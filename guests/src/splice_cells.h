@@ -357,13 +357,19 @@ static int sp_splice_file(struct cell *c, struct sp_stream *s, int fd, loff_t *p
 static int sp_fsize(struct rlimit *old, void (**was)(int), rlim_t lim)
 {
 	struct rlimit r;
+	int err;
 
 	if (lim) {
 		if (getrlimit(RLIMIT_FSIZE, old))
 			return -1;
 		r = (struct rlimit){lim, old->rlim_max};
 		*was = signal(SIGXFSZ, SIG_IGN);
-		return setrlimit(RLIMIT_FSIZE, &r);
+		if (!setrlimit(RLIMIT_FSIZE, &r))
+			return 0;
+		err = errno;  /* no limit set: the signal back as it was, setrlimit's errno kept */
+		signal(SIGXFSZ, *was);
+		errno = err;
+		return -1;
 	}
 	signal(SIGXFSZ, *was);
 	return setrlimit(RLIMIT_FSIZE, old);
@@ -499,7 +505,8 @@ static void sp_to_pipe(struct cell *c, struct sp_stream *s)
 		held = moved - out;
 		ask = sp_odd[(k + 3) % SP_NODD] < held ? sp_odd[(k + 3) % SP_NODD] : held;
 		if (ask) {  /* link_pipe(): the same buffers, the last one cut short */
-			if ((r = tee(b[0], t[1], ask, 0)) != (ssize_t)ask) {
+			/* nonblocking: a second pipe holding less than splice said fails, not waits */
+			if ((r = tee(b[0], t[1], ask, SPLICE_F_NONBLOCK)) != (ssize_t)ask) {
 				cfail(c, "tee of %zu of the %zu bytes the second pipe holds: %zd (%s)", ask, held, r,
 				      r < 0 ? strerror(errno) : "short");
 				goto done;
@@ -537,48 +544,6 @@ done:
 	free(teed);
 }
 
-/* A connected stream pair: loopback TCP (RCVBUF on the receiver, SNDBUF on the sender; 0: the
- * defaults) or AF_UNIX; the receiver gives up a read after 20 s */
-static int sp_pair(struct cell *c, int tcp, int rcvbuf, int sndbuf, int *snd, int *rcv)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	struct timeval tv = {20, 0};
-	socklen_t al = sizeof(a);
-	int l = -1, sv[2];
-
-	*snd = *rcv = -1;
-	if (!tcp) {
-		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
-			cfail(c, "socketpair(AF_UNIX): %s", strerror(errno));
-			return -1;
-		}
-		*snd = sv[0];
-		*rcv = sv[1];
-	} else {
-		lo_up();
-		if ((l = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
-		    (rcvbuf && setsockopt(l, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf))) ||
-		    bind(l, (struct sockaddr *)&a, sizeof(a)) || getsockname(l, (struct sockaddr *)&a, &al) || listen(l, 1) ||
-		    (*snd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
-		    (sndbuf && setsockopt(*snd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf))) ||
-		    connect(*snd, (struct sockaddr *)&a, sizeof(a)) || (*rcv = accept(l, NULL, NULL)) < 0) {
-			cfail(c, "cannot make a loopback TCP pair: %s", strerror(errno));
-			if (*snd >= 0)
-				close(*snd);
-			*snd = *rcv = -1;
-		}
-		if (l >= 0)
-			close(l);
-		if (*snd < 0)
-			return -1;
-	}
-	if (setsockopt(*rcv, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
-		cfail(c, "SO_RCVTIMEO: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* tcp-short: the pipe into a nonblocking TCP socket whose receiver reads only on EAGAIN */
 static void sp_to_tcp(struct cell *c, struct sp_stream *s)
 {
@@ -592,7 +557,7 @@ static void sp_to_tcp(struct cell *c, struct sp_stream *s)
 		cfail(c, "out of memory");
 		return;
 	}
-	if (sp_pair(c, 1, 4096, 4096, &snd, &rcv))
+	if (ss_pair(c, 1, 4096, 4096, 20, &snd, &rcv))
 		goto done;
 	if (fcntl(snd, F_SETFL, O_NONBLOCK)) {
 		cfail(c, "O_NONBLOCK: %s", strerror(errno));
@@ -647,16 +612,19 @@ done:
 static void sp_sink_cell(enum sp_sink k, enum sp_src src)
 {
 	struct cell c = {.fd = -1};
-	struct sp_stream *s = sp_new();
+	struct sp_stream *s;
 	char prefix[SP_OUT_OFF];
 	double began = now_s();
 
 	snprintf(c.name, sizeof(c.name), "splice/%s/%s", sp_sink_names[k], sp_src_names[src]);
-	if (!s || !splice_wanted(c.name) || !begins(c.name)) {
-		free(s);
+	if (!splice_wanted(c.name) || !begins(c.name))
+		return;
+	fill64(prefix, SP_OUT_OFF, 93);
+	if (!(s = sp_new())) {
+		cfail(&c, "out of memory");
+		verdict(&c, began);
 		return;
 	}
-	fill64(prefix, SP_OUT_OFF, 93);
 	if (!sp_fill(&c, s, src, 91)) {
 		if (k == SPK_PIPE)
 			sp_to_pipe(&c, s);
@@ -689,9 +657,13 @@ static void sp_direct_cell(int cfr)
 	ssize_t r;
 
 	snprintf(c.name, sizeof(c.name), "splice/%s", cfr ? "copy-range-fsize/ext4" : "sendfile-fsize/memfd");
-	if (!src || !splice_wanted(c.name) || !begins(c.name)) {
+	if (!splice_wanted(c.name) || !begins(c.name)) {
 		free(src);
 		return;
+	}
+	if (!src) {
+		cfail(&c, "out of memory");
+		goto out;
 	}
 	want = src + soff;
 	fill64(src, SP_LEN, 94);
@@ -780,14 +752,18 @@ static void sp_from_sock_cell(int tcp, enum sp_src src, int to_file)
 
 	snprintf(c.name, sizeof(c.name), "splice/from-%s/%s/%s", tcp ? "tcp" : "unix", sp_src_names[src],
 		 to_file ? "file" : "pipe");
-	if (!s || !now || !got || !newsrc || !splice_wanted(c.name) || !begins(c.name))
+	if (!splice_wanted(c.name) || !begins(c.name))
 		goto free;
+	if (!s || !now || !got || !newsrc) {
+		cfail(&c, "out of memory");
+		goto out;
+	}
 	fill64(prefix, SP_OUT_OFF, 96);
 	if (to_file && !ext4_dir) {
 		cskip(&c, "no ext4 directory given (-d)");
 		goto out;
 	}
-	if (sp_fill(&c, s, src, 97) || sp_pair(&c, tcp, 0, 0, &snd, &rcv) || sp_pipe(&c, b))
+	if (sp_fill(&c, s, src, 97) || ss_pair(&c, tcp, 0, 0, 20, &snd, &rcv) || sp_pipe(&c, b))
 		goto out;
 	while (sent < s->len) {  /* splice_to_socket(): MSG_SPLICE_PAGES, a frag per piece */
 		if ((r = splice(s->pipe[0], NULL, snd, NULL, s->len - sent, 0)) <= 0) {
