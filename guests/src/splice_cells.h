@@ -37,10 +37,14 @@
  * kept, its size), the other pipes, the receiver get the stream byte for byte; the sources keep
  * their bytes. Premise (file-fsize, tmpfs-enospc, tcp-short): a call came back short at a stream
  * position inside a pipe buffer of the model, else SKIP.
- * splice/sendfile-fsize/memfd, splice/copy-range-fsize/ext4: the same short write through
- * sendfile(2) and copy_file_range(2) (do_splice_direct(): the kernel's own pipe into
- * iter_file_splice_write(); copy_file_range within ext4 falls back to it): the count, the source
- * offset advanced by exactly it, the file; then the rest in odd pieces.
+ * splice/sendfile-fsize/memfd: the same short write through sendfile(2) (do_splice_direct(): the
+ * kernel's own pipe into iter_file_splice_write(), whose write stops at the limit): the count, the
+ * source offset advanced by exactly it, the file; then the rest in odd pieces.
+ * splice/copy-range-fsize/ext4: copy_file_range(2) within ext4 under the same limit. Its count is
+ * cut to the limit before anything is copied (fs/read_write.c generic_copy_file_checks() ->
+ * generic_write_check_limits()), so no write comes back short inside a pipe buffer here: the cell
+ * checks the cut count, the source offset, the file, then the rest, through splice_file_range()'s
+ * own pipe.
  *
  * splice/from-<tcp|unix>/<vmsplice|memfd>/<pipe|file>: the pipe spliced into a loopback TCP or
  * AF_UNIX stream socket (MSG_SPLICE_PAGES: net/core/skbuff.c skb_splice_from_iter() ->
