@@ -2631,10 +2631,15 @@ static void races(double secs, int noise)
 #include "swap_cells.h"  /* swap/...: pages of every shape swap treats specially, out and back */
 #include "buffered_cells.h"  /* buffered/...: cold page-cache reads and writes by every engine */
 #include "tcpzc_cells.h"  /* borrow/tcp-zc-recv/...: received pages mapped into the receiver */
+#include "exec_cells.h"  /* exec/...: execve()'s copy of argv/envp on its error exits and at its limits */
+#include "ra_cells.h"  /* ra/...: readahead in a memory cgroup at its limit, charges failing */
 
-int main(int argc, char **argv)
+int main(int argc, char **argv, char **envp)
 {
-	int opt;
+	int opt, helper = exec_helper(argc, argv, envp);  /* exec'd by an exec/ok cell: check and go */
+
+	if (helper >= 0)
+		return helper;
 	long ksm_run = -1, ksm_scan = 100, ksm_sleep = 20;
 	double race_secs = 0;
 	int race_noise = 0;
@@ -2728,6 +2733,8 @@ int main(int argc, char **argv)
 	swap_cells();
 	buffered_cells();
 	tcpzc_cells();
+	exec_cells();
+	ra_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
