@@ -231,3 +231,23 @@ def test_a_page_in_the_swap_cache_or_not_from_a_fault_has_no_anonymous_mask() ->
     # a page its frames call anonymous is counted there, not twice
     framed = dataclasses.replace(rec, stack=("do_anonymous_page+0x1/0x2",) + rec.stack)
     assert leaks.anonymous(framed) and not leaks.anonymous_by_mask(framed)
+
+
+EXEC_LEAK = DATA / "exec-e2big-leak-tcg"
+
+
+def test_pages_an_exec_kept_count_against_the_page_tolerance() -> None:
+    """Round 6's exec-arg-page-e2big-leak on a real boot (the exec/ cells, 4 x 128 failed execs):
+    the new stack's page each E2BIG exit kept, faulted by get_arg_page() through GUP. Named only
+    by its anonymous fault's mask (no frame says anonymous), and still counted: 512 pages over
+    the page tolerance fail the case, their stack shown."""
+    case = _case(EXEC_LEAK)
+    assert case.status.value == "fail", case.message
+    assert case.message == ("pin-matrix left memory behind: 512 user page(s) still allocated to its exited processes"
+                            " after sync, drop_caches and compaction, 0 of them anonymous (512 more by an anonymous"
+                            " fault's mask, under the page tolerance) (tolerance 32, anonymous 0)")
+    # two stacks: the stack page the path's copy faulted in (copy_string_kernel(), 384: the
+    # cells whose first argv or envp string was copied into it) and copy_strings()' own (128)
+    groups = case.output.split("page(s) allocated by ")
+    assert [int(g.split()[-1]) for g in groups[:-1]] == [384, 128]
+    assert all("    get_arg_page+" in g for g in groups[1:])

@@ -2661,14 +2661,18 @@ static void races(double secs, int noise)
 #include "splice_cells.h"  /* splice/...: pipes drained and filled in odd pieces and short counts, out of sockets */
 #include "secret_cells.h"  /* secret/...: memfd_secret pages: concurrent first faults, fork, pinners refused */
 #include "packet_cells.h"  /* packet/...: AF_PACKET mmap rings of every version, RX and TX, on lo */
+#include "exec_cells.h"  /* exec/...: execve()'s copy of argv/envp on its error exits and at its limits */
+#include "ra_cells.h"  /* ra/...: readahead in a memory cgroup at its limit, charges failing */
 
-int main(int argc, char **argv)
+int main(int argc, char **argv, char **envp)
 {
-	int opt;
+	int opt, helper = exec_helper(argc, argv, envp);  /* exec'd by an exec/ok cell: check and go */
 	long ksm_run = -1, ksm_scan = 100, ksm_sleep = 20;
 	double race_secs = 0;
 	int race_noise = 0;
 
+	if (helper >= 0)
+		return helper;
 	while ((opt = getopt(argc, argv, "d:b:B:v:m:o:x:lqr:s:n:")) != -1) {
 		switch (opt) {
 		case 'd': ext4_dir = optarg; break;
@@ -2761,6 +2765,8 @@ int main(int argc, char **argv)
 	splice_cells();
 	secret_cells();
 	packet_cells();
+	exec_cells();
+	ra_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
