@@ -75,19 +75,9 @@ for t in ${TESTS//,/ }; do
     esac
     echo "== $t: $prog${args:+ $args}"
     log="$BENCH_OUT/kselftests.$t.out"
-    began=$(date +%s.%N)
     # shellcheck disable=SC2086 # the recipe's arguments are words
-    (cd "$work/$dir" && timeout -k 10 "$TEST_TIMEOUT" "${cmd[@]}" $args) > "$log" 2>&1
-    r=$?
-    [ $r -eq 124 ] && echo "FAIL: $t did not finish within TEST_TIMEOUT=$TEST_TIMEOUT s"
-    echo "$t: exit $r after $(awk -v b="$began" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - b }') s"
-    awk '/^# \[RUN\]/ { run = $0 } /^not ok/ { print run; print }' "$log"
-    ksft_verdict "$t" "$r" "$log"; v=$?
-    case $v in
-        0) ran+=("$t") ;;
-        4) whole+=("$t") ;;
-        *) ran+=("$t"); rc=1 ;;
-    esac
+    ksft_run "$t" "$log" "$TEST_TIMEOUT" env -C "$work/$dir" "${cmd[@]}" $args; v=$?
+    ksft_tally "$t" $v
 done
 [ $rc -eq 0 ] || exit 1
 ksft_whole_skips "${ran[*]}" "${whole[*]}"

@@ -225,6 +225,32 @@ ksft_failed_skips() {
     return $found
 }
 
+# ksft_run NAME LOG LIMIT CMD...: one selftest, its output into LOG, stopped after LIMIT seconds
+# (exit 124: a program that hangs is named, and the next ones still run); says its exit and time,
+# each failure with the [RUN] line that names its case, and returns ksft_verdict's judgement.
+ksft_run() {
+    local t=$1 log=$2 limit=$3 began r
+    shift 3
+    began=$(date +%s.%N)
+    timeout -k 10 "$limit" "$@" > "$log" 2>&1
+    r=$?
+    [ $r -eq 124 ] && echo "FAIL: $t did not finish within TEST_TIMEOUT=$limit s"
+    echo "$t: exit $r after $(awk -v b="$began" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - b }') s"
+    awk '/^# \[RUN\]/ { run = $0 } /^not ok/ { print run; print }' "$log"
+    grep -E '^# (\[INFO\] detected|Planned tests)|^Bail' "$log"
+    ksft_verdict "$t" "$r" "$log"
+}
+
+# ksft_tally NAME VERDICT: NAME into the caller's ran (0), whole (4: skipped as a whole), or ran
+# with the caller's rc set to 1 (a failure), for ksft_whole_skips at the end.
+ksft_tally() {
+    case $2 in
+        0) ran+=("$1") ;;
+        4) whole+=("$1") ;;
+        *) ran+=("$1"); rc=1 ;;
+    esac
+}
+
 # ksft_whole_skips RAN WHOLE [WHY]: after a list of selftests, WHOLE (names, space-separated)
 # skipped as a whole: a selftest that checked nothing never counts as a pass, so the workload
 # skips (4) even when RAN (the names that ran and passed) is not empty; WHY follows WHOLE in the

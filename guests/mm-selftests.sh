@@ -94,23 +94,10 @@ for t in ${TESTS//,/ }; do
     fi
     echo "== $t: $prog${args:+ $args}"
     log="$BENCH_OUT/mm-selftests.$t.out"  # the full kselftest output, kept with the results
-    began=$(date +%s.%N)
-    # A program that hangs is stopped (exit 124) so the next ones still run and the log names it.
     # shellcheck disable=SC2086 # the recipe's arguments are words
-    timeout -k 10 "$TEST_TIMEOUT" "$bin" $args > "$log" 2>&1
-    r=$?
-    [ $r -eq 124 ] && echo "FAIL: $t did not finish within TEST_TIMEOUT=$TEST_TIMEOUT s"
-    echo "$t: exit $r after $(awk -v b="$began" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - b }') s"
-    # each failure with the [RUN] line that names its case
-    awk '/^# \[RUN\]/ { run = $0 } /^not ok/ { print run; print }' "$log"
-    grep -E '^# (\[INFO\] detected|Planned tests)|^Bail' "$log"
-    ksft_verdict "$t" "$r" "$log"; v=$?
+    ksft_run "$t" "$log" "$TEST_TIMEOUT" "$bin" $args; v=$?
     [ $v -eq 0 ] && { ksft_failed_skips "$t" "$log" "$swap" || v=1; }
-    case $v in
-        0) ran+=("$t") ;;
-        4) whole+=("$t") ;;
-        *) ran+=("$t"); rc=1 ;;
-    esac
+    ksft_tally "$t" $v
 done
 [ $rc -eq 0 ] || exit 1
 # A selftest that checked nothing (exit 4, or every case skipped) never counts as a pass. Here
