@@ -329,8 +329,9 @@ static void exec_child(enum xshape s, const char *dir, int out)
 	_exit(r == 0 ? 0 : r == -2 ? 2 : 3);
 }
 
-static void exec_cell(struct cell *c, enum xshape s)
+static void exec_cell(struct cell *c, int k)
 {
+	enum xshape s = (enum xshape)k;
 	int p[2];
 	char why[256] = "";
 	long kept = 0;
@@ -369,14 +370,7 @@ static void exec_cell(struct cell *c, enum xshape s)
 
 static void exec_cells(void)
 {
-	for (enum xshape s = 0; s < NXS; s++) {
-		struct cell c = {.fd = -1};
-		double began = now_s();
+	static const struct cell_entry table[] = {{"exec/", exec_cell, xs_names, NXS}};
 
-		snprintf(c.name, sizeof(c.name), "exec/%s", xs_names[s]);
-		if (!block_wanted(c.name, NULL, 0) || !begins(c.name))
-			continue;
-		exec_cell(&c, s);
-		verdict(&c, began);
-	}
+	run_cells(table, 1, NULL, NULL);
 }
