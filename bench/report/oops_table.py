@@ -195,6 +195,11 @@ REBOOT = re.compile(r"Linux version \d+\.\d+|Booting the kernel\.|SeaBIOS \(vers
 # die()'s own line after a trap: it follows the BUG()/fault report it belongs to (arm "Internal
 # error:", x86 "Oops:", riscv and sh "Kernel BUG [#1]") and never starts a second report there.
 DIE_LINE = re.compile(r"Internal error:.*\[#\d+\]|Oops: |Kernel BUG \[#\d+\]|\[#\d+\]:?\s*$")
+# Checks that print one header line per item of one object: kernel/fork.c check_mm() prints a
+# "Bad rss-counter state" line for each counter of the mm it frees. The lines naming the same
+# object (the group) one after another are one report, not one per counter.
+SAME_OBJECT = re.compile(r"BUG: Bad rss-counter state mm:(\S+)")
+SAME_OBJECT_LINES = 8  # at most this far apart (NR_MM_COUNTERS lines, blank lines between)
 # syzkaller keeps these inside the report they interrupt rather than starting a new one.
 CONTINUES = re.compile(r"invalid opcode: 0000|Kernel panic - not syncing|unregister_netdevice: waiting for"
                        r"|PANIC: double fault")
