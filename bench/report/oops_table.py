@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bench.report.frames import CALL_TRACE, PARSE, RIP, stall_frame
+from bench.report.frames import CALL_TRACE, PARSE, RIP, rx, stall_frame
 from bench.report.groups import BUG, F, FAULT, Group, INFO, LEAK, S, TRACE, WARNING, sup
 
 _ONLY_RIP = S(RIP)
@@ -74,6 +74,10 @@ SYZKALLER: tuple[Group, ...] = (
         F(r"kernel BUG at lib/list_debug.c", "BUG: corrupted list in {0}", alt=("bad-access in {0}",),
           stack=TRACE),
         F(r"kernel BUG at (.*)", "kernel BUG in {1}", stack=S(RIP, CALL_TRACE, PARSE, skip=("^skb_",))),
+        # powerpc before the generic BUG() of 2.6.19 names the function itself:
+        # "kernel BUG in grow_buffers at fs/buffer.c:1189!" (its NIP line has no symbol)
+        F(r"kernel BUG in [a-zA-Z0-9_]+ at {{SRC}}!", "kernel BUG in {1}",
+          stack=S(rx(r"kernel BUG in ([a-zA-Z0-9_]+) at"))),
     ), kind="BUG"),
     Group("Kernel BUG", (
         # lib/bug.c without CONFIG_DEBUG_BUGVERBOSE: "Kernel BUG at %pB [verbose debug info
