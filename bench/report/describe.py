@@ -99,6 +99,8 @@ def title_known(group: Group, line: str) -> bool:
 
 def describe(lines: list[str], group: Group) -> Description:
     """Title the report whose text (prefixes stripped) is `lines`, header line first."""
+    if lines and "\t" in lines[0]:  # printk's headers have spaces; a mail or a commit message made a tab
+        lines = [lines[0].replace("\t", " ")] + lines[1:]
     text = "\n".join(lines)
     first = lines[0] + "\n" if lines else ""
     hits = _first_line_hits(group, first, text)

@@ -32,7 +32,9 @@ PARSE = re.compile(r"(?!)")  # marker part: "parse a stack trace from here"
 # the function: "Krnl PSW : 0704c00180000000 0000000134f026d0 (mutex_lock+0x10/0x28)". MIPS and
 # LoongArch print the address, then the function: "epc   : 8048b3a4 __dev_fwnode+0x0/0xc",
 # "   ERA: ffff80000200be34 foo+0x74/0x200".
+# decode_stacktrace.sh of 2015 replaced the RIP's offset too: "RIP: func (mm/huge_memory.c:2059 ...)".
 RIP = rx(r"(?:(?:IP|NIP|pc |PC is at|EIP is at):? (?:(?:[0-9a-f]+:)?(?:{{PC}} +){0,2}{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+"
+         r"|([a-zA-Z0-9_]+) \([\w./-]+\.[chS]:\d+[ )]"
          r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]+ [0-9a-f]+ \({{FUNC}}"
          r"|(?:epc|ERA) *: [0-9a-f]{8,16} {{FUNC}})")
 RISCV_STACK = re.compile(r"status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}")
@@ -128,6 +130,9 @@ class StackFmt:
     parts: tuple[re.Pattern[str], ...]
     parts2: tuple[re.Pattern[str], ...] = ()
     skip: tuple[str, ...] = ()
+    # the last resort when parts and parts2 find no frame: a report whose usual markers are not
+    # there (an excerpt without its register dump, an arch without the x86 interrupt frames)
+    parts3: tuple[re.Pattern[str], ...] = ()
     extractor: Extractor | None = field(default=None, compare=False)
     past_entry: bool = False  # the report is an exception's: its guilty frame is below the entry
 
@@ -215,9 +220,11 @@ def extract(text: str, stack: StackFmt) -> tuple[list[tuple[str, str]], bool]:
     # its entry is titled as before: syzkaller's "Unhandled fault in __dabt_svc")
     entry_skip = skip_re(stack.skip + (EXCEPTION_ENTRY,)) if stack.past_entry else None
     frames, ok = _extract(lines, stack.parts, skip, stack.extractor, fail, entry_skip)
-    if ok or not stack.parts2:
-        return frames, ok
-    return _extract(lines, stack.parts2, skip, stack.extractor, fail, entry_skip)
+    for parts in (stack.parts2, stack.parts3):
+        if ok or not parts:
+            break
+        frames, ok = _extract(lines, parts, skip, stack.extractor, fail, entry_skip)
+    return frames, ok
 
 
 _ENTRY = re.compile(EXCEPTION_ENTRY)

@@ -56,15 +56,17 @@ def F(title: str, fmt: str, stack: StackFmt | None = None, report: str | None = 
     return Format(rx(title), fmt, stack, rx(report) if report else None, alt, no_stack, corrupted)
 
 
-def S(*parts: Rx, skip: tuple[str, ...] = (), parts2: tuple[Rx, ...] = (),
+def S(*parts: Rx, skip: tuple[str, ...] = (), parts2: tuple[Rx, ...] = (), parts3: tuple[Rx, ...] = (),
       ex: object = None, past_entry: bool = False) -> StackFmt:
-    return StackFmt(tuple(parts), parts2, skip, ex, past_entry)  # type: ignore[arg-type]
+    return StackFmt(tuple(parts), parts2, skip, parts3, ex, past_entry)  # type: ignore[arg-type]
 
 
 def W(*skip: str) -> StackFmt:
-    """WARN(): the stack starts at the RIP (new kernels trap) or at Call Trace (old ones)."""
+    """WARN(): the stack starts at the RIP (new kernels trap) or at Call Trace (old ones); in an
+    excerpt without either (registers and "Call trace:" cut away) the frames right after
+    __warn()'s own "WARNING: ... at ..." line (not after lockdep's "WARNING: <what>" lines)."""
     return S(rx(r"(?:" + RIP.pattern + r"|--- interrupt: [0-9]+ at ([a-zA-Z0-9_]+)(?:\.|\+))"), PARSE,
-             parts2=(CALL_TRACE, PARSE), skip=skip)
+             parts2=(CALL_TRACE, PARSE), parts3=(rx(r"WARNING: (?:.* )?at "), PARSE), skip=skip)
 
 
 def sup(*patterns: str) -> tuple[Rx, ...]:
@@ -261,7 +263,9 @@ INFO = Group("INFO:", (
       "INFO: rcu detected stall in {0}",
       alt=("stall in {0}",),
       stack=S(rx(r"apic_timer_interrupt"), RIP, PARSE, skip=("apic_timer_interrupt", "rcu"), ex=stall_frame,
-              parts2=(rx(r"(?:apic_timer_interrupt|Exception stack|el1h_64_irq)"), PARSE))),
+              parts2=(rx(r"(?:apic_timer_interrupt|Exception stack|el1h_64_irq)"), PARSE),
+              # s390 prints no interrupt frames: its PSW is the interrupted code (x86's RIP above)
+              parts3=(rx(r"Krnl PSW : [0-9a-f]+ [0-9a-f]+ \({{FUNC}}"), CALL_TRACE, PARSE))),
     # RCU Tasks (kernel/rcu/tasks.h check_holdout_task()): the held-out task's stack follows.
     F(r"INFO: rcu_tasks detected stalls? on tasks", "INFO: rcu detected stall in {0}", alt=("stall in {0}",),
       stack=S(CALL_TRACE, PARSE, skip=("rcu",), ex=stall_frame)),

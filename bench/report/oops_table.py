@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bench.report.frames import CALL_TRACE, PARSE, RIP, stall_frame
+from bench.report.frames import CALL_TRACE, PARSE, RIP, rx, stall_frame
 from bench.report.groups import BUG, F, FAULT, Group, INFO, LEAK, S, TRACE, WARNING, sup
 
 _ONLY_RIP = S(RIP)
@@ -74,6 +74,10 @@ SYZKALLER: tuple[Group, ...] = (
         F(r"kernel BUG at lib/list_debug.c", "BUG: corrupted list in {0}", alt=("bad-access in {0}",),
           stack=TRACE),
         F(r"kernel BUG at (.*)", "kernel BUG in {1}", stack=S(RIP, CALL_TRACE, PARSE, skip=("^skb_",))),
+        # powerpc before the generic BUG() of 2.6.19 names the function itself:
+        # "kernel BUG in grow_buffers at fs/buffer.c:1189!" (its NIP line has no symbol)
+        F(r"kernel BUG in [a-zA-Z0-9_]+ at {{SRC}}!", "kernel BUG in {1}",
+          stack=S(rx(r"kernel BUG in ([a-zA-Z0-9_]+) at"))),
     ), kind="BUG"),
     Group("Kernel BUG", (
         # lib/bug.c without CONFIG_DEBUG_BUGVERBOSE: "Kernel BUG at %pB [verbose debug info
@@ -195,6 +199,11 @@ REBOOT = re.compile(r"Linux version \d+\.\d+|Booting the kernel\.|SeaBIOS \(vers
 # die()'s own line after a trap: it follows the BUG()/fault report it belongs to (arm "Internal
 # error:", x86 "Oops:", riscv and sh "Kernel BUG [#1]") and never starts a second report there.
 DIE_LINE = re.compile(r"Internal error:.*\[#\d+\]|Oops: |Kernel BUG \[#\d+\]|\[#\d+\]:?\s*$")
+# Checks that print one header line per item of one object: kernel/fork.c check_mm() prints a
+# "Bad rss-counter state" line for each counter of the mm it frees. The lines naming the same
+# object (the group) one after another are one report, not one per counter.
+SAME_OBJECT = re.compile(r"BUG: Bad rss-counter state mm:(\S+)")
+SAME_OBJECT_LINES = 8  # at most this far apart (NR_MM_COUNTERS lines, blank lines between)
 # syzkaller keeps these inside the report they interrupt rather than starting a new one.
 CONTINUES = re.compile(r"invalid opcode: 0000|Kernel panic - not syncing|unregister_netdevice: waiting for"
                        r"|PANIC: double fault")

@@ -32,6 +32,7 @@ from bench.report.walk import (
     SKIP_PREFIXES,
     Walk,
     base_func,
+    continues,
     line_info,
 )
 
@@ -121,7 +122,7 @@ class _Log:
         """(index, text) of the lines of `ctx` in [start, end), until GAP lines of other
         contexts in a row; indented unprefixed lines right after a line of `ctx` continue its
         multi-line record."""
-        prev = False
+        prev: str | None = None
         i = last = start
         items = self.items
         end = min(end, len(items))
@@ -129,12 +130,12 @@ class _Log:
             stop = min(i + BLOCK, end)
             self.ensure(i, stop)
             for text, c in items[i:stop]:
-                if c == ctx or (prev and not c and (not text.strip() or text[:1].isspace())):
-                    prev = True
+                if c == ctx or (not c and continues(prev, text)):
+                    prev = text
                     last = i
                     yield i, text
                 elif c:
-                    prev = False
+                    prev = None
                 i += 1
 
 
@@ -155,6 +156,22 @@ _TITLE_RULES = ("Sending NMI from CPU", "Kernel panic - not syncing", "WARNING: 
                 "Disabling lock debugging due to kernel taint", " (unreliable)")
 
 
+def _own_lines(items: list[tuple[str, str]], ctx: str) -> list[bool]:
+    """Which of these (text, context) lines syzkaller would title from: the context's own, and the
+    unprefixed rest of one of them that a mail client wrapped (a line of the context ending in a
+    blank, walk.continues); not the indented unprefixed lines the walk keeps in the report."""
+    out: list[bool] = []
+    prev: str | None = None
+    for text, c in items:
+        mine = c == ctx or (not c and prev is not None and prev[-1:] == " " and text.strip() != "")
+        if mine:
+            prev = text
+        elif c:
+            prev = None
+        out.append(mine)
+    return out
+
+
 def _title_lines(rep: Open, log: _Log, end: int, hi: int) -> list[str]:
     """The text syzkaller titles the report from: its context from the header on."""
     assert rep.main is not None
@@ -164,13 +181,15 @@ def _title_lines(rep: Open, log: _Log, end: int, hi: int) -> list[str]:
     ctx = rep.ctx
     items = log.items[main:stop]
     raw = "\n".join(log.raw[main:stop])
+    own = _own_lines(items, ctx)
     if not any(r in raw for r in _TITLE_RULES):  # the usual case: only unreliable frames go
         q = _QUESTIONABLE.search
-        return [items[0][0]] + [t for t, c in items[1:] if c == ctx and (" ? " not in t or not q(t) or "<EOI>" in t)]
+        return [items[0][0]] + [t for (t, _), mine in zip(items[1:], own[1:])
+                                if mine and (" ? " not in t or not q(t) or "<EOI>" in t)]
     out: list[str] = []
     nmi = False
-    for text, c in items:
-        if c != ctx and not (nmi and c.startswith("C")):
+    for (text, c), mine in zip(items, own):
+        if not mine and not (nmi and c.startswith("C")):
             continue
         nmi = nmi or "Sending NMI from CPU" in text
         if out:

@@ -25,6 +25,8 @@ from bench.report.oops_table import (
     PRE_ANCHORS,
     PRE_NEAR,
     REBOOT,
+    SAME_OBJECT,
+    SAME_OBJECT_LINES,
     Pre,
 )
 
@@ -227,6 +229,9 @@ def _joins(rep: Open, hit: Hit, line: str, lines: list[str]) -> bool:
         return True  # printed by the task dying of this oops (die() -> do_exit()): its fallout
     if CONTINUES.search(line):
         return after <= ATTACH
+    if after <= SAME_OBJECT_LINES and (m := SAME_OBJECT.search(line)) is not None and (
+            (first := SAME_OBJECT.search(lines[rep.main.line])) is not None and first.group(1) == m.group(1)):
+        return True  # the next line of one check about one object (check_mm()'s counters of one mm)
     # "unreferenced object" after syzkaller's "BUG: memory leak", a periodic message repeated; but a
     # slab debugging report of the same kind again is another object's corruption
     if id(hit.group) in _EXTRA and after <= 10 and not (hit.group is rep.main.group and hit.group.kind == "SLAB"):

@@ -53,7 +53,9 @@ CONTINUATION = _c(
     r"|\d+ locks? held by|#\d+: |INFO: lockdep|other info|irq event stamp|hardirqs |softirqs "
     r"|Disabling lock debugging|task:\S+|rcu: |Exception stack|[0-9a-f]{4}: |pc : |lr : |sp : |x\d+ ?: "
     r"|Tainted: |Uninit was|Local variable|page last|page_owner|LR is at|r\d+ ?: |Flags: |Control: "
-    r"|Register r\d+ information|Process \S+ \(pid|Stack: \(|note: |Fixing recursive fault|={5,}|-{5,}|\(t=\d+)"
+    r"|Register r\d+ information|Process \S+ \(pid|Stack: \(|note: |Fixing recursive fault|={5,}|-{5,}|\(t=\d+"
+    # a powerpc frame's addresses, its function wrapped onto the next line by a mail client
+    r"|\[[0-9a-f]{8,16}\] \[[0-9a-f]{8,16}\]\s*$)"
 )
 # Lines allowed after "---[ end trace" (x86 repeats the registers, then maybe panics).
 TAIL = _c(
@@ -131,6 +133,14 @@ GAP = 100  # this many lines of other contexts in a row end a report
 BLOCK = 32  # lines the log strips at a time
 
 
+def continues(prev: str | None, text: str) -> bool:
+    """Does an unprefixed line continue the record of the line of the report's context just
+    before it (prev; None when the line before was another context's)? It does when it is blank
+    or indented (the record's own next line), or when prev ends in a blank: a mail client wrapped
+    the line there ("[c0000000e5adfd90] [c0080000073c359c] " / "loop_process_work+0x594/0x630")."""
+    return prev is not None and (not text.strip() or text[:1].isspace() or prev[-1:] == " ")
+
+
 def base_func(name: str) -> str:
     return name.split(".", 1)[0]  # drop compiler clone suffixes: .isra.0, .cold, .constprop.0
 
@@ -164,14 +174,14 @@ class Walk:
         line of `ctx` continue its multi-line record. One loop for the hot path: a frame inside a
         call trace costs no call."""
         taken = self.taken
-        prev = False
+        prev: str | None = None
         i = last = start
         while i < hi and i - last <= GAP:
             stop = min(i + BLOCK, hi)
             ensure(i, stop)
             for text, c in items[i:stop]:
-                if c == ctx or (prev and not c and (not text.strip() or text[:1].isspace())):
-                    prev = True
+                if c == ctx or (not c and continues(prev, text)):
+                    prev = text
                     last = i
                     t = text.strip()
                     if len(taken) >= MAX_REPORT_LINES:
@@ -200,7 +210,7 @@ class Walk:
                     if taint:
                         self.taint.update(taint)
                 elif c:
-                    prev = False
+                    prev = None
                 i += 1
 
     def _track(self, kind: str | None, entry: tuple[str, str] | None) -> bool:
