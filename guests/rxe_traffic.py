@@ -42,7 +42,10 @@ from pyverbs.pyverbs_error import PyverbsError, PyverbsRDMAError
 from pyverbs.qp import QP, QPAttr, QPCap, QPInitAttr
 from pyverbs.wr import SGE, RecvWR, SendWR
 
-RW = e.IBV_ACCESS_LOCAL_WRITE | e.IBV_ACCESS_REMOTE_WRITE | e.IBV_ACCESS_REMOTE_READ
+# REMOTE_ATOMIC: the responder's atomics read-modify-write 8 bytes of the pinned page itself
+# (rxe_mr_do_atomic_op() on the MR's page list), the one path where rxe's CPU writes the page
+RW = (e.IBV_ACCESS_LOCAL_WRITE | e.IBV_ACCESS_REMOTE_WRITE | e.IBV_ACCESS_REMOTE_READ
+      | e.IBV_ACCESS_REMOTE_ATOMIC)
 RO = e.IBV_ACCESS_REMOTE_READ
 PAGE = mmap.PAGESIZE
 HPAGE = 2 << 20
@@ -207,6 +210,19 @@ class Link:
             return self._ok(f"{what}: post_send: {err}")
         return self._ok(self._wait(self.cqa, what))
 
+    def atomic(self, opcode: int, local: tuple[int, int, int], remote: int, rkey: int,
+               compare_add: int, swap: int = 0) -> str | None:
+        """One 8-byte atomic at remote; the value it found lands in local (host byte order)."""
+        name = "FETCH_AND_ADD" if opcode == e.IBV_WR_ATOMIC_FETCH_AND_ADD else "CMP_AND_SWP"
+        what = f"atomic {name} at {remote:#x}"
+        wr = SendWR(wr_id=4, opcode=opcode, num_sge=1, sg=[SGE(*local)], send_flags=e.IBV_SEND_SIGNALED)
+        wr.set_wr_atomic(rkey, remote, compare_add, swap)
+        try:
+            self.a.post_send(wr)
+        except PyverbsRDMAError as err:
+            return self._ok(f"{what}: post_send: {err}")
+        return self._ok(self._wait(self.cqa, what))
+
     def send(self, local: tuple[int, int, int], target: tuple[int, int, int]) -> str | None:
         what = f"SEND/RECV of {local[1]} bytes"
         try:
@@ -246,6 +262,41 @@ class Env:
         self.src.write(b"\0" * buf.size)
         return (self.link.rdma(e.IBV_WR_RDMA_READ, self.local(buf.size), buf.addr, mr.rkey)
                 or differs(self.src.read(buf.size), want, f"RDMA READ{where}"))
+
+    def atomics(self, buf: Buf, mr: MR) -> str | None:
+        """Fetch-and-add and compare-and-swap (one that must match, one that must not) at the first
+        word, a word inside a middle page and the last word of the target: each must return the
+        word the process holds, leave the result the process then reads, and touch no other byte;
+        then the process writes a word and an add of 0 must fetch it (the other direction)."""
+        pages = buf.size // PAGE
+        for off in sorted({0, pages // 2 * PAGE + PAGE // 2 + 8, buf.size - 8}):
+            at = f" (word at byte {off} of {buf.size})"
+            before = bytearray(buf.read())
+            cur = int.from_bytes(before[off:off + 8], "little")
+            add, swap = int.from_bytes(os.urandom(8), "little"), int.from_bytes(os.urandom(8), "little")
+            for opcode, cmp_add, sw, found, after in (
+                    (e.IBV_WR_ATOMIC_FETCH_AND_ADD, add, 0, cur, (cur + add) % 2**64),
+                    (e.IBV_WR_ATOMIC_CMP_AND_SWP, (cur + add) % 2**64, swap, (cur + add) % 2**64, swap),
+                    (e.IBV_WR_ATOMIC_CMP_AND_SWP, swap ^ 1, cur, swap, swap)):  # no match: no swap
+                self.src.write(b"\xa5" * 8)
+                problem = self.link.atomic(opcode, self.local(8), buf.addr + off, mr.rkey, cmp_add, sw)
+                if problem:
+                    return problem + at
+                got = int.from_bytes(self.src.read(8), "little")
+                if got != found:
+                    return f"an atomic fetched {got:#x}, the process held {found:#x}{at}"
+                before[off:off + 8] = after.to_bytes(8, "little")
+                problem = differs(buf.read(), bytes(before), f"the process view after an atomic{at}")
+                if problem:
+                    return problem
+            mine = int.from_bytes(os.urandom(8), "little")
+            ctypes.memmove(buf.addr + off, mine.to_bytes(8, "little"), 8)
+            self.src.write(b"\xa5" * 8)
+            problem = self.link.atomic(e.IBV_WR_ATOMIC_FETCH_AND_ADD, self.local(8), buf.addr + off, mr.rkey, 0)
+            got = int.from_bytes(self.src.read(8), "little")
+            if problem or got != mine:
+                return problem or f"an atomic add of 0 fetched {got:#x}, the process wrote {mine:#x}{at}"
+        return None
 
     def send_into(self, buf: Buf, mr: MR) -> str | None:
         data = os.urandom(buf.size)
@@ -308,7 +359,7 @@ def thp_pages(buf: Buf) -> int:
 def traffic(env: Env, name: str, buf: Buf, access: int, note: Callable[[Buf], str] | None = None,
             after_write: Callable[[], str | None] | None = None) -> None:
     """Register buf, run write/read/send through it, deregister; one CASE line a step."""
-    steps = ["write", "read", "send", "dereg"]
+    steps = ["write", "read", "atomic", "send", "dereg"]
     try:
         _traffic(env, name, buf, access, note, after_write, steps)
     except (OSError, PyverbsError) as err:
@@ -342,6 +393,11 @@ def _traffic(env: Env, name: str, buf: Buf, access: int, note: Callable[[Buf], s
     steps.remove("write")
     case(f"{name}/read", env.read_back(buf, mr, " of what the process wrote"), note(buf) if note else "")
     steps.remove("read")
+    if access & e.IBV_ACCESS_REMOTE_ATOMIC:
+        case(f"{name}/atomic", env.atomics(buf, mr))
+    else:
+        skip(f"{name}/atomic", "a read-only MR (no IBV_ACCESS_REMOTE_ATOMIC)")
+    steps.remove("atomic")
     if access & e.IBV_ACCESS_LOCAL_WRITE:
         case(f"{name}/send", env.send_into(buf, mr))
     else:
@@ -368,7 +424,7 @@ def kinds(env: Env) -> None:
     try:
         huge = memfd(HPAGE, os.MFD_HUGETLB)
     except OSError as err:  # the pool is ours (rxe.sh reserves it): not a skip
-        for step in ("write", "read", "send", "dereg"):
+        for step in ("write", "read", "atomic", "send", "dereg"):
             case(f"hugetlb/{step}", f"cannot map a hugetlb memfd: {err}")
     else:
         traffic(env, "hugetlb", huge, RW)

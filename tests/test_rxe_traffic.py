@@ -21,18 +21,19 @@ GUESTS = HERE.parent / "guests"
 LOG = HERE / "data" / "guest" / "rxe-traffic-baseline-6.12-tcg.log"
 BOOT = HERE / "data" / "boots" / "canary-tcg"
 KINDS = ("anon", "anon-2chunks", "thp", "memfd", "hugetlb", "ext4-shared-ro", "ext4-shared-rw", "ext4-private")
+STEPS = ("write", "read", "atomic", "send", "dereg")
 EVENTS = ("anon/fork", "thp/fork", "anon/mprotect", "anon/dontneed", "memfd/dontneed", "anon/migrate",
           "anon/compact", "anon/munmap")
 
 
 def test_a_real_rxe_log_has_every_memory_and_event() -> None:
     got = {s.name: s for s in subcases.parse(LOG.read_text().splitlines())}
-    want = [f"mr/{k}/{s}" for k in KINDS for s in ("write", "read", "send", "dereg")] + [f"mr/{e}" for e in EVENTS]
+    want = [f"mr/{k}/{s}" for k in KINDS for s in STEPS] + [f"mr/{e}" for e in EVENTS]
     assert list(got) == want
     skipped = sorted(n for n, s in got.items() if s.status is Status.SKIP)
-    # read-only: no RDMA WRITE, no RECV; ext4 MAP_SHARED rw: registration refused (EFAULT, 6.12)
-    assert skipped == sorted(["mr/ext4-shared-ro/write", "mr/ext4-shared-ro/send"]
-                             + [f"mr/ext4-shared-rw/{s}" for s in ("write", "read", "send", "dereg")])
+    # read-only: no RDMA WRITE, no atomics, no RECV; ext4 MAP_SHARED rw: registration refused (EFAULT, 6.12)
+    assert skipped == sorted(["mr/ext4-shared-ro/write", "mr/ext4-shared-ro/atomic", "mr/ext4-shared-ro/send"]
+                             + [f"mr/ext4-shared-rw/{s}" for s in STEPS])
     assert all(s.status is Status.PASS for n, s in got.items() if n not in skipped)
     assert got["mr/thp/read"].message == "1024 of 1024 pages in THPs while held"
     assert got["mr/anon/dontneed"].message.startswith("private: the MR keeps the old pages")
@@ -45,8 +46,9 @@ def test_the_cells_follow_the_rxe_case(tmp_path: Path) -> None:
                                  ended((BOOT / "console.log").read_text().splitlines(), "rxe", 0),
                                  cases.BootFacts(0, False, 1.0, BOOT / "console.log"))
     assert found[0].name == "rxe" and found[0].status is Status.PASS
-    assert [c.name for c in found[1:4]] == ["rxe/mr/anon/write", "rxe/mr/anon/read", "rxe/mr/anon/send"]
-    assert len(found) == 1 + 8 * 4 + 8
+    assert [c.name for c in found[1:5]] == ["rxe/mr/anon/write", "rxe/mr/anon/read", "rxe/mr/anon/atomic",
+                                            "rxe/mr/anon/send"]
+    assert len(found) == 1 + 8 * 5 + 8
 
 
 def test_a_failed_cell_fails_its_case() -> None:
