@@ -17,15 +17,17 @@ prebuild_done
 echo "compiled in ${SECONDS}s"
 hugepages 12 || { echo "FAIL: cannot reserve 12 hugetlb pages"; exit 1; }
 raw_img=/run/pinbench-pin-matrix-raw.img vfat_img=/run/pinbench-pin-matrix-vfat.img
-mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" raw_dio="" vfat_dev="" swap="" memcg="" race_swap=""
+swap_img=/run/pinbench-pin-matrix-swap.img
+mnt=/run/pin-matrix vfat=/run/pin-matrix-vfat raw="" raw_dio="" vfat_dev="" swap="" memcg="" race_swap="" bdev_swap=""
 cleanup() {
     cd /
     [ -n "$swap" ] && { swapoff /dev/zram0; echo 1 > /sys/block/zram0/reset; }
     [ -n "$race_swap" ] && { swapoff "$race_swap" 2>/dev/null; echo "${race_swap#/dev/zram}" > /sys/class/zram-control/hot_remove; }
+    [ -n "$bdev_swap" ] && { swapoff "$bdev_swap" 2>/dev/null; losetup -d "$bdev_swap"; }
     [ -n "$vfat_dev" ] && { umount "$vfat"; losetup -d "$vfat_dev"; }
     [ -n "$raw" ] && losetup -d "$raw"
     [ -n "$raw_dio" ] && losetup -d "$raw_dio"  # before the ext4 its file is on goes
-    rm -f "$raw_img" "$vfat_img"
+    rm -f "$raw_img" "$vfat_img" "$swap_img"
     drop_ext4 "$mnt" "$dev"
     echo 0 > /proc/sys/vm/nr_hugepages
     [ -n "$memcg" ] && memcg_drop "$memcg"
@@ -74,6 +76,12 @@ if [ "$(kconfig SWAP)" = y ] && [ "$(kconfig ZRAM)" = y ]; then
     z=$(cat /sys/class/zram-control/hot_add 2>/dev/null) && echo 64K > "/sys/block/zram$z/disksize" \
         && mkswap "/dev/zram$z" > /dev/null && race_swap=/dev/zram$z
     [ -n "$z" ] && [ -z "$race_swap" ] && echo 1 > "/sys/block/zram$z/reset" && echo "$z" > /sys/class/zram-control/hot_remove
+    # The swap-bdev/ cells' swap: a loop device, whose bios complete later (zram's do not), marked
+    # non-rotational so that swap gives it clusters and whole THPs (guests/src/swap_cells.h).
+    # mkswap only: each cell turns it on, alone, for its length.
+    truncate -s 16M "$swap_img" && bdev_swap=$(losetup -f --show "$swap_img") && mkswap "$bdev_swap" > /dev/null \
+        && { echo 0 > "/sys/block/${bdev_swap#/dev/}/queue/rotational" || true; } \
+        || { echo "note: cannot make swap on a loop device: swap-bdev/* skip"; [ -n "$bdev_swap" ] && losetup -d "$bdev_swap"; bdev_swap=""; }
 fi
 # A memory cgroup for the reclaim cells and race/dio-vs-reclaim (memory.reclaim), with no
 # limit: pinned pages cannot be reclaimed, and a memory.max below them ends in the OOM killer.
@@ -83,7 +91,7 @@ case $? in
 4) ;;  # memcg_make said why; the reclaim cells skip
 *) exit 1 ;;
 esac
-echo "memory: $(ls -d /sys/devices/system/node/node* | wc -l) NUMA node(s), swap: ${swap:-none} (the swap-in race's: ${race_swap:-none}), memcg: ${memcg:-none}, vfat: ${vfat_dev:-none}, raw: $raw, raw with direct I/O: ${raw_dio:-none}"
+echo "memory: $(ls -d /sys/devices/system/node/node* | wc -l) NUMA node(s), swap: ${swap:-none} (the swap-in race's: ${race_swap:-none}, on a block device: ${bdev_swap:-none}), memcg: ${memcg:-none}, vfat: ${vfat_dev:-none}, raw: $raw, raw with direct I/O: ${raw_dio:-none}"
 only=$ONLY
 # fs/direct-io.c (vfat) on 6.12 adds pins with folio_add_pin(), which counts no
 # nr_foll_pin_acquired, and drops them with unpin_user_page(), which counts a release: the
@@ -95,6 +103,7 @@ args=(-d "$mnt" -b "$raw")
 [ -n "$raw_dio" ] && args+=(-B "$raw_dio")
 [ -n "$memcg" ] && args+=(-m "$memcg")
 [ -n "$race_swap" ] && args+=(-s "$race_swap")
+[ -n "$bdev_swap" ] && args+=(-S "$bdev_swap")
 [ -n "$vfat_dev" ] && args+=(-v "$vfat")
 [ "$EXCLUDE_VFAT" = 0 ] || args+=(-x dio-vfat)
 [ -n "${BENCH_OUT:-}" ] && export PINS_UNCOUNTED="$BENCH_OUT/${BENCH_WORKLOAD:-pin-matrix}.pins-uncounted"

@@ -1177,3 +1177,18 @@ def test_a_real_log_of_the_exec_and_ra_cells() -> None:
     assert [r[0] for r in ra] == ["read", "mmap", "readahead", "fadvise", "madvise"]
     assert all(int(mx) > 0 and int(k) < 20 for _, mx, k in ra)
     assert sum("24 of 24 rounds' readahead short (mincore)" in line for line in lines) == 3
+
+
+def test_the_swap_cells_on_a_block_device_and_a_bug_of_its_asynchronous_writes() -> None:
+    # ONLY=swap/,swap-bdev/ on a healthy 6.12 (run 20261207-042500-baseline): the six swap-bdev/
+    # twins pass, each having read from the loop device (pswpin moved, the device's own counts)
+    lines, got = _real_log("pin-matrix-swap-bdev-baseline-6.12-tcg.log")
+    bdev = sorted(n for n in got if n.startswith("swap-bdev/"))
+    assert bdev == sorted(f"swap-bdev/{m}/{k}" for m in ("anon", "thp", "shmem") for k in ("shapes", "swapoff"))
+    assert all(s.status is Status.PASS for s in got.values())
+    assert "# swap-bdev/thp/shapes: on /dev/loop4 alone: 195 reads, 4 writes completed by the device, pswpin +1534" in lines
+    # tests/data/guest/swap-bugs/swap-async-write-first-page (run 20261207-042837): the async
+    # write bio carries only a large folio's first page; zram's synchronous twin is untouched
+    _, got = _real_log("pin-matrix-swap-bdev-swap-async-write-first-page-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        "swap-bdev/thp/shapes": "page 1 (one word repeated) came back from swap with other bytes at byte 0 (round 1)"}

@@ -56,6 +56,7 @@ static const char *const ev_names[NEV] = {"none", "fork", "mprotect", "soft-dirt
 
 static const char *ext4_dir, *blk_dev, *blk_dio_dev, *vfat_dir, *only, *except, *memcg_dir;
 static const char *race_swap;  /* -s: a small swap device of race/swapin-vs-swapin's own */
+static const char *bdev_swap;  /* -S: swap on a loop device (bio I/O completed later), the swap-bdev/ cells' */
 static int gup_fd = -1, list_only;
 static char current[96];  /* the cell running now, named if the runner's timeout stops us */
 
@@ -2673,7 +2674,7 @@ int main(int argc, char **argv, char **envp)
 
 	if (helper >= 0)
 		return helper;
-	while ((opt = getopt(argc, argv, "d:b:B:v:m:o:x:lqr:s:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:b:B:v:m:o:x:lqr:s:S:n:")) != -1) {
 		switch (opt) {
 		case 'd': ext4_dir = optarg; break;
 		case 'b': blk_dev = optarg; break;
@@ -2686,9 +2687,10 @@ int main(int argc, char **argv, char **envp)
 		case 'q': quick = 1; break;
 		case 'r': race_secs = atof(optarg); break;
 		case 's': race_swap = optarg; break;
+		case 'S': bdev_swap = optarg; break;
 		case 'n': race_noise = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS] [-s SWAPDEV] [-n NOISE]\n",
+			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS] [-s SWAPDEV] [-S SWAPDEV] [-n NOISE]\n",
 				argv[0]);
 			return 2;
 		}

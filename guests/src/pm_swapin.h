@@ -331,53 +331,56 @@ static int sw_mapped_wrong(const char *buf, uint64_t *cnt)
 	return bad;
 }
 
-/* The race's own swap: the small device race_swap (-s) on and every other swap area off, so
- * swap is full and 6.12's per-CPU swap slot caches stay off (mm/swap_slots.c turns them on above
- * 5 x 64 free slots a CPU): the entry a swap-in frees is the one the next page-out takes, while
- * a fault may still be reading it (the class of 13ddaf26be32, "mm/swap: fix race when skipping
- * swapcache"). The areas turned off go in off[]; 0 and why[] when it cannot be set up: the race
- * then runs on the swap there is. */
+/* A swap device of one's own: dev on and every other swap area off. The race's (race_swap, -s)
+ * is small, so swap is full and 6.12's per-CPU swap slot caches stay off (mm/swap_slots.c
+ * turns them on above 5 x 64 free slots a CPU): the entry a swap-in frees is the one the next
+ * page-out takes, while a fault may still be reading it (the class of 13ddaf26be32, "mm/swap:
+ * fix race when skipping swapcache"); swap_cells.h's swap-bdev/ cells take bdev_swap (-S).
+ * The areas turned off go in off[]; 0 and why[] when it cannot be set up (as it was then). */
 #define SW_AREAS 4
-static int sw_own_swap(char off[SW_AREAS][128], int *noff, char *why, size_t n)
+static int sw_own_swap(const char *dev, char off[SW_AREAS][128], int *noff, char *why, size_t n)
 {
 	char areas[SWAP_AREAS][128];
 	int nareas;
 
 	*noff = 0;
-	if (!race_swap) {
-		snprintf(why, n, "no swap device of its own (-s)");
+	if (!dev) {
+		snprintf(why, n, "no swap device of its own");
 		return 0;
 	}
-	if (swapon(race_swap, SWAP_FLAG_PREFER | (100 & SWAP_FLAG_PRIO_MASK))) {
-		snprintf(why, n, "swapon %s: %s", race_swap, strerror(errno));
+	if (swapon(dev, SWAP_FLAG_PREFER | (100 & SWAP_FLAG_PRIO_MASK))) {
+		snprintf(why, n, "swapon %s: %s", dev, strerror(errno));
 		return 0;
 	}
 	nareas = swap_areas(areas);
 	for (int i = 0; i < nareas && *noff < SW_AREAS; i++)
-		if (strcmp(areas[i], race_swap)) {
+		if (strcmp(areas[i], dev)) {
 			if (swapoff(areas[i])) {
 				snprintf(why, n, "swapoff %s: %s", areas[i], strerror(errno));
 				break;
 			}
-			snprintf(off[(*noff)++], 128, "%s", areas[i]);
+			snprintf(off[(*noff)++], 128, "%.127s", areas[i]);
 		}
 	if (!why[0])
 		return 1;
-	for (int i = 0; i < *noff; i++)  /* as it was: the race runs on the swap there is */
+	for (int i = 0; i < *noff; i++)
 		swapon(off[i], 0);
-	swapoff(race_swap);
+	swapoff(dev);
 	*noff = 0;
 	return 0;
 }
 
-/* Every area sw_own_swap() turned off back on, then its own device off. */
-static void sw_own_swap_end(char off[SW_AREAS][128], int noff, struct race *r)
+/* Every area sw_own_swap() turned off back on, then dev off; 0, or -1 with why[] (the first
+ * failure; it goes on with the rest) */
+static int sw_own_swap_end(const char *dev, char off[SW_AREAS][128], int noff, char *why, size_t n)
 {
+	why[0] = 0;
 	for (int i = 0; i < noff; i++)
-		if (swapon(off[i], 0))
-			rfail(r, "swapon %s again after the race: %s", off[i], strerror(errno));
-	if (race_swap && swapoff(race_swap) && errno != EINVAL)
-		rfail(r, "swapoff %s after the race: %s", race_swap, strerror(errno));
+		if (swapon(off[i], 0) && !why[0])
+			snprintf(why, n, "swapon %s again after: %s", off[i], strerror(errno));
+	if (dev && swapoff(dev) && errno != EINVAL && !why[0])
+		snprintf(why, n, "swapoff %s after: %s", dev, strerror(errno));
+	return why[0] ? -1 : 0;
 }
 
 static void run_swapin_race(double secs)
@@ -413,7 +416,7 @@ static void run_swapin_race(double secs)
 		cells_fail++;
 		goto free_s;
 	}
-	own = sw_own_swap(off, &noff, why, sizeof(why));  /* no way out between here and the end */
+	own = sw_own_swap(race_swap, off, &noff, why, sizeof(why));  /* no way out between here and the end */
 	if (ext4_dir) {
 		snprintf(dpath, sizeof(dpath), "%s/swapin-dio.%d", ext4_dir, getpid());
 		s->r.dio_fd = open(dpath, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
@@ -501,8 +504,8 @@ static void run_swapin_race(double secs)
 	for (int t = 0; t < SW_T; t++)
 		pthread_join(tw[t], NULL);
 	pthread_join(tp, NULL);
-	if (own)  /* the other areas back before any verdict: a failure to is the race's */
-		sw_own_swap_end(off, noff, &s->r);
+	if (own && sw_own_swap_end(race_swap, off, noff, why, sizeof(why)))  /* before any verdict: the race's */
+		rfail(&s->r, "%s", why);
 	getrusage(RUSAGE_SELF, &ru);
 	printf("# %s: %.1f s, %ld rounds, %ld counted (half 0 swapped out at release); swapped pages at release:"
 	       " %ld of the threads' half, %ld of the half shared with the child (%ld rounds x %d pages each);"

@@ -93,6 +93,101 @@ static void sw_fill(char *page, enum sw_shape s, unsigned seed)
 	}
 }
 
+/* -- swap-bdev/<memory>/<shapes|swapoff>: the same cells on swap that is a block device -------
+ * zram is synchronous (SWP_SYNCHRONOUS_IO): its swap-ins may skip the swap cache and its I/O
+ * completes before submit returns. A loop device (-S, guests/pin-matrix.sh: over a file in
+ * /run, marked non-rotational so that swap takes its clusters and whole THPs) is neither: pages
+ * go out and come in by bios completed later (mm/page_io.c swap_writepage_bdev_async(),
+ * swap_read_folio_bdev_async(), end_swap_bio_*()), swap-ins always go through the swap cache,
+ * and swap readahead reads around. Each cell makes that device the only swap area for its
+ * length (sw_own_swap(), pm_swapin.h: zram off, back on after), runs in the -m memory cgroup,
+ * and runs as its swap/ twin, but each page-out is followed by sw_settle(): written pages stay
+ * in the swap cache until their writeback ends, and a fault there reads nothing from the
+ * device. Premise, beside its twin's: the device completed reads and writes during the cell
+ * (its /sys/block/<dev>/stat) and pswpin moved, else SKIP. */
+struct sw_dev {
+	char off[SW_AREAS][128];
+	int noff, own;
+	long io0[2], pswpin0;  /* the device's reads and writes completed before, pswpin before */
+	char name[64];
+};
+static int sw_evict;  /* swap-bdev/: sw_pageout() also pushes the swap cache out (sw_settle()) */
+
+/* Reads and writes the block device dev completed (/sys/block/<dev>/stat, fields 1 and 5) */
+static int sw_dev_ios(const char *dev, long io[2])
+{
+	char path[160];
+	long f[5];
+	FILE *st;
+	int ok;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/stat", strrchr(dev, '/') ? strrchr(dev, '/') + 1 : dev);
+	if (!(st = fopen(path, "r")))
+		return 0;
+	ok = fscanf(st, "%ld %ld %ld %ld %ld", &f[0], &f[1], &f[2], &f[3], &f[4]) == 5;
+	fclose(st);
+	io[0] = f[0];
+	io[1] = f[4];
+	return ok;
+}
+
+static int sw_dev_begin(struct cell *c, struct sw_dev *d)
+{
+	char why[200] = "";
+
+	if (!bdev_swap) {
+		cskip(c, "no swap on a block device (-S: guests/pin-matrix.sh could not make one)");
+		return 0;
+	}
+	snprintf(d->name, sizeof(d->name), "%s", bdev_swap);
+	if (!sw_dev_ios(bdev_swap, d->io0)) {
+		cskip(c, "cannot read the I/O counts of %s", bdev_swap);
+		return 0;
+	}
+	if (memcg_cell_enter(c))  /* before the buffer is mapped: its pages are charged there */
+		return 0;
+	if (!(d->own = sw_own_swap(bdev_swap, d->off, &d->noff, why, sizeof(why))))
+		cskip(c, "cannot make %s the only swap: %s", bdev_swap, why);
+	d->pswpin0 = vmstat("pswpin");
+	sw_evict = d->own;
+	return d->own;
+}
+
+/* After a page-out to a device whose writes complete later, the pages sit in the swap cache
+ * until their writeback ends; a fault would find them there and never read the device. So:
+ * wait for writeback to end (2 s at most), then memory.reclaim of the cell's group frees the
+ * clean swap-cache folios. */
+static void sw_settle(size_t len)
+{
+	for (int i = 0; i < 200 && vmstat("nr_writeback") > 0; i++)
+		usleep(10000);
+	memcg_reclaim((long)(len + HPAGE));
+}
+
+/* zram back, the device off; then the premise: the device did both reads and writes */
+static void sw_dev_end(struct cell *c, struct sw_dev *d)
+{
+	char why[200];
+	long io[2];
+
+	long in = vmstat("pswpin") - d->pswpin0;
+
+	memcg_leave();
+	sw_evict = 0;
+	if (!d->own)
+		return;
+	if (!sw_dev_ios(d->name, io))
+		io[0] = io[1] = -1;
+	if (sw_own_swap_end(d->name, d->off, d->noff, why, sizeof(why)))
+		cfail(c, "%s", why);
+	else if (!c->failed[0] && !c->skip[0] && (io[0] <= d->io0[0] || io[1] <= d->io0[1] || in <= 0))
+		cskip(c, "%s completed %ld read(s) and %ld write(s) during the cell, pswpin +%ld: swap did not read it",
+		      d->name, io[0] - d->io0[0], io[1] - d->io0[1], in);
+	else if (!c->failed[0] && !c->skip[0])
+		printf("# %s: on %s alone: %ld reads, %ld writes completed by the device, pswpin +%ld\n", c->name,
+		       d->name, io[0] - d->io0[0], io[1] - d->io0[1], in);
+}
+
 /* Page out len bytes of buf (three tries); the shape pages still in memory, as a bit mask
  * (dump_cells.h's pages_out(): a swap entry for anonymous memory, not resident for shmem). */
 static unsigned sw_pageout(struct cell *c, char *buf, size_t len)
@@ -101,6 +196,8 @@ static unsigned sw_pageout(struct cell *c, char *buf, size_t len)
 
 	for (int t = 0; t < 3; t++) {
 		madvise(buf, len, MADV_PAGEOUT);
+		if (sw_evict)
+			sw_settle(len);
 		in = 0;
 		for (int i = 0; i < NSWSHAPE; i++)
 			in |= (unsigned)!pages_out(c, buf + i * PAGE, PAGE) << i;
@@ -146,8 +243,9 @@ static enum sw_shape sw_shape_of(unsigned round, int i)
 	return (enum sw_shape)(round == 2 ? (i + 1) % NSWSHAPE : i);
 }
 
-static void swap_cell(enum sw_mem m)
+static void swap_cell(enum sw_mem m, int bdev)
 {
+	struct sw_dev dv = {.name = ""};
 	struct cell c = {.mem = m == SWM_SHMEM ? SHMEM : ANON, .fd = -1};
 	double began = now_s();
 	size_t maplen = m == SWM_THP ? HPAGE : NSWSHAPE * PAGE;
@@ -158,13 +256,15 @@ static void swap_cell(enum sw_mem m)
 	int same_entry = 0;  /* pages the third round sent out to the entry they kept */
 	long sw0 = vmstat("pswpin"), thp0 = vmstat("thp_swpout"), split0 = vmstat("thp_split_page");
 
-	snprintf(c.name, sizeof(c.name), "swap/%s/shapes", sw_mem_names[m]);
+	snprintf(c.name, sizeof(c.name), "%s/%s/shapes", bdev ? "swap-bdev" : "swap", sw_mem_names[m]);
 	if (!swap_wanted(c.name) || !begins(c.name))
 		goto free;
 	if (!want) {
 		cfail(&c, "out of memory");
 		goto out;
 	}
+	if (bdev && !sw_dev_begin(&c, &dv))
+		goto out;
 	if (!(map = sw_map(&c, m, maplen)))
 		goto out;
 	for (unsigned round = 0; round < SW_ROUNDS && !c.failed[0]; round++) {
@@ -225,6 +325,7 @@ static void swap_cell(enum sw_mem m)
 out:
 	if (map)
 		munmap(map, maplen);
+	sw_dev_end(&c, &dv);
 	cell_file_close(&c);
 	verdict(&c, began);
 free:
@@ -292,8 +393,9 @@ static int sw_ask(struct cell *c, int to, int from, char step, const char *what)
 	return c->failed[0] ? -1 : 0;
 }
 
-static void swapoff_cell(enum sw_mem m)
+static void swapoff_cell(enum sw_mem m, int bdev)
 {
+	struct sw_dev dv = {.name = ""};
 	struct cell c = {.mem = m == SWM_SHMEM ? SHMEM : ANON, .fd = -1};
 	double began = now_s();
 	size_t maplen = m == SWM_THP ? HPAGE : NSWSHAPE * PAGE;
@@ -303,13 +405,15 @@ static void swapoff_cell(enum sw_mem m)
 	unsigned in;
 	long first, out, un0 = vmstat("pswpin");
 
-	snprintf(c.name, sizeof(c.name), "swap/%s/swapoff", sw_mem_names[m]);
+	snprintf(c.name, sizeof(c.name), "%s/%s/swapoff", bdev ? "swap-bdev" : "swap", sw_mem_names[m]);
 	if (!swap_wanted(c.name) || !begins(c.name))
 		goto free;
 	if (!want || !mine || pipe(to) || pipe(from)) {
 		cfail(&c, "out of memory or pipes: %s", strerror(errno));
 		goto out;
 	}
+	if (bdev && !sw_dev_begin(&c, &dv))
+		goto out;
 	if (!swap_on()) {
 		cskip(&c, "no swap in /proc/swaps (swap on zram?)");
 		goto out;
@@ -370,6 +474,7 @@ out:
 		       child > 0 ? "each process's bytes apart after" : "the memfd and its mapping agree");
 	if (map)
 		munmap(map, maplen);
+	sw_dev_end(&c, &dv);
 	cell_file_close(&c);
 	verdict(&c, began);
 free:
@@ -379,8 +484,10 @@ free:
 
 static void swap_cells(void)
 {
-	for (enum sw_mem m = 0; m < NSWM; m++)
-		swap_cell(m);
-	for (enum sw_mem m = 0; m < NSWM; m++)
-		swapoff_cell(m);
+	for (int bdev = 0; bdev < 2; bdev++) {
+		for (enum sw_mem m = 0; m < NSWM; m++)
+			swap_cell(m, bdev);
+		for (enum sw_mem m = 0; m < NSWM; m++)
+			swapoff_cell(m, bdev);
+	}
 }
