@@ -2664,6 +2664,7 @@ static void races(double secs, int noise)
 #include "packet_cells.h"  /* packet/...: AF_PACKET mmap rings of every version, RX and TX, on lo */
 #include "exec_cells.h"  /* exec/...: execve()'s copy of argv/envp on its error exits and at its limits */
 #include "ra_cells.h"  /* ra/...: readahead in a memory cgroup at its limit, charges failing */
+#include "shm_cells.h"  /* shm/...: System V segments pinned across IPC_RMID, detach, fork, SHM_LOCK/UNLOCK */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2769,6 +2770,7 @@ int main(int argc, char **argv, char **envp)
 	packet_cells();
 	exec_cells();
 	ra_cells();
+	shm_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
