@@ -123,6 +123,29 @@ static int pm_move_state(struct cell *c, enum pm_how how, int *uffd)
 	return 0;
 }
 
+static sigjmp_buf pm_jmp;
+
+static void pm_on_segv(int sig)
+{
+	(void)sig;
+	siglongjmp(pm_jmp, 1);
+}
+
+/* Whether a read of addr succeeds (1) or faults with SIGSEGV (0) */
+static int pm_readable(const char *addr)
+{
+	struct sigaction sa = {.sa_handler = pm_on_segv}, was;
+	volatile int ok = 0;
+
+	sigaction(SIGSEGV, &sa, &was);
+	if (!sigsetjmp(pm_jmp, 1)) {
+		(void)*(const volatile char *)addr;
+		ok = 1;
+	}
+	sigaction(SIGSEGV, &was, NULL);
+	return ok;
+}
+
 /* What mremap did, checked before anything writes: -1 when the cell failed or skipped */
 static int pm_moved(struct cell *c, const struct pm_move *v, char *old, uint64_t pfn, long split0)
 {
@@ -145,13 +168,17 @@ static int pm_moved(struct cell *c, const struct pm_move *v, char *old, uint64_t
 	if (v->how == PM_UFFDWP && (e & PM_UFFD_WP_))
 		cfail(c, "the moved PMD keeps its uffd-wp bit (pagemap bit 57) though the new VMA has no userfaultfd "
 		      "(no UFFD_FEATURE_EVENT_REMAP)");
+	/* the process read the old range before the move: a TLB entry left there (no flush) still reads */
+	if (v->how != PM_DONTUNMAP && (pm_readable(old) || pm_readable(old + c->half - PAGE)))
+		cfail(c, "the old range still reads after mremap moved it away: a stale TLB entry (the move did not "
+		      "flush the old address)");
 	if (v->how == PM_DONTUNMAP) {
 		char *zero = calloc(1, c->half);
 
 		if (pagemap(old) & PM_PRESENT)
 			cfail(c, "MREMAP_DONTUNMAP left a page mapped at the old place");
 		else if (zero && (d = first_diff(old, zero, c->half)) >= 0)
-			cfail(c, "the old range after MREMAP_DONTUNMAP does not read zeros (byte %ld)", d);
+			cfail(c, "the old range after MREMAP_DONTUNMAP does not read zeros (byte %ld): a stale TLB entry?", d);
 		free(zero);
 	}
 	return c->failed[0] ? -1 : 0;
