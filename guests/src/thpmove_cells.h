@@ -41,6 +41,10 @@
  *   kpageflags THP, smaps ShmemPmdMapped); the one-page-off view maps it by PTEs (its read after
  *   the collapse goes through filemap_map_pages()' fault-around of a large folio,
  *   filemap_map_folio_range()). The unpinned cell wants both 2 MiB collapsed.
+ * pmd/pte-mapped-<pin>/shmem-thp: the same collapse unpinned; then <pin> (uring, gup-fast) pins 16
+ *   pages of the second THP through the one-page-off view, which maps it by PTEs (premise: THP,
+ *   the same PFN as the aligned view, fewer faults than half its pages), and the child writes
+ *   them: the pin must read it; the parent's and the pin's writes as above.
  */
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
@@ -85,7 +89,7 @@ static const struct pm_move pm_moves[] = {
 	{URING, THP, PM_PLAIN}, {GUP_FAST, THP, PM_PLAIN}, {URING, THP, PM_DONTUNMAP}, {URING, THP, PM_SOFTDIRTY},
 	{URING, THP, PM_UFFDWP}, {URING, HUGE, PM_PLAIN}, {GUP_FAST, HUGE, PM_PLAIN}};
 #define NPM_MOVE (int)(sizeof(pm_moves) / sizeof(pm_moves[0]))
-static const char *const pm_move_names[NPM_MOVE] = {"uring/thp", "gup-fast/thp", "dontunmap/thp", "soft-dirty/thp",
+static const char *const pm_move_names[] = {"uring/thp", "gup-fast/thp", "dontunmap/thp", "soft-dirty/thp",
 						      "uffd-wp/thp", "uring/hugetlb", "gup-fast/hugetlb"};
 
 /* The state the move must carry (or drop) set on the pinned half: 0, or -1 with the cell told */
@@ -257,6 +261,17 @@ out:
 	free(want);
 }
 
+/* A cell's end on an early exit: its child (if still there) killed, its pin (if not NPIN) let go */
+static void pm_let_go(struct cell *c, pid_t pid, enum pin p)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	if (p != NPIN)
+		pin_stop(c, p);
+}
+
 /* -- hugetlb PMD sharing ------------------------------------------------------------------------ */
 
 enum ps_how { PS_PIN, PS_MUNMAP, PS_MPROTECT, NPS };
@@ -403,12 +418,7 @@ static void pm_share_cell(struct cell *c, int k)
 		printf("# %s: the child's table shared the parent's%s; both ways through the pin and both processes\n",
 		       c->name, how == PS_PIN ? "" : how == PS_MUNMAP ? ", unshared by munmap" : ", unshared by mprotect");
 out:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	if (pinned)
-		pin_stop(c, URING);
+	pm_let_go(c, pid, pinned ? URING : NPIN);
 	if (raw != MAP_FAILED)
 		munmap(raw, 2 * PUD_SIZE_);
 	if (fd >= 0)
@@ -595,12 +605,7 @@ static void pc_run(struct cell *c, enum pin p, int late)
 	else if (!c->failed[0] && (p == NPIN || late) && !thp0)
 		cskip(c, "the first 2 MiB did not collapse (MADV_COLLAPSE: %s)", r ? strerror(err) : "ok");
 out:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	if (pinned)
-		pin_stop(c, p);
+	pm_let_go(c, pid, pinned ? p : NPIN);
 	if (raw != MAP_FAILED)
 		munmap(raw, len + 2 * HPAGE);
 	if (c->map)
