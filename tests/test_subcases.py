@@ -1180,10 +1180,10 @@ def test_a_real_log_of_the_exec_and_ra_cells() -> None:
 
 
 def test_a_real_log_of_the_pmd_cells() -> None:
-    # ONLY=pmd/ on a healthy 6.12 (run 20261207-042756-baseline): the 15 cells of thpmove_cells.h
+    # ONLY=pmd/ on a healthy 6.12 (run 20261207-045321-baseline): the 17 cells of thpmove_cells.h
     # pass, the collapses saying what they did and how the one-page-off view was faulted in
     lines, got = _real_log("pin-matrix-pmd-baseline-6.12-tcg.log")
-    assert len(got) == 15 and all(s.status is Status.PASS for s in got.values())
+    assert len(got) == 17 and all(s.status is Status.PASS for s in got.values())
     moves = _c_table("thpmove_cells.h", "pm_move_names")
     assert {n for n in got if n.startswith("pmd/mremap-")} == {f"pmd/mremap-{m}" for m in moves}
     assert "# pmd/collapse-none/shmem: MADV_COLLAPSE: collapsed all; thp_collapse_alloc +2, first 2 MiB THP, second" \

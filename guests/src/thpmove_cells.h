@@ -9,14 +9,16 @@
  *   (io_uring fixed buffer, or gup_test's long-term GUP-fast pin), then mremap(MREMAP_FIXED) to
  *   a fresh 2 MiB-aligned place: whole PMDs, so 6.12 moves the PMD itself (mm/mremap.c
  *   move_page_tables() -> mm/huge_memory.c move_huge_pmd(); hugetlb: move_hugetlb_page_tables()
- *   -> move_huge_pte()). <how>: uring, gup-fast; dontunmap (MREMAP_DONTUNMAP: the old range stays,
- *   empty, and must read zeros); soft-dirty (clear_refs 4 first: the moved PMD must be soft-dirty,
- *   move_soft_dirty_pmd(), or a tracker misses the move); uffd-wp (the range registered with
- *   userfaultfd in WP mode and write-protected, no UFFD_FEATURE_EVENT_REMAP: the new VMA loses
- *   userfaultfd, so the moved PMD must lose its uffd-wp bit, clear_uffd_wp_pmd()). Checks: the
- *   same PFN behind the new address, what the pin reads, the process's write seen through the
- *   pin, the pin's write (io_uring) read by the process, the witness intact, pins back. Premise:
- *   the THP is still PMD-mapped at the new place (kpageflags THP, smaps AnonHugePages 2 MiB,
+ *   -> move_huge_pte()); shmem-thp: a memfd's PMD-mapped THP (move_huge_pmd() of a file PMD).
+ *   <how>: uring, gup-fast; dontunmap (MREMAP_DONTUNMAP: the old range stays, empty, and must read
+ *   zeros, or for shmem the file, and later what the pin wrote); soft-dirty (clear_refs 4 first:
+ *   the moved PMD must be soft-dirty, move_soft_dirty_pmd(), or a tracker misses the move);
+ *   uffd-wp (the range registered with userfaultfd in WP mode and write-protected, no
+ *   UFFD_FEATURE_EVENT_REMAP: the new VMA loses userfaultfd, so the moved PMD must lose its
+ *   uffd-wp bit, clear_uffd_wp_pmd()). Checks: the same PFN behind the new address, the old range
+ *   gone (SIGSEGV), what the pin reads, the process's write seen through the pin, the pin's write
+ *   (io_uring) read by the process, the witness intact, pins back. Premise: the THP is still
+ *   PMD-mapped at the new place (kpageflags THP, smaps AnonHugePages or ShmemPmdMapped 2 MiB,
  *   thp_split_pmd unchanged); soft-dirty and uffd-wp: the state was there before the move.
  * pmd/share-<how>/hugetlb-shared: a MAP_SHARED|MAP_NORESERVE hugetlb memfd of 1 GiB mapped at a
  *   1 GiB boundary (a whole PUD: mm/hugetlb.c want_pmd_share()), two huge pages written, the
@@ -88,10 +90,12 @@ struct pm_move {
 };
 static const struct pm_move pm_moves[] = {
 	{URING, THP, PM_PLAIN}, {GUP_FAST, THP, PM_PLAIN}, {URING, THP, PM_DONTUNMAP}, {URING, THP, PM_SOFTDIRTY},
-	{URING, THP, PM_UFFDWP}, {URING, HUGE, PM_PLAIN}, {GUP_FAST, HUGE, PM_PLAIN}};
+	{URING, THP, PM_UFFDWP}, {URING, SHMTHP, PM_PLAIN}, {URING, SHMTHP, PM_DONTUNMAP}, {URING, HUGE, PM_PLAIN},
+	{GUP_FAST, HUGE, PM_PLAIN}};
 #define NPM_MOVE (int)(sizeof(pm_moves) / sizeof(pm_moves[0]))
 static const char *const pm_move_names[] = {"uring/thp", "gup-fast/thp", "dontunmap/thp", "soft-dirty/thp",
-						      "uffd-wp/thp", "uring/hugetlb", "gup-fast/hugetlb"};
+						      "uffd-wp/thp", "uring/shmem-thp", "dontunmap/shmem-thp", "uring/hugetlb",
+						      "gup-fast/hugetlb"};
 
 /* The state the move must carry (or drop) set on the pinned half: 0, or -1 with the cell told */
 static int pm_move_state(struct cell *c, enum pm_how how, int *uffd)
@@ -155,17 +159,17 @@ static int pm_readable(const char *addr)
 static int pm_moved(struct cell *c, const struct pm_move *v, char *old, uint64_t pfn, long split0)
 {
 	uint64_t e = pagemap(c->cur);
-	long huge = pm_smaps_kb(c->cur, "AnonHugePages"), d;
+	const char *key = v->m == THP ? "AnonHugePages" : "ShmemPmdMapped";
+	long huge = pm_smaps_kb(c->cur, key), d;
 
 	if (pfn_of(c->cur) != pfn) {
 		cfail(c, "mremap changed the page behind the moved range (pfn %#llx -> %#llx)", (unsigned long long)pfn,
 		      (unsigned long long)pfn_of(c->cur));
 		return -1;
 	}
-	if (v->m == THP && (vmstat("thp_split_pmd") != split0 || !is_thp(c->cur) || huge < (long)(HPAGE >> 10))) {
-		cskip(c, "the THP is not PMD-mapped at its new place (thp_split_pmd +%ld, kpageflags %s, AnonHugePages "
-		      "%ld kB): no PMD was moved", vmstat("thp_split_pmd") - split0, is_thp(c->cur) ? "THP" : "not THP",
-		      huge);
+	if (v->m != HUGE && (vmstat("thp_split_pmd") != split0 || !is_thp(c->cur) || huge < (long)(HPAGE >> 10))) {
+		cskip(c, "the THP is not PMD-mapped at its new place (thp_split_pmd +%ld, kpageflags %s, %s %ld kB): no "
+		      "PMD was moved", vmstat("thp_split_pmd") - split0, is_thp(c->cur) ? "THP" : "not THP", key, huge);
 		return -1;
 	}
 	if (v->how == PM_SOFTDIRTY && !(e & PM_SOFT_DIRTY))
@@ -177,13 +181,14 @@ static int pm_moved(struct cell *c, const struct pm_move *v, char *old, uint64_t
 	 * munmap of the old VMA flushes it anyway: docs/matrix.md) */
 	if (v->how != PM_DONTUNMAP && (pm_readable(old) || pm_readable(old + c->half - PAGE)))
 		cfail(c, "the old range still reads after mremap moved it away (still mapped, or a stale TLB entry)");
-	if (v->how == PM_DONTUNMAP) {
+	if (v->how == PM_DONTUNMAP) {  /* the old range stays, empty: anonymous memory reads zeros, shmem the file */
 		char *zero = calloc(1, c->half);
 
 		if (pagemap(old) & PM_PRESENT)
 			cfail(c, "MREMAP_DONTUNMAP left a page mapped at the old place");
-		else if (zero && (d = first_diff(old, zero, c->half)) >= 0)
-			cfail(c, "the old range after MREMAP_DONTUNMAP does not read zeros (byte %ld): a stale TLB entry?", d);
+		else if (zero && (d = first_diff(old, c->shared ? c->exp : zero, c->half)) >= 0)
+			cfail(c, "the old range after MREMAP_DONTUNMAP does not read %s (byte %ld)%s", c->shared ? "the file" : "zeros",
+			      d, c->shared ? "" : ": a stale TLB entry?");
 		free(zero);
 	}
 	return c->failed[0] ? -1 : 0;
@@ -244,13 +249,16 @@ static void pm_move_cell(struct cell *c, int k)
 	wrote = pin_write(c, v->p, old, want);
 	if (wrote > 0 && (d = first_diff(c->cur, want, c->half)) >= 0)
 		cfail(c, "after the move what was written through the pin is not what the process reads (byte %ld)", d);
+	else if (wrote > 0 && c->shared && v->how == PM_DONTUNMAP && (d = first_diff(old, want, c->half)) >= 0)
+		cfail(c, "the old range MREMAP_DONTUNMAP kept does not read what was written through the pin into the "
+		      "file (byte %ld)", d);
 unpin:
 	pin_stop(c, v->p);
 	if (!c->failed[0] && (d = first_diff(c->map + c->half, c->wexp, c->half)) >= 0)
 		cfail(c, "the unpinned witness half reads other data after the move (byte %ld)", d);
 	if (!c->failed[0] && !c->skip[0])
 		printf("# %s: 2 MiB moved by mremap%s under the pin, same page%s; both ways through the pin\n", c->name,
-		       v->how == PM_DONTUNMAP ? "(MREMAP_DONTUNMAP)" : "", v->m == THP ? ", still PMD-mapped" : "");
+		       v->how == PM_DONTUNMAP ? "(MREMAP_DONTUNMAP)" : "", v->m != HUGE ? ", still PMD-mapped" : "");
 unmap:
 	if (uffd >= 0)
 		close(uffd);
