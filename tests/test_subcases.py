@@ -1192,3 +1192,38 @@ def test_the_swap_cells_on_a_block_device_and_a_bug_of_its_asynchronous_writes()
     _, got = _real_log("pin-matrix-swap-bdev-swap-async-write-first-page-6.12-tcg.log")
     assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
         "swap-bdev/thp/shapes": "page 1 (one word repeated) came back from swap with other bytes at byte 0 (round 1)"}
+
+
+def test_a_real_log_of_the_pmd_cells() -> None:
+    # ONLY=pmd/ on a healthy 6.12 (run 20261207-045321-baseline): the 17 cells of thpmove_cells.h
+    # pass, the collapses saying what they did and how the one-page-off view was faulted in
+    lines, got = _real_log("pin-matrix-pmd-baseline-6.12-tcg.log")
+    assert len(got) == 17 and all(s.status is Status.PASS for s in got.values())
+    moves = _c_table("thpmove_cells.h", "pm_move_names")
+    assert {n for n in got if n.startswith("pmd/mremap-")} == {f"pmd/mremap-{m}" for m in moves}
+    assert "# pmd/collapse-none/shmem: MADV_COLLAPSE: collapsed all; thp_collapse_alloc +2, first 2 MiB THP, second" \
+           " THP, ShmemPmdMapped 4096 kB" in lines
+    assert "# pmd/collapse-uring/shmem: MADV_COLLAPSE: Resource temporarily unavailable; thp_collapse_alloc +1, first" \
+           " 2 MiB small pages, second THP, ShmemPmdMapped 2048 kB" in lines
+    assert "# pmd/pte-mapped-uring/shmem-thp: the one-page-off view read after the collapse in 65 fault(s) for 1024" \
+           " pages" in lines
+
+
+def test_the_pmd_cells_catch_a_move_that_drops_soft_dirty() -> None:
+    # scratch bug (run 20261207-040939-pmd-move-soft-dirty): move_soft_dirty_pmd() marks only
+    # migration entries; only the soft-dirty move fails, by its pagemap check
+    _, got = _real_log("pin-matrix-pmd-move-soft-dirty-6.12-tcg.log")
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert failed == {"pmd/mremap-soft-dirty/thp": "the moved PMD is not soft-dirty (pagemap): a soft-dirty tracker"
+                      " misses the move"}
+    assert all(s.status is Status.PASS for n, s in got.items() if n not in failed) and len(got) == 13
+
+
+def test_the_pmd_cells_catch_a_file_collapse_that_ignores_pins() -> None:
+    # scratch bug (run 20261207-041325-collapse-file-extra-refs): hpage_collapse_scan_file() and
+    # collapse_file() accept extra references; the pinned collapses fail by data, the unpinned passes
+    _, got = _real_log("pin-matrix-pmd-collapse-file-extra-refs-6.12-tcg.log")
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert failed == {f"pmd/collapse-{p}/shmem": "after MADV_COLLAPSE the pin does not read what the child wrote into"
+                      " the pinned pages (byte 0): the pinned pages were collapsed into a copy" for p in ("uring", "gup-fast")}
+    assert got["pmd/collapse-none/shmem"].status is Status.PASS and len(got) == 3

@@ -2665,6 +2665,7 @@ static void races(double secs, int noise)
 #include "exec_cells.h"  /* exec/...: execve()'s copy of argv/envp on its error exits and at its limits */
 #include "ra_cells.h"  /* ra/...: readahead in a memory cgroup at its limit, charges failing */
 #include "shm_cells.h"  /* shm/...: System V segments pinned across IPC_RMID, detach, fork, SHM_LOCK/UNLOCK */
+#include "thpmove_cells.h"  /* pmd/...: THP and hugetlb PMDs moved by mremap under pins, hugetlb PMD sharing, shmem MADV_COLLAPSE */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2771,6 +2772,7 @@ int main(int argc, char **argv, char **envp)
 	exec_cells();
 	ra_cells();
 	shm_cells();
+	thpmove_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
