@@ -54,6 +54,12 @@
 #define KPF_DIRTY 4
 #define KPF_ANON 12
 #define PM_FILE (1ULL << 61)
+#ifndef BLKDISCARD
+#define BLKDISCARD _IO(0x12, 119)
+#endif
+#ifndef BLKZEROOUT
+#define BLKZEROOUT _IO(0x12, 127)
+#endif
 
 enum fm_fs { FM_VFAT, FM_BLK, NFM };
 static const char *const fm_names[NFM] = {"vfat", "blk"};
@@ -412,24 +418,61 @@ static void fm_blk_race(struct cell *c, int k) { (void)k; fm_race(c, FM_BLK); }
 
 enum fm_hold { FH_GUP_RO, FH_VMSPLICE, NFH };
 static const char *const fh_names[NFH] = {"gup-ro", "vmsplice"};
-enum fm_ev { FE_WRITEBACK, FE_EVICT, FE_MIGRATE, FE_PWRITE, FE_FORK, FE_CUT, NFE };
-static const char *const fe_names[NFE] = {"writeback", "evict", "migrate", "pwrite", "fork", "cut"};
+enum fm_ev { FE_WRITEBACK, FE_EVICT, FE_RECLAIM, FE_MIGRATE, FE_PWRITE, FE_FORK, FE_TRUNCATE, FE_PUNCH,
+	     FE_ZEROOUT, FE_DISCARD, FE_ZERORANGE, NFE };
+static const char *const fe_names[NFE] = {"writeback", "evict", "reclaim", "migrate", "pwrite", "fork", "truncate",
+					  "punch", "zeroout", "discard", "zero-range"};
 
 /* [lo, hi) of the pinned half the cut takes away: vfat truncates to 5 pages + 100 bytes (and
- * grows back), the device punches whole sectors */
+ * grows back), the device zeroes whole pages in the middle of it */
 static void fm_cut_range(enum fm_fs fs, size_t *lo, size_t *hi)
 {
 	*lo = fs == FM_VFAT ? 5 * PAGE + 100 : 3 * PAGE;
 	*hi = fs == FM_VFAT ? FM_LEN : FM_HALF - 2 * PAGE;
 }
 
+/* The cut itself: 0, or -1 with errno (EOPNOTSUPP: the device cannot) */
+static int fm_cut(struct fmap *m, enum fm_ev e, size_t lo, size_t hi)
+{
+	uint64_t range[2] = {(uint64_t)(m->off + (off_t)lo), hi - lo};
+
+	switch (e) {
+	case FE_TRUNCATE:
+		return ftruncate(m->fd, (off_t)lo) || ftruncate(m->fd, FM_LEN) ? -1 : 0;
+	case FE_PUNCH:
+	case FE_ZERORANGE:
+		return fallocate(m->fd, (e == FE_PUNCH ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE) | FALLOC_FL_KEEP_SIZE,
+				 (off_t)range[0], (off_t)range[1]);
+	default:
+		return ioctl(m->fd, e == FE_ZEROOUT ? BLKZEROOUT : BLKDISCARD, range);
+	}
+}
+
+/* The pages of the witness out of the page cache, the pinned ones still in it (fm_evict's and
+ * reclaim's premise and check); the witness read again from disk */
+static void fm_witness_out(struct cell *c, struct fmap *m, const char *how)
+{
+	long in = fm_cached(m->fd, m->off + FM_HALF, FM_HALF), pinned = fm_cached(m->fd, m->off, FM_HALF), d;
+
+	printf("# %s: after %s %ld of %d witness page(s) and %ld of %d pinned one(s) cached\n", c->name, how, in,
+	       FM_PAGES / 2, pinned, FM_PAGES / 2);
+	if (pinned >= 0 && pinned != FM_PAGES / 2)
+		cfail(c, "%s evicted %ld pinned page(s): the pin's page is no longer the file's", how, FM_PAGES / 2 - pinned);
+	else if (in < 0 || in == FM_PAGES / 2)
+		cskip(c, "%s took no witness page out of the page cache (cachestat: %ld)", how, in);
+	else if ((d = first_diff(m->map + FM_HALF, m->exp + FM_HALF, FM_HALF)) >= 0)
+		cfail(c, "the witness read again after %s reads other data (byte %ld)", how, d);
+}
+
 static void fm_event(struct cell *c, struct fmap *m, enum fm_ev e)
 {
 	void *pages[FM_PAGES];
 	int was[FM_PAGES], to[FM_PAGES], st[FM_PAGES], moved = 0, stayed = 0;
-	long mig, d;
+	long mig, d, steal;
 	size_t lo, hi;
+	char path[600];
 	pid_t kid;
+	int err;
 
 	switch (e) {
 	case FE_WRITEBACK:
@@ -443,13 +486,26 @@ static void fm_event(struct cell *c, struct fmap *m, enum fm_ev e)
 				cfail(c, "MADV_DONTNEED: %s", strerror(errno));
 			return;
 		}
-		if (fm_evict(c, m, FM_HALF, FM_HALF))
+		posix_fadvise(m->fd, m->off, FM_LEN, POSIX_FADV_DONTNEED);
+		fm_witness_out(c, m, "POSIX_FADV_DONTNEED");
+		break;
+	case FE_RECLAIM:
+		/* the process is in the -m group since before it wrote the pages (fm_held) */
+		if (fm_writeback(c, m))
 			return;
-		if ((d = fm_cached(m->fd, m->off, FM_HALF)) != FM_PAGES / 2)
-			cfail(c, "POSIX_FADV_DONTNEED evicted %ld pinned page(s): the pin's page is no longer the file's",
-			      FM_PAGES / 2 - d);
-		else if ((d = first_diff(m->map + FM_HALF, m->exp + FM_HALF, FM_HALF)) >= 0)
-			cfail(c, "the evicted witness reads other data from disk (byte %ld)", d);
+		if (!memcg_in) {
+			cskip(c, "not in a memory cgroup (-m)");
+			return;
+		}
+		snprintf(path, sizeof(path), "%s/memory.current", memcg_dir);
+		steal = memcg_stat("pgsteal");
+		if ((err = memcg_reclaim(read_long(path) > 0 ? read_long(path) : 4 * FM_LEN)) && err != EAGAIN) {
+			cfail(c, "memory.reclaim: %s", strerror(err));
+			return;
+		}
+		if (memcg_stat("pgsteal") <= steal)
+			cskip(c, "memory.reclaim stole nothing (pgsteal %ld -> %ld)", steal, memcg_stat("pgsteal"));
+		fm_witness_out(c, m, "memory.reclaim");
 		break;
 	case FE_MIGRATE:
 		for (int i = 0; i < FM_PAGES; i++)
@@ -493,15 +549,14 @@ static void fm_event(struct cell *c, struct fmap *m, enum fm_ev e)
 		if (!c->failed[0] && (d = first_diff(m->map, m->exp, FM_LEN)) >= 0)
 			cfail(c, "the parent does not read what a child wrote through the shared mapping (byte %ld)", d);
 		return;
-	case FE_CUT:
+	default:  /* the cuts */
 		fm_cut_range(m->fs, &lo, &hi);
-		if (m->fs == FM_VFAT ? ftruncate(m->fd, (off_t)lo) || ftruncate(m->fd, FM_LEN)
-				     : fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, m->off + (off_t)lo,
-						 (off_t)(hi - lo))) {
-			if (errno == EOPNOTSUPP)
-				cskip(c, "fallocate(PUNCH_HOLE) of the device: EOPNOTSUPP");
+		if (fm_cut(m, e, lo, hi)) {
+			if (errno == EOPNOTSUPP)  /* a punch after a zero-range on a loop device: fe_blk[] */
+				cskip(c, "%s of the %s: EOPNOTSUPP (write-zeroes or discard turned off)", fe_names[e],
+				      fm_names[m->fs]);
 			else
-				cfail(c, "cutting [%zu, %zu): %s", lo, hi, strerror(errno));
+				cfail(c, "%s of [%zu, %zu): %s", fe_names[e], lo, hi, strerror(errno));
 			return;
 		}
 		memset(m->exp + lo, 0, hi - lo);
@@ -516,8 +571,6 @@ static void fm_event(struct cell *c, struct fmap *m, enum fm_ev e)
 			memcpy(m->map + hi, m->buf + hi, FM_LEN - hi);
 			memcpy(m->exp + hi, m->buf + hi, FM_LEN - hi);
 		}
-		return;
-	default:
 		return;
 	}
 	if (c->failed[0] || c->skip[0])
@@ -542,6 +595,8 @@ static void fm_held(struct cell *c, enum fm_fs fs, enum fm_hold p, enum fm_ev e)
 	size_t lo = FM_HALF, hi = FM_HALF;
 	long d;
 
+	if (e == FE_RECLAIM && memcg_cell_enter(c))
+		return;
 	if (fm_open(c, &m, fs, 0, 0))
 		goto out;
 	fill64(m.map, FM_LEN, 2);
@@ -564,7 +619,7 @@ static void fm_held(struct cell *c, enum fm_fs fs, enum fm_hold p, enum fm_ev e)
 	fm_event(c, &m, e);
 	if (c->failed[0] || c->skip[0])
 		goto unpin;
-	if (e == FE_CUT)
+	if (e >= FE_TRUNCATE)
 		fm_cut_range(fs, &lo, &hi);
 	/* through the pin: what the process (or the pwrite, the child) wrote last, outside the cut */
 	if (p == FH_GUP_RO) {
@@ -587,15 +642,24 @@ unpin:
 		fm_finish(c, &m, &pm, "the unpin");
 out:
 	fm_close(&m);
+	memcg_leave();
 }
 
-static const char *const fe_vfat[] = {"writeback", "evict", "migrate", "pwrite", "fork", "truncate"};
-static const char *const fe_blk[] = {"writeback", "evict", "migrate", "pwrite", "fork", "punch"};
-static void fm_vfat_gup(struct cell *c, int k) { fm_held(c, FM_VFAT, FH_GUP_RO, k); }
-static void fm_blk_gup(struct cell *c, int k) { fm_held(c, FM_BLK, FH_GUP_RO, k); }
-/* vmsplice: not the cut (the pipe keeps the page the file dropped: nothing to compare) */
-static void fm_vfat_splice(struct cell *c, int k) { fm_held(c, FM_VFAT, FH_VMSPLICE, k); }
-static void fm_blk_splice(struct cell *c, int k) { fm_held(c, FM_BLK, FH_VMSPLICE, k); }
+/* vfat: the events up to truncate; the device: all but truncate (fe_of() maps k to the event).
+ * zero-range runs after every punch: the loop device over tmpfs fails its REQ_OP_WRITE_ZEROES
+ * without unmap (tmpfs has no FALLOC_FL_ZERO_RANGE) and turns write-zeroes off for good
+ * (drivers/block/loop.c lo_fallocate(), loop_clear_limits()), blkdev_issue_zeroout() writes
+ * zero pages instead; a punch after that (BLKDEV_ZERO_NOFALLBACK) is EOPNOTSUPP: SKIP */
+static const char *const fe_vfat[] = {"writeback", "evict", "reclaim", "migrate", "pwrite", "fork", "truncate"};
+static const char *const fe_blk[] = {"writeback", "evict", "reclaim", "migrate", "pwrite", "fork", "punch",
+				     "zeroout", "discard", "zero-range"};
+static enum fm_ev fe_of(enum fm_fs fs, int k) { return fs == FM_BLK && k >= FE_TRUNCATE ? k + 1 : k; }
+static void fm_vfat_gup(struct cell *c, int k) { fm_held(c, FM_VFAT, FH_GUP_RO, fe_of(FM_VFAT, k)); }
+static void fm_blk_gup(struct cell *c, int k) { fm_held(c, FM_BLK, FH_GUP_RO, fe_of(FM_BLK, k)); }
+static void fm_vfat_splice(struct cell *c, int k) { fm_held(c, FM_VFAT, FH_VMSPLICE, fe_of(FM_VFAT, k)); }
+static void fm_blk_splice(struct cell *c, int k) { fm_held(c, FM_BLK, FH_VMSPLICE, fe_of(FM_BLK, k)); }
+static void fm_blk_gup_zr(struct cell *c, int k) { (void)k; fm_held(c, FM_BLK, FH_GUP_RO, FE_ZERORANGE); }
+static void fm_blk_splice_zr(struct cell *c, int k) { (void)k; fm_held(c, FM_BLK, FH_VMSPLICE, FE_ZERORANGE); }
 
 /* -- refused: writable long-term pins of a mapping that needs dirty tracking ---------------- */
 
@@ -667,12 +731,13 @@ static void fm_blk_refused(struct cell *c, int k) { fm_refused(c, FM_BLK, k); }
 static const struct cell_entry fm_table[] = {
 	{"fsmap/vfat/dio/", fm_vfat_dio, fo_names, 2}, {"fsmap/vfat/uring/", fm_vfat_uring, fo_names, 2},
 	{"fsmap/vfat/pvm/", fm_vfat_pvm, fo_names, 2}, {"fsmap/vfat/dio/race-writeback", fm_vfat_race},
-	{"fsmap/vfat/gup-ro/", fm_vfat_gup, fe_vfat, NFE}, {"fsmap/vfat/vmsplice/", fm_vfat_splice, fe_vfat, NFE - 1},
+	{"fsmap/vfat/gup-ro/", fm_vfat_gup, fe_vfat, 7}, {"fsmap/vfat/vmsplice/", fm_vfat_splice, fe_vfat, 7},
 	{"fsmap/vfat/refused/", fm_vfat_refused, fr_names, 2},
 	{"fsmap/blk/dio/", fm_blk_dio, fo_names, 2}, {"fsmap/blk/uring/", fm_blk_uring, fo_names, 2},
 	{"fsmap/blk/pvm/", fm_blk_pvm, fo_names, 2}, {"fsmap/blk/dio/race-writeback", fm_blk_race},
-	{"fsmap/blk/gup-ro/", fm_blk_gup, fe_blk, NFE}, {"fsmap/blk/vmsplice/", fm_blk_splice, fe_blk, NFE - 1},
-	{"fsmap/blk/refused/", fm_blk_refused, fr_names, 2}};
+	{"fsmap/blk/gup-ro/", fm_blk_gup, fe_blk, 9}, {"fsmap/blk/vmsplice/", fm_blk_splice, fe_blk, 9},
+	{"fsmap/blk/refused/", fm_blk_refused, fr_names, 2},
+	{"fsmap/blk/gup-ro/zero-range", fm_blk_gup_zr}, {"fsmap/blk/vmsplice/zero-range", fm_blk_splice_zr}};
 
 static void fsmap_cells(void)
 {
