@@ -18,16 +18,18 @@
  *   FOLL_WRITE fault is a page_mkwrite), cold (mapped, never touched, out of the page cache:
  *   the pin's fault reads the file in, then page_mkwrite);
  *   race-writeback (dio only): msync and sync_file_range in a loop against O_DIRECT reads into
- *   the mapping, RACE-free of any time limit but FM_RACE_S.
+ *   the whole mapping, for FM_RACE_S.
  * pin held across the event (the first half; the second is the witness): gup-ro (gup_test's
  *   long-term pin, read-only: a writable one is refused, below), vmsplice (page references in a
  *   pipe); events: writeback (msync with the pin held: folio_mkclean of a pinned page, then the
  *   process writes again), evict (msync, MADV_DONTNEED, POSIX_FADV_DONTNEED: the witness leaves
- *   the page cache, the pinned pages must not), migrate (move_pages of dirty buffer-head pages:
+ *   the page cache, the pinned pages must not), reclaim (the same by memory.reclaim of the -m
+ *   group), migrate (move_pages of dirty buffer-head pages:
  *   the witness moves, the pinned pages must not), pwrite (buffered write through the fd over
  *   the pinned pages: fat_write_begin / blkdev_write_begin), fork (a child writes through the
- *   shared mapping), truncate (vfat: to 5 pages + 100 and back) / punch (blk: fallocate
- *   PUNCH_HOLE|KEEP_SIZE, blkdev_fallocate: truncate_bdev_range() under the pin).
+ *   shared mapping), the cuts: truncate (vfat: to 5 pages + 100 and back); punch, discard,
+ *   zeroout, zero-range (blk: fallocate PUNCH_HOLE, BLKDISCARD, BLKZEROOUT, fallocate ZERO_RANGE:
+ *   truncate_bdev_range() under the pin, blkdev_fallocate(), blk_ioctl_discard/zeroout()).
  * refused/<how>: writable long-term pins of such a mapping (vma_needs_dirty_tracking(), mm/gup.c
  *   writable_file_mapping_allowed()): gup_test PIN_LONGTERM write, fast and slow, and io_uring
  *   buffer registration must fail with no pin left; the read-only long-term pin and a
@@ -367,19 +369,28 @@ static void *fm_flusher(void *arg)
 /* Each round reads seed 3 or 13 (the source's two halves, in turn) into the whole mapping while
  * the flusher writes it back: the last round's data must be what the process reads and, after
  * msync, what the disk holds (a page dirtied by the pin before writeback cleaned it, and not
- * again after, loses the rest of the DMA) */
+ * again after, loses the rest of the DMA: bio_check_pages_dirty() dirties it again from a
+ * workqueue, then unpins). On the device every round is checked so: once the read's pins are
+ * back, msync, then the device read with O_DIRECT (which writes back nothing clean) must hold
+ * that round's data; vfat is checked after the last round only (no O_DIRECT there: its pins
+ * are not counted) */
 static void fm_race(struct cell *c, enum fm_fs fs)
 {
 	struct fmap m;
 	struct pinmark pm;
 	struct fm_race r = {.m = &m};
 	pthread_t t;
-	long w0, n = 0, d;
+	long w0, n = 0, d, checked = 0;
 	double t0;
-	int seed = 3;
+	int seed = 3, dfd = -1;
+	char *chk = NULL;
 
 	if (fm_open(c, &m, fs, 0, 1))
 		goto out;
+	if (fs == FM_BLK && ((dfd = open(m.path, O_RDONLY | O_DIRECT)) < 0 || posix_memalign((void **)&chk, PAGE, FM_LEN))) {
+		cfail(c, "cannot open %s with O_DIRECT: %s", m.path, strerror(errno));
+		goto out;
+	}
 	pin_mark(&pm);
 	w0 = vmstat("nr_written");
 	if (pthread_create(&t, NULL, fm_flusher, &r)) {
@@ -393,11 +404,17 @@ static void fm_race(struct cell *c, enum fm_fs fs)
 		else if ((d = first_diff(m.map, m.buf + (n & 1 ? FM_LEN : 0), FM_LEN)) >= 0)
 			cfail(c, "round %ld: the process does not read what O_DIRECT wrote into the mapping (byte %ld)", n,
 			      d);
+		else if (dfd >= 0 && pins_settle(pm.acq - pm.rel) == pm.acq - pm.rel && !msync(m.map, FM_LEN, MS_SYNC) &&
+			 ++checked && pread(dfd, chk, FM_LEN, m.off) == FM_LEN &&
+			 (d = first_diff(chk, m.buf + (n & 1 ? FM_LEN : 0), FM_LEN)) >= 0)
+			cfail(c, "round %ld: once the O_DIRECT read into the mapping was done (its pins back) and msync"
+			      " ran, the device holds other data at byte %ld (page %ld): a page writeback cleaned while"
+			      " the read wrote it was not dirtied again", n, d, d / (long)PAGE);
 	}
 	r.stop = 1;
 	pthread_join(t, NULL);
-	printf("# %s: %ld O_DIRECT read(s) into the mapping against %ld msync+sync_file_range round(s), nr_written"
-	       " +%ld\n", c->name, n, r.rounds, vmstat("nr_written") - w0);
+	printf("# %s: %ld O_DIRECT read(s) into the mapping (%ld checked on the device) against %ld msync+"
+	       "sync_file_range round(s), nr_written +%ld\n", c->name, n, checked, r.rounds, vmstat("nr_written") - w0);
 	if (r.err)
 		cfail(c, "msync/sync_file_range during the race: %s", strerror(r.err));
 	if (c->failed[0])
@@ -405,9 +422,12 @@ static void fm_race(struct cell *c, enum fm_fs fs)
 	/* the flusher may have cleaned the last read's pages since: the disk must hold them then */
 	fill64(m.exp, FM_LEN, seed);
 	fm_finish(c, &m, &pm, "the race");
-	if (n < 2 || r.rounds < 2 || vmstat("nr_written") - w0 < FM_PAGES)
-		cskip(c, "the race did not happen: %ld read(s), %ld writeback round(s)", n, r.rounds);
+	if (n < 2 || r.rounds < 2 || vmstat("nr_written") - w0 < FM_PAGES || (dfd >= 0 && checked < 2))
+		cskip(c, "the race did not happen: %ld read(s) (%ld checked), %ld writeback round(s)", n, checked, r.rounds);
 out:
+	if (dfd >= 0)
+		close(dfd);
+	free(chk);
 	fm_close(&m);
 }
 
@@ -419,9 +439,9 @@ static void fm_blk_race(struct cell *c, int k) { (void)k; fm_race(c, FM_BLK); }
 enum fm_hold { FH_GUP_RO, FH_VMSPLICE, NFH };
 static const char *const fh_names[NFH] = {"gup-ro", "vmsplice"};
 enum fm_ev { FE_WRITEBACK, FE_EVICT, FE_RECLAIM, FE_MIGRATE, FE_PWRITE, FE_FORK, FE_TRUNCATE, FE_PUNCH,
-	     FE_ZEROOUT, FE_DISCARD, FE_ZERORANGE, NFE };
+	     FE_DISCARD, FE_ZEROOUT, FE_ZERORANGE, NFE };
 static const char *const fe_names[NFE] = {"writeback", "evict", "reclaim", "migrate", "pwrite", "fork", "truncate",
-					  "punch", "zeroout", "discard", "zero-range"};
+					  "punch", "discard", "zeroout", "zero-range"};
 
 /* [lo, hi) of the pinned half the cut takes away: vfat truncates to 5 pages + 100 bytes (and
  * grows back), the device zeroes whole pages in the middle of it */
@@ -646,20 +666,22 @@ out:
 }
 
 /* vfat: the events up to truncate; the device: all but truncate (fe_of() maps k to the event).
- * zero-range runs after every punch: the loop device over tmpfs fails its REQ_OP_WRITE_ZEROES
- * without unmap (tmpfs has no FALLOC_FL_ZERO_RANGE) and turns write-zeroes off for good
- * (drivers/block/loop.c lo_fallocate(), loop_clear_limits()), blkdev_issue_zeroout() writes
- * zero pages instead; a punch after that (BLKDEV_ZERO_NOFALLBACK) is EOPNOTSUPP: SKIP */
+ * zeroout and zero-range run after every punch: they ask for zeroes without unmap
+ * (BLKDEV_ZERO_NOUNMAP), which the loop device over tmpfs fails (tmpfs has no
+ * FALLOC_FL_ZERO_RANGE), turning write-zeroes off for good (drivers/block/loop.c lo_fallocate(),
+ * loop_clear_limits()); blkdev_issue_zeroout() writes zero pages instead, and a punch after that
+ * (BLKDEV_ZERO_NOFALLBACK) is EOPNOTSUPP: SKIP (run 20261207-042300-baseline) */
+#define FE_BLK_UNMAP 8  /* fe_blk[] before the two that ask for no unmap */
 static const char *const fe_vfat[] = {"writeback", "evict", "reclaim", "migrate", "pwrite", "fork", "truncate"};
 static const char *const fe_blk[] = {"writeback", "evict", "reclaim", "migrate", "pwrite", "fork", "punch",
-				     "zeroout", "discard", "zero-range"};
+				     "discard", "zeroout", "zero-range"};
 static enum fm_ev fe_of(enum fm_fs fs, int k) { return fs == FM_BLK && k >= FE_TRUNCATE ? k + 1 : k; }
 static void fm_vfat_gup(struct cell *c, int k) { fm_held(c, FM_VFAT, FH_GUP_RO, fe_of(FM_VFAT, k)); }
 static void fm_blk_gup(struct cell *c, int k) { fm_held(c, FM_BLK, FH_GUP_RO, fe_of(FM_BLK, k)); }
 static void fm_vfat_splice(struct cell *c, int k) { fm_held(c, FM_VFAT, FH_VMSPLICE, fe_of(FM_VFAT, k)); }
 static void fm_blk_splice(struct cell *c, int k) { fm_held(c, FM_BLK, FH_VMSPLICE, fe_of(FM_BLK, k)); }
-static void fm_blk_gup_zr(struct cell *c, int k) { (void)k; fm_held(c, FM_BLK, FH_GUP_RO, FE_ZERORANGE); }
-static void fm_blk_splice_zr(struct cell *c, int k) { (void)k; fm_held(c, FM_BLK, FH_VMSPLICE, FE_ZERORANGE); }
+static void fm_blk_gup_nounmap(struct cell *c, int k) { fm_blk_gup(c, k + FE_BLK_UNMAP); }
+static void fm_blk_splice_nounmap(struct cell *c, int k) { fm_blk_splice(c, k + FE_BLK_UNMAP); }
 
 /* -- refused: writable long-term pins of a mapping that needs dirty tracking ---------------- */
 
@@ -735,9 +757,10 @@ static const struct cell_entry fm_table[] = {
 	{"fsmap/vfat/refused/", fm_vfat_refused, fr_names, 2},
 	{"fsmap/blk/dio/", fm_blk_dio, fo_names, 2}, {"fsmap/blk/uring/", fm_blk_uring, fo_names, 2},
 	{"fsmap/blk/pvm/", fm_blk_pvm, fo_names, 2}, {"fsmap/blk/dio/race-writeback", fm_blk_race},
-	{"fsmap/blk/gup-ro/", fm_blk_gup, fe_blk, 9}, {"fsmap/blk/vmsplice/", fm_blk_splice, fe_blk, 9},
-	{"fsmap/blk/refused/", fm_blk_refused, fr_names, 2},
-	{"fsmap/blk/gup-ro/zero-range", fm_blk_gup_zr}, {"fsmap/blk/vmsplice/zero-range", fm_blk_splice_zr}};
+	{"fsmap/blk/gup-ro/", fm_blk_gup, fe_blk, FE_BLK_UNMAP},
+	{"fsmap/blk/vmsplice/", fm_blk_splice, fe_blk, FE_BLK_UNMAP}, {"fsmap/blk/refused/", fm_blk_refused, fr_names, 2},
+	{"fsmap/blk/gup-ro/", fm_blk_gup_nounmap, fe_blk + FE_BLK_UNMAP, 2},
+	{"fsmap/blk/vmsplice/", fm_blk_splice_nounmap, fe_blk + FE_BLK_UNMAP, 2}};
 
 static void fsmap_cells(void)
 {
