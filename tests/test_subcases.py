@@ -1194,7 +1194,7 @@ def _fsmap_cells() -> list[str]:
 
 
 def test_a_real_log_of_the_fsmap_cells() -> None:
-    # ONLY=fsmap/ on a healthy 6.12 (run 20261207-044547-baseline): every cell passes, in the order of the
+    # ONLY=fsmap/ on a healthy 6.12 (run 20261207-045154-baseline): every cell passes, in the order of the
     # header's tables, each premise seen (witness out of the page cache and moved, pinned pages not)
     lines, got = _real_log("pin-matrix-fsmap-baseline-6.12-tcg.log")
     assert list(got) == _fsmap_cells() and len(got) == 52
@@ -1217,12 +1217,12 @@ FSMAP_BUGS = {
     "blkdev-punch-keeps-cache": {
         "fsmap/blk/gup-ro/punch": "after the cut of [12288, 24576) under a pin the mapping reads a non-zero byte"
                                   " inside it at byte 12288"},
-    # block/bio.c bio_check_pages_dirty() never dirties a file page again after the read: the
-    # device's race checks every round on the device and fails at the 21st; vfat's checks the last only
-    "bio-dirty-skip-redirty": {
-        "fsmap/blk/dio/race-writeback": "round 20: once the O_DIRECT read into the mapping was done (its pins back)"
-                                        " and msync ran, the device holds other data at byte 0 (page 0): a page"
-                                        " writeback cleaned while the read wrote it was not dirtied again"},
+    # block/bio.c bio_check_pages_dirty() never dirties a file page again after the read: each
+    # race checks every round on the device under it and fails within its first 121 rounds
+    "bio-dirty-skip-redirty": {f"fsmap/{fs}/dio/race-writeback": f"round {n}: once the O_DIRECT read into the mapping"
+                               " was done (its pins back) and msync ran, the device holds other data at byte"
+                               f" {b} (page {b // 4096}): a page writeback cleaned while the read wrote it was"
+                               " not dirtied again" for fs, n, b in (("vfat", 120, 0), ("blk", 46, 57344))},
 }
 
 
