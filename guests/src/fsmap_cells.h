@@ -24,8 +24,8 @@
  *   pipe); events: writeback (msync with the pin held: folio_mkclean of a pinned page, then the
  *   process writes again), evict (msync, MADV_DONTNEED, POSIX_FADV_DONTNEED: the witness leaves
  *   the page cache, the pinned pages must not), reclaim (the same by memory.reclaim of the -m
- *   group), migrate (move_pages of dirty buffer-head pages:
- *   the witness moves, the pinned pages must not), pwrite (buffered write through the fd over
+ *   group), migrate (move_pages of dirty buffer-head pages: the witness moves, the pinned pages
+ *   must not), pwrite (buffered write through the fd over
  *   the pinned pages: fat_write_begin / blkdev_write_begin), fork (a child writes through the
  *   shared mapping), the cuts: truncate (vfat: to 5 pages + 100 and back); punch, discard,
  *   zeroout, zero-range (blk: fallocate PUNCH_HOLE, BLKDISCARD, BLKZEROOUT, fallocate ZERO_RANGE:
@@ -41,8 +41,9 @@
  * unpin the FOLL_PIN counters are back and no page of the mapping is held (pages_held(): each
  * file page must migrate, which also runs the buffer_migrate_folio paths); then msync, fsync,
  * munmap, POSIX_FADV_DONTNEED (cachestat(2) must show the range gone: the read is from disk) and
- * a buffered pread: the disk holds the last data. vfat is never read with O_DIRECT here:
- * fs/direct-io.c's pins are not counted (docs/matrix.md). Premises, else SKIP: the pages are
+ * a buffered pread: the disk holds the last data. The vfat file is never read with O_DIRECT:
+ * fs/direct-io.c's pins are not counted (docs/matrix.md); the race reads the loop device under
+ * it instead (fm_raw()). Premises, else SKIP: the pages are
  * file pages (pagemap), msync wrote (nr_written) and cleaned them, the witness was evicted /
  * migrated (cachestat, move_pages status, pgmigrate_success), the race's writeback ran.
  * Part of pin_matrix.c (struct cell, run_cells(), gup_fd, ring, nodes_and_other(); kentry_cells.h
