@@ -1214,9 +1214,8 @@ FSMAP_BUGS = {
     # mm/page-writeback.c folio_clear_dirty_for_io() skips folio_mkclean() of a pinned folio
     "writeback-skip-mkclean-pinned": {f"fsmap/{fs}/gup-ro/writeback": _FSMAP_CLEAN for fs in ("vfat", "blk")},
     # block/fops.c blkdev_fallocate() punches without truncate_bdev_range(): the cache keeps the old bytes
-    "blkdev-punch-keeps-cache": {
-        "fsmap/blk/gup-ro/punch": "after the cut of [12288, 24576) under a pin the mapping reads a non-zero byte"
-                                  " inside it at byte 12288"},
+    "blkdev-punch-keeps-cache": {f"fsmap/blk/{p}/punch": "after the cut of [12288, 24576) under a pin the mapping"
+                                 " reads a non-zero byte inside it at byte 12288" for p in ("gup-ro", "vmsplice")},
     # block/bio.c bio_check_pages_dirty() never dirties a file page again after the read: each
     # race checks every round on the device under it and fails within its first 121 rounds
     "bio-dirty-skip-redirty": {f"fsmap/{fs}/dio/race-writeback": f"round {n}: once the O_DIRECT read into the mapping"
@@ -1228,11 +1227,9 @@ FSMAP_BUGS = {
 
 @pytest.mark.parametrize("bug", sorted(FSMAP_BUGS))
 def test_the_fsmap_cells_catch_their_scratch_bugs(bug: str) -> None:
-    """tests/data/guest/fsmap-bugs/<bug> against ONLY=fsmap/: exactly the cells named fail, with
-    those messages; every other cell passes or (blk/vmsplice/punch, run before the zero ops moved
-    last) skips on EOPNOTSUPP."""
+    """tests/data/guest/fsmap-bugs/<bug> against ONLY=fsmap/ (the final cells): exactly the cells
+    named fail, with those messages; every other cell passes."""
     want = FSMAP_BUGS[bug]
     _, got = _real_log(f"pin-matrix-fsmap-{bug}-6.12-tcg.log")
     assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == want
-    assert {n for n, s in got.items() if s.status is Status.SKIP} <= {"fsmap/blk/vmsplice/punch"}
-    assert len(got) == 52
+    assert all(s.status is Status.PASS for n, s in got.items() if n not in want) and len(got) == 52
