@@ -1227,3 +1227,59 @@ def test_the_pmd_cells_catch_a_file_collapse_that_ignores_pins() -> None:
     assert failed == {f"pmd/collapse-{p}/shmem": "after MADV_COLLAPSE the pin does not read what the child wrote into"
                       " the pinned pages (byte 0): the pinned pages were collapsed into a copy" for p in ("uring", "gup-fast")}
     assert got["pmd/collapse-none/shmem"].status is Status.PASS and len(got) == 3
+
+
+def _fsmap_cells() -> list[str]:
+    """The fsmap/ cells in their run order, from guests/src/fsmap_cells.h's own name tables."""
+    once, vfat, blk = _c_table("fsmap_cells.h", "fo_names"), _c_table("fsmap_cells.h", "fe_vfat"), \
+        _c_table("fsmap_cells.h", "fe_blk")
+    refused = _c_table("fsmap_cells.h", "fr_names")
+    names = []
+    for fs, events in (("vfat", vfat), ("blk", blk[:8])):
+        names += [f"fsmap/{fs}/{p}/{o}" for p in ("dio", "uring", "pvm") for o in once]
+        names += [f"fsmap/{fs}/dio/race-writeback"]
+        names += [f"fsmap/{fs}/{p}/{e}" for p in ("gup-ro", "vmsplice") for e in events]
+        names += [f"fsmap/{fs}/refused/{r}" for r in refused]
+    return names + [f"fsmap/blk/{p}/{e}" for p in ("gup-ro", "vmsplice") for e in blk[8:]]
+
+
+def test_a_real_log_of_the_fsmap_cells() -> None:
+    # ONLY=fsmap/ on a healthy 6.12 (run 20261207-045154-baseline): every cell passes, in the order of the
+    # header's tables, each premise seen (witness out of the page cache and moved, pinned pages not)
+    lines, got = _real_log("pin-matrix-fsmap-baseline-6.12-tcg.log")
+    assert list(got) == _fsmap_cells() and len(got) == 52
+    assert all(s.status is Status.PASS for s in got.values())
+    for fs in ("vfat", "blk"):
+        for p in ("gup-ro", "vmsplice"):
+            assert f"# fsmap/{fs}/{p}/reclaim: after memory.reclaim 0 of 8 witness page(s) and 8 of 8 pinned one(s)" \
+                   " cached" in lines
+            assert f"# fsmap/{fs}/{p}/migrate: move_pages of dirty pages: 8 of 8 witness page(s) moved, 8 of 8" \
+                   " pinned stayed, pgmigrate_success +8" in lines
+        assert f"# fsmap/{fs}/dio/clean: dio wrote 8 page(s) in, nr_dirtied +8, 8 page(s) dirty" in lines
+
+
+_FSMAP_CLEAN = "8 of 16 page(s) clean after the write after writeback cleaned the pinned pages: writeback will not" \
+    " write them (page_mkwrite or the dirtying after a pin lost the write)"
+FSMAP_BUGS = {
+    # mm/page-writeback.c folio_clear_dirty_for_io() skips folio_mkclean() of a pinned folio
+    "writeback-skip-mkclean-pinned": {f"fsmap/{fs}/gup-ro/writeback": _FSMAP_CLEAN for fs in ("vfat", "blk")},
+    # block/fops.c blkdev_fallocate() punches without truncate_bdev_range(): the cache keeps the old bytes
+    "blkdev-punch-keeps-cache": {f"fsmap/blk/{p}/punch": "after the cut of [12288, 24576) under a pin the mapping"
+                                 " reads a non-zero byte inside it at byte 12288" for p in ("gup-ro", "vmsplice")},
+    # block/bio.c bio_check_pages_dirty() never dirties a file page again after the read: each
+    # race checks every round on the device under it and fails within its first 121 rounds
+    "bio-dirty-skip-redirty": {f"fsmap/{fs}/dio/race-writeback": f"round {n}: once the O_DIRECT read into the mapping"
+                               " was done (its pins back) and msync ran, the device holds other data at byte"
+                               f" {b} (page {b // 4096}): a page writeback cleaned while the read wrote it was"
+                               " not dirtied again" for fs, n, b in (("vfat", 120, 0), ("blk", 46, 57344))},
+}
+
+
+@pytest.mark.parametrize("bug", sorted(FSMAP_BUGS))
+def test_the_fsmap_cells_catch_their_scratch_bugs(bug: str) -> None:
+    """tests/data/guest/fsmap-bugs/<bug> against ONLY=fsmap/ (the final cells): exactly the cells
+    named fail, with those messages; every other cell passes."""
+    want = FSMAP_BUGS[bug]
+    _, got = _real_log(f"pin-matrix-fsmap-{bug}-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == want
+    assert all(s.status is Status.PASS for n, s in got.items() if n not in want) and len(got) == 52

@@ -2666,6 +2666,7 @@ static void races(double secs, int noise)
 #include "ra_cells.h"  /* ra/...: readahead in a memory cgroup at its limit, charges failing */
 #include "shm_cells.h"  /* shm/...: System V segments pinned across IPC_RMID, detach, fork, SHM_LOCK/UNLOCK */
 #include "thpmove_cells.h"  /* pmd/...: THP and hugetlb PMDs moved by mremap under pins, hugetlb PMD sharing, shmem MADV_COLLAPSE */
+#include "fsmap_cells.h"  /* fsmap/...: MAP_SHARED vfat and block device pages pinned, written back, migrated, cut */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2773,6 +2774,7 @@ int main(int argc, char **argv, char **envp)
 	ra_cells();
 	shm_cells();
 	thpmove_cells();
+	fsmap_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
