@@ -825,6 +825,15 @@ static void pmadvise_cell(struct cell *c, int k)
 		iov[2] = (struct iovec){sh->addr + 6 * PAGE, (PM_PAGES - 6) * PAGE};
 	}
 	want_ret = a == PM_BADIOV ? 4 * PAGE : a == PM_COLLAPSE ? HPAGE : PM_PAGES * PAGE;
+	if (a == PM_COLD) {  /* activate them first: remote GUP marks them accessed (FOLL_TOUCH), three times */
+		char *buf = malloc(PM_PAGES * PAGE);
+		struct iovec mine = {buf, PM_PAGES * PAGE}, theirs = {sh->addr, PM_PAGES * PAGE};
+
+		for (int i = 0; buf && i < 3; i++)
+			if (process_vm_readv(kid, &mine, 1, &theirs, 1, 0) != (ssize_t)(PM_PAGES * PAGE))
+				cfail(c, "process_vm_readv of the child's pages: %s", strerror(errno));
+		free(buf);
+	}
 	before = vmstat(stat);
 	r = syscall(SYS_process_madvise, pidfd, iov, n, adv[a], 0);
 	if (a == PM_COLLAPSE && r < 0 && errno == EAGAIN)
@@ -832,7 +841,7 @@ static void pmadvise_cell(struct cell *c, int k)
 	else if (r != want_ret)
 		cfail(c, "process_madvise(%s) over %d iovec(s): %zd (%s), want %ld", pm_names[a], n, r,
 		      r < 0 ? strerror(errno) : "bytes", want_ret);
-	if (c->failed[0] || c->skip[0])
+	if (c->failed[0] || c->skip[0] || r < 0)
 		goto kid;
 	in_pinned = pm_swapped(kid, sh->addr, 0, PM_PINNED);
 	if (in_pinned)
@@ -1164,5 +1173,18 @@ static const struct cell_entry rm_table[] = {
 
 static void remote_cells(void)
 {
+	cpu_set_t was, one;
+	int cpu = sched_getcpu(), pinned = 0;
+
+	/* one CPU for the block, its threads and children: a page faulted in sits in that CPU's LRU
+	 * batch until drained, and MADV_PAGEOUT/COLD drain only the caller's CPU (seen: 22 of 24
+	 * pages of a child paged out by process_madvise, a robust thread's shmem page left in) */
+	if (!list_only && cpu >= 0 && !sched_getaffinity(0, sizeof(was), &was)) {
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		pinned = !sched_setaffinity(0, sizeof(one), &one);
+	}
 	run_cells(rm_table, sizeof(rm_table) / sizeof(rm_table[0]), NULL, NULL);
+	if (pinned)
+		sched_setaffinity(0, sizeof(was), &was);
 }
