@@ -4,8 +4,9 @@
  * or the zero page (mm/userfaultfd.c move_swap_pte(), move_zeropage_pte()), advise another
  * process's memory (mm/madvise.c process_madvise), share one swap entry past SWAP_MAP_MAX
  * (mm/swapfile.c add_swap_count_continuation()), copy from a pipe into user memory (fs/splice.c
- * vmsplice_to_user()). None of these ran in the default set (the gcov run of 2026-12-07,
- * 20261207-034832-baseline); the older futex, FOLL_FORCE and uffd cells (borrow_cells.h,
+ * vmsplice_to_user()), poison a page (UFFDIO_POISON), serve a pinner's hugetlb MISSING fault,
+ * remap a file's pages (remap_file_pages). None of these ran in the default set (the gcov run
+ * of 2026-12-07, 20261207-034832-baseline); the older futex, FOLL_FORCE and uffd cells (borrow_cells.h,
  * uffd_cells.h) use FUTEX_WAIT/WAKE, the fill ioctls and present pages only.
  *
  * remote/futex-pi/<memory>: the futex word of a PI lock (FUTEX_LOCK_PI, TRYLOCK_PI, UNLOCK_PI:
@@ -56,10 +57,26 @@
  *   memory in odd iovec pieces (vmsplice_to_user(), pipe_to_user()): every count and byte;
  *   then again into a range whose third iovec runs into a read-only page: a short count, the
  *   bytes it counts in place, and read() must go on exactly where the count stopped.
+ * remote/uffd-poison/<entry>: pages 0, 2, 3 of a MISSING-registered range filled by UFFDIO_COPY,
+ *   page 1 UFFDIO_POISONed (again over a filled page: EEXIST); then access (a read of page 1:
+ *   SIGBUS), gup-longterm and uring-register over the range (refused), dio-read (O_DIRECT from
+ *   ext4) and pvm-writev into it (refused or short, no byte past page 0): no pin left
+ *   (nr_foll_pin counters), no page held, the filled pages intact (mfill_atomic_pte_poison()).
+ * remote/uffd-hugetlb/<pinner>: two private hugetlb pages MISSING-registered, a handler thread
+ *   serving each fault by UFFDIO_COPY of the page's pattern while the pinner waits in
+ *   hugetlb_handle_userfault(): uring (the registration's GUP; WRITE_FIXED reads the handler's
+ *   bytes, READ_FIXED writes the process reads), dio (O_DIRECT write from one missing page: the
+ *   file holds the handler's bytes; O_DIRECT read into the other: the page holds the file's).
+ *   Premise: the handler served the faults; free_hugepages back after.
+ * remote/remap-file-pages/<shmem|ext4-shared>: remap_file_pages() of pages 2-3 of an 8-page
+ *   MAP_SHARED mapping to file pages 5-6 (6.12 emulates it with a new mapping): every page as
+ *   its file page, a write through the remapped page seen at page 5 and in the file (ext4: after
+ *   drop_caches).
  * Part of pin_matrix.c (struct cell, run_cells(); kentry_cells.h's pin_mark()/pins_back()/
- * none_held(); dump_cells.h's pages_out(); zero_cells.h's KPF_ZERO_PAGE; swap_on()).
+ * none_held(); dump_cells.h's pages_out(); zero_cells.h's KPF_ZERO_PAGE; uffd_cells.h's uf_ioctl()).
  */
 #include <linux/futex.h>
+#include <setjmp.h>
 #include <stdatomic.h>
 
 #ifndef MADV_COLD
@@ -1164,12 +1181,367 @@ out:
 	free(back);
 }
 
+/* -- remote/uffd-poison ---------------------------------------------------------------------- */
+
+enum upentry { UP_ACCESS, UP_GUP, UP_URING, UP_DIO, UP_PVM, NUP };
+static const char *const up_names[NUP] = {"access", "gup-longterm", "uring-register", "dio-read", "pvm-writev"};
+#define UP_LEN (4 * PAGE)  /* pages 0, 2, 3 filled by UFFDIO_COPY, page 1 poisoned */
+
+static sigjmp_buf rm_jmp;
+
+static void rm_on_bus(int sig)
+{
+	(void)sig;
+	siglongjmp(rm_jmp, 1);
+}
+
+/* Entry e over the whole range, page 1 poisoned: what it did, 0 refused or short (as it must:
+ * nothing past page 0, told in *done), -1 the cell failed or skipped */
+static int up_try(struct cell *c, enum upentry e, char *map, const char *other, ssize_t *done)
+{
+	struct pin_longterm_test a = {.addr = (uintptr_t)map, .size = UP_LEN, .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE};
+	struct iovec loc = {(void *)other, UP_LEN}, rem = {map, UP_LEN};
+	char path[300];
+	int fd;
+
+	*done = 0;
+	switch (e) {
+	case UP_ACCESS:
+		signal(SIGBUS, rm_on_bus);
+		if (!sigsetjmp(rm_jmp, 1)) {
+			char v = *(volatile char *)(map + PAGE);
+
+			cfail(c, "a read of the poisoned page returned %#x, want SIGBUS", v & 0xff);
+		}
+		signal(SIGBUS, SIG_DFL);
+		return c->failed[0] ? -1 : 0;
+	case UP_GUP:
+		if (gup_fd < 0) {
+			cskip(c, "no /sys/kernel/debug/gup_test");
+			return -1;
+		}
+		if (!ioctl(gup_fd, PIN_LONGTERM_TEST_START, &a)) {
+			ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);
+			cfail(c, "a long-term pin of a range with a poisoned page succeeded");
+			return -1;
+		}
+		return 0;
+	case UP_URING:
+		if (!ring_ok) {
+			cskip(c, "io_uring_queue_init failed");
+			return -1;
+		}
+		if (!io_uring_register_buffers(&ring, &rem, 1)) {
+			io_uring_unregister_buffers(&ring);
+			cfail(c, "io_uring registration of a range with a poisoned page succeeded");
+			return -1;
+		}
+		return 0;
+	case UP_DIO:
+		if (!ext4_dir) {
+			cskip(c, "no ext4 directory given (-d)");
+			return -1;
+		}
+		snprintf(path, sizeof(path), "%s/remote-poison.%d", ext4_dir, getpid());
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
+		unlink(path);
+		if (fd < 0 || pwrite(fd, other, UP_LEN, 0) != (ssize_t)UP_LEN) {
+			cfail(c, "O_DIRECT file on ext4: %s", strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		*done = pread(fd, map, UP_LEN, 0);
+		close(fd);
+		break;
+	default:
+		*done = process_vm_writev(getpid(), &loc, 1, &rem, 1, 0);
+		break;
+	}
+	if (*done > (ssize_t)PAGE) {
+		cfail(c, "%s over a range whose page 1 is poisoned: %zd bytes, more than the page before it", up_names[e],
+		      *done);
+		return -1;
+	}
+	if (*done < 0)
+		*done = 0;
+	return 0;
+}
+
+static void uffd_poison_cell(struct cell *c, int k)
+{
+	enum upentry e = (enum upentry)k;
+	char *map = map_aligned(UP_LEN, PAGE, MADV_NOHUGEPAGE), *src = aligned_alloc(PAGE, UP_LEN);
+	char *other = aligned_alloc(PAGE, UP_LEN), *want = malloc(UP_LEN);
+	struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_POISON};
+	struct uffdio_register reg = {.range = {(uintptr_t)map, UP_LEN}, .mode = UFFDIO_REGISTER_MODE_MISSING};
+	struct uffdio_poison po = {.range = {(uintptr_t)map + PAGE, PAGE}};
+	struct pinmark pm;
+	ssize_t done = 0;
+	int uffd = -1;
+	long d;
+
+	if (!map || !src || !other || !want) {
+		cfail(c, "out of memory");
+		goto out;
+	}
+	fill64(src, UP_LEN, 0x9e0);
+	fill64(other, UP_LEN, 0x9e1);
+	memcpy(want, src, UP_LEN);
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api)) {
+		cskip(c, "userfaultfd with UFFD_FEATURE_POISON: %s", strerror(errno));
+		goto out;
+	}
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		cfail(c, "UFFDIO_REGISTER (missing): %s", strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < 4 && !c->failed[0]; i += i ? 1 : 2) {  /* pages 0, 2, 3 */
+		struct uffdio_copy cp = {.dst = (uintptr_t)map + i * PAGE, .src = (uintptr_t)src + i * PAGE, .len = PAGE};
+
+		if (ioctl(uffd, UFFDIO_COPY, &cp) || cp.copy != (long long)PAGE)
+			cfail(c, "UFFDIO_COPY of page %d: %s", i, strerror(errno));
+	}
+	if (c->failed[0] || uf_ioctl(c, uffd, UFFDIO_POISON, &po, 0, "UFFDIO_POISON of page 1"))
+		goto out;
+	if (po.updated != (long long)PAGE) {
+		cfail(c, "UFFDIO_POISON of one page updated %lld bytes", (long long)po.updated);
+		goto out;
+	}
+	po.range.start = (uintptr_t)map;  /* a filled page: refused */
+	if (uf_ioctl(c, uffd, UFFDIO_POISON, &po, EEXIST, "UFFDIO_POISON of a filled page"))
+		goto out;
+	pin_mark(&pm);
+	if (up_try(c, e, map, other, &done))
+		goto out;
+	pins_back(c, &pm, up_names[e]);
+	memcpy(want, other, (size_t)done);  /* what the entry wrote into page 0 before the poisoned page */
+	if (e == UP_DIO && !done && first_diff(map, other, PAGE) < 0)
+		memcpy(want, other, PAGE);  /* an O_DIRECT read that failed may have filled page 0 before the error */
+	if (!c->failed[0] && ((d = first_diff(map, want, PAGE)) >= 0 || (d = first_diff(map + 2 * PAGE, want + 2 * PAGE,
+											      2 * PAGE)) >= 0))
+		cfail(c, "after the %s the filled pages differ at byte %ld (%zd bytes written before the poison)",
+		      up_names[e], d < (long)PAGE ? d : d + 2 * (long)PAGE, done);
+	if (!c->failed[0])
+		none_held(c, map, UP_LEN, up_names[e]);
+	if (!c->failed[0] && !c->skip[0])
+		printf("# %s: %s at the poisoned page (%zd bytes before it), no pin left, the filled pages intact\n", c->name,
+		       e == UP_ACCESS ? "SIGBUS" : "refused or cut short", done);
+out:
+	if (uffd >= 0)
+		close(uffd);
+	if (map)
+		munmap(map, UP_LEN);
+	free(src);
+	free(other);
+	free(want);
+}
+
+/* -- remote/uffd-hugetlb -------------------------------------------------------------------- */
+
+enum uhpin { UH_URING, UH_DIO, NUH };
+static const char *const uh_names[NUH] = {"uring", "dio"};
+
+struct uh_serve {
+	int uffd;
+	char *map;
+	atomic_int served, stop;
+	char why[160];
+};
+
+/* The handler: each MISSING fault of the huge pages served by UFFDIO_COPY of the page's pattern
+ * (fill64, seed 0x4b0 + its index) */
+static void *uh_thread(void *arg)
+{
+	struct uh_serve *s = arg;
+	char *src = aligned_alloc(PAGE, HPAGE);
+	struct pollfd pfd = {s->uffd, POLLIN, 0};
+	struct uffd_msg msg;
+
+	while (src && !atomic_load(&s->stop)) {
+		if (poll(&pfd, 1, 50) != 1 || read(s->uffd, &msg, sizeof(msg)) != sizeof(msg) ||
+		    msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		uintptr_t at = msg.arg.pagefault.address & ~(HPAGE - 1);
+		struct uffdio_copy cp = {.dst = at, .src = (uintptr_t)src, .len = HPAGE};
+
+		fill64(src, HPAGE, 0x4b0 + (unsigned)((at - (uintptr_t)s->map) / HPAGE));
+		if (ioctl(s->uffd, UFFDIO_COPY, &cp) && errno != EEXIST)
+			snprintf(s->why, sizeof(s->why), "the handler's UFFDIO_COPY: %s", strerror(errno));
+		atomic_fetch_add(&s->served, 1);
+	}
+	free(src);
+	return NULL;
+}
+
+static void uffd_hugetlb_cell(struct cell *c, int k)
+{
+	size_t len = 2 * HPAGE;
+	char *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	char *want = aligned_alloc(PAGE, HPAGE), *got = aligned_alloc(PAGE, HPAGE), path[300];
+	struct uffdio_api api = {.api = UFFD_API};
+	struct uffdio_register reg = {.range = {(uintptr_t)map, len}, .mode = UFFDIO_REGISTER_MODE_MISSING};
+	struct iovec iov = {map, HPAGE};
+	struct uh_serve s = {.uffd = -1, .map = map};
+	struct pinmark pm;
+	long free0 = read_long(HUGE_FREE), d = -1;
+	pthread_t th;
+	int started = 0, fd = -1;
+
+	if (map == MAP_FAILED || !want || !got) {
+		cskip(c, "no hugetlb pages (mmap MAP_HUGETLB: %s)", strerror(errno));
+		goto out;
+	}
+	if (k == UH_URING ? !ring_ok : !ext4_dir) {
+		cskip(c, k == UH_URING ? "io_uring_queue_init failed" : "no ext4 directory given (-d)");
+		goto out;
+	}
+	s.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (s.uffd < 0 || ioctl(s.uffd, UFFDIO_API, &api) || ioctl(s.uffd, UFFDIO_REGISTER, &reg)) {
+		cfail(c, "userfaultfd on hugetlb (register missing): %s", strerror(errno));
+		goto out;
+	}
+	if ((errno = pthread_create(&th, NULL, uh_thread, &s))) {
+		cfail(c, "pthread_create: %s", strerror(errno));
+		goto out;
+	}
+	started = 1;
+	pin_mark(&pm);
+	if (k == UH_URING) {  /* the registration's GUP waits in hugetlb_handle_userfault() */
+		if (io_uring_register_buffers(&ring, &iov, 1)) {
+			cfail(c, "io_uring registration of a missing hugetlb page: failed");
+			goto stop;
+		}
+		fill64(want, HPAGE, 0x4b0);
+		if (uring_rw(&ring, 1, map, HPAGE, 0) != (int)HPAGE || pread(scratch_fd, got, HPAGE, 0) != (ssize_t)HPAGE)
+			cfail(c, "WRITE_FIXED out of the registered huge page failed");
+		else if ((d = first_diff(got, want, HPAGE)) >= 0)
+			cfail(c, "the pin reads byte %ld other than the handler's copy", d);
+		fill64(want, HPAGE, 0x4c0);
+		if (!c->failed[0] && (pwrite(scratch_fd, want, HPAGE, 0) != (ssize_t)HPAGE ||
+				      uring_rw(&ring, 0, map, HPAGE, 0) != (int)HPAGE))
+			cfail(c, "READ_FIXED into the registered huge page failed");
+		else if (!c->failed[0] && (d = first_diff(map, want, HPAGE)) >= 0)
+			cfail(c, "the process does not read what the pin wrote, byte %ld", d);
+		io_uring_unregister_buffers(&ring);
+	} else {  /* O_DIRECT write from page 0 (a read pin), read into page 1 (a write pin), both missing */
+		snprintf(path, sizeof(path), "%s/remote-uh.%d", ext4_dir, getpid());
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
+		unlink(path);
+		fill64(want, HPAGE, 0x4b0);
+		if (fd < 0 || pwrite(fd, map, HPAGE, 0) != (ssize_t)HPAGE || pread(fd, got, HPAGE, 0) != (ssize_t)HPAGE) {
+			cfail(c, "O_DIRECT write from a missing hugetlb page: %s", strerror(errno));
+			goto stop;
+		}
+		if ((d = first_diff(got, want, HPAGE)) >= 0) {
+			cfail(c, "the file holds byte %ld other than the handler's copy of page 0", d);
+			goto stop;
+		}
+		fill64(want, HPAGE, 0x4c0);
+		if (pwrite(fd, want, HPAGE, HPAGE) != (ssize_t)HPAGE || pread(fd, map + HPAGE, HPAGE, HPAGE) != (ssize_t)HPAGE)
+			cfail(c, "O_DIRECT read into a missing hugetlb page: %s", strerror(errno));
+		else if ((d = first_diff(map + HPAGE, want, HPAGE)) >= 0)
+			cfail(c, "the huge page read into differs from the file at byte %ld", d);
+	}
+stop:
+	atomic_store(&s.stop, 1);
+	pthread_join(th, NULL);
+	started = 0;
+	if (!c->failed[0] && s.why[0])
+		cfail(c, "%s", s.why);
+	if (!c->failed[0])
+		pins_back(c, &pm, "the pin over the served huge page");
+	if (!c->failed[0] && atomic_load(&s.served) < (k == UH_URING ? 1 : 2))
+		cskip(c, "the handler served %d fault(s): the pin did not wait in the MISSING fault",
+		      atomic_load(&s.served));
+	if (!c->failed[0] && !c->skip[0])
+		printf("# %s: %d MISSING fault(s) of the pinner served by the handler; both ways exact\n", c->name,
+		       atomic_load(&s.served));
+out:
+	if (started) {
+		atomic_store(&s.stop, 1);
+		pthread_join(th, NULL);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (s.uffd >= 0)
+		close(s.uffd);
+	if (map != MAP_FAILED) {
+		munmap(map, len);
+		if (!c->failed[0] && free0 >= 0 && read_long(HUGE_FREE) != free0)
+			cfail(c, "free_hugepages %ld after the cell, %ld before: a huge page left in use", read_long(HUGE_FREE),
+			      free0);
+	}
+	free(want);
+	free(got);
+}
+
+/* -- remote/remap-file-pages ---------------------------------------------------------------- */
+
+static const char *const rf_names[2] = {"shmem", "ext4-shared"};
+
+static void remap_file_cell(struct cell *c, int ext4)
+{
+	static const int fpage[8] = {0, 1, 5, 6, 4, 5, 6, 7};  /* file page at each page after the remap */
+	size_t len = 8 * PAGE;
+	char *want = malloc(len), *page = malloc(PAGE), *map = MAP_FAILED;
+	long d;
+
+	if (ext4 && !ext4_dir) {
+		cskip(c, "no ext4 directory given (-d)");
+		goto out;
+	}
+	if (ext4) {
+		snprintf(c->path, sizeof(c->path), "%s/remote-rfp.%d", ext4_dir, getpid());
+		c->fd = open(c->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	} else {
+		c->fd = memfd_create("remote-rfp", 0);
+	}
+	fill64(want, len, 0x4f0);
+	if (!want || !page || c->fd < 0 || pwrite(c->fd, want, len, 0) != (ssize_t)len ||
+	    (map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0)) == MAP_FAILED) {
+		cfail(c, "the file and its mapping: %s", strerror(errno));
+		goto out;
+	}
+	(void)*(volatile char *)(map + 3 * PAGE);  /* one of the pages replaced is mapped */
+	if (remap_file_pages(map + 2 * PAGE, 2 * PAGE, 0, 5, 0)) {
+		cfail(c, "remap_file_pages of pages 2-3 to file pages 5-6: %s", strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < 8 && !c->failed[0]; i++)
+		if ((d = first_diff(map + i * PAGE, want + fpage[i] * PAGE, PAGE)) >= 0)
+			cfail(c, "after remap_file_pages page %d reads other than file page %d (byte %ld)", i, fpage[i], d);
+	if (c->failed[0])
+		goto out;
+	fill64(page, PAGE, 0x4f1);  /* written through the remapped view of file page 5 */
+	memcpy(map + 2 * PAGE, page, PAGE);
+	memcpy(want + 5 * PAGE, page, PAGE);
+	if ((d = first_diff(map + 5 * PAGE, page, PAGE)) >= 0)
+		cfail(c, "page 5 (file page 5 too) does not read what was written through page 2, byte %ld", d);
+	else if (ext4 && (msync(map, len, MS_SYNC) || fsync(c->fd) || !drop_caches()))
+		cfail(c, "msync, fsync, drop_caches: %s", strerror(errno));
+	else if (pread(c->fd, page, PAGE, 5 * PAGE) != (ssize_t)PAGE || (d = first_diff(page, want + 5 * PAGE, PAGE)) >= 0)
+		cfail(c, "file page 5 read back differs at byte %ld from what was written through the remapped page", d);
+	else
+		printf("# %s: pages 2-3 show file pages 5-6, every page as the file; a write through the remapped "
+		       "page reached the file%s\n", c->name, ext4 ? " (on disk after drop_caches)" : "");
+out:
+	if (map != MAP_FAILED)
+		munmap(map, len);
+	cell_file_close(c);
+	free(want);
+	free(page);
+}
+
 static const char *const ss_names[1] = {"fork70"};
 
 static const struct cell_entry rm_table[] = {
 	{"remote/futex-pi/", futex_pi_cell, fp_names, NFP}, {"remote/robust/", robust_cell, rb_names, NRB},
 	{"remote/uffd-move/", uffd_move_cell, um_names, NUM}, {"remote/pmadvise/", pmadvise_cell, pm_names, NPM},
-	{"remote/swap-share/", swap_share_cell, ss_names, 1}, {"remote/vmsplice-to/", vmsplice_to_cell, vt_names, NVT}};
+	{"remote/swap-share/", swap_share_cell, ss_names, 1}, {"remote/vmsplice-to/", vmsplice_to_cell, vt_names, NVT},
+	{"remote/uffd-poison/", uffd_poison_cell, up_names, NUP}, {"remote/uffd-hugetlb/", uffd_hugetlb_cell, uh_names, NUH},
+	{"remote/remap-file-pages/", remap_file_cell, rf_names, 2}};
 
 static void remote_cells(void)
 {
