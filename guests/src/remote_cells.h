@@ -49,8 +49,9 @@
  *   the child reads).
  * remote/swap-share/fork70: a page paged out (pagemap's swap bit) while 70 children are forked
  *   (each fork copies the swap entry: past SWAP_MAP_MAX the count continues in
- *   add_swap_count_continuation()); the entry must still be the parent's after; each child
- *   reads every byte, every third one writes its copy and reads that back; the parent then
+ *   add_swap_count_continuation()); the entry must still be the parent's after; every other
+ *   child reads every byte, every sixth writes its copy and reads that back, and once they are
+ *   gone the other half exits without touching it (its reference put at exit); the parent then
  *   pins the page (io_uring registration) and checks it both ways, no page held after.
  * remote/vmsplice-to/<memory>: a pipe filled by write(), vmsplice() from user pages and splice()
  *   from an ext4 file, drained by vmsplice() into anon, THP, shmem, ext4 MAP_SHARED and hugetlb
@@ -905,12 +906,12 @@ static void swap_share_cell(struct cell *c, int unused)
 {
 	char *p = map_aligned(PAGE, PAGE, MADV_NOHUGEPAGE), *want = malloc(PAGE), *via = malloc(PAGE);
 	pid_t kids[SS_KIDS];
-	int go[2] = {-1, -1}, nk = 0;
+	int go[2] = {-1, -1}, late[2] = {-1, -1}, nk = 0;
 	uint64_t ent = 0;
 	struct iovec iov;
 	long d;
 
-	if (!p || !want || !via || pipe(go)) {
+	if (!p || !want || !via || pipe(go) || pipe(late)) {
 		cfail(c, "out of memory or pipes");
 		goto out;
 	}
@@ -927,6 +928,9 @@ static void swap_share_cell(struct cell *c, int unused)
 			char x, *mine = malloc(PAGE);
 
 			close(go[1]);
+			close(late[1]);
+			if (nk % 2)  /* never touches it: its reference goes at exit, after the readers' */
+				_exit(read(late[0], &x, 1) != 0 ? 6 : 0);
 			if (read(go[0], &x, 1) != 0)  /* EOF: every child forked */
 				_exit(6);
 			if (first_diff(p, want, PAGE) >= 0)
@@ -947,14 +951,24 @@ static void swap_share_cell(struct cell *c, int unused)
 	if (!c->failed[0] && swap_entry_of(p) != ent)
 		cskip(c, "the parent's page is no longer the swap entry after the forks (pagemap %#llx)",
 		      (unsigned long long)pagemap(p));
+	/* the readers first (the page comes into the swap cache, mapped, then unmapped at their
+	 * exits), then the others exit with their swap entry unfaulted: each exit puts a reference
+	 * (free_swap_and_cache_nr()), and one too many would free the entry and its swap-cache
+	 * page while the parent's is still there */
 	close(go[1]);
 	go[1] = -1;
-	for (int i = 0; i < nk; i++) {
-		int st;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass) {
+			close(late[1]);
+			late[1] = -1;
+		}
+		for (int i = pass; i < nk; i += 2) {
+			int st;
 
-		if (waitpid(kids[i], &st, 0) != kids[i] || !WIFEXITED(st) || WEXITSTATUS(st))
-			cfail(c, "child %d of %d sharing the swap entry: status %#x (exit 4: its copy's bytes wrong, 3: its write "
-			      "did not read back)", i, nk, st);
+			if (waitpid(kids[i], &st, 0) != kids[i] || !WIFEXITED(st) || WEXITSTATUS(st))
+				cfail(c, "child %d of %d sharing the swap entry: status %#x (exit 4: its copy's bytes wrong, 3: its "
+				      "write did not read back)", i, nk, st);
+		}
 	}
 	if (c->failed[0] || c->skip[0])
 		goto out;
@@ -988,6 +1002,7 @@ static void swap_share_cell(struct cell *c, int unused)
 	}
 out:
 	close_pair(go);
+	close_pair(late);
 	if (p)
 		munmap(p, PAGE);
 	free(want);
