@@ -154,6 +154,23 @@ static char *rm_map(struct cell *c, size_t len, int shmem, size_t align, int adv
 	return p;
 }
 
+/* A buffer registered on ring r at p checked both ways: WRITE_FIXED must read want (the
+ * process's bytes), then what READ_FIXED writes (pattern seed) the process must read; NULL, or
+ * what went wrong (buf: len bytes of scratch) */
+static const char *rm_uring_both(struct io_uring *r, char *p, size_t len, const char *want, unsigned seed, char *buf)
+{
+	if (uring_rw(r, 1, p, len, 0) != (int)len || pread(scratch_fd, buf, len, 0) != (ssize_t)len)
+		return "WRITE_FIXED out of the registered buffer failed";
+	if (first_diff(buf, want, len) >= 0)
+		return "the pin reads other bytes than the process's";
+	fill64(buf, len, seed);
+	if (pwrite(scratch_fd, buf, len, 0) != (ssize_t)len || uring_rw(r, 0, p, len, 0) != (int)len)
+		return "READ_FIXED into the registered buffer failed";
+	if (first_diff(p, buf, len) >= 0)
+		return "the process does not read what was written through the pin";
+	return NULL;
+}
+
 /* -- remote/futex-pi ------------------------------------------------------------------------ */
 
 enum fpmem { FP_ABSENT, FP_ZERO, FP_DONTNEED, FP_PAGEOUT, FP_THP, FP_COW, FP_SHMEM, FP_SHMEM_PAGEOUT, NFP };
@@ -727,6 +744,7 @@ static void pm_child(struct pm_share *sh, enum pmadv a, int go)
 	char *r = map_aligned(len, PAGE, MADV_NOHUGEPAGE), *want = malloc(len), *via = malloc(plen), x;
 	struct iovec iov = {r, plen};
 	struct io_uring ur;
+	const char *why;
 	long d;
 
 #define PM_FAIL(...) do { snprintf(sh->why, sizeof(sh->why), __VA_ARGS__); _exit(1); } while (0)
@@ -766,15 +784,8 @@ static void pm_child(struct pm_share *sh, enum pmadv a, int go)
 	}
 	/* the pin both ways: what the child writes the pin reads, and the other way round */
 	fill64(r, plen, 0x9b0);
-	if (uring_rw(&ur, 1, r, plen, 0) != (int)plen || pread(scratch_fd, via, plen, 0) != (ssize_t)plen)
-		PM_FAIL("child: WRITE_FIXED out of its pinned buffer failed");
-	if ((d = first_diff(via, r, plen)) >= 0)
-		PM_FAIL("child: the pin reads something else than the child wrote, byte %ld", d);
-	fill64(via, plen, 0x9b1);
-	if (pwrite(scratch_fd, via, plen, 0) != (ssize_t)plen || uring_rw(&ur, 0, r, plen, 0) != (int)plen)
-		PM_FAIL("child: READ_FIXED into its pinned buffer failed");
-	if ((d = first_diff(r, via, plen)) >= 0)
-		PM_FAIL("child: does not read what was written through its pin, byte %ld", d);
+	if ((why = rm_uring_both(&ur, r, plen, r, 0x9b1, via)))
+		PM_FAIL("child: %s", why);
 	io_uring_unregister_buffers(&ur);
 	io_uring_queue_exit(&ur);
 	_exit(0);
@@ -983,16 +994,10 @@ static void swap_share_cell(struct cell *c, int unused)
 	} else if (io_uring_register_buffers(&ring, &iov, 1)) {
 		cfail(c, "io_uring_register_buffers of the page: failed");
 	} else {
-		if (uring_rw(&ring, 1, p, PAGE, 0) != (int)PAGE || pread(scratch_fd, via, PAGE, 0) != (ssize_t)PAGE)
-			cfail(c, "WRITE_FIXED out of the pinned page failed");
-		else if ((d = first_diff(via, want, PAGE)) >= 0)
-			cfail(c, "the pin reads byte %ld different from the page", d);
-		fill64(via, PAGE, 0x55d);
-		if (!c->failed[0] && (pwrite(scratch_fd, via, PAGE, 0) != (ssize_t)PAGE ||
-				      uring_rw(&ring, 0, p, PAGE, 0) != (int)PAGE))
-			cfail(c, "READ_FIXED into the pinned page failed");
-		else if (!c->failed[0] && (d = first_diff(p, via, PAGE)) >= 0)
-			cfail(c, "the process does not read what was written through the pin, byte %ld", d);
+		const char *why = rm_uring_both(&ring, p, PAGE, want, 0x55d, via);
+
+		if (why)
+			cfail(c, "the parent's page after the children: %s", why);
 		io_uring_unregister_buffers(&ring);
 	}
 	if (!c->failed[0]) {
@@ -1428,17 +1433,11 @@ static void uffd_hugetlb_cell(struct cell *c, int k)
 			cfail(c, "io_uring registration of a missing hugetlb page: failed");
 			goto stop;
 		}
-		fill64(want, HPAGE, 0x4b0);
-		if (uring_rw(&ring, 1, map, HPAGE, 0) != (int)HPAGE || pread(scratch_fd, got, HPAGE, 0) != (ssize_t)HPAGE)
-			cfail(c, "WRITE_FIXED out of the registered huge page failed");
-		else if ((d = first_diff(got, want, HPAGE)) >= 0)
-			cfail(c, "the pin reads byte %ld other than the handler's copy", d);
-		fill64(want, HPAGE, 0x4c0);
-		if (!c->failed[0] && (pwrite(scratch_fd, want, HPAGE, 0) != (ssize_t)HPAGE ||
-				      uring_rw(&ring, 0, map, HPAGE, 0) != (int)HPAGE))
-			cfail(c, "READ_FIXED into the registered huge page failed");
-		else if (!c->failed[0] && (d = first_diff(map, want, HPAGE)) >= 0)
-			cfail(c, "the process does not read what the pin wrote, byte %ld", d);
+		const char *why;
+
+		fill64(want, HPAGE, 0x4b0);  /* the handler's copy */
+		if ((why = rm_uring_both(&ring, map, HPAGE, want, 0x4c0, got)))
+			cfail(c, "the served huge page: %s", why);
 		io_uring_unregister_buffers(&ring);
 	} else {  /* O_DIRECT write from page 0 (a read pin), read into page 1 (a write pin), both missing */
 		snprintf(path, sizeof(path), "%s/remote-uh.%d", ext4_dir, getpid());
