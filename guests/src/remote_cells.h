@@ -919,7 +919,8 @@ static void swap_share_cell(struct cell *c, int unused)
 	pid_t kids[SS_KIDS];
 	int go[2] = {-1, -1}, late[2] = {-1, -1}, nk = 0;
 	uint64_t ent = 0;
-	struct iovec iov;
+	struct iovec iov, loc;
+	ssize_t r;
 	long d;
 
 	if (!p || !want || !via || pipe(go) || pipe(late)) {
@@ -983,7 +984,16 @@ static void swap_share_cell(struct cell *c, int unused)
 	}
 	if (c->failed[0] || c->skip[0])
 		goto out;
-	if ((d = first_diff(p, want, PAGE)) >= 0) {
+	/* first through GUP (process_vm_readv of itself): an entry freed under the parent's page
+	 * makes its swap-in fault VM_FAULT_OOM, retried forever by a plain access, -ENOMEM here */
+	loc = (struct iovec){via, PAGE};
+	iov = (struct iovec){p, PAGE};
+	if ((r = process_vm_readv(getpid(), &loc, 1, &iov, 1, 0)) != (ssize_t)PAGE) {
+		cfail(c, "reading the parent's page through GUP after the children: %zd (%s), the swap entry gone under it?",
+		      r, r < 0 ? strerror(errno) : "short");
+		goto out;
+	}
+	if ((d = first_diff(via, want, PAGE)) >= 0 || (d = first_diff(p, want, PAGE)) >= 0) {
 		cfail(c, "the parent's page differs at byte %ld after %d children read and wrote their copies", d, nk);
 		goto out;
 	}
