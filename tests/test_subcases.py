@@ -1180,7 +1180,7 @@ def test_a_real_log_of_the_exec_and_ra_cells() -> None:
 
 
 def test_a_real_log_of_the_remote_cells() -> None:
-    # ONLY=remote/ on a healthy 6.12 (run 20261207-042920-baseline): all 37 cells pass, each
+    # ONLY=remote/ on a healthy 6.12 (run 20261207-044921-baseline): all 37 cells pass, each
     # premise met (swapped, zero page, COW-shared, the waiter asleep, the handler served faults)
     lines, got = _real_log("pin-matrix-remote-baseline-6.12-tcg.log")
     assert len(got) == 37 and all(s.status is Status.PASS for s in got.values())
@@ -1232,3 +1232,18 @@ def test_the_remote_cells_catch_their_scratch_bugs(bug: str) -> None:
     _, got = _real_log(f"pin-matrix-remote-{bug}-6.12-tcg.log")
     assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == want
     assert all(s.status is Status.PASS for n, s in got.items() if n not in want) and len(got) == 37
+
+
+def test_the_swap_share_cell_fails_on_a_swap_count_one_short() -> None:
+    # remote-bugs/swap-cont-borrow-off-by-one (run 20261207-044628, ONLY=remote/swap-share,
+    # remote/uffd-move): __swap_entry_free_locked() refills the low count one short when it borrows
+    # from the continuation; the exits of the children that never touched the page free the entry
+    # under the parent's, whose read through GUP fails (a plain access retried VM_FAULT_OOM until
+    # the workload was stopped, run 20261207-043203); the kernel then died at swapoff (BUG in
+    # swap_entry_range_free)
+    _, got = _real_log("pin-matrix-remote-swap-cont-borrow-off-by-one-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        "remote/swap-share/fork70": "reading the parent's page through GUP after the children: -1 (Bad address), the"
+                                    " swap entry gone under it?"}
+    assert sorted(n for n, s in got.items() if s.status is Status.PASS) == [
+        f"remote/uffd-move/{k}" for k in ("swap", "swap-shared", "zero")]

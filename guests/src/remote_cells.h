@@ -985,7 +985,8 @@ static void swap_share_cell(struct cell *c, int unused)
 	if (c->failed[0] || c->skip[0])
 		goto out;
 	/* first through GUP (process_vm_readv of itself): an entry freed under the parent's page
-	 * makes its swap-in fault VM_FAULT_OOM, retried forever by a plain access, -ENOMEM here */
+	 * makes its swap-in fault VM_FAULT_OOM, retried forever by a plain access, an error here
+	 * (EFAULT in 6.12) */
 	loc = (struct iovec){via, PAGE};
 	iov = (struct iovec){p, PAGE};
 	if ((r = process_vm_readv(getpid(), &loc, 1, &iov, 1, 0)) != (ssize_t)PAGE) {
