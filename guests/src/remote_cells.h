@@ -30,7 +30,10 @@
  *   (the child's copy must keep the TID: OWNER_DIED in the parent's view only), shmem with the
  *   waiter a child process, shmem swapped out, and pi: a PI lock (FUTEX_LOCK_PI) with a PI
  *   waiter, the page swapped out before the owner dies: exit_pi_state_list() hands the lock to
- *   the waiter, whose word must read its TID | FUTEX_OWNER_DIED, and its UNLOCK_PI gives 0.
+ *   the waiter, whose word must read its TID | FUTEX_WAITERS | FUTEX_OWNER_DIED, and its
+ *   UNLOCK_PI gives 0; pi-cow: a PI owner with no robust list, the page shared copy-on-write
+ *   with a child forked while the waiter sleeps: the waiter's fixup_pi_state_owner() must make
+ *   its own copy writable (its TID | WAITERS | OWNER_DIED), the child's copy keeps the old owner's.
  *   Premise: the waiter blocked (/proc/.../stat state S) and the page out, else SKIP.
  * remote/uffd-move/<source>: UFFDIO_MOVE of 8 pages into a MISSING-registered range: swap (the
  *   source paged out: move_swap_pte()), zero (read faulted only: move_zeropage_pte()),
@@ -390,8 +393,8 @@ out:
 
 /* -- remote/robust -------------------------------------------------------------------------- */
 
-enum rbmem { RB_ANON, RB_PAGEOUT, RB_COW, RB_SHMEM, RB_SHMEM_PAGEOUT, RB_PI, NRB };
-static const char *const rb_names[NRB] = {"anon", "pageout", "cow", "shmem", "shmem-pageout", "pi"};
+enum rbmem { RB_ANON, RB_PAGEOUT, RB_COW, RB_SHMEM, RB_SHMEM_PAGEOUT, RB_PI, RB_PI_COW, NRB };
+static const char *const rb_names[NRB] = {"anon", "pageout", "cow", "shmem", "shmem-pageout", "pi", "pi-cow"};
 
 struct rb_lock {
 	struct robust_list next;
@@ -401,7 +404,7 @@ struct rb_lock {
 struct rb_owner {
 	struct robust_list_head *head;
 	struct rb_lock *lock;
-	int pi;
+	int pi, norobust;  /* norobust: no list registered, only exit_pi_state_list() */
 	atomic_int tid, held, die;
 	long ret;
 };
@@ -415,7 +418,7 @@ static void *rb_owner_thread(void *arg)
 	o->head->futex_offset = (long)offsetof(struct rb_lock, word);
 	o->head->list_op_pending = NULL;
 	o->lock->next.next = &o->head->list;
-	o->ret = syscall(SYS_set_robust_list, o->head, sizeof(*o->head));
+	o->ret = o->norobust ? 0 : syscall(SYS_set_robust_list, o->head, sizeof(*o->head));
 	if (!o->ret && o->pi)
 		o->ret = rm_futex(&o->lock->word, FUTEX_LOCK_PI | FUTEX_PRIVATE_FLAG, 0, NULL);
 	else if (!o->ret)
@@ -496,7 +499,8 @@ static void robust_cell(struct cell *c, int k)
 	fill64(map, len, 0xb0b + k);
 	o.lock = (struct rb_lock *)(map + RM_WORD - offsetof(struct rb_lock, word));
 	o.head = (struct robust_list_head *)(map + RM_WORD + 64);  /* the list's head on the word's page */
-	o.pi = m == RB_PI;
+	o.pi = m == RB_PI || m == RB_PI_COW;
+	o.norobust = m == RB_PI_COW;
 	memset(o.lock, 0, sizeof(*o.lock) + 64 + sizeof(*o.head));
 	if (out && !swap_on()) {
 		cskip(c, "no swap in /proc/swaps");
@@ -541,7 +545,7 @@ static void robust_cell(struct cell *c, int k)
 		goto die;
 	}
 	memcpy(want, map, len);  /* the region as the owner leaves it */
-	if (m == RB_COW) {
+	if (m == RB_COW || m == RB_PI_COW) {
 		if (pipe(go) || (kid = cell_fork()) < 0) {
 			cfail(c, "pipe or fork: %s", strerror(errno));
 			goto die;
@@ -564,7 +568,8 @@ die:
 	}
 	if (c->failed[0] || c->skip[0] || !wstarted)
 		goto kid;
-	/* PI: fixup_pi_state_owner() writes the new owner's TID | FUTEX_WAITERS, keeping OWNER_DIED */
+	/* PI: fixup_pi_state_owner() writes the new owner's TID | FUTEX_WAITERS | FUTEX_OWNER_DIED
+	 * (the old owner gone, with or without a robust list) */
 	dead = (o.pi ? (uint32_t)atomic_load(&w->tid) : 0) | FUTEX_WAITERS | FUTEX_OWNER_DIED;
 	if (o.pi && w->ret)
 		cfail(c, "the PI waiter's FUTEX_LOCK_PI after the owner died: %s", strerror(w->err));
