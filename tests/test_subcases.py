@@ -1180,14 +1180,14 @@ def test_a_real_log_of_the_exec_and_ra_cells() -> None:
 
 
 def test_a_real_log_of_the_remote_cells() -> None:
-    # ONLY=remote/ on a healthy 6.12 (run 20261207-044921-baseline): all 37 cells pass, each
+    # ONLY=remote/ on a healthy 6.12 (run 20261207-045928-baseline): all 38 cells pass, each
     # premise met (swapped, zero page, COW-shared, the waiter asleep, the handler served faults)
     lines, got = _real_log("pin-matrix-remote-baseline-6.12-tcg.log")
-    assert len(got) == 37 and all(s.status is Status.PASS for s in got.values())
+    assert len(got) == 38 and all(s.status is Status.PASS for s in got.values())
     blocks = {p: sum(n.startswith(f"remote/{p}/") for n in got) for p in
               ("futex-pi", "robust", "uffd-move", "pmadvise", "swap-share", "vmsplice-to", "uffd-poison", "uffd-hugetlb",
                "remap-file-pages")}
-    assert blocks == {"futex-pi": 8, "robust": 6, "uffd-move": 3, "pmadvise": 5, "swap-share": 1, "vmsplice-to": 5,
+    assert blocks == {"futex-pi": 8, "robust": 7, "uffd-move": 3, "pmadvise": 5, "swap-share": 1, "vmsplice-to": 5,
                       "uffd-poison": 5, "uffd-hugetlb": 2, "remap-file-pages": 2}
     assert got.keys() == set(_c_names("remote_cells.h"))
     assert any(re.match(r"# remote/swap-share/fork70: swap entry 0x[0-9a-f]+ shared by 70 children and the parent;"
@@ -1247,3 +1247,15 @@ def test_the_swap_share_cell_fails_on_a_swap_count_one_short() -> None:
                                     " swap entry gone under it?"}
     assert sorted(n for n, s in got.items() if s.status is Status.PASS) == [
         f"remote/uffd-move/{k}" for k in ("swap", "swap-shared", "zero")]
+
+
+def test_the_pi_cow_cell_fails_when_the_owner_fixup_does_not_fault_in() -> None:
+    # remote-bugs/pi-owner-fixup-no-fault (run 20261207-045726, ONLY=remote/futex-pi,remote/robust):
+    # fixup_pi_state_owner() gives up on -EFAULT; only pi-cow's waiter meets its word read-only
+    # (copy-on-write with a child) when it takes over a dead owner's lock; robust/pi passes, the
+    # robust list's walk made its page writable first (run 20261207-045404 missed the bug before
+    # pi-cow was written)
+    _, got = _real_log("pin-matrix-remote-pi-owner-fixup-no-fault-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        "remote/robust/pi-cow": "the PI waiter's FUTEX_LOCK_PI after the owner died: Bad address"}
+    assert len(got) == 15 and sum(s.status is Status.PASS for s in got.values()) == 14
