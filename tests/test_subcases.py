@@ -1283,3 +1283,85 @@ def test_the_fsmap_cells_catch_their_scratch_bugs(bug: str) -> None:
     _, got = _real_log(f"pin-matrix-fsmap-{bug}-6.12-tcg.log")
     assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == want
     assert all(s.status is Status.PASS for n, s in got.items() if n not in want) and len(got) == 52
+
+
+def test_a_real_log_of_the_remote_cells() -> None:
+    # ONLY=remote/ on a healthy 6.12 (run 20261207-045928-baseline): all 38 cells pass, each
+    # premise met (swapped, zero page, COW-shared, the waiter asleep, the handler served faults)
+    lines, got = _real_log("pin-matrix-remote-baseline-6.12-tcg.log")
+    assert len(got) == 38 and all(s.status is Status.PASS for s in got.values())
+    blocks = {p: sum(n.startswith(f"remote/{p}/") for n in got) for p in
+              ("futex-pi", "robust", "uffd-move", "pmadvise", "swap-share", "vmsplice-to", "uffd-poison", "uffd-hugetlb",
+               "remap-file-pages")}
+    assert blocks == {"futex-pi": 8, "robust": 7, "uffd-move": 3, "pmadvise": 5, "swap-share": 1, "vmsplice-to": 5,
+                      "uffd-poison": 5, "uffd-hugetlb": 2, "remap-file-pages": 2}
+    assert got.keys() == set(_c_names("remote_cells.h"))
+    assert any(re.match(r"# remote/swap-share/fork70: swap entry 0x[0-9a-f]+ shared by 70 children and the parent;"
+                        r" every copy exact$", line) for line in lines)
+    assert "# remote/robust/pi: the owner died holding the lock, the PI waiter took it over; word 0 after" in lines
+    assert "# remote/uffd-hugetlb/dio: 2 MISSING fault(s) of the pinner served by the handler; both ways exact" in lines
+
+
+def _c_names(header: str) -> list[str]:
+    """The cells of a run_cells() table in guests/src/HEADER: each prefix with each name of its
+    names table (the C tables read as text)."""
+    text = (GUESTS / "src" / header).read_text()
+    rows = re.findall(r'\{"(remote/[^"]+/)", \w+, (\w+), \w+\}', text)
+    names = {t: re.findall(r'"([^"]+)"', re.search(rf"{t}\[\w*\] = \{{(.*?)\}};", text, re.S).group(1))
+             for _, t in rows}
+    return [prefix + name for prefix, table in rows for name in names[table]]
+
+
+def _remote_short(n: int) -> str:
+    return f"vmsplice with the third iovec running into a read-only page: {n} (bytes), want a short count of 1 to" \
+           " 16584 bytes"
+
+
+REMOTE_BUGS = {
+    # scratch bugs of the remote/ block (tests/data/guest/remote-bugs, docs/matrix.md), each run
+    # with ONLY=remote/: exactly these cells fail, with these messages
+    "uffd-move-swap-not-exclusive": {  # run 20261207-041406: move_pages_pte() moves shared swap entries
+        "remote/uffd-move/swap-shared": "UFFDIO_MOVE of swap entries a child shares: done (moved 32768), want EBUSY"},
+    "futex-death-no-fault": {  # run 20261207-041722: handle_futex_death() gives up on -EFAULT
+        "remote/robust/cow": "the waiter was not woken when the owner died: FUTEX_WAIT Connection timed out"
+                             " (word 0x800000df)"},
+    "splice-to-user-short-copy": {  # run 20261207-042215: pipe_to_user() counts what it did not copy
+        f"remote/vmsplice-to/{m}": _remote_short(24776) for m in ("anon", "thp", "shmem", "ext4-shared", "hugetlb")},
+    "pmadvise-partial-count": {  # run 20261207-042552: process_madvise() goes on past a failed iovec
+        "remote/pmadvise/bad-iov": "process_madvise(bad-iov) over 3 iovec(s): 65536 (bytes), want 16384"},
+}
+
+
+@pytest.mark.parametrize("bug", sorted(REMOTE_BUGS))
+def test_the_remote_cells_catch_their_scratch_bugs(bug: str) -> None:
+    want = REMOTE_BUGS[bug]
+    _, got = _real_log(f"pin-matrix-remote-{bug}-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == want
+    assert all(s.status is Status.PASS for n, s in got.items() if n not in want) and len(got) == 37
+
+
+def test_the_swap_share_cell_fails_on_a_swap_count_one_short() -> None:
+    # remote-bugs/swap-cont-borrow-off-by-one (run 20261207-044628, ONLY=remote/swap-share,
+    # remote/uffd-move): __swap_entry_free_locked() refills the low count one short when it borrows
+    # from the continuation; the exits of the children that never touched the page free the entry
+    # under the parent's, whose read through GUP fails (a plain access retried VM_FAULT_OOM until
+    # the workload was stopped, run 20261207-043203); the kernel then died at swapoff (BUG in
+    # swap_entry_range_free)
+    _, got = _real_log("pin-matrix-remote-swap-cont-borrow-off-by-one-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        "remote/swap-share/fork70": "reading the parent's page through GUP after the children: -1 (Bad address), the"
+                                    " swap entry gone under it?"}
+    assert sorted(n for n, s in got.items() if s.status is Status.PASS) == [
+        f"remote/uffd-move/{k}" for k in ("swap", "swap-shared", "zero")]
+
+
+def test_the_pi_cow_cell_fails_when_the_owner_fixup_does_not_fault_in() -> None:
+    # remote-bugs/pi-owner-fixup-no-fault (run 20261207-045726, ONLY=remote/futex-pi,remote/robust):
+    # fixup_pi_state_owner() gives up on -EFAULT; only pi-cow's waiter meets its word read-only
+    # (copy-on-write with a child) when it takes over a dead owner's lock; robust/pi passes, the
+    # robust list's walk made its page writable first (run 20261207-045404 missed the bug before
+    # pi-cow was written)
+    _, got = _real_log("pin-matrix-remote-pi-owner-fixup-no-fault-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        "remote/robust/pi-cow": "the PI waiter's FUTEX_LOCK_PI after the owner died: Bad address"}
+    assert len(got) == 15 and sum(s.status is Status.PASS for s in got.values()) == 14

@@ -2667,6 +2667,7 @@ static void races(double secs, int noise)
 #include "shm_cells.h"  /* shm/...: System V segments pinned across IPC_RMID, detach, fork, SHM_LOCK/UNLOCK */
 #include "thpmove_cells.h"  /* pmd/...: THP and hugetlb PMDs moved by mremap under pins, hugetlb PMD sharing, shmem MADV_COLLAPSE */
 #include "fsmap_cells.h"  /* fsmap/...: MAP_SHARED vfat and block device pages pinned, written back, migrated, cut */
+#include "remote_cells.h"  /* remote/...: PI and robust futexes, UFFDIO_MOVE, process_madvise, shared swap entries, vmsplice to user */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2775,6 +2776,7 @@ int main(int argc, char **argv, char **envp)
 	shm_cells();
 	thpmove_cells();
 	fsmap_cells();
+	remote_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
