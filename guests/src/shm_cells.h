@@ -16,8 +16,8 @@
  *   attaches are inherited) writes through b and exits (its detach): the pin must read the
  *   child's bytes, then the parent's through a.
  * shm/small/lock: in the -m cgroup, SHM_LOCK, io_uring pins the first half; memory.reclaim
- *   must take no page of the locked segment and put all of it on the unevictable LRU (the
- *   group's memory.stat "unevictable": the premise, else SKIP); SHM_UNLOCK must take all of it
+ *   must take no page of the locked segment and put all of it on the unevictable LRU
+ *   (/proc/vmstat nr_unevictable: the premise, else SKIP); SHM_UNLOCK must take all of it
  *   off again (shmem_unlock_mapping()); memory.reclaim again: the unpinned half goes to swap
  *   (premise: mincore, else SKIP), the pinned half stays; both ways through the pin, every byte
  *   of the unpinned half back when faulted.
@@ -221,7 +221,7 @@ static void shm_lock(struct cell *c)
 	pin_mark(&pm);
 	if (!want || memcg_cell_enter(c))  /* before the segment's pages are charged */
 		goto out;
-	unev0 = memcg_stat("unevictable");
+	unev0 = vmstat("nr_unevictable");  /* global and exact after stat_refresh: memory.stat lags below 128 pages */
 	if (shm_make(c, 0, &s))
 		goto out;
 	if (shmctl(s.id, SHM_LOCK, NULL)) {
@@ -234,13 +234,13 @@ static void shm_lock(struct cell *c)
 	pinned = 1;
 	memcpy(want, s.a, SHM_SMALL);
 	shm_reclaim_all();
-	unev = memcg_stat("unevictable") - unev0;  /* reclaim met the locked pages: on the unevictable LRU */
+	unev = (vmstat("nr_unevictable") - unev0) * (long)PAGE;  /* reclaim met the locked pages: unevictable LRU */
 	if ((left = shm_resident(s.b, SHM_SMALL)) != SHM_SMALL / PAGE) {
 		cfail(c, "memory.reclaim took %zu page(s) of a SHM_LOCKed segment", SHM_SMALL / PAGE - left);
 		goto out;
 	}
 	if (unev < (long)SHM_SMALL) {
-		cskip(c, "memory.reclaim left %ld bytes of the locked segment's %lu on the unevictable LRU (memory.stat)",
+		cskip(c, "memory.reclaim left %ld bytes of the locked segment's %lu on the unevictable LRU (nr_unevictable)",
 		      unev, SHM_SMALL);
 		goto out;
 	}
@@ -248,8 +248,8 @@ static void shm_lock(struct cell *c)
 		cfail(c, "SHM_UNLOCK: %s", strerror(errno));
 		goto out;
 	}
-	if ((unev = memcg_stat("unevictable") - unev0) > 0) {  /* shmem_unlock_mapping() moved them back */
-		cfail(c, "after SHM_UNLOCK memory.stat still counts %ld bytes of the segment unevictable", unev);
+	if ((unev = (vmstat("nr_unevictable") - unev0) * (long)PAGE) > 0) {  /* shmem_unlock_mapping() moved them back */
+		cfail(c, "after SHM_UNLOCK /proc/vmstat still counts %ld bytes more unevictable than before SHM_LOCK", unev);
 		goto out;
 	}
 	shm_reclaim_all();
