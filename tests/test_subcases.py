@@ -1307,7 +1307,7 @@ def _c_names(header: str) -> list[str]:
     names table (the C tables read as text)."""
     text = (GUESTS / "src" / header).read_text()
     rows = re.findall(r'\{"(remote/[^"]+/)", \w+, (\w+), \w+\}', text)
-    names = {t: re.findall(r'"([^"]+)"', re.search(rf"{t}\[\w*\] = \{{(.*?)\}};", text, re.S).group(1))
+    names = {t: re.findall(r'"([^"]+)"', re.search(rf"\b{t}\[\w*\] = \{{(.*?)\}};", text, re.S).group(1))
              for _, t in rows}
     return [prefix + name for prefix, table in rows for name in names[table]]
 
@@ -1365,3 +1365,20 @@ def test_the_pi_cow_cell_fails_when_the_owner_fixup_does_not_fault_in() -> None:
     assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
         "remote/robust/pi-cow": "the PI waiter's FUTEX_LOCK_PI after the owner died: Bad address"}
     assert len(got) == 15 and sum(s.status is Status.PASS for s in got.values()) == 14
+
+
+def test_the_shm_cells_and_an_unlock_that_leaves_the_segment_unevictable() -> None:
+    # ONLY=shm/ on a healthy 6.12 (run 20261207-050709-baseline): the six cells pass, the lock
+    # cell having seen the whole segment on the unevictable LRU while locked and none after
+    lines, got = _real_log("pin-matrix-shm-baseline-6.12-tcg.log")
+    assert sorted(got) == sorted([f"shm/small/{op}" for op in ("rmid", "fork", "lock", "dio")]
+                                 + ["shm/huge/fork", "shm/huge/rmid"])
+    assert all(s.status is Status.PASS for s in got.values())
+    assert "# shm/small/lock: locked, nothing reclaimed, 65536 bytes unevictable; unlocked, none; 8 of 8 unpinned" \
+           " page(s) went out and came back" in lines
+    # tests/data/guest/shm-bugs/shm-unlock-keeps-unevictable (run 20261207-050802): SHM_UNLOCK's
+    # walk never runs; only the lock cell can see it
+    _, got = _real_log("pin-matrix-shm-unlock-keeps-unevictable-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        "shm/small/lock": "after SHM_UNLOCK /proc/vmstat still counts 65536 bytes more unevictable than before"
+                          " SHM_LOCK"}

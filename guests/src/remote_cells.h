@@ -176,8 +176,8 @@ static const char *rm_uring_both(struct io_uring *r, char *p, size_t len, const 
 
 /* -- remote/futex-pi ------------------------------------------------------------------------ */
 
-enum fpmem { FP_ABSENT, FP_ZERO, FP_DONTNEED, FP_PAGEOUT, FP_THP, FP_COW, FP_SHMEM, FP_SHMEM_PAGEOUT, NFPM };
-static const char *const fpm_names[NFPM] = {"absent", "zero", "dontneed", "pageout", "thp", "cow", "shmem", "shmem-pageout"};
+enum fpmem { FP_ABSENT, FP_ZERO, FP_DONTNEED, FP_PAGEOUT, FP_THP, FP_COW, FP_SHMEM, FP_SHMEM_PAGEOUT, NFX };
+static const char *const fx_names[NFX] = {"absent", "zero", "dontneed", "pageout", "thp", "cow", "shmem", "shmem-pageout"};
 
 struct fp_waiter {
 	uint32_t *word;
@@ -1567,7 +1567,7 @@ out:
 static const char *const ss_names[1] = {"fork70"};
 
 static const struct cell_entry rm_table[] = {
-	{"remote/futex-pi/", futex_pi_cell, fpm_names, NFPM}, {"remote/robust/", robust_cell, rb_names, NRB},
+	{"remote/futex-pi/", futex_pi_cell, fx_names, NFX}, {"remote/robust/", robust_cell, rb_names, NRB},
 	{"remote/uffd-move/", uffd_move_cell, um_names, NUM}, {"remote/pmadvise/", pmadvise_cell, pm_names, NPM},
 	{"remote/swap-share/", swap_share_cell, ss_names, 1}, {"remote/vmsplice-to/", vmsplice_to_cell, vt_names, NVT},
 	{"remote/uffd-poison/", uffd_poison_cell, up_names, NUP}, {"remote/uffd-hugetlb/", uffd_hugetlb_cell, uh_names, NUH},
