@@ -2663,6 +2663,8 @@ static void races(double secs, int noise)
 #include "packet_cells.h"  /* packet/...: AF_PACKET mmap rings of every version, RX and TX, on lo */
 #include "exec_cells.h"  /* exec/...: execve()'s copy of argv/envp on its error exits and at its limits */
 #include "ra_cells.h"  /* ra/...: readahead in a memory cgroup at its limit, charges failing */
+#include "walk_cells.h"  /* walk/...: smaps, numa_maps, pagemap, PAGEMAP_SCAN against states the cells made */
+#include "ksm_cells.h"  /* ksm/merged/...: KSM pages migrated, reclaimed, unmerged, written, pinned */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2767,6 +2769,8 @@ int main(int argc, char **argv, char **envp)
 	packet_cells();
 	exec_cells();
 	ra_cells();
+	walk_cells();
+	ksm_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
