@@ -2665,6 +2665,8 @@ static void races(double secs, int noise)
 #include "ra_cells.h"  /* ra/...: readahead in a memory cgroup at its limit, charges failing */
 #include "walk_cells.h"  /* walk/...: smaps, numa_maps, pagemap, PAGEMAP_SCAN against states the cells made */
 #include "ksm_cells.h"  /* ksm/merged/...: KSM pages migrated, reclaimed, unmerged, written, pinned */
+#include "aio_cells.h"  /* aio/...: the aio ring moved and read by user space, poll, cancel, fsync, io_pgetevents */
+#include "sgcopy_cells.h"  /* sg-io/<memory>/<dir>-<odd|iov>: SG_IO through block/blk-map.c's copy path */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2771,6 +2773,8 @@ int main(int argc, char **argv, char **envp)
 	ra_cells();
 	walk_cells();
 	ksm_cells();
+	sgcopy_cells();
+	aio_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
