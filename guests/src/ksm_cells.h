@@ -10,16 +10,19 @@
  * Setup of each cell: 16 private anonymous pages, all alike, MADV_MERGEABLE, then a child forked
  * (mm/ksm.c ksm_fork() registers it) that writes the same bytes into its own copies; ksmd runs
  * (fast: main's knobs) until the parent's 16 pages and the child's 16 map one PFN (premise, from
- * pagemap: else SKIP after 10 s), then stops (run=0: merged pages stay merged).
+ * pagemap: else SKIP after 10 s), then stops (run=0: merged pages stay merged). Then a second
+ * child is forked: it maps the KSM page without an rmap_item of its own, so only
+ * rmap_walk_ksm()'s second pass (search_new_forks: the vmas of mms forked since ksmd passed)
+ * finds its mappings; every check below counts the children's 32 mappings.
  *
  * migrate: move_pages(MPOL_MF_MOVE_ALL) of the parent's pages to the other node: the KSM page
- *   moves once for all 32 mappings (rmap_walk_ksm() unmaps and remaps them): every mapping of
+ *   moves once for all 48 mappings (rmap_walk_ksm() unmaps and remaps them): every mapping of
  *   parent and child on one new PFN, on the target node.
  * reclaim: the parent (and so the child) in the -m memory cgroup from before the mapping;
- *   memory.reclaim of all of it: the KSM page goes to swap for all 32 mappings (one swap entry
- *   in every pagemap entry), then both read their bytes back.
- * unmerge: MADV_UNMERGEABLE in the parent: its 16 pages each a page of its own, the child's still
- *   the KSM page; then run=2 (unmerge everything, remove_stable_node()): the child's pages each
+ *   memory.reclaim of all of it: the KSM page goes to swap for all 48 mappings (one swap entry
+ *   in every pagemap entry), then the parent reads its bytes back.
+ * unmerge: MADV_UNMERGEABLE in the parent: its 16 pages each a page of its own, the children's still
+ *   the KSM page; then run=2 (unmerge everything, remove_stable_node()): the children's pages each
  *   their own and pages_shared 0.
  * write: the parent writes one page: that page alone gets a new PFN (a KSM page is never reused
  *   by a write fault), the other 31 mappings keep the KSM page.
@@ -44,12 +47,12 @@ enum { KM_MIGRATE, KM_RECLAIM, KM_UNMERGE, KM_WRITE, KM_PIN_URING, KM_PIN_RO };
 struct km {
 	char *p, *want;
 	size_t len;
-	pid_t kid;
-	int hold;
+	pid_t kid, late;  /* late: forked once merged, it has no rmap_item of its own */
+	int hold, late_hold;
 	uint64_t kpfn;  /* the KSM page's PFN */
 };
 
-/* PFNs of the parent's pages and the child's: how many map pfn (0: the first parent page's) */
+/* PFNs of the parent's pages and the children's: how many map pfn (0: the first parent page's) */
 static int km_on(struct km *k, uint64_t pfn, int *mine, int *theirs)
 {
 	uint64_t want = pfn ? pfn : pfn_of(k->p);
@@ -58,6 +61,8 @@ static int km_on(struct km *k, uint64_t pfn, int *mine, int *theirs)
 	for (int i = 0; i < KM_PAGES; i++) {
 		*mine += want && pfn_of(k->p + i * PAGE) == want;
 		*theirs += want && pagemap_pfn(pagemap_of(k->kid, (uintptr_t)k->p + i * PAGE)) == want;
+		if (k->late > 0)
+			*theirs += want && pagemap_pfn(pagemap_of(k->late, (uintptr_t)k->p + i * PAGE)) == want;
 	}
 	return *mine + *theirs;
 }
@@ -156,7 +161,8 @@ static int km_setup(struct cell *c, struct km *k)
 		}
 	}
 	k->kpfn = pfn_of(k->p);
-	return 0;
+	k->late = wk_child(c, &k->late_hold);
+	return k->late > 0 ? 0 : -1;
 }
 
 static void km_teardown(struct cell *c, struct km *k)
@@ -167,6 +173,8 @@ static void km_teardown(struct cell *c, struct km *k)
 		close(k->hold);
 		wait_child(c, k->kid, "the child (its copies of the merged pages)");
 	}
+	if (k->late > 0)
+		wk_child_end(c, k->late, k->late_hold);
 	if (k->p) {
 		madvise(k->p, k->len, MADV_UNMERGEABLE);
 		munmap(k->p, k->len);
@@ -174,7 +182,7 @@ static void km_teardown(struct cell *c, struct km *k)
 	free(k->want);
 }
 
-/* The parent's pages each a page of its own, none the KSM page; the child's all still on it */
+/* The parent's pages each a page of its own, none the KSM page; the children's all still on it */
 static void km_unshared(struct cell *c, struct km *k, const char *after)
 {
 	int mine, theirs;
@@ -182,9 +190,9 @@ static void km_unshared(struct cell *c, struct km *k, const char *after)
 	km_on(k, k->kpfn, &mine, &theirs);
 	if (mine)
 		cfail(c, "%d of the parent's %d pages still map the KSM page after %s", mine, KM_PAGES, after);
-	else if (theirs != KM_PAGES)
-		cfail(c, "%d of the child's %d pages still map the KSM page after %s in the parent, expected all", theirs,
-		      KM_PAGES, after);
+	else if (theirs != 2 * KM_PAGES)
+		cfail(c, "%d of the children's %d pages still map the KSM page after %s in the parent, expected all",
+		      theirs, 2 * KM_PAGES, after);
 	for (int i = 0; i < KM_PAGES; i++)
 		for (int j = 0; j < i; j++)
 			if (pfn_of(k->p + i * PAGE) == pfn_of(k->p + j * PAGE)) {
@@ -223,9 +231,9 @@ static void km_migrate(struct cell *c, struct km *k)
 	km_on(k, 0, &mine, &theirs);
 	if (pfn_of(k->p) == k->kpfn)
 		cfail(c, "the KSM page moved to node %d but kept its PFN %#llx", to[0], (unsigned long long)k->kpfn);
-	else if (mine != KM_PAGES || theirs != KM_PAGES)
-		cfail(c, "after migrating the KSM page %d of the parent's and %d of the child's %d pages map its new PFN",
-		      mine, theirs, KM_PAGES);
+	else if (mine != KM_PAGES || theirs != 2 * KM_PAGES)
+		cfail(c, "after migrating the KSM page %d of the parent's %d and %d of the children's %d pages map its new "
+		      "PFN", mine, KM_PAGES, theirs, 2 * KM_PAGES);
 }
 
 static void km_reclaim(struct cell *c, struct km *k)
@@ -240,19 +248,21 @@ static void km_reclaim(struct cell *c, struct km *k)
 	err = memcg_reclaim(cur > 0 ? cur : 64L << 20);
 	for (int i = 0; i < KM_PAGES; i++) {
 		uint64_t a = swap_entry_of(k->p + i * PAGE);
-		uint64_t b = pagemap_of(k->kid, (uintptr_t)k->p + i * PAGE);
 
-		b = (b >> 62) & 1 ? b & ((1ULL << 55) - 1) : 0;
 		e = e ? e : a;
 		mine += a && a == e;
-		theirs += b && b == e;
+		for (int w = 0; w < 2; w++) {
+			uint64_t b = pagemap_of(w ? k->late : k->kid, (uintptr_t)k->p + i * PAGE);
+
+			theirs += (b >> 62) & 1 && (b & ((1ULL << 55) - 1)) == e;
+		}
 	}
-	printf("# %s: memory.reclaim: %s, pswpout %+ld, %d of the parent's and %d of the child's pages on one swap entry\n",
+	printf("# %s: memory.reclaim: %s, pswpout %+ld, %d of the parent's and %d of the children's pages on one swap entry\n",
 	       c->name, err ? strerror(err) : "ok", vmstat("pswpout") - out0, mine, theirs);
-	if (mine != KM_PAGES || theirs != KM_PAGES)
-		cfail(c, "memory.reclaim of the whole group (%s, pswpout %+ld) left %d of the parent's and %d of the child's "
-		      "%d mappings of the KSM page not on its swap entry", err ? strerror(err) : "ok",
-		      vmstat("pswpout") - out0, KM_PAGES - mine, KM_PAGES - theirs, KM_PAGES);
+	if (mine != KM_PAGES || theirs != 2 * KM_PAGES)
+		cfail(c, "memory.reclaim of the whole group (%s, pswpout %+ld) left %d of the parent's %d and %d of the "
+		      "children's %d mappings of the KSM page not on its swap entry", err ? strerror(err) : "ok",
+		      vmstat("pswpout") - out0, KM_PAGES - mine, KM_PAGES, 2 * KM_PAGES - theirs, 2 * KM_PAGES);
 }
 
 static void km_unmerge(struct cell *c, struct km *k)
@@ -264,10 +274,10 @@ static void km_unmerge(struct cell *c, struct km *k)
 		return;
 	}
 	km_unshared(c, k, "MADV_UNMERGEABLE");
-	write_file("/sys/kernel/mm/ksm/run", "2");  /* unmerge every KSM page left: the child's */
+	write_file("/sys/kernel/mm/ksm/run", "2");  /* unmerge every KSM page left: the children's */
 	km_on(k, k->kpfn, &mine, &theirs);
 	if (theirs)
-		cfail(c, "%d of the child's pages still map the KSM page after run=2 (pages_shared %ld)", theirs,
+		cfail(c, "%d of the children's pages still map the KSM page after run=2 (pages_shared %ld)", theirs,
 		      ksm_read("pages_shared"));
 	else if (ksm_read("pages_shared"))
 		cfail(c, "pages_shared %ld after run=2 unmerged everything", ksm_read("pages_shared"));
@@ -283,9 +293,9 @@ static void km_write(struct cell *c, struct km *k)
 	km_on(k, k->kpfn, &mine, &theirs);
 	if (pfn_of(k->p + 3 * PAGE) == k->kpfn)
 		cfail(c, "the parent wrote a merged page and still maps the KSM page there");
-	else if (mine != KM_PAGES - 1 || theirs != KM_PAGES)
-		cfail(c, "after one write in the parent %d of its and %d of the child's pages map the KSM page, expected %d "
-		      "and %d", mine, theirs, KM_PAGES - 1, KM_PAGES);
+	else if (mine != KM_PAGES - 1 || theirs != 2 * KM_PAGES)
+		cfail(c, "after one write in the parent %d of its and %d of the children's pages map the KSM page, expected "
+		      "%d and %d", mine, theirs, KM_PAGES - 1, 2 * KM_PAGES);
 }
 
 static void km_pin(struct cell *c, struct km *k, enum pin p)
