@@ -1,6 +1,7 @@
 /* aio/...: the Linux aio ring's other paths (fs/aio.c). Part of pin_matrix.c (struct cell,
  * cfail/cskip, fill64(), first_diff(), drop_caches(); kentry_cells.h's pin_mark()/pins_back();
- * migrate_cells.h's aio_ring_pages(); dio_paths.h's ext4_dir), entered by aio_cells() from main.
+ * migrate_cells.h's aio_ring_pages(); walk_cells.h's wk_file(), wk_data()), entered by aio_cells()
+ * from main.
  *
  * race/aio-ring-vs-migrate only submits buffered reads and reaps them with io_getevents(). The
  * ring is also user space's to read (struct aio_ring at the context's address: head, tail,
@@ -54,34 +55,6 @@ static int aio_submit1(aio_context_t ctx, struct iocb *cb)
 	return syscall(SYS_io_submit, ctx, 1, &p) == 1 ? 0 : -1;
 }
 
-/* An ext4 file of len bytes of fill64(seed) in c->path/c->fd; -1 with the cell told */
-static int aio_file(struct cell *c, size_t len, unsigned seed)
-{
-	char *b = malloc(len);
-
-	if (!ext4_dir) {
-		cskip(c, "no ext4 directory given (-d)");
-		free(b);
-		return -1;
-	}
-	snprintf(c->path, sizeof(c->path), "%s/aio.XXXXXX", ext4_dir);
-	c->fd = mkstemp(c->path);
-	if (c->fd < 0 || !b) {
-		cfail(c, "mkstemp in %s: %s", ext4_dir, strerror(errno));
-		c->path[0] = 0;
-		free(b);
-		return -1;
-	}
-	fill64(b, len, seed);
-	if (len && (pwrite(c->fd, b, len, 0) != (ssize_t)len || fsync(c->fd))) {
-		cfail(c, "pwrite/fsync: %s", strerror(errno));
-		free(b);
-		return -1;
-	}
-	free(b);
-	return 0;
-}
-
 static void aio_ring_mremap_cell(struct cell *c, aio_context_t *ctx)
 {
 	size_t len = (size_t)AIO_READS * AIO_READ_LEN, rlen = 0;
@@ -95,7 +68,7 @@ static void aio_ring_mremap_cell(struct cell *c, aio_context_t *ctx)
 	int dfd = -1, npages, resident = 0;
 	long n;
 
-	if (!buf || !want || aio_file(c, len + AIO_READ_LEN, 0xa10))
+	if (!buf || !want || wk_file(c, len + AIO_READ_LEN, 0xa10))
 		goto out;
 	fill64(want, len, 0xa10);  /* the file's first len bytes */
 	dfd = open(c->path, O_RDONLY | O_DIRECT);
@@ -244,7 +217,7 @@ static void aio_fsync_cell(struct cell *c, aio_context_t ctx)
 	long written, d;
 	int dfd = -1;
 
-	if (!b || aio_file(c, 0, 0))
+	if (!b || wk_file(c, 0, 0))
 		goto out;
 	fill64(b, len, 0xf5);
 	if (pwrite(c->fd, b, len, 0) != (ssize_t)len) {

@@ -169,12 +169,12 @@ static void km_teardown(struct cell *c, struct km *k)
 {
 	if (k->p)
 		wk_data(c, k->p, k->len, k->want, "the parent's bytes");
+	if (k->late > 0)  /* first: it holds a copy of k->hold, whose end the first child waits for */
+		wk_child_end(c, k->late, k->late_hold);
 	if (k->kid > 0) {
 		close(k->hold);
 		wait_child(c, k->kid, "the child (its copies of the merged pages)");
 	}
-	if (k->late > 0)
-		wk_child_end(c, k->late, k->late_hold);
 	if (k->p) {
 		madvise(k->p, k->len, MADV_UNMERGEABLE);
 		munmap(k->p, k->len);

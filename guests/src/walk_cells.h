@@ -255,6 +255,21 @@ static void wk_scan_expect(struct cell *c, const unsigned long *cat, const unsig
 #define WK_ANYOF (PAGE_IS_PRESENT | PAGE_IS_SWAPPED)
 #define WK_RET (PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE | PAGE_IS_HUGE)
 
+/* The first huge pages of [p, p+n pages) on consecutive PFNs (one folio), and PAGEMAP_SCAN's
+ * categories against wcat */
+static void wk_huge_expect(struct cell *c, char *p, size_t huge, size_t n, unsigned long *cat,
+			   const unsigned long *wcat, const char *state)
+{
+	for (size_t i = 1; i < huge; i++)
+		if (pfn_of(p + i * PAGE) != pfn_of(p) + i) {
+			cfail(c, "pagemap: page %zu of the huge page has PFN %#llx, page 0 %#llx (%s)", i,
+			      (unsigned long long)pfn_of(p + i * PAGE), (unsigned long long)pfn_of(p), state);
+			break;
+		}
+	if (wk_scan(c, p, n, 0, 0, WK_ANYOF, WK_RET, cat) >= 0)
+		wk_scan_expect(c, cat, wcat, n, state);
+}
+
 /* A child that keeps the parent's mappings until *hold is closed; its pid (-1: the cell failed) */
 static pid_t wk_child(struct cell *c, int *hold)
 {
@@ -475,14 +490,7 @@ static void walk_thp(struct cell *c, int pte)
 			wcat[i] = PAGE_IS_PRESENT | (pte ? 0 : PAGE_IS_HUGE);
 		}
 		wk_pagemap_expect(c, p, n, pm, PM_PRESENT | PM_SWAP | 1ULL << 61 | 1ULL << 56, state);
-		for (size_t i = 1; i < n; i++)
-			if (pfn_of(p + i * PAGE) != pfn_of(p) + i) {
-				cfail(c, "pagemap: page %zu of the THP has PFN %#llx, page 0 %#llx (%s)", i,
-				      (unsigned long long)pfn_of(p + i * PAGE), (unsigned long long)pfn_of(p), state);
-				break;
-			}
-		if (wk_scan(c, p, n, 0, 0, WK_ANYOF, WK_RET, cat) >= 0)
-			wk_scan_expect(c, cat, wcat, n, state);
+		wk_huge_expect(c, p, n, n, cat, wcat, state);
 		if (kid > 0)
 			wk_child_end(c, kid, hold);
 	}
@@ -626,14 +634,7 @@ static void walk_hugetlb(struct cell *c)
 			wcat[i] = i < n / 2 ? PAGE_IS_PRESENT | PAGE_IS_HUGE : 0;
 		}
 		wk_pagemap_expect(c, p, n, pm, PM_PRESENT | PM_SWAP | 1ULL << 61, state);
-		for (size_t i = 1; i < n / 2; i++)
-			if (pfn_of(p + i * PAGE) != pfn_of(p) + i) {
-				cfail(c, "pagemap: page %zu of the huge page has PFN %#llx, page 0 %#llx (%s)", i,
-				      (unsigned long long)pfn_of(p + i * PAGE), (unsigned long long)pfn_of(p), state);
-				break;
-			}
-		if (wk_scan(c, p, n, 0, 0, WK_ANYOF, WK_RET, cat) >= 0)
-			wk_scan_expect(c, cat, wcat, n, state);
+		wk_huge_expect(c, p, n / 2, n, cat, wcat, state);
 		if (kid > 0)
 			wk_child_end(c, kid, hold);
 	}
@@ -647,6 +648,34 @@ out:
 	free(wcat);
 }
 
+/* An ext4 file (in c->path, c->fd) of len bytes of fill64(seed), synced; -1 with the cell told */
+static int wk_file(struct cell *c, size_t len, unsigned seed)
+{
+	char *b = malloc(len + 1);
+
+	if (!ext4_dir) {
+		cskip(c, "no ext4 directory given (-d)");
+		free(b);
+		return -1;
+	}
+	snprintf(c->path, sizeof(c->path), "%s/walk.XXXXXX", ext4_dir);
+	c->fd = mkstemp(c->path);
+	if (c->fd < 0 || !b) {
+		cfail(c, "mkstemp in %s: %s", ext4_dir, strerror(errno));
+		c->path[0] = 0;
+		free(b);
+		return -1;
+	}
+	fill64(b, len, seed);
+	if (len && (pwrite(c->fd, b, len, 0) != (ssize_t)len || fsync(c->fd))) {
+		cfail(c, "pwrite/fsync: %s", strerror(errno));
+		free(b);
+		return -1;
+	}
+	free(b);
+	return 0;
+}
+
 /* walk/ext4-shared */
 static void walk_ext4(struct cell *c)
 {
@@ -657,22 +686,9 @@ static void walk_ext4(struct cell *c)
 	long v[NSM], node[WK_NODES];
 	struct wk_numa nm;
 
-	if (!ext4_dir) {
-		cskip(c, "no ext4 directory given (-d)");
+	if (!want || wk_file(c, len, 0x6d4))
 		goto out;
-	}
-	snprintf(c->path, sizeof(c->path), "%s/walk.XXXXXX", ext4_dir);
-	c->fd = mkstemp(c->path);
-	if (c->fd < 0 || !want) {
-		cfail(c, "mkstemp in %s: %s", ext4_dir, strerror(errno));
-		c->path[0] = 0;
-		goto out;
-	}
 	fill64(want, len, 0x6d4);
-	if (pwrite(c->fd, want, len, 0) != (ssize_t)len || fsync(c->fd)) {
-		cfail(c, "pwrite/fsync: %s", strerror(errno));
-		goto out;
-	}
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
 	if (p == MAP_FAILED) {
 		cfail(c, "mmap: %s", strerror(errno));
