@@ -1,5 +1,5 @@
 /* aio/...: the Linux aio ring's other paths (fs/aio.c). Part of pin_matrix.c (struct cell,
- * cfail/cskip, fill64(), first_diff(), drop_caches(); kentry_cells.h's pin_mark()/pins_back();
+ * cfail/cskip, fill64(), first_diff(), drop_caches(); kentry_cells.h's pin_mark()/pins_back()/sg_find();
  * migrate_cells.h's aio_ring_pages(); walk_cells.h's wk_file(), wk_data()), entered by aio_cells()
  * from main.
  *
@@ -7,8 +7,9 @@
  * ring is also user space's to read (struct aio_ring at the context's address: head, tail,
  * events; libaio reaps from it without a syscall) and to move (aio_ring_mremap() makes the new
  * address the context's id), and aio has requests besides reads.
- * aio/ring-mremap: AIO_DIO O_DIRECT reads of an ext4 file (ext4 fills 64 KiB a read) into a
- *   buffer they pin, the ring moved by mremap(MREMAP_FIXED) right after io_submit(); the events
+ * aio/ring-mremap: 16 O_DIRECT reads of 64 KiB of the scsi_debug disk (it completes a command
+ *   a jiffy later, so the reads are still in flight; an ext4 file without it) into a buffer they
+ *   pin, the ring moved by mremap(MREMAP_FIXED) right after io_submit(); the events
  *   then read from the moved ring by user space (magic, nr, head, tail) must be the ones
  *   io_getevents() on the new id returns, in order, each read's bytes the file's, and the old id
  *   refused (EINVAL). Then MADV_PAGEOUT of the ring: its pages are the context's (held in
@@ -58,7 +59,8 @@ static int aio_submit1(aio_context_t ctx, struct iocb *cb)
 static void aio_ring_mremap_cell(struct cell *c, aio_context_t *ctx)
 {
 	size_t len = (size_t)AIO_READS * AIO_READ_LEN, rlen = 0;
-	char *buf = map_aligned(len, PAGE, MADV_NOHUGEPAGE), *want = malloc(len), *to = NULL;
+	char *buf = map_aligned(len, PAGE, MADV_NOHUGEPAGE), *want = aligned_alloc(PAGE, len), *to = NULL;
+	const char *dev = sg_find();  /* scsi_debug completes after a jiffy (delay=1): reads in flight */
 	void *pages[8];
 	struct iocb cbs[AIO_READS + 1], *cbp[AIO_READS];
 	struct io_event ev[AIO_READS + 1], seen[AIO_READS];
@@ -68,13 +70,17 @@ static void aio_ring_mremap_cell(struct cell *c, aio_context_t *ctx)
 	int dfd = -1, npages, resident = 0;
 	long n;
 
-	if (!buf || !want || wk_file(c, len + AIO_READ_LEN, 0xa10))
+	if (!buf || !want || (!dev[0] && wk_file(c, len + AIO_READ_LEN, 0xa10)))
 		goto out;
-	fill64(want, len, 0xa10);  /* the file's first len bytes */
-	dfd = open(c->path, O_RDONLY | O_DIRECT);
+	fill64(want, len, 0xa10);  /* the file's first len bytes, or the disk's */
+	dfd = open(dev[0] ? dev : c->path, (dev[0] ? O_RDWR : O_RDONLY) | O_DIRECT);
 	npages = aio_ring_pages(*ctx, pages, 8);
-	if (dfd < 0 || !npages) {
-		cfail(c, dfd < 0 ? "O_DIRECT open: %s" : "the aio ring is not in /proc/self/maps%s", dfd < 0 ? strerror(errno) : "");
+	if (dfd < 0 || (dev[0] && pwrite(dfd, want, len, 0) != (ssize_t)len)) {
+		cfail(c, "O_DIRECT open or write of %s: %s", dev[0] ? dev : c->path, strerror(errno));
+		goto out;
+	}
+	if (!npages) {
+		cfail(c, "the aio ring is not in /proc/self/maps");
 		goto out;
 	}
 	rlen = npages * PAGE;
