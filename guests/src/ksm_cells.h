@@ -52,6 +52,7 @@ struct km {
 	pid_t kid, late;  /* late: forked once merged, it has no rmap_item of its own */
 	int hold, late_hold;
 	uint64_t kpfn;  /* the KSM page's PFN */
+	unsigned seed;  /* the bytes of every page: each cell its own (see km_run()) */
 };
 
 /* PFNs of the parent's pages and the children's: how many map pfn (0: the first parent page's) */
@@ -120,7 +121,7 @@ static int km_setup(struct cell *c, struct km *k)
 		cfail(c, "MADV_MERGEABLE: %s", strerror(errno));
 		return -1;
 	}
-	fill_alike(k->p, k->len, KM_SEED);
+	fill_alike(k->p, k->len, k->seed);
 	memcpy(k->want, k->p, k->len);
 	if (pipe(ready)) {
 		cfail(c, "pipe: %s", strerror(errno));
@@ -135,7 +136,7 @@ static int km_setup(struct cell *c, struct km *k)
 	if (k->kid == 0) {  /* its own copies, the same bytes; checked when the parent lets go */
 		close(ready[0]);
 		close(hold[1]);
-		fill_alike(k->p, k->len, KM_SEED);
+		fill_alike(k->p, k->len, k->seed);
 		if (write(ready[1], "r", 1) != 1 || read(hold[0], &b, 1) < 0)
 			_exit(1);
 		_exit(first_diff(k->p, k->want, k->len) >= 0 ? 3 : 0);
@@ -363,7 +364,10 @@ out:
 
 static void km_run(struct cell *c, int e)
 {
-	struct km k = {0};
+	/* bytes no earlier cell had: a KSM page of the cell before, still held for a moment (a
+	 * per-CPU LRU batch after its migration), would otherwise take these pages in, charged to
+	 * another memory cgroup than this cell's (run 20261207-044344: reclaim never saw it) */
+	struct km k = {.seed = KM_SEED + 16 * (unsigned)e};
 
 	if (e == KM_RECLAIM && memcg_cell_enter(c))
 		return;
