@@ -272,6 +272,13 @@ static void km_reclaim(struct cell *c, struct km *k)
 	 * again (run 20261207-045524-baseline: the page stayed through 3 rounds); memory.reclaim's
 	 * own last retry drains every CPU's (mm/memcontrol.c memory_reclaim()) */
 	for (round = 0; round < 3 && !out; round++) {
+		char cr[64];
+
+		/* the PTEs KSM made are young (mk_pte() with vm_page_prot): clear_refs makes them old,
+		 * so that reclaim does not keep activating the page (it stayed in 4 of 5 runs before) */
+		write_file("/proc/self/clear_refs", "1");
+		snprintf(cr, sizeof(cr), "/proc/%d/clear_refs", (int)k->kid);
+		write_file(cr, "1");
 		cur = read_long(path);
 		err = memcg_reclaim(cur > 0 ? cur : 64L << 20);
 		out = km_swapped(k);
