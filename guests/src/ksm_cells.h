@@ -17,7 +17,7 @@
  *
  * migrate: move_pages(MPOL_MF_MOVE_ALL) of the parent's pages to the other node: the KSM page
  *   moves once for all 48 mappings (rmap_walk_ksm() unmaps and remaps them): every mapping of
- *   parent and child on one new PFN, on the target node.
+ *   parent and children on one new PFN, on the target node.
  * reclaim: the parent (and so the children) in the -m memory cgroup from before the mapping;
  *   clear_refs 1 in all three (the PTEs KSM made are young: without it reclaim kept activating
  *   the page, which stayed through 3 rounds in 5 of 6 runs), then memory.reclaim of all of it, up
@@ -33,11 +33,11 @@
  * pin-uring, pin-ro: io_uring buffer registration (writable long-term) or gup_test's read-only
  *   long-term pin of the parent's 16 pages: both must unshare the KSM page (mm/gup.c: a write pin
  *   breaks COW, a read-only one takes FAULT_FLAG_UNSHARE for a KSM page: gup_must_unshare()), so
- *   each pinned page is the parent's own while the child keeps the KSM page; ksmd then runs two
+ *   each pinned page is the parent's own while the children keep the KSM page; ksmd then runs two
  *   more full scans and must merge none of the pinned pages (write_protect_page() refuses a
  *   pinned one); the process writes: the pin reads it; (io_uring) the pin writes: the process
  *   reads it; the pins come back.
- * Every cell: the parent's bytes and the child's (checked by the child at exit) as written.
+ * Every cell: the parent's bytes and the first child's (checked by that child at exit) as written.
  */
 #define KM_PAGES 16
 #define KM_SEED 0x4b53
