@@ -1133,6 +1133,77 @@ def test_the_packet_cells_pass_and_the_race_dies_with_packet_version_unlocked() 
     assert sum(n.startswith("packet/") for n in got) == 10 and "race/packet-opts" not in got
 
 
+# -- the walkers as an oracle, KSM pages that move, SG_IO's copy path, the aio ring ------------------
+# (guests/src/walk_cells.h, ksm_cells.h, sgcopy_cells.h, aio_cells.h: every cell in the default set)
+KSMAIO_BLOCKS = {"walk/": ("walk_cells.h", "wk_names"), "ksm/merged/": ("ksm_cells.h", "km_names"),
+                 "sg-io/": ("sgcopy_cells.h", "sgc_names"), "aio/": ("aio_cells.h", "aio_names")}
+
+
+def _ksmaio_cells() -> list[str]:
+    return [p + n for p, (h, t) in KSMAIO_BLOCKS.items() for n in _c_table(h, t)]
+
+
+def test_a_real_log_of_the_walker_ksm_sgcopy_and_aio_cells() -> None:
+    # ONLY=walk/,ksm/merged,-odd,-iov,aio/ on a healthy 6.12 (run in the README): every cell
+    # passes but the two async uffd-wp ones, which the default kernel cannot run
+    # (CONFIG_PTE_MARKER_UFFD_WP off: UFFDIO_API refuses UFFD_FEATURE_WP_ASYNC)
+    lines, got = _real_log("pin-matrix-ksmaio-baseline-6.12-tcg.log")
+    assert sorted(got) == sorted(_ksmaio_cells()) and len(got) == 35
+    skipped = {n for n, s in got.items() if s.status is Status.SKIP}
+    assert skipped == {"walk/uffd-wp/anon", "walk/uffd-wp/thp"}
+    assert all(got[n].status is Status.PASS for n in got if n not in skipped)
+    assert any(re.match(r"# ksm/merged/reclaim: \d round\(s\) of memory.reclaim .* 48 of the 48 mappings", ln)
+               for ln in lines)
+    assert any(re.match(r"# aio/ring-mremap: ring tail ([0-9]|1[0-5]) right after io_submit", ln) for ln in lines)
+
+
+def test_the_ksm_cells_catch_a_rmap_walk_without_its_second_pass() -> None:
+    # tests/data/guest/ksmaio-bugs/ksm-rmap-no-new-forks: rmap_walk_ksm() no longer looks at mms
+    # forked since ksmd merged; the child forked once merged keeps the page mapped, so migration
+    # gives up and reclaim swaps the other 32 mappings only
+    _, got = _real_log("pin-matrix-ksmaio-ksm-rmap-no-new-forks-6.12-tcg.log")
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert failed == {
+        "ksm/merged/migrate": "the KSM page is on node 0 after move_pages to node 1 (pgmigrate_success +0)",
+        "ksm/merged/reclaim": "memory.reclaim put 32 of the KSM page's 48 mappings on its swap entry, the others not"
+                              " (parent, child, child forked once merged)"}
+    assert len(got) == 6 and all(s.status is Status.PASS for n, s in got.items() if n not in failed)
+
+
+def test_the_walk_cells_catch_smaps_miscounting_a_private_shmem_view() -> None:
+    # tests/data/guest/ksmaio-bugs/smaps-shmem-hole-addr: smaps_pte_hole() hands addresses to
+    # shmem_partial_swap_usage() instead of page indices (the bug upstream's 10c848c8b4 fixed):
+    # a private view of a shmem file whose pages are swapped says Swap 0
+    _, got = _real_log("pin-matrix-ksmaio-smaps-shmem-hole-addr-6.12-tcg.log")
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert failed == {"walk/shmem-private": "smaps Swap 0 kB, expected 32 kB (private view: 8 pages of its file"
+                                            " swapped, never mapped)"}
+    assert sum(s.status is Status.PASS for s in got.values()) == 5
+
+
+def test_the_walk_cells_catch_smaps_counting_a_pte_mapped_thp_whole() -> None:
+    # tests/data/guest/ksmaio-bugs/smaps-pte-large-compound: smaps_pte_entry() accounts each page
+    # of a large folio as compound: the head page's PTE counts the whole THP, each tail one page
+    _, got = _real_log("pin-matrix-ksmaio-smaps-pte-large-compound-6.12-tcg.log")
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert failed == {"walk/thp-pte": "smaps Rss 4092 kB, expected 2048 kB (alone)"}
+    assert sum(s.status is Status.PASS for s in got.values()) == 5
+
+
+def test_the_sg_io_copy_cells_catch_a_read_never_copied_back() -> None:
+    # tests/data/guest/ksmaio-bugs/blk-uncopy-read-inverted: bio_uncopy_user() copies back on a
+    # write instead of a read: every misaligned READ(10) leaves the memory as it was, and every
+    # misaligned WRITE(10) fails with EFAULT (a copy into its source iterator; the console has a
+    # WARNING in blk_rq_unmap_user)
+    _, got = _real_log("pin-matrix-ksmaio-blk-uncopy-read-inverted-6.12-tcg.log")
+    assert len(got) == 16 and all(s.status is Status.FAIL for s in got.values())
+    for m in ("anon", "thp", "shmem", "hugetlb"):
+        assert got[f"sg-io/{m}/write-odd"].message == "SG_IO WRITE(10): Bad address"
+        assert got[f"sg-io/{m}/write-iov"].message == "SG_IO WRITE(10) of 3 iovecs: Bad address"
+        for s, into in (("odd", "a buffer one byte in"), ("iov", "3 gapped iovecs")):
+            assert got[f"sg-io/{m}/read-{s}"].message.startswith(f"after READ(10) into {into} byte 1 of the memory is")
+
+
 def _exec_fail(kept: int) -> str:
     return f"128 execve()s that failed kept {kept} page(s) allocated (pgalloc - pgfree over them; most 64)"
 

@@ -2668,6 +2668,10 @@ static void races(double secs, int noise)
 #include "thpmove_cells.h"  /* pmd/...: THP and hugetlb PMDs moved by mremap under pins, hugetlb PMD sharing, shmem MADV_COLLAPSE */
 #include "fsmap_cells.h"  /* fsmap/...: MAP_SHARED vfat and block device pages pinned, written back, migrated, cut */
 #include "remote_cells.h"  /* remote/...: PI and robust futexes, UFFDIO_MOVE, process_madvise, shared swap entries, vmsplice to user */
+#include "walk_cells.h"  /* walk/...: smaps, numa_maps, pagemap, PAGEMAP_SCAN against states the cells made */
+#include "ksm_cells.h"  /* ksm/merged/...: KSM pages migrated, reclaimed, unmerged, written, pinned */
+#include "aio_cells.h"  /* aio/...: the aio ring moved and read by user space, poll, cancel, fsync, io_pgetevents */
+#include "sgcopy_cells.h"  /* sg-io/<memory>/<dir>-<odd|iov>: SG_IO through block/blk-map.c's copy path */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2777,6 +2781,10 @@ int main(int argc, char **argv, char **envp)
 	thpmove_cells();
 	fsmap_cells();
 	remote_cells();
+	walk_cells();
+	ksm_cells();
+	sgcopy_cells();
+	aio_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
