@@ -668,6 +668,10 @@ static void fm_held(struct cell *c, enum fm_fs fs, enum fm_hold p, enum fm_ev e)
 	size_t lo = FM_HALF, hi = FM_HALF;
 	long d;
 
+	if (p == FH_GUP_RO && gup_fd < 0) {  /* the host's lack, not the series' fault */
+		cskip(c, "no /sys/kernel/debug/gup_test");
+		return;
+	}
 	if (e == FE_RECLAIM && memcg_cell_enter(c))
 		return;
 	if (fm_open(c, &m, fs, 0, 0))
@@ -749,8 +753,8 @@ static void fm_refused(struct cell *c, enum fm_fs fs, int k)
 	struct iovec iov;
 	long d;
 
-	if (k == 1 && !ring_ok) {
-		cskip(c, "io_uring_queue_init failed");
+	if ((k == 1 && !ring_ok) || gup_fd < 0) {  /* both use gup_test's read-only pin as the control */
+		cskip(c, "%s", gup_fd < 0 ? "no /sys/kernel/debug/gup_test" : "io_uring_queue_init failed");
 		return;
 	}
 	if (fm_open(c, &m, fs, 0, 0))
@@ -774,10 +778,15 @@ static void fm_refused(struct cell *c, enum fm_fs fs, int k)
 			}
 		}
 	} else {
-		if (!io_uring_register_buffers(&ring, &iov, 1)) {
+		int r = io_uring_register_buffers(&ring, &iov, 1);
+
+		if (!r) {
 			io_uring_unregister_buffers(&ring);
 			cfail(c, "io_uring registered the MAP_SHARED %s mapping as a fixed buffer (a writable long-term pin)",
 			      fm_names[fs]);
+		} else if (r != -EFAULT) {  /* EBUSY of a table some cell left, not the refusal */
+			cfail(c, "io_uring registration of the MAP_SHARED %s mapping failed with %s, not EFAULT", fm_names[fs],
+			      strerror(-r));
 		}
 	}
 	if (c->failed[0])

@@ -333,6 +333,7 @@ static void km_pin(struct cell *c, struct km *k, enum pin p)
 	char *got = malloc(k->len), *src = malloc(k->len);
 	struct pinmark m;
 	long scans;
+	int scanned = 1;
 
 	if (!got || !src) {
 		cfail(c, "out of memory");
@@ -351,8 +352,7 @@ static void km_pin(struct cell *c, struct km *k, enum pin p)
 		pfn[i] = pfn_of(k->p + i * PAGE);
 	scans = ksm_read("full_scans");
 	km_scans_until = scans + 2;
-	if (!km_ksmd(k, km_two_scans, 5000))
-		printf("# %s: ksmd did %ld full scan(s) in 5 s, not 2\n", c->name, ksm_read("full_scans") - scans);
+	scanned = km_ksmd(k, km_two_scans, 5000);
 	for (int i = 0; i < KM_PAGES; i++)
 		if (pfn_of(k->p + i * PAGE) != pfn[i]) {
 			cfail(c, "pinned page %d changed its PFN %#llx -> %#llx while ksmd ran (merged under a pin)", i,
@@ -371,6 +371,9 @@ static void km_pin(struct cell *c, struct km *k, enum pin p)
 	}
 	pin_stop(c, p);
 	pins_back(c, &m, "the unpin");
+	if (!scanned && !c->failed[0])  /* the claim is "ksmd scanned and merged no pinned page" */
+		cskip(c, "ksmd did %ld full scan(s) in 5 s, not 2: nothing tried to merge under the pin",
+		      ksm_read("full_scans") - scans);
 out:
 	free(got);
 	free(src);

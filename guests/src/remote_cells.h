@@ -100,6 +100,15 @@ static long rm_futex(uint32_t *w, int op, uint32_t val, const struct timespec *t
 
 static uint32_t rm_load(const uint32_t *w) { return __atomic_load_n(w, __ATOMIC_ACQUIRE); }
 
+/* The absolute CLOCK_REALTIME deadline FUTEX_LOCK_PI takes: 3 x RM_WAIT_S from now, so that a
+ * lock a bug never hands over fails the cell instead of blocking it */
+static const struct timespec *rm_deadline(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += 3 * RM_WAIT_S;
+	return ts;
+}
+
 /* Task tid of process pid (0: this one) is asleep ('S' in its stat), waited for RM_WAIT_S;
  * 0 when it is, -1 when not */
 static int rm_sleeping(pid_t pid, pid_t tid)
@@ -192,9 +201,11 @@ static void *fp_wait_thread(void *arg)
 {
 	struct fp_waiter *w = arg;
 
+	struct timespec ts;
+
 	atomic_store(&w->tid, (int)gettid());
 	atomic_store(&w->calling, 1);
-	w->ret = rm_futex(w->word, FUTEX_LOCK_PI | w->op_flags, 0, NULL);
+	w->ret = rm_futex(w->word, FUTEX_LOCK_PI | w->op_flags, 0, rm_deadline(&ts));
 	w->err = errno;
 	w->got = rm_load(w->word);
 	if (!w->ret) {
@@ -339,7 +350,7 @@ static void futex_pi_cell(struct cell *c, int k)
 		if (!c->failed[0] && (errno = pthread_create(&th, NULL, fp_wait_thread, &w))) {
 			cfail(c, "pthread_create: %s", strerror(errno));
 		} else if (!c->failed[0]) {
-			while (!atomic_load(&w.calling))
+			for (double until = now_s() + RM_WAIT_S; !atomic_load(&w.calling) && now_s() < until;)
 				usleep(1000);
 			if (rm_sleeping(0, atomic_load(&w.tid)))
 				cfail(c, "the contending thread did not block in FUTEX_LOCK_PI in %d s (word %#x)", RM_WAIT_S,
@@ -347,8 +358,10 @@ static void futex_pi_cell(struct cell *c, int k)
 			else if (rm_load(word) != (tid | FUTEX_WAITERS))
 				cfail(c, "with a waiter blocked the word reads %#x, want %#x (TID | FUTEX_WAITERS)", rm_load(word),
 				      tid | FUTEX_WAITERS);
-			rm_futex(word, FUTEX_UNLOCK_PI | fl, 0, NULL);  /* hands it over */
-			pthread_join(th, NULL);
+			if (rm_futex(word, FUTEX_UNLOCK_PI | fl, 0, NULL) && !c->failed[0])  /* hands it over */
+				cfail(c, "FUTEX_UNLOCK_PI handing the lock to the waiter: %s (word %#x)", strerror(errno),
+				      rm_load(word));
+			pthread_join(th, NULL);  /* its FUTEX_LOCK_PI has a deadline */
 			if (c->failed[0])
 				;
 			else if (w.ret)
@@ -449,7 +462,7 @@ static void rb_wait(struct rb_waiter *w)
 	atomic_store(&w->tid, (int)gettid());
 	if (w->pi) {
 		atomic_store(&w->calling, 1);
-		w->ret = rm_futex(w->word, FUTEX_LOCK_PI | FUTEX_PRIVATE_FLAG, 0, NULL);
+		w->ret = rm_futex(w->word, FUTEX_LOCK_PI | FUTEX_PRIVATE_FLAG, 0, rm_deadline(&ts));
 		w->err = errno;
 		w->got = rm_load(w->word);
 		if (!w->ret) {
@@ -462,10 +475,12 @@ static void rb_wait(struct rb_waiter *w)
 								    __ATOMIC_ACQUIRE))
 		;
 	atomic_store(&w->calling, 1);
-	do {
+	for (double until = now_s() + 3 * RM_WAIT_S;;) {  /* a slow host's page-outs are not a missed wake-up */
 		w->ret = rm_futex(w->word, FUTEX_WAIT, v | FUTEX_WAITERS, &ts);
 		w->err = errno;
-	} while (w->ret && w->err == EINTR);
+		if (!w->ret || (w->err != EINTR && (w->err != ETIMEDOUT || now_s() >= until)))
+			break;
+	}
 	w->got = rm_load(w->word);
 }
 
@@ -533,8 +548,8 @@ static void robust_cell(struct cell *c, int k)
 		cfail(c, "the waiter: %s", strerror(errno));
 		goto die;
 	}
-	while (!atomic_load(&w->calling))
-		usleep(1000);
+	for (double until = now_s() + RM_WAIT_S; !atomic_load(&w->calling) && now_s() < until;)
+		usleep(1000);  /* a waiter child that died never calls */
 	if (rm_sleeping(wkid > 0 ? wkid : 0, atomic_load(&w->tid))) {
 		cskip(c, "the waiter did not block in %d s (word %#x)", RM_WAIT_S, rm_load(w->word));
 		goto die;
@@ -689,6 +704,8 @@ static void uffd_move_cell(struct cell *c, int k)
 		if (pagemap(src + o) >> 62)
 			cfail(c, "source page %zu still %s after the move (pagemap)", o / PAGE,
 			      (pagemap(src + o) >> 63) ? "present" : "swapped");
+	close(uffd);  /* no handler serves dst: a page the move left missing must read as a hole, not block */
+	uffd = -1;
 	if (c->failed[0])
 		;
 	else if ((d = first_diff(dst, want, len)) >= 0)
@@ -899,7 +916,8 @@ static void pmadvise_cell(struct cell *c, int k)
 kid:
 	if (write(go[1], "g", 1) != 1)
 		cfail(c, "cannot tell the child to check");
-	if (waitpid(kid, NULL, 0) == kid && sh->why[0])
+	wait_child(c, kid, "the child whose memory was advised");  /* a child that died fails the cell too */
+	if (sh->why[0])
 		cfail(c, "%s", sh->why);
 	if (a == PM_COLLAPSE && !c->failed[0] && !c->skip[0] && !sh->thp_after)
 		cskip(c, "process_madvise(MADV_COLLAPSE) succeeded but the child's range is no THP (kpageflags)");
@@ -1063,6 +1081,9 @@ static int vt_fill(struct cell *c, int p[2], const char *pat)
 	     vmsplice(p[1], &iov, 1, 0) == (ssize_t)third && splice(fd, &off, p[1], NULL, rest, 0) == (ssize_t)rest;
 	if (!ok)
 		cfail(c, "filling the pipe by write, vmsplice and splice: %s", strerror(errno));
+	/* the cell holds the write end: a drain that a bug left empty must fail, not block */
+	if (ok && fcntl(p[0], F_SETFL, O_NONBLOCK))
+		cfail(c, "O_NONBLOCK on the pipe: %s", strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	munmap(src, third);
@@ -1138,7 +1159,7 @@ static void vmsplice_to_cell(struct cell *c, int k)
 		}
 		if (call == 2)
 			iov[n++] = (struct iovec){map + off + got, want = VT_LEN - got};
-		r = vmsplice(p[0], iov, n, 0);
+		r = vmsplice(p[0], iov, n, SPLICE_F_NONBLOCK);  /* an empty pipe: EAGAIN, not a hang */
 		if (r != (ssize_t)want) {
 			cfail(c, "vmsplice from the pipe into %zu iovec(s) of %zu bytes at %zu: %zd (%s)", n, want, off + got, r,
 			      r < 0 ? strerror(errno) : "short");
@@ -1178,7 +1199,7 @@ static void vmsplice_to_cell(struct cell *c, int k)
 	iov[1] = (struct iovec){map + 4 * PAGE, 100};
 	iov[2] = (struct iovec){bad, 3 * PAGE};
 	lim = 3 * PAGE + 200 + PAGE;  /* the bytes that fit before the read-only page */
-	r = vmsplice(p[0], iov, 3, 0);
+	r = vmsplice(p[0], iov, 3, SPLICE_F_NONBLOCK);
 	if (r <= 0 || (size_t)r > lim) {
 		cfail(c, "vmsplice with the third iovec running into a read-only page: %zd (%s), want a short count of 1 to "
 		      "%zu bytes", r, r < 0 ? strerror(errno) : "bytes", lim);
@@ -1231,6 +1252,40 @@ static void rm_on_bus(int sig)
 	siglongjmp(rm_jmp, 1);
 }
 
+/* The refusal of a pin over the poisoned page must be the poison's: EFAULT (GUP without
+ * FOLL_HWPOISON) or EHWPOISON, not EINVAL or EBUSY of a pinner some earlier cell left busy */
+static int up_refusal(struct cell *c, int err)
+{
+	if (err == EFAULT || err == EHWPOISON)
+		return 0;
+	cfail(c, "the pin over a poisoned page was refused with %s, want EFAULT or EHWPOISON", strerror(err));
+	return -1;
+}
+
+/* A positive control before a refusal is trusted: the same pinner must take page 0 (filled,
+ * not poisoned) alone, and give it back */
+static int up_control(struct cell *c, enum upentry e, char *map)
+{
+	struct pin_longterm_test a = {.addr = (uintptr_t)map, .size = PAGE, .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE};
+	struct iovec one = {map, PAGE};
+	int r;
+
+	if (e == UP_GUP) {
+		if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, &a)) {
+			cfail(c, "control: a long-term pin of the unpoisoned page 0 failed: %s", strerror(errno));
+			return -1;
+		}
+		ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);
+		return 0;
+	}
+	if ((r = io_uring_register_buffers(&ring, &one, 1))) {
+		cfail(c, "control: io_uring registration of the unpoisoned page 0 failed: %s", strerror(-r));
+		return -1;
+	}
+	io_uring_unregister_buffers(&ring);
+	return 0;
+}
+
 /* Entry e over the whole range, page 1 poisoned: what it did, 0 refused or short (as it must:
  * nothing past page 0, told in *done), -1 the cell failed or skipped */
 static int up_try(struct cell *c, enum upentry e, char *map, const char *other, ssize_t *done)
@@ -1256,23 +1311,27 @@ static int up_try(struct cell *c, enum upentry e, char *map, const char *other, 
 			cskip(c, "no /sys/kernel/debug/gup_test");
 			return -1;
 		}
+		if (up_control(c, e, map))  /* the same pinner takes page 0 alone: it is free to refuse */
+			return -1;
 		if (!ioctl(gup_fd, PIN_LONGTERM_TEST_START, &a)) {
 			ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);
 			cfail(c, "a long-term pin of a range with a poisoned page succeeded");
 			return -1;
 		}
-		return 0;
+		return up_refusal(c, errno);
 	case UP_URING:
 		if (!ring_ok) {
 			cskip(c, "io_uring_queue_init failed");
 			return -1;
 		}
-		if (!io_uring_register_buffers(&ring, &rem, 1)) {
+		if (up_control(c, e, map))
+			return -1;
+		if (!(fd = io_uring_register_buffers(&ring, &rem, 1))) {
 			io_uring_unregister_buffers(&ring);
 			cfail(c, "io_uring registration of a range with a poisoned page succeeded");
 			return -1;
 		}
-		return 0;
+		return up_refusal(c, -fd);
 	case UP_DIO:
 		if (!ext4_dir) {
 			cskip(c, "no ext4 directory given (-d)");
@@ -1403,8 +1462,13 @@ static void *uh_thread(void *arg)
 		struct uffdio_copy cp = {.dst = at, .src = (uintptr_t)src, .len = HPAGE};
 
 		fill64(src, HPAGE, 0x4b0 + (unsigned)((at - (uintptr_t)s->map) / HPAGE));
-		if (ioctl(s->uffd, UFFDIO_COPY, &cp) && errno != EEXIST)
+		if (ioctl(s->uffd, UFFDIO_COPY, &cp) && errno != EEXIST) {
+			struct uffdio_range all = {(uintptr_t)s->map, 2 * HPAGE};
+
 			snprintf(s->why, sizeof(s->why), "the handler's UFFDIO_COPY: %s", strerror(errno));
+			ioctl(s->uffd, UFFDIO_UNREGISTER, &all);  /* wakes the waiter: the cell fails, not hangs */
+			break;
+		}
 		atomic_fetch_add(&s->served, 1);
 	}
 	free(src);

@@ -544,6 +544,11 @@ static void pc_run(struct cell *c, enum pin p, int late)
 		fill64(b + HPAGE + 100 * PAGE, PAGE, 0xc3);  /* through the one-page-off view: file page 612 */
 		_exit(0);
 	}
+	if (pid > 0) {  /* the child's end: a child that dies is an EOF on ready, not a wait forever
+			 * (go[0] stays open: a write to a dead child must not raise SIGPIPE) */
+		close(ready[1]);
+		ready[1] = -1;
+	}
 	if (pid < 0 || read(ready[0], &x, 1) != 1) {
 		cfail(c, "the child: %s", pid < 0 ? strerror(errno) : "ended before it mapped the pages");
 		goto out;
