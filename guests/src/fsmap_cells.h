@@ -543,7 +543,6 @@ static void fm_event(struct cell *c, struct fmap *m, enum fm_ev e)
 	int was[FM_PAGES], to[FM_PAGES], st[FM_PAGES], moved = 0, stayed = 0;
 	long mig, d, steal;
 	size_t lo, hi;
-	char path[600];
 	pid_t kid;
 	int err;
 
@@ -570,9 +569,8 @@ static void fm_event(struct cell *c, struct fmap *m, enum fm_ev e)
 			cskip(c, "not in a memory cgroup (-m)");
 			return;
 		}
-		snprintf(path, sizeof(path), "%s/memory.current", memcg_dir);
 		steal = memcg_stat("pgsteal");
-		if ((err = memcg_reclaim(read_long(path) > 0 ? read_long(path) : 4 * FM_LEN)) && err != EAGAIN) {
+		if ((err = memcg_reclaim_all(4 * FM_LEN, NULL)) && err != EAGAIN) {
 			cfail(c, "memory.reclaim: %s", strerror(err));
 			return;
 		}

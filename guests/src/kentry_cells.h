@@ -324,15 +324,12 @@ out:
  * must stay the file's (a swapped-out pinned folio would leave the dma-buf on a stale page). */
 static void ubuf_reclaim(struct cell *c, struct ubuf *u)
 {
-	char path[600];
 	unsigned char vec[2 * HPAGE / PAGE];
 	long steal = memcg_stat("pgsteal"), cur;
 	size_t wit = 2 * u->unit, out = 0;
 	int err;
 
-	snprintf(path, sizeof(path), "%s/memory.current", memcg_dir);
-	cur = read_long(path);
-	err = memcg_reclaim(cur > 0 ? cur : (long)u->len);
+	err = memcg_reclaim_all((long)u->len, &cur);
 	if (err && err != EAGAIN) {
 		cfail(c, "memory.reclaim: %s", strerror(err));
 		return;

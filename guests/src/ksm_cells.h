@@ -263,11 +263,9 @@ static int km_swapped(struct km *k)
 
 static void km_reclaim(struct cell *c, struct km *k)
 {
-	char path[600];
-	long out0 = vmstat("pswpout"), cur;
+	long out0 = vmstat("pswpout");
 	int out = 0, err = 0, round;
 
-	snprintf(path, sizeof(path), "%s/memory.current", memcg_dir);
 	/* no compact_memory to drain the LRU batches: it migrates the KSM page into this CPU's batch
 	 * again; memory.reclaim's own last retry drains every CPU's (mm/memcontrol.c) */
 	for (round = 0; round < 3 && !out; round++) {
@@ -280,8 +278,7 @@ static void km_reclaim(struct cell *c, struct km *k)
 			snprintf(cr, sizeof(cr), "/proc/%d/clear_refs", (int)(w ? k->late : k->kid));
 			write_file(cr, "1");
 		}
-		cur = read_long(path);
-		err = memcg_reclaim(cur > 0 ? cur : 64L << 20);
+		err = memcg_reclaim_all(64L << 20, NULL);
 		out = km_swapped(k);
 	}
 	printf("# %s: %d round(s) of memory.reclaim (%s), pswpout %+ld, %d of the %d mappings on one swap entry\n",

@@ -941,6 +941,21 @@ static int memcg_reclaim(long bytes)
 	return err;
 }
 
+/* memory.reclaim of all the -m group holds (its memory.current; fallback bytes when that is
+ * unreadable): a smaller request can be met elsewhere in the group without meeting the cell's
+ * pages. 0 or errno as memcg_reclaim(); memory.current as read in *cur when cur is not NULL. */
+static int memcg_reclaim_all(long fallback, long *cur)
+{
+	char path[600];
+	long now;
+
+	snprintf(path, sizeof(path), "%s/memory.current", memcg_dir);
+	now = read_long(path);
+	if (cur)
+		*cur = now;
+	return memcg_reclaim(now > 0 ? now : fallback);
+}
+
 /* Witness pages out of memory: files by mincore (page cache), private memory by pagemap's
  * swap bit. */
 static int witness_out(struct cell *c)
@@ -974,9 +989,7 @@ static void reclaim_event(struct cell *c)
 		cfail(c, "msync: %s", strerror(errno));
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/memory.current", memcg_dir);
-	cur = read_long(path);
-	err = memcg_reclaim(cur > 0 ? cur : (long)(4 * c->half));  /* all the group holds */
+	err = memcg_reclaim_all((long)(4 * c->half), &cur);
 	if (err && err != EAGAIN) {
 		cfail(c, "writing %ld to %s/memory.reclaim: %s", cur, memcg_dir, strerror(err));
 		return;

@@ -193,18 +193,6 @@ out:
 	pins_back(c, &pm, "the unpin");
 }
 
-/* memory.reclaim of all the -m group holds (memory.current): reclaim must scan the segment's
- * folios, which a small request could satisfy elsewhere in the group without meeting */
-static void shm_reclaim_all(void)
-{
-	char path[600];
-	long cur;
-
-	snprintf(path, sizeof(path), "%s/memory.current", memcg_dir);
-	cur = read_long(path);
-	memcg_reclaim(cur > 0 ? cur : (long)SHM_SMALL * 4);
-}
-
 /* Pages of [p, p+len) mincore() says are resident */
 static size_t shm_resident(const char *p, size_t len)
 {
@@ -242,7 +230,7 @@ static void shm_lock(struct cell *c)
 		goto out;
 	pinned = 1;
 	memcpy(want, s.a, SHM_SMALL);
-	shm_reclaim_all();
+	memcg_reclaim_all((long)SHM_SMALL * 4, NULL);  /* reclaim must meet the segment's folios */
 	unev = (vmstat("nr_unevictable") - unev0) * (long)PAGE;  /* reclaim met the locked pages: unevictable LRU */
 	if ((left = shm_resident(s.b, SHM_SMALL)) != SHM_SMALL / PAGE) {
 		cfail(c, "memory.reclaim took %zu page(s) of a SHM_LOCKed segment", SHM_SMALL / PAGE - left);
@@ -261,7 +249,7 @@ static void shm_lock(struct cell *c)
 		cfail(c, "after SHM_UNLOCK /proc/vmstat still counts %ld bytes more unevictable than before SHM_LOCK", unev);
 		goto out;
 	}
-	shm_reclaim_all();
+	memcg_reclaim_all((long)SHM_SMALL * 4, NULL);  /* reclaim must meet the segment's folios */
 	if ((left = shm_resident(s.b + half, half)) == half / PAGE) {
 		cskip(c, "memory.reclaim took no page of the unpinned half after SHM_UNLOCK (pgsteal %ld)",
 		      memcg_stat("pgsteal"));
