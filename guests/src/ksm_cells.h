@@ -336,10 +336,8 @@ static void km_pin(struct cell *c, struct km *k, enum pin p)
 		cfail(c, "out of memory");
 		goto out;
 	}
-	if (p == URING ? !ring_ok : gup_fd < 0) {
-		cskip(c, "%s", p == URING ? "io_uring_queue_init failed" : "no /sys/kernel/debug/gup_test");
+	if (pinner_missing(c, p))
 		goto out;
-	}
 	c->half = k->len;  /* pin_read/pin_write move the whole range */
 	pin_mark(&m);
 	if (pin_start(c, p, k->p, k->len))

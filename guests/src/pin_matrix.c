@@ -405,6 +405,16 @@ static const char *const pin_names[NPIN] = {"gup-fast", "gup-slow", "gup-ro", "u
 static int gup_pin(enum pin p) { return p == GUP_FAST || p == GUP_SLOW || p == GUP_RO; }
 static int held(enum pin p) { return p <= VMSPLICE; }
 
+/* Pin p's machinery is missing here (io_uring, gup_test): the cell SKIPs, since a host's lack is
+ * not the series' fault; 0 when p can be taken (or needs neither) */
+static int pinner_missing(struct cell *c, enum pin p)
+{
+	if (p == URING ? ring_ok : (!gup_pin(p) || gup_fd >= 0))
+		return 0;
+	cskip(c, "%s", p == URING ? "io_uring_queue_init failed" : "no /sys/kernel/debug/gup_test");
+	return -1;
+}
+
 /* A long-term pin leaves no page in ZONE_MOVABLE (mm/gup.c check_and_migrate_movable_folios()
  * migrates them out first, or the pin fails): the process maps the pinned pages, so their PFNs
  * are its. The default set boots with movablecore= (gup-test), so user memory starts there. */

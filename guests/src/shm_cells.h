@@ -67,15 +67,6 @@ static int shm_make(struct cell *c, int huge, struct shm_seg *s)
 	return 0;
 }
 
-/* The pinner is there (io_uring, gup_test): else SKIP, a host's lack is not the series' fault */
-static int shm_pinner(struct cell *c, enum pin p)
-{
-	if (p == URING ? ring_ok : gup_fd >= 0)
-		return 0;
-	cskip(c, "%s", p == URING ? "io_uring_queue_init failed" : "no /sys/kernel/debug/gup_test");
-	return -1;
-}
-
 static void shm_drop(struct shm_seg *s)
 {
 	if (s->a)
@@ -126,7 +117,7 @@ static void shm_rmid(struct cell *c, int huge)
 	struct pinmark pm;
 
 	pin_mark(&pm);
-	if (shm_pinner(c, URING) || shm_make(c, huge, &s) || pin_start(c, URING, s.a, s.len))
+	if (pinner_missing(c, URING) || shm_make(c, huge, &s) || pin_start(c, URING, s.a, s.len))
 		goto out;
 	if (shm_both_ways(c, URING, &s, s.b, 2, "both attaches"))
 		goto unpin;
@@ -165,7 +156,7 @@ static void shm_fork(struct cell *c, int huge)
 	pid_t pid;
 
 	pin_mark(&pm);
-	if (shm_pinner(c, GUP_FAST) || shm_make(c, huge, &s) || !(want = malloc(s.len)) || !(got = malloc(s.len)) ||
+	if (pinner_missing(c, GUP_FAST) || shm_make(c, huge, &s) || !(want = malloc(s.len)) || !(got = malloc(s.len)) ||
 	    pin_start(c, GUP_FAST, s.a, s.len))
 		goto out;
 	fill64(want, s.len, 5);
@@ -216,7 +207,7 @@ static void shm_lock(struct cell *c)
 	int pinned = 0;
 
 	pin_mark(&pm);
-	if (!want || shm_pinner(c, URING) || memcg_cell_enter(c))  /* before the segment's pages are charged */
+	if (!want || pinner_missing(c, URING) || memcg_cell_enter(c))  /* before the segment's pages are charged */
 		goto out;
 	unev0 = vmstat("nr_unevictable");  /* global and exact after stat_refresh: memory.stat lags below 128 pages */
 	if (shm_make(c, 0, &s))

@@ -493,10 +493,8 @@ static void pc_run(struct cell *c, enum pin p, int late)
 		goto out;
 	}
 	s->why[0] = 0;
-	if ((p == GUP_FAST && gup_fd < 0) || (p == URING && !ring_ok)) {
-		cskip(c, p == URING ? "io_uring_queue_init failed" : "no /sys/kernel/debug/gup_test");
+	if (pinner_missing(c, p))
 		goto out;
-	}
 	if (map_memfd_thp(c))  /* shmem_enabled advise, 4 MiB memfd at c->map, 2 MiB-aligned, MADV_HUGEPAGE */
 		goto out;
 	if (!c->map) {
