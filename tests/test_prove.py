@@ -13,6 +13,7 @@ import re
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import BOOTS, HOME, TESTS, World
@@ -315,3 +316,103 @@ def test_a_control_with_a_catch_or_fixes_is_refused(world: World, yaml: str, say
     assert bench_main(["prove", "--accel", "tcg", "--results", str(world.results)]) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and len(err.splitlines()) == 1
+
+
+# -- --resume: a stopped proof finished later -------------------------------------------------
+
+
+def _count_runs(world: World) -> list[str]:
+    """The run ids pipeline.run is called with from now on (after any stop_run of the test)."""
+    from bench.run import pipeline
+    real, calls = pipeline.run, []
+
+    def run(plan: object, printer: object) -> object:
+        calls.append(plan.run_id)  # type: ignore[attr-defined]
+        return real(plan, printer)  # type: ignore[arg-type]
+    world.mp.setattr(pipeline, "run", run)
+    return calls
+
+
+def test_a_stopped_prove_is_finished_by_resume(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """Stopped at its second bug (Ctrl-C), the proof is finished by --resume: the control and
+    the first bug are read back from their folders, only the second runs, and the table holds all."""
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    bug(world, "leak2", "BISECT_LEAK", "[workload/pin-balance]")
+    world.stop_run(3, KeyboardInterrupt())
+    rc, stopped, folder = prove(world)
+    assert rc == 2 and (folder / "prove.json").is_file() and (folder / "request.json").is_file()
+    assert [v["name"] for v in stopped["verdicts"]] == ["leak"]  # type: ignore[attr-defined]
+    capsys.readouterr()
+    calls = _count_runs(world)
+    rc = bench_main(["prove", "--resume", str(folder)])
+    out = capsys.readouterr().out
+    summary = json.loads((folder / "summary.json").read_text())
+    assert rc == 0, out[-3000:]
+    assert calls == ["02-leak2"]  # the control and the first bug were not run again
+    assert out.count("finished before: PASS") == 1 and out.count("finished before: FAIL") == 1
+    assert [(v["name"], v["outcome"]) for v in summary["verdicts"]] == [("leak", "caught"), ("leak2", "caught")]
+    assert summary["control"] == "pass" and "caught 2 of 2" in out
+
+
+def test_resume_runs_a_sub_run_that_did_not_finish_again_and_keeps_it(world: World,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A bug's run that a stop or the machine ended (its summary says ERROR, or it has none) is
+    run again under its own name; what it wrote is kept beside it as NAME.stopped."""
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    rc, _, folder = prove(world)
+    assert rc == 0
+    run = folder / "01-leak" / "summary.json"
+    data = json.loads(run.read_text())
+    data["cases"].append({"group": "infra", "name": "interrupted", "status": "error", "secs": 0, "message": "stopped"})
+    run.write_text(json.dumps(data))
+    (folder / "00-control" / "summary.json").unlink()  # stopped before its summary was written
+    calls = _count_runs(world)
+    assert bench_main(["prove", "--resume", str(folder)]) == 0
+    assert calls == ["00-control", "01-leak"]
+    assert (folder / "01-leak.stopped" / "summary.json").read_text() == json.dumps(data)
+    assert (folder / "00-control.stopped").is_dir() and (folder / "01-leak" / "summary.json").is_file()
+    assert "did not finish before: kept as 01-leak.stopped" in capsys.readouterr().out
+
+
+def test_resume_refuses_a_proof_whose_bench_or_catalogue_changed(world: World,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    _, _, folder = prove(world)
+    capsys.readouterr()
+    yaml = world.home / "patches" / "bugs" / "leak" / "series.yaml"
+    yaml.write_text(yaml.read_text().replace("description: leak", "description: a leak"))
+    calls = _count_runs(world)
+    assert bench_main(["prove", "--resume", str(folder)]) == 2 and not calls
+    err = capsys.readouterr().err
+    assert f"{folder / 'prove.json'}: the bench, guests/, kconfigs/, known-issues.yaml or the catalogue changed" in err
+
+
+@pytest.mark.parametrize("extra, says", [
+    (["--bug", "leak"], "leave out --bug"),
+    (["--repeat", "3"], "leave out --repeat"),
+    (["--workload", "rxe"], "leave out run options"),
+])
+def test_resume_takes_no_other_choice(world: World, capsys: pytest.CaptureFixture[str], extra: list[str],
+                                      says: str) -> None:
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    _, _, folder = prove(world)
+    capsys.readouterr()
+    assert bench_main(["prove", "--resume", str(folder), *extra]) == 2
+    assert says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("edit, says", [
+    (lambda f: (f / "prove.json").unlink(), "prove.json: missing: not a folder of `bench prove`"),
+    (lambda f: (f / "prove.json").write_text('{"format": 1, "bugs": "leak"}'), "prove.json: field 'catalogue' must be a str"),
+    (lambda f: (f / "prove.json").write_text("{"), "prove.json: not JSON"),
+    (lambda f: (f / "request.json").write_text('{"format": 9}'), "request.json: not a run request written by bench"),
+])
+def test_resume_of_a_folder_that_is_not_a_proof_is_one_line(world: World, capsys: pytest.CaptureFixture[str],
+                                                            edit: Any, says: str) -> None:
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    _, _, folder = prove(world)
+    capsys.readouterr()
+    edit(folder)
+    assert bench_main(["prove", "--resume", str(folder)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0], err

@@ -23,6 +23,7 @@ REQUEST = 1  # bench/run/plan.py RunRequest
 SUMMARY = 1  # bench/run/result.py RunResult
 STATE = 1  # bench/run/slot.py State
 KNOWN_ISSUES = 1  # bench/report/issues_file.py
+PROVE = 1  # bench/drivers/prove/state.py: a prove folder's prove.json
 
 _warned: set[str] = set()
 

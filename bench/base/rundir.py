@@ -67,7 +67,8 @@ EACH_TABLE = "each.txt"  # each/export.py: the table of prefixes -> people
 # A bisect's folder: a run folder per step, SUMMARY, JUNIT and
 BISECT_LOG = "bisect.log"  # bisect/journal.py: a line per step -> people
 BISECT_STEPS = "steps.jsonl"  # bisect/journal.py: a step per line -> bisect/journal.py (later steps, range mode)
-REQUEST = "request.json"  # plan.write_request -> plan.read_request: bisect-step, nightly --parallel shards
+REQUEST = "request.json"  # plan.write_request -> plan.read_request: bisect-step, nightly --parallel shards, prove --resume
+PROVE = "prove.json"  # drivers/prove/state.py write (what a proof started with) -> read: bench prove --resume
 GIT_BISECT_LOG = "git-bisect.log"  # bisect/range.py: git bisect's output -> people
 GIT_BISECT_REPLAY = "git-bisect-log.txt"  # bisect/range.py: `git bisect log` -> people (git bisect replay)
 # A night's folder: a run folder per entry, JUNIT, INDEX, PATCHES and
@@ -142,6 +143,24 @@ def claim(root: Path, name: str, retry: bool = True) -> str:
         except OSError as e:
             raise InfraError(f"{root / taken}: cannot create the run's folder: {e.strerror}") from e
     raise InfraError(f"{root}: no free folder name for {name}")
+
+
+def set_aside(root: Path, name: str) -> str | None:
+    """Rename root/name to the first free NAME.stopped, NAME.stopped-2...; the new name, None
+    when there is no such folder. A resumed sweep runs a stopped sub-run again under its own
+    name and keeps what the stopped one wrote beside it: nothing is deleted."""
+    if not (root / name).exists():
+        return None
+    for n in range(1, 1000):
+        aside = f"{name}.stopped" if n == 1 else f"{name}.stopped-{n}"
+        if (root / aside).exists():
+            continue
+        try:
+            (root / name).rename(root / aside)
+            return aside
+        except OSError as e:
+            raise InfraError(f"{root / name}: cannot set the stopped run aside: {e.strerror}") from e
+    raise InfraError(f"{root}: no free name to set {name} aside")
 
 
 def new_folder(root: Path, label: str = "") -> str:

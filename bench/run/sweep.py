@@ -17,6 +17,10 @@ exit 2, "interrupted" or the error's one line. Should that write fail too (a ful
 error is the one that goes up (exit 2 all the same). The drivers render their own summaries:
 the sweep only says when, and why.
 
+A stopped sweep can be finished later (`reopen()`, `bench prove --resume`): a sub-run whose
+summary.json says it finished is read back instead of run again; one that was stopped, hit the
+machine or left no summary is set aside (NAME.stopped: rundir.set_aside) and run again.
+
 The sweep is given the run function (pipeline.run) rather than importing it: the pipeline's
 --baseline is a sweep of its own, so the pipeline imports this module.
 """
@@ -29,11 +33,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.base import rundir
-from bench.base.errors import BenchError, one_line
+from bench.base import formats, rundir
+from bench.base.errors import BenchError, UserError, one_line
 from bench.run.plan import Plan, claim_run
 from bench.run.printer import Printer
-from bench.run.result import RunResult
+from bench.run.result import RunResult, Status
 
 Runner = Callable[[Plan, Printer], RunResult]  # pipeline.run
 
@@ -42,6 +46,7 @@ Runner = Callable[[Plan, Printer], RunResult]  # pipeline.run
 class Sweep:
     dir: Path  # the folder the sub-runs' folders are made in
     runner: Runner
+    resume: bool = False  # reopen(): a sub-run that finished before is read back, not run again
 
     @classmethod
     def new(cls, root: Path, label: str, runner: Runner) -> Sweep:
@@ -55,12 +60,26 @@ class Sweep:
         claimed = claim_run(plan)
         return cls(claimed.results_dir, runner), claimed
 
+    @classmethod
+    def reopen(cls, folder: Path, runner: Runner) -> Sweep:
+        """An earlier sweep's folder, to finish what it did not (see above)."""
+        if not folder.is_dir():
+            raise UserError(f"{folder}: no such folder to resume")
+        return cls(folder, runner, resume=True)
+
     def sub(self, plan: Plan, name: str) -> Plan:
         """plan as the sub-run `name` of this folder (its folder is claimed when it runs)."""
         return dataclasses.replace(plan, results_root=self.dir, run_id=name)
 
     def run(self, plan: Plan, name: str, printer: Printer) -> RunResult:
-        """Run plan as the sub-run `name`; its result (its folder: result.results_dir)."""
+        """Run plan as the sub-run `name`; its result (its folder: result.results_dir). Resumed:
+        the result of a sub-run that finished before, else the stopped one set aside and run again."""
+        if self.resume:
+            if (done := finished(self.dir / name)) is not None:
+                printer.say(f"finished before: {done.verdict.name}, read back from {name}/{rundir.SUMMARY}")
+                return done
+            if aside := rundir.set_aside(self.dir, name):
+                printer.say(f"did not finish before: kept as {aside}, run again")
         return self.runner(self.sub(plan, name), printer)
 
     @contextmanager
@@ -75,3 +94,16 @@ class Sweep:
         except BenchError as e:
             write(one_line(str(e)))
             raise
+
+
+def finished(folder: Path) -> RunResult | None:
+    """The result a sub-run left, if it finished: its summary.json reads back and neither the
+    machine nor a stop ended it (an ERROR verdict, an infra case: such a run decided nothing)."""
+    try:
+        result = RunResult.from_json(formats.check(folder / rundir.SUMMARY, formats.load_json(folder / rundir.SUMMARY),
+                                                   formats.SUMMARY), folder)
+    except (formats.FormatProblem, AttributeError, KeyError, TypeError, ValueError):
+        return None  # none (stopped before it was written), half a file, another bench's
+    if result.verdict is Status.ERROR or any(c.group == "infra" for c in result.cases):
+        return None
+    return result

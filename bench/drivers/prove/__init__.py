@@ -8,7 +8,9 @@ pass: a bench that fails a clean kernel proves nothing by failing a buggy one. T
 caught when its run fails in every one of its catch cases and the control failed none of them.
 Every run is an ordinary `bench run` in the prove folder; they share a work slot (same
 configuration), so each bug costs its incremental build and its boot. With --repeat N each
-bug's kernel runs N times and its catch rate is printed.
+bug's kernel runs N times and its catch rate is printed. A proof that was stopped is finished
+with `resume` (bench prove --resume DIR): runs that finished are read back, the rest run
+(state.py keeps what it started with and refuses a bench or tree that changed).
 
 A catalogue also holds controls (series.yaml `control: true`): harmless refactors of the code
 the bugs touch, judged the other way round. A control is HELD when its run passes and a FALSE
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.base import rundir
+from bench.drivers.prove import state as prove_state
 from bench.base.errors import InfraError, UserError
 from bench.base.files import write_atomic
 from bench.run import junit, pipeline, rates, series
@@ -166,11 +169,20 @@ def bug_reach(bug: Plan, control: RunResult, outcome: Outcome) -> str:
 
 
 def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printer, runs: int = 1,
-          measure_reach: bool = True) -> tuple[RunResult, list[Verdict], Path]:
+          measure_reach: bool = True, catalogue: Path | None = None,
+          resume: Path | None = None) -> tuple[RunResult, list[Verdict], Path]:
     """The control run, then every bug (each `runs` times); the prove folder with its files.
     measure_reach: the control profiles the bugs' files (gcov), so each verdict says whether
-    the bug's hunks ran at all."""
-    sweep = Sweep.new(bugs[0].results_root, "prove", pipeline.run)
+    the bug's hunks ran at all. catalogue: recorded so that the proof can be resumed; resume:
+    an earlier proof's folder (prove/state.py's check_same already passed) whose finished runs are kept."""
+    if resume is not None:
+        sweep = Sweep.reopen(resume, pipeline.run)
+    else:
+        sweep = Sweep.new(bugs[0].results_root, "prove", pipeline.run)
+        if catalogue is not None:
+            prove_state.write(sweep.dir, request, prove_state.Started(
+                catalogue, tuple(b.series.name for b in bugs), runs, measure_reach,
+                prove_state.inputs_digest(home, catalogue), prove_state.bases(bugs)))
     out = sweep.dir
     workloads = tuple(dict.fromkeys(w.name for b in bugs for w in b.workloads))
     kconfigs = tuple(dict.fromkeys(k for b in bugs for k in b.series.kconfigs))
@@ -181,7 +193,8 @@ def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printe
                                             coverage_objects=profiled or request.coverage_objects), home)
     n_controls = sum(b.series.meta.control for b in bugs)
     also = f" and {n_controls} control(s) (harmless refactors)" if n_controls else ""
-    printer.say(f"prove: control (the tree as it is) then {len(bugs) - n_controls} bug(s){also}, into {out}")
+    again = " (resumed: finished runs are read back)" if resume is not None else ""
+    printer.say(f"prove: control (the tree as it is) then {len(bugs) - n_controls} bug(s){also}, into {out}{again}")
     base: RunResult | None = None
     verdicts: list[Verdict] = []
 
