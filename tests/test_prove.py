@@ -401,11 +401,18 @@ def test_resume_takes_no_other_choice(world: World, capsys: pytest.CaptureFixtur
     assert says in capsys.readouterr().err
 
 
+def _edit_prove(folder: Path, **fields: object) -> None:
+    data = json.loads((folder / "prove.json").read_text())
+    (folder / "prove.json").write_text(json.dumps({**data, **fields}))
+
+
 @pytest.mark.parametrize("edit, says", [
     (lambda f: (f / "prove.json").unlink(), "prove.json: missing: not a folder of `bench prove`"),
     (lambda f: (f / "prove.json").write_text('{"format": 1, "bugs": "leak"}'), "prove.json: field 'catalogue' must be a str"),
     (lambda f: (f / "prove.json").write_text("{"), "prove.json: not JSON"),
     (lambda f: (f / "request.json").write_text('{"format": 9}'), "request.json: not a run request written by bench"),
+    (lambda f: _edit_prove(f, bugs=["leak", "leak"], bases=["0" * 40] * 2), "prove.json: field 'bugs' must be the catalogue's"),
+    (lambda f: _edit_prove(f, catalogue="/nonexistent"), "/nonexistent: no such catalogue folder"),
 ])
 def test_resume_of_a_folder_that_is_not_a_proof_is_one_line(world: World, capsys: pytest.CaptureFixture[str],
                                                             edit: Any, says: str) -> None:
@@ -416,3 +423,87 @@ def test_resume_of_a_folder_that_is_not_a_proof_is_one_line(world: World, capsys
     assert bench_main(["prove", "--resume", str(folder)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0], err
+
+
+def test_resume_digests_the_whole_bench_not_only_its_drivers() -> None:
+    """The scanner, the judging, the cases decide verdicts as much as the drivers do: a change
+    to any of bench/ since the proof started must refuse its resume."""
+    import bench
+    from bench.drivers.prove import state
+    hashed = {p.relative_to(state.PACKAGE) for p in state._files(state.PACKAGE)}
+    assert state.PACKAGE == Path(bench.__file__).resolve().parent
+    assert Path("report/scanner.py") in hashed and Path("run/catch.py") in hashed
+
+
+def test_resume_refuses_when_a_bugs_own_base_moved(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bug whose series.yaml names its base (a branch): the branch moved since the proof
+    started, so its runs so far and new ones would be of two trees: refused, nothing run."""
+    from conftest import commit_files, git
+    git(world.tree, "branch", "stable", "master")
+    for name in ("leak", "leak2"):
+        yaml = world.bug(name, "BISECT_LEAK", "[workload/pin-balance]") / "series.yaml"
+        yaml.write_text(yaml.read_text() + "base: stable\n")
+    world.stop_run(3, KeyboardInterrupt())
+    rc, _, folder = prove(world)
+    assert rc == 2
+    git(world.tree, "checkout", "-q", "stable")
+    commit_files(world.tree, {"README": "moved\n"}, "stable moves on")
+    git(world.tree, "checkout", "-q", "master")
+    capsys.readouterr()
+    calls = _count_runs(world)
+    assert bench_main(["prove", "--resume", str(folder)]) == 2 and not calls
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "leak's base is" in err[0], err
+
+
+def test_resume_does_not_read_back_a_run_of_another_series(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """A sub-run folder whose summary.json is another series' run (copied, or a folder renamed
+    by hand) is not this bug's result: refused in one line, not counted as caught."""
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    bug(world, "quiet", "nothing to see", "[workload/pin-balance]")
+    world.stop_run(3, KeyboardInterrupt())
+    rc, _, folder = prove(world)
+    assert rc == 2
+    shutil.copytree(folder / "01-leak", folder / "02-quiet")
+    capsys.readouterr()
+    calls = _count_runs(world)
+    assert bench_main(["prove", "--resume", str(folder)]) == 2 and not calls
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "02-quiet/summary.json" in err[0] and "leak" in err[0], err
+
+
+def test_a_hand_edited_sub_run_summary_is_no_traceback(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """A finished sub-run's summary.json with a case message that is no string: not read back
+    (it is set aside and run again), never a traceback."""
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    _, _, folder = prove(world)
+    run = folder / "01-leak" / "summary.json"
+    data = json.loads(run.read_text())
+    for c in data["cases"]:
+        c["message"] = 5
+    run.write_text(json.dumps(data))
+    capsys.readouterr()
+    calls = _count_runs(world)
+    assert bench_main(["prove", "--resume", str(folder)]) == 0
+    assert calls == ["01-leak"] and (folder / "01-leak.stopped").is_dir()
+
+
+def test_a_proof_still_running_is_not_resumed_beside_it(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """--resume of a folder whose proof is still running (or being resumed) is refused: it would
+    set the running sub-run's folder aside and run the same bug twice into one name."""
+    from bench.run import pipeline
+    bug(world, "leak", "BISECT_LEAK", "[workload/pin-balance]")
+    bug(world, "leak2", "BISECT_LEAK", "[workload/pin-balance]")
+    real, inner = pipeline.run, []
+
+    def run(plan: Any, printer: Any) -> Any:
+        if plan.run_id == "02-leak2" and not inner:
+            (folder,) = [d for d in world.results.iterdir() if d.name.endswith("-prove")]
+            inner.append(-1)
+            inner[0] = bench_main(["prove", "--resume", str(folder)])
+        return real(plan, printer)
+    world.mp.setattr(pipeline, "run", run)
+    rc, summary, folder = prove(world)
+    err = capsys.readouterr().err
+    assert inner == [2] and "in use by another" in err, err
+    assert rc == 0 and not list(folder.glob("*.stopped*"))

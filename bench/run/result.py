@@ -87,12 +87,20 @@ class RunResult:
         """Back from summary.json (KeyError/ValueError/TypeError if it is not one; a
         formats.FormatProblem, a ValueError, if another bench wrote it)."""
         data = formats.check(results_dir / rundir.SUMMARY, data, formats.SUMMARY)
-        cases = tuple(Case(c["group"], c["name"], Status(c["status"]), float(c.get("secs", 0.0)),
-                           c.get("message", ""), c.get("output", ""), tuple(map(str, c.get("reports", ()))),
+        cases = tuple(Case(_text(c, "group"), _text(c, "name"), Status(c["status"]), float(c.get("secs", 0.0)),
+                           _text(c, "message", ""), _text(c, "output", ""), tuple(map(str, c.get("reports", ()))),
                            c.get("reused") is True)
                       for c in data["cases"])
         return cls(str(data["run_id"]), str(data["series"]), results_dir, cases,
                    float(data.get("secs", 0.0)), RunFacts.from_json(data.get("info", {})))
+
+
+def _text(case: dict[str, Any], name: str, default: str | None = None) -> str:
+    """A case's text field (a TypeError when it is no string: a message 5 crashed the tables later)."""
+    value = case[name] if default is None else case.get(name, default)
+    if not isinstance(value, str):
+        raise TypeError(f"case {name}: {type(value).__name__}, not a string")
+    return value
 
 
 def _case_json(c: Case) -> dict[str, Any]:

@@ -19,7 +19,11 @@ the sweep only says when, and why.
 
 A stopped sweep can be finished later (`reopen()`, `bench prove --resume`): a sub-run whose
 summary.json says it finished is read back instead of run again; one that was stopped, hit the
-machine or left no summary is set aside (NAME.stopped: rundir.set_aside) and run again.
+machine or left no summary is set aside (NAME.stopped: rundir.set_aside) and run again. A
+finished summary of another run (its id, series or base commit not the plan's: a folder copied
+or renamed by hand, a branch that moved) is refused, never read back as this one. While its
+sub-runs run a sweep holds its folder (`held()`, flock): a second `--resume` of it, or one while
+the first still runs, is refused instead of setting a running sub-run's folder aside.
 
 The sweep is given the run function (pipeline.run) rather than importing it: the pipeline's
 --baseline is a sweep of its own, so the pipeline imports this module.
@@ -28,13 +32,16 @@ The sweep is given the run function (pipeline.run) rather than importing it: the
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.base import formats, rundir
-from bench.base.errors import BenchError, UserError, one_line
+from bench.base.errors import BenchError, UserError, one_line, quote
+from bench.run import tree
 from bench.run.plan import Plan, claim_run
 from bench.run.printer import Printer
 from bench.run.result import RunResult, Status
@@ -75,12 +82,29 @@ class Sweep:
         """Run plan as the sub-run `name`; its result (its folder: result.results_dir). Resumed:
         the result of a sub-run that finished before, else the stopped one set aside and run again."""
         if self.resume:
-            if (done := finished(self.dir / name)) is not None:
+            if (done := finished(self.dir / name, plan)) is not None:
                 printer.say(f"finished before: {done.verdict.name}, read back from {name}/{rundir.SUMMARY}")
                 return done
             if aside := rundir.set_aside(self.dir, name):
                 printer.say(f"did not finish before: kept as {aside}, run again")
         return self.runner(self.sub(plan, name), printer)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """The folder held by this process while the sub-runs run (released when it ends, however)."""
+        try:
+            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as e:
+            raise UserError(f"{self.dir}: cannot open the folder: {e.strerror}") from e
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(f"{self.dir}: in use by another bench (its proof still runs, or is being"
+                                " resumed): wait for it to end") from None
+            yield
+        finally:
+            os.close(fd)
 
     @contextmanager
     def stopping(self, write: Callable[[str], object]) -> Iterator[None]:
@@ -96,14 +120,20 @@ class Sweep:
             raise
 
 
-def finished(folder: Path) -> RunResult | None:
-    """The result a sub-run left, if it finished: its summary.json reads back and neither the
-    machine nor a stop ended it (an ERROR verdict, an infra case: such a run decided nothing)."""
+def finished(folder: Path, plan: Plan) -> RunResult | None:
+    """The result a sub-run of plan left, if it finished: its summary.json reads back and neither
+    the machine nor a stop ended it (an ERROR verdict, an infra case: such a run decided nothing).
+    A UserError when it finished but is not plan's run in this folder (see above)."""
+    path = folder / rundir.SUMMARY
     try:
-        result = RunResult.from_json(formats.check(folder / rundir.SUMMARY, formats.load_json(folder / rundir.SUMMARY),
-                                                   formats.SUMMARY), folder)
+        result = RunResult.from_json(formats.check(path, formats.load_json(path), formats.SUMMARY), folder)
     except (formats.FormatProblem, AttributeError, KeyError, TypeError, ValueError):
         return None  # none (stopped before it was written), half a file, another bench's
     if result.verdict is Status.ERROR or any(c.group == "infra" for c in result.cases):
         return None
+    base = tree.resolve_base(plan.tree, plan.base or plan.series.base)  # as pipeline.run records it
+    if (result.run_id, result.series, result.facts.base) != (folder.name, plan.series.name, base):
+        raise UserError(f"{path}: the run {quote(result.run_id, 60)} of {quote(result.series, 60)} on"
+                        f" {quote((result.facts.base or '?')[:12])}, not {folder.name} of {plan.series.name} on"
+                        f" {base[:12]}: not a run of this sweep (start a new one)")
     return result

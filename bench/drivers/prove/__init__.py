@@ -175,14 +175,18 @@ def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printe
     measure_reach: the control profiles the bugs' files (gcov), so each verdict says whether
     the bug's hunks ran at all. catalogue: recorded so that the proof can be resumed; resume:
     an earlier proof's folder (prove/state.py's check_same already passed) whose finished runs are kept."""
-    if resume is not None:
-        sweep = Sweep.reopen(resume, pipeline.run)
-    else:
-        sweep = Sweep.new(bugs[0].results_root, "prove", pipeline.run)
-        if catalogue is not None:
+    sweep = (Sweep.reopen(resume, pipeline.run) if resume is not None
+             else Sweep.new(bugs[0].results_root, "prove", pipeline.run))
+    with sweep.held():  # before prove.json: no --resume of it while this runs
+        if resume is None and catalogue is not None:
             prove_state.write(sweep.dir, request, prove_state.Started(
                 catalogue, tuple(b.series.name for b in bugs), runs, measure_reach,
                 prove_state.inputs_digest(home, catalogue), prove_state.bases(bugs)))
+        return _prove(sweep, request, home, bugs, printer, runs, measure_reach, resume is not None)
+
+
+def _prove(sweep: Sweep, request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printer, runs: int,
+           measure_reach: bool, resumed: bool) -> tuple[RunResult, list[Verdict], Path]:
     out = sweep.dir
     workloads = tuple(dict.fromkeys(w.name for b in bugs for w in b.workloads))
     kconfigs = tuple(dict.fromkeys(k for b in bugs for k in b.series.kconfigs))
@@ -193,7 +197,7 @@ def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printe
                                             coverage_objects=profiled or request.coverage_objects), home)
     n_controls = sum(b.series.meta.control for b in bugs)
     also = f" and {n_controls} control(s) (harmless refactors)" if n_controls else ""
-    again = " (resumed: finished runs are read back)" if resume is not None else ""
+    again = " (resumed: finished runs are read back)" if resumed else ""
     printer.say(f"prove: control (the tree as it is) then {len(bugs) - n_controls} bug(s){also}, into {out}{again}")
     base: RunResult | None = None
     verdicts: list[Verdict] = []

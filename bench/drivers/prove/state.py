@@ -24,7 +24,7 @@ from bench.base.files import write_atomic
 from bench.run import tree as tree_mod
 from bench.run.plan import Plan, RunRequest, read_request, write_request
 
-PACKAGE = Path(__file__).resolve().parents[1]  # bench/: its code decides verdicts (judging, scanning, cases)
+PACKAGE = Path(__file__).resolve().parents[2]  # bench/ (not only drivers/): its code decides verdicts (judging, scanning, cases)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ def inputs_digest(home: Path, catalogue: Path) -> str:
 
 
 def bases(bugs: Sequence[Plan]) -> tuple[str, ...]:
-    return tuple(tree_mod.resolve_base(b.tree, b.base) for b in bugs)
+    """The commit each bug is applied on, as pipeline.run resolves it (its series.yaml's `base:` too)."""
+    return tuple(tree_mod.resolve_base(b.tree, b.base or b.series.base) for b in bugs)
 
 
 def write(folder: Path, request: RunRequest, started: Started) -> None:
@@ -92,6 +93,9 @@ def read(folder: Path) -> tuple[RunRequest, Started]:
 
 def check_same(folder: Path, started: Started, home: Path, bugs: Sequence[Plan]) -> None:
     """Refuse to resume when the bench or the kernel is not the one the runs so far had."""
+    if (names := tuple(b.series.name for b in bugs)) != started.bugs:  # a sub-run's number is its place
+        raise UserError(f"{folder / rundir.PROVE}: field 'bugs' must be the catalogue's bugs in its order"
+                        f" ({quote(', '.join(names), 80)}), not {quote(', '.join(started.bugs), 80)}")
     if inputs_digest(home, started.catalogue) != started.inputs:
         raise UserError(f"{folder / rundir.PROVE}: the bench, guests/, kconfigs/, known-issues.yaml or the catalogue"
                         " changed since this proof started; its runs and new ones would not be one proof"
