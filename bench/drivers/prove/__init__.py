@@ -181,7 +181,7 @@ def prove(request: RunRequest, home: Path, bugs: Sequence[Plan], printer: Printe
         if resume is None and catalogue is not None:
             prove_state.write(sweep.dir, request, prove_state.Started(
                 catalogue, tuple(b.series.name for b in bugs), runs, measure_reach,
-                prove_state.inputs_digest(home, catalogue), prove_state.bases(bugs)))
+                prove_state.inputs_digest(home, catalogue, bugs), prove_state.bases(bugs)))
         return _prove(sweep, request, home, bugs, printer, runs, measure_reach, resume is not None)
 
 

@@ -44,11 +44,13 @@ def _files(top: Path) -> Iterator[Path]:
         yield from (p for p in sorted(top.rglob("*")) if p.is_file() and "__pycache__" not in p.parts)
 
 
-def inputs_digest(home: Path, catalogue: Path) -> str:
+def inputs_digest(home: Path, catalogue: Path, bugs: Sequence[Plan]) -> str:
     """One digest of every file that decides a verdict besides the kernel: the bench's code,
-    the guests' scripts and programs, the kconfig fragments, the known issues, the catalogue."""
+    the guests' scripts and programs, the kconfig fragments (kconfigs/ and any given by path),
+    the known issues (and --suppress files), the catalogue."""
     sha = hashlib.sha256()
-    for top in (PACKAGE, home / "guests", home / "kconfigs", home / "known-issues.yaml", catalogue):
+    given = sorted({*(f.path for b in bugs for f in b.fragments), *(p for b in bugs for p in b.suppress_files)})
+    for top in (PACKAGE, home / "guests", home / "kconfigs", home / "known-issues.yaml", catalogue, *given):
         for path in _files(top):
             sha.update(f"{path.relative_to(top.parent)}\0".encode() + path.read_bytes() + b"\0")
     return sha.hexdigest()
@@ -96,9 +98,9 @@ def check_same(folder: Path, started: Started, home: Path, bugs: Sequence[Plan])
     if (names := tuple(b.series.name for b in bugs)) != started.bugs:  # a sub-run's number is its place
         raise UserError(f"{folder / rundir.PROVE}: field 'bugs' must be the catalogue's bugs in its order"
                         f" ({quote(', '.join(names), 80)}), not {quote(', '.join(started.bugs), 80)}")
-    if inputs_digest(home, started.catalogue) != started.inputs:
-        raise UserError(f"{folder / rundir.PROVE}: the bench, guests/, kconfigs/, known-issues.yaml or the catalogue"
-                        " changed since this proof started; its runs and new ones would not be one proof"
+    if inputs_digest(home, started.catalogue, bugs) != started.inputs:
+        raise UserError(f"{folder / rundir.PROVE}: the bench, guests/, kconfigs/, known-issues.yaml, the catalogue"
+                        " or a --suppress or --kconfig file changed since this proof started; its runs and new ones would not be one proof"
                         " (start a new `bench prove`)")
     for bug, was, now in zip(bugs, started.bases, bases(bugs)):
         if was != now:
