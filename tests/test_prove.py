@@ -413,6 +413,7 @@ def _edit_prove(folder: Path, **fields: object) -> None:
     (lambda f: (f / "request.json").write_text('{"format": 9}'), "request.json: not a run request written by bench"),
     (lambda f: _edit_prove(f, bugs=["leak", "leak"], bases=["0" * 40] * 2), "prove.json: field 'bugs' must be the catalogue's"),
     (lambda f: _edit_prove(f, catalogue="/nonexistent"), "/nonexistent: no such catalogue folder"),
+    (lambda f: _edit_prove(f, catalogue=""), "prove.json: field 'catalogue' must be a folder's absolute path, not ''"),
 ])
 def test_resume_of_a_folder_that_is_not_a_proof_is_one_line(world: World, capsys: pytest.CaptureFixture[str],
                                                             edit: Any, says: str) -> None:

@@ -88,6 +88,8 @@ def read(folder: Path) -> tuple[RunRequest, Started]:
     if not 1 <= data["repeat"] <= 100 or len(data["bases"]) != len(data["bugs"]) or not data["bugs"]:
         raise UserError(f"{path}: not what `bench prove` writes (repeat {data['repeat']},"
                         f" {len(data['bugs'])} bug(s), {len(data['bases'])} base(s))")
+    if not Path(data["catalogue"]).is_absolute() or "\0" in data["catalogue"]:  # written resolved: "" was the cwd
+        raise UserError(f"{path}: field 'catalogue' must be a folder's absolute path, not {quote(data['catalogue'], 40)}")
     started = Started(Path(data["catalogue"]), tuple(data["bugs"]), data["repeat"], data["reach"],
                       data["inputs"], tuple(data["bases"]))
     return read_request(folder / rundir.REQUEST), started
