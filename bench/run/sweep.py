@@ -102,6 +102,8 @@ class Sweep:
             except BlockingIOError:
                 raise UserError(f"{self.dir}: in use by another bench (its proof still runs, or is being"
                                 " resumed): wait for it to end") from None
+            except OSError:
+                pass  # a filesystem without flock (some network ones): not held, as before --resume
             yield
         finally:
             os.close(fd)
