@@ -153,6 +153,15 @@ def test_titles_do_not_depend_on_prefixes(path: Path) -> None:
     ("  484.818219] BUG: Bad rss-counter state mm:(____ptrval____) idx:0 val:-1",
      "BUG: Bad rss-counter state mm:(____ptrval____) idx:0 val:-1", "k"),
     ("[  12.000000] 8021q: adding VLAN 0 to HW filter", "8021q: adding VLAN 0 to HW filter", "k"),
+    # a serial tool's blank before the stamp's "]" (LoongArch KFENCE report, 2023)
+    ("[    1.531442 ] BUG: KFENCE: out-of-bounds read in stack_trace_save_regs+0x48/0x6c",
+     "BUG: KFENCE: out-of-bounds read in stack_trace_save_regs+0x48/0x6c", "k"),
+    ("[    1.532046 ]  stack_trace_save_regs+0x48/0x6c", " stack_trace_save_regs+0x48/0x6c", "k"),
+    # a journal excerpt whose date and host the author left out as "..."
+    ("... kernel: INFO: task khugepaged:351 blocked for more than 1 seconds.",
+     "INFO: task khugepaged:351 blocked for more than 1 seconds.", "k"),
+    ("... kernel:  __schedule+0x2bd/0x7f0", " __schedule+0x2bd/0x7f0", "k"),
+    ("... and more", "... and more", ""),  # an elision alone is no prefix
 ])
 def test_strip_prefix(line: str, text: str, ctx: str) -> None:
     assert strip_prefix(line) == (text, ctx)
@@ -418,3 +427,42 @@ def test_stack_hints_cover_every_stack_line() -> None:
             text = strip_prefix(line)[0].strip()
             if line_info(text)[0] in ("stack", "rip", "frame"):
                 assert any(h in line for h in dmesg._STACK_HINTS), line
+
+
+# --- headers a mail client wrapped ---------------------------------------------------------------
+
+@pytest.mark.parametrize("lines, title", [
+    # the line wrapped without a trailing blank (NIPA's 6.17 console in a netdev reply)
+    (["[  274.739699][ T2985] Oops: general protection fault, probably for",
+      "non-canonical address 0xe2b11fc1bf7efa00: 0000 [#1] SMP KASAN",
+      "[  274.741034][ T2985] RIP: 0010:bond_fill_info+0x4e9/0x17c0",
+      "[  274.744645][ T2985] Call Trace:", "[  274.744650][ T2985]  rtnl_link_fill+0x22e/0x890",
+      "[  274.744651][ T2985]  rtnl_fill_ifinfo+0x1/0x2", "[  274.744652][ T2985]  rtnl_dump_ifinfo+0x1/0x2"],
+     "general protection fault in bond_fill_info"),
+    # the 6.15+ WARNING format wrapped after "at"
+    (["[ 5152.797586] WARNING: mm/page_counter.c:60 at",
+      "page_counter_cancel+0x110/0x134, CPU#24: kworker/24:3/1074770",
+      "[ 5152.797885] NIP [c00000000089f460] page_counter_cancel+0x110/0x134",
+      "[ 5152.797902] Call Trace:",
+      "[ 5152.797920] [c000000267417c80] [c00000000089f8cc] page_counter_uncharge+0x3c/0x6c",
+      "[ 5152.797930] [c000000267417cb0] [c0000000008ab630] drain_local_memcg_stock+0x198/0x464",
+      "[ 5152.797942] [c000000267417da0] [c000000000204ffc] process_one_work+0x3d4/0x968"],
+     "WARNING in page_counter_cancel"),
+    # format=flowed: a blank ends the wrapped part
+    (["[671277.260094] INFO: task khugepaged:337 blocked for more than 122 ", "seconds.",
+      "[671277.260666] Call Trace:", "[671277.260765] [<0000000000af0ae0>] schedule+0x40/0xe0",
+      "[671277.261234] [<0000000000597954>] lru_add_drain_all+0x1b4/0x240",
+      "[671277.261306] [<00000000006052c4>] khugepaged+0x44/0x1e40"],
+     "INFO: task hung in lru_add_drain_all"),
+])
+def test_a_wrapped_header_is_titled_with_its_rest(lines: list[str], title: str) -> None:
+    assert [r.title for r in scan(lines)] == [title]
+
+
+def test_a_complete_header_takes_no_line_after_it() -> None:
+    # the header titles on its own: the unprefixed line after it (user space) is not joined
+    lines = ["[   10.000000] WARNING: CPU: 0 PID: 1 at mm/gup.c:12 try_grab_folio+0x1/0x2",
+             "login: root", "[   10.000001] RIP: 0010:try_grab_folio+0x1/0x2", "[   10.000002] Call Trace:",
+             "[   10.000003]  follow_page_pte+0x1/0x2", "[   10.000004]  __get_user_pages+0x1/0x2",
+             "[   10.000005]  get_user_pages_unlocked+0x1/0x2"]
+    assert [r.title for r in scan(lines)] == ["WARNING in try_grab_folio"]
