@@ -102,7 +102,10 @@ def test_fixture_invariants(path: Path) -> None:
         json.dumps(report_to_dict(r, 1))
 
 
-NO_CALLER_IDS = [p for p in FIXTURES if "[ T" not in p.read_text() and "][T" not in p.read_text()]
+# "#@ WRAPPED:" marks a log a mail client wrapped inside a report: only the printk prefixes tell its
+# wrapped pieces (unprefixed) from the lines around them, so its title needs them.
+NO_CALLER_IDS = [p for p in FIXTURES
+                 if "[ T" not in (t := p.read_text()) and "][T" not in t and "\n#@ WRAPPED:" not in t]
 
 
 @pytest.mark.parametrize("path", NO_CALLER_IDS, ids=[p.name for p in NO_CALLER_IDS])
@@ -466,3 +469,40 @@ def test_a_complete_header_takes_no_line_after_it() -> None:
              "[   10.000003]  follow_page_pte+0x1/0x2", "[   10.000004]  __get_user_pages+0x1/0x2",
              "[   10.000005]  get_user_pages_unlocked+0x1/0x2"]
     assert [r.title for r in scan(lines)] == ["WARNING in try_grab_folio"]
+
+
+def test_wrapped_lines_inside_a_report_are_read_whole() -> None:
+    # lockdep's "at: " wrapped by a mail client (format=flowed): the acquiring frame is on the next line
+    lines = ["<4>[    8.197437] WARNING: possible recursive locking detected",
+             "<4>[    8.197447] cpuhp/0/20 is trying to acquire lock:",
+             "<4>[    8.197450] ffffffff83487870 (cpu_hotplug_lock){++++}-{0:0}, at: ",
+             "rapl_package_add_pmu+0x37/0x370 [intel_rapl_common]",
+             "<4>[    8.197463] but task is already holding lock:",
+             "<4>[    8.197466] ffffffff83487870 (cpu_hotplug_lock){++++}-{0:0}, at: ",
+             "cpuhp_thread_fun+0x6d/0x290",
+             "<4>[    8.197532] Call Trace:", "<4>[    8.197533]  dump_stack_lvl+0x91/0xf0",
+             "<4>[    8.197561]  rapl_package_add_pmu+0x37/0x370 [intel_rapl_common]",
+             "<4>[    8.197565]  rapl_cpu_online+0x85/0x87 [intel_rapl_msr]"]
+    assert [r.title for r in scan(lines)] == ["possible deadlock in rapl_package_add_pmu"]
+
+
+INLINE_KMSAN = ["BUG: KMSAN: kernel-infoleak in instrument_copy_to_user include/linux/instrumented.h:121 [inline]",
+                "BUG: KMSAN: kernel-infoleak in _copy_to_user+0x1c9/0x270 lib/usercopy.c:33",
+                " instrument_copy_to_user include/linux/instrumented.h:121 [inline]",
+                " _copy_to_user+0x1c9/0x270 lib/usercopy.c:33",
+                " ucma_init_qp_attr+0x8c7/0xb10 drivers/infiniband/core/ucma.c:1242",
+                " ucma_write+0x637/0x6c0 drivers/infiniband/core/ucma.c:1732", "",
+                "Local variable resp created at:",
+                " ucma_init_qp_attr+0xa4/0xb10 drivers/infiniband/core/ucma.c:1214", "",
+                "CPU: 1 PID: 25910 Comm: syz-executor.1 Not tainted 5.16.0-rc5-syzkaller #0"]
+
+
+def test_a_symbolized_header_per_inlined_frame_is_one_report() -> None:
+    assert [r.title for r in scan(INLINE_KMSAN)] == ["KMSAN: kernel-infoleak in ucma_init_qp_attr"]
+
+
+def test_another_sanitizer_bug_after_an_inlined_header_is_its_own_report() -> None:
+    # the words before the frame differ (another bug kind): not the next inlined level
+    lines = [INLINE_KMSAN[0], "BUG: KMSAN: uninit-value in _copy_to_user+0x1c9/0x270 lib/usercopy.c:33",
+             *INLINE_KMSAN[2:]]
+    assert len(scan(lines)) == 2

@@ -188,6 +188,25 @@ def _unwrap_header(items: list[tuple[str, str]], group: Group | None) -> list[tu
     return [(joined, ctx)] + items[2:] if title_known(group, joined) else items
 
 
+def _rejoin(items: list[tuple[str, str]], own: list[bool], ctx: str) -> tuple[list[tuple[str, str]], list[bool]]:
+    """The report's own lines with the pieces a mail client wrapped put back together: an unprefixed
+    line _own_lines() keeps (the line before it ended in a blank) continues that line, so a title
+    reads it as the console printed it ("..., at: " / "rapl_package_add_pmu+0x37/0x370 [...]"). Only in
+    a report whose lines have a prefix: without one no line tells a wrapped piece from the next record."""
+    out: list[tuple[str, str]] = []
+    keep: list[bool] = []
+    last = -1  # index in out of the last own line
+    for (text, c), mine in zip(items, own):
+        if mine and not c and ctx and last >= 0 and out[last][0].endswith(" "):
+            out[last] = (out[last][0] + text, out[last][1])
+            continue
+        if mine:
+            last = len(out)
+        out.append((text, c))
+        keep.append(mine)
+    return out, keep
+
+
 def _title_lines(rep: Open, log: _Log, end: int, hi: int) -> list[str]:
     """The text syzkaller titles the report from: its context from the header on."""
     assert rep.main is not None
@@ -197,7 +216,7 @@ def _title_lines(rep: Open, log: _Log, end: int, hi: int) -> list[str]:
     ctx = rep.ctx
     items = _unwrap_header(log.items[main:stop], rep.main.group)
     raw = "\n".join(log.raw[main:stop])
-    own = _own_lines(items, ctx)
+    items, own = _rejoin(items, _own_lines(items, ctx), ctx)
     if not any(r in raw for r in _TITLE_RULES):  # the usual case: only unreliable frames go
         q = _QUESTIONABLE.search
         return [items[0][0]] + [t for (t, _), mine in zip(items[1:], own[1:])
