@@ -160,6 +160,8 @@ def test_titles_do_not_depend_on_prefixes(path: Path) -> None:
     ("[    1.531442 ] BUG: KFENCE: out-of-bounds read in stack_trace_save_regs+0x48/0x6c",
      "BUG: KFENCE: out-of-bounds read in stack_trace_save_regs+0x48/0x6c", "k"),
     ("[    1.532046 ]  stack_trace_save_regs+0x48/0x6c", " stack_trace_save_regs+0x48/0x6c", "k"),
+    # ... printk's six digits: a program's elapsed time with a blank before "]" is no stamp
+    ("[ 2.0 ] BUG: expected", "[ 2.0 ] BUG: expected", ""),
     # a journal excerpt whose date and host the author left out as "..."
     ("... kernel: INFO: task khugepaged:351 blocked for more than 1 seconds.",
      "INFO: task khugepaged:351 blocked for more than 1 seconds.", "k"),
@@ -506,3 +508,10 @@ def test_another_sanitizer_bug_after_an_inlined_header_is_its_own_report() -> No
     lines = [INLINE_KMSAN[0], "BUG: KMSAN: uninit-value in _copy_to_user+0x1c9/0x270 lib/usercopy.c:33",
              *INLINE_KMSAN[2:]]
     assert len(scan(lines)) == 2
+
+
+def test_a_programs_stamp_with_a_blank_before_the_bracket_is_no_report() -> None:
+    # a test program's "[ elapsed ] ..." lines in a stamped console: user space, not printk's
+    lines = [f"[    {i}.000000] random: crng init done" for i in range(3)]
+    lines += ["[ 1.5 ] WARNING: the test expects a warning here", "[ 2.25 ] BUG: expected", "ok 1 selftests: x"]
+    assert scan(lines) == []
