@@ -515,3 +515,16 @@ def test_a_programs_stamp_with_a_blank_before_the_bracket_is_no_report() -> None
     lines = [f"[    {i}.000000] random: crng init done" for i in range(3)]
     lines += ["[ 1.5 ] WARNING: the test expects a warning here", "[ 2.25 ] BUG: expected", "ok 1 selftests: x"]
     assert scan(lines) == []
+
+
+@pytest.mark.parametrize("header, title", [
+    ("WARNING: possible circular locking dependency detected ", "WARNING: possible circular locking dependency detected"),
+    ("BUG: KASAN: slab-out-of-bounds in gup_test_ioctl+0x1/0x2 ", "KASAN: slab-out-of-bounds in gup_test_ioctl"),
+])
+def test_a_complete_header_ending_in_a_blank_takes_no_line_after_it(header: str, title: str) -> None:
+    # a trailing blank (format=flowed, a terminal's padding) does not make a user-space line its rest
+    lines = [f"[    {i}.000000] random: crng init done" for i in range(3)]
+    lines += [f"[   10.000000] {header}", "login: root", "[   10.000002] Call Trace:",
+              "[   10.000003]  follow_page_pte+0x1/0x2", "[   10.000004]  __get_user_pages+0x1/0x2",
+              "[   10.000005]  get_user_pages_unlocked+0x1/0x2"]
+    assert [r.title for r in scan(lines)] == [title]

@@ -192,12 +192,14 @@ def _rejoin(items: list[tuple[str, str]], own: list[bool], ctx: str) -> tuple[li
     """The report's own lines with the pieces a mail client wrapped put back together: an unprefixed
     line _own_lines() keeps (the line before it ended in a blank) continues that line, so a title
     reads it as the console printed it ("..., at: " / "rapl_package_add_pmu+0x37/0x370 [...]"). Only in
-    a report whose lines have a prefix: without one no line tells a wrapped piece from the next record."""
+    a report whose lines have a prefix: without one no line tells a wrapped piece from the next record.
+    Not the header: a header ending in a blank that titles alone takes nothing after it (a user-space
+    "login: root" was read into "WARNING: possible circular locking dependency detected login: root")."""
     out: list[tuple[str, str]] = []
     keep: list[bool] = []
     last = -1  # index in out of the last own line
     for (text, c), mine in zip(items, own):
-        if mine and not c and ctx and last >= 0 and out[last][0].endswith(" "):
+        if mine and not c and ctx and last > 0 and out[last][0].endswith(" "):  # not the header: _unwrap_header's
             out[last] = (out[last][0] + text, out[last][1])
             continue
         if mine:
