@@ -102,7 +102,10 @@ def test_fixture_invariants(path: Path) -> None:
         json.dumps(report_to_dict(r, 1))
 
 
-NO_CALLER_IDS = [p for p in FIXTURES if "[ T" not in p.read_text() and "][T" not in p.read_text()]
+# "#@ WRAPPED:" marks a log a mail client wrapped inside a report: only the printk prefixes tell its
+# wrapped pieces (unprefixed) from the lines around them, so its title needs them.
+NO_CALLER_IDS = [p for p in FIXTURES
+                 if "[ T" not in (t := p.read_text()) and "][T" not in t and "\n#@ WRAPPED:" not in t]
 
 
 @pytest.mark.parametrize("path", NO_CALLER_IDS, ids=[p.name for p in NO_CALLER_IDS])
@@ -153,6 +156,17 @@ def test_titles_do_not_depend_on_prefixes(path: Path) -> None:
     ("  484.818219] BUG: Bad rss-counter state mm:(____ptrval____) idx:0 val:-1",
      "BUG: Bad rss-counter state mm:(____ptrval____) idx:0 val:-1", "k"),
     ("[  12.000000] 8021q: adding VLAN 0 to HW filter", "8021q: adding VLAN 0 to HW filter", "k"),
+    # a serial tool's blank before the stamp's "]" (LoongArch KFENCE report, 2023)
+    ("[    1.531442 ] BUG: KFENCE: out-of-bounds read in stack_trace_save_regs+0x48/0x6c",
+     "BUG: KFENCE: out-of-bounds read in stack_trace_save_regs+0x48/0x6c", "k"),
+    ("[    1.532046 ]  stack_trace_save_regs+0x48/0x6c", " stack_trace_save_regs+0x48/0x6c", "k"),
+    # ... printk's six digits: a program's elapsed time with a blank before "]" is no stamp
+    ("[ 2.0 ] BUG: expected", "[ 2.0 ] BUG: expected", ""),
+    # a journal excerpt whose date and host the author left out as "..."
+    ("... kernel: INFO: task khugepaged:351 blocked for more than 1 seconds.",
+     "INFO: task khugepaged:351 blocked for more than 1 seconds.", "k"),
+    ("... kernel:  __schedule+0x2bd/0x7f0", " __schedule+0x2bd/0x7f0", "k"),
+    ("... and more", "... and more", ""),  # an elision alone is no prefix
 ])
 def test_strip_prefix(line: str, text: str, ctx: str) -> None:
     assert strip_prefix(line) == (text, ctx)
@@ -418,3 +432,99 @@ def test_stack_hints_cover_every_stack_line() -> None:
             text = strip_prefix(line)[0].strip()
             if line_info(text)[0] in ("stack", "rip", "frame"):
                 assert any(h in line for h in dmesg._STACK_HINTS), line
+
+
+# --- headers a mail client wrapped ---------------------------------------------------------------
+
+@pytest.mark.parametrize("lines, title", [
+    # the line wrapped without a trailing blank (NIPA's 6.17 console in a netdev reply)
+    (["[  274.739699][ T2985] Oops: general protection fault, probably for",
+      "non-canonical address 0xe2b11fc1bf7efa00: 0000 [#1] SMP KASAN",
+      "[  274.741034][ T2985] RIP: 0010:bond_fill_info+0x4e9/0x17c0",
+      "[  274.744645][ T2985] Call Trace:", "[  274.744650][ T2985]  rtnl_link_fill+0x22e/0x890",
+      "[  274.744651][ T2985]  rtnl_fill_ifinfo+0x1/0x2", "[  274.744652][ T2985]  rtnl_dump_ifinfo+0x1/0x2"],
+     "general protection fault in bond_fill_info"),
+    # the 6.15+ WARNING format wrapped after "at"
+    (["[ 5152.797586] WARNING: mm/page_counter.c:60 at",
+      "page_counter_cancel+0x110/0x134, CPU#24: kworker/24:3/1074770",
+      "[ 5152.797885] NIP [c00000000089f460] page_counter_cancel+0x110/0x134",
+      "[ 5152.797902] Call Trace:",
+      "[ 5152.797920] [c000000267417c80] [c00000000089f8cc] page_counter_uncharge+0x3c/0x6c",
+      "[ 5152.797930] [c000000267417cb0] [c0000000008ab630] drain_local_memcg_stock+0x198/0x464",
+      "[ 5152.797942] [c000000267417da0] [c000000000204ffc] process_one_work+0x3d4/0x968"],
+     "WARNING in page_counter_cancel"),
+    # format=flowed: a blank ends the wrapped part
+    (["[671277.260094] INFO: task khugepaged:337 blocked for more than 122 ", "seconds.",
+      "[671277.260666] Call Trace:", "[671277.260765] [<0000000000af0ae0>] schedule+0x40/0xe0",
+      "[671277.261234] [<0000000000597954>] lru_add_drain_all+0x1b4/0x240",
+      "[671277.261306] [<00000000006052c4>] khugepaged+0x44/0x1e40"],
+     "INFO: task hung in lru_add_drain_all"),
+])
+def test_a_wrapped_header_is_titled_with_its_rest(lines: list[str], title: str) -> None:
+    assert [r.title for r in scan(lines)] == [title]
+
+
+def test_a_complete_header_takes_no_line_after_it() -> None:
+    # the header titles on its own: the unprefixed line after it (user space) is not joined
+    lines = ["[   10.000000] WARNING: CPU: 0 PID: 1 at mm/gup.c:12 try_grab_folio+0x1/0x2",
+             "login: root", "[   10.000001] RIP: 0010:try_grab_folio+0x1/0x2", "[   10.000002] Call Trace:",
+             "[   10.000003]  follow_page_pte+0x1/0x2", "[   10.000004]  __get_user_pages+0x1/0x2",
+             "[   10.000005]  get_user_pages_unlocked+0x1/0x2"]
+    assert [r.title for r in scan(lines)] == ["WARNING in try_grab_folio"]
+
+
+def test_wrapped_lines_inside_a_report_are_read_whole() -> None:
+    # lockdep's "at: " wrapped by a mail client (format=flowed): the acquiring frame is on the next line
+    lines = ["<4>[    8.197437] WARNING: possible recursive locking detected",
+             "<4>[    8.197447] cpuhp/0/20 is trying to acquire lock:",
+             "<4>[    8.197450] ffffffff83487870 (cpu_hotplug_lock){++++}-{0:0}, at: ",
+             "rapl_package_add_pmu+0x37/0x370 [intel_rapl_common]",
+             "<4>[    8.197463] but task is already holding lock:",
+             "<4>[    8.197466] ffffffff83487870 (cpu_hotplug_lock){++++}-{0:0}, at: ",
+             "cpuhp_thread_fun+0x6d/0x290",
+             "<4>[    8.197532] Call Trace:", "<4>[    8.197533]  dump_stack_lvl+0x91/0xf0",
+             "<4>[    8.197561]  rapl_package_add_pmu+0x37/0x370 [intel_rapl_common]",
+             "<4>[    8.197565]  rapl_cpu_online+0x85/0x87 [intel_rapl_msr]"]
+    assert [r.title for r in scan(lines)] == ["possible deadlock in rapl_package_add_pmu"]
+
+
+INLINE_KMSAN = ["BUG: KMSAN: kernel-infoleak in instrument_copy_to_user include/linux/instrumented.h:121 [inline]",
+                "BUG: KMSAN: kernel-infoleak in _copy_to_user+0x1c9/0x270 lib/usercopy.c:33",
+                " instrument_copy_to_user include/linux/instrumented.h:121 [inline]",
+                " _copy_to_user+0x1c9/0x270 lib/usercopy.c:33",
+                " ucma_init_qp_attr+0x8c7/0xb10 drivers/infiniband/core/ucma.c:1242",
+                " ucma_write+0x637/0x6c0 drivers/infiniband/core/ucma.c:1732", "",
+                "Local variable resp created at:",
+                " ucma_init_qp_attr+0xa4/0xb10 drivers/infiniband/core/ucma.c:1214", "",
+                "CPU: 1 PID: 25910 Comm: syz-executor.1 Not tainted 5.16.0-rc5-syzkaller #0"]
+
+
+def test_a_symbolized_header_per_inlined_frame_is_one_report() -> None:
+    assert [r.title for r in scan(INLINE_KMSAN)] == ["KMSAN: kernel-infoleak in ucma_init_qp_attr"]
+
+
+def test_another_sanitizer_bug_after_an_inlined_header_is_its_own_report() -> None:
+    # the words before the frame differ (another bug kind): not the next inlined level
+    lines = [INLINE_KMSAN[0], "BUG: KMSAN: uninit-value in _copy_to_user+0x1c9/0x270 lib/usercopy.c:33",
+             *INLINE_KMSAN[2:]]
+    assert len(scan(lines)) == 2
+
+
+def test_a_programs_stamp_with_a_blank_before_the_bracket_is_no_report() -> None:
+    # a test program's "[ elapsed ] ..." lines in a stamped console: user space, not printk's
+    lines = [f"[    {i}.000000] random: crng init done" for i in range(3)]
+    lines += ["[ 1.5 ] WARNING: the test expects a warning here", "[ 2.25 ] BUG: expected", "ok 1 selftests: x"]
+    assert scan(lines) == []
+
+
+@pytest.mark.parametrize("header, title", [
+    ("WARNING: possible circular locking dependency detected ", "WARNING: possible circular locking dependency detected"),
+    ("BUG: KASAN: slab-out-of-bounds in gup_test_ioctl+0x1/0x2 ", "KASAN: slab-out-of-bounds in gup_test_ioctl"),
+])
+def test_a_complete_header_ending_in_a_blank_takes_no_line_after_it(header: str, title: str) -> None:
+    # a trailing blank (format=flowed, a terminal's padding) does not make a user-space line its rest
+    lines = [f"[    {i}.000000] random: crng init done" for i in range(3)]
+    lines += [f"[   10.000000] {header}", "login: root", "[   10.000002] Call Trace:",
+              "[   10.000003]  follow_page_pte+0x1/0x2", "[   10.000004]  __get_user_pages+0x1/0x2",
+              "[   10.000005]  get_user_pages_unlocked+0x1/0x2"]
+    assert [r.title for r in scan(lines)] == [title]

@@ -204,6 +204,12 @@ DIE_LINE = re.compile(r"Internal error:.*\[#\d+\]|Oops: |Kernel BUG \[#\d+\]|\[#
 # object (the group) one after another are one report, not one per counter.
 SAME_OBJECT = re.compile(r"BUG: Bad rss-counter state mm:(\S+)")
 SAME_OBJECT_LINES = 8  # at most this far apart (NR_MM_COUNTERS lines, blank lines between)
+# syzbot's symbolizer prints a sanitizer's header once per inlined frame, innermost first ("BUG: KMSAN:
+# kernel-infoleak in instrument_copy_to_user include/linux/instrumented.h:121 [inline]", then "... in
+# _copy_to_user+0x1c9/0x270 lib/usercopy.c:33"): a header right after such a line, with the same
+# words before the frame, is the same report's next level.
+INLINE_HEADER = re.compile(r"(BUG: K[A-Z]SAN: [\w-]+ in )[\w.]+ \S+:\d+ \[inline\]\s*$")
+INLINE_LEVELS = 12  # at most this many header lines for one report
 # syzkaller keeps these inside the report they interrupt rather than starting a new one.
 CONTINUES = re.compile(r"invalid opcode: 0000|Kernel panic - not syncing|unregister_netdevice: waiting for"
                        r"|PANIC: double fault")

@@ -30,13 +30,17 @@ _PREFIX = re.compile(
     r"(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d{6}[+-]\d\d:\d\d(?= ))?"
     # syslog/journal: "Dec  4 17:43:58[.123456] host ", ISO 8601 time stamps; a log reader may
     # leave the host out before "kernel: " ("2021-03-16 11:27:14.269 kernel: WARNING: ...")
-    r"(?P<sys>(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?)"
+    r"(?P<sys>(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?"
+    # a mail's excerpt with the date and host left out: "... kernel: INFO: task ..."
+    r"|\.\.\.(?= kernel: ))"
     r"(?: (?!kernel: )\S+)? )?"
     r"(?P<kern>kernel: )?(?P<lvl2><\d{1,3}>)?"
     # printk's "[   12.345678]", or dmesg -T's "[Fri Dec  4 17:43:58 2026]" (any locale: "[Mi Jul 30 ...]",
     # "[St okt 15 ...]")
     # and dmesg -H/--reltime's "[Mar 8 17:07]" (each new minute) and "[  +0.000005]" (the delta since)
-    r"(?P<ts>\[ *\d+\.\d+\]|\[[^\W\d_]{1,3}\.? [^\W\d_]{3,5}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4}\]"
+    # (some serial tools print a blank before its "]": "[    1.531195 ] BUG: KFENCE: ...", printk's
+    # six digits always: a program's "[ 2.0 ] BUG: expected" is not taken for the kernel)
+    r"(?P<ts>\[ *\d+\.(?:\d+|\d{6} )\]|\[[^\W\d_]{1,3}\.? [^\W\d_]{3,5}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4}\]"
     r"|\[ *\+\d+\.\d+\]|\[[^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d\]"
     # printk's stamp whose "[" other output on the serial line ate ("[[1] 1149" then "  484.818219] BUG:")
     r"|\d+\.\d{6}\](?= ))?" + _CALLER
@@ -44,7 +48,7 @@ _PREFIX = re.compile(
 # The fields after a printk time stamp that the fast paths (_TIME, _BATCH) leave to _PREFIX.
 _FIELDS = (r"(?![ -]\(\d+\)\[\d+:| \d{3}: | (?:[\w.-]+ )?kernel: | {1,2}\[\d+: | c\d{1,2} "
            r"|(?: ?\[ *[TC]\d+\])? ?\[name:)")
-_TIME = re.compile(r"\[ *\d+\.\d+\]" + _FIELDS + r"(?: ?\[ *([TC]\d+)\])? ?")
+_TIME = re.compile(r"\[ *\d+\.(?:\d+|\d{6} )\]" + _FIELDS + r"(?: ?\[ *([TC]\d+)\])? ?")
 # /dev/kmsg and extended netconsole records: "level,seq,usec,flags[,caller=T1][,ncfrag=..];text",
 # the text as printed, with no separator (a one-digit level: the kernel's own facility; programs
 # writing to /dev/kmsg log as user)
@@ -72,7 +76,7 @@ def strip_prefix(line: str) -> tuple[str, str]:
         if m:
             return line[m.end():], m.group(1) or "k"
     elif not line or not (line[0] in "< \t" or line[:3] in _MONTHS or line[0].isdigit()
-                          or line.startswith("kernel: ")):
+                          or line.startswith(("kernel: ", "... kernel: "))):
         return _embedded(line)
     elif line[1:2] == ",":
         ext = _EXT.match(line)
@@ -137,10 +141,10 @@ _FACILITY = re.compile(r"(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d
                        r"(?:emerg|alert|crit|err|warn|notice|info|debug) *: ?")
 # printk's own time stamp (%5lu.%06lu) or dmesg -T's in mid-line (after dmesg -x's "kern  :warn  : "
 # or another program's bytes), with or without a caller id.
-_MID = re.compile(r"\[(?: *\d+\.\d{6}|[^\W\d_]{1,3}\.? [^\W\d_]{3,5}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4})\]"
+_MID = re.compile(r"\[(?: *\d+\.\d{6} ?|[^\W\d_]{1,3}\.? [^\W\d_]{3,5}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4})\]"
                   + _CALLER)
 # The usual "[ts] [caller] " prefix; group 1 is just its "[" (a cached one-character string).
-_BATCH = re.compile(r"^(?:(\[) *\d+\.\d+\]" + _FIELDS + r"(?: ?\[ *([TC]\d+)\])? ?)?(.*)$", re.MULTILINE)
+_BATCH = re.compile(r"^(?:(\[) *\d+\.(?:\d+|\d{6} )\]" + _FIELDS + r"(?: ?\[ *([TC]\d+)\])? ?)?(.*)$", re.MULTILINE)
 _OTHER: dict[str, tuple[str, str]] = {}  # strip_prefix() of lines without a time stamp, per distinct line
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from bench.report import frames as fr
 from bench.report.describe import describe, title_known
+from bench.report.groups import Group
 from bench.report.kinds import category_of, detail_of, type_of
 from bench.report.oops_table import CONTINUES, DIE_LINE
 from bench.report.prefix import normalize, source_path, strip_many, strip_prefix
@@ -172,6 +173,42 @@ def _own_lines(items: list[tuple[str, str]], ctx: str) -> list[bool]:
     return out
 
 
+def _unwrap_header(items: list[tuple[str, str]], group: Group | None) -> list[tuple[str, str]]:
+    """A header line a mail client (or a terminal) wrapped: "general protection fault, probably for" /
+    "non-canonical address 0x..: 0000 [#1] SMP KASAN", "WARNING: mm/page_counter.c:60 at" /
+    "page_counter_cancel+0x110/0x134, CPU#24: ...", "blocked for more than 122 " / "seconds.". When
+    no title format of its group matches the header on its own, the unprefixed, unindented line
+    right after it continues it if the two together are titled."""
+    if group is None or len(items) < 2:
+        return items
+    (head, ctx), (nxt, c) = items[0], items[1]
+    if c or not nxt.strip() or nxt[:1].isspace() or title_known(group, head):
+        return items
+    joined = head + nxt if head.endswith(" ") else f"{head} {nxt}"
+    return [(joined, ctx)] + items[2:] if title_known(group, joined) else items
+
+
+def _rejoin(items: list[tuple[str, str]], own: list[bool], ctx: str) -> tuple[list[tuple[str, str]], list[bool]]:
+    """The report's own lines with the pieces a mail client wrapped put back together: an unprefixed
+    line _own_lines() keeps (the line before it ended in a blank) continues that line, so a title
+    reads it as the console printed it ("..., at: " / "rapl_package_add_pmu+0x37/0x370 [...]"). Only in
+    a report whose lines have a prefix: without one no line tells a wrapped piece from the next record.
+    Not the header: a header ending in a blank that titles alone takes nothing after it (a user-space
+    "login: root" was read into "WARNING: possible circular locking dependency detected login: root")."""
+    out: list[tuple[str, str]] = []
+    keep: list[bool] = []
+    last = -1  # index in out of the last own line
+    for (text, c), mine in zip(items, own):
+        if mine and not c and ctx and last > 0 and out[last][0].endswith(" "):  # not the header: _unwrap_header's
+            out[last] = (out[last][0] + text, out[last][1])
+            continue
+        if mine:
+            last = len(out)
+        out.append((text, c))
+        keep.append(mine)
+    return out, keep
+
+
 def _title_lines(rep: Open, log: _Log, end: int, hi: int) -> list[str]:
     """The text syzkaller titles the report from: its context from the header on."""
     assert rep.main is not None
@@ -179,9 +216,9 @@ def _title_lines(rep: Open, log: _Log, end: int, hi: int) -> list[str]:
     stop = min(rep.cut if main < rep.cut < end else end, hi)
     log.ensure(main, stop)
     ctx = rep.ctx
-    items = log.items[main:stop]
+    items = _unwrap_header(log.items[main:stop], rep.main.group)
     raw = "\n".join(log.raw[main:stop])
-    own = _own_lines(items, ctx)
+    items, own = _rejoin(items, _own_lines(items, ctx), ctx)
     if not any(r in raw for r in _TITLE_RULES):  # the usual case: only unreliable frames go
         q = _QUESTIONABLE.search
         return [items[0][0]] + [t for (t, _), mine in zip(items[1:], own[1:])

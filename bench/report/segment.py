@@ -21,6 +21,8 @@ from bench.report.oops_table import (
     DIE_LINE,
     EXTRA,
     GROUPS,
+    INLINE_HEADER,
+    INLINE_LEVELS,
     PRE,
     PRE_ANCHORS,
     PRE_NEAR,
@@ -215,6 +217,12 @@ def _dying(lines: list[str], at: int) -> bool:
     return False
 
 
+def _inline_level(hit: Hit, line: str, lines: list[str]) -> bool:
+    """Is this header the next inlined level of the symbolized sanitizer header just before it?"""
+    m = INLINE_HEADER.search(strip_prefix(lines[hit.line - 1])[0]) if hit.line > 0 else None
+    return m is not None and m.group(1) in line
+
+
 def _joins(rep: Open, hit: Hit, line: str, lines: list[str]) -> bool:
     """Does this header belong to the open report (a consequence of it) rather than start one?"""
     assert hit.group is not None and rep.main is not None
@@ -229,6 +237,8 @@ def _joins(rep: Open, hit: Hit, line: str, lines: list[str]) -> bool:
         return True  # printed by the task dying of this oops (die() -> do_exit()): its fallout
     if CONTINUES.search(line):
         return after <= ATTACH
+    if 0 < after <= INLINE_LEVELS and _inline_level(hit, line, lines):
+        return True  # the next inlined level of the same symbolized sanitizer header
     if after <= SAME_OBJECT_LINES and (m := SAME_OBJECT.search(line)) is not None and (
             (first := SAME_OBJECT.search(lines[rep.main.line])) is not None and first.group(1) == m.group(1)):
         return True  # the next line of one check about one object (check_mm()'s counters of one mm)
@@ -265,7 +275,8 @@ def segment(hits: list[Hit], lines: list[str]) -> list[Open]:
     for hit in hits:
         line = lines[hit.line]
         if hit.group is not None and id(hit.group) not in _EXTRA and not CONTINUES.search(line) \
-                and not (hit.group.header in _DIE_HEADERS and DIE_LINE.search(line)):
+                and not (hit.group.header in _DIE_HEADERS and DIE_LINE.search(line)) \
+                and not _inline_level(hit, line, lines):
             for other in open_.values():  # syzkaller cuts a console report at the next header
                 if other.ctx in ("k", "") and other.main and other.cut < 0 and other.main.line < hit.line:
                     other.cut = hit.line
