@@ -14,6 +14,8 @@ import pytest
 from conftest import HOME, WARNING
 
 from bench.cli import main as cli_main
+from bench.run import cases, guests
+from bench.run.result import Case, Status
 
 # -- a reader that leaves (`bench scan LOG | head`) never turns a failure into a pass --------
 
@@ -57,3 +59,38 @@ def test_a_command_goes_on_to_its_own_exit_code_when_stdout_is_gone(monkeypatch:
     assert cli_main.dispatch(argparse.Namespace(func=handler)) == 1
     assert done == [True]
     assert cli_main.dispatch(argparse.Namespace(func=handler), abort=cli_main.BISECT_ABORT) == 1
+
+
+# -- the end markers of a workload: a later one, or a later start, never hides the runner's --
+
+def _judged(tmp_path: Path, rc_file: str, console: list[str]) -> Case:
+    (tmp_path / "w.rc").write_text(rc_file)
+    (tmp_path / "w.log").write_text("")
+    w = guests.Workload("w", "", tmp_path / "w.sh", 60, None, (), ())
+    boot = cases.BootFacts(0, False, 1.0, tmp_path / "console.log")
+    return cases.workload_case(w, tmp_path, cases.spans(console).get("w"), boot)
+
+
+RUNNER = ["[    1.0] pinbench: guest ready: 6.12", "[    2.0] pinbench: workload w start",
+          "[    3.0] pinbench: workload w end rc=1"]
+
+
+@pytest.mark.parametrize("after", [
+    ["[    4.0] pinbench: workload w end rc=0"],  # a process it left behind, after the runner's marker
+    ["[    4.0] pinbench: workload w start"],  # the same, erasing the runner's end marker
+    ["[    4.0] pinbench: workload w start", "[    5.0] pinbench: workload w end rc=0"],
+])
+def test_a_leftover_that_rewrites_the_rc_file_and_the_markers_never_passes(tmp_path: Path, after: list[str]) -> None:
+    """Before: the runner wrote `end rc=1` and `1` to w.rc; a process the workload left behind
+    rewrote w.rc to `0` and wrote a later marker to /dev/kmsg (an end rc=0, or a start, which
+    dropped the runner's end marker): the two readings agreed, or there was no marker to compare,
+    and the workload PASSed. Every end marker after its first start must agree."""
+    case = _judged(tmp_path, "0 1 2\n", [*RUNNER, *after, "[    9.0] pinbench: all workloads done"])
+    assert case.status is Status.FAIL, case
+
+
+def test_end_markers_that_agree_still_pass(tmp_path: Path) -> None:
+    ok = [ln.replace("rc=1", "rc=0") for ln in RUNNER]
+    assert _judged(tmp_path, "0 1 2\n", ok).status is Status.PASS
+    assert _judged(tmp_path, "0 1 2\n", [*ok, ok[-1]]).status is Status.PASS
+    assert _judged(tmp_path, "1 1 2\n", RUNNER).status is Status.FAIL
