@@ -8,14 +8,16 @@ import io
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from conftest import HOME, WARNING
 
 from bench.cli import main as cli_main
-from bench.run import cases, guests
-from bench.run.result import Case, Status
+from bench.run import cases, guests, junit
+from bench.run.result import Case, RunResult, Status
+from bench.run.runfacts import RunFacts
 
 # -- a reader that leaves (`bench scan LOG | head`) never turns a failure into a pass --------
 
@@ -94,3 +96,27 @@ def test_end_markers_that_agree_still_pass(tmp_path: Path) -> None:
     assert _judged(tmp_path, "0 1 2\n", ok).status is Status.PASS
     assert _judged(tmp_path, "0 1 2\n", [*ok, ok[-1]]).status is Status.PASS
     assert _judged(tmp_path, "1 1 2\n", RUNNER).status is Status.FAIL
+
+
+# -- text the guest wrote that XML cannot hold never costs the run its junit.xml -------------
+
+def test_guest_text_xml_cannot_hold_still_makes_a_junit_xml(tmp_path: Path) -> None:
+    """Before: a workload whose log held U+FFFE or U+FFFF (valid UTF-8: EF BF BE, in a CASE
+    line's reason or anywhere in its output; a process name of the same bytes in a kernel
+    report) made junit_xml raise ExpatError: no junit.xml, "writing the results", exit 2 for a
+    run whose workload failed. The same for a lone surrogate (a name read surrogate-escaped)."""
+    guest = tmp_path / "guest"
+    guest.mkdir()
+    (guest / "w.log").write_bytes(b"CASE cell FAIL: pinned page reads \xef\xbf\xbe\xef\xbf\xbf\nout \xef\xbf\xbe\n")
+    (guest / "w.rc").write_text("1 1 2\n")
+    w = guests.Workload("w", "", tmp_path / "w.sh", 60, None, (), ())
+    console = ["[    2.0] pinbench: workload w start", "[    3.0] pinbench: workload w end rc=1"]
+    found = cases.workload_cases([w], guest, console, cases.BootFacts(0, False, 1.0, tmp_path / "console.log"))
+    found.append(Case("report", "WARNING in f\ufffe\udcff", Status.FAIL, 0.0, "new WARNING", "Comm: \uffff\ud800"))
+    result = RunResult("20261207-000000-x", "x\ufffe", tmp_path, tuple(found), 1.0, RunFacts())
+    assert result.exit_code == 1
+    junit.write(result, tmp_path / "junit.xml")
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "3"
+    names = [c.get("name") for c in suite.iter("testcase")]
+    assert names == ["w", "w/cell", "WARNING in f\ufffd\ufffd"]
