@@ -15,7 +15,7 @@ import pytest
 from conftest import HOME, WARNING
 
 from bench.cli import main as cli_main
-from bench.run import cases, guests, junit
+from bench.run import cases, guests, junit, mbox, series
 from bench.run.result import Case, RunResult, Status
 from bench.run.runfacts import RunFacts
 
@@ -120,3 +120,30 @@ def test_guest_text_xml_cannot_hold_still_makes_a_junit_xml(tmp_path: Path) -> N
     assert suite is not None and suite.get("failures") == "3"
     names = [c.get("name") for c in suite.iter("testcase")]
     assert names == ["w", "w/cell", "WARNING in f\ufffd\ufffd"]
+
+
+# -- an mbox: a patch git am applies is never left out -----------------------------------
+
+_DIFF = "diff --git a/README b/README\n--- a/README\n+++ b/README\n@@ -1 +1 @@\n-a\n+b\n"
+
+
+def _mail(subject: str, body: str, headers: str = "") -> str:
+    return (mbox.MBOX_FROM + f"From: A <a@example.org>\nSubject: {subject}\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+            + headers + "\n" + body)
+
+
+def test_a_patch_sent_as_an_attachment_is_a_patch(tmp_path: Path) -> None:
+    """Before: a mail whose diff is a base64 MIME attachment had no diff for the bench, so it
+    was left out of an unnumbered mbox without a word, while git am applies it: the run passed
+    without it (and a .patch file of it was "no diff found")."""
+    import base64
+    attached = _mail("[PATCH] second, attached", "--XX\nContent-Type: text/plain\n\nsee attached\n--XX\n"
+                     "Content-Type: text/x-patch; name=\"0001.patch\"\nContent-Transfer-Encoding: base64\n"
+                     "Content-Disposition: attachment; filename=\"0001.patch\"\n\n"
+                     + base64.encodebytes(_DIFF.encode()).decode() + "--XX--\n",
+                     "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"XX\"\n")
+    (tmp_path / "two.mbox").write_text(_mail("[PATCH] first", "one\n---\n" + _DIFF) + attached)
+    s = series.load_series(str(tmp_path / "two.mbox"), tmp_path)
+    assert [p.subject for p in s.patches] == ["first", "second, attached"]
+    (tmp_path / "one.patch").write_text(attached)
+    assert [p.subject for p in series.load_series(str(tmp_path / "one.patch"), tmp_path).patches] == ["second, attached"]
