@@ -8,13 +8,16 @@ import io
 import os
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from conftest import HOME, WARNING
 
+from bench.base.limits import LIMITS
 from bench.cli import main as cli_main
+from bench.report.scanner import scan
 from bench.run import cases, guests, junit, mbox, series
 from bench.run.result import Case, RunResult, Status
 from bench.run.runfacts import RunFacts
@@ -147,3 +150,22 @@ def test_a_patch_sent_as_an_attachment_is_a_patch(tmp_path: Path) -> None:
     assert [p.subject for p in s.patches] == ["first", "second, attached"]
     (tmp_path / "one.patch").write_text(attached)
     assert [p.subject for p in series.load_series(str(tmp_path / "one.patch"), tmp_path).patches] == ["second, attached"]
+
+
+# -- a console line far longer than any printk record never stalls the scanner -------------
+
+def test_long_console_lines_are_scanned_in_time_linear_in_the_console() -> None:
+    """Before: a 60K-character line (a guest's root process may write the console; the live
+    reader keeps 64K of a line) took 10 s to title (syzkaller's title replacements and the
+    oops formats are quadratic in a line's length): a console of such lines, hours. The
+    patterns now see LIMITS.report_line characters of a line, the cut said in it."""
+    lines = []
+    for head, fill in (("general protection fault", "a"), ("Oops: ", "WARNING: "),
+                       ("------------[ cut here ]------------", "WARNING: ")):
+        lines += ["[   10.000001] " + head + fill * (60_000 // len(fill))] * 2
+    start = time.monotonic()
+    found = scan(lines)
+    assert time.monotonic() - start < 8, time.monotonic() - start
+    assert found and all(len(r.title) <= 120 for r in found)
+    assert any("line cut at 2048 characters" in "\n".join(r.raw) for r in found)
+    assert LIMITS.report_line >= 1024 + 64  # printk's longest record and its prefixes are never cut

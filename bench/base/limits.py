@@ -30,6 +30,10 @@ class Limits:
     # Characters of one console line kept by the live reader and the scanner; the rest is cut
     # (said in the line). printk lines are at most 1024 bytes (LOG_LINE_MAX).
     console_line: int = 64 * 1024
+    # Characters of one console line the report scanner's patterns look at (the rest is cut, the
+    # cut said in the line): printk's longest record is 1024 characters. Some of the patterns
+    # (syzkaller's) take time quadratic in a line's length: a 64K line took 10 s.
+    report_line: int = 2048
     # Characters of console one boot may write; past it the VM is stopped as a printk storm.
     # The largest real console seen: 9.8 MB (2086 VM_WARNs of a catalogue bug, 2026-12-05).
     console_chars: int = 256 * 1024 * 1024
