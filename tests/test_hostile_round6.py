@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 from conftest import HOME, WARNING
 
+from bench.base import casekey
+from bench.base.errors import UserError
 from bench.base.limits import LIMITS
 from bench.cli import main as cli_main
+from bench.report import issues_file
 from bench.report.scanner import scan
 from bench.run import cases, guests, junit, mbox, series
 from bench.run.result import Case, RunResult, Status
@@ -169,3 +172,47 @@ def test_long_console_lines_are_scanned_in_time_linear_in_the_console() -> None:
     assert found and all(len(r.title) <= 120 for r in found)
     assert any("line cut at 2048 characters" in "\n".join(r.raw) for r in found)
     assert LIMITS.report_line >= 1024 + 64  # printk's longest record and its prefixes are never cut
+
+
+# -- a title regex that backtracks without end is refused where it is written --------------
+
+_REPORT = ("[   10.000000] ------------[ cut here ]------------\n"
+           "[   10.000001] WARNING: CPU: 1 PID: 123 at mm/gup.c:100 folio_try_grab_refs_for_the_long_term_pin_path+0x10/0x20\n"
+           "[   10.000002] Call Trace:\n[   10.000003]  <TASK>\n"
+           "[   10.000004]  folio_try_grab_refs_for_the_long_term_pin_path+0x10/0x20\n"
+           "[   10.000005]  </TASK>\n[   10.000006] ---[ end trace 0000000000000000 ]---\n")
+
+
+@pytest.mark.parametrize("regex", [r"^WARNING in (\w+_?)+lock$", r"(a+)+$", r"(?:x*y?)*z", r"((ab)*c?)+$"])
+def test_a_suppress_regex_that_nests_unbounded_repeats_is_refused_not_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], regex: str) -> None:
+    """Before: `bench scan --suppress` with `^WARNING in (\\w+_?)+lock$` (a known issue as people
+    write them) over a report titled `WARNING in folio_try_grab_refs_for_the_long_term_pin_path`
+    ran until killed (the regex tries 2^45 ways to split the name): the scan, a run's verdict,
+    a night hung. Nested unbounded repeats are refused with the file and line."""
+    sup = tmp_path / "suppress.txt"
+    sup.write_text("# known\n" + regex + "\n")
+    log = tmp_path / "console.log"
+    log.write_text(_REPORT)
+    start = time.monotonic()
+    assert cli_main.main(["scan", "--suppress", str(sup), str(log)]) == 2
+    err = capsys.readouterr().err
+    assert f"{sup}:2: suppress: title regex" in err and "nests" in err and err.count("\n") == 1, err
+    assert time.monotonic() - start < 5
+
+
+def test_known_issue_and_catch_regexes_follow_the_same_rule(tmp_path: Path) -> None:
+    known = tmp_path / "known-issues.yaml"
+    known.write_text("format: 1\nissues:\n  - id: a\n    title: 'WARNING in (\\w+_?)+lock'\n")
+    with pytest.raises(UserError, match=r"known-issues.yaml:3: title regex .*nests"):
+        issues_file.load(known)
+    with pytest.raises(UserError, match="nests"):
+        casekey.parse(r"report/(a+)+$", "series.yaml:3", "catch")
+    for fine in (r"WARNING in (foo|bar)_lock", r"(ab)+c", r"x{2,3}(\d+)?", r"^BUG: .* in \w+$", r"(a\+)+"):
+        casekey.parse("report/" + fine)
+        issues_file.load(_write(tmp_path / "ok.txt", fine + "\n"))
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
