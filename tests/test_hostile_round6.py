@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from conftest import HOME, WARNING
 
-from bench.base import casekey
+from bench.base import casekey, formats
 from bench.base.errors import UserError
 from bench.base.limits import LIMITS
 from bench.cli import main as cli_main
+from bench.drivers.nightly import night_file
 from bench.report import issues_file
 from bench.report.scanner import scan
 from bench.run import cases, guests, junit, mbox, series
@@ -216,3 +217,34 @@ def test_known_issue_and_catch_regexes_follow_the_same_rule(tmp_path: Path) -> N
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+# -- a results file read back that is a FIFO or a device is refused, not waited on ---------
+
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_a_results_json_that_is_a_fifo_or_a_device_is_refused_at_once(tmp_path: Path, kind: str,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: formats.load_json and night.json's reader read the whole path: a shard's
+    summary.json made a FIFO hung `bench merge`, a night.json beside the night made a FIFO hung
+    the nightly's last step, and a link to /dev/zero read until the OOM killer."""
+    night = tmp_path / "nightly" / "old"
+    night.mkdir(parents=True)
+    for name in ("summary.json", "night.json"):
+        if kind == "fifo":
+            os.mkfifo(night / name)
+        else:
+            (night / name).symlink_to("/dev/zero")
+    start = time.monotonic()
+    with pytest.raises(formats.FormatProblem, match="not a regular file"):
+        formats.load_json(night / "summary.json")
+    assert night_file.load_night(night) is None
+    assert "not a regular file" in capsys.readouterr().err
+    assert time.monotonic() - start < 5
+
+
+def test_a_results_json_over_its_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "summary.json"
+    with path.open("wb") as f:
+        f.truncate(LIMITS.json_bytes + 1)  # sparse: no disk used
+    with pytest.raises(formats.FormatProblem, match=f"over the limit of {LIMITS.json_bytes} bytes"):
+        formats.load_json(path)

@@ -25,6 +25,9 @@ class Limits:
     # Nesting of JSON the bench reads back (night.json, state.json, summary.json, request.json):
     # ours are 5 deep; json's decoder recurses, so 100000 '[' would crash it.
     json_depth: int = 32
+    # Bytes of a JSON file the bench reads back (summary.json, night.json, state.json,
+    # request.json): ours are under 1 MB; a shard or a folder beside a night may hold anything.
+    json_bytes: int = 64 * 1024 * 1024
     # Patches in one series; mm's largest series are a few hundred patches (folios: ~100).
     patches: int = 5000
     # Characters of one console line kept by the live reader and the scanner; the rest is cut
