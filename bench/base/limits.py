@@ -26,8 +26,9 @@ class Limits:
     # ours are 5 deep; json's decoder recurses, so 100000 '[' would crash it.
     json_depth: int = 32
     # Bytes of a JSON file the bench reads back (summary.json, night.json, state.json,
-    # request.json): ours are under 1 MB; a shard or a folder beside a night may hold anything.
-    json_bytes: int = 64 * 1024 * 1024
+    # request.json): ours are under 1 MB; a run's summary.json holds its reports' text, so a
+    # console at console_chars must fit twice. A shard or a folder beside a night may hold anything.
+    json_bytes: int = 512 * 1024 * 1024
     # Patches in one series; mm's largest series are a few hundred patches (folios: ~100).
     patches: int = 5000
     # Characters of one console line kept by the live reader and the scanner; the rest is cut
