@@ -248,3 +248,24 @@ def test_a_results_json_over_its_limit_is_refused(tmp_path: Path) -> None:
         f.truncate(LIMITS.json_bytes + 1)  # sparse: no disk used
     with pytest.raises(formats.FormatProblem, match=f"over the limit of {LIMITS.json_bytes} bytes"):
         formats.load_json(path)
+
+
+# -- a path option that is a symlink loop is a usage error, not an internal error -----------
+
+@pytest.mark.parametrize("argv", [
+    ["run", "canary", "--results", "{loop}"], ["run", "canary", "--suppress", "{loop}"],
+    ["scan", "--suppress", "{loop}", "{log}"], ["merge", "{loop}", "--out", "{out}"], ["doctor", "--results", "{loop}"],
+])
+def test_a_path_option_that_is_a_symlink_loop_is_a_usage_error(tmp_path: Path, argv: list[str],
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: `--results DIR` with DIR a symlink loop: "internal error: RuntimeError: Symlink loop
+    from ..." (Path.resolve raises RuntimeError, not OSError), a crash log, for bad input."""
+    monkeypatch.setenv("BENCH_HOME", str(HOME))
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    (tmp_path / "console.log").write_text("")
+    args = [a.format(loop=loop, log=tmp_path / "console.log", out=tmp_path / "out") for a in argv]
+    assert cli_main.main(args) == 2
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "symlink loop" in err, err
