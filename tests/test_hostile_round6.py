@@ -22,7 +22,7 @@ from bench.cli import main as cli_main
 from bench.drivers.nightly import night_file
 from bench.report import issues_file
 from bench.report.scanner import scan
-from bench.run import cases, guests, junit, mbox, series
+from bench.run import cases, guests, junit, mbox, series, tree
 from bench.run.result import Case, RunResult, Status
 from bench.run.runfacts import RunFacts
 
@@ -269,3 +269,15 @@ def test_a_path_option_that_is_a_symlink_loop_is_a_usage_error(tmp_path: Path, a
     assert cli_main.main(args) == 2
     err = capsys.readouterr().err
     assert "internal error" not in err and "symlink loop" in err, err
+
+
+def test_a_tree_or_tarball_that_is_a_symlink_loop_is_named(tmp_path: Path) -> None:
+    """Before: --tree, $BENCH_TREE or $BENCH_TARBALL naming a symlink loop: RuntimeError, an
+    internal error (exit 2 with a crash log) for bad input."""
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    for call in (lambda: tree.resolve_tree(str(loop), {}, tmp_path),
+                 lambda: tree.resolve_tree(None, {"BENCH_TREE": str(loop)}, tmp_path),
+                 lambda: tree.resolve_tree(None, {"BENCH_TARBALL": str(loop)}, tmp_path)):
+        with pytest.raises(UserError, match="symlink loop"):
+            call()
