@@ -19,7 +19,7 @@ from bench.base import casekey, formats
 from bench.base.errors import UserError
 from bench.base.limits import LIMITS
 from bench.cli import main as cli_main
-from bench.drivers.nightly import night_file
+from bench.drivers.nightly import matrix as nightly_matrix, night_file
 from bench.report import issues_file
 from bench.report.scanner import scan
 from bench.run import cases, guests, junit, mbox, series, tree
@@ -281,3 +281,11 @@ def test_a_tree_or_tarball_that_is_a_symlink_loop_is_named(tmp_path: Path) -> No
                  lambda: tree.resolve_tree(None, {"BENCH_TARBALL": str(loop)}, tmp_path)):
         with pytest.raises(UserError, match="symlink loop"):
             call()
+
+
+def test_a_matrix_tree_that_is_a_symlink_loop_names_the_matrix_line(tmp_path: Path) -> None:
+    """Before: matrix.yaml `tree: loop` (a symlink loop): internal error, RuntimeError."""
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "matrix.yaml").write_text("series: [baseline]\ntree: loop\n")
+    with pytest.raises(UserError, match=r"matrix.yaml:2: tree 'loop': cannot resolve it: a symlink loop"):
+        nightly_matrix.load(tmp_path / "matrix.yaml", HOME / "patches")
