@@ -70,6 +70,21 @@ def test_a_command_goes_on_to_its_own_exit_code_when_stdout_is_gone(monkeypatch:
     assert cli_main.dispatch(argparse.Namespace(func=handler), abort=cli_main.BISECT_ABORT) == 1
 
 
+def test_an_error_said_to_a_stderr_that_is_gone_keeps_its_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bench bisect-step ... 2>&1 | head -1`: the BrokenPipeError of the error line escaped
+    dispatch, a traceback's exit 1, which git bisect run reads as "bad"."""
+    def handler(_args: argparse.Namespace) -> int:
+        print("progress")
+        raise UserError("series.yaml:1: bad")
+
+    monkeypatch.setattr(sys, "stdout", _Gone())
+    monkeypatch.setattr(sys, "stderr", _Gone())
+    assert cli_main.dispatch(argparse.Namespace(func=handler)) == 2
+    assert cli_main.dispatch(argparse.Namespace(func=handler), abort=cli_main.BISECT_ABORT) == cli_main.BISECT_ABORT
+    assert cli_main.main(["bisect-step", "--no-such-option"]) == cli_main.BISECT_ABORT  # argparse's usage
+    assert cli_main.main(["run", "--no-such-option"]) == 2
+
+
 # -- the end markers of a workload: a later one, or a later start, never hides the runner's --
 
 def _judged(tmp_path: Path, rc_file: str, console: list[str]) -> Case:

@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 class _Stdout:
-    """stdout, whose reader may leave (`bench scan LOG | head`): from the first write that finds
+    """stdout (or stderr), whose reader may leave (`bench scan LOG | head`): from the first write that finds
     the pipe closed, the output goes nowhere and the command goes on to its own exit code. A
     BrokenPipeError that ended the command was exit 0 (bisect-step: git's "good") for a log
     with a new report, and cut a run short before its summary.json."""
@@ -121,8 +121,8 @@ def dispatch(args: argparse.Namespace, abort: int | None = None) -> int:
 
     abort: the code for every error (bisect-step's 128) instead of the usual ones.
     """
-    out = sys.stdout
-    sys.stdout = _Stdout(out)
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Stdout(out), _Stdout(err)  # an error line to a closed stderr too
     try:
         handler: Callable[[argparse.Namespace], int] = args.func
         return int(handler(args))
@@ -142,7 +142,7 @@ def dispatch(args: argparse.Namespace, abort: int | None = None) -> int:
               file=sys.stderr)
         return abort or 2
     finally:
-        sys.stdout = out
+        sys.stdout, sys.stderr = out, err
 
 
 def _keep_traceback(e: Exception, args: argparse.Namespace) -> str:
