@@ -22,7 +22,7 @@ from bench.cli import main as cli_main
 from bench.drivers.nightly import matrix as nightly_matrix, night_file
 from bench.report import issues_file
 from bench.report.scanner import scan
-from bench.run import cases, guests, junit, mbox, series, tree
+from bench.run import cases, catch, guests, junit, mbox, series, tree
 from bench.run.result import Case, RunResult, Status
 from bench.run.runfacts import RunFacts
 
@@ -304,3 +304,11 @@ def test_a_matrix_tree_that_is_a_symlink_loop_names_the_matrix_line(tmp_path: Pa
     (tmp_path / "matrix.yaml").write_text("series: [baseline]\ntree: loop\n")
     with pytest.raises(UserError, match=r"matrix.yaml:2: tree 'loop': cannot resolve it: a symlink loop"):
         nightly_matrix.load(tmp_path / "matrix.yaml", HOME / "patches")
+
+
+def test_a_catch_message_regex_that_nests_unbounded_repeats_is_refused() -> None:
+    """A catch: entry's message regex is matched against every failing case's message (up to
+    hundreds of characters): `(\\w+ ?)+leaked` hung prove on a message that did not end so."""
+    with pytest.raises(UserError, match=r"series.yaml:4: catch message .*nests"):
+        catch.parse("series.yaml:4", [{"case": "workload/odirect", "message": r"(\w+ ?)+leaked$"}])
+    assert catch.parse("series.yaml:4", [{"case": "workload/odirect", "message": r"pins? leaked"}])
