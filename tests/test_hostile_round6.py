@@ -22,7 +22,7 @@ from bench.cli import main as cli_main
 from bench.drivers.nightly import matrix as nightly_matrix, night_file
 from bench.report import issues_file
 from bench.report.scanner import scan
-from bench.run import cases, catch, guests, junit, mbox, series, tree
+from bench.run import cases, catch, guests, junit, mbox, series, subcases, tree
 from bench.run.result import Case, RunResult, Status
 from bench.run.runfacts import RunFacts
 
@@ -312,3 +312,14 @@ def test_a_catch_message_regex_that_nests_unbounded_repeats_is_refused() -> None
     with pytest.raises(UserError, match=r"series.yaml:4: catch message .*nests"):
         catch.parse("series.yaml:4", [{"case": "workload/odirect", "message": r"(\w+ ?)+leaked$"}])
     assert catch.parse("series.yaml:4", [{"case": "workload/odirect", "message": r"pins? leaked"}])
+
+
+# -- a CASE FAIL line with trailing blanks still fails ---------------------------------------
+
+@pytest.mark.parametrize("line", ["CASE cell FAIL \n", "CASE cell FAIL\t\r\n", "CASE cell FAIL: 3 pins held  \n"])
+def test_a_case_fail_line_with_trailing_blanks_is_a_fail(line: str) -> None:
+    """Before: `CASE cell FAIL ` (a printf with a trailing space or tab) did not match the
+    CASE line's pattern, which ends at FAIL|PASS|SKIP: the failure was dropped without a word,
+    the workload judged by its exit code alone."""
+    (sub,) = subcases.parse(["CASE cell PASS\n", line])
+    assert sub.name == "cell" and sub.status is Status.FAIL
