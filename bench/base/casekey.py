@@ -115,7 +115,7 @@ NESTED = ("nests a repeat of varying count inside an unbounded one (as (\\w+_?)+
 def nested_repeat(regex: str) -> bool:
     """A (valid) regex with a repeat of varying count inside an unbounded one: `(\\w+_?)+`
     tries every way of splitting a title among its parts, 2^45 of them for a 45-letter name, and
-    Python's re cannot be stopped. People's regexes are matched against titles in every run
+    Python's re has no time limit. People's regexes are matched against titles in every run
     (known issues, suppress:, catch:, --signature), so such a regex is refused where it is written."""
     def nested(items: Any, inside: bool) -> bool:
         for op, av in items:
