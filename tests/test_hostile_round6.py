@@ -22,7 +22,7 @@ from bench.cli import main as cli_main
 from bench.drivers.nightly import matrix as nightly_matrix, night_file
 from bench.report import issues_file
 from bench.report.scanner import scan
-from bench.run import cases, catch, guests, junit, mbox, series, subcases, tree
+from bench.run import cases, catch, guests, junit, kconfig, mbox, plan as plan_mod, series, subcases, tree
 from bench.run.result import Case, RunResult, Status
 from bench.run.runfacts import RunFacts
 
@@ -323,3 +323,35 @@ def test_a_case_fail_line_with_trailing_blanks_is_a_fail(line: str) -> None:
     the workload judged by its exit code alone."""
     (sub,) = subcases.parse(["CASE cell PASS\n", line])
     assert sub.name == "cell" and sub.status is Status.FAIL
+
+
+# -- a fragment that turns off what the bench needs is refused before any build ------------
+
+@pytest.mark.parametrize("line", ["# CONFIG_BUG is not set", "CONFIG_PRINTK=n", "CONFIG_9P_FS=m"])
+def test_a_fragment_turning_off_what_the_base_needs_is_refused(tmp_path: Path, line: str,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: `--kconfig frag` (or a series' kconfigs:) saying `# CONFIG_BUG is not set` was
+    merged after base.config and won: WARN_ON()s compiled out, every WARNING of the series
+    unseen, a PASS; CONFIG_PRINTK=n or 9p as a module: a whole build, then a boot that cannot
+    work blamed on the series. Options base.config sets to y stay y."""
+    monkeypatch.setenv("BENCH_HOME", str(HOME))
+
+    def refuse(*_: object) -> Path:
+        raise AssertionError("the tree was resolved: the bad input went through")
+    monkeypatch.setattr(plan_mod.tree, "resolve_tree", refuse)
+    frag = tmp_path / "mine.config"
+    frag.write_text("# my options\nCONFIG_DEBUG_VM=y\n" + line + "\n")
+    assert cli_main.main(["run", "canary", "--kconfig", str(frag), "--results", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    name = line.replace("# ", "").split()[0].split("=")[0]
+    assert f"{frag}:3: {name}" in err and "base.config" in err and err.count("\n") == 1, err
+
+
+def test_a_users_fragment_named_base_is_checked_too(tmp_path: Path) -> None:
+    mine = tmp_path / "base.config"
+    mine.write_text("# CONFIG_BUG is not set\n")
+    fragments = (kconfig.find_fragment("base", HOME / "kconfigs"), kconfig.find_fragment(str(mine), HOME / "kconfigs"))
+    with pytest.raises(UserError, match=r"base.config:1: CONFIG_BUG is not set: the bench needs CONFIG_BUG=y"):
+        kconfig.keep_base(fragments)
+    kconfig.keep_base(fragments[:1])
