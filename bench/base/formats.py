@@ -109,8 +109,11 @@ def read_bytes(path: Path) -> bytes:
     except OSError as e:
         raise FormatProblem(f"{path}: cannot read: {e.strerror or e}") from e
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise FormatProblem(f"{path}: not a regular file (a FIFO, a device or a socket)")
+        if st.st_size > LIMITS.json_bytes:  # said before reading half a gigabyte of it
+            raise FormatProblem(f"{path}: over the limit of {LIMITS.json_bytes} bytes")
         with os.fdopen(fd, "rb", closefd=False) as f:
             raw = f.read(LIMITS.json_bytes + 1)
     except OSError as e:
