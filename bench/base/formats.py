@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -99,13 +101,34 @@ def parse_json(path: Path, raw: bytes) -> object:
     return data
 
 
-def load_json(path: Path) -> object:
-    """parse_json of the file (FormatProblem if it cannot be read, naming why)."""
+def read_bytes(path: Path) -> bytes:
+    """A file read back (FormatProblem if it cannot be read, naming why): a regular file of at
+    most LIMITS.json_bytes. A shard or a folder beside a night may hold anything: a FIFO named
+    summary.json hung `bench merge`, a link to /dev/zero read until the OOM killer."""
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         raise FormatProblem(f"{path}: cannot read: {e.strerror or e}") from e
-    return parse_json(path, raw)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise FormatProblem(f"{path}: not a regular file (a FIFO, a device or a socket)")
+        if st.st_size > LIMITS.json_bytes:  # said before reading half a gigabyte of it
+            raise FormatProblem(f"{path}: over the limit of {LIMITS.json_bytes} bytes")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(LIMITS.json_bytes + 1)
+    except OSError as e:
+        raise FormatProblem(f"{path}: cannot read: {e.strerror or e}") from e
+    finally:
+        os.close(fd)
+    if len(raw) > LIMITS.json_bytes:
+        raise FormatProblem(f"{path}: over the limit of {LIMITS.json_bytes} bytes")
+    return raw
+
+
+def load_json(path: Path) -> object:
+    """parse_json of the file (FormatProblem if it cannot be read, naming why)."""
+    return parse_json(path, read_bytes(path))
 
 
 def warn(message: str) -> None:

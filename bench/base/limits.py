@@ -25,11 +25,19 @@ class Limits:
     # Nesting of JSON the bench reads back (night.json, state.json, summary.json, request.json):
     # ours are 5 deep; json's decoder recurses, so 100000 '[' would crash it.
     json_depth: int = 32
+    # Bytes of a JSON file the bench reads back (summary.json, night.json, state.json,
+    # request.json): ours are under 1 MB; a run's summary.json holds its reports' text, so a
+    # console at console_chars must fit twice. A shard or a folder beside a night may hold anything.
+    json_bytes: int = 512 * 1024 * 1024
     # Patches in one series; mm's largest series are a few hundred patches (folios: ~100).
     patches: int = 5000
     # Characters of one console line kept by the live reader and the scanner; the rest is cut
     # (said in the line). printk lines are at most 1024 bytes (LOG_LINE_MAX).
     console_line: int = 64 * 1024
+    # Characters of one console line the report scanner's patterns look at (the rest is cut, the
+    # cut said in the line): printk's longest record is 1024 characters. Some of the patterns
+    # (syzkaller's) take time quadratic in a line's length: a 64K line took 10 s.
+    report_line: int = 2048
     # Characters of console one boot may write; past it the VM is stopped as a printk storm.
     # The largest real console seen: 9.8 MB (2086 VM_WARNs of a catalogue bug, 2026-12-05).
     console_chars: int = 256 * 1024 * 1024

@@ -8,6 +8,7 @@ included, is 128, never a code git would read as "bad".
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import signal
 import sys
@@ -16,6 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any, TextIO
 
 from bench.base.errors import BenchError, one_line
 from bench.base.files import cannot_write, disk_trouble, write_atomic
@@ -76,11 +78,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     return rc
 
 
+class _Stdout:
+    """stdout (or stderr), whose reader may leave (`bench scan LOG | head`): from the first write that finds
+    the pipe closed, the output goes nowhere and the command goes on to its own exit code. A
+    BrokenPipeError that ended the command was exit 0 (bisect-step: git's "good") for a log
+    with a new report, and cut a run short before its summary.json."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return self._out.write(text)
+            except BrokenPipeError:
+                self._left()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._out.flush()
+            except BrokenPipeError:
+                self._left()
+
+    def _left(self) -> None:
+        self._gone = True
+        try:  # what the stream still buffers goes to /dev/null at exit, not to a warning on stderr
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self._out.fileno())
+            os.close(null)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._out, name)
+
+
 def dispatch(args: argparse.Namespace, abort: int | None = None) -> int:
     """Run the chosen command; a BenchError becomes its one-line message and exit code.
 
     abort: the code for every error (bisect-step's 128) instead of the usual ones.
     """
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Stdout(out), _Stdout(err)  # an error line to a closed stderr too
     try:
         handler: Callable[[argparse.Namespace], int] = args.func
         return int(handler(args))
@@ -90,9 +132,6 @@ def dispatch(args: argparse.Namespace, abort: int | None = None) -> int:
     except KeyboardInterrupt as e:
         print(f"bench: interrupted{f' by {e}' if str(e) else ''}", file=sys.stderr)
         return abort or 2
-    except BrokenPipeError:  # `bench scan ... | head`: the reader left, not an error of ours
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
     except Exception as e:  # noqa: BLE001 - a bug of ours is exit 2 (128), never a traceback's 1
         if isinstance(e, OSError) and disk_trouble(e):  # the machine's, not a bug: no traceback
             print(f"bench: error: {cannot_write(Path(e.filename or '.'), e)}", file=sys.stderr)
@@ -102,6 +141,8 @@ def dispatch(args: argparse.Namespace, abort: int | None = None) -> int:
         print(f"bench: error: {one_line('internal error: ' + type(e).__name__ + (': ' + first if first else ''))} ({kept})",
               file=sys.stderr)
         return abort or 2
+    finally:
+        sys.stdout, sys.stderr = out, err
 
 
 def _keep_traceback(e: Exception, args: argparse.Namespace) -> str:

@@ -53,8 +53,14 @@ def given(what: str) -> Callable[[str], str]:
 
 def folder(text: str) -> Path:
     """An argparse type for a path option: never blank. `--results ""` was Path("") (the current
-    folder): a run wrote its results into whatever folder the job ran in."""
-    return Path(given("path")(text))
+    folder): a run wrote its results into whatever folder the job ran in. Nor a symlink loop:
+    Path.resolve() raises RuntimeError on one, which was an "internal error" with a crash log."""
+    path = Path(given("path")(text))
+    try:
+        path.resolve()
+    except (RuntimeError, OSError) as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: cannot resolve it: a symlink loop ({e})") from None
+    return path
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench.base.console_lines import read_log
 from bench.base.errors import UserError
+from bench.cli import options
 from bench.report import issues, issues_file
 from bench.report.render import format_report, report_to_dict
 from bench.report.scanner import Report, fold, scan
@@ -26,7 +27,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         description="Find kernel reports (WARNING, BUG, KASAN, lockdep, hangs, panics...) in console logs.")
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="console log to scan")
     parser.add_argument("--json", action="store_true", help="print one JSON object per (folded) report per line")
-    parser.add_argument("--suppress", type=Path, metavar="FILE",
+    parser.add_argument("--suppress", type=options.folder, metavar="FILE",
                         help="known reports: a known-issues.yaml (scope and fixes not checked offline), "
                              "or title regexes, one per line (text) or a YAML list")
     parser.set_defaults(func=handle)

@@ -65,6 +65,8 @@ def any_case(key: str) -> bool:
 
 def too_broad(where: str, title: str, case: str) -> None:
     """Refuse an entry that would mark every report, or every failure of a kind, as known."""
+    if title and casekey.nested_repeat(title):
+        raise UserError(f"{where}: title regex {title!r} {casekey.NESTED}")
     if title and any_title(title):
         raise UserError(f"{where}: title regex {title!r} matches any report (an empty title, or every one"
                         " of unrelated titles): it would hide every kernel report; name the report")

@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from bench.base.console_lines import CUT
+from bench.base.limits import LIMITS
 from bench.report import frames as fr
 from bench.report.describe import describe, title_known
 from bench.report.groups import Group
@@ -304,7 +306,7 @@ def _file_of(func: str, frames: list[tuple[str, str]], walk: Walk, header: str) 
 
 def scan(lines: Iterable[str]) -> list[Report]:
     """Find the kernel reports in console output (linear time), in log order."""
-    raw = list(lines)
+    raw = [ln if len(ln) <= LIMITS.report_line else _cut(ln) for ln in lines]
     text = "\n".join(raw)
     if any(c in text for c in _NOISE) or text.count("\n") != len(raw) - 1:  # else nothing to clean
         raw = [_clean(line) for line in raw]
@@ -318,6 +320,12 @@ def scan(lines: Iterable[str]) -> list[Report]:
         built.append(_build(rep, log, nxt.get(rep.ctx, len(raw))))
         nxt[rep.ctx] = rep.start
     return sorted(built, key=lambda r: r.first_line)
+
+
+def _cut(line: str) -> str:
+    """A line longer than any printk record (a guest's process writes the console too) cut at
+    LIMITS.report_line, as the patterns see it: some take time quadratic in its length."""
+    return line[:LIMITS.report_line] + CUT.format(limit=LIMITS.report_line, dropped=len(line) - LIMITS.report_line)
 
 
 def _clean(line: str) -> str:

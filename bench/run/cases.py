@@ -74,10 +74,15 @@ def spans(lines: Sequence[str]) -> dict[str, Span]:
             continue
         name = m.group(1)
         if m.group(2) == "start":
-            found[name] = Span(i, None)
-        elif name in found:  # the last end marker: the runner's own comes after anything the workload wrote
+            # the runner's start comes first: a later one (a process the workload left behind, the
+            # kernel) must not erase the runner's end marker, which verdict checks the rc file against
+            found.setdefault(name, Span(i, None))
+        elif name in found:  # the span ends at the last end marker
             rc = files.guest_int(m.group(3))  # the guest's console: 5000 digits crashed int() (exit 2, no cases)
-            found[name] = Span(found[name].start, i, -1 if rc is None else rc)
+            rc = -1 if rc is None else rc
+            if found[name].rc not in (None, rc):  # markers that disagree (one forged): no exit to trust, never 0
+                rc = -1
+            found[name] = Span(found[name].start, i, rc)
     return found
 
 

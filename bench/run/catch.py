@@ -60,6 +60,8 @@ def _regex(where: str, what: str, text: str) -> str:
         re.compile(text)
     except re.error as e:
         raise UserError(f"{where}: catch {what} {text!r}: not a regex: {e}") from e
+    if casekey.nested_repeat(text):
+        raise UserError(f"{where}: catch {what} {text!r} {casekey.NESTED}")
     return text
 
 

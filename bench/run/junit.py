@@ -7,6 +7,7 @@ own failure with the report text as the failure output.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,27 +17,38 @@ from bench.base.files import write_atomic
 from bench.run.coverage import text as coverage_text
 from bench.run.result import RunResult, Status
 
+# Characters XML 1.0 cannot hold that junit_xml does not clean: it raised ExpatError (no
+# junit.xml) for U+FFFE or U+FFFF, valid UTF-8 a guest's log or a process name may hold, and for a
+# lone surrogate. The control characters it removes itself.
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
 
 def to_suite(result: RunResult) -> TestSuite:
     cases = []
+    series = _xml(result.series)
     for c in result.cases:
+        output = _xml(c.output) or None
         tc = TestCase(
-            name=c.name,
-            classname=f"pinbench.{result.series}.{c.group}",
+            name=_xml(c.name),
+            classname=f"pinbench.{series}.{c.group}",
             elapsed_sec=round(c.secs, 3),
-            stdout=c.output or None,
+            stdout=output,
         )
         if c.status is Status.FAIL:
-            tc.add_failure_info(message=c.message or "failed", output=c.output or None)
+            tc.add_failure_info(message=_xml(c.message) or "failed", output=output)
         elif c.status is Status.ERROR:
-            tc.add_error_info(message=c.message or "error", output=c.output or None)
+            tc.add_error_info(message=_xml(c.message) or "error", output=output)
         elif c.status is Status.SKIP:
-            tc.add_skipped_info(message=c.message or "skipped")
+            tc.add_skipped_info(message=_xml(c.message) or "skipped")
         cases.append(tc)
-    props = {k: str(v) for k, v in result.facts.to_json().items() if v is not None and k != "coverage"}
+    props = {k: _xml(str(v)) for k, v in result.facts.to_json().items() if v is not None and k != "coverage"}
     if (cov := result.facts.coverage) is not None:  # its headline and totals, not the whole dict
-        props.update(coverage_text.junit_properties(dict(cov)))
-    return TestSuite(f"pinbench.{result.series}", cases, id=result.run_id, properties=props)
+        props.update({k: _xml(str(v)) for k, v in coverage_text.junit_properties(dict(cov)).items()})
+    return TestSuite(f"pinbench.{series}", cases, id=_xml(result.run_id), properties=props)
 
 
 def write(result: RunResult, path: Path) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.base import proc
@@ -32,6 +32,7 @@ class Option:
     name: str
     value: str  # "y", "m", "n" (for "is not set"), a number or a quoted string
     source: Path  # the fragment that asked for it
+    line: int = field(default=0, compare=False)  # where in it
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,9 @@ def parse_fragment(path: Path, name: str | None = None) -> Fragment:
                 # of the series after the whole build, for a typo in the fragment
                 raise UserError(f"{path}:{lineno}: {m.group(1)}: value {quote(m.group(2))} is not y, m, n, a number"
                                 " or a \"quoted string\" (no comment after it)")
-            opt = Option(m.group(1), m.group(2), path)
+            opt = Option(m.group(1), m.group(2), path, lineno)
         elif m := _UNSET.match(line):
-            opt = Option(m.group(1), "n", path)
+            opt = Option(m.group(1), "n", path, lineno)
         elif line and not line.startswith("#"):
             raise UserError(
                 f"{path}:{lineno}: not a kconfig line (want CONFIG_X=y or '# CONFIG_X is not set'): {line!r}"
@@ -109,6 +110,23 @@ def find_fragment(spec: str, kconfig_dir: Path) -> Fragment:
         known = ", ".join(sorted(p.stem for p in kconfig_dir.glob("*.config")))
         raise UserError(f"{path}: no such kconfig fragment (known: {known})")
     return parse_fragment(path.resolve(), path.stem)
+
+
+def keep_base(fragments: tuple[Fragment, ...]) -> None:
+    """Refuse a fragment after the base (fragments[0]) that turns off (n, or m: the guest loads no modules) an
+    option base.config sets to y: the later fragment wins, and `# CONFIG_BUG is not set`
+    compiled every WARN_ON() out (a series' WARNINGs unseen, a PASS); CONFIG_PRINTK=n or 9p as
+    a module cost a build and a boot that could not work, blamed on the series."""
+    if not fragments:
+        return
+    base, *rest = fragments  # the plan's order: the base first (a user's own base.config is not it)
+    needed = {o.name for o in base.options if o.value == "y"}
+    for frag in rest:
+        for opt in frag.options:
+            if opt.name in needed and opt.value != "y":
+                raise UserError(f"{opt.source}:{opt.line}: {opt.name}{'=' + opt.value if opt.value != 'n' else ' is not set'}:"
+                                f" the bench needs {opt.name}=y (kconfigs/{BASE_NAME}.config: the boot, the console,"
+                                " kernel reports); a fragment cannot turn it off")
 
 
 def requested(fragments: tuple[Fragment, ...]) -> dict[str, Option]:

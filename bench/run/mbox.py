@@ -110,21 +110,29 @@ def parse_message(text: str) -> Message:
         total=_number(counter.group(2)) if counter else None,
         revision=_number(revision.group(1)) if revision else 1,
         is_reply=bool(_REPLY.match(raw_subject)),
-        has_diff=bool(HAS_DIFF.search(body)) or _base64_diff(header(headers, "content-transfer-encoding"), body),
+        has_diff=bool(HAS_DIFF.search(body)) or _encoded_diff(text),
         prefix=prefix.strip(),
     )
 
 
-def _base64_diff(encoding: str, body: str) -> bool:
-    """A body sent base64-encoded (some mailers do, for non-ASCII text) holds its diff encoded;
-    git am decodes it, so it is a patch too."""
-    if encoding.strip().lower() != "base64":
+def _encoded_diff(text: str) -> bool:
+    """A diff git am would find once it decodes the mail: a body sent base64-encoded (some
+    mailers do, for non-ASCII text), or a MIME part (a patch attached as a base64 file). The
+    bench left such a patch out of an mbox without a word, while git am applies it."""
+    if not re.search(r"^content-transfer-encoding:\s*base64", text, re.I | re.M):
         return False
-    try:
-        text = base64.b64decode("".join(body.split()).encode("ascii", "ignore")).decode("utf-8", "replace")
-    except (binascii.Error, ValueError):
-        return False
-    return bool(HAS_DIFF.search(text))
+    mail = email.parser.Parser(policy=email.policy.compat32).parsestr(text)
+    for part in mail.walk():
+        if part.is_multipart() or part.get("content-transfer-encoding", "").strip().lower() != "base64":
+            continue
+        payload = part.get_payload()
+        try:
+            data = base64.b64decode("".join(payload.split()).encode("ascii", "ignore")) if isinstance(payload, str) else b""
+        except (binascii.Error, ValueError):
+            continue
+        if HAS_DIFF.search(data.decode("utf-8", "replace")):
+            return True
+    return False
 
 
 def _number(digits: str) -> int:

@@ -223,6 +223,7 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
     frag_names = [kconfig.BASE_NAME, *(loaded.kconfigs if loaded else ()),
                   *(k for w in workloads for k in w.kconfigs), *req.kconfigs]
     fragments = tuple(kconfig.find_fragment(n, home / "kconfigs") for n in dict.fromkeys(frag_names))
+    kconfig.keep_base(fragments)
     # The bare tree's series knows no issues of its own: its name (the tree's) is not needed here.
     known = load_known_issues(home, loaded or series.empty(""), tuple(f.resolve() for f in req.suppress))
     results_root = (req.results or home / "results").resolve()  # after every other input check: it is made

@@ -38,7 +38,7 @@ def parse(lines: Iterable[str], unread: int = 0) -> tuple[Subcase, ...]:
     found: dict[str, Subcase] = {}
     cut = 0
     for raw in lines:
-        m = _LINE.match(raw.rstrip("\r\n"))
+        m = _LINE.match(raw.rstrip())  # a printf with a trailing blank must not drop a FAIL
         if m is None:
             continue
         name = m["name"].strip("/")

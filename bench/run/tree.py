@@ -74,8 +74,17 @@ def resolve_tree(tree_arg: str | None, env: Mapping[str, str], cache_dir: Path) 
     return default_tree(find_tarball(env), cache_dir)
 
 
+def _resolved(path: Path, what: str) -> Path:
+    """path made absolute; a symlink loop named (Path.resolve raises RuntimeError on one: an
+    internal error)."""
+    try:
+        return path.expanduser().resolve()
+    except (RuntimeError, OSError) as e:
+        raise UserError(f"{what} {path}: cannot resolve it: a symlink loop ({e})") from None
+
+
 def _check_tree(path: Path, what: str) -> Path:
-    path = path.expanduser().resolve()
+    path = _resolved(path, what)
     if not path.is_dir():
         raise UserError(f"{what} {path}: no such directory")
     if not (path / "Makefile").is_file():
@@ -91,7 +100,7 @@ def _check_tree(path: Path, what: str) -> Path:
 def find_tarball(env: Mapping[str, str], src_dir: Path = TARBALL_DIR) -> Path:
     """$BENCH_TARBALL, else the newest src_dir/linux-source-*.tar.xz."""
     if env.get("BENCH_TARBALL"):
-        tarball = Path(env["BENCH_TARBALL"]).expanduser().resolve()
+        tarball = _resolved(Path(env["BENCH_TARBALL"]), "$BENCH_TARBALL")
         if not tarball.is_file():
             raise UserError(f"$BENCH_TARBALL {tarball}: no such file")
         return tarball

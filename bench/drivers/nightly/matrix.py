@@ -156,7 +156,10 @@ def load(path: Path, patches_dir: Path, weekday: str | None = None) -> Matrix:
             raise UserError(f"{where(key)}: {key} {value!r}: blank or an option (leave it out for the default)")
     tree = string("tree")
     if tree:
-        tree = str((path.parent / Path(tree).expanduser()).resolve())
+        try:
+            tree = str((path.parent / Path(tree).expanduser()).resolve())
+        except (RuntimeError, OSError) as e:  # a symlink loop: RuntimeError, which was an internal error
+            raise UserError(f"{where('tree')}: tree {tree!r}: cannot resolve it: a symlink loop ({e})") from None
     return Matrix(path.resolve(), tree, string("base"), string("tree_name"), string("tree_url"),
                   tuple(sorted(entries, key=lambda e: e.id)), stale)
 

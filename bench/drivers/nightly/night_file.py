@@ -133,11 +133,7 @@ def write(night_dir: Path, night: Night) -> None:
 def read(folder: Path, shape: object = PAST) -> Night:
     """The night in folder (FormatProblem if it has none this bench can read)."""
     path = folder / rundir.NIGHT
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise formats.FormatProblem(f"{path}: cannot read: {e.strerror or e}") from e
-    return parse(path, raw, shape)
+    return parse(path, formats.read_bytes(path), shape)
 
 
 def load_night(folder: Path) -> Night | None:
