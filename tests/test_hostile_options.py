@@ -127,6 +127,18 @@ def test_append_and_series_cmdline_refuse_the_same_words(tmp_path: Path, no_tree
     assert "--append: kernel parameter" in err
 
 
+@pytest.mark.parametrize("word", ["quiet", "loglevel=3", "console=tty0", "console_msg_format=syslog",
+                                  "sysctl.kernel.printk=1", "printk.console_no_auto_verbose=1"])
+def test_words_that_blind_the_console_are_refused_everywhere(tmp_path: Path, no_tree: None, word: str,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    # With `quiet` a WARNING (KERN_WARNING) is not printed on the console the scan reads.
+    with pytest.raises(UserError, match="would hide kernel reports"):
+        read_meta(tmp_path / "series.yaml", f"cmdline: [{word}]\n")
+    err = _run(["run", "canary", "--append", word, "--results", str(tmp_path)], capsys)
+    assert "--append: kernel parameter" in err and "would hide kernel reports" in err, err
+    assert len(err.splitlines()) == 1
+
+
 def test_append_splits_words_as_the_kernel_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BENCH_HOME", str(HOME))
     monkeypatch.setattr(plan_mod.tree, "resolve_tree", lambda *a: tmp_path)

@@ -13,6 +13,10 @@ from bench.base.errors import UserError, quote
 
 _WORD = re.compile(r"[\w.,:/=%+-]+", re.ASCII)
 RULE = "one word of letters, digits and . , : / = % + - _ (no spaces, quotes, $ or backquotes)"
+# Words that silence, filter or move the console the scanner reads: with `quiet` or `loglevel=3`
+# a WARNING never reaches the log and the series would pass (later words win over vng's own).
+_HIDES = re.compile(r"(quiet|loglevel=.*|console=.*|console_msg_format=.*|sysctl\.kernel\.printk=.*"
+                    r"|printk\.console_no_auto_verbose.*)", re.ASCII)
 
 
 def check(words: tuple[str, ...] | list[str], where: str) -> tuple[str, ...]:
@@ -20,4 +24,7 @@ def check(words: tuple[str, ...] | list[str], where: str) -> tuple[str, ...]:
     for word in words:
         if not isinstance(word, str) or not _WORD.fullmatch(word):
             raise UserError(f"{where}: kernel parameter {quote(word)} has spaces, quotes or $: want {RULE}")
+        if _HIDES.fullmatch(word):
+            raise UserError(f"{where}: kernel parameter {quote(word)} would hide kernel reports "
+                            "from the console the scan reads")
     return tuple(words)
