@@ -101,7 +101,12 @@ static const char *const uw_quick[] = {
 	"uffd-wp/uring/anon/fork", "uffd-wp/uring/anon/fork-event", "uffd-wp/uring/shmem/fork-event",
 	"uffd-wp/uring/shmem/mremap-event", "uffd-wp/uring/anon/mprotect", "uffd-wp/uring/shmem/mprotect",
 	"uffd-wp/wait/dio-read/anon", "uffd-wp/wait/pvm-writev/shmem", "uffd-wp/wait/uring-register/hugetlb",
-	"uffd-wp/wait/gup-pin/anon-empty", "uffd-wp/async/shmem", "uffd-wp/async/hugetlb", "uffd-wp/async/anon-empty"};
+	"uffd-wp/wait/gup-pin/anon-empty", "uffd-wp/async/shmem", "uffd-wp/async/hugetlb", "uffd-wp/async/anon-empty",
+	"uffd-wp/gup-slow/anon/write", "uffd-wp/uring/shmem-thp/dontneed", "uffd-wp/uring/anon/pageout",
+	"uffd-wp/uring/hugetlb/fork-event", "uffd-wp/uring/shmem/fork", "uffd-wp/uring/anon/mremap",
+	"uffd-wp/uring/hugetlb/mremap-event", "uffd-wp/uring/thp/mprotect", "uffd-wp/wait/uring-register/anon-empty",
+	"uffd-wp/wait/dio-read/shmem", "uffd-wp/wait/gup-pin/thp", "uffd-wp/async/anon", "uffd-wp/async/thp",
+	"uffd-wp/async/shmem-thp"};
 
 static const char *uw_mem_name(enum mem m) { return m == UW_EMPTY ? "anon-empty" : mem_names[m]; }
 
