@@ -1507,3 +1507,30 @@ def test_the_uffd_wp_cells_catch_a_pinned_pages_fork_copy_without_uffd_wp() -> N
                                         " (UFFD_FEATURE_EVENT_FORK: the child keeps the protection)"
         for p in ("uring", "gup-fast")}
     assert len(got) == 68
+
+
+def test_the_uffd_wp_cells_catch_a_hugetlb_zap_without_its_marker() -> None:
+    # tests/data/guest/uffdwp-bugs/hugetlb-zap-drops-uffd-wp (run 20261207-071408):
+    # __unmap_hugepage_range() leaves no marker for a present uffd-wp huge PTE; only the hugetlb
+    # dontneed cell zaps one (its witness, from page 512)
+    _, got = _real_log("pin-matrix-uffdwp-hugetlb-zap-drops-uffd-wp-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        "uffd-wp/uring/hugetlb/dontneed": "MADV_DONTNEED dropped the uffd-wp marker of page 512 (pagemap bit 57)"}
+    assert len(got) == 68
+
+
+def test_the_uffd_wp_cells_catch_an_async_fault_that_keeps_the_bit() -> None:
+    # tests/data/guest/uffdwp-bugs/wp-async-keeps-uffd-wp (run 20261207-071453): do_wp_page()'s
+    # UFFD_FEATURE_WP_ASYNC arm clears the bit in the PTE but not in vmf->orig_pte, which the reuse
+    # maps back: the page is writable and still uffd-wp, and PAGEMAP_SCAN calls it not written.
+    # hugetlb (hugetlb_wp()) and shmem-thp (its PMD zapped, the pages faulted in anew) pass
+    _, got = _real_log("pin-matrix-uffdwp-wp-async-keeps-uffd-wp-6.12-tcg.log")
+    fails = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    since = "six pages written since the protecting scan"
+    assert fails == {
+        "walk/uffd-wp/anon": "PAGEMAP_SCAN says page 2 not written, expected written (two pages written since)",
+        "walk/uffd-wp/thp": "PAGEMAP_SCAN says page 100 not written, expected written (two pages written since)",
+        **{f"uffd-wp/async/{m}": f"PAGEMAP_SCAN says page 1 not written, expected written ({since})"
+           for m in ("anon", "thp", "shmem")},
+        "uffd-wp/async/anon-empty": f"PAGEMAP_SCAN says page 0 not written, expected written ({since})"}
+    assert got["uffd-wp/async/hugetlb"].status is Status.PASS and len(got) == 68
