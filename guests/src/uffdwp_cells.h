@@ -117,7 +117,7 @@ struct uw {
 	int uffd, kid;        /* the registered userfaultfd; the one UFFD_EVENT_FORK gave for the child (-1) */
 	char *base[2];        /* where the process maps each half now */
 	size_t half, gran;    /* the halves' length; what a fault is resolved in (a hugetlb page is whole) */
-	const char *old[2];   /* what each half holds until the action writes it */
+	char *old[2];         /* what each half holds until the action writes it (uw_setup()'s copies) */
 	int kid_shared;       /* the child's faults may be checked through our own mapping (shared memory) */
 	int hold_ms;          /* the first fault held this long: the page must stay as it was */
 	unsigned char *hits[2], *kid_hits[2];  /* faults a granule took (parent, child) */
@@ -307,10 +307,12 @@ static int uw_setup(struct uw *u, struct cell *c, size_t gran)
 	for (int k = 0; k < 2; k++) {
 		u->hits[k] = calloc(c->half / gran, 1);
 		u->kid_hits[k] = calloc(c->half / gran, 1);
-		if (!u->hits[k] || !u->kid_hits[k]) {
+		u->old[k] = malloc(c->half);
+		if (!u->hits[k] || !u->kid_hits[k] || !u->old[k]) {
 			cfail(c, "out of memory");
 			return -1;
 		}
+		memcpy(u->old[k], k ? c->wexp : c->exp, c->half);
 	}
 	return 0;
 }
@@ -320,6 +322,7 @@ static void uw_free(struct uw *u)
 	for (int k = 0; k < 2; k++) {
 		free(u->hits[k]);
 		free(u->kid_hits[k]);
+		free(u->old[k]);
 	}
 	if (u->uffd >= 0)
 		close(u->uffd);
@@ -443,7 +446,7 @@ static int uw_event(struct cell *c, struct uw *u, const struct uw_spec *s, struc
 			return -1;
 		}
 		if (s->m == HUGE)
-			memset((char *)u->old[1], 0, c->half);
+			memset(u->old[1], 0, c->half);
 		return 0;
 	case UW_PAGEOUT:
 		if (!swap_on()) {
@@ -502,7 +505,7 @@ static int uw_event(struct cell *c, struct uw *u, const struct uw_spec *s, struc
 				for (int i = 0; i < 2; i++) {
 					size_t off = (c->half == HPAGE ? (i ? 300 : 2) : (i ? 9 : 1)) * PAGE;
 
-					memcpy((char *)u->old[k] + off, w->kid_src + off, PAGE);
+					memcpy(u->old[k] + off, w->kid_src + off, PAGE);
 				}
 		for (int k = 0; k < 2; k++) {
 			long d = first_diff(u->base[k], u->old[k], c->half);
@@ -595,7 +598,7 @@ static void uw_cell(struct cell *c, int k)
 	struct uw_write w = {{NULL, NULL}, NULL, 0, ""};
 	uint64_t feat = UFFD_FEATURE_WP_HUGETLBFS_SHMEM | (s->e == UW_FORK_EV ? UFFD_FEATURE_EVENT_FORK : 0) |
 			(s->e == UW_MREMAP_EV ? UFFD_FEATURE_EVENT_REMAP : 0);
-	char *old[2] = {NULL, NULL}, *got = NULL, *pin_at;
+	char *got = NULL, *pin_at;
 	int fds[2] = {-1, -1}, pinned = 0, want_faults = 0;
 	size_t gran = s->m == HUGE ? HPAGE : PAGE;
 	struct pinmark m;
@@ -607,20 +610,16 @@ static void uw_cell(struct cell *c, int k)
 	if (pinner_missing(c, s->p) || mem_map(c))
 		goto unpin;
 	pin_at = c->map;
-	for (int h = 0; h < 2; h++) {
-		old[h] = malloc(c->half);
+	for (int h = 0; h < 2; h++)
 		w.src[h] = malloc(c->half);
-	}
 	w.kid_src = malloc(c->half);
 	got = malloc(c->half);
-	if (!old[0] || !old[1] || !w.src[0] || !w.src[1] || !w.kid_src || !got || uw_setup(&u, c, gran)) {
+	if (!w.src[0] || !w.src[1] || !w.kid_src || !got) {
 		cfail(c, "out of memory");
 		goto unpin;
 	}
-	memcpy(old[0], c->exp, c->half);
-	memcpy(old[1], c->wexp, c->half);
-	u.old[0] = old[0];
-	u.old[1] = old[1];
+	if (uw_setup(&u, c, gran))
+		goto unpin;
 	fill64(w.src[0], c->half, 2);
 	fill64(w.src[1], c->half, 4);
 	fill64(w.kid_src, c->half, 6);
@@ -657,7 +656,7 @@ static void uw_cell(struct cell *c, int k)
 		for (int i = 0; i < 4; i++) {
 			size_t pg = uw_page(c, i), g = pg * PAGE / gran;
 
-			memcpy(old[h] + pg * PAGE, w.src[h] + pg * PAGE, PAGE);
+			memcpy(u.old[h] + pg * PAGE, w.src[h] + pg * PAGE, PAGE);
 			if (prot && !u.hits[h][g])
 				cfail(c, "the process wrote page %zu of the protected half %d without a fault reaching the handler", pg,
 				      h);
@@ -677,14 +676,14 @@ static void uw_cell(struct cell *c, int k)
 	if (!c->failed[0] && u.faults != want_faults)
 		cfail(c, "%d write-protect fault(s) for the writes, expected %d", u.faults, want_faults);
 	for (int h = 0; h < 2 && !c->failed[0]; h++)
-		if ((d = first_diff(u.base[h], old[h], c->half)) >= 0)
+		if ((d = first_diff(u.base[h], u.old[h], c->half)) >= 0)
 			cfail(c, "after the writes the process reads byte %ld of half %d as other than written", d, h);
 	if (c->failed[0])
 		goto unpin;
 	/* the pin holds the process's pages: it reads the writes; what goes in through it, the process reads */
 	if (uw_pin_reads(c, s->p, fds, pin_at, got))
 		goto unpin;
-	if ((d = first_diff(got, old[0], c->half)) >= 0) {
+	if ((d = first_diff(got, u.old[0], c->half)) >= 0) {
 		cfail(c, "the %s reads byte %ld (page %ld) as other than the process wrote: the process's page is no longer "
 		      "the pinned one", s->p == VMSPLICE ? "pipe" : "pin", d, d / (long)PAGE);
 		goto unpin;
@@ -703,16 +702,14 @@ unpin:
 	if (pinned && s->p != VMSPLICE)
 		pin_stop(c, s->p);
 	close_pair(fds);
-	if (!c->failed[0] && !c->skip[0] && (d = first_diff(u.base[1], old[1], c->half)) >= 0)
+	if (!c->failed[0] && !c->skip[0] && (d = first_diff(u.base[1], u.old[1], c->half)) >= 0)
 		cfail(c, "the unpinned witness reads byte %ld as other than written", d);
 	mem_unmap(c);
 	if (!c->failed[0])
 		pins_back(c, &m, "the unpin and munmap");
 	uw_free(&u);
-	for (int h = 0; h < 2; h++) {
-		free(old[h]);
+	for (int h = 0; h < 2; h++)
 		free(w.src[h]);
-	}
 	free(w.kid_src);
 	free(got);
 }
@@ -790,7 +787,7 @@ static void uw_wait_cell(struct cell *c, enum uw_entry e, enum mem m)
 {
 	struct uw u = {.uffd = -1, .kid = -1};
 	struct uw_wait a = {.e = e, .fd = -1};
-	char path[256] = "", *old[2] = {NULL, NULL}, *got = malloc(UW_IO);
+	char path[256] = "", *got = malloc(UW_IO);
 	size_t gran = m == HUGE ? HPAGE : PAGE, want = UW_IO / (m == HUGE ? UW_IO : PAGE);
 	int held = 0;
 	struct pinmark pm;
@@ -825,16 +822,8 @@ static void uw_wait_cell(struct cell *c, enum uw_entry e, enum mem m)
 	}
 	if (uw_map(c, m))
 		goto out;
-	for (int h = 0; h < 2; h++)
-		old[h] = malloc(c->half);
-	if (!old[0] || !old[1] || uw_setup(&u, c, gran)) {
-		cfail(c, "out of memory");
+	if (uw_setup(&u, c, gran))
 		goto out;
-	}
-	memcpy(old[0], c->exp, c->half);
-	memcpy(old[1], c->wexp, c->half);
-	u.old[0] = old[0];
-	u.old[1] = old[1];
 	if (uw_register(c, &u, m == UW_EMPTY ? UFFD_FEATURE_WP_UNPOPULATED : UFFD_FEATURE_WP_HUGETLBFS_SHMEM) ||
 	    uw_protect(c, u.uffd, c->map, 2 * c->half, 1))
 		goto out;
@@ -872,10 +861,10 @@ static void uw_wait_cell(struct cell *c, enum uw_entry e, enum mem m)
 	}
 	/* the call's bytes, or both ways through what it pinned */
 	if (e == UWE_DIO || e == UWE_PVM) {
-		memcpy(old[0], a.src, UW_IO);
+		memcpy(u.old[0], a.src, UW_IO);
 	} else {
 		fill64(got, UW_IO, 10);
-		memcpy(old[0], got, UW_IO);
+		memcpy(u.old[0], got, UW_IO);
 		if (e == UWE_URING) {
 			if (pwrite(scratch_fd, got, UW_IO, 0) != (ssize_t)UW_IO || uring_rw(&ring, 0, c->map, UW_IO, 0) != (int)UW_IO)
 				cfail(c, "io_uring READ_FIXED into the buffer registered over protected pages failed");
@@ -884,12 +873,12 @@ static void uw_wait_cell(struct cell *c, enum uw_entry e, enum mem m)
 			memset(got, 0, UW_IO);
 			if (ioctl(gup_fd, PIN_LONGTERM_TEST_READ, &(uint64_t){(uintptr_t)got}))
 				cfail(c, "PIN_LONGTERM_TEST_READ: %s", strerror(errno));
-			else if ((d = first_diff(got, old[0], UW_IO)) >= 0)
+			else if ((d = first_diff(got, u.old[0], UW_IO)) >= 0)
 				cfail(c, "the pin taken over protected pages reads byte %ld as other than the process wrote", d);
 		}
 	}
 	for (int h = 0; h < 2 && !c->failed[0]; h++)
-		if ((d = first_diff(c->map + h * c->half, old[h], c->half)) >= 0)
+		if ((d = first_diff(c->map + h * c->half, u.old[h], c->half)) >= 0)
 			cfail(c, "half %d reads byte %ld as other than %s", h, d, h || d >= (long)UW_IO ? "it held" : "written");
 	if (!c->failed[0])
 		printf("# %s: %d write-protect fault(s), the first held %d ms with nothing written\n", c->name, u.faults,
@@ -911,8 +900,6 @@ out:
 	if (!c->failed[0])
 		pins_back(c, &pm, "the call and munmap");
 	uw_free(&u);
-	free(old[0]);
-	free(old[1]);
 	free(got);
 	free(a.src);
 }
