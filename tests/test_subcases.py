@@ -1461,8 +1461,8 @@ UFFDWP_OLDER = {"pmd/mremap-uffd-wp/thp", "walk/uffd-wp/anon", "walk/uffd-wp/thp
 
 def test_a_real_log_of_the_uffd_wp_cells() -> None:
     # ONLY=uffd-wp QUICK=0 on a healthy 6.12 with CONFIG_PTE_MARKER_UFFD_WP (run
-    # 20261207-065031-baseline): the 65 cells and the three older ones pass, none skips (the walk
-    # cells had skipped on every kernel before); each cell says how many faults it served
+    # 20261207-114214-baseline, the final cells): the 65 cells and the three older ones pass, none
+    # skips (the walk cells had skipped on every kernel before); each says how many faults it served
     lines, got = _real_log("pin-matrix-uffdwp-baseline-6.12-tcg.log")
     mine = {n for n in got if n.startswith("uffd-wp/")}
     assert set(got) == mine | UFFDWP_OLDER and len(mine) == 65
