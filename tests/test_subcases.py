@@ -1453,3 +1453,84 @@ def test_the_shm_cells_and_an_unlock_that_leaves_the_segment_unevictable() -> No
     assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
         "shm/small/lock": "after SHM_UNLOCK /proc/vmstat still counts 65536 bytes more unevictable than before"
                           " SHM_LOCK"}
+
+
+# -- userfaultfd write-protect over pinned memory (guests/src/uffdwp_cells.h) ----------------------
+UFFDWP_OLDER = {"pmd/mremap-uffd-wp/thp", "walk/uffd-wp/anon", "walk/uffd-wp/thp"}  # ONLY=uffd-wp meets these too
+
+
+def test_a_real_log_of_the_uffd_wp_cells() -> None:
+    # ONLY=uffd-wp QUICK=0 on a healthy 6.12 with CONFIG_PTE_MARKER_UFFD_WP (run
+    # 20261207-114214-baseline, the final cells): the 65 cells and the three older ones pass, none
+    # skips (the walk cells had skipped on every kernel before); each says how many faults it served
+    lines, got = _real_log("pin-matrix-uffdwp-baseline-6.12-tcg.log")
+    mine = {n for n in got if n.startswith("uffd-wp/")}
+    assert set(got) == mine | UFFDWP_OLDER and len(mine) == 65
+    assert all(s.status is Status.PASS for s in got.values())
+    assert set(_c_table("uffdwp_cells.h", "uw_quick")) <= mine
+    assert "# uffd-wp/uring/anon/fork-event: 8 write-protect fault(s) served (4 of a child), each before its write" \
+           " landed" in lines
+    assert "# uffd-wp/wait/dio-read/anon-empty: 16 write-protect fault(s), the first held 50 ms with nothing written" \
+           in lines
+    assert "# uffd-wp/uring/anon/mremap: 4 write-protect fault(s) served (0 of a child), each before its write landed" \
+           in lines  # the moved half, without UFFD_FEATURE_EVENT_REMAP, took none
+
+
+def test_the_uffd_wp_cells_catch_dontneed_dropping_the_shmem_markers() -> None:
+    # tests/data/guest/uffdwp-bugs/zap-drops-file-uffd-wp (run 20261207-065603): a zap without
+    # zap_details (MADV_DONTNEED) drops the markers of shmem; hugetlb's own zap keeps its own
+    _, got = _real_log("pin-matrix-uffdwp-zap-drops-file-uffd-wp-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        n: "MADV_DONTNEED dropped the uffd-wp marker of page 0 (pagemap bit 57)"
+        for n in ("uffd-wp/uring/shmem/dontneed", "uffd-wp/uring/shmem-thp/dontneed", "uffd-wp/gup-fast/shmem/dontneed")}
+    assert got["uffd-wp/uring/hugetlb/dontneed"].status is Status.PASS and len(got) == 68
+
+
+def test_the_uffd_wp_cells_catch_mprotect_upgrading_a_protected_pte() -> None:
+    # tests/data/guest/uffdwp-bugs/mprotect-uffd-wp-writable (run 20261207-065744):
+    # can_change_pte_writable() without its uffd-wp test; mprotect back to writable upgrades the
+    # exclusive anonymous PTEs, whose writes then never reach the handler (pagemap still says 57)
+    _, got = _real_log("pin-matrix-uffdwp-mprotect-uffd-wp-writable-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        f"uffd-wp/{p}/anon/mprotect": "the process wrote page 0 of the protected half 0 without a fault reaching"
+                                      " the handler" for p in ("uring", "gup-fast")}
+    assert len(got) == 68
+
+
+def test_the_uffd_wp_cells_catch_a_pinned_pages_fork_copy_without_uffd_wp() -> None:
+    # tests/data/guest/uffdwp-bugs/fork-pinned-copy-drops-uffd-wp (run 20261207-065849):
+    # copy_present_page() (fork's copy of a pinned anonymous page) drops the bit; only the pinned
+    # half's copy loses it, which the child sees in its pagemap under UFFD_FEATURE_EVENT_FORK
+    _, got = _real_log("pin-matrix-uffdwp-fork-pinned-copy-drops-uffd-wp-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        f"uffd-wp/{p}/anon/fork-event": "the child's page 0 of half 0 lacks pagemap bit 57"
+                                        " (UFFD_FEATURE_EVENT_FORK: the child keeps the protection)"
+        for p in ("uring", "gup-fast")}
+    assert len(got) == 68
+
+
+def test_the_uffd_wp_cells_catch_a_hugetlb_zap_without_its_marker() -> None:
+    # tests/data/guest/uffdwp-bugs/hugetlb-zap-drops-uffd-wp (run 20261207-071408):
+    # __unmap_hugepage_range() leaves no marker for a present uffd-wp huge PTE; only the hugetlb
+    # dontneed cell zaps one (its witness, from page 512)
+    _, got = _real_log("pin-matrix-uffdwp-hugetlb-zap-drops-uffd-wp-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        "uffd-wp/uring/hugetlb/dontneed": "MADV_DONTNEED dropped the uffd-wp marker of page 512 (pagemap bit 57)"}
+    assert len(got) == 68
+
+
+def test_the_uffd_wp_cells_catch_an_async_fault_that_keeps_the_bit() -> None:
+    # tests/data/guest/uffdwp-bugs/wp-async-keeps-uffd-wp (run 20261207-071453): do_wp_page()'s
+    # UFFD_FEATURE_WP_ASYNC arm clears the bit in the PTE but not in vmf->orig_pte, which the reuse
+    # maps back: the page is writable and still uffd-wp, and PAGEMAP_SCAN calls it not written.
+    # hugetlb (hugetlb_wp()) and shmem-thp (its PMD zapped, the pages faulted in anew) pass
+    _, got = _real_log("pin-matrix-uffdwp-wp-async-keeps-uffd-wp-6.12-tcg.log")
+    fails = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    since = "six pages written since the protecting scan"
+    assert fails == {
+        "walk/uffd-wp/anon": "PAGEMAP_SCAN says page 2 not written, expected written (two pages written since)",
+        "walk/uffd-wp/thp": "PAGEMAP_SCAN says page 100 not written, expected written (two pages written since)",
+        **{f"uffd-wp/async/{m}": f"PAGEMAP_SCAN says page 1 not written, expected written ({since})"
+           for m in ("anon", "thp", "shmem")},
+        "uffd-wp/async/anon-empty": f"PAGEMAP_SCAN says page 0 not written, expected written ({since})"}
+    assert got["uffd-wp/async/hugetlb"].status is Status.PASS and len(got) == 68

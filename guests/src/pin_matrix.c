@@ -2005,6 +2005,8 @@ struct cell_entry {
 	void (*run)(struct cell *c, int k);
 	const char *const *names;
 	int n;
+	const char *const *quick;  /* the default set's cells (NULL: all of them) */
+	size_t nquick;
 };
 
 /* Each wanted cell of the table run and judged; pre (if any) first: nonzero when it already
@@ -2017,7 +2019,7 @@ static void run_cells(const struct cell_entry *t, size_t n, int (*pre)(struct ce
 			double began = now_s();
 
 			snprintf(c.name, sizeof(c.name), "%s%s", t[e].name, t[e].names ? t[e].names[k] : "");
-			if (!block_wanted(c.name, NULL, 0) || !begins(c.name))
+			if (!block_wanted(c.name, t[e].quick, t[e].nquick) || !begins(c.name))
 				continue;
 			if (!pre || !pre(&c, arg))
 				t[e].run(&c, k);
@@ -2696,6 +2698,7 @@ static void races(double secs, int noise)
 #include "ksm_cells.h"  /* ksm/merged/...: KSM pages migrated, reclaimed, unmerged, written, pinned */
 #include "aio_cells.h"  /* aio/...: the aio ring moved and read by user space, poll, cancel, fsync, io_pgetevents */
 #include "sgcopy_cells.h"  /* sg-io/<memory>/<dir>-<odd|iov>: SG_IO through block/blk-map.c's copy path */
+#include "uffdwp_cells.h"  /* uffd-wp/...: userfaultfd write-protect and its PTE markers over pinned memory */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2810,6 +2813,7 @@ int main(int argc, char **argv, char **envp)
 	ksm_cells();
 	sgcopy_cells();
 	aio_cells();
+	uffdwp_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
