@@ -29,7 +29,9 @@
  *   both halves registered and write-protected; premise: pagemap bit 57 on every page (else FAIL:
  *   the ioctl succeeded). Then <event>: write (nothing), dontneed (shmem: both halves; hugetlb: the
  *   witness, which re-faults zeros), pageout (the witness swapped: pagemap bit 62, or for shmem not
- *   resident and pswpout moved by every page), fork and fork-event (a child checks its own pagemap:
+ *   resident and pswpout moved by every page), swapoff (pageout, then every swap area off and on
+ *   again: the witness back by unuse_pte() or shmem_unuse(), present, bit 57 still on every page), fork
+ *   and fork-event (a child checks its own pagemap:
  *   bit 57 on every page with EVENT_FORK, on none without; it writes two pages of each half: with the
  *   event each write is a fault on the child's userfaultfd, served; shared memory: the parent and the
  *   pin read the child's bytes, private: neither does), mremap and mremap-event (the pinned half moved:
@@ -62,9 +64,10 @@
 #define UW_HOLD_MS 50  /* the wait cells hold their first fault this long */
 #define UW_IO (16 * PAGE)  /* the wait cells' GUP */
 
-enum uw_ev { UW_WRITE, UW_DONTNEED, UW_PAGEOUT, UW_FORK, UW_FORK_EV, UW_MREMAP, UW_MREMAP_EV, UW_MPROTECT, NUW_EV };
+enum uw_ev { UW_WRITE, UW_DONTNEED, UW_PAGEOUT, UW_FORK, UW_FORK_EV, UW_MREMAP, UW_MREMAP_EV, UW_MPROTECT, UW_SWAPOFF,
+	     NUW_EV };
 static const char *const uw_ev_names[NUW_EV] = {"write", "dontneed", "pageout", "fork", "fork-event", "mremap",
-						"mremap-event", "mprotect"};
+						"mremap-event", "mprotect", "swapoff"};
 struct uw_spec {
 	enum pin p;
 	enum mem m;
@@ -82,7 +85,7 @@ static const struct uw_spec uw_specs[] = {
 	{URING, ANON, UW_MREMAP}, {URING, SHMEM, UW_MREMAP}, {URING, HUGE, UW_MREMAP},
 	{URING, ANON, UW_MREMAP_EV}, {URING, SHMEM, UW_MREMAP_EV}, {URING, HUGE, UW_MREMAP_EV},
 	{URING, ANON, UW_MPROTECT}, {URING, THP, UW_MPROTECT}, {URING, SHMEM, UW_MPROTECT}, {URING, HUGE, UW_MPROTECT},
-	{GUP_FAST, ANON, UW_MPROTECT}};
+	{GUP_FAST, ANON, UW_MPROTECT}, {URING, ANON, UW_SWAPOFF}, {URING, SHMEM, UW_SWAPOFF}};
 #define NUW_SPEC (int)(sizeof(uw_specs) / sizeof(uw_specs[0]))
 
 enum uw_entry { UWE_DIO, UWE_PVM, UWE_URING, UWE_GUP, NUWE };
@@ -106,7 +109,7 @@ static const char *const uw_quick[] = {
 	"uffd-wp/uring/hugetlb/fork-event", "uffd-wp/uring/shmem/fork", "uffd-wp/uring/anon/mremap",
 	"uffd-wp/uring/hugetlb/mremap-event", "uffd-wp/uring/thp/mprotect", "uffd-wp/wait/uring-register/anon-empty",
 	"uffd-wp/wait/dio-read/shmem", "uffd-wp/wait/gup-pin/thp", "uffd-wp/async/anon", "uffd-wp/async/thp",
-	"uffd-wp/async/shmem-thp"};
+	"uffd-wp/async/shmem-thp", "uffd-wp/uring/anon/swapoff", "uffd-wp/uring/shmem/swapoff"};
 
 static const char *uw_mem_name(enum mem m) { return m == UW_EMPTY ? "anon-empty" : mem_names[m]; }
 
@@ -449,6 +452,7 @@ static int uw_event(struct cell *c, struct uw *u, const struct uw_spec *s, struc
 			memset(u->old[1], 0, c->half);
 		return 0;
 	case UW_PAGEOUT:
+	case UW_SWAPOFF:
 		if (!swap_on()) {
 			cskip(c, "no swap");
 			return -1;
@@ -474,6 +478,21 @@ static int uw_event(struct cell *c, struct uw *u, const struct uw_spec *s, struc
 		if ((bad = uw_wp_differs(0, c->map, len, 1)) >= 0) {
 			cfail(c, "page %ld lost pagemap bit 57 when the witness was paged out (%s)", bad,
 			      s->m == ANON ? "the swap PTE's uffd-wp bit" : "the marker try_to_unmap leaves");
+			return -1;
+		}
+		if (s->e != UW_SWAPOFF)
+			return 0;
+		/* swapoff: back in by mm/swapfile.c unuse_pte() (anonymous) or shmem_unuse() (shmem), a
+		 * way back no fault takes: the protection must come back with the page */
+		sw_off_on(c);
+		if (c->failed[0] || c->skip[0])
+			return -1;
+		if ((before = pages_out(c, u->base[1], c->half))) {
+			cfail(c, "%ld page(s) of the witness still swapped out after swapoff turned every area off", before);
+			return -1;
+		}
+		if ((bad = uw_wp_differs(0, c->map, len, 1)) >= 0) {
+			cfail(c, "swapoff dropped the uffd-wp bit of page %ld (pagemap bit 57)", bad);
 			return -1;
 		}
 		return 0;
