@@ -1534,3 +1534,27 @@ def test_the_uffd_wp_cells_catch_an_async_fault_that_keeps_the_bit() -> None:
            for m in ("anon", "thp", "shmem")},
         "uffd-wp/async/anon-empty": f"PAGEMAP_SCAN says page 0 not written, expected written ({since})"}
     assert got["uffd-wp/async/hugetlb"].status is Status.PASS and len(got) == 68
+
+
+# -- one sharer's madvise against the other's bytes (guests/src/share_cells.h) ----------------------
+def test_a_real_log_of_the_share_cells() -> None:
+    # ONLY=share/ on a healthy 6.12 (run 20261207-120146-baseline): the 16 cells pass, each with
+    # its premise said (mapped by both, reclaim scanned the group)
+    lines, got = _real_log("pin-matrix-share-baseline-6.12-tcg.log")
+    share = {n: s for n, s in got.items() if n.startswith("share/")}
+    assert len(share) == 16 and all(s.status is Status.PASS for s in share.values())
+    assert set(share) == {f"share/{m}/{s}/{o}" for m, states in (("thp", ("fork",)), ("anon", ("fork", "swapin", "swapoff")))
+                          for s in states for o in ("free", "cold", "pageout", "dontneed")}
+    said = [line for line in lines if line.startswith("# share/") and "mapped by parent and child" in line]
+    assert len(said) == 16 and all("reclaim scanned 0," not in line for line in said)
+
+
+def test_the_share_cells_catch_madvise_free_clearing_a_shared_folio_dirty() -> None:
+    # patches/redteam/madvise-free-shared-dirty-clean (run 20261207-120515): only the state where
+    # the shared folio is dirty outside the swap cache (after swapoff) meets the bug; MADV_FREE
+    # cleans it and reclaim discards the child's bytes too
+    _, got = _real_log("pin-matrix-share-madvise-free-shared-dirty-clean-6.12-tcg.log")
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert failed == {"share/anon/swapoff/free": "the child, which did nothing, reads other bytes at page 0 byte 0"
+                                                 " after the parent's MADV_FREE of the pages they share and reclaim"}
+    assert sum(n.startswith("share/") and s.status is Status.PASS for n, s in got.items()) == 15

@@ -25,6 +25,7 @@ enum sh_state { SHS_FORK, SHS_SWAPIN, SHS_SWAPOFF, NSHS };
 enum sh_op { SHO_FREE, SHO_COLD, SHO_PAGEOUT, SHO_DONTNEED, NSHO };
 static const char *const sh_state_names[NSHS] = {"fork", "swapin", "swapoff"};
 static const char *const sh_op_names[NSHO] = {"free", "cold", "pageout", "dontneed"};
+static const char *const sh_op_madv[NSHO] = {"MADV_FREE", "MADV_COLD", "MADV_PAGEOUT", "MADV_DONTNEED"};
 static const int sh_op_advice[NSHO] = {MADV_FREE, MADV_COLD, MADV_PAGEOUT, MADV_DONTNEED};
 
 /* How many processes map the page at addr (/proc/kpagecount: the page's map count); -1 unknown */
@@ -89,7 +90,7 @@ static int sh_parent_ok(struct cell *c, enum sh_op op, const char *map, const ch
 		for (size_t i = 0; i < PAGE && zeros; i++)
 			zeros = !map[off + i];
 		if (op == SHO_DONTNEED ? !zeros : first >= 0 && !(op == SHO_FREE && zeros)) {
-			cfail(c, "after its own MADV_%s and reclaim the parent's page %zu reads %s at byte %ld", sh_op_names[op],
+			cfail(c, "after its own %s and reclaim the parent's page %zu reads %s at byte %ld", sh_op_madv[op],
 			      off / PAGE, op == SHO_DONTNEED ? "other bytes than zeros" : "other bytes than its own",
 			      op == SHO_DONTNEED ? 0 : first);
 			return -1;
@@ -186,7 +187,7 @@ static void share_cell(struct cell *c, int thp, enum sh_state s, enum sh_op op)
 	if (!sh_shared(c, map, len, s == SHS_SWAPIN))
 		goto out;
 	if (madvise(map, len, sh_op_advice[op])) {
-		cfail(c, "MADV_%s: %s", sh_op_names[op], strerror(errno));
+		cfail(c, "%s: %s", sh_op_madv[op], strerror(errno));
 		goto out;
 	}
 	scan0 = memcg_stat("pgscan");
@@ -198,8 +199,8 @@ static void share_cell(struct cell *c, int thp, enum sh_state s, enum sh_op op)
 	if ((first = sh_ask(c, to[1], from[0], 'c')) != -1) {
 		if (first >= 0)
 			cfail(c, "the child, which did nothing, reads other bytes at page %ld byte %ld after the parent's "
-			      "MADV_%s of the pages they share and reclaim", first / (long)PAGE, first % (long)PAGE,
-			      sh_op_names[op]);
+			      "%s of the pages they share and reclaim", first / (long)PAGE, first % (long)PAGE,
+			      sh_op_madv[op]);
 		goto out;
 	}
 	if (sh_parent_ok(c, op, map, want, len))
@@ -208,7 +209,7 @@ static void share_cell(struct cell *c, int thp, enum sh_state s, enum sh_op op)
 	memcpy(map, theirs, len);
 	if ((first = sh_ask(c, to[1], from[0], 'c')) != -1) {
 		if (first >= 0)
-			cfail(c, "the parent's write after the MADV_%s reached the child (page %ld, byte %ld)", sh_op_names[op],
+			cfail(c, "the parent's write after the %s reached the child (page %ld, byte %ld)", sh_op_madv[op],
 			      first / (long)PAGE, first % (long)PAGE);
 		goto out;
 	}
@@ -228,8 +229,8 @@ out:
 		wait_child(c, child, "the sharer");
 	close_pair(from);
 	if (!c->failed[0] && !c->skip[0])
-		printf("# %s: %zu page(s) mapped by parent and child, MADV_%s by the parent, reclaim scanned %ld, "
-		       "pswpout +%ld, pswpin +%ld\n", c->name, len / PAGE, sh_op_names[op], scan, vmstat("pswpout") - out0,
+		printf("# %s: %zu page(s) mapped by parent and child, %s by the parent, reclaim scanned %ld, "
+		       "pswpout +%ld, pswpin +%ld\n", c->name, len / PAGE, sh_op_madv[op], scan, vmstat("pswpout") - out0,
 		       vmstat("pswpin") - in0);
 	if (map)
 		munmap(map, len);
