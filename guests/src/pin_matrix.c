@@ -2695,6 +2695,7 @@ static void races(double secs, int noise)
 #include "ksm_cells.h"  /* ksm/merged/...: KSM pages migrated, reclaimed, unmerged, written, pinned */
 #include "aio_cells.h"  /* aio/...: the aio ring moved and read by user space, poll, cancel, fsync, io_pgetevents */
 #include "sgcopy_cells.h"  /* sg-io/<memory>/<dir>-<odd|iov>: SG_IO through block/blk-map.c's copy path */
+#include "pressure_cells.h"  /* pressure/...: kswapd, memory.high, memcg OOM, swap files and discard under pins */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2808,6 +2809,7 @@ int main(int argc, char **argv, char **envp)
 	ksm_cells();
 	sgcopy_cells();
 	aio_cells();
+	pressure_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
