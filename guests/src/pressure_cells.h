@@ -57,10 +57,29 @@ static const char *const ps_quick[] = {
 	"pressure/swapfile-vfat/anon/shapes", "pressure/swapfile-vfat/thp/shapes", "pressure/swapfile-vfat/anon/swapoff",
 	"pressure/swapfile-ext4/anon/shapes", "pressure/swapfile-ext4/thp/shapes", "pressure/swapfile-ext4/shmem/swapoff",
 	"pressure/swap-discard/thp/shapes", "pressure/swap-discard/anon/swapoff",
-	"pressure/memory-high", "pressure/oom/single", "pressure/oom/group",
+	"pressure/kswapd", "pressure/memory-high", "pressure/oom/single", "pressure/oom/group",
 };
 
 static int ps_wanted(const char *name) { return BLOCK_WANTED(name, ps_quick); }
+
+/* A knob's first line into was (saved for a SIGTERM), then text written; 0 or -1 */
+static int ps_knob_set(const char *path, const char *text, char *was, size_t n)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f || !fgets(was, (int)n, f)) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	was[strcspn(was, "\n")] = 0;
+	knob_changed(path, was);
+	if (write_file(path, text))
+		return 0;
+	knob_put_back(path);
+	return -1;
+}
 
 /* -- the swap slots on disk --------------------------------------------------------------- */
 
@@ -69,7 +88,21 @@ static struct {
 	int direct;
 	long *page;      /* swap page i lies at disk page page[i] */
 	long n;
+	char *head;      /* disk page page[0] before any swapon: swap never writes its page 0 */
 } ps_slots;
+
+static int ps_disk_read(long page, char *buf);
+
+/* Swap page 0's disk page as it is before any swapon (the swap header, when the area starts at
+ * the file's or the device's start); 0 or -1 */
+static int ps_keep_head(void)
+{
+	free(ps_slots.head);
+	ps_slots.head = NULL;
+	if (ps_slots.n < 2 || posix_memalign((void **)&ps_slots.head, PAGE, PAGE))
+		return -1;
+	return ps_disk_read(ps_slots.page[0], ps_slots.head);
+}
 
 /* The device node of the block device a file is on (its uevent's DEVNAME) into out */
 static int ps_fs_dev(const char *file, char *out, size_t n)
@@ -94,10 +127,13 @@ static int ps_fs_dev(const char *file, char *out, size_t n)
 	return ok;
 }
 
-/* Where each page of swap file path lies on its device, in the model of mm/page_io.c
+/* Where each page of swap file path lies on its device (FIBMAP), in the model of the kernel's
+ * activation: for a file system without ->swap_activate (vfat: generic), mm/page_io.c
  * generic_swapfile_activate(): page i of the area is the i-th run of a page of contiguous
- * blocks (FIBMAP) that starts page-aligned on disk, page 0 the header; 0, or -1 with why */
-static int ps_map_file(const char *path, char *why, size_t n)
+ * blocks, probed block by block in file order, that starts page-aligned on disk; for ext4,
+ * fs/iomap/swapfile.c: the file's physically contiguous runs in file order, each rounded in to
+ * whole disk pages. Page 0 of the area is never written (the header's place). 0, or -1 */
+static int ps_map_file(const char *path, int generic, char *why, size_t n)
 {
 	int fd = open(path, O_RDONLY), bsz = 0;
 	long bpp, last, probe = 0, np = 0;
@@ -113,6 +149,28 @@ static int ps_map_file(const char *path, char *why, size_t n)
 	bpp = PAGE / bsz;
 	last = sb.st_size / bsz;
 	ps_slots.page = calloc(PS_SWAP_PAGES, sizeof(long));
+	if (!generic) {  /* iomap_swapfile_activate(): physical extents, each cut to whole pages */
+		long run = -1, len = 0;
+
+		for (; ps_slots.page && probe <= last && np < PS_SWAP_PAGES; probe++) {
+			int b = (int)probe;
+
+			if (probe < last && (ioctl(fd, FIBMAP, &b) || !b)) {
+				snprintf(why, n, "FIBMAP of block %ld of %s: %s (got %d)", probe, path, strerror(errno), b);
+				goto out;
+			}
+			if (probe < last && run >= 0 && b == run + len) {
+				len++;
+				continue;
+			}
+			for (long pg = (run * bsz + (long)PAGE - 1) / (long)PAGE;
+			     run >= 0 && pg < (run + len) * bsz / (long)PAGE && np < PS_SWAP_PAGES; pg++)
+				ps_slots.page[np++] = pg;
+			run = b;
+			len = 1;
+		}
+		goto mapped;
+	}
 	while (ps_slots.page && probe + bpp <= last && np < PS_SWAP_PAGES) {
 		int first = (int)probe, b = 0;
 		long k;
@@ -137,6 +195,7 @@ static int ps_map_file(const char *path, char *why, size_t n)
 		ps_slots.page[np++] = first / bpp;
 		probe += bpp;
 	}
+mapped:
 	ps_slots.n = np;
 	if (!ps_fs_dev(path, ps_slots.disk, sizeof(ps_slots.disk)))
 		snprintf(why, n, "no block device found for %s", path);
@@ -146,6 +205,8 @@ out:
 		close(fd);
 	if (!why[0] && ps_slots.n < 2)
 		snprintf(why, n, "no page of %s maps as swap", path);
+	if (!why[0] && ps_keep_head())
+		snprintf(why, n, "cannot read swap page 0 (disk page %ld of %s)", ps_slots.page[0], ps_slots.disk);
 	return why[0] ? -1 : 0;
 }
 
@@ -177,7 +238,11 @@ static int ps_map_loop(const char *dev, char *why, size_t n)
 	for (long i = 0; ps_slots.page && i < ps_slots.n; i++)
 		ps_slots.page[i] = i;
 	ps_slots.direct = 0;
-	return ps_slots.page ? 0 : -1;
+	if (!ps_slots.page || ps_keep_head()) {
+		snprintf(why, n, "cannot read page 0 of %s", ps_slots.disk);
+		return -1;
+	}
+	return 0;
 }
 
 /* Disk page i into buf (PAGE bytes, aligned); 0 or -1 */
@@ -191,18 +256,19 @@ static int ps_disk_read(long page, char *buf)
 	return got == (ssize_t)PAGE ? 0 : -1;
 }
 
-/* The area's header page on disk still says SWAPSPACE2 (a discard or a write that met it breaks
- * the next swapon) */
+/* Swap page 0 on disk as it was before any swapon: swap writes no page 0, discard_swap() starts
+ * past it (a discard or a write that meets the header breaks the next swapon) */
 static void ps_header_intact(struct cell *c)
 {
 	char *buf = NULL;
+	long d;
 
 	if (posix_memalign((void **)&buf, PAGE, PAGE) || ps_disk_read(ps_slots.page[0], buf))
-		cfail(c, "cannot read the swap header (disk page %ld of %s): %s", ps_slots.page[0], ps_slots.disk,
+		cfail(c, "cannot read swap page 0 (disk page %ld of %s): %s", ps_slots.page[0], ps_slots.disk,
 		      strerror(errno));
-	else if (memcmp(buf + PAGE - 10, "SWAPSPACE2", 10))
-		cfail(c, "the swap header on disk (page %ld of %s) lost its signature after swapon", ps_slots.page[0],
-		      ps_slots.disk);
+	else if ((d = first_diff(buf, ps_slots.head, PAGE)) >= 0)
+		cfail(c, "swap page 0 on disk (page %ld of %s, the header's place) changed at byte %ld after swapon%s",
+		      ps_slots.page[0], ps_slots.disk, d, sw_tgt.flags & SWAP_FLAG_DISCARD ? " with discard" : "");
 	free(buf);
 }
 
@@ -295,9 +361,10 @@ static int ps_any_wanted(const char *prefix)
 static void ps_swap_targets(void)
 {
 	const char *dirs[2] = {vfat_dir, ext4_dir}, *fs[2] = {"vfat", "ext4"};
-	char path[200], prefix[64], why[300];
+	char path[200], prefix[64], why[300], rot[200], was[32];
 
 	for (int t = 0; t < 3; t++) {
+		rot[0] = 0;
 		snprintf(prefix, sizeof(prefix), t < 2 ? "pressure/swapfile-%s" : "pressure/swap-discard", t < 2 ? fs[t] : "");
 		if (!ps_any_wanted(prefix))
 			continue;
@@ -314,13 +381,20 @@ static void ps_swap_targets(void)
 			snprintf(why, sizeof(why), "no %s directory given (-%c)", fs[t], t ? 'd' : 'v');
 		} else if (!list_only) {
 			snprintf(path, sizeof(path), "%s/pswap.%d", dirs[t], getpid());
-			if (!ps_make_swapfile(path, why, sizeof(why)) && !ps_map_file(path, why, sizeof(why)))
+			if (!ps_make_swapfile(path, why, sizeof(why)) && !ps_map_file(path, !t, why, sizeof(why)))
 				sw_tgt.dev = path;
+			/* a non-rotational device: swap gives the file clusters and takes THPs whole */
 			if (sw_tgt.dev)
-				printf("# %s: %s, %ld of %d pages usable as swap, on %s\n", prefix, path, ps_slots.n,
-				       PS_SWAP_PAGES, ps_slots.disk);
+				snprintf(rot, sizeof(rot), "/sys/block/%.60s/queue/rotational", ps_slots.disk + 5);
+			if (rot[0] && ps_knob_set(rot, "0", was, sizeof(was)))
+				rot[0] = 0;
+			if (sw_tgt.dev)
+				printf("# %s: %s, %ld of %d pages usable as swap, on %s (rotational %s)\n", prefix, path,
+				       ps_slots.n, PS_SWAP_PAGES, ps_slots.disk, rot[0] ? "0 for the cells" : "as it was");
 		}
 		ps_swap_twins();
+		if (rot[0] && !knob_put_back(rot))
+			printf("# cannot put %s back to %s\n", rot, was);
 		if (path[0])
 			unlink(path);
 	}
@@ -446,14 +520,15 @@ static int ps_uring_both(struct ps_pins *s, int idx, char *buf, char *want, unsi
 	return r;
 }
 
-/* Every pinned page still mapped (present, not swapped) */
+/* Every pinned anonymous page still mapped (present, not swapped): try_to_unmap() must refuse an
+ * exclusive anonymous page that may be pinned. (A pinned shmem or file page may be unmapped by
+ * reclaim, which then keeps it in the page cache: the data checks see those.) */
 static int ps_pins_present(struct ps_pins *s, char *why, size_t n)
 {
-	struct { const char *name; char *at; size_t len; } r[3] = {
-		{"the io_uring anonymous buffer", s->p, PS_LEN}, {"the io_uring memfd buffer", s->m, PS_LEN},
-		{"gup_test's range", s->q, s->qlen}};
+	struct { const char *name; char *at; size_t len; } r[2] = {
+		{"the io_uring anonymous buffer", s->p, PS_LEN}, {"gup_test's range", s->q, s->qlen}};
 
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 2; k++)
 		for (size_t off = 0; off < r[k].len; off += PAGE) {
 			uint64_t e = pagemap(r[k].at + off);
 
@@ -624,6 +699,7 @@ static const char *ps_why(const char *why, char *buf, size_t n)
 
 #define PS_WITNESS (64 * PAGE)
 #define PS_HOG (4 << 20)  /* memory-high's charges past memory.high */
+#define PS_HIGH_SLACK (1L << 20)  /* how far past memory.high the group may stay after them */
 
 /* memory-high's child: pins, a witness, memory.high just above what it holds, then PS_HOG of new
  * charges; the pins and the witness checked after */
@@ -632,7 +708,7 @@ static void ps_high_child(const char *grp, char *m, int out)
 	struct ps_pins s;
 	char why[300] = "", buf[320], p[600], v[32];
 	char *w = NULL, *h = NULL, *exp = malloc(PS_WITNESS);
-	long d = -1;
+	long d = -1, high, after;
 	int swapped = 0;
 
 	if (ps_join(grp, why, sizeof(why)) || ps_pins_map(&s, m, 0, NULL, why, sizeof(why)) ||
@@ -644,12 +720,15 @@ static void ps_high_child(const char *grp, char *m, int out)
 	if (ps_pins_check(&s, 0, 50, why, sizeof(why)))
 		ps_say(out, ps_why(why, buf, sizeof(buf)));
 	ra_path(p, sizeof(p), grp, "memory.current");
-	snprintf(v, sizeof(v), "%ld", read_long(p) + 64 * (long)PAGE);
+	high = read_long(p) + 64 * (long)PAGE;
+	snprintf(v, sizeof(v), "%ld", high);
 	ra_path(p, sizeof(p), grp, "memory.high");
 	if (!write_file(p, v))
 		ps_say(out, "F:cannot write memory.high");
 	for (size_t off = 0; off < PS_HOG; off += PAGE)  /* each fault charges; over high: reclaim_high() */
 		h[off] = (char)off | 1;
+	ra_path(p, sizeof(p), grp, "memory.current");
+	after = read_long(p);
 	for (size_t off = 0; off < PS_WITNESS; off += PAGE)
 		swapped += !!(pagemap(w + off) & PM_SWAP);
 	if (ps_pins_present(&s, why, sizeof(why)) || ps_pins_check(&s, 1, 60, why, sizeof(why)))
@@ -658,9 +737,14 @@ static void ps_high_child(const char *grp, char *m, int out)
 	if ((d = first_diff(w, exp, PS_WITNESS)) >= 0)
 		ps_say(out, (snprintf(why, sizeof(why), "F:the witness came back from swap with other bytes at byte %ld", d), why));
 	ps_pins_drop(&s);
-	snprintf(why, sizeof(why), "P:%d of %zu witness pages swapped out", swapped, PS_WITNESS / PAGE);
+	snprintf(why, sizeof(why), "P:memory.high %ld, memory.current %ld after the charges, %d of %zu witness pages swapped out",
+		 high, after, swapped, PS_WITNESS / PAGE);
 	ps_say(out, why);
 }
+
+/* What a group may still have charged once its processes are gone (healthy 6.12: 7-9 pages of
+ * kernel memory); a pinned range left charged is PS_PIN_PAGES more */
+#define PS_LEFT (20 * (long)PAGE)
 
 /* After the cell's children: the FOLL_PIN counters, memory.current of grp, the memfd's pages */
 static void ps_after(struct cell *c, const struct pinmark *mark, const char *grp, char *m, const char *after)
@@ -668,9 +752,9 @@ static void ps_after(struct cell *c, const struct pinmark *mark, const char *grp
 	long cur;
 
 	pins_back(c, mark, after);
-	if ((cur = ps_group_settle(grp, 32 * (long)PAGE)) > 32 * (long)PAGE)
-		cfail(c, "memory.current of the group is %ld bytes after %s (at most %lu expected: a page of it still "
-		      "charged)", cur, after, 32 * PAGE);
+	if ((cur = ps_group_settle(grp, PS_LEFT)) > PS_LEFT)
+		cfail(c, "memory.current of the group is %ld bytes after %s (at most %ld expected: pages of it still "
+		      "charged)", cur, after, PS_LEFT);
 	none_held(c, m, PS_LEN, after);
 	printf("# %s: memory.current %ld after %s\n", c->name, cur, after);
 }
@@ -711,7 +795,7 @@ static void ps_memory_high(struct cell *c, int unused)
 	int io[2] = {-1, -1}, st = 0;
 	char *m;
 	pid_t pid;
-	long high, steal;
+	long events, steal, peak, high = 0, after = 0;
 
 	if (!swap_on()) {
 		cskip(c, "no swap in /proc/swaps: memory.high would only throttle");
@@ -731,19 +815,28 @@ static void ps_memory_high(struct cell *c, int unused)
 	close(io[1]);
 	io[1] = -1;
 	ps_hear(c, pid, io[0], why, sizeof(why), &st);
-	high = ra_event(grp, "high");
+	events = ra_event(grp, "high");
 	ra_path(p, sizeof(p), grp, "memory.stat");
 	steal = key_value(p, "pgsteal");
-	printf("# %s: memory.events high %ld, pgsteal %ld, pswpout %ld; the child: %s\n", c->name, high, steal,
-	       key_value(p, "pswpout"), why);
+	ra_path(p, sizeof(p), grp, "memory.peak");
+	peak = read_long(p);
+	printf("# %s: memory.peak %ld, memory.events high %ld, pgsteal %ld; the child: %s\n", c->name, peak, events,
+	       steal, why);
 	if (why[0] == 'F')
 		cfail(c, "%s", why + 2);
 	else if (why[0] == 'S')
 		cskip(c, "%s", why + 2);
-	else if (why[0] != 'P' || !WIFEXITED(st) || WEXITSTATUS(st))
+	else if (why[0] != 'P' || !WIFEXITED(st) || WEXITSTATUS(st) ||
+		 sscanf(why, "P:memory.high %ld, memory.current %ld", &high, &after) != 2)
 		cfail(c, "the child ended with status 0x%x, saying \"%s\"", st, why);
-	else if (high <= 0 || steal <= 0)
-		cskip(c, "memory.events high %ld, pgsteal %ld: no reclaim for memory.high", high, steal);
+	else if (peak <= high)
+		cskip(c, "the group's charges never went past memory.high %ld (memory.peak %ld)", high, peak);
+	else if (events <= 0 || steal <= 0)
+		cfail(c, "the group went to %ld bytes past memory.high %ld with swap on, and memory.events high is %ld, "
+		      "memory.stat pgsteal %ld: no reclaim for memory.high", peak - high, high, events, steal);
+	else if (after > high + PS_HIGH_SLACK)
+		cfail(c, "memory.current is %ld bytes past memory.high after the charges (swap on, the rest reclaimable): "
+		      "reclaim_high() did not bring it back", after - high);
 	if (!c->failed[0]) {
 		char *want = malloc(PS_LEN);
 		long d;
@@ -951,25 +1044,6 @@ static long ps_node0_over_low(long *free)
 		fclose(f);
 	*free = fr;
 	return over;
-}
-
-/* A knob's first line into was (saved for a SIGTERM), then text written; 0 or -1 */
-static int ps_knob_set(const char *path, const char *text, char *was, size_t n)
-{
-	FILE *f = fopen(path, "r");
-
-	if (!f || !fgets(was, (int)n, f)) {
-		if (f)
-			fclose(f);
-		return -1;
-	}
-	fclose(f);
-	was[strcspn(was, "\n")] = 0;
-	knob_changed(path, was);
-	if (write_file(path, text))
-		return 0;
-	knob_put_back(path);
-	return -1;
 }
 
 static long ps_swapped(const char *p, size_t len)

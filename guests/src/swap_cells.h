@@ -130,6 +130,7 @@ struct sw_dev {
 	char off[SW_AREAS][128];
 	int noff, own;
 	long io0[3], pswpin0;  /* the device's reads, writes and discards completed before, pswpin before */
+	long io_on[3];         /* the same once the area is on (swapon's discard of the area done) */
 	char name[160];
 };
 static int sw_evict;  /* swap-bdev/: sw_pageout() also pushes the swap cache out (sw_settle()) */
@@ -183,6 +184,8 @@ static int sw_dev_begin(struct cell *c, struct sw_dev *d)
 	sw_own_flags = 0;
 	d->pswpin0 = vmstat("pswpin");
 	sw_evict = d->own;
+	if (d->own && !sw_dev_ios(sw_tgt.dev, d->io_on))
+		memcpy(d->io_on, d->io0, sizeof(d->io_on));
 	if (d->own && sw_tgt.on)
 		sw_tgt.on(c);
 	return d->own && !c->failed[0];
@@ -203,7 +206,7 @@ static void sw_settle(size_t len)
 static void sw_dev_end(struct cell *c, struct sw_dev *d)
 {
 	char why[200];
-	long io[3];
+	long io[3], off[3] = {0, 0, -1};
 
 	long in = vmstat("pswpin") - d->pswpin0;
 
@@ -215,14 +218,19 @@ static void sw_dev_end(struct cell *c, struct sw_dev *d)
 		io[0] = io[1] = -1;
 	if (sw_own_swap_end(d->name, d->off, d->noff, why, sizeof(why)))
 		cfail(c, "%s", why);
-	else if (!c->failed[0] && !c->skip[0] && (io[0] <= d->io0[0] || io[1] <= d->io0[1] || in <= 0))
+	else if (!sw_dev_ios(d->name, off))  /* swapoff flushed the clusters' discards (swap_discard_work()) */
+		off[2] = -1;
+	if (c->failed[0])
+		;  /* said */
+	else if (!c->skip[0] && (io[0] <= d->io0[0] || io[1] <= d->io0[1] || in <= 0))
 		cskip(c, "%s completed %ld read(s) and %ld write(s) during the cell, pswpin +%ld: swap did not read it",
 		      d->name, io[0] - d->io0[0], io[1] - d->io0[1], in);
-	else if (!c->failed[0] && !c->skip[0] && (sw_tgt.flags & SWAP_FLAG_DISCARD) && io[2] <= d->io0[2])
-		cskip(c, "swapon %s with SWAP_FLAG_DISCARD: the device completed no discard during the cell", d->name);
-	else if (!c->failed[0] && !c->skip[0])
-		printf("# %s: on %s alone: %ld reads, %ld writes, %ld discards completed by the device, pswpin +%ld\n",
-		       c->name, d->name, io[0] - d->io0[0], io[1] - d->io0[1], io[2] - d->io0[2], in);
+	else if (!c->skip[0] && (sw_tgt.flags & SWAP_FLAG_DISCARD) && d->io_on[2] <= d->io0[2])
+		cskip(c, "swapon %s with SWAP_FLAG_DISCARD: the device completed no discard of the area", d->name);
+	else if (!c->skip[0])
+		printf("# %s: on %s alone: %ld reads, %ld writes completed by the device, pswpin +%ld; discards: %ld at "
+		       "swapon, %ld from then to swapoff\n", c->name, d->name, io[0] - d->io0[0], io[1] - d->io0[1], in,
+		       d->io_on[2] - d->io0[2], off[2] - d->io_on[2]);
 }
 
 /* Page out len bytes of buf (three tries); the shape pages still in memory, as a bit mask
