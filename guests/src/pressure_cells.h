@@ -703,7 +703,7 @@ static const char *ps_why(const char *why, char *buf, size_t n)
 
 /* memory-high's child: pins, a witness, memory.high just above what it holds, then PS_HOG of new
  * charges; the pins and the witness checked after */
-static void ps_high_child(const char *grp, char *m, int out)
+static void ps_high_child(const char *grp, char *m, int out, int unused)
 {
 	struct ps_pins s;
 	char why[300] = "", buf[320], p[600], v[32];
@@ -775,26 +775,58 @@ static char *ps_memfd(struct cell *c)
 	return m;
 }
 
-/* The child's verdict line (read until it closes): F/S/P... ; status in *st */
-static void ps_hear(struct cell *c, pid_t pid, int in, char *why, size_t n, int *st)
+/* A child of the cell: run(grp, m, out, arg), which exits; its verdict line (F:, S:, or what
+ * it says when done) read until the pipe closes (every process of the group gone), its status in
+ * *st; -1 with the cell failed when it cannot start */
+static int ps_spawn(struct cell *c, const char *grp, char *m, void (*run)(const char *, char *, int, int), int arg,
+		    char *why, size_t n, int *st)
 {
+	int io[2];
 	size_t got = 0;
 	ssize_t k;
+	pid_t pid;
 
-	while (got < n - 1 && (k = read(in, why + got, n - 1 - got)) > 0)
+	if (pipe(io)) {
+		cfail(c, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = cell_fork()) < 0) {
+		cfail(c, "fork: %s", strerror(errno));
+		close_pair(io);
+		return -1;
+	}
+	if (pid == 0) {
+		close(io[0]);
+		run(grp, m, io[1], arg);
+	}
+	close(io[1]);
+	while (got < n - 1 && (k = read(io[0], why + got, n - 1 - got)) > 0)
 		got += (size_t)k;
 	why[got] = 0;
+	close(io[0]);
 	if (waitpid(pid, st, 0) != pid)
 		cfail(c, "waitpid: %s", strerror(errno));
+	return 0;
+}
+
+/* The memfd holds what the child last wrote through its io_uring pin of it (fill64 of seed) */
+static void ps_memfd_holds(struct cell *c, char *m, unsigned seed, const char *who)
+{
+	char *want = malloc(PS_LEN);
+	long d;
+
+	fill64(want, PS_LEN, seed);
+	if (want && (d = first_diff(m, want, PS_LEN)) >= 0)
+		cfail(c, "the memfd does not hold what %s wrote through its pin (byte %ld)", who, d);
+	free(want);
 }
 
 static void ps_memory_high(struct cell *c, int unused)
 {
 	char grp[600], p[600], why[320];
 	struct pinmark mark;
-	int io[2] = {-1, -1}, st = 0;
+	int st = 0;
 	char *m;
-	pid_t pid;
 	long events, steal, peak, high = 0, after = 0;
 
 	if (!swap_on()) {
@@ -804,17 +836,8 @@ static void ps_memory_high(struct cell *c, int unused)
 	if (!(m = ps_memfd(c)) || ps_group(c, "high", "max", grp, sizeof(grp)))
 		goto unmap;
 	pin_mark(&mark);
-	if (pipe(io) || (pid = cell_fork()) < 0) {
-		cfail(c, "pipe/fork: %s", strerror(errno));
+	if (ps_spawn(c, grp, m, ps_high_child, 0, why, sizeof(why), &st))
 		goto drop;
-	}
-	if (pid == 0) {
-		close(io[0]);
-		ps_high_child(grp, m, io[1]);
-	}
-	close(io[1]);
-	io[1] = -1;
-	ps_hear(c, pid, io[0], why, sizeof(why), &st);
 	events = ra_event(grp, "high");
 	ra_path(p, sizeof(p), grp, "memory.stat");
 	steal = key_value(p, "pgsteal");
@@ -837,18 +860,10 @@ static void ps_memory_high(struct cell *c, int unused)
 	else if (after > high + PS_HIGH_SLACK)
 		cfail(c, "memory.current is %ld bytes past memory.high after the charges (swap on, the rest reclaimable): "
 		      "reclaim_high() did not bring it back", after - high);
-	if (!c->failed[0]) {
-		char *want = malloc(PS_LEN);
-		long d;
-
-		fill64(want, PS_LEN, 61);  /* the child's last write through its io_uring pin of the memfd */
-		if (want && (d = first_diff(m, want, PS_LEN)) >= 0)
-			cfail(c, "the memfd does not hold what the child wrote through its pin (byte %ld)", d);
-		free(want);
-	}
+	if (!c->failed[0])
+		ps_memfd_holds(c, m, 61, "the child");  /* its final check's write */
 	ps_after(c, &mark, grp, m, "the child exited");
 drop:
-	close_pair(io);
 	ra_group_drop(grp);
 unmap:
 	if (m)
@@ -925,8 +940,8 @@ static void ps_oom(struct cell *c, int group)
 {
 	char grp[600], p[600], why[320] = "";
 	struct pinmark mark;
-	int io[2] = {-1, -1}, st = 0, sub = 0;
-	pid_t pid, peer[PS_PEERS] = {0};
+	int st = 0, sub = 0;
+	pid_t peer[PS_PEERS] = {0};
 	char *m;
 	long kills, gkills;
 
@@ -941,17 +956,8 @@ static void ps_oom(struct cell *c, int group)
 		sub = !prctl(PR_SET_CHILD_SUBREAPER, 1);  /* the peers' parent dies first: reaped here */
 	}
 	pin_mark(&mark);
-	if (pipe(io) || (pid = cell_fork()) < 0) {
-		cfail(c, "pipe/fork: %s", strerror(errno));
+	if (ps_spawn(c, grp, m, ps_oom_child, group, why, sizeof(why), &st))
 		goto drop;
-	}
-	if (pid == 0) {
-		close(io[0]);
-		ps_oom_child(grp, m, io[1], group);
-	}
-	close(io[1]);
-	io[1] = -1;
-	ps_hear(c, pid, io[0], why, sizeof(why), &st);
 	if (!strncmp(why, "R ", 2))
 		sscanf(why + 2, "%d %d", &peer[0], &peer[1]);
 	for (int i = 0; i < PS_PEERS; i++) {  /* each peer dead of the group's kill within 2 s, else killed here */
@@ -967,8 +973,6 @@ static void ps_oom(struct cell *c, int group)
 			cfail(c, "peer %d ended with status 0x%x, not SIGKILL", peer[i], pst);
 		}
 	}
-	if (sub)
-		prctl(PR_SET_CHILD_SUBREAPER, 0);
 	kills = ra_event(grp, "oom_kill");
 	gkills = ra_event(grp, "oom_group_kill");
 	printf("# %s: memory.events oom %ld oom_kill %ld oom_group_kill %ld; the child: status 0x%x, \"%s\"\n", c->name,
@@ -985,18 +989,12 @@ static void ps_oom(struct cell *c, int group)
 		cfail(c, "the child ended with status 0x%x, not killed by SIGKILL", st);
 	else if (kills <= 0 || (group && gkills <= 0))
 		cskip(c, "the child died of SIGKILL, but memory.events says oom_kill %ld, oom_group_kill %ld", kills, gkills);
-	if (!c->failed[0]) {
-		char *want = malloc(PS_LEN);
-		long d;
-
-		fill64(want, PS_LEN, 51);  /* what the child wrote through its io_uring pin of the memfd */
-		if (want && (d = first_diff(m, want, PS_LEN)) >= 0)
-			cfail(c, "the memfd does not hold what the killed child wrote through its pin (byte %ld)", d);
-		free(want);
-	}
+	if (!c->failed[0])
+		ps_memfd_holds(c, m, 51, "the killed child");  /* its check's write, before the charges */
 	ps_after(c, &mark, grp, m, group ? "the group was OOM-killed" : "the child was OOM-killed");
 drop:
-	close_pair(io);
+	if (sub)
+		prctl(PR_SET_CHILD_SUBREAPER, 0);
 	ra_group_drop(grp);
 unmap:
 	if (m)
