@@ -56,7 +56,7 @@
 static const char *const ps_quick[] = {
 	"pressure/swapfile-vfat/anon/shapes", "pressure/swapfile-vfat/thp/shapes", "pressure/swapfile-vfat/anon/swapoff",
 	"pressure/swapfile-ext4/anon/shapes", "pressure/swapfile-ext4/thp/shapes", "pressure/swapfile-ext4/shmem/swapoff",
-	"pressure/swap-discard/thp/shapes", "pressure/swap-discard/anon/swapoff",
+	"pressure/swap-discard/thp/shapes", "pressure/swap-discard/anon/swapoff", "pressure/swap-discard/cluster",
 	"pressure/kswapd", "pressure/memory-high", "pressure/oom/single", "pressure/oom/group",
 };
 
@@ -335,12 +335,87 @@ static int ps_make_swapfile(const char *path, char *why, size_t n)
 static void ps_swap_on(struct cell *c) { ps_header_intact(c); }
 
 /* The twins of swap_cells.h on one target (sw_tgt set, ps_slots mapped) */
-static void ps_swap_twins(void)
+/* The twins of swap_cells.h on one target (sw_tgt set, ps_slots mapped). Not thp/swapoff on a
+ * swap file: 6.12 swaps no large folio out to a file whole (no SWP_BLKDEV), the split THP's page
+ * of zeros is mapped to the zero page, and the cell skips on it every time. */
+static void ps_swap_twins(int file)
 {
 	for (enum sw_mem m = 0; m < NSWM; m++)
 		swap_cell(m, 1);
 	for (enum sw_mem m = 0; m < NSWM; m++)
-		swapoff_cell(m, 1);
+		if (!file || m != SWM_THP)
+			swapoff_cell(m, 1);
+}
+
+/* One cell by name, when wanted */
+static void ps_run(const char *name, void (*run)(struct cell *c, int k), int k)
+{
+	struct cell c = {.fd = -1};
+	double began = now_s();
+
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	if (!ps_wanted(c.name) || !begins(c.name))
+		return;
+	run(&c, k);
+	verdict(&c, began);
+}
+
+/* pressure/swap-discard/cluster: a freed cluster discarded (swap_cluster_schedule_discard(),
+ * swap_discard_work()) while another cluster of the area still holds swapped-out pages. The
+ * shapes and a THP go out (the THP whole, to a cluster of its own: thp_swpout), the swap cache
+ * let go; the THP is unmapped while out, which frees its 512 entries at once (not through the
+ * per-CPU slot caches, which would keep some and the cluster in use). Checks: the shapes' slots
+ * on disk still hold them once the device completed the discard, and the shapes read back.
+ * Premise: the THP went out whole and the device completed a discard after the unmap (2 s),
+ * else SKIP. */
+static void ps_discard_cluster(struct cell *c, int unused)
+{
+	struct sw_dev dv = {.name = ""};
+	char *shp = NULL, *thp = NULL, *want = malloc(NSWSHAPE * PAGE);
+	long thp0 = vmstat("thp_swpout"), io0[3], io[3] = {0, 0, 0}, d;
+	unsigned in;
+
+	if (!want || !sw_dev_begin(c, &dv))
+		goto out;
+	if (!(shp = sw_map(c, SWM_ANON, NSWSHAPE * PAGE)) || !(thp = sw_map(c, SWM_THP, HPAGE)))
+		goto out;
+	for (int i = 0; i < NSWSHAPE; i++)
+		sw_fill(want + i * PAGE, i, 12);
+	memcpy(shp, want, NSWSHAPE * PAGE);
+	if ((in = sw_pageout(c, shp, NSWSHAPE * PAGE))) {
+		cskip(c, "page %d (%s) never went out to swap", __builtin_ctz(in), sw_shape_names[__builtin_ctz(in)]);
+		goto out;
+	}
+	sw_pageout(c, thp, HPAGE);
+	if (vmstat("thp_swpout") == thp0 || !swap_entry_of(thp) || !swap_entry_of(thp + HPAGE - PAGE)) {
+		cskip(c, "the THP did not go out whole (thp_swpout +%ld): no cluster freed at once", vmstat("thp_swpout") - thp0);
+		goto out;
+	}
+	ps_slots_hold(c, shp, want, NSWSHAPE * PAGE);
+	if (c->failed[0] || !sw_dev_ios(dv.name, io0))
+		goto out;
+	munmap(thp, HPAGE);
+	thp = NULL;
+	for (int i = 0; i < 200 && sw_dev_ios(dv.name, io) && io[2] <= io0[2]; i++)
+		usleep(10 * 1000);
+	if (io[2] <= io0[2]) {
+		cskip(c, "the device completed no discard in 2 s after the swapped-out THP was unmapped");
+		goto out;
+	}
+	ps_slots_hold(c, shp, want, NSWSHAPE * PAGE);  /* the discard met no live slot */
+	if (!c->failed[0] && (d = first_diff(shp, want, NSWSHAPE * PAGE)) >= 0)
+		cfail(c, "after the freed cluster's discard page %ld (%s) came back from swap with other bytes at byte %ld",
+		      d / (long)PAGE, sw_shape_names[d / (long)PAGE], d % (long)PAGE);
+	else if (!c->failed[0])
+		printf("# %s: %ld discard(s) completed after the THP's cluster was freed; the shapes' slots and bytes intact\n",
+		       c->name, io[2] - io0[2]);
+out:
+	if (shp)
+		munmap(shp, NSWSHAPE * PAGE);
+	if (thp)
+		munmap(thp, HPAGE);
+	sw_dev_end(c, &dv);
+	free(want);
 }
 
 /* Whether any cell of the prefix is wanted (the swap file is made only then) */
@@ -366,7 +441,7 @@ static void ps_swap_targets(void)
 	for (int t = 0; t < 3; t++) {
 		rot[0] = 0;
 		snprintf(prefix, sizeof(prefix), t < 2 ? "pressure/swapfile-%s" : "pressure/swap-discard", t < 2 ? fs[t] : "");
-		if (!ps_any_wanted(prefix))
+		if (!ps_any_wanted(prefix) && (t < 2 || !ps_wanted("pressure/swap-discard/cluster")))
 			continue;
 		why[0] = path[0] = 0;
 		sw_tgt = (struct sw_target){.prefix = prefix, .why_none = why, .on = ps_swap_on, .out = ps_slots_hold,
@@ -392,7 +467,9 @@ static void ps_swap_targets(void)
 				printf("# %s: %s, %ld of %d pages usable as swap, on %s (rotational %s)\n", prefix, path,
 				       ps_slots.n, PS_SWAP_PAGES, ps_slots.disk, rot[0] ? "0 for the cells" : "as it was");
 		}
-		ps_swap_twins();
+		ps_swap_twins(t < 2);
+		if (t == 2)
+			ps_run("pressure/swap-discard/cluster", ps_discard_cluster, 0);
 		if (rot[0] && !knob_put_back(rot))
 			printf("# cannot put %s back to %s\n", rot, was);
 		if (path[0])
@@ -1223,13 +1300,9 @@ static void pressure_cells(void)
 	ps_swap_targets();
 	for (size_t e = 0; e < sizeof(table) / sizeof(table[0]); e++)
 		for (int k = 0; k < (table[e].names ? table[e].n : 1); k++) {
-			struct cell c = {.fd = -1};
-			double began = now_s();
+			char name[96];
 
-			snprintf(c.name, sizeof(c.name), "%s%s", table[e].name, table[e].names ? table[e].names[k] : "");
-			if (!ps_wanted(c.name) || !begins(c.name))
-				continue;
-			table[e].run(&c, k);
-			verdict(&c, began);
+			snprintf(name, sizeof(name), "%s%s", table[e].name, table[e].names ? table[e].names[k] : "");
+			ps_run(name, table[e].run, k);
 		}
 }
