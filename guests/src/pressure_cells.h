@@ -272,6 +272,9 @@ static void ps_header_intact(struct cell *c)
 	free(buf);
 }
 
+/* The swap offset of the page at addr (pagemap's swap entry; 0 when it is not swapped out) */
+static long ps_swap_off(const void *addr) { return (long)((swap_entry_of(addr) >> 5) & ((1ULL << 50) - 1)); }
+
 /* After a page-out: each wanted page that is swapped out (but all zeros: 6.12's zeromap writes
  * none) is on disk where its slot is */
 static void ps_slots_hold(struct cell *c, char *map, const char *want, size_t wanted)
@@ -285,7 +288,7 @@ static void ps_slots_hold(struct cell *c, char *map, const char *want, size_t wa
 	}
 	for (size_t i = 0; i < wanted / PAGE && !c->failed[0]; i++) {
 		uint64_t e = swap_entry_of(map + i * PAGE);
-		long off = (long)((e >> 5) & ((1ULL << 50) - 1)), d;
+		long off = ps_swap_off(map + i * PAGE), d;
 		const char *w = want + i * PAGE;
 
 		if (!e || (!w[0] && !memcmp(w, w + 1, PAGE - 1)))
@@ -364,10 +367,11 @@ static void ps_run(const char *name, void (*run)(struct cell *c, int k), int k)
  * swap_discard_work()) while another cluster of the area still holds swapped-out pages. The
  * shapes and a THP go out (the THP whole, to a cluster of its own: thp_swpout), the swap cache
  * let go; the THP is unmapped while out, which frees its 512 entries at once (not through the
- * per-CPU slot caches, which would keep some and the cluster in use). Checks: the shapes' slots
- * on disk still hold them once the device completed the discard, and the shapes read back.
- * Premise: the THP went out whole and the device completed a discard after the unmap (2 s),
- * else SKIP. */
+ * per-CPU slot caches, which would keep some and the cluster in use). The THP goes out first, so
+ * the shapes' cluster comes after its (a discard that runs past the freed cluster meets them).
+ * Checks: the shapes' slots on disk still hold them once the device completed the discard, and
+ * the shapes read back. Premise: the THP went out whole and the device completed a discard
+ * after the unmap (2 s), else SKIP. */
 static void ps_discard_cluster(struct cell *c, int unused)
 {
 	struct sw_dev dv = {.name = ""};
@@ -382,15 +386,18 @@ static void ps_discard_cluster(struct cell *c, int unused)
 	for (int i = 0; i < NSWSHAPE; i++)
 		sw_fill(want + i * PAGE, i, 12);
 	memcpy(shp, want, NSWSHAPE * PAGE);
-	if ((in = sw_pageout(c, shp, NSWSHAPE * PAGE))) {
-		cskip(c, "page %d (%s) never went out to swap", __builtin_ctz(in), sw_shape_names[__builtin_ctz(in)]);
-		goto out;
-	}
 	sw_pageout(c, thp, HPAGE);
 	if (vmstat("thp_swpout") == thp0 || !swap_entry_of(thp) || !swap_entry_of(thp + HPAGE - PAGE)) {
 		cskip(c, "the THP did not go out whole (thp_swpout +%ld): no cluster freed at once", vmstat("thp_swpout") - thp0);
 		goto out;
 	}
+	if ((in = sw_pageout(c, shp, NSWSHAPE * PAGE))) {
+		cskip(c, "page %d (%s) never went out to swap", __builtin_ctz(in), sw_shape_names[__builtin_ctz(in)]);
+		goto out;
+	}
+	printf("# %s: the THP in swap cluster %ld, the shapes' first and last pages in %ld and %ld\n", c->name,
+	       ps_swap_off(thp) / (long)(HPAGE / PAGE), ps_swap_off(shp) / (long)(HPAGE / PAGE),
+	       ps_swap_off(shp + (NSWSHAPE - 1) * PAGE) / (long)(HPAGE / PAGE));
 	ps_slots_hold(c, shp, want, NSWSHAPE * PAGE);
 	if (c->failed[0] || !sw_dev_ios(dv.name, io0))
 		goto out;
