@@ -6,17 +6,16 @@
  *
  * pressure/swapfile-<vfat|ext4>/<anon|thp|shmem>/<shapes|swapoff>, pressure/swap-discard/...:
  *   swap_cells.h's swap-bdev/ twins on a swap FILE (vfat: mm/page_io.c
- *   generic_swapfile_activate() over bmap; ext4: iomap_swapfile_activate()) and on the -S loop
- *   device turned on with SWAP_FLAG_DISCARD (mm/swapfile.c discard_swap() at swapon, then
+ *   generic_swapfile_activate() over bmap; ext4: iomap_swapfile_activate(), turned on with
+ *   SWAP_FLAG_DISCARD: discard_swap() over each of its extents) and on the -S loop device
+ *   turned on with SWAP_FLAG_DISCARD (mm/swapfile.c discard_swap() at swapon, then
  *   swap_cluster_schedule_discard() for every cluster freed). Beside the twins' checks, each
  *   page-out of private memory is checked ON DISK: for each page swapped out (pagemap's swap
  *   entry), the disk page that its swap slot must be on holds its bytes. Where that is comes
- *   from user space alone: for a swap file, FIBMAP over the file in the model of
- *   generic_swapfile_activate() (page i of the area is the i-th page-aligned run of a page of
- *   contiguous blocks; for ext4's 4 KiB blocks the file's page i), read through the fs's block
- *   device with O_DIRECT; for the loop device, its backing file's page i. The header page (the
- *   swap signature) must be intact after swapon. Premise: the twins', and for swap-discard the
- *   device completed discards.
+ *   from user space alone: for a swap file, FIBMAP over the file in the model of the kernel's
+ *   activation (ps_map_file()), read through the fs's block device with O_DIRECT; for the loop
+ *   device, its backing file's page i. The header page (the swap signature) must be intact
+ *   after swapon. Premise: the twins', and with discard the device completed discards.
  * pressure/kswapd: pinned pages of every kind (io_uring fixed buffers over anonymous memory
  *   and a memfd, a gup_test long-term pin of a THP, a vmsplice'd ext4 MAP_SHARED file) and
  *   unpinned witnesses (anonymous, ext4 MAP_SHARED), all on node 0, in the -m group; then node 0
@@ -87,7 +86,7 @@ static struct {
 	char disk[160];  /* what is read: the fs's block device (O_DIRECT) or the loop's backing file */
 	int direct;
 	long *page;      /* swap page i lies at disk page page[i] */
-	long n;
+	long n, runs;    /* pages; the kernel's swap extents (runs of pages contiguous on disk) */
 	char *head;      /* disk page page[0] before any swapon: swap never writes its page 0 */
 } ps_slots;
 
@@ -141,7 +140,7 @@ static int ps_map_file(const char *path, int generic, char *why, size_t n)
 
 	free(ps_slots.page);
 	ps_slots.page = NULL;
-	ps_slots.n = 0;
+	ps_slots.n = ps_slots.runs = 0;
 	if (fd < 0 || fstat(fd, &sb) || ioctl(fd, FIGETBSZ, &bsz) || bsz <= 0 || PAGE % bsz) {
 		snprintf(why, n, "FIGETBSZ of %s: %s (block size %d)", path, strerror(errno), bsz);
 		goto out;
@@ -197,6 +196,8 @@ static int ps_map_file(const char *path, int generic, char *why, size_t n)
 	}
 mapped:
 	ps_slots.n = np;
+	for (long i = 0; i < np; i++)  /* add_swap_extent() merges pages contiguous on disk */
+		ps_slots.runs += !i || ps_slots.page[i] != ps_slots.page[i - 1] + 1;
 	if (!ps_fs_dev(path, ps_slots.disk, sizeof(ps_slots.disk)))
 		snprintf(why, n, "no block device found for %s", path);
 	ps_slots.direct = 1;
@@ -462,6 +463,9 @@ static void ps_swap_targets(void)
 		} else if (!dirs[t]) {
 			snprintf(why, sizeof(why), "no %s directory given (-%c)", fs[t], t ? 'd' : 'v');
 		} else if (!list_only) {
+			/* ext4's file is turned on with discard: discard_swap() over each of its extents, a
+			 * freed cluster's discard_swap_cluster() through the extent map (vfat's stays without) */
+			sw_tgt.flags = t ? SWAP_FLAG_DISCARD : 0;
 			snprintf(path, sizeof(path), "%s/pswap.%d", dirs[t], getpid());
 			if (!ps_make_swapfile(path, why, sizeof(why)) && !ps_map_file(path, !t, why, sizeof(why)))
 				sw_tgt.dev = path;
@@ -471,8 +475,9 @@ static void ps_swap_targets(void)
 			if (rot[0] && ps_knob_set(rot, "0", was, sizeof(was)))
 				rot[0] = 0;
 			if (sw_tgt.dev)
-				printf("# %s: %s, %ld of %d pages usable as swap, on %s (rotational %s)\n", prefix, path,
-				       ps_slots.n, PS_SWAP_PAGES, ps_slots.disk, rot[0] ? "0 for the cells" : "as it was");
+				printf("# %s: %s, %ld of %d pages usable as swap in %ld extent(s), on %s (rotational %s)%s\n",
+				       prefix, path, ps_slots.n, PS_SWAP_PAGES, ps_slots.runs, ps_slots.disk,
+				       rot[0] ? "0 for the cells" : "as it was", sw_tgt.flags ? ", with discard" : "");
 		}
 		ps_swap_twins(t < 2);
 		if (t == 2)
@@ -826,8 +831,8 @@ static void ps_high_child(const char *grp, char *m, int out, int unused)
 	ps_say(out, why);
 }
 
-/* What a group may still have charged once its processes are gone (healthy 6.12: 7-9 pages of
- * kernel memory); a pinned range left charged is PS_PIN_PAGES more */
+/* What a group may still have charged once its processes are gone (healthy 6.12: 1-18 pages of
+ * kernel memory, waited for up to 3 s); a pinned range left charged is PS_PIN_PAGES more */
 #define PS_LEFT (20 * (long)PAGE)
 
 /* After the cell's children: the FOLL_PIN counters, memory.current of grp, the memfd's pages */
