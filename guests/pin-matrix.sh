@@ -31,8 +31,8 @@ cleanup() {
     drop_ext4 "$mnt" "$dev"
     echo 0 > /proc/sys/vm/nr_hugepages
     [ -n "$memcg" ] && memcg_drop "$memcg"
-    # the ra/ cells' own groups (guests/src/ra_cells.h), when they could not give back everything
-    for g in "$CGROUP"/pinbench-ra.*; do [ -d "$g" ] && memcg_drop "$g"; done
+    # the ra/ and pressure/ cells' own groups (guests/src/ra_cells.h, pressure_cells.h), when they could not give back everything
+    for g in "$CGROUP"/pinbench-ra.* "$CGROUP"/pinbench-pressure-*; do [ -d "$g" ] && memcg_drop "$g"; done
 }
 # 6.12's print_page_owner_memcg() (mm/page_owner.c) takes any page's memcg_data for an
 # obj_cgroup, right only for kernel pages: reading page_owner with a user page still charged

@@ -2699,6 +2699,7 @@ static void races(double secs, int noise)
 #include "aio_cells.h"  /* aio/...: the aio ring moved and read by user space, poll, cancel, fsync, io_pgetevents */
 #include "sgcopy_cells.h"  /* sg-io/<memory>/<dir>-<odd|iov>: SG_IO through block/blk-map.c's copy path */
 #include "uffdwp_cells.h"  /* uffd-wp/...: userfaultfd write-protect and its PTE markers over pinned memory */
+#include "pressure_cells.h"  /* pressure/...: kswapd, memory.high, memcg OOM, swap files and discard under pins */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2814,6 +2815,7 @@ int main(int argc, char **argv, char **envp)
 	sgcopy_cells();
 	aio_cells();
 	uffdwp_cells();
+	pressure_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */

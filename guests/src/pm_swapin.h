@@ -338,6 +338,7 @@ static int sw_mapped_wrong(const char *buf, uint64_t *cnt)
  * fix race when skipping swapcache"); swap_cells.h's swap-bdev/ cells take bdev_swap (-S).
  * The areas turned off go in off[]; 0 and why[] when it cannot be set up (as it was then). */
 #define SW_AREAS 4
+static int sw_own_flags;  /* more swapon(2) flags for dev (SWAP_FLAG_DISCARD) */
 static int sw_own_swap(const char *dev, char off[SW_AREAS][128], int *noff, char *why, size_t n)
 {
 	char areas[SWAP_AREAS][128];
@@ -348,7 +349,7 @@ static int sw_own_swap(const char *dev, char off[SW_AREAS][128], int *noff, char
 		snprintf(why, n, "no swap device of its own");
 		return 0;
 	}
-	if (swapon(dev, SWAP_FLAG_PREFER | (100 & SWAP_FLAG_PRIO_MASK))) {
+	if (swapon(dev, SWAP_FLAG_PREFER | (100 & SWAP_FLAG_PRIO_MASK) | sw_own_flags)) {
 		snprintf(why, n, "swapon %s: %s", dev, strerror(errno));
 		return 0;
 	}

@@ -27,6 +27,8 @@
  * SKIP naming the shapes that never did.
  * Part of pin_matrix.c (struct cell, verdict()), after dump_cells.h (pages_out()).
  */
+#include <sys/sysmacros.h>
+
 enum sw_mem { SWM_ANON, SWM_THP, SWM_SHMEM, NSWM };
 static const char *const sw_mem_names[NSWM] = {"anon", "thp", "shmem"};
 enum sw_shape { SH_ZERO, SH_SAME, SH_SAME_BUT_FIRST, SH_SAME_BUT_LAST, SH_SAME_BUT_MIDDLE, SH_ZERO_BUT_LAST_BYTE,
@@ -38,7 +40,26 @@ static const char *const sw_shape_names[NSWSHAPE] = {
 	"one word repeated but the last byte", "two word values alternating", "all 0xff",
 	"zeros, then a pattern", "a pattern (fill64)", "random bytes (incompressible)"};
 
-static int swap_wanted(const char *name) { return block_wanted(name, NULL, 0); }
+/* Where the twins on a device swap (swap_cells() sets the swap-bdev/ one, pressure_cells.h the
+ * swap files and the discarding device): the names' prefix, the swap area (a block device or a
+ * swap file; NULL: the cells skip saying why_none), swapon(2)'s extra flags, and checks run once
+ * the area is on (on) and after each page-out of private memory (out: the pages of map, want
+ * what the first wanted bytes of them hold); each fails the cell itself. */
+struct sw_target {
+	const char *prefix, *dev, *why_none;
+	int flags;
+	void (*on)(struct cell *c);
+	void (*out)(struct cell *c, char *map, const char *want, size_t wanted);
+	int (*wanted)(const char *name);  /* which of its cells run (NULL: all, as ONLY/EXCEPT let them) */
+};
+static struct sw_target sw_tgt;
+
+static int swap_wanted(const char *name)
+{
+	if (sw_tgt.wanted && !strncmp(name, sw_tgt.prefix, strlen(sw_tgt.prefix)))
+		return sw_tgt.wanted(name);
+	return block_wanted(name, NULL, 0);
+}
 
 /* Page i of the buffer in shape i, from seed (another seed: the same shapes, other values). */
 static void sw_fill(char *page, enum sw_shape s, unsigned seed)
@@ -108,49 +129,66 @@ static void sw_fill(char *page, enum sw_shape s, unsigned seed)
 struct sw_dev {
 	char off[SW_AREAS][128];
 	int noff, own;
-	long io0[2], pswpin0;  /* the device's reads and writes completed before, pswpin before */
-	char name[64];
+	long io0[3], pswpin0;  /* the device's reads, writes and discards completed before, pswpin before */
+	long io_on[3];         /* the same once the area is on (swapon's discard of the area done) */
+	char name[160];
 };
 static int sw_evict;  /* swap-bdev/: sw_pageout() also pushes the swap cache out (sw_settle()) */
 
-/* Reads and writes the block device dev completed (/sys/block/<dev>/stat, fields 1 and 5) */
-static int sw_dev_ios(const char *dev, long io[2])
-{
-	char path[160];
-	long f[5];
-	FILE *st;
-	int ok;
 
-	snprintf(path, sizeof(path), "/sys/block/%s/stat", strrchr(dev, '/') ? strrchr(dev, '/') + 1 : dev);
-	if (!(st = fopen(path, "r")))
+/* Reads, writes and discards the block device behind path completed (its stat, fields 1, 5 and
+ * 12; discards 0 when the kernel has no such field): path is the device or, for a swap file,
+ * a file on it */
+static int sw_dev_ios(const char *path, long io[3])
+{
+	char sys[160];
+	long f[12] = {0};
+	struct stat sb;
+	dev_t d;
+	FILE *st;
+	int n;
+
+	if (stat(path, &sb))
 		return 0;
-	ok = fscanf(st, "%ld %ld %ld %ld %ld", &f[0], &f[1], &f[2], &f[3], &f[4]) == 5;
+	d = S_ISBLK(sb.st_mode) ? sb.st_rdev : sb.st_dev;
+	snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/stat", major(d), minor(d));
+	if (!(st = fopen(sys, "r")))
+		return 0;
+	for (n = 0; n < 12 && fscanf(st, "%ld", &f[n]) == 1; n++)
+		;
 	fclose(st);
 	io[0] = f[0];
 	io[1] = f[4];
-	return ok;
+	io[2] = f[11];
+	return n >= 5;
 }
 
 static int sw_dev_begin(struct cell *c, struct sw_dev *d)
 {
 	char why[200] = "";
 
-	if (!bdev_swap) {
-		cskip(c, "no swap on a block device (-S: guests/pin-matrix.sh could not make one)");
+	if (!sw_tgt.dev) {
+		cskip(c, "%s", sw_tgt.why_none);
 		return 0;
 	}
-	snprintf(d->name, sizeof(d->name), "%s", bdev_swap);
-	if (!sw_dev_ios(bdev_swap, d->io0)) {
-		cskip(c, "cannot read the I/O counts of %s", bdev_swap);
+	snprintf(d->name, sizeof(d->name), "%s", sw_tgt.dev);
+	if (!sw_dev_ios(sw_tgt.dev, d->io0)) {
+		cskip(c, "cannot read the I/O counts of the device behind %s", sw_tgt.dev);
 		return 0;
 	}
 	if (memcg_cell_enter(c))  /* before the buffer is mapped: its pages are charged there */
 		return 0;
-	if (!(d->own = sw_own_swap(bdev_swap, d->off, &d->noff, why, sizeof(why))))
-		cskip(c, "cannot make %s the only swap: %s", bdev_swap, why);
+	sw_own_flags = sw_tgt.flags;
+	if (!(d->own = sw_own_swap(sw_tgt.dev, d->off, &d->noff, why, sizeof(why))))
+		cskip(c, "cannot make %s the only swap: %s", sw_tgt.dev, why);
+	sw_own_flags = 0;
 	d->pswpin0 = vmstat("pswpin");
 	sw_evict = d->own;
-	return d->own;
+	if (d->own && !sw_dev_ios(sw_tgt.dev, d->io_on))
+		memcpy(d->io_on, d->io0, sizeof(d->io_on));
+	if (d->own && sw_tgt.on)
+		sw_tgt.on(c);
+	return d->own && !c->failed[0];
 }
 
 /* After a page-out to a device whose writes complete later, the pages sit in the swap cache
@@ -168,7 +206,7 @@ static void sw_settle(size_t len)
 static void sw_dev_end(struct cell *c, struct sw_dev *d)
 {
 	char why[200];
-	long io[2];
+	long io[3], off[3] = {0, 0, -1};
 
 	long in = vmstat("pswpin") - d->pswpin0;
 
@@ -180,12 +218,19 @@ static void sw_dev_end(struct cell *c, struct sw_dev *d)
 		io[0] = io[1] = -1;
 	if (sw_own_swap_end(d->name, d->off, d->noff, why, sizeof(why)))
 		cfail(c, "%s", why);
-	else if (!c->failed[0] && !c->skip[0] && (io[0] <= d->io0[0] || io[1] <= d->io0[1] || in <= 0))
+	else if (!sw_dev_ios(d->name, off))  /* swapoff flushed the clusters' discards (swap_discard_work()) */
+		off[2] = -1;
+	if (c->failed[0])
+		;  /* said */
+	else if (!c->skip[0] && (io[0] <= d->io0[0] || io[1] <= d->io0[1] || in <= 0))
 		cskip(c, "%s completed %ld read(s) and %ld write(s) during the cell, pswpin +%ld: swap did not read it",
 		      d->name, io[0] - d->io0[0], io[1] - d->io0[1], in);
-	else if (!c->failed[0] && !c->skip[0])
-		printf("# %s: on %s alone: %ld reads, %ld writes completed by the device, pswpin +%ld\n", c->name,
-		       d->name, io[0] - d->io0[0], io[1] - d->io0[1], in);
+	else if (!c->skip[0] && (sw_tgt.flags & SWAP_FLAG_DISCARD) && d->io_on[2] <= d->io0[2])
+		cskip(c, "swapon %s with SWAP_FLAG_DISCARD: the device completed no discard of the area", d->name);
+	else if (!c->skip[0])
+		printf("# %s: on %s alone: %ld reads, %ld writes completed by the device, pswpin +%ld; discards: %ld at "
+		       "swapon, %ld from then to swapoff\n", c->name, d->name, io[0] - d->io0[0], io[1] - d->io0[1], in,
+		       d->io_on[2] - d->io0[2], off[2] - d->io_on[2]);
 }
 
 /* Page out len bytes of buf (three tries); the shape pages still in memory, as a bit mask
@@ -256,7 +301,7 @@ static void swap_cell(enum sw_mem m, int bdev)
 	int same_entry = 0;  /* pages the third round sent out to the entry they kept */
 	long sw0 = vmstat("pswpin"), thp0 = vmstat("thp_swpout"), split0 = vmstat("thp_split_page");
 
-	snprintf(c.name, sizeof(c.name), "%s/%s/shapes", bdev ? "swap-bdev" : "swap", sw_mem_names[m]);
+	snprintf(c.name, sizeof(c.name), "%s/%s/shapes", bdev ? sw_tgt.prefix : "swap", sw_mem_names[m]);
 	if (!swap_wanted(c.name) || !begins(c.name))
 		goto free;
 	if (!want) {
@@ -274,6 +319,8 @@ static void swap_cell(enum sw_mem m, int bdev)
 			sw_fill(want + i * PAGE, sw_shape_of(round, i), 7 + round);
 		memcpy(map, want, NSWSHAPE * PAGE);
 		in = sw_pageout(&c, map, maplen);
+		if (bdev && sw_tgt.out && m != SWM_SHMEM)
+			sw_tgt.out(&c, map, want, NSWSHAPE * PAGE);
 		out_once |= ~in & ((1u << NSWSHAPE) - 1);
 		stayed += __builtin_popcount(in);
 		tested += NSWSHAPE - __builtin_popcount(in);
@@ -405,7 +452,7 @@ static void swapoff_cell(enum sw_mem m, int bdev)
 	unsigned in;
 	long first, out, un0 = vmstat("pswpin");
 
-	snprintf(c.name, sizeof(c.name), "%s/%s/swapoff", bdev ? "swap-bdev" : "swap", sw_mem_names[m]);
+	snprintf(c.name, sizeof(c.name), "%s/%s/swapoff", bdev ? sw_tgt.prefix : "swap", sw_mem_names[m]);
 	if (!swap_wanted(c.name) || !begins(c.name))
 		goto free;
 	if (!want || !mine || pipe(to) || pipe(from)) {
@@ -428,6 +475,8 @@ static void swapoff_cell(enum sw_mem m, int bdev)
 		      sw_shape_names[__builtin_ctz(in)]);
 		goto out;
 	}
+	if (bdev && sw_tgt.out && m != SWM_SHMEM && (sw_tgt.out(&c, map, want, NSWSHAPE * PAGE), c.failed[0]))
+		goto out;
 	if (m != SWM_SHMEM) {  /* a child that shares every swap entry */
 		if ((child = cell_fork()) == 0) {
 			close(to[1]);
@@ -484,6 +533,7 @@ free:
 
 static void swap_cells(void)
 {
+	sw_tgt = (struct sw_target){"swap-bdev", bdev_swap, "no swap on a block device (-S: guests/pin-matrix.sh could not make one)"};
 	for (int bdev = 0; bdev < 2; bdev++) {
 		for (enum sw_mem m = 0; m < NSWM; m++)
 			swap_cell(m, bdev);
