@@ -1467,7 +1467,7 @@ def test_a_real_log_of_the_uffd_wp_cells() -> None:
     mine = {n for n in got if n.startswith("uffd-wp/")}
     assert set(got) == mine | UFFDWP_OLDER and len(mine) == 65
     assert all(s.status is Status.PASS for s in got.values())
-    assert set(_c_table("uffdwp_cells.h", "uw_quick")) <= mine
+    assert set(_c_table("uffdwp_cells.h", "uw_quick")) - UFFDWP_SWAPOFF <= mine  # swapoff came later
     assert "# uffd-wp/uring/anon/fork-event: 8 write-protect fault(s) served (4 of a child), each before its write" \
            " landed" in lines
     assert "# uffd-wp/wait/dio-read/anon-empty: 16 write-protect fault(s), the first held 50 ms with nothing written" \
@@ -1558,3 +1558,22 @@ def test_the_share_cells_catch_madvise_free_clearing_a_shared_folio_dirty() -> N
     assert failed == {"share/anon/swapoff/free": "the child, which did nothing, reads other bytes at page 0 byte 0"
                                                  " after the parent's MADV_FREE of the pages they share and reclaim"}
     assert sum(n.startswith("share/") and s.status is Status.PASS for n, s in got.items()) == 15
+
+
+UFFDWP_SWAPOFF = {"uffd-wp/uring/anon/swapoff", "uffd-wp/uring/shmem/swapoff"}
+
+
+def test_the_uffd_wp_swapoff_event_passes_bare_and_catches_swapoff_dropping_the_bit() -> None:
+    # The swapoff event (after red-team round 7): bare 6.12 (run 20261207-120717-baseline) both
+    # cells pass with their faults served; patches/redteam/swapoff-drop-uffd-wp (unuse_pte() no
+    # longer carries the swap PTE's uffd-wp bit, run 20261207-121037, ONLY=uffd-wp/): the anonymous
+    # one fails at the first witness page, shmem (shmem_unuse(), markers in the PTEs) passes
+    lines, got = _real_log("pin-matrix-uffdwp-swapoff-baseline-6.12-tcg.log")
+    assert UFFDWP_SWAPOFF <= set(got) and all(s.status is Status.PASS for s in got.values())
+    assert "# uffd-wp/uring/anon/swapoff: 8 write-protect fault(s) served (0 of a child), each before its write landed" \
+        in lines
+    assert UFFDWP_SWAPOFF <= set(_c_table("uffdwp_cells.h", "uw_quick"))
+    _, got = _real_log("pin-matrix-uffdwp-swapoff-drop-uffd-wp-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        "uffd-wp/uring/anon/swapoff": "swapoff dropped the uffd-wp bit of page 16 (pagemap bit 57)"}
+    assert len(got) == 41
