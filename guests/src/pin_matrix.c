@@ -2695,6 +2695,7 @@ static void races(double secs, int noise)
 #include "ksm_cells.h"  /* ksm/merged/...: KSM pages migrated, reclaimed, unmerged, written, pinned */
 #include "aio_cells.h"  /* aio/...: the aio ring moved and read by user space, poll, cancel, fsync, io_pgetevents */
 #include "sgcopy_cells.h"  /* sg-io/<memory>/<dir>-<odd|iov>: SG_IO through block/blk-map.c's copy path */
+#include "numa_cells.h"  /* numa/...: NUMA balancing hinting faults and memory policies under pins */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2808,6 +2809,7 @@ int main(int argc, char **argv, char **envp)
 	ksm_cells();
 	sgcopy_cells();
 	aio_cells();
+	numa_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
@@ -2815,6 +2817,7 @@ int main(int argc, char **argv, char **envp)
 		buffered_race(race_secs);  /* buffered_cells.h */
 		append_race(race_secs);  /* buffered_cells.h */
 		packet_opts_race(race_secs);  /* packet_cells.h */
+		numa_race(race_secs);  /* numa_cells.h */
 	}
 	if (list_only)
 		return 0;
