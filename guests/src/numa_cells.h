@@ -33,9 +33,10 @@
  *   vmsplice: a pipe's references to 16 pages; none), then balancing on while the process reads a
  *   word of every page, until every unpinned page is on Y (at most NB_SECONDS). Premise:
  *   numa_hint_faults moved, else SKIP. Checks: every unpinned page reached Y (else FAIL; a THP that
- *   could not be allocated there, thp_migration_fail moved, SKIPs); no pinned page moved; every
- *   byte of the region; every page still soft-dirty (pagemap); the process's write read through the
- *   pin (the pipe), the pin's write (io_uring) read by the process; after the unpin the FOLL_PIN
+ *   failed to migrate, thp_migration_fail moved, SKIPs only when buddyinfo shows no free THP-sized
+ *   block on Y); no pinned page moved; every byte of the region; every page still soft-dirty
+ *   (pagemap); the process's write read through the pin (gup_test, the pipe), the pin's write
+ *   (io_uring) read by the process; after the unpin the FOLL_PIN
  *   counters, no page held (pages_held()), nr_isolated_* back; ext4 on disk.
  * numa/policy/<vma|task>-<bind|pmany>-<both|remote>: anonymous memory under MPOL_BIND or
  *   MPOL_PREFERRED_MANY with MPOL_F_NUMA_BALANCING (mbind on the region, or set_mempolicy), nodes
@@ -331,6 +332,31 @@ static void nb_stats(struct nb_stat *s)
 	s->isolated = mg_isolated();
 }
 
+/* Free blocks of a THP's order or larger on node (/proc/buddyinfo, every zone): a misplaced THP's
+ * migration allocates on that node without reclaim or compaction, so with none it cannot move */
+static long nb_free_thp_blocks(int node)
+{
+	FILE *f = fopen("/proc/buddyinfo", "r");
+	char line[512];
+	long k = 0;
+	int order9 = __builtin_ctzl(HPAGE / PAGE);
+
+	while (f && fgets(line, sizeof(line), f)) {
+		int nd, off = 0, o = 0;
+		char zone[32];
+		long cnt;
+
+		if (sscanf(line, "Node %d, zone %31s%n", &nd, zone, &off) != 2 || nd != node)
+			continue;
+		for (char *q = line + off; sscanf(q, "%ld%n", &cnt, &off) == 1; q += off, o++)
+			if (o >= order9)
+				k += cnt;
+	}
+	if (f)
+		fclose(f);
+	return k;
+}
+
 static void nb_on(struct cell *c)
 {
 	if (!write_file(NB_SYSCTL, "1"))
@@ -548,9 +574,9 @@ static void nb_balance(struct cell *c, enum mem m, enum nb_pin pin, enum nb_pol 
 	}
 	if (stay && moved)
 		cfail(c, "%ld page(s) moved to node %d, which the policy's nodes leave out (mpol_misplaced)", moved, w.y);
-	else if (!stay && stayed && c->half >= HPAGE && s1.thp_fail > s0.thp_fail)
-		cskip(c, "%ld unpinned page(s) stayed on node %d: a THP could not migrate (thp_migration_fail +%ld)", stayed,
-		      w.x, s1.thp_fail - s0.thp_fail);
+	else if (!stay && stayed && c->half >= HPAGE && s1.thp_fail > s0.thp_fail && !nb_free_thp_blocks(w.y))
+		cskip(c, "%ld unpinned page(s) stayed on node %d: no free THP-sized block on node %d to migrate to"
+		      " (/proc/buddyinfo; thp_migration_fail +%ld)", stayed, w.x, w.y, s1.thp_fail - s0.thp_fail);
 	else if (!stay && stayed)
 		cfail(c, "NUMA balancing left %ld unpinned page(s) on node %d in %.1f s, the CPU's node is %d"
 		      " (numa_hint_faults +%ld, numa_pages_migrated +%ld)", stayed, w.x, NB_SECONDS, w.y,
