@@ -1577,3 +1577,75 @@ def test_the_uffd_wp_swapoff_event_passes_bare_and_catches_swapoff_dropping_the_
     assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
         "uffd-wp/uring/anon/swapoff": "swapoff dropped the uffd-wp bit of page 16 (pagemap bit 57)"}
     assert len(got) == 41
+
+
+# -- NUMA balancing and memory policies under pins (guests/src/numa_cells.h) -------------------------
+NUMA_TABLES = {"numa/balance/": "nb_bal_names", "numa/policy/": "nb_pol_names", "numa/protnone/": "nb_entry_names",
+               "numa/alloc/": "nb_alloc_names"}
+
+
+def _numa_cells() -> list[str]:
+    return [p + n for p, t in NUMA_TABLES.items() for n in _c_table("numa_cells.h", t)] + \
+        ["race/numa-pin-vs-balancing"]
+
+
+def test_a_real_log_of_every_numa_cell() -> None:
+    # ONLY=numa/,race/numa-pin QUICK=0 on a healthy 6.12 (run 20261207-114040-baseline): every
+    # cell passes, each premise seen in the kernel's counters (hinting faults, pages migrated)
+    lines, got = _real_log("pin-matrix-numa-all-baseline-6.12-tcg.log")
+    assert sorted(got) == sorted(_numa_cells()) and len(got) == 45
+    assert all(s.status is Status.PASS for s in got.values())
+    # the pinned half stays on node 1, the witness follows the CPU to node 0
+    assert any(re.match(r"# numa/balance/thp/gup-fast: memory on node 1, CPU 0 on node 0 .* numa_hint_faults \+[1-9]"
+                        r".* on node 0 now: 0 of 512 pinned-half page\(s\), 512 of 512 witness page\(s\)$", ln)
+               for ln in lines)
+    assert any(re.match(r"# numa/policy/vma-bind-remote: .* numa_hint_faults \+[1-9][0-9]*, numa_pages_migrated \+0,"
+                        r" .* 0 of 16 witness page\(s\)$", ln) for ln in lines)
+    assert "# numa/alloc/hugetlb-move: mbind MPOL_MF_MOVE to node 1: 0; the pinned huge page node 0 -> 0, the" \
+           " other 0 -> 1" in lines
+
+
+def test_a_real_log_of_the_default_numa_cells() -> None:
+    # the same with the default set's cells (QUICK=1, run 20261207-114451-baseline): nb_quick[]
+    # and the race, 8.4 s of guest time
+    _, got = _real_log("pin-matrix-numa-baseline-6.12-tcg.log")
+    assert sorted(got) == sorted(_c_table("numa_cells.h", "nb_quick") + ["race/numa-pin-vs-balancing"])
+    assert all(s.status is Status.PASS for s in got.values())
+
+
+# tests/data/guest/numa-bugs/<bug> against the default set's numa cells (ONLY=numa/,race/numa-pin):
+# exactly these cells fail, with these messages, the others pass.
+# numa-rebuild-pte-from-pfn (run 20261207-115011): numa_rebuild_single_mapping() makes the PTE
+# from pfn and vm_page_prot, so a page whose hinting fault migrates nothing loses its soft-dirty
+# bit; only the policy that keeps pages on their node rebuilds PTEs (the others migrate, or
+# restore a pinned page from its migration entry). numa-misplaced-bind-curnid (run
+# 20261207-115429): mpol_misplaced() tests the folio's node against an MPOL_F_NUMA_BALANCING bind
+# policy instead of the CPU's. numa-prepare-extra-ref (run 20261207-120606):
+# migrate_misplaced_folio_prepare() takes a reference nothing puts: a folio a hinting fault tried
+# to migrate can never move (its migration fails on the reference) and stays held after the
+# unmap (the run's pages oracle counted 1104 pages left).
+NUMA_BUGS = {
+    "numa-rebuild-pte-from-pfn": {
+        "numa/policy/vma-bind-remote": "32 page(s) written after clear_refs lost their soft-dirty bit across hinting"
+                                       " faults and migration (first: page 0)"},
+    "numa-misplaced-bind-curnid": {
+        "numa/policy/vma-bind-remote": "32 page(s) moved to node 0, which the policy's nodes leave out"
+                                       " (mpol_misplaced)"},
+    "numa-prepare-extra-ref": {
+        "numa/balance/thp/gup-fast": "NUMA balancing left 512 unpinned page(s) on node 1 in 4.0 s, the CPU's node is 0"
+                                     " (numa_hint_faults +4, numa_pages_migrated +0)",
+        "numa/balance/shmem/gup-fast": "NUMA balancing left 16 unpinned page(s) on node 1 in 4.0 s, the CPU's node is"
+                                       " 0 (numa_hint_faults +96, numa_pages_migrated +0)",
+        "numa/protnone/gup-ro": "32 page(s) still held after gup-ro (first: page 0): a leaked pin or reference",
+        "race/numa-pin-vs-balancing": "16 page(s) still held after the race (first: page 16): a leaked pin or"
+                                      " reference"},
+}
+
+
+@pytest.mark.parametrize("bug", sorted(NUMA_BUGS))
+def test_the_numa_cells_catch_their_scratch_bugs(bug: str) -> None:
+    _, got = _real_log(f"pin-matrix-{bug}-6.12-tcg.log")
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert failed == NUMA_BUGS[bug]
+    assert sorted(got) == sorted(_c_table("numa_cells.h", "nb_quick") + ["race/numa-pin-vs-balancing"])
+    assert all(s.status is Status.PASS for n, s in got.items() if n not in failed)

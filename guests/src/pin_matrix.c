@@ -2700,6 +2700,7 @@ static void races(double secs, int noise)
 #include "sgcopy_cells.h"  /* sg-io/<memory>/<dir>-<odd|iov>: SG_IO through block/blk-map.c's copy path */
 #include "uffdwp_cells.h"  /* uffd-wp/...: userfaultfd write-protect and its PTE markers over pinned memory */
 #include "pressure_cells.h"  /* pressure/...: kswapd, memory.high, memcg OOM, swap files and discard under pins */
+#include "numa_cells.h"  /* numa/...: NUMA balancing hinting faults and memory policies under pins */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2816,6 +2817,7 @@ int main(int argc, char **argv, char **envp)
 	aio_cells();
 	uffdwp_cells();
 	pressure_cells();
+	numa_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
@@ -2823,6 +2825,7 @@ int main(int argc, char **argv, char **envp)
 		buffered_race(race_secs);  /* buffered_cells.h */
 		append_race(race_secs);  /* buffered_cells.h */
 		packet_opts_race(race_secs);  /* packet_cells.h */
+		numa_race(race_secs);  /* numa_cells.h */
 	}
 	if (list_only)
 		return 0;
