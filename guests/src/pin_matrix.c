@@ -2007,6 +2007,10 @@ struct cell_entry {
 	int n;
 };
 
+/* The default set's cells of the table run_cells() runs now (NULL: every cell of it) */
+static const char *const *run_quick;
+static size_t run_nquick;
+
 /* Each wanted cell of the table run and judged; pre (if any) first: nonzero when it already
  * judged the cell (a premise of the whole block missing) */
 static void run_cells(const struct cell_entry *t, size_t n, int (*pre)(struct cell *c, void *arg), void *arg)
@@ -2017,7 +2021,7 @@ static void run_cells(const struct cell_entry *t, size_t n, int (*pre)(struct ce
 			double began = now_s();
 
 			snprintf(c.name, sizeof(c.name), "%s%s", t[e].name, t[e].names ? t[e].names[k] : "");
-			if (!block_wanted(c.name, NULL, 0) || !begins(c.name))
+			if (!block_wanted(c.name, run_quick, run_nquick) || !begins(c.name))
 				continue;
 			if (!pre || !pre(&c, arg))
 				t[e].run(&c, k);
@@ -2695,6 +2699,7 @@ static void races(double secs, int noise)
 #include "ksm_cells.h"  /* ksm/merged/...: KSM pages migrated, reclaimed, unmerged, written, pinned */
 #include "aio_cells.h"  /* aio/...: the aio ring moved and read by user space, poll, cancel, fsync, io_pgetevents */
 #include "sgcopy_cells.h"  /* sg-io/<memory>/<dir>-<odd|iov>: SG_IO through block/blk-map.c's copy path */
+#include "dirty_cells.h"  /* dirty/...: buffered writes throttled by a tiny dirty limit against pinned file pages */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2808,6 +2813,7 @@ int main(int argc, char **argv, char **envp)
 	ksm_cells();
 	sgcopy_cells();
 	aio_cells();
+	dirty_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
