@@ -348,8 +348,10 @@ static int dl_pin_read(struct cell *c, enum dl_pin p, int fds[2], struct fmap *m
 
 /* The writer (and the syncer) run to the end, DL_WAIT_S at most, the writer's wchan sampled
  * every millisecond meanwhile; 0, or the cell failed */
-static int dl_run(struct cell *c, struct fmap *m, enum dl_limit l, struct dl_shared *sh, int *samples, int *paused)
+static int dl_run(struct cell *c, struct fmap *m, enum dl_limit l, struct dl_shared *sh, int *samples, int *paused,
+		  long *most)
 {
+	long dirty;
 	pid_t writer, syncer = 0;
 	int wst = 0, sst = 0, done = 0;
 	char path[64], wchan[80], where[80];
@@ -372,13 +374,16 @@ static int dl_run(struct cell *c, struct fmap *m, enum dl_limit l, struct dl_sha
 			done = 1;
 			break;
 		}
+		if (fm_cachestat(m->fd, m->off, DL_LEN, &dirty) >= 0 && dirty > *most)
+			*most = dirty;
 		if (dl_read(path, wchan, sizeof(wchan)))
 			continue;
 		(*samples)++;
 		*paused += !!strstr(wchan, "balance_dirty_pages");
 	}
 	printf("# %s: %d pass(es) of %d KiB in %.2f s, the writer asleep in balance_dirty_pages in %d of %d wchan"
-	       " sample(s)\n", c->name, sh->passes, (int)(DL_LEN >> 10), now_s() - t0, *paused, *samples);
+	       " sample(s), at most %ld page(s) of the range dirty (limit %ld)\n", c->name, sh->passes,
+	       (int)(DL_LEN >> 10), now_s() - t0, *paused, *samples, *most, DL_LIMIT / PAGE);
 	sh->stop = 1;
 	if (!done && dl_reap(writer, 0, &wst, where, sizeof(where)) < 0)
 		cfail(c, "the writer did not finish %d pass(es) of %d KiB in %.0f s (%d done): killed while asleep in %s"
@@ -420,7 +425,7 @@ static void dl_cell(struct cell *c, enum fm_fs fs, enum dl_pin p, enum dl_limit 
 	struct iovec iov;
 	struct dl_shared *sh = MAP_FAILED;
 	int fds[2] = {-1, -1}, pinned = 0, samples = 0, paused = 0;
-	long d0 = 0, w0 = 0, dd, dw, d, dirty = -1;
+	long d0 = 0, w0 = 0, dd, dw, d, dirty = -1, most = 0;
 	double laptop_s = -1;
 
 	if (p == DP_GUP_RO && gup_fd < 0) {
@@ -453,7 +458,7 @@ static void dl_cell(struct cell *c, enum fm_fs fs, enum dl_pin p, enum dl_limit 
 		goto unpin;
 	d0 = vmstat("nr_dirtied");
 	w0 = vmstat("nr_written");
-	if (dl_run(c, &m, l, sh, &samples, &paused))
+	if (dl_run(c, &m, l, sh, &samples, &paused, &most))
 		goto unpin;
 	dd = vmstat("nr_dirtied") - d0;
 	dw = vmstat("nr_written") - w0;
