@@ -1356,6 +1356,41 @@ def test_the_fsmap_cells_catch_their_scratch_bugs(bug: str) -> None:
     assert all(s.status is Status.PASS for n, s in got.items() if n not in want) and len(got) == 52
 
 
+def _dirty_cells() -> list[str]:
+    """The dirty/ cells in their run order, from guests/src/dirty_cells.h's own tables (the rows
+    of dl_table, each with every name of its names table)."""
+    text = (GUESTS / "src" / "dirty_cells.h").read_text()
+    table = re.search(r"dl_table\[\] = (\{.*?);", text, re.S).group(1)
+    rows = re.findall(r'\{"(dirty/[^"]+/)", \w+, (\w+), \w+\}', table)
+    names = {t: re.findall(r'"([^"]+)"', re.search(rf"\b{t}\[\w*\] = \{{(.*?)\}};", text, re.S).group(1))
+             for _, t in rows}
+    return [prefix + name for prefix, t in rows for name in names[t]]
+
+
+def test_a_real_log_of_the_dirty_cells() -> None:
+    # ONLY=dirty/ext4,dirty/vfat,dirty/blk QUICK=0 on a healthy 6.12 (run 20261207-065351-baseline):
+    # every cell passes, in table order, each writer throttled (asleep in balance_dirty_pages),
+    # the limit held, laptop mode's timer wrote the pages back about 1 s after the last I/O
+    lines, got = _real_log("pin-matrix-dirty-baseline-6.12-tcg.log")
+    assert list(got) == _dirty_cells() and len(got) == 24
+    assert all(s.status is Status.PASS for s in got.values())
+    for name in got:
+        m = next(re.match(rf"# {re.escape(name)}: (\d+) pass\(es\) of 1024 KiB in [\d.]+ s, the writer asleep in"
+                          r" balance_dirty_pages in (\d+) of (\d+) wchan sample\(s\), at most (\d+) page\(s\) of the"
+                          r" range dirty \(limit 64\)$", line) for line in lines if line.startswith(f"# {name}: ") and
+                 "pass(es)" in line)
+        passes, asleep, samples, most = map(int, m.groups())
+        assert passes >= 3 and 0 < asleep <= samples and most <= 128
+        if name.endswith("/laptop"):
+            assert any(re.match(rf"# {re.escape(name)}: 0 page\(s\) dirty [\d.]+ s after a write of 8 page\(s\)",
+                                line) for line in lines)
+
+
+def _dirty_failed(bug: str) -> dict[str, str]:
+    return {n: s.message for n, s in _real_log(f"pin-matrix-dirty-{bug}-6.12-tcg.log")[1].items()
+            if s.status is Status.FAIL}
+
+
 def test_a_real_log_of_the_remote_cells() -> None:
     # ONLY=remote/ on a healthy 6.12 (run 20261207-045928-baseline): all 38 cells pass, each
     # premise met (swapped, zero page, COW-shared, the waiter asleep, the handler served faults)
