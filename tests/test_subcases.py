@@ -1488,3 +1488,20 @@ def test_the_shm_cells_and_an_unlock_that_leaves_the_segment_unevictable() -> No
     assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
         "shm/small/lock": "after SHM_UNLOCK /proc/vmstat still counts 65536 bytes more unevictable than before"
                           " SHM_LOCK"}
+
+
+def test_the_dirty_cells_catch_a_writer_never_throttled() -> None:
+    # tests/data/guest/dirty-bugs/bdp-async-test-inverted (run 20261207-071124): balance_dirty_pages()
+    # tests BDP_ASYNC the wrong way round, so no synchronous writer sleeps. Every cell fails: on ext4
+    # and vfat the range's dirty pages pass twice the limit (207-256 of 256, the writer never asleep),
+    # on the raw device write(2) itself fails with EAGAIN (iomap_write_iter() passes the -EAGAIN on)
+    failed = _dirty_failed("bdp-async-test-inverted")
+    assert list(failed) == _dirty_cells()
+    for name, why in failed.items():
+        if name.startswith("dirty/blk/"):
+            assert re.fullmatch(r"the writer failed after [01] pass\(es\): status 0x100 \(Resource temporarily"
+                                r" unavailable\)", why), why
+        else:
+            m = re.fullmatch(r"the dirty limit did not hold: (\d+) page\(s\) of the range dirty at once \(cachestat\),"
+                             r" limit 64; the writer asleep in balance_dirty_pages in 0 of \d+ samples", why)
+            assert m and int(m.group(1)) > 128, why
