@@ -404,13 +404,19 @@ static int dl_run(struct cell *c, struct fmap *m, enum dl_limit l, struct dl_sha
 }
 
 /* Laptop mode: no writeback below the limit; the timer, 1 s after the last I/O, writes all.
- * The process dirties DL_LAPTOP_PAGES pages again (the writer's data: the model holds), under
- * the background limit; the seconds until no page of the range is dirty, -1 (and *dirty) past
+ * Once the writer's pages are clean, the process dirties DL_LAPTOP_PAGES pages again (the
+ * writer's data: the model holds), under the background limit; the seconds until no page of the range is dirty, -1 (and *dirty) past
  * DL_LAPTOP_WAIT_S or when the pages were not dirty to begin with. */
 static double dl_laptop_wait(struct cell *c, struct fmap *m, long *dirty)
 {
 	double t1 = now_s(), took = -1;
 
+	/* first the writer's pages written back (the background writeback it started cleans those
+	 * dirtied meanwhile too: run 20261207-071321-baseline) */
+	while (now_s() - t1 < DL_LAPTOP_WAIT_S && (fm_cachestat(m->fd, m->off, DL_LEN, dirty) < 0 || *dirty))
+		usleep(20000);
+	usleep(50000);
+	t1 = now_s();
 	if (pwrite(m->fd, m->exp + FM_LEN, DL_LAPTOP_PAGES * PAGE, m->off + FM_LEN) != DL_LAPTOP_PAGES * PAGE) {
 		cfail(c, "pwrite of %d page(s) after the writer: %s", DL_LAPTOP_PAGES, strerror(errno));
 		return -1;
