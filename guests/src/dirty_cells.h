@@ -15,8 +15,9 @@
  *   vmsplice (the pages' references in a pipe).
  * limit: global (vm.dirty_bytes DL_LIMIT, dirty_background_bytes DL_LIMIT / 4), strict (the
  *   fs's bdi: strict_limit 1, max_bytes DL_LIMIT, min_bytes DL_LIMIT / 4: the bdi's own dirty
- *   pages throttle), laptop (global, and laptop_mode 1 s: no background writeback below the
- *   limit; after the writer, the laptop timer must write the pages back by itself), sync
+ *   pages throttle), laptop (global, and laptop_mode DL_LAPTOP_S: no background writeback
+ *   below the limits; after the writer, pages dirtied under them must be written back by the
+ *   laptop timer alone, within DL_LAPTOP_WAIT_S: dl_laptop()), sync
  *   (global, and a second process loops fsync, msync and sync_file_range over the range while
  *   the writer writes).
  *
@@ -24,8 +25,9 @@
  * passed), each pass seed DL_SEED + pass, in odd pieces (pwrite and a 3-iovec pwritev in
  * turn, lengths not multiples of a page or a block); the parent samples the child's
  * /proc/<pid>/wchan meanwhile. Every wait is bounded: a writer not done in DL_WAIT_S (a pause
- * that never ends) is killed and the cell fails saying where it slept. Checks: the mapping
- * holds the last pass (every byte); the pin reads it (the pinned pages are the file's); then,
+ * that never ends) is killed and the cell fails saying where it slept. Checks: never more than
+ * DL_MOST pages of the range dirty at once (cachestat: the limit held); the mapping holds the
+ * last pass (every byte); the pin reads it (the pinned pages are the file's); then,
  * pin held, an O_DIRECT read from an ext4 file writes seed 3 into the pinned range (a
  * short-term FOLL_WRITE pin: the other way round) and the pin and the process read that; the
  * knobs are put back (every exit path; a SIGTERM puts back what is still changed); after the
@@ -33,9 +35,11 @@
  * page dirty (cachestat), then the range leaves the page cache and a buffered read gives the
  * model, every byte (fm_finish()).
  * Premises (else SKIP): the writer was seen sleeping in balance_dirty_pages (wchan, inlined
- * into balance_dirty_pages_ratelimited_flags) at least once, nr_dirtied moved by at least the
- * range's pages per pass, nr_written moved; laptop: the timer cleaned every page within
- * DL_LAPTOP_WAIT_S; sync: the syncer ran 2 rounds or more during the writing.
+ * into balance_dirty_pages_ratelimited_flags; it sleeps only past the free run) at least once,
+ * nr_dirtied moved by twice the range's pages or more (writeback cleaned pages the writer dirtied
+ * again), nr_written moved; laptop: the pages written after the writer were dirty, and stayed so
+ * for half the timer's delay at least (nothing else wrote them back); sync: the syncer ran 2
+ * rounds or more during the writing.
  * Part of pin_matrix.c (struct cell, run_cells(), knob_changed()/knob_put_back(), gup_fd,
  * cell_fork(); fsmap_cells.h struct fmap, fm_map(), fm_finish(), fm_cachestat(); kentry_cells.h
  * pin_mark()).
@@ -50,10 +54,13 @@
 #define DL_PASSES_MIN 3
 #define DL_PASSES_MAX 40
 #define DL_WRITE_S 0.4
-#define DL_WAIT_S 15.0
-#define DL_LAPTOP_WAIT_S 5.0
+#define DL_WAIT_S 5.0  /* healthy: 16-40 passes in 0.45 s */
+#define DL_LAPTOP_S 1  /* laptop_mode: seconds after the last I/O */
+#define DL_LAPTOP_WAIT_S 8.0
 #define DL_LAPTOP_PAGES 8  /* under dirty_background_bytes */
 #define DL_MOST (2 * DL_LIMIT / PAGE)  /* pages of the range dirty at once: more, the limit did not hold */
+#define DL_STR_(x) #x
+#define DL_STR(x) DL_STR_(x)
 #define VM_KNOB(name) "/proc/sys/vm/" name
 
 enum dl_pin { DP_GUP_RO, DP_VMSPLICE, NDP };
@@ -149,7 +156,7 @@ static int dl_limits(struct cell *c, struct fmap *m, enum dl_limit l)
 	if (l != DLM_STRICT)
 		return dl_vm_limit(c, VM_KNOB("dirty_bytes"), VM_KNOB("dirty_ratio"), DL_LIMIT) ||
 		       dl_vm_limit(c, VM_KNOB("dirty_background_bytes"), VM_KNOB("dirty_background_ratio"), DL_LIMIT / 4) ||
-		       (l == DLM_LAPTOP && dl_knob(c, VM_KNOB("laptop_mode"), VM_KNOB("laptop_mode"), "1"));
+		       (l == DLM_LAPTOP && dl_knob(c, VM_KNOB("laptop_mode"), VM_KNOB("laptop_mode"), DL_STR(DL_LAPTOP_S)));
 	if (fstat(m->fd, &st)) {
 		cfail(c, "fstat: %s", strerror(errno));
 		return -1;
@@ -312,7 +319,9 @@ static int dl_open(struct cell *c, struct fmap *m, enum fm_fs fs)
 	m->off = fs == FM_BLK ? DL_BLK_OFF : 0;
 	m->fd = open(m->path, O_RDWR | (fs == FM_BLK ? 0 : O_CREAT | O_TRUNC), 0600);
 	fill64(m->exp, DL_LEN, 1);
-	if (m->fd < 0 || pwrite(m->fd, m->exp, DL_LEN, m->off) != DL_LEN || fsync(m->fd)) {
+	/* a file's page past the range: what dl_laptop() reads to arm the timer (the device has one) */
+	if (m->fd < 0 || pwrite(m->fd, m->exp, DL_LEN, m->off) != DL_LEN ||
+	    (fs != FM_BLK && pwrite(m->fd, m->exp, PAGE, DL_LEN) != PAGE) || fsync(m->fd)) {
 		cfail(c, "cannot write %s: %s", m->path, strerror(errno));
 		return -1;
 	}
@@ -403,35 +412,62 @@ static int dl_run(struct cell *c, struct fmap *m, enum dl_limit l, struct dl_sha
 	return c->failed[0] ? -1 : 0;
 }
 
-/* Laptop mode: no writeback below the limit; the timer, 1 s after the last I/O, writes all.
- * Once the writer's pages are clean, the process dirties DL_LAPTOP_PAGES pages again (the
- * writer's data: the model holds), under the background limit; the seconds until no page of the range is dirty, -1 (and *dirty) past
- * DL_LAPTOP_WAIT_S or when the pages were not dirty to begin with. */
-static double dl_laptop_wait(struct cell *c, struct fmap *m, long *dirty)
+/* Laptop mode: below the limits nothing writes back but laptop mode's timer, pushed to
+ * laptop_mode (1 s) after each request of the bdi ends (blk_mq_free_request() ->
+ * laptop_io_completion()). Once the writer's pages are clean (the background writeback it
+ * started cleans those dirtied meanwhile too: run 20261207-071321-baseline), the process dirties
+ * DL_LAPTOP_PAGES pages again (the writer's data: the model holds), under the background limit,
+ * then reads the page past the range from the disk: that read's request arms the timer after the
+ * pages were dirtied (not one before it: it would fire too soon). The timer must leave no
+ * page of the range dirty within DL_LAPTOP_WAIT_S, else the cell fails. The seconds it took, or
+ * -1: failed, or the premise did not hold (why in why: no page dirty after the write, or clean
+ * sooner than half the timer's delay, so not the timer's doing). */
+static double dl_laptop(struct cell *c, struct fmap *m, char *why, size_t n)
 {
+	off_t past = m->off + DL_LEN;
 	double t1 = now_s(), took = -1;
+	long dirty = -1, n_cached;
 
-	/* first the writer's pages written back (the background writeback it started cleans those
-	 * dirtied meanwhile too: run 20261207-071321-baseline) */
-	while (now_s() - t1 < DL_LAPTOP_WAIT_S && (fm_cachestat(m->fd, m->off, DL_LEN, dirty) < 0 || *dirty))
+	while (now_s() - t1 < DL_LAPTOP_WAIT_S && (fm_cachestat(m->fd, m->off, DL_LEN, &dirty) < 0 || dirty))
 		usleep(20000);
 	usleep(50000);
-	t1 = now_s();
 	if (pwrite(m->fd, m->exp + FM_LEN, DL_LAPTOP_PAGES * PAGE, m->off + FM_LEN) != DL_LAPTOP_PAGES * PAGE) {
 		cfail(c, "pwrite of %d page(s) after the writer: %s", DL_LAPTOP_PAGES, strerror(errno));
 		return -1;
 	}
-	if (fm_cachestat(m->fd, m->off, DL_LEN, dirty) < 0 || *dirty < DL_LAPTOP_PAGES) {
-		printf("# %s: %ld page(s) dirty after a write of %d\n", c->name, *dirty, DL_LAPTOP_PAGES);
+	if (fm_cachestat(m->fd, m->off, DL_LEN, &dirty) < 0 || dirty < DL_LAPTOP_PAGES) {
+		snprintf(why, n, "%ld page(s) of the range dirty after a write of %d in laptop mode", dirty, DL_LAPTOP_PAGES);
 		return -1;
 	}
+	/* a read request of the bdi after the write: the page past the range (not mapped) out of the
+	 * page cache, then read. No pin: an O_DIRECT read of vfat (fs/direct-io.c) would leave the
+	 * FOLL_PIN counters unbalanced (folio_add_pin() counts nothing, run 20261207-113511) */
+	posix_fadvise(m->fd, past, PAGE, POSIX_FADV_DONTNEED);
+	if ((n_cached = fm_cached(m->fd, past, PAGE))) {
+		snprintf(why, n, "the page past the range stayed cached (cachestat %ld): no read to arm laptop mode's timer",
+			 n_cached);
+		return -1;
+	}
+	if (pread(m->fd, m->buf, PAGE, past) != PAGE) {
+		cfail(c, "reading the page past the range: %s", strerror(errno));
+		return -1;
+	}
+	t1 = now_s();
 	for (; now_s() - t1 < DL_LAPTOP_WAIT_S; usleep(20000))
-		if (fm_cachestat(m->fd, m->off, DL_LEN, dirty) >= 0 && !*dirty) {
+		if (fm_cachestat(m->fd, m->off, DL_LEN, &dirty) >= 0 && !dirty) {
 			took = now_s() - t1;
 			break;
 		}
-	printf("# %s: %ld page(s) dirty %.2f s after a write of %d page(s) under the background limit (laptop"
-	       " mode's timer)\n", c->name, *dirty, took < 0 ? DL_LAPTOP_WAIT_S : took, DL_LAPTOP_PAGES);
+	printf("# %s: %ld page(s) dirty %.2f s after a write of %d page(s) under the background limit and a read"
+	       " (laptop mode's timer: %d s)\n", c->name, dirty, took < 0 ? DL_LAPTOP_WAIT_S : took, DL_LAPTOP_PAGES,
+	       DL_LAPTOP_S);
+	if (took < 0)
+		cfail(c, "%ld page(s) of the range still dirty %.0f s after a write under the background limit in laptop mode"
+		      " (laptop_mode %d s, the timer armed by a read of the bdi): laptop mode's timer wrote"
+		      " nothing back", dirty, DL_LAPTOP_WAIT_S, DL_LAPTOP_S);
+	else if (took < DL_LAPTOP_S / 2.0)
+		snprintf(why, n, "the %d page(s) written in laptop mode were clean %.2f s later, before its timer (%d s) could"
+			 " fire", DL_LAPTOP_PAGES, took, DL_LAPTOP_S);
 	return took;
 }
 
@@ -439,12 +475,10 @@ static void dl_cell(struct cell *c, enum fm_fs fs, enum dl_pin p, enum dl_limit 
 {
 	struct fmap m;
 	struct pinmark pm;
-	struct pin_longterm_test args;
-	struct iovec iov;
 	struct dl_shared *sh = MAP_FAILED;
 	int fds[2] = {-1, -1}, pinned = 0, samples = 0, paused = 0;
-	long d0 = 0, w0 = 0, dd, dw, d, dirty = -1, most = 0;
-	double laptop_s = -1;
+	long d0 = 0, w0 = 0, dd = 0, dw = 0, d, dirty = -1, most = 0;
+	char laptop_why[160] = "";
 
 	if (p == DP_GUP_RO && gup_fd < 0) {
 		cskip(c, "no /sys/kernel/debug/gup_test");
@@ -458,20 +492,8 @@ static void dl_cell(struct cell *c, enum fm_fs fs, enum dl_pin p, enum dl_limit 
 		goto out;
 	}
 	pin_mark(&pm);
-	args = (struct pin_longterm_test){.addr = (uintptr_t)m.map, .size = FM_LEN, .flags = 0};
-	iov = (struct iovec){m.map, FM_LEN};
-	if (p == DP_GUP_RO) {
-		if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args)) {
-			cfail(c, "a read-only long-term pin of the %s mapping: %s", fm_names[fs], strerror(errno));
-			goto out;
-		}
-		pinned = 1;
-		if (pin_outside_movable(c, GUP_SLOW, m.map, FM_LEN))
-			goto unpin;
-	} else if (pipe(fds) || vmsplice(fds[1], &iov, 1, 0) != FM_LEN) {
-		cfail(c, "vmsplice of the %s mapping: %s", fm_names[fs], strerror(errno));
+	if (fm_pin_hold(c, &m, p == DP_GUP_RO, FM_LEN, fds, &pinned))
 		goto unpin;
-	}
 	if (dl_limits(c, &m, l))
 		goto unpin;
 	d0 = vmstat("nr_dirtied");
@@ -492,8 +514,8 @@ static void dl_cell(struct cell *c, enum fm_fs fs, enum dl_pin p, enum dl_limit 
 		cfail(c, "the mapping reads other data than the writer's last pass at byte %ld (page %ld)", d, d / (long)PAGE);
 		goto unpin;
 	}
-	if (l == DLM_LAPTOP)
-		laptop_s = dl_laptop_wait(c, &m, &dirty);
+	if (l == DLM_LAPTOP && dl_laptop(c, &m, laptop_why, sizeof(laptop_why)) < 0 && c->failed[0])
+		goto unpin;
 	/* the other way round: a short-term FOLL_WRITE pin (O_DIRECT read) into the pinned range */
 	if (pread(m.src, m.map, FM_LEN, 0) != FM_LEN) {
 		cfail(c, "O_DIRECT read into the pinned range of the mapping: %s", strerror(errno));
@@ -527,9 +549,8 @@ unpin:
 	else if (dd < 2L * DL_PAGES || dw <= 0)
 		cskip(c, "nr_dirtied moved by %ld (not twice the range's %d pages: writeback cleaned none for the writer"
 		      " to dirty again), nr_written by %ld", dd, DL_PAGES, dw);
-	else if (l == DLM_LAPTOP && laptop_s < 0)
-		cskip(c, "laptop mode's timer did not write the range back within %.0f s, or a write under the background"
-		      " limit left no page dirty (%ld page(s) dirty)", DL_LAPTOP_WAIT_S, dirty);
+	else if (laptop_why[0])
+		cskip(c, "%s", laptop_why);
 	else if (l == DLM_SYNC && sh->sync_rounds < 2)
 		cskip(c, "the syncer ran %ld round(s) during the writing", sh->sync_rounds);
 out:

@@ -669,6 +669,29 @@ static void fm_event(struct cell *c, struct fmap *m, enum fm_ev e)
 						       : "the process's write after the event");
 }
 
+/* The mapping's first len bytes held: gup_test's read-only long-term pin (gup; *pinned set, the
+ * pages outside ZONE_MOVABLE) or their pages in the pipe fds by vmsplice; 0, or the cell failed
+ * (or skipped) */
+static int fm_pin_hold(struct cell *c, struct fmap *m, int gup, size_t len, int fds[2], int *pinned)
+{
+	struct pin_longterm_test args = {.addr = (uintptr_t)m->map, .size = len, .flags = 0};
+	struct iovec iov = {m->map, len};
+
+	if (gup) {
+		if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args)) {
+			cfail(c, "a read-only long-term pin of the %s mapping: %s", fm_names[m->fs], strerror(errno));
+			return -1;
+		}
+		*pinned = 1;
+		return pin_outside_movable(c, GUP_SLOW, m->map, len) ? -1 : 0;
+	}
+	if (pipe(fds) || vmsplice(fds[1], &iov, 1, 0) != (ssize_t)len) {
+		cfail(c, "vmsplice of the %s mapping: %s", fm_names[m->fs], strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* fsmap/<fs>/<gup-ro|vmsplice>/<event>: the first half pinned (or its pages in a pipe), the
  * process writes, the event, the pinned half read through the pin must be what the process
  * wrote last (the same pages) */
@@ -676,8 +699,6 @@ static void fm_held(struct cell *c, enum fm_fs fs, enum fm_hold p, enum fm_ev e)
 {
 	struct fmap m;
 	struct pinmark pm;
-	struct pin_longterm_test args;
-	struct iovec iov;
 	int fds[2] = {-1, -1}, pinned = 0;
 	size_t lo = FM_HALF, hi = FM_HALF;
 	long d;
@@ -693,20 +714,8 @@ static void fm_held(struct cell *c, enum fm_fs fs, enum fm_hold p, enum fm_ev e)
 	fill64(m.map, FM_LEN, 2);
 	fill64(m.exp, FM_LEN, 2);
 	pin_mark(&pm);
-	args = (struct pin_longterm_test){.addr = (uintptr_t)m.map, .size = FM_HALF, .flags = 0};
-	iov = (struct iovec){m.map, FM_HALF};
-	if (p == FH_GUP_RO) {
-		if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args)) {
-			cfail(c, "a read-only long-term pin of the %s mapping: %s", fm_names[fs], strerror(errno));
-			goto out;
-		}
-		pinned = 1;
-		if (pin_outside_movable(c, GUP_SLOW, m.map, FM_HALF))
-			goto unpin;
-	} else if (pipe(fds) || vmsplice(fds[1], &iov, 1, 0) != FM_HALF) {
-		cfail(c, "vmsplice of the %s mapping: %s", fm_names[fs], strerror(errno));
+	if (fm_pin_hold(c, &m, p == FH_GUP_RO, FM_HALF, fds, &pinned))
 		goto unpin;
-	}
 	fm_event(c, &m, e);
 	if (c->failed[0] || c->skip[0])
 		goto unpin;
