@@ -15,9 +15,10 @@
  *   vmsplice (the pages' references in a pipe).
  * limit: global (vm.dirty_bytes DL_LIMIT, dirty_background_bytes DL_LIMIT / 4), strict (the
  *   fs's bdi: strict_limit 1, max_bytes DL_LIMIT, min_bytes DL_LIMIT / 4: the bdi's own dirty
- *   pages throttle), laptop (global, and laptop_mode DL_LAPTOP_S: no background writeback
- *   below the limits; after the writer, pages dirtied under them must be written back by the
- *   laptop timer alone, within DL_LAPTOP_WAIT_S: dl_laptop()), sync
+ *   pages throttle), laptop (global, laptop_mode DL_LAPTOP_S and dirty_writeback_centisecs 0:
+ *   no background writeback below the limits, no periodic one, which once cleaned the pages
+ *   5 s on while the timer was broken, run 20261207-114804; after the writer, pages dirtied
+ *   under the limits must be written back by the laptop timer alone: dl_laptop()), sync
  *   (global, and a second process loops fsync, msync and sync_file_range over the range while
  *   the writer writes).
  *
@@ -126,7 +127,7 @@ static int dl_vm_limit(struct cell *c, const char *bytes, const char *ratio, lon
 
 static const char *const dl_knobs[] = {
 	VM_KNOB("dirty_bytes"), VM_KNOB("dirty_ratio"), VM_KNOB("dirty_background_bytes"),
-	VM_KNOB("dirty_background_ratio"), VM_KNOB("laptop_mode")};
+	VM_KNOB("dirty_background_ratio"), VM_KNOB("laptop_mode"), VM_KNOB("dirty_writeback_centisecs")};
 
 /* Every knob a dirty cell changed back; 0, or the cell failed */
 static void dl_knobs_back(struct cell *c)
@@ -156,7 +157,8 @@ static int dl_limits(struct cell *c, struct fmap *m, enum dl_limit l)
 	if (l != DLM_STRICT)
 		return dl_vm_limit(c, VM_KNOB("dirty_bytes"), VM_KNOB("dirty_ratio"), DL_LIMIT) ||
 		       dl_vm_limit(c, VM_KNOB("dirty_background_bytes"), VM_KNOB("dirty_background_ratio"), DL_LIMIT / 4) ||
-		       (l == DLM_LAPTOP && dl_knob(c, VM_KNOB("laptop_mode"), VM_KNOB("laptop_mode"), DL_STR(DL_LAPTOP_S)));
+		       (l == DLM_LAPTOP && (dl_knob(c, VM_KNOB("laptop_mode"), VM_KNOB("laptop_mode"), DL_STR(DL_LAPTOP_S)) ||
+					    dl_knob(c, VM_KNOB("dirty_writeback_centisecs"), VM_KNOB("dirty_writeback_centisecs"), "0")));
 	if (fstat(m->fd, &st)) {
 		cfail(c, "fstat: %s", strerror(errno));
 		return -1;
@@ -414,23 +416,28 @@ static int dl_run(struct cell *c, struct fmap *m, enum dl_limit l, struct dl_sha
 
 /* Laptop mode: below the limits nothing writes back but laptop mode's timer, pushed to
  * laptop_mode (1 s) after each request of the bdi ends (blk_mq_free_request() ->
- * laptop_io_completion()). Once the writer's pages are clean (the background writeback it
- * started cleans those dirtied meanwhile too: run 20261207-071321-baseline), the process dirties
+ * laptop_io_completion()). Once sync(2) has written everything back (the background writeback
+ * the writer started would clean pages dirtied meanwhile: run 20261207-071321), the process dirties
  * DL_LAPTOP_PAGES pages again (the writer's data: the model holds), under the background limit,
  * then reads the page past the range from the disk: that read's request arms the timer after the
- * pages were dirtied (not one before it: it would fire too soon). The timer must leave no
+ * pages were dirtied. The timer must leave no
  * page of the range dirty within DL_LAPTOP_WAIT_S, else the cell fails. The seconds it took, or
  * -1: failed, or the premise did not hold (why in why: no page dirty after the write, or clean
  * sooner than half the timer's delay, so not the timer's doing). */
 static double dl_laptop(struct cell *c, struct fmap *m, char *why, size_t n)
 {
 	off_t past = m->off + DL_LEN;
-	double t1 = now_s(), took = -1;
+	double t1, took = -1;
 	long dirty = -1, n_cached;
 
-	while (now_s() - t1 < DL_LAPTOP_WAIT_S && (fm_cachestat(m->fd, m->off, DL_LEN, &dirty) < 0 || dirty))
-		usleep(20000);
-	usleep(50000);
+	/* all written and waited for, and the timers the writer's I/O armed deleted
+	 * (laptop_sync_completion()): else one could fire, or its flush still run, just after the
+	 * write below (run 20261207-115524) */
+	sync();
+	if (fm_cachestat(m->fd, m->off, DL_LEN, &dirty) < 0 || dirty) {
+		cfail(c, "sync(2) left %ld page(s) of the range dirty", dirty);
+		return -1;
+	}
 	if (pwrite(m->fd, m->exp + FM_LEN, DL_LAPTOP_PAGES * PAGE, m->off + FM_LEN) != DL_LAPTOP_PAGES * PAGE) {
 		cfail(c, "pwrite of %d page(s) after the writer: %s", DL_LAPTOP_PAGES, strerror(errno));
 		return -1;
