@@ -1356,6 +1356,45 @@ def test_the_fsmap_cells_catch_their_scratch_bugs(bug: str) -> None:
     assert all(s.status is Status.PASS for n, s in got.items() if n not in want) and len(got) == 52
 
 
+def _dirty_cells() -> list[str]:
+    """The dirty/ cells in their run order, from guests/src/dirty_cells.h's own tables (the rows
+    of dl_table, each with every name of its names table)."""
+    text = (GUESTS / "src" / "dirty_cells.h").read_text()
+    table = re.search(r"dl_table\[\] = (\{.*?);", text, re.S).group(1)
+    rows = re.findall(r'\{"(dirty/[^"]+/)", \w+, (\w+), \w+(?:, \w+)?\}', table)
+    names = {t: re.findall(r'"([^"]+)"', re.search(rf"\b{t}\[\w*\] = \{{(.*?)\}};", text, re.S).group(1))
+             for _, t in rows}
+    return [prefix + name for prefix, t in rows for name in names[t]]
+
+
+def test_a_real_log_of_the_dirty_cells() -> None:
+    # ONLY=dirty/ext4,dirty/vfat,dirty/blk and four fsmap/ cells, QUICK=0, on a healthy 6.12 (run
+    # 20261207-120326-baseline): every cell passes, the dirty/ ones in table order, each writer throttled
+    # (asleep in balance_dirty_pages), the limit held, laptop mode's timer wrote the pages back
+    # about 1 s after the read that armed it
+    lines, got = _real_log("pin-matrix-dirty-baseline-6.12-tcg.log")
+    dirty = [n for n in got if n.startswith("dirty/")]
+    assert dirty == _dirty_cells() and len(dirty) == 24 and len(got) == 28
+    assert all(s.status is Status.PASS for s in got.values())
+    for name in dirty:
+        m = next(re.match(rf"# {re.escape(name)}: (\d+) pass\(es\) of 1024 KiB in [\d.]+ s, the writer asleep in"
+                          r" balance_dirty_pages in (\d+) of (\d+) wchan sample\(s\), at most (\d+) page\(s\) of the"
+                          r" range dirty \(limit 64\)$", line) for line in lines if line.startswith(f"# {name}: ") and
+                 "pass(es)" in line)
+        passes, asleep, samples, most = map(int, m.groups())
+        assert passes >= 3 and 0 < asleep <= samples and most <= 128
+        if name.endswith("/laptop"):
+            took = [float(m.group(1)) for line in lines if (m := re.match(
+                rf"# {re.escape(name)}: 0 page\(s\) dirty ([\d.]+) s after a write of 8 page\(s\) under the background"
+                r" limit and a read \(laptop mode's timer: 1 s\)$", line))]
+            assert len(took) == 1 and 0.5 <= took[0] < 8
+
+
+def _dirty_failed(bug: str) -> dict[str, str]:
+    return {n: s.message for n, s in _real_log(f"pin-matrix-dirty-{bug}-6.12-tcg.log")[1].items()
+            if s.status is Status.FAIL}
+
+
 def test_a_real_log_of_the_remote_cells() -> None:
     # ONLY=remote/ on a healthy 6.12 (run 20261207-045928-baseline): all 38 cells pass, each
     # premise met (swapped, zero page, COW-shared, the waiter asleep, the handler served faults)
@@ -1649,3 +1688,46 @@ def test_the_numa_cells_catch_their_scratch_bugs(bug: str) -> None:
     assert failed == NUMA_BUGS[bug]
     assert sorted(got) == sorted(_c_table("numa_cells.h", "nb_quick") + ["race/numa-pin-vs-balancing"])
     assert all(s.status is Status.PASS for n, s in got.items() if n not in failed)
+
+
+def test_the_dirty_cells_catch_a_writer_never_throttled() -> None:
+    # tests/data/guest/dirty-bugs/bdp-async-test-inverted (run 20261207-071124): balance_dirty_pages()
+    # tests BDP_ASYNC the wrong way round, so no synchronous writer sleeps. Every cell fails: on ext4
+    # and vfat the range's dirty pages pass twice the limit (207-256 of 256, the writer never asleep),
+    # on the raw device write(2) itself fails with EAGAIN (iomap_write_iter() passes the -EAGAIN on)
+    failed = _dirty_failed("bdp-async-test-inverted")
+    assert list(failed) == _dirty_cells()
+    for name, why in failed.items():
+        if name.startswith("dirty/blk/"):
+            assert re.fullmatch(r"the writer failed after [01] pass\(es\): status 0x100 \(Resource temporarily"
+                                r" unavailable\)", why), why
+        else:
+            m = re.fullmatch(r"the dirty limit did not hold: (\d+) page\(s\) of the range dirty at once \(cachestat\),"
+                             r" limit 64; the writer asleep in balance_dirty_pages in 0 of \d+ samples", why)
+            assert m and int(m.group(1)) > 128, why
+
+
+def test_the_dirty_cells_catch_a_laptop_timer_never_armed() -> None:
+    # tests/data/guest/dirty-bugs/laptop-timer-pending-only (run 20261207-120807-laptop-timer-pending-only):
+    # laptop_io_completion() only pushes back a timer already pending, so no request arms it. The 6
+    # laptop cells fail (the 8 pages written in laptop mode stay dirty), the other 18 pass
+    failed = _dirty_failed("laptop-timer-pending-only")
+    assert list(failed) == [n for n in _dirty_cells() if n.endswith("/laptop")]
+    assert set(failed.values()) == {
+        "8 page(s) of the range still dirty 8 s after a write under the background limit in laptop mode (laptop_mode"
+        " 1 s, the timer armed by a read of the bdi): laptop mode's timer wrote nothing back"}
+
+
+def test_the_dirty_cells_catch_a_throttled_writer_nobody_writes_back_for() -> None:
+    # tests/data/guest/dirty-bugs/bdp-no-writeback-kick (run 20261207-121259): balance_dirty_pages()
+    # no longer starts writeback for a writer it is about to throttle. Under a bdi's strict limit the
+    # global count never reaches the background threshold: nothing writes back and the writer sleeps
+    # until killed; in laptop mode only the timer does, a second at a time: too slow to finish, but
+    # for blk/vmsplice/laptop, whose 3 passes took 2.25 s (it passes)
+    failed = _dirty_failed("bdp-no-writeback-kick")
+    assert list(failed) == [n for n in _dirty_cells() if n.endswith(("/strict", "/laptop"))
+                            and n != "dirty/blk/vmsplice/laptop"]
+    for why in failed.values():
+        assert re.fullmatch(r"the writer did not finish 3 pass\(es\) of 1024 KiB in 5 s \([012] done\): killed while"
+                            r" asleep in balance_dirty_pages_ratelimited_flags \(\d+ of \d+ samples in"
+                            r" balance_dirty_pages: a throttled writer never woken\?\)", why), why

@@ -69,14 +69,15 @@
 #define BLKZEROOUT _IO(0x12, 127)
 #endif
 
-enum fm_fs { FM_VFAT, FM_BLK, NFM };
-static const char *const fm_names[NFM] = {"vfat", "blk"};
+enum fm_fs { FM_VFAT, FM_BLK, NFM, FM_EXT4 = NFM /* dirty_cells.h's only */ };
+static const char *const fm_names[NFM + 1] = {"vfat", "blk", "ext4"};
 
 /* One mapping of the fs: fd, where in it, the mapping (NULL once unmapped), what it must hold */
 struct fmap {
 	enum fm_fs fs;
 	int fd, src;    /* src: the O_DIRECT ext4 file the dio/uring pins read from and write to */
 	off_t off;
+	size_t len;     /* of the mapping: FM_LEN, dirty_cells.h's DL_LEN */
 	char path[256], srcpath[256];
 	char *map, *exp, *buf;
 };
@@ -84,12 +85,12 @@ struct fmap {
 static void fm_close(struct fmap *m)
 {
 	if (m->map)
-		munmap(m->map, FM_LEN);
+		munmap(m->map, m->len);
 	if (m->fd >= 0)
 		close(m->fd);
 	if (m->src >= 0)
 		close(m->src);
-	if (m->fs == FM_VFAT && m->path[0])
+	if (m->fs != FM_BLK && m->path[0])
 		unlink(m->path);
 	if (m->srcpath[0])
 		unlink(m->srcpath);
@@ -97,14 +98,20 @@ static void fm_close(struct fmap *m)
 	free(m->buf);
 }
 
-/* Pages of [off, off+len) of fd in the page cache (cachestat(2)), -1 unknown */
-static long fm_cached(int fd, off_t off, size_t len)
+/* Pages of [off, off+len) of fd in the page cache (cachestat(2)), -1 unknown; *dirty (if
+ * asked) the dirty ones among them */
+static long fm_cachestat(int fd, off_t off, size_t len, long *dirty)
 {
 	struct { uint64_t off, len; } range = {(uint64_t)off, len};
 	struct { uint64_t cache, dirty, writeback, evicted, recently_evicted; } cs;
 
-	return syscall(451 /* __NR_cachestat */, fd, &range, &cs, 0) ? -1 : (long)cs.cache;
+	if (syscall(451 /* __NR_cachestat */, fd, &range, &cs, 0))
+		return -1;
+	if (dirty)
+		*dirty = (long)cs.dirty;
+	return (long)cs.cache;
 }
+static long fm_cached(int fd, off_t off, size_t len) { return fm_cachestat(fd, off, len, NULL); }
 
 /* Pages of the mapping [from, from+len) with kpageflags bit flag set */
 static int fm_flagged(const char *from, size_t len, int flag)
@@ -158,11 +165,13 @@ static long fm_evict(struct cell *c, struct fmap *m, off_t at, size_t len)
 	return n;
 }
 
+static int fm_map(struct cell *c, struct fmap *m, int cold);
+
 /* The file or device range, m->exp written, mapped MAP_SHARED; touched (not cold) or left out
  * of the page cache (cold). The source file for dio/uring (src) too. */
 static int fm_open(struct cell *c, struct fmap *m, enum fm_fs fs, int cold, int src)
 {
-	*m = (struct fmap){.fs = fs, .fd = -1, .src = -1};
+	*m = (struct fmap){.fs = fs, .fd = -1, .src = -1, .len = FM_LEN};
 	if (fs == FM_VFAT ? !vfat_dir : !blk_dev) {
 		cskip(c, "no %s given (%s)", fs == FM_VFAT ? "vfat mount" : "raw block device", fs == FM_VFAT ? "-v" : "-b");
 		return -1;
@@ -198,7 +207,14 @@ static int fm_open(struct cell *c, struct fmap *m, enum fm_fs fs, int cold, int 
 	}
 	if (cold && fm_evict(c, m, 0, FM_LEN))
 		return -1;
-	m->map = mmap(NULL, FM_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, m->off);
+	return fm_map(c, m, cold);
+}
+
+/* m->len bytes of m->fd at m->off mapped MAP_SHARED; unless cold, each page faulted in, holding
+ * m->exp, a file page (pagemap, kpageflags) */
+static int fm_map(struct cell *c, struct fmap *m, int cold)
+{
+	m->map = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, m->off);
 	if (m->map == MAP_FAILED) {
 		m->map = NULL;
 		cfail(c, "mmap MAP_SHARED of %s: %s", m->path, strerror(errno));
@@ -206,14 +222,14 @@ static int fm_open(struct cell *c, struct fmap *m, enum fm_fs fs, int cold, int 
 	}
 	if (cold)
 		return 0;
-	for (size_t o = 0; o < FM_LEN; o += PAGE) {
+	for (size_t o = 0; o < m->len; o += PAGE) {
 		char first = *(volatile char *)(m->map + o);  /* faulted in before pagemap reads it */
 		uint64_t pm = pagemap(m->map + o);
 
 		if (first != m->exp[o] || !(pm & PM_PRESENT) || !(pm & PM_FILE) ||
 		    (kpageflags(m->map + o) >> KPF_ANON) & 1) {
 			cfail(c, "page %zu of the MAP_SHARED %s mapping is not its file page (pagemap 0x%llx)", o / PAGE,
-			      fm_names[fs], (unsigned long long)pm);
+			      fm_names[m->fs], (unsigned long long)pm);
 			return -1;
 		}
 	}
@@ -228,23 +244,23 @@ static void fm_finish(struct cell *c, struct fmap *m, const struct pinmark *pm, 
 
 	pins_back(c, pm, after);
 	if (!c->failed[0])
-		none_held(c, m->map, FM_LEN, after);
+		none_held(c, m->map, m->len, after);
 	if (c->failed[0])
 		return;
-	if (msync(m->map, FM_LEN, MS_SYNC) || fsync(m->fd)) {
+	if (msync(m->map, m->len, MS_SYNC) || fsync(m->fd)) {
 		cfail(c, "msync/fsync: %s", strerror(errno));
 		return;
 	}
-	munmap(m->map, FM_LEN);
+	munmap(m->map, m->len);
 	m->map = NULL;
-	if (fm_evict(c, m, 0, FM_LEN))
+	if (fm_evict(c, m, 0, m->len))
 		return;
-	if (pread(m->fd, m->buf, FM_LEN, m->off) != FM_LEN)
+	if (pread(m->fd, m->buf, m->len, m->off) != (ssize_t)m->len)
 		cfail(c, "reading %s back: %s", m->path, strerror(errno));
-	else if ((d = first_diff(m->buf, m->exp, FM_LEN)) >= 0)
+	else if ((d = first_diff(m->buf, m->exp, m->len)) >= 0)
 		cfail(c, "the %s on disk (msync, evicted, read again) differs at byte %ld (page %ld, %s half): the"
 		      " data did not reach the disk", fm_names[m->fs], d, d / (long)PAGE,
-		      d < (long)FM_HALF ? "first" : "second");
+		      d < (long)m->len / 2 ? "first" : "second");
 }
 
 /* -- pins of one system call ------------------------------------------------------------ */
@@ -653,6 +669,29 @@ static void fm_event(struct cell *c, struct fmap *m, enum fm_ev e)
 						       : "the process's write after the event");
 }
 
+/* The mapping's first len bytes held: gup_test's read-only long-term pin (gup; *pinned set, the
+ * pages outside ZONE_MOVABLE) or their pages in the pipe fds by vmsplice; 0, or the cell failed
+ * (or skipped) */
+static int fm_pin_hold(struct cell *c, struct fmap *m, int gup, size_t len, int fds[2], int *pinned)
+{
+	struct pin_longterm_test args = {.addr = (uintptr_t)m->map, .size = len, .flags = 0};
+	struct iovec iov = {m->map, len};
+
+	if (gup) {
+		if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args)) {
+			cfail(c, "a read-only long-term pin of the %s mapping: %s", fm_names[m->fs], strerror(errno));
+			return -1;
+		}
+		*pinned = 1;
+		return pin_outside_movable(c, GUP_SLOW, m->map, len) ? -1 : 0;
+	}
+	if (pipe(fds) || vmsplice(fds[1], &iov, 1, 0) != (ssize_t)len) {
+		cfail(c, "vmsplice of the %s mapping: %s", fm_names[m->fs], strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* fsmap/<fs>/<gup-ro|vmsplice>/<event>: the first half pinned (or its pages in a pipe), the
  * process writes, the event, the pinned half read through the pin must be what the process
  * wrote last (the same pages) */
@@ -660,8 +699,6 @@ static void fm_held(struct cell *c, enum fm_fs fs, enum fm_hold p, enum fm_ev e)
 {
 	struct fmap m;
 	struct pinmark pm;
-	struct pin_longterm_test args;
-	struct iovec iov;
 	int fds[2] = {-1, -1}, pinned = 0;
 	size_t lo = FM_HALF, hi = FM_HALF;
 	long d;
@@ -677,20 +714,8 @@ static void fm_held(struct cell *c, enum fm_fs fs, enum fm_hold p, enum fm_ev e)
 	fill64(m.map, FM_LEN, 2);
 	fill64(m.exp, FM_LEN, 2);
 	pin_mark(&pm);
-	args = (struct pin_longterm_test){.addr = (uintptr_t)m.map, .size = FM_HALF, .flags = 0};
-	iov = (struct iovec){m.map, FM_HALF};
-	if (p == FH_GUP_RO) {
-		if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args)) {
-			cfail(c, "a read-only long-term pin of the %s mapping: %s", fm_names[fs], strerror(errno));
-			goto out;
-		}
-		pinned = 1;
-		if (pin_outside_movable(c, GUP_SLOW, m.map, FM_HALF))
-			goto unpin;
-	} else if (pipe(fds) || vmsplice(fds[1], &iov, 1, 0) != FM_HALF) {
-		cfail(c, "vmsplice of the %s mapping: %s", fm_names[fs], strerror(errno));
+	if (fm_pin_hold(c, &m, p == FH_GUP_RO, FM_HALF, fds, &pinned))
 		goto unpin;
-	}
 	fm_event(c, &m, e);
 	if (c->failed[0] || c->skip[0])
 		goto unpin;

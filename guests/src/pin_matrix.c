@@ -2701,6 +2701,7 @@ static void races(double secs, int noise)
 #include "uffdwp_cells.h"  /* uffd-wp/...: userfaultfd write-protect and its PTE markers over pinned memory */
 #include "pressure_cells.h"  /* pressure/...: kswapd, memory.high, memcg OOM, swap files and discard under pins */
 #include "numa_cells.h"  /* numa/...: NUMA balancing hinting faults and memory policies under pins */
+#include "dirty_cells.h"  /* dirty/...: buffered writes throttled by a tiny dirty limit against pinned file pages */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2818,6 +2819,7 @@ int main(int argc, char **argv, char **envp)
 	uffdwp_cells();
 	pressure_cells();
 	numa_cells();
+	dirty_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
