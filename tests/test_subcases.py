@@ -1731,3 +1731,27 @@ def test_the_dirty_cells_catch_a_throttled_writer_nobody_writes_back_for() -> No
         assert re.fullmatch(r"the writer did not finish 3 pass\(es\) of 1024 KiB in 5 s \([012] done\): killed while"
                             r" asleep in balance_dirty_pages_ratelimited_flags \(\d+ of \d+ samples in"
                             r" balance_dirty_pages: a throttled writer never woken\?\)", why), why
+
+
+# -- zero-copy sends from a registered buffer given back in flight (guests/src/sendzc_cells.h) ------
+def test_a_real_log_of_the_sendzc_cells() -> None:
+    # ONLY=sendzc/,borrow/zc-uring on a healthy 6.12 (run 20261207-123056-baseline): the three
+    # pass, each with data waiting in the socket when its event ran
+    lines, got = _real_log("pin-matrix-sendzc-baseline-6.12-tcg.log")
+    assert set(got) == {"sendzc/fixed/none", "sendzc/fixed/unregister", "sendzc/fixed/update", "borrow/zc-uring/anon"}
+    assert all(s.status is Status.PASS for s in got.values())
+    assert "# sendzc/fixed/update: 65536 bytes sent from a registered buffer, 63488 waited in the socket at the" \
+           " update; notification COPIED, the old buffer's tag after it" in lines
+    assert 'sz_names[NSZ] = {"none", "unregister", "update"}' in (GUESTS / "src" / "sendzc_cells.h").read_text()
+
+
+def test_the_sendzc_cells_catch_the_node_charged_to_the_request() -> None:
+    # patches/redteam/uring-sendzc-node-on-request (run 20261207-123136): unregister sees the pages
+    # reused under the data, update sees the old buffer's tag CQE before the notification
+    _, got = _real_log("pin-matrix-sendzc-uring-sendzc-node-on-request-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        "sendzc/fixed/unregister": "the receiver got other bytes than were sent at byte 4096 (the buffer's pages were"
+                                   " given back under the data in flight)",
+        "sendzc/fixed/update": "the buffer was given back (its tag CQE came) while 63488 byte(s) sent from it still"
+                               " waited in the socket"}
+    assert got["sendzc/fixed/none"].status is Status.PASS

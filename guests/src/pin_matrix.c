@@ -2683,6 +2683,7 @@ static void races(double secs, int noise)
 #include "migrate_cells.h"  /* migrate/...: move_pages, mbind, migrate_pages on their refusal and error paths */
 #include "swap_cells.h"  /* swap/...: pages of every shape swap treats specially, out and back */
 #include "share_cells.h"  /* share/...: one sharer's madvise and reclaim against the other's bytes */
+#include "sendzc_cells.h"  /* sendzc/...: io_uring zero-copy sends from a registered buffer given back in flight */
 #include "buffered_cells.h"  /* buffered/...: cold page-cache reads and writes by every engine */
 #include "tcpzc_cells.h"  /* borrow/tcp-zc-recv/...: received pages mapped into the receiver */
 #include "splice_cells.h"  /* splice/...: pipes drained and filled in odd pieces and short counts, out of sockets */
@@ -2801,6 +2802,7 @@ int main(int argc, char **argv, char **envp)
 	migrate_cells();
 	swap_cells();
 	share_cells();
+	sendzc_cells();
 	buffered_cells();
 	tcpzc_cells();
 	splice_cells();
