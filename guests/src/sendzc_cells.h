@@ -15,9 +15,10 @@
  * puts another buffer in the slot: the old one's tag CQE must come after the notification). Then
  * the old buffer is unmapped and new memory written, so pages given back too early are reused
  * under the data. Checks: the receiver reads the bytes that were sent, every CQE in its order,
+ * the buffers' FOLL_PINs all still held after the event while bytes wait (16, 32 after an update),
  * the FOLL_PIN counters back after the ring is gone. Premise: the send's CQE came with
- * IORING_CQE_F_MORE and its notification had not, bytes still in the sender's queue (SIOCOUTQ)
- * when the event ran, else SKIP.
+ * IORING_CQE_F_MORE and its notification had not, the unregistering thread inside
+ * io_uring_register(2), bytes still in the sender's queue (SIOCOUTQ) after the event, else SKIP.
  * Part of pin_matrix.c, after borrow_cells.h (zc_pair(), borrow_pins(), IORING_SEND_ZC_REPORT_USAGE).
  */
 #include <linux/sockios.h>
@@ -32,7 +33,7 @@ static const char *const sz_names[NSZ] = {"none", "unregister", "update"};
 
 struct sz_unreg {
 	struct io_uring *r;
-	atomic_int done;
+	atomic_int done, tid;
 	int ret;
 };
 
@@ -42,9 +43,48 @@ static void *sz_unreg_thread(void *arg)
 {
 	struct sz_unreg *u = arg;
 
+	atomic_store(&u->tid, (int)gettid());
 	u->ret = io_uring_unregister_buffers(u->r);
 	atomic_store(&u->done, 1);
 	return NULL;
+}
+
+/* The unregistering thread is in io_uring_register(2) (its /proc syscall file, x86-64's 427) or
+ * done; 0 when it got to neither in 5 s */
+static int sz_unreg_started(struct sz_unreg *u)
+{
+	for (double t0 = now_s(); now_s() - t0 < 5; usleep(1000)) {
+		char path[64], line[64] = "";
+		FILE *f;
+
+		if (atomic_load(&u->done))
+			return 1;
+		if (!atomic_load(&u->tid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", atomic_load(&u->tid));
+		if ((f = fopen(path, "r"))) {
+			if (!fgets(line, sizeof(line), f))
+				line[0] = 0;
+			fclose(f);
+		}
+		if (!strncmp(line, "427 ", 4))
+			return 1;
+	}
+	return 0;
+}
+
+/* The thread ended: signalled (no SA_RESTART: a signal ends 6.12's quiesce) every 10 ms, 5 s at
+ * most; 0 when it never returned (then it is left, with its state, and the ring) */
+static int sz_unreg_stop(pthread_t th, struct sz_unreg *u)
+{
+	for (double t0 = now_s(); !atomic_load(&u->done) && now_s() - t0 < 5; usleep(10 * 1000))
+		pthread_kill(th, SIGUSR1);
+	if (!atomic_load(&u->done)) {
+		pthread_detach(th);
+		return 0;
+	}
+	pthread_join(th, NULL);
+	return 1;
 }
 
 /* What has come so far, in order: seq numbers of the notification and of each tag CQE (0: not yet) */
@@ -99,21 +139,22 @@ static void sendzc_cell(struct cell *c, int k)
 	enum sz_ev ev = (enum sz_ev)k;
 	struct io_uring r;
 	struct io_uring_sqe *sqe;
-	struct sz_unreg u = {.r = &r};
+	struct sz_unreg *u = calloc(1, sizeof(*u));  /* left to a thread that never returns */
 	struct sz_seen s = {0};
 	struct sigaction sa = {.sa_handler = sz_noop}, old_sa;
 	pthread_t th;
 	char *buf = NULL, *other = NULL, *exp = malloc(SZ_LEN), *rbuf = malloc(SZ_LEN);
 	struct iovec iov;
 	__u64 tag = SZ_TAG_OLD, tag2 = SZ_TAG_NEW;
-	int ring = 0, registered = 0, thread = 0, snd = -1, rcv = -1, queued = 0;
+	int ring = 0, registered = 0, thread = 0, snd = -1, rcv = -1, queued = 0, err;
 	size_t got = 0;
 	double t0;
 	long p0 = pins_outstanding(), first;
 
 	c->mem = ANON;
-	if (!exp || !rbuf || !(buf = sz_buffer(c, 41)))
+	if (!u || !exp || !rbuf || !(buf = sz_buffer(c, 41)))
 		goto out;
+	u->r = &r;
 	memcpy(exp, buf, SZ_LEN);
 	if (io_uring_queue_init(16, &r, 0)) {
 		cskip(c, "io_uring_queue_init failed");
@@ -154,11 +195,16 @@ static void sendzc_cell(struct cell *c, int k)
 	}
 	if (ev == SZ_UNREGISTER) {
 		sigaction(SIGUSR1, &sa, &old_sa);  /* no SA_RESTART: the signal ends a stuck quiesce */
-		if (pthread_create(&th, NULL, sz_unreg_thread, &u)) {
-			cfail(c, "pthread_create: %s", strerror(errno));
+		if ((err = pthread_create(&th, NULL, sz_unreg_thread, u))) {
+			sigaction(SIGUSR1, &old_sa, NULL);
+			cfail(c, "pthread_create: %s", strerror(err));
 			goto out;
 		}
 		thread = 1;
+		if (!sz_unreg_started(u)) {
+			cskip(c, "the unregistering thread was not in io_uring_register(2) within 5 s");
+			goto out;
+		}
 	} else if (ev == SZ_UPDATE) {
 		if (!(other = sz_buffer(c, 42)))
 			goto out;
@@ -171,6 +217,17 @@ static void sendzc_cell(struct cell *c, int k)
 	usleep(100 * 1000);
 	if (sz_reap(c, &r, &s))
 		goto out;
+	if (ioctl(snd, SIOCOUTQ, &queued) || queued <= 0) {
+		cskip(c, "nothing waited in the sender's queue any more after the %s (SIOCOUTQ %d)", sz_names[ev], queued);
+		goto out;
+	}
+	/* the pins are the pages' only hold: 6.12 keeps them by waiting, later kernels by the
+	 * notification's reference on the buffer's node */
+	if (ev != SZ_NONE && (first = pins_outstanding() - p0) < (ev == SZ_UPDATE ? 32 : 16)) {
+		cfail(c, "%ld FOLL_PIN(s) left of the %d the buffer%s held while %d byte(s) sent from it still waited in "
+		      "the socket", first, ev == SZ_UPDATE ? 32 : 16, ev == SZ_UPDATE ? "s (old and new)" : "", queued);
+		goto out;
+	}
 	/* 6.12 unregisters by waiting for the notification, later kernels return at once and keep
 	 * the buffer's node referenced: either way its tag CQE says when it is really given back */
 	if (ev != SZ_NONE && s.tag_old) {
@@ -183,12 +240,12 @@ static void sendzc_cell(struct cell *c, int k)
 		if (!(buf = sz_buffer(c, 43)))
 			goto out;
 	}
-	for (t0 = now_s(); got < SZ_LEN || !s.notif || (thread && !atomic_load(&u.done));) {
+	for (t0 = now_s(); got < SZ_LEN || !s.notif || (thread && !atomic_load(&u->done));) {
 		ssize_t n;
 
 		if (now_s() - t0 > 20) {
 			cfail(c, "stuck: %zu of %d bytes received, notification %s%s", got, (int)SZ_LEN,
-			      s.notif ? "came" : "not come", thread && !atomic_load(&u.done) ? ", unregister not returned" : "");
+			      s.notif ? "came" : "not come", thread && !atomic_load(&u->done) ? ", unregister not returned" : "");
 			break;
 		}
 		n = got < SZ_LEN ? recv(rcv, rbuf + got, SZ_LEN - got, MSG_DONTWAIT) : 0;
@@ -203,15 +260,13 @@ static void sendzc_cell(struct cell *c, int k)
 		if (n <= 0)
 			usleep(1000);
 	}
-	if (thread) {
-		if (!atomic_load(&u.done))
-			pthread_kill(th, SIGUSR1);
+	if (thread && atomic_load(&u->done)) {
 		pthread_join(th, NULL);
 		sigaction(SIGUSR1, &old_sa, NULL);
 		thread = 0;
 		registered = 0;
-		if (!c->failed[0] && u.ret)
-			cfail(c, "IORING_UNREGISTER_BUFFERS: %s", strerror(-u.ret));
+		if (!c->failed[0] && u->ret)
+			cfail(c, "IORING_UNREGISTER_BUFFERS: %s", strerror(-u->ret));
 	}
 	if (c->failed[0])
 		goto out;
@@ -234,15 +289,17 @@ static void sendzc_cell(struct cell *c, int k)
 		       "%s\n", c->name, (int)SZ_LEN, queued, sz_names[ev], s.copied ? "COPIED" : "zerocopy",
 		       s.tag_old ? ", the old buffer's tag after it" : "");
 out:
-	if (thread) {  /* a failure above: end the quiesce */
-		pthread_kill(th, SIGUSR1);
-		pthread_join(th, NULL);
-		sigaction(SIGUSR1, &old_sa, NULL);
-	}
-	if (snd >= 0)
+	if (snd >= 0)  /* first: the skbs freed, the notification can come and a quiesce end */
 		close(snd);
 	if (rcv >= 0)
 		close(rcv);
+	if (thread && !sz_unreg_stop(th, u)) {
+		cfail(c, "IORING_UNREGISTER_BUFFERS never returned, even after the sockets closed and signals");
+		ring = registered = 0;  /* left to the thread, as u */
+		u = NULL;
+	}
+	if (thread)
+		sigaction(SIGUSR1, &old_sa, NULL);
 	if (registered)
 		io_uring_unregister_buffers(&r);
 	if (ring)
@@ -253,7 +310,9 @@ out:
 		munmap(other, SZ_LEN);
 	free(exp);
 	free(rbuf);
-	borrow_pins(c, p0);
+	free(u);
+	if (!c->failed[0] || strncmp(c->failed, "IORING_UNREGISTER_BUFFERS never", 31))
+		borrow_pins(c, p0);
 }
 
 static void sendzc_cells(void)

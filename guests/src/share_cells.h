@@ -15,7 +15,8 @@
  * each page its bytes or zeros; MADV_DONTNEED: zeros); then the two write and each reads only
  * its own. Premise: every page mapped by both processes when the parent madvised
  * (/proc/kpagecount), in the swap cache for `swapin` (kpageflags), out to swap before the fork
- * for the swap states, and reclaim scanned the group (memory.stat pgscan), else SKIP.
+ * for the swap states, and some of the shared pages left memory in reclaim (pagemap of either
+ * process; up to three memory.reclaims), else SKIP.
  * Part of pin_matrix.c, after swap_cells.h (sw_off_on()) and dump_cells.h (pages_out()).
  */
 #define SH_PAGES 16
@@ -43,7 +44,8 @@ static long sh_mapcount(const void *addr)
 
 /* The child: answers the parent's one-letter steps on its own view of the buffer with the first
  * byte that differs from what it should hold (-1: none). r: read every page (fault it in);
- * c: compare with the bytes of before the fork; w: write its own bytes; m: compare with those. */
+ * c: compare with the bytes of before the fork; w: write its own bytes; m: compare with those;
+ * s: how many of its pages are out of memory, minus one. */
 static void sh_child(char *map, size_t len, const char *want, int in, int out)
 {
 	char step, *mine = malloc(len);
@@ -63,6 +65,9 @@ static void sh_child(char *map, size_t len, const char *want, int in, int out)
 			memcpy(map, mine, len);
 		else if (step == 'm')
 			first = first_diff(map, mine, len);
+		else if (step == 's')  /* its pages out of memory (pagemap reopened: pinlib.h) */
+			for (size_t off = 0; off < len; off += PAGE)
+				first += !(pagemap(map + off) & PM_PRESENT);
 		if (write(out, &first, sizeof(first)) != sizeof(first))
 			break;
 	}
@@ -74,6 +79,7 @@ static long sh_ask(struct cell *c, int to, int from, char step)
 {
 	long first = -2;
 
+	errno = 0;  /* EOF says nothing in errno */
 	if (write(to, &step, 1) != 1 || read(from, &first, sizeof(first)) != sizeof(first)) {
 		cfail(c, "the child did not answer step %c: %s", step, errno ? strerror(errno) : "it ended");
 		return -2;
@@ -99,9 +105,11 @@ static int sh_parent_ok(struct cell *c, enum sh_op op, const char *map, const ch
 	return 0;
 }
 
-/* Every page of the range mapped by two processes (and in the swap cache when swapcache): the
- * premise of the madvise, else the cell skipped with the first page that is not */
-static int sh_shared(struct cell *c, const char *map, size_t len, int swapcache)
+/* Every page of the range mapped by two processes (swapin: in the swap cache; swapoff: dirty and
+ * out of it): the premise of the madvise, else the cell skipped with the first page that is not */
+#define KPF_DIRTY 4
+
+static int sh_shared(struct cell *c, const char *map, size_t len, enum sh_state s)
 {
 	for (size_t off = 0; off < len; off += PAGE) {
 		long n = sh_mapcount(map + off);
@@ -110,8 +118,13 @@ static int sh_shared(struct cell *c, const char *map, size_t len, int swapcache)
 			cskip(c, "page %zu is mapped %ld time(s), not by both processes, when the parent madvises", off / PAGE, n);
 			return 0;
 		}
-		if (swapcache && !(kpageflags(map + off) >> KPF_SWAPCACHE & 1)) {
+		if (s == SHS_SWAPIN && !(kpageflags(map + off) >> KPF_SWAPCACHE & 1)) {
 			cskip(c, "page %zu is not in the swap cache after both read it back", off / PAGE);
+			return 0;
+		}
+		if (s == SHS_SWAPOFF && ((kpageflags(map + off) >> KPF_SWAPCACHE & 1) || !(kpageflags(map + off) >> KPF_DIRTY & 1))) {
+			cskip(c, "page %zu is %s after swapoff (want a dirty folio outside the swap cache)", off / PAGE,
+			      kpageflags(map + off) >> KPF_SWAPCACHE & 1 ? "in the swap cache" : "clean");
 			return 0;
 		}
 	}
@@ -123,7 +136,7 @@ static void share_cell(struct cell *c, int thp, enum sh_state s, enum sh_op op)
 	size_t len = thp ? HPAGE : SH_PAGES * PAGE;
 	char *map = NULL, *want = malloc(len), *theirs = malloc(len);
 	int to[2] = {-1, -1}, from[2] = {-1, -1};
-	long first, scan0, scan = -1, out0 = vmstat("pswpout"), in0 = vmstat("pswpin");
+	long first, scan0, scan = -1, gone = 0, out0 = vmstat("pswpout"), in0 = vmstat("pswpin");
 	pid_t child = -1;
 	int err;
 
@@ -184,16 +197,26 @@ static void share_cell(struct cell *c, int thp, enum sh_state s, enum sh_op op)
 			goto out;
 		}
 	}
-	if (!sh_shared(c, map, len, s == SHS_SWAPIN))
+	if (!sh_shared(c, map, len, s))
 		goto out;
 	if (madvise(map, len, sh_op_advice[op])) {
 		cfail(c, "%s: %s", sh_op_madv[op], strerror(errno));
 		goto out;
 	}
+	/* reclaim until some of the shared pages left memory in either process (a first pass may only
+	 * discard the parent's clean lazyfree mapping and put the folio back: try_to_unmap_one()) */
 	scan0 = memcg_stat("pgscan");
-	if ((err = memcg_reclaim_all((long)len, NULL)) && err != EAGAIN) {
-		cfail(c, "memory.reclaim: %s", strerror(err));
-		goto out;
+	for (int t = 0; t < 3 && !gone; t++) {
+		if ((err = memcg_reclaim_all((long)len, NULL)) && err != EAGAIN) {
+			cfail(c, "memory.reclaim: %s", strerror(err));
+			goto out;
+		}
+		gone = 0;
+		for (size_t off = 0; op != SHO_DONTNEED && off < len; off += PAGE)
+			gone += !(pagemap(map + off) & PM_PRESENT);
+		if ((first = sh_ask(c, to[1], from[0], 's')) < -1)
+			goto out;
+		gone += first + 1;
 	}
 	scan = memcg_stat("pgscan") - scan0;
 	if ((first = sh_ask(c, to[1], from[0], 'c')) != -1) {
@@ -221,16 +244,17 @@ static void share_cell(struct cell *c, int thp, enum sh_state s, enum sh_op op)
 	}
 	if ((first = first_diff(map, theirs, len)) >= 0)
 		cfail(c, "the child's write reached the parent (page %ld, byte %ld)", first / (long)PAGE, first % (long)PAGE);
-	else if (scan <= 0)
-		cskip(c, "memory.reclaim scanned nothing in the group (pgscan +%ld)", scan);
+	else if (!gone)
+		cskip(c, "no shared page left memory in either process in three memory.reclaims (pgscan +%ld)", scan);
 out:
 	close_pair(to);  /* the child ends on EOF */
 	if (child > 0)
 		wait_child(c, child, "the sharer");
 	close_pair(from);
 	if (!c->failed[0] && !c->skip[0])
-		printf("# %s: %zu page(s) mapped by parent and child, %s by the parent, reclaim scanned %ld, "
-		       "pswpout +%ld, pswpin +%ld\n", c->name, len / PAGE, sh_op_madv[op], scan, vmstat("pswpout") - out0,
+		printf("# %s: %zu page(s) mapped by parent and child, %s by the parent, reclaim scanned %ld, %ld page "
+		       "mapping(s) left memory, pswpout +%ld, pswpin +%ld\n", c->name, len / PAGE, sh_op_madv[op], scan, gone,
+		       vmstat("pswpout") - out0,
 		       vmstat("pswpin") - in0);
 	if (map)
 		munmap(map, len);
@@ -263,8 +287,12 @@ static void sh_run(struct cell *c, int k)
 	enum sh_state s;
 	enum sh_op op;
 
-	if (sh_decode(k, &thp, &s, &op))
+	if (sh_decode(k, &thp, &s, &op)) {
+		void (*was)(int) = signal(SIGPIPE, SIG_IGN);  /* a child that died: EPIPE, a FAIL, not our end */
+
 		share_cell(c, thp, s, op);
+		signal(SIGPIPE, was);
+	}
 }
 
 static void share_cells(void)
