@@ -31,8 +31,10 @@
  *   moved with move_pages to node X, the process on a CPU of node Y (sched_setaffinity), the first
  *   half pinned (gup-fast: gup_test long-term, read-only for ext4-shared; uring: fixed buffer;
  *   vmsplice: a pipe's references to 16 pages; none), then balancing on while the process reads a
- *   word of every page, until every unpinned page is on Y (at most NB_SECONDS). Premise:
- *   numa_hint_faults moved, else SKIP. Checks: every unpinned page reached Y (else FAIL; a THP that
+ *   word of every page, until every unpinned page is on Y and the premise's counters moved (at most
+ *   NB_SECONDS). Premise, else SKIP: thp and thp-pte, both halves still THPs after move_pages and
+ *   after the pin (a THP move_pages cannot place whole is split); numa_hint_faults moved (thp: +2
+ *   and numa_huge_pte_updates +2; shmem: numa_pte_updates + the region's pages). Checks: every unpinned page reached Y (else FAIL; a THP that
  *   failed to migrate, thp_migration_fail moved, SKIPs only when buddyinfo shows no free THP-sized
  *   block on Y); no pinned page moved; every byte of the region; every page still soft-dirty
  *   (pagemap); the process's write read through the pin (gup_test, the pipe), the pin's write
@@ -42,7 +44,7 @@
  *   MPOL_PREFERRED_MANY with MPOL_F_NUMA_BALANCING (mbind on the region, or set_mempolicy), nodes
  *   {X, Y} (both) or {X} (remote): mpol_misplaced() moves a page towards the faulting CPU's node
  *   only when that node is in the policy's nodes. both: every page must reach Y; remote: none may
- *   leave X, after at least a hinting fault a page (premise).
+ *   leave X, after as many hinting faults as the region has pages (premise: the round's own wait).
  * numa/protnone/<entry>: the scanner marks the region PROT_NONE while the process spins without
  *   touching it (numa_pte_updates counts its pages, else SKIP), balancing off, then one entry meets
  *   the hinted PTEs: gup-fast, gup-slow, uring (writable pins: GUP faults the hint in), gup-ro (a
@@ -51,7 +53,10 @@
  *   dio-write, pvm-readv, pvm-writev, fork (the child reads and writes its copy of hinted PTEs),
  *   fork-uring (fork while a pin is held), mprotect (PROT_READ and back over hinted PTEs), thp-gup
  *   and thp-gup-ro (a PROT_NONE PMD: do_huge_pmd_numa_page()). Premise: a hinting fault happened
- *   during the entry or the checks after it (the PTEs were hinted); mprotect: the marking only.
+ *   during the entry or the checks after it (the PTEs were hinted); gup-ro: a witness page moved to Y
+ *   during the entry and its checks (balancing off: only the region's own hinting fault moves it);
+ *   mprotect: the marking only. The parent waits for the child in sigtimedwait(), touching no memory
+ *   (a polling parent would be scanned and add hinting faults of its own to the global counters).
  *   Checks as held_cell()/transient_cell(), then no page held and nr_isolated back.
  * numa/alloc/...: preferred-many-<anon|thp> (set_mempolicy MPOL_PREFERRED_MANY {X} from a CPU of Y:
  *   every page on X), home-node (mbind MPOL_BIND {X, Y} + set_mempolicy_home_node X: every page on
@@ -59,7 +64,8 @@
  *   EINVAL for flags and an offline node), weighted-interleave (sysfs weights X 3, Y 1; mbind
  *   MPOL_WEIGHTED_INTERLEAVE: page i on the node weighted_interleave_nid() gives its index, every
  *   page), weighted-interleave-task (set_mempolicy: 3 of 4 pages on X within 2 pages), then each
- *   pinned and checked both ways (held_cell, io_uring); hugetlb-move (two huge pages on Y, the first
+ *   pinned and checked both ways (held_cell, io_uring; the weights are saved by the parent before
+ *   the fork and put back by it, however the child ended); hugetlb-move (two huge pages on Y, the first
  *   pinned long-term, mbind MPOL_BIND {X} MPOL_MF_MOVE: queue_folios_hugetlb(); the unpinned one
  *   must reach X, the pinned one stay, the pin see the process's write; free huge pages back
  *   per node after the unmap).
@@ -165,13 +171,45 @@ static void nb_knobs_back(struct cell *c)
 	}
 }
 
-/* body(c, k) in a child of its own (knobs: the scanner's turned down around it); its verdict and
- * its stdout come back through shared memory. */
+/* The weighted-interleave weights of every node, saved by the parent before the child that sets
+ * them (nb_wi_weights()) is forked: the parent puts them back however the child ended (killed at
+ * NB_CHILD_S too), and the parent's on_term() on a SIGTERM */
+static void nb_wi_save(void)
+{
+	char path[96], was[32];
+
+	for (int i = 0; i < numa_nodes(); i++) {
+		snprintf(path, sizeof(path), NB_WI "%d", i);
+		if (!nb_line(path, was, sizeof(was)))
+			knob_changed(path, was);
+	}
+}
+
+static void nb_wi_restore(struct cell *c)
+{
+	char path[96];
+
+	for (int i = 0; i < numa_nodes(); i++) {
+		snprintf(path, sizeof(path), NB_WI "%d", i);
+		if (!knob_put_back(path))
+			cfail(c, "cannot put %s back", path);
+	}
+}
+
+#define NB_KNOBS 1  /* the scanner's knobs and the sysctl */
+#define NB_WEIGHTS 2  /* the weighted-interleave weights */
+
+/* body(c, k) in a child of its own (knobs: NB_KNOBS, the scanner's turned down around it;
+ * NB_WEIGHTS, the interleave weights saved and put back around it); its verdict and its stdout
+ * come back through shared memory. The parent waits in sigtimedwait() for SIGCHLD: it touches no
+ * memory while balancing is on (a parent that polled would be scanned and take hinting faults of
+ * its own, which the global counters a cell's premise reads would count). */
 static void nb_in_child(struct cell *c, void (*body)(struct cell *c, int k), int k, int knobs)
 {
 	struct nb_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	double until = now_s() + NB_CHILD_S;
 	int st = 0;
+	sigset_t chld, was_mask;
 	pid_t pid;
 
 	if (sh == MAP_FAILED) {
@@ -179,11 +217,19 @@ static void nb_in_child(struct cell *c, void (*body)(struct cell *c, int k), int
 		return;
 	}
 	memset(sh, 0, sizeof(*sh));
-	if (knobs && nb_knobs_set(c))
+	if (knobs & NB_WEIGHTS)
+		nb_wi_save();
+	if ((knobs & NB_KNOBS) && nb_knobs_set(c))
 		goto back;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &was_mask);
 	pid = cell_fork();
 	if (pid == 0) {
-		FILE *out = fmemopen(sh->notes, sizeof(sh->notes) - 1, "w");
+		FILE *out;
+
+		sigprocmask(SIG_SETMASK, &was_mask, NULL);
+		out = fmemopen(sh->notes, sizeof(sh->notes) - 1, "w");
 
 		if (out)
 			stdout = out;
@@ -196,18 +242,30 @@ static void nb_in_child(struct cell *c, void (*body)(struct cell *c, int k), int
 		_exit(0);
 	}
 	if (pid < 0) {
+		sigprocmask(SIG_SETMASK, &was_mask, NULL);
 		cfail(c, "fork: %s", strerror(errno));
 		goto back;
 	}
-	while (waitpid(pid, &st, WNOHANG) == 0) {
-		if (now_s() > until) {
+	for (;;) {
+		double left = until - now_s();
+		struct timespec ts = {(time_t)left, (long)((left - (time_t)left) * 1e9)};
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r < 0 && errno != EINTR) {
+			cfail(c, "waitpid: %s", strerror(errno));
+			break;
+		}
+		if (r == pid)
+			break;
+		if (left <= 0) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
 			cfail(c, "the cell's child did not finish in %d s", NB_CHILD_S);
 			break;
 		}
-		usleep(10 * 1000);
+		sigtimedwait(&chld, NULL, &ts);  /* SIGCHLD, the timeout, or EINTR (a handler ran) */
 	}
+	sigprocmask(SIG_SETMASK, &was_mask, NULL);
 	fputs(sh->notes, stdout);
 	if (sh->failed[0])
 		cfail(c, "%s", sh->failed);
@@ -216,8 +274,10 @@ static void nb_in_child(struct cell *c, void (*body)(struct cell *c, int k), int
 	if (sh->skip[0])
 		cskip(c, "%s", sh->skip);
 back:
-	if (knobs)
+	if (knobs & NB_KNOBS)
 		nb_knobs_back(c);
+	if (knobs & NB_WEIGHTS)
+		nb_wi_restore(c);
 	if (gup_fd >= 0)
 		ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);  /* a child that died holding gup_test's pin */
 	munmap(sh, sizeof(*sh));
@@ -458,11 +518,31 @@ static int nb_policy(struct cell *c, enum nb_pol pol, const struct nb_where *w, 
 	return r ? -1 : 0;
 }
 
+/* A THP region's premise: both halves still THPs (move_pages splits a THP it cannot place whole,
+ * a pin may migrate it out of ZONE_MOVABLE): 0, or -1 with the cell skipped */
+static int nb_thp_whole(struct cell *c, const char *after)
+{
+	if ((c->mem == THP || c->mem == THPTE) && !(is_thp(c->map) && is_thp(c->map + c->half))) {
+		cskip(c, "after %s the region is not two THPs (pinned half %s, witness half %s): the cell would run on"
+		      " small pages", after, is_thp(c->map) ? "THP" : "not THP", is_thp(c->map + c->half) ? "THP" : "not THP");
+		return -1;
+	}
+	return 0;
+}
+
+/* What the counters must show of a balancing round (since s0) for its premise: a hinting fault
+ * (policy remote: as many as the round waits for); a PMD-mapped THP region, both THPs marked
+ * (numa_huge_pte_updates +2); shmem, as many PTE updates as the region has pages */
+static int nb_premise(const struct nb_stat *s0, const struct nb_stat *s1, long need_hint, long need_huge, long need_pte)
+{
+	return s1->hint - s0->hint >= need_hint && s1->huge - s0->huge >= need_huge && s1->pte - s0->pte >= need_pte;
+}
+
 static void nb_balance(struct cell *c, enum mem m, enum nb_pin pin, enum nb_pol pol)
 {
 	struct nb_where w;
 	struct nb_stat s0, s1;
-	long n, half_n, p0 = pins_outstanding(), moved, stayed, first, k, iso0 = -1;
+	long n, half_n, p0 = pins_outstanding(), moved, stayed, first, k, iso0 = -1, need_hint, need_huge, need_pte;
 	int *was = NULL, *now = NULL, pinned = 0, fds[2] = {-1, -1}, stay = 0;
 	size_t vlen = SMALL_PAGES * PAGE;
 	char *got = NULL;
@@ -505,6 +585,8 @@ static void nb_balance(struct cell *c, enum mem m, enum nb_pin pin, enum nb_pol 
 		cskip(c, "move_pages placed %ld of %ld page(s) on node %d", nb_count(was, n, w.x), n, w.x);
 		goto out;
 	}
+	if (nb_thp_whole(c, "move_pages"))
+		goto out;
 	if (pin == NBP_GUP || pin == NBP_URING) {
 		if (pin_start(c, pin == NBP_URING ? URING : GUP_FAST, c->map, c->half))
 			goto out;
@@ -518,10 +600,15 @@ static void nb_balance(struct cell *c, enum mem m, enum nb_pin pin, enum nb_pol 
 		}
 		pinned = 1;
 	}
+	if (nb_thp_whole(c, "the pin"))
+		goto unpin;
 	if (nb_nodes(c->map, n, was)) {  /* a long-term pin moves pages out of ZONE_MOVABLE first */
 		cfail(c, "move_pages (query): %s", strerror(errno));
 		goto out;
 	}
+	need_hint = stay || m == THP ? (c->half >= HPAGE ? 2 : n) : 1;
+	need_huge = m == THP ? 2 : 0;
+	need_pte = m == SHMEM ? n : 0;
 	iso0 = mg_isolated();
 	nb_stats(&s0);
 	nb_on(c);
@@ -530,7 +617,9 @@ static void nb_balance(struct cell *c, enum mem m, enum nb_pin pin, enum nb_pol 
 		nb_touch(c->map, n);
 		if (done_at) {
 			nb_spin();
-			if (now_s() - done_at > 0.2)  /* the pinned pages' hinting faults too */
+			nb_stats(&s1);
+			/* the pinned pages' hinting faults too, and the premise's counters */
+			if (now_s() - done_at > 0.2 && nb_premise(&s0, &s1, need_hint, need_huge, need_pte))
 				break;
 			continue;
 		}
@@ -554,8 +643,10 @@ static void nb_balance(struct cell *c, enum mem m, enum nb_pin pin, enum nb_pol 
 	       n - half_n);
 	if (c->failed[0])
 		goto unpin;
-	if (s1.hint == s0.hint) {
-		cskip(c, "no NUMA hinting fault in %.1f s (numa_pte_updates +%ld)", NB_SECONDS, s1.pte - s0.pte);
+	if (!nb_premise(&s0, &s1, need_hint, need_huge, need_pte)) {
+		cskip(c, "the scanner did not hint the region in %.1f s: numa_hint_faults +%ld (%ld wanted),"
+		      " numa_huge_pte_updates +%ld (%ld wanted), numa_pte_updates +%ld (%ld wanted)", NB_SECONDS,
+		      s1.hint - s0.hint, need_hint, s1.huge - s0.huge, need_huge, s1.pte - s0.pte, need_pte);
 		goto unpin;
 	}
 	/* where each page went: the pinned ones stay, the others follow the CPU (or their policy) */
@@ -828,6 +919,21 @@ static void nb_protnone_cell(struct cell *c, int k)
 		cfail(c, "%ld pin(s) outstanding after %s", pins_settle(p0) - p0, nb_entry_names[e]);
 	if (e != NBE_MPROTECT && s2.hint == s1.hint && !c->skip[0])
 		cskip(c, "no hinting fault during %s and its checks: the region was not PROT_NONE-hinted", nb_entry_names[e]);
+	if (e == NBE_GUP_RO && !c->skip[0] && !c->failed[0]) {
+		/* the region's own evidence, not the global counters': balancing is off, so only a
+		 * hinting fault of the region moves its witness pages from X to the CPU's node */
+		int *nd = calloc(n, sizeof(int));
+
+		if (!nd || nb_nodes(c->map, n, nd))
+			cfail(c, "move_pages (query): %s", strerror(errno));
+		else if (!nb_count(nd + n / 2, n - n / 2, w.y))
+			cskip(c, "no witness page moved to node %d during %s and its checks: the region's PTEs were not"
+			      " hinted (numa_hint_faults +%ld counts other memory)", w.y, nb_entry_names[e], s2.hint - s1.hint);
+		else
+			printf("# %s: %ld of %ld witness page(s) moved to node %d by their hinting faults\n", c->name,
+			       nb_count(nd + n / 2, n - n / 2, w.y), n - n / 2, w.y);
+		free(nd);
+	}
 	if (!c->failed[0] && !c->skip[0])
 		nb_refs_back(c, c->map, 2 * c->half, iso0, nb_entry_names[e]);
 out:
@@ -854,7 +960,8 @@ static void nb_adopt(struct cell *c, char *map, size_t half)
 	memcpy(c->wexp, map + half, half);
 }
 
-/* The weights of weighted interleave, node X 3 and node Y 1 (saved, put back by the caller) */
+/* The weights of weighted interleave, node X 3 and node Y 1 (saved, put back by the caller; the
+ * parent saved them too, before the fork, and puts them back after the child) */
 static int nb_wi_weights(struct cell *c, const struct nb_where *w, int wx, int wy)
 {
 	char path[96], was[32], v[8];
@@ -1226,16 +1333,16 @@ static void nb_run(const char *prefix, const char *const *names, int n, void (*b
 		snprintf(c.name, sizeof(c.name), "%s%s", prefix, names[k]);
 		if (!BLOCK_WANTED(c.name, nb_quick) || !begins(c.name))
 			continue;
-		nb_in_child(&c, body, k, knobs);
+		nb_in_child(&c, body, k, knobs | (body == nb_alloc_cell && (k == NBA_WI || k == NBA_WI_TASK) ? NB_WEIGHTS : 0));
 		verdict(&c, began);
 	}
 }
 
 static void numa_cells(void)
 {
-	nb_run("numa/balance/", nb_bal_names, sizeof(nb_bal_names) / sizeof(nb_bal_names[0]), nb_balance_cell, 1);
-	nb_run("numa/policy/", nb_pol_names, sizeof(nb_pol_names) / sizeof(nb_pol_names[0]), nb_policy_cell, 1);
-	nb_run("numa/protnone/", nb_entry_names, sizeof(nb_entry_names) / sizeof(nb_entry_names[0]), nb_protnone_cell, 1);
+	nb_run("numa/balance/", nb_bal_names, sizeof(nb_bal_names) / sizeof(nb_bal_names[0]), nb_balance_cell, NB_KNOBS);
+	nb_run("numa/policy/", nb_pol_names, sizeof(nb_pol_names) / sizeof(nb_pol_names[0]), nb_policy_cell, NB_KNOBS);
+	nb_run("numa/protnone/", nb_entry_names, sizeof(nb_entry_names) / sizeof(nb_entry_names[0]), nb_protnone_cell, NB_KNOBS);
 	nb_run("numa/alloc/", nb_alloc_names, sizeof(nb_alloc_names) / sizeof(nb_alloc_names[0]), nb_alloc_cell, 0);
 }
 
@@ -1249,6 +1356,6 @@ static void numa_race(double secs)
 	if (!wanted(name) || !begins(name))
 		return;
 	nb_race_secs = secs;
-	nb_in_child(&c, nb_race_body, 0, 1);
+	nb_in_child(&c, nb_race_body, 0, NB_KNOBS);
 	verdict(&c, began);
 }
