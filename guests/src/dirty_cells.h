@@ -277,14 +277,18 @@ static void dl_syncer(struct fmap *m, struct dl_shared *sh)
 	_exit(0);
 }
 
-/* The child's status within secs, else SIGKILL and -1 (the child's wchan in where) */
+/* The child's status within secs (looked for once at least: secs 0 takes a child that has just
+ * ended), else SIGKILL and -1 (the child's wchan in where) */
 static int dl_reap(pid_t pid, double secs, int *st, char *where, size_t n)
 {
 	char p[64];
 
-	for (double t0 = now_s(); now_s() - t0 < secs; usleep(2000))
+	for (double t0 = now_s();; usleep(2000)) {
 		if (waitpid(pid, st, WNOHANG) == pid)
 			return 0;
+		if (now_s() - t0 >= secs)
+			break;
+	}
 	snprintf(p, sizeof(p), "/proc/%d/wchan", pid);
 	if (dl_read(p, where, n))
 		snprintf(where, n, "?");

@@ -47,6 +47,7 @@
  *   SIGKILL, else SKIP.
  */
 #include <linux/fs.h>  /* FIBMAP, FIGETBSZ */
+#include <poll.h>
 #include <sys/prctl.h>
 
 #define PS_SWAP_PAGES 2048  /* a swap file's pages: 8 MiB, four clusters */
@@ -878,16 +879,41 @@ static char *ps_memfd(struct cell *c)
 	return m;
 }
 
+/* A child's whole run, to the last process of its group gone (healthy: 0.2-4.6 s; memory-high
+ * with memory.high's reclaim broken, scratch reclaim-high-margin: 32 s, a FAIL of its own) */
+#define PS_CHILD_S 60.0
+#define PS_KILLED_S 10.0  /* then, once the group is killed (cgroup.kill), for the child to be reaped */
+
+/* 1 once pid is reaped (its status in *st), 0 if it has not ended by until (now_s()), -1 on error */
+static int ps_reaped(pid_t pid, int *st, double until)
+{
+	for (;;) {
+		pid_t r = waitpid(pid, st, WNOHANG);
+
+		if (r == pid)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (now_s() >= until)
+			return 0;
+		usleep(10 * 1000);
+	}
+}
+
 /* A child of the cell: run(grp, m, out, arg), which exits; its verdict line (F:, S:, or what
  * it says when done) read until the pipe closes (every process of the group gone), its status in
- * *st; -1 with the cell failed when it cannot start */
+ * *st; -1 with the cell failed when it cannot start. Bounded: a child (or a process of its group)
+ * not gone PS_CHILD_S after the start has the whole group killed (cgroup.kill) and the cell
+ * failed saying where the child slept; 0 then, the caller's cleanup to run. */
 static int ps_spawn(struct cell *c, const char *grp, char *m, void (*run)(const char *, char *, int, int), int arg,
 		    char *why, size_t n, int *st)
 {
-	int io[2];
+	int io[2], r = 0;
 	size_t got = 0;
 	ssize_t k;
 	pid_t pid;
+	double t0 = now_s();
+	const char *late = NULL;
 
 	if (pipe(io)) {
 		cfail(c, "pipe: %s", strerror(errno));
@@ -903,12 +929,54 @@ static int ps_spawn(struct cell *c, const char *grp, char *m, void (*run)(const 
 		run(grp, m, io[1], arg);
 	}
 	close(io[1]);
-	while (got < n - 1 && (k = read(io[0], why + got, n - 1 - got)) > 0)
-		got += (size_t)k;
+	for (;;) {  /* to the pipe's end: what passes n - 1 bytes is read and dropped */
+		struct pollfd pf = {.fd = io[0], .events = POLLIN};
+		int left = (int)((t0 + PS_CHILD_S - now_s()) * 1000);
+		char drop[64];
+
+		if (left <= 0 || (r = poll(&pf, 1, left)) == 0) {
+			late = "the pipe still open";
+			break;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		k = r < 0 ? -1 : got < n - 1 ? read(io[0], why + got, n - 1 - got) : read(io[0], drop, sizeof(drop));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			cfail(c, "reading the child's pipe: %s", strerror(errno));
+			late = "its pipe unreadable";
+			break;
+		}
+		if (k == 0)
+			break;
+		if (got < n - 1)
+			got += (size_t)k;
+	}
 	why[got] = 0;
 	close(io[0]);
-	if (waitpid(pid, st, 0) != pid)
+	if (!late && (r = ps_reaped(pid, st, t0 + PS_CHILD_S)) < 0)
 		cfail(c, "waitpid: %s", strerror(errno));
+	else if (!late && !r)
+		late = "its pipe closed, the child not reaped";
+	if (late) {
+		char p[600], wchan[80] = "?";
+		int fd;
+
+		snprintf(p, sizeof(p), "/proc/%d/wchan", pid);
+		if ((fd = open(p, O_RDONLY)) >= 0) {
+			k = read(fd, wchan, sizeof(wchan) - 1);
+			wchan[k > 0 ? k : 0] = 0;
+			close(fd);
+		}
+		ra_path(p, sizeof(p), grp, "cgroup.kill");
+		k = write_file(p, "1");
+		r = ps_reaped(pid, st, now_s() + PS_KILLED_S);
+		cfail(c, "the child (or a process of its group) had not ended %.0f s after its start (%s; the child asleep in "
+		      "%s, having said \"%s\"): %s, the child %s %.0f s on", PS_CHILD_S, late, wchan[0] ? wchan : "?", why,
+		      k ? "its group killed by cgroup.kill" : "cgroup.kill could not be written",
+		      r > 0 ? "reaped within" : "still not reaped", PS_KILLED_S);
+	}
 	return 0;
 }
 
