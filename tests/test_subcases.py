@@ -1589,7 +1589,8 @@ def test_a_real_log_of_the_share_cells() -> None:
 
 
 def test_the_share_cells_catch_madvise_free_clearing_a_shared_folio_dirty() -> None:
-    # patches/redteam/madvise-free-shared-dirty-clean (run 20261207-120515): only the state where
+    # patches/redteam/madvise-free-shared-dirty-clean (run 20261207-124850, the reviewed cells; the
+    # same in -120515): only the state where
     # the shared folio is dirty outside the swap cache (after swapoff) meets the bug; MADV_FREE
     # cleans it and reclaim discards the child's bytes too
     _, got = _real_log("pin-matrix-share-madvise-free-shared-dirty-clean-6.12-tcg.log")
@@ -1746,12 +1747,25 @@ def test_a_real_log_of_the_sendzc_cells() -> None:
 
 
 def test_the_sendzc_cells_catch_the_node_charged_to_the_request() -> None:
-    # patches/redteam/uring-sendzc-node-on-request (run 20261207-123136): unregister sees the pages
-    # reused under the data, update sees the old buffer's tag CQE before the notification
+    # patches/redteam/uring-sendzc-node-on-request (run 20261207-124939, the reviewed cells): the
+    # buffers' pins are gone while the data still waits (earlier, run -123136: the data and the
+    # tag CQE's order caught it)
     _, got = _real_log("pin-matrix-sendzc-uring-sendzc-node-on-request-6.12-tcg.log")
     assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
-        "sendzc/fixed/unregister": "the receiver got other bytes than were sent at byte 4096 (the buffer's pages were"
-                                   " given back under the data in flight)",
-        "sendzc/fixed/update": "the buffer was given back (its tag CQE came) while 63488 byte(s) sent from it still"
-                               " waited in the socket"}
+        "sendzc/fixed/unregister": "0 FOLL_PIN(s) left of the 16 the buffer held while 61440 byte(s) sent from it"
+                                   " still waited in the socket",
+        "sendzc/fixed/update": "16 FOLL_PIN(s) left of the 32 the buffers (old and new) held while 61440 byte(s) sent"
+                               " from it still waited in the socket"}
     assert got["sendzc/fixed/none"].status is Status.PASS
+
+
+def test_the_reviewed_share_sendzc_and_pressure_cells_pass_bare() -> None:
+    # ONLY=share/,sendzc/,pressure/ after the review fixes (run 20261207-124805-baseline): every
+    # share/ cell saw shared pages leave memory in reclaim, the pressure cells count the group's
+    # LRU pages after their children
+    lines, got = _real_log("pin-matrix-share-sendzc-pressure-review-baseline-6.12-tcg.log")
+    assert all(s.status is Status.PASS for s in got.values()) and len(got) == 33
+    assert sum(n.startswith("share/") for n in got) == 16 and sum(n.startswith("sendzc/") for n in got) == 3
+    gone = [int(m.group(1)) for line in lines if (m := re.search(r"^# share/.*, (\d+) page mapping\(s\) left memory", line))]
+    assert len(gone) == 16 and min(gone) > 0
+    assert "# pressure/memory-high: 4096 bytes on the group's LRU lists after the child exited" in lines
