@@ -61,6 +61,7 @@
 #include <stdatomic.h>
 
 #define UW_WAIT_S 20   /* an action still blocked then has lost its fault: the cell fails */
+#define UW_LAST_S 5    /* each step of letting a blocked action go (uw_serve()) waits this long */
 #define UW_HOLD_MS 50  /* the wait cells hold their first fault this long */
 #define UW_IO (16 * PAGE)  /* the wait cells' GUP */
 
@@ -129,6 +130,8 @@ struct uw {
 	void (*act)(struct uw *u);
 	void *arg;
 	atomic_int done;
+	atomic_int kid_pid;   /* the fork events' child while the action waits for it (0) */
+	int stuck;            /* the action never came back: what it uses must not be freed */
 };
 
 static int uw_api(struct cell *c, int *fd, uint64_t features)
@@ -268,11 +271,42 @@ static void *uw_thread(void *arg)
 	return NULL;
 }
 
+/* Every wait of the action let go: its fork child killed, mode 0 over the whole region (both
+ * halves where they are now, and where they were mapped), every waiter of it woken (UFFDIO_WAKE);
+ * on the child's userfaultfd too. Quiet: the cell has failed already. */
+static void uw_let_go(struct uw *u)
+{
+	pid_t pid = atomic_load(&u->kid_pid);
+	char *at[3] = {u->base[0], u->base[1], u->c->map};
+	size_t len[3] = {u->half, u->half, 2 * u->half};
+
+	if (pid > 0)
+		kill(pid, SIGKILL);
+	for (int k = 0; k < 3; k++) {
+		struct uffdio_writeprotect w = {.range = {(uintptr_t)at[k], len[k]}, .mode = 0};
+		struct uffdio_range r = {(uintptr_t)at[k], len[k]};
+
+		if (u->uffd >= 0) {
+			ioctl(u->uffd, UFFDIO_WRITEPROTECT, &w);
+			ioctl(u->uffd, UFFDIO_WAKE, &r);
+		}
+		if (u->kid >= 0) {
+			ioctl(u->kid, UFFDIO_WRITEPROTECT, &w);
+			ioctl(u->kid, UFFDIO_WAKE, &r);
+		}
+	}
+}
+
 /* u->act in a thread of its own while this one serves the userfaultfd(s), at most UW_WAIT_S; a
- * still blocked action fails the cell and is let go (the whole region resolved) */
+ * still blocked action fails the cell and is let go: uw_let_go(), then (UW_LAST_S later) the
+ * userfaultfds closed, which wakes every waiter and clears the protection (fs/userfaultfd.c
+ * userfaultfd_release()). An action still not back UW_LAST_S after that is left behind
+ * (u->stuck: the caller leaks what it uses). Every wait here is bounded. */
 static void uw_serve(struct uw *u)
 {
 	double end = now_s() + UW_WAIT_S;
+	int stage = 0;
+	struct cell *cp;
 	pthread_t t;
 
 	atomic_store(&u->done, 0);
@@ -283,19 +317,46 @@ static void uw_serve(struct uw *u)
 	while (!atomic_load(&u->done)) {
 		struct pollfd p[2] = {{u->uffd, POLLIN, 0}, {u->kid, POLLIN, 0}};
 
-		if (poll(p, u->kid >= 0 ? 2 : 1, 10) > 0)
+		if (poll(p, 2, 10) > 0)  /* a closed (-1) fd is not polled */
 			for (int k = 0; k < 2; k++)
 				if (p[k].revents & POLLIN)
 					uw_read(u, p[k].fd, k);
-		if (now_s() > end) {
+		if (now_s() <= end)
+			continue;
+		if (stage == 0) {
 			cfail(u->c, "the action is still blocked after %d s, %d fault(s) served: a fault the handler never saw", UW_WAIT_S,
 			      u->faults);
-			for (int k = 0; k < 2; k++)
-				uw_protect(u->c, u->uffd, u->base[k], u->half, 0);
-			end = now_s() + 5;  /* once more; then it is left blocked (the runner's timeout) */
+			printf("# %s: the action blocked %d s (%d fault(s), %d of a child, %d fork and %d remap event(s) served): "
+			       "mode 0 and UFFDIO_WAKE over the whole region%s\n", u->c->name, UW_WAIT_S, u->faults, u->kid_faults,
+			       u->forks, u->remaps, atomic_load(&u->kid_pid) > 0 ? ", its child killed" : "");
+			uw_let_go(u);
+		} else if (stage == 1) {
+			cfail(u->c, "the action is still blocked %d s after mode 0 and UFFDIO_WAKE over the whole region", UW_LAST_S);
+			printf("# %s: still blocked %d s after that: the userfaultfd(s) closed\n", u->c->name, UW_LAST_S);
+			uw_let_go(u);  /* a child forked since (a fork event nobody read) is killed too */
+			for (int k = 0; k < 2; k++) {
+				int *fd = k ? &u->kid : &u->uffd;
+
+				if (*fd >= 0)
+					close(*fd);
+				*fd = -1;
+			}
+		} else {
+			cfail(u->c, "the action is still blocked %d s after its userfaultfd was closed: left behind", UW_LAST_S);
+			if (atomic_load(&u->kid_pid) > 0)
+				kill(atomic_load(&u->kid_pid), SIGKILL);
+			printf("# %s: still blocked %d s after the close: the action's thread is left blocked in the kernel (its memory "
+			       "leaked)\n", u->c->name, UW_LAST_S);
+			pthread_detach(t);
+			u->stuck = 1;
+			if ((cp = malloc(sizeof(*cp))))  /* the runner's cell is gone when the action comes back */
+				u->c = memcpy(cp, u->c, sizeof(*cp));
+			return;
 		}
+		stage++;
+		end = now_s() + UW_LAST_S;
 	}
-	pthread_join(t, NULL);
+	pthread_join(t, NULL);  /* done is its last store: it is returning */
 }
 
 static int uw_setup(struct uw *u, struct cell *c, size_t gran)
@@ -406,6 +467,8 @@ static void uw_fork_act(struct uw *u)
 		uw_child(u, w, pfd[1]);
 	}
 	close(pfd[1]);
+	if (kid > 0)
+		atomic_store(&u->kid_pid, kid);  /* uw_let_go() kills it: the read and waitpid below end */
 	if (kid < 0) {
 		snprintf(w->why, sizeof(w->why), "fork: %s", strerror(errno));
 		close(pfd[0]);
@@ -416,6 +479,7 @@ static void uw_fork_act(struct uw *u)
 	close(pfd[0]);
 	if (waitpid(kid, &st, 0) == kid && !w->why[0] && (!WIFEXITED(st) || WEXITSTATUS(st)))
 		snprintf(w->why, sizeof(w->why), "the child ended with status %#x", st);
+	atomic_store(&u->kid_pid, 0);
 }
 
 static void uw_mremap_act(struct uw *u)
@@ -613,8 +677,9 @@ static int uw_pin_reads(struct cell *c, enum pin p, int fds[2], char *pin_at, ch
 static void uw_cell(struct cell *c, int k)
 {
 	const struct uw_spec *s = &uw_specs[k];
-	struct uw u = {.uffd = -1, .kid = -1};
-	struct uw_write w = {{NULL, NULL}, NULL, 0, ""};
+	/* on the heap: an action left behind (u->stuck) keeps them, leaked */
+	struct uw *u = calloc(1, sizeof(*u));
+	struct uw_write *w = calloc(1, sizeof(*w));
 	uint64_t feat = UFFD_FEATURE_WP_HUGETLBFS_SHMEM | (s->e == UW_FORK_EV ? UFFD_FEATURE_EVENT_FORK : 0) |
 			(s->e == UW_MREMAP_EV ? UFFD_FEATURE_EVENT_REMAP : 0);
 	char *got = NULL, *pin_at;
@@ -625,48 +690,55 @@ static void uw_cell(struct cell *c, int k)
 
 	c->mem = s->m;
 	c->ev = NONE;
+	if (!u || !w) {
+		cfail(c, "out of memory");
+		free(u);
+		free(w);
+		return;
+	}
+	u->uffd = u->kid = -1;
 	pin_mark(&m);
 	if (pinner_missing(c, s->p) || mem_map(c))
 		goto unpin;
 	pin_at = c->map;
 	for (int h = 0; h < 2; h++)
-		w.src[h] = malloc(c->half);
-	w.kid_src = malloc(c->half);
+		w->src[h] = malloc(c->half);
+	w->kid_src = malloc(c->half);
 	got = malloc(c->half);
-	if (!w.src[0] || !w.src[1] || !w.kid_src || !got) {
+	if (!w->src[0] || !w->src[1] || !w->kid_src || !got) {
 		cfail(c, "out of memory");
 		goto unpin;
 	}
-	if (uw_setup(&u, c, gran))
+	if (uw_setup(u, c, gran))
 		goto unpin;
-	fill64(w.src[0], c->half, 2);
-	fill64(w.src[1], c->half, 4);
-	fill64(w.kid_src, c->half, 6);
+	fill64(w->src[0], c->half, 2);
+	fill64(w->src[1], c->half, 4);
+	fill64(w->kid_src, c->half, 6);
 	if (s->p == VMSPLICE ? uw_splice(c, fds, pin_at) : pin_start(c, s->p, pin_at, c->half))
 		goto unpin;
 	pinned = 1;
-	if (uw_api(c, &u.uffd, feat))
+	if (uw_api(c, &u->uffd, feat))
 		goto unpin;
-	if (ioctl(u.uffd, UFFDIO_REGISTER, &(struct uffdio_register){.range = {(uintptr_t)c->map, 2 * c->half},
+	if (ioctl(u->uffd, UFFDIO_REGISTER, &(struct uffdio_register){.range = {(uintptr_t)c->map, 2 * c->half},
 								    .mode = UFFDIO_REGISTER_MODE_WP})) {
 		cfail(c, "UFFDIO_REGISTER_MODE_WP of %s: %s", mem_names[s->m], strerror(errno));
 		goto unpin;
 	}
-	if (uw_protect(c, u.uffd, c->map, 2 * c->half, 1))
+	if (uw_protect(c, u->uffd, c->map, 2 * c->half, 1))
 		goto unpin;
 	if ((bad = uw_wp_differs(0, c->map, 2 * c->half, 1)) >= 0) {
 		cfail(c, "UFFDIO_WRITEPROTECT left page %ld without pagemap bit 57", bad);
 		goto unpin;
 	}
-	if (uw_event(c, &u, s, &w))
+	if (uw_event(c, u, s, w))
 		goto unpin;
 	/* the writes: a fault each on a protected half (hugetlb: one a huge page), served */
-	memset(u.hits[0], 0, c->half / gran);
-	memset(u.hits[1], 0, c->half / gran);
-	u.faults = 0;
-	u.act = uw_write_act;
-	u.arg = &w;
-	uw_serve(&u);
+	memset(u->hits[0], 0, c->half / gran);
+	memset(u->hits[1], 0, c->half / gran);
+	u->faults = 0;
+	u->act = uw_write_act;
+	u->arg = w;
+	uw_serve(u);
 	if (c->failed[0])
 		goto unpin;
 	for (int h = 0; h < 2; h++) {
@@ -675,62 +747,70 @@ static void uw_cell(struct cell *c, int k)
 		for (int i = 0; i < 4; i++) {
 			size_t pg = uw_page(c, i), g = pg * PAGE / gran;
 
-			memcpy(u.old[h] + pg * PAGE, w.src[h] + pg * PAGE, PAGE);
-			if (prot && !u.hits[h][g])
+			memcpy(u->old[h] + pg * PAGE, w->src[h] + pg * PAGE, PAGE);
+			if (prot && !u->hits[h][g])
 				cfail(c, "the process wrote page %zu of the protected half %d without a fault reaching the handler", pg,
 				      h);
-			else if (!prot && u.hits[h][g])
+			else if (!prot && u->hits[h][g])
 				cfail(c, "a write to page %zu of the moved half faulted, though its new VMA has no userfaultfd", pg);
 		}
 		want_faults += prot ? (gran == HPAGE ? 1 : 4) : 0;
 		/* resolved granules lose bit 57, the others keep it */
 		for (size_t g = 0; prot && !c->failed[0] && g < c->half / gran; g++) {
-			char *at = u.base[h] + g * gran;
+			char *at = u->base[h] + g * gran;
 
-			if ((bad = uw_wp_differs(0, at, gran, !u.hits[h][g])) >= 0)
+			if ((bad = uw_wp_differs(0, at, gran, !u->hits[h][g])) >= 0)
 				cfail(c, "page %zu of half %d %s pagemap bit 57 after the writes (%s)", g * (gran / PAGE) + bad, h,
-				      u.hits[h][g] ? "keeps" : "lost", u.hits[h][g] ? "resolved by mode 0" : "never written");
+				      u->hits[h][g] ? "keeps" : "lost", u->hits[h][g] ? "resolved by mode 0" : "never written");
 		}
 	}
-	if (!c->failed[0] && u.faults != want_faults)
-		cfail(c, "%d write-protect fault(s) for the writes, expected %d", u.faults, want_faults);
+	if (!c->failed[0] && u->faults != want_faults)
+		cfail(c, "%d write-protect fault(s) for the writes, expected %d", u->faults, want_faults);
 	for (int h = 0; h < 2 && !c->failed[0]; h++)
-		if ((d = first_diff(u.base[h], u.old[h], c->half)) >= 0)
+		if ((d = first_diff(u->base[h], u->old[h], c->half)) >= 0)
 			cfail(c, "after the writes the process reads byte %ld of half %d as other than written", d, h);
 	if (c->failed[0])
 		goto unpin;
 	/* the pin holds the process's pages: it reads the writes; what goes in through it, the process reads */
 	if (uw_pin_reads(c, s->p, fds, pin_at, got))
 		goto unpin;
-	if ((d = first_diff(got, u.old[0], c->half)) >= 0) {
+	if ((d = first_diff(got, u->old[0], c->half)) >= 0) {
 		cfail(c, "the %s reads byte %ld (page %ld) as other than the process wrote: the process's page is no longer "
 		      "the pinned one", s->p == VMSPLICE ? "pipe" : "pin", d, d / (long)PAGE);
 		goto unpin;
 	}
 	fill64(got, c->half, 3);
-	if (pin_write(c, s->p, pin_at, got) > 0 && (d = first_diff(u.base[0], got, c->half)) >= 0)
+	if (pin_write(c, s->p, pin_at, got) > 0 && (d = first_diff(u->base[0], got, c->half)) >= 0)
 		cfail(c, "what was written through the pin is not what the process reads (byte %ld)", d);
 	if (!c->failed[0])
 		printf("# %s: %d write-protect fault(s) served (%d of a child), each before its write landed\n", c->name,
-		       u.faults, u.kid_faults);
+		       u->faults, u->kid_faults);
 unpin:
-	if (u.uffd >= 0) {  /* unregistered with the fd: nothing waits on it any more */
-		close(u.uffd);
-		u.uffd = -1;
+	if (u->uffd >= 0) {  /* unregistered with the fd: nothing waits on it any more */
+		close(u->uffd);
+		u->uffd = -1;
 	}
 	if (pinned && s->p != VMSPLICE)
 		pin_stop(c, s->p);
 	close_pair(fds);
-	if (!c->failed[0] && !c->skip[0] && (d = first_diff(u.base[1], u.old[1], c->half)) >= 0)
+	if (u->stuck) {  /* what the action uses stays: its memory, u, w (the cell has failed) */
+		c->map = NULL;
+		mem_unmap(c);
+		free(got);
+		return;
+	}
+	if (!c->failed[0] && !c->skip[0] && (d = first_diff(u->base[1], u->old[1], c->half)) >= 0)
 		cfail(c, "the unpinned witness reads byte %ld as other than written", d);
 	mem_unmap(c);
 	if (!c->failed[0])
 		pins_back(c, &m, "the unpin and munmap");
-	uw_free(&u);
+	uw_free(u);
 	for (int h = 0; h < 2; h++)
-		free(w.src[h]);
-	free(w.kid_src);
+		free(w->src[h]);
+	free(w->kid_src);
 	free(got);
+	free(u);
+	free(w);
 }
 
 /* Maps c's memory as mem_map() does, or for anon-empty 2 x 16 anonymous pages never touched
@@ -804,21 +884,32 @@ static void uw_wait_act(struct uw *u)
 
 static void uw_wait_cell(struct cell *c, enum uw_entry e, enum mem m)
 {
-	struct uw u = {.uffd = -1, .kid = -1};
-	struct uw_wait a = {.e = e, .fd = -1};
+	/* on the heap: an action left behind (u->stuck) keeps them, leaked */
+	struct uw *u = calloc(1, sizeof(*u));
+	struct uw_wait *a = calloc(1, sizeof(*a));
 	char path[256] = "", *got = malloc(UW_IO);
 	size_t gran = m == HUGE ? HPAGE : PAGE, want = UW_IO / (m == HUGE ? UW_IO : PAGE);
 	int held = 0;
 	struct pinmark pm;
 	long bad, d;
 
+	if (!u || !a) {
+		cfail(c, "out of memory");
+		free(u);
+		free(a);
+		free(got);
+		return;
+	}
+	u->uffd = u->kid = -1;
+	a->e = e;
+	a->fd = -1;
 	pin_mark(&pm);
-	a.src = malloc(UW_IO);
-	if (!got || !a.src) {
+	a->src = malloc(UW_IO);
+	if (!got || !a->src) {
 		cfail(c, "out of memory");
 		goto out;
 	}
-	fill64(a.src, UW_IO, 9);
+	fill64(a->src, UW_IO, 9);
 	if (pinner_missing(c, e == UWE_URING ? URING : e == UWE_GUP ? GUP_FAST : NPIN))
 		goto out;
 	if (e == UWE_DIO) {
@@ -827,49 +918,49 @@ static void uw_wait_cell(struct cell *c, enum uw_entry e, enum mem m)
 			goto out;
 		}
 		snprintf(path, sizeof(path), "%s/uffdwp.%d", ext4_dir, getpid());
-		a.fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-		if (a.fd < 0 || pwrite(a.fd, a.src, UW_IO, 0) != (ssize_t)UW_IO || fsync(a.fd)) {
+		a->fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		if (a->fd < 0 || pwrite(a->fd, a->src, UW_IO, 0) != (ssize_t)UW_IO || fsync(a->fd)) {
 			cfail(c, "cannot write the ext4 file: %s", strerror(errno));
 			goto out;
 		}
-		close(a.fd);
-		a.fd = open(path, O_RDONLY | O_DIRECT);
-		if (a.fd < 0) {
+		close(a->fd);
+		a->fd = open(path, O_RDONLY | O_DIRECT);
+		if (a->fd < 0) {
 			cfail(c, "O_DIRECT open: %s", strerror(errno));
 			goto out;
 		}
 	}
 	if (uw_map(c, m))
 		goto out;
-	if (uw_setup(&u, c, gran))
+	if (uw_setup(u, c, gran))
 		goto out;
-	if (uw_register(c, &u, m == UW_EMPTY ? UFFD_FEATURE_WP_UNPOPULATED : UFFD_FEATURE_WP_HUGETLBFS_SHMEM) ||
-	    uw_protect(c, u.uffd, c->map, 2 * c->half, 1))
+	if (uw_register(c, u, m == UW_EMPTY ? UFFD_FEATURE_WP_UNPOPULATED : UFFD_FEATURE_WP_HUGETLBFS_SHMEM) ||
+	    uw_protect(c, u->uffd, c->map, 2 * c->half, 1))
 		goto out;
 	if ((bad = uw_wp_differs(0, c->map, 2 * c->half, 1)) >= 0) {
 		cfail(c, "UFFDIO_WRITEPROTECT left page %ld without pagemap bit 57%s", bad,
 		      m == UW_EMPTY ? " (a never touched page: UFFD_FEATURE_WP_UNPOPULATED's marker)" : "");
 		goto out;
 	}
-	u.hold_ms = UW_HOLD_MS;
-	u.act = uw_wait_act;
-	u.arg = &a;
-	uw_serve(&u);
-	held = (e == UWE_URING || e == UWE_GUP) && a.r == 0;
+	u->hold_ms = UW_HOLD_MS;
+	u->act = uw_wait_act;
+	u->arg = a;
+	uw_serve(u);
+	held = (e == UWE_URING || e == UWE_GUP) && a->r == 0 && !u->stuck;
 	if (c->failed[0])
 		goto out;
-	if (a.r != ((e == UWE_DIO || e == UWE_PVM) ? (long)UW_IO : 0)) {
-		cfail(c, "%s over the protected pages returned %ld (%s)", uwe_names[e], a.r, a.r < 0 ? strerror((int)-a.r) : "short");
+	if (a->r != ((e == UWE_DIO || e == UWE_PVM) ? (long)UW_IO : 0)) {
+		cfail(c, "%s over the protected pages returned %ld (%s)", uwe_names[e], a->r, a->r < 0 ? strerror((int)-a->r) : "short");
 		goto out;
 	}
-	if (u.faults != (int)want) {
-		cfail(c, "%d write-protect fault(s) for a %s over %zu protected page(s), expected %zu", u.faults, uwe_names[e],
+	if (u->faults != (int)want) {
+		cfail(c, "%d write-protect fault(s) for a %s over %zu protected page(s), expected %zu", u->faults, uwe_names[e],
 		      UW_IO / PAGE, want);
 		goto out;
 	}
 	for (size_t g = 0; g < c->half / gran; g++)
-		if (!!u.hits[0][g] != (g * gran < UW_IO)) {
-			cfail(c, "page %zu %s", g * (gran / PAGE), u.hits[0][g] ? "faulted outside the call's range" :
+		if (!!u->hits[0][g] != (g * gran < UW_IO)) {
+			cfail(c, "page %zu %s", g * (gran / PAGE), u->hits[0][g] ? "faulted outside the call's range" :
 			      "of the call's range never faulted to the handler");
 			goto out;
 		}
@@ -880,10 +971,10 @@ static void uw_wait_cell(struct cell *c, enum uw_entry e, enum mem m)
 	}
 	/* the call's bytes, or both ways through what it pinned */
 	if (e == UWE_DIO || e == UWE_PVM) {
-		memcpy(u.old[0], a.src, UW_IO);
+		memcpy(u->old[0], a->src, UW_IO);
 	} else {
 		fill64(got, UW_IO, 10);
-		memcpy(u.old[0], got, UW_IO);
+		memcpy(u->old[0], got, UW_IO);
 		if (e == UWE_URING) {
 			if (pwrite(scratch_fd, got, UW_IO, 0) != (ssize_t)UW_IO || uring_rw(&ring, 0, c->map, UW_IO, 0) != (int)UW_IO)
 				cfail(c, "io_uring READ_FIXED into the buffer registered over protected pages failed");
@@ -892,35 +983,43 @@ static void uw_wait_cell(struct cell *c, enum uw_entry e, enum mem m)
 			memset(got, 0, UW_IO);
 			if (ioctl(gup_fd, PIN_LONGTERM_TEST_READ, &(uint64_t){(uintptr_t)got}))
 				cfail(c, "PIN_LONGTERM_TEST_READ: %s", strerror(errno));
-			else if ((d = first_diff(got, u.old[0], UW_IO)) >= 0)
+			else if ((d = first_diff(got, u->old[0], UW_IO)) >= 0)
 				cfail(c, "the pin taken over protected pages reads byte %ld as other than the process wrote", d);
 		}
 	}
 	for (int h = 0; h < 2 && !c->failed[0]; h++)
-		if ((d = first_diff(c->map + h * c->half, u.old[h], c->half)) >= 0)
+		if ((d = first_diff(c->map + h * c->half, u->old[h], c->half)) >= 0)
 			cfail(c, "half %d reads byte %ld as other than %s", h, d, h || d >= (long)UW_IO ? "it held" : "written");
 	if (!c->failed[0])
-		printf("# %s: %d write-protect fault(s), the first held %d ms with nothing written\n", c->name, u.faults,
+		printf("# %s: %d write-protect fault(s), the first held %d ms with nothing written\n", c->name, u->faults,
 		       UW_HOLD_MS);
 out:
 	if (held && e == UWE_URING && io_uring_unregister_buffers(&ring))
 		cfail(c, "io_uring_unregister_buffers failed");
 	if (held && e == UWE_GUP && ioctl(gup_fd, PIN_LONGTERM_TEST_STOP))
 		cfail(c, "PIN_LONGTERM_TEST_STOP: %s", strerror(errno));
-	if (u.uffd >= 0) {
-		close(u.uffd);
-		u.uffd = -1;
+	if (u->uffd >= 0) {
+		close(u->uffd);
+		u->uffd = -1;
 	}
-	if (a.fd >= 0)
-		close(a.fd);
+	if (u->stuck) {  /* what the action uses stays: its memory, its file, u, a (the cell has failed) */
+		c->map = NULL;
+		mem_unmap(c);
+		free(got);
+		return;
+	}
+	if (a->fd >= 0)
+		close(a->fd);
 	if (path[0])
 		unlink(path);
 	mem_unmap(c);
 	if (!c->failed[0])
 		pins_back(c, &pm, "the call and munmap");
-	uw_free(&u);
+	uw_free(u);
 	free(got);
-	free(a.src);
+	free(a->src);
+	free(u);
+	free(a);
 }
 
 /* -- uffd-wp/async/<memory>: UFFD_FEATURE_WP_ASYNC and PAGEMAP_SCAN --------------------------- */
