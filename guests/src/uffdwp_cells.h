@@ -30,7 +30,8 @@
  *   the ioctl succeeded). Then <event>: write (nothing), dontneed (shmem: both halves; hugetlb: the
  *   witness, which re-faults zeros), pageout (the witness swapped: pagemap bit 62, or for shmem not
  *   resident and pswpout moved by every page), swapoff (pageout, then every swap area off and on
- *   again: the witness back by unuse_pte() or shmem_unuse(), present, bit 57 still on every page), fork
+ *   again: the witness back by unuse_pte() (present) or shmem_unuse() (in the page cache, markers in
+ *   the PTEs), bit 57 still on every page), fork
  *   and fork-event (a child checks its own pagemap:
  *   bit 57 on every page with EVENT_FORK, on none without; it writes two pages of each half: with the
  *   event each write is a fault on the child's userfaultfd, served; shared memory: the parent and the
@@ -555,6 +556,11 @@ static int uw_event(struct cell *c, struct uw *u, const struct uw_spec *s, struc
 			cfail(c, "%ld page(s) of the witness still swapped out after swapoff turned every area off", before);
 			return -1;
 		}
+		for (size_t i = 0; s->m == ANON && i < c->half; i += PAGE)  /* unuse_pte() maps what it reads */
+			if (!(pagemap(u->base[1] + i) & PM_PRESENT)) {
+				cfail(c, "page %zu of the witness is not present after swapoff", i / PAGE);
+				return -1;
+			}
 		if ((bad = uw_wp_differs(0, c->map, len, 1)) >= 0) {
 			cfail(c, "swapoff dropped the uffd-wp bit of page %ld (pagemap bit 57)", bad);
 			return -1;
