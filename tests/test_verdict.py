@@ -269,3 +269,13 @@ def test_a_console_flood_fails_the_boot_and_says_so(tmp_path: Path) -> None:
     found = {c.name: c for c in cases.workload_cases(WORKLOADS, guest, lines, flood)}
     assert found["odirect"].status is Status.FAIL
     assert found["odirect"].message == "did not finish: the console passed its limit (a printk storm) while it ran"
+
+
+@pytest.mark.parametrize("sig, why", [(9, " (OOM killer?)"), (11, " (QEMU crashed)"), (6, " (QEMU crashed)"), (15, "")])
+def test_the_signal_that_killed_qemu_says_whose_doing_it_likely_was(tmp_path: Path, sig: int, why: str) -> None:
+    # 2026-12-07: a TCG QEMU died of SIGSEGV while the guest probed PCI (run 20261207-125656,
+    # exit 2); the message blamed the OOM killer
+    lines, _ = cut_at_odirect(tmp_path)
+    boot = cases.boot_case(qfacts(QemuStatus(signal=sig)), lines)
+    assert boot.status is Status.ERROR
+    assert boot.message == f"QEMU was killed by signal {sig} on the host{why}: not the series"

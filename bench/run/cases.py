@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -114,13 +115,23 @@ def host_signal(boot: BootFacts, lines: Sequence[str]) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def _why_killed(sig: int) -> str:
+    """A guess at who sent sig: SIGKILL is the OOM killer's; SIGSEGV, SIGBUS, SIGABRT, SIGILL and
+    SIGFPE are QEMU's own crash (seen: a TCG QEMU with SIGSEGV while probing PCI, 2026-12-07)."""
+    if sig == signal.SIGKILL:
+        return " (OOM killer?)"
+    if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE):
+        return " (QEMU crashed)"
+    return ""
+
+
 def host_stop(boot: BootFacts, lines: Sequence[str]) -> str:
     """Who stopped QEMU on the host, "" if nobody did as far as we know."""
     sig = host_signal(boot, lines)
     if sig is None:
         return ""
     if boot.qemu.signal == sig:
-        return f"QEMU was killed by signal {sig} on the host (OOM killer?)"
+        return f"QEMU was killed by signal {sig} on the host{_why_killed(sig)}"
     return f"QEMU was stopped by signal {sig} on the host (it said so)"
 
 
