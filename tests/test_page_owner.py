@@ -251,3 +251,16 @@ def test_pages_an_exec_kept_count_against_the_page_tolerance() -> None:
     groups = case.output.split("page(s) allocated by ")
     assert [int(g.split()[-1]) for g in groups[:-1]] == [384, 128]
     assert all("    get_arg_page+" in g for g in groups[1:])
+
+
+def test_pages_swapoff_read_back_for_other_owners_are_not_the_workloads() -> None:
+    """A real healthy default-set run (20261207-131230): pin-matrix's swapoff cells read back 176
+    pages of other owners (tmpfs/shmem files through shmem_unuse(), readahead neighbours through
+    unuse_pte_range()), which page_owner charged to pin_matrix; the pages case failed on them."""
+    g = DATA / "swapoff-others-tcg"
+    case = leaks.pages_case("pin-matrix", g, leaks.support(g, (g / "config").read_text()))
+    assert case is not None and case.status.value == "pass", case.message
+    dump = page_owner.parse((g / "pin-matrix.page_owner").read_text().splitlines())
+    others = [r for r in dump.records if r.user and leaks.for_others(r)]
+    assert sum(r.pages for r in others) >= 176 and not any(leaks.anonymous(r) for r in others)
+    assert all(r.comm == "pin_matrix" for r in others)

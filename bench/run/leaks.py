@@ -174,15 +174,27 @@ DAEMONS = frozenset({"(udev-worker)", "systemd-udevd", "udevadm"})
 SETUP_TOOLS = frozenset({"mkswap", "swapon", "swapoff", "mkfs.ext4", "mke2fs", "mkfs.vfat", "mkfs.fat",
                          "losetup", "mount", "umount", "modprobe"})
 NOT_THEIRS = DAEMONS | SETUP_TOOLS
+# swapoff(2) reads back every page on the area, whoever owns it: another process's anonymous
+# page (mapped again, so not counted), a tmpfs or shmem file's page (shmem_unuse()), a
+# readahead neighbour. page_owner names the caller, so a workload that turns swap off is charged
+# with other owners' pages: 176 of them, dirty shmem and swap-backed, after pin-matrix's swapoff
+# cells on a healthy run (20261207-131230). As with the swapoff tool, its anonymous pages count.
+_FOR_OTHERS = re.compile(r"^(?:__x64_sys_swapoff|__arm64_sys_swapoff|__se_sys_swapoff|__do_sys_swapoff"
+                         r"|try_to_unuse|shmem_unuse)[+.]")
+
+
+def for_others(rec: Record) -> bool:
+    """Allocated by swapoff(2) on behalf of the owners of the swap entries it reads back."""
+    return any(_FOR_OTHERS.match(f) for f in rec.stack)
 
 
 def leaked(dump: page_owner.Dump, alive: set[int], mapped: dict[int, int] | None = None) -> list[Record]:
     """The user pages of processes that no longer run, that no page table maps (mapped: pfn ->
-    map count, where the guest could look it up); of the guest's daemons and setup tools,
-    anonymous pages only."""
+    map count, where the guest could look it up); of the guest's daemons and setup tools, and
+    of what swapoff(2) read back for other owners, anonymous pages only."""
     mapped = mapped or {}
     return [r for r in dump.records if r.user and r.tgid not in alive and mapped.get(r.pfn, 0) == 0
-            and (r.comm not in NOT_THEIRS or anonymous(r))]
+            and ((r.comm not in NOT_THEIRS and not for_others(r)) or anonymous(r))]
 
 
 def _frames(rec: Record) -> tuple[str, ...]:
