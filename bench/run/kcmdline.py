@@ -14,7 +14,7 @@ from bench.base.errors import UserError, quote
 _WORD = re.compile(r"[\w.,:/=%+-]+", re.ASCII)
 RULE = "one word of letters, digits and . , : / = % + - _ (no spaces, quotes, $ or backquotes)"
 # Words that silence, filter or move the console the scanner reads: with `quiet` or `loglevel=3`
-# a WARNING never reaches the log and the series would pass (later words win over vng's own).
+# a WARNING (KERN_WARNING) is not printed there (later words win over vng's own).
 _HIDES = re.compile(r"(quiet|loglevel=.*|console=.*|console_msg_format=.*|sysctl\.kernel\.printk=.*"
                     r"|printk\.console_no_auto_verbose.*)", re.ASCII)
 
