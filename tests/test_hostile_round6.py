@@ -355,3 +355,29 @@ def test_a_users_fragment_named_base_is_checked_too(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"base.config:1: CONFIG_BUG is not set: the bench needs CONFIG_BUG=y"):
         kconfig.keep_base(fragments)
     kconfig.keep_base(fragments[:1])
+
+
+# -- bench scan on a named FIFO nobody writes to: a one-line error after pipe_wait_s, not a wait for ever --
+
+def test_scan_of_a_fifo_with_no_writer_is_refused_in_bounded_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+    from bench.cli import scan as scan_cli
+    monkeypatch.setattr(scan_cli, "LIMITS", dataclasses.replace(LIMITS, pipe_wait_s=1))
+    os.mkfifo(tmp_path / "console.log")
+    t0 = time.monotonic()
+    assert cli_main.main(["scan", str(tmp_path / "console.log")]) == 2
+    assert time.monotonic() - t0 < 10
+    err = capsys.readouterr().err.strip()
+    assert "console.log: a pipe with nothing written to it in 1 s (no writer?)" in err and len(err.splitlines()) == 1
+
+
+def test_scan_of_a_fifo_reads_what_its_writer_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "console.log"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"sleep 0.3; printf '%s\\n' '{WARNING}' > '{fifo}'"])
+    try:
+        assert cli_main.main(["scan", str(fifo)]) == 1
+    finally:
+        writer.wait(10)
+    assert "1 new" in capsys.readouterr().out

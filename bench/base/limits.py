@@ -58,6 +58,9 @@ class Limits:
     # Cases one workload may report of its own (CASE lines, bench/run/subcases.py): pin-matrix
     # prints ~330; a runaway loop printing CASE lines must not make a JUnit file of millions.
     subcases: int = 2000
+    # Seconds `bench scan` waits on a pipe for its first byte or its writer's end: a named FIFO
+    # nobody opens for writing would otherwise be waited on for ever.
+    pipe_wait_s: int = 30
 
     def rows(self) -> list[tuple[str, int]]:
         """(name, value) of every limit, in declaration order (docs/limits.md's table)."""

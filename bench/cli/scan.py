@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import stat
 from pathlib import Path
 
 from bench.base.console_lines import read_log
 from bench.base.errors import UserError
+from bench.base.limits import LIMITS
 from bench.cli import options
 from bench.report import issues, issues_file
 from bench.report.render import format_report, report_to_dict
@@ -36,16 +38,38 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def scan_file(path: Path) -> list[Report]:
     """Scan one log (a file or a pipe such as <(dmesg), never a device: /dev/zero never ends),
-    read within the limits of a console; undecodable bytes are replaced, not fatal."""
+    read within the limits of a console; undecodable bytes are replaced, not fatal. Opened
+    without blocking: a named FIFO with no writer blocks open(2) itself."""
     try:
-        with path.open(encoding="utf-8", errors="replace") as f:
-            mode = os.fstat(f.fileno()).st_mode
-            if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-                raise UserError(f"{path}: not a file or a pipe (a device, a socket)")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise UserError(f"{path}: cannot read console log: {e.strerror or e}") from e
+    try:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise UserError(f"{path}: not a file or a pipe (a device, a socket)")
+        if stat.S_ISFIFO(mode):
+            _wait_for_writer(fd, path)
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, encoding="utf-8", errors="replace") as f:
+            fd = -1  # the file object owns it now
             lines = read_log(f, str(path))
     except OSError as e:
         raise UserError(f"{path}: cannot read console log: {e.strerror or e}") from e
+    finally:
+        if fd >= 0:
+            os.close(fd)
     return scan(lines)
+
+
+def _wait_for_writer(fd: int, path: Path) -> None:
+    """A pipe's first byte or its writer's end, LIMITS.pipe_wait_s at most (Linux reports no
+    POLLHUP on a FIFO no writer ever opened)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP)
+    if not poller.poll(LIMITS.pipe_wait_s * 1000):
+        raise UserError(f"{path}: a pipe with nothing written to it in {LIMITS.pipe_wait_s} s"
+                        " (no writer?)")
 
 
 def handle(args: argparse.Namespace) -> int:
