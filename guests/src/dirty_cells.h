@@ -79,27 +79,13 @@ struct dl_shared {
 
 static char dl_bdi[64];  /* /sys/class/bdi/<maj:min> of the fs under test, when strict changed it */
 
-static int dl_read(const char *path, char *v, size_t n)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t r = fd < 0 ? -1 : read(fd, v, n - 1);
-
-	if (fd >= 0)
-		close(fd);
-	if (r <= 0)
-		return -1;
-	v[r] = 0;
-	v[strcspn(v, "\n")] = 0;
-	return 0;
-}
-
 /* path set to val, what it held saved for knob_put_back(back) (back: the knob that restores it:
  * vm.dirty_bytes is put back by writing dirty_ratio, whose handler zeroes it) */
 static int dl_knob(struct cell *c, const char *path, const char *back, const char *val)
 {
 	char was[96];
 
-	if (dl_read(back, was, sizeof(was))) {
+	if (first_line(back, was, sizeof(was))) {
 		cskip(c, "cannot read %s: %s", back, strerror(errno));
 		return -1;
 	}
@@ -118,7 +104,7 @@ static int dl_vm_limit(struct cell *c, const char *bytes, const char *ratio, lon
 	char v[32], was[32];
 
 	snprintf(v, sizeof(v), "%ld", val);
-	if (dl_read(bytes, was, sizeof(was))) {
+	if (first_line(bytes, was, sizeof(was))) {
 		cskip(c, "cannot read %s", bytes);
 		return -1;
 	}
@@ -290,7 +276,7 @@ static int dl_reap(pid_t pid, double secs, int *st, char *where, size_t n)
 			break;
 	}
 	snprintf(p, sizeof(p), "/proc/%d/wchan", pid);
-	if (dl_read(p, where, n))
+	if (first_line(p, where, n))
 		snprintf(where, n, "?");
 	kill(pid, SIGKILL);
 	for (double t0 = now_s(); now_s() - t0 < 5 && waitpid(pid, st, WNOHANG) != pid;)
@@ -393,7 +379,7 @@ static int dl_run(struct cell *c, struct fmap *m, enum dl_limit l, struct dl_sha
 		}
 		if (fm_cachestat(m->fd, m->off, DL_LEN, &dirty) >= 0 && dirty > *most)
 			*most = dirty;
-		if (dl_read(path, wchan, sizeof(wchan)))
+		if (first_line(path, wchan, sizeof(wchan)))
 			continue;
 		(*samples)++;
 		*paused += !!strstr(wchan, "balance_dirty_pages");

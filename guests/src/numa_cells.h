@@ -115,19 +115,6 @@ struct nb_shared {
 	char notes[8192];  /* the child's stdout (its "#" lines) */
 };
 
-/* The first line of path into buf: 0, or -1 when unreadable */
-static int nb_line(const char *path, char *buf, size_t n)
-{
-	FILE *f = fopen(path, "r");
-	int r = f && fgets(buf, (int)n, f) ? 0 : -1;
-
-	if (f)
-		fclose(f);
-	if (!r)
-		buf[strcspn(buf, "\n")] = 0;
-	return r;
-}
-
 static int nb_slow;  /* no debugfs knobs (CONFIG_SCHED_DEBUG off): the scanner at its defaults */
 
 /* Saves the sysctl (the child turns it on) and turns the scanner's knobs down: 0, or -1 told why.
@@ -137,7 +124,7 @@ static int nb_knobs_set(struct cell *c)
 {
 	char was[96], path[160];
 
-	if (nb_line(NB_SYSCTL, was, sizeof(was))) {
+	if (first_line(NB_SYSCTL, was, sizeof(was))) {
 		cskip(c, "no %s (CONFIG_NUMA_BALANCING off)", NB_SYSCTL);
 		return -1;
 	}
@@ -145,7 +132,7 @@ static int nb_knobs_set(struct cell *c)
 	nb_slow = access(NB_DEBUGFS, F_OK) != 0;
 	for (size_t i = 0; !nb_slow && i < sizeof(nb_knobs) / sizeof(nb_knobs[0]); i++) {
 		snprintf(path, sizeof(path), NB_DEBUGFS "%s", nb_knobs[i][0]);
-		if (nb_line(path, was, sizeof(was))) {
+		if (first_line(path, was, sizeof(was))) {
 			cfail(c, "cannot read %s: %s", path, strerror(errno));
 			return -1;
 		}
@@ -180,7 +167,7 @@ static void nb_wi_save(void)
 
 	for (int i = 0; i < numa_nodes(); i++) {
 		snprintf(path, sizeof(path), NB_WI "%d", i);
-		if (!nb_line(path, was, sizeof(was)))
+		if (!first_line(path, was, sizeof(was)))
 			knob_changed(path, was);
 	}
 }
@@ -969,7 +956,7 @@ static int nb_wi_weights(struct cell *c, const struct nb_where *w, int wx, int w
 
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), NB_WI "%d", nodes[i]);
-		if (nb_line(path, was, sizeof(was))) {
+		if (first_line(path, was, sizeof(was))) {
 			cskip(c, "no %s (6.9+, CONFIG_NUMA)", path);
 			return -1;
 		}

@@ -368,6 +368,20 @@ static long read_long(const char *path)
 	return v;
 }
 
+/* The first line of path into buf, its newline cut (a sysctl, a sysfs knob, /proc/<pid>/wchan):
+ * 0, or -1 when unreadable or empty */
+static int first_line(const char *path, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	int r = f && fgets(buf, (int)n, f) ? 0 : -1;
+
+	if (f)
+		fclose(f);
+	if (!r)
+		buf[strcspn(buf, "\n")] = 0;
+	return r;
+}
+
 /* A pattern of 8-byte words, different per position and seed (fast enough under TCG). */
 static void fill64(char *p, size_t len, unsigned seed)
 {

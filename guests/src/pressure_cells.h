@@ -65,15 +65,8 @@ static int ps_wanted(const char *name) { return BLOCK_WANTED(name, ps_quick); }
 /* A knob's first line into was (saved for a SIGTERM), then text written; 0 or -1 */
 static int ps_knob_set(const char *path, const char *text, char *was, size_t n)
 {
-	FILE *f = fopen(path, "r");
-
-	if (!f || !fgets(was, (int)n, f)) {
-		if (f)
-			fclose(f);
+	if (first_line(path, was, n))
 		return -1;
-	}
-	fclose(f);
-	was[strcspn(was, "\n")] = 0;
 	knob_changed(path, was);
 	if (write_file(path, text))
 		return 0;
@@ -1215,26 +1208,9 @@ static long ps_node0_over_low(long *free)
 	return over;
 }
 
-static long ps_swapped(const char *p, size_t len)
-{
-	long n = 0;
-
-	for (size_t off = 0; off < len; off += PAGE)
-		n += !!(pagemap(p + off) & PM_SWAP);
-	return n;
-}
-
-static long ps_not_resident(char *p, size_t len)
-{
-	unsigned char vec[PS_LEN / PAGE];
-	long n = 0;
-
-	if (len > PS_LEN || mincore(p, len, vec))
-		return -1;
-	for (size_t i = 0; i < len / PAGE; i++)
-		n += !(vec[i] & 1);
-	return n;
-}
+/* The kswapd witnesses out of memory: anonymous ones swapped, file ones dropped (dump_cells.h) */
+static long ps_swapped(char *p, size_t len) { return pages_out(&(struct cell){.mem = ANON}, p, len); }
+static long ps_not_resident(char *p, size_t len) { return pages_out(&(struct cell){.mem = FILESH}, p, len); }
 
 /* The event: node 0 under its low watermarks, kswapd given PS_KSWAPD_WAIT s (until the group's
  * pgsteal_kswapd moved and the witness went out); both knobs back. Said in *said */
