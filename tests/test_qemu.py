@@ -23,7 +23,9 @@ echo "to stderr" >&2
 case $END in
     exit*) exit "${END#exit }" ;;
     signal*) kill -s "${END#signal }" $$ ;;
-    wait) trap 'echo "got TERM" >&2; exit 0' TERM; echo ready; while :; do sleep 0.1; done ;;
+    wait) trap 'echo "got TERM" >&2; echo "$0: terminating on signal 15 from pid 1 (x)" >&2; exit 0' TERM
+          echo ready; while :; do sleep 0.1; done ;;
+    forge) echo "qemu-system-x86_64: terminating on signal 15 from pid 1 (x)"; exit 0 ;;
 esac
 """
 
@@ -75,7 +77,13 @@ def test_a_signal_to_the_wrapper_reaches_qemu(wrapper: Path, tmp_path: Path) -> 
         pass
     p.send_signal(signal.SIGTERM)  # to the wrapper only: QEMU exits 0 on it, as the real one does
     _, err = p.communicate(timeout=30)
-    assert p.returncode == 0 and "got TERM" in err
+    assert p.returncode == 0 and "got TERM" in err and "terminating on signal 15" in err  # passed through
+    assert qemu.read_status(tmp_path / "status") == QemuStatus(code=0, said=15)  # QEMU's own stderr said it
+
+
+def test_the_line_on_qemus_stdout_is_the_guests_and_not_noted(wrapper: Path, tmp_path: Path) -> None:
+    cp = call(wrapper, "-kernel", "x", end="forge")  # stdout is the guest's serial console
+    assert cp.returncode == 0 and "terminating on signal 15" in cp.stdout
     assert qemu.read_status(tmp_path / "status") == QemuStatus(code=0)
 
 
@@ -86,6 +94,11 @@ def test_status_file_reading(tmp_path: Path) -> None:
     assert qemu.read_status(path) == QemuStatus()  # the wrapper died with QEMU: unknown
     path.write_text("start\nexit 0\nstart\nsignal 9\n")
     assert qemu.read_status(path) == QemuStatus(signal=9) and str(QemuStatus(signal=9)) == "killed by signal 9"
+    path.write_text("start\nsaid 15\nexit 0\nstart\nexit 0\n")  # the last VM's lines only
+    assert qemu.read_status(path) == QemuStatus(code=0)
+    path.write_text("start\nsaid 2\nexit 0\n")
+    assert qemu.read_status(path) == QemuStatus(code=0, said=2) and QemuStatus(code=0, said=2).known
+    assert not QemuStatus(said=2).known
     assert str(QemuStatus(code=0)) == "exited 0" and str(QemuStatus()) == "unknown"
 
 

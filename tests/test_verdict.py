@@ -246,10 +246,22 @@ def test_qemu_saying_it_was_stopped_by_a_signal_is_infrastructure(tmp_path: Path
     """QEMU exits 0 on SIGTERM/SIGINT/SIGHUP, and says so: whoever sent it, not the kernel."""
     lines, guest = cut_at_odirect(tmp_path)
     lines += ["qemu-system-x86_64: terminating on signal 15 from pid 4242 (systemd)"]
-    for status in (QemuStatus(code=0), QemuStatus()):
+    # the wrapper read it on QEMU's own stderr; or there was no wrapper's word, only the console
+    for status in (QemuStatus(code=0, said=15), QemuStatus()):
         boot = cases.boot_case(qfacts(status), lines)
         assert boot.status is Status.ERROR
         assert boot.message == "QEMU was stopped by signal 15 on the host (it said so): not the series"
+
+
+def test_a_guest_forging_qemus_signal_line_does_not_make_its_failure_the_hosts(tmp_path: Path) -> None:
+    """The console mixes the guest's serial output with QEMU's stderr: a guest (a workload, a
+    kernel message) printing QEMU's words must not turn the kernel's stop into exit 2."""
+    lines, guest = cut_at_odirect(tmp_path)
+    lines += ["qemu-system-x86_64: terminating on signal 15 from pid 4242 (systemd)"]
+    boot = cases.boot_case(qfacts(QemuStatus(code=0)), lines)  # the wrapper saw QEMU exit, saying nothing
+    assert boot.status is Status.FAIL and "the kernel stopped the VM" in boot.message
+    found = {c.name: c for c in cases.workload_cases(WORKLOADS, guest, lines, qfacts(QemuStatus(code=0)))}
+    assert found["odirect"].status is Status.FAIL
 
 
 def test_the_benchs_own_signals_and_timeout_are_not_the_hosts(tmp_path: Path) -> None:

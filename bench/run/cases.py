@@ -41,6 +41,7 @@ _FATAL_TYPES = frozenset({"BUG", "PAGE_FAULT", "GPF", "PANIC", "OOPS", "DOUBLE_F
 # Console lines that say the same even when no report was titled (the guest's own OOM killer too).
 _FATAL_LINE = re.compile(r"Kernel panic - not syncing|Out of memory: Killed process|\bOops: ")
 # QEMU exits 0 on SIGTERM, SIGINT and SIGHUP, saying so on stderr (the console): a host stop too.
+# Read from the console only when the QEMU wrapper could not tell (host_signal).
 _QEMU_SIGNALLED = re.compile(r"qemu\S*: terminating on signal (\d{1,3})\b")
 REPORTS_SEEN = "---- kernel reports seen while it ran (console.log) ----"
 OUTPUT_LIMIT = 64 * 1024
@@ -106,11 +107,16 @@ def fatal(report: Report) -> bool:
 
 def host_signal(boot: BootFacts, lines: Sequence[str]) -> int | None:
     """The signal QEMU got on the host from someone other than the bench (its timeout): the
-    wrapper saw QEMU die of it (SIGKILL: the OOM killer), or QEMU said it exited on it."""
+    wrapper saw QEMU die of it (SIGKILL: the OOM killer), or QEMU said it exited on it. What QEMU
+    said is read from its own stderr by the wrapper when the wrapper saw QEMU end: the console
+    shares the line with the guest, which could print it to turn a failure into exit 2. Only
+    without the wrapper's word (no wrapper, or it died with QEMU) is the console's line taken."""
     if boot.timed_out or boot.qemu.sent:
         return None
     if boot.qemu.signal is not None:
         return boot.qemu.signal
+    if boot.qemu.known:
+        return boot.qemu.said
     found = next((m for line in lines if (m := _QEMU_SIGNALLED.search(line))), None)
     return int(found.group(1)) if found else None
 

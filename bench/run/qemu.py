@@ -9,8 +9,10 @@ the same way (same exit code, or killed by the same signal). Calls that are not 
 `--version` probe: no -kernel) exec QEMU directly. Python rather than sh: sh gives background
 jobs /dev/null as stdin and ignores SIGINT in them, and cannot both forward signals and wait
 reliably; Python (-IS: no site, ~10 ms) forwards them and reads the exact wait status.
-QEMU itself exits 0 on SIGTERM, SIGINT and SIGHUP, printing "terminating on signal N" to the
-console: bench/run/cases.py reads that line, the wrapper only sees the exit 0.
+QEMU itself exits 0 on SIGTERM, SIGINT and SIGHUP, printing "terminating on signal N" on its
+stderr, which the console log shares with the guest's serial output: a guest can print the same
+line. So the wrapper gives QEMU a pipe for stderr, copies it through to its own, and records
+"said N" when QEMU itself said it; bench/run/cases.py trusts that, not the console.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ STATUS_ENV = "PINBENCH_QEMU_STATUS"
 
 _SCRIPT = '''#!{python} -IS
 # pinbench's QEMU wrapper (bench/run/qemu.py): runs {qemu} as a child with the same arguments, stdio
-# and exit status, and appends how it ended ("exit N" / "signal N") to ${env}.
-import os, resource, signal, sys
+# and exit status, and appends how it ended ("exit N" / "signal N", after "said N" when QEMU's own
+# stderr said it ended on signal N) to ${env}.
+import os, re, resource, select, signal, sys
 QEMU, ARGS = {qemu!r}, sys.argv[1:]
 if "-kernel" not in ARGS:  # a query (--version...), not a VM: nothing to record
     os.execv(QEMU, [QEMU, *ARGS])
@@ -47,20 +50,62 @@ def note(line):
             pass
 
 
+def copy(fd, rest):
+    """Pass QEMU's stderr through; a line of QEMU's own saying it ended on a signal is noted."""
+    try:
+        chunk = os.read(fd, 65536)
+    except OSError:
+        chunk = b""
+    done = 0
+    while done < len(chunk):
+        try:
+            done += os.write(2, chunk[done:])
+        except OSError:
+            break  # nobody reads our stderr: keep draining so QEMU never blocks on it
+    *lines, rest = (rest + chunk).split(b"\\n")
+    for line in lines:
+        m = SAID.search(line)
+        if m:
+            note(f"said {{int(m.group(1))}}")
+    return chunk, rest[-4096:]
+
+
 note("start")
+SAID = re.compile(rb"qemu\\S*: terminating on signal (\\d{{1,3}})\\b")
+rd, wr = os.pipe()
 signal.pthread_sigmask(signal.SIG_BLOCK, FORWARD)  # no signal lost before the handlers are in place
 pid = os.fork()
 if pid == 0:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARD)
+    os.dup2(wr, 2)
+    os.close(rd)
+    os.close(wr)
     try:
         os.execv(QEMU, [QEMU, *ARGS])
     except OSError as e:
         os.write(2, f"{{QEMU}}: {{e.strerror}}\\n".encode())
     os._exit(127)
+os.close(wr)
 for s in FORWARD:
     signal.signal(s, lambda n, _frame: os.kill(pid, n))
 signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARD)
-_, status = os.waitpid(pid, 0)
+rest, status = b"", None
+while status is None:  # until QEMU ends (a child of QEMU may keep the pipe open after it)
+    if select.select([rd], [], [], 0.5)[0]:
+        chunk, rest = copy(rd, rest)
+        if chunk:
+            continue
+        _, status = os.waitpid(pid, 0)  # end of file: QEMU closed its stderr
+        break
+    done, st = os.waitpid(pid, os.WNOHANG)
+    if done:
+        status = st
+os.set_blocking(rd, False)  # what QEMU wrote last, without waiting on a child that holds the pipe
+while select.select([rd], [], [], 0)[0]:
+    chunk, rest = copy(rd, rest)
+    if not chunk:
+        break
+os.close(rd)
 for s in FORWARD:  # its pid may be reused now
     signal.signal(s, signal.SIG_IGN)
 if os.WIFSIGNALED(status):
@@ -86,6 +131,12 @@ class QemuStatus:
     code: int | None = None  # its exit code, when it exited by itself
     signal: int | None = None  # the signal that killed it
     sent: bool = False  # the bench signalled the VM itself (its timeout): not the host's doing
+    said: int | None = None  # QEMU's own stderr said it ended on this signal (it exits 0 on TERM/INT/HUP)
+
+    @property
+    def known(self) -> bool:
+        """The wrapper saw QEMU end (it ran, and outlived QEMU)."""
+        return self.code is not None or self.signal is not None
 
     def __str__(self) -> str:
         if self.signal is not None:
@@ -124,15 +175,15 @@ def write_wrapper(folder: Path, arch: str | None = None) -> Path | None:
 
 
 def read_status(path: Path) -> QemuStatus:
-    """The last VM's line of a status file the wrapper wrote."""
+    """The last VM's lines of a status file the wrapper wrote (those after its last "start")."""
     try:
         lines = path.read_text().split("\n")
     except OSError:
         return QemuStatus()
-    words = next((ln.split() for ln in reversed(lines) if ln.strip()), [])
-    if len(words) == 2 and words[1].isdigit():
-        if words[0] == "exit":
-            return QemuStatus(code=int(words[1]))
-        if words[0] == "signal":
-            return QemuStatus(signal=int(words[1]))
-    return QemuStatus()  # "start" last: the wrapper died with QEMU
+    last = max((i for i, ln in enumerate(lines) if ln.strip() == "start"), default=-1)
+    found: dict[str, int] = {}
+    for words in (ln.split() for ln in lines[last + 1:]):
+        if len(words) == 2 and words[0] in ("exit", "signal", "said") and words[1].isdigit():
+            found[words[0]] = int(words[1])
+    # neither exit nor signal: the wrapper died with QEMU (unknown)
+    return QemuStatus(code=found.get("exit"), signal=found.get("signal"), said=found.get("said"))
