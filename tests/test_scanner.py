@@ -528,3 +528,20 @@ def test_a_complete_header_ending_in_a_blank_takes_no_line_after_it(header: str,
               "[   10.000003]  follow_page_pte+0x1/0x2", "[   10.000004]  __get_user_pages+0x1/0x2",
               "[   10.000005]  get_user_pages_unlocked+0x1/0x2"]
     assert [r.title for r in scan(lines)] == [title]
+
+
+def test_another_writers_line_between_two_frames_does_not_end_the_stack() -> None:
+    # syzkaller's report 210 (4.16, no caller ids): "ipt_CLUSTERIP: unknown mode 3" printed between
+    # two frames of the panic_on_warn stack ended the report before the RIP line, so the ODEBUG
+    # WARNING was "in corrupted"; syzkaller's parseStackTrace passes over such lines.
+    (rep,) = reports_of("syzkaller/210-odebug-warn-program-inside-panic-4.16.log")
+    assert rep.title == "WARNING: ODEBUG bug in xt_free_table_info"
+    assert "xt_free_table_info" in rep.call_trace
+    assert not any("ipt_CLUSTERIP" in line for line in rep.raw[rep.raw.index(next(
+        line for line in rep.raw if "panic+0x" in line)):])
+    # a line after a finished stack that no frame follows still ends the report
+    lines = ["[    1.000000] WARNING: CPU: 0 PID: 1 at mm/foo.c:1 foo_bar+0x1/0x2",
+             "[    1.000001] Call Trace:", "[    1.000002]  foo_caller+0x1/0x2", "[    1.000003]  kthread+0x1/0x2",
+             "[    1.000004] eth0: link up", "[    1.000005] random message", "[    1.000006]  stray_frame+0x1/0x2"]
+    (rep,) = scan(lines)
+    assert rep.last_line == 3 and rep.title == "WARNING in foo_caller"

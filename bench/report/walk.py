@@ -133,6 +133,23 @@ GAP = 100  # this many lines of other contexts in a row end a report
 BLOCK = 32  # lines the log strips at a time
 
 
+FOLLOW = 3  # lines of other contexts looked past for the frame after a line inside a stack
+
+
+def _frame_follows(items: list[tuple[str, str]], ensure: Callable[[int, int], None], j: int, hi: int,
+                   ctx: str) -> bool:
+    """Is the next line of context `ctx` after position j a stack frame? Then the unknown line
+    before it is another writer's, printed between two frames of the report (a log without
+    caller ids: "ipt_CLUSTERIP: unknown mode 3" inside a WARNING's panic stack), and the stack
+    goes on; syzkaller's parseStackTrace also passes over lines that are no frame."""
+    stop = min(j + FOLLOW + 1, hi)
+    ensure(j, stop)
+    for text, c in items[j:stop]:
+        if c == ctx:
+            return line_info(text.strip())[0] == "frame"
+    return False
+
+
 def continues(prev: str | None, text: str) -> bool:
     """Does an unprefixed line continue the record of the line of the report's context just
     before it (prev; None when the line before was another context's)? It does when it is blank
@@ -205,7 +222,10 @@ class Walk:
                                 self.primary.append(entry)
                         elif t and kind != "deco" and kind != "cont" and self._track(kind, entry) \
                                 and self.primary and self.state == "explicit" and not self.banner:
-                            return  # the line after a finished stack is not ours (old kernels: no </TASK>)
+                            if not _frame_follows(items, ensure, i + 1, hi, ctx):
+                                return  # the line after a finished stack is not ours (old kernels: no </TASK>)
+                            i += 1  # another writer's line inside the stack: not the report's
+                            continue
                     taken.append(i)
                     if taint:
                         self.taint.update(taint)
