@@ -11,6 +11,7 @@ from bench.base import yamlmap
 from bench.base.errors import UserError
 from bench.base.limits import LIMITS
 from bench.report import issues_file
+from bench.run import plan as plan_mod, series
 
 # -- a YAML integer's hex digits are digits --------------------------------------------------
 
@@ -34,3 +35,33 @@ def test_a_known_issues_format_of_4000_hex_digits_is_one_line(tmp_path: Path) ->
     path.write_text("issues: []\nformat: 0x" + "f" * 4000 + "\n")
     with pytest.raises(UserError, match=rf"^{path}:2: integer of 4002 characters"):
         issues_file.load(path)
+
+
+# -- a dangling symlink is named, never passed over ------------------------------------------
+
+DIFF = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"
+
+
+@pytest.mark.parametrize("name", [series.YAML_FILE, series.SERIES_FILE])
+def test_a_series_yaml_or_quilt_file_that_is_a_dangling_link_is_named(tmp_path: Path, name: str) -> None:
+    """Before: Path.exists() says no to a link whose target is gone, so a series.yaml moved from
+    under its link was passed over (the run without its base, workloads, expect: or catch:) and a
+    quilt `series` link made the folder a plain *.patch folder (every patch file applied, in name
+    order, whatever the series file listed)."""
+    d = tmp_path / "s"
+    d.mkdir()
+    (d / "a.patch").write_text(DIFF)
+    (d / name).symlink_to(tmp_path / "moved")
+    with pytest.raises(UserError, match=rf"^{d / name}: a symlink to '{tmp_path / 'moved'}', which does not exist$"):
+        series.load_series(str(d), tmp_path)
+
+
+def test_a_series_known_issues_file_that_is_a_dangling_link_is_named(tmp_path: Path) -> None:
+    """Before: passed over, its known issues dropped: every report it names failed the series."""
+    d = tmp_path / "s"
+    d.mkdir()
+    (d / "a.patch").write_text(DIFF)
+    (d / issues_file.FILE).symlink_to(tmp_path / "moved")
+    s = series.load_series(str(d), tmp_path)
+    with pytest.raises(UserError, match=rf"^{d / issues_file.FILE}: a symlink to .*, which does not exist$"):
+        plan_mod.load_known_issues(tmp_path, s, ())

@@ -33,6 +33,8 @@ def read_input(path: Path) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
+        if e.errno == errno.ENOENT and os.path.islink(path):
+            raise UserError(f"{path}: a symlink to {os.readlink(path)!r}, which does not exist") from e
         raise UserError(f"{path}: cannot read: {e.strerror or e}") from e
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -43,6 +45,14 @@ def read_input(path: Path) -> bytes:
         raise UserError(f"{path}: cannot read: {e.strerror or e}") from e
     finally:
         os.close(fd)
+
+
+def present(path: Path) -> bool:
+    """Whether a file the user may give is there to be read: a symlink whose target is gone
+    counts (read_input then names it). Path.exists() says no to it, and a dangling series.yaml,
+    quilt `series` or known-issues.yaml was passed over without a word: the run went on without
+    its base, workloads, expectations or known issues (or applied other patches)."""
+    return os.path.lexists(path)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.base import env as env_mod, formats, rundir
 from bench.base.errors import UserError, quote
-from bench.base.files import write_atomic
+from bench.base.files import present, write_atomic
 from bench.report import issues_file
 from bench.report.issues import Issue, bare
 from bench.run import guests, kcmdline, kconfig, series, slot, tree
@@ -183,9 +183,9 @@ def load_known_issues(home: Path, s: Series, files: tuple[Path, ...]) -> tuple[I
     paths = [home / issues_file.FILE]
     if s.source.parts and s.source.is_dir() and s.source.resolve() != home.resolve():
         paths.append(s.source / issues_file.FILE)
-    # exists(), not is_file(): a known-issues.yaml that is a FIFO or a folder is named, never
-    # passed over (its issues dropped would fail the series with reports that are known)
-    found = [i for p in paths if p.exists() for i in issues_file.load(p)]
+    # present(), not is_file(): a known-issues.yaml that is a FIFO, a folder or a dangling symlink
+    # is named, never passed over (its issues dropped would fail the series with reports that are known)
+    found = [i for p in paths if present(p) for i in issues_file.load(p)]
     found += bare(s.suppress, str(s.source / "series.yaml"), "suppress")
     found += [i for f in files for i in issues_file.load(f)]
     seen: dict[str, str] = {}

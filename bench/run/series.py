@@ -135,25 +135,26 @@ def _resolve_spec(spec: str, patches_dir: Path) -> Path:
 
 def _load_dir(d: Path) -> Series:
     yaml_path = d / YAML_FILE
-    meta = series_yaml.read(yaml_path, _read_text(yaml_path)) if yaml_path.exists() else Meta()
+    meta = series_yaml.read(yaml_path, _read_text(yaml_path)) if files.present(yaml_path) else Meta()
     series_path = d / SERIES_FILE
+    quilt = files.present(series_path)
     base: str | None = None
     description = meta.description
     if meta.mbox is not None:
-        if series_path.exists():
+        if quilt:
             raise UserError(f"{yaml_path}: has mbox: but {series_path} also exists; keep one")
         mbox_path = _inside(d, meta.mbox, f"{yaml_path}: mbox")
         if not mbox_path.is_file():
             raise UserError(f"{yaml_path}: mbox file {quote(meta.mbox)} not found in {d}")
         patches, base, cover = _read_mbox(mbox_path)
         description = description or cover
-    elif series_path.exists():
+    elif quilt:
         patches = _read_quilt(series_path)
     else:
-        patches, base, cover = _read_patch_dir(d, allow_empty=yaml_path.exists())
+        patches, base, cover = _read_patch_dir(d, allow_empty=files.present(yaml_path))
         description = description or cover
     if not patches:
-        _check_bare(d, series_path.exists())
+        _check_bare(d, quilt)
     return Series(d.name, d, patches, meta.base or base, meta.kconfigs, meta.workloads,
                   meta.suppress, description, meta)
 
