@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 
 from bench.base import yamlmap
+from bench.cli import main as cli_main
 from bench.base.errors import UserError
 from bench.base.limits import LIMITS
 from bench.report import issues_file
-from bench.run import plan as plan_mod, series
+
+HOME = Path(__file__).resolve().parent.parent
+from bench.run import kconfig, plan as plan_mod, series
 
 # -- a YAML integer's hex digits are digits --------------------------------------------------
 
@@ -65,3 +68,60 @@ def test_a_series_known_issues_file_that_is_a_dangling_link_is_named(tmp_path: P
     s = series.load_series(str(d), tmp_path)
     with pytest.raises(UserError, match=rf"^{d / issues_file.FILE}: a symlink to .*, which does not exist$"):
         plan_mod.load_known_issues(tmp_path, s, ())
+
+
+# -- a fragment or a cache in a folder with a blank ------------------------------------------
+
+# scripts/kconfig/merge_config.sh of 6.12, as it reads its arguments: `MERGE_LIST=$*` and
+# `for ORIG_MERGE_FILE in $MERGE_LIST`, unquoted (split on blanks, globs expanded)
+_SPLITTING_MERGE_CONFIG = """#!/bin/sh
+[ "$1" = "-n" ] && shift
+[ "$1" = "-O" ] && { OUTPUT=$(echo $2 | sed 's/\\/*$//'); shift 2; }
+MERGE_LIST=$*
+: > "$OUTPUT/.config"
+for ORIG_MERGE_FILE in $MERGE_LIST ; do
+    if [ ! -r "$ORIG_MERGE_FILE" ]; then
+        echo "The merge file '$ORIG_MERGE_FILE' does not exist.  Exit." >&2
+        exit 1
+    fi
+    grep '^CONFIG_' $ORIG_MERGE_FILE >> "$OUTPUT/.config"
+done
+"""
+
+
+def test_a_fragment_in_a_folder_with_a_blank_reaches_merge_config_whole(tmp_path: Path) -> None:
+    """Before: merge_config.sh got the fragment's own path and split it ("The merge file
+    '/home/me/my' does not exist"): exit 1, a config FAIL of the series (exit 1) for the name of
+    the user's folder (`--kconfig "~/my frags/x.config"`, a bench home under "My Projects")."""
+    src = tmp_path / "src"
+    (src / "scripts" / "kconfig").mkdir(parents=True)
+    (src / "scripts" / "kconfig" / "merge_config.sh").write_text(_SPLITTING_MERGE_CONFIG)
+    (tmp_path / "my frags").mkdir()
+    a = tmp_path / "my frags" / "a b.config"
+    a.write_text("CONFIG_A=y\n")
+    star = tmp_path / "my frags" / "*.config"  # a glob: every fragment of the folder, twice
+    star.write_text("CONFIG_B=y\n")
+    frags = (kconfig.parse_fragment(a), kconfig.parse_fragment(star))
+    res = kconfig.configure(src, tmp_path / "build", frags, tmp_path / "config.log")
+    assert res.rc == 0 and res.ok, (tmp_path / "config.log").read_text()
+    assert res.config.read_text() == "CONFIG_A=y\nCONFIG_B=y\n"
+    again = kconfig.configure(src, tmp_path / "build", frags[1:], tmp_path / "config.log")  # no stale copy
+    assert again.ok and again.config.read_text() == "CONFIG_B=y\n"
+
+
+@pytest.mark.parametrize("name", ["my cache", "c:d", "c#d"])
+def test_a_cache_folder_kbuild_cannot_build_in_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str], name: str) -> None:
+    """Before: taken; the kernel's Makefile stops on a blank or a colon in its source folder
+    ("source directory cannot contain spaces or colons") and merge_config.sh splits its output
+    folder: a config or build FAIL of the series, exit 1, for the name of the user's cache."""
+    def refuse(*_: object) -> Path:
+        raise AssertionError("the tree was resolved: the bad input went through")
+    monkeypatch.setattr(plan_mod.tree, "resolve_tree", refuse)
+    monkeypatch.setenv("BENCH_HOME", str(HOME))
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / name))
+    assert cli_main.main(["run", "canary", "--results", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error" not in err
+    assert f"$BENCH_CACHE {tmp_path / name}: the kernel is built in the cache folder, and kbuild cannot" in err
+    assert not (tmp_path / name).exists()

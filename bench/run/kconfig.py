@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.base import proc
+from bench.base import files, proc
 from bench.base.errors import UserError, quote
 
 BASE_NAME = "base"
@@ -171,7 +171,7 @@ def configure(
     config = build_dir / DOT_CONFIG
     old = _content_and_mtime(config)
     result = proc.run(
-        ["sh", str(script), "-n", "-O", str(build_dir), *(str(f.path) for f in fragments)],
+        ["sh", str(script), "-n", "-O", str(build_dir), *(str(p) for p in _plain_copies(build_dir, fragments))],
         cwd=src,
         log=log,
     )
@@ -180,6 +180,31 @@ def configure(
         os.utime(config, ns=(old[1], old[1]))
     dropped = check(config, fragments) if result.ok and config.is_file() else ()
     return ConfigResult(config, fragments, dropped, result.rc, result.secs, log)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
+FRAGMENTS_DIR = "pinbench-fragments"  # in the build folder: the fragments as merge_config.sh is given them
+
+
+def _plain_copies(build_dir: Path, fragments: tuple[Fragment, ...]) -> list[Path]:
+    """Each fragment copied into build_dir under a plain name (NN-name.config), for merge_config.sh:
+    it splits its file arguments on blanks and expands globs (`for f in $MERGE_LIST`), so a
+    fragment in `~/my frags/` was "does not exist", merge_config.sh exit 1: a config FAIL of the
+    series for the user's folder name. The build folder is the cache's, whose name plan.py checks."""
+    folder = build_dir / FRAGMENTS_DIR
+    folder.mkdir(exist_ok=True)
+    copies = []
+    for i, frag in enumerate(fragments, 1):
+        copy = folder / f"{i:02d}-{_UNSAFE.sub('_', frag.name)[:60]}.config"
+        data = files.read_input(frag.path)  # the user's: a FIFO or a vanished file is theirs
+        try:
+            copy.write_bytes(data)
+        except OSError as e:  # the cache's disk: the machine's
+            raise files.cannot_write(copy, e) from e
+        copies.append(copy)
+    for stale in set(folder.iterdir()) - set(copies):
+        stale.unlink()
+    return copies
 
 
 def _content_and_mtime(path: Path) -> tuple[bytes, int] | None:

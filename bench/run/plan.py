@@ -122,6 +122,11 @@ def default_home() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+# What kbuild (spaces, colons: its Makefile stops), make (#, $) and merge_config.sh's unquoted words
+# (blanks, glob characters) do not take in the folder a kernel is built in.
+_UNBUILDABLE = re.compile(r"[\s:#$*?\[\]\\'\"`;&|<>()]")
+
+
 def default_cache() -> Path:
     """$BENCH_CACHE, else $XDG_CACHE_HOME/pinbench, else ~/.cache/pinbench; always absolute. An
     empty $BENCH_CACHE is unset, as empty $BENCH_HOME and $BENCH_TREE are; a relative one is
@@ -233,6 +238,11 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
         given = "--results " if req.results else ""
         why = "not a folder" if results_root.exists() else e.strerror
         raise UserError(f"{given}{results_root}: cannot use it as the results folder: {why}") from e
+    if bad := _UNBUILDABLE.search(str(cache)):
+        # the tree is built there: kbuild stops on a blank or a colon in its source path, and
+        # merge_config.sh splits its output folder on blanks: a config or build FAIL of the series
+        raise UserError(f"$BENCH_CACHE {cache}: the kernel is built in the cache folder, and kbuild cannot"
+                        f" build in a path holding {bad.group()!r}; set $BENCH_CACHE to another folder")
     try:  # the cache holds the work slots and the unpacked tree: a file there crashed the build stage
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:
