@@ -9,12 +9,13 @@ import pytest
 
 from bench.base import yamlmap
 from bench.cli import main as cli_main
+from bench.drivers.nightly import matrix as nightly_matrix
 from bench.base.errors import UserError
 from bench.base.limits import LIMITS
 from bench.report import issues_file
 
 HOME = Path(__file__).resolve().parent.parent
-from bench.run import kconfig, plan as plan_mod, series
+from bench.run import guests, kconfig, plan as plan_mod, series, series_yaml
 
 # -- a YAML integer's hex digits are digits --------------------------------------------------
 
@@ -125,3 +126,29 @@ def test_a_cache_folder_kbuild_cannot_build_in_is_a_usage_error(tmp_path: Path, 
     assert err.count("\n") == 1 and "internal error" not in err
     assert f"$BENCH_CACHE {tmp_path / name}: the kernel is built in the cache folder, and kbuild cannot" in err
     assert not (tmp_path / name).exists()
+
+
+# -- a name or value checked with `^...$` took a trailing newline -----------------------------
+
+
+def test_names_and_values_with_a_trailing_newline_are_refused(tmp_path: Path) -> None:
+    """Before: re.match(r"^[a-z_]+$") matches "nr_foo\\n" (`$` matches before a final newline):
+    a vmstat counter nothing reads (an ERROR "cannot tell" after the whole run), a workload's
+    parameter name or value (a new line in plan.tsv: the runner's next "workload") and a matrix
+    config name (a run folder's name) too: quoted YAML keeps the "\\n"."""
+    y = tmp_path / "series.yaml"
+    with pytest.raises(UserError, match="bad expect item"):
+        series_yaml.read(y, 'expect: [{vmstat: "nr_foo\\n"}]\n')
+    (tmp_path / "matrix.yaml").write_text('configs: {"a\\n": []}\n')
+    with pytest.raises(UserError, match="config name 'a\\\\n'"):
+        nightly_matrix.load(tmp_path / "matrix.yaml", HOME / "patches")
+    spec = guests.ParamSpec("MATRIX", "str")
+    assert spec.check("default\n") is not None and spec.check("default") is None
+    w = tmp_path / "w.yaml"
+    (tmp_path / "w.sh").write_text("true\n")
+    w.write_text('params: {"X\\n": 1}\n')
+    with pytest.raises(UserError, match="must be UPPER_CASE"):
+        guests.load(w)
+    w.write_text('params: {X: "a\\n"}\n')
+    with pytest.raises(UserError, match="default: value"):
+        guests.load(w)
