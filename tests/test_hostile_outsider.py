@@ -3,6 +3,8 @@ before its fix."""
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,8 @@ from bench.report import issues_file
 
 HOME = Path(__file__).resolve().parent.parent
 from bench.run import guests, kconfig, plan as plan_mod, series, series_yaml
+from bench.run.printer import Printer
+from bench.run.result import Case, RunResult, Status
 
 # -- a YAML integer's hex digits are digits --------------------------------------------------
 
@@ -152,3 +156,32 @@ def test_names_and_values_with_a_trailing_newline_are_refused(tmp_path: Path) ->
     w.write_text('params: {X: "a\\n"}\n')
     with pytest.raises(UserError, match="default: value"):
         guests.load(w)
+
+
+# -- text from a patch or the guest cannot move the terminal's cursor -------------------------
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_control_characters_in_names_and_messages_are_printed_escaped() -> None:
+    """Before: a guest's `CASE x FAIL: ESC[1A ESC[2K...` or a patch subject holding ESC (an
+    RFC 2047 word decodes to any byte) was written as it is: on a terminal it erased the FAIL
+    lines and the verdict and wrote "verdict: PASS" in their place (the exit code stayed 1)."""
+    forged = "\x1b[1A\x1b[2K\x1b[1A\x1b[2K\rverdict: PASS (9 pass)\x9b2J\x07"
+    out = _Tty()
+    result = RunResult("r1", "s\x1b]0;title\x07", Path("/results/r1"),
+                       (Case("workload", "pin-matrix/x", Status.FAIL, 0.0, forged),), 1.0)
+    printer = Printer(out)
+    printer.say(f"apply: 0001 {forged}")
+    printer.summary(result)
+    text = out.getvalue()
+    assert "\\x1b[1A\\x1b[2K" in text and "\\x0dverdict: PASS" in text and "\\x9b2J\\x07" in text
+    assert "\x9b" not in text and "\r" not in text and "\x07" not in text
+    # the printer's own colours only: ESC [ 1 ; 3 1 m FAIL ESC [ 0 m
+    assert [m for m in re.findall(r"\x1b\[[0-9;]*m", text)] == text.count("\x1b") // 2 * ["\x1b[1;31m", "\x1b[0m"]
+    assert "\x1b[1;31mFAIL\x1b[0m" in text and "verdict: \x1b[1;31mFAIL\x1b[0m (1 fail)" in text
+
+
