@@ -3,9 +3,14 @@ before its fix."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import re
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -185,3 +190,29 @@ def test_control_characters_in_names_and_messages_are_printed_escaped() -> None:
     assert "\x1b[1;31mFAIL\x1b[0m" in text and "verdict: \x1b[1;31mFAIL\x1b[0m (1 fail)" in text
 
 
+
+# -- a compressed console log is not a log without reports ------------------------------------
+
+_WARNING_LOG = ("------------[ cut here ]------------\n"
+                "WARNING: CPU: 0 PID: 1 at mm/gup.c:100 try_grab_folio+0x10/0x20\n"
+                "Call Trace:\n <TASK>\n gup_fast+0x1/0x2\n </TASK>\n---[ end trace 0000000000000000 ]---\n")
+
+
+@pytest.mark.parametrize("kind,pack", [("gzip", gzip.compress), ("xz", lzma.compress), ("bzip2", bz2.compress)])
+def test_scan_of_a_compressed_log_is_a_one_line_error_not_a_clean_log(tmp_path: Path, kind: str, pack: Any,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: read as text, a console.log.gz (as CI keeps artifacts) held no report: "no kernel
+    reports", exit 0, for the log of a kernel that WARNed."""
+    log = tmp_path / "console.log.z"
+    log.write_bytes(pack(_WARNING_LOG.encode()))
+    assert cli_main.main(["scan", str(log)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bench: error: {log}: {kind} data, not a console log: `") and err.count("\n") == 1
+    plain = tmp_path / "console.log"
+    plain.write_text(_WARNING_LOG)
+    assert cli_main.main(["scan", str(plain)]) == 1
+
+
+def test_scan_of_a_binary_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main.main(["scan", sys.executable]) == 2
+    assert "ELF data, not a console log" in capsys.readouterr().err
