@@ -22,7 +22,7 @@ from bench.base.limits import LIMITS
 from bench.report import issues_file
 
 HOME = Path(__file__).resolve().parent.parent
-from bench.run import guests, kconfig, plan as plan_mod, series, series_yaml
+from bench.run import guests, kconfig, plan as plan_mod, series, series_yaml, slot
 from bench.run.printer import Printer
 from bench.run.result import Case, RunResult, Status
 
@@ -216,3 +216,24 @@ def test_scan_of_a_compressed_log_is_a_one_line_error_not_a_clean_log(tmp_path: 
 def test_scan_of_a_binary_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main.main(["scan", sys.executable]) == 2
     assert "ELF data, not a console log" in capsys.readouterr().err
+
+
+# -- results the bench would delete itself -----------------------------------------------------
+
+
+@pytest.mark.parametrize("below", ["work", "work/results", "work/slot-1/src/results"])
+def test_results_inside_the_caches_work_folder_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str], below: str) -> None:
+    """Before: taken; `bench gc` removes every folder of work/ that is not a slot (the run folders
+    with it) and each run's slot reset is `git clean -fdx` of its tree: the results were lost."""
+    def refuse(*_: object) -> Path:
+        raise AssertionError("the tree was resolved: the bad input went through")
+    monkeypatch.setattr(plan_mod.tree, "resolve_tree", refuse)
+    monkeypatch.setenv("BENCH_HOME", str(HOME))
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache" / "work" / "results").mkdir(parents=True)
+    assert slot.gc(tmp_path / "cache", 0) == [tmp_path / "cache" / "work" / "results"]  # what gc does there
+    assert cli_main.main(["run", "canary", "--results", str(tmp_path / "cache" / below)]) == 2
+    err = capsys.readouterr().err
+    assert f"--results {tmp_path / 'cache' / below}: inside the cache's work folder" in err and err.count("\n") == 1
+    assert not (tmp_path / "cache" / below).exists() or below == "work"

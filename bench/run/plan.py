@@ -232,6 +232,11 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
     # The bare tree's series knows no issues of its own: its name (the tree's) is not needed here.
     known = load_known_issues(home, loaded or series.empty(""), tuple(f.resolve() for f in req.suppress))
     results_root = (req.results or home / "results").resolve()  # after every other input check: it is made
+    work = (cache / slot.WORK).resolve()
+    if results_root == work or results_root.is_relative_to(work):
+        # every run resets its slot's tree (git clean -x) and `bench gc` removes what is not a slot there
+        raise UserError(f"--results {results_root}: inside the cache's work folder {work}, which the work slots'"
+                        " resets and `bench gc` empty: the results would be lost; choose a folder outside it")
     try:
         results_root.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a file there, a read-only filesystem, no permission: the user's choice of folder
