@@ -22,7 +22,7 @@ from bench.base.limits import LIMITS
 from bench.report import issues_file
 
 HOME = Path(__file__).resolve().parent.parent
-from bench.run import guests, kconfig, plan as plan_mod, series, series_yaml, slot
+from bench.run import build, guests, kconfig, plan as plan_mod, series, series_yaml, slot
 from bench.run.printer import Printer
 from bench.run.result import Case, RunResult, Status
 
@@ -237,3 +237,18 @@ def test_results_inside_the_caches_work_folder_are_refused(tmp_path: Path, monke
     err = capsys.readouterr().err
     assert f"--results {tmp_path / 'cache' / below}: inside the cache's work folder" in err and err.count("\n") == 1
     assert not (tmp_path / "cache" / below).exists() or below == "work"
+
+
+# -- a quota or a read-only disk under the build is the host's --------------------------------
+
+
+@pytest.mark.parametrize("line,what", [
+    ("mm/gup.c:1:1: fatal error: error writing to /tmp/ccX.s: Disk quota exceeded", "disk full (quota)"),
+    ("{standard input}: Fatal error: can't close mm/.tmp_gup.o: Disk quota exceeded", "disk full (quota)"),
+    ("mm/gup.c:1:1: fatal error: opening dependency file mm/.gup.o.d: Read-only file system",
+     "read-only file system"),
+])
+def test_a_quota_or_a_read_only_disk_failing_the_build_is_host_trouble(line: str, what: str) -> None:
+    """Before: only ENOSPC's words were the host's; EDQUOT's and EROFS's, which docs/promises.md
+    counts with it, failed the series (build FAIL, exit 1)."""
+    assert build.host_trouble([line, "make[3]: *** [scripts/Makefile.build:229: mm/gup.o] Error 1"]) == what
