@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from bench.base import yamlmap
+from bench.base import proc, yamlmap
 from bench.cli import main as cli_main
 from bench.drivers.nightly import matrix as nightly_matrix
-from bench.base.errors import UserError
+from bench.base.errors import InfraError, UserError
 from bench.base.limits import LIMITS
 from bench.report import issues_file
 
 HOME = Path(__file__).resolve().parent.parent
-from bench.run import build, guests, kconfig, plan as plan_mod, series, series_yaml, slot
+from bench.run import build, guests, kconfig, plan as plan_mod, series, series_yaml, slot, tree, worktree
 from bench.run.printer import Printer
 from bench.run.result import Case, RunResult, Status
 
@@ -252,3 +252,25 @@ def test_a_quota_or_a_read_only_disk_failing_the_build_is_host_trouble(line: str
     """Before: only ENOSPC's words were the host's; EDQUOT's and EROFS's, which docs/promises.md
     counts with it, failed the series (build FAIL, exit 1)."""
     assert build.host_trouble([line, "make[3]: *** [scripts/Makefile.build:229: mm/gup.o] Error 1"]) == what
+
+
+def test_git_am_failing_for_a_full_disk_is_the_machines(kernel_repo: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: git am's "unable to write ...: No space left on device" was the patch's failure to
+    apply: an apply FAIL, exit 1, for the machine's disk."""
+    real = tree.proc.run
+
+    def full_disk(argv: Any, **kw: Any) -> Any:
+        if "am" in argv and "--abort" not in argv:
+            for line in ("error: unable to write file 'mm/gup.c' mode 100644: No space left on device",
+                         "error: could not build fake ancestor"):
+                kw["on_line"](line)
+            return proc.ProcResult(tuple(argv), 128, False, 0.1, None, ())
+        return real(argv, **kw)
+
+    s = series.load_series(str(HOME / "tests" / "data" / "series" / "cover-3.mbox"), tmp_path)
+    log = tmp_path / "apply.log"
+    monkeypatch.setattr(tree.proc, "run", full_disk)
+    with worktree.worktree(kernel_repo, tree.resolve_base(kernel_repo, None), tmp_path / "wt") as wt:
+        with pytest.raises(InfraError, match=r"git am could not write the tree: disk full \(log: "):
+            tree.apply_series(wt, s, log)

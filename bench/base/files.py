@@ -15,7 +15,7 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from bench.base.console_lines import LineSplitter
@@ -174,6 +174,13 @@ _FULL = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk full (quota)", errno.ERO
 
 def disk_trouble(e: BaseException) -> bool:
     return isinstance(e, OSError) and e.errno in _FULL
+
+
+def said_disk_trouble(lines: Iterable[str]) -> str:
+    """What a tool's output says of the disk by its C library's words (strerror: "No space left
+    on device"...), "" if nothing: git am failing to write a patched file is the machine's."""
+    words = {os.strerror(code): why for code, why in _FULL.items()}
+    return next((why for line in lines for said, why in words.items() if said in line), "")
 
 
 def cannot_write(path: Path, e: OSError) -> InfraError:
