@@ -262,8 +262,8 @@ def test_git_am_failing_for_a_full_disk_is_the_machines(kernel_repo: Path, tmp_p
 
     def full_disk(argv: Any, **kw: Any) -> Any:
         if "am" in argv and "--abort" not in argv:
-            for line in ("error: unable to write file 'mm/gup.c' mode 100644: No space left on device",
-                         "error: could not build fake ancestor"):
+            for line in ("Applying: mm: say No space left on device", "error: could not build fake ancestor",
+                         "error: unable to write file 'mm/gup.c' mode 100644: No space left on device"):
                 kw["on_line"](line)
             return proc.ProcResult(tuple(argv), 128, False, 0.1, None, ())
         return real(argv, **kw)
@@ -274,3 +274,19 @@ def test_git_am_failing_for_a_full_disk_is_the_machines(kernel_repo: Path, tmp_p
     with worktree.worktree(kernel_repo, tree.resolve_base(kernel_repo, None), tmp_path / "wt") as wt:
         with pytest.raises(InfraError, match=r"git am could not write the tree: disk full \(log: "):
             tree.apply_series(wt, s, log)
+
+
+def test_a_patch_whose_subject_names_a_full_disk_still_fails_to_apply(kernel_repo: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def conflict(argv: Any, **kw: Any) -> Any:
+        if "am" in argv and "--abort" not in argv:
+            for line in ("Applying: fs: return ENOSPC: No space left on device", "error: patch failed: mm/gup.c:3"):
+                kw["on_line"](line)
+            return proc.ProcResult(tuple(argv), 128, False, 0.1, None, ())
+        return real(argv, **kw)
+
+    real = tree.proc.run
+    s = series.load_series(str(HOME / "tests" / "data" / "series" / "cover-3.mbox"), tmp_path)
+    monkeypatch.setattr(tree.proc, "run", conflict)
+    with worktree.worktree(kernel_repo, tree.resolve_base(kernel_repo, None), tmp_path / "wt") as wt:
+        assert not tree.apply_series(wt, s, tmp_path / "apply.log").ok

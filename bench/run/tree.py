@@ -214,7 +214,9 @@ def _apply_one(worktree: Path, patch: Patch, mbox: Path, log: Path) -> PatchResu
     if res.ok:
         return PatchResult(patch, True, _rev(worktree, "HEAD"), (), "applied")
     proc.run(["git", "am", "--abort"], cwd=worktree, log=log)
-    if why := files.said_disk_trouble(lines):  # git could not write the tree: not the patch's doing
+    # git could not write the tree: not the patch's doing (git's own error lines only: "Applying:
+    # <subject>" may say anything)
+    if why := files.said_disk_trouble(ln for ln in lines if ln.startswith(("error: ", "fatal: "))):
         raise InfraError(f"{worktree}: git am could not write the tree: {why} (log: {log})")
     # am -3 silences the plain apply's errors; a dry run names the failing hunks.
     check: list[str] = []
