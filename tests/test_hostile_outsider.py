@@ -22,7 +22,7 @@ from bench.base.limits import LIMITS
 from bench.report import issues_file
 
 HOME = Path(__file__).resolve().parent.parent
-from bench.run import build, guests, kconfig, plan as plan_mod, series, series_yaml, slot, tree, worktree
+from bench.run import build, guests, kconfig, plan as plan_mod, series, series_yaml, slot, subcases, tree, worktree
 from bench.run.printer import Printer
 from bench.run.result import Case, RunResult, Status
 
@@ -290,3 +290,17 @@ def test_a_patch_whose_subject_names_a_full_disk_still_fails_to_apply(kernel_rep
     monkeypatch.setattr(tree.proc, "run", conflict)
     with worktree.worktree(kernel_repo, tree.resolve_base(kernel_repo, None), tmp_path / "wt") as wt:
         assert not tree.apply_series(wt, s, tmp_path / "apply.log").ok
+
+
+# -- a guest's case names are bounded as its messages are -------------------------------------
+
+
+def test_case_names_are_cut_as_their_messages_are() -> None:
+    """Before: a name was as long as a console line (64K characters): 2000 of them made a
+    summary.json, a junit.xml and a terminal summary of 128 MB each."""
+    lines = [f"CASE {i:04d}{'a' * 65000} PASS" for i in range(LIMITS.subcases)]
+    subs = subcases.parse(lines)
+    assert len(subs) == LIMITS.subcases and sum(len(s.name) for s in subs) <= LIMITS.subcases * subcases.NAME_CHARS
+    # two names alike in their first NAME_CHARS are one case, and its failure is kept
+    same = subcases.parse(["CASE " + "b" * 400 + "x PASS", "CASE " + "b" * 400 + "y FAIL: why"])
+    assert [(s.name, s.status) for s in same] == [("b" * subcases.NAME_CHARS, Status.FAIL)]
