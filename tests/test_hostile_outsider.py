@@ -304,3 +304,33 @@ def test_case_names_are_cut_as_their_messages_are() -> None:
     # two names alike in their first NAME_CHARS are one case, and its failure is kept
     same = subcases.parse(["CASE " + "b" * 400 + "x PASS", "CASE " + "b" * 400 + "y FAIL: why"])
     assert [(s.name, s.status) for s in same] == [("b" * subcases.NAME_CHARS, Status.FAIL)]
+
+
+# -- a series names only its own files ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["/etc/shadow", "../outside.config", "link/x.config"])
+def test_a_series_yaml_fragment_path_out_of_its_folder_is_refused(tmp_path: Path, spec: str) -> None:
+    """Before: `kconfigs: [/etc/shadow]` was read (relative paths from the cwd), and its first line
+    quoted in the one-line error: a CI job running a series from outside printed root's hash."""
+    d = tmp_path / "s"
+    d.mkdir()
+    (tmp_path / "outside.config").write_text("CONFIG_A=y\n")
+    (d / "link").symlink_to(tmp_path)
+    (d / "a.patch").write_text(DIFF)
+    (d / "series.yaml").write_text(f"kconfigs: [{spec}]\n")
+    with pytest.raises(UserError, match=rf"^{d}/series.yaml: kconfigs: fragment '{spec}' is outside {d} "):
+        series.load_series(str(d), tmp_path)
+
+
+def test_a_series_yaml_fragment_path_is_the_folders_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relative to the series folder, wherever the bench is run from (it was the cwd)."""
+    d = tmp_path / "s"
+    (d / "frags").mkdir(parents=True)
+    (d / "frags" / "extra.config").write_text("CONFIG_A=y\n")
+    (d / "a.patch").write_text(DIFF)
+    (d / "series.yaml").write_text("kconfigs: [rdma, frags/extra.config]\n")
+    monkeypatch.chdir(tmp_path)
+    s = series.load_series(str(d), tmp_path)
+    assert s.kconfigs == ("rdma", str(d / "frags" / "extra.config"))
+    assert kconfig.find_fragment(s.kconfigs[1], HOME / "kconfigs").options[0].name == "CONFIG_A"

@@ -101,10 +101,15 @@ def _said(opt: Option) -> str:
     return "is not set" if opt.value == "n" else f"={opt.value}"
 
 
+def is_path(spec: str) -> bool:
+    """Whether a fragment is named by its path (else it is kconfigs/<spec>.config)."""
+    return spec.endswith(".config") or "/" in spec
+
+
 def find_fragment(spec: str, kconfig_dir: Path) -> Fragment:
     """A fragment by name (kconfigs/<name>.config) or by path."""
     path = Path(spec)
-    if not (spec.endswith(".config") or "/" in spec):
+    if not is_path(spec):
         path = kconfig_dir / f"{spec}.config"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in kconfig_dir.glob("*.config")))

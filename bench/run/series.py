@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.base import files, paths
 from bench.base.errors import UserError, quote
 from bench.base.limits import LIMITS
-from bench.run import mbox, series_yaml
+from bench.run import kconfig, mbox, series_yaml
 from bench.run.series_yaml import Meta
 
 SERIES_FILE = "series"
@@ -155,7 +155,11 @@ def _load_dir(d: Path) -> Series:
         description = description or cover
     if not patches:
         _check_bare(d, quilt)
-    return Series(d.name, d, patches, meta.base or base, meta.kconfigs, meta.workloads,
+    # a fragment named by its path is the folder's own, as its patches are: relative to it (it was
+    # to the cwd), never out of it (`kconfigs: [/etc/shadow]` quoted the file's first line in an error)
+    kconfigs = tuple(str(_inside(d, k, f"{yaml_path}: kconfigs: fragment")) if kconfig.is_path(k) else k
+                     for k in meta.kconfigs)
+    return Series(d.name, d, patches, meta.base or base, kconfigs, meta.workloads,
                   meta.suppress, description, meta)
 
 
