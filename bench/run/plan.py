@@ -187,7 +187,7 @@ def load_known_issues(home: Path, s: Series, files: tuple[Path, ...]) -> tuple[I
     series.yaml suppress: (entries without metadata) and every --suppress file."""
     paths = [home / issues_file.FILE]
     if s.source.parts and s.source.is_dir() and s.source.resolve() != home.resolve():
-        paths.append(s.source / issues_file.FILE)
+        paths.append(series.own_file(s.source, issues_file.FILE))
     # present(), not is_file(): a known-issues.yaml that is a FIFO, a folder or a dangling symlink
     # is named, never passed over (its issues dropped would fail the series with reports that are known)
     found = [i for p in paths if present(p) for i in issues_file.load(p)]
