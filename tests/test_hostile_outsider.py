@@ -22,7 +22,7 @@ from bench.base.limits import LIMITS
 from bench.report import issues_file
 
 HOME = Path(__file__).resolve().parent.parent
-from bench.run import build, guests, kconfig, plan as plan_mod, series, series_yaml, slot, subcases, tree, worktree
+from bench.run import build, guests, kcmdline, kconfig, plan as plan_mod, series, series_yaml, slot, subcases, tree, worktree
 from bench.run.printer import Printer
 from bench.run.result import Case, RunResult, Status
 
@@ -350,3 +350,27 @@ def test_a_series_file_that_is_a_link_out_of_its_folder_is_refused(tmp_path: Pat
     with pytest.raises(UserError, match=rf"^{d}: '{name}' is outside {d} ") as e:
         plan_mod.load_known_issues(tmp_path, series.load_series(str(d), tmp_path), ())
     assert "hash" not in str(e.value)
+
+
+# -- a series cannot turn the bench's own checks off -------------------------------------------
+
+
+@pytest.mark.parametrize("word", ["page_owner=off", "page_owner", "page_poison=0", "debug_pagealloc=off",
+                                  "oops=continue", "hung_task_panic=0", "softlockup_panic=0"])
+def test_a_word_that_turns_off_one_of_the_benchs_own_is_refused_everywhere(tmp_path: Path, word: str) -> None:
+    """Before: the series' `cmdline:` comes after the bench's own words and wins: `page_owner=off`
+    made every pages/ case SKIP ("page_owner is off on the kernel command line"), the run a PASS
+    (exit 0) for a series that leaks pages; `page_poison=0` silenced "pagealloc: memory corruption"."""
+    with pytest.raises(UserError, match=rf"series.yaml:1: kernel parameter '{word}' would turn off the bench's own"):
+        series_yaml.read(tmp_path / "series.yaml", f"cmdline: [{word}]\n")
+    with pytest.raises(UserError, match="would turn off the bench's own"):
+        kcmdline.check([word], "--append")
+    w = tmp_path / "w.yaml"
+    (tmp_path / "w.sh").write_text("true\n")
+    w.write_text(f"cmdline: [{word}]\n")
+    with pytest.raises(UserError, match="would turn off the bench's own"):
+        guests.load(w)
+
+
+def test_the_benchs_own_words_and_others_still_pass() -> None:
+    assert kcmdline.check([*kcmdline.OWN, "movablecore=256M", "numa=fake=2", "page_owner_extra=1"], "x")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from bench.base.errors import UserError, quote
+from bench.run import kernel_checks
 
 _WORD = re.compile(r"[\w.,:/=%+-]+", re.ASCII)
 RULE = "one word of letters, digits and . , : / = % + - _ (no spaces, quotes, $ or backquotes)"
@@ -17,6 +18,15 @@ RULE = "one word of letters, digits and . , : / = % + - _ (no spaces, quotes, $ 
 # a WARNING (KERN_WARNING) is not printed there (later words win over vng's own).
 _HIDES = re.compile(r"(quiet|loglevel=.*|console=.*|console_msg_format=.*|sysctl\.kernel\.printk=.*"
                     r"|printk\.console_no_auto_verbose.*)", re.ASCII)
+
+
+# The bench's own words, before every other (the last of a parameter wins). An oops, a hung task or
+# a soft lockup fails the run either way; panicking ends the VM at once (vng exits 255) instead of at
+# the VM timeout a kernel deadlocked after a BUG runs into (syzkaller boots with oops=panic too).
+# Then the checks of bench/run/kernel_checks.py.
+FATAL_ENDS_THE_VM = ("oops=panic", "hung_task_panic=1", "softlockup_panic=1")
+OWN = (*FATAL_ENDS_THE_VM, *kernel_checks.WORDS)
+_OWN_NAMES = {w.split("=", 1)[0]: w for w in OWN}
 
 
 def check(words: tuple[str, ...] | list[str], where: str) -> tuple[str, ...]:
@@ -27,4 +37,9 @@ def check(words: tuple[str, ...] | list[str], where: str) -> tuple[str, ...]:
         if _HIDES.fullmatch(word):
             raise UserError(f"{where}: kernel parameter {quote(word)} would hide kernel reports "
                             "from the console the scan reads")
+        if (own := _OWN_NAMES.get(word.split("=", 1)[0])) is not None and word != own:
+            # after the bench's own word, it would win: `page_owner=off` made the pages oracle
+            # SKIP (a PASS) for a series leaking pages, `page_poison=0` silenced its reports
+            raise UserError(f"{where}: kernel parameter {quote(word)} would turn off the bench's own"
+                            f" {quote(own)} (a check of the run)")
     return tuple(words)
