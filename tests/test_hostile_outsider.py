@@ -374,3 +374,14 @@ def test_a_word_that_turns_off_one_of_the_benchs_own_is_refused_everywhere(tmp_p
 
 def test_the_benchs_own_words_and_others_still_pass() -> None:
     assert kcmdline.check([*kcmdline.OWN, "movablecore=256M", "numa=fake=2", "page_owner_extra=1"], "x")
+
+
+@pytest.mark.parametrize("word", ["nosoftlockup", "nowatchdog", "watchdog_thresh=0", "no_debug_objects",
+                                  "lockdep.prove_locking=0", "kfence.sample_interval=0",
+                                  "sysctl.kernel.panic_on_oops=0", "sysctl.kernel.hung_task_timeout_secs=0"])
+def test_a_word_that_turns_off_a_detector_is_refused(tmp_path: Path, word: str) -> None:
+    """Before: taken; `sysctl.kernel.panic_on_oops=0` undid the bench's oops=panic, `nosoftlockup`
+    and the rest turned off what the fragments build in to find a series' bugs."""
+    with pytest.raises(UserError, match=rf"series.yaml:1: kernel parameter '{word}' would turn off a check"):
+        series_yaml.read(tmp_path / "series.yaml", f"cmdline: [{word}]\n")
+    assert kcmdline.check(["kfence.sample_interval=100", "lockdep.prove_locking=1"], "x")
