@@ -4,6 +4,7 @@ before its fix."""
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import gzip
 import io
 import lzma
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bench.base import proc, yamlmap
+from bench.base import files, proc, yamlmap
 from bench.cli import main as cli_main
 from bench.drivers.nightly import matrix as nightly_matrix
 from bench.base.errors import InfraError, UserError
@@ -385,3 +386,29 @@ def test_a_word_that_turns_off_a_detector_is_refused(tmp_path: Path, word: str) 
     with pytest.raises(UserError, match=rf"series.yaml:1: kernel parameter '{word}' would turn off a check"):
         series_yaml.read(tmp_path / "series.yaml", f"cmdline: [{word}]\n")
     assert kcmdline.check(["kfence.sample_interval=100", "lockdep.prove_locking=1"], "x")
+
+
+# -- a huge file given as input is not read whole ----------------------------------------------
+
+
+def test_a_sparse_file_of_20_gb_as_the_series_or_a_fragment_is_one_line(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: read_input read it whole: "internal error: MemoryError" under a memory limit (the
+    OOM killer without one). Now at most input_bytes + 1 are read."""
+    big = tmp_path / "big.mbox"
+    with open(big, "wb") as f:
+        f.truncate(20 << 30)  # sparse: no disk
+    monkeypatch.setattr(files, "LIMITS", dataclasses.replace(LIMITS, input_bytes=1 << 20))
+    with pytest.raises(UserError, match=rf"^{big}: 21474836480 bytes, over the limit of 1048576 .*\(input_bytes\)$"):
+        series.load_series(str(big), tmp_path)
+    frag = tmp_path / "big.config"
+    frag.symlink_to(big)
+    with pytest.raises(UserError, match=r"over the limit of 1048576"):
+        kconfig.find_fragment(str(frag), HOME / "kconfigs")
+    d = tmp_path / "s"
+    d.mkdir()
+    (d / "a.patch").write_text(DIFF)
+    with open(d / "series.yaml", "wb") as f:
+        f.truncate(20 << 30)
+    with pytest.raises(UserError, match=rf"^{d}/series.yaml: 21474836480 bytes, over the limit of 1048576"):
+        series.load_series(str(d), tmp_path)

@@ -40,7 +40,11 @@ def read_input(path: Path) -> bytes:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UserError(f"{path}: not a regular file (a FIFO, a device or a socket)")
         with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read()
+            data = f.read(LIMITS.input_bytes + 1)  # a sparse 20 GB file was read whole: MemoryError
+        if len(data) > LIMITS.input_bytes:
+            raise UserError(f"{path}: {os.fstat(fd).st_size} bytes, over the limit of {LIMITS.input_bytes}"
+                            " for a file the bench reads (input_bytes)")
+        return data
     except OSError as e:
         raise UserError(f"{path}: cannot read: {e.strerror or e}") from e
     finally:

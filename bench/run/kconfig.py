@@ -65,9 +65,8 @@ class ConfigResult:
 def parse_fragment(path: Path, name: str | None = None) -> Fragment:
     """Read a .config fragment; any line that is not an option or a comment is an error."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read kconfig fragment: {e.strerror}") from e
+        text = files.read_input(path).decode("utf-8")  # bounded (input_bytes), a FIFO refused
+        text = text.replace("\r\n", "\n").replace("\r", "\n")  # as read_text() read it
     except UnicodeDecodeError as e:
         raise UserError(f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from e
     options: dict[str, Option] = {}
