@@ -15,7 +15,7 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from bench.base.console_lines import LineSplitter
@@ -33,16 +33,30 @@ def read_input(path: Path) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
+        if e.errno == errno.ENOENT and os.path.islink(path):
+            raise UserError(f"{path}: a symlink to {os.readlink(path)!r}, which does not exist") from e
         raise UserError(f"{path}: cannot read: {e.strerror or e}") from e
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UserError(f"{path}: not a regular file (a FIFO, a device or a socket)")
         with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read()
+            data = f.read(LIMITS.input_bytes + 1)  # a sparse 20 GB file was read whole: MemoryError
+        if len(data) > LIMITS.input_bytes:
+            raise UserError(f"{path}: {os.fstat(fd).st_size} bytes, over the limit of {LIMITS.input_bytes}"
+                            " for a file the bench reads (input_bytes)")
+        return data
     except OSError as e:
         raise UserError(f"{path}: cannot read: {e.strerror or e}") from e
     finally:
         os.close(fd)
+
+
+def present(path: Path) -> bool:
+    """Whether a file the user may give is there to be read: a symlink whose target is gone
+    counts (read_input then names it). Path.exists() says no to it, and a dangling series.yaml,
+    quilt `series` or known-issues.yaml was passed over without a word: the run went on without
+    its base, workloads, expectations or known issues (or applied other patches)."""
+    return os.path.lexists(path)
 
 
 @contextlib.contextmanager
@@ -164,6 +178,13 @@ _FULL = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk full (quota)", errno.ERO
 
 def disk_trouble(e: BaseException) -> bool:
     return isinstance(e, OSError) and e.errno in _FULL
+
+
+def said_disk_trouble(lines: Iterable[str]) -> str:
+    """What a tool's output says of the disk by its C library's words (strerror: "No space left
+    on device"...), "" if nothing: git am failing to write a patched file is the machine's."""
+    words = {os.strerror(code): why for code, why in _FULL.items()}
+    return next((why for line in lines for said, why in words.items() if said in line), "")
 
 
 def cannot_write(path: Path, e: OSError) -> InfraError:

@@ -29,6 +29,10 @@ class Limits:
     # request.json): ours are under 1 MB; a run's summary.json holds its reports' text, so a
     # console at console_chars must fit twice. A shard or a folder beside a night may hold anything.
     json_bytes: int = 512 * 1024 * 1024
+    # Bytes of one file a user gives (a patch, an mbox, a series file, series.yaml, a matrix,
+    # known-issues.yaml, a fragment): mm's largest series are a few MB; a sparse file or an image
+    # given by mistake must not be read into memory whole (20 GB: a MemoryError, an internal error).
+    input_bytes: int = 256 * 1024 * 1024
     # Patches in one series; mm's largest series are a few hundred patches (folios: ~100).
     patches: int = 5000
     # Characters of one console line kept by the live reader and the scanner; the rest is cut

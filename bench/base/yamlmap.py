@@ -100,6 +100,17 @@ def compose(path: Path, text: str) -> yaml.Node | None:
 _INT_TAG = "tag:yaml.org,2002:int"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Digits of a YAML integer in any of its bases: a hex one's letters are digits too. Counting only
+# 0-9 let `0xfff...` (4000 f's, 0 counted) through, an int str() refuses (over 4300 decimal
+# digits): an error message quoting it was an "internal error".
+_DIGITS = frozenset("0123456789abcdefABCDEF")
+_BASE = re.compile(r"[-+]?0[xXoObB]")
+
+
+def _digits(value: str) -> int:
+    """The digits of a scalar if it is an integer, in its base (the 0x of a hex one not counted)."""
+    prefix = _BASE.match(value)
+    return sum(c in _DIGITS for c in value[prefix.end() if prefix else 0:])
 
 
 def _check_events(path: Path, events: Iterator[yaml.Event]) -> None:
@@ -118,7 +129,7 @@ def _check_events(path: Path, events: Iterator[yaml.Event]) -> None:
                 raise UserError(f"{line}: nested over {LIMITS.yaml_depth} levels deep (the limit)")
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
-        elif (isinstance(event, yaml.ScalarEvent) and sum(c.isdigit() for c in event.value) > LIMITS.int_digits
+        elif (isinstance(event, yaml.ScalarEvent) and _digits(event.value) > LIMITS.int_digits
               and _INT_TAG in (event.tag, event.implicit[0] and resolver.resolve(yaml.ScalarNode, event.value,
                                                                                  (True, False)))):
             raise UserError(f"{line}: integer of {len(event.value)} characters, over the limit of"

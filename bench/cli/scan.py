@@ -7,8 +7,10 @@ kernel report is found, 2 (UserError) when a file cannot be read.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
+import re
 import select
 import stat
 from pathlib import Path
@@ -51,15 +53,32 @@ def scan_file(path: Path) -> list[Report]:
         if stat.S_ISFIFO(mode):
             _wait_for_writer(fd, path)
         os.set_blocking(fd, True)
-        with os.fdopen(fd, encoding="utf-8", errors="replace") as f:
+        with os.fdopen(fd, "rb") as raw:
             fd = -1  # the file object owns it now
-            lines = read_log(f, str(path))
+            _refuse_binary(raw.peek(_MAGIC_BYTES)[:_MAGIC_BYTES], path)
+            lines = read_log(io.TextIOWrapper(raw, encoding="utf-8", errors="replace"), str(path))
     except OSError as e:
         raise UserError(f"{path}: cannot read console log: {e.strerror or e}") from e
     finally:
         if fd >= 0:
             os.close(fd)
     return scan(lines)
+
+
+# What a console log is not, by its first bytes (and how to read it): a compressed log (CI keeps
+# artifacts as console.log.gz) read as text holds no report, and `bench scan` said "no kernel
+# reports", exit 0, for the log of a kernel that crashed.
+_MAGIC = ((rb"\x1f\x8b", "gzip", "zcat"), (rb"\xfd7zXZ\x00", "xz", "xzcat"), (rb"\(\xb5/\xfd", "zstd", "zstdcat"),
+          (rb"BZh[1-9]1AY&SY", "bzip2", "bzcat"), (rb"\x04\"M\x18", "lz4", "lz4cat"), (rb"PK\x03\x04", "zip", "unzip -p"),
+          (rb"7z\xbc\xaf\x27\x1c", "7z", "7z x -so"), (rb"\x7fELF", "ELF", ""))
+_MAGIC_BYTES = 10
+
+
+def _refuse_binary(head: bytes, path: Path) -> None:
+    for magic, kind, tool in _MAGIC:
+        if re.match(magic, head):
+            how = f": `{tool} {path} | bench scan /dev/stdin`" if tool else ""
+            raise UserError(f"{path}: {kind} data, not a console log{how}")
 
 
 def _wait_for_writer(fd: int, path: Path) -> None:

@@ -26,6 +26,10 @@ _HOST_TROUBLE = (
     (re.compile(r"(?:^|: )([\w.+-]+): (?:[Cc]ommand )?not found$"), "missing host tool {tool}"),
     (re.compile(r"^make(?:\[\d+\])?: ([\w.+-]+): No such file or directory$"), "missing host tool {tool}"),
     (re.compile(r"No space left on device"), "disk full"),
+    # the other two a full disk is (EDQUOT, EROFS: bench/base/files.py): a quota's "Disk quota
+    # exceeded" from cc1 or as was a FAIL of the series
+    (re.compile(r"Disk quota exceeded"), "disk full (quota)"),
+    (re.compile(r"Read-only file system"), "read-only file system"),
     (re.compile(r"Killed signal terminated program|fatal error: Killed|virtual memory exhausted|"
                 r"Cannot allocate memory|out of memory allocating"), "the compiler was killed (out of memory?)"),
     (re.compile(r"^ccache: error: (.*)"), "ccache: {0}"),

@@ -34,7 +34,7 @@ _MARK = re.compile(r"pinbench: workload (\S+) (start|end rc=(\d+))")
 READY = "pinbench: guest ready"
 DONE = "pinbench: all workloads done"
 RUNNER_REFUSED = 3  # guests/runner.sh, before "ready": the results folder is not writable or has no plan
-# Reports that end (or stop) a kernel under FATAL_ENDS_THE_VM (oops=panic, hung_task_panic,
+# Reports that end (or stop) a kernel under kcmdline.FATAL_ENDS_THE_VM (oops=panic, hung_task_panic,
 # softlockup_panic): the evidence that a VM which stopped early died of its kernel.
 _FATAL_TYPES = frozenset({"BUG", "PAGE_FAULT", "GPF", "PANIC", "OOPS", "DOUBLE_FAULT", "LIST_CORRUPTION",
                           "HUNG_TASK", "RCU_STALL", "SOFT_LOCKUP", "HARD_LOCKUP"})

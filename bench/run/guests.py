@@ -72,7 +72,7 @@ class ParamSpec:
 
     def check(self, value: str) -> str | None:
         """Why value does not fit, or None."""
-        if not _VALUE.match(value):
+        if not _VALUE.fullmatch(value):
             return f"value {value!r} has spaces, quotes or $"
         if self.type != "int":
             return None
@@ -113,7 +113,7 @@ def _params(path: Path, raw: Any) -> tuple[tuple[tuple[str, str], ...], tuple[Pa
         raise _fail(path, "'params' must be a mapping of NAME: value")
     out, specs = [], []
     for key, value in raw.items():
-        if not isinstance(key, str) or not _PARAM.match(key):
+        if not isinstance(key, str) or not _PARAM.fullmatch(key):
             raise _fail(path, f"param name {key!r} must be UPPER_CASE")
         spec, default = _spec(path, key, value)
         why = spec.check(default)

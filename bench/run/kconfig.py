@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.base import proc
+from bench.base import files, proc
 from bench.base.errors import UserError, quote
 
 BASE_NAME = "base"
@@ -65,9 +65,8 @@ class ConfigResult:
 def parse_fragment(path: Path, name: str | None = None) -> Fragment:
     """Read a .config fragment; any line that is not an option or a comment is an error."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read kconfig fragment: {e.strerror}") from e
+        text = files.read_input(path).decode("utf-8")  # bounded (input_bytes), a FIFO refused
+        text = text.replace("\r\n", "\n").replace("\r", "\n")  # as read_text() read it
     except UnicodeDecodeError as e:
         raise UserError(f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from e
     options: dict[str, Option] = {}
@@ -101,10 +100,15 @@ def _said(opt: Option) -> str:
     return "is not set" if opt.value == "n" else f"={opt.value}"
 
 
+def is_path(spec: str) -> bool:
+    """Whether a fragment is named by its path (else it is kconfigs/<spec>.config)."""
+    return spec.endswith(".config") or "/" in spec
+
+
 def find_fragment(spec: str, kconfig_dir: Path) -> Fragment:
     """A fragment by name (kconfigs/<name>.config) or by path."""
     path = Path(spec)
-    if not (spec.endswith(".config") or "/" in spec):
+    if not is_path(spec):
         path = kconfig_dir / f"{spec}.config"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in kconfig_dir.glob("*.config")))
@@ -171,7 +175,7 @@ def configure(
     config = build_dir / DOT_CONFIG
     old = _content_and_mtime(config)
     result = proc.run(
-        ["sh", str(script), "-n", "-O", str(build_dir), *(str(f.path) for f in fragments)],
+        ["sh", str(script), "-n", "-O", str(build_dir), *(str(p) for p in _plain_copies(build_dir, fragments))],
         cwd=src,
         log=log,
     )
@@ -180,6 +184,31 @@ def configure(
         os.utime(config, ns=(old[1], old[1]))
     dropped = check(config, fragments) if result.ok and config.is_file() else ()
     return ConfigResult(config, fragments, dropped, result.rc, result.secs, log)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
+FRAGMENTS_DIR = "pinbench-fragments"  # in the build folder: the fragments as merge_config.sh is given them
+
+
+def _plain_copies(build_dir: Path, fragments: tuple[Fragment, ...]) -> list[Path]:
+    """Each fragment copied into build_dir under a plain name (NN-name.config), for merge_config.sh:
+    it splits its file arguments on blanks and expands globs (`for f in $MERGE_LIST`), so a
+    fragment in `~/my frags/` was "does not exist", merge_config.sh exit 1: a config FAIL of the
+    series for the user's folder name. The build folder is the cache's, whose name plan.py checks."""
+    folder = build_dir / FRAGMENTS_DIR
+    folder.mkdir(exist_ok=True)
+    copies = []
+    for i, frag in enumerate(fragments, 1):
+        copy = folder / f"{i:02d}-{_UNSAFE.sub('_', frag.name)[:60]}.config"
+        data = files.read_input(frag.path)  # the user's: a FIFO or a vanished file is theirs
+        try:
+            copy.write_bytes(data)
+        except OSError as e:  # the cache's disk: the machine's
+            raise files.cannot_write(copy, e) from e
+        copies.append(copy)
+    for stale in set(folder.iterdir()) - set(copies):
+        stale.unlink()
+    return copies
 
 
 def _content_and_mtime(path: Path) -> tuple[bytes, int] | None:

@@ -25,7 +25,7 @@ from bench.base import files, rundir
 from bench.base.errors import BenchError, InfraError
 from bench.base.files import write_atomic
 from bench.report import issues, render, scanner
-from bench.run import (cases, guests, junit, kconfig, kernel_checks, leaks, oracles, prebuild, qemu,
+from bench.run import (cases, guests, junit, kcmdline, kconfig, kernel_checks, leaks, oracles, prebuild, qemu,
                        slot as slot_mod, tree, vm, worktree)
 from bench.run.coverage import stage as cov
 from bench.run.pages import run_files
@@ -37,9 +37,6 @@ from bench.run.sweep import Sweep
 
 BOOT_MARGIN = {True: 60, False: 180}  # seconds to reach user space: KVM, TCG
 WORKLOAD_SLACK = 45  # seconds a workload may run past its timeout in the guest (see boot())
-# An oops, a hung task or a soft lockup fails the run either way; panicking ends the VM at once (vng exits
-# 255) instead of at the VM timeout a kernel deadlocked after a BUG runs into (syzkaller boots with oops=panic too).
-FATAL_ENDS_THE_VM = ("oops=panic", "hung_task_panic=1", "softlockup_panic=1")
 _MARK = re.compile(r"pinbench: workload (\S+) (start|end)")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -223,7 +220,8 @@ class Run:
             # The guest sees the host root read-only; the results folder is shared
             # writable at its own path (a new mount point could not be created).
             rwdirs=((str(gdir), gdir),),
-            append=(*FATAL_ENDS_THE_VM, *kernel_checks.WORDS, *p.append, *p.series.meta.cmdline, *guests.cmdline(p.workloads)),
+            # the bench's own words first: kcmdline.check keeps the others off them
+            append=(*kcmdline.OWN, *p.append, *p.series.meta.cmdline, *guests.cmdline(p.workloads)),
         )
         names = ", ".join(w.name for w in p.workloads) or "none"
         self.say(f"boot: workloads {names} (VM timeout {timeout}s)")

@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.base import env as env_mod, formats, rundir
 from bench.base.errors import UserError, quote
-from bench.base.files import write_atomic
+from bench.base.files import present, write_atomic
 from bench.report import issues_file
 from bench.report.issues import Issue, bare
 from bench.run import guests, kcmdline, kconfig, series, slot, tree
@@ -122,6 +122,11 @@ def default_home() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+# What kbuild (spaces, colons: its Makefile stops), make (#, $) and merge_config.sh's unquoted words
+# (blanks, glob characters) do not take in the folder a kernel is built in.
+_UNBUILDABLE = re.compile(r"[\s:#$*?\[\]\\'\"`;&|<>()]")
+
+
 def default_cache() -> Path:
     """$BENCH_CACHE, else $XDG_CACHE_HOME/pinbench, else ~/.cache/pinbench; always absolute. An
     empty $BENCH_CACHE is unset, as empty $BENCH_HOME and $BENCH_TREE are; a relative one is
@@ -182,10 +187,10 @@ def load_known_issues(home: Path, s: Series, files: tuple[Path, ...]) -> tuple[I
     series.yaml suppress: (entries without metadata) and every --suppress file."""
     paths = [home / issues_file.FILE]
     if s.source.parts and s.source.is_dir() and s.source.resolve() != home.resolve():
-        paths.append(s.source / issues_file.FILE)
-    # exists(), not is_file(): a known-issues.yaml that is a FIFO or a folder is named, never
-    # passed over (its issues dropped would fail the series with reports that are known)
-    found = [i for p in paths if p.exists() for i in issues_file.load(p)]
+        paths.append(series.own_file(s.source, issues_file.FILE))
+    # present(), not is_file(): a known-issues.yaml that is a FIFO, a folder or a dangling symlink
+    # is named, never passed over (its issues dropped would fail the series with reports that are known)
+    found = [i for p in paths if present(p) for i in issues_file.load(p)]
     found += bare(s.suppress, str(s.source / "series.yaml"), "suppress")
     found += [i for f in files for i in issues_file.load(f)]
     seen: dict[str, str] = {}
@@ -227,12 +232,22 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
     # The bare tree's series knows no issues of its own: its name (the tree's) is not needed here.
     known = load_known_issues(home, loaded or series.empty(""), tuple(f.resolve() for f in req.suppress))
     results_root = (req.results or home / "results").resolve()  # after every other input check: it is made
+    work = (cache / slot.WORK).resolve()
+    if results_root == work or results_root.is_relative_to(work):
+        # every run resets its slot's tree (git clean -x) and `bench gc` removes what is not a slot there
+        raise UserError(f"--results {results_root}: inside the cache's work folder {work}, which the work slots'"
+                        " resets and `bench gc` empty: the results would be lost; choose a folder outside it")
     try:
         results_root.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a file there, a read-only filesystem, no permission: the user's choice of folder
         given = "--results " if req.results else ""
         why = "not a folder" if results_root.exists() else e.strerror
         raise UserError(f"{given}{results_root}: cannot use it as the results folder: {why}") from e
+    if bad := _UNBUILDABLE.search(str(cache)):
+        # the tree is built there: kbuild stops on a blank or a colon in its source path, and
+        # merge_config.sh splits its output folder on blanks: a config or build FAIL of the series
+        raise UserError(f"$BENCH_CACHE {cache}: the kernel is built in the cache folder, and kbuild cannot"
+                        f" build in a path holding {bad.group()!r}; set $BENCH_CACHE to another folder")
     try:  # the cache holds the work slots and the unpacked tree: a file there crashed the build stage
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -8,6 +8,7 @@ the printer knows none of their types.
 from __future__ import annotations
 
 import codecs
+import re
 import sys
 import time
 from typing import TextIO
@@ -17,10 +18,21 @@ from bench.run.result import RunResult, Status
 _COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.ERROR: "33", Status.SKIP: "36"}
 
 
+# Control characters but newline and tab (C0, DEL, C1): a patch subject (an RFC 2047 word decodes to
+# any byte) or a guest's CASE message could hold ESC [1A ESC [2K and move the cursor over the
+# summary's lines, a FAIL erased and "verdict: PASS" written in its place on the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escaped(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 class _Clean:
     """A stream that takes any str: a name or title read from a console or a file may hold a lone
     surrogate (bytes that were not UTF-8, a JSON escape) or a character the stream cannot encode,
-    which a strict stdout refuses with UnicodeEncodeError; those are written escaped (\\udcff)."""
+    which a strict stdout refuses with UnicodeEncodeError; those are written escaped (\\udcff).
+    So are control characters (\\x1b): only the printer's own colours (raw) reach the terminal."""
 
     def __init__(self, stream: TextIO) -> None:
         self.inner = stream
@@ -30,6 +42,10 @@ class _Clean:
             self.encoding = "utf-8"
 
     def write(self, text: str) -> int:
+        return self.raw(escaped(text))
+
+    def raw(self, text: str) -> int:
+        """text as it is: the printer's colour codes."""
         try:
             text.encode(self.encoding)
         except UnicodeEncodeError:
@@ -73,10 +89,14 @@ class Printer:
         out.write(f"\n==== pinbench {result.series} ({result.run_id}) ====\n")
         for case in result.cases:
             msg = f"  {case.message}" if case.message else ""
-            out.write(f"  {self.status(case.status):<5} {case.key} ({case.secs:.1f}s){msg}\n")
+            out.write("  ")
+            out.raw(f"{self.status(case.status):<5}")
+            out.write(f" {case.key} ({case.secs:.1f}s){msg}\n")
         counts = {s: sum(1 for c in result.cases if c.status is s) for s in Status}
         tally = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
-        out.write(f"verdict: {self.status(result.verdict)} ({tally}) in {result.secs:.0f}s\n")
+        out.write("verdict: ")
+        out.raw(self.status(result.verdict))
+        out.write(f" ({tally}) in {result.secs:.0f}s\n")
         for case in result.failures():
             out.write(f"  - {case.key}: {case.message}\n")
         for note in result.facts.notes or ():

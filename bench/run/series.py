@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.base import files, paths
 from bench.base.errors import UserError, quote
 from bench.base.limits import LIMITS
-from bench.run import mbox, series_yaml
+from bench.run import kconfig, mbox, series_yaml
 from bench.run.series_yaml import Meta
 
 SERIES_FILE = "series"
@@ -134,27 +134,31 @@ def _resolve_spec(spec: str, patches_dir: Path) -> Path:
 
 
 def _load_dir(d: Path) -> Series:
-    yaml_path = d / YAML_FILE
-    meta = series_yaml.read(yaml_path, _read_text(yaml_path)) if yaml_path.exists() else Meta()
-    series_path = d / SERIES_FILE
+    yaml_path, series_path = own_file(d, YAML_FILE), own_file(d, SERIES_FILE)
+    meta = series_yaml.read(yaml_path, _read_text(yaml_path)) if files.present(yaml_path) else Meta()
+    quilt = files.present(series_path)
     base: str | None = None
     description = meta.description
     if meta.mbox is not None:
-        if series_path.exists():
+        if quilt:
             raise UserError(f"{yaml_path}: has mbox: but {series_path} also exists; keep one")
-        mbox_path = _inside(d, meta.mbox, f"{yaml_path}: mbox")
+        mbox_path = inside(d, meta.mbox, f"{yaml_path}: mbox")
         if not mbox_path.is_file():
             raise UserError(f"{yaml_path}: mbox file {quote(meta.mbox)} not found in {d}")
         patches, base, cover = _read_mbox(mbox_path)
         description = description or cover
-    elif series_path.exists():
+    elif quilt:
         patches = _read_quilt(series_path)
     else:
-        patches, base, cover = _read_patch_dir(d, allow_empty=yaml_path.exists())
+        patches, base, cover = _read_patch_dir(d, allow_empty=files.present(yaml_path))
         description = description or cover
     if not patches:
-        _check_bare(d, series_path.exists())
-    return Series(d.name, d, patches, meta.base or base, meta.kconfigs, meta.workloads,
+        _check_bare(d, quilt)
+    # a fragment named by its path is the folder's own, as its patches are: relative to it (it was
+    # to the cwd), never out of it (`kconfigs: [/etc/shadow]` quoted the file's first line in an error)
+    kconfigs = tuple(str(inside(d, k, f"{yaml_path}: kconfigs: fragment")) if kconfig.is_path(k) else k
+                     for k in meta.kconfigs)
+    return Series(d.name, d, patches, meta.base or base, kconfigs, meta.workloads,
                   meta.suppress, description, meta)
 
 
@@ -170,7 +174,15 @@ def _check_bare(d: Path, quilt: bool) -> None:
                         f" a bare-tree series holds only {', '.join(BARE_FILES)} (or an empty {SERIES_FILE})")
 
 
-def _inside(d: Path, name: str, where: str) -> Path:
+def own_file(d: Path, name: str) -> Path:
+    """d/name, a file the series folder describes itself with (series.yaml, series,
+    known-issues.yaml): refused when it is a symlink out of d, as a patch is. Read, a link to
+    /etc/shadow had its first line quoted in the error ("unknown key 'root:$y$...'")."""
+    path = d / name
+    return inside(d, name, f"{d}:") if files.present(path) else path
+
+
+def inside(d: Path, name: str, where: str) -> Path:
     """d/name, refused when it leaves d: "..", an absolute path or a symlink out."""
     if "\0" in name:  # a UTF-16 series file, a "\0" escape in series.yaml: os calls raise ValueError
         raise UserError(f"{where} {quote(name)} holds a NUL byte (not a UTF-8 text file?)")
@@ -192,7 +204,7 @@ def _read_quilt(series_path: Path) -> tuple[Patch, ...]:
         if not words:
             continue
         _check_quilt_options(series_path, lineno, words[1:])
-        file = _inside(series_path.parent, words[0], f"{series_path}:{lineno}: patch")
+        file = inside(series_path.parent, words[0], f"{series_path}:{lineno}: patch")
         if not file.is_file():
             what = "not a regular file" if file.exists() else "not found"
             raise UserError(f"{series_path}:{lineno}: patch file {words[0]} {what}")
@@ -233,7 +245,7 @@ def _read_patch_dir(d: Path, allow_empty: bool) -> tuple[tuple[Patch, ...], str 
     base, cover = None, ""
     patches: list[Patch] = []
     for f in files:
-        _inside(d, f.name, f"{d}: patch file")
+        inside(d, f.name, f"{d}: patch file")
         if not f.is_file():
             raise UserError(f"{f}: not a file")
         text = _read_text(f)

@@ -82,7 +82,7 @@ def _expects(where: str, raw: Any) -> tuple[Expect, ...]:
         if isinstance(item, dict) and set(item) == {"report"} and isinstance(item["report"], str):
             out.append(Expect("report", _regex(where, "expect report", item["report"])))
         elif (isinstance(item, dict) and "vmstat" in item and set(item) <= {"vmstat", "min"}
-              and isinstance(item["vmstat"], str) and _COUNTER.match(item["vmstat"])
+              and isinstance(item["vmstat"], str) and _COUNTER.fullmatch(item["vmstat"])
               and isinstance(item.get("min", 1), int) and item.get("min", 1) >= 1):
             out.append(Expect("vmstat", item["vmstat"], item.get("min", 1)))
         else:

@@ -160,6 +160,9 @@ def _wait() -> float:
     return env.number("BENCH_SLOT_WAIT", DEFAULT_WAIT, 0, 7 * 24 * 3600)
 
 
+WORK = "work"  # the cache's folder of work slots: emptied by their resets (git clean -x) and `bench gc`
+
+
 def check_env() -> None:
     """$BENCH_SLOTS and $BENCH_SLOT_WAIT, checked when a run is planned, not when it needs a slot."""
     _cap(), _wait()
@@ -169,7 +172,7 @@ def check_env() -> None:
 def acquire(cache_dir: Path, repo: str, config_key: str, series: str,
             say: Callable[[str], None] = lambda s: None) -> Iterator[Slot]:
     """A locked slot for one run, the best match first; a new one while under the cap."""
-    root = cache_dir / "work"
+    root = cache_dir / WORK
     root.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + _wait()
     waited = False
@@ -254,7 +257,7 @@ def _choose(root: Path, repo: str, config_key: str, series: str) -> tuple[Path, 
 def gc(cache_dir: Path, keep: int) -> list[Path]:
     """Remove all but the `keep` most recently used slots that no run holds, and work dirs of
     older pinbench versions (one per series); the removed ones."""
-    root = cache_dir / "work"
+    root = cache_dir / WORK
     removed = []
     for old in sorted(p for p in root.glob("*") if p.is_dir() and not p.name.startswith("slot-")):
         if lock := _try_lock(old.with_suffix(".lock")):

@@ -15,6 +15,7 @@ from bench.run.result import Case, Status
 
 _LINE = re.compile(r"^CASE (?P<name>[A-Za-z0-9][A-Za-z0-9._+/-]*) (?P<status>PASS|FAIL|SKIP)(?:: ?(?P<why>.*))?$")
 _STATUS = {"PASS": Status.PASS, "FAIL": Status.FAIL, "SKIP": Status.SKIP}
+NAME_CHARS = LIMITS.quoted_chars * 4  # of a case's name and of its message
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,10 @@ def parse(lines: Iterable[str], unread: int = 0) -> tuple[Subcase, ...]:
         m = _LINE.match(raw.rstrip())  # a printf with a trailing blank must not drop a FAIL
         if m is None:
             continue
-        name = m["name"].strip("/")
-        sub = Subcase(name, _STATUS[m["status"]], " ".join((m["why"] or "").split())[:LIMITS.quoted_chars * 4])
+        # cut as its message is: a name of a console line's 64K characters, 2000 times, made a
+        # summary.json, a junit.xml and a terminal summary of 128 MB each (ours: 45 at most)
+        name = m["name"].strip("/")[:NAME_CHARS].rstrip("/")
+        sub = Subcase(name, _STATUS[m["status"]], " ".join((m["why"] or "").split())[:NAME_CHARS])
         if name in found:
             if sub.status is Status.FAIL and found[name].status is not Status.FAIL:
                 found[name] = sub

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.base import proc
+from bench.base import files, proc
 from bench.base.errors import InfraError, UserError
 from bench.run.series import Patch, Series
 
@@ -214,6 +214,10 @@ def _apply_one(worktree: Path, patch: Patch, mbox: Path, log: Path) -> PatchResu
     if res.ok:
         return PatchResult(patch, True, _rev(worktree, "HEAD"), (), "applied")
     proc.run(["git", "am", "--abort"], cwd=worktree, log=log)
+    # git could not write the tree: not the patch's doing (git's own error lines only: "Applying:
+    # <subject>" may say anything)
+    if why := files.said_disk_trouble(ln for ln in lines if ln.startswith(("error: ", "fatal: "))):
+        raise InfraError(f"{worktree}: git am could not write the tree: {why} (log: {log})")
     # am -3 silences the plain apply's errors; a dry run names the failing hunks.
     check: list[str] = []
     proc.run(["git", "apply", "--check", "--index", str(mbox)], cwd=worktree, log=log,

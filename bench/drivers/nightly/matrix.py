@@ -229,7 +229,7 @@ def _configs(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
         raise UserError(f"{where}: configs must map names to lists of kconfig fragments")
     out: dict[str, tuple[str, ...]] = {}
     for name, frags in raw.items():
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise UserError(f"{where}: config name {name!r}: letters, digits, '.', '_' and '-' only")
         out[name] = yamlmap.strings(frags, f"{where}: configs.{name}")
     return out
