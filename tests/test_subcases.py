@@ -1769,3 +1769,24 @@ def test_the_reviewed_share_sendzc_and_pressure_cells_pass_bare() -> None:
     gone = [int(m.group(1)) for line in lines if (m := re.search(r"^# share/.*, (\d+) page mapping\(s\) left memory", line))]
     assert len(gone) == 16 and min(gone) > 0
     assert "# pressure/memory-high: 4096 bytes on the group's LRU lists after the child exited" in lines
+
+
+# -- software kTLS over user pages (guests/src/ktls_cells.h) ---------------------------------------
+def test_a_real_log_of_every_ktls_cell() -> None:
+    # ONLY=ktls/ QUICK=0 on a healthy 6.12 with CONFIG_TLS (run 20261207-150012-baseline): all 99
+    # cells pass; the zero-copy decrypt's premise (the refused record's clear text in the user's
+    # pages) held on tls12 and tls13-nopad receives of whole records and on no other; the stalled
+    # sends saw their source's pages held while a record waited
+    lines, got = _real_log("pin-matrix-ktls-baseline-6.12-tcg.log")
+    assert len(got) == 99 and all(n.startswith("ktls/") for n in got)
+    assert all(s.status is Status.PASS for s in got.values())
+    zc = {line.split(":")[0][2:] for line in lines if "the refused record decrypted in the buffer (zero-copy)" in line}
+    assert zc == {f"ktls/recv/{v}/{m}/whole" for v in ("tls12", "tls13-nopad")
+                  for m in ("anon", "thp", "shmem", "hugetlb", "ext4-shared")}
+    held = [int(m.group(1)) for line in lines if (m := re.search(r"^# ktls/send/.*/stalled: .*, (\d+) page\(s\) of them held", line))]
+    assert len(held) == 8 and min(held) > 0
+    assert "# ktls/edge/tls13-nopad/control: 7000 data, 1000 handshake (EIO without a cmsg buffer), 9000 data;" \
+           " TlsDecryptRetry +1" in lines
+    assert "# ktls/edge/tls12/munmap: the waiting recvmsg returned EFAULT" in lines
+    # the default set's cells are cells of the block
+    assert set(_c_table("ktls_cells.h", "kt_quick")) <= set(got)

@@ -34,10 +34,11 @@
  *   from the pipe into the memory.
  * ktls/send/<ver>/<memory>/<how>: the same records sent from <memory> by sendmsg (a send per
  *   message), more (odd pieces with MSG_MORE), vmsplice (each message vmspliced into a pipe and
- *   spliced into the socket), sendfile (the file behind shmem and ext4-shared), stalled (sendmsg
- *   with MSG_DONTWAIT into a peer that does not read: premise, the source's pages are held while
- *   its records wait, else SKIP; the bytes sent so far rewritten then, the peer still reads the
- *   old ones).
+ *   spliced into the socket), sendfile (the file behind shmem and ext4-shared), stalled (sends
+ *   with MSG_DONTWAIT, 20 ms apart, until EAGAIN, into a peer with 4 KiB buffers that does not
+ *   read: its TLS strparser takes in the first record whole, the next one waits partly sent;
+ *   premise: pages of the source held then (pages_held()), else SKIP; the bytes taken rewritten,
+ *   then a thread reads while the rest is sent: the old bytes).
  *   Every send cell: the source unchanged by the send, then rewritten before the peer reads
  *   (records are encrypted when sent: the peer must read the old bytes).
  * ktls/edge/<ver>/<case>: efault (recv into a buffer with an unmapped page part way: EFAULT or a
@@ -85,9 +86,12 @@ static const char *const ke_names[NKE] = {"efault", "send-efault", "peek", "cont
 					  "munmap"};
 
 static const char *const kt_quick[] = {
-	"ktls/recv/tls12/anon/whole", "ktls/recv/tls13-nopad/thp/whole", "ktls/recv/tls13/shmem/small",
-	"ktls/send/tls12/anon/stalled", "ktls/send/tls13/shmem/vmsplice", "ktls/send/tls12/ext4-shared/sendfile",
-	"ktls/edge/tls12/efault", "ktls/edge/tls13-nopad/control", "ktls/edge/tls12/remap",
+	"ktls/recv/tls12/anon/whole", "ktls/recv/tls12/shmem/whole", "ktls/recv/tls13-nopad/thp/whole",
+	"ktls/recv/tls12/anon/small", "ktls/recv/tls13/shmem/small",
+	"ktls/send/tls12/anon/stalled", "ktls/send/tls12/thp/sendmsg", "ktls/send/tls13/anon/more",
+	"ktls/send/tls13/shmem/vmsplice", "ktls/send/tls12/ext4-shared/sendfile",
+	"ktls/edge/tls12/efault", "ktls/edge/tls13/efault", "ktls/edge/tls12/send-efault", "ktls/edge/tls12/peek",
+	"ktls/edge/tls13-nopad/control", "ktls/edge/tls12/split", "ktls/edge/tls12/remap",
 };
 
 static const unsigned char kt_key[16] = "pinbench-ktls-k!", kt_iv[8] = "ktls-iv", kt_salt[4] = "slt";
@@ -309,6 +313,20 @@ static int kt_map(struct cell *c)
 	return 0;
 }
 
+/* A recv or send cell's end: both sockets closed, then the FOLL_PIN counters back and no page
+ * of the stream's part of the memory held; the memory unmapped */
+static void kt_finish(struct cell *c, int s, int r, const struct pinmark *pm, const char *after)
+{
+	if (s >= 0)
+		close(s);
+	if (r >= 0)
+		close(r);
+	pins_back(c, pm, after);
+	if (c->map)
+		kt_refs(c, c->map + c->half - KT_BACK, KT_LEN, after);
+	mem_unmap(c);
+}
+
 /* -- receiving into each kind of memory ------------------------------------------------------ */
 
 /* recv cells: (version, memory, whole|small), then (version, anon, splice) */
@@ -421,14 +439,7 @@ static void kt_recv_cell(struct cell *c, int k)
 		       spl ? "splice()s" : h == KR_WHOLE ? "recv()s of all that is left" : "recv()s of 3001 bytes",
 		       in_buf ? "decrypted in the buffer (zero-copy)" : "kept out of it", moved);
 out:
-	if (w >= 0)
-		close(w);
-	if (r >= 0)
-		close(r);
-	pins_back(c, &pm, "the receive");
-	if (c->map)
-		kt_refs(c, c->map + c->half - KT_BACK, KT_LEN, "the receive");
-	mem_unmap(c);
+	kt_finish(c, w, r, &pm, "the receive");
 	free(want);
 	free(tape);
 	free(image);
@@ -571,9 +582,24 @@ static void kt_send_cell(struct cell *c, int k)
 	if (kt_pair(c, v, v, how == KS_STALLED, &s, &r))
 		goto out;
 	if (how == KS_STALLED) {
-		n = send(s, src, KT_LEN, MSG_DONTWAIT);
-		if (n <= 0) {
-			cfail(c, "send with MSG_DONTWAIT to a peer that does not read: %zd (%s)", n, n < 0 ? strerror(errno) : "0");
+		/* sends until EAGAIN, 20 ms apart (the ACKs wait in the backlog while a send holds the
+		 * socket): the peer's TLS strparser takes in the first record whole, the next one
+		 * fills its TCP window and waits, partly sent, with its clear text's pages */
+		for (n = 0; n < KT_LEN; usleep(20 * 1000)) {
+			ssize_t x = send(s, src + n, KT_LEN - n, MSG_DONTWAIT);
+
+			if (x > 0) {
+				n += x;
+			} else if (x < 0 && errno == EAGAIN) {
+				break;
+			} else {
+				cfail(c, "send with MSG_DONTWAIT at byte %zd to a peer that does not read: %zd (%s)", n, x,
+				      x < 0 ? strerror(errno) : "0");
+				goto out;
+			}
+		}
+		if (!n) {
+			cfail(c, "send with MSG_DONTWAIT to a peer that does not read took nothing (EAGAIN)");
 			goto out;
 		}
 		held = pages_held((char *)((uintptr_t)src & ~(PAGE - 1)), ((src - c->map) % PAGE + n + PAGE - 1) & ~(PAGE - 1),
@@ -619,22 +645,16 @@ static void kt_send_cell(struct cell *c, int k)
 	if (!c->failed[0] && how == KS_STALLED && held < 0)
 		cskip(c, "no page-reference check while the records waited: %s", why);
 	else if (!c->failed[0] && how == KS_STALLED && !held)
-		cskip(c, "no page of the %zd bytes sent was held while its records waited for the peer: copied, not referenced", n);
+		cskip(c, "no page of the %zd bytes sent was held while their records waited for the peer: copied, not "
+		      "referenced, or no record left partly sent", n);
 	if (!c->failed[0] && how == KS_STALLED)
-		printf("# %s: the first send took %zd bytes, %ld page(s) of them held while their records waited\n", c->name,
-		       n, held);
+		printf("# %s: the sends with MSG_DONTWAIT took %zd bytes, %ld page(s) of them held while their records waited\n",
+		       c->name, n, held);
 	if (!c->failed[0])
 		printf("# %s: %d bytes sent by %s from %s at byte %ld, the source rewritten before the peer read\n", c->name,
 		       KT_LEN, ks_names[how], mem_names[c->mem], (long)(src - c->map));
 out:
-	if (s >= 0)
-		close(s);
-	if (r >= 0)
-		close(r);
-	pins_back(c, &pm, "the send");
-	if (c->map)
-		kt_refs(c, c->map + c->half - KT_BACK, KT_LEN, "the send");
-	mem_unmap(c);
+	kt_finish(c, s, r, &pm, "the send");
 	free(rd);
 	free(want);
 	free(got);
@@ -643,29 +663,6 @@ out:
 /* -- error and edge paths -------------------------------------------------------------------- */
 
 #define KE_PAGES 32
-
-/* The thread is in recvmsg(2) (x86-64's 47: its /proc syscall file) within 5 s */
-static int kt_in_recvmsg(struct kt_reader *k)
-{
-	for (double t0 = now_s(); now_s() - t0 < 5; usleep(1000)) {
-		char path[64], line[64] = "";
-		FILE *f;
-
-		if (atomic_load(&k->done))
-			return 0;
-		if (!atomic_load(&k->tid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", atomic_load(&k->tid));
-		if ((f = fopen(path, "r"))) {
-			if (!fgets(line, sizeof(line), f))
-				line[0] = 0;
-			fclose(f);
-		}
-		if (!strncmp(line, "47 ", 3))
-			return 1;
-	}
-	return 0;
-}
 
 /* A piece of the records at a time, 2 ms apart (split's writer) */
 struct kt_writer {
@@ -694,20 +691,31 @@ static void *kt_writer_thread(void *arg)
 	return NULL;
 }
 
+/* The page at hole unmapped, and a buffer for the 21387 bytes of the stream read after; NULL with
+ * the cell failed */
+static char *ke_hole(struct cell *c, char *hole)
+{
+	char *b = malloc(16384 + 5003);
+
+	if (!b || munmap(hole, PAGE)) {
+		cfail(c, "munmap of the hole: %s", b ? strerror(errno) : "out of memory");
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
 /* recv over an unmapped page part way: EFAULT or a short count, the bytes before the hole
  * untouched (orig) or the record's, then the stream where the count says or an error, never
  * other bytes */
 static void ke_efault(struct cell *c, char *map, const char *orig, const char *want, int fd)
 {
-	char *buf = map + 2 * PAGE + 100, *hole = map + 4 * PAGE, *rest = malloc(16384 + 5003);
+	char *buf = map + 2 * PAGE + 100, *hole = map + 4 * PAGE, *rest = ke_hole(c, hole);
 	ssize_t x, y, at;
 	int e;
 
-	if (!rest || munmap(hole, PAGE)) {
-		cfail(c, "munmap of the hole: %s", strerror(errno));
-		free(rest);
+	if (!rest)
 		return;
-	}
 	x = recv(fd, buf, 16384, 0);
 	e = errno;
 	at = x > 0 ? x : 0;
@@ -746,15 +754,12 @@ static void ke_efault(struct cell *c, char *map, const char *orig, const char *w
  * exactly the bytes counted, then the next send's */
 static void ke_send_efault(struct cell *c, char *map, const char *orig, const char *want, int s, int r)
 {
-	char *src = map + 2 * PAGE + 100, *hole = map + 4 * PAGE, *got = malloc(16384 + 5003);
+	char *src = map + 2 * PAGE + 100, *hole = map + 4 * PAGE, *got = ke_hole(c, hole);
 	ssize_t x, at;
 	int e;
 
-	if (!got || munmap(hole, PAGE)) {
-		cfail(c, "munmap of the hole: %s", strerror(errno));
-		free(got);
+	if (!got)
 		return;
-	}
 	x = send(s, src, 16384, 0);
 	e = errno;
 	at = x > 0 ? x : 0;
@@ -875,7 +880,7 @@ static void ke_waiting(struct cell *c, enum kedge e, char **mapp, const char *wa
 		cfail(c, "pthread_create: %s", strerror(errno));
 		goto out;
 	}
-	if (!kt_in_recvmsg(rd)) {
+	if (await_syscall(&rd->tid, &rd->done, 47) <= 0) {
 		cskip(c, "the reader was not seen in recvmsg in 5 s");
 	} else if (e == KE_DONTNEED) {
 		if (madvise(map, KE_PAGES * PAGE, MADV_DONTNEED))
@@ -892,7 +897,7 @@ static void ke_waiting(struct cell *c, enum kedge e, char **mapp, const char *wa
 	} else {
 		*mapp = NULL;
 	}
-	if (!c->skip[0] && !c->failed[0] && (atomic_load(&rd->done) || !kt_in_recvmsg(rd)))
+	if (!c->skip[0] && !c->failed[0] && (atomic_load(&rd->done) || await_syscall(&rd->tid, &rd->done, 47) <= 0))
 		cskip(c, "the reader left recvmsg before the records came (returned %zd)", rd->ret);
 	kt_write_all(c, w, tape, tlen);
 	if (!kt_reader_join(c, th, rd)) {
