@@ -735,7 +735,7 @@ static void ke_efault(struct cell *c, char *map, const char *orig, const char *w
 		free(rest);
 		return;
 	}
-	/* then: the stream resumes at the count, or the socket is dead (the zero-copy path aborts it) */
+	/* then: the stream resumes at the count, or an error (the zero-copy path's EFAULT sets the socket's error) */
 	y = recv(fd, rest, 16384 + 5003 - at, 0);
 	e = errno;
 	if (y > 0 && first_diff(rest, want + at, y) >= 0)
