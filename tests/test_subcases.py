@@ -1773,7 +1773,7 @@ def test_the_reviewed_share_sendzc_and_pressure_cells_pass_bare() -> None:
 
 # -- software kTLS over user pages (guests/src/ktls_cells.h) ---------------------------------------
 def test_a_real_log_of_every_ktls_cell() -> None:
-    # ONLY=ktls/ QUICK=0 on a healthy 6.12 with CONFIG_TLS (run 20261207-150012-baseline): all 99
+    # ONLY=ktls/ QUICK=0 on a healthy 6.12 with CONFIG_TLS (run 20261207-153158-baseline): all 99
     # cells pass; the zero-copy decrypt's premise (the refused record's clear text in the user's
     # pages) held on tls12 and tls13-nopad receives of whole records and on no other; the stalled
     # sends saw their source's pages held while a record waited
