@@ -1769,3 +1769,54 @@ def test_the_reviewed_share_sendzc_and_pressure_cells_pass_bare() -> None:
     gone = [int(m.group(1)) for line in lines if (m := re.search(r"^# share/.*, (\d+) page mapping\(s\) left memory", line))]
     assert len(gone) == 16 and min(gone) > 0
     assert "# pressure/memory-high: 4096 bytes on the group's LRU lists after the child exited" in lines
+
+
+# -- software kTLS over user pages (guests/src/ktls_cells.h) ---------------------------------------
+def test_a_real_log_of_every_ktls_cell() -> None:
+    # ONLY=ktls/ QUICK=0 on a healthy 6.12 with CONFIG_TLS (run 20261207-153158-baseline): all 99
+    # cells pass; the zero-copy decrypt's premise (the refused record's clear text in the user's
+    # pages) held on tls12 and tls13-nopad receives of whole records and on no other; the stalled
+    # sends saw their source's pages held while a record waited
+    lines, got = _real_log("pin-matrix-ktls-baseline-6.12-tcg.log")
+    assert len(got) == 99 and all(n.startswith("ktls/") for n in got)
+    assert all(s.status is Status.PASS for s in got.values())
+    zc = {line.split(":")[0][2:] for line in lines if "the refused record decrypted in the buffer (zero-copy)" in line}
+    assert zc == {f"ktls/recv/{v}/{m}/whole" for v in ("tls12", "tls13-nopad")
+                  for m in ("anon", "thp", "shmem", "hugetlb", "ext4-shared")}
+    held = [int(m.group(1)) for line in lines if (m := re.search(r"^# ktls/send/.*/stalled: .*, (\d+) page\(s\) of them held", line))]
+    assert len(held) == 8 and min(held) > 0
+    assert "# ktls/edge/tls13-nopad/control: 7000 data, 1000 handshake (EIO without a cmsg buffer), 9000 data;" \
+           " TlsDecryptRetry +1" in lines
+    assert "# ktls/edge/tls12/munmap: the waiting recvmsg returned EFAULT" in lines
+    # the default set's cells are cells of the block
+    assert set(_c_table("ktls_cells.h", "kt_quick")) <= set(got)
+
+
+def test_the_default_ktls_cells_catch_four_scratch_bugs_in_tls_sw() -> None:
+    # tests/data/guest/ktls-bugs, each against ONLY=ktls/ (the 17 default cells)
+    default = set(_c_table("ktls_cells.h", "kt_quick"))
+    # zc-decrypt-put-short (run 20261207-150218): every cell that decrypts into the user's pages
+    # keeps pages; the copy-only ones pass
+    _, got = _real_log("pin-matrix-ktls-zc-decrypt-put-short-6.12-tcg.log")
+    assert set(got) == default
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert set(failed) == {"ktls/recv/tls12/anon/whole", "ktls/recv/tls12/anon/small", "ktls/recv/tls12/shmem/whole",
+                           "ktls/recv/tls13-nopad/thp/whole", "ktls/edge/tls12/efault", "ktls/edge/tls12/split",
+                           "ktls/edge/tls12/remap", "ktls/edge/tls13-nopad/control"}
+    assert all(re.fullmatch(r"\d+ page\(s\) still held after the (receive|cell) \(first: page \d+\): a leaked pin or"
+                            r" reference", why) for why in failed.values())
+    assert got["ktls/recv/tls13/shmem/small"].status is Status.PASS
+    # zc-decrypt-page-offset (run 20261207-150850): the bytes, then the program's own heap
+    lines, got = _real_log("pin-matrix-ktls-zc-decrypt-page-offset-6.12-tcg.log")
+    assert got["ktls/recv/tls12/anon/whole"].message == "byte 45056 of the memory, outside the receive buffer, changed to 0x3c"
+    assert got["ktls/recv/tls12/anon/small"].message.startswith("stream byte 52771 ")
+    assert "free(): invalid next size (normal)" in lines
+    # splice-send-extra-ref (run 20261207-151317): the two splice-path sends
+    _, got = _real_log("pin-matrix-ktls-splice-send-extra-ref-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        n: "14 page(s) still held after the send (first: page 0): a leaked pin or reference"
+        for n in ("ktls/send/tls12/ext4-shared/sendfile", "ktls/send/tls13/shmem/vmsplice")}
+    # setup-iter-error-keeps-pages (run 20261207-151841): only the fault part way
+    _, got = _real_log("pin-matrix-ktls-setup-iter-error-keeps-pages-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        "ktls/edge/tls12/efault": "2 page(s) still held after the cell (first: page 2): a leaked pin or reference"}

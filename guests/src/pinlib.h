@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stdatomic.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KSFT_SKIP 4
@@ -275,6 +277,40 @@ static inline long check(const char *p, size_t len, uint64_t pos, unsigned seed)
 	for (size_t i = 0; i < len; i++)
 		if (p[i] != pattern_at(pos + i, seed))
 			return (long)i;
+	return -1;
+}
+
+/* The system call thread tid of this process is in (its /proc/self/task/<tid>/syscall's
+ * first field), or -1: running in user space, or unreadable */
+static inline long task_syscall(int tid)
+{
+	char path[64], line[64] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	if (!fgets(line, sizeof(line), f) || line[0] < '0' || line[0] > '9')
+		line[0] = 0;
+	fclose(f);
+	return line[0] ? strtol(line, NULL, 10) : -1;
+}
+
+/* Wait (5 s at most) for a thread that stores its tid and then sets done when its call returned:
+ * 1 once it is seen in system call nr, 0 when done first, -1 when neither came */
+static inline int await_syscall(atomic_int *tid, atomic_int *done, long nr)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (atomic_load(done))
+			return 0;
+		if (atomic_load(tid) && task_syscall(atomic_load(tid)) == nr)
+			return 1;
+		usleep(1000);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < 5);
 	return -1;
 }
 

@@ -53,24 +53,7 @@ static void *sz_unreg_thread(void *arg)
  * done; 0 when it got to neither in 5 s */
 static int sz_unreg_started(struct sz_unreg *u)
 {
-	for (double t0 = now_s(); now_s() - t0 < 5; usleep(1000)) {
-		char path[64], line[64] = "";
-		FILE *f;
-
-		if (atomic_load(&u->done))
-			return 1;
-		if (!atomic_load(&u->tid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", atomic_load(&u->tid));
-		if ((f = fopen(path, "r"))) {
-			if (!fgets(line, sizeof(line), f))
-				line[0] = 0;
-			fclose(f);
-		}
-		if (!strncmp(line, "427 ", 4))
-			return 1;
-	}
-	return 0;
+	return await_syscall(&u->tid, &u->done, 427) >= 0;
 }
 
 /* The thread ended: signalled (no SA_RESTART: a signal ends 6.12's quiesce) every 10 ms, 5 s at
