@@ -7,12 +7,13 @@
  * pin_write(), cell_knob(), cell_in_child(); kentry_cells.h's none_held(); migrate_cells.h's mg_isolated()).
  *
  * The kernel (kconfigs/mm-events.config) builds CONFIG_NUMA_BALANCING but boots with it off:
- * each cell here runs in a child process of its own, after the parent saved and turned down the
+ * each cell here runs in a child process of its own (cell_in_child()), which turns down the
  * scanner's debugfs knobs (scan_delay_ms 0, scan_period_min_ms 10, scan_period_max_ms 100,
  * scan_size_mb 32: a pass over the child's memory every few ms of its CPU time instead of after a
- * second); the child writes 1 to kernel.numa_balancing only once its memory is in place and puts
- * it back as soon as it has what it wanted; the parent puts every knob back when the child is gone,
- * however it ended (and a SIGTERM's on_term() does too). A fresh child also has fresh scanner state
+ * second), writes 1 to kernel.numa_balancing only once its memory is in place and puts it back as
+ * soon as it has what it wanted; every knob the child changed (knob_set(): the table is shared) is
+ * put back by the parent when the child is gone, however it ended (and a SIGTERM's on_term() does
+ * too). A fresh child also has fresh scanner state
  * (init_numa_balancing(): numa_scan_period is scan_delay_ms at fork, node_stamp 0), is
  * single-threaded, and takes its PROT_NONE hints with it when it exits.
  *
@@ -64,8 +65,8 @@
  *   EINVAL for flags and an offline node), weighted-interleave (sysfs weights X 3, Y 1; mbind
  *   MPOL_WEIGHTED_INTERLEAVE: page i on the node weighted_interleave_nid() gives its index, every
  *   page), weighted-interleave-task (set_mempolicy: 3 of 4 pages on X within 2 pages), then each
- *   pinned and checked both ways (held_cell, io_uring; the weights are saved by the parent before
- *   the fork and put back by it, however the child ended); hugetlb-move (two huge pages on Y, the first
+ *   pinned and checked both ways (held_cell, io_uring; the weights the child set are put back by the
+ *   parent, however the child ended); hugetlb-move (two huge pages on Y, the first
  *   pinned long-term, mbind MPOL_BIND {X} MPOL_MF_MOVE: queue_folios_hugetlb(); the unpinned one
  *   must reach X, the pinned one stay, the pin see the process's write; free huge pages back
  *   per node after the unmap).
@@ -686,6 +687,27 @@ static void nb_mprotect(struct cell *c)
 		cfail(c, "after mprotect over hinted PTEs the process does not read back its write (byte %ld)", d);
 }
 
+/* The premise of a protnone cell, from the region's own pages rather than the global counters
+ * (which other memory moves): balancing is off since the marking, so only a hinting fault of the
+ * region moves its witness pages (p, n pages) from X to the CPU's node (a pinned page may move
+ * for its pin alone, out of ZONE_MOVABLE). None moved: SKIP, saying what the counters said. */
+static void nb_witness_hinted(struct cell *c, const struct nb_where *w, char *p, long n, const struct nb_stat *s1,
+			      const struct nb_stat *s2, const char *during)
+{
+	int *nd = calloc(n, sizeof(int));
+	long k;
+
+	if (!nd || nb_nodes(p, n, nd))
+		cfail(c, "move_pages (query): %s", strerror(errno));
+	else if (!(k = nb_count(nd, n, w->y)))
+		cskip(c, "no witness page moved to node %d during %s and its checks: the region's PTEs were not hinted"
+		      " (numa_hint_faults +%ld, thp_migration_fail +%ld: other memory's or a failed move)", w->y, during,
+		      s2->hint - s1->hint, s2->thp_fail - s1->thp_fail);
+	else
+		printf("# %s: %ld of %ld witness page(s) moved to node %d by their hinting faults\n", c->name, k, n, w->y);
+	free(nd);
+}
+
 static void nb_protnone_cell(struct cell *c, int k)
 {
 	enum nb_entry e = k;
@@ -733,6 +755,8 @@ static void nb_protnone_cell(struct cell *c, int k)
 		goto out;
 	}
 	iso0 = mg_isolated();
+	if (e == NBE_MPROTECT)  /* mprotect drops the hints it meets: the last page's read shows them */
+		nb_touch(c->map + (n - 1) * PAGE, 1);
 	switch (e) {
 	case NBE_GUP_FAST:
 	case NBE_THP_GUP:
@@ -771,23 +795,9 @@ static void nb_protnone_cell(struct cell *c, int k)
 		goto out;
 	if (pins_settle(p0) != p0)
 		cfail(c, "%ld pin(s) outstanding after %s", pins_settle(p0) - p0, nb_entry_names[e]);
-	if (e != NBE_MPROTECT && s2.hint == s1.hint && !c->skip[0])
-		cskip(c, "no hinting fault during %s and its checks: the region was not PROT_NONE-hinted", nb_entry_names[e]);
-	if (e == NBE_GUP_RO && !c->skip[0] && !c->failed[0]) {
-		/* the region's own evidence, not the global counters': balancing is off, so only a
-		 * hinting fault of the region moves its witness pages from X to the CPU's node */
-		int *nd = calloc(n, sizeof(int));
-
-		if (!nd || nb_nodes(c->map, n, nd))
-			cfail(c, "move_pages (query): %s", strerror(errno));
-		else if (!nb_count(nd + n / 2, n - n / 2, w.y))
-			cskip(c, "no witness page moved to node %d during %s and its checks: the region's PTEs were not"
-			      " hinted (numa_hint_faults +%ld counts other memory)", w.y, nb_entry_names[e], s2.hint - s1.hint);
-		else
-			printf("# %s: %ld of %ld witness page(s) moved to node %d by their hinting faults\n", c->name,
-			       nb_count(nd + n / 2, n - n / 2, w.y), n - n / 2, w.y);
-		free(nd);
-	}
+	if (!c->failed[0] && !c->skip[0])
+		nb_witness_hinted(c, &w, c->map + c->half, n - n / 2, &s1, &s2, e == NBE_MPROTECT ? "the probe read" :
+				  nb_entry_names[e]);
 	if (!c->failed[0] && !c->skip[0])
 		nb_refs_back(c, c->map, 2 * c->half, iso0, nb_entry_names[e]);
 out:
