@@ -364,16 +364,20 @@ static int swap_on(void)
 }
 
 #define SWAP_AREAS 8
+struct swap_area {
+	char path[128];
+	int prio;
+};
 
-/* The swap areas in use, their paths from /proc/swaps (at most SWAP_AREAS); how many */
-static int swap_areas(char areas[SWAP_AREAS][128])
+/* The swap areas in use, their paths and priorities from /proc/swaps (at most SWAP_AREAS); how many */
+static int swap_areas(struct swap_area *a)
 {
 	FILE *f = fopen("/proc/swaps", "r");
 	char line[256];
 	int n = 0;
 
 	while (f && fgets(line, sizeof(line), f) && n < SWAP_AREAS)
-		if (sscanf(line, "%127s", areas[n]) == 1 && areas[n][0] == '/')
+		if (sscanf(line, "%127s %*s %*s %*s %d", a[n].path, &a[n].prio) == 2 && a[n].path[0] == '/')
 			n++;
 	if (f)
 		fclose(f);
