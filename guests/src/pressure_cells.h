@@ -338,7 +338,6 @@ static void ps_run(const char *name, void (*run)(struct cell *c, int k), int k)
 {
 	struct cell c = {.fd = -1};
 	double began = now_s();
-
 	unsigned mark = knob_mark();
 
 	snprintf(c.name, sizeof(c.name), "%s", name);
