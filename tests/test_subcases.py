@@ -1280,7 +1280,8 @@ def test_swap_areas_come_back_as_they_were_after_the_swapoff_cells() -> None:
                    for ln in lines) for n in protnone)
     # tests/data/guest/swap-bugs/swap-least-prio (run 20261207-151142-swap-least-prio): swapoff keeps
     # least_priority, so zram0 turned off and on again comes back one lower each time; every cell that
-    # turns the areas off and on fails on /proc/swaps (before sw_areas_on() each passed)
+    # turns the areas off and on fails on /proc/swaps (before sw_areas_on() each passed: run
+    # 20261207-151633-swap-least-prio, main at 5e5dd4f with the same patch)
     _, got = _real_log("pin-matrix-swap-least-prio-6.12-tcg.log")
     failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
     assert sorted(failed) == sorted(["swap/anon/swapoff", "swap/shmem/swapoff", "swap-bdev/anon/swapoff",
