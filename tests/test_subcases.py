@@ -1291,6 +1291,24 @@ def test_swap_areas_come_back_as_they_were_after_the_swapoff_cells() -> None:
     assert failed["swap-bdev/anon/swapoff"] == "swap area /dev/zram0 came back with priority -5, it had -4"
 
 
+def test_numa_protnone_cells_skip_when_their_own_region_was_never_hinted() -> None:
+    # tests/data/guest/numa-bugs/numa-target-node-inverted: change_pte_range() hints a single-threaded
+    # process's local pages, not the misplaced ones. The region on the other node is never hinted, the
+    # process's own heap and stack are: numa_pte_updates and numa_hint_faults move all the same.
+    # Judged by the region (run 20261207-152128), every small-page protnone cell skips saying so, the
+    # PMD ones (another path) pass, and numa/balance/anon/none fails on the bug itself
+    small = ["gup-fast", "gup-slow", "gup-ro", "uring", "dio-read", "dio-write", "pvm-readv", "pvm-writev", "fork",
+             "fork-uring", "mprotect"]
+    _, got = _real_log("pin-matrix-numa-target-node-inverted-6.12-tcg.log")
+    assert all(got[f"numa/protnone/{e}"].status is Status.SKIP and "the region's PTEs were not hinted"
+               in got[f"numa/protnone/{e}"].message for e in small)
+    assert got["numa/protnone/thp-gup"].status is Status.PASS and got["numa/protnone/thp-gup-ro"].status is Status.PASS
+    assert got["numa/balance/anon/none"].status is Status.FAIL
+    # judged by numa_hint_faults (main at 5e5dd4f, run 20261207-152602), all but gup-ro passed
+    _, got = _real_log("pin-matrix-numa-target-node-inverted-before-6.12-tcg.log")
+    assert [e for e in small if got[f"numa/protnone/{e}"].status is not Status.PASS] == ["gup-ro"]
+
+
 def test_a_real_log_of_the_pmd_cells() -> None:
     # ONLY=pmd/ on a healthy 6.12 (run 20261207-045321-baseline): the 17 cells of thpmove_cells.h
     # pass, the collapses saying what they did and how the one-page-off view was faulted in
