@@ -1265,6 +1265,50 @@ def test_the_swap_cells_on_a_block_device_and_a_bug_of_its_asynchronous_writes()
         "swap-bdev/thp/shapes": "page 1 (one word repeated) came back from swap with other bytes at byte 0 (round 1)"}
 
 
+def test_swap_areas_come_back_as_they_were_after_the_swapoff_cells() -> None:
+    # QUICK=0 ONLY=numa/protnone/,uffd-wp/async/,walk/uffd-wp,swap-bdev/,pressure/swap-discard/ on a
+    # healthy 6.12 (run 20261207-150607-baseline): every cell passes; the discarding area turned off
+    # and on again by swapoff/ comes back with SWAP_FLAG_DISCARD (its second swapon discards it too),
+    # and each protnone cell saw its own witness pages moved by their hinting faults
+    lines, got = _real_log("pin-matrix-tidy-deep-baseline-6.12-tcg.log")
+    assert len(got) == 34 and all(s.status is Status.PASS for s in got.values())
+    assert any(ln.startswith("# pressure/swap-discard/anon/swapoff: on /dev/loop4 alone:")
+               and ln.endswith("discards: 1 at swapon, 1 from then to swapoff") for ln in lines)
+    protnone = sorted(n for n in got if n.startswith("numa/protnone/"))
+    assert len(protnone) == 13
+    assert all(any(ln.startswith(f"# {n}: ") and "witness page(s) moved to node 0 by their hinting faults" in ln
+                   for ln in lines) for n in protnone)
+    # tests/data/guest/swap-bugs/swap-least-prio (run 20261207-151142-swap-least-prio): swapoff keeps
+    # least_priority, so zram0 turned off and on again comes back one lower each time; every cell that
+    # turns the areas off and on fails on /proc/swaps (before sw_areas_on() each passed: run
+    # 20261207-151633-swap-least-prio, main at 5e5dd4f with the same patch)
+    _, got = _real_log("pin-matrix-swap-least-prio-6.12-tcg.log")
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert sorted(failed) == sorted(["swap/anon/swapoff", "swap/shmem/swapoff", "swap-bdev/anon/swapoff",
+                                     "share/anon/swapoff/free", "uffd-wp/uring/anon/swapoff",
+                                     "pressure/swap-discard/anon/swapoff"])
+    assert failed["swap/anon/swapoff"] == "after swapoff: swap area /dev/zram0 came back with priority -3, it had -2"
+    assert failed["swap-bdev/anon/swapoff"] == "swap area /dev/zram0 came back with priority -5, it had -4"
+
+
+def test_numa_protnone_cells_skip_when_their_own_region_was_never_hinted() -> None:
+    # tests/data/guest/numa-bugs/numa-target-node-inverted: change_pte_range() hints a single-threaded
+    # process's local pages, not the misplaced ones. The region on the other node is never hinted, the
+    # process's own heap and stack are: numa_pte_updates and numa_hint_faults move all the same.
+    # Judged by the region (run 20261207-152128), every small-page protnone cell skips saying so, the
+    # PMD ones (another path) pass, and numa/balance/anon/none fails on the bug itself
+    small = ["gup-fast", "gup-slow", "gup-ro", "uring", "dio-read", "dio-write", "pvm-readv", "pvm-writev", "fork",
+             "fork-uring", "mprotect"]
+    _, got = _real_log("pin-matrix-numa-target-node-inverted-6.12-tcg.log")
+    assert all(got[f"numa/protnone/{e}"].status is Status.SKIP and "the region's PTEs were not hinted"
+               in got[f"numa/protnone/{e}"].message for e in small)
+    assert got["numa/protnone/thp-gup"].status is Status.PASS and got["numa/protnone/thp-gup-ro"].status is Status.PASS
+    assert got["numa/balance/anon/none"].status is Status.FAIL
+    # judged by numa_hint_faults (main at 5e5dd4f, run 20261207-152602), all but gup-ro passed
+    _, got = _real_log("pin-matrix-numa-target-node-inverted-before-6.12-tcg.log")
+    assert [e for e in small if got[f"numa/protnone/{e}"].status is not Status.PASS] == ["gup-ro"]
+
+
 def test_a_real_log_of_the_pmd_cells() -> None:
     # ONLY=pmd/ on a healthy 6.12 (run 20261207-045321-baseline): the 17 cells of thpmove_cells.h
     # pass, the collapses saying what they did and how the one-page-off view was faulted in

@@ -41,7 +41,7 @@
  * again), nr_written moved; laptop: the pages written after the writer were dirty, and stayed so
  * for half the timer's delay at least (nothing else wrote them back); sync: the syncer ran 2
  * rounds or more during the writing.
- * Part of pin_matrix.c (struct cell, run_cells(), knob_changed()/knob_put_back(), gup_fd,
+ * Part of pin_matrix.c (struct cell, run_cells(), cell_knob()/knobs_back(), gup_fd,
  * cell_fork(); fsmap_cells.h struct fmap, fm_map(), fm_finish(), fm_cachestat(); kentry_cells.h
  * pin_mark()).
  */
@@ -75,108 +75,54 @@ struct dl_shared {
 	volatile long sync_rounds;
 };
 
-/* -- the knobs: each saved before its first change, put back on every exit path ------------ */
+/* -- the knobs: each saved before its first change (cell_knob()), put back by knobs_back() -- */
 
-static char dl_bdi[64];  /* /sys/class/bdi/<maj:min> of the fs under test, when strict changed it */
-
-/* path set to val, what it held saved for knob_put_back(back) (back: the knob that restores it:
- * vm.dirty_bytes is put back by writing dirty_ratio, whose handler zeroes it) */
-static int dl_knob(struct cell *c, const char *path, const char *back, const char *val)
-{
-	char was[96];
-
-	if (first_line(back, was, sizeof(was))) {
-		cskip(c, "cannot read %s: %s", back, strerror(errno));
-		return -1;
-	}
-	knob_changed(back, was);
-	if (!knob_write(path, val, strlen(val))) {
-		cfail(c, "cannot write %s to %s: %s", val, path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* The vm byte limit name (dirty_bytes): when it is in use (non-zero) it is what is put back,
- * else the ratio */
+/* The vm byte limit name (dirty_bytes) set to val: when it is in use (non-zero) it is what is put
+ * back, else the ratio (writing the bytes zeroes the ratio, and writing the ratio the bytes) */
 static int dl_vm_limit(struct cell *c, const char *bytes, const char *ratio, long val)
 {
 	char v[32], was[32];
 
 	snprintf(v, sizeof(v), "%ld", val);
 	if (first_line(bytes, was, sizeof(was))) {
-		cskip(c, "cannot read %s", bytes);
+		cskip(c, "cannot read %s: %s", bytes, strerror(errno));
 		return -1;
 	}
-	return dl_knob(c, bytes, strcmp(was, "0") ? bytes : ratio, v);
+	return cell_knob(c, bytes, v, strcmp(was, "0") ? bytes : ratio);
 }
 
-static const char *const dl_knobs[] = {
-	VM_KNOB("dirty_bytes"), VM_KNOB("dirty_ratio"), VM_KNOB("dirty_background_bytes"),
-	VM_KNOB("dirty_background_ratio"), VM_KNOB("laptop_mode"), VM_KNOB("dirty_writeback_centisecs")};
-
-/* Every knob a dirty cell changed back; 0, or the cell failed */
-static void dl_knobs_back(struct cell *c)
-{
-	char p[128];
-
-	for (size_t i = 0; i < sizeof(dl_knobs) / sizeof(dl_knobs[0]); i++)
-		if (!knob_put_back(dl_knobs[i]))
-			cfail(c, "cannot put %s back", dl_knobs[i]);
-	if (!dl_bdi[0])
-		return;
-	/* max first: the min put back must not exceed it */
-	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s/%s", dl_bdi, i == 0 ? "max_ratio_fine" : i == 1 ? "min_ratio_fine" : "strict_limit");
-		if (!knob_put_back(p))
-			cfail(c, "cannot put %s back", p);
-	}
-	dl_bdi[0] = 0;
-}
-
-/* The limits of the cell set */
+/* The limits of the cell set (the bdi's: max_bytes and min_bytes put back through the ratios
+ * they set) */
 static int dl_limits(struct cell *c, struct fmap *m, enum dl_limit l)
 {
-	char p[128], v[32];
+	char bdi[64], p[128], back[128], v[32];
 	struct stat st;
 
 	if (l != DLM_STRICT)
 		return dl_vm_limit(c, VM_KNOB("dirty_bytes"), VM_KNOB("dirty_ratio"), DL_LIMIT) ||
 		       dl_vm_limit(c, VM_KNOB("dirty_background_bytes"), VM_KNOB("dirty_background_ratio"), DL_LIMIT / 4) ||
-		       (l == DLM_LAPTOP && (dl_knob(c, VM_KNOB("laptop_mode"), VM_KNOB("laptop_mode"), DL_STR(DL_LAPTOP_S)) ||
-					    dl_knob(c, VM_KNOB("dirty_writeback_centisecs"), VM_KNOB("dirty_writeback_centisecs"), "0")));
+		       (l == DLM_LAPTOP && (cell_knob(c, VM_KNOB("laptop_mode"), DL_STR(DL_LAPTOP_S), NULL) ||
+					    cell_knob(c, VM_KNOB("dirty_writeback_centisecs"), "0", NULL)));
 	if (fstat(m->fd, &st)) {
 		cfail(c, "fstat: %s", strerror(errno));
 		return -1;
 	}
 	/* the bdi of the device the pages are written to: the file's st_dev, the device's st_rdev */
-	snprintf(dl_bdi, sizeof(dl_bdi), "/sys/class/bdi/%u:%u", major(m->fs == FM_BLK ? st.st_rdev : st.st_dev),
+	snprintf(bdi, sizeof(bdi), "/sys/class/bdi/%u:%u", major(m->fs == FM_BLK ? st.st_rdev : st.st_dev),
 		 minor(m->fs == FM_BLK ? st.st_rdev : st.st_dev));
-	if (access(dl_bdi, F_OK)) {
-		cskip(c, "no %s", dl_bdi);
-		dl_bdi[0] = 0;
+	if (access(bdi, F_OK)) {
+		cskip(c, "no %s", bdi);
 		return -1;
 	}
-	snprintf(v, sizeof(v), "%ld", DL_LIMIT);
-	snprintf(p, sizeof(p), "%s/max_bytes", dl_bdi);
-	{
-		char back[128];
-
-		snprintf(back, sizeof(back), "%s/max_ratio_fine", dl_bdi);
-		if (dl_knob(c, p, back, v))
+	for (int i = 0; i < 2; i++) {
+		snprintf(v, sizeof(v), "%ld", i ? DL_LIMIT / 4 : DL_LIMIT);
+		snprintf(p, sizeof(p), "%s/%s_bytes", bdi, i ? "min" : "max");
+		snprintf(back, sizeof(back), "%s/%s_ratio_fine", bdi, i ? "min" : "max");
+		if (cell_knob(c, p, v, back))
 			return -1;
 	}
-	snprintf(v, sizeof(v), "%ld", DL_LIMIT / 4);
-	snprintf(p, sizeof(p), "%s/min_bytes", dl_bdi);
-	{
-		char back[128];
-
-		snprintf(back, sizeof(back), "%s/min_ratio_fine", dl_bdi);
-		if (dl_knob(c, p, back, v))
-			return -1;
-	}
-	snprintf(p, sizeof(p), "%s/strict_limit", dl_bdi);
-	return dl_knob(c, p, p, "1");
+	snprintf(p, sizeof(p), "%s/strict_limit", bdi);
+	return cell_knob(c, p, "1", NULL);
 }
 
 /* KEY's value in the debugfs stats of m's bdi (mm/backing-dev.c bdi_debug_stats_show()), -1 */
@@ -476,6 +422,7 @@ static void dl_cell(struct cell *c, enum fm_fs fs, enum dl_pin p, enum dl_limit 
 	int fds[2] = {-1, -1}, pinned = 0, samples = 0, paused = 0;
 	long d0 = 0, w0 = 0, dd = 0, dw = 0, d, dirty = -1, most = 0;
 	char laptop_why[160] = "";
+	unsigned mark = knob_mark();
 
 	if (p == DP_GUP_RO && gup_fd < 0) {
 		cskip(c, "no /sys/kernel/debug/gup_test");
@@ -528,7 +475,7 @@ unpin:
 	if (pinned && ioctl(gup_fd, PIN_LONGTERM_TEST_STOP))
 		cfail(c, "PIN_LONGTERM_TEST_STOP: %s", strerror(errno));
 	close_pair(fds);
-	dl_knobs_back(c);
+	knobs_back(c, mark);  /* the writeback below at the usual limits */
 	if (c->failed[0] || c->skip[0])
 		goto out;
 	/* written back, nothing may stay dirty (a folio whose dirtying was lost stays out of writeback) */
@@ -551,7 +498,7 @@ unpin:
 	else if (l == DLM_SYNC && sh->sync_rounds < 2)
 		cskip(c, "the syncer ran %ld round(s) during the writing", sh->sync_rounds);
 out:
-	dl_knobs_back(c);
+	knobs_back(c, mark);
 	if (sh != MAP_FAILED)
 		munmap(sh, PAGE);
 	fm_close(&m);

@@ -52,42 +52,8 @@ static int du_applies(enum mem m, enum dustate s, int core)
 
 /* -- the ELF core ----------------------------------------------------------------------- */
 
-/* The old core_pattern, put back by dump_cells() at its end ("" while untouched). */
-static char core_was[256];
-
-static int core_pattern_set(struct cell *c)
-{
-	FILE *f;
-
-	if (core_was[0])
-		return 0;
-	f = fopen(CORE_PATTERN, "r");
-	if (!f || !fgets(core_was, sizeof(core_was), f)) {
-		if (f)
-			fclose(f);
-		core_was[0] = 0;
-		cskip(c, "cannot read %s (CONFIG_COREDUMP off?)", CORE_PATTERN);
-		return -1;
-	}
-	fclose(f);
-	core_was[strcspn(core_was, "\n")] = 0;
-	if (!core_was[0])
-		snprintf(core_was, sizeof(core_was), "core");
-	knob_changed(CORE_PATTERN, core_was);
-	if (!write_file(CORE_PATTERN, CORE_DIR ".%p")) {
-		knob_put_back(CORE_PATTERN);  /* unchanged: nothing for a SIGTERM to put back */
-		cskip(c, "cannot write %s: %s", CORE_PATTERN, strerror(errno));
-		core_was[0] = 0;
-		return -1;
-	}
-	return 0;
-}
-
-static void core_pattern_restore(void)
-{
-	if (core_was[0] && !knob_put_back(CORE_PATTERN))
-		printf("# cannot put %s back to %s\n", CORE_PATTERN, core_was);
-}
+/* core_pattern set for the core cells (saved by the first), put back by dump_cells() at its end */
+static int core_pattern_set(struct cell *c) { return cell_knob(c, CORE_PATTERN, CORE_DIR ".%p", NULL); }
 
 /* The file offset of the dumped page at vaddr, or -1 with why (not in any PT_LOAD, or in the
  * part of its segment the dump left out: p_filesz). */
@@ -545,6 +511,7 @@ refs:
 static void dump_cells(void)
 {
 	static const enum mem mems[] = {ANON, THP, SHMEM, HUGE, FILESH};
+	unsigned mark = knob_mark();
 
 	for (int core = 1; core >= 0; core--)
 		for (size_t i = 0; i < sizeof(mems) / sizeof(mems[0]); i++)
@@ -567,5 +534,5 @@ static void dump_cells(void)
 				mem_unmap(&c);
 				verdict(&c, began);
 			}
-	core_pattern_restore();
+	knobs_back(NULL, mark);  /* core_pattern */
 }

@@ -278,7 +278,7 @@ static void collapse_event(struct cell *c)
 	long alloc = vmstat("thp_collapse_alloc"), huge0 = anon_huge_kb(c->map), scans = -1, huge = 0;
 	uint64_t pfn = pfn_of(c->cur);
 	int r = 0, err = 0, waited = 0, wthp;
-	char was[3][32] = {"", "", ""};
+	unsigned mark = knob_mark();
 	static const char *const knobs[3] = {"scan_sleep_millisecs", "alloc_sleep_millisecs", "pages_to_scan"};
 	static const char *const fast[3] = {"10", "10", "4096"};
 
@@ -293,19 +293,9 @@ static void collapse_event(struct cell *c)
 		char path[128];
 
 		for (int i = 0; i < 3; i++) {
-			FILE *f;
-
 			snprintf(path, sizeof(path), KHUGEPAGED_DIR "%s", knobs[i]);
-			f = fopen(path, "r");
-			if (f && fgets(was[i], sizeof(was[i]), f))
-				knob_changed(path, was[i]);
-			if (!f || !was[i][0] || !write_file(path, fast[i])) {
-				if (f)
-					fclose(f);
-				cskip(c, "cannot set %s: %s", path, strerror(errno));
+			if (cell_knob(c, path, fast[i], NULL))
 				goto restore;
-			}
-			fclose(f);
 		}
 		scans = read_long(KHUGEPAGED_DIR "full_scans");
 		for (; waited < 20000; waited += 100) {  /* khugepaged's own pace; TCG is slow */
@@ -329,13 +319,7 @@ static void collapse_event(struct cell *c)
 		cskip(c, "the unpinned witness was not collapsed (thp_collapse_alloc +%ld, %s)",
 		      vmstat("thp_collapse_alloc") - alloc, c->mem == THPTE ? "AnonHugePages below 2 MiB" : "not THP");
 restore:
-	for (int i = 0; i < 3; i++)
-		if (was[i][0]) {
-			char path[128];
-
-			snprintf(path, sizeof(path), KHUGEPAGED_DIR "%s", knobs[i]);
-			knob_put_back(path);
-		}
+	knobs_back(c, mark);
 }
 
 /* ext4 MAP_SHARED under a read-only pin (or a pipe's references): the process writes, msync

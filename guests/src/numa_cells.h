@@ -4,15 +4,16 @@
  * migrate_misplaced_folio(); and the allocation policies alloc_pages_preferred_many(),
  * set_mempolicy_home_node(), weighted interleave, mbind MPOL_MF_MOVE over hugetlb). Part of
  * pin_matrix.c (struct cell, mem_map(), held_cell(), transient_cell(), pin_start()/pin_read()/
- * pin_write(), knob_changed(); kentry_cells.h's none_held(); migrate_cells.h's mg_isolated()).
+ * pin_write(), cell_knob(), cell_in_child(); kentry_cells.h's none_held(); migrate_cells.h's mg_isolated()).
  *
  * The kernel (kconfigs/mm-events.config) builds CONFIG_NUMA_BALANCING but boots with it off:
- * each cell here runs in a child process of its own, after the parent saved and turned down the
+ * each cell here runs in a child process of its own (cell_in_child()), which turns down the
  * scanner's debugfs knobs (scan_delay_ms 0, scan_period_min_ms 10, scan_period_max_ms 100,
  * scan_size_mb 32: a pass over the child's memory every few ms of its CPU time instead of after a
- * second); the child writes 1 to kernel.numa_balancing only once its memory is in place and puts
- * it back as soon as it has what it wanted; the parent puts every knob back when the child is gone,
- * however it ended (and a SIGTERM's on_term() does too). A fresh child also has fresh scanner state
+ * second), writes 1 to kernel.numa_balancing only once its memory is in place and puts it back as
+ * soon as it has what it wanted; every knob the child changed (knob_set(): the table is shared) is
+ * put back by the parent when the child is gone, however it ended (and a SIGTERM's on_term() does
+ * too). A fresh child also has fresh scanner state
  * (init_numa_balancing(): numa_scan_period is scan_delay_ms at fork, node_stamp 0), is
  * single-threaded, and takes its PROT_NONE hints with it when it exits.
  *
@@ -64,8 +65,8 @@
  *   EINVAL for flags and an offline node), weighted-interleave (sysfs weights X 3, Y 1; mbind
  *   MPOL_WEIGHTED_INTERLEAVE: page i on the node weighted_interleave_nid() gives its index, every
  *   page), weighted-interleave-task (set_mempolicy: 3 of 4 pages on X within 2 pages), then each
- *   pinned and checked both ways (held_cell, io_uring; the weights are saved by the parent before
- *   the fork and put back by it, however the child ended); hugetlb-move (two huge pages on Y, the first
+ *   pinned and checked both ways (held_cell, io_uring; the weights the child set are put back by the
+ *   parent, however the child ended); hugetlb-move (two huge pages on Y, the first
  *   pinned long-term, mbind MPOL_BIND {X} MPOL_MF_MOVE: queue_folios_hugetlb(); the unpinned one
  *   must reach X, the pinned one stay, the pin see the process's write; free huge pages back
  *   per node after the unmap).
@@ -108,174 +109,49 @@ static const char *const nb_quick[] = {
 	"numa/protnone/gup-ro", "numa/alloc/home-node", "numa/alloc/weighted-interleave", "numa/alloc/hugetlb-move",
 };
 
-/* -- the child a cell runs in ----------------------------------------------------------------- */
-
-struct nb_shared {
-	char failed[300], skip[200];
-	char notes[8192];  /* the child's stdout (its "#" lines) */
-};
+/* -- the child a cell runs in (cell_in_child()) ------------------------------------------------ */
 
 static int nb_slow;  /* no debugfs knobs (CONFIG_SCHED_DEBUG off): the scanner at its defaults */
 
-/* Saves the sysctl (the child turns it on) and turns the scanner's knobs down: 0, or -1 told why.
+/* Turns the scanner's knobs down (the sysctl itself is turned on by nb_on()): 0, or -1 told why.
  * Without CONFIG_SCHED_DEBUG there is no /sys/kernel/debug/sched: the defaults then hold (a first
- * scan after 1 s of the process's CPU time, then one a second), which the rounds' bound allows. */
+ * scan after 1 s of the process's CPU time, then one a second), which the rounds' bound allows.
+ * cell_in_child() puts them back when the child is gone, however it ended. */
 static int nb_knobs_set(struct cell *c)
 {
-	char was[96], path[160];
+	char path[160];
 
-	if (first_line(NB_SYSCTL, was, sizeof(was))) {
+	if (access(NB_SYSCTL, F_OK)) {
 		cskip(c, "no %s (CONFIG_NUMA_BALANCING off)", NB_SYSCTL);
 		return -1;
 	}
-	knob_changed(NB_SYSCTL, was);
 	nb_slow = access(NB_DEBUGFS, F_OK) != 0;
 	for (size_t i = 0; !nb_slow && i < sizeof(nb_knobs) / sizeof(nb_knobs[0]); i++) {
 		snprintf(path, sizeof(path), NB_DEBUGFS "%s", nb_knobs[i][0]);
-		if (first_line(path, was, sizeof(was))) {
-			cfail(c, "cannot read %s: %s", path, strerror(errno));
+		if (cell_knob(c, path, nb_knobs[i][1], NULL))
 			return -1;
-		}
-		knob_changed(path, was);
-		if (!write_file(path, nb_knobs[i][1])) {
-			cfail(c, "cannot write %s to %s: %s", nb_knobs[i][1], path, strerror(errno));
-			return -1;
-		}
 	}
 	return 0;
 }
 
-static void nb_knobs_back(struct cell *c)
-{
-	char path[160];
+static void (*nb_body)(struct cell *c, int k);  /* the cell nb_child() runs */
+static int nb_scanner;                         /* ... with the scanner's knobs turned down */
 
-	if (!knob_put_back(NB_SYSCTL))
-		cfail(c, "cannot put %s back", NB_SYSCTL);
-	for (size_t i = 0; i < sizeof(nb_knobs) / sizeof(nb_knobs[0]); i++) {
-		snprintf(path, sizeof(path), NB_DEBUGFS "%s", nb_knobs[i][0]);
-		if (!knob_put_back(path))
-			cfail(c, "cannot put %s back", path);
-	}
+/* The child of a numa cell: the scanner's knobs (when it needs them), then the cell */
+static void nb_child(struct cell *c, int k)
+{
+	if (!nb_scanner || !nb_knobs_set(c))
+		nb_body(c, k);
 }
 
-/* The weighted-interleave weights of every node, saved by the parent before the child that sets
- * them (nb_wi_weights()) is forked: the parent puts them back however the child ended (killed at
- * NB_CHILD_S too), and the parent's on_term() on a SIGTERM */
-static void nb_wi_save(void)
+/* body(c, k) in a child of its own (cell_in_child()), with the scanner's knobs turned down when
+ * scanner. A fresh child has fresh scanner state, and the parent waiting for it touches no
+ * memory: a parent that polled would be scanned and take hinting faults of its own. */
+static void nb_in_child(struct cell *c, void (*body)(struct cell *c, int k), int k, int scanner)
 {
-	char path[96], was[32];
-
-	for (int i = 0; i < numa_nodes(); i++) {
-		snprintf(path, sizeof(path), NB_WI "%d", i);
-		if (!first_line(path, was, sizeof(was)))
-			knob_changed(path, was);
-	}
-}
-
-static void nb_wi_restore(struct cell *c)
-{
-	char path[96];
-
-	for (int i = 0; i < numa_nodes(); i++) {
-		snprintf(path, sizeof(path), NB_WI "%d", i);
-		if (!knob_put_back(path))
-			cfail(c, "cannot put %s back", path);
-	}
-}
-
-#define NB_KNOBS 1  /* the scanner's knobs and the sysctl */
-#define NB_WEIGHTS 2  /* the weighted-interleave weights */
-
-/* body(c, k) in a child of its own (knobs: NB_KNOBS, the scanner's turned down around it;
- * NB_WEIGHTS, the interleave weights saved and put back around it); its verdict and its stdout
- * come back through shared memory. The parent waits in sigtimedwait() for SIGCHLD: it touches no
- * memory while balancing is on (a parent that polled would be scanned and take hinting faults of
- * its own, which the global counters a cell's premise reads would count). */
-static void nb_in_child(struct cell *c, void (*body)(struct cell *c, int k), int k, int knobs)
-{
-	struct nb_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	double until = now_s() + NB_CHILD_S;
-	int st = 0;
-	sigset_t chld, was_mask;
-	pid_t pid;
-
-	if (sh == MAP_FAILED) {
-		cfail(c, "mmap: %s", strerror(errno));
-		return;
-	}
-	memset(sh, 0, sizeof(*sh));
-	if (knobs & NB_WEIGHTS)
-		nb_wi_save();
-	if ((knobs & NB_KNOBS) && nb_knobs_set(c))
-		goto back;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, &was_mask);
-	pid = cell_fork();
-	if (pid == 0) {
-		FILE *out;
-
-		sigprocmask(SIG_SETMASK, &was_mask, NULL);
-		out = fmemopen(sh->notes, sizeof(sh->notes) - 1, "w");
-
-		if (out)
-			stdout = out;
-		if (body == NULL)
-			_exit(0);
-		body(c, k);
-		snprintf(sh->failed, sizeof(sh->failed), "%s", c->failed);
-		snprintf(sh->skip, sizeof(sh->skip), "%s", c->skip);
-		fflush(stdout);
-		_exit(0);
-	}
-	if (pid < 0) {
-		sigprocmask(SIG_SETMASK, &was_mask, NULL);
-		cfail(c, "fork: %s", strerror(errno));
-		goto back;
-	}
-	for (;;) {
-		double left = until - now_s();
-		struct timespec ts = {(time_t)left, (long)((left - (time_t)left) * 1e9)};
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r < 0 && errno != EINTR) {
-			cfail(c, "waitpid: %s", strerror(errno));
-			break;
-		}
-		if (r == pid)
-			break;
-		if (left <= 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			cfail(c, "the cell's child did not finish in %d s", NB_CHILD_S);
-			break;
-		}
-		sigtimedwait(&chld, NULL, &ts);  /* SIGCHLD, the timeout, or EINTR (a handler ran) */
-	}
-	sigprocmask(SIG_SETMASK, &was_mask, NULL);
-	fputs(sh->notes, stdout);
-	if (sh->failed[0])
-		cfail(c, "%s", sh->failed);
-	else if (!WIFEXITED(st) || WEXITSTATUS(st))
-		cfail(c, "the cell's child ended with status 0x%x", st);
-	if (sh->skip[0])
-		cskip(c, "%s", sh->skip);
-back:
-	if (knobs & NB_KNOBS)
-		nb_knobs_back(c);
-	if (knobs & NB_WEIGHTS)
-		nb_wi_restore(c);
-	if (gup_fd >= 0)
-		ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);  /* a child that died holding gup_test's pin */
-	munmap(sh, sizeof(*sh));
-}
-
-/* A ring of the child's own: the parent's is shared with it through fork */
-static void nb_own_ring(void)
-{
-	if (ring_ok)
-		io_uring_queue_exit(&ring);
-	ring_ok = !io_uring_queue_init(8, &ring, 0);
+	nb_body = body;
+	nb_scanner = scanner;
+	cell_in_child(c, nb_child, k, NB_CHILD_S);
 }
 
 /* -- nodes, CPUs, counters ------------------------------------------------------------------- */
@@ -404,13 +280,9 @@ static long nb_free_thp_blocks(int node)
 	return k;
 }
 
-static void nb_on(struct cell *c)
-{
-	if (!write_file(NB_SYSCTL, "1"))
-		cfail(c, "cannot write 1 to %s: %s", NB_SYSCTL, strerror(errno));
-}
+static void nb_on(struct cell *c) { cell_knob(c, NB_SYSCTL, "1", NULL); }
 
-static void nb_off(void) { knob_put_back(NB_SYSCTL); }  /* the child's copy; the parent's puts back again */
+static void nb_off(void) { knob_put_back(NB_SYSCTL); }  /* as soon as the cell has what it wanted */
 
 /* A few ms of CPU time: task_tick_numa() counts the task's runtime, not the wall clock */
 static void nb_spin(void)
@@ -537,8 +409,6 @@ static void nb_balance(struct cell *c, enum mem m, enum nb_pin pin, enum nb_pol 
 
 	c->mem = m;
 	c->ev = NONE;
-	if (pin == NBP_URING)
-		nb_own_ring();
 	if ((pin == NBP_URING || pin == NBP_GUP) && pinner_missing(c, pin == NBP_URING ? URING : GUP_FAST))
 		return;
 	if ((m == FILESH || m == FILEPR) && !ext4_dir) {
@@ -817,6 +687,27 @@ static void nb_mprotect(struct cell *c)
 		cfail(c, "after mprotect over hinted PTEs the process does not read back its write (byte %ld)", d);
 }
 
+/* The premise of a protnone cell, from the region's own pages rather than the global counters
+ * (which other memory moves): balancing is off since the marking, so only a hinting fault of the
+ * region moves its witness pages (p, n pages) from X to the CPU's node (a pinned page may move
+ * for its pin alone, out of ZONE_MOVABLE). None moved: SKIP, saying what the counters said. */
+static void nb_witness_hinted(struct cell *c, const struct nb_where *w, char *p, long n, const struct nb_stat *s1,
+			      const struct nb_stat *s2, const char *during)
+{
+	int *nd = calloc(n, sizeof(int));
+	long k;
+
+	if (!nd || nb_nodes(p, n, nd))
+		cfail(c, "move_pages (query): %s", strerror(errno));
+	else if (!(k = nb_count(nd, n, w->y)))
+		cskip(c, "no witness page moved to node %d during %s and its checks: the region's PTEs were not hinted"
+		      " (numa_hint_faults +%ld, thp_migration_fail +%ld: other memory's or a failed move)", w->y, during,
+		      s2->hint - s1->hint, s2->thp_fail - s1->thp_fail);
+	else
+		printf("# %s: %ld of %ld witness page(s) moved to node %d by their hinting faults\n", c->name, k, n, w->y);
+	free(nd);
+}
+
 static void nb_protnone_cell(struct cell *c, int k)
 {
 	enum nb_entry e = k;
@@ -828,8 +719,6 @@ static void nb_protnone_cell(struct cell *c, int k)
 
 	c->mem = thp ? THP : ANON;
 	c->ev = e == NBE_FORK_URING ? FORK : NONE;
-	if (e == NBE_URING || e == NBE_FORK_URING)
-		nb_own_ring();
 	if (e <= NBE_URING || e >= NBE_FORK_URING) {
 		if (e != NBE_MPROTECT && pinner_missing(c, (e == NBE_URING || e == NBE_FORK_URING) ? URING : GUP_FAST))
 			return;
@@ -866,6 +755,8 @@ static void nb_protnone_cell(struct cell *c, int k)
 		goto out;
 	}
 	iso0 = mg_isolated();
+	if (e == NBE_MPROTECT)  /* mprotect drops the hints it meets: the last page's read shows them */
+		nb_touch(c->map + (n - 1) * PAGE, 1);
 	switch (e) {
 	case NBE_GUP_FAST:
 	case NBE_THP_GUP:
@@ -904,23 +795,9 @@ static void nb_protnone_cell(struct cell *c, int k)
 		goto out;
 	if (pins_settle(p0) != p0)
 		cfail(c, "%ld pin(s) outstanding after %s", pins_settle(p0) - p0, nb_entry_names[e]);
-	if (e != NBE_MPROTECT && s2.hint == s1.hint && !c->skip[0])
-		cskip(c, "no hinting fault during %s and its checks: the region was not PROT_NONE-hinted", nb_entry_names[e]);
-	if (e == NBE_GUP_RO && !c->skip[0] && !c->failed[0]) {
-		/* the region's own evidence, not the global counters': balancing is off, so only a
-		 * hinting fault of the region moves its witness pages from X to the CPU's node */
-		int *nd = calloc(n, sizeof(int));
-
-		if (!nd || nb_nodes(c->map, n, nd))
-			cfail(c, "move_pages (query): %s", strerror(errno));
-		else if (!nb_count(nd + n / 2, n - n / 2, w.y))
-			cskip(c, "no witness page moved to node %d during %s and its checks: the region's PTEs were not"
-			      " hinted (numa_hint_faults +%ld counts other memory)", w.y, nb_entry_names[e], s2.hint - s1.hint);
-		else
-			printf("# %s: %ld of %ld witness page(s) moved to node %d by their hinting faults\n", c->name,
-			       nb_count(nd + n / 2, n - n / 2, w.y), n - n / 2, w.y);
-		free(nd);
-	}
+	if (!c->failed[0] && !c->skip[0])
+		nb_witness_hinted(c, &w, c->map + c->half, n - n / 2, &s1, &s2, e == NBE_MPROTECT ? "the probe read" :
+				  nb_entry_names[e]);
 	if (!c->failed[0] && !c->skip[0])
 		nb_refs_back(c, c->map, 2 * c->half, iso0, nb_entry_names[e]);
 out:
@@ -947,39 +824,24 @@ static void nb_adopt(struct cell *c, char *map, size_t half)
 	memcpy(c->wexp, map + half, half);
 }
 
-/* The weights of weighted interleave, node X 3 and node Y 1 (saved, put back by the caller; the
- * parent saved them too, before the fork, and puts them back after the child) */
+/* The weights of weighted interleave, node X 3 and node Y 1 (put back by cell_in_child() when the
+ * child is gone, however it ended) */
 static int nb_wi_weights(struct cell *c, const struct nb_where *w, int wx, int wy)
 {
-	char path[96], was[32], v[8];
+	char path[96], v[8];
 	int nodes[2] = {w->x, w->y}, wt[2] = {wx, wy};
 
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), NB_WI "%d", nodes[i]);
-		if (first_line(path, was, sizeof(was))) {
+		snprintf(v, sizeof(v), "%d", wt[i]);
+		if (access(path, F_OK)) {
 			cskip(c, "no %s (6.9+, CONFIG_NUMA)", path);
 			return -1;
 		}
-		knob_changed(path, was);
-		snprintf(v, sizeof(v), "%d", wt[i]);
-		if (!write_file(path, v)) {
-			cfail(c, "cannot write %s to %s: %s", v, path, strerror(errno));
+		if (cell_knob(c, path, v, NULL))
 			return -1;
-		}
 	}
 	return 0;
-}
-
-static void nb_wi_back(struct cell *c, const struct nb_where *w)
-{
-	char path[96];
-	int nodes[2] = {w->x, w->y};
-
-	for (int i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), NB_WI "%d", nodes[i]);
-		if (!knob_put_back(path))
-			cfail(c, "cannot put %s back", path);
-	}
 }
 
 static long nb_node_free_huge(int node)
@@ -1061,12 +923,11 @@ static void nb_alloc_cell(struct cell *c, int k)
 	struct nb_where w;
 	unsigned long mx, both;
 	long n, onx = 0, r;
-	int *node = NULL, weights = 0;
+	int *node = NULL;
 	char *map = NULL, *ctl = NULL;
 
 	c->mem = ANON;
 	c->ev = NONE;
-	nb_own_ring();
 	if (nb_place_cpu(c, &w))
 		return;
 	mx = 1UL << w.x;
@@ -1113,7 +974,6 @@ static void nb_alloc_cell(struct cell *c, int k)
 	case NBA_WI_TASK:
 		if (nb_wi_weights(c, &w, 3, 1))
 			goto out;
-		weights = 1;
 		if (a == NBA_WI_TASK) {
 			if (syscall(SYS_set_mempolicy, MPOL_WEIGHTED_INTERLEAVE, &both, MG_MAXNODE)) {
 				cfail(c, "set_mempolicy(MPOL_WEIGHTED_INTERLEAVE): %s", strerror(errno));
@@ -1188,8 +1048,6 @@ static void nb_alloc_cell(struct cell *c, int k)
 	if (!c->failed[0])
 		nb_refs_back(c, c->map, 2 * c->half, r, "the pin");
 out:
-	if (weights)
-		nb_wi_back(c, &w);
 	if (a != NBA_HUGE_MOVE)
 		mem_unmap(c);
 	if (map)
@@ -1311,7 +1169,7 @@ out:
 
 /* -- the block -------------------------------------------------------------------------------- */
 
-static void nb_run(const char *prefix, const char *const *names, int n, void (*body)(struct cell *c, int k), int knobs)
+static void nb_run(const char *prefix, const char *const *names, int n, void (*body)(struct cell *c, int k), int scanner)
 {
 	for (int k = 0; k < n; k++) {
 		struct cell c = {.fd = -1};
@@ -1320,16 +1178,16 @@ static void nb_run(const char *prefix, const char *const *names, int n, void (*b
 		snprintf(c.name, sizeof(c.name), "%s%s", prefix, names[k]);
 		if (!BLOCK_WANTED(c.name, nb_quick) || !begins(c.name))
 			continue;
-		nb_in_child(&c, body, k, knobs | (body == nb_alloc_cell && (k == NBA_WI || k == NBA_WI_TASK) ? NB_WEIGHTS : 0));
+		nb_in_child(&c, body, k, scanner);
 		verdict(&c, began);
 	}
 }
 
 static void numa_cells(void)
 {
-	nb_run("numa/balance/", nb_bal_names, sizeof(nb_bal_names) / sizeof(nb_bal_names[0]), nb_balance_cell, NB_KNOBS);
-	nb_run("numa/policy/", nb_pol_names, sizeof(nb_pol_names) / sizeof(nb_pol_names[0]), nb_policy_cell, NB_KNOBS);
-	nb_run("numa/protnone/", nb_entry_names, sizeof(nb_entry_names) / sizeof(nb_entry_names[0]), nb_protnone_cell, NB_KNOBS);
+	nb_run("numa/balance/", nb_bal_names, sizeof(nb_bal_names) / sizeof(nb_bal_names[0]), nb_balance_cell, 1);
+	nb_run("numa/policy/", nb_pol_names, sizeof(nb_pol_names) / sizeof(nb_pol_names[0]), nb_policy_cell, 1);
+	nb_run("numa/protnone/", nb_entry_names, sizeof(nb_entry_names) / sizeof(nb_entry_names[0]), nb_protnone_cell, 1);
 	nb_run("numa/alloc/", nb_alloc_names, sizeof(nb_alloc_names) / sizeof(nb_alloc_names[0]), nb_alloc_cell, 0);
 }
 
@@ -1343,6 +1201,6 @@ static void numa_race(double secs)
 	if (!wanted(name) || !begins(name))
 		return;
 	nb_race_secs = secs;
-	nb_in_child(&c, nb_race_body, 0, NB_KNOBS);
+	nb_in_child(&c, nb_race_body, 0, 1);
 	verdict(&c, began);
 }

@@ -75,16 +75,32 @@ static int begins(const char *name)
 }
 
 /* The system knobs (/proc/sys, /sys) the cells change, each with the value it had before its
- * first change: the code that changes one puts it back (knob_put_back()) when done, and a SIGTERM
- * in between puts back whatever is still changed (on_term()). Entries are filled before the
- * change and marked last, so that the handler reads whole ones. */
-#define NKNOB 12
-static struct knob {
+ * first change (knob_set()): put back by knobs_back() at the end of the cell that changed it
+ * (run_cells() and cell_in_child() do it for every cell they run, however it ended: a killed
+ * child's too), and a SIGTERM in between puts back whatever is still changed (on_term()). The
+ * table is in MAP_SHARED memory (knobs_init()), so that what a cell's child saved is seen by the
+ * parent. Entries are filled before the change and marked last, so that the handler reads whole
+ * ones. */
+#define NKNOB 16
+struct knob {
 	char path[96];
 	char was[96];
 	size_t len;
+	unsigned seq;  /* the order of the saves: knobs_back() and on_term() put the last one back first */
 	volatile sig_atomic_t changed;
-} saved_knobs[NKNOB];
+};
+static struct knob_table {
+	unsigned seq;
+	struct knob k[NKNOB];
+} knobs_own, *knobs = &knobs_own;
+
+static void knobs_init(void)
+{
+	struct knob_table *t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (t != MAP_FAILED)
+		knobs = t;  /* (else the cells' children's changes are theirs alone: put back by themselves) */
+}
 
 /* open/write/close only: async-signal-safe */
 static int knob_write(const char *path, const char *text, size_t len)
@@ -99,6 +115,17 @@ static int knob_write(const char *path, const char *text, size_t len)
 	return w == (ssize_t)len;
 }
 
+/* The changed knob saved last and after mark, or NULL: reads only (on_term() calls it) */
+static struct knob *knob_last(unsigned mark)
+{
+	struct knob *k = NULL;
+
+	for (int i = 0; i < NKNOB; i++)
+		if (knobs->k[i].changed && knobs->k[i].seq > mark && (!k || knobs->k[i].seq > k->seq))
+			k = &knobs->k[i];
+	return k;
+}
+
 /* Before PATH is written: WAS (its first line) is what a SIGTERM puts back, unless an earlier
  * change, not yet put back, saved the value before that. */
 static void knob_changed(const char *path, const char *was)
@@ -106,10 +133,10 @@ static void knob_changed(const char *path, const char *was)
 	struct knob *k = NULL;
 
 	for (int i = 0; i < NKNOB; i++) {
-		if (saved_knobs[i].changed && !strcmp(saved_knobs[i].path, path))
+		if (knobs->k[i].changed && !strcmp(knobs->k[i].path, path))
 			return;
-		if (!k && !saved_knobs[i].changed)
-			k = &saved_knobs[i];
+		if (!k && !knobs->k[i].changed)
+			k = &knobs->k[i];
 	}
 	if (!k) {
 		printf("# pin_matrix: no room to save %s: a SIGTERM leaves it changed\n", path);
@@ -118,6 +145,7 @@ static void knob_changed(const char *path, const char *was)
 	snprintf(k->path, sizeof(k->path), "%s", path);
 	snprintf(k->was, sizeof(k->was), "%s", was);
 	k->len = strcspn(k->was, "\n");
+	k->seq = ++knobs->seq;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	k->changed = 1;
 }
@@ -126,33 +154,32 @@ static void knob_changed(const char *path, const char *was)
 static int knob_put_back(const char *path)
 {
 	for (int i = 0; i < NKNOB; i++)
-		if (saved_knobs[i].changed && !strcmp(saved_knobs[i].path, path)) {
-			int ok_ = knob_write(path, saved_knobs[i].was, saved_knobs[i].len);
+		if (knobs->k[i].changed && !strcmp(knobs->k[i].path, path)) {
+			int ok_ = knob_write(path, knobs->k[i].was, knobs->k[i].len);
 
-			saved_knobs[i].changed = 0;
+			knobs->k[i].changed = 0;
 			return ok_;
 		}
 	return 1;
 }
 
 /* timeout(1) sends SIGTERM first: say which cell did not finish (its "#" lines were still
- * buffered) and put the changed knobs back, with write(2), open(2) and close(2) only, as a
- * handler must. */
+ * buffered) and put the changed knobs back, the last saved first, with write(2), open(2) and
+ * close(2) only, as a handler must. */
 static void on_term(int sig)
 {
 	static const char head[] = "\n# pin_matrix: stopped by a signal in cell ", back[] = "# pin_matrix: put back ";
+	struct knob *k;
 
 	if (write(1, head, sizeof(head) - 1) < 0 || write(1, current, strlen(current)) < 0 || write(1, "\n", 1) < 0) {
 		/* nothing more can be said */
 	}
-	for (int i = 0; i < NKNOB; i++) {
-		if (!saved_knobs[i].changed)
-			continue;
-		saved_knobs[i].changed = 0;
-		if (write(1, back, sizeof(back) - 1) < 0 || write(1, saved_knobs[i].path, strlen(saved_knobs[i].path)) < 0) {
+	while ((k = knob_last(0))) {
+		k->changed = 0;
+		if (write(1, back, sizeof(back) - 1) < 0 || write(1, k->path, strlen(k->path)) < 0) {
 			/* the write below still runs */
 		}
-		if (!knob_write(saved_knobs[i].path, saved_knobs[i].was, saved_knobs[i].len) && write(1, ": failed", 8) < 0) {
+		if (!knob_write(k->path, k->was, k->len) && write(1, ": failed", 8) < 0) {
 			/* nothing more can be said */
 		}
 		if (write(1, "\n", 1) < 0) {
@@ -337,16 +364,20 @@ static int swap_on(void)
 }
 
 #define SWAP_AREAS 8
+struct swap_area {
+	char path[128];
+	int prio;
+};
 
-/* The swap areas in use, their paths from /proc/swaps (at most SWAP_AREAS); how many */
-static int swap_areas(char areas[SWAP_AREAS][128])
+/* The swap areas in use, their paths and priorities from /proc/swaps (at most SWAP_AREAS); how many */
+static int swap_areas(struct swap_area *a)
 {
 	FILE *f = fopen("/proc/swaps", "r");
 	char line[256];
 	int n = 0;
 
 	while (f && fgets(line, sizeof(line), f) && n < SWAP_AREAS)
-		if (sscanf(line, "%127s", areas[n]) == 1 && areas[n][0] == '/')
+		if (sscanf(line, "%127s %*s %*s %*s %d", a[n].path, &a[n].prio) == 2 && a[n].path[0] == '/')
 			n++;
 	if (f)
 		fclose(f);
@@ -380,6 +411,79 @@ static int first_line(const char *path, char *buf, size_t n)
 	if (!r)
 		buf[strcspn(buf, "\n")] = 0;
 	return r;
+}
+
+/* A knob's value as it is written back: its first line, or of a choice knob ("always [never]")
+ * the word chosen. 0, or -1 (errno) when unreadable */
+static int knob_value(const char *path, char *buf, size_t n)
+{
+	char *l, *r;
+
+	if (first_line(path, buf, n))
+		return -1;
+	if ((l = strchr(buf, '[')) && (r = strchr(l, ']'))) {
+		*r = 0;
+		memmove(buf, l + 1, strlen(l + 1) + 1);
+	}
+	return 0;
+}
+
+/* PATH set to VAL after the value of SAVE (NULL: PATH itself; another knob when writing PATH
+ * changes that one: vm.dirty_bytes zeroes vm.dirty_ratio, whose write puts both back) was saved
+ * for knobs_back() and a SIGTERM (unless an earlier change not yet put back saved it). 0; -1 with
+ * why in why[n]: -1 "cannot read P: E" (the kernel has no such knob), -2 "cannot write V to P: E"
+ * (the knob put back at once) */
+static int knob_set(const char *path, const char *val, const char *save, char *why, size_t n)
+{
+	char was[96];
+
+	save = save ? save : path;
+	errno = 0;
+	if (knob_value(save, was, sizeof(was))) {
+		snprintf(why, n, "cannot read %s: %s", save, errno ? strerror(errno) : "empty");
+		return -1;
+	}
+	knob_changed(save, was);
+	if (!knob_write(path, val, strlen(val))) {
+		snprintf(why, n, "cannot write %s to %s: %s", val, path, strerror(errno));
+		knob_put_back(save);
+		return -2;
+	}
+	return 0;
+}
+
+/* knob_set() in cell c: a knob the kernel does not have skips it, one it refuses fails it (why) */
+static int cell_knob(struct cell *c, const char *path, const char *val, const char *save)
+{
+	char why[300];
+	int r = knob_set(path, val, save, why, sizeof(why));
+
+	if (r == -1)
+		cskip(c, "%s", why);
+	else if (r)
+		cfail(c, "%s", why);
+	return r ? -1 : 0;
+}
+
+/* What knobs_back() puts back from: every knob saved after this */
+static unsigned knob_mark(void) { return knobs->seq; }
+
+/* Every knob saved after mark (knob_mark()) and still changed put back, the last saved first (a
+ * knob set in steps comes back through the states it went through); one that cannot be put back
+ * fails c (NULL: a "#" line says so) */
+static void knobs_back(struct cell *c, unsigned mark)
+{
+	struct knob *k;
+
+	while ((k = knob_last(mark))) {
+		k->changed = 0;
+		if (knob_write(k->path, k->was, k->len))
+			continue;
+		if (c)
+			cfail(c, "cannot put %s back to %.*s: %s", k->path, (int)k->len, k->was, strerror(errno));
+		else
+			printf("# cannot put %s back to %.*s: %s\n", k->path, (int)k->len, k->was, strerror(errno));
+	}
 }
 
 /* A pattern of 8-byte words, different per position and seed (fast enough under TCG). */
@@ -637,38 +741,22 @@ static int is_thp(const void *addr) { return (kpageflags(addr) >> KPF_THP) & 1; 
 
 /* shmem-thp: a memfd whose pages are PMD-sized THPs. Its premise is the global shmem knob
  * (memfd_create's files live on the internal shm mount, which follows shmem_enabled): set to
- * "advise" for the first such cell unless "always"/"advise"/"force" already, put back at exit. */
+ * "advise" unless "always"/"advise"/"force" already, put back after the cell (run_cells()) or at
+ * exit (the matrix's own cells). */
 #define SHMEM_ENABLED "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
-static char shmem_thp_was[32];
-static int shmem_thp_changed;
 
 static int map_memfd_thp(struct cell *c)
 {
 	size_t len = 2 * c->half;
-	char line[256], *l, *r, *raw, *at;
+	char sel[32], *raw, *at;
 
-	if (!shmem_thp_was[0]) {
-		FILE *f = fopen(SHMEM_ENABLED, "r");
-
-		if (!f || !fgets(line, sizeof(line), f) || !(l = strchr(line, '[')) || !(r = strchr(l, ']'))) {
-			if (f)
-				fclose(f);
-			cskip(c, "cannot read the selected value of %s (CONFIG_TRANSPARENT_HUGEPAGE off?)", SHMEM_ENABLED);
-			return -1;
-		}
-		fclose(f);
-		*r = 0;
-		snprintf(shmem_thp_was, sizeof(shmem_thp_was), "%s", l + 1);
-		if (strcmp(shmem_thp_was, "always") && strcmp(shmem_thp_was, "advise") && strcmp(shmem_thp_was, "force")) {
-			knob_changed(SHMEM_ENABLED, shmem_thp_was);
-			if (!write_file(SHMEM_ENABLED, "advise")) {
-				cskip(c, "cannot write advise to %s (it says %s): %s", SHMEM_ENABLED, shmem_thp_was,
-				      strerror(errno));
-				return -1;
-			}
-			shmem_thp_changed = 1;
-		}
+	if (knob_value(SHMEM_ENABLED, sel, sizeof(sel))) {
+		cskip(c, "cannot read %s (CONFIG_TRANSPARENT_HUGEPAGE off?)", SHMEM_ENABLED);
+		return -1;
 	}
+	if (strcmp(sel, "always") && strcmp(sel, "advise") && strcmp(sel, "force") &&
+	    cell_knob(c, SHMEM_ENABLED, "advise", NULL))
+		return -1;
 	c->fd = memfd_create("pin_matrix_thp", MFD_ALLOW_SEALING);
 	if (c->fd < 0 || ftruncate(c->fd, len)) {
 		cfail(c, "cannot make the shmem-thp memfd: %s", strerror(errno));
@@ -690,12 +778,6 @@ static int map_memfd_thp(struct cell *c)
 	}
 	madvise(c->map, len, MADV_HUGEPAGE);
 	return 0;
-}
-
-static void shmem_thp_restore(void)
-{
-	if (shmem_thp_changed && !knob_put_back(SHMEM_ENABLED))
-		printf("# cannot put %s back to %s\n", SHMEM_ENABLED, shmem_thp_was);
 }
 
 /* Where each of n pages is now (was[]) and the other fake NUMA node for it (to[]: node 0 for a
@@ -1045,6 +1127,124 @@ static void wait_child(struct cell *c, pid_t pid, const char *who)
 		else
 			cfail(c, "%s: child ended with status 0x%x", who, st);
 	}
+}
+
+/* -- a cell in a child process of its own ------------------------------------------------- */
+
+/* What a cell's child hands back (MAP_SHARED anonymous): its verdict, its "#" lines (unbuffered:
+ * a killed child's too) and the stage it is in (cell_stage()) */
+struct child_share {
+	char failed[300], skip[200], stage[120];
+	char notes[8192];
+};
+static struct child_share *in_child;  /* set in a cell's child only */
+
+/* What the cell's child is doing now, named if it has to be killed (a no-op outside one) */
+static void cell_stage(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!in_child)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(in_child->stage, sizeof(in_child->stage), fmt, ap);
+	va_end(ap);
+}
+
+/* A ring of the child's own: the parent's is shared with it through fork, and buffers the child
+ * registered there would outlive it */
+static void own_ring(void)
+{
+	if (ring_ok)
+		io_uring_queue_exit(&ring);
+	ring_ok = !io_uring_queue_init(8, &ring, 0);
+}
+
+#define CHILD_REAP_S 10  /* a killed cell's child not gone by then is stuck in the kernel: left */
+
+/* body(c, k) in a child process of its own, so that a cell stuck in the kernel (a thread that lost
+ * its fault and the locks it holds) fails alone and the run goes on. The parent waits in
+ * sigtimedwait() for SIGCHLD, touching no memory (numa's cells need a parent the NUMA scanner
+ * leaves alone), secs at most; then SIGKILL and a FAIL naming the child's stage and where it
+ * waited (wchan). After the child, however it ended: the knobs it changed put back (the table is
+ * shared), gup_test's pin let go. */
+static void cell_in_child(struct cell *c, void (*body)(struct cell *c, int k), int k, int secs)
+{
+	struct child_share *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	double until = now_s() + secs;
+	unsigned mark = knob_mark();
+	int st = 0;
+	sigset_t chld, was_mask;
+	pid_t pid;
+
+	if (sh == MAP_FAILED) {
+		cfail(c, "mmap: %s", strerror(errno));
+		return;
+	}
+	memset(sh, 0, sizeof(*sh));
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &was_mask);
+	pid = cell_fork();
+	if (pid == 0) {
+		FILE *out = fmemopen(sh->notes, sizeof(sh->notes) - 1, "w");
+
+		sigprocmask(SIG_SETMASK, &was_mask, NULL);
+		in_child = sh;
+		if (out) {
+			setvbuf(out, NULL, _IONBF, 0);
+			stdout = out;
+		}
+		own_ring();
+		body(c, k);
+		snprintf(sh->failed, sizeof(sh->failed), "%s", c->failed);
+		snprintf(sh->skip, sizeof(sh->skip), "%s", c->skip);
+		_exit(0);
+	}
+	if (pid < 0) {
+		sigprocmask(SIG_SETMASK, &was_mask, NULL);
+		cfail(c, "fork: %s", strerror(errno));
+		goto back;
+	}
+	for (;;) {
+		double left = until - now_s();
+		struct timespec ts = {(time_t)left, (long)((left - (time_t)left) * 1e9)};
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		char p[64], wchan[64] = "?";
+
+		if (r < 0 && errno != EINTR) {
+			cfail(c, "waitpid: %s", strerror(errno));
+			break;
+		}
+		if (r == pid)
+			break;
+		if (left > 0) {
+			sigtimedwait(&chld, NULL, &ts);  /* SIGCHLD, the timeout, or EINTR (a handler ran) */
+			continue;
+		}
+		snprintf(p, sizeof(p), "/proc/%d/wchan", pid);
+		first_line(p, wchan, sizeof(wchan));
+		kill(pid, SIGKILL);
+		for (double t0 = now_s(); now_s() - t0 < CHILD_REAP_S && waitpid(pid, &st, WNOHANG) != pid;)
+			usleep(10000);
+		cfail(c, "the cell's child did not finish in %d s, killed (stage: %s; waiting in %s)%s", secs,
+		      sh->stage[0] ? sh->stage : "none named", wchan, kill(pid, 0) ? "" : "; still there after SIGKILL");
+		st = 0;
+		break;
+	}
+	sigprocmask(SIG_SETMASK, &was_mask, NULL);
+	fputs(sh->notes, stdout);
+	if (sh->failed[0])
+		cfail(c, "%s", sh->failed);
+	else if (!WIFEXITED(st) || WEXITSTATUS(st))
+		cfail(c, "the cell's child ended with status 0x%x (stage: %s)", st, sh->stage[0] ? sh->stage : "none named");
+	if (sh->skip[0])
+		cskip(c, "%s", sh->skip);
+back:
+	knobs_back(c, mark);
+	if (gup_fd >= 0)
+		ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);  /* a child that died holding gup_test's pin */
+	munmap(sh, sizeof(*sh));
 }
 
 /* Pages of [p, p+len) whose PFN another page of the range has (merged by KSM); with also,
@@ -2024,19 +2224,23 @@ struct cell_entry {
 };
 
 /* Each wanted cell of the table run and judged; pre (if any) first: nonzero when it already
- * judged the cell (a premise of the whole block missing) */
+ * judged the cell (a premise of the whole block missing). The knobs a cell changed are put back
+ * after it, whatever way it left. */
 static void run_cells(const struct cell_entry *t, size_t n, int (*pre)(struct cell *c, void *arg), void *arg)
 {
 	for (size_t e = 0; e < n; e++)
 		for (int k = 0; k < (t[e].names ? t[e].n : 1); k++) {
 			struct cell c = {.fd = -1};
 			double began = now_s();
+			unsigned mark;
 
 			snprintf(c.name, sizeof(c.name), "%s%s", t[e].name, t[e].names ? t[e].names[k] : "");
 			if (!block_wanted(c.name, t[e].quick, t[e].nquick) || !begins(c.name))
 				continue;
+			mark = knob_mark();
 			if (!pre || !pre(&c, arg))
 				t[e].run(&c, k);
+			knobs_back(&c, mark);
 			verdict(&c, began);
 		}
 }
@@ -2722,7 +2926,7 @@ static void races(double secs, int noise)
 int main(int argc, char **argv, char **envp)
 {
 	int opt, helper = exec_helper(argc, argv, envp);  /* exec'd by an exec/ok cell: check and go */
-	long ksm_run = -1, ksm_scan = 100, ksm_sleep = 20;
+	long ksm_run = -1;
 	double race_secs = 0;
 	int race_noise = 0;
 
@@ -2752,6 +2956,7 @@ int main(int argc, char **argv, char **envp)
 	/* fully buffered, written out only between cells (begins(), flush_settled()) */
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	signal(SIGTERM, on_term);
+	knobs_init();
 	if (!list_only) {
 		char tmp[] = "/run/pin_matrix.scratchXXXXXX";
 
@@ -2771,19 +2976,14 @@ int main(int argc, char **argv, char **envp)
 		}
 		unlink(tmp);
 		ksm_run = ksm_read("run");
-		ksm_scan = ksm_read("pages_to_scan");
-		ksm_sleep = ksm_read("sleep_millisecs");
 		if (ksm_run >= 0) {  /* scan fast: TCG is slow, and the cells wait for full scans */
-			char v[32];
+			char v[32], why[300];
 
 			snprintf(v, sizeof(v), "%ld", ksm_run);
 			knob_changed("/sys/kernel/mm/ksm/run", v);  /* the KSM cells set it */
-			snprintf(v, sizeof(v), "%ld", ksm_scan);
-			knob_changed("/sys/kernel/mm/ksm/pages_to_scan", v);
-			snprintf(v, sizeof(v), "%ld", ksm_sleep);
-			knob_changed("/sys/kernel/mm/ksm/sleep_millisecs", v);
-			write_file("/sys/kernel/mm/ksm/pages_to_scan", "4000");
-			write_file("/sys/kernel/mm/ksm/sleep_millisecs", "0");
+			if (knob_set("/sys/kernel/mm/ksm/pages_to_scan", "4000", NULL, why, sizeof(why)) ||
+			    knob_set("/sys/kernel/mm/ksm/sleep_millisecs", "0", NULL, why, sizeof(why)))
+				printf("# pin_matrix: %s\n", why);
 		}
 	}
 	for (enum pin p = 0; p < NPIN; p++)
@@ -2852,13 +3052,11 @@ int main(int argc, char **argv, char **envp)
 	/* the last cell's lines out before the teardown, which a timeout may yet stop */
 	flush_settled();
 	snprintf(current, sizeof(current), "(none: the teardown after the last cell)");
-	if (ksm_run >= 0) {
+	if (ksm_run >= 0)
 		write_file("/sys/kernel/mm/ksm/run", "2");  /* unmerge everything left */
-		knob_put_back("/sys/kernel/mm/ksm/pages_to_scan");
-		knob_put_back("/sys/kernel/mm/ksm/sleep_millisecs");
-		knob_put_back("/sys/kernel/mm/ksm/run");  /* 0 or 1 as it was: main saved it */
-	}
-	shmem_thp_restore();
+	/* KSM's knobs (run 0 or 1 as it was: main saved it), shmem_enabled of the matrix's shmem-thp
+	 * cells: every knob still changed */
+	knobs_back(NULL, 0);
 	if (flushes_late)  /* a cell after one may have counted that output's pins as its own */
 		printf("# pin_matrix: %d output write(s) still held pins %d s later\n", flushes_late, FLUSH_SETTLE_MS / 1000);
 	if (flushes_slow)

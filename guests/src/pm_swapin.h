@@ -331,54 +331,125 @@ static int sw_mapped_wrong(const char *buf, uint64_t *cnt)
 	return bad;
 }
 
+/* The swap areas the bench turned on itself (sw_swapon()), with the swapon(2) flags it used beside
+ * the priority (SWAP_FLAG_DISCARD): /proc/swaps tells an area's priority but not those, and an area
+ * turned off and on again must get both back (sw_areas_on()). The shell's zram is not here: it
+ * was turned on without flags. */
+#define SW_ENABLED 8
+static struct {
+	char path[128];
+	int flags;
+} sw_enabled[SW_ENABLED];
+
+/* swapon(2) of path with flags, its flags remembered; 0, or -1 (errno) */
+static int sw_swapon(const char *path, int flags)
+{
+	int at = -1;
+
+	if (swapon(path, flags))
+		return -1;
+	for (int i = 0; i < SW_ENABLED && at < 0; i++)
+		if (!strcmp(sw_enabled[i].path, path))
+			at = i;
+	for (int i = 0; i < SW_ENABLED && at < 0; i++)
+		if (!sw_enabled[i].path[0])
+			at = i;
+	if (at < 0) {
+		printf("# no room to remember the flags of swap area %s: turned on again without them\n", path);
+		return 0;
+	}
+	snprintf(sw_enabled[at].path, sizeof(sw_enabled[at].path), "%s", path);
+	sw_enabled[at].flags = flags & ~(SWAP_FLAG_PREFER | SWAP_FLAG_PRIO_MASK);
+	return 0;
+}
+
+/* The n areas of a (swap_areas(), then turned off) on again as they were: each with the flags the
+ * bench turned it on with and its priority, a positive one asked for (SWAP_FLAG_PREFER), a negative
+ * one the kernel's own (mm/swapfile.c: the next below the lowest, given back at swapoff), so they
+ * go on highest first; then /proc/swaps must show each with its priority. 0, or -1 with why[]
+ * (the first failure; it goes on with the rest) */
+static int sw_areas_on(struct swap_area *a, int n, char *why, size_t len)
+{
+	struct swap_area now[SWAP_AREAS];
+	int nnow;
+
+	why[0] = 0;
+	for (int i = 1; i < n; i++)  /* highest priority first */
+		for (int j = i; j > 0 && a[j].prio > a[j - 1].prio; j--) {
+			struct swap_area t = a[j];
+
+			a[j] = a[j - 1];
+			a[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		int flags = 0;
+
+		for (int k = 0; k < SW_ENABLED; k++)
+			if (!strcmp(sw_enabled[k].path, a[i].path))
+				flags = sw_enabled[k].flags;
+		if (a[i].prio >= 0)
+			flags |= SWAP_FLAG_PREFER | (a[i].prio & SWAP_FLAG_PRIO_MASK);
+		if (sw_swapon(a[i].path, flags) && errno != EBUSY && !why[0])
+			snprintf(why, len, "swapon %s again (flags %#x): %s", a[i].path, flags, strerror(errno));
+	}
+	nnow = swap_areas(now);
+	for (int i = 0; i < n && !why[0]; i++) {
+		int k = 0;
+
+		while (k < nnow && strcmp(now[k].path, a[i].path))
+			k++;
+		if (k == nnow)
+			snprintf(why, len, "swap area %s is not in /proc/swaps after its swapon", a[i].path);
+		else if (now[k].prio != a[i].prio)
+			snprintf(why, len, "swap area %s came back with priority %d, it had %d", a[i].path, now[k].prio, a[i].prio);
+	}
+	return why[0] ? -1 : 0;
+}
+
 /* A swap device of one's own: dev on and every other swap area off. The race's (race_swap, -s)
  * is small, so swap is full and 6.12's per-CPU swap slot caches stay off (mm/swap_slots.c
  * turns them on above 5 x 64 free slots a CPU): the entry a swap-in frees is the one the next
  * page-out takes, while a fault may still be reading it (the class of 13ddaf26be32, "mm/swap:
  * fix race when skipping swapcache"); swap_cells.h's swap-bdev/ cells take bdev_swap (-S).
  * The areas turned off go in off[]; 0 and why[] when it cannot be set up (as it was then). */
-#define SW_AREAS 4
 static int sw_own_flags;  /* more swapon(2) flags for dev (SWAP_FLAG_DISCARD) */
-static int sw_own_swap(const char *dev, char off[SW_AREAS][128], int *noff, char *why, size_t n)
+static int sw_own_swap(const char *dev, struct swap_area off[SWAP_AREAS], int *noff, char *why, size_t n)
 {
-	char areas[SWAP_AREAS][128];
+	struct swap_area areas[SWAP_AREAS];
 	int nareas;
+	char ign[200];
 
 	*noff = 0;
 	if (!dev) {
 		snprintf(why, n, "no swap device of its own");
 		return 0;
 	}
-	if (swapon(dev, SWAP_FLAG_PREFER | (100 & SWAP_FLAG_PRIO_MASK) | sw_own_flags)) {
+	if (sw_swapon(dev, SWAP_FLAG_PREFER | (100 & SWAP_FLAG_PRIO_MASK) | sw_own_flags)) {
 		snprintf(why, n, "swapon %s: %s", dev, strerror(errno));
 		return 0;
 	}
 	nareas = swap_areas(areas);
-	for (int i = 0; i < nareas && *noff < SW_AREAS; i++)
-		if (strcmp(areas[i], dev)) {
-			if (swapoff(areas[i])) {
-				snprintf(why, n, "swapoff %s: %s", areas[i], strerror(errno));
+	for (int i = 0; i < nareas; i++)
+		if (strcmp(areas[i].path, dev)) {
+			if (swapoff(areas[i].path)) {
+				snprintf(why, n, "swapoff %s: %s", areas[i].path, strerror(errno));
 				break;
 			}
-			snprintf(off[(*noff)++], 128, "%.127s", areas[i]);
+			off[(*noff)++] = areas[i];
 		}
 	if (!why[0])
 		return 1;
-	for (int i = 0; i < *noff; i++)
-		swapon(off[i], 0);
+	sw_areas_on(off, *noff, ign, sizeof(ign));
 	swapoff(dev);
 	*noff = 0;
 	return 0;
 }
 
-/* Every area sw_own_swap() turned off back on, then dev off; 0, or -1 with why[] (the first
- * failure; it goes on with the rest) */
-static int sw_own_swap_end(const char *dev, char off[SW_AREAS][128], int noff, char *why, size_t n)
+/* Every area sw_own_swap() turned off back on as it was, then dev off; 0, or -1 with why[] (the
+ * first failure; it goes on with the rest) */
+static int sw_own_swap_end(const char *dev, struct swap_area off[SWAP_AREAS], int noff, char *why, size_t n)
 {
-	why[0] = 0;
-	for (int i = 0; i < noff; i++)
-		if (swapon(off[i], 0) && !why[0])
-			snprintf(why, n, "swapon %s again after: %s", off[i], strerror(errno));
+	sw_areas_on(off, noff, why, n);
 	if (dev && swapoff(dev) && errno != EINVAL && !why[0])
 		snprintf(why, n, "swapoff %s after: %s", dev, strerror(errno));
 	return why[0] ? -1 : 0;
@@ -395,7 +466,8 @@ static void run_swapin_race(double secs)
 	struct rusage ru;
 	double t0;
 	uint64_t cnt = 0, last[SW_HALF] = {0};
-	char off[SW_AREAS][128], why[300] = "";
+	struct swap_area off[SWAP_AREAS];
+	char why[300] = "";
 	long reused = 0;
 	int bad, noff = 0, own = 0;
 

@@ -62,18 +62,6 @@ static const char *const ps_quick[] = {
 
 static int ps_wanted(const char *name) { return BLOCK_WANTED(name, ps_quick); }
 
-/* A knob's first line into was (saved for a SIGTERM), then text written; 0 or -1 */
-static int ps_knob_set(const char *path, const char *text, char *was, size_t n)
-{
-	if (first_line(path, was, n))
-		return -1;
-	knob_changed(path, was);
-	if (write_file(path, text))
-		return 0;
-	knob_put_back(path);
-	return -1;
-}
-
 /* -- the swap slots on disk --------------------------------------------------------------- */
 
 static struct {
@@ -350,11 +338,13 @@ static void ps_run(const char *name, void (*run)(struct cell *c, int k), int k)
 {
 	struct cell c = {.fd = -1};
 	double began = now_s();
+	unsigned mark = knob_mark();
 
 	snprintf(c.name, sizeof(c.name), "%s", name);
 	if (!ps_wanted(c.name) || !begins(c.name))
 		return;
 	run(&c, k);
+	knobs_back(&c, mark);
 	verdict(&c, began);
 }
 
@@ -438,9 +428,11 @@ static int ps_any_wanted(const char *prefix)
 static void ps_swap_targets(void)
 {
 	const char *dirs[2] = {vfat_dir, ext4_dir}, *fs[2] = {"vfat", "ext4"};
-	char path[200], prefix[64], why[300], rot[200], was[32];
+	char path[200], prefix[64], why[300], rot[200];
 
 	for (int t = 0; t < 3; t++) {
+		unsigned mark = knob_mark();
+
 		rot[0] = 0;
 		snprintf(prefix, sizeof(prefix), t < 2 ? "pressure/swapfile-%s" : "pressure/swap-discard", t < 2 ? fs[t] : "");
 		if (!ps_any_wanted(prefix) && (t < 2 || !ps_wanted("pressure/swap-discard/cluster")))
@@ -466,8 +458,10 @@ static void ps_swap_targets(void)
 			/* a non-rotational device: swap gives the file clusters and takes THPs whole */
 			if (sw_tgt.dev)
 				snprintf(rot, sizeof(rot), "/sys/block/%.60s/queue/rotational", ps_slots.disk + 5);
-			if (rot[0] && ps_knob_set(rot, "0", was, sizeof(was)))
+			if (rot[0] && knob_set(rot, "0", NULL, why, sizeof(why))) {
+				printf("# %s: %s\n", prefix, why);
 				rot[0] = 0;
+			}
 			if (sw_tgt.dev)
 				printf("# %s: %s, %ld of %d pages usable as swap in %ld extent(s), on %s (rotational %s)%s\n",
 				       prefix, path, ps_slots.n, PS_SWAP_PAGES, ps_slots.runs, ps_slots.disk,
@@ -476,8 +470,7 @@ static void ps_swap_targets(void)
 		ps_swap_twins(t < 2);
 		if (t == 2)
 			ps_run("pressure/swap-discard/cluster", ps_discard_cluster, 0);
-		if (rot[0] && !knob_put_back(rot))
-			printf("# cannot put %s back to %s\n", rot, was);
+		knobs_back(NULL, mark);
 		if (path[0])
 			unlink(path);
 	}
@@ -1216,32 +1209,28 @@ static long ps_not_resident(char *p, size_t len) { return pages_out(&(struct cel
  * pgsteal_kswapd moved and the witness went out); both knobs back. Said in *said */
 static void ps_kswapd_event(struct cell *c, char *w, char *wf, char *said, size_t n)
 {
-	char wsf[32], huge[32], v[32];
+	char v[32];
+	unsigned mark = knob_mark();
 	long free0, over = ps_node0_over_low(&free0), was, add, got = -1, steal0 = memcg_stat("pgsteal_kswapd");
 	double t0 = now_s(), t1 = 0;
 
-	if (ps_knob_set(PS_WSF, PS_WSF_HIGH, wsf, sizeof(wsf))) {
-		cskip(c, "cannot write %s to %s: %s", PS_WSF_HIGH, PS_WSF, strerror(errno));
+	if (cell_knob(c, PS_WSF, PS_WSF_HIGH, NULL))
 		return;
-	}
 	over = ps_node0_over_low(&free0);  /* the watermarks moved */
 	add = over / 512 + 8;              /* 16 MiB under low */
 	snprintf(v, sizeof(v), "%ld", (was = read_long(PS_NODE0_HUGE)) + add);
-	if (was < 0 || ps_knob_set(PS_NODE0_HUGE, v, huge, sizeof(huge))) {
-		cskip(c, "cannot write %s to %s: %s", v, PS_NODE0_HUGE, strerror(errno));
-		goto wsf;
-	}
+	if (was < 0)
+		cskip(c, "cannot read %s", PS_NODE0_HUGE);
+	if (was < 0 || cell_knob(c, PS_NODE0_HUGE, v, NULL))
+		goto back;
 	got = read_long(PS_NODE0_HUGE) - was;
 	t1 = now_s();
 	while (now_s() - t1 < PS_KSWAPD_WAIT &&
 	       (memcg_stat("pgsteal_kswapd") == steal0 || (!ps_swapped(w, PS_WITNESS) && ps_not_resident(wf, PS_LEN) <= 0)))
 		usleep(20 * 1000);
 	ps_node0_over_low(&free0);
-	if (!knob_put_back(PS_NODE0_HUGE))
-		cfail(c, "cannot put %s back to %s", PS_NODE0_HUGE, huge);
-wsf:
-	if (!knob_put_back(PS_WSF))
-		cfail(c, "cannot put %s back to %s", PS_WSF, wsf);
+back:
+	knobs_back(c, mark);  /* the pool, then the watermarks */
 	snprintf(said, n, "node 0: %ld pages over low, %ld of %ld hugetlb pages taken in %.2f s, %ld pages free after "
 		 "%.2f s of kswapd", over, got, add, t1 - t0, free0, t1 ? now_s() - t1 : 0);
 }

@@ -263,39 +263,15 @@ out:
 	free(data);
 }
 
-/* fault_around_bytes to one page for the mmap reader (0), its old value saved; -1 with why */
-static int ra_fault_around_off(struct cell *c, char *was, size_t n)
-{
-	FILE *f = fopen(RA_FAULT_AROUND, "r");
-
-	if (!f || !fgets(was, (int)n, f)) {
-		if (f)
-			fclose(f);
-		cskip(c, "cannot read %s (debugfs not mounted?)", RA_FAULT_AROUND);
-		return -1;
-	}
-	fclose(f);
-	was[strcspn(was, "\n")] = 0;
-	knob_changed(RA_FAULT_AROUND, was);
-	if (!write_file(RA_FAULT_AROUND, "4096")) {
-		knob_put_back(RA_FAULT_AROUND);
-		cskip(c, "cannot write %s: %s", RA_FAULT_AROUND, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* One reader's cell; the mmap reader with fault-around at one page, put back after */
+/* One reader's cell; the mmap reader with fault-around at one page (debugfs), put back after the
+ * cell (run_cells()) */
 static void ra_run(struct cell *c, int k)
 {
 	enum rareader r = (enum rareader)k;
-	char was[32];
 
-	if (r == RA_MMAP && ra_fault_around_off(c, was, sizeof(was)))
+	if (r == RA_MMAP && cell_knob(c, RA_FAULT_AROUND, "4096", NULL))
 		return;
 	ra_cell(c, r);
-	if (r == RA_MMAP && !knob_put_back(RA_FAULT_AROUND))
-		printf("# cannot put %s back to %s\n", RA_FAULT_AROUND, was);
 }
 
 static void ra_cells(void)

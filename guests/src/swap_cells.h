@@ -127,7 +127,7 @@ static void sw_fill(char *page, enum sw_shape s, unsigned seed)
  * device. Premise, beside its twin's: the device completed reads and writes during the cell
  * (its /sys/block/<dev>/stat) and pswpin moved, else SKIP. */
 struct sw_dev {
-	char off[SW_AREAS][128];
+	struct swap_area off[SWAP_AREAS];
 	int noff, own;
 	long io0[3], pswpin0;  /* the device's reads, writes and discards completed before, pswpin before */
 	long io_on[3];         /* the same once the area is on (swapon's discard of the area done) */
@@ -389,19 +389,20 @@ free:
  * through the memfd for shmem), no page left swapped out after swapoff, the two processes'
  * writes apart. Premise: every shape went out (else SKIP); swap areas turned back on (else FAIL).
  */
-/* Every swap area off, then on again (priorities as swapon(8) without -p); the cell fails when
- * one does not go off or come back, skips when there is none */
+/* Every swap area off, then on again as it was (sw_areas_on(): its priority, and the flags the
+ * bench turned it on with); the cell fails when one does not go off or come back so, skips when
+ * there is none */
 static void sw_off_on(struct cell *c)
 {
-	char areas[SWAP_AREAS][128];
+	struct swap_area areas[SWAP_AREAS];
+	char why[300];
 	int n = swap_areas(areas);
 
 	for (int i = 0; i < n && !c->failed[0]; i++)
-		if (swapoff(areas[i]))
-			cfail(c, "swapoff %s: %s", areas[i], strerror(errno));
-	for (int i = 0; i < n; i++)
-		if (swapon(areas[i], 0) && errno != EBUSY)
-			cfail(c, "swapon %s again after swapoff: %s", areas[i], strerror(errno));
+		if (swapoff(areas[i].path))
+			cfail(c, "swapoff %s: %s", areas[i].path, strerror(errno));
+	if (sw_areas_on(areas, n, why, sizeof(why)))
+		cfail(c, "after swapoff: %s", why);
 	if (!n)
 		cskip(c, "no swap area in /proc/swaps");
 }

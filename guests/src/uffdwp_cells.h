@@ -63,6 +63,8 @@
 
 #define UW_WAIT_S 20   /* an action still blocked then has lost its fault: the cell fails */
 #define UW_LAST_S 5    /* each step of letting a blocked action go (uw_serve()) waits this long */
+#define UW_CHILD_S 60  /* a cell's child (cell_in_child()) not done by then is killed: more than
+			* uw_serve()'s UW_WAIT_S + 2 * UW_LAST_S for each of the cell's two served steps */
 #define UW_HOLD_MS 50  /* the wait cells hold their first fault this long */
 #define UW_IO (16 * PAGE)  /* the wait cells' GUP */
 
@@ -720,9 +722,11 @@ static void uw_cell(struct cell *c, int k)
 	fill64(w->src[0], c->half, 2);
 	fill64(w->src[1], c->half, 4);
 	fill64(w->kid_src, c->half, 6);
+	cell_stage("the %s pin", pin_names[s->p]);
 	if (s->p == VMSPLICE ? uw_splice(c, fds, pin_at) : pin_start(c, s->p, pin_at, c->half))
 		goto unpin;
 	pinned = 1;
+	cell_stage("UFFDIO_REGISTER and UFFDIO_WRITEPROTECT");
 	if (uw_api(c, &u->uffd, feat))
 		goto unpin;
 	if (ioctl(u->uffd, UFFDIO_REGISTER, &(struct uffdio_register){.range = {(uintptr_t)c->map, 2 * c->half},
@@ -736,8 +740,10 @@ static void uw_cell(struct cell *c, int k)
 		cfail(c, "UFFDIO_WRITEPROTECT left page %ld without pagemap bit 57", bad);
 		goto unpin;
 	}
+	cell_stage("the event (%s)", uw_ev_names[s->e]);
 	if (uw_event(c, u, s, w))
 		goto unpin;
+	cell_stage("the writes to the protected halves, served");
 	/* the writes: a fault each on a protected half (hugetlb: one a huge page), served */
 	memset(u->hits[0], 0, c->half / gran);
 	memset(u->hits[1], 0, c->half / gran);
@@ -778,6 +784,7 @@ static void uw_cell(struct cell *c, int k)
 	if (c->failed[0])
 		goto unpin;
 	/* the pin holds the process's pages: it reads the writes; what goes in through it, the process reads */
+	cell_stage("reading and writing through the pin");
 	if (uw_pin_reads(c, s->p, fds, pin_at, got))
 		goto unpin;
 	if ((d = first_diff(got, u->old[0], c->half)) >= 0) {
@@ -792,6 +799,7 @@ static void uw_cell(struct cell *c, int k)
 		printf("# %s: %d write-protect fault(s) served (%d of a child), each before its write landed\n", c->name,
 		       u->faults, u->kid_faults);
 unpin:
+	cell_stage("the close, the unpin and the munmap");
 	if (u->uffd >= 0) {  /* unregistered with the fd: nothing waits on it any more */
 		close(u->uffd);
 		u->uffd = -1;
@@ -951,7 +959,9 @@ static void uw_wait_cell(struct cell *c, enum uw_entry e, enum mem m)
 	u->hold_ms = UW_HOLD_MS;
 	u->act = uw_wait_act;
 	u->arg = a;
+	cell_stage("%s over the protected pages, served", uwe_names[e]);
 	uw_serve(u);
+	cell_stage("the checks after %s", uwe_names[e]);
 	held = (e == UWE_URING || e == UWE_GUP) && a->r == 0 && !u->stuck;
 	if (c->failed[0])
 		goto out;
@@ -1000,6 +1010,7 @@ static void uw_wait_cell(struct cell *c, enum uw_entry e, enum mem m)
 		printf("# %s: %d write-protect fault(s), the first held %d ms with nothing written\n", c->name, u->faults,
 		       UW_HOLD_MS);
 out:
+	cell_stage("the close, the unpin and the munmap");
 	if (held && e == UWE_URING && io_uring_unregister_buffers(&ring))
 		cfail(c, "io_uring_unregister_buffers failed");
 	if (held && e == UWE_GUP && ioctl(gup_fd, PIN_LONGTERM_TEST_STOP))
@@ -1080,6 +1091,7 @@ static void uw_async_cell(struct cell *c, enum mem m)
 		goto out;
 	}
 	/* a pin before the protection; anon-empty's after it: its FOLL_WRITE is a write the scan reports */
+	cell_stage("the io_uring pin, UFFD_FEATURE_WP_ASYNC, the scans and the writes");
 	if (m != UW_EMPTY && pin_start(c, URING, c->map, c->half))
 		goto out;
 	pinned = m != UW_EMPTY;
@@ -1149,6 +1161,7 @@ static void uw_async_cell(struct cell *c, enum mem m)
 	if (pin_write(c, URING, c->map, got) > 0 && (d = first_diff(c->map, got, c->half)) >= 0)
 		cfail(c, "what was written through the pin is not what the process reads (byte %ld)", d);
 out:
+	cell_stage("the unpin and the munmap");
 	if (u.uffd >= 0) {
 		close(u.uffd);
 		u.uffd = -1;
@@ -1168,9 +1181,16 @@ out:
 static char uw_names_buf[NUW_SPEC + NUWE * NUW_WAITM + NUW_ASYNCM][64];
 static const char *uw_names[NUW_SPEC], *uw_wait_names[NUWE * NUW_WAITM], *uw_async_names[NUW_ASYNCM];
 
-static void uw_run(struct cell *c, int k) { uw_cell(c, k); }
-static void uw_wait_run(struct cell *c, int k) { uw_wait_cell(c, k / NUW_WAITM, uw_wait_mems[k % NUW_WAITM]); }
-static void uw_async_run(struct cell *c, int k) { uw_async_cell(c, uw_async_mems[k]); }
+static void uw_wait_k(struct cell *c, int k) { uw_wait_cell(c, k / NUW_WAITM, uw_wait_mems[k % NUW_WAITM]); }
+static void uw_async_k(struct cell *c, int k) { uw_async_cell(c, uw_async_mems[k]); }
+
+/* Each cell in a child of its own: a thread that lost its fault stays blocked in the kernel even
+ * after its userfaultfd is closed (uw_serve() leaves it behind), holding what it holds (its mm's
+ * mmap_lock, a folio lock): the child fails alone, killed at UW_CHILD_S, and the next cell has a
+ * process and locks of its own */
+static void uw_run(struct cell *c, int k) { cell_in_child(c, uw_cell, k, UW_CHILD_S); }
+static void uw_wait_run(struct cell *c, int k) { cell_in_child(c, uw_wait_k, k, UW_CHILD_S); }
+static void uw_async_run(struct cell *c, int k) { cell_in_child(c, uw_async_k, k, UW_CHILD_S); }
 
 static void uffdwp_cells(void)
 {

@@ -219,14 +219,21 @@ static long wk_scan(struct cell *c, char *p, size_t npages, uint64_t flags, uint
 		    uint64_t ret, unsigned long *cat)
 {
 	static int fd = -1;
+	static pid_t whose;
 	struct page_region *reg = calloc(npages, sizeof(*reg));
 	struct pm_scan_arg a = {.size = sizeof(a), .flags = flags, .start = (uintptr_t)p,
 				.end = (uintptr_t)p + npages * PAGE, .vec = (uintptr_t)reg, .vec_len = npages,
 				.category_mask = mask, .category_anyof_mask = anyof, .return_mask = ret};
 	long n;
 
-	if (fd < 0)
-		fd = open("/proc/self/pagemap", O_RDONLY);  /* no cell forks while it is open: the parent's */
+	if (fd >= 0 && whose != getpid()) {  /* a cell's child (cell_in_child()): the fd scans the parent */
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		fd = open("/proc/self/pagemap", O_RDONLY);
+		whose = getpid();
+	}
 	memset(cat, 0, npages * sizeof(*cat));
 	n = reg ? ioctl(fd, PAGEMAP_SCAN, &a) : -1;
 	if (n < 0) {
