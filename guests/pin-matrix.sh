@@ -122,6 +122,7 @@ req=""
 [ "$(kconfig SECRETMEM)" = y ] && req+=" secretmem"  # secret_cells.h: memfd_secret must work
 [ "$(kconfig PACKET)" = y ] && req+=" packet"  # packet_cells.h: socket(AF_PACKET) must work
 [ "$(kconfig IOMMUFD)" = y ] && [ "$(kconfig IOMMUFD_TEST)" = y ] && req+=" iommufd"
+[ "$(kconfig FUSE_FS)" = y ] && req+=" fuse"  # fuse_cells.h: /dev/fuse must be there
 export KENTRY_REQUIRED=$req
 # guests/runner.sh holds udev's exec queue while the workloads run (its workers' reads of the 9p
 # root pin buffers: a foreign pin in a cell's window reads as the cell's own)
