@@ -454,6 +454,14 @@ static void fu_stop(struct cell *c, struct fu *f)
 	f->own_rbuf = 0;
 }
 
+/* A cell's end: its open of "f" closed (-1: none), then fu_stop() */
+static void fu_end(struct cell *c, struct fu *f, int fd)
+{
+	if (fd >= 0)
+		close(fd);
+	fu_stop(c, f);
+}
+
 /* The READ/WRITE requests the daemon saw from index from on: in order and contiguous from off,
  * total bytes; their number, or -1 with the cell failed */
 static int fu_covered(struct cell *c, struct fu *f, int from, uint32_t op, uint64_t off, size_t total)
@@ -676,9 +684,7 @@ static void fu_shape(struct cell *c, int k)
 		printf("# %s: %zu bytes in %d request(s), %ld pin(s)%s\n", c->name, total, nreq, a1 - a0,
 		       c->mem == FILESH && rd ? ", the file written back under each" : "");
 stop:
-	if (fd >= 0)
-		close(fd);
-	fu_stop(c, &f);
+	fu_end(c, &f, fd);
 out:
 	mem_unmap(c);
 	free(want);
@@ -851,9 +857,7 @@ static void fu_err(struct cell *c, int k)
 		printf("# %s: %d request(s), the call returned %zd%s%s, %ld pin(s)\n", c->name, nreq, got,
 		       got < 0 ? " " : "", got < 0 ? strerror(err) : "", a1 - a0);
 stop:
-	if (fd >= 0)
-		close(fd);
-	fu_stop(c, &f);
+	fu_end(c, &f, fd);
 	if (!c->failed[0] && !c->skip[0] && buf)
 		none_held(c, buf, len, "the call and the daemon's end");
 out:
@@ -918,9 +922,7 @@ static void fu_devbuf(struct cell *c, int k)
 	if (!c->failed[0])
 		printf("# %s: %d WRITE request(s) read into %s memory\n", c->name, nreq, mem_names[c->mem]);
 stop:
-	if (fd >= 0)
-		close(fd);
-	fu_stop(c, &f);
+	fu_end(c, &f, fd);
 out:
 	mem_unmap(c);
 	free(src);
@@ -984,9 +986,7 @@ static void fu_splice(struct cell *c, int k)
 	if (!c->failed[0])
 		printf("# %s: %zu bytes in %d request(s) through pipes\n", c->name, total, nreq);
 stop:
-	if (fd >= 0)
-		close(fd);
-	fu_stop(c, &f);
+	fu_end(c, &f, fd);
 out:
 	mem_unmap(c);
 	free(orig);
