@@ -66,6 +66,7 @@
  *   copy made at the splice.
  */
 #include <linux/fuse.h>
+#include <poll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -78,6 +79,7 @@
 #define FU_CTL_MAGIC 0x65735543   /* fusectl's statfs f_type */
 #define FU_OFF 1000               /* file offset of every transfer: not page-aligned */
 #define FU_ERR_PAGES 72
+#define FU_STUCK_S 10             /* held requests with no act, an INTERRUPT that never came: abort */
 
 enum fu_act { FU_NONE, FU_SHORT, FU_ERROR, FU_INTR, FU_ABORT, FU_HOOK };
 
@@ -109,7 +111,7 @@ struct fu {
 	size_t scribble_len;
 	/* what it saw */
 	struct fu_seen seen[FU_REQS];
-	int nseen, interrupts, intr_done;
+	int nseen, interrupts, intr_done, holding;
 	uint64_t intr_unique;
 	int kill_child;  /* FU_INTR: SIGKILL to the victim instead of SIGUSR2 to the caller */
 	pid_t victim;
@@ -195,6 +197,7 @@ static void fu_rw(struct fu *f, const struct fuse_in_header *h, const void *arg,
 			break;
 		}
 	} else if (f->hold && i < f->act_at) {
+		f->holding++;
 		return;  /* in flight until the act */
 	}
 	n = in->offset < f->size ? (uint32_t)(f->size - in->offset < size ? f->size - in->offset : size) : 0;
@@ -223,6 +226,28 @@ static int fu_pipe_read(struct fu *f, char *to, size_t n)
 	return 0;
 }
 
+/* Until a request is there. A daemon that holds requests for an act that never comes (fewer
+ * requests than the cell expects), or waits for an INTERRUPT that never comes, would leave the
+ * caller waiting for ever: after FU_STUCK_S it says so and aborts the connection, which ends them */
+static void fu_wait(struct fu *f)
+{
+	struct pollfd p = {.fd = f->dev, .events = POLLIN};
+	double since = now_s();
+
+	while (!poll(&p, 1, 100)) {
+		int intr = f->intr_unique && !__atomic_load_n(&f->intr_done, __ATOMIC_ACQUIRE);
+
+		if ((f->holding || intr) && now_s() - since > FU_STUCK_S) {
+			snprintf(f->why, sizeof(f->why), "%s %d s, no request came: the connection aborted",
+				 intr ? "waited for the INTERRUPT of the request it held" : "held requests for its act",
+				 FU_STUCK_S);
+			if (f->abort_fd < 0 || write(f->abort_fd, "1", 1) != 1)
+				return;  /* nothing ends them: the runner's timeout will */
+			since = now_s();
+		}
+	}
+}
+
 /* The next request into rbuf: its length, 0 when the connection ended, -1 on error */
 static ssize_t fu_next(struct fu *f)
 {
@@ -230,6 +255,7 @@ static ssize_t fu_next(struct fu *f)
 	size_t head = sizeof(*h) + sizeof(struct fuse_write_in);
 	ssize_t n;
 
+	fu_wait(f);
 	for (;;) {
 		n = f->splice ? splice(f->dev, NULL, f->pin[1], NULL, f->rlen, 0) : read(f->dev, f->rbuf, f->rlen);
 		if (n >= 0 || errno != EINTR)
