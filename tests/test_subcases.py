@@ -1782,7 +1782,7 @@ def _fuse_quick() -> list[str]:
 
 
 def test_a_real_log_with_every_fuse_cell() -> None:
-    # ONLY=fuse/ QUICK=0 on a healthy 6.12 built with FUSE_FS (run 20261207-153253-baseline): all 60
+    # ONLY=fuse/ QUICK=0 on a healthy 6.12 built with FUSE_FS (run 20261207-153857-baseline): all 60
     # cells pass, the split and should_dirty premises met where asked
     lines, got = _real_log("pin-matrix-fuse-all-baseline-6.12-tcg.log")
     shapes = ("read", "write", "preadv", "pwritev", "aio-read", "aio-write", "uring-read", "uring-write")
