@@ -1020,7 +1020,8 @@ out:
 }
 
 /* every error path and both directions of each path, on anon; the large folios and should_dirty
- * once each (2 s together, run 20261207-145233: the others are as cheap but add no path) */
+ * once each (1.6-3.5 s together, runs 20261207-154412 and -145852; the others are as cheap but
+ * add no path) */
 static const char *const fuse_quick[] = {
 	"fuse/preadv/anon",	 "fuse/pwritev/anon",	   "fuse/preadv/ext4-shared", "fuse/preadv/thp",
 	"fuse/pwritev/hugetlb",	 "fuse/aio-read/anon",	   "fuse/aio-write/anon",     "fuse/uring-read/anon",
