@@ -1864,3 +1864,90 @@ def test_the_default_ktls_cells_catch_four_scratch_bugs_in_tls_sw() -> None:
     _, got = _real_log("pin-matrix-ktls-setup-iter-error-keeps-pages-6.12-tcg.log")
     assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
         "ktls/edge/tls12/efault": "2 page(s) still held after the cell (first: page 2): a leaked pin or reference"}
+
+
+# -- FUSE direct I/O (guests/src/fuse_cells.h): a raw /dev/fuse daemon of the cells' own ---------
+
+FUSE_MEMS = ("anon", "thp", "shmem", "hugetlb", "ext4-shared")
+
+
+def _fuse_quick() -> list[str]:
+    """The default set's fuse cells, read from the C table (fuse_quick[])."""
+    return _c_table("fuse_cells.h", "fuse_quick")
+
+
+def test_a_real_log_with_every_fuse_cell() -> None:
+    # ONLY=fuse/ QUICK=0 on a healthy 6.12 built with FUSE_FS (run 20261207-153857-baseline): all 60
+    # cells pass, the split and should_dirty premises met where asked
+    lines, got = _real_log("pin-matrix-fuse-all-baseline-6.12-tcg.log")
+    shapes = ("read", "write", "preadv", "pwritev", "aio-read", "aio-write", "uring-read", "uring-write")
+    assert sorted(got) == sorted([f"fuse/{s}/{m}" for s in shapes for m in FUSE_MEMS]
+                                 + [f"fuse/err/{e}" for e in _c_table("fuse_cells.h", "fu_err_names")]
+                                 + [f"fuse/dev-buf/{m}" for m in FUSE_MEMS] + ["fuse/splice/read", "fuse/splice/write"])
+    assert all(s.status is Status.PASS for s in got.values())
+    assert set(_fuse_quick()) <= set(got)
+    for path in ("preadv", "aio-read", "uring-read"):  # writeback met the pinned pages while the daemon held them
+        assert f"# fuse/{path}/ext4-shared: 129030 bytes in 2 request(s), 36 pin(s), the file written back under" \
+               " each" in lines
+    assert "# fuse/pwritev/thp: 4192260 bytes in 64 request(s), 1091 pin(s)" in lines
+    assert "# fuse/err/aio-abort: 3 request(s), the call returned -1 Software caused connection abort, 72 pin(s)" \
+        in lines
+    assert "# fuse/err/kill-read: the reader killed while the daemon held its READ, the INTERRUPT answered" in lines
+
+
+def test_a_real_log_of_the_default_fuse_cells() -> None:
+    # ONLY=fuse/ as the default set runs it (run 20261207-154412-baseline, the final code): 26 cells, 1.6 s
+    lines, got = _real_log("pin-matrix-fuse-baseline-6.12-tcg.log")
+    assert sorted(got) == sorted(_fuse_quick()) and len(got) == 26
+    assert all(s.status is Status.PASS for s in got.values())
+    secs = [float(m.group(1)) for line in lines if (m := re.fullmatch(r"# fuse/\S+: ([0-9.]+) s", line))]
+    assert len(secs) == 26 and sum(secs) < 5
+
+
+def test_the_fuse_cells_catch_their_scratch_bugs() -> None:
+    # tests/data/guest/fuse-bugs/* (one file of fs/fuse each), ONLY=fuse/ QUICK=0: each caught by a
+    # default cell; every other cell passes
+    want = {
+        "release-no-dirty": {f"fuse/{p}/ext4-shared": "after the read into the MAP_SHARED memory: the file on disk"
+                             " differs at byte 100" for p in ("read", "preadv", "aio-read", "uring-read")},
+        "partial-pin-leak": {
+            "fuse/err/hole-read": "the call returned 130972 (bytes), expected 163740 (what the daemon answered before"
+                                  " it met the unmapped page)",
+            "fuse/err/hole-write": "the call returned 131072 (bytes), expected 163740 (what the daemon answered before"
+                                   " it met the unmapped page)"},
+        "aio-err-no-release": {
+            "fuse/err/aio-abort": "FOLL_PIN acquired - released is +72 after the call (acquired +72, released +0):"
+                                  " pins leaked",
+            "fuse/err/aio-eio-write": "FOLL_PIN acquired - released is +17 after the call (acquired +76, released"
+                                      " +59): pins leaked"},
+        "short-release-twice": {
+            "fuse/err/aio-short": "FOLL_PIN acquired - released is -32 after the call (acquired +72, released +104):"
+                                  " released more than acquired"},
+        "splice-ref-user-pages": {
+            "fuse/splice/write": "byte 1000 of what the daemon read from the pipe is 0x30, expected 0x6a (the caller's"
+                                 " byte at the write, before the daemon overwrote the buffer: the pipe held the"
+                                 " caller's page, not a copy)"},
+        "copy-finish-no-put": {
+            "fuse/dev-buf/anon": "17 page(s) still held after the daemon's reads (first: page 0): a leaked pin or"
+                                 " reference",
+            "fuse/dev-buf/thp": "512 page(s) still held after the daemon's reads (first: page 0): a leaked pin or"
+                                " reference"},
+    }
+    quick = set(_fuse_quick())
+    for bug, failed in want.items():
+        assert (GUEST_LOGS / "fuse-bugs" / bug / "series").is_file()
+        _, got = _real_log(f"pin-matrix-fuse-{bug}-6.12-tcg.log")
+        assert len(got) == 60
+        assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == failed, bug
+        assert all(s.status is Status.PASS for n, s in got.items() if n not in failed), bug
+        assert quick & set(failed), bug  # the default set catches it
+
+
+def test_pin_matrix_requires_fuse_when_the_kernel_has_it() -> None:
+    # a kernel built with FUSE_FS names fuse in KENTRY_REQUIRED: a missing /dev/fuse then fails the
+    # cells (kentry_missing()), never skips them
+    script = (GUESTS / "pin-matrix.sh").read_text()
+    assert '[ "$(kconfig FUSE_FS)" = y ] && req+=" fuse"' in script
+    assert 'kentry_missing(c, "fuse"' in (GUESTS / "src" / "fuse_cells.h").read_text()
+    frag = kconfig.find_fragment("pinners", GUESTS.parent / "kconfigs")
+    assert "CONFIG_FUSE_FS" in {o.name for o in frag.options if o.value == "y"}

@@ -2922,6 +2922,7 @@ static void races(double secs, int noise)
 #include "numa_cells.h"  /* numa/...: NUMA balancing hinting faults and memory policies under pins */
 #include "dirty_cells.h"  /* dirty/...: buffered writes throttled by a tiny dirty limit against pinned file pages */
 #include "ktls_cells.h"  /* ktls/...: software kTLS records sent from and decrypted into every kind of user memory */
+#include "fuse_cells.h"  /* fuse/...: FUSE direct I/O pins, a raw /dev/fuse daemon's short, failed, interrupted, aborted replies */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -3038,6 +3039,7 @@ int main(int argc, char **argv, char **envp)
 	numa_cells();
 	dirty_cells();
 	ktls_cells();
+	fuse_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
