@@ -22,7 +22,8 @@
  *   -o: run only cells whose name contains ONLY (comma-separated, any matches); -x: leave out
  *   cells whose name contains EXCEPT (same form); -l: list cells; -q: only the default set's
  *   cells (quick_cells below);
- *   -r: also run the races (race/...), each for SECONDS.
+ *   -r: also run the races (race/...), each for SECONDS; -3: the 32-bit program of the compat/
+ *   cells (compat32.c, gcc -m32; without it they skip).
  * Exit: 0 every cell passed or skipped (at least one passed), 1 a cell failed, 4 none ran.
  */
 #include "pinlib.h"
@@ -2717,6 +2718,7 @@ static void races(double secs, int noise)
 #include "pressure_cells.h"  /* pressure/...: kswapd, memory.high, memcg OOM, swap files and discard under pins */
 #include "numa_cells.h"  /* numa/...: NUMA balancing hinting faults and memory policies under pins */
 #include "dirty_cells.h"  /* dirty/...: buffered writes throttled by a tiny dirty limit against pinned file pages */
+#include "compat_cells.h"  /* compat/...: 32-bit system calls (compat iovecs, io_uring, ptrace) in compat32.c */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2727,7 +2729,7 @@ int main(int argc, char **argv, char **envp)
 
 	if (helper >= 0)
 		return helper;
-	while ((opt = getopt(argc, argv, "d:b:B:v:m:o:x:lqr:s:S:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:b:B:v:m:o:x:lqr:s:S:n:3:")) != -1) {
 		switch (opt) {
 		case 'd': ext4_dir = optarg; break;
 		case 'b': blk_dev = optarg; break;
@@ -2742,8 +2744,9 @@ int main(int argc, char **argv, char **envp)
 		case 's': race_swap = optarg; break;
 		case 'S': bdev_swap = optarg; break;
 		case 'n': race_noise = atoi(optarg); break;
+		case '3': compat_bin = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS] [-s SWAPDEV] [-S SWAPDEV] [-n NOISE]\n",
+			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS] [-s SWAPDEV] [-S SWAPDEV] [-n NOISE] [-3 COMPAT32]\n",
 				argv[0]);
 			return 2;
 		}
@@ -2836,6 +2839,7 @@ int main(int argc, char **argv, char **envp)
 	pressure_cells();
 	numa_cells();
 	dirty_cells();
+	compat_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
