@@ -723,7 +723,7 @@ static int dio_open(char *path, size_t n)
 	int fd;
 
 	path[0] = 0;
-	if (!strncmp(cell, "dio-blk", 7)) {
+	if (!strncmp(cell, "dio-blk", 7)) {  /* else dio-ext4/, uring/rw/: a new ext4 file */
 		if (!blk_dev) {
 			cskip("no block device given (-b)");
 			return -1;
@@ -751,20 +751,39 @@ static void pinned_premise(const struct pins *m, const struct shape *s, const ch
 		cskip("%s acquired %ld FOLL_PIN(s) for %ld page(s) of pieces: it did not pin them all", call, got, want);
 }
 
-/* pwritev2 of 24 (40 over 2 MiB: past BIO_MAX_VECS pages, several bios) 512-byte aligned
- * pieces straddling pages, empty ones among them, the target read back by one O_DIRECT pread;
- * then the target rewritten and preadv2 of other pieces into the region, every byte checked */
+/* The vectored O_DIRECT call of the cell: pwritev2/preadv2, or (uring/rw/...) IORING_OP_WRITEV
+ * and READV of a compat ring, whose iovec arrays io_import_iovec() reads as compat_iovec: the
+ * count, or -errno */
+static long dio_vec(struct ring *r, int fd, const struct shape *s, int write)
+{
+	struct io_uring_sqe sqe = {.opcode = write ? IORING_OP_WRITEV : IORING_OP_READV, .fd = fd,
+				   .addr = (uintptr_t)s->iov, .len = s->n};
+	long n;
+
+	if (r)
+		return ring_do(r, &sqe);
+	n = write ? pwritev2(fd, s->iov, s->n, 0, 0) : preadv2(fd, s->iov, s->n, 0, 0);
+	return n < 0 ? -errno : n;
+}
+
+/* pwritev2 (uring/rw/: io_uring WRITEV) of 24 (40 over 2 MiB: past BIO_MAX_VECS pages, several
+ * bios) 512-byte aligned pieces straddling pages, empty ones among them, the target read back
+ * by one O_DIRECT pread; then the target rewritten and preadv2 (READV) of other pieces into the
+ * region, every byte checked */
 static void c32_dio(void)
 {
 	enum mem m = mem_of(cell);
+	int uring = !strncmp(cell, "uring/", 6);
+	const char *wname = uring ? "io_uring WRITEV" : "O_DIRECT pwritev2", *rname = uring ? "io_uring READV" : "O_DIRECT preadv2";
 	struct region rg = {.fd = -1};
 	struct shape w, rd;
 	struct pins pm;
+	struct ring r = {.fd = -1};
 	char path[256] = "", *bounce = NULL, *exp = NULL;
 	int fd = dio_open(path, sizeof(path));
-	ssize_t got;
+	long got;
 
-	if (fd < 0 || !region_map(&rg, m, 11))
+	if (fd < 0 || !region_map(&rg, m, 11) || (uring && ring_init(&r, 8)))
 		goto out;
 	bounce = map_aligned(rg.len, PAGE, -1);
 	exp = malloc(rg.len);
@@ -775,18 +794,19 @@ static void c32_dio(void)
 	shape_make(&w, rg.p, rg.len, rg.len > SMALL ? NIOV : 24, 512, 12);
 	gather(&w, exp);
 	pins_mark(&pm);
-	got = pwritev2(fd, w.iov, w.n, 0, 0);
-	if (got != (ssize_t)w.total) {
-		cfail("O_DIRECT pwritev2 of %d iovecs, %zu bytes: %zd (%s)", w.n, w.total, got, got < 0 ? strerror(errno) : "short");
+	got = dio_vec(uring ? &r : NULL, fd, &w, 1);
+	if (got != (long)w.total) {
+		cfail("%s of %d iovecs, %zu bytes: %ld (%s)", wname, w.n, w.total, got, got < 0 ? strerror(-got) : "short");
 		goto back;
 	}
-	pinned_premise(&pm, &w, "O_DIRECT pwritev2");
+	pinned_premise(&pm, &w, wname);
 	got = pread(fd, bounce, (w.total + 511) / 512 * 512, 0);
-	if (got < (ssize_t)w.total) {
-		cfail("O_DIRECT pread of what was written: %zd (%s)", got, got < 0 ? strerror(errno) : "short");
+	if (got < (long)w.total) {
+		cfail("O_DIRECT pread of what was written: %ld (%s)", got, got < 0 ? strerror(errno) : "short");
 		goto back;
 	}
-	if (check_stream(&w, bounce, exp, w.total, "the target after O_DIRECT pwritev2"))
+	if (check_stream(&w, bounce, exp, w.total, uring ? "the target after io_uring WRITEV" :
+							   "the target after O_DIRECT pwritev2"))
 		goto back;
 	fill(bounce, rg.len, 0, 13);
 	if (pwrite(fd, bounce, rg.len, 0) != (ssize_t)rg.len) {
@@ -797,26 +817,28 @@ static void c32_dio(void)
 	memcpy(exp, rg.p, rg.len);
 	scatter(&rd, rg.p, exp, bounce, rd.total);
 	pins_mark(&pm);
-	got = preadv2(fd, rd.iov, rd.n, 0, 0);
-	if (got != (ssize_t)rd.total) {
-		cfail("O_DIRECT preadv2 of %d iovecs, %zu bytes: %zd (%s)", rd.n, rd.total, got, got < 0 ? strerror(errno) : "short");
+	got = dio_vec(uring ? &r : NULL, fd, &rd, 0);
+	if (got != (long)rd.total) {
+		cfail("%s of %d iovecs, %zu bytes: %ld (%s)", rname, rd.n, rd.total, got, got < 0 ? strerror(-got) : "short");
 		goto back;
 	}
-	pinned_premise(&pm, &rd, "O_DIRECT preadv2");
-	check_mem(&rd, rg.p, exp, rg.len, "O_DIRECT preadv2");
+	pinned_premise(&pm, &rd, rname);
+	check_mem(&rd, rg.p, exp, rg.len, rname);
 back:
-	pins_back(&pm, "O_DIRECT");
+	ring_exit(&r);
+	pins_back(&pm, uring ? "io_uring READV/WRITEV" : "O_DIRECT");
 	if (!failed[0] && !skipped[0])
-		note("O_DIRECT pwritev2 of %d and preadv2 of %d 512-byte aligned iovecs (%zu and %zu bytes) over %s: "
-		     "byte exact, gaps untouched, every page pinned and given back", w.n, rd.n, w.total, rd.total, mem_names[m]);
+		note("%s of %d and %s of %d 512-byte aligned iovecs (%zu and %zu bytes) over %s: byte exact, gaps "
+		     "untouched, every page pinned and given back", wname, w.n, rname, rd.n, w.total, rd.total, mem_names[m]);
 out:
+	ring_exit(&r);
 	if (fd >= 0)
 		close(fd);
 	if (path[0])
 		unlink(path);
 	region_unmap(&rg);
 	if (bounce)
-		munmap(bounce, rg.len ? rg.len : PAGE);
+		munmap(bounce, rg.len);
 	free(exp);
 }
 
@@ -1011,6 +1033,16 @@ static int peer_read(struct peer *c, const char *addr, char *out, size_t len)
 	return 0;
 }
 
+/* The peer stopped, both regions unmapped, the four model buffers (one allocation) freed */
+static void pvm_end(struct peer *c, struct region *rg, struct region *loc, char *bufs)
+{
+	if (c->pid)
+		peer_stop(c);
+	region_unmap(rg);
+	region_unmap(loc);
+	free(bufs);
+}
+
 /* process_vm_readv and _writev between 40 unaligned local pieces and 33 remote ones (empty
  * ones among both) in the peer's region of the cell's kind; local and remote streams meet in
  * order; the peer's memory read back through /proc/PID/mem */
@@ -1027,8 +1059,9 @@ static void c32_pvm(void)
 
 	if (!region_map(&rg, m, 51) || !region_map(&loc, ANON, 52))
 		goto out;
-	cm = malloc(rg.len), stream = malloc(rg.len), exp = malloc(rg.len), got = malloc(rg.len);
-	if (!cm || !stream || !exp || !got || peer_start(&c, &rg, 53, -1))
+	cm = malloc(4 * rg.len);  /* the peer's model, a stream, the expected bytes, the bytes got */
+	stream = cm + rg.len, exp = stream + rg.len, got = exp + rg.len;
+	if (!cm || peer_start(&c, &rg, 53, -1))
 		goto out;
 	fill(cm, rg.len, 0, 53);  /* what the peer holds */
 	/* readv: the peer's pieces into ours */
@@ -1078,14 +1111,7 @@ static void c32_pvm(void)
 		note("process_vm_readv and _writev, 40 local and 33 remote unaligned iovecs, %s of a second 32-bit "
 		     "process: byte exact both ways, gaps untouched, pins back", mem_names[m]);
 out:
-	if (c.pid)
-		peer_stop(&c);
-	region_unmap(&rg);
-	region_unmap(&loc);
-	free(cm);
-	free(stream);
-	free(exp);
-	free(got);
+	pvm_end(&c, &rg, &loc, cm);
 }
 
 /* Remote entry 7 of 12 in a page the peer unmapped: both calls return the bytes of the entries
@@ -1097,11 +1123,11 @@ static void c32_pvm_bad(void)
 	struct shape ls, rs, rm;
 	struct peer c = {0};
 	struct pins pm;
-	char *cm = malloc(SMALL), *stream = malloc(SMALL), *exp = malloc(SMALL), *got = malloc(SMALL);
+	char *cm = malloc(4 * SMALL), *stream = cm + SMALL, *exp = stream + SMALL, *got = exp + SMALL;
 	size_t prefix = 0;
 	ssize_t n;
 
-	if (!cm || !stream || !exp || !got || !region_map(&rg, ANON, 61) || !region_map(&loc, ANON, 62))
+	if (!cm || !region_map(&rg, ANON, 61) || !region_map(&loc, ANON, 62))
 		goto out;
 	if (peer_start(&c, &rg, 63, 12))
 		goto out;
@@ -1174,14 +1200,7 @@ static void c32_pvm_bad(void)
 		note("a bad remote entry after %zu bytes: process_vm_readv and _writev returned exactly those; a bad local "
 		     "one: no more than the entries before it; pins back", prefix);
 out:
-	if (c.pid)
-		peer_stop(&c);
-	region_unmap(&rg);
-	region_unmap(&loc);
-	free(cm);
-	free(stream);
-	free(exp);
-	free(got);
+	pvm_end(&c, &rg, &loc, cm);
 }
 
 /* -- vmsplice: user pages into a pipe, and out of one into user memory -------------------- */
@@ -1376,93 +1395,6 @@ out:
 }
 
 /* -- io_uring in a compat task: READV/WRITEV, REGISTER_BUFFERS and _UPDATE ----------------- */
-
-/* IORING_OP_WRITEV of 24 (40) 512-aligned pieces to an O_DIRECT ext4 file, read back; then
- * READV of others out of it: the iovec arrays io_import_iovec() reads as compat_iovec */
-static void c32_uring_rw(void)
-{
-	enum mem m = mem_of(cell);
-	struct region rg = {.fd = -1};
-	struct shape w, rd;
-	struct pins pm;
-	struct ring r = {.fd = -1};
-	char path[256] = "", *bounce = NULL, *exp = NULL;
-	int fd = -1;
-	long res;
-
-	if (!ext4_dir) {
-		cskip("no ext4 directory given (-d)");
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/compat32-uring.%d", ext4_dir, getpid());
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
-	if (fd < 0 || !region_map(&rg, m, 91) || ring_init(&r, 8)) {
-		if (fd < 0)
-			cfail("open %s with O_DIRECT: %s", path, strerror(errno));
-		goto out;
-	}
-	bounce = map_aligned(rg.len, PAGE, -1);
-	exp = malloc(rg.len);
-	if (!bounce || !exp)
-		goto out;
-	shape_make(&w, rg.p, rg.len, rg.len > SMALL ? NIOV : 24, 512, 92);
-	gather(&w, exp);
-	pins_mark(&pm);
-	{
-		struct io_uring_sqe sqe = {.opcode = IORING_OP_WRITEV, .fd = fd, .addr = (uintptr_t)w.iov, .len = w.n};
-
-		res = ring_do(&r, &sqe);
-	}
-	if (res != (long)w.total) {
-		cfail("io_uring WRITEV of %d iovecs (%zu bytes), O_DIRECT: %ld (%s)", w.n, w.total, res,
-		      res < 0 ? strerror(-res) : "short");
-		goto back;
-	}
-	pinned_premise(&pm, &w, "io_uring WRITEV");
-	if (pread(fd, bounce, (w.total + 511) / 512 * 512, 0) < (ssize_t)w.total) {
-		cfail("O_DIRECT pread back: %s", strerror(errno));
-		goto back;
-	}
-	if (check_stream(&w, bounce, exp, w.total, "the file after io_uring WRITEV"))
-		goto back;
-	fill(bounce, rg.len, 0, 93);
-	if (pwrite(fd, bounce, rg.len, 0) != (ssize_t)rg.len) {
-		cfail("O_DIRECT pwrite of the stream: %s", strerror(errno));
-		goto back;
-	}
-	shape_make(&rd, rg.p, rg.len, rg.len > SMALL ? NIOV - 3 : 19, 512, 94);
-	memcpy(exp, rg.p, rg.len);
-	scatter(&rd, rg.p, exp, bounce, rd.total);
-	pins_mark(&pm);
-	{
-		struct io_uring_sqe sqe = {.opcode = IORING_OP_READV, .fd = fd, .addr = (uintptr_t)rd.iov, .len = rd.n};
-
-		res = ring_do(&r, &sqe);
-	}
-	if (res != (long)rd.total)
-		cfail("io_uring READV of %d iovecs (%zu bytes), O_DIRECT: %ld (%s)", rd.n, rd.total, res,
-		      res < 0 ? strerror(-res) : "short");
-	else
-		pinned_premise(&pm, &rd, "io_uring READV");
-	if (!failed[0])
-		check_mem(&rd, rg.p, exp, rg.len, "io_uring READV");
-back:
-	ring_exit(&r);
-	pins_back(&pm, "io_uring READV/WRITEV");
-	if (!failed[0] && !skipped[0])
-		note("io_uring (compat ring) WRITEV of %d and READV of %d 512-byte aligned iovecs over %s, O_DIRECT: "
-		     "byte exact, pins back", w.n, rd.n, mem_names[m]);
-out:
-	ring_exit(&r);
-	if (fd >= 0)
-		close(fd);
-	if (path[0])
-		unlink(path);
-	region_unmap(&rg);
-	if (bounce)
-		munmap(bounce, rg.len);
-	free(exp);
-}
 
 /* Six buffers, unaligned, none empty (io_buffer_validate() refuses an empty one) */
 static void reg_shape(struct shape *b, struct region *rg, unsigned seed)
