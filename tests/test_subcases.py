@@ -1769,3 +1769,35 @@ def test_the_reviewed_share_sendzc_and_pressure_cells_pass_bare() -> None:
     gone = [int(m.group(1)) for line in lines if (m := re.search(r"^# share/.*, (\d+) page mapping\(s\) left memory", line))]
     assert len(gone) == 16 and min(gone) > 0
     assert "# pressure/memory-high: 4096 bytes on the group's LRU lists after the child exited" in lines
+
+
+# -- 32-bit (compat) system calls (guests/src/compat32.c, compat_cells.h, compat_list.h) ---------
+def _compat_list() -> list[tuple[str, bool]]:
+    """compat_list.h's cells: (name, in the default set)"""
+    text = (GUESTS / "src" / "compat_list.h").read_text()
+    return [(f"compat/{n}", q == "1") for n, q in re.findall(r'^C32_CELL\("([^"]+)", \w+, ([01])\)', text, re.M)]
+
+
+def test_a_real_log_of_the_compat_cells() -> None:
+    # ONLY=compat/ QUICK=0 on a healthy 6.12 (run 20261207-145517-baseline): every cell of
+    # compat_list.h passes, each saying what it checked; the premises (thp, hugetlb) met
+    lines, got = _real_log("pin-matrix-compat-baseline-6.12-tcg.log")
+    cells = _compat_list()
+    assert list(got) == [n for n, _ in cells] and len(got) == 35
+    assert all(s.status is Status.PASS for s in got.values())
+    assert 8 <= sum(q for _, q in cells) <= 20  # the default set's share: a few seconds
+    assert "# compat/iov/neg: 60 calls with a length negative as a 32-bit value (one entry, and entry 9 of 12):" \
+           " EINVAL each, nothing moved" in lines
+    assert "# compat/uring/register/anon: 6 compat iovecs registered over anon (10 FOLL_PINs held for 10 pages)," \
+           " fixed I/O through each, two replaced by an update: byte exact, pins back" in lines
+    assert "# compat/msg/zerocopy: MSG_ZEROCOPY completion of send 0 (copied: the receiver is local)" in lines
+    assert "pin_matrix: exit 0 after 8s" in lines
+
+
+def test_the_compat_program_is_built_32_bit_and_skips_without_a_toolchain() -> None:
+    script = (GUESTS / "pin-matrix.sh").read_text()
+    assert "build_c compat32 compat32.c -- -m32" in script and 'args+=(-3 "$bin32")' in script
+    src = (GUESTS / "src" / "compat32.c").read_text()
+    assert "#include <liburing.h>" not in src and '_Static_assert(sizeof(long) == 4' in src
+    cells = (GUESTS / "src" / "compat_cells.h").read_text()
+    assert "gcc-multilib" in cells and "COMPAT_REQUIRED" in cells

@@ -549,15 +549,14 @@ static void c32_neg(void)
 #undef TRY
 			for (int i = 0; i < ng; i++, tries++) {
 				int e = got[i].ret == -1 ? got[i].err : got[i].ret < 0 ? (int)-got[i].ret : 0;
+				char said[64];
 
+				snprintf(said, sizeof(said), "%s", got[i].ret >= 0 ? "" : strerror(e));
+				if (got[i].ret >= 0)
+					snprintf(said, sizeof(said), "it returned %ld", got[i].ret);
 				if (e != EINVAL)
 					cfail("%s of %d iovec(s), entry %d %zu bytes (negative as a 32-bit length): %s, not EINVAL",
-					      got[i].call, n, k, bad_len[b], got[i].ret >= 0 ? "it returned" : strerror(e));
-				if (e != EINVAL && got[i].ret >= 0) {
-					size_t l = strlen(failed);
-
-					snprintf(failed + l, sizeof(failed) - l, " %ld", got[i].ret);
-				}
+					      got[i].call, n, k, bad_len[b], said);
 			}
 		}
 	if (!failed[0] && pread(mfd, fgot, SMALL, 0) != (ssize_t)SMALL)
