@@ -1801,3 +1801,43 @@ def test_the_compat_program_is_built_32_bit_and_skips_without_a_toolchain() -> N
     assert "#include <liburing.h>" not in src and '_Static_assert(sizeof(long) == 4' in src
     cells = (GUESTS / "src" / "compat_cells.h").read_text()
     assert "gcc-multilib" in cells and "COMPAT_REQUIRED" in cells
+
+
+def _compat_failed(bug: str) -> dict[str, str]:
+    """The failing cells of the default compat/ cells' run on a scratch bug of
+    tests/data/guest/compat-bugs (ONLY=compat/, QUICK=1: the 16 default cells)"""
+    _, got = _real_log(f"pin-matrix-compat-{bug}-6.12-tcg.log")
+    assert set(got) == {n for n, q in _compat_list() if q}
+    assert all(s.status in (Status.PASS, Status.FAIL) for s in got.values())
+    return {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+
+
+def test_the_compat_cells_catch_a_compat_ring_registering_buffers_at_native_strides() -> None:
+    # compat-bugs/uring-register-compat-stride (run 20261207-152041): io_sqe_buffers_register()
+    # steps through a compat ring's iovec array by 16 bytes: buffer 1 comes from entry 2, the
+    # last from past the array
+    assert _compat_failed("uring-register-compat-stride") == {
+        "compat/iov/neg": "IORING_REGISTER_BUFFERS of 12 iovec(s), entry 9 2147483648 bytes (negative as a 32-bit"
+                          " length): Bad address, not EINVAL",
+        "compat/uring/register/anon": "IORING_REGISTER_BUFFERS of 6 compat iovecs: Bad address",
+        "compat/uring/register/bad": "IORING_REGISTER_BUFFERS whose entry 4 of 6 is negative as a 32-bit length:"
+                                     " Bad address, not Invalid argument"}
+
+
+def test_the_compat_cells_catch_remote_iovecs_read_as_native() -> None:
+    # compat-bugs/pvm-remote-native-iovecs (run 20261207-152418): process_vm_rw() reads a 32-bit
+    # caller's remote iovec array as 64-bit iovecs
+    assert _compat_failed("pvm-remote-native-iovecs") == {
+        "compat/iov/neg": "process_vm_writev (remote) of 1 iovec(s), entry 0 2147483648 bytes (negative as a 32-bit"
+                          " length): Bad address, not EINVAL",
+        "compat/pvm/anon": "process_vm_readv of 40 local and 33 remote iovecs (17124 bytes): -1 (Invalid argument)",
+        "compat/pvm/bad": "process_vm_readv whose remote entry 8 of 12 is unmapped (3261 bytes before it): -1"
+                          " (Invalid argument)"}
+
+
+def test_the_compat_cells_catch_a_poke_of_a_native_word() -> None:
+    # compat-bugs/ptrace-compat-poke-native (run 20261207-153011): compat_ptrace_request() pokes
+    # through generic_ptrace_pokedata(): 4 zero bytes after each 4-byte word
+    assert _compat_failed("ptrace-compat-poke-native") == {
+        c: "the tracee's byte +8 after the pokes is 0x00, a 64-bit tracer's pokes leave 0x9b"
+        for c in ("compat/ptrace/anon", "compat/ptrace/hole")}
