@@ -1841,3 +1841,25 @@ def test_the_compat_cells_catch_a_poke_of_a_native_word() -> None:
     assert _compat_failed("ptrace-compat-poke-native") == {
         c: "the tracee's byte +8 after the pokes is 0x00, a 64-bit tracer's pokes leave 0x9b"
         for c in ("compat/ptrace/anon", "compat/ptrace/hole")}
+
+
+def test_the_compat_cells_catch_a_single_compat_iovec_read_as_native() -> None:
+    # compat-bugs/iov-compat-ubuf-native (run 20261207-153716): __import_iovec_ubuf() reads a
+    # 32-bit task's one iovec as a 64-bit one; every call of two or more iovecs still works
+    assert _compat_failed("iov-compat-ubuf-native") == {
+        "compat/iov/neg": "readv of 1 iovec(s), entry 0 2147483648 bytes (negative as a 32-bit length): Bad address,"
+                          " not EINVAL",
+        "compat/iov/clamp": "writev of 1 iovec(s) summing to 0x7fffffff bytes to /dev/null returned -1 (Bad address),"
+                            " a 64-bit call 0x7ffff000",
+        "compat/buffered/anon": "pwritev2 of 1 iovec(s), 22028 bytes: -1 (Invalid argument)"}
+
+
+def test_the_compat_cells_catch_a_compat_length_left_unchecked() -> None:
+    # compat-bugs/iov-compat-len-unchecked (run 20261207-153442): copy_compat_iovec_from_user()
+    # without its len < 0 test: a single entry of 0x80000000 is clamped and read into (65533
+    # bytes into a 64 KiB buffer); io_uring's registration says EFAULT for it
+    assert _compat_failed("iov-compat-len-unchecked") == {
+        "compat/iov/neg": "readv of 1 iovec(s), entry 0 2147483648 bytes (negative as a 32-bit length): it returned"
+                          " 65533, not EINVAL",
+        "compat/uring/register/bad": "IORING_REGISTER_BUFFERS whose entry 4 of 6 is negative as a 32-bit length:"
+                                     " Bad address, not Invalid argument"}
