@@ -13,6 +13,19 @@ need_gup_test || exit $?
 # -O1: 40 s of gcc -O2 under TCG (measured), a third less at -O1 (when the guest compiles it:
 # the host's prebuild, lib.sh gcc_once, usually has)
 bin=$(BUILD_C_OPT=-O1 build_c pin_matrix pin_matrix.c -- -luring -lpthread) || { echo "FAIL: cannot compile pin_matrix"; exit 1; }
+# The compat/ cells' 32-bit program (guests/src/compat32.c, pin_matrix's -3): gcc -m32 needs
+# gcc-multilib on the host (bench doctor names it). Without it the cells skip, saying so; a
+# compile error of a toolchain that builds 32-bit programs fails like pin_matrix's own.
+bin32=""
+if ! bin32=$(BUILD_C_OPT=-O1 build_c compat32 compat32.c -- -m32); then
+    bin32=""
+    m32_probe=$(mktemp -d)
+    if printf 'int main(void) { return 0; }\n' > "$m32_probe/p.c" && gcc -m32 "$m32_probe/p.c" -o "$m32_probe/p" 2>/dev/null; then
+        rm -rf "$m32_probe"; echo "FAIL: cannot compile compat32 (gcc -m32 builds other programs)"; exit 1
+    fi
+    rm -rf "$m32_probe"
+    echo "note: gcc -m32 cannot build a program (no gcc-multilib on the host): compat/* skip"
+fi
 prebuild_done
 echo "compiled in ${SECONDS}s"
 hugepages 12 || { echo "FAIL: cannot reserve 12 hugetlb pages"; exit 1; }
@@ -111,6 +124,9 @@ args=(-d "$mnt" -b "$raw")
 [ "$QUICK" = 1 ] && args+=(-q)  # the default set's cells (pin_matrix.c quick_cells); 0: every cell
 [ "$RACE_SECONDS" != 0 ] && args+=(-r "$RACE_SECONDS")
 [ "$RACE_NOISE" != 0 ] && args+=(-n "$RACE_NOISE")
+[ -n "$bin32" ] && args+=(-3 "$bin32")
+# a kernel with IA32_EMULATION that cannot exec the 32-bit program fails its cells
+[ "$(kconfig IA32_EMULATION)" = y ] && export COMPAT_REQUIRED=1
 # a kernel built with io_uring that refuses a ring fails the matrix: its uring cells would skip
 [ "$(kconfig IO_URING)" = y ] && export URING_REQUIRED=1
 # the same for the kentry cells' entries (kconfigs/pinners.config): built in, so they must work

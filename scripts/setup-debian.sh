@@ -4,6 +4,8 @@
 # and the bench itself. The packages come from scripts/requirements-debian.txt, the same list
 # `bench doctor` checks before every run.
 #   --print-packages   print the Debian packages it would install, and stop
+#   --packages-only    install the Debian packages, and stop (no pip, no doctor: for a machine
+#                      whose Python side is set up, when the list grew)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=$(awk '!/^[[:space:]]*(#|$)/ { print $1 }' scripts/requirements-debian.txt | sort -u)
@@ -15,6 +17,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086 # one word a package
 apt-get install -y -qq --no-install-recommends $packages
+[ "${1:-}" = "--packages-only" ] && { echo "pinbench: Debian packages installed"; exit 0; }
 # Debian's own python3 has no pip until python3-pip, and refuses pip installs (PEP 668:
 # EXTERNALLY-MANAGED) unless told; the README's `python3 -m bench` must find the packages.
 python3 -m pip --version > /dev/null 2>&1 || apt-get install -y -qq --no-install-recommends python3-pip

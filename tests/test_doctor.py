@@ -63,6 +63,7 @@ GUEST_TOOLS = {
     "ibv_rc_pingpong": r"\bibv_rc_pingpong\b",
     "ib_write_bw": r"\bib_write_bw\b",
     "/usr/lib/python3/dist-packages/pyverbs": r"^(import|from) pyverbs\b",
+    "-m32": r"(^|\s)-m32\b",  # pin-matrix's compat32.c (a cc line: gcc -m32 must build a program)
 }
 
 
@@ -89,6 +90,25 @@ def test_every_workload_preflights_what_its_guest_side_uses() -> None:
     assert {"fio", "/usr/include/liburing.h", "gcc", "mkfs.ext4"} <= picked["iouring"]
     assert {"/usr/include/liburing.h", "mkfs.ext4", "gcc"} <= picked["mm-selftests"]
     assert {"gcc", "mkfs.ext4"} <= picked["gup-test-deep"] and "fio" in picked["odirect-deep"]
+
+
+def test_a_compiler_check_builds_a_program_and_is_never_fatal(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """gcc -m32 without gcc-multilib finds no crt files: the doctor names the package, and a run
+    goes on (the compat/ cells skip saying so), unlike a missing command."""
+    (line,) = [r for r in doctor.read_requirements(HOME / doctor.REQUIREMENTS) if r.kind == "cc"]
+    assert (line.package, line.what, line.needed) == ("gcc-multilib", "-m32", "workload:pin-matrix")
+    reqs = [doctor.Requirement("pinbench-nonesuch", "cc", "-pinbench-no-such-flag", "workload:pin-matrix", 1),
+            doctor.Requirement("gcc", "cc", "-O1", "workload:pin-matrix", 2)]
+    bad, good = doctor.check_requirements(reqs)
+    assert not bad.ok and not bad.fatal and good.ok
+    assert bad.name == "workload:pin-matrix: gcc -pinbench-no-such-flag"
+    assert "apt-get install pinbench-nonesuch" in bad.detail and "SKIP" in bad.detail
+    assert doctor.missing([bad, good]) == []
+    with_requirements(world, "git cmd git tree\npinbench-nonesuch cc -pinbench-no-such-flag workload:smoke\n")
+    assert bench_main(["doctor", "--workload", "smoke", "--results", str(world.tmp)]) == 0
+    out = capsys.readouterr().out
+    assert "note    workload:smoke: gcc -pinbench-no-such-flag: gcc -pinbench-no-such-flag cannot build" in out
+    assert "0 missing" in out
 
 
 def test_deep_variants_and_sets_take_the_lines_of_their_script() -> None:

@@ -1951,3 +1951,98 @@ def test_pin_matrix_requires_fuse_when_the_kernel_has_it() -> None:
     assert 'kentry_missing(c, "fuse"' in (GUESTS / "src" / "fuse_cells.h").read_text()
     frag = kconfig.find_fragment("pinners", GUESTS.parent / "kconfigs")
     assert "CONFIG_FUSE_FS" in {o.name for o in frag.options if o.value == "y"}
+
+
+# -- 32-bit (compat) system calls (guests/src/compat32.c, compat_cells.h, compat_list.h) ---------
+
+def _compat_list() -> list[tuple[str, bool]]:
+    """compat_list.h's cells: (name, in the default set)"""
+    text = (GUESTS / "src" / "compat_list.h").read_text()
+    return [(f"compat/{n}", q == "1") for n, q in re.findall(r'^C32_CELL\("([^"]+)", \w+, ([01])\)', text, re.M)]
+
+
+def test_a_real_log_of_the_compat_cells() -> None:
+    # ONLY=compat/ QUICK=0 on a healthy 6.12 (run 20261207-145517-baseline): every cell of
+    # compat_list.h passes, each saying what it checked; the premises (thp, hugetlb) met
+    lines, got = _real_log("pin-matrix-compat-baseline-6.12-tcg.log")
+    cells = _compat_list()
+    assert list(got) == [n for n, _ in cells] and len(got) == 35
+    assert all(s.status is Status.PASS for s in got.values())
+    assert 8 <= sum(q for _, q in cells) <= 20  # the default set's share: a few seconds
+    assert "# compat/iov/neg: 60 calls with a length negative as a 32-bit value (one entry, and entry 9 of 12):" \
+           " EINVAL each, nothing moved" in lines
+    assert "# compat/uring/register/anon: 6 compat iovecs registered over anon (10 FOLL_PINs held for 10 pages)," \
+           " fixed I/O through each, two replaced by an update: byte exact, pins back" in lines
+    assert "# compat/msg/zerocopy: MSG_ZEROCOPY completion of send 0 (copied: the receiver is local)" in lines
+    assert "pin_matrix: exit 0 after 8s" in lines
+
+
+def test_the_compat_program_is_built_32_bit_and_skips_without_a_toolchain() -> None:
+    script = (GUESTS / "pin-matrix.sh").read_text()
+    assert "build_c compat32 compat32.c -- -m32" in script and 'args+=(-3 "$bin32")' in script
+    src = (GUESTS / "src" / "compat32.c").read_text()
+    assert "#include <liburing.h>" not in src and '_Static_assert(sizeof(long) == 4' in src
+    cells = (GUESTS / "src" / "compat_cells.h").read_text()
+    assert "gcc-multilib" in cells and "COMPAT_REQUIRED" in cells
+
+
+def _compat_failed(bug: str) -> dict[str, str]:
+    """The failing cells of the default compat/ cells' run on a scratch bug of
+    tests/data/guest/compat-bugs (ONLY=compat/, QUICK=1: the 16 default cells)"""
+    _, got = _real_log(f"pin-matrix-compat-{bug}-6.12-tcg.log")
+    assert set(got) == {n for n, q in _compat_list() if q}
+    assert all(s.status in (Status.PASS, Status.FAIL) for s in got.values())
+    return {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+
+
+def test_the_compat_cells_catch_a_compat_ring_registering_buffers_at_native_strides() -> None:
+    # compat-bugs/uring-register-compat-stride (run 20261207-152041): io_sqe_buffers_register()
+    # steps through a compat ring's iovec array by 16 bytes: buffer 1 comes from entry 2, the
+    # last from past the array
+    assert _compat_failed("uring-register-compat-stride") == {
+        "compat/iov/neg": "IORING_REGISTER_BUFFERS of 12 iovec(s), entry 9 2147483648 bytes (negative as a 32-bit"
+                          " length): Bad address, not EINVAL",
+        "compat/uring/register/anon": "IORING_REGISTER_BUFFERS of 6 compat iovecs: Bad address",
+        "compat/uring/register/bad": "IORING_REGISTER_BUFFERS whose entry 4 of 6 is negative as a 32-bit length:"
+                                     " Bad address, not Invalid argument"}
+
+
+def test_the_compat_cells_catch_remote_iovecs_read_as_native() -> None:
+    # compat-bugs/pvm-remote-native-iovecs (run 20261207-152418): process_vm_rw() reads a 32-bit
+    # caller's remote iovec array as 64-bit iovecs
+    assert _compat_failed("pvm-remote-native-iovecs") == {
+        "compat/iov/neg": "process_vm_writev (remote) of 1 iovec(s), entry 0 2147483648 bytes (negative as a 32-bit"
+                          " length): Bad address, not EINVAL",
+        "compat/pvm/anon": "process_vm_readv of 40 local and 33 remote iovecs (17124 bytes): -1 (Invalid argument)",
+        "compat/pvm/bad": "process_vm_readv whose remote entry 8 of 12 is unmapped (3261 bytes before it): -1"
+                          " (Invalid argument)"}
+
+
+def test_the_compat_cells_catch_a_poke_of_a_native_word() -> None:
+    # compat-bugs/ptrace-compat-poke-native (run 20261207-153011): compat_ptrace_request() pokes
+    # through generic_ptrace_pokedata(): 4 zero bytes after each 4-byte word
+    assert _compat_failed("ptrace-compat-poke-native") == {
+        c: "the tracee's byte +8 after the pokes is 0x00, a 64-bit tracer's pokes leave 0x9b"
+        for c in ("compat/ptrace/anon", "compat/ptrace/hole")}
+
+
+def test_the_compat_cells_catch_a_single_compat_iovec_read_as_native() -> None:
+    # compat-bugs/iov-compat-ubuf-native (run 20261207-153716): __import_iovec_ubuf() reads a
+    # 32-bit task's one iovec as a 64-bit one; every call of two or more iovecs still works
+    assert _compat_failed("iov-compat-ubuf-native") == {
+        "compat/iov/neg": "readv of 1 iovec(s), entry 0 2147483648 bytes (negative as a 32-bit length): Bad address,"
+                          " not EINVAL",
+        "compat/iov/clamp": "writev of 1 iovec(s) summing to 0x7fffffff bytes to /dev/null returned -1 (Bad address),"
+                            " a 64-bit call 0x7ffff000",
+        "compat/buffered/anon": "pwritev2 of 1 iovec(s), 22028 bytes: -1 (Invalid argument)"}
+
+
+def test_the_compat_cells_catch_a_compat_length_left_unchecked() -> None:
+    # compat-bugs/iov-compat-len-unchecked (run 20261207-153442): copy_compat_iovec_from_user()
+    # without its len < 0 test: a single entry of 0x80000000 is clamped and read into (65533
+    # bytes into a 64 KiB buffer); io_uring's registration says EFAULT for it
+    assert _compat_failed("iov-compat-len-unchecked") == {
+        "compat/iov/neg": "readv of 1 iovec(s), entry 0 2147483648 bytes (negative as a 32-bit length): it returned"
+                          " 65533, not EINVAL",
+        "compat/uring/register/bad": "IORING_REGISTER_BUFFERS whose entry 4 of 6 is negative as a 32-bit length:"
+                                     " Bad address, not Invalid argument"}

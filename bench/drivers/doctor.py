@@ -15,6 +15,7 @@ import importlib.util
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from bench.run.vm import find_vng
 
 REQUIREMENTS = Path("scripts") / "requirements-debian.txt"
 GUESTS = Path("guests")
-KINDS = ("cmd", "file", "tarball")
+KINDS = ("cmd", "file", "tarball", "cc")
 STAGES = ("tree", "build", "boot")
 PYTHON = (("pexpect", "pexpect"), ("yaml", "pyyaml"), ("junit_xml", "junit-xml"), ("kcidb_io", "kcidb-io"))
 SLOT_GB = 6  # a work slot: a 1.7 GB worktree and a build dir of 1-3 GB
@@ -36,7 +37,7 @@ RESULTS_MB = 200
 @dataclass(frozen=True)
 class Requirement:
     package: str  # the Debian package that provides it
-    kind: str  # cmd | file | tarball
+    kind: str  # cmd | file | tarball | cc (gcc compiles and links with the flags in `what`)
     what: str
     needed: str  # tree | build | boot | workload:NAME
     line: int
@@ -92,7 +93,27 @@ def with_kin(names: Iterable[str], guests_dir: Path) -> list[str]:
     return list(dict.fromkeys([*names, *(n for n, script in scripts.items() if script in run)]))
 
 
+CC_PROBE = "#include <stdio.h>\nint main(void) { return printf(\"%zu\\n\", sizeof(long)) < 0; }\n"
+
+
+def compiles(flags: str) -> bool:
+    """gcc FLAGS builds a C program that uses libc: the compiler, its crt files and the libc of
+    that target are all there (gcc -m32 without gcc-multilib finds no Scrt1.o)."""
+    if not shutil.which("gcc"):
+        return False
+    with tempfile.TemporaryDirectory(prefix="pinbench-doctor-") as tmp:
+        src = Path(tmp) / "probe.c"
+        src.write_text(CC_PROBE)
+        try:
+            proc.output(["gcc", *flags.split(), str(src), "-o", str(Path(tmp) / "probe")])
+        except InfraError:
+            return False
+    return True
+
+
 def present(req: Requirement) -> bool:
+    if req.kind == "cc":
+        return compiles(req.what)
     if req.kind == "cmd":
         return shutil.which(req.what) is not None
     if req.kind == "tarball":
@@ -107,6 +128,11 @@ def check_requirements(reqs: Iterable[Requirement], skip_tree: bool = False) -> 
         if r.kind == "tarball" and skip_tree:
             continue
         ok = present(r)
+        if r.kind == "cc":  # not fatal: what needs it skips, saying so
+            checks.append(Check(f"{r.needed}: gcc {r.what}", ok, f"gcc {r.what} builds ({r.package})" if ok else
+                                f"gcc {r.what} cannot build a program: apt-get install {r.package} (until then "
+                                f"the {r.needed} cells that need it SKIP)", fatal=False))
+            continue
         found = shutil.which(r.what) if r.kind == "cmd" else r.what
         detail = f"{found} ({r.package})" if ok else f"missing {r.what}: apt-get install {r.package}"
         checks.append(Check(f"{r.needed}: {r.what}", ok, detail))

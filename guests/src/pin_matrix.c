@@ -22,7 +22,8 @@
  *   -o: run only cells whose name contains ONLY (comma-separated, any matches); -x: leave out
  *   cells whose name contains EXCEPT (same form); -l: list cells; -q: only the default set's
  *   cells (quick_cells below);
- *   -r: also run the races (race/...), each for SECONDS.
+ *   -r: also run the races (race/...), each for SECONDS; -3: the 32-bit program of the compat/
+ *   cells (compat32.c, gcc -m32; without it they skip).
  * Exit: 0 every cell passed or skipped (at least one passed), 1 a cell failed, 4 none ran.
  */
 #include "pinlib.h"
@@ -2923,6 +2924,7 @@ static void races(double secs, int noise)
 #include "dirty_cells.h"  /* dirty/...: buffered writes throttled by a tiny dirty limit against pinned file pages */
 #include "ktls_cells.h"  /* ktls/...: software kTLS records sent from and decrypted into every kind of user memory */
 #include "fuse_cells.h"  /* fuse/...: FUSE direct I/O pins, a raw /dev/fuse daemon's short, failed, interrupted, aborted replies */
+#include "compat_cells.h"  /* compat/...: 32-bit system calls (compat iovecs, io_uring, ptrace) in compat32.c */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2933,7 +2935,7 @@ int main(int argc, char **argv, char **envp)
 
 	if (helper >= 0)
 		return helper;
-	while ((opt = getopt(argc, argv, "d:b:B:v:m:o:x:lqr:s:S:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:b:B:v:m:o:x:lqr:s:S:n:3:")) != -1) {
 		switch (opt) {
 		case 'd': ext4_dir = optarg; break;
 		case 'b': blk_dev = optarg; break;
@@ -2948,8 +2950,9 @@ int main(int argc, char **argv, char **envp)
 		case 's': race_swap = optarg; break;
 		case 'S': bdev_swap = optarg; break;
 		case 'n': race_noise = atoi(optarg); break;
+		case '3': compat_bin = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS] [-s SWAPDEV] [-S SWAPDEV] [-n NOISE]\n",
+			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS] [-s SWAPDEV] [-S SWAPDEV] [-n NOISE] [-3 COMPAT32]\n",
 				argv[0]);
 			return 2;
 		}
@@ -3040,6 +3043,7 @@ int main(int argc, char **argv, char **envp)
 	dirty_cells();
 	ktls_cells();
 	fuse_cells();
+	compat_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,11 +23,14 @@
 #define PAGE 4096UL
 #define HPAGE (2UL << 20)
 
-/* The two FOLL_PIN counters, folded (exact); 0 when /proc/vmstat has both. */
+/* The two FOLL_PIN counters, folded (exact); 0 when /proc/vmstat has both. In a 32-bit
+ * program (guests/src/compat32.c) a long holds them modulo 2^32: differences still come out
+ * right through pins_outstanding(). */
 static inline int pin_counts(long *acquired, long *released)
 {
 	char key[64];
-	long val;
+	long long val;
+	int got = 0;
 	FILE *f;
 	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
 
@@ -38,14 +42,14 @@ static inline int pin_counts(long *acquired, long *released)
 	f = fopen("/proc/vmstat", "r");
 	if (!f)
 		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
+	while (fscanf(f, "%63s %lld", key, &val) == 2) {
 		if (!strcmp(key, "nr_foll_pin_acquired"))
-			*acquired = val;
+			*acquired = (long)val, got |= 1;
 		else if (!strcmp(key, "nr_foll_pin_released"))
-			*released = val;
+			*released = (long)val, got |= 2;
 	}
 	fclose(f);
-	return *acquired < 0 || *released < 0 ? -1 : 0;
+	return got == 3 ? 0 : -1;
 }
 
 /* Outstanding FOLL_PIN page pins: nr_foll_pin_acquired - nr_foll_pin_released (exact). */
@@ -53,7 +57,7 @@ static inline long pins_outstanding(void)
 {
 	long acq, rel;
 
-	return pin_counts(&acq, &rel) ? -1 : acq - rel;
+	return pin_counts(&acq, &rel) ? -1 : (long)((unsigned long)acq - (unsigned long)rel);
 }
 
 /* A pin baseline for a measured window: outstanding pins once three readings 20 ms apart
@@ -108,11 +112,11 @@ static inline void flush_settled(void)
 		fflush(stdout);
 		return;
 	}
-	before = a - r;
+	before = (long)((unsigned long)a - (unsigned long)r);
 	fflush(stdout);
 	/* after one flush outlasted the wait, the next ones wait 1 s: a kernel that never gives the
 	 * output's pins back would otherwise cost every cell 30 s, and the first late one is said */
-	for (int i = 0; !pin_counts(&a, &r) && a - r > before; i++) {
+	for (int i = 0; !pin_counts(&a, &r) && (long)((unsigned long)a - (unsigned long)r) > before; i++) {
 		if (i == (flushes_late ? 1000 : FLUSH_SETTLE_MS) / 5) {
 			flushes_late++;
 			return;
@@ -223,9 +227,9 @@ static inline int movable_spans(uint64_t lo[MOVABLE_NODES], uint64_t hi[MOVABLE_
 		if (!strncmp(line, "Node", 4)) {
 			in_movable = strstr(line, "zone  Movable") != NULL;
 			spanned = 0;
-		} else if (in_movable && sscanf(line, " spanned %lu", &spanned) == 1) {
+		} else if (in_movable && sscanf(line, " spanned %" SCNu64, &spanned) == 1) {
 			continue;
-		} else if (in_movable && sscanf(line, " start_pfn: %lu", &start) == 1 && spanned) {
+		} else if (in_movable && sscanf(line, " start_pfn: %" SCNu64, &start) == 1 && spanned) {
 			lo[n] = start;
 			hi[n++] = start + spanned;
 		}
