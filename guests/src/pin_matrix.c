@@ -2717,6 +2717,7 @@ static void races(double secs, int noise)
 #include "pressure_cells.h"  /* pressure/...: kswapd, memory.high, memcg OOM, swap files and discard under pins */
 #include "numa_cells.h"  /* numa/...: NUMA balancing hinting faults and memory policies under pins */
 #include "dirty_cells.h"  /* dirty/...: buffered writes throttled by a tiny dirty limit against pinned file pages */
+#include "tlb_cells.h"  /* tlb/...: stale TLB entries after mprotect, munmap, mremap, madvise, fork, migration, clear_refs, uffd-wp */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2836,6 +2837,7 @@ int main(int argc, char **argv, char **envp)
 	pressure_cells();
 	numa_cells();
 	dirty_cells();
+	tlb_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
