@@ -53,7 +53,8 @@
 
 #define TLB_SECONDS 0.15      /* a cell's rounds start only before this much time went */
 #define TLB_ROUNDS 40
-#define TLB_WAIT_S 2.0        /* the writer's progress, a fault, a uffd message: at most */
+#define TLB_WAIT_S 2.0        /* the writer's progress, a uffd message: at most */
+#define TLB_FAULT_S 0.5       /* a fault owed (short: a writer that goes on may be writing a freed page) */
 #define TLB_RACE_SECONDS 3.0  /* tlb/shmem/mremap-punch */
 
 enum tl_mem { TL_ANON, TL_THP, TL_SHMEM, TL_HUGE };
@@ -162,14 +163,14 @@ static uint64_t tl_wait(struct tl_w *w, uint64_t n)
 	return d;
 }
 
-/* Wait for the writer's fault: the number that faulted, or 0 when it went on for TLB_WAIT_S */
+/* Wait for the writer's fault: the number that faulted, or 0 when it went on for TLB_FAULT_S */
 static uint64_t tl_fault(struct tl_w *w)
 {
 	double t0 = now_s();
 	uint64_t f;
 
 	while (!(f = atomic_load(&w->faulted)))
-		if (now_s() - t0 > TLB_WAIT_S)
+		if (now_s() - t0 > TLB_FAULT_S)
 			return 0;
 	return f;
 }
@@ -305,9 +306,9 @@ static int tl_judge_fault(struct tl *t, uint64_t P)
 	uint64_t f = tl_fault(&t->w), d = atomic_load(&t->w.done);
 
 	if (!f) {
-		cfail(t->c, "the %s went on %lu accesses past %s's return (access #%lu) without a fault in %.0f s",
+		cfail(t->c, "the %s went on %lu accesses past %s's return (access #%lu) without a fault in %.1f s",
 		      t->w.reader ? "reader" : "writer", (unsigned long)(d - P), tl_calls[t->op], (unsigned long)P,
-		      TLB_WAIT_S);
+		      TLB_FAULT_S);
 		return -1;
 	}
 	if (f > P + 2) {
