@@ -2837,6 +2837,7 @@ int main(int argc, char **argv, char **envp)
 	pressure_cells();
 	numa_cells();
 	dirty_cells();
+	tl_race_secs = race_secs;
 	tlb_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);

@@ -43,7 +43,7 @@
  * punch, which takes no mmap lock) is written through the old place's entry after the zap. The
  * writer punches the memfd's page, writes, and reads the file back (pread): a write that
  * succeeded after its own punch returned must be in the file. This thread moves the mapping
- * there and back (mremap) meanwhile, TLB_RACE_SECONDS.
+ * there and back (mremap) meanwhile, TLB_RACE_SECONDS (RACE_SECONDS when longer: 20 s in the deep set).
  */
 #include <sched.h>
 #include <setjmp.h>
@@ -55,7 +55,8 @@
 #define TLB_ROUNDS 40
 #define TLB_WAIT_S 2.0        /* the writer's progress, a uffd message: at most */
 #define TLB_FAULT_S 0.5       /* a fault owed (short: a writer that goes on may be writing a freed page) */
-#define TLB_RACE_SECONDS 3.0  /* tlb/shmem/mremap-punch */
+#define TLB_RACE_SECONDS 3.0  /* tlb/shmem/mremap-punch, or RACE_SECONDS (-r) when longer */
+static double tl_race_secs;  /* main's -r */
 
 enum tl_mem { TL_ANON, TL_THP, TL_SHMEM, TL_HUGE };
 static const char *const tl_mem_names[] = {"anon", "thp", "shmem", "hugetlb"};
@@ -843,7 +844,7 @@ static void tl_punch_cell(struct cell *c, int k)
 	while (!atomic_load(&r.w.cpu))
 		;
 	t0 = now_s();
-	while (now_s() - t0 < TLB_RACE_SECONDS && !atomic_load(&r.lost) && atomic_load(&r.w.cpu) == 1) {
+	while (now_s() - t0 < (tl_race_secs > TLB_RACE_SECONDS ? tl_race_secs : TLB_RACE_SECONDS) && !atomic_load(&r.lost) && atomic_load(&r.w.cpu) == 1) {
 		if (mremap(r.a, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, res + 5 * PAGE) == MAP_FAILED ||
 		    mremap(res + 5 * PAGE, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, r.a) == MAP_FAILED) {
 			cfail(c, "mremap: %s", strerror(errno));
