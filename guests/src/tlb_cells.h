@@ -307,7 +307,8 @@ static int tl_judge_fault(struct tl *t, uint64_t P)
 	uint64_t f = tl_fault(&t->w), d = atomic_load(&t->w.done);
 
 	if (!f) {
-		cfail(t->c, "the %s went on %lu accesses past %s's return (access #%lu) without a fault in %.1f s",
+		cfail(t->c, "the %s went on %lu accesses past %s's return (access #%lu) without a fault in %.1f s "
+		      "(a stale TLB entry)",
 		      t->w.reader ? "reader" : "writer", (unsigned long)(d - P), tl_calls[t->op], (unsigned long)P,
 		      TLB_FAULT_S);
 		return -1;
