@@ -300,6 +300,21 @@ static void tl_teardown(struct tl *t)
 
 static uint64_t tl_word(const char *p) { return *(volatile const uint64_t *)p; }
 
+/* The word at p as the page tables say, not as this CPU's TLB does: read through /proc/self/mem
+ * (GUP walks the tables), since a flush the kernel skipped leaves this CPU's entry stale too
+ * (both CPUs would then agree on the old page). 0 if it cannot be read. */
+static uint64_t tl_peek(const char *p)
+{
+	static int fd = -1;
+	uint64_t v = 0;
+
+	if (fd < 0)
+		fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || pread(fd, &v, 8, (off_t)(uintptr_t)p) != 8)
+		return 0;
+	return v;
+}
+
 /* The writer's accesses after the call returned (count P) must have faulted: the first one, or
  * the one before it (which may have begun before P was read) */
 static int tl_judge_fault(struct tl *t, uint64_t P)
@@ -326,7 +341,7 @@ static int tl_judge_fault(struct tl *t, uint64_t P)
 /* The page, read where it still is, holds at most P + 1: no write after the return landed */
 static int tl_judge_page(struct tl *t, const char *where, const char *p, uint64_t P)
 {
-	uint64_t v = tl_word(p);
+	uint64_t v = tl_peek(p);
 
 	if (v > P + 1) {
 		cfail(t->c, "the page (%s) holds the writer's #%lu, written after %s returned at #%lu (a stale TLB "
@@ -354,10 +369,10 @@ static int tl_judge_lands(struct tl *t, uint64_t P)
 			return -1;
 		}
 		d = atomic_load(&t->w.done);
-		v = tl_word(t->a);
+		v = tl_peek(t->a);
 		if (v < d) {
 			cfail(t->c, "after %s returned at the writer's #%lu, the writer is at #%lu but its page reads #%lu "
-			      "(here, on CPU 0): its writes go to another page (the old one, a stale TLB entry)",
+			      "(/proc/self/mem): its writes go to another page (the old one, a stale TLB entry)",
 			      tl_calls[t->op], (unsigned long)P, (unsigned long)d, (unsigned long)v);
 			return -1;
 		}
@@ -544,14 +559,14 @@ static void tl_free_round(struct tl *t)
 		cfail(t->c, "MADV_PAGEOUT: %s", strerror(errno));
 		return;
 	}
-	v = tl_word(t->a);
+	v = tl_peek(t->a);
 	if (v != last)
 		cfail(t->c, "MADV_FREE returned at the writer's #%lu, it wrote on to #%lu, MADV_PAGEOUT: the page reads "
 		      "#%lu (%s): the writes after MADV_FREE did not dirty the page (a stale TLB entry)", (unsigned long)P,
 		      (unsigned long)last, (unsigned long)v, v ? "an older write" : "zeros, discarded as clean");
-	else if (vmstat("pglazyfree") - lazy < 2 || tl_word(t->wit))
+	else if (vmstat("pglazyfree") - lazy < 2 || tl_peek(t->wit))
 		cskip(t->c, "MADV_FREE then MADV_PAGEOUT did not discard the witness page (pglazyfree +%ld, it reads %#lx)",
-		      vmstat("pglazyfree") - lazy, (unsigned long)tl_word(t->wit));
+		      vmstat("pglazyfree") - lazy, (unsigned long)tl_peek(t->wit));
 }
 
 /* fork: the child reads its view (the old page, once the parent's writer took its COW) twice,
@@ -672,10 +687,10 @@ static void tl_uffdwp_round(struct tl *t)
 	if (msg.event != UFFD_EVENT_PAGEFAULT || !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP))
 		cfail(t->c, "the userfaultfd said event %u flags %#llx, want a write-protect fault", msg.event,
 		      (unsigned long long)msg.arg.pagefault.flags);
-	else if (d > P + 1 || tl_word(t->a) > P + 1)
+	else if (d > P + 1 || tl_peek(t->a) > P + 1)
 		cfail(t->c, "UFFDIO_WRITEPROTECT returned at the writer's #%lu; at its fault it was at #%lu, the page "
 		      "reads #%lu: writes after the write-protect landed without the fault (a stale TLB entry)",
-		      (unsigned long)P, (unsigned long)d, (unsigned long)tl_word(t->a));
+		      (unsigned long)P, (unsigned long)d, (unsigned long)tl_peek(t->a));
 	else
 		t->faults++;
 	wp.mode = 0;  /* let it write again, woken */
