@@ -14,7 +14,9 @@
  * the page (publishing each after its write lands, a locked store: x86's TSO then orders its next
  * access after what this thread read); this thread, on CPU 0, does the operation and reads the
  * writer's count P right after the call returned: every access numbered P + 2 or more began after
- * the call returned. Per operation:
+ * the call returned. This thread reads the page through /proc/self/mem (GUP walks the page
+ * tables), never through its own TLB: a skipped flush leaves CPU 0's entry as stale as the
+ * writer's, and both would agree on the old page. Per operation:
  *   ro, prot-none, munmap, mremap: that access must fault (SIGSEGV caught in the writer, which
  *     records the number that faulted and parks); the page (read where it still is: the mapping
  *     for ro, the memfd's second view for shmem munmap, the new place for mremap, back to
