@@ -92,16 +92,24 @@ static void tl_on_segv(int sig)
 	siglongjmp(tl_me->jb, 1);
 }
 
-static void *tl_writer(void *arg)
+/* The calling thread moved to CPU 1 (w->cpu says where it is, -1: it could not) and made the
+ * one whose SIGSEGV jumps back to w->jb */
+static void tl_to_cpu1(struct tl_w *w)
 {
-	struct tl_w *w = arg;
 	cpu_set_t one;
-	volatile int gen = 0;
 
 	CPU_ZERO(&one);
 	CPU_SET(1, &one);
 	atomic_store(&w->cpu, sched_setaffinity(0, sizeof(one), &one) ? -1 : sched_getcpu());
 	tl_me = w;
+}
+
+static void *tl_writer(void *arg)
+{
+	struct tl_w *w = arg;
+	volatile int gen = 0;
+
+	tl_to_cpu1(w);
 	if (sigsetjmp(w->jb, 0))  /* SA_NODEFER: nothing to unblock */
 		atomic_store(&w->faulted, atomic_load(&w->done) + 1);
 	for (;;) {
@@ -191,6 +199,17 @@ struct tl {
 	int thread, rounds, live;
 	uint64_t faults;  /* protection ops: faults seen */
 };
+
+/* Right after the call returned: the writer's count P, the round counted, and whether the writer
+ * ran during it (its count d0 before the call moved) */
+static uint64_t tl_called(struct tl *t, uint64_t d0)
+{
+	uint64_t P = atomic_load(&t->w.done);
+
+	t->rounds++;
+	t->live += P > d0;
+	return P;
+}
 
 static char *tl_map_kind(struct tl *t)
 {
@@ -446,9 +465,7 @@ static void tl_protect_round(struct tl *t)
 		cfail(t->c, "%s: %s", tl_calls[t->op], strerror(errno));
 		return;
 	}
-	P = atomic_load(&t->w.done);
-	t->rounds++;
-	t->live += P > d0;
+	P = tl_called(t, d0);
 	if (tl_judge_fault(t, P))
 		return;
 	switch (t->op) {
@@ -498,9 +515,7 @@ static void tl_dontneed_round(struct tl *t)
 		cfail(t->c, "MADV_DONTNEED: %s", strerror(errno));
 		goto out;
 	}
-	P = atomic_load(&t->w.done);
-	t->rounds++;
-	t->live += P > d0;
+	P = tl_called(t, d0);
 	if (tl_judge_lands(t, P))
 		goto out;
 	if (pfn_of(t->a) == pfn0) {
@@ -547,9 +562,7 @@ static void tl_free_round(struct tl *t)
 		cfail(t->c, "MADV_FREE: %s", strerror(errno));
 		return;
 	}
-	P = atomic_load(&t->w.done);
-	t->rounds++;
-	t->live += P > d0;
+	P = tl_called(t, d0);
 	if (tl_judge_lands(t, P))
 		return;
 	if (tl_park(&t->w)) {
@@ -594,13 +607,11 @@ static void tl_fork_round(struct tl *t)
 		v = tl_word(t->a);
 		_exit(write(up[1], &v, 8) != 8);
 	}
-	P = atomic_load(&t->w.done);
+	P = tl_called(t, d0);
 	if (kid < 0) {
 		cfail(t->c, "fork: %s", strerror(errno));
 		goto out;
 	}
-	t->rounds++;
-	t->live += P > d0;
 	if (read(up[0], &got[0], 8) != 8)
 		cfail(t->c, "the child said nothing");
 	else if (!tl_judge_lands(t, P) && tl_wait(&t->w, atomic_load(&t->w.done) + 256)) {
@@ -648,9 +659,7 @@ static void tl_softdirty_round(struct tl *t)
 		cfail(t->c, "cannot write 4 to /proc/self/clear_refs: %s", strerror(errno));
 		return;
 	}
-	P = atomic_load(&t->w.done);
-	t->rounds++;
-	t->live += P > d0;
+	P = tl_called(t, d0);
 	if (pagemap(wit) & PM_SOFT_DIRTY) {
 		cfail(t->c, "clear_refs 4 left the witness page soft-dirty (pagemap)");
 		return;
@@ -677,9 +686,7 @@ static void tl_uffdwp_round(struct tl *t)
 		cfail(t->c, "UFFDIO_WRITEPROTECT: %s", strerror(errno));
 		return;
 	}
-	P = atomic_load(&t->w.done);
-	t->rounds++;
-	t->live += P > d0;
+	P = tl_called(t, d0);
 	if (poll(&pfd, 1, (int)(TLB_WAIT_S * 1000)) != 1 || read(t->uffd, &msg, sizeof(msg)) != sizeof(msg)) {
 		cfail(t->c, "no write-protect fault in %.0f s after UFFDIO_WRITEPROTECT returned at the writer's #%lu; "
 		      "it is at #%lu (a stale TLB entry)", TLB_WAIT_S, (unsigned long)P, (unsigned long)atomic_load(&t->w.done));
@@ -722,9 +729,7 @@ static void tl_migrate_round(struct tl *t)
 		cfail(t->c, "move_pages: %s", strerror(errno));
 		return;
 	}
-	P = atomic_load(&t->w.done);
-	t->rounds++;
-	t->live += P > d0;
+	P = tl_called(t, d0);
 	if (tl_judge_lands(t, P))
 		return;
 	if (st != to || pfn_of(t->a) == pfn0)
@@ -800,13 +805,9 @@ struct tl_punch {
 static void *tl_puncher(void *arg)
 {
 	struct tl_punch *r = arg;
-	cpu_set_t one;
 	volatile uint64_t s = 0;
 
-	CPU_ZERO(&one);
-	CPU_SET(1, &one);
-	atomic_store(&r->w.cpu, sched_setaffinity(0, sizeof(one), &one) ? -1 : sched_getcpu());
-	tl_me = &r->w;
+	tl_to_cpu1(&r->w);
 	if (sigsetjmp(r->w.jb, 0))
 		atomic_fetch_add(&r->w.faulted, 1);
 	while (!atomic_load(&r->w.stop)) {
