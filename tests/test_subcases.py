@@ -1802,6 +1802,15 @@ def test_a_real_log_of_the_tlb_cells() -> None:
            " (the mapping elsewhere)" in lines
 
 
+def test_the_default_tlb_cells_fit_their_budget() -> None:
+    # the default list (QUICK=1) with the final cells (run 20261207-152703-baseline): the 26
+    # memory x op cells, not mremap-punch, all pass in well under the block's 5 s
+    lines, got = _real_log("pin-matrix-tlb-default-baseline-6.12-tcg.log")
+    assert set(got) == _tlb_cells() and all(s.status is Status.PASS for s in got.values())
+    secs = [float(m[1]) for m in (re.match(r"# tlb/\S+: ([0-9.]+) s$", line) for line in lines) if m]
+    assert len(secs) == 26 and sum(secs) < 5
+
+
 @pytest.mark.parametrize("bug, failed", [
     # tests/data/guest/tlb-bugs/<bug>, the same ONLY, QUICK=0 (runs 20261207-145738, -150115, -150716)
     ("mprotect-flush-empty-range", {"tlb/anon/ro", "tlb/shmem/ro", "tlb/anon/prot-none", "tlb/anon/prot-none-read",
