@@ -46,6 +46,8 @@
  * writer punches the memfd's page, writes, and reads the file back (pread): a write that
  * succeeded after its own punch returned must be in the file. This thread moves the mapping
  * there and back (mremap) meanwhile, TLB_RACE_SECONDS (RACE_SECONDS when longer: 20 s in the deep set).
+ * With two vCPUs it cannot catch that mremap bug (docs/matrix.md: the punch's own flush IPI waits
+ * for CPU 0, which then flushes at once); a third CPU or the host's scheduling would be needed.
  */
 #include <sched.h>
 #include <setjmp.h>
