@@ -2046,3 +2046,70 @@ def test_the_compat_cells_catch_a_compat_length_left_unchecked() -> None:
                           " 65533, not EINVAL",
         "compat/uring/register/bad": "IORING_REGISTER_BUFFERS whose entry 4 of 6 is negative as a 32-bit length:"
                                      " Bad address, not Invalid argument"}
+
+
+# -- stale TLB entries after an mm operation returns (guests/src/tlb_cells.h) ---------------------
+# every memory x op cell in the default set; tlb/shmem/mremap-punch in the deep set only
+def _tlb_cells() -> set[str]:
+    """tlb/<memory>/<op> of tlb_cells.h's tl_list, through its two enums and name tables."""
+    text = (GUESTS / "src" / "tlb_cells.h").read_text()
+    mems, ops = _c_table("tlb_cells.h", "tl_mem_names"), _c_table("tlb_cells.h", "tl_op_names")
+    enum = {e: i for decl in ("enum tl_mem {", "enum tl_op {")
+            for i, e in enumerate(re.findall(r"\w+", text.split(decl, 1)[1].split("}", 1)[0]))}
+    pairs = re.findall(r"\{(TL_\w+), (TO_\w+)\}", text.split("tl_list[] = {", 1)[1].split("};", 1)[0])
+    return {f"tlb/{mems[enum[m]]}/{ops[enum[o]]}" for m, o in pairs}
+
+
+def test_a_real_log_of_the_tlb_cells() -> None:
+    # ONLY=tlb/anon,tlb/thp,tlb/shmem,tlb/hugetlb QUICK=0 on a healthy 6.12 (run
+    # 20261207-145337-baseline): all 27 pass, and in every memory x op cell the writer on CPU 1
+    # ran across the call (its premise) and every owed fault came
+    lines, got = _real_log("pin-matrix-tlb-baseline-6.12-tcg.log")
+    assert set(got) == _tlb_cells() | {"tlb/shmem/mremap-punch"} and len(got) == 27
+    assert all(s.status is Status.PASS for s in got.values())
+    said = {m[1]: (int(m[2]), int(m[3]), int(m[4])) for m in (re.match(
+        r"# (tlb/\S+): (\d+) round\(s\), the (?:writer|reader) on CPU 1 ran across the call in (\d+),"
+        r" (\d+) fault\(s\) where owed", line) for line in lines) if m}
+    assert set(said) == _tlb_cells()
+    assert all(live > 0 for _, live, _ in said.values())
+    owed = {n for n in said if n.rsplit("/", 1)[1] in ("ro", "prot-none", "prot-none-read", "munmap", "mremap",
+                                                        "uffd-wp")}
+    assert all(said[n][2] == said[n][0] for n in owed) and len(owed) == 15
+    assert "# tlb/shmem/mremap-punch: 28052 moves in 3.0 s, 20289 punches, 8918 writes landed, 11371 faulted" \
+           " (the mapping elsewhere)" in lines
+
+
+def test_the_default_tlb_cells_fit_their_budget() -> None:
+    # the default list (QUICK=1) with the final cells (run 20261207-152703-baseline): the 26
+    # memory x op cells, not mremap-punch, all pass in well under the block's 5 s
+    lines, got = _real_log("pin-matrix-tlb-default-baseline-6.12-tcg.log")
+    assert set(got) == _tlb_cells() and all(s.status is Status.PASS for s in got.values())
+    secs = [float(m[1]) for m in (re.match(r"# tlb/\S+: ([0-9.]+) s$", line) for line in lines) if m]
+    assert len(secs) == 26 and sum(secs) < 5
+
+
+@pytest.mark.parametrize("bug, failed", [
+    # tests/data/guest/tlb-bugs/<bug>, the same ONLY, QUICK=0 (runs 20261207-145738, -150115, -150716)
+    ("mprotect-flush-empty-range", {"tlb/anon/ro", "tlb/shmem/ro", "tlb/anon/prot-none", "tlb/anon/prot-none-read",
+                                    "tlb/anon/uffd-wp"}),
+    ("madvise-free-no-flush", {"tlb/anon/free"}),
+    ("thp-wrprotect-no-flush", {"tlb/thp/ro", "tlb/thp/prot-none", "tlb/thp/uffd-wp"}),
+    # the same ONLY (run 20261207-152236), the cells reading the page through /proc/self/mem (an
+    # earlier run, -151230, read it through CPU 0's own stale entry: the cell passed, and only the
+    # page-poison check saw the writes into the freed THP)
+    ("thp-migration-entry-no-flush", {"tlb/thp/migrate"}),
+    # fs/proc/task_mmu.c (run 20261207-153807): the PTE walk's write-protect is left in the TLBs;
+    # a THP's (clear_soft_dirty_pmd(): pmdp_invalidate() flushes) is not
+    ("softdirty-clear-no-flush", {"tlb/anon/soft-dirty"}),
+])
+def test_the_tlb_cells_fail_on_a_missing_flush(bug: str, failed: set[str]) -> None:
+    _, got = _real_log(f"pin-matrix-tlb-{bug}-6.12-tcg.log")
+    assert {n for n, s in got.items() if s.status is Status.FAIL} == failed
+    assert all(s.status is Status.PASS for n, s in got.items() if n not in failed) and len(got) == 27
+    # what each says (the mprotect run is older than "(a stale TLB entry)" on the no-fault message)
+    said = {"ro": "past mprotect(PROT_READ)'s return", "prot-none": "past mprotect(PROT_NONE)'s return",
+            "prot-none-read": "the reader went on", "uffd-wp": "no write-protect fault in 2 s after UFFDIO_WRITEPROTECT",
+            "free": "the page reads #0 (zeros, discarded as clean)",
+            "migrate": "its writes go to another page (the old one, a stale TLB entry)",
+            "soft-dirty": "its page is not soft-dirty (pagemap): no write faulted after the write-protect"}
+    assert all(said[n.rsplit("/", 1)[1]] in got[n].message for n in failed)

@@ -2925,6 +2925,7 @@ static void races(double secs, int noise)
 #include "ktls_cells.h"  /* ktls/...: software kTLS records sent from and decrypted into every kind of user memory */
 #include "fuse_cells.h"  /* fuse/...: FUSE direct I/O pins, a raw /dev/fuse daemon's short, failed, interrupted, aborted replies */
 #include "compat_cells.h"  /* compat/...: 32-bit system calls (compat iovecs, io_uring, ptrace) in compat32.c */
+#include "tlb_cells.h"  /* tlb/...: stale TLB entries after mprotect, munmap, mremap, madvise, fork, migration, clear_refs, uffd-wp */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -3044,6 +3045,8 @@ int main(int argc, char **argv, char **envp)
 	ktls_cells();
 	fuse_cells();
 	compat_cells();
+	tl_race_secs = race_secs;
+	tlb_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
