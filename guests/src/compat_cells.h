@@ -25,28 +25,26 @@ static const char *const c32_quick[] = {
 };
 #undef C32_CELL
 
-/* The cell's last line (the verdict) into c; the others, "#" lines, printed */
-static void c32_line(struct cell *c, char *line, int *said)
+/* A line of the program: a verdict (PASS, FAIL: why, SKIP: why) kept in last (the last one
+ * counts); "#" lines printed, others printed with the cell's name */
+static void c32_line(struct cell *c, const char *line, char *last, size_t size)
 {
-	if (!strcmp(line, "PASS")) {
-		*said = 1;
-	} else if (!strncmp(line, "FAIL: ", 6)) {
-		cfail(c, "%s", line + 6);
-		*said = 1;
-	} else if (!strncmp(line, "SKIP: ", 6)) {
-		cskip(c, "%s", line + 6);
-		*said = 1;
-	} else if (line[0] == '#') {
+	if (!strcmp(line, "PASS") || !strncmp(line, "FAIL: ", 6) || !strncmp(line, "SKIP: ", 6))
+		snprintf(last, size, "%s", line);
+	else if (line[0] == '#')
 		printf("%s\n", line);
-	} else if (line[0]) {
+	else if (line[0])
 		printf("# %s: %s\n", c->name, line);
-	}
 }
 
+/* The program runs in a process group of its own (with the peer or tracee it forks): a program
+ * still running after C32_WAIT_S, or left after its output ended, is killed with its group.
+ * The verdict: its last PASS/FAIL/SKIP line, given it exited 0; a signal or another exit status
+ * fails the cell whatever it said. */
 static void compat_run(struct cell *c, int k)
 {
-	int out[2], said = 0, st = 0, required = getenv("COMPAT_REQUIRED") != NULL;
-	char buf[4096], *argv[8];
+	int out[2], st = 0, required = getenv("COMPAT_REQUIRED") != NULL, exec_failed = 0, reaped = 0;
+	char buf[4096], last[sizeof(buf)] = "", *argv[8];
 	size_t have = 0;
 	double t0 = now_s();
 	pid_t pid;
@@ -65,6 +63,7 @@ static void compat_run(struct cell *c, int k)
 	argv[n] = NULL;
 	pid = cell_fork();
 	if (pid == 0) {
+		setpgid(0, 0);
 		dup2(out[1], 1);
 		dup2(out[1], 2);
 		close(out[0]);
@@ -80,6 +79,8 @@ static void compat_run(struct cell *c, int k)
 		close(out[0]);
 		return;
 	}
+	setpgid(pid, pid);  /* (either side may be first) */
+	term_group = pid;
 	for (;;) {
 		struct pollfd p = {out[0], POLLIN, 0};
 		ssize_t r;
@@ -88,8 +89,9 @@ static void compat_run(struct cell *c, int k)
 		if (poll(&p, 1, 1000) == 0) {
 			if (now_s() - t0 < C32_WAIT_S)
 				continue;
+			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
-			cfail(c, "the 32-bit program still ran after %d s: killed", C32_WAIT_S);
+			cfail(c, "the 32-bit program still ran after %d s: killed with its process group", C32_WAIT_S);
 			break;
 		}
 		r = read(out[0], buf + have, sizeof(buf) - 1 - have);
@@ -100,21 +102,46 @@ static void compat_run(struct cell *c, int k)
 		while ((nl = strchr(buf, '\n')) || have == sizeof(buf) - 1) {
 			if (nl)
 				*nl = 0;
-			if (!strncmp(buf, "EXEC ", 5))
+			if (!strncmp(buf, "EXEC ", 5)) {
+				exec_failed = 1;
 				(required ? cfail : cskip)(c, "cannot exec the 32-bit program %s: %s%s", compat_bin, buf + 5,
 							   required ? " (CONFIG_IA32_EMULATION=y)" : "");
-			else
-				c32_line(c, buf, &said);
+			} else {
+				c32_line(c, buf, last, sizeof(last));
+			}
 			have = nl ? have - (nl + 1 - buf) : 0;
 			memmove(buf, nl ? nl + 1 : buf, have + 1);
 		}
 	}
 	close(out[0]);
-	waitpid(pid, &st, 0);
-	if (WIFSIGNALED(st))
-		cfail(c, "the 32-bit program died of signal %d", WTERMSIG(st));
-	else if (!said && !c->skip[0])
-		cfail(c, "the 32-bit program said no verdict (exit status %d)", WEXITSTATUS(st));
+	/* its output ended (or it was killed): reaped within 10 s, else killed with its group */
+	for (int i = 0; i < 100 && !reaped; i++) {
+		reaped = waitpid(pid, &st, WNOHANG) == pid;
+		if (!reaped)
+			usleep(100 * 1000);
+	}
+	if (!reaped) {
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		reaped = waitpid(pid, &st, 0) == pid;
+		cfail(c, "the 32-bit program closed its output but still ran 10 s later: killed");
+	}
+	kill(-pid, SIGKILL);  /* a peer or tracee it left (none: ESRCH) */
+	term_group = 0;
+	if (exec_failed || c->failed[0])
+		return;
+	if (!reaped)
+		cfail(c, "waitpid of the 32-bit program: %s", strerror(errno));
+	else if (WIFSIGNALED(st))
+		cfail(c, "the 32-bit program died of signal %d%s%s", WTERMSIG(st), last[0] ? " after: " : "", last);
+	else if (WEXITSTATUS(st))
+		cfail(c, "the 32-bit program exited %d%s%s", WEXITSTATUS(st), last[0] ? " after: " : "", last);
+	else if (!strncmp(last, "FAIL: ", 6))
+		cfail(c, "%s", last + 6);
+	else if (!strncmp(last, "SKIP: ", 6))
+		cskip(c, "%s", last + 6);
+	else if (strcmp(last, "PASS"))
+		cfail(c, "the 32-bit program said no verdict (exit status 0)");
 }
 
 /* Nonzero (the cell judged) when there is no 32-bit program */

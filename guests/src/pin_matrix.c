@@ -167,8 +167,14 @@ static int knob_put_back(const char *path)
 /* timeout(1) sends SIGTERM first: say which cell did not finish (its "#" lines were still
  * buffered) and put the changed knobs back, the last saved first, with write(2), open(2) and
  * close(2) only, as a handler must. */
+/* A cell's program run in a process group of its own (compat_cells.h): a SIGTERM kills the group,
+ * which the runner's timeout(1), signalling our group, would not reach */
+static volatile pid_t term_group;
+
 static void on_term(int sig)
 {
+	if (term_group > 0)
+		kill(-term_group, SIGKILL);
 	static const char head[] = "\n# pin_matrix: stopped by a signal in cell ", back[] = "# pin_matrix: put back ";
 	struct knob *k;
 
