@@ -79,6 +79,7 @@
 #define FU_CTL_MAGIC 0x65735543   /* fusectl's statfs f_type */
 #define FU_OFF 1000               /* file offset of every transfer: not page-aligned */
 #define FU_ERR_PAGES 72
+#define FU_KILL_S 30              /* kill-read: the killed reader reaped within this, else aborted */
 #define FU_STUCK_S 10             /* held requests with no act, an INTERRUPT that never came: abort */
 
 enum fu_act { FU_NONE, FU_SHORT, FU_ERROR, FU_INTR, FU_ABORT, FU_HOOK };
@@ -107,6 +108,7 @@ struct fu {
 	void (*hook)(struct fu *f);
 	struct cell *hook_cell;
 	long hook_written;  /* nr_written moved in the hooks */
+	long hook_cleaned;  /* pages of the ext4 mapping dirty before a hook's fsync, clean after */
 	char *scribble;     /* splice: the caller's buffer, overwritten before the payload is read */
 	size_t scribble_len;
 	/* what it saw */
@@ -363,6 +365,16 @@ static void *fu_daemon(void *arg)
 			break;
 		}
 	}
+	if (n < 0) {  /* an error (f->why says which): the requests in flight and to come would wait for ever */
+		int afd;
+		size_t w = strlen(f->why);
+
+		for (int i = 0; i < 50 && (afd = __atomic_load_n(&f->abort_fd, __ATOMIC_ACQUIRE)) < 0; i++)
+			usleep(100 * 1000);  /* fu_start() opens it just after it started us */
+		if (afd < 0 || write(afd, "1", 1) != 1)
+			snprintf(f->why + w, sizeof(f->why) - w, "; the connection could not be aborted: %s",
+				 afd < 0 ? "no abort file" : strerror(errno));
+	}
 	return NULL;
 }
 
@@ -432,7 +444,7 @@ static int fu_start(struct cell *c, struct fu *f, size_t size, char *rbuf, size_
 	f->thread = 1;
 	if (!stat(f->mnt, &st)) {  /* the connection's name is the kernel's dev_t of the super block */
 		snprintf(ctl, sizeof(ctl), FU_CONNS "/%u/abort", major(st.st_dev) << 20 | minor(st.st_dev));
-		f->abort_fd = open(ctl, O_WRONLY | O_CLOEXEC);
+		__atomic_store_n(&f->abort_fd, open(ctl, O_WRONLY | O_CLOEXEC), __ATOMIC_RELEASE);
 	}
 	return 0;
 }
@@ -567,13 +579,25 @@ static size_t fu_iovs(char *p, size_t len, int six, struct iovec *iov, int *n)
 
 /* ext4-shared reads: while the daemon holds a request, writeback of the file meets its pinned
  * pages (cleaned, write-protected): after the reply only set_page_dirty_lock() marks them */
+/* ext4-shared reads: fsync of the file while the daemon holds the READ (its pages pinned and,
+ * by the pin's write fault, dirty). The premise is the file's own: pages of the mapping dirty
+ * before the fsync and clean after (kpageflags), counted in hook_cleaned; nr_written (global)
+ * only for the note */
 static void fu_fsync_hook(struct fu *f)
 {
+	struct cell *c = f->hook_cell;
+	size_t np = 2 * c->half / PAGE;
 	long before = vmstat("nr_written");
+	unsigned char *dirty = calloc(np, 1);
 
-	if (fsync(f->hook_cell->fd) && !f->why[0])
+	for (size_t i = 0; dirty && i < np; i++)
+		dirty[i] = (kpageflags(c->map + i * PAGE) >> KPF_DIRTY) & 1;
+	if (fsync(c->fd) && !f->why[0])
 		snprintf(f->why, sizeof(f->why), "fsync of the ext4 file in the hook: %s", strerror(errno));
 	f->hook_written += vmstat("nr_written") - before;
+	for (size_t i = 0; dirty && i < np; i++)
+		f->hook_cleaned += dirty[i] && !((kpageflags(c->map + i * PAGE) >> KPF_DIRTY) & 1);
+	free(dirty);
 }
 
 /* Opens "f" (O_DIRECT for the async paths); -1 with the cell failed */
@@ -703,12 +727,15 @@ static void fu_shape(struct cell *c, int k)
 		      fu_pages(iov, n));
 	else if (!c->failed[0] && six && nreq < 2)
 		cskip(c, "%zu bytes in six iovecs went in %d request: not split", total, nreq);
-	else if (!c->failed[0] && c->mem == FILESH && rd && f.hook_written < 1)
-		cskip(c, "writeback in the daemon's hooks wrote no page (nr_written +%ld): the pinned pages were not "
-		      "cleaned under the pin", f.hook_written);
+	else if (!c->failed[0] && c->mem == FILESH && rd && f.hook_cleaned < 1)
+		cskip(c, "the fsyncs in the daemon's hooks cleaned no dirty page of the mapping (kpageflags; nr_written "
+		      "+%ld): the pinned pages were not cleaned under the pin", f.hook_written);
+	else if (!c->failed[0] && c->mem == FILESH && rd)
+		printf("# %s: %zu bytes in %d request(s), %ld pin(s), the file written back under each: %ld page(s) of "
+		       "the mapping dirty before a hook's fsync and clean after (nr_written +%ld)\n", c->name, total,
+		       nreq, a1 - a0, f.hook_cleaned, f.hook_written);
 	else if (!c->failed[0])
-		printf("# %s: %zu bytes in %d request(s), %ld pin(s)%s\n", c->name, total, nreq, a1 - a0,
-		       c->mem == FILESH && rd ? ", the file written back under each" : "");
+		printf("# %s: %zu bytes in %d request(s), %ld pin(s)\n", c->name, total, nreq, a1 - a0);
 stop:
 	fu_end(c, &f, fd);
 out:
@@ -734,7 +761,7 @@ static size_t fu_req_size(struct fu *f, int i)
 static void fu_kill_read(struct cell *c, struct fu *f, int fd, char *buf, size_t len)
 {
 	int status;
-	pid_t pid;
+	pid_t pid, got;
 
 	if ((pid = cell_fork()) == 0) {
 		ssize_t r = pread(fd, buf + 100, len - 150, FU_OFF);
@@ -746,7 +773,18 @@ static void fu_kill_read(struct cell *c, struct fu *f, int fd, char *buf, size_t
 		return;
 	}
 	__atomic_store_n(&f->victim, pid, __ATOMIC_RELEASE);
-	if (waitpid(pid, &status, 0) != pid)
+	/* bounded: a reader still there after FU_KILL_S (its request never ended) has its
+	 * connection aborted, which ends the request and lets the SIGKILL act */
+	for (int i = 0; i < 10 * FU_KILL_S && (got = waitpid(pid, &status, WNOHANG)) == 0; i++)
+		usleep(100 * 1000);
+	if (got == 0) {
+		kill(pid, SIGKILL);
+		if (f->abort_fd >= 0 && write(f->abort_fd, "1", 1) < 0) { /* the wait below says so */ }
+		for (int i = 0; i < 50 && (got = waitpid(pid, &status, WNOHANG)) == 0; i++)
+			usleep(100 * 1000);
+		cfail(c, "the reader was still there %d s after its READ was sent%s", FU_KILL_S,
+		      got == pid ? ": ended by aborting the connection" : ", and 5 s after the connection was aborted");
+	} else if (got != pid)
 		cfail(c, "waitpid: %s", strerror(errno));
 	else if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
 		cfail(c, "the reader ended with status %#x, not by the SIGKILL sent while its request was the daemon's",
@@ -761,7 +799,7 @@ static void fu_err(struct cell *c, int k)
 	const char *name = fu_err_names[k];
 	int rd = strstr(name, "write") == NULL, aio = !strncmp(name, "aio-", 4), hole = !strncmp(name, "hole", 4);
 	int fd = -1, nreq, err = 0;
-	size_t len = FU_ERR_PAGES * PAGE, expect = 0, total = len - 150, hole_at = 40 * PAGE;
+	size_t len = FU_ERR_PAGES * PAGE, expect = 0, total = len - 150, hole_at = 40 * PAGE, sent = 0;
 	char *buf = map_aligned(len, PAGE, MADV_NOHUGEPAGE), *want = malloc(len), *fwant = NULL;
 	struct fu f = {.act = FU_NONE};
 	struct iovec iov = {NULL, total};
@@ -877,11 +915,18 @@ static void fu_err(struct cell *c, int k)
 	nreq = __atomic_load_n(&f.nseen, __ATOMIC_ACQUIRE);
 	if (hole)
 		nreq = fu_covered(c, &f, 0, rd ? FUSE_READ : FUSE_WRITE, FU_OFF, expect);
-	if (!c->failed[0] && a1 - a0 < 1)
-		cskip(c, "the call took no pin: not the pinning path");
+	/* premise: a pin for every page of the buffer that the requests the daemon saw covered
+	 * (each was pinned before it was sent; from byte 100 of the first page, contiguous) */
+	for (int i = 0; i < __atomic_load_n(&f.nseen, __ATOMIC_ACQUIRE) && i < FU_REQS; i++)
+		sent += f.seen[i].size;
+	sent = sent < total ? sent : total;
+	if (!c->failed[0] && a1 - a0 < (long)((100 + sent + PAGE - 1) / PAGE))
+		cskip(c, "the call took %ld pin(s) for the %zu page(s) its requests covered (%zu bytes): not the pinning "
+		      "path", a1 - a0, (100 + sent + PAGE - 1) / PAGE, sent);
 	else if (!c->failed[0])
-		printf("# %s: %d request(s), the call returned %zd%s%s, %ld pin(s)\n", c->name, nreq, got,
-		       got < 0 ? " " : "", got < 0 ? strerror(err) : "", a1 - a0);
+		printf("# %s: %d request(s), the call returned %zd%s%s, %ld pin(s) for the %zu page(s) its requests "
+		       "covered\n", c->name, nreq, got, got < 0 ? " " : "", got < 0 ? strerror(err) : "", a1 - a0,
+		       (100 + sent + PAGE - 1) / PAGE);
 stop:
 	fu_end(c, &f, fd);
 	if (!c->failed[0] && !c->skip[0] && buf)
