@@ -986,7 +986,9 @@ static void fu_devbuf(struct cell *c, int k)
 	}
 	fu_stop(c, &f);  /* the daemon ended: nothing of its buffer borrowed any more */
 	pins_back(c, &pm, "the daemon's reads");
-	if (c->mem == FILESH && !c->failed[0])  /* fuse_copy_finish() dirtied what it copied into */
+	/* on disk: the copy reached the file's pages. Not a test of fuse_copy_finish()'s dirtying:
+	 * iov_iter_get_pages2()'s write fault (page_mkwrite) already dirtied them, in the same read(2) */
+	if (c->mem == FILESH && !c->failed[0])
 		fu_disk(c, head, src + total - FU_MAX_WRITE, FU_MAX_WRITE, "the last request read into the MAP_SHARED file");
 	if (!c->failed[0] && (c->mem == ANON || c->mem == THP))
 		none_held(c, c->map, 2 * c->half, "the daemon's reads");
