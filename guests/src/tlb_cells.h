@@ -79,6 +79,7 @@ struct tl_w {
 	atomic_int arm;          /* bumped by this thread: (re)start at `at` */
 	atomic_int parked;       /* the arm it parked at (after a fault, or when asked) */
 	atomic_int stop, cpu, reader;
+	atomic_int tid;          /* its thread id: /proc/self/task/TID/stat says where its time goes */
 	sigjmp_buf jb;
 };
 static __thread struct tl_w *tl_me;
@@ -102,6 +103,7 @@ static void tl_to_cpu1(struct tl_w *w)
 	CPU_ZERO(&one);
 	CPU_SET(1, &one);
 	atomic_store(&w->cpu, sched_setaffinity(0, sizeof(one), &one) ? -1 : sched_getcpu());
+	atomic_store(&w->tid, (int)syscall(SYS_gettid));
 	tl_me = w;
 }
 
@@ -189,6 +191,57 @@ struct tl {
 	int thread, rounds, live;
 	uint64_t faults;  /* protection ops: faults seen */
 };
+
+/* The writer's system time so far in seconds (utime would move while it parks: it spins in user
+ * space), -1 if it cannot be read */
+static double tl_stime(struct tl_w *w)
+{
+	char path[64], buf[1024], *r;
+	unsigned long ut, st;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", atomic_load(&w->tid));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	r = strrchr(buf, ')');  /* fields 14 and 15 after the comm, which may hold blanks */
+	if (!r || sscanf(r + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)st / sysconf(_SC_CLK_TCK);
+}
+
+/* The writer made no progress in TLB_SLOW_S. Not scheduled on a loaded host (its vCPU not run) is a
+ * premise, SKIP; but a writer that spends its time in the kernel meanwhile is stuck there (a fault
+ * that never completes, retried for ever): FAIL. Told apart by its system time over one more second */
+static void tl_stalled(struct tl *t, const char *fmt, ...)
+{
+	double s0 = tl_stime(&t->w), s1;
+	char why[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	usleep(1000000);
+	s1 = tl_stime(&t->w);
+	if (s0 >= 0 && s1 - s0 >= 0.5) {
+		char *ran = strstr(why, ": it did not run");
+
+		if (!ran)
+			ran = strstr(why, ": the writer did not run");
+		if (ran)
+			*ran = 0;
+		cfail(t->c, "%s, and it spent %.2f s of the next 1 s in the kernel: stuck there (a fault that never"
+		      " completes?)", why, s1 - s0);
+	} else
+		cskip(t->c, "%s", why);
+}
 
 /* Right after the call returned: the writer's count P, the round counted, and whether the writer
  * ran during it (its count d0 before the call moved) */
@@ -354,7 +407,7 @@ static int tl_judge_fault(struct tl *t, uint64_t P)
 		if (f)
 			break;
 		if (now_s() - t0 > TLB_SLOW_S) {
-			cskip(t->c, "the %s neither faulted nor made an access past #%lu in %.0f s after %s returned: "
+			tl_stalled(t, "the %s neither faulted nor made an access past #%lu in %.0f s after %s returned: "
 			      "it did not run", t->w.reader ? "reader" : "writer", (unsigned long)P + 1, TLB_SLOW_S,
 			      tl_calls[t->op]);
 			return -1;
@@ -393,7 +446,7 @@ static int tl_judge_lands(struct tl *t, uint64_t P)
 		uint64_t want = atomic_load(&t->w.done) + 4, d, v;
 
 		if (!tl_wait(&t->w, want)) {
-			cskip(t->c, "the writer made no progress for %.0f s after %s returned (at #%lu): it did not run",
+			tl_stalled(t, "the writer made no progress for %.0f s after %s returned (at #%lu): it did not run",
 			      TLB_SLOW_S, tl_calls[t->op], (unsigned long)P);
 			return -1;
 		}
@@ -468,7 +521,7 @@ static void tl_protect_round(struct tl *t)
 	uint64_t d0 = tl_wait(&t->w, tl_arm(&t->w, (uint64_t *)t->a) + 16), P;
 
 	if (!d0) {
-		cskip(t->c, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
+		tl_stalled(t, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
 		return;
 	}
 	if (t->m == TL_THP && !is_thp(t->a)) {
@@ -519,7 +572,7 @@ static void tl_dontneed_round(struct tl *t)
 		goto out;
 	}
 	if (!d0) {
-		cskip(t->c, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
+		tl_stalled(t, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
 		goto out;
 	}
 	if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args)) {
@@ -546,7 +599,7 @@ static void tl_dontneed_round(struct tl *t)
 	}
 	o1 = tl_word(old);
 	if (!tl_wait(&t->w, atomic_load(&t->w.done) + 256)) {
-		cskip(t->c, "the writer made no progress in %.0f s after MADV_DONTNEED: it did not run", TLB_SLOW_S);
+		tl_stalled(t, "the writer made no progress in %.0f s after MADV_DONTNEED: it did not run", TLB_SLOW_S);
 		goto out;
 	}
 	if (ioctl(gup_fd, PIN_LONGTERM_TEST_READ, &(uint64_t){(uintptr_t)old})) {
@@ -575,7 +628,7 @@ static void tl_free_round(struct tl *t)
 
 	memset(t->wit, 7, PAGE);
 	if (!d0) {
-		cskip(t->c, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
+		tl_stalled(t, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
 		return;
 	}
 	d0 = atomic_load(&t->w.done);
@@ -634,7 +687,7 @@ static void tl_fork_round(struct tl *t)
 	pid_t kid;
 
 	if (!d0) {
-		cskip(t->c, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
+		tl_stalled(t, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
 		return;
 	}
 	if (pipe(up)) {
@@ -668,7 +721,7 @@ static void tl_fork_round(struct tl *t)
 	if (tl_from_kid(t, up[0], &got[0], "after fork (its first word)") || tl_judge_lands(t, P))
 		goto out;
 	if (!tl_wait(&t->w, atomic_load(&t->w.done) + 256)) {
-		cskip(t->c, "the writer made no progress in %.0f s after fork: it did not run", TLB_SLOW_S);
+		tl_stalled(t, "the writer made no progress in %.0f s after fork: it did not run", TLB_SLOW_S);
 		goto out;
 	}
 	pfn = pfn_of(t->a);
@@ -712,7 +765,7 @@ static void tl_softdirty_round(struct tl *t)
 		return;
 	}
 	if (!d0) {
-		cskip(t->c, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
+		tl_stalled(t, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
 		return;
 	}
 	*(volatile char *)wit = 1;
@@ -748,7 +801,7 @@ static void tl_uffdwp_round(struct tl *t)
 	struct uffd_msg msg;
 
 	if (!d0) {
-		cskip(t->c, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
+		tl_stalled(t, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
 		return;
 	}
 	d0 = atomic_load(&t->w.done);
@@ -774,7 +827,7 @@ static void tl_uffdwp_round(struct tl *t)
 			return;
 		}
 		if (now_s() - t1 > TLB_SLOW_S) {
-			cskip(t->c, "no write-protect fault and no write past #%lu in %.0f s after UFFDIO_WRITEPROTECT "
+			tl_stalled(t, "no write-protect fault and no write past #%lu in %.0f s after UFFDIO_WRITEPROTECT "
 			      "returned: the writer did not run", (unsigned long)P + 1, TLB_SLOW_S);
 			return;
 		}
@@ -803,7 +856,7 @@ static void tl_migrate_round(struct tl *t)
 	uint64_t d0 = tl_wait(&t->w, tl_arm(&t->w, (uint64_t *)t->a) + 16), P, pfn0;
 
 	if (!d0) {
-		cskip(t->c, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
+		tl_stalled(t, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
 		return;
 	}
 	if (nodes_and_other(t->c, &pg, 1, &was, &to))
