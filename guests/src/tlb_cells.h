@@ -516,18 +516,35 @@ static int tl_protect(struct tl *t)
 	}
 }
 
-static void tl_protect_round(struct tl *t)
+/* A round's start: the writer armed at the cell's page and seen to make 16 accesses; its count,
+ * or 0 when it made none in TLB_SLOW_S (the cell then SKIPs, or FAILs if it is stuck in the kernel) */
+static uint64_t tl_start(struct tl *t)
 {
-	uint64_t d0 = tl_wait(&t->w, tl_arm(&t->w, (uint64_t *)t->a) + 16), P;
+	uint64_t d0 = tl_wait(&t->w, tl_arm(&t->w, (uint64_t *)t->a) + 16);
 
-	if (!d0) {
+	if (!d0)
 		tl_stalled(t, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
-		return;
-	}
+	return d0;
+}
+
+/* A thp cell whose THP was split by an earlier round: SKIP (1) */
+static int tl_split(struct tl *t)
+{
 	if (t->m == TL_THP && !is_thp(t->a)) {
 		cskip(t->c, "the THP was split before round %d (kpageflags)", t->rounds + 1);
-		return;
+		return 1;
 	}
+	return 0;
+}
+
+static void tl_protect_round(struct tl *t)
+{
+	uint64_t d0 = tl_start(t), P;
+
+	if (!d0)
+		return;
+	if (tl_split(t))
+		return;
 	if (tl_protect(t)) {
 		cfail(t->c, "%s: %s", tl_calls[t->op], strerror(errno));
 		return;
@@ -566,15 +583,12 @@ static void tl_dontneed_round(struct tl *t)
 	uint64_t d0, P, pfn0, o1, o2;
 	char *old = malloc(t->len);
 
-	d0 = tl_wait(&t->w, tl_arm(&t->w, (uint64_t *)t->a) + 16);
 	if (!old) {
 		cfail(t->c, "malloc");
 		goto out;
 	}
-	if (!d0) {
-		tl_stalled(t, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
+	if (!(d0 = tl_start(t)))
 		goto out;
-	}
 	if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args)) {
 		cfail(t->c, "PIN_LONGTERM_TEST_START: %s", strerror(errno));
 		goto out;
@@ -623,14 +637,12 @@ out:
  * the last write */
 static void tl_free_round(struct tl *t)
 {
-	uint64_t d0 = tl_wait(&t->w, tl_arm(&t->w, (uint64_t *)t->a) + 16), P, last, v, wv;
+	uint64_t d0 = tl_start(t), P, last, v, wv;
 	long lazy = vmstat("pglazyfree");
 
 	memset(t->wit, 7, PAGE);
-	if (!d0) {
-		tl_stalled(t, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
+	if (!d0)
 		return;
-	}
 	d0 = atomic_load(&t->w.done);
 	if (madvise(t->a, 2 * PAGE, MADV_FREE)) {
 		cfail(t->c, "MADV_FREE: %s", strerror(errno));
@@ -682,14 +694,12 @@ static int tl_from_kid(struct tl *t, int fd, uint64_t *v, const char *stage)
  * waiting on `down`) this thread reads both PFNs: the COW premise */
 static void tl_fork_round(struct tl *t)
 {
-	uint64_t d0 = tl_wait(&t->w, tl_arm(&t->w, (uint64_t *)t->a) + 16), P, got[2] = {0, 0}, pfn, kpfn;
+	uint64_t d0 = tl_start(t), P, got[2] = {0, 0}, pfn, kpfn;
 	int up[2], down[2], told = 0;
 	pid_t kid;
 
-	if (!d0) {
-		tl_stalled(t, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
+	if (!d0)
 		return;
-	}
 	if (pipe(up)) {
 		cfail(t->c, "pipe: %s", strerror(errno));
 		return;
@@ -755,7 +765,7 @@ out:
 
 static void tl_softdirty_round(struct tl *t)
 {
-	uint64_t d0 = tl_wait(&t->w, tl_arm(&t->w, (uint64_t *)t->a) + 16), P;
+	uint64_t d0 = tl_start(t), P;
 	static char *wit;
 
 	if (!wit)
@@ -764,15 +774,11 @@ static void tl_softdirty_round(struct tl *t)
 		cfail(t->c, "mmap of the witness page: %s", strerror(errno));
 		return;
 	}
-	if (!d0) {
-		tl_stalled(t, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
+	if (!d0)
 		return;
-	}
 	*(volatile char *)wit = 1;
-	if (t->m == TL_THP && !is_thp(t->a)) {
-		cskip(t->c, "the THP was split before round %d (kpageflags)", t->rounds + 1);
+	if (tl_split(t))
 		return;
-	}
 	if (!(pagemap(t->a) & PM_SOFT_DIRTY)) {  /* written since the last clear_refs */
 		cskip(t->c, "the written page is not soft-dirty before clear_refs (pagemap): no soft-dirty tracking");
 		return;
@@ -796,14 +802,12 @@ static void tl_softdirty_round(struct tl *t)
 static void tl_uffdwp_round(struct tl *t)
 {
 	struct uffdio_writeprotect wp = {.range = {(uintptr_t)t->a, t->len}, .mode = UFFDIO_WRITEPROTECT_MODE_WP};
-	uint64_t d0 = tl_wait(&t->w, tl_arm(&t->w, (uint64_t *)t->a) + 16), P, d, v;
+	uint64_t d0 = tl_start(t), P, d, v;
 	struct pollfd pfd = {.fd = t->uffd, .events = POLLIN};
 	struct uffd_msg msg;
 
-	if (!d0) {
-		tl_stalled(t, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
+	if (!d0)
 		return;
-	}
 	d0 = atomic_load(&t->w.done);
 	if (ioctl(t->uffd, UFFDIO_WRITEPROTECT, &wp)) {
 		cfail(t->c, "UFFDIO_WRITEPROTECT: %s", strerror(errno));
@@ -853,18 +857,14 @@ static void tl_migrate_round(struct tl *t)
 {
 	void *pg = t->a;
 	int was, to, st = -1;
-	uint64_t d0 = tl_wait(&t->w, tl_arm(&t->w, (uint64_t *)t->a) + 16), P, pfn0;
+	uint64_t d0 = tl_start(t), P, pfn0;
 
-	if (!d0) {
-		tl_stalled(t, "the writer made no progress in %.0f s: it did not run", TLB_SLOW_S);
+	if (!d0)
 		return;
-	}
 	if (nodes_and_other(t->c, &pg, 1, &was, &to))
 		return;
-	if (t->m == TL_THP && !is_thp(t->a)) {
-		cskip(t->c, "the THP was split before round %d (kpageflags)", t->rounds + 1);
+	if (tl_split(t))
 		return;
-	}
 	pfn0 = pfn_of(t->a);
 	d0 = atomic_load(&t->w.done);
 	if (syscall(SYS_move_pages, 0, 1, &pg, &to, &st, MPOL_MF_MOVE)) {
