@@ -25,7 +25,7 @@ from bench.run import subcases
 from bench.run.build import BuildResult, host_trouble
 from bench.run.guests import SKIP_RC, TIMEOUT_RC, Workload
 from bench.run.kconfig import ConfigResult, describe_dropped, requested
-from bench.run.qemu import QemuStatus
+from bench.run.qemu import SIGNALLED, QemuStatus
 from bench.run.result import Case, Status
 from bench.run.tree import ApplyResult
 from bench.run.vm import EXIT_KERNEL_DIED
@@ -42,7 +42,7 @@ _FATAL_TYPES = frozenset({"BUG", "PAGE_FAULT", "GPF", "PANIC", "OOPS", "DOUBLE_F
 _FATAL_LINE = re.compile(r"Kernel panic - not syncing|Out of memory: Killed process|\bOops: ")
 # QEMU exits 0 on SIGTERM, SIGINT and SIGHUP, saying so on stderr (the console): a host stop too.
 # Read from the console only when the QEMU wrapper could not tell (host_signal).
-_QEMU_SIGNALLED = re.compile(r"qemu\S*: terminating on signal (\d{1,3})\b")
+_QEMU_SIGNALLED = re.compile(SIGNALLED)
 REPORTS_SEEN = "---- kernel reports seen while it ran (console.log) ----"
 OUTPUT_LIMIT = 64 * 1024
 

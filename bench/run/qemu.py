@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STATUS_ENV = "PINBENCH_QEMU_STATUS"
+# QEMU's words on SIGTERM, SIGINT and SIGHUP (it exits 0): read by the wrapper on its stderr, and
+# by bench/run/cases.py on the console when there was no wrapper
+SIGNALLED = r"qemu\S*: terminating on signal (\d{1,3})\b"
 
 _SCRIPT = '''#!{python} -IS
 # pinbench's QEMU wrapper (bench/run/qemu.py): runs {qemu} as a child with the same arguments, stdio
@@ -71,7 +74,7 @@ def copy(fd, rest):
 
 
 note("start")
-SAID = re.compile(rb"qemu\\S*: terminating on signal (\\d{{1,3}})\\b")
+SAID = re.compile({said!r})
 rd, wr = os.pipe()
 signal.pthread_sigmask(signal.SIG_BLOCK, FORWARD)  # no signal lost before the handlers are in place
 pid = os.fork()
@@ -156,7 +159,8 @@ def write_wrapper(folder: Path, arch: str | None = None) -> Path | None:
     path = wrapper_path(folder, arch)
     if real is None or shlex.quote(str(path)) != str(path):
         return None
-    text = _SCRIPT.format(python=sys.executable, qemu=os.path.abspath(real), env=STATUS_ENV)
+    text = _SCRIPT.format(python=sys.executable, qemu=os.path.abspath(real), env=STATUS_ENV,
+                          said=SIGNALLED.encode())
     try:
         if path.read_text() == text and os.access(path, os.X_OK):
             return path
