@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,42 @@ def test_digest_is_of_the_merged_request(tmp_path: Path) -> None:
     b.write_text("CONFIG_A=n\nCONFIG_B=y\n")
     fb = kconfig.parse_fragment(b)
     assert kconfig.digest((fa, fb)) != kconfig.digest((fb, fa))  # ... unless a later one overrides
+
+
+def test_defined_symbols_of_a_kconfig_file() -> None:
+    lines = ["menuconfig INFINIBAND", "\ttristate \"x\"", "config RDMA_RXE  # soft-RoCE", "\tdepends on INFINIBAND",
+             "if INFINIBAND", "  config GUP_TEST", "comment \"config NOT_ME\"", "# config NOR_ME"]
+    assert kconfig.defined_symbols(lines) == {"INFINIBAND", "RDMA_RXE", "GUP_TEST"}
+
+
+def test_a_dropped_symbol_the_tree_does_not_define(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "linux"
+    shutil.copytree(FAKELINUX, src)
+    (src / "drivers").mkdir()
+    (src / "drivers" / "Kconfig.rxe").write_text("config RDMA_RXE\n\ttristate\n")
+    (src / ".git").mkdir()
+    (src / ".git" / "Kconfig").write_text("config IN_GIT\n")  # hidden folders are not the tree's
+    frag = kconfig.parse_fragment(write(tmp_path / "f.config", "CONFIG_RDMA_RXE=y\nCONFIG_RDMA_RXEE=y\nCONFIG_IN_GIT=y\n"))
+    monkeypatch.setenv("FAKE_KCONFIG_DROP", "CONFIG_RDMA_RXE")
+    res = kconfig.configure(src, tmp_path / "build", (frag,), tmp_path / "config.log")
+    assert [(d.option.name, d.defined) for d in res.dropped] == [("CONFIG_RDMA_RXE", True)]
+    (src / "scripts" / "kconfig" / "merge_config.sh").write_text(': > "$3/.config"\n')  # every option dropped
+    res = kconfig.configure(src, tmp_path / "build2", (frag,), tmp_path / "config.log")
+    assert [(d.option.name, d.defined) for d in res.dropped] == [
+        ("CONFIG_RDMA_RXE", True), ("CONFIG_RDMA_RXEE", False), ("CONFIG_IN_GIT", False)]
+    assert kconfig.describe_dropped(res.dropped[1]) == (
+        f"{tmp_path}/f.config:2: CONFIG_RDMA_RXEE is defined by no Kconfig file of this tree"
+        " (a typo, or an option of another kernel version)")
+
+
+@pytest.mark.parametrize(("diff", "touches"), [
+    ("diff --git a/mm/Kconfig b/mm/Kconfig\n", True),
+    ("--- a/lib/Kconfig.debug\n+++ b/lib/Kconfig.debug\n", True),
+    ("+++ b/scripts/Kconfig.include\n", True),
+    ("diff --git a/scripts/kconfig/confdata.c b/scripts/kconfig/confdata.c\n", True),
+    ("diff --git a/mm/gup.c b/mm/gup.c\n+ * see mm/Kconfig\n", False),
+    ("--- a/Documentation/kbuild/kconfig-language.rst\n", False),
+    ("diff --git a/arch/x86/configs/x86_64_defconfig b/arch/x86/configs/x86_64_defconfig\n", False),
+])
+def test_touches_kconfig(diff: str, touches: bool) -> None:
+    assert kconfig.touches_kconfig(["Subject: x\n\n", diff]) is touches

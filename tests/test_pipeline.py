@@ -95,11 +95,53 @@ def test_build_failure_stops_the_run(world: World, monkeypatch: pytest.MonkeyPat
     assert (run_dir / "build.log").is_file() and (run_dir / "junit.xml").is_file()
 
 
+RXE_KCONFIG = "config INFINIBAND\n\tbool\nconfig RDMA_RXE\n\ttristate \"rxe\"\n\tdepends on INFINIBAND\n"
+
+
 def test_dropped_option_is_named(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the series changes no Kconfig file: an option its dependencies dropped is the fragment's
+    # or the tree's trouble (exit 2), named with the fragment's file and line
+    commit_files(world.tree, {"drivers/infiniband/Kconfig": RXE_KCONFIG}, "rxe's Kconfig")
+    monkeypatch.setenv("FAKE_KCONFIG_DROP", "CONFIG_RDMA_RXE")
+    rc, _, statuses, summary = run(world)
+    assert rc == 2 and statuses["config/kconfig"] == "error" and "build/kernel" not in statuses
+    case = next(c for c in summary["cases"] if c["group"] == "config")
+    line = next(n for n, t in enumerate((world.home / "kconfigs/rdma.config").read_text().splitlines(), 1)
+                if t.startswith("CONFIG_RDMA_RXE="))
+    assert case["message"].startswith(f"{world.home}/kconfigs/rdma.config:{line}: CONFIG_RDMA_RXE=y requested by")
+    assert "the series changes no Kconfig file, so not the series'" in case["message"]
+
+
+def test_a_typo_in_a_series_fragment_is_refused_with_its_line(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: CONFIG_RDMA_RXEE=y in the series' own fragment was 'dropped' and failed the series
+    (exit 1) after a full build; now the symbol is looked up in the tree's Kconfig files."""
+    commit_files(world.tree, {"drivers/infiniband/Kconfig": RXE_KCONFIG}, "rxe's Kconfig")
+    folder = world.home / "patches" / "two"
+    (folder / "extra.config").write_text("# mine\nCONFIG_RDMA_RXEE=y\n")
+    (folder / "series.yaml").write_text((folder / "series.yaml").read_text().replace(
+        "kconfigs: [rdma, debug-vm]", "kconfigs: [rdma, debug-vm, extra.config]"))
+    monkeypatch.setenv("FAKE_KCONFIG_DROP", "CONFIG_RDMA_RXEE")  # as kconfig drops a symbol it does not know
+    rc, _, statuses, summary = run(world)
+    assert rc == 2 and statuses["config/kconfig"] == "error" and "build/kernel" not in statuses
+    case = next(c for c in summary["cases"] if c["group"] == "config")
+    assert case["message"].startswith(f"{folder}/extra.config:2: CONFIG_RDMA_RXEE is defined by no Kconfig file")
+
+
+def test_a_series_that_changes_kconfig_owns_its_dropped_options(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    commit_files(world.tree, {"drivers/infiniband/Kconfig": RXE_KCONFIG}, "rxe's Kconfig")
+    folder = world.home / "patches" / "two"
+    (folder / "03-kconfig.patch").write_text(
+        "From: A <a@b>\nSubject: [PATCH] rxe: depend on more\n\n---\n"
+        "diff --git a/drivers/infiniband/Kconfig b/drivers/infiniband/Kconfig\n"
+        "--- a/drivers/infiniband/Kconfig\n+++ b/drivers/infiniband/Kconfig\n"
+        "@@ -5 +5 @@ config RDMA_RXE\n-\tdepends on INFINIBAND\n+\tdepends on INFINIBAND && BROKEN\n")
+    with open(folder / "series", "a") as f:
+        f.write("03-kconfig.patch\n")
     monkeypatch.setenv("FAKE_KCONFIG_DROP", "CONFIG_RDMA_RXE")
     rc, _, statuses, summary = run(world)
     assert rc == 1 and statuses["config/kconfig"] == "fail" and "build/kernel" not in statuses
     case = next(c for c in summary["cases"] if c["group"] == "config")
+    assert "(the series changes a Kconfig file)" in case["message"]
     assert "CONFIG_RDMA_RXE=y requested by rdma.config" in case["output"]
 
 

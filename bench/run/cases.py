@@ -331,7 +331,7 @@ def apply_cases(applied: ApplyResult, n_patches: int) -> list[Case]:
     return cases
 
 
-def config_case(cfg: ConfigResult, log_tail: str) -> Case:
+def config_case(cfg: ConfigResult, log_tail: str, series_touches_kconfig: bool) -> Case:
     names = ", ".join(f.name for f in cfg.fragments)
     if cfg.rc != 0 and (why := host_trouble(log_tail.splitlines())):
         return Case("config", "kconfig", Status.ERROR, cfg.secs, f"host trouble, not the series: {why}", log_tail)
@@ -339,9 +339,14 @@ def config_case(cfg: ConfigResult, log_tail: str) -> Case:
         return Case("config", "kconfig", Status.FAIL, cfg.secs, f"merge_config.sh exit {cfg.rc}", log_tail)
     if cfg.dropped:
         lines = [describe_dropped(d) for d in cfg.dropped]
+        if not series_touches_kconfig:  # the fragment's or the tree's, not the series'
+            first = next((d for d in cfg.dropped if not d.defined), cfg.dropped[0])
+            return Case("config", "kconfig", Status.ERROR, cfg.secs,
+                        f"{describe_dropped(first)}; the series changes no Kconfig file, so not the series'"
+                        f" ({len(lines)} option(s) dropped)", "\n".join(lines))
         return Case("config", "kconfig", Status.FAIL, cfg.secs,
-                    f"{len(lines)} requested option(s) dropped: {cfg.dropped[0].option.name}...",
-                    "\n".join(lines))
+                    f"{len(lines)} requested option(s) dropped: {cfg.dropped[0].option.name}..."
+                    " (the series changes a Kconfig file)", "\n".join(lines))
     n = len(requested(cfg.fragments))
     return Case("config", "kconfig", Status.PASS, cfg.secs, f"all {n} requested options set ({names})")
 

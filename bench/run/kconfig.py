@@ -5,7 +5,7 @@ tree's own scripts/kconfig/merge_config.sh, so nothing is switched on that no
 fragment asked for; that is what keeps a cold build short. Kconfig silently
 drops an option whose dependencies are not met, so afterwards every requested
 option is compared with the final .config and each dropped one is reported by
-name, with the fragment that asked for it.
+name, with the fragment that asked for it, and whether the tree defines it at all.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench.base import files, proc
@@ -46,6 +47,7 @@ class Fragment:
 class Dropped:
     option: Option
     actual: str  # what .config ended up with ("n" when absent)
+    defined: bool = True  # False: no Kconfig file of the tree defines the symbol (a typo, or another tree's)
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,9 @@ def configure(
     if old and new and result.ok and new[0] == old[0]:
         os.utime(config, ns=(old[1], old[1]))
     dropped = check(config, fragments) if result.ok and config.is_file() else ()
+    if dropped:  # only then: the walk over the tree's Kconfig files takes a second or two
+        known = symbols(src)
+        dropped = tuple(replace(d, defined=d.option.name.removeprefix("CONFIG_") in known) for d in dropped)
     return ConfigResult(config, fragments, dropped, result.rc, result.secs, log)
 
 
@@ -225,10 +230,43 @@ def digest(fragments: tuple[Fragment, ...]) -> str:
     return hashlib.sha256("\n".join(f"{n}={v}" for n, v in merged).encode()).hexdigest()
 
 
+_SYMBOL = re.compile(r"^\s*(?:menu)?config\s+([A-Za-z0-9_]+)\s*(?:#.*)?$")
+
+
+def defined_symbols(lines: Iterable[str]) -> set[str]:
+    """The symbols one Kconfig file's lines define (`config X`, `menuconfig X`)."""
+    return {m.group(1) for line in lines if (m := _SYMBOL.match(line))}
+
+
+# a Kconfig file (Kconfig, Kconfig.debug, scripts/Kconfig.include) or kconfig's own sources
+_KCONFIG_HUNK = re.compile(r"^(?:diff --git a/|--- a/|\+\+\+ b/)(?:\S*Kconfig[^/\s]*|scripts/kconfig/\S+)(?:\s|$)", re.M)
+
+
+def touches_kconfig(patch_texts: Iterable[str]) -> bool:
+    """Whether a series changes a Kconfig file: only then may a dropped option be its doing."""
+    return any(_KCONFIG_HUNK.search(t) for t in patch_texts)
+
+
+def symbols(src: Path) -> frozenset[str]:
+    """Every symbol some Kconfig file of the tree defines (Kconfig, Kconfig.debug, ...)."""
+    found: set[str] = set()
+    for root, dirs, names in os.walk(src):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            if name.startswith("Kconfig"):
+                with open(os.path.join(root, name), encoding="utf-8", errors="replace") as f:
+                    found |= defined_symbols(f)
+    return frozenset(found)
+
+
 def describe_dropped(d: Dropped) -> str:
+    if not d.defined:
+        return (f"{d.option.source}:{d.option.line}: {d.option.name} is defined by no Kconfig file of this tree"
+                " (a typo, or an option of another kernel version)")
     want = "is not set" if d.option.value == "n" else f"={d.option.value}"
     got = "not set" if d.actual == "n" else f"={d.actual}"
     return (
-        f"{d.option.name}{want} requested by {d.option.source.name} but .config has it {got}"
+        f"{d.option.source}:{d.option.line}: {d.option.name}{want} requested by {d.option.source.name}"
+        f" but .config has it {got}"
         " (unmet dependency? add the options it depends on to the fragment)"
     )

@@ -156,7 +156,8 @@ class Run:
         cfg = kconfig.configure(src, build_dir, self.plan.fragments, self.dir / rundir.CONFIG_LOG)
         if cfg.config.is_file():
             shutil.copy(cfg.config, self.dir / rundir.KCONFIG)
-        return self.add(cases.config_case(cfg, tail_of(self.dir / rundir.CONFIG_LOG, 150)))
+        touched = kconfig.touches_kconfig(p.text for p in self.plan.series.patches)
+        return self.add(cases.config_case(cfg, tail_of(self.dir / rundir.CONFIG_LOG, 150), touched))
 
     @timed("build")
     def build(self, s: slot_mod.Slot) -> Path | None:
