@@ -412,3 +412,42 @@ def test_a_sparse_file_of_20_gb_as_the_series_or_a_fragment_is_one_line(tmp_path
         f.truncate(20 << 30)
     with pytest.raises(UserError, match=rf"^{d}/series.yaml: 21474836480 bytes, over the limit of 1048576"):
         series.load_series(str(d), tmp_path)
+
+
+# -- a lock file held by a stopped process: a bounded wait, then one line naming it (exit 2) --
+
+def test_a_lock_held_by_a_stopped_process_is_waited_for_a_bounded_time(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: the tarball's unpack lock and the slot pool's lock were taken with a blocking
+    flock(LOCK_EX): a run stopped with SIGSTOP while holding one hung every later run, silently."""
+    import dataclasses
+    import subprocess
+    import sys
+    import time
+
+    from bench.base import files as files_mod
+    from bench.base.errors import InfraError
+    from bench.base.limits import LIMITS
+    from bench.run import tree
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    lock = cache / ".linux-source-6.12.lock"
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a');"
+                               " fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)", str(lock)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        monkeypatch.setattr(files_mod, "LIMITS", dataclasses.replace(LIMITS, lock_wait_s=1))
+        tarball = tmp_path / "linux-source-6.12.tar.xz"
+        tarball.write_bytes(b"")
+        start = time.monotonic()
+        with pytest.raises(InfraError, match=rf"^{lock}: held by another process for over 1 s "
+                                             r"\(unpacking linux-source-6.12.tar.xz into "):
+            tree.default_tree(tarball, cache)
+        assert time.monotonic() - start < 10
+    finally:
+        holder.kill()
+        holder.wait()
+    with files_mod.locked(lock, "x", wait_s=0):  # free again: taken at once
+        pass

@@ -10,11 +10,13 @@ from __future__ import annotations
 import codecs
 import contextlib
 import errno
+import fcntl
 import os
 import re
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -230,3 +232,22 @@ def copy_tree(src: Path, dest: Path) -> list[Path]:
         # the file being written (an error of sendfile names the source in e.filename)
         raise cannot_write(dest / target.relative_to(tmp) if target.is_relative_to(tmp) else target, e) from e
     return links
+
+
+@contextlib.contextmanager
+def locked(path: Path, what: str, wait_s: float | None = None) -> Iterator[None]:
+    """An exclusive flock on path (made if missing) for the block, waited for at most wait_s
+    (default LIMITS.lock_wait_s): a holder that is stopped or hung must not hang this run for ever."""
+    limit = LIMITS.lock_wait_s if wait_s is None else wait_s
+    deadline = time.monotonic() + limit
+    with open(path, "a") as f:
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the file closes
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise InfraError(f"{path}: held by another process for over {limit:.0f} s ({what}); "
+                                     "if no bench run is doing that, stop the process holding it") from None
+                time.sleep(0.5)
+        yield

@@ -65,6 +65,10 @@ class Limits:
     # Seconds `bench scan` waits on a pipe for its first byte or its writer's end: a named FIFO
     # nobody opens for writing would otherwise be waited on for ever.
     pipe_wait_s: int = 30
+    # Seconds a run waits for a lock file another bench process holds for a short job (unpacking
+    # the kernel tarball, a few minutes; choosing a work slot, a moment): a holder stopped with
+    # SIGSTOP or hung on a dead mount otherwise hung every later run with it, silently.
+    lock_wait_s: int = 3600
 
     def rows(self) -> list[tuple[str, int]]:
         """(name, value) of every limit, in declaration order (docs/limits.md's table)."""

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import IO, Any
 
-from bench.base import env, formats, proc
+from bench.base import env, files, formats, proc
 from bench.base.errors import BenchError, InfraError
 from bench.base.files import write_atomic
 from bench.run import build as build_mod, kconfig, tree, worktree
@@ -177,8 +177,7 @@ def acquire(cache_dir: Path, repo: str, config_key: str, series: str,
     deadline = time.monotonic() + _wait()
     waited = False
     while True:
-        with open(root / ".pool.lock", "a") as pool:
-            fcntl.flock(pool, fcntl.LOCK_EX)  # one chooser at a time; held only while choosing
+        with files.locked(root / ".pool.lock", "choosing a work slot"):  # one chooser at a time
             found = _choose(root, repo, config_key, series)
         if found is not None:
             break

@@ -7,12 +7,10 @@ they work in detached worktrees of it (bench/run/worktree.py).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,7 +123,7 @@ def default_tree(tarball: Path, cache_dir: Path) -> Path:
     if (dest / ".git").exists():
         return dest
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(cache_dir / f".{dest.name}.lock"):
+    with files.locked(cache_dir / f".{dest.name}.lock", f"unpacking {tarball.name} into {dest}"):
         if (dest / ".git").exists():  # another run made it while we waited
             return dest
         if dest.exists():
@@ -138,13 +136,6 @@ def default_tree(tarball: Path, cache_dir: Path) -> Path:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return dest
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    with open(lock_path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
-        yield
 
 
 def _unpack_and_commit(tarball: Path, tmp: Path, dest: Path) -> None:
