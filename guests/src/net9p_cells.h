@@ -660,6 +660,7 @@ static const char *const suev_names[NSUEV] = {"none", "gift", "odd", "more", "co
 static const char *const sudp_quick[] = {
 	"splice-udp/anon/none", "splice-udp/anon/gift", "splice-udp/anon/more", "splice-udp/anon/gso",
 	"splice-udp/anon/munmap", "splice-udp/anon/too-big", "splice-udp/anon/closed-peer", "splice-udp/thp/odd",
+	"splice-udp/anon/cork", "splice-udp/anon/bad",
 	"splice-gift/file/anon", "splice-gift/tcp/anon",
 };
 
