@@ -492,6 +492,37 @@ def test_a_real_log_of_netfs_and_skb_reference_leaks() -> None:
     assert all(s.status is Status.PASS for name, s in cells.items() if name not in failed)
 
 
+# -- splice into UDP and SPLICE_F_GIFT (guests/src/net9p_cells.h, after splice-sock) ---------------
+
+MEMS_NO_HUGE = ("anon", "thp", "shmem", "ext4-shared")
+
+
+def _sudp_names() -> list[str]:
+    """Every splice-udp and splice-gift cell, from the C tables (su_applies(), splice_udp_cells())."""
+    text = (GUESTS / "src" / "net9p_cells.h").read_text()
+    shapes = re.findall(r'"([^"]+)"', text.split("suev_names[NSUEV] = {", 1)[1].split("};", 1)[0])
+    udp = [f"splice-udp/{m}/{e}" for m in MEMS_NO_HUGE for e in shapes if m == "anon" or e in ("none", "gift", "odd")]
+    return udp + [f"splice-gift/file/{m}" for m in MEMS_NO_HUGE] + ["splice-gift/tcp/anon", "splice-gift/tcp/thp"]
+
+
+def test_a_real_log_with_every_splice_udp_cell() -> None:
+    # ONLY=iommufd-dirty/,splice-udp,splice-gift QUICK=0 on a healthy 6.12 (run 20261207-173911):
+    # all 25 splice cells pass; the log's iommufd-dirty cells are the first draft's (fixed since)
+    lines, got = _real_log("pin-matrix-iodirty-splice-baseline-6.12-tcg.log")
+    splice = {n: s for n, s in got.items() if n.startswith("splice-")}
+    assert sorted(splice) == sorted(_sudp_names()) and len(splice) == 25
+    assert all(s.status is Status.PASS for s in splice.values())
+    assert set(_c_table("net9p_cells.h", "sudp_quick")) <= set(splice)
+    # the premise: the skb holds the spliced pages (8 of the 16) until the receiver reads
+    assert "# splice-udp/anon/none: 32768 bytes spliced, 8 of 16 buffer pages held before the receiver read" in lines
+    assert "# splice-udp/anon/more: 1 datagram(s), 24798 bytes received" in lines
+    assert "# splice-udp/anon/gso: 24 datagram(s), 32768 bytes received" in lines
+    assert "# splice-udp/anon/too-big: the splice refused (Message too long), the pipe held 65536 bytes" in lines
+    assert "# splice-udp/anon/closed-peer: the splice refused (Connection refused), the pipe held 32768 bytes" in lines
+    # into a file the gift is copied: nothing held once spliced
+    assert "# splice-gift/file/anon: 32768 gifted bytes spliced, 0 of 16 buffer pages held after it" in lines
+
+
 # -- the dump cells (guests/src/dump_cells.h): core dumps, get_mempolicy(MPOL_F_ADDR) ------------
 
 def _dump_quick() -> list[str]:
@@ -741,6 +772,21 @@ def test_a_real_log_of_an_iommufd_unwind_one_pin_short() -> None:
     entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/iommufd/anon/access-hole", "message": "outstanding"}])
     result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
     assert catch.hits(result, entries) == list(entries)
+
+
+def _iodirty_names() -> list[str]:
+    """Every iommufd-dirty cell, from the C tables (idt_applies())."""
+    text = (GUESTS / "src" / "iommufd_cells.h").read_text()
+    shapes = re.findall(r'"([^"]+)"', text.split("idt_names[NID] = {", 1)[1].split("};", 1)[0])
+    assert "idt_mems[] = {ANON, THP, SHMEM, HUGE, FILESH}" in text
+
+    def applies(m: str, k: str) -> bool:
+        if k == "windows":
+            return m in ("thp", "hugetlb")
+        return m != "hugetlb" or k in ("read", "fork")
+
+    mems = ["anon", "thp", "shmem", "hugetlb", "ext4-shared"]
+    return [f"iommufd-dirty/{m}/{k}" for m in mems for k in shapes if applies(m, k)]
 
 
 def test_pin_matrix_requires_iommufd_when_the_kernel_has_it() -> None:
