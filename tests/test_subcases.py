@@ -789,6 +789,21 @@ def _iodirty_names() -> list[str]:
     return [f"iommufd-dirty/{m}/{k}" for m in mems for k in shapes if applies(m, k)]
 
 
+def test_a_real_log_with_every_iommufd_dirty_cell() -> None:
+    # ONLY=iommufd-dirty/ QUICK=0 on a healthy 6.12 (run 20261207-174432): all 28 pass; the
+    # premises (the bitmap's pages pinned, two windows, paged out, migrated) as comment lines
+    lines, got = _real_log("pin-matrix-iodirty-baseline-6.12-tcg.log")
+    assert sorted(got) == sorted(_iodirty_names()) and len(got) == 28
+    assert all(s.status is Status.PASS for s in got.values())
+    assert set(_c_table("iommufd_cells.h", "idt_quick")) <= set(got) and len(_c_table("iommufd_cells.h", "idt_quick")) == 10
+    assert "# iommufd-dirty/anon/read: NO_CLEAR: 8192 bitmap bytes over 3 pages, FOLL_PIN +3" in lines
+    assert "# iommufd-dirty/thp/windows: 2.5 MiB bitmap: 2621440 bitmap bytes over 641 pages, FOLL_PIN +642" in lines
+    assert "# iommufd-dirty/anon/swapped: MADV_PAGEOUT: 3 of 3 bitmap pages out" in lines
+    assert "# iommufd-dirty/shmem/migrated: move_pages: 3 of 3 bitmap pages on the other node" in lines
+    # 6.12 returns 0 over a bitmap page it cannot pin (its bits lost), and pins back what it took
+    assert "# iommufd-dirty/anon/hole: GET_DIRTY_BITMAP with the bitmap's second page unmapped: 0, FOLL_PIN +3" in lines
+
+
 def test_pin_matrix_requires_iommufd_when_the_kernel_has_it() -> None:
     # a kernel built with IOMMUFD and IOMMUFD_TEST names iommufd in KENTRY_REQUIRED: a missing
     # /dev/iommu then fails the cells (kentry_missing()), never skips them
