@@ -523,6 +523,25 @@ def test_a_real_log_with_every_splice_udp_cell() -> None:
     assert "# splice-gift/file/anon: 32768 gifted bytes spliced, 0 of 16 buffer pages held after it" in lines
 
 
+def test_a_real_log_of_a_bitmap_pin_leak_and_a_splice_that_never_ends() -> None:
+    # tests/data/guest/iodirty-bugs/put-short+more-always (run 20261207-174513), the default
+    # cells: iova_bitmap_put() unpins a window one page short (every iommufd-dirty cell fails on
+    # the pins), splice_to_socket() says MSG_MORE on its last sendmsg (UDP never sends the
+    # datagram; UDP_CORK's push, EMSGSIZE and the file and TCP gifts still work)
+    lines, got = _real_log("pin-matrix-iodirty-put-short-more-always-6.12-tcg.log")
+    assert sorted(got) == sorted(_c_table("net9p_cells.h", "sudp_quick") + _c_table("iommufd_cells.h", "idt_quick"))
+    passed = sorted(n for n, s in got.items() if s.status is Status.PASS)
+    assert passed == ["splice-gift/file/anon", "splice-gift/tcp/anon", "splice-udp/anon/cork", "splice-udp/anon/too-big"]
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert all(m.startswith("GET_DIRTY_BITMAP left FOLL_PIN outstanding +") for n, m in failed.items()
+               if n.startswith("iommufd-dirty/"))
+    assert all(m.startswith("recv of datagram 0 (0 of ") for n, m in failed.items()
+               if n.startswith("splice-udp/") and not n.endswith("closed-peer"))
+    # three refused sends corked into one datagram past UDP's limit
+    assert failed["splice-udp/anon/closed-peer"] == ("splice into a UDP socket whose peer is closed: "
+                                                     "Message too long, not ECONNREFUSED")
+
+
 # -- the dump cells (guests/src/dump_cells.h): core dumps, get_mempolicy(MPOL_F_ADDR) ------------
 
 def _dump_quick() -> list[str]:
