@@ -55,6 +55,9 @@
  * After each cell the FOLL_PIN counters are back (pins_back() waits up to 5 s) and no page of
  * the region is still held (pages_held(); not hugetlb, whose pages need per-node pools to move,
  * nor the unmapped half of a munmap cell).
+ *
+ * iommufd-dirty/<memory>/<shape> (iodirty_cells(), below): IOMMU_HWPT_GET_DIRTY_BITMAP writes
+ * the dirty bits of a mock domain into a user bitmap through pins of it (iova_bitmap.c).
  */
 #include <linux/iommufd.h>
 #include "drivers/iommu/iommufd/iommufd_test.h"  /* the tree's own, from $BENCH_SRC */

@@ -27,6 +27,10 @@
  * whose child and parent then write (COW must copy, not write into the lent page), and a child
  * that vmsplices the pages it shares with the parent and exits before the parent writes
  * (CVE-2020-29374's class).
+ *
+ * splice-udp/<memory>/<shape>, splice-gift/<file|tcp>/<memory> (splice_udp_cells(), below):
+ * the same pages spliced into loopback UDP (ip_append_data()'s zero-copy frags), and gifted
+ * (SPLICE_F_GIFT) into a file and TCP.
  */
 #include <sys/un.h>
 
