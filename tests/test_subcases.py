@@ -542,6 +542,19 @@ def test_a_real_log_of_a_bitmap_pin_leak_and_a_splice_that_never_ends() -> None:
                                                      "Message too long, not ECONNREFUSED")
 
 
+def test_a_real_log_of_a_bitmap_window_at_the_wrong_offset() -> None:
+    # tests/data/guest/iodirty-bugs/bitmap-pgoff-base (run 20261207-175344): iova_bitmap_get()
+    # takes the window's page offset from the bitmap's start; only a window after the first is
+    # wrong: the cells that advance (two windows, a window past a bad page) fail on their bits
+    lines, got = _real_log("pin-matrix-iodirty-pgoff-base-6.12-tcg.log")
+    assert sorted(got) == sorted(_c_table("iommufd_cells.h", "idt_quick"))
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert sorted(failed) == ["iommufd-dirty/anon/hole", "iommufd-dirty/anon/read-only", "iommufd-dirty/thp/windows"]
+    assert failed["iommufd-dirty/thp/windows"].startswith("2.5 MiB bitmap: bitmap byte 2093312 ")
+    assert all(failed[n].startswith(f"around the {w} bitmap page, byte 12337 of the memory")
+               for n, w in (("iommufd-dirty/anon/hole", "unmapped"), ("iommufd-dirty/anon/read-only", "read-only")))
+
+
 # -- the dump cells (guests/src/dump_cells.h): core dumps, get_mempolicy(MPOL_F_ADDR) ------------
 
 def _dump_quick() -> list[str]:
