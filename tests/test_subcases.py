@@ -492,6 +492,85 @@ def test_a_real_log_of_netfs_and_skb_reference_leaks() -> None:
     assert all(s.status is Status.PASS for name, s in cells.items() if name not in failed)
 
 
+# -- splice into UDP and SPLICE_F_GIFT (guests/src/net9p_cells.h, after splice-sock) ---------------
+
+MEMS_NO_HUGE = ("anon", "thp", "shmem", "ext4-shared")
+
+
+def _sudp_names() -> list[str]:
+    """Every splice-udp and splice-gift cell, from the C tables (su_applies(), splice_udp_cells())."""
+    text = (GUESTS / "src" / "net9p_cells.h").read_text()
+    shapes = re.findall(r'"([^"]+)"', text.split("suev_names[NSUEV] = {", 1)[1].split("};", 1)[0])
+    udp = [f"splice-udp/{m}/{e}" for m in MEMS_NO_HUGE for e in shapes if m == "anon" or e in ("none", "gift", "odd")]
+    return udp + [f"splice-gift/file/{m}" for m in MEMS_NO_HUGE] + ["splice-gift/tcp/anon", "splice-gift/tcp/thp"]
+
+
+def test_a_real_log_with_every_splice_udp_cell() -> None:
+    # ONLY=iommufd-dirty/,splice-udp,splice-gift QUICK=0 on a healthy 6.12 (run 20261207-173911):
+    # all 25 splice cells pass; the log's iommufd-dirty cells are the first draft's (fixed since)
+    lines, got = _real_log("pin-matrix-iodirty-splice-baseline-6.12-tcg.log")
+    splice = {n: s for n, s in got.items() if n.startswith("splice-")}
+    assert sorted(splice) == sorted(_sudp_names()) and len(splice) == 25
+    assert all(s.status is Status.PASS for s in splice.values())
+    assert set(_c_table("net9p_cells.h", "sudp_quick")) <= set(splice)
+    # the premise: the skb holds the spliced pages (8 of the 16) until the receiver reads
+    assert "# splice-udp/anon/none: 32768 bytes spliced, 8 of 16 buffer pages held before the receiver read" in lines
+    assert "# splice-udp/anon/more: 1 datagram(s), 24798 bytes received" in lines
+    assert "# splice-udp/anon/gso: 24 datagram(s), 32768 bytes received" in lines
+    assert "# splice-udp/anon/too-big: the splice refused (Message too long), the pipe held 65536 bytes" in lines
+    assert "# splice-udp/anon/closed-peer: the splice refused (Connection refused), the pipe held 32768 bytes" in lines
+    # into a file the gift is copied: nothing held once spliced
+    assert "# splice-gift/file/anon: 32768 gifted bytes spliced, 0 of 16 buffer pages held after it" in lines
+
+
+def test_a_real_log_of_a_bitmap_pin_leak_and_a_splice_that_never_ends() -> None:
+    # tests/data/guest/iodirty-bugs/put-short+more-always (run 20261207-174513), the default
+    # cells: iova_bitmap_put() unpins a window one page short (every iommufd-dirty cell fails on
+    # the pins), splice_to_socket() says MSG_MORE on its last sendmsg (UDP never sends the
+    # datagram; UDP_CORK's push, EMSGSIZE and the file and TCP gifts still work)
+    lines, got = _real_log("pin-matrix-iodirty-put-short-more-always-6.12-tcg.log")
+    assert sorted(got) == sorted(_c_table("net9p_cells.h", "sudp_quick") + _c_table("iommufd_cells.h", "idt_quick"))
+    passed = sorted(n for n, s in got.items() if s.status is Status.PASS)
+    assert passed == ["splice-gift/file/anon", "splice-gift/tcp/anon", "splice-udp/anon/cork", "splice-udp/anon/too-big"]
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert all(m.startswith("GET_DIRTY_BITMAP left FOLL_PIN outstanding +") for n, m in failed.items()
+               if n.startswith("iommufd-dirty/"))
+    assert all(m.startswith("recv of datagram 0 (0 of ") for n, m in failed.items()
+               if n.startswith("splice-udp/") and not n.endswith("closed-peer"))
+    # three refused sends corked into one datagram past UDP's limit
+    assert failed["splice-udp/anon/closed-peer"] == ("splice into a UDP socket whose peer is closed: "
+                                                     "Message too long, not ECONNREFUSED")
+
+
+def test_a_real_log_of_a_bitmap_window_at_the_wrong_offset() -> None:
+    # tests/data/guest/iodirty-bugs/bitmap-pgoff-base (run 20261207-175344): iova_bitmap_get()
+    # takes the window's page offset from the bitmap's start; only a window after the first is
+    # wrong: the cells that advance (two windows, a window past a bad page) fail on their bits
+    lines, got = _real_log("pin-matrix-iodirty-pgoff-base-6.12-tcg.log")
+    assert sorted(got) == sorted(_c_table("iommufd_cells.h", "idt_quick"))
+    failed = {n: s.message for n, s in got.items() if s.status is Status.FAIL}
+    assert sorted(failed) == ["iommufd-dirty/anon/hole", "iommufd-dirty/anon/read-only", "iommufd-dirty/thp/windows"]
+    assert failed["iommufd-dirty/thp/windows"].startswith("2.5 MiB bitmap: bitmap byte 2093312 ")
+    assert all(failed[n].startswith(f"around the {w} bitmap page, byte 12337 of the memory")
+               for n, w in (("iommufd-dirty/anon/hole", "unmapped"), ("iommufd-dirty/anon/read-only", "read-only")))
+
+
+def test_a_real_log_of_a_splice_keeping_the_pipes_reference() -> None:
+    # tests/data/guest/iodirty-bugs/splice-sock-keeps-pipe-ref (run 20261207-175435):
+    # splice_to_socket() drops a sent pipe buffer without releasing it; every default cell whose
+    # pages went to a socket and are still mapped fails on the reference check
+    lines, got = _real_log("pin-matrix-iodirty-splice-keeps-pipe-ref-6.12-tcg.log")
+    assert sorted(got) == sorted(_c_table("net9p_cells.h", "sudp_quick"))
+    passed = sorted(n for n, s in got.items() if s.status is Status.PASS)
+    # unmapped (the run's page oracle counts those), never sent, or copied into a file
+    assert passed == ["splice-gift/file/anon", "splice-udp/anon/munmap", "splice-udp/anon/too-big"]
+    held = {"thp/odd": 16, "anon/bad": 5, "anon/more": 7}
+    for n, s in got.items():
+        if s.status is Status.FAIL:
+            want = held.get(n.split("/", 1)[1], 8)
+            assert s.message.startswith(f"{want} page(s) of the buffer still held after {n} "), n
+
+
 # -- the dump cells (guests/src/dump_cells.h): core dumps, get_mempolicy(MPOL_F_ADDR) ------------
 
 def _dump_quick() -> list[str]:
@@ -741,6 +820,36 @@ def test_a_real_log_of_an_iommufd_unwind_one_pin_short() -> None:
     entries = catch.parse("s.yaml", [{"case": "workload/pin-matrix/iommufd/anon/access-hole", "message": "outstanding"}])
     result = RunResult("r", "s", Path("."), tuple(subcases.cases("pin-matrix", lines)), 1.0)
     assert catch.hits(result, entries) == list(entries)
+
+
+def _iodirty_names() -> list[str]:
+    """Every iommufd-dirty cell, from the C tables (idt_applies())."""
+    text = (GUESTS / "src" / "iommufd_cells.h").read_text()
+    shapes = re.findall(r'"([^"]+)"', text.split("idt_names[NID] = {", 1)[1].split("};", 1)[0])
+    assert "idt_mems[] = {ANON, THP, SHMEM, HUGE, FILESH}" in text
+
+    def applies(m: str, k: str) -> bool:
+        if k == "windows":
+            return m in ("thp", "hugetlb")
+        return m != "hugetlb" or k in ("read", "fork")
+
+    mems = ["anon", "thp", "shmem", "hugetlb", "ext4-shared"]
+    return [f"iommufd-dirty/{m}/{k}" for m in mems for k in shapes if applies(m, k)]
+
+
+def test_a_real_log_with_every_iommufd_dirty_cell() -> None:
+    # ONLY=iommufd-dirty/ QUICK=0 on a healthy 6.12 (run 20261207-174432): all 28 pass; the
+    # premises (the bitmap's pages pinned, two windows, paged out, migrated) as comment lines
+    lines, got = _real_log("pin-matrix-iodirty-baseline-6.12-tcg.log")
+    assert sorted(got) == sorted(_iodirty_names()) and len(got) == 28
+    assert all(s.status is Status.PASS for s in got.values())
+    assert set(_c_table("iommufd_cells.h", "idt_quick")) <= set(got) and len(_c_table("iommufd_cells.h", "idt_quick")) == 10
+    assert "# iommufd-dirty/anon/read: NO_CLEAR: 8192 bitmap bytes over 3 pages, FOLL_PIN +3" in lines
+    assert "# iommufd-dirty/thp/windows: 2.5 MiB bitmap: 2621440 bitmap bytes over 641 pages, FOLL_PIN +642" in lines
+    assert "# iommufd-dirty/anon/swapped: MADV_PAGEOUT: 3 of 3 bitmap pages out" in lines
+    assert "# iommufd-dirty/shmem/migrated: move_pages: 3 of 3 bitmap pages on the other node" in lines
+    # 6.12 returns 0 over a bitmap page it cannot pin (its bits lost), and pins back what it took
+    assert "# iommufd-dirty/anon/hole: GET_DIRTY_BITMAP with the bitmap's second page unmapped: 0, FOLL_PIN +3" in lines
 
 
 def test_pin_matrix_requires_iommufd_when_the_kernel_has_it() -> None:

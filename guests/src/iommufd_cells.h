@@ -55,6 +55,9 @@
  * After each cell the FOLL_PIN counters are back (pins_back() waits up to 5 s) and no page of
  * the region is still held (pages_held(); not hugetlb, whose pages need per-node pools to move,
  * nor the unmapped half of a munmap cell).
+ *
+ * iommufd-dirty/<memory>/<shape> (iodirty_cells(), below): IOMMU_HWPT_GET_DIRTY_BITMAP writes
+ * the dirty bits of a mock domain into a user bitmap through pins of it (iova_bitmap.c).
  */
 #include <linux/iommufd.h>
 #include "drivers/iommu/iommufd/iommufd_test.h"  /* the tree's own, from $BENCH_SRC */
@@ -769,4 +772,484 @@ static void iommufd_cells(void)
 				mem_unmap(&c);
 				verdict(&c, began);
 			}
+}
+
+/* -- dirty bitmaps: IOMMU_HWPT_GET_DIRTY_BITMAP writes into the user's bitmap through pins ----
+ * iommufd-dirty/<memory>/<shape>: the bitmap lies in the cell's memory; the IOVAs it reports
+ * on are a separate anon buffer mapped into the IOAS. A mock domain with dirty tracking
+ * (IOMMU_HWPT_ALLOC_DIRTY_TRACKING on the mock device, IOMMU_HWPT_SET_DIRTY_TRACKING) has
+ * IOVAs marked dirty by IOMMU_TEST_OP_DIRTY (one bit per MOCK_IO_PAGE_SIZE, PAGE / 2); the
+ * read (drivers/iommu/iommufd/io_pagetable.c iommu_read_and_clear_dirty()) walks it and
+ * iova_bitmap_set() (iova_bitmap.c) ORs the bits into the user's bitmap through pages pinned a
+ * window at a time (iova_bitmap_get(): pin_user_pages_fast(FOLL_WRITE), at most
+ * PAGE / sizeof(struct page *) = 512 pages, 2 MiB of bitmap; kmap, bitmap_set; unpin_user_pages()).
+ * Oracle: the bitmap holds its old bits OR exactly the bits of the dirty IOVAs (computed
+ * here), every other byte of the memory is untouched, the call pinned at least the bitmap's
+ * pages and every pin is back after it. */
+#define ID_BUF (256UL << 10)  /* the IOVA buffer of the small shapes: 128 mock pages */
+#define ID_MOCK (PAGE / 2)    /* MOCK_IO_PAGE_SIZE: the mock domain's dirty granule */
+#define ID_OFF (PAGE + 0xff1) /* the bitmap: odd, not u64-aligned, a guard page before it */
+
+enum dtshape { ID_READ, ID_WINDOWS, ID_FORK, ID_SWAPPED, ID_MIGRATED, ID_HOLE, ID_RO, NID };
+static const char *const idt_names[NID] = {"read", "windows", "fork", "swapped", "migrated", "hole", "read-only"};
+static const enum mem idt_mems[] = {ANON, THP, SHMEM, HUGE, FILESH};
+
+static const char *const idt_quick[] = {
+	"iommufd-dirty/anon/read", "iommufd-dirty/thp/windows", "iommufd-dirty/anon/fork",
+	"iommufd-dirty/shmem/fork", "iommufd-dirty/anon/swapped", "iommufd-dirty/anon/migrated",
+	"iommufd-dirty/anon/hole", "iommufd-dirty/anon/read-only", "iommufd-dirty/hugetlb/read",
+	"iommufd-dirty/ext4-shared/read",
+};
+
+struct iodt {
+	struct iofd s;       /* /dev/iommu and the IOAS; s.hwpt: the dirty-tracking domain */
+	char *buf;           /* the IOVA buffer, mapped nmaps times from MOCK_APERTURE_START */
+	size_t buflen;
+	uint64_t len;        /* IOVA bytes the bitmap reports on */
+	uint64_t pgsz;       /* one bit of the bitmap per pgsz IOVA bytes */
+	unsigned char *dirty;  /* per mock page: marked dirty */
+	char *bm;            /* the bitmap in the cell's memory */
+	size_t bmlen;        /* its bytes */
+	char *want;          /* what the whole region must hold after a read */
+};
+
+static int idt_applies(enum mem m, enum dtshape k)
+{
+	if (k == ID_WINDOWS)  /* 2.5 MiB of bitmap: the 4 MiB regions only */
+		return m == THP || m == HUGE;
+	if (m == HUGE)  /* never swapped; per-node pools not set up; no 4 KiB hole in a huge page */
+		return k == ID_READ || k == ID_FORK;
+	return 1;
+}
+
+/* /dev/iommu, an IOAS with a mock device (its idev), the IOVA buffer mapped nmaps times (the
+ * mock domain pins it), then a dirty-tracking domain of the same device on that IOAS, tracking */
+static int idt_open(struct cell *c, struct iodt *d, int nmaps)
+{
+	struct iommu_ioas_alloc a = {.size = sizeof(a)};
+	struct iommu_test_cmd cmd = {.op = IOMMU_TEST_OP_MOCK_DOMAIN};
+	struct iommu_hwpt_alloc h = {.size = sizeof(h), .flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING};
+	struct iommu_hwpt_set_dirty_tracking t = {.size = sizeof(t), .flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE};
+	int r;
+
+	d->s.fd = open("/dev/iommu", O_RDWR);
+	if (d->s.fd < 0) {
+		kentry_missing(c, "iommufd", errno == ENOENT ? "no /dev/iommu (CONFIG_IOMMUFD)" : "cannot open /dev/iommu");
+		return -1;
+	}
+	if (ioctl(d->s.fd, IOMMU_IOAS_ALLOC, &a)) {
+		cfail(c, "IOMMU_IOAS_ALLOC: %s", strerror(errno));
+		return -1;
+	}
+	d->s.ioas = cmd.id = a.out_ioas_id;
+	if (io_test_setup(c, &d->s, &cmd, "IOMMU_TEST_OP_MOCK_DOMAIN"))
+		return -1;
+	for (int i = 0; i < nmaps; i++)
+		if ((r = io_map_at(&d->s, d->buf, d->buflen, 1, MOCK_APERTURE_START + i * d->buflen))) {
+			cfail(c, "IOAS_MAP %d of the IOVA buffer: %s", i, strerror(-r));
+			return -1;
+		}
+	d->len = nmaps * d->buflen;
+	h.dev_id = cmd.mock_domain.out_idev_id;
+	h.pt_id = d->s.ioas;
+	if (ioctl(d->s.fd, IOMMU_HWPT_ALLOC, &h)) {
+		if (errno == EOPNOTSUPP)  /* the premise: a domain that tracks dirty IOVAs */
+			cskip(c, "IOMMU_HWPT_ALLOC with DIRTY_TRACKING: %s (the mock device has no dirty tracking)",
+			      strerror(errno));
+		else
+			cfail(c, "IOMMU_HWPT_ALLOC with DIRTY_TRACKING: %s", strerror(errno));
+		return -1;
+	}
+	d->s.hwpt = t.hwpt_id = h.out_hwpt_id;
+	if (ioctl(d->s.fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &t)) {
+		cfail(c, "IOMMU_HWPT_SET_DIRTY_TRACKING enable: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Mock pages marked dirty (IOMMU_TEST_OP_DIRTY): a spread of them, the first and the last
+ * always; the domain must report it tracked each (out_nr_dirty), else the cell skips */
+static int idt_mark(struct cell *c, struct iodt *d, unsigned seed)
+{
+	size_t n = d->len / ID_MOCK;
+	uint64_t *mark = calloc((n + 63) / 64, 8);
+	struct iommu_test_cmd cmd = {.op = IOMMU_TEST_OP_DIRTY, .id = d->s.hwpt,
+				     .dirty = {.iova = MOCK_APERTURE_START, .length = d->len, .page_size = ID_MOCK,
+					       .uptr = (uintptr_t)mark}};
+	long want = 0;
+	int r;
+
+	for (size_t k = 0; k < n; k++) {
+		d->dirty[k] = k == 0 || k == n - 1 || ((k * 2654435761u + seed) >> 9) % 3 == 0;
+		if (d->dirty[k])
+			mark[k / 64] |= 1ULL << (k % 64), want++;
+	}
+	r = io_test(&d->s, &cmd);
+	free(mark);
+	if (r)
+		cfail(c, "IOMMU_TEST_OP_DIRTY: %s", strerror(-r));
+	else if ((long)cmd.dirty.out_nr_dirty != want)
+		cskip(c, "IOMMU_TEST_OP_DIRTY marked %llu of %ld IOVAs dirty: the mock domain does not track them",
+		      (unsigned long long)cmd.dirty.out_nr_dirty, want);
+	return r || c->failed[0] || c->skip[0] ? -1 : 0;
+}
+
+/* want: the region as it is, with the bits of every dirty mock page ORed into the bitmap */
+static void idt_expect(struct cell *c, struct iodt *d)
+{
+	char *wb = d->want + (d->bm - c->map);
+
+	memcpy(d->want, c->map, 2 * c->half);
+	for (size_t k = 0; k < d->len / ID_MOCK; k++)
+		if (d->dirty[k] && ID_MOCK / d->pgsz % 8 == 0)  /* whole bytes */
+			memset(wb + k * ID_MOCK / d->pgsz / 8, 0xff, ID_MOCK / d->pgsz / 8);
+		else if (d->dirty[k])
+			for (uint64_t b = k * ID_MOCK / d->pgsz; b <= (k * ID_MOCK + ID_MOCK - 1) / d->pgsz; b++)
+				wb[b / 8] |= (char)(1 << (b % 8));
+}
+
+/* IOMMU_HWPT_GET_DIRTY_BITMAP over the whole range into d->bm: 0 or -errno; *pinned: the
+ * FOLL_PIN pins it took (all must be back) */
+static int idt_get(struct cell *c, struct iodt *d, uint32_t flags, long *pinned)
+{
+	struct iommu_hwpt_get_dirty_bitmap g = {.size = sizeof(g), .hwpt_id = d->s.hwpt, .flags = flags,
+						.iova = MOCK_APERTURE_START, .length = d->len, .page_size = d->pgsz,
+						.data = (uintptr_t)d->bm};
+	long a0, r0, a1, r1, start = pins_outstanding(), now;
+	int r;
+
+	pin_counts(&a0, &r0);
+	r = ioctl(d->s.fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &g) ? -errno : 0;
+	pin_counts(&a1, &r1);
+	*pinned = a1 - a0;
+	if ((now = pins_settle(start)) != start)
+		cfail(c, "GET_DIRTY_BITMAP left FOLL_PIN outstanding %+ld (acquired +%ld, released +%ld): the bitmap's "
+		      "pages %s", now - start, a1 - a0, r1 - r0, now > start ? "stay pinned" : "unpinned more than pinned");
+	return r;
+}
+
+/* The pages the bitmap spans */
+static long idt_span(struct iodt *d)
+{
+	return (long)(((uintptr_t)d->bm + d->bmlen - 1) / PAGE - (uintptr_t)d->bm / PAGE + 1);
+}
+
+/* The region against want: the bitmap's bits exact, nothing else written */
+static int idt_check(struct cell *c, struct iodt *d, const char *when)
+{
+	long off = first_diff(c->map, d->want, 2 * c->half), b = off - (d->bm - c->map);
+
+	if (off < 0)
+		return 0;
+	if (b >= 0 && b < (long)d->bmlen)
+		cfail(c, "%s: bitmap byte %ld (IOVA bits %ld-%ld) is 0x%02x, not 0x%02x", when, b, b * 8, b * 8 + 7,
+		      (unsigned char)c->map[off], (unsigned char)d->want[off]);
+	else
+		cfail(c, "%s: byte %ld of the memory, %s the bitmap, was written", when, b < 0 ? -b : b - (long)d->bmlen,
+		      b < 0 ? "before" : "after");
+	return -1;
+}
+
+/* the read with the bitmap's pages as the shape left them; ret must be 0, the bits exact */
+static int idt_read(struct cell *c, struct iodt *d, uint32_t flags, const char *when)
+{
+	long pinned, span = idt_span(d);
+	int r;
+
+	idt_expect(c, d);
+	r = idt_get(c, d, flags, &pinned);
+	if (c->failed[0])
+		return -1;
+	if (r) {
+		cfail(c, "%s: IOMMU_HWPT_GET_DIRTY_BITMAP: %s", when, strerror(-r));
+		return -1;
+	}
+	if (pinned < span && memchr(d->dirty, 1, d->len / ID_MOCK)) {  /* nothing dirty: nothing to pin */
+		cfail(c, "%s: GET_DIRTY_BITMAP pinned %ld pages, the bitmap spans %ld", when, pinned, span);
+		return -1;
+	}
+	printf("# %s: %s: %zu bitmap bytes over %ld pages, FOLL_PIN +%ld\n", c->name, when, d->bmlen, span, pinned);
+	return idt_check(c, d, when);
+}
+
+/* The file under ext4 MAP_SHARED on disk (msync, fsync, drop_caches, O_DIRECT) holds want */
+static void idt_disk(struct cell *c, struct iodt *d)
+{
+	size_t len = 2 * c->half;
+	char *buf = NULL;
+	int fd;
+	long off;
+
+	if (msync(c->map, len, MS_SYNC) || fsync(c->fd) || !drop_caches()) {
+		cfail(c, "msync/fsync/drop_caches: %s", strerror(errno));
+		return;
+	}
+	fd = open(c->path, O_RDONLY | O_DIRECT);
+	if (fd < 0 || posix_memalign((void **)&buf, PAGE, len) || pread(fd, buf, len, 0) != (ssize_t)len)
+		cfail(c, "O_DIRECT read of %s: %s", c->path, strerror(errno));
+	else if ((off = first_diff(buf, d->want, len)) >= 0)
+		cfail(c, "on disk, byte %ld of the file (bitmap byte %ld) is not what GET_DIRTY_BITMAP wrote into the "
+		      "mapping: the write through the pin did not dirty the page", off, off - (long)(d->bm - c->map));
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The bitmap's pages out of memory (anon, THP: swapped; shmem, ext4: not resident), n of span */
+static long idt_out(struct cell *c, struct iodt *d)
+{
+	char *p0 = (char *)((uintptr_t)d->bm & ~(PAGE - 1));
+	unsigned char vec[1];
+	long n = 0;
+
+	for (long i = 0; i < idt_span(d); i++)
+		n += c->shared ? !mincore(p0 + i * PAGE, PAGE, vec) && !(vec[0] & 1) : !!(pagemap(p0 + i * PAGE) & PM_SWAP);
+	return n;
+}
+
+/* Before the read: the bitmap's pages swapped out, or migrated to the other node (premise:
+ * every one of them, else SKIP) */
+static int idt_move(struct cell *c, struct iodt *d, enum dtshape k)
+{
+	char *p0 = (char *)((uintptr_t)d->bm & ~(PAGE - 1));
+	long span = idt_span(d), n = 0;
+
+	if (k == ID_SWAPPED) {
+		if (c->mem == FILESH && msync(c->map, 2 * c->half, MS_SYNC))
+			cfail(c, "msync: %s", strerror(errno));
+		for (int tries = 0; tries < 3 && !c->failed[0] && (n = idt_out(c, d)) < span; tries++) {
+			if (tries)
+				write_file("/proc/sys/vm/compact_memory", "1");  /* drains the LRU batches */
+			madvise(p0, span * PAGE, MADV_PAGEOUT);
+		}
+		printf("# %s: MADV_PAGEOUT: %ld of %ld bitmap pages out\n", c->name, n, span);
+		if (n < span && !c->failed[0])
+			cskip(c, "MADV_PAGEOUT took %ld of the bitmap's %ld pages", n, span);
+	} else {
+		void *pages[8];
+		int was[8], to[8], now[8];
+
+		for (long i = 0; i < span; i++)
+			pages[i] = p0 + i * PAGE;
+		if (nodes_and_other(c, pages, span, was, to))
+			return -1;
+		syscall(SYS_move_pages, 0, span, pages, to, now, 0);
+		syscall(SYS_move_pages, 0, span, pages, NULL, now, 0);
+		for (long i = 0; i < span; i++)
+			n += now[i] == to[i];
+		printf("# %s: move_pages: %ld of %ld bitmap pages on the other node\n", c->name, n, span);
+		if (n < span)
+			cskip(c, "move_pages moved %ld of the bitmap's %ld pages", n, span);
+	}
+	return c->failed[0] || c->skip[0] ? -1 : 0;
+}
+
+/* The bitmap's page COW-shared with a child: the write through the pin must land in the
+ * caller's copy only (private) or in the one page both see (shared) */
+static void idt_fork(struct cell *c, struct iodt *d)
+{
+	int go[2], rc;
+	pid_t pid;
+	char *was = malloc(d->bmlen), x = 0;
+
+	memcpy(was, d->bm, d->bmlen);
+	idt_expect(c, d);  /* the child's copy of want: what the shared page must hold */
+	if (pipe(go)) {
+		cfail(c, "pipe: %s", strerror(errno));
+		free(was);
+		return;
+	}
+	pid = cell_fork();
+	if (pid == 0) {
+		/* the child's view of the bitmap once the parent read into it */
+		if (read(go[0], &x, 1) != 1)
+			_exit(4);
+		_exit(first_diff(d->bm, x == 'p' ? was : d->want + (d->bm - c->map), d->bmlen) >= 0 ? 3 : 0);
+	}
+	if (pid < 0) {
+		cfail(c, "fork: %s", strerror(errno));
+	} else {
+		idt_read(c, d, 0, "the bitmap COW-shared with a child");
+		x = c->shared ? 's' : 'p';
+		if (write(go[1], &x, 1) != 1)
+			cfail(c, "pipe write: %s", strerror(errno));
+		if (waitpid(pid, &rc, 0) != pid || !WIFEXITED(rc) || (WEXITSTATUS(rc) && WEXITSTATUS(rc) != 3))
+			cfail(c, "the child ended with status 0x%x", rc);
+		else if (WEXITSTATUS(rc) == 3)
+			cfail(c, c->shared ? "the child does not see the bits written into the shared bitmap"
+					   : "the bits written through the parent's pin show in the child's copy of the bitmap");
+	}
+	close(go[0]);
+	close(go[1]);
+	free(was);
+}
+
+/* The bitmap's middle page unmapped or read-only: FOLL_WRITE cannot pin it. The read may fail
+ * EFAULT (then the page after it may be left as it was). 6.12 returns 0: iova_bitmap_set()
+ * returns without an error when it cannot pin the window of a range (iova_bitmap_advance_to()
+ * fails), so the bits of every dirty range that touches the bad page are lost, whole or from
+ * the bad page on, and the next range past it pins a window of its own. So each byte of the
+ * pages around the bad one must hold its bits, or, for a range touching the bad page, its old
+ * value; a read-only page must keep every byte. */
+static void idt_bad(struct cell *c, struct iodt *d, enum dtshape k)
+{
+	char *p0 = (char *)((uintptr_t)d->bm & ~(PAGE - 1)), *bad = p0 + PAGE, *last = p0 + 2 * PAGE;
+	size_t len = 2 * c->half, lo = bad - c->map, hi = lo + PAGE, bo = d->bm - c->map, per = ID_MOCK / d->pgsz / 8;
+	char *orig = malloc(len), *full = malloc(len);
+	long pinned;
+	int r;
+
+	idt_expect(c, d);  /* while every page is there to copy */
+	memcpy(orig, c->map, len);
+	memcpy(full, d->want, len);
+	for (size_t m = 0; m < d->len / ID_MOCK; m++)  /* want: the ranges touching the bad page lost */
+		if (d->dirty[m] && bo + (m + 1) * per > lo && bo + m * per < hi)
+			memcpy(d->want + bo + m * per, orig + bo + m * per, per);
+	if (k == ID_HOLE ? munmap(bad, PAGE) : mprotect(bad, PAGE, PROT_READ)) {
+		cfail(c, "%s of the bitmap's second page: %s", k == ID_HOLE ? "munmap" : "mprotect", strerror(errno));
+		goto out;
+	}
+	r = idt_get(c, d, 0, &pinned);
+	printf("# %s: GET_DIRTY_BITMAP with the bitmap's second page %s: %s, FOLL_PIN +%ld\n", c->name,
+	       k == ID_HOLE ? "unmapped" : "read-only", r ? strerror(-r) : "0", pinned);
+	if (c->failed[0])
+		goto out;
+	if (r && r != -EFAULT) {
+		cfail(c, "GET_DIRTY_BITMAP over a %s bitmap page: %s, not 0 or EFAULT", idt_names[k], strerror(-r));
+		goto out;
+	}
+	if (r)  /* refused: the page after the bad one may be left as it was */
+		memcpy(d->want + (last - c->map), orig + (last - c->map), PAGE);
+	for (size_t i = 0; i < len && !c->failed[0]; i++) {
+		if (i >= lo && i < hi && k == ID_HOLE)
+			continue;
+		if (i >= lo && i < hi && c->map[i] != orig[i])
+			cfail(c, "GET_DIRTY_BITMAP wrote byte %zu of the read-only bitmap page", i - lo);
+		else if (c->map[i] != d->want[i] && c->map[i] != full[i])
+			cfail(c, "around the %s bitmap page, byte %zu of the memory (bitmap byte %ld) is 0x%02x, not 0x%02x",
+			      k == ID_HOLE ? "unmapped" : "read-only", i, (long)i - (long)bo, (unsigned char)c->map[i],
+			      (unsigned char)full[i]);
+	}
+out:
+	free(orig);
+	free(full);
+}
+
+static void idt_cell(struct cell *c, int k)
+{
+	enum mem m = idt_mems[k / NID];
+	enum dtshape sh = k % NID;
+	struct iodt d = {.s = {.fd = -1, .afd = -1}};
+	struct pinmark pm;
+	int nmaps = sh == ID_WINDOWS ? 10 : 1;
+
+	c->mem = m;
+	c->ev = NONE;
+	if (m == FILESH && !ext4_dir) {
+		cskip(c, "no ext4 directory given (-d)");
+		return;
+	}
+	if (mem_map(c))
+		return;
+	/* the IOVA buffer: 256 KiB, or for windows one THP mapped 10 times (20 MiB of IOVA at one
+	 * bit a byte: 2.5 MiB of bitmap, two windows of 512 pages) */
+	d.buflen = sh == ID_WINDOWS ? HPAGE : ID_BUF;
+	d.buf = map_aligned(d.buflen, sh == ID_WINDOWS ? HPAGE : PAGE, sh == ID_WINDOWS ? MADV_HUGEPAGE : -1);
+	if (!d.buf) {
+		cfail(c, "cannot map the IOVA buffer: %s", strerror(errno));
+		goto out;
+	}
+	memset(d.buf, 1, d.buflen);
+	d.pgsz = sh == ID_WINDOWS ? 1 : 4;  /* small: 64 Ki bits, 8 KiB, three pages from ID_OFF */
+	d.bm = c->map + (sh == ID_WINDOWS ? 0xff1 : ID_OFF);
+	d.bmlen = nmaps * d.buflen / d.pgsz / 8;
+	d.dirty = calloc(nmaps * d.buflen / ID_MOCK, 1);
+	d.want = malloc(2 * c->half);
+	/* old bits the read must keep: one in every seventh byte */
+	for (size_t i = 0; i < d.bmlen; i++)
+		d.bm[i] = i % 7 ? 0 : (char)(1 << (i % 8));
+	pin_mark(&pm);
+	if (idt_open(c, &d, nmaps) || idt_mark(c, &d, (unsigned)k))
+		goto release;
+	if (m == FILESH && msync(c->map, 2 * c->half, MS_SYNC))  /* clean: the pin's write must dirty it */
+		cfail(c, "msync: %s", strerror(errno));
+	switch (sh) {
+	case ID_READ: {
+		/* NO_CLEAR twice (the same bits each time), a clearing read, then one with nothing left */
+		char *was = malloc(d.bmlen);
+
+		memcpy(was, d.bm, d.bmlen);
+		if (!idt_read(c, &d, IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR, "NO_CLEAR") &&
+		    (memcpy(d.bm, was, d.bmlen), !idt_read(c, &d, IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR, "NO_CLEAR again")) &&
+		    (memcpy(d.bm, was, d.bmlen), !idt_read(c, &d, 0, "read and clear"))) {
+			if (m == FILESH)
+				idt_disk(c, &d);
+			memcpy(d.bm, was, d.bmlen);
+			memset(d.dirty, 0, d.len / ID_MOCK);
+			if (!c->failed[0])
+				idt_read(c, &d, 0, "after the clear");
+		}
+		free(was);
+		break;
+	}
+	case ID_WINDOWS:
+		if (!idt_read(c, &d, 0, "2.5 MiB bitmap") && idt_span(&d) <= 512)
+			cfail(c, "the bitmap spans %ld pages: one window", idt_span(&d));
+		break;
+	case ID_FORK:
+		idt_fork(c, &d);
+		break;
+	case ID_SWAPPED:
+	case ID_MIGRATED:
+		if (!idt_move(c, &d, sh) && !idt_read(c, &d, 0, sh == ID_SWAPPED ? "swapped out" : "migrated") && m == FILESH)
+			idt_disk(c, &d);
+		break;
+	default:
+		idt_bad(c, &d, sh);
+		break;
+	}
+release:
+	if (d.s.mapped) {
+		uint64_t done = 0;
+		int r = io_unmap(&d.s, 0, UINT64_MAX, &done);
+
+		if (r || done != d.len)
+			cfail(c, "IOAS_UNMAP of everything: %s, %llu of %llu bytes", r ? strerror(-r) : "done",
+			      (unsigned long long)done, (unsigned long long)d.len);
+	}
+	io_close(&d.s);
+	pins_back(c, &pm, "GET_DIRTY_BITMAP, IOAS_UNMAP and close");
+	if (!c->failed[0] && m != HUGE) {
+		char *p0 = (char *)((uintptr_t)d.bm & ~(PAGE - 1));
+
+		if (sh == ID_HOLE)  /* the pages around the hole */
+			none_held(c, p0, PAGE, "GET_DIRTY_BITMAP"), none_held(c, p0 + 2 * PAGE, PAGE, "GET_DIRTY_BITMAP");
+		else
+			none_held(c, p0, idt_span(&d) * PAGE, "GET_DIRTY_BITMAP");
+	}
+out:
+	if (d.buf)
+		munmap(d.buf, d.buflen);
+	free(d.dirty);
+	free(d.want);
+	mem_unmap(c);
+}
+
+/* iommufd-dirty/<memory>/<shape>, after the iommufd cells */
+static void iodirty_cells(void)
+{
+	for (size_t i = 0; i < sizeof(idt_mems) / sizeof(idt_mems[0]); i++)
+		for (enum dtshape k = 0; k < NID; k++) {
+			struct cell c = {.fd = -1};
+			double began = now_s();
+
+			if (!idt_applies(idt_mems[i], k))
+				continue;
+			snprintf(c.name, sizeof(c.name), "iommufd-dirty/%s/%s", mem_names[idt_mems[i]], idt_names[k]);
+			if (!BLOCK_WANTED(c.name, idt_quick) || !begins(c.name))
+				continue;
+			idt_cell(&c, (int)(i * NID + k));
+			verdict(&c, began);
+		}
 }

@@ -27,6 +27,10 @@
  * whose child and parent then write (COW must copy, not write into the lent page), and a child
  * that vmsplices the pages it shares with the parent and exits before the parent writes
  * (CVE-2020-29374's class).
+ *
+ * splice-udp/<memory>/<shape>, splice-gift/<file|tcp>/<memory> (splice_udp_cells(), below):
+ * the same pages spliced into loopback UDP (ip_append_data()'s zero-copy frags), and gifted
+ * (SPLICE_F_GIFT) into a file and TCP.
  */
 #include <sys/un.h>
 
@@ -605,6 +609,8 @@ free:
 	free(rbuf);
 }
 
+static void splice_udp_cells(void);
+
 static void net9p_cells(void)
 {
 	for (int wr = 0; wr < 2; wr++)
@@ -620,4 +626,344 @@ static void net9p_cells(void)
 			for (enum sev e = 0; e < NSEV; e++)
 				if (ss_applies(m, e))
 					ss_cell(tcp, m, e);
+	splice_udp_cells();
+}
+
+/* -- vmsplice into a pipe, splice into UDP; SPLICE_F_GIFT ----------------------------------------
+ * splice-udp/<memory>/<shape>: the pipe's pages spliced into a connected loopback UDP socket.
+ * 6.12: splice_to_socket() sends them with MSG_SPLICE_PAGES (MSG_MORE while the pipe holds more
+ * than the 16 bvecs of one call), udp_sendmsg() -> ip_append_data()/ip_make_skb() ->
+ * __ip_append_data(): lo has NETIF_F_SG, so skb_splice_from_iter() adds the pages to the skb's
+ * frags with a reference each, no copy; the datagram waits in the receiver's queue on the
+ * process's pages (premise: pages_held() before the receiver reads). Shapes: one datagram
+ * (none, gift: vmsplice SPLICE_F_GIFT, odd: 20000 bytes at offset 1234), more (24 pieces that
+ * share pages: two sendmsg calls, the first with MSG_MORE, one datagram), cork (UDP_CORK around
+ * two splices), gso (UDP_SEGMENT 1400: the loopback receiver gets the skb segmented,
+ * __udp_gso_segment() shares the frags), munmap (the process unmaps before the receiver reads),
+ * bad (page 5 PROT_NONE: vmsplice takes the 5 pages before it), too-big (65536 bytes: EMSGSIZE
+ * from __ip_append_data() before a page is taken; the pipe keeps them), closed-peer (the
+ * receiver closed: the ICMP error makes a splice fail ECONNREFUSED; the pipe keeps its pages).
+ * Every shape: the receiver gets exactly the bytes of splice time (the process writes only
+ * afterwards), and once received or refused no page of the buffer is held, no pin.
+ * splice-gift/<file|tcp>/<memory>: vmsplice SPLICE_F_GIFT, then splice into an ext4 file
+ * (iter_file_splice_write() copies into the page cache: the file holds the bytes on disk, a
+ * later write of the process does not reach it) or a loopback TCP socket (as splice-sock's none).
+ * 6.12 steals no gifted page here: the only pipe_buf_try_steal() caller is FUSE's
+ * fuse_try_move_page() (fs/fuse/dev.c); the gift is a flag the pages carry, dropped by tee. */
+#include <netinet/udp.h>
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+enum suev { SU_NONE, SU_GIFT, SU_ODD, SU_MORE, SU_CORK, SU_GSO, SU_MUNMAP, SU_BAD, SU_BIG, SU_CLOSED, NSUEV };
+static const char *const suev_names[NSUEV] = {"none", "gift", "odd", "more", "cork", "gso", "munmap", "bad",
+					      "too-big", "closed-peer"};
+#define SU_LEN (8 * PAGE)  /* one datagram: under UDP's 65507 */
+#define SU_SEGSZ 1400
+
+static const char *const sudp_quick[] = {
+	"splice-udp/anon/none", "splice-udp/anon/gift", "splice-udp/anon/more", "splice-udp/anon/gso",
+	"splice-udp/anon/munmap", "splice-udp/anon/too-big", "splice-udp/anon/closed-peer", "splice-udp/thp/odd",
+	"splice-udp/anon/cork", "splice-udp/anon/bad",
+	"splice-gift/file/anon", "splice-gift/tcp/anon",
+};
+
+/* A receiver bound on 127.0.0.1 (1 MiB of queue, 5 s timeout) and a sender connected to it */
+static int su_pair(struct cell *c, int *snd, int *rcv)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {5, 0};
+	socklen_t al = sizeof(a);
+	int big = 1 << 20;
+
+	*snd = socket(AF_INET, SOCK_DGRAM, 0);
+	*rcv = socket(AF_INET, SOCK_DGRAM, 0);
+	if (*snd < 0 || *rcv < 0 || setsockopt(*rcv, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)) ||
+	    setsockopt(*rcv, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) || bind(*rcv, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(*rcv, (struct sockaddr *)&a, &al) || connect(*snd, (struct sockaddr *)&a, sizeof(a))) {
+		cfail(c, "cannot make a loopback UDP pair: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* 24 pieces of 1000, 700, 333, 2100 bytes from buf: they share pages, more than 16 pipe buffers */
+static int su_pieces(struct iovec *iov, char *buf, size_t *len)
+{
+	static const size_t sz[] = {1000, 700, 333, 2100};
+
+	*len = 0;
+	for (int i = 0; i < 24; i++) {
+		iov[i] = (struct iovec){buf + *len, sz[i % 4]};
+		*len += sz[i % 4];
+	}
+	return 24;
+}
+
+/* vmsplice iov (flags: SPLICE_F_GIFT or 0) and splice all of it into fd: bytes, -1 with why;
+ * *err: the splice's errno (with the bytes still in the pipe) when want_err says it may fail */
+static ssize_t su_send(struct cell *c, int pfd[2], int fd, struct iovec *iov, int niov, unsigned flags, int *err)
+{
+	ssize_t v = vmsplice(pfd[1], iov, niov, flags), moved = 0, s;
+
+	if (v < 0) {
+		cfail(c, "vmsplice: %s", strerror(errno));
+		return -1;
+	}
+	while (moved < v) {
+		s = splice(pfd[0], NULL, fd, NULL, v - moved, 0);
+		if (s < 0 && err) {
+			*err = errno;
+			return moved;
+		}
+		if (s <= 0) {
+			cfail(c, "splice of the pipe into the socket: %s after %zd of %zd bytes", s < 0 ? strerror(errno) : "0",
+			      moved, v);
+			return -1;
+		}
+		moved += s;
+	}
+	return v;
+}
+
+/* The receiver's datagrams: want bytes in all, each of seg bytes but the last (one datagram
+ * when seg is 0); they must be exactly want */
+static void su_recv(struct cell *c, int rcv, const char *want, size_t len, size_t seg)
+{
+	char *buf = malloc(65536);
+	size_t got = 0;
+	int n = 0;
+	long d;
+
+	while (got < len && !c->failed[0]) {
+		ssize_t r = recv(rcv, buf, 65536, MSG_TRUNC);
+		size_t should = seg && len - got > seg ? seg : len - got;
+
+		if (r < 0)
+			cfail(c, "recv of datagram %d (%zu of %zu bytes in): %s", n, got, len, strerror(errno));
+		else if ((size_t)r != should)
+			cfail(c, "datagram %d has %zd bytes, not %zu", n, r, should);
+		else if ((d = first_diff(buf, want + got, r)) >= 0)
+			cfail(c, "datagram %d differs from the spliced bytes at byte %ld (stream byte %zu)", n, d, got + d);
+		got += r > 0 ? r : 0;
+		n++;
+	}
+	if (!c->failed[0] && recv(rcv, buf, 65536, MSG_DONTWAIT) >= 0)
+		cfail(c, "one more datagram after the %d expected", n);
+	printf("# %s: %d datagram(s), %zu bytes received\n", c->name, n, got);
+	free(buf);
+}
+
+/* A cell's pipe, sockets (-1: none) and buffer gone */
+static void su_close(struct cell *c, int pfd[2], int snd, int rcv, char *map, size_t maplen)
+{
+	close_pair(pfd);
+	if (snd >= 0)
+		close(snd);
+	if (rcv >= 0)
+		close(rcv);
+	net_unmap(c, map, maplen);
+}
+
+static int su_applies(enum nmem m, enum suev e)
+{
+	if (m == N_HUGE)
+		return 0;  /* no page-reference premise: a 2 MiB hugetlb page does not migrate here */
+	return m == N_ANON || e == SU_NONE || e == SU_GIFT || e == SU_ODD;
+}
+
+static void su_cell(struct cell *c, enum nmem m, enum suev e)
+{
+	char *map = NULL, *old = malloc(N_LEN), why[200];
+	size_t maplen = 0, off = 0, len = SU_LEN;
+	struct iovec iov[24];
+	int niov = 1, pfd[2] = {-1, -1}, snd = -1, rcv = -1, one = 1, zero = 0, seg = SU_SEGSZ, err = 0, left = -1;
+	long p0 = pins_outstanding(), held = -1, first;
+	ssize_t v = 0;
+
+	if (net_map(c, m, &map, &maplen, 81))
+		goto out;
+	memcpy(old, map, N_LEN);
+	if (pipe(pfd) || fcntl(pfd[1], F_SETPIPE_SZ, 1 << 20) < 0) {
+		cfail(c, "pipe of 1 MiB: %s", strerror(errno));
+		goto out;
+	}
+	if (su_pair(c, &snd, &rcv))
+		goto out;
+	if (e == SU_ODD)
+		off = 1234, len = 20000;
+	if (e == SU_BIG)
+		len = N_LEN;
+	iov[0] = (struct iovec){map + off, len};
+	if (e == SU_MORE)
+		niov = su_pieces(iov, map, &len);
+	if (e == SU_GSO && setsockopt(snd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)))
+		cfail(c, "UDP_SEGMENT %d: %s", seg, strerror(errno));
+	if (e == SU_BAD && mprotect(map + P9_BAD_PAGE * PAGE, PAGE, PROT_NONE))
+		cfail(c, "mprotect PROT_NONE: %s", strerror(errno));
+	if (e == SU_CLOSED) {
+		close(rcv);
+		rcv = -1;
+	}
+	if (c->failed[0])
+		goto out;
+	if (e == SU_CORK) {  /* two splices of 4 pages, one datagram when uncorked */
+		iov[0].iov_len = len / 2;
+		iov[1] = (struct iovec){map + len / 2, len / 2};
+		if (setsockopt(snd, SOL_UDP, UDP_CORK, &one, sizeof(one)))
+			cfail(c, "UDP_CORK: %s", strerror(errno));
+		else if ((v = su_send(c, pfd, snd, &iov[0], 1, 0, NULL)) >= 0 && (v = su_send(c, pfd, snd, &iov[1], 1, 0, NULL)) >= 0)
+			v = len;
+		if (!c->failed[0] && setsockopt(snd, SOL_UDP, UDP_CORK, &zero, sizeof(zero)))
+			cfail(c, "UDP_CORK off: %s", strerror(errno));
+	} else if (e == SU_CLOSED) {  /* the first may still go (and be dropped), a later one must fail */
+		for (int i = 0; i < 3 && !err && !c->failed[0]; i++)
+			v = su_send(c, pfd, snd, iov, 1, 0, &err);
+		if (!c->failed[0] && err != ECONNREFUSED)
+			cfail(c, "splice into a UDP socket whose peer is closed: %s, not ECONNREFUSED",
+			      err ? strerror(err) : "three datagrams sent");
+	} else {
+		v = su_send(c, pfd, snd, iov, niov, e == SU_GIFT ? SPLICE_F_GIFT : 0, e == SU_BIG ? &err : NULL);
+		if (e == SU_BIG && !c->failed[0] && (v || err != EMSGSIZE))
+			cfail(c, "splice of %zu bytes into UDP: %zd bytes, %s, not EMSGSIZE", len, v, err ? strerror(err) : "sent");
+	}
+	if (e == SU_BAD) {
+		mprotect(map + P9_BAD_PAGE * PAGE, PAGE, PROT_READ | PROT_WRITE);
+		if (!c->failed[0] && v != P9_BAD_PAGE * PAGE)
+			cfail(c, "vmsplice over a PROT_NONE page at %d took %zd bytes, not the %lu before it", P9_BAD_PAGE, v,
+			      P9_BAD_PAGE * PAGE);
+		len = P9_BAD_PAGE * PAGE;
+	} else if (!c->failed[0] && e != SU_BIG && e != SU_CLOSED && v != (ssize_t)len) {
+		cfail(c, "vmsplice and splice moved %zd of %zu bytes", v, len);
+	}
+	if (c->failed[0])
+		goto out;
+	if (e == SU_BIG || e == SU_CLOSED) {
+		/* refused: the pipe keeps what the refused splice did not send; nothing else holds */
+		if (ioctl(pfd[0], FIONREAD, &left) || left <= 0)
+			cfail(c, "after the refused splice the pipe holds %d bytes, not the refused ones", left);
+		close_pair(pfd);
+		printf("# %s: the splice refused (%s), the pipe held %d bytes\n", c->name, strerror(err), left);
+		goto done;
+	}
+	held = pages_held(map, N_LEN, 0, &first, why, sizeof(why));  /* premise: the skb holds them */
+	if (e == SU_MUNMAP) {
+		munmap(map, maplen);
+		map = NULL;
+	}
+	su_recv(c, rcv, old + off, len, e == SU_GSO ? SU_SEGSZ : 0);
+	printf("# %s: %zd bytes spliced, %ld of 16 buffer pages held before the receiver read\n", c->name, v, held);
+	if (map && !c->failed[0] && first_diff(map, old, N_LEN) >= 0)
+		cfail(c, "after the splice the process reads other bytes");
+done:
+	if (map && !c->failed[0])
+		borrow_refs(c, map, N_LEN, "the buffer");
+	borrow_pins(c, p0);
+	if (!c->failed[0] && held == 0)
+		cskip(c, "no page of the buffer was held while the datagram waited: the splice copied");
+	else if (!c->failed[0] && held < 0 && e != SU_BIG && e != SU_CLOSED)
+		cskip(c, "no page-reference premise: %s", why);
+out:
+	su_close(c, pfd, snd, rcv, map, maplen);
+	free(old);
+}
+
+/* splice-gift/<file|tcp>/<memory>: gifted pages spliced into an ext4 file or a TCP socket */
+static void gift_cell(struct cell *c, enum nmem m, int tcp)
+{
+	char *map = NULL, *old = malloc(N_LEN), *buf = NULL, why[200];
+	size_t maplen = 0;
+	struct iovec iov;
+	int pfd[2] = {-1, -1}, snd = -1, rcv = -1, fd = -1;
+	long p0 = pins_outstanding(), held = -1, first, d;
+	ssize_t v;
+
+	if (!tcp && !ext4_dir) {
+		cskip(c, "no ext4 directory given (-d)");
+		goto out;
+	}
+	if (net_map(c, m, &map, &maplen, 91))
+		goto out;
+	memcpy(old, map, N_LEN);
+	iov = (struct iovec){map, SU_LEN};
+	if (pipe(pfd) || fcntl(pfd[1], F_SETPIPE_SZ, 1 << 20) < 0) {
+		cfail(c, "pipe of 1 MiB: %s", strerror(errno));
+		goto out;
+	}
+	if (tcp) {
+		if (ss_pair(c, 1, 1 << 20, 0, 5, &snd, &rcv))
+			goto out;
+	} else {
+		snprintf(why, sizeof(why), "%s/splice-gift.%d", ext4_dir, getpid());
+		fd = open(why, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		unlink(why);
+		if (fd < 0) {
+			cfail(c, "cannot make the ext4 file: %s", strerror(errno));
+			goto out;
+		}
+	}
+	if ((v = su_send(c, pfd, tcp ? snd : fd, &iov, 1, SPLICE_F_GIFT, NULL)) < 0)
+		goto out;
+	if (v != SU_LEN) {
+		cfail(c, "vmsplice and splice moved %zd of %lu bytes", v, SU_LEN);
+		goto out;
+	}
+	held = pages_held(map, N_LEN, 0, &first, why, sizeof(why));
+	buf = malloc(SU_LEN);
+	if (tcp) {
+		/* the receiver reads before the process writes: exactly the gifted bytes */
+		if (held == 0)  /* the premise: the skb lends the pages */
+			cskip(c, "no page of the buffer was held while the data waited: the splice copied");
+		else if (!ss_recv(c, rcv, buf, SU_LEN) && (d = first_diff(buf, old, SU_LEN)) >= 0)
+			cfail(c, "the receiver got other bytes at %ld than were gifted", d);
+		else if ((d = first_diff(map, old, N_LEN)) >= 0)
+			cfail(c, "after the gift the process reads other bytes at %ld", d);
+	} else {
+		/* the file has its own copy: the process's write must not reach it, on disk either */
+		fill64(map, N_LEN, 92);
+		if (fsync(fd) || !drop_caches() || pread(fd, buf, SU_LEN, 0) != (ssize_t)SU_LEN)
+			cfail(c, "fsync, drop_caches, pread of the file: %s", strerror(errno));
+		else if ((d = first_diff(buf, old, SU_LEN)) >= 0)
+			cfail(c, "the file on disk differs from the gifted bytes at %ld%s", d,
+			      buf[d] == map[d] ? ": the process's later write reached it" : "");
+		else if (held > 0)
+			cfail(c, "%ld page(s) of the gifted buffer held after splicing it into a file (it copies)", held);
+	}
+	printf("# %s: %zd gifted bytes spliced, %ld of 16 buffer pages held after it\n", c->name, v, held);
+	if (!c->failed[0])
+		borrow_refs(c, map, N_LEN, "the buffer");
+	borrow_pins(c, p0);
+	if (!c->failed[0] && held < 0)
+		cskip(c, "no page-reference premise: %s", why);
+out:
+	if (fd >= 0)
+		close(fd);
+	su_close(c, pfd, snd, rcv, map, maplen);
+	free(old);
+	free(buf);
+}
+
+static void splice_udp_cells(void)
+{
+	for (enum nmem m = 0; m < NNMEM; m++)
+		for (int k = 0; k < NSUEV + 2; k++) {
+			struct cell c = {.mem = ANON, .fd = -1};
+			double began = now_s();
+
+			if (k < NSUEV && !su_applies(m, k))
+				continue;
+			if (k >= NSUEV && (m == N_HUGE || (k == NSUEV + 1 && m != N_ANON && m != N_THP)))
+				continue;
+			if (k < NSUEV)
+				snprintf(c.name, sizeof(c.name), "splice-udp/%s/%s", nmem_names[m], suev_names[k]);
+			else
+				snprintf(c.name, sizeof(c.name), "splice-gift/%s/%s", k == NSUEV ? "file" : "tcp", nmem_names[m]);
+			if (!BLOCK_WANTED(c.name, sudp_quick) || !begins(c.name))
+				continue;
+			if (k < NSUEV)
+				su_cell(&c, m, k);
+			else
+				gift_cell(&c, m, k == NSUEV + 1);
+			verdict(&c, began);
+		}
 }

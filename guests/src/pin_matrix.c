@@ -3018,6 +3018,7 @@ int main(int argc, char **argv, char **envp)
 	xdp_cells();
 	rlimit_cells();
 	iommufd_cells();
+	iodirty_cells();  /* iommufd_cells.h: iommufd-dirty/...: GET_DIRTY_BITMAP into every kind of user memory */
 	pbuf_cells();
 	table_cells();
 	uffd_cells();
