@@ -71,12 +71,6 @@ static const char *const hm_excl_names[] = {"gup-fast", "uring", "write", "fork"
 static const char *const hm_thp_names[] = {"migrate", "pinned"};
 static const char *const hm_file_names[] = {"shmem", "ext4-private"};
 
-static const char *const hmm_quick[] = {
-	"hmm/gup-fast/migrate-to-dev", "hmm/uring/migrate-to-dev", "hmm/vmsplice/migrate-to-dev",
-	"hmm/on-dev/gup-fast", "hmm/on-dev/uring", "hmm/on-dev/pvm-writev", "hmm/on-dev/dio-ext4-read",
-	"hmm/on-dev/vmsplice", "hmm/fork/dev", "hmm/fork/dev-pin", "hmm/free/fault", "hmm/free/munmap",
-	"hmm/exclusive/gup-fast", "hmm/exclusive/fork", "hmm/thp/pinned", "hmm/file/shmem",
-};
 
 /* One dmirror ioctl over npages at addr, data through buf (npages pages; SNAPSHOT: npages bytes):
  * 0 or -errno; cpages in *cpages */
@@ -889,13 +883,13 @@ out:
 
 #define HM_N(a) (int)(sizeof(a) / sizeof(a[0]))
 static const struct cell_entry hm_table[] = {
-	{"hmm/", hm_pinned, hm_pin_names, HM_N(hm_pin_names), hmm_quick, HM_N(hmm_quick)},
-	{"hmm/on-dev/", hm_on_dev_cell, he_names, NHE, hmm_quick, HM_N(hmm_quick)},
-	{"hmm/fork/", hm_fork, hm_fork_names, HM_N(hm_fork_names), hmm_quick, HM_N(hmm_quick)},
-	{"hmm/free/", hm_free, hm_free_names, HM_N(hm_free_names), hmm_quick, HM_N(hmm_quick)},
-	{"hmm/exclusive/", hm_excl, hm_excl_names, HM_N(hm_excl_names), hmm_quick, HM_N(hmm_quick)},
-	{"hmm/thp/", hm_thp, hm_thp_names, HM_N(hm_thp_names), hmm_quick, HM_N(hmm_quick)},
-	{"hmm/file/", hm_file, hm_file_names, HM_N(hm_file_names), hmm_quick, HM_N(hmm_quick)},
+	{"hmm/", hm_pinned, hm_pin_names, HM_N(hm_pin_names)},
+	{"hmm/on-dev/", hm_on_dev_cell, he_names, NHE},
+	{"hmm/fork/", hm_fork, hm_fork_names, HM_N(hm_fork_names)},
+	{"hmm/free/", hm_free, hm_free_names, HM_N(hm_free_names)},
+	{"hmm/exclusive/", hm_excl, hm_excl_names, HM_N(hm_excl_names)},
+	{"hmm/thp/", hm_thp, hm_thp_names, HM_N(hm_thp_names)},
+	{"hmm/file/", hm_file, hm_file_names, HM_N(hm_file_names)},
 };
 
 static void hmm_cells(void)
