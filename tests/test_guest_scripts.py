@@ -715,3 +715,18 @@ def test_runner_pin_check_adds_back_the_workloads_declared_uncounted_releases(tm
     assert (out / "w.rc").read_text().split()[0] == str(rc), (out / "w.log").read_text()
     if rc:
         assert "double unpin" in (out / "w.log").read_text() or "leaked" in (out / "w.log").read_text()
+
+
+def test_hmm_tests_pass_at_thp_madvise_and_fail_their_exclusive_cases_at_always(tmp_path: Path) -> None:
+    """Real hmm-tests outputs on a healthy 6.12 (TEST_HMM built in, the coherent variants left out):
+    at THP madvise (its recipe, run 20261207-174004-baseline) every case passes in 4.7 s; at THP
+    always (run 20261207-173015-baseline) the three exclusive cases fail with EBUSY, since 6.12's
+    make_device_exclusive_range() refuses PTE-mapped THPs: why the recipe says thp=madvise."""
+    ok = lib(f"ksft_verdict hmm-tests 0 {DATA_GUEST / 'hmm-tests-6.12-tcg.out'}", tmp_path, "")
+    assert ok.returncode == 0 and "hmm-tests totals: pass:29 fail:0" in ok.stdout, ok.stdout
+    bad = lib(f"ksft_verdict hmm-tests 1 {DATA_GUEST / 'hmm-tests-thp-always-6.12-tcg.out'}", tmp_path, "")
+    assert bad.returncode == 1 and "FAIL: hmm-tests exit 1: not ok 22 hmm.hmm_device_private.exclusive" in bad.stdout
+    out = (DATA_GUEST / "hmm-tests-thp-always-6.12-tcg.out").read_text()
+    assert out.count("Expected ret (-16) == 0 (0)") == 3
+    assert mm_recipes()["hmm-tests"] == (4, ["hmm-tests", "-V", "hmm_device_coherent", "-V", "hmm2_device_coherent"])
+    assert "hmm-tests               4    thp=madvise hmm-tests" in (GUESTS / "mm-selftests.tests").read_text()
