@@ -2142,7 +2142,7 @@ def test_a_real_log_of_the_hmm_cells() -> None:
 
 
 def test_the_hmm_cells_catch_their_scratch_bugs() -> None:
-    # tests/data/guest/hmm-bugs/<bug>, ONLY=hmm/ (runs 20261207-175550, -180235)
+    # tests/data/guest/hmm-bugs/<bug>, ONLY=hmm/ (runs 20261207-175550, -180235, -181322)
     _, got = _real_log("pin-matrix-hmm-devpriv-fault-ref-leak-6.12-tcg.log")
     assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
         "hmm/free/fault": "free pages fell by 1024 after 1024 device pages were faulted back (each a new system"
@@ -2153,7 +2153,16 @@ def test_the_hmm_cells_catch_their_scratch_bugs() -> None:
     lines, got = _real_log("pin-matrix-hmm-fork-devpriv-no-ref-6.12-tcg.log")
     assert "# pin_matrix: stopped by a signal in cell hmm/fork/dev" in lines
     assert all(s.status is Status.PASS for s in got.values()) and "hmm/fork/dev" not in got and len(got) == 12
-    for bug in ("devpriv-fault-ref-leak", "fork-devpriv-no-ref", "migrate-check-page-extra-ref"):
+    # __migrate_device_pages() letting page-cache folios go (run 20261207-181322): both file cells
+    _, got = _real_log("pin-matrix-hmm-migrate-device-file-folio-6.12-tcg.log")
+    assert {n: s.message for n, s in got.items() if s.status is Status.FAIL} == {
+        "hmm/file/shmem": "a memfd's pages after MIGRATE_TO_DEV: 16 of 16 page(s) on the device, want 0 (first page"
+                          " there: 0)",
+        "hmm/file/ext4-private": "the page-cache pages of a MAP_PRIVATE file: 8 of 8 page(s) on the device, want 0"
+                                 " (first page there: 0)"}
+    assert len(got) == 25
+    for bug in ("devpriv-fault-ref-leak", "fork-devpriv-no-ref", "migrate-check-page-extra-ref",
+                "migrate-device-file-folio"):
         assert (GUEST_LOGS / "hmm-bugs" / bug / "series").is_file()
 
 
