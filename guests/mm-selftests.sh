@@ -22,7 +22,7 @@ need=0 progs=()
 for t in ${TESTS//,/ }; do
     [ -n "${argv[$t]:-}" ] || { echo "FAIL: TESTS names '$t', which guests/mm-selftests.tests has no recipe for"; exit 1; }
     [ "${huge[$t]}" -gt $need ] && need=${huge[$t]}
-    read -r prog _ <<< "${argv[$t]}"
+    read -r prog _ <<< "${argv[$t]#thp=* }"
     [[ " ${progs[*]} " == *" $prog "* ]] || progs+=("$prog")
 done
 # Build. gcc is slow under TCG (~12 s for one selftest with its helpers compiled in, on 2 cores
@@ -75,7 +75,12 @@ fi
 # gup_longterm's file cases run on the file system of the current directory: ext4, like a user's.
 mnt=/run/mm-selftests
 dev=$(make_ext4 128 "$mnt") || { echo "FAIL: cannot make ext4 on a loop device"; exit 1; }
-trap 'cd /; movable_release; swap_off; drop_ext4 "$mnt" "$dev"; echo 0 > /proc/sys/vm/nr_hugepages; echo 0 > /proc/sys/vm/nr_overcommit_hugepages' EXIT
+# A recipe whose words start with thp=MODE runs with transparent_hugepage/enabled at MODE, put
+# back after it (and at exit).
+: "${THP_ENABLED:=/sys/kernel/mm/transparent_hugepage/enabled}"
+thp_was=""
+thp_back() { [ -z "$thp_was" ] || echo "$thp_was" > "$THP_ENABLED"; thp_was=""; }
+trap 'cd /; thp_back; movable_release; swap_off; drop_ext4 "$mnt" "$dev"; echo 0 > /proc/sys/vm/nr_hugepages; echo 0 > /proc/sys/vm/nr_overcommit_hugepages' EXIT
 # cow's swapped-out cases (base pages, THP, PTE-mapped THP) need a swap device.
 swap_on 256; r=$?
 [ $r -eq 1 ] && exit 1
@@ -87,15 +92,22 @@ movable_hold || { echo "FAIL: cannot hold ZONE_MOVABLE"; exit 1; }
 # Each selftest is judged by its exit code and its kselftest totals (ksft_verdict, lib.sh).
 rc=0 ran=() whole=()
 for t in ${TESTS//,/ }; do
-    read -r prog args <<< "${argv[$t]}"
+    recipe=${argv[$t]} thp=""
+    [[ $recipe == thp=* ]] && { thp=${recipe%% *}; thp=${thp#thp=}; recipe=${recipe#* }; }
+    read -r prog args <<< "$recipe"
     bin="$BENCH_OUT/bin/$prog"
     if [ ! -x "$bin" ]; then
         echo "FAIL: cannot compile $prog: $(grep -m1 -E 'error|undefined' "$inc/$prog.gcc")"; rc=1; continue
     fi
-    echo "== $t: $prog${args:+ $args}"
+    echo "== $t: $prog${args:+ $args}${thp:+ (transparent_hugepage/enabled: $thp)}"
+    if [ -n "$thp" ]; then
+        thp_was=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$THP_ENABLED")
+        echo "$thp" > "$THP_ENABLED" || { echo "FAIL: $t: cannot set $THP_ENABLED to $thp"; thp_was=""; rc=1; continue; }
+    fi
     log="$BENCH_OUT/mm-selftests.$t.out"  # the full kselftest output, kept with the results
     # shellcheck disable=SC2086 # the recipe's arguments are words
     ksft_run "$t" "$log" "$TEST_TIMEOUT" "$bin" $args; v=$?
+    thp_back
     [ $v -eq 0 ] && { ksft_failed_skips "$t" "$log" "$swap" || v=1; }
     ksft_tally "$t" $v
 done

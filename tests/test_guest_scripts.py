@@ -294,7 +294,8 @@ def run_mm_selftests(tmp: Path, results: dict[str, tuple[int, str]],
         "#!/bin/bash\nwhile [ $# -gt 0 ]; do case $1 in -o) o=$2; shift ;; */mm/*.c) t=${t:-${1##*/}} ;; esac; shift; done\n"
         "t=${t%.c}; [ -n \"${o:-}\" ] || exit 0\n"
         f"printf '#!/bin/bash\\necho \"$*\" >> {fake}/%s.args; [ %s = {hang or '-'} ] && sleep 30\\n"
-        f"cat {fake}/%s.out; exit $(cat {fake}/%s.rc)\\n' \"$t\" \"$t\" \"$t\" \"$t\" > \"$o\" && chmod +x \"$o\"\n")
+        f"[ -z \"${{THP_ENABLED:-}}\" ] || cat \"$THP_ENABLED\" >> {fake}/%s.thp\\n"
+        f"cat {fake}/%s.out; exit $(cat {fake}/%s.rc)\\n' \"$t\" \"$t\" \"$t\" \"$t\" \"$t\" > \"$o\" && chmod +x \"$o\"\n")
     (bin_ / "gcc").chmod(0o755)
     tests = tests or ",".join(results)
     return private_ns(f"PATH={bin_}:$PATH BENCH_OUT={tmp} BENCH_SRC={tmp} BENCH_BUILD={tmp} THP_SIZES=all {env} "
@@ -327,6 +328,8 @@ def mm_recipes() -> dict[str, tuple[int, list[str]]]:
     for line in (GUESTS / "mm-selftests.tests").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, pages, *argv = line.split()
+            if argv[0].startswith("thp="):  # the THP mode of its run, not the program
+                argv = argv[1:]
             assert name not in recipes, f"recipe {name} twice"
             recipes[name] = (int(pages), argv)
     return recipes
@@ -340,6 +343,24 @@ def test_mm_selftests_runs_each_recipe_with_its_arguments(tmp_path: Path) -> Non
     assert (tmp_path / "fake" / "ksm_tests.args").read_text() == "-M -p 10\n-U\n"
     assert (tmp_path / "fake" / "cow.args").read_text() == "\n"
     assert re.search(r"^ksm_tests-unmerge: exit 0 after \d+\.\d s$", r.stdout, re.M), r.stdout
+
+
+def test_mm_selftests_runs_a_thp_recipe_in_its_mode_and_puts_the_mode_back(tmp_path: Path) -> None:
+    """hmm-tests' recipe (thp=madvise: 6.12's make_device_exclusive_range() refuses PTE-mapped THPs)
+    runs with transparent_hugepage/enabled at madvise and leaves it as it was; cow, before and
+    after it, runs in the mode it found."""
+    knob = tmp_path / "thp-enabled"
+    knob.write_text("[always] madvise never\n")
+    r = run_mm_selftests(tmp_path, {"cow": (0, PASSED), "hmm-tests": (0, PASSED)}, tests="cow,hmm-tests",
+                         env=f"THP_ENABLED={knob}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    fake = tmp_path / "fake"
+    assert (fake / "hmm-tests.thp").read_text() == "madvise\n"
+    assert (fake / "cow.thp").read_text() == "[always] madvise never\n"
+    assert knob.read_text() == "always\n"  # what the kernel's file takes back
+    assert (fake / "hmm-tests.args").read_text() == "-V hmm_device_coherent -V hmm2_device_coherent\n"
+    assert "== hmm-tests: hmm-tests -V hmm_device_coherent -V hmm2_device_coherent (transparent_hugepage/enabled:" \
+           " madvise)" in r.stdout
 
 
 def test_mm_selftests_refuses_a_test_it_has_no_recipe_for(tmp_path: Path) -> None:
@@ -694,3 +715,18 @@ def test_runner_pin_check_adds_back_the_workloads_declared_uncounted_releases(tm
     assert (out / "w.rc").read_text().split()[0] == str(rc), (out / "w.log").read_text()
     if rc:
         assert "double unpin" in (out / "w.log").read_text() or "leaked" in (out / "w.log").read_text()
+
+
+def test_hmm_tests_pass_at_thp_madvise_and_fail_their_exclusive_cases_at_always(tmp_path: Path) -> None:
+    """Real hmm-tests outputs on a healthy 6.12 (TEST_HMM built in, the coherent variants left out):
+    at THP madvise (its recipe, run 20261207-174004-baseline) every case passes in 4.7 s; at THP
+    always (run 20261207-173015-baseline) the three exclusive cases fail with EBUSY, since 6.12's
+    make_device_exclusive_range() refuses PTE-mapped THPs: why the recipe says thp=madvise."""
+    ok = lib(f"ksft_verdict hmm-tests 0 {DATA_GUEST / 'hmm-tests-6.12-tcg.out'}", tmp_path, "")
+    assert ok.returncode == 0 and "hmm-tests totals: pass:29 fail:0" in ok.stdout, ok.stdout
+    bad = lib(f"ksft_verdict hmm-tests 1 {DATA_GUEST / 'hmm-tests-thp-always-6.12-tcg.out'}", tmp_path, "")
+    assert bad.returncode == 1 and "FAIL: hmm-tests exit 1: not ok 22 hmm.hmm_device_private.exclusive" in bad.stdout
+    out = (DATA_GUEST / "hmm-tests-thp-always-6.12-tcg.out").read_text()
+    assert out.count("Expected ret (-16) == 0 (0)") == 3
+    assert mm_recipes()["hmm-tests"] == (4, ["hmm-tests", "-V", "hmm_device_coherent", "-V", "hmm2_device_coherent"])
+    assert "hmm-tests               4    thp=madvise hmm-tests" in (GUESTS / "mm-selftests.tests").read_text()
