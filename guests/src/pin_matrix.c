@@ -2932,6 +2932,7 @@ static void races(double secs, int noise)
 #include "fuse_cells.h"  /* fuse/...: FUSE direct I/O pins, a raw /dev/fuse daemon's short, failed, interrupted, aborted replies */
 #include "compat_cells.h"  /* compat/...: 32-bit system calls (compat iovecs, io_uring, ptrace) in compat32.c */
 #include "tlb_cells.h"  /* tlb/...: stale TLB entries after mprotect, munmap, mremap, madvise, fork, migration, clear_refs, uffd-wp */
+#include "v4l2_cells.h"  /* v4l2/...: V4L2 USERPTR buffers on vivid, long-term pinned, looped output to capture */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -3051,6 +3052,7 @@ int main(int argc, char **argv, char **envp)
 	ktls_cells();
 	fuse_cells();
 	compat_cells();
+	v4l2_cells();
 	tl_race_secs = race_secs;
 	tlb_cells();
 	if (race_secs > 0) {
