@@ -74,8 +74,9 @@ static const char *const vl_ext4_ev[] = {"capture", "output"};
 
 /* The default set's cells (the rest run with QUICK=0) */
 static const char *const v4l2_quick[] = {
-	"v4l2/anon/none", "v4l2/anon/fork", "v4l2/anon/dontneed", "v4l2/anon/free", "v4l2/anon/close",
-	"v4l2/anon/hole", "v4l2/thp/fork", "v4l2/shmem/fork", "v4l2/hugetlb/none", "v4l2/ext4-shared/capture",
+	"v4l2/anon/none", "v4l2/anon/fork", "v4l2/anon/dontneed", "v4l2/anon/pageout", "v4l2/anon/migrate",
+	"v4l2/anon/free", "v4l2/anon/close", "v4l2/anon/hole", "v4l2/thp/fork", "v4l2/shmem/fork",
+	"v4l2/shmem/dontneed", "v4l2/hugetlb/fork", "v4l2/ext4-shared/capture", "v4l2/ext4-shared/output",
 };
 
 static char vl_cap_path[64], vl_out_path[64];  /* /dev/videoN of vivid's instance 0 */
