@@ -2137,6 +2137,19 @@ def test_a_real_log_of_the_default_v4l2_cells() -> None:
     assert "# v4l2/anon/free: after the unpin, MADV_PAGEOUT: pglazyfreed +16, 16 of 16 witness pages discarded" in lines
 
 
+def test_a_real_log_of_every_v4l2_cell() -> None:
+    # ONLY=v4l2/ QUICK=0 on a healthy 6.12 (run 20261207-181704-baseline): all 21 cells pass; the
+    # refusals took no pin or gave back what they took; pageout and migrate moved the witness only
+    lines, got = _real_log("pin-matrix-v4l2-all-baseline-6.12-tcg.log")
+    assert set(got) == _v4l2_cells() and all(s.status is Status.PASS for s in got.values())
+    assert "# v4l2/anon/hole: QBUF with an unmapped page in the middle: Bad address, FOLL_PIN acquired +37, all" \
+           " released" in lines
+    assert "# v4l2/anon/small: QBUF one page shorter than the frame: Invalid argument, FOLL_PIN acquired +0, all" \
+           " released" in lines
+    for ev in ("pageout", "migrate"):
+        assert f"# v4l2/anon/{ev}: {ev}: 16 of 16 witness pages went, 0 of 225 pinned pages moved" in lines
+
+
 @pytest.mark.parametrize("bug, failed, why", [
     # tests/data/guest/v4l2-bugs/<bug>, ONLY=v4l2/ QUICK=0 (every cell); put_vaddr_frames() one
     # page short (run 20261207-174957): every cell that pinned, each on the counters (the two

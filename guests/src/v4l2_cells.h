@@ -162,6 +162,19 @@ static int vl_menu_index(int fd, unsigned id, const char *name)
 	return -1;
 }
 
+/* The menu control of fd named prefix..suffix set to its item named item: 0, or -1 (the cell failed) */
+static int vl_set_menu(struct cell *c, int fd, const char *prefix, const char *suffix, const char *item)
+{
+	unsigned id = vl_ctrl_id(fd, prefix, suffix);
+	struct v4l2_control ctl = {.id = id, .value = id ? vl_menu_index(fd, id, item) : -1};
+
+	if (ctl.value < 0) {
+		cfail(c, "vivid has no %s%s control with a %s item", prefix, suffix, item);
+		return -1;
+	}
+	return vl_ioctl(c, fd, VIDIOC_S_CTRL, &ctl, "VIDIOC_S_CTRL of a vivid menu control");
+}
+
 /* The first input (output) with DV timings: vivid's HDMI ones; -1 if none */
 static int vl_hdmi_port(int fd, int output)
 {
@@ -183,8 +196,7 @@ static int vl_open(struct vl *v)
 {
 	struct cell *c = v->c;
 	struct v4l2_dv_timings t = V4L2_DV_BT_CEA_640X480P59_94;
-	int in, outp, item;
-	unsigned id;
+	int in, outp;
 
 	if (vl_find()) {
 		kentry_missing(c, "vivid", "no vivid-000-vid-cap/-vid-out in /sys/class/video4linux (CONFIG_VIDEO_VIVID)");
@@ -222,27 +234,10 @@ static int vl_open(struct vl *v)
 			return -1;
 		}
 	}
-	/* no text drawn over the frames */
-	if ((id = vl_ctrl_id(v->cap, "OSD Text Mode", "")) &&
-	    (item = vl_menu_index(v->cap, id, "None")) >= 0) {
-		struct v4l2_control ctl = {.id = id, .value = item};
-
-		if (vl_ioctl(c, v->cap, VIDIOC_S_CTRL, &ctl, "VIDIOC_S_CTRL OSD Text Mode None"))
-			return -1;
-	} else {
-		cfail(c, "vivid has no OSD Text Mode control with a None item");
+	/* no text drawn over the frames; the HDMI input fed by the HDMI output */
+	if (vl_set_menu(c, v->cap, "OSD Text Mode", "", "None") ||
+	    vl_set_menu(c, v->cap, "HDMI 000-0 ", "Is Connected To", "Output HDMI 000-0"))
 		return -1;
-	}
-	if ((id = vl_ctrl_id(v->cap, "HDMI 000-0", "Is Connected To")) &&
-	    (item = vl_menu_index(v->cap, id, "Output HDMI 000-0")) >= 0) {
-		struct v4l2_control ctl = {.id = id, .value = item};
-
-		if (vl_ioctl(c, v->cap, VIDIOC_S_CTRL, &ctl, "VIDIOC_S_CTRL HDMI 000-0 Is Connected To Output HDMI 000-0"))
-			return -1;
-	} else {
-		cfail(c, "vivid has no HDMI 000-0 Is Connected To control with an Output HDMI 000-0 item");
-		return -1;
-	}
 	for (int k = 0; k < 2; k++) {
 		struct v4l2_requestbuffers rb = {.count = k ? 1 : VL_NCAP, .memory = V4L2_MEMORY_USERPTR,
 						 .type = k ? V4L2_BUF_TYPE_VIDEO_OUTPUT : V4L2_BUF_TYPE_VIDEO_CAPTURE};
