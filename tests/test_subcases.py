@@ -2293,3 +2293,67 @@ def test_pin_matrix_requires_hmm_when_the_kernel_has_it() -> None:
     assert 'kentry_missing(c, "hmm"' in (GUESTS / "src" / "hmm_cells.h").read_text()
     frag = kconfig.find_fragment("pinners", GUESTS.parent / "kconfigs")
     assert {"CONFIG_TEST_HMM", "CONFIG_DEVICE_PRIVATE"} <= {o.name for o in frag.options if o.value == "y"}
+
+
+# -- V4L2 USERPTR buffers on vivid (guests/src/v4l2_cells.h) ---------------------------------------
+
+def _v4l2_cells() -> set[str]:
+    """Every v4l2/ cell: its memories' event tables in v4l2_cells.h."""
+    tables = {"anon": "vl_anon_ev", "thp": "vl_thp_ev", "shmem": "vl_shmem_ev", "hugetlb": "vl_thp_ev",
+              "ext4-shared": "vl_ext4_ev"}
+    return {f"v4l2/{m}/{e}" for m, t in tables.items() for e in _c_table("v4l2_cells.h", t)}
+
+
+def test_a_real_log_of_the_default_v4l2_cells() -> None:
+    # ONLY=v4l2/ (QUICK=1: the 14 default cells) with --append movablecore=256M, as the default
+    # set boots, on a healthy 6.12 with CONFIG_VIDEO_VIVID (run 20261207-181434-baseline): every
+    # cell passes, each within a third of a second; the same userptr re-queued kept its old pins
+    lines, got = _real_log("pin-matrix-v4l2-default-baseline-6.12-tcg.log")
+    assert set(got) == set(_c_table("v4l2_cells.h", "v4l2_quick")) and set(got) <= _v4l2_cells()
+    assert all(s.status is Status.PASS for s in got.values())
+    secs = [float(m[1]) for m in (re.match(r"# v4l2/\S+: ([0-9.]+) s$", line) for line in lines) if m]
+    assert len(secs) == 14 and sum(secs) < 5
+    assert "# v4l2/anon/dontneed: the same userptrs re-queued after dontneed: FOLL_PIN acquired +0 (the old pins" \
+           " kept)" in lines
+    assert "# v4l2/anon/free: after the unpin, MADV_PAGEOUT: pglazyfreed +16, 16 of 16 witness pages discarded" in lines
+
+
+def test_a_real_log_of_every_v4l2_cell() -> None:
+    # ONLY=v4l2/ QUICK=0 on a healthy 6.12 (run 20261207-181704-baseline): all 21 cells pass; the
+    # refusals took no pin or gave back what they took; pageout and migrate moved the witness only
+    lines, got = _real_log("pin-matrix-v4l2-all-baseline-6.12-tcg.log")
+    assert set(got) == _v4l2_cells() and all(s.status is Status.PASS for s in got.values())
+    assert "# v4l2/anon/hole: QBUF with an unmapped page in the middle: Bad address, FOLL_PIN acquired +37, all" \
+           " released" in lines
+    assert "# v4l2/anon/small: QBUF one page shorter than the frame: Invalid argument, FOLL_PIN acquired +0, all" \
+           " released" in lines
+    for ev in ("pageout", "migrate"):
+        assert f"# v4l2/anon/{ev}: {ev}: 16 of 16 witness pages went, 0 of 225 pinned pages moved" in lines
+
+
+@pytest.mark.parametrize("bug, failed, why", [
+    # tests/data/guest/v4l2-bugs/<bug>, ONLY=v4l2/ QUICK=0 (every cell); put_vaddr_frames() one
+    # page short (run 20261207-174957): every cell that pinned, each on the counters (the two
+    # refusals before any pin pass)
+    ("frame-vector-unpin-short", _v4l2_cells() - {"v4l2/ext4-shared/capture", "v4l2/anon/small"},
+     r"FOLL_PIN acquired - released is \+3 after (REQBUFS\(0\) of both queues|closing both fds while streaming)"
+     r" \(acquired \+225, released \+222\): pins leaked|both capture indexes re-queued with new userptrs: FOLL_PIN"
+     r" acquired \+150, released \+148, want \+150 each \(the old pages unpinned, the new pinned\)|QBUF of a capture"
+     r" buffer with an unmapped page in the middle failed \(Bad address\) and left \+1 pins \(acquired \+37\)"),
+    # vb2_vmalloc_put_userptr() no longer dirties capture pages (run 20261207-175953): the
+    # MADV_FREE'd capture buffers are discarded by reclaim after the unpin
+    ("vmalloc-userptr-no-dirty", {"v4l2/anon/free"},
+     r"capture buffer 0 lost its frame to reclaim after the unpin \(byte 0 reads 0\): the pages written through the"
+     r" pin were not dirtied, reclaim discarded them as clean lazyfree"),
+    # __prepare_userptr() keeps the pins of a changed userptr of the same length (run 20261207-181015)
+    ("vb2-userptr-stale-pin", {"v4l2/anon/dontneed", "v4l2/anon/munmap", "v4l2/shmem/dontneed"},
+     r"both capture indexes re-queued with new userptrs: FOLL_PIN acquired \+0, released \+0, want \+150 each"
+     r" \(the old pages unpinned, the new pinned\)"),
+])
+def test_the_v4l2_cells_catch_three_scratch_bugs_in_videobuf2(bug: str, failed: set[str], why: str) -> None:
+    assert (GUEST_LOGS / "v4l2-bugs" / bug / "series").is_file()
+    _, got = _real_log(f"pin-matrix-v4l2-{bug}-6.12-tcg.log")
+    assert set(got) == _v4l2_cells()
+    assert {n for n, s in got.items() if s.status is Status.FAIL} == failed
+    assert all(re.fullmatch(why, got[n].message) for n in failed)
+    assert all(s.status is Status.PASS for n, s in got.items() if n not in failed)

@@ -2933,6 +2933,7 @@ static void races(double secs, int noise)
 #include "compat_cells.h"  /* compat/...: 32-bit system calls (compat iovecs, io_uring, ptrace) in compat32.c */
 #include "tlb_cells.h"  /* tlb/...: stale TLB entries after mprotect, munmap, mremap, madvise, fork, migration, clear_refs, uffd-wp */
 #include "hmm_cells.h"  /* hmm/...: device-private (test_hmm) pages migrated around pins, pinned from the device, forked, made exclusive */
+#include "v4l2_cells.h"  /* v4l2/...: V4L2 USERPTR buffers on vivid, long-term pinned, looped output to capture */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -3054,6 +3055,7 @@ int main(int argc, char **argv, char **envp)
 	fuse_cells();
 	compat_cells();
 	hmm_cells();
+	v4l2_cells();
 	tl_race_secs = race_secs;
 	tlb_cells();
 	if (race_secs > 0) {
