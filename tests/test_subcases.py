@@ -766,6 +766,8 @@ def test_a_real_log_of_perf_virt_to_phys_reading_the_folios_pfn() -> None:
         assert phys == ((want - 300) << 12) + 0x5A8, n  # the head page's address, the small page's offset
     # the default set's two: one of them catches it
     assert set(_borrow_quick(perf_phys=True)) & set(failed) == {"borrow/perf-phys/hugetlb/write-ro"}
+
+
 # -- the iommufd cells (guests/src/iommufd_cells.h): IOAS_MAP with a mock domain, test accesses --
 
 
