@@ -521,6 +521,8 @@ static void hm_fork(struct cell *c, int k)
 		cfail(c, "fork: %s", strerror(errno));
 		goto out;
 	}
+	close(done[1]);  /* a child that exits early (it did not read the device's bytes) is an EOF */
+	done[1] = -1;
 	if (read(done[0], &x, 1) != 1) {
 		cfail(c, "the child died before it wrote its copy");
 	} else if (!hm_same(c, b.map, b.exp, HM_LEN, "the parent's pages after the child wrote its own")) {
@@ -600,6 +602,8 @@ static void hm_free(struct cell *c, int k)
 				_exit(1);
 			_exit(0);  /* exit_mmap() zaps the device-private entries */
 		}
+		close(done[1]);  /* a child that dies early is then an EOF, not a wait for ever */
+		done[1] = -1;
 		if (pid < 0 || read(done[0], &x, 1) != 1) {
 			cfail(c, "the child could not move its pages to the device: %s", pid < 0 ? strerror(errno) : "it died");
 			if (pid > 0)
