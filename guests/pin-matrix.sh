@@ -140,6 +140,7 @@ req=""
 [ "$(kconfig IOMMUFD)" = y ] && [ "$(kconfig IOMMUFD_TEST)" = y ] && req+=" iommufd"
 [ "$(kconfig TLS)" = y ] && req+=" ktls"  # ktls_cells.h: the TLS ULP must be there
 [ "$(kconfig FUSE_FS)" = y ] && req+=" fuse"  # fuse_cells.h: /dev/fuse must be there
+[ "$(kconfig MEMORY_FAILURE)" = y ] && [ "$(kconfig HWPOISON_INJECT)" = y ] && req+=" hwpoison"  # hwpoison_cells.h: injection and unpoison must work
 export KENTRY_REQUIRED=$req
 # guests/runner.sh holds udev's exec queue while the workloads run (its workers' reads of the 9p
 # root pin buffers: a foreign pin in a cell's window reads as the cell's own)

@@ -2932,6 +2932,7 @@ static void races(double secs, int noise)
 #include "fuse_cells.h"  /* fuse/...: FUSE direct I/O pins, a raw /dev/fuse daemon's short, failed, interrupted, aborted replies */
 #include "compat_cells.h"  /* compat/...: 32-bit system calls (compat iovecs, io_uring, ptrace) in compat32.c */
 #include "tlb_cells.h"  /* tlb/...: stale TLB entries after mprotect, munmap, mremap, madvise, fork, migration, clear_refs, uffd-wp */
+#include "hwpoison_cells.h"  /* hwpoison/...: soft offline and MADV_HWPOISON of pinned pages, pinners over poisoned ones */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -3053,6 +3054,7 @@ int main(int argc, char **argv, char **envp)
 	compat_cells();
 	tl_race_secs = race_secs;
 	tlb_cells();
+	hwpoison_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
