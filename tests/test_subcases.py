@@ -2162,7 +2162,7 @@ def test_a_real_log_of_the_hwpoison_cells() -> None:
 
 
 @pytest.mark.parametrize("bug, failed, said", [
-    # tests/data/guest/hwpoison-bugs/<bug>, ONLY=hwpoison/ QUICK=0 (runs 20261207-181524, -181123, -181225)
+    # tests/data/guest/hwpoison-bugs/<bug>, ONLY=hwpoison/ QUICK=0 (runs 20261207-181524, -181123, -181225, -182742)
     # soft_offline_in_use_page() without putback_movable_pages(): every pinned page whose migration
     # failed stays isolated (the THPs fail at the split, before it: they pass)
     ("soft-offline-no-putback",
@@ -2178,6 +2178,11 @@ def test_a_real_log_of_the_hwpoison_cells() -> None:
     # unpoison_memory() without its folio_ref_count() > 1 test
     ("unpoison-held-page", {f"hwpoison/anon/{p}/poison" for p in ("gup-fast", "gup-slow", "uring", "vmsplice")},
      ("was accepted while the",)),
+    # mm/migrate.c __migrate_folio() refusing only fewer references than expected (run
+    # 20261207-182742): vmsplice's FOLL_GET pages migrate (a hugetlb one too: EBUSY, yet moved)
+    ("migrate-folio-extra-refs", {f"hwpoison/{m}/vmsplice/soft-offline" for m in ("anon", "hugetlb")},
+     ("soft offline of a page a vmsplice pin holds: done, PFN", "soft offline of a page a vmsplice pin holds: Device or"
+      " resource busy, PFN 0x7001 -> 0x7801")),
 ])
 def test_the_hwpoison_cells_catch_their_scratch_bugs(bug: str, failed: set[str], said: tuple[str, ...]) -> None:
     _, got = _real_log(f"pin-matrix-hwpoison-{bug}-6.12-tcg.log")

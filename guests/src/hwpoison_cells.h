@@ -30,8 +30,9 @@
  *
  * Every PFN a cell poisons (or may have) is noted in memory shared with its children before the
  * call; after the cell, whatever way it ended, each is unpoisoned (retried while a pin's deferred
- * release still holds it), and HardwareCorrupted must be back where it was, else FAIL naming the
- * PFNs still poisoned (a poisoned page is lost to later cells and to the pages oracle's MemFree).
+ * release still holds it), the hugetlb pool put back, and HardwareCorrupted must be back where it
+ * was, else FAIL naming the PFNs still poisoned (a poisoned page is lost to later cells and to the
+ * pages oracle's MemFree); so must free_hugepages (a hugetlb page a failed soft offline kept).
  *
  * hwpoison/<memory>/<pin>/soft-offline: <memory> anon, thp, shmem, hugetlb, ext4-shared (mem_map():
  *   a pinned half and an unpinned witness half); <pin> none, gup-fast, gup-slow (gup_test long-term,
