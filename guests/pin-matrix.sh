@@ -142,6 +142,7 @@ req=""
 [ "$(kconfig FUSE_FS)" = y ] && req+=" fuse"  # fuse_cells.h: /dev/fuse must be there
 [ "$(kconfig TEST_HMM)" = y ] && req+=" hmm"  # hmm_cells.h: /dev/hmm_dmirror0 must be there
 [ "$(kconfig VIDEO_VIVID)" = y ] && req+=" vivid"  # v4l2_cells.h: vivid's capture and output nodes must be there
+[ "$(kconfig MEMORY_FAILURE)" = y ] && [ "$(kconfig HWPOISON_INJECT)" = y ] && req+=" hwpoison"  # hwpoison_cells.h: injection and unpoison must work
 export KENTRY_REQUIRED=$req
 # guests/runner.sh holds udev's exec queue while the workloads run (its workers' reads of the 9p
 # root pin buffers: a foreign pin in a cell's window reads as the cell's own)

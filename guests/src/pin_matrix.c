@@ -2934,6 +2934,7 @@ static void races(double secs, int noise)
 #include "tlb_cells.h"  /* tlb/...: stale TLB entries after mprotect, munmap, mremap, madvise, fork, migration, clear_refs, uffd-wp */
 #include "hmm_cells.h"  /* hmm/...: device-private (test_hmm) pages migrated around pins, pinned from the device, forked, made exclusive */
 #include "v4l2_cells.h"  /* v4l2/...: V4L2 USERPTR buffers on vivid, long-term pinned, looped output to capture */
+#include "hwpoison_cells.h"  /* hwpoison/...: soft offline and MADV_HWPOISON of pinned pages, pinners over poisoned ones */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -3058,6 +3059,7 @@ int main(int argc, char **argv, char **envp)
 	v4l2_cells();
 	tl_race_secs = race_secs;
 	tlb_cells();
+	hwpoison_cells();
 	if (race_secs > 0) {
 		races(race_secs, race_noise);
 		udmabuf_seal_race(race_secs);  /* kentry_cells.h */
