@@ -2375,7 +2375,7 @@ def _hwpoison_cells() -> tuple[set[str], set[str]]:
     enum = re.findall(r"\w+", (GUESTS / "src" / "pin_matrix.c").read_text().split("enum mem {", 1)[1].split("}", 1)[0])
     mem_names = _hw_table("pin_matrix.c", "mem_names")
     kinds = [mem_names[enum.index(k)] for k in _hw_table("hwpoison_cells.h", "hm_kinds")]
-    pins, entries = _hw_table("hwpoison_cells.h", "hp_names"), _hw_table("hwpoison_cells.h", "he_names")
+    pins, entries = _hw_table("hwpoison_cells.h", "hp_names"), _hw_table("hwpoison_cells.h", "hwe_names")
     off = {f"hwpoison/{m}/{p}/soft-offline" for m in kinds for p in pins if (m, p) != ("ext4-shared", "uring")}
     rest = ({f"hwpoison/anon/{p}/poison" for p in pins} | {f"hwpoison/anon/{e}/pin-over-poison" for e in entries}
             | {"hwpoison/anon/fork/poison", "hwpoison/hugetlb/none/poison"})

@@ -555,9 +555,9 @@ out:
 
 /* -- the pinners over a poisoned page ------------------------------------------------------------ */
 
-enum hentry { HE_GUP_FAST, HE_GUP_SLOW, HE_URING, HE_VMSPLICE, HE_PVM_READ, HE_PVM_WRITE, HE_DIO_READ, HE_DIO_WRITE,
-	      HE_POPULATE, NHE };
-static const char *const he_names[NHE] = {"gup-fast", "gup-slow", "uring", "vmsplice", "pvm-readv", "pvm-writev",
+enum hentry { HWE_GUP_FAST, HWE_GUP_SLOW, HWE_URING, HWE_VMSPLICE, HWE_PVM_READ, HWE_PVM_WRITE, HWE_DIO_READ, HWE_DIO_WRITE,
+	      HWE_POPULATE, NHWE };
+static const char *const hwe_names[NHWE] = {"gup-fast", "gup-slow", "uring", "vmsplice", "pvm-readv", "pvm-writev",
 					  "dio-ext4-read", "dio-ext4-write", "populate-write"};
 
 /* The entry e over [p, p+len) (page HW_BAD poisoned): the bytes it moved (0 when it refused,
@@ -571,22 +571,22 @@ static ssize_t hw_entry(struct cell *c, enum hentry e, char *p, size_t len, char
 	int fd, fds[2];
 
 	switch (e) {
-	case HE_GUP_FAST:
-	case HE_GUP_SLOW:
-		if (e == HE_GUP_FAST)
+	case HWE_GUP_FAST:
+	case HWE_GUP_SLOW:
+		if (e == HWE_GUP_FAST)
 			a.flags |= PIN_LONGTERM_TEST_FLAG_USE_FAST;
 		r = ioctl(gup_fd, PIN_LONGTERM_TEST_START, &a);
 		snprintf(said, n, "PIN_LONGTERM_TEST_START: %s", r ? strerror(errno) : "pinned");
 		if (!r)
 			ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);
 		return r ? 0 : (ssize_t)len;
-	case HE_URING:
+	case HWE_URING:
 		r = io_uring_register_buffers(&ring, &rem, 1);
 		snprintf(said, n, "io_uring_register_buffers: %s", r ? strerror((int)-r) : "registered");
 		if (!r)
 			io_uring_unregister_buffers(&ring);
 		return r ? 0 : (ssize_t)len;
-	case HE_VMSPLICE:
+	case HWE_VMSPLICE:
 		if (pipe(fds)) {
 			cfail(c, "pipe: %s", strerror(errno));
 			return -1;
@@ -600,14 +600,14 @@ static ssize_t hw_entry(struct cell *c, enum hentry e, char *p, size_t len, char
 			}
 		close_pair(fds);
 		return r < 0 ? 0 : r;
-	case HE_PVM_READ:
-	case HE_PVM_WRITE:
-		r = e == HE_PVM_READ ? process_vm_readv(getpid(), &loc, 1, &rem, 1, 0)
+	case HWE_PVM_READ:
+	case HWE_PVM_WRITE:
+		r = e == HWE_PVM_READ ? process_vm_readv(getpid(), &loc, 1, &rem, 1, 0)
 				     : process_vm_writev(getpid(), &loc, 1, &rem, 1, 0);
-		snprintf(said, n, "%s: %zd (%s)", he_names[e], r, r < 0 ? strerror(errno) : "bytes");
+		snprintf(said, n, "%s: %zd (%s)", hwe_names[e], r, r < 0 ? strerror(errno) : "bytes");
 		return r < 0 ? 0 : r;
-	case HE_DIO_READ:
-	case HE_DIO_WRITE:
+	case HWE_DIO_READ:
+	case HWE_DIO_WRITE:
 		snprintf(path, sizeof(path), "%s/hwpoison.%d", ext4_dir, getpid());
 		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
 		if (fd < 0 || pwrite(fd, other, len, 0) != (ssize_t)len) {
@@ -617,8 +617,8 @@ static ssize_t hw_entry(struct cell *c, enum hentry e, char *p, size_t len, char
 			unlink(path);
 			return -1;
 		}
-		r = e == HE_DIO_READ ? pread(fd, p, len, 0) : pwrite(fd, p, len, 0);
-		snprintf(said, n, "O_DIRECT %s: %zd (%s)", e == HE_DIO_READ ? "read" : "write", r,
+		r = e == HWE_DIO_READ ? pread(fd, p, len, 0) : pwrite(fd, p, len, 0);
+		snprintf(said, n, "O_DIRECT %s: %zd (%s)", e == HWE_DIO_READ ? "read" : "write", r,
 			 r < 0 ? strerror(errno) : "bytes");
 		if (pread(fd, other, len, 0) != (ssize_t)len)  /* the file as it is now */
 			cfail(c, "O_DIRECT read back of the file: %s", strerror(errno));
@@ -649,15 +649,15 @@ static void hw_pin_over(struct cell *c, int k)
 		cfail(c, "out of memory");
 		goto out;
 	}
-	if ((e == HE_GUP_FAST || e == HE_GUP_SLOW) && gup_fd < 0) {
+	if ((e == HWE_GUP_FAST || e == HWE_GUP_SLOW) && gup_fd < 0) {
 		cskip(c, "no /sys/kernel/debug/gup_test");
 		goto out;
 	}
-	if (e == HE_URING && !ring_ok) {
+	if (e == HWE_URING && !ring_ok) {
 		cskip(c, "io_uring_queue_init failed");
 		goto out;
 	}
-	if ((e == HE_DIO_READ || e == HE_DIO_WRITE) && !ext4_dir) {
+	if ((e == HWE_DIO_READ || e == HWE_DIO_WRITE) && !ext4_dir) {
 		cskip(c, "no ext4 directory given (-d)");
 		goto out;
 	}
@@ -672,28 +672,28 @@ static void hw_pin_over(struct cell *c, int k)
 	if (got < 0 || c->failed[0])
 		goto out;
 	if (got > (ssize_t)bad) {
-		cfail(c, "%s over 16 pages whose page 8 is poisoned: %s, more than the 8 pages before it", he_names[e], said);
+		cfail(c, "%s over 16 pages whose page 8 is poisoned: %s, more than the 8 pages before it", hwe_names[e], said);
 		goto out;
 	}
 	/* what moved is right, and nothing past it */
 	switch (e) {
-	case HE_VMSPLICE:
-	case HE_PVM_READ:
+	case HWE_VMSPLICE:
+	case HWE_PVM_READ:
 		if ((d = first_diff(other, want, (size_t)got)) >= 0)
 			cfail(c, "%s: the %zd bytes moved differ from the pages' at byte %ld", said, got, d);
-		else if (e == HE_PVM_READ && (d = first_diff(other + got, owant + got, len - (size_t)got)) >= 0)
+		else if (e == HWE_PVM_READ && (d = first_diff(other + got, owant + got, len - (size_t)got)) >= 0)
 			cfail(c, "%s: the local buffer changed past what was read, byte %ld", said, got + d);
 		break;
-	case HE_PVM_WRITE:
+	case HWE_PVM_WRITE:
 		memcpy(want, owant, (size_t)got);
 		break;
-	case HE_DIO_READ:  /* the file's bytes reached at most the pages before the bad one */
+	case HWE_DIO_READ:  /* the file's bytes reached at most the pages before the bad one */
 		memcpy(want, owant, (size_t)got);
 		for (size_t i = 0; i < bad; i += PAGE)  /* an EFAULT may come after some were read */
 			if (!memcmp(p + i, owant + i, PAGE))
 				memcpy(want + i, owant + i, PAGE);
 		break;
-	case HE_DIO_WRITE:
+	case HWE_DIO_WRITE:
 		if ((d = first_diff(other, want, (size_t)got)) >= 0)
 			cfail(c, "%s: the file's first %zd bytes differ from the buffer's at byte %ld", said, got, d);
 		for (size_t i = 0; i < len; i += PAGE)  /* an EFAULT may come after some were written */
@@ -820,8 +820,8 @@ out:
 
 /* -- the table --------------------------------------------------------------------------------- */
 
-static char hw_off_buf[NHM * NHP][48], hw_poi_buf[NHP][48], hw_over_buf[NHE][48];
-static const char *hw_off_names[NHM * NHP], *hw_poi_names[NHP], *hw_over_names[NHE];
+static char hw_off_buf[NHM * NHP][48], hw_poi_buf[NHP][48], hw_over_buf[NHWE][48];
+static const char *hw_off_names[NHM * NHP], *hw_poi_names[NHP], *hw_over_names[NHWE];
 static int hw_off_k[NHM * NHP];  /* a soft-offline cell's memory and pin: m * NHP + h */
 
 /* The default set's soft-offline cells: every one but the small pages' none, which SKIP under the
@@ -868,7 +868,7 @@ static void hwpoison_cells(void)
 	struct cell_entry t[] = {  /* the first's default cells filled in below, the others' all */
 		{"hwpoison/", hw_offline_run, hw_off_names, 0, hw_quick, 0},
 		{"hwpoison/anon/", hw_poison_run, hw_poi_names, NHP},
-		{"hwpoison/anon/", hw_over_run, hw_over_names, NHE},
+		{"hwpoison/anon/", hw_over_run, hw_over_names, NHWE},
 		{"hwpoison/anon/fork/poison", hw_fork_run},
 		{"hwpoison/hugetlb/none/poison", hw_huge_run},
 	};
@@ -893,8 +893,8 @@ static void hwpoison_cells(void)
 		snprintf(hw_poi_buf[h], sizeof(hw_poi_buf[h]), "%s/poison", hp_names[h]);
 		hw_poi_names[h] = hw_poi_buf[h];
 	}
-	for (int e = 0; e < NHE; e++) {
-		snprintf(hw_over_buf[e], sizeof(hw_over_buf[e]), "%s/pin-over-poison", he_names[e]);
+	for (int e = 0; e < NHWE; e++) {
+		snprintf(hw_over_buf[e], sizeof(hw_over_buf[e]), "%s/pin-over-poison", hwe_names[e]);
 		hw_over_names[e] = hw_over_buf[e];
 	}
 	if (!list_only) {
