@@ -96,19 +96,10 @@ static void hw_note(uint64_t pfn)
 		hw_pfns->pfn[hw_pfns->n++] = pfn;
 }
 
-/* HardwareCorrupted of /proc/meminfo in kB, -1 unreadable (key_value() stops at meminfo's "kB") */
+/* HardwareCorrupted of /proc/meminfo in kB, -1 unreadable */
 static long hw_corrupted(void)
 {
-	char line[128];
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "HardwareCorrupted: %ld", &v) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return v;
+	return key_value("/proc/meminfo", "HardwareCorrupted:");
 }
 
 static uint64_t pfn_flags(uint64_t pfn)

@@ -309,14 +309,14 @@ static void verdict(struct cell *c, double began)
 /* the value of NAME in a "name value" per line file (/proc/vmstat, memory.stat); -1: none */
 static long key_value(const char *path, const char *name)
 {
-	char key[64];
+	char line[256], key[64];
 	long val, got = -1;
 	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2)
-		if (!strcmp(key, name))
+	while (fgets(line, sizeof(line), f))  /* by line: meminfo's " kB" would stop a bare fscanf loop */
+		if (sscanf(line, "%63s %ld", key, &val) == 2 && !strcmp(key, name))
 			got = val;
 	fclose(f);
 	return got;
