@@ -315,9 +315,13 @@ static ssize_t hw_pin_read(struct cell *c, enum hpin h, int fds[2], char *got)
 		return 0;
 	if (h != HP_VMSPLICE)
 		return pin_read(c, hp_pin[h], c->map, got) ? -1 : (ssize_t)c->half;
+	/* non-blocking: this process holds the write end too, so a pipe holding less than was
+	 * vmspliced would otherwise be waited on for ever */
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	for (size_t off = 0; off < len; off += (size_t)n)
 		if ((n = read(fds[0], got + off, len - off)) <= 0) {
-			cfail(c, "reading the pipe: %s", n ? strerror(errno) : "end of file");
+			cfail(c, "reading the pipe after %zu of %zu vmspliced bytes: %s", off, len,
+			      n ? strerror(errno) : "end of file");
 			return -1;
 		}
 	return (ssize_t)len;
@@ -364,6 +368,7 @@ static void hw_offline(struct cell *c, int k)
 		const char *tried = c->mem == THP ? "thp_split_page_failed" : "pgmigrate_fail";
 		long t0 = vmstat(tried);
 
+		hw_note(pfn0);  /* before the call: a kernel that poisons it and says EBUSY must not leave it */
 		r = madvise(pinned, PAGE, MADV_SOFT_OFFLINE);
 		e = errno;
 		pfn1 = pfn_of(pinned);
@@ -371,8 +376,6 @@ static void hw_offline(struct cell *c, int k)
 		if (r && e == EBUSY && vmstat(tried) == t0)
 			cskip(c, "soft offline of the pinned page said EBUSY, but %s did not move: not the pin's refusal",
 			      tried);
-		if (!r)
-			hw_note(pfn0);
 		if (!r || pfn1 != pfn0 || pfn_poisoned(pfn0))
 			cfail(c, "soft offline of a page a %s pin holds: %s, PFN %#llx -> %#llx%s", hp_names[h],
 			      r ? strerror(e) : "done", (unsigned long long)pfn0, (unsigned long long)pfn1,
@@ -398,11 +401,10 @@ static void hw_offline(struct cell *c, int k)
 			       "free twice)\n", c->name);
 		goto both;
 	}
+	hw_note(wpfn0);  /* cleaned up whatever the call returns (hw_cleanup() unpoisons only HWPOISON) */
 	r = madvise(wit, PAGE, MADV_SOFT_OFFLINE);
 	e = errno;
 	wpfn1 = pfn_of(wit);
-	if (!r)
-		hw_note(wpfn0);
 	if (r)
 		cfail(c, "soft offline of an unpinned %s page: %s", mem_names[c->mem], strerror(e));
 	else if (wpfn1 == wpfn0 || !wpfn1)
