@@ -32,6 +32,7 @@
  * the same pages spliced into loopback UDP (ip_append_data()'s zero-copy frags), and gifted
  * (SPLICE_F_GIFT) into a file and TCP.
  */
+#include <linux/sockios.h>  /* SIOCOUTQ */
 #include <sys/un.h>
 
 #ifndef F_SETPIPE_SZ
@@ -452,6 +453,22 @@ static int ss_applies(enum nmem m, enum sev e)
 	return m == N_ANON || e == S_NONE || e == S_WRITE || e == S_DONTNEED || e == S_FORK;
 }
 
+/* The sender's queue drained (SIOCOUTQ 0: TCP's data acknowledged, a unix or UDP skb freed),
+ * waited for at most 5 s: until then the skb still holds the spliced pages, on a loaded host
+ * longer than pages_held()'s own settling (a FAIL of a healthy kernel, control run of
+ * 20261207-165550-prove). Milliseconds waited, -1 if it never drained. */
+static int ss_drained(int snd)
+{
+	int q = 0;
+
+	for (int ms = 0; ms <= 5000; ms += 20) {
+		if (ioctl(snd, SIOCOUTQ, &q) || q == 0)
+			return ms;
+		usleep(20 * 1000);
+	}
+	return -1;
+}
+
 static void ss_cell(int tcp, enum nmem m, enum sev e)
 {
 	struct cell c = {.mem = ANON, .fd = -1};
@@ -579,8 +596,8 @@ static void ss_cell(int tcp, enum nmem m, enum sev e)
 		if ((d = first_diff(map, mine, N_LEN)) >= 0)
 			cfail(&c, "after the splice and %s the process reads other bytes at %ld", sev_names[e], d);
 	}
-	printf("# %s: %zd bytes spliced, %ld of 16 buffer pages held before the receiver read%s\n", c.name, v, held,
-	       held < 0 ? " (not measured)" : "");
+	printf("# %s: %zd bytes spliced, %ld of 16 buffer pages held before the receiver read%s; the sender's queue "
+	       "drained after %d ms\n", c.name, v, held, held < 0 ? " (not measured)" : "", ss_drained(snd));
 	if (map && e != S_DONTNEED)
 		borrow_refs(&c, map, N_LEN, "the buffer");
 	else
@@ -929,7 +946,8 @@ static void gift_cell(struct cell *c, enum nmem m, int tcp)
 		else if (held > 0)
 			cfail(c, "%ld page(s) of the gifted buffer held after splicing it into a file (it copies)", held);
 	}
-	printf("# %s: %zd gifted bytes spliced, %ld of 16 buffer pages held after it\n", c->name, v, held);
+	printf("# %s: %zd gifted bytes spliced, %ld of 16 buffer pages held after it%s\n", c->name, v, held,
+	       tcp && ss_drained(snd) < 0 ? "; the TCP sender's queue never drained" : "");
 	if (!c->failed[0])
 		borrow_refs(c, map, N_LEN, "the buffer");
 	borrow_pins(c, p0);
