@@ -24,7 +24,7 @@ from bench.report.scanner import Report, scan
 from bench.run import subcases
 from bench.run.build import BuildResult, host_trouble
 from bench.run.guests import SKIP_RC, TIMEOUT_RC, Workload
-from bench.run.kconfig import ConfigResult, describe_dropped, requested
+from bench.run.kconfig import ConfigResult, describe_dropped, dropped_verdict, requested
 from bench.run.qemu import SIGNALLED, QemuStatus
 from bench.run.result import Case, Status
 from bench.run.tree import ApplyResult
@@ -338,15 +338,9 @@ def config_case(cfg: ConfigResult, log_tail: str, series_touches_kconfig: bool) 
     if cfg.rc != 0:
         return Case("config", "kconfig", Status.FAIL, cfg.secs, f"merge_config.sh exit {cfg.rc}", log_tail)
     if cfg.dropped:
-        lines = [describe_dropped(d) for d in cfg.dropped]
-        if not series_touches_kconfig:  # the fragment's or the tree's, not the series'
-            first = next((d for d in cfg.dropped if not d.defined), cfg.dropped[0])
-            return Case("config", "kconfig", Status.ERROR, cfg.secs,
-                        f"{describe_dropped(first)}; the series changes no Kconfig file, so not the series'"
-                        f" ({len(lines)} option(s) dropped)", "\n".join(lines))
-        return Case("config", "kconfig", Status.FAIL, cfg.secs,
-                    f"{len(lines)} requested option(s) dropped: {cfg.dropped[0].option.name}..."
-                    " (the series changes a Kconfig file)", "\n".join(lines))
+        theirs, message = dropped_verdict(cfg.dropped, series_touches_kconfig)
+        return Case("config", "kconfig", Status.FAIL if theirs else Status.ERROR, cfg.secs, message,
+                    "\n".join(describe_dropped(d) for d in cfg.dropped))
     n = len(requested(cfg.fragments))
     return Case("config", "kconfig", Status.PASS, cfg.secs, f"all {n} requested options set ({names})")
 

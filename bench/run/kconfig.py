@@ -270,3 +270,15 @@ def describe_dropped(d: Dropped) -> str:
         f" but .config has it {got}"
         " (unmet dependency? add the options it depends on to the fragment)"
     )
+
+
+def dropped_verdict(dropped: tuple[Dropped, ...], series_touches_kconfig: bool) -> tuple[bool, str]:
+    """Whether the dropped options are the series' doing, and the one-line message: only a series
+    that changes a Kconfig file can drop an option; otherwise the fragment or the tree is wrong
+    (a typo first: it names the FILE:LINE to fix)."""
+    if not series_touches_kconfig:
+        first = next((d for d in dropped if not d.defined), dropped[0])
+        return False, (f"{describe_dropped(first)}; the series changes no Kconfig file, so not the series'"
+                       f" ({len(dropped)} option(s) dropped)")
+    return True, (f"{len(dropped)} requested option(s) dropped: {dropped[0].option.name}..."
+                  " (the series changes a Kconfig file)")
