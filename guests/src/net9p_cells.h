@@ -476,7 +476,7 @@ static void ss_cell(int tcp, enum nmem m, enum sev e)
 	char *map = NULL, *old = malloc(N_LEN), *neww = malloc(N_LEN), *rbuf = malloc(N_LEN), why[200];
 	size_t maplen = 0, boff = 0, len = N_LEN;
 	struct iovec iov[64];
-	int niov = 0, pfd[2] = {-1, -1}, snd = -1, rcv = -1, st;
+	int niov = 0, pfd[2] = {-1, -1}, snd = -1, rcv = -1, st, drained;
 	long p0, held = -1, first, d;
 	ssize_t v = -1;
 	pid_t kid = -1;
@@ -596,8 +596,9 @@ static void ss_cell(int tcp, enum nmem m, enum sev e)
 		if ((d = first_diff(map, mine, N_LEN)) >= 0)
 			cfail(&c, "after the splice and %s the process reads other bytes at %ld", sev_names[e], d);
 	}
+	drained = ss_drained(snd);  /* before the reference check: until then the skb holds the pages */
 	printf("# %s: %zd bytes spliced, %ld of 16 buffer pages held before the receiver read%s; the sender's queue "
-	       "drained after %d ms\n", c.name, v, held, held < 0 ? " (not measured)" : "", ss_drained(snd));
+	       "drained after %d ms\n", c.name, v, held, held < 0 ? " (not measured)" : "", drained);
 	if (map && e != S_DONTNEED)
 		borrow_refs(&c, map, N_LEN, "the buffer");
 	else
@@ -891,7 +892,7 @@ static void gift_cell(struct cell *c, enum nmem m, int tcp)
 	char *map = NULL, *old = malloc(N_LEN), *buf = NULL, why[200];
 	size_t maplen = 0;
 	struct iovec iov;
-	int pfd[2] = {-1, -1}, snd = -1, rcv = -1, fd = -1;
+	int pfd[2] = {-1, -1}, snd = -1, rcv = -1, fd = -1, drained;
 	long p0 = pins_outstanding(), held = -1, first, d;
 	ssize_t v;
 
@@ -946,8 +947,9 @@ static void gift_cell(struct cell *c, enum nmem m, int tcp)
 		else if (held > 0)
 			cfail(c, "%ld page(s) of the gifted buffer held after splicing it into a file (it copies)", held);
 	}
+	drained = tcp ? ss_drained(snd) : 0;  /* before the reference check, as in ss_cell() */
 	printf("# %s: %zd gifted bytes spliced, %ld of 16 buffer pages held after it%s\n", c->name, v, held,
-	       tcp && ss_drained(snd) < 0 ? "; the TCP sender's queue never drained" : "");
+	       drained < 0 ? "; the TCP sender's queue never drained" : "");
 	if (!c->failed[0])
 		borrow_refs(c, map, N_LEN, "the buffer");
 	borrow_pins(c, p0);
