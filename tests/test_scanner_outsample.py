@@ -23,17 +23,17 @@ CONSOLE = Path(__file__).parent / "data" / "console"
 SYZKALLER = CONSOLE / "syzkaller"
 # exact or ALT titles / crash logs whose syzkaller TITLE is current (not marked DIFFERS): measured
 # 52/52 on 2026-12-05 (second round), 58/58 after the third round, 117/117 with the fourth round's
-# 56 crash logs and 158/158 with the tenth round's 39 and 5 held out (docs/scanner.md); the titles
-# syzkaller stored under older rules (DIFFERS) are at most STALE_MAX (12 of 170: the tenth round
-# added three such logs, 45, 67 and 78, each with syzkaller's later rule named in its SOURCE) and
-# each must be exactly ours
+# 56 crash logs, 158/158 with the tenth round's 39 and 5 held out and 201/201 with the eleventh
+# round's 43 (docs/scanner.md); the titles syzkaller stored under older rules (DIFFERS) are at most
+# STALE_MAX (13 of 214: the tenth round added three such logs, 45, 67 and 78, the eleventh 298, each
+# with syzkaller's later rule named in its SOURCE) and each must be exactly ours
 TITLE_FLOOR = 1.0
-STALE_MAX = 12
+STALE_MAX = 13
 
 
 def test_syzkaller_logs_detected_and_titled_above_the_floor() -> None:
     t = measure(files([SYZKALLER]))
-    assert t.crash >= 170 and t.clean >= 15, "the committed subset is smaller than documented"
+    assert t.crash >= 214 and t.clean >= 16, "the committed subset is smaller than documented"
     assert t.detected == t.crash, "a syzkaller crash log gave no report"
     assert t.false == 0, "a log syzkaller finds no report in gave one"
     assert (t.exact + t.alt) / (t.crash - t.stale) >= TITLE_FLOOR
