@@ -32,9 +32,10 @@ PARSE = re.compile(r"(?!)")  # marker part: "parse a stack trace from here"
 # the function: "Krnl PSW : 0704c00180000000 0000000134f026d0 (mutex_lock+0x10/0x28)". MIPS and
 # LoongArch print the address, then the function: "epc   : 8048b3a4 __dev_fwnode+0x0/0xc",
 # "   ERA: ffff80000200be34 foo+0x74/0x200".
-# decode_stacktrace.sh of 2015 replaced the RIP's offset too: "RIP: func (mm/huge_memory.c:2059 ...)".
+# decode_stacktrace.sh replaces the RIP's offset too: "RIP: func (mm/huge_memory.c:2059 ...)" (2015),
+# "RIP: 0010:iput.cold (fs/inode.c:1746 (discriminator 1))" (since 4.x, with the code segment).
 RIP = rx(r"(?:(?:IP|NIP|pc |PC is at|EIP is at):? (?:(?:[0-9a-f]+:)?(?:{{PC}} +){0,2}{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+"
-         r"|([a-zA-Z0-9_]+) \([\w./-]+\.[chS]:\d+[ )]"
+         r"|(?:[0-9a-f]{4}:)?([a-zA-Z0-9_]+)(?:\.[a-zA-Z0-9_.]+)? \([\w./-]+\.[chS]:\d+[ )]"
          r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]+ [0-9a-f]+ \({{FUNC}}"
          r"|(?:epc|ERA) *: [0-9a-f]{8,16} {{FUNC}})")
 RISCV_STACK = re.compile(r"status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}")

@@ -198,8 +198,10 @@ WARNING = Group("WARNING:", (
       stack=W("usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg")),
     F(r"WARNING: {{SRC}} at 0x\d+, CPU#\d+", "WARNING in {1}", stack=W()),
     F(r"WARNING: .* at {{SRC}} {{FUNC}}", "WARNING in {2}", stack=W()),
-    # the function wrapped onto the next line (a mail client), or not printed: titled by the stack
-    F(r"(?m)WARNING: (?:.* )?at {{SRC}}[ \t]*$", "WARNING in {1}", stack=W()),
+    # the function wrapped onto the next line (a mail client), or not printed, or printed as an
+    # address by a kernel without CONFIG_KALLSYMS ("at fs/btrfs/inode.c:4768 0xc021035c()"): titled
+    # by the stack
+    F(r"(?m)WARNING: (?:.* )?at {{SRC}}(?: (?:0x)?[0-9a-f]{8,16}\(\))?[ \t]*$", "WARNING in {1}", stack=W()),
     F(r"WARNING: {{SRC}} at {{FUNC}}", "WARNING in {2}", stack=W()),
     F(r"WARNING: \[.*\] {{SRC}} at {{FUNC}}.*", "WARNING in {2}", stack=W()),
     # 2.6-3.x kernels: "WARNING: at file:line func+0x../0x..()", before the CPU/PID came first
