@@ -95,7 +95,29 @@ def _dmesg_h(s: int, rest: str) -> str:  # dmesg -H / --reltime: the delta since
     return f"[  +0.{s % 1000:06d}] {rest}"
 
 
+def _dmesg_d(s: int, rest: str) -> str:  # dmesg -d (util-linux "[%5ld.%06ld <%12.06f>] ")
+    return f"[{s:5d}.123456 <    0.000010>] {rest}"
+
+
+def _dmesg_dt(s: int, rest: str) -> str:  # dmesg -d -t: the delta alone
+    return f"[<    0.000010>] {rest}"
+
+
+def _journal_full(s: int, rest: str) -> str:  # journalctl -o short-full (systemd's TIMESTAMP_PRETTY)
+    return f"Fri 2026-12-04 17:{s // 60 % 60:02d}:{s % 60:02d} UTC host kernel: {rest}"
+
+
+def _journal_unix(s: int, rest: str) -> str:  # journalctl -o short-unix ("%10lu.%06lu")
+    return f"{1764867600 + s}.123456 host kernel: {rest}"
+
+
+def _journal_delta(s: int, rest: str) -> str:  # journalctl -o short-delta ("[%5lu.%06lu <%5lu.%06lu >]")
+    return f"[{s:5d}.123456 <    0.000010 >] host kernel: {rest}"
+
+
 STYLES: dict[str, Callable[[int, str], str]] = {
+    "dmesg -d": _dmesg_d, "dmesg -d -t": _dmesg_dt, "journalctl short-full": _journal_full,
+    "journalctl short-unix": _journal_unix, "journalctl short-delta": _journal_delta,
     "dmesg -T": _dmesg_t, "dmesg -T de_DE": _dmesg_t_de, "dmesg iso": _dmesg_iso, "dmesg -x": _dmesg_x,
     "dmesg -r": _dmesg_r, "LAVA + dmesg -x": _lava_dmesg_x, "journalctl": _journal, "journalctl short-iso": _journal_iso,
     "journalctl short-precise": _journal_precise, "syslog with printk time": _rsyslog, "dmesg -H": _dmesg_h,

@@ -30,7 +30,9 @@ _PREFIX = re.compile(
     r"(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d{6}[+-]\d\d:\d\d(?= ))?"
     # syslog/journal: "Dec  4 17:43:58[.123456] host ", ISO 8601 time stamps; a log reader may
     # leave the host out before "kernel: " ("2021-03-16 11:27:14.269 kernel: WARNING: ...")
+    # journalctl -o short-full "Fri 2026-12-04 17:43:58 UTC host ", -o short-unix "1764870238.123456 host "
     r"(?P<sys>(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?"
+    r"|[A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: (?:[A-Z]{2,5}|[+-]\d\d(?:\d\d)?))?|\d{10}\.\d{6}"
     # a mail's excerpt with the date and host left out: "... kernel: INFO: task ..."
     r"|\.\.\.(?= kernel: ))"
     r"(?: (?!kernel: )\S+)? )?"
@@ -42,6 +44,9 @@ _PREFIX = re.compile(
     # six digits always: a program's "[ 2.0 ] BUG: expected" is not taken for the kernel)
     r"(?P<ts>\[ *\d+\.(?:\d+|\d{6} )\]|\[[^\W\d_]{1,3}\.? [^\W\d_]{3,5}\.? +\d{1,2} \d\d:\d\d:\d\d \d{4}\]"
     r"|\[ *\+\d+\.\d+\]|\[[^\W\d_]{3,4}\.? +\d{1,2} \d\d:\d\d\]"
+    # dmesg -d/--show-delta "[  123.456789 <    0.000010>]" (util-linux: "[%5ld.%06ld <%12.06f>] "), the
+    # delta alone with -t "[<    0.000010>]", journalctl -o short-delta "[  123.456789 <    0.000010 >]"
+    r"|\[ *\d+\.\d{6} < *\d+\.\d{6}[ *]?>\]|\[< *\d+\.\d{6}>\]"
     # printk's stamp whose "[" other output on the serial line ate ("[[1] 1149" then "  484.818219] BUG:")
     r"|\d+\.\d{6}\](?= ))?" + _CALLER
 )
@@ -54,6 +59,7 @@ _TIME = re.compile(r"\[ *\d+\.(?:\d+|\d{6} )\]" + _FIELDS + r"(?: ?\[ *([TC]\d+)
 # writing to /dev/kmsg log as user)
 _EXT = re.compile(r"\d,\d+,\d+,[-c](?:[^;]*?,caller=([TC]\d+))?[^;]*;")
 _MONTHS = frozenset(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])
+_DAYS = frozenset(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])  # journalctl -o short-full
 _HEX = re.compile(r"0x[0-9a-fA-F]+|\b[0-9a-fA-F]{8,}\b")
 _NUM = re.compile(r"\d+")
 # The kernel tree's top-level directories: a path already starting with one is in the tree.
@@ -75,7 +81,7 @@ def strip_prefix(line: str) -> tuple[str, str]:
         m = _TIME.match(line)
         if m:
             return line[m.end():], m.group(1) or "k"
-    elif not line or not (line[0] in "< \t" or line[:3] in _MONTHS or line[0].isdigit()
+    elif not line or not (line[0] in "< \t" or line[:3] in _MONTHS or line[:3] in _DAYS or line[0].isdigit()
                           or line.startswith(("kernel: ", "... kernel: "))):
         return _embedded(line)
     elif line[1:2] == ",":
