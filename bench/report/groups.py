@@ -169,7 +169,8 @@ BUG = Group("BUG:", (
       stack=S(CALL_TRACE, PARSE, skip=("lock_sock", "release_sock"))),
     F(r"BUG:\s*(?:\n|$)", "BUG: corrupted", corrupted=True),
 ), sup(r"ODEBUG:", r"Boot_DEBUG:", r"xlog_status:", r"DEBUG:", r"BUG: no syscalls can create resource",
-       r"BUG: arch topology borken"), "BUG")  # the scheduler's note on a firmware/VM CPU topology
+       r"BUG: arch topology borken",  # the scheduler's note on a firmware/VM CPU topology
+       r"Oops - BUG: "), "BUG")  # arm/arm64 die() after a BUG() trap: "Internal error:"'s line
 
 WARNING = Group("WARNING:", (
     F(r"WARNING: .*lib/debugobjects\.c.* (?:debug_print|debug_check|at)", "WARNING: ODEBUG bug in {0}",

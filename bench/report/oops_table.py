@@ -113,6 +113,10 @@ SYZKALLER: tuple[Group, ...] = (
         F(r"VFS: Busy inodes after unmount", "VFS: Busy inodes after unmount (use-after-free)", no_stack=True),),
           kind="VFS"),
     Group("Internal error:", (  # die() always numbers the oops; drivers print "Internal error: %d" too
+        # arm/arm64 die() after a BUG() trap, "Internal error: Oops - BUG: 0 [#1] SMP": the report of a
+        # "kernel BUG at" line before it, which a console left out (a syslogd wall message shows only
+        # the KERN_EMERG die() line): titled as that kernel BUG would be
+        F(r"Internal error: Oops - BUG: ", "kernel BUG in {0}", stack=S(RIP, CALL_TRACE, PARSE, skip=("^skb_",))),
         F(r"Internal error:", "Internal error in {0}", alt=("bad-access in {0}",), stack=FAULT),),
           sup(r"Internal error:(?!.*\[#\d+\])"), "OOPS"),
     Group("Unhandled fault:", (
