@@ -167,11 +167,13 @@ def write_atomic(path: Path, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException as e:  # a signal too (KeyboardInterrupt): a stopped run leaves no .tmp
         if tmp:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        raise cannot_write(path, e) from e
+        if isinstance(e, OSError):
+            raise cannot_write(path, e) from e
+        raise
 
 
 # The errors that mean "this disk takes no more": the machine's trouble, said in two words.
@@ -227,8 +229,10 @@ def copy_tree(src: Path, dest: Path) -> list[Path]:
             shutil.rmtree(dest)
         target = dest
         os.replace(tmp, dest)
-    except OSError as e:
+    except BaseException as e:  # a signal too (KeyboardInterrupt): a stopped run leaves no .tmp folder
         shutil.rmtree(tmp, ignore_errors=True)
+        if not isinstance(e, OSError):
+            raise
         # the file being written (an error of sendfile names the source in e.filename)
         raise cannot_write(dest / target.relative_to(tmp) if target.is_relative_to(tmp) else target, e) from e
     return links
