@@ -95,3 +95,88 @@ def test_a_signal_once_the_command_is_done_cannot_kill_it(tmp_path: Path) -> Non
                          " (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)), 'a signal would kill the shutdown'\n"
                          "os.kill(os.getpid(), signal.SIGINT)\nsys.exit(rc)\n")
     assert cp.returncode == 0, cp.stderr
+
+
+# -- a title regex that backtracks for ever without nesting repeats -------------------------
+
+# Each measured on a 120-character title (describe.MAX_TITLE) that the kernel under test chooses
+# (a function's name), 2026-12-07 on the shared 2-core VM: each was accepted, and one match took
+# the time given (the scan, a run's verdict, a night hung on it).
+SLOW = {
+    r"WARNING in (\w\w?)+lock$": "over 20 s ('WARNING in a_a_...'): a `?` was not counted as a varying repeat",
+    r"(a|a)+!": "over 8 s on 45 letters: two branches that match the same text, 2^n ways",
+    r"^WARNING in (.|\w)+_lock$": "over 8 s on 45 characters",
+    r"(?:x|xy)*!": "an empty branch once re factors the common x out: 3.8 s for (a|aa)+ on 45",
+    r"(a?){25}a{25}": "4.7 s on 45 letters: a bounded repeat of an optional, 2^25 ways",
+    r"\w*\w*\w*\w*!": "8.5 s (a search of n^4 ways per start)",
+    r".*a.*a.*a.*a.*!": "29.5 s on 120 letters a",
+    r"(\w+){6}!": "six unbounded repeats one after another, written once",
+}
+
+
+@pytest.mark.parametrize("regex", SLOW)
+def test_a_regex_that_backtracks_without_nested_repeats_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], regex: str) -> None:
+    from bench.cli import main as cli_main
+    sup = tmp_path / "suppress.txt"
+    sup.write_text("# known\n" + regex + "\n")
+    log = tmp_path / "console.log"
+    log.write_text("[   10.000001] WARNING: CPU: 1 PID: 123 at mm/gup.c:100 " + "a" * 100 + "+0x10/0x20\n"
+                   "[   10.000006] ---[ end trace 0000000000000000 ]---\n")
+    start = time.monotonic()
+    assert cli_main.main(["scan", "--suppress", str(sup), str(log)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bench: error: {sup}:2: suppress: title regex ") and err.count("\n") == 1, err
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("regex", list(SLOW)[:3])
+def test_catch_signature_and_known_issue_regexes_follow_the_same_rule(tmp_path: Path, regex: str) -> None:
+    from bench.base import casekey
+    from bench.base.errors import UserError
+    from bench.report import issues_file
+    from bench.run import catch
+    with pytest.raises(UserError, match=r"^series.yaml:3: catch "):
+        casekey.parse("report/" + regex, "series.yaml:3", "catch")
+    with pytest.raises(UserError, match=r"^series.yaml:4: catch message "):
+        catch.parse("series.yaml:4", [{"case": "workload/cow", "message": regex}])
+    known = tmp_path / "known-issues.yaml"
+    known.write_text("format: 1\nissues:\n  - id: a\n    title: '" + regex.replace("'", "''") + "'\n")
+    with pytest.raises(UserError, match=r"known-issues.yaml:3: title regex "):
+        issues_file.load(known)
+
+
+@pytest.mark.parametrize("regex", [
+    r"WARNING in (foo|bar)_lock", r"(ab)+c", r"x{2,3}(\d+)?", r"^BUG: .* in \w+$", r"(a\+)+",
+    r"^WARNING in (folio|page)_\w+$", r"(foo|bar)+_lock", r"(\d|[a-z])+$", r".*foo.*bar", r"^(BUG|WARNING): .* in \w+_lock$",
+    r"\w+_\w+_\w+", r"(?i)warning in (foo|bar)+", r"[a-z]{1,20}_pin", r"(\w|\s)x"])
+def test_regexes_people_write_still_load(regex: str) -> None:
+    from bench.base import casekey
+    casekey.parse("report/" + regex, "series.yaml:3", "catch")
+
+
+# -- an mbox with a series and its [PATCHv2] resend: the newest revision ---------------------
+
+
+def _mail(subject: str, body: str) -> str:
+    return (f"From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: Dev <d@x.org>\n"
+            f"Subject: {subject}\n\n{body}\n---\ndiff --git a/mm/gup.c b/mm/gup.c\n--- a/mm/gup.c\n+++ b/mm/gup.c\n"
+            f"@@ -1 +1 @@\n-a\n+{body}\n")
+
+
+@pytest.mark.parametrize("v2", ["PATCHv2", "RFC PATCHv2", "PATCHV2"])
+def test_a_patchv2_resend_in_one_mbox_is_the_newest_revision(tmp_path: Path, v2: str) -> None:
+    """"[PATCHv2 0/4] x86/tdx: Adjust TD settings on boot" (linux-kernel, 2024-03-25) spells the
+    revision without a blank. Before: read as revision 1, so an mbox of a patch and its resend
+    applied both, the resend on top of the first (a FAIL, exit 1, of a series that applies), and a
+    numbered series with its resend was refused ("patch 1/2 appears twice")."""
+    from bench.run import series
+    one = tmp_path / "one.mbox"
+    one.write_text(_mail("[PATCH] mm: fix", "v1") + _mail(f"[{v2}] mm: fix", "v2"))
+    s = series.load_series(str(one), tmp_path)
+    assert [p.text.count("+v2") for p in s.patches] == [1], [p.subject for p in s.patches]
+    two = tmp_path / "two.mbox"
+    two.write_text(_mail("[PATCH 1/2] mm: a", "a1") + _mail("[PATCH 2/2] mm: b", "b1")
+                   + _mail(f"[{v2} 1/2] mm: a", "a2") + _mail(f"[{v2} 2/2] mm: b", "b2"))
+    s = series.load_series(str(two), tmp_path)
+    assert [p.text.split("\n+")[-1].strip() for p in s.patches] == ["a2", "b2"]

@@ -28,7 +28,8 @@ _BASE_COMMIT = re.compile(r"^base-commit: *([0-9a-fA-F]{7,64})\s*$", re.M)
 _REPLY = re.compile(r"^\s*(re|fwd?|aw|sv)\s*:", re.I)
 _PREFIX = re.compile(r"^\s*((\[[^\]]*\]\s*)+)")
 _COUNTER = re.compile(r"\b(\d+)/(\d+)\b")
-_REVISION = re.compile(r"\b[vV](\d+)\b")
+# "[PATCH v2 1/3]", and "[PATCHv2 1/3]" as some write it (read as v1, a resend was applied over its first version)
+_REVISION = re.compile(r"(?:\b|(?<=PATCH)|(?<=patch))[vV](\d+)\b")
 
 
 @dataclass(frozen=True)
