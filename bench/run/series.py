@@ -7,6 +7,7 @@ so writing `text` back with the same codec gives the original bytes (`git am --k
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -302,11 +303,12 @@ def _to_patch(msg: mbox.Message, index: int, name: str, path: Path) -> Patch:
 
 def _is_mail(text: str) -> bool:
     """True if text starts with a mbox separator or a mail header block (From:/Subject:)."""
-    lines = re.split(r"(?<=\n)", text.lstrip("\r\n"))
-    if mbox.FROM_LINE.match(lines[0]):
+    lines = (m.group(0) for m in re.finditer(r"[^\n]*\n?", text.lstrip("\r\n")))  # lazily: only the head is read
+    first = next(lines, "")
+    if mbox.FROM_LINE.match(first):
         return True
     names: list[str] = []
-    for line in lines:
+    for line in itertools.chain([first], lines):
         if not line.strip():
             break
         if line[0] in " \t" and names:  # folded header continuation
