@@ -196,3 +196,32 @@ def test_a_100_mb_patch_is_read_in_seconds(tmp_path: Path) -> None:
     start = time.process_time()
     s = series.load_series(str(big), tmp_path)
     assert time.process_time() - start < 4 and len(s.patches) == 1 and s.patches[0].subject == "big"
+
+
+# -- a file saved with a byte-order mark (a Windows editor) ----------------------------------
+
+_WARN_LOG = ("[   10.000001] WARNING: CPU: 1 PID: 123 at mm/gup.c:100 foo+0x10/0x20\n[   10.000002] Call Trace:\n"
+             "[   10.000003]  foo+0x10/0x20\n[   10.000006] ---[ end trace 0000000000000000 ]---\n")
+
+
+def test_a_suppress_file_with_a_byte_order_mark_still_suppresses(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: the first regex read as '\\ufeffWARNING in foo', which no title holds: the known
+    report failed the scan (exit 1) and a run's series, without a word about the file."""
+    from bench.cli import main as cli_main
+    sup = tmp_path / "known.txt"
+    sup.write_bytes(b"\xef\xbb\xbfWARNING in foo\n")
+    log = tmp_path / "console.log"
+    log.write_text(_WARN_LOG)
+    assert cli_main.main(["scan", "--suppress", str(sup), str(log)]) == 0, capsys.readouterr().out
+    assert "0 new" in capsys.readouterr().out
+
+
+def test_a_quilt_series_file_with_a_byte_order_mark_lists_its_first_patch(tmp_path: Path) -> None:
+    """Before: "patch file a.patch not found" for a file that is there (the mark is invisible)."""
+    from bench.run import series
+    d = tmp_path / "s"
+    d.mkdir()
+    (d / "a.patch").write_text(_mail("[PATCH] mm: a", "a"))
+    (d / "series").write_bytes(b"\xef\xbb\xbfa.patch\n")
+    assert [p.name for p in series.load_series(str(d), tmp_path).patches] == ["a.patch"]

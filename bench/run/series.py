@@ -362,4 +362,5 @@ def _read_mbox(path: Path) -> tuple[tuple[Patch, ...], str | None, str]:
 
 def _read_text(path: Path) -> str:
     # Bytes in, no newline translation: CRs and non-UTF-8 bytes must reach git am unchanged.
-    return files.read_input(path).decode("utf-8", errors="surrogateescape")
+    # a leading byte-order mark (a Windows editor) is no part of the text: it hid a quilt file's first name
+    return files.read_input(path).decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
