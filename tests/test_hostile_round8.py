@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bench.base import files
+from conftest import World  # noqa: F401 - the world fixture
 
 HOME = Path(__file__).resolve().parent.parent
 
@@ -225,3 +226,30 @@ def test_a_quilt_series_file_with_a_byte_order_mark_lists_its_first_patch(tmp_pa
     (d / "a.patch").write_text(_mail("[PATCH] mm: a", "a"))
     (d / "series").write_bytes(b"\xef\xbb\xbfa.patch\n")
     assert [p.name for p in series.load_series(str(d), tmp_path).patches] == ["a.patch"]
+
+
+# -- a stop while the pages are written: summary.json says the run was stopped -----------------
+
+
+def test_a_stop_while_the_pages_are_written_is_said_in_summary_json(world: Any, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: a Ctrl-C 3.6 s into `bench run` (against the test world's fakes), while
+    reproducer.sh and index.html were written, ended the command with 2 while summary.json and
+    junit.xml said "pass" (exit_code 0): CI reading the file and CI reading the exit disagreed."""
+    import json
+    import xml.etree.ElementTree as ET
+    from bench.cli import main as cli_main
+    from bench.run import pipeline
+    world.series("two", "description: two\nkconfigs: [rdma, debug-vm]\nworkloads: [rxe, odirect, gup-test, pin-balance]\n")
+    world.replay("baseline-tcg")
+
+    def stopped(*args: Any) -> None:
+        raise KeyboardInterrupt("SIGINT")
+    monkeypatch.setattr(pipeline.run_files, "write", stopped)
+    assert cli_main.main(["run", "two", "--accel", "tcg", "--results", str(world.results)]) == 2
+    (run_dir,) = world.results.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"] == "error" and summary["exit_code"] == 2
+    assert any(c["group"] == "infra" and c["name"] == "interrupted" for c in summary["cases"])
+    assert any(c.find("error") is not None for c in ET.parse(run_dir / "junit.xml").getroot().iter("testcase"))
+    assert "bench: interrupted by SIGINT" in capsys.readouterr().err

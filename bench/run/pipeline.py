@@ -122,6 +122,9 @@ class Run:
         for write in writers:
             try:
                 write()
+            except KeyboardInterrupt as e:  # summary.json and junit.xml said the run's verdict, the command exits 2
+                self._say_stopped(result, e)
+                raise
             except BenchError as e:
                 first = first or e
             except OSError as e:  # not through write_atomic/copy_tree: still one line naming the file
@@ -131,6 +134,19 @@ class Run:
                 first = first or InfraError(f"{self.dir}: writing the results: {type(e).__name__}: {what}")
         if first is not None:
             raise first
+
+    def _say_stopped(self, result: RunResult, e: KeyboardInterrupt) -> None:
+        """summary.json and junit.xml again, with the stop as an ERROR case: a stop while the pages
+        were written left them saying "pass" (exit_code 0) of a command that exits 2. A second
+        signal only says "please wait" (bench/cli/main.py), so these writes finish."""
+        stop = Case("infra", "interrupted", Status.ERROR, 0.0, f"interrupted by {e or 'SIGINT'} while writing the results")
+        stopped = replace(result, cases=(*result.cases, stop)) if stop.key not in {c.key for c in result.cases} else result
+        for write in (functools.partial(write_summary_json, stopped, self.dir / rundir.SUMMARY),
+                      functools.partial(junit.write, stopped, self.dir / rundir.JUNIT)):
+            try:
+                write()
+            except (BenchError, OSError):
+                pass  # the stop is what the command says; a full disk now changes nothing
 
     def result(self) -> RunResult:
         if self.known.judged:
