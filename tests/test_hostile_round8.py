@@ -253,3 +253,18 @@ def test_a_stop_while_the_pages_are_written_is_said_in_summary_json(world: Any, 
     assert any(c["group"] == "infra" and c["name"] == "interrupted" for c in summary["cases"])
     assert any(c.find("error") is not None for c in ET.parse(run_dir / "junit.xml").getroot().iter("testcase"))
     assert "bench: interrupted by SIGINT" in capsys.readouterr().err
+
+
+def test_the_base_commit_is_the_newest_revisions(tmp_path: Path) -> None:
+    """A thread holding v1 and its v2 (b4 mbox of a thread where v2 answers v1), each cover letter
+    with its own base-commit: trailer. Before: the first trailer of the file, v1's, was the
+    base v2 was applied on (a v2 rebased onto a later tree then "did not apply": exit 1)."""
+    from bench.run import series
+    v1, v2 = "1" * 40, "2" * 40
+    cover = ("From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: Dev <d@x.org>\n"
+             "Subject: [PATCH{v} 0/1] mm: fix\n\nthe cover\n\nbase-commit: {base}\n")
+    box = tmp_path / "thread.mbox"
+    box.write_text(cover.format(v="", base=v1) + _mail("[PATCH 1/1] mm: fix", "one")
+                   + cover.format(v=" v2", base=v2) + _mail("[PATCH v2 1/1] mm: fix", "two"))
+    s = series.load_series(str(box), tmp_path)
+    assert s.base == v2 and [p.text.count("+two") for p in s.patches] == [1]

@@ -343,10 +343,12 @@ def _read_mbox(path: Path) -> tuple[tuple[Patch, ...], str | None, str]:
     if not text.strip():
         raise UserError(f"{path}: empty mbox")
     messages = [mbox.parse_message(m) for m in mbox.split_mbox(text)]
-    base = next((b for m in messages if (b := mbox.find_base(m.text))), None)
     candidates = [m for m in messages if not m.is_reply and m.index != 0 and m.has_diff]
-    # Several revisions in one thread: take the newest, like b4.
+    # Several revisions in one thread: take the newest, like b4, on its own base-commit (its cover
+    # letter's or a patch's: the first trailer of the file was v1's), else any the file gives.
     newest = max((m.revision for m in candidates), default=1)
+    base = next((b for m in messages if not m.is_reply and m.revision == newest and (b := mbox.find_base(m.text))),
+                None) or next((b for m in messages if (b := mbox.find_base(m.text))), None)
     ordered = mbox.order(path, [m for m in candidates if m.revision == newest])
     if not ordered:
         raise UserError(f"{path}: no patches found")
