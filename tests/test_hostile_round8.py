@@ -268,3 +268,12 @@ def test_the_base_commit_is_the_newest_revisions(tmp_path: Path) -> None:
                    + cover.format(v=" v2", base=v2) + _mail("[PATCH v2 1/1] mm: fix", "two"))
     s = series.load_series(str(box), tmp_path)
     assert s.base == v2 and [p.text.count("+two") for p in s.patches] == [1]
+
+
+def test_scan_of_a_directory_says_it_is_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: "not a file or a pipe (a device, a socket)" for a folder given by mistake."""
+    from bench.cli import main as cli_main
+    assert cli_main.main(["scan", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"bench: error: {tmp_path}: not a file or a pipe (a directory)\n"
+    with pytest.raises(files.UserError, match=r": not a regular file \(a directory\)$"):
+        files.read_input(tmp_path)

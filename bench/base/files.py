@@ -28,6 +28,15 @@ _UMASK = os.umask(0o022)  # read once (setting is the only way), then put back
 os.umask(_UMASK)
 
 
+def kind(mode: int) -> str:
+    """What a file that is not a regular one is, for an error ("/tmp/x: a directory, not ...")."""
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
 def read_input(path: Path) -> bytes:
     """The bytes of a file the user gave (a patch, series, series.yaml, a matrix...): a regular
     file only. A FIFO or a device would block the read forever (or never end: /dev/zero); it is
@@ -40,7 +49,7 @@ def read_input(path: Path) -> bytes:
         raise UserError(f"{path}: cannot read: {e.strerror or e}") from e
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UserError(f"{path}: not a regular file (a FIFO, a device or a socket)")
+            raise UserError(f"{path}: not a regular file ({kind(os.fstat(fd).st_mode)})")
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(LIMITS.input_bytes + 1)  # a sparse 20 GB file was read whole: MemoryError
         if len(data) > LIMITS.input_bytes:
