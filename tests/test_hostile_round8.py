@@ -277,3 +277,44 @@ def test_scan_of_a_directory_says_it_is_one(tmp_path: Path, capsys: pytest.Captu
     assert capsys.readouterr().err == f"bench: error: {tmp_path}: not a file or a pipe (a directory)\n"
     with pytest.raises(files.UserError, match=r": not a regular file \(a directory\)$"):
         files.read_input(tmp_path)
+
+
+# -- git format-patch -v2 names its files v2-NNNN-*.patch --------------------------------------
+
+
+def _format_patch(tmp_path: Path, *flags: str) -> Path:
+    repo, out = tmp_path / "repo", tmp_path / "out"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b", "GIT_COMMITTER_NAME": "a",
+           "GIT_COMMITTER_EMAIL": "a@b", "GIT_CONFIG_GLOBAL": os.devnull}
+    for args in (["init", "-q", str(repo)], ["-C", str(repo), "commit", "-q", "--allow-empty", "-m", "init"]):
+        subprocess.run(["git", *args], check=True, env=env)
+    for i, text in enumerate(("a\n", "a\nb\n")):
+        (repo / "f").write_text(text)
+        subprocess.run(["git", "-C", str(repo), "commit", "-q", "-am" if i else "-m", f"change {i}"] if i else
+                       ["git", "-C", str(repo), "add", "f"], check=True, env=env)
+        if not i:
+            subprocess.run(["git", "-C", str(repo), "commit", "-q", "-m", "add f"], check=True, env=env)
+    subprocess.run(["git", "-C", str(repo), "format-patch", "-q", *flags, "-o", str(out), "HEAD~2"], check=True, env=env)
+    return out
+
+
+def test_a_format_patch_v2_folder_with_its_cover_letter_is_a_series(tmp_path: Path) -> None:
+    """`git format-patch -v2 --cover-letter` writes v2-0000-cover-letter.patch, v2-0001-...: before,
+    those were "other patch files", so the cover letter was taken for a patch and the folder
+    refused with "v2-0000-cover-letter.patch: no diff found in patch file"."""
+    from bench.run import series
+    out = _format_patch(tmp_path, "-v2", "--cover-letter")
+    assert sorted(p.name for p in out.iterdir())[0] == "v2-0000-cover-letter.patch"
+    s = series.load_series(str(out), tmp_path)
+    assert [p.name for p in s.patches] == ["v2-0001-add-f.patch", "v2-0002-change-1.patch"]
+    assert "SUBJECT HERE" in s.description
+
+
+def test_two_revisions_of_a_format_patch_series_in_one_folder_are_refused(tmp_path: Path) -> None:
+    from bench.base.errors import UserError
+    from bench.run import series
+    out = _format_patch(tmp_path, "-v2")
+    for f in list(out.iterdir()):
+        (out / f.name.removeprefix("v2-")).write_text(f.read_text())
+    with pytest.raises(UserError, match=r"two revisions .*v2.*keep one"):
+        series.load_series(str(out), tmp_path)

@@ -25,7 +25,8 @@ SYNTH_DATE = "Mon, 1 Jan 2001 00:00:00 +0000"  # fixed, so re-applying gives the
 
 _HEADER_LINE = re.compile(r"[A-Za-z][A-Za-z0-9-]*:( |\t|\r?$)")
 _DIFF_START = re.compile(r"^(diff --git |diff -|Index: |--- \S|GIT binary patch)", re.M)
-_FORMAT_PATCH_NAME = re.compile(r"^(\d{4})-.+\.patch$")
+# format-patch's names: NNNN-subject.patch, and vN-NNNN-subject.patch with -vN (v2-0000-cover-letter.patch)
+_FORMAT_PATCH_NAME = re.compile(r"^(v\d+-)?(\d{4})-.+\.patch$")
 PATCH_SUFFIXES = (".patch", ".diff")  # what a folder without a series file applies
 BARE_FILES = (YAML_FILE, "known-issues.yaml")  # all a bare-tree series folder holds (and README*)
 
@@ -239,6 +240,10 @@ def _read_patch_dir(d: Path, allow_empty: bool) -> tuple[tuple[Patch, ...], str 
         others = ", ".join([quote(f.name, 40) for f in files if f not in formatted][:8])
         raise UserError(f"{d}: NNNN-*.patch files from format-patch and other patch files ({others}):"
                         f" list the ones to apply, in order, in a {SERIES_FILE} file")
+    revisions = sorted({m.group(1) or "v1-" for f in formatted if (m := _FORMAT_PATCH_NAME.match(f.name))})
+    if len(revisions) > 1:
+        raise UserError(f"{d}: two revisions of a format-patch series ({', '.join(r.rstrip('-') for r in revisions)}):"
+                        " keep one in the folder, or list the patches to apply in a series file")
     if not files and not allow_empty:
         raise UserError(f"{d}: no {SERIES_FILE} file, no {YAML_FILE} and no *.patch files")
     if len(files) > LIMITS.patches:
@@ -251,7 +256,7 @@ def _read_patch_dir(d: Path, allow_empty: bool) -> tuple[tuple[Patch, ...], str 
             raise UserError(f"{f}: not a file")
         text = _read_text(f)
         base = base or mbox.find_base(text)
-        if f.name.startswith("0000-") and formatted:  # format-patch --cover-letter
+        if (m := _FORMAT_PATCH_NAME.match(f.name)) and m.group(2) == "0000":  # format-patch --cover-letter
             cover = mbox.parse_message(text).subject
             continue
         patches.append(_patch_from_file(f, len(patches) + 1, f.name, text))
@@ -264,7 +269,7 @@ def _check_numbers(d: Path, names: list[str]) -> None:
     """format-patch's NNNN- numbers run on without a gap or a repeat (from 0001, or the first
     of --start-number): a deleted or doubled file is caught even when the subjects carry no
     [n/N] (format-patch -N), instead of testing a series without one of its patches."""
-    numbers = [int(m.group(1)) for n in names if (m := _FORMAT_PATCH_NAME.match(n)) and m.group(1) != "0000"]
+    numbers = [int(m.group(2)) for n in names if (m := _FORMAT_PATCH_NAME.match(n)) and m.group(2) != "0000"]
     if not numbers:
         return
     want = range(numbers[0], numbers[0] + len(numbers))
