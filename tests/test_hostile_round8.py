@@ -318,3 +318,15 @@ def test_two_revisions_of_a_format_patch_series_in_one_folder_are_refused(tmp_pa
         (out / f.name.removeprefix("v2-")).write_text(f.read_text())
     with pytest.raises(UserError, match=r"two revisions .*v2.*keep one"):
         series.load_series(str(out), tmp_path)
+
+
+def test_a_plain_diff_file_given_directly_is_one_patch(tmp_path: Path) -> None:
+    """`git diff > fix.diff; bench run fix.diff`: before, "fix.diff: no patches found" (it was read
+    as an mbox, where a mail without a blank line has no body), while fix.patch ran."""
+    from bench.run import series
+    diff = "diff --git a/mm/gup.c b/mm/gup.c\n--- a/mm/gup.c\n+++ b/mm/gup.c\n@@ -1 +1 @@\n-a\n+b\n"
+    for name in ("fix.diff", "fix.patch"):
+        (tmp_path / name).write_text(diff)
+        s = series.load_series(str(tmp_path / name), tmp_path)
+        assert [p.name for p in s.patches] == [name] and "+b" in s.patches[0].text
+    assert series.list_series(tmp_path) == ["fix.diff", "fix.patch"]

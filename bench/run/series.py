@@ -81,8 +81,8 @@ def load_series(spec: str, patches_dir: Path) -> Series:
     if path.is_dir():
         return _load_dir(path)
     text = _read_text(path)
-    if path.suffix == ".patch" and len(mbox.split_mbox(text)) <= 1:
-        # One patch file is one patch, whatever its [n/N] says.
+    if path.suffix in PATCH_SUFFIXES and len(mbox.split_mbox(text)) <= 1:
+        # One patch file is one patch, whatever its [n/N] says (a `git diff > fix.diff` too).
         patch = _patch_from_file(path, 1, path.name, text)
         return Series(path.stem, path, (patch,), mbox.find_base(text), (), (), (), "")
     patches, base, cover = _read_mbox(path)
@@ -102,7 +102,7 @@ def list_series(patches_dir: Path) -> list[str]:
     for p in sorted(patches_dir.iterdir()):
         if p.name.startswith("."):
             continue
-        is_file_series = p.is_file() and p.suffix in (".mbox", ".patch")
+        is_file_series = p.is_file() and p.suffix in (".mbox", *PATCH_SUFFIXES)
         if is_file_series or (p.is_dir() and _looks_like_series_dir(p)):
             names.append(p.name)
     return names
