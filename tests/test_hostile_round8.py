@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -330,3 +331,40 @@ def test_a_plain_diff_file_given_directly_is_one_patch(tmp_path: Path) -> None:
         s = series.load_series(str(tmp_path / name), tmp_path)
         assert [p.name for p in s.patches] == [name] and "+b" in s.patches[0].text
     assert series.list_series(tmp_path) == ["fix.diff", "fix.patch"]
+
+
+# -- reproducer.sh: a patch file name is data, never shell -------------------------------------
+
+
+def test_a_patch_file_name_with_shell_in_it_stays_a_name_in_reproducer_sh(tmp_path: Path) -> None:
+    """A patch file of a folder series named `x"$(touch PWNED)".patch` (a file name may hold any
+    byte but / and NUL). Before: reproducer.sh said `failed "0001-x"$(touch PWNED)".patch does not
+    apply ..."`, which runs the command on the machine reproducing the run when the patch does
+    not apply there (and a bare `"` in a name unbalanced the script's quotes)."""
+    from bench.run.pages import reproducer
+    name = '0001-x"$(touch PWNED)"`touch PWNED2`.patch'
+    recipe = reproducer.Recipe("r", "pass", "/t", "b" * 40, "", "", ((name, "0" * 64),), "", "", "", "", "cannot",
+                               (), "", (), 60, ())
+    lines = [ln for ln in reproducer._apply_section(recipe) if ln.startswith("am ")]
+    script = "am() { return 1; }\nfailed() { printf '%s\\n' \"$*\"; }\n" + "\n".join(lines) + "\n"
+    cp = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=30)
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "PWNED2").exists()
+    assert cp.stdout.startswith(name + " does not apply"), (cp.stdout, cp.stderr)
+
+
+def test_a_patch_file_name_with_a_newline_cannot_end_reproducer_sh_heredoc(tmp_path: Path) -> None:
+    """A folder series' patch file named "a.patch\\nSUMS\\ntouch PWNED\\n.patch" (no series file:
+    every *.patch of the folder is read). Before: its name went into reproducer.sh's
+    `sha256sum -c <<'SUMS'` list as it was, so its own SUMS line ended the here-document and the
+    next line ran as a command."""
+    from bench.run.pages import reproducer
+    from bench.run.series import Patch
+    name = reproducer.patch_file_name(Patch(1, "a.patch\nSUMS\ntouch PWNED\n.patch", "s", None, None, "x"))
+    (tmp_path / "patches").mkdir()
+    (tmp_path / "patches" / "0001-a.patch").write_text("x")  # what the cut first line names: its sum checks
+    recipe = reproducer.Recipe("r", "pass", "/t", "b" * 40, "", "", ((name, hashlib.sha256(b"x").hexdigest()),), "",
+                               "", "", "", "cannot", (), "", (), 60, ())
+    script = ("HERE=$PWD OUT=$PWD SRC=$PWD\ncannot() { echo \"cannot: $*\"; exit 2; }\nfailed() { exit 1; }\n"
+              + "\n".join(reproducer._apply_section(recipe)) + "\n")
+    cp = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=30)
+    assert not (tmp_path / "PWNED").exists() and "cannot: patches/ changed since the run" in cp.stdout, cp
