@@ -368,3 +368,24 @@ def test_a_patch_file_name_with_a_newline_cannot_end_reproducer_sh_heredoc(tmp_p
               + "\n".join(reproducer._apply_section(recipe)) + "\n")
     cp = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=30)
     assert not (tmp_path / "PWNED").exists() and "cannot: patches/ changed since the run" in cp.stdout, cp
+
+
+# -- a results folder vng cannot hand to the guest ----------------------------------------------
+
+
+@pytest.mark.parametrize("folder", ["my results", "a=b", "x$(touch PWNED)", "it's"])
+def test_a_results_folder_vng_cannot_pass_on_is_refused_before_any_work(world: Any, folder: str,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """vng 1.42 runs virtme-run through a shell with `--rwdir {path}` unquoted (virtme_ng/run.py
+    _get_virtme_rwdir, check_call(cmd, shell=True)) and virtme splits it at '=': a results folder
+    with a blank, a quote, '$' or '=' was built for (the whole kernel), then its guest folder
+    never reached the guest (an ERROR after the build), or the shell ran what the name held.
+    The fake vng takes any argv, so here such a run passed."""
+    from bench.cli import main as cli_main
+    world.series("two", "description: two\nworkloads: [gup-test]\n")
+    world.replay("baseline-tcg")
+    results = world.root / folder
+    assert cli_main.main(["run", "two", "--accel", "tcg", "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bench: error: --results {results}: ") and "vng" in err and err.count("\n") == 1, err
+    assert not list(world.cache.glob("work/slot-*"))  # no slot taken: nothing built
