@@ -389,3 +389,21 @@ def test_a_results_folder_vng_cannot_pass_on_is_refused_before_any_work(world: A
     err = capsys.readouterr().err
     assert err.startswith(f"bench: error: --results {results}: ") and "vng" in err and err.count("\n") == 1, err
     assert not list(world.cache.glob("work/slot-*"))  # no slot taken: nothing built
+
+
+def test_a_project_folder_with_a_blank_reaches_the_guest_whole(world: Any) -> None:
+    """guests/runner.sh sources the guest folder's env file (`set -a; . env`). Before: it said
+    BENCH_HOME=/x/my home unquoted, so the guest ran `home` as a command and every workload saw
+    BENCH_HOME=/x/my (a folder with a blank is any user's "My projects")."""
+    from bench.cli import main as cli_main
+    home = world.root / "my home"
+    shutil.copytree(world.home, home)
+    world.mp.setenv("BENCH_HOME", str(home))
+    world.series("two", "description: two\nworkloads: [gup-test]\n")
+    shutil.copytree(world.home / "patches" / "two", home / "patches" / "two")
+    world.replay("baseline-tcg")
+    assert cli_main.main(["run", "two", "--accel", "tcg", "--results", str(world.results)]) == 0
+    (run_dir,) = world.results.iterdir()
+    cp = subprocess.run(["bash", "-c", 'set -a; . "$1" || exit 9; printf %s "$BENCH_HOME"', "_",
+                         str(run_dir / "guest" / "env")], capture_output=True, text=True, timeout=30)
+    assert cp.returncode == 0 and cp.stdout == str(home) and not cp.stderr, cp

@@ -13,6 +13,7 @@ import errno
 import functools
 import json
 import re
+import shlex
 import shutil
 import time
 import traceback
@@ -202,8 +203,10 @@ class Run:
         gdir = self.dir / rundir.GUEST
         gdir.mkdir()
         (gdir / rundir.GUEST_PLAN).write_text(guests.plan_text(self.plan.workloads))
-        (gdir / rundir.GUEST_ENV).write_text(f"BENCH_SRC={src}\nBENCH_BUILD={build_dir}\nBENCH_HOME={self.plan.home}\n"
-                                  f"{cov.guest_env(self.instr)}")
+        # sourced by guests/runner.sh: values quoted (a project folder "my home" ran `home` in the guest)
+        env = {"BENCH_SRC": src, "BENCH_BUILD": build_dir, "BENCH_HOME": self.plan.home}
+        (gdir / rundir.GUEST_ENV).write_text("".join(f"{k}={shlex.quote(str(v))}\n" for k, v in env.items())
+                                             + cov.guest_env(self.instr))
         return gdir
 
     @timed("prebuild")

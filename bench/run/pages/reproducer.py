@@ -337,7 +337,7 @@ def _boot_section(r: Recipe) -> list[str]:
     return [
         "", "# 5. the guest: the run's workload plan (guest/plan.tsv) with the scripts in guests/ here",
         'mkdir -p "$GUEST"', "{", *(f"    {row}" for row in rows), '} > "$GUEST/plan.tsv"',
-        "printf 'BENCH_SRC=%s\\nBENCH_BUILD=%s\\nBENCH_HOME=%s\\n' \"$SRC\" \"$BUILD\" \"$HERE\" > \"$GUEST/env\"",
+        "printf 'BENCH_SRC=%q\\nBENCH_BUILD=%q\\nBENCH_HOME=%q\\n' \"$SRC\" \"$BUILD\" \"$HERE\" > \"$GUEST/env\"",
         "", "# 6. the boot: the run's vng command, killed after the run's VM timeout",
         'need "$VNG" timeout',
         "set +e",
