@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +14,6 @@ from typing import Any
 import pytest
 
 from bench.base import files
-from conftest import World  # noqa: F401 - the world fixture
 
 HOME = Path(__file__).resolve().parent.parent
 
