@@ -16,16 +16,11 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
-import warnings
 from collections.abc import Iterable, Sequence
-from typing import Any
 from dataclasses import dataclass
 
+from bench.base import regexcost
 from bench.base.errors import UserError
-
-with warnings.catch_warnings():  # re's parser, under its old name (3.10 has no re._parser)
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import sre_parse
 
 REGEX_GROUPS = ("report",)  # names are titles: searched with a regex, not a glob
 GRAMMAR = "workload/NAME, report/TITLE-REGEX or GROUP/GLOB"
@@ -102,36 +97,9 @@ def parse(text: str, where: str = "", what: str = "case", groups: Sequence[str] 
         except re.error as e:
             raise UserError(f"{head}: {name!r} is not a regex ({e}); escape regex characters of a"
                             " title, e.g. \\(") from e
-        if nested_repeat(name):
-            raise UserError(f"{head}: {NESTED}")
+        if why := regexcost.why_slow(name):
+            raise UserError(f"{head}: {why}")
     return KeyPattern(text)
-
-
-_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
-NESTED = ("nests a repeat of varying count inside an unbounded one (as (\\w+_?)+ or (a+)+ do): matching"
-          " one title can take longer than the run; write it without the nesting (\\w+ for (\\w+_?)+)")
-
-
-def nested_repeat(regex: str) -> bool:
-    """A (valid) regex with a repeat of varying count inside an unbounded one: `(\\w+_?)+`
-    tries every way of splitting a title among its parts, 2^45 of them for a 45-letter name, and
-    Python's re has no time limit. People's regexes are matched against titles in every run
-    (known issues, suppress:, catch:, --signature), so such a regex is refused where it is written."""
-    def nested(items: Any, inside: bool) -> bool:
-        for op, av in items:
-            if str(op) in _REPEATS:
-                lo, hi, sub = av
-                if inside and hi > 1 and lo != hi:
-                    return True
-                if nested(sub, inside or hi == sre_parse.MAXREPEAT or hi > 64):
-                    return True
-                continue
-            for part in av if isinstance(av, (tuple, list)) else (av,):
-                for sub in part if isinstance(part, list) else (part,):
-                    if isinstance(sub, sre_parse.SubPattern) and nested(sub, inside):
-                        return True
-        return False
-    return nested(sre_parse.parse(regex), False)
 
 
 def exact(case_key: str) -> KeyPattern:

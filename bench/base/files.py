@@ -28,6 +28,15 @@ _UMASK = os.umask(0o022)  # read once (setting is the only way), then put back
 os.umask(_UMASK)
 
 
+def kind(mode: int) -> str:
+    """What a file that is not a regular one is, for an error ("/tmp/x: a directory, not ...")."""
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
 def read_input(path: Path) -> bytes:
     """The bytes of a file the user gave (a patch, series, series.yaml, a matrix...): a regular
     file only. A FIFO or a device would block the read forever (or never end: /dev/zero); it is
@@ -40,7 +49,7 @@ def read_input(path: Path) -> bytes:
         raise UserError(f"{path}: cannot read: {e.strerror or e}") from e
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UserError(f"{path}: not a regular file (a FIFO, a device or a socket)")
+            raise UserError(f"{path}: not a regular file ({kind(os.fstat(fd).st_mode)})")
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(LIMITS.input_bytes + 1)  # a sparse 20 GB file was read whole: MemoryError
         if len(data) > LIMITS.input_bytes:
@@ -167,11 +176,13 @@ def write_atomic(path: Path, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException as e:  # a signal too (KeyboardInterrupt): a stopped run leaves no .tmp
         if tmp:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        raise cannot_write(path, e) from e
+        if isinstance(e, OSError):
+            raise cannot_write(path, e) from e
+        raise
 
 
 # The errors that mean "this disk takes no more": the machine's trouble, said in two words.
@@ -227,8 +238,10 @@ def copy_tree(src: Path, dest: Path) -> list[Path]:
             shutil.rmtree(dest)
         target = dest
         os.replace(tmp, dest)
-    except OSError as e:
+    except BaseException as e:  # a signal too (KeyboardInterrupt): a stopped run leaves no .tmp folder
         shutil.rmtree(tmp, ignore_errors=True)
+        if not isinstance(e, OSError):
+            raise
         # the file being written (an error of sendfile names the source in e.filename)
         raise cannot_write(dest / target.relative_to(tmp) if target.is_relative_to(tmp) else target, e) from e
     return links

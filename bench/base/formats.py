@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.base import files
 from bench.base.limits import LIMITS
 
 KEY = "format"
@@ -112,7 +113,7 @@ def read_bytes(path: Path) -> bytes:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise FormatProblem(f"{path}: not a regular file (a FIFO, a device or a socket)")
+            raise FormatProblem(f"{path}: not a regular file ({files.kind(st.st_mode)})")
         if st.st_size > LIMITS.json_bytes:  # said before reading half a gigabyte of it
             raise FormatProblem(f"{path}: over the limit of {LIMITS.json_bytes} bytes")
         with os.fdopen(fd, "rb", closefd=False) as f:

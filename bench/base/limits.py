@@ -62,6 +62,10 @@ class Limits:
     # Cases one workload may report of its own (CASE lines, bench/run/subcases.py): pin-matrix
     # prints ~330; a runaway loop printing CASE lines must not make a JUnit file of millions.
     subcases: int = 2000
+    # Unbounded repeats (`*`, `+`, `{n,}`) in one title regex a user writes: a search tries n^k
+    # ways on a title of n characters (120 at most): 3 took 0.05 s, 4 up to 3 s, 5 30 s a title.
+    # Ours use 2 at most (`^BUG: .* in \\w+$`).
+    regex_repeats: int = 3
     # Seconds `bench scan` waits on a pipe for its first byte or its writer's end: a named FIFO
     # nobody opens for writing would otherwise be waited on for ever.
     pipe_wait_s: int = 30

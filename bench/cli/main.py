@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from bench.base.errors import BenchError, one_line
 from bench.base.files import cannot_write, disk_trouble, write_atomic
-from bench.cli import bisect, nightly, prove, run, scan
+from bench.cli import bisect, is_the_command, nightly, prove, run, scan
 from bench.run.plan import default_cache, default_home
 
 BISECT_ABORT = 128
@@ -72,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.code or 0) if isinstance(e.code, int) or e.code is None else 2
     rc = dispatch(args, abort=BISECT_ABORT if step else None)
     _done = True
-    if _stopping:  # Python's shutdown puts back the default handlers: a signal then would kill us
+    if _stopping or is_the_command():  # Python's shutdown puts back the default handlers: a signal
+        # then killed the command silently (130 after a run that passed); a host keeps its own
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
     return rc

@@ -15,6 +15,7 @@ import select
 import stat
 from pathlib import Path
 
+from bench.base import files
 from bench.base.console_lines import read_log
 from bench.base.errors import UserError
 from bench.base.limits import LIMITS
@@ -49,7 +50,7 @@ def scan_file(path: Path) -> list[Report]:
     try:
         mode = os.fstat(fd).st_mode
         if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-            raise UserError(f"{path}: not a file or a pipe (a device, a socket)")
+            raise UserError(f"{path}: not a file or a pipe ({files.kind(mode)})")
         if stat.S_ISFIFO(mode):
             _wait_for_writer(fd, path)
         os.set_blocking(fd, True)

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from bench.base import casekey
+from bench.base import casekey, regexcost
 from bench.base.errors import UserError
 
 _CONSTRAINT = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(\d+(?:\.\d+){0,2})\s*$")
@@ -65,8 +65,8 @@ def any_case(key: str) -> bool:
 
 def too_broad(where: str, title: str, case: str) -> None:
     """Refuse an entry that would mark every report, or every failure of a kind, as known."""
-    if title and casekey.nested_repeat(title):
-        raise UserError(f"{where}: title regex {title!r} {casekey.NESTED}")
+    if title and (why := regexcost.why_slow(title)):
+        raise UserError(f"{where}: title regex {title!r} {why}")
     if title and any_title(title):
         raise UserError(f"{where}: title regex {title!r} matches any report (an empty title, or every one"
                         " of unrelated titles): it would hide every kernel report; name the report")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.base import yamlmap
+from bench.base import files, yamlmap
 from bench.base.errors import UserError
 from bench.report.issues import too_broad
 
@@ -27,10 +27,12 @@ class Suppressions:
 def load_suppressions(path: Path) -> Suppressions:
     """Read title regexes: a text file (one per line, # comments) or YAML (.yaml/.yml) holding a
     list, or a mapping with a "suppressions" list, of regexes or {title: regex} items."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: cannot read suppressions file: {getattr(e, 'strerror', None) or e}") from e
+    try:  # bounded, a FIFO refused; utf-8-sig: a byte-order mark (a Windows editor) made the
+        # first regex '\ufeffWARNING in foo', which no title holds: the known report failed the series
+        text = files.read_input(path).decode("utf-8-sig")
+    except (UserError, UnicodeDecodeError) as e:
+        why = str(e).removeprefix(f"{path}: ").removeprefix("cannot read: ")
+        raise UserError(f"{path}: cannot read suppressions file: {why}") from e
     if path.suffix in (".yaml", ".yml"):
         entries = _yaml_entries(path, text)
     else:

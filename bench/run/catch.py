@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.base import casekey
+from bench.base import casekey, regexcost
 from bench.base.errors import UserError
 from bench.report.issues import any_title
 from bench.run.result import Case, RunResult, Status
@@ -60,8 +60,8 @@ def _regex(where: str, what: str, text: str) -> str:
         re.compile(text)
     except re.error as e:
         raise UserError(f"{where}: catch {what} {text!r}: not a regex: {e}") from e
-    if casekey.nested_repeat(text):
-        raise UserError(f"{where}: catch {what} {text!r} {casekey.NESTED}")
+    if why := regexcost.why_slow(text):
+        raise UserError(f"{where}: catch {what} {text!r} {why}")
     return text
 
 

@@ -28,7 +28,8 @@ _BASE_COMMIT = re.compile(r"^base-commit: *([0-9a-fA-F]{7,64})\s*$", re.M)
 _REPLY = re.compile(r"^\s*(re|fwd?|aw|sv)\s*:", re.I)
 _PREFIX = re.compile(r"^\s*((\[[^\]]*\]\s*)+)")
 _COUNTER = re.compile(r"\b(\d+)/(\d+)\b")
-_REVISION = re.compile(r"\b[vV](\d+)\b")
+# "[PATCH v2 1/3]", and "[PATCHv2 1/3]" as some write it (read as v1, a resend was applied over its first version)
+_REVISION = re.compile(r"(?:\b|(?<=PATCH)|(?<=patch))[vV](\d+)\b")
 
 
 @dataclass(frozen=True)
@@ -80,28 +81,28 @@ def order(path: Path, msgs: list[Message]) -> list[Message]:
     return [slots[i] for i in range(1, total + 1)]
 
 
+_SEPARATOR = re.compile("^" + FROM_LINE.pattern, re.M)
+_QUOTED_FROM = re.compile(r"^>(>*From )", re.M)
+
+
 def split_mbox(text: str) -> list[str]:
-    """Split at "From " separator lines; undo mboxrd ">From " quoting in the bodies."""
-    chunks: list[list[str]] = []
-    for line in re.split(r"(?<=\n)", text):
-        if not line:
-            continue
-        if FROM_LINE.match(line) or not chunks:
-            chunks.append([])
-        chunks[-1].append(re.sub(r"^>(>*From )", r"\1", line))
-    msgs = ["".join(c) for c in chunks]
+    """Split at "From " separator lines; undo mboxrd ">From " quoting in the bodies. Whole-text
+    regexes, not a loop over lines: a 100 MB patch took 22 s here (1.5 million lines)."""
+    cuts = [0, *(m.start() for m in _SEPARATOR.finditer(text) if m.start()), len(text)]
+    msgs = [_QUOTED_FROM.sub(r"\1", text[a:b]) for a, b in zip(cuts, cuts[1:])]
     return [m if FROM_LINE.match(m) else MBOX_FROM + m for m in msgs if m.strip()]
 
 
 def parse_message(text: str) -> Message:
-    headers = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)
+    parts = re.split(r"\r?\n\r?\n", text, maxsplit=1)
+    body = parts[1] if len(parts) > 1 else ""
+    # the headers only: the parser copies the body too (8 s of a 100 MB patch)
+    headers = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(parts[0] + "\n\n")
     raw_subject = header(headers, "subject")
     prefix_match = _PREFIX.match(raw_subject)
     prefix = prefix_match.group(1) if prefix_match else ""
     counter = _COUNTER.search(prefix)
     revision = _REVISION.search(prefix)
-    parts = re.split(r"\r?\n\r?\n", text, maxsplit=1)
-    body = parts[1] if len(parts) > 1 else ""
     return Message(
         text=text,
         subject=raw_subject[len(prefix_match.group(0)):] if prefix_match else raw_subject.strip(),

@@ -13,6 +13,7 @@ import errno
 import functools
 import json
 import re
+import shlex
 import shutil
 import time
 import traceback
@@ -122,6 +123,9 @@ class Run:
         for write in writers:
             try:
                 write()
+            except KeyboardInterrupt as e:  # summary.json and junit.xml said the run's verdict, the command exits 2
+                self._say_stopped(result, e)
+                raise
             except BenchError as e:
                 first = first or e
             except OSError as e:  # not through write_atomic/copy_tree: still one line naming the file
@@ -131,6 +135,19 @@ class Run:
                 first = first or InfraError(f"{self.dir}: writing the results: {type(e).__name__}: {what}")
         if first is not None:
             raise first
+
+    def _say_stopped(self, result: RunResult, e: KeyboardInterrupt) -> None:
+        """summary.json and junit.xml again, with the stop as an ERROR case: a stop while the pages
+        were written left them saying "pass" (exit_code 0) of a command that exits 2. A second
+        signal only says "please wait" (bench/cli/main.py), so these writes finish."""
+        stop = Case("infra", "interrupted", Status.ERROR, 0.0, f"interrupted by {e or 'SIGINT'} while writing the results")
+        stopped = replace(result, cases=(*result.cases, stop)) if stop.key not in {c.key for c in result.cases} else result
+        for write in (functools.partial(write_summary_json, stopped, self.dir / rundir.SUMMARY),
+                      functools.partial(junit.write, stopped, self.dir / rundir.JUNIT)):
+            try:
+                write()
+            except (BenchError, OSError):
+                pass  # the stop is what the command says; a full disk now changes nothing
 
     def result(self) -> RunResult:
         if self.known.judged:
@@ -186,8 +203,10 @@ class Run:
         gdir = self.dir / rundir.GUEST
         gdir.mkdir()
         (gdir / rundir.GUEST_PLAN).write_text(guests.plan_text(self.plan.workloads))
-        (gdir / rundir.GUEST_ENV).write_text(f"BENCH_SRC={src}\nBENCH_BUILD={build_dir}\nBENCH_HOME={self.plan.home}\n"
-                                  f"{cov.guest_env(self.instr)}")
+        # sourced by guests/runner.sh: values quoted (a project folder "my home" ran `home` in the guest)
+        env = {"BENCH_SRC": src, "BENCH_BUILD": build_dir, "BENCH_HOME": self.plan.home}
+        (gdir / rundir.GUEST_ENV).write_text("".join(f"{k}={shlex.quote(str(v))}\n" for k, v in env.items())
+                                             + cov.guest_env(self.instr))
         return gdir
 
     @timed("prebuild")

@@ -125,6 +125,9 @@ def default_home() -> Path:
 # What kbuild (spaces, colons: its Makefile stops), make (#, $) and merge_config.sh's unquoted words
 # (blanks, glob characters) do not take in the folder a kernel is built in.
 _UNBUILDABLE = re.compile(r"[\s:#$*?\[\]\\'\"`;&|<>()]")
+# What vng 1.42 cannot pass on in a results folder (the guest's --rwdir): it runs virtme-run through a
+# shell with the path unquoted (virtme_ng/run.py _get_virtme_rwdir), and virtme splits it at '='.
+_NOT_FOR_VNG = re.compile(r"[\s$*?\[\]\\'\"`;&|<>()=]")
 
 
 def default_cache() -> Path:
@@ -237,6 +240,10 @@ def make_plan(req: RunRequest, home: Path, cache: Path | None = None) -> Plan:
         # every run resets its slot's tree (git clean -x) and `bench gc` removes what is not a slot there
         raise UserError(f"--results {results_root}: inside the cache's work folder {work}, which the work slots'"
                         " resets and `bench gc` empty: the results would be lost; choose a folder outside it")
+    if bad := _NOT_FOR_VNG.search(str(results_root)):
+        given = "--results " if req.results else ""
+        raise UserError(f"{given}{results_root}: vng hands a run's guest folder to the VM through a shell, unquoted,"
+                        f" and splits it at '=': a path holding {bad.group()!r} never reaches the guest; choose another folder")
     try:
         results_root.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a file there, a read-only filesystem, no permission: the user's choice of folder

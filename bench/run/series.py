@@ -7,6 +7,7 @@ so writing `text` back with the same codec gives the original bytes (`git am --k
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,8 @@ SYNTH_DATE = "Mon, 1 Jan 2001 00:00:00 +0000"  # fixed, so re-applying gives the
 
 _HEADER_LINE = re.compile(r"[A-Za-z][A-Za-z0-9-]*:( |\t|\r?$)")
 _DIFF_START = re.compile(r"^(diff --git |diff -|Index: |--- \S|GIT binary patch)", re.M)
-_FORMAT_PATCH_NAME = re.compile(r"^(\d{4})-.+\.patch$")
+# format-patch's names: NNNN-subject.patch, and vN-NNNN-subject.patch with -vN (v2-0000-cover-letter.patch)
+_FORMAT_PATCH_NAME = re.compile(r"^(v\d+-)?(\d{4})-.+\.patch$")
 PATCH_SUFFIXES = (".patch", ".diff")  # what a folder without a series file applies
 BARE_FILES = (YAML_FILE, "known-issues.yaml")  # all a bare-tree series folder holds (and README*)
 
@@ -79,8 +81,8 @@ def load_series(spec: str, patches_dir: Path) -> Series:
     if path.is_dir():
         return _load_dir(path)
     text = _read_text(path)
-    if path.suffix == ".patch" and len(mbox.split_mbox(text)) <= 1:
-        # One patch file is one patch, whatever its [n/N] says.
+    if path.suffix in PATCH_SUFFIXES and len(mbox.split_mbox(text)) <= 1:
+        # One patch file is one patch, whatever its [n/N] says (a `git diff > fix.diff` too).
         patch = _patch_from_file(path, 1, path.name, text)
         return Series(path.stem, path, (patch,), mbox.find_base(text), (), (), (), "")
     patches, base, cover = _read_mbox(path)
@@ -100,7 +102,7 @@ def list_series(patches_dir: Path) -> list[str]:
     for p in sorted(patches_dir.iterdir()):
         if p.name.startswith("."):
             continue
-        is_file_series = p.is_file() and p.suffix in (".mbox", ".patch")
+        is_file_series = p.is_file() and p.suffix in (".mbox", *PATCH_SUFFIXES)
         if is_file_series or (p.is_dir() and _looks_like_series_dir(p)):
             names.append(p.name)
     return names
@@ -238,6 +240,10 @@ def _read_patch_dir(d: Path, allow_empty: bool) -> tuple[tuple[Patch, ...], str 
         others = ", ".join([quote(f.name, 40) for f in files if f not in formatted][:8])
         raise UserError(f"{d}: NNNN-*.patch files from format-patch and other patch files ({others}):"
                         f" list the ones to apply, in order, in a {SERIES_FILE} file")
+    revisions = sorted({m.group(1) or "v1-" for f in formatted if (m := _FORMAT_PATCH_NAME.match(f.name))})
+    if len(revisions) > 1:
+        raise UserError(f"{d}: two revisions of a format-patch series ({', '.join(r.rstrip('-') for r in revisions)}):"
+                        " keep one in the folder, or list the patches to apply in a series file")
     if not files and not allow_empty:
         raise UserError(f"{d}: no {SERIES_FILE} file, no {YAML_FILE} and no *.patch files")
     if len(files) > LIMITS.patches:
@@ -250,7 +256,7 @@ def _read_patch_dir(d: Path, allow_empty: bool) -> tuple[tuple[Patch, ...], str 
             raise UserError(f"{f}: not a file")
         text = _read_text(f)
         base = base or mbox.find_base(text)
-        if f.name.startswith("0000-") and formatted:  # format-patch --cover-letter
+        if (m := _FORMAT_PATCH_NAME.match(f.name)) and m.group(2) == "0000":  # format-patch --cover-letter
             cover = mbox.parse_message(text).subject
             continue
         patches.append(_patch_from_file(f, len(patches) + 1, f.name, text))
@@ -263,7 +269,7 @@ def _check_numbers(d: Path, names: list[str]) -> None:
     """format-patch's NNNN- numbers run on without a gap or a repeat (from 0001, or the first
     of --start-number): a deleted or doubled file is caught even when the subjects carry no
     [n/N] (format-patch -N), instead of testing a series without one of its patches."""
-    numbers = [int(m.group(1)) for n in names if (m := _FORMAT_PATCH_NAME.match(n)) and m.group(1) != "0000"]
+    numbers = [int(m.group(2)) for n in names if (m := _FORMAT_PATCH_NAME.match(n)) and m.group(2) != "0000"]
     if not numbers:
         return
     want = range(numbers[0], numbers[0] + len(numbers))
@@ -302,11 +308,12 @@ def _to_patch(msg: mbox.Message, index: int, name: str, path: Path) -> Patch:
 
 def _is_mail(text: str) -> bool:
     """True if text starts with a mbox separator or a mail header block (From:/Subject:)."""
-    lines = re.split(r"(?<=\n)", text.lstrip("\r\n"))
-    if mbox.FROM_LINE.match(lines[0]):
+    lines = (m.group(0) for m in re.finditer(r"[^\n]*\n?", text.lstrip("\r\n")))  # lazily: only the head is read
+    first = next(lines, "")
+    if mbox.FROM_LINE.match(first):
         return True
     names: list[str] = []
-    for line in lines:
+    for line in itertools.chain([first], lines):
         if not line.strip():
             break
         if line[0] in " \t" and names:  # folded header continuation
@@ -341,10 +348,12 @@ def _read_mbox(path: Path) -> tuple[tuple[Patch, ...], str | None, str]:
     if not text.strip():
         raise UserError(f"{path}: empty mbox")
     messages = [mbox.parse_message(m) for m in mbox.split_mbox(text)]
-    base = next((b for m in messages if (b := mbox.find_base(m.text))), None)
     candidates = [m for m in messages if not m.is_reply and m.index != 0 and m.has_diff]
-    # Several revisions in one thread: take the newest, like b4.
+    # Several revisions in one thread: take the newest, like b4, on its own base-commit (its cover
+    # letter's or a patch's: the first trailer of the file was v1's), else any the file gives.
     newest = max((m.revision for m in candidates), default=1)
+    base = next((b for m in messages if not m.is_reply and m.revision == newest and (b := mbox.find_base(m.text))),
+                None) or next((b for m in messages if (b := mbox.find_base(m.text))), None)
     ordered = mbox.order(path, [m for m in candidates if m.revision == newest])
     if not ordered:
         raise UserError(f"{path}: no patches found")
@@ -360,4 +369,5 @@ def _read_mbox(path: Path) -> tuple[tuple[Patch, ...], str | None, str]:
 
 def _read_text(path: Path) -> str:
     # Bytes in, no newline translation: CRs and non-UTF-8 bytes must reach git am unchanged.
-    return files.read_input(path).decode("utf-8", errors="surrogateescape")
+    # a leading byte-order mark (a Windows editor) is no part of the text: it hid a quilt file's first name
+    return files.read_input(path).decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")

@@ -39,7 +39,9 @@ IMAGE = "${BUILD}/" + build_mod.IMAGE.as_posix()
 def patch_file_name(p: Patch) -> str:
     """NNNN-<name>: `sha256sum *` and `git am *` see them in series order; the name cut to
     NAME_BYTES, its suffix kept (a 252-character patch name plus NNNN- was over NAME_MAX)."""
-    rest = re.sub(r"^\d+-", "", Path(p.name).name)
+    # control characters made "_": a newline in a name (a folder's *.patch file may hold one) ended
+    # reproducer.sh's `sha256sum -c <<'SUMS'` list early, and the name's next line ran as a command
+    rest = re.sub(r"[\x00-\x1f\x7f]", "_", re.sub(r"^\d+-", "", Path(p.name).name))
     if len(rest.encode()) > rundir.NAME_BYTES:
         suffix = Path(rest).suffix[:16]
         rest = rest.encode()[:rundir.NAME_BYTES - len(suffix.encode())].decode("utf-8", "ignore") + suffix
@@ -283,7 +285,8 @@ def _apply_section(r: Recipe) -> list[str]:
             return out + [f"am {q} && cannot {shlex.quote(f'{name} applied here but not in the run')}",
                           (f"{r.stop_verb} {shlex.quote(f'{name} does not apply, as in the run: {r.stop_message}')}"
                            ' "(see $OUT/apply.log)"')]
-        out.append(f'am {q} || failed "{name} does not apply (see $OUT/apply.log)"')
+        # the name as data (shlex.quote): a file name may hold `"` or `$(...)`, run here by bash
+        out.append(f'am {q} || failed {shlex.quote(f"{name} does not apply")}" (see $OUT/apply.log)"')
     return out + [
         f"HEAD_TREE={r.head_tree}",
         'got=$(git -C "$SRC" rev-parse "HEAD^{tree}")',
@@ -334,7 +337,7 @@ def _boot_section(r: Recipe) -> list[str]:
     return [
         "", "# 5. the guest: the run's workload plan (guest/plan.tsv) with the scripts in guests/ here",
         'mkdir -p "$GUEST"', "{", *(f"    {row}" for row in rows), '} > "$GUEST/plan.tsv"',
-        "printf 'BENCH_SRC=%s\\nBENCH_BUILD=%s\\nBENCH_HOME=%s\\n' \"$SRC\" \"$BUILD\" \"$HERE\" > \"$GUEST/env\"",
+        "printf 'BENCH_SRC=%q\\nBENCH_BUILD=%q\\nBENCH_HOME=%q\\n' \"$SRC\" \"$BUILD\" \"$HERE\" > \"$GUEST/env\"",
         "", "# 6. the boot: the run's vng command, killed after the run's VM timeout",
         'need "$VNG" timeout',
         "set +e",
