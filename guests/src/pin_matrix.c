@@ -356,6 +356,15 @@ static int write_file(const char *path, const char *text)
 	return ok_;
 }
 
+/* Every CPU's LRU batches drained (compaction calls lru_add_drain_all()): a page still sitting in
+ * another CPU's batch cannot be isolated, so MADV_PAGEOUT, migration and reclaim pass it over;
+ * a cell retries once after this (a slow TCG guest leaves pages there often). 0 when the
+ * write failed. */
+static int drain_lru(void)
+{
+	return write_file("/proc/sys/vm/compact_memory", "1");
+}
+
 /* whether any swap area is on (/proc/swaps has a line past its header) */
 static int swap_on(void)
 {
@@ -1351,12 +1360,11 @@ static void event(struct cell *c, int pinned)
 			cfail(c, "MADV_PAGEOUT: %s", strerror(errno));
 			break;
 		}
-		/* the witness must have left memory: anon by pagemap's swap bit, files by mincore.
-		 * A page still in another CPU's LRU batch cannot be isolated: compaction drains every
-		 * CPU's (lru_add_drain_all()), then once more. */
+		/* the witness must have left memory: anon by pagemap's swap bit, files by mincore
+		 * (once more after drain_lru()) */
 		for (int tries = 0; tries < 2 && !gone; tries++) {
 			if (tries) {
-				write_file("/proc/sys/vm/compact_memory", "1");
+				drain_lru();
 				madvise(c->map + c->half, c->half, MADV_PAGEOUT);
 			}
 			if (c->shared) {
@@ -2480,7 +2488,7 @@ static void *b_migrate(void *arg)
 					break;
 				}
 		if (r->b_rounds % 16 == 15)
-			write_file("/proc/sys/vm/compact_memory", "1");
+			drain_lru();
 		r->b_rounds++;
 	}
 	free(pages);

@@ -320,8 +320,8 @@ static void wk_child_end(struct cell *c, pid_t kid, int hold)
 	wait_child(c, kid, "the child holding the mappings");
 }
 
-/* MADV_PAGEOUT of [p, p+len): 1 when pswpout moved by every page (once more after draining the
- * LRU batches: compact_memory), else 0 */
+/* MADV_PAGEOUT of [p, p+len): 1 when pswpout moved by every page (once more after drain_lru()),
+ * else 0 */
 static int wk_pageout(char *p, size_t len)
 {
 	for (int round = 0; round < 2; round++) {
@@ -330,7 +330,7 @@ static int wk_pageout(char *p, size_t len)
 		madvise(p, len, MADV_PAGEOUT);
 		if (vmstat("pswpout") - before >= (long)(len / PAGE))
 			return 1;
-		write_file("/proc/sys/vm/compact_memory", "1");
+		drain_lru();
 	}
 	return 0;
 }
