@@ -2943,6 +2943,7 @@ static void races(double secs, int noise)
 #include "hmm_cells.h"  /* hmm/...: device-private (test_hmm) pages migrated around pins, pinned from the device, forked, made exclusive */
 #include "v4l2_cells.h"  /* v4l2/...: V4L2 USERPTR buffers on vivid, long-term pinned, looped output to capture */
 #include "hwpoison_cells.h"  /* hwpoison/...: soft offline and MADV_HWPOISON of pinned pages, pinners over poisoned ones */
+#include "holes_cells.h"  /* holes/...: the bytes of a file nobody wrote read as zeros (partial writes, truncate, punch, O_DIRECT) */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -3049,6 +3050,7 @@ int main(int argc, char **argv, char **envp)
 	exec_cells();
 	ra_cells();
 	shm_cells();
+	holes_cells();
 	thpmove_cells();
 	fsmap_cells();
 	remote_cells();
@@ -3079,6 +3081,7 @@ int main(int argc, char **argv, char **envp)
 	}
 	if (list_only)
 		return 0;
+	dio_declare();
 	/* the last cell's lines out before the teardown, which a timeout may yet stop */
 	flush_settled();
 	snprintf(current, sizeof(current), "(none: the teardown after the last cell)");
