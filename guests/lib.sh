@@ -228,6 +228,12 @@ ksft_failed_skips() {
 # ksft_run NAME LOG LIMIT CMD...: one selftest, its output into LOG, stopped after LIMIT seconds
 # (exit 124: a program that hangs is named, and the next ones still run); says its exit and time,
 # each failure with the [RUN] line that names its case, and returns ksft_verdict's judgement.
+# thp_alloc_failures: huge page allocations the kernel could not satisfy so far (a collapse's,
+# and a fault's that fell back to small pages)
+thp_alloc_failures() {
+    awk '$1 == "thp_collapse_alloc_failed" || $1 == "thp_fault_fallback" { n += $2 } END { print n + 0 }' /proc/vmstat
+}
+
 ksft_run() {
     local t=$1 log=$2 limit=$3 began r
     shift 3
