@@ -10,7 +10,7 @@
  * error, no report: only reading the bytes shows it. Every other cell writes whole pages.
  *
  * fs:    tmpfs (a memfd), tmpfs-thp (the same with shmem_enabled "always": the write allocates
- *        PMD-sized folios; premise: ShmemHugePages grew, else SKIP), ext4, vfat (-v; its
+ *        PMD-sized folios; premise: ShmemHugePages grew after a write, else SKIP), ext4, vfat (-v; its
  *        clusters are zeroed by cont_write_begin()).
  * shape: mid (100 bytes in the middle of a fresh file's first unit: everything before is a hole),
  *        gap (a full unit, then 100 bytes two units later: the unit between and the head of the
@@ -47,6 +47,7 @@ struct hl {
 	size_t size;  /* the file's size by the model */
 	char *want;   /* the model: what the file must read */
 	char *wrote;  /* 1 where the model's byte was written, 0 in a hole */
+	long huge0, huge_max;  /* tmpfs-thp: ShmemHugePages (kB) before, the most seen after a write */
 	char path[256];
 };
 
@@ -116,6 +117,11 @@ static int hl_write(struct hl *h, size_t off, size_t len, int dio)
 			cfail(h->c, "pwrite of %zu bytes at %zu: %zd (%s)", len, off, n, strerror(errno));
 		free(buf);
 		return -1;
+	}
+	if (h->fs == HF_TMPFS_THP) {  /* the premise, read after each write: truncate and punch split them */
+		long now = key_value("/proc/meminfo", "ShmemHugePages:") - h->huge0;
+
+		h->huge_max = now > h->huge_max ? now : h->huge_max;
 	}
 	memcpy(h->want + off, buf, len);
 	memset(h->wrote + off, 1, len);
@@ -242,9 +248,8 @@ static int hl_shape(struct hl *h, enum hl_shape s)
 
 static void holes_run(struct cell *c, enum hl_fs fs, const char *shape)
 {
-	struct hl h = {.c = c, .fs = fs, .fd = -1};
+	struct hl h = {.c = c, .fs = fs, .fd = -1, .huge0 = key_value("/proc/meminfo", "ShmemHugePages:")};
 	enum hl_shape s = HL_MID;
-	long huge0 = key_value("/proc/meminfo", "ShmemHugePages:");
 
 	while (s < NHL - 1 && strcmp(hl_names[s], shape))
 		s++;
@@ -256,9 +261,8 @@ static void holes_run(struct cell *c, enum hl_fs fs, const char *shape)
 	}
 	if (hl_open(&h) || hl_shape(&h, s))
 		goto out;
-	if (h.fs == HF_TMPFS_THP && key_value("/proc/meminfo", "ShmemHugePages:") - huge0 < (long)(HPAGE / 1024)) {
-		cskip(c, "the writes allocated no PMD-sized shmem folio (ShmemHugePages %ld -> %ld kB)", huge0,
-		      key_value("/proc/meminfo", "ShmemHugePages:"));
+	if (h.fs == HF_TMPFS_THP && h.huge_max < (long)(HPAGE / 1024)) {
+		cskip(c, "the writes allocated no PMD-sized shmem folio (ShmemHugePages +%ld kB at most)", h.huge_max);
 		goto out;
 	}
 	if (hl_check(&h, "in the page cache"))
