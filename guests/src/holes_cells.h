@@ -18,7 +18,10 @@
  *        extended to two units again: the cut-off bytes must come back zero), punch
  *        (FALLOC_FL_PUNCH_HOLE of a range inside a written unit, across a page boundary; not on
  *        vfat), dio (ext4, vfat: O_DIRECT writes of 512 bytes at 1024 into a new file, and at 2.5
- *        blocks after a gap; the rest of each new block must be zeros on disk).
+ *        blocks after a gap; the rest of each new block must be zeros on disk. On ext4 a file
+ *        of non-zero bytes is written and deleted first, and the new file's first block must be
+ *        one of its blocks (FIBMAP), else SKIP: a fresh image reads zeros whatever happens;
+ *        vfat cannot allocate by O_DIRECT and falls back to buffered writes, cont_write_begin()).
  * Checks: pread of the whole file equals a model of it (written bytes where written, zeros
  * elsewhere), and so does a MAP_SHARED mapping, whose bytes past EOF in the last page read
  * zero too; ext4 and vfat then again after fsync and POSIX_FADV_DONTNEED (premise: mincore says
@@ -28,6 +31,8 @@
  */
 #define HL_SMALL 100  /* the small writes: not a multiple of anything */
 #define HL_DIO 512
+#define HL_STALE (1024 * 1024)  /* ext4 dio: a file of old bytes freed first, whose blocks the new one gets */
+#define HL_STALE_MAX (HL_STALE / 512)
 
 enum hl_fs { HF_TMPFS, HF_TMPFS_THP, HF_EXT4, HF_VFAT, NHF };
 static const char *const hf_names[NHF] = {"tmpfs", "tmpfs-thp", "ext4", "vfat"};
@@ -48,6 +53,8 @@ struct hl {
 	char *want;   /* the model: what the file must read */
 	char *wrote;  /* 1 where the model's byte was written, 0 in a hole */
 	long huge0, huge_max;  /* tmpfs-thp: ShmemHugePages (kB) before, the most seen after a write */
+	int nstale;  /* ext4 dio: the blocks of the freed file of old bytes (FIBMAP), sorted */
+	long stale[HL_STALE_MAX];
 	char path[256];
 };
 
@@ -213,6 +220,75 @@ static int hl_drop(struct hl *h)
 	return 0;
 }
 
+static int hl_cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* ext4 dio: a file of non-zero bytes written, its blocks read (FIBMAP), then unlinked and the
+ * deletion committed (syncfs), so that the new file's blocks likely held those bytes: a new
+ * block's zeroing skipped then shows on disk (a fresh image reads zeros anyway). */
+static int hl_stale(struct hl *h)
+{
+	char path[300], *buf = malloc(HL_STALE);
+	int fd, bsz = 0;
+
+	snprintf(path, sizeof(path), "%s.stale", h->path);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || !buf) {
+		cfail(h->c, "cannot make %s: %s", path, strerror(errno));
+		free(buf);
+		return -1;
+	}
+	memset(buf, 0x5a, HL_STALE);
+	if (pwrite(fd, buf, HL_STALE, 0) != HL_STALE || fsync(fd) || ioctl(fd, FIGETBSZ, &bsz) || bsz <= 0) {
+		cfail(h->c, "the file of old bytes: %s", strerror(errno));
+		close(fd);
+		unlink(path);
+		free(buf);
+		return -1;
+	}
+	for (long i = 0; i < HL_STALE / bsz && h->nstale < HL_STALE_MAX; i++) {
+		int blk = (int)i;
+
+		if (!ioctl(fd, FIBMAP, &blk) && blk > 0)
+			h->stale[h->nstale++] = blk;
+	}
+	qsort(h->stale, h->nstale, sizeof(long), hl_cmp_long);
+	close(fd);
+	unlink(path);
+	syncfs(h->fd);
+	free(buf);
+	return 0;
+}
+
+/* ext4 dio: the premise that the block written at off held the old bytes; -1 with the cell
+ * skipped when it did not (the allocator chose other blocks) */
+static int hl_stale_reused(struct hl *h, size_t off)
+{
+	int bsz = 0, blk;
+	long key;
+
+	if (ioctl(h->fd, FIGETBSZ, &bsz) || bsz <= 0) {
+		cfail(h->c, "FIGETBSZ: %s", strerror(errno));
+		return -1;
+	}
+	blk = (int)(off / bsz);
+	if (ioctl(h->fd, FIBMAP, &blk)) {
+		cskip(h->c, "FIBMAP: %s", strerror(errno));
+		return -1;
+	}
+	key = blk;
+	if (!bsearch(&key, h->stale, h->nstale, sizeof(long), hl_cmp_long)) {
+		cskip(h->c, "the block at %zu (%d) is not one of the %d freed blocks of old bytes: nothing stale to leak",
+		      off, blk, h->nstale);
+		return -1;
+	}
+	return 0;
+}
+
 static int hl_shape(struct hl *h, enum hl_shape s)
 {
 	size_t u = h->unit;
@@ -240,7 +316,11 @@ static int hl_shape(struct hl *h, enum hl_shape s)
 		memset(h->wrote + u - 1000, 0, 3000);
 		return 0;
 	case HL_DIOW:
-		return hl_write(h, 1024, HL_DIO, 1) || hl_write(h, 5 * PAGE / 2, HL_DIO, 1);
+		if (h->fs == HF_EXT4 && hl_stale(h))
+			return -1;
+		if (hl_write(h, 1024, HL_DIO, 1) || hl_write(h, 5 * PAGE / 2, HL_DIO, 1))
+			return -1;
+		return h->fs == HF_EXT4 ? hl_stale_reused(h, 1024) : 0;
 	default:
 		return -1;
 	}
