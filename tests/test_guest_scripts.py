@@ -766,3 +766,23 @@ def test_hmm_tests_pass_at_thp_madvise_and_fail_their_exclusive_cases_at_always(
     assert out.count("Expected ret (-16) == 0 (0)") == 3
     assert mm_recipes()["hmm-tests"] == (4, ["hmm-tests", "-V", "hmm_device_coherent", "-V", "hmm2_device_coherent"])
     assert "hmm-tests               4    thp=madvise hmm-tests" in (GUESTS / "mm-selftests.tests").read_text()
+
+
+@pytest.mark.parametrize("fill, want_mkfs", [("stale", "-q -F -E nodiscard"), ("", "-q -F")])
+def test_make_ext4_stale_fills_the_image_before_mkfs(tmp_path: Path, fill: str, want_mkfs: str) -> None:
+    """With stale the free blocks hold text, not zeros, and mkfs may not discard them (it punches
+    a regular file's blocks: zeros again); without it the image stays sparse."""
+    run, bin_ = tmp_path / "run", tmp_path / "bin"
+    run.mkdir()
+    bin_.mkdir()
+    for tool, body in (("mkfs.ext4", f'echo "${{@:1:$#-1}}" > {tmp_path}/mkfs.args'), ("losetup", "echo /dev/loop9"),
+                       ("mount", "true")):
+        (bin_ / tool).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_ / tool).chmod(0o755)
+    r = private_ns(f"PATH={bin_}:$PATH; . {LIB}; make_ext4 1 {tmp_path}/mnt {fill}; "
+                   f"cp /run/pinbench-mnt.img {tmp_path}/img", tmp_path, {"/run": run})
+    assert r.returncode == 0 and r.stdout == "/dev/loop9\n", r.stdout + r.stderr
+    assert (tmp_path / "mkfs.args").read_text().strip() == want_mkfs
+    img = (tmp_path / "img").read_bytes()
+    assert len(img) == 1 << 20
+    assert (img.count(b"\0") == 0) == bool(fill)  # every byte old text, or a sparse file of zeros

@@ -59,6 +59,7 @@ static const char *ext4_dir, *blk_dev, *blk_dio_dev, *vfat_dir, *only, *except, 
 static const char *race_swap;  /* -s: a small swap device of race/swapin-vs-swapin's own */
 static const char *bdev_swap;  /* -S: swap on a loop device (bio I/O completed later), the swap-bdev/ cells' */
 static int gup_fd = -1, list_only;
+static int ext4_stale;  /* -E: -d's free blocks hold old bytes, not zeros (lib.sh make_ext4 stale) */
 static char current[96];  /* the cell running now, named if the runner's timeout stops us */
 
 /* Whether the wanted cell NAME runs now: -l only prints its name. Before it runs, what earlier
@@ -2954,9 +2955,10 @@ int main(int argc, char **argv, char **envp)
 
 	if (helper >= 0)
 		return helper;
-	while ((opt = getopt(argc, argv, "d:b:B:v:m:o:x:lqr:s:S:n:3:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:Eb:B:v:m:o:x:lqr:s:S:n:3:")) != -1) {
 		switch (opt) {
 		case 'd': ext4_dir = optarg; break;
+		case 'E': ext4_stale = 1; break;
 		case 'b': blk_dev = optarg; break;
 		case 'B': blk_dio_dev = optarg; break;
 		case 'v': vfat_dir = optarg; break;
@@ -2971,7 +2973,7 @@ int main(int argc, char **argv, char **envp)
 		case 'n': race_noise = atoi(optarg); break;
 		case '3': compat_bin = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS] [-s SWAPDEV] [-S SWAPDEV] [-n NOISE] [-3 COMPAT32]\n",
+			fprintf(stderr, "usage: %s [-d EXT4DIR] [-E] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS] [-s SWAPDEV] [-S SWAPDEV] [-n NOISE] [-3 COMPAT32]\n",
 				argv[0]);
 			return 2;
 		}
