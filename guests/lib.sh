@@ -1,14 +1,21 @@
 # shellcheck shell=bash
 # Shared helpers for guest workload scripts (sourced, not run).
 
-# make_ext4 MB DIR: a fresh ext4 on a loop device, its image on tmpfs (/run), mounted at
+# make_ext4 MB DIR [stale]: a fresh ext4 on a loop device, its image on tmpfs (/run), mounted at
 # DIR; prints the loop device. The image must not sit on /tmp: that is an overlay over
-# the host's 9p root, and ext4 on a loop over it fails ("Can't open blockdev").
+# the host's 9p root, and ext4 on a loop over it fails ("Can't open blockdev"). stale: the
+# image is first filled with text (MB of RAM, not a sparse file) and mkfs told not to discard,
+# so the free blocks hold old bytes: a block given to a file without zeroing what nobody
+# wrote shows them, where a sparse image reads zeros whatever the kernel did.
 make_ext4() {
     not_in_prebuild make_ext4
     local mb=$1 dir=$2 img dev
     img=/run/pinbench-$(basename "$dir").img
-    truncate -s "${mb}M" "$img" && mkfs.ext4 -q -F "$img" || return 1
+    if [ "${3:-}" = stale ]; then
+        head -c "${mb}M" < <(yes pinbench-old-block-bytes) > "$img" && mkfs.ext4 -q -F -E nodiscard "$img" || return 1
+    else
+        truncate -s "${mb}M" "$img" && mkfs.ext4 -q -F "$img" || return 1
+    fi
     dev=$(losetup -f --show "$img") || return 1
     mkdir -p "$dir" && mount -t ext4 "$dev" "$dir" || { losetup -d "$dev"; return 1; }
     echo "$dev"
@@ -228,6 +235,12 @@ ksft_failed_skips() {
 # ksft_run NAME LOG LIMIT CMD...: one selftest, its output into LOG, stopped after LIMIT seconds
 # (exit 124: a program that hangs is named, and the next ones still run); says its exit and time,
 # each failure with the [RUN] line that names its case, and returns ksft_verdict's judgement.
+# thp_alloc_failures: huge page allocations the kernel could not satisfy so far (a collapse's,
+# and a fault's that fell back to small pages)
+thp_alloc_failures() {
+    awk '$1 == "thp_collapse_alloc_failed" || $1 == "thp_fault_fallback" { n += $2 } END { print n + 0 }' /proc/vmstat
+}
+
 ksft_run() {
     local t=$1 log=$2 limit=$3 began r
     shift 3

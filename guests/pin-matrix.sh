@@ -63,7 +63,9 @@ memcg_drop() {
     [ "$left" = 0 ] || echo "memcg $1: $left bytes of anon+file still charged after memory.reclaim x$i"
     rmdir "$1" || echo "memcg $1: cannot remove it"
 }
-dev=$(make_ext4 64 "$mnt") || { echo "FAIL: cannot make ext4 on a loop device"; exit 1; }
+# stale: the ext4's free blocks hold old bytes (lib.sh), for holes/ext4/dio and every cell whose
+# file gets new blocks
+dev=$(make_ext4 64 "$mnt" stale) || { echo "FAIL: cannot make ext4 on a loop device"; exit 1; }
 trap cleanup EXIT
 truncate -s 8M "$raw_img" && raw=$(losetup -f --show "$raw_img") || { echo "FAIL: cannot make a raw loop device"; exit 1; }
 # A loop device in direct-I/O mode over a file on the ext4 mount (tmpfs backs raw above): its
@@ -112,7 +114,7 @@ only=$ONLY
 # excess and declare it in $PINS_UNCOUNTED, which the runner and pin-balance add back; their
 # leaks are seen by the page-reference oracle (docs/matrix.md). The matrix's dio-vfat-* cells
 # declare nothing: they run in pin-matrix-vfat, not here.
-args=(-d "$mnt" -b "$raw")
+args=(-d "$mnt" -E -b "$raw")
 [ -n "$raw_dio" ] && args+=(-B "$raw_dio")
 [ -n "$memcg" ] && args+=(-m "$memcg")
 [ -n "$race_swap" ] && args+=(-s "$race_swap")

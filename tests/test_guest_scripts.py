@@ -273,20 +273,21 @@ def test_runner_baseline_waits_out_a_pin_in_flight(tmp_path: Path) -> None:
 
 
 def run_mm_selftests(tmp: Path, results: dict[str, tuple[int, str]],
-                     tests: str = "", env: str = "", hang: str = "") -> subprocess.CompletedProcess[str]:
+                     tests: str = "", env: str = "", hang: str = "", lib_extra: str = "") -> subprocess.CompletedProcess[str]:
     """guests/mm-selftests.sh with its setup stubbed (a lib.sh bound over the real one sources it,
     then replaces the helpers that touch the kernel) and a fake gcc whose "selftest" (results:
     program -> exit code, output) prints the given output, exits with the given code and appends
     its arguments to fake/<program>.args; the program named hang sleeps 30 s first. tests: the
-    TESTS recipes (default: the programs)."""
+    TESTS recipes (default: the programs); lib_extra: more shell after the stubs."""
     fake, bin_, run = tmp / "fake", tmp / "bin", tmp / "run"
     for d in (fake, bin_, run):
-        d.mkdir()
+        d.mkdir(exist_ok=True)
     shutil.copy(LIB, fake / "real-lib.sh")
     (fake / "lib.sh").write_text(
         f". {fake}/real-lib.sh\n"
         "need_gup_test() { return 0; }; hugepages() { return 0; }; movable_hold() { return 0; }\n"
-        "movable_release() { :; }; drop_ext4() { :; }; make_ext4() { mkdir -p \"$2\" && echo /dev/loop9; }\n")
+        "movable_release() { :; }; drop_ext4() { :; }; make_ext4() { mkdir -p \"$2\" && echo /dev/loop9; }\n"
+        + lib_extra)
     for name, (rc, out) in results.items():
         (fake / f"{name}.out").write_text(out)
         (fake / f"{name}.rc").write_text(str(rc))
@@ -295,7 +296,10 @@ def run_mm_selftests(tmp: Path, results: dict[str, tuple[int, str]],
         "t=${t%.c}; [ -n \"${o:-}\" ] || exit 0\n"
         f"printf '#!/bin/bash\\necho \"$*\" >> {fake}/%s.args; [ %s = {hang or '-'} ] && sleep 30\\n"
         f"[ -z \"${{THP_ENABLED:-}}\" ] || cat \"$THP_ENABLED\" >> {fake}/%s.thp\\n"
-        f"cat {fake}/%s.out; exit $(cat {fake}/%s.rc)\\n' \"$t\" \"$t\" \"$t\" \"$t\" \"$t\" > \"$o\" && chmod +x \"$o\"\n")
+        # the Nth run (N > 1) prints <program>.outN and exits <program>.rcN when the test gave them
+        f"n=$(wc -l < {fake}/%s.args); r=; [ $n -gt 1 ] && [ -e {fake}/%s.out$n ] && r=$n\\n"
+        f"cat {fake}/%s.out$r; exit $(cat {fake}/%s.rc$r)\\n' \"$t\" \"$t\" \"$t\" \"$t\" \"$t\" \"$t\" \"$t\" "
+        "> \"$o\" && chmod +x \"$o\"\n")
     (bin_ / "gcc").chmod(0o755)
     tests = tests or ",".join(results)
     return private_ns(f"PATH={bin_}:$PATH BENCH_OUT={tmp} BENCH_SRC={tmp} BENCH_BUILD={tmp} THP_SIZES=all {env} "
@@ -376,6 +380,38 @@ def test_mm_selftests_stops_a_hanging_test_and_runs_the_next(tmp_path: Path) -> 
     assert r.returncode == 1, r.stdout + r.stderr
     assert "FAIL: madv_populate did not finish within TEST_TIMEOUT=1 s" in r.stdout
     assert "cow totals: pass:1" in r.stdout  # the next one still ran
+
+
+# The first try of 6.12's khugepaged in run 20261207-195208-prove/00-control (TCG, ZONE_MOVABLE
+# held): MADV_COLLAPSE could not allocate its huge page (thp_collapse_alloc_failed +1).
+KHUGEPAGED_NOFIT = ("Run test: collapse_compound_extreme (khugepaged:anon)\n"
+                    "Collapse PTE table full of different compound pages... \x1b[31mFail: Bad return value\x1b[0m\n")
+
+
+@pytest.mark.parametrize("second, nofit, want", [
+    ((0, "Restore THP and khugepaged settings... OK\n"), 1, 0),  # the premise back: judged by the second try
+    ((1, KHUGEPAGED_NOFIT), 1, 1),  # fails again: a failure
+    (None, 0, 1),  # no allocation failed: no second try, a failure
+])
+def test_mm_selftests_tries_once_more_a_program_that_failed_for_want_of_a_huge_page(
+        tmp_path: Path, second: tuple[int, str] | None, nofit: int, want: int) -> None:
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    if second:
+        (fake / "khugepaged.out2").write_text(second[1])
+        (fake / "khugepaged.rc2").write_text(str(second[0]))
+    # the allocation-failure counter: 0 when read before the first try, nofit after it
+    counter = f"thp_alloc_failures() {{ [ -e /run/read ] && echo {nofit} || {{ touch /run/read; echo 0; }}; }}\n"
+    r = run_mm_selftests(tmp_path, {"khugepaged": (1, KHUGEPAGED_NOFIT)}, lib_extra=counter)
+    assert r.returncode == want, r.stdout + r.stderr
+    assert (fake / "khugepaged.args").read_text().count("\n") == (2 if nofit else 1), r.stdout
+    if nofit:
+        assert "# khugepaged: 1 huge page allocation(s) failed during its run" in r.stdout
+        assert "# first try: FAIL: khugepaged exit 1: Collapse PTE table full of different compound pages..." \
+            in r.stdout
+        assert (tmp_path / "mm-selftests.khugepaged.out.first").read_text() == KHUGEPAGED_NOFIT
+    fails = [ln for ln in r.stdout.splitlines() if ln.startswith("FAIL:")]
+    assert bool(fails) == (want == 1), r.stdout
 
 
 def test_the_default_list_is_the_one_measured() -> None:
@@ -730,3 +766,23 @@ def test_hmm_tests_pass_at_thp_madvise_and_fail_their_exclusive_cases_at_always(
     assert out.count("Expected ret (-16) == 0 (0)") == 3
     assert mm_recipes()["hmm-tests"] == (4, ["hmm-tests", "-V", "hmm_device_coherent", "-V", "hmm2_device_coherent"])
     assert "hmm-tests               4    thp=madvise hmm-tests" in (GUESTS / "mm-selftests.tests").read_text()
+
+
+@pytest.mark.parametrize("fill, want_mkfs", [("stale", "-q -F -E nodiscard"), ("", "-q -F")])
+def test_make_ext4_stale_fills_the_image_before_mkfs(tmp_path: Path, fill: str, want_mkfs: str) -> None:
+    """With stale the free blocks hold text, not zeros, and mkfs may not discard them (it punches
+    a regular file's blocks: zeros again); without it the image stays sparse."""
+    run, bin_ = tmp_path / "run", tmp_path / "bin"
+    run.mkdir()
+    bin_.mkdir()
+    for tool, body in (("mkfs.ext4", f'echo "${{@:1:$#-1}}" > {tmp_path}/mkfs.args'), ("losetup", "echo /dev/loop9"),
+                       ("mount", "true")):
+        (bin_ / tool).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_ / tool).chmod(0o755)
+    r = private_ns(f"PATH={bin_}:$PATH; . {LIB}; make_ext4 1 {tmp_path}/mnt {fill}; "
+                   f"cp /run/pinbench-mnt.img {tmp_path}/img", tmp_path, {"/run": run})
+    assert r.returncode == 0 and r.stdout == "/dev/loop9\n", r.stdout + r.stderr
+    assert (tmp_path / "mkfs.args").read_text().strip() == want_mkfs
+    img = (tmp_path / "img").read_bytes()
+    assert len(img) == 1 << 20
+    assert (img.count(b"\0") == 0) == bool(fill)  # every byte old text, or a sparse file of zeros

@@ -6,6 +6,7 @@ import io
 import shutil
 import tarfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,16 @@ def test_default_tree_from_tarball_then_reused(tmp_path: Path) -> None:
     make_tarball(tarball, top="something-else")
     assert resolve_tree(None, {"BENCH_TARBALL": str(tarball)}, cache) == tree
     assert git(tree, "rev-parse", "HEAD") == head
+
+
+def test_default_tree_commit_depends_on_the_tarball_only(tmp_path: Path) -> None:
+    """Two machines (two caches) that unpack the same tarball at different times get one commit
+    id: a proof resumed, or a run compared, on another machine finds its base."""
+    tarball = make_tarball(tmp_path / "linux-source-6.12.tar.xz")
+    first = git(resolve_tree(None, {"BENCH_TARBALL": str(tarball)}, tmp_path / "a"), "rev-parse", "HEAD")
+    time.sleep(1.1)  # git's dates have a resolution of a second
+    second = git(resolve_tree(None, {"BENCH_TARBALL": str(tarball)}, tmp_path / "b"), "rev-parse", "HEAD")
+    assert first == second
 
 
 def test_default_tree_concurrent_runs_make_it_once(tmp_path: Path) -> None:

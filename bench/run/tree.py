@@ -155,8 +155,11 @@ def _unpack_and_commit(tarball: Path, tmp: Path, dest: Path) -> None:
         ["git", *IDENTITY, *QUIET_GIT, "commit", "-q", "--no-verify",
          "-m", f"{tarball.name}\n\nUnpacked from {tarball} by pinbench."],
     )
+    # Both dates fixed: the commit id then depends on the tarball alone, so a machine that unpacks
+    # the same tarball gets the same base commit (a proof resumed or a run compared elsewhere).
+    dates = {"GIT_AUTHOR_DATE": COMMITTER_DATE, "GIT_COMMITTER_DATE": COMMITTER_DATE}
     for argv in steps:
-        proc.check(proc.run(argv, cwd=root, log=log), f"making {dest} from {tarball.name}")
+        proc.check(proc.run(argv, cwd=root, log=log, env=dates), f"making {dest} from {tarball.name}")
     root.rename(dest)  # atomic: dest either does not exist or is complete
 
 

@@ -76,16 +76,15 @@ static int wait_sleeping(pid_t pid)
 	return 0;
 }
 
-/* MADV_PAGEOUT of private anonymous [map, map+len): how many pages went to swap. A page still
- * in another CPU's LRU batch cannot be isolated: compaction drains them, then once more (as the
- * matrix's pageout event). */
+/* MADV_PAGEOUT of private anonymous [map, map+len): how many pages went to swap (once more after
+ * drain_lru()). */
 static long page_out(char *map, size_t len)
 {
 	long out = 0;
 
 	for (int tries = 0; tries < 2 && !out; tries++) {
 		if (tries)
-			write_file("/proc/sys/vm/compact_memory", "1");
+			drain_lru();
 		if (madvise(map, len, MADV_PAGEOUT))
 			return -1;
 		for (size_t off = 0; off < len; off += PAGE)

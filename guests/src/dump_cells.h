@@ -204,8 +204,8 @@ static void core_child(struct cell *c, enum dustate s, int go, int say)
 		else if (madvise(c->map, len, MADV_PAGEOUT))
 			snprintf(msg, sizeof(msg), "F:MADV_PAGEOUT: %s", strerror(errno));
 		else if (!(out = pages_out(c, c->map, len)) &&
-			 /* once more after compact_memory, which drains every CPU's LRU batches */
-			 (!write_file("/proc/sys/vm/compact_memory", "1") || madvise(c->map, len, MADV_PAGEOUT) ||
+			 /* once more after drain_lru() */
+			 (!drain_lru() || madvise(c->map, len, MADV_PAGEOUT) ||
 			  !(out = pages_out(c, c->map, len))))
 			snprintf(msg, sizeof(msg), "S:MADV_PAGEOUT took no page (%s)",
 				 c->mem == ANON || c->mem == THP ? "pagemap: none swapped" : "mincore: all resident");

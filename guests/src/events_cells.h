@@ -211,8 +211,8 @@ static void free_event(struct cell *c)
 		memcpy(c->wexp, c->map + c->half, PAGE);
 	}
 	for (int tries = 0; tries < 2 && !gone; tries++) {
-		if (tries)  /* pages in another CPU's LRU batch cannot be isolated: drain them all */
-			write_file("/proc/sys/vm/compact_memory", "1");
+		if (tries)
+			drain_lru();
 		if (madvise(c->map, len, MADV_PAGEOUT)) {
 			cfail(c, "MADV_PAGEOUT: %s", strerror(errno));
 			return;

@@ -545,11 +545,9 @@ static void io_event(struct cell *c, struct iofd *s, enum iev e, const uint64_t 
 			cfail(c, "MADV_PAGEOUT: %s", strerror(errno));
 			break;
 		}
-		/* a witness page still in another CPU's LRU batch cannot be isolated: compaction
-		 * drains them all, then once more (as the matrix's pageout event does) */
 		out = witness_out(c);
 		for (int tries = 0; tries < 2 && !out; tries++) {
-			write_file("/proc/sys/vm/compact_memory", "1");
+			drain_lru();
 			madvise(c->map + c->half, c->half, MADV_PAGEOUT);
 			out = witness_out(c);
 		}
@@ -1019,7 +1017,7 @@ static int idt_move(struct cell *c, struct iodt *d, enum dtshape k)
 			cfail(c, "msync: %s", strerror(errno));
 		for (int tries = 0; tries < 3 && !c->failed[0] && (n = idt_out(c, d)) < span; tries++) {
 			if (tries)
-				write_file("/proc/sys/vm/compact_memory", "1");  /* drains the LRU batches */
+				drain_lru();
 			madvise(p0, span * PAGE, MADV_PAGEOUT);
 		}
 		printf("# %s: MADV_PAGEOUT: %ld of %ld bitmap pages out\n", c->name, n, span);

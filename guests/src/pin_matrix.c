@@ -59,6 +59,7 @@ static const char *ext4_dir, *blk_dev, *blk_dio_dev, *vfat_dir, *only, *except, 
 static const char *race_swap;  /* -s: a small swap device of race/swapin-vs-swapin's own */
 static const char *bdev_swap;  /* -S: swap on a loop device (bio I/O completed later), the swap-bdev/ cells' */
 static int gup_fd = -1, list_only;
+static int ext4_stale;  /* -E: -d's free blocks hold old bytes, not zeros (lib.sh make_ext4 stale) */
 static char current[96];  /* the cell running now, named if the runner's timeout stops us */
 
 /* Whether the wanted cell NAME runs now: -l only prints its name. Before it runs, what earlier
@@ -354,6 +355,15 @@ static int write_file(const char *path, const char *text)
 	ok_ = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
 	close(fd);
 	return ok_;
+}
+
+/* Every CPU's LRU batches drained (compaction calls lru_add_drain_all()): a page still sitting in
+ * another CPU's batch cannot be isolated, so MADV_PAGEOUT, migration and reclaim pass it over;
+ * a cell retries once after this (a slow TCG guest leaves pages there often). 0 when the
+ * write failed. */
+static int drain_lru(void)
+{
+	return write_file("/proc/sys/vm/compact_memory", "1");
 }
 
 /* whether any swap area is on (/proc/swaps has a line past its header) */
@@ -1351,12 +1361,11 @@ static void event(struct cell *c, int pinned)
 			cfail(c, "MADV_PAGEOUT: %s", strerror(errno));
 			break;
 		}
-		/* the witness must have left memory: anon by pagemap's swap bit, files by mincore.
-		 * A page still in another CPU's LRU batch cannot be isolated: compaction drains every
-		 * CPU's (lru_add_drain_all()), then once more. */
+		/* the witness must have left memory: anon by pagemap's swap bit, files by mincore
+		 * (once more after drain_lru()) */
 		for (int tries = 0; tries < 2 && !gone; tries++) {
 			if (tries) {
-				write_file("/proc/sys/vm/compact_memory", "1");
+				drain_lru();
 				madvise(c->map + c->half, c->half, MADV_PAGEOUT);
 			}
 			if (c->shared) {
@@ -2480,7 +2489,7 @@ static void *b_migrate(void *arg)
 					break;
 				}
 		if (r->b_rounds % 16 == 15)
-			write_file("/proc/sys/vm/compact_memory", "1");
+			drain_lru();
 		r->b_rounds++;
 	}
 	free(pages);
@@ -2935,6 +2944,7 @@ static void races(double secs, int noise)
 #include "hmm_cells.h"  /* hmm/...: device-private (test_hmm) pages migrated around pins, pinned from the device, forked, made exclusive */
 #include "v4l2_cells.h"  /* v4l2/...: V4L2 USERPTR buffers on vivid, long-term pinned, looped output to capture */
 #include "hwpoison_cells.h"  /* hwpoison/...: soft offline and MADV_HWPOISON of pinned pages, pinners over poisoned ones */
+#include "holes_cells.h"  /* holes/...: the bytes of a file nobody wrote read as zeros (partial writes, truncate, punch, O_DIRECT) */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -2945,9 +2955,10 @@ int main(int argc, char **argv, char **envp)
 
 	if (helper >= 0)
 		return helper;
-	while ((opt = getopt(argc, argv, "d:b:B:v:m:o:x:lqr:s:S:n:3:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:Eb:B:v:m:o:x:lqr:s:S:n:3:")) != -1) {
 		switch (opt) {
 		case 'd': ext4_dir = optarg; break;
+		case 'E': ext4_stale = 1; break;
 		case 'b': blk_dev = optarg; break;
 		case 'B': blk_dio_dev = optarg; break;
 		case 'v': vfat_dir = optarg; break;
@@ -2962,7 +2973,7 @@ int main(int argc, char **argv, char **envp)
 		case 'n': race_noise = atoi(optarg); break;
 		case '3': compat_bin = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s [-d EXT4DIR] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS] [-s SWAPDEV] [-S SWAPDEV] [-n NOISE] [-3 COMPAT32]\n",
+			fprintf(stderr, "usage: %s [-d EXT4DIR] [-E] [-b BLOCKDEV] [-v VFATDIR] [-m MEMCG] [-o ONLY] [-x EXCEPT] [-l] [-q] [-r SECONDS] [-s SWAPDEV] [-S SWAPDEV] [-n NOISE] [-3 COMPAT32]\n",
 				argv[0]);
 			return 2;
 		}
@@ -3041,6 +3052,7 @@ int main(int argc, char **argv, char **envp)
 	exec_cells();
 	ra_cells();
 	shm_cells();
+	holes_cells();
 	thpmove_cells();
 	fsmap_cells();
 	remote_cells();
@@ -3071,6 +3083,7 @@ int main(int argc, char **argv, char **envp)
 	}
 	if (list_only)
 		return 0;
+	dio_declare();
 	/* the last cell's lines out before the teardown, which a timeout may yet stop */
 	flush_settled();
 	snprintf(current, sizeof(current), "(none: the teardown after the last cell)");

@@ -649,15 +649,14 @@ static void vl_move(struct vl *v)
 			cfail(c, "MADV_PAGEOUT: %s", strerror(errno));
 			goto out;
 		}
-		/* the witness again after draining the LRU batches: a page still in another CPU's
-		 * batch is not isolated by the first pass (a slow TCG guest) */
+		/* the witness again after drain_lru() */
 		for (int tries = 0; tries < 3; tries++) {
 			went = 0;
 			for (int i = 0; i < VL_WIT; i++)
 				went += swap_entry_of(v->wit + i * PAGE) != 0;
 			if (went)
 				break;
-			write_file("/proc/sys/vm/compact_memory", "1");
+			drain_lru();
 			madvise(v->wit, VL_WIT * PAGE, MADV_PAGEOUT);
 		}
 	} else {
@@ -744,7 +743,7 @@ static void vl_free(struct vl *v, const struct pinmark *m)
 	lfd = vmstat("pglazyfreed");
 	for (int tries = 0; tries < 2 && !gone; tries++) {
 		if (tries)
-			write_file("/proc/sys/vm/compact_memory", "1");
+			drain_lru();
 		madvise(v->cbuf[0], VL_NCAP * VL_SIZE, MADV_PAGEOUT);
 		madvise(v->wit, VL_WIT * PAGE, MADV_PAGEOUT);
 		for (int i = 0; i < VL_WIT; i++)

@@ -320,19 +320,20 @@ static void wk_child_end(struct cell *c, pid_t kid, int hold)
 	wait_child(c, kid, "the child holding the mappings");
 }
 
-/* MADV_PAGEOUT of [p, p+len): 1 when pswpout moved by every page (once more after draining the
- * LRU batches: compact_memory), else 0 */
-static int wk_pageout(char *p, size_t len)
+/* MADV_PAGEOUT of [p, p+len) until pswpout moved by every page (up to twice more after
+ * drain_lru()): how far it moved. Fewer is a premise of the cell missing (SKIP), not a verdict:
+ * a loaded TCG guest leaves pages where reclaim passes them over. */
+static long wk_pageout(char *p, size_t len)
 {
-	for (int round = 0; round < 2; round++) {
-		long before = vmstat("pswpout");
+	long before = vmstat("pswpout"), moved = 0;
 
+	for (int round = 0; round < 3 && moved < (long)(len / PAGE); round++) {
+		if (round)
+			drain_lru();
 		madvise(p, len, MADV_PAGEOUT);
-		if (vmstat("pswpout") - before >= (long)(len / PAGE))
-			return 1;
-		write_file("/proc/sys/vm/compact_memory", "1");
+		moved = vmstat("pswpout") - before;
 	}
-	return 0;
+	return moved;
 }
 
 static void wk_data(struct cell *c, char *p, size_t len, const char *want, const char *state)
@@ -350,7 +351,7 @@ static void walk_anon(struct cell *c)
 	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *want = malloc(len);
 	uint64_t pm[WK_PAGES], pinned_pfn[4];
 	unsigned long cat[WK_PAGES], wcat[WK_PAGES], start = 0;
-	long v[NSM], node[WK_NODES];
+	long v[NSM], node[WK_NODES], moved;
 	void *pg[4];
 	int st[4], to[4], hold = -1;
 	struct pinmark m;
@@ -384,8 +385,11 @@ static void walk_anon(struct cell *c)
 		goto out;
 	for (int i = 0; i < 4; i++)
 		pinned_pfn[i] = pfn_of(p + (4 + i) * PAGE);
-	if (!wk_pageout(p + 8 * PAGE, 4 * PAGE))
-		cfail(c, "MADV_PAGEOUT of 4 unpinned pages: pswpout did not move by 4 (swap is on)");
+	if ((moved = wk_pageout(p + 8 * PAGE, 4 * PAGE)) < 4) {
+		cskip(c, "MADV_PAGEOUT of 4 unpinned pages: pswpout moved by %ld, not 4 (swap is on)", moved);
+		pin_stop(c, GUP_SLOW);
+		goto out;
+	}
 	madvise(p + 12 * PAGE, 4 * PAGE, MADV_DONTNEED);
 	memset(want + 12 * PAGE, 0, 4 * PAGE);
 
@@ -524,7 +528,7 @@ static void walk_shmem_private(struct cell *c)
 	unsigned char vec[WK_PAGES];
 	unsigned long cat[WK_PAGES], wcat[WK_PAGES], start = 0;
 	uint64_t pm[WK_PAGES];
-	long v[NSM], node[WK_NODES];
+	long v[NSM], node[WK_NODES], moved;
 	int out = 0;
 
 	if (fd < 0 || !want || ftruncate(fd, len)) {
@@ -547,8 +551,14 @@ static void walk_shmem_private(struct cell *c)
 	}
 	for (size_t i = 0; i < len; i += PAGE)
 		*(volatile char *)(a + i);
-	if (!wk_pageout(a + 8 * PAGE, 8 * PAGE) || mincore(a, len, vec))
-		cfail(c, "MADV_PAGEOUT of 8 shmem pages: pswpout did not move by 8 (swap is on)");
+	if ((moved = wk_pageout(a + 8 * PAGE, 8 * PAGE)) < 8) {
+		cskip(c, "MADV_PAGEOUT of 8 shmem pages: pswpout moved by %ld, not 8 (swap is on)", moved);
+		goto out;
+	}
+	if (mincore(a, len, vec)) {
+		cfail(c, "mincore: %s", strerror(errno));
+		goto out;
+	}
 	for (int i = 8; i < WK_PAGES; i++)
 		out += !(vec[i] & 1);
 	if (out != 8)
@@ -811,9 +821,10 @@ static void walk_uffd(struct cell *c, int thp)
 	w[hit] = w[hit2] = 1;
 	wk_written(c, p, n, 0, w, "two pages written since");
 	if (!thp) {  /* a protected page out to swap and read back stays protected */
-		if (!wk_pageout(p + out * PAGE, PAGE))
-			cfail(c, "MADV_PAGEOUT of a protected page: pswpout did not move (swap is on)");
-		else if (wk_scan(c, p, n, 0, 0, WK_ANYOF, PAGE_IS_SWAPPED | PAGE_IS_WRITTEN, cat) >= 0 &&
+		if (wk_pageout(p + out * PAGE, PAGE) < 1) {
+			cskip(c, "MADV_PAGEOUT of a protected page: pswpout did not move (swap is on)");
+			goto out;
+		} else if (wk_scan(c, p, n, 0, 0, WK_ANYOF, PAGE_IS_SWAPPED | PAGE_IS_WRITTEN, cat) >= 0 &&
 			 cat[out] != PAGE_IS_SWAPPED)
 			cfail(c, "PAGEMAP_SCAN categories of the protected page paged out %#lx, expected swapped, not written",
 			      cat[out]);
