@@ -651,8 +651,8 @@ static void tl_free_round(struct tl *t)
 	P = tl_called(t, d0);
 	if (tl_judge_lands(t, P))
 		return;
-	if (tl_park(&t->w)) {
-		cfail(t->c, "the writer did not park");
+	if (tl_park(&t->w)) {  /* not run (SKIP) or stuck in the kernel (FAIL): tl_stalled() tells */
+		tl_stalled(t, "the writer did not park in %.0f s: it did not run", TLB_SLOW_S);
 		return;
 	}
 	last = atomic_load(&t->w.done);
@@ -921,8 +921,9 @@ static void tl_cell(struct cell *c, enum tl_mem m, enum tl_op op)
 		case TO_MIGRATE: tl_migrate_round(&t); break;
 		default: tl_protect_round(&t); break;
 		}
-		if (!c->failed[0] && !c->skip[0] && op != TO_FREE && tl_park(&t.w))  /* free parked it */
-			cfail(c, "the writer did not stop in %.0f s", TLB_SLOW_S);
+		/* free parked it; not run (SKIP) or stuck in the kernel (FAIL): tl_stalled() tells */
+		if (!c->failed[0] && !c->skip[0] && op != TO_FREE && tl_park(&t.w))
+			tl_stalled(&t, "the writer did not stop in %.0f s: it did not run", TLB_SLOW_S);
 	}
 	printf("# %s: %d round(s), the %s on CPU 1 ran across the call in %d, %lu fault(s) where owed, at #%lu\n",
 	       c->name, t.rounds, t.w.reader ? "reader" : "writer", t.live, (unsigned long)t.faults,
