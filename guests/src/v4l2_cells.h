@@ -276,15 +276,16 @@ static int vl_stream(struct vl *v, int output, int on)
 			on ? "VIDIOC_STREAMON" : "VIDIOC_STREAMOFF");
 }
 
-/* The next capture frame (2 s at most): its index, or -1 with the cell failed */
+/* The next capture frame (10 s at most: vivid's thread makes one in tens of ms, later on a loaded
+ * TCG guest; none at all in 10 s is the driver stuck): its index, or -1 with the cell failed */
 static int vl_dqbuf(struct vl *v)
 {
 	struct v4l2_buffer b = {.memory = V4L2_MEMORY_USERPTR, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
 	struct pollfd pf = {.fd = v->cap, .events = POLLIN};
 
 	for (int tries = 0; tries < 2; tries++) {
-		if (poll(&pf, 1, 2000) <= 0) {
-			cfail(v->c, "no capture frame in 2 s (%d dequeued so far)", v->frames);
+		if (poll(&pf, 1, 10000) <= 0) {
+			cfail(v->c, "no capture frame in 10 s (%d dequeued so far)", v->frames);
 			return -1;
 		}
 		if (!ioctl(v->cap, VIDIOC_DQBUF, &b))
