@@ -66,6 +66,8 @@
 #define PK_RING (PK_BLOCK * PK_NBLOCKS)
 #define PK_MAXLEN 1500  /* bytes of a frame, the Ethernet header in */
 #define PK_ROUNDS 10    /* rounds of 8 frames: 80 through 32 slots */
+#define PK_WAIT_S "10 s"
+#define PK_WAIT_MS 10000 /* a frame on lo, a TX slot given back: at once, but a loaded TCG guest stalls for seconds */
 #define PK_TOV 2        /* V3: ms before a block with frames is handed over */
 
 struct pkhead {
@@ -374,11 +376,11 @@ static int pk_exchange(struct cell *c, struct pkring *r, int snd, uint32_t tag, 
 			return -1;
 		}
 	for (int i = 0; i < count; i++) {
-		int got = pk_read_tag(r, tag, &h, 2000, why, sizeof(why));
+		int got = pk_read_tag(r, tag, &h, PK_WAIT_MS, why, sizeof(why));
 
 		if (got == 0)
-			snprintf(why, sizeof(why), "frame %u of tag %u did not arrive in the %s ring in 2 s", first + (uint32_t)i,
-				 tag, pk_vnames[r->ver]);
+			snprintf(why, sizeof(why), "frame %u of tag %u did not arrive in the %s ring in %d s", first + (uint32_t)i,
+				 tag, pk_vnames[r->ver], PK_WAIT_MS / 1000);
 		else if (got > 0 && h.seq != first + (uint32_t)i)
 			snprintf(why, sizeof(why), "frame %u of tag %u read where frame %u of tag %u was due", h.seq, h.tag,
 				 first + (uint32_t)i, tag);
@@ -510,7 +512,7 @@ static void packet_tx(struct cell *c, int ver)
 		for (unsigned i = 0; i < PK_NFRAMES && !c->failed[0]; i++) {
 			unsigned long s = pk_tx_status(tx, ver, i);
 
-			for (double until = now_s() + 2; s != TP_STATUS_AVAILABLE && now_s() < until; usleep(1000))
+			for (double until = now_s() + PK_WAIT_MS / 1000.0; s != TP_STATUS_AVAILABLE && now_s() < until; usleep(1000))
 				s = pk_tx_status(tx, ver, i);
 			if (s != TP_STATUS_AVAILABLE)
 				cfail(c, "pass %d: TX slot %u status %#lx after the send, want TP_STATUS_AVAILABLE%s", pass, i, s,
@@ -520,9 +522,9 @@ static void packet_tx(struct cell *c, int ver)
 			struct pkhead h;
 			uint32_t seq = i + (unsigned)pass * 5;
 
-			if (poll(&(struct pollfd){.fd = cap, .events = POLLIN}, 1, 2000) <= 0 ||
+			if (poll(&(struct pollfd){.fd = cap, .events = POLLIN}, 1, PK_WAIT_MS) <= 0 ||
 			    (r = recv(cap, buf, sizeof(buf), MSG_DONTWAIT)) < 0)
-				cfail(c, "pass %d: frame %u of the TX ring not captured in 2 s", pass, i);
+				cfail(c, "pass %d: frame %u of the TX ring not captured in %d s", pass, i, PK_WAIT_MS / 1000);
 			else if (pk_verify(buf, (size_t)r, &h, why, sizeof(why)))
 				cfail(c, "pass %d, TX slot %u: %s", pass, i, why);
 			else if ((h.tag | 1) != (tag | 1) && ++strays <= PK_MAXSTRAYS)
@@ -621,11 +623,11 @@ static void packet_fork(struct cell *c, int unused)
 		struct pkhead h;
 
 		for (uint32_t i = 4; i < 24; i++) {
-			int got = pk_read_tag(&r, 0x4000, &h, 3000, why, sizeof(why));
+			int got = pk_read_tag(&r, 0x4000, &h, PK_WAIT_MS, why, sizeof(why));
 
 			if (got <= 0 || h.seq != i) {  /* why on the log; wait_child() tells the status */
 				printf("# %s: the child, frame %u: %s\n", c->name, i,
-				       got < 0 ? why : got == 0 ? "not there in 3 s" : "another frame in its place");
+				       got < 0 ? why : got == 0 ? "not there in " PK_WAIT_S : "another frame in its place");
 				fflush(stdout);
 				_exit(1);
 			}
@@ -932,12 +934,12 @@ static void packet_opts_race(double secs)
 		if (!fail[0] && pk_send(snd, 0x7000, (uint32_t)rounds))
 			snprintf(fail, sizeof(fail), "round %ld: sending a frame: %s", rounds, strerror(errno));
 		if (!fail[0]) {
-			int got = pk_read_tag(&r, 0x7000, &h, 2000, why, sizeof(why));
+			int got = pk_read_tag(&r, 0x7000, &h, PK_WAIT_MS, why, sizeof(why));
 
 			if (got <= 0 || h.seq != (uint32_t)rounds)
 				snprintf(fail, sizeof(fail), "round %ld, the ring %s, read as %s with reserve %u: %.180s", rounds,
 					 fresh ? "set up after the race" : "the race left", pk_vnames[ver], r.reserve,
-					 got < 0 ? why : got == 0 ? "the frame never showed in the ring in 2 s"
+					 got < 0 ? why : got == 0 ? "the frame never showed in the ring in " PK_WAIT_S
 								  : "another frame than the one sent");
 		}
 		if (r.map != MAP_FAILED)

@@ -51,6 +51,7 @@
 #define XDP_ETHERTYPE 0x88b5  /* IEEE 802 local experimental 1: nothing else on lo uses it */
 #define XDP_RING 64           /* entries of the TX, fill and completion rings */
 #define XDP_FRAMES 16         /* pages of a UMEM sent as frames in a round (all of a small one) */
+#define XDP_WAIT_S 10         /* a round's TX completions, a frame captured on lo: at once, but a loaded TCG guest stalls for seconds */
 
 /* The default set's cells (guest time in docs/matrix.md); the rest run in pin-matrix-deep. */
 static const char *const xdp_quick[] = {
@@ -287,7 +288,7 @@ static int xdp_round(struct cell *c, struct xsk *x, const char *want, const char
 	}
 	x->tx_next = prod + n;
 	__atomic_store_n(x->tx_prod, x->tx_next, __ATOMIC_RELEASE);
-	until = now_s() + 5;
+	until = now_s() + XDP_WAIT_S;
 	/* kick until the kernel consumed every descriptor and completed it (TX_BATCH_SIZE a call) */
 	while ((int)done < n && now_s() < until) {
 		uint32_t cp;
@@ -317,7 +318,7 @@ static int xdp_round(struct cell *c, struct xsk *x, const char *want, const char
 			usleep(1000);
 	}
 	if ((int)done < n) {
-		cfail(c, "%s: %u of %d TX descriptors completed in 5 s (TX consumer %u, producer %u)", when, done, n,
+		cfail(c, "%s: %u of %d TX descriptors completed in %d s (TX consumer %u, producer %u)", when, done, n, XDP_WAIT_S,
 		      __atomic_load_n(x->tx_cons, __ATOMIC_ACQUIRE), x->tx_next);
 		goto out;
 	}
@@ -330,7 +331,7 @@ static int xdp_round(struct cell *c, struct xsk *x, const char *want, const char
 		long d;
 		int k = -1;
 
-		if (poll(&p, 1, 2000) <= 0)
+		if (poll(&p, 1, XDP_WAIT_S * 1000) <= 0)
 			break;
 		r = recvfrom(x->cap, buf, PAGE + 256, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
 		if (r < 0 || from.sll_pkttype == PACKET_OUTGOING)
