@@ -908,8 +908,8 @@ static void nb_huge_move(struct cell *c, const struct nb_where *w)
 		cfail(c, "%ld pin(s) outstanding after the unpin", pins_settle(p0) - p0);
 	munmap(map, 2 * HPAGE);
 	c->map = NULL;
-	for (int i = 0; i < 50 && (nb_node_free_huge(w->x) != fx || nb_node_free_huge(w->y) != fy); i++)
-		usleep(20 * 1000);
+	for (int i = 0; i < 500 && (nb_node_free_huge(w->x) != fx || nb_node_free_huge(w->y) != fy); i++)
+		usleep(20 * 1000);  /* 10 s: freed at once, but a loaded TCG guest stalls for seconds */
 	if (!c->failed[0] && (nb_node_free_huge(w->x) != fx || nb_node_free_huge(w->y) != fy))
 		cfail(c, "free huge pages node %d %ld -> %ld, node %d %ld -> %ld after the unmap: a huge page still held",
 		      w->x, fx, nb_node_free_huge(w->x), w->y, fy, nb_node_free_huge(w->y));
