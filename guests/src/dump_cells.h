@@ -343,7 +343,7 @@ static void core_cell(struct cell *c, enum dustate s)
 
 		/* an unpin from the ring's exit work counts its release a moment before the page's last
 		 * put frees it: wait a little, as pins_back() does for the counters */
-		for (int i = 0; i < 100 && free_now != huge0; i++) {
+		for (int i = 0; i < 500 && free_now != huge0; i++) {  /* 10 s: a loaded TCG guest is slow */
 			usleep(20000);
 			free_now = read_long(HUGE_FREE);
 		}
