@@ -174,7 +174,9 @@ static void tz_cell(enum tz_src s)
 		goto out;
 	}
 	next = win;
-	for (int tries = 0; have < TZ_LEN && tries < 2000; tries++) {
+	/* bytes not queued yet are waited for up to 10 s (2000 polls 1 ms apart before): they are there
+	 * at once on loopback, but a loaded TCG guest stalls for seconds */
+	for (double t0 = now_s(); have < TZ_LEN && now_s() - t0 < 10;) {
 		struct tz_zc zc = {.address = (uintptr_t)next, .length = (uint32_t)((win + winlen - next) & ~(PAGE - 1))};
 		socklen_t zl = sizeof(zc);
 
