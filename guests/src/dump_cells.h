@@ -469,10 +469,17 @@ static void mpol_cell(struct cell *c, enum dustate s)
 			cfail(c, "the paged-out half reads other bytes after get_mempolicy faulted it in");
 		return;
 	}
-	moved = nodes_flip(c->map, len, c->half == HPAGE ? HPAGE : PAGE);
+	/* up to three tries 100 ms apart: a page a loaded TCG guest still holds a moment (EAGAIN)
+	 * moves on a later one; none moved after that stays a FAIL (unpinned memory migrates) */
+	moved = 0;
+	for (int tries = 0; tries < 3 && !moved; tries++) {
+		if (tries)
+			usleep(100 * 1000);
+		moved = nodes_flip(c->map, len, c->half == HPAGE ? HPAGE : PAGE);
+	}
 	printf("# %s: %ld of %zu pages changed node before the pin\n", c->name, moved, len / PAGE);
 	if (moved <= 0) {
-		cfail(c, "move_pages moved no page of unpinned %s memory (%ld)", mem_names[c->mem], moved);
+		cfail(c, "move_pages moved no page of unpinned %s memory in three tries (%ld)", mem_names[c->mem], moved);
 		return;
 	}
 	if (nodes_agree(c, c->map, len, "after move_pages"))
