@@ -192,16 +192,14 @@ struct tl {
 	uint64_t faults;  /* protection ops: faults seen */
 };
 
-/* The writer's system time so far in seconds (utime would move while it parks: it spins in user
- * space), -1 if it cannot be read */
-static double tl_stime(struct tl_w *w)
+/* The system time in seconds of the task whose stat file is path, -1 if it cannot be read */
+static double tl_stat_stime(const char *path)
 {
-	char path[64], buf[1024], *r;
+	char buf[1024], *r;
 	unsigned long ut, st;
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", atomic_load(&w->tid));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -214,6 +212,16 @@ static double tl_stime(struct tl_w *w)
 	if (!r || sscanf(r + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return -1;
 	return (double)st / sysconf(_SC_CLK_TCK);
+}
+
+/* The writer's system time so far in seconds (utime would move while it parks: it spins in user
+ * space), -1 if it cannot be read */
+static double tl_stime(struct tl_w *w)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", atomic_load(&w->tid));
+	return tl_stat_stime(path);
 }
 
 /* The writer made no progress in TLB_SLOW_S. Not scheduled on a loaded host (its vCPU not run) is a
@@ -671,8 +679,20 @@ static void tl_free_round(struct tl *t)
 		      vmstat("pglazyfree") - lazy, (unsigned long)wv);
 }
 
-/* A word from the fork child on fd, within TLB_SLOW_S: 0, -1 (the cell FAILed, naming the stage) */
-static int tl_from_kid(struct tl *t, int fd, uint64_t *v, const char *stage)
+/* The system time (s) of process pid so far, -1 if it cannot be read */
+static double tl_kid_stime(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	return tl_stat_stime(path);
+}
+
+/* A word from the fork child on fd, within TLB_SLOW_S: 0, -1 (the cell FAILed or SKIPped, naming
+ * the stage). Nothing by then: a child asleep (its read of the page or of `down` never
+ * completed) or one that spent half of one more second in the kernel is stuck there, FAIL; a
+ * runnable one was not run on a loaded TCG host, SKIP (proc_state(): borrow_reads.h) */
+static int tl_from_kid(struct tl *t, pid_t kid, int fd, uint64_t *v, const char *stage)
 {
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	int n;
@@ -682,9 +702,21 @@ static int tl_from_kid(struct tl *t, int fd, uint64_t *v, const char *stage)
 	while (n < 0 && errno == EINTR);
 	if (n == 1 && read(fd, v, 8) == 8)
 		return 0;
-	if (n == 0)
-		cfail(t->c, "the child said nothing %s in %.0f s", stage, TLB_SLOW_S);
-	else
+	if (n == 0) {
+		double s0 = tl_kid_stime(kid), s1;
+		char st;
+
+		usleep(1000000);
+		s1 = tl_kid_stime(kid);
+		st = proc_state(kid);
+		if (poll(&pfd, 1, 0) == 1 && read(fd, v, 8) == 8)
+			return 0;  /* came in the second more */
+		if (st == 'R' && !(s0 >= 0 && s1 - s0 >= 0.5))
+			cskip(t->c, "the child said nothing %s in %.0f s: runnable, not run", stage, TLB_SLOW_S + 1);
+		else
+			cfail(t->c, "the child said nothing %s in %.0f s (state %c, %.2f s of the last 1 s in the kernel):"
+			      " stuck there", stage, TLB_SLOW_S + 1, st ? st : '?', s0 >= 0 && s1 >= 0 ? s1 - s0 : -1.0);
+	} else
 		cfail(t->c, "the child said nothing %s (%s)", stage, n < 0 ? strerror(errno) : "it ended first");
 	return -1;
 }
@@ -728,7 +760,7 @@ static void tl_fork_round(struct tl *t)
 		cfail(t->c, "fork: %s", strerror(errno));
 		goto out;
 	}
-	if (tl_from_kid(t, up[0], &got[0], "after fork (its first word)") || tl_judge_lands(t, P))
+	if (tl_from_kid(t, kid, up[0], &got[0], "after fork (its first word)") || tl_judge_lands(t, P))
 		goto out;
 	if (!tl_wait(&t->w, atomic_load(&t->w.done) + 256)) {
 		tl_stalled(t, "the writer made no progress in %.0f s after fork: it did not run", TLB_SLOW_S);
@@ -740,7 +772,7 @@ static void tl_fork_round(struct tl *t)
 		cfail(t->c, "write to the child: %s", strerror(errno));
 		goto out;
 	}
-	if (tl_from_kid(t, up[0], &got[1], "the second time (after 256 more writes)"))
+	if (tl_from_kid(t, kid, up[0], &got[1], "the second time (after 256 more writes)"))
 		goto out;
 	told = 1;
 	if (got[0] > P + 1 || got[1] != got[0])
