@@ -132,11 +132,11 @@ static int hm_expect(struct cell *c, int fd, char *addr, size_t n, size_t want, 
 	return -1;
 }
 
-/* MIGRATE_TO_DEV of [addr, n pages), again (up to 4 times, the last three after compaction
- * drained every CPU's LRU batches: a loaded TCG guest holds pages a moment longer) while fewer
- * than want pages of [addr + skip pages, n) moved (a page still in another CPU's LRU batch has a
- * reference more: migrate_vma drains only its own CPU's). ENOENT is the driver's read-back missing a page that did
- * not move (a pinned one): not an error. 0, or -1 with the cell failed. */
+/* MIGRATE_TO_DEV of [addr, n pages), again (up to 4 times, the last three after drain_lru(): a
+ * loaded TCG guest holds pages a moment longer) while fewer than want pages of [addr + skip pages,
+ * n) moved (a page still in another CPU's LRU batch has a reference more: migrate_vma drains only
+ * its own CPU's). ENOENT is the driver's read-back missing a page that did not move (a pinned
+ * one): not an error. 0, or -1 with the cell failed. */
 static int hm_migrate(struct cell *c, int fd, char *addr, size_t n, size_t skip, char *buf)
 {
 	long first, k = 0;
@@ -144,7 +144,7 @@ static int hm_migrate(struct cell *c, int fd, char *addr, size_t n, size_t skip,
 
 	for (int t = 0; t < 4; t++) {
 		if (t)
-			write_file("/proc/sys/vm/compact_memory", "1");
+			drain_lru();
 		r = hm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, addr, buf, n, NULL);
 		if (r && r != -ENOENT) {
 			cfail(c, "HMM_DMIRROR_MIGRATE_TO_DEV: %s", strerror(-r));
