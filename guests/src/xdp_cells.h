@@ -51,7 +51,7 @@
 #define XDP_ETHERTYPE 0x88b5  /* IEEE 802 local experimental 1: nothing else on lo uses it */
 #define XDP_RING 64           /* entries of the TX, fill and completion rings */
 #define XDP_FRAMES 16         /* pages of a UMEM sent as frames in a round (all of a small one) */
-#define XDP_WAIT_S 10         /* a round's TX completions, a frame captured on lo: at once, but a loaded TCG guest stalls for seconds */
+#define XDP_WAIT_S 10         /* TX completions, a frame on lo: at once, but a loaded TCG guest stalls */
 
 /* The default set's cells (guest time in docs/matrix.md); the rest run in pin-matrix-deep. */
 static const char *const xdp_quick[] = {
