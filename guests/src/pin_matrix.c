@@ -128,18 +128,17 @@ static struct knob *knob_last(unsigned mark)
 	return k;
 }
 
-/* Before PATH is written: WAS (its first line) is what a SIGTERM puts back, unless an earlier
- * change, not yet put back, saved the value before that. */
+/* Before PATH is written: WAS (its first line) is saved, a save of its own even when an earlier
+ * change of PATH is not put back yet (the matrix's cells leave shmem_enabled changed until exit):
+ * the cell that changes it again puts back the value it found, not the first one, and a SIGTERM
+ * goes back through the saves, the last first, to the value before them all. */
 static void knob_changed(const char *path, const char *was)
 {
 	struct knob *k = NULL;
 
-	for (int i = 0; i < NKNOB; i++) {
-		if (knobs->k[i].changed && !strcmp(knobs->k[i].path, path))
-			return;
-		if (!k && !knobs->k[i].changed)
+	for (int i = 0; i < NKNOB && !k; i++)
+		if (!knobs->k[i].changed)
 			k = &knobs->k[i];
-	}
 	if (!k) {
 		printf("# pin_matrix: no room to save %s: a SIGTERM leaves it changed\n", path);
 		return;
@@ -152,17 +151,21 @@ static void knob_changed(const char *path, const char *was)
 	k->changed = 1;
 }
 
-/* PATH back to its saved value: 1 when written (or never changed), 0 when the write failed. */
+/* PATH back to the value its last save holds: 1 when written (or never changed), 0 when the
+ * write failed. */
 static int knob_put_back(const char *path)
 {
-	for (int i = 0; i < NKNOB; i++)
-		if (knobs->k[i].changed && !strcmp(knobs->k[i].path, path)) {
-			int ok_ = knob_write(path, knobs->k[i].was, knobs->k[i].len);
+	struct knob *k = NULL;
+	int ok_;
 
-			knobs->k[i].changed = 0;
-			return ok_;
-		}
-	return 1;
+	for (int i = 0; i < NKNOB; i++)
+		if (knobs->k[i].changed && !strcmp(knobs->k[i].path, path) && (!k || knobs->k[i].seq > k->seq))
+			k = &knobs->k[i];
+	if (!k)
+		return 1;
+	ok_ = knob_write(path, k->was, k->len);
+	k->changed = 0;
+	return ok_;
 }
 
 /* timeout(1) sends SIGTERM first: say which cell did not finish (its "#" lines were still
@@ -447,19 +450,21 @@ static int knob_value(const char *path, char *buf, size_t n)
 
 /* PATH set to VAL after the value of SAVE (NULL: PATH itself; another knob when writing PATH
  * changes that one: vm.dirty_bytes zeroes vm.dirty_ratio, whose write puts both back) was saved
- * for knobs_back() and a SIGTERM (unless an earlier change not yet put back saved it). 0; -1 with
+ * for knobs_back() and a SIGTERM (nothing saved or written when PATH already reads VAL). 0; -1 with
  * why in why[n]: -1 "cannot read P: E" (the kernel has no such knob), -2 "cannot write V to P: E"
  * (the knob put back at once) */
 static int knob_set(const char *path, const char *val, const char *save, char *why, size_t n)
 {
 	char was[96];
 
-	save = save ? save : path;
 	errno = 0;
-	if (knob_value(save, was, sizeof(was))) {
-		snprintf(why, n, "cannot read %s: %s", save, errno ? strerror(errno) : "empty");
+	if (knob_value(save ? save : path, was, sizeof(was))) {
+		snprintf(why, n, "cannot read %s: %s", save ? save : path, errno ? strerror(errno) : "empty");
 		return -1;
 	}
+	if (!save && !strcmp(was, val))
+		return 0;  /* already so: nothing to write, nothing to put back (no save a cell did not need) */
+	save = save ? save : path;
 	knob_changed(save, was);
 	if (!knob_write(path, val, strlen(val))) {
 		snprintf(why, n, "cannot write %s to %s: %s", val, path, strerror(errno));
