@@ -46,7 +46,7 @@ struct hl {
 	enum hl_fs fs;
 	int fd;
 	size_t unit;  /* a page, or a huge page for tmpfs-thp */
-	size_t cap;   /* the model's size: 4 units */
+	size_t cap;   /* the model's size: 4 units, at least 8 pages (hl_dio_ext4()) */
 	size_t size;  /* the file's size by the model */
 	char *want;   /* the model: what the file must read */
 	char *wrote;  /* 1 where the model's byte was written, 0 in a hole */
