@@ -53,6 +53,50 @@ static const char *const ds_names[NDS] = {"one", "multi", "offset", "eof", "faul
 
 static long dio_uncounted;  /* pins fs/direct-io.c released beyond those counted as acquired */
 
+/* The FOLL_PIN counters since (a0, r0) of an O_DIRECT call through fs/direct-io.c (vfat), held
+ * pages of its buffer still pinned. 6.12: folio_add_pin() counts nothing, its unpins count
+ * (docs/matrix.md). What fs/direct-io.c released beyond the counted acquisitions, plus one pin
+ * per page still held (acquired, never released), is what it took uncounted: declared
+ * (dio_declare()), so that the runner's balance reads exactly the pins still held; fewer
+ * releases than that fail c. */
+static void dio_vfat_pins(struct cell *c, long a0, long r0, long held)
+{
+	long a1, r1, uncounted;
+
+	if (pin_counts(&a1, &r1))
+		return;
+	uncounted = (r1 - r0) - (a1 - a0) + held;
+	printf("# %s: FOLL_PIN acquired +%ld released +%ld, %ld page(s) held: %ld uncounted (fs/direct-io.c)\n",
+	       c->name, a1 - a0, r1 - r0, held, uncounted);
+	if (uncounted < 0)
+		cfail(c, "FOLL_PIN released +%ld, acquired +%ld: %ld pin(s) neither released nor on a held page",
+		      r1 - r0, a1 - a0, -uncounted);
+	else
+		dio_uncounted += uncounted;
+}
+
+/* An O_DIRECT file on ext4 (-d), ext4_dir/STEM.PID in path[n], holding len bytes of src: its fd,
+ * or -1 with the cell skipped (no -d) or failed (the file removed again) */
+static int dio_ext4_file(struct cell *c, const char *stem, char *path, size_t n, const void *src, size_t len)
+{
+	int fd;
+
+	if (!ext4_dir) {
+		cskip(c, "no ext4 directory given (-d)");
+		return -1;
+	}
+	snprintf(path, n, "%s/%s.%d", ext4_dir, stem, getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
+	if (fd < 0 || pwrite(fd, src, len, 0) != (ssize_t)len) {
+		cfail(c, "O_DIRECT file on ext4 and its first write: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(path);
+		return -1;
+	}
+	return fd;
+}
+
 static int wanted(const char *name);
 
 /* The default set's dio path cells: every target x engine x direction x shape but "big" (the
@@ -235,7 +279,7 @@ static void dio_path_cell(struct cell *c, enum dtarget t, enum dengine e, int rd
 	size_t maplen = s == DS_HUGE ? 2 * HPAGE : (DIO_BIG_PAGES + 8) * PAGE, total = 0, want, done;
 	char path[256] = "", *map, *back = NULL, why[200];
 	off_t dev_size = 0, off = 0, size;
-	long a0, r0, a1, r1, first, held, d;
+	long a0, r0, first, held, d;
 	ssize_t r;
 
 	/* small pages, each judged on its own; huge: two THPs, so that bvecs span folios */
@@ -348,20 +392,8 @@ close:
 
 		if (pins_settle(p0) != p0)
 			cfail(c, "%ld pin(s) outstanding after the I/O", pins_settle(p0) - p0);
-	} else if (!pin_counts(&a1, &r1)) {
-		/* 6.12: folio_add_pin() counts nothing, its unpins count (docs/matrix.md). What
-		 * fs/direct-io.c released beyond the counted acquisitions, plus one pin per page still
-		 * held (acquired, never released), is what it took uncounted: declared, so that the
-		 * runner's balance reads exactly the pins still held. */
-		long uncounted = (r1 - r0) - (a1 - a0) + (held > 0 ? held : 0);
-
-		printf("# %s: FOLL_PIN acquired +%ld released +%ld, %ld page(s) held: %ld uncounted (fs/direct-io.c)\n",
-		       c->name, a1 - a0, r1 - r0, held > 0 ? held : 0, uncounted);
-		if (uncounted < 0)
-			cfail(c, "FOLL_PIN released +%ld, acquired +%ld: %ld pin(s) neither released nor on a held page",
-			      r1 - r0, a1 - a0, -uncounted);
-		else
-			dio_uncounted += uncounted;
+	} else {
+		dio_vfat_pins(c, a0, r0, held > 0 ? held : 0);
 	}
 out:
 	if (fd >= 0)

@@ -319,27 +319,6 @@ static int hm_to_dev(struct cell *c, int fd, struct hm_bufs *b, size_t len, unsi
 	return 0;
 }
 
-/* An O_DIRECT file on ext4 holding len bytes of src; -1 with the cell told why */
-static int hm_dio_file(struct cell *c, char *path, size_t n, const char *src, size_t len)
-{
-	int fd;
-
-	if (!ext4_dir) {
-		cskip(c, "no ext4 directory given (-d)");
-		return -1;
-	}
-	snprintf(path, n, "%s/hmm.%d", ext4_dir, getpid());
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
-	if (fd < 0 || pwrite(fd, src, len, 0) != (ssize_t)len) {
-		cfail(c, "O_DIRECT file on ext4 and its first write: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		unlink(path);
-		return -1;
-	}
-	return fd;
-}
-
 static void hm_on_dev_cell(struct cell *c, int k)
 {
 	enum hm_entry e = (enum hm_entry)k;
@@ -357,7 +336,7 @@ static void hm_on_dev_cell(struct cell *c, int k)
 	}
 	fill64(other, HM_LEN, 0x0e1);  /* what the entry writes */
 	if ((e == HE_DIO_READ || e == HE_DIO_WRITE) &&
-	    (ffd = hm_dio_file(c, path, sizeof(path), other, HM_HALF)) < 0)
+	    (ffd = dio_ext4_file(c, "hmm", path, sizeof(path), other, HM_HALF)) < 0)
 		goto out;
 	if ((fd = hm_open(c)) < 0 || hm_to_dev(c, fd, &b, HM_LEN, 0x0d1))
 		goto out;

@@ -84,7 +84,7 @@ static int hl_write(struct hl *h, size_t off, size_t len, int dio)
 	char *buf;
 	size_t pad = (len + 7) & ~(size_t)7;
 	ssize_t n;
-	long a0 = 0, r0 = 0, a1, r1;
+	long a0 = 0, r0 = 0;
 	int fd = h->fd;
 
 	if (off + len > h->cap || posix_memalign((void **)&buf, PAGE, pad + PAGE)) {
@@ -102,16 +102,8 @@ static int hl_write(struct hl *h, size_t off, size_t len, int dio)
 	n = pwrite(fd, buf, len, (off_t)off);
 	if (dio)
 		close(fd);
-	if (dio && h->fs == HF_VFAT && !pin_counts(&a1, &r1)) {
-		/* fs/direct-io.c's pins count their releases only (dio_paths.h, docs/matrix.md):
-		 * declared to the runner, as the dio/vfat cells do */
-		long uncounted = (r1 - r0) - (a1 - a0);
-
-		if (uncounted < 0)
-			cfail(h->c, "O_DIRECT write on vfat: FOLL_PIN acquired +%ld, released +%ld", a1 - a0, r1 - r0);
-		else
-			dio_uncounted += uncounted;
-	}
+	if (dio && h->fs == HF_VFAT)  /* fs/direct-io.c's pins count their releases only */
+		dio_vfat_pins(h->c, a0, r0, 0);
 	if (n != (ssize_t)len) {
 		if (dio && n < 0 && errno == EINVAL)
 			cskip(h->c, "O_DIRECT pwrite of %zu bytes at %zu: %s (the device's logical block is larger?)",

@@ -601,15 +601,8 @@ static ssize_t hw_entry(struct cell *c, enum hentry e, char *p, size_t len, char
 		return r < 0 ? 0 : r;
 	case HWE_DIO_READ:
 	case HWE_DIO_WRITE:
-		snprintf(path, sizeof(path), "%s/hwpoison.%d", ext4_dir, getpid());
-		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
-		if (fd < 0 || pwrite(fd, other, len, 0) != (ssize_t)len) {
-			cfail(c, "an O_DIRECT file on ext4 and its first write: %s", strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			unlink(path);
+		if ((fd = dio_ext4_file(c, "hwpoison", path, sizeof(path), other, len)) < 0)
 			return -1;
-		}
 		r = e == HWE_DIO_READ ? pread(fd, p, len, 0) : pwrite(fd, p, len, 0);
 		snprintf(said, n, "O_DIRECT %s: %zd (%s)", e == HWE_DIO_READ ? "read" : "write", r,
 			 r < 0 ? strerror(errno) : "bytes");

@@ -1360,19 +1360,9 @@ static int up_try(struct cell *c, enum upentry e, char *map, const char *other, 
 		}
 		return up_refusal(c, -fd);
 	case UP_DIO:
-		if (!ext4_dir) {
-			cskip(c, "no ext4 directory given (-d)");
+		if ((fd = dio_ext4_file(c, "remote-poison", path, sizeof(path), other, UP_LEN)) < 0)
 			return -1;
-		}
-		snprintf(path, sizeof(path), "%s/remote-poison.%d", ext4_dir, getpid());
-		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
 		unlink(path);
-		if (fd < 0 || pwrite(fd, other, UP_LEN, 0) != (ssize_t)UP_LEN) {
-			cfail(c, "O_DIRECT file on ext4: %s", strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			return -1;
-		}
 		*done = pread(fd, map, UP_LEN, 0);
 		close(fd);
 		break;

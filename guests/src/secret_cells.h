@@ -376,19 +376,8 @@ static int sc_try(struct cell *c, enum sref e, char *sec, char *other, char *sai
 	switch (e) {
 	case SR_DIO_READ:
 	case SR_DIO_WRITE:
-		if (!ext4_dir) {
-			cskip(c, "no ext4 directory given (-d)");
+		if ((fd = dio_ext4_file(c, "secret", path, sizeof(path), other, SC_LEN)) < 0)
 			return -1;
-		}
-		snprintf(path, sizeof(path), "%s/secret.%d", ext4_dir, getpid());
-		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
-		if (fd < 0 || pwrite(fd, other, SC_LEN, 0) != (ssize_t)SC_LEN) {
-			cfail(c, "O_DIRECT file on ext4 and its first write: %s", strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			unlink(path);
-			return -1;
-		}
 		r = e == SR_DIO_READ ? pread(fd, sec, SC_LEN, 0) : pwrite(fd, sec, SC_LEN, 0);
 		snprintf(said, n, "%zd (%s)", r, r < 0 ? strerror(errno) : "bytes");
 		/* the file must still hold other's bytes: read back into other */
