@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -104,3 +106,27 @@ def test_a_traceback_with_nowhere_to_go_is_printed(capsys: pytest.CaptureFixture
     assert cli_main.dispatch(_crashing(RuntimeError("boom"), tmp_path)) == 2
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and err.endswith("(traceback above)\n")
+
+
+@pytest.mark.parametrize("argv", [["list", "kconfigs"], ["list", "nothing"]])  # a command, a usage error
+def test_an_in_process_main_gives_the_host_its_signal_handlers_back(argv: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: main() left its own handler (_terminate) on SIGINT, SIGTERM and SIGHUP when it
+    returned, and once the command was done that handler only said so: a test runner that had
+    called main() could no longer be stopped by SIGTERM (nor Ctrl-C, nor SIGHUP)."""
+    monkeypatch.setenv("BENCH_HOME", str(HOME))
+    got: list[int] = []
+
+    def host(signum: int, _frame: object) -> None:
+        got.append(signum)
+    before = {sig: signal.getsignal(sig) for sig in cli_main.SIGNALS}
+    try:
+        signal.signal(signal.SIGTERM, host)  # the host's own
+        cli_main.main(argv)
+        assert signal.getsignal(signal.SIGTERM) is host
+        assert all(signal.getsignal(sig) == before[sig] for sig in (signal.SIGINT, signal.SIGHUP))
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert got == [signal.SIGTERM] and "the command has finished" not in capsys.readouterr().err
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)

@@ -302,9 +302,6 @@ def test_a_signal_after_the_command_returned_keeps_its_exit_code(capsys: pytest.
     assert cli.main(["list", "kconfigs"]) == 0
     cli._terminate(signal.SIGTERM, None)  # no KeyboardInterrupt
     assert "the command has finished; exiting with its code" in capsys.readouterr().err
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_DFL)
 
 
 def test_a_second_signal_during_cleanup_only_says_wait(capsys: pytest.CaptureFixture[str]) -> None:
@@ -317,9 +314,6 @@ def test_a_second_signal_during_cleanup_only_says_wait(capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert err.count("stopping, the results so far are being saved") == 1
     assert err.count("stopping, please wait") == 2
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_DFL)
 
 
 def test_signals_in_a_row_still_leave_every_result_file(world: World) -> None:

@@ -4,7 +4,8 @@ Importing the bench takes a second or more on a loaded machine (3.1 s measured);
 SIGHUP then (a CI job cancelled at once) killed it with 143 or 129, a Ctrl-C with a traceback
 and 130: codes no caller of the bench expects. Until
 main() puts in its own handlers (which save the results so far), such a signal ends the
-command with 2, the code of a stopped run: nothing was started yet.
+command with 2, the code of a stopped run: nothing was started yet. When main() returns, the
+command ignores signals and a host that called it in-process gets back the handlers main() replaced.
 """
 
 import os

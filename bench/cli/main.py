@@ -57,26 +57,41 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(name)
 
 
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None  # signal.getsignal()'s
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     global _stopping, _done
     _stopping = _done = False
     argv = list(sys.argv[1:] if argv is None else argv)
     step = argv[:1] == ["bisect-step"]
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    replaced = {sig: signal.getsignal(sig) for sig in SIGNALS}
+    for sig in SIGNALS:
         signal.signal(sig, _terminate)
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as e:  # usage error (2) or --help (0)
-        if step and e.code not in (0, None):
-            return BISECT_ABORT
-        return int(e.code or 0) if isinstance(e.code, int) or e.code is None else 2
-    rc = dispatch(args, abort=BISECT_ABORT if step else None)
-    _done = True
-    if _stopping or is_the_command():  # Python's shutdown puts back the default handlers: a signal
-        # then killed the command silently (130 after a run that passed); a host keeps its own
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-    return rc
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as e:  # usage error (2) or --help (0)
+            if step and e.code not in (0, None):
+                return BISECT_ABORT
+            return int(e.code or 0) if isinstance(e.code, int) or e.code is None else 2
+        return dispatch(args, abort=BISECT_ABORT if step else None)
+    finally:
+        _done = True
+        _after(replaced)
+
+
+def _after(replaced: dict[signal.Signals, Handler]) -> None:
+    """The handlers once main() returns. The command ignores signals: Python's shutdown puts back
+    the default handlers, and a signal then killed it silently (130 after a run that passed). A
+    host that called main() in-process (a test runner) gets back the handlers main() replaced:
+    with _terminate left in place, a SIGTERM only said "the command has finished" and pytest
+    could no longer be stopped by it (a stopped command's host too: its run was stopped, not it)."""
+    for sig in SIGNALS:
+        before = replaced[sig]
+        # None: a handler not set from Python, which cannot be put back; the default is closest
+        signal.signal(sig, signal.SIG_IGN if is_the_command() else signal.SIG_DFL if before is None else before)
 
 
 class _Stdout:
