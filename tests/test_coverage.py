@@ -132,6 +132,23 @@ def test_coverage_is_on_for_bench_run_of_a_series_only(monkeypatch: pytest.Monke
         plan(["run", "canary", "--coverage-object", "../x.o"], True)
 
 
+@pytest.mark.parametrize("argv, why", [
+    (["run", "canary", "--no-coverage"], "--no-coverage turns it off"),
+    (["prove", "--no-coverage"], "--no-coverage turns it off"),
+    (["bisect", "canary"], "it is off by default here: add --coverage"),
+    (["bisect-step", "canary"], "it is off by default here: add --coverage"),
+])
+def test_a_coverage_object_with_coverage_off_is_a_usage_error(world: World, capsys: pytest.CaptureFixture[str],
+                                                              argv: list[str], why: str) -> None:
+    """Before: the object was taken and profiled nothing: the run went on without coverage."""
+    from bench.cli import main as cli_main
+    world.replay("baseline-tcg")
+    rc = cli_main.main([*argv, "--coverage-object", "mm/gup.o", "--accel", "tcg", "--results", str(world.results)])
+    err = capsys.readouterr().err
+    assert rc == (128 if argv[0] == "bisect-step" else 2) and not world.results.exists()
+    assert err == f"bench: error: --coverage-object mm/gup.o: needs coverage, and {why}\n"
+
+
 def test_a_run_without_counters_says_not_measured_never_missed(world: World) -> None:
     """The fake world's make builds mm/gup.o without gcov and its guest saves no counters: every
     changed line is "not measured", with the reason, in summary.json, report.txt and JUnit."""

@@ -128,6 +128,23 @@ def test_too_few_runs_to_ever_show_a_regression_is_refused(world: World, capsys:
     assert bench_main(["run", "leak", "--repeat", "2", "--each"]) == 2
 
 
+@pytest.mark.parametrize("given", [["--alpha", "0.01"], ["--alpha", "0.01", "--repeat", "3"],
+                                   ["--alpha", "0.01", "--baseline"], ["--alpha", "7", "--repeat", "1", "--baseline"]])
+def test_alpha_without_repeat_and_baseline_is_a_usage_error(world: World, capsys: pytest.CaptureFixture[str],
+                                                            given: list[str]) -> None:
+    """Before: --alpha was taken and did nothing (any value: 7 too) unless --repeat N and --baseline
+    were both given: the run went on at the default level."""
+    rc, summary, _ = repeat(world, *given)
+    err = capsys.readouterr().err
+    assert rc == 2 and not summary and err.count("\n") == 1
+    assert err.startswith("bench: error: --alpha ") and "needs --repeat N (N >= 2) and --baseline" in err
+
+
+def test_alpha_with_repeat_and_baseline_sets_the_level(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, _ = repeat(world, "--repeat", "3", "--baseline", "--alpha", "0.01")  # 3 runs: enough at 0.05 only
+    assert rc == 2 and "at alpha 0.01: repeat 5 times or more" in capsys.readouterr().err
+
+
 def test_a_build_failure_is_deterministic_and_not_repeated(world: World) -> None:
     world.mp.setenv("FAIL", "build")
     rc, summary, folder = repeat(world, "--repeat", "3")

@@ -77,6 +77,7 @@ def _add_step_options(p: argparse.ArgumentParser) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     printer = Printer()
+    options.coverage_objects_used(args, args.coverage is True)
     opts = Options(judge.parse_signature(args.signature), args.repeat, args.check, args.all_workloads)
     home = default_home()
     if (args.good is None) != (args.bad is None):
@@ -99,6 +100,7 @@ def handle(args: argparse.Namespace) -> int:
 def handle_step(args: argparse.Namespace) -> int:
     """One step; main() turns every error into git bisect run's abort code."""
     printer = Printer()
+    options.coverage_objects_used(args, args.coverage is True)
     signature = judge.parse_signature(args.signature)
     req = _step_request(args)
     plan = make_plan(req, default_home())

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from bench.base.errors import UserError
 from bench.drivers import doctor
 from bench.run.plan import ACCELS, Plan, RunRequest
 
@@ -90,6 +91,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                         " `bench run`, off for bisect steps, nightly and prove; docs/coverage.md)")
     p.add_argument("--coverage-object", action="append", default=[], metavar="PATH.o",
                    help="also profile this object (build-relative, e.g. mm/gup.o: for header hunks); repeatable")
+
+
+def coverage_objects_used(args: argparse.Namespace, on: bool) -> None:
+    """--coverage-object names more objects for the coverage stage; `on`: whether the command
+    measures coverage with the options given. Without it the objects were taken and profiled nothing."""
+    if args.coverage_object and not on:
+        why = "--no-coverage turns it off" if args.coverage is False else "it is off by default here: add --coverage"
+        raise UserError(f"--coverage-object {args.coverage_object[0]}: needs coverage, and {why}")
 
 
 def request(args: argparse.Namespace, series: str, coverage: bool = False) -> RunRequest:

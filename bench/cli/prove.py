@@ -36,6 +36,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def cmd_prove(args: argparse.Namespace) -> int:
     home = default_home()
+    # the control profiles the bugs' files and --coverage-object's unless --no-coverage
+    options.coverage_objects_used(args, args.coverage is not False)
     if args.resume:
         folder = args.resume.resolve()
         request, started = resumed(args, folder)

@@ -29,8 +29,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    help="run the kernel N times: fail:runs per case, flaky cases (failed and passed, no"
                         " kernel report) marked; with --baseline the base N times too, and a case fails only"
                         " when its failure rate is above the base's (one-sided Fisher exact test, --alpha)")
-    p.add_argument("--alpha", type=float, default=ALPHA, metavar="P",
-                   help=f"significance level of the --repeat --baseline test (default {ALPHA})")
+    p.add_argument("--alpha", type=float, metavar="P",
+                   help=f"significance level of the --repeat N --baseline test (default {ALPHA}; only with both)")
     p.set_defaults(func=cmd_run)
     lst = sub.add_parser("list", help="list series, kconfig fragments or workloads")
     lst.add_argument("what", choices=("series", "kconfigs", "workloads"))
@@ -56,12 +56,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError("--each runs the base itself (prefix 0): drop --baseline")
     if args.each and args.repeat > 1:
         raise UserError("--each and --repeat: one at a time (repeat the prefix you doubt)")
+    if args.alpha is not None and not (args.repeat > 1 and args.baseline):
+        # it was taken and silently did nothing (an out-of-range value too)
+        raise UserError(f"--alpha {args.alpha}: needs --repeat N (N >= 2) and --baseline: it is the level of their"
+                        " test (the series' failure rate against the base's)")
+    alpha = ALPHA if args.alpha is None else args.alpha
+    options.coverage_objects_used(args, args.coverage is not False)
     if args.repeat > 1:
-        repeat.check(args.repeat, args.baseline, args.alpha)
+        repeat.check(args.repeat, args.baseline, alpha)
     plan = make_plan(options.request(args, args.series, coverage=True), default_home())
     options.preflight([plan])
     if args.repeat > 1:
-        result = repeat.run_repeat(plan, printer, args.repeat, args.alpha)
+        result = repeat.run_repeat(plan, printer, args.repeat, alpha)
         printer.text(repeat.table(result))
         return result.exit_code
     if args.each:
