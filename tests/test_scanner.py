@@ -10,6 +10,7 @@ distinct titles.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 from bench.base.errors import UserError
 from bench.report import scanner as dmesg
+from bench.report.copies import doubled
 from bench.report.known import load_suppressions
 from bench.report.oops_table import ANCHOR_RES, ANCHOR_WORDS, GROUPS, PRE, PRE_ANCHORS
 from bench.report.prefix import source_path, strip_many
@@ -103,9 +105,10 @@ def test_fixture_invariants(path: Path) -> None:
 
 
 # "#@ WRAPPED:" marks a log a mail client wrapped inside a report: only the printk prefixes tell its
-# wrapped pieces (unprefixed) from the lines around them, so its title needs them.
-NO_CALLER_IDS = [p for p in FIXTURES
-                 if "[ T" not in (t := p.read_text()) and "][T" not in t and "\n#@ WRAPPED:" not in t]
+# wrapped pieces (unprefixed) from the lines around them, so its title needs them. "#@ DOUBLED:" a
+# console that printed every line twice: only the time stamps tell a copy from a line printed again.
+NO_CALLER_IDS = [p for p in FIXTURES if "[ T" not in (t := p.read_text()) and "][T" not in t
+                 and "\n#@ WRAPPED:" not in t and "\n#@ DOUBLED:" not in t]
 
 
 @pytest.mark.parametrize("path", NO_CALLER_IDS, ids=[p.name for p in NO_CALLER_IDS])
@@ -270,6 +273,54 @@ def test_report_to_dict_and_format() -> None:
 def test_clean_lines_give_no_report() -> None:
     assert scan(load(CONSOLE / "rcu-stall-cut-off-thunderbolt.log").lines[:8]) == []
     assert scan([]) == []
+
+
+# --- a doubled console (two consoles on one serial line: every printk line twice in a row) -------
+
+_STAMPED = re.compile(r"\s*\[ *\d+\.\d{6}\]")
+
+
+def _twice(lines: list[str]) -> list[str]:
+    """lines as a doubled console gives them: each printk line twice in a row, other lines once."""
+    return [copy for line in lines for copy in ([line] * (2 if _STAMPED.match(line) else 1))]
+
+
+def _shape(reports: list[Report]) -> list[tuple[object, ...]]:
+    return [(r.title, r.type, r.call_trace, r.corrupted, r.guilty_file, tuple(x for x in r.raw if x.strip()))
+            for r in reports]
+
+
+def test_a_doubled_console_gives_each_report_once() -> None:
+    """Before: the doubled fixture gave "WARNING in corrupted" (its second header line cut the first
+    report short) and "WARNING in folio_mkclean" with every frame twice."""
+    once = reports_of("put-user-page-folio-mkclean-warn-6.12-tcg.log")
+    twice = reports_of("put-user-page-folio-mkclean-warn-doubled-console-6.12-tcg.log")
+    assert len(once) == 1 and _shape(twice) == _shape(once)
+    assert _shape(scan(_twice(load(CONSOLE / "put-user-page-folio-mkclean-warn-6.12-tcg.log").lines))) == _shape(once)
+
+
+@pytest.mark.parametrize("name", ["arm32-refcount-warn-no-call-trace-sam9x60-6.1.log",  # 2 pids, 23 s apart
+                                  "warn-old-at-file-func-3.5-page-alloc.log"])  # 3, all at [    0.000000]
+def test_reports_with_one_title_in_a_doubled_console_stay_apart(name: str) -> None:
+    lines = load(CONSOLE / name).lines
+    once, twice = scan(lines), scan(_twice(lines))
+    assert len(once) >= 2 and len({r.title for r in once}) == 1
+    assert _shape(twice) == _shape(once) and [n for _, n in fold(twice)] == [len(once)]
+
+
+def test_a_line_the_kernel_printed_twice_is_kept() -> None:
+    """Only doublings in a row are the console's: one line twice (the same "?" frame of a stack
+    scan, same microsecond) is the kernel's own, as is the same text at another time."""
+    lines = load(CONSOLE / "slab-corruption-old-slab-then-oops-quoted-3.6.log").lines
+    assert any(a == b and _STAMPED.match(a) for a, b in zip(lines, lines[1:])) and doubled(lines) == []
+    assert doubled(["[    1.000000] a", "[    1.000000] a", "[    1.000002] b", "[    1.000003] a"]) == []
+    # this bench's own boots: the two lines printed while the boot console and ttyS0 were both on
+    boot = load(CONSOLE / "clean-boot-6.12-tcg.log").lines
+    assert [boot[i].split("] ", 1)[1] for i in doubled(boot)] == [
+        "printk: legacy console [ttyS0] enabled", "printk: legacy bootconsole [earlyser0] disabled"]
+    # a run of four: a line the kernel printed twice, doubled; another program's output ate a "["
+    assert doubled(["[    2.000000] f", "[    2.000000] f", "[    2.000000] f", "[    2.000000] f",
+                          "    2.000001] g", "[    2.000001] g"]) == [0, 2, 4]
 
 
 # --- suppressions ----------------------------------------------------------------------------

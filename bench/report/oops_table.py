@@ -205,8 +205,11 @@ REBOOT = re.compile(r"Linux version \d+\.\d+|Booting the kernel\.|SeaBIOS \(vers
 DIE_LINE = re.compile(r"Internal error:.*\[#\d+\]|Oops: |Kernel BUG \[#\d+\]|\[#\d+\]:?\s*$")
 # Checks that print one header line per item of one object: kernel/fork.c check_mm() prints a
 # "Bad rss-counter state" line for each counter of the mm it frees. The lines naming the same
-# object (the group) one after another are one report, not one per counter.
-SAME_OBJECT = re.compile(r"BUG: Bad rss-counter state mm:(\S+)")
+# object (the group) one after another are one report, not one per counter. check_mm() goes through
+# the counters in order (idx:N before 5.x's type:NAME, kernel/fork.c resident_page_types[]): a
+# counter before the one before is the next mm's check (mm:(____ptrval____) names no mm).
+SAME_OBJECT = re.compile(r"BUG: Bad rss-counter state mm:(\S+)(?: idx:(\d+)| type:(\w+))?")
+COUNTERS = ("MM_FILEPAGES", "MM_ANONPAGES", "MM_SWAPENTS", "MM_SHMEMPAGES")
 SAME_OBJECT_LINES = 8  # at most this far apart (NR_MM_COUNTERS lines, blank lines between)
 # syzbot's symbolizer prints a sanitizer's header once per inlined frame, innermost first ("BUG: KMSAN:
 # kernel-infoleak in instrument_copy_to_user include/linux/instrumented.h:121 [inline]", then "... in

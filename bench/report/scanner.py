@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from itertools import compress
+from dataclasses import dataclass, replace
 
 from bench.base.console_lines import CUT
 from bench.base.limits import LIMITS
 from bench.report import frames as fr
+from bench.report.copies import doubled
 from bench.report.describe import describe, title_known
 from bench.report.groups import Group
 from bench.report.kinds import category_of, detail_of, type_of
@@ -308,8 +310,15 @@ def scan(lines: Iterable[str]) -> list[Report]:
     """Find the kernel reports in console output (linear time), in log order."""
     raw = [ln if len(ln) <= LIMITS.report_line else _cut(ln) for ln in lines]
     text = "\n".join(raw)
-    if any(c in text for c in _NOISE) or text.count("\n") != len(raw) - 1:  # else nothing to clean
+    if dirty := any(c in text for c in _NOISE) or text.count("\n") != len(raw) - 1:  # else nothing to clean
         raw = [_clean(line) for line in raw]
+    kept: list[int] | None = None  # the input index of each line scanned, when copies were left out
+    if copies := doubled(raw):
+        keep = bytearray(b"\x01") * len(raw)
+        for i in copies:
+            keep[i] = 0
+        kept, raw = list(compress(range(len(raw)), keep)), list(compress(raw, keep))
+    if dirty or copies:
         text = "\n".join(raw)
     log = _Log(raw)
     quiet = [0, 0]  # raw lines [a, b) known to hold no stack hint (chatter comes in runs)
@@ -319,6 +328,8 @@ def scan(lines: Iterable[str]) -> list[Report]:
     for rep in reversed(segment(found, raw)):
         built.append(_build(rep, log, nxt.get(rep.ctx, len(raw))))
         nxt[rep.ctx] = rep.start
+    if kept is not None:  # line numbers of the input
+        built = [replace(r, first_line=kept[r.first_line], last_line=kept[r.last_line]) for r in built]
     return sorted(built, key=lambda r: r.first_line)
 
 

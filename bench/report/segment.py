@@ -18,6 +18,7 @@ from bench.report.oops_table import (
     ANCHOR_RES,
     ANCHOR_WORDS,
     CONTINUES,
+    COUNTERS,
     DIE_LINE,
     EXTRA,
     GROUPS,
@@ -223,6 +224,17 @@ def _inline_level(hit: Hit, line: str, lines: list[str]) -> bool:
     return m is not None and m.group(1) in line
 
 
+def _in_order(last: re.Match[str], m: re.Match[str]) -> bool:
+    """Can check_mm() print Bad rss-counter line m after line last, or is it the next check (an
+    earlier counter)? The same counter again is taken for a copy (a doubled console without stamps)."""
+    def place(x: re.Match[str]) -> int:  # -1: not said, or a name not known here
+        if x.group(2) is not None:
+            return int(x.group(2))
+        return COUNTERS.index(x.group(3)) if x.group(3) in COUNTERS else -1
+    a, b = place(last), place(m)
+    return a < 0 or b < 0 or b >= a
+
+
 def _joins(rep: Open, hit: Hit, line: str, lines: list[str]) -> bool:
     """Does this header belong to the open report (a consequence of it) rather than start one?"""
     assert hit.group is not None and rep.main is not None
@@ -240,7 +252,8 @@ def _joins(rep: Open, hit: Hit, line: str, lines: list[str]) -> bool:
     if 0 < after <= INLINE_LEVELS and _inline_level(hit, line, lines):
         return True  # the next inlined level of the same symbolized sanitizer header
     if after <= SAME_OBJECT_LINES and (m := SAME_OBJECT.search(line)) is not None and (
-            (first := SAME_OBJECT.search(lines[rep.main.line])) is not None and first.group(1) == m.group(1)):
+            (last := SAME_OBJECT.search(lines[rep.extra[-1] if rep.extra else rep.main.line])) is not None
+            and last.group(1) == m.group(1) and _in_order(last, m)):
         return True  # the next line of one check about one object (check_mm()'s counters of one mm)
     # "unreferenced object" after syzkaller's "BUG: memory leak", a periodic message repeated; but a
     # slab debugging report of the same kind again is another object's corruption

@@ -1,0 +1,63 @@
+"""A doubled console: every printk line twice in a row (two consoles on one serial line).
+
+scanner.scan() leaves the first copy of each out; the kernel's own repeats stay.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import compress, count, islice
+from operator import eq
+
+# A line's printk time stamp and what follows it, the stamp at most 80 characters in (a syslog or
+# LAVA prefix before it; its "[" may be gone): what two copies share.
+_STAMPED = re.compile(r".{0,80}?(?<![\d.])(\d+\.\d{6} ?\].*)", re.S)
+
+
+def doubled(raw: list[str]) -> list[int]:
+    """The indexes of the first copies of the lines a doubled console printed twice (scanner.scan()
+    leaves them out).
+
+    Two consoles writing one serial line print every record twice in a row: vng boots with
+    `earlyprintk=serial,ttyS0` and `console=ttyS0`, and until the boot console is disabled (for
+    the whole run with `keep_bootcon`) each line comes twice (tests/data/boots/*/console.log: the
+    two lines of that window). Each report was then scanned twice, its second header cutting the
+    first short ("WARNING in corrupted"). A copy has the same printk time stamp and text (what
+    comes before the stamp may differ: another program's output ate the first copy's "[", so the
+    second is kept). A kernel may print one line twice in the same microsecond itself (a "?" frame
+    of a stack scan), so only a doubling next to another is taken for the console's (two copies of
+    two lines in a row); two reports at the same place at other times or from other tasks stay two.
+    A run of 2n same lines is n lines printed twice; a console without time stamps is left as it is."""
+    # neighbours (blank lines between them left out) that are equal, found in C loops (the scan of a
+    # log without any costs a few percent more); then next to those, copies one of which lost its start
+    nb = list(compress(range(len(raw)), raw))
+    lines = list(compress(raw, raw))
+    same = list(compress(count(), map(eq, lines, islice(lines, 1, None))))
+    if len(same) < 2:
+        return []
+    cut = {n for k in same for n in (k - 2, k - 1, k + 1, k + 2)
+           if 0 <= n < len(lines) - 1 and _after(lines[n]) == _after(lines[n + 1])}
+    near = sorted({i for n in (*same, *cut) for i in (nb[n], nb[n + 1])})
+    seq = [(i, m.group(1)) for i in near if (m := _STAMPED.match(raw[i]))]  # (index, stamp and text)
+    if len(seq) < 4:  # two lines twice at least
+        return []
+
+    def apart(i: int, j: int) -> bool:  # another printk line between lines i and j
+        return any(raw[k] and _STAMPED.match(raw[k]) for k in range(i + 1, j))
+    runs: list[list[int]] = []  # the indexes of each run of one key
+    for n, (i, key) in enumerate(seq):
+        if n and key == seq[n - 1][1] and not apart(seq[n - 1][0], i):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    twice = [len(r) % 2 == 0 for r in runs]
+    # run n and run n + 1 are both doubled, with no other printk line between them
+    pair = [n + 1 < len(runs) and twice[n] and twice[n + 1] and not apart(runs[n][-1], runs[n + 1][0])
+            for n in range(len(runs))]
+    return [i for n, r in enumerate(runs) if pair[n] or (n and pair[n - 1]) for i in r[0::2]]
+
+
+def _after(line: str) -> str:
+    """What follows a line's first "]": the same in two copies of a printk line, the one whose start
+    another program's output ate ("  484.818219] BUG: ...") and the other."""
+    return line[line.find("]") + 1:]
