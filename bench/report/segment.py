@@ -252,8 +252,8 @@ def _joins(rep: Open, hit: Hit, line: str, lines: list[str]) -> bool:
     if 0 < after <= INLINE_LEVELS and _inline_level(hit, line, lines):
         return True  # the next inlined level of the same symbolized sanitizer header
     if after <= SAME_OBJECT_LINES and (m := SAME_OBJECT.search(line)) is not None and (
-            (last := SAME_OBJECT.search(lines[rep.extra[-1] if rep.extra else rep.main.line])) is not None
-            and last.group(1) == m.group(1) and _in_order(last, m)):
+            (first := SAME_OBJECT.search(lines[rep.main.line])) is not None and first.group(1) == m.group(1)
+            and _in_order(next(filter(None, (SAME_OBJECT.search(lines[k]) for k in reversed(rep.extra))), first), m)):
         return True  # the next line of one check about one object (check_mm()'s counters of one mm)
     # "unreferenced object" after syzkaller's "BUG: memory leak", a periodic message repeated; but a
     # slab debugging report of the same kind again is another object's corruption
