@@ -5,7 +5,8 @@
  * write through it sets only the PTE's dirty bit, and the folio's PG_dirty stays clear while its
  * swap slot still holds the old bytes. Whatever takes that PTE down or rewrites it must carry the
  * dirty bit into the folio (try_to_migrate_one(), migrate_vma_collect_pmd() for device memory,
- * move_ptes(), copy_present_pte(), change_pte_range(), clear_refs' soft-dirty walk, MADV_COLD);
+ * move_ptes(), move_present_pte() for UFFDIO_MOVE, copy_present_pte(), change_pte_range(),
+ * clear_refs' soft-dirty walk, MADV_COLD);
  * one that drops it lets reclaim free the page as clean, and the next fault reads the stale swap
  * copy back: lost data, no error, no report. Written after round 8 of docs/redteam.md (a
  * migrate_device.c bug of this class ran 18600 times unseen), for the class: no cell checked
@@ -23,7 +24,8 @@
  *         the other fake NUMA node), device (anon: lib/test_hmm's MIGRATE_TO_DEV and
  *         MIGRATE_TO_SYS), migrate-busy and device-busy (the same while a pipe holds a reference
  *         on every page (vmsplice): the migration fails after taking the PTEs down and must put
- *         them back with the dirty state, fd35ca3d12cc's case), mremap (to another address), fork (a child that reads its copy and
+ *         them back with the dirty state, fd35ca3d12cc's case), mremap (to another address),
+ *         uffd-move (anon: UFFDIO_MOVE into a new registered range), fork (a child that reads its copy and
  *         exits), mprotect (read-only, then writable again), soft-dirty (clear_refs 4), cold
  *         (MADV_COLD).
  * Checks: after the move the anon pages go out again (MADV_PAGEOUT, the swap cache emptied by
@@ -41,12 +43,12 @@
  */
 #define KD_PAGES 16
 
-enum kd_move { KD_NONE, KD_MIGRATE, KD_MIGRATE_BUSY, KD_DEVICE, KD_DEVICE_BUSY, KD_MREMAP, KD_FORK, KD_MPROTECT,
-	       KD_SOFTDIRTY, KD_COLD, NKD };
-static const char *const kd_move_names[NKD] = {"none", "migrate", "migrate-busy", "device", "device-busy",
-					       "mremap", "fork", "mprotect", "soft-dirty", "cold"};
-static const char *const kd_anon[] = {"none", "migrate", "migrate-busy", "device", "device-busy",
-				      "mremap", "fork", "mprotect", "soft-dirty", "cold"};
+enum kd_move { KD_NONE, KD_MIGRATE, KD_MIGRATE_BUSY, KD_DEVICE, KD_DEVICE_BUSY, KD_MREMAP, KD_UFFD_MOVE, KD_FORK,
+	       KD_MPROTECT, KD_SOFTDIRTY, KD_COLD, NKD };
+static const char *const kd_move_names[NKD] = {"none", "migrate", "migrate-busy", "device", "device-busy", "mremap",
+					       "uffd-move", "fork", "mprotect", "soft-dirty", "cold"};
+static const char *const kd_anon[] = {"none", "migrate", "migrate-busy", "device", "device-busy", "mremap",
+				      "uffd-move", "fork", "mprotect", "soft-dirty", "cold"};
 static const char *const kd_ext4[] = {"none", "migrate", "migrate-busy", "mremap", "fork", "mprotect", "soft-dirty", "cold"};
 
 static enum kd_move kd_move_of(const char *name)
@@ -121,6 +123,38 @@ static long kd_device(struct cell *c, char *map, size_t n, int busy)
 	return c->failed[0] ? -1 : on;
 }
 
+/* UFFDIO_MOVE of [*map, len) into a new MISSING-registered range (move_present_pte() builds the
+ * new PTE, and must carry the dirty bit); *map is the new range after. 0, or -1 with the cell
+ * skipped (no UFFD_FEATURE_MOVE) or failed. */
+static int kd_uffd_move(struct cell *c, char **map, size_t len)
+{
+	struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_MOVE};
+	char *to = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct uffdio_register reg = {.range = {(uintptr_t)to, len}, .mode = UFFDIO_REGISTER_MODE_MISSING};
+	struct uffdio_move mv = {.dst = (uintptr_t)to, .src = (uintptr_t)*map, .len = len};
+	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (to == MAP_FAILED) {
+		cfail(c, "mmap of the destination: %s", strerror(errno));
+	} else if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api)) {
+		cskip(c, "userfaultfd with UFFD_FEATURE_MOVE: %s", strerror(errno));
+	} else if (madvise(to, len, MADV_NOHUGEPAGE) || ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		cfail(c, "UFFDIO_REGISTER (missing): %s", strerror(errno));
+	} else if (ioctl(uffd, UFFDIO_MOVE, &mv) || mv.move != (long long)len) {
+		cfail(c, "UFFDIO_MOVE of %zu bytes of exclusive swap-cache pages: %s, moved %lld", len, strerror(errno),
+		      (long long)mv.move);
+	} else {
+		munmap(*map, len);
+		*map = to;
+		to = MAP_FAILED;
+	}
+	if (to != MAP_FAILED)
+		munmap(to, len);
+	if (uffd >= 0)
+		close(uffd);
+	return c->failed[0] || c->skip[0] ? -1 : 0;
+}
+
 /* The move itself on [*map, len); the region may move (mremap: *map updated). A busy move holds a
  * reference on every page meanwhile (vmsplice into a pipe), so that migration fails and must put
  * back the mapping it took down as it was; the pipe then reads the last write. 0, or -1 with the
@@ -160,6 +194,9 @@ static int kd_move(struct cell *c, enum kd_move m, char **map, size_t len, const
 			cfail(c, "mremap: %s", strerror(errno));
 		else
 			*map = to;
+		break;
+	case KD_UFFD_MOVE:
+		kd_uffd_move(c, map, len);
 		break;
 	case KD_FORK: {
 		int st;
