@@ -200,7 +200,7 @@ static int kd_move(struct cell *c, enum kd_move m, char **map, size_t len, const
 		break;
 	case KD_FORK: {
 		int st;
-		pid_t pid = fork();
+		pid_t pid = cell_fork();
 
 		if (pid == 0)  /* the child's copy reads the parent's last write */
 			_exit(memcmp(*map, want, len) ? 3 : 0);
