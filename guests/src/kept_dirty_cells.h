@@ -131,8 +131,8 @@ static int kd_uffd_move(struct cell *c, char **map, size_t len)
 	struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_MOVE};
 	char *to = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct uffdio_register reg = {.range = {(uintptr_t)to, len}, .mode = UFFDIO_REGISTER_MODE_MISSING};
-	struct uffdio_move mv = {.dst = (uintptr_t)to, .src = (uintptr_t)*map, .len = len};
-	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK), err = 0;
+	size_t done = 0;
 
 	if (to == MAP_FAILED) {
 		cfail(c, "mmap of the destination: %s", strerror(errno));
@@ -140,10 +140,21 @@ static int kd_uffd_move(struct cell *c, char **map, size_t len)
 		cskip(c, "userfaultfd with UFFD_FEATURE_MOVE: %s", strerror(errno));
 	} else if (madvise(to, len, MADV_NOHUGEPAGE) || ioctl(uffd, UFFDIO_REGISTER, &reg)) {
 		cfail(c, "UFFDIO_REGISTER (missing): %s", strerror(errno));
-	} else if (ioctl(uffd, UFFDIO_MOVE, &mv) || mv.move != (long long)len) {
-		cfail(c, "UFFDIO_MOVE of %zu bytes of exclusive swap-cache pages: %s, moved %lld", len, strerror(errno),
-		      (long long)mv.move);
 	} else {
+		for (int t = 0; t < 4 && done < len; t++) {  /* EAGAIN: a page's lock or PTE was busy; go on from there */
+			struct uffdio_move mv = {.dst = (uintptr_t)to + done, .src = (uintptr_t)*map + done, .len = len - done};
+			int r = ioctl(uffd, UFFDIO_MOVE, &mv);
+
+			err = r ? errno : 0;
+			done += mv.move > 0 ? (size_t)mv.move : 0;
+			if (r && err != EAGAIN)
+				break;
+		}
+		if (done < len)
+			cfail(c, "UFFDIO_MOVE of %zu bytes of exclusive swap-cache pages: %s, moved %zu", len,
+			      err ? strerror(err) : "short", done);
+	}
+	if (!c->failed[0] && !c->skip[0]) {
 		munmap(*map, len);
 		*map = to;
 		to = MAP_FAILED;
