@@ -2966,6 +2966,7 @@ static void races(double secs, int noise)
 #include "v4l2_cells.h"  /* v4l2/...: V4L2 USERPTR buffers on vivid, long-term pinned, looped output to capture */
 #include "hwpoison_cells.h"  /* hwpoison/...: soft offline and MADV_HWPOISON of pinned pages, pinners over poisoned ones */
 #include "holes_cells.h"  /* holes/...: the bytes of a file nobody wrote read as zeros (partial writes, truncate, punch, O_DIRECT) */
+#include "kept_dirty_cells.h"  /* kept-dirty/...: a write through a mapping survives every move of its page until written out */
 
 int main(int argc, char **argv, char **envp)
 {
@@ -3089,6 +3090,7 @@ int main(int argc, char **argv, char **envp)
 	fuse_cells();
 	compat_cells();
 	hmm_cells();
+	kept_dirty_cells();
 	v4l2_cells();
 	tl_race_secs = race_secs;
 	tlb_cells();
