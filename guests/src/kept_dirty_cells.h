@@ -28,6 +28,11 @@
  *         uffd-move (anon: UFFDIO_MOVE into a new registered range), fork (a child that reads its copy and
  *         exits), mprotect (read-only, then writable again), soft-dirty (clear_refs 4), cold
  *         (MADV_COLD).
+ * The second write goes in two halves: clear_refs 4 between them, so the second half faults and
+ * must show soft-dirty (pagemap bit 55) after the move, in its swap entries once paged out and
+ * after the fault back (anon), as clear_refs' users (CRIU) rely on: a move that drops a PTE's
+ * soft-dirty bit loses the record that the page changed (not for the soft-dirty move itself,
+ * which clears it).
  * Checks: after the move the anon pages go out again (MADV_PAGEOUT, the swap cache emptied by
  *   memory.reclaim once writeback ended) and each must read seed 2 when faulted back: a page
  *   reading seed 1 lost its write. The ext4 file is unmapped (the zap is the last place a PTE's
@@ -292,6 +297,32 @@ static int kd_same(struct cell *c, const char *got, const char *want, const char
 	return 0;
 }
 
+/* Write want over [map, len): the first half, then clear_refs 4 (soft-dirty tracking: the first
+ * half's PTEs write-protected, their dirty bits kept), then the second half, which faults and must
+ * show soft-dirty from then on; whether clear_refs took it (else no soft-dirty checks) */
+static int kd_write(char *map, const char *want, size_t len)
+{
+	int sd;
+
+	memcpy(map, want, len / 2);  /* anon: no fault where the PTE is writable: its dirty bit alone records it */
+	sd = write_file("/proc/self/clear_refs", "4");
+	memcpy(map + len / 2, want + len / 2, len - len / 2);
+	return sd;
+}
+
+/* The second half, written since clear_refs 4, shows soft-dirty in pagemap (bit 55: a present
+ * PTE's or a swap entry's) where, how is said; 0, or -1 with the cell failed */
+static int kd_soft_dirty(struct cell *c, const char *map, size_t len, enum kd_move m, const char *where)
+{
+	for (size_t i = len / PAGE / 2; i < len / PAGE; i++)
+		if (!(pagemap(map + i * PAGE) & PM_SOFT_DIRTY)) {
+			cfail(c, "%s the %s move: page %zu, written since clear_refs 4, is not soft-dirty (pagemap bit 55): "
+			      "the soft-dirty bit was dropped", where, kd_move_names[m], i);
+			return -1;
+		}
+	return 0;
+}
+
 static void kd_anon_cell(struct cell *c, int k)
 {
 	enum kd_move m = kd_move_of(kd_anon[k]);
@@ -300,6 +331,7 @@ static void kd_anon_cell(struct cell *c, int k)
 	char *map = NULL, *old = malloc(len), *want = malloc(len);
 	long out, sc = 0, pte_only = 0, sw0, wr0;
 	long io[3] = {0};
+	int sd;
 
 	c->mem = ANON;
 	if (!old || !want) {
@@ -324,7 +356,7 @@ static void kd_anon_cell(struct cell *c, int k)
 		(void)*(volatile char *)(map + i * PAGE);
 	for (size_t i = 0; i < KD_PAGES; i++)
 		sc += kpageflags(map + i * PAGE) >> KPF_SWAPCACHE & 1;
-	memcpy(map, want, len);  /* no fault where the PTE is writable: its dirty bit alone records it */
+	sd = kd_write(map, want, len) && m != KD_SOFTDIRTY;  /* that move clears soft-dirty itself */
 	for (size_t i = 0; i < KD_PAGES; i++) {
 		uint64_t f = kpageflags(map + i * PAGE);
 
@@ -335,7 +367,7 @@ static void kd_anon_cell(struct cell *c, int k)
 		      "none clean after the write)", sc, KD_PAGES);
 		goto out;
 	}
-	if (kd_move(c, m, &map, len, want))
+	if (kd_move(c, m, &map, len, want) || (sd && kd_soft_dirty(c, map, len, m, "after")))
 		goto out;
 	sw0 = vmstat("pswpout");
 	wr0 = sw_dev_ios(dv.name, io) ? io[1] : -1;
@@ -343,12 +375,15 @@ static void kd_anon_cell(struct cell *c, int k)
 		cskip(c, "%ld of %d pages went out to %s after the move", out, KD_PAGES, dv.name);
 		goto out;
 	}
-	if (kd_same(c, map, want, old, len, "faulted back from swap"))
+	if ((sd && kd_soft_dirty(c, map, len, m, "in the swap entries, paged out after")) ||
+	    kd_same(c, map, want, old, len, "faulted back from swap") ||
+	    (sd && kd_soft_dirty(c, map, len, m, "faulted back from swap after")))
 		goto out;
 	printf("# %s: %ld of %d pages held their write in the PTE alone (swap cache, clean); after the %s move "
-	       "and a page-out (pswpout +%ld, %s writes +%ld) all read it back\n", c->name, pte_only, KD_PAGES,
+	       "and a page-out (pswpout +%ld, %s writes +%ld) all read it back%s\n", c->name, pte_only, KD_PAGES,
 	       kd_move_names[m], vmstat("pswpout") - sw0, dv.name,
-	       wr0 >= 0 && sw_dev_ios(dv.name, io) ? io[1] - wr0 : -1);
+	       wr0 >= 0 && sw_dev_ios(dv.name, io) ? io[1] - wr0 : -1,
+	       sd ? "; the half written since clear_refs 4 soft-dirty throughout" : "");
 out:
 	if (map)
 		munmap(map, len);
@@ -364,6 +399,7 @@ static void kd_ext4_cell(struct cell *c, int k)
 	size_t len = KD_PAGES * PAGE;
 	char *map = NULL, *old = malloc(len), *want = malloc(len), *got = malloc(len);
 	long dirty = 0, in = KD_PAGES;
+	int sd;
 
 	c->mem = FILESH;
 	if (!old || !want || !got) {
@@ -391,10 +427,10 @@ static void kd_ext4_cell(struct cell *c, int k)
 	}
 	for (size_t i = 0; i < KD_PAGES; i++)
 		(void)*(volatile char *)(map + i * PAGE);
-	memcpy(map, want, len);
+	sd = kd_write(map, want, len) && m != KD_SOFTDIRTY;
 	for (size_t i = 0; i < KD_PAGES; i++)
 		dirty += kpageflags(map + i * PAGE) >> KPF_DIRTY & 1;
-	if (kd_move(c, m, &map, len, want))
+	if (kd_move(c, m, &map, len, want) || (sd && kd_soft_dirty(c, map, len, m, "after")))
 		goto out;
 	munmap(map, len);  /* the last place a PTE's dirty bit must reach the folio (zap) */
 	map = NULL;
@@ -426,7 +462,8 @@ static void kd_ext4_cell(struct cell *c, int k)
 	if (kd_same(c, got, want, old, len, "read back from disk after fsync"))
 		goto out;
 	printf("# %s: %ld of %d pages dirty after the write through the mapping; after the %s move, fsync and a "
-	       "drop of the page cache the file reads the write from disk\n", c->name, dirty, KD_PAGES, kd_move_names[m]);
+	       "drop of the page cache the file reads the write from disk%s\n", c->name, dirty, KD_PAGES, kd_move_names[m],
+	       sd ? "; the half written since clear_refs 4 soft-dirty after the move" : "");
 out:
 	if (map)
 		munmap(map, len);
