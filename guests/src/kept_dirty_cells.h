@@ -38,7 +38,8 @@
  *   reading seed 1 lost its write. The ext4 file is unmapped (the zap is the last place a PTE's
  *   dirty bit may reach the folio), fsynced and dropped from the page cache, and pread must give
  *   seed 2 from disk. The # line counts the anon pages whose write lived in
- *   the PTE alone (kpageflags: in the swap cache, PG_dirty clear) and what the device wrote.
+ *   the PTE alone (kpageflags: in the swap cache, PG_dirty and PG_writeback clear) and what the
+ *   device wrote.
  * Premises (else SKIP): every anon page went out before and after the move (pagemap), at least
  *   one page held its write in the PTE alone; the move happened (move_pages' status, the
  *   device's snapshot), or for a busy one failed for some page; the file left the page cache
@@ -47,6 +48,7 @@
  * and hmm_cells.h (hm_cmd(), hm_on_dev()).
  */
 #define KD_PAGES 16
+#define KPF_WRITEBACK 8  /* include/uapi/linux/kernel-page-flags.h */
 
 enum kd_move { KD_NONE, KD_MIGRATE, KD_MIGRATE_BUSY, KD_DEVICE, KD_DEVICE_BUSY, KD_MREMAP, KD_UFFD_MOVE, KD_FORK,
 	       KD_MPROTECT, KD_SOFTDIRTY, KD_COLD, NKD };
@@ -80,7 +82,10 @@ static long kd_migrate(struct cell *c, char *map, size_t n, int busy)
 	for (int t = 0; t < (busy ? 1 : 3) && !moved; t++) {
 		if (t)
 			drain_lru();
-		if (syscall(SYS_move_pages, 0, n, pages, dest, st, MPOL_MF_MOVE) < 0) {
+		/* then where each page is: a positive return (pages that did not move) leaves the
+		 * status of their whole batch unwritten (6.12 move_pages_and_store_status()) */
+		if (syscall(SYS_move_pages, 0, n, pages, dest, st, MPOL_MF_MOVE) < 0 ||
+		    syscall(SYS_move_pages, 0, n, pages, NULL, st, 0)) {
 			cfail(c, "move_pages: %s", strerror(errno));
 			return -1;
 		}
@@ -206,10 +211,13 @@ static int kd_move(struct cell *c, enum kd_move m, char **map, size_t len, const
 		break;
 	case KD_MREMAP:
 		to = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (to == MAP_FAILED || mremap(*map, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) != to)
+		if (to == MAP_FAILED || mremap(*map, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) != to) {
 			cfail(c, "mremap: %s", strerror(errno));
-		else
+			if (to != MAP_FAILED)
+				munmap(to, len);
+		} else {
 			*map = to;
+		}
 		break;
 	case KD_UFFD_MOVE:
 		kd_uffd_move(c, map, len);
@@ -360,11 +368,13 @@ static void kd_anon_cell(struct cell *c, int k)
 	for (size_t i = 0; i < KD_PAGES; i++) {
 		uint64_t f = kpageflags(map + i * PAGE);
 
-		pte_only += (f >> KPF_SWAPCACHE & 1) && !(f >> KPF_DIRTY & 1);
+		/* not under writeback: do_swap_page() maps such a page writable too (no
+		 * SWP_STABLE_WRITES on a loop device), and its slot may yet get the new bytes */
+		pte_only += (f >> KPF_SWAPCACHE & 1) && !(f >> KPF_DIRTY & 1) && !(f >> KPF_WRITEBACK & 1);
 	}
 	if (!pte_only) {
 		cskip(c, "no page held its write in the PTE alone (%ld of %d in the swap cache after the read faults, "
-		      "none clean after the write)", sc, KD_PAGES);
+		      "none clean and out of writeback after the write)", sc, KD_PAGES);
 		goto out;
 	}
 	if (kd_move(c, m, &map, len, want) || (sd && kd_soft_dirty(c, map, len, m, "after")))
