@@ -4,8 +4,10 @@
  * (6.12 do_swap_page() maps an exclusive swap-cache folio writable without the dirty bit), so a
  * write through it sets only the PTE's dirty bit, and the folio's PG_dirty stays clear while its
  * swap slot still holds the old bytes. Whatever takes that PTE down or rewrites it must carry the
- * dirty bit into the folio (try_to_migrate_one(), migrate_vma_collect_pmd() for device memory,
- * move_ptes(), move_present_pte() for UFFDIO_MOVE, copy_present_pte(), change_pte_range(),
+ * dirty bit into the folio (try_to_migrate_one(), migrate_vma_collect_pmd() when a device
+ * migration is undone (one that succeeds takes the page out of the swap cache, folio_free_swap(),
+ * which dirties it), move_ptes(), move_present_pte() for UFFDIO_MOVE, copy_present_pte() (anon:
+ * a shared file mapping without anon_vma copies no page tables at fork), change_pte_range(),
  * clear_refs' soft-dirty walk, MADV_COLD);
  * one that drops it lets reclaim free the page as clean, and the next fault reads the stale swap
  * copy back: lost data, no error, no report. Written after round 8 of docs/redteam.md (a
@@ -19,7 +21,8 @@
  *         ext4 (a file on -d mapped MAP_SHARED: written by pwrite (seed 1), fsynced, dropped
  *           from the page cache, faulted in, written through the mapping (seed 2); there the
  *           write fault marks the folio dirty, so the move must carry PG_dirty itself, and the
- *           file system's migrate_folio its buffers' dirty state).
+ *           file system's migrate_folio its buffers' dirty state: migrate and migrate-busy; the
+ *           other moves leave PG_dirty alone and are near-controls there).
  * move:   none (the control: reclaim or writeback right after the write), migrate (move_pages to
  *         the other fake NUMA node), device (anon: lib/test_hmm's MIGRATE_TO_DEV and
  *         MIGRATE_TO_SYS), migrate-busy and device-busy (the same while a pipe holds a reference
