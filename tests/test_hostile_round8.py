@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -60,12 +61,18 @@ def test_a_signal_while_a_file_is_written_leaves_no_temporary_file(tmp_path: Pat
 # -- Ctrl-C while the bench starts, and once it is done ---------------------------------------
 
 
+def _as_from_a_terminal() -> None:
+    """SIGINT as a terminal gives it: a test run started in the background (`pytest &` in a
+    non-interactive shell) ignores SIGINT, and an ignored signal stays ignored across exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _as_the_command(tmp_path: Path, body: str) -> subprocess.CompletedProcess[str]:
     """body run as the `bench` console script runs (a script file named bench)."""
     script = tmp_path / "bench"
     script.write_text(body)
     return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
-                          cwd=HOME, env={**os.environ, "PYTHONPATH": str(HOME)})
+                          cwd=HOME, env={**os.environ, "PYTHONPATH": str(HOME)}, preexec_fn=_as_from_a_terminal)
 
 
 @pytest.mark.parametrize("argv0", ["bench", "python -m bench"])
@@ -81,7 +88,8 @@ def test_ctrl_c_while_the_bench_starts_is_exit_2(tmp_path: Path, argv0: str) -> 
 def test_a_host_that_imports_the_bench_keeps_its_own_ctrl_c() -> None:
     """A test runner or a script importing bench.cli: Ctrl-C stays Python's KeyboardInterrupt."""
     code = "import signal\nimport bench.cli\nassert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
-    cp = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=HOME)
+    cp = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=HOME,
+                        preexec_fn=_as_from_a_terminal)
     assert cp.returncode == 0, cp.stderr
 
 
