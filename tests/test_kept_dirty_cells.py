@@ -46,6 +46,27 @@ def test_the_anon_cells_met_their_premise_on_the_bare_tree() -> None:
     assert len(held) == 11 and all(int(n) == 16 for n in held)
 
 
+SOFT = "is not soft-dirty (pagemap bit 55): the soft-dirty bit was dropped"
+
+
+def test_the_soft_dirty_half_was_checked_on_the_bare_tree() -> None:
+    """Every cell but the soft-dirty move checked the half written since clear_refs 4."""
+    text = (GUEST_LOGS / "pin-matrix-kept-dirty-baseline-6.12-tcg.log").read_text()
+    said = set(re.findall(r"# (kept-dirty/[\w-]+/[\w-]+): .*soft-dirty (?:throughout|after the move)", text))
+    assert said == {n for n in _every_cell() if not n.endswith("/soft-dirty")}
+
+
+def test_a_dropped_soft_dirty_bit_fails_every_cell_that_migrates() -> None:
+    """remove_migration_pte() building PTEs without soft-dirty: every move through migration
+    entries (move_pages, device migration, both undone), on anon and ext4 pages."""
+    got = _cells("pin-matrix-kept-dirty-migrate-drop-soft-dirty-6.12-tcg.log")
+    assert set(got) == _every_cell()
+    failed = {n for n, s in got.items() if s.status is Status.FAIL}
+    assert failed == {f"kept-dirty/{m}/{v}" for m in ("anon", "ext4") for v in ("migrate", "migrate-busy")} | {
+        "kept-dirty/anon/device", "kept-dirty/anon/device-busy"}
+    assert all(SOFT in got[n].message for n in failed)
+
+
 @pytest.mark.parametrize("log, failed", [
     # move_present_pte() without it: UFFDIO_MOVE alone
     ("pin-matrix-kept-dirty-uffd-move-drop-dirty-6.12-tcg.log", {"kept-dirty/anon/uffd-move"}),
