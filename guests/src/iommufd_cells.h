@@ -899,7 +899,7 @@ static int ov_copy(struct ovst *o, struct iofd *dst, size_t from, size_t to)
 	return ioctl(o->fd, IOMMU_IOAS_COPY, &cp) ? -errno : 0;
 }
 
-static int ov_unmap(struct ovst *o, struct iofd *s, size_t from, size_t to)
+static int ov_unmap(struct iofd *s, size_t from, size_t to)
 {
 	uint64_t done = 0;
 	int r = io_unmap(s, MOCK_APERTURE_START + from * PAGE, (to - from) * PAGE, &done);
@@ -914,7 +914,7 @@ static int ov_destroy(struct ovst *o, uint32_t id)
 	return ioctl(o->fd, IOMMU_DESTROY, &d) ? -errno : 0;
 }
 
-static int ov_access(struct cell *c, struct ovst *o, struct iofd *s, uint32_t flags)
+static int ov_access(struct cell *c, struct iofd *s, uint32_t flags)
 {
 	struct iommu_test_cmd cmd = {.op = IOMMU_TEST_OP_CREATE_ACCESS, .id = s->ioas, .create_access.flags = flags};
 
@@ -966,8 +966,8 @@ static int ov_open(struct cell *c, struct ovst *o)
 			return -1;
 		o->b.hwpt = cmd.mock_domain.out_hwpt_id;
 	}
-	return ov_access(c, o, &o->a, 0) ||
-	       ov_access(c, o, &o->b, o->hold == OH_ACCESS ? MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES : 0) ? -1 : 0;
+	return ov_access(c, &o->a, 0) ||
+	       ov_access(c, &o->b, o->hold == OH_ACCESS ? MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES : 0) ? -1 : 0;
 }
 
 /* Small pages: each page's pin count (MD_CHECK_REFS) is the model's, range by range */
@@ -1184,7 +1184,7 @@ static void ov_cell(struct cell *c, enum ovmem m, enum ovhold h, enum ovev e)
 	if (e == OE_UNMAP) {
 		for (int k = 0; k < OV_NQ && !c->failed[0]; k++) {
 			ov_before(&o);
-			r = ov_unmap(&o, &o.a, o.q[k], o.q[k + 1]);
+			r = ov_unmap(&o.a, o.q[k], o.q[k + 1]);
 			o.qmapped[k] = !!r;
 			snprintf(what, sizeof(what), "IOAS_UNMAP of A's pages %zu-%zu", o.q[k], o.q[k + 1] - 1);
 			if (!ov_after(c, &o, r, what))
@@ -1205,7 +1205,7 @@ static void ov_cell(struct cell *c, enum ovmem m, enum ovhold h, enum ovev e)
 		}
 		for (int k = 0; k < OV_NQ && !c->failed[0]; k++) {
 			ov_before(&o);
-			r = ov_unmap(&o, &o.a, o.q[k], o.q[k + 1]);
+			r = ov_unmap(&o.a, o.q[k], o.q[k + 1]);
 			o.qmapped[k] = !!r;
 			snprintf(what, sizeof(what), "IOAS_UNMAP of A's pages %zu-%zu (no domain)", o.q[k], o.q[k + 1] - 1);
 			ov_after(c, &o, r, what);
@@ -1226,7 +1226,7 @@ static void ov_cell(struct cell *c, enum ovmem m, enum ovhold h, enum ovev e)
 			ov_check(c, &o, m, 3000 + 200 * j, what);
 		}
 		ov_before(&o);
-		r = ov_unmap(&o, &o.b, o.h[j][0], o.h[j][1]);
+		r = ov_unmap(&o.b, o.h[j][0], o.h[j][1]);
 		o.hmapped[j] = !!r;
 		snprintf(what, sizeof(what), "IOAS_UNMAP of B's pages %zu-%zu", o.h[j][0], o.h[j][1] - 1);
 		if (!ov_after(c, &o, r, what))
