@@ -56,6 +56,10 @@
  * the region is still held (pages_held(); not hugetlb, whose pages need per-node pools to move,
  * nor the unmapped half of a munmap cell).
  *
+ * iommufd/<memory>/overlap-<holder>-<event> (ov_cells(), run after them): one pinned range, two
+ * IOASes holding overlapping parts of it (IOAS_COPY), one unmapped or detached in pieces while the
+ * other holds: the exact FOLL_PIN deltas and each small page's pins after every step.
+ *
  * iommufd-dirty/<memory>/<shape> (iodirty_cells(), below): IOMMU_HWPT_GET_DIRTY_BITMAP writes
  * the dirty bits of a mock domain into a user bitmap through pins of it (iova_bitmap.c).
  */
@@ -748,6 +752,538 @@ static int io_applies(enum mem m, enum iev e)
 	return 1;
 }
 
+/* -- holders that overlap: unpins in pieces while another holder covers part (ov_cells()) ----
+ * iommufd/<memory>/overlap-<holder>-<event>. One iopt_pages, several holders of parts of it:
+ * the region is mapped once into an IOAS S with no domain (IOAS_MAP pins nothing), and the rest
+ * are IOMMU_IOAS_COPY of parts of that area (iopt_get_pages() takes any sub-range of it, the
+ * tree's copy_sweep selftest copies at every 511-byte step; copies share the pages and "pin the
+ * user memory only once", uapi iommufd.h):
+ *   A: two mock domains (a mock device's auto domain, the storage domain of every area, then a
+ *     second domain of that device: IOMMU_HWPT_ALLOC) and the region in three areas, pieces cut
+ *     unaligned to any folio (601/1024 and 777/1024 of the region): each copy pins its piece;
+ *   B, the other holder, over two middle ranges (301-499 and 651-899 of 1024, crossing A's cuts
+ *     differently: the first inside A's first piece, the second across the cut between the
+ *     second and third): domain, B's own mock domain maps copies of them; access, B has no
+ *     domain and a test access pins them (IOMMU_TEST_OP_ACCESS_PAGES). Neither pins anew: the
+ *     PFNs come from A's domain (pfn_reader_fill_span(), iopt_pages_fill_xarray()). The access
+ *     is on B because an IOAS_UNMAP of A first makes A's own accesses let go (the mock access's
+ *     unmap callback, iommufd_access_notify_unmap()); the pages hold it all the same.
+ * Events:
+ *   unmap: IOAS_UNMAP of A's pieces in turn (iommufd unmaps whole areas only): each unfills the
+ *     storage domain (iopt_area_unfill_domains() -> __iopt_area_unfill_domain()) while B covers
+ *     part: the first piece is hole, B, hole; the second ends in B; the third starts in it;
+ *   detach: A's mock device destroyed (its domain, the storage one: iopt_unfill_domain() hands
+ *     the storage to the other domain and unpins nothing), then the second domain destroyed (the
+ *     last: every area unfilled at once while B covers part); then IOAS_UNMAP of the pieces,
+ *     which pins and unpins nothing.
+ * Then B lets go (domain: IOAS_UNMAP of its ranges; access: IOMMU_TEST_OP_DESTROY_ACCESS_PAGES,
+ * then IOAS_UNMAP) and S is unmapped.
+ * Why it matters: the unfill unmaps a domain only at a break in the PFNs, so a hole followed by
+ * B is read on past its end to the end of the contiguous run, all of it unmapped, the hole's
+ * part unpinned, and the rest carried over B's part into the next hole (pages.c
+ * iopt_area_unpin_domain(), batch_clear_carry(), batch_skip_carry()). Which pages go depends on
+ * that carry. A page unpinned in place of another of the same folio changes no count (pins are
+ * the folio's), so a wrong carry shows on small folios, or where a run crosses into a
+ * physically adjacent large folio. Memory: anon (small pages, PFNs as they come), thp-split
+ * (two THPs split into order-0 pages by /sys/kernel/debug/split_huge_pages: small folios in
+ * physical runs of 512 or more, a wrong page seen on its own; premises: the split, and
+ * contiguous PFNs across a holder's edge inside a piece, else SKIP),
+ * thp (two PMD THPs, kpageflags, else SKIP; a run crosses folios only if they are physically
+ * adjacent), hugetlb (two 2 MiB pages, else SKIP). Each cell prints its PFN runs and how many
+ * holder edges inside a piece have contiguous PFNs across them (a carry).
+ * Checked after every step (the model: a page is pinned once while A has a domain and its
+ * piece is mapped, or B holds it):
+ *   - the FOLL_PIN counters moved by exactly the model's change: acquired +|piece| at each copy
+ *     into A, +0 for B's copies and ACCESS_PAGES, released +(the pages no holder still covers)
+ *     at each unmap or detach, +0 at the storage hand-over;
+ *   - small pages (anon, thp-split): MD_CHECK_REFS, each page's pin count is the model's, range by
+ *     range (the kernel skips compound pages);
+ *   - every domain still there maps the process's pages (MD_CHECK_MAP) over what its IOAS maps;
+ *   - around every edge of every range still mapped in A or B, the process's new bytes read
+ *     through that IOAS's access (ACCESS_RW slow path: the domain's or the xarray's PFNs) and
+ *     the access's write reads back in the process.
+ * At the end: the counters back (pins_back()), MD_CHECK_REFS 0, no page held (pages_held();
+ * hugetlb: HugePages_Free back after munmap instead). */
+enum ovmem { OV_ANON, OV_SPLIT, OV_THP, OV_HUGE, NOV };
+static const char *const ov_mem_names[NOV] = {"anon", "thp-split", "thp", "hugetlb"};
+static const enum mem ov_mems[NOV] = {ANON, THP, THP, HUGE};
+enum ovhold { OH_DOMAIN, OH_ACCESS, NOH };
+static const char *const oh_names[NOH] = {"domain", "access"};
+enum ovev { OE_UNMAP, OE_DETACH, NOE };
+static const char *const oe_names[NOE] = {"unmap", "detach"};
+
+static const char *const ov_quick[] = {
+	"iommufd/thp-split/overlap-domain-unmap", "iommufd/thp-split/overlap-access-detach",
+	"iommufd/thp/overlap-access-unmap", "iommufd/hugetlb/overlap-domain-detach",
+};
+
+/* The layout, in 1024ths of the region's pages: A's three pieces, B's two ranges */
+#define OV_NQ 3
+#define OV_NH 2
+static const unsigned ov_piece_at[OV_NQ + 1] = {0, 601, 777, 1024};
+static const unsigned ov_hold_at[OV_NH][2] = {{301, 499}, {651, 899}};
+
+struct ovst {
+	int fd;
+	struct iofd s, a, b;     /* the IOASes (one /dev/iommu): S the source, A two domains, B the holder */
+	uint32_t stdev_a, dom2;  /* A's mock device (its auto domain is a.hwpt), A's second domain */
+	int hold;                /* enum ovhold */
+	size_t n;                /* pages of the region */
+	size_t q[OV_NQ + 1], h[OV_NH][2];  /* A's pieces [q[k], q[k+1]), B's ranges [h[j][0], h[j][1]) */
+	int doms;                /* A's domains still there: 2, 1, 0 */
+	int qmapped[OV_NQ], hmapped[OV_NH], held[OV_NH];
+	uint32_t item[OV_NH];    /* the access's ACCESS_PAGES ids */
+	long acq, rel, model;    /* before the step */
+};
+
+/* An ioctl's error; ENOMEM from a GUP of the region is most likely a folio whose refcount is at
+ * or below 0, which GUP refuses (mm/gup.c try_grab_folio(): WARN, -ENOMEM) */
+static const char *ov_err(int r)
+{
+	return r == -ENOMEM ? "ENOMEM: GUP refuses a folio whose refcount is at or below 0, mm/gup.c try_grab_folio(), "
+			      "as after more unpins than pins (or out of memory)"
+			    : strerror(-r);
+}
+
+static int ov_want(const struct ovst *o, size_t i)
+{
+	for (int k = 0; k < OV_NQ; k++)
+		if (i >= o->q[k] && i < o->q[k + 1] && o->doms && o->qmapped[k])
+			return 1;
+	for (int j = 0; j < OV_NH; j++)
+		if (i >= o->h[j][0] && i < o->h[j][1] && (o->hold == OH_DOMAIN ? o->hmapped[j] : o->held[j]))
+			return 1;
+	return 0;
+}
+
+static long ov_model(const struct ovst *o)
+{
+	long n = 0;
+
+	for (size_t i = 0; i < o->n; i++)
+		n += ov_want(o, i);
+	return n;
+}
+
+static void ov_before(struct ovst *o)
+{
+	o->model = ov_model(o);
+	pin_counts(&o->acq, &o->rel);
+}
+
+/* After the step (its ioctl's result r): the counters moved by what the model says */
+static int ov_after(struct cell *c, struct ovst *o, int r, const char *what)
+{
+	long a, rl, now = ov_model(o), want_a = now > o->model ? now - o->model : 0;
+	long want_r = now < o->model ? o->model - now : 0;
+
+	pin_counts(&a, &rl);
+	if (r) {
+		cfail(c, "%s: %s", what, ov_err(r));
+		return -1;
+	}
+	printf("# %s: %s: FOLL_PIN acquired +%ld, released +%ld\n", c->name, what, a - o->acq, rl - o->rel);
+	if (a - o->acq != want_a || rl - o->rel != want_r)
+		cfail(c, "%s: FOLL_PIN acquired +%ld, released +%ld, not +%ld, +%ld (the pages that became or stopped being "
+		      "covered by a holder)", what, a - o->acq, rl - o->rel, want_a, want_r);
+	return c->failed[0] ? -1 : 0;
+}
+
+static int ov_copy(struct ovst *o, struct iofd *dst, size_t from, size_t to)
+{
+	struct iommu_ioas_copy cp = {.size = sizeof(cp), .dst_ioas_id = dst->ioas, .src_ioas_id = o->s.ioas,
+				     .flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+				     .length = (to - from) * PAGE, .dst_iova = MOCK_APERTURE_START + from * PAGE,
+				     .src_iova = o->s.iova + from * PAGE};
+
+	return ioctl(o->fd, IOMMU_IOAS_COPY, &cp) ? -errno : 0;
+}
+
+static int ov_unmap(struct iofd *s, size_t from, size_t to)
+{
+	uint64_t done = 0;
+	int r = io_unmap(s, MOCK_APERTURE_START + from * PAGE, (to - from) * PAGE, &done);
+
+	return r ? r : done != (to - from) * PAGE ? -EPROTO : 0;
+}
+
+static int ov_destroy(struct ovst *o, uint32_t id)
+{
+	struct iommu_destroy d = {.size = sizeof(d), .id = id};
+
+	return ioctl(o->fd, IOMMU_DESTROY, &d) ? -errno : 0;
+}
+
+static int ov_access(struct cell *c, struct iofd *s, uint32_t flags)
+{
+	struct iommu_test_cmd cmd = {.op = IOMMU_TEST_OP_CREATE_ACCESS, .id = s->ioas, .create_access.flags = flags};
+
+	if (io_test_setup(c, s, &cmd, "IOMMU_TEST_OP_CREATE_ACCESS"))
+		return -1;
+	s->afd = (int)cmd.create_access.out_access_fd;
+	return 0;
+}
+
+/* /dev/iommu; S, A with its mock device, its second domain and an access for ACCESS_RW; B with
+ * its mock domain (domain) or none, and an access (pinning for the access holder) */
+static int ov_open(struct cell *c, struct ovst *o)
+{
+	struct iommu_ioas_alloc al = {.size = sizeof(al)};
+	struct iommu_hwpt_alloc ha = {.size = sizeof(ha)};
+	struct iommu_test_cmd cmd = {.op = IOMMU_TEST_OP_MOCK_DOMAIN};
+	struct iofd *io[3] = {&o->s, &o->a, &o->b};
+
+	o->fd = open("/dev/iommu", O_RDWR);
+	if (o->fd < 0) {
+		kentry_missing(c, "iommufd", errno == ENOENT ? "no /dev/iommu (CONFIG_IOMMUFD)" : "cannot open /dev/iommu");
+		return -1;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (ioctl(o->fd, IOMMU_IOAS_ALLOC, &al)) {
+			cfail(c, "IOMMU_IOAS_ALLOC: %s", strerror(errno));
+			return -1;
+		}
+		*io[i] = (struct iofd){.fd = o->fd, .afd = -1, .ioas = al.out_ioas_id, .writable = 1};
+	}
+	cmd.id = o->a.ioas;
+	if (io_test_setup(c, &o->a, &cmd, "IOMMU_TEST_OP_MOCK_DOMAIN on A"))
+		return -1;
+	o->stdev_a = cmd.mock_domain.out_stdev_id;
+	o->a.hwpt = cmd.mock_domain.out_hwpt_id;
+	ha.dev_id = cmd.mock_domain.out_idev_id;
+	ha.pt_id = o->a.ioas;
+	if (ioctl(o->fd, IOMMU_HWPT_ALLOC, &ha)) {
+		cfail(c, "IOMMU_HWPT_ALLOC of A's second domain: %s", strerror(errno));
+		return -1;
+	}
+	o->dom2 = ha.out_hwpt_id;
+	o->doms = 2;
+	if (o->hold == OH_DOMAIN) {
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.op = IOMMU_TEST_OP_MOCK_DOMAIN;
+		cmd.id = o->b.ioas;
+		if (io_test_setup(c, &o->b, &cmd, "IOMMU_TEST_OP_MOCK_DOMAIN on B"))
+			return -1;
+		o->b.hwpt = cmd.mock_domain.out_hwpt_id;
+	}
+	return ov_access(c, &o->a, 0) ||
+	       ov_access(c, &o->b, o->hold == OH_ACCESS ? MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES : 0) ? -1 : 0;
+}
+
+/* Small pages: each page's pin count (MD_CHECK_REFS) is the model's, range by range */
+static void ov_refs(struct cell *c, struct ovst *o, const char *when)
+{
+	for (size_t i = 0, j; i < o->n && !c->failed[0]; i = j) {
+		int w = ov_want(o, i), r;
+		size_t k = i;
+
+		for (j = i; j < o->n && ov_want(o, j) == w; j++)
+			;
+		if (!(r = io_check_refs(&o->a, c->map + i * PAGE, (j - i) * PAGE, (unsigned)w)))
+			continue;
+		while (k < j && !io_check_refs(&o->a, c->map + k * PAGE, PAGE, (unsigned)w))
+			k++;
+		if (k < j)
+			r = io_check_refs(&o->a, c->map + k * PAGE, PAGE, (unsigned)w);
+		if (r == -EIO)
+			cfail(c, "%s: MD_CHECK_REFS: page %zu has not %d pin(s) (pages %zu-%zu should have %d)", when, k, w, i,
+			      j - 1, w);
+		else
+			cfail(c, "%s: MD_CHECK_REFS of page %zu (pages %zu-%zu should have %d pin(s)): %s", when, k, i, j - 1, w,
+			      ov_err(r));
+	}
+}
+
+/* Pages [at - 1, at + 1) of the range [lo, hi) that s maps from its IOVA MOCK_APERTURE_START +
+ * lo pages (clipped to the range): the process's new bytes read through s's access, and the
+ * access's write reads back in the process */
+static void ov_window(struct cell *c, struct iofd *s, size_t lo, size_t hi, size_t at, unsigned seed, const char *when)
+{
+	size_t from = at > lo ? at - 1 : lo, to = from + 2 < hi ? from + 2 : hi, len = (to - from) * PAGE;
+	char *p = c->map + from * PAGE, *buf = malloc(len);
+	uint64_t iova = MOCK_APERTURE_START + from * PAGE;
+	long d;
+	int r;
+
+	fill64(p, len, seed);
+	if ((r = io_rw(s, iova, buf, len, 0)))
+		cfail(c, "%s: ACCESS_RW read of pages %zu-%zu: %s", when, from, to - 1, ov_err(r));
+	else if ((d = first_diff(buf, p, len)) >= 0)
+		cfail(c, "%s: ACCESS_RW reads other bytes than the process at page %zu byte %ld", when, from + d / PAGE,
+		      d % PAGE);
+	else if (fill64(buf, len, seed + 1), (r = io_rw(s, iova, buf, len, 1)))
+		cfail(c, "%s: ACCESS_RW write of pages %zu-%zu: %s", when, from, to - 1, ov_err(r));
+	else if ((d = first_diff(p, buf, len)) >= 0)
+		cfail(c, "%s: the access's write does not show in the process at page %zu byte %ld", when, from + d / PAGE,
+		      d % PAGE);
+	free(buf);
+}
+
+/* Every edge of every range of [lo, hi), and its ends */
+static void ov_edges(struct cell *c, struct ovst *o, struct iofd *s, size_t lo, size_t hi, unsigned seed, const char *when)
+{
+	ov_window(c, s, lo, hi, lo, seed, when);
+	for (int k = 1; k < OV_NQ; k++)
+		if (o->q[k] > lo && o->q[k] < hi)
+			ov_window(c, s, lo, hi, o->q[k], seed + 2 * k, when);
+	for (int j = 0; j < OV_NH; j++)
+		for (int e = 0; e < 2; e++)
+			if (o->h[j][e] > lo && o->h[j][e] < hi)
+				ov_window(c, s, lo, hi, o->h[j][e], seed + 10 + 2 * j + e, when);
+	ov_window(c, s, lo, hi, hi - 1, seed + 20, when);
+}
+
+static void ov_map_ok(struct cell *c, struct ovst *o, uint32_t hwpt, size_t lo, size_t hi, const char *dom, const char *when)
+{
+	struct iommu_test_cmd cmd = {.op = IOMMU_TEST_OP_MD_CHECK_MAP, .id = hwpt,
+				     .check_map = {.iova = MOCK_APERTURE_START + lo * PAGE, .length = (hi - lo) * PAGE,
+						   .uptr = (uintptr_t)(c->map + lo * PAGE)}};
+	int r = io_test(&o->a, &cmd);
+
+	if (r)
+		cfail(c, "%s: MD_CHECK_MAP of %s over pages %zu-%zu: %s", when, dom, lo, hi - 1,
+		      r == -EINVAL ? "EINVAL (it does not map the process's pages)" : ov_err(r));
+}
+
+/* The checks after a step: pin counts of small pages, the domains' maps, the data at the edges */
+static void ov_check(struct cell *c, struct ovst *o, enum ovmem m, unsigned seed, const char *when)
+{
+	if (m == OV_ANON || m == OV_SPLIT)
+		ov_refs(c, o, when);
+	for (int k = 0; k < OV_NQ && !c->failed[0]; k++) {
+		if (!o->qmapped[k])
+			continue;
+		if (o->doms == 2)
+			ov_map_ok(c, o, o->a.hwpt, o->q[k], o->q[k + 1], "A's first domain", when);
+		if (o->doms)
+			ov_map_ok(c, o, o->dom2, o->q[k], o->q[k + 1], "A's second domain", when);
+		ov_edges(c, o, &o->a, o->q[k], o->q[k + 1], seed + 30 * k, when);
+	}
+	for (int j = 0; j < OV_NH && !c->failed[0]; j++) {
+		if (!o->hmapped[j])
+			continue;
+		if (o->hold == OH_DOMAIN)
+			ov_map_ok(c, o, o->b.hwpt, o->h[j][0], o->h[j][1], "B's domain", when);
+		ov_edges(c, o, &o->b, o->h[j][0], o->h[j][1], seed + 100 + 30 * j, when);
+	}
+}
+
+/* Two THPs split into order-0 pages (debugfs split_huge_pages, new order 0): 0, or -1 skipped */
+static int ov_split(struct cell *c)
+{
+	char line[96];
+	long left = 0;
+	int fd = open("/sys/kernel/debug/split_huge_pages", O_WRONLY), n;
+
+	if (fd < 0) {
+		cskip(c, "no /sys/kernel/debug/split_huge_pages (CONFIG_DEBUG_FS, debugfs): the THPs cannot be split");
+		return -1;
+	}
+	n = snprintf(line, sizeof(line), "%d,0x%lx,0x%lx", (int)getpid(), (unsigned long)c->map,
+		     (unsigned long)(c->map + 2 * c->half));
+	if (write(fd, line, n) != n)
+		cfail(c, "write %s to split_huge_pages: %s", line, strerror(errno));
+	close(fd);
+	for (size_t i = 0; i < 2 * c->half / PAGE; i++)
+		left += is_thp(c->map + i * PAGE);
+	if (left && !c->failed[0])
+		cskip(c, "split_huge_pages left %ld of %lu pages in THPs", left, 2 * c->half / PAGE);
+	return c->failed[0] || c->skip[0] ? -1 : 0;
+}
+
+/* The PFN runs of the region, and the holder edges inside a piece of A with contiguous PFNs
+ * across them: where an unfill of that piece carries */
+static int ov_runs(struct cell *c, struct ovst *o)
+{
+	uint64_t *pfn = malloc(o->n * sizeof(*pfn));
+	int runs = 1, carries = 0, edges = 0;
+	size_t longest = 1, cur = 1;
+
+	pfns_of(c->map, o->n * PAGE, pfn);
+	for (size_t i = 1; i < o->n; i++) {
+		cur = pfn[i] && pfn[i] == pfn[i - 1] + 1 ? cur + 1 : (runs++, 1);
+		longest = cur > longest ? cur : longest;
+	}
+	for (int j = 0; j < OV_NH; j++) {
+		size_t e = o->h[j][0];
+
+		for (int k = 0; k < OV_NQ; k++)
+			if (e > o->q[k] && e < o->q[k + 1]) {
+				edges++;
+				carries += pfn[e] && pfn[e] == pfn[e - 1] + 1;
+			}
+	}
+	printf("# %s: %zu pages in %d physical run(s), the longest %zu; %d of %d hole-to-holder edges inside a piece of "
+	       "A have contiguous PFNs across (a carry)\n", c->name, o->n, runs, longest, carries, edges);
+	free(pfn);
+	return carries;
+}
+
+static void ov_cell(struct cell *c, enum ovmem m, enum ovhold h, enum ovev e)
+{
+	struct ovst o = {.fd = -1, .hold = h, .s.fd = -1, .a.fd = -1, .b.fd = -1, .s.afd = -1, .a.afd = -1, .b.afd = -1};
+	struct pinmark pm;
+	long huge_free = m == OV_HUGE ? key_value("/proc/meminfo", "HugePages_Free:") : 0;
+	char what[128];
+	int r;
+
+	c->mem = ov_mems[m];
+	c->ev = NONE;
+	if (mem_map(c) || (m == OV_SPLIT && ov_split(c)))
+		return;
+	o.n = 2 * c->half / PAGE;
+	for (int k = 0; k <= OV_NQ; k++)
+		o.q[k] = ov_piece_at[k] * o.n / 1024;
+	for (int j = 0; j < OV_NH; j++)
+		for (int x = 0; x < 2; x++)
+			o.h[j][x] = ov_hold_at[j][x] * o.n / 1024;
+	pin_mark(&pm);
+	if (ov_open(c, &o))
+		goto out;
+	ov_before(&o);
+	r = io_map(&o.s, c->map, o.n * PAGE, 1);
+	if (ov_after(c, &o, r, "IOAS_MAP of the region into S (no domain)"))
+		goto out;
+	for (int k = 0; k < OV_NQ; k++) {
+		ov_before(&o);
+		r = ov_copy(&o, &o.a, o.q[k], o.q[k + 1]);
+		o.qmapped[k] = !r;
+		snprintf(what, sizeof(what), "IOAS_COPY of pages %zu-%zu into A (two domains)", o.q[k], o.q[k + 1] - 1);
+		if (ov_after(c, &o, r, what))
+			goto out;
+	}
+	for (int j = 0; j < OV_NH; j++) {
+		ov_before(&o);
+		r = ov_copy(&o, &o.b, o.h[j][0], o.h[j][1]);
+		o.hmapped[j] = !r;
+		snprintf(what, sizeof(what), "IOAS_COPY of pages %zu-%zu into B (%s)", o.h[j][0], o.h[j][1] - 1,
+			 h == OH_DOMAIN ? "its mock domain" : "no domain");
+		if (ov_after(c, &o, r, what))
+			goto out;
+		if (h == OH_ACCESS) {
+			struct iommu_test_cmd cmd = {
+				.op = IOMMU_TEST_OP_ACCESS_PAGES, .id = (uint32_t)o.b.afd,
+				.access_pages = {.iova = MOCK_APERTURE_START + o.h[j][0] * PAGE,
+						 .length = (o.h[j][1] - o.h[j][0]) * PAGE,
+						 .uptr = (uintptr_t)(c->map + o.h[j][0] * PAGE), .flags = MOCK_FLAGS_ACCESS_WRITE}};
+
+			ov_before(&o);
+			r = io_test(&o.b, &cmd);
+			o.held[j] = !r;
+			o.item[j] = cmd.access_pages.out_access_pages_id;
+			snprintf(what, sizeof(what), "ACCESS_PAGES of pages %zu-%zu on B", o.h[j][0], o.h[j][1] - 1);
+			if (ov_after(c, &o, r, what))
+				goto out;
+		}
+	}
+	if (!ov_runs(c, &o) && m == OV_SPLIT) {  /* the kind's point: small folios of one run */
+		cskip(c, "the split pages are not physically contiguous across any hole-to-holder edge: no carry");
+		goto out;
+	}
+	ov_check(c, &o, m, 1000, "set up");
+	if (e == OE_UNMAP) {
+		for (int k = 0; k < OV_NQ && !c->failed[0]; k++) {
+			ov_before(&o);
+			r = ov_unmap(&o.a, o.q[k], o.q[k + 1]);
+			o.qmapped[k] = !!r;
+			snprintf(what, sizeof(what), "IOAS_UNMAP of A's pages %zu-%zu", o.q[k], o.q[k + 1] - 1);
+			if (!ov_after(c, &o, r, what))
+				ov_check(c, &o, m, 2000 + 200 * k, what);
+		}
+	} else {
+		ov_before(&o);
+		r = ov_destroy(&o, o.stdev_a);
+		o.doms = r ? 2 : 1;
+		if (!ov_after(c, &o, r, "A's mock device destroyed (the storage domain's; the other takes over)"))
+			ov_check(c, &o, m, 2000, "the storage domain gone");
+		if (!c->failed[0]) {
+			ov_before(&o);
+			r = ov_destroy(&o, o.dom2);
+			o.doms = r ? 1 : 0;
+			if (!ov_after(c, &o, r, "A's last domain destroyed"))
+				ov_check(c, &o, m, 2200, "A's last domain gone");
+		}
+		for (int k = 0; k < OV_NQ && !c->failed[0]; k++) {
+			ov_before(&o);
+			r = ov_unmap(&o.a, o.q[k], o.q[k + 1]);
+			o.qmapped[k] = !!r;
+			snprintf(what, sizeof(what), "IOAS_UNMAP of A's pages %zu-%zu (no domain)", o.q[k], o.q[k + 1] - 1);
+			ov_after(c, &o, r, what);
+		}
+	}
+	/* B lets go */
+	for (int j = 0; j < OV_NH && !c->failed[0]; j++) {
+		if (h == OH_ACCESS) {
+			struct iommu_test_cmd cmd = {.op = IOMMU_TEST_OP_DESTROY_ACCESS_PAGES, .id = (uint32_t)o.b.afd,
+						     .destroy_access_pages = {.access_pages_id = o.item[j]}};
+
+			ov_before(&o);
+			r = io_test(&o.b, &cmd);
+			o.held[j] = !!r;
+			snprintf(what, sizeof(what), "the access's pages %zu-%zu unpinned", o.h[j][0], o.h[j][1] - 1);
+			if (ov_after(c, &o, r, what))
+				break;
+			ov_check(c, &o, m, 3000 + 200 * j, what);
+		}
+		ov_before(&o);
+		r = ov_unmap(&o.b, o.h[j][0], o.h[j][1]);
+		o.hmapped[j] = !!r;
+		snprintf(what, sizeof(what), "IOAS_UNMAP of B's pages %zu-%zu", o.h[j][0], o.h[j][1] - 1);
+		if (!ov_after(c, &o, r, what))
+			ov_check(c, &o, m, 3100 + 200 * j, what);
+	}
+	if (!c->failed[0]) {
+		uint64_t done = 0;
+
+		ov_before(&o);
+		r = io_unmap(&o.s, o.s.iova, o.n * PAGE, &done);
+		ov_after(c, &o, r ? r : done != o.n * PAGE ? -EPROTO : 0, "IOAS_UNMAP of S");
+	}
+	if (!c->failed[0] && (r = io_check_refs(&o.a, c->map, o.n * PAGE, 0)))
+		cfail(c, "at the end, MD_CHECK_REFS 0: %s", r == -EIO ? "EIO (a small page of the region is still pinned)" : ov_err(r));
+out:
+	if (o.a.afd >= 0)
+		close(o.a.afd);
+	if (o.b.afd >= 0)
+		close(o.b.afd);
+	if (o.fd >= 0)
+		close(o.fd);
+	pins_back(c, &pm, "the holders let go and /dev/iommu closed");
+	if (!c->failed[0] && m != OV_HUGE)
+		none_held(c, c->map, o.n * PAGE, "the holders let go");
+	if (m == OV_HUGE && c->map) {
+		long now;
+
+		munmap(c->map, 2 * c->half);
+		c->map = NULL;
+		now = key_value("/proc/meminfo", "HugePages_Free:");
+		for (int i = 0; i < 20 && now != huge_free; i++)
+			usleep(50 * 1000), now = key_value("/proc/meminfo", "HugePages_Free:");
+		if (now != huge_free && !c->failed[0])
+			cfail(c, "after munmap, HugePages_Free is %ld, it was %ld before the cell: a hugetlb page is still held",
+			      now, huge_free);
+	}
+}
+
+/* iommufd/<memory>/overlap-<holder>-<event>, after the other iommufd cells */
+static void ov_cells(void)
+{
+	for (enum ovmem m = 0; m < NOV; m++)
+		for (enum ovhold h = 0; h < NOH; h++)
+			for (enum ovev e = 0; e < NOE; e++) {
+				struct cell c = {.fd = -1};
+				double began = now_s();
+
+				snprintf(c.name, sizeof(c.name), "iommufd/%s/overlap-%s-%s", ov_mem_names[m], oh_names[h],
+					 oe_names[e]);
+				if (!BLOCK_WANTED(c.name, ov_quick) || !begins(c.name))
+					continue;
+				ov_cell(&c, m, h, e);
+				mem_unmap(&c);
+				verdict(&c, began);
+			}
+}
+
 static void iommufd_cells(void)
 {
 	static const enum mem mems[] = {ANON, THP, SHMEM, HUGE, FILESH};
@@ -770,6 +1306,7 @@ static void iommufd_cells(void)
 				mem_unmap(&c);
 				verdict(&c, began);
 			}
+	ov_cells();  /* iommufd/<memory>/overlap-<holder>-<event> */
 }
 
 /* -- dirty bitmaps: IOMMU_HWPT_GET_DIRTY_BITMAP writes into the user's bitmap through pins ----
