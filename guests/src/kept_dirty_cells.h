@@ -334,15 +334,106 @@ static int kd_soft_dirty(struct cell *c, const char *map, size_t len, enum kd_mo
 	return 0;
 }
 
-static void kd_anon_cell(struct cell *c, int k)
+/* -- the kernel as the writer ---------------------------------------------------------------- */
+
+/* Writers that write through a pin of their own, never through the PTE: the pinner must mark
+ * each page dirty when it releases it (unpin_user_pages_dirty_lock(), bio_release_pages() and
+ * bio_set_pages_dirty(), set_page_dirty_lock()), or the only record of the write is gone */
+enum kd_writer { KW_DIO_READ, KW_PVM_WRITEV, KW_URING_FIXED, NKW };
+static const char *const kd_anon_by[NKW] = {"by-dio-read", "by-pvm-writev", "by-uring-fixed"};
+
+/* want written over [map, len) by writer w through its pin, released when this returns: an
+ * O_DIRECT read from an ext4 file (iomap, bio_release_pages()), process_vm_writev() into this
+ * process (pin_user_pages_remote(), unpin_user_pages_dirty_lock()), an io_uring READ_FIXED into a
+ * buffer registered for it and unregistered after (io_uring/rsrc.c). 0, or -1 with the cell
+ * failed or skipped. */
+static int kd_writer(struct cell *c, enum kd_writer w, char *map, const char *want, size_t len)
 {
-	enum kd_move m = kd_move_of(kd_anon[k]);
+	char path[300] = "";
+	int fd = -1;
+
+	if (w != KW_PVM_WRITEV) {
+		if (!ext4_dir) {
+			cskip(c, "no ext4 directory (-d)");
+			return -1;
+		}
+		snprintf(path, sizeof(path), "%s/kept-dirty-src.%d", ext4_dir, getpid());
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || pwrite(fd, want, len, 0) != (ssize_t)len || fsync(fd)) {
+			cfail(c, "cannot write %s: %s", path, strerror(errno));
+			goto out;
+		}
+		close(fd);
+		if ((fd = open(path, O_RDONLY | O_DIRECT)) < 0) {
+			cfail(c, "open %s O_DIRECT: %s", path, strerror(errno));
+			goto out;
+		}
+	}
+	switch (w) {
+	case KW_DIO_READ: {
+		ssize_t n = pread(fd, map, len, 0);
+
+		if (n != (ssize_t)len)
+			cfail(c, "O_DIRECT pread of %zu bytes into the buffer: %zd (%s)", len, n, n < 0 ? strerror(errno) : "short");
+		break;
+	}
+	case KW_PVM_WRITEV: {
+		struct iovec from = {(void *)want, len}, to = {map, len};
+		ssize_t n = process_vm_writev(getpid(), &from, 1, &to, 1, 0);
+
+		if (n != (ssize_t)len)
+			cfail(c, "process_vm_writev of %zu bytes into the buffer: %zd (%s)", len, n, n < 0 ? strerror(errno) : "short");
+		break;
+	}
+	case KW_URING_FIXED: {
+		struct io_uring r;
+		struct iovec iov = {map, len};
+		struct io_uring_sqe *sqe;
+		struct io_uring_cqe *cqe;
+		int e;
+
+		if (io_uring_queue_init(4, &r, 0)) {
+			cskip(c, "io_uring_queue_init failed");
+			break;
+		}
+		if ((e = io_uring_register_buffers(&r, &iov, 1))) {
+			cfail(c, "IORING_REGISTER_BUFFERS of the buffer: %s", strerror(-e));
+		} else {
+			sqe = io_uring_get_sqe(&r);
+			io_uring_prep_read_fixed(sqe, fd, map, len, 0, 0);
+			if (io_uring_submit(&r) != 1 || (e = io_uring_wait_cqe(&r, &cqe))) {
+				cfail(c, "io_uring READ_FIXED: submit or wait failed");
+			} else {
+				if (cqe->res != (int)len)
+					cfail(c, "io_uring READ_FIXED of %zu bytes into the buffer: %d", len, cqe->res);
+				io_uring_cqe_seen(&r, cqe);
+			}
+			io_uring_unregister_buffers(&r);
+		}
+		io_uring_queue_exit(&r);
+		break;
+	}
+	default:
+		cfail(c, "no such writer");
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (path[0])
+		unlink(path);
+	return c->failed[0] || c->skip[0] ? -1 : 0;
+}
+
+/* One anon cell: the move m (the second write through the mapping), or with w >= 0 no move and
+ * the second write by writer w through its pin */
+static void kd_anon_run(struct cell *c, enum kd_move m, int w)
+{
 	size_t len = KD_PAGES * PAGE;
 	struct sw_dev dv = {.name = ""};
 	char *map = NULL, *old = malloc(len), *want = malloc(len);
 	long out, sc = 0, pte_only = 0, sw0, wr0;
 	long io[3] = {0};
-	int sd;
+	int sd = 0;
 
 	c->mem = ANON;
 	if (!old || !want) {
@@ -367,7 +458,8 @@ static void kd_anon_cell(struct cell *c, int k)
 		(void)*(volatile char *)(map + i * PAGE);
 	for (size_t i = 0; i < KD_PAGES; i++)
 		sc += kpageflags(map + i * PAGE) >> KPF_SWAPCACHE & 1;
-	sd = kd_write(map, want, len) && m != KD_SOFTDIRTY;  /* that move clears soft-dirty itself */
+	if (w < 0)
+		sd = kd_write(map, want, len) && m != KD_SOFTDIRTY;  /* that move clears soft-dirty itself */
 	for (size_t i = 0; i < KD_PAGES; i++) {
 		uint64_t f = kpageflags(map + i * PAGE);
 
@@ -376,12 +468,23 @@ static void kd_anon_cell(struct cell *c, int k)
 		pte_only += (f >> KPF_SWAPCACHE & 1) && !(f >> KPF_DIRTY & 1) && !(f >> KPF_WRITEBACK & 1);
 	}
 	if (!pte_only) {
-		cskip(c, "no page held its write in the PTE alone (%ld of %d in the swap cache after the read faults, "
-		      "none clean and out of writeback after the write)", sc, KD_PAGES);
+		cskip(c, "no page %s (%ld of %d in the swap cache after the read faults, none clean and out of "
+		      "writeback %s)", w < 0 ? "held its write in the PTE alone" : "was clean in the swap cache", sc,
+		      KD_PAGES, w < 0 ? "after the write" : "then");
 		goto out;
 	}
-	if (kd_move(c, m, &map, len, want) || (sd && kd_soft_dirty(c, map, len, m, "after")))
+	if (w >= 0) {  /* the pages are clean, their PTEs too: the writer's release is the only record */
+		long d;
+
+		if (kd_writer(c, (enum kd_writer)w, map, want, len))
+			goto out;
+		if ((d = first_diff(map, want, len)) >= 0) {
+			cfail(c, "after the %s the process reads other bytes than it wrote (byte %ld)", kd_anon_by[w], d);
+			goto out;
+		}
+	} else if (kd_move(c, m, &map, len, want) || (sd && kd_soft_dirty(c, map, len, m, "after"))) {
 		goto out;
+	}
 	sw0 = vmstat("pswpout");
 	wr0 = sw_dev_ios(dv.name, io) ? io[1] : -1;
 	if ((out = kd_pageout(c, map, len)) < KD_PAGES) {
@@ -389,12 +492,14 @@ static void kd_anon_cell(struct cell *c, int k)
 		goto out;
 	}
 	if ((sd && kd_soft_dirty(c, map, len, m, "in the swap entries, paged out after")) ||
-	    kd_same(c, map, want, old, len, "faulted back from swap") ||
+	    kd_same(c, map, want, old, len, w < 0 ? "faulted back from swap" :
+		    "written through the pinner's pin, released, paged out and faulted back") ||
 	    (sd && kd_soft_dirty(c, map, len, m, "faulted back from swap after")))
 		goto out;
-	printf("# %s: %ld of %d pages held their write in the PTE alone (swap cache, clean); after the %s move "
-	       "and a page-out (pswpout +%ld, %s writes +%ld) all read it back%s\n", c->name, pte_only, KD_PAGES,
-	       kd_move_names[m], vmstat("pswpout") - sw0, dv.name,
+	printf("# %s: %ld of %d pages %s; after the %s and a page-out (pswpout +%ld, %s writes +%ld) all read it "
+	       "back%s\n", c->name, pte_only, KD_PAGES,
+	       w < 0 ? "held their write in the PTE alone (swap cache, clean)" : "clean in the swap cache, PTEs clean",
+	       w < 0 ? kd_move_names[m] : kd_anon_by[w] + 3, vmstat("pswpout") - sw0, dv.name,
 	       wr0 >= 0 && sw_dev_ios(dv.name, io) ? io[1] - wr0 : -1,
 	       sd ? "; the half written since clear_refs 4 soft-dirty throughout" : "");
 out:
@@ -405,6 +510,9 @@ free:
 	free(old);
 	free(want);
 }
+
+static void kd_anon_cell(struct cell *c, int k) { kd_anon_run(c, kd_move_of(kd_anon[k]), -1); }
+static void kd_anon_by_cell(struct cell *c, int k) { kd_anon_run(c, KD_NONE, k); }
 
 static void kd_ext4_cell(struct cell *c, int k)
 {
@@ -487,8 +595,12 @@ out:
 }
 
 #define KD_N(list) (sizeof(list) / sizeof(list[0]))
+/* by-uring-fixed fails on 6.12 itself (docs/matrix.md: io_uring unpins its registered buffers
+ * without dirtying them, and an O_DIRECT read into a bvec dirties nothing): the deep set runs it */
+static const char *const kd_by_default[] = {"kept-dirty/anon/by-dio-read", "kept-dirty/anon/by-pvm-writev"};
 static const struct cell_entry kept_dirty_table[] = {
 	{"kept-dirty/anon/", kd_anon_cell, kd_anon, KD_N(kd_anon)},
+	{"kept-dirty/anon/", kd_anon_by_cell, kd_anon_by, KD_N(kd_anon_by), kd_by_default, KD_N(kd_by_default)},
 	{"kept-dirty/ext4/", kd_ext4_cell, kd_ext4, KD_N(kd_ext4)}};
 
 static void kept_dirty_cells(void)
