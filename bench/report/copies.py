@@ -6,8 +6,9 @@ scanner.scan() leaves the first copy of each out; the kernel's own repeats stay.
 from __future__ import annotations
 
 import re
-from itertools import compress, count, islice
-from operator import eq
+from array import array
+from itertools import compress, count, islice, repeat
+from operator import contains, eq
 
 # A line's printk time stamp and what follows it, the stamp at most 80 characters in (a syslog or
 # LAVA prefix before it; its "[" may be gone): what two copies share.
@@ -28,10 +29,13 @@ def doubled(raw: list[str]) -> list[int]:
     of a stack scan), so only a doubling next to another is taken for the console's (two copies of
     two lines in a row); two reports at the same place at other times or from other tasks stay two.
     A run of 2n same lines is n lines printed twice; a console without time stamps is left as it is."""
-    # neighbours (blank lines between them left out) that are equal, found in C loops (the scan of a
-    # log without any costs a few percent more); then next to those, copies one of which lost its start
-    nb = list(compress(range(len(raw)), raw))
-    lines = list(compress(raw, raw))
+    # neighbours that are equal among the lines that may hold a printk time stamp (a "]"; blank lines
+    # and user space's lines between them left out: those do not go through printk's consoles, and
+    # a program's line between two copies does not part them), found in C loops (the scan of a log
+    # without any costs a few percent more; a console of one unstamped line over and over costs no
+    # more than that); then next to those, copies one of which lost its start
+    nb = array("q", compress(count(), map(contains, raw, repeat("]"))))
+    lines = list(compress(raw, map(contains, raw, repeat("]"))))
     same = list(compress(count(), map(eq, lines, islice(lines, 1, None))))
     if len(same) < 2:
         return []
