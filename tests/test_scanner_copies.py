@@ -66,3 +66,25 @@ def test_two_frames_the_kernel_printed_twice_each_stay() -> None:
     assert doubled(lines) == []
     oops = [r for r in scan(lines) if "paging request" in r.title]
     assert len(oops) == 1 and sum("cache_alloc_debugcheck_after" in x for x in oops[0].raw) == 2
+
+
+@pytest.mark.parametrize("line, title", [
+    ("WARNING: CPU:", "WARNING in folio_mkclean"),  # before: no report at all
+    ("RIP: 0010:", "WARNING in folio_mkclean"),  # before: WARNING in folio_clear_dirty_for_io
+])
+@pytest.mark.parametrize("junk", ["[pinbench$ ", "BUG: "])
+def test_the_copy_another_program_damaged_is_the_one_left_out(line: str, title: str, junk: str) -> None:
+    """A program writes the serial line while the second console writes its copy: after that copy's
+    "[" (as perftest's shell did in the mailed 5.2 log: "[[1] 1149" on one line, "  484.818219] BUG:"
+    on the next; here without a line end) or before it. Before: the first, undamaged copy was always
+    the one left out, and the damaged one left the WARNING unread (a false pass) or gave another
+    title."""
+    once = load(CONSOLE / "put-user-page-folio-mkclean-warn-6.12-tcg.log").lines
+    lines = _twice(once)
+    w = next(i for i, x in enumerate(lines) if line in x)
+    assert lines[w] == lines[w + 1] and lines[w + 1].startswith("[")
+    lines[w + 1] = junk + (lines[w + 1][1:] if junk.startswith("[") else lines[w + 1])
+    assert len({w, w + 1} & set(doubled(lines))) == 1  # still taken for two copies
+    got = scan(lines)
+    assert [(r.title, r.corrupted) for r in got] == [(title, False)]
+    assert _shape(got) == _shape(scan(once))

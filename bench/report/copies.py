@@ -10,6 +10,8 @@ from array import array
 from itertools import compress, count, islice, repeat
 from operator import contains, eq
 
+from bench.report.prefix import strip_prefix
+
 # A line's printk time stamp and what follows it, the stamp at most 80 characters in (a syslog or
 # LAVA prefix before it; its "[" may be gone): what two copies share.
 _STAMPED = re.compile(r".{0,80}?(?<![\d.])(\d+\.\d{6} ?\].*)", re.S)
@@ -58,7 +60,19 @@ def doubled(raw: list[str]) -> list[int]:
     # run n and run n + 1 are both doubled, with no other printk line between them
     pair = [n + 1 < len(runs) and twice[n] and twice[n + 1] and not apart(runs[n][-1], runs[n + 1][0])
             for n in range(len(runs))]
-    return [i for n, r in enumerate(runs) if pair[n] or (n and pair[n - 1]) for i in r[0::2]]
+    # of two copies the first goes, unless the second is the more damaged one (see _damage())
+    return [b if raw[a] != raw[b] and _damage(raw[b]) > _damage(raw[a]) else a
+            for n, r in enumerate(runs) if pair[n] or (n and pair[n - 1]) for a, b in zip(r[0::2], r[1::2])]
+
+
+def _damage(line: str) -> tuple[bool, int]:
+    """How much another program's output on the serial line damaged this copy of a printk line:
+    its prefix unread by the scanner (text after the stamp's "[": "[foo   38.244195] WARNING: ..."
+    is no report at all), then the length of what comes before the stamp (spaces and "[" left out:
+    "BUG: [   38.244195] WARNING: ..." gives another title). Two copies differ only there."""
+    m = _STAMPED.match(line)
+    before = line[:m.start(1)] if m else line
+    return strip_prefix(line)[1] == "", len(before.replace(" ", "").replace("[", ""))
 
 
 def _after(line: str) -> str:
