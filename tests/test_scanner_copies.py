@@ -51,14 +51,12 @@ def test_a_console_of_one_program_line_over_and_over_costs_little() -> None:
     assert peak < 2_000_000, f"{peak / len(raw):.0f} bytes a line"
 
 
-@pytest.mark.xfail(strict=True, reason="rev9b: known, not fixed: the kernel's own A A B B with one stamp "
-                   "is taken for a doubled console (copies.py needs only two doublings in a row)")
 def test_two_frames_the_kernel_printed_twice_each_stay() -> None:
     """slab-corruption-old-slab-then-oops-quoted-3.6.log: its stack scan printed
     "? acpi_ut_create_generic_state" twice in a row, every line of the oops at 170.576938. The same
     scan finding the next return address twice too ("? cache_alloc_debugcheck_after" twice, the
     line copied from the log) is the kernel's output, not a doubled console: both pairs must stay.
-    Now both first copies are left out of the report (49 raw lines, not 51)."""
+    Before: both first copies were left out of the report (49 raw lines, not 51)."""
     lines = load(CONSOLE / "slab-corruption-old-slab-then-oops-quoted-3.6.log").lines
     i = next(k for k, line in enumerate(lines) if "cache_alloc_debugcheck_after" in line)
     assert lines[i - 1] == lines[i - 2] and lines[i - 1] != lines[i]
