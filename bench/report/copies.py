@@ -42,8 +42,8 @@ def doubled(raw: list[str]) -> list[int]:
     same = list(compress(count(), map(eq, lines, islice(lines, 1, None))))
     if len(same) < 2:
         return []
-    cut = {n for k in same for n in (k - 2, k - 1, k + 1, k + 2)
-           if 0 <= n < len(lines) - 1 and _after(lines[n]) == _after(lines[n + 1])}
+    cut = {n for k in same for n in (k - 2, k - 1, k + 1, k + 2)  # (equal ones are in same already)
+           if 0 <= n < len(lines) - 1 and lines[n] != lines[n + 1] and _after(lines[n]) == _after(lines[n + 1])}
     near = sorted({i for n in (*same, *cut) for i in (nb[n], nb[n + 1])})
     seq = [(i, m.group(1)) for i in near if (m := _STAMPED.match(raw[i]))]  # (index, stamp and text)
     if len(seq) < 4:  # two lines twice at least
