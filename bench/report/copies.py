@@ -1,6 +1,7 @@
 """A doubled console: every printk line twice in a row (two consoles on one serial line).
 
-scanner.scan() leaves the first copy of each out; the kernel's own repeats stay.
+scanner.scan() leaves one copy of each out (the more damaged, else the first); the kernel's own
+repeats stay.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def doubled(raw: list[str]) -> list[int]:
     of a stack scan), so only a doubling next to another is taken for the console's (two copies of
     two lines in a row, at two times, or three or more: two "?" frames printed twice each in one
     microsecond are the kernel's too); two reports at the same place at other times or from other
-    tasks stay two. A run of 2n same lines is n lines printed twice; a console without time stamps is left as it is."""
+    tasks stay two. A run of 2n same lines is n lines printed twice; a console without time stamps
+    is left as it is."""
     # neighbours that are equal among the lines that may hold a printk time stamp (a "]"; blank lines
     # and user space's lines between them left out: those do not go through printk's consoles, and
     # a program's line between two copies does not part them), found in C loops (the scan of a log
