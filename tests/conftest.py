@@ -18,6 +18,24 @@ HOME = TESTS.parent
 BOOTS = TESTS / "data" / "boots"
 
 DATA = Path(__file__).parent / "data"
+GUEST_LOGS = DATA / "guest"  # recorded guest workload logs (their README says where each came from)
+
+
+def recorded_cells(log: str) -> dict[str, Any]:
+    """The cells of a recorded pin-matrix log by name (bench.run.subcases' reading of it)."""
+    from bench.run import subcases
+    return {s.name: s for s in subcases.parse((GUEST_LOGS / log).read_text().splitlines())}
+
+
+def listed_cells(header: str, lists: str, table: str) -> set[str]:
+    """The cells a guests/src/*_cells.h table lists: each entry {"<prefix>", run, <list>, N(...)}
+    is the prefix with every name of its list. lists: the name prefix of the name arrays
+    (`hl_`), table: a regex of the entries' prefixes (`holes/[\\w-]+/`)."""
+    text = (HOME / "guests" / "src" / header).read_text()
+    names = {name: re.findall(r'"([\w-]+)"', body) for name, body in
+             re.findall(rf"static const char \*const ({lists}\w+)\[\w*\] = \{{([^}}]*)\}};", text)}
+    entries = re.findall(rf'\{{"({table})", \w+, ({lists}\w+), \w+_N\(', text)
+    return {prefix + name for prefix, listed in entries for name in names[listed]}
 
 # A WARNING in the real format (a kernel report dropped into a recorded boot by World.boot_with).
 WARNING = """[   10.000000] ------------[ cut here ]------------

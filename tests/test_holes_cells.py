@@ -4,29 +4,19 @@ it leaves (tests/data/guest/README.md says where each log came from)."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
 from bench.run import subcases
 from bench.run.result import Status
-
-GUEST_LOGS = Path(__file__).parent / "data" / "guest"
-SOURCE = Path(__file__).resolve().parent.parent / "guests" / "src" / "holes_cells.h"
+from conftest import listed_cells, recorded_cells
 
 
 def _every_cell() -> set[str]:
-    """The cells holes_cells.h lists: each file system's prefix with its shape list."""
-    text = SOURCE.read_text()
-    lists = {name: re.findall(r'"(\w+)"', body) for name, body in
-             re.findall(r"static const char \*const (hl_\w+)\[\] = \{([^}]*)\};", text)}
-    table = re.findall(r'\{"(holes/[\w-]+/)", \w+, (hl_\w+), HL_N', text)
-    return {prefix + shape for prefix, names in table for shape in lists[names]}
+    return listed_cells("holes_cells.h", "hl_", r"holes/[\w-]+/")
 
 
 def _cells(log: str) -> dict[str, subcases.Subcase]:
-    return {s.name: s for s in subcases.parse((GUEST_LOGS / log).read_text().splitlines())}
+    return recorded_cells(log)
 
 
 def test_the_bare_tree_passes_every_holes_cell() -> None:

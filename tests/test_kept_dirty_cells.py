@@ -6,29 +6,23 @@ from)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from bench.run import subcases
 from bench.run.result import Status
+from conftest import GUEST_LOGS, HOME, listed_cells, recorded_cells
 
-GUEST_LOGS = Path(__file__).parent / "data" / "guest"
-SOURCE = Path(__file__).resolve().parent.parent / "guests" / "src" / "kept_dirty_cells.h"
+SOURCE = HOME / "guests" / "src" / "kept_dirty_cells.h"
 LOST = "reads the bytes it held before its last write: the write was lost"
 
 
 def _every_cell() -> set[str]:
-    """The cells kept_dirty_cells.h lists: each memory's prefix with its move list."""
-    text = SOURCE.read_text()
-    lists = {name: re.findall(r'"([\w-]+)"', body) for name, body in
-             re.findall(r"static const char \*const (kd_\w+)\[\w*\] = \{([^}]*)\};", text)}
-    table = re.findall(r'\{"(kept-dirty/\w+/)", \w+, (kd_\w+), KD_N', text)
-    return {prefix + move for prefix, names in table for move in lists[names]}
+    return listed_cells("kept_dirty_cells.h", "kd_", r"kept-dirty/\w+/")
 
 
 def _cells(log: str) -> dict[str, subcases.Subcase]:
-    return {s.name: s for s in subcases.parse((GUEST_LOGS / log).read_text().splitlines())}
+    return recorded_cells(log)
 
 
 def test_the_bare_tree_passes_every_kept_dirty_cell_but_the_io_uring_one() -> None:
