@@ -31,6 +31,10 @@
  *         uffd-move (anon: UFFDIO_MOVE into a new registered range), fork (a child that reads its copy and
  *         exits), mprotect (read-only, then writable again), soft-dirty (clear_refs 4), cold
  *         (MADV_COLD).
+ * by-<writer> (anon): no move; the second write is the kernel's, through a pin of its own, into
+ *         pages clean in the swap cache with clean PTEs (by-dio-read, by-pvm-writev,
+ *         by-uring-fixed: kd_writer()), so the pinner's release must dirty them. by-uring-fixed
+ *         is in the deep set only: 6.12 loses that write (docs/matrix.md).
  * The second write goes in two halves: clear_refs 4 between them, so the second half faults and
  * must show soft-dirty (pagemap bit 55) after the move, in its swap entries once paged out and
  * after the fault back (anon), as clear_refs' users (CRIU) rely on: a move that drops a PTE's
