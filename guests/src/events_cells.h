@@ -15,8 +15,6 @@
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
 #endif
-#define KPF_REFERENCED 2
-#define KPF_ACTIVE 6
 #define KHUGEPAGED_DIR "/sys/kernel/mm/transparent_hugepage/khugepaged/"
 
 static void reclaim_event(struct cell *c);

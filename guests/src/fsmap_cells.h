@@ -54,8 +54,6 @@
 #define FM_HALF (FM_LEN / 2)
 #define FM_BLK_OFF (6L << 20)
 #define FM_RACE_S 1.0
-#define KPF_DIRTY 4
-#define KPF_ANON 12
 #define PM_FILE (1ULL << 61)
 #include <sys/sysmacros.h>
 #ifndef FIBMAP

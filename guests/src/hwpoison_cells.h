@@ -73,7 +73,6 @@
 #ifndef BUS_MCEERR_AR
 #define BUS_MCEERR_AR 4
 #endif
-#define KPF_HWPOISON 19
 #define HW_UNPOISON "/sys/kernel/debug/hwpoison/unpoison-pfn"
 #define HW_NR_HUGE "/proc/sys/vm/nr_hugepages"
 #define HW_MAXPFN 8

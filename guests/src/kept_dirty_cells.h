@@ -55,7 +55,6 @@
  * and hmm_cells.h (hm_cmd(), hm_on_dev()).
  */
 #define KD_PAGES 16
-#define KPF_WRITEBACK 8  /* include/uapi/linux/kernel-page-flags.h */
 
 enum kd_move { KD_NONE, KD_MIGRATE, KD_MIGRATE_BUSY, KD_DEVICE, KD_DEVICE_BUSY, KD_MREMAP, KD_UFFD_MOVE, KD_FORK,
 	       KD_MPROTECT, KD_SOFTDIRTY, KD_COLD, NKD };

@@ -27,6 +27,7 @@
  * Exit: 0 every cell passed or skipped (at least one passed), 1 a cell failed, 4 none ran.
  */
 #include "pinlib.h"
+#include <linux/kernel-page-flags.h>  /* KPF_*: /proc/kpageflags bits, one definition for every cells file */
 #include <liburing.h>
 #include <signal.h>
 #include <stdio_ext.h>
@@ -39,7 +40,6 @@
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
-#define KPF_THP 22
 #define PM_SOFT_DIRTY (1ULL << 55)
 #define PM_SWAP (1ULL << 62)
 #define PM_PRESENT (1ULL << 63)

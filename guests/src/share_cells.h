@@ -20,7 +20,6 @@
  * Part of pin_matrix.c, after swap_cells.h (sw_off_on()) and dump_cells.h (pages_out()).
  */
 #define SH_PAGES 16
-#define KPF_SWAPCACHE 13
 
 enum sh_state { SHS_FORK, SHS_SWAPIN, SHS_SWAPOFF, NSHS };
 enum sh_op { SHO_FREE, SHO_COLD, SHO_PAGEOUT, SHO_DONTNEED, NSHO };
@@ -107,7 +106,6 @@ static int sh_parent_ok(struct cell *c, enum sh_op op, const char *map, const ch
 
 /* Every page of the range mapped by two processes (swapin: in the swap cache; swapoff: dirty and
  * out of it): the premise of the madvise, else the cell skipped with the first page that is not */
-#define KPF_DIRTY 4
 
 static int sh_shared(struct cell *c, const char *map, size_t len, enum sh_state s)
 {

@@ -19,7 +19,6 @@
  * Part of pin_matrix.c (struct cell, kentry_cells.h's pin_mark()/pins_back(), dio_paths.h's
  * blk_dev, ext4_dir).
  */
-#define KPF_ZERO_PAGE 24
 #define ZC_LEN HPAGE  /* one huge zero folio, or 512 small zero pages */
 #define ZC_PIPE (16 * PAGE)  /* what a default pipe holds */
 
