@@ -60,8 +60,6 @@ enum kd_move { KD_NONE, KD_MIGRATE, KD_MIGRATE_BUSY, KD_DEVICE, KD_DEVICE_BUSY, 
 	       KD_MPROTECT, KD_SOFTDIRTY, KD_COLD, NKD };
 static const char *const kd_move_names[NKD] = {"none", "migrate", "migrate-busy", "device", "device-busy", "mremap",
 					       "uffd-move", "fork", "mprotect", "soft-dirty", "cold"};
-static const char *const kd_anon[] = {"none", "migrate", "migrate-busy", "device", "device-busy", "mremap",
-				      "uffd-move", "fork", "mprotect", "soft-dirty", "cold"};
 static const char *const kd_ext4[] = {"none", "migrate", "migrate-busy", "mremap", "fork", "mprotect", "soft-dirty", "cold"};
 
 static enum kd_move kd_move_of(const char *name)
@@ -514,7 +512,7 @@ free:
 	free(want);
 }
 
-static void kd_anon_cell(struct cell *c, int k) { kd_anon_run(c, kd_move_of(kd_anon[k]), -1); }
+static void kd_anon_cell(struct cell *c, int k) { kd_anon_run(c, (enum kd_move)k, -1); }  /* every move */
 static void kd_anon_by_cell(struct cell *c, int k) { kd_anon_run(c, KD_NONE, k); }
 
 static void kd_ext4_cell(struct cell *c, int k)
@@ -602,7 +600,7 @@ out:
  * without dirtying them, and an O_DIRECT read into a bvec dirties nothing): the deep set runs it */
 static const char *const kd_by_default[] = {"kept-dirty/anon/by-dio-read", "kept-dirty/anon/by-pvm-writev"};
 static const struct cell_entry kept_dirty_table[] = {
-	{"kept-dirty/anon/", kd_anon_cell, kd_anon, KD_N(kd_anon)},
+	{"kept-dirty/anon/", kd_anon_cell, kd_move_names, KD_N(kd_move_names)},
 	{"kept-dirty/anon/", kd_anon_by_cell, kd_anon_by, KD_N(kd_anon_by), kd_by_default, KD_N(kd_by_default)},
 	{"kept-dirty/ext4/", kd_ext4_cell, kd_ext4, KD_N(kd_ext4)}};
 
